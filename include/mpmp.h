@@ -1,0 +1,16 @@
+/**
+ * \file mpmp.h
+ * \brief mpmp: Python's multiprocessing and concurrent.futures on MPI ranks.
+ *
+ * The umbrella header; each concept has its own header under mpmp/.
+ */
+#ifndef MPMP_H
+#define MPMP_H
+
+#include "mpmp/version.h"
+#include "mpmp/common.h"
+#include "mpmp/runtime.h"
+#include "mpmp/task.h"
+#include "mpmp/process.h"
+
+#endif /* MPMP_H */

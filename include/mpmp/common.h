@@ -1,0 +1,83 @@
+/**
+ * \file mpmp/common.h
+ * \brief Export macro and the error codes shared by every mpmp call.
+ *
+ * Every mpmp call returns `int`: 0 (or a documented non-negative value) on
+ * success, or a negative `MPMP_E*` code. `mpmp_strerror()` names the code in
+ * words, `mpmp_err_name()` as an identifier, and `mpmp_errmsg()` gives the
+ * detail of the last error raised in the calling thread (which task, which
+ * rank, which setting, and how to fix it).
+ */
+#ifndef MPMP_COMMON_H
+#define MPMP_COMMON_H
+
+#include <errno.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MPMP_API __attribute__((visibility("default")))
+#define MPMP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MPMP_API
+#define MPMP_PRINTF(f, a)
+#endif
+
+/*
+ * The one list of error codes: XX(name, value, message). It expands into the
+ * enum below and into mpmp_strerror()/mpmp_err_name(). errno values are
+ * reused where the meaning is the same; mpmp's own codes live below -3000.
+ */
+#define MPMP_ERRNO_MAP(XX)                                                   \
+  XX(EINVAL, -EINVAL, "invalid argument")                                    \
+  XX(ENOMEM, -ENOMEM, "out of memory")                                       \
+  XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                     \
+  XX(EBADF, -EBADF, "bad, stale or freed handle")                            \
+  XX(EAGAIN, -EAGAIN, "not ready yet")                                       \
+  XX(EBUSY, -EBUSY, "no free worker rank")                                   \
+  XX(EPERM, -EPERM, "operation not permitted in this state")                 \
+  XX(ENOTSUP, -ENOTSUP, "operation not supported")                           \
+  XX(EMSGSIZE, -EMSGSIZE, "buffer too small or message too large")          \
+  XX(ENOSPC, -ENOSPC, "shared heap exhausted")                               \
+  XX(EPIPE, -EPIPE, "closed")                                                \
+  XX(ENOTINIT, -3001, "mpmp is not initialized (or already finalized)")      \
+  XX(EALREADY, -3002, "mpmp is already initialized")                         \
+  XX(ENOTASK, -3003, "function is not a registered task")                    \
+  XX(ETASK, -3004, "the task failed")                                        \
+  XX(EMISMATCH, -3005, "ranks disagree (different binaries?)")               \
+  XX(EMPI, -3006, "an MPI call failed")                                      \
+  XX(ENOTMAIN, -3007, "only the main rank (rank 0) may do this")             \
+  XX(EENV, -3008, "bad value in an MPMP_* environment variable")             \
+  XX(ETOPO, -3009, "hwloc topology or binding failed")                       \
+  XX(EEOF, -3010, "end of file")                                             \
+  XX(EBROKEN, -3011, "broken (aborted or timed out) barrier")                \
+  XX(EDEAD, -3012, "the rank serving this object is gone")
+
+typedef enum {
+#define MPMP__ERR_ENUM(name, value, msg) MPMP_##name = (value),
+  MPMP_ERRNO_MAP(MPMP__ERR_ENUM)
+#undef MPMP__ERR_ENUM
+  MPMP_OK = 0
+} mpmp_errno_t;
+
+/** \return a sentence that describes \p err ("timed out"). */
+MPMP_API const char *mpmp_strerror(int err);
+/** \return the code's identifier ("MPMP_ETIMEDOUT"). */
+MPMP_API const char *mpmp_err_name(int err);
+/**
+ * \return the detail of the last error raised in this thread: what exactly
+ * went wrong and how to fix it. Empty string when there was none.
+ * \note The string is thread-local and valid until the next failing call.
+ */
+MPMP_API const char *mpmp_errmsg(void);
+
+/** Wait forever (any negative timeout does the same). */
+#define MPMP_FOREVER (-1.0)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPMP_COMMON_H */

@@ -1,0 +1,109 @@
+/**
+ * \file mpmp/runtime.h
+ * \brief Start-up and shut-down of the job; who am I; how many cores.
+ *
+ * mpmp runs SPMD under mpirun. Rank 0 is the *main rank*: it runs the user's
+ * program. Every other rank is a *worker rank*: inside mpmp_init() it serves
+ * the main rank (process bodies, tasks, shared objects) until the main rank
+ * calls mpmp_finalize(); then mpmp_init() returns ::MPMP_WORKER_DONE there and
+ * the user's main() must return at once. This is C's
+ * `if __name__ == "__main__":`
+ *
+ * \code
+ * int main(int argc, char **argv) {
+ *     int rc = mpmp_init(&argc, &argv);
+ *     if (rc == MPMP_WORKER_DONE) return 0;       // worker ranks: job over
+ *     if (rc < 0) { fprintf(stderr, "%s\n", mpmp_errmsg()); return 1; }
+ *     ... the program, on the main rank only ...
+ *     return mpmp_finalize() == 0 ? 0 : 1;
+ * }
+ * \endcode
+ */
+#ifndef MPMP_RUNTIME_H
+#define MPMP_RUNTIME_H
+
+#include "mpmp/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** mpmp_init() returned on the main rank: run the program. */
+#define MPMP_MAIN 0
+/** mpmp_init() returned on a worker rank after the job ended: return now. */
+#define MPMP_WORKER_DONE 1
+
+/**
+ * Initialize mpmp (and MPI, unless the caller already did).
+ *
+ * Collective over MPI_COMM_WORLD. Binds the rank to cores with hwloc
+ * (`MPMP_BIND`), builds the node communicator and the node's shared segment,
+ * and checks that every rank registered the same tasks.
+ *
+ * \param[in,out] argc  may be NULL; passed to MPI_Init_thread.
+ * \param[in,out] argv  may be NULL.
+ * \return ::MPMP_MAIN on rank 0; ::MPMP_WORKER_DONE on other ranks once the
+ *         main rank has finalized (mpmp is then finalized there too); a
+ *         negative code on error (::MPMP_EALREADY when called twice,
+ *         ::MPMP_EMISMATCH when task tables differ, ::MPMP_EENV, ...).
+ * \note If MPI was initialized by the caller it must provide
+ *       MPI_THREAD_MULTIPLE, and mpmp leaves it initialized at the end.
+ */
+MPMP_API int mpmp_init(int *argc, char ***argv);
+
+/**
+ * Finish the job: join non-daemon processes, terminate daemon ones, stop the
+ * worker ranks, free shared memory, and finalize MPI if mpmp started it.
+ * Main rank only.
+ * \return 0, or a negative code (the job is shut down all the same).
+ */
+MPMP_API int mpmp_finalize(void);
+
+/** \return 1 between mpmp_init() and mpmp_finalize(), else 0. */
+MPMP_API int mpmp_initialized(void);
+/** \return this rank in the job (0 = main rank), or ::MPMP_ENOTINIT. */
+MPMP_API int mpmp_rank(void);
+/** \return the number of ranks in the job, or ::MPMP_ENOTINIT. */
+MPMP_API int mpmp_world_size(void);
+/** \return the number of worker ranks (world size - 1), or ::MPMP_ENOTINIT. */
+MPMP_API int mpmp_worker_count(void);
+/** \return 1 on the main rank, 0 on a worker rank, or ::MPMP_ENOTINIT. */
+MPMP_API int mpmp_is_main(void);
+/** \return the number of nodes the job spans, or ::MPMP_ENOTINIT. */
+MPMP_API int mpmp_node_count(void);
+/** \return the index of this rank's node (0..node_count-1). */
+MPMP_API int mpmp_node_id(void);
+/** \return this node's name (MPI_Get_processor_name), or "" before init. */
+MPMP_API const char *mpmp_node_name(void);
+
+/**
+ * The number of logical CPUs this job may use on this node: the union of
+ * the cpusets the launcher (cgroup, Slurm, `mpirun --bind-to`) gave the
+ * node's ranks, like Python's os.process_cpu_count(). Works before
+ * mpmp_init() too (then: this process's allowed CPUs).
+ * \return a count >= 1, or a negative code.
+ */
+MPMP_API int mpmp_cpu_count(void);
+
+/** \return the run-time version "MAJOR.MINOR.PATCH". */
+MPMP_API const char *mpmp_version(void);
+/** \return the run-time version as 0xMMmmpp. */
+MPMP_API unsigned mpmp_version_hex(void);
+
+/**
+ * Print the binding table (rank, node, pid, cores, NUMA node, role) of every
+ * rank to \p out (a `FILE *`). Main rank only; what MPMP_REPORT_BINDINGS=1
+ * prints at init.
+ */
+MPMP_API int mpmp_print_bindings(void *out);
+
+/**
+ * Print every MPMP_* setting, its value and where it came from (environment
+ * or default) to \p out (a `FILE *`); what MPMP_INFO=1 prints at init.
+ */
+MPMP_API int mpmp_print_settings(void *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPMP_RUNTIME_H */

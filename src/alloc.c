@@ -1,0 +1,33 @@
+/*
+ * The one allocator wrapper (every allocation in mpmp goes through it, so a
+ * debugging or pooling allocator can be put in one place), and the clock.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+void *mpmp__malloc(size_t n) { return malloc(n ? n : 1); }
+void *mpmp__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+void *mpmp__realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+void mpmp__free(void *p) { free(p); }
+
+char *mpmp__strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = mpmp__malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
+}
+
+double mpmp__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double mpmp__deadline(double timeout) {
+  return timeout < 0 ? INFINITY : mpmp__now() + timeout;
+}

@@ -1,0 +1,27 @@
+/*
+ * Every MPMP_* environment setting, in one table:
+ *   XX(name, type, default, description)
+ * It expands into the settings struct (internal.h), the parser and the
+ * MPMP_INFO=1 listing (env.c). Types: STR, BOOL, SIZE (bytes, with an
+ * optional K/M/G suffix), DOUBLE.
+ */
+#ifndef MPMP_ENV_DEFS_H
+#define MPMP_ENV_DEFS_H
+
+#define MPMP_ENV_MAP(XX)                                                      \
+  XX(BIND, STR, "core",                                                      \
+     "how each rank is pinned: core, numa, socket or none")                  \
+  XX(REPORT_BINDINGS, BOOL, "0",                                             \
+     "print the binding table (rank, node, pid, cores, NUMA) at init")       \
+  XX(INFO, BOOL, "0", "print every MPMP_* setting and its source at init")   \
+  XX(HEAP_SIZE, SIZE, "16M",                                                 \
+     "bytes of shared memory per node for the doorbells and shared objects") \
+  XX(SPIN_US, DOUBLE, "50",                                                  \
+     "microseconds a waiting rank polls before it sleeps")                   \
+  XX(POLL_MS, DOUBLE, "1",                                                   \
+     "longest sleep between polls for messages from other nodes (ms)")       \
+  XX(TERM_GRACE, DOUBLE, "5",                                                \
+     "seconds a daemon process gets to stop at finalize before the job is "  \
+     "aborted")
+
+#endif /* MPMP_ENV_DEFS_H */

@@ -1,0 +1,245 @@
+/*
+ * mpmp internals shared by the library's files. Never installed.
+ *
+ * Layers (no upward calls):
+ *   errors, alloc, env  — services
+ *   topo                — hwloc placement and binding
+ *   wait, transport     — sleeping waits, messages between ranks
+ *   runtime, worker     — init/finalize, the worker service loop
+ *   task, process       — what users call
+ */
+#ifndef MPMP_INTERNAL_H
+#define MPMP_INTERNAL_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mpmp.h"
+#include "topo.h"
+
+#define MPMP__HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Set the thread's detail message and return `code`. */
+int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
+int mpmp__verr(int code, const char *fmt, va_list ap);
+/* Convert an MPI error code into MPMP_EMPI with the MPI error string. */
+int mpmp__mpi_err(int mpi_rc, const char *what);
+/* Clear the detail message (a successful call leaves the old one alone). */
+void mpmp__err_clear(void);
+
+/* "[0003] WARN: ..." on stderr, prefixed with the rank. */
+void mpmp__log(const char *level, const char *fmt, ...) MPMP_PRINTF(2, 3);
+#define MPMP__WARN(...) mpmp__log("WARN", __VA_ARGS__)
+#define MPMP__ERROR(...) mpmp__log("ERROR", __VA_ARGS__)
+
+/* ---- allocation: every allocation goes through these ------------------- */
+
+void *mpmp__malloc(size_t n);
+void *mpmp__calloc(size_t n, size_t size);
+void *mpmp__realloc(void *p, size_t n);
+char *mpmp__strdup(const char *s);
+void mpmp__free(void *p);
+
+/* ---- monotonic time ----------------------------------------------------- */
+
+double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
+/* deadline for a timeout in seconds: negative timeout -> +infinity */
+double mpmp__deadline(double timeout);
+
+/* ---- settings: the one table (env_defs.h) ------------------------------ */
+
+#include "env_defs.h"
+
+typedef enum { MPMP__ENV_STR, MPMP__ENV_BOOL, MPMP__ENV_SIZE, MPMP__ENV_DOUBLE } mpmp__env_type_t;
+
+typedef struct mpmp__env {
+#define MPMP__ENV_FIELD_STR const char *
+#define MPMP__ENV_FIELD_BOOL int
+#define MPMP__ENV_FIELD_SIZE size_t
+#define MPMP__ENV_FIELD_DOUBLE double
+#define MPMP__ENV_FIELD(name, type, def, desc) MPMP__ENV_FIELD_##type name;
+  MPMP_ENV_MAP(MPMP__ENV_FIELD)
+#undef MPMP__ENV_FIELD
+  /* where each value came from: 1 = environment, 0 = default */
+#define MPMP__ENV_SRC(name, type, def, desc) unsigned char from_env_##name;
+  MPMP_ENV_MAP(MPMP__ENV_SRC)
+#undef MPMP__ENV_SRC
+} mpmp__env_t;
+
+/* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable. */
+int mpmp__env_load(mpmp__env_t *env);
+void mpmp__env_print(const mpmp__env_t *env, FILE *out);
+
+/* ---- waiting: doorbells in the node segment ----------------------------- */
+
+/*
+ * One doorbell per rank, in the node's shared segment. A sender on the same
+ * node increments `seq` after its message is visible and wakes the rank's
+ * sleepers with a futex; a sleeper records `seq`, re-checks its condition and
+ * sleeps on `seq` only if nothing changed, so no wake-up is lost. Ranks on
+ * other nodes cannot ring it: when the job spans nodes, sleeps are capped at
+ * MPMP_POLL_MS and the rank polls MPI after each.
+ */
+typedef struct mpmp__bell {
+  _Atomic uint32_t seq;
+  _Atomic uint32_t sleepers;
+  char pad[56]; /* one cache line per rank: no false sharing */
+} mpmp__bell_t;
+
+void mpmp__bell_ring(mpmp__bell_t *b);
+/* Sleep until `b->seq` != seq or `timeout` seconds pass (negative: forever). */
+void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout);
+/* Wake threads of this process waiting in mpmp__futex_wait_private(). */
+void mpmp__futex_wake_private(_Atomic uint32_t *w, int n);
+void mpmp__futex_wait_private(_Atomic uint32_t *w, uint32_t val, double timeout);
+
+typedef int (*mpmp__pred_fn)(void *arg);
+/*
+ * Wait until pred(arg) is true, driving message progress meanwhile: poll
+ * for MPMP_SPIN_US, then sleep on this rank's doorbell. 0 when pred became
+ * true, MPMP_ETIMEDOUT at the deadline (absolute, mpmp__now() seconds).
+ */
+int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline);
+
+/* The progress thread ("agent") of every rank; see wait.c. */
+int mpmp__agent_start(void);
+void mpmp__agent_stop(void);
+
+/* ---- transport: messages on the private communicator ------------------- */
+
+enum {
+  MPMP__TAG_RUN_PROC = 1, /* main -> worker: run a process body */
+  MPMP__TAG_PROC_DONE,    /* worker -> main: the body returned */
+  MPMP__TAG_TERMINATE,    /* main -> worker: set the stop flag */
+  MPMP__TAG_SHUTDOWN,     /* main -> worker: leave the service loop */
+  MPMP__TAG_MAX
+};
+
+/*
+ * A handler owns `buf` (mpmp__malloc'ed) and must free or keep it. Handlers
+ * run with the progress lock held, in whichever thread drives progress:
+ * they must not block, and may only send small (eager) messages.
+ */
+typedef void (*mpmp__handler_fn)(int src, void *buf, size_t len);
+void mpmp__set_handler(int tag, mpmp__handler_fn fn);
+/* Receive and dispatch what has arrived; returns the number handled. */
+int mpmp__progress(void);
+/* Send `len` bytes (header and payload gathered) to world rank `dest`. */
+int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
+               const void *payload, size_t plen);
+/* Ring a rank's doorbell if it lives on this node. */
+void mpmp__ring_rank(int rank);
+
+/* ---- the runtime context: the only global mutable state ----------------- */
+
+typedef struct mpmp__rank_info {
+  int pid;
+  int node;        /* node index 0..nnodes-1 */
+  int node_rank;   /* index on its node */
+  int numa;        /* NUMA node OS index, -1 if several/none */
+  char host[64];
+  char cores[64];
+} mpmp__rank_info_t;
+
+typedef enum { MPMP__UNINIT = 0, MPMP__RUNNING, MPMP__FINALIZED } mpmp__state_t;
+
+struct mpmp__task_entry;
+struct mpmp__job;
+struct mpmp_process;
+
+typedef struct mpmp__rt {
+  _Atomic int state;
+  int mpi_owned;            /* mpmp called MPI_Init_thread */
+  MPI_Comm comm;            /* private duplicate of MPI_COMM_WORLD */
+  MPI_Comm node_comm;       /* ranks sharing memory with this one */
+  int rank, size, node_rank, node_size, node, nnodes;
+  int *world_of_node_rank;  /* node rank -> world rank (this node) */
+  mpmp__rank_info_t *ranks; /* every rank of the job, indexed by rank */
+  mpmp__env_t env;
+  mpmp__topo_t topo;
+  mpmp__bind_t bind;
+
+  /* the node's shared segment: doorbells, then (later) the shared heap */
+  MPI_Win node_win;
+  char *node_base;
+  mpmp__bell_t *bells;      /* indexed by node rank */
+
+  /* progress */
+  pthread_mutex_t progress_lock;
+  mpmp__handler_fn handlers[MPMP__TAG_MAX];
+  _Atomic uint32_t drivers; /* threads of this rank waiting in mpmp__wait_until */
+  pthread_t agent;
+  int agent_running;
+  _Atomic int agent_stop;
+  _Atomic int agent_deep;   /* the parked agent wants a wake when drivers hits 0 */
+  double spin_s, poll_s;
+
+  /* tasks */
+  struct mpmp__task_entry *tasks; /* sorted by name; index = task id */
+  int ntasks, tasks_cap;
+  struct mpmp__task_entry **tasks_by_fn; /* sorted by function pointer */
+
+  /* main rank: processes and worker occupancy (guarded by lock) */
+  pthread_mutex_t lock;
+  unsigned char *worker_busy; /* indexed by rank */
+  struct mpmp_process **procs;
+  int nprocs, procs_cap;
+  uint64_t next_proc_id;
+  int proc_counter;
+
+  /* worker rank: the queued bodies and the one running now */
+  struct mpmp__job *jobq_head, *jobq_tail;
+  _Atomic int shutdown;
+  _Atomic uint64_t running_id, stop_id;
+  const struct mpmp__job *current;
+} mpmp__rt_t;
+
+extern mpmp__rt_t mpmp__rt;
+
+/* MPMP_ENOTINIT unless between init and finalize (message set). */
+int mpmp__check_init(const char *fn);
+/* MPMP_ENOTMAIN unless on the main rank (message set). */
+int mpmp__check_main(const char *fn);
+int mpmp__is_local(int rank); /* same node as this rank */
+
+/* ---- tasks -------------------------------------------------------------- */
+
+typedef struct mpmp__task_entry {
+  mpmp_task_fn fn;
+  const char *name;
+  const char *file;
+} mpmp__task_entry_t;
+
+/* Sort the table and check that all ranks agree (collective). */
+int mpmp__tasks_setup(MPI_Comm comm);
+void mpmp__tasks_fini(void);
+/* Task id of fn, or MPMP_ENOTASK with a message naming fn. */
+int mpmp__task_id(mpmp_task_fn fn);
+const mpmp__task_entry_t *mpmp__task_get(int id);
+
+struct mpmp_ctx {
+  const void *arg;
+  size_t arg_size;
+  void *out;
+  size_t out_size, out_max;
+  char *errmsg;            /* set by mpmp_fail */
+  const _Atomic uint64_t *stop_id;
+  uint64_t id;
+};
+void mpmp__ctx_fini(mpmp_ctx_t *ctx);
+
+/* ---- worker and process ------------------------------------------------- */
+
+void mpmp__worker_setup(void);   /* installs the worker's handlers */
+void mpmp__worker_serve(void);   /* the service loop, until SHUTDOWN */
+void mpmp__process_setup(void);  /* installs the main rank's handlers */
+int mpmp__process_finalize(void);/* join/terminate children at finalize */
+void mpmp__process_fini(void);
+
+#endif /* MPMP_INTERNAL_H */
