@@ -1,0 +1,330 @@
+/*
+ * mpmp_init / mpmp_finalize and the runtime context.
+ *
+ * All mutable library state lives in mpmp__rt. Init is collective over
+ * MPI_COMM_WORLD; after it the main rank returns to the user's program and
+ * every worker rank serves it (worker.c) until mpmp_finalize().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+mpmp__rt_t mpmp__rt = {
+    .progress_lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .comm = MPI_COMM_NULL,
+    .node_comm = MPI_COMM_NULL,
+    .node_win = MPI_WIN_NULL,
+};
+
+int mpmp__check_init(const char *fn) {
+  if (atomic_load(&mpmp__rt.state) == MPMP__RUNNING)
+    return 0;
+  return mpmp__err(MPMP_ENOTINIT, "%s: mpmp is not running: call mpmp_init() "
+                   "first (and nothing after mpmp_finalize())", fn);
+}
+
+int mpmp__check_main(const char *fn) {
+  int rc = mpmp__check_init(fn);
+  if (rc < 0)
+    return rc;
+  if (mpmp__rt.rank != 0)
+    return mpmp__err(MPMP_ENOTMAIN, "%s: only the main rank (rank 0) may call "
+                     "this; this is rank %d", fn, mpmp__rt.rank);
+  return 0;
+}
+
+/* ---- start-up steps, in order -------------------------------------------- */
+
+static int start_mpi(int *argc, char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int inited = 0, provided = 0, rc;
+  MPI_Initialized(&inited);
+  if (inited) {
+    MPI_Query_thread(&provided);
+  } else {
+    rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+    if (rc != MPI_SUCCESS)
+      return mpmp__mpi_err(rc, "MPI_Init_thread");
+    rt->mpi_owned = 1;
+  }
+  if (provided < MPI_THREAD_MULTIPLE)
+    return mpmp__err(MPMP_EMPI, "MPI provides thread level %d, mpmp needs "
+                     "MPI_THREAD_MULTIPLE: initialize MPI with "
+                     "MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or let "
+                     "mpmp_init() do it", provided);
+  return 0;
+}
+
+static int make_comms(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = MPI_Comm_dup(MPI_COMM_WORLD, &rt->comm);
+  if (rc != MPI_SUCCESS)
+    return mpmp__mpi_err(rc, "MPI_Comm_dup");
+  MPI_Comm_rank(rt->comm, &rt->rank);
+  MPI_Comm_size(rt->comm, &rt->size);
+  rc = MPI_Comm_split_type(rt->comm, MPI_COMM_TYPE_SHARED, rt->rank,
+                           MPI_INFO_NULL, &rt->node_comm);
+  if (rc != MPI_SUCCESS)
+    return mpmp__mpi_err(rc, "MPI_Comm_split_type");
+  MPI_Comm_rank(rt->node_comm, &rt->node_rank);
+  MPI_Comm_size(rt->node_comm, &rt->node_size);
+  rt->world_of_node_rank = mpmp__calloc((size_t)rt->node_size, sizeof(int));
+  if (rt->world_of_node_rank == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  MPI_Allgather(&rt->rank, 1, MPI_INT, rt->world_of_node_rank, 1, MPI_INT,
+                rt->node_comm);
+  return 0;
+}
+
+/* Node index = rank of the node's leader among all leaders. */
+static int number_nodes(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int leader = rt->world_of_node_rank[0];
+  int *leaders = mpmp__calloc((size_t)rt->size, sizeof(int));
+  if (leaders == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  MPI_Allgather(&leader, 1, MPI_INT, leaders, 1, MPI_INT, rt->comm);
+  rt->nnodes = 0;
+  for (int r = 0; r < rt->size; r++)
+    if (leaders[r] == r)
+      rt->nnodes++;
+  rt->node = 0;
+  for (int r = 0; r < leader; r++)
+    if (leaders[r] == r)
+      rt->node++;
+  mpmp__free(leaders);
+  return 0;
+}
+
+/* The node's shared segment: doorbells first, the shared heap after. */
+static int make_segment(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  size_t bells = (size_t)rt->node_size * sizeof(mpmp__bell_t);
+  MPI_Aint size = rt->node_rank == 0 ? (MPI_Aint)(bells + rt->env.HEAP_SIZE) : 0;
+  void *base = NULL;
+  int rc = MPI_Win_allocate_shared(size, 64, MPI_INFO_NULL, rt->node_comm,
+                                   &base, &rt->node_win);
+  if (rc != MPI_SUCCESS)
+    return mpmp__err(MPMP_ENOSPC, "could not allocate %zu bytes of shared "
+                     "memory for this node (MPI_Win_allocate_shared): lower "
+                     "MPMP_HEAP_SIZE or enlarge /dev/shm", bells + rt->env.HEAP_SIZE);
+  MPI_Aint qsize;
+  int disp;
+  MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base);
+  rt->node_base = base;
+  rt->bells = base;
+  if (rt->node_rank == 0)
+    memset(base, 0, bells);
+  MPI_Barrier(rt->node_comm);
+  return 0;
+}
+
+static int gather_ranks(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__rank_info_t me = {.pid = (int)getpid(), .node = rt->node,
+                          .node_rank = rt->node_rank};
+  int len = 0;
+  char host[MPI_MAX_PROCESSOR_NAME];
+  MPI_Get_processor_name(host, &len);
+  snprintf(me.host, sizeof me.host, "%.63s", host);
+  mpmp__topo_describe(&rt->topo, me.cores, sizeof me.cores, &me.numa);
+  rt->ranks = mpmp__calloc((size_t)rt->size, sizeof *rt->ranks);
+  if (rt->ranks == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  MPI_Allgather(&me, sizeof me, MPI_BYTE, rt->ranks, sizeof me, MPI_BYTE,
+                rt->comm);
+  return 0;
+}
+
+static int setup_runtime(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc;
+  rt->spin_s = rt->env.SPIN_US * 1e-6;
+  rt->poll_s = rt->env.POLL_MS * 1e-3;
+  if ((rc = mpmp__bind_parse(rt->env.BIND, &rt->bind)) < 0)
+    return rc;
+  if ((rc = make_comms()) < 0 || (rc = number_nodes()) < 0)
+    return rc;
+  if ((rc = mpmp__topo_init(&rt->topo)) < 0 ||
+      (rc = mpmp__topo_bind(&rt->topo, rt->node_comm, rt->bind)) < 0)
+    return rc;
+  if ((rc = make_segment()) < 0 || (rc = gather_ranks()) < 0)
+    return rc;
+  rt->worker_busy = mpmp__calloc((size_t)rt->size, 1);
+  if (rt->worker_busy == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  return mpmp__tasks_setup(rt->comm);
+}
+
+/* Every rank learns whether any rank failed, so none is left in a
+ * collective alone. The failing rank's message is kept where it was. */
+static int agree(int rc) {
+  int worst = rc;
+  if (mpmp__rt.comm == MPI_COMM_NULL)
+    return rc;
+  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, mpmp__rt.comm);
+  if (worst < 0 && rc == 0)
+    return mpmp__err(worst, "mpmp_init failed on another rank: %s",
+                     mpmp_strerror(worst));
+  return worst;
+}
+
+static void teardown(void);
+
+static void report_at_init(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->rank != 0)
+    return;
+  if (rt->env.INFO)
+    mpmp_print_settings(stderr);
+  if (rt->env.REPORT_BINDINGS)
+    mpmp_print_bindings(stderr);
+}
+
+MPMP_API int mpmp_init(int *argc, char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (atomic_load(&rt->state) == MPMP__RUNNING)
+    return mpmp__err(MPMP_EALREADY, "mpmp_init() called twice");
+  if (atomic_load(&rt->state) == MPMP__FINALIZED && rt->mpi_owned)
+    return mpmp__err(MPMP_EALREADY, "mpmp_init() after mpmp_finalize(): MPI "
+                     "cannot be initialized twice in one process");
+  int rc = mpmp__env_load(&rt->env);
+  if (rc < 0)
+    return rc;
+  if ((rc = start_mpi(argc, argv)) < 0)
+    return rc;
+  rc = agree(setup_runtime());
+  if (rc == 0) { /* handlers first: the agent may receive at once */
+    if (rt->rank == 0)
+      mpmp__process_setup();
+    else
+      mpmp__worker_setup();
+    rc = agree(mpmp__agent_start());
+  }
+  if (rc < 0) {
+    teardown();
+    return rc;
+  }
+  atomic_store(&rt->state, MPMP__RUNNING);
+  report_at_init();
+  if (rt->rank == 0)
+    return MPMP_MAIN;
+  mpmp__worker_serve();
+  atomic_store(&rt->state, MPMP__FINALIZED);
+  teardown();
+  return MPMP_WORKER_DONE;
+}
+
+/* Release everything init made, in reverse order (safe on partial init). */
+static void teardown(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__agent_stop();
+  mpmp__tasks_fini();
+  if (rt->node_win != MPI_WIN_NULL)
+    MPI_Win_free(&rt->node_win);
+  rt->bells = NULL;
+  rt->node_base = NULL;
+  mpmp__topo_fini(&rt->topo);
+  mpmp__free(rt->worker_busy);
+  mpmp__free(rt->ranks);
+  mpmp__free(rt->world_of_node_rank);
+  rt->worker_busy = NULL;
+  rt->ranks = NULL;
+  rt->world_of_node_rank = NULL;
+  if (rt->node_comm != MPI_COMM_NULL)
+    MPI_Comm_free(&rt->node_comm);
+  if (rt->comm != MPI_COMM_NULL)
+    MPI_Comm_free(&rt->comm);
+  if (rt->mpi_owned)
+    MPI_Finalize();
+}
+
+MPMP_API int mpmp_finalize(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_main("mpmp_finalize");
+  if (rc < 0)
+    return rc;
+  rc = mpmp__process_finalize();
+  for (int r = 1; r < rt->size; r++) {
+    int src = mpmp__send(r, MPMP__TAG_SHUTDOWN, "", 1, NULL, 0);
+    if (src < 0 && rc == 0)
+      rc = src;
+  }
+  mpmp__process_fini();
+  atomic_store(&rt->state, MPMP__FINALIZED);
+  teardown();
+  return rc;
+}
+
+/* ---- queries --------------------------------------------------------------- */
+
+MPMP_API int mpmp_initialized(void) {
+  return atomic_load(&mpmp__rt.state) == MPMP__RUNNING;
+}
+
+#define MPMP__GETTER(fn, expr)                 \
+  MPMP_API int fn(void) {                      \
+    int rc = mpmp__check_init(#fn);            \
+    return rc < 0 ? rc : (expr);               \
+  }
+MPMP__GETTER(mpmp_rank, mpmp__rt.rank)
+MPMP__GETTER(mpmp_world_size, mpmp__rt.size)
+MPMP__GETTER(mpmp_worker_count, mpmp__rt.size - 1)
+MPMP__GETTER(mpmp_is_main, mpmp__rt.rank == 0)
+MPMP__GETTER(mpmp_node_count, mpmp__rt.nnodes)
+MPMP__GETTER(mpmp_node_id, mpmp__rt.node)
+#undef MPMP__GETTER
+
+MPMP_API const char *mpmp_node_name(void) {
+  if (!mpmp_initialized())
+    return "";
+  return mpmp__rt.ranks[mpmp__rt.rank].host;
+}
+
+MPMP_API int mpmp_cpu_count(void) {
+  if (mpmp_initialized() && mpmp__rt.topo.node_cpus > 0)
+    return mpmp__rt.topo.node_cpus;
+  return mpmp__topo_allowed_pus();
+}
+
+MPMP_API const char *mpmp_version(void) { return MPMP_VERSION_STRING; }
+MPMP_API unsigned mpmp_version_hex(void) { return MPMP_VERSION_HEX; }
+
+MPMP_API int mpmp_print_bindings(void *out) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_init("mpmp_print_bindings");
+  if (rc < 0)
+    return rc;
+  FILE *f = out ? out : stdout;
+  fprintf(f, "%-5s %-24s %-8s %-12s %-5s %s\n", "rank", "node", "pid",
+          "cores", "numa", "role");
+  for (int r = 0; r < rt->size; r++) {
+    const mpmp__rank_info_t *i = &rt->ranks[r];
+    char numa[16] = "-";
+    if (i->numa >= 0)
+      snprintf(numa, sizeof numa, "%d", i->numa);
+    fprintf(f, "%-5d %-24s %-8d %-12s %-5s %s\n", r, i->host, i->pid,
+            i->cores, numa, r == 0 ? "main" : "worker");
+  }
+  fflush(f);
+  return 0;
+}
+
+MPMP_API int mpmp_print_settings(void *out) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__env_t env;
+  const mpmp__env_t *e = &rt->env;
+  if (!mpmp_initialized()) { /* before init: what init would use */
+    int rc = mpmp__env_load(&env);
+    if (rc < 0)
+      return rc;
+    e = &env;
+  }
+  mpmp__env_print(e, out ? out : stdout);
+  fflush(out ? out : stdout);
+  return 0;
+}

@@ -1,0 +1,125 @@
+/*
+ * Messages between ranks, on mpmp's private duplicate of MPI_COMM_WORLD.
+ *
+ * Point-to-point only: it works on every MPI transport and under
+ * MPI_THREAD_MULTIPLE, where Open MPI's one-sided calls do not (see
+ * README, "Design"). Incoming messages are taken with matched probes
+ * (MPI_Improbe/MPI_Mrecv, safe with several threads) by whichever thread
+ * drives progress, and dispatched by tag to a handler.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+void mpmp__set_handler(int tag, mpmp__handler_fn fn) {
+  if (tag > 0 && tag < MPMP__TAG_MAX)
+    mpmp__rt.handlers[tag] = fn;
+}
+
+int mpmp__is_local(int rank) {
+  return mpmp__rt.ranks != NULL && mpmp__rt.ranks[rank].node == mpmp__rt.node;
+}
+
+void mpmp__ring_rank(int rank) {
+  if (mpmp__is_local(rank))
+    mpmp__bell_ring(&mpmp__rt.bells[mpmp__rt.ranks[rank].node_rank]);
+}
+
+static void dispatch(int src, int tag, void *buf, size_t len) {
+  mpmp__handler_fn h = (tag > 0 && tag < MPMP__TAG_MAX)
+                           ? mpmp__rt.handlers[tag] : NULL;
+  if (h == NULL) {
+    MPMP__WARN("dropped a message with tag %d from rank %d: no handler", tag,
+               src);
+    mpmp__free(buf);
+    return;
+  }
+  h(src, buf, len);
+}
+
+int mpmp__progress(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int handled = 0;
+  if (pthread_mutex_trylock(&rt->progress_lock) != 0)
+    return 0; /* another thread of this rank is progressing right now */
+  for (;;) {
+    int flag = 0, count = 0;
+    MPI_Message msg;
+    MPI_Status st;
+    MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
+    if (!flag)
+      break;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    void *buf = mpmp__malloc((size_t)count);
+    if (buf == NULL) {
+      /* Losing a message would hang someone: this is not recoverable. */
+      MPMP__ERROR("out of memory receiving %d bytes from rank %d", count,
+                  st.MPI_SOURCE);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+    dispatch(st.MPI_SOURCE, st.MPI_TAG, buf, (size_t)count);
+    handled++;
+  }
+  pthread_mutex_unlock(&rt->progress_lock);
+  return handled;
+}
+
+/*
+ * Send and make sure the receiver sees it. An eager MPI send may complete
+ * at the sender while its fragment still waits in the sender's queue for
+ * the next progress call, so "ring after completion" could wake a receiver
+ * that finds nothing and sleeps for good. A synchronous send completes only
+ * once the receiver has matched it: until then the sender keeps progressing
+ * and ringing (the receiver may have slept through a ring), first polling
+ * for MPMP_SPIN_US, then sleeping in growing steps so that a sender to a
+ * busy or remote rank does not burn a core.
+ */
+static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
+  MPI_Request req;
+  int rc = MPI_Issend(buf, (int)len, MPI_BYTE, dest, tag, mpmp__rt.comm, &req);
+  if (rc != MPI_SUCCESS)
+    return mpmp__mpi_err(rc, "MPI_Issend");
+  mpmp__ring_rank(dest);
+  double spin_until = mpmp__now() + mpmp__rt.spin_s, nap = 5e-6;
+  for (unsigned i = 1;; i++) {
+    int done = 0;
+    rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+      return mpmp__mpi_err(rc, "MPI_Test");
+    if (done)
+      return 0;
+    if (mpmp__now() < spin_until) {
+      if ((i & 255) == 0)
+        mpmp__ring_rank(dest);
+      continue;
+    }
+    mpmp__ring_rank(dest);
+    struct timespec ts = {0, (long)(nap * 1e9)};
+    nanosleep(&ts, NULL);
+    nap = nap < 1e-3 ? nap * 2 : 1e-3;
+  }
+}
+
+int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
+               const void *payload, size_t plen) {
+  if (plen == 0)
+    return send_and_ring(dest, tag, hdr, hlen);
+  if (hlen + plen > (size_t)INT32_MAX)
+    return mpmp__err(MPMP_EMSGSIZE, "message of %zu bytes is over 2 GiB",
+                     hlen + plen);
+  /* Gather header and payload: one message, one match, one ring. */
+  char stackbuf[1024];
+  char *buf = hlen + plen <= sizeof stackbuf ? stackbuf
+                                             : mpmp__malloc(hlen + plen);
+  if (buf == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a %zu-byte message",
+                     hlen + plen);
+  memcpy(buf, hdr, hlen);
+  memcpy(buf + hlen, payload, plen);
+  int rc = send_and_ring(dest, tag, buf, hlen + plen);
+  if (buf != stackbuf)
+    mpmp__free(buf);
+  return rc;
+}

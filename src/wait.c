@@ -1,0 +1,194 @@
+/*
+ * Waiting without spinning a core.
+ *
+ * A waiting thread first polls (drives MPI progress and checks its
+ * condition) for MPMP_SPIN_US, which keeps round trips at MPI latency, and
+ * then sleeps on its rank's doorbell: a futex word in the node's shared
+ * segment that same-node senders ring after their message is visible. With
+ * no remote nodes the sleep has no time limit (an idle rank costs nothing);
+ * when the job spans nodes, senders there cannot ring it, so the sleep is
+ * capped and grows from 50 us up to MPMP_POLL_MS while nothing arrives.
+ *
+ * Every rank also has an agent thread that drives progress while no thread
+ * of the rank is waiting (the user's code computes, a worker runs a body),
+ * so messages for a busy rank (terminate, later remote object operations)
+ * are still served. While some thread waits and drives progress itself, the
+ * agent parks on the `drivers` word and checks back every few milliseconds.
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A parked agent checks back after 2 ms, then ever more rarely (up to
+ * 100 ms) while the rank stays idle; once it parks deeply, a thread that
+ * stops waiting wakes it, so a body that starts computing still gets its
+ * messages served at once. */
+#define AGENT_PARK_MIN_S 0.002
+#define AGENT_PARK_MAX_S 0.1
+
+static void to_timespec(double s, struct timespec *ts) {
+  ts->tv_sec = (time_t)s;
+  ts->tv_nsec = (long)((s - (double)ts->tv_sec) * 1e9);
+}
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, double timeout,
+                       int op) {
+  struct timespec ts, *tp = NULL;
+  if (timeout >= 0 && isfinite(timeout)) {
+    to_timespec(timeout, &ts);
+    tp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)w, op, val, tp, NULL, 0);
+}
+
+void mpmp__futex_wait_private(_Atomic uint32_t *w, uint32_t val,
+                              double timeout) {
+  futex_wait(w, val, timeout, FUTEX_WAIT_PRIVATE);
+}
+
+void mpmp__futex_wake_private(_Atomic uint32_t *w, int n) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+void mpmp__bell_ring(mpmp__bell_t *b) {
+  atomic_fetch_add(&b->seq, 1);
+  /* The seq_cst add above orders with the sleeper's seq_cst sleepers++:
+   * either we see the sleeper, or the sleeper sees the new seq. */
+  if (atomic_load(&b->sleepers) > 0)
+    syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout) {
+  futex_wait(&b->seq, seq, timeout, FUTEX_WAIT);
+}
+
+static mpmp__bell_t *my_bell(void) {
+  return &mpmp__rt.bells[mpmp__rt.node_rank];
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* One sleep on the doorbell; returns 1 if pred became true. */
+static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
+                      double *cap) {
+  mpmp__bell_t *b = my_bell();
+  atomic_fetch_add(&b->sleepers, 1);
+  uint32_t seq = atomic_load(&b->seq);
+  if (mpmp__progress() > 0 && isfinite(*cap))
+    *cap = 50e-6; /* traffic again: poll often */
+  int done = pred(arg);
+  if (!done) {
+    double left = deadline - mpmp__now();
+    double t = isfinite(*cap) ? fmin(left, *cap) : left;
+    if (t > 0)
+      mpmp__bell_sleep(b, seq, t);
+    if (isfinite(*cap))
+      *cap = fmin(*cap * 2, mpmp__rt.poll_s);
+  }
+  atomic_fetch_sub(&b->sleepers, 1);
+  return done;
+}
+
+static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
+  double t0 = mpmp__now(), spin_until = t0 + mpmp__rt.spin_s;
+  unsigned i = 0;
+  for (;;) {
+    mpmp__progress();
+    if (pred(arg))
+      return 0;
+    double now = mpmp__now();
+    if (now >= deadline)
+      return MPMP_ETIMEDOUT;
+    if (now < spin_until) {
+      /* With more ranks than cores, let another rank run now and then. */
+      if ((++i & 63) == 0)
+        sched_yield();
+      else
+        cpu_relax();
+      continue;
+    }
+    double cap = mpmp__rt.nnodes > 1 ? 50e-6 : INFINITY;
+    while (!sleep_once(pred, arg, deadline, &cap)) {
+      mpmp__progress();
+      if (pred(arg))
+        return 0;
+      if (mpmp__now() >= deadline)
+        return MPMP_ETIMEDOUT;
+    }
+    return 0;
+  }
+}
+
+int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  atomic_fetch_add(&rt->drivers, 1);
+  int rc = wait_loop(pred, arg, deadline);
+  if (atomic_fetch_sub(&rt->drivers, 1) == 1 && atomic_load(&rt->agent_deep))
+    mpmp__futex_wake_private(&rt->drivers, 1);
+  return rc;
+}
+
+/* ---- the agent ----------------------------------------------------------- */
+
+static int agent_should_wake(void *arg) {
+  (void)arg;
+  return atomic_load(&mpmp__rt.agent_stop) ||
+         atomic_load(&mpmp__rt.drivers) > 0;
+}
+
+static void *agent_main(void *unused) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  (void)unused;
+  /* Short sleeps in this thread should be short: the default 50 us timer
+   * slack would add to every capped sleep. */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  double park = AGENT_PARK_MIN_S;
+  while (!atomic_load(&rt->agent_stop)) {
+    uint32_t d = atomic_load(&rt->drivers);
+    if (d > 0) { /* someone else drives progress: park */
+      atomic_store(&rt->agent_deep, park > AGENT_PARK_MIN_S);
+      if (atomic_load(&rt->drivers) == d)
+        mpmp__futex_wait_private(&rt->drivers, d, park);
+      park = park * 2 < AGENT_PARK_MAX_S ? park * 2 : AGENT_PARK_MAX_S;
+      continue;
+    }
+    park = AGENT_PARK_MIN_S;
+    atomic_store(&rt->agent_deep, 0);
+    double cap = rt->nnodes > 1 ? 50e-6 : INFINITY;
+    while (!sleep_once(agent_should_wake, NULL, INFINITY, &cap))
+      ;
+  }
+  return NULL;
+}
+
+int mpmp__agent_start(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  atomic_store(&rt->agent_stop, 0);
+  if (pthread_create(&rt->agent, NULL, agent_main, NULL) != 0)
+    return mpmp__err(MPMP_ENOMEM, "could not start the progress thread");
+  rt->agent_running = 1;
+  return 0;
+}
+
+void mpmp__agent_stop(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (!rt->agent_running)
+    return;
+  atomic_store(&rt->agent_stop, 1);
+  mpmp__bell_ring(my_bell());
+  pthread_join(rt->agent, NULL);
+  rt->agent_running = 0;
+}

@@ -1,0 +1,175 @@
+/*
+ * The worker rank's service loop: wait (sleeping) for a body to run, run it
+ * in the rank's main thread, report how it ended, repeat until the main
+ * rank shuts the job down. Messages for the rank that arrive while a body
+ * runs are handled by the agent thread (wait.c).
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "proto.h"
+
+typedef struct mpmp__job {
+  struct mpmp__job *next;
+  mpmp__run_hdr_t *hdr; /* the received message: header, then argument */
+  size_t len;
+} mpmp__job_t;
+
+static void on_run(int src, void *buf, size_t len) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__job_t *job = mpmp__malloc(sizeof *job);
+  if (job == NULL || len < sizeof(mpmp__run_hdr_t)) {
+    MPMP__ERROR("bad or unallocatable process request from rank %d", src);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  *job = (mpmp__job_t){NULL, buf, len};
+  pthread_mutex_lock(&rt->lock);
+  if (rt->jobq_tail)
+    rt->jobq_tail->next = job;
+  else
+    rt->jobq_head = job;
+  rt->jobq_tail = job;
+  pthread_mutex_unlock(&rt->lock);
+  mpmp__ring_rank(rt->rank); /* the service thread may sleep */
+}
+
+static void on_terminate(int src, void *buf, size_t len) {
+  (void)src;
+  if (len >= sizeof(mpmp__term_hdr_t))
+    atomic_store(&mpmp__rt.stop_id, ((mpmp__term_hdr_t *)buf)->id);
+  mpmp__free(buf);
+}
+
+static void on_shutdown(int src, void *buf, size_t len) {
+  (void)src, (void)len;
+  mpmp__free(buf);
+  atomic_store(&mpmp__rt.shutdown, 1);
+  mpmp__ring_rank(mpmp__rt.rank);
+}
+
+void mpmp__worker_setup(void) {
+  mpmp__set_handler(MPMP__TAG_RUN_PROC, on_run);
+  mpmp__set_handler(MPMP__TAG_TERMINATE, on_terminate);
+  mpmp__set_handler(MPMP__TAG_SHUTDOWN, on_shutdown);
+}
+
+static int have_work(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  int work = mpmp__rt.jobq_head != NULL;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return work || atomic_load(&mpmp__rt.shutdown);
+}
+
+static mpmp__job_t *pop_job(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  pthread_mutex_lock(&rt->lock);
+  mpmp__job_t *job = rt->jobq_head;
+  if (job) {
+    rt->jobq_head = job->next;
+    if (rt->jobq_head == NULL)
+      rt->jobq_tail = NULL;
+  }
+  pthread_mutex_unlock(&rt->lock);
+  return job;
+}
+
+/* How the body ended, as Python would report it. */
+static int exit_code(int rc, mpmp_ctx_t *ctx, const char *task) {
+  if (ctx->errmsg == NULL && rc < 0) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
+             task, rc, mpmp_strerror(rc));
+    ctx->errmsg = mpmp__strdup(msg);
+  }
+  if (ctx->errmsg != NULL)
+    return MPMP_EXIT_FAILED;
+  if (mpmp_should_stop(ctx))
+    return MPMP_EXIT_TERMINATED;
+  return rc;
+}
+
+static void report_done(const mpmp__run_hdr_t *h, int exitcode,
+                        mpmp_ctx_t *ctx) {
+  size_t msglen = ctx->errmsg ? strlen(ctx->errmsg) : 0;
+  mpmp__done_hdr_t d = {.id = h->id, .exitcode = exitcode,
+                        .msglen = (uint32_t)msglen,
+                        .resultlen = exitcode == 0 ? ctx->out_size : 0};
+  size_t plen = msglen + d.resultlen;
+  char *payload = mpmp__malloc(plen);
+  if (payload == NULL) { /* keep the message: drop the result */
+    d.resultlen = 0;
+    plen = msglen;
+    payload = ctx->errmsg;
+  } else {
+    memcpy(payload, ctx->errmsg ? ctx->errmsg : "", msglen);
+    if (d.resultlen)
+      memcpy(payload + msglen, ctx->out, d.resultlen);
+  }
+  int rc = mpmp__send(0, MPMP__TAG_PROC_DONE, &d, sizeof d, payload, plen);
+  if (rc < 0) {
+    MPMP__ERROR("could not report the end of process '%s': %s", h->name,
+                mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  if (payload != ctx->errmsg)
+    mpmp__free(payload);
+}
+
+static void run_job(mpmp__job_t *job) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  const mpmp__run_hdr_t *h = job->hdr;
+  const mpmp__task_entry_t *task = mpmp__task_get(h->task);
+  mpmp_ctx_t ctx = {.arg = h + 1, .arg_size = job->len - sizeof *h,
+                    .out_max = h->max_result, .stop_id = &rt->stop_id,
+                    .id = h->id};
+  rt->current = job;
+  atomic_store(&rt->running_id, h->id);
+  int rc = task ? task->fn(&ctx)
+                : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
+  int code = exit_code(rc, &ctx, task ? task->name : "?");
+  atomic_store(&rt->running_id, 0);
+  rt->current = NULL;
+  report_done(h, code, &ctx);
+  mpmp__ctx_fini(&ctx);
+}
+
+void mpmp__worker_serve(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  for (;;) {
+    mpmp__wait_until(have_work, NULL, mpmp__deadline(-1));
+    mpmp__job_t *job = pop_job();
+    if (job == NULL) {
+      if (atomic_load(&rt->shutdown))
+        break;
+      continue;
+    }
+    run_job(job);
+    mpmp__free(job->hdr);
+    mpmp__free(job);
+  }
+}
+
+/* Filled on any rank: a worker reports the body it runs now. */
+MPMP_API int mpmp_current_process(mpmp_process_info_t *info) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_init("mpmp_current_process");
+  if (rc < 0)
+    return rc;
+  if (info == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_current_process: info is NULL");
+  memset(info, 0, sizeof *info);
+  const mpmp__job_t *job = rt->current;
+  if (rt->rank == 0)
+    snprintf(info->name, sizeof info->name, "MainProcess");
+  else if (job != NULL)
+    snprintf(info->name, sizeof info->name, "%s", job->hdr->name);
+  else
+    snprintf(info->name, sizeof info->name, "Worker-%d", rt->rank);
+  info->daemon = job ? job->hdr->daemon : 0;
+  info->pid = (int)getpid();
+  info->rank = rt->rank;
+  snprintf(info->node, sizeof info->node, "%s", rt->ranks[rt->rank].host);
+  return 0;
+}
