@@ -1,0 +1,195 @@
+/*
+ * mpmp-bench: micro-benchmarks, one CSV line `name,value,unit` each.
+ *
+ *   mpirun -n 2 build/apps/mpmp-bench               all benchmarks
+ *   mpirun -n 3 build/apps/mpmp-bench idle_main_cpu_pct
+ *   build/apps/mpmp-bench --list
+ *
+ * Every figure is the median of several repetitions inside one run; the
+ * machines are noisy, so compare medians of several runs too (PERF.md).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <mpmp.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru); /* all threads of this rank */
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- task bodies ------------------------------------------------------- */
+
+static int empty_body(mpmp_ctx_t *ctx) { (void)ctx; return 0; }
+MPMP_TASK(empty_body);
+
+/* Returns the CPU seconds this rank has used so far. */
+static int cpu_used_body(mpmp_ctx_t *ctx) {
+  double *t = mpmp_out(ctx, sizeof *t);
+  *t = cpu_seconds();
+  return 0;
+}
+MPMP_TASK(cpu_used_body);
+
+/* Computes for the given number of seconds (or until terminated). */
+static int busy_body(mpmp_ctx_t *ctx) {
+  const double *secs = mpmp_arg(ctx, NULL);
+  volatile double x = 0;
+  double end = now() + *secs;
+  while (now() < end && !mpmp_should_stop(ctx))
+    for (int i = 0; i < 10000; i++)
+      x += i * 0.5;
+  return 0;
+}
+MPMP_TASK(busy_body);
+
+/* Run fn(arg) in a process and wait for it; returns its result bytes. */
+static int run_process(mpmp_task_fn fn, const void *arg, size_t n, void *out,
+                       size_t outsize) {
+  mpmp_process_t *p;
+  const void *res = NULL;
+  size_t size = 0;
+  int rc = mpmp_process_create(&p, fn, arg, n, NULL);
+  if (rc == 0 && (rc = mpmp_process_start(p)) == 0 &&
+      (rc = mpmp_process_join(p, MPMP_FOREVER)) == 0 &&
+      (rc = mpmp_process_result(p, &res, &size)) == 0 && out != NULL &&
+      size == outsize)
+    memcpy(out, res, size);
+  mpmp_process_destroy(p);
+  return rc;
+}
+
+/* ---- benchmarks ----------------------------------------------------------- */
+
+static int bench_process_start_join(double *value) {
+  enum { REPS = 7, ITERS = 2000 };
+  double t[REPS];
+  for (int r = 0; r < REPS; r++) {
+    double t0 = now();
+    for (int i = 0; i < ITERS; i++)
+      if (run_process(empty_body, NULL, 0, NULL, 0) < 0)
+        return -1;
+    t[r] = (now() - t0) / ITERS * 1e6;
+  }
+  *value = median(t, REPS);
+  return 0;
+}
+
+/* A worker with nothing to do, measured by its own CPU clock. */
+static int bench_idle_worker(double *value) {
+  double before, after, wall = 5.0;
+  if (run_process(cpu_used_body, NULL, 0, &before, sizeof before) < 0)
+    return -1;
+  double t0 = now();
+  struct timespec ts = {5, 0};
+  nanosleep(&ts, NULL);
+  wall = now() - t0;
+  if (run_process(cpu_used_body, NULL, 0, &after, sizeof after) < 0)
+    return -1;
+  *value = 100.0 * (after - before) / wall;
+  return 0;
+}
+
+/* The main rank blocked in join while a worker computes for 5 s. */
+static int bench_idle_main(double *value) {
+  double secs = 5.0;
+  mpmp_process_t *p;
+  if (mpmp_process_create(&p, busy_body, &secs, sizeof secs, NULL) < 0 ||
+      mpmp_process_start(p) < 0)
+    return -1;
+  double c0 = cpu_seconds(), t0 = now();
+  mpmp_process_join(p, MPMP_FOREVER);
+  *value = 100.0 * (cpu_seconds() - c0) / (now() - t0);
+  mpmp_process_destroy(p);
+  return 0;
+}
+
+typedef struct bench {
+  const char *name, *unit, *what;
+  int min_workers;
+  int (*run)(double *value);
+} bench_t;
+
+static const bench_t benches[] = {
+    {"process_start_join_us", "us", "start + join of an empty body", 1,
+     bench_process_start_join},
+    {"idle_worker_cpu_pct", "pct", "CPU of a worker with nothing to do, 5 s",
+     1, bench_idle_worker},
+    {"idle_main_cpu_pct", "pct", "CPU of the main rank blocked in join, 5 s",
+     1, bench_idle_main},
+};
+#define NBENCH ((int)(sizeof benches / sizeof benches[0]))
+
+static int selected(const bench_t *b, int argc, char **argv) {
+  int any = 0;
+  for (int i = 1; i < argc; i++) {
+    if (argv[i][0] == '-')
+      continue;
+    any = 1;
+    if (!strcmp(argv[i], b->name))
+      return 1;
+  }
+  return !any;
+}
+
+static int list(void) {
+  for (int i = 0; i < NBENCH; i++)
+    printf("%-24s %-4s %s\n", benches[i].name, benches[i].unit,
+           benches[i].what);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--list"))
+    return list(); /* no MPI needed */
+  int rc = mpmp_init(&argc, &argv);
+  if (rc == MPMP_WORKER_DONE)
+    return 0;
+  if (rc < 0) {
+    fprintf(stderr, "mpmp-bench: %s\n", mpmp_errmsg());
+    return 1;
+  }
+  int failed = 0;
+  for (int i = 0; i < NBENCH; i++) {
+    const bench_t *b = &benches[i];
+    double v = 0;
+    if (!selected(b, argc, argv))
+      continue;
+    if (mpmp_worker_count() < b->min_workers) {
+      fprintf(stderr, "%s: needs %d worker rank(s): run under mpirun -n %d\n",
+              b->name, b->min_workers, b->min_workers + 1);
+      failed = 1;
+      continue;
+    }
+    if (b->run(&v) < 0) {
+      fprintf(stderr, "%s failed: %s\n", b->name, mpmp_errmsg());
+      failed = 1;
+      continue;
+    }
+    printf("%s,%.3f,%s\n", b->name, v, b->unit);
+    fflush(stdout);
+  }
+  return (mpmp_finalize() == 0 && !failed) ? 0 : 1;
+}

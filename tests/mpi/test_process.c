@@ -1,0 +1,326 @@
+/* Process on worker ranks: the tutorials' Process examples and every
+ * state, timeout and error. Runs on 1 node and on 2 pseudo-nodes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpitest.h"
+
+/* worker(name, count) of the tutorial: prints "name: i" count times. */
+typedef struct { char name[32]; int count; } print_args_t;
+static int print_worker(mpmp_ctx_t *ctx) {
+  const print_args_t *a = mpmp_arg(ctx, NULL);
+  for (int i = 0; i < a->count; i++)
+    printf("%s: %d\n", a->name, i);
+  fflush(stdout);
+  return 0;
+}
+MPMP_TASK(print_worker);
+
+static int sum_squares(mpmp_ctx_t *ctx) {
+  const int64_t *n = mpmp_arg(ctx, NULL);
+  int64_t *s = mpmp_out(ctx, sizeof *s);
+  *s = 0;
+  for (int64_t i = 1; i <= *n; i++)
+    *s += i * i;
+  return 0;
+}
+MPMP_TASK(sum_squares);
+
+static int whoami(mpmp_ctx_t *ctx) {
+  mpmp_process_info_t *info = mpmp_out(ctx, sizeof *info);
+  return mpmp_current_process(info);
+}
+MPMP_TASK(whoami);
+
+static int sleeper(mpmp_ctx_t *ctx) {
+  const double *s = mpmp_arg(ctx, NULL);
+  test_sleep(*s);
+  return 0;
+}
+MPMP_TASK(sleeper);
+
+static int until_stopped(mpmp_ctx_t *ctx) {
+  double end = test_now() + 30; /* a safety net, never reached in a pass */
+  while (!mpmp_should_stop(ctx) && test_now() < end)
+    test_sleep(0.001);
+  return 0;
+}
+MPMP_TASK(until_stopped);
+
+static int failing(mpmp_ctx_t *ctx) {
+  return mpmp_fail(ctx, "bad input %d", 42);
+}
+MPMP_TASK(failing);
+
+static int returns_seven(mpmp_ctx_t *ctx) { (void)ctx; return 7; }
+MPMP_TASK(returns_seven);
+
+static int returns_negative(mpmp_ctx_t *ctx) { (void)ctx; return -5; }
+MPMP_TASK(returns_negative);
+
+static int checksum(mpmp_ctx_t *ctx) {
+  size_t n;
+  const unsigned char *b = mpmp_arg(ctx, &n);
+  uint64_t *sum = mpmp_out(ctx, sizeof *sum);
+  *sum = 0;
+  for (size_t i = 0; i < n; i++)
+    *sum = *sum * 31 + b[i];
+  return 0;
+}
+MPMP_TASK(checksum);
+
+static int oversized_result(mpmp_ctx_t *ctx) {
+  void *p = mpmp_out(ctx, 1 << 20);
+  return p ? 0 : MPMP_ETASK;
+}
+MPMP_TASK(oversized_result);
+
+/* Extern on purpose: dladdr names exported functions only (static ones are
+ * reported by address). */
+int not_registered(mpmp_ctx_t *ctx);
+int not_registered(mpmp_ctx_t *ctx) { (void)ctx; return 0; }
+
+static mpmp_process_t *started(mpmp_task_fn fn, const void *arg, size_t n) {
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_process_create(&p, fn, arg, n, NULL), 0);
+  assert_int_equal(mpmp_process_start(p), 0);
+  return p;
+}
+
+static int join_code(mpmp_process_t *p) {
+  int code = -999;
+  assert_int_equal(mpmp_process_join(p, 30), 0);
+  assert_int_equal(mpmp_process_exitcode(p, &code), 0);
+  return code;
+}
+
+static void process_two_printing_workers(void **state) {
+  (void)state;
+  print_args_t a = {"Process-1", 5}, b = {"Process-2", 5};
+  mpmp_process_t *p1 = started(print_worker, &a, sizeof a);
+  mpmp_process_t *p2 = mpmp_worker_count() > 1 ? started(print_worker, &b, sizeof b) : NULL;
+  assert_int_equal(join_code(p1), 0);
+  if (p2)
+    assert_int_equal(join_code(p2), 0);
+  mpmp_process_destroy(p1);
+  mpmp_process_destroy(p2);
+}
+
+static void process_sum_of_squares_handed_back(void **state) {
+  (void)state;
+  int64_t n = 9;
+  const int64_t *sum;
+  size_t size = 0;
+  mpmp_process_t *p = started(sum_squares, &n, sizeof n);
+  assert_int_equal(join_code(p), 0);
+  assert_int_equal(mpmp_process_result(p, (const void **)&sum, &size), 0);
+  assert_int_equal(size, sizeof *sum);
+  assert_int_equal(*sum, 285);
+  mpmp_process_destroy(p);
+}
+
+/* Every worker runs one body; each knows its own name, pid, rank, node. */
+static void process_many_started_and_joined(void **state) {
+  (void)state;
+  int n = mpmp_worker_count();
+  mpmp_process_t **ps = calloc((size_t)n, sizeof *ps);
+  for (int i = 0; i < n; i++)
+    ps[i] = started(whoami, NULL, 0);
+  for (int i = 0; i < n; i++) {
+    const mpmp_process_info_t *info;
+    assert_int_equal(join_code(ps[i]), 0);
+    assert_int_equal(mpmp_process_result(ps[i], (const void **)&info, NULL), 0);
+    assert_string_equal(info->name, mpmp_process_name(ps[i]));
+    assert_int_equal(info->pid, mpmp_process_pid(ps[i]));
+    assert_int_equal(info->rank, mpmp_process_rank(ps[i]));
+    assert_string_equal(info->node, mpmp_process_node(ps[i]));
+    assert_true(info->rank >= 1 && info->rank < mpmp_world_size());
+    for (int j = 0; j < i; j++) /* a distinct rank and process for each */
+      assert_int_not_equal(mpmp_process_rank(ps[j]), info->rank);
+  }
+  for (int i = 0; i < n; i++)
+    mpmp_process_destroy(ps[i]);
+  free(ps);
+}
+
+static void process_join_timeout_then_join(void **state) {
+  (void)state;
+  double secs = 0.6;
+  int code;
+  mpmp_process_t *p = started(sleeper, &secs, sizeof secs);
+  double t0 = test_now();
+  assert_int_equal(mpmp_process_join(p, 0.1), MPMP_ETIMEDOUT);
+  double waited = test_now() - t0;
+  assert_true(waited >= 0.09 && waited < 0.5);
+  assert_int_equal(mpmp_process_is_alive(p), 1);
+  assert_int_equal(mpmp_process_exitcode(p, &code), MPMP_EAGAIN);
+  assert_int_equal(mpmp_process_join(p, 0), MPMP_ETIMEDOUT);
+  assert_int_equal(join_code(p), 0);
+  assert_int_equal(mpmp_process_is_alive(p), 0);
+  mpmp_process_destroy(p);
+}
+
+static void process_failure_has_exitcode_and_message(void **state) {
+  (void)state;
+  mpmp_process_t *p = started(failing, NULL, 0);
+  assert_int_equal(join_code(p), MPMP_EXIT_FAILED);
+  assert_string_equal(mpmp_process_errmsg(p), "bad input 42");
+  mpmp_process_destroy(p);
+  p = started(returns_negative, NULL, 0);
+  assert_int_equal(join_code(p), MPMP_EXIT_FAILED);
+  assert_non_null(strstr(mpmp_process_errmsg(p), "returns_negative"));
+  mpmp_process_destroy(p);
+  p = started(returns_seven, NULL, 0);
+  assert_int_equal(join_code(p), 7);
+  assert_string_equal(mpmp_process_errmsg(p), "");
+  mpmp_process_destroy(p);
+}
+
+static void process_terminate_stops_polling_body(void **state) {
+  (void)state;
+  mpmp_process_t *p = started(until_stopped, NULL, 0);
+  test_sleep(0.05); /* let it start computing */
+  assert_int_equal(mpmp_process_is_alive(p), 1);
+  double t0 = test_now();
+  assert_int_equal(mpmp_process_terminate(p), 0);
+  assert_int_equal(mpmp_process_join(p, 5), 0);
+  assert_true(test_now() - t0 < 1.0);
+  assert_int_equal(join_code(p), MPMP_EXIT_TERMINATED);
+  assert_int_equal(mpmp_process_terminate(p), 0); /* ended: a no-op */
+  mpmp_process_destroy(p);
+}
+
+static void process_more_than_workers_is_busy(void **state) {
+  (void)state;
+  int n = mpmp_worker_count();
+  mpmp_process_t **ps = calloc((size_t)n, sizeof *ps), *extra = NULL;
+  for (int i = 0; i < n; i++)
+    ps[i] = started(until_stopped, NULL, 0);
+  assert_int_equal(mpmp_active_children(NULL, 0), n);
+  assert_int_equal(mpmp_process_create(&extra, until_stopped, NULL, 0, NULL), 0);
+  assert_int_equal(mpmp_process_start(extra), MPMP_EBUSY);
+  assert_non_null(strstr(mpmp_errmsg(), "mpirun -n"));
+  for (int i = 0; i < n; i++)
+    mpmp_process_terminate(ps[i]);
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(join_code(ps[i]), MPMP_EXIT_TERMINATED);
+    mpmp_process_destroy(ps[i]);
+  }
+  assert_int_equal(mpmp_active_children(NULL, 0), 0);
+  assert_int_equal(mpmp_process_start(extra), 0); /* a rank is free now */
+  mpmp_process_terminate(extra);
+  assert_int_equal(join_code(extra), MPMP_EXIT_TERMINATED);
+  mpmp_process_destroy(extra);
+  free(ps);
+}
+
+static void process_unregistered_function_is_named(void **state) {
+  (void)state;
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_process_create(&p, not_registered, NULL, 0, NULL),
+                   MPMP_ENOTASK);
+  assert_null(p);
+  assert_non_null(strstr(mpmp_errmsg(), "not_registered"));
+  assert_non_null(strstr(mpmp_errmsg(), "MPMP_TASK"));
+}
+
+static void process_state_errors(void **state) {
+  (void)state;
+  mpmp_process_t *p = NULL;
+  int code;
+  assert_int_equal(mpmp_process_create(NULL, whoami, NULL, 0, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_create(&p, whoami, NULL, 4, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_create(&p, whoami, NULL, 0, NULL), 0);
+  assert_int_equal(mpmp_process_join(p, 1), MPMP_EPERM);
+  assert_int_equal(mpmp_process_exitcode(p, &code), MPMP_EPERM);
+  assert_int_equal(mpmp_process_is_alive(p), 0);
+  assert_int_equal(mpmp_process_pid(p), 0);
+  assert_int_equal(mpmp_process_rank(p), -1);
+  assert_int_equal(mpmp_process_set_daemon(p, 1), 0);
+  assert_int_equal(mpmp_process_daemon(p), 1);
+  assert_int_equal(mpmp_process_set_daemon(p, 0), 0);
+  assert_int_equal(mpmp_process_start(p), 0);
+  assert_int_equal(mpmp_process_start(p), MPMP_EPERM);
+  assert_int_equal(mpmp_process_set_daemon(p, 1), MPMP_EPERM);
+  assert_int_equal(join_code(p), 0);
+  assert_int_equal(mpmp_process_destroy(p), 0);
+  assert_int_equal(mpmp_process_join(NULL, 1), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_start(NULL), MPMP_EINVAL);
+}
+
+static void process_destroy_while_running_refused(void **state) {
+  (void)state;
+  mpmp_process_t *p = started(until_stopped, NULL, 0);
+  assert_int_equal(mpmp_process_destroy(p), MPMP_EPERM);
+  assert_non_null(strstr(mpmp_errmsg(), "join"));
+  mpmp_process_terminate(p);
+  assert_int_equal(join_code(p), MPMP_EXIT_TERMINATED);
+  assert_int_equal(mpmp_process_destroy(p), 0);
+}
+
+static void process_names_and_current_process(void **state) {
+  (void)state;
+  mpmp_process_opts_t o = {.name = "Alice"};
+  mpmp_process_t *p = NULL;
+  mpmp_process_info_t me;
+  const mpmp_process_info_t *info;
+  assert_int_equal(mpmp_current_process(&me), 0);
+  assert_string_equal(me.name, "MainProcess");
+  assert_int_equal(me.rank, 0);
+  assert_int_equal(mpmp_process_create(&p, whoami, NULL, 0, &o), 0);
+  assert_string_equal(mpmp_process_name(p), "Alice");
+  assert_int_equal(mpmp_process_start(p), 0);
+  assert_int_equal(join_code(p), 0);
+  assert_int_equal(mpmp_process_result(p, (const void **)&info, NULL), 0);
+  assert_string_equal(info->name, "Alice");
+  assert_int_not_equal(info->pid, me.pid);
+  mpmp_process_destroy(p);
+}
+
+/* The argument is copied at create; 8 MiB travels intact. */
+static void process_large_argument_copied(void **state) {
+  (void)state;
+  size_t n = 8u << 20;
+  unsigned char *buf = malloc(n);
+  uint64_t expect = 0;
+  const uint64_t *got;
+  for (size_t i = 0; i < n; i++) {
+    buf[i] = (unsigned char)(i * 7 + 3);
+    expect = expect * 31 + buf[i];
+  }
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_process_create(&p, checksum, buf, n, NULL), 0);
+  memset(buf, 0, n); /* the process keeps its own copy */
+  assert_int_equal(mpmp_process_start(p), 0);
+  assert_int_equal(join_code(p), 0);
+  assert_int_equal(mpmp_process_result(p, (const void **)&got, NULL), 0);
+  assert_true(*got == expect);
+  mpmp_process_destroy(p);
+  free(buf);
+}
+
+static void process_result_over_limit_fails_clearly(void **state) {
+  (void)state;
+  mpmp_process_t *p = started(oversized_result, NULL, 0);
+  assert_int_equal(join_code(p), MPMP_EXIT_FAILED);
+  assert_non_null(strstr(mpmp_process_errmsg(p), "exceeds"));
+  mpmp_process_destroy(p);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(process_two_printing_workers),
+    cmocka_unit_test(process_sum_of_squares_handed_back),
+    cmocka_unit_test(process_many_started_and_joined),
+    cmocka_unit_test(process_join_timeout_then_join),
+    cmocka_unit_test(process_failure_has_exitcode_and_message),
+    cmocka_unit_test(process_terminate_stops_polling_body),
+    cmocka_unit_test(process_more_than_workers_is_busy),
+    cmocka_unit_test(process_unregistered_function_is_named),
+    cmocka_unit_test(process_state_errors),
+    cmocka_unit_test(process_destroy_while_running_refused),
+    cmocka_unit_test(process_names_and_current_process),
+    cmocka_unit_test(process_large_argument_copied),
+    cmocka_unit_test(process_result_over_limit_fails_clearly),
+};
+MPMP_TEST_MAIN(tests)
