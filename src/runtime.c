@@ -149,6 +149,8 @@ static int setup_runtime(void) {
     return rc;
   if ((rc = make_comms()) < 0 || (rc = number_nodes()) < 0)
     return rc;
+  if (rt->nnodes > 1)
+    rt->spin_s = rt->env.SPIN_REMOTE_US * 1e-6;
   if ((rc = mpmp__topo_init(&rt->topo)) < 0 ||
       (rc = mpmp__topo_bind(&rt->topo, rt->node_comm, rt->bind)) < 0)
     return rc;
