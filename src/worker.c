@@ -95,7 +95,7 @@ static void report_done(const mpmp__run_hdr_t *h, int exitcode,
   size_t msglen = ctx->errmsg ? strlen(ctx->errmsg) : 0;
   mpmp__done_hdr_t d = {.id = h->id, .exitcode = exitcode,
                         .msglen = (uint32_t)msglen,
-                        .resultlen = exitcode == 0 ? ctx->out_size : 0};
+                        .resultlen = ctx->errmsg ? 0 : ctx->out_size};
   size_t plen = msglen + d.resultlen;
   char *payload = mpmp__malloc(plen);
   if (payload == NULL) { /* keep the message: drop the result */

@@ -76,7 +76,8 @@ MPMP_API int mpmp_process_exitcode(mpmp_process_t *p, int *exitcode);
 MPMP_API const char *mpmp_process_errmsg(const mpmp_process_t *p);
 /**
  * The bytes the body wrote with mpmp_out() (an mpmp extension: Python needs a
- * Queue for this). \return 0, or ::MPMP_EAGAIN while it runs.
+ * Queue for this); also after a terminate() the body stopped for, none after
+ * a failure. \return 0, or ::MPMP_EAGAIN while it runs.
  */
 MPMP_API int mpmp_process_result(const mpmp_process_t *p, const void **data,
                                  size_t *size);

@@ -33,6 +33,15 @@ static int whoami(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(whoami);
 
+/* whoami, then busy until terminated: all of them run at once. */
+static int whoami_until_stopped(mpmp_ctx_t *ctx) {
+  int rc = whoami(ctx);
+  while (!mpmp_should_stop(ctx))
+    test_sleep(0.001);
+  return rc;
+}
+MPMP_TASK(whoami_until_stopped);
+
 static int sleeper(mpmp_ctx_t *ctx) {
   const double *s = mpmp_arg(ctx, NULL);
   test_sleep(*s);
@@ -126,10 +135,13 @@ static void process_many_started_and_joined(void **state) {
   int n = mpmp_worker_count();
   mpmp_process_t **ps = calloc((size_t)n, sizeof *ps);
   for (int i = 0; i < n; i++)
-    ps[i] = started(whoami, NULL, 0);
+    ps[i] = started(whoami_until_stopped, NULL, 0);
+  assert_int_equal(mpmp_active_children(NULL, 0), n);
+  for (int i = 0; i < n; i++)
+    assert_int_equal(mpmp_process_terminate(ps[i]), 0);
   for (int i = 0; i < n; i++) {
     const mpmp_process_info_t *info;
-    assert_int_equal(join_code(ps[i]), 0);
+    assert_int_equal(join_code(ps[i]), MPMP_EXIT_TERMINATED);
     assert_int_equal(mpmp_process_result(ps[i], (const void **)&info, NULL), 0);
     assert_string_equal(info->name, mpmp_process_name(ps[i]));
     assert_int_equal(info->pid, mpmp_process_pid(ps[i]));

@@ -30,8 +30,11 @@ static void where_am_i(where_t *w) {
     }
 }
 
+/* Stays busy until terminated, so every worker rank runs one of these. */
 static int where_task(mpmp_ctx_t *ctx) {
   where_am_i(mpmp_out(ctx, sizeof(where_t)));
+  while (!mpmp_should_stop(ctx))
+    test_sleep(0.001);
   return 0;
 }
 MPMP_TASK(where_task);
@@ -46,6 +49,8 @@ static where_t *all_ranks(void) {
     assert_int_equal(mpmp_process_create(&ps[r], where_task, NULL, 0, NULL), 0);
     assert_int_equal(mpmp_process_start(ps[r]), 0);
   }
+  for (int r = 1; r < n; r++)
+    assert_int_equal(mpmp_process_terminate(ps[r]), 0);
   for (int r = 1; r < n; r++) {
     const where_t *got;
     assert_int_equal(mpmp_process_join(ps[r], 30), 0);
