@@ -1,0 +1,174 @@
+# Test helpers for tests/CMakeLists.txt.
+#
+#   mpmp_add_unit_test(NAME n SOURCES s... [LIBS l...] [TIMEOUT secs])
+#     Executable test_n, linked with the library's objects (internal functions
+#     included) and CMocka, run as ctest test "n" (label "unit").
+#
+#   mpmp_add_mpi_test(NAME n SOURCES s... [NP 2 4 ...] [PSEUDO K] [PSEUDO_NP N]
+#                     [TIMEOUT secs] [ARGS a...] [LIBS l...])
+#     Executable test_n, linked with the shared library and CMocka, run by
+#     scripts/run-mpi.sh as ctest tests n_np2, n_np4, ... (NP, default 2) on
+#     one node, and n_pseudoK with PSEUDO_NP ranks (default 4) over K
+#     pseudo-nodes (default 2; PSEUDO 0: none). Labels "mpi" and "pseudo".
+#     mpirun's --timeout ends a hung job a little before ctest's TIMEOUT
+#     (default 90 s), so no rank is left behind; ctest's stays as a second net.
+#
+# Any test whose output has one of mpmp's own warning or error lines
+# ("[0003] WARN: ...") fails, even if it exits with 0.
+#
+# Also registered here: install_find_package_and_pkg_config (label
+# "install"), which installs this build into a temporary prefix and builds
+# tests/install against it with CMake and with pkg-config.
+include_guard(GLOBAL)
+
+set(MPMP_TEST_FAIL_REGEX "\\] (WARN|ERROR):")
+set(MPMP_RUN_MPI "${PROJECT_SOURCE_DIR}/scripts/run-mpi.sh")
+
+find_program(MPMP_BASH bash)
+if(NOT MPMP_BASH)
+  message(FATAL_ERROR "bash is needed to run the MPI tests (scripts/run-mpi.sh)")
+endif()
+
+# Open MPI refuses to run as root without these; a unit test that calls
+# MPI_Init starts a singleton mpirun daemon, so it needs them too. They only
+# allow, they change nothing for other users.
+set(MPMP_TEST_ENV
+  OMPI_ALLOW_RUN_AS_ROOT=1
+  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  OMPI_MCA_mpi_yield_when_idle=1)
+
+function(mpmp__test_args fn)
+  if(NOT arg_NAME)
+    message(FATAL_ERROR "${fn}: NAME is required")
+  endif()
+  if(NOT arg_SOURCES)
+    message(FATAL_ERROR "${fn}(${arg_NAME}): SOURCES is required")
+  endif()
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "${fn}(${arg_NAME}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(DEFINED arg_TIMEOUT AND NOT arg_TIMEOUT MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "${fn}(${arg_NAME}): TIMEOUT must be whole seconds, not '${arg_TIMEOUT}'")
+  endif()
+endfunction()
+
+function(mpmp_add_unit_test)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;TIMEOUT" "SOURCES;LIBS")
+  mpmp__test_args(mpmp_add_unit_test)
+  if(NOT DEFINED arg_TIMEOUT)
+    set(arg_TIMEOUT 60)
+  endif()
+
+  set(exe test_${arg_NAME})
+  add_executable(${exe} ${arg_SOURCES})
+  target_include_directories(${exe} PRIVATE "${PROJECT_SOURCE_DIR}/src")
+  target_compile_options(${exe} PRIVATE ${MPMP_WARNING_FLAGS})
+  # Internal headers and tests use POSIX/Linux calls, like the library.
+  target_compile_definitions(${exe} PRIVATE _GNU_SOURCE)
+  target_link_libraries(${exe} PRIVATE mpmp_objs PkgConfig::CMOCKA
+                        ${CMAKE_DL_LIBS} ${arg_LIBS})
+  set_target_properties(${exe} PROPERTIES ENABLE_EXPORTS ON)
+
+  add_test(NAME ${arg_NAME} COMMAND ${exe})
+  set_tests_properties(${arg_NAME} PROPERTIES
+    TIMEOUT ${arg_TIMEOUT}
+    LABELS unit
+    ENVIRONMENT "${MPMP_TEST_ENV}"
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
+endfunction()
+
+function(mpmp_add_mpi_test)
+  cmake_parse_arguments(PARSE_ARGV 0 arg ""
+    "NAME;PSEUDO;PSEUDO_NP;TIMEOUT" "SOURCES;NP;ARGS;LIBS")
+  mpmp__test_args(mpmp_add_mpi_test)
+  if(NOT DEFINED arg_NP)
+    set(arg_NP 2)
+  endif()
+  if(NOT DEFINED arg_PSEUDO)
+    set(arg_PSEUDO 2)
+  endif()
+  if(NOT DEFINED arg_PSEUDO_NP)
+    set(arg_PSEUDO_NP 4)
+  endif()
+  if(NOT DEFINED arg_TIMEOUT)
+    set(arg_TIMEOUT 90)
+  endif()
+  foreach(n IN LISTS arg_NP ITEMS ${arg_PSEUDO_NP})
+    if(NOT n MATCHES "^[1-9][0-9]*$")
+      message(FATAL_ERROR "mpmp_add_mpi_test(${arg_NAME}): '${n}' is not a rank count")
+    endif()
+  endforeach()
+  if(NOT arg_PSEUDO MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "mpmp_add_mpi_test(${arg_NAME}): PSEUDO must be a node count, not '${arg_PSEUDO}'")
+  endif()
+
+  set(exe test_${arg_NAME})
+  add_executable(${exe} ${arg_SOURCES})
+  target_compile_options(${exe} PRIVATE ${MPMP_WARNING_FLAGS})
+  # Tests use POSIX and Linux calls (clock_gettime, sched_getaffinity), which
+  # -std=c11 hides without a feature macro.
+  target_compile_definitions(${exe} PRIVATE _GNU_SOURCE)
+  target_link_libraries(${exe} PRIVATE mpmp PkgConfig::CMOCKA ${arg_LIBS})
+  # Tasks are found by name through dladdr(): the program exports its symbols.
+  set_target_properties(${exe} PROPERTIES ENABLE_EXPORTS ON)
+
+  # mpirun gives up a tenth of the time (5 to 10 s) before ctest does: it
+  # needs about a second after its timeout to end the job, and if ctest
+  # killed mpirun first, the ranks would be orphaned.
+  math(EXPR margin "${arg_TIMEOUT} / 10")
+  if(margin LESS 5)
+    set(margin 5)
+  elseif(margin GREATER 10)
+    set(margin 10)
+  endif()
+  math(EXPR mpi_timeout "${arg_TIMEOUT} - ${margin}")
+  if(mpi_timeout LESS 1)
+    set(mpi_timeout 1)
+  endif()
+
+  set(runs)
+  foreach(np IN LISTS arg_NP)
+    list(APPEND runs "np${np}|${np}|")
+  endforeach()
+  if(arg_PSEUDO GREATER 0)
+    list(APPEND runs "pseudo${arg_PSEUDO}|${arg_PSEUDO_NP}|${arg_PSEUDO}")
+  endif()
+  foreach(run IN LISTS runs)
+    string(REPLACE "|" ";" run "${run}")
+    list(GET run 0 suffix)
+    list(GET run 1 np)
+    list(GET run 2 nodes)
+    set(test ${arg_NAME}_${suffix})
+    set(launch --timeout ${mpi_timeout})
+    set(labels mpi)
+    if(nodes)
+      list(APPEND launch --pseudo ${nodes})
+      list(APPEND labels pseudo)
+    endif()
+    add_test(NAME ${test}
+      COMMAND "${MPMP_BASH}" "${MPMP_RUN_MPI}" ${launch} -n ${np}
+              $<TARGET_FILE:${exe}> ${arg_ARGS})
+    # PROCESSORS: with ctest -j<cores>, a job never shares cores it needs
+    # with another test (ctest caps it at the -j level, so it runs alone).
+    set_tests_properties(${test} PROPERTIES
+      TIMEOUT ${arg_TIMEOUT}
+      PROCESSORS ${np}
+      LABELS "${labels}"
+      FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
+  endforeach()
+endfunction()
+
+# The installed package, as another project sees it. Sanitized builds are
+# left out: the outside programs would need the sanitizer runtime too.
+if(MPMP_ASAN OR MPMP_UBSAN OR MPMP_TSAN)
+  message(STATUS "install_find_package_and_pkg_config: skipped in sanitizer builds")
+else()
+  add_test(NAME install_find_package_and_pkg_config
+    COMMAND "${MPMP_BASH}" "${PROJECT_SOURCE_DIR}/tests/install/check.sh"
+            "${PROJECT_BINARY_DIR}" "${PROJECT_SOURCE_DIR}")
+  set_tests_properties(install_find_package_and_pkg_config PROPERTIES
+    TIMEOUT 300
+    PROCESSORS 2
+    LABELS install
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
+endif()

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Launch an MPI program the way mpmp's tests and users do.
+#
+#   scripts/run-mpi.sh [--pseudo K] [--timeout SECONDS] [--mca NAME VALUE]...
+#                      [-x VAR[=VALUE]]... -n N program [args...]
+#
+#   --pseudo K         spread the N ranks over K pseudo-nodes on this machine
+#                      (scripts/pseudo-mpirun.sh); default: one node, plain mpirun
+#   --timeout SECONDS  mpirun kills the whole job after this long and exits
+#                      with 110 (default 120; 0 = no limit)
+#   --mca, -x          passed to mpirun
+#
+# Also passed to mpirun: the words of $MPMP_MPIRUN_ARGS (e.g. "--mca osc sm,pt2pt").
+# Ranks may outnumber cores (--oversubscribe); the Open MPI environment comes
+# from scripts/common.sh (mpmp_mpi_env). The exit status is mpirun's.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+usage() {
+  if (($#)); then
+    echo "$(basename "$0"): error: $* (see --help)" >&2
+  else
+    echo "usage:" >&2
+    sed -n '4,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  fi
+  exit 2
+}
+
+pseudo=""
+timeout=120
+np=""
+extra=()
+while (($#)); do
+  case "$1" in
+    --pseudo)
+      (($# >= 2)) || usage "--pseudo needs a node count"
+      pseudo="$2"
+      shift 2
+      ;;
+    --timeout)
+      (($# >= 2)) || usage "--timeout needs a number of seconds"
+      timeout="$2"
+      shift 2
+      ;;
+    --mca | -mca | --gmca | -gmca)
+      (($# >= 3)) || usage "$1 needs a name and a value"
+      extra+=("$1" "$2" "$3")
+      shift 3
+      ;;
+    -x)
+      (($# >= 2)) || usage "-x needs a variable"
+      extra+=("$1" "$2")
+      shift 2
+      ;;
+    -n | -np | --np | -c)
+      (($# >= 2)) || usage "$1 needs a rank count"
+      np="$2"
+      shift 2
+      ;;
+    -h | --help)
+      usage
+      ;;
+    --)
+      shift
+      break
+      ;;
+    -*)
+      usage "unknown option '$1' (put other mpirun options in MPMP_MPIRUN_ARGS)"
+      ;;
+    *)
+      break
+      ;;
+  esac
+done
+
+(($# >= 1)) || usage "no program given"
+[[ "$np" =~ ^[1-9][0-9]*$ ]] || usage "-n N (a positive rank count) is required"
+[[ "$timeout" =~ ^[0-9]+$ ]] || usage "--timeout wants whole seconds, not '$timeout'"
+[[ -z "$pseudo" || "$pseudo" =~ ^[1-9][0-9]*$ ]] || usage "--pseudo wants a node count, not '$pseudo'"
+command -v mpirun >/dev/null 2>&1 || mpmp_die "mpirun not found (run scripts/test.sh once, or install openmpi-bin)"
+
+mpmp_mpi_env
+
+args=()
+if ((timeout > 0)); then
+  args+=(--timeout "$timeout")
+fi
+if [[ -n "${MPMP_MPIRUN_ARGS:-}" ]]; then
+  read -r -a more <<<"$MPMP_MPIRUN_ARGS"
+  extra+=("${more[@]}")
+fi
+args+=(${extra[@]+"${extra[@]}"} -n "$np")
+
+if [[ -n "$pseudo" ]]; then
+  exec bash "$MPMP_ROOT/scripts/pseudo-mpirun.sh" "$pseudo" "${args[@]}" "$@"
+fi
+exec mpirun --oversubscribe "${args[@]}" "$@"
