@@ -54,6 +54,7 @@ static char *names_blob(int *len) {
   char *blob = mpmp__malloc(n), *p = blob;
   if (blob == NULL)
     return NULL;
+  *blob = '\0'; /* no tasks: the empty string */
   for (int i = 0; i < mpmp__rt.ntasks; i++)
     p += sprintf(p, "%s\n", mpmp__rt.tasks[i].name);
   *len = (int)(p - blob) + 1;
@@ -108,13 +109,15 @@ static int verify(MPI_Comm comm) {
 
 int mpmp__tasks_setup(MPI_Comm comm) {
   mpmp__rt_t *rt = &mpmp__rt;
-  qsort(rt->tasks, (size_t)rt->ntasks, sizeof *rt->tasks, cmp_name);
   rt->tasks_by_fn = mpmp__malloc((size_t)rt->ntasks * sizeof *rt->tasks_by_fn);
   if (rt->tasks_by_fn == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for the task index");
-  for (int i = 0; i < rt->ntasks; i++)
-    rt->tasks_by_fn[i] = &rt->tasks[i];
-  qsort(rt->tasks_by_fn, (size_t)rt->ntasks, sizeof *rt->tasks_by_fn, cmp_fn);
+  if (rt->ntasks > 0) { /* qsort's base may not be NULL, even for 0 items */
+    qsort(rt->tasks, (size_t)rt->ntasks, sizeof *rt->tasks, cmp_name);
+    for (int i = 0; i < rt->ntasks; i++)
+      rt->tasks_by_fn[i] = &rt->tasks[i];
+    qsort(rt->tasks_by_fn, (size_t)rt->ntasks, sizeof *rt->tasks_by_fn, cmp_fn);
+  }
   return verify(comm);
 }
 
