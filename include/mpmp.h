@@ -12,5 +12,6 @@
 #include "mpmp/runtime.h"
 #include "mpmp/task.h"
 #include "mpmp/process.h"
+#include "mpmp/pool.h"
 
 #endif /* MPMP_H */

@@ -118,6 +118,8 @@ enum {
   MPMP__TAG_PROC_DONE,    /* worker -> main: the body returned */
   MPMP__TAG_TERMINATE,    /* main -> worker: set the stop flag */
   MPMP__TAG_SHUTDOWN,     /* main -> worker: leave the service loop */
+  MPMP__TAG_RUN_CHUNK,    /* main -> worker: run a task over some items */
+  MPMP__TAG_CHUNK_DONE,   /* worker -> main: their results and failures */
   MPMP__TAG_MAX
 };
 
@@ -133,6 +135,14 @@ int mpmp__progress(void);
 /* Send `len` bytes (header and payload gathered) to world rank `dest`. */
 int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
                const void *payload, size_t plen);
+/*
+ * Send without waiting: `buf` (mpmp__malloc'ed, `len` bytes) is owned by
+ * the transport and freed once the send completes. Safe inside handlers.
+ * Progress completes it; while sends are pending, sleeps are capped so
+ * that the sender keeps pushing them even when nobody else calls MPI.
+ */
+int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
+int mpmp__sends_pending(void);
 /* Ring a rank's doorbell if it lives on this node. */
 void mpmp__ring_rank(int rank);
 
@@ -172,6 +182,9 @@ typedef struct mpmp__rt {
 
   /* progress */
   pthread_mutex_t progress_lock;
+  pthread_mutex_t send_lock;      /* guards the pending sends */
+  struct mpmp__pending *pending;  /* non-blocking sends in flight */
+  _Atomic int npending;
   mpmp__handler_fn handlers[MPMP__TAG_MAX];
   _Atomic uint32_t drivers; /* threads of this rank waiting in mpmp__wait_until */
   pthread_t agent;
@@ -189,8 +202,10 @@ typedef struct mpmp__rt {
   pthread_mutex_t lock;
   unsigned char *worker_busy; /* indexed by rank */
   struct mpmp_process **procs;
+  struct mpmp_pool **pool_of_rank; /* the pool that owns each worker rank */
+  struct mpmp_pool *pools;         /* every live pool */
   int nprocs, procs_cap;
-  uint64_t next_proc_id;
+  _Atomic uint64_t next_id; /* process and pool job ids (one space) */
   int proc_counter;
 
   /* worker rank: the queued bodies and the one running now */
@@ -228,6 +243,7 @@ struct mpmp_ctx {
   size_t arg_size;
   void *out;
   size_t out_size, out_max;
+  void *slot;              /* map: the item's fixed-size result slot */
   char *errmsg;            /* set by mpmp_fail */
   const _Atomic uint64_t *stop_id;
   uint64_t id;
@@ -241,5 +257,12 @@ void mpmp__worker_serve(void);   /* the service loop, until SHUTDOWN */
 void mpmp__process_setup(void);  /* installs the main rank's handlers */
 int mpmp__process_finalize(void);/* join/terminate children at finalize */
 void mpmp__process_fini(void);
+void mpmp__pool_setup(void);     /* installs the main rank's pool handlers */
+void mpmp__pool_finalize(void);  /* terminate and free the remaining pools */
+/* Worker side: run one RUN_CHUNK message and report it. */
+void mpmp__chunk_run(const void *msg, size_t len);
+/* Main side: claim/free worker ranks (rt->lock held). */
+int mpmp__claim_worker(void);
+int mpmp__process_start_on(struct mpmp_process *p, int rank);
 
 #endif /* MPMP_INTERNAL_H */

@@ -23,6 +23,7 @@ struct mpmp_process {
   size_t arg_size, max_result;
   char name[64];
   int daemon, state, rank;
+  int pool_owned; /* an initializer on a pool's worker: keep it claimed */
   _Atomic int done;
   int exitcode;
   char *errmsg;
@@ -97,7 +98,8 @@ static void on_done(int src, void *buf, size_t len) {
     record_done(p, d, (const char *)(d + 1));
     atomic_store(&p->done, 1);
   }
-  rt->worker_busy[src] = 0;
+  if (p == NULL || !p->pool_owned)
+    rt->worker_busy[src] = 0;
   pthread_mutex_unlock(&rt->lock);
   mpmp__free(buf);
   mpmp__ring_rank(rt->rank); /* a joiner may sleep on our doorbell */
@@ -144,7 +146,7 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   p->max_result = opts && opts->max_result ? opts->max_result : DEFAULT_MAX_RESULT;
   pthread_mutex_lock(&mpmp__rt.lock);
   int n = ++mpmp__rt.proc_counter;
-  p->id = ++mpmp__rt.next_proc_id;
+  p->id = atomic_fetch_add(&mpmp__rt.next_id, 1) + 1;
   pthread_mutex_unlock(&mpmp__rt.lock);
   if (opts && opts->name)
     snprintf(p->name, sizeof p->name, "%s", opts->name);
@@ -155,7 +157,7 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
 }
 
 /* Claim the lowest free worker rank; -1 when all are busy. */
-static int claim_worker(void) {
+int mpmp__claim_worker(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   for (int r = 1; r < rt->size; r++)
     if (!rt->worker_busy[r]) {
@@ -174,6 +176,8 @@ static int no_free_worker(void) {
                    w, mpmp__rt.size, mpmp__rt.size + 1);
 }
 
+static int start_on(mpmp_process_t *p, int rank);
+
 MPMP_API int mpmp_process_start(mpmp_process_t *p) {
   mpmp__rt_t *rt = &mpmp__rt;
   CHECK_PROC(p, "mpmp_process_start");
@@ -181,13 +185,26 @@ MPMP_API int mpmp_process_start(mpmp_process_t *p) {
     return mpmp__err(MPMP_EPERM, "process '%s' was already started: a process "
                      "can be started once", p->name);
   pthread_mutex_lock(&rt->lock);
-  int rank = claim_worker();
+  int rank = mpmp__claim_worker();
   int rc = rank < 0 ? no_free_worker() : table_add(p);
   if (rank >= 0 && rc < 0)
     rt->worker_busy[rank] = 0;
   pthread_mutex_unlock(&rt->lock);
-  if (rc < 0)
-    return rc;
+  return rc < 0 ? rc : start_on(p, rank);
+}
+
+/* Run a body on a rank the caller has claimed (a pool's initializer). */
+int mpmp__process_start_on(mpmp_process_t *p, int rank) {
+  pthread_mutex_lock(&mpmp__rt.lock);
+  int rc = table_add(p);
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  p->pool_owned = 1;
+  return rc < 0 ? rc : start_on(p, rank);
+}
+
+static int start_on(mpmp_process_t *p, int rank) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc;
   p->rank = rank;
   p->state = P_STARTED;
   mpmp__run_hdr_t h = {.id = p->id, .task = p->task, .daemon = p->daemon,
@@ -196,7 +213,8 @@ MPMP_API int mpmp_process_start(mpmp_process_t *p) {
   rc = mpmp__send(rank, MPMP__TAG_RUN_PROC, &h, sizeof h, p->arg, p->arg_size);
   if (rc < 0) {
     pthread_mutex_lock(&rt->lock);
-    rt->worker_busy[rank] = 0;
+    if (!p->pool_owned)
+      rt->worker_busy[rank] = 0;
     table_remove(p);
     pthread_mutex_unlock(&rt->lock);
     p->state = P_CREATED;

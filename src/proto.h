@@ -26,4 +26,28 @@ typedef struct mpmp__term_hdr {
   uint64_t id;
 } mpmp__term_hdr_t;
 
+/* MPMP__TAG_RUN_CHUNK: this header, then count * in_size argument bytes. */
+typedef struct mpmp__chunk_hdr {
+  uint64_t job;      /* the main rank's job (AsyncResult) id */
+  uint64_t first;    /* index of the chunk's first item in the job */
+  uint32_t count;
+  int32_t task;
+  uint64_t in_size;  /* bytes per item */
+  uint64_t out_size; /* bytes per result; 0: one result of up to out_max */
+  uint64_t out_max;
+} mpmp__chunk_hdr_t;
+
+/* MPMP__TAG_CHUNK_DONE: this header, data_len result bytes, then nfail
+ * records: mpmp__fail_rec_t followed by len message bytes. */
+typedef struct mpmp__chunk_done {
+  uint64_t job, first;
+  uint32_t count, nfail;
+  uint64_t data_len;
+} mpmp__chunk_done_t;
+
+typedef struct mpmp__fail_rec {
+  uint64_t index;
+  uint32_t len, pad;
+} mpmp__fail_rec_t;
+
 #endif /* MPMP_PROTO_H */

@@ -14,6 +14,7 @@
 
 mpmp__rt_t mpmp__rt = {
     .progress_lock = PTHREAD_MUTEX_INITIALIZER,
+    .send_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .comm = MPI_COMM_NULL,
     .node_comm = MPI_COMM_NULL,
@@ -201,9 +202,10 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return rc;
   rc = agree(setup_runtime());
   if (rc == 0) { /* handlers first: the agent may receive at once */
-    if (rt->rank == 0)
+    if (rt->rank == 0) {
       mpmp__process_setup();
-    else
+      mpmp__pool_setup();
+    } else
       mpmp__worker_setup();
     rc = agree(mpmp__agent_start());
   }
@@ -250,6 +252,7 @@ MPMP_API int mpmp_finalize(void) {
   int rc = mpmp__check_main("mpmp_finalize");
   if (rc < 0)
     return rc;
+  mpmp__pool_finalize();
   rc = mpmp__process_finalize();
   for (int r = 1; r < rt->size; r++) {
     int src = mpmp__send(r, MPMP__TAG_SHUTDOWN, "", 1, NULL, 0);

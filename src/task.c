@@ -188,13 +188,23 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size) {
   return ctx ? ctx->arg : NULL;
 }
 
+/*
+ * A size the caller does not accept fails the task with a message, but the
+ * task still gets a (scratch) buffer: most tasks write through the pointer
+ * without checking it, and a crashed worker would lose far more than the
+ * one item.
+ */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size) {
   if (ctx == NULL)
     return NULL;
-  if (size > ctx->out_max) {
+  if (ctx->slot != NULL) { /* map: every result has the same size */
+    if (size == ctx->out_size)
+      return ctx->slot;
+    mpmp_fail(ctx, "the task asked for a %zu-byte result; this map's "
+              "results are %zu bytes each", size, ctx->out_size);
+  } else if (size > ctx->out_max) {
     mpmp_fail(ctx, "the task's result of %zu bytes exceeds the %zu bytes the "
               "caller accepts", size, ctx->out_max);
-    return NULL;
   }
   void *p = mpmp__realloc(ctx->out, size);
   if (p == NULL) {

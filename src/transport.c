@@ -12,6 +12,13 @@
 
 #include "internal.h"
 
+typedef struct mpmp__pending {
+  struct mpmp__pending *next;
+  MPI_Request req;
+  void *buf;
+  int dest;
+} mpmp__pending_t;
+
 void mpmp__set_handler(int tag, mpmp__handler_fn fn) {
   if (tag > 0 && tag < MPMP__TAG_MAX)
     mpmp__rt.handlers[tag] = fn;
@@ -24,6 +31,58 @@ int mpmp__is_local(int rank) {
 void mpmp__ring_rank(int rank) {
   if (mpmp__is_local(rank))
     mpmp__bell_ring(&mpmp__rt.bells[mpmp__rt.ranks[rank].node_rank]);
+}
+
+/* Test the non-blocking sends; free the completed ones, ring the
+ * receivers of the others (they may sleep through the first ring). */
+static void complete_pending(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (pthread_mutex_trylock(&rt->send_lock) != 0)
+    return;
+  mpmp__pending_t **pp = &rt->pending;
+  while (*pp != NULL) {
+    mpmp__pending_t *p = *pp;
+    int done = 0;
+    MPI_Test(&p->req, &done, MPI_STATUS_IGNORE);
+    if (!done) {
+      mpmp__ring_rank(p->dest);
+      pp = &p->next;
+      continue;
+    }
+    *pp = p->next;
+    atomic_fetch_sub(&rt->npending, 1);
+    mpmp__free(p->buf);
+    mpmp__free(p);
+  }
+  pthread_mutex_unlock(&rt->send_lock);
+}
+
+int mpmp__sends_pending(void) { return atomic_load(&mpmp__rt.npending) > 0; }
+
+int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__pending_t *p = mpmp__malloc(sizeof *p);
+  if (p == NULL) {
+    mpmp__free(buf);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a send");
+  }
+  int local = mpmp__is_local(dest); /* synchronous locally: see below */
+  int rc = (local ? MPI_Issend : MPI_Isend)(buf, (int)len, MPI_BYTE, dest,
+                                            tag, rt->comm, &p->req);
+  if (rc != MPI_SUCCESS) {
+    mpmp__free(buf);
+    mpmp__free(p);
+    return mpmp__mpi_err(rc, "MPI_Isend");
+  }
+  p->buf = buf;
+  p->dest = dest;
+  pthread_mutex_lock(&rt->send_lock);
+  p->next = rt->pending;
+  rt->pending = p;
+  atomic_fetch_add(&rt->npending, 1);
+  pthread_mutex_unlock(&rt->send_lock);
+  mpmp__ring_rank(dest);
+  return 0;
 }
 
 static void dispatch(int src, int tag, void *buf, size_t len) {
@@ -63,6 +122,8 @@ int mpmp__progress(void) {
     handled++;
   }
   pthread_mutex_unlock(&rt->progress_lock);
+  if (atomic_load(&rt->npending) > 0)
+    complete_pending();
   return handled;
 }
 

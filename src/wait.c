@@ -91,8 +91,10 @@ static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
     *cap = 50e-6; /* traffic again: poll often */
   int done = pred(arg);
   if (!done) {
-    double left = deadline - mpmp__now();
-    double t = isfinite(*cap) ? fmin(left, *cap) : left;
+    double left = deadline - mpmp__now(), c = *cap;
+    if (!isfinite(c) && mpmp__sends_pending())
+      c = 50e-6; /* our own sends need our progress to go out */
+    double t = isfinite(c) ? fmin(left, c) : left;
     if (t > 0)
       mpmp__bell_sleep(b, seq, t);
     if (isfinite(*cap))

@@ -14,16 +14,17 @@ typedef struct mpmp__job {
   struct mpmp__job *next;
   mpmp__run_hdr_t *hdr; /* the received message: header, then argument */
   size_t len;
+  int tag;              /* RUN_PROC or RUN_CHUNK */
 } mpmp__job_t;
 
-static void on_run(int src, void *buf, size_t len) {
+static void enqueue(int src, int tag, void *buf, size_t len, size_t min) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__job_t *job = mpmp__malloc(sizeof *job);
-  if (job == NULL || len < sizeof(mpmp__run_hdr_t)) {
-    MPMP__ERROR("bad or unallocatable process request from rank %d", src);
+  if (job == NULL || len < min) {
+    MPMP__ERROR("bad or unallocatable request from rank %d", src);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  *job = (mpmp__job_t){NULL, buf, len};
+  *job = (mpmp__job_t){NULL, buf, len, tag};
   pthread_mutex_lock(&rt->lock);
   if (rt->jobq_tail)
     rt->jobq_tail->next = job;
@@ -32,6 +33,14 @@ static void on_run(int src, void *buf, size_t len) {
   rt->jobq_tail = job;
   pthread_mutex_unlock(&rt->lock);
   mpmp__ring_rank(rt->rank); /* the service thread may sleep */
+}
+
+static void on_run(int src, void *buf, size_t len) {
+  enqueue(src, MPMP__TAG_RUN_PROC, buf, len, sizeof(mpmp__run_hdr_t));
+}
+
+static void on_chunk(int src, void *buf, size_t len) {
+  enqueue(src, MPMP__TAG_RUN_CHUNK, buf, len, sizeof(mpmp__chunk_hdr_t));
 }
 
 static void on_terminate(int src, void *buf, size_t len) {
@@ -50,6 +59,7 @@ static void on_shutdown(int src, void *buf, size_t len) {
 
 void mpmp__worker_setup(void) {
   mpmp__set_handler(MPMP__TAG_RUN_PROC, on_run);
+  mpmp__set_handler(MPMP__TAG_RUN_CHUNK, on_chunk);
   mpmp__set_handler(MPMP__TAG_TERMINATE, on_terminate);
   mpmp__set_handler(MPMP__TAG_SHUTDOWN, on_shutdown);
 }
@@ -145,7 +155,10 @@ void mpmp__worker_serve(void) {
         break;
       continue;
     }
-    run_job(job);
+    if (job->tag == MPMP__TAG_RUN_CHUNK)
+      mpmp__chunk_run(job->hdr, job->len);
+    else
+      run_job(job);
     mpmp__free(job->hdr);
     mpmp__free(job);
   }
@@ -163,11 +176,11 @@ MPMP_API int mpmp_current_process(mpmp_process_info_t *info) {
   const mpmp__job_t *job = rt->current;
   if (rt->rank == 0)
     snprintf(info->name, sizeof info->name, "MainProcess");
-  else if (job != NULL)
+  else if (job != NULL && job->tag == MPMP__TAG_RUN_PROC)
     snprintf(info->name, sizeof info->name, "%s", job->hdr->name);
   else
     snprintf(info->name, sizeof info->name, "Worker-%d", rt->rank);
-  info->daemon = job ? job->hdr->daemon : 0;
+  info->daemon = job && job->tag == MPMP__TAG_RUN_PROC ? job->hdr->daemon : 0;
   info->pid = (int)getpid();
   info->rank = rt->rank;
   snprintf(info->node, sizeof info->node, "%s", rt->ranks[rt->rank].host);

@@ -62,10 +62,13 @@ MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
 MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
 
 /**
- * \return a buffer of \p size bytes for the task's result, or NULL (and the
- * task should fail) when \p size exceeds what the caller accepts. Calling it
- * again replaces the previous buffer. A task that never calls it returns no
- * bytes.
+ * \return a buffer of \p size bytes for the task's result. For a map,
+ * \p size must be the map's result size; otherwise it must not exceed what
+ * the caller accepts (a Process's max_result, a pool's max_result). A size
+ * that breaks this fails the task with a message saying so, and a scratch
+ * buffer is still returned so that the task cannot crash on it; NULL only
+ * when out of memory. Calling it again replaces the previous buffer. A task
+ * that never calls it returns no bytes (a map item: zeros).
  */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
 

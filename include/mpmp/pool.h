@@ -1,0 +1,164 @@
+/**
+ * \file mpmp/pool.h
+ * \brief Pool: a task over many items on worker ranks
+ *        (Python's multiprocessing.Pool).
+ *
+ * \code
+ * static int square(mpmp_ctx_t *ctx) {
+ *     const long *x = mpmp_arg(ctx, NULL);
+ *     *(long *)mpmp_out(ctx, sizeof(long)) = *x * *x;
+ *     return 0;
+ * }
+ * MPMP_TASK(square);
+ * ...
+ * long in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, out[9];
+ * mpmp_pool_t *pool;
+ * mpmp_pool_create(&pool, NULL);                       // Pool()
+ * mpmp_pool_map(pool, square, in, 9, sizeof *in, out, sizeof *out, 0);
+ * mpmp_pool_close(pool); mpmp_pool_join(pool, MPMP_FOREVER);
+ * mpmp_pool_destroy(pool);
+ * \endcode
+ *
+ * Items and results are fixed-size elements, like qsort's: item i is
+ * `in + i * in_size`, its result lands in `out + i * out_size`, in order.
+ * The items are dealt to the workers in chunks (dynamic self-scheduling,
+ * two chunks in flight per worker to hide latency); chunksize 0 chooses one
+ * as Python does (n / (4 * workers), rounded up).
+ *
+ * A failing item (mpmp_fail) does not stop the others: every other result
+ * still lands in `out`, get() returns ::MPMP_ETASK with the first failure's
+ * index, rank and message, and mpmp_async_failure() lists them all.
+ *
+ * A pool claims its worker ranks for its lifetime; pools and processes use
+ * disjoint workers. Asynchronous calls progress while the main rank
+ * computes (the rank's agent thread feeds the workers).
+ */
+#ifndef MPMP_POOL_H
+#define MPMP_POOL_H
+
+#include <stddef.h>
+#include "mpmp/common.h"
+#include "mpmp/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpmp_pool mpmp_pool_t;
+/** An asynchronous result (Python's AsyncResult); main-rank object. */
+typedef struct mpmp_async mpmp_async_t;
+
+/** Options; a NULL pointer means all defaults. */
+typedef struct mpmp_pool_opts {
+  int processes;            /**< workers to claim; 0: every free worker */
+  mpmp_task_fn initializer; /**< run once on each worker at create; may be NULL */
+  const void *initarg;      /**< its argument bytes (copied) */
+  size_t initarg_size;
+  size_t max_result;        /**< largest apply result; 0: 64 KiB */
+} mpmp_pool_opts_t;
+
+/**
+ * Called on the main rank when an async call completes (\p ok = 1) or fails
+ * (\p ok = 0), from whichever thread receives the last result: it must not
+ * block or wait on mpmp (as in Python, where it would block the result
+ * handler thread).
+ */
+typedef void (*mpmp_async_cb)(mpmp_async_t *res, int ok, void *user);
+
+/**
+ * Claim workers and run the initializer on each. \return 0, ::MPMP_EBUSY
+ * (not enough free workers: says how many are free), ::MPMP_ETASK (the
+ * initializer failed: its message and rank).
+ */
+MPMP_API int mpmp_pool_create(mpmp_pool_t **pool, const mpmp_pool_opts_t *opts);
+/** \return the number of worker ranks of the pool. */
+MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool);
+
+/**
+ * Apply \p fn to \p n items; blocks until all are done.
+ * \return 0, ::MPMP_ETASK if items failed (the others' results are in
+ * \p out), ::MPMP_EPERM after close/terminate, ::MPMP_EINVAL.
+ */
+MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                           size_t n, size_t in_size, void *out,
+                           size_t out_size, size_t chunksize);
+/**
+ * Python's starmap: each item is a struct holding the call's arguments
+ * (C's tuple); the same call as mpmp_pool_map().
+ */
+MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
+                               const void *in, size_t n, size_t in_size,
+                               void *out, size_t out_size, size_t chunksize);
+/**
+ * map without waiting: \p in and \p out must stay valid until the result is
+ * ready. \p cb (may be NULL) runs once, at completion or failure.
+ */
+MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                 const void *in, size_t n, size_t in_size,
+                                 void *out, size_t out_size, size_t chunksize,
+                                 mpmp_async_cb cb, void *user,
+                                 mpmp_async_t **res);
+/** starmap without waiting (see mpmp_pool_map_async). */
+MPMP_API int mpmp_pool_starmap_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                     const void *in, size_t n, size_t in_size,
+                                     void *out, size_t out_size,
+                                     size_t chunksize, mpmp_async_cb cb,
+                                     void *user, mpmp_async_t **res);
+/**
+ * Run \p fn once with \p arg (copied); blocks. The result (up to \p out_cap
+ * bytes) goes to \p out and its size to \p out_size (may be NULL).
+ */
+MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
+                             const void *arg, size_t arg_size, void *out,
+                             size_t out_cap, size_t *out_size);
+/** apply without waiting; read the result with mpmp_async_result(). */
+MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                   const void *arg, size_t arg_size,
+                                   mpmp_async_cb cb, void *user,
+                                   mpmp_async_t **res);
+
+/** No more work may be submitted; running work completes. */
+MPMP_API int mpmp_pool_close(mpmp_pool_t *pool);
+/**
+ * Stop now: work not yet dealt is dropped and its results fail with
+ * "terminated"; running tasks see mpmp_should_stop().
+ */
+MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool);
+/**
+ * Wait for the workers to finish (after close or terminate; ::MPMP_EPERM
+ * before) and give them back. \return 0 or ::MPMP_ETIMEDOUT.
+ */
+MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout);
+/** terminate + join + free (Python's `with Pool() as p:` exit). */
+MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool);
+
+/**
+ * Wait for the result. \return 0 when all items succeeded,
+ * ::MPMP_ETASK (mpmp_errmsg(): the first failed item, its rank and
+ * message), ::MPMP_ETIMEDOUT (still running; get again later).
+ */
+MPMP_API int mpmp_async_get(mpmp_async_t *res, double timeout);
+/** Wait without judging the outcome: 0 when ready, or ::MPMP_ETIMEDOUT. */
+MPMP_API int mpmp_async_wait(mpmp_async_t *res, double timeout);
+/** \return 1 when complete, else 0. */
+MPMP_API int mpmp_async_ready(mpmp_async_t *res);
+/** \return 1 if complete without failures, 0 if failed, ::MPMP_EAGAIN if not ready. */
+MPMP_API int mpmp_async_successful(mpmp_async_t *res);
+/** \return the number of failed items (after ready). */
+MPMP_API int mpmp_async_failed_count(mpmp_async_t *res);
+/**
+ * The \p k-th failure (in item order): its item index, the rank it ran on,
+ * and its message (valid until destroy). \return 0 or ::MPMP_EINVAL.
+ */
+MPMP_API int mpmp_async_failure(mpmp_async_t *res, int k, size_t *index,
+                                int *rank, const char **msg);
+/** The result bytes of an apply_async. \return 0, ::MPMP_EAGAIN, ::MPMP_ETASK. */
+MPMP_API int mpmp_async_result(mpmp_async_t *res, const void **data,
+                               size_t *size);
+/** Free the result object (it may still be running: it is then dropped). */
+MPMP_API void mpmp_async_destroy(mpmp_async_t *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPMP_POOL_H */

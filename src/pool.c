@@ -1,0 +1,751 @@
+/*
+ * Pool (the main rank's side): jobs split into chunks that are dealt to the
+ * pool's worker ranks as they free up (dynamic self-scheduling), two chunks
+ * in flight per worker so a worker never waits for the main rank. Results
+ * arrive as CHUNK_DONE messages; whichever thread drives progress (a waiter
+ * in get(), or the agent while the program computes) copies them into the
+ * caller's output, records failures and deals the next chunk, so
+ * asynchronous maps progress without the main rank calling mpmp.
+ *
+ * All pool and job state is guarded by rt->lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "proto.h"
+
+#define INFLIGHT 2 /* chunks per worker: one running, one waiting */
+#define DEFAULT_MAX_RESULT (64 * 1024)
+
+enum { POOL_RUN, POOL_CLOSED, POOL_TERMINATED };
+
+typedef struct fail {
+  size_t index;
+  int rank;
+  char *msg;
+} fail_t;
+
+struct mpmp_async {
+  mpmp_async_t *next;       /* in the pool's list of unfinished jobs */
+  mpmp_pool_t *pool;
+  uint64_t id;
+  int task, orphan;         /* orphan: destroyed by the user while running */
+  const char *in;
+  char *out, *own_in;       /* own_in: apply's copy of its argument */
+  size_t n, in_size, out_size, out_max, chunk, next_item, done_items;
+  int chunks_out;           /* chunks dealt and not yet back */
+  _Atomic int ready;
+  fail_t *fails;
+  int nfails, fails_cap;
+  void *result;             /* apply */
+  size_t result_size;
+  mpmp_async_cb cb;
+  void *user;
+};
+
+struct mpmp_pool {
+  mpmp_pool_t *next;        /* in rt->pools */
+  int nworkers, state, joined;
+  int *ranks, *inflight;
+  size_t max_result;
+  mpmp_async_t *jobs, *jobs_tail;
+};
+
+/* Jobs and processes share one id space: a terminate names an id, and a
+ * worker compares it with whatever it runs. */
+static uint64_t next_job_id(void) {
+  return atomic_fetch_add(&mpmp__rt.next_id, 1) + 1;
+}
+
+/* ---- dealing chunks (rt->lock held) --------------------------------------- */
+
+static mpmp_async_t *job_with_work(mpmp_pool_t *pool) {
+  for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next)
+    if (j->next_item < j->n)
+      return j;
+  return NULL;
+}
+
+static int send_chunk(mpmp_async_t *j, int rank) {
+  size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
+  size_t bytes = count * j->in_size;
+  mpmp__chunk_hdr_t *h = mpmp__malloc(sizeof *h + bytes);
+  if (h == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a chunk of %zu items",
+                     count);
+  *h = (mpmp__chunk_hdr_t){.job = j->id, .first = j->next_item,
+                           .count = (uint32_t)count, .task = j->task,
+                           .in_size = j->in_size, .out_size = j->out_size,
+                           .out_max = j->out_max};
+  memcpy(h + 1, j->in + j->next_item * j->in_size, bytes);
+  j->next_item += count;
+  j->chunks_out++;
+  return mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + bytes);
+}
+
+static void deal(mpmp_pool_t *pool) {
+  if (pool->state == POOL_TERMINATED)
+    return;
+  for (int round = 0; round < INFLIGHT; round++)
+    for (int w = 0; w < pool->nworkers; w++) {
+      mpmp_async_t *j;
+      if (pool->inflight[w] >= INFLIGHT || (j = job_with_work(pool)) == NULL)
+        continue;
+      if (send_chunk(j, pool->ranks[w]) == 0)
+        pool->inflight[w]++;
+      else
+        MPMP__ERROR("could not deal a chunk to rank %d: %s", pool->ranks[w],
+                    mpmp_errmsg());
+    }
+}
+
+/* ---- results (progress context) ------------------------------------------------ */
+
+static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
+                     size_t len) {
+  if (j->nfails == j->fails_cap) {
+    int cap = j->fails_cap ? 2 * j->fails_cap : 8;
+    fail_t *f = mpmp__realloc(j->fails, (size_t)cap * sizeof *f);
+    if (f == NULL)
+      return;
+    j->fails = f;
+    j->fails_cap = cap;
+  }
+  char *m = mpmp__malloc(len + 1);
+  if (m != NULL) {
+    memcpy(m, msg, len);
+    m[len] = '\0';
+  }
+  j->fails[j->nfails++] = (fail_t){index, rank, m};
+}
+
+static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
+                         int rank) {
+  const char *data = (const char *)(d + 1), *p = data + d->data_len;
+  if (j->out_size > 0 && j->out != NULL)
+    memcpy(j->out + d->first * j->out_size, data, d->data_len);
+  else if (d->data_len > 0 && (j->result = mpmp__malloc(d->data_len))) {
+    memcpy(j->result, data, d->data_len);
+    j->result_size = d->data_len;
+  }
+  for (uint32_t k = 0; k < d->nfail; k++) {
+    mpmp__fail_rec_t rec;
+    memcpy(&rec, p, sizeof rec);
+    add_fail(j, rec.index, rank, p + sizeof rec, rec.len);
+    p += sizeof rec + rec.len;
+  }
+  j->done_items += d->count;
+}
+
+static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
+  mpmp_async_t **pp = &pool->jobs, *prev = NULL;
+  for (; *pp != NULL; prev = *pp, pp = &(*pp)->next)
+    if ((*pp)->id == id) {
+      mpmp_async_t *j = *pp;
+      *pp = j->next;
+      if (pool->jobs_tail == j)
+        pool->jobs_tail = prev;
+      j->next = NULL;
+      return j;
+    }
+  return NULL;
+}
+
+static mpmp_async_t *find_job(mpmp_pool_t *pool, uint64_t id) {
+  for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next)
+    if (j->id == id)
+      return j;
+  return NULL;
+}
+
+static int worker_index(const mpmp_pool_t *pool, int rank) {
+  for (int w = 0; w < pool->nworkers; w++)
+    if (pool->ranks[w] == rank)
+      return w;
+  return -1;
+}
+
+static int cmp_fail(const void *a, const void *b) {
+  const fail_t *x = a, *y = b;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+static void job_free(mpmp_async_t *j);
+
+/* A job is complete once every item is back (or it was terminated and no
+ * chunk of it is still out); it then leaves the pool's list. */
+static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
+  int finished = j->done_items == j->n ||
+                 (pool->state == POOL_TERMINATED && j->chunks_out == 0);
+  if (!finished || atomic_load(&j->ready))
+    return NULL;
+  unlink_job(pool, j->id);
+  if (j->nfails > 1)
+    qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
+  atomic_store(&j->ready, 1);
+  return j;
+}
+
+static void run_callback(mpmp_async_t *j) {
+  if (j->orphan) {
+    job_free(j);
+    return;
+  }
+  if (j->cb != NULL)
+    j->cb(j, j->nfails == 0 && j->done_items == j->n, j->user);
+}
+
+static void on_chunk_done(int src, void *buf, size_t len) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  const mpmp__chunk_done_t *d = buf;
+  mpmp_async_t *done = NULL;
+  pthread_mutex_lock(&rt->lock);
+  mpmp_pool_t *pool = rt->pool_of_rank ? rt->pool_of_rank[src] : NULL;
+  int w = pool ? worker_index(pool, src) : -1;
+  mpmp_async_t *j = pool && len >= sizeof *d ? find_job(pool, d->job) : NULL;
+  if (w >= 0)
+    pool->inflight[w]--;
+  if (j != NULL) {
+    take_results(j, d, src);
+    j->chunks_out--;
+    done = maybe_complete(pool, j);
+  }
+  if (pool != NULL)
+    deal(pool);
+  pthread_mutex_unlock(&rt->lock);
+  mpmp__free(buf);
+  mpmp__ring_rank(rt->rank); /* wake a get() that sleeps */
+  if (done != NULL)
+    run_callback(done);
+}
+
+void mpmp__pool_setup(void) {
+  mpmp__set_handler(MPMP__TAG_CHUNK_DONE, on_chunk_done);
+}
+
+/* ---- pools ------------------------------------------------------------------ */
+
+static int check_pool(const mpmp_pool_t *pool, const char *fn) {
+  int rc = mpmp__check_main(fn);
+  if (rc < 0)
+    return rc;
+  if (pool == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the pool is NULL", fn);
+  return 0;
+}
+
+static int free_workers(void) {
+  int n = 0;
+  for (int r = 1; r < mpmp__rt.size; r++)
+    n += !mpmp__rt.worker_busy[r];
+  return n;
+}
+
+/* Claim `want` workers (0: all free ones) for the pool (rt->lock held). */
+static int claim(mpmp_pool_t *pool, int want) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int avail = free_workers();
+  if (want == 0)
+    want = avail;
+  if (want == 0 || want > avail)
+    return mpmp__err(MPMP_EBUSY, "a pool of %d workers needs that many free "
+                     "worker ranks; %d of the job's %d workers are free: "
+                     "close other pools, join processes, or start the job "
+                     "with more ranks (mpirun -n %d)", want ? want : 1, avail,
+                     rt->size - 1, rt->size + (want ? want : 1) - avail);
+  pool->ranks = mpmp__calloc((size_t)want, sizeof(int));
+  pool->inflight = mpmp__calloc((size_t)want, sizeof(int));
+  if (pool->ranks == NULL || pool->inflight == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
+  for (int w = 0; w < want; w++) {
+    pool->ranks[w] = mpmp__claim_worker();
+    rt->pool_of_rank[pool->ranks[w]] = pool;
+  }
+  pool->nworkers = want;
+  return 0;
+}
+
+/* Give the workers back and forget the pool (rt->lock held). */
+static void release(mpmp_pool_t *pool) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  for (int w = 0; w < pool->nworkers; w++) {
+    rt->worker_busy[pool->ranks[w]] = 0;
+    rt->pool_of_rank[pool->ranks[w]] = NULL;
+  }
+  for (mpmp_pool_t **pp = &rt->pools; *pp; pp = &(*pp)->next)
+    if (*pp == pool) {
+      *pp = pool->next;
+      break;
+    }
+  pool->nworkers = 0;
+}
+
+/* Run the initializer on every worker, as a process bound to that rank. */
+static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
+  int n = pool->nworkers, rc = 0;
+  mpmp_process_t **ps = mpmp__calloc((size_t)n, sizeof *ps);
+  if (ps == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for the initializer");
+  for (int w = 0; w < n && rc == 0; w++) {
+    rc = mpmp_process_create(&ps[w], o->initializer, o->initarg,
+                             o->initarg_size, NULL);
+    if (rc == 0)
+      rc = mpmp__process_start_on(ps[w], pool->ranks[w]);
+  }
+  for (int w = 0; w < n && ps[w] != NULL; w++) {
+    int code = 0;
+    mpmp_process_join(ps[w], MPMP_FOREVER);
+    mpmp_process_exitcode(ps[w], &code);
+    if (code != 0 && rc == 0)
+      rc = mpmp__err(MPMP_ETASK, "the pool's initializer '%s' failed on rank "
+                     "%d: %s", mpmp_task_name(o->initializer), pool->ranks[w],
+                     mpmp_process_errmsg(ps[w]));
+    mpmp_process_destroy(ps[w]);
+  }
+  mpmp__free(ps);
+  return rc;
+}
+
+MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_main("mpmp_pool_create");
+  if (rc < 0)
+    return rc;
+  if (out == NULL || (o && o->processes < 0))
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: %s", out == NULL ?
+                     "the output pointer is NULL" : "processes is negative");
+  if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
+    return rc;
+  mpmp_pool_t *pool = mpmp__calloc(1, sizeof *pool);
+  if (pool == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
+  pool->max_result = o && o->max_result ? o->max_result : DEFAULT_MAX_RESULT;
+  pthread_mutex_lock(&rt->lock);
+  if (rt->pool_of_rank == NULL)
+    rt->pool_of_rank = mpmp__calloc((size_t)rt->size, sizeof *rt->pool_of_rank);
+  rc = rt->pool_of_rank ? claim(pool, o ? o->processes : 0)
+                        : mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
+  if (rc == 0) {
+    pool->next = rt->pools;
+    rt->pools = pool;
+  }
+  pthread_mutex_unlock(&rt->lock);
+  if (rc == 0 && o && o->initializer)
+    rc = run_initializer(pool, o);
+  if (rc < 0) {
+    pthread_mutex_lock(&rt->lock);
+    release(pool);
+    pthread_mutex_unlock(&rt->lock);
+    mpmp__free(pool->ranks);
+    mpmp__free(pool->inflight);
+    mpmp__free(pool);
+    return rc;
+  }
+  *out = pool;
+  return 0;
+}
+
+MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool) {
+  return pool ? pool->nworkers : mpmp__err(MPMP_EINVAL, "the pool is NULL");
+}
+
+/* ---- submitting --------------------------------------------------------------- */
+
+/* Python's rule: n / (4 * workers), rounded up. */
+static size_t auto_chunk(size_t n, int workers) {
+  size_t per = (size_t)workers * 4;
+  return n == 0 ? 1 : (n + per - 1) / per;
+}
+
+static int submit(mpmp_pool_t *pool, mpmp_async_t *j) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = 0;
+  pthread_mutex_lock(&rt->lock);
+  if (pool->state != POOL_RUN)
+    rc = mpmp__err(MPMP_EPERM, "the pool is %s: no more work can be "
+                   "submitted", pool->state == POOL_CLOSED ? "closed"
+                                                           : "terminated");
+  else if (j->n == 0) {
+    atomic_store(&j->ready, 1); /* nothing to do: ready at once */
+  } else {
+    if (pool->jobs_tail)
+      pool->jobs_tail->next = j;
+    else
+      pool->jobs = j;
+    pool->jobs_tail = j;
+    deal(pool);
+  }
+  pthread_mutex_unlock(&rt->lock);
+  if (rc == 0 && j->n == 0 && j->cb)
+    j->cb(j, 1, j->user);
+  return rc;
+}
+
+static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
+                     size_t in_size, const void *out, size_t out_size,
+                     const char *fn) {
+  int rc = check_pool(pool, fn);
+  if (rc < 0)
+    return rc;
+  if (n > 0 && (in == NULL || out == NULL))
+    return mpmp__err(MPMP_EINVAL, "%s: %s is NULL for %zu items", fn,
+                     in == NULL ? "the input" : "the output", n);
+  if (n > 0 && (in_size == 0 || out_size == 0))
+    return mpmp__err(MPMP_EINVAL, "%s: %s size is 0: items and results are "
+                     "fixed-size elements of at least 1 byte", fn,
+                     in_size == 0 ? "the item" : "the result");
+  if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", fn);
+  return 0;
+}
+
+static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                     size_t n, size_t in_size, void *out, size_t out_size,
+                     size_t chunksize, mpmp_async_cb cb, void *user,
+                     mpmp_async_t **res, const char *name) {
+  int rc = check_map(pool, in, n, in_size, out, out_size, name);
+  if (rc < 0)
+    return rc;
+  if (res == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the result pointer is NULL", name);
+  int task = mpmp__task_id(fn);
+  if (task < 0)
+    return task;
+  size_t cap = ((size_t)INT32_MAX / 2) / (in_size > out_size ? in_size : out_size);
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  if (j == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
+  *j = (mpmp_async_t){.pool = pool, .id = next_job_id(), .task = task,
+                      .in = in, .out = out, .n = n, .in_size = in_size,
+                      .out_size = out_size, .cb = cb, .user = user,
+                      .chunk = chunksize ? chunksize
+                                         : auto_chunk(n, pool->nworkers)};
+  if (j->chunk > cap) /* a chunk is one MPI message: stay under 1 GiB */
+    j->chunk = cap;
+  if ((rc = submit(pool, j)) < 0) {
+    mpmp__free(j);
+    return rc;
+  }
+  *res = j;
+  return 0;
+}
+
+MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                 const void *in, size_t n, size_t in_size,
+                                 void *out, size_t out_size, size_t chunksize,
+                                 mpmp_async_cb cb, void *user,
+                                 mpmp_async_t **res) {
+  return map_async(pool, fn, in, n, in_size, out, out_size, chunksize, cb,
+                   user, res, "mpmp_pool_map_async");
+}
+
+MPMP_API int mpmp_pool_starmap_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                     const void *in, size_t n, size_t in_size,
+                                     void *out, size_t out_size,
+                                     size_t chunksize, mpmp_async_cb cb,
+                                     void *user, mpmp_async_t **res) {
+  return map_async(pool, fn, in, n, in_size, out, out_size, chunksize, cb,
+                   user, res, "mpmp_pool_starmap_async");
+}
+
+static int get_and_destroy(mpmp_async_t *j) {
+  int rc = mpmp_async_get(j, MPMP_FOREVER);
+  mpmp_async_destroy(j);
+  return rc;
+}
+
+MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                           size_t n, size_t in_size, void *out,
+                           size_t out_size, size_t chunksize) {
+  mpmp_async_t *j;
+  int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
+                     NULL, &j, "mpmp_pool_map");
+  return rc < 0 ? rc : get_and_destroy(j);
+}
+
+MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
+                               const void *in, size_t n, size_t in_size,
+                               void *out, size_t out_size, size_t chunksize) {
+  mpmp_async_t *j;
+  int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
+                     NULL, &j, "mpmp_pool_starmap");
+  return rc < 0 ? rc : get_and_destroy(j);
+}
+
+MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                   const void *arg, size_t arg_size,
+                                   mpmp_async_cb cb, void *user,
+                                   mpmp_async_t **res) {
+  int rc = check_pool(pool, "mpmp_pool_apply_async");
+  if (rc < 0)
+    return rc;
+  if (res == NULL || (arg == NULL && arg_size > 0))
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_apply_async: %s is NULL",
+                     res == NULL ? "the result pointer" : "arg");
+  int task = mpmp__task_id(fn);
+  if (task < 0)
+    return task;
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  char *copy = mpmp__malloc(arg_size);
+  if (j == NULL || copy == NULL) {
+    mpmp__free(j);
+    mpmp__free(copy);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for apply_async");
+  }
+  if (arg_size)
+    memcpy(copy, arg, arg_size);
+  /* One item of arg_size bytes (at least 1, so the chunk carries it). */
+  *j = (mpmp_async_t){.pool = pool, .id = next_job_id(), .task = task,
+                      .in = copy, .own_in = copy, .n = 1,
+                      .in_size = arg_size, .out_max = pool->max_result,
+                      .chunk = 1, .cb = cb, .user = user};
+  if ((rc = submit(pool, j)) < 0) {
+    job_free(j);
+    return rc;
+  }
+  *res = j;
+  return 0;
+}
+
+MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
+                             const void *arg, size_t arg_size, void *out,
+                             size_t out_cap, size_t *out_size) {
+  mpmp_async_t *j;
+  const void *data;
+  size_t size = 0;
+  int rc = mpmp_pool_apply_async(pool, fn, arg, arg_size, NULL, NULL, &j);
+  if (rc < 0)
+    return rc;
+  if ((rc = mpmp_async_get(j, MPMP_FOREVER)) == 0 &&
+      (rc = mpmp_async_result(j, &data, &size)) == 0) {
+    if (size > out_cap)
+      rc = mpmp__err(MPMP_EMSGSIZE, "mpmp_pool_apply: the result has %zu "
+                     "bytes, the buffer %zu", size, out_cap);
+    else if (size > 0)
+      memcpy(out, data, size);
+  }
+  if (out_size)
+    *out_size = size;
+  mpmp_async_destroy(j);
+  return rc;
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+static int job_ready(void *arg) {
+  return atomic_load(&((mpmp_async_t *)arg)->ready);
+}
+
+MPMP_API int mpmp_async_wait(mpmp_async_t *j, double timeout) {
+  int rc = mpmp__check_main("mpmp_async_wait");
+  if (rc < 0)
+    return rc;
+  if (j == NULL)
+    return mpmp__err(MPMP_EINVAL, "the result is NULL");
+  rc = mpmp__wait_until(job_ready, j, mpmp__deadline(timeout));
+  if (rc == MPMP_ETIMEDOUT)
+    return mpmp__err(rc, "the result is not ready after %g s (%zu of %zu "
+                     "items done); it keeps running", timeout, j->done_items,
+                     j->n);
+  return rc;
+}
+
+MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
+  int rc = mpmp_async_wait(j, timeout);
+  if (rc < 0)
+    return rc;
+  if (j->nfails > 0) {
+    const fail_t *f = &j->fails[0];
+    return mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
+                     "items failed; the others' results are in place)",
+                     f->index, f->rank, f->msg ? f->msg : "?", j->nfails, j->n);
+  }
+  if (j->done_items < j->n)
+    return mpmp__err(MPMP_ETASK, "the pool was terminated: %zu of %zu items "
+                     "done", j->done_items, j->n);
+  return 0;
+}
+
+MPMP_API int mpmp_async_ready(mpmp_async_t *j) {
+  if (j == NULL)
+    return 0;
+  if (mpmp_initialized())
+    mpmp__progress();
+  return atomic_load(&j->ready);
+}
+
+MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
+  if (!mpmp_async_ready(j))
+    return mpmp__err(MPMP_EAGAIN, "the result is not ready");
+  return j->nfails == 0 && j->done_items == j->n;
+}
+
+MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
+  return mpmp_async_ready(j) ? j->nfails : 0;
+}
+
+MPMP_API int mpmp_async_failure(mpmp_async_t *j, int k, size_t *index,
+                                int *rank, const char **msg) {
+  if (!mpmp_async_ready(j) || k < 0 || k >= j->nfails)
+    return mpmp__err(MPMP_EINVAL, "no failure number %d", k);
+  if (index)
+    *index = j->fails[k].index;
+  if (rank)
+    *rank = j->fails[k].rank;
+  if (msg)
+    *msg = j->fails[k].msg ? j->fails[k].msg : "";
+  return 0;
+}
+
+MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
+                               size_t *size) {
+  if (!mpmp_async_ready(j))
+    return mpmp__err(MPMP_EAGAIN, "the result is not ready");
+  if (j->nfails > 0 || j->done_items < j->n)
+    return mpmp__err(MPMP_ETASK, "the task failed: %s", j->nfails ?
+                     j->fails[0].msg : "the pool was terminated");
+  if (data)
+    *data = j->result;
+  if (size)
+    *size = j->result_size;
+  return 0;
+}
+
+static void job_free(mpmp_async_t *j) {
+  for (int k = 0; k < j->nfails; k++)
+    mpmp__free(j->fails[k].msg);
+  mpmp__free(j->fails);
+  mpmp__free(j->result);
+  mpmp__free(j->own_in);
+  mpmp__free(j);
+}
+
+MPMP_API void mpmp_async_destroy(mpmp_async_t *j) {
+  if (j == NULL)
+    return;
+  int running = 0;
+  if (mpmp_initialized()) {
+    pthread_mutex_lock(&mpmp__rt.lock);
+    running = !atomic_load(&j->ready);
+    j->orphan = running; /* the handler frees it when it completes */
+    j->cb = NULL;
+    pthread_mutex_unlock(&mpmp__rt.lock);
+  }
+  if (!running)
+    job_free(j);
+}
+
+/* ---- close, terminate, join --------------------------------------------------- */
+
+MPMP_API int mpmp_pool_close(mpmp_pool_t *pool) {
+  int rc = check_pool(pool, "mpmp_pool_close");
+  if (rc < 0)
+    return rc;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  if (pool->state == POOL_RUN)
+    pool->state = POOL_CLOSED;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return 0;
+}
+
+MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp_async_t *done = NULL;
+  int rc = check_pool(pool, "mpmp_pool_terminate");
+  if (rc < 0)
+    return rc;
+  pthread_mutex_lock(&rt->lock);
+  pool->state = POOL_TERMINATED;
+  for (mpmp_async_t *j = pool->jobs, *next; j != NULL; j = next) {
+    next = j->next;
+    mpmp__term_hdr_t t = {.id = j->id}; /* running tasks see should_stop */
+    for (int w = 0; w < pool->nworkers; w++)
+      if (pool->inflight[w] > 0) {
+        mpmp__term_hdr_t *m = mpmp__malloc(sizeof *m);
+        if (m) {
+          *m = t;
+          mpmp__send_nb(pool->ranks[w], MPMP__TAG_TERMINATE, m, sizeof *m);
+        }
+      }
+    j->next_item = j->n; /* deal nothing more */
+    mpmp_async_t *d = maybe_complete(pool, j);
+    if (d) { /* chain the completed ones for their callbacks */
+      d->next = done;
+      done = d;
+    }
+  }
+  pthread_mutex_unlock(&rt->lock);
+  mpmp__ring_rank(rt->rank);
+  while (done != NULL) {
+    mpmp_async_t *next = done->next;
+    done->next = NULL;
+    run_callback(done);
+    done = next;
+  }
+  return 0;
+}
+
+static int pool_idle(void *arg) {
+  mpmp_pool_t *pool = arg;
+  int idle = 1;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  for (int w = 0; w < pool->nworkers; w++)
+    idle &= pool->inflight[w] == 0;
+  idle &= pool->jobs == NULL;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return idle;
+}
+
+MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
+  int rc = check_pool(pool, "mpmp_pool_join");
+  if (rc < 0)
+    return rc;
+  if (pool->state == POOL_RUN)
+    return mpmp__err(MPMP_EPERM, "join a pool after close() or terminate(), "
+                     "as in Python");
+  if (pool->joined)
+    return 0;
+  rc = mpmp__wait_until(pool_idle, pool, mpmp__deadline(timeout));
+  if (rc < 0)
+    return mpmp__err(rc, "the pool's workers are still busy after %g s",
+                     timeout);
+  pthread_mutex_lock(&mpmp__rt.lock);
+  release(pool);
+  pool->joined = 1;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return 0;
+}
+
+MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
+  if (pool == NULL)
+    return 0;
+  int rc = 0;
+  if (mpmp_initialized() && (rc = mpmp__check_main("mpmp_pool_destroy")) < 0)
+    return rc;
+  if (!pool->joined && mpmp_initialized()) { /* finalize joined the others */
+    mpmp_pool_terminate(pool);
+    rc = mpmp_pool_join(pool, MPMP_FOREVER);
+  }
+  mpmp__free(pool->ranks);
+  mpmp__free(pool->inflight);
+  mpmp__free(pool);
+  return rc;
+}
+
+/* At finalize: the pools the program left are terminated, like Python's
+ * atexit; their objects stay the program's to destroy. */
+void mpmp__pool_finalize(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  for (;;) {
+    pthread_mutex_lock(&rt->lock);
+    mpmp_pool_t *pool = rt->pools;
+    pthread_mutex_unlock(&rt->lock);
+    if (pool == NULL)
+      break;
+    mpmp_pool_terminate(pool);
+    mpmp_pool_join(pool, MPMP_FOREVER);
+  }
+  mpmp__free(rt->pool_of_rank);
+  rt->pool_of_rank = NULL;
+}

@@ -1,0 +1,368 @@
+/* Pool: the tutorials' Pool examples, failures, states and asynchrony.
+ * Runs on 1 node (2, 4, 6 ranks) and on 2 pseudo-nodes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpitest.h"
+
+static int square(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * *x;
+  return 0;
+}
+MPMP_TASK(square);
+
+typedef struct { int64_t x, y; } pair_t;
+static int multiply(mpmp_ctx_t *ctx) { /* starmap: the struct is the tuple */
+  const pair_t *p = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = p->x * p->y;
+  return 0;
+}
+MPMP_TASK(multiply);
+
+static int add(mpmp_ctx_t *ctx) {
+  const pair_t *p = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = p->x + p->y;
+  return 0;
+}
+MPMP_TASK(add);
+
+static int may_fail(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    return mpmp_fail(ctx, "Can't process %lld", (long long)*x);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * 10;
+  return 0;
+}
+MPMP_TASK(may_fail);
+
+static int which_rank(mpmp_ctx_t *ctx) {
+  mpmp_process_info_t me;
+  mpmp_current_process(&me);
+  test_sleep(0.002); /* long enough that every worker gets items */
+  *(int32_t *)mpmp_out(ctx, sizeof(int32_t)) = me.rank;
+  return 0;
+}
+MPMP_TASK(which_rank);
+
+/* The initializer sets per-worker state that later tasks read. */
+static int64_t offset_state;
+static int set_offset(mpmp_ctx_t *ctx) {
+  offset_state = *(const int64_t *)mpmp_arg(ctx, NULL);
+  return 0;
+}
+MPMP_TASK(set_offset);
+static int add_offset(mpmp_ctx_t *ctx) {
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) =
+      *(const int64_t *)mpmp_arg(ctx, NULL) + offset_state;
+  return 0;
+}
+MPMP_TASK(add_offset);
+
+static int failing_init(mpmp_ctx_t *ctx) {
+  return mpmp_fail(ctx, "no database here");
+}
+MPMP_TASK(failing_init);
+
+static int slow_item(mpmp_ctx_t *ctx) {
+  test_sleep(0.05);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 1;
+  return 0;
+}
+MPMP_TASK(slow_item);
+
+static mpmp_pool_t *pool_of(int n) {
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.processes = n};
+  assert_int_equal(mpmp_pool_create(&pool, &o), 0);
+  return pool;
+}
+
+static void finish(mpmp_pool_t *pool) {
+  assert_int_equal(mpmp_pool_close(pool), 0);
+  assert_int_equal(mpmp_pool_join(pool, 30), 0);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
+/* mp1: squares of 1..9 on a pool of 4 (or all) workers: sum 285. */
+static void pool_map_squares(void **state) {
+  (void)state;
+  int64_t x[9], r[9], sum = 0;
+  for (int i = 0; i < 9; i++)
+    x[i] = i + 1;
+  int n = mpmp_worker_count() < 4 ? mpmp_worker_count() : 4;
+  mpmp_pool_t *pool = pool_of(n);
+  assert_int_equal(mpmp_pool_size(pool), n);
+  assert_int_equal(mpmp_pool_map(pool, square, x, 9, sizeof *x, r, sizeof *r, 0), 0);
+  for (int i = 0; i < 9; i++) {
+    assert_int_equal(r[i], x[i] * x[i]);
+    sum += r[i];
+  }
+  assert_int_equal(sum, 285);
+  finish(pool);
+}
+
+/* mp2: starmap of x*y with y reversed. */
+static void pool_starmap_products(void **state) {
+  (void)state;
+  pair_t in[9];
+  int64_t r[9], sum = 0, want[9] = {9, 16, 21, 24, 25, 24, 21, 16, 9};
+  for (int i = 0; i < 9; i++)
+    in[i] = (pair_t){i + 1, 9 - i};
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_starmap(pool, multiply, in, 9, sizeof *in, r, sizeof *r, 0), 0);
+  for (int i = 0; i < 9; i++) {
+    assert_int_equal(r[i], want[i]);
+    sum += r[i];
+  }
+  assert_int_equal(sum, 165);
+  finish(pool);
+}
+
+static void pool_map_async_get_timeout(void **state) {
+  (void)state;
+  int64_t x[10], r[10];
+  mpmp_async_t *res;
+  for (int i = 0; i < 10; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map_async(pool, square, x, 10, sizeof *x, r, sizeof *r, 0, NULL, NULL, &res), 0);
+  assert_int_equal(mpmp_async_get(res, 10), 0);
+  assert_int_equal(mpmp_async_ready(res), 1);
+  assert_int_equal(mpmp_async_successful(res), 1);
+  for (int i = 0; i < 10; i++)
+    assert_int_equal(r[i], i * i);
+  mpmp_async_destroy(res);
+  /* a slow map: get(0.05) times out, the result stays usable */
+  int64_t s[40];
+  assert_int_equal(mpmp_pool_map_async(pool, slow_item, x, 10, sizeof *x, s, sizeof *s, 1, NULL, NULL, &res), 0);
+  double t0 = test_now();
+  assert_int_equal(mpmp_async_get(res, 0.05), MPMP_ETIMEDOUT);
+  assert_true(test_now() - t0 < 0.3);
+  assert_int_equal(mpmp_async_successful(res), MPMP_EAGAIN);
+  assert_int_equal(mpmp_async_get(res, 30), 0);
+  mpmp_async_destroy(res);
+  finish(pool);
+}
+
+static void pool_apply_and_apply_async(void **state) {
+  (void)state;
+  pair_t a = {1, 2};
+  int64_t r = 0;
+  size_t size = 0;
+  const void *data;
+  mpmp_async_t *res;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_apply(pool, add, &a, sizeof a, &r, sizeof r, &size), 0);
+  assert_int_equal(r, 3);
+  assert_int_equal(size, sizeof r);
+  assert_int_equal(mpmp_pool_apply_async(pool, add, &a, sizeof a, NULL, NULL, &res), 0);
+  assert_int_equal(mpmp_async_get(res, 10), 0);
+  assert_int_equal(mpmp_async_result(res, &data, &size), 0);
+  assert_int_equal(*(const int64_t *)data, 3);
+  mpmp_async_destroy(res);
+  finish(pool);
+}
+
+/* may_fail: item 5 fails with its message; the 9 others succeed. */
+static void pool_failing_item_reports_index_and_message(void **state) {
+  (void)state;
+  int64_t x[10], r[10];
+  size_t index;
+  int rank;
+  const char *msg;
+  mpmp_async_t *res;
+  for (int i = 0; i < 10; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map(pool, may_fail, x, 10, sizeof *x, r, sizeof *r, 1), MPMP_ETASK);
+  assert_non_null(strstr(mpmp_errmsg(), "item 5"));
+  assert_non_null(strstr(mpmp_errmsg(), "Can't process 5"));
+  for (int i = 0; i < 10; i++)
+    if (i != 5)
+      assert_int_equal(r[i], i * 10);
+  assert_int_equal(mpmp_pool_map_async(pool, may_fail, x, 10, sizeof *x, r, sizeof *r, 3, NULL, NULL, &res), 0);
+  assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+  assert_int_equal(mpmp_async_successful(res), 0);
+  assert_int_equal(mpmp_async_failed_count(res), 1);
+  assert_int_equal(mpmp_async_failure(res, 0, &index, &rank, &msg), 0);
+  assert_int_equal(index, 5);
+  assert_true(rank >= 1 && rank < mpmp_world_size());
+  assert_string_equal(msg, "Can't process 5");
+  mpmp_async_destroy(res);
+  finish(pool);
+}
+
+static int cb_calls, cb_ok;
+static void on_done(mpmp_async_t *res, int ok, void *user) {
+  (void)res;
+  cb_calls++;
+  cb_ok = ok;
+  *(int *)user = 42;
+}
+
+static void pool_callbacks_run_once(void **state) {
+  (void)state;
+  int64_t x[10], r[10];
+  int mark = 0;
+  mpmp_async_t *res;
+  for (int i = 0; i < 10; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0);
+  cb_calls = 0;
+  assert_int_equal(mpmp_pool_map_async(pool, square, x, 10, sizeof *x, r, sizeof *r, 2, on_done, &mark, &res), 0);
+  assert_int_equal(mpmp_async_wait(res, 30), 0);
+  assert_int_equal(cb_calls, 1);
+  assert_int_equal(cb_ok, 1);
+  assert_int_equal(mark, 42);
+  mpmp_async_destroy(res);
+  assert_int_equal(mpmp_pool_map_async(pool, may_fail, x, 10, sizeof *x, r, sizeof *r, 2, on_done, &mark, &res), 0);
+  assert_int_equal(mpmp_async_wait(res, 30), 0);
+  assert_int_equal(cb_calls, 2);
+  assert_int_equal(cb_ok, 0); /* the error callback */
+  mpmp_async_destroy(res);
+  finish(pool);
+}
+
+static void pool_initializer_runs_on_every_worker(void **state) {
+  (void)state;
+  int64_t off = 1000, x[20], r[20];
+  mpmp_pool_opts_t o = {.initializer = set_offset, .initarg = &off, .initarg_size = sizeof off};
+  mpmp_pool_t *pool = NULL;
+  for (int i = 0; i < 20; i++)
+    x[i] = i;
+  assert_int_equal(mpmp_pool_create(&pool, &o), 0);
+  assert_int_equal(mpmp_pool_map(pool, add_offset, x, 20, sizeof *x, r, sizeof *r, 1), 0);
+  for (int i = 0; i < 20; i++)
+    assert_int_equal(r[i], 1000 + i);
+  finish(pool);
+  o.initializer = failing_init;
+  assert_int_equal(mpmp_pool_create(&pool, &o), MPMP_ETASK);
+  assert_non_null(strstr(mpmp_errmsg(), "no database here"));
+  assert_non_null(strstr(mpmp_errmsg(), "failing_init"));
+  pool = pool_of(0); /* the workers were given back */
+  finish(pool);
+}
+
+/* Every worker of the pool really runs items (real ranks, not one). */
+static void pool_items_spread_over_workers(void **state) {
+  (void)state;
+  enum { N = 200 };
+  int64_t x[N];
+  int32_t r[N];
+  int seen[64] = {0};
+  for (int i = 0; i < N; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map(pool, which_rank, x, N, sizeof *x, r, sizeof *r, 1), 0);
+  for (int i = 0; i < N; i++) {
+    assert_true(r[i] >= 1 && r[i] < mpmp_world_size());
+    seen[r[i]] = 1;
+  }
+  for (int w = 1; w < mpmp_world_size(); w++)
+    assert_int_equal(seen[w], 1);
+  finish(pool);
+}
+
+/* 1 000 000 items in chunks of 10 000, and with the automatic chunk size. */
+static void pool_map_million_items_chunked(void **state) {
+  (void)state;
+  size_t n = 1000000;
+  int64_t *x = malloc(n * sizeof *x), *r = malloc(n * sizeof *r);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (int64_t)i;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map(pool, square, x, n, sizeof *x, r, sizeof *r, 10000), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_true(r[i] == (int64_t)i * (int64_t)i);
+  memset(r, 0, n * sizeof *r);
+  assert_int_equal(mpmp_pool_map(pool, square, x, n, sizeof *x, r, sizeof *r, 0), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_true(r[i] == (int64_t)i * (int64_t)i);
+  finish(pool);
+  free(x);
+  free(r);
+}
+
+static void pool_edge_sizes(void **state) {
+  (void)state;
+  int64_t x = 7, r = 0;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map(pool, square, NULL, 0, sizeof x, NULL, sizeof r, 0), 0);
+  assert_int_equal(mpmp_pool_map(pool, square, &x, 1, sizeof x, &r, sizeof r, 0), 0);
+  assert_int_equal(r, 49);
+  /* a result size that does not match what the task writes */
+  int32_t small[1];
+  assert_int_equal(mpmp_pool_map(pool, square, &x, 1, sizeof x, small, sizeof small[0], 0), MPMP_ETASK);
+  assert_non_null(strstr(mpmp_errmsg(), "bytes each"));
+  assert_int_equal(mpmp_pool_map(pool, square, NULL, 3, sizeof x, &r, sizeof r, 0), MPMP_EINVAL);
+  assert_int_equal(mpmp_pool_map(pool, square, &x, 1, 0, &r, sizeof r, 0), MPMP_EINVAL);
+  assert_int_equal(mpmp_pool_map(NULL, square, &x, 1, sizeof x, &r, sizeof r, 0), MPMP_EINVAL);
+  finish(pool);
+}
+
+static void pool_states_close_terminate_join(void **state) {
+  (void)state;
+  int64_t x[40], r[40];
+  mpmp_async_t *res;
+  for (int i = 0; i < 40; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0), *other = NULL;
+  assert_int_equal(mpmp_pool_join(pool, 1), MPMP_EPERM); /* before close */
+  assert_int_equal(mpmp_pool_create(&other, NULL), MPMP_EBUSY);
+  assert_non_null(strstr(mpmp_errmsg(), "mpirun -n"));
+  assert_int_equal(mpmp_pool_close(pool), 0);
+  assert_int_equal(mpmp_pool_map(pool, square, x, 1, sizeof *x, r, sizeof *r, 0), MPMP_EPERM);
+  assert_int_equal(mpmp_pool_join(pool, 30), 0);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+  /* terminate drops what was not dealt yet */
+  pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map_async(pool, slow_item, x, 40, sizeof *x, r, sizeof *r, 1, NULL, NULL, &res), 0);
+  test_sleep(0.02);
+  assert_int_equal(mpmp_pool_terminate(pool), 0);
+  assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+  assert_non_null(strstr(mpmp_errmsg(), "terminated"));
+  assert_int_equal(mpmp_pool_join(pool, 30), 0);
+  mpmp_async_destroy(res);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
+/* Asynchronous means asynchronous: the map completes while the main rank
+ * computes for 2 s without calling mpmp. */
+static void pool_map_async_progresses_while_main_computes(void **state) {
+  (void)state;
+  int64_t x[20], r[20] = {0};
+  mpmp_async_t *res;
+  for (int i = 0; i < 20; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0); /* 20 x 50 ms: 1 s on one worker */
+  assert_int_equal(mpmp_pool_map_async(pool, slow_item, x, 20, sizeof *x, r, sizeof *r, 1, NULL, NULL, &res), 0);
+  volatile double acc = 0;
+  double end = test_now() + 2.0;
+  while (test_now() < end)
+    for (int i = 0; i < 1000; i++)
+      acc += i * 0.5;
+  /* Read the output without calling mpmp: the agent thread filled it. */
+  for (int i = 0; i < 20; i++)
+    assert_int_equal(__atomic_load_n(&r[i], __ATOMIC_ACQUIRE), 1);
+  assert_int_equal(mpmp_async_get(res, 0), 0);
+  mpmp_async_destroy(res);
+  finish(pool);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(pool_map_squares),
+    cmocka_unit_test(pool_starmap_products),
+    cmocka_unit_test(pool_map_async_get_timeout),
+    cmocka_unit_test(pool_apply_and_apply_async),
+    cmocka_unit_test(pool_failing_item_reports_index_and_message),
+    cmocka_unit_test(pool_callbacks_run_once),
+    cmocka_unit_test(pool_initializer_runs_on_every_worker),
+    cmocka_unit_test(pool_items_spread_over_workers),
+    cmocka_unit_test(pool_map_million_items_chunked),
+    cmocka_unit_test(pool_edge_sizes),
+    cmocka_unit_test(pool_states_close_terminate_join),
+    cmocka_unit_test(pool_map_async_progresses_while_main_computes),
+};
+MPMP_TEST_MAIN(tests)
