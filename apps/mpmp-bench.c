@@ -126,6 +126,140 @@ static int bench_idle_main(double *value) {
   return 0;
 }
 
+/* ---- pool benchmarks -------------------------------------------------------- */
+
+typedef struct { int64_t a, b; } two_t; /* 16-byte argument */
+
+static int add_two(mpmp_ctx_t *ctx) {
+  const two_t *t = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = t->a + t->b;
+  return 0;
+}
+MPMP_TASK(add_two);
+
+static int square_int(mpmp_ctx_t *ctx) { /* int -> long, x*x */
+  const int32_t *x = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = (int64_t)*x * *x;
+  return 0;
+}
+MPMP_TASK(square_int);
+
+/* About 20 ms of arithmetic: the CPU-bound item of the speedup row. */
+static double cpu_work(int64_t seed) {
+  volatile double x = (double)seed;
+  for (int i = 0; i < 4000000; i++)
+    x = x * 1.0000001 + 0.5;
+  return x;
+}
+static int cpu_item(mpmp_ctx_t *ctx) {
+  *(double *)mpmp_out(ctx, sizeof(double)) =
+      cpu_work(*(const int64_t *)mpmp_arg(ctx, NULL));
+  return 0;
+}
+MPMP_TASK(cpu_item);
+
+static mpmp_pool_t *bench_pool(void) {
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_create(&pool, NULL);
+  return pool;
+}
+
+static int bench_task_roundtrip(double *value) {
+  enum { REPS = 7, ITERS = 5000 };
+  double t[REPS];
+  two_t arg = {1, 2};
+  int64_t r;
+  mpmp_pool_t *pool = bench_pool();
+  if (pool == NULL)
+    return -1;
+  for (int k = 0; k < REPS; k++) {
+    double t0 = now();
+    for (int i = 0; i < ITERS; i++)
+      if (mpmp_pool_apply(pool, add_two, &arg, sizeof arg, &r, sizeof r, NULL) < 0)
+        return -1;
+    t[k] = (now() - t0) / ITERS * 1e6;
+  }
+  mpmp_pool_destroy(pool);
+  *value = median(t, REPS);
+  return 0;
+}
+
+static int bench_task_async(double *value) {
+  enum { REPS = 5, N = 100000 };
+  double t[REPS];
+  two_t arg = {1, 2};
+  mpmp_async_t **res = malloc(N * sizeof *res);
+  mpmp_pool_opts_t o = {.processes = 1};
+  mpmp_pool_t *pool = NULL;
+  if (res == NULL || mpmp_pool_create(&pool, &o) < 0)
+    return -1;
+  for (int k = 0; k < REPS; k++) {
+    double t0 = now();
+    for (int i = 0; i < N; i++)
+      if (mpmp_pool_apply_async(pool, add_two, &arg, sizeof arg, NULL, NULL, &res[i]) < 0)
+        return -1;
+    for (int i = 0; i < N; i++) {
+      mpmp_async_get(res[i], MPMP_FOREVER);
+      mpmp_async_destroy(res[i]);
+    }
+    t[k] = N / (now() - t0);
+  }
+  mpmp_pool_destroy(pool);
+  free(res);
+  *value = median(t, REPS);
+  return 0;
+}
+
+static int bench_map(double *value, size_t n, size_t chunk, int reps) {
+  double t[9];
+  int32_t *in = malloc(n * sizeof *in);
+  int64_t *out = malloc(n * sizeof *out);
+  mpmp_pool_t *pool = bench_pool();
+  if (in == NULL || out == NULL || pool == NULL)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    in[i] = (int32_t)i;
+  for (int k = 0; k < reps; k++) {
+    double t0 = now();
+    if (mpmp_pool_map(pool, square_int, in, n, sizeof *in, out, sizeof *out, chunk) < 0)
+      return -1;
+    t[k] = (double)n / (now() - t0);
+  }
+  mpmp_pool_destroy(pool);
+  free(in);
+  free(out);
+  *value = median(t, reps);
+  return 0;
+}
+
+static int bench_map_chunk1(double *value) { return bench_map(value, 100000, 1, 5); }
+static int bench_map_items(double *value) { return bench_map(value, 10000000, 0, 7); }
+
+/* 16 CPU-bound items: serial on the main rank, then on the pool. */
+static int bench_cpu_speedup(double *value) {
+  enum { N = 16, REPS = 3 };
+  int64_t in[N];
+  double out[N], ratio[REPS];
+  mpmp_pool_t *pool = bench_pool();
+  if (pool == NULL)
+    return -1;
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  for (int k = 0; k < REPS; k++) {
+    double t0 = now();
+    for (int i = 0; i < N; i++)
+      out[i] = cpu_work(in[i]);
+    double serial = now() - t0;
+    t0 = now();
+    if (mpmp_pool_map(pool, cpu_item, in, N, sizeof *in, out, sizeof *out, 1) < 0)
+      return -1;
+    ratio[k] = serial / (now() - t0);
+  }
+  mpmp_pool_destroy(pool);
+  *value = median(ratio, REPS);
+  return 0;
+}
+
 typedef struct bench {
   const char *name, *unit, *what;
   int min_workers;
@@ -139,6 +273,16 @@ static const bench_t benches[] = {
      1, bench_idle_worker},
     {"idle_main_cpu_pct", "pct", "CPU of the main rank blocked in join, 5 s",
      1, bench_idle_main},
+    {"task_roundtrip_us", "us", "pool apply of a 16-byte argument, one at a time",
+     1, bench_task_roundtrip},
+    {"task_async_per_s", "tasks/s", "10^5 tiny apply_async on 1 worker", 1,
+     bench_task_async},
+    {"map_chunk1_items_per_s", "items/s", "map of 10^5 ints, chunksize 1", 1,
+     bench_map_chunk1},
+    {"map_items_per_s", "items/s", "map of 10^7 ints to long x*x, auto chunks",
+     1, bench_map_items},
+    {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "
+     "(run with mpirun -n 3)", 1, bench_cpu_speedup},
 };
 #define NBENCH ((int)(sizeof benches / sizeof benches[0]))
 

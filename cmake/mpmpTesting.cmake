@@ -34,8 +34,7 @@ endif()
 # allow, they change nothing for other users.
 set(MPMP_TEST_ENV
   OMPI_ALLOW_RUN_AS_ROOT=1
-  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  OMPI_MCA_mpi_yield_when_idle=1)
+  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
 # Open MPI keeps allocations until exit in plugins it unloads at finalize,
 # so LeakSanitizer reports them from "<unknown module>" where no suppression
 # can match. MPI tests in ASan builds check memory errors only; the unit
