@@ -32,17 +32,10 @@ static void add_failure(fail_buf_t *f, uint64_t index, const char *msg) {
   f->n++;
 }
 
-/* Run one item; a failure leaves its message in `f`. */
+/* Run one item (ctx prepared by the caller); a failure leaves its message
+ * in `f`. This is the per-item hot path of every map: keep it lean. */
 static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
-                     uint32_t i, char *slot, mpmp_ctx_t *ctx, fail_buf_t *f) {
-  const char *in = (const char *)(h + 1);
-  *ctx = (mpmp_ctx_t){.arg = in + (size_t)i * h->in_size,
-                      .arg_size = h->in_size, .slot = slot,
-                      .out_size = slot ? h->out_size : 0,
-                      .out_max = h->out_size ? h->out_size : h->out_max,
-                      .stop_id = &mpmp__rt.stop_id, .id = h->job};
-  if (slot)
-    memset(slot, 0, h->out_size);
+                     uint32_t i, mpmp_ctx_t *ctx, fail_buf_t *f) {
   int rc = t->fn(ctx);
   if (ctx->errmsg == NULL && rc < 0) {
     char msg[200];
@@ -54,18 +47,44 @@ static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
     add_failure(f, h->first + i, ctx->errmsg);
 }
 
-static void send_done(const mpmp__chunk_hdr_t *h, char *msg, size_t data_len,
-                      const fail_buf_t *f) {
-  mpmp__chunk_done_t *d = (mpmp__chunk_done_t *)msg;
-  *d = (mpmp__chunk_done_t){.job = h->job, .first = h->first,
-                            .count = h->count, .nfail = f->n,
-                            .data_len = data_len};
-  int rc = mpmp__send(0, MPMP__TAG_CHUNK_DONE, msg, sizeof *d + data_len,
-                      f->data, f->len);
+static void check_send(int rc) {
   if (rc < 0) { /* losing results would hang the caller */
     MPMP__ERROR("could not send results to the main rank: %s", mpmp_errmsg());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
+}
+
+/* The header (with an apply's result and the failures), then a map's
+ * results as their own message, which the main rank receives in place. */
+static void send_done(const mpmp__chunk_hdr_t *h, const void *res,
+                      size_t res_len, const fail_buf_t *f) {
+  size_t inline_len = !h->out_size || res_len <= MPMP__INLINE_MAX ? res_len : 0;
+  size_t hlen = sizeof(mpmp__chunk_done_t) + inline_len;
+  char *msg = mpmp__malloc(hlen);
+  if (msg == NULL)
+    check_send(mpmp__err(MPMP_ENOMEM, "out of memory"));
+  *(mpmp__chunk_done_t *)msg = (mpmp__chunk_done_t){
+      .job = h->job, .first = h->first, .count = h->count, .nfail = f->n,
+      .data_len = inline_len};
+  if (inline_len)
+    memcpy(msg + sizeof(mpmp__chunk_done_t), res, inline_len);
+  check_send(mpmp__send(0, MPMP__TAG_CHUNK_DONE, msg, hlen, f->data, f->len));
+  mpmp__free(msg);
+  if (res_len && !inline_len)
+    check_send(mpmp__send(0, MPMP__TAG_CHUNK_DATA, res, res_len, NULL, 0));
+}
+
+/* The reused buffer for a map chunk's results. */
+static char *result_buf(size_t size) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (size > rt->chunk_buf_cap) {
+    char *b = mpmp__realloc(rt->chunk_buf, size);
+    if (b == NULL)
+      return NULL;
+    rt->chunk_buf = b;
+    rt->chunk_buf_cap = size;
+  }
+  return rt->chunk_buf;
 }
 
 void mpmp__chunk_run(const void *buf, size_t len) {
@@ -73,32 +92,35 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   size_t fixed = (size_t)h->count * h->out_size;
   fail_buf_t f = {0};
-  char *msg = mpmp__malloc(sizeof(mpmp__chunk_done_t) + fixed);
-  if (msg == NULL || t == NULL ||
+  char *res = fixed ? result_buf(fixed) : NULL, *own = NULL;
+  if ((fixed && res == NULL) || t == NULL ||
       len < sizeof *h + (size_t)h->count * h->in_size) {
     MPMP__ERROR("cannot run a chunk of %u items (out of memory or bad "
                 "request)", h->count);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  char *res = msg + sizeof(mpmp__chunk_done_t);
   atomic_store(&mpmp__rt.running_id, h->job);
+  if (fixed)
+    memset(res, 0, fixed); /* an item that writes nothing reads as zeros */
+  const char *in = (const char *)(h + 1);
+  mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
+                    .out_max = h->out_size ? h->out_size : h->out_max,
+                    .stop_id = &mpmp__rt.stop_id, .id = h->job};
   for (uint32_t i = 0; i < h->count; i++) {
-    mpmp_ctx_t ctx;
-    run_item(h, t, i, h->out_size ? res + (size_t)i * h->out_size : NULL,
-             &ctx, &f);
-    if (h->out_size == 0 && ctx.errmsg == NULL && ctx.out_size > 0) {
-      /* apply: one result of its own size */
-      char *m = mpmp__realloc(msg, sizeof(mpmp__chunk_done_t) + ctx.out_size);
-      if (m != NULL) {
-        msg = m;
-        memcpy(msg + sizeof(mpmp__chunk_done_t), ctx.out, ctx.out_size);
-        fixed = ctx.out_size;
-      }
+    ctx.arg = in + (size_t)i * h->in_size;
+    ctx.slot = fixed ? res + (size_t)i * h->out_size : NULL;
+    run_item(h, t, i, &ctx, &f);
+    if (!fixed && ctx.errmsg == NULL && ctx.out_size > 0) {
+      own = ctx.out; /* apply: one result of its own size; keep it */
+      res = own;
+      fixed = ctx.out_size;
+      ctx.out = NULL;
     }
-    mpmp__ctx_fini(&ctx);
+    if (ctx.out != NULL || ctx.errmsg != NULL)
+      mpmp__ctx_fini(&ctx); /* the rare case: a failure or a scratch buffer */
   }
   atomic_store(&mpmp__rt.running_id, 0);
-  send_done(h, msg, fixed, &f);
-  mpmp__free(msg);
+  send_done(h, res, fixed, &f);
+  mpmp__free(own);
   mpmp__free(f.data);
 }

@@ -120,6 +120,11 @@ enum {
   MPMP__TAG_SHUTDOWN,     /* main -> worker: leave the service loop */
   MPMP__TAG_RUN_CHUNK,    /* main -> worker: run a task over some items */
   MPMP__TAG_CHUNK_DONE,   /* worker -> main: their results and failures */
+  MPMP__TAG_CHUNK_INPUT,  /* main -> worker: a chunk's items, received by
+                             the RUN_CHUNK handler, sent from the caller's
+                             memory */
+  MPMP__TAG_CHUNK_DATA,   /* worker -> main: a map chunk's results, received
+                             straight into the caller's output */
   MPMP__TAG_MAX
 };
 
@@ -142,6 +147,8 @@ int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
  * that the sender keeps pushing them even when nobody else calls MPI.
  */
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
+/* The same for memory the caller keeps valid until the send completes. */
+int mpmp__send_nb_borrowed(int dest, int tag, const void *buf, size_t len);
 int mpmp__sends_pending(void);
 /* Ring a rank's doorbell if it lives on this node. */
 void mpmp__ring_rank(int rank);
@@ -213,6 +220,8 @@ typedef struct mpmp__rt {
   _Atomic int shutdown;
   _Atomic uint64_t running_id, stop_id;
   const struct mpmp__job *current;
+  char *chunk_buf;            /* map results, reused (no page faults) */
+  size_t chunk_buf_cap;
 } mpmp__rt_t;
 
 extern mpmp__rt_t mpmp__rt;

@@ -67,21 +67,28 @@ static mpmp_async_t *job_with_work(mpmp_pool_t *pool) {
   return NULL;
 }
 
+/* The header, then the items straight from the caller's memory (valid
+ * until the job completes, which needs this chunk back). */
 static int send_chunk(mpmp_async_t *j, int rank) {
   size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
   size_t bytes = count * j->in_size;
-  mpmp__chunk_hdr_t *h = mpmp__malloc(sizeof *h + bytes);
+  size_t inl = bytes <= MPMP__INLINE_MAX ? bytes : 0;
+  const char *items = j->in + j->next_item * j->in_size;
+  mpmp__chunk_hdr_t *h = mpmp__malloc(sizeof *h + inl);
   if (h == NULL)
-    return mpmp__err(MPMP_ENOMEM, "out of memory for a chunk of %zu items",
-                     count);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a chunk");
   *h = (mpmp__chunk_hdr_t){.job = j->id, .first = j->next_item,
                            .count = (uint32_t)count, .task = j->task,
                            .in_size = j->in_size, .out_size = j->out_size,
                            .out_max = j->out_max};
-  memcpy(h + 1, j->in + j->next_item * j->in_size, bytes);
+  if (inl)
+    memcpy(h + 1, items, inl);
+  int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
+  if (rc == 0 && bytes > 0 && !inl)
+    rc = mpmp__send_nb_borrowed(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
   j->next_item += count;
   j->chunks_out++;
-  return mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + bytes);
+  return rc;
 }
 
 static void deal(mpmp_pool_t *pool) {
@@ -120,12 +127,32 @@ static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
   j->fails[j->nfails++] = (fail_t){index, rank, m};
 }
 
+/*
+ * A map chunk's results follow the header as their own message: receive
+ * them straight into the caller's output (no copy, no buffer to fault in).
+ * MPI keeps messages of one sender in order, and only the thread holding
+ * the progress lock probes, so the next message from `src` with this tag is
+ * this chunk's. rt->lock is not held: a large receive may take a while.
+ */
+static void recv_results(int src, char *dst, size_t len) {
+  char *tmp = dst ? NULL : mpmp__malloc(len); /* job gone: drain it */
+  int rc = MPI_Recv(dst ? dst : tmp, (int)len, MPI_BYTE, src,
+                    MPMP__TAG_CHUNK_DATA, mpmp__rt.comm, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) {
+    MPMP__ERROR("receiving results from rank %d: %s", src,
+                (mpmp__mpi_err(rc, "MPI_Recv"), mpmp_errmsg()));
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  mpmp__free(tmp);
+}
+
 static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
                          int rank) {
   const char *data = (const char *)(d + 1), *p = data + d->data_len;
-  if (j->out_size > 0 && j->out != NULL)
-    memcpy(j->out + d->first * j->out_size, data, d->data_len);
-  else if (d->data_len > 0 && (j->result = mpmp__malloc(d->data_len))) {
+  if (j->out_size > 0 && d->data_len > 0 && j->out != NULL)
+    memcpy(j->out + d->first * j->out_size, data, d->data_len); /* inline */
+  else if (j->out_size == 0 && d->data_len > 0 &&
+      (j->result = mpmp__malloc(d->data_len))) {
     memcpy(j->result, data, d->data_len);
     j->result_size = d->data_len;
   }
@@ -204,6 +231,14 @@ static void on_chunk_done(int src, void *buf, size_t len) {
   mpmp_pool_t *pool = rt->pool_of_rank ? rt->pool_of_rank[src] : NULL;
   int w = pool ? worker_index(pool, src) : -1;
   mpmp_async_t *j = pool && len >= sizeof *d ? find_job(pool, d->job) : NULL;
+  size_t map_bytes = j ? (size_t)d->count * j->out_size : 0;
+  if (len >= sizeof *d && d->data_len > 0)
+    map_bytes = 0; /* the results came inline */
+  char *dst = j && j->out ? j->out + d->first * j->out_size : NULL;
+  pthread_mutex_unlock(&rt->lock);
+  if (map_bytes > 0) /* the job stays: its chunks_out counts this chunk */
+    recv_results(src, dst, map_bytes);
+  pthread_mutex_lock(&rt->lock);
   if (w >= 0)
     pool->inflight[w]--;
   if (j != NULL) {

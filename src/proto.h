@@ -26,7 +26,13 @@ typedef struct mpmp__term_hdr {
   uint64_t id;
 } mpmp__term_hdr_t;
 
-/* MPMP__TAG_RUN_CHUNK: this header, then count * in_size argument bytes. */
+/* Items and results up to this many bytes travel inside the header message;
+ * larger ones as a message of their own, sent from and received into the
+ * caller's memory (no copy). 4 KiB: Open MPI's shared-memory eager size. */
+#define MPMP__INLINE_MAX 4096
+
+/* MPMP__TAG_RUN_CHUNK: this header, then count * in_size argument bytes
+ * (or, above MPMP__INLINE_MAX, a separate MPMP__TAG_CHUNK_INPUT message). */
 typedef struct mpmp__chunk_hdr {
   uint64_t job;      /* the main rank's job (AsyncResult) id */
   uint64_t first;    /* index of the chunk's first item in the job */
@@ -37,8 +43,11 @@ typedef struct mpmp__chunk_hdr {
   uint64_t out_max;
 } mpmp__chunk_hdr_t;
 
-/* MPMP__TAG_CHUNK_DONE: this header, data_len result bytes, then nfail
- * records: mpmp__fail_rec_t followed by len message bytes. */
+/* MPMP__TAG_CHUNK_DONE: this header, data_len result bytes (apply: the one
+ * variable-size result), then nfail records: mpmp__fail_rec_t followed by
+ * len message bytes. A map chunk's count * out_size result bytes are inline
+ * too up to MPMP__INLINE_MAX; above, they follow in a separate
+ * MPMP__TAG_CHUNK_DATA message (data_len is then 0). */
 typedef struct mpmp__chunk_done {
   uint64_t job, first;
   uint32_t count, nfail;

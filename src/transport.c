@@ -59,15 +59,29 @@ static void complete_pending(void) {
 
 int mpmp__sends_pending(void) { return atomic_load(&mpmp__rt.npending) > 0; }
 
+static int send_nb(int dest, int tag, const void *data, void *owned,
+                   size_t len);
+
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
+  return send_nb(dest, tag, buf, buf, len);
+}
+
+int mpmp__send_nb_borrowed(int dest, int tag, const void *buf, size_t len) {
+  return send_nb(dest, tag, buf, NULL, len);
+}
+
+/* `owned` (may be NULL) is freed once the send of `data` completes. */
+static int send_nb(int dest, int tag, const void *data, void *owned,
+                   size_t len) {
   mpmp__rt_t *rt = &mpmp__rt;
+  void *buf = owned;
   mpmp__pending_t *p = mpmp__malloc(sizeof *p);
   if (p == NULL) {
     mpmp__free(buf);
     return mpmp__err(MPMP_ENOMEM, "out of memory for a send");
   }
   int local = mpmp__is_local(dest); /* synchronous locally: see below */
-  int rc = (local ? MPI_Issend : MPI_Isend)(buf, (int)len, MPI_BYTE, dest,
+  int rc = (local ? MPI_Issend : MPI_Isend)(data, (int)len, MPI_BYTE, dest,
                                             tag, rt->comm, &p->req);
   if (rc != MPI_SUCCESS) {
     mpmp__free(buf);

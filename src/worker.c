@@ -39,7 +39,24 @@ static void on_run(int src, void *buf, size_t len) {
   enqueue(src, MPMP__TAG_RUN_PROC, buf, len, sizeof(mpmp__run_hdr_t));
 }
 
+/* The chunk's items follow its header as their own message (sent from the
+ * caller's memory): take them now, into one buffer behind the header.
+ * Only the thread holding the progress lock probes, and MPI keeps one
+ * sender's messages in order, so the next CHUNK_INPUT from src is this. */
 static void on_chunk(int src, void *buf, size_t len) {
+  mpmp__chunk_hdr_t *h = buf;
+  size_t bytes = len == sizeof *h ? (size_t)h->count * h->in_size : 0;
+  if (bytes > 0) {
+    char *job = mpmp__realloc(buf, sizeof *h + bytes);
+    if (job == NULL) {
+      MPMP__ERROR("out of memory for a chunk of %zu bytes", bytes);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src, MPMP__TAG_CHUNK_INPUT,
+             mpmp__rt.comm, MPI_STATUS_IGNORE);
+    buf = job;
+    len = sizeof *h + bytes;
+  }
   enqueue(src, MPMP__TAG_RUN_CHUNK, buf, len, sizeof(mpmp__chunk_hdr_t));
 }
 

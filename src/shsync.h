@@ -1,0 +1,141 @@
+/*
+ * Synchronization primitives that live in shared memory: Lock/RLock,
+ * Semaphore/BoundedSemaphore, Event, Condition and Barrier with Python's
+ * threading/multiprocessing semantics, for processes (the ranks of one
+ * node) that map the same segment, possibly at different addresses.
+ *
+ * Every object is a fixed-size struct with no pointers inside, operated on
+ * with C11 atomics; waiters sleep in the kernel on (non-private, so
+ * cross-process) Linux futexes and are woken by the releasing side. An
+ * all-zero object is valid: an unlocked Lock, a Semaphore of value 0
+ * (unbounded), a clear Event, a Condition; a Barrier needs its init.
+ *
+ * Blocking calls take an absolute `deadline` in mpmp__now() seconds (see
+ * mpmp__deadline(): +INFINITY waits forever, a deadline already past tries
+ * once) and return MPMP_ETIMEDOUT when it passes; the object stays usable.
+ *
+ * An `owner` is the caller's 64-bit id (rank and thread combined), never 0.
+ *
+ * Not covered: a process that dies holding a lock (or waiting in its queue)
+ * leaves it stuck, as with any lock; mpmp ranks end together.
+ */
+#ifndef MPMP_SHSYNC_H
+#define MPMP_SHSYNC_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- Lock and RLock ------------------------------------------------------ */
+
+/* Tickets whose holders may time out while queued (see shsync.c); more
+ * waiters than this wait, unordered, for a place in the queue. */
+#define MPMP__SHLOCK_QUEUE 64
+
+/*
+ * A fair (FIFO) ticket lock. A non-recursive lock that its owner acquires
+ * again simply waits, as Python's Lock does: a deadlock until the deadline.
+ * Unlike Python's Lock, only the owner may release it (MPMP_EPERM).
+ */
+typedef struct mpmp__shlock {
+  _Atomic uint32_t next;    /* the ticket dispenser */
+  _Atomic uint32_t serving; /* futex word: the ticket that owns the lock */
+  _Atomic uint64_t gone;    /* bit t % 64: ticket t timed out while queued */
+  _Atomic uint64_t owner;   /* 0 when free */
+  _Atomic uint32_t count;   /* RLock levels held by owner */
+  uint32_t recursive;
+} mpmp__shlock_t;
+
+void mpmp__shlock_init(mpmp__shlock_t *l, int recursive);
+/* 0, or MPMP_ETIMEDOUT. An RLock's owner gains one more level at once. */
+int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline);
+/* 0, or MPMP_EPERM if `owner` does not hold it. An RLock drops one level. */
+int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner);
+/* The holder's id, 0 if free (a snapshot, exact only for the holder). */
+uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l);
+
+/* ---- Semaphore and BoundedSemaphore -------------------------------------- */
+
+typedef struct mpmp__shsem {
+  _Atomic uint32_t value;   /* futex word */
+  _Atomic uint32_t waiters; /* sleeping or about to: release must wake */
+  uint32_t max;             /* 0: unbounded */
+} mpmp__shsem_t;
+
+/* MPMP_EINVAL if value > max (bounded) or value > INT32_MAX. */
+int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max);
+int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline);
+/* Add n (>= 1): MPMP_EPERM past a bounded semaphore's max, MPMP_EINVAL for
+ * n == 0 or past INT32_MAX; nothing is added then. */
+int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n);
+unsigned mpmp__shsem_value(const mpmp__shsem_t *s);
+
+/* ---- Event --------------------------------------------------------------- */
+
+typedef struct mpmp__shevent {
+  _Atomic uint32_t word;    /* futex word: set-count << 1 | is-set */
+  _Atomic uint32_t waiters;
+} mpmp__shevent_t;
+
+void mpmp__shevent_set(mpmp__shevent_t *e);
+void mpmp__shevent_clear(mpmp__shevent_t *e);
+int mpmp__shevent_is_set(const mpmp__shevent_t *e);
+/* 0 once set (even if cleared again before the waiter ran, as in Python),
+ * MPMP_ETIMEDOUT otherwise. */
+int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline);
+
+/* ---- Condition ----------------------------------------------------------- */
+
+typedef struct mpmp__shcond {
+  _Atomic uint32_t seq;     /* futex word: bumped by every notify */
+  _Atomic uint32_t waiters;
+} mpmp__shcond_t;
+
+/*
+ * `owner` must hold `l` (else MPMP_EPERM). Releases it (every level of an
+ * RLock), sleeps until notified or the deadline, and re-acquires it (with
+ * its levels) before returning, whatever the outcome: 0 when notified,
+ * MPMP_ETIMEDOUT otherwise. Like any condition, it may also return 0
+ * spuriously (a notify that raced with the start of the wait): loop on
+ * the predicate, or use mpmp__shcond_wait_for().
+ */
+int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
+                      double deadline);
+/* Wait until pred(arg) holds (checked with `l` held): 0, or MPMP_ETIMEDOUT
+ * if it is still false at the deadline; MPMP_EPERM as above. */
+int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
+                          uint64_t owner, int (*pred)(void *), void *arg,
+                          double deadline);
+/* Wake up to n waiters / all of them. Call with the lock held (as Python
+ * requires; not checked here). */
+void mpmp__shcond_notify(mpmp__shcond_t *c, unsigned n);
+void mpmp__shcond_notify_all(mpmp__shcond_t *c);
+
+/* ---- Barrier ------------------------------------------------------------- */
+
+/* Python's threading.Barrier over an internal lock and condition. */
+typedef struct mpmp__shbarrier {
+  mpmp__shlock_t lock;
+  mpmp__shcond_t cond;
+  uint32_t parties;
+  uint32_t count;       /* threads inside wait(), guarded by lock */
+  _Atomic int32_t state; /* 0 filling, 1 draining, -1 resetting, -2 broken */
+} mpmp__shbarrier_t;
+
+/* MPMP_EINVAL unless 1 <= parties <= INT32_MAX. */
+int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties);
+/*
+ * 0 with *index (may be NULL) the arrival order 0..parties-1 (distinct in a
+ * generation; the last to arrive releases the others). MPMP_EBROKEN if the
+ * barrier is broken, or breaks or is reset while waiting; MPMP_ETIMEDOUT
+ * for the waiter whose deadline passed, which breaks the barrier for all.
+ */
+int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
+                         unsigned *index);
+/* Break it: current and future waiters get MPMP_EBROKEN until reset. */
+void mpmp__shbarrier_abort(mpmp__shbarrier_t *b);
+/* Back to empty and usable; current waiters get MPMP_EBROKEN. */
+void mpmp__shbarrier_reset(mpmp__shbarrier_t *b);
+int mpmp__shbarrier_broken(const mpmp__shbarrier_t *b);
+unsigned mpmp__shbarrier_n_waiting(mpmp__shbarrier_t *b);
+
+#endif /* MPMP_SHSYNC_H */
