@@ -71,6 +71,34 @@ done >"$tmp/hostfile"
 # joined with spaces and handed to sh -c, just as sshd would. No "exec" in
 # front of them (it would try to run "PATH=..."): sh stays as orted's parent,
 # like the ssh client it stands in for.
+# Real nodes have their own cores. Pseudo-nodes all run on this machine, and
+# each would deal its ranks from core 0: ranks of different pseudo-nodes
+# pinned to one core starve each other (a pool round trip took 120 us
+# instead of 20). So each pseudo-node gets its own slice of the CPUs this
+# script may use (node n: every K-th CPU from the n-th), when there are at
+# least as many CPUs as nodes; mpmp binds its ranks inside that slice, and
+# Open MPI is told not to bind (it would ignore the slice).
+cpus=()
+allowed="$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status 2>/dev/null || true)"
+IFS=, read -r -a ranges <<<"${allowed:-}"
+for r in "${ranges[@]}"; do
+  if [[ "$r" == *-* ]]; then
+    for ((c = ${r%-*}; c <= ${r#*-}; c++)); do cpus+=("$c"); done
+  elif [[ -n "$r" ]]; then
+    cpus+=("$r")
+  fi
+done
+slices=""
+if ((${#cpus[@]} >= nodes)); then
+  for ((n = 1; n <= nodes; n++)); do
+    list=""
+    for ((j = n - 1; j < ${#cpus[@]}; j += nodes)); do
+      list+="${list:+,}${cpus[j]}"
+    done
+    slices+="  $n) cpus=$list ;;"$'\n'
+  done
+fi
+
 cat >"$tmp/launch" <<EOF
 #!/bin/sh
 while [ \$# -gt 0 ]; do
@@ -93,9 +121,15 @@ case "\$1" in
   *) name="pseudo-\$(printf '%s' "\$1" | tr -c 'A-Za-z0-9-' '-')" ;;
 esac
 shift
+cpus=""
+case "\${name#pseudo-}" in
+$slices  *) ;;
+esac
+pin=""
+[ -n "\$cpus" ] && pin="taskset -c \$cpus"
 # The new namespace's inode is noted, so that the script can find every
 # process of this pseudo-node (daemon and ranks) once mpirun is gone.
-exec $unshare_cmd sh -c "${launcher_env}hostname \$name || exit 255; stat -L -c %i /proc/self/ns/uts >>'$tmp/namespaces'; \$*"
+exec \$pin $unshare_cmd sh -c "${launcher_env}hostname \$name || exit 255; stat -L -c %i /proc/self/ns/uts >>'$tmp/namespaces'; \$*"
 EOF
 chmod +x "$tmp/launch"
 : >"$tmp/namespaces"
@@ -130,7 +164,9 @@ reap_job() {
 # mpirun runs in the background so that a TERM/INT sent to this script is
 # passed on (mpirun then ends the whole job) and the temp dir still goes.
 # "<&0" keeps stdin, which a background job would otherwise lose.
-mpirun --hostfile "$tmp/hostfile" --map-by node \
+bind=()
+[[ -n "$slices" ]] && bind=(--bind-to none)
+mpirun --hostfile "$tmp/hostfile" --map-by node "${bind[@]}" \
   --mca plm_rsh_agent "$tmp/launch" \
   --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
   --oversubscribe "$@" <&0 &

@@ -20,7 +20,7 @@
      "microseconds a waiting rank polls before it sleeps")                   \
   XX(SPIN_REMOTE_US, DOUBLE, "250",                                          \
      "the same when the job spans nodes (network round trips are longer)")   \
-  XX(POLL_MS, DOUBLE, "2",                                                   \
+  XX(POLL_MS, DOUBLE, "5",                                                   \
      "longest sleep between polls for messages from other nodes (ms)")       \
   XX(TERM_GRACE, DOUBLE, "5",                                                \
      "seconds a daemon process gets to stop at finalize before the job is "  \

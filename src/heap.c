@@ -24,7 +24,6 @@
  * One futex lock (process-shared: FUTEX_WAIT, not _PRIVATE) guards it all.
  */
 #include <inttypes.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/random.h>

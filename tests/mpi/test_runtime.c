@@ -9,7 +9,7 @@
 #include "mpitest.h"
 
 typedef struct {
-  int rank, pid, npus;
+  int rank, pid, npus, node_cpus;
   char node[64];
   unsigned char cpus[128]; /* sched_getaffinity, as read by the rank */
 } where_t;
@@ -21,6 +21,7 @@ static void where_am_i(where_t *w) {
   mpmp_current_process(&me);
   w->rank = me.rank;
   w->pid = (int)getpid();
+  w->node_cpus = mpmp_cpu_count(); /* the CPUs this rank's node was given */
   snprintf(w->node, sizeof w->node, "%.63s", me.node);
   sched_getaffinity(0, sizeof set, &set);
   for (int c = 0; c < 128 && c < CPU_SETSIZE; c++)
@@ -118,16 +119,28 @@ static void runtime_binding_read_back(void **state) {
     assert_non_null(core); /* inside one core, not spread over two */
     hwloc_bitmap_free(set);
   }
-  for (int r = 0; r < n; r++) { /* per node: counts per CPU differ by <= 1 */
-    int per_cpu[128] = {0}, lo = n, hi = 0;
+  /* Per node (pseudo-nodes each get their own slice of this machine): the
+   * node's k ranks use min(k, cpus given to the node) distinct CPUs, and
+   * the CPUs in use carry counts that differ by at most one. */
+  for (int r = 0; r < n; r++) {
+    int per_cpu[128] = {0}, lo = n, hi = 0, used = 0, k = 0;
     for (int q = 0; q < n; q++)
-      if (!strcmp(w[q].node, w[r].node))
+      if (!strcmp(w[q].node, w[r].node)) {
+        k++;
         for (int c = 0; c < 128; c++)
           per_cpu[c] += w[q].cpus[c];
-    for (int c = 0; c < 128 && c < ncores; c++) {
+      }
+    for (int c = 0; c < 128; c++) {
+      if (!per_cpu[c])
+        continue;
+      used++;
       lo = per_cpu[c] < lo ? per_cpu[c] : lo;
       hi = per_cpu[c] > hi ? per_cpu[c] : hi;
     }
+    /* in cores: a core-bound rank covers all hardware threads of its core */
+    int smt = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU) / ncores;
+    int cores = w[r].node_cpus / smt < ncores ? w[r].node_cpus / smt : ncores;
+    assert_int_equal(used / smt, k < cores ? k : cores);
     assert_true(hi - lo <= 1);
   }
   free(w);

@@ -1,0 +1,565 @@
+/*
+ * Lock, RLock, Semaphore, Event, Condition and Barrier in shared memory.
+ *
+ * Every waiter follows one pattern that cannot lose a wake-up: it announces
+ * itself (a waiter count, or a ticket), then reads the futex word, re-checks
+ * its condition, and sleeps only if the word still holds the value it read;
+ * the kernel compares that value atomically with queueing the sleeper. The
+ * waking side changes the word first and only then looks for sleepers. All
+ * of these are seq_cst operations, so of the pairs "announce; read word" and
+ * "change word; read announcements" at least one side sees the other:
+ * either the waker sees the waiter and wakes it, or the waiter sees the new
+ * word (then the kernel refuses to put it to sleep).
+ *
+ * The futexes are the shared (not _PRIVATE) kind: the kernel keys them by
+ * physical page, so processes that map the segment at different addresses
+ * meet on the same word. Waits use FUTEX_WAIT_BITSET, whose timeout is an
+ * absolute CLOCK_MONOTONIC time, the clock of mpmp__now(): a deadline
+ * needs no recomputation after early wake-ups.
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "shsync.h"
+
+/* Objects are shared between processes: their atomics must not hide a
+ * (process-local) lock. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(sizeof(mpmp__shlock_t) == 32, "fixed layout");
+_Static_assert(MPMP__SHLOCK_QUEUE == 64, "one bit of `gone` per ticket");
+
+#define ANY_BITS FUTEX_BITSET_MATCH_ANY
+
+/* ---- futexes -------------------------------------------------------------- */
+
+/* Sleep while *w == val, until woken with a bitset that meets `bits`, or
+ * until `deadline`. Returns whenever: callers re-check their condition. */
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
+                       double deadline) {
+  struct timespec ts, *tp = NULL;
+  if (deadline < 1e15) { /* +INFINITY (or absurdly far): no timeout */
+    double sec = floor(deadline);
+    ts.tv_sec = (time_t)sec;
+    ts.tv_nsec = (long)((deadline - sec) * 1e9);
+    tp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_BITSET, val, tp, NULL, bits);
+}
+
+static void futex_wake(_Atomic uint32_t *w, int n, uint32_t bits) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_BITSET, n, NULL, NULL, bits);
+}
+
+static int clamp_int(unsigned n) { return n > INT_MAX ? INT_MAX : (int)n; }
+
+static int expired(double deadline) { return mpmp__now() >= deadline; }
+
+/* ---- the ticket lock ------------------------------------------------------- */
+
+/*
+ * Fairness: a FIFO ticket lock. An acquirer takes ticket t = next++ and owns
+ * the lock when serving == t; release advances serving, so a process that
+ * releases and re-acquires in a tight loop queues behind every waiter
+ * already there instead of barging ahead of them.
+ *
+ * Directed wake-up: waiter t sleeps on `serving` with the bitset
+ * 1 << (t % 31), and release wakes only the bit of the new turn, so a
+ * release wakes one process, not the whole queue (with more than 31
+ * waiters a few extra wake up and sleep again).
+ *
+ * Timeouts: a ticket cannot leave the middle of the queue, so a waiter whose
+ * deadline passes marks its ticket in `gone` (bit t % 64) and leaves; the
+ * release that reaches a marked ticket clears the mark and passes the turn
+ * on to the next one. The one race, "the turn reaches t just as t gives
+ * up", is settled by whoever clears the mark first (an atomic fetch_and):
+ * the releaser (t is skipped, t's acquire times out) or t itself (t owns
+ * the lock; its acquire succeeds at the deadline). Neither can miss the
+ * other: t sets its mark then reads serving, the releaser writes serving
+ * then reads the mark (seq_cst on both sides).
+ *
+ * A mark bit is unambiguous because at most 64 tickets are outstanding
+ * (holder included): a newcomer takes a ticket only while next - serving
+ * < 64, and otherwise sleeps on `serving` with the overflow bit, woken by
+ * every release that hands the lock over. A ticket t + 64 therefore exists
+ * only after the turn has passed t, and a mark is always cleared before its
+ * turn passes.
+ */
+#define OVERFLOW_BIT (1u << 31)
+
+static uint32_t turn_bit(uint32_t t) { return 1u << (t % 31); }
+static uint64_t gone_bit(uint32_t t) { return 1ull << (t % 64); }
+
+/* The lock is free and nobody queues: take the next ticket, which is the
+ * turn. Reading serving == s then swapping next from s proves that no other
+ * ticket was taken in between (serving <= next and serving never moves
+ * back), so the turn is ours. The acquire load pairs with the previous
+ * owner's release of `serving`. */
+static int ticket_try(mpmp__shlock_t *l) {
+  uint32_t s = atomic_load_explicit(&l->serving, memory_order_acquire);
+  return atomic_compare_exchange_strong(&l->next, &s, s + 1);
+}
+
+/* Deadline already past: succeed only if the lock is free with no queue
+ * (a try never jumps the queue); retry only while that holds. */
+static int ticket_try_once(mpmp__shlock_t *l) {
+  for (;;) {
+    uint32_t s = atomic_load(&l->serving);
+    if (atomic_load(&l->next) != s)
+      return MPMP_ETIMEDOUT;
+    if (ticket_try(l))
+      return 0;
+  }
+}
+
+/* Take a ticket once the queue has room. */
+static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
+  for (;;) {
+    uint32_t s = atomic_load(&l->serving);
+    uint32_t n = atomic_load(&l->next);
+    if (n - s < MPMP__SHLOCK_QUEUE) {
+      if (atomic_compare_exchange_weak(&l->next, &n, n + 1)) {
+        *t = n;
+        return 0;
+      }
+      continue;
+    }
+    if (expired(deadline))
+      return MPMP_ETIMEDOUT;
+    /* Any release changes `serving` before waking the overflow bit. */
+    futex_wait(&l->serving, s, OVERFLOW_BIT, deadline);
+  }
+}
+
+/* Ticket t gives up at its deadline (see the race above). */
+static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
+  uint64_t bit = gone_bit(t);
+  atomic_fetch_or(&l->gone, bit);
+  /* serving < t: the release that reaches t will skip it. serving > t: one
+   * already did (it cleared our mark). */
+  if (atomic_load(&l->serving) != t)
+    return MPMP_ETIMEDOUT;
+  /* Our turn came: take back the mark, unless the releaser cleared it. */
+  if (atomic_fetch_and(&l->gone, ~bit) & bit)
+    return 0;
+  return MPMP_ETIMEDOUT;
+}
+
+/* Wait for the turn of ticket t. The seq_cst CAS that took t and the
+ * seq_cst loads of serving below pair with release's store-then-load. */
+static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
+  for (;;) {
+    uint32_t s = atomic_load(&l->serving);
+    if (s == t)
+      return 0;
+    if (expired(deadline))
+      return ticket_abandon(l, t);
+    futex_wait(&l->serving, s, turn_bit(t), deadline);
+  }
+}
+
+static int ticket_acquire(mpmp__shlock_t *l, double deadline) {
+  if (ticket_try(l))
+    return 0;
+  if (expired(deadline))
+    return ticket_try_once(l);
+  uint32_t t;
+  int rc = ticket_take(l, &t, deadline);
+  return rc ? rc : ticket_wait(l, t, deadline);
+}
+
+/* Is ticket t marked gone? Clear the mark if so (see the race above). */
+static int ticket_skip(mpmp__shlock_t *l, uint32_t t) {
+  uint64_t bit = gone_bit(t);
+  if (!(atomic_load(&l->gone) & bit))
+    return 0;
+  return (atomic_fetch_and(&l->gone, ~bit) & bit) != 0;
+}
+
+/* Hand the turn to the next live ticket. Only the owner (or a releaser
+ * passing on the turn of a gone ticket) writes `serving`. */
+static void ticket_release(mpmp__shlock_t *l) {
+  uint32_t s = atomic_load_explicit(&l->serving, memory_order_relaxed) + 1;
+  for (int skipped = 0;; s++, skipped = 1) {
+    atomic_store(&l->serving, s); /* seq_cst: a release, and see below */
+    /* A waiter takes its ticket (seq_cst CAS) before reading serving: if we
+     * see no ticket s, its read comes after our store and sees its turn. */
+    if (atomic_load(&l->next) == s) {
+      /* Skipping changed serving with nobody left to hand over to: an
+       * overflow sleeper would otherwise miss that the queue emptied. */
+      if (skipped)
+        futex_wake(&l->serving, INT_MAX, OVERFLOW_BIT);
+      return;
+    }
+    if (!ticket_skip(l, s))
+      break;
+  }
+  futex_wake(&l->serving, INT_MAX, turn_bit(s) | OVERFLOW_BIT);
+}
+
+/* ---- Lock and RLock: the ticket lock plus an owner ------------------------- */
+
+void mpmp__shlock_init(mpmp__shlock_t *l, int recursive) {
+  atomic_init(&l->next, 0);
+  atomic_init(&l->serving, 0);
+  atomic_init(&l->gone, 0);
+  atomic_init(&l->owner, 0);
+  atomic_init(&l->count, 0);
+  l->recursive = recursive != 0;
+}
+
+/* `owner` and `count` are written only by the holder, after winning the
+ * turn and before passing it on: the ticket handover orders them. Others
+ * read `owner` only to compare it with their own id, which it can equal
+ * only if they wrote it themselves, i.e. hold the lock. */
+static uint64_t owner_of(const mpmp__shlock_t *l) {
+  return atomic_load_explicit(&l->owner, memory_order_relaxed);
+}
+
+static void set_owner(mpmp__shlock_t *l, uint64_t owner, uint32_t count) {
+  atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
+  atomic_store_explicit(&l->count, count, memory_order_relaxed);
+}
+
+int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
+  if (owner == 0)
+    return mpmp__err(MPMP_EINVAL, "lock owner id 0 is reserved");
+  if (l->recursive && owner_of(l) == owner) {
+    atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+    return 0;
+  }
+  int rc = ticket_acquire(l, deadline);
+  if (rc)
+    return rc;
+  set_owner(l, owner, 1);
+  return 0;
+}
+
+int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner) {
+  if (owner == 0 || owner_of(l) != owner)
+    return mpmp__err(MPMP_EPERM, "release of a lock this thread does not hold");
+  if (atomic_load_explicit(&l->count, memory_order_relaxed) > 1) {
+    atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
+    return 0;
+  }
+  set_owner(l, 0, 0);
+  ticket_release(l);
+  return 0;
+}
+
+uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l) { return owner_of(l); }
+
+/* ---- Semaphore ------------------------------------------------------------- */
+
+int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max) {
+  if (value > INT32_MAX || (max != 0 && value > max))
+    return mpmp__err(MPMP_EINVAL, "semaphore value %u is out of range", value);
+  atomic_init(&s->value, value);
+  atomic_init(&s->waiters, 0);
+  s->max = max;
+  return 0;
+}
+
+static int sem_try_down(mpmp__shsem_t *s) {
+  uint32_t v = atomic_load(&s->value);
+  while (v > 0)
+    if (atomic_compare_exchange_weak(&s->value, &v, v - 1))
+      return 1;
+  return 0;
+}
+
+/*
+ * Not fair (neither are Python's). A woken waiter that loses the value to
+ * a barging process sleeps again; the value was not lost, it was taken.
+ * The waiter checks the value before the deadline, so a wake-up that
+ * arrives with the deadline still takes what it was woken for.
+ */
+int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline) {
+  for (;;) {
+    if (sem_try_down(s))
+      return 0;
+    if (expired(deadline))
+      return MPMP_ETIMEDOUT;
+    atomic_fetch_add(&s->waiters, 1); /* announce, then re-read in the kernel */
+    futex_wait(&s->value, 0, ANY_BITS, deadline);
+    atomic_fetch_sub(&s->waiters, 1);
+  }
+}
+
+static int sem_check_add(const mpmp__shsem_t *s, uint32_t v, unsigned n) {
+  if (s->max != 0 && (n > s->max || v > s->max - n))
+    return mpmp__err(MPMP_EPERM,
+                     "BoundedSemaphore released too many times (value would "
+                     "exceed %u)", s->max);
+  if (n > INT32_MAX - v)
+    return mpmp__err(MPMP_EINVAL, "semaphore value would exceed %d",
+                     INT32_MAX);
+  return 0;
+}
+
+int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n) {
+  if (n == 0)
+    return mpmp__err(MPMP_EINVAL, "semaphore release count must be >= 1");
+  uint32_t v = atomic_load(&s->value);
+  do {
+    int rc = sem_check_add(s, v, n);
+    if (rc)
+      return rc;
+  } while (!atomic_compare_exchange_weak(&s->value, &v, v + n));
+  /* Value first, then waiters (seq_cst): see the top of the file. */
+  if (atomic_load(&s->waiters) > 0)
+    futex_wake(&s->value, clamp_int(n), ANY_BITS);
+  return 0;
+}
+
+unsigned mpmp__shsem_value(const mpmp__shsem_t *s) {
+  return atomic_load(&s->value);
+}
+
+/* ---- Event ----------------------------------------------------------------- */
+
+/*
+ * The word counts the sets (bits 1..31) beside the flag (bit 0). A waiter
+ * that saw it clear returns once the word changes: only a set changes a
+ * clear word, so a set followed at once by a clear still wakes every
+ * waiter, as Python's Event does.
+ */
+void mpmp__shevent_set(mpmp__shevent_t *e) {
+  uint32_t w = atomic_load(&e->word);
+  do {
+    if (w & 1u)
+      return;
+  } while (!atomic_compare_exchange_weak(&e->word, &w, (w | 1u) + 2u));
+  if (atomic_load(&e->waiters) > 0)
+    futex_wake(&e->word, INT_MAX, ANY_BITS);
+}
+
+void mpmp__shevent_clear(mpmp__shevent_t *e) {
+  atomic_fetch_and(&e->word, ~1u);
+}
+
+int mpmp__shevent_is_set(const mpmp__shevent_t *e) {
+  return (atomic_load(&e->word) & 1u) != 0;
+}
+
+int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline) {
+  uint32_t w = atomic_load(&e->word);
+  if (w & 1u)
+    return 0;
+  int rc = MPMP_ETIMEDOUT;
+  atomic_fetch_add(&e->waiters, 1);
+  while (!expired(deadline)) {
+    futex_wait(&e->word, w, ANY_BITS, deadline);
+    if (atomic_load(&e->word) != w) {
+      rc = 0;
+      break;
+    }
+  }
+  atomic_fetch_sub(&e->waiters, 1);
+  return rc;
+}
+
+/* ---- Condition ------------------------------------------------------------- */
+
+static int cperm(void) {
+  return mpmp__err(MPMP_EPERM, "cannot wait on un-acquired lock");
+}
+
+/* Release every level of l; the count to restore. */
+static uint32_t unlock_all(mpmp__shlock_t *l) {
+  uint32_t levels = atomic_load_explicit(&l->count, memory_order_relaxed);
+  set_owner(l, 0, 0);
+  ticket_release(l);
+  return levels;
+}
+
+static void relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
+  ticket_acquire(l, INFINITY); /* cannot fail without a deadline */
+  set_owner(l, owner, levels);
+}
+
+/* Sleep until seq moves off `seq` or the deadline. */
+static int cond_sleep(mpmp__shcond_t *c, uint32_t seq, double deadline) {
+  for (;;) {
+    if (atomic_load(&c->seq) != seq)
+      return 0;
+    if (expired(deadline))
+      return MPMP_ETIMEDOUT;
+    futex_wait(&c->seq, seq, ANY_BITS, deadline);
+  }
+}
+
+/*
+ * No lost notify: the waiter counts itself and reads seq while it still
+ * holds l, and a notifier holds l, so every notify that comes after the
+ * wait began bumps seq past the value read, and sees the waiter count.
+ * (Even without l, the seq_cst "waiters++; read seq" against "seq++; read
+ * waiters" lets no notify slip between the two.) A timed-out sleeper
+ * cannot swallow a wake-up: one the kernel gives it shows up as a changed
+ * seq, and it returns 0.
+ */
+int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
+                      double deadline) {
+  if (owner == 0 || owner_of(l) != owner)
+    return cperm();
+  atomic_fetch_add(&c->waiters, 1);
+  uint32_t seq = atomic_load(&c->seq);
+  uint32_t levels = unlock_all(l);
+  int rc = cond_sleep(c, seq, deadline);
+  atomic_fetch_sub(&c->waiters, 1);
+  relock(l, owner, levels);
+  return rc;
+}
+
+int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
+                          uint64_t owner, int (*pred)(void *), void *arg,
+                          double deadline) {
+  if (owner == 0 || owner_of(l) != owner)
+    return cperm();
+  while (!pred(arg)) {
+    int rc = mpmp__shcond_wait(c, l, owner, deadline);
+    if (rc == MPMP_ETIMEDOUT)
+      return pred(arg) ? 0 : MPMP_ETIMEDOUT;
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+void mpmp__shcond_notify(mpmp__shcond_t *c, unsigned n) {
+  if (n == 0)
+    return;
+  atomic_fetch_add(&c->seq, 1);
+  if (atomic_load(&c->waiters) > 0)
+    futex_wake(&c->seq, clamp_int(n), ANY_BITS);
+}
+
+void mpmp__shcond_notify_all(mpmp__shcond_t *c) {
+  mpmp__shcond_notify(c, UINT_MAX);
+}
+
+/* ---- Barrier: Python's threading.Barrier, state for state ------------------ */
+
+enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+
+/* The internal lock is never held across a user's call: any id will do. */
+#define BOWNER UINT64_MAX
+
+static void b_lock(mpmp__shbarrier_t *b) {
+  mpmp__shlock_acquire(&b->lock, BOWNER, INFINITY);
+}
+
+static void b_unlock(mpmp__shbarrier_t *b) {
+  mpmp__shlock_release(&b->lock, BOWNER);
+}
+
+static int b_state(const mpmp__shbarrier_t *b) { return atomic_load(&b->state); }
+
+static void b_set(mpmp__shbarrier_t *b, int state) {
+  atomic_store(&b->state, state);
+  mpmp__shcond_notify_all(&b->cond);
+}
+
+static int b_settled(void *arg) {
+  int st = b_state(arg);
+  return st != DRAINING && st != RESETTING;
+}
+
+static int b_released(void *arg) { return b_state(arg) != FILLING; }
+
+int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
+  if (parties == 0 || parties > INT32_MAX)
+    return mpmp__err(MPMP_EINVAL, "barrier parties must be >= 1, not %u",
+                     parties);
+  mpmp__shlock_init(&b->lock, 0);
+  atomic_init(&b->cond.seq, 0);
+  atomic_init(&b->cond.waiters, 0);
+  b->parties = parties;
+  b->count = 0;
+  atomic_init(&b->state, FILLING);
+  return 0;
+}
+
+/* Wait until the previous generation has drained (or a reset ended). */
+static int b_enter(mpmp__shbarrier_t *b, double deadline) {
+  int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_settled, b,
+                                 deadline);
+  if (rc)
+    return rc;
+  return b_state(b) < 0 ? MPMP_EBROKEN : 0;
+}
+
+static int b_wait(mpmp__shbarrier_t *b, double deadline) {
+  if (mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_released, b,
+                            deadline)) {
+    b_set(b, BROKEN); /* a timeout breaks it for everyone */
+    return MPMP_ETIMEDOUT;
+  }
+  return b_state(b) < 0 ? MPMP_EBROKEN : 0;
+}
+
+/* The last one out ends the draining (or the reset). */
+static void b_exit(mpmp__shbarrier_t *b) {
+  int st = b_state(b);
+  if (--b->count == 0 && (st == DRAINING || st == RESETTING))
+    b_set(b, FILLING);
+}
+
+int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
+                         unsigned *index) {
+  if (b->parties == 0)
+    return mpmp__err(MPMP_EINVAL, "barrier used before init");
+  b_lock(b);
+  int rc = b_enter(b, deadline);
+  if (rc) {
+    b_unlock(b);
+    return rc == MPMP_EBROKEN ? mpmp__err(rc, "the barrier is broken") : rc;
+  }
+  unsigned i = b->count++;
+  if (i + 1 == b->parties)
+    b_set(b, DRAINING); /* the last to arrive releases the others */
+  else
+    rc = b_wait(b, deadline);
+  b_exit(b);
+  b_unlock(b);
+  if (rc == MPMP_EBROKEN)
+    return mpmp__err(rc, "the barrier was broken or reset while waiting");
+  if (rc == 0 && index != NULL)
+    *index = i;
+  return rc;
+}
+
+void mpmp__shbarrier_abort(mpmp__shbarrier_t *b) {
+  b_lock(b);
+  b_set(b, BROKEN);
+  b_unlock(b);
+}
+
+void mpmp__shbarrier_reset(mpmp__shbarrier_t *b) {
+  b_lock(b);
+  int st = b_state(b);
+  if (b->count == 0)
+    b_set(b, FILLING);
+  else if (st == FILLING || st == BROKEN)
+    b_set(b, RESETTING); /* the waiters leave broken; the last one out
+                            makes it FILLING again */
+  else
+    mpmp__shcond_notify_all(&b->cond);
+  b_unlock(b);
+}
+
+int mpmp__shbarrier_broken(const mpmp__shbarrier_t *b) {
+  return b_state(b) == BROKEN;
+}
+
+unsigned mpmp__shbarrier_n_waiting(mpmp__shbarrier_t *b) {
+  b_lock(b);
+  unsigned n = b_state(b) == FILLING ? b->count : 0;
+  b_unlock(b);
+  return n;
+}
