@@ -172,7 +172,8 @@ mpirun --hostfile "$tmp/hostfile" --map-by node "${bind[@]}" \
   --oversubscribe "$@" <&0 &
 mpirun_pid=$!
 trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' TERM HUP
-trap 'kill -INT "$mpirun_pid" 2>/dev/null || true' INT
+# A background job of a non-interactive shell ignores SIGINT: send TERM.
+trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' INT
 while :; do
   rc=0
   wait "$mpirun_pid" || rc=$?

@@ -92,7 +92,32 @@ if [[ -n "${MPMP_MPIRUN_ARGS:-}" ]]; then
 fi
 args+=(${extra[@]+"${extra[@]}"} -n "$np")
 
-if [[ -n "$pseudo" ]]; then
-  exec bash "$MPMP_ROOT/scripts/pseudo-mpirun.sh" "$pseudo" "${args[@]}" "$@"
+# Open MPI's shared-memory transport keeps its segments in /dev/shm and
+# leaves them there when a rank dies. Each job gets a directory of its own
+# there, removed afterwards whatever happened, so no job leaves anything.
+shmdir=""
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+  shmdir="$(mktemp -d /dev/shm/mpmp-job.XXXXXX)"
+  export OMPI_MCA_btl_vader_backing_directory="$shmdir"
 fi
-exec mpirun --oversubscribe "${args[@]}" "$@"
+cleanup() { [[ -z "$shmdir" ]] || rm -rf "$shmdir"; }
+trap cleanup EXIT
+
+# Not exec: this shell stays to clean up. Signals go on to the launcher,
+# which ends the job; "<&0" keeps stdin for the background job.
+if [[ -n "$pseudo" ]]; then
+  bash "$MPMP_ROOT/scripts/pseudo-mpirun.sh" "$pseudo" "${args[@]}" "$@" <&0 &
+else
+  mpirun --oversubscribe "${args[@]}" "$@" <&0 &
+fi
+job=$!
+trap 'kill -TERM "$job" 2>/dev/null || true' TERM HUP
+# A background job of a non-interactive shell ignores SIGINT: send TERM.
+trap 'kill -TERM "$job" 2>/dev/null || true' INT
+rc=0
+while :; do
+  wait "$job" && rc=0 || rc=$?
+  # wait returns early (>128) when a trapped signal arrives: wait again.
+  kill -0 "$job" 2>/dev/null || break
+done
+exit "$rc"

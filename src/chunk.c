@@ -106,7 +106,10 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
                     .out_max = h->out_size ? h->out_size : h->out_max,
                     .stop_id = &mpmp__rt.stop_id, .id = h->job};
+  atomic_store_explicit(&mpmp__rt.crash_task, t->name, memory_order_relaxed);
   for (uint32_t i = 0; i < h->count; i++) {
+    atomic_store_explicit(&mpmp__rt.crash_item, h->first + i + 1,
+                          memory_order_relaxed);
     ctx.arg = in + (size_t)i * h->in_size;
     ctx.slot = fixed ? res + (size_t)i * h->out_size : NULL;
     run_item(h, t, i, &ctx, &f);
@@ -120,6 +123,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
       mpmp__ctx_fini(&ctx); /* the rare case: a failure or a scratch buffer */
   }
   atomic_store(&mpmp__rt.running_id, 0);
+  atomic_store(&mpmp__rt.crash_task, NULL);
   send_done(h, res, fixed, &f);
   mpmp__free(own);
   mpmp__free(f.data);

@@ -13,6 +13,7 @@
 
 #include <mpi.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -220,6 +221,10 @@ typedef struct mpmp__rt {
   _Atomic int shutdown;
   _Atomic uint64_t running_id, stop_id;
   const struct mpmp__job *current;
+  /* what the worker runs now, for the crash report (worker.c) */
+  const char *_Atomic crash_task;
+  _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
+  struct sigaction *crash_old;  /* the handlers we chain to (4 signals) */
   char *chunk_buf;            /* map results, reused (no page faults) */
   size_t chunk_buf_cap;
 } mpmp__rt_t;
@@ -262,6 +267,7 @@ void mpmp__ctx_fini(mpmp_ctx_t *ctx);
 /* ---- worker and process ------------------------------------------------- */
 
 void mpmp__worker_setup(void);   /* installs the worker's handlers */
+void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
 void mpmp__worker_serve(void);   /* the service loop, until SHUTDOWN */
 void mpmp__process_setup(void);  /* installs the main rank's handlers */
 int mpmp__process_finalize(void);/* join/terminate children at finalize */

@@ -4,6 +4,7 @@
  * rank shuts the job down. Messages for the rank that arrive while a body
  * runs are handled by the agent thread (wait.c).
  */
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,6 +76,7 @@ static void on_shutdown(int src, void *buf, size_t len) {
 }
 
 void mpmp__worker_setup(void) {
+  mpmp__crash_report_install();
   mpmp__set_handler(MPMP__TAG_RUN_PROC, on_run);
   mpmp__set_handler(MPMP__TAG_RUN_CHUNK, on_chunk);
   mpmp__set_handler(MPMP__TAG_TERMINATE, on_terminate);
@@ -153,8 +155,11 @@ static void run_job(mpmp__job_t *job) {
                     .id = h->id};
   rt->current = job;
   atomic_store(&rt->running_id, h->id);
+  atomic_store(&rt->crash_item, 0);
+  atomic_store(&rt->crash_task, task ? task->name : NULL);
   int rc = task ? task->fn(&ctx)
                 : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
+  atomic_store(&rt->crash_task, NULL);
   int code = exit_code(rc, &ctx, task ? task->name : "?");
   atomic_store(&rt->running_id, 0);
   rt->current = NULL;
@@ -202,4 +207,77 @@ MPMP_API int mpmp_current_process(mpmp_process_info_t *info) {
   info->rank = rt->rank;
   snprintf(info->node, sizeof info->node, "%s", rt->ranks[rt->rank].host);
   return 0;
+}
+
+/* ---- crash report ---------------------------------------------------------- */
+
+#define MPMP__NCRASH 4
+static const int crash_signals[MPMP__NCRASH] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+
+/* Append a decimal number; async-signal-safe (no stdio in a signal handler). */
+static size_t put_num(char *b, size_t at, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do
+    tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) > 0);
+  while (n > 0)
+    b[at++] = tmp[--n];
+  return at;
+}
+
+static size_t put_str(char *b, size_t at, size_t cap, const char *s) {
+  while (*s && at < cap)
+    b[at++] = *s++;
+  return at;
+}
+
+/*
+ * A task that crashes its worker cannot be recovered: an MPI rank that dies
+ * takes the job with it (Open MPI ends every rank at once, so nothing
+ * hangs). Before that happens, say which task and which item did it.
+ */
+static void on_crash(int sig) {
+  char b[512];
+  const char *task = atomic_load(&mpmp__rt.crash_task);
+  uint64_t item = atomic_load(&mpmp__rt.crash_item);
+  size_t at = put_str(b, 0, 400, "[");
+  for (int d = 1000; d > 1 && mpmp__rt.rank < d; d /= 10)
+    b[at++] = '0'; /* "[0002]" like every other mpmp log line */
+  at = put_num(b, at, (uint64_t)mpmp__rt.rank);
+  at = put_str(b, at, 400, "] ERROR: rank ");
+  at = put_num(b, at, (uint64_t)mpmp__rt.rank);
+  at = put_str(b, at, 400, " crashed with signal ");
+  at = put_num(b, at, (uint64_t)sig);
+  at = put_str(b, at, 400, task ? " in task '" : " outside any task");
+  if (task) {
+    at = put_str(b, at, 400, task);
+    at = put_str(b, at, 400, item ? "' on item " : "' (a process body)");
+    if (item)
+      at = put_num(b, at, item - 1);
+  }
+  at = put_str(b, at, 500, ": the job ends now\n");
+  ssize_t ignored = write(STDERR_FILENO, b, at);
+  (void)ignored;
+  /* Then whatever was there before (Open MPI's backtrace printer, or the
+   * default action); it ends the process, and Open MPI ends the job. */
+  for (int i = 0; i < MPMP__NCRASH; i++)
+    if (crash_signals[i] == sig && mpmp__rt.crash_old != NULL)
+      sigaction(sig, &mpmp__rt.crash_old[i], NULL);
+  raise(sig);
+}
+
+void mpmp__crash_report_install(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->crash_old == NULL &&
+      (rt->crash_old = mpmp__calloc(MPMP__NCRASH, sizeof *rt->crash_old)) == NULL)
+    return; /* no report, but nothing else changes */
+  for (int i = 0; i < MPMP__NCRASH; i++) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(crash_signals[i], &sa, &rt->crash_old[i]);
+  }
 }
