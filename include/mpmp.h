@@ -13,5 +13,6 @@
 #include "mpmp/task.h"
 #include "mpmp/process.h"
 #include "mpmp/pool.h"
+#include "mpmp/executor.h"
 
 #endif /* MPMP_H */

@@ -279,5 +279,13 @@ void mpmp__chunk_run(const void *msg, size_t len);
 /* Main side: claim/free worker ranks (rt->lock held). */
 int mpmp__claim_worker(void);
 int mpmp__process_start_on(struct mpmp_process *p, int rank);
+/* Future support on pool results (pool.c, used by executor.c). */
+int mpmp__async_cancel(mpmp_async_t *j);
+int mpmp__async_cancelled(const mpmp_async_t *j);
+int mpmp__async_running(mpmp_async_t *j);
+int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user);
+const char *mpmp__async_error(const mpmp_async_t *j);
+void mpmp__async_stop(mpmp_async_t *j);
+void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
 
 #endif /* MPMP_INTERNAL_H */

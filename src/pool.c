@@ -42,6 +42,8 @@ struct mpmp_async {
   size_t result_size;
   mpmp_async_cb cb;
   void *user;
+  struct { mpmp_async_cb cb; void *user; } *more; /* add_done_callback */
+  int nmore, cancelled, stopped; /* stopped: deal no more (map timeout) */
 };
 
 struct mpmp_pool {
@@ -204,7 +206,8 @@ static void job_free(mpmp_async_t *j);
  * chunk of it is still out); it then leaves the pool's list. */
 static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   int finished = j->done_items == j->n ||
-                 (pool->state == POOL_TERMINATED && j->chunks_out == 0);
+                 ((pool->state == POOL_TERMINATED || j->stopped) &&
+                  j->chunks_out == 0);
   if (!finished || atomic_load(&j->ready))
     return NULL;
   unlink_job(pool, j->id);
@@ -214,13 +217,19 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   return j;
 }
 
+static int job_ok(const mpmp_async_t *j) {
+  return j->nfails == 0 && j->done_items == j->n && !j->cancelled;
+}
+
 static void run_callback(mpmp_async_t *j) {
   if (j->orphan) {
     job_free(j);
     return;
   }
   if (j->cb != NULL)
-    j->cb(j, j->nfails == 0 && j->done_items == j->n, j->user);
+    j->cb(j, job_ok(j), j->user);
+  for (int k = 0; k < j->nmore; k++)
+    j->more[k].cb(j, job_ok(j), j->more[k].user);
 }
 
 static void on_chunk_done(int src, void *buf, size_t len) {
@@ -590,6 +599,8 @@ MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
   int rc = mpmp_async_wait(j, timeout);
   if (rc < 0)
     return rc;
+  if (j->cancelled)
+    return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
   if (j->nfails > 0) {
     const fail_t *f = &j->fails[0];
     return mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
@@ -613,7 +624,91 @@ MPMP_API int mpmp_async_ready(mpmp_async_t *j) {
 MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
   if (!mpmp_async_ready(j))
     return mpmp__err(MPMP_EAGAIN, "the result is not ready");
-  return j->nfails == 0 && j->done_items == j->n;
+  return job_ok(j);
+}
+
+/* ---- what a Future adds (executor.c) ----------------------------------------- */
+
+int mpmp__async_cancel(mpmp_async_t *j) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int cancelled = 0;
+  pthread_mutex_lock(&rt->lock);
+  if (!atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0) {
+    unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
+    j->cancelled = cancelled = 1;
+    atomic_store(&j->ready, 1);
+  }
+  pthread_mutex_unlock(&rt->lock);
+  if (cancelled) {
+    mpmp__ring_rank(rt->rank);
+    run_callback(j);
+  }
+  return cancelled || j->cancelled;
+}
+
+int mpmp__async_cancelled(const mpmp_async_t *j) { return j->cancelled; }
+
+/* Deal no more of the job; it completes once its chunks out are back. */
+void mpmp__async_stop(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__rt.lock);
+  j->stopped = 1;
+  j->next_item = j->n;
+  mpmp_async_t *done = maybe_complete(j->pool, j);
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  if (done)
+    run_callback(done);
+}
+
+/* Cancel every job of the pool that has not started. */
+void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
+  for (;;) {
+    mpmp_async_t *victim = NULL;
+    pthread_mutex_lock(&mpmp__rt.lock);
+    for (mpmp_async_t *j = pool->jobs; j && !victim; j = j->next)
+      if (j->next_item == 0 && j->chunks_out == 0)
+        victim = j;
+    pthread_mutex_unlock(&mpmp__rt.lock);
+    if (victim == NULL || !mpmp__async_cancel(victim))
+      return;
+  }
+}
+
+int mpmp__async_running(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__rt.lock);
+  int running = !atomic_load(&j->ready) && j->chunks_out > 0;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return running;
+}
+
+/* Python: a callback added to a finished future runs at once. */
+int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user) {
+  int now = 0;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  if (atomic_load(&j->ready)) {
+    now = 1;
+  } else {
+    void *m = mpmp__realloc(j->more, (size_t)(j->nmore + 1) * sizeof *j->more);
+    if (m == NULL) {
+      pthread_mutex_unlock(&mpmp__rt.lock);
+      return mpmp__err(MPMP_ENOMEM, "out of memory for a callback");
+    }
+    j->more = m;
+    j->more[j->nmore].cb = cb;
+    j->more[j->nmore++].user = user;
+  }
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  if (now)
+    cb(j, job_ok(j), user);
+  return 0;
+}
+
+/* The first failure's message, or NULL. */
+const char *mpmp__async_error(const mpmp_async_t *j) {
+  if (j->cancelled)
+    return "cancelled";
+  if (j->nfails > 0)
+    return j->fails[0].msg ? j->fails[0].msg : "";
+  return j->done_items < j->n ? "the pool was terminated" : NULL;
 }
 
 MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
@@ -637,6 +732,8 @@ MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
                                size_t *size) {
   if (!mpmp_async_ready(j))
     return mpmp__err(MPMP_EAGAIN, "the result is not ready");
+  if (j->cancelled)
+    return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
   if (j->nfails > 0 || j->done_items < j->n)
     return mpmp__err(MPMP_ETASK, "the task failed: %s", j->nfails ?
                      j->fails[0].msg : "the pool was terminated");
@@ -648,6 +745,7 @@ MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
 }
 
 static void job_free(mpmp_async_t *j) {
+  mpmp__free(j->more);
   for (int k = 0; k < j->nfails; k++)
     mpmp__free(j->fails[k].msg);
   mpmp__free(j->fails);

@@ -43,6 +43,7 @@ extern "C" {
   XX(EMSGSIZE, -EMSGSIZE, "buffer too small or message too large")          \
   XX(ENOSPC, -ENOSPC, "shared heap exhausted")                               \
   XX(EPIPE, -EPIPE, "closed")                                                \
+  XX(ECANCELED, -ECANCELED, "cancelled")                                     \
   XX(ENOTINIT, -3001, "mpmp is not initialized (or already finalized)")      \
   XX(EALREADY, -3002, "mpmp is already initialized")                         \
   XX(ENOTASK, -3003, "function is not a registered task")                    \

@@ -1,0 +1,127 @@
+/**
+ * \file mpmp/executor.h
+ * \brief Executor and futures (Python's concurrent.futures.ProcessPoolExecutor).
+ *
+ * \code
+ * mpmp_executor_t *ex;
+ * mpmp_future_t *fs[10];
+ * mpmp_executor_create(&ex, NULL);
+ * for (long i = 0; i < 10; i++)
+ *     mpmp_executor_submit(ex, process_item, &i, sizeof i, &fs[i]);
+ * mpmp_as_completed_t *it;
+ * mpmp_future_t *f;
+ * mpmp_as_completed(fs, 10, MPMP_FOREVER, &it);
+ * while (mpmp_as_completed_next(it, &f) == 0) { ... mpmp_future_result(f, 0, &data, &size); }
+ * mpmp_as_completed_destroy(it);
+ * mpmp_executor_shutdown(ex, 1, 0);
+ * \endcode
+ *
+ * The executor runs on a pool of worker ranks; a future is the pool's
+ * asynchronous result of one task (so mpmp_async_* calls work on it too).
+ * A failing task's message is the future's exception.
+ */
+#ifndef MPMP_EXECUTOR_H
+#define MPMP_EXECUTOR_H
+
+#include <stddef.h>
+#include "mpmp/common.h"
+#include "mpmp/pool.h"
+#include "mpmp/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpmp_executor mpmp_executor_t;
+/** A future: the asynchronous result of one submitted task. */
+typedef mpmp_async_t mpmp_future_t;
+
+/** Options; NULL means all defaults. */
+typedef struct mpmp_executor_opts {
+  int max_workers;          /**< 0: every free worker rank */
+  mpmp_task_fn initializer; /**< run once on each worker; may be NULL */
+  const void *initarg;
+  size_t initarg_size;
+  size_t max_result;        /**< largest result; 0: 64 KiB */
+} mpmp_executor_opts_t;
+
+/** \return 0, ::MPMP_EBUSY (too few free workers), ::MPMP_ETASK (initializer failed). */
+MPMP_API int mpmp_executor_create(mpmp_executor_t **ex,
+                                  const mpmp_executor_opts_t *opts);
+/** Schedule fn(arg) (copied). \return 0, or ::MPMP_EPERM after shutdown. */
+MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
+                                  const void *arg, size_t arg_size,
+                                  mpmp_future_t **future);
+/**
+ * Python's executor.map with results in order; fixed-size elements as in
+ * mpmp_pool_map(). Only the chunks in flight are ever out (two per worker).
+ * \return 0, ::MPMP_ETASK (first failure in mpmp_errmsg()), ::MPMP_ETIMEDOUT.
+ */
+MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
+                               const void *in, size_t n, size_t in_size,
+                               void *out, size_t out_size, size_t chunksize,
+                               double timeout);
+/**
+ * No more submissions. \p cancel_futures: cancel the futures not started
+ * yet. \p wait: wait for the running ones, give the workers back and free
+ * the executor (futures stay valid until destroyed). With \p wait 0 the
+ * executor is freed by a later shutdown(ex, 1, ...) call.
+ */
+MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
+                                    int cancel_futures);
+
+/**
+ * The result bytes (valid until destroy). \return 0, ::MPMP_ETIMEDOUT,
+ * ::MPMP_ETASK (the task failed: mpmp_errmsg() has its message),
+ * ::MPMP_ECANCELED.
+ */
+MPMP_API int mpmp_future_result(mpmp_future_t *f, double timeout,
+                                const void **data, size_t *size);
+/**
+ * \param[out] msg  NULL if the task succeeded, else its failure message.
+ * \return 0, ::MPMP_ETIMEDOUT, ::MPMP_ECANCELED.
+ */
+MPMP_API int mpmp_future_exception(mpmp_future_t *f, double timeout,
+                                   const char **msg);
+/** \return 1 when finished or cancelled. */
+MPMP_API int mpmp_future_done(mpmp_future_t *f);
+/** \return 1 while a worker runs it. */
+MPMP_API int mpmp_future_running(mpmp_future_t *f);
+/** Cancel if not started. \return 1 if it is (now) cancelled, else 0. */
+MPMP_API int mpmp_future_cancel(mpmp_future_t *f);
+MPMP_API int mpmp_future_cancelled(mpmp_future_t *f);
+/** Run \p cb when done (at once if it already is); same rules as pool callbacks. */
+MPMP_API int mpmp_future_add_done_callback(mpmp_future_t *f, mpmp_async_cb cb,
+                                           void *user);
+MPMP_API void mpmp_future_destroy(mpmp_future_t *f);
+
+/** Python's as_completed(): yields futures as they finish. */
+typedef struct mpmp_as_completed mpmp_as_completed_t;
+/** \p timeout bounds the whole iteration, as in Python. */
+MPMP_API int mpmp_as_completed(mpmp_future_t *const *fs, int n, double timeout,
+                               mpmp_as_completed_t **it);
+/**
+ * The next finished future. \return 0, ::MPMP_EEOF when all were yielded,
+ * ::MPMP_ETIMEDOUT when the iteration's time is up.
+ */
+MPMP_API int mpmp_as_completed_next(mpmp_as_completed_t *it, mpmp_future_t **f);
+MPMP_API void mpmp_as_completed_destroy(mpmp_as_completed_t *it);
+
+/** return_when of mpmp_futures_wait(). */
+enum {
+  MPMP_FIRST_COMPLETED = 1,
+  MPMP_FIRST_EXCEPTION = 2,
+  MPMP_ALL_COMPLETED = 3
+};
+/**
+ * Python's concurrent.futures.wait(). \return the number of done futures
+ * (check each with mpmp_future_done()); it returns at the timeout too, as
+ * Python does, with fewer done.
+ */
+MPMP_API int mpmp_futures_wait(mpmp_future_t *const *fs, int n,
+                               int return_when, double timeout);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPMP_EXECUTOR_H */

@@ -1,0 +1,199 @@
+/* Executor and futures: the tutorials' submit/as_completed examples,
+ * exceptions, cancel, wait, callbacks, map and shutdown. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpitest.h"
+
+static int process_item(mpmp_ctx_t *ctx) { /* item ** 2 */
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * *x;
+  return 0;
+}
+MPMP_TASK(process_item);
+
+static int may_fail(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    return mpmp_fail(ctx, "Can't process %lld", (long long)*x);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(may_fail);
+
+static int nap(mpmp_ctx_t *ctx) {
+  test_sleep(*(const double *)mpmp_arg(ctx, NULL));
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 1;
+  return 0;
+}
+MPMP_TASK(nap);
+
+static mpmp_executor_t *executor(int workers) {
+  mpmp_executor_t *ex = NULL;
+  mpmp_executor_opts_t o = {.max_workers = workers};
+  assert_int_equal(mpmp_executor_create(&ex, &o), 0);
+  return ex;
+}
+
+static void executor_submit_as_completed(void **state) {
+  (void)state;
+  mpmp_future_t *fs[10], *f;
+  int seen[10] = {0};
+  mpmp_executor_t *ex = executor(0);
+  for (int64_t i = 0; i < 10; i++)
+    assert_int_equal(mpmp_executor_submit(ex, process_item, &i, sizeof i, &fs[i]), 0);
+  mpmp_as_completed_t *it;
+  assert_int_equal(mpmp_as_completed(fs, 10, 30, &it), 0);
+  int count = 0;
+  while (mpmp_as_completed_next(it, &f) == 0) {
+    int k = -1;
+    for (int i = 0; i < 10; i++)
+      if (fs[i] == f)
+        k = i;
+    assert_true(k >= 0 && !seen[k]);
+    seen[k] = 1;
+    const int64_t *r;
+    size_t size;
+    assert_int_equal(mpmp_future_result(f, 0, (const void **)&r, &size), 0);
+    assert_int_equal(size, sizeof *r);
+    assert_int_equal(*r, (int64_t)k * k);
+    count++;
+  }
+  assert_int_equal(count, 10);
+  assert_int_equal(mpmp_as_completed_next(it, &f), MPMP_EEOF);
+  mpmp_as_completed_destroy(it);
+  for (int i = 0; i < 10; i++)
+    mpmp_future_destroy(fs[i]);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+}
+
+static void executor_exception_reaches_result(void **state) {
+  (void)state;
+  mpmp_future_t *fs[10];
+  mpmp_executor_t *ex = executor(0);
+  for (int64_t i = 0; i < 10; i++)
+    assert_int_equal(mpmp_executor_submit(ex, may_fail, &i, sizeof i, &fs[i]), 0);
+  int ok = 0;
+  for (int i = 0; i < 10; i++) {
+    const char *msg = "unset";
+    const void *r;
+    assert_int_equal(mpmp_future_exception(fs[i], 30, &msg), 0);
+    if (i == 5) {
+      assert_string_equal(msg, "Can't process 5");
+      assert_int_equal(mpmp_future_result(fs[i], 0, &r, NULL), MPMP_ETASK);
+      assert_non_null(strstr(mpmp_errmsg(), "Can't process 5"));
+    } else {
+      assert_null(msg);
+      ok += mpmp_future_result(fs[i], 0, &r, NULL) == 0;
+    }
+    mpmp_future_destroy(fs[i]);
+  }
+  assert_int_equal(ok, 9);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+}
+
+static int calls;
+static void count_call(mpmp_async_t *f, int ok, void *user) {
+  (void)f;
+  calls++;
+  *(int *)user = ok ? 1 : -1;
+}
+
+/* One worker busy with a long task: the futures behind it are pending. */
+static void executor_cancel_pending_future(void **state) {
+  (void)state;
+  double secs = 0.5;
+  int64_t x = 3;
+  int flag = 0;
+  mpmp_future_t *busy[8], *last;
+  mpmp_executor_t *ex = executor(1);
+  for (int i = 0; i < 3; i++) /* the worker takes at most two at once */
+    assert_int_equal(mpmp_executor_submit(ex, nap, &secs, sizeof secs, &busy[i]), 0);
+  assert_int_equal(mpmp_executor_submit(ex, process_item, &x, sizeof x, &last), 0);
+  test_sleep(0.05);
+  assert_int_equal(mpmp_future_running(busy[0]), 1);
+  assert_int_equal(mpmp_future_cancel(busy[0]), 0); /* running: too late */
+  calls = 0;
+  assert_int_equal(mpmp_future_add_done_callback(last, count_call, &flag), 0);
+  assert_int_equal(mpmp_future_cancel(last), 1);
+  assert_int_equal(mpmp_future_cancelled(last), 1);
+  assert_int_equal(mpmp_future_done(last), 1);
+  assert_int_equal(calls, 1);
+  assert_int_equal(flag, -1);
+  const void *r;
+  assert_int_equal(mpmp_future_result(last, 0, &r, NULL), MPMP_ECANCELED);
+  mpmp_future_destroy(last);
+  /* shutdown with cancel_futures drops what has not started */
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 1), 0);
+  int cancelled = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(mpmp_future_done(busy[i]), 1);
+    cancelled += mpmp_future_cancelled(busy[i]);
+    mpmp_future_destroy(busy[i]);
+  }
+  assert_true(cancelled <= 1); /* only the third can still be pending */
+}
+
+static void executor_wait_modes(void **state) {
+  (void)state;
+  double quick = 0.0, slow = 0.4;
+  int64_t bad = 5;
+  mpmp_future_t *fs[3];
+  mpmp_executor_t *ex = executor(0);
+  assert_int_equal(mpmp_executor_submit(ex, nap, &slow, sizeof slow, &fs[0]), 0);
+  assert_int_equal(mpmp_executor_submit(ex, nap, &quick, sizeof quick, &fs[1]), 0);
+  assert_int_equal(mpmp_executor_submit(ex, may_fail, &bad, sizeof bad, &fs[2]), 0);
+  int done = mpmp_futures_wait(fs, 3, MPMP_FIRST_COMPLETED, 30);
+  assert_true(done >= 1);
+  done = mpmp_futures_wait(fs, 3, MPMP_FIRST_EXCEPTION, 30);
+  assert_int_equal(mpmp_future_done(fs[2]), 1);
+  assert_true(done >= 1);
+  assert_int_equal(mpmp_futures_wait(fs, 3, MPMP_ALL_COMPLETED, 30), 3);
+  assert_int_equal(mpmp_futures_wait(fs, 3, 9, 1), MPMP_EINVAL);
+  for (int i = 0; i < 3; i++)
+    mpmp_future_destroy(fs[i]);
+  /* a wait that times out returns with fewer done */
+  assert_int_equal(mpmp_executor_submit(ex, nap, &slow, sizeof slow, &fs[0]), 0);
+  double t0 = test_now();
+  assert_int_equal(mpmp_futures_wait(fs, 1, MPMP_ALL_COMPLETED, 0.05), 0);
+  assert_true(test_now() - t0 < 0.3);
+  const void *r;
+  assert_int_equal(mpmp_future_result(fs[0], 0.01, &r, NULL), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_future_result(fs[0], 30, &r, NULL), 0);
+  mpmp_future_destroy(fs[0]);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+}
+
+static void executor_map_in_order_and_timeout(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  int64_t x[N], r[N];
+  double naps[40];
+  int64_t nr[40];
+  for (int i = 0; i < N; i++)
+    x[i] = i;
+  mpmp_executor_t *ex = executor(0);
+  assert_int_equal(mpmp_executor_map(ex, process_item, x, N, sizeof *x, r, sizeof *r, 10, 30), 0);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(r[i], (int64_t)i * i);
+  for (int i = 0; i < 40; i++)
+    naps[i] = 0.05;
+  double t0 = test_now();
+  assert_int_equal(mpmp_executor_map(ex, nap, naps, 40, sizeof *naps, nr, sizeof *nr, 1, 0.1), MPMP_ETIMEDOUT);
+  assert_true(test_now() - t0 < 1.0); /* the rest was cancelled */
+  assert_int_equal(mpmp_executor_shutdown(ex, 0, 0), 0);
+  int64_t one = 1;
+  mpmp_future_t *f = NULL;
+  assert_int_equal(mpmp_executor_submit(ex, process_item, &one, sizeof one, &f), MPMP_EPERM);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(executor_submit_as_completed),
+    cmocka_unit_test(executor_exception_reaches_result),
+    cmocka_unit_test(executor_cancel_pending_future),
+    cmocka_unit_test(executor_wait_modes),
+    cmocka_unit_test(executor_map_in_order_and_timeout),
+};
+MPMP_TEST_MAIN(tests)
