@@ -22,6 +22,9 @@
      "the same when the job spans nodes (network round trips are longer)")   \
   XX(POLL_MS, DOUBLE, "5",                                                   \
      "longest sleep between polls for messages from other nodes (ms)")       \
+  XX(PROGRESS, STR, "auto",                                                  \
+     "progress bar on stderr for maps longer than 2 s: auto (when stderr "   \
+     "is a terminal), 1 or 0")                                               \
   XX(TERM_GRACE, DOUBLE, "5",                                                \
      "seconds a daemon process gets to stop at finalize before the job is "  \
      "aborted")

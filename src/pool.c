@@ -9,8 +9,10 @@
  *
  * All pool and job state is guarded by rt->lock.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "proto.h"
@@ -581,13 +583,52 @@ static int job_ready(void *arg) {
   return atomic_load(&((mpmp_async_t *)arg)->ready);
 }
 
+/* MPMP_PROGRESS: "1" on, "0" off, "auto" when stderr is a terminal. */
+static int progress_wanted(void) {
+  const char *p = mpmp__rt.env.PROGRESS;
+  if (!strcmp(p, "1"))
+    return 1;
+  return strcmp(p, "0") != 0 && isatty(STDERR_FILENO);
+}
+
+static void progress_line(const mpmp_async_t *j, double t0, int last) {
+  double el = mpmp__now() - t0, rate = el > 0 ? (double)j->done_items / el : 0;
+  double eta = rate > 0 ? (double)(j->n - j->done_items) / rate : 0;
+  fprintf(stderr, "\r[mpmp] map: %zu/%zu items (%3.0f%%), %.0f items/s, "
+          "ETA %.0f s %s", j->done_items, j->n,
+          100.0 * (double)j->done_items / (double)j->n, rate, eta,
+          last ? "\n" : "");
+  fflush(stderr);
+}
+
+/* Wait in half-second slices, drawing the bar once the map has run 2 s. */
+static int wait_with_progress(mpmp_async_t *j, double deadline) {
+  double t0 = mpmp__now();
+  int drawn = 0, rc;
+  do {
+    double slice = fmin(deadline, mpmp__now() + 0.5);
+    rc = mpmp__wait_until(job_ready, j, slice);
+    if (mpmp__now() - t0 >= 2.0 && (rc == 0 || drawn || rc == MPMP_ETIMEDOUT)) {
+      progress_line(j, t0, rc == 0);
+      drawn = 1;
+    }
+  } while (rc == MPMP_ETIMEDOUT && mpmp__now() < deadline);
+  if (drawn && rc != 0)
+    fputc('\n', stderr);
+  return rc;
+}
+
 MPMP_API int mpmp_async_wait(mpmp_async_t *j, double timeout) {
   int rc = mpmp__check_main("mpmp_async_wait");
   if (rc < 0)
     return rc;
   if (j == NULL)
     return mpmp__err(MPMP_EINVAL, "the result is NULL");
-  rc = mpmp__wait_until(job_ready, j, mpmp__deadline(timeout));
+  double deadline = mpmp__deadline(timeout);
+  if (j->n > 1 && j->out_size > 0 && progress_wanted())
+    rc = wait_with_progress(j, deadline);
+  else
+    rc = mpmp__wait_until(job_ready, j, deadline);
   if (rc == MPMP_ETIMEDOUT)
     return mpmp__err(rc, "the result is not ready after %g s (%zu of %zu "
                      "items done); it keeps running", timeout, j->done_items,
