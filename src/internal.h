@@ -287,5 +287,8 @@ int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user);
 const char *mpmp__async_error(const mpmp_async_t *j);
 void mpmp__async_stop(mpmp_async_t *j);
 void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
+/* The failure of item `index` of a finished job, or NULL (imap.c). */
+const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
+                                   int *rank);
 
 #endif /* MPMP_INTERNAL_H */

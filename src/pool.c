@@ -46,6 +46,7 @@ struct mpmp_async {
   void *user;
   struct { mpmp_async_cb cb; void *user; } *more; /* add_done_callback */
   int nmore, cancelled, stopped; /* stopped: deal no more (map timeout) */
+  int in_callback; /* ready, callbacks not yet run: destroy must not free */
 };
 
 struct mpmp_pool {
@@ -215,6 +216,7 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   unlink_job(pool, j->id);
   if (j->nfails > 1)
     qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
+  j->in_callback = 1; /* run_callback() clears it */
   atomic_store(&j->ready, 1);
   return j;
 }
@@ -223,15 +225,28 @@ static int job_ok(const mpmp_async_t *j) {
   return j->nfails == 0 && j->done_items == j->n && !j->cancelled;
 }
 
+/*
+ * Called, without rt->lock, for a job that has just become ready. The
+ * waiting thread may see `ready` and destroy the job at any moment: while
+ * in_callback is set, destroy only marks it an orphan, and whoever clears
+ * in_callback last frees it. Callbacks see the job ready, as in Python.
+ */
 static void run_callback(mpmp_async_t *j) {
-  if (j->orphan) {
-    job_free(j);
-    return;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  int orphan = j->orphan;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  if (!orphan) {
+    if (j->cb != NULL)
+      j->cb(j, job_ok(j), j->user);
+    for (int k = 0; k < j->nmore; k++)
+      j->more[k].cb(j, job_ok(j), j->more[k].user);
   }
-  if (j->cb != NULL)
-    j->cb(j, job_ok(j), j->user);
-  for (int k = 0; k < j->nmore; k++)
-    j->more[k].cb(j, job_ok(j), j->more[k].user);
+  pthread_mutex_lock(&mpmp__rt.lock);
+  j->in_callback = 0;
+  orphan = j->orphan;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  if (orphan)
+    job_free(j);
 }
 
 static void on_chunk_done(int src, void *buf, size_t len) {
@@ -677,6 +692,7 @@ int mpmp__async_cancel(mpmp_async_t *j) {
   if (!atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0) {
     unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
     j->cancelled = cancelled = 1;
+    j->in_callback = 1;
     atomic_store(&j->ready, 1);
   }
   pthread_mutex_unlock(&rt->lock);
@@ -743,6 +759,23 @@ int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user) {
   return 0;
 }
 
+const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
+                                   int *rank) {
+  int lo = 0, hi = j->nfails - 1; /* fails are sorted by index */
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (j->fails[mid].index == index) {
+      *rank = j->fails[mid].rank;
+      return j->fails[mid].msg ? j->fails[mid].msg : "";
+    }
+    if (j->fails[mid].index < index)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return NULL;
+}
+
 /* The first failure's message, or NULL. */
 const char *mpmp__async_error(const mpmp_async_t *j) {
   if (j->cancelled)
@@ -798,15 +831,14 @@ static void job_free(mpmp_async_t *j) {
 MPMP_API void mpmp_async_destroy(mpmp_async_t *j) {
   if (j == NULL)
     return;
-  int running = 0;
+  int busy = 0;
   if (mpmp_initialized()) {
     pthread_mutex_lock(&mpmp__rt.lock);
-    running = !atomic_load(&j->ready);
-    j->orphan = running; /* the handler frees it when it completes */
-    j->cb = NULL;
+    busy = !atomic_load(&j->ready) || j->in_callback;
+    j->orphan = busy; /* run_callback() frees it when it is done */
     pthread_mutex_unlock(&mpmp__rt.lock);
   }
-  if (!running)
+  if (!busy)
     job_free(j);
 }
 

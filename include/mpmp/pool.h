@@ -117,6 +117,44 @@ MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
                                    mpmp_async_cb cb, void *user,
                                    mpmp_async_t **res);
 
+/**
+ * Produces the next item for imap: writes in_size bytes to \p item.
+ * \return 1 when it wrote one, 0 at the end, a negative code on error.
+ */
+typedef int (*mpmp_produce_fn)(void *user, void *item);
+
+/** A streaming map (Python's imap / imap_unordered iterator). */
+typedef struct mpmp_imap mpmp_imap_t;
+
+/**
+ * Python's imap: items come from \p produce as they are needed and results
+ * are read with mpmp_imap_next(), in item order. At most \p buffersize
+ * items (0: 4 x chunksize x workers) are held at once — read from the
+ * producer and not yet returned — so a map over 10^8 items streams in
+ * bounded memory. The producer runs in the thread that calls
+ * mpmp_imap_next().
+ */
+MPMP_API int mpmp_pool_imap(mpmp_pool_t *pool, mpmp_task_fn fn,
+                            mpmp_produce_fn produce, void *user,
+                            size_t in_size, size_t out_size, size_t chunksize,
+                            size_t buffersize, mpmp_imap_t **it);
+/** imap_unordered: results in the order they are ready (see index). */
+MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                      mpmp_produce_fn produce, void *user,
+                                      size_t in_size, size_t out_size,
+                                      size_t chunksize, size_t buffersize,
+                                      mpmp_imap_t **it);
+/**
+ * The next result into \p out (out_size bytes) and its item index.
+ * \return 0; ::MPMP_EEOF after the last; ::MPMP_ETIMEDOUT (call again);
+ * ::MPMP_ETASK when this item failed (its message in mpmp_errmsg(); the
+ * iteration goes on); the producer's negative code.
+ */
+MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
+                            double timeout);
+/** Stop (items not started are dropped) and free. */
+MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it);
+
 /** No more work may be submitted; running work completes. */
 MPMP_API int mpmp_pool_close(mpmp_pool_t *pool);
 /**

@@ -351,6 +351,92 @@ static void pool_map_async_progresses_while_main_computes(void **state) {
   finish(pool);
 }
 
+/* imap's producer: the integers 0..limit-1, counting how many are out. */
+typedef struct { int64_t next, limit, max_ahead; int64_t *taken; } counter_t;
+static int produce_int(void *user, void *item) {
+  counter_t *c = user;
+  if (c->next == c->limit)
+    return 0;
+  *(int64_t *)item = c->next++;
+  int64_t ahead = c->next - *c->taken; /* read but not yet returned */
+  if (ahead > c->max_ahead)
+    c->max_ahead = ahead;
+  return 1;
+}
+
+/* imap over 1 000 000 items: in order, in bounded memory. */
+static void pool_imap_million_in_order_bounded(void **state) {
+  (void)state;
+  int64_t taken = 0, r;
+  size_t idx;
+  counter_t c = {0, 1000000, 0, &taken};
+  mpmp_imap_t *it;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_imap(pool, square, produce_int, &c, sizeof(int64_t), sizeof r, 1000, 20000, &it), 0);
+  while (mpmp_imap_next(it, &r, &idx, 30) == 0) {
+    assert_int_equal(idx, (size_t)taken);
+    assert_true(r == (int64_t)idx * (int64_t)idx);
+    taken++;
+  }
+  assert_int_equal(taken, 1000000);
+  assert_true(c.max_ahead <= 20000); /* never more than buffersize out */
+  assert_int_equal(mpmp_imap_next(it, &r, &idx, 1), MPMP_EEOF);
+  mpmp_imap_destroy(it);
+  finish(pool);
+}
+
+static void pool_imap_unordered_million(void **state) {
+  (void)state;
+  int64_t taken = 0, r;
+  size_t idx;
+  counter_t c = {0, 1000000, 0, &taken};
+  unsigned char *seen = calloc(1000000, 1);
+  mpmp_imap_t *it;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_imap_unordered(pool, square, produce_int, &c, sizeof(int64_t), sizeof r, 1000, 0, &it), 0);
+  while (mpmp_imap_next(it, &r, &idx, 30) == 0) {
+    assert_true(idx < 1000000 && !seen[idx]);
+    seen[idx] = 1;
+    assert_true(r == (int64_t)idx * (int64_t)idx);
+    taken++;
+  }
+  assert_int_equal(taken, 1000000);
+  mpmp_imap_destroy(it);
+  free(seen);
+  finish(pool);
+}
+
+/* A failing item is reported at its place; the iteration goes on. */
+static void pool_imap_failure_and_timeout(void **state) {
+  (void)state;
+  int64_t taken = 0, r;
+  size_t idx;
+  counter_t c = {0, 10, 0, &taken};
+  mpmp_imap_t *it;
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_imap(pool, may_fail, produce_int, &c, sizeof(int64_t), sizeof r, 1, 4, &it), 0);
+  int ok = 0, failed = 0, rc;
+  while ((rc = mpmp_imap_next(it, &r, &idx, 30)) != MPMP_EEOF) {
+    if (rc == MPMP_ETASK) {
+      assert_int_equal(idx, 5);
+      assert_non_null(strstr(mpmp_errmsg(), "Can't process 5"));
+      failed++;
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(r, (int64_t)idx * 10);
+      ok++;
+    }
+  }
+  assert_int_equal(ok, 9);
+  assert_int_equal(failed, 1);
+  mpmp_imap_destroy(it);
+  counter_t slow = {0, 8, 0, &taken};
+  assert_int_equal(mpmp_pool_imap(pool, slow_item, produce_int, &slow, sizeof(int64_t), sizeof r, 1, 0, &it), 0);
+  assert_int_equal(mpmp_imap_next(it, &r, &idx, 0.01), MPMP_ETIMEDOUT);
+  mpmp_imap_destroy(it); /* stops with items still running */
+  finish(pool);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_squares),
     cmocka_unit_test(pool_starmap_products),
@@ -364,5 +450,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_edge_sizes),
     cmocka_unit_test(pool_states_close_terminate_join),
     cmocka_unit_test(pool_map_async_progresses_while_main_computes),
+    cmocka_unit_test(pool_imap_million_in_order_bounded),
+    cmocka_unit_test(pool_imap_unordered_million),
+    cmocka_unit_test(pool_imap_failure_and_timeout),
 };
 MPMP_TEST_MAIN(tests)
