@@ -29,12 +29,10 @@ if(NOT MPMP_BASH)
   message(FATAL_ERROR "bash is needed to run the MPI tests (scripts/run-mpi.sh)")
 endif()
 
-# Open MPI refuses to run as root without these; a unit test that calls
-# MPI_Init starts a singleton mpirun daemon, so it needs them too. They only
-# allow, they change nothing for other users.
-set(MPMP_TEST_ENV
-  OMPI_ALLOW_RUN_AS_ROOT=1
-  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
+# The unit tests never initialize MPI, so they need none of Open MPI's
+# root-permission variables; the MPI tests get them from run-mpi.sh, only
+# when run as root.
+set(MPMP_TEST_ENV)
 # Open MPI keeps allocations until exit in plugins it unloads at finalize,
 # so LeakSanitizer reports them from "<unknown module>" where no suppression
 # can match. MPI tests in ASan builds check memory errors only; the unit
