@@ -179,7 +179,7 @@ MPMP_API int mpmp_as_completed(mpmp_future_t *const *fs, int n, double timeout,
 static int any_new(void *arg) {
   mpmp_as_completed_t *it = arg;
   for (int i = 0; i < it->n; i++)
-    if (!it->yielded[i] && mpmp_async_ready(it->fs[i]))
+    if (!it->yielded[i] && mpmp__async_done(it->fs[i]))
       return 1;
   return 0;
 }
@@ -194,7 +194,7 @@ MPMP_API int mpmp_as_completed_next(mpmp_as_completed_t *it, mpmp_future_t **f) 
     return mpmp__err(rc, "as_completed: %d of %d futures unfinished at the "
                      "timeout", it->left, it->n);
   for (int i = 0; i < it->n; i++)
-    if (!it->yielded[i] && mpmp_async_ready(it->fs[i])) {
+    if (!it->yielded[i] && mpmp__async_done(it->fs[i])) {
       it->yielded[i] = 1;
       it->left--;
       *f = it->fs[i];
@@ -221,7 +221,7 @@ static int wait_pred(void *arg) {
   int failed = 0;
   w->done = 0;
   for (int i = 0; i < w->n; i++)
-    if (mpmp_async_ready(w->fs[i])) {
+    if (mpmp__async_done(w->fs[i])) {
       w->done++;
       failed |= mpmp__async_error(w->fs[i]) != NULL;
     }

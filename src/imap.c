@@ -117,8 +117,8 @@ static batch_t *pick(mpmp_imap_t *it) {
   if (b->n == 0)
     return a;
   batch_t *old = a->first < b->first ? a : b, *young = old == a ? b : a;
-  if (!it->ordered && !mpmp_async_ready(old->job) &&
-      mpmp_async_ready(young->job))
+  if (!it->ordered && !mpmp__async_done(old->job) &&
+      mpmp__async_done(young->job))
     return young;
   return old;
 }
@@ -126,7 +126,7 @@ static batch_t *pick(mpmp_imap_t *it) {
 static int any_ready(void *arg) {
   mpmp_imap_t *it = arg;
   for (int k = 0; k < 2; k++)
-    if (it->b[k].n && mpmp_async_ready(it->b[k].job))
+    if (it->b[k].n && mpmp__async_done(it->b[k].job))
       return 1;
   return 0;
 }

@@ -281,6 +281,7 @@ int mpmp__claim_worker(void);
 int mpmp__process_start_on(struct mpmp_process *p, int rank);
 /* Future support on pool results (pool.c, used by executor.c). */
 int mpmp__async_cancel(mpmp_async_t *j);
+int mpmp__async_done(const mpmp_async_t *j);
 int mpmp__async_cancelled(const mpmp_async_t *j);
 int mpmp__async_running(mpmp_async_t *j);
 int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user);

@@ -594,9 +594,11 @@ MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
 
 /* ---- results ------------------------------------------------------------------ */
 
-static int job_ready(void *arg) {
-  return atomic_load(&((mpmp_async_t *)arg)->ready);
-}
+/* Ready, without driving progress: for wait predicates, which run right
+ * after mpmp__wait_until() has progressed. */
+int mpmp__async_done(const mpmp_async_t *j) { return atomic_load(&j->ready); }
+
+static int job_ready(void *arg) { return mpmp__async_done(arg); }
 
 /* MPMP_PROGRESS: "1" on, "0" off, "auto" when stderr is a terminal. */
 static int progress_wanted(void) {
