@@ -59,6 +59,24 @@ static void complete_pending(void) {
 
 int mpmp__sends_pending(void) { return atomic_load(&mpmp__rt.npending) > 0; }
 
+/*
+ * Post a send. On this node it is synchronous: an eager MPI send may
+ * complete at the sender while its fragment still waits in the sender's
+ * queue, so a receiver rung for it could find nothing and sleep for good;
+ * a synchronous send completes only once the receiver has matched it, and
+ * the sender rings until then. A rank on another node cannot be rung (it
+ * polls, and every poll progresses MPI), so a plain send arrives there and
+ * the synchronous handshake would only double the trips over the network.
+ */
+static int post_send(int dest, int tag, const void *data, size_t len,
+                     MPI_Request *req) {
+  int local = mpmp__is_local(dest);
+  int rc = (local ? MPI_Issend : MPI_Isend)(data, (int)len, MPI_BYTE, dest,
+                                            tag, mpmp__rt.comm, req);
+  return rc == MPI_SUCCESS ? 0
+                           : mpmp__mpi_err(rc, local ? "MPI_Issend" : "MPI_Isend");
+}
+
 static int send_nb(int dest, int tag, const void *data, void *owned,
                    size_t len);
 
@@ -80,13 +98,11 @@ static int send_nb(int dest, int tag, const void *data, void *owned,
     mpmp__free(buf);
     return mpmp__err(MPMP_ENOMEM, "out of memory for a send");
   }
-  int local = mpmp__is_local(dest); /* synchronous locally: see below */
-  int rc = (local ? MPI_Issend : MPI_Isend)(data, (int)len, MPI_BYTE, dest,
-                                            tag, rt->comm, &p->req);
-  if (rc != MPI_SUCCESS) {
+  int rc = post_send(dest, tag, data, len, &p->req);
+  if (rc < 0) {
     mpmp__free(buf);
     mpmp__free(p);
-    return mpmp__mpi_err(rc, "MPI_Isend");
+    return rc;
   }
   p->buf = buf;
   p->dest = dest;
@@ -142,25 +158,16 @@ int mpmp__progress(void) {
 }
 
 /*
- * Send and make sure the receiver sees it. An eager MPI send may complete
- * at the sender while its fragment still waits in the sender's queue for
- * the next progress call, so "ring after completion" could wake a receiver
- * that finds nothing and sleeps for good. A synchronous send completes only
- * once the receiver has matched it: until then the sender keeps progressing
- * and ringing (the receiver may have slept through a ring), first polling
- * for MPMP_SPIN_US, then sleeping in growing steps so that a sender to a
- * busy or remote rank does not burn a core.
+ * Send and wait until it is through (see post_send), ringing the receiver
+ * meanwhile (it may have slept through a ring): first polling for
+ * MPMP_SPIN_US, then sleeping in growing steps so that a sender to a busy
+ * or remote rank does not burn a core.
  */
 static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
   MPI_Request req;
-  /* A rank on another node cannot be rung: it polls, and every poll (and
-   * this sender's own waits) progress MPI, so a plain send arrives and the
-   * synchronous handshake would only double the trips over the network. */
-  int local = mpmp__is_local(dest);
-  int rc = (local ? MPI_Issend : MPI_Isend)(buf, (int)len, MPI_BYTE, dest,
-                                            tag, mpmp__rt.comm, &req);
-  if (rc != MPI_SUCCESS)
-    return mpmp__mpi_err(rc, local ? "MPI_Issend" : "MPI_Isend");
+  int rc = post_send(dest, tag, buf, len, &req);
+  if (rc < 0)
+    return rc;
   mpmp__ring_rank(dest);
   double spin_until = mpmp__now() + mpmp__rt.spin_s, nap = 5e-6;
   for (unsigned i = 1;; i++) {
