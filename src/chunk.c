@@ -99,7 +99,6 @@ void mpmp__chunk_run(const void *buf, size_t len) {
                 "request)", h->count);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  atomic_store(&mpmp__rt.running_id, h->job);
   if (fixed)
     memset(res, 0, fixed); /* an item that writes nothing reads as zeros */
   const char *in = (const char *)(h + 1);
@@ -122,7 +121,6 @@ void mpmp__chunk_run(const void *buf, size_t len) {
     if (ctx.out != NULL || ctx.errmsg != NULL)
       mpmp__ctx_fini(&ctx); /* the rare case: a failure or a scratch buffer */
   }
-  atomic_store(&mpmp__rt.running_id, 0);
   atomic_store(&mpmp__rt.crash_task, NULL);
   send_done(h, res, fixed, &f);
   mpmp__free(own);

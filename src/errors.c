@@ -39,8 +39,6 @@ MPMP_API const char *mpmp_err_name(int err) {
 
 MPMP_API const char *mpmp_errmsg(void) { return mpmp__errbuf; }
 
-void mpmp__err_clear(void) { mpmp__errbuf[0] = '\0'; }
-
 int mpmp__verr(int code, const char *fmt, va_list ap) {
   vsnprintf(mpmp__errbuf, sizeof mpmp__errbuf, fmt, ap);
   return code;

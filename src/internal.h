@@ -31,8 +31,6 @@ int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
 int mpmp__verr(int code, const char *fmt, va_list ap);
 /* Convert an MPI error code into MPMP_EMPI with the MPI error string. */
 int mpmp__mpi_err(int mpi_rc, const char *what);
-/* Clear the detail message (a successful call leaves the old one alone). */
-void mpmp__err_clear(void);
 
 /* "[0003] WARN: ..." on stderr, prefixed with the rank. */
 void mpmp__log(const char *level, const char *fmt, ...) MPMP_PRINTF(2, 3);
@@ -219,7 +217,7 @@ typedef struct mpmp__rt {
   /* worker rank: the queued bodies and the one running now */
   struct mpmp__job *jobq_head, *jobq_tail;
   _Atomic int shutdown;
-  _Atomic uint64_t running_id, stop_id;
+  _Atomic uint64_t stop_id;
   const struct mpmp__job *current;
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;

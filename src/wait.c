@@ -13,7 +13,8 @@
  * of the rank is waiting (the user's code computes, a worker runs a body),
  * so messages for a busy rank (terminate, later remote object operations)
  * are still served. While some thread waits and drives progress itself, the
- * agent parks on the `drivers` word and checks back every few milliseconds.
+ * agent parks on the `drivers` word, checking back after 2 ms and then ever
+ * more rarely (see AGENT_PARK_*).
  */
 #include <limits.h>
 #include <linux/futex.h>

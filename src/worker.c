@@ -154,14 +154,12 @@ static void run_job(mpmp__job_t *job) {
                     .out_max = h->max_result, .stop_id = &rt->stop_id,
                     .id = h->id};
   rt->current = job;
-  atomic_store(&rt->running_id, h->id);
   atomic_store(&rt->crash_item, 0);
   atomic_store(&rt->crash_task, task ? task->name : NULL);
   int rc = task ? task->fn(&ctx)
                 : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
   atomic_store(&rt->crash_task, NULL);
   int code = exit_code(rc, &ctx, task ? task->name : "?");
-  atomic_store(&rt->running_id, 0);
   rt->current = NULL;
   report_done(h, code, &ctx);
   mpmp__ctx_fini(&ctx);
