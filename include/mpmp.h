@@ -14,5 +14,7 @@
 #include "mpmp/process.h"
 #include "mpmp/pool.h"
 #include "mpmp/executor.h"
+#include "mpmp/shared.h"
+#include "mpmp/sync.h"
 
 #endif /* MPMP_H */

@@ -75,6 +75,9 @@ typedef struct mpmp__env {
 int mpmp__env_load(mpmp__env_t *env);
 void mpmp__env_print(const mpmp__env_t *env, FILE *out);
 
+/* Bytes of the node control block, between the doorbells and the heap. */
+#define MPMP__CTL_SIZE 64
+
 /* ---- waiting: doorbells in the node segment ----------------------------- */
 
 /*
@@ -124,6 +127,8 @@ enum {
                              memory */
   MPMP__TAG_CHUNK_DATA,   /* worker -> main: a map chunk's results, received
                              straight into the caller's output */
+  MPMP__TAG_OBJ_REQ,      /* any -> a rank of an object's home node */
+  MPMP__TAG_OBJ_REP,      /* its answer */
   MPMP__TAG_MAX
 };
 
@@ -181,10 +186,17 @@ typedef struct mpmp__rt {
   mpmp__topo_t topo;
   mpmp__bind_t bind;
 
-  /* the node's shared segment: doorbells, then (later) the shared heap */
+  /* the node's shared segment: doorbells, control block, shared heap */
   MPI_Win node_win;
   char *node_base;
   mpmp__bell_t *bells;      /* indexed by node rank */
+  struct mpmp__node_ctl *node_ctl;
+  char *heap_base;          /* the node heap (heap.c), objects (object.c) */
+  size_t heap_size;
+  uint64_t obj_secret;      /* the same on every rank: handle tags */
+  int *node_first;          /* node k's ranks: node_members[node_first[k]..] */
+  int *node_members;
+  _Atomic int nproxies;     /* threads waiting for remote callers */
 
   /* progress */
   pthread_mutex_t progress_lock;
@@ -289,5 +301,9 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
 /* The failure of item `index` of a finished job, or NULL (imap.c). */
 const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
                                    int *rank);
+
+/* Shared objects (object.c, value.c, sync.c). */
+void mpmp__value_ops_register(void);
+void mpmp__sync_ops_register(void);
 
 #endif /* MPMP_INTERNAL_H */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "object.h"
 
 mpmp__rt_t mpmp__rt = {
     .progress_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -101,11 +102,14 @@ static int number_nodes(void) {
   return 0;
 }
 
-/* The node's shared segment: doorbells first, the shared heap after. */
+/* The node's shared segment: doorbells, the control block, the shared heap
+ * (formatted by mpmp__objects_init). */
 static int make_segment(void) {
   mpmp__rt_t *rt = &mpmp__rt;
-  size_t bells = (size_t)rt->node_size * sizeof(mpmp__bell_t);
-  MPI_Aint size = rt->node_rank == 0 ? (MPI_Aint)(bells + rt->env.HEAP_SIZE) : 0;
+  size_t bells = (size_t)rt->node_size * sizeof(mpmp__bell_t) + MPMP__CTL_SIZE;
+  /* + 64: MPI does not promise more than 8-byte alignment; we align up */
+  MPI_Aint size = rt->node_rank == 0
+                      ? (MPI_Aint)(bells + rt->env.HEAP_SIZE + 64) : 0;
   void *base = NULL;
   int rc = MPI_Win_allocate_shared(size, 64, MPI_INFO_NULL, rt->node_comm,
                                    &base, &rt->node_win);
@@ -116,8 +120,13 @@ static int make_segment(void) {
   MPI_Aint qsize;
   int disp;
   MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base);
+  base = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
   rt->node_base = base;
   rt->bells = base;
+  rt->node_ctl = (struct mpmp__node_ctl *)(void *)((char *)base + bells -
+                                                   MPMP__CTL_SIZE);
+  rt->heap_base = (char *)base + bells;
+  rt->heap_size = rt->env.HEAP_SIZE;
   if (rt->node_rank == 0)
     memset(base, 0, bells);
   MPI_Barrier(rt->node_comm);
@@ -160,6 +169,8 @@ static int setup_runtime(void) {
   rt->worker_busy = mpmp__calloc((size_t)rt->size, 1);
   if (rt->worker_busy == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  if ((rc = mpmp__objects_init()) < 0)
+    return rc;
   return mpmp__tasks_setup(rt->comm);
 }
 
@@ -202,6 +213,7 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return rc;
   rc = agree(setup_runtime());
   if (rc == 0) { /* handlers first: the agent may receive at once */
+    mpmp__objects_setup();
     if (rt->rank == 0) {
       mpmp__process_setup();
       mpmp__pool_setup();
@@ -228,10 +240,18 @@ static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__agent_stop();
   mpmp__tasks_fini();
-  if (rt->node_win != MPI_WIN_NULL)
+  mpmp__objects_fini();
+  if (rt->node_win != MPI_WIN_NULL && atomic_load(&rt->nproxies) == 0)
     MPI_Win_free(&rt->node_win);
+  else if (rt->node_win != MPI_WIN_NULL)
+    /* a helper still sleeps in the segment for a remote caller that never
+     * came back: leave it mapped until the process ends */
+    MPMP__WARN("%d remote waits still pending at finalize: the shared "
+               "segment stays mapped until exit", atomic_load(&rt->nproxies));
   rt->bells = NULL;
   rt->node_base = NULL;
+  rt->heap_base = NULL;
+  rt->node_ctl = NULL;
   mpmp__topo_fini(&rt->topo);
   mpmp__free(rt->worker_busy);
   mpmp__free(rt->ranks);

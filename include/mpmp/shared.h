@@ -1,0 +1,185 @@
+/**
+ * \file mpmp/shared.h
+ * \brief Shared objects, and Value / Array / RawValue / RawArray
+ *        (Python's multiprocessing.Value, Array, sharedctypes).
+ *
+ * \code
+ * mpmp_value_t counter;                       // Value('i', 0)
+ * mpmp_value_create(&counter, MPMP_INT32, NULL, 1);
+ * // pass `counter` to a Process or task by copying it into the argument
+ * mpmp_value_add(counter, 1, NULL);           // atomic: no lock needed
+ *
+ * mpmp_lock_t lk;                             // with counter.get_lock():
+ * mpmp_value_get_lock(counter, &lk);
+ * mpmp_lock_acquire(lk, MPMP_FOREVER);
+ * int32_t v; mpmp_value_load(counter, &v); v = v * 2 + 1; mpmp_value_store(counter, &v);
+ * mpmp_lock_release(lk);
+ * \endcode
+ *
+ * **Handles.** Every shared object (these, the locks of mpmp/sync.h, and
+ * later queues and pipes) is named by a small plain struct that is valid on
+ * every rank of the job: copy it into a Process's or task's argument and use
+ * it there, exactly as Python passes `args=(counter,)`. Creating an object
+ * is not collective: any rank may create or free one at any time, while the
+ * others run tasks. A handle carries a generation tag: a freed, stale,
+ * zeroed or garbage handle is ::MPMP_EBADF with a message, never a crash or
+ * a write into another object. (Freeing an object while another rank is in
+ * the middle of a call on it is a race, as in any language: free it when
+ * every user is done, e.g. after join.)
+ *
+ * **Where objects live.** An object lives in the shared heap of the node
+ * whose rank created it (`MPMP_HEAP_SIZE` bytes per node, 16 MiB by
+ * default). Ranks of that node use it with plain loads, stores and C11
+ * atomics; ranks on other nodes send each operation to the home node, where
+ * it is done with the same atomics (README, "Design"), so the semantics are
+ * the same everywhere, only slower.
+ */
+#ifndef MPMP_SHARED_H
+#define MPMP_SHARED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mpmp/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * The reference inside every shared-object handle (24 bytes). Treat it as
+ * opaque: copy it, never build or change one.
+ */
+typedef struct mpmp_ref {
+  uint64_t off;   /**< where the object lives in its home node's heap */
+  uint32_t node;  /**< the home node */
+  uint32_t gen;   /**< generation: 0 never names a live object */
+  uint16_t kind;  /**< what the object is */
+  uint16_t type;  /**< element type (Value/Array) */
+  uint32_t tag;   /**< check value over the fields above */
+} mpmp_ref_t;
+
+/** A Value or RawValue (one scalar). */
+typedef struct mpmp_value { mpmp_ref_t ref; } mpmp_value_t;
+/** An Array or RawArray (a fixed number of scalars). */
+typedef struct mpmp_array { mpmp_ref_t ref; } mpmp_array_t;
+/** A Lock or RLock (mpmp/sync.h); also what get_lock() gives. */
+typedef struct mpmp_lock { mpmp_ref_t ref; } mpmp_lock_t;
+
+/** Element types; Python's typecodes in brackets. */
+typedef enum mpmp_type {
+  MPMP_INT8 = 1, /**< 'b' */
+  MPMP_UINT8,    /**< 'B' */
+  MPMP_INT16,    /**< 'h' */
+  MPMP_UINT16,   /**< 'H' */
+  MPMP_INT32,    /**< 'i' (and 'l' where long is 32 bits) */
+  MPMP_UINT32,   /**< 'I' */
+  MPMP_INT64,    /**< 'q' (and 'l' on LP64) */
+  MPMP_UINT64,   /**< 'Q' */
+  MPMP_FLOAT,    /**< 'f' */
+  MPMP_DOUBLE,   /**< 'd' */
+  MPMP_BYTE      /**< 'c': a raw byte; no arithmetic */
+} mpmp_type_t;
+
+/** The type of Python typecode \p code ('i', 'd', ...), or 0 if unknown. */
+MPMP_API mpmp_type_t mpmp_typecode(char code);
+/** Bytes per element of \p type (0 if not a type). */
+MPMP_API size_t mpmp_type_size(mpmp_type_t type);
+/** "int32", "double", ... ("?" if not a type). */
+MPMP_API const char *mpmp_type_name(mpmp_type_t type);
+
+/* ---- Value --------------------------------------------------------------- */
+
+/**
+ * Create a Value of \p type, initialised from \p init (NULL: zero).
+ * \p lock 1: a Value with an RLock for get_lock() (Python's default);
+ * 0: a RawValue. \return 0, ::MPMP_EINVAL (bad type), ::MPMP_ENOSPC (the
+ * node heap is full: the message says how much is in use).
+ */
+MPMP_API int mpmp_value_create(mpmp_value_t *v, mpmp_type_t type,
+                               const void *init, int lock);
+/** Free it; every copy of the handle becomes stale (::MPMP_EBADF). */
+MPMP_API int mpmp_value_free(mpmp_value_t v);
+/** The element type (or a negative error). */
+MPMP_API int mpmp_value_type(mpmp_value_t v);
+/** Copy the value into \p out (mpmp_type_size() bytes); atomic. */
+MPMP_API int mpmp_value_load(mpmp_value_t v, void *out);
+/** Set the value from \p in (mpmp_type_size() bytes); atomic. */
+MPMP_API int mpmp_value_store(mpmp_value_t v, const void *in);
+/**
+ * Integer types only (else ::MPMP_EINVAL): atomically add \p delta
+ * (wrapping at the type's width, as C atomics do); \p old (may be NULL)
+ * gets the value before, sign- or zero-extended to 64 bits.
+ */
+MPMP_API int mpmp_value_add(mpmp_value_t v, int64_t delta, int64_t *old);
+/** Integer types only: atomically set \p desired; \p old gets the previous. */
+MPMP_API int mpmp_value_exchange(mpmp_value_t v, int64_t desired,
+                                 int64_t *old);
+/**
+ * Integer types only: if the value equals *\p expected, set \p desired and
+ * return 1; otherwise store the current value in *\p expected and return 0.
+ */
+MPMP_API int mpmp_value_cas(mpmp_value_t v, int64_t *expected,
+                            int64_t desired);
+/** The Value's RLock for compound updates; ::MPMP_ENOTSUP for a RawValue. */
+MPMP_API int mpmp_value_get_lock(mpmp_value_t v, mpmp_lock_t *lock);
+
+/* Typed shortcuts: the value converted to/from int64_t or double. */
+MPMP_API int mpmp_value_get_i64(mpmp_value_t v, int64_t *out);
+MPMP_API int mpmp_value_set_i64(mpmp_value_t v, int64_t x);
+MPMP_API int mpmp_value_get_f64(mpmp_value_t v, double *out);
+MPMP_API int mpmp_value_set_f64(mpmp_value_t v, double x);
+
+/* ---- Array --------------------------------------------------------------- */
+
+/**
+ * Create an Array of \p n (>= 1) elements of \p type, copied from \p init
+ * (n elements; NULL: zeros). \p lock as for mpmp_value_create().
+ */
+MPMP_API int mpmp_array_create(mpmp_array_t *a, mpmp_type_t type, size_t n,
+                               const void *init, int lock);
+MPMP_API int mpmp_array_free(mpmp_array_t a);
+/** Number of elements (or a negative error) in *\p n. */
+MPMP_API int mpmp_array_len(mpmp_array_t a, size_t *n);
+MPMP_API int mpmp_array_type(mpmp_array_t a);
+/** Element \p i (atomic); ::MPMP_EINVAL (message: index and length) out of range. */
+MPMP_API int mpmp_array_get(mpmp_array_t a, size_t i, void *out);
+MPMP_API int mpmp_array_set(mpmp_array_t a, size_t i, const void *in);
+/**
+ * Slice [start, start+count): copy out / in. Each element is copied
+ * atomically, the slice as a whole is not: hold get_lock() for that.
+ */
+MPMP_API int mpmp_array_read(mpmp_array_t a, size_t start, size_t count,
+                             void *out);
+MPMP_API int mpmp_array_write(mpmp_array_t a, size_t start, size_t count,
+                              const void *in);
+/** Atomic add / exchange / compare-exchange on element \p i (integer types). */
+MPMP_API int mpmp_array_add(mpmp_array_t a, size_t i, int64_t delta,
+                            int64_t *old);
+MPMP_API int mpmp_array_exchange(mpmp_array_t a, size_t i, int64_t desired,
+                                 int64_t *old);
+MPMP_API int mpmp_array_cas(mpmp_array_t a, size_t i, int64_t *expected,
+                            int64_t desired);
+MPMP_API int mpmp_array_get_lock(mpmp_array_t a, mpmp_lock_t *lock);
+/**
+ * The elements themselves, for ranks on the array's home node (the fastest
+ * access: plain loads and stores, as with Python's `arr[:]` buffer);
+ * ::MPMP_ENOTSUP on another node (use read/write there). Valid until freed.
+ */
+MPMP_API int mpmp_array_data(mpmp_array_t a, void **data);
+
+/* ---- the node heap --------------------------------------------------------- */
+
+/** How full this rank's node heap is. */
+typedef struct mpmp_heap_info {
+  size_t total;        /**< bytes for objects (MPMP_HEAP_SIZE less overheads) */
+  size_t in_use;       /**< bytes in live objects, headers included */
+  size_t largest_free; /**< the largest object that fits now (about) */
+  size_t objects;      /**< live objects on this node */
+} mpmp_heap_info_t;
+
+MPMP_API int mpmp_heap_info(mpmp_heap_info_t *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPMP_SHARED_H */

@@ -1,0 +1,568 @@
+/*
+ * Shared objects: the node heap they live in, their handles, and the path
+ * every operation takes (see object.h).
+ *
+ * Handles. A handle names (node, heap offset, generation, kind, type) and
+ * carries a 32-bit tag that hashes those fields with a secret drawn at
+ * init: zeroed or random bytes fail the tag (all but 1 in 2^32), a handle
+ * of one kind passed where another is expected fails the kind check, and a
+ * freed object's handle fails the generation check on the home node (every
+ * create takes a fresh generation from the node's counter and free zeroes
+ * it), so a stale handle never reaches the memory of whatever was allocated
+ * there since.
+ *
+ * Remote operations. A caller on another node sends OBJ_REQ to a rank of
+ * the home node (chosen by the caller's rank, to spread the load) and waits
+ * for OBJ_REP, sleeping as any mpmp wait does. The home rank's progress
+ * engine (its agent thread while the rank computes) runs the operation on
+ * the shared memory at once; one that must wait (a lock held, an unset
+ * event, a barrier) is tried once and then handed to a helper thread that
+ * waits with the caller's timeout and sends the reply itself, so the
+ * progress engine never blocks. Why messages and not MPI one-sided
+ * operations: README, "Design" (in short: Open MPI's RMA between nodes over
+ * TCP is not passive and refuses MPI_THREAD_MULTIPLE).
+ */
+#include <math.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "object.h"
+
+#define OBJ_MAGIC 0x4a424f4du /* "MOBJ" */
+#define LOCK_SLOT 64u          /* an embedded lock takes one line */
+
+_Static_assert(sizeof(mpmp__shlock_t) <= LOCK_SLOT, "a lock fits its slot");
+_Static_assert(sizeof(mpmp_ref_t) == 24, "handles are 24 bytes");
+
+/* The node control block, between the doorbells and the heap. */
+typedef struct mpmp__node_ctl {
+  _Atomic uint32_t next_gen;
+  uint32_t pad;
+  _Atomic uint64_t nobjects;
+  char pad2[48];
+} mpmp__node_ctl_t;
+
+_Static_assert(sizeof(mpmp__node_ctl_t) == MPMP__CTL_SIZE, "one line");
+
+static struct {
+  mpmp__op_fn fn;
+  int blocking;
+} ops[MPMP__OP_MAX];
+
+void mpmp__op_register(int op, mpmp__op_fn fn, int blocking) {
+  ops[op].fn = fn;
+  ops[op].blocking = blocking;
+}
+
+static const char *kind_name(int kind) {
+  static const char *names[MPMP__K_MAX] = {
+      "?", "Value", "Array", "Lock", "Semaphore", "Event", "Condition",
+      "Barrier"};
+  return kind > 0 && kind < MPMP__K_MAX ? names[kind] : "?";
+}
+
+/* ---- owner ids ------------------------------------------------------------- */
+
+static _Atomic uint32_t thread_counter;
+static _Thread_local uint64_t tl_owner;
+
+uint64_t mpmp__owner_id(void) {
+  if (tl_owner == 0)
+    tl_owner = ((uint64_t)(mpmp__rt.rank + 1) << 32) |
+               (atomic_fetch_add(&thread_counter, 1) + 1);
+  return tl_owner;
+}
+
+/* ---- handles --------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+static uint32_t ref_tag(const mpmp_ref_t *r) {
+  uint64_t h = mix64(mpmp__rt.obj_secret ^ r->off);
+  h = mix64(h ^ ((uint64_t)r->node << 32 | r->gen));
+  h = mix64(h ^ ((uint64_t)r->kind << 16 | r->type));
+  return (uint32_t)(h >> 32);
+}
+
+static int bad_handle(const char *fn, const char *why) {
+  return mpmp__err(MPMP_EBADF, "%s: %s", fn, why);
+}
+
+int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn) {
+  if (ref == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the handle pointer is NULL", fn);
+  if (ref->tag != ref_tag(ref) || ref->gen == 0)
+    return bad_handle(fn, ref->gen == 0 && ref->off == 0
+                              ? "the handle was never created (all zeros?)"
+                              : "not a handle made by mpmp in this job "
+                                "(garbage or corrupted bytes)");
+  if (ref->node >= (uint32_t)mpmp__rt.nnodes)
+    return bad_handle(fn, "the handle names a node this job does not have");
+  if (ref->kind != kind)
+    return mpmp__err(MPMP_EBADF, "%s: this is the handle of a %s, not of a %s",
+                     fn, kind_name(ref->kind), kind_name(kind));
+  return 0;
+}
+
+int mpmp__ref_is_local(const mpmp_ref_t *ref) {
+  return ref->node == (uint32_t)mpmp__rt.node;
+}
+
+mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  uint64_t off = ref->off;
+  if (off < 64 || off % 64 != 0 || off > rt->heap_size - 64)
+    return NULL;
+  mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
+  if (atomic_load_explicit(&o->gen, memory_order_acquire) != ref->gen ||
+      o->magic != OBJ_MAGIC)
+    return NULL;
+  if (o->kind == ref->kind)
+    return o;
+  /* a lock handle may name the lock inside a Value, Array or Condition */
+  if (ref->kind == MPMP__K_LOCK &&
+      (o->flags & (MPMP__OF_LOCK | MPMP__OF_EXTLOCK)))
+    return o;
+  return NULL;
+}
+
+mpmp__shlock_t *mpmp__obj_lock(mpmp__obj_t *o) {
+  if (o->flags & MPMP__OF_EXTLOCK) {
+    mpmp__obj_t *l = mpmp__obj_resolve(&o->ext);
+    if (l == NULL) {
+      mpmp__err(MPMP_EBADF, "the Lock of this Condition was freed");
+      return NULL;
+    }
+    return mpmp__obj_lock(l);
+  }
+  if (o->flags & MPMP__OF_LOCK)
+    return (mpmp__shlock_t *)(void *)((char *)o + o->lock_off);
+  return (mpmp__shlock_t *)mpmp__obj_data(o); /* a Lock object */
+}
+
+static void make_ref(mpmp_ref_t *r, uint64_t off, uint32_t gen, int kind,
+                     int type) {
+  memset(r, 0, sizeof *r);
+  r->off = off;
+  r->node = (uint32_t)mpmp__rt.node;
+  r->gen = gen;
+  r->kind = (uint16_t)kind;
+  r->type = (uint16_t)type;
+  r->tag = ref_tag(r);
+}
+
+void mpmp__obj_lock_ref(const mpmp_ref_t *ref, mpmp_ref_t *lock) {
+  *lock = *ref;
+  lock->kind = MPMP__K_LOCK;
+  lock->type = 0;
+  lock->tag = ref_tag(lock);
+}
+
+/* ---- create and free ------------------------------------------------------- */
+
+int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
+                     uint32_t esize, size_t body, int lock, mpmp__obj_t **out,
+                     const char *fn) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_init(fn);
+  if (rc < 0)
+    return rc;
+  if (ref == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the handle pointer is NULL", fn);
+  size_t head = 64 + (lock ? LOCK_SLOT : 0);
+  if (body > rt->heap_size)
+    return mpmp__err(MPMP_ENOSPC, "%s: %zu bytes can never fit in the node "
+                     "heap of %zu bytes: raise MPMP_HEAP_SIZE", fn, body,
+                     rt->heap_size);
+  uint64_t off;
+  rc = mpmp__heap_alloc(rt->heap_base, head + body, &off);
+  if (rc < 0)
+    return mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
+  mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
+  memset(o, 0, head + body);
+  o->magic = OBJ_MAGIC;
+  o->kind = (uint16_t)kind;
+  o->type = (uint16_t)type;
+  o->n = n;
+  o->esize = esize;
+  o->data_off = (uint32_t)head;
+  if (lock) {
+    o->flags |= MPMP__OF_LOCK;
+    o->lock_off = 64;
+    mpmp__shlock_init((mpmp__shlock_t *)(void *)((char *)o + 64), 1);
+  }
+  mpmp__node_ctl_t *ctl = rt->node_ctl;
+  uint32_t gen;
+  while ((gen = atomic_fetch_add(&ctl->next_gen, 1)) == 0)
+    ;
+  /* The release store publishes the body and header before the generation
+   * that makes the object valid. */
+  atomic_store_explicit(&o->gen, gen, memory_order_release);
+  atomic_fetch_add(&ctl->nobjects, 1);
+  make_ref(ref, off, gen, kind, type);
+  if (out)
+    *out = o;
+  return 0;
+}
+
+/* Free the block; the generation must still be `gen` (one of two racing
+ * frees wins, the other sees a stale handle). */
+static int obj_free(mpmp__obj_t *o, uint32_t gen, const char *fn) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (!atomic_compare_exchange_strong(&o->gen, &gen, 0))
+    return bad_handle(fn, "the object was already freed");
+  atomic_fetch_sub(&rt->node_ctl->nobjects, 1);
+  uint64_t off = (uint64_t)((char *)o - rt->heap_base);
+  return mpmp__heap_free(rt->heap_base, off);
+}
+
+void mpmp__obj_discard(const mpmp_ref_t *ref) {
+  mpmp__obj_t *o = mpmp__obj_resolve(ref);
+  if (o)
+    obj_free(o, ref->gen, "discard");
+}
+
+/* a->x: the kind the caller frees (a lock handle may name the lock inside
+ * another object, which goes only with that object). */
+static int op_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  if (a->x != 0 && o->kind != a->x)
+    return mpmp__err(MPMP_EINVAL, "this Lock belongs to a %s and goes with "
+                     "it: free the %s instead", kind_name(o->kind),
+                     kind_name(o->kind));
+  return obj_free(o, atomic_load(&o->gen), "free");
+}
+
+static int op_info(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  a->r0 = (int64_t)o->n;
+  a->r1 = (int64_t)(o->type | (uint64_t)o->flags << 16);
+  return 0;
+}
+
+/* ---- the remote protocol --------------------------------------------------- */
+
+typedef struct req {
+  mpmp_ref_t ref;
+  uint64_t cookie;  /* the caller's struct call */
+  uint64_t owner;
+  double timeout;   /* seconds from arrival; negative: forever */
+  int64_t x, y;
+  uint64_t i, n;
+  uint64_t out_max;
+  uint32_t op, in_len; /* the input bytes follow */
+} req_t;
+
+typedef struct rep {
+  uint64_t cookie;
+  int32_t rc;
+  uint32_t msg_len; /* message bytes (with NUL), then out_len bytes */
+  int64_t r0, r1;
+  uint64_t out_len;
+} rep_t;
+
+typedef struct call {
+  _Atomic int done;
+  int rc;
+  mpmp__oparg_t *a;
+  char msg[512];
+} call_t;
+
+static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
+  const char *msg = rc < 0 ? mpmp_errmsg() : "";
+  size_t mlen = rc < 0 ? strlen(msg) + 1 : 0;
+  size_t olen = rc >= 0 ? a->out_len : 0;
+  char *buf = mpmp__malloc(sizeof(rep_t) + mlen + olen);
+  if (buf == NULL) {
+    MPMP__ERROR("out of memory replying to rank %d: the job ends", dest);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    return;
+  }
+  rep_t p = {.cookie = q->cookie, .rc = rc, .msg_len = (uint32_t)mlen,
+             .r0 = a->r0, .r1 = a->r1, .out_len = olen};
+  memcpy(buf, &p, sizeof p);
+  memcpy(buf + sizeof p, msg, mlen);
+  if (olen)
+    memcpy(buf + sizeof p + mlen, a->out, olen);
+  mpmp__send_nb(dest, MPMP__TAG_OBJ_REP, buf, sizeof p + mlen + olen);
+}
+
+/* Run an operation on this node for a request; out goes to a scratch
+ * buffer owned by the caller of run_request. */
+static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
+                       double deadline) {
+  memset(a, 0, sizeof *a);
+  a->owner = q->owner;
+  a->deadline = deadline;
+  a->x = q->x;
+  a->y = q->y;
+  a->i = q->i;
+  a->n = q->n;
+  a->in = q->in_len ? (const char *)(q + 1) : NULL;
+  a->in_len = q->in_len;
+  a->out_max = q->out_max;
+  if (q->op == 0 || q->op >= MPMP__OP_MAX || ops[q->op].fn == NULL)
+    return mpmp__err(MPMP_ENOTSUP, "unknown shared-object operation %u "
+                     "(different mpmp versions in one job?)", q->op);
+  if (a->out_max && *scratch == NULL) {
+    *scratch = mpmp__malloc(a->out_max);
+    if (*scratch == NULL)
+      return mpmp__err(MPMP_ENOMEM, "out of memory for a %zu-byte reply",
+                       a->out_max);
+  }
+  a->out = *scratch;
+  mpmp__obj_t *o = mpmp__obj_resolve(&q->ref);
+  if (o == NULL)
+    return bad_handle("shared object", "stale handle: the object was freed "
+                      "(or its node's heap was reused)");
+  return ops[q->op].fn(o, a);
+}
+
+typedef struct proxy {
+  int src;
+  req_t *q; /* the request message, owned */
+} proxy_t;
+
+/* Wait on the caller's behalf, then reply. */
+static void *proxy_main(void *arg) {
+  proxy_t *p = arg;
+  mpmp__oparg_t a;
+  void *scratch = NULL;
+  int rc = run_request(p->q, &a, &scratch, mpmp__deadline(p->q->timeout));
+  send_reply(p->src, p->q, rc, &a);
+  mpmp__free(scratch);
+  mpmp__free(p->q);
+  mpmp__free(p);
+  atomic_fetch_sub(&mpmp__rt.nproxies, 1);
+  return NULL;
+}
+
+static int start_proxy(int src, req_t *q) {
+  proxy_t *p = mpmp__malloc(sizeof *p);
+  if (p == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a waiting request");
+  p->src = src;
+  p->q = q;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  atomic_fetch_add(&mpmp__rt.nproxies, 1);
+  pthread_t t;
+  int err = pthread_create(&t, &attr, proxy_main, p);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    atomic_fetch_sub(&mpmp__rt.nproxies, 1);
+    mpmp__free(p);
+    return mpmp__err(MPMP_ENOMEM, "could not start a thread to wait for a "
+                     "remote caller");
+  }
+  return 0;
+}
+
+static void on_request(int src, void *buf, size_t len) {
+  req_t *q = buf;
+  mpmp__oparg_t a;
+  void *scratch = NULL;
+  int rc;
+  if (len < sizeof *q || len != sizeof *q + q->in_len) {
+    MPMP__WARN("dropped a malformed object request from rank %d", src);
+    mpmp__free(buf);
+    return;
+  }
+  mpmp__err(0, "%s", "");
+  int blocking = q->op < MPMP__OP_MAX ? ops[q->op].blocking : MPMP__OPB_NO;
+  if (blocking == MPMP__OPB_ALWAYS && q->timeout != 0) {
+    rc = start_proxy(src, q);
+    if (rc == 0)
+      return; /* the proxy owns q and replies */
+  } else {
+    rc = run_request(q, &a, &scratch, -INFINITY);
+    if (rc == MPMP_ETIMEDOUT && blocking == MPMP__OPB_TRY && q->timeout != 0) {
+      mpmp__free(scratch);
+      if ((rc = start_proxy(src, q)) == 0)
+        return;
+      scratch = NULL;
+    }
+  }
+  send_reply(src, q, rc, &a);
+  mpmp__free(scratch);
+  mpmp__free(buf);
+}
+
+static void on_reply(int src, void *buf, size_t len) {
+  rep_t p;
+  (void)src;
+  if (len < sizeof p) {
+    mpmp__free(buf);
+    return;
+  }
+  memcpy(&p, buf, sizeof p);
+  call_t *c = (call_t *)(uintptr_t)p.cookie;
+  const char *msg = (const char *)buf + sizeof p;
+  c->rc = p.rc;
+  c->a->r0 = p.r0;
+  c->a->r1 = p.r1;
+  c->a->out_len = p.out_len;
+  if (p.msg_len)
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+  if (p.out_len && c->a->out)
+    memcpy(c->a->out, msg + p.msg_len,
+           p.out_len < c->a->out_max ? p.out_len : c->a->out_max);
+  atomic_store_explicit(&c->done, 1, memory_order_release);
+  mpmp__ring_rank(mpmp__rt.rank); /* the caller may sleep on our bell */
+  mpmp__free(buf);
+}
+
+static int call_done(void *arg) {
+  return atomic_load_explicit(&((call_t *)arg)->done, memory_order_acquire);
+}
+
+/* The rank of node `node` that serves this rank's requests. */
+static int home_rank(uint32_t node) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int first = rt->node_first[node], count = rt->node_first[node + 1] - first;
+  return rt->node_members[first + rt->rank % count];
+}
+
+static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
+                       const char *fn) {
+  req_t q = {.ref = *ref, .owner = a->owner, .x = a->x, .y = a->y,
+             .i = a->i, .n = a->n, .out_max = a->out_max, .op = (uint32_t)op,
+             .in_len = (uint32_t)a->in_len};
+  if (a->in_len > UINT32_MAX - sizeof q)
+    return mpmp__err(MPMP_EMSGSIZE, "%s: %zu bytes are too many for one "
+                     "remote operation (4 GiB at most)", fn, a->in_len);
+  double left = a->deadline - mpmp__now();
+  q.timeout = isinf(a->deadline) ? -1.0 : (left > 0 ? left : 0.0);
+  call_t c = {.a = a};
+  q.cookie = (uint64_t)(uintptr_t)&c;
+  int rc = mpmp__send(home_rank(ref->node), MPMP__TAG_OBJ_REQ, &q, sizeof q,
+                      a->in, a->in_len);
+  if (rc < 0)
+    return rc;
+  /* The home node always answers (a blocked operation with the caller's
+   * timeout), so this wait ends; only a dead node could keep it, and that
+   * ends the job. */
+  mpmp__wait_until(call_done, &c, INFINITY);
+  if (c.rc < 0)
+    return mpmp__err(c.rc, "%s: %s", fn, c.msg[0] ? c.msg
+                                                    : mpmp_strerror(c.rc));
+  return c.rc;
+}
+
+/* Put the public call's name in front of an operation's message. */
+static int with_fn(int rc, const char *fn) {
+  char msg[512];
+  if (rc == MPMP_ETIMEDOUT)
+    return mpmp__err(rc, "%s: timed out", fn);
+  snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
+  return mpmp__err(rc, "%s: %s", fn, msg);
+}
+
+int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
+                   const char *fn) {
+  int rc = mpmp__check_init(fn);
+  if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
+    return rc;
+  a->owner = mpmp__owner_id();
+  if (!mpmp__ref_is_local(ref))
+    return remote_call(ref, op, a, fn);
+  mpmp__obj_t *o = mpmp__obj_resolve(ref);
+  if (o == NULL)
+    return bad_handle(fn, "stale handle: the object was freed");
+  rc = ops[op].fn(o, a);
+  return rc < 0 ? with_fn(rc, fn) : rc;
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+int mpmp__objects_init(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->rank == 0 && getrandom(&rt->obj_secret, sizeof rt->obj_secret,
+                                 GRND_NONBLOCK) != sizeof rt->obj_secret) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rt->obj_secret = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20 ^
+                           (uint64_t)ts.tv_sec);
+  }
+  MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, rt->comm);
+  /* node -> its world ranks, in node-rank order */
+  int rc = 0;
+  rt->node_first = mpmp__calloc((size_t)rt->nnodes + 1, sizeof(int));
+  rt->node_members = mpmp__calloc((size_t)rt->size, sizeof(int));
+  if (rt->node_first == NULL || rt->node_members == NULL) {
+    rc = mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  } else {
+    for (int r = 0; r < rt->size; r++)
+      rt->node_first[rt->ranks[r].node + 1]++;
+    for (int k = 0; k < rt->nnodes; k++)
+      rt->node_first[k + 1] += rt->node_first[k];
+    for (int r = 0; r < rt->size; r++) {
+      const mpmp__rank_info_t *i = &rt->ranks[r];
+      rt->node_members[rt->node_first[i->node] + i->node_rank] = r;
+    }
+  }
+  if (rt->node_rank == 0) {
+    int frc = mpmp__heap_format(rt->heap_base, rt->heap_size);
+    if (frc < 0 && rc == 0)
+      rc = frc;
+    atomic_store(&rt->node_ctl->next_gen, 1);
+    atomic_store(&rt->node_ctl->nobjects, 0);
+  }
+  /* The heap is ready for every rank of the node once all agree (a
+   * failure anywhere fails init everywhere, with no rank left behind in
+   * a collective). */
+  int worst = rc;
+  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, rt->comm);
+  if (worst < 0 && rc == 0)
+    rc = mpmp__err(worst, "mpmp_init failed on another rank: %s",
+                   mpmp_strerror(worst));
+  mpmp__op_register(MPMP__OP_FREE, op_free, MPMP__OPB_NO);
+  mpmp__op_register(MPMP__OP_INFO, op_info, MPMP__OPB_NO);
+  mpmp__value_ops_register();
+  mpmp__sync_ops_register();
+  return rc;
+}
+
+void mpmp__objects_setup(void) {
+  mpmp__set_handler(MPMP__TAG_OBJ_REQ, on_request);
+  mpmp__set_handler(MPMP__TAG_OBJ_REP, on_reply);
+}
+
+void mpmp__objects_fini(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  /* Helper threads still waiting for a remote caller (one that gave up:
+   * the job is ending) must not outlive the segment they sleep on. */
+  for (int i = 0; i < 200 && atomic_load(&rt->nproxies) > 0; i++) {
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+  mpmp__free(rt->node_first);
+  mpmp__free(rt->node_members);
+  rt->node_first = rt->node_members = NULL;
+}
+
+/* ---- public: the node heap ------------------------------------------------- */
+
+MPMP_API int mpmp_heap_info(mpmp_heap_info_t *info) {
+  int rc = mpmp__check_init("mpmp_heap_info");
+  if (rc < 0)
+    return rc;
+  if (info == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_heap_info: info is NULL");
+  mpmp__heap_stats_t st;
+  mpmp__heap_stats(mpmp__rt.heap_base, &st);
+  info->total = st.total;
+  info->in_use = st.in_use;
+  info->largest_free = st.largest_free;
+  info->objects = (size_t)atomic_load(&mpmp__rt.node_ctl->nobjects);
+  return 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * Shared objects: handles, the node heap they live in, and the one path
+ * every operation takes, local or remote (object.c).
+ *
+ * An operation is a function over a resolved object and an argument block
+ * (mpmp__oparg_t). On the object's home node the caller runs it in place.
+ * From another node the caller ships the arguments to a rank of the home
+ * node; there the progress engine runs the same function (a blocking one
+ * first as a try, then, if it must wait, in a helper thread with the
+ * caller's timeout) and sends back the results. Local and remote callers
+ * therefore meet on the same atomics and the same futex words.
+ */
+#ifndef MPMP_OBJECT_H
+#define MPMP_OBJECT_H
+
+#include "internal.h"
+#include "shsync.h"
+
+/* Object kinds (mpmp_ref_t.kind); 0 is never valid. */
+enum {
+  MPMP__K_VALUE = 1,
+  MPMP__K_ARRAY,
+  MPMP__K_LOCK, /* a Lock/RLock, or the lock inside a Value/Array/Condition */
+  MPMP__K_SEM,
+  MPMP__K_EVENT,
+  MPMP__K_COND,
+  MPMP__K_BARRIER,
+  MPMP__K_MAX
+};
+
+/* Object flags */
+#define MPMP__OF_LOCK 1u     /* has an embedded lock at lock_off */
+#define MPMP__OF_EXTLOCK 2u  /* a condition using someone else's Lock */
+
+/* The header of every object: the first 64 bytes of its heap block. */
+typedef struct mpmp__obj {
+  _Atomic uint32_t gen; /* the handle's generation; 0 once freed */
+  uint32_t magic;
+  uint16_t kind, type;
+  uint32_t flags;
+  uint64_t n;           /* elements (Value 1, Array n) */
+  uint32_t esize;       /* bytes per element */
+  uint32_t lock_off;    /* embedded lock, from the header; 0: none */
+  uint32_t data_off;    /* the object's body, from the header */
+  uint32_t pad;
+  mpmp_ref_t ext;       /* MPMP__OF_EXTLOCK: the condition's Lock */
+} mpmp__obj_t;
+
+_Static_assert(sizeof(mpmp__obj_t) <= 64, "an object header is one line");
+
+static inline void *mpmp__obj_data(mpmp__obj_t *o) {
+  return (char *)o + o->data_off;
+}
+
+/* Operations (the remote protocol names them by number). */
+enum {
+  MPMP__OP_FREE = 1,
+  MPMP__OP_INFO,      /* r0 = n, r1 = type | flags << 16 */
+  MPMP__OP_LOAD,      /* elements [i, i+n) -> out */
+  MPMP__OP_STORE,     /* in -> elements [i, i+n) */
+  MPMP__OP_ADD,       /* element i += x; r0 = old */
+  MPMP__OP_XCHG,      /* element i = x; r0 = old */
+  MPMP__OP_CAS,       /* element i: x expected, y desired; rc 1/0, r0 = now */
+  MPMP__OP_LOCK_ACQUIRE,
+  MPMP__OP_LOCK_RELEASE,
+  MPMP__OP_LOCK_MINE,
+  MPMP__OP_SEM_ACQUIRE,
+  MPMP__OP_SEM_RELEASE,
+  MPMP__OP_SEM_VALUE,
+  MPMP__OP_EV_SET,
+  MPMP__OP_EV_CLEAR,
+  MPMP__OP_EV_IS_SET,
+  MPMP__OP_EV_WAIT,
+  MPMP__OP_COND_WAIT,
+  MPMP__OP_COND_NOTIFY, /* x waiters */
+  MPMP__OP_BAR_WAIT,    /* rc = arrival index */
+  MPMP__OP_BAR_ABORT,
+  MPMP__OP_BAR_RESET,
+  MPMP__OP_BAR_BROKEN,
+  MPMP__OP_BAR_WAITING,
+  MPMP__OP_MAX
+};
+
+typedef struct mpmp__oparg {
+  uint64_t owner;     /* the caller's lock owner id */
+  double deadline;    /* absolute, mpmp__now() seconds */
+  int64_t x, y;
+  uint64_t i, n;
+  const void *in;
+  size_t in_len;
+  void *out;
+  size_t out_max, out_len;
+  int64_t r0, r1;
+} mpmp__oparg_t;
+
+/* Returns >= 0 or an error with the message set. */
+typedef int (*mpmp__op_fn)(mpmp__obj_t *o, mpmp__oparg_t *a);
+
+/* Blocking class of an operation, for the remote path. */
+enum {
+  MPMP__OPB_NO = 0, /* never waits */
+  MPMP__OPB_TRY,    /* may wait: try at once, wait in a helper thread */
+  MPMP__OPB_ALWAYS  /* waits in any case: always in a helper thread */
+};
+
+/* Register an operation (value.c and sync.c do, at setup). */
+void mpmp__op_register(int op, mpmp__op_fn fn, int blocking);
+
+/*
+ * Run `op` on the object named by `ref`, which must be of kind `kind`:
+ * validates the handle (MPMP_EBADF with a message naming `fn`), then runs
+ * it here or on the home node. `a->deadline` must be set for blocking ops.
+ */
+int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
+                   const char *fn);
+
+/*
+ * Create an object of `kind` whose body is `body` bytes, with an embedded
+ * lock (recursive) when `lock` is set. The header is filled in (n, esize,
+ * type from the arguments); the body is zeroed; *o points at it so that the
+ * creator can initialise the body before anyone else can know the handle.
+ */
+int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
+                     uint32_t esize, size_t body, int lock, mpmp__obj_t **o,
+                     const char *fn);
+/* Undo a create whose body could not be initialised. */
+void mpmp__obj_discard(const mpmp_ref_t *ref);
+
+/* A handle to the embedded lock of the object `ref` names. */
+void mpmp__obj_lock_ref(const mpmp_ref_t *ref, mpmp_ref_t *lock);
+/* The lock an object of kind LOCK (or a Condition) uses; NULL + message. */
+mpmp__shlock_t *mpmp__obj_lock(mpmp__obj_t *o);
+/* Resolve a handle of this node (NULL if stale; no message). */
+mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref);
+/* Check a handle without resolving it: 0 or MPMP_EBADF naming fn. */
+int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn);
+int mpmp__ref_is_local(const mpmp_ref_t *ref);
+
+/* This thread's lock owner id: rank and thread, never 0. */
+uint64_t mpmp__owner_id(void);
+
+/* Runtime hooks (runtime.c). */
+int mpmp__objects_init(void);     /* collective: secret, node tables */
+void mpmp__objects_setup(void);   /* install the handlers */
+void mpmp__objects_fini(void);
+
+#endif /* MPMP_OBJECT_H */

@@ -1,0 +1,392 @@
+/*
+ * Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition and Barrier
+ * as shared objects (mpmp/sync.h): each is a shsync.c primitive in the body
+ * of a heap object, reached through object.c's one call path, so ranks on
+ * the home node use it directly and others through the home node.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "object.h"
+
+/* ---- operations (run on the home node) ------------------------------------ */
+
+static mpmp__shsem_t *sem_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
+static mpmp__shevent_t *ev_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
+static mpmp__shcond_t *cond_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
+static mpmp__shbarrier_t *bar_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
+
+#define LOCK_OR_FAIL(l, o)              \
+  mpmp__shlock_t *l = mpmp__obj_lock(o); \
+  if (l == NULL)                         \
+  return MPMP_EBADF
+
+static int op_lock_acquire(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  LOCK_OR_FAIL(l, o);
+  return mpmp__shlock_acquire(l, a->owner, a->deadline);
+}
+
+static int op_lock_release(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  LOCK_OR_FAIL(l, o);
+  if (mpmp__shlock_owner(l) != a->owner)
+    return mpmp__err(MPMP_EPERM, "release of a lock this rank and thread do "
+                     "not hold (rank %d)", (int)(a->owner >> 32) - 1);
+  return mpmp__shlock_release(l, a->owner);
+}
+
+static int op_lock_mine(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  LOCK_OR_FAIL(l, o);
+  return mpmp__shlock_owner(l) == a->owner;
+}
+
+static int op_sem_acquire(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return mpmp__shsem_acquire(sem_of(o), a->deadline);
+}
+
+static int op_sem_release(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  return mpmp__shsem_release(sem_of(o), 1);
+}
+
+static int op_sem_value(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  return (int)mpmp__shsem_value(sem_of(o));
+}
+
+static int op_ev_set(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  mpmp__shevent_set(ev_of(o));
+  return 0;
+}
+
+static int op_ev_clear(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  mpmp__shevent_clear(ev_of(o));
+  return 0;
+}
+
+static int op_ev_is_set(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  return mpmp__shevent_is_set(ev_of(o));
+}
+
+static int op_ev_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return mpmp__shevent_wait(ev_of(o), a->deadline);
+}
+
+static int op_cond_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  LOCK_OR_FAIL(l, o);
+  int rc = mpmp__shcond_wait(cond_of(o), l, a->owner, a->deadline);
+  return rc == MPMP_EPERM
+             ? mpmp__err(rc, "wait on a Condition whose lock this rank and "
+                         "thread do not hold: acquire it first")
+             : rc;
+}
+
+static int op_cond_notify(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  LOCK_OR_FAIL(l, o);
+  if (mpmp__shlock_owner(l) != a->owner)
+    return mpmp__err(MPMP_EPERM, "notify on a Condition whose lock this rank "
+                     "and thread do not hold: acquire it first");
+  mpmp__shcond_notify(cond_of(o), (unsigned)a->x);
+  return 0;
+}
+
+static int op_bar_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  unsigned index = 0;
+  int rc = mpmp__shbarrier_wait(bar_of(o), a->deadline, &index);
+  return rc < 0 ? rc : (int)index;
+}
+
+static int op_bar_abort(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  mpmp__shbarrier_abort(bar_of(o));
+  return 0;
+}
+
+static int op_bar_reset(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  mpmp__shbarrier_reset(bar_of(o));
+  return 0;
+}
+
+static int op_bar_broken(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  return mpmp__shbarrier_broken(bar_of(o));
+}
+
+static int op_bar_waiting(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  return (int)mpmp__shbarrier_n_waiting(bar_of(o));
+}
+
+void mpmp__sync_ops_register(void) {
+  static const struct {
+    int op;
+    mpmp__op_fn fn;
+    int blocking;
+  } table[] = {
+      {MPMP__OP_LOCK_ACQUIRE, op_lock_acquire, MPMP__OPB_TRY},
+      {MPMP__OP_LOCK_RELEASE, op_lock_release, MPMP__OPB_NO},
+      {MPMP__OP_LOCK_MINE, op_lock_mine, MPMP__OPB_NO},
+      {MPMP__OP_SEM_ACQUIRE, op_sem_acquire, MPMP__OPB_TRY},
+      {MPMP__OP_SEM_RELEASE, op_sem_release, MPMP__OPB_NO},
+      {MPMP__OP_SEM_VALUE, op_sem_value, MPMP__OPB_NO},
+      {MPMP__OP_EV_SET, op_ev_set, MPMP__OPB_NO},
+      {MPMP__OP_EV_CLEAR, op_ev_clear, MPMP__OPB_NO},
+      {MPMP__OP_EV_IS_SET, op_ev_is_set, MPMP__OPB_NO},
+      {MPMP__OP_EV_WAIT, op_ev_wait, MPMP__OPB_TRY},
+      {MPMP__OP_COND_WAIT, op_cond_wait, MPMP__OPB_ALWAYS},
+      {MPMP__OP_COND_NOTIFY, op_cond_notify, MPMP__OPB_NO},
+      {MPMP__OP_BAR_WAIT, op_bar_wait, MPMP__OPB_ALWAYS},
+      {MPMP__OP_BAR_ABORT, op_bar_abort, MPMP__OPB_NO},
+      {MPMP__OP_BAR_RESET, op_bar_reset, MPMP__OPB_NO},
+      {MPMP__OP_BAR_BROKEN, op_bar_broken, MPMP__OPB_NO},
+      {MPMP__OP_BAR_WAITING, op_bar_waiting, MPMP__OPB_NO},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    mpmp__op_register(table[i].op, table[i].fn, table[i].blocking);
+}
+
+/* ---- the public calls -------------------------------------------------------- */
+
+/* One operation with no arguments but a timeout. */
+static int call(const mpmp_ref_t *ref, int kind, int op, double timeout,
+                int64_t x, const char *fn) {
+  mpmp__oparg_t a = {.x = x, .deadline = mpmp__deadline(timeout)};
+  return mpmp__obj_call(ref, kind, op, &a, fn);
+}
+
+static int free_as(const mpmp_ref_t *ref, int kind, const char *fn) {
+  return call(ref, kind, MPMP__OP_FREE, 0, kind, fn);
+}
+
+static int create_lock(mpmp_lock_t *lock, int recursive, const char *fn) {
+  mpmp__obj_t *o;
+  int rc = mpmp__obj_create(lock ? &lock->ref : NULL, MPMP__K_LOCK,
+                            recursive, 0, 0, sizeof(mpmp__shlock_t), 0, &o, fn);
+  if (rc == 0)
+    mpmp__shlock_init(mpmp__obj_data(o), recursive);
+  return rc;
+}
+
+MPMP_API int mpmp_lock_create(mpmp_lock_t *lock) {
+  return create_lock(lock, 0, "mpmp_lock_create");
+}
+MPMP_API int mpmp_rlock_create(mpmp_lock_t *lock) {
+  return create_lock(lock, 1, "mpmp_rlock_create");
+}
+MPMP_API int mpmp_lock_free(mpmp_lock_t lock) {
+  return free_as(&lock.ref, MPMP__K_LOCK, "mpmp_lock_free");
+}
+MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
+  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, timeout, 0,
+              "mpmp_lock_acquire");
+}
+MPMP_API int mpmp_lock_release(mpmp_lock_t lock) {
+  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0, 0,
+              "mpmp_lock_release");
+}
+MPMP_API int mpmp_lock_is_mine(mpmp_lock_t lock) {
+  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0, 0,
+              "mpmp_lock_is_mine");
+}
+
+static int create_sem(mpmp_sem_t *sem, unsigned value, int bounded,
+                      const char *fn) {
+  if (value > INT32_MAX)
+    return mpmp__err(MPMP_EINVAL, "%s: value %u is over %d", fn, value,
+                     INT32_MAX);
+  mpmp__obj_t *o;
+  int rc = mpmp__obj_create(sem ? &sem->ref : NULL, MPMP__K_SEM, bounded, 0,
+                            0, sizeof(mpmp__shsem_t), 0, &o, fn);
+  if (rc == 0)
+    mpmp__shsem_init(mpmp__obj_data(o), value, bounded ? value : 0);
+  return rc;
+}
+
+MPMP_API int mpmp_sem_create(mpmp_sem_t *sem, unsigned value) {
+  return create_sem(sem, value, 0, "mpmp_sem_create");
+}
+MPMP_API int mpmp_bsem_create(mpmp_sem_t *sem, unsigned value) {
+  if (value == 0)
+    return mpmp__err(MPMP_EINVAL, "mpmp_bsem_create: a BoundedSemaphore of "
+                     "value 0 could never be acquired nor released");
+  return create_sem(sem, value, 1, "mpmp_bsem_create");
+}
+MPMP_API int mpmp_sem_free(mpmp_sem_t sem) {
+  return free_as(&sem.ref, MPMP__K_SEM, "mpmp_sem_free");
+}
+MPMP_API int mpmp_sem_acquire(mpmp_sem_t sem, double timeout) {
+  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_ACQUIRE, timeout, 0,
+              "mpmp_sem_acquire");
+}
+MPMP_API int mpmp_sem_release(mpmp_sem_t sem) {
+  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_RELEASE, 0, 0,
+              "mpmp_sem_release");
+}
+MPMP_API int mpmp_sem_value(mpmp_sem_t sem) {
+  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_VALUE, 0, 0,
+              "mpmp_sem_value");
+}
+
+MPMP_API int mpmp_event_create(mpmp_event_t *ev) {
+  return mpmp__obj_create(ev ? &ev->ref : NULL, MPMP__K_EVENT, 0, 0, 0,
+                          sizeof(mpmp__shevent_t), 0, NULL,
+                          "mpmp_event_create");
+}
+MPMP_API int mpmp_event_free(mpmp_event_t ev) {
+  return free_as(&ev.ref, MPMP__K_EVENT, "mpmp_event_free");
+}
+MPMP_API int mpmp_event_set(mpmp_event_t ev) {
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_SET, 0, 0, "mpmp_event_set");
+}
+MPMP_API int mpmp_event_clear(mpmp_event_t ev) {
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_CLEAR, 0, 0,
+              "mpmp_event_clear");
+}
+MPMP_API int mpmp_event_is_set(mpmp_event_t ev) {
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_IS_SET, 0, 0,
+              "mpmp_event_is_set");
+}
+MPMP_API int mpmp_event_wait(mpmp_event_t ev, double timeout) {
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_WAIT, timeout, 0,
+              "mpmp_event_wait");
+}
+
+MPMP_API int mpmp_cond_create(mpmp_cond_t *cond, const mpmp_lock_t *lock) {
+  const char *fn = "mpmp_cond_create";
+  int rc;
+  if (lock != NULL) {
+    if ((rc = mpmp__check_init(fn)) < 0 ||
+        (rc = mpmp__ref_check(&lock->ref, MPMP__K_LOCK, fn)) < 0)
+      return rc;
+    if (!mpmp__ref_is_local(&lock->ref))
+      return mpmp__err(MPMP_EINVAL, "%s: the Lock lives on node %u, but a "
+                       "Condition is created on this rank's node (%d) and "
+                       "must share it: create the Lock on this node",
+                       fn, lock->ref.node, mpmp__rt.node);
+    if (mpmp__obj_resolve(&lock->ref) == NULL)
+      return mpmp__err(MPMP_EBADF, "%s: stale Lock handle: it was freed", fn);
+  }
+  mpmp__obj_t *o;
+  rc = mpmp__obj_create(cond ? &cond->ref : NULL, MPMP__K_COND, 0, 0, 0,
+                        sizeof(mpmp__shcond_t), lock == NULL, &o, fn);
+  if (rc == 0 && lock != NULL) {
+    o->flags |= MPMP__OF_EXTLOCK;
+    o->ext = lock->ref;
+  }
+  return rc;
+}
+MPMP_API int mpmp_cond_free(mpmp_cond_t cond) {
+  return free_as(&cond.ref, MPMP__K_COND, "mpmp_cond_free");
+}
+MPMP_API int mpmp_cond_get_lock(mpmp_cond_t cond, mpmp_lock_t *lock) {
+  int rc = mpmp__check_init("mpmp_cond_get_lock");
+  if (rc < 0 ||
+      (rc = mpmp__ref_check(&cond.ref, MPMP__K_COND, "mpmp_cond_get_lock")) < 0)
+    return rc;
+  if (lock == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_cond_get_lock: lock is NULL");
+  mpmp__obj_lock_ref(&cond.ref, &lock->ref); /* follows an external lock */
+  return 0;
+}
+MPMP_API int mpmp_cond_acquire(mpmp_cond_t cond, double timeout) {
+  mpmp_lock_t l;
+  int rc = mpmp_cond_get_lock(cond, &l);
+  return rc < 0 ? rc : call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE,
+                            timeout, 0, "mpmp_cond_acquire");
+}
+MPMP_API int mpmp_cond_release(mpmp_cond_t cond) {
+  mpmp_lock_t l;
+  int rc = mpmp_cond_get_lock(cond, &l);
+  return rc < 0 ? rc : call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0,
+                            0, "mpmp_cond_release");
+}
+
+static int cond_wait_until(mpmp_cond_t cond, double deadline, const char *fn) {
+  mpmp__oparg_t a = {.deadline = deadline};
+  return mpmp__obj_call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_WAIT, &a, fn);
+}
+
+MPMP_API int mpmp_cond_wait(mpmp_cond_t cond, double timeout) {
+  return cond_wait_until(cond, mpmp__deadline(timeout), "mpmp_cond_wait");
+}
+
+MPMP_API int mpmp_cond_wait_for(mpmp_cond_t cond, int (*pred)(void *arg),
+                                void *arg, double timeout) {
+  const char *fn = "mpmp_cond_wait_for";
+  double deadline = mpmp__deadline(timeout);
+  mpmp_lock_t l;
+  int rc = mpmp_cond_get_lock(cond, &l);
+  if (rc < 0)
+    return rc;
+  if (pred == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: pred is NULL", fn);
+  if ((rc = call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0, 0, fn)) <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EPERM, "%s: this rank and thread do "
+                                   "not hold the Condition's lock: acquire "
+                                   "it first", fn);
+  while (!pred(arg)) {
+    rc = cond_wait_until(cond, deadline, fn);
+    if (rc == MPMP_ETIMEDOUT)
+      return pred(arg) ? 0 : rc;
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+MPMP_API int mpmp_cond_notify(mpmp_cond_t cond, unsigned n) {
+  return call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_NOTIFY, 0, n,
+              "mpmp_cond_notify");
+}
+MPMP_API int mpmp_cond_notify_all(mpmp_cond_t cond) {
+  return call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_NOTIFY, 0, UINT32_MAX,
+              "mpmp_cond_notify_all");
+}
+
+MPMP_API int mpmp_barrier_create(mpmp_barrier_t *b, unsigned parties) {
+  const char *fn = "mpmp_barrier_create";
+  if (parties == 0 || parties > INT32_MAX)
+    return mpmp__err(MPMP_EINVAL, "%s: parties must be 1..%d, not %u", fn,
+                     INT32_MAX, parties);
+  mpmp__obj_t *o;
+  int rc = mpmp__obj_create(b ? &b->ref : NULL, MPMP__K_BARRIER, 0, parties,
+                            0, sizeof(mpmp__shbarrier_t), 0, &o, fn);
+  if (rc == 0)
+    mpmp__shbarrier_init(mpmp__obj_data(o), parties);
+  return rc;
+}
+MPMP_API int mpmp_barrier_free(mpmp_barrier_t b) {
+  return free_as(&b.ref, MPMP__K_BARRIER, "mpmp_barrier_free");
+}
+MPMP_API int mpmp_barrier_wait(mpmp_barrier_t b, double timeout) {
+  int rc = call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAIT, timeout, 0,
+                "mpmp_barrier_wait");
+  if (rc == MPMP_EBROKEN && strstr(mpmp_errmsg(), "broken") == NULL)
+    return mpmp__err(rc, "mpmp_barrier_wait: the barrier is broken");
+  return rc;
+}
+MPMP_API int mpmp_barrier_abort(mpmp_barrier_t b) {
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_ABORT, 0, 0,
+              "mpmp_barrier_abort");
+}
+MPMP_API int mpmp_barrier_reset(mpmp_barrier_t b) {
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_RESET, 0, 0,
+              "mpmp_barrier_reset");
+}
+MPMP_API int mpmp_barrier_broken(mpmp_barrier_t b) {
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_BROKEN, 0, 0,
+              "mpmp_barrier_broken");
+}
+MPMP_API int mpmp_barrier_n_waiting(mpmp_barrier_t b) {
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAITING, 0, 0,
+              "mpmp_barrier_n_waiting");
+}
+MPMP_API int mpmp_barrier_parties(mpmp_barrier_t b) {
+  mpmp__oparg_t a = {0};
+  int rc = mpmp__obj_call(&b.ref, MPMP__K_BARRIER, MPMP__OP_INFO, &a,
+                          "mpmp_barrier_parties");
+  return rc < 0 ? rc : (int)a.r0;
+}
