@@ -260,6 +260,133 @@ static int bench_cpu_speedup(double *value) {
   return 0;
 }
 
+/* ---- shared objects ------------------------------------------------------- */
+
+/* Both the main rank and one worker hammer one Value for `secs`: with its
+ * atomic add, or under its lock (Python: `with v.get_lock(): v.value += 1`). */
+typedef struct hammer {
+  mpmp_value_t v;
+  mpmp_lock_t lock;
+  double secs;
+  int locked;
+} hammer_t;
+
+typedef struct hammer_res {
+  int64_t count;
+  double elapsed;
+} hammer_res_t;
+
+static int hammer_loop(const hammer_t *h, hammer_res_t *res) {
+  int64_t n = 0;
+  double t0 = now(), end = t0 + h->secs, t = t0;
+  while (t < end) {
+    for (int i = 0; i < 256; i++) {
+      if (h->locked) {
+        int32_t x;
+        if (mpmp_lock_acquire(h->lock, MPMP_FOREVER) < 0 ||
+            mpmp_value_load(h->v, &x) < 0)
+          return -1;
+        x++;
+        if (mpmp_value_store(h->v, &x) < 0 ||
+            mpmp_lock_release(h->lock) < 0)
+          return -1;
+      } else if (mpmp_value_add(h->v, 1, NULL) < 0) {
+        return -1;
+      }
+    }
+    n += 256;
+    t = now();
+  }
+  res->count = n;
+  res->elapsed = t - t0;
+  return 0;
+}
+
+static int hammer_body(mpmp_ctx_t *ctx) {
+  const hammer_t *h = mpmp_arg(ctx, NULL);
+  hammer_res_t *res = mpmp_out(ctx, sizeof *res);
+  if (hammer_loop(h, res) < 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(hammer_body);
+
+/* Sum of both ranks' rates; the Value must end at the sum of their counts. */
+static int hammer(int locked, double *value) {
+  enum { REPS = 5 };
+  double rate[REPS];
+  hammer_t h = {.secs = 0.3, .locked = locked};
+  if (mpmp_value_create(&h.v, MPMP_INT32, NULL, 1) < 0 ||
+      mpmp_value_get_lock(h.v, &h.lock) < 0)
+    return -1;
+  for (int r = 0; r < REPS; r++) {
+    int32_t zero = 0, final;
+    mpmp_process_t *p;
+    hammer_res_t mine, theirs;
+    const void *res;
+    size_t size;
+    if (mpmp_value_store(h.v, &zero) < 0 ||
+        mpmp_process_create(&p, hammer_body, &h, sizeof h, NULL) < 0 ||
+        mpmp_process_start(p) < 0 || hammer_loop(&h, &mine) < 0 ||
+        mpmp_process_join(p, MPMP_FOREVER) < 0 ||
+        mpmp_process_result(p, &res, &size) < 0 || size != sizeof theirs ||
+        mpmp_value_load(h.v, &final) < 0)
+      return -1;
+    memcpy(&theirs, res, sizeof theirs);
+    mpmp_process_destroy(p);
+    if (final != (int32_t)(mine.count + theirs.count)) {
+      fprintf(stderr, "lost updates: %d, expected %lld\n", final,
+              (long long)(mine.count + theirs.count));
+      return -1;
+    }
+    rate[r] = mine.count / mine.elapsed + theirs.count / theirs.elapsed;
+  }
+  mpmp_value_free(h.v);
+  *value = median(rate, REPS);
+  return 0;
+}
+
+static int bench_value_atomic_add(double *value) { return hammer(0, value); }
+static int bench_value_locked_add(double *value) { return hammer(1, value); }
+
+/* One worker alone adds to a Value made by the main rank: per add, from a
+ * rank on another node when the job spans nodes (the remote path). */
+static int bench_value_add_worker(double *value) {
+  enum { REPS = 5 };
+  double t[REPS];
+  hammer_t h = {.secs = 0.3, .locked = 0};
+  if (mpmp_value_create(&h.v, MPMP_INT64, NULL, 0) < 0)
+    return -1;
+  for (int r = 0; r < REPS; r++) {
+    hammer_res_t res;
+    if (run_process(hammer_body, &h, sizeof h, &res, sizeof res) < 0)
+      return -1;
+    t[r] = res.elapsed / (double)res.count * 1e6;
+  }
+  mpmp_value_free(h.v);
+  *value = median(t, REPS);
+  return 0;
+}
+
+static int bench_lock_uncontended(double *value) {
+  enum { REPS = 7, ITERS = 1000000 };
+  double t[REPS];
+  mpmp_lock_t lock;
+  if (mpmp_lock_create(&lock) < 0)
+    return -1;
+  for (int r = 0; r < REPS; r++) {
+    double t0 = now();
+    for (int i = 0; i < ITERS; i++)
+      if (mpmp_lock_acquire(lock, MPMP_FOREVER) < 0 ||
+          mpmp_lock_release(lock) < 0)
+        return -1;
+    t[r] = (now() - t0) / ITERS * 1e9;
+  }
+  mpmp_lock_free(lock);
+  *value = median(t, REPS);
+  return 0;
+}
+
 typedef struct bench {
   const char *name, *unit, *what;
   int min_workers;
@@ -283,6 +410,15 @@ static const bench_t benches[] = {
      1, bench_map_items},
     {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "
      "(run with mpirun -n 3)", 1, bench_cpu_speedup},
+    {"value_atomic_add_per_s", "adds/s", "main + 1 worker: atomic adds to one "
+     "Value, 0.3 s", 1, bench_value_atomic_add},
+    {"value_locked_add_per_s", "adds/s", "main + 1 worker: v += 1 under "
+     "get_lock(), 0.3 s", 1, bench_value_locked_add},
+    {"lock_uncontended_ns", "ns", "acquire + release of a free Lock", 0,
+     bench_lock_uncontended},
+    {"value_add_worker_us", "us", "one worker's atomic add to the main's "
+     "Value (remote when the worker is on another node)", 1,
+     bench_value_add_worker},
 };
 #define NBENCH ((int)(sizeof benches / sizeof benches[0]))
 

@@ -86,11 +86,13 @@ static uint64_t mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/* Every field moves the result (odd multipliers are bijective), and the
+ * final mix spreads them over the 32 bits kept. */
 static uint32_t ref_tag(const mpmp_ref_t *r) {
-  uint64_t h = mix64(mpmp__rt.obj_secret ^ r->off);
-  h = mix64(h ^ ((uint64_t)r->node << 32 | r->gen));
-  h = mix64(h ^ ((uint64_t)r->kind << 16 | r->type));
-  return (uint32_t)(h >> 32);
+  uint64_t h = mpmp__rt.obj_secret ^ r->off;
+  h ^= ((uint64_t)r->node << 32 | r->gen) * 0x9e3779b97f4a7c15ULL;
+  h ^= ((uint64_t)r->kind << 16 | r->type) * 0xc2b2ae3d27d4eb4fULL;
+  return (uint32_t)(mix64(h) >> 32);
 }
 
 static int bad_handle(const char *fn, const char *why) {

@@ -150,10 +150,13 @@ void mpmp__sync_ops_register(void) {
 
 /* ---- the public calls -------------------------------------------------------- */
 
-/* One operation with no arguments but a timeout. */
+/* One operation with no arguments but a timeout (read the clock only for
+ * the operations that may wait: it costs as much as a lock). */
 static int call(const mpmp_ref_t *ref, int kind, int op, double timeout,
                 int64_t x, const char *fn) {
-  mpmp__oparg_t a = {.x = x, .deadline = mpmp__deadline(timeout)};
+  mpmp__oparg_t a = {.x = x};
+  a.deadline = timeout > 0 ? mpmp__deadline(timeout)
+                           : (timeout < 0 ? INFINITY : -INFINITY);
   return mpmp__obj_call(ref, kind, op, &a, fn);
 }
 

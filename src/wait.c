@@ -105,16 +105,39 @@ static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
   return done;
 }
 
+/* Short sleeps must be short: the default 50 us timer slack would add to
+ * every capped sleep. Set once for each thread that waits in mpmp. */
+static void tighten_timer_slack(void) {
+  static _Thread_local int done;
+  if (!done) {
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    done = 1;
+  }
+}
+
+/*
+ * Poll, then sleep. When the job spans nodes, a message from another node
+ * cannot ring our doorbell, so whenever one arrives the loop polls again
+ * for the spin time: a rank that serves requests from another node (remote
+ * object operations) answers the next one at network latency instead of
+ * after its next capped sleep. With no traffic it sleeps as before.
+ */
 static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
-  double t0 = mpmp__now(), spin_until = t0 + mpmp__rt.spin_s;
+  int remote = mpmp__rt.nnodes > 1;
+  double spin_until = mpmp__now() + mpmp__rt.spin_s;
+  double cap = remote ? 50e-6 : INFINITY; /* grows in sleep_once */
   unsigned i = 0;
   for (;;) {
-    mpmp__progress();
+    int handled = mpmp__progress();
     if (pred(arg))
       return 0;
     double now = mpmp__now();
     if (now >= deadline)
       return MPMP_ETIMEDOUT;
+    if (handled > 0 && remote) {
+      spin_until = now + mpmp__rt.spin_s;
+      cap = 50e-6;
+    }
     if (now < spin_until) {
       /* With more ranks than cores, let another rank run now and then. */
       if ((++i & 63) == 0)
@@ -123,15 +146,9 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
         cpu_relax();
       continue;
     }
-    double cap = mpmp__rt.nnodes > 1 ? 50e-6 : INFINITY;
-    while (!sleep_once(pred, arg, deadline, &cap)) {
-      mpmp__progress();
-      if (pred(arg))
-        return 0;
-      if (mpmp__now() >= deadline)
-        return MPMP_ETIMEDOUT;
-    }
-    return 0;
+    tighten_timer_slack();
+    if (sleep_once(pred, arg, deadline, &cap))
+      return 0;
   }
 }
 
