@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@
  * (process-local) lock. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
-_Static_assert(sizeof(mpmp__shlock_t) == 32, "fixed layout");
+_Static_assert(sizeof(mpmp__shlock_t) == 48, "fixed layout, no padding");
 _Static_assert(MPMP__SHLOCK_QUEUE == 64, "one bit of `gone` per ticket");
 
 #define ANY_BITS FUTEX_BITSET_MATCH_ANY
@@ -58,7 +59,10 @@ static void futex_wake(_Atomic uint32_t *w, int n, uint32_t bits) {
 
 static int clamp_int(unsigned n) { return n > INT_MAX ? INT_MAX : (int)n; }
 
-static int expired(double deadline) { return mpmp__now() >= deadline; }
+/* No clock read for a wait without a deadline (+INFINITY). */
+static int expired(double deadline) {
+  return deadline < HUGE_VAL && mpmp__now() >= deadline;
+}
 
 /* ---- the ticket lock ------------------------------------------------------- */
 
@@ -68,10 +72,25 @@ static int expired(double deadline) { return mpmp__now() >= deadline; }
  * releases and re-acquires in a tight loop queues behind every waiter
  * already there instead of barging ahead of them.
  *
- * Directed wake-up: waiter t sleeps on `serving` with the bitset
- * 1 << (t % 31), and release wakes only the bit of the new turn, so a
- * release wakes one process, not the whole queue (with more than 31
- * waiters a few extra wake up and sleep again).
+ * Spin, then sleep: the waiter next in line (t == serving + 1) polls
+ * `serving` for up to SPIN_S before it sleeps, so a busy lock passes from
+ * process to process with no system call and no context switch (a futex
+ * hand-over costs microseconds, a spun one a cache-line transfer). The
+ * spin is bounded and yields the CPU every YIELD_S, for nodes that run
+ * more ranks than cores (the holder may be waiting for our core). Waiters
+ * further back sleep at once; the release that makes a sleeper next in
+ * line wakes it early, so it is spinning by the time its turn comes.
+ *
+ * Directed wake-up, only when needed: a sleeper announces itself in
+ * `asleep` (bit t % 64, its own: see below) before it re-reads `serving`
+ * and sleeps on it with the bitset 1 << (t % 31). Release stores `serving`,
+ * then reads `asleep` and makes the futex_wake call only for the bits of
+ * the new turn and the new next-in-line that are set: no system call while
+ * the waiters spin. Nothing is lost (see the top of the file): if release
+ * does not see the bit, the sleeper's re-read sees the new `serving`, and
+ * the kernel refuses to put it to sleep on the old value. (With more than
+ * 31 waiters, the futex bitsets collide: a few extra wake up and sleep
+ * again.)
  *
  * Timeouts: a ticket cannot leave the middle of the queue, so a waiter whose
  * deadline passes marks its ticket in `gone` (bit t % 64) and leaves; the
@@ -83,25 +102,45 @@ static int expired(double deadline) { return mpmp__now() >= deadline; }
  * other: t sets its mark then reads serving, the releaser writes serving
  * then reads the mark (seq_cst on both sides).
  *
- * A mark bit is unambiguous because at most 64 tickets are outstanding
- * (holder included): a newcomer takes a ticket only while next - serving
- * < 64, and otherwise sleeps on `serving` with the overflow bit, woken by
- * every release that hands the lock over. A ticket t + 64 therefore exists
- * only after the turn has passed t, and a mark is always cleared before its
- * turn passes.
+ * A bit of `gone` or `asleep` is unambiguous because at most 64 tickets are
+ * outstanding (holder included): a newcomer takes a ticket only while
+ * next - serving < 64, and otherwise sleeps on `serving` with the overflow
+ * bit (counted in `overflow_asleep`), woken by any release that moves
+ * `serving` while one sleeps there. A ticket t + 64 therefore exists only
+ * after the turn has passed t, and both of t's bits are clear by then: a
+ * gone mark is cleared before its turn passes, and t clears its `asleep`
+ * bit as soon as it wakes, before it can own the lock or mark itself gone.
  */
 #define OVERFLOW_BIT (1u << 31)
+#define SPIN_S 20e-6  /* how long the next in line spins before sleeping */
+#define YIELD_S 4e-6  /* give up the CPU this often while spinning */
+#define SPIN_POLLS 16 /* pause-and-polls between two looks at the clock */
 
 static uint32_t turn_bit(uint32_t t) { return 1u << (t % 31); }
 static uint64_t gone_bit(uint32_t t) { return 1ull << (t % 64); }
+
+/* Tell the CPU we are spinning (frees the pipeline for a sibling thread,
+ * and stops the memory-order mis-speculation when the word changes). */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#else
+  atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
 
 /* The lock is free and nobody queues: take the next ticket, which is the
  * turn. Reading serving == s then swapping next from s proves that no other
  * ticket was taken in between (serving <= next and serving never moves
  * back), so the turn is ours. The acquire load pairs with the previous
- * owner's release of `serving`. */
+ * owner's release of `serving`. The plain read of `next` first spares a
+ * queued lock the CAS, which would steal the cache line from its holder. */
 static int ticket_try(mpmp__shlock_t *l) {
   uint32_t s = atomic_load_explicit(&l->serving, memory_order_acquire);
+  if (atomic_load_explicit(&l->next, memory_order_relaxed) != s)
+    return 0;
   return atomic_compare_exchange_strong(&l->next, &s, s + 1);
 }
 
@@ -131,8 +170,13 @@ static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
     }
     if (expired(deadline))
       return MPMP_ETIMEDOUT;
-    /* Any release changes `serving` before waking the overflow bit. */
-    futex_wait(&l->serving, s, OVERFLOW_BIT, deadline);
+    /* Announce, re-check, sleep: a release that moves `serving` past the
+     * value we sleep on sees the count and wakes the overflow bit. */
+    atomic_fetch_add(&l->overflow_asleep, 1);
+    s = atomic_load(&l->serving);
+    if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE)
+      futex_wait(&l->serving, s, OVERFLOW_BIT, deadline);
+    atomic_fetch_sub(&l->overflow_asleep, 1);
   }
 }
 
@@ -150,16 +194,54 @@ static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
   return MPMP_ETIMEDOUT;
 }
 
+/* Poll for the turn of ticket t for up to SPIN_S (less if the deadline
+ * comes first): 1 once it is ours. The clock is first read after a round
+ * of polls: a short wait (the common case) costs no clock read. */
+static int ticket_spin(mpmp__shlock_t *l, uint32_t t, double deadline) {
+  double start = -1, yielded = 0; /* no clock read yet */
+  for (;;) {
+    for (int i = 0; i < SPIN_POLLS; i++) {
+      /* acquire: pairs with the releaser's store, as in ticket_try */
+      if (atomic_load_explicit(&l->serving, memory_order_acquire) == t)
+        return 1;
+      cpu_relax();
+    }
+    double now = mpmp__now();
+    if (start < 0)
+      start = yielded = now;
+    if (now - start >= SPIN_S || now >= deadline)
+      return 0;
+    if (now - yielded >= YIELD_S) {
+      sched_yield();
+      yielded = now;
+    }
+  }
+}
+
 /* Wait for the turn of ticket t. The seq_cst CAS that took t and the
  * seq_cst loads of serving below pair with release's store-then-load. */
 static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
+  uint64_t bit = gone_bit(t);
+  int spun = 0; /* at most one spin: serving moves from t - 1 only to t */
   for (;;) {
     uint32_t s = atomic_load(&l->serving);
     if (s == t)
       return 0;
     if (expired(deadline))
       return ticket_abandon(l, t);
-    futex_wait(&l->serving, s, turn_bit(t), deadline);
+    if (t - s == 1 && !spun) {
+      spun = 1;
+      if (ticket_spin(l, t, deadline))
+        return 0;
+      continue; /* re-check the turn and the deadline */
+    }
+    /* Announce, re-check, sleep (see above). The bit is ours alone, and
+     * cleared before this ticket can own the lock or be marked gone. */
+    atomic_fetch_or(&l->asleep, bit);
+    s = atomic_load(&l->serving);
+    if (s != t && (t - s != 1 || spun)) /* else: the turn came near, go on */
+      futex_wait(&l->serving, s, turn_bit(t), deadline);
+    atomic_fetch_and(&l->asleep, ~bit);
   }
 }
 
@@ -181,25 +263,41 @@ static int ticket_skip(mpmp__shlock_t *l, uint32_t t) {
   return (atomic_fetch_and(&l->gone, ~bit) & bit) != 0;
 }
 
+/* `serving` just became s (seq_cst store): wake whoever sleeps and must
+ * not: ticket s (its turn), ticket s + 1 (next in line: it will spin), and
+ * the overflow sleepers (the queue moved). `queued` says ticket s exists.
+ * Every read here is seq_cst, after the store: see ticket_wait. */
+static void ticket_wake(mpmp__shlock_t *l, uint32_t s, int queued) {
+  uint32_t bits = 0;
+  if (queued) {
+    uint64_t asleep = atomic_load(&l->asleep);
+    if (asleep & gone_bit(s))
+      bits |= turn_bit(s);
+    if (asleep & gone_bit(s + 1))
+      bits |= turn_bit(s + 1);
+  }
+  if (atomic_load(&l->overflow_asleep) > 0)
+    bits |= OVERFLOW_BIT;
+  if (bits)
+    futex_wake(&l->serving, INT_MAX, bits);
+}
+
 /* Hand the turn to the next live ticket. Only the owner (or a releaser
  * passing on the turn of a gone ticket) writes `serving`. */
 static void ticket_release(mpmp__shlock_t *l) {
   uint32_t s = atomic_load_explicit(&l->serving, memory_order_relaxed) + 1;
-  for (int skipped = 0;; s++, skipped = 1) {
+  for (;; s++) {
     atomic_store(&l->serving, s); /* seq_cst: a release, and see below */
     /* A waiter takes its ticket (seq_cst CAS) before reading serving: if we
      * see no ticket s, its read comes after our store and sees its turn. */
     if (atomic_load(&l->next) == s) {
-      /* Skipping changed serving with nobody left to hand over to: an
-       * overflow sleeper would otherwise miss that the queue emptied. */
-      if (skipped)
-        futex_wake(&l->serving, INT_MAX, OVERFLOW_BIT);
+      ticket_wake(l, s, 0);
       return;
     }
     if (!ticket_skip(l, s))
       break;
   }
-  futex_wake(&l->serving, INT_MAX, turn_bit(s) | OVERFLOW_BIT);
+  ticket_wake(l, s, 1);
 }
 
 /* ---- Lock and RLock: the ticket lock plus an owner ------------------------- */
@@ -211,6 +309,9 @@ void mpmp__shlock_init(mpmp__shlock_t *l, int recursive) {
   atomic_init(&l->owner, 0);
   atomic_init(&l->count, 0);
   l->recursive = recursive != 0;
+  atomic_init(&l->asleep, 0);
+  atomic_init(&l->overflow_asleep, 0);
+  l->reserved = 0;
 }
 
 /* `owner` and `count` are written only by the holder, after winning the

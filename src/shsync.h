@@ -35,6 +35,9 @@
  * A fair (FIFO) ticket lock. A non-recursive lock that its owner acquires
  * again simply waits, as Python's Lock does: a deadlock until the deadline.
  * Unlike Python's Lock, only the owner may release it (MPMP_EPERM).
+ * The waiter next in line spins briefly (tens of microseconds) before it
+ * sleeps, so a busy lock changes hands without system calls; the others
+ * sleep at once.
  */
 typedef struct mpmp__shlock {
   _Atomic uint32_t next;    /* the ticket dispenser */
@@ -43,6 +46,9 @@ typedef struct mpmp__shlock {
   _Atomic uint64_t owner;   /* 0 when free */
   _Atomic uint32_t count;   /* RLock levels held by owner */
   uint32_t recursive;
+  _Atomic uint64_t asleep;  /* bit t % 64: ticket t sleeps (or is about to) */
+  _Atomic uint32_t overflow_asleep; /* waiters for a ticket, sleeping */
+  uint32_t reserved;        /* 0 */
 } mpmp__shlock_t;
 
 void mpmp__shlock_init(mpmp__shlock_t *l, int recursive);

@@ -91,6 +91,14 @@ static void await_u32(_Atomic uint32_t *w, uint32_t want) {
   assert_true(atomic_load(w) >= want);
 }
 
+/* Poll (in the parent) until *w == want, for at most 5 s. */
+static void await_u64_eq(_Atomic uint64_t *w, uint64_t want) {
+  double end = mpmp__now() + 5;
+  while (atomic_load(w) != want && mpmp__now() < end)
+    sleep_s(0.001);
+  assert_true(atomic_load(w) == want);
+}
+
 static double child_cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_CHILDREN, &ru);
@@ -99,6 +107,15 @@ static double child_cpu_s(void) {
 }
 
 /* ---- Lock ------------------------------------------------------------------- */
+
+/* The lock is idle with nobody queued, asleep or marked. */
+static void assert_lock_settled(mpmp__shlock_t *l) {
+  assert_int_equal(atomic_load(&l->next), atomic_load(&l->serving));
+  assert_int_equal(atomic_load(&l->gone), 0);
+  assert_int_equal(atomic_load(&l->asleep), 0);
+  assert_int_equal(atomic_load(&l->overflow_asleep), 0);
+  assert_int_equal(mpmp__shlock_owner(l), 0);
+}
 
 static void shlock_uncontended_pair_time(void **state) {
   (void)state;
@@ -222,8 +239,7 @@ static void shlock_timeout_then_usable(void **state) {
   run_children(timeout_child, l, 3); /* three abandoned tickets */
   assert_int_equal(mpmp__shlock_release(l, a), 0);
   /* The turn skipped the abandoned tickets: the lock is free again. */
-  assert_int_equal(atomic_load(&l->next), atomic_load(&l->serving));
-  assert_int_equal(atomic_load(&l->gone), 0);
+  assert_lock_settled(l);
   assert_int_equal(mpmp__shlock_acquire(l, me(1), mpmp__now()), 0);
   assert_int_equal(mpmp__shlock_release(l, me(1)), 0);
   munmap(l, sizeof *l);
@@ -268,8 +284,7 @@ static void shlock_timeouts_stress(void **state) {
   assert_int_equal(sh->counter, atomic_load(&sh->ok));
   assert_int_equal(atomic_load(&sh->ok) + atomic_load(&sh->timeouts), 18000);
   assert_true(atomic_load(&sh->timeouts) > 0);
-  assert_int_equal(atomic_load(&sh->lock.next), atomic_load(&sh->lock.serving));
-  assert_int_equal(atomic_load(&sh->lock.gone), 0);
+  assert_lock_settled(&sh->lock);
   munmap(sh, sizeof *sh);
 }
 
@@ -345,15 +360,222 @@ static void shlock_sleeper_uses_no_cpu(void **state) {
   double cpu0 = child_cpu_s();
   pid_t pid = spawn(blocked_child, l, 1);
   await_u32(&l->next, 2); /* it holds a ticket: it is waiting */
+  await_u64_eq(&l->asleep, 1ull << 1); /* ticket 1 spun, then slept */
   sleep_s(1.0);
   double t0 = mpmp__now();
   assert_int_equal(mpmp__shlock_release(l, me(0)), 0);
   join_ok(pid);
+  assert_int_equal(atomic_load(&l->asleep), 0);
   double cpu = child_cpu_s() - cpu0, wake = mpmp__now() - t0;
   print_message("child blocked 1 s used %.1f ms CPU; woke and exited in %.2f ms\n",
                 cpu * 1e3, wake * 1e3);
   assert_true(cpu < 0.02);
   munmap(l, sizeof *l);
+}
+
+/* ---- Lock: the spinning waiter -------------------------------------------- */
+
+#define MANY_PROCS 4
+#define MANY_ITERS 100000
+
+struct many_sh {
+  mpmp__shlock_t lock;
+  long counter; /* shares the lock's cache line */
+  char pad[64];
+  long far_counter; /* a line of its own */
+  double start;     /* a common start time */
+};
+
+static int many_child(void *p, int id) {
+  struct many_sh *sh = p;
+  uint64_t owner = me(id);
+  volatile long *c = &sh->counter, *f = &sh->far_counter;
+  while (mpmp__now() < sh->start) {
+  }
+  for (int i = 0; i < MANY_ITERS; i++) {
+    CHECK(mpmp__shlock_acquire(&sh->lock, owner, INFINITY) == 0);
+    long v = *c, w = *f;
+    *c = v + 1;
+    *f = w + 1;
+    CHECK(mpmp__shlock_release(&sh->lock, owner) == 0);
+  }
+  return 0;
+}
+
+/* More processes than cores, all in a tight loop: the next in line spins,
+ * the others sleep and are woken early; not one increment may be lost. */
+static void shlock_many_processes_exact(void **state) {
+  (void)state;
+  struct many_sh *sh = shm(sizeof *sh);
+  sh->start = mpmp__now() + 0.05;
+  run_children(many_child, sh, MANY_PROCS);
+  double dt = mpmp__now() - sh->start;
+  print_message("%d x %d locked increments: %.3f s (%.2f M/s)\n", MANY_PROCS,
+                MANY_ITERS, dt, MANY_PROCS * MANY_ITERS / dt * 1e-6);
+  assert_int_equal(sh->counter, (long)MANY_PROCS * MANY_ITERS);
+  assert_int_equal(sh->far_counter, (long)MANY_PROCS * MANY_ITERS);
+  assert_lock_settled(&sh->lock);
+  munmap(sh, sizeof *sh);
+}
+
+#define FIFO_ITERS 20000
+
+struct fifo_sh {
+  mpmp__shlock_t lock;
+  _Atomic int done;
+  long streak, worst_streak; /* guarded by the lock */
+  long looper_turns, waiter_turns, waiter_queued;
+  double start; /* a common start time */
+};
+
+static void busy_s(double s) {
+  double until = mpmp__now() + s;
+  while (mpmp__now() < until) {
+  }
+}
+
+/*
+ * Releases and re-acquires at once, as long as the waiter runs. In each
+ * turn it checks whether the waiter holds a ticket (with two processes, a
+ * second outstanding ticket is the waiter's): FIFO lets it take at most
+ * one turn while the waiter queues; the waiter's turn comes next.
+ * Now and then it holds the lock past the spin phase, so that the waiter
+ * also goes through sleeping and being woken.
+ */
+static int fifo_looper(void *p, int id) {
+  struct fifo_sh *sh = p;
+  uint64_t o = me(id);
+  while (mpmp__now() < sh->start) {
+  }
+  for (long i = 0; !atomic_load(&sh->done); i++) {
+    CHECK(mpmp__shlock_acquire(&sh->lock, o, INFINITY) == 0);
+    sh->looper_turns++;
+    if (i % 1000 == 999)
+      busy_s(100e-6); /* past the spin: the waiter sleeps */
+    uint32_t queued =
+        atomic_load(&sh->lock.next) - atomic_load(&sh->lock.serving);
+    CHECK(queued >= 1 && queued <= 2);
+    if (queued == 2) { /* the next turn is the waiter's */
+      sh->waiter_queued++;
+      if (++sh->streak > sh->worst_streak)
+        sh->worst_streak = sh->streak;
+    }
+    CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
+  }
+  return 0;
+}
+
+static int fifo_waiter(void *p, int id) {
+  struct fifo_sh *sh = p;
+  uint64_t o = me(id);
+  while (mpmp__now() < sh->start) {
+  }
+  for (int i = 0; i < FIFO_ITERS; i++) {
+    CHECK(mpmp__shlock_acquire(&sh->lock, o, INFINITY) == 0);
+    sh->waiter_turns++;
+    sh->streak = 0;
+    CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
+    if (i % 1000 == 500)
+      sleep_s(200e-6); /* let the looper have a run of its own */
+  }
+  atomic_store(&sh->done, 1);
+  return 0;
+}
+
+static void shlock_fifo_with_spinning(void **state) {
+  (void)state;
+  struct fifo_sh *sh = shm(sizeof *sh);
+  sh->start = mpmp__now() + 0.05;
+  pid_t a = spawn(fifo_looper, sh, 0), b = spawn(fifo_waiter, sh, 1);
+  join_ok(b);
+  join_ok(a);
+  print_message("looper %ld turns, %ld of them with the waiter queued (worst "
+                "run %ld); waiter %ld turns\n",
+                sh->looper_turns, sh->waiter_queued, sh->worst_streak,
+                sh->waiter_turns);
+  assert_int_equal(sh->waiter_turns, FIFO_ITERS);
+  /* Never two turns in a row while the waiter queues. */
+  assert_true(sh->worst_streak <= 1);
+  assert_lock_settled(&sh->lock);
+  munmap(sh, sizeof *sh);
+}
+
+struct spin_tmo_sh {
+  mpmp__shlock_t lock;
+  long counter;
+  _Atomic long ok, timeouts, early;
+  _Atomic int done;
+};
+
+/* Tight loop, no deadline: keeps a spinning waiter next in line. */
+static int spin_tmo_looper(void *p, int id) {
+  struct spin_tmo_sh *sh = p;
+  uint64_t o = me(id);
+  unsigned seed = (unsigned)getpid();
+  while (!atomic_load(&sh->done)) {
+    CHECK(mpmp__shlock_acquire(&sh->lock, o, INFINITY) == 0);
+    volatile long *c = &sh->counter;
+    long v = *c;
+    if (rand_r(&seed) % 8 == 0)
+      busy_s((rand_r(&seed) % 60) * 1e-6); /* around the spin phase */
+    *c = v + 1;
+    atomic_fetch_add(&sh->ok, 1);
+    CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
+  }
+  return 0;
+}
+
+/* Deadlines from 1 to 60 us: they pass while spinning, while asleep, and
+ * just as the turn comes. A timed-out acquire never returns early. */
+static int spin_tmo_child(void *p, int id) {
+  struct spin_tmo_sh *sh = p;
+  uint64_t o = me(id);
+  unsigned seed = (unsigned)getpid();
+  double end = mpmp__now() + 5;
+  while (atomic_load(&sh->ok) < 1000 && mpmp__now() < end)
+    sched_yield(); /* the loopers are going */
+  end = mpmp__now() + 0.3;
+  while (mpmp__now() < end) {
+    double deadline = mpmp__deadline((1 + rand_r(&seed) % 60) * 1e-6);
+    int rc = mpmp__shlock_acquire(&sh->lock, o, deadline);
+    if (rc == MPMP_ETIMEDOUT) {
+      if (mpmp__now() < deadline)
+        atomic_fetch_add(&sh->early, 1);
+      atomic_fetch_add(&sh->timeouts, 1);
+      continue;
+    }
+    CHECK(rc == 0);
+    CHECK(mpmp__shlock_owner(&sh->lock) == o);
+    volatile long *c = &sh->counter;
+    long v = *c;
+    *c = v + 1;
+    atomic_fetch_add(&sh->ok, 1);
+    CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
+  }
+  return 0;
+}
+
+static void shlock_timeouts_while_spinning(void **state) {
+  (void)state;
+  struct spin_tmo_sh *sh = shm(sizeof *sh);
+  pid_t loopers[2] = {spawn(spin_tmo_looper, sh, 0),
+                      spawn(spin_tmo_looper, sh, 1)};
+  pid_t timed[2] = {spawn(spin_tmo_child, sh, 2), spawn(spin_tmo_child, sh, 3)};
+  join_ok(timed[0]);
+  join_ok(timed[1]);
+  atomic_store(&sh->done, 1);
+  join_ok(loopers[0]);
+  join_ok(loopers[1]);
+  print_message("acquired %ld, timed out %ld\n", atomic_load(&sh->ok),
+                atomic_load(&sh->timeouts));
+  assert_int_equal(sh->counter, atomic_load(&sh->ok));
+  assert_true(atomic_load(&sh->timeouts) > 0);
+  assert_int_equal(atomic_load(&sh->early), 0);
+  assert_lock_settled(&sh->lock);
+  /* The lock works as before. */
+  assert_int_equal(mpmp__shlock_acquire(&sh->lock, me(0), mpmp__now()), 0);
+  assert_int_equal(mpmp__shlock_release(&sh->lock, me(0)), 0);
+  munmap(sh, sizeof *sh);
 }
 
 /* More waiters than the queue holds: threads in two processes. */
@@ -405,13 +627,17 @@ static void shlock_queue_overflow(void **state) {
   sleep_s(0.05);
   assert_int_equal(atomic_load(&l->next) - atomic_load(&l->serving),
                    MPMP__SHLOCK_QUEUE);
+  /* Tickets 1..63 all sleep (the next in line after its spin), and so do
+   * the threads that found no room. */
+  await_u64_eq(&l->asleep, ~1ull);
+  await_u32(&l->overflow_asleep, 2 * OVF_THREADS + 1 - MPMP__SHLOCK_QUEUE);
   /* A try from outside the queue fails at once. */
   assert_int_equal(mpmp__shlock_acquire(l, me(1), mpmp__now()), MPMP_ETIMEDOUT);
   assert_int_equal(mpmp__shlock_release(l, me(0)), 0);
   join_ok(a);
   join_ok(b);
   assert_int_equal(sh->counter, 2 * OVF_THREADS);
-  assert_int_equal(atomic_load(&l->next), atomic_load(&l->serving));
+  assert_lock_settled(l);
   munmap(sh, sizeof *sh);
 }
 
@@ -831,6 +1057,9 @@ int main(void) {
       cmocka_unit_test(shlock_fairness),
       cmocka_unit_test(shlock_sleeper_uses_no_cpu),
       cmocka_unit_test(shlock_queue_overflow),
+      cmocka_unit_test(shlock_many_processes_exact),
+      cmocka_unit_test(shlock_fifo_with_spinning),
+      cmocka_unit_test(shlock_timeouts_while_spinning),
       cmocka_unit_test(shsem_limits_holders),
       cmocka_unit_test(shsem_bounded_over_release),
       cmocka_unit_test(shsem_timeout_and_wake),
