@@ -60,7 +60,7 @@ void mpmp__op_register(int op, mpmp__op_fn fn, int blocking) {
 static const char *kind_name(int kind) {
   static const char *names[MPMP__K_MAX] = {
       "?", "Value", "Array", "Lock", "Semaphore", "Event", "Condition",
-      "Barrier"};
+      "Barrier", "Queue", "Pipe connection"};
   return kind > 0 && kind < MPMP__K_MAX ? names[kind] : "?";
 }
 
@@ -113,6 +113,18 @@ int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn) {
     return mpmp__err(MPMP_EBADF, "%s: this is the handle of a %s, not of a %s",
                      fn, kind_name(ref->kind), kind_name(kind));
   return 0;
+}
+
+int mpmp__obj_alive(const mpmp_ref_t *ref, int kind, const char *fn) {
+  int rc = mpmp__check_init(fn);
+  if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
+    return rc;
+  if (mpmp__ref_is_local(ref))
+    return mpmp__obj_resolve(ref) != NULL
+               ? 0 : bad_handle(fn, "stale handle: the object was freed");
+  mpmp__oparg_t a = {0};
+  rc = mpmp__obj_call(ref, kind, MPMP__OP_INFO, &a, fn);
+  return rc < 0 ? rc : 0;
 }
 
 int mpmp__ref_is_local(const mpmp_ref_t *ref) {
@@ -169,6 +181,15 @@ void mpmp__obj_lock_ref(const mpmp_ref_t *ref, mpmp_ref_t *lock) {
   lock->tag = ref_tag(lock);
 }
 
+/* Put the public call's name in front of an operation's message. */
+static int with_fn(int rc, const char *fn) {
+  char msg[512];
+  if (rc == MPMP_ETIMEDOUT)
+    return mpmp__err(rc, "%s: timed out", fn);
+  snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
+  return mpmp__err(rc, "%s: %s", fn, msg);
+}
+
 /* ---- create and free ------------------------------------------------------- */
 
 int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
@@ -188,7 +209,7 @@ int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
   uint64_t off;
   rc = mpmp__heap_alloc(rt->heap_base, head + body, &off);
   if (rc < 0)
-    return mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
+    return with_fn(rc, fn);
   mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
   memset(o, 0, head + body);
   o->magic = OBJ_MAGIC;
@@ -313,6 +334,15 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
   if (q->op == 0 || q->op >= MPMP__OP_MAX || ops[q->op].fn == NULL)
     return mpmp__err(MPMP_ENOTSUP, "unknown shared-object operation %u "
                      "(different mpmp versions in one job?)", q->op);
+  int rc;
+  mpmp__obj_t *o = mpmp__obj_resolve(&q->ref);
+  if (o == NULL)
+    return bad_handle("shared object", "stale handle: the object was freed "
+                      "(or its node's heap was reused)");
+  /* element ranges are checked before any buffer is sized by them */
+  if ((q->op == MPMP__OP_LOAD || q->op == MPMP__OP_STORE) &&
+      (rc = mpmp__elem_bounds(o, a)) < 0)
+    return rc;
   if (a->out_max && *scratch == NULL) {
     *scratch = mpmp__malloc(a->out_max);
     if (*scratch == NULL)
@@ -320,10 +350,6 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
                        a->out_max);
   }
   a->out = *scratch;
-  mpmp__obj_t *o = mpmp__obj_resolve(&q->ref);
-  if (o == NULL)
-    return bad_handle("shared object", "stale handle: the object was freed "
-                      "(or its node's heap was reused)");
   return ops[q->op].fn(o, a);
 }
 
@@ -439,9 +465,10 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
   req_t q = {.ref = *ref, .owner = a->owner, .x = a->x, .y = a->y,
              .i = a->i, .n = a->n, .out_max = a->out_max, .op = (uint32_t)op,
              .in_len = (uint32_t)a->in_len};
-  if (a->in_len > UINT32_MAX - sizeof q)
-    return mpmp__err(MPMP_EMSGSIZE, "%s: %zu bytes are too many for one "
-                     "remote operation (4 GiB at most)", fn, a->in_len);
+  if (a->in_len > INT32_MAX - sizeof q || a->out_max > INT32_MAX - 4096)
+    return mpmp__err(MPMP_EINVAL, "%s: out of range: %zu bytes are more than "
+                     "one operation on another node carries (2 GiB)", fn,
+                     a->in_len > a->out_max ? a->in_len : a->out_max);
   double left = a->deadline - mpmp__now();
   q.timeout = isinf(a->deadline) ? -1.0 : (left > 0 ? left : 0.0);
   call_t c = {.a = a};
@@ -458,15 +485,6 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
     return mpmp__err(c.rc, "%s: %s", fn, c.msg[0] ? c.msg
                                                     : mpmp_strerror(c.rc));
   return c.rc;
-}
-
-/* Put the public call's name in front of an operation's message. */
-static int with_fn(int rc, const char *fn) {
-  char msg[512];
-  if (rc == MPMP_ETIMEDOUT)
-    return mpmp__err(rc, "%s: timed out", fn);
-  snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
-  return mpmp__err(rc, "%s: %s", fn, msg);
 }
 
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
@@ -531,6 +549,7 @@ int mpmp__objects_init(void) {
   mpmp__op_register(MPMP__OP_INFO, op_info, MPMP__OPB_NO);
   mpmp__value_ops_register();
   mpmp__sync_ops_register();
+  mpmp__queue_ops_register();
   return rc;
 }
 

@@ -25,6 +25,8 @@ enum {
   MPMP__K_EVENT,
   MPMP__K_COND,
   MPMP__K_BARRIER,
+  MPMP__K_QUEUE, /* Queue, JoinableQueue, SimpleQueue (queue.c) */
+  MPMP__K_CONN,  /* one end of a Pipe (queue.c) */
   MPMP__K_MAX
 };
 
@@ -78,6 +80,18 @@ enum {
   MPMP__OP_BAR_RESET,
   MPMP__OP_BAR_BROKEN,
   MPMP__OP_BAR_WAITING,
+  /* queue.c: Queue, JoinableQueue, SimpleQueue, Pipe */
+  MPMP__OP_Q_PUT,
+  MPMP__OP_Q_GET,
+  MPMP__OP_Q_SIZE,
+  MPMP__OP_Q_CLOSE,
+  MPMP__OP_Q_TASK_DONE,
+  MPMP__OP_Q_JOIN,
+  MPMP__OP_Q_POLL,
+  MPMP__OP_Q_X1, /* spare numbers for queue.c */
+  MPMP__OP_Q_X2,
+  MPMP__OP_Q_X3,
+  MPMP__OP_Q_X4,
   MPMP__OP_MAX
 };
 
@@ -135,6 +149,10 @@ mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref);
 /* Check a handle without resolving it: 0 or MPMP_EBADF naming fn. */
 int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn);
 int mpmp__ref_is_local(const mpmp_ref_t *ref);
+/* 0 if the handle names a live object (asks the home node if remote). */
+int mpmp__obj_alive(const mpmp_ref_t *ref, int kind, const char *fn);
+/* Elements [a->i, a->i + a->n) within the object (value.c). */
+int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a);
 
 /* This thread's lock owner id: rank and thread, never 0. */
 uint64_t mpmp__owner_id(void);

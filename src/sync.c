@@ -285,24 +285,33 @@ MPMP_API int mpmp_cond_free(mpmp_cond_t cond) {
   return free_as(&cond.ref, MPMP__K_COND, "mpmp_cond_free");
 }
 MPMP_API int mpmp_cond_get_lock(mpmp_cond_t cond, mpmp_lock_t *lock) {
-  int rc = mpmp__check_init("mpmp_cond_get_lock");
-  if (rc < 0 ||
-      (rc = mpmp__ref_check(&cond.ref, MPMP__K_COND, "mpmp_cond_get_lock")) < 0)
+  int rc = mpmp__obj_alive(&cond.ref, MPMP__K_COND, "mpmp_cond_get_lock");
+  if (rc < 0)
     return rc;
   if (lock == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_cond_get_lock: lock is NULL");
   mpmp__obj_lock_ref(&cond.ref, &lock->ref); /* follows an external lock */
   return 0;
 }
+/* The condition's lock handle, for calls that use it at once (they find a
+ * freed condition themselves). */
+static int cond_lock(mpmp_cond_t cond, mpmp_lock_t *l, const char *fn) {
+  int rc = mpmp__check_init(fn);
+  if (rc < 0 || (rc = mpmp__ref_check(&cond.ref, MPMP__K_COND, fn)) < 0)
+    return rc;
+  mpmp__obj_lock_ref(&cond.ref, &l->ref);
+  return 0;
+}
+
 MPMP_API int mpmp_cond_acquire(mpmp_cond_t cond, double timeout) {
   mpmp_lock_t l;
-  int rc = mpmp_cond_get_lock(cond, &l);
+  int rc = cond_lock(cond, &l, "mpmp_cond_acquire");
   return rc < 0 ? rc : call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE,
                             timeout, 0, "mpmp_cond_acquire");
 }
 MPMP_API int mpmp_cond_release(mpmp_cond_t cond) {
   mpmp_lock_t l;
-  int rc = mpmp_cond_get_lock(cond, &l);
+  int rc = cond_lock(cond, &l, "mpmp_cond_release");
   return rc < 0 ? rc : call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0,
                             0, "mpmp_cond_release");
 }
@@ -321,7 +330,7 @@ MPMP_API int mpmp_cond_wait_for(mpmp_cond_t cond, int (*pred)(void *arg),
   const char *fn = "mpmp_cond_wait_for";
   double deadline = mpmp__deadline(timeout);
   mpmp_lock_t l;
-  int rc = mpmp_cond_get_lock(cond, &l);
+  int rc = cond_lock(cond, &l, fn);
   if (rc < 0)
     return rc;
   if (pred == NULL)

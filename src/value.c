@@ -125,7 +125,7 @@ static char *elem(mpmp__obj_t *o, uint64_t i) {
 }
 
 /* Elements [i, i+n) of the object, checked on the home node. */
-static int bounds(mpmp__obj_t *o, mpmp__oparg_t *a) {
+int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a) {
   if (a->i < o->n && a->n <= o->n - a->i)
     return 0;
   if (a->n == 1)
@@ -137,7 +137,7 @@ static int bounds(mpmp__obj_t *o, mpmp__oparg_t *a) {
 }
 
 static int op_load(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = bounds(o, a);
+  int rc = mpmp__elem_bounds(o, a);
   if (rc < 0)
     return rc;
   size_t bytes = a->n * o->esize;
@@ -152,7 +152,7 @@ static int op_load(mpmp__obj_t *o, mpmp__oparg_t *a) {
 }
 
 static int op_store(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = bounds(o, a);
+  int rc = mpmp__elem_bounds(o, a);
   if (rc < 0)
     return rc;
   if (a->n == 1) {
@@ -167,7 +167,7 @@ static int op_store(mpmp__obj_t *o, mpmp__oparg_t *a) {
 }
 
 static int op_add(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = bounds(o, a);
+  int rc = mpmp__elem_bounds(o, a);
   if (rc < 0)
     return rc;
   a->r0 = widen(fetch_add(elem(o, a->i), o->esize, (uint64_t)a->x), o->type);
@@ -175,7 +175,7 @@ static int op_add(mpmp__obj_t *o, mpmp__oparg_t *a) {
 }
 
 static int op_xchg(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = bounds(o, a);
+  int rc = mpmp__elem_bounds(o, a);
   if (rc < 0)
     return rc;
   a->r0 = widen(exchange(elem(o, a->i), o->esize, (uint64_t)a->x), o->type);
@@ -183,7 +183,7 @@ static int op_xchg(mpmp__obj_t *o, mpmp__oparg_t *a) {
 }
 
 static int op_cas(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = bounds(o, a);
+  int rc = mpmp__elem_bounds(o, a);
   if (rc < 0)
     return rc;
   uint64_t e = (uint64_t)a->x;
@@ -317,7 +317,7 @@ MPMP_API int mpmp_value_free(mpmp_value_t v) {
   return free_obj(&v.ref, MPMP__K_VALUE, "mpmp_value_free");
 }
 MPMP_API int mpmp_value_type(mpmp_value_t v) {
-  int rc = mpmp__ref_check(&v.ref, MPMP__K_VALUE, "mpmp_value_type");
+  int rc = mpmp__obj_alive(&v.ref, MPMP__K_VALUE, "mpmp_value_type");
   return rc < 0 ? rc : v.ref.type;
 }
 MPMP_API int mpmp_value_load(mpmp_value_t v, void *out) {
@@ -432,7 +432,7 @@ MPMP_API int mpmp_array_len(mpmp_array_t a, size_t *n) {
   return rc;
 }
 MPMP_API int mpmp_array_type(mpmp_array_t a) {
-  int rc = mpmp__ref_check(&a.ref, MPMP__K_ARRAY, "mpmp_array_type");
+  int rc = mpmp__obj_alive(&a.ref, MPMP__K_ARRAY, "mpmp_array_type");
   return rc < 0 ? rc : a.ref.type;
 }
 MPMP_API int mpmp_array_get(mpmp_array_t a, size_t i, void *out) {
