@@ -407,7 +407,11 @@ static void on_request(int src, void *buf, size_t len) {
   }
   mpmp__err(0, "%s", "");
   int blocking = q->op < MPMP__OP_MAX ? ops[q->op].blocking : MPMP__OPB_NO;
-  if (blocking == MPMP__OPB_ALWAYS && q->timeout != 0) {
+  /* An always-blocking operation goes to a helper even with a zero
+   * timeout: a condition wait must take its lock back whatever the
+   * timeout, and that may wait for ranks whose requests this engine
+   * serves. */
+  if (blocking == MPMP__OPB_ALWAYS) {
     rc = start_proxy(src, q);
     if (rc == 0)
       return; /* the proxy owns q and replies */
@@ -470,7 +474,9 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
                      "one operation on another node carries (2 GiB)", fn,
                      a->in_len > a->out_max ? a->in_len : a->out_max);
   double left = a->deadline - mpmp__now();
-  q.timeout = isinf(a->deadline) ? -1.0 : (left > 0 ? left : 0.0);
+  /* +INFINITY waits forever; -INFINITY (try once) and a past deadline
+   * both travel as 0, which the home node never waits for */
+  q.timeout = a->deadline == INFINITY ? -1.0 : (left > 0 ? left : 0.0);
   call_t c = {.a = a};
   q.cookie = (uint64_t)(uintptr_t)&c;
   int rc = mpmp__send(home_rank(ref->node), MPMP__TAG_OBJ_REQ, &q, sizeof q,

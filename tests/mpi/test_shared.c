@@ -1839,11 +1839,12 @@ static int check_victims_unchanged(char *err, const victims_t *t) {
   for (int i = 0; i < 8; i++)
     EXPECT(got[i] == 100 + i);
   EXPECT_RC(mpmp_lock_is_mine(t->l), 0);
-  EXPECT_OK(mpmp_lock_acquire(t->l, 0)); /* free: taken at once */
+  /* still a working lock (other bodies may be checking it at once: wait) */
+  EXPECT_OK(mpmp_lock_acquire(t->l, 10));
   EXPECT_OK(mpmp_lock_release(t->l));
   EXPECT_RC(mpmp_sem_value(t->s), 3);
   EXPECT_RC(mpmp_event_is_set(t->e), 0);
-  EXPECT_OK(mpmp_cond_acquire(t->c, 0));
+  EXPECT_OK(mpmp_cond_acquire(t->c, 10));
   EXPECT_OK(mpmp_cond_release(t->c));
   EXPECT_RC(mpmp_barrier_parties(t->b), 2);
   EXPECT_RC(mpmp_barrier_n_waiting(t->b), 0);
