@@ -16,5 +16,6 @@
 #include "mpmp/executor.h"
 #include "mpmp/shared.h"
 #include "mpmp/sync.h"
+#include "mpmp/queue.h"
 
 #endif /* MPMP_H */

@@ -305,5 +305,6 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
 /* Shared objects (object.c, value.c, sync.c). */
 void mpmp__value_ops_register(void);
 void mpmp__sync_ops_register(void);
+void mpmp__queue_ops_register(void);
 
 #endif /* MPMP_INTERNAL_H */
