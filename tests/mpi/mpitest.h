@@ -1,7 +1,9 @@
 /*
  * The main() of every MPI test: mpmp_init on all ranks, the CMocka group on
  * the main rank only (workers serve it), mpmp_finalize. A failing group or
- * finalize makes the job exit non-zero.
+ * finalize makes the job exit non-zero. MPMP_TEST_FILTER=pattern (CMocka's
+ * wildcards) runs only the matching tests: a debugging aid, e.g.
+ *   scripts/run-mpi.sh -x MPMP_TEST_FILTER='queue_stress*' -n 4 build/tests/test_queue
  */
 #ifndef MPMP_MPITEST_H
 #define MPMP_MPITEST_H
@@ -10,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -36,6 +39,9 @@ static inline void test_sleep(double s) {
               mpmp_errmsg());                                            \
       return 1;                                                          \
     }                                                                    \
+    const char *filter_ = getenv("MPMP_TEST_FILTER");                    \
+    if (filter_ != NULL && *filter_ != '\0')                             \
+      cmocka_set_test_filter(filter_);                                   \
     int failed_ = cmocka_run_group_tests(tests, NULL, NULL);             \
     int fin_ = mpmp_finalize();                                          \
     if (fin_ < 0)                                                        \

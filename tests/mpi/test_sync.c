@@ -83,13 +83,6 @@ static const char *code_name(long long x) {
       return mpmp_fail(ctx, "%s", e_.msg);                                   \
   } while (0)
 
-/* SYNC_TESTS=pattern runs only the matching tests (a debugging aid). */
-__attribute__((constructor)) static void select_tests(void) {
-  const char *f = getenv("SYNC_TESTS");
-  if (f != NULL && *f != '\0')
-    cmocka_set_test_filter(f);
-}
-
 /* A watchdog per test: every wait in a test is bounded, so a test still
  * running after WATCHDOG_S is stuck in a call that ignored its timeout. End
  * the job with a message rather than stall until mpirun's time limit. */
