@@ -17,5 +17,6 @@
 #include "mpmp/shared.h"
 #include "mpmp/sync.h"
 #include "mpmp/queue.h"
+#include "mpmp/shm.h"
 
 #endif /* MPMP_H */

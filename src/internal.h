@@ -306,5 +306,8 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
 void mpmp__value_ops_register(void);
 void mpmp__sync_ops_register(void);
 void mpmp__queue_ops_register(void);
+/* SharedMemory (shm.c): release what this process still holds in the
+ * node's name table; every rank, at teardown, while the heap is mapped. */
+void mpmp__shm_fini(void);
 
 #endif /* MPMP_INTERNAL_H */

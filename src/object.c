@@ -42,7 +42,8 @@ typedef struct mpmp__node_ctl {
   _Atomic uint32_t next_gen;
   uint32_t pad;
   _Atomic uint64_t nobjects;
-  char pad2[48];
+  _Atomic uint64_t roots[MPMP__NODE_ROOTS]; /* heap offsets, 0: not yet */
+  char pad2[48 - 8 * MPMP__NODE_ROOTS];
 } mpmp__node_ctl_t;
 
 _Static_assert(sizeof(mpmp__node_ctl_t) == MPMP__CTL_SIZE, "one line");
@@ -575,6 +576,28 @@ void mpmp__objects_fini(void) {
   mpmp__free(rt->node_first);
   mpmp__free(rt->node_members);
   rt->node_first = rt->node_members = NULL;
+}
+
+/* ---- node roots ------------------------------------------------------------ */
+
+void *mpmp__node_root(int slot, size_t size) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__node_ctl_t *ctl = rt->node_ctl;
+  if (slot < 0 || slot >= MPMP__NODE_ROOTS)
+    return NULL;
+  uint64_t off = atomic_load_explicit(&ctl->roots[slot], memory_order_acquire);
+  if (off == 0) {
+    uint64_t mine;
+    if (mpmp__heap_alloc(rt->heap_base, size, &mine) < 0)
+      return NULL;
+    memset(rt->heap_base + mine, 0, size);
+    /* the first rank to publish wins; the others give theirs back */
+    if (atomic_compare_exchange_strong(&ctl->roots[slot], &off, mine))
+      off = mine;
+    else
+      mpmp__heap_free(rt->heap_base, mine);
+  }
+  return rt->heap_base + off;
 }
 
 /* ---- public: the node heap ------------------------------------------------- */

@@ -157,6 +157,16 @@ int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a);
 /* This thread's lock owner id: rank and thread, never 0. */
 uint64_t mpmp__owner_id(void);
 
+/*
+ * A per-node singleton in the node heap (e.g. a name registry): `size`
+ * zeroed bytes, created by the first rank of the node that asks, the same
+ * block for every rank of the node afterwards. NULL if the heap is full.
+ * Slots: MPMP__ROOT_SHM (shm.c); the rest are free.
+ */
+#define MPMP__NODE_ROOTS 4
+enum { MPMP__ROOT_SHM = 0 };
+void *mpmp__node_root(int slot, size_t size);
+
 /* Runtime hooks (runtime.c). */
 int mpmp__objects_init(void);     /* collective: secret, node tables */
 void mpmp__objects_setup(void);   /* install the handlers */

@@ -240,6 +240,7 @@ static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__agent_stop();
   mpmp__tasks_fini();
+  mpmp__shm_fini();
   mpmp__objects_fini();
   if (rt->node_win != MPI_WIN_NULL && atomic_load(&rt->nproxies) == 0)
     MPI_Win_free(&rt->node_win);

@@ -1,0 +1,261 @@
+/**
+ * \file mpmp/shm.h
+ * \brief SharedMemory and ShareableList
+ *        (Python's multiprocessing.shared_memory).
+ *
+ * \code
+ * // shm = shared_memory.SharedMemory(create=True, size=4 * 8)
+ * mpmp_shm_t *shm;
+ * mpmp_shm_create(&shm, NULL, 4 * sizeof(double));  // NULL: a fresh name
+ * double *arr = mpmp_shm_buf(shm);
+ * arr[0] = 1.1; arr[1] = 2.2; arr[2] = 3.3; arr[3] = 4.4;
+ * // Process(target=read_data, args=(shm.name,)): copy the name into the
+ * // argument (at most MPMP_SHM_NAME_MAX bytes and its NUL)
+ * char name[MPMP_SHM_NAME_SIZE];
+ * snprintf(name, sizeof name, "%s", mpmp_shm_name(shm));
+ * ...
+ * // in the body: shm = shared_memory.SharedMemory(name=shm_name)
+ * mpmp_shm_t *mine;
+ * mpmp_shm_attach(&mine, name);
+ * const double *data = mpmp_shm_buf(mine);
+ * mpmp_shm_close(mine);                             // shm.close()
+ * ...
+ * // back in the main rank, after join: shm.close(); shm.unlink()
+ * mpmp_shm_unlink(shm);
+ * mpmp_shm_close(shm);
+ * \endcode
+ *
+ * **Blocks and names.** A block is raw memory that every rank of one node
+ * can map, found by a name of up to ::MPMP_SHM_NAME_MAX bytes. Any rank
+ * creates one at any time (creation is not collective: the other ranks may
+ * be running tasks), and any rank of the same node attaches to it by name,
+ * as Python's processes of one machine do. Ranks of another node cannot: a
+ * name lives in the node where it was created, so each node has its own
+ * names (the same name may even exist on two nodes, as two blocks). Use an
+ * Array (mpmp/shared.h) for data that every node must see.
+ *
+ * Names are private to the job: two jobs on one machine may use the same
+ * names at the same time and never see each other's blocks.
+ *
+ * **Lifetime (Python's POSIX semantics).** mpmp_shm_close() unmaps this
+ * process's view and frees the object; the block lives on while its name
+ * does. mpmp_shm_unlink() removes the name (from any rank of the node, on
+ * any object for the block): later attaches fail, the name may be created
+ * again, and the mappings that exist stay valid until each is closed.
+ * Python's `shm.close(); shm.unlink()` is `mpmp_shm_unlink(shm);
+ * mpmp_shm_close(shm);` here: close frees the object, so unlink first (the
+ * order does not matter to the block). A block whose creator closed it but
+ * nobody unlinked stays attachable until mpmp_finalize(), which releases
+ * everything the job's ranks still hold.
+ *
+ * **Nothing in /dev/shm.** A block is anonymous memory of the creating
+ * rank (a Linux memfd, mode 0600: only the job's user may open it), not a
+ * file in /dev/shm: whether the job ends normally, by MPI_Abort, by a
+ * crash or by Ctrl-C, the kernel frees it with the last process that maps
+ * it, and nothing is ever left behind. Its size is sealed: nobody can
+ * shrink it under the others' mappings. The memory is not taken from the
+ * node heap (MPMP_HEAP_SIZE); the node's name table takes about 64 KiB of
+ * it, once, at the node's first SharedMemory call.
+ *
+ * **Threads.** Every call may be made from any thread; one object must not
+ * be closed while another thread uses it. The memory itself has no lock,
+ * as in Python: use a Lock (mpmp/sync.h) for compound updates.
+ *
+ * Errors: ::MPMP_EINVAL (a bad name, a size of 0), ::MPMP_SHM_EEXIST (create:
+ * the name is taken on this node), ::MPMP_SHM_ENOENT (attach, unlink: no
+ * such name on this node: never created here, created on another node, or
+ * unlinked), ::MPMP_ENOSPC (the node's name table is full), ::MPMP_ENOMEM,
+ * ::MPMP_EPERM (the creator's memory could not be opened: ranks of one node
+ * must run as one user with /proc mounted), ::MPMP_EDEAD (the creating rank
+ * is gone), ::MPMP_ENOTINIT. mpmp_errmsg() says which name and why.
+ */
+#ifndef MPMP_SHM_H
+#define MPMP_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "mpmp/common.h"
+#include "mpmp/shared.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The longest name, in bytes (no NUL). */
+#define MPMP_SHM_NAME_MAX 63
+/** Bytes to hold a name and its NUL. */
+#define MPMP_SHM_NAME_SIZE (MPMP_SHM_NAME_MAX + 1)
+/** Names (live blocks) per node. */
+#define MPMP_SHM_MAX_BLOCKS 256
+
+/**
+ * "No block of that name on this node" (Python's FileNotFoundError).
+ * \note Today an alias of ::MPMP_EBADF (a name is the block's handle); use
+ * the macro, which will follow if a code of its own is added.
+ */
+#define MPMP_SHM_ENOENT MPMP_EBADF
+/**
+ * "The name is taken on this node" (Python's FileExistsError).
+ * \note Today an alias of ::MPMP_EPERM; use the macro.
+ */
+#define MPMP_SHM_EEXIST MPMP_EPERM
+
+/** This process's view of a block (a process-local object). */
+typedef struct mpmp_shm mpmp_shm_t;
+
+/**
+ * SharedMemory(name, create=True, size): a new block of \p size (>= 1)
+ * zeroed bytes, mapped in this process.
+ * \param[out] shm  the new object
+ * \param name  1 to ::MPMP_SHM_NAME_MAX printable bytes, or NULL for a fresh
+ *              name ("psm_" and 8 hex digits, as Python makes them)
+ * \return 0, ::MPMP_EINVAL, ::MPMP_SHM_EEXIST, ::MPMP_ENOSPC, ::MPMP_ENOMEM,
+ * ::MPMP_ENOTSUP (no memfd_create: Linux before 3.17).
+ */
+MPMP_API int mpmp_shm_create(mpmp_shm_t **shm, const char *name, size_t size);
+/**
+ * SharedMemory(name): map the block of this node named \p name.
+ * \return 0, ::MPMP_EINVAL, ::MPMP_SHM_ENOENT (the message says that blocks
+ * are per node), ::MPMP_EPERM, ::MPMP_EDEAD, ::MPMP_ENOMEM.
+ */
+MPMP_API int mpmp_shm_attach(mpmp_shm_t **shm, const char *name);
+/**
+ * SharedMemory(name, create, size), as Python spells it: create when
+ * \p create is non-zero, else attach (\p size is then ignored, as in Python).
+ */
+MPMP_API int mpmp_shm_open(mpmp_shm_t **shm, const char *name, int create,
+                           size_t size);
+/** The memory (Python's `buf`); NULL if \p shm is NULL. */
+MPMP_API void *mpmp_shm_buf(const mpmp_shm_t *shm);
+/** Its size in bytes, as created (0 if \p shm is NULL). */
+MPMP_API size_t mpmp_shm_size(const mpmp_shm_t *shm);
+/** Its name ("" if \p shm is NULL); valid until mpmp_shm_close(). */
+MPMP_API const char *mpmp_shm_name(const mpmp_shm_t *shm);
+/**
+ * Remove the name: later attaches are ::MPMP_SHM_ENOENT and the name may be
+ * created again; every existing mapping (this one too) stays valid until
+ * closed. \return 0, or ::MPMP_SHM_ENOENT if the block was unlinked already.
+ */
+MPMP_API int mpmp_shm_unlink(mpmp_shm_t *shm);
+/**
+ * Unmap this view and free \p shm (NULL: nothing). The block and its name
+ * stay until unlinked. Also allowed after mpmp_finalize().
+ */
+MPMP_API int mpmp_shm_close(mpmp_shm_t *shm);
+
+/* ---- ShareableList ---------------------------------------------------------- */
+
+/**
+ * The item kind of a byte string (Python's str and bytes); the others are
+ * the scalar ::mpmp_type_t values, ::MPMP_BYTE excepted.
+ */
+#define MPMP_SL_BYTES 0x100
+
+/**
+ * One item: to create a list (its type and initial value), and to count or
+ * find a value. Build it with mpmp_sl_int(), mpmp_sl_float(), mpmp_sl_str(),
+ * mpmp_sl_bytes(); for another scalar type, set `type` afterwards
+ * (`mpmp_sl_item_t x = mpmp_sl_int(7); x.type = MPMP_INT32;`).
+ */
+typedef struct mpmp_sl_item {
+  int type;          /**< an ::mpmp_type_t scalar, or ::MPMP_SL_BYTES */
+  int64_t i;         /**< integer types (uint64: the bits) */
+  double f;          /**< ::MPMP_FLOAT, ::MPMP_DOUBLE */
+  const void *bytes; /**< ::MPMP_SL_BYTES: \p len bytes */
+  size_t len;
+  size_t cap;        /**< ::MPMP_SL_BYTES: room for this many bytes (>= len;
+                          0: len), fixed for the list's life */
+} mpmp_sl_item_t;
+
+static inline mpmp_sl_item_t mpmp_sl_int(int64_t v) {
+  mpmp_sl_item_t it = {MPMP_INT64, v, 0.0, NULL, 0, 0};
+  return it;
+}
+static inline mpmp_sl_item_t mpmp_sl_float(double v) {
+  mpmp_sl_item_t it = {MPMP_DOUBLE, 0, v, NULL, 0, 0};
+  return it;
+}
+/** \p len bytes with room for \p cap (0: len). */
+static inline mpmp_sl_item_t mpmp_sl_bytes(const void *p, size_t len,
+                                           size_t cap) {
+  mpmp_sl_item_t it = {MPMP_SL_BYTES, 0, 0.0, p, len, cap};
+  return it;
+}
+/** A C string's bytes (no NUL), with room for exactly those. */
+static inline mpmp_sl_item_t mpmp_sl_str(const char *s) {
+  return mpmp_sl_bytes(s, s ? strlen(s) : 0, 0);
+}
+
+/** A ShareableList: a process-local view of a list in a SharedMemory block. */
+typedef struct mpmp_sharelist mpmp_sharelist_t;
+
+/**
+ * ShareableList(sequence, name=name): a list of \p n items in a new block
+ * (\p name as for mpmp_shm_create(): NULL for a fresh one). Types and byte
+ * string capacities are fixed at creation; the block records them, so any
+ * rank of the node can attach by name.
+ * \return 0, ::MPMP_EINVAL (a bad item: the message says which), and the
+ * errors of mpmp_shm_create().
+ */
+MPMP_API int mpmp_sharelist_create(mpmp_sharelist_t **sl, const char *name,
+                                   const mpmp_sl_item_t *items, size_t n);
+/**
+ * ShareableList(name=name). \return 0, ::MPMP_EINVAL (the block is not a
+ * ShareableList), and the errors of mpmp_shm_attach().
+ */
+MPMP_API int mpmp_sharelist_attach(mpmp_sharelist_t **sl, const char *name);
+/** len(sl) in *\p n. */
+MPMP_API int mpmp_sharelist_len(const mpmp_sharelist_t *sl, size_t *n);
+/** The type of item \p i (an ::mpmp_type_t or ::MPMP_SL_BYTES), or an error. */
+MPMP_API int mpmp_sharelist_type(const mpmp_sharelist_t *sl, size_t i);
+/**
+ * sl[i] of an integer item, sign- or zero-extended (uint64: the bits).
+ * ::MPMP_EINVAL out of range or for another type (the message says which).
+ */
+MPMP_API int mpmp_sharelist_get_i64(const mpmp_sharelist_t *sl, size_t i,
+                                    int64_t *out);
+/** sl[i] of a float or double item. */
+MPMP_API int mpmp_sharelist_get_f64(const mpmp_sharelist_t *sl, size_t i,
+                                    double *out);
+/**
+ * sl[i] of a byte string item: copied into \p buf (\p max bytes), its
+ * length in *\p len (may be NULL). ::MPMP_EMSGSIZE if it does not fit
+ * (*\p len says how much is needed; nothing is copied).
+ */
+MPMP_API int mpmp_sharelist_get_bytes(const mpmp_sharelist_t *sl, size_t i,
+                                      void *buf, size_t max, size_t *len);
+/** sl[i] = x for an integer item; ::MPMP_EINVAL if x does not fit its type. */
+MPMP_API int mpmp_sharelist_set_i64(mpmp_sharelist_t *sl, size_t i,
+                                    int64_t x);
+/** sl[i] = x for a float or double item. */
+MPMP_API int mpmp_sharelist_set_f64(mpmp_sharelist_t *sl, size_t i, double x);
+/** sl[i] = bytes; ::MPMP_EMSGSIZE past the item's capacity (nothing changes). */
+MPMP_API int mpmp_sharelist_set_bytes(mpmp_sharelist_t *sl, size_t i,
+                                      const void *data, size_t len);
+/**
+ * sl.count(value): items equal to \p value in *\p count. Numbers compare by
+ * value whatever their types (7 == 7.0, as in Python); byte strings by
+ * their bytes; a number never equals a byte string.
+ */
+MPMP_API int mpmp_sharelist_count(const mpmp_sharelist_t *sl,
+                                  const mpmp_sl_item_t *value, size_t *count);
+/**
+ * sl.index(value): the first item equal to \p value in *\p index;
+ * ::MPMP_EINVAL when there is none (Python's ValueError).
+ */
+MPMP_API int mpmp_sharelist_index(const mpmp_sharelist_t *sl,
+                                  const mpmp_sl_item_t *value, size_t *index);
+/** The block under the list (sl.shm): its name and size; don't close it. */
+MPMP_API mpmp_shm_t *mpmp_sharelist_shm(const mpmp_sharelist_t *sl);
+/** The block's name (sl.shm.name). */
+MPMP_API const char *mpmp_sharelist_name(const mpmp_sharelist_t *sl);
+/** sl.shm.unlink(). */
+MPMP_API int mpmp_sharelist_unlink(mpmp_sharelist_t *sl);
+/** sl.shm.close(), and free \p sl (NULL: nothing). */
+MPMP_API int mpmp_sharelist_close(mpmp_sharelist_t *sl);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPMP_SHM_H */
