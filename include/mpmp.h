@@ -17,6 +17,7 @@
 #include "mpmp/shared.h"
 #include "mpmp/sync.h"
 #include "mpmp/queue.h"
+#include "mpmp/manager.h"
 #include "mpmp/shm.h"
 
 #endif /* MPMP_H */

@@ -129,6 +129,8 @@ enum {
                              straight into the caller's output */
   MPMP__TAG_OBJ_REQ,      /* any -> a rank of an object's home node */
   MPMP__TAG_OBJ_REP,      /* its answer */
+  MPMP__TAG_MGR_REQ,      /* any -> a Manager's server rank (manager.c) */
+  MPMP__TAG_MGR_REP,      /* its answer */
   MPMP__TAG_MAX
 };
 
@@ -306,6 +308,10 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
 void mpmp__value_ops_register(void);
 void mpmp__sync_ops_register(void);
 void mpmp__queue_ops_register(void);
+/* Manager (manager.c): handlers on every rank; shut servers down at
+ * finalize (main rank, before processes are joined). */
+void mpmp__manager_setup(void);
+void mpmp__manager_finalize(void);
 /* SharedMemory (shm.c): release what this process still holds in the
  * node's name table; every rank, at teardown, while the heap is mapped. */
 void mpmp__shm_fini(void);

@@ -214,6 +214,7 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
   rc = agree(setup_runtime());
   if (rc == 0) { /* handlers first: the agent may receive at once */
     mpmp__objects_setup();
+    mpmp__manager_setup();
     if (rt->rank == 0) {
       mpmp__process_setup();
       mpmp__pool_setup();
@@ -274,6 +275,7 @@ MPMP_API int mpmp_finalize(void) {
   if (rc < 0)
     return rc;
   mpmp__pool_finalize();
+  mpmp__manager_finalize();
   rc = mpmp__process_finalize();
   for (int r = 1; r < rt->size; r++) {
     int src = mpmp__send(r, MPMP__TAG_SHUTDOWN, "", 1, NULL, 0);
