@@ -387,6 +387,188 @@ static int bench_lock_uncontended(double *value) {
   return 0;
 }
 
+/* ---- queues and pipes ---------------------------------------------------- */
+
+/* A worker answers every 8-byte message on `to` with one on `back`
+ * (queues), or on the same pipe end (pipes), until an empty one. */
+typedef struct pong {
+  mpmp_queue_t to, back;
+  mpmp_conn_t end;
+  int pipe;
+  long items; /* throughput: items to put, 64 bytes each */
+} pong_t;
+
+static int pong_body(mpmp_ctx_t *ctx) {
+  const pong_t *a = mpmp_arg(ctx, NULL);
+  char m[8];
+  size_t n;
+  for (;;) {
+    int rc = a->pipe ? mpmp_conn_recv(a->end, m, sizeof m, &n, 60)
+                     : mpmp_queue_get(a->to, m, sizeof m, &n, 60);
+    if (rc < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    if (n == 0)
+      return 0;
+    rc = a->pipe ? mpmp_conn_send(a->end, m, n, 60)
+                 : mpmp_queue_put(a->back, m, n, 60);
+    if (rc < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  }
+}
+MPMP_TASK(pong_body);
+
+/* One-way latency: half the round trip main -> worker -> main, 8 bytes. */
+static int pingpong(int pipe, double *value) {
+  enum { REPS = 7 };
+  int iters = mpmp_node_count() > 1 ? 2000 : 100000;
+  double t[REPS];
+  pong_t a = {.pipe = pipe};
+  mpmp_conn_t mine;
+  mpmp_process_t *p = NULL;
+  char m[8] = "ping!!!", r[8];
+  size_t n;
+  int rc;
+  if (pipe ? mpmp_pipe_create(&mine, &a.end, 1) < 0
+           : (mpmp_queue_create(&a.to, 64, 8) < 0 ||
+              mpmp_queue_create(&a.back, 64, 8) < 0))
+    return -1;
+  if ((rc = mpmp_process_create(&p, pong_body, &a, sizeof a, NULL)) < 0 ||
+      (rc = mpmp_process_start(p)) < 0)
+    return rc;
+  for (int k = -1; k < REPS && rc == 0; k++) { /* k = -1: warm-up */
+    double t0 = now();
+    for (int i = 0; i < iters && rc == 0; i++) {
+      rc = pipe ? mpmp_conn_send(mine, m, sizeof m, 60)
+                : mpmp_queue_put(a.to, m, sizeof m, 60);
+      if (rc == 0)
+        rc = pipe ? mpmp_conn_recv(mine, r, sizeof r, &n, 60)
+                  : mpmp_queue_get(a.back, r, sizeof r, &n, 60);
+    }
+    if (k >= 0)
+      t[k] = (now() - t0) / iters / 2 * 1e6;
+  }
+  int end = pipe ? mpmp_conn_send(mine, NULL, 0, 60)
+                 : mpmp_queue_put(a.to, NULL, 0, 60);
+  if (mpmp_process_join(p, 60) < 0 || end < 0)
+    rc = -1;
+  mpmp_process_destroy(p);
+  if (pipe)
+    mpmp_pipe_free(mine, a.end);
+  else
+    mpmp_queue_free(a.to), mpmp_queue_free(a.back);
+  if (rc < 0)
+    return rc;
+  *value = median(t, REPS);
+  return 0;
+}
+
+static int bench_queue_oneway(double *value) { return pingpong(0, value); }
+static int bench_pipe_oneway(double *value) { return pingpong(1, value); }
+
+/* The worker puts `items` 64-byte items as fast as it can. */
+static int producer_body(mpmp_ctx_t *ctx) {
+  const pong_t *a = mpmp_arg(ctx, NULL);
+  char item[64] = {0};
+  for (long i = 0; i < a->items; i++) {
+    memcpy(item, &i, sizeof i);
+    if (mpmp_queue_put(a->to, item, sizeof item, 60) < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  }
+  return 0;
+}
+MPMP_TASK(producer_body);
+
+/* Items per second from one producer (a worker) to one consumer (main),
+ * timed by the consumer from its first item to its last. */
+static int bench_queue_throughput(double *value) {
+  enum { REPS = 5 };
+  double t[REPS];
+  pong_t a = {.items = mpmp_node_count() > 1 ? 20000 : 2000000};
+  char item[64];
+  size_t n;
+  if (mpmp_queue_create(&a.to, 0, sizeof item) < 0)
+    return -1;
+  for (int k = 0; k < REPS; k++) {
+    mpmp_process_t *p = NULL;
+    int rc = mpmp_process_create(&p, producer_body, &a, sizeof a, NULL);
+    if (rc < 0 || (rc = mpmp_process_start(p)) < 0 ||
+        (rc = mpmp_queue_get(a.to, item, sizeof item, &n, 60)) < 0)
+      return -1;
+    double t0 = now();
+    for (long i = 1; i < a.items && rc == 0; i++) {
+      rc = mpmp_queue_get(a.to, item, sizeof item, &n, 60);
+      long got;
+      memcpy(&got, item, sizeof got);
+      if (rc == 0 && got != i) {
+        fprintf(stderr, "queue_throughput: item %ld, expected %ld\n", got, i);
+        rc = -1;
+      }
+    }
+    t[k] = (double)(a.items - 1) / (now() - t0);
+    if (mpmp_process_join(p, 60) < 0 || rc < 0)
+      return -1;
+    mpmp_process_destroy(p);
+  }
+  mpmp_queue_free(a.to);
+  *value = median(t, REPS);
+  return 0;
+}
+
+/* ---- Manager ----------------------------------------------------------------- */
+
+/* A worker sets and gets one key of a Manager dict for `secs`. */
+typedef struct dict_ops {
+  mpmp_dict_t d;
+  double secs;
+} dict_ops_t;
+
+static int dict_ops_body(mpmp_ctx_t *ctx) {
+  const dict_ops_t *a = mpmp_arg(ctx, NULL);
+  hammer_res_t *res = mpmp_out(ctx, sizeof *res);
+  int64_t n = 0;
+  double t0 = now(), end = t0 + a->secs, t = t0;
+  while (t < end) {
+    for (int i = 0; i < 64; i++, n += 2) {
+      int64_t v = n, w = -1;
+      size_t size;
+      if (mpmp_dict_set(a->d, "key", &v, sizeof v) < 0 ||
+          mpmp_dict_get(a->d, "key", &w, sizeof w, &size) < 0)
+        return mpmp_fail(ctx, "%s", mpmp_errmsg());
+      if (w != v)
+        return mpmp_fail(ctx, "got %lld after setting %lld", (long long)w,
+                         (long long)v);
+    }
+    t = now();
+  }
+  res->count = n;
+  res->elapsed = t - t0;
+  return 0;
+}
+MPMP_TASK(dict_ops_body);
+
+/* Python: d[k] = v; d[k] from a Process against manager.dict(). Set and
+ * get count as one operation each. The server takes one worker rank and
+ * the body another (on the other node with --pseudo 2 -n 3). */
+static int bench_manager_dict_ops(double *value) {
+  enum { REPS = 5 };
+  double rate[REPS];
+  mpmp_manager_t m;
+  dict_ops_t a = {.secs = 0.3};
+  if (mpmp_manager_start(&m) < 0)
+    return -1;
+  int rc = mpmp_dict_create(m, &a.d);
+  for (int r = 0; r < REPS && rc == 0; r++) {
+    hammer_res_t res;
+    if ((rc = run_process(dict_ops_body, &a, sizeof a, &res, sizeof res)) < 0)
+      break;
+    rate[r] = (double)res.count / res.elapsed;
+  }
+  if (mpmp_manager_shutdown(m) < 0 || rc < 0)
+    return -1;
+  *value = median(rate, REPS);
+  return 0;
+}
+
 typedef struct bench {
   const char *name, *unit, *what;
   int min_workers;
@@ -419,6 +601,15 @@ static const bench_t benches[] = {
     {"value_add_worker_us", "us", "one worker's atomic add to the main's "
      "Value (remote when the worker is on another node)", 1,
      bench_value_add_worker},
+    {"queue_oneway_us", "us", "8-byte item main -> worker -> main over two "
+     "Queues, per direction", 1, bench_queue_oneway},
+    {"queue_throughput_per_s", "items/s", "64-byte items, 1 producer (worker) "
+     "-> 1 consumer (main)", 1, bench_queue_throughput},
+    {"pipe_oneway_us", "us", "8-byte message main -> worker -> main over a "
+     "duplex Pipe, per direction", 1, bench_pipe_oneway},
+    {"manager_dict_ops_per_s", "ops/s", "a worker's set+get pairs on a "
+     "Manager dict served by another worker, 0.3 s (mpirun -n 3)", 2,
+     bench_manager_dict_ops},
 };
 #define NBENCH ((int)(sizeof benches / sizeof benches[0]))
 
