@@ -177,3 +177,18 @@ else()
     LABELS install
     FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
 endif()
+
+# An example program run under mpirun with `np` ranks, passing when its
+# output matches `pass` (a regular expression over stdout and stderr).
+# Extra arguments after `pass` go to the program.
+function(mpmp_example_test name np pass)
+  add_test(NAME example_${name}_np${np}
+           COMMAND ${MPMP_BASH} ${MPMP_RUN_MPI} --timeout 60 -n ${np}
+                   $<TARGET_FILE:${name}> ${ARGN})
+  set_tests_properties(example_${name}_np${np} PROPERTIES TIMEOUT 90
+    ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+    PROCESSORS ${np}
+    LABELS "mpi;example"
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+    PASS_REGULAR_EXPRESSION "${pass}")
+endfunction()
