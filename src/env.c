@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -104,4 +105,60 @@ void mpmp__env_print(const mpmp__env_t *env, FILE *out) {
           env->from_env_##name ? "env" : "default", desc);
   MPMP_ENV_MAP(MPMP__ENV_PRINT)
 #undef MPMP__ENV_PRINT
+}
+
+/*
+ * The job's settings are the main rank's. mpirun forwards a user's
+ * environment to the ranks on its own node, but ranks on other nodes get
+ * the remote shell's (unless every variable is named with -x), and a
+ * setting such as MPMP_HEAP_SIZE must agree across ranks. So at init the
+ * main rank sends "NAME=value" for each setting it has, and every rank sets
+ * those and unsets the ones the main rank lacks, then parses again.
+ * Collective over `comm`.
+ */
+int mpmp__env_share(MPI_Comm comm, int rank, mpmp__env_t *env) {
+  static const char *const names[] = {
+#define MPMP__ENV_NAME(name, type, def, desc) "MPMP_" #name,
+      MPMP_ENV_MAP(MPMP__ENV_NAME)
+#undef MPMP__ENV_NAME
+  };
+  enum { N = sizeof names / sizeof names[0] };
+  char *buf = NULL;
+  int len = 0;
+  if (rank == 0) { /* name\0value\0 for each setting the main rank has */
+    size_t total = 0;
+    for (int i = 0; i < N; i++) {
+      const char *v = getenv(names[i]);
+      total += v ? strlen(names[i]) + strlen(v) + 2 : 0;
+    }
+    if (total > INT32_MAX)
+      total = 0; /* absurd; share nothing rather than a cut string */
+    buf = mpmp__malloc(total + 1);
+    if (buf == NULL)
+      total = 0;
+    for (int i = 0; buf != NULL && i < N; i++) {
+      const char *v = getenv(names[i]);
+      if (v != NULL)
+        len += snprintf(buf + len, total + 1 - (size_t)len, "%s%c%s%c",
+                        names[i], 0, v, 0);
+    }
+  }
+  MPI_Bcast(&len, 1, MPI_INT, 0, comm);
+  if (rank != 0 && (buf = mpmp__malloc((size_t)len + 1)) == NULL)
+    len = 0; /* keep this rank's own settings */
+  if (len > 0)
+    MPI_Bcast(buf, len, MPI_CHAR, 0, comm);
+  int rc = 0;
+  if (rank != 0 && buf != NULL) {
+    for (int i = 0; i < N; i++)
+      unsetenv(names[i]);
+    for (const char *p = buf; p < buf + len;) {
+      const char *v = p + strlen(p) + 1;
+      setenv(p, v, 1);
+      p = v + strlen(v) + 1;
+    }
+    rc = mpmp__env_load(env);
+  }
+  mpmp__free(buf);
+  return rc;
 }

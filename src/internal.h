@@ -74,6 +74,8 @@ typedef struct mpmp__env {
 /* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable. */
 int mpmp__env_load(mpmp__env_t *env);
 void mpmp__env_print(const mpmp__env_t *env, FILE *out);
+/* Give every rank the main rank's settings (collective; see env.c). */
+int mpmp__env_share(MPI_Comm comm, int rank, mpmp__env_t *env);
 
 /* Bytes of the node control block, between the doorbells and the heap. */
 #define MPMP__CTL_SIZE 64

@@ -153,11 +153,13 @@ static int gather_ranks(void) {
 static int setup_runtime(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc;
+  if ((rc = make_comms()) < 0 ||
+      (rc = mpmp__env_share(rt->comm, rt->rank, &rt->env)) < 0 ||
+      (rc = number_nodes()) < 0)
+    return rc;
   rt->spin_s = rt->env.SPIN_US * 1e-6;
   rt->poll_s = rt->env.POLL_MS * 1e-3;
   if ((rc = mpmp__bind_parse(rt->env.BIND, &rt->bind)) < 0)
-    return rc;
-  if ((rc = make_comms()) < 0 || (rc = number_nodes()) < 0)
     return rc;
   if (rt->nnodes > 1)
     rt->spin_s = rt->env.SPIN_REMOTE_US * 1e-6;
