@@ -106,6 +106,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
                     .out_max = h->out_size ? h->out_size : h->out_max,
                     .stop_id = &mpmp__rt.stop_id, .id = h->job};
   atomic_store_explicit(&mpmp__rt.crash_task, t->name, memory_order_relaxed);
+  double t0 = mpmp__rt.trace ? mpmp__trace_clock() : 0;
   for (uint32_t i = 0; i < h->count; i++) {
     atomic_store_explicit(&mpmp__rt.crash_item, h->first + i + 1,
                           memory_order_relaxed);
@@ -122,6 +123,9 @@ void mpmp__chunk_run(const void *buf, size_t len) {
       mpmp__ctx_fini(&ctx); /* the rare case: a failure or a scratch buffer */
   }
   atomic_store(&mpmp__rt.crash_task, NULL);
+  if (mpmp__rt.trace)
+    mpmp__trace_add(MPMP__TRACE_CHUNK, h->task, h->first, h->count, NULL, t0,
+                    mpmp__trace_clock());
   send_done(h, res, fixed, &f);
   mpmp__free(own);
   mpmp__free(f.data);

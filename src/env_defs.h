@@ -25,6 +25,9 @@
   XX(PROGRESS, STR, "auto",                                                  \
      "progress bar on stderr for maps longer than 2 s: auto (when stderr "   \
      "is a terminal), 1 or 0")                                               \
+  XX(TRACE, STR, "",                                                         \
+     "at finalize, write every rank's task timeline to this file (Chrome "   \
+     "trace JSON: open it in Perfetto)")                                     \
   XX(TERM_GRACE, DOUBLE, "5",                                                \
      "seconds a daemon process gets to stop at finalize before the job is "  \
      "aborted")

@@ -133,6 +133,7 @@ enum {
   MPMP__TAG_OBJ_REP,      /* its answer */
   MPMP__TAG_MGR_REQ,      /* any -> a Manager's server rank (manager.c) */
   MPMP__TAG_MGR_REP,      /* its answer */
+  MPMP__TAG_TRACE,        /* worker -> main at the end: its MPMP_TRACE records */
   MPMP__TAG_MAX
 };
 
@@ -241,6 +242,7 @@ typedef struct mpmp__rt {
   struct sigaction *crash_old;  /* the handlers we chain to (4 signals) */
   char *chunk_buf;            /* map results, reused (no page faults) */
   size_t chunk_buf_cap;
+  struct mpmp__trace *trace;  /* MPMP_TRACE records; NULL when off */
 } mpmp__rt_t;
 
 extern mpmp__rt_t mpmp__rt;
@@ -317,5 +319,16 @@ void mpmp__manager_finalize(void);
 /* SharedMemory (shm.c): release what this process still holds in the
  * node's name table; every rank, at teardown, while the heap is mapped. */
 void mpmp__shm_fini(void);
+
+/* MPMP_TRACE (trace.c). Record only when mpmp__rt.trace is set; one
+ * thread at a time (a worker's service thread; rt->lock on the main rank). */
+enum { MPMP__TRACE_CHUNK, MPMP__TRACE_BODY, MPMP__TRACE_JOB };
+int mpmp__trace_init(void);   /* every rank, before the agent starts */
+double mpmp__trace_clock(void);
+void mpmp__trace_add(int kind, int task, uint64_t first, uint32_t count,
+                     const char *label, double t0, double t1);
+void mpmp__trace_send(void);  /* worker ranks, after the service loop */
+void mpmp__trace_write(void); /* main rank, after SHUTDOWN went out */
+void mpmp__trace_fini(void);
 
 #endif /* MPMP_INTERNAL_H */

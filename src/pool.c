@@ -47,6 +47,7 @@ struct mpmp_async {
   struct { mpmp_async_cb cb; void *user; } *more; /* add_done_callback */
   int nmore, cancelled, stopped; /* stopped: deal no more (map timeout) */
   int in_callback; /* ready, callbacks not yet run: destroy must not free */
+  double t_submit;  /* MPMP_TRACE: when it was submitted */
 };
 
 struct mpmp_pool {
@@ -217,6 +218,9 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   if (j->nfails > 1)
     qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
   j->in_callback = 1; /* run_callback() clears it */
+  if (mpmp__rt.trace)
+    mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
+                    j->t_submit, mpmp__trace_clock());
   atomic_store(&j->ready, 1);
   return j;
 }
@@ -430,6 +434,7 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j) {
   else if (j->n == 0) {
     atomic_store(&j->ready, 1); /* nothing to do: ready at once */
   } else {
+    j->t_submit = rt->trace ? mpmp__trace_clock() : 0;
     if (pool->jobs_tail)
       pool->jobs_tail->next = j;
     else

@@ -217,12 +217,13 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
   if (rc == 0) { /* handlers first: the agent may receive at once */
     mpmp__objects_setup();
     mpmp__manager_setup();
+    rc = mpmp__trace_init();
     if (rt->rank == 0) {
       mpmp__process_setup();
       mpmp__pool_setup();
     } else
       mpmp__worker_setup();
-    rc = agree(mpmp__agent_start());
+    rc = agree(rc < 0 ? rc : mpmp__agent_start());
   }
   if (rc < 0) {
     teardown();
@@ -233,6 +234,7 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
   if (rt->rank == 0)
     return MPMP_MAIN;
   mpmp__worker_serve();
+  mpmp__trace_send();
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
   return MPMP_WORKER_DONE;
@@ -242,6 +244,7 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
 static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__agent_stop();
+  mpmp__trace_fini();
   mpmp__tasks_fini();
   mpmp__shm_fini();
   mpmp__objects_fini();
@@ -284,6 +287,7 @@ MPMP_API int mpmp_finalize(void) {
     if (src < 0 && rc == 0)
       rc = src;
   }
+  mpmp__trace_write();
   mpmp__process_fini();
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();

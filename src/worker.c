@@ -156,8 +156,12 @@ static void run_job(mpmp__job_t *job) {
   rt->current = job;
   atomic_store(&rt->crash_item, 0);
   atomic_store(&rt->crash_task, task ? task->name : NULL);
+  double t0 = rt->trace ? mpmp__trace_clock() : 0;
   int rc = task ? task->fn(&ctx)
                 : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
+  if (rt->trace)
+    mpmp__trace_add(MPMP__TRACE_BODY, h->task, h->id, 0, h->name, t0,
+                    mpmp__trace_clock());
   atomic_store(&rt->crash_task, NULL);
   int code = exit_code(rc, &ctx, task ? task->name : "?");
   rt->current = NULL;
