@@ -1,59 +1,103 @@
 /*
- * imap / imap_unordered: a streaming map in bounded memory. Items are
- * pulled from the producer into batches; at most two batches are out at
- * once (one being computed while the caller reads the other), each a pool
- * map job, so memory holds at most `buffersize` items whatever the input's
- * length. Ordered imap returns the oldest batch's results in item order;
- * unordered returns from whichever batch is ready first.
+ * imap / imap_unordered: a streaming map in bounded memory, chunk by chunk.
+ *
+ * The iterator keeps a window of `nslots` chunks, each its own pool job
+ * (so the pool deals them like any work, two in flight per worker): a
+ * chunk is filled from the producer and submitted as soon as its slot is
+ * free, so the workers always have the window's work ahead of them while
+ * the caller reads. Memory holds at most nslots x chunk items, however long
+ * the input. Ordered imap hands out the oldest chunk's results in item
+ * order as soon as that chunk is back (not when the whole window is);
+ * unordered hands out whichever chunk came back first, in the order they
+ * came back (Python's imap_unordered yields per chunk too).
  */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
-typedef struct batch {
+typedef struct slot {
   char *in, *out;
   size_t n, first, pos; /* pos: next result to hand out */
   mpmp_async_t *job;
-} batch_t;
+  struct mpmp_imap *it;
+  /* The job's callback has returned from on_finished. A job destroyed
+   * before its callback started never calls it, and one destroyed while
+   * it runs lets it run on: so a job is destroyed only after this. */
+  _Atomic int called;
+} slot_t;
 
 struct mpmp_imap {
   mpmp_pool_t *pool;
   mpmp_task_fn fn;
   mpmp_produce_fn produce;
   void *user;
-  size_t in_size, out_size, chunk, cap, produced;
-  int ordered, ended, error;
-  batch_t b[2];
+  size_t in_size, out_size, chunk, produced;
+  int ordered, ended, error, nslots;
+  slot_t *slots;
+  /* slot numbers: free ones (a stack); submitted ones in item order (a
+   * ring, for ordered); finished ones in the order they finished (a ring
+   * filled by the completion callback, for unordered) */
+  int *free, nfree;
+  int *sub, sub_head, nsub;
+  int *fin, fin_head;
+  _Atomic int nfin;
+  pthread_mutex_t fin_lock;
+  int cur; /* unordered: the finished slot being handed out, or -1 */
 };
 
-/* Fill a free batch from the producer and start it. 1: started, 0: none. */
-static int start_batch(mpmp_imap_t *it, batch_t *b) {
-  b->n = b->pos = 0;
-  b->first = it->produced;
-  while (!it->ended && b->n < it->cap) {
-    int rc = it->produce(it->user, b->in + b->n * it->in_size);
-    if (rc < 0) {
+/* Completion callback: any thread, must not block. Ordered imap reads the
+ * submitted ring and each job's ready flag instead. */
+static void on_finished(mpmp_async_t *j, int ok, void *user) {
+  slot_t *s = user;
+  mpmp_imap_t *it = s->it;
+  (void)j, (void)ok;
+  if (!it->ordered) {
+    pthread_mutex_lock(&it->fin_lock);
+    int k = (it->fin_head + atomic_load(&it->nfin)) % it->nslots;
+    it->fin[k] = (int)(s - it->slots);
+    atomic_fetch_add(&it->nfin, 1);
+    pthread_mutex_unlock(&it->fin_lock);
+  }
+  atomic_store(&s->called, 1); /* the last touch of `it` */
+}
+
+/* Fill free slots from the producer and submit them. */
+static void refill(mpmp_imap_t *it) {
+  while (it->nfree > 0 && !it->ended) {
+    int k = it->free[it->nfree - 1];
+    slot_t *s = &it->slots[k];
+    s->n = s->pos = 0;
+    s->first = it->produced;
+    atomic_store(&s->called, 0);
+    while (!it->ended && s->n < it->chunk) {
+      int rc = it->produce(it->user, s->in + s->n * it->in_size);
+      if (rc < 0) {
+        it->error = rc;
+        it->ended = 1;
+      } else if (rc == 0) {
+        it->ended = 1;
+      } else {
+        s->n++;
+      }
+    }
+    if (s->n == 0)
+      return;
+    int rc = mpmp_pool_map_async(it->pool, it->fn, s->in, s->n, it->in_size,
+                                 s->out, it->out_size, s->n, on_finished, s,
+                                 &s->job);
+    if (rc < 0) { /* the pool was closed under us: stop producing */
       it->error = rc;
       it->ended = 1;
-    } else if (rc == 0) {
-      it->ended = 1;
-    } else {
-      b->n++;
+      s->n = 0;
+      return;
     }
+    it->produced += s->n;
+    it->nfree--;
+    it->sub[(it->sub_head + it->nsub++) % it->nslots] = k;
   }
-  if (b->n == 0)
-    return 0;
-  it->produced += b->n;
-  int rc = mpmp_pool_map_async(it->pool, it->fn, b->in, b->n, it->in_size,
-                               b->out, it->out_size, it->chunk, NULL, NULL,
-                               &b->job);
-  if (rc < 0) {
-    it->error = rc;
-    b->n = 0;
-    return 0;
-  }
-  return 1;
 }
+
 
 static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
                   void *user, size_t in_size, size_t out_size, size_t chunk,
@@ -63,27 +107,42 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
     return mpmp__err(MPMP_EINVAL, "imap: NULL pool, producer or iterator, "
                      "or a zero item or result size");
   int workers = mpmp_pool_size(pool);
-  size_t c = chunk ? chunk : 64, cap;
-  cap = (buffersize ? buffersize : 4 * c * (size_t)workers) / 2;
-  if (cap == 0)
-    cap = 1;
+  size_t c = chunk ? chunk : 64;
+  size_t items = buffersize ? buffersize : 4 * c * (size_t)workers;
+  /* at least one chunk; at most 64 Ki slots (the window is in slots) */
+  size_t n = items / c ? items / c : 1;
+  if (n > 65536)
+    n = 65536;
+  if (c > items)
+    c = items ? items : 1; /* a buffersize under one chunk bounds the chunk */
   mpmp_imap_t *it = mpmp__calloc(1, sizeof *it);
   if (it == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for imap");
-  *it = (mpmp_imap_t){pool, fn, produce, user, in_size, out_size, c, cap,
-                      0, ordered, 0, 0, {{0}}};
-  for (int k = 0; k < 2; k++) {
-    it->b[k].in = mpmp__malloc(cap * in_size);
-    it->b[k].out = mpmp__malloc(cap * out_size);
-    if (it->b[k].in == NULL || it->b[k].out == NULL) {
-      mpmp_imap_destroy(it);
-      return mpmp__err(MPMP_ENOMEM, "out of memory for imap buffers of %zu "
-                       "items", cap);
-    }
+  *it = (mpmp_imap_t){.pool = pool, .fn = fn, .produce = produce,
+                      .user = user, .in_size = in_size, .out_size = out_size,
+                      .chunk = c, .ordered = ordered, .nslots = (int)n,
+                      .cur = -1};
+  pthread_mutex_init(&it->fin_lock, NULL);
+  it->slots = mpmp__calloc(n, sizeof *it->slots);
+  it->free = mpmp__calloc(n, sizeof(int));
+  it->sub = mpmp__calloc(n, sizeof(int));
+  it->fin = mpmp__calloc(n, sizeof(int));
+  char *in = mpmp__malloc(n * c * in_size), *res = mpmp__malloc(n * c * out_size);
+  if (it->slots == NULL || it->free == NULL || it->sub == NULL ||
+      it->fin == NULL || in == NULL || res == NULL) {
+    mpmp__free(in);
+    mpmp__free(res);
+    mpmp_imap_destroy(it);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for an imap window of "
+                     "%zu chunks of %zu items", n, c);
   }
-  for (int k = 0; k < 2; k++)
-    start_batch(it, &it->b[k]);
-  if (it->error < 0 && it->b[0].n == 0) {
+  for (size_t k = 0; k < n; k++) {
+    it->slots[k] = (slot_t){.in = in + k * c * in_size,
+                            .out = res + k * c * out_size, .it = it};
+    it->free[it->nfree++] = (int)(n - 1 - k); /* slot 0 on top */
+  }
+  refill(it);
+  if (it->error < 0 && it->nsub == 0) {
     int rc = it->error;
     mpmp_imap_destroy(it);
     return rc;
@@ -109,73 +168,107 @@ MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
                 buffersize, 0, it);
 }
 
-/* The batch to read from: the oldest (ordered), or any ready one. */
-static batch_t *pick(mpmp_imap_t *it) {
-  batch_t *a = &it->b[0], *b = &it->b[1];
-  if (a->n == 0)
-    return b->n ? b : NULL;
-  if (b->n == 0)
-    return a;
-  batch_t *old = a->first < b->first ? a : b, *young = old == a ? b : a;
-  if (!it->ordered && !mpmp__async_done(old->job) &&
-      mpmp__async_done(young->job))
-    return young;
-  return old;
+static int any_finished(void *arg) {
+  return atomic_load(&((mpmp_imap_t *)arg)->nfin) > 0;
 }
 
-static int any_ready(void *arg) {
-  mpmp_imap_t *it = arg;
-  for (int k = 0; k < 2; k++)
-    if (it->b[k].n && mpmp__async_done(it->b[k].job))
-      return 1;
-  return 0;
+static int slot_called(void *arg) {
+  return atomic_load(&((slot_t *)arg)->called);
+}
+
+/* Destroy a slot's job once it is ready and its callback has returned
+ * (right after ready, in the thread that made it ready: a short wait). */
+static void drop_job(slot_t *s) {
+  mpmp_async_wait(s->job, MPMP_FOREVER);
+  mpmp__wait_until(slot_called, s, INFINITY);
+  mpmp_async_destroy(s->job);
+  s->job = NULL;
+}
+
+/* The slot to hand the next result from once it is back (*rc 0), or
+ * *rc < 0 when the wait timed out; -1 when no slot is out: the end. */
+static int next_slot(mpmp_imap_t *it, double timeout, int *rc) {
+  *rc = 0;
+  if (it->ordered) {
+    if (it->nsub == 0)
+      return -1;
+    int k = it->sub[it->sub_head];
+    *rc = mpmp_async_wait(it->slots[k].job, timeout);
+    return k;
+  }
+  if (it->cur >= 0)
+    return it->cur;
+  if (it->nsub == 0)
+    return -1;
+  *rc = mpmp__wait_until(any_finished, it, mpmp__deadline(timeout));
+  if (*rc < 0)
+    return 0;
+  pthread_mutex_lock(&it->fin_lock);
+  it->cur = it->fin[it->fin_head];
+  it->fin_head = (it->fin_head + 1) % it->nslots;
+  atomic_fetch_sub(&it->nfin, 1);
+  pthread_mutex_unlock(&it->fin_lock);
+  return it->cur;
+}
+
+/* Done with slot k: off the submitted ring (unordered: wherever it is). */
+static void retire(mpmp_imap_t *it, int k) {
+  int at = 0;
+  while (it->sub[(it->sub_head + at) % it->nslots] != k)
+    at++;
+  for (; at > 0; at--) /* keep the others in item order */
+    it->sub[(it->sub_head + at) % it->nslots] =
+        it->sub[(it->sub_head + at - 1) % it->nslots];
+  it->sub_head = (it->sub_head + 1) % it->nslots;
+  it->nsub--;
+  if (it->cur == k)
+    it->cur = -1;
+  drop_job(&it->slots[k]);
+  it->slots[k].n = 0;
+  it->free[it->nfree++] = k;
 }
 
 MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
                             double timeout) {
   if (it == NULL || out == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: NULL argument");
-  /* Refill drained batches now, not when their last result was handed
-   * out: so at most 2 x cap items are ever out of the caller's hands. */
-  for (int k = 0; k < 2; k++)
-    if (it->b[k].n == 0 && !it->ended)
-      start_batch(it, &it->b[k]);
-  batch_t *b = pick(it);
-  if (b == NULL)
+  refill(it); /* slots freed by the last call go back to work first */
+  int rc, k = next_slot(it, timeout, &rc);
+  if (k < 0)
     return it->error < 0 ? it->error : MPMP_EEOF;
-  int rc = it->ordered ? mpmp_async_wait(b->job, timeout)
-                       : mpmp__wait_until(any_ready, it, mpmp__deadline(timeout));
   if (rc < 0)
     return mpmp__err(MPMP_ETIMEDOUT, "imap: no result within %g s", timeout);
-  b = pick(it); /* unordered: the one that is ready now */
-  size_t k = b->pos++, idx = b->first + k;
-  memcpy(out, b->out + k * it->out_size, it->out_size);
+  slot_t *s = &it->slots[k];
+  size_t at = s->pos++, idx = s->first + at;
+  memcpy(out, s->out + at * it->out_size, it->out_size);
   if (index)
     *index = idx;
   int rank = -1;
-  const char *err = mpmp__async_item_error(b->job, idx - b->first, &rank);
+  const char *err = mpmp__async_item_error(s->job, at, &rank);
   rc = err == NULL ? 0 : mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: "
                                    "%s", idx, rank, err);
-  if (b->pos == b->n) { /* drained (err is freed too): the next call refills */
-    mpmp_async_destroy(b->job);
-    b->job = NULL;
-    b->n = 0;
-  }
+  if (s->pos == s->n) /* drained (err is freed too): refilled next call */
+    retire(it, k);
   return rc;
 }
 
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
   if (it == NULL)
     return;
-  for (int k = 0; k < 2; k++) {
-    if (it->b[k].job != NULL && it->b[k].n > 0) {
-      /* the job writes into our buffers until its chunks are back */
-      mpmp__async_stop(it->b[k].job);
-      mpmp_async_wait(it->b[k].job, MPMP_FOREVER);
-      mpmp_async_destroy(it->b[k].job);
-    }
-    mpmp__free(it->b[k].in);
-    mpmp__free(it->b[k].out);
+  for (int i = 0; it->sub != NULL && i < it->nsub; i++) {
+    slot_t *s = &it->slots[it->sub[(it->sub_head + i) % it->nslots]];
+    /* the job writes into our buffers until its chunks are back */
+    mpmp__async_stop(s->job);
+    drop_job(s);
   }
+  if (it->slots != NULL) {
+    mpmp__free(it->slots[0].in);
+    mpmp__free(it->slots[0].out);
+  }
+  pthread_mutex_destroy(&it->fin_lock);
+  mpmp__free(it->slots);
+  mpmp__free(it->free);
+  mpmp__free(it->sub);
+  mpmp__free(it->fin);
   mpmp__free(it);
 }

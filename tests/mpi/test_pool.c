@@ -406,6 +406,71 @@ static void pool_imap_unordered_million(void **state) {
   finish(pool);
 }
 
+/* Item `slow` takes 1.5 s, the others no time: returns the item squared. */
+typedef struct { int64_t next, limit, slow; } slowprod_t;
+static int produce_slowprod(void *user, void *item) {
+  slowprod_t *c = user;
+  if (c->next == c->limit)
+    return 0;
+  int64_t *x = item;
+  x[0] = c->next++;
+  x[1] = x[0] == c->slow;
+  return 1;
+}
+static int one_slow_item(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (x[1])
+    test_sleep(1.5);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = x[0] * x[0];
+  return 0;
+}
+MPMP_TASK(one_slow_item);
+
+/* Results come chunk by chunk, not window by window: imap hands out the
+ * items before a slow one as soon as they are done, and imap_unordered
+ * hands out the others before the slow one. */
+static void pool_imap_streams_per_chunk(void **state) {
+  (void)state;
+  if (mpmp_worker_count() < 2)
+    skip(); /* one worker runs the slow item before the others */
+  mpmp_pool_t *pool = pool_of(0);
+  mpmp_imap_t *it;
+  int64_t r;
+  size_t idx;
+  slowprod_t c = {0, 8, 3};
+  double t0 = test_now();
+  assert_int_equal(mpmp_pool_imap(pool, one_slow_item, produce_slowprod, &c, 2 * sizeof(int64_t), sizeof r, 1, 0, &it), 0);
+  for (int64_t i = 0; i < 3; i++) {
+    assert_int_equal(mpmp_imap_next(it, &r, &idx, 30), 0);
+    assert_true(idx == (size_t)i && r == i * i);
+  }
+  assert_true(test_now() - t0 < 1.0); /* items 0..2 did not wait for 3 */
+  for (int64_t i = 3; i < 8; i++) {
+    assert_int_equal(mpmp_imap_next(it, &r, &idx, 30), 0);
+    assert_true(idx == (size_t)i && r == i * i);
+  }
+  assert_true(test_now() - t0 >= 1.4);
+  assert_int_equal(mpmp_imap_next(it, &r, &idx, 1), MPMP_EEOF);
+  mpmp_imap_destroy(it);
+
+  c = (slowprod_t){0, 8, 0};
+  int seen[8] = {0};
+  t0 = test_now();
+  assert_int_equal(mpmp_pool_imap_unordered(pool, one_slow_item, produce_slowprod, &c, 2 * sizeof(int64_t), sizeof r, 1, 0, &it), 0);
+  for (int k = 0; k < 8; k++) {
+    assert_int_equal(mpmp_imap_next(it, &r, &idx, 30), 0);
+    assert_true(idx < 8 && !seen[idx] && r == (int64_t)(idx * idx));
+    seen[idx] = 1;
+    /* the quick ones come first, at once, but for the one dealt to the
+     * slow item's worker behind it (two chunks in flight per worker) */
+    if (k < 6)
+      assert_true(idx != 0 && test_now() - t0 < 1.0);
+  }
+  assert_int_equal(mpmp_imap_next(it, &r, &idx, 1), MPMP_EEOF);
+  mpmp_imap_destroy(it);
+  finish(pool);
+}
+
 /* A failing item is reported at its place; the iteration goes on. */
 static void pool_imap_failure_and_timeout(void **state) {
   (void)state;
@@ -453,5 +518,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_imap_million_in_order_bounded),
     cmocka_unit_test(pool_imap_unordered_million),
     cmocka_unit_test(pool_imap_failure_and_timeout),
+    cmocka_unit_test(pool_imap_streams_per_chunk),
 };
 MPMP_TEST_MAIN(tests)
