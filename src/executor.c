@@ -80,6 +80,16 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
   return rc;
 }
 
+MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
+                                      mpmp_produce_fn produce, void *user,
+                                      size_t in_size, size_t out_size,
+                                      size_t chunksize, size_t buffersize,
+                                      mpmp_imap_t **it) {
+  int rc = check_ex(ex, "mpmp_executor_map_stream");
+  return rc < 0 ? rc : mpmp_pool_imap(ex->pool, fn, produce, user, in_size,
+                                      out_size, chunksize, buffersize, it);
+}
+
 MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
                                     int cancel_futures) {
   int rc = mpmp__check_main("mpmp_executor_shutdown");

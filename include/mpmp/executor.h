@@ -62,6 +62,19 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
                                void *out, size_t out_size, size_t chunksize,
                                double timeout);
 /**
+ * executor.map over an input of any length, in bounded memory (Python
+ * 3.14's map(..., buffersize=n)): items come from \p produce as they are
+ * needed and results are read with mpmp_imap_next(), in order, with its
+ * timeout; at most \p buffersize items are out at once. The same iterator
+ * as mpmp_pool_imap() (see pool.h), on the executor's workers.
+ * \return 0, ::MPMP_EPERM after shutdown, ::MPMP_EINVAL.
+ */
+MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
+                                      mpmp_produce_fn produce, void *user,
+                                      size_t in_size, size_t out_size,
+                                      size_t chunksize, size_t buffersize,
+                                      mpmp_imap_t **it);
+/**
  * No more submissions. \p cancel_futures: cancel the futures not started
  * yet. \p wait: wait for the running ones, give the workers back and free
  * the executor (futures stay valid until destroyed). With \p wait 0 the
