@@ -21,7 +21,7 @@
 # tests/install against it with CMake and with pkg-config.
 include_guard(GLOBAL)
 
-set(MPMP_TEST_FAIL_REGEX "\\] (WARN|ERROR):")
+set(MPMP_TEST_FAIL_REGEX "\\[[0-9]+\\] (WARN|ERROR):")
 set(MPMP_RUN_MPI "${PROJECT_SOURCE_DIR}/scripts/run-mpi.sh")
 
 find_program(MPMP_BASH bash)
