@@ -157,15 +157,21 @@ static int setup_runtime(void) {
       (rc = mpmp__env_share(rt->comm, rt->rank, &rt->env)) < 0 ||
       (rc = number_nodes()) < 0)
     return rc;
-  rt->spin_s = rt->env.SPIN_US * 1e-6;
   rt->poll_s = rt->env.POLL_MS * 1e-3;
   if ((rc = mpmp__bind_parse(rt->env.BIND, &rt->bind)) < 0)
     return rc;
-  if (rt->nnodes > 1)
-    rt->spin_s = rt->env.SPIN_REMOTE_US * 1e-6;
   if ((rc = mpmp__topo_init(&rt->topo)) < 0 ||
       (rc = mpmp__topo_bind(&rt->topo, rt->node_comm, rt->bind)) < 0)
     return rc;
+  /* A waiting rank polls before it sleeps, unless it shares its cores with
+   * more ranks than they can run: then its polling would only take the
+   * CPU from a rank that computes (3 ranks on 2 cores: the main rank's
+   * waits cost a worker 50 us of each chunk). A setting given wins. */
+  int remote = rt->nnodes > 1;
+  rt->spin_s = (remote ? rt->env.SPIN_REMOTE_US : rt->env.SPIN_US) * 1e-6;
+  if (rt->topo.crowded &&
+      !(remote ? rt->env.from_env_SPIN_REMOTE_US : rt->env.from_env_SPIN_US))
+    rt->spin_s = 0;
   if ((rc = make_segment()) < 0 || (rc = gather_ranks()) < 0)
     return rc;
   rt->worker_busy = mpmp__calloc((size_t)rt->size, 1);

@@ -370,6 +370,25 @@ out:
   return rc;
 }
 
+/* Whether more of the node's ranks may run on this rank's PUs (their
+ * bindings meet ours) than it has PUs: then a rank that spins while it
+ * waits takes the CPU from one that computes. */
+static int node_sets_crowded(const node_sets_t *ns) {
+  hwloc_bitmap_t mine = hwloc_bitmap_alloc(), other = hwloc_bitmap_alloc();
+  int sharing = 0, crowded = 0;
+  if (mine != NULL && other != NULL &&
+      hwloc_bitmap_list_sscanf(mine, ns->all + ns->off[ns->me]) == 0) {
+    for (int i = 0; i < ns->n; i++)
+      if (hwloc_bitmap_list_sscanf(other, ns->all + ns->off[i]) == 0 &&
+          hwloc_bitmap_intersects(mine, other))
+        sharing++;
+    crowded = sharing > hwloc_bitmap_weight(mine);
+  }
+  hwloc_bitmap_free(mine);
+  hwloc_bitmap_free(other);
+  return crowded;
+}
+
 /* This rank's group (same given cpuset): its size and our place in it. */
 static void node_sets_group(const node_sets_t *ns, int *nranks, int *index) {
   const char *mine = ns->all + ns->off[ns->me];
@@ -446,6 +465,10 @@ int mpmp__topo_bind(mpmp__topo_t *t, MPI_Comm node_comm, mpmp__bind_t bind) {
   if ((rc = apply_binding(t, target, bind)) < 0)
     goto out;
   t->node_cpus = pus > 0 ? pus : hwloc_bitmap_weight(t->given);
+  node_sets_free(&ns);
+  if ((rc = node_sets_gather(&ns, t->bound, node_comm)) < 0)
+    goto out;
+  t->crowded = node_sets_crowded(&ns);
 out:
   node_sets_free(&ns);
   hwloc_bitmap_free(target);

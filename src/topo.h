@@ -41,6 +41,7 @@ typedef struct mpmp__topo {
   hwloc_cpuset_t given;   /* the binding the launcher gave this process */
   hwloc_cpuset_t bound;   /* the binding after mpmp__topo_bind() */
   int node_cpus;          /* PUs in the union of the node's given cpusets */
+  int crowded;            /* more node ranks may run on our PUs than we have */
 } mpmp__topo_t;
 
 /* Load the machine's topology and read the given binding. */
@@ -48,7 +49,8 @@ int mpmp__topo_init(mpmp__topo_t *t);
 /*
  * Collective over node_comm: group the node's ranks by identical given
  * cpuset (allgather), compute each rank's place, bind the whole process
- * (all threads), read the binding back, and compute node_cpus.
+ * (all threads), read the binding back, and compute node_cpus and crowded
+ * (a second allgather, of the bindings made).
  */
 int mpmp__topo_bind(mpmp__topo_t *t, MPI_Comm node_comm, mpmp__bind_t bind);
 /*
