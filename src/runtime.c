@@ -236,6 +236,13 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return rc;
   }
   atomic_store(&rt->state, MPMP__RUNNING);
+  /* Under mpirun every rank's stdout is a pipe, so stdio would hold a
+   * worker's lines until the job ends, and the main rank's until it
+   * exits: lines as on a terminal instead, so the ranks' output
+   * interleaves in time, as Python's processes' prints do. A program that
+   * prints a great deal may setvbuf() again after init. */
+  fflush(stdout);
+  setvbuf(stdout, NULL, _IOLBF, 0);
   report_at_init();
   if (rt->rank == 0)
     return MPMP_MAIN;
