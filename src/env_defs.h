@@ -17,8 +17,8 @@
   XX(HEAP_SIZE, SIZE, "16M",                                                 \
      "bytes of shared memory per node for the doorbells and shared objects") \
   XX(SPIN_US, DOUBLE, "50",                                                  \
-     "microseconds a waiting rank polls before it sleeps (default: 0 for "   \
-     "a rank whose cores more ranks share than they have)")                  \
+     "microseconds a waiting rank polls before it sleeps (yielding the CPU " \
+     "at each poll where more ranks share its cores than they have)")        \
   XX(SPIN_REMOTE_US, DOUBLE, "250",                                          \
      "the same when the job spans nodes (network round trips are longer)")   \
   XX(POLL_MS, DOUBLE, "5",                                                   \

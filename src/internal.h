@@ -215,6 +215,7 @@ typedef struct mpmp__rt {
   _Atomic int agent_stop;
   _Atomic int agent_deep;   /* the parked agent wants a wake when drivers hits 0 */
   double spin_s, poll_s;
+  int spin_yield;           /* yield at every poll: our cores are crowded */
 
   /* tasks */
   struct mpmp__task_entry *tasks; /* sorted by name; index = task id */

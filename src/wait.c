@@ -139,8 +139,9 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
       cap = 50e-6;
     }
     if (now < spin_until) {
-      /* With more ranks than cores, let another rank run now and then. */
-      if ((++i & 63) == 0)
+      /* With more ranks than cores, let another rank run: at every poll
+       * when ours are crowded, now and then otherwise. */
+      if (mpmp__rt.spin_yield || (++i & 63) == 0)
         sched_yield();
       else
         cpu_relax();
