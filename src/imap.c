@@ -60,6 +60,9 @@ static void on_finished(mpmp_async_t *j, int ok, void *user) {
     pthread_mutex_unlock(&it->fin_lock);
   }
   atomic_store(&s->called, 1); /* the last touch of `it` */
+  /* The pool rang before calling us: ring again for a waiter that saw
+   * nothing new then (this may run in the agent thread). */
+  mpmp__ring_rank(mpmp__rt.rank);
 }
 
 /* Fill free slots from the producer and submit them. */
@@ -176,10 +179,20 @@ static int slot_called(void *arg) {
   return atomic_load(&((slot_t *)arg)->called);
 }
 
+static int slot_ready(void *arg) {
+  return mpmp__async_done(((slot_t *)arg)->job);
+}
+
+/* The chunk's job is back (a plain test once it is: this runs per item). */
+static int wait_ready(slot_t *s, double deadline) {
+  return mpmp__async_done(s->job) ? 0
+                                  : mpmp__wait_until(slot_ready, s, deadline);
+}
+
 /* Destroy a slot's job once it is ready and its callback has returned
  * (right after ready, in the thread that made it ready: a short wait). */
 static void drop_job(slot_t *s) {
-  mpmp_async_wait(s->job, MPMP_FOREVER);
+  wait_ready(s, INFINITY);
   mpmp__wait_until(slot_called, s, INFINITY);
   mpmp_async_destroy(s->job);
   s->job = NULL;
@@ -193,7 +206,7 @@ static int next_slot(mpmp_imap_t *it, double timeout, int *rc) {
     if (it->nsub == 0)
       return -1;
     int k = it->sub[it->sub_head];
-    *rc = mpmp_async_wait(it->slots[k].job, timeout);
+    *rc = wait_ready(&it->slots[k], mpmp__deadline(timeout));
     return k;
   }
   if (it->cur >= 0)
