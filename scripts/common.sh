@@ -5,6 +5,9 @@
 #
 # Defines MPMP_ROOT (the repository root, whatever the caller's cwd) and
 #   mpmp_setup       install the Debian packages mpmp needs, only those missing
+#   mpmp_install_packages PKG...
+#                    install these Debian packages if missing (a script's own
+#                    tools, e.g. gnuplot-nox for scripts/scaling-study.sh)
 #   mpmp_mpi_env     export the Open MPI settings every launch uses
 #   mpmp_build ARGS  configure (extra cmake ARGS) and build into $MPMP_BUILD_DIR
 #
@@ -76,12 +79,25 @@ mpmp_setup() {
   if [[ -n "$(mpmp__missing_packages build-essential)" ]]; then
     wanted+=(gcc make libc6-dev)
   fi
+  mpmp_install_packages "${wanted[@]}"
+}
+
+# Installs the Debian packages "$@" that are missing: what every build and
+# test needs (mpmp_setup), or one script's own tools (gnuplot-nox for
+# scripts/scaling-study.sh). Nothing is fetched when all are there (no
+# apt-get update); MPMP_SKIP_SETUP=1 installs nothing.
+mpmp_install_packages() {
+  if [[ "${MPMP_SKIP_SETUP:-0}" == 1 ]]; then
+    return 0
+  fi
+  if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+    mpmp_die "no apt-get here; install these yourself: $*"
+  fi
   local missing
-  mapfile -t missing < <(mpmp__missing_packages "${wanted[@]}")
+  mapfile -t missing < <(mpmp__missing_packages "$@")
   if ((${#missing[@]} == 0)); then
     return 0
   fi
-
   local sudo=()
   if [[ "$(id -u)" != 0 ]]; then
     command -v sudo >/dev/null 2>&1 ||

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Build mpmp and run the first example, process_demo, with one rank per core
-# here (at least 2: the main rank and one worker).
+# Build mpmp and run the flagship demo, demo_parallel_map: a CPU-bound map
+# timed serially on the main rank and in parallel on a Pool with a worker on
+# every core here, printing the binding table, both times, the speedup and
+# the parallel efficiency.
 #
 #   scripts/demo.sh [--pseudo K] [program arguments...]
+#   scripts/demo.sh --items 200 --work-ms 10
 #
+# It starts one rank more than there are cores (at least 2 ranks): the main
+# rank sleeps while the workers compute, so every core gets a worker.
 # --pseudo K spreads the ranks over K pseudo-nodes (scripts/pseudo-mpirun.sh).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -19,9 +24,8 @@ fi
 mpmp_setup
 # shellcheck disable=SC2119 # no extra cmake arguments here
 mpmp_build
-demo="$MPMP_BUILD_DIR/apps/examples/process_demo"
+demo="$MPMP_BUILD_DIR/apps/examples/demo_parallel_map"
 [[ -x "$demo" ]] || mpmp_die "$demo was not built (is MPMP_BUILD_APPS off?)"
 
-np="$(mpmp_nproc)"
-((np >= 2)) || np=2
+np=$(($(mpmp_nproc) + 1))
 exec bash "$MPMP_ROOT/scripts/run-mpi.sh" ${launch[@]+"${launch[@]}"} -n "$np" "$demo" "$@"

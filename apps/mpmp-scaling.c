@@ -1,0 +1,369 @@
+/*
+ * mpmp-scaling: one point of a strong- or weak-scaling study (PERF.md,
+ * "Scaling studies"): a CPU-bound Pool map of items of a fixed amount of
+ * arithmetic, timed against a serial reference of the same code, printed
+ * as one CSV line.
+ *
+ *   mpirun -n 5 build/apps/mpmp-scaling --items 400 --task-ms 5     strong
+ *   mpirun -n 5 build/apps/mpmp-scaling --items-per-worker 50       weak
+ *   mpirun -n 1 build/apps/mpmp-scaling --reference --task-ms 5
+ *   scripts/scaling-study.sh                                      a sweep
+ *
+ * The CSV columns (--header prints their names first):
+ *   ranks,workers,nodes,items,task_ms,serial_s,parallel_s,speedup,efficiency,
+ *   cores,core_per_worker
+ * workers: the pool's; task_ms: the serial time of one item; speedup:
+ * serial_s / parallel_s; efficiency: speedup / cores, where cores are the
+ * logical CPUs the workers computed on — per node, the smaller of the
+ * number of workers that ran items there and the node's usable CPUs
+ * (mpmp_cpu_count()). The main rank is not counted: it sleeps while it waits
+ * for the map (PERF.md idle_main_cpu_pct), so main + 2 workers on 2 cores
+ * can reach a speedup of 2. core_per_worker is 1 when no two workers had to
+ * share a CPU: the points where PERF.md asks for an efficiency >= 95 %.
+ *
+ * The serial reference is the same function the task calls, run on the main
+ * rank, which mpmp binds to one core as it binds each worker (MPMP_BIND). It
+ * is the median time of one item over a sample of items, times the number
+ * of items: the items all do the same arithmetic. --reference measures only
+ * that (and the rounds per item for --task-ms) and prints
+ * "rounds=R item_s=S"; passing --rounds R --serial-item-s S to later runs
+ * reuses one measurement for a whole sweep, so every point is compared with
+ * the same reference and no point spends time on it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mpmp.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- the work ---------------------------------------------------------- */
+
+/* `rounds` dependent steps of a 64-bit mixer: no vectorizing, no shortcut,
+ * and bit-exact results to compare. */
+static uint64_t work(uint64_t seed, uint64_t rounds) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
+  for (uint64_t i = 0; i < rounds; i++) {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    x ^= x >> 29;
+  }
+  return x;
+}
+
+typedef struct {
+  uint64_t seed, rounds;
+} item_t;
+
+/* An item's result, and where it was computed: the worker's rank, its node
+ * and that node's usable CPUs (cached by mpmp: no system call). */
+typedef struct {
+  uint64_t value;
+  int32_t rank, node, cpus, pad;
+} result_t;
+
+static int work_item(mpmp_ctx_t *ctx) {
+  const item_t *it = mpmp_arg(ctx, NULL);
+  result_t *r = mpmp_out(ctx, sizeof *r);
+  *r = (result_t){work(it->seed, it->rounds), mpmp_rank(), mpmp_node_id(),
+                  mpmp_cpu_count(), 0};
+  return 0;
+}
+MPMP_TASK(work_item);
+
+static double time_rounds(uint64_t rounds) {
+  double t0 = now();
+  volatile uint64_t sink = work(1, rounds);
+  (void)sink;
+  return now() - t0;
+}
+
+/* How many rounds take `ms` milliseconds on this core. */
+static uint64_t calibrate(double ms) {
+  uint64_t rounds = 1 << 16;
+  double t;
+  while ((t = time_rounds(rounds)) < 0.02)
+    rounds *= 2;
+  for (int k = 0; k < 4; k++) { /* the fastest of 5: noise only adds time */
+    double u = time_rounds(rounds);
+    t = u < t ? u : t;
+  }
+  double r = (double)rounds * ms * 1e-3 / t;
+  return r < 1 ? 1 : (uint64_t)r;
+}
+
+/* Runs items 0..n-1 serially; returns the median seconds of one item (or
+ * a negative code): the typical item, whatever a burst of noise did to a
+ * few of them. */
+static double serial_item_time(uint64_t rounds, uint64_t *out, long n) {
+  double *t = malloc((size_t)n * sizeof *t);
+  if (t == NULL)
+    return MPMP_ENOMEM;
+  for (long i = 0; i < n; i++) {
+    double t0 = now();
+    out[i] = work((uint64_t)i, rounds);
+    t[i] = now() - t0;
+  }
+  double m = median(t, (int)n);
+  free(t);
+  return m;
+}
+
+/* ---- cores ------------------------------------------------------------------ */
+
+/* The CPUs that the workers which ran items computed on (see the top). */
+static int cores_used(const result_t *res, long n, int *core_per_worker) {
+  int world = mpmp_world_size(), nodes = mpmp_node_count(), cores = 0;
+  char *ran = calloc((size_t)world, 1);
+  int *on_node = calloc((size_t)nodes, sizeof *on_node);
+  int *cpus = calloc((size_t)nodes, sizeof *cpus);
+  if (ran == NULL || on_node == NULL || cpus == NULL)
+    return MPMP_ENOMEM;
+  for (long i = 0; i < n; i++)
+    if (!ran[res[i].rank]) {
+      ran[res[i].rank] = 1;
+      on_node[res[i].node]++;
+      cpus[res[i].node] = res[i].cpus;
+    }
+  *core_per_worker = 1;
+  for (int k = 0; k < nodes; k++) {
+    cores += on_node[k] < cpus[k] ? on_node[k] : cpus[k];
+    if (on_node[k] > cpus[k])
+      *core_per_worker = 0;
+  }
+  free(ran);
+  free(on_node);
+  free(cpus);
+  return cores;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+typedef struct {
+  long items, per_worker, serial_items, chunksize;
+  double task_ms, item_s;
+  uint64_t rounds;
+  int workers, reps, reference, header;
+} opts_t;
+
+static const char usage_text[] =
+    "usage: mpirun -n RANKS mpmp-scaling [options]\n"
+    "  --items N             items in the map (strong scaling)\n"
+    "  --items-per-worker M  M x workers items (weak scaling; default 16)\n"
+    "  --task-ms MS          arithmetic per item, in ms (default 10)\n"
+    "  --rounds R            arithmetic per item, in rounds (instead of "
+    "--task-ms)\n"
+    "  --workers K           a pool of K workers (default: every worker)\n"
+    "  --chunksize C         items per chunk (default 1; 0: Python's rule, "
+    "n / (4 x workers))\n"
+    "  --reps R              time the map R times, report the median "
+    "(default 3)\n"
+    "  --serial-item-s S     reuse a serial reference: S seconds per item of "
+    "--rounds R\n"
+    "  --serial-items N      items in the serial sample (default: about 1 s "
+    "of them, 5 to the item count)\n"
+    "  --reference           measure the serial reference only; print "
+    "rounds=R item_s=S\n"
+    "  --header              print the CSV header line first\n";
+
+static int parse(int argc, char **argv, opts_t *o) {
+  *o = (opts_t){.task_ms = 10, .reps = 3, .chunksize = 1};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char *end = NULL;
+    if (!strcmp(a, "--reference")) {
+      o->reference = 1;
+      continue;
+    }
+    if (!strcmp(a, "--header")) {
+      o->header = 1;
+      continue;
+    }
+    if (v == NULL)
+      return -1;
+    i++;
+    if (!strcmp(a, "--items"))
+      o->items = strtol(v, &end, 10);
+    else if (!strcmp(a, "--items-per-worker"))
+      o->per_worker = strtol(v, &end, 10);
+    else if (!strcmp(a, "--chunksize"))
+      o->chunksize = strtol(v, &end, 10);
+    else if (!strcmp(a, "--serial-items"))
+      o->serial_items = strtol(v, &end, 10);
+    else if (!strcmp(a, "--task-ms"))
+      o->task_ms = strtod(v, &end);
+    else if (!strcmp(a, "--serial-item-s"))
+      o->item_s = strtod(v, &end);
+    else if (!strcmp(a, "--rounds"))
+      o->rounds = strtoull(v, &end, 10);
+    else if (!strcmp(a, "--workers"))
+      o->workers = (int)strtol(v, &end, 10);
+    else if (!strcmp(a, "--reps"))
+      o->reps = (int)strtol(v, &end, 10);
+    else
+      return -1;
+    if (end == v || *end != '\0')
+      return -1;
+  }
+  if (o->items < 0 || o->per_worker < 0 || o->serial_items < 0 ||
+      o->chunksize < 0 ||
+      !(o->task_ms > 0) || o->item_s < 0 || o->workers < 0 || o->reps < 1 ||
+      (o->items > 0 && o->per_worker > 0) || (o->item_s > 0 && o->rounds == 0))
+    return -1;
+  return 0;
+}
+
+/* ---- the point ---------------------------------------------------------------- */
+
+static int fail(const char *what, int rc) {
+  fprintf(stderr, "mpmp-scaling: %s: %s: %s\n", what, mpmp_err_name(rc),
+          mpmp_errmsg());
+  mpmp_finalize();
+  return 1;
+}
+
+/* The serial reference (rounds and seconds per item), measured or given. */
+static int reference(opts_t *o, long items, uint64_t **sample, long *nsample) {
+  if (o->rounds == 0)
+    o->rounds = calibrate(o->task_ms);
+  *nsample = 0;
+  *sample = NULL;
+  if (o->item_s > 0)
+    return 0;
+  long n = o->serial_items;
+  if (n == 0) {
+    n = (long)(1000 / o->task_ms) + 1;
+    n = n < 5 ? 5 : n;
+    if (items > 0 && n > items)
+      n = items;
+  }
+  *sample = malloc((size_t)n * sizeof **sample);
+  if (*sample == NULL)
+    return MPMP_ENOMEM;
+  *nsample = n;
+  o->item_s = serial_item_time(o->rounds, *sample, n);
+  return o->item_s > 0 ? 0 : MPMP_ENOMEM;
+}
+
+/* Times the map o->reps times into *parallel_s (the median). */
+static int run_map(const opts_t *o, int workers, item_t *in, result_t *out,
+                   long items, double *parallel_s) {
+  mpmp_pool_opts_t po = {.processes = workers};
+  mpmp_pool_t *pool;
+  double *t = malloc((size_t)o->reps * sizeof *t);
+  if (t == NULL)
+    return MPMP_ENOMEM;
+  int rc = mpmp_pool_create(&pool, &po);
+  if (rc < 0) {
+    free(t);
+    return rc;
+  }
+  /* A warm-up item per worker: pages touched, every worker awake. */
+  item_t warm[64] = {{0, 0}};
+  result_t warm_out[64];
+  size_t nwarm = workers < 64 ? (size_t)workers : 64;
+  rc = mpmp_pool_map(pool, work_item, warm, nwarm, sizeof *warm, warm_out,
+                     sizeof *warm_out, 1);
+  /* Chunksize 1 by default: every item is a message of its own, the
+   * strictest case, and single items leave the least imbalance at the end. */
+  for (int k = 0; k < o->reps && rc == 0; k++) {
+    double t0 = now();
+    rc = mpmp_pool_map(pool, work_item, in, (size_t)items, sizeof *in, out,
+                       sizeof *out, (size_t)o->chunksize);
+    t[k] = now() - t0;
+  }
+  mpmp_pool_destroy(pool);
+  if (rc == 0)
+    *parallel_s = median(t, o->reps);
+  free(t);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  opts_t o;
+  int rc = mpmp_init(&argc, &argv);
+  if (rc == MPMP_WORKER_DONE)
+    return 0;
+  if (rc < 0) {
+    fprintf(stderr, "mpmp-scaling: %s\n", mpmp_errmsg());
+    return 1;
+  }
+  if (parse(argc, argv, &o) < 0) {
+    fputs(usage_text, stderr);
+    mpmp_finalize();
+    return 2;
+  }
+  uint64_t *sample;
+  long nsample;
+  if (o.reference) {
+    if ((rc = reference(&o, o.items, &sample, &nsample)) < 0)
+      return fail("serial reference", rc);
+    printf("rounds=%llu item_s=%.9f\n", (unsigned long long)o.rounds, o.item_s);
+    free(sample);
+    return mpmp_finalize() == 0 ? 0 : 1;
+  }
+
+  int nw = mpmp_worker_count(), workers = o.workers ? o.workers : nw;
+  if (nw < 1 || workers > nw) {
+    fprintf(stderr, "mpmp-scaling: %d workers wanted, %d in the job: run "
+            "with mpirun -n %d\n", workers ? workers : 1, nw,
+            (workers ? workers : 1) + 1);
+    mpmp_finalize();
+    return 2;
+  }
+  long items = o.items ? o.items : (o.per_worker ? o.per_worker : 16) * workers;
+  item_t *in = malloc((size_t)items * sizeof *in);
+  result_t *out = calloc((size_t)items, sizeof *out);
+  if (in == NULL || out == NULL)
+    return fail("malloc", MPMP_ENOMEM);
+  if ((rc = reference(&o, items, &sample, &nsample)) < 0)
+    return fail("serial reference", rc);
+  for (long i = 0; i < items; i++)
+    in[i] = (item_t){(uint64_t)i, o.rounds};
+
+  double parallel_s = 0;
+  if ((rc = run_map(&o, workers, in, out, items, &parallel_s)) < 0)
+    return fail("parallel map", rc);
+  long bad = 0;
+  for (long i = 0; i < items; i++)
+    bad += out[i].rank < 1 || out[i].rank >= mpmp_world_size() ||
+           out[i].node < 0 || out[i].node >= mpmp_node_count() ||
+           out[i].cpus < 1 || (i < nsample && out[i].value != sample[i]);
+  if (bad) {
+    fprintf(stderr, "mpmp-scaling: %ld of %ld results differ from the "
+            "serial reference\n", bad, items);
+    mpmp_finalize();
+    return 1;
+  }
+  int core_per_worker, cores = cores_used(out, items, &core_per_worker);
+  if (cores < 1)
+    return fail("counting cores", cores < 0 ? cores : MPMP_EINVAL);
+
+  double serial_s = o.item_s * (double)items, speedup = serial_s / parallel_s;
+  if (o.header)
+    printf("ranks,workers,nodes,items,task_ms,serial_s,parallel_s,speedup,"
+           "efficiency,cores,core_per_worker\n");
+  printf("%d,%d,%d,%ld,%.3f,%.4f,%.4f,%.3f,%.4f,%d,%d\n", mpmp_world_size(),
+         workers, mpmp_node_count(), items, o.item_s * 1e3, serial_s,
+         parallel_s, speedup, speedup / cores, cores, core_per_worker);
+  free(sample);
+  free(in);
+  free(out);
+  return mpmp_finalize() == 0 ? 0 : 1;
+}

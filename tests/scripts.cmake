@@ -1,0 +1,105 @@
+# The flagship demo program, the scaling study and the batch-job templates
+# (scripts/), checked by what they print and write. No timing thresholds:
+# speedups on a shared 2-core machine mean nothing (PERF.md); what is
+# checked is that the parallel results match the serial ones and that every
+# figure is printed.
+#
+# Each test claims as many cores as it starts ranks (PROCESSORS), like the
+# MPI tests; the scaling study claims its largest job.
+
+set(SCRIPTS_DIR "${PROJECT_SOURCE_DIR}/scripts")
+set(NUM "[0-9]+(\\.[0-9]+)?")
+
+# demo_parallel_map, tiny: the binding table, both times, equal results, a
+# speedup and an efficiency.
+add_test(NAME scripts_demo_parallel_map_np3
+  COMMAND "${MPMP_BASH}" "${MPMP_RUN_MPI}" --timeout 50 -n 3
+          $<TARGET_FILE:demo_parallel_map> --items 12 --work-ms 5)
+set_tests_properties(scripts_demo_parallel_map_np3 PROPERTIES
+  TIMEOUT 60
+  PROCESSORS 3
+  LABELS "mpi;scripts"
+  ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "main rank \\+ 2 worker ranks on 1 node.*rank +node +pid +cores +numa +role\n0 +[^ ]+ +[0-9]+ .* main\n1 .* worker\n2 .* worker\n.*work: +12 items.*\nserial: +${NUM} s[^\n]*\nparallel: +${NUM} s +\\(Pool of 2 workers\\)\nresults: +equal \\(all 12 items\\)\nspeedup: +${NUM}x\nefficiency: +${NUM} % +\\(speedup / [12] cores?")
+
+# mpmp-scaling: one valid CSV line (and its header), on one node and on two
+# pseudo-nodes.
+set(SCALING_CSV "ranks,workers,nodes,items,task_ms,serial_s,parallel_s,speedup,efficiency,cores,core_per_worker\n")
+foreach(run "np3||1" "pseudo2|--pseudo,2|2")
+  string(REPLACE "|" ";" run "${run}")
+  list(GET run 0 suffix)
+  list(GET run 1 launch)
+  list(GET run 2 nodes)
+  string(REPLACE "," ";" launch "${launch}")
+  set(test scripts_mpmp_scaling_csv_${suffix})
+  add_test(NAME ${test}
+    COMMAND "${MPMP_BASH}" "${MPMP_RUN_MPI}" ${launch} --timeout 50 -n 3
+            $<TARGET_FILE:mpmp-scaling> --header --items 12 --task-ms 2
+            --reps 1 --serial-items 4)
+  set(labels "mpi;scripts")
+  if(nodes GREATER 1)
+    list(APPEND labels pseudo)
+  endif()
+  set_tests_properties(${test} PROPERTIES
+    TIMEOUT 60
+    PROCESSORS 3
+    LABELS "${labels}"
+    ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+    PASS_REGULAR_EXPRESSION "${SCALING_CSV}3,2,${nodes},12,${NUM},${NUM},${NUM},${NUM},${NUM},[12],[01]\n")
+endforeach()
+
+# scaling-study.sh, a tiny sweep (ranks 2 and 3, strong and weak, 2 ms
+# tasks): the CSV has its header and one row per point, and the PNG is a
+# PNG. It installs gnuplot-nox itself when it is missing (once, on a fresh
+# machine: hence the longer timeout); the build is ctest's own.
+set(SCALING_STUDY_CHECK [=[
+out="$1"
+shift
+rm -rf "$out"
+bash "$@" --out "$out/scaling" || exit 1
+csv="$out/scaling.csv"
+echo "CSV header: $(head -n 1 "$csv")"
+echo "CSV points: $(awk -F, 'NR > 1 && NF == 12 && $10 ~ /^[0-9.]+$/ { printf "%s%s ", $1, $2 }' "$csv")"
+echo "PNG signature: $(head -c 8 "$out/scaling.png" | od -An -tx1 | tr -d ' \n')"
+]=])
+add_test(NAME scripts_scaling_study_np2_np3
+  COMMAND "${MPMP_BASH}" -c "${SCALING_STUDY_CHECK}" scaling-check
+          "${CMAKE_CURRENT_BINARY_DIR}/scaling-study"
+          "${SCRIPTS_DIR}/scaling-study.sh" --no-build --ranks 2,3
+          --task-ms 2 --items 12 --items-per-worker 6 --reps 1)
+set(env "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR}" ${MPMP_SANITIZER_ENV})
+set_tests_properties(scripts_scaling_study_np2_np3 PROPERTIES
+  TIMEOUT 300
+  PROCESSORS 3
+  LABELS "mpi;scripts"
+  ENVIRONMENT "${env}"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "CSV header: mode,${SCALING_CSV}CSV points: strong2 strong3 weak2 weak3 \nPNG signature: 89504e470d0a1a0a")
+
+# The batch-job templates outside any scheduler: they see no job and run
+# the program here through run-mpi.sh, with MPMP_NP ranks. The Slurm one
+# takes the program on its command line, the PBS one from MPMP_PROGRAM and
+# MPMP_ARGS (qsub -v).
+set(DEMO_TINY "results: +equal \\(all 8 items\\)\nspeedup: +${NUM}x")
+add_test(NAME scripts_slurm_template_local_np3
+  COMMAND env -u SLURM_JOB_ID "${MPMP_BASH}" "${SCRIPTS_DIR}/slurm.sbatch"
+          $<TARGET_FILE:demo_parallel_map> --items 8 --work-ms 5)
+add_test(NAME scripts_pbs_template_local_np3
+  COMMAND env -u PBS_JOBID "${MPMP_BASH}" "${SCRIPTS_DIR}/pbs.job")
+set(env MPMP_NP=3 MPMP_TIMEOUT=50 ${MPMP_SANITIZER_ENV})
+set_tests_properties(scripts_slurm_template_local_np3 PROPERTIES
+  PASS_REGULAR_EXPRESSION "not in a Slurm job: running [^\n]*demo_parallel_map here with 3 ranks.*${DEMO_TINY}"
+  ENVIRONMENT "${env}")
+list(APPEND env "MPMP_PROGRAM=$<TARGET_FILE:demo_parallel_map>"
+     "MPMP_ARGS=--items 8 --work-ms 5")
+set_tests_properties(scripts_pbs_template_local_np3 PROPERTIES
+  PASS_REGULAR_EXPRESSION "not in a PBS job: running [^\n]*demo_parallel_map here with 3 ranks.*${DEMO_TINY}"
+  ENVIRONMENT "${env}")
+set_tests_properties(scripts_slurm_template_local_np3 scripts_pbs_template_local_np3
+  PROPERTIES
+  TIMEOUT 60
+  PROCESSORS 3
+  LABELS "mpi;scripts"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
