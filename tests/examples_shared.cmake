@@ -7,3 +7,4 @@ mpmp_example_test(shared_counter_array_lock 5
 mpmp_example_test(semaphore_limit 6
   "${RANKS4}.*Process-5 ran on rank [1-5] .*at most 2 processes held the resource at once")
 mpmp_example_test(value_counter 3 "rank [12]\\) added 100000.*rank [12]\\) added 100000.*Final Counter Value: 200000\n11\n")
+mpmp_example_test(first_program 2 "(^|\n)285\n")
