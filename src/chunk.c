@@ -54,13 +54,19 @@ static void check_send(int rc) {
   }
 }
 
-/* The header (with an apply's result and the failures), then a map's
- * results as their own message, which the main rank receives in place. */
+/*
+ * The header (with small results inline, and the failures), then bigger
+ * results as their own message, which the main rank receives in place.
+ * The header goes without waiting for the main rank to take it: the
+ * worker starts its next chunk (already queued: two are in flight) at
+ * once instead of idling for the main rank's wake-up, which cost 1 ms
+ * tasks 15-30 % of their time. Its progress is the agent thread's job.
+ */
 static void send_done(const mpmp__chunk_hdr_t *h, const void *res,
                       size_t res_len, const fail_buf_t *f) {
   size_t inline_len = !h->out_size || res_len <= MPMP__INLINE_MAX ? res_len : 0;
   size_t hlen = sizeof(mpmp__chunk_done_t) + inline_len;
-  char *msg = mpmp__malloc(hlen);
+  char *msg = mpmp__malloc(hlen + f->len);
   if (msg == NULL)
     check_send(mpmp__err(MPMP_ENOMEM, "out of memory"));
   *(mpmp__chunk_done_t *)msg = (mpmp__chunk_done_t){
@@ -68,8 +74,9 @@ static void send_done(const mpmp__chunk_hdr_t *h, const void *res,
       .data_len = inline_len};
   if (inline_len)
     memcpy(msg + sizeof(mpmp__chunk_done_t), res, inline_len);
-  check_send(mpmp__send(0, MPMP__TAG_CHUNK_DONE, msg, hlen, f->data, f->len));
-  mpmp__free(msg);
+  if (f->len)
+    memcpy(msg + hlen, f->data, f->len);
+  check_send(mpmp__send_nb(0, MPMP__TAG_CHUNK_DONE, msg, hlen + f->len));
   if (res_len && !inline_len)
     check_send(mpmp__send(0, MPMP__TAG_CHUNK_DATA, res, res_len, NULL, 0));
 }

@@ -158,6 +158,8 @@ int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
 /* The same for memory the caller keeps valid until the send completes. */
 int mpmp__send_nb_borrowed(int dest, int tag, const void *buf, size_t len);
+/* 0: no send pending; 1: only to ranks of this node (they ring us once
+ * they took it); 2: some to another node (nobody will ring: poll). */
 int mpmp__sends_pending(void);
 /* Ring a rank's doorbell if it lives on this node. */
 void mpmp__ring_rank(int rank);
@@ -207,7 +209,7 @@ typedef struct mpmp__rt {
   pthread_mutex_t progress_lock;
   pthread_mutex_t send_lock;      /* guards the pending sends */
   struct mpmp__pending *pending;  /* non-blocking sends in flight */
-  _Atomic int npending;
+  _Atomic int npending, npending_remote;
   mpmp__handler_fn handlers[MPMP__TAG_MAX];
   _Atomic uint32_t drivers; /* threads of this rank waiting in mpmp__wait_until */
   pthread_t agent;

@@ -51,13 +51,19 @@ static void complete_pending(void) {
     }
     *pp = p->next;
     atomic_fetch_sub(&rt->npending, 1);
+    if (!mpmp__is_local(p->dest))
+      atomic_fetch_sub(&rt->npending_remote, 1);
     mpmp__free(p->buf);
     mpmp__free(p);
   }
   pthread_mutex_unlock(&rt->send_lock);
 }
 
-int mpmp__sends_pending(void) { return atomic_load(&mpmp__rt.npending) > 0; }
+int mpmp__sends_pending(void) {
+  if (atomic_load(&mpmp__rt.npending_remote) > 0)
+    return 2;
+  return atomic_load(&mpmp__rt.npending) > 0;
+}
 
 /*
  * Post a send. On this node it is synchronous: an eager MPI send may
@@ -110,6 +116,8 @@ static int send_nb(int dest, int tag, const void *data, void *owned,
   p->next = rt->pending;
   rt->pending = p;
   atomic_fetch_add(&rt->npending, 1);
+  if (!mpmp__is_local(dest))
+    atomic_fetch_add(&rt->npending_remote, 1);
   pthread_mutex_unlock(&rt->send_lock);
   mpmp__ring_rank(dest);
   return 0;
@@ -148,6 +156,9 @@ int mpmp__progress(void) {
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+    /* A sender on this node waits for its synchronous send to be matched,
+     * polling or asleep on its doorbell: it was, tell it now. */
+    mpmp__ring_rank(st.MPI_SOURCE);
     dispatch(st.MPI_SOURCE, st.MPI_TAG, buf, (size_t)count);
     handled++;
   }
@@ -160,8 +171,10 @@ int mpmp__progress(void) {
 /*
  * Send and wait until it is through (see post_send), ringing the receiver
  * meanwhile (it may have slept through a ring): first polling for
- * MPMP_SPIN_US, then sleeping in growing steps so that a sender to a busy
- * or remote rank does not burn a core.
+ * MPMP_SPIN_US, then sleeping on this rank's doorbell, which a receiver on
+ * this node rings once it has taken the message (mpmp__progress), in
+ * growing steps (a receiver on another node cannot ring) so that a sender
+ * to a busy or remote rank does not burn a core.
  */
 static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
   MPI_Request req;
@@ -169,8 +182,10 @@ static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
   if (rc < 0)
     return rc;
   mpmp__ring_rank(dest);
+  mpmp__bell_t *me = &mpmp__rt.bells[mpmp__rt.node_rank];
   double spin_until = mpmp__now() + mpmp__rt.spin_s, nap = 5e-6;
   for (unsigned i = 1;; i++) {
+    uint32_t seq = atomic_load(&me->seq);
     int done = 0;
     rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
@@ -183,8 +198,9 @@ static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
       continue;
     }
     mpmp__ring_rank(dest);
-    struct timespec ts = {0, (long)(nap * 1e9)};
-    nanosleep(&ts, NULL);
+    atomic_fetch_add(&me->sleepers, 1);
+    mpmp__bell_sleep(me, seq, nap);
+    atomic_fetch_sub(&me->sleepers, 1);
     nap = nap < 1e-3 ? nap * 2 : 1e-3;
   }
 }
