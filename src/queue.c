@@ -50,6 +50,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -60,7 +61,6 @@
 
 /* ---- waiting: spin a little, then sleep on a futex ----------------------- */
 
-#define SPIN_S 5e-6   /* a blocked caller polls this long before it sleeps */
 #define SPIN_POLLS 32 /* pause-and-polls between two looks at the clock */
 
 typedef int (*ready_fn)(const void *arg);
@@ -111,10 +111,14 @@ static void futex_wake(_Atomic uint32_t *w, int n) {
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
-/* Poll ready() for up to SPIN_S (no longer than the deadline): 1 if it
- * turned true. The clock is first read after a round of polls. */
+/* Poll ready() for up to MPMP_SPIN_US, the rank's polling time for any
+ * wait (no longer than the deadline), yielding between rounds where the
+ * rank's cores are crowded: 1 if it turned true. The clock is first read
+ * after a round of polls. A partner answering within the window costs no
+ * system call on either side; 5 us was too short on a VM, where half the
+ * ping-pongs then fell asleep (queue 2.7-5.7 us one way). */
 static int spin(ready_fn ready, const void *arg, double deadline) {
-  double start = -1;
+  double start = -1, spin_s = mpmp__rt.spin_s;
   for (;;) {
     for (int i = 0; i < SPIN_POLLS; i++) {
       if (ready(arg))
@@ -124,8 +128,10 @@ static int spin(ready_fn ready, const void *arg, double deadline) {
     double now = mpmp__now();
     if (start < 0)
       start = now;
-    if (now - start >= SPIN_S || now >= deadline)
+    if (now - start >= spin_s || now >= deadline)
       return 0;
+    if (mpmp__rt.spin_yield)
+      sched_yield();
   }
 }
 
