@@ -211,7 +211,7 @@ static int ticket_spin(mpmp__shlock_t *l, uint32_t t, double deadline) {
       start = yielded = now;
     if (now - start >= SPIN_S || now >= deadline)
       return 0;
-    if (now - yielded >= YIELD_S) {
+    if (mpmp__rt.spin_yield && now - yielded >= YIELD_S) {
       sched_yield();
       yielded = now;
     }
