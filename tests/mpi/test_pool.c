@@ -471,6 +471,31 @@ static void pool_imap_streams_per_chunk(void **state) {
   finish(pool);
 }
 
+/* Item 0 naps 0.3 s, the others 0.1 s; the result is the rank it ran on. */
+static int nap_where(mpmp_ctx_t *ctx) {
+  test_sleep(*(const int64_t *)mpmp_arg(ctx, NULL) == 0 ? 0.3 : 0.1);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = mpmp_rank();
+  return 0;
+}
+MPMP_TASK(nap_where);
+
+/* The end of a map is not dealt ahead: with 4 items on 2 workers, items
+ * 1..3 all run on the worker that is not stuck on item 0 (0.3 s instead
+ * of 0.4 s); a chunk queued behind item 0 would wait there meanwhile. */
+static void pool_tail_not_queued_behind_a_slow_item(void **state) {
+  (void)state;
+  if (mpmp_worker_count() < 2)
+    skip();
+  int64_t x[4] = {0, 1, 2, 3}, where[4];
+  mpmp_pool_t *pool = pool_of(2);
+  assert_int_equal(mpmp_pool_map(pool, nap_where, x, 4, sizeof *x, where, sizeof *where, 1), 0);
+  for (int i = 1; i < 4; i++)
+    if (where[i] == where[0])
+      fail_msg("item %d ran on rank %lld behind the slow item 0", i,
+               (long long)where[i]);
+  finish(pool);
+}
+
 /* A failing item is reported at its place; the iteration goes on. */
 static void pool_imap_failure_and_timeout(void **state) {
   (void)state;
@@ -519,5 +544,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_imap_unordered_million),
     cmocka_unit_test(pool_imap_failure_and_timeout),
     cmocka_unit_test(pool_imap_streams_per_chunk),
+    cmocka_unit_test(pool_tail_not_queued_behind_a_slow_item),
 };
 MPMP_TEST_MAIN(tests)
