@@ -131,8 +131,11 @@ typedef struct mpmp_imap mpmp_imap_t;
  * are read with mpmp_imap_next(), in item order. At most \p buffersize
  * items (0: 4 x chunksize x workers) are held at once — read from the
  * producer and not yet returned — so a map over 10^8 items streams in
- * bounded memory. The producer runs in the thread that calls
- * mpmp_imap_next().
+ * bounded memory. \p chunksize 0 means 64 (the input's length is unknown,
+ * so Python's n / (4 x workers) cannot be used; Python's imap default of 1
+ * balances best but costs a message per item). Each chunk is its own job:
+ * a chunk's results are handed out as soon as it is back. The producer runs
+ * in the thread that calls mpmp_imap_next().
  */
 MPMP_API int mpmp_pool_imap(mpmp_pool_t *pool, mpmp_task_fn fn,
                             mpmp_produce_fn produce, void *user,
