@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <mpi.h>
 #include <mpmp.h>
 
 static double now(void) {
@@ -346,6 +347,106 @@ static int hammer(int locked, double *value) {
   return 0;
 }
 
+/* ---- the hardware's and MPI's limits, measured in the same run --------------
+ * The host's speed drifts (PERF.md): read mpmp's rows against these. */
+
+typedef struct raw_add {
+  mpmp_array_t a; /* one int64: its memory, not its API */
+  double secs;
+} raw_add_t;
+
+static int raw_add_loop(const raw_add_t *r, hammer_res_t *res) {
+  int64_t *x, n = 0;
+  if (mpmp_array_data(r->a, (void **)&x) < 0)
+    return -1;
+  double t0 = now(), end = t0 + r->secs, t = t0;
+  while (t < end) {
+    for (int i = 0; i < 256; i++)
+      __atomic_fetch_add(x, 1, __ATOMIC_SEQ_CST);
+    n += 256;
+    t = now();
+  }
+  res->count = n;
+  res->elapsed = t - t0;
+  return 0;
+}
+
+static int raw_add_body(mpmp_ctx_t *ctx) {
+  if (raw_add_loop(mpmp_arg(ctx, NULL), mpmp_out(ctx, sizeof(hammer_res_t))) < 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(raw_add_body);
+
+/* C11 atomic adds by main + 1 worker on the same shared word: the limit
+ * for value_atomic_add_per_s (PERF.md: 63 M/s measured once). */
+static int bench_raw_atomic_add(double *value) {
+  enum { REPS = 5 };
+  double rate[REPS];
+  raw_add_t r = {.secs = 0.3};
+  if (mpmp_node_count() > 1)
+    return 1; /* skipped: the worker may be on the other node */
+  if (mpmp_array_create(&r.a, MPMP_INT64, 1, NULL, 0) < 0)
+    return -1;
+  for (int k = 0; k < REPS; k++) {
+    mpmp_process_t *p;
+    hammer_res_t mine, theirs;
+    const void *res;
+    size_t size;
+    if (mpmp_process_create(&p, raw_add_body, &r, sizeof r, NULL) < 0 ||
+        mpmp_process_start(p) < 0 || raw_add_loop(&r, &mine) < 0 ||
+        mpmp_process_join(p, MPMP_FOREVER) < 0 ||
+        mpmp_process_result(p, &res, &size) < 0 || size != sizeof theirs)
+      return -1;
+    memcpy(&theirs, res, sizeof theirs);
+    mpmp_process_destroy(p);
+    rate[k] = mine.count / mine.elapsed + theirs.count / theirs.elapsed;
+  }
+  mpmp_array_free(r.a);
+  *value = median(rate, REPS);
+  return 0;
+}
+
+/* MPI's own ping-pong between the main rank and a worker, 8 bytes, on
+ * MPI_COMM_WORLD (mpmp talks on a duplicate): the limit for the round-trip
+ * rows (PERF.md: 1.0 us measured once). */
+enum { RAW_PINGS = 20000 };
+
+static int raw_pong_body(mpmp_ctx_t *ctx) {
+  char m[8];
+  (void)ctx;
+  for (int i = 0; i < RAW_PINGS; i++) {
+    MPI_Recv(m, 8, MPI_BYTE, 0, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Send(m, 8, MPI_BYTE, 0, 77, MPI_COMM_WORLD);
+  }
+  return 0;
+}
+MPMP_TASK(raw_pong_body);
+
+static int bench_raw_mpi_roundtrip(double *value) {
+  enum { REPS = 5 };
+  double t[REPS];
+  char m[8] = "ping!!!";
+  for (int k = 0; k < REPS; k++) {
+    mpmp_process_t *p;
+    if (mpmp_process_create(&p, raw_pong_body, NULL, 0, NULL) < 0 ||
+        mpmp_process_start(p) < 0)
+      return -1;
+    int peer = mpmp_process_rank(p);
+    double t0 = now();
+    for (int i = 0; i < RAW_PINGS; i++) {
+      MPI_Send(m, 8, MPI_BYTE, peer, 77, MPI_COMM_WORLD);
+      MPI_Recv(m, 8, MPI_BYTE, peer, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+    t[k] = (now() - t0) / RAW_PINGS * 1e6;
+    if (mpmp_process_join(p, MPMP_FOREVER) < 0)
+      return -1;
+    mpmp_process_destroy(p);
+  }
+  *value = median(t, REPS);
+  return 0;
+}
+
 static int bench_value_atomic_add(double *value) { return hammer(0, value); }
 static int bench_value_locked_add(double *value) { return hammer(1, value); }
 
@@ -592,6 +693,11 @@ static const bench_t benches[] = {
      1, bench_map_items},
     {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "
      "(run with mpirun -n 3)", 1, bench_cpu_speedup},
+    {"raw_atomic_add_per_s", "adds/s", "the limit: main + 1 worker's C11 atomic "
+     "adds on one shared word, 0.3 s (same node only)", 1,
+     bench_raw_atomic_add},
+    {"raw_mpi_roundtrip_us", "us", "the limit: MPI_Send/MPI_Recv ping-pong of 8 "
+     "bytes between main and a worker", 1, bench_raw_mpi_roundtrip},
     {"value_atomic_add_per_s", "adds/s", "main + 1 worker: atomic adds to one "
      "Value, 0.3 s", 1, bench_value_atomic_add},
     {"value_locked_add_per_s", "adds/s", "main + 1 worker: v += 1 under "
@@ -659,9 +765,14 @@ int main(int argc, char **argv) {
       failed |= named(argc, argv);
       continue;
     }
-    if (b->run(&v) < 0) {
+    rc = b->run(&v);
+    if (rc < 0) {
       fprintf(stderr, "%s failed: %s\n", b->name, mpmp_errmsg());
       failed = 1;
+      continue;
+    }
+    if (rc > 0) { /* the row does not apply to this job */
+      fprintf(stderr, "%s: skipped in a job over several nodes\n", b->name);
       continue;
     }
     printf("%s,%.3f,%s\n", b->name, v, b->unit);
