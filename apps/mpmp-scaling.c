@@ -38,11 +38,7 @@
 
 #include <mpmp.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "cpu_work.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -54,59 +50,7 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* ---- the work ---------------------------------------------------------- */
-
-/* `rounds` dependent steps of a 64-bit mixer: no vectorizing, no shortcut,
- * and bit-exact results to compare. */
-static uint64_t work(uint64_t seed, uint64_t rounds) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
-  for (uint64_t i = 0; i < rounds; i++) {
-    x = x * 6364136223846793005u + 1442695040888963407u;
-    x ^= x >> 29;
-  }
-  return x;
-}
-
-typedef struct {
-  uint64_t seed, rounds;
-} item_t;
-
-/* An item's result, and where it was computed: the worker's rank, its node
- * and that node's usable CPUs (cached by mpmp: no system call). */
-typedef struct {
-  uint64_t value;
-  int32_t rank, node, cpus, pad;
-} result_t;
-
-static int work_item(mpmp_ctx_t *ctx) {
-  const item_t *it = mpmp_arg(ctx, NULL);
-  result_t *r = mpmp_out(ctx, sizeof *r);
-  *r = (result_t){work(it->seed, it->rounds), mpmp_rank(), mpmp_node_id(),
-                  mpmp_cpu_count(), 0};
-  return 0;
-}
-MPMP_TASK(work_item);
-
-static double time_rounds(uint64_t rounds) {
-  double t0 = now();
-  volatile uint64_t sink = work(1, rounds);
-  (void)sink;
-  return now() - t0;
-}
-
-/* How many rounds take `ms` milliseconds on this core. */
-static uint64_t calibrate(double ms) {
-  uint64_t rounds = 1 << 16;
-  double t;
-  while ((t = time_rounds(rounds)) < 0.02)
-    rounds *= 2;
-  for (int k = 0; k < 4; k++) { /* the fastest of 5: noise only adds time */
-    double u = time_rounds(rounds);
-    t = u < t ? u : t;
-  }
-  double r = (double)rounds * ms * 1e-3 / t;
-  return r < 1 ? 1 : (uint64_t)r;
-}
+/* ---- the work: apps/cpu_work.h --------------------------------------- */
 
 /* Runs items 0..n-1 serially; returns the median seconds of one item (or
  * a negative code): the typical item, whatever a burst of noise did to a
@@ -125,33 +69,6 @@ static double serial_item_time(uint64_t rounds, uint64_t *out, long n) {
   return m;
 }
 
-/* ---- cores ------------------------------------------------------------------ */
-
-/* The CPUs that the workers which ran items computed on (see the top). */
-static int cores_used(const result_t *res, long n, int *core_per_worker) {
-  int world = mpmp_world_size(), nodes = mpmp_node_count(), cores = 0;
-  char *ran = calloc((size_t)world, 1);
-  int *on_node = calloc((size_t)nodes, sizeof *on_node);
-  int *cpus = calloc((size_t)nodes, sizeof *cpus);
-  if (ran == NULL || on_node == NULL || cpus == NULL)
-    return MPMP_ENOMEM;
-  for (long i = 0; i < n; i++)
-    if (!ran[res[i].rank]) {
-      ran[res[i].rank] = 1;
-      on_node[res[i].node]++;
-      cpus[res[i].node] = res[i].cpus;
-    }
-  *core_per_worker = 1;
-  for (int k = 0; k < nodes; k++) {
-    cores += on_node[k] < cpus[k] ? on_node[k] : cpus[k];
-    if (on_node[k] > cpus[k])
-      *core_per_worker = 0;
-  }
-  free(ran);
-  free(on_node);
-  free(cpus);
-  return cores;
-}
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -351,7 +268,8 @@ int main(int argc, char **argv) {
     mpmp_finalize();
     return 1;
   }
-  int core_per_worker, cores = cores_used(out, items, &core_per_worker);
+  int used, shared, cores = worker_cores(out, items, &used, &shared);
+  int core_per_worker = !shared;
   if (cores < 1)
     return fail("counting cores", cores < 0 ? cores : MPMP_EINVAL);
 
