@@ -103,3 +103,22 @@ set_tests_properties(scripts_slurm_template_local_np3 scripts_pbs_template_local
   PROCESSORS 3
   LABELS "mpi;scripts"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
+
+# README.md: every fenced block is checked (tests/readme/check_readme.sh:
+# a block is an excerpt of a tested file, a command run here, or a command
+# that a named test runs) and every MPMP_* setting is documented.
+add_test(NAME readme_blocks
+         COMMAND "${MPMP_BASH}" "${PROJECT_SOURCE_DIR}/tests/readme/check_readme.sh"
+                 "${PROJECT_SOURCE_DIR}" "${PROJECT_BINARY_DIR}")
+set_tests_properties(readme_blocks PROPERTIES TIMEOUT 120 PROCESSORS 4
+  LABELS "mpi;scripts" PASS_REGULAR_EXPRESSION "all [0-9]+ blocks of README.md are checked")
+
+# The README's first command: scripts/demo.sh (setup, build, the demo),
+# here with small sizes; the build is the one ctest runs in.
+add_test(NAME readme_demo_sh
+         COMMAND "${MPMP_BASH}" "${PROJECT_SOURCE_DIR}/scripts/demo.sh" --items 8 --work-ms 5)
+set_tests_properties(readme_demo_sh PROPERTIES TIMEOUT 300 PROCESSORS 3
+  LABELS "mpi;scripts"
+  ENVIRONMENT "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR}"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "results: +equal.*speedup: +[0-9]")
