@@ -72,12 +72,6 @@ _Static_assert(sizeof(block_t) == HDR, "block header is 32 bytes");
 
 /* ---- the lock ------------------------------------------------------------ */
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 /* Drepper's futex mutex ("Futexes are tricky", mutex 3). Sections are a
  * few hundred ns, so a short spin usually wins before sleeping. */
 static void heap_lock(heap_t *h) {
@@ -85,7 +79,7 @@ static void heap_lock(heap_t *h) {
   if (atomic_compare_exchange_strong(&h->lock, &c, 1))
     return;
   for (int i = 0; i < LOCK_SPINS; i++) {
-    cpu_relax();
+    mpmp__cpu_relax();
     c = 0;
     if (atomic_load_explicit(&h->lock, memory_order_relaxed) == 0 &&
         atomic_compare_exchange_strong(&h->lock, &c, 1))

@@ -11,6 +11,7 @@
 #ifndef MPMP_INTERNAL_H
 #define MPMP_INTERNAL_H
 
+#include <math.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,6 +51,25 @@ void mpmp__free(void *p);
 double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
 /* deadline for a timeout in seconds: negative timeout -> +infinity */
 double mpmp__deadline(double timeout);
+/* Has an absolute deadline passed? -INFINITY (try once) and +INFINITY
+ * (forever) cost no clock read. */
+static inline int mpmp__expired(double deadline) {
+  if (deadline == -INFINITY)
+    return 1;
+  return deadline < INFINITY && mpmp__now() >= deadline;
+}
+
+/* Tell the CPU we are spinning (frees the pipeline for a sibling thread,
+ * and stops the memory-order mis-speculation when the word changes). */
+static inline void mpmp__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#else
+  atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
 
 /* ---- settings: the one table (env_defs.h) ------------------------------ */
 

@@ -53,7 +53,6 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,44 +72,6 @@ typedef struct waitpt {
   uint32_t pad;
 } waitpt_t;
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield" ::: "memory");
-#else
-  atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
-
-/* A deadline of -INFINITY (try once) or +INFINITY costs no clock read. */
-static int expired(double deadline) {
-  if (deadline == -INFINITY)
-    return 1;
-  return deadline < INFINITY && mpmp__now() >= deadline;
-}
-
-/* Sleep while *w == val, until woken or the absolute CLOCK_MONOTONIC
- * deadline (the clock of mpmp__now()); returns whenever: callers re-check. */
-static void futex_wait_until(_Atomic uint32_t *w, uint32_t val,
-                             double deadline) {
-  struct timespec ts, *tp = NULL;
-  if (deadline < 1e15) {
-    double sec = floor(deadline);
-    ts.tv_sec = (time_t)sec;
-    ts.tv_nsec = (long)((deadline - sec) * 1e9);
-    if (ts.tv_nsec > 999999999L)
-      ts.tv_nsec = 999999999L;
-    tp = &ts;
-  }
-  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_BITSET, val, tp, NULL,
-          FUTEX_BITSET_MATCH_ANY);
-}
-
-static void futex_wake(_Atomic uint32_t *w, int n) {
-  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, n, NULL, NULL, 0);
-}
-
 /* Poll ready() for up to MPMP_SPIN_US, the rank's polling time for any
  * wait (no longer than the deadline), yielding between rounds where the
  * rank's cores are crowded: 1 if it turned true. The clock is first read
@@ -123,7 +84,7 @@ static int spin(ready_fn ready, const void *arg, double deadline) {
     for (int i = 0; i < SPIN_POLLS; i++) {
       if (ready(arg))
         return 1;
-      cpu_relax();
+      mpmp__cpu_relax();
     }
     double now = mpmp__now();
     if (start < 0)
@@ -144,8 +105,8 @@ static void await(waitpt_t *wp, ready_fn ready, const void *arg,
   _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
   atomic_fetch_add(count, 1);
   uint32_t w = atomic_load(&wp->word);
-  if (!ready(arg) && !expired(deadline))
-    futex_wait_until(&wp->word, w, deadline);
+  if (!ready(arg) && !mpmp__expired(deadline))
+    mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, deadline);
   atomic_fetch_sub(count, 1);
 }
 
@@ -156,7 +117,7 @@ static void wake(waitpt_t *wp, int all) {
   if ((s | p) == 0)
     return;
   atomic_fetch_add(&wp->word, 1);
-  futex_wake(&wp->word, all || p ? INT_MAX : 1);
+  mpmp__futex_wake(&wp->word, all || p ? INT_MAX : 1, FUTEX_BITSET_MATCH_ANY);
 }
 
 static double deadline_of(double timeout) {
@@ -309,7 +270,7 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
     }
     if (rc == MPMP_EPIPE)
       return mpmp__err(rc, "the queue is closed");
-    if (expired(a->deadline))
+    if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
     await(&q->space, q_can_put, q, a->deadline, 0);
   }
@@ -333,7 +294,7 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
     }
     if (q_eof(q))
       return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
-    if (expired(a->deadline))
+    if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
     await(&q->items, q_can_get, q, a->deadline, 0);
   }
@@ -387,7 +348,7 @@ static int q_join(mpmp__obj_t *o, mpmp__oparg_t *a) {
   for (;;) {
     if (q_joined(q))
       return 0;
-    if (expired(a->deadline))
+    if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
     await(&q->done, q_joined, q, a->deadline, 0);
   }
@@ -398,7 +359,7 @@ static int q_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
   for (;;) {
     if (q_can_get(q))
       return 1;
-    if (expired(a->deadline))
+    if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
     await(&q->items, q_can_get, q, a->deadline, 1);
   }
@@ -578,7 +539,7 @@ static int chan_write(pcore_t *pc, chan_t *ch, const char *msg, uint64_t n,
   uint64_t total = MSG_HEAD + pad8(n);
   uint64_t start = atomic_load_explicit(&ch->wpos, memory_order_relaxed);
   uint64_t w = start, done = 0;
-  int once = expired(deadline), rc;
+  int once = mpmp__expired(deadline), rc;
   for (;;) {
     uint64_t r = atomic_load_explicit(&ch->rpos, memory_order_acquire);
     uint64_t ab = atomic_load(&ch->abort_at);
@@ -604,7 +565,7 @@ static int chan_write(pcore_t *pc, chan_t *ch, const char *msg, uint64_t n,
       rc = MPMP_EPIPE;
       break;
     }
-    if (expired(deadline)) {
+    if (mpmp__expired(deadline)) {
       rc = MPMP_ETIMEDOUT;
       break;
     }
@@ -655,7 +616,7 @@ static int chan_take(chan_t *ch, const char *ring, uint64_t start, uint64_t n,
 static int chan_read(pcore_t *pc, chan_t *ch, unsigned e, char *out,
                      size_t max, size_t *len, double deadline) {
   char *ring = ring_of(pc, ch);
-  int once = expired(deadline);
+  int once = mpmp__expired(deadline);
   for (;;) {
     uint64_t r = atomic_load_explicit(&ch->rpos, memory_order_relaxed);
     uint64_t w = atomic_load(&ch->wpos);
@@ -686,7 +647,7 @@ static int chan_read(pcore_t *pc, chan_t *ch, unsigned e, char *out,
     if (is_closed(pc, 1 - e) && atomic_load(&ch->wpos) == r)
       return mpmp__err(MPMP_EEOF, "the other end of the pipe is closed and "
                        "every message it sent has been received");
-    if (expired(deadline))
+    if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
     cwait_t cw = {pc, ch, w, 0};
     await(&ch->data, reader_ready, &cw, deadline, 0);
@@ -790,7 +751,7 @@ static int c_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
   for (;;) {
     if (readable(&p))
       return 1;
-    if (expired(a->deadline))
+    if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
     await(&p.ch->data, readable, &p, a->deadline, 1);
   }

@@ -39,30 +39,25 @@ _Static_assert(MPMP__SHLOCK_QUEUE == 64, "one bit of `gone` per ticket");
 
 /* ---- futexes -------------------------------------------------------------- */
 
-/* Sleep while *w == val, until woken with a bitset that meets `bits`, or
- * until `deadline`. Returns whenever: callers re-check their condition. */
-static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
-                       double deadline) {
+void mpmp__futex_wait_until(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
+                            double deadline) {
   struct timespec ts, *tp = NULL;
   if (deadline < 1e15) { /* +INFINITY (or absurdly far): no timeout */
     double sec = floor(deadline);
     ts.tv_sec = (time_t)sec;
     ts.tv_nsec = (long)((deadline - sec) * 1e9);
+    if (ts.tv_nsec > 999999999L) /* rounding: the kernel refuses 1e9 */
+      ts.tv_nsec = 999999999L;
     tp = &ts;
   }
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_BITSET, val, tp, NULL, bits);
 }
 
-static void futex_wake(_Atomic uint32_t *w, int n, uint32_t bits) {
+void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits) {
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_BITSET, n, NULL, NULL, bits);
 }
 
 static int clamp_int(unsigned n) { return n > INT_MAX ? INT_MAX : (int)n; }
-
-/* No clock read for a wait without a deadline (+INFINITY). */
-static int expired(double deadline) {
-  return deadline < HUGE_VAL && mpmp__now() >= deadline;
-}
 
 /* ---- the ticket lock ------------------------------------------------------- */
 
@@ -119,18 +114,6 @@ static int expired(double deadline) {
 static uint32_t turn_bit(uint32_t t) { return 1u << (t % 31); }
 static uint64_t gone_bit(uint32_t t) { return 1ull << (t % 64); }
 
-/* Tell the CPU we are spinning (frees the pipeline for a sibling thread,
- * and stops the memory-order mis-speculation when the word changes). */
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield" ::: "memory");
-#else
-  atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
-
 /* The lock is free and nobody queues: take the next ticket, which is the
  * turn. Reading serving == s then swapping next from s proves that no other
  * ticket was taken in between (serving <= next and serving never moves
@@ -168,14 +151,14 @@ static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
       }
       continue;
     }
-    if (expired(deadline))
+    if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
     /* Announce, re-check, sleep: a release that moves `serving` past the
      * value we sleep on sees the count and wakes the overflow bit. */
     atomic_fetch_add(&l->overflow_asleep, 1);
     s = atomic_load(&l->serving);
     if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE)
-      futex_wait(&l->serving, s, OVERFLOW_BIT, deadline);
+      mpmp__futex_wait_until(&l->serving, s, OVERFLOW_BIT, deadline);
     atomic_fetch_sub(&l->overflow_asleep, 1);
   }
 }
@@ -204,7 +187,7 @@ static int ticket_spin(mpmp__shlock_t *l, uint32_t t, double deadline) {
       /* acquire: pairs with the releaser's store, as in ticket_try */
       if (atomic_load_explicit(&l->serving, memory_order_acquire) == t)
         return 1;
-      cpu_relax();
+      mpmp__cpu_relax();
     }
     double now = mpmp__now();
     if (start < 0)
@@ -227,7 +210,7 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
     uint32_t s = atomic_load(&l->serving);
     if (s == t)
       return 0;
-    if (expired(deadline))
+    if (mpmp__expired(deadline))
       return ticket_abandon(l, t);
     if (t - s == 1 && !spun) {
       spun = 1;
@@ -240,7 +223,7 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
     atomic_fetch_or(&l->asleep, bit);
     s = atomic_load(&l->serving);
     if (s != t && (t - s != 1 || spun)) /* else: the turn came near, go on */
-      futex_wait(&l->serving, s, turn_bit(t), deadline);
+      mpmp__futex_wait_until(&l->serving, s, turn_bit(t), deadline);
     atomic_fetch_and(&l->asleep, ~bit);
   }
 }
@@ -248,7 +231,7 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
 static int ticket_acquire(mpmp__shlock_t *l, double deadline) {
   if (ticket_try(l))
     return 0;
-  if (expired(deadline))
+  if (mpmp__expired(deadline))
     return ticket_try_once(l);
   uint32_t t;
   int rc = ticket_take(l, &t, deadline);
@@ -279,7 +262,7 @@ static void ticket_wake(mpmp__shlock_t *l, uint32_t s, int queued) {
   if (atomic_load(&l->overflow_asleep) > 0)
     bits |= OVERFLOW_BIT;
   if (bits)
-    futex_wake(&l->serving, INT_MAX, bits);
+    mpmp__futex_wake(&l->serving, INT_MAX, bits);
 }
 
 /* Hand the turn to the next live ticket. Only the owner (or a releaser
@@ -384,10 +367,10 @@ int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline) {
   for (;;) {
     if (sem_try_down(s))
       return 0;
-    if (expired(deadline))
+    if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
     atomic_fetch_add(&s->waiters, 1); /* announce, then re-read in the kernel */
-    futex_wait(&s->value, 0, ANY_BITS, deadline);
+    mpmp__futex_wait_until(&s->value, 0, ANY_BITS, deadline);
     atomic_fetch_sub(&s->waiters, 1);
   }
 }
@@ -414,7 +397,7 @@ int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n) {
   } while (!atomic_compare_exchange_weak(&s->value, &v, v + n));
   /* Value first, then waiters (seq_cst): see the top of the file. */
   if (atomic_load(&s->waiters) > 0)
-    futex_wake(&s->value, clamp_int(n), ANY_BITS);
+    mpmp__futex_wake(&s->value, clamp_int(n), ANY_BITS);
   return 0;
 }
 
@@ -437,7 +420,7 @@ void mpmp__shevent_set(mpmp__shevent_t *e) {
       return;
   } while (!atomic_compare_exchange_weak(&e->word, &w, (w | 1u) + 2u));
   if (atomic_load(&e->waiters) > 0)
-    futex_wake(&e->word, INT_MAX, ANY_BITS);
+    mpmp__futex_wake(&e->word, INT_MAX, ANY_BITS);
 }
 
 void mpmp__shevent_clear(mpmp__shevent_t *e) {
@@ -454,8 +437,8 @@ int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline) {
     return 0;
   int rc = MPMP_ETIMEDOUT;
   atomic_fetch_add(&e->waiters, 1);
-  while (!expired(deadline)) {
-    futex_wait(&e->word, w, ANY_BITS, deadline);
+  while (!mpmp__expired(deadline)) {
+    mpmp__futex_wait_until(&e->word, w, ANY_BITS, deadline);
     if (atomic_load(&e->word) != w) {
       rc = 0;
       break;
@@ -489,9 +472,9 @@ static int cond_sleep(mpmp__shcond_t *c, uint32_t seq, double deadline) {
   for (;;) {
     if (atomic_load(&c->seq) != seq)
       return 0;
-    if (expired(deadline))
+    if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
-    futex_wait(&c->seq, seq, ANY_BITS, deadline);
+    mpmp__futex_wait_until(&c->seq, seq, ANY_BITS, deadline);
   }
 }
 
@@ -537,7 +520,7 @@ void mpmp__shcond_notify(mpmp__shcond_t *c, unsigned n) {
     return;
   atomic_fetch_add(&c->seq, 1);
   if (atomic_load(&c->waiters) > 0)
-    futex_wake(&c->seq, clamp_int(n), ANY_BITS);
+    mpmp__futex_wake(&c->seq, clamp_int(n), ANY_BITS);
 }
 
 void mpmp__shcond_notify_all(mpmp__shcond_t *c) {

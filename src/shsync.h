@@ -25,6 +25,14 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* Futexes on shared (cross-process) words. Sleep while *w == val, until a
+ * wake whose bitset meets `bits` (FUTEX_BITSET_MATCH_ANY: any), or until
+ * the absolute mpmp__now() `deadline` (+INFINITY: none); returns whenever:
+ * callers re-check their condition. */
+void mpmp__futex_wait_until(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
+                            double deadline);
+void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits);
+
 /* ---- Lock and RLock ------------------------------------------------------ */
 
 /* Tickets whose holders may time out while queued (see shsync.c); more

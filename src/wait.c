@@ -74,14 +74,6 @@ static mpmp__bell_t *my_bell(void) {
   return &mpmp__rt.bells[mpmp__rt.node_rank];
 }
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 /* One sleep on the doorbell; returns 1 if pred became true. */
 static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
                       double *cap) {
@@ -146,7 +138,7 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
       if (mpmp__rt.spin_yield || (++i & 63) == 0)
         sched_yield();
       else
-        cpu_relax();
+        mpmp__cpu_relax();
       continue;
     }
     tighten_timer_slack();
