@@ -130,6 +130,10 @@ typedef int (*mpmp__pred_fn)(void *arg);
  * true, MPMP_ETIMEDOUT at the deadline (absolute, mpmp__now() seconds).
  */
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline);
+/* Count this thread as driving progress across several waits in a row, so
+ * that the agent stays parked in between (what mpmp__wait_until does). */
+void mpmp__driver_enter(void);
+void mpmp__driver_leave(void);
 
 /* The progress thread ("agent") of every rank; see wait.c. */
 int mpmp__agent_start(void);

@@ -1102,15 +1102,13 @@ static int srv_wake(void *arg) {
  * woken between two waits.
  */
 static void serve_until_stopped(smgr_t *m, mpmp_ctx_t *ctx) {
-  mpmp__rt_t *rt = &mpmp__rt;
   srv_wait_t w = {.m = m, .ctx = ctx};
-  atomic_fetch_add(&rt->drivers, 1);
+  mpmp__driver_enter();
   while (!atomic_load(&m->stop) && !mpmp_should_stop(ctx)) {
     w.seen = atomic_load_explicit(&M.served, memory_order_acquire);
     mpmp__wait_until(srv_wake, &w, INFINITY);
   }
-  if (atomic_fetch_sub(&rt->drivers, 1) == 1 && atomic_load(&rt->agent_deep))
-    mpmp__futex_wake_private(&rt->drivers, 1);
+  mpmp__driver_leave();
 }
 
 static int mpmp__manager_server(mpmp_ctx_t *ctx) {

@@ -147,12 +147,20 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
   }
 }
 
-int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
+void mpmp__driver_enter(void) { atomic_fetch_add(&mpmp__rt.drivers, 1); }
+
+/* The last driver out wakes a deeply parked agent: the rank's code runs
+ * now, and its messages must still be served. */
+void mpmp__driver_leave(void) {
   mpmp__rt_t *rt = &mpmp__rt;
-  atomic_fetch_add(&rt->drivers, 1);
-  int rc = wait_loop(pred, arg, deadline);
   if (atomic_fetch_sub(&rt->drivers, 1) == 1 && atomic_load(&rt->agent_deep))
     mpmp__futex_wake_private(&rt->drivers, 1);
+}
+
+int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
+  mpmp__driver_enter();
+  int rc = wait_loop(pred, arg, deadline);
+  mpmp__driver_leave();
   return rc;
 }
 
