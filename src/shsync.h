@@ -35,25 +35,32 @@ void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits);
 
 /* ---- Lock and RLock ------------------------------------------------------ */
 
-/* Tickets whose holders may time out while queued (see shsync.c); more
- * waiters than this wait, unordered, for a place in the queue. */
+/* Tickets of the waiters' queue, whose holders may time out while queued
+ * (see shsync.c); more waiters than this wait, unordered, for a place in
+ * the queue. */
 #define MPMP__SHLOCK_QUEUE 64
+/* How long the head of the queue lets newcomers take the lock first. */
+#define MPMP__SHLOCK_STARVE_S 100e-6
 
 /*
- * A fair (FIFO) ticket lock. A non-recursive lock that its owner acquires
- * again simply waits, as Python's Lock does: a deadlock until the deadline.
+ * A lock with bounded bypass (see shsync.c): a process that finds it free
+ * takes it at once, even past waiters, until the longest waiter has waited
+ * MPMP__SHLOCK_STARVE_S; from then on the lock goes to that waiter. Waiters
+ * queue in FIFO order. A non-recursive lock that its owner acquires again
+ * simply waits, as Python's Lock does: a deadlock until the deadline.
  * Unlike Python's Lock, only the owner may release it (MPMP_EPERM).
- * The waiter next in line spins briefly (tens of microseconds) before it
- * sleeps, so a busy lock changes hands without system calls; the others
- * sleep at once.
  */
 typedef struct mpmp__shlock {
-  _Atomic uint32_t next;    /* the ticket dispenser */
-  _Atomic uint32_t serving; /* futex word: the ticket that owns the lock */
-  _Atomic uint64_t gone;    /* bit t % 64: ticket t timed out while queued */
+  _Atomic uint32_t word;    /* futex word: 0 free, 1 held, 2 held and the
+                               head of the queue sleeps (or is about to) */
+  _Atomic uint32_t hungry;  /* the head has waited too long: no barging */
   _Atomic uint64_t owner;   /* 0 when free */
   _Atomic uint32_t count;   /* RLock levels held by owner */
   uint32_t recursive;
+  /* the waiters' queue: a ticket lock whose holder is the head */
+  _Atomic uint32_t next;    /* the ticket dispenser */
+  _Atomic uint32_t serving; /* futex word: the ticket at the head */
+  _Atomic uint64_t gone;    /* bit t % 64: ticket t timed out while queued */
   _Atomic uint64_t asleep;  /* bit t % 64: ticket t sleeps (or is about to) */
   _Atomic uint32_t overflow_asleep; /* waiters for a ticket, sleeping */
   uint32_t reserved;        /* 0 */

@@ -23,9 +23,11 @@
  *
  * A lock is owned by the rank and thread that acquired it: releasing a lock
  * you do not hold is ::MPMP_EPERM (Python's RLock and threading.Lock
- * semantics; a multiprocessing.Lock would let anyone release it). Locks are
- * fair: acquirers are served in arrival order, so a rank that releases and
- * re-acquires in a loop cannot starve a waiter.
+ * semantics; a multiprocessing.Lock would let anyone release it). Locks
+ * bound bypass: a rank that finds the lock free takes it even past waiters
+ * (a busy lock stays on one core), until the longest waiter has waited
+ * 100 us; from then on waiters are served in arrival order, so a rank that
+ * releases and re-acquires in a loop cannot starve a waiter.
  */
 #ifndef MPMP_SYNC_H
 #define MPMP_SYNC_H

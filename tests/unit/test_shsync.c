@@ -110,6 +110,8 @@ static double child_cpu_s(void) {
 
 /* The lock is idle with nobody queued, asleep or marked. */
 static void assert_lock_settled(mpmp__shlock_t *l) {
+  assert_int_equal(atomic_load(&l->word), 0);
+  assert_int_equal(atomic_load(&l->hungry), 0);
   assert_int_equal(atomic_load(&l->next), atomic_load(&l->serving));
   assert_int_equal(atomic_load(&l->gone), 0);
   assert_int_equal(atomic_load(&l->asleep), 0);
@@ -359,13 +361,13 @@ static void shlock_sleeper_uses_no_cpu(void **state) {
   assert_int_equal(mpmp__shlock_acquire(l, me(0), INFINITY), 0);
   double cpu0 = child_cpu_s();
   pid_t pid = spawn(blocked_child, l, 1);
-  await_u32(&l->next, 2); /* it holds a ticket: it is waiting */
-  await_u64_eq(&l->asleep, 1ull << 1); /* ticket 1 spun, then slept */
+  await_u32(&l->next, 1); /* it holds a ticket: it is waiting */
+  await_u32(&l->word, 2); /* at the head, it polled, then slept */
   sleep_s(1.0);
   double t0 = mpmp__now();
   assert_int_equal(mpmp__shlock_release(l, me(0)), 0);
   join_ok(pid);
-  assert_int_equal(atomic_load(&l->asleep), 0);
+  assert_lock_settled(l);
   double cpu = child_cpu_s() - cpu0, wake = mpmp__now() - t0;
   print_message("child blocked 1 s used %.1f ms CPU; woke and exited in %.2f ms\n",
                 cpu * 1e3, wake * 1e3);
@@ -418,13 +420,13 @@ static void shlock_many_processes_exact(void **state) {
   munmap(sh, sizeof *sh);
 }
 
-#define FIFO_ITERS 20000
+#define BYPASS_ITERS 20000
 
-struct fifo_sh {
+struct bypass_sh {
   mpmp__shlock_t lock;
   _Atomic int done;
-  long streak, worst_streak; /* guarded by the lock */
-  long looper_turns, waiter_turns, waiter_queued;
+  long looper_turns, waiter_turns, waiter_queued; /* guarded by the lock */
+  double worst_wait, total_wait;                  /* the waiter's */
   double start; /* a common start time */
 };
 
@@ -435,15 +437,16 @@ static void busy_s(double s) {
 }
 
 /*
- * Releases and re-acquires at once, as long as the waiter runs. In each
- * turn it checks whether the waiter holds a ticket (with two processes, a
- * second outstanding ticket is the waiter's): FIFO lets it take at most
- * one turn while the waiter queues; the waiter's turn comes next.
- * Now and then it holds the lock past the spin phase, so that the waiter
- * also goes through sleeping and being woken.
+ * Releases and re-acquires at once, as long as the waiter runs; now and
+ * then it holds the lock past the spin phase, so that the waiter also goes
+ * through sleeping and being woken. It may take the lock past the queued
+ * waiter (a newcomer may barge: that keeps a busy lock on one core); the
+ * waiter must still get every one of its turns promptly, and the lock must
+ * end settled. (shlock_fairness shows the bound on barging: without it,
+ * its third process starves.)
  */
-static int fifo_looper(void *p, int id) {
-  struct fifo_sh *sh = p;
+static int bypass_looper(void *p, int id) {
+  struct bypass_sh *sh = p;
   uint64_t o = me(id);
   while (mpmp__now() < sh->start) {
   }
@@ -454,26 +457,25 @@ static int fifo_looper(void *p, int id) {
       busy_s(100e-6); /* past the spin: the waiter sleeps */
     uint32_t queued =
         atomic_load(&sh->lock.next) - atomic_load(&sh->lock.serving);
-    CHECK(queued >= 1 && queued <= 2);
-    if (queued == 2) { /* the next turn is the waiter's */
-      sh->waiter_queued++;
-      if (++sh->streak > sh->worst_streak)
-        sh->worst_streak = sh->streak;
-    }
+    CHECK(queued <= 1);
+    sh->waiter_queued += queued;
     CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
   }
   return 0;
 }
 
-static int fifo_waiter(void *p, int id) {
-  struct fifo_sh *sh = p;
+static int bypass_waiter(void *p, int id) {
+  struct bypass_sh *sh = p;
   uint64_t o = me(id);
   while (mpmp__now() < sh->start) {
   }
-  for (int i = 0; i < FIFO_ITERS; i++) {
+  for (int i = 0; i < BYPASS_ITERS; i++) {
+    double t0 = mpmp__now();
     CHECK(mpmp__shlock_acquire(&sh->lock, o, INFINITY) == 0);
+    double dt = mpmp__now() - t0;
+    sh->worst_wait = fmax(sh->worst_wait, dt);
+    sh->total_wait += dt;
     sh->waiter_turns++;
-    sh->streak = 0;
     CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
     if (i % 1000 == 500)
       sleep_s(200e-6); /* let the looper have a run of its own */
@@ -482,20 +484,20 @@ static int fifo_waiter(void *p, int id) {
   return 0;
 }
 
-static void shlock_fifo_with_spinning(void **state) {
+static void shlock_bypass_is_bounded(void **state) {
   (void)state;
-  struct fifo_sh *sh = shm(sizeof *sh);
+  struct bypass_sh *sh = shm(sizeof *sh);
   sh->start = mpmp__now() + 0.05;
-  pid_t a = spawn(fifo_looper, sh, 0), b = spawn(fifo_waiter, sh, 1);
+  pid_t a = spawn(bypass_looper, sh, 0), b = spawn(bypass_waiter, sh, 1);
   join_ok(b);
   join_ok(a);
-  print_message("looper %ld turns, %ld of them with the waiter queued (worst "
-                "run %ld); waiter %ld turns\n",
-                sh->looper_turns, sh->waiter_queued, sh->worst_streak,
-                sh->waiter_turns);
-  assert_int_equal(sh->waiter_turns, FIFO_ITERS);
-  /* Never two turns in a row while the waiter queues. */
-  assert_true(sh->worst_streak <= 1);
+  print_message("looper %ld turns, %ld of them with the waiter queued; "
+                "waiter %ld turns, mean wait %.2f us, worst %.3f ms\n",
+                sh->looper_turns, sh->waiter_queued, sh->waiter_turns,
+                sh->total_wait / BYPASS_ITERS * 1e6, sh->worst_wait * 1e3);
+  assert_int_equal(sh->waiter_turns, BYPASS_ITERS);
+  /* Microseconds, or the scheduler's hiccups on a loaded 2-core machine. */
+  assert_true(sh->worst_wait < 0.1);
   assert_lock_settled(&sh->lock);
   munmap(sh, sizeof *sh);
 }
@@ -627,10 +629,11 @@ static void shlock_queue_overflow(void **state) {
   sleep_s(0.05);
   assert_int_equal(atomic_load(&l->next) - atomic_load(&l->serving),
                    MPMP__SHLOCK_QUEUE);
-  /* Tickets 1..63 all sleep (the next in line after its spin), and so do
-   * the threads that found no room. */
+  /* The head (ticket 0) sleeps on the word, tickets 1..63 on the queue,
+   * and so do the threads that found no room. */
+  await_u32(&l->word, 2);
   await_u64_eq(&l->asleep, ~1ull);
-  await_u32(&l->overflow_asleep, 2 * OVF_THREADS + 1 - MPMP__SHLOCK_QUEUE);
+  await_u32(&l->overflow_asleep, 2 * OVF_THREADS - MPMP__SHLOCK_QUEUE);
   /* A try from outside the queue fails at once. */
   assert_int_equal(mpmp__shlock_acquire(l, me(1), mpmp__now()), MPMP_ETIMEDOUT);
   assert_int_equal(mpmp__shlock_release(l, me(0)), 0);
@@ -1058,7 +1061,7 @@ int main(void) {
       cmocka_unit_test(shlock_sleeper_uses_no_cpu),
       cmocka_unit_test(shlock_queue_overflow),
       cmocka_unit_test(shlock_many_processes_exact),
-      cmocka_unit_test(shlock_fifo_with_spinning),
+      cmocka_unit_test(shlock_bypass_is_bounded),
       cmocka_unit_test(shlock_timeouts_while_spinning),
       cmocka_unit_test(shsem_limits_holders),
       cmocka_unit_test(shsem_bounded_over_release),
