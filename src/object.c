@@ -67,8 +67,14 @@ static const char *kind_name(int kind) {
 
 /* ---- owner ids ------------------------------------------------------------- */
 
+/* The hot calls read these thread-locals: the initial-exec model makes
+ * each read one instruction instead of a call into the dynamic linker
+ * (libmpmp is linked, not dlopen()ed; glibc keeps room for a few such
+ * variables in libraries loaded later anyway). */
+#define MPMP__TLS_FAST __attribute__((tls_model("initial-exec")))
+
 static _Atomic uint32_t thread_counter;
-static _Thread_local uint64_t tl_owner;
+static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
 
 uint64_t mpmp__owner_id(void) {
   if (tl_owner == 0)
@@ -494,16 +500,43 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
   return c.rc;
 }
 
+/*
+ * The hot path (object.h): a valid handle of a live object homed on this
+ * node, as it almost always is. The last handle this thread validated is remembered
+ * (all 24 bytes), so a loop over one object computes its tag once, not at
+ * every call; the object's generation is still checked at every call (a
+ * freed object is caught at once).
+ */
+static _Thread_local mpmp_ref_t tl_valid_ref MPMP__TLS_FAST;
+
+mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (atomic_load_explicit(&rt->state, memory_order_relaxed) != MPMP__RUNNING ||
+      ref->kind != kind || ref->node != (uint32_t)rt->node)
+    return NULL;
+  if (memcmp(ref, &tl_valid_ref, sizeof *ref) != 0) {
+    if (ref->gen == 0 || ref->tag != ref_tag(ref))
+      return NULL;
+    tl_valid_ref = *ref;
+  }
+  return mpmp__obj_resolve(ref);
+}
+
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
+  mpmp__obj_t *o = ref ? mpmp__obj_local(ref, kind) : NULL;
+  if (o != NULL) {
+    a->owner = mpmp__owner_id();
+    int rc = ops[op].fn(o, a);
+    return rc < 0 ? with_fn(rc, fn) : rc;
+  }
   int rc = mpmp__check_init(fn);
   if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
     return rc;
   a->owner = mpmp__owner_id();
   if (!mpmp__ref_is_local(ref))
     return remote_call(ref, op, a, fn);
-  mpmp__obj_t *o = mpmp__obj_resolve(ref);
-  if (o == NULL)
+  if ((o = mpmp__obj_resolve(ref)) == NULL)
     return bad_handle(fn, "stale handle: the object was freed");
   rc = ops[op].fn(o, a);
   return rc < 0 ? with_fn(rc, fn) : rc;

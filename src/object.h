@@ -146,6 +146,10 @@ void mpmp__obj_lock_ref(const mpmp_ref_t *ref, mpmp_ref_t *lock);
 mpmp__shlock_t *mpmp__obj_lock(mpmp__obj_t *o);
 /* Resolve a handle of this node (NULL if stale; no message). */
 mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref);
+/* The hot path: the live object of a valid `kind` handle homed on this
+ * node, mpmp running; NULL otherwise (then take mpmp__obj_call, which says
+ * what is wrong). */
+mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind);
 /* Check a handle without resolving it: 0 or MPMP_EBADF naming fn. */
 int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn);
 int mpmp__ref_is_local(const mpmp_ref_t *ref);

@@ -152,12 +152,24 @@ void mpmp__sync_ops_register(void) {
 
 /* One operation with no arguments but a timeout (read the clock only for
  * the operations that may wait: it costs as much as a lock). */
+/* A timeout in seconds (negative: forever; 0: try once) as a deadline. */
+static double deadline_of(double timeout) {
+  return timeout > 0 ? mpmp__deadline(timeout)
+                     : (timeout < 0 ? INFINITY : -INFINITY);
+}
+
 static int call(const mpmp_ref_t *ref, int kind, int op, double timeout,
                 int64_t x, const char *fn) {
   mpmp__oparg_t a = {.x = x};
-  a.deadline = timeout > 0 ? mpmp__deadline(timeout)
-                           : (timeout < 0 ? INFINITY : -INFINITY);
+  a.deadline = deadline_of(timeout);
   return mpmp__obj_call(ref, kind, op, &a, fn);
+}
+
+/* The hot path of Lock: a lock on this node, straight to shsync. */
+static mpmp__shlock_t *local_lock(const mpmp_ref_t *ref) {
+  mpmp__obj_t *o = mpmp__obj_local(ref, MPMP__K_LOCK);
+  return o != NULL && !(o->flags & MPMP__OF_EXTLOCK) ? mpmp__obj_lock(o)
+                                                      : NULL;
 }
 
 static int free_as(const mpmp_ref_t *ref, int kind, const char *fn) {
@@ -183,10 +195,19 @@ MPMP_API int mpmp_lock_free(mpmp_lock_t lock) {
   return free_as(&lock.ref, MPMP__K_LOCK, "mpmp_lock_free");
 }
 MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
+  mpmp__shlock_t *l = local_lock(&lock.ref);
+  if (l != NULL) {
+    int rc = mpmp__shlock_acquire(l, mpmp__owner_id(), deadline_of(timeout));
+    return rc == 0 ? 0 : mpmp__err(rc, "mpmp_lock_acquire: timed out");
+  }
   return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, timeout, 0,
               "mpmp_lock_acquire");
 }
 MPMP_API int mpmp_lock_release(mpmp_lock_t lock) {
+  mpmp__shlock_t *l = local_lock(&lock.ref);
+  uint64_t me = mpmp__owner_id();
+  if (l != NULL && mpmp__shlock_owner(l) == me)
+    return mpmp__shlock_release(l, me);
   return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0, 0,
               "mpmp_lock_release");
 }
