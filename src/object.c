@@ -22,7 +22,9 @@
  * operations: README, "Design" (in short: Open MPI's RMA between nodes over
  * TCP is not passive and refuses MPI_THREAD_MULTIPLE).
  */
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -360,14 +362,34 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
   return ops[q->op].fn(o, a);
 }
 
+/*
+ * Helpers: a blocking operation that cannot complete at once waits in a
+ * helper thread of the home rank, so the progress engine goes on serving
+ * everyone else. Helpers are kept: one that finishes waits PROXY_IDLE_S
+ * for the next request before it exits, so a remote consumer blocked on a
+ * queue at every item costs a wake-up, not a thread start (pthread_create
+ * plus its first scheduling: tens of microseconds).
+ */
+#define PROXY_IDLE_S 2.0
+
 typedef struct proxy {
+  struct proxy *next;
   int src;
   req_t *q; /* the request message, owned */
 } proxy_t;
 
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  proxy_t *head, **tail; /* requests no helper has taken yet */
+  int queued;            /* requests in that list */
+  int idle;              /* helpers waiting for a request */
+  int stop;
+} helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+             0, 0, 0};
+
 /* Wait on the caller's behalf, then reply. */
-static void *proxy_main(void *arg) {
-  proxy_t *p = arg;
+static void serve_proxy(proxy_t *p) {
   mpmp__oparg_t a;
   void *scratch = NULL;
   int rc = run_request(p->q, &a, &scratch, mpmp__deadline(p->q->timeout));
@@ -376,6 +398,34 @@ static void *proxy_main(void *arg) {
   mpmp__free(p->q);
   mpmp__free(p);
   atomic_fetch_sub(&mpmp__rt.nproxies, 1);
+}
+
+/* The next request, or NULL after PROXY_IDLE_S without one (or at stop). */
+static proxy_t *next_proxy(void) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)PROXY_IDLE_S;
+  pthread_mutex_lock(&helpers.mu);
+  while (helpers.head == NULL && !helpers.stop) {
+    helpers.idle++;
+    int err = pthread_cond_timedwait(&helpers.cv, &helpers.mu, &until);
+    helpers.idle--;
+    if (err == ETIMEDOUT)
+      break;
+  }
+  proxy_t *p = helpers.head;
+  if (p != NULL) {
+    helpers.queued--;
+    if ((helpers.head = p->next) == NULL)
+      helpers.tail = &helpers.head;
+  }
+  pthread_mutex_unlock(&helpers.mu);
+  return p;
+}
+
+static void *helper_main(void *arg) {
+  for (proxy_t *p = arg; p != NULL; p = next_proxy())
+    serve_proxy(p);
   return NULL;
 }
 
@@ -383,15 +433,28 @@ static int start_proxy(int src, req_t *q) {
   proxy_t *p = mpmp__malloc(sizeof *p);
   if (p == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a waiting request");
+  p->next = NULL;
   p->src = src;
   p->q = q;
+  atomic_fetch_add(&mpmp__rt.nproxies, 1);
+  pthread_mutex_lock(&helpers.mu);
+  if (helpers.idle > helpers.queued) { /* an idle helper takes it */
+    if (helpers.tail == NULL)
+      helpers.tail = &helpers.head;
+    *helpers.tail = p;
+    helpers.tail = &p->next;
+    helpers.queued++;
+    pthread_cond_signal(&helpers.cv);
+    pthread_mutex_unlock(&helpers.mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&helpers.mu);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
-  atomic_fetch_add(&mpmp__rt.nproxies, 1);
   pthread_t t;
-  int err = pthread_create(&t, &attr, proxy_main, p);
+  int err = pthread_create(&t, &attr, helper_main, p);
   pthread_attr_destroy(&attr);
   if (err != 0) {
     atomic_fetch_sub(&mpmp__rt.nproxies, 1);
@@ -400,6 +463,14 @@ static int start_proxy(int src, req_t *q) {
                      "remote caller");
   }
   return 0;
+}
+
+/* Idle helpers leave; busy ones leave after their request. */
+static void stop_helpers(void) {
+  pthread_mutex_lock(&helpers.mu);
+  helpers.stop = 1;
+  pthread_cond_broadcast(&helpers.cv);
+  pthread_mutex_unlock(&helpers.mu);
 }
 
 static void on_request(int src, void *buf, size_t len) {
@@ -602,6 +673,7 @@ void mpmp__objects_fini(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   /* Helper threads still waiting for a remote caller (one that gave up:
    * the job is ending) must not outlive the segment they sleep on. */
+  stop_helpers();
   for (int i = 0; i < 200 && atomic_load(&rt->nproxies) > 0; i++) {
     struct timespec ts = {0, 5000000};
     nanosleep(&ts, NULL);
