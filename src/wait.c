@@ -12,9 +12,10 @@
  * Every rank also has an agent thread that drives progress while no thread
  * of the rank is waiting (the user's code computes, a worker runs a body),
  * so messages for a busy rank (terminate, later remote object operations)
- * are still served. While some thread waits and drives progress itself, the
- * agent parks on the `drivers` word, checking back after 2 ms and then ever
- * more rarely (see AGENT_PARK_*).
+ * are still served; like a waiter, it polls for MPMP_SPIN_US after each
+ * message from another node. While some thread waits and drives progress
+ * itself, the agent parks on the `drivers` word, checking back after 2 ms
+ * and then ever more rarely (see AGENT_PARK_*).
  */
 #include <limits.h>
 #include <linux/futex.h>
@@ -116,9 +117,10 @@ static void tighten_timer_slack(void) {
  * object operations) answers the next one at network latency instead of
  * after its next capped sleep. With no traffic it sleeps as before.
  */
-static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline) {
+static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
+                     int spin_first) {
   int remote = mpmp__rt.nnodes > 1;
-  double spin_until = mpmp__now() + mpmp__rt.spin_s;
+  double spin_until = spin_first ? mpmp__now() + mpmp__rt.spin_s : 0;
   double cap = remote ? 50e-6 : INFINITY; /* grows in sleep_once */
   unsigned i = 0;
   for (;;) {
@@ -159,7 +161,7 @@ void mpmp__driver_leave(void) {
 
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
   mpmp__driver_enter();
-  int rc = wait_loop(pred, arg, deadline);
+  int rc = wait_loop(pred, arg, deadline, 1);
   mpmp__driver_leave();
   return rc;
 }
@@ -190,9 +192,11 @@ static void *agent_main(void *unused) {
     }
     park = AGENT_PARK_MIN_S;
     atomic_store(&rt->agent_deep, 0);
-    double cap = rt->nnodes > 1 ? 50e-6 : INFINITY;
-    while (!sleep_once(agent_should_wake, NULL, INFINITY, &cap))
-      ;
+    /* No spin on the way in (nothing may be coming: the rank's code
+     * computes); after a message from another node, the same polling as
+     * any waiter's, so the next request of a remote caller is served at
+     * network latency. */
+    wait_loop(agent_should_wake, NULL, INFINITY, 0);
   }
   return NULL;
 }
