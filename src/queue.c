@@ -80,12 +80,19 @@ typedef struct waitpt {
  * ping-pongs then fell asleep (queue 2.7-5.7 us one way). */
 static int spin(ready_fn ready, const void *arg, double deadline) {
   double start = -1, spin_s = mpmp__rt.spin_s;
+  int remote = mpmp__rt.nnodes > 1;
   for (;;) {
     for (int i = 0; i < SPIN_POLLS; i++) {
       if (ready(arg))
         return 1;
       mpmp__cpu_relax();
     }
+    /* With other nodes, the item may be on its way from one: serve their
+     * requests (a remote put to this very queue) from here, rather than
+     * leave them to the agent thread, which competes with this spin for
+     * a core. Safe: handlers never block (see object.c). */
+    if (remote)
+      mpmp__progress();
     double now = mpmp__now();
     if (start < 0)
       start = now;
