@@ -167,6 +167,8 @@ enum {
  * they must not block, and may only send small (eager) messages.
  */
 typedef void (*mpmp__handler_fn)(int src, void *buf, size_t len);
+/* How many map chunks' results a worker may have on their way at once. */
+#define MPMP__RESULT_BUFS 3
 void mpmp__set_handler(int tag, mpmp__handler_fn fn);
 /* Receive and dispatch what has arrived; returns the number handled. */
 int mpmp__progress(void);
@@ -182,6 +184,12 @@ int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
 /* The same for memory the caller keeps valid until the send completes. */
 int mpmp__send_nb_borrowed(int dest, int tag, const void *buf, size_t len);
+/* Post a send of memory the caller keeps valid, and the wait for it
+ * (rings the receiver meanwhile; polls, then sleeps): 0 once it went out,
+ * MPMP_ETIMEDOUT at the deadline (the send is still pending). */
+int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
+                    MPI_Request *req);
+int mpmp__send_wait(int dest, MPI_Request *req, double deadline);
 /* 0: no send pending; 1: only to ranks of this node (they ring us once
  * they took it); 2: some to another node (nobody will ring: poll). */
 int mpmp__sends_pending(void);
@@ -267,8 +275,13 @@ typedef struct mpmp__rt {
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
   struct sigaction *crash_old;  /* the handlers we chain to (4 signals) */
-  char *chunk_buf;            /* map results, reused (no page faults) */
-  size_t chunk_buf_cap;
+  struct mpmp__result_buf {   /* map results, reused (no page faults) */
+    char *buf;
+    size_t cap;
+    int busy;                 /* req is a send still to be completed */
+    MPI_Request req;
+  } chunk_out[MPMP__RESULT_BUFS];
+  int chunk_next;             /* the chunk_out to use next */
   struct mpmp__trace *trace;  /* MPMP_TRACE records; NULL when off */
 } mpmp__rt_t;
 
@@ -319,6 +332,8 @@ void mpmp__pool_setup(void);     /* installs the main rank's pool handlers */
 void mpmp__pool_finalize(void);  /* terminate and free the remaining pools */
 /* Worker side: run one RUN_CHUNK message and report it. */
 void mpmp__chunk_run(const void *msg, size_t len);
+/* The worker is done with maps: wait for its results to go out. */
+void mpmp__chunk_fini(void);
 /* Main side: claim/free worker ranks (rt->lock held). */
 int mpmp__claim_worker(void);
 int mpmp__process_start_on(struct mpmp_process *p, int rank);

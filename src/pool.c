@@ -163,11 +163,23 @@ static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
  */
 static void recv_results(int src, char *dst, size_t len) {
   char *tmp = dst ? NULL : mpmp__malloc(len); /* job gone: drain it */
-  int rc = MPI_Recv(dst ? dst : tmp, (int)len, MPI_BYTE, src,
-                    MPMP__TAG_CHUNK_DATA, mpmp__rt.comm, MPI_STATUS_IGNORE);
+  MPI_Request req;
+  int done = 0;
+  int rc = MPI_Irecv(dst ? dst : tmp, (int)len, MPI_BYTE, src,
+                     MPMP__TAG_CHUNK_DATA, mpmp__rt.comm, &req);
+  /* The worker computes its next chunk meanwhile; where MPI moves a large
+   * message in fragments that the sender pushes, ring it now and then so
+   * that its agent thread drives them (with single-copy, one look). */
+  for (unsigned i = 1; rc == MPI_SUCCESS; i++) {
+    rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done)
+      break;
+    if ((i & 255) == 0)
+      mpmp__ring_rank(src);
+  }
   if (rc != MPI_SUCCESS) {
     MPMP__ERROR("receiving results from rank %d: %s", src,
-                (mpmp__mpi_err(rc, "MPI_Recv"), mpmp_errmsg()));
+                (mpmp__mpi_err(rc, "MPI_Irecv"), mpmp_errmsg()));
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   mpmp__free(tmp);

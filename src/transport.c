@@ -7,6 +7,7 @@
  * (MPI_Improbe/MPI_Mrecv, safe with several threads) by whichever thread
  * drives progress, and dispatched by tag to a handler.
  */
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -176,33 +177,45 @@ int mpmp__progress(void) {
  * growing steps (a receiver on another node cannot ring) so that a sender
  * to a busy or remote rank does not burn a core.
  */
-static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
-  MPI_Request req;
-  int rc = post_send(dest, tag, buf, len, &req);
-  if (rc < 0)
-    return rc;
-  mpmp__ring_rank(dest);
+int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
+                    MPI_Request *req) {
+  int rc = post_send(dest, tag, buf, len, req);
+  if (rc == 0)
+    mpmp__ring_rank(dest);
+  return rc;
+}
+
+int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
   mpmp__bell_t *me = &mpmp__rt.bells[mpmp__rt.node_rank];
   double spin_until = mpmp__now() + mpmp__rt.spin_s, nap = 5e-6;
   for (unsigned i = 1;; i++) {
     uint32_t seq = atomic_load(&me->seq);
     int done = 0;
-    rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
       return mpmp__mpi_err(rc, "MPI_Test");
     if (done)
       return 0;
-    if (mpmp__now() < spin_until) {
+    double now = mpmp__now();
+    if (now >= deadline)
+      return MPMP_ETIMEDOUT;
+    if (now < spin_until) {
       if ((i & 255) == 0)
         mpmp__ring_rank(dest);
       continue;
     }
     mpmp__ring_rank(dest);
     atomic_fetch_add(&me->sleepers, 1);
-    mpmp__bell_sleep(me, seq, nap);
+    mpmp__bell_sleep(me, seq, fmin(nap, deadline - now));
     atomic_fetch_sub(&me->sleepers, 1);
     nap = nap < 1e-3 ? nap * 2 : 1e-3;
   }
+}
+
+static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
+  MPI_Request req;
+  int rc = mpmp__send_post(dest, tag, buf, len, &req);
+  return rc < 0 ? rc : mpmp__send_wait(dest, &req, INFINITY);
 }
 
 int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,

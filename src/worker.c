@@ -186,6 +186,7 @@ void mpmp__worker_serve(void) {
     mpmp__free(job->hdr);
     mpmp__free(job);
   }
+  mpmp__chunk_fini();
 }
 
 /* Filled on any rank: a worker reports the body it runs now. */
