@@ -261,6 +261,41 @@ static int bench_cpu_speedup(double *value) {
   return 0;
 }
 
+/* The limit for cpu_map_speedup: the same 16 items, 8 on the main rank and
+ * 8 on one worker at the same time, with no pool and no message while they
+ * compute: what two busy cores give on this machine. */
+static int raw_cpu_half(mpmp_ctx_t *ctx) {
+  double *sum = mpmp_out(ctx, sizeof *sum);
+  for (int64_t i = 0; i < 8; i++)
+    *sum += cpu_work(i);
+  return 0;
+}
+MPMP_TASK(raw_cpu_half);
+
+static int bench_raw_cpu_speedup(double *value) {
+  enum { REPS = 3 };
+  double ratio[REPS];
+  for (int k = 0; k < REPS; k++) {
+    double t0 = now(), sum = 0;
+    for (int64_t i = 0; i < 16; i++)
+      sum += cpu_work(i);
+    double serial = now() - t0;
+    mpmp_process_t *p;
+    t0 = now();
+    if (mpmp_process_create(&p, raw_cpu_half, NULL, 0, NULL) < 0 ||
+        mpmp_process_start(p) < 0)
+      return -1;
+    for (int64_t i = 8; i < 16; i++)
+      sum += cpu_work(i);
+    if (mpmp_process_join(p, MPMP_FOREVER) < 0)
+      return -1;
+    ratio[k] = serial / (now() - t0);
+    mpmp_process_destroy(p);
+  }
+  *value = median(ratio, REPS);
+  return 0;
+}
+
 /* ---- shared objects ------------------------------------------------------- */
 
 /* Both the main rank and one worker hammer one Value for `secs`: with its
@@ -693,6 +728,8 @@ static const bench_t benches[] = {
      1, bench_map_items},
     {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "
      "(run with mpirun -n 3)", 1, bench_cpu_speedup},
+    {"raw_cpu_speedup", "x", "the limit: the same 16 items, 8 on main and 8 "
+     "on a worker at once, no pool", 1, bench_raw_cpu_speedup},
     {"raw_atomic_add_per_s", "adds/s", "the limit: main + 1 worker's C11 atomic "
      "adds on one shared word, 0.3 s (same node only)", 1,
      bench_raw_atomic_add},
