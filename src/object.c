@@ -665,6 +665,9 @@ int mpmp__objects_init(void) {
 }
 
 void mpmp__objects_setup(void) {
+  pthread_mutex_lock(&helpers.mu); /* a later init after a finalize */
+  helpers.stop = 0;
+  pthread_mutex_unlock(&helpers.mu);
   mpmp__set_handler(MPMP__TAG_OBJ_REQ, on_request);
   mpmp__set_handler(MPMP__TAG_OBJ_REP, on_reply);
 }
