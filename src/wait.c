@@ -111,16 +111,21 @@ static void tighten_timer_slack(void) {
 }
 
 /*
- * Poll, then sleep. When the job spans nodes, a message from another node
- * cannot ring our doorbell, so whenever one arrives the loop polls again
- * for the spin time: a rank that serves requests from another node (remote
- * object operations) answers the next one at network latency instead of
- * after its next capped sleep. With no traffic it sleeps as before.
+ * Poll, then sleep; and poll again for the spin time whenever a message
+ * arrives, so a stream of messages (a map's results, a stream of tasks) is
+ * taken at MPI latency instead of each one paying for a sleep, a wake-up
+ * system call in its sender and a context switch here: with chunksize 1
+ * that was most of the main rank's time. When the job spans nodes, a
+ * message from another node cannot ring our doorbell, so this is also what
+ * serves a remote caller's next request at network latency rather than
+ * after the next capped sleep. The agent (agent = 1) does not poll on the
+ * way in, and after traffic only when the job spans nodes: on one node the
+ * senders ring, and the rank's own thread computes on the same core.
  */
 static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
-                     int spin_first) {
+                     int agent) {
   int remote = mpmp__rt.nnodes > 1;
-  double spin_until = spin_first ? mpmp__now() + mpmp__rt.spin_s : 0;
+  double spin_until = agent ? 0 : mpmp__now() + mpmp__rt.spin_s;
   double cap = remote ? 50e-6 : INFINITY; /* grows in sleep_once */
   unsigned i = 0;
   for (;;) {
@@ -130,9 +135,10 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
     double now = mpmp__now();
     if (now >= deadline)
       return MPMP_ETIMEDOUT;
-    if (handled > 0 && remote) {
+    if (handled > 0 && (remote || !agent)) {
       spin_until = now + mpmp__rt.spin_s;
-      cap = 50e-6;
+      if (remote)
+        cap = 50e-6;
     }
     if (now < spin_until) {
       /* With more ranks than cores, let another rank run: at every poll
@@ -161,7 +167,7 @@ void mpmp__driver_leave(void) {
 
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
   mpmp__driver_enter();
-  int rc = wait_loop(pred, arg, deadline, 1);
+  int rc = wait_loop(pred, arg, deadline, 0);
   mpmp__driver_leave();
   return rc;
 }
@@ -192,11 +198,7 @@ static void *agent_main(void *unused) {
     }
     park = AGENT_PARK_MIN_S;
     atomic_store(&rt->agent_deep, 0);
-    /* No spin on the way in (nothing may be coming: the rank's code
-     * computes); after a message from another node, the same polling as
-     * any waiter's, so the next request of a remote caller is served at
-     * network latency. */
-    wait_loop(agent_should_wake, NULL, INFINITY, 0);
+    wait_loop(agent_should_wake, NULL, INFINITY, 1);
   }
   return NULL;
 }
