@@ -81,11 +81,13 @@ static void send_done(const mpmp__chunk_hdr_t *h, const void *res,
   if (f->len)
     memcpy(msg + hlen, f->data, f->len);
   check_send(mpmp__send_nb(0, MPMP__TAG_CHUNK_DONE, msg, hlen + f->len));
-  if (res_len && !inline_len && out != NULL) {
+  if (!res_len || inline_len)
+    return;
+  if (out != NULL) {
     check_send(mpmp__send_post(0, MPMP__TAG_CHUNK_DATA, res, res_len,
                                &out->req));
     out->busy = 1;
-  } else if (res_len && !inline_len) {
+  } else {
     check_send(mpmp__send(0, MPMP__TAG_CHUNK_DATA, res, res_len, NULL, 0));
   }
 }

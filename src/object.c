@@ -385,8 +385,8 @@ static struct {
   int queued;            /* requests in that list */
   int idle;              /* helpers waiting for a request */
   int stop;
-} helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-             0, 0, 0};
+} helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+             &helpers.head, 0, 0, 0};
 
 /* Wait on the caller's behalf, then reply. */
 static void serve_proxy(proxy_t *p) {
@@ -439,8 +439,6 @@ static int start_proxy(int src, req_t *q) {
   atomic_fetch_add(&mpmp__rt.nproxies, 1);
   pthread_mutex_lock(&helpers.mu);
   if (helpers.idle > helpers.queued) { /* an idle helper takes it */
-    if (helpers.tail == NULL)
-      helpers.tail = &helpers.head;
     *helpers.tail = p;
     helpers.tail = &p->next;
     helpers.queued++;

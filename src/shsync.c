@@ -299,11 +299,8 @@ static int head_take(mpmp__shlock_t *l, double deadline) {
   return rc;
 }
 
-static int lock_acquire(mpmp__shlock_t *l, double deadline) {
-  if (lock_try(l))
-    return 0;
-  if (mpmp__expired(deadline))
-    return lock_try_once(l);
+/* Queue, wait to be the head, take the word, let the next one be head. */
+static int lock_queue(mpmp__shlock_t *l, double deadline) {
   uint32_t t;
   int rc = ticket_take(l, &t, deadline);
   if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
@@ -313,16 +310,20 @@ static int lock_acquire(mpmp__shlock_t *l, double deadline) {
   return rc;
 }
 
+static int lock_acquire(mpmp__shlock_t *l, double deadline) {
+  if (lock_try(l))
+    return 0;
+  if (mpmp__expired(deadline))
+    return lock_try_once(l);
+  return lock_queue(l, deadline);
+}
+
 /* Take the lock behind every queued waiter, never past them: a
  * Condition's waiter coming back. It released the lock so that others
  * could use it; barging back in would undo that (Python's wait(0) would
  * let nobody in). */
 static void lock_acquire_queued(mpmp__shlock_t *l) {
-  uint32_t t;
-  ticket_take(l, &t, INFINITY); /* cannot fail without a deadline */
-  ticket_wait(l, t, INFINITY);
-  head_take(l, INFINITY);
-  ticket_pass(l);
+  lock_queue(l, INFINITY); /* cannot fail without a deadline */
 }
 
 static void lock_release(mpmp__shlock_t *l) {

@@ -150,14 +150,15 @@ void mpmp__sync_ops_register(void) {
 
 /* ---- the public calls -------------------------------------------------------- */
 
-/* One operation with no arguments but a timeout (read the clock only for
- * the operations that may wait: it costs as much as a lock). */
-/* A timeout in seconds (negative: forever; 0: try once) as a deadline. */
+/* A timeout in seconds (negative: forever; 0: try once) as a deadline
+ * (read the clock only for the operations that may wait: it costs as much
+ * as a lock). */
 static double deadline_of(double timeout) {
   return timeout > 0 ? mpmp__deadline(timeout)
                      : (timeout < 0 ? INFINITY : -INFINITY);
 }
 
+/* One operation with no arguments but a timeout. */
 static int call(const mpmp_ref_t *ref, int kind, int op, double timeout,
                 int64_t x, const char *fn) {
   mpmp__oparg_t a = {.x = x};

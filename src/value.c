@@ -136,17 +136,48 @@ int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a) {
                    a->i + a->n, o->n);
 }
 
+/* One element, at its own width: the operations below and the hot paths
+ * of the public calls share these. */
+static void load_one(mpmp__obj_t *o, uint64_t i, void *out) {
+  uint64_t v = ld(elem(o, i), o->esize);
+  memcpy(out, &v, o->esize); /* little-endian: the low bytes */
+}
+
+static void store_one(mpmp__obj_t *o, uint64_t i, const void *in) {
+  uint64_t v = 0;
+  memcpy(&v, in, o->esize);
+  st(elem(o, i), o->esize, v);
+}
+
+/* Integer element i: add x, exchange it for x, or (CAS) make it y if it
+ * is x. *r0 = its value before; returns the CAS's success, else 0.
+ * Always inlined: each caller passes a constant op, and the hot path of
+ * mpmp_value_add is then the one atomic instruction. */
+__attribute__((always_inline)) static inline int
+rmw_one(mpmp__obj_t *o, int op, uint64_t i, int64_t x, int64_t y,
+        int64_t *r0) {
+  void *p = elem(o, i);
+  uint64_t was = (uint64_t)x;
+  int rc = 0;
+  if (op == MPMP__OP_ADD)
+    was = fetch_add(p, o->esize, (uint64_t)x);
+  else if (op == MPMP__OP_XCHG)
+    was = exchange(p, o->esize, (uint64_t)x);
+  else
+    rc = cas(p, o->esize, &was, (uint64_t)y);
+  *r0 = widen(was, o->type);
+  return rc;
+}
+
 static int op_load(mpmp__obj_t *o, mpmp__oparg_t *a) {
   int rc = mpmp__elem_bounds(o, a);
   if (rc < 0)
     return rc;
   size_t bytes = a->n * o->esize;
-  if (a->n == 1) {
-    uint64_t v = ld(elem(o, a->i), o->esize);
-    memcpy(a->out, &v, o->esize); /* little-endian: the low bytes */
-  } else {
+  if (a->n == 1)
+    load_one(o, a->i, a->out);
+  else
     memcpy(a->out, elem(o, a->i), bytes);
-  }
   a->out_len = bytes;
   return 0;
 }
@@ -156,9 +187,7 @@ static int op_store(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (rc < 0)
     return rc;
   if (a->n == 1) {
-    uint64_t v = 0;
-    memcpy(&v, a->in, o->esize);
-    st(elem(o, a->i), o->esize, v);
+    store_one(o, a->i, a->in);
   } else {
     memcpy(elem(o, a->i), a->in, a->n * o->esize);
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -166,30 +195,22 @@ static int op_store(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return 0;
 }
 
-static int op_add(mpmp__obj_t *o, mpmp__oparg_t *a) {
+/* ADD, XCHG and CAS */
+static int op_rmw(mpmp__obj_t *o, mpmp__oparg_t *a, int op) {
   int rc = mpmp__elem_bounds(o, a);
-  if (rc < 0)
-    return rc;
-  a->r0 = widen(fetch_add(elem(o, a->i), o->esize, (uint64_t)a->x), o->type);
-  return 0;
+  return rc < 0 ? rc : rmw_one(o, op, a->i, a->x, a->y, &a->r0);
+}
+
+static int op_add(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return op_rmw(o, a, MPMP__OP_ADD);
 }
 
 static int op_xchg(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = mpmp__elem_bounds(o, a);
-  if (rc < 0)
-    return rc;
-  a->r0 = widen(exchange(elem(o, a->i), o->esize, (uint64_t)a->x), o->type);
-  return 0;
+  return op_rmw(o, a, MPMP__OP_XCHG);
 }
 
 static int op_cas(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  int rc = mpmp__elem_bounds(o, a);
-  if (rc < 0)
-    return rc;
-  uint64_t e = (uint64_t)a->x;
-  int ok = cas(elem(o, a->i), o->esize, &e, (uint64_t)a->y);
-  a->r0 = widen(e, o->type);
-  return ok;
+  return op_rmw(o, a, MPMP__OP_CAS);
 }
 
 void mpmp__value_ops_register(void) {
@@ -247,14 +268,10 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
   mpmp__obj_t *o = n == 1 && (out != NULL || in != NULL)
                        ? mpmp__obj_local(ref, kind) : NULL;
   if (o != NULL && i < o->n) { /* the hot path: one element, here */
-    uint64_t v = 0;
-    if (op == MPMP__OP_LOAD) {
-      v = ld(elem(o, i), o->esize);
-      memcpy(out, &v, o->esize); /* little-endian: the low bytes */
-    } else {
-      memcpy(&v, in, o->esize);
-      st(elem(o, i), o->esize, v);
-    }
+    if (op == MPMP__OP_LOAD)
+      load_one(o, i, out);
+    else
+      store_one(o, i, in);
     return 0;
   }
   int rc = mpmp__ref_check(ref, kind, fn);
@@ -280,17 +297,10 @@ static inline int rmw(const mpmp_ref_t *ref, int kind, int op, size_t i,
                       int64_t x, int64_t y, int64_t *r0, const char *fn) {
   mpmp__obj_t *o = mpmp__obj_local(ref, kind);
   if (o != NULL && i < o->n && types[o->type].is_int) {
-    void *p = elem(o, i);
-    uint64_t was = (uint64_t)x;
-    int rc = 0;
-    if (op == MPMP__OP_ADD)
-      was = fetch_add(p, o->esize, (uint64_t)x);
-    else if (op == MPMP__OP_XCHG)
-      was = exchange(p, o->esize, (uint64_t)x);
-    else
-      rc = cas(p, o->esize, &was, (uint64_t)y);
+    int64_t was;
+    int rc = rmw_one(o, op, i, x, y, &was);
     if (r0 != NULL)
-      *r0 = widen(was, o->type);
+      *r0 = was;
     return rc;
   }
   mpmp__oparg_t a = {.x = x, .y = y};
