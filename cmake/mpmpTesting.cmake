@@ -45,8 +45,8 @@ function(mpmp__test_args fn)
   if(NOT arg_NAME)
     message(FATAL_ERROR "${fn}: NAME is required")
   endif()
-  if(NOT arg_SOURCES)
-    message(FATAL_ERROR "${fn}(${arg_NAME}): SOURCES is required")
+  if(NOT arg_SOURCES AND NOT arg_TARGET)
+    message(FATAL_ERROR "${fn}(${arg_NAME}): SOURCES (or TARGET) is required")
   endif()
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "${fn}(${arg_NAME}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -83,7 +83,7 @@ endfunction()
 
 function(mpmp_add_mpi_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg ""
-    "NAME;PSEUDO;PSEUDO_NP;TIMEOUT" "SOURCES;NP;ARGS;LIBS")
+    "NAME;PSEUDO;PSEUDO_NP;TIMEOUT;TARGET" "SOURCES;NP;ARGS;LIBS;ENV")
   mpmp__test_args(mpmp_add_mpi_test)
   if(NOT DEFINED arg_NP)
     set(arg_NP 2)
@@ -106,15 +106,20 @@ function(mpmp_add_mpi_test)
     message(FATAL_ERROR "mpmp_add_mpi_test(${arg_NAME}): PSEUDO must be a node count, not '${arg_PSEUDO}'")
   endif()
 
-  set(exe test_${arg_NAME})
-  add_executable(${exe} ${arg_SOURCES})
-  target_compile_options(${exe} PRIVATE ${MPMP_WARNING_FLAGS})
-  # Tests use POSIX and Linux calls (clock_gettime, sched_getaffinity), which
-  # -std=c11 hides without a feature macro.
-  target_compile_definitions(${exe} PRIVATE _GNU_SOURCE)
-  target_link_libraries(${exe} PRIVATE mpmp PkgConfig::CMOCKA ${arg_LIBS})
-  # Tasks are found by name through dladdr(): the program exports its symbols.
-  set_target_properties(${exe} PROPERTIES ENABLE_EXPORTS ON)
+  if(arg_TARGET) # the same tests again, in other settings (ENV)
+    set(exe ${arg_TARGET})
+  else()
+    set(exe test_${arg_NAME})
+    add_executable(${exe} ${arg_SOURCES})
+    target_compile_options(${exe} PRIVATE ${MPMP_WARNING_FLAGS})
+    # Tests use POSIX and Linux calls (clock_gettime, sched_getaffinity),
+    # which -std=c11 hides without a feature macro.
+    target_compile_definitions(${exe} PRIVATE _GNU_SOURCE)
+    target_link_libraries(${exe} PRIVATE mpmp PkgConfig::CMOCKA ${arg_LIBS})
+    # Tasks are found by name through dladdr(): the program exports its
+    # symbols.
+    set_target_properties(${exe} PROPERTIES ENABLE_EXPORTS ON)
+  endif()
 
   # mpirun gives up a tenth of the time (5 to 10 s) before ctest does: it
   # needs about a second after its timeout to end the job, and if ctest
@@ -130,6 +135,7 @@ function(mpmp_add_mpi_test)
     set(mpi_timeout 1)
   endif()
 
+  set(env ${MPMP_SANITIZER_ENV} ${arg_ENV})
   set(runs)
   foreach(np IN LISTS arg_NP)
     list(APPEND runs "np${np}|${np}|")
@@ -156,7 +162,7 @@ function(mpmp_add_mpi_test)
     # with another test (ctest caps it at the -j level, so it runs alone).
     set_tests_properties(${test} PROPERTIES
       TIMEOUT ${arg_TIMEOUT}
-      ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+      ENVIRONMENT "${env}"
       PROCESSORS ${np}
       LABELS "${labels}"
       FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")

@@ -88,7 +88,7 @@ static void send_done(const mpmp__chunk_hdr_t *h, const void *res,
                                &out->req));
     out->busy = 1;
   } else {
-    check_send(mpmp__send(0, MPMP__TAG_CHUNK_DATA, res, res_len, NULL, 0));
+    check_send(mpmp__send_data(0, MPMP__TAG_CHUNK_DATA, res, res_len));
   }
 }
 

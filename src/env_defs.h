@@ -16,6 +16,10 @@
   XX(INFO, BOOL, "0", "print every MPMP_* setting and its source at init")   \
   XX(HEAP_SIZE, SIZE, "16M",                                                 \
      "bytes of shared memory per node for the doorbells and shared objects") \
+  XX(MAILBOX, SIZE, "64K",                                                   \
+     "bytes of the shared-memory mailbox from each rank to each other rank " \
+     "of its node (smaller on nodes of over 32 ranks); messages up to a "    \
+     "quarter of it skip MPI; 0: every message through MPI")                 \
   XX(SPIN_US, DOUBLE, "50",                                                  \
      "microseconds a waiting rank polls before it sleeps (yielding the CPU " \
      "at each poll where more ranks share its cores than they have)")        \

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mailbox.h"
 #include "mpmp.h"
 #include "topo.h"
 
@@ -182,14 +183,25 @@ int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
  * that the sender keeps pushing them even when nobody else calls MPI.
  */
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
-/* The same for memory the caller keeps valid until the send completes. */
-int mpmp__send_nb_borrowed(int dest, int tag, const void *buf, size_t len);
-/* Post a send of memory the caller keeps valid, and the wait for it
- * (rings the receiver meanwhile; polls, then sleeps): 0 once it went out,
- * MPMP_ETIMEDOUT at the deadline (the send is still pending). */
+/*
+ * Bulk data that the receiving handler takes itself with MPI_Recv/Irecv
+ * on rt->data_comm right after the message announcing it: always MPI,
+ * never a mailbox, so the progress loop's probes never see it.
+ *   send_data_nb: memory the caller keeps valid until the send completes;
+ *   send_data: waits until it went out;
+ *   send_post + send_wait: post it, and wait for it later (rings the
+ *   receiver meanwhile; polls, then sleeps): 0 once it went out,
+ *   MPMP_ETIMEDOUT at the deadline (the send is still pending).
+ */
+int mpmp__send_data_nb(int dest, int tag, const void *buf, size_t len);
+int mpmp__send_data(int dest, int tag, const void *buf, size_t len);
 int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
                     MPI_Request *req);
 int mpmp__send_wait(int dest, MPI_Request *req, double deadline);
+/* The same-node mailboxes (mailbox.h) in the node segment; area NULL or
+ * cap 0: every message goes through MPI. */
+int mpmp__transport_setup(char *area, size_t cap);
+void mpmp__transport_fini(void);
 /* 0: no send pending; 1: only to ranks of this node (they ring us once
  * they took it); 2: some to another node (nobody will ring: poll). */
 int mpmp__sends_pending(void);
@@ -217,6 +229,7 @@ typedef struct mpmp__rt {
   _Atomic int state;
   int mpi_owned;            /* mpmp called MPI_Init_thread */
   MPI_Comm comm;            /* private duplicate of MPI_COMM_WORLD */
+  MPI_Comm data_comm;       /* another: bulk data received by handlers */
   MPI_Comm node_comm;       /* ranks sharing memory with this one */
   int rank, size, node_rank, node_size, node, nnodes;
   int *world_of_node_rank;  /* node rank -> world rank (this node) */
@@ -237,8 +250,23 @@ typedef struct mpmp__rt {
   int *node_members;
   _Atomic int nproxies;     /* threads waiting for remote callers */
 
+  /* same-node mailboxes (transport.c) */
+  char *mbox_area;          /* in the node segment; NULL: off */
+  size_t mbox_cap;          /* bytes per ring; 0: off */
+  struct mpmp__mbox_out {   /* per node rank we send to */
+    pthread_mutex_t lock;   /* our threads take turns on the ring */
+    mpmp__mbox_tx_t tx;
+    uint64_t mpi_sent;      /* our MPI messages to it ... */
+    uint64_t mpi_done;      /* ... and how many it dispatched, last seen */
+  } *mbox_out;
+  struct mpmp__mbox_in {    /* per node rank we receive from */
+    uint64_t head, mpi_done;
+  } *mbox_in;
+  uint32_t mbox_seen;       /* our doorbell when the rings were last read */
+
   /* progress */
   pthread_mutex_t progress_lock;
+  _Atomic int progress_req; /* a thread found the lock taken: look again */
   pthread_mutex_t send_lock;      /* guards the pending sends */
   struct mpmp__pending *pending;  /* non-blocking sends in flight */
   _Atomic int npending, npending_remote;

@@ -91,7 +91,7 @@ static int send_chunk(mpmp_async_t *j, int rank) {
     memcpy(h + 1, items, inl);
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
   if (rc == 0 && bytes > 0 && !inl)
-    rc = mpmp__send_nb_borrowed(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
+    rc = mpmp__send_data_nb(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
   j->next_item += count;
   j->chunks_out++;
   return rc;
@@ -166,7 +166,7 @@ static void recv_results(int src, char *dst, size_t len) {
   MPI_Request req;
   int done = 0;
   int rc = MPI_Irecv(dst ? dst : tmp, (int)len, MPI_BYTE, src,
-                     MPMP__TAG_CHUNK_DATA, mpmp__rt.comm, &req);
+                     MPMP__TAG_CHUNK_DATA, mpmp__rt.data_comm, &req);
   /* The worker computes its next chunk meanwhile; where MPI moves a large
    * message in fragments that the sender pushes, ring it now and then so
    * that its agent thread drives them (with single-copy, one look). */

@@ -18,6 +18,7 @@ mpmp__rt_t mpmp__rt = {
     .send_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .comm = MPI_COMM_NULL,
+    .data_comm = MPI_COMM_NULL,
     .node_comm = MPI_COMM_NULL,
     .node_win = MPI_WIN_NULL,
 };
@@ -64,6 +65,8 @@ static int start_mpi(int *argc, char ***argv) {
 static int make_comms(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc = MPI_Comm_dup(MPI_COMM_WORLD, &rt->comm);
+  if (rc == MPI_SUCCESS)
+    rc = MPI_Comm_dup(MPI_COMM_WORLD, &rt->data_comm);
   if (rc != MPI_SUCCESS)
     return mpmp__mpi_err(rc, "MPI_Comm_dup");
   MPI_Comm_rank(rt->comm, &rt->rank);
@@ -102,21 +105,24 @@ static int number_nodes(void) {
   return 0;
 }
 
-/* The node's shared segment: doorbells, the control block, the shared heap
- * (formatted by mpmp__objects_init). */
+/* The node's shared segment: doorbells, the control block, the mailboxes
+ * (transport.c), the shared heap (formatted by mpmp__objects_init). */
 static int make_segment(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   size_t bells = (size_t)rt->node_size * sizeof(mpmp__bell_t) + MPMP__CTL_SIZE;
+  size_t cap = mpmp__mbox_cap(rt->env.MAILBOX, rt->node_size);
+  size_t boxes = mpmp__mbox_area(cap, rt->node_size);
+  size_t total = bells + boxes + rt->env.HEAP_SIZE;
   /* + 64: MPI does not promise more than 8-byte alignment; we align up */
-  MPI_Aint size = rt->node_rank == 0
-                      ? (MPI_Aint)(bells + rt->env.HEAP_SIZE + 64) : 0;
+  MPI_Aint size = rt->node_rank == 0 ? (MPI_Aint)(total + 64) : 0;
   void *base = NULL;
   int rc = MPI_Win_allocate_shared(size, 64, MPI_INFO_NULL, rt->node_comm,
                                    &base, &rt->node_win);
   if (rc != MPI_SUCCESS)
     return mpmp__err(MPMP_ENOSPC, "could not allocate %zu bytes of shared "
                      "memory for this node (MPI_Win_allocate_shared): lower "
-                     "MPMP_HEAP_SIZE or enlarge /dev/shm", bells + rt->env.HEAP_SIZE);
+                     "MPMP_HEAP_SIZE or MPMP_MAILBOX, or enlarge /dev/shm",
+                     total);
   MPI_Aint qsize;
   int disp;
   MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base);
@@ -125,12 +131,17 @@ static int make_segment(void) {
   rt->bells = base;
   rt->node_ctl = (struct mpmp__node_ctl *)(void *)((char *)base + bells -
                                                    MPMP__CTL_SIZE);
-  rt->heap_base = (char *)base + bells;
+  rt->heap_base = (char *)base + bells + boxes;
   rt->heap_size = rt->env.HEAP_SIZE;
-  if (rt->node_rank == 0)
+  if (rt->node_rank == 0) {
     memset(base, 0, bells);
+    for (int to = 0; cap && to < rt->node_size; to++) /* the rings' heads */
+      for (int from = 0; from < rt->node_size; from++)
+        memset(mpmp__mbox_at((char *)base + bells, cap, rt->node_size, from,
+                             to), 0, sizeof(mpmp__mbox_t));
+  }
   MPI_Barrier(rt->node_comm);
-  return 0;
+  return mpmp__transport_setup(cap ? (char *)base + bells : NULL, cap);
 }
 
 static int gather_ranks(void) {
@@ -260,6 +271,7 @@ static void teardown(void) {
   mpmp__tasks_fini();
   mpmp__shm_fini();
   mpmp__objects_fini();
+  mpmp__transport_fini();
   if (rt->node_win != MPI_WIN_NULL && atomic_load(&rt->nproxies) == 0)
     MPI_Win_free(&rt->node_win);
   else if (rt->node_win != MPI_WIN_NULL)
@@ -282,6 +294,8 @@ static void teardown(void) {
     MPI_Comm_free(&rt->node_comm);
   if (rt->comm != MPI_COMM_NULL)
     MPI_Comm_free(&rt->comm);
+  if (rt->data_comm != MPI_COMM_NULL)
+    MPI_Comm_free(&rt->data_comm);
   if (rt->mpi_owned)
     MPI_Finalize();
 }

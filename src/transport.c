@@ -6,6 +6,18 @@
  * README, "Design"). Incoming messages are taken with matched probes
  * (MPI_Improbe/MPI_Mrecv, safe with several threads) by whichever thread
  * drives progress, and dispatched by tag to a handler.
+ *
+ * Small messages to a rank of this node skip MPI: they go through the
+ * pair's mailbox in the node segment (mailbox.h). Messages of one sender
+ * still arrive in the order it sent them, whichever way each went:
+ *   - a sender writes to a mailbox only once the receiver has dispatched
+ *     every MPI message it sent there (the ring's mpi_done), so nothing
+ *     in the mailbox overtakes an earlier MPI message;
+ *   - a receiver that takes an MPI message from a rank of its node first
+ *     empties that rank's mailbox, which holds only what was sent before.
+ * Bulk data that a handler receives itself (a chunk's input, a map's
+ * results) travels on a communicator of its own (data_comm), so that the
+ * probes here never take it.
  */
 #include <math.h>
 #include <string.h>
@@ -75,29 +87,140 @@ int mpmp__sends_pending(void) {
  * polls, and every poll progresses MPI), so a plain send arrives there and
  * the synchronous handshake would only double the trips over the network.
  */
-static int post_send(int dest, int tag, const void *data, size_t len,
-                     MPI_Request *req) {
+static int post_send(MPI_Comm comm, int dest, int tag, const void *data,
+                     size_t len, MPI_Request *req) {
   int local = mpmp__is_local(dest);
   int rc = (local ? MPI_Issend : MPI_Isend)(data, (int)len, MPI_BYTE, dest,
-                                            tag, mpmp__rt.comm, req);
+                                            tag, comm, req);
   return rc == MPI_SUCCESS ? 0
                            : mpmp__mpi_err(rc, local ? "MPI_Issend" : "MPI_Isend");
 }
 
-static int send_nb(int dest, int tag, const void *data, void *owned,
-                   size_t len);
+/* ---- mailboxes ------------------------------------------------------------ */
 
-int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
-  return send_nb(dest, tag, buf, buf, len);
+static mpmp__mbox_t *mbox(int from, int to) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  return mpmp__mbox_at(rt->mbox_area, rt->mbox_cap, rt->node_size, from, to);
 }
 
-int mpmp__send_nb_borrowed(int dest, int tag, const void *buf, size_t len) {
-  return send_nb(dest, tag, buf, NULL, len);
+int mpmp__transport_setup(char *area, size_t cap) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  rt->mbox_area = area;
+  rt->mbox_cap = area != NULL ? cap : 0;
+  if (rt->mbox_cap == 0)
+    return 0;
+  int n = rt->node_size;
+  rt->mbox_out = mpmp__calloc((size_t)n, sizeof *rt->mbox_out);
+  rt->mbox_in = mpmp__calloc((size_t)n, sizeof *rt->mbox_in);
+  if (rt->mbox_out == NULL || rt->mbox_in == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  for (int i = 0; i < n; i++)
+    pthread_mutex_init(&rt->mbox_out[i].lock, NULL);
+  rt->mbox_seen = atomic_load(&rt->bells[rt->node_rank].seq) - 1;
+  return 0;
+}
+
+void mpmp__transport_fini(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->mbox_out != NULL)
+    for (int i = 0; i < rt->node_size; i++)
+      pthread_mutex_destroy(&rt->mbox_out[i].lock);
+  mpmp__free(rt->mbox_out);
+  mpmp__free(rt->mbox_in);
+  rt->mbox_out = NULL;
+  rt->mbox_in = NULL;
+  rt->mbox_area = NULL;
+  rt->mbox_cap = 0;
+}
+
+/*
+ * Send a b through the mailbox to `dest` if it is on this node, the
+ * message fits and no MPI message of ours to it is still undispatched: 1
+ * when sent (and the receiver rung). 0: send it through MPI; a message
+ * to a rank of this node is then counted, so that the mailbox waits until
+ * the receiver has dispatched it.
+ */
+static int mbox_send(int dest, int tag, const void *a, size_t alen,
+                     const void *b, size_t blen) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->mbox_cap == 0 || !mpmp__is_local(dest))
+    return 0;
+  int to = rt->ranks[dest].node_rank;
+  struct mpmp__mbox_out *o = &rt->mbox_out[to];
+  mpmp__mbox_t *box = mbox(rt->node_rank, to);
+  int sent = 0;
+  pthread_mutex_lock(&o->lock);
+  if (o->mpi_sent == o->mpi_done ||
+      o->mpi_sent == (o->mpi_done = atomic_load_explicit(
+                          &box->mpi_done, memory_order_acquire)))
+    sent = mpmp__mbox_put(box, rt->mbox_cap, &o->tx, tag, a, alen, b, blen);
+  if (!sent)
+    o->mpi_sent++;
+  pthread_mutex_unlock(&o->lock);
+  if (sent)
+    mpmp__bell_ring(&rt->bells[to]);
+  return sent;
+}
+
+static void dispatch(int src, int tag, void *buf, size_t len);
+
+/* Dispatch what the mailbox from node rank `from` holds. */
+static int mbox_drain(int from) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__mbox_t *box = mbox(from, rt->node_rank);
+  int n = 0, tag, rc;
+  void *buf;
+  size_t len;
+  while ((rc = mpmp__mbox_take(box, rt->mbox_cap, &rt->mbox_in[from].head,
+                               &tag, &buf, &len)) > 0) {
+    dispatch(rt->world_of_node_rank[from], tag, buf, len);
+    n++;
+  }
+  if (rc < 0) {
+    /* Losing a message would hang someone: this is not recoverable. */
+    MPMP__ERROR("out of memory taking a message from rank %d",
+                rt->world_of_node_rank[from]);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return n;
+}
+
+/* Every mailbox, when the doorbell rang since the last look (a sender
+ * rings after writing; other rings only cost a look). */
+static int mbox_poll(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->mbox_cap == 0)
+    return 0;
+  uint32_t seq = atomic_load(&rt->bells[rt->node_rank].seq);
+  if (seq == rt->mbox_seen)
+    return 0;
+  rt->mbox_seen = seq;
+  int n = 0;
+  for (int from = 0; from < rt->node_size; from++)
+    n += mbox_drain(from);
+  return n;
+}
+
+/* ---- sends through MPI --------------------------------------------------- */
+
+static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
+                   void *owned, size_t len);
+
+int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
+  if (mbox_send(dest, tag, buf, len, NULL, 0)) {
+    mpmp__free(buf);
+    return 0;
+  }
+  return send_nb(mpmp__rt.comm, dest, tag, buf, buf, len);
+}
+
+int mpmp__send_data_nb(int dest, int tag, const void *buf, size_t len) {
+  return send_nb(mpmp__rt.data_comm, dest, tag, buf, NULL, len);
 }
 
 /* `owned` (may be NULL) is freed once the send of `data` completes. */
-static int send_nb(int dest, int tag, const void *data, void *owned,
-                   size_t len) {
+static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
+                   void *owned, size_t len) {
   mpmp__rt_t *rt = &mpmp__rt;
   void *buf = owned;
   mpmp__pending_t *p = mpmp__malloc(sizeof *p);
@@ -105,7 +228,7 @@ static int send_nb(int dest, int tag, const void *data, void *owned,
     mpmp__free(buf);
     return mpmp__err(MPMP_ENOMEM, "out of memory for a send");
   }
-  int rc = post_send(dest, tag, data, len, &p->req);
+  int rc = post_send(comm, dest, tag, data, len, &p->req);
   if (rc < 0) {
     mpmp__free(buf);
     mpmp__free(p);
@@ -136,50 +259,80 @@ static void dispatch(int src, int tag, void *buf, size_t len) {
   h(src, buf, len);
 }
 
+/* Receive one probed MPI message and dispatch it, after what the sender's
+ * mailbox holds (sent before it); then tell the sender it may use its
+ * mailbox again. */
+static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int count = 0, src = st->MPI_SOURCE;
+  MPI_Get_count(st, MPI_BYTE, &count);
+  void *buf = mpmp__malloc((size_t)count);
+  if (buf == NULL) {
+    /* Losing a message would hang someone: this is not recoverable. */
+    MPMP__ERROR("out of memory receiving %d bytes from rank %d", count, src);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE);
+  /* A sender on this node waits for its synchronous send to be matched,
+   * polling or asleep on its doorbell: it was, tell it now. */
+  mpmp__ring_rank(src);
+  int from = rt->mbox_cap && mpmp__is_local(src) ? rt->ranks[src].node_rank
+                                                 : -1;
+  if (from >= 0)
+    mbox_drain(from);
+  dispatch(src, st->MPI_TAG, buf, (size_t)count);
+  if (from >= 0)
+    atomic_store_explicit(&mbox(from, rt->node_rank)->mpi_done,
+                          ++rt->mbox_in[from].mpi_done, memory_order_release);
+}
+
+/*
+ * One thread of the rank progresses at a time. One that finds another at
+ * it leaves a request and returns: the other, once it let go of the lock,
+ * looks again. Otherwise a message that arrives after the other looked
+ * could wait for good: this thread goes to sleep counting on the look
+ * it could not make, and the other may not look again (the agent parks).
+ */
 int mpmp__progress(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int handled = 0;
-  if (pthread_mutex_trylock(&rt->progress_lock) != 0)
-    return 0; /* another thread of this rank is progressing right now */
-  for (;;) {
-    int flag = 0, count = 0;
-    MPI_Message msg;
-    MPI_Status st;
-    MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
-    if (!flag)
-      break;
-    MPI_Get_count(&st, MPI_BYTE, &count);
-    void *buf = mpmp__malloc((size_t)count);
-    if (buf == NULL) {
-      /* Losing a message would hang someone: this is not recoverable. */
-      MPMP__ERROR("out of memory receiving %d bytes from rank %d", count,
-                  st.MPI_SOURCE);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+  atomic_store(&rt->progress_req, 1);
+  while (pthread_mutex_trylock(&rt->progress_lock) == 0) {
+    atomic_store(&rt->progress_req, 0); /* before we look (seq_cst) */
+    for (;;) {
+      int flag = 0, n = mbox_poll();
+      MPI_Message msg;
+      MPI_Status st;
+      MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
+      if (flag) {
+        take_mpi(&msg, &st);
+        n++;
+      }
+      if (n == 0)
+        break;
+      handled += n;
     }
-    MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-    /* A sender on this node waits for its synchronous send to be matched,
-     * polling or asleep on its doorbell: it was, tell it now. */
-    mpmp__ring_rank(st.MPI_SOURCE);
-    dispatch(st.MPI_SOURCE, st.MPI_TAG, buf, (size_t)count);
-    handled++;
+    pthread_mutex_unlock(&rt->progress_lock);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&rt->progress_req, memory_order_relaxed))
+      break;
   }
-  pthread_mutex_unlock(&rt->progress_lock);
   if (atomic_load(&rt->npending) > 0)
     complete_pending();
   return handled;
 }
 
 /*
- * Send and wait until it is through (see post_send), ringing the receiver
- * meanwhile (it may have slept through a ring): first polling for
- * MPMP_SPIN_US, then sleeping on this rank's doorbell, which a receiver on
- * this node rings once it has taken the message (mpmp__progress), in
- * growing steps (a receiver on another node cannot ring) so that a sender
- * to a busy or remote rank does not burn a core.
+ * Post a send of bulk data (data_comm) and wait until it is through (see
+ * post_send), ringing the receiver meanwhile (it may have slept through a
+ * ring): first polling for MPMP_SPIN_US, then sleeping on this rank's
+ * doorbell, which a receiver on this node rings once it has taken the
+ * message, in growing steps (a receiver on another node cannot ring) so
+ * that a sender to a busy or remote rank does not burn a core.
  */
 int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
                     MPI_Request *req) {
-  int rc = post_send(dest, tag, buf, len, req);
+  int rc = post_send(mpmp__rt.data_comm, dest, tag, buf, len, req);
   if (rc == 0)
     mpmp__ring_rank(dest);
   return rc;
@@ -212,16 +365,25 @@ int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
   }
 }
 
-static int send_and_ring(int dest, int tag, const void *buf, size_t len) {
+static int send_and_wait(MPI_Comm comm, int dest, int tag, const void *buf,
+                         size_t len) {
   MPI_Request req;
-  int rc = mpmp__send_post(dest, tag, buf, len, &req);
+  int rc = post_send(comm, dest, tag, buf, len, &req);
+  if (rc == 0)
+    mpmp__ring_rank(dest);
   return rc < 0 ? rc : mpmp__send_wait(dest, &req, INFINITY);
+}
+
+int mpmp__send_data(int dest, int tag, const void *buf, size_t len) {
+  return send_and_wait(mpmp__rt.data_comm, dest, tag, buf, len);
 }
 
 int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
                const void *payload, size_t plen) {
+  if (mbox_send(dest, tag, hdr, hlen, payload, plen))
+    return 0;
   if (plen == 0)
-    return send_and_ring(dest, tag, hdr, hlen);
+    return send_and_wait(mpmp__rt.comm, dest, tag, hdr, hlen);
   if (hlen + plen > (size_t)INT32_MAX)
     return mpmp__err(MPMP_EMSGSIZE, "message of %zu bytes is over 2 GiB",
                      hlen + plen);
@@ -234,7 +396,7 @@ int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
                      hlen + plen);
   memcpy(buf, hdr, hlen);
   memcpy(buf + hlen, payload, plen);
-  int rc = send_and_ring(dest, tag, buf, hlen + plen);
+  int rc = send_and_wait(mpmp__rt.comm, dest, tag, buf, hlen + plen);
   if (buf != stackbuf)
     mpmp__free(buf);
   return rc;

@@ -54,7 +54,7 @@ static void on_chunk(int src, void *buf, size_t len) {
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src, MPMP__TAG_CHUNK_INPUT,
-             mpmp__rt.comm, MPI_STATUS_IGNORE);
+             mpmp__rt.data_comm, MPI_STATUS_IGNORE);
     buf = job;
     len = sizeof *h + bytes;
   }

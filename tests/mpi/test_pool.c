@@ -72,6 +72,26 @@ static int slow_item(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(slow_item);
 
+/* FNV-1a of the argument, and its size. */
+static uint64_t digest_of(const unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603u;
+  for (size_t k = 0; k < n; k++)
+    h = (h ^ p[k]) * 1099511628211u;
+  return h ^ n;
+}
+
+/* The digest, and how many digests this worker made before. */
+static int digest(mpmp_ctx_t *ctx) {
+  static uint64_t calls;
+  size_t n = 0;
+  const unsigned char *p = mpmp_arg(ctx, &n);
+  uint64_t *out = mpmp_out(ctx, 2 * sizeof(uint64_t));
+  out[0] = digest_of(p, n);
+  out[1] = calls++;
+  return 0;
+}
+MPMP_TASK(digest);
+
 static mpmp_pool_t *pool_of(int n) {
   mpmp_pool_t *pool = NULL;
   mpmp_pool_opts_t o = {.processes = n};
@@ -162,6 +182,48 @@ static void pool_apply_and_apply_async(void **state) {
   assert_int_equal(mpmp_async_result(res, &data, &size), 0);
   assert_int_equal(*(const int64_t *)data, 3);
   mpmp_async_destroy(res);
+  finish(pool);
+}
+
+/*
+ * A stream of apply_async with arguments of every size, all queued at
+ * once on one worker: small ones travel through the worker's mailbox,
+ * middle ones inside an MPI header, big ones as a header and a data
+ * message. Each task sees its own argument, and they run in the order
+ * they were submitted, as on a Python pool of one process: no message
+ * overtakes another. (pool_smallbox runs this with 1 KiB mailboxes, so
+ * the three ways interleave and the mailbox fills up and overflows.)
+ */
+static void pool_apply_stream_of_every_size(void **state) {
+  (void)state;
+  static const size_t sizes[] = {8, 600, 3000, 9000, 40, 5000, 300, 20000};
+  enum { N = 400, NS = sizeof sizes / sizeof *sizes };
+  mpmp_async_t *res[N];
+  uint64_t want[N];
+  unsigned char *arg = malloc(20000);
+  assert_non_null(arg);
+  mpmp_pool_t *pool = pool_of(1);
+  for (int i = 0; i < N; i++) {
+    size_t n = sizes[i % NS];
+    for (size_t k = 0; k < n; k++)
+      arg[k] = (unsigned char)(i * 31 + k);
+    want[i] = digest_of(arg, n);
+    assert_int_equal(mpmp_pool_apply_async(pool, digest, arg, n, NULL, NULL, &res[i]), 0);
+  }
+  uint64_t first = 0;
+  for (int i = 0; i < N; i++) {
+    const uint64_t *got;
+    size_t size = 0;
+    assert_int_equal(mpmp_async_get(res[i], 30), 0);
+    assert_int_equal(mpmp_async_result(res[i], (const void **)&got, &size), 0);
+    assert_int_equal(size, 2 * sizeof(uint64_t));
+    assert_int_equal(got[0], want[i]);
+    if (i == 0)
+      first = got[1];
+    assert_int_equal(got[1], first + (uint64_t)i); /* ran in order */
+    mpmp_async_destroy(res[i]);
+  }
+  free(arg);
   finish(pool);
 }
 
@@ -532,6 +594,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_starmap_products),
     cmocka_unit_test(pool_map_async_get_timeout),
     cmocka_unit_test(pool_apply_and_apply_async),
+    cmocka_unit_test(pool_apply_stream_of_every_size),
     cmocka_unit_test(pool_failing_item_reports_index_and_message),
     cmocka_unit_test(pool_callbacks_run_once),
     cmocka_unit_test(pool_initializer_runs_on_every_worker),
