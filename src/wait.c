@@ -120,6 +120,9 @@ static void tighten_timer_slack(void) {
  * that wants its next chunk then took up to 3.5 ms instead of 30-90 us,
  * and that is what a map's last chunks wait for. Older kernels ignore the
  * slice (sched_runtime) of a normal task; other policies are left alone.
+ * Only on one node, where a sleeper wakes when it is rung: when the job
+ * spans nodes, sleeps are timed polls (50 us and up), and each would
+ * preempt whatever runs on the core, often for nothing.
  */
 struct slice_attr { /* the kernel's struct sched_attr, version 1 */
   uint32_t size, policy;
@@ -140,6 +143,8 @@ static int set_slice(const struct slice_attr *a) {
 }
 
 static void slice_short(void) {
+  if (slice.state == 0 && mpmp__rt.nnodes > 1)
+    slice.state = -1;
   if (slice.state == 0) {
     struct slice_attr a = {.size = sizeof a};
     slice.state = syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) == 0 &&
