@@ -75,44 +75,9 @@ static mpmp__bell_t *my_bell(void) {
   return &mpmp__rt.bells[mpmp__rt.node_rank];
 }
 
-/* One sleep on the doorbell; returns 1 if pred became true. */
-static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
-                      double *cap) {
-  mpmp__bell_t *b = my_bell();
-  atomic_fetch_add(&b->sleepers, 1);
-  uint32_t seq = atomic_load(&b->seq);
-  if (mpmp__progress() > 0 && isfinite(*cap))
-    *cap = 50e-6; /* traffic again: poll often */
-  int done = pred(arg);
-  if (!done) {
-    double left = deadline - mpmp__now(), c = *cap;
-    int pending = isfinite(c) ? 0 : mpmp__sends_pending();
-    if (pending) /* our own sends need our progress to go out; a receiver
-                  * on this node rings us when it took one: check rarely */
-      c = pending == 2 ? 50e-6 : 1e-3;
-    double t = isfinite(c) ? fmin(left, c) : left;
-    if (t > 0)
-      mpmp__bell_sleep(b, seq, t);
-    if (isfinite(*cap))
-      *cap = fmin(*cap * 2, mpmp__rt.poll_s);
-  }
-  atomic_fetch_sub(&b->sleepers, 1);
-  return done;
-}
-
-/* Short sleeps must be short: the default 50 us timer slack would add to
- * every capped sleep. Set once for each thread that waits in mpmp. */
-static void tighten_timer_slack(void) {
-  static _Thread_local int done;
-  if (!done) {
-    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-    done = 1;
-  }
-}
-
 /*
- * A sleeping waiter asks the scheduler for a short time slice, and gets
- * its usual one back when its wait ends. Linux's EEVDF scheduler (6.12
+ * A waiter asks the scheduler for a short time slice while it sleeps, and
+ * takes its usual one back when it wakes (it may poll, or compute, next). Linux's EEVDF scheduler (6.12
  * and later) lets a task that wakes with a shorter slice than the running
  * one preempt it at once; otherwise the woken task waits until the running
  * one's slice is used up. Where a rank shares its core with a computing
@@ -135,6 +100,7 @@ struct slice_attr { /* the kernel's struct sched_attr, version 1 */
 
 static _Thread_local struct {
   int state; /* 0: not looked yet, 1: usual slice, 2: short, -1: leave it */
+  int keep;  /* the agent: short for good */
   struct slice_attr usual;
 } slice;
 
@@ -161,9 +127,48 @@ static void slice_short(void) {
 }
 
 static void slice_usual(void) {
-  if (slice.state == 2)
+  if (slice.state == 2 && !slice.keep)
     slice.state = set_slice(&slice.usual) == 0 ? 1 : -1;
 }
+
+/* One sleep on the doorbell; returns 1 if pred became true. */
+static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
+                      double *cap) {
+  mpmp__bell_t *b = my_bell();
+  atomic_fetch_add(&b->sleepers, 1);
+  uint32_t seq = atomic_load(&b->seq);
+  if (mpmp__progress() > 0 && isfinite(*cap))
+    *cap = 50e-6; /* traffic again: poll often */
+  int done = pred(arg);
+  if (!done) {
+    double left = deadline - mpmp__now(), c = *cap;
+    int pending = isfinite(c) ? 0 : mpmp__sends_pending();
+    if (pending) /* our own sends need our progress to go out; a receiver
+                  * on this node rings us when it took one: check rarely */
+      c = pending == 2 ? 50e-6 : 1e-3;
+    double t = isfinite(c) ? fmin(left, c) : left;
+    if (t > 0) {
+      slice_short();
+      mpmp__bell_sleep(b, seq, t);
+      slice_usual();
+    }
+    if (isfinite(*cap))
+      *cap = fmin(*cap * 2, mpmp__rt.poll_s);
+  }
+  atomic_fetch_sub(&b->sleepers, 1);
+  return done;
+}
+
+/* Short sleeps must be short: the default 50 us timer slack would add to
+ * every capped sleep. Set once for each thread that waits in mpmp. */
+static void tighten_timer_slack(void) {
+  static _Thread_local int done;
+  if (!done) {
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    done = 1;
+  }
+}
+
 
 /*
  * Poll, then sleep; and poll again for the spin time whenever a message
@@ -209,7 +214,6 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
       continue;
     }
     tighten_timer_slack();
-    slice_short();
     if (sleep_once(pred, arg, deadline, &cap))
       return 0;
   }
@@ -228,7 +232,6 @@ void mpmp__driver_leave(void) {
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
   mpmp__driver_enter();
   int rc = wait_loop(pred, arg, deadline, 0);
-  slice_usual();
   mpmp__driver_leave();
   return rc;
 }
@@ -247,7 +250,8 @@ static void *agent_main(void *unused) {
   /* Short sleeps in this thread should be short: the default 50 us timer
    * slack would add to every capped sleep. */
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-  slice_short(); /* it wakes to serve messages, and never computes */
+  slice_short(); /* it wakes to serve messages, and never computes: keep it */
+  slice.keep = 1;
   double park = AGENT_PARK_MIN_S;
   while (!atomic_load(&rt->agent_stop)) {
     uint32_t d = atomic_load(&rt->drivers);
