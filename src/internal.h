@@ -173,6 +173,9 @@ typedef void (*mpmp__handler_fn)(int src, void *buf, size_t len);
 void mpmp__set_handler(int tag, mpmp__handler_fn fn);
 /* Receive and dispatch what has arrived; returns the number handled. */
 int mpmp__progress(void);
+/* The same, for a thread that sleeps next (sleeping = 1) unless something
+ * was handled: if another thread is progressing, it looks again for us. */
+int mpmp__progress_before_sleep(int sleeping);
 /* Send `len` bytes (header and payload gathered) to world rank `dest`. */
 int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
                const void *payload, size_t plen);

@@ -137,7 +137,7 @@ static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
   mpmp__bell_t *b = my_bell();
   atomic_fetch_add(&b->sleepers, 1);
   uint32_t seq = atomic_load(&b->seq);
-  if (mpmp__progress() > 0 && isfinite(*cap))
+  if (mpmp__progress_before_sleep(1) > 0 && isfinite(*cap))
     *cap = 50e-6; /* traffic again: poll often */
   int done = pred(arg);
   if (!done) {
