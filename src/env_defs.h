@@ -18,7 +18,7 @@
      "bytes of shared memory per node for the doorbells and shared objects") \
   XX(MAILBOX, SIZE, "64K",                                                   \
      "bytes of the shared-memory mailbox from each rank to each other rank " \
-     "of its node (smaller on nodes of over 32 ranks); messages up to a "    \
+     "of its node (smaller on nodes of 16 ranks or more); messages up to a "  \
      "quarter of it skip MPI; 0: every message through MPI")                 \
   XX(SPIN_US, DOUBLE, "50",                                                  \
      "microseconds a waiting rank polls before it sleeps (yielding the CPU " \

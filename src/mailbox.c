@@ -8,9 +8,11 @@
 
 _Static_assert(sizeof(mpmp__mbox_t) == 128, "two cache lines");
 
-/* All rings of a node together take at most this much of the segment
- * (address space: pages are touched only as rings are used). */
-#define MBOX_AREA_MAX ((size_t)64 << 20)
+/* All rings of a node together take at most this much of the segment, so
+ * that heap and mailboxes (16 + 16 MiB) still fit Docker's 64 MiB /dev/shm
+ * beside MPI's own segments: 64 KiB rings up to 15 ranks on a node, 32 KiB
+ * at 16, 2 KiB at 64; from 121 ranks, none (every message through MPI). */
+#define MBOX_AREA_MAX ((size_t)16 << 20)
 #define MBOX_CAP_MIN ((size_t)1 << 10)
 
 typedef struct rec {

@@ -134,7 +134,7 @@ void mpmp__transport_fini(void) {
 }
 
 /*
- * Send a b through the mailbox to `dest` if it is on this node, the
+ * Send a then b through the mailbox to `dest` if it is on this node, the
  * message fits and no MPI message of ours to it is still undispatched: 1
  * when sent (and the receiver rung). 0: send it through MPI; a message
  * to a rank of this node is then counted, so that the mailbox waits until

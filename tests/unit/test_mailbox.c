@@ -52,9 +52,13 @@ static void mailbox_sizes(void **state) {
   (void)state;
   assert_int_equal(mpmp__mbox_cap(64 << 10, 2), 64 << 10);
   assert_int_equal(mpmp__mbox_cap(100000, 2), 64 << 10); /* a power of 2 */
-  assert_int_equal(mpmp__mbox_cap(64 << 10, 64), 8 << 10); /* 64 MiB in all */
-  assert_true(mpmp__mbox_area(mpmp__mbox_cap(64 << 10, 128), 128) <= 64u << 20);
-  assert_int_equal(mpmp__mbox_cap(64 << 10, 1000), 0); /* too many: off */
+  assert_int_equal(mpmp__mbox_cap(64 << 10, 15), 64 << 10);
+  assert_int_equal(mpmp__mbox_cap(64 << 10, 16), 32 << 10); /* 16 MiB in all */
+  assert_int_equal(mpmp__mbox_cap(64 << 10, 64), 2 << 10);
+  for (int n = 1; n <= 200; n++)
+    assert_true(mpmp__mbox_area(mpmp__mbox_cap(64 << 10, n), n) <= 16u << 20);
+  assert_int_equal(mpmp__mbox_cap(64 << 10, 120), 1 << 10);
+  assert_int_equal(mpmp__mbox_cap(64 << 10, 121), 0); /* too many: off */
   assert_int_equal(mpmp__mbox_cap(0, 2), 0);
   assert_int_equal(mpmp__mbox_cap(512, 2), 0);
   assert_int_equal(mpmp__mbox_area(0, 16), 0);
