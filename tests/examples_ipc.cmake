@@ -348,3 +348,12 @@ ipc_example_test(shm_double_in_place 2
   EXPECT "\\[1 2 3 4 5\\]\n\\[ 2  4  6  8 10\\]"
          "worker: process [0-9]+ \\(rank @R@\\) doubled psm_[0-9a-f]+ in place"
   RANKS "worker: process [0-9]+ \\(rank ([0-9]+)\\) doubled" 1)
+
+# ---- Value (the lines of the two workers and the main rank's, each in
+# its own block: a worker's line may come out after the main rank's final
+# line, which the join orders only inside the program) -------------------
+
+ipc_example_test(value_counter 3
+  EXPECT "pid [0-9]+ \\(rank @R@\\) added 100000"
+         "Final Counter Value: 200000\n11"
+  RANKS "pid [0-9]+ \\(rank ([0-9]+)\\) added 100000" 2)

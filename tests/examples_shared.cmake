@@ -6,5 +6,6 @@ mpmp_example_test(shared_counter_array_lock 5
   "Initial shared array: \\[10, 20, 30, 40\\].*${RANKS4}.*Final shared counter: 20\nFinal shared array: \\[30, 40, 50, 60\\]")
 mpmp_example_test(semaphore_limit 6
   "${RANKS4}.*Process-5 ran on rank [1-5] .*at most 2 processes held the resource at once")
-mpmp_example_test(value_counter 3 "rank [12]\\) added 100000.*rank [12]\\) added 100000.*Final Counter Value: 200000\n11\n")
+# value_counter: its workers' lines come from other ranks than the final
+# line, in any order: examples_ipc.cmake checks it.
 mpmp_example_test(first_program 2 "(^|\n)285\n")
