@@ -4,7 +4,7 @@
  * Layers (no upward calls):
  *   errors, alloc, env  — services
  *   topo                — hwloc placement and binding
- *   wait, transport     — sleeping waits, messages between ranks
+ *   wait, mailbox, transport — sleeping waits, messages between ranks
  *   runtime, worker     — init/finalize, the worker service loop
  *   task, process       — what users call
  */
