@@ -48,6 +48,13 @@ mpmp__mbox_t *mpmp__mbox_at(char *area, size_t cap, int node_size, int from,
   return (mpmp__mbox_t *)(void *)(area + i * (sizeof(mpmp__mbox_t) + cap));
 }
 
+void mpmp__mbox_format(char *area, size_t cap, int node_size) {
+  for (int to = 0; cap && to < node_size; to++)
+    for (int from = 0; from < node_size; from++) /* the control lines only */
+      memset(mpmp__mbox_at(area, cap, node_size, from, to), 0,
+             sizeof(mpmp__mbox_t));
+}
+
 /* A quarter of the ring: a big message leaves room for the small ones
  * behind it, and a full ring is rare. */
 size_t mpmp__mbox_max_msg(size_t cap) { return cap / 4 - sizeof(rec_t); }

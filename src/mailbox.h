@@ -45,6 +45,8 @@ size_t mpmp__mbox_area(size_t cap, int node_size);
 /* The ring from node rank `from` to node rank `to`. */
 mpmp__mbox_t *mpmp__mbox_at(char *area, size_t cap, int node_size, int from,
                             int to);
+/* Empty every ring of the area (once, by one rank, before any use). */
+void mpmp__mbox_format(char *area, size_t cap, int node_size);
 /* Largest message a ring of `cap` bytes takes. */
 size_t mpmp__mbox_max_msg(size_t cap);
 

@@ -135,10 +135,7 @@ static int make_segment(void) {
   rt->heap_size = rt->env.HEAP_SIZE;
   if (rt->node_rank == 0) {
     memset(base, 0, bells);
-    for (int to = 0; cap && to < rt->node_size; to++) /* the rings' heads */
-      for (int from = 0; from < rt->node_size; from++)
-        memset(mpmp__mbox_at((char *)base + bells, cap, rt->node_size, from,
-                             to), 0, sizeof(mpmp__mbox_t));
+    mpmp__mbox_format((char *)base + bells, cap, rt->node_size);
   }
   MPI_Barrier(rt->node_comm);
   return mpmp__transport_setup(cap ? (char *)base + bells : NULL, cap);

@@ -341,12 +341,17 @@ int mpmp__progress_before_sleep(int sleeping) {
  * message, in growing steps (a receiver on another node cannot ring) so
  * that a sender to a busy or remote rank does not burn a core.
  */
-int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
-                    MPI_Request *req) {
-  int rc = post_send(mpmp__rt.data_comm, dest, tag, buf, len, req);
+static int post_and_ring(MPI_Comm comm, int dest, int tag, const void *buf,
+                         size_t len, MPI_Request *req) {
+  int rc = post_send(comm, dest, tag, buf, len, req);
   if (rc == 0)
     mpmp__ring_rank(dest);
   return rc;
+}
+
+int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
+                    MPI_Request *req) {
+  return post_and_ring(mpmp__rt.data_comm, dest, tag, buf, len, req);
 }
 
 int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
@@ -379,9 +384,7 @@ int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
 static int send_and_wait(MPI_Comm comm, int dest, int tag, const void *buf,
                          size_t len) {
   MPI_Request req;
-  int rc = post_send(comm, dest, tag, buf, len, &req);
-  if (rc == 0)
-    mpmp__ring_rank(dest);
+  int rc = post_and_ring(comm, dest, tag, buf, len, &req);
   return rc < 0 ? rc : mpmp__send_wait(dest, &req, INFINITY);
 }
 

@@ -77,9 +77,9 @@ static mpmp__bell_t *my_bell(void) {
 
 /*
  * A waiter asks the scheduler for a short time slice while it sleeps, and
- * takes its usual one back when it wakes (it may poll, or compute, next). Linux's EEVDF scheduler (6.12
- * and later) lets a task that wakes with a shorter slice than the running
- * one preempt it at once; otherwise the woken task waits until the running
+ * takes its usual one back when it wakes (it may poll, or compute, next).
+ * Linux's EEVDF scheduler (6.12 and later) lets a task that wakes with a
+ * shorter slice than the running one preempt it at once; otherwise the woken task waits until the running
  * one's slice is used up. Where a rank shares its core with a computing
  * worker (the main rank of mpirun -n 3 on 2 cores), answering a worker
  * that wants its next chunk then took up to 3.5 ms instead of 30-90 us,
@@ -168,7 +168,6 @@ static void tighten_timer_slack(void) {
     done = 1;
   }
 }
-
 
 /*
  * Poll, then sleep; and poll again for the spin time whenever a message
