@@ -494,7 +494,7 @@ static int bench_value_add_worker(double *value) {
   if (mpmp_value_create(&h.v, MPMP_INT64, NULL, 0) < 0)
     return -1;
   for (int r = 0; r < REPS; r++) {
-    hammer_res_t res;
+    hammer_res_t res = {0};
     if (run_process(hammer_body, &h, sizeof h, &res, sizeof res) < 0)
       return -1;
     t[r] = res.elapsed / (double)res.count * 1e6;
@@ -694,7 +694,7 @@ static int bench_manager_dict_ops(double *value) {
     return -1;
   int rc = mpmp_dict_create(m, &a.d);
   for (int r = 0; r < REPS && rc == 0; r++) {
-    hammer_res_t res;
+    hammer_res_t res = {0};
     if ((rc = run_process(dict_ops_body, &a, sizeof a, &res, sizeof res)) < 0)
       break;
     rate[r] = (double)res.count / res.elapsed;

@@ -739,7 +739,7 @@ static int rep_data(sreq_t *s, size_t n, char **out) {
 }
 
 static int rep_value(sreq_t *s, const mval_t *v) {
-  char *p;
+  char *p = NULL;
   s->r0 = (int64_t)v->len;
   if (v->len > s->q->out_max)
     return mpmp__err(MPMP_EMSGSIZE, "the value takes %zu bytes, more than "
@@ -780,7 +780,7 @@ static int op_dict(sreq_t *s, mobj_t *o) {
     for (size_t i = 0; i < d->n; i++)
       if (d->e[i].key)
         total += rec_size(1, vals, d->e[i].klen, d->e[i].v.len);
-    char *at;
+    char *at = NULL;
     if ((rc = rep_data(s, total, &at)) < 0)
       return rc;
     for (size_t i = 0; i < d->n; i++)
@@ -866,7 +866,7 @@ static int list_put(mlist_t *l, size_t at, const void *v, size_t vlen) {
 static int op_list(sreq_t *s, mobj_t *o) {
   mlist_t *l = &o->u.l;
   const mreq_t *q = s->q;
-  size_t at;
+  size_t at = 0;
   int rc;
   switch (q->op) {
   case OP_L_APPEND:
@@ -921,7 +921,7 @@ static int op_list(sreq_t *s, mobj_t *o) {
     size_t total = 0;
     for (int64_t i = a; i < b; i++)
       total += rec_size(0, 1, 0, l->v[i].len);
-    char *p;
+    char *p = NULL;
     if ((rc = rep_data(s, total, &p)) < 0)
       return rc;
     for (int64_t i = a; i < b; i++)

@@ -557,7 +557,7 @@ static int get_and_destroy(mpmp_async_t *j) {
 MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                            size_t n, size_t in_size, void *out,
                            size_t out_size, size_t chunksize) {
-  mpmp_async_t *j;
+  mpmp_async_t *j = NULL;
   int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
                      NULL, &j, "mpmp_pool_map");
   return rc < 0 ? rc : get_and_destroy(j);
@@ -566,7 +566,7 @@ MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
 MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
                                const void *in, size_t n, size_t in_size,
                                void *out, size_t out_size, size_t chunksize) {
-  mpmp_async_t *j;
+  mpmp_async_t *j = NULL;
   int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
                      NULL, &j, "mpmp_pool_starmap");
   return rc < 0 ? rc : get_and_destroy(j);

@@ -453,7 +453,11 @@ static int is_closed(pcore_t *pc, unsigned e) {
 }
 
 /* The pipe of the end `o`, and which end it is. */
-static int conn_resolve(mpmp__obj_t *o, pcore_t **pc, unsigned *e) {
+/* Not inlined: gcc -O3 then loses track of which paths set *pc and *e and
+ * warns (-Wmaybe-uninitialized, -Wstringop-overflow) about paths that
+ * return the error first. */
+__attribute__((noinline)) static int conn_resolve(mpmp__obj_t *o,
+                                                  pcore_t **pc, unsigned *e) {
   if (o->kind != MPMP__K_CONN || o->type > END_B)
     return mpmp__err(MPMP_EBADF, "not a connection");
   const pend_t *pe = mpmp__obj_data(o);

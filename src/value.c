@@ -333,7 +333,7 @@ static int info(const mpmp_ref_t *ref, int kind, int64_t *n, int64_t *flags,
 
 static int get_lock(const mpmp_ref_t *ref, int kind, mpmp_lock_t *lock,
                     const char *fn) {
-  int64_t n, flags;
+  int64_t n = 0, flags = 0;
   if (lock == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: lock is NULL", fn);
   int rc = info(ref, kind, &n, &flags, fn);
@@ -467,7 +467,7 @@ MPMP_API int mpmp_array_free(mpmp_array_t a) {
   return free_obj(&a.ref, MPMP__K_ARRAY, "mpmp_array_free");
 }
 MPMP_API int mpmp_array_len(mpmp_array_t a, size_t *n) {
-  int64_t len, flags;
+  int64_t len = 0, flags = 0;
   if (n == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_array_len: n is NULL");
   int rc = info(&a.ref, MPMP__K_ARRAY, &len, &flags, "mpmp_array_len");

@@ -792,6 +792,7 @@ static int check_type_ops(char *err, const tinfo_t *ti, mpmp_value_t v,
   unsigned char in[8 * 8], in2[8], in3[3 * 8], out[8 * 8 + 8];
   mpmp_lock_t lk;
   void *data = NULL;
+  EXPECT(es >= 1 && es <= 8); /* the buffers below hold 8-byte elements */
   EXPECT_RC(mpmp_value_type(v), (int)ti->t);
   EXPECT_RC(mpmp_array_type(a), (int)ti->t);
   EXPECT_OK(mpmp_array_len(a, &n));
