@@ -31,3 +31,16 @@ double mpmp__now(void) {
 double mpmp__deadline(double timeout) {
   return timeout < 0 ? INFINITY : mpmp__now() + timeout;
 }
+
+/* The one place every public call turns its timeout into a deadline, so
+ * that a NaN (which compares false with everything: it waited forever in
+ * some calls and not at all in others) is refused the same way by all. */
+int mpmp__timeout(double timeout, double *deadline, const char *fn) {
+  if (isnan(timeout))
+    return mpmp__err(MPMP_EINVAL, "%s: the timeout is NaN: give seconds "
+                     "(0: do not block; negative, e.g. MPMP_FOREVER: wait "
+                     "forever)", fn);
+  *deadline = timeout < 0 ? INFINITY
+                          : (timeout == 0 ? -INFINITY : mpmp__now() + timeout);
+  return 0;
+}
