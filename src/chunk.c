@@ -147,8 +147,24 @@ static void clear_slot(char *slot, uint32_t size) {
     memset(slot, 0, size);
 }
 
+/* A chunk of a job that was stopped before the chunk began: none of its
+ * items runs, and the main rank hears that none ran (count 0). */
+static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (h->job > atomic_load(&rt->stop_upto) &&
+      h->job != atomic_load(&rt->stop_one))
+    return 0;
+  mpmp__chunk_hdr_t none = *h;
+  fail_buf_t f = {0};
+  none.count = 0;
+  send_done(&none, NULL, 0, &f, NULL);
+  return 1;
+}
+
 void mpmp__chunk_run(const void *buf, size_t len) {
   const mpmp__chunk_hdr_t *h = buf;
+  if (chunk_stopped(h))
+    return;
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   size_t fixed = (size_t)h->count * h->out_size;
   fail_buf_t f = {0};
@@ -163,7 +179,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   const char *in = (const char *)(h + 1);
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
                     .out_max = h->out_size ? h->out_size : h->out_max,
-                    .stop_id = &mpmp__rt.stop_id, .id = h->job};
+                    .stoppable = 1, .id = h->job};
   atomic_store_explicit(&mpmp__rt.crash_task, t->name, memory_order_relaxed);
   double t0 = mpmp__rt.trace ? mpmp__trace_clock() : 0;
   for (uint32_t i = 0; i < h->count; i++) {

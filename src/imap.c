@@ -28,12 +28,13 @@ typedef struct slot {
 } slot_t;
 
 struct mpmp_imap {
-  mpmp_pool_t *pool;
+  mpmp_pool_t *pool;  /* NULL once the pool was destroyed */
   mpmp_task_fn fn;
   mpmp_produce_fn produce;
   void *user;
   size_t in_size, out_size, chunk, produced;
   int ordered, ended, error, nslots;
+  int feeding;        /* the pool counts us among its feeding iterators */
   slot_t *slots;
   /* slot numbers: free ones (a stack); submitted ones in item order (a
    * ring, for ordered); finished ones in the order they finished (a ring
@@ -65,8 +66,21 @@ static void on_finished(mpmp_async_t *j, int ok, void *user) {
   mpmp__ring_rank(mpmp__rt.rank);
 }
 
+/* No more input: the pool's join no longer waits for us. */
+static void end_input(mpmp_imap_t *it, int error) {
+  if (error < 0 && it->error == 0)
+    it->error = error;
+  it->ended = 1;
+  if (it->feeding && it->pool != NULL)
+    mpmp__pool_iter_fed(it->pool, it);
+  it->feeding = 0;
+}
+
 /* Fill free slots from the producer and submit them. */
 static void refill(mpmp_imap_t *it) {
+  if (it->pool == NULL && !it->ended)
+    end_input(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool of this "
+                            "imap was destroyed"));
   while (it->nfree > 0 && !it->ended) {
     int k = it->free[it->nfree - 1];
     slot_t *s = &it->slots[k];
@@ -75,23 +89,20 @@ static void refill(mpmp_imap_t *it) {
     atomic_store(&s->called, 0);
     while (!it->ended && s->n < it->chunk) {
       int rc = it->produce(it->user, s->in + s->n * it->in_size);
-      if (rc < 0) {
-        it->error = rc;
-        it->ended = 1;
-      } else if (rc == 0) {
-        it->ended = 1;
-      } else {
+      if (rc < 0)
+        end_input(it, rc);
+      else if (rc == 0)
+        end_input(it, 0);
+      else
         s->n++;
-      }
     }
     if (s->n == 0)
       return;
-    int rc = mpmp_pool_map_async(it->pool, it->fn, s->in, s->n, it->in_size,
-                                 s->out, it->out_size, s->n, on_finished, s,
-                                 &s->job);
-    if (rc < 0) { /* the pool was closed under us: stop producing */
-      it->error = rc;
-      it->ended = 1;
+    int rc = mpmp__pool_map_stream(it->pool, it->fn, s->in, s->n, it->in_size,
+                                   s->out, it->out_size, on_finished, s,
+                                   &s->job);
+    if (rc < 0) { /* the pool was terminated or joined: stop producing */
+      end_input(it, rc);
       s->n = 0;
       return;
     }
@@ -102,26 +113,58 @@ static void refill(mpmp_imap_t *it) {
 }
 
 
-static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
-                  void *user, size_t in_size, size_t out_size, size_t chunk,
-                  size_t buffersize, int ordered, mpmp_imap_t **out) {
-  if (pool == NULL || produce == NULL || out == NULL || in_size == 0 ||
-      out_size == 0)
-    return mpmp__err(MPMP_EINVAL, "imap: NULL pool, producer or iterator, "
-                     "or a zero item or result size");
-  int workers = mpmp_pool_size(pool);
-  size_t c = chunk ? chunk : 64;
-  size_t items = buffersize ? buffersize : 4 * c * (size_t)workers;
+/* The window: chunks of c items, n of them, within what one message
+ * carries and what memory can hold; EINVAL when sizes overflow. */
+static int window(mpmp_pool_t *pool, size_t in_size, size_t out_size,
+                  size_t chunk, size_t buffersize, size_t *c_out,
+                  size_t *n_out) {
+  size_t el = in_size > out_size ? in_size : out_size;
+  size_t c = chunk ? chunk : 64, cap = ((size_t)INT32_MAX / 2) / el;
+  if (c > cap) /* a chunk is one message: under 1 GiB */
+    c = cap ? cap : 1;
+  int nw = mpmp_pool_size(pool);
+  size_t workers = (size_t)(nw > 0 ? nw : 1), items;
+  if (buffersize)
+    items = buffersize;
+  else if (__builtin_mul_overflow(4 * workers, c, &items))
+    items = SIZE_MAX;
   /* at least one chunk; at most 64 Ki slots (the window is in slots) */
-  size_t n = items / c ? items / c : 1;
+  size_t n = items / c ? items / c : 1, bytes;
   if (n > 65536)
     n = 65536;
   if (c > items)
-    c = items ? items : 1; /* a buffersize under one chunk bounds the chunk */
+    c = items; /* a buffersize under one chunk bounds the chunk */
+  if (__builtin_mul_overflow(n * c, el, &bytes) || bytes > (size_t)PTRDIFF_MAX)
+    return mpmp__err(MPMP_EINVAL, "imap: a window of %zu chunks of %zu items "
+                     "of %zu bytes does not fit in memory: lower buffersize "
+                     "or chunksize", n, c, el);
+  *c_out = c;
+  *n_out = n;
+  return 0;
+}
+
+static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
+                  void *user, size_t in_size, size_t out_size, size_t chunk,
+                  size_t buffersize, int ordered, mpmp_imap_t **out) {
+  const char *name = ordered ? "mpmp_pool_imap" : "mpmp_pool_imap_unordered";
+  int rc = mpmp__check_main(name);
+  if (rc < 0)
+    return rc;
+  if (pool == NULL || produce == NULL || out == NULL || in_size == 0 ||
+      out_size == 0)
+    return mpmp__err(MPMP_EINVAL, "%s: NULL pool, producer or iterator, or "
+                     "a zero item or result size", name);
+  if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", name);
+  if ((rc = mpmp__task_id(fn)) < 0)
+    return rc;
+  size_t c = 1, n = 1;
+  if ((rc = window(pool, in_size, out_size, chunk, buffersize, &c, &n)) < 0)
+    return rc;
   mpmp_imap_t *it = mpmp__calloc(1, sizeof *it);
   if (it == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for imap");
-  *it = (mpmp_imap_t){.pool = pool, .fn = fn, .produce = produce,
+  *it = (mpmp_imap_t){.fn = fn, .produce = produce,
                       .user = user, .in_size = in_size, .out_size = out_size,
                       .chunk = c, .ordered = ordered, .nslots = (int)n,
                       .cur = -1};
@@ -144,9 +187,15 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
                             .out = res + k * c * out_size, .it = it};
     it->free[it->nfree++] = (int)(n - 1 - k); /* slot 0 on top */
   }
+  if ((rc = mpmp__pool_iter_add(pool, it)) < 0) {
+    mpmp_imap_destroy(it);
+    return rc;
+  }
+  it->pool = pool;
+  it->feeding = 1;
   refill(it);
   if (it->error < 0 && it->nsub == 0) {
-    int rc = it->error;
+    rc = it->error;
     mpmp_imap_destroy(it);
     return rc;
   }
@@ -190,30 +239,35 @@ static int wait_ready(slot_t *s, double deadline) {
 }
 
 /* Destroy a slot's job once it is ready and its callback has returned
- * (right after ready, in the thread that made it ready: a short wait). */
+ * (right after ready, in the thread that made it ready: a short wait).
+ * After mpmp_finalize every job is complete and its callback done. */
 static void drop_job(slot_t *s) {
-  wait_ready(s, INFINITY);
-  mpmp__wait_until(slot_called, s, INFINITY);
+  if (mpmp_initialized()) {
+    wait_ready(s, INFINITY);
+    if (!slot_called(s))
+      mpmp__wait_until(slot_called, s, INFINITY);
+  }
   mpmp_async_destroy(s->job);
   s->job = NULL;
 }
 
 /* The slot to hand the next result from once it is back (*rc 0), or
  * *rc < 0 when the wait timed out; -1 when no slot is out: the end. */
-static int next_slot(mpmp_imap_t *it, double timeout, int *rc) {
+static int next_slot(mpmp_imap_t *it, double deadline, int *rc) {
   *rc = 0;
   if (it->ordered) {
     if (it->nsub == 0)
       return -1;
     int k = it->sub[it->sub_head];
-    *rc = wait_ready(&it->slots[k], mpmp__deadline(timeout));
+    *rc = wait_ready(&it->slots[k], deadline);
     return k;
   }
   if (it->cur >= 0)
     return it->cur;
   if (it->nsub == 0)
     return -1;
-  *rc = mpmp__wait_until(any_finished, it, mpmp__deadline(timeout));
+  *rc = atomic_load(&it->nfin) > 0
+            ? 0 : mpmp__wait_until(any_finished, it, deadline);
   if (*rc < 0)
     return 0;
   pthread_mutex_lock(&it->fin_lock);
@@ -241,17 +295,43 @@ static void retire(mpmp_imap_t *it, int k) {
   it->free[it->nfree++] = k;
 }
 
+/* The iteration is over with an error: every later call returns it too. */
+static int stop_with(mpmp_imap_t *it, int rc) {
+  end_input(it, rc);
+  it->error = rc;
+  return rc;
+}
+
 MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
                             double timeout) {
-  if (it == NULL || out == NULL)
-    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: NULL argument");
-  refill(it); /* slots freed by the last call go back to work first */
-  int rc, k = next_slot(it, timeout, &rc);
-  if (k < 0)
-    return it->error < 0 ? it->error : MPMP_EEOF;
+  double deadline;
+  int rc = mpmp__check_main("mpmp_imap_next");
   if (rc < 0)
-    return mpmp__err(MPMP_ETIMEDOUT, "imap: no result within %g s", timeout);
+    return rc;
+  if (it == NULL || out == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: the %s is NULL",
+                     it == NULL ? "iterator" : "output buffer");
+  if ((rc = mpmp__timeout(timeout, &deadline, "mpmp_imap_next")) < 0)
+    return rc;
+  refill(it); /* slots freed by the last call go back to work first */
+  int k = next_slot(it, deadline, &rc);
+  if (k < 0 && it->error == MPMP_EPERM)
+    return mpmp__err(it->error, "mpmp_imap_next: the pool was terminated, "
+                     "joined or destroyed before this imap's input was all "
+                     "read");
+  if (k < 0 && it->error < 0)
+    return mpmp__err(it->error, "mpmp_imap_next: the producer failed with %d "
+                     "(%s)", it->error, mpmp_strerror(it->error));
+  if (k < 0)
+    return MPMP_EEOF;
+  if (rc < 0)
+    return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: no result within %g s",
+                     timeout);
   slot_t *s = &it->slots[k];
+  if (!mpmp__async_complete(s->job)) /* its chunk never ran: terminated */
+    return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "
+                                   "terminated before item %zu ran: the "
+                                   "iteration ends here", s->first + s->pos));
   size_t at = s->pos++, idx = s->first + at;
   memcpy(out, s->out + at * it->out_size, it->out_size);
   if (index)
@@ -265,6 +345,11 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
   return rc;
 }
 
+void mpmp__imap_pool_gone(mpmp_imap_t *it) {
+  it->feeding = 0; /* the pool keeps no count any more */
+  it->pool = NULL;
+}
+
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
   if (it == NULL)
     return;
@@ -273,6 +358,10 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
     /* the job writes into our buffers until its chunks are back */
     mpmp__async_stop(s->job);
     drop_job(s);
+  }
+  if (it->pool != NULL) {
+    end_input(it, 0);
+    mpmp__pool_iter_remove(it->pool, it);
   }
   if (it->slots != NULL) {
     mpmp__free(it->slots[0].in);

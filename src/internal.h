@@ -305,7 +305,9 @@ typedef struct mpmp__rt {
   /* worker rank: the queued bodies and the one running now */
   struct mpmp__job *jobq_head, *jobq_tail;
   _Atomic int shutdown;
-  _Atomic uint64_t stop_id;
+  /* Stop requests (see mpmp_should_stop): every job with an id up to
+   * stop_upto (a pool's terminate), and the one job or process stop_one */
+  _Atomic uint64_t stop_upto, stop_one;
   const struct mpmp__job *current;
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
@@ -351,8 +353,8 @@ struct mpmp_ctx {
   size_t out_size, out_max;
   void *slot;              /* map: the item's fixed-size result slot */
   char *errmsg;            /* set by mpmp_fail */
-  const _Atomic uint64_t *stop_id;
-  uint64_t id;
+  int stoppable;           /* the stop requests below apply to this task */
+  uint64_t id;             /* its job or process id */
 };
 void mpmp__ctx_fini(mpmp_ctx_t *ctx);
 
@@ -375,6 +377,12 @@ int mpmp__claim_worker(void);
 int mpmp__process_start_on(struct mpmp_process *p, int rank);
 /* Future support on pool results (pool.c, used by executor.c). */
 int mpmp__async_cancel(mpmp_async_t *j);
+/* get/wait/ready with the public call's name in the messages. */
+int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn);
+int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn);
+int mpmp__async_ready(mpmp_async_t *j, const char *fn);
+/* Deal no more of the job and ask its running tasks to stop. */
+void mpmp__async_terminate(mpmp_async_t *j);
 int mpmp__async_done(const mpmp_async_t *j);
 int mpmp__async_cancelled(const mpmp_async_t *j);
 int mpmp__async_running(mpmp_async_t *j);
@@ -385,6 +393,49 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
 /* The failure of item `index` of a finished job, or NULL (imap.c). */
 const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
                                    int *rank);
+/* A finished job all of whose items ran (not cut short by terminate). */
+int mpmp__async_complete(const mpmp_async_t *j);
+
+/* imap (imap.c) on a pool (pool.c): a map job of the iterator, which may
+ * still be submitted after close() (Python lets an imap finish), and the
+ * pool's record of its live iterators (rt->lock taken inside). */
+int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                          size_t n, size_t in_size, void *out,
+                          size_t out_size, mpmp_async_cb cb, void *user,
+                          mpmp_async_t **res);
+int mpmp__pool_iter_add(mpmp_pool_t *pool, mpmp_imap_t *it);
+/* Its producer ended: pool_join no longer waits for it. */
+void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it);
+void mpmp__pool_iter_remove(mpmp_pool_t *pool, mpmp_imap_t *it);
+/* The pool is being destroyed (its jobs are all complete): the iterator
+ * must not touch it again (imap.c). */
+void mpmp__imap_pool_gone(mpmp_imap_t *it);
+
+/*
+ * Watches (as_completed, futures_wait): a set of distinct jobs, each of
+ * which reports its completion here when it happens, so that a waiter
+ * neither rescans every job at every look nor misses one. All fields but
+ * `seq` are guarded by rt->lock; `seq` changes at every event, for a wait
+ * predicate that takes no lock.
+ */
+typedef struct mpmp__watch {
+  mpmp_async_t **pending;  /* slot -> the job, until it completes */
+  mpmp_async_t **done;     /* done[head..ndone): completed, not yet taken */
+  size_t n;                /* distinct jobs watched */
+  size_t ndone, head;
+  size_t ncompleted;       /* ever completed (taken or not) */
+  size_t gone;             /* destroyed by the user before completing */
+  size_t failed;           /* completed with an exception (not cancelled) */
+  _Atomic uint64_t seq;
+} mpmp__watch_t;
+/* Watch the n jobs of fs (duplicates count once; NULL entries are
+ * MPMP_EINVAL naming fn); those already complete are done at once. */
+int mpmp__watch_init(mpmp__watch_t *w, mpmp_async_t *const *fs, size_t n,
+                     const char *fn);
+/* The next completed job, or NULL; it leaves the watch. */
+mpmp_async_t *mpmp__watch_take(mpmp__watch_t *w);
+/* Stop watching: every job still linked leaves it. */
+void mpmp__watch_fini(mpmp__watch_t *w);
 
 /* Shared objects (object.c, value.c, sync.c). */
 void mpmp__value_ops_register(void);

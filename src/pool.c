@@ -28,9 +28,15 @@ typedef struct fail {
   char *msg;
 } fail_t;
 
+/* A job's place in a watch (as_completed, futures_wait): see "watches". */
+typedef struct watch_link {
+  mpmp__watch_t *w;
+  size_t slot;
+} watch_link_t;
+
 struct mpmp_async {
   mpmp_async_t *next;       /* in the pool's list of unfinished jobs */
-  mpmp_pool_t *pool;
+  mpmp_pool_t *pool;        /* NULL once complete: the pool may go first */
   uint64_t id;
   int task, orphan;         /* orphan: destroyed by the user while running */
   const char *in;
@@ -48,6 +54,9 @@ struct mpmp_async {
   int nmore, cancelled, stopped; /* stopped: deal no more (map timeout) */
   int in_callback; /* ready, callbacks not yet run: destroy must not free */
   double t_submit;  /* MPMP_TRACE: when it was submitted */
+  watch_link_t link;     /* the first watch it is in (link.w NULL: none) */
+  watch_link_t *links;   /* further watches */
+  int nlinks, links_cap;
 };
 
 struct mpmp_pool {
@@ -56,6 +65,12 @@ struct mpmp_pool {
   int *ranks, *inflight;
   size_t max_result;
   mpmp_async_t *jobs, *jobs_tail;
+  uint64_t last_id;         /* the newest job submitted: terminate stops
+                               every job up to it */
+  mpmp_imap_t **iters;      /* live imap iterators (imap.c) */
+  int niters, iters_cap;
+  int feeding;              /* of those, the ones whose producer has not
+                               ended yet */
 };
 
 /* Jobs and processes share one id space: a terminate names an id, and a
@@ -238,16 +253,22 @@ static int cmp_fail(const void *a, const void *b) {
 }
 
 static void job_free(mpmp_async_t *j);
+static void notify_watches(mpmp_async_t *j);
 
 /* A job is complete once every item is back (or it was terminated and no
- * chunk of it is still out); it then leaves the pool's list. */
+ * chunk of it is still out); it then leaves the pool's list and forgets
+ * the pool, which a complete job never needs again (so that the user may
+ * destroy the pool before its results). */
 static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
+  if (atomic_load(&j->ready))
+    return NULL;
   int finished = j->done_items == j->n ||
                  ((pool->state == POOL_TERMINATED || j->stopped) &&
                   j->chunks_out == 0);
-  if (!finished || atomic_load(&j->ready))
+  if (!finished)
     return NULL;
   unlink_job(pool, j->id);
+  j->pool = NULL;
   if (j->nfails > 1)
     qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
   j->in_callback = 1; /* run_callback() clears it */
@@ -255,11 +276,17 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
     mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
                     j->t_submit, mpmp__trace_clock());
   atomic_store(&j->ready, 1);
+  notify_watches(j);
   return j;
 }
 
 static int job_ok(const mpmp_async_t *j) {
   return j->nfails == 0 && j->done_items == j->n && !j->cancelled;
+}
+
+/* Python's "raised an exception": failed or cut short, not cancelled. */
+static int job_exception(const mpmp_async_t *j) {
+  return !j->cancelled && (j->nfails > 0 || j->done_items < j->n);
 }
 
 /*
@@ -450,23 +477,48 @@ MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool) {
 
 /* ---- submitting --------------------------------------------------------------- */
 
-/* Python's rule: n / (4 * workers), rounded up. */
+/* Python's rule: n / (4 * workers), rounded up (without overflowing for
+ * any n: a chunk is never empty). */
 static size_t auto_chunk(size_t n, int workers) {
-  size_t per = (size_t)workers * 4;
-  return n == 0 ? 1 : (n + per - 1) / per;
+  size_t per = (size_t)(workers > 0 ? workers : 1) * 4;
+  return n == 0 ? 1 : n / per + (n % per != 0);
 }
 
-static int submit(mpmp_pool_t *pool, mpmp_async_t *j) {
+static const char *state_name(const mpmp_pool_t *pool) {
+  if (pool->joined)
+    return "joined";
+  return pool->state == POOL_CLOSED ? "closed" : "terminated";
+}
+
+/*
+ * Queue a job and deal what can be dealt. A job of an imap iterator
+ * (`stream`) may still come after close(): Python lets an imap that was
+ * started before close() run to its end. The chunk size is chosen here,
+ * under the lock, where the pool is known to be running (a joined pool
+ * has no workers to divide by).
+ */
+static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
+                  int stream, const char *fn) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc = 0;
   pthread_mutex_lock(&rt->lock);
-  if (pool->state != POOL_RUN)
-    rc = mpmp__err(MPMP_EPERM, "the pool is %s: no more work can be "
-                   "submitted", pool->state == POOL_CLOSED ? "closed"
-                                                           : "terminated");
-  else if (j->n == 0) {
+  if (pool->state == POOL_TERMINATED || pool->joined ||
+      (pool->state == POOL_CLOSED && !stream)) {
+    rc = mpmp__err(MPMP_EPERM, "%s: the pool is %s: no more work can be "
+                   "submitted (Python: ValueError \"Pool not running\")", fn,
+                   state_name(pool));
+  } else if (j->n == 0) {
     atomic_store(&j->ready, 1); /* nothing to do: ready at once */
+    j->pool = NULL;
   } else {
+    /* a chunk is one MPI message: stay under 1 GiB */
+    size_t el = j->in_size > j->out_size ? j->in_size : j->out_size;
+    size_t cap = el ? ((size_t)INT32_MAX / 2) / el : SIZE_MAX;
+    j->chunk = chunksize ? chunksize : auto_chunk(j->n, pool->nworkers);
+    if (j->chunk > cap)
+      j->chunk = cap ? cap : 1;
+    j->id = next_job_id();
+    pool->last_id = j->id;
     j->t_submit = rt->trace ? mpmp__trace_clock() : 0;
     if (pool->jobs_tail)
       pool->jobs_tail->next = j;
@@ -479,6 +531,18 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j) {
   if (rc == 0 && j->n == 0 && j->cb)
     j->cb(j, 1, j->user);
   return rc;
+}
+
+/* n elements of `size` bytes must be one object of this address space. */
+static int check_extent(const void *p, size_t n, size_t size,
+                        const char *what, const char *fn) {
+  if (n > 0 && size > 0 &&
+      (n > (size_t)PTRDIFF_MAX / size ||
+       (uintptr_t)p > UINTPTR_MAX - n * size))
+    return mpmp__err(MPMP_EINVAL, "%s: %zu items of %zu bytes do not fit in "
+                     "memory (is n negative, or a size wrong?): %s", fn, n,
+                     size, what);
+  return 0;
 }
 
 static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
@@ -496,13 +560,16 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
                      in_size == 0 ? "the item" : "the result");
   if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
     return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", fn);
+  if ((rc = check_extent(in, n, in_size, "the input", fn)) < 0 ||
+      (rc = check_extent(out, n, out_size, "the output", fn)) < 0)
+    return rc;
   return 0;
 }
 
-static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
-                     size_t n, size_t in_size, void *out, size_t out_size,
-                     size_t chunksize, mpmp_async_cb cb, void *user,
-                     mpmp_async_t **res, const char *name) {
+static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                   size_t n, size_t in_size, void *out, size_t out_size,
+                   size_t chunksize, mpmp_async_cb cb, void *user,
+                   mpmp_async_t **res, int stream, const char *name) {
   int rc = check_map(pool, in, n, in_size, out, out_size, name);
   if (rc < 0)
     return rc;
@@ -511,23 +578,34 @@ static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
   int task = mpmp__task_id(fn);
   if (task < 0)
     return task;
-  size_t cap = ((size_t)INT32_MAX / 2) / (in_size > out_size ? in_size : out_size);
   mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
   if (j == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
-  *j = (mpmp_async_t){.pool = pool, .id = next_job_id(), .task = task,
-                      .in = in, .out = out, .n = n, .in_size = in_size,
-                      .out_size = out_size, .cb = cb, .user = user,
-                      .chunk = chunksize ? chunksize
-                                         : auto_chunk(n, pool->nworkers)};
-  if (j->chunk > cap) /* a chunk is one MPI message: stay under 1 GiB */
-    j->chunk = cap;
-  if ((rc = submit(pool, j)) < 0) {
+  *j = (mpmp_async_t){.pool = pool, .task = task, .in = in, .out = out,
+                      .n = n, .in_size = in_size, .out_size = out_size,
+                      .cb = cb, .user = user};
+  if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
     mpmp__free(j);
     return rc;
   }
   *res = j;
   return 0;
+}
+
+static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                     size_t n, size_t in_size, void *out, size_t out_size,
+                     size_t chunksize, mpmp_async_cb cb, void *user,
+                     mpmp_async_t **res, const char *name) {
+  return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
+                 res, 0, name);
+}
+
+int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                          size_t n, size_t in_size, void *out,
+                          size_t out_size, mpmp_async_cb cb, void *user,
+                          mpmp_async_t **res) {
+  return map_job(pool, fn, in, n, in_size, out, out_size, n, cb, user, res, 1,
+                 "mpmp_imap_next");
 }
 
 MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
@@ -572,16 +650,18 @@ MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
   return rc < 0 ? rc : get_and_destroy(j);
 }
 
-MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
-                                   const void *arg, size_t arg_size,
-                                   mpmp_async_cb cb, void *user,
-                                   mpmp_async_t **res) {
-  int rc = check_pool(pool, "mpmp_pool_apply_async");
+static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,
+                       size_t arg_size, mpmp_async_cb cb, void *user,
+                       mpmp_async_t **res, const char *name) {
+  int rc = check_pool(pool, name);
   if (rc < 0)
     return rc;
   if (res == NULL || (arg == NULL && arg_size > 0))
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_apply_async: %s is NULL",
+    return mpmp__err(MPMP_EINVAL, "%s: %s is NULL", name,
                      res == NULL ? "the result pointer" : "arg");
+  if (arg_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is over the "
+                     "1 GiB one task carries", name, arg_size);
   int task = mpmp__task_id(fn);
   if (task < 0)
     return task;
@@ -590,16 +670,15 @@ MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
   if (j == NULL || copy == NULL) {
     mpmp__free(j);
     mpmp__free(copy);
-    return mpmp__err(MPMP_ENOMEM, "out of memory for apply_async");
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory", name);
   }
   if (arg_size)
     memcpy(copy, arg, arg_size);
   /* One item of arg_size bytes (at least 1, so the chunk carries it). */
-  *j = (mpmp_async_t){.pool = pool, .id = next_job_id(), .task = task,
-                      .in = copy, .own_in = copy, .n = 1,
-                      .in_size = arg_size, .out_max = pool->max_result,
-                      .chunk = 1, .cb = cb, .user = user};
-  if ((rc = submit(pool, j)) < 0) {
+  *j = (mpmp_async_t){.pool = pool, .task = task, .in = copy, .own_in = copy,
+                      .n = 1, .in_size = arg_size,
+                      .out_max = pool->max_result, .cb = cb, .user = user};
+  if ((rc = submit(pool, j, 1, 0, name)) < 0) {
     job_free(j);
     return rc;
   }
@@ -607,13 +686,26 @@ MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
   return 0;
 }
 
+MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                   const void *arg, size_t arg_size,
+                                   mpmp_async_cb cb, void *user,
+                                   mpmp_async_t **res) {
+  return apply_async(pool, fn, arg, arg_size, cb, user, res,
+                     "mpmp_pool_apply_async");
+}
+
 MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
                              const void *arg, size_t arg_size, void *out,
                              size_t out_cap, size_t *out_size) {
-  mpmp_async_t *j;
+  mpmp_async_t *j = NULL;
   const void *data;
   size_t size = 0;
-  int rc = mpmp_pool_apply_async(pool, fn, arg, arg_size, NULL, NULL, &j);
+  if (out == NULL && out_cap > 0)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_apply: out is NULL but out_cap "
+                     "is %zu: give a buffer, or out_cap 0 for no result",
+                     out_cap);
+  int rc = apply_async(pool, fn, arg, arg_size, NULL, NULL, &j,
+                       "mpmp_pool_apply");
   if (rc < 0)
     return rc;
   if ((rc = mpmp_async_get(j, MPMP_FOREVER)) == 0 &&
@@ -673,28 +765,34 @@ static int wait_with_progress(mpmp_async_t *j, double deadline) {
   return rc;
 }
 
-MPMP_API int mpmp_async_wait(mpmp_async_t *j, double timeout) {
-  int rc = mpmp__check_main("mpmp_async_wait");
+/* A public call on a result: main rank, mpmp running, a result given. */
+static int check_async(const mpmp_async_t *j, const char *fn) {
+  int rc = mpmp__check_main(fn);
   if (rc < 0)
     return rc;
   if (j == NULL)
-    return mpmp__err(MPMP_EINVAL, "the result is NULL");
-  double deadline = mpmp__deadline(timeout);
+    return mpmp__err(MPMP_EINVAL, "%s: the result (future) is NULL", fn);
+  return 0;
+}
+
+static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
+  double deadline;
+  int rc = check_async(j, fn);
+  if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
+    return rc;
   if (j->n > 1 && j->out_size > 0 && progress_wanted())
     rc = wait_with_progress(j, deadline);
   else
     rc = mpmp__wait_until(job_ready, j, deadline);
   if (rc == MPMP_ETIMEDOUT)
-    return mpmp__err(rc, "the result is not ready after %g s (%zu of %zu "
-                     "items done); it keeps running", timeout, j->done_items,
-                     j->n);
+    return mpmp__err(rc, "%s: the result is not ready after %g s (%zu of %zu "
+                     "items done); it keeps running", fn, timeout,
+                     j->done_items, j->n);
   return rc;
 }
 
-MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
-  int rc = mpmp_async_wait(j, timeout);
-  if (rc < 0)
-    return rc;
+/* The verdict on a ready job, as get() reports it. */
+static int job_verdict(const mpmp_async_t *j) {
   if (j->cancelled)
     return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
   if (j->nfails > 0) {
@@ -709,17 +807,45 @@ MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
   return 0;
 }
 
-MPMP_API int mpmp_async_ready(mpmp_async_t *j) {
-  if (j == NULL)
-    return 0;
+int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn) {
+  return async_wait(j, timeout, fn);
+}
+
+int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn) {
+  int rc = async_wait(j, timeout, fn);
+  return rc < 0 ? rc : job_verdict(j);
+}
+
+MPMP_API int mpmp_async_wait(mpmp_async_t *j, double timeout) {
+  return async_wait(j, timeout, "mpmp_async_wait");
+}
+
+MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
+  return mpmp__async_get(j, timeout, "mpmp_async_get");
+}
+
+/* Ready now? Lets what has arrived in first (mpmp running). */
+static int ready_now(mpmp_async_t *j) {
   if (mpmp_initialized())
     mpmp__progress();
   return atomic_load(&j->ready);
 }
 
+int mpmp__async_ready(mpmp_async_t *j, const char *fn) {
+  if (j == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the result (future) is NULL", fn);
+  return ready_now(j);
+}
+
+MPMP_API int mpmp_async_ready(mpmp_async_t *j) {
+  return mpmp__async_ready(j, "mpmp_async_ready");
+}
+
 MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
-  if (!mpmp_async_ready(j))
-    return mpmp__err(MPMP_EAGAIN, "the result is not ready");
+  int rc = mpmp__async_ready(j, "mpmp_async_successful");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_successful: the "
+                                   "result is not ready");
   return job_ok(j);
 }
 
@@ -731,29 +857,58 @@ int mpmp__async_cancel(mpmp_async_t *j) {
   pthread_mutex_lock(&rt->lock);
   if (!atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0) {
     unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
+    j->pool = NULL;
     j->cancelled = cancelled = 1;
     j->in_callback = 1;
     atomic_store(&j->ready, 1);
+    notify_watches(j);
   }
+  int now = j->cancelled;
   pthread_mutex_unlock(&rt->lock);
   if (cancelled) {
     mpmp__ring_rank(rt->rank);
     run_callback(j);
   }
-  return cancelled || j->cancelled;
+  return now;
 }
 
 int mpmp__async_cancelled(const mpmp_async_t *j) { return j->cancelled; }
 
 /* Deal no more of the job; it completes once its chunks out are back. */
 void mpmp__async_stop(mpmp_async_t *j) {
+  mpmp_async_t *done = NULL;
   pthread_mutex_lock(&mpmp__rt.lock);
-  j->stopped = 1;
-  j->next_item = j->n;
-  mpmp_async_t *done = maybe_complete(j->pool, j);
+  if (!atomic_load(&j->ready)) {
+    j->stopped = 1;
+    j->next_item = j->n;
+    done = maybe_complete(j->pool, j);
+  }
   pthread_mutex_unlock(&mpmp__rt.lock);
   if (done)
     run_callback(done);
+}
+
+/* Tell the workers to stop the tasks of jobs up to `id` (upto = 1: every
+ * job of the pool, for terminate) or of job `id` alone (rt->lock held). */
+static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto) {
+  for (int w = 0; w < pool->nworkers; w++) {
+    if (pool->inflight[w] == 0)
+      continue;
+    mpmp__term_hdr_t *m = mpmp__malloc(sizeof *m);
+    if (m == NULL)
+      continue; /* the tasks run to their end: nothing is lost */
+    *m = (mpmp__term_hdr_t){.id = id, .upto = (uint32_t)upto};
+    mpmp__send_nb(pool->ranks[w], MPMP__TAG_TERMINATE, m, sizeof *m);
+  }
+}
+
+/* Stop the job: deal no more, and ask its running tasks to stop. */
+void mpmp__async_terminate(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__rt.lock);
+  if (!atomic_load(&j->ready) && j->pool != NULL)
+    send_stop(j->pool, j->id, 0);
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  mpmp__async_stop(j);
 }
 
 /* Cancel every job of the pool that has not started. */
@@ -816,6 +971,10 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
   return NULL;
 }
 
+int mpmp__async_complete(const mpmp_async_t *j) {
+  return atomic_load(&j->ready) && !j->cancelled && j->done_items == j->n;
+}
+
 /* The first failure's message, or NULL. */
 const char *mpmp__async_error(const mpmp_async_t *j) {
   if (j->cancelled)
@@ -826,13 +985,22 @@ const char *mpmp__async_error(const mpmp_async_t *j) {
 }
 
 MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
-  return mpmp_async_ready(j) ? j->nfails : 0;
+  int rc = mpmp__async_ready(j, "mpmp_async_failed_count");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failed_count: "
+                                   "the result is not ready");
+  return j->nfails;
 }
 
 MPMP_API int mpmp_async_failure(mpmp_async_t *j, int k, size_t *index,
                                 int *rank, const char **msg) {
-  if (!mpmp_async_ready(j) || k < 0 || k >= j->nfails)
-    return mpmp__err(MPMP_EINVAL, "no failure number %d", k);
+  int rc = mpmp__async_ready(j, "mpmp_async_failure");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failure: the "
+                                   "result is not ready");
+  if (k < 0 || k >= j->nfails)
+    return mpmp__err(MPMP_EINVAL, "mpmp_async_failure: no failure number %d "
+                     "(there are %d)", k, j->nfails);
   if (index)
     *index = j->fails[k].index;
   if (rank)
@@ -844,13 +1012,16 @@ MPMP_API int mpmp_async_failure(mpmp_async_t *j, int k, size_t *index,
 
 MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
                                size_t *size) {
-  if (!mpmp_async_ready(j))
-    return mpmp__err(MPMP_EAGAIN, "the result is not ready");
+  int rc = mpmp__async_ready(j, "mpmp_async_result");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_result: the "
+                                   "result is not ready");
   if (j->cancelled)
     return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
   if (j->nfails > 0 || j->done_items < j->n)
     return mpmp__err(MPMP_ETASK, "the task failed: %s", j->nfails ?
-                     j->fails[0].msg : "the pool was terminated");
+                     (j->fails[0].msg ? j->fails[0].msg : "?")
+                     : "the pool was terminated");
   if (data)
     *data = j->result;
   if (size)
@@ -858,8 +1029,182 @@ MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
   return 0;
 }
 
+/* ---- watches (as_completed, futures_wait) ----------------------------------- */
+
+static int link_add(mpmp_async_t *j, mpmp__watch_t *w, size_t slot) {
+  if (j->link.w == NULL) {
+    j->link = (watch_link_t){w, slot};
+    return 0;
+  }
+  if (j->nlinks == j->links_cap) {
+    int cap = j->links_cap ? 2 * j->links_cap : 4;
+    watch_link_t *l = mpmp__realloc(j->links, (size_t)cap * sizeof *l);
+    if (l == NULL)
+      return mpmp__err(MPMP_ENOMEM, "out of memory for a watch");
+    j->links = l;
+    j->links_cap = cap;
+  }
+  j->links[j->nlinks++] = (watch_link_t){w, slot};
+  return 0;
+}
+
+static void link_remove(mpmp_async_t *j, const mpmp__watch_t *w) {
+  if (j->link.w == w) {
+    j->link = j->nlinks > 0 ? j->links[--j->nlinks] : (watch_link_t){0};
+    return;
+  }
+  for (int k = 0; k < j->nlinks; k++)
+    if (j->links[k].w == w) {
+      j->links[k] = j->links[--j->nlinks];
+      return;
+    }
+}
+
+static void watch_done(mpmp__watch_t *w, size_t slot, mpmp_async_t *j) {
+  w->pending[slot] = NULL;
+  w->done[w->ndone++] = j;
+  w->ncompleted++;
+  w->failed += job_exception(j);
+  atomic_fetch_add(&w->seq, 1);
+}
+
+/* The job just completed (rt->lock held): every watch it is in learns it;
+ * it stays linked until it is taken or the watch ends. */
+static void notify_watches(mpmp_async_t *j) {
+  if (j->link.w != NULL)
+    watch_done(j->link.w, j->link.slot, j);
+  for (int k = 0; k < j->nlinks; k++)
+    watch_done(j->links[k].w, j->links[k].slot, j);
+}
+
+/* The user destroys a watched job (rt->lock held): it leaves its watches,
+ * which count it gone, so that nothing waits for it or returns it. */
+static void watch_forget(mpmp__watch_t *w, size_t slot, mpmp_async_t *j) {
+  if (w->pending[slot] == j) {
+    w->pending[slot] = NULL;
+  } else {
+    for (size_t k = w->head; k < w->ndone; k++)
+      if (w->done[k] == j) {
+        memmove(&w->done[k], &w->done[k + 1],
+                (w->ndone - k - 1) * sizeof *w->done);
+        w->ndone--;
+        w->ncompleted--;
+        w->failed -= job_exception(j);
+        break;
+      }
+  }
+  w->gone++;
+  atomic_fetch_add(&w->seq, 1);
+}
+
+static void unwatch_all(mpmp_async_t *j) {
+  while (j->link.w != NULL) {
+    watch_link_t l = j->link;
+    watch_forget(l.w, l.slot, j);
+    link_remove(j, l.w);
+  }
+}
+
+typedef struct fs_entry {
+  mpmp_async_t *j;
+  size_t at;
+} fs_entry_t;
+
+static int cmp_entry(const void *a, const void *b) {
+  const fs_entry_t *x = a, *y = b;
+  uintptr_t p = (uintptr_t)x->j, q = (uintptr_t)y->j;
+  if (p != q)
+    return (p > q) - (p < q);
+  return (x->at > y->at) - (x->at < y->at);
+}
+
+/* The distinct jobs of fs, in the order of their first appearance. */
+static size_t distinct(mpmp_async_t *const *fs, size_t n, mpmp_async_t **out,
+                       fs_entry_t *tmp) {
+  for (size_t i = 0; i < n; i++)
+    tmp[i] = (fs_entry_t){fs[i], i};
+  if (n > 1)
+    qsort(tmp, n, sizeof *tmp, cmp_entry);
+  for (size_t i = 0; i < n; i++) /* mark the first of each run */
+    out[i] = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || tmp[i].j != tmp[i - 1].j)
+      out[tmp[i].at] = tmp[i].j;
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (out[i] != NULL)
+      out[u++] = out[i];
+  return u;
+}
+
+int mpmp__watch_init(mpmp__watch_t *w, mpmp_async_t *const *fs, size_t n,
+                     const char *fn) {
+  memset(w, 0, sizeof *w);
+  if (fs == NULL && n > 0)
+    return mpmp__err(MPMP_EINVAL, "%s: the future array is NULL", fn);
+  for (size_t i = 0; i < n; i++)
+    if (fs[i] == NULL)
+      return mpmp__err(MPMP_EINVAL, "%s: future %zu of %zu is NULL", fn, i, n);
+  fs_entry_t *tmp = mpmp__malloc(n * sizeof *tmp);
+  w->pending = mpmp__calloc(n, sizeof *w->pending);
+  w->done = mpmp__calloc(n, sizeof *w->done);
+  if (tmp == NULL || w->pending == NULL || w->done == NULL) {
+    mpmp__free(tmp);
+    mpmp__watch_fini(w);
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory for %zu futures", fn, n);
+  }
+  w->n = distinct(fs, n, w->pending, tmp);
+  mpmp__free(tmp);
+  int rc = 0;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  for (size_t k = 0; k < w->n; k++) {
+    mpmp_async_t *j = w->pending[k];
+    if (link_add(j, w, k) < 0) {
+      for (size_t i = k; i < w->n; i++)
+        w->pending[i] = NULL; /* not linked: fini must not unlink them */
+      rc = MPMP_ENOMEM;
+      break;
+    }
+    if (atomic_load(&j->ready))
+      watch_done(w, k, j);
+  }
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  if (rc < 0) {
+    mpmp__watch_fini(w);
+    return mpmp__err(rc, "%s: out of memory for %zu futures", fn, n);
+  }
+  return 0;
+}
+
+mpmp_async_t *mpmp__watch_take(mpmp__watch_t *w) {
+  mpmp_async_t *j = NULL;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  if (w->head < w->ndone) {
+    j = w->done[w->head++];
+    link_remove(j, w);
+  }
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return j;
+}
+
+void mpmp__watch_fini(mpmp__watch_t *w) {
+  pthread_mutex_lock(&mpmp__rt.lock);
+  for (size_t k = 0; w->pending != NULL && k < w->n; k++)
+    if (w->pending[k] != NULL)
+      link_remove(w->pending[k], w);
+  for (size_t k = w->head; w->done != NULL && k < w->ndone; k++)
+    link_remove(w->done[k], w);
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  mpmp__free(w->pending);
+  mpmp__free(w->done);
+  memset(w, 0, sizeof *w);
+}
+
+/* ---- destroying a result -------------------------------------------------------- */
+
 static void job_free(mpmp_async_t *j) {
   mpmp__free(j->more);
+  mpmp__free(j->links);
   for (int k = 0; k < j->nfails; k++)
     mpmp__free(j->fails[k].msg);
   mpmp__free(j->fails);
@@ -872,12 +1217,13 @@ MPMP_API void mpmp_async_destroy(mpmp_async_t *j) {
   if (j == NULL)
     return;
   int busy = 0;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  unwatch_all(j);
   if (mpmp_initialized()) {
-    pthread_mutex_lock(&mpmp__rt.lock);
     busy = !atomic_load(&j->ready) || j->in_callback;
     j->orphan = busy; /* run_callback() frees it when it is done */
-    pthread_mutex_unlock(&mpmp__rt.lock);
   }
+  pthread_mutex_unlock(&mpmp__rt.lock);
   if (!busy)
     job_free(j);
 }
@@ -895,6 +1241,12 @@ MPMP_API int mpmp_pool_close(mpmp_pool_t *pool) {
   return 0;
 }
 
+/*
+ * Stop now. Every worker with work of this pool is told to stop every job
+ * up to the pool's newest (one message, whatever number of jobs are in
+ * flight: a worker keeps the highest such id, and its tasks of older jobs
+ * see mpmp_should_stop(), while chunks it has not started are skipped).
+ */
 MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp_async_t *done = NULL;
@@ -903,17 +1255,10 @@ MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
     return rc;
   pthread_mutex_lock(&rt->lock);
   pool->state = POOL_TERMINATED;
+  if (pool->jobs != NULL)
+    send_stop(pool, pool->last_id, 1);
   for (mpmp_async_t *j = pool->jobs, *next; j != NULL; j = next) {
     next = j->next;
-    mpmp__term_hdr_t t = {.id = j->id}; /* running tasks see should_stop */
-    for (int w = 0; w < pool->nworkers; w++)
-      if (pool->inflight[w] > 0) {
-        mpmp__term_hdr_t *m = mpmp__malloc(sizeof *m);
-        if (m) {
-          *m = t;
-          mpmp__send_nb(pool->ranks[w], MPMP__TAG_TERMINATE, m, sizeof *m);
-        }
-      }
     j->next_item = j->n; /* deal nothing more */
     mpmp_async_t *d = maybe_complete(pool, j);
     if (d) { /* chain the completed ones for their callbacks */
@@ -944,24 +1289,82 @@ static int pool_idle(void *arg) {
 }
 
 MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
+  double deadline;
   int rc = check_pool(pool, "mpmp_pool_join");
-  if (rc < 0)
+  if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, "mpmp_pool_join")) < 0)
     return rc;
-  if (pool->state == POOL_RUN)
-    return mpmp__err(MPMP_EPERM, "join a pool after close() or terminate(), "
-                     "as in Python");
-  if (pool->joined)
+  pthread_mutex_lock(&mpmp__rt.lock);
+  int state = pool->state, joined = pool->joined, feeding = pool->feeding;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  if (state == POOL_RUN)
+    return mpmp__err(MPMP_EPERM, "mpmp_pool_join: join a pool after close() "
+                     "or terminate(), as in Python");
+  if (joined)
     return 0;
-  rc = mpmp__wait_until(pool_idle, pool, mpmp__deadline(timeout));
+  /* An imap feeds the pool from the thread that reads it: waiting for it
+   * here could wait for ever. */
+  if (state == POOL_CLOSED && feeding > 0)
+    return mpmp__err(MPMP_EPERM, "mpmp_pool_join: %d imap iterator%s of this "
+                     "pool still read%s input: read %s to the end (or destroy "
+                     "%s, or terminate the pool) before joining", feeding,
+                     feeding > 1 ? "s" : "", feeding > 1 ? "" : "s",
+                     feeding > 1 ? "them" : "it", feeding > 1 ? "them" : "it");
+  rc = mpmp__wait_until(pool_idle, pool, deadline);
   if (rc < 0)
-    return mpmp__err(rc, "the pool's workers are still busy after %g s",
-                     timeout);
+    return mpmp__err(rc, "mpmp_pool_join: the pool's workers are still busy "
+                     "after %g s", timeout);
   pthread_mutex_lock(&mpmp__rt.lock);
   release(pool);
   pool->joined = 1;
   pthread_mutex_unlock(&mpmp__rt.lock);
   return 0;
 }
+
+/* ---- imap iterators of a pool (imap.c) ------------------------------------------ */
+
+int mpmp__pool_iter_add(mpmp_pool_t *pool, mpmp_imap_t *it) {
+  int rc = 0;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  if (pool->state != POOL_RUN) {
+    rc = mpmp__err(MPMP_EPERM, "imap: the pool is %s: no more work can be "
+                   "submitted (Python: ValueError \"Pool not running\")",
+                   state_name(pool));
+  } else if (pool->niters == pool->iters_cap) {
+    int cap = pool->iters_cap ? 2 * pool->iters_cap : 4;
+    mpmp_imap_t **t = mpmp__realloc(pool->iters, (size_t)cap * sizeof *t);
+    if (t == NULL)
+      rc = mpmp__err(MPMP_ENOMEM, "out of memory for an imap");
+    else {
+      pool->iters = t;
+      pool->iters_cap = cap;
+    }
+  }
+  if (rc == 0) {
+    pool->iters[pool->niters++] = it;
+    pool->feeding++;
+  }
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  return rc;
+}
+
+void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it) {
+  (void)it;
+  pthread_mutex_lock(&mpmp__rt.lock);
+  pool->feeding--;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+}
+
+void mpmp__pool_iter_remove(mpmp_pool_t *pool, mpmp_imap_t *it) {
+  pthread_mutex_lock(&mpmp__rt.lock);
+  for (int i = 0; i < pool->niters; i++)
+    if (pool->iters[i] == it) {
+      pool->iters[i] = pool->iters[--pool->niters];
+      break;
+    }
+  pthread_mutex_unlock(&mpmp__rt.lock);
+}
+
+/* ---- destroy, and the end of the job ----------------------------------------- */
 
 MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
   if (pool == NULL)
@@ -973,6 +1376,16 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
     mpmp_pool_terminate(pool);
     rc = mpmp_pool_join(pool, MPMP_FOREVER);
   }
+  /* Its iterators outlive it: they end with an error (imap.c). */
+  pthread_mutex_lock(&mpmp__rt.lock);
+  mpmp_imap_t **iters = pool->iters;
+  int niters = pool->niters;
+  pool->iters = NULL;
+  pool->niters = 0;
+  pthread_mutex_unlock(&mpmp__rt.lock);
+  for (int i = 0; i < niters; i++)
+    mpmp__imap_pool_gone(iters[i]);
+  mpmp__free(iters);
   mpmp__free(pool->ranks);
   mpmp__free(pool->inflight);
   mpmp__free(pool);

@@ -146,7 +146,6 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   p->max_result = opts && opts->max_result ? opts->max_result : DEFAULT_MAX_RESULT;
   pthread_mutex_lock(&mpmp__rt.lock);
   int n = ++mpmp__rt.proc_counter;
-  p->id = atomic_fetch_add(&mpmp__rt.next_id, 1) + 1;
   pthread_mutex_unlock(&mpmp__rt.lock);
   if (opts && opts->name)
     snprintf(p->name, sizeof p->name, "%s", opts->name);
@@ -205,6 +204,10 @@ int mpmp__process_start_on(mpmp_process_t *p, int rank) {
 static int start_on(mpmp_process_t *p, int rank) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc;
+  /* The id is drawn at start, not at create: a worker's stop requests
+   * name the newest id they stop (see worker.c on_terminate), so an id
+   * must be newer than any job the rank ran before. */
+  p->id = atomic_fetch_add(&rt->next_id, 1) + 1;
   p->rank = rank;
   p->state = P_STARTED;
   mpmp__run_hdr_t h = {.id = p->id, .task = p->task, .daemon = p->daemon,
@@ -232,7 +235,11 @@ MPMP_API int mpmp_process_join(mpmp_process_t *p, double timeout) {
   if (p->state != P_STARTED)
     return mpmp__err(MPMP_EPERM, "can only join a started process ('%s' was "
                      "never started)", p->name);
-  int rc = mpmp__wait_until(proc_done, p, mpmp__deadline(timeout));
+  double deadline;
+  int rc = mpmp__timeout(timeout, &deadline, "mpmp_process_join");
+  if (rc < 0)
+    return rc;
+  rc = mpmp__wait_until(proc_done, p, deadline);
   if (rc == MPMP_ETIMEDOUT)
     return mpmp__err(rc, "process '%s' (rank %d) still runs after %g s; "
                      "it keeps running: join again later", p->name, p->rank,

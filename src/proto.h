@@ -21,9 +21,12 @@ typedef struct mpmp__done_hdr {
   uint64_t resultlen;
 } mpmp__done_hdr_t;
 
-/* MPMP__TAG_TERMINATE */
+/* MPMP__TAG_TERMINATE: stop the task of job or process `id`, or (upto)
+ * of every job with an id up to `id` (ids only grow: a pool's terminate
+ * names its newest job). */
 typedef struct mpmp__term_hdr {
   uint64_t id;
+  uint32_t upto, pad;
 } mpmp__term_hdr_t;
 
 /* Items and results up to this many bytes travel inside the header message;

@@ -231,9 +231,12 @@ MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) {
 }
 
 MPMP_API int mpmp_should_stop(const mpmp_ctx_t *ctx) {
-  if (ctx == NULL || ctx->stop_id == NULL)
+  if (ctx == NULL || !ctx->stoppable)
     return 0;
-  return atomic_load_explicit(ctx->stop_id, memory_order_relaxed) == ctx->id;
+  return ctx->id <= atomic_load_explicit(&mpmp__rt.stop_upto,
+                                         memory_order_relaxed) ||
+         ctx->id == atomic_load_explicit(&mpmp__rt.stop_one,
+                                         memory_order_relaxed);
 }
 
 void mpmp__ctx_fini(mpmp_ctx_t *ctx) {

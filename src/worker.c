@@ -61,10 +61,24 @@ static void on_chunk(int src, void *buf, size_t len) {
   enqueue(src, MPMP__TAG_RUN_CHUNK, buf, len, sizeof(mpmp__chunk_hdr_t));
 }
 
+/* A stop request. One for all of a pool's jobs keeps the highest id
+ * named (ids only grow, so every older job stays stopped however many
+ * were in flight); one for a single job or process replaces the last. */
 static void on_terminate(int src, void *buf, size_t len) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__term_hdr_t t;
   (void)src;
-  if (len >= sizeof(mpmp__term_hdr_t))
-    atomic_store(&mpmp__rt.stop_id, ((mpmp__term_hdr_t *)buf)->id);
+  if (len >= sizeof t) {
+    memcpy(&t, buf, sizeof t);
+    if (t.upto) {
+      uint64_t old = atomic_load(&rt->stop_upto);
+      while (old < t.id &&
+             !atomic_compare_exchange_weak(&rt->stop_upto, &old, t.id))
+        ;
+    } else {
+      atomic_store(&rt->stop_one, t.id);
+    }
+  }
   mpmp__free(buf);
 }
 
@@ -151,7 +165,7 @@ static void run_job(mpmp__job_t *job) {
   const mpmp__run_hdr_t *h = job->hdr;
   const mpmp__task_entry_t *task = mpmp__task_get(h->task);
   mpmp_ctx_t ctx = {.arg = h + 1, .arg_size = job->len - sizeof *h,
-                    .out_max = h->max_result, .stop_id = &rt->stop_id,
+                    .out_max = h->max_result, .stoppable = 1,
                     .id = h->id};
   rt->current = job;
   atomic_store(&rt->crash_item, 0);
