@@ -66,6 +66,7 @@ static void executor_submit_as_completed(void **state) {
   for (int i = 0; i < 10; i++)
     mpmp_future_destroy(fs[i]);
   assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
 static void executor_exception_reaches_result(void **state) {
@@ -91,6 +92,7 @@ static void executor_exception_reaches_result(void **state) {
   }
   assert_int_equal(ok, 9);
   assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
 static int calls;
@@ -133,6 +135,7 @@ static void executor_cancel_pending_future(void **state) {
     mpmp_future_destroy(busy[i]);
   }
   assert_true(cancelled <= 1); /* only the third can still be pending */
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
 static void executor_wait_modes(void **state) {
@@ -165,6 +168,7 @@ static void executor_wait_modes(void **state) {
   assert_int_equal(mpmp_future_result(fs[0], 30, &r, NULL), 0);
   mpmp_future_destroy(fs[0]);
   assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
 static void executor_map_in_order_and_timeout(void **state) {
@@ -189,6 +193,7 @@ static void executor_map_in_order_and_timeout(void **state) {
   mpmp_future_t *f = NULL;
   assert_int_equal(mpmp_executor_submit(ex, process_item, &one, sizeof one, &f), MPMP_EPERM);
   assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
 /* The tutorial's "chunking for large data": 1 000 000 items in chunks of
@@ -223,6 +228,7 @@ static void executor_map_stream_bounded(void **state) {
   mpmp_imap_destroy(it);
   assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
   assert_int_equal(mpmp_executor_map_stream(ex, process_item, produce_stream, &s, sizeof(int64_t), sizeof r, 1, 0, &it), MPMP_EPERM);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
 static const struct CMUnitTest tests[] = {
