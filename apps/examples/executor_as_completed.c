@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
   if (rc != MPMP_EEOF)
     check(rc, "as_completed");
   mpmp_as_completed_destroy(it);
-  check(mpmp_executor_shutdown(executor, 1, 0), "leaving the with block");
+  check(mpmp_executor_destroy(executor), "leaving the with block");
   for (int i = 0; i < N; i++)
     mpmp_future_destroy(futures[i]);
 

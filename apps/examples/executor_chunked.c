@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
   if (rc != MPMP_EEOF)
     check(rc, "the map's next result");
   mpmp_imap_destroy(map);
-  check(mpmp_executor_shutdown(executor, 1, 0), "leaving the with block");
+  check(mpmp_executor_destroy(executor), "leaving the with block");
 
   int64_t sum = 0;
   size_t wrong = 0;

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
       check(rc, "future.result");
     }
   }
-  check(mpmp_executor_shutdown(executor, 1, 0), "leaving the with block");
+  check(mpmp_executor_destroy(executor), "leaving the with block");
   for (int i = 0; i < N; i++)
     mpmp_future_destroy(futures[i]);
 

@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
   check(mpmp_executor_map(executor, cpu_intensive, data, N, sizeof *data,
                           results, sizeof *results, 1, MPMP_FOREVER),
         "executor.map");
-  check(mpmp_executor_shutdown(executor, 1, 0), "leaving the with block");
+  check(mpmp_executor_destroy(executor), "leaving the with block");
 
   uint64_t sum = 0;
   for (int i = 0; i < N; i++)

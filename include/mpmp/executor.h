@@ -19,6 +19,15 @@
  * The executor runs on a pool of worker ranks; a future is the pool's
  * asynchronous result of one task (so mpmp_async_* calls work on it too).
  * A failing task's message is the future's exception.
+ *
+ * Lifetimes: an executor is valid until mpmp_executor_destroy(); after
+ * mpmp_executor_shutdown() it takes no work (::MPMP_EPERM) but its calls
+ * stay safe. Futures are valid until mpmp_future_destroy(), whatever
+ * happens to the executor, and also after mpmp_finalize(). A future
+ * destroyed while an as_completed iterator or a futures_wait watches it
+ * leaves them (it is neither waited for nor returned). Every call answers
+ * NULL with ::MPMP_EINVAL, a NaN timeout with ::MPMP_EINVAL, and calls after
+ * mpmp_finalize() with ::MPMP_ENOTINIT (destroy calls excepted).
  */
 #ifndef MPMP_EXECUTOR_H
 #define MPMP_EXECUTOR_H
@@ -55,6 +64,9 @@ MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
 /**
  * Python's executor.map with results in order; fixed-size elements as in
  * mpmp_pool_map(). Only the chunks in flight are ever out (two per worker).
+ * At the timeout the calls not started are cancelled, the running ones
+ * are asked to stop (mpmp_should_stop()) and waited for, so that nothing
+ * writes to \p out after the return.
  * \return 0, ::MPMP_ETASK (first failure in mpmp_errmsg()), ::MPMP_ETIMEDOUT.
  */
 MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
@@ -75,13 +87,24 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
                                       size_t chunksize, size_t buffersize,
                                       mpmp_imap_t **it);
 /**
- * No more submissions. \p cancel_futures: cancel the futures not started
- * yet. \p wait: wait for the running ones, give the workers back and free
- * the executor (futures stay valid until destroyed). With \p wait 0 the
- * executor is freed by a later shutdown(ex, 1, ...) call.
+ * No more submissions (submit, map and map_stream then return
+ * ::MPMP_EPERM). \p cancel_futures: cancel the futures not started yet.
+ * \p wait: wait for the running ones and give the workers back. The
+ * executor object stays valid (and shut down) until
+ * mpmp_executor_destroy(); calling shutdown again is harmless.
+ * \return 0; ::MPMP_EPERM with \p wait when a map_stream iterator still
+ * reads its input (read it to its end, or destroy it, first).
  */
 MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
                                     int cancel_futures);
+/**
+ * Python's `with ProcessPoolExecutor() as ex:` exit: shutdown(wait = 1)
+ * and free the executor (a map_stream iterator still reading is ended
+ * first: its next mpmp_imap_next() says so). Futures stay valid until
+ * destroyed; a NULL \p ex is a no-op. Also safe after mpmp_finalize().
+ * \return 0, or the code of the shutdown.
+ */
+MPMP_API int mpmp_executor_destroy(mpmp_executor_t *ex);
 
 /**
  * The result bytes (valid until destroy). \return 0, ::MPMP_ETIMEDOUT,
@@ -96,12 +119,14 @@ MPMP_API int mpmp_future_result(mpmp_future_t *f, double timeout,
  */
 MPMP_API int mpmp_future_exception(mpmp_future_t *f, double timeout,
                                    const char **msg);
-/** \return 1 when finished or cancelled. */
+/** \return 1 when finished or cancelled, else 0; ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_future_done(mpmp_future_t *f);
-/** \return 1 while a worker runs it. */
+/** \return 1 while a worker runs it, else 0; ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_future_running(mpmp_future_t *f);
-/** Cancel if not started. \return 1 if it is (now) cancelled, else 0. */
+/** Cancel if not started. \return 1 if it is (now) cancelled, else 0;
+ * ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_future_cancel(mpmp_future_t *f);
+/** \return 1 if cancelled, else 0; ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_future_cancelled(mpmp_future_t *f);
 /** Run \p cb when done (at once if it already is); same rules as pool callbacks. */
 MPMP_API int mpmp_future_add_done_callback(mpmp_future_t *f, mpmp_async_cb cb,
@@ -110,7 +135,12 @@ MPMP_API void mpmp_future_destroy(mpmp_future_t *f);
 
 /** Python's as_completed(): yields futures as they finish. */
 typedef struct mpmp_as_completed mpmp_as_completed_t;
-/** \p timeout bounds the whole iteration, as in Python. */
+/**
+ * \p timeout bounds the whole iteration, as in Python. A future given
+ * more than once is yielded once (Python takes set(fs)); those already
+ * finished come first. O(n log n) in all over n futures.
+ * \return 0, ::MPMP_EINVAL (a NULL entry, n < 0, NaN timeout).
+ */
 MPMP_API int mpmp_as_completed(mpmp_future_t *const *fs, int n, double timeout,
                                mpmp_as_completed_t **it);
 /**
@@ -127,9 +157,12 @@ enum {
   MPMP_ALL_COMPLETED = 3
 };
 /**
- * Python's concurrent.futures.wait(). \return the number of done futures
- * (check each with mpmp_future_done()); it returns at the timeout too, as
- * Python does, with fewer done.
+ * Python's concurrent.futures.wait(). FIRST_EXCEPTION returns when a future
+ * fails (a cancelled one did not fail), else when all are done.
+ * \return the number of distinct done futures (check each with
+ * mpmp_future_done()); it returns at the timeout too, as Python does, with
+ * fewer done; ::MPMP_EINVAL for a NULL entry, n < 0, a bad return_when or
+ * a NaN timeout.
  */
 MPMP_API int mpmp_futures_wait(mpmp_future_t *const *fs, int n,
                                int return_when, double timeout);

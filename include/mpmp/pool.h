@@ -32,6 +32,25 @@
  * A pool claims its worker ranks for its lifetime; pools and processes use
  * disjoint workers. Asynchronous calls progress while the main rank
  * computes (the rank's agent thread feeds the workers).
+ *
+ * Lifetimes (all main-rank objects; every call below answers NULL with
+ * ::MPMP_EINVAL, and calls before mpmp_init() or after mpmp_finalize()
+ * with ::MPMP_ENOTINIT unless said otherwise):
+ * - Pool: running -> close() or terminate() -> join() -> destroy(). After
+ *   close/terminate no work can be submitted (::MPMP_EPERM, Python's
+ *   "Pool not running"); close and terminate may be called again, join
+ *   again returns 0. An imap started before close() runs to its end.
+ *   destroy() terminates and joins a pool that was not joined, and frees
+ *   it; the pointer is invalid afterwards. mpmp_finalize() terminates and
+ *   joins the pools left; destroy() them afterwards (that is allowed).
+ * - AsyncResult: valid until mpmp_async_destroy(), also after its pool
+ *   was destroyed and after mpmp_finalize() (a destroyed running one is
+ *   dropped when it completes).
+ * - imap iterator: valid until mpmp_imap_destroy(), also after its pool
+ *   was terminated or destroyed: it then hands out what had completed and
+ *   ends with ::MPMP_EPERM.
+ * - Timeouts are seconds: negative waits forever, 0 does not block, NaN is
+ *   ::MPMP_EINVAL.
  */
 #ifndef MPMP_POOL_H
 #define MPMP_POOL_H
@@ -77,7 +96,9 @@ MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool);
 /**
  * Apply \p fn to \p n items; blocks until all are done.
  * \return 0, ::MPMP_ETASK if items failed (the others' results are in
- * \p out), ::MPMP_EPERM after close/terminate, ::MPMP_EINVAL.
+ * \p out), ::MPMP_EPERM after close/terminate, ::MPMP_EINVAL (NULL
+ * buffers, zero sizes, elements over 1 GiB, or \p n items that cannot be
+ * in memory: a negative count cast to size_t is caught here).
  */
 MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                            size_t n, size_t in_size, void *out,
@@ -135,7 +156,11 @@ typedef struct mpmp_imap mpmp_imap_t;
  * so Python's n / (4 x workers) cannot be used; Python's imap default of 1
  * balances best but costs a message per item). Each chunk is its own job:
  * a chunk's results are handed out as soon as it is back. The producer runs
- * in the thread that calls mpmp_imap_next().
+ * in the thread that calls mpmp_imap_next(). An imap started before
+ * mpmp_pool_close() runs to its end, as in Python; mpmp_pool_join() waits
+ * for the pool's work but returns ::MPMP_EPERM at once while an imap still
+ * reads input (it is fed by whoever reads it: read it to its end first).
+ * \return 0, ::MPMP_EPERM when the pool is not running, ::MPMP_EINVAL.
  */
 MPMP_API int mpmp_pool_imap(mpmp_pool_t *pool, mpmp_task_fn fn,
                             mpmp_produce_fn produce, void *user,
@@ -151,7 +176,9 @@ MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
  * The next result into \p out (out_size bytes) and its item index.
  * \return 0; ::MPMP_EEOF after the last; ::MPMP_ETIMEDOUT (call again);
  * ::MPMP_ETASK when this item failed (its message in mpmp_errmsg(); the
- * iteration goes on); the producer's negative code.
+ * iteration goes on); the producer's negative code; ::MPMP_EPERM once the
+ * pool was terminated, joined or destroyed before the input was all read
+ * (every later call says the same).
  */
 MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
                             double timeout);
@@ -162,15 +189,19 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it);
 MPMP_API int mpmp_pool_close(mpmp_pool_t *pool);
 /**
  * Stop now: work not yet dealt is dropped and its results fail with
- * "terminated"; running tasks see mpmp_should_stop().
+ * "terminated"; the running tasks of every job of the pool see
+ * mpmp_should_stop(), and chunks a worker has not started are skipped.
  */
 MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool);
 /**
  * Wait for the workers to finish (after close or terminate; ::MPMP_EPERM
- * before) and give them back. \return 0 or ::MPMP_ETIMEDOUT.
+ * before) and give them back. \return 0 or ::MPMP_ETIMEDOUT;
+ * ::MPMP_EPERM after close while an imap of the pool still reads input.
  */
 MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout);
-/** terminate + join + free (Python's `with Pool() as p:` exit). */
+/** terminate + join + free (Python's `with Pool() as p:` exit); a NULL
+ * pool is a no-op; allowed after mpmp_finalize(). Its results and imap
+ * iterators stay valid (see the lifetimes above). */
 MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool);
 
 /**
@@ -181,11 +212,13 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool);
 MPMP_API int mpmp_async_get(mpmp_async_t *res, double timeout);
 /** Wait without judging the outcome: 0 when ready, or ::MPMP_ETIMEDOUT. */
 MPMP_API int mpmp_async_wait(mpmp_async_t *res, double timeout);
-/** \return 1 when complete, else 0. */
+/** \return 1 when complete, 0 if not yet, ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_async_ready(mpmp_async_t *res);
-/** \return 1 if complete without failures, 0 if failed, ::MPMP_EAGAIN if not ready. */
+/** \return 1 if complete without failures, 0 if failed, ::MPMP_EAGAIN if
+ * not ready, ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_async_successful(mpmp_async_t *res);
-/** \return the number of failed items (after ready). */
+/** \return the number of failed items; ::MPMP_EAGAIN if not ready,
+ * ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_async_failed_count(mpmp_async_t *res);
 /**
  * The \p k-th failure (in item order): its item index, the rank it ran on,

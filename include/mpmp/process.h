@@ -20,6 +20,13 @@
  * rank cannot be killed without killing the job, so a body that never checks
  * the flag runs to its end; at mpmp_finalize() such a daemon body gets
  * `MPMP_TERM_GRACE` seconds and then the job is aborted.
+ *
+ * Lifetime: created -> start() (once) -> join() -> destroy(). Calls on a
+ * NULL process are ::MPMP_EINVAL; destroy() of a running process is
+ * ::MPMP_EPERM (join it first). After mpmp_finalize() (which joins
+ * non-daemon processes and terminates daemon ones) exitcode, errmsg,
+ * result and destroy still work; the other calls are ::MPMP_ENOTINIT.
+ * A NaN join timeout is ::MPMP_EINVAL.
  */
 #ifndef MPMP_PROCESS_H
 #define MPMP_PROCESS_H
