@@ -8,52 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpitest.h"
-
-static int square(mpmp_ctx_t *ctx) {
-  const int64_t *x = mpmp_arg(ctx, NULL);
-  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * *x;
-  return 0;
-}
-MPMP_TASK(square);
+#include "misuse_tasks.h"
 
 static int fails(mpmp_ctx_t *ctx) { return mpmp_fail(ctx, "no good"); }
 MPMP_TASK(fails);
-
-/* Sleeps its argument's seconds, stopping early when asked. */
-static int patient(mpmp_ctx_t *ctx) {
-  double t0 = test_now(), s = *(const double *)mpmp_arg(ctx, NULL);
-  int64_t full = 1;
-  while (test_now() - t0 < s) {
-    if (mpmp_should_stop(ctx)) {
-      full = 0;
-      break;
-    }
-    test_sleep(0.005);
-  }
-  *(int64_t *)mpmp_out(ctx, sizeof full) = full;
-  return 0;
-}
-MPMP_TASK(patient);
-
-static mpmp_executor_t *executor(int workers) {
-  mpmp_executor_t *ex = NULL;
-  mpmp_executor_opts_t o = {.max_workers = workers};
-  assert_int_equal(mpmp_executor_create(&ex, &o), 0);
-  return ex;
-}
-
-typedef struct counter {
-  int64_t next, limit;
-} counter_t;
-
-static int count_up(void *user, void *item) {
-  counter_t *c = user;
-  if (c->next == c->limit)
-    return 0;
-  *(int64_t *)item = c->next++;
-  return 1;
-}
 
 /* The header promises EPERM after shutdown: shutdown(wait = 1) used to
  * free the executor, and the next call read freed memory. */

@@ -8,38 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpitest.h"
-
-static int square(mpmp_ctx_t *ctx) {
-  const int64_t *x = mpmp_arg(ctx, NULL);
-  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * *x;
-  return 0;
-}
-MPMP_TASK(square);
-
-/* Sleeps its argument's seconds in 5 ms steps, stopping early when asked
- * (mpmp_should_stop): 1 when it ran to its end, 0 when stopped. */
-static int patient(mpmp_ctx_t *ctx) {
-  double t0 = test_now(), s = *(const double *)mpmp_arg(ctx, NULL);
-  int64_t full = 1;
-  while (test_now() - t0 < s) {
-    if (mpmp_should_stop(ctx)) {
-      full = 0;
-      break;
-    }
-    test_sleep(0.005);
-  }
-  *(int64_t *)mpmp_out(ctx, sizeof full) = full;
-  return 0;
-}
-MPMP_TASK(patient);
-
-static mpmp_pool_t *pool_of(int n) {
-  mpmp_pool_t *pool = NULL;
-  mpmp_pool_opts_t o = {.processes = n};
-  assert_int_equal(mpmp_pool_create(&pool, &o), 0);
-  return pool;
-}
+#include "misuse_tasks.h"
 
 /* Every kind of map must say "not running", whatever the chunk size: with
  * chunksize 0 the automatic size used to divide by the (zero) workers. */
@@ -163,18 +132,6 @@ static void pool_nan_timeouts_are_einval(void **state) {
   (void)r;
   assert_int_equal(mpmp_pool_terminate(pool), 0);
   assert_int_equal(mpmp_pool_destroy(pool), 0);
-}
-
-typedef struct counter {
-  int64_t next, limit;
-} counter_t;
-
-static int count_up(void *user, void *item) {
-  counter_t *c = user;
-  if (c->next == c->limit)
-    return 0;
-  *(int64_t *)item = c->next++;
-  return 1;
 }
 
 /* Python lets an imap started before close() run to its end; join waits
