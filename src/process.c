@@ -129,6 +129,9 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   if (out == NULL || (arg == NULL && arg_size > 0))
     return mpmp__err(MPMP_EINVAL, "mpmp_process_create: %s is NULL",
                      out == NULL ? "the output pointer" : "arg (with arg_size > 0)");
+  if (arg_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "mpmp_process_create: an argument of %zu "
+                     "bytes is over the 1 GiB a body carries", arg_size);
   int task = mpmp__task_id(fn);
   if (task < 0)
     return task;
@@ -322,13 +325,16 @@ MPMP_API const char *mpmp_process_name(const mpmp_process_t *p) {
 }
 
 MPMP_API int mpmp_process_pid(const mpmp_process_t *p) {
-  if (p == NULL || p->rank < 0 || !mpmp_initialized())
+  if (p == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_process_pid: the process is NULL");
+  if (p->rank < 0 || !mpmp_initialized())
     return 0;
   return mpmp__rt.ranks[p->rank].pid;
 }
 
 MPMP_API int mpmp_process_rank(const mpmp_process_t *p) {
-  return p ? p->rank : -1;
+  return p ? p->rank : mpmp__err(MPMP_EINVAL, "mpmp_process_rank: the "
+                                 "process is NULL");
 }
 
 MPMP_API const char *mpmp_process_node(const mpmp_process_t *p) {

@@ -94,9 +94,10 @@ MPMP_API int mpmp_process_terminate(mpmp_process_t *p);
 MPMP_API int mpmp_process_set_daemon(mpmp_process_t *p, int daemon);
 MPMP_API int mpmp_process_daemon(const mpmp_process_t *p);
 MPMP_API const char *mpmp_process_name(const mpmp_process_t *p);
-/** \return the pid of the rank running it (0 before start). */
+/** \return the pid of the rank running it (0 before start);
+ * ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_process_pid(const mpmp_process_t *p);
-/** \return the rank running it (-1 before start). */
+/** \return the rank running it (-1 before start); ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_process_rank(const mpmp_process_t *p);
 /** \return the node name of the rank running it ("" before start). */
 MPMP_API const char *mpmp_process_node(const mpmp_process_t *p);

@@ -368,6 +368,43 @@ static void process_started_after_a_terminate_runs(void **state) {
   assert_int_equal(mpmp_process_destroy(p), 0);
 }
 
+static void process_wrong_state_and_null(void **state) {
+  (void)state;
+  double nap = 0.01;
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_process_create(&p, patient, &nap, SIZE_MAX, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_create(&p, patient, NULL, 8, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_create(NULL, patient, &nap, 8, NULL), MPMP_EINVAL);
+  assert_null(p);
+  assert_int_equal(mpmp_process_create(&p, patient, &nap, sizeof nap, NULL), 0);
+  assert_int_equal(mpmp_process_join(p, 1), MPMP_EPERM); /* not started */
+  assert_int_equal(mpmp_process_exitcode(p, NULL), MPMP_EPERM);
+  assert_int_equal(mpmp_process_pid(p), 0);
+  assert_int_equal(mpmp_process_rank(p), -1);
+  assert_int_equal(mpmp_process_terminate(p), 0); /* nothing to stop */
+  assert_int_equal(mpmp_process_start(p), 0);
+  assert_int_equal(mpmp_process_start(p), MPMP_EPERM);
+  assert_int_equal(mpmp_process_set_daemon(p, 1), MPMP_EPERM);
+  assert_int_equal(mpmp_process_join(p, 30), 0);
+  assert_int_equal(mpmp_process_join(p, 30), 0);
+  assert_int_equal(mpmp_process_is_alive(p), 0);
+  assert_int_equal(mpmp_process_terminate(p), 0);
+  assert_int_equal(mpmp_process_destroy(p), 0);
+  assert_int_equal(mpmp_process_pid(NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_rank(NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_daemon(NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_start(NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_join(NULL, 1), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_is_alive(NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_exitcode(NULL, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_result(NULL, NULL, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_terminate(NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_process_destroy(NULL), 0);
+  assert_string_equal(mpmp_process_errmsg(NULL), "");
+  assert_int_equal(mpmp_active_children(NULL, 3), MPMP_EINVAL);
+  assert_int_equal(mpmp_active_children(NULL, -1), MPMP_EINVAL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_after_join_is_eperm),
     cmocka_unit_test(pool_map_overflowing_counts),
@@ -380,6 +417,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_terminate_stops_every_job),
     cmocka_unit_test(pool_terminate_stops_imap),
     cmocka_unit_test(process_started_after_a_terminate_runs),
+    cmocka_unit_test(process_wrong_state_and_null),
 };
 
 MPMP_TEST_MAIN(tests)
