@@ -71,7 +71,10 @@ MPMP_API const char *mpmp_err_name(int err);
 /**
  * \return the detail of the last error raised in this thread: what exactly
  * went wrong and how to fix it. Empty string when there was none.
- * \note The string is thread-local and valid until the next failing call.
+ * \note The string is thread-local and valid until the next failing call
+ * in this thread (or the thread's end). It is whole up to 16 MiB (a task's
+ * failure message can be that long); a longer one is cut there and ends
+ * with "... [cut: N bytes in all]" (N: its whole length).
  */
 MPMP_API const char *mpmp_errmsg(void);
 
