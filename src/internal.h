@@ -319,7 +319,6 @@ typedef struct mpmp__rt {
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
-  struct sigaction *crash_old;  /* the handlers we chain to (4 signals) */
   struct mpmp__result_buf {   /* map results, reused (no page faults) */
     char *buf;
     size_t cap;
