@@ -78,12 +78,24 @@ static const char *kind_name(int kind) {
 static _Atomic uint32_t thread_counter;
 static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
 
+/*
+ * A lock's owner is a process incarnation and a thread, as Python's is
+ * (pid, thread): a Process body that ends holding a lock must not hand it
+ * to the next body that runs on the same rank and thread. So the id is not
+ * the thread's for life: the worker renews it for each Process body
+ * (mpmp__owner_renew), and any thread the body starts takes a fresh one on
+ * first use. The counter is per process, the rank in the high half makes
+ * ids unique in the job. Renewing costs nothing on the hot path: the next
+ * mpmp__owner_id() takes the fresh value, as for a new thread.
+ */
 uint64_t mpmp__owner_id(void) {
   if (tl_owner == 0)
     tl_owner = ((uint64_t)(mpmp__rt.rank + 1) << 32) |
                (atomic_fetch_add(&thread_counter, 1) + 1);
   return tl_owner;
 }
+
+void mpmp__owner_renew(void) { tl_owner = 0; }
 
 /* ---- handles --------------------------------------------------------------- */
 

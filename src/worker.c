@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "object.h"
 #include "proto.h"
 
 typedef struct mpmp__job {
@@ -154,6 +155,9 @@ static void run_job(mpmp__job_t *job) {
                     .out_max = h->max_result, .stop_id = &rt->stop_id,
                     .id = h->id};
   rt->current = job;
+  /* A new process in Python's terms: locks an earlier body left held are
+   * not this one's (object.c). */
+  mpmp__owner_renew();
   atomic_store(&rt->crash_item, 0);
   atomic_store(&rt->crash_task, task ? task->name : NULL);
   double t0 = rt->trace ? mpmp__trace_clock() : 0;
@@ -163,6 +167,11 @@ static void run_job(mpmp__job_t *job) {
     mpmp__trace_add(MPMP__TRACE_BODY, h->task, h->id, 0, h->name, t0,
                     mpmp__trace_clock());
   atomic_store(&rt->crash_task, NULL);
+  /* And once more at its end: pool tasks that run on this thread later are
+   * another process too. (A pool's tasks keep one owner between them, as
+   * the tasks of one Python pool worker do; an initializer's locks are not
+   * theirs, which is where mpmp differs.) */
+  mpmp__owner_renew();
   int code = exit_code(rc, &ctx, task ? task->name : "?");
   rt->current = NULL;
   report_done(h, code, &ctx);

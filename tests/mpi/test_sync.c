@@ -716,6 +716,67 @@ static void sync_rlock_levels(void **state) {
   objs_free(&a.s);
 }
 
+/* The owner is the process, not the rank: a body that ends holding a Lock
+ * and an RLock does not hand them to the next body on its rank and thread
+ * (Python: they stay held by the dead process). */
+static int leave_locks_held(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  if (mpmp_lock_acquire(a->s.lock, 5) < 0 ||
+      mpmp_lock_acquire(a->s.rlock, 5) < 0 ||
+      mpmp_lock_acquire(a->s.rlock, 5) < 0)
+    return mpmp_fail(ctx, "acquire: %s", mpmp_errmsg());
+  return 0; /* and never release them */
+}
+MPMP_TASK(leave_locks_held);
+
+static int stranger_part(const objset_t *s, chk_t *e) {
+  CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
+  CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
+  CK_EQ(e, mpmp_lock_release(s->lock), MPMP_EPERM);
+  CK_EQ(e, mpmp_lock_release(s->rlock), MPMP_EPERM);
+  double t0 = test_now();
+  CK_EQ(e, mpmp_lock_acquire(s->lock, 0.1), MPMP_ETIMEDOUT);
+  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0.1), MPMP_ETIMEDOUT);
+  CK_IN(e, test_now() - t0, 0.15, 5.0);
+  return 0;
+}
+
+static int stranger_body(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  BODY(ctx, stranger_part, &a->s);
+  *(int *)mpmp_out(ctx, sizeof(int)) = mpmp_rank();
+  return 0;
+}
+MPMP_TASK(stranger_body);
+
+static void sync_lock_owner_is_the_process(void **state) {
+  objspec_t sp = {0};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  mpmp_process_t *p = start(leave_locks_held, &a, sizeof a);
+  join_ok(p);
+  int rank = mpmp_process_rank(p);
+  EQ(mpmp_process_destroy(p), 0);
+  /* The next body takes the lowest free worker: the same rank, and the
+   * same thread (a worker runs bodies in its main thread). */
+  p = start(stranger_body, &a, sizeof a);
+  join_ok(p);
+  EQ(mpmp_process_rank(p), rank);
+  EQ(mpmp_process_destroy(p), 0);
+  /* A pool's tasks on that rank are another process too. */
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t po = {.processes = 1};
+  EQ(mpmp_pool_create(&pool, &po), 0);
+  int where = -1;
+  EQ(mpmp_pool_apply(pool, stranger_body, &a, sizeof a, &where, sizeof where,
+                     NULL), 0);
+  EQ(where, rank);
+  EQ(mpmp_pool_destroy(pool), 0);
+  /* still held by the ended body, for the main rank as well */
+  RUN(stranger_part, &a.s);
+  objs_free(&a.s);
+}
+
 /* Ownership is per rank and thread: another thread of the main rank is
  * a stranger to the main thread's locks (local objects only: calls on
  * remote objects from extra threads are not part of this test). */
@@ -1697,6 +1758,7 @@ static const struct CMUnitTest tests[] = {
     BOTH(sync_lock_basics),
     BOTH(sync_lock_release_by_non_owner),
     BOTH(sync_rlock_levels),
+    BOTH(sync_lock_owner_is_the_process),
     TEST_AT(sync_lock_owned_by_thread, 0, "_main_home"),
     BOTH(sync_lock_mutual_exclusion),
     BOTH(sync_lock_fairness),
