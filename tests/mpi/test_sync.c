@@ -7,6 +7,7 @@
  * the other node than the main rank, so every object is remote for some of
  * its users, blocking calls included. Every blocking call has a timeout: a
  * bug fails a check instead of hanging the job. */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -774,6 +775,70 @@ static void sync_lock_owner_is_the_process(void **state) {
   EQ(mpmp_pool_destroy(pool), 0);
   /* still held by the ended body, for the main rank as well */
   RUN(stranger_part, &a.s);
+  objs_free(&a.s);
+}
+
+/* A NaN timeout is refused (MPMP_EINVAL, naming NaN) by every call that
+ * takes one, before anything is done: a lock stays free, a semaphore
+ * keeps its value, a barrier is not passed, a Condition's lock stays held.
+ * (It was taken as "try once", and made cond_wait wait for ever.) */
+static int pred_true(void *arg) {
+  (void)arg;
+  return 1;
+}
+
+#define CK_NAN(e, call)                                                        do {                                                                           CK_EQ(e, call, MPMP_EINVAL);                                                 CK(e, strstr(mpmp_errmsg(), "NaN") != NULL);                               } while (0)
+
+static int nan_part(const objset_t *s, chk_t *e) {
+  const double nans[] = {NAN, -NAN};
+  CK_EQ(e, mpmp_event_set(s->ev), 0); /* a wait that would not block */
+  for (int k = 0; k < 2; k++) {
+    double t = nans[k];
+    CK_NAN(e, mpmp_lock_acquire(s->lock, t));
+    CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
+    CK_NAN(e, mpmp_lock_acquire(s->rlock, t));
+    CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
+    CK_NAN(e, mpmp_sem_acquire(s->sem, t));
+    CK_EQ(e, mpmp_sem_value(s->sem), 2);
+    CK_NAN(e, mpmp_sem_acquire(s->bsem, t));
+    CK_EQ(e, mpmp_sem_value(s->bsem), 1);
+    CK_NAN(e, mpmp_event_wait(s->ev, t));
+    CK_NAN(e, mpmp_event_wait(s->ev2, t));
+    CK_NAN(e, mpmp_cond_acquire(s->cond, t));
+    CK_EQ(e, mpmp_cond_acquire(s->ucond, 5), 0);
+    CK_NAN(e, mpmp_cond_wait(s->ucond, t));
+    CK_NAN(e, mpmp_cond_wait_for(s->ucond, pred_true, NULL, t));
+    CK_EQ(e, mpmp_lock_is_mine(s->lock2), 1); /* never let go */
+    CK_EQ(e, mpmp_cond_release(s->ucond), 0);
+    CK_NAN(e, mpmp_barrier_wait(s->bar, t)); /* 1 party: it would pass */
+    CK_EQ(e, mpmp_barrier_n_waiting(s->bar), 0);
+    CK_EQ(e, mpmp_barrier_broken(s->bar), 0);
+  }
+  /* all free and usable */
+  CK_EQ(e, mpmp_lock_acquire(s->lock, 0), 0);
+  CK_EQ(e, mpmp_lock_release(s->lock), 0);
+  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0), 0);
+  CK_EQ(e, mpmp_lock_release(s->rlock), 0);
+  CK_EQ(e, mpmp_cond_acquire(s->cond, 0), 0);
+  CK_EQ(e, mpmp_cond_release(s->cond), 0);
+  CK_EQ(e, mpmp_barrier_wait(s->bar, 5), 0);
+  CK_EQ(e, mpmp_event_clear(s->ev), 0);
+  return 0;
+}
+
+static int nan_body(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  BODY(ctx, nan_part, &a->s);
+  return 0;
+}
+MPMP_TASK(nan_body);
+
+static void sync_nan_timeouts_refused(void **state) {
+  objspec_t sp = {.sem = 2};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  RUN(nan_part, &a.s);
+  join_destroy(start(nan_body, &a, sizeof a)); /* from a worker rank */
   objs_free(&a.s);
 }
 
@@ -1759,6 +1824,7 @@ static const struct CMUnitTest tests[] = {
     BOTH(sync_lock_release_by_non_owner),
     BOTH(sync_rlock_levels),
     BOTH(sync_lock_owner_is_the_process),
+    BOTH(sync_nan_timeouts_refused),
     TEST_AT(sync_lock_owned_by_thread, 0, "_main_home"),
     BOTH(sync_lock_mutual_exclusion),
     BOTH(sync_lock_fairness),
