@@ -155,7 +155,9 @@ int mpmp__ref_is_local(const mpmp_ref_t *ref) {
 mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref) {
   mpmp__rt_t *rt = &mpmp__rt;
   uint64_t off = ref->off;
-  if (off < 64 || off % 64 != 0 || off > rt->heap_size - 64)
+  /* no heap (before init, after finalize): nothing lives */
+  if (rt->heap_base == NULL || off < 64 || off % 64 != 0 ||
+      off > rt->heap_size - 64)
     return NULL;
   mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
   if (atomic_load_explicit(&o->gen, memory_order_acquire) != ref->gen ||
@@ -320,7 +322,11 @@ typedef struct call {
 } call_t;
 
 static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
-  const char *msg = rc < 0 ? mpmp_errmsg() : "";
+  /* A timeout sets no message (a blocked wait is not an error to the
+   * operation): this thread's message is an older one, not this reply's,
+   * so say what with_fn says for a local call. */
+  const char *msg = rc == MPMP_ETIMEDOUT ? "timed out"
+                                         : (rc < 0 ? mpmp_errmsg() : "");
   size_t mlen = rc < 0 ? strlen(msg) + 1 : 0;
   size_t olen = rc >= 0 ? a->out_len : 0;
   char *buf = mpmp__malloc(sizeof(rep_t) + mlen + olen);

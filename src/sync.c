@@ -78,16 +78,16 @@ static int op_cond_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
   LOCK_OR_FAIL(l, o);
   int rc = mpmp__shcond_wait(cond_of(o), l, a->owner, a->deadline);
   return rc == MPMP_EPERM
-             ? mpmp__err(rc, "wait on a Condition whose lock this rank and "
-                         "thread do not hold: acquire it first")
+             ? mpmp__err(rc, "wait on a Condition whose lock this process "
+                         "and thread do not hold: acquire it first")
              : rc;
 }
 
 static int op_cond_notify(mpmp__obj_t *o, mpmp__oparg_t *a) {
   LOCK_OR_FAIL(l, o);
   if (mpmp__shlock_owner(l) != a->owner)
-    return mpmp__err(MPMP_EPERM, "notify on a Condition whose lock this rank "
-                     "and thread do not hold: acquire it first");
+    return mpmp__err(MPMP_EPERM, "notify on a Condition whose lock this "
+                     "process and thread do not hold: acquire it first");
   mpmp__shcond_notify(cond_of(o), (unsigned)a->x);
   return 0;
 }
@@ -378,9 +378,9 @@ MPMP_API int mpmp_cond_wait_for(mpmp_cond_t cond, int (*pred)(void *arg),
   if (pred == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: pred is NULL", fn);
   if ((rc = call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0, fn)) <= 0)
-    return rc < 0 ? rc : mpmp__err(MPMP_EPERM, "%s: this rank and thread do "
-                                   "not hold the Condition's lock: acquire "
-                                   "it first", fn);
+    return rc < 0 ? rc : mpmp__err(MPMP_EPERM, "%s: this process and thread "
+                                   "do not hold the Condition's lock: "
+                                   "acquire it first", fn);
   while (!pred(arg)) {
     rc = cond_wait_until(cond, deadline, fn);
     if (rc == MPMP_ETIMEDOUT)

@@ -842,6 +842,48 @@ static void sync_nan_timeouts_refused(void **state) {
   objs_free(&a.s);
 }
 
+/* A call that times out says so, also on an object of another node: the
+ * home rank answered with whatever message it had from an earlier error
+ * ("... do not hold: acquire it first" for a timed-out cond_wait). */
+#define CK_TIMED_OUT(e, call)                                                \
+  do {                                                                       \
+    CK_EQ(e, mpmp_cond_wait(s->cond, 0.01), MPMP_EPERM); /* an old error */  \
+    CK_EQ(e, call, MPMP_ETIMEDOUT);                                          \
+    CK(e, strstr(mpmp_errmsg(), "timed out") != NULL);                       \
+    CK(e, strstr(mpmp_errmsg(), "acquire it first") == NULL);                \
+  } while (0)
+
+static int timed_out_part(const objset_t *s, chk_t *e) {
+  CK_TIMED_OUT(e, mpmp_event_wait(s->ev, 0.01));
+  CK_TIMED_OUT(e, mpmp_sem_acquire(s->sem, 0.01));
+  CK_TIMED_OUT(e, mpmp_barrier_wait(s->bar2, 0.01));
+  CK_EQ(e, mpmp_barrier_reset(s->bar2), 0);
+  CK_EQ(e, mpmp_cond_acquire(s->ucond, 5), 0);
+  CK_EQ(e, mpmp_lock_acquire(s->lock, 5), 0);
+  CK_EQ(e, mpmp_cond_wait(s->ucond, 0.01), MPMP_ETIMEDOUT);
+  CK(e, strstr(mpmp_errmsg(), "timed out") != NULL);
+  CK(e, strstr(mpmp_errmsg(), "acquire it first") == NULL);
+  CK_EQ(e, mpmp_cond_release(s->ucond), 0);
+  CK_EQ(e, mpmp_lock_release(s->lock), 0);
+  return 0;
+}
+
+static int timed_out_body(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  BODY(ctx, timed_out_part, &a->s);
+  return 0;
+}
+MPMP_TASK(timed_out_body);
+
+static void sync_timeouts_say_timed_out(void **state) {
+  objspec_t sp = {.parties2 = 2};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  RUN(timed_out_part, &a.s);
+  join_destroy(start(timed_out_body, &a, sizeof a));
+  objs_free(&a.s);
+}
+
 /* Ownership is per rank and thread: another thread of the main rank is
  * a stranger to the main thread's locks (local objects only: calls on
  * remote objects from extra threads are not part of this test). */
@@ -1825,6 +1867,7 @@ static const struct CMUnitTest tests[] = {
     BOTH(sync_rlock_levels),
     BOTH(sync_lock_owner_is_the_process),
     BOTH(sync_nan_timeouts_refused),
+    BOTH(sync_timeouts_say_timed_out),
     TEST_AT(sync_lock_owned_by_thread, 0, "_main_home"),
     BOTH(sync_lock_mutual_exclusion),
     BOTH(sync_lock_fairness),
