@@ -107,12 +107,9 @@ static mpmp__job_t *pop_job(void) {
 
 /* How the body ended, as Python would report it. */
 static int exit_code(int rc, mpmp_ctx_t *ctx, const char *task) {
-  if (ctx->errmsg == NULL && rc < 0) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
-             task, rc, mpmp_strerror(rc));
-    ctx->errmsg = mpmp__strdup(msg);
-  }
+  if (ctx->errmsg == NULL && rc < 0)
+    mpmp_fail(ctx, "task '%s' returned %d (%s) without a message", task, rc,
+              mpmp_strerror(rc));
   if (ctx->errmsg != NULL)
     return MPMP_EXIT_FAILED;
   if (mpmp_should_stop(ctx))

@@ -78,7 +78,12 @@ MPMP_API const char *mpmp_err_name(int err);
  */
 MPMP_API const char *mpmp_errmsg(void);
 
-/** Wait forever (any negative timeout does the same). */
+/**
+ * Wait forever (any negative timeout does the same). Every call that takes
+ * a timeout in seconds reads it the same way: negative waits forever, 0
+ * tries once without blocking, a positive value waits at most that long,
+ * and a NaN is refused with ::MPMP_EINVAL before anything is done.
+ */
 #define MPMP_FOREVER (-1.0)
 
 #ifdef __cplusplus
