@@ -6,6 +6,7 @@
  *   test_crash [MODE]
  *     segv          item 5 of a map raises SIGSEGV (the default)
  *     abort         item 5 calls abort()
+ *     trap          item 5 raises SIGTRAP (a breakpoint)
  *     assert        item 5 fails an assert()
  *     exit          item 5 calls exit(3)
  *     exit0         item 5 calls exit(0)
@@ -37,6 +38,15 @@ static int crash_on_5(mpmp_ctx_t *ctx) {
   return 0;
 }
 MPMP_TASK(crash_on_5);
+
+static int trap_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    raise(SIGTRAP); /* a breakpoint left in the code */
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(trap_on_5);
 
 static int abort_on_5(mpmp_ctx_t *ctx) {
   const int64_t *x = mpmp_arg(ctx, NULL);
@@ -123,6 +133,7 @@ static mpmp_task_fn map_task(const char *mode) {
     const char *mode;
     mpmp_task_fn fn;
   } modes[] = {{"segv", crash_on_5},     {"abort", abort_on_5},
+               {"trap", trap_on_5},
                {"assert", assert_on_5},  {"exit", exit_on_5},
                {"exit0", exit0_on_5},
                {"heap", smash_heap_on_5}};
