@@ -5,7 +5,7 @@
 #
 #   test_crash.sh RUN_MPI PROGRAM MODE RUNS PATTERN [run-mpi.sh options...]
 #
-# Each run must end (non-zero) within LIMIT seconds (default 30: the job's
+# Each run must end (non-zero) within LIMIT seconds (default 60: the job's
 # start-up on a loaded machine; a hang never ends), print a line matching
 # PATTERN (grep -E), and neither reach the code after the crash nor run
 # Open MPI's own crash handler ("Process received signal"), which mallocs
@@ -15,7 +15,7 @@ set -uo pipefail
 
 run_mpi="$1" program="$2" mode="$3" runs="$4" pattern="$5"
 shift 5
-limit="${LIMIT:-30}"
+limit="${LIMIT:-60}"
 
 fail() {
   echo "FAILED: $mode, run $1 of $runs: $2"
