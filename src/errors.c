@@ -5,9 +5,29 @@
 
 #include "internal.h"
 
-/* The detail of the last error in this thread (not runtime state: each
- * thread sees its own, as errno). */
-static _Thread_local char mpmp__errbuf[1024];
+/*
+ * The detail of the last error in this thread (not runtime state: each
+ * thread sees its own, as errno). Most messages are short and live in one
+ * of two small buffers of the thread; a longer one (a task's failure can
+ * be megabytes, and it reaches the caller through here) goes to the heap,
+ * and a pthread key frees that when the thread ends. The small buffers are
+ * used in turn because a message is often made from the one before
+ * (mpmp__err(rc, "%s: %s", fn, mpmp_errmsg())): the new one must not be
+ * written over the text it is read from. For the same reason a heap
+ * message is freed only after the next one is formatted.
+ */
+#define SMALL 1024
+static _Thread_local char err_small[2][SMALL];
+static _Thread_local int err_turn;
+static _Thread_local char *err_heap;    /* the thread's heap message */
+static _Thread_local const char *err_cur; /* what mpmp_errmsg() returns */
+static pthread_key_t err_key;
+static pthread_once_t err_once = PTHREAD_ONCE_INIT;
+static int err_key_ok;
+
+static void err_key_create(void) {
+  err_key_ok = pthread_key_create(&err_key, mpmp__free) == 0;
+}
 
 MPMP_API const char *mpmp_strerror(int err) {
   switch (err) {
@@ -37,10 +57,81 @@ MPMP_API const char *mpmp_err_name(int err) {
   }
 }
 
-MPMP_API const char *mpmp_errmsg(void) { return mpmp__errbuf; }
+MPMP_API const char *mpmp_errmsg(void) { return err_cur ? err_cur : ""; }
+
+/* End a message cut to its first `kept` bytes (at `p`, which has room for
+ * MPMP__CUT_ROOM more) with the visible marker. */
+static void mark_cut(char *p, size_t kept, size_t total, int oom) {
+  snprintf(p + kept, MPMP__CUT_ROOM, "... [cut: %zu bytes in all%s]", total,
+           oom ? "; out of memory" : "");
+}
+
+char *mpmp__vformat(const char *fmt, va_list ap, size_t *len) {
+  char small[256];
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  char *p = NULL;
+  if (n < 0) { /* an encoding error: say so rather than lose the message */
+    p = mpmp__strdup("(the message could not be formatted: a wide "
+                     "character that this locale cannot encode)");
+  } else if ((size_t)n < sizeof small) {
+    p = mpmp__strdup(small);
+  } else {
+    size_t total = (size_t)n, kept = total < MPMP__MSG_MAX ? total
+                                                          : MPMP__MSG_MAX;
+    /* Out of memory: keep what fits, halving down to a few KiB. */
+    while ((p = mpmp__malloc(kept + MPMP__CUT_ROOM)) == NULL && kept > 4096)
+      kept /= 2;
+    if (p != NULL) {
+      vsnprintf(p, kept + 1, fmt, again);
+      if (kept < total)
+        mark_cut(p, kept, total, kept < MPMP__MSG_MAX);
+    }
+  }
+  va_end(again);
+  if (p != NULL && len != NULL)
+    *len = strlen(p);
+  return p;
+}
+
+/* A message longer than the small buffers (vsnprintf said `n` bytes in
+ * all): format it again on the heap. 0 when it is there; -1 out of
+ * memory. */
+static int verr_heap(size_t n, const char *fmt, va_list ap) {
+  size_t kept = n < MPMP__MSG_MAX ? n : MPMP__MSG_MAX;
+  pthread_once(&err_once, err_key_create);
+  char *p = err_key_ok ? mpmp__malloc(kept + MPMP__CUT_ROOM) : NULL;
+  if (p == NULL)
+    return -1;
+  vsnprintf(p, kept + 1, fmt, ap);
+  if (kept < n)
+    mark_cut(p, kept, n, 0);
+  /* The arguments may have pointed into the old one: free it only now.
+   * Otherwise it stays until the next long message or the thread's end
+   * (one buffer per thread at most). */
+  mpmp__free(err_heap);
+  err_heap = p;
+  err_cur = p;
+  pthread_setspecific(err_key, p);
+  return 0;
+}
 
 int mpmp__verr(int code, const char *fmt, va_list ap) {
-  vsnprintf(mpmp__errbuf, sizeof mpmp__errbuf, fmt, ap);
+  char *buf = err_small[err_turn];
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(buf, SMALL, fmt, ap);
+  if (n < 0)
+    snprintf(buf, SMALL, "(the message could not be formatted: a wide "
+             "character that this locale cannot encode)");
+  if (n < SMALL || verr_heap((size_t)n, fmt, again) < 0) {
+    if (n >= SMALL) /* out of memory: keep the beginning, mark the rest */
+      mark_cut(buf, SMALL - MPMP__CUT_ROOM, (size_t)n, 1);
+    err_cur = buf;
+    err_turn ^= 1;
+  }
+  va_end(again);
   return code;
 }
 
@@ -66,8 +157,11 @@ void mpmp__log(const char *level, const char *fmt, ...) {
   int n = snprintf(line, sizeof line, "[%04d] %s: ", mpmp__rt.rank, level);
   va_list ap;
   va_start(ap, fmt);
-  if (n > 0 && (size_t)n < sizeof line)
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+  if (n > 0 && (size_t)n < sizeof line) {
+    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    if (m > 0 && (size_t)n + (size_t)m >= sizeof line) /* say it is cut */
+      mark_cut(line, sizeof line - MPMP__CUT_ROOM, (size_t)n + (size_t)m, 0);
+  }
   va_end(ap);
   /* One write per line so that lines of different ranks don't interleave. */
   fprintf(stderr, "%s\n", line);

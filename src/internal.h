@@ -31,6 +31,15 @@
 /* Set the thread's detail message and return `code`. */
 int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
 int mpmp__verr(int code, const char *fmt, va_list ap);
+/* Messages (the thread's detail, a task's failure) are kept whole up to
+ * this many bytes; a longer one is cut there and ends with
+ * "... [cut: N bytes in all]" (also when memory runs out: then with
+ * "; out of memory" and at a smaller size). Documented in mpmp/common.h. */
+#define MPMP__MSG_MAX ((size_t)16 << 20)
+#define MPMP__CUT_ROOM 64 /* bytes for that marker and the NUL */
+/* Format into a new mpmp__malloc'ed string (cut as above; len may be
+ * NULL). NULL only when not even a few KiB could be allocated. */
+char *mpmp__vformat(const char *fmt, va_list ap, size_t *len);
 /* Convert an MPI error code into MPMP_EMPI with the MPI error string. */
 int mpmp__mpi_err(int mpi_rc, const char *what);
 
@@ -312,7 +321,6 @@ typedef struct mpmp__rt {
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
-  struct sigaction *crash_old;  /* the handlers we chain to (4 signals) */
   struct mpmp__result_buf {   /* map results, reused (no page faults) */
     char *buf;
     size_t cap;

@@ -104,16 +104,50 @@ int mpmp__mbox_put(mpmp__mbox_t *box, size_t cap, mpmp__mbox_tx_t *tx,
   return 1;
 }
 
+/*
+ * The ring lives in memory every rank of the node can write, so a stray
+ * write by a task (or a bug) can leave any value in it: every length and
+ * position read from it is checked before it is used, and nothing is read
+ * outside the ring. A record must be whole between our head and the
+ * sender's tail, and no longer than a sender may write.
+ */
+static int corrupt(const char *what, uint64_t head, uint64_t tail, size_t cap,
+                   uint32_t len) {
+  mpmp__err(MPMP_EINVAL, "the same-node mailbox is corrupt: %s (head %llu, "
+            "tail %llu, ring of %zu bytes, record length %u); some process "
+            "of this node wrote over mpmp's shared segment (a task writing "
+            "out of bounds?)", what, (unsigned long long)head,
+            (unsigned long long)tail, cap, (unsigned)len);
+  return MPMP__MBOX_CORRUPT;
+}
+
 int mpmp__mbox_take(mpmp__mbox_t *box, size_t cap, uint64_t *head, int *tag,
                     void **buf, size_t *len) {
-  if (atomic_load_explicit(&box->tail, memory_order_acquire) == *head)
+  uint64_t tail = atomic_load_explicit(&box->tail, memory_order_acquire);
+  if (tail == *head)
     return 0;
+  /* Unsigned: a tail behind our head shows as more than the ring holds. */
+  uint64_t avail = tail - *head;
+  if (avail > cap || avail % 8 != 0)
+    return corrupt(avail > cap ? "the sender's tail is behind our head or "
+                                 "more than a ring ahead of it"
+                               : "the sender's tail is not on a record",
+                   *head, tail, cap, 0);
   const char *ring = data_of(box);
   rec_t r;
   copy_out(ring, cap, *head, &r, sizeof r);
+  if (r.len > mpmp__mbox_max_msg(cap))
+    return corrupt("a record is longer than any message a ring takes", *head,
+                   tail, cap, r.len);
+  if (record_size(r.len) > avail)
+    return corrupt("a record runs past the sender's tail", *head, tail, cap,
+                   r.len);
   void *p = mpmp__malloc(r.len);
-  if (p == NULL)
+  if (p == NULL) {
+    mpmp__err(MPMP_ENOMEM, "out of memory for a message of %u bytes from "
+              "the same-node mailbox", (unsigned)r.len);
     return -1;
+  }
   copy_out(ring, cap, *head + sizeof r, p, r.len);
   *head += record_size(r.len);
   atomic_store_explicit(&box->head, *head, memory_order_release);

@@ -57,7 +57,11 @@ int mpmp__mbox_put(mpmp__mbox_t *box, size_t cap, mpmp__mbox_tx_t *tx,
                    size_t blen);
 /* Take the next record into a new mpmp__malloc'ed buffer: 1 with *tag,
  * *buf, *len set; 0 when the ring is empty; -1 out of memory (the record
- * stays). `head` is the receiver's own copy of the ring's head. */
+ * stays); MPMP__MBOX_CORRUPT when the ring's tail or the record's length
+ * cannot be right (nothing is read outside the ring). Both errors set the
+ * thread's message (mpmp_errmsg()). `head` is the receiver's own copy of
+ * the ring's head. */
+#define MPMP__MBOX_CORRUPT (-2)
 int mpmp__mbox_take(mpmp__mbox_t *box, size_t cap, uint64_t *head, int *tag,
                     void **buf, size_t *len);
 

@@ -78,12 +78,24 @@ static const char *kind_name(int kind) {
 static _Atomic uint32_t thread_counter;
 static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
 
+/*
+ * A lock's owner is a process incarnation and a thread, as Python's is
+ * (pid, thread): a Process body that ends holding a lock must not hand it
+ * to the next body that runs on the same rank and thread. So the id is not
+ * the thread's for life: the worker renews it for each Process body
+ * (mpmp__owner_renew), and any thread the body starts takes a fresh one on
+ * first use. The counter is per process, the rank in the high half makes
+ * ids unique in the job. Renewing costs nothing on the hot path: the next
+ * mpmp__owner_id() takes the fresh value, as for a new thread.
+ */
 uint64_t mpmp__owner_id(void) {
   if (tl_owner == 0)
     tl_owner = ((uint64_t)(mpmp__rt.rank + 1) << 32) |
                (atomic_fetch_add(&thread_counter, 1) + 1);
   return tl_owner;
 }
+
+void mpmp__owner_renew(void) { tl_owner = 0; }
 
 /* ---- handles --------------------------------------------------------------- */
 
@@ -143,7 +155,9 @@ int mpmp__ref_is_local(const mpmp_ref_t *ref) {
 mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref) {
   mpmp__rt_t *rt = &mpmp__rt;
   uint64_t off = ref->off;
-  if (off < 64 || off % 64 != 0 || off > rt->heap_size - 64)
+  /* no heap (before init, after finalize): nothing lives */
+  if (rt->heap_base == NULL || off < 64 || off % 64 != 0 ||
+      off > rt->heap_size - 64)
     return NULL;
   mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
   if (atomic_load_explicit(&o->gen, memory_order_acquire) != ref->gen ||
@@ -308,7 +322,11 @@ typedef struct call {
 } call_t;
 
 static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
-  const char *msg = rc < 0 ? mpmp_errmsg() : "";
+  /* A timeout sets no message (a blocked wait is not an error to the
+   * operation): this thread's message is an older one, not this reply's,
+   * so say what with_fn says for a local call. */
+  const char *msg = rc == MPMP_ETIMEDOUT ? "timed out"
+                                         : (rc < 0 ? mpmp_errmsg() : "");
   size_t mlen = rc < 0 ? strlen(msg) + 1 : 0;
   size_t olen = rc >= 0 ? a->out_len : 0;
   char *buf = mpmp__malloc(sizeof(rep_t) + mlen + olen);

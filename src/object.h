@@ -160,6 +160,9 @@ int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a);
 
 /* This thread's lock owner id: rank and thread, never 0. */
 uint64_t mpmp__owner_id(void);
+/* Give this thread a new owner id, never used before in the process: it
+ * now runs another Process body (a new process, in Python's terms). */
+void mpmp__owner_renew(void);
 
 /*
  * A per-node singleton in the node heap (e.g. a name registry): `size`

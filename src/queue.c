@@ -127,11 +127,6 @@ static void wake(waitpt_t *wp, int all) {
   mpmp__futex_wake(&wp->word, all || p ? INT_MAX : 1, FUTEX_BITSET_MATCH_ANY);
 }
 
-static double deadline_of(double timeout) {
-  return timeout > 0 ? mpmp__deadline(timeout)
-                     : (timeout < 0 ? INFINITY : -INFINITY);
-}
-
 /* ---- Queue --------------------------------------------------------------- */
 
 enum { Q_PLAIN = 0, Q_JOINABLE = 1, Q_SIMPLE = 2 }; /* the object's type */
@@ -920,9 +915,9 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
                const char *fn) {
   if (item == NULL && size > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the item is NULL", fn);
-  mpmp__oparg_t a = {.in = item, .in_len = size,
-                     .deadline = deadline_of(timeout)};
-  return qcall(&q, MPMP__OP_Q_PUT, &a, fn);
+  mpmp__oparg_t a = {.in = item, .in_len = size};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  return rc < 0 ? rc : qcall(&q, MPMP__OP_Q_PUT, &a, fn);
 }
 
 MPMP_API int mpmp_queue_put(mpmp_queue_t q, const void *item, size_t size,
@@ -941,9 +936,11 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
     *size = 0;
   if (buf == NULL && max > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL", fn);
-  mpmp__oparg_t a = {.out = buf, .out_max = max,
-                     .deadline = deadline_of(timeout)};
-  int rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, &a, fn);
+  mpmp__oparg_t a = {.out = buf, .out_max = max};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  if (rc < 0)
+    return rc;
+  rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, &a, fn);
   if (size && rc == 0)
     *size = a.out_len;
   else if (size && rc == MPMP_EMSGSIZE)
@@ -1000,8 +997,9 @@ MPMP_API int mpmp_queue_task_done(mpmp_queue_t q) {
   return qcall(&q, MPMP__OP_Q_TASK_DONE, &a, "mpmp_queue_task_done");
 }
 MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout) {
-  mpmp__oparg_t a = {.deadline = deadline_of(timeout)};
-  return qcall(&q, MPMP__OP_Q_JOIN, &a, "mpmp_queue_join");
+  mpmp__oparg_t a = {0};
+  int rc = mpmp__timeout(timeout, &a.deadline, "mpmp_queue_join");
+  return rc < 0 ? rc : qcall(&q, MPMP__OP_Q_JOIN, &a, "mpmp_queue_join");
 }
 
 /* ---- public: Pipe -------------------------------------------------------- */
@@ -1076,9 +1074,9 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
   if (len > MPMP_PIPE_MAX_MESSAGE)
     return mpmp__err(MPMP_EMSGSIZE, "%s: a message of %zu bytes is over the "
                      "limit of %zu", fn, len, MPMP_PIPE_MAX_MESSAGE);
-  mpmp__oparg_t a = {.in = msg, .in_len = len,
-                     .deadline = deadline_of(timeout)};
-  return ccall(&c, MPMP__OP_Q_PUT, &a, fn);
+  mpmp__oparg_t a = {.in = msg, .in_len = len};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  return rc < 0 ? rc : ccall(&c, MPMP__OP_Q_PUT, &a, fn);
 }
 
 MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max, size_t *len,
@@ -1087,8 +1085,11 @@ MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max, size_t *len,
 }
 
 MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout) {
-  mpmp__oparg_t a = {.deadline = deadline_of(timeout)};
-  int rc = ccall(&c, MPMP__OP_Q_POLL, &a, "mpmp_conn_poll");
+  mpmp__oparg_t a = {0};
+  int rc = mpmp__timeout(timeout, &a.deadline, "mpmp_conn_poll");
+  if (rc < 0)
+    return rc;
+  rc = ccall(&c, MPMP__OP_Q_POLL, &a, "mpmp_conn_poll");
   return rc == MPMP_ETIMEDOUT ? 0 : rc;
 }
 
@@ -1143,7 +1144,9 @@ MPMP_API int mpmp_conn_wait(const mpmp_ref_t *objs, int n, double timeout,
     if ((rc = mpmp__ref_check(&objs[i], kind, what)) < 0)
       return rc;
   }
-  double deadline = deadline_of(timeout);
+  double deadline;
+  if ((rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
+    return rc;
   if (n == 1) { /* one object: sleep on it */
     mpmp__oparg_t a = {.deadline = deadline};
     rc = mpmp__obj_call(&objs[0], objs[0].kind, MPMP__OP_Q_POLL, &a, fn);

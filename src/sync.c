@@ -29,8 +29,8 @@ static int op_lock_acquire(mpmp__obj_t *o, mpmp__oparg_t *a) {
 static int op_lock_release(mpmp__obj_t *o, mpmp__oparg_t *a) {
   LOCK_OR_FAIL(l, o);
   if (mpmp__shlock_owner(l) != a->owner)
-    return mpmp__err(MPMP_EPERM, "release of a lock this rank and thread do "
-                     "not hold (rank %d)", (int)(a->owner >> 32) - 1);
+    return mpmp__err(MPMP_EPERM, "release of a lock this process and thread "
+                     "do not hold (rank %d)", (int)(a->owner >> 32) - 1);
   return mpmp__shlock_release(l, a->owner);
 }
 
@@ -78,16 +78,16 @@ static int op_cond_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
   LOCK_OR_FAIL(l, o);
   int rc = mpmp__shcond_wait(cond_of(o), l, a->owner, a->deadline);
   return rc == MPMP_EPERM
-             ? mpmp__err(rc, "wait on a Condition whose lock this rank and "
-                         "thread do not hold: acquire it first")
+             ? mpmp__err(rc, "wait on a Condition whose lock this process "
+                         "and thread do not hold: acquire it first")
              : rc;
 }
 
 static int op_cond_notify(mpmp__obj_t *o, mpmp__oparg_t *a) {
   LOCK_OR_FAIL(l, o);
   if (mpmp__shlock_owner(l) != a->owner)
-    return mpmp__err(MPMP_EPERM, "notify on a Condition whose lock this rank "
-                     "and thread do not hold: acquire it first");
+    return mpmp__err(MPMP_EPERM, "notify on a Condition whose lock this "
+                     "process and thread do not hold: acquire it first");
   mpmp__shcond_notify(cond_of(o), (unsigned)a->x);
   return 0;
 }
@@ -150,20 +150,34 @@ void mpmp__sync_ops_register(void) {
 
 /* ---- the public calls -------------------------------------------------------- */
 
-/* A timeout in seconds (negative: forever; 0: try once) as a deadline
- * (read the clock only for the operations that may wait: it costs as much
- * as a lock). */
-static double deadline_of(double timeout) {
-  return timeout > 0 ? mpmp__deadline(timeout)
-                     : (timeout < 0 ? INFINITY : -INFINITY);
+/* One operation that does not wait (its deadline: try once). */
+static int call(const mpmp_ref_t *ref, int kind, int op, int64_t x,
+                const char *fn) {
+  mpmp__oparg_t a = {.x = x, .deadline = -INFINITY};
+  return mpmp__obj_call(ref, kind, op, &a, fn);
 }
 
-/* One operation with no arguments but a timeout. */
-static int call(const mpmp_ref_t *ref, int kind, int op, double timeout,
-                int64_t x, const char *fn) {
-  mpmp__oparg_t a = {.x = x};
-  a.deadline = deadline_of(timeout);
-  return mpmp__obj_call(ref, kind, op, &a, fn);
+/* One that may wait: the caller's timeout (seconds; negative: forever; 0:
+ * try once) as mpmp__timeout makes it a deadline, a NaN refused before
+ * anything is done. */
+static int call_wait(const mpmp_ref_t *ref, int kind, int op, double timeout,
+                     const char *fn) {
+  mpmp__oparg_t a = {0};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  return rc < 0 ? rc : mpmp__obj_call(ref, kind, op, &a, fn);
+}
+
+/* mpmp__timeout for Lock's hot path: forever and try-once, what almost
+ * every acquire asks for, cost no call (mpmp__timeout's own answers for
+ * them); anything else, a NaN included (it fails both tests), goes
+ * through it. */
+static inline int lock_deadline(double timeout, double *deadline,
+                                const char *fn) {
+  if (timeout < 0 || timeout == 0) {
+    *deadline = timeout < 0 ? INFINITY : -INFINITY;
+    return 0;
+  }
+  return mpmp__timeout(timeout, deadline, fn);
 }
 
 /* The hot path of Lock: a lock on this node, straight to shsync. */
@@ -174,7 +188,7 @@ static mpmp__shlock_t *local_lock(const mpmp_ref_t *ref) {
 }
 
 static int free_as(const mpmp_ref_t *ref, int kind, const char *fn) {
-  return call(ref, kind, MPMP__OP_FREE, 0, kind, fn);
+  return call(ref, kind, MPMP__OP_FREE, kind, fn);
 }
 
 static int create_lock(mpmp_lock_t *lock, int recursive, const char *fn) {
@@ -196,24 +210,29 @@ MPMP_API int mpmp_lock_free(mpmp_lock_t lock) {
   return free_as(&lock.ref, MPMP__K_LOCK, "mpmp_lock_free");
 }
 MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
+  const char *fn = "mpmp_lock_acquire";
   mpmp__shlock_t *l = local_lock(&lock.ref);
   if (l != NULL) {
-    int rc = mpmp__shlock_acquire(l, mpmp__owner_id(), deadline_of(timeout));
-    return rc == 0 ? 0 : mpmp__err(rc, "mpmp_lock_acquire: timed out");
+    double deadline;
+    int rc = lock_deadline(timeout, &deadline, fn);
+    if (rc < 0)
+      return rc;
+    rc = mpmp__shlock_acquire(l, mpmp__owner_id(), deadline);
+    return rc == 0 ? 0 : mpmp__err(rc, "%s: timed out", fn);
   }
-  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, timeout, 0,
-              "mpmp_lock_acquire");
+  return call_wait(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, timeout,
+                   fn);
 }
 MPMP_API int mpmp_lock_release(mpmp_lock_t lock) {
   mpmp__shlock_t *l = local_lock(&lock.ref);
   uint64_t me = mpmp__owner_id();
   if (l != NULL && mpmp__shlock_owner(l) == me)
     return mpmp__shlock_release(l, me);
-  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0, 0,
+  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0,
               "mpmp_lock_release");
 }
 MPMP_API int mpmp_lock_is_mine(mpmp_lock_t lock) {
-  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0, 0,
+  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0,
               "mpmp_lock_is_mine");
 }
 
@@ -243,16 +262,15 @@ MPMP_API int mpmp_sem_free(mpmp_sem_t sem) {
   return free_as(&sem.ref, MPMP__K_SEM, "mpmp_sem_free");
 }
 MPMP_API int mpmp_sem_acquire(mpmp_sem_t sem, double timeout) {
-  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_ACQUIRE, timeout, 0,
-              "mpmp_sem_acquire");
+  return call_wait(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_ACQUIRE, timeout,
+                   "mpmp_sem_acquire");
 }
 MPMP_API int mpmp_sem_release(mpmp_sem_t sem) {
-  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_RELEASE, 0, 0,
+  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_RELEASE, 0,
               "mpmp_sem_release");
 }
 MPMP_API int mpmp_sem_value(mpmp_sem_t sem) {
-  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_VALUE, 0, 0,
-              "mpmp_sem_value");
+  return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_VALUE, 0, "mpmp_sem_value");
 }
 
 MPMP_API int mpmp_event_create(mpmp_event_t *ev) {
@@ -264,19 +282,19 @@ MPMP_API int mpmp_event_free(mpmp_event_t ev) {
   return free_as(&ev.ref, MPMP__K_EVENT, "mpmp_event_free");
 }
 MPMP_API int mpmp_event_set(mpmp_event_t ev) {
-  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_SET, 0, 0, "mpmp_event_set");
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_SET, 0, "mpmp_event_set");
 }
 MPMP_API int mpmp_event_clear(mpmp_event_t ev) {
-  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_CLEAR, 0, 0,
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_CLEAR, 0,
               "mpmp_event_clear");
 }
 MPMP_API int mpmp_event_is_set(mpmp_event_t ev) {
-  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_IS_SET, 0, 0,
+  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_IS_SET, 0,
               "mpmp_event_is_set");
 }
 MPMP_API int mpmp_event_wait(mpmp_event_t ev, double timeout) {
-  return call(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_WAIT, timeout, 0,
-              "mpmp_event_wait");
+  return call_wait(&ev.ref, MPMP__K_EVENT, MPMP__OP_EV_WAIT, timeout,
+                   "mpmp_event_wait");
 }
 
 MPMP_API int mpmp_cond_create(mpmp_cond_t *cond, const mpmp_lock_t *lock) {
@@ -328,14 +346,14 @@ static int cond_lock(mpmp_cond_t cond, mpmp_lock_t *l, const char *fn) {
 MPMP_API int mpmp_cond_acquire(mpmp_cond_t cond, double timeout) {
   mpmp_lock_t l;
   int rc = cond_lock(cond, &l, "mpmp_cond_acquire");
-  return rc < 0 ? rc : call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE,
-                            timeout, 0, "mpmp_cond_acquire");
+  return rc < 0 ? rc : call_wait(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE,
+                                 timeout, "mpmp_cond_acquire");
 }
 MPMP_API int mpmp_cond_release(mpmp_cond_t cond) {
   mpmp_lock_t l;
   int rc = cond_lock(cond, &l, "mpmp_cond_release");
   return rc < 0 ? rc : call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_RELEASE, 0,
-                            0, "mpmp_cond_release");
+                            "mpmp_cond_release");
 }
 
 static int cond_wait_until(mpmp_cond_t cond, double deadline, const char *fn) {
@@ -344,23 +362,25 @@ static int cond_wait_until(mpmp_cond_t cond, double deadline, const char *fn) {
 }
 
 MPMP_API int mpmp_cond_wait(mpmp_cond_t cond, double timeout) {
-  return cond_wait_until(cond, mpmp__deadline(timeout), "mpmp_cond_wait");
+  double deadline;
+  int rc = mpmp__timeout(timeout, &deadline, "mpmp_cond_wait");
+  return rc < 0 ? rc : cond_wait_until(cond, deadline, "mpmp_cond_wait");
 }
 
 MPMP_API int mpmp_cond_wait_for(mpmp_cond_t cond, int (*pred)(void *arg),
                                 void *arg, double timeout) {
   const char *fn = "mpmp_cond_wait_for";
-  double deadline = mpmp__deadline(timeout);
+  double deadline;
   mpmp_lock_t l;
-  int rc = cond_lock(cond, &l, fn);
-  if (rc < 0)
+  int rc = mpmp__timeout(timeout, &deadline, fn);
+  if (rc < 0 || (rc = cond_lock(cond, &l, fn)) < 0)
     return rc;
   if (pred == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: pred is NULL", fn);
-  if ((rc = call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0, 0, fn)) <= 0)
-    return rc < 0 ? rc : mpmp__err(MPMP_EPERM, "%s: this rank and thread do "
-                                   "not hold the Condition's lock: acquire "
-                                   "it first", fn);
+  if ((rc = call(&l.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0, fn)) <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EPERM, "%s: this process and thread "
+                                   "do not hold the Condition's lock: "
+                                   "acquire it first", fn);
   while (!pred(arg)) {
     rc = cond_wait_until(cond, deadline, fn);
     if (rc == MPMP_ETIMEDOUT)
@@ -372,11 +392,11 @@ MPMP_API int mpmp_cond_wait_for(mpmp_cond_t cond, int (*pred)(void *arg),
 }
 
 MPMP_API int mpmp_cond_notify(mpmp_cond_t cond, unsigned n) {
-  return call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_NOTIFY, 0, n,
+  return call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_NOTIFY, n,
               "mpmp_cond_notify");
 }
 MPMP_API int mpmp_cond_notify_all(mpmp_cond_t cond) {
-  return call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_NOTIFY, 0, UINT32_MAX,
+  return call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_NOTIFY, UINT32_MAX,
               "mpmp_cond_notify_all");
 }
 
@@ -396,26 +416,26 @@ MPMP_API int mpmp_barrier_free(mpmp_barrier_t b) {
   return free_as(&b.ref, MPMP__K_BARRIER, "mpmp_barrier_free");
 }
 MPMP_API int mpmp_barrier_wait(mpmp_barrier_t b, double timeout) {
-  int rc = call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAIT, timeout, 0,
-                "mpmp_barrier_wait");
+  int rc = call_wait(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAIT, timeout,
+                     "mpmp_barrier_wait");
   if (rc == MPMP_EBROKEN && strstr(mpmp_errmsg(), "broken") == NULL)
     return mpmp__err(rc, "mpmp_barrier_wait: the barrier is broken");
   return rc;
 }
 MPMP_API int mpmp_barrier_abort(mpmp_barrier_t b) {
-  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_ABORT, 0, 0,
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_ABORT, 0,
               "mpmp_barrier_abort");
 }
 MPMP_API int mpmp_barrier_reset(mpmp_barrier_t b) {
-  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_RESET, 0, 0,
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_RESET, 0,
               "mpmp_barrier_reset");
 }
 MPMP_API int mpmp_barrier_broken(mpmp_barrier_t b) {
-  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_BROKEN, 0, 0,
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_BROKEN, 0,
               "mpmp_barrier_broken");
 }
 MPMP_API int mpmp_barrier_n_waiting(mpmp_barrier_t b) {
-  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAITING, 0, 0,
+  return call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAITING, 0,
               "mpmp_barrier_n_waiting");
 }
 MPMP_API int mpmp_barrier_parties(mpmp_barrier_t b) {

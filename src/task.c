@@ -216,16 +216,21 @@ MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size) {
   return p;
 }
 
+/* What a failure says when not even a few KiB were left for its message:
+ * never freed (mpmp__ctx_fini knows it). */
+static char fail_oom[] = "the task failed, and there was no memory left for "
+                         "its message";
+
 MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) {
   if (ctx == NULL || fmt == NULL)
     return MPMP_ETASK;
   if (ctx->errmsg == NULL) { /* the first failure is the one reported */
-    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    ctx->errmsg = mpmp__vformat(fmt, ap, NULL);
     va_end(ap);
-    ctx->errmsg = mpmp__strdup(buf);
+    if (ctx->errmsg == NULL)
+      ctx->errmsg = fail_oom;
   }
   return MPMP_ETASK;
 }
@@ -241,7 +246,8 @@ MPMP_API int mpmp_should_stop(const mpmp_ctx_t *ctx) {
 
 void mpmp__ctx_fini(mpmp_ctx_t *ctx) {
   mpmp__free(ctx->out);
-  mpmp__free(ctx->errmsg);
+  if (ctx->errmsg != fail_oom)
+    mpmp__free(ctx->errmsg);
   ctx->out = NULL;
   ctx->errmsg = NULL;
 }

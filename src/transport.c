@@ -178,8 +178,8 @@ static int mbox_drain(int from) {
   }
   if (rc < 0) {
     /* Losing a message would hang someone: this is not recoverable. */
-    MPMP__ERROR("out of memory taking a message from rank %d",
-                rt->world_of_node_rank[from]);
+    MPMP__ERROR("taking a message from rank %d: %s",
+                rt->world_of_node_rank[from], mpmp_errmsg());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   return n;

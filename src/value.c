@@ -314,7 +314,8 @@ static int info(const mpmp_ref_t *ref, int kind, int64_t *n, int64_t *flags,
                 const char *fn) {
   mpmp__oparg_t a = {0};
   int rc;
-  if ((rc = mpmp__ref_check(ref, kind, fn)) < 0)
+  if ((rc = mpmp__check_init(fn)) < 0 ||
+      (rc = mpmp__ref_check(ref, kind, fn)) < 0)
     return rc;
   if (mpmp__ref_is_local(ref)) { /* no call needed: read the header */
     mpmp__obj_t *o = mpmp__obj_resolve(ref);
@@ -393,26 +394,50 @@ MPMP_API int mpmp_value_get_lock(mpmp_value_t v, mpmp_lock_t *lock) {
 }
 
 /* The typed shortcuts convert through the element type. */
-static int to_i64(int type, const void *p, int64_t *out) {
+
+/*
+ * A double as an integer of `type`, truncated toward zero (C's conversion,
+ * Python's int()). There is none for a NaN, an infinity or a value out of
+ * the 64-bit range: C's conversion is undefined there (it gave garbage),
+ * so it is MPMP_EINVAL, as Python's int(nan) is an error. Narrower integer
+ * types then keep the low bits, as ctypes and set_i64 do.
+ */
+static int f64_to_int(int type, double x, int64_t *out, const char *fn) {
+  int ok = type == MPMP_UINT64 ? x > -1.0 && x < 18446744073709551616.0
+                               : x >= -9223372036854775808.0 &&
+                                     x < 9223372036854775808.0;
+  if (!ok)
+    return mpmp__err(MPMP_EINVAL, "%s: %g has no %s value (NaN, infinite "
+                     "or out of the 64-bit range)", fn, x,
+                     types[type].name);
+  *out = type == MPMP_UINT64 ? (int64_t)(uint64_t)x : (int64_t)x;
+  return 0;
+}
+
+static int to_i64(int type, const void *p, int64_t *out, const char *fn) {
   switch (type) {
-  case MPMP_FLOAT: { float f; memcpy(&f, p, 4); *out = (int64_t)f; break; }
-  case MPMP_DOUBLE: { double d; memcpy(&d, p, 8); *out = (int64_t)d; break; }
+  case MPMP_FLOAT: { float f; memcpy(&f, p, 4); return f64_to_int(MPMP_INT64, f, out, fn); }
+  case MPMP_DOUBLE: { double d; memcpy(&d, p, 8); return f64_to_int(MPMP_INT64, d, out, fn); }
   default: { uint64_t raw = 0; memcpy(&raw, p, types[type].size);
              *out = types[type].is_int ? widen(raw, type) : (int64_t)raw; }
   }
   return 0;
 }
 
-static void from_f64(int type, double x, void *p) {
+static int from_f64(int type, double x, void *p, const char *fn) {
   if (type == MPMP_FLOAT) {
     float f = (float)x;
     memcpy(p, &f, 4);
   } else if (type == MPMP_DOUBLE) {
     memcpy(p, &x, 8);
   } else {
-    int64_t i = (int64_t)x;
+    int64_t i;
+    int rc = f64_to_int(type, x, &i, fn);
+    if (rc < 0)
+      return rc;
     memcpy(p, &i, types[type].size);
   }
+  return 0;
 }
 
 MPMP_API int mpmp_value_get_i64(mpmp_value_t v, int64_t *out) {
@@ -420,12 +445,12 @@ MPMP_API int mpmp_value_get_i64(mpmp_value_t v, int64_t *out) {
   if (out == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_value_get_i64: out is NULL");
   int rc = mpmp_value_load(v, buf);
-  return rc < 0 ? rc : to_i64(v.ref.type, buf, out);
+  return rc < 0 ? rc : to_i64(v.ref.type, buf, out, "mpmp_value_get_i64");
 }
 MPMP_API int mpmp_value_set_i64(mpmp_value_t v, int64_t x) {
   char buf[8] = {0};
   if (v.ref.type == MPMP_FLOAT || v.ref.type == MPMP_DOUBLE)
-    from_f64(v.ref.type, (double)x, buf);
+    from_f64(v.ref.type, (double)x, buf, "mpmp_value_set_i64");
   else
     memcpy(buf, &x, 8);
   return mpmp_value_store(v, buf);
@@ -445,7 +470,7 @@ MPMP_API int mpmp_value_get_f64(mpmp_value_t v, double *out) {
       memcpy(out, buf, 8);
   } else {
     int64_t i;
-    to_i64(v.ref.type, buf, &i);
+    to_i64(v.ref.type, buf, &i, "mpmp_value_get_f64"); /* an integer type */
     *out = v.ref.type == MPMP_UINT64 ? (double)(uint64_t)i : (double)i;
   }
   return 0;
@@ -454,8 +479,8 @@ MPMP_API int mpmp_value_set_f64(mpmp_value_t v, double x) {
   char buf[8] = {0};
   if (!type_ok(v.ref.type))
     return mpmp_value_store(v, buf); /* reports the bad handle */
-  from_f64(v.ref.type, x, buf);
-  return mpmp_value_store(v, buf);
+  int rc = from_f64(v.ref.type, x, buf, "mpmp_value_set_f64");
+  return rc < 0 ? rc : mpmp_value_store(v, buf);
 }
 
 MPMP_API int mpmp_array_create(mpmp_array_t *a, mpmp_type_t type, size_t n,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "object.h"
 #include "proto.h"
 
 typedef struct mpmp__job {
@@ -120,12 +121,9 @@ static mpmp__job_t *pop_job(void) {
 
 /* How the body ended, as Python would report it. */
 static int exit_code(int rc, mpmp_ctx_t *ctx, const char *task) {
-  if (ctx->errmsg == NULL && rc < 0) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
-             task, rc, mpmp_strerror(rc));
-    ctx->errmsg = mpmp__strdup(msg);
-  }
+  if (ctx->errmsg == NULL && rc < 0)
+    mpmp_fail(ctx, "task '%s' returned %d (%s) without a message", task, rc,
+              mpmp_strerror(rc));
   if (ctx->errmsg != NULL)
     return MPMP_EXIT_FAILED;
   if (mpmp_should_stop(ctx))
@@ -168,6 +166,9 @@ static void run_job(mpmp__job_t *job) {
                     .out_max = h->max_result, .stoppable = 1,
                     .id = h->id};
   rt->current = job;
+  /* A new process in Python's terms: locks an earlier body left held are
+   * not this one's (object.c). */
+  mpmp__owner_renew();
   atomic_store(&rt->crash_item, 0);
   atomic_store(&rt->crash_task, task ? task->name : NULL);
   double t0 = rt->trace ? mpmp__trace_clock() : 0;
@@ -177,6 +178,11 @@ static void run_job(mpmp__job_t *job) {
     mpmp__trace_add(MPMP__TRACE_BODY, h->task, h->id, 0, h->name, t0,
                     mpmp__trace_clock());
   atomic_store(&rt->crash_task, NULL);
+  /* And once more at its end: pool tasks that run on this thread later are
+   * another process too. (A pool's tasks keep one owner between them, as
+   * the tasks of one Python pool worker do; an initializer's locks are not
+   * theirs, which is where mpmp differs.) */
+  mpmp__owner_renew();
   int code = exit_code(rc, &ctx, task ? task->name : "?");
   rt->current = NULL;
   report_done(h, code, &ctx);
@@ -228,8 +234,29 @@ MPMP_API int mpmp_current_process(mpmp_process_info_t *info) {
 
 /* ---- crash report ---------------------------------------------------------- */
 
-#define MPMP__NCRASH 4
-static const int crash_signals[MPMP__NCRASH] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+/*
+ * A task that crashes its worker cannot be recovered: an MPI rank that dies
+ * takes the job with it (Open MPI ends every rank at once, so nothing
+ * hangs). Before that happens, say which task and which item did it, in
+ * one write(2).
+ *
+ * The handler runs in whatever state the task left the process: a task
+ * that wrote past its buffer dies inside malloc with the arena's lock
+ * held. So it does only what is async-signal-safe: format into the stack,
+ * write(2), restore the default action and raise the signal again, so the
+ * rank dies of it at once and mpirun ends the job. It does not chain to
+ * the handler that was there before (Open MPI's backtrace printer), which
+ * mallocs: it waited for ever on that lock, and the job hung.
+ *
+ * The signals: the faults, abort() and failed asserts (SIGABRT), a system
+ * call refused by seccomp (SIGSYS) and a stray breakpoint (SIGTRAP; a
+ * debugger sees it before any handler).
+ */
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+                                    SIGABRT, SIGSYS, SIGTRAP};
+#define MPMP__NCRASH (sizeof crash_signals / sizeof crash_signals[0])
+/* The handler's stack: a task that overflows its own stack is named too. */
+#define MPMP__ALTSTACK ((size_t)64 << 10)
 
 /* Append a decimal number; async-signal-safe (no stdio in a signal handler). */
 static size_t put_num(char *b, size_t at, uint64_t v) {
@@ -249,52 +276,95 @@ static size_t put_str(char *b, size_t at, size_t cap, const char *s) {
   return at;
 }
 
-/*
- * A task that crashes its worker cannot be recovered: an MPI rank that dies
- * takes the job with it (Open MPI ends every rank at once, so nothing
- * hangs). Before that happens, say which task and which item did it.
- */
+/* "[0002] ERROR: rank 2", like every other mpmp log line. */
+static size_t put_head(char *b) {
+  int rank = mpmp__rt.rank;
+  size_t at = put_str(b, 0, 8, "[");
+  for (int d = 1000; d > 1 && rank < d; d /= 10)
+    b[at++] = '0';
+  at = put_num(b, at, (uint64_t)rank);
+  at = put_str(b, at, 64, "] ERROR: rank ");
+  return put_num(b, at, (uint64_t)rank);
+}
+
+/* "task 'name' on item 5", or "task 'name' (a process body)". */
+static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
+  at = put_str(b, at, 400, "task '");
+  at = put_str(b, at, 400, task);
+  at = put_str(b, at, 420, item ? "' on item " : "' (a process body)");
+  return item ? put_num(b, at, item - 1) : at;
+}
+
 static void on_crash(int sig) {
   char b[512];
   const char *task = atomic_load(&mpmp__rt.crash_task);
   uint64_t item = atomic_load(&mpmp__rt.crash_item);
-  size_t at = put_str(b, 0, 400, "[");
-  for (int d = 1000; d > 1 && mpmp__rt.rank < d; d /= 10)
-    b[at++] = '0'; /* "[0002]" like every other mpmp log line */
-  at = put_num(b, at, (uint64_t)mpmp__rt.rank);
-  at = put_str(b, at, 400, "] ERROR: rank ");
-  at = put_num(b, at, (uint64_t)mpmp__rt.rank);
-  at = put_str(b, at, 400, " crashed with signal ");
+  size_t at = put_head(b);
+  at = put_str(b, at, 420, " crashed with signal ");
   at = put_num(b, at, (uint64_t)sig);
-  at = put_str(b, at, 400, task ? " in task '" : " outside any task");
-  if (task) {
-    at = put_str(b, at, 400, task);
-    at = put_str(b, at, 400, item ? "' on item " : "' (a process body)");
-    if (item)
-      at = put_num(b, at, item - 1);
-  }
-  at = put_str(b, at, 500, ": the job ends now\n");
+  at = put_str(b, at, 420, task ? " in " : " outside any task");
+  if (task)
+    at = put_task(b, at, task, item);
+  at = put_str(b, at, sizeof b, ": the job ends now\n");
   ssize_t ignored = write(STDERR_FILENO, b, at);
   (void)ignored;
-  /* Then whatever was there before (Open MPI's backtrace printer, or the
-   * default action); it ends the process, and Open MPI ends the job. */
-  for (int i = 0; i < MPMP__NCRASH; i++)
-    if (crash_signals[i] == sig && mpmp__rt.crash_old != NULL)
-      sigaction(sig, &mpmp__rt.crash_old[i], NULL);
+  /* SA_RESETHAND made the action the default again: raise the signal
+   * once more (unblocked: it may have come from sigqueue while blocked)
+   * and the rank dies of it, with its core dump where one is wanted. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
   raise(sig);
+  _exit(128 + sig); /* not reached */
+}
+
+/*
+ * exit() inside a task ends the rank without MPI_Finalize, and mpirun then
+ * ends the job: say so, naming the task. The other exit handlers are
+ * skipped (after stdio is flushed, as exit() would): Open MPI's and the
+ * program's own would tear down a runtime that the agent thread is still
+ * using, and could hang instead of ending.
+ */
+static void on_task_exit(int status, void *arg) {
+  (void)arg;
+  const char *task = atomic_load(&mpmp__rt.crash_task);
+  if (task == NULL || mpmp__rt.rank == 0)
+    return; /* the worker's own end (or the main rank): nothing to say */
+  char b[512];
+  size_t at = put_head(b);
+  at = put_str(b, at, 420, ": ");
+  at = put_task(b, at, task, atomic_load(&mpmp__rt.crash_item));
+  at = put_str(b, at, 440, " called exit(");
+  if (status < 0)
+    at = put_str(b, at, 440, "-");
+  at = put_num(b, at, status < 0 ? 0 - (uint64_t)status : (uint64_t)status);
+  at = put_str(b, at, sizeof b, "): the job ends now\n");
+  fflush(NULL);
+  ssize_t ignored = write(STDERR_FILENO, b, at);
+  (void)ignored;
+  _exit(status);
 }
 
 void mpmp__crash_report_install(void) {
-  mpmp__rt_t *rt = &mpmp__rt;
-  if (rt->crash_old == NULL &&
-      (rt->crash_old = mpmp__calloc(MPMP__NCRASH, sizeof *rt->crash_old)) == NULL)
-    return; /* no report, but nothing else changes */
-  for (int i = 0; i < MPMP__NCRASH; i++) {
+  static int exit_hooked, stack_set;
+  if (!exit_hooked) /* once per process: mpmp_init may run again */
+    exit_hooked = on_exit(on_task_exit, NULL) == 0;
+  /* Tasks run in this thread (the worker's service loop): give it a stack
+   * for the handler, kept for the process's life. */
+  if (!stack_set) {
+    stack_t ss = {.ss_sp = mpmp__malloc(MPMP__ALTSTACK),
+                  .ss_size = MPMP__ALTSTACK};
+    stack_set = ss.ss_sp != NULL && sigaltstack(&ss, NULL) == 0;
+  }
+  for (size_t i = 0; i < MPMP__NCRASH; i++) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
-    sa.sa_flags = SA_NODEFER;
+    /* NODEFER: a fault inside the handler finds the default action (it
+     * was reset on entry) and ends the rank, instead of blocking. */
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(crash_signals[i], &sa, &rt->crash_old[i]);
+    sigaction(crash_signals[i], &sa, NULL);
   }
 }

@@ -71,11 +71,19 @@ MPMP_API const char *mpmp_err_name(int err);
 /**
  * \return the detail of the last error raised in this thread: what exactly
  * went wrong and how to fix it. Empty string when there was none.
- * \note The string is thread-local and valid until the next failing call.
+ * \note The string is thread-local and valid until the next failing call
+ * in this thread (or the thread's end). It is whole up to 16 MiB (a task's
+ * failure message can be that long); a longer one is cut there and ends
+ * with "... [cut: N bytes in all]" (N: its whole length).
  */
 MPMP_API const char *mpmp_errmsg(void);
 
-/** Wait forever (any negative timeout does the same). */
+/**
+ * Wait forever (any negative timeout does the same). Every call that takes
+ * a timeout in seconds reads it the same way: negative waits forever, 0
+ * tries once without blocking, a positive value waits at most that long,
+ * and a NaN is refused with ::MPMP_EINVAL before anything is done.
+ */
 #define MPMP_FOREVER (-1.0)
 
 #ifdef __cplusplus

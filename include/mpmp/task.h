@@ -74,7 +74,11 @@ MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
 
 /**
  * Fail the task with a printf-style message that reaches the caller intact
- * (`mpmp_errmsg()` after a failed get/join, or a Process's error message).
+ * (`mpmp_errmsg()` after a failed get/join, mpmp_async_failure(),
+ * mpmp_future_exception(), or a Process's error message), up to 16 MiB. A
+ * longer message is cut there and ends with "... [cut: N bytes in all]"
+ * (N: its whole length); so does one for which memory ran out ("...; out
+ * of memory]", after what fitted). Only the first call's message is kept.
  * \return ::MPMP_ETASK, to be returned by the task.
  */
 MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) MPMP_PRINTF(2, 3);

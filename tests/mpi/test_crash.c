@@ -1,11 +1,32 @@
 /*
  * A task that crashes its worker must not leave the job hanging: the job
  * ends at once, and the report names the task, the item and the rank.
- * ctest checks the output (PASS_REGULAR_EXPRESSION) and the time limit.
+ * ctest (and tests/mpi/test_crash.sh) check the output and the time.
+ *
+ *   test_crash [MODE]
+ *     segv          item 5 of a map raises SIGSEGV (the default)
+ *     abort         item 5 calls abort()
+ *     trap          item 5 raises SIGTRAP (a breakpoint)
+ *     assert        item 5 fails an assert()
+ *     exit          item 5 calls exit(3)
+ *     exit0         item 5 calls exit(0)
+ *     heap          an apply (item 0) writes far past its result and
+ *                   then mallocs: the heap is corrupt, and glibc aborts
+ *                   inside malloc
+ *     exit-process  a Process body calls exit(3)
+ *     abort-process a Process body calls abort()
+ *     finalize      a Process body aborts after 0.5 s, while the main
+ *                   rank already waits for it in mpmp_finalize()
  */
+#define _GNU_SOURCE /* nanosleep */
+#undef NDEBUG /* the assert mode needs assert() */
+#include <assert.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <mpmp.h>
 
@@ -18,19 +39,160 @@ static int crash_on_5(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(crash_on_5);
 
+static int trap_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    raise(SIGTRAP); /* a breakpoint left in the code */
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(trap_on_5);
+
+static int abort_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    abort();
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(abort_on_5);
+
+static int assert_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  assert(*x != 5);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(assert_on_5);
+
+static int exit_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    exit(3);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(exit_on_5);
+
+static int exit0_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == 5)
+    exit(0);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x;
+  return 0;
+}
+MPMP_TASK(exit0_on_5);
+
+/* The bug a C programmer makes: the result buffer is smaller than what is
+ * written to it. Past it lie the headers of other chunks of the malloc
+ * heap; growing the result (a realloc) and the mallocs and frees that
+ * follow find them broken, and glibc aborts while it holds the arena's
+ * lock. */
+static int smash_heap_on_5(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  char *out = mpmp_out(ctx, sizeof(int64_t));
+  if (*x == 5) {
+    volatile char *p = out;
+    for (size_t k = 0; k < 2048; k++)
+      p[k] = (char)(0xA5 ^ k);
+    mpmp_out(ctx, 4096);
+    for (int i = 0; i < 1000; i++) {
+      void *a = malloc(24 + (size_t)i % 300), *b = malloc(4000 + (size_t)i * 64);
+      free(a);
+      free(b);
+    }
+    raise(SIGKILL); /* the heap held up: do not leave a silent success */
+  }
+  *(int64_t *)out = *x;
+  return 0;
+}
+MPMP_TASK(smash_heap_on_5);
+
+static int body_abort_later(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  struct timespec ts = {0, 500000000};
+  nanosleep(&ts, NULL);
+  abort();
+}
+MPMP_TASK(body_abort_later);
+
+static int body_exit(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  exit(3);
+}
+MPMP_TASK(body_exit);
+
+static int body_abort(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  abort();
+}
+MPMP_TASK(body_abort);
+
+static mpmp_task_fn map_task(const char *mode) {
+  static const struct {
+    const char *mode;
+    mpmp_task_fn fn;
+  } modes[] = {{"segv", crash_on_5},     {"abort", abort_on_5},
+               {"trap", trap_on_5},
+               {"assert", assert_on_5},  {"exit", exit_on_5},
+               {"exit0", exit0_on_5},
+               {"heap", smash_heap_on_5}};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (!strcmp(mode, modes[i].mode))
+      return modes[i].fn;
+  return NULL;
+}
+
+static int run_process(mpmp_task_fn fn) {
+  mpmp_process_t *p = NULL;
+  if (mpmp_process_create(&p, fn, NULL, 0, NULL) < 0 ||
+      mpmp_process_start(p) < 0)
+    return 1;
+  mpmp_process_join(p, MPMP_FOREVER);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int rc = mpmp_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
   if (rc < 0)
     return 1;
+  const char *mode = argc > 1 ? argv[1] : "segv";
+  if (!strcmp(mode, "exit-process") || !strcmp(mode, "abort-process")) {
+    run_process(mode[0] == 'e' ? body_exit : body_abort);
+    printf("crash: not reached\n"); /* the job is gone before this */
+    return 1;
+  }
+  if (!strcmp(mode, "finalize")) {
+    mpmp_process_t *p = NULL;
+    if (mpmp_process_create(&p, body_abort_later, NULL, 0, NULL) < 0 ||
+        mpmp_process_start(p) < 0)
+      return 1;
+    mpmp_finalize(); /* joins the body, which dies meanwhile */
+    printf("crash: not reached\n");
+    return 1;
+  }
+  mpmp_task_fn fn = map_task(mode);
+  if (fn == NULL) {
+    fprintf(stderr, "test_crash: unknown mode '%s'\n", mode);
+    mpmp_finalize();
+    return 2;
+  }
   int64_t x[10], r[10];
   for (int i = 0; i < 10; i++)
     x[i] = i;
   mpmp_pool_t *pool;
   mpmp_pool_create(&pool, NULL);
-  mpmp_pool_map(pool, crash_on_5, x, 10, sizeof *x, r, sizeof *r, 1);
+  if (!strcmp(mode, "heap")) { /* an apply's result is a malloc chunk */
+    int64_t five = 5;
+    mpmp_pool_apply(pool, fn, &five, sizeof five, r, sizeof *r, NULL);
+    printf("crash: not reached\n");
+    return 1;
+  }
+  mpmp_pool_map(pool, fn, x, 10, sizeof *x, r, sizeof *r, 1);
   printf("crash: not reached\n"); /* the job is gone before this */
   mpmp_pool_destroy(pool);
-  return mpmp_finalize() == 0 ? 1 : 1;
+  mpmp_finalize();
+  return 1;
 }

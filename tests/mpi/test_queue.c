@@ -4,6 +4,7 @@
  * made by the main rank are remote for ranks 1 and 3, and objects made in
  * their process bodies are remote for the main rank. */
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1256,6 +1257,121 @@ static void objects_homed_on_every_node(void **state) {
   assert_int_equal(mpmp_queue_free(a.go), 0);
 }
 
+/* ---- a NaN timeout ------------------------------------------------------- */
+
+/* A NaN timeout is refused (MPMP_EINVAL, naming NaN) by every call that
+ * takes one, before anything is done: no item is taken or added, no
+ * message sent or received. (It used to be taken as 0, or as forever.) */
+typedef struct nan_objs {
+  mpmp_queue_t q, jq;  /* 1 item each; jq's task not done */
+  mpmp_conn_t c1, c2;  /* a message from c2 waits at c1 */
+  int node;
+} nan_objs_t;
+
+static int nan_objs_make(nan_objs_t *o) {
+  o->node = mpmp_node_id();
+  if (mpmp_queue_create(&o->q, 4, 32) < 0 ||
+      mpmp_joinable_queue_create(&o->jq, 4, 32) < 0 ||
+      mpmp_pipe_create(&o->c1, &o->c2, 1) < 0 ||
+      mpmp_queue_put(o->q, "item", 4, T) < 0 ||
+      mpmp_queue_put(o->jq, "task", 4, T) < 0 ||
+      mpmp_conn_send(o->c2, "message", 7, T) < 0)
+    return -1;
+  return 0;
+}
+
+static void nan_objs_free(const nan_objs_t *o) {
+  assert_int_equal(mpmp_queue_free(o->q), 0);
+  assert_int_equal(mpmp_queue_free(o->jq), 0);
+  assert_int_equal(mpmp_pipe_free(o->c1, o->c2), 0);
+}
+
+static void expect_nan_refused(int rc) {
+  assert_int_equal(rc, MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "NaN"));
+}
+
+static void nan_refused_on(const nan_objs_t *o) {
+  const double nans[] = {NAN, -NAN};
+  char buf[32];
+  size_t n = 99;
+  int ready[2];
+  for (int k = 0; k < 2; k++) {
+    double t = nans[k];
+    expect_nan_refused(mpmp_queue_put(o->q, "more", 4, t));
+    expect_nan_refused(mpmp_queue_get(o->q, buf, sizeof buf, &n, t));
+    assert_int_equal(n, 0);
+    assert_int_equal(mpmp_queue_qsize(o->q), 1); /* nothing in, nothing out */
+    expect_nan_refused(mpmp_queue_join(o->jq, t));
+    expect_nan_refused(mpmp_conn_send(o->c2, "more", 4, t));
+    expect_nan_refused(mpmp_conn_recv(o->c1, buf, sizeof buf, &n, t));
+    expect_nan_refused(mpmp_conn_poll(o->c1, t));
+    expect_nan_refused(mpmp_conn_wait(&o->q.ref, 1, t, ready));
+    mpmp_ref_t both[2] = {o->q.ref, o->c1.ref};
+    expect_nan_refused(mpmp_conn_wait(both, 2, t, ready));
+  }
+  /* Everything is as it was: one item, one task, one message. */
+  assert_int_equal(mpmp_queue_get(o->q, buf, sizeof buf, &n, T), 0);
+  assert_true(n == 4 && memcmp(buf, "item", 4) == 0);
+  assert_int_equal(mpmp_queue_get(o->q, buf, sizeof buf, &n, 0),
+                   MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_queue_join(o->jq, 0.01), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_conn_recv(o->c1, buf, sizeof buf, &n, T), 0);
+  assert_true(n == 7 && memcmp(buf, "message", 7) == 0);
+  assert_int_equal(mpmp_conn_poll(o->c1, 0), 0);
+  assert_int_equal(mpmp_conn_poll(o->c2, 0), 0);
+}
+
+/* Objects on this worker's node, kept until every such body runs. */
+static int make_nan_objs(mpmp_ctx_t *ctx) {
+  const home_args_t *a = mpmp_arg(ctx, NULL);
+  nan_objs_t *o = mpmp_out(ctx, sizeof *o);
+  char tok;
+  size_t n;
+  if (nan_objs_make(o) < 0 || mpmp_queue_put(a->started, "s", 1, T) < 0 ||
+      mpmp_queue_get(a->go, &tok, 1, &n, T) < 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(make_nan_objs);
+
+static void nan_timeouts_refused_everywhere(void **state) {
+  (void)state;
+  nan_objs_t mine;
+  assert_int_equal(nan_objs_make(&mine), 0);
+  nan_refused_on(&mine);
+  nan_objs_free(&mine);
+  /* and on objects homed on every node: remote ones go through messages */
+  int nw = mpmp_worker_count() > 16 ? 16 : mpmp_worker_count();
+  home_args_t a;
+  mpmp_process_t *ps[16];
+  char tok;
+  size_t n;
+  assert_int_equal(mpmp_queue_create(&a.started, 0, 1), 0);
+  assert_int_equal(mpmp_queue_create(&a.go, 0, 1), 0);
+  for (int i = 0; i < nw; i++)
+    ps[i] = started(make_nan_objs, &a, sizeof a);
+  for (int i = 0; i < nw; i++)
+    assert_int_equal(mpmp_queue_get(a.started, &tok, 1, &n, T), 0);
+  for (int i = 0; i < nw; i++)
+    assert_int_equal(mpmp_queue_put(a.go, "g", 1, T), 0);
+  int remote = 0;
+  for (int i = 0; i < nw; i++) {
+    nan_objs_t o;
+    size_t size;
+    memcpy(&o, joined(ps[i], &size), sizeof o);
+    assert_int_equal(size, sizeof o);
+    mpmp_process_destroy(ps[i]);
+    remote += o.node != mpmp_node_id();
+    nan_refused_on(&o);
+    nan_objs_free(&o);
+  }
+  if (remote_job())
+    assert_true(remote > 0);
+  assert_int_equal(mpmp_queue_free(a.started), 0);
+  assert_int_equal(mpmp_queue_free(a.go), 0);
+}
+
 /* A queue made by the main rank, used from every worker at once (remote
  * for the workers of the other node). */
 static int put_get_own(mpmp_ctx_t *ctx) {
@@ -1308,6 +1424,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pipe_many_senders_on_one_end),
     cmocka_unit_test(pipe_64mib_round_trip),
     cmocka_unit_test(objects_homed_on_every_node),
+    cmocka_unit_test(nan_timeouts_refused_everywhere),
     cmocka_unit_test(queue_shared_by_every_worker),
     cmocka_unit_test(queue_stress_many_producers_exactly_once_in_order),
     cmocka_unit_test(queue_stress_maxsize_1),

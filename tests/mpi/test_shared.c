@@ -16,6 +16,7 @@
  * (EXPECT below); the main rank turns that into a CMocka failure
  * (MAIN_CHECK), a body into mpmp_fail (BODY_CHECK). */
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -694,6 +695,51 @@ static int check_int_array_ops(char *err, const tinfo_t *ti, mpmp_array_t a) {
 }
 
 /* Typed shortcuts: the value converted to and from int64_t / double. */
+/* A NaN, an infinity or a double past the 64-bit range has no integer:
+ * converting it is undefined in C (it stored and returned garbage), so
+ * set_f64 on an integer Value and get_i64 of such a float Value are
+ * MPMP_EINVAL, and the Value stays as it was. */
+static int check_no_integer(char *err, const tinfo_t *ti, mpmp_value_t v) {
+  const double none[] = {NAN, -NAN, INFINITY, -INFINITY, 1e300, -1e300,
+                         1e19, 18446744073709551616.0,
+                         -9223372036854777856.0};
+  int64_t x = 0;
+  double d = 0;
+  if (ti->t == MPMP_FLOAT || ti->t == MPMP_DOUBLE) {
+    /* the last is -2^63 once rounded to a float: an integer after all */
+    for (size_t k = 0; k < sizeof none / sizeof none[0] - 1; k++) {
+      EXPECT_OK(mpmp_value_set_f64(v, none[k])); /* a float holds them */
+      x = 77;
+      EXPECT_RC(mpmp_value_get_i64(v, &x), MPMP_EINVAL);
+      EXPECT_MSG("64-bit range");
+      EXPECT(x == 77);
+      EXPECT_OK(mpmp_value_get_f64(v, &d));
+      EXPECT(isnan(none[k]) ? isnan(d)
+                            : d == (ti->t == MPMP_DOUBLE ? none[k]
+                                                         : (float)none[k]));
+    }
+    return 0;
+  }
+  EXPECT_OK(mpmp_value_set_i64(v, 5));
+  for (size_t k = 0; k < sizeof none / sizeof none[0]; k++) {
+    if (none[k] == 1e19)
+      continue; /* a uint64 has it: below */
+    EXPECT_RC(mpmp_value_set_f64(v, none[k]), MPMP_EINVAL);
+    EXPECT_MSG("64-bit range");
+    EXPECT_OK(mpmp_value_get_i64(v, &x));
+    EXPECT(x == 5);
+  }
+  if (ti->t == MPMP_UINT64) { /* past int64, within uint64 */
+    EXPECT_OK(mpmp_value_set_f64(v, 1e19));
+    EXPECT_OK(mpmp_value_get_f64(v, &d));
+    EXPECT(d == 1e19);
+    EXPECT_RC(mpmp_value_set_f64(v, -1.0), MPMP_EINVAL);
+  } else if (ti->size == 8) {
+    EXPECT_RC(mpmp_value_set_f64(v, 1e19), MPMP_EINVAL);
+  }
+  return 0;
+}
+
 static int check_shortcuts(char *err, const tinfo_t *ti, mpmp_value_t v) {
   int64_t x = 0;
   double d = 0;
@@ -761,7 +807,7 @@ static int check_shortcuts(char *err, const tinfo_t *ti, mpmp_value_t v) {
     EXPECT_OK(mpmp_value_get_f64(v, &d));
     EXPECT(d == 200.0);
   }
-  return 0;
+  return check_no_integer(err, ti, v);
 }
 
 static int check_lock_of(char *err, int rc_get, mpmp_lock_t lk, int locked) {

@@ -7,6 +7,7 @@
  * the other node than the main rank, so every object is remote for some of
  * its users, blocking calls included. Every blocking call has a timeout: a
  * bug fails a check instead of hanging the job. */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -713,6 +714,173 @@ static void sync_rlock_levels(void **state) {
   EQ(r.rc[1], 0);
   EQ(mpmp_lock_release(a.s.rlock), MPMP_EPERM);
   RUN(rlock_part, &a.s);
+  objs_free(&a.s);
+}
+
+/* The owner is the process, not the rank: a body that ends holding a Lock
+ * and an RLock does not hand them to the next body on its rank and thread
+ * (Python: they stay held by the dead process). */
+static int leave_locks_held(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  if (mpmp_lock_acquire(a->s.lock, 5) < 0 ||
+      mpmp_lock_acquire(a->s.rlock, 5) < 0 ||
+      mpmp_lock_acquire(a->s.rlock, 5) < 0)
+    return mpmp_fail(ctx, "acquire: %s", mpmp_errmsg());
+  return 0; /* and never release them */
+}
+MPMP_TASK(leave_locks_held);
+
+static int stranger_part(const objset_t *s, chk_t *e) {
+  CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
+  CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
+  CK_EQ(e, mpmp_lock_release(s->lock), MPMP_EPERM);
+  CK_EQ(e, mpmp_lock_release(s->rlock), MPMP_EPERM);
+  double t0 = test_now();
+  CK_EQ(e, mpmp_lock_acquire(s->lock, 0.1), MPMP_ETIMEDOUT);
+  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0.1), MPMP_ETIMEDOUT);
+  CK_IN(e, test_now() - t0, 0.15, 5.0);
+  return 0;
+}
+
+static int stranger_body(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  BODY(ctx, stranger_part, &a->s);
+  *(int *)mpmp_out(ctx, sizeof(int)) = mpmp_rank();
+  return 0;
+}
+MPMP_TASK(stranger_body);
+
+static void sync_lock_owner_is_the_process(void **state) {
+  objspec_t sp = {0};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  mpmp_process_t *p = start(leave_locks_held, &a, sizeof a);
+  join_ok(p);
+  int rank = mpmp_process_rank(p);
+  EQ(mpmp_process_destroy(p), 0);
+  /* The next body takes the lowest free worker: the same rank, and the
+   * same thread (a worker runs bodies in its main thread). */
+  p = start(stranger_body, &a, sizeof a);
+  join_ok(p);
+  EQ(mpmp_process_rank(p), rank);
+  EQ(mpmp_process_destroy(p), 0);
+  /* A pool's tasks on that rank are another process too. */
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t po = {.processes = 1};
+  EQ(mpmp_pool_create(&pool, &po), 0);
+  int where = -1;
+  EQ(mpmp_pool_apply(pool, stranger_body, &a, sizeof a, &where, sizeof where,
+                     NULL), 0);
+  EQ(where, rank);
+  EQ(mpmp_pool_destroy(pool), 0);
+  /* still held by the ended body, for the main rank as well */
+  RUN(stranger_part, &a.s);
+  objs_free(&a.s);
+}
+
+/* A NaN timeout is refused (MPMP_EINVAL, naming NaN) by every call that
+ * takes one, before anything is done: a lock stays free, a semaphore
+ * keeps its value, a barrier is not passed, a Condition's lock stays held.
+ * (It was taken as "try once", and made cond_wait wait for ever.) */
+static int pred_true(void *arg) {
+  (void)arg;
+  return 1;
+}
+
+#define CK_NAN(e, call)                                                        do {                                                                           CK_EQ(e, call, MPMP_EINVAL);                                                 CK(e, strstr(mpmp_errmsg(), "NaN") != NULL);                               } while (0)
+
+static int nan_part(const objset_t *s, chk_t *e) {
+  const double nans[] = {NAN, -NAN};
+  CK_EQ(e, mpmp_event_set(s->ev), 0); /* a wait that would not block */
+  for (int k = 0; k < 2; k++) {
+    double t = nans[k];
+    CK_NAN(e, mpmp_lock_acquire(s->lock, t));
+    CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
+    CK_NAN(e, mpmp_lock_acquire(s->rlock, t));
+    CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
+    CK_NAN(e, mpmp_sem_acquire(s->sem, t));
+    CK_EQ(e, mpmp_sem_value(s->sem), 2);
+    CK_NAN(e, mpmp_sem_acquire(s->bsem, t));
+    CK_EQ(e, mpmp_sem_value(s->bsem), 1);
+    CK_NAN(e, mpmp_event_wait(s->ev, t));
+    CK_NAN(e, mpmp_event_wait(s->ev2, t));
+    CK_NAN(e, mpmp_cond_acquire(s->cond, t));
+    CK_EQ(e, mpmp_cond_acquire(s->ucond, 5), 0);
+    CK_NAN(e, mpmp_cond_wait(s->ucond, t));
+    CK_NAN(e, mpmp_cond_wait_for(s->ucond, pred_true, NULL, t));
+    CK_EQ(e, mpmp_lock_is_mine(s->lock2), 1); /* never let go */
+    CK_EQ(e, mpmp_cond_release(s->ucond), 0);
+    CK_NAN(e, mpmp_barrier_wait(s->bar, t)); /* 1 party: it would pass */
+    CK_EQ(e, mpmp_barrier_n_waiting(s->bar), 0);
+    CK_EQ(e, mpmp_barrier_broken(s->bar), 0);
+  }
+  /* all free and usable */
+  CK_EQ(e, mpmp_lock_acquire(s->lock, 0), 0);
+  CK_EQ(e, mpmp_lock_release(s->lock), 0);
+  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0), 0);
+  CK_EQ(e, mpmp_lock_release(s->rlock), 0);
+  CK_EQ(e, mpmp_cond_acquire(s->cond, 0), 0);
+  CK_EQ(e, mpmp_cond_release(s->cond), 0);
+  CK_EQ(e, mpmp_barrier_wait(s->bar, 5), 0);
+  CK_EQ(e, mpmp_event_clear(s->ev), 0);
+  return 0;
+}
+
+static int nan_body(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  BODY(ctx, nan_part, &a->s);
+  return 0;
+}
+MPMP_TASK(nan_body);
+
+static void sync_nan_timeouts_refused(void **state) {
+  objspec_t sp = {.sem = 2};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  RUN(nan_part, &a.s);
+  join_destroy(start(nan_body, &a, sizeof a)); /* from a worker rank */
+  objs_free(&a.s);
+}
+
+/* A call that times out says so, also on an object of another node: the
+ * home rank answered with whatever message it had from an earlier error
+ * ("... do not hold: acquire it first" for a timed-out cond_wait). */
+#define CK_TIMED_OUT(e, call)                                                \
+  do {                                                                       \
+    CK_EQ(e, mpmp_cond_wait(s->cond, 0.01), MPMP_EPERM); /* an old error */  \
+    CK_EQ(e, call, MPMP_ETIMEDOUT);                                          \
+    CK(e, strstr(mpmp_errmsg(), "timed out") != NULL);                       \
+    CK(e, strstr(mpmp_errmsg(), "acquire it first") == NULL);                \
+  } while (0)
+
+static int timed_out_part(const objset_t *s, chk_t *e) {
+  CK_TIMED_OUT(e, mpmp_event_wait(s->ev, 0.01));
+  CK_TIMED_OUT(e, mpmp_sem_acquire(s->sem, 0.01));
+  CK_TIMED_OUT(e, mpmp_barrier_wait(s->bar2, 0.01));
+  CK_EQ(e, mpmp_barrier_reset(s->bar2), 0);
+  CK_EQ(e, mpmp_cond_acquire(s->ucond, 5), 0);
+  CK_EQ(e, mpmp_lock_acquire(s->lock, 5), 0);
+  CK_EQ(e, mpmp_cond_wait(s->ucond, 0.01), MPMP_ETIMEDOUT);
+  CK(e, strstr(mpmp_errmsg(), "timed out") != NULL);
+  CK(e, strstr(mpmp_errmsg(), "acquire it first") == NULL);
+  CK_EQ(e, mpmp_cond_release(s->ucond), 0);
+  CK_EQ(e, mpmp_lock_release(s->lock), 0);
+  return 0;
+}
+
+static int timed_out_body(mpmp_ctx_t *ctx) {
+  const objargs_t *a = mpmp_arg(ctx, NULL);
+  BODY(ctx, timed_out_part, &a->s);
+  return 0;
+}
+MPMP_TASK(timed_out_body);
+
+static void sync_timeouts_say_timed_out(void **state) {
+  objspec_t sp = {.parties2 = 2};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  RUN(timed_out_part, &a.s);
+  join_destroy(start(timed_out_body, &a, sizeof a));
   objs_free(&a.s);
 }
 
@@ -1697,6 +1865,9 @@ static const struct CMUnitTest tests[] = {
     BOTH(sync_lock_basics),
     BOTH(sync_lock_release_by_non_owner),
     BOTH(sync_rlock_levels),
+    BOTH(sync_lock_owner_is_the_process),
+    BOTH(sync_nan_timeouts_refused),
+    BOTH(sync_timeouts_say_timed_out),
     TEST_AT(sync_lock_owned_by_thread, 0, "_main_home"),
     BOTH(sync_lock_mutual_exclusion),
     BOTH(sync_lock_fairness),

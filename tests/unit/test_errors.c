@@ -1,9 +1,12 @@
 /* Errors, settings and calls before mpmp_init(), in one process, no MPI. */
+#include <malloc.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "internal.h"
@@ -38,6 +41,138 @@ static void errors_detail_message_is_thread_local_text(void **state) {
   (void)state;
   assert_int_equal(mpmp__err(MPMP_EINVAL, "item %d is bad", 5), MPMP_EINVAL);
   assert_string_equal(mpmp_errmsg(), "item 5 is bad");
+}
+
+
+/* n bytes of text in which any shift or lost byte shows (no NUL). */
+static char *long_text(size_t n) {
+  char *t = malloc(n + 1);
+  assert_non_null(t);
+  for (size_t k = 0; k < n; k++)
+    t[k] = (char)('a' + (k * 7 + k / 4093) % 26);
+  t[n] = '\0';
+  return t;
+}
+
+static void errors_long_message_arrives_whole(void **state) {
+  (void)state;
+  size_t n = (size_t)1 << 20;
+  char *t = long_text(n);
+  assert_int_equal(mpmp__err(MPMP_ETASK, "%s", t), MPMP_ETASK);
+  assert_int_equal(strlen(mpmp_errmsg()), n);
+  assert_memory_equal(mpmp_errmsg(), t, n);
+  /* made from the message before it, long or short, in either order */
+  assert_int_equal(mpmp__err(MPMP_ETASK, "x: %s", mpmp_errmsg()), MPMP_ETASK);
+  assert_int_equal(strlen(mpmp_errmsg()), n + 3);
+  assert_memory_equal(mpmp_errmsg(), "x: ", 3);
+  assert_memory_equal(mpmp_errmsg() + 3, t, n);
+  mpmp__err(MPMP_EINVAL, "short %d", 1);
+  mpmp__err(MPMP_EINVAL, "%s and %s", mpmp_errmsg(), "more");
+  assert_string_equal(mpmp_errmsg(), "short 1 and more");
+  t[1023] = '\0'; /* just fits the small buffers, then just does not */
+  mpmp__err(MPMP_EINVAL, "%s", t);
+  assert_string_equal(mpmp_errmsg(), t);
+  mpmp__err(MPMP_EINVAL, "%s!", mpmp_errmsg());
+  assert_int_equal(strlen(mpmp_errmsg()), 1024);
+  assert_memory_equal(mpmp_errmsg(), t, 1023);
+  free(t);
+}
+
+static char *vformat(size_t *len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *p = mpmp__vformat(fmt, ap, len);
+  va_end(ap);
+  return p;
+}
+
+/* Past the limit (16 MiB) the message is cut there, visibly. */
+static void errors_message_over_limit_is_marked(void **state) {
+  (void)state;
+  size_t n = 20000000, max = (size_t)16 << 20;
+  char *t = long_text(n);
+  mpmp__err(MPMP_ETASK, "%s", t);
+  const char *m = mpmp_errmsg();
+  assert_memory_equal(m, t, max);
+  assert_string_equal(m + max, "... [cut: 20000000 bytes in all]");
+  size_t len = 0;
+  char *f = vformat(&len, "%s", t);
+  assert_int_equal(len, max + strlen("... [cut: 20000000 bytes in all]"));
+  assert_memory_equal(f, t, max);
+  assert_string_equal(f + max, "... [cut: 20000000 bytes in all]");
+  mpmp__free(f);
+  free(t);
+}
+
+/* A failing task's message, as mpmp_fail keeps it for the caller. */
+static void errors_fail_keeps_long_messages(void **state) {
+  (void)state;
+  size_t n = (size_t)1 << 20, max = (size_t)16 << 20;
+  char *t = long_text(n);
+  mpmp_ctx_t ctx = {0};
+  assert_int_equal(mpmp_fail(&ctx, "%s", t), MPMP_ETASK);
+  assert_int_equal(strlen(ctx.errmsg), n);
+  assert_memory_equal(ctx.errmsg, t, n);
+  mpmp_fail(&ctx, "a second failure does not replace the first");
+  assert_int_equal(strlen(ctx.errmsg), n);
+  mpmp__ctx_fini(&ctx);
+  free(t);
+  t = long_text(max + 1);
+  assert_int_equal(mpmp_fail(&ctx, "%s", t), MPMP_ETASK);
+  assert_memory_equal(ctx.errmsg, t, max);
+  assert_string_equal(ctx.errmsg + max, "... [cut: 16777217 bytes in all]");
+  mpmp__ctx_fini(&ctx);
+  free(t);
+}
+
+static void *long_error_then_exit(void *arg) {
+  mpmp__err(MPMP_ETASK, "%s", (const char *)arg);
+  return strlen(mpmp_errmsg()) == strlen(arg) ? arg : NULL;
+}
+
+/* A thread's long message is freed when the thread ends. */
+static void errors_thread_exit_frees_message(void **state) {
+  (void)state;
+  char *t = long_text((size_t)2 << 20);
+  struct mallinfo2 before = mallinfo2();
+  for (int i = 0; i < 32; i++) {
+    pthread_t th;
+    void *res = NULL;
+    assert_int_equal(pthread_create(&th, NULL, long_error_then_exit, t), 0);
+    assert_int_equal(pthread_join(th, &res), 0);
+    assert_ptr_equal(res, t);
+  }
+  struct mallinfo2 after = mallinfo2();
+#if !defined(__SANITIZE_ADDRESS__) /* ASan's own allocator; LSan checks it */
+  assert_true(after.uordblks < before.uordblks + ((size_t)8 << 20));
+#endif
+  (void)before, (void)after;
+  free(t);
+}
+
+/* A log line too long for one write says that it was cut. */
+static void errors_long_log_line_is_marked(void **state) {
+  (void)state;
+  char path[] = "/tmp/mpmp-log-XXXXXX";
+  int fd = mkstemp(path), saved = dup(2);
+  assert_true(fd >= 0 && saved >= 0);
+  unlink(path);
+  char *t = long_text(5000);
+  fflush(stderr);
+  dup2(fd, 2);
+  mpmp__log("NOTE", "%s", t);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  char line[2048] = "";
+  ssize_t got = pread(fd, line, sizeof line - 1, 0);
+  close(fd);
+  assert_true(got > 100);
+  /* "[0000] NOTE: " and the 5 000 bytes */
+  assert_non_null(strstr(line, "... [cut: 5013 bytes in all]\n"));
+  assert_memory_equal(line, "[0000] NOTE: ", 13);
+  assert_memory_equal(line + 13, t, 1000);
+  free(t);
 }
 
 static void clear_env(void) {
@@ -151,6 +286,11 @@ int main(void) {
       cmocka_unit_test(errors_every_code_has_name_and_text),
       cmocka_unit_test(errors_codes_are_distinct),
       cmocka_unit_test(errors_detail_message_is_thread_local_text),
+      cmocka_unit_test(errors_long_message_arrives_whole),
+      cmocka_unit_test(errors_message_over_limit_is_marked),
+      cmocka_unit_test(errors_fail_keeps_long_messages),
+      cmocka_unit_test(errors_thread_exit_frees_message),
+      cmocka_unit_test(errors_long_log_line_is_marked),
       cmocka_unit_test(env_defaults),
       cmocka_unit_test(env_values_and_sources),
       cmocka_unit_test(env_bad_values_name_the_variable),

@@ -196,12 +196,130 @@ static void mailbox_two_processes(void **state) {
   free_box(box, XCAP);
 }
 
+
+/*
+ * The ring is in memory any process of the node can write: a corrupt
+ * length or tail must be refused, never followed out of the ring. The ring
+ * is on the malloc heap here (not mmap), so that an ASan build catches any
+ * read past its end.
+ */
+enum { CCAP = 1024 };
+
+static mpmp__mbox_t *heap_box(void) {
+  mpmp__mbox_t *box = aligned_alloc(64, sizeof(mpmp__mbox_t) + CCAP);
+  assert_non_null(box);
+  memset(box, 0, sizeof(mpmp__mbox_t) + CCAP);
+  return box;
+}
+
+/* One good message of 16 bytes, taken: head and tail are at 24. */
+static uint64_t one_taken(mpmp__mbox_t *box) {
+  mpmp__mbox_tx_t tx = {0, 0};
+  unsigned char msg[16];
+  fill(msg, 1, sizeof msg);
+  assert_int_equal(mpmp__mbox_put(box, CCAP, &tx, 3, msg, sizeof msg, NULL, 0),
+                   1);
+  uint64_t head = 0;
+  int tag;
+  void *buf;
+  size_t len;
+  assert_int_equal(mpmp__mbox_take(box, CCAP, &head, &tag, &buf, &len), 1);
+  assert_true(len == 16 && check_msg(buf, 1, len));
+  mpmp__free(buf);
+  return head;
+}
+
+/* Write a record header at `at` and move the tail to `tail`. */
+static void forge(mpmp__mbox_t *box, uint64_t at, uint32_t len, uint64_t tail) {
+  uint32_t hdr[2] = {len, 5};
+  memcpy((char *)(box + 1) + (at & (CCAP - 1)), hdr, sizeof hdr);
+  atomic_store(&box->tail, tail);
+}
+
+/* Taking from the corrupt ring fails with MPMP__MBOX_CORRUPT and a message,
+ * and neither our head nor the ring's moves. */
+static void expect_corrupt(mpmp__mbox_t *box, uint64_t head) {
+  uint64_t h = head, ring_head = atomic_load(&box->head);
+  int tag = -1;
+  void *buf = NULL;
+  size_t len = 0;
+  assert_int_equal(mpmp__mbox_take(box, CCAP, &h, &tag, &buf, &len),
+                   MPMP__MBOX_CORRUPT);
+  assert_null(buf);
+  assert_int_equal(h, head);
+  assert_int_equal(atomic_load(&box->head), ring_head);
+  assert_non_null(strstr(mpmp_errmsg(), "mailbox is corrupt"));
+}
+
+static void mailbox_corrupt_length_longer_than_ring(void **state) {
+  (void)state;
+  mpmp__mbox_t *box = heap_box();
+  uint64_t head = one_taken(box);
+  forge(box, head, 4000, head + 256); /* 4 000 bytes in a 1 KiB ring */
+  expect_corrupt(box, head);
+  forge(box, head, UINT32_MAX, head + 256);
+  expect_corrupt(box, head);
+  free(box);
+}
+
+static void mailbox_corrupt_length_over_max_msg(void **state) {
+  (void)state;
+  mpmp__mbox_t *box = heap_box();
+  uint64_t head = one_taken(box);
+  size_t max = mpmp__mbox_max_msg(CCAP);
+  /* fits between head and tail, but no sender writes such a record */
+  forge(box, head, (uint32_t)max + 1, head + 512);
+  expect_corrupt(box, head);
+  free(box);
+}
+
+static void mailbox_corrupt_record_past_tail(void **state) {
+  (void)state;
+  mpmp__mbox_t *box = heap_box();
+  uint64_t head = one_taken(box);
+  forge(box, head, 100, head + 64); /* 108 bytes of record, 64 written */
+  expect_corrupt(box, head);
+  free(box);
+}
+
+static void mailbox_corrupt_tail(void **state) {
+  (void)state;
+  mpmp__mbox_t *box = heap_box();
+  uint64_t head = one_taken(box);
+  forge(box, head, 8, head - 8); /* moved backwards */
+  expect_corrupt(box, head);
+  forge(box, head, 8, 0);
+  expect_corrupt(box, head);
+  forge(box, head, 8, head + CCAP + 8); /* more than a ring ahead */
+  expect_corrupt(box, head);
+  forge(box, head, 8, UINT64_MAX);
+  expect_corrupt(box, head);
+  forge(box, head, 1, head + 12); /* not on a record boundary */
+  expect_corrupt(box, head);
+  /* put right again, the ring works: a whole ring's worth is fine */
+  forge(box, head, 8, head + 16);
+  uint64_t h = head;
+  int tag;
+  void *buf;
+  size_t len;
+  assert_int_equal(mpmp__mbox_take(box, CCAP, &h, &tag, &buf, &len), 1);
+  assert_int_equal(len, 8);
+  assert_int_equal(tag, 5);
+  assert_int_equal(h, head + 16);
+  mpmp__free(buf);
+  free(box);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(mailbox_sizes),
       cmocka_unit_test(mailbox_wraps_and_keeps_order),
       cmocka_unit_test(mailbox_refuses_what_does_not_fit),
       cmocka_unit_test(mailbox_two_processes),
+      cmocka_unit_test(mailbox_corrupt_length_longer_than_ring),
+      cmocka_unit_test(mailbox_corrupt_length_over_max_msg),
+      cmocka_unit_test(mailbox_corrupt_record_past_tail),
+      cmocka_unit_test(mailbox_corrupt_tail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

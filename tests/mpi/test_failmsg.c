@@ -1,0 +1,187 @@
+/*
+ * A task's failure message reaches the caller byte for byte up to 16 MiB
+ * (1 MiB here, what CPython passes), and a longer one ends with a visible
+ * "... [cut: N bytes in all]": through a pool's map and apply, an
+ * executor's future, and a Process.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpitest.h"
+
+#define MIB ((size_t)1 << 20)
+#define LIMIT ((size_t)16 << 20)
+#define HUGE_MSG ((size_t)20000000)
+
+/* Byte k of every message: a shift, a lost or a repeated byte shows. */
+static char text_byte(size_t k) { return (char)('a' + (k * 7 + k / 4093) % 26); }
+
+static char *long_text(size_t n) {
+  char *t = malloc(n + 1);
+  if (t == NULL)
+    return NULL;
+  for (size_t k = 0; k < n; k++)
+    t[k] = text_byte(k);
+  t[n] = '\0';
+  return t;
+}
+
+/* Fails with a message as long as its argument says (0: succeeds). */
+static int fail_with_len(mpmp_ctx_t *ctx) {
+  const int64_t *n = mpmp_arg(ctx, NULL);
+  if (*n == 0) {
+    *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 7;
+    return 0;
+  }
+  char *t = long_text((size_t)*n);
+  if (t == NULL)
+    return mpmp_fail(ctx, "no memory for the test's text");
+  int rc = mpmp_fail(ctx, "%s", t);
+  free(t);
+  return rc;
+}
+MPMP_TASK(fail_with_len);
+
+/* `msg` is the text of length n, whole (n <= the limit) or cut. */
+static void check_text(const char *msg, size_t n) {
+  assert_non_null(msg);
+  size_t len = strlen(msg), kept = n <= LIMIT ? n : LIMIT;
+  for (size_t k = 0; k < kept; k++)
+    if (msg[k] != text_byte(k))
+      fail_msg("byte %zu of the %zu-byte message differs", k, n);
+  if (n <= LIMIT) {
+    assert_int_equal(len, n);
+  } else {
+    char marker[64];
+    snprintf(marker, sizeof marker, "... [cut: %zu bytes in all]", n);
+    assert_string_equal(msg + kept, marker);
+  }
+}
+
+/* mpmp_errmsg() after a failed call: the text inside the call's own words,
+ * or, if that made it longer than the limit, cut with the marker. */
+static void check_errmsg_has(size_t n) {
+  const char *m = mpmp_errmsg();
+  char start[9];
+  for (size_t k = 0; k < 8; k++)
+    start[k] = text_byte(k);
+  start[8] = '\0';
+  const char *at = strstr(m, start);
+  assert_non_null(at);
+  if (n < LIMIT - 4096) {
+    assert_true(strlen(at) >= n);
+    for (size_t k = 0; k < n; k++)
+      if (at[k] != text_byte(k))
+        fail_msg("mpmp_errmsg(): byte %zu of the %zu-byte message differs", k,
+                 n);
+  } else {
+    assert_non_null(strstr(m + LIMIT, "... [cut: "));
+    assert_string_equal(m + strlen(m) - strlen(" bytes in all]"),
+                        " bytes in all]");
+  }
+}
+
+static mpmp_pool_t *new_pool(void) {
+  mpmp_pool_t *pool = NULL;
+  assert_int_equal(mpmp_pool_create(&pool, NULL), 0);
+  return pool;
+}
+
+static void failmsg_pool_map(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = new_pool();
+  int64_t in[6] = {0, 0, 0, (int64_t)MIB, 0, (int64_t)HUGE_MSG}, out[6];
+  mpmp_async_t *res = NULL;
+  assert_int_equal(mpmp_pool_map_async(pool, fail_with_len, in, 6, sizeof *in,
+                                       out, sizeof *out, 1, NULL, NULL, &res),
+                   0);
+  assert_int_equal(mpmp_async_get(res, 60), MPMP_ETASK);
+  check_errmsg_has(MIB); /* the first failure: item 3 */
+  assert_non_null(strstr(mpmp_errmsg(), "item 3 failed"));
+  assert_int_equal(mpmp_async_failed_count(res), 2);
+  for (int k = 0; k < 2; k++) {
+    size_t index = 0;
+    const char *msg = NULL;
+    assert_int_equal(mpmp_async_failure(res, k, &index, NULL, &msg), 0);
+    assert_true(index == 3 || index == 5);
+    check_text(msg, (size_t)in[index]);
+  }
+  assert_int_equal(out[0], 7);
+  assert_int_equal(out[4], 7);
+  mpmp_async_destroy(res);
+  /* the blocking call, with the message in mpmp_errmsg() */
+  int64_t one[2] = {0, (int64_t)MIB};
+  assert_int_equal(mpmp_pool_map(pool, fail_with_len, one, 2, sizeof *one,
+                                 out, sizeof *out, 1), MPMP_ETASK);
+  check_errmsg_has(MIB);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
+static void failmsg_pool_apply(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = new_pool();
+  const size_t lens[] = {MIB, LIMIT, LIMIT + 1, HUGE_MSG};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    int64_t n = (int64_t)lens[i], out;
+    assert_int_equal(mpmp_pool_apply(pool, fail_with_len, &n, sizeof n, &out,
+                                     sizeof out, NULL), MPMP_ETASK);
+    check_errmsg_has(lens[i]);
+    mpmp_async_t *res = NULL;
+    assert_int_equal(mpmp_pool_apply_async(pool, fail_with_len, &n, sizeof n,
+                                           NULL, NULL, &res), 0);
+    assert_int_equal(mpmp_async_wait(res, 60), 0);
+    const char *msg = NULL;
+    assert_int_equal(mpmp_async_failure(res, 0, NULL, NULL, &msg), 0);
+    check_text(msg, lens[i]);
+    mpmp_async_destroy(res);
+  }
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
+static void failmsg_future(void **state) {
+  (void)state;
+  mpmp_executor_t *ex = NULL;
+  assert_int_equal(mpmp_executor_create(&ex, NULL), 0);
+  const size_t lens[] = {MIB, HUGE_MSG};
+  for (size_t i = 0; i < 2; i++) {
+    int64_t n = (int64_t)lens[i];
+    mpmp_future_t *f = NULL;
+    assert_int_equal(mpmp_executor_submit(ex, fail_with_len, &n, sizeof n, &f),
+                     0);
+    const char *msg = NULL;
+    assert_int_equal(mpmp_future_exception(f, 60, &msg), 0);
+    check_text(msg, lens[i]);
+    assert_int_equal(mpmp_future_result(f, 60, NULL, NULL), MPMP_ETASK);
+    check_errmsg_has(lens[i]);
+    mpmp_future_destroy(f);
+  }
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+}
+
+static void failmsg_process(void **state) {
+  (void)state;
+  const size_t lens[] = {MIB, HUGE_MSG};
+  for (size_t i = 0; i < 2; i++) {
+    int64_t n = (int64_t)lens[i];
+    mpmp_process_t *p = NULL;
+    assert_int_equal(mpmp_process_create(&p, fail_with_len, &n, sizeof n, NULL),
+                     0);
+    assert_int_equal(mpmp_process_start(p), 0);
+    assert_int_equal(mpmp_process_join(p, 60), 0);
+    int code = 0;
+    assert_int_equal(mpmp_process_exitcode(p, &code), 0);
+    assert_int_equal(code, MPMP_EXIT_FAILED);
+    check_text(mpmp_process_errmsg(p), lens[i]);
+    assert_int_equal(mpmp_process_destroy(p), 0);
+  }
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(failmsg_pool_map),
+    cmocka_unit_test(failmsg_pool_apply),
+    cmocka_unit_test(failmsg_future),
+    cmocka_unit_test(failmsg_process),
+};
+
+MPMP_TEST_MAIN(tests)

@@ -1,0 +1,198 @@
+/*
+ * Shared objects after mpmp_finalize(): every call on a handle made before
+ * it is MPMP_ENOTINIT, on objects of this node and of another (pseudo-nodes),
+ * never a crash (get_lock read the unmapped heap) nor a success. The CMocka
+ * group runs on the main rank after finalize; workers have left by then.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <mpmp.h>
+
+typedef struct objs {
+  mpmp_value_t v;
+  mpmp_array_t a;
+  mpmp_lock_t l;
+  mpmp_sem_t s;
+  mpmp_event_t e;
+  mpmp_cond_t c;
+  mpmp_barrier_t b;
+  mpmp_queue_t q;
+  mpmp_conn_t c1, c2;
+  int node;
+} objs_t;
+
+static int make(objs_t *o) {
+  int64_t zero = 0;
+  o->node = mpmp_node_id();
+  if (mpmp_value_create(&o->v, MPMP_INT64, &zero, 1) < 0 ||
+      mpmp_array_create(&o->a, MPMP_INT64, 4, NULL, 1) < 0 ||
+      mpmp_lock_create(&o->l) < 0 || mpmp_sem_create(&o->s, 1) < 0 ||
+      mpmp_event_create(&o->e) < 0 || mpmp_cond_create(&o->c, NULL) < 0 ||
+      mpmp_barrier_create(&o->b, 2) < 0 ||
+      mpmp_queue_create(&o->q, 2, 8) < 0 ||
+      mpmp_pipe_create(&o->c1, &o->c2, 1) < 0)
+    return -1;
+  return 0;
+}
+
+static int make_body(mpmp_ctx_t *ctx) {
+  objs_t *o = mpmp_out(ctx, sizeof *o);
+  return make(o) < 0 ? mpmp_fail(ctx, "make: %s", mpmp_errmsg()) : 0;
+}
+MPMP_TASK(make_body);
+
+/* Objects of the main rank's node, and of a worker's (another node on
+ * pseudo-nodes). */
+static objs_t sets[2];
+static mpmp_manager_t mgr;
+static mpmp_dict_t dict;
+static mpmp_list_t list;
+static mpmp_namespace_t ns;
+
+#define NOTINIT(call)                                                    \
+  do {                                                                   \
+    int rc_ = (call);                                                    \
+    if (rc_ != MPMP_ENOTINIT)                                            \
+      fail_msg("%s returned %d (%s), expected MPMP_ENOTINIT: %s", #call, \
+               rc_, mpmp_err_name(rc_), mpmp_errmsg());                  \
+  } while (0)
+
+static void after_finalize_values_and_arrays(void **state) {
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    objs_t *o = &sets[k];
+    int64_t x = 0;
+    size_t n = 0;
+    double d = 0;
+    void *p = NULL;
+    mpmp_lock_t l;
+    NOTINIT(mpmp_value_get_lock(o->v, &l));
+    NOTINIT(mpmp_array_get_lock(o->a, &l));
+    NOTINIT(mpmp_value_load(o->v, &x));
+    NOTINIT(mpmp_value_store(o->v, &x));
+    NOTINIT(mpmp_value_add(o->v, 1, &x));
+    NOTINIT(mpmp_value_exchange(o->v, 1, &x));
+    NOTINIT(mpmp_value_cas(o->v, &x, 1));
+    NOTINIT(mpmp_value_type(o->v));
+    NOTINIT(mpmp_value_get_i64(o->v, &x));
+    NOTINIT(mpmp_value_set_i64(o->v, 1));
+    NOTINIT(mpmp_value_get_f64(o->v, &d));
+    NOTINIT(mpmp_value_set_f64(o->v, 1.0));
+    NOTINIT(mpmp_value_free(o->v));
+    NOTINIT(mpmp_array_len(o->a, &n));
+    NOTINIT(mpmp_array_type(o->a));
+    NOTINIT(mpmp_array_get(o->a, 0, &x));
+    NOTINIT(mpmp_array_set(o->a, 0, &x));
+    NOTINIT(mpmp_array_read(o->a, 0, 1, &x));
+    NOTINIT(mpmp_array_write(o->a, 0, 1, &x));
+    NOTINIT(mpmp_array_add(o->a, 0, 1, &x));
+    NOTINIT(mpmp_array_data(o->a, &p));
+    NOTINIT(mpmp_array_free(o->a));
+  }
+}
+
+static void after_finalize_sync_objects(void **state) {
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    objs_t *o = &sets[k];
+    mpmp_lock_t l;
+    NOTINIT(mpmp_lock_acquire(o->l, 0));
+    NOTINIT(mpmp_lock_release(o->l));
+    NOTINIT(mpmp_lock_is_mine(o->l));
+    NOTINIT(mpmp_lock_free(o->l));
+    NOTINIT(mpmp_sem_acquire(o->s, 0));
+    NOTINIT(mpmp_sem_release(o->s));
+    NOTINIT(mpmp_sem_value(o->s));
+    NOTINIT(mpmp_event_set(o->e));
+    NOTINIT(mpmp_event_is_set(o->e));
+    NOTINIT(mpmp_event_wait(o->e, 0));
+    NOTINIT(mpmp_cond_get_lock(o->c, &l));
+    NOTINIT(mpmp_cond_acquire(o->c, 0));
+    NOTINIT(mpmp_cond_wait(o->c, 0));
+    NOTINIT(mpmp_cond_notify_all(o->c));
+    NOTINIT(mpmp_barrier_wait(o->b, 0));
+    NOTINIT(mpmp_barrier_parties(o->b));
+    NOTINIT(mpmp_barrier_free(o->b));
+  }
+}
+
+static void after_finalize_queues_and_pipes(void **state) {
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    objs_t *o = &sets[k];
+    char buf[8];
+    size_t n;
+    int ready[1];
+    NOTINIT(mpmp_queue_put(o->q, "x", 1, 0));
+    NOTINIT(mpmp_queue_get(o->q, buf, sizeof buf, &n, 0));
+    NOTINIT(mpmp_queue_qsize(o->q));
+    NOTINIT(mpmp_queue_close(o->q));
+    NOTINIT(mpmp_queue_free(o->q));
+    NOTINIT(mpmp_conn_send(o->c2, "x", 1, 0));
+    NOTINIT(mpmp_conn_recv(o->c1, buf, sizeof buf, &n, 0));
+    NOTINIT(mpmp_conn_poll(o->c1, 0));
+    NOTINIT(mpmp_conn_wait(&o->q.ref, 1, 0, ready));
+    NOTINIT(mpmp_pipe_free(o->c1, o->c2));
+  }
+}
+
+static void after_finalize_manager(void **state) {
+  (void)state;
+  char buf[8];
+  size_t n;
+  mpmp_dict_t d2;
+  NOTINIT(mpmp_manager_alive(mgr));
+  NOTINIT(mpmp_dict_create(mgr, &d2));
+  NOTINIT(mpmp_dict_set(dict, "k", "v", 1));
+  NOTINIT(mpmp_dict_get(dict, "k", buf, sizeof buf, &n));
+  NOTINIT(mpmp_list_append(list, "v", 1));
+  NOTINIT(mpmp_list_len(list, &n));
+  NOTINIT(mpmp_namespace_set(ns, "a", "v", 1));
+  NOTINIT(mpmp_manager_shutdown(mgr));
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(after_finalize_values_and_arrays),
+    cmocka_unit_test(after_finalize_sync_objects),
+    cmocka_unit_test(after_finalize_queues_and_pipes),
+    cmocka_unit_test(after_finalize_manager),
+};
+
+int main(int argc, char **argv) {
+  int rc = mpmp_init(&argc, &argv);
+  if (rc == MPMP_WORKER_DONE)
+    return 0;
+  if (rc < 0) {
+    fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
+    return 1;
+  }
+  mpmp_process_t *p = NULL;
+  const void *res = NULL;
+  size_t size = 0;
+  if (make(&sets[0]) < 0 ||
+      mpmp_process_create(&p, make_body, NULL, 0, NULL) < 0 ||
+      mpmp_process_start(p) < 0 || mpmp_process_join(p, 60) < 0 ||
+      mpmp_process_result(p, &res, &size) < 0 || size != sizeof sets[1] ||
+      mpmp_manager_start(&mgr) < 0 || mpmp_dict_create(mgr, &dict) < 0 ||
+      mpmp_list_create(mgr, &list) < 0 ||
+      mpmp_namespace_create(mgr, &ns) < 0) {
+    fprintf(stderr, "setting up: %s %s\n", mpmp_errmsg(),
+                    p ? mpmp_process_errmsg(p) : "");
+    mpmp_finalize();
+    return 1;
+  }
+  memcpy(&sets[1], res, sizeof sets[1]);
+  mpmp_process_destroy(p);
+  printf("objects on nodes %d and %d\n", sets[0].node, sets[1].node);
+  if (mpmp_finalize() < 0) {
+    fprintf(stderr, "mpmp_finalize: %s\n", mpmp_errmsg());
+    return 1;
+  }
+  return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
+}
