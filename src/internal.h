@@ -360,6 +360,7 @@ void mpmp__ctx_fini(mpmp_ctx_t *ctx);
 
 void mpmp__worker_setup(void);   /* installs the worker's handlers */
 void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
+void mpmp__crash_report_remove(void);  /* at teardown: the handlers before */
 void mpmp__worker_serve(void);   /* the service loop, until SHUTDOWN */
 void mpmp__process_setup(void);  /* installs the main rank's handlers */
 int mpmp__process_finalize(void);/* join/terminate children at finalize */

@@ -643,7 +643,12 @@ int mpmp__objects_init(void) {
     int frc = mpmp__heap_format(rt->heap_base, rt->heap_size);
     if (frc < 0 && rc == 0)
       rc = frc;
-    atomic_store(&rt->node_ctl->next_gen, 1);
+    /* Generations start where the job's secret says, not at 1: a handle
+     * of an earlier run (mpmp_init again after mpmp_finalize) that a
+     * thread still has cached as valid (tl_valid_ref) would otherwise name
+     * the same offset and generation as this run's first objects. */
+    atomic_store(&rt->node_ctl->next_gen,
+                 (uint32_t)(rt->obj_secret >> 32) | 1u);
     atomic_store(&rt->node_ctl->nobjects, 0);
   }
   /* The heap is ready for every rank of the node once all agree (a

@@ -214,6 +214,32 @@ static void report_at_init(void) {
     mpmp_print_bindings(stderr);
 }
 
+/*
+ * A program that owns MPI may run mpmp again after mpmp_finalize() (mpi4py's
+ * MPICommExecutor entered twice). Teardown frees what init made; what a run
+ * leaves in the context's plain fields (a worker's shutdown flag, the last
+ * stop request, the job queue's ends, progress bookkeeping) is set back
+ * here, before anything of the new run can read it. The ids (next_id,
+ * proc_counter) keep counting, as Python's do for the life of a process,
+ * so that nothing of an earlier run can be mistaken for one of this run;
+ * the counts of live threads (drivers, nproxies) are left alone: a thread
+ * that outlived the run still decrements them.
+ */
+static void reset_run_state(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  atomic_store(&rt->shutdown, 0);
+  atomic_store(&rt->stop_id, 0);
+  rt->jobq_head = rt->jobq_tail = NULL;
+  rt->current = NULL;
+  atomic_store(&rt->crash_task, NULL);
+  atomic_store(&rt->crash_item, 0);
+  rt->chunk_next = 0;
+  atomic_store(&rt->progress_req, 0);
+  atomic_store(&rt->agent_deep, 0);
+  rt->nnodes = 0;
+  rt->spin_s = rt->poll_s = 0;
+}
+
 MPMP_API int mpmp_init(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (atomic_load(&rt->state) == MPMP__RUNNING)
@@ -221,6 +247,7 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
   if (atomic_load(&rt->state) == MPMP__FINALIZED && rt->mpi_owned)
     return mpmp__err(MPMP_EALREADY, "mpmp_init() after mpmp_finalize(): MPI "
                      "cannot be initialized twice in one process");
+  reset_run_state();
   int rc = mpmp__env_load(&rt->env);
   if (rc < 0)
     return rc;
@@ -264,6 +291,7 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
 static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__agent_stop();
+  mpmp__crash_report_remove();
   mpmp__trace_fini();
   mpmp__tasks_fini();
   mpmp__shm_fini();

@@ -120,8 +120,31 @@ int mpmp__transport_setup(char *area, size_t cap) {
   return 0;
 }
 
+/* Sends still pending at teardown (their receiver is gone): a later
+ * mpmp_init() must not start with them counted, or its idle ranks would
+ * poll for them for ever. MPI completes such a send on its own, or never;
+ * it may still read its buffer, so that is left allocated. */
+static void drop_pending(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  pthread_mutex_lock(&rt->send_lock);
+  while (rt->pending != NULL) {
+    mpmp__pending_t *p = rt->pending;
+    int done = 0;
+    rt->pending = p->next;
+    if (MPI_Test(&p->req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done)
+      mpmp__free(p->buf);
+    else if (p->req != MPI_REQUEST_NULL)
+      MPI_Request_free(&p->req);
+    mpmp__free(p);
+  }
+  atomic_store(&rt->npending, 0);
+  atomic_store(&rt->npending_remote, 0);
+  pthread_mutex_unlock(&rt->send_lock);
+}
+
 void mpmp__transport_fini(void) {
   mpmp__rt_t *rt = &mpmp__rt;
+  drop_pending();
   if (rt->mbox_out != NULL)
     for (int i = 0; i < rt->node_size; i++)
       pthread_mutex_destroy(&rt->mbox_out[i].lock);

@@ -284,3 +284,16 @@ void mpmp__crash_report_install(void) {
     sigaction(crash_signals[i], &sa, &rt->crash_old[i]);
   }
 }
+
+/* At teardown: give the signals back to the handlers we chained to, so
+ * that a later mpmp_init() (the caller owns MPI) chains to those again and
+ * not to on_crash itself, which would re-raise into itself for ever. */
+void mpmp__crash_report_remove(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->crash_old == NULL)
+    return;
+  for (int i = 0; i < MPMP__NCRASH; i++)
+    sigaction(crash_signals[i], &rt->crash_old[i], NULL);
+  mpmp__free(rt->crash_old);
+  rt->crash_old = NULL;
+}
