@@ -33,6 +33,16 @@ int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
 int mpmp__verr(int code, const char *fmt, va_list ap);
 /* Convert an MPI error code into MPMP_EMPI with the MPI error string. */
 int mpmp__mpi_err(int mpi_rc, const char *what);
+/* An MPI error nobody can be told of (progress, handlers): log it and end
+ * the job, so that nothing waits for ever for a lost message. */
+_Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what);
+/* The check for those calls: one predictable branch on the hot path. */
+#define MPMP__MPI_CHECK(call, what)                        \
+  do {                                                     \
+    int mpi_rc_ = (call);                                  \
+    if (__builtin_expect(mpi_rc_ != MPI_SUCCESS, 0))       \
+      mpmp__mpi_fatal(mpi_rc_, what);                      \
+  } while (0)
 
 /* "[0003] WARN: ..." on stderr, prefixed with the rank. */
 void mpmp__log(const char *level, const char *fmt, ...) MPMP_PRINTF(2, 3);

@@ -622,9 +622,10 @@ int mpmp__objects_init(void) {
     rt->obj_secret = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20 ^
                            (uint64_t)ts.tv_sec);
   }
-  MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, rt->comm);
+  int rc = MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, rt->comm);
+  if (rc != MPI_SUCCESS)
+    return mpmp__mpi_err(rc, "MPI_Bcast of the handle secret");
   /* node -> its world ranks, in node-rank order */
-  int rc = 0;
   rt->node_first = mpmp__calloc((size_t)rt->nnodes + 1, sizeof(int));
   rt->node_members = mpmp__calloc((size_t)rt->size, sizeof(int));
   if (rt->node_first == NULL || rt->node_members == NULL) {
@@ -654,8 +655,10 @@ int mpmp__objects_init(void) {
   /* The heap is ready for every rank of the node once all agree (a
    * failure anywhere fails init everywhere, with no rank left behind in
    * a collective). */
-  int worst = rc;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, rt->comm);
+  int worst = rc, mrc;
+  if ((mrc = MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, rt->comm)) !=
+      MPI_SUCCESS && rc == 0)
+    rc = worst = mpmp__mpi_err(mrc, "MPI_Allreduce at init");
   if (worst < 0 && rc == 0)
     rc = mpmp__err(worst, "mpmp_init failed on another rank: %s",
                    mpmp_strerror(worst));

@@ -56,7 +56,8 @@ static void complete_pending(void) {
   while (*pp != NULL) {
     mpmp__pending_t *p = *pp;
     int done = 0;
-    MPI_Test(&p->req, &done, MPI_STATUS_IGNORE);
+    MPMP__MPI_CHECK(MPI_Test(&p->req, &done, MPI_STATUS_IGNORE),
+                    "MPI_Test of a message in flight");
     if (!done) {
       mpmp__ring_rank(p->dest);
       pp = &p->next;
@@ -288,14 +289,15 @@ static void dispatch(int src, int tag, void *buf, size_t len) {
 static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
   mpmp__rt_t *rt = &mpmp__rt;
   int count = 0, src = st->MPI_SOURCE;
-  MPI_Get_count(st, MPI_BYTE, &count);
+  MPMP__MPI_CHECK(MPI_Get_count(st, MPI_BYTE, &count), "MPI_Get_count");
   void *buf = mpmp__malloc((size_t)count);
   if (buf == NULL) {
     /* Losing a message would hang someone: this is not recoverable. */
     MPMP__ERROR("out of memory receiving %d bytes from rank %d", count, src);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE);
+  MPMP__MPI_CHECK(MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE),
+                  "MPI_Mrecv of a message");
   /* A sender on this node waits for its synchronous send to be matched,
    * polling or asleep on its doorbell: it was, tell it now. */
   mpmp__ring_rank(src);
@@ -336,7 +338,9 @@ int mpmp__progress_before_sleep(int sleeping) {
       int flag = 0, n = mbox_poll();
       MPI_Message msg;
       MPI_Status st;
-      MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
+      MPMP__MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm,
+                                  &flag, &msg, &st),
+                      "MPI_Improbe for messages");
       if (flag) {
         take_mpi(&msg, &st);
         n++;

@@ -53,8 +53,10 @@ static void on_chunk(int src, void *buf, size_t len) {
       MPMP__ERROR("out of memory for a chunk of %zu bytes", bytes);
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src, MPMP__TAG_CHUNK_INPUT,
-             mpmp__rt.data_comm, MPI_STATUS_IGNORE);
+    MPMP__MPI_CHECK(MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src,
+                             MPMP__TAG_CHUNK_INPUT, mpmp__rt.data_comm,
+                             MPI_STATUS_IGNORE),
+                    "MPI_Recv of a chunk's items");
     buf = job;
     len = sizeof *h + bytes;
   }
