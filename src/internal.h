@@ -98,18 +98,25 @@ typedef struct mpmp__env {
 #define MPMP__ENV_FIELD_BOOL int
 #define MPMP__ENV_FIELD_SIZE size_t
 #define MPMP__ENV_FIELD_DOUBLE double
-#define MPMP__ENV_FIELD(name, type, def, desc) MPMP__ENV_FIELD_##type name;
+#define MPMP__ENV_FIELD(name, type, ...) MPMP__ENV_FIELD_##type name;
   MPMP_ENV_MAP(MPMP__ENV_FIELD)
 #undef MPMP__ENV_FIELD
   /* where each value came from: 1 = environment, 0 = default */
-#define MPMP__ENV_SRC(name, type, def, desc) unsigned char from_env_##name;
+#define MPMP__ENV_SRC(name, type, ...) unsigned char from_env_##name;
   MPMP_ENV_MAP(MPMP__ENV_SRC)
 #undef MPMP__ENV_SRC
 } mpmp__env_t;
 
-/* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable. */
+/* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable and
+ * the values it takes. */
 int mpmp__env_load(mpmp__env_t *env);
 void mpmp__env_print(const mpmp__env_t *env, FILE *out);
+/* What setting `name` (without MPMP_) takes, as the listing and README
+ * say it, e.g. "0 to 1000000 microseconds"; "" for an unknown name. */
+const char *mpmp__env_allowed(const char *name, char *buf, size_t n);
+/* Warn (once per process) about MPMP_* variables that are no setting,
+ * naming the closest setting. The main rank, at init. */
+void mpmp__env_warn_unknown(void);
 /* Give every rank the main rank's settings (collective; see env.c). */
 int mpmp__env_share(MPI_Comm comm, int rank, mpmp__env_t *env);
 
