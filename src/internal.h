@@ -419,12 +419,13 @@ void mpmp__shm_fini(void);
 /* MPMP_TRACE (trace.c). Record only when mpmp__rt.trace is set; one
  * thread at a time (a worker's service thread; rt->lock on the main rank). */
 enum { MPMP__TRACE_CHUNK, MPMP__TRACE_BODY, MPMP__TRACE_JOB };
-int mpmp__trace_init(void);   /* every rank, before the agent starts */
+int mpmp__trace_init(void);   /* every rank, before the agent starts;
+                                 * the main rank opens the file */
 double mpmp__trace_clock(void);
 void mpmp__trace_add(int kind, int task, uint64_t first, uint32_t count,
                      const char *label, double t0, double t1);
 void mpmp__trace_send(void);  /* worker ranks, after the service loop */
-void mpmp__trace_write(void); /* main rank, after SHUTDOWN went out */
+int mpmp__trace_write(void);  /* main rank, after SHUTDOWN went out */
 void mpmp__trace_fini(void);
 
 #endif /* MPMP_INTERNAL_H */

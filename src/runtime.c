@@ -484,7 +484,9 @@ MPMP_API int mpmp_finalize(void) {
     if (src < 0 && rc == 0)
       rc = src;
   }
-  mpmp__trace_write();
+  int trc = mpmp__trace_write();
+  if (trc < 0 && rc == 0)
+    rc = trc;
   mpmp__process_fini();
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
