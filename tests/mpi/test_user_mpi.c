@@ -6,6 +6,10 @@
  * entered twice): three rounds here, each with a pool map, a Process, a
  * Queue and a Lock, whose results must all be right every time.
  *
+ * Before the rounds, an mpmp_init with a bad setting (on the main rank
+ * only) must fail on every rank and leave MPI usable and mpmp ready to be
+ * started again once the setting is fixed.
+ *
  * With the argument "crash", a Process crashes its worker in the last
  * round: the crash report must come once and end the job, as in the
  * first run (ctest checks the output).
@@ -13,6 +17,7 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mpmp.h>
@@ -121,12 +126,26 @@ static void process_round(int round) {
   last_q = a.q;
 }
 
+/* Round 0: MPMP_POLL_MS=0 (out of range) on the main rank alone. */
+static void failed_round(int rank, int *argc, char ***argv) {
+  int round = 0;
+  if (rank == 0)
+    setenv("MPMP_POLL_MS", "0", 1);
+  int rc = mpmp_init(argc, argv);
+  CHECK(rc == MPMP_EENV, "a bad setting fails mpmp_init on every rank");
+  CHECK(strstr(mpmp_errmsg(), "MPMP_POLL_MS='0' is out of range") != NULL,
+        "the message names the setting");
+  CHECK(mpmp_initialized() == 0, "not initialized");
+  unsetenv("MPMP_POLL_MS");
+}
+
 int main(int argc, char **argv) {
   int provided, rank, size, fin = 0, sum = 0, one = 1, round = 0;
   int crash = argc > 1 && strcmp(argv[1], "crash") == 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  failed_round(rank, &argc, &argv);
   for (round = 1; round <= ROUNDS; round++) {
     int rc = mpmp_init(&argc, &argv);
     if (rc == MPMP_MAIN) {
