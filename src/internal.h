@@ -252,6 +252,7 @@ struct mpmp_process;
 
 typedef struct mpmp__rt {
   _Atomic int state;
+  pthread_mutex_t life_lock; /* held while mpmp_init/mpmp_finalize change state */
   int mpi_owned;            /* mpmp called MPI_Init_thread */
   MPI_Comm comm;            /* private duplicate of MPI_COMM_WORLD */
   MPI_Comm data_comm;       /* another: bulk data received by handlers */

@@ -16,6 +16,7 @@
 #include "object.h"
 
 mpmp__rt_t mpmp__rt = {
+    .life_lock = PTHREAD_MUTEX_INITIALIZER,
     .progress_lock = PTHREAD_MUTEX_INITIALIZER,
     .send_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -388,7 +389,8 @@ static void reset_run_state(void) {
   rt->spin_s = rt->poll_s = 0;
 }
 
-MPMP_API int mpmp_init(int *argc, char ***argv) {
+/* mpmp_init's state change, under rt->life_lock (see mpmp_init). */
+static int start(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (atomic_load(&rt->state) == MPMP__RUNNING)
     return mpmp__err(MPMP_EALREADY, "mpmp_init() called twice");
@@ -416,6 +418,35 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return rc;
   }
   atomic_store(&rt->state, MPMP__RUNNING);
+  return 0;
+}
+
+/*
+ * Starting and stopping are serialized (rt->life_lock): a thread that
+ * calls mpmp_init() or mpmp_finalize() while another thread of the rank
+ * is in one of them gets MPMP_EALREADY or MPMP_ENOTINIT at once, instead
+ * of a second setup or teardown of the same context (two finalizes at
+ * once crashed). At once rather than after waiting: the caller may be a
+ * callback that the finalizing thread waits for (a pool's, run by the
+ * progress thread or by the finalize itself), and waiting would deadlock.
+ */
+static int lock_life(int code, const char *fn) {
+  if (pthread_mutex_trylock(&mpmp__rt.life_lock) == 0)
+    return 0;
+  return mpmp__err(code, "%s: mpmp_init() or mpmp_finalize() is running "
+                   "now (in another thread, or this is a callback it runs): "
+                   "mpmp is started and stopped once at a time", fn);
+}
+
+MPMP_API int mpmp_init(int *argc, char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = lock_life(MPMP_EALREADY, "mpmp_init");
+  if (rc < 0)
+    return rc;
+  rc = start(argc, argv);
+  pthread_mutex_unlock(&rt->life_lock);
+  if (rc < 0)
+    return rc;
   /* Under mpirun every rank's stdout is a pipe, so stdio would hold a
    * worker's lines until the job ends, and the main rank's until it
    * exits: lines as on a terminal instead, so the ranks' output
@@ -428,8 +459,10 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return MPMP_MAIN;
   mpmp__worker_serve();
   mpmp__trace_send();
+  pthread_mutex_lock(&rt->life_lock);
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
+  pthread_mutex_unlock(&rt->life_lock);
   return MPMP_WORKER_DONE;
 }
 
@@ -471,7 +504,7 @@ static void teardown(void) {
     MPI_Finalize();
 }
 
-MPMP_API int mpmp_finalize(void) {
+static int stop(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc = mpmp__check_main("mpmp_finalize");
   if (rc < 0)
@@ -490,6 +523,21 @@ MPMP_API int mpmp_finalize(void) {
   mpmp__process_fini();
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
+  return rc;
+}
+
+MPMP_API int mpmp_finalize(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  /* The progress thread (a pool's callback) would wait for itself */
+  if (rt->agent_running && pthread_equal(pthread_self(), rt->agent))
+    return mpmp__err(MPMP_EPERM, "mpmp_finalize: called from a callback "
+                     "that mpmp's progress thread runs: call it from the "
+                     "program's own thread");
+  int rc = lock_life(MPMP_ENOTINIT, "mpmp_finalize");
+  if (rc < 0)
+    return rc;
+  rc = stop();
+  pthread_mutex_unlock(&rt->life_lock);
   return rc;
 }
 
