@@ -323,7 +323,12 @@ static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
   memcpy(buf + sizeof p, msg, mlen);
   if (olen)
     memcpy(buf + sizeof p + mlen, a->out, olen);
-  mpmp__send_nb(dest, MPMP__TAG_OBJ_REP, buf, sizeof p + mlen + olen);
+  if (mpmp__send_nb(dest, MPMP__TAG_OBJ_REP, buf, sizeof p + mlen + olen) < 0) {
+    /* the caller would wait for this reply for ever */
+    MPMP__ERROR("could not reply to rank %d: %s: the job ends", dest,
+                mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
 }
 
 /* Run an operation on this node for a request; out goes to a scratch
