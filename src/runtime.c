@@ -206,12 +206,11 @@ static int make_segment(void) {
   size_t cap = mpmp__mbox_cap(rt->env.MAILBOX, rt->node_size);
   size_t boxes = mpmp__mbox_area(cap, rt->node_size);
   MPI_Aint total = 0;
-  /* Every rank computes the same size from the same settings, so all of a
-   * node's ranks fail here together, before the collective call. */
+  /* No rank enters the collective call unless all know it will fit. */
   int rc = segment_size(bells, boxes, &total);
-  if (rc < 0)
-    return rc;
-  if ((rc = agree(rt->node_rank == 0 ? check_room((size_t)total) : 0)) < 0)
+  if (rc == 0 && rt->node_rank == 0)
+    rc = check_room((size_t)total);
+  if ((rc = agree(rc)) < 0)
     return rc;
   void *base = NULL;
   rc = MPI_Win_allocate_shared(rt->node_rank == 0 ? total : 0, 64,
@@ -316,7 +315,7 @@ static int agree(int rc) {
 static int bind_rank(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc = mpmp__bind_parse(rt->env.BIND, &rt->bind);
-  if (rc < 0 || (rc = agree(mpmp__topo_init(&rt->topo))) < 0 ||
+  if ((rc = agree(rc < 0 ? rc : mpmp__topo_init(&rt->topo))) < 0 ||
       (rc = mpmp__topo_bind(&rt->topo, rt->node_comm, rt->bind)) < 0)
     return rc;
   /* A waiting rank polls before it sleeps. One that shares its cores with
