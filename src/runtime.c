@@ -466,9 +466,23 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
 }
 
 /* Release everything init made, in reverse order (safe on partial init). */
+/* A map's results that the main rank never took (chunk_fini gave up on
+ * them after 10 s): their send may still read the buffer, so it is left
+ * allocated, but a later mpmp_init() must not wait for that request. */
+static void forget_result_sends(void) {
+  for (int i = 0; i < MPMP__RESULT_BUFS; i++) {
+    struct mpmp__result_buf *b = &mpmp__rt.chunk_out[i];
+    if (b->busy && b->req != MPI_REQUEST_NULL)
+      MPI_Request_free(&b->req);
+    if (b->busy)
+      *b = (struct mpmp__result_buf){.req = MPI_REQUEST_NULL};
+  }
+}
+
 static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__agent_stop();
+  forget_result_sends();
   mpmp__crash_report_remove();
   mpmp__trace_fini();
   mpmp__tasks_fini();
