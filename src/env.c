@@ -277,6 +277,8 @@ static const char *const not_settings[] = {
     "PROGRAM",       /* scripts/pbs.job: the program to run */
     "PSEUDO_SLOTS",  /* scripts/pseudo-mpirun.sh: slots per pseudo-node */
     "ROOT",          /* scripts/common.sh: the source tree */
+    "SANITIZE",      /* sanitizer builds (a CMake option; scripts may
+                        take it from the environment) */
     "SHM_TEST_NS",   /* tests/mpi/test_shm_devshm.sh: in its namespace */
     "SKIP_SETUP",    /* scripts/common.sh: install no packages */
     "TIMEOUT",       /* scripts/slurm.sbatch, pbs.job: job time limit */
