@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -143,13 +144,38 @@ int mpmp__err(int code, const char *fmt, ...) {
   return code;
 }
 
-/* All MPI error codes become MPMP_EMPI here, with MPI's own words. */
+/*
+ * MPI errors. mpmp's communicators and window return errors instead of
+ * ending the job (MPI_ERRORS_RETURN, set at init), and every MPI call of
+ * mpmp checks its result: where a caller can be told, the error becomes
+ * MPMP_EMPI here, with MPI's own words; where nobody can be (the progress
+ * engine, a handler: a message would be lost and someone would wait for
+ * it for ever), mpmp__mpi_fatal() says what failed and ends the job.
+ */
+static void mpi_text(int mpi_rc, char *text, size_t n) {
+  char s[MPI_MAX_ERROR_STRING] = "";
+  int len = 0, cls = -1;
+  if (MPI_Error_string(mpi_rc, s, &len) != MPI_SUCCESS || len <= 0)
+    snprintf(s, sizeof s, "unknown MPI error");
+  MPI_Error_class(mpi_rc, &cls);
+  snprintf(text, n, "%s (MPI error %d, class %d)", s, mpi_rc, cls);
+}
+
 int mpmp__mpi_err(int mpi_rc, const char *what) {
-  char text[MPI_MAX_ERROR_STRING] = "";
-  int len = 0;
-  if (MPI_Error_string(mpi_rc, text, &len) != MPI_SUCCESS)
-    snprintf(text, sizeof text, "MPI error %d", mpi_rc);
-  return mpmp__err(MPMP_EMPI, "%s failed: %s", what, text);
+  char text[MPI_MAX_ERROR_STRING + 64];
+  mpi_text(mpi_rc, text, sizeof text);
+  return mpmp__err(MPMP_EMPI, "%s failed: %s; the MPI library or the network "
+                   "failed under mpmp: its own messages above say more",
+                   what, text);
+}
+
+_Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what) {
+  char text[MPI_MAX_ERROR_STRING + 64];
+  mpi_text(mpi_rc, text, sizeof text);
+  MPMP__ERROR("%s failed: %s: a message between ranks is lost, so the job "
+              "cannot go on and ends now", what, text);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  _exit(1); /* MPI_Abort does not return; if it ever did, still end */
 }
 
 void mpmp__log(const char *level, const char *fmt, ...) {

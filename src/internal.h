@@ -42,6 +42,16 @@ int mpmp__verr(int code, const char *fmt, va_list ap);
 char *mpmp__vformat(const char *fmt, va_list ap, size_t *len);
 /* Convert an MPI error code into MPMP_EMPI with the MPI error string. */
 int mpmp__mpi_err(int mpi_rc, const char *what);
+/* An MPI error nobody can be told of (progress, handlers): log it and end
+ * the job, so that nothing waits for ever for a lost message. */
+_Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what);
+/* The check for those calls: one predictable branch on the hot path. */
+#define MPMP__MPI_CHECK(call, what)                        \
+  do {                                                     \
+    int mpi_rc_ = (call);                                  \
+    if (__builtin_expect(mpi_rc_ != MPI_SUCCESS, 0))       \
+      mpmp__mpi_fatal(mpi_rc_, what);                      \
+  } while (0)
 
 /* "[0003] WARN: ..." on stderr, prefixed with the rank. */
 void mpmp__log(const char *level, const char *fmt, ...) MPMP_PRINTF(2, 3);
@@ -97,18 +107,25 @@ typedef struct mpmp__env {
 #define MPMP__ENV_FIELD_BOOL int
 #define MPMP__ENV_FIELD_SIZE size_t
 #define MPMP__ENV_FIELD_DOUBLE double
-#define MPMP__ENV_FIELD(name, type, def, desc) MPMP__ENV_FIELD_##type name;
+#define MPMP__ENV_FIELD(name, type, ...) MPMP__ENV_FIELD_##type name;
   MPMP_ENV_MAP(MPMP__ENV_FIELD)
 #undef MPMP__ENV_FIELD
   /* where each value came from: 1 = environment, 0 = default */
-#define MPMP__ENV_SRC(name, type, def, desc) unsigned char from_env_##name;
+#define MPMP__ENV_SRC(name, type, ...) unsigned char from_env_##name;
   MPMP_ENV_MAP(MPMP__ENV_SRC)
 #undef MPMP__ENV_SRC
 } mpmp__env_t;
 
-/* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable. */
+/* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable and
+ * the values it takes. */
 int mpmp__env_load(mpmp__env_t *env);
 void mpmp__env_print(const mpmp__env_t *env, FILE *out);
+/* What setting `name` (without MPMP_) takes, as the listing and README
+ * say it, e.g. "0 to 1000000 microseconds"; "" for an unknown name. */
+const char *mpmp__env_allowed(const char *name, char *buf, size_t n);
+/* Warn (once per process) about MPMP_* variables that are no setting,
+ * naming the closest setting. The main rank, at init. */
+void mpmp__env_warn_unknown(void);
 /* Give every rank the main rank's settings (collective; see env.c). */
 int mpmp__env_share(MPI_Comm comm, int rank, mpmp__env_t *env);
 
@@ -244,6 +261,7 @@ struct mpmp_process;
 
 typedef struct mpmp__rt {
   _Atomic int state;
+  pthread_mutex_t life_lock; /* held while mpmp_init/mpmp_finalize change state */
   int mpi_owned;            /* mpmp called MPI_Init_thread */
   MPI_Comm comm;            /* private duplicate of MPI_COMM_WORLD */
   MPI_Comm data_comm;       /* another: bulk data received by handlers */
@@ -370,6 +388,7 @@ void mpmp__ctx_fini(mpmp_ctx_t *ctx);
 
 void mpmp__worker_setup(void);   /* installs the worker's handlers */
 void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
+void mpmp__crash_report_remove(void);  /* at teardown: the handlers before */
 void mpmp__worker_serve(void);   /* the service loop, until SHUTDOWN */
 void mpmp__process_setup(void);  /* installs the main rank's handlers */
 int mpmp__process_finalize(void);/* join/terminate children at finalize */
@@ -460,12 +479,13 @@ void mpmp__shm_fini(void);
 /* MPMP_TRACE (trace.c). Record only when mpmp__rt.trace is set; one
  * thread at a time (a worker's service thread; rt->lock on the main rank). */
 enum { MPMP__TRACE_CHUNK, MPMP__TRACE_BODY, MPMP__TRACE_JOB };
-int mpmp__trace_init(void);   /* every rank, before the agent starts */
+int mpmp__trace_init(void);   /* every rank, before the agent starts;
+                                 * the main rank opens the file */
 double mpmp__trace_clock(void);
 void mpmp__trace_add(int kind, int task, uint64_t first, uint32_t count,
                      const char *label, double t0, double t1);
 void mpmp__trace_send(void);  /* worker ranks, after the service loop */
-void mpmp__trace_write(void); /* main rank, after SHUTDOWN went out */
+int mpmp__trace_write(void);  /* main rank, after SHUTDOWN went out */
 void mpmp__trace_fini(void);
 
 #endif /* MPMP_INTERNAL_H */

@@ -341,7 +341,12 @@ static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
   memcpy(buf + sizeof p, msg, mlen);
   if (olen)
     memcpy(buf + sizeof p + mlen, a->out, olen);
-  mpmp__send_nb(dest, MPMP__TAG_OBJ_REP, buf, sizeof p + mlen + olen);
+  if (mpmp__send_nb(dest, MPMP__TAG_OBJ_REP, buf, sizeof p + mlen + olen) < 0) {
+    /* the caller would wait for this reply for ever */
+    MPMP__ERROR("could not reply to rank %d: %s: the job ends", dest,
+                mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
 }
 
 /* Run an operation on this node for a request; out goes to a scratch
@@ -640,9 +645,10 @@ int mpmp__objects_init(void) {
     rt->obj_secret = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20 ^
                            (uint64_t)ts.tv_sec);
   }
-  MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, rt->comm);
+  int rc = MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, rt->comm);
+  if (rc != MPI_SUCCESS)
+    return mpmp__mpi_err(rc, "MPI_Bcast of the handle secret");
   /* node -> its world ranks, in node-rank order */
-  int rc = 0;
   rt->node_first = mpmp__calloc((size_t)rt->nnodes + 1, sizeof(int));
   rt->node_members = mpmp__calloc((size_t)rt->size, sizeof(int));
   if (rt->node_first == NULL || rt->node_members == NULL) {
@@ -661,14 +667,21 @@ int mpmp__objects_init(void) {
     int frc = mpmp__heap_format(rt->heap_base, rt->heap_size);
     if (frc < 0 && rc == 0)
       rc = frc;
-    atomic_store(&rt->node_ctl->next_gen, 1);
+    /* Generations start where the job's secret says, not at 1: a handle
+     * of an earlier run (mpmp_init again after mpmp_finalize) that a
+     * thread still has cached as valid (tl_valid_ref) would otherwise name
+     * the same offset and generation as this run's first objects. */
+    atomic_store(&rt->node_ctl->next_gen,
+                 (uint32_t)(rt->obj_secret >> 32) | 1u);
     atomic_store(&rt->node_ctl->nobjects, 0);
   }
   /* The heap is ready for every rank of the node once all agree (a
    * failure anywhere fails init everywhere, with no rank left behind in
    * a collective). */
-  int worst = rc;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, rt->comm);
+  int worst = rc, mrc;
+  if ((mrc = MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, rt->comm)) !=
+      MPI_SUCCESS && rc == 0)
+    rc = worst = mpmp__mpi_err(mrc, "MPI_Allreduce at init");
   if (worst < 0 && rc == 0)
     rc = mpmp__err(worst, "mpmp_init failed on another rank: %s",
                    mpmp_strerror(worst));

@@ -5,8 +5,10 @@
  * MPI_COMM_WORLD; after it the main rank returns to the user's program and
  * every worker rank serves it (worker.c) until mpmp_finalize().
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include "object.h"
 
 mpmp__rt_t mpmp__rt = {
+    .life_lock = PTHREAD_MUTEX_INITIALIZER,
     .progress_lock = PTHREAD_MUTEX_INITIALIZER,
     .send_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -42,16 +45,30 @@ int mpmp__check_main(const char *fn) {
 
 /* ---- start-up steps, in order -------------------------------------------- */
 
+/* An MPI call of init: its error becomes this step's return value. */
+#define TRY_MPI(call, what)                 \
+  do {                                      \
+    int mpi_rc_ = (call);                   \
+    if (mpi_rc_ != MPI_SUCCESS)             \
+      return mpmp__mpi_err(mpi_rc_, what);  \
+  } while (0)
+
+static int agree(int rc);
+
 static int start_mpi(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
-  int inited = 0, provided = 0, rc;
+  int inited = 0, finalized = 0, provided = 0;
   MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (finalized) /* any MPI call now would end the process */
+    return mpmp__err(MPMP_EALREADY, "mpmp_init(): MPI was finalized in this "
+                     "process (by the program, or by mpmp after a failed "
+                     "mpmp_init()) and cannot be initialized again");
   if (inited) {
-    MPI_Query_thread(&provided);
+    TRY_MPI(MPI_Query_thread(&provided), "MPI_Query_thread");
   } else {
-    rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
-    if (rc != MPI_SUCCESS)
-      return mpmp__mpi_err(rc, "MPI_Init_thread");
+    TRY_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided),
+            "MPI_Init_thread");
     rt->mpi_owned = 1;
   }
   if (provided < MPI_THREAD_MULTIPLE)
@@ -62,26 +79,37 @@ static int start_mpi(int *argc, char ***argv) {
   return 0;
 }
 
+/* mpmp's communicators return errors to mpmp instead of ending the job
+ * (MPI's default), so that each becomes an error code with a message; the
+ * program's MPI_COMM_WORLD keeps whatever handler it has. */
+static int dup_comm(MPI_Comm *c, const char *what) {
+  TRY_MPI(MPI_Comm_dup(MPI_COMM_WORLD, c), what);
+  TRY_MPI(MPI_Comm_set_errhandler(*c, MPI_ERRORS_RETURN),
+          "MPI_Comm_set_errhandler");
+  return 0;
+}
+
 static int make_comms(void) {
   mpmp__rt_t *rt = &mpmp__rt;
-  int rc = MPI_Comm_dup(MPI_COMM_WORLD, &rt->comm);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Comm_dup(MPI_COMM_WORLD, &rt->data_comm);
-  if (rc != MPI_SUCCESS)
-    return mpmp__mpi_err(rc, "MPI_Comm_dup");
-  MPI_Comm_rank(rt->comm, &rt->rank);
-  MPI_Comm_size(rt->comm, &rt->size);
-  rc = MPI_Comm_split_type(rt->comm, MPI_COMM_TYPE_SHARED, rt->rank,
-                           MPI_INFO_NULL, &rt->node_comm);
-  if (rc != MPI_SUCCESS)
-    return mpmp__mpi_err(rc, "MPI_Comm_split_type");
-  MPI_Comm_rank(rt->node_comm, &rt->node_rank);
-  MPI_Comm_size(rt->node_comm, &rt->node_size);
+  int rc;
+  if ((rc = dup_comm(&rt->comm, "MPI_Comm_dup")) < 0 ||
+      (rc = dup_comm(&rt->data_comm, "MPI_Comm_dup")) < 0)
+    return rc;
+  TRY_MPI(MPI_Comm_rank(rt->comm, &rt->rank), "MPI_Comm_rank");
+  TRY_MPI(MPI_Comm_size(rt->comm, &rt->size), "MPI_Comm_size");
+  TRY_MPI(MPI_Comm_split_type(rt->comm, MPI_COMM_TYPE_SHARED, rt->rank,
+                              MPI_INFO_NULL, &rt->node_comm),
+          "MPI_Comm_split_type");
+  TRY_MPI(MPI_Comm_set_errhandler(rt->node_comm, MPI_ERRORS_RETURN),
+          "MPI_Comm_set_errhandler");
+  TRY_MPI(MPI_Comm_rank(rt->node_comm, &rt->node_rank), "MPI_Comm_rank");
+  TRY_MPI(MPI_Comm_size(rt->node_comm, &rt->node_size), "MPI_Comm_size");
   rt->world_of_node_rank = mpmp__calloc((size_t)rt->node_size, sizeof(int));
   if (rt->world_of_node_rank == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory at init");
-  MPI_Allgather(&rt->rank, 1, MPI_INT, rt->world_of_node_rank, 1, MPI_INT,
-                rt->node_comm);
+  TRY_MPI(MPI_Allgather(&rt->rank, 1, MPI_INT, rt->world_of_node_rank, 1,
+                        MPI_INT, rt->node_comm),
+          "MPI_Allgather of the node's ranks");
   return 0;
 }
 
@@ -92,7 +120,11 @@ static int number_nodes(void) {
   int *leaders = mpmp__calloc((size_t)rt->size, sizeof(int));
   if (leaders == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory at init");
-  MPI_Allgather(&leader, 1, MPI_INT, leaders, 1, MPI_INT, rt->comm);
+  int rc = MPI_Allgather(&leader, 1, MPI_INT, leaders, 1, MPI_INT, rt->comm);
+  if (rc != MPI_SUCCESS) {
+    mpmp__free(leaders);
+    return mpmp__mpi_err(rc, "MPI_Allgather of the node leaders");
+  }
   rt->nnodes = 0;
   for (int r = 0; r < rt->size; r++)
     if (leaders[r] == r)
@@ -105,6 +137,67 @@ static int number_nodes(void) {
   return 0;
 }
 
+/*
+ * Where MPI keeps a shared window: Open MPI's osc/sm backs it with a file
+ * in /dev/shm (or what OMPI_MCA_osc_sm_backing_directory names). When that
+ * file does not fit, Open MPI fails MPI_Win_allocate_shared on the node's
+ * first rank only and leaves the node's other ranks waiting in it for
+ * ever; so mpmp checks the room first, and all ranks fail together.
+ */
+static const char *shm_dir(void) {
+  const char *d = getenv("OMPI_MCA_osc_sm_backing_directory");
+  return d != NULL && *d ? d : "/dev/shm";
+}
+
+/* "200.0 GiB", "16.0 MiB": sizes in messages, as a person reads them. */
+static void human(char *b, size_t n, double bytes) {
+  if (bytes >= (double)(1u << 30))
+    snprintf(b, n, "%.1f GiB", bytes / (double)(1u << 30));
+  else
+    snprintf(b, n, "%.1f MiB", bytes / (double)(1u << 20));
+}
+
+/* The node's first rank: ENOSPC if `bytes` do not fit where MPI puts them
+ * (Open MPI wants 5 % more room than the file it makes, which also holds
+ * a page and control data of its own); 0 if they fit or if that cannot
+ * be told. */
+static int check_room(size_t bytes) {
+  struct statvfs st;
+  const char *dir = shm_dir();
+  if (statvfs(dir, &st) != 0)
+    return 0;
+  double room = (double)st.f_bavail * (double)st.f_frsize;
+  double need = 1.05 * ((double)bytes + (1u << 20) +
+                        4096.0 * mpmp__rt.node_size);
+  if (room >= need)
+    return 0;
+  char heap[32], want[32], have[32];
+  human(heap, sizeof heap, (double)mpmp__rt.env.HEAP_SIZE);
+  human(want, sizeof want, need);
+  human(have, sizeof have, room);
+  return mpmp__err(MPMP_ENOSPC, "the node's shared segment (MPMP_HEAP_SIZE "
+                   "is %s, plus the mailboxes and doorbells) needs %s of room "
+                   "in %s, which has %s free: lower MPMP_HEAP_SIZE (or "
+                   "MPMP_MAILBOX), or enlarge %s", heap, want, dir, have, dir);
+}
+
+/* The segment's size: doorbells and control block, mailboxes, heap, and
+ * 64 bytes to align up; ENOSPC if it overflows what MPI_Aint holds. */
+static int segment_size(size_t bells, size_t boxes, MPI_Aint *size) {
+  size_t total;
+  if (__builtin_add_overflow(bells, boxes, &total) ||
+      __builtin_add_overflow(total, mpmp__rt.env.HEAP_SIZE, &total) ||
+      __builtin_add_overflow(total, (size_t)64, &total) ||
+      total > (size_t)PTRDIFF_MAX || (MPI_Aint)total < 0 ||
+      (size_t)(MPI_Aint)total != total)
+    return mpmp__err(MPMP_ENOSPC, "the node's shared segment would be over "
+                     "what MPI can allocate (MPMP_HEAP_SIZE=%zu bytes plus "
+                     "%zu of mailboxes and doorbells): lower MPMP_HEAP_SIZE",
+                     mpmp__rt.env.HEAP_SIZE, boxes + bells);
+  *size = (MPI_Aint)total;
+  return 0;
+}
+
 /* The node's shared segment: doorbells, the control block, the mailboxes
  * (transport.c), the shared heap (formatted by mpmp__objects_init). */
 static int make_segment(void) {
@@ -112,20 +205,34 @@ static int make_segment(void) {
   size_t bells = (size_t)rt->node_size * sizeof(mpmp__bell_t) + MPMP__CTL_SIZE;
   size_t cap = mpmp__mbox_cap(rt->env.MAILBOX, rt->node_size);
   size_t boxes = mpmp__mbox_area(cap, rt->node_size);
-  size_t total = bells + boxes + rt->env.HEAP_SIZE;
-  /* + 64: MPI does not promise more than 8-byte alignment; we align up */
-  MPI_Aint size = rt->node_rank == 0 ? (MPI_Aint)(total + 64) : 0;
+  MPI_Aint total = 0;
+  /* No rank enters the collective call unless all know it will fit. */
+  int rc = segment_size(bells, boxes, &total);
+  if (rc == 0 && rt->node_rank == 0)
+    rc = check_room((size_t)total);
+  if ((rc = agree(rc)) < 0)
+    return rc;
   void *base = NULL;
-  int rc = MPI_Win_allocate_shared(size, 64, MPI_INFO_NULL, rt->node_comm,
-                                   &base, &rt->node_win);
-  if (rc != MPI_SUCCESS)
+  rc = MPI_Win_allocate_shared(rt->node_rank == 0 ? total : 0, 64,
+                               MPI_INFO_NULL, rt->node_comm, &base,
+                               &rt->node_win);
+  if (rc != MPI_SUCCESS) {
+    char why[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(rc, why, &len);
+    rt->node_win = MPI_WIN_NULL;
     return mpmp__err(MPMP_ENOSPC, "could not allocate %zu bytes of shared "
-                     "memory for this node (MPI_Win_allocate_shared): lower "
-                     "MPMP_HEAP_SIZE or MPMP_MAILBOX, or enlarge /dev/shm",
-                     total);
+                     "memory for this node (MPI_Win_allocate_shared: %s): "
+                     "lower MPMP_HEAP_SIZE (now %zu bytes) or MPMP_MAILBOX, "
+                     "or enlarge %s", (size_t)total, why, rt->env.HEAP_SIZE,
+                     shm_dir());
+  }
+  TRY_MPI(MPI_Win_set_errhandler(rt->node_win, MPI_ERRORS_RETURN),
+          "MPI_Win_set_errhandler");
   MPI_Aint qsize;
   int disp;
-  MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base);
+  TRY_MPI(MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base),
+          "MPI_Win_shared_query");
   base = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
   rt->node_base = base;
   rt->bells = base;
@@ -137,7 +244,7 @@ static int make_segment(void) {
     memset(base, 0, bells);
     mpmp__mbox_format((char *)base + bells, cap, rt->node_size);
   }
-  MPI_Barrier(rt->node_comm);
+  TRY_MPI(MPI_Barrier(rt->node_comm), "MPI_Barrier of the node");
   return mpmp__transport_setup(cap ? (char *)base + bells : NULL, cap);
 }
 
@@ -147,28 +254,68 @@ static int gather_ranks(void) {
                           .node_rank = rt->node_rank};
   int len = 0;
   char host[MPI_MAX_PROCESSOR_NAME];
-  MPI_Get_processor_name(host, &len);
+  TRY_MPI(MPI_Get_processor_name(host, &len), "MPI_Get_processor_name");
   snprintf(me.host, sizeof me.host, "%.63s", host);
   mpmp__topo_describe(&rt->topo, me.cores, sizeof me.cores, &me.numa);
   rt->ranks = mpmp__calloc((size_t)rt->size, sizeof *rt->ranks);
   if (rt->ranks == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory at init");
-  MPI_Allgather(&me, sizeof me, MPI_BYTE, rt->ranks, sizeof me, MPI_BYTE,
-                rt->comm);
+  TRY_MPI(MPI_Allgather(&me, sizeof me, MPI_BYTE, rt->ranks, sizeof me,
+                        MPI_BYTE, rt->comm),
+          "MPI_Allgather of the ranks' places");
   return 0;
 }
 
-static int setup_runtime(void) {
+/* The main rank's settings, on every rank (env.c): a bad value fails
+ * every rank with the same message. The main rank reads them, warns about
+ * unknown MPMP_* variables, and sends them even when one is bad. */
+static int load_settings(void) {
   mpmp__rt_t *rt = &mpmp__rt;
-  int rc;
-  if ((rc = make_comms()) < 0 ||
-      (rc = mpmp__env_share(rt->comm, rt->rank, &rt->env)) < 0 ||
-      (rc = number_nodes()) < 0)
+  int rc = 0;
+  if (rt->rank == 0) {
+    rc = mpmp__env_load(&rt->env);
+    mpmp__env_warn_unknown();
+  }
+  int src = mpmp__env_share(rt->comm, rt->rank, &rt->env);
+  return rc < 0 ? rc : src;
+}
+
+/*
+ * Every rank learns whether any rank failed, so that none is left in a
+ * collective alone: init runs in steps, and no rank starts the next step's
+ * collectives before all agree that the last one went well. A rank that
+ * failed keeps its own message; the others get the message of the first
+ * rank that failed (the lowest rank with the lowest code), so that each
+ * rank's mpmp_errmsg() says what to change, not only that something failed.
+ */
+static int agree(int rc) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->comm == MPI_COMM_NULL)
     return rc;
-  rt->poll_s = rt->env.POLL_MS * 1e-3;
-  if ((rc = mpmp__bind_parse(rt->env.BIND, &rt->bind)) < 0)
+  struct { int rc, rank; } mine = {rc, rt->rank}, worst = {0, 0};
+  int mrc = MPI_Allreduce(&mine, &worst, 1, MPI_2INT, MPI_MINLOC, rt->comm);
+  if (mrc != MPI_SUCCESS)
+    return rc < 0 ? rc : mpmp__mpi_err(mrc, "MPI_Allreduce at init");
+  if (worst.rc >= 0)
+    return 0;
+  char why[1024] = "";
+  if (rt->rank == worst.rank)
+    snprintf(why, sizeof why, "%s", mpmp_errmsg());
+  mrc = MPI_Bcast(why, sizeof why, MPI_CHAR, worst.rank, rt->comm);
+  if (rc < 0)
     return rc;
-  if ((rc = mpmp__topo_init(&rt->topo)) < 0 ||
+  if (mrc != MPI_SUCCESS)
+    snprintf(why, sizeof why, "%s", mpmp_strerror(worst.rc));
+  return mpmp__err(worst.rc, "mpmp_init failed on rank %d: %s", worst.rank,
+                   why);
+}
+
+/* Bind this rank (MPMP_BIND was checked with the other settings) and
+ * choose how it waits. */
+static int bind_rank(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__bind_parse(rt->env.BIND, &rt->bind);
+  if ((rc = agree(rc < 0 ? rc : mpmp__topo_init(&rt->topo))) < 0 ||
       (rc = mpmp__topo_bind(&rt->topo, rt->node_comm, rt->bind)) < 0)
     return rc;
   /* A waiting rank polls before it sleeps. One that shares its cores with
@@ -176,30 +323,31 @@ static int setup_runtime(void) {
    * rank computing there loses next to nothing (3 ranks on 2 cores: the
    * main rank shares core 0 with a worker). Not polling at all would cost
    * every short task a sleep and a wake-up: 6x fewer imap items/s. */
+  rt->poll_s = rt->env.POLL_MS * 1e-3;
   rt->spin_s = (rt->nnodes > 1 ? rt->env.SPIN_REMOTE_US : rt->env.SPIN_US) *
                1e-6;
   rt->spin_yield = rt->topo.crowded;
-  if ((rc = make_segment()) < 0 || (rc = gather_ranks()) < 0)
-    return rc;
-  rt->worker_busy = mpmp__calloc((size_t)rt->size, 1);
-  if (rt->worker_busy == NULL)
-    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
-  if ((rc = mpmp__objects_init()) < 0)
-    return rc;
-  return mpmp__tasks_setup(rt->comm);
+  return 0;
 }
 
-/* Every rank learns whether any rank failed, so none is left in a
- * collective alone. The failing rank's message is kept where it was. */
-static int agree(int rc) {
-  int worst = rc;
-  if (mpmp__rt.comm == MPI_COMM_NULL)
+static int alloc_busy(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  rt->worker_busy = mpmp__calloc((size_t)rt->size, 1);
+  return rt->worker_busy == NULL
+             ? mpmp__err(MPMP_ENOMEM, "out of memory at init") : 0;
+}
+
+/* The steps of init; each ends with agree() (see there). */
+static int setup_runtime(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc;
+  if ((rc = agree(make_comms())) < 0 || (rc = agree(load_settings())) < 0 ||
+      (rc = agree(number_nodes())) < 0 || (rc = agree(bind_rank())) < 0 ||
+      (rc = agree(make_segment())) < 0 || (rc = agree(gather_ranks())) < 0 ||
+      (rc = agree(alloc_busy())) < 0 ||
+      (rc = agree(mpmp__objects_init())) < 0)
     return rc;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, mpmp__rt.comm);
-  if (worst < 0 && rc == 0)
-    return mpmp__err(worst, "mpmp_init failed on another rank: %s",
-                     mpmp_strerror(worst));
-  return worst;
+  return mpmp__tasks_setup(rt->comm);
 }
 
 static void teardown(void);
@@ -214,17 +362,43 @@ static void report_at_init(void) {
     mpmp_print_bindings(stderr);
 }
 
-MPMP_API int mpmp_init(int *argc, char ***argv) {
+/*
+ * A program that owns MPI may run mpmp again after mpmp_finalize() (mpi4py's
+ * MPICommExecutor entered twice). Teardown frees what init made; what a run
+ * leaves in the context's plain fields (a worker's shutdown flag, the last
+ * stop request, the job queue's ends, progress bookkeeping) is set back
+ * here, before anything of the new run can read it. The ids (next_id,
+ * proc_counter) keep counting, as Python's do for the life of a process,
+ * so that nothing of an earlier run can be mistaken for one of this run;
+ * the counts of live threads (drivers, nproxies) are left alone: a thread
+ * that outlived the run still decrements them.
+ */
+static void reset_run_state(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  atomic_store(&rt->shutdown, 0);
+  atomic_store(&rt->stop_id, 0);
+  rt->jobq_head = rt->jobq_tail = NULL;
+  rt->current = NULL;
+  atomic_store(&rt->crash_task, NULL);
+  atomic_store(&rt->crash_item, 0);
+  rt->chunk_next = 0;
+  atomic_store(&rt->progress_req, 0);
+  atomic_store(&rt->agent_deep, 0);
+  rt->nnodes = 0;
+  rt->spin_s = rt->poll_s = 0;
+}
+
+/* mpmp_init's state change, under rt->life_lock (see mpmp_init). */
+static int start(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (atomic_load(&rt->state) == MPMP__RUNNING)
     return mpmp__err(MPMP_EALREADY, "mpmp_init() called twice");
   if (atomic_load(&rt->state) == MPMP__FINALIZED && rt->mpi_owned)
     return mpmp__err(MPMP_EALREADY, "mpmp_init() after mpmp_finalize(): MPI "
                      "cannot be initialized twice in one process");
-  int rc = mpmp__env_load(&rt->env);
+  reset_run_state();
+  int rc = start_mpi(argc, argv);
   if (rc < 0)
-    return rc;
-  if ((rc = start_mpi(argc, argv)) < 0)
     return rc;
   rc = agree(setup_runtime());
   if (rc == 0) { /* handlers first: the agent may receive at once */
@@ -243,6 +417,35 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return rc;
   }
   atomic_store(&rt->state, MPMP__RUNNING);
+  return 0;
+}
+
+/*
+ * Starting and stopping are serialized (rt->life_lock): a thread that
+ * calls mpmp_init() or mpmp_finalize() while another thread of the rank
+ * is in one of them gets MPMP_EALREADY or MPMP_ENOTINIT at once, instead
+ * of a second setup or teardown of the same context (two finalizes at
+ * once crashed). At once rather than after waiting: the caller may be a
+ * callback that the finalizing thread waits for (a pool's, run by the
+ * progress thread or by the finalize itself), and waiting would deadlock.
+ */
+static int lock_life(int code, const char *fn) {
+  if (pthread_mutex_trylock(&mpmp__rt.life_lock) == 0)
+    return 0;
+  return mpmp__err(code, "%s: mpmp_init() or mpmp_finalize() is running "
+                   "now (in another thread, or this is a callback it runs): "
+                   "mpmp is started and stopped once at a time", fn);
+}
+
+MPMP_API int mpmp_init(int *argc, char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = lock_life(MPMP_EALREADY, "mpmp_init");
+  if (rc < 0)
+    return rc;
+  rc = start(argc, argv);
+  pthread_mutex_unlock(&rt->life_lock);
+  if (rc < 0)
+    return rc;
   /* Under mpirun every rank's stdout is a pipe, so stdio would hold a
    * worker's lines until the job ends, and the main rank's until it
    * exits: lines as on a terminal instead, so the ranks' output
@@ -255,15 +458,32 @@ MPMP_API int mpmp_init(int *argc, char ***argv) {
     return MPMP_MAIN;
   mpmp__worker_serve();
   mpmp__trace_send();
+  pthread_mutex_lock(&rt->life_lock);
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
+  pthread_mutex_unlock(&rt->life_lock);
   return MPMP_WORKER_DONE;
 }
 
 /* Release everything init made, in reverse order (safe on partial init). */
+/* A map's results that the main rank never took (chunk_fini gave up on
+ * them after 10 s): their send may still read the buffer, so it is left
+ * allocated, but a later mpmp_init() must not wait for that request. */
+static void forget_result_sends(void) {
+  for (int i = 0; i < MPMP__RESULT_BUFS; i++) {
+    struct mpmp__result_buf *b = &mpmp__rt.chunk_out[i];
+    if (b->busy && b->req != MPI_REQUEST_NULL)
+      MPI_Request_free(&b->req);
+    if (b->busy)
+      *b = (struct mpmp__result_buf){.req = MPI_REQUEST_NULL};
+  }
+}
+
 static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__agent_stop();
+  forget_result_sends();
+  mpmp__crash_report_remove();
   mpmp__trace_fini();
   mpmp__tasks_fini();
   mpmp__shm_fini();
@@ -297,7 +517,7 @@ static void teardown(void) {
     MPI_Finalize();
 }
 
-MPMP_API int mpmp_finalize(void) {
+static int stop(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc = mpmp__check_main("mpmp_finalize");
   if (rc < 0)
@@ -310,10 +530,27 @@ MPMP_API int mpmp_finalize(void) {
     if (src < 0 && rc == 0)
       rc = src;
   }
-  mpmp__trace_write();
+  int trc = mpmp__trace_write();
+  if (trc < 0 && rc == 0)
+    rc = trc;
   mpmp__process_fini();
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
+  return rc;
+}
+
+MPMP_API int mpmp_finalize(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  /* The progress thread (a pool's callback) would wait for itself */
+  if (rt->agent_running && pthread_equal(pthread_self(), rt->agent))
+    return mpmp__err(MPMP_EPERM, "mpmp_finalize: called from a callback "
+                     "that mpmp's progress thread runs: call it from the "
+                     "program's own thread");
+  int rc = lock_life(MPMP_ENOTINIT, "mpmp_finalize");
+  if (rc < 0)
+    return rc;
+  rc = stop();
+  pthread_mutex_unlock(&rt->life_lock);
   return rc;
 }
 

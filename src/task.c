@@ -87,7 +87,11 @@ static int verify(MPI_Comm comm) {
   if (mine == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory while checking tasks");
   rootlen = len;
-  MPI_Bcast(&rootlen, 1, MPI_INT, 0, comm);
+  int mrc = MPI_Bcast(&rootlen, 1, MPI_INT, 0, comm);
+  if (mrc != MPI_SUCCESS) {
+    mpmp__free(mine);
+    return mpmp__mpi_err(mrc, "MPI_Bcast of the task table");
+  }
   char *root = mpmp__malloc((size_t)rootlen);
   if (root == NULL) {
     mpmp__free(mine);
@@ -95,15 +99,19 @@ static int verify(MPI_Comm comm) {
   }
   if (mpmp__rt.rank == 0)
     memcpy(root, mine, (size_t)rootlen);
-  MPI_Bcast(root, rootlen, MPI_CHAR, 0, comm);
-  int bad = compare_tables(mine, root, why, sizeof why);
-  int first = bad ? mpmp__rt.rank : mpmp__rt.size, culprit;
-  MPI_Allreduce(&first, &culprit, 1, MPI_INT, MPI_MIN, comm);
+  mrc = MPI_Bcast(root, rootlen, MPI_CHAR, 0, comm);
+  int bad = mrc == MPI_SUCCESS && compare_tables(mine, root, why, sizeof why);
+  int first = bad ? mpmp__rt.rank : mpmp__rt.size, culprit = 0;
+  if (mrc == MPI_SUCCESS)
+    mrc = MPI_Allreduce(&first, &culprit, 1, MPI_INT, MPI_MIN, comm);
   mpmp__free(mine);
   mpmp__free(root);
+  if (mrc != MPI_SUCCESS)
+    return mpmp__mpi_err(mrc, "checking the task tables (MPI)");
   if (culprit == mpmp__rt.size)
     return 0;
-  MPI_Bcast(why, sizeof why, MPI_CHAR, culprit, comm);
+  if ((mrc = MPI_Bcast(why, sizeof why, MPI_CHAR, culprit, comm)) != MPI_SUCCESS)
+    return mpmp__mpi_err(mrc, "MPI_Bcast of the task table difference");
   return mpmp__err(MPMP_EMISMATCH, "task tables differ: %s", why);
 }
 

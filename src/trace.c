@@ -12,9 +12,12 @@
  * records and counts the rest as dropped (the file says how many).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -42,6 +45,7 @@ struct mpmp__trace {
   uint32_t n, cap, dropped;
   trace_part_t *parts;  /* main rank: indexed by rank */
   _Atomic int arrived;  /* main rank: parts received */
+  FILE *file;           /* main rank: opened at init, written at finalize */
 };
 
 /* The message a worker sends: this header, then its records. */
@@ -100,6 +104,40 @@ static void on_trace(int src, void *buf, size_t len) {
   atomic_fetch_add(&tr->arrived, 1);
 }
 
+/*
+ * The main rank opens the file at init, so that a path it cannot write
+ * fails mpmp_init (MPMP_EENV, on every rank: runtime.c agrees) instead of
+ * losing the whole run's trace at finalize. The file itself is never
+ * followed as a symbolic link (O_NOFOLLOW): in a shared directory someone
+ * could plant one pointing at a file of ours, which O_TRUNC would wipe.
+ * O_NONBLOCK keeps a planted FIFO from blocking init (no reader: ENXIO);
+ * anything but a regular file is refused.
+ */
+static int open_trace(const char *path, FILE **out) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+                      O_NONBLOCK, 0644);
+  int err = errno;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+    close(fd);
+    return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is not a regular file: "
+                     "give the path of a file to write", path);
+  }
+  if (fd >= 0 && fcntl(fd, F_SETFL, 0) == 0 && (*out = fdopen(fd, "w")))
+    return 0;
+  if (fd >= 0) {
+    err = errno;
+    close(fd);
+  }
+  if (err == ELOOP)
+    return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is a symbolic link, which "
+                     "mpmp does not follow (one planted in a shared folder "
+                     "could point at any of your files): give the real path",
+                     path);
+  return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' cannot be opened for "
+                   "writing: %s", path, strerror(err));
+}
+
 int mpmp__trace_init(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (rt->env.TRACE[0] == '\0')
@@ -111,6 +149,9 @@ int mpmp__trace_init(void) {
     rt->trace->parts = mpmp__calloc((size_t)rt->size, sizeof(trace_part_t));
     if (rt->trace->parts == NULL)
       return mpmp__err(MPMP_ENOMEM, "out of memory for MPMP_TRACE");
+    int rc = open_trace(rt->env.TRACE, &rt->trace->file);
+    if (rc < 0)
+      return rc;
     mpmp__set_handler(MPMP__TAG_TRACE, on_trace);
   }
   return 0;
@@ -190,12 +231,14 @@ static void put_recs(FILE *f, int r, const trace_rec_t *recs, uint32_t n,
 }
 
 /* Main rank, at finalize after the workers were told to stop: gather the
- * workers' records (10 s at most) and write the file. */
-void mpmp__trace_write(void) {
+ * workers' records (10 s at most) and write the file opened at init.
+ * 0, or MPMP_EENV naming MPMP_TRACE if the writing failed (a full disk):
+ * mpmp_finalize() returns it. */
+int mpmp__trace_write(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   struct mpmp__trace *tr = rt->trace;
-  if (tr == NULL || rt->rank != 0)
-    return;
+  if (tr == NULL || rt->rank != 0 || tr->file == NULL)
+    return 0;
   if (mpmp__wait_until(all_arrived, tr, mpmp__deadline(10)) < 0)
     MPMP__WARN("MPMP_TRACE: %d of %d workers sent no trace within 10 s; "
                "writing what came", rt->size - 1 - atomic_load(&tr->arrived),
@@ -207,12 +250,8 @@ void mpmp__trace_write(void) {
       base = fmin(base, tr->parts[r].recs[i].t0);
   if (isinf(base))
     base = mpmp__trace_clock();
-  FILE *f = fopen(rt->env.TRACE, "w");
-  if (f == NULL) {
-    MPMP__WARN("MPMP_TRACE: cannot write '%s': %s", rt->env.TRACE,
-               strerror(errno));
-    return;
-  }
+  FILE *f = tr->file;
+  tr->file = NULL;
   fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
   for (int r = 0; r < rt->size; r++) {
     trace_part_t *p = &tr->parts[r];
@@ -223,9 +262,11 @@ void mpmp__trace_write(void) {
   fprintf(f, "{\"name\":\"mpmp\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
              "\"args\":{\"ranks\":%d,\"nodes\":%d}}\n]}\n", rt->size,
           rt->nnodes);
-  if (fclose(f) != 0)
-    MPMP__WARN("MPMP_TRACE: error writing '%s': %s", rt->env.TRACE,
-               strerror(errno));
+  int bad = ferror(f);
+  if (fclose(f) != 0 || bad)
+    return mpmp__err(MPMP_EENV, "MPMP_TRACE: writing '%s' failed: %s",
+                     rt->env.TRACE, strerror(errno));
+  return 0;
 }
 
 void mpmp__trace_fini(void) {
@@ -236,6 +277,8 @@ void mpmp__trace_fini(void) {
   for (int r = 1; tr->parts != NULL && r < rt->size; r++)
     if (tr->parts[r].recs != NULL) /* the message, header first */
       mpmp__free((char *)tr->parts[r].recs - sizeof(trace_msg_hdr_t));
+  if (tr->file != NULL) /* init failed after it was opened */
+    fclose(tr->file);
   mpmp__free(tr->parts);
   mpmp__free(tr->recs);
   mpmp__free(tr);

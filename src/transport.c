@@ -56,7 +56,8 @@ static void complete_pending(void) {
   while (*pp != NULL) {
     mpmp__pending_t *p = *pp;
     int done = 0;
-    MPI_Test(&p->req, &done, MPI_STATUS_IGNORE);
+    MPMP__MPI_CHECK(MPI_Test(&p->req, &done, MPI_STATUS_IGNORE),
+                    "MPI_Test of a message in flight");
     if (!done) {
       mpmp__ring_rank(p->dest);
       pp = &p->next;
@@ -120,8 +121,31 @@ int mpmp__transport_setup(char *area, size_t cap) {
   return 0;
 }
 
+/* Sends still pending at teardown (their receiver is gone): a later
+ * mpmp_init() must not start with them counted, or its idle ranks would
+ * poll for them for ever. MPI completes such a send on its own, or never;
+ * it may still read its buffer, so that is left allocated. */
+static void drop_pending(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  pthread_mutex_lock(&rt->send_lock);
+  while (rt->pending != NULL) {
+    mpmp__pending_t *p = rt->pending;
+    int done = 0;
+    rt->pending = p->next;
+    if (MPI_Test(&p->req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done)
+      mpmp__free(p->buf);
+    else if (p->req != MPI_REQUEST_NULL)
+      MPI_Request_free(&p->req);
+    mpmp__free(p);
+  }
+  atomic_store(&rt->npending, 0);
+  atomic_store(&rt->npending_remote, 0);
+  pthread_mutex_unlock(&rt->send_lock);
+}
+
 void mpmp__transport_fini(void) {
   mpmp__rt_t *rt = &mpmp__rt;
+  drop_pending();
   if (rt->mbox_out != NULL)
     for (int i = 0; i < rt->node_size; i++)
       pthread_mutex_destroy(&rt->mbox_out[i].lock);
@@ -265,14 +289,15 @@ static void dispatch(int src, int tag, void *buf, size_t len) {
 static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
   mpmp__rt_t *rt = &mpmp__rt;
   int count = 0, src = st->MPI_SOURCE;
-  MPI_Get_count(st, MPI_BYTE, &count);
+  MPMP__MPI_CHECK(MPI_Get_count(st, MPI_BYTE, &count), "MPI_Get_count");
   void *buf = mpmp__malloc((size_t)count);
   if (buf == NULL) {
     /* Losing a message would hang someone: this is not recoverable. */
     MPMP__ERROR("out of memory receiving %d bytes from rank %d", count, src);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE);
+  MPMP__MPI_CHECK(MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE),
+                  "MPI_Mrecv of a message");
   /* A sender on this node waits for its synchronous send to be matched,
    * polling or asleep on its doorbell: it was, tell it now. */
   mpmp__ring_rank(src);
@@ -313,7 +338,9 @@ int mpmp__progress_before_sleep(int sleeping) {
       int flag = 0, n = mbox_poll();
       MPI_Message msg;
       MPI_Status st;
-      MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm, &flag, &msg, &st);
+      MPMP__MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, rt->comm,
+                                  &flag, &msg, &st),
+                      "MPI_Improbe for messages");
       if (flag) {
         take_mpi(&msg, &st);
         n++;

@@ -54,8 +54,10 @@ static void on_chunk(int src, void *buf, size_t len) {
       MPMP__ERROR("out of memory for a chunk of %zu bytes", bytes);
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src, MPMP__TAG_CHUNK_INPUT,
-             mpmp__rt.data_comm, MPI_STATUS_IGNORE);
+    MPMP__MPI_CHECK(MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src,
+                             MPMP__TAG_CHUNK_INPUT, mpmp__rt.data_comm,
+                             MPI_STATUS_IGNORE),
+                    "MPI_Recv of a chunk's items");
     buf = job;
     len = sizeof *h + bytes;
   }
@@ -367,4 +369,17 @@ void mpmp__crash_report_install(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(crash_signals[i], &sa, NULL);
   }
+}
+
+/* At teardown: give the signals back to the handlers we chained to, so
+ * that a later mpmp_init() (the caller owns MPI) chains to those again and
+ * not to on_crash itself, which would re-raise into itself for ever. */
+void mpmp__crash_report_remove(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->crash_old == NULL)
+    return;
+  for (int i = 0; i < MPMP__NCRASH; i++)
+    sigaction(crash_signals[i], &rt->crash_old[i], NULL);
+  mpmp__free(rt->crash_old);
+  rt->crash_old = NULL;
 }

@@ -36,26 +36,44 @@ extern "C" {
 /**
  * Initialize mpmp (and MPI, unless the caller already did).
  *
- * Collective over MPI_COMM_WORLD. Binds the rank to cores with hwloc
+ * Collective over MPI_COMM_WORLD. Reads the `MPMP_*` settings (the main
+ * rank's, sent to every rank), binds the rank to cores with hwloc
  * (`MPMP_BIND`), builds the node communicator and the node's shared segment,
- * and checks that every rank registered the same tasks.
+ * and checks that every rank registered the same tasks. A failure on any
+ * rank fails mpmp_init() on every rank, each with a message that says what
+ * to change (the failing rank's message reaches the others); no rank is
+ * left waiting. mpmp's own communicators return MPI errors to mpmp
+ * (MPI_ERRORS_RETURN); MPI_COMM_WORLD keeps the program's error handler.
  *
  * \param[in,out] argc  may be NULL; passed to MPI_Init_thread.
  * \param[in,out] argv  may be NULL.
  * \return ::MPMP_MAIN on rank 0; ::MPMP_WORKER_DONE on other ranks once the
  *         main rank has finalized (mpmp is then finalized there too); a
- *         negative code on error (::MPMP_EALREADY when called twice,
- *         ::MPMP_EMISMATCH when task tables differ, ::MPMP_EENV, ...).
+ *         negative code on error: ::MPMP_EENV for a setting outside its
+ *         range (the message names the variable and the range) or an
+ *         `MPMP_TRACE` file that cannot be opened; ::MPMP_ENOSPC when the
+ *         node's shared segment (`MPMP_HEAP_SIZE`) does not fit in
+ *         /dev/shm; ::MPMP_EMPI when an MPI call failed; ::MPMP_EMISMATCH
+ *         when task tables differ; ::MPMP_EALREADY when called twice, or
+ *         after MPI was finalized in this process.
  * \note If MPI was initialized by the caller it must provide
- *       MPI_THREAD_MULTIPLE, and mpmp leaves it initialized at the end.
+ *       MPI_THREAD_MULTIPLE, and mpmp leaves it initialized at the end;
+ *       the program may then call mpmp_init() again after mpmp_finalize()
+ *       (on every rank, as the first time), as often as it likes. Handles
+ *       of an earlier round are stale (::MPMP_EBADF). If mpmp initialized
+ *       MPI, mpmp_finalize() (or a failed mpmp_init()) finalizes it, and
+ *       mpmp cannot be started again in that process.
  */
 MPMP_API int mpmp_init(int *argc, char ***argv);
 
 /**
  * Finish the job: join non-daemon processes, terminate daemon ones, stop the
- * worker ranks, free shared memory, and finalize MPI if mpmp started it.
- * Main rank only.
- * \return 0, or a negative code (the job is shut down all the same).
+ * worker ranks, write the `MPMP_TRACE` file, free shared memory, and
+ * finalize MPI if mpmp started it. Main rank only.
+ * \return 0, or a negative code (the job is shut down all the same):
+ *         ::MPMP_ENOTINIT when mpmp is not running (a second call),
+ *         ::MPMP_ENOTMAIN on a worker rank, ::MPMP_EENV when the trace
+ *         file could not be written.
  */
 MPMP_API int mpmp_finalize(void);
 
@@ -98,8 +116,11 @@ MPMP_API unsigned mpmp_version_hex(void);
 MPMP_API int mpmp_print_bindings(void *out);
 
 /**
- * Print every MPMP_* setting, its value and where it came from (environment
- * or default) to \p out (a `FILE *`); what MPMP_INFO=1 prints at init.
+ * Print every MPMP_* setting, its value, where it came from (environment
+ * or default) and the values it takes to \p out (a `FILE *`; NULL:
+ * stdout); what MPMP_INFO=1 prints at init. Before mpmp_init(): what init
+ * would use, or ::MPMP_EENV (with the message init would give) for a value
+ * outside its range.
  */
 MPMP_API int mpmp_print_settings(void *out);
 

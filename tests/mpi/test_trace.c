@@ -4,7 +4,14 @@
  * and checks what a user opening it in Perfetto would look for: one event
  * per chunk carrying the task's name and its items, every item exactly
  * once, the body as its own event, a named row per rank, the map job on
- * the main rank's row, and well-formed JSON brackets. */
+ * the main rank's row, and well-formed JSON brackets.
+ *
+ * test_trace symlink|dir|missing-dir: MPMP_TRACE names what cannot be
+ * written (a symbolic link to a file of ours, a directory, a file in a
+ * folder that does not exist): mpmp_init must fail on every rank with
+ * MPMP_EENV naming MPMP_TRACE, the path and the reason, and the link's
+ * target must be untouched. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +133,70 @@ static int check_file(const char *path, int size) {
   return 0;
 }
 
+#define PRECIOUS "precious: not a trace\n"
+
+/* Rank 0: make the bad path for `mode`; *reason: what the message says. */
+static int make_bad_path(const char *mode, const char *dir, char *path,
+                         size_t n, char *target, size_t tn,
+                         const char **reason) {
+  int pid = (int)getpid();
+  if (!strcmp(mode, "symlink")) {
+    snprintf(target, tn, "%s/mpmp-trace-target-%d.txt", dir, pid);
+    snprintf(path, n, "%s/mpmp-trace-link-%d.json", dir, pid);
+    FILE *f = fopen(target, "w");
+    if (f == NULL || fputs(PRECIOUS, f) < 0 || fclose(f) != 0 ||
+        symlink(target, path) != 0)
+      return -1;
+    *reason = "is a symbolic link";
+  } else if (!strcmp(mode, "dir")) {
+    snprintf(path, n, "%s", dir);
+    *reason = strerror(EISDIR);
+  } else if (!strcmp(mode, "missing-dir")) {
+    snprintf(path, n, "%s/mpmp-no-such-dir-%d/trace.json", dir, pid);
+    *reason = strerror(ENOENT);
+  } else {
+    return -1;
+  }
+  return 0;
+}
+
+/* Every rank: init must fail with MPMP_EENV saying MPMP_TRACE, the path
+ * (on the main rank, which alone knows it; the others get its message)
+ * and the reason. The main rank then checks the link's target. */
+static int bad_path_run(const char *mode, int world, int argc, char **argv) {
+  char path[512] = "", target[512] = "", want_path[600] = "";
+  const char *dir = getenv("TMPDIR"), *reason = "";
+  if (dir == NULL)
+    dir = "/tmp";
+  if (world == 0) {
+    CHECK(make_bad_path(mode, dir, path, sizeof path, target, sizeof target,
+                        &reason) == 0, "cannot set up mode '%s'", mode);
+    setenv("MPMP_TRACE", path, 1);
+    snprintf(want_path, sizeof want_path, "MPMP_TRACE='%s'", path);
+  }
+  int rc = mpmp_init(&argc, &argv);
+  if (rc == MPMP_MAIN)
+    mpmp_finalize(); /* what the old code did: write the file then */
+  if (world == 0 && target[0]) {
+    char *s = slurp(target);
+    int intact = s != NULL && !strcmp(s, PRECIOUS);
+    free(s);
+    unlink(path);
+    unlink(target);
+    CHECK(intact, "%s: the symbolic link's target was written", mode);
+  }
+  CHECK(rc == MPMP_EENV, "%s: mpmp_init returned %s (%s), expected "
+        "MPMP_EENV", mode, mpmp_err_name(rc), mpmp_errmsg());
+  CHECK(strstr(mpmp_errmsg(), "MPMP_TRACE='") != NULL &&
+        strstr(mpmp_errmsg(), want_path) != NULL &&
+        strstr(mpmp_errmsg(), reason) != NULL,
+        "%s: the message lacks MPMP_TRACE, the path or '%s': %s", mode,
+        reason, mpmp_errmsg());
+  printf("test_trace: PASSED: %s: rank %d: %s\n", mode, world,
+         mpmp_errmsg());
+  return 0;
+}
+
 int main(int argc, char **argv) {
   char path[256] = "";
   const char *dir = getenv("TMPDIR");
@@ -134,6 +205,8 @@ int main(int argc, char **argv) {
   const char *r = getenv("OMPI_COMM_WORLD_RANK");
   if (r != NULL)
     world = atoi(r);
+  if (argc > 1)
+    return bad_path_run(argv[1], world, argc, argv);
   if (world == 0) {
     snprintf(path, sizeof path, "%s/mpmp-trace-%d.json", dir ? dir : "/tmp",
              (int)getpid());

@@ -176,7 +176,7 @@ static void errors_long_log_line_is_marked(void **state) {
 }
 
 static void clear_env(void) {
-#define UNSET(name, type, def, desc) unsetenv("MPMP_" #name);
+#define UNSET(name, ...) unsetenv("MPMP_" #name);
   MPMP_ENV_MAP(UNSET)
 #undef UNSET
 }
@@ -238,7 +238,7 @@ static void env_listing_names_every_setting(void **state) {
   assert_int_equal(mpmp__env_load(&env), 0);
   mpmp__env_print(&env, f);
   fclose(f);
-#define IN_LISTING(name, type, def, desc) \
+#define IN_LISTING(name, ...) \
   assert_non_null(strstr(buf, "MPMP_" #name));
   MPMP_ENV_MAP(IN_LISTING)
 #undef IN_LISTING
