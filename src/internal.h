@@ -338,7 +338,8 @@ typedef struct mpmp__rt {
   const struct mpmp__job *current;
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
-  _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
+  _Atomic uint64_t crash_item;
+  struct sigaction *crash_old;  /* the actions before ours, for teardown */  /* item index + 1; 0: a process body */
   struct mpmp__result_buf {   /* map results, reused (no page faults) */
     char *buf;
     size_t cap;

@@ -376,7 +376,8 @@ static void report_at_init(void) {
 static void reset_run_state(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   atomic_store(&rt->shutdown, 0);
-  atomic_store(&rt->stop_id, 0);
+  atomic_store(&rt->stop_upto, 0);
+  atomic_store(&rt->stop_one, 0);
   rt->jobq_head = rt->jobq_tail = NULL;
   rt->current = NULL;
   atomic_store(&rt->crash_task, NULL);

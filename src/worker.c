@@ -359,6 +359,8 @@ void mpmp__crash_report_install(void) {
                   .ss_size = MPMP__ALTSTACK};
     stack_set = ss.ss_sp != NULL && sigaltstack(&ss, NULL) == 0;
   }
+  if (mpmp__rt.crash_old == NULL) /* installed once per run */
+    mpmp__rt.crash_old = mpmp__calloc(MPMP__NCRASH, sizeof(struct sigaction));
   for (size_t i = 0; i < MPMP__NCRASH; i++) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -367,18 +369,19 @@ void mpmp__crash_report_install(void) {
      * was reset on entry) and ends the rank, instead of blocking. */
     sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(crash_signals[i], &sa, NULL);
+    sigaction(crash_signals[i], &sa,
+              mpmp__rt.crash_old ? &mpmp__rt.crash_old[i] : NULL);
   }
 }
 
-/* At teardown: give the signals back to the handlers we chained to, so
- * that a later mpmp_init() (the caller owns MPI) chains to those again and
- * not to on_crash itself, which would re-raise into itself for ever. */
+/* At teardown: give the signals back to the handlers that were there
+ * before (the program's, Open MPI's), so that mpmp's report does not
+ * outlive its run, and a later mpmp_init() saves those again, not ours. */
 void mpmp__crash_report_remove(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (rt->crash_old == NULL)
     return;
-  for (int i = 0; i < MPMP__NCRASH; i++)
+  for (size_t i = 0; i < MPMP__NCRASH; i++)
     sigaction(crash_signals[i], &rt->crash_old[i], NULL);
   mpmp__free(rt->crash_old);
   rt->crash_old = NULL;
