@@ -103,19 +103,27 @@ static inline void fz_on_crash(int sig) {
   sigaction(sig, &fz_old[sig], NULL);
 }
 
+/* Put our crash handler in front, again before every call: CMocka puts its
+ * own in at the start of each test (it turns a crash into a failed test
+ * and goes on with the next), and ours then runs first and hands over. */
 static inline void fz_install(void) {
-  static int done;
-  if (done)
-    return;
-  done = 1;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = fz_on_crash;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_NODEFER;
-  for (size_t i = 0; i < sizeof fz_crash_signals / sizeof(int); i++)
-    sigaction(fz_crash_signals[i], &sa, &fz_old[fz_crash_signals[i]]);
-  signal(SIGALRM, fz_on_alarm);
+  static int alarm_set;
+  for (size_t i = 0; i < sizeof fz_crash_signals / sizeof(int); i++) {
+    int sig = fz_crash_signals[i];
+    struct sigaction cur, sa;
+    sigaction(sig, NULL, &cur);
+    if (cur.sa_handler == fz_on_crash)
+      continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fz_on_crash;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_NODEFER;
+    sigaction(sig, &sa, &fz_old[sig]);
+  }
+  if (!alarm_set) {
+    signal(SIGALRM, fz_on_alarm);
+    alarm_set = 1;
+  }
 }
 
 /* Before a checked call: note it, arm the watchdog, and clear the thread's
