@@ -397,8 +397,14 @@ static void fuzz_init_again(void **state) {
   if (!user_mpi)
     FZ_TRUE(rc == MPMP_EALREADY, "mpmp_init after finalize: %s",
             mpmp_err_name(rc));
-  else if (rc == MPMP_MAIN)
+  else if (rc == MPMP_MAIN) {
+    /* a handle of the first session names nothing in this one */
+    int64_t x;
+    FZ_ERR(MPMP_EBADF, mpmp_value_load(H.v, &x));
+    FZ_ERR(MPMP_EBADF, mpmp_queue_qsize(H.q));
+    FZ_ERR(MPMP_EBADF, mpmp_dict_len(H.d, &(size_t){0}));
     FZ_EQ(0, mpmp_finalize());
+  }
   else
     fz_refused("mpmp_init after finalize", rc, 0, 0, __FILE__, __LINE__);
   FZ_DONE();

@@ -203,6 +203,20 @@ static void embedded_locks(const fz_objs_t *o) {
   FZ_EQ(0, mpmp_lock_release(la));
   FZ_EQ(0, mpmp_lock_acquire(lc, 5));
   FZ_EQ(0, mpmp_lock_release(lc));
+  /* ... and goes with it */
+  mpmp_value_t v;
+  mpmp_cond_t c;
+  if (mpmp_value_create(&v, MPMP_INT32, NULL, 1) == 0 &&
+      mpmp_cond_create(&c, NULL) == 0) {
+    FZ_EQ(0, mpmp_value_get_lock(v, &lv));
+    FZ_EQ(0, mpmp_cond_get_lock(c, &lc));
+    FZ_EQ(0, mpmp_value_free(v));
+    FZ_EQ(0, mpmp_cond_free(c));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_acquire(lv, 0));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_is_mine(lv));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_acquire(lc, 0));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_free(lc));
+  }
 }
 
 static void helper_args(void) {

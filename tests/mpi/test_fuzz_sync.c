@@ -90,6 +90,15 @@ static void lock_states(const fz_objs_t *o) {
   FZ_EQ(0, mpmp_lock_release(o->rlock));
   FZ_ERR(MPMP_EPERM, mpmp_lock_release(o->rlock));
   FZ_EQ(0, mpmp_lock_is_mine(o->rlock));
+  /* a Lock freed while held is gone, for its holder too */
+  mpmp_lock_t l;
+  if (mpmp_lock_create(&l) == 0) {
+    FZ_EQ(0, mpmp_lock_acquire(l, 5));
+    FZ_EQ(0, mpmp_lock_free(l));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_release(l));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_is_mine(l));
+    FZ_ERR(MPMP_EBADF, mpmp_lock_acquire(l, 0));
+  }
 }
 
 static void sem_states(const fz_objs_t *o) {
@@ -204,6 +213,16 @@ static void cond_states(const fz_objs_t *o) {
   FZ_EQ(0, mpmp_cond_release(o->cond));
   fz_later_join(&poke);
   FZ_EQ(0, mpmp_lock_is_mine(lk));
+  /* a Condition whose Lock was freed: its calls say so; it still frees */
+  mpmp_lock_t own;
+  if (mpmp_lock_create(&own) == 0 && mpmp_cond_create(&c, &own) == 0) {
+    FZ_EQ(0, mpmp_lock_free(own));
+    FZ_ERR(MPMP_EBADF, mpmp_cond_acquire(c, 0));
+    FZ_ERR(MPMP_EBADF, mpmp_cond_release(c));
+    FZ_ERR(MPMP_EBADF, mpmp_cond_notify(c, 1));
+    FZ_ERR(MPMP_EBADF, mpmp_cond_wait(c, 0.01));
+    FZ_EQ(0, mpmp_cond_free(c));
+  }
 }
 
 static void barrier_states(const fz_objs_t *o) {
