@@ -37,8 +37,12 @@
  * **Lifetime** (the rules of mpmp/shared.h, and):
  * - Lock/RLock: releasing a lock that this rank and thread do not hold
  *   (free, held by another thread or rank, or released once too often) is
- *   ::MPMP_EPERM and leaves it as it was. A Lock freed while held is gone
- *   for everyone (::MPMP_EBADF), its holder included.
+ *   ::MPMP_EPERM and leaves it as it was. The holder is the Process (the
+ *   body) and thread that acquired it: a lock still held when a body
+ *   returns stays held by that ended body, as in Python; the next body on
+ *   the same rank is another process and neither holds nor may release
+ *   it. A Lock freed while held is gone for everyone (::MPMP_EBADF), its
+ *   holder included.
  * - Semaphore: a release that would take the value past INT32_MAX, or a
  *   BoundedSemaphore's past its initial value, is refused (::MPMP_EINVAL,
  *   ::MPMP_EPERM) and leaves the value as it was.

@@ -333,12 +333,48 @@ static void fz_group(int group, const fz_objs_t *o, uint64_t seed) {
   barrier_states(o);
 }
 
+/* A body that takes a Lock and ends: the next body on the same rank is
+ * another process and does not hold it (issue 13, defect 17). */
+static int take_lock(mpmp_ctx_t *ctx) {
+  const mpmp_lock_t *l = mpmp_arg(ctx, NULL);
+  return mpmp_lock_acquire(*l, 10) == 0 ? 0 : mpmp_fail(ctx, "no lock");
+}
+MPMP_TASK(take_lock);
+
+static int lock_not_mine(mpmp_ctx_t *ctx) {
+  const mpmp_lock_t *l = mpmp_arg(ctx, NULL);
+  FZ_EQ(0, mpmp_lock_is_mine(*l));
+  FZ_ERR(MPMP_EPERM, mpmp_lock_release(*l));
+  FZ_TIMEOUT(mpmp_lock_acquire(*l, 0));
+  fz_send_notes(ctx);
+  return 0;
+}
+MPMP_TASK(lock_not_mine);
+
+static void fuzz_lock_owner_is_the_process(void **state) {
+  (void)state;
+  mpmp_lock_t l;
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_lock_create(&l), 0);
+  FZ_EQ(0, mpmp_process_create(&p, take_lock, &l, sizeof l, NULL));
+  FZ_EQ(0, mpmp_process_start(p));
+  FZ_EQ(0, mpmp_process_join(p, 30));
+  int rank = mpmp_process_rank(p);
+  FZ_EQ(0, mpmp_process_destroy(p));
+  /* the lowest free worker again: the same rank */
+  fz_run_remote(lock_not_mine, &l, sizeof l, __FILE__, __LINE__);
+  FZ_EQ(1, rank);
+  FZ_EQ(0, mpmp_lock_free(l));
+  FZ_DONE();
+}
+
 FZ_PLACES(fuzz_sync_states, G_STATES)
 FZ_PLACES(fuzz_sync_odd_timeouts, G_TIMEOUTS)
 
 static const struct CMUnitTest tests[] = {
     FZ_PLACES_TESTS(fuzz_sync_states),
     FZ_PLACES_TESTS(fuzz_sync_odd_timeouts),
+    cmocka_unit_test(fuzz_lock_owner_is_the_process),
 };
 
 MPMP_TEST_MAIN(tests)
