@@ -286,7 +286,11 @@ static int c_queue_put(rnd_t *g) {
   if (n > FZ_QITEM)
     g->bad = 1; /* MPMP_EMSGSIZE */
   ARG(", ");
-  void *p = n ? r_ptr(g, item) : item;
+  void *p = item;
+  if (n)
+    p = r_ptr(g, item);
+  else
+    ARG("buf");
   ARG(", ");
   double t = r_timeout(g);
   ARG(")");
@@ -347,7 +351,11 @@ static int c_conn_send(rnd_t *g) {
   ARG(", ");
   size_t n = r_size(g, pick(g, sizeof msg), 1);
   ARG(", ");
-  void *p = n ? r_ptr(g, msg) : msg;
+  void *p = msg;
+  if (n)
+    p = r_ptr(g, msg);
+  else
+    ARG("buf");
   ARG(", ");
   double t = r_timeout(g);
   ARG(")");
@@ -474,7 +482,11 @@ static int c_dict(rnd_t *g) {
     if (sz > MPMP_MANAGER_MAX_VALUE)
       g->bad = 1;
     ARG(", ");
-    void *p = sz ? r_ptr(g, buf) : buf;
+    void *p = buf;
+    if (sz)
+      p = r_ptr(g, buf);
+    else
+      ARG("buf");
     ARG(")");
     return mpmp_dict_set(d, keys[k], p, sz);
   }
