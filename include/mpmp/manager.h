@@ -39,6 +39,20 @@
  * once, by the rank that served it). No call waits for the server for more
  * than ::MPMP_MANAGER_TIMEOUT seconds (::MPMP_ETIMEDOUT).
  *
+ * **Lifetime.**
+ * - After an object's free call (mpmp_dict_free(), ...), every call with
+ *   any copy of its handle, from any rank, is ::MPMP_EBADF; freeing it
+ *   again too.
+ * - After mpmp_manager_shutdown(), every call on the manager or on any of
+ *   its objects, from any rank, is ::MPMP_EDEAD (mpmp_manager_rank() and
+ *   the create calls included); shutting down again is 0. Its server rank
+ *   is free for processes and pools again.
+ * - What a call handed out belongs to the caller and outlives the manager:
+ *   the `_alloc` copies (free()), and an mpmp_items_t until
+ *   mpmp_items_free() (which zeroes it: freeing twice is harmless).
+ * - mpmp_finalize() shuts every manager down; afterwards every call with a
+ *   manager handle is ::MPMP_ENOTINIT, and mpmp_manager_start() too.
+ *
  * **Data.** Keys are C strings (at most ::MPMP_MANAGER_MAX_KEY bytes); values
  * are byte strings of 0 to ::MPMP_MANAGER_MAX_VALUE bytes, copied (Python
  * pickles objects; here you choose the bytes). Getting a value into a buffer

@@ -44,6 +44,32 @@
  * (e.g. after joining the processes): a call on a freed object is
  * ::MPMP_EBADF, but freeing while another rank is inside a call on the same
  * object is a race, as in any language.
+ *
+ * **Timeouts.** As in mpmp/sync.h: negative, +inf and huge values wait
+ * (asleep) as long as it takes, 0 and -0.0 try once; NaN is ::MPMP_EINVAL
+ * and puts, takes and loses nothing.
+ *
+ * **Lifetime** (the rules of mpmp/shared.h, and):
+ * - Queue after mpmp_queue_close(): put and put_nowait are ::MPMP_EPIPE
+ *   (nothing is added); get hands out the items queued before the close,
+ *   then ::MPMP_EEOF at once, every time; qsize, empty, full, capacity,
+ *   task_done, join and connection.wait() work as before; closing again is
+ *   0. A JoinableQueue's task_done() beyond the items put is ::MPMP_EPERM
+ *   and changes no count; task_done/join on another Queue is
+ *   ::MPMP_ENOTSUP.
+ * - A refused get or recv (::MPMP_EMSGSIZE, a NULL buffer, NaN) takes
+ *   nothing: the item or message stays first.
+ * - Pipe end after mpmp_conn_close(): its send, recv and poll are
+ *   ::MPMP_EPIPE; closing it again is 0; it must still be freed. The other
+ *   end's recv returns the messages sent before the close, then
+ *   ::MPMP_EEOF (and its poll and connection.wait() say "ready"); its send
+ *   is ::MPMP_EPIPE.
+ * - Pipe end after mpmp_conn_free(): its handle is ::MPMP_EBADF; the other
+ *   end sees it as closed (above); the pipe's memory goes with the second
+ *   end. mpmp_pipe_free() frees both.
+ * - The wrong direction of a one-way pipe is ::MPMP_EPERM, whatever the
+ *   state.
+ * - After mpmp_finalize(): ::MPMP_ENOTINIT from every call.
  */
 #ifndef MPMP_QUEUE_H
 #define MPMP_QUEUE_H

@@ -27,6 +27,25 @@
  * the middle of a call on it is a race, as in any language: free it when
  * every user is done, e.g. after join.)
  *
+ * **Lifetime.** The rules below hold for every shared object (Value,
+ * Array, the objects of mpmp/sync.h and mpmp/queue.h), on every rank:
+ * - After its free call (mpmp_value_free(), mpmp_lock_free(), ...), every
+ *   call with any copy of its handle, from any rank, is ::MPMP_EBADF with
+ *   a message saying it was freed; freeing it again too. Nothing else is
+ *   touched: the memory may hold a new object, which the old handle never
+ *   reaches (the generation tag). This includes the calls that would do
+ *   nothing, such as an Array slice of 0 elements.
+ * - The lock that mpmp_value_get_lock() / mpmp_array_get_lock() /
+ *   mpmp_cond_get_lock() hands out belongs to its object: mpmp_lock_free()
+ *   on it is ::MPMP_EINVAL, and it goes (::MPMP_EBADF) with the object.
+ * - After mpmp_finalize() (and on a worker rank after mpmp_init() returned
+ *   ::MPMP_WORKER_DONE) the node heap is gone: every call with a handle,
+ *   any create call and mpmp_heap_info() are ::MPMP_ENOTINIT. A handle
+ *   made before mpmp_finalize() stays invalid in a later mpmp_init()
+ *   (::MPMP_EBADF): each init draws a new tag secret.
+ * - Freeing an object while another rank or thread is inside a call on it
+ *   is a race, as freeing memory is in C: free when every user is done.
+ *
  * **Where objects live.** An object lives in the shared heap of the node
  * whose rank created it (`MPMP_HEAP_SIZE` bytes per node, 16 MiB by
  * default). Ranks of that node use it with plain loads, stores and C11

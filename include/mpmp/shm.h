@@ -48,6 +48,22 @@
  * nobody unlinked stays attachable until mpmp_finalize(), which releases
  * everything the job's ranks still hold.
  *
+ * In detail, for an mpmp_shm_t (and an mpmp_sharelist_t, which holds one):
+ * - After mpmp_shm_unlink(): mpmp_shm_buf(), mpmp_shm_size(),
+ *   mpmp_shm_name() and the memory stay valid (a ShareableList's get and
+ *   set calls too); another unlink is ::MPMP_SHM_ENOENT, as is an attach
+ *   by that name (until someone creates it again).
+ * - After mpmp_shm_close() (mpmp_sharelist_close()) the object is freed,
+ *   as by free(): it must not be passed to any call again (not even
+ *   close), and the memory it mapped must not be touched. Close NULL: 0.
+ * - After mpmp_finalize(): the mapping, the getters and a ShareableList's
+ *   get and set calls still work, and close must still be called; unlink,
+ *   create and attach are ::MPMP_ENOTINIT.
+ * - A block whose creating rank has ended cannot be attached any more
+ *   (::MPMP_EDEAD); those already attached keep their mapping.
+ * - A refused call (a value that does not fit its item, an index out of
+ *   range, a buffer too small) changes nothing.
+ *
  * **Nothing in /dev/shm.** A block is anonymous memory of the creating
  * rank (a Linux memfd, mode 0600: only the job's user may open it), not a
  * file in /dev/shm: whether the job ends normally, by MPI_Abort, by a

@@ -28,6 +28,32 @@
  * (a busy lock stays on one core), until the longest waiter has waited
  * 100 us; from then on waiters are served in arrival order, so a rank that
  * releases and re-acquires in a loop cannot starve a waiter.
+ *
+ * **Timeouts.** Seconds: negative (also -inf) waits as long as it takes,
+ * 0 and -0.0 try once, +inf and any huge value wait as long as it takes
+ * (asleep); NaN is ::MPMP_EINVAL and changes nothing (no lock or unit
+ * taken, no barrier broken, a Condition's lock still held).
+ *
+ * **Lifetime** (the rules of mpmp/shared.h, and):
+ * - Lock/RLock: releasing a lock that this rank and thread do not hold
+ *   (free, held by another thread or rank, or released once too often) is
+ *   ::MPMP_EPERM and leaves it as it was. The holder is the Process (the
+ *   body) and thread that acquired it: a lock still held when a body
+ *   returns stays held by that ended body, as in Python; the next body on
+ *   the same rank is another process and neither holds nor may release
+ *   it. A Lock freed while held is gone for everyone (::MPMP_EBADF), its
+ *   holder included.
+ * - Semaphore: a release that would take the value past INT32_MAX, or a
+ *   BoundedSemaphore's past its initial value, is refused (::MPMP_EINVAL,
+ *   ::MPMP_EPERM) and leaves the value as it was.
+ * - Condition: wait and notify without its lock are ::MPMP_EPERM. A
+ *   Condition made with a Lock of yours uses that Lock: the Lock must
+ *   outlive it; once the Lock is freed, the Condition's calls are
+ *   ::MPMP_EBADF. Freeing the Condition frees its own RLock, not yours.
+ * - Barrier: after mpmp_barrier_abort() (or a waiter's timeout) every wait
+ *   is ::MPMP_EBROKEN until mpmp_barrier_reset(); abort and reset may be
+ *   called any number of times.
+ * - After mpmp_finalize(): ::MPMP_ENOTINIT from every call.
  */
 #ifndef MPMP_SYNC_H
 #define MPMP_SYNC_H
