@@ -40,7 +40,10 @@ int mpmp__timeout(double timeout, double *deadline, const char *fn) {
     return mpmp__err(MPMP_EINVAL, "%s: the timeout is NaN: give seconds "
                      "(0: do not block; negative, e.g. MPMP_FOREVER: wait "
                      "forever)", fn);
-  *deadline = timeout < 0 ? INFINITY
-                          : (timeout == 0 ? -INFINITY : mpmp__now() + timeout);
+  /* 1e9 s and more (31 years, 1e300, +inf) wait for ever, like a negative
+   * timeout: no sleep below has to make sense of such a number. */
+  *deadline = timeout < 0 || timeout >= 1e9
+                  ? INFINITY
+                  : (timeout == 0 ? -INFINITY : mpmp__now() + timeout);
   return 0;
 }

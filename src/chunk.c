@@ -15,13 +15,26 @@ typedef struct fail_buf {
   uint32_t n;
 } fail_buf_t;
 
+/* Record item `index`'s failure. Out of memory, the message goes (the
+ * record says so by its length 0) but never the failure itself: an item
+ * reported as done would be a wrong result. */
 static void add_failure(fail_buf_t *f, uint64_t index, const char *msg) {
   size_t mlen = strlen(msg), need = f->len + sizeof(mpmp__fail_rec_t) + mlen;
   if (need > f->cap) {
     size_t cap = need * 2;
     char *d = mpmp__realloc(f->data, cap);
-    if (d == NULL)
-      return; /* the item still counts as failed: see nfail below */
+    if (d == NULL) { /* keep the failure, drop its words */
+      mlen = 0;
+      need = cap = f->len + sizeof(mpmp__fail_rec_t);
+      d = need > f->cap ? mpmp__realloc(f->data, cap) : f->data;
+      if (d == f->data)
+        cap = f->cap;
+    }
+    if (d == NULL) {
+      MPMP__ERROR("out of memory recording the failure of item %llu",
+                  (unsigned long long)index);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     f->data = d;
     f->cap = cap;
   }
@@ -41,6 +54,14 @@ static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
     char msg[200];
     snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
              t->name, rc, mpmp_strerror(rc));
+    ctx->errmsg = mpmp__strdup(msg);
+  }
+  /* A task that returns once terminate() asked it to stop did not finish
+   * its item: the item fails, as Python's terminate fails the results. */
+  if (ctx->errmsg == NULL && mpmp_should_stop(ctx)) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "task '%s' was terminated before it finished "
+             "(the pool was terminated)", t->name);
     ctx->errmsg = mpmp__strdup(msg);
   }
   if (ctx->errmsg != NULL)

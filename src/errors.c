@@ -60,6 +60,9 @@ MPMP_API const char *mpmp_err_name(int err) {
 
 MPMP_API const char *mpmp_errmsg(void) { return err_cur ? err_cur : ""; }
 
+/* The heap message, if any, is freed by the next one or at thread exit. */
+MPMP_API void mpmp_errmsg_clear(void) { err_cur = NULL; }
+
 /* End a message cut to its first `kept` bytes (at `p`, which has room for
  * MPMP__CUT_ROOM more) with the visible marker. */
 static void mark_cut(char *p, size_t kept, size_t total, int oom) {

@@ -78,8 +78,9 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
      * nothing writes to `out` after we return. */
     mpmp__async_terminate(j);
     mpmp__async_wait(j, MPMP_FOREVER, "mpmp_executor_map");
-    rc = mpmp__err(MPMP_ETIMEDOUT, "mpmp_executor_map: not done after %g s; "
-                   "the calls not yet started were cancelled", timeout);
+    rc = mpmp__err(MPMP_ETIMEDOUT, "mpmp_executor_map: timed out: not done "
+                   "after %g s; the calls not yet started were cancelled",
+                   timeout);
   }
   mpmp_async_destroy(j);
   return rc;

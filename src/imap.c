@@ -325,8 +325,8 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
   if (k < 0)
     return MPMP_EEOF;
   if (rc < 0)
-    return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: no result within %g s",
-                     timeout);
+    return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no result "
+                     "within %g s", timeout);
   slot_t *s = &it->slots[k];
   if (!mpmp__async_complete(s->job)) /* its chunk never ran: terminated */
     return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "

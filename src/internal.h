@@ -71,8 +71,9 @@ void mpmp__free(void *p);
 double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
 /* deadline for a timeout in seconds: negative timeout -> +infinity */
 double mpmp__deadline(double timeout);
-/* A public call's timeout (seconds) as a deadline: negative -> +INFINITY
- * (forever), 0 -> -INFINITY (try once, no clock read), else now + timeout.
+/* A public call's timeout (seconds) as a deadline: negative or >= 1e9 s ->
+ * +INFINITY (forever), 0 -> -INFINITY (try once, no clock read), else
+ * now + timeout.
  * MPMP_EINVAL naming `fn` for NaN. Every public call that takes a timeout
  * goes through this. */
 int mpmp__timeout(double timeout, double *deadline, const char *fn);

@@ -1295,11 +1295,6 @@ void mpmp__manager_finalize(void) {
   pthread_mutex_unlock(&M.main_lock);
 }
 
-MPMP_API int mpmp_manager_rank(mpmp_manager_t m) {
-  int rc = check_ref(&m.ref, MK_MANAGER, "mpmp_manager_rank");
-  return rc < 0 ? rc : m.ref.rank;
-}
-
 /* ---- the public calls ---------------------------------------------------- */
 
 /* A call that returns nothing but rc and r0. */
@@ -1360,6 +1355,13 @@ static int create(mpmp_manager_t m, int kind, mpmp_mref_t *out,
 MPMP_API int mpmp_manager_alive(mpmp_manager_t m) {
   return simple(&m.ref, MK_MANAGER, OP_PING, NULL, NULL, 0, 0, NULL,
                 "mpmp_manager_alive");
+}
+
+/* A question to the server, so that a manager shut down says so. */
+MPMP_API int mpmp_manager_rank(mpmp_manager_t m) {
+  int rc = simple(&m.ref, MK_MANAGER, OP_PING, NULL, NULL, 0, 0, NULL,
+                  "mpmp_manager_rank");
+  return rc < 0 ? rc : m.ref.rank;
 }
 
 /* dict */

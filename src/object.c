@@ -568,10 +568,14 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
   req_t q = {.ref = *ref, .owner = a->owner, .x = a->x, .y = a->y,
              .i = a->i, .n = a->n, .out_max = a->out_max, .op = (uint32_t)op,
              .in_len = (uint32_t)a->in_len};
-  if (a->in_len > INT32_MAX - sizeof q || a->out_max > INT32_MAX - 4096)
-    return mpmp__err(MPMP_EINVAL, "%s: out of range: %zu bytes are more than "
-                     "one operation on another node carries (2 GiB)", fn,
-                     a->in_len > a->out_max ? a->in_len : a->out_max);
+  if (a->in_len > INT32_MAX - sizeof q) /* an item or message too big */
+    return mpmp__err(MPMP_EMSGSIZE, "%s: %zu bytes are more than one "
+                     "operation on another node carries (2 GiB)", fn,
+                     a->in_len);
+  if (a->out_max > INT32_MAX - 4096)
+    return mpmp__err(MPMP_EINVAL, "%s: a buffer of %zu bytes is more than "
+                     "one operation on another node fills (2 GiB): give "
+                     "the size you need", fn, a->out_max);
   double left = a->deadline - mpmp__now();
   /* +INFINITY waits forever; -INFINITY (try once) and a past deadline
    * both travel as 0, which the home node never waits for */

@@ -9,9 +9,11 @@
  *
  * All pool and job state is guarded by rt->lock.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -533,15 +535,30 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
   return rc;
 }
 
-/* n elements of `size` bytes must be one object of this address space. */
+/* Is the page holding byte `p` mapped in this process? (mincore fails
+ * with ENOMEM on an unmapped page, and touches nothing.) */
+static int page_mapped(uintptr_t p) {
+  static long page;
+  if (page == 0)
+    page = sysconf(_SC_PAGESIZE);
+  unsigned char vec;
+  return mincore((void *)(p & ~(uintptr_t)(page - 1)), 1, &vec) == 0 ||
+         errno != ENOMEM;
+}
+
+/* n elements of `size` bytes must be one object of this address space:
+ * a count that overflows, or whose last byte is not mapped (a negative
+ * count cast to size_t, say), is refused before any item is read. */
 static int check_extent(const void *p, size_t n, size_t size,
                         const char *what, const char *fn) {
-  if (n > 0 && size > 0 &&
-      (n > (size_t)PTRDIFF_MAX / size ||
-       (uintptr_t)p > UINTPTR_MAX - n * size))
-    return mpmp__err(MPMP_EINVAL, "%s: %zu items of %zu bytes do not fit in "
-                     "memory (is n negative, or a size wrong?): %s", fn, n,
-                     size, what);
+  if (n == 0 || size == 0)
+    return 0;
+  if (n > (size_t)PTRDIFF_MAX / size ||
+      (uintptr_t)p > UINTPTR_MAX - n * size ||
+      !page_mapped((uintptr_t)p + n * size - 1))
+    return mpmp__err(MPMP_EINVAL, "%s: %zu items of %zu bytes at %p are not "
+                     "all in memory (is n negative, or a size wrong?): %s",
+                     fn, n, size, p, what);
   return 0;
 }
 
@@ -785,8 +802,8 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   else
     rc = mpmp__wait_until(job_ready, j, deadline);
   if (rc == MPMP_ETIMEDOUT)
-    return mpmp__err(rc, "%s: the result is not ready after %g s (%zu of %zu "
-                     "items done); it keeps running", fn, timeout,
+    return mpmp__err(rc, "%s: timed out: the result is not ready after %g "
+                     "s (%zu of %zu items done); it keeps running", fn, timeout,
                      j->done_items, j->n);
   return rc;
 }
@@ -1311,7 +1328,7 @@ MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
                      feeding > 1 ? "them" : "it", feeding > 1 ? "them" : "it");
   rc = mpmp__wait_until(pool_idle, pool, deadline);
   if (rc < 0)
-    return mpmp__err(rc, "mpmp_pool_join: the pool's workers are still busy "
+    return mpmp__err(rc, "mpmp_pool_join: timed out: the workers are still busy "
                      "after %g s", timeout);
   pthread_mutex_lock(&mpmp__rt.lock);
   release(pool);

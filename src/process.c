@@ -244,9 +244,9 @@ MPMP_API int mpmp_process_join(mpmp_process_t *p, double timeout) {
     return rc;
   rc = mpmp__wait_until(proc_done, p, deadline);
   if (rc == MPMP_ETIMEDOUT)
-    return mpmp__err(rc, "process '%s' (rank %d) still runs after %g s; "
-                     "it keeps running: join again later", p->name, p->rank,
-                     timeout);
+    return mpmp__err(rc, "mpmp_process_join: timed out: process '%s' (rank "
+                     "%d) still runs after %g s; it keeps running: join "
+                     "again later", p->name, p->rank, timeout);
   return rc;
 }
 

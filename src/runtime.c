@@ -591,7 +591,7 @@ MPMP_API unsigned mpmp_version_hex(void) { return MPMP_VERSION_HEX; }
 
 MPMP_API int mpmp_print_bindings(void *out) {
   mpmp__rt_t *rt = &mpmp__rt;
-  int rc = mpmp__check_init("mpmp_print_bindings");
+  int rc = mpmp__check_main("mpmp_print_bindings");
   if (rc < 0)
     return rc;
   FILE *f = out ? out : stdout;

@@ -279,10 +279,13 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
     return rc;
   if (out == NULL && in == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL", fn);
-  if (n == 0)
-    return 0;
+  if (n == 0) /* nothing to move, but the handle must still be alive */
+    return mpmp__obj_alive(ref, kind, fn);
   size_t es = types[ref->type].size;
-  if (n > SIZE_MAX / es)
+  /* (from another node, more than one operation carries is out of range
+   * too: an Array homed elsewhere is reached in slices under 2 GiB) */
+  if (n > SIZE_MAX / es ||
+      (!mpmp__ref_is_local(ref) && n * es > (size_t)INT32_MAX / 2))
     return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements is out of "
                      "range", fn, n);
   mpmp__oparg_t a = {.out = out, .out_max = out ? n * es : 0, .in = in,

@@ -43,7 +43,9 @@ static void to_timespec(double s, struct timespec *ts) {
 static void futex_wait(_Atomic uint32_t *w, uint32_t val, double timeout,
                        int op) {
   struct timespec ts, *tp = NULL;
-  if (timeout >= 0 && isfinite(timeout)) {
+  /* Beyond 1e9 s (31 years) is for ever: (time_t)1e300 is undefined, and
+   * the kernel refused what it gave, so the waiter spun instead. */
+  if (timeout >= 0 && timeout < 1e9) {
     to_timespec(timeout, &ts);
     tp = &ts;
   }

@@ -77,6 +77,11 @@ MPMP_API const char *mpmp_err_name(int err);
  * with "... [cut: N bytes in all]" (N: its whole length).
  */
 MPMP_API const char *mpmp_errmsg(void);
+/**
+ * Empty the calling thread's detail message (as `errno = 0` does), so
+ * that a later look shows whether a call since has set one.
+ */
+MPMP_API void mpmp_errmsg_clear(void);
 
 /**
  * Wait forever (any negative timeout does the same). Every call that takes

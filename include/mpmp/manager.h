@@ -142,7 +142,7 @@ MPMP_API int mpmp_manager_start(mpmp_manager_t *m);
  * objects, from any rank, is ::MPMP_EDEAD. Shutting down twice is 0.
  */
 MPMP_API int mpmp_manager_shutdown(mpmp_manager_t m);
-/** The server's rank (or a negative error). */
+/** The server's rank (it asks the server): ::MPMP_EDEAD after shutdown. */
 MPMP_API int mpmp_manager_rank(mpmp_manager_t m);
 /** 0 while the server runs, ::MPMP_EDEAD once shut down, ::MPMP_EBADF. */
 MPMP_API int mpmp_manager_alive(mpmp_manager_t m);

@@ -222,7 +222,8 @@ MPMP_API int mpmp_async_successful(mpmp_async_t *res);
 MPMP_API int mpmp_async_failed_count(mpmp_async_t *res);
 /**
  * The \p k-th failure (in item order): its item index, the rank it ran on,
- * and its message (valid until destroy). \return 0 or ::MPMP_EINVAL.
+ * and its message (valid until destroy). \return 0, ::MPMP_EAGAIN if not
+ * ready, ::MPMP_EINVAL (NULL, or no failure \p k).
  */
 MPMP_API int mpmp_async_failure(mpmp_async_t *res, int k, size_t *index,
                                 int *rank, const char **msg);

@@ -127,15 +127,13 @@ static inline void fz_install(void) {
 }
 
 /* Before a checked call: note it, arm the watchdog, and clear the thread's
- * error message, so that a refusal must bring a message of its own (the
- * buffer behind mpmp_errmsg() is the library's writable thread-local
- * array; only its const view is public). */
+ * error message, so that a refusal must bring a message of its own. */
 static inline void fz_enter(const char *call, const char *file, int line) {
   fz_install();
   fz_call = call;
   fz_file = file;
   fz_line = line;
-  ((char *)(uintptr_t)mpmp_errmsg())[0] = '\0';
+  mpmp_errmsg_clear();
   alarm(FZ_WATCH_S);
 }
 

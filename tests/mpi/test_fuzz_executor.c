@@ -53,8 +53,8 @@ static void fuzz_process_null(void **state) {
   FZ_TRUE(!strcmp(mpmp_process_errmsg(NULL), ""), "errmsg(NULL) not \"\"");
   FZ_TRUE(!strcmp(mpmp_process_name(NULL), ""), "name(NULL) not \"\"");
   FZ_TRUE(!strcmp(mpmp_process_node(NULL), ""), "node(NULL) not \"\"");
-  FZ_EQ(0, mpmp_process_pid(NULL));
-  FZ_EQ(-1, mpmp_process_rank(NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_process_pid(NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_process_rank(NULL));
   FZ_EQ(0, mpmp_process_destroy(NULL));
   FZ_ERR(MPMP_EINVAL, mpmp_active_children(NULL, 1));
   FZ_ERR(MPMP_EINVAL, mpmp_active_children(NULL, -1));

@@ -820,8 +820,11 @@ static void manager_use_after_shutdown_is_edead(void **state) {
   assert_int_equal(mpmp_namespace_create(m, &a.ns), 0);
   assert_int_equal(mpmp_dict_set(a.d, "k", "v", 1), 0);
   assert_int_equal(mpmp_manager_alive(m), 0);
+  int server = mpmp_manager_rank(m);
+  assert_true(server > 0);
   assert_int_equal(mpmp_manager_shutdown(m), 0);
   assert_int_equal(mpmp_manager_shutdown(m), 0); /* twice: nothing to do */
+  assert_int_equal(mpmp_manager_rank(m), MPMP_EDEAD);
   double t0 = test_now();
   char buf[8];
   size_t n;
@@ -863,7 +866,7 @@ static void manager_use_after_shutdown_is_edead(void **state) {
   }
   /* a new manager on the same rank does not revive the old handles */
   mpmp_manager_t m2 = started_manager();
-  assert_int_equal(mpmp_manager_rank(m2), mpmp_manager_rank(m));
+  assert_int_equal(mpmp_manager_rank(m2), server);
   assert_int_equal(mpmp_dict_get(a.d, "k", buf, sizeof buf, &n), MPMP_EDEAD);
   assert_int_equal(mpmp_manager_shutdown(m2), 0);
 }
