@@ -22,6 +22,7 @@
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+mpmp_restore_sigint "${BASH_SOURCE[0]}" "$@"
 
 usage() {
   echo "usage: $(basename "$0") K [mpirun arguments...]   (K = number of pseudo-nodes, 1..250)" >&2
@@ -54,7 +55,11 @@ else
   mpmp_die "pseudo-nodes need a UTS namespace each: run as root with CAP_SYS_ADMIN, or allow unprivileged user namespaces ('unshare --uts' and 'unshare --user --map-root-user --uts' both failed)"
 fi
 
+# The temp dir goes when this script ends, or, should it be killed by
+# SIGKILL, once it and the job are gone (scripts/common.sh).
+mpmp_cleanup_watcher
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/mpmp-pseudo.XXXXXX")"
+mpmp_cleanup_add "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 # IP literals, not names: a name that resolves nowhere costs a DNS lookup,
@@ -163,17 +168,20 @@ reap_job() {
 
 # mpirun runs in the background so that a TERM/INT sent to this script is
 # passed on (mpirun then ends the whole job) and the temp dir still goes.
-# "<&0" keeps stdin, which a background job would otherwise lose.
+# "<&0" keeps stdin, which a background job would otherwise lose. mpirun
+# gets SIGTERM if this script dies by SIGKILL (mpmp_die_with_shell).
 bind=()
 [[ -n "$slices" ]] && bind=(--bind-to none)
+mpmp_die_with_shell
+${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
 mpirun --hostfile "$tmp/hostfile" --map-by node "${bind[@]}" \
   --mca plm_rsh_agent "$tmp/launch" \
   --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
   --oversubscribe "$@" <&0 &
 mpirun_pid=$!
-trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' TERM HUP
-# A background job of a non-interactive shell ignores SIGINT: send TERM.
-trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' INT
+# INT, TERM and HUP all go on as SIGTERM, which mpirun takes to mean: end
+# the whole job.
+trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' INT TERM HUP
 while :; do
   rc=0
   wait "$mpirun_pid" || rc=$?

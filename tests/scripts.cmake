@@ -122,3 +122,36 @@ set_tests_properties(readme_demo_sh PROPERTIES TIMEOUT 300 PROCESSORS 3
   ENVIRONMENT "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR}"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
   PASS_REGULAR_EXPRESSION "results: +equal.*speedup: +[0-9]")
+
+# scripts/run-mpi.sh ends its whole job however it is stopped, and leaves
+# nothing behind: SIGKILL (no trap sees it) and SIGINT (which bash ignores
+# in a background job of a script, as the launcher is here) to the
+# launcher, on one node and on two pseudo-nodes, with every rank blocked in
+# mpmp. Within 10 s no process of the job may be left and its private
+# /dev/shm directory must be gone (tests/scripts/launcher_signals.sh).
+add_executable(launcher_block scripts/launcher_block.c)
+target_link_libraries(launcher_block PRIVATE mpmp)
+target_compile_options(launcher_block PRIVATE ${MPMP_WARNING_FLAGS})
+set_target_properties(launcher_block PROPERTIES ENABLE_EXPORTS ON)
+foreach(run "KILL|np3|-n,3" "INT|np3|-n,3" "KILL|pseudo2|--pseudo,2,-n,3"
+            "INT|pseudo2|--pseudo,2,-n,3")
+  string(REPLACE "|" ";" run "${run}")
+  string(REPLACE "," ";" run "${run}")
+  list(POP_FRONT run sig suffix)
+  string(TOLOWER "${sig}" name)
+  set(test scripts_launcher_sig${name}_${suffix})
+  add_test(NAME ${test}
+    COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/launcher_signals.sh"
+            ${sig} "${MPMP_RUN_MPI}" $<TARGET_FILE:launcher_block> ${run})
+  set(labels "mpi;scripts")
+  if(suffix MATCHES "pseudo")
+    list(APPEND labels pseudo)
+  endif()
+  set_tests_properties(${test} PROPERTIES
+    TIMEOUT 90
+    PROCESSORS 3
+    LABELS "${labels}"
+    ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+    PASS_REGULAR_EXPRESSION "PASSED: SIG${sig} to the launcher")
+endforeach()
