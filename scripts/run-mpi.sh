@@ -11,6 +11,8 @@
 #   --mca, -x          passed to mpirun
 #
 # Also passed to mpirun: the words of $MPMP_MPIRUN_ARGS (e.g. "--mca osc sm,pt2pt").
+# MPMP_TIMEOUT_SCALE=K (a whole number) multiplies the --timeout: sanitizer
+# builds of the tests set it, as their programs run several times slower.
 # Ranks may outnumber cores (--oversubscribe); the Open MPI environment comes
 # from scripts/common.sh (mpmp_mpi_env). The exit status is mpirun's.
 #
@@ -85,6 +87,10 @@ done
 [[ "$np" =~ ^[1-9][0-9]*$ ]] || usage "-n N (a positive rank count) is required"
 [[ "$timeout" =~ ^[0-9]+$ ]] || usage "--timeout wants whole seconds, not '$timeout'"
 [[ -z "$pseudo" || "$pseudo" =~ ^[1-9][0-9]*$ ]] || usage "--pseudo wants a node count, not '$pseudo'"
+scale="${MPMP_TIMEOUT_SCALE:-1}"
+[[ "$scale" =~ ^[1-9][0-9]{0,3}$ ]] ||
+  usage "MPMP_TIMEOUT_SCALE wants a whole number from 1 to 9999, not '$scale'"
+timeout=$((10#$timeout * scale))
 command -v mpirun >/dev/null 2>&1 || mpmp_die "mpirun not found (run scripts/test.sh once, or install openmpi-bin)"
 
 mpmp_mpi_env

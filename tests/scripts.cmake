@@ -155,3 +155,21 @@ foreach(run "KILL|np3|-n,3" "INT|np3|-n,3" "KILL|pseudo2|--pseudo,2,-n,3"
     FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
     PASS_REGULAR_EXPRESSION "PASSED: SIG${sig} to the launcher")
 endforeach()
+
+# The guard rail itself: in UBSan builds, a program that prints a real
+# UBSan report and exits with 0, its pass pattern found, must still fail
+# (the sanitizer patterns that mpmp__sanitize_tests adds to every test);
+# WILL_FAIL turns that expected failure into this test's pass.
+if("undefined" IN_LIST MPMP_SANITIZERS)
+  add_executable(sanitizer_report_exit0 sanitizers/report_exit0.c)
+  target_compile_options(sanitizer_report_exit0 PRIVATE ${MPMP_WARNING_FLAGS}
+                         -fsanitize-recover=undefined)
+  add_test(NAME sanitizer_report_fails_test COMMAND sanitizer_report_exit0)
+  set_tests_properties(sanitizer_report_fails_test PROPERTIES
+    TIMEOUT 30
+    WILL_FAIL TRUE
+    LABELS sanitizer
+    # it must get to its end: no halt on the report
+    ENVIRONMENT "UBSAN_OPTIONS=halt_on_error=0:print_stacktrace=1"
+    PASS_REGULAR_EXPRESSION "done: exit 0")
+endif()
