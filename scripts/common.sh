@@ -192,6 +192,7 @@ mpmp_restore_sigint() {
 # the one gap: if this shell died between the fork and the prctl, no signal
 # would ever come, so the program is not started at all. Where setpriv
 # cannot do it the array is empty (the program is started as it is).
+# shellcheck disable=SC2034 # the calling script uses it
 mpmp_die_with_shell() {
   MPMP_DIE_WITH_SHELL=()
   if setpriv --pdeathsig TERM true 2>/dev/null; then
