@@ -203,25 +203,38 @@ mpmp_die_with_shell() {
 }
 
 # Starts a watcher for this shell's temporary files: a detached process
-# (its own session, so that neither Ctrl-C to this shell's process group
-# nor a kill of its process tree reaches it) that removes each path given
-# to mpmp_cleanup_add once this shell has ended and so has every process
-# it started since. It needs no polling: it reads a pipe whose write end
-# this shell and its children hold (MPMP_CLEANUP_FD), and the kernel closes
-# that end in each of them however it ends, so end of file means "all
-# gone". A script still removes its files itself on a normal exit (the
-# caller may look at once); the watcher is for the launcher that was
-# killed by SIGKILL, whose job ends only later (mpmp_die_with_shell).
+# that removes each path given to mpmp_cleanup_add once this shell has
+# ended and so has every process it started since. It needs no polling: it
+# reads a pipe whose write end this shell and its children hold
+# (MPMP_CLEANUP_FD), and the kernel closes that end in each of them however
+# it ends, so end of file means "all gone". It is started in the
+# background of the process substitution, which exits at once, so that it
+# is nobody's child (a kill of this shell's process tree misses it); it
+# ignores the signals a terminal or a job's end sends, and runs in a session
+# of its own where setsid(1) exists. A script still removes its files
+# itself on a normal exit (the caller may look at once); the watcher is for
+# the launcher killed by SIGKILL, whose job ends only later
+# (mpmp_die_with_shell).
 mpmp_cleanup_watcher() {
   # shellcheck disable=SC2016 # the watcher's own code
   local code='trap "" INT TERM HUP QUIT; cd /
     paths=()
     while IFS= read -r p; do paths+=("$p"); done
     rm -rf -- "${paths[@]}"'
-  exec {MPMP_CLEANUP_FD}> >(exec setsid -f "$BASH" -c "$code" mpmp-cleanup >/dev/null 2>&1)
+  local detach=()
+  if command -v setsid >/dev/null 2>&1; then
+    detach=(setsid)
+  fi
+  # "<&0": a background job of a script would otherwise read /dev/null.
+  exec {MPMP_CLEANUP_FD}> >(${detach[@]+"${detach[@]}"} "$BASH" -c "$code" mpmp-cleanup \
+    <&0 >/dev/null 2>&1 &)
 }
 
-# Hands PATH to the watcher (mpmp_cleanup_watcher), which removes it.
+# Hands PATH to the watcher (mpmp_cleanup_watcher), which removes it. Should
+# the watcher have failed to start, the write fails (EPIPE) instead of
+# killing this shell with SIGPIPE; the shell's own cleanup still runs.
 mpmp_cleanup_add() {
-  printf '%s\n' "$1" >&"$MPMP_CLEANUP_FD"
+  trap '' PIPE
+  { printf '%s\n' "$1" 1>&"$MPMP_CLEANUP_FD"; } 2>/dev/null || true
+  trap - PIPE
 }
