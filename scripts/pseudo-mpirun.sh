@@ -106,6 +106,9 @@ fi
 
 cat >"$tmp/launch" <<EOF
 #!/bin/sh
+# Marks every process of the pseudo-node as this job's (see job_pids).
+MPMP_PSEUDO_JOB='$tmp'
+export MPMP_PSEUDO_JOB
 while [ \$# -gt 0 ]; do
   case "\$1" in
     -[BbcDEeFIiJLlmOoPpQRSWw]) shift 2 ;;  # ssh options that take an argument
@@ -141,15 +144,24 @@ chmod +x "$tmp/launch"
 
 # When mpirun ends a job early (--timeout, a failed rank, a signal) it kills
 # the launchers and exits before the pseudo-nodes' daemons have ended their
-# ranks. Wait for every process in the job's UTS namespaces to go, so that
+# ranks. Wait for every process of the job's pseudo-nodes to go, so that
 # nothing of the job outlives this script (the next job or test would share
-# the cores with it); after 10 s, kill what is left. The namespaces are the
-# job's own: nothing else can be in them.
+# the cores with it); after 10 s, kill what is left. They are the processes
+# in the job's UTS namespaces that carry its mark (MPMP_PSEUDO_JOB, set by
+# the launcher for the daemon, which passes it on to the ranks): the mark
+# is needed because the kernel gives a new namespace the lowest free inode
+# number, so once one of ours is gone, another job's pseudo-node started
+# after it has the very number ours had.
 job_pids() {
   [[ -s "$tmp/namespaces" ]] || return 0
-  { stat -L -c '%i %n' /proc/[0-9]*/ns/uts 2>/dev/null || true; } |
+  local pid
+  for pid in $({ stat -L -c '%i %n' /proc/[0-9]*/ns/uts 2>/dev/null || true; } |
     awk 'NR == FNR { ns[$1] = 1; next }
-         ($1 in ns) { split($2, p, "/"); print p[3] }' "$tmp/namespaces" -
+         ($1 in ns) { split($2, p, "/"); print p[3] }' "$tmp/namespaces" -); do
+    if grep -qzxF "MPMP_PSEUDO_JOB=$tmp" "/proc/$pid/environ" 2>/dev/null; then
+      echo "$pid"
+    fi
+  done
 }
 reap_job() {
   local pids deadline=$((SECONDS + 10))

@@ -173,3 +173,17 @@ if("undefined" IN_LIST MPMP_SANITIZERS)
     ENVIRONMENT "UBSAN_OPTIONS=halt_on_error=0:print_stacktrace=1"
     PASS_REGULAR_EXPRESSION "done: exit 0")
 endif()
+
+# pseudo-mpirun.sh reaps its own job's leftovers, never the processes of a
+# namespace that got one of its pseudo-nodes' old inode numbers (the kernel
+# reuses them at once): tests/scripts/pseudo_reap_foreign.sh.
+add_test(NAME scripts_pseudo_reap_only_own_job
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/pseudo_reap_foreign.sh"
+          "${PROJECT_SOURCE_DIR}/scripts/pseudo-mpirun.sh")
+set_tests_properties(scripts_pseudo_reap_only_own_job PROPERTIES
+  TIMEOUT 90
+  PROCESSORS 2
+  SKIP_RETURN_CODE 77
+  LABELS "mpi;scripts;pseudo"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "PASSED: pseudo-mpirun.sh reaped its own leftover")
