@@ -70,7 +70,10 @@ for ((i = 0; i < 300; i++)); do
   kill -0 "$job" 2>/dev/null || fail "the job ended early"
   sleep 0.1
 done
-[[ -n "$ns1" && -n "$ns2" ]] || fail "the ranks did not report their namespaces"
+if [[ -z "$ns1" || -z "$ns2" ]]; then
+  ps -eo pid,ppid,stat,etimes,args --forest | grep -B2 -A8 -- "$token" | cut -c1-200
+  fail "the ranks did not report their namespaces"
+fi
 [[ "$ns1" != "$ns2" ]] || fail "both ranks in one namespace: not two pseudo-nodes"
 
 # Node 1 ends with the job; node 2 lingers (the leftover).
