@@ -94,6 +94,7 @@ fail() {
 # Not "set -m": the launcher stays in this script's process group and,
 # as a background job of a non-interactive shell, starts with SIGINT
 # ignored, as it would under any script that runs it with "&".
+: >"$work/job.out" # there before the job opens it: the loop below reads it
 bash "$run_mpi" --timeout 120 "${launch[@]}" "$prog" "$token" >"$work/job.out" 2>&1 &
 launcher=$!
 procs+=("$launcher:$(proc_stat "$launcher" | cut -d' ' -f2)")

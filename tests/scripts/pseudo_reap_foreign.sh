@@ -25,9 +25,11 @@ fi
 token="reap-test-$$-$RANDOM"
 work="$(mktemp -d "${TMPDIR:-/tmp}/mpmp-reap-test.XXXXXX")"
 foreign=""
+fillers=()
 cleanup() {
   [[ -z "$foreign" ]] || kill -KILL "$foreign" 2>/dev/null || true
   local p
+  for p in ${fillers[@]+"${fillers[@]}"}; do kill -KILL "$p" 2>/dev/null || true; done
   for p in $(pgrep -f -- "$token" || true); do kill -KILL "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
@@ -42,13 +44,26 @@ fail() {
 
 ns_of() { stat -L -c %i "/proc/$1/ns/uts" 2>/dev/null; }
 
-# Any process in the namespace with this inode number?
-ns_alive() {
+# The processes in the namespace with this inode number.
+ns_pids() {
   local f
   for f in /proc/[0-9]*/ns/uts; do
-    [[ "$(stat -L -c %i "$f" 2>/dev/null)" == "$1" ]] && return 0
+    if [[ "$(stat -L -c %i "$f" 2>/dev/null)" == "$1" ]]; then
+      f="${f#/proc/}"
+      echo "${f%%/*}"
+    fi
   done
-  return 1
+}
+
+# Has every one of these processes ended (a zombie has)?
+all_gone() {
+  local p stat
+  for p in "$@"; do
+    stat="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" == [ZX] ]] || return 1
+  done
+  return 0
 }
 
 # Each rank prints its namespace; rank 1 leaves a process behind that
@@ -58,7 +73,8 @@ rank='echo "rank $OMPI_COMM_WORLD_RANK ns $(stat -L -c %i /proc/self/ns/uts)"
 if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then
   sh -c "trap \"\" TERM INT HUP; sleep 30" "leftover-$1" </dev/null >/dev/null 2>&1 &
 fi
-sleep 1'
+sleep 3'
+: >"$work/job.out" # there before the job opens it: the loop below reads it
 bash "$pseudo_mpirun" 2 --timeout 60 -n 2 sh -c "$rank" "$token" "$token" >"$work/job.out" 2>&1 &
 job=$!
 
@@ -76,15 +92,21 @@ if [[ -z "$ns1" || -z "$ns2" ]]; then
 fi
 [[ "$ns1" != "$ns2" ]] || fail "both ranks in one namespace: not two pseudo-nodes"
 
-# Node 1 ends with the job; node 2 lingers (the leftover).
+# Node 1 ends with the job; node 2 lingers (the leftover). Node 1's end is
+# that of its processes, not of the namespace's number, which another
+# namespace may have again by then.
+mapfile -t node1 < <(ns_pids "$ns1")
+((${#node1[@]} > 0)) || fail "no process in node 1's namespace $ns1"
 for ((i = 0; i < 300; i++)); do
-  ns_alive "$ns1" || break
+  all_gone "${node1[@]}" && break
   sleep 0.1
 done
-ns_alive "$ns1" && fail "node 1's namespace still there 30 s on"
+all_gone "${node1[@]}" || fail "node 1's processes ${node1[*]} still there 30 s on"
 kill -0 "$job" 2>/dev/null || fail "pseudo-mpirun.sh did not wait for the leftover on node 2"
 
-# A namespace of our own with node 1's old number.
+# A namespace of our own with node 1's old number. The kernel hands out
+# the lowest free number: namespaces that get a lower one are kept (in
+# "fillers") until one gets node 1's.
 for ((i = 0; i < 20; i++)); do
   unshare --uts sleep 60 &
   foreign=$!
@@ -92,10 +114,13 @@ for ((i = 0; i < 20; i++)); do
     [[ "$(ns_of "$foreign")" != "$(ns_of $$)" ]] && break
     sleep 0.01
   done
-  [[ "$(ns_of "$foreign")" == "$ns1" ]] && break
-  kill -KILL "$foreign" 2>/dev/null || true
-  wait "$foreign" 2>/dev/null || true
+  got="$(ns_of "$foreign")"
+  [[ "$got" == "$ns1" ]] && break
+  fillers+=("$foreign")
   foreign=""
+  if [[ ! "$got" =~ ^[0-9]+$ ]] || ((got > ns1)); then
+    break # past it: something else has node 1's old number
+  fi
 done
 if [[ -z "$foreign" ]]; then
   echo "SKIPPED: could not get a namespace with inode number $ns1 (taken by another)"
