@@ -14,7 +14,10 @@
 #     (default 90 s), so no rank is left behind; ctest's stays as a second net.
 #
 # Any test whose output has one of mpmp's own warning or error lines
-# ("[0003] WARN: ...") fails, even if it exits with 0.
+# ("[0003] WARN: ...") fails, even if it exits with 0. In sanitizer builds
+# (MPMP_SANITIZE) so does any test whose output has a sanitizer's report,
+# and every test's timeout grows by MPMP_SANITIZE_TIMEOUT_SCALE: see
+# mpmp__sanitize_tests below.
 #
 # Also registered here: install_find_package_and_pkg_config (label
 # "install"), which installs this build into a temporary prefix and builds
@@ -31,15 +34,120 @@ endif()
 
 # The unit tests never initialize MPI, so they need none of Open MPI's
 # root-permission variables; the MPI tests get them from run-mpi.sh, only
-# when run as root.
+# when run as root. MPMP_TEST_ENV is the unit tests' environment,
+# MPMP_SANITIZER_ENV every other test's (both empty without sanitizers).
 set(MPMP_TEST_ENV)
-# Open MPI keeps allocations until exit in plugins it unloads at finalize,
-# so LeakSanitizer reports them from "<unknown module>" where no suppression
-# can match. MPI tests in ASan builds check memory errors only; the unit
-# tests (no MPI_Init) keep leak detection.
-if(MPMP_ASAN)
-  set(MPMP_SANITIZER_ENV "ASAN_OPTIONS=detect_leaks=0")
+set(MPMP_SANITIZER_ENV)
+if(MPMP_SANITIZERS)
+  # halt_on_error: the first report ends the program, whose exit status and
+  # output then fail the test. UBSan prints the stack of each report.
+  if("address" IN_LIST MPMP_SANITIZERS)
+    # Open MPI keeps allocations until exit in plugins it unloads at
+    # finalize, so LeakSanitizer reports them from "<unknown module>" where
+    # no suppression can match. MPI tests in ASan builds check memory
+    # errors only; the unit tests (no MPI_Init) keep leak detection.
+    set(asan "ASAN_OPTIONS=halt_on_error=1:print_summary=1")
+    list(APPEND MPMP_TEST_ENV "${asan}")
+    list(APPEND MPMP_SANITIZER_ENV "${asan}:detect_leaks=0")
+  endif()
+  if("undefined" IN_LIST MPMP_SANITIZERS)
+    set(ubsan "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:print_summary=1")
+    list(APPEND MPMP_TEST_ENV "${ubsan}")
+    list(APPEND MPMP_SANITIZER_ENV "${ubsan}")
+  endif()
+  if("thread" IN_LIST MPMP_SANITIZERS)
+    set(tsan "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/sanitizers/tsan.supp")
+    list(APPEND MPMP_TEST_ENV "${tsan}")
+    list(APPEND MPMP_SANITIZER_ENV "${tsan}")
+  endif()
+  # A sanitized program runs 2 to 5 times slower (ThreadSanitizer most):
+  # each test's ctest TIMEOUT is multiplied by this, and so is mpirun's
+  # --timeout (scripts/run-mpi.sh reads MPMP_TIMEOUT_SCALE), rather than
+  # every test's timeout being raised for all builds.
+  # -DMPMP_SANITIZE_TIMEOUT_SCALE=K chooses another factor.
+  if(NOT DEFINED MPMP_SANITIZE_TIMEOUT_SCALE)
+    if("thread" IN_LIST MPMP_SANITIZERS)
+      set(MPMP_SANITIZE_TIMEOUT_SCALE 5)
+    else()
+      set(MPMP_SANITIZE_TIMEOUT_SCALE 3)
+    endif()
+  endif()
+  if(NOT MPMP_SANITIZE_TIMEOUT_SCALE MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "MPMP_SANITIZE_TIMEOUT_SCALE must be a whole number, not '${MPMP_SANITIZE_TIMEOUT_SCALE}'")
+  endif()
+  list(APPEND MPMP_TEST_ENV "MPMP_TIMEOUT_SCALE=${MPMP_SANITIZE_TIMEOUT_SCALE}")
+  list(APPEND MPMP_SANITIZER_ENV "MPMP_TIMEOUT_SCALE=${MPMP_SANITIZE_TIMEOUT_SCALE}")
 endif()
+# What a sanitizer prints when it finds something. A report fails the test
+# even when the program exits with 0 or the test has a PASS pattern (which
+# makes ctest ignore the exit status).
+set(MPMP_SANITIZER_FAIL_REGEX
+  "ERROR: (Address|Leak|Memory|Thread)Sanitizer"
+  "WARNING: ThreadSanitizer"
+  "runtime error: "
+  "SUMMARY: [A-Za-z]+Sanitizer")
+
+# In sanitizer builds, every test of the directory that registers tests
+# with the functions below, whoever added it and however: the sanitizer
+# patterns join its failure patterns, the sanitizer environment comes
+# first in its ENVIRONMENT (its own settings still win), and its timeout
+# is scaled. It runs once, at the end of that directory (a deferred call,
+# CMake 3.19), so that it sees every test, with the properties they end
+# up with.
+#
+# A test that crashes on purpose sets the test property
+# MPMP_SANITIZER_OPTIONS to sanitizer options of its own, added to each
+# *SAN_OPTIONS: "handle_segv=0" leaves a deliberate SIGSEGV to mpmp's own
+# crash report instead of a sanitizer's report of it.
+function(mpmp__sanitize_tests)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    get_test_property(${test} LABELS labels)
+    if("unit" IN_LIST labels)
+      set(ours ${MPMP_TEST_ENV})
+    else()
+      set(ours ${MPMP_SANITIZER_ENV})
+    endif()
+    get_test_property(${test} MPMP_SANITIZER_OPTIONS extra)
+    if(extra)
+      list(TRANSFORM ours REPLACE "^([A-Z]+SAN_OPTIONS=.*)$" "\\1:${extra}")
+    endif()
+    get_test_property(${test} ENVIRONMENT own)
+    if(NOT own)
+      set(own)
+    endif()
+    set(env)
+    foreach(entry IN LISTS ours)
+      if(NOT entry IN_LIST own)
+        list(APPEND env "${entry}")
+      endif()
+    endforeach()
+    set_property(TEST ${test} PROPERTY ENVIRONMENT ${env} ${own})
+    set_property(TEST ${test} APPEND PROPERTY FAIL_REGULAR_EXPRESSION
+                 ${MPMP_SANITIZER_FAIL_REGEX})
+    get_test_property(${test} TIMEOUT timeout)
+    if(timeout)
+      math(EXPR timeout "${timeout} * ${MPMP_SANITIZE_TIMEOUT_SCALE}")
+      set_property(TEST ${test} PROPERTY TIMEOUT ${timeout})
+    endif()
+  endforeach()
+endfunction()
+
+function(mpmp__sanitize_tests_later)
+  if(NOT MPMP_SANITIZERS)
+    return()
+  endif()
+  get_property(scheduled DIRECTORY PROPERTY MPMP_SANITIZE_SCHEDULED)
+  if(scheduled)
+    return()
+  endif()
+  set_property(DIRECTORY PROPERTY MPMP_SANITIZE_SCHEDULED 1)
+  if(CMAKE_VERSION VERSION_LESS 3.19)
+    message(FATAL_ERROR "sanitizer builds of the tests need CMake 3.19 or later "
+                        "(this is ${CMAKE_VERSION}): build with -DMPMP_BUILD_TESTS=OFF")
+  endif()
+  cmake_language(DEFER CALL mpmp__sanitize_tests)
+endfunction()
 
 function(mpmp__test_args fn)
   if(NOT arg_NAME)
@@ -59,6 +167,7 @@ endfunction()
 function(mpmp_add_unit_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;TIMEOUT" "SOURCES;LIBS")
   mpmp__test_args(mpmp_add_unit_test)
+  mpmp__sanitize_tests_later()
   if(NOT DEFINED arg_TIMEOUT)
     set(arg_TIMEOUT 60)
   endif()
@@ -85,6 +194,7 @@ function(mpmp_add_mpi_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg ""
     "NAME;PSEUDO;PSEUDO_NP;TIMEOUT;TARGET" "SOURCES;NP;ARGS;LIBS;ENV")
   mpmp__test_args(mpmp_add_mpi_test)
+  mpmp__sanitize_tests_later()
   if(NOT DEFINED arg_NP)
     set(arg_NP 2)
   endif()
@@ -169,10 +279,16 @@ function(mpmp_add_mpi_test)
   endforeach()
 endfunction()
 
-# The installed package, as another project sees it. Sanitized builds are
-# left out: the outside programs would need the sanitizer runtime too.
-if(MPMP_ASAN OR MPMP_UBSAN OR MPMP_TSAN)
-  message(STATUS "install_find_package_and_pkg_config: skipped in sanitizer builds")
+# The installed package, as another project sees it. Sanitized builds skip
+# it (the outside programs would need the sanitizer runtime too), but still
+# list it, as skipped: ctest says so, and the README's reference to it
+# (tests/readme) still names a test.
+if(MPMP_SANITIZERS)
+  add_test(NAME install_find_package_and_pkg_config
+    COMMAND "${MPMP_BASH}" -c "echo 'skipped in sanitizer builds'; exit 77")
+  set_tests_properties(install_find_package_and_pkg_config PROPERTIES
+    SKIP_RETURN_CODE 77
+    LABELS install)
 else()
   add_test(NAME install_find_package_and_pkg_config
     COMMAND "${MPMP_BASH}" "${PROJECT_SOURCE_DIR}/tests/install/check.sh"
@@ -188,6 +304,7 @@ endif()
 # output matches `pass` (a regular expression over stdout and stderr).
 # Extra arguments after `pass` go to the program.
 function(mpmp_example_test name np pass)
+  mpmp__sanitize_tests_later()
   add_test(NAME example_${name}_np${np}
            COMMAND ${MPMP_BASH} ${MPMP_RUN_MPI} --timeout 60 -n ${np}
                    $<TARGET_FILE:${name}> ${ARGN})

@@ -10,6 +10,15 @@
 #                    tools, e.g. gnuplot-nox for scripts/scaling-study.sh)
 #   mpmp_mpi_env     export the Open MPI settings every launch uses
 #   mpmp_build ARGS  configure (extra cmake ARGS) and build into $MPMP_BUILD_DIR
+#   mpmp_restore_sigint SCRIPT ARGS
+#                    run SCRIPT again with SIGINT back to its default when it
+#                    was ignored at entry (a background job of a script)
+#   mpmp_die_with_shell
+#                    set MPMP_DIE_WITH_SHELL: words that start a program so
+#                    that it gets SIGTERM when this shell ends, even by SIGKILL
+#   mpmp_cleanup_watcher, mpmp_cleanup_add PATH
+#                    PATH is removed once this shell and what it started are
+#                    gone, however this shell ended (SIGKILL included)
 #
 # Environment:
 #   MPMP_BUILD_DIR    build directory (default: $MPMP_ROOT/build)
@@ -141,4 +150,91 @@ mpmp_build() {
   cmake "${args[@]}" "$@" || mpmp_die "cmake configure failed (build dir: $MPMP_BUILD_DIR)"
   cmake --build "$MPMP_BUILD_DIR" --parallel "$(mpmp_nproc)" ||
     mpmp_die "build failed (build dir: $MPMP_BUILD_DIR)"
+}
+
+# A background job of a non-interactive shell starts with SIGINT ignored,
+# and bash can neither trap nor reset a signal that was ignored when it
+# started: the script's INT trap would never run, and `kill -INT` to it
+# would do nothing. So the script runs itself again, once, with SIGINT back
+# to its default (env --default-signal, coreutils 8.31); exec keeps its pid,
+# arguments, environment and open files. Where env cannot do that, the
+# script goes on as before (SIGINT ignored). Call it first thing:
+#
+#   mpmp_restore_sigint "${BASH_SOURCE[0]}" "$@"
+mpmp_restore_sigint() {
+  local script="$1" key value mask=""
+  shift
+  if [[ -n "${MPMP__SIGINT_RESTORED:-}" ]]; then
+    # The second run: the variable must not reach this script's children,
+    # which may need the same treatment (a background job of this one).
+    unset MPMP__SIGINT_RESTORED
+    return 0
+  fi
+  [[ -r /proc/$$/status ]] || return 0
+  while read -r key value; do
+    if [[ "$key" == SigIgn: ]]; then
+      mask="$value"
+      break
+    fi
+  done </proc/$$/status
+  # SigIgn is a hex mask of ignored signals; SIGINT (2) is bit 1.
+  [[ "$mask" =~ [0-9a-fA-F]$ ]] && ((16#${mask: -1} & 2)) || return 0
+  env --default-signal=INT true 2>/dev/null || return 0
+  exec env --default-signal=INT MPMP__SIGINT_RESTORED=1 "$BASH" "$script" "$@"
+}
+
+# Sets MPMP_DIE_WITH_SHELL to the words that start a program so that it gets
+# SIGTERM when this shell ends, however it ends (SIGKILL too, which no trap
+# sees): the parent-death signal (prctl PR_SET_PDEATHSIG), set by setpriv
+# (util-linux 2.33) and kept across exec. A launcher that dies by SIGKILL
+# thus still ends its job (mpirun ends every rank on SIGTERM), where
+# otherwise the job would run on as an orphan. The check of $PPID closes
+# the one gap: if this shell died between the fork and the prctl, no signal
+# would ever come, so the program is not started at all. Where setpriv
+# cannot do it the array is empty (the program is started as it is).
+# shellcheck disable=SC2034 # the calling script uses it
+mpmp_die_with_shell() {
+  MPMP_DIE_WITH_SHELL=()
+  if setpriv --pdeathsig TERM true 2>/dev/null; then
+    # shellcheck disable=SC2016 # expanded by that sh, not here
+    MPMP_DIE_WITH_SHELL=(setpriv --pdeathsig TERM -- sh -c
+      '[ "$PPID" = "$1" ] || exit 143; shift; exec "$@"' mpmp-pdeathsig "$BASHPID")
+  fi
+}
+
+# Starts a watcher for this shell's temporary files: a detached process
+# that removes each path given to mpmp_cleanup_add once this shell has
+# ended and so has every process it started since. It needs no polling: it
+# reads a pipe whose write end this shell and its children hold
+# (MPMP_CLEANUP_FD), and the kernel closes that end in each of them however
+# it ends, so end of file means "all gone". It is started in the
+# background of the process substitution, which exits at once, so that it
+# is nobody's child (a kill of this shell's process tree misses it); it
+# ignores the signals a terminal or a job's end sends, and runs in a session
+# of its own where setsid(1) exists. A script still removes its files
+# itself on a normal exit (the caller may look at once); the watcher is for
+# the launcher killed by SIGKILL, whose job ends only later
+# (mpmp_die_with_shell).
+mpmp_cleanup_watcher() {
+  # shellcheck disable=SC2016 # the watcher's own code
+  local code='trap "" INT TERM HUP QUIT; cd /
+    paths=()
+    while IFS= read -r p; do paths+=("$p"); done
+    rm -rf -- "${paths[@]}"'
+  local detach=()
+  if command -v setsid >/dev/null 2>&1; then
+    detach=(setsid)
+  fi
+  # "<&0": a background job of a script would otherwise read /dev/null.
+  exec {MPMP_CLEANUP_FD}> >(${detach[@]+"${detach[@]}"} "$BASH" -c "$code" mpmp-cleanup \
+    <&0 >/dev/null 2>&1 &)
+}
+
+# Hands PATH to the watcher (mpmp_cleanup_watcher), which removes it. Should
+# the watcher have failed to start, the write fails (EPIPE) instead of
+# killing this shell with SIGPIPE; the shell's own cleanup still runs.
+mpmp_cleanup_add() {
+  trap '' PIPE
+  { printf '%s\n' "$1" 1>&"$MPMP_CLEANUP_FD"; } 2>/dev/null || true
+  trap - PIPE
 }

@@ -22,6 +22,7 @@
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+mpmp_restore_sigint "${BASH_SOURCE[0]}" "$@"
 
 usage() {
   echo "usage: $(basename "$0") K [mpirun arguments...]   (K = number of pseudo-nodes, 1..250)" >&2
@@ -54,7 +55,11 @@ else
   mpmp_die "pseudo-nodes need a UTS namespace each: run as root with CAP_SYS_ADMIN, or allow unprivileged user namespaces ('unshare --uts' and 'unshare --user --map-root-user --uts' both failed)"
 fi
 
+# The temp dir goes when this script ends, or, should it be killed by
+# SIGKILL, once it and the job are gone (scripts/common.sh).
+mpmp_cleanup_watcher
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/mpmp-pseudo.XXXXXX")"
+mpmp_cleanup_add "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 # IP literals, not names: a name that resolves nowhere costs a DNS lookup,
@@ -101,6 +106,9 @@ fi
 
 cat >"$tmp/launch" <<EOF
 #!/bin/sh
+# Marks every process of the pseudo-node as this job's (see job_pids).
+MPMP_PSEUDO_JOB='$tmp'
+export MPMP_PSEUDO_JOB
 while [ \$# -gt 0 ]; do
   case "\$1" in
     -[BbcDEeFIiJLlmOoPpQRSWw]) shift 2 ;;  # ssh options that take an argument
@@ -136,15 +144,24 @@ chmod +x "$tmp/launch"
 
 # When mpirun ends a job early (--timeout, a failed rank, a signal) it kills
 # the launchers and exits before the pseudo-nodes' daemons have ended their
-# ranks. Wait for every process in the job's UTS namespaces to go, so that
+# ranks. Wait for every process of the job's pseudo-nodes to go, so that
 # nothing of the job outlives this script (the next job or test would share
-# the cores with it); after 10 s, kill what is left. The namespaces are the
-# job's own: nothing else can be in them.
+# the cores with it); after 10 s, kill what is left. They are the processes
+# in the job's UTS namespaces that carry its mark (MPMP_PSEUDO_JOB, set by
+# the launcher for the daemon, which passes it on to the ranks): the mark
+# is needed because the kernel gives a new namespace the lowest free inode
+# number, so once one of ours is gone, another job's pseudo-node started
+# after it has the very number ours had.
 job_pids() {
   [[ -s "$tmp/namespaces" ]] || return 0
-  { stat -L -c '%i %n' /proc/[0-9]*/ns/uts 2>/dev/null || true; } |
+  local pid
+  for pid in $({ stat -L -c '%i %n' /proc/[0-9]*/ns/uts 2>/dev/null || true; } |
     awk 'NR == FNR { ns[$1] = 1; next }
-         ($1 in ns) { split($2, p, "/"); print p[3] }' "$tmp/namespaces" -
+         ($1 in ns) { split($2, p, "/"); print p[3] }' "$tmp/namespaces" -); do
+    if grep -qzxF "MPMP_PSEUDO_JOB=$tmp" "/proc/$pid/environ" 2>/dev/null; then
+      echo "$pid"
+    fi
+  done
 }
 reap_job() {
   local pids deadline=$((SECONDS + 10))
@@ -163,17 +180,20 @@ reap_job() {
 
 # mpirun runs in the background so that a TERM/INT sent to this script is
 # passed on (mpirun then ends the whole job) and the temp dir still goes.
-# "<&0" keeps stdin, which a background job would otherwise lose.
+# "<&0" keeps stdin, which a background job would otherwise lose. mpirun
+# gets SIGTERM if this script dies by SIGKILL (mpmp_die_with_shell).
 bind=()
 [[ -n "$slices" ]] && bind=(--bind-to none)
+mpmp_die_with_shell
+${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
 mpirun --hostfile "$tmp/hostfile" --map-by node "${bind[@]}" \
   --mca plm_rsh_agent "$tmp/launch" \
   --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
   --oversubscribe "$@" <&0 &
 mpirun_pid=$!
-trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' TERM HUP
-# A background job of a non-interactive shell ignores SIGINT: send TERM.
-trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' INT
+# INT, TERM and HUP all go on as SIGTERM, which mpirun takes to mean: end
+# the whole job.
+trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' INT TERM HUP
 while :; do
   rc=0
   wait "$mpirun_pid" || rc=$?

@@ -11,11 +11,20 @@
 #   --mca, -x          passed to mpirun
 #
 # Also passed to mpirun: the words of $MPMP_MPIRUN_ARGS (e.g. "--mca osc sm,pt2pt").
+# MPMP_TIMEOUT_SCALE=K (a whole number) multiplies the --timeout: sanitizer
+# builds of the tests set it, as their programs run several times slower.
 # Ranks may outnumber cores (--oversubscribe); the Open MPI environment comes
 # from scripts/common.sh (mpmp_mpi_env). The exit status is mpirun's.
+#
+# The job ends with this script, however it is stopped: SIGINT, SIGTERM or
+# SIGHUP to it end the job (SIGINT too when this script is a background job
+# of another script, which starts it with SIGINT ignored), and so does
+# SIGKILL (mpirun gets SIGTERM when this script dies). The job's private
+# directory in /dev/shm goes when the job has ended, even after a SIGKILL.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+mpmp_restore_sigint "${BASH_SOURCE[0]}" "$@"
 
 usage() {
   if (($#)); then
@@ -78,6 +87,10 @@ done
 [[ "$np" =~ ^[1-9][0-9]*$ ]] || usage "-n N (a positive rank count) is required"
 [[ "$timeout" =~ ^[0-9]+$ ]] || usage "--timeout wants whole seconds, not '$timeout'"
 [[ -z "$pseudo" || "$pseudo" =~ ^[1-9][0-9]*$ ]] || usage "--pseudo wants a node count, not '$pseudo'"
+scale="${MPMP_TIMEOUT_SCALE:-1}"
+[[ "$scale" =~ ^[1-9][0-9]{0,3}$ ]] ||
+  usage "MPMP_TIMEOUT_SCALE wants a whole number from 1 to 9999, not '$scale'"
+timeout=$((10#$timeout * scale))
 command -v mpirun >/dev/null 2>&1 || mpmp_die "mpirun not found (run scripts/test.sh once, or install openmpi-bin)"
 
 mpmp_mpi_env
@@ -94,26 +107,36 @@ args+=(${extra[@]+"${extra[@]}"} -n "$np")
 
 # Open MPI's shared-memory transport keeps its segments in /dev/shm and
 # leaves them there when a rank dies. Each job gets a directory of its own
-# there, removed afterwards whatever happened, so no job leaves anything.
+# there, removed afterwards whatever happened, so no job leaves anything:
+# by this script when the job ends, or by the watcher once both this script
+# and the job are gone (SIGKILL to this script). The watcher starts first,
+# so that the directory is never without someone to remove it.
+mpmp_cleanup_watcher
 shmdir=""
 if [[ -d /dev/shm && -w /dev/shm ]]; then
   shmdir="$(mktemp -d /dev/shm/mpmp-job.XXXXXX)"
+  mpmp_cleanup_add "$shmdir"
   export OMPI_MCA_btl_vader_backing_directory="$shmdir"
 fi
 cleanup() { [[ -z "$shmdir" ]] || rm -rf "$shmdir"; }
 trap cleanup EXIT
 
 # Not exec: this shell stays to clean up. Signals go on to the launcher,
-# which ends the job; "<&0" keeps stdin for the background job.
+# which ends the job; "<&0" keeps stdin for the background job. The
+# launcher gets SIGTERM should this shell die without passing a signal on
+# (SIGKILL): a job must never outlive the command that started it.
+mpmp_die_with_shell
 if [[ -n "$pseudo" ]]; then
-  bash "$MPMP_ROOT/scripts/pseudo-mpirun.sh" "$pseudo" "${args[@]}" "$@" <&0 &
+  ${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
+    "$BASH" "$MPMP_ROOT/scripts/pseudo-mpirun.sh" "$pseudo" "${args[@]}" "$@" <&0 &
 else
-  mpirun --oversubscribe "${args[@]}" "$@" <&0 &
+  ${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
+    mpirun --oversubscribe "${args[@]}" "$@" <&0 &
 fi
 job=$!
-trap 'kill -TERM "$job" 2>/dev/null || true' TERM HUP
-# A background job of a non-interactive shell ignores SIGINT: send TERM.
-trap 'kill -TERM "$job" 2>/dev/null || true' INT
+# INT, TERM and HUP all go on as SIGTERM, which every launcher (mpirun,
+# pseudo-mpirun.sh) takes to mean: end the whole job.
+trap 'kill -TERM "$job" 2>/dev/null || true' INT TERM HUP
 rc=0
 while :; do
   wait "$job" && rc=0 || rc=$?

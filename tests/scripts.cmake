@@ -122,3 +122,68 @@ set_tests_properties(readme_demo_sh PROPERTIES TIMEOUT 300 PROCESSORS 3
   ENVIRONMENT "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR}"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
   PASS_REGULAR_EXPRESSION "results: +equal.*speedup: +[0-9]")
+
+# scripts/run-mpi.sh ends its whole job however it is stopped, and leaves
+# nothing behind: SIGKILL (no trap sees it) and SIGINT (which bash ignores
+# in a background job of a script, as the launcher is here) to the
+# launcher, on one node and on two pseudo-nodes, with every rank blocked in
+# mpmp. Within 10 s no process of the job may be left and its private
+# /dev/shm directory must be gone (tests/scripts/launcher_signals.sh).
+add_executable(launcher_block scripts/launcher_block.c)
+target_link_libraries(launcher_block PRIVATE mpmp)
+target_compile_options(launcher_block PRIVATE ${MPMP_WARNING_FLAGS})
+set_target_properties(launcher_block PROPERTIES ENABLE_EXPORTS ON)
+foreach(run "KILL|np3|-n,3" "INT|np3|-n,3" "KILL|pseudo2|--pseudo,2,-n,3"
+            "INT|pseudo2|--pseudo,2,-n,3")
+  string(REPLACE "|" ";" run "${run}")
+  string(REPLACE "," ";" run "${run}")
+  list(POP_FRONT run sig suffix)
+  string(TOLOWER "${sig}" name)
+  set(test scripts_launcher_sig${name}_${suffix})
+  add_test(NAME ${test}
+    COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/launcher_signals.sh"
+            ${sig} "${MPMP_RUN_MPI}" $<TARGET_FILE:launcher_block> ${run})
+  set(labels "mpi;scripts")
+  if(suffix MATCHES "pseudo")
+    list(APPEND labels pseudo)
+  endif()
+  set_tests_properties(${test} PROPERTIES
+    TIMEOUT 90
+    PROCESSORS 3
+    LABELS "${labels}"
+    ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+    PASS_REGULAR_EXPRESSION "PASSED: SIG${sig} to the launcher")
+endforeach()
+
+# The guard rail itself: in UBSan builds, a program that prints a real
+# UBSan report and exits with 0, its pass pattern found, must still fail
+# (the sanitizer patterns that mpmp__sanitize_tests adds to every test);
+# WILL_FAIL turns that expected failure into this test's pass.
+if("undefined" IN_LIST MPMP_SANITIZERS)
+  add_executable(sanitizer_report_exit0 sanitizers/report_exit0.c)
+  target_compile_options(sanitizer_report_exit0 PRIVATE ${MPMP_WARNING_FLAGS}
+                         -fsanitize-recover=undefined)
+  add_test(NAME sanitizer_report_fails_test COMMAND sanitizer_report_exit0)
+  set_tests_properties(sanitizer_report_fails_test PROPERTIES
+    TIMEOUT 30
+    WILL_FAIL TRUE
+    LABELS sanitizer
+    # it must get to its end: no halt on the report
+    ENVIRONMENT "UBSAN_OPTIONS=halt_on_error=0:print_stacktrace=1"
+    PASS_REGULAR_EXPRESSION "done: exit 0")
+endif()
+
+# pseudo-mpirun.sh reaps its own job's leftovers, never the processes of a
+# namespace that got one of its pseudo-nodes' old inode numbers (the kernel
+# reuses them at once): tests/scripts/pseudo_reap_foreign.sh.
+add_test(NAME scripts_pseudo_reap_only_own_job
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/pseudo_reap_foreign.sh"
+          "${PROJECT_SOURCE_DIR}/scripts/pseudo-mpirun.sh")
+set_tests_properties(scripts_pseudo_reap_only_own_job PROPERTIES
+  TIMEOUT 90
+  PROCESSORS 2
+  SKIP_RETURN_CODE 77
+  LABELS "mpi;scripts;pseudo"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "PASSED: pseudo-mpirun.sh reaped its own leftover")
