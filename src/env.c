@@ -267,14 +267,17 @@ void mpmp__env_print(const mpmp__env_t *env, FILE *out) {
  * one. MPMP_TEST_* is kept for test programs as a whole (prefix below).
  */
 static const char *const not_settings[] = {
+    "_SIGINT_RESTORED", /* scripts/common.sh: re-ran once with SIGINT */
     "ARGS",          /* scripts/pbs.job: the program's arguments */
     "BUILD_DIR",     /* scripts/test.sh, demo.sh: the build folder */
+    "CI_STAGES",     /* .ci/run: which stages to run */
     "CMAKE_ARGS",    /* scripts/test.sh: extra cmake options */
     "COMMON_SOURCED",/* scripts/common.sh: sourced once */
     "LAUNCHER",      /* scripts/slurm.sbatch: srun or mpirun */
     "MPIRUN_ARGS",   /* scripts/run-mpi.sh: extra mpirun options */
     "NP",            /* scripts/slurm.sbatch, pbs.job: rank count */
     "PROGRAM",       /* scripts/pbs.job: the program to run */
+    "PSEUDO_JOB",    /* scripts/pseudo-mpirun.sh: marks its job's processes */
     "PSEUDO_SLOTS",  /* scripts/pseudo-mpirun.sh: slots per pseudo-node */
     "ROOT",          /* scripts/common.sh: the source tree */
     "SANITIZE",      /* sanitizer builds (a CMake option; scripts may
@@ -282,6 +285,7 @@ static const char *const not_settings[] = {
     "SHM_TEST_NS",   /* tests/mpi/test_shm_devshm.sh: in its namespace */
     "SKIP_SETUP",    /* scripts/common.sh: install no packages */
     "TIMEOUT",       /* scripts/slurm.sbatch, pbs.job: job time limit */
+    "TIMEOUT_SCALE", /* scripts/run-mpi.sh: sanitizer builds' slower runs */
 };
 #define NOT_SETTING_PREFIX "TEST_" /* MPMP_TEST_FILTER, MPMP_TEST_NODES ... */
 

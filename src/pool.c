@@ -48,6 +48,7 @@ struct mpmp_async {
   _Atomic int ready;
   fail_t *fails;
   int nfails, fails_cap;
+  size_t lost_fails;        /* failures not recorded: out of memory */
   void *result;             /* apply */
   size_t result_size;
   mpmp_async_cb cb;
@@ -158,8 +159,10 @@ static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
   if (j->nfails == j->fails_cap) {
     int cap = j->fails_cap ? 2 * j->fails_cap : 8;
     fail_t *f = mpmp__realloc(j->fails, (size_t)cap * sizeof *f);
-    if (f == NULL)
+    if (f == NULL) { /* the failure counts, its record is lost */
+      j->lost_fails++;
       return;
+    }
     j->fails = f;
     j->fails_cap = cap;
   }
@@ -283,12 +286,13 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
 }
 
 static int job_ok(const mpmp_async_t *j) {
-  return j->nfails == 0 && j->done_items == j->n && !j->cancelled;
+  return j->nfails == 0 && j->lost_fails == 0 && j->done_items == j->n &&
+         !j->cancelled;
 }
 
 /* Python's "raised an exception": failed or cut short, not cancelled. */
 static int job_exception(const mpmp_async_t *j) {
-  return !j->cancelled && (j->nfails > 0 || j->done_items < j->n);
+  return !j->cancelled && !job_ok(j);
 }
 
 /*
@@ -801,10 +805,14 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
     rc = wait_with_progress(j, deadline);
   else
     rc = mpmp__wait_until(job_ready, j, deadline);
-  if (rc == MPMP_ETIMEDOUT)
+  if (rc == MPMP_ETIMEDOUT) {
+    pthread_mutex_lock(&mpmp__rt.lock); /* the progress engine counts */
+    size_t done = j->done_items;
+    pthread_mutex_unlock(&mpmp__rt.lock);
     return mpmp__err(rc, "%s: timed out: the result is not ready after %g "
                      "s (%zu of %zu items done); it keeps running", fn, timeout,
-                     j->done_items, j->n);
+                     done, j->n);
+  }
   return rc;
 }
 
@@ -818,6 +826,9 @@ static int job_verdict(const mpmp_async_t *j) {
                      "items failed; the others' results are in place)",
                      f->index, f->rank, f->msg ? f->msg : "?", j->nfails, j->n);
   }
+  if (j->lost_fails > 0)
+    return mpmp__err(MPMP_ETASK, "%zu items failed; the main rank ran out of "
+                     "memory for their records", j->lost_fails);
   if (j->done_items < j->n)
     return mpmp__err(MPMP_ETASK, "the pool was terminated: %zu of %zu items "
                      "done", j->done_items, j->n);
@@ -998,6 +1009,8 @@ const char *mpmp__async_error(const mpmp_async_t *j) {
     return "cancelled";
   if (j->nfails > 0)
     return j->fails[0].msg ? j->fails[0].msg : "";
+  if (j->lost_fails > 0)
+    return "failed (its message was lost: out of memory)";
   return j->done_items < j->n ? "the pool was terminated" : NULL;
 }
 
@@ -1035,10 +1048,8 @@ MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
                                    "result is not ready");
   if (j->cancelled)
     return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
-  if (j->nfails > 0 || j->done_items < j->n)
-    return mpmp__err(MPMP_ETASK, "the task failed: %s", j->nfails ?
-                     (j->fails[0].msg ? j->fails[0].msg : "?")
-                     : "the pool was terminated");
+  if (!job_ok(j))
+    return mpmp__err(MPMP_ETASK, "the task failed: %s", mpmp__async_error(j));
   if (data)
     *data = j->result;
   if (size)

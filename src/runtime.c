@@ -490,11 +490,18 @@ static void teardown(void) {
   mpmp__shm_fini();
   mpmp__objects_fini();
   mpmp__transport_fini();
-  if (rt->node_win != MPI_WIN_NULL && atomic_load(&rt->nproxies) == 0)
+  /* A helper that still sleeps in the segment for a remote caller that
+   * never came back keeps it mapped until the process ends. MPI_Win_free
+   * is collective over the node: its ranks decide together, or one that
+   * skipped it would leave the others waiting there for ever. */
+  int busy = atomic_load(&rt->nproxies) > 0, any_busy = busy;
+  if (rt->node_win != MPI_WIN_NULL &&
+      MPI_Allreduce(&busy, &any_busy, 1, MPI_INT, MPI_MAX, rt->node_comm) !=
+          MPI_SUCCESS)
+    any_busy = 1;
+  if (rt->node_win != MPI_WIN_NULL && !any_busy)
     MPI_Win_free(&rt->node_win);
-  else if (rt->node_win != MPI_WIN_NULL)
-    /* a helper still sleeps in the segment for a remote caller that never
-     * came back: leave it mapped until the process ends */
+  else if (rt->node_win != MPI_WIN_NULL && busy)
     MPMP__WARN("%d remote waits still pending at finalize: the shared "
                "segment stays mapped until exit", atomic_load(&rt->nproxies));
   rt->bells = NULL;
