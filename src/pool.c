@@ -383,8 +383,9 @@ static int claim(mpmp_pool_t *pool, int want) {
     return mpmp__err(MPMP_EBUSY, "a pool of %d workers needs that many free "
                      "worker ranks; %d of the job's %d workers are free: "
                      "close other pools, join processes, or start the job "
-                     "with more ranks (mpirun -n %d)", want ? want : 1, avail,
-                     rt->size - 1, rt->size + (want ? want : 1) - avail);
+                     "with more ranks (mpirun -n %lld)", want ? want : 1,
+                     avail, rt->size - 1,
+                     (long long)rt->size + (want ? want : 1) - avail);
   pool->ranks = mpmp__calloc((size_t)want, sizeof(int));
   pool->inflight = mpmp__calloc((size_t)want, sizeof(int));
   if (pool->ranks == NULL || pool->inflight == NULL)
