@@ -58,7 +58,7 @@ static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
   }
   /* A task that returns once terminate() asked it to stop did not finish
    * its item: the item fails, as Python's terminate fails the results. */
-  if (ctx->errmsg == NULL && mpmp_should_stop(ctx)) {
+  if (ctx->errmsg == NULL && mpmp__stopped(ctx)) {
     char msg[200];
     snprintf(msg, sizeof msg, "task '%s' was terminated before it finished "
              "(the pool was terminated)", t->name);

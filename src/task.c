@@ -244,12 +244,7 @@ MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) {
 }
 
 MPMP_API int mpmp_should_stop(const mpmp_ctx_t *ctx) {
-  if (ctx == NULL || !ctx->stoppable)
-    return 0;
-  return ctx->id <= atomic_load_explicit(&mpmp__rt.stop_upto,
-                                         memory_order_relaxed) ||
-         ctx->id == atomic_load_explicit(&mpmp__rt.stop_one,
-                                         memory_order_relaxed);
+  return ctx != NULL && mpmp__stopped(ctx);
 }
 
 void mpmp__ctx_fini(mpmp_ctx_t *ctx) {
