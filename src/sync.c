@@ -16,27 +16,56 @@ static mpmp__shevent_t *ev_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
 static mpmp__shcond_t *cond_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
 static mpmp__shbarrier_t *bar_of(mpmp__obj_t *o) { return mpmp__obj_data(o); }
 
-#define LOCK_OR_FAIL(l, o)              \
-  mpmp__shlock_t *l = mpmp__obj_lock(o); \
-  if (l == NULL)                         \
-  return MPMP_EBADF
+/* An operation on the lock an object uses: its own, or a Condition's
+ * external Lock, on which it then holds a reference while it runs (it may
+ * sleep there, and the Lock may be freed meanwhile). */
+typedef int (*lock_op_fn)(mpmp__obj_t *o, mpmp__shlock_t *l,
+                          mpmp__oparg_t *a);
 
-static int op_lock_acquire(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  LOCK_OR_FAIL(l, o);
+static int with_lock(mpmp__obj_t *o, mpmp__oparg_t *a, lock_op_fn fn) {
+  mpmp__obj_t *held;
+  mpmp__shlock_t *l = mpmp__obj_lock_enter(o, &held);
+  if (l == NULL)
+    return MPMP_EBADF;
+  int rc = fn(o, l, a);
+  if (held != NULL) {
+    if (rc == MPMP_EBADF && mpmp__obj_dead(held))
+      rc = mpmp__err(rc, "the Lock of this Condition was freed %s",
+                     a->deadline != -INFINITY ? "while this call waited"
+                                              : "during this call");
+    mpmp__obj_leave(held);
+  }
+  return rc;
+}
+
+static int lock_acquire(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
+  (void)o;
   return mpmp__shlock_acquire(l, a->owner, a->deadline);
 }
 
-static int op_lock_release(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  LOCK_OR_FAIL(l, o);
+static int lock_release(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
+  (void)o;
   if (mpmp__shlock_owner(l) != a->owner)
     return mpmp__err(MPMP_EPERM, "release of a lock this process and thread "
                      "do not hold (rank %d)", (int)(a->owner >> 32) - 1);
   return mpmp__shlock_release(l, a->owner);
 }
 
-static int op_lock_mine(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  LOCK_OR_FAIL(l, o);
+static int lock_mine(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
+  (void)o;
   return mpmp__shlock_owner(l) == a->owner;
+}
+
+static int op_lock_acquire(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return with_lock(o, a, lock_acquire);
+}
+
+static int op_lock_release(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return with_lock(o, a, lock_release);
+}
+
+static int op_lock_mine(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return with_lock(o, a, lock_mine);
 }
 
 static int op_sem_acquire(mpmp__obj_t *o, mpmp__oparg_t *a) {
@@ -74,8 +103,9 @@ static int op_ev_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return mpmp__shevent_wait(ev_of(o), a->deadline);
 }
 
-static int op_cond_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  LOCK_OR_FAIL(l, o);
+/* A Condition freed while this waits: MPMP_EBADF (object.c says so),
+ * its own lock gone with it, or a Lock of the user's taken back first. */
+static int cond_wait(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   int rc = mpmp__shcond_wait(cond_of(o), l, a->owner, a->deadline);
   return rc == MPMP_EPERM
              ? mpmp__err(rc, "wait on a Condition whose lock this process "
@@ -83,13 +113,20 @@ static int op_cond_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
              : rc;
 }
 
-static int op_cond_notify(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  LOCK_OR_FAIL(l, o);
+static int cond_notify(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   if (mpmp__shlock_owner(l) != a->owner)
     return mpmp__err(MPMP_EPERM, "notify on a Condition whose lock this "
                      "process and thread do not hold: acquire it first");
   mpmp__shcond_notify(cond_of(o), (unsigned)a->x);
   return 0;
+}
+
+static int op_cond_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return with_lock(o, a, cond_wait);
+}
+
+static int op_cond_notify(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return with_lock(o, a, cond_notify);
 }
 
 static int op_bar_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
@@ -120,6 +157,19 @@ static int op_bar_waiting(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return (int)mpmp__shbarrier_n_waiting(bar_of(o));
 }
 
+/* ---- kills: a free wakes every waiter (object.c) ------------------------- */
+
+static void kill_lock(mpmp__obj_t *o) {
+  mpmp__shlock_kill(mpmp__obj_own_lock(o));
+}
+static void kill_sem(mpmp__obj_t *o) { mpmp__shsem_kill(sem_of(o)); }
+static void kill_event(mpmp__obj_t *o) { mpmp__shevent_kill(ev_of(o)); }
+/* (its own RLock, if it has one, is object.c's: an embedded lock) */
+static void kill_cond(mpmp__obj_t *o) { mpmp__shcond_kill(cond_of(o)); }
+static void kill_barrier(mpmp__obj_t *o) {
+  mpmp__shbarrier_kill(bar_of(o));
+}
+
 void mpmp__sync_ops_register(void) {
   static const struct {
     int op;
@@ -146,6 +196,11 @@ void mpmp__sync_ops_register(void) {
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     mpmp__op_register(table[i].op, table[i].fn, table[i].blocking);
+  mpmp__kill_register(MPMP__K_LOCK, kill_lock);
+  mpmp__kill_register(MPMP__K_SEM, kill_sem);
+  mpmp__kill_register(MPMP__K_EVENT, kill_event);
+  mpmp__kill_register(MPMP__K_COND, kill_cond);
+  mpmp__kill_register(MPMP__K_BARRIER, kill_barrier);
 }
 
 /* ---- the public calls -------------------------------------------------------- */
@@ -183,7 +238,7 @@ static inline int lock_deadline(double timeout, double *deadline,
 /* The hot path of Lock: a lock on this node, straight to shsync. */
 static mpmp__shlock_t *local_lock(const mpmp_ref_t *ref) {
   mpmp__obj_t *o = mpmp__obj_local(ref, MPMP__K_LOCK);
-  return o != NULL && !(o->flags & MPMP__OF_EXTLOCK) ? mpmp__obj_lock(o)
+  return o != NULL && !(o->flags & MPMP__OF_EXTLOCK) ? mpmp__obj_own_lock(o)
                                                       : NULL;
 }
 
@@ -209,16 +264,25 @@ MPMP_API int mpmp_rlock_create(mpmp_lock_t *lock) {
 MPMP_API int mpmp_lock_free(mpmp_lock_t lock) {
   return free_as(&lock.ref, MPMP__K_LOCK, "mpmp_lock_free");
 }
+/*
+ * A free lock (or an RLock's next level) is taken here, uncounted: the
+ * hot path stays a CAS on the lock's own line (see object.c, "Lifetime").
+ * An acquire that may wait goes through mpmp__obj_call, which counts it
+ * for the while it sleeps, so that a free wakes it and keeps the lock's
+ * memory until it has left.
+ */
 MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
   const char *fn = "mpmp_lock_acquire";
   mpmp__shlock_t *l = local_lock(&lock.ref);
+  mpmp__oparg_t a = {0};
   if (l != NULL) {
-    double deadline;
-    int rc = lock_deadline(timeout, &deadline, fn);
+    int rc = lock_deadline(timeout, &a.deadline, fn);
     if (rc < 0)
       return rc;
-    rc = mpmp__shlock_acquire(l, mpmp__owner_id(), deadline);
-    return rc == 0 ? 0 : mpmp__err(rc, "%s: timed out", fn);
+    if (mpmp__shlock_try(l, mpmp__owner_id()))
+      return 0;
+    return mpmp__obj_call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, &a,
+                          fn);
   }
   return call_wait(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, timeout,
                    fn);
