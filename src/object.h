@@ -36,11 +36,11 @@ enum {
 
 /* The header of every object: the first 64 bytes of its heap block. */
 typedef struct mpmp__obj {
-  /* The handle's generation (low 32 bits; 0 once freed) and the calls
-   * inside the object (high 32 bits), in one word: a call takes its
-   * reference with one CAS that also proves the generation is still its
-   * handle's, and the block goes back to the heap when both are 0 (see
-   * object.c, "Lifetime"). */
+  /* The handle's generation (low 32 bits; 0 once freed) and the
+   * references (high 32 bits: calls counted here, and one per open lane),
+   * in one word: a call takes its reference with one CAS that also proves
+   * the generation is still its handle's, and the block goes back to the
+   * heap when both are 0 (see object.c, "Lifetime"). */
   _Atomic uint64_t life;
   uint32_t magic;
   uint16_t kind, type;
@@ -80,14 +80,35 @@ static inline int mpmp__obj_dead(const mpmp__obj_t *o) {
 
 /*
  * References (object.c, "Lifetime"). A call that runs an operation on the
- * object takes one first: 1 while the object is still generation `gen`,
- * 0 (nothing taken, nothing written) once it was freed. Every enter that
- * returned 1 is paired with one leave; the last leave of a freed object
- * gives its block back to the heap (0, or the heap's error if the block's
- * tags were overwritten).
+ * object takes one first, in a lane: the header's `life`, or a word of the
+ * same shape on a line of the body that the call writes anyway (a queue's
+ * tail for puts, its head for gets, a lock's own line), so that counting
+ * moves no extra cache line between ranks. enter: 1 while the object is
+ * still generation `gen`, 0 (nothing taken, nothing written) once it was
+ * freed. Every enter that returned 1 is paired with one leave on the same
+ * lane; the last leave of a freed object gives its block back to the heap
+ * (0, or the heap's error if the block's tags were overwritten).
  */
-int mpmp__obj_enter(mpmp__obj_t *o, uint32_t gen);
-int mpmp__obj_leave(mpmp__obj_t *o);
+_Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op);
+int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen);
+int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane);
+/* MPMP_EBADF, message "the <kind> was freed while this call waited"
+ * (`waited`; else "during this call"), for a call on a `ref_kind` handle
+ * (a Lock's may name the lock of a Value, Array or Condition). */
+int mpmp__obj_freed(const mpmp__obj_t *o, int ref_kind, int waited);
+/* A lane of the body, opened by the creator before the handle is known
+ * (it holds one reference in the header until it is closed), and closed
+ * by the kind's kill (the generation in it goes to 0). */
+void mpmp__lane_open(mpmp__obj_t *o, _Atomic uint64_t *lane);
+void mpmp__lane_close(mpmp__obj_t *o, _Atomic uint64_t *lane);
+/* The lane of a lock: the 8 bytes after it in its line (a Lock's body, or
+ * the slot of a Value's, Array's or Condition's own lock). */
+#define MPMP__LOCK_SLOT 64u
+static inline _Atomic uint64_t *mpmp__lock_lane(mpmp__shlock_t *l) {
+  return (_Atomic uint64_t *)(void *)((char *)l + sizeof *l);
+}
+_Static_assert(sizeof(mpmp__shlock_t) + 8 <= MPMP__LOCK_SLOT,
+               "a lock and its lane fit one line");
 /*
  * Free the object the caller holds a reference on: its generation becomes
  * 0 (its handles are stale from now on), and every call waiting in it is
@@ -96,11 +117,19 @@ int mpmp__obj_leave(mpmp__obj_t *o);
  * at the last leave.
  */
 int mpmp__obj_kill(mpmp__obj_t *o);
-/* Wake every waiter of an object of `kind` that is being freed
- * (registered by sync.c and queue.c at setup; an embedded lock is
- * object.c's own). */
-typedef void (*mpmp__kill_fn)(mpmp__obj_t *o);
-void mpmp__kill_register(int kind, mpmp__kill_fn fn);
+/* What a kind adds to the lifetime of its objects (sync.c and queue.c
+ * register theirs at setup; an embedded lock is object.c's own). */
+typedef struct mpmp__kind_ops {
+  /* being freed: wake every waiter, close the lanes */
+  void (*kill)(mpmp__obj_t *o);
+  /* the block is going back to the heap (its last reference left) */
+  void (*release)(mpmp__obj_t *o);
+} mpmp__kind_ops_t;
+void mpmp__kind_register(int kind, const mpmp__kind_ops_t *k);
+/* Calls of `op` on objects of `kind` count themselves in the lane `at`
+ * bytes into the body (> 0). Unregistered: the header's `life`; the lock
+ * operations: the lane of the object's own lock, if it has one. */
+void mpmp__lane_register(int kind, int op, int at);
 
 /* Operations (the remote protocol names them by number). */
 enum {

@@ -56,6 +56,7 @@
 #include <linux/futex.h>
 #include <math.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -159,7 +160,9 @@ typedef struct qbody {
   uint64_t mask; /* cap - 1 if cap is a power of two, else 0 */
   uint32_t slot_size, max_item;
   _Alignas(64) _Atomic uint64_t tail; /* producers' next position | QCLOSED */
+  _Atomic uint64_t put_lane; /* puts count themselves here (object.c) */
   _Alignas(64) _Atomic uint64_t head; /* consumers' next position */
+  _Atomic uint64_t get_lane; /* gets, polls, sizes, task_done */
   _Alignas(64) waitpt_t items;        /* gets and polls wait here */
   _Alignas(64) waitpt_t space;        /* puts wait here */
   _Alignas(64) _Atomic uint64_t unfinished; /* JoinableQueue */
@@ -392,6 +395,20 @@ static void q_kill(mpmp__obj_t *o) {
   wake(&q->items, 1);
   wake(&q->space, 1);
   wake(&q->done, 1);
+  mpmp__lane_close(o, &q->put_lane);
+  mpmp__lane_close(o, &q->get_lane);
+}
+
+/* Producers count themselves on the tail's line, consumers on the head's:
+ * lines each side writes anyway, so a queue between two ranks moves no
+ * other line (the header is only read). */
+static void q_lanes_register(void) {
+  static const int gets[] = {MPMP__OP_Q_GET, MPMP__OP_Q_POLL,
+                             MPMP__OP_Q_SIZE, MPMP__OP_Q_TASK_DONE};
+  mpmp__lane_register(MPMP__K_QUEUE, MPMP__OP_Q_PUT,
+                      offsetof(qbody_t, put_lane));
+  for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
+    mpmp__lane_register(MPMP__K_QUEUE, gets[i], offsetof(qbody_t, get_lane));
 }
 
 /* ---- Pipe ---------------------------------------------------------------- */
@@ -477,20 +494,22 @@ static int is_closed(pcore_t *pc, unsigned e) {
 typedef int (*conn_fn)(mpmp__obj_t *o, pcore_t *pc, unsigned e,
                        mpmp__oparg_t *a);
 
-/* Run fn on the pipe of the end `o`, holding a reference on the pipe's
- * core (its rings and futex words) while it runs: object.c holds one on
- * the end, but the core goes with the second end, which another rank may
- * free meanwhile. */
+/* The pipe's core of an end. Each end holds a reference on it from its
+ * creation until its own block goes back (conn_release), so the core
+ * outlives every call on either end, and a call counts itself only in its
+ * end's header, which the other end's calls never touch (object.c,
+ * "Lifetime"). */
+static mpmp__obj_t *core_obj(mpmp__obj_t *o) {
+  const pend_t *pe = mpmp__obj_data(o);
+  return (mpmp__obj_t *)(void *)(mpmp__rt.heap_base + pe->core.off);
+}
+
+/* Run fn on the pipe of the end `o`. */
 static int conn_op(mpmp__obj_t *o, mpmp__oparg_t *a, conn_fn fn) {
   if (o->kind != MPMP__K_CONN || o->type > END_B)
     return mpmp__err(MPMP_EBADF, "not a connection");
   const pend_t *pe = mpmp__obj_data(o);
-  mpmp__obj_t *co = mpmp__obj_resolve(&pe->core);
-  if (co == NULL || !mpmp__obj_enter(co, pe->core.gen))
-    return mpmp__err(MPMP_EBADF, "the pipe of this connection was freed");
-  int rc = fn(o, mpmp__obj_data(co), pe->end, a);
-  mpmp__obj_leave(co);
-  return rc;
+  return fn(o, mpmp__obj_data(core_obj(o)), pe->end, a);
 }
 
 /* A snapshot of what a blocked writer or reader waits to change. */
@@ -830,24 +849,26 @@ static void c_kill(mpmp__obj_t *o) {
   if (o->type > END_B)
     return;
   const pend_t *pe = mpmp__obj_data(o);
-  mpmp__obj_t *co = mpmp__obj_resolve(&pe->core);
-  if (co != NULL && mpmp__obj_enter(co, pe->core.gen)) {
-    end_close(mpmp__obj_data(co), pe->end);
-    mpmp__obj_leave(co);
+  end_close(mpmp__obj_data(core_obj(o)), pe->end);
+}
+
+/* An end's block goes back: so does its reference on the core. */
+static void c_release(mpmp__obj_t *o) {
+  if (o->type <= END_B) {
+    mpmp__obj_t *co = core_obj(o);
+    mpmp__obj_leave(co, &co->life);
   }
 }
 
-/* Free the end (which closes it), and the core with the second end: its
- * block goes when the last call inside it has left. */
+/* Free the end (which closes it), and the core with the second end (its
+ * block goes when the ends' blocks have gone). */
 static int c_free(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
   (void)e;
   (void)a;
   if (!mpmp__obj_kill(o))
     return mpmp__err(MPMP_EBADF, "this connection was already freed");
-  if (atomic_fetch_sub(&pc->ends, 1) == 1) {
-    const pend_t *pe = mpmp__obj_data(o);
-    mpmp__obj_discard(&pe->core);
-  }
+  if (atomic_fetch_sub(&pc->ends, 1) == 1)
+    mpmp__obj_kill(core_obj(o)); /* held by this end */
   return 0;
 }
 
@@ -894,8 +915,9 @@ void mpmp__queue_ops_register(void) {
   mpmp__op_register(MPMP__OP_Q_JOIN, op_join, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_POLL, op_poll, MPMP__OPB_TRY);
   mpmp__op_register(OP_CONN_FREE, op_conn_free, MPMP__OPB_FREE);
-  mpmp__kill_register(MPMP__K_QUEUE, q_kill);
-  mpmp__kill_register(MPMP__K_CONN, c_kill);
+  mpmp__kind_register(MPMP__K_QUEUE, &(mpmp__kind_ops_t){q_kill, 0});
+  mpmp__kind_register(MPMP__K_CONN, &(mpmp__kind_ops_t){c_kill, c_release});
+  q_lanes_register();
 }
 
 /* ---- public: Queue ------------------------------------------------------- */
@@ -936,6 +958,8 @@ static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
   b->max_item = (uint32_t)max_item;
   for (size_t i = 0; i < cap; i++)
     atomic_init(&slot_at(b, i)->seq, 2 * (uint64_t)i);
+  mpmp__lane_open(o, &b->put_lane);
+  mpmp__lane_open(o, &b->get_lane);
   return 0;
 }
 
@@ -1056,8 +1080,9 @@ MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout) {
 
 /* ---- public: Pipe -------------------------------------------------------- */
 
-static int end_create(mpmp_conn_t *c, const mpmp_ref_t *core, unsigned end,
-                      const char *fn) {
+/* An end, holding a reference on the core `co` (see core_obj). */
+static int end_create(mpmp_conn_t *c, mpmp__obj_t *co, const mpmp_ref_t *core,
+                      unsigned end, const char *fn) {
   mpmp__obj_t *o;
   int rc = mpmp__obj_create(&c->ref, MPMP__K_CONN, (int)end, 0, 0,
                             sizeof(pend_t), 0, &o, fn);
@@ -1066,6 +1091,7 @@ static int end_create(mpmp_conn_t *c, const mpmp_ref_t *core, unsigned end,
     pe->core = *core;
     pe->self = c->ref;
     pe->end = end;
+    mpmp__obj_enter(co, &co->life, core->gen); /* nobody else has it yet */
   }
   return rc;
 }
@@ -1089,11 +1115,11 @@ MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
     mpmp__shlock_init(&pc->ch[i].rlock, 0);
     pc->ch[i].ring_off = sizeof(pcore_t) + (uint64_t)i * RING;
   }
-  if ((rc = end_create(c1, &core, END_A, fn)) < 0) {
+  if ((rc = end_create(c1, o, &core, END_A, fn)) < 0) {
     mpmp__obj_discard(&core);
     return rc;
   }
-  if ((rc = end_create(c2, &core, END_B, fn)) < 0) {
+  if ((rc = end_create(c2, o, &core, END_B, fn)) < 0) {
     mpmp__obj_discard(&c1->ref);
     mpmp__obj_discard(&core);
     return rc;
@@ -1171,11 +1197,12 @@ static int poll_once(const mpmp_ref_t *ref, int waited, const char *fn) {
   int rc;
   if (mpmp__ref_is_local(ref)) {
     mpmp__obj_t *o = mpmp__obj_resolve(ref);
-    if (o == NULL || !mpmp__obj_enter(o, ref->gen))
+    _Atomic uint64_t *lane = o ? mpmp__obj_lane(o, MPMP__OP_Q_POLL) : NULL;
+    if (o == NULL || !mpmp__obj_enter(o, lane, ref->gen))
       return wait_freed(ref, waited, fn);
     rc = op_poll(o, &a);
     int dead = rc == MPMP_EBADF && mpmp__obj_dead(o);
-    mpmp__obj_leave(o);
+    mpmp__obj_leave(o, lane);
     if (dead)
       return wait_freed(ref, 1, fn);
     if (rc < 0 && rc != MPMP_ETIMEDOUT)
