@@ -21,6 +21,45 @@
  * progress engine never blocks. Why messages and not MPI one-sided
  * operations: README, "Design" (in short: Open MPI's RMA between nodes over
  * TCP is not passive and refuses MPI_THREAD_MULTIPLE).
+ *
+ * Lifetime. A free must not pull the memory from under a call that is
+ * using the object: a call blocked in it (a get on an empty queue, the
+ * acquire of a held lock) would otherwise sleep for ever on a block the
+ * heap has given to a new object, or wake up in it and write there. So
+ * every operation that runs through this file (mpmp__obj_call, here or for
+ * a remote caller, helpers included) holds a reference while it runs: the
+ * high half of the header's `life` word counts them, the low half is the
+ * generation. enter is one CAS that adds a reference only while the
+ * generation is still the handle's, so a stale handle never writes into a
+ * block that was reused (the CAS fails unless the word is exactly the one
+ * it read). A free sets the generation to 0, keeping the count, marks
+ * every futex word of the object dead and wakes its sleepers (the kind's
+ * kill function), which return MPMP_EBADF; whoever leaves last, the free
+ * itself if nobody else is inside, gives the block back. A free therefore
+ * never waits for the waiters it wakes.
+ *   Lanes. Every call reads the header line (the generation), so counting
+ * there would make it a line that every call also writes: it would move
+ * between the cores of a producer and a consumer at every item (measured:
+ * a queue ping-pong 20-50% slower, half the throughput). A kind may
+ * therefore count its calls in lanes instead: words like `life` on lines
+ * its calls write anyway (a queue's tail line for puts, its head line for
+ * gets, a lock's own line), each holding one reference in the header while
+ * open. A free sets the header's generation to 0, then closes the lanes
+ * (their generation to 0; a lane with no call inside drops its header
+ * reference at once, the others when their last call leaves). A call that
+ * enters a lane between the two runs on a dead object and sees it dead;
+ * its reference still keeps the block.
+ *   The hot paths that bypass mpmp__obj_call hold no reference: a Value's
+ * load, store and atomic arithmetic, and a Lock's acquire of a free lock
+ * and its release (value.c, sync.c). Counting them would put two atomic
+ * read-modify-writes on a line every user of the object reads into calls
+ * that are one atomic instruction today (lock_uncontended_ns and
+ * value_atomic_add_per_s would lose a factor of two or more, and more with
+ * several ranks on the object). None of them sleeps: an acquire that has
+ * to wait goes through mpmp__obj_call and is counted. What is left is the
+ * race of those few loads and stores with a free that runs at the same
+ * moment, which is a race as freeing memory under a running C call is
+ * (mpmp/shared.h says so).
  */
 #include <errno.h>
 #include <math.h>
@@ -34,9 +73,7 @@
 #include "object.h"
 
 #define OBJ_MAGIC 0x4a424f4du /* "MOBJ" */
-#define LOCK_SLOT 64u          /* an embedded lock takes one line */
-
-_Static_assert(sizeof(mpmp__shlock_t) <= LOCK_SLOT, "a lock fits its slot");
+#define LOCK_SLOT MPMP__LOCK_SLOT /* an embedded lock (and its lane) */
 _Static_assert(sizeof(mpmp_ref_t) == 24, "handles are 24 bytes");
 
 /* The node control block, between the doorbells and the heap. */
@@ -55,9 +92,34 @@ static struct {
   int blocking;
 } ops[MPMP__OP_MAX];
 
+static mpmp__kind_ops_t kinds[MPMP__K_MAX];
+
+/* Where a call counts itself (mpmp__obj_lane): a table, not a function
+ * per kind, as every operation looks it up. > 0: a lane that many bytes
+ * into the body; LANE_LOCK: the object's own lock's; 0: the header. */
+#define LANE_LOCK (-1)
+static int16_t lane_at[MPMP__K_MAX][MPMP__OP_MAX];
+
 void mpmp__op_register(int op, mpmp__op_fn fn, int blocking) {
   ops[op].fn = fn;
   ops[op].blocking = blocking;
+}
+
+void mpmp__kind_register(int kind, const mpmp__kind_ops_t *k) {
+  kinds[kind] = *k;
+}
+
+void mpmp__lane_register(int kind, int op, int at) {
+  lane_at[kind][op] = (int16_t)at;
+}
+
+/* The lock operations count in the lock's own line, whatever holds it. */
+static void lock_lanes_register(void) {
+  static const int holders[] = {MPMP__K_VALUE, MPMP__K_ARRAY, MPMP__K_LOCK,
+                                MPMP__K_COND};
+  for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++)
+    for (int op = MPMP__OP_LOCK_ACQUIRE; op <= MPMP__OP_LOCK_MINE; op++)
+      lane_at[holders[i]][op] = LANE_LOCK;
 }
 
 static const char *kind_name(int kind) {
@@ -160,8 +222,7 @@ mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref) {
       off > rt->heap_size - 64)
     return NULL;
   mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
-  if (atomic_load_explicit(&o->gen, memory_order_acquire) != ref->gen ||
-      o->magic != OBJ_MAGIC)
+  if (mpmp__obj_gen(o) != ref->gen || o->magic != OBJ_MAGIC)
     return NULL;
   if (o->kind == ref->kind)
     return o;
@@ -172,18 +233,38 @@ mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref) {
   return NULL;
 }
 
-mpmp__shlock_t *mpmp__obj_lock(mpmp__obj_t *o) {
-  if (o->flags & MPMP__OF_EXTLOCK) {
-    mpmp__obj_t *l = mpmp__obj_resolve(&o->ext);
-    if (l == NULL) {
-      mpmp__err(MPMP_EBADF, "the Lock of this Condition was freed");
-      return NULL;
-    }
-    return mpmp__obj_lock(l);
-  }
+mpmp__shlock_t *mpmp__obj_own_lock(mpmp__obj_t *o) {
   if (o->flags & MPMP__OF_LOCK)
     return (mpmp__shlock_t *)(void *)((char *)o + o->lock_off);
   return (mpmp__shlock_t *)mpmp__obj_data(o); /* a Lock object */
+}
+
+/* Links followed from a Condition to the object that holds its lock (the
+ * Lock given may be another Condition's, from mpmp_cond_get_lock). Each
+ * link names an object created before, so there is no cycle; the bound
+ * only keeps garbage from looping. */
+#define EXT_DEPTH 64
+
+mpmp__shlock_t *mpmp__obj_lock_enter(mpmp__obj_t *o, mpmp__obj_t **held) {
+  const mpmp_ref_t *ext = NULL;
+  *held = NULL;
+  for (int depth = 0; o->flags & MPMP__OF_EXTLOCK; depth++) {
+    ext = &o->ext;
+    if (depth == EXT_DEPTH || (o = mpmp__obj_resolve(ext)) == NULL)
+      break;
+  }
+  /* The Lock's own reference: the caller may sleep in it (a Condition's
+   * wait takes it back), and a free of the Lock meanwhile must not give
+   * its block away. */
+  if (ext != NULL &&
+      (o == NULL ||
+       !mpmp__obj_enter(o, mpmp__lock_lane(mpmp__obj_own_lock(o)),
+                        ext->gen))) {
+    mpmp__err(MPMP_EBADF, "the Lock of this Condition was freed");
+    return NULL;
+  }
+  *held = ext != NULL ? o : NULL;
+  return mpmp__obj_own_lock(o);
 }
 
 static void make_ref(mpmp_ref_t *r, uint64_t off, uint32_t gen, int kind,
@@ -244,15 +325,17 @@ int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
   if (lock) {
     o->flags |= MPMP__OF_LOCK;
     o->lock_off = 64;
-    mpmp__shlock_init((mpmp__shlock_t *)(void *)((char *)o + 64), 1);
+    mpmp__shlock_init(mpmp__obj_own_lock(o), 1);
   }
   mpmp__node_ctl_t *ctl = rt->node_ctl;
   uint32_t gen;
   while ((gen = atomic_fetch_add(&ctl->next_gen, 1)) == 0)
     ;
   /* The release store publishes the body and header before the generation
-   * that makes the object valid. */
-  atomic_store_explicit(&o->gen, gen, memory_order_release);
+   * that makes the object valid (no call inside yet). */
+  atomic_store_explicit(&o->life, gen, memory_order_release);
+  if (lock)
+    mpmp__lane_open(o, mpmp__lock_lane(mpmp__obj_own_lock(o)));
   atomic_fetch_add(&ctl->nobjects, 1);
   make_ref(ref, off, gen, kind, type);
   if (out)
@@ -260,31 +343,146 @@ int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
   return 0;
 }
 
-/* Free the block; the generation must still be `gen` (one of two racing
- * frees wins, the other sees a stale handle). */
-static int obj_free(mpmp__obj_t *o, uint32_t gen, const char *fn) {
+/* ---- lifetime (see the top of the file) ------------------------------------ */
+
+_Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op) {
+  unsigned kind = o->kind; /* (garbage if the block was reused meanwhile) */
+  int at = kind < MPMP__K_MAX ? lane_at[kind][op] : 0;
+  if (at > 0)
+    return (_Atomic uint64_t *)(void *)((char *)mpmp__obj_data(o) + at);
+  if (at == LANE_LOCK && (kind == MPMP__K_LOCK || (o->flags & MPMP__OF_LOCK)))
+    return mpmp__lock_lane(mpmp__obj_own_lock(o));
+  return &o->life; /* (a Condition's external Lock: the header) */
+}
+
+int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
   mpmp__rt_t *rt = &mpmp__rt;
-  if (!atomic_compare_exchange_strong(&o->gen, &gen, 0))
-    return bad_handle(fn, "the object was already freed");
-  atomic_fetch_sub(&rt->node_ctl->nobjects, 1);
+  (void)o;
+  /* A lane found from a header read after the block was reused may be
+   * anywhere: only a word of the heap is ever touched. */
+  if ((uintptr_t)((char *)lane - rt->heap_base) >
+      rt->heap_size - sizeof *lane)
+    return 0;
+  uint64_t v = atomic_load_explicit(lane, memory_order_relaxed);
+  do {
+    if (gen == 0 || (v & MPMP__LIFE_GEN) != gen)
+      return 0;
+  } while (!atomic_compare_exchange_weak(lane, &v, v + MPMP__LIFE_CALL));
+  return 1;
+}
+
+/* The last reference left: the block goes back. */
+static int release(mpmp__obj_t *o) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (kinds[o->kind].release != NULL)
+    kinds[o->kind].release(o);
   uint64_t off = (uint64_t)((char *)o - rt->heap_base);
   return mpmp__heap_free(rt->heap_base, off);
 }
 
+/* A word that was {generation 0, one reference} is now all zero. */
+static int last_out(_Atomic uint64_t *w) {
+  return atomic_fetch_sub(w, MPMP__LIFE_CALL) == MPMP__LIFE_CALL;
+}
+
+int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  if (!last_out(lane))
+    return 0; /* alive, or others are still inside */
+  /* a closed lane's last call: the lane's reference in the header goes */
+  if (lane != &o->life && !last_out(&o->life))
+    return 0;
+  return release(o);
+}
+
+void mpmp__lane_open(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  atomic_store(lane, (uint64_t)mpmp__obj_gen(o));
+  atomic_fetch_add(&o->life, MPMP__LIFE_CALL);
+}
+
+/* Called by a kill, whose caller holds a reference: the header's count
+ * never reaches 0 here. */
+void mpmp__lane_close(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  uint64_t v = atomic_load(lane);
+  do {
+    if ((v & MPMP__LIFE_GEN) == 0)
+      return;
+  } while (!atomic_compare_exchange_weak(lane, &v,
+                                         v & ~(uint64_t)MPMP__LIFE_GEN));
+  if ((v & ~(uint64_t)MPMP__LIFE_GEN) == 0) /* no call inside */
+    atomic_fetch_sub(&o->life, MPMP__LIFE_CALL);
+}
+
+int mpmp__obj_kill(mpmp__obj_t *o) {
+  uint64_t v = atomic_load(&o->life);
+  do {
+    if ((v & MPMP__LIFE_GEN) == 0)
+      return 0;
+  } while (!atomic_compare_exchange_weak(&o->life, &v,
+                                         v & ~(uint64_t)MPMP__LIFE_GEN));
+  atomic_fetch_sub(&mpmp__rt.node_ctl->nobjects, 1);
+  /* Its calls that wait wake up and see the generation 0 (seq_cst: the
+   * CAS above comes before every wake-up below). */
+  if (o->flags & MPMP__OF_LOCK) {
+    mpmp__shlock_t *l = mpmp__obj_own_lock(o);
+    mpmp__shlock_kill(l);
+    mpmp__lane_close(o, mpmp__lock_lane(l));
+  }
+  if (o->kind < MPMP__K_MAX && kinds[o->kind].kill != NULL)
+    kinds[o->kind].kill(o);
+  return 1;
+}
+
 void mpmp__obj_discard(const mpmp_ref_t *ref) {
   mpmp__obj_t *o = mpmp__obj_resolve(ref);
-  if (o)
-    obj_free(o, ref->gen, "discard");
+  if (o != NULL && mpmp__obj_enter(o, &o->life, ref->gen)) {
+    mpmp__obj_kill(o);
+    mpmp__obj_leave(o, &o->life);
+  }
 }
 
 /* a->x: the kind the caller frees (a lock handle may name the lock inside
- * another object, which goes only with that object). */
+ * another object, which goes only with that object). The caller's
+ * reference gives the block back as it leaves, unless a call still waits
+ * in the object: then the last of those does. */
 static int op_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (a->x != 0 && o->kind != a->x)
     return mpmp__err(MPMP_EINVAL, "this Lock belongs to a %s and goes with "
                      "it: free the %s instead", kind_name(o->kind),
                      kind_name(o->kind));
-  return obj_free(o, atomic_load(&o->gen), "free");
+  return mpmp__obj_kill(o) ? 0 : bad_handle("free", "the object was "
+                                            "already freed");
+}
+
+int mpmp__obj_freed(const mpmp__obj_t *o, int ref_kind, int waited) {
+  const char *when = waited ? "while this call waited" : "during this call";
+  if (ref_kind == MPMP__K_LOCK && o->kind != MPMP__K_LOCK)
+    return mpmp__err(MPMP_EBADF, "the %s this Lock belongs to was freed %s",
+                     kind_name(o->kind), when);
+  return mpmp__err(MPMP_EBADF, "the %s was freed %s", kind_name(o->kind),
+                   when);
+}
+
+/* The message of an operation that found its object freed under it. */
+static int freed_during(const mpmp__obj_t *o, int ref_kind, int op,
+                        const mpmp__oparg_t *a) {
+  return mpmp__obj_freed(o, ref_kind, ops[op].blocking != MPMP__OPB_NO &&
+                                          a->deadline != -INFINITY);
+}
+
+/* Every operation runs here, for a local or a remote caller, with a
+ * reference on the object (see the top of the file). Inlined: a frame of
+ * its own cost the local calls 20 instructions more. */
+__attribute__((always_inline)) static inline int
+run_op(mpmp__obj_t *o, const mpmp_ref_t *ref, int op, mpmp__oparg_t *a) {
+  _Atomic uint64_t *lane = mpmp__obj_lane(o, op);
+  if (!mpmp__obj_enter(o, lane, ref->gen))
+    return mpmp__err(MPMP_EBADF, "stale handle: the object was freed");
+  int rc = ops[op].fn(o, a);
+  if (rc == MPMP_EBADF && ops[op].blocking != MPMP__OPB_FREE &&
+      mpmp__obj_dead(o))
+    rc = freed_during(o, ref->kind, op, a);
+  int lrc = mpmp__obj_leave(o, lane);
+  return rc >= 0 && lrc < 0 ? lrc : rc;
 }
 
 static int op_info(mpmp__obj_t *o, mpmp__oparg_t *a) {
@@ -371,7 +569,8 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
   if (o == NULL)
     return bad_handle("shared object", "stale handle: the object was freed "
                       "(or its node's heap was reused)");
-  /* element ranges are checked before any buffer is sized by them */
+  /* element ranges are checked before any buffer is sized by them (a
+   * Value's or Array's header, which a free does not change) */
   if ((q->op == MPMP__OP_LOAD || q->op == MPMP__OP_STORE) &&
       (rc = mpmp__elem_bounds(o, a)) < 0)
     return rc;
@@ -382,7 +581,7 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
                        a->out_max);
   }
   a->out = *scratch;
-  return ops[q->op].fn(o, a);
+  return run_op(o, &q->ref, (int)q->op, a);
 }
 
 /*
@@ -621,20 +820,19 @@ mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
   mpmp__obj_t *o = ref ? mpmp__obj_local(ref, kind) : NULL;
-  if (o != NULL) {
+  if (o == NULL) {
+    int rc = mpmp__check_init(fn);
+    if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
+      return rc;
     a->owner = mpmp__owner_id();
-    int rc = ops[op].fn(o, a);
-    return rc < 0 ? with_fn(rc, fn) : rc;
+    if (!mpmp__ref_is_local(ref))
+      return remote_call(ref, op, a, fn);
+    if ((o = mpmp__obj_resolve(ref)) == NULL)
+      return bad_handle(fn, "stale handle: the object was freed");
+  } else {
+    a->owner = mpmp__owner_id();
   }
-  int rc = mpmp__check_init(fn);
-  if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
-    return rc;
-  a->owner = mpmp__owner_id();
-  if (!mpmp__ref_is_local(ref))
-    return remote_call(ref, op, a, fn);
-  if ((o = mpmp__obj_resolve(ref)) == NULL)
-    return bad_handle(fn, "stale handle: the object was freed");
-  rc = ops[op].fn(o, a);
+  int rc = run_op(o, ref, op, a);
   return rc < 0 ? with_fn(rc, fn) : rc;
 }
 
@@ -689,7 +887,8 @@ int mpmp__objects_init(void) {
   if (worst < 0 && rc == 0)
     rc = mpmp__err(worst, "mpmp_init failed on another rank: %s",
                    mpmp_strerror(worst));
-  mpmp__op_register(MPMP__OP_FREE, op_free, MPMP__OPB_NO);
+  lock_lanes_register();
+  mpmp__op_register(MPMP__OP_FREE, op_free, MPMP__OPB_FREE);
   mpmp__op_register(MPMP__OP_INFO, op_info, MPMP__OPB_NO);
   mpmp__value_ops_register();
   mpmp__sync_ops_register();

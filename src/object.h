@@ -36,23 +36,100 @@ enum {
 
 /* The header of every object: the first 64 bytes of its heap block. */
 typedef struct mpmp__obj {
-  _Atomic uint32_t gen; /* the handle's generation; 0 once freed */
+  /* The handle's generation (low 32 bits; 0 once freed) and the
+   * references (high 32 bits: calls counted here, and one per open lane),
+   * in one word: a call takes its reference with one CAS that also proves
+   * the generation is still its handle's, and the block goes back to the
+   * heap when both are 0 (see object.c, "Lifetime"). */
+  _Atomic uint64_t life;
   uint32_t magic;
   uint16_t kind, type;
   uint32_t flags;
-  uint64_t n;           /* elements (Value 1, Array n) */
   uint32_t esize;       /* bytes per element */
+  uint64_t n;           /* elements (Value 1, Array n) */
   uint32_t lock_off;    /* embedded lock, from the header; 0: none */
   uint32_t data_off;    /* the object's body, from the header */
-  uint32_t pad;
   mpmp_ref_t ext;       /* MPMP__OF_EXTLOCK: the condition's Lock */
 } mpmp__obj_t;
 
 _Static_assert(sizeof(mpmp__obj_t) <= 64, "an object header is one line");
 
+#define MPMP__LIFE_GEN 0xffffffffu        /* life: the generation */
+#define MPMP__LIFE_CALL (UINT64_C(1) << 32) /* life: one call inside */
+
 static inline void *mpmp__obj_data(mpmp__obj_t *o) {
   return (char *)o + o->data_off;
 }
+
+/* The object's generation now: the handle's while it lives, 0 once freed. */
+static inline uint32_t mpmp__obj_gen(const mpmp__obj_t *o) {
+  return (uint32_t)(atomic_load_explicit(&o->life, memory_order_acquire) &
+                    MPMP__LIFE_GEN);
+}
+
+/*
+ * Was the object freed? Meaningful only to a call that holds a reference
+ * on it (mpmp__obj_enter): the block is then still this object's, and
+ * its generation reads 0 from the free on. A blocking operation checks
+ * this after every wake-up: a free wakes every sleeper of the object
+ * (seq_cst: the free's CAS comes before its wake-ups).
+ */
+static inline int mpmp__obj_dead(const mpmp__obj_t *o) {
+  return (atomic_load(&o->life) & MPMP__LIFE_GEN) == 0;
+}
+
+/*
+ * References (object.c, "Lifetime"). A call that runs an operation on the
+ * object takes one first, in a lane: the header's `life`, or a word of the
+ * same shape on a line of the body that the call writes anyway (a queue's
+ * tail for puts, its head for gets, a lock's own line), so that counting
+ * moves no extra cache line between ranks. enter: 1 while the object is
+ * still generation `gen`, 0 (nothing taken, nothing written) once it was
+ * freed. Every enter that returned 1 is paired with one leave on the same
+ * lane; the last leave of a freed object gives its block back to the heap
+ * (0, or the heap's error if the block's tags were overwritten).
+ */
+_Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op);
+int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen);
+int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane);
+/* MPMP_EBADF, message "the <kind> was freed while this call waited"
+ * (`waited`; else "during this call"), for a call on a `ref_kind` handle
+ * (a Lock's may name the lock of a Value, Array or Condition). */
+int mpmp__obj_freed(const mpmp__obj_t *o, int ref_kind, int waited);
+/* A lane of the body, opened by the creator before the handle is known
+ * (it holds one reference in the header until it is closed), and closed
+ * by the kind's kill (the generation in it goes to 0). */
+void mpmp__lane_open(mpmp__obj_t *o, _Atomic uint64_t *lane);
+void mpmp__lane_close(mpmp__obj_t *o, _Atomic uint64_t *lane);
+/* The lane of a lock: the 8 bytes after it in its line (a Lock's body, or
+ * the slot of a Value's, Array's or Condition's own lock). */
+#define MPMP__LOCK_SLOT 64u
+static inline _Atomic uint64_t *mpmp__lock_lane(mpmp__shlock_t *l) {
+  return (_Atomic uint64_t *)(void *)((char *)l + sizeof *l);
+}
+_Static_assert(sizeof(mpmp__shlock_t) + 8 <= MPMP__LOCK_SLOT,
+               "a lock and its lane fit one line");
+/*
+ * Free the object the caller holds a reference on: its generation becomes
+ * 0 (its handles are stale from now on), and every call waiting in it is
+ * woken to return MPMP_EBADF (the kind's kill function). 1 if this call
+ * freed it, 0 if another free came first. The block goes back to the heap
+ * at the last leave.
+ */
+int mpmp__obj_kill(mpmp__obj_t *o);
+/* What a kind adds to the lifetime of its objects (sync.c and queue.c
+ * register theirs at setup; an embedded lock is object.c's own). */
+typedef struct mpmp__kind_ops {
+  /* being freed: wake every waiter, close the lanes */
+  void (*kill)(mpmp__obj_t *o);
+  /* the block is going back to the heap (its last reference left) */
+  void (*release)(mpmp__obj_t *o);
+} mpmp__kind_ops_t;
+void mpmp__kind_register(int kind, const mpmp__kind_ops_t *k);
+/* Calls of `op` on objects of `kind` count themselves in the lane `at`
+ * bytes into the body (> 0). Unregistered: the header's `life`; the lock
+ * operations: the lane of the object's own lock, if it has one. */
+void mpmp__lane_register(int kind, int op, int at);
 
 /* Operations (the remote protocol names them by number). */
 enum {
@@ -114,7 +191,8 @@ typedef int (*mpmp__op_fn)(mpmp__obj_t *o, mpmp__oparg_t *a);
 enum {
   MPMP__OPB_NO = 0, /* never waits */
   MPMP__OPB_TRY,    /* may wait: try at once, wait in a helper thread */
-  MPMP__OPB_ALWAYS  /* waits in any case: always in a helper thread */
+  MPMP__OPB_ALWAYS, /* waits in any case: always in a helper thread */
+  MPMP__OPB_FREE    /* never waits; frees the object (its own messages) */
 };
 
 /* Register an operation (value.c and sync.c do, at setup). */
@@ -137,13 +215,23 @@ int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
 int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
                      uint32_t esize, size_t body, int lock, mpmp__obj_t **o,
                      const char *fn);
-/* Undo a create whose body could not be initialised. */
+/* Free the object `ref` names (nothing if it is stale): a create whose
+ * body could not be initialised, or a pipe's core with its second end. */
 void mpmp__obj_discard(const mpmp_ref_t *ref);
 
 /* A handle to the embedded lock of the object `ref` names. */
 void mpmp__obj_lock_ref(const mpmp_ref_t *ref, mpmp_ref_t *lock);
-/* The lock an object of kind LOCK (or a Condition) uses; NULL + message. */
-mpmp__shlock_t *mpmp__obj_lock(mpmp__obj_t *o);
+/* The lock of an object of kind LOCK, or embedded in a Value, Array or
+ * Condition (not a Condition's external Lock: see below). */
+mpmp__shlock_t *mpmp__obj_own_lock(mpmp__obj_t *o);
+/*
+ * The lock an object of kind LOCK (or a Condition) uses. When that is
+ * another object's (a Condition made with a Lock of the user's), the
+ * caller gets a reference on that object in *held, to leave once done
+ * with the lock (*held NULL: none taken). NULL + message (MPMP_EBADF)
+ * if that Lock was freed.
+ */
+mpmp__shlock_t *mpmp__obj_lock_enter(mpmp__obj_t *o, mpmp__obj_t **held);
 /* Resolve a handle of this node (NULL if stale; no message). */
 mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref);
 /* The hot path: the live object of a valid `kind` handle homed on this

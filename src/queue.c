@@ -46,11 +46,17 @@
  * and wakes only if someone sleeps: no system call on the fast path, and
  * no lost wake-up (see shsync.c for the argument). Items wake one sleeping
  * consumer each; pollers (poll, wait) are woken at every change.
+ *   A free wakes every waiter of the object (its kill function, after the
+ * generation went to 0: object.c); a waiter reads the generation where it
+ * re-checks before sleeping and after every wake-up, and returns
+ * MPMP_EBADF. For a pipe that is the end the call runs on: freeing an end
+ * closes it too, so its peer's calls see a closed pipe, as before.
  */
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -74,11 +80,13 @@ typedef struct waitpt {
 
 /* Poll ready() for up to MPMP_SPIN_US, the rank's polling time for any
  * wait (no longer than the deadline), yielding between rounds where the
- * rank's cores are crowded: 1 if it turned true. The clock is first read
- * after a round of polls. A partner answering within the window costs no
- * system call on either side; 5 us was too short on a VM, where half the
- * ping-pongs then fell asleep (queue 2.7-5.7 us one way). */
-static int spin(ready_fn ready, const void *arg, double deadline) {
+ * rank's cores are crowded: 1 if it turned true or `o` was freed. The
+ * clock is first read after a round of polls. A partner answering within
+ * the window costs no system call on either side; 5 us was too short on a
+ * VM, where half the ping-pongs then fell asleep (queue 2.7-5.7 us one
+ * way). */
+static int spin(ready_fn ready, const void *arg, const mpmp__obj_t *o,
+                double deadline) {
   double start = -1, spin_s = mpmp__rt.spin_s;
   int remote = mpmp__rt.nnodes > 1;
   for (;;) {
@@ -87,6 +95,8 @@ static int spin(ready_fn ready, const void *arg, double deadline) {
         return 1;
       mpmp__cpu_relax();
     }
+    if (mpmp__obj_dead(o))
+      return 1;
     /* With other nodes, the item may be on its way from one: serve their
      * requests (a remote put to this very queue) from here, rather than
      * leave them to the agent thread, which competes with this spin for
@@ -104,17 +114,21 @@ static int spin(ready_fn ready, const void *arg, double deadline) {
 }
 
 /* Wait until ready() may have turned true, or the deadline: spin, then
- * announce, re-check, sleep. The caller loops: re-try, check the deadline. */
-static void await(waitpt_t *wp, ready_fn ready, const void *arg,
-                  double deadline, int poller) {
-  if (spin(ready, arg, deadline))
-    return;
-  _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
-  atomic_fetch_add(count, 1);
-  uint32_t w = atomic_load(&wp->word);
-  if (!ready(arg) && !mpmp__expired(deadline))
-    mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, deadline);
-  atomic_fetch_sub(count, 1);
+ * announce, re-check, sleep. 0, or MPMP_EBADF once the object `o` the
+ * caller runs on (and holds a reference on) was freed. The caller loops:
+ * re-try, check the deadline. */
+static int await(waitpt_t *wp, ready_fn ready, const void *arg,
+                 double deadline, int poller, const mpmp__obj_t *o) {
+  if (!spin(ready, arg, o, deadline)) {
+    _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
+    atomic_fetch_add(count, 1);
+    uint32_t w = atomic_load(&wp->word);
+    /* the generation after the word: a free's wake-up bumps the word */
+    if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
+      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, deadline);
+    atomic_fetch_sub(count, 1);
+  }
+  return mpmp__obj_dead(o) ? MPMP_EBADF : 0;
 }
 
 /* Progress was just published (a seq_cst store): wake one sleeper (all of
@@ -146,7 +160,9 @@ typedef struct qbody {
   uint64_t mask; /* cap - 1 if cap is a power of two, else 0 */
   uint32_t slot_size, max_item;
   _Alignas(64) _Atomic uint64_t tail; /* producers' next position | QCLOSED */
+  _Atomic uint64_t put_lane; /* puts count themselves here (object.c) */
   _Alignas(64) _Atomic uint64_t head; /* consumers' next position */
+  _Atomic uint64_t get_lane; /* gets, polls, sizes, task_done */
   _Alignas(64) waitpt_t items;        /* gets and polls wait here */
   _Alignas(64) waitpt_t space;        /* puts wait here */
   _Alignas(64) _Atomic uint64_t unfinished; /* JoinableQueue */
@@ -274,7 +290,8 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return mpmp__err(rc, "the queue is closed");
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    await(&q->space, q_can_put, q, a->deadline, 0);
+    if ((rc = await(&q->space, q_can_put, q, a->deadline, 0, o)) < 0)
+      return rc;
   }
 }
 
@@ -298,7 +315,8 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    await(&q->items, q_can_get, q, a->deadline, 0);
+    if ((rc = await(&q->items, q_can_get, q, a->deadline, 0, o)) < 0)
+      return rc;
   }
 }
 
@@ -352,7 +370,9 @@ static int q_join(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return 0;
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    await(&q->done, q_joined, q, a->deadline, 0);
+    int rc = await(&q->done, q_joined, q, a->deadline, 0, o);
+    if (rc < 0)
+      return rc;
   }
 }
 
@@ -363,8 +383,32 @@ static int q_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return 1;
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    await(&q->items, q_can_get, q, a->deadline, 1);
+    int rc = await(&q->items, q_can_get, q, a->deadline, 1, o);
+    if (rc < 0)
+      return rc;
   }
+}
+
+/* Freed: wake every waiter (they see the generation 0). */
+static void q_kill(mpmp__obj_t *o) {
+  qbody_t *q = mpmp__obj_data(o);
+  wake(&q->items, 1);
+  wake(&q->space, 1);
+  wake(&q->done, 1);
+  mpmp__lane_close(o, &q->put_lane);
+  mpmp__lane_close(o, &q->get_lane);
+}
+
+/* Producers count themselves on the tail's line, consumers on the head's:
+ * lines each side writes anyway, so a queue between two ranks moves no
+ * other line (the header is only read). */
+static void q_lanes_register(void) {
+  static const int gets[] = {MPMP__OP_Q_GET, MPMP__OP_Q_POLL,
+                             MPMP__OP_Q_SIZE, MPMP__OP_Q_TASK_DONE};
+  mpmp__lane_register(MPMP__K_QUEUE, MPMP__OP_Q_PUT,
+                      offsetof(qbody_t, put_lane));
+  for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
+    mpmp__lane_register(MPMP__K_QUEUE, gets[i], offsetof(qbody_t, get_lane));
 }
 
 /* ---- Pipe ---------------------------------------------------------------- */
@@ -392,8 +436,7 @@ typedef struct chan {
 typedef struct pcore {
   uint32_t duplex;
   _Atomic uint32_t ends;      /* ends not freed yet */
-  _Atomic uint32_t closed[2]; /* end e closed */
-  _Atomic uint32_t freed[2];
+  _Atomic uint32_t closed[2]; /* end e closed (or freed) */
   _Alignas(64) chan_t ch[2];  /* ch[e]: what end e receives (one-way: ch[0]) */
 } pcore_t;
 
@@ -447,21 +490,26 @@ static int is_closed(pcore_t *pc, unsigned e) {
   return atomic_load(&pc->closed[e]) != 0;
 }
 
-/* The pipe of the end `o`, and which end it is. */
-/* Not inlined: gcc -O3 then loses track of which paths set *pc and *e and
- * warns (-Wmaybe-uninitialized, -Wstringop-overflow) about paths that
- * return the error first. */
-__attribute__((noinline)) static int conn_resolve(mpmp__obj_t *o,
-                                                  pcore_t **pc, unsigned *e) {
+/* An operation on the end `o` of the pipe `pc`, which end it is. */
+typedef int (*conn_fn)(mpmp__obj_t *o, pcore_t *pc, unsigned e,
+                       mpmp__oparg_t *a);
+
+/* The pipe's core of an end. Each end holds a reference on it from its
+ * creation until its own block goes back (conn_release), so the core
+ * outlives every call on either end, and a call counts itself only in its
+ * end's header, which the other end's calls never touch (object.c,
+ * "Lifetime"). */
+static mpmp__obj_t *core_obj(mpmp__obj_t *o) {
+  const pend_t *pe = mpmp__obj_data(o);
+  return (mpmp__obj_t *)(void *)(mpmp__rt.heap_base + pe->core.off);
+}
+
+/* Run fn on the pipe of the end `o`. */
+static int conn_op(mpmp__obj_t *o, mpmp__oparg_t *a, conn_fn fn) {
   if (o->kind != MPMP__K_CONN || o->type > END_B)
     return mpmp__err(MPMP_EBADF, "not a connection");
   const pend_t *pe = mpmp__obj_data(o);
-  mpmp__obj_t *co = mpmp__obj_resolve(&pe->core);
-  if (co == NULL)
-    return mpmp__err(MPMP_EBADF, "the pipe of this connection was freed");
-  *pc = mpmp__obj_data(co);
-  *e = pe->end;
-  return 0;
+  return fn(o, mpmp__obj_data(core_obj(o)), pe->end, a);
 }
 
 /* A snapshot of what a blocked writer or reader waits to change. */
@@ -538,9 +586,10 @@ static void chan_put(char *ring, uint64_t pos, const char *msg, uint64_t n,
 }
 
 /* Write one message, holding the channel's writer lock. A deadline already
- * past writes it only if all of it fits now. */
-static int chan_write(pcore_t *pc, chan_t *ch, const char *msg, uint64_t n,
-                      double deadline) {
+ * past writes it only if all of it fits now. MPMP_EBADF once the end `o`
+ * was freed. */
+static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
+                      const char *msg, uint64_t n, double deadline) {
   char *ring = ring_of(pc, ch);
   uint64_t total = MSG_HEAD + pad8(n);
   uint64_t start = atomic_load_explicit(&ch->wpos, memory_order_relaxed);
@@ -576,7 +625,8 @@ static int chan_write(pcore_t *pc, chan_t *ch, const char *msg, uint64_t n,
       break;
     }
     cwait_t cw = {pc, ch, r, ab};
-    await(&ch->space, writer_ready, &cw, deadline, 0);
+    if ((rc = await(&ch->space, writer_ready, &cw, deadline, 0, o)) < 0)
+      break;
   }
   if (done > 0)
     chan_withdraw(ch, ring, n, start, w);
@@ -584,10 +634,12 @@ static int chan_write(pcore_t *pc, chan_t *ch, const char *msg, uint64_t n,
 }
 
 /* Take the rest of the message that starts at `start` (TAKEN by us),
- * holding the reader lock: 0, or 1 if its writer withdrew it. Its writer
- * is sending it, so this ends without a deadline. */
-static int chan_take(chan_t *ch, const char *ring, uint64_t start, uint64_t n,
-                     char *out) {
+ * holding the reader lock: 0, 1 if its writer withdrew it, or MPMP_EBADF
+ * if the end `o` was freed meanwhile (the message is left half read: the
+ * end is gone). Its writer is sending it, so this ends without a
+ * deadline. */
+static int chan_take(const mpmp__obj_t *o, chan_t *ch, const char *ring,
+                     uint64_t start, uint64_t n, char *out) {
   uint64_t end = start + MSG_HEAD + pad8(n);
   uint64_t r = start + MSG_HEAD;
   for (;;) {
@@ -614,13 +666,23 @@ static int chan_take(chan_t *ch, const char *ring, uint64_t start, uint64_t n,
     /* A close does not end this wait: the writer finishes the message or
      * withdraws it (it does when it sees a close). */
     cwait_t cw = {NULL, ch, w, start + 1};
-    await(&ch->data, reader_ready, &cw, INFINITY, 0);
+    int rc = await(&ch->data, reader_ready, &cw, INFINITY, 0, o);
+    if (rc < 0)
+      return rc;
   }
 }
 
+static int closed_end(const mpmp__obj_t *o) {
+  /* freeing an end closes it: its own calls say it was freed */
+  return mpmp__obj_dead(o) ? MPMP_EBADF
+                           : mpmp__err(MPMP_EPIPE, "this connection is "
+                                       "closed");
+}
+
 /* Receive one message into out (max bytes), holding the reader lock. */
-static int chan_read(pcore_t *pc, chan_t *ch, unsigned e, char *out,
-                     size_t max, size_t *len, double deadline) {
+static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
+                     unsigned e, char *out, size_t max, size_t *len,
+                     double deadline) {
   char *ring = ring_of(pc, ch);
   int once = mpmp__expired(deadline);
   for (;;) {
@@ -642,12 +704,13 @@ static int chan_read(pcore_t *pc, chan_t *ch, unsigned e, char *out,
         return MPMP_ETIMEDOUT; /* not all there: a try does not start it */
       if (!atomic_compare_exchange_strong(hp, &h, h | H_TAKEN))
         continue; /* withdrawn just now */
-      if (chan_take(ch, ring, r, h, out) == 0)
-        return 0;
+      int rc = chan_take(o, ch, ring, r, h, out);
+      if (rc <= 0)
+        return rc;
       continue; /* withdrawn while we read it: wait for the next one */
     }
     if (is_closed(pc, e))
-      return mpmp__err(MPMP_EPIPE, "this connection is closed");
+      return closed_end(o);
     /* EOF only if the peer closed and nothing came before that: it
      * publishes before it closes, so re-read after seeing the close. */
     if (is_closed(pc, 1 - e) && atomic_load(&ch->wpos) == r)
@@ -656,22 +719,16 @@ static int chan_read(pcore_t *pc, chan_t *ch, unsigned e, char *out,
     if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
     cwait_t cw = {pc, ch, w, 0};
-    await(&ch->data, reader_ready, &cw, deadline, 0);
+    int rc = await(&ch->data, reader_ready, &cw, deadline, 0, o);
+    if (rc < 0)
+      return rc;
   }
 }
 
-static int closed_end(void) {
-  return mpmp__err(MPMP_EPIPE, "this connection is closed");
-}
-
-static int c_send(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  pcore_t *pc;
-  unsigned e;
-  int rc = conn_resolve(o, &pc, &e);
-  if (rc < 0)
-    return rc;
+static int c_send(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  int rc;
   if (is_closed(pc, e))
-    return closed_end();
+    return closed_end(o);
   if (!can_send(pc, e))
     return mpmp__err(MPMP_EPERM, "this is the receive-only end of a one-way "
                      "Pipe (duplex 0: the first end receives, the second "
@@ -685,19 +742,22 @@ static int c_send(mpmp__obj_t *o, mpmp__oparg_t *a) {
   chan_t *ch = send_chan(pc, e);
   if ((rc = mpmp__shlock_acquire(&ch->wlock, a->owner, a->deadline)) < 0)
     return rc;
-  rc = chan_write(pc, ch, a->in, a->in_len, a->deadline);
+  /* (a writer before us may have waited until the end was freed) */
+  rc = mpmp__obj_dead(o) ? MPMP_EBADF
+                         : chan_write(o, pc, ch, a->in, a->in_len,
+                                      a->deadline);
   mpmp__shlock_release(&ch->wlock, a->owner);
   if (rc == MPMP_EPIPE)
-    return is_closed(pc, e) ? closed_end()
+    return is_closed(pc, e) ? closed_end(o)
                             : mpmp__err(rc, "the other end of the pipe was "
                                         "closed during the send (broken "
                                         "pipe)");
   return rc;
 }
 
-static int recv_check(pcore_t *pc, unsigned e) {
+static int recv_check(const mpmp__obj_t *o, pcore_t *pc, unsigned e) {
   if (is_closed(pc, e))
-    return closed_end();
+    return closed_end(o);
   if (!can_recv(pc, e))
     return mpmp__err(MPMP_EPERM, "this is the send-only end of a one-way "
                      "Pipe (duplex 0: the first end receives, the second "
@@ -705,17 +765,15 @@ static int recv_check(pcore_t *pc, unsigned e) {
   return 0;
 }
 
-static int c_recv(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  pcore_t *pc;
-  unsigned e;
-  int rc = conn_resolve(o, &pc, &e);
-  if (rc < 0 || (rc = recv_check(pc, e)) < 0)
+static int c_recv(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  int rc = recv_check(o, pc, e);
+  if (rc < 0)
     return rc;
   chan_t *ch = recv_chan(pc, e);
   if ((rc = mpmp__shlock_acquire(&ch->rlock, a->owner, a->deadline)) < 0)
     return rc;
   size_t len = 0;
-  rc = chan_read(pc, ch, e, a->out, a->out_max, &len, a->deadline);
+  rc = chan_read(o, pc, ch, e, a->out, a->out_max, &len, a->deadline);
   mpmp__shlock_release(&ch->rlock, a->owner);
   if (rc == 0)
     a->out_len = len;
@@ -747,11 +805,9 @@ static int readable(const void *arg) {
   return any_closed(p->pc);
 }
 
-static int c_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  pcore_t *pc;
-  unsigned e;
-  int rc = conn_resolve(o, &pc, &e);
-  if (rc < 0 || (rc = recv_check(pc, e)) < 0)
+static int c_poll(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  int rc = recv_check(o, pc, e);
+  if (rc < 0)
     return rc;
   cpoll_t p = {pc, recv_chan(pc, e), e};
   for (;;) {
@@ -759,7 +815,9 @@ static int c_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return 1;
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    await(&p.ch->data, readable, &p, a->deadline, 1);
+    /* (freeing this end closes it, which makes it readable: ask first) */
+    if ((rc = await(&p.ch->data, readable, &p, a->deadline, 1, o)) < 0)
+      return rc;
   }
 }
 
@@ -770,34 +828,47 @@ static void wake_all(pcore_t *pc) {
   }
 }
 
-static int c_close(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  (void)a;
-  pcore_t *pc;
-  unsigned e;
-  int rc = conn_resolve(o, &pc, &e);
-  if (rc < 0)
-    return rc;
+static void end_close(pcore_t *pc, unsigned e) {
   atomic_store(&pc->closed[e], 1); /* seq_cst, then wake */
   wake_all(pc);
+}
+
+static int c_close(mpmp__obj_t *o, pcore_t *pc, unsigned e,
+                   mpmp__oparg_t *a) {
+  (void)o;
+  (void)a;
+  end_close(pc, e);
   return 0;
 }
 
-/* Close the end, free its object, and the core with the second end. */
-static int c_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  pcore_t *pc;
-  unsigned e;
-  int rc = conn_resolve(o, &pc, &e);
-  if (rc < 0)
-    return rc;
-  c_close(o, a);
+/* Freed (object.c, after the generation went to 0): an end closes, which
+ * wakes every waiter of the pipe; its own see it was freed (closed_end,
+ * await), the peer's see a closed pipe. The core's waiters are its ends'
+ * calls, woken with them. */
+static void c_kill(mpmp__obj_t *o) {
+  if (o->type > END_B)
+    return;
   const pend_t *pe = mpmp__obj_data(o);
-  mpmp_ref_t self = pe->self, core = pe->core;
-  int last = 0;
-  if (atomic_exchange(&pc->freed[e], 1) == 0)
-    last = atomic_fetch_sub(&pc->ends, 1) == 1;
-  mpmp__obj_discard(&self);
-  if (last)
-    mpmp__obj_discard(&core);
+  end_close(mpmp__obj_data(core_obj(o)), pe->end);
+}
+
+/* An end's block goes back: so does its reference on the core. */
+static void c_release(mpmp__obj_t *o) {
+  if (o->type <= END_B) {
+    mpmp__obj_t *co = core_obj(o);
+    mpmp__obj_leave(co, &co->life);
+  }
+}
+
+/* Free the end (which closes it), and the core with the second end (its
+ * block goes when the ends' blocks have gone). */
+static int c_free(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  (void)e;
+  (void)a;
+  if (!mpmp__obj_kill(o))
+    return mpmp__err(MPMP_EBADF, "this connection was already freed");
+  if (atomic_fetch_sub(&pc->ends, 1) == 1)
+    mpmp__obj_kill(core_obj(o)); /* held by this end */
   return 0;
 }
 
@@ -808,16 +879,16 @@ static int wrong_kind(const char *what) {
 }
 
 static int op_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  return o->kind == MPMP__K_CONN ? c_send(o, a) : q_put(o, a);
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_send) : q_put(o, a);
 }
 static int op_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  return o->kind == MPMP__K_CONN ? c_recv(o, a) : q_get(o, a);
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_recv) : q_get(o, a);
 }
 static int op_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  return o->kind == MPMP__K_CONN ? c_poll(o, a) : q_poll(o, a);
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_poll) : q_poll(o, a);
 }
 static int op_close(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  return o->kind == MPMP__K_CONN ? c_close(o, a) : q_close(o, a);
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_close) : q_close(o, a);
 }
 static int op_size(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return o->kind == MPMP__K_CONN ? wrong_kind("qsize") : q_size(o, a);
@@ -829,7 +900,7 @@ static int op_join(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return o->kind == MPMP__K_CONN ? wrong_kind("join") : q_join(o, a);
 }
 static int op_conn_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  return o->kind == MPMP__K_CONN ? c_free(o, a)
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_free)
                                  : mpmp__err(MPMP_EBADF, "not a connection");
 }
 
@@ -843,7 +914,10 @@ void mpmp__queue_ops_register(void) {
   mpmp__op_register(MPMP__OP_Q_TASK_DONE, op_task_done, MPMP__OPB_NO);
   mpmp__op_register(MPMP__OP_Q_JOIN, op_join, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_POLL, op_poll, MPMP__OPB_TRY);
-  mpmp__op_register(OP_CONN_FREE, op_conn_free, MPMP__OPB_NO);
+  mpmp__op_register(OP_CONN_FREE, op_conn_free, MPMP__OPB_FREE);
+  mpmp__kind_register(MPMP__K_QUEUE, &(mpmp__kind_ops_t){q_kill, 0});
+  mpmp__kind_register(MPMP__K_CONN, &(mpmp__kind_ops_t){c_kill, c_release});
+  q_lanes_register();
 }
 
 /* ---- public: Queue ------------------------------------------------------- */
@@ -884,6 +958,8 @@ static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
   b->max_item = (uint32_t)max_item;
   for (size_t i = 0; i < cap; i++)
     atomic_init(&slot_at(b, i)->seq, 2 * (uint64_t)i);
+  mpmp__lane_open(o, &b->put_lane);
+  mpmp__lane_open(o, &b->get_lane);
   return 0;
 }
 
@@ -1004,8 +1080,9 @@ MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout) {
 
 /* ---- public: Pipe -------------------------------------------------------- */
 
-static int end_create(mpmp_conn_t *c, const mpmp_ref_t *core, unsigned end,
-                      const char *fn) {
+/* An end, holding a reference on the core `co` (see core_obj). */
+static int end_create(mpmp_conn_t *c, mpmp__obj_t *co, const mpmp_ref_t *core,
+                      unsigned end, const char *fn) {
   mpmp__obj_t *o;
   int rc = mpmp__obj_create(&c->ref, MPMP__K_CONN, (int)end, 0, 0,
                             sizeof(pend_t), 0, &o, fn);
@@ -1014,6 +1091,7 @@ static int end_create(mpmp_conn_t *c, const mpmp_ref_t *core, unsigned end,
     pe->core = *core;
     pe->self = c->ref;
     pe->end = end;
+    mpmp__obj_enter(co, &co->life, core->gen); /* nobody else has it yet */
   }
   return rc;
 }
@@ -1037,11 +1115,11 @@ MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
     mpmp__shlock_init(&pc->ch[i].rlock, 0);
     pc->ch[i].ring_off = sizeof(pcore_t) + (uint64_t)i * RING;
   }
-  if ((rc = end_create(c1, &core, END_A, fn)) < 0) {
+  if ((rc = end_create(c1, o, &core, END_A, fn)) < 0) {
     mpmp__obj_discard(&core);
     return rc;
   }
-  if ((rc = end_create(c2, &core, END_B, fn)) < 0) {
+  if ((rc = end_create(c2, o, &core, END_B, fn)) < 0) {
     mpmp__obj_discard(&c1->ref);
     mpmp__obj_discard(&core);
     return rc;
@@ -1100,21 +1178,40 @@ MPMP_API int mpmp_conn_close(mpmp_conn_t c) {
 
 /* ---- public: connection.wait() ------------------------------------------- */
 
+/* An object of the wait found freed: before the wait began, or during it
+ * (`waited`: an earlier look found it alive). */
+static int wait_freed(const mpmp_ref_t *ref, int waited, const char *fn) {
+  if (!waited)
+    return mpmp__err(MPMP_EBADF, "%s: stale handle: the object was freed",
+                     fn);
+  return mpmp__err(MPMP_EBADF, "%s: the %s was freed while this call waited",
+                   fn, ref->kind == MPMP__K_CONN ? "Pipe connection"
+                                                 : "Queue");
+}
+
 /* One look at one object: 1 ready, 0 not, or an error. A local object is
- * checked in place (no message formatting for "not ready"). */
-static int poll_once(const mpmp_ref_t *ref, const char *fn) {
+ * checked in place (no message formatting for "not ready"), with a
+ * reference held as object.c's calls do. */
+static int poll_once(const mpmp_ref_t *ref, int waited, const char *fn) {
   mpmp__oparg_t a = {.deadline = -INFINITY};
   int rc;
   if (mpmp__ref_is_local(ref)) {
     mpmp__obj_t *o = mpmp__obj_resolve(ref);
-    if (o == NULL)
-      return mpmp__err(MPMP_EBADF, "%s: stale handle: the object was freed",
-                       fn);
+    _Atomic uint64_t *lane = o ? mpmp__obj_lane(o, MPMP__OP_Q_POLL) : NULL;
+    if (o == NULL || !mpmp__obj_enter(o, lane, ref->gen))
+      return wait_freed(ref, waited, fn);
     rc = op_poll(o, &a);
+    int dead = rc == MPMP_EBADF && mpmp__obj_dead(o);
+    mpmp__obj_leave(o, lane);
+    if (dead)
+      return wait_freed(ref, 1, fn);
     if (rc < 0 && rc != MPMP_ETIMEDOUT)
       return mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
   } else {
     rc = mpmp__obj_call(ref, ref->kind, MPMP__OP_Q_POLL, &a, fn);
+    /* a handle that was alive at the last look */
+    if (rc == MPMP_EBADF && waited)
+      return wait_freed(ref, 1, fn);
   }
   return rc == MPMP_ETIMEDOUT ? 0 : rc;
 }
@@ -1157,11 +1254,11 @@ MPMP_API int mpmp_conn_wait(const mpmp_ref_t *objs, int n, double timeout,
     return 1;
   }
   double pause = 20e-6;
-  for (;;) {
+  for (int waited = 0;; waited = 1) {
     int k = 0;
     for (int i = 0; i < n; i++) {
       snprintf(what, sizeof what, "%s (object %d)", fn, i);
-      if ((rc = poll_once(&objs[i], what)) < 0)
+      if ((rc = poll_once(&objs[i], waited, what)) < 0)
         return rc;
       if (rc > 0) {
         if (ready)

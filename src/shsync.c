@@ -16,6 +16,15 @@
  * meet on the same word. Waits use FUTEX_WAIT_BITSET, whose timeout is an
  * absolute CLOCK_MONOTONIC time, the clock of mpmp__now(): a deadline
  * needs no recomputation after early wake-ups.
+ *
+ * Kills (an object freed while processes wait in it) follow the same
+ * pattern: the kill sets the primitive's dead mark, then changes every
+ * futex word a sleeper may have read (in a way no other call undoes to the
+ * value read), then wakes all of them. A waiter reads the word it will
+ * sleep on before it reads the mark: if it saw no mark, the kill's change
+ * comes after its read and the kernel refuses to put it to sleep (or the
+ * wake finds it asleep). Every wait loop reads the mark after each wake-up
+ * and returns MPMP_EBADF.
  */
 #include <limits.h>
 #include <linux/futex.h>
@@ -145,12 +154,24 @@ static int lock_try(mpmp__shlock_t *l) {
          word_take(l);
 }
 
+/* Killed (see the top of the file): a kill ors WORD_DEAD into `word`, so
+ * the head never sleeps on the 2 it wrote before the kill, and adds
+ * SERVING_DEAD to `serving`, so no ticket is ever the head again and the
+ * queue's sleepers never sleep on the value they read (only the head
+ * writes `serving` otherwise, always beyond what anyone read before). */
+#define WORD_DEAD 4u
+#define SERVING_DEAD (1u << 31)
+
+static int lock_dead(const mpmp__shlock_t *l) {
+  return atomic_load(&l->dead) != 0;
+}
+
 /* Deadline already past: succeed only if the lock is free for newcomers;
  * retry only while that holds. */
 static int lock_try_once(mpmp__shlock_t *l) {
   for (;;) {
     if (atomic_load(&l->word) != 0 || atomic_load(&l->hungry) != 0)
-      return MPMP_ETIMEDOUT;
+      return lock_dead(l) ? MPMP_EBADF : MPMP_ETIMEDOUT;
     if (word_take(l))
       return 0;
   }
@@ -174,9 +195,11 @@ static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
      * sleep on sees the count and wakes the overflow bit. */
     atomic_fetch_add(&l->overflow_asleep, 1);
     s = atomic_load(&l->serving);
-    if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE)
+    if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE && !lock_dead(l))
       mpmp__futex_wait_until(&l->serving, s, OVERFLOW_BIT, deadline);
     atomic_fetch_sub(&l->overflow_asleep, 1);
+    if (lock_dead(l))
+      return MPMP_EBADF;
   }
 }
 
@@ -202,13 +225,15 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
     uint32_t s = atomic_load(&l->serving);
     if (s == t)
       return 0;
+    if (lock_dead(l)) /* the queue is gone: leave it as it is */
+      return MPMP_EBADF;
     if (mpmp__expired(deadline))
       return ticket_abandon(l, t);
     /* Announce, re-check, sleep (see above). The bit is ours alone, and
      * cleared before this ticket can be the head or be marked gone. */
     atomic_fetch_or(&l->asleep, bit);
     s = atomic_load(&l->serving);
-    if (s != t)
+    if (s != t && !lock_dead(l))
       mpmp__futex_wait_until(&l->serving, s, turn_bit(t), deadline);
     atomic_fetch_and(&l->asleep, ~bit);
   }
@@ -275,7 +300,7 @@ static int head_spin(mpmp__shlock_t *l, double start, double deadline) {
   }
 }
 
-/* The head takes the word: 0, or MPMP_ETIMEDOUT. */
+/* The head takes the word: 0, MPMP_ETIMEDOUT, or MPMP_EBADF (killed). */
 static int head_take(mpmp__shlock_t *l, double deadline) {
   double start = mpmp__now();
   int rc = 0;
@@ -291,6 +316,10 @@ static int head_take(mpmp__shlock_t *l, double deadline) {
         rc = MPMP_ETIMEDOUT;
         break;
       }
+      if (lock_dead(l)) { /* read after our 2 went in: see WORD_DEAD */
+        rc = MPMP_EBADF;
+        break;
+      }
       mpmp__futex_wait_until(&l->word, 2, ANY_BITS, deadline);
     }
   }
@@ -299,13 +328,21 @@ static int head_take(mpmp__shlock_t *l, double deadline) {
   return rc;
 }
 
-/* Queue, wait to be the head, take the word, let the next one be head. */
+/* Queue, wait to be the head, take the word, let the next one be head.
+ * A killed lock ends every step with MPMP_EBADF (the word taken after
+ * the kill too: the free came first); the queue is then left as it is. */
 static int lock_queue(mpmp__shlock_t *l, double deadline) {
   uint32_t t;
+  if (lock_dead(l))
+    return MPMP_EBADF;
   int rc = ticket_take(l, &t, deadline);
   if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
     rc = head_take(l, deadline);
+    if (rc == MPMP_EBADF)
+      return rc;
     ticket_pass(l);
+    if (rc == 0 && lock_dead(l))
+      rc = MPMP_EBADF;
   }
   return rc;
 }
@@ -322,8 +359,8 @@ static int lock_acquire(mpmp__shlock_t *l, double deadline) {
  * Condition's waiter coming back. It released the lock so that others
  * could use it; barging back in would undo that (Python's wait(0) would
  * let nobody in). */
-static void lock_acquire_queued(mpmp__shlock_t *l) {
-  lock_queue(l, INFINITY); /* cannot fail without a deadline */
+static int lock_acquire_queued(mpmp__shlock_t *l) {
+  return lock_queue(l, INFINITY); /* no deadline: only a kill fails it */
 }
 
 static void lock_release(mpmp__shlock_t *l) {
@@ -344,7 +381,7 @@ void mpmp__shlock_init(mpmp__shlock_t *l, int recursive) {
   l->recursive = recursive != 0;
   atomic_init(&l->asleep, 0);
   atomic_init(&l->overflow_asleep, 0);
-  l->reserved = 0;
+  atomic_init(&l->dead, 0);
 }
 
 /* `owner` and `count` are written only by the holder, after taking the
@@ -374,6 +411,17 @@ int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   return 0;
 }
 
+int mpmp__shlock_try(mpmp__shlock_t *l, uint64_t owner) {
+  if (l->recursive && owner_of(l) == owner) {
+    atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+    return 1;
+  }
+  if (!lock_try(l))
+    return 0;
+  set_owner(l, owner, 1);
+  return 1;
+}
+
 int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner) {
   if (owner == 0 || owner_of(l) != owner)
     return mpmp__err(MPMP_EPERM, "release of a lock this thread does not hold");
@@ -388,6 +436,14 @@ int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner) {
 
 uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l) { return owner_of(l); }
 
+void mpmp__shlock_kill(mpmp__shlock_t *l) {
+  atomic_store(&l->dead, 1);
+  atomic_fetch_or(&l->word, WORD_DEAD);
+  atomic_fetch_add(&l->serving, SERVING_DEAD);
+  mpmp__futex_wake(&l->word, INT_MAX, ANY_BITS);
+  mpmp__futex_wake(&l->serving, INT_MAX, ANY_BITS);
+}
+
 /* ---- Semaphore ------------------------------------------------------------- */
 
 int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max) {
@@ -399,9 +455,14 @@ int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max) {
   return 0;
 }
 
+/* A kill sets bit 31 of the value (a value is at most INT32_MAX): no
+ * acquire takes from it, no release adds to it, and a sleeper's 0 is gone
+ * for good. */
+#define SEM_DEAD (1u << 31)
+
 static int sem_try_down(mpmp__shsem_t *s) {
   uint32_t v = atomic_load(&s->value);
-  while (v > 0)
+  while (v > 0 && !(v & SEM_DEAD))
     if (atomic_compare_exchange_weak(&s->value, &v, v - 1))
       return 1;
   return 0;
@@ -417,6 +478,8 @@ int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline) {
   for (;;) {
     if (sem_try_down(s))
       return 0;
+    if (atomic_load(&s->value) & SEM_DEAD)
+      return MPMP_EBADF;
     if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
     atomic_fetch_add(&s->waiters, 1); /* announce, then re-read in the kernel */
@@ -441,6 +504,8 @@ int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n) {
     return mpmp__err(MPMP_EINVAL, "semaphore release count must be >= 1");
   uint32_t v = atomic_load(&s->value);
   do {
+    if (v & SEM_DEAD)
+      return MPMP_EBADF;
     int rc = sem_check_add(s, v, n);
     if (rc)
       return rc;
@@ -452,7 +517,12 @@ int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n) {
 }
 
 unsigned mpmp__shsem_value(const mpmp__shsem_t *s) {
-  return atomic_load(&s->value);
+  return atomic_load(&s->value) & ~SEM_DEAD;
+}
+
+void mpmp__shsem_kill(mpmp__shsem_t *s) {
+  atomic_fetch_or(&s->value, SEM_DEAD);
+  mpmp__futex_wake(&s->value, INT_MAX, ANY_BITS);
 }
 
 /* ---- Event ----------------------------------------------------------------- */
@@ -485,17 +555,36 @@ int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline) {
   uint32_t w = atomic_load(&e->word);
   if (w & 1u)
     return 0;
-  int rc = MPMP_ETIMEDOUT;
+  int rc;
   atomic_fetch_add(&e->waiters, 1);
-  while (!mpmp__expired(deadline)) {
-    mpmp__futex_wait_until(&e->word, w, ANY_BITS, deadline);
-    if (atomic_load(&e->word) != w) {
+  for (;;) {
+    /* The word before the mark: a kill marks, then moves the word, so a
+     * waiter that sees the move sees the mark too (and does not take the
+     * kill for a set). */
+    int moved = atomic_load(&e->word) != w;
+    if (atomic_load(&e->dead)) {
+      rc = MPMP_EBADF;
+      break;
+    }
+    if (moved) {
       rc = 0;
       break;
     }
+    if (mpmp__expired(deadline)) {
+      rc = MPMP_ETIMEDOUT;
+      break;
+    }
+    mpmp__futex_wait_until(&e->word, w, ANY_BITS, deadline);
   }
   atomic_fetch_sub(&e->waiters, 1);
   return rc;
+}
+
+/* The word moves by a set's step without setting: no waiter's w is left. */
+void mpmp__shevent_kill(mpmp__shevent_t *e) {
+  atomic_store(&e->dead, 1);
+  atomic_fetch_add(&e->word, 2u);
+  mpmp__futex_wake(&e->word, INT_MAX, ANY_BITS);
 }
 
 /* ---- Condition ------------------------------------------------------------- */
@@ -512,15 +601,22 @@ static uint32_t unlock_all(mpmp__shlock_t *l) {
   return levels;
 }
 
-static void relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
-  lock_acquire_queued(l);
-  set_owner(l, owner, levels);
+/* 0, or MPMP_EBADF (the lock was killed; not held). */
+static int relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
+  int rc = lock_acquire_queued(l);
+  if (rc == 0)
+    set_owner(l, owner, levels);
+  return rc;
 }
 
-/* Sleep until seq moves off `seq` or the deadline. */
+/* Sleep until seq moves off `seq`, the deadline, or a kill. */
 static int cond_sleep(mpmp__shcond_t *c, uint32_t seq, double deadline) {
   for (;;) {
-    if (atomic_load(&c->seq) != seq)
+    /* seq before the mark: a kill marks, then moves seq (see the Event) */
+    int moved = atomic_load(&c->seq) != seq;
+    if (atomic_load(&c->dead))
+      return MPMP_EBADF;
+    if (moved)
       return 0;
     if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
@@ -541,13 +637,15 @@ int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
                       double deadline) {
   if (owner == 0 || owner_of(l) != owner)
     return cperm();
+  if (atomic_load(&c->dead))
+    return MPMP_EBADF;
   atomic_fetch_add(&c->waiters, 1);
   uint32_t seq = atomic_load(&c->seq);
   uint32_t levels = unlock_all(l);
   int rc = cond_sleep(c, seq, deadline);
   atomic_fetch_sub(&c->waiters, 1);
-  relock(l, owner, levels);
-  return rc;
+  int lrc = relock(l, owner, levels);
+  return lrc != 0 ? lrc : rc;
 }
 
 int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
@@ -577,6 +675,12 @@ void mpmp__shcond_notify_all(mpmp__shcond_t *c) {
   mpmp__shcond_notify(c, UINT_MAX);
 }
 
+void mpmp__shcond_kill(mpmp__shcond_t *c) {
+  atomic_store(&c->dead, 1);
+  atomic_fetch_add(&c->seq, 1);
+  mpmp__futex_wake(&c->seq, INT_MAX, ANY_BITS);
+}
+
 /* ---- Barrier: Python's threading.Barrier, state for state ------------------ */
 
 enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
@@ -584,8 +688,9 @@ enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
 /* The internal lock is never held across a user's call: any id will do. */
 #define BOWNER UINT64_MAX
 
-static void b_lock(mpmp__shbarrier_t *b) {
-  mpmp__shlock_acquire(&b->lock, BOWNER, INFINITY);
+/* 0, or MPMP_EBADF once killed. */
+static int b_lock(mpmp__shbarrier_t *b) {
+  return mpmp__shlock_acquire(&b->lock, BOWNER, INFINITY);
 }
 
 static void b_unlock(mpmp__shbarrier_t *b) {
@@ -613,6 +718,7 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
   mpmp__shlock_init(&b->lock, 0);
   atomic_init(&b->cond.seq, 0);
   atomic_init(&b->cond.waiters, 0);
+  atomic_init(&b->cond.dead, 0);
   b->parties = parties;
   b->count = 0;
   atomic_init(&b->state, FILLING);
@@ -629,8 +735,11 @@ static int b_enter(mpmp__shbarrier_t *b, double deadline) {
 }
 
 static int b_wait(mpmp__shbarrier_t *b, double deadline) {
-  if (mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_released, b,
-                            deadline)) {
+  int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_released, b,
+                                 deadline);
+  if (rc == MPMP_EBADF)
+    return rc;
+  if (rc) {
     b_set(b, BROKEN); /* a timeout breaks it for everyone */
     return MPMP_ETIMEDOUT;
   }
@@ -648,8 +757,13 @@ int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index) {
   if (b->parties == 0)
     return mpmp__err(MPMP_EINVAL, "barrier used before init");
-  b_lock(b);
-  int rc = b_enter(b, deadline);
+  int rc = b_lock(b);
+  if (rc)
+    return rc;
+  /* Killed (MPMP_EBADF): the lock may not be ours any more, and nobody
+   * counts on the barrier's state: leave it as it is. */
+  if ((rc = b_enter(b, deadline)) == MPMP_EBADF)
+    return rc;
   if (rc) {
     b_unlock(b);
     return rc == MPMP_EBROKEN ? mpmp__err(rc, "the barrier is broken") : rc;
@@ -657,8 +771,8 @@ int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
   unsigned i = b->count++;
   if (i + 1 == b->parties)
     b_set(b, DRAINING); /* the last to arrive releases the others */
-  else
-    rc = b_wait(b, deadline);
+  else if ((rc = b_wait(b, deadline)) == MPMP_EBADF)
+    return rc;
   b_exit(b);
   b_unlock(b);
   if (rc == MPMP_EBROKEN)
@@ -669,13 +783,15 @@ int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
 }
 
 void mpmp__shbarrier_abort(mpmp__shbarrier_t *b) {
-  b_lock(b);
+  if (b_lock(b))
+    return; /* killed */
   b_set(b, BROKEN);
   b_unlock(b);
 }
 
 void mpmp__shbarrier_reset(mpmp__shbarrier_t *b) {
-  b_lock(b);
+  if (b_lock(b))
+    return; /* killed */
   int st = b_state(b);
   if (b->count == 0)
     b_set(b, FILLING);
@@ -692,8 +808,14 @@ int mpmp__shbarrier_broken(const mpmp__shbarrier_t *b) {
 }
 
 unsigned mpmp__shbarrier_n_waiting(mpmp__shbarrier_t *b) {
-  b_lock(b);
+  if (b_lock(b))
+    return 0; /* killed */
   unsigned n = b_state(b) == FILLING ? b->count : 0;
   b_unlock(b);
   return n;
+}
+
+void mpmp__shbarrier_kill(mpmp__shbarrier_t *b) {
+  mpmp__shlock_kill(&b->lock);
+  mpmp__shcond_kill(&b->cond);
 }

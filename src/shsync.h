@@ -16,6 +16,14 @@
  *
  * An `owner` is the caller's 64-bit id (rank and thread combined), never 0.
  *
+ * Killing: every primitive has a kill call that marks it dead and wakes
+ * all of its sleepers; from then on every call that would wait (and every
+ * waiter, as soon as it wakes) returns MPMP_EBADF instead, with no message
+ * (the caller knows what was freed). The memory must stay mapped until
+ * every caller has left (object.c counts them). A call that completes at
+ * once (a free lock, a set event) may still complete on a dead primitive:
+ * it raced with the kill and came first.
+ *
  * Not covered: a process that dies holding a lock (or waiting in its queue)
  * leaves it stuck, as with any lock; mpmp ranks end together.
  */
@@ -63,12 +71,19 @@ typedef struct mpmp__shlock {
   _Atomic uint64_t gone;    /* bit t % 64: ticket t timed out while queued */
   _Atomic uint64_t asleep;  /* bit t % 64: ticket t sleeps (or is about to) */
   _Atomic uint32_t overflow_asleep; /* waiters for a ticket, sleeping */
-  uint32_t reserved;        /* 0 */
+  _Atomic uint32_t dead;    /* killed: waits end with MPMP_EBADF */
 } mpmp__shlock_t;
 
 void mpmp__shlock_init(mpmp__shlock_t *l, int recursive);
-/* 0, or MPMP_ETIMEDOUT. An RLock's owner gains one more level at once. */
+/* 0, MPMP_ETIMEDOUT, or MPMP_EBADF once killed. An RLock's owner gains one
+ * more level at once. */
 int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline);
+/* The acquire that never waits: 1 if `owner` now holds the lock (it was
+ * free, and no waiter starves; or an RLock's owner gains a level), else 0
+ * (nothing changed). The hot path tries this before it counts itself. */
+int mpmp__shlock_try(mpmp__shlock_t *l, uint64_t owner);
+/* Mark dead and wake every waiter: their acquires return MPMP_EBADF. */
+void mpmp__shlock_kill(mpmp__shlock_t *l);
 /* 0, or MPMP_EPERM if `owner` does not hold it. An RLock drops one level. */
 int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner);
 /* The holder's id, 0 if free (a snapshot, exact only for the holder). */
@@ -77,17 +92,21 @@ uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l);
 /* ---- Semaphore and BoundedSemaphore -------------------------------------- */
 
 typedef struct mpmp__shsem {
-  _Atomic uint32_t value;   /* futex word */
+  _Atomic uint32_t value;   /* futex word; bit 31: dead (values are at
+                               most INT32_MAX) */
   _Atomic uint32_t waiters; /* sleeping or about to: release must wake */
   uint32_t max;             /* 0: unbounded */
 } mpmp__shsem_t;
 
 /* MPMP_EINVAL if value > max (bounded) or value > INT32_MAX. */
 int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max);
+/* 0, MPMP_ETIMEDOUT, or MPMP_EBADF once killed. */
 int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline);
 /* Add n (>= 1): MPMP_EPERM past a bounded semaphore's max, MPMP_EINVAL for
- * n == 0 or past INT32_MAX; nothing is added then. */
+ * n == 0 or past INT32_MAX, MPMP_EBADF once killed; nothing is added
+ * then. */
 int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n);
+void mpmp__shsem_kill(mpmp__shsem_t *s);
 unsigned mpmp__shsem_value(const mpmp__shsem_t *s);
 
 /* ---- Event --------------------------------------------------------------- */
@@ -95,20 +114,23 @@ unsigned mpmp__shsem_value(const mpmp__shsem_t *s);
 typedef struct mpmp__shevent {
   _Atomic uint32_t word;    /* futex word: set-count << 1 | is-set */
   _Atomic uint32_t waiters;
+  _Atomic uint32_t dead;
 } mpmp__shevent_t;
 
 void mpmp__shevent_set(mpmp__shevent_t *e);
 void mpmp__shevent_clear(mpmp__shevent_t *e);
 int mpmp__shevent_is_set(const mpmp__shevent_t *e);
 /* 0 once set (even if cleared again before the waiter ran, as in Python),
- * MPMP_ETIMEDOUT otherwise. */
+ * MPMP_ETIMEDOUT otherwise; MPMP_EBADF once killed. */
 int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline);
+void mpmp__shevent_kill(mpmp__shevent_t *e);
 
 /* ---- Condition ----------------------------------------------------------- */
 
 typedef struct mpmp__shcond {
   _Atomic uint32_t seq;     /* futex word: bumped by every notify */
   _Atomic uint32_t waiters;
+  _Atomic uint32_t dead;
 } mpmp__shcond_t;
 
 /*
@@ -118,6 +140,10 @@ typedef struct mpmp__shcond {
  * MPMP_ETIMEDOUT otherwise. Like any condition, it may also return 0
  * spuriously (a notify that raced with the start of the wait): loop on
  * the predicate, or use mpmp__shcond_wait_for().
+ *   MPMP_EBADF if the condition is killed (at once if it was dead at the
+ * start: then nothing is released): the lock is re-acquired unless it was
+ * killed too (then it is not held). Also MPMP_EBADF, the lock not held,
+ * if the lock is killed while the waiter wants it back.
  */
 int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
                       double deadline);
@@ -130,6 +156,7 @@ int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
  * requires; not checked here). */
 void mpmp__shcond_notify(mpmp__shcond_t *c, unsigned n);
 void mpmp__shcond_notify_all(mpmp__shcond_t *c);
+void mpmp__shcond_kill(mpmp__shcond_t *c);
 
 /* ---- Barrier ------------------------------------------------------------- */
 
@@ -148,7 +175,8 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties);
  * 0 with *index (may be NULL) the arrival order 0..parties-1 (distinct in a
  * generation; the last to arrive releases the others). MPMP_EBROKEN if the
  * barrier is broken, or breaks or is reset while waiting; MPMP_ETIMEDOUT
- * for the waiter whose deadline passed, which breaks the barrier for all.
+ * for the waiter whose deadline passed, which breaks the barrier for all;
+ * MPMP_EBADF once killed (the barrier is then left as it is).
  */
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index);
@@ -158,5 +186,7 @@ void mpmp__shbarrier_abort(mpmp__shbarrier_t *b);
 void mpmp__shbarrier_reset(mpmp__shbarrier_t *b);
 int mpmp__shbarrier_broken(const mpmp__shbarrier_t *b);
 unsigned mpmp__shbarrier_n_waiting(mpmp__shbarrier_t *b);
+/* Kill its lock and condition: every wait returns MPMP_EBADF. */
+void mpmp__shbarrier_kill(mpmp__shbarrier_t *b);
 
 #endif /* MPMP_SHSYNC_H */

@@ -42,8 +42,11 @@
  *
  * **Freeing.** mpmp_queue_free() / mpmp_pipe_free() when every user is done
  * (e.g. after joining the processes): a call on a freed object is
- * ::MPMP_EBADF, but freeing while another rank is inside a call on the same
- * object is a race, as in any language.
+ * ::MPMP_EBADF, and so is every call that waits in it at the time of the
+ * free (mpmp/shared.h, "Lifetime"): a get, put or join of a Queue, a recv,
+ * send or poll of a Pipe end, connection.wait() on it, each returns
+ * ::MPMP_EBADF at once, saying the object was freed while it waited, with
+ * nothing taken or put.
  *
  * **Timeouts.** As in mpmp/sync.h: negative, +inf and huge values wait
  * (asleep) as long as it takes, 0 and -0.0 try once; NaN is ::MPMP_EINVAL
@@ -64,9 +67,12 @@
  *   end's recv returns the messages sent before the close, then
  *   ::MPMP_EEOF (and its poll and connection.wait() say "ready"); its send
  *   is ::MPMP_EPIPE.
- * - Pipe end after mpmp_conn_free(): its handle is ::MPMP_EBADF; the other
- *   end sees it as closed (above); the pipe's memory goes with the second
- *   end. mpmp_pipe_free() frees both.
+ * - Pipe end after mpmp_conn_free(): its handle is ::MPMP_EBADF, and so are
+ *   its calls that were waiting; the other end sees it as closed (above):
+ *   its waiting recv returns ::MPMP_EEOF, its waiting send ::MPMP_EPIPE.
+ *   The pipe's memory goes with the second end. mpmp_pipe_free() frees
+ *   both, the first end first (a send waiting on the second sees the
+ *   first closed: ::MPMP_EPIPE).
  * - The wrong direction of a one-way pipe is ::MPMP_EPERM, whatever the
  *   state.
  * - After mpmp_finalize(): ::MPMP_ENOTINIT from every call.

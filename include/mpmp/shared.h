@@ -23,9 +23,8 @@
  * is not collective: any rank may create or free one at any time, while the
  * others run tasks. A handle carries a generation tag: a freed, stale,
  * zeroed or garbage handle is ::MPMP_EBADF with a message, never a crash or
- * a write into another object. (Freeing an object while another rank is in
- * the middle of a call on it is a race, as in any language: free it when
- * every user is done, e.g. after join.)
+ * a write into another object. Freeing an object ends the calls that wait
+ * in it (below).
  *
  * **Lifetime.** The rules below hold for every shared object (Value,
  * Array, the objects of mpmp/sync.h and mpmp/queue.h), on every rank:
@@ -43,8 +42,26 @@
  *   any create call and mpmp_heap_info() are ::MPMP_ENOTINIT. A handle
  *   made before mpmp_finalize() stays invalid in a later mpmp_init()
  *   (::MPMP_EBADF): each init draws a new tag secret.
- * - Freeing an object while another rank or thread is inside a call on it
- *   is a race, as freeing memory is in C: free when every user is done.
+ * - Freeing an object while calls wait in it, on any rank or thread (a get
+ *   on an empty Queue, an acquire of a held Lock, a wait on an Event, a
+ *   Condition or a Barrier, a Pipe's recv, send or poll, connection.wait(),
+ *   also with ::MPMP_FOREVER and from other nodes), ends those waits: each
+ *   returns ::MPMP_EBADF within milliseconds, with a message saying that
+ *   the object was freed while the call waited (e.g. "mpmp_queue_get: the
+ *   Queue was freed while this call waited"), having taken and changed
+ *   nothing. The object's memory goes back to the heap only once the last
+ *   such call has left it, so no call ever reads or writes an object
+ *   created later in the same memory. (A Condition made with a Lock of
+ *   yours first takes that Lock back, as every wait does; see
+ *   mpmp/sync.h.)
+ * - A call that does not wait and runs at the very moment of the free (a
+ *   Value's load, store or add, an Array element's, the acquire of a free
+ *   Lock, a release) holds no such claim on the memory, to stay as fast as
+ *   a bare atomic: that is a race, as freeing memory under a running call
+ *   is in C. It fails with ::MPMP_EBADF or acts on the freed object, where
+ *   nobody sees it, unless a new object took the memory within those few
+ *   instructions: then it may act on that one. Free when no such call can
+ *   still run (e.g. after join).
  *
  * **Where objects live.** An object lives in the shared heap of the node
  * whose rank created it (`MPMP_HEAP_SIZE` bytes per node, 16 MiB by

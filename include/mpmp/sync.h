@@ -42,7 +42,10 @@
  *   returns stays held by that ended body, as in Python; the next body on
  *   the same rank is another process and neither holds nor may release
  *   it. A Lock freed while held is gone for everyone (::MPMP_EBADF), its
- *   holder included.
+ *   holder included; acquires waiting for it return ::MPMP_EBADF ("the Lock
+ *   was freed while this call waited"), those on the lock of a Value,
+ *   Array or Condition when that object is freed ("the Value this Lock
+ *   belongs to was freed ...").
  * - Semaphore: a release that would take the value past INT32_MAX, or a
  *   BoundedSemaphore's past its initial value, is refused (::MPMP_EINVAL,
  *   ::MPMP_EPERM) and leaves the value as it was.
@@ -50,9 +53,20 @@
  *   Condition made with a Lock of yours uses that Lock: the Lock must
  *   outlive it; once the Lock is freed, the Condition's calls are
  *   ::MPMP_EBADF. Freeing the Condition frees its own RLock, not yours.
+ *   A wait on a Condition that is freed returns ::MPMP_EBADF: with its own
+ *   RLock, that lock is gone with it (not held, its release is
+ *   ::MPMP_EBADF); with a Lock of yours, the wait first takes your Lock
+ *   back, as every wait does, waiting for it if another holds it, so
+ *   release it as usual. A wait whose Lock (yours) is freed meanwhile
+ *   ends as it would (notify, timeout, the Condition freed) and then
+ *   returns ::MPMP_EBADF, your Lock not held: freeing the Lock does not
+ *   notify the Condition.
  * - Barrier: after mpmp_barrier_abort() (or a waiter's timeout) every wait
  *   is ::MPMP_EBROKEN until mpmp_barrier_reset(); abort and reset may be
- *   called any number of times.
+ *   called any number of times. A Barrier freed while parties wait: each
+ *   returns ::MPMP_EBADF.
+ * - Semaphore, Event: an acquire or wait in progress when the object is
+ *   freed returns ::MPMP_EBADF and takes nothing.
  * - After mpmp_finalize(): ::MPMP_ENOTINIT from every call.
  */
 #ifndef MPMP_SYNC_H
