@@ -174,7 +174,7 @@ function(mpmp_add_unit_test)
 
   set(exe test_${arg_NAME})
   add_executable(${exe} ${arg_SOURCES})
-  target_include_directories(${exe} PRIVATE "${PROJECT_SOURCE_DIR}/src")
+  target_include_directories(${exe} PRIVATE ${MPMP_LAYER_DIRS})
   target_compile_options(${exe} PRIVATE ${MPMP_WARNING_FLAGS})
   # Internal headers and tests use POSIX/Linux calls, like the library.
   target_compile_definitions(${exe} PRIVATE _GNU_SOURCE)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "base.h"
 
 static void clear_env(void) {
 #define UNSET(name, ...) unsetenv("MPMP_" #name);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "rt.h"
 
 static void errors_every_code_has_name_and_text(void **state) {
   (void)state;

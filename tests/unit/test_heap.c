@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "heap.h"
-#include "internal.h"
+#include "base.h"
 
 #define MiB ((size_t)1 << 20)
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "base.h"
 #include "mailbox.h"
 
 /* The byte k of message i: any mix-up of messages or offsets shows. */

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "base.h"
 #include "shsync.h"
 
 /* ---- helpers ---------------------------------------------------------------- */

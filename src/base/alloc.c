@@ -1,0 +1,49 @@
+/*
+ * The one allocator wrapper (every allocation in mpmp goes through it, so a
+ * debugging or pooling allocator can be put in one place), and the clock.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base.h"
+
+void *mpmp__malloc(size_t n) { return malloc(n ? n : 1); }
+void *mpmp__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+void *mpmp__realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
+void mpmp__free(void *p) { free(p); }
+
+char *mpmp__strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = mpmp__malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
+}
+
+double mpmp__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double mpmp__deadline(double timeout) {
+  return timeout < 0 ? INFINITY : mpmp__now() + timeout;
+}
+
+/* The one place every public call turns its timeout into a deadline, so
+ * that a NaN (which compares false with everything: it waited forever in
+ * some calls and not at all in others) is refused the same way by all. */
+int mpmp__timeout(double timeout, double *deadline, const char *fn) {
+  if (isnan(timeout))
+    return mpmp__err(MPMP_EINVAL, "%s: the timeout is NaN: give seconds "
+                     "(0: do not block; negative, e.g. MPMP_FOREVER: wait "
+                     "forever)", fn);
+  /* 1e9 s and more (31 years, 1e300, +inf) wait for ever, like a negative
+   * timeout: no sleep below has to make sense of such a number. */
+  *deadline = timeout < 0 || timeout >= 1e9
+                  ? INFINITY
+                  : (timeout == 0 ? -INFINITY : mpmp__now() + timeout);
+  return 0;
+}

@@ -1,0 +1,143 @@
+/*
+ * The base layer: errors and log lines, allocation, the clock, settings.
+ * Every other layer stands on it; it calls nothing of theirs.
+ *
+ * The layers of src/, bottom to top (no file calls or includes a layer
+ * above its own; scripts/check-layers.sh checks it in CI):
+ *   base       errors, alloc, env       — services
+ *   topo       topo                     — hwloc placement and binding
+ *   transport  bell, mailbox, transport, wait — doorbells, messages, waits
+ *   runtime    runtime, task, trace     — init/finalize, tasks, MPMP_TRACE
+ *   objects    heap, shsync, object, value, sync, queue, shm — shared objects
+ *   parallel   process, worker, chunk, pool, imap, executor
+ *   manager    manager                  — Manager servers and proxies
+ * and src/mpmp.c, the front door, which knows every layer: it hands the
+ * runtime the table of the layers' hooks (mpmp_init, mpmp_finalize).
+ * Never installed.
+ */
+#ifndef MPMP_BASE_H
+#define MPMP_BASE_H
+
+#include <math.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mpmp.h"
+
+#define MPMP__HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Set the thread's detail message and return `code`. */
+int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
+int mpmp__verr(int code, const char *fmt, va_list ap);
+/* Messages (the thread's detail, a task's failure) are kept whole up to
+ * this many bytes; a longer one is cut there and ends with
+ * "... [cut: N bytes in all]" (also when memory runs out: then with
+ * "; out of memory" and at a smaller size). Documented in mpmp/common.h. */
+#define MPMP__MSG_MAX ((size_t)16 << 20)
+#define MPMP__CUT_ROOM 64 /* bytes for that marker and the NUL */
+/* Format into a new mpmp__malloc'ed string (cut as above; len may be
+ * NULL). NULL only when not even a few KiB could be allocated. */
+char *mpmp__vformat(const char *fmt, va_list ap, size_t *len);
+/* Convert an MPI error code into MPMP_EMPI with the MPI error string. */
+int mpmp__mpi_err(int mpi_rc, const char *what);
+/* An MPI error nobody can be told of (progress, handlers): log it and end
+ * the job, so that nothing waits for ever for a lost message. */
+_Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what);
+/* The check for those calls: one predictable branch on the hot path. */
+#define MPMP__MPI_CHECK(call, what)                        \
+  do {                                                     \
+    int mpi_rc_ = (call);                                  \
+    if (__builtin_expect(mpi_rc_ != MPI_SUCCESS, 0))       \
+      mpmp__mpi_fatal(mpi_rc_, what);                      \
+  } while (0)
+
+/* "[0003] WARN: ..." on stderr, prefixed with the rank. */
+void mpmp__log(const char *level, const char *fmt, ...) MPMP_PRINTF(2, 3);
+#define MPMP__WARN(...) mpmp__log("WARN", __VA_ARGS__)
+#define MPMP__ERROR(...) mpmp__log("ERROR", __VA_ARGS__)
+
+/* ---- allocation: every allocation goes through these ------------------- */
+
+void *mpmp__malloc(size_t n);
+void *mpmp__calloc(size_t n, size_t size);
+void *mpmp__realloc(void *p, size_t n);
+char *mpmp__strdup(const char *s);
+void mpmp__free(void *p);
+
+/* ---- monotonic time ----------------------------------------------------- */
+
+double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
+/* deadline for a timeout in seconds: negative timeout -> +infinity */
+double mpmp__deadline(double timeout);
+/* A public call's timeout (seconds) as a deadline: negative or >= 1e9 s ->
+ * +INFINITY (forever), 0 -> -INFINITY (try once, no clock read), else
+ * now + timeout.
+ * MPMP_EINVAL naming `fn` for NaN. Every public call that takes a timeout
+ * goes through this. */
+int mpmp__timeout(double timeout, double *deadline, const char *fn);
+/* Has an absolute deadline passed? -INFINITY (try once) and +INFINITY
+ * (forever) cost no clock read. */
+static inline int mpmp__expired(double deadline) {
+  if (deadline == -INFINITY)
+    return 1;
+  return deadline < INFINITY && mpmp__now() >= deadline;
+}
+
+/* Tell the CPU we are spinning (frees the pipeline for a sibling thread,
+ * and stops the memory-order mis-speculation when the word changes). */
+static inline void mpmp__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#else
+  atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+
+/* The rank that log lines name ("[0003] WARN: ..."); the runtime sets it
+ * once it knows it (0 before). */
+void mpmp__log_set_rank(int rank);
+
+/* ---- settings: the one table (env_defs.h) ------------------------------ */
+
+#include "env_defs.h"
+
+typedef enum { MPMP__ENV_STR, MPMP__ENV_BOOL, MPMP__ENV_SIZE, MPMP__ENV_DOUBLE } mpmp__env_type_t;
+
+typedef struct mpmp__env {
+#define MPMP__ENV_FIELD_STR const char *
+#define MPMP__ENV_FIELD_BOOL int
+#define MPMP__ENV_FIELD_SIZE size_t
+#define MPMP__ENV_FIELD_DOUBLE double
+#define MPMP__ENV_FIELD(name, type, ...) MPMP__ENV_FIELD_##type name;
+  MPMP_ENV_MAP(MPMP__ENV_FIELD)
+#undef MPMP__ENV_FIELD
+  /* where each value came from: 1 = environment, 0 = default */
+#define MPMP__ENV_SRC(name, type, ...) unsigned char from_env_##name;
+  MPMP_ENV_MAP(MPMP__ENV_SRC)
+#undef MPMP__ENV_SRC
+} mpmp__env_t;
+
+/* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable and
+ * the values it takes. */
+int mpmp__env_load(mpmp__env_t *env);
+void mpmp__env_print(const mpmp__env_t *env, FILE *out);
+/* What setting `name` (without MPMP_) takes, as the listing and README
+ * say it, e.g. "0 to 1000000 microseconds"; "" for an unknown name. */
+const char *mpmp__env_allowed(const char *name, char *buf, size_t n);
+/* Warn (once per process) about MPMP_* variables that are no setting,
+ * naming the closest setting. The main rank, at init. */
+void mpmp__env_warn_unknown(void);
+/* Give every rank the main rank's settings (collective; see env.c). */
+int mpmp__env_share(MPI_Comm comm, int rank, mpmp__env_t *env);
+
+
+#endif /* MPMP_BASE_H */

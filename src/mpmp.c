@@ -1,0 +1,43 @@
+/*
+ * The front door: mpmp_init and mpmp_finalize, the one file that knows
+ * every layer. It hands the runtime the table of the modules' hooks, in
+ * the order of the layers, so that the runtime calls nothing above itself
+ * (see the layers in base/base.h and runtime/rt.h for what each hook
+ * does and when).
+ */
+#include "mgr.h"
+#include "objects.h"
+#include "parallel.h"
+
+/* Python's atexit order at mpmp_finalize (exit_priority): pools first
+ * (their finalizer's priority is 15), then managers (0), then the
+ * processes still running are joined or terminated (_exit_function). */
+enum { EXIT_POOL = 15, EXIT_MANAGER = 0, EXIT_PROCESS = -1 };
+
+static const mpmp__module_t modules[] = {
+    /* objects: the node heap's objects, each kind's operations, names */
+    {.name = "object", .init = mpmp__objects_init,
+     .setup = mpmp__objects_setup, .fini = mpmp__objects_fini},
+    {.name = "value", .setup = mpmp__value_setup},
+    {.name = "sync", .setup = mpmp__sync_setup},
+    {.name = "queue", .setup = mpmp__queue_setup},
+    {.name = "shm", .fini = mpmp__shm_fini},
+    /* parallel: processes, the workers' service loop, pools */
+    {.name = "process", .init = mpmp__process_init,
+     .setup = mpmp__process_setup, .finalize = mpmp__process_finalize,
+     .exit_priority = EXIT_PROCESS, .fini = mpmp__process_fini},
+    {.name = "worker", .init = mpmp__worker_init, .setup = mpmp__worker_setup,
+     .serve = mpmp__worker_serve, .fini = mpmp__worker_fini},
+    {.name = "pool", .setup = mpmp__pool_setup,
+     .finalize = mpmp__pool_finalize, .exit_priority = EXIT_POOL},
+    /* manager */
+    {.name = "manager", .setup = mpmp__manager_setup,
+     .finalize = mpmp__manager_finalize, .exit_priority = EXIT_MANAGER},
+};
+
+MPMP_API int mpmp_init(int *argc, char ***argv) {
+  return mpmp__runtime_init(modules, (int)(sizeof modules / sizeof *modules),
+                            argc, argv);
+}
+
+MPMP_API int mpmp_finalize(void) { return mpmp__runtime_finalize(); }

@@ -1,0 +1,969 @@
+/*
+ * Shared objects: the node heap they live in, their handles, and the path
+ * every operation takes (see object.h).
+ *
+ * Handles. A handle names (node, heap offset, generation, kind, type) and
+ * carries a 32-bit tag that hashes those fields with a secret drawn at
+ * init: zeroed or random bytes fail the tag (all but 1 in 2^32), a handle
+ * of one kind passed where another is expected fails the kind check, and a
+ * freed object's handle fails the generation check on the home node (every
+ * create takes a fresh generation from the node's counter and free zeroes
+ * it), so a stale handle never reaches the memory of whatever was allocated
+ * there since.
+ *
+ * Remote operations. A caller on another node sends OBJ_REQ to a rank of
+ * the home node (chosen by the caller's rank, to spread the load) and waits
+ * for OBJ_REP, sleeping as any mpmp wait does. The home rank's progress
+ * engine (its agent thread while the rank computes) runs the operation on
+ * the shared memory at once; one that must wait (a lock held, an unset
+ * event, a barrier) is tried once and then handed to a helper thread that
+ * waits with the caller's timeout and sends the reply itself, so the
+ * progress engine never blocks. Why messages and not MPI one-sided
+ * operations: README, "Design" (in short: Open MPI's RMA between nodes over
+ * TCP is not passive and refuses MPI_THREAD_MULTIPLE).
+ *
+ * Lifetime. A free must not pull the memory from under a call that is
+ * using the object: a call blocked in it (a get on an empty queue, the
+ * acquire of a held lock) would otherwise sleep for ever on a block the
+ * heap has given to a new object, or wake up in it and write there. So
+ * every operation that runs through this file (mpmp__obj_call, here or for
+ * a remote caller, helpers included) holds a reference while it runs: the
+ * high half of the header's `life` word counts them, the low half is the
+ * generation. enter is one CAS that adds a reference only while the
+ * generation is still the handle's, so a stale handle never writes into a
+ * block that was reused (the CAS fails unless the word is exactly the one
+ * it read). A free sets the generation to 0, keeping the count, marks
+ * every futex word of the object dead and wakes its sleepers (the kind's
+ * kill function), which return MPMP_EBADF; whoever leaves last, the free
+ * itself if nobody else is inside, gives the block back. A free therefore
+ * never waits for the waiters it wakes.
+ *   Lanes. Every call reads the header line (the generation), so counting
+ * there would make it a line that every call also writes: it would move
+ * between the cores of a producer and a consumer at every item (measured:
+ * a queue ping-pong 20-50% slower, half the throughput). A kind may
+ * therefore count its calls in lanes instead: words like `life` on lines
+ * its calls write anyway (a queue's tail line for puts, its head line for
+ * gets, a lock's own line), each holding one reference in the header while
+ * open. A free sets the header's generation to 0, then closes the lanes
+ * (their generation to 0; a lane with no call inside drops its header
+ * reference at once, the others when their last call leaves). A call that
+ * enters a lane between the two runs on a dead object and sees it dead;
+ * its reference still keeps the block.
+ *   The hot paths that bypass mpmp__obj_call hold no reference: a Value's
+ * load, store and atomic arithmetic, and a Lock's acquire of a free lock
+ * and its release (value.c, sync.c). Counting them would put two atomic
+ * read-modify-writes on a line every user of the object reads into calls
+ * that are one atomic instruction today (lock_uncontended_ns and
+ * value_atomic_add_per_s would lose a factor of two or more, and more with
+ * several ranks on the object). None of them sleeps: an acquire that has
+ * to wait goes through mpmp__obj_call and is counted. What is left is the
+ * race of those few loads and stores with a free that runs at the same
+ * moment, which is a race as freeing memory under a running C call is
+ * (mpmp/shared.h says so).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "object.h"
+
+#define OBJ_MAGIC 0x4a424f4du /* "MOBJ" */
+#define LOCK_SLOT MPMP__LOCK_SLOT /* an embedded lock (and its lane) */
+_Static_assert(sizeof(mpmp_ref_t) == 24, "handles are 24 bytes");
+
+/* The node control block, between the doorbells and the heap. */
+typedef struct mpmp__node_ctl {
+  _Atomic uint32_t next_gen;
+  uint32_t pad;
+  _Atomic uint64_t nobjects;
+  _Atomic uint64_t roots[MPMP__NODE_ROOTS]; /* heap offsets, 0: not yet */
+  char pad2[48 - 8 * MPMP__NODE_ROOTS];
+} mpmp__node_ctl_t;
+
+_Static_assert(sizeof(mpmp__node_ctl_t) == MPMP__CTL_SIZE, "one line");
+
+static struct {
+  mpmp__op_fn fn;
+  int blocking;
+} ops[MPMP__OP_MAX];
+
+static mpmp__kind_ops_t kinds[MPMP__K_MAX];
+
+/* Where a call counts itself (mpmp__obj_lane): a table, not a function
+ * per kind, as every operation looks it up. > 0: a lane that many bytes
+ * into the body; LANE_LOCK: the object's own lock's; 0: the header. */
+#define LANE_LOCK (-1)
+static int16_t lane_at[MPMP__K_MAX][MPMP__OP_MAX];
+
+void mpmp__op_register(int op, mpmp__op_fn fn, int blocking) {
+  ops[op].fn = fn;
+  ops[op].blocking = blocking;
+}
+
+void mpmp__kind_register(int kind, const mpmp__kind_ops_t *k) {
+  kinds[kind] = *k;
+}
+
+void mpmp__lane_register(int kind, int op, int at) {
+  lane_at[kind][op] = (int16_t)at;
+}
+
+/* The lock operations count in the lock's own line, whatever holds it. */
+static void lock_lanes_register(void) {
+  static const int holders[] = {MPMP__K_VALUE, MPMP__K_ARRAY, MPMP__K_LOCK,
+                                MPMP__K_COND};
+  for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++)
+    for (int op = MPMP__OP_LOCK_ACQUIRE; op <= MPMP__OP_LOCK_MINE; op++)
+      lane_at[holders[i]][op] = LANE_LOCK;
+}
+
+static const char *kind_name(int kind) {
+  static const char *names[MPMP__K_MAX] = {
+      "?", "Value", "Array", "Lock", "Semaphore", "Event", "Condition",
+      "Barrier", "Queue", "Pipe connection"};
+  return kind > 0 && kind < MPMP__K_MAX ? names[kind] : "?";
+}
+
+/* ---- owner ids ------------------------------------------------------------- */
+
+/* The hot calls read these thread-locals: the initial-exec model makes
+ * each read one instruction instead of a call into the dynamic linker
+ * (libmpmp is linked, not dlopen()ed; glibc keeps room for a few such
+ * variables in libraries loaded later anyway). */
+#define MPMP__TLS_FAST __attribute__((tls_model("initial-exec")))
+
+static _Atomic uint32_t thread_counter;
+static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
+
+/*
+ * A lock's owner is a process incarnation and a thread, as Python's is
+ * (pid, thread): a Process body that ends holding a lock must not hand it
+ * to the next body that runs on the same rank and thread. So the id is not
+ * the thread's for life: the worker renews it for each Process body
+ * (mpmp__owner_renew), and any thread the body starts takes a fresh one on
+ * first use. The counter is per process, the rank in the high half makes
+ * ids unique in the job. Renewing costs nothing on the hot path: the next
+ * mpmp__owner_id() takes the fresh value, as for a new thread.
+ */
+uint64_t mpmp__owner_id(void) {
+  if (tl_owner == 0)
+    tl_owner = ((uint64_t)(mpmp__net.rank + 1) << 32) |
+               (atomic_fetch_add(&thread_counter, 1) + 1);
+  return tl_owner;
+}
+
+void mpmp__owner_renew(void) { tl_owner = 0; }
+
+/* ---- handles --------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/* Every field moves the result (odd multipliers are bijective), and the
+ * final mix spreads them over the 32 bits kept. */
+static uint32_t ref_tag(const mpmp_ref_t *r) {
+  uint64_t h = mpmp__rt.obj_secret ^ r->off;
+  h ^= ((uint64_t)r->node << 32 | r->gen) * 0x9e3779b97f4a7c15ULL;
+  h ^= ((uint64_t)r->kind << 16 | r->type) * 0xc2b2ae3d27d4eb4fULL;
+  return (uint32_t)(mix64(h) >> 32);
+}
+
+static int bad_handle(const char *fn, const char *why) {
+  return mpmp__err(MPMP_EBADF, "%s: %s", fn, why);
+}
+
+int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn) {
+  if (ref == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the handle pointer is NULL", fn);
+  if (ref->tag != ref_tag(ref) || ref->gen == 0)
+    return bad_handle(fn, ref->gen == 0 && ref->off == 0
+                              ? "the handle was never created (all zeros?)"
+                              : "not a handle made by mpmp in this job "
+                                "(garbage or corrupted bytes)");
+  if (ref->node >= (uint32_t)mpmp__net.nnodes)
+    return bad_handle(fn, "the handle names a node this job does not have");
+  if (ref->kind != kind)
+    return mpmp__err(MPMP_EBADF, "%s: this is the handle of a %s, not of a %s",
+                     fn, kind_name(ref->kind), kind_name(kind));
+  return 0;
+}
+
+int mpmp__obj_alive(const mpmp_ref_t *ref, int kind, const char *fn) {
+  int rc = mpmp__check_init(fn);
+  if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
+    return rc;
+  if (mpmp__ref_is_local(ref))
+    return mpmp__obj_resolve(ref) != NULL
+               ? 0 : bad_handle(fn, "stale handle: the object was freed");
+  mpmp__oparg_t a = {0};
+  rc = mpmp__obj_call(ref, kind, MPMP__OP_INFO, &a, fn);
+  return rc < 0 ? rc : 0;
+}
+
+int mpmp__ref_is_local(const mpmp_ref_t *ref) {
+  return ref->node == (uint32_t)mpmp__net.node;
+}
+
+mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  uint64_t off = ref->off;
+  /* no heap (before init, after finalize): nothing lives */
+  if (rt->heap_base == NULL || off < 64 || off % 64 != 0 ||
+      off > rt->heap_size - 64)
+    return NULL;
+  mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
+  if (mpmp__obj_gen(o) != ref->gen || o->magic != OBJ_MAGIC)
+    return NULL;
+  if (o->kind == ref->kind)
+    return o;
+  /* a lock handle may name the lock inside a Value, Array or Condition */
+  if (ref->kind == MPMP__K_LOCK &&
+      (o->flags & (MPMP__OF_LOCK | MPMP__OF_EXTLOCK)))
+    return o;
+  return NULL;
+}
+
+mpmp__shlock_t *mpmp__obj_own_lock(mpmp__obj_t *o) {
+  if (o->flags & MPMP__OF_LOCK)
+    return (mpmp__shlock_t *)(void *)((char *)o + o->lock_off);
+  return (mpmp__shlock_t *)mpmp__obj_data(o); /* a Lock object */
+}
+
+/* Links followed from a Condition to the object that holds its lock (the
+ * Lock given may be another Condition's, from mpmp_cond_get_lock). Each
+ * link names an object created before, so there is no cycle; the bound
+ * only keeps garbage from looping. */
+#define EXT_DEPTH 64
+
+mpmp__shlock_t *mpmp__obj_lock_enter(mpmp__obj_t *o, mpmp__obj_t **held) {
+  const mpmp_ref_t *ext = NULL;
+  *held = NULL;
+  for (int depth = 0; o->flags & MPMP__OF_EXTLOCK; depth++) {
+    ext = &o->ext;
+    if (depth == EXT_DEPTH || (o = mpmp__obj_resolve(ext)) == NULL)
+      break;
+  }
+  /* The Lock's own reference: the caller may sleep in it (a Condition's
+   * wait takes it back), and a free of the Lock meanwhile must not give
+   * its block away. */
+  if (ext != NULL &&
+      (o == NULL ||
+       !mpmp__obj_enter(o, mpmp__lock_lane(mpmp__obj_own_lock(o)),
+                        ext->gen))) {
+    mpmp__err(MPMP_EBADF, "the Lock of this Condition was freed");
+    return NULL;
+  }
+  *held = ext != NULL ? o : NULL;
+  return mpmp__obj_own_lock(o);
+}
+
+static void make_ref(mpmp_ref_t *r, uint64_t off, uint32_t gen, int kind,
+                     int type) {
+  memset(r, 0, sizeof *r);
+  r->off = off;
+  r->node = (uint32_t)mpmp__net.node;
+  r->gen = gen;
+  r->kind = (uint16_t)kind;
+  r->type = (uint16_t)type;
+  r->tag = ref_tag(r);
+}
+
+void mpmp__obj_lock_ref(const mpmp_ref_t *ref, mpmp_ref_t *lock) {
+  *lock = *ref;
+  lock->kind = MPMP__K_LOCK;
+  lock->type = 0;
+  lock->tag = ref_tag(lock);
+}
+
+/* Put the public call's name in front of an operation's message. */
+static int with_fn(int rc, const char *fn) {
+  char msg[512];
+  if (rc == MPMP_ETIMEDOUT)
+    return mpmp__err(rc, "%s: timed out", fn);
+  snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
+  return mpmp__err(rc, "%s: %s", fn, msg);
+}
+
+/* ---- create and free ------------------------------------------------------- */
+
+int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
+                     uint32_t esize, size_t body, int lock, mpmp__obj_t **out,
+                     const char *fn) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_init(fn);
+  if (rc < 0)
+    return rc;
+  if (ref == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the handle pointer is NULL", fn);
+  size_t head = 64 + (lock ? LOCK_SLOT : 0);
+  if (body > rt->heap_size)
+    return mpmp__err(MPMP_ENOSPC, "%s: %zu bytes can never fit in the node "
+                     "heap of %zu bytes: raise MPMP_HEAP_SIZE", fn, body,
+                     rt->heap_size);
+  uint64_t off;
+  rc = mpmp__heap_alloc(rt->heap_base, head + body, &off);
+  if (rc < 0)
+    return with_fn(rc, fn);
+  mpmp__obj_t *o = (mpmp__obj_t *)(void *)(rt->heap_base + off);
+  memset(o, 0, head + body);
+  o->magic = OBJ_MAGIC;
+  o->kind = (uint16_t)kind;
+  o->type = (uint16_t)type;
+  o->n = n;
+  o->esize = esize;
+  o->data_off = (uint32_t)head;
+  if (lock) {
+    o->flags |= MPMP__OF_LOCK;
+    o->lock_off = 64;
+    mpmp__shlock_init(mpmp__obj_own_lock(o), 1);
+  }
+  mpmp__node_ctl_t *ctl = rt->node_ctl;
+  uint32_t gen;
+  while ((gen = atomic_fetch_add(&ctl->next_gen, 1)) == 0)
+    ;
+  /* The release store publishes the body and header before the generation
+   * that makes the object valid (no call inside yet). */
+  atomic_store_explicit(&o->life, gen, memory_order_release);
+  if (lock)
+    mpmp__lane_open(o, mpmp__lock_lane(mpmp__obj_own_lock(o)));
+  atomic_fetch_add(&ctl->nobjects, 1);
+  make_ref(ref, off, gen, kind, type);
+  if (out)
+    *out = o;
+  return 0;
+}
+
+/* ---- lifetime (see the top of the file) ------------------------------------ */
+
+_Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op) {
+  unsigned kind = o->kind; /* (garbage if the block was reused meanwhile) */
+  int at = kind < MPMP__K_MAX ? lane_at[kind][op] : 0;
+  if (at > 0)
+    return (_Atomic uint64_t *)(void *)((char *)mpmp__obj_data(o) + at);
+  if (at == LANE_LOCK && (kind == MPMP__K_LOCK || (o->flags & MPMP__OF_LOCK)))
+    return mpmp__lock_lane(mpmp__obj_own_lock(o));
+  return &o->life; /* (a Condition's external Lock: the header) */
+}
+
+int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  (void)o;
+  /* A lane found from a header read after the block was reused may be
+   * anywhere: only a word of the heap is ever touched. */
+  if ((uintptr_t)((char *)lane - rt->heap_base) >
+      rt->heap_size - sizeof *lane)
+    return 0;
+  uint64_t v = atomic_load_explicit(lane, memory_order_relaxed);
+  do {
+    if (gen == 0 || (v & MPMP__LIFE_GEN) != gen)
+      return 0;
+  } while (!atomic_compare_exchange_weak(lane, &v, v + MPMP__LIFE_CALL));
+  return 1;
+}
+
+/* The last reference left: the block goes back. */
+static int release(mpmp__obj_t *o) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (kinds[o->kind].release != NULL)
+    kinds[o->kind].release(o);
+  uint64_t off = (uint64_t)((char *)o - rt->heap_base);
+  return mpmp__heap_free(rt->heap_base, off);
+}
+
+/* A word that was {generation 0, one reference} is now all zero. */
+static int last_out(_Atomic uint64_t *w) {
+  return atomic_fetch_sub(w, MPMP__LIFE_CALL) == MPMP__LIFE_CALL;
+}
+
+int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  if (!last_out(lane))
+    return 0; /* alive, or others are still inside */
+  /* a closed lane's last call: the lane's reference in the header goes */
+  if (lane != &o->life && !last_out(&o->life))
+    return 0;
+  return release(o);
+}
+
+void mpmp__lane_open(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  atomic_store(lane, (uint64_t)mpmp__obj_gen(o));
+  atomic_fetch_add(&o->life, MPMP__LIFE_CALL);
+}
+
+/* Called by a kill, whose caller holds a reference: the header's count
+ * never reaches 0 here. */
+void mpmp__lane_close(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  uint64_t v = atomic_load(lane);
+  do {
+    if ((v & MPMP__LIFE_GEN) == 0)
+      return;
+  } while (!atomic_compare_exchange_weak(lane, &v,
+                                         v & ~(uint64_t)MPMP__LIFE_GEN));
+  if ((v & ~(uint64_t)MPMP__LIFE_GEN) == 0) /* no call inside */
+    atomic_fetch_sub(&o->life, MPMP__LIFE_CALL);
+}
+
+int mpmp__obj_kill(mpmp__obj_t *o) {
+  uint64_t v = atomic_load(&o->life);
+  do {
+    if ((v & MPMP__LIFE_GEN) == 0)
+      return 0;
+  } while (!atomic_compare_exchange_weak(&o->life, &v,
+                                         v & ~(uint64_t)MPMP__LIFE_GEN));
+  atomic_fetch_sub(&mpmp__rt.node_ctl->nobjects, 1);
+  /* Its calls that wait wake up and see the generation 0 (seq_cst: the
+   * CAS above comes before every wake-up below). */
+  if (o->flags & MPMP__OF_LOCK) {
+    mpmp__shlock_t *l = mpmp__obj_own_lock(o);
+    mpmp__shlock_kill(l);
+    mpmp__lane_close(o, mpmp__lock_lane(l));
+  }
+  if (o->kind < MPMP__K_MAX && kinds[o->kind].kill != NULL)
+    kinds[o->kind].kill(o);
+  return 1;
+}
+
+void mpmp__obj_discard(const mpmp_ref_t *ref) {
+  mpmp__obj_t *o = mpmp__obj_resolve(ref);
+  if (o != NULL && mpmp__obj_enter(o, &o->life, ref->gen)) {
+    mpmp__obj_kill(o);
+    mpmp__obj_leave(o, &o->life);
+  }
+}
+
+/* a->x: the kind the caller frees (a lock handle may name the lock inside
+ * another object, which goes only with that object). The caller's
+ * reference gives the block back as it leaves, unless a call still waits
+ * in the object: then the last of those does. */
+static int op_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  if (a->x != 0 && o->kind != a->x)
+    return mpmp__err(MPMP_EINVAL, "this Lock belongs to a %s and goes with "
+                     "it: free the %s instead", kind_name(o->kind),
+                     kind_name(o->kind));
+  return mpmp__obj_kill(o) ? 0 : bad_handle("free", "the object was "
+                                            "already freed");
+}
+
+int mpmp__obj_freed(const mpmp__obj_t *o, int ref_kind, int waited) {
+  const char *when = waited ? "while this call waited" : "during this call";
+  if (ref_kind == MPMP__K_LOCK && o->kind != MPMP__K_LOCK)
+    return mpmp__err(MPMP_EBADF, "the %s this Lock belongs to was freed %s",
+                     kind_name(o->kind), when);
+  return mpmp__err(MPMP_EBADF, "the %s was freed %s", kind_name(o->kind),
+                   when);
+}
+
+/* The message of an operation that found its object freed under it. */
+static int freed_during(const mpmp__obj_t *o, int ref_kind, int op,
+                        const mpmp__oparg_t *a) {
+  return mpmp__obj_freed(o, ref_kind, ops[op].blocking != MPMP__OPB_NO &&
+                                          a->deadline != -INFINITY);
+}
+
+/* Every operation runs here, for a local or a remote caller, with a
+ * reference on the object (see the top of the file). Inlined: a frame of
+ * its own cost the local calls 20 instructions more. */
+__attribute__((always_inline)) static inline int
+run_op(mpmp__obj_t *o, const mpmp_ref_t *ref, int op, mpmp__oparg_t *a) {
+  _Atomic uint64_t *lane = mpmp__obj_lane(o, op);
+  if (!mpmp__obj_enter(o, lane, ref->gen))
+    return mpmp__err(MPMP_EBADF, "stale handle: the object was freed");
+  int rc = ops[op].fn(o, a);
+  if (rc == MPMP_EBADF && ops[op].blocking != MPMP__OPB_FREE &&
+      mpmp__obj_dead(o))
+    rc = freed_during(o, ref->kind, op, a);
+  int lrc = mpmp__obj_leave(o, lane);
+  return rc >= 0 && lrc < 0 ? lrc : rc;
+}
+
+static int op_info(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  a->r0 = (int64_t)o->n;
+  a->r1 = (int64_t)(o->type | (uint64_t)o->flags << 16);
+  return 0;
+}
+
+/* ---- the remote protocol --------------------------------------------------- */
+
+typedef struct req {
+  mpmp_ref_t ref;
+  uint64_t cookie;  /* the caller's struct call */
+  uint64_t owner;
+  double timeout;   /* seconds from arrival; negative: forever */
+  int64_t x, y;
+  uint64_t i, n;
+  uint64_t out_max;
+  uint32_t op, in_len; /* the input bytes follow */
+} req_t;
+
+typedef struct rep {
+  uint64_t cookie;
+  int32_t rc;
+  uint32_t msg_len; /* message bytes (with NUL), then out_len bytes */
+  int64_t r0, r1;
+  uint64_t out_len;
+} rep_t;
+
+typedef struct call {
+  _Atomic int done;
+  int rc;
+  mpmp__oparg_t *a;
+  char msg[512];
+} call_t;
+
+static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
+  /* A timeout sets no message (a blocked wait is not an error to the
+   * operation): this thread's message is an older one, not this reply's,
+   * so say what with_fn says for a local call. */
+  const char *msg = rc == MPMP_ETIMEDOUT ? "timed out"
+                                         : (rc < 0 ? mpmp_errmsg() : "");
+  size_t mlen = rc < 0 ? strlen(msg) + 1 : 0;
+  size_t olen = rc >= 0 ? a->out_len : 0;
+  char *buf = mpmp__malloc(sizeof(rep_t) + mlen + olen);
+  if (buf == NULL) {
+    MPMP__ERROR("out of memory replying to rank %d: the job ends", dest);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    return;
+  }
+  rep_t p = {.cookie = q->cookie, .rc = rc, .msg_len = (uint32_t)mlen,
+             .r0 = a->r0, .r1 = a->r1, .out_len = olen};
+  memcpy(buf, &p, sizeof p);
+  memcpy(buf + sizeof p, msg, mlen);
+  if (olen)
+    memcpy(buf + sizeof p + mlen, a->out, olen);
+  if (mpmp__send_nb(dest, MPMP__TAG_OBJ_REP, buf, sizeof p + mlen + olen) < 0) {
+    /* the caller would wait for this reply for ever */
+    MPMP__ERROR("could not reply to rank %d: %s: the job ends", dest,
+                mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
+/* Run an operation on this node for a request; out goes to a scratch
+ * buffer owned by the caller of run_request. */
+static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
+                       double deadline) {
+  memset(a, 0, sizeof *a);
+  a->owner = q->owner;
+  a->deadline = deadline;
+  a->x = q->x;
+  a->y = q->y;
+  a->i = q->i;
+  a->n = q->n;
+  a->in = q->in_len ? (const char *)(q + 1) : NULL;
+  a->in_len = q->in_len;
+  a->out_max = q->out_max;
+  if (q->op == 0 || q->op >= MPMP__OP_MAX || ops[q->op].fn == NULL)
+    return mpmp__err(MPMP_ENOTSUP, "unknown shared-object operation %u "
+                     "(different mpmp versions in one job?)", q->op);
+  int rc;
+  mpmp__obj_t *o = mpmp__obj_resolve(&q->ref);
+  if (o == NULL)
+    return bad_handle("shared object", "stale handle: the object was freed "
+                      "(or its node's heap was reused)");
+  /* element ranges are checked before any buffer is sized by them (a
+   * Value's or Array's header, which a free does not change) */
+  if ((q->op == MPMP__OP_LOAD || q->op == MPMP__OP_STORE) &&
+      (rc = mpmp__elem_bounds(o, a)) < 0)
+    return rc;
+  if (a->out_max && *scratch == NULL) {
+    *scratch = mpmp__malloc(a->out_max);
+    if (*scratch == NULL)
+      return mpmp__err(MPMP_ENOMEM, "out of memory for a %zu-byte reply",
+                       a->out_max);
+  }
+  a->out = *scratch;
+  return run_op(o, &q->ref, (int)q->op, a);
+}
+
+/*
+ * Helpers: a blocking operation that cannot complete at once waits in a
+ * helper thread of the home rank, so the progress engine goes on serving
+ * everyone else. Helpers are kept: one that finishes waits PROXY_IDLE_S
+ * for the next request before it exits, so a remote consumer blocked on a
+ * queue at every item costs a wake-up, not a thread start (pthread_create
+ * plus its first scheduling: tens of microseconds).
+ */
+#define PROXY_IDLE_S 2.0
+
+typedef struct proxy {
+  struct proxy *next;
+  int src;
+  req_t *q; /* the request message, owned */
+} proxy_t;
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  proxy_t *head, **tail; /* requests no helper has taken yet */
+  int queued;            /* requests in that list */
+  int idle;              /* helpers waiting for a request */
+  int stop;
+} helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+             &helpers.head, 0, 0, 0};
+
+/* Wait on the caller's behalf, then reply. */
+static void serve_proxy(proxy_t *p) {
+  mpmp__oparg_t a;
+  void *scratch = NULL;
+  int rc = run_request(p->q, &a, &scratch, mpmp__deadline(p->q->timeout));
+  send_reply(p->src, p->q, rc, &a);
+  mpmp__free(scratch);
+  mpmp__free(p->q);
+  mpmp__free(p);
+  atomic_fetch_sub(&mpmp__rt.nproxies, 1);
+}
+
+/* The next request, or NULL after PROXY_IDLE_S without one (or at stop). */
+static proxy_t *next_proxy(void) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)PROXY_IDLE_S;
+  pthread_mutex_lock(&helpers.mu);
+  while (helpers.head == NULL && !helpers.stop) {
+    helpers.idle++;
+    int err = pthread_cond_timedwait(&helpers.cv, &helpers.mu, &until);
+    helpers.idle--;
+    if (err == ETIMEDOUT)
+      break;
+  }
+  proxy_t *p = helpers.head;
+  if (p != NULL) {
+    helpers.queued--;
+    if ((helpers.head = p->next) == NULL)
+      helpers.tail = &helpers.head;
+  }
+  pthread_mutex_unlock(&helpers.mu);
+  return p;
+}
+
+static void *helper_main(void *arg) {
+  for (proxy_t *p = arg; p != NULL; p = next_proxy())
+    serve_proxy(p);
+  return NULL;
+}
+
+static int start_proxy(int src, req_t *q) {
+  proxy_t *p = mpmp__malloc(sizeof *p);
+  if (p == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a waiting request");
+  p->next = NULL;
+  p->src = src;
+  p->q = q;
+  atomic_fetch_add(&mpmp__rt.nproxies, 1);
+  pthread_mutex_lock(&helpers.mu);
+  if (helpers.idle > helpers.queued) { /* an idle helper takes it */
+    *helpers.tail = p;
+    helpers.tail = &p->next;
+    helpers.queued++;
+    pthread_cond_signal(&helpers.cv);
+    pthread_mutex_unlock(&helpers.mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&helpers.mu);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_t t;
+  int err = pthread_create(&t, &attr, helper_main, p);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    atomic_fetch_sub(&mpmp__rt.nproxies, 1);
+    mpmp__free(p);
+    return mpmp__err(MPMP_ENOMEM, "could not start a thread to wait for a "
+                     "remote caller");
+  }
+  return 0;
+}
+
+/* Idle helpers leave; busy ones leave after their request. */
+static void stop_helpers(void) {
+  pthread_mutex_lock(&helpers.mu);
+  helpers.stop = 1;
+  pthread_cond_broadcast(&helpers.cv);
+  pthread_mutex_unlock(&helpers.mu);
+}
+
+static void on_request(int src, void *buf, size_t len) {
+  req_t *q = buf;
+  mpmp__oparg_t a;
+  void *scratch = NULL;
+  int rc;
+  if (len < sizeof *q || len != sizeof *q + q->in_len) {
+    MPMP__WARN("dropped a malformed object request from rank %d", src);
+    mpmp__free(buf);
+    return;
+  }
+  mpmp__err(0, "%s", "");
+  int blocking = q->op < MPMP__OP_MAX ? ops[q->op].blocking : MPMP__OPB_NO;
+  /* An always-blocking operation goes to a helper even with a zero
+   * timeout: a condition wait must take its lock back whatever the
+   * timeout, and that may wait for ranks whose requests this engine
+   * serves. */
+  if (blocking == MPMP__OPB_ALWAYS) {
+    rc = start_proxy(src, q);
+    if (rc == 0)
+      return; /* the proxy owns q and replies */
+  } else {
+    rc = run_request(q, &a, &scratch, -INFINITY);
+    if (rc == MPMP_ETIMEDOUT && blocking == MPMP__OPB_TRY && q->timeout != 0) {
+      mpmp__free(scratch);
+      if ((rc = start_proxy(src, q)) == 0)
+        return;
+      scratch = NULL;
+    }
+  }
+  send_reply(src, q, rc, &a);
+  mpmp__free(scratch);
+  mpmp__free(buf);
+}
+
+static void on_reply(int src, void *buf, size_t len) {
+  rep_t p;
+  (void)src;
+  if (len < sizeof p) {
+    mpmp__free(buf);
+    return;
+  }
+  memcpy(&p, buf, sizeof p);
+  call_t *c = (call_t *)(uintptr_t)p.cookie;
+  const char *msg = (const char *)buf + sizeof p;
+  c->rc = p.rc;
+  c->a->r0 = p.r0;
+  c->a->r1 = p.r1;
+  c->a->out_len = p.out_len;
+  if (p.msg_len)
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+  if (p.out_len && c->a->out)
+    memcpy(c->a->out, msg + p.msg_len,
+           p.out_len < c->a->out_max ? p.out_len : c->a->out_max);
+  atomic_store_explicit(&c->done, 1, memory_order_release);
+  mpmp__ring_rank(mpmp__net.rank); /* the caller may sleep on our bell */
+  mpmp__free(buf);
+}
+
+static int call_done(void *arg) {
+  return atomic_load_explicit(&((call_t *)arg)->done, memory_order_acquire);
+}
+
+/* The rank of node `node` that serves this rank's requests. */
+static int home_rank(uint32_t node) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int first = rt->node_first[node], count = rt->node_first[node + 1] - first;
+  return rt->node_members[first + mpmp__net.rank % count];
+}
+
+static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
+                       const char *fn) {
+  req_t q = {.ref = *ref, .owner = a->owner, .x = a->x, .y = a->y,
+             .i = a->i, .n = a->n, .out_max = a->out_max, .op = (uint32_t)op,
+             .in_len = (uint32_t)a->in_len};
+  if (a->in_len > INT32_MAX - sizeof q) /* an item or message too big */
+    return mpmp__err(MPMP_EMSGSIZE, "%s: %zu bytes are more than one "
+                     "operation on another node carries (2 GiB)", fn,
+                     a->in_len);
+  if (a->out_max > INT32_MAX - 4096)
+    return mpmp__err(MPMP_EINVAL, "%s: a buffer of %zu bytes is more than "
+                     "one operation on another node fills (2 GiB): give "
+                     "the size you need", fn, a->out_max);
+  double left = a->deadline - mpmp__now();
+  /* +INFINITY waits forever; -INFINITY (try once) and a past deadline
+   * both travel as 0, which the home node never waits for */
+  q.timeout = a->deadline == INFINITY ? -1.0 : (left > 0 ? left : 0.0);
+  call_t c = {.a = a};
+  q.cookie = (uint64_t)(uintptr_t)&c;
+  int rc = mpmp__send(home_rank(ref->node), MPMP__TAG_OBJ_REQ, &q, sizeof q,
+                      a->in, a->in_len);
+  if (rc < 0)
+    return rc;
+  /* The home node always answers (a blocked operation with the caller's
+   * timeout), so this wait ends; only a dead node could keep it, and that
+   * ends the job. */
+  mpmp__wait_until(call_done, &c, INFINITY);
+  if (c.rc < 0)
+    return mpmp__err(c.rc, "%s: %s", fn, c.msg[0] ? c.msg
+                                                    : mpmp_strerror(c.rc));
+  return c.rc;
+}
+
+/*
+ * The hot path (object.h): a valid handle of a live object homed on this
+ * node, as it almost always is. The last handle this thread validated is remembered
+ * (all 24 bytes), so a loop over one object computes its tag once, not at
+ * every call; the object's generation is still checked at every call (a
+ * freed object is caught at once).
+ */
+static _Thread_local mpmp_ref_t tl_valid_ref MPMP__TLS_FAST;
+
+mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (atomic_load_explicit(&rt->state, memory_order_relaxed) != MPMP__RUNNING ||
+      ref->kind != kind || ref->node != (uint32_t)mpmp__net.node)
+    return NULL;
+  if (memcmp(ref, &tl_valid_ref, sizeof *ref) != 0) {
+    if (ref->gen == 0 || ref->tag != ref_tag(ref))
+      return NULL;
+    tl_valid_ref = *ref;
+  }
+  return mpmp__obj_resolve(ref);
+}
+
+int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
+                   const char *fn) {
+  mpmp__obj_t *o = ref ? mpmp__obj_local(ref, kind) : NULL;
+  if (o == NULL) {
+    int rc = mpmp__check_init(fn);
+    if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
+      return rc;
+    a->owner = mpmp__owner_id();
+    if (!mpmp__ref_is_local(ref))
+      return remote_call(ref, op, a, fn);
+    if ((o = mpmp__obj_resolve(ref)) == NULL)
+      return bad_handle(fn, "stale handle: the object was freed");
+  } else {
+    a->owner = mpmp__owner_id();
+  }
+  int rc = run_op(o, ref, op, a);
+  return rc < 0 ? with_fn(rc, fn) : rc;
+}
+
+/* Elements [i, i+n) of the object, checked on the home node. */
+int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a) {
+  if (a->i < o->n && a->n <= o->n - a->i)
+    return 0;
+  if (a->n == 1)
+    return mpmp__err(MPMP_EINVAL, "index %" PRIu64 " is out of range for an "
+                     "Array of %" PRIu64 " elements", a->i, o->n);
+  return mpmp__err(MPMP_EINVAL, "slice [%" PRIu64 ", %" PRIu64 ") is out of "
+                   "range for an Array of %" PRIu64 " elements", a->i,
+                   a->i + a->n, o->n);
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+int mpmp__objects_init(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (mpmp__net.rank == 0 && getrandom(&rt->obj_secret, sizeof rt->obj_secret,
+                                 GRND_NONBLOCK) != sizeof rt->obj_secret) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rt->obj_secret = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20 ^
+                           (uint64_t)ts.tv_sec);
+  }
+  int rc = MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, mpmp__net.comm);
+  if (rc != MPI_SUCCESS)
+    return mpmp__mpi_err(rc, "MPI_Bcast of the handle secret");
+  /* node -> its world ranks, in node-rank order */
+  rt->node_first = mpmp__calloc((size_t)mpmp__net.nnodes + 1, sizeof(int));
+  rt->node_members = mpmp__calloc((size_t)mpmp__net.size, sizeof(int));
+  if (rt->node_first == NULL || rt->node_members == NULL) {
+    rc = mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  } else {
+    for (int r = 0; r < mpmp__net.size; r++)
+      rt->node_first[mpmp__net.ranks[r].node + 1]++;
+    for (int k = 0; k < mpmp__net.nnodes; k++)
+      rt->node_first[k + 1] += rt->node_first[k];
+    for (int r = 0; r < mpmp__net.size; r++) {
+      const mpmp__rank_info_t *i = &mpmp__net.ranks[r];
+      rt->node_members[rt->node_first[i->node] + i->node_rank] = r;
+    }
+  }
+  if (mpmp__net.node_rank == 0) {
+    int frc = mpmp__heap_format(rt->heap_base, rt->heap_size);
+    if (frc < 0 && rc == 0)
+      rc = frc;
+    /* Generations start where the job's secret says, not at 1: a handle
+     * of an earlier run (mpmp_init again after mpmp_finalize) that a
+     * thread still has cached as valid (tl_valid_ref) would otherwise name
+     * the same offset and generation as this run's first objects. */
+    atomic_store(&rt->node_ctl->next_gen,
+                 (uint32_t)(rt->obj_secret >> 32) | 1u);
+    atomic_store(&rt->node_ctl->nobjects, 0);
+  }
+  /* The heap is ready for every rank of the node once all agree (a
+   * failure anywhere fails init everywhere, with no rank left behind in
+   * a collective). */
+  int worst = rc, mrc;
+  if ((mrc = MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, mpmp__net.comm)) !=
+      MPI_SUCCESS && rc == 0)
+    rc = worst = mpmp__mpi_err(mrc, "MPI_Allreduce at init");
+  if (worst < 0 && rc == 0)
+    rc = mpmp__err(worst, "mpmp_init failed on another rank: %s",
+                   mpmp_strerror(worst));
+  lock_lanes_register();
+  mpmp__op_register(MPMP__OP_FREE, op_free, MPMP__OPB_FREE);
+  mpmp__op_register(MPMP__OP_INFO, op_info, MPMP__OPB_NO);
+  return rc;
+}
+
+void mpmp__objects_setup(int is_main) {
+  (void)is_main;
+  pthread_mutex_lock(&helpers.mu); /* a later init after a finalize */
+  helpers.stop = 0;
+  pthread_mutex_unlock(&helpers.mu);
+  mpmp__set_handler(MPMP__TAG_OBJ_REQ, on_request);
+  mpmp__set_handler(MPMP__TAG_OBJ_REP, on_reply);
+}
+
+void mpmp__objects_fini(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  /* Helper threads still waiting for a remote caller (one that gave up:
+   * the job is ending) must not outlive the segment they sleep on. */
+  stop_helpers();
+  for (int i = 0; i < 200 && atomic_load(&rt->nproxies) > 0; i++) {
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+  mpmp__free(rt->node_first);
+  mpmp__free(rt->node_members);
+  rt->node_first = rt->node_members = NULL;
+}
+
+/* ---- node roots ------------------------------------------------------------ */
+
+void *mpmp__node_root(int slot, size_t size) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__node_ctl_t *ctl = rt->node_ctl;
+  if (slot < 0 || slot >= MPMP__NODE_ROOTS)
+    return NULL;
+  uint64_t off = atomic_load_explicit(&ctl->roots[slot], memory_order_acquire);
+  if (off == 0) {
+    uint64_t mine;
+    if (mpmp__heap_alloc(rt->heap_base, size, &mine) < 0)
+      return NULL;
+    memset(rt->heap_base + mine, 0, size);
+    /* the first rank to publish wins; the others give theirs back */
+    if (atomic_compare_exchange_strong(&ctl->roots[slot], &off, mine))
+      off = mine;
+    else
+      mpmp__heap_free(rt->heap_base, mine);
+  }
+  return rt->heap_base + off;
+}
+
+/* ---- public: the node heap ------------------------------------------------- */
+
+MPMP_API int mpmp_heap_info(mpmp_heap_info_t *info) {
+  int rc = mpmp__check_init("mpmp_heap_info");
+  if (rc < 0)
+    return rc;
+  if (info == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_heap_info: info is NULL");
+  mpmp__heap_stats_t st;
+  mpmp__heap_stats(mpmp__rt.heap_base, &st);
+  info->total = st.total;
+  info->in_use = st.in_use;
+  info->largest_free = st.largest_free;
+  info->objects = (size_t)atomic_load(&mpmp__rt.node_ctl->nobjects);
+  return 0;
+}

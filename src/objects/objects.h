@@ -1,0 +1,29 @@
+/*
+ * The objects layer as the layers above see it: its hooks (src/mpmp.c
+ * lists them) and the lock owner of a Process body. The kinds' shared
+ * machinery is object.h; the node heap heap.h; the futex primitives
+ * shsync.h.
+ */
+#ifndef MPMP_OBJECTS_H
+#define MPMP_OBJECTS_H
+
+#include "rt.h"
+
+/* object.c: the handle secret and node tables (collective), the remote
+ * operations' handlers, and their release at teardown. */
+int mpmp__objects_init(void);
+void mpmp__objects_setup(int is_main);
+void mpmp__objects_fini(void);
+/* Each kind registers its operations from its own file. */
+void mpmp__value_setup(int is_main);
+void mpmp__sync_setup(int is_main);
+void mpmp__queue_setup(int is_main);
+/* SharedMemory (shm.c): release what this process still holds in the
+ * node's name table; every rank, at teardown, while the heap is mapped. */
+void mpmp__shm_fini(void);
+
+/* Give this thread a new lock owner id, never used before in the process:
+ * it now runs another Process body (a new process, in Python's terms). */
+void mpmp__owner_renew(void);
+
+#endif /* MPMP_OBJECTS_H */

@@ -1,0 +1,1278 @@
+/*
+ * Queue, JoinableQueue, SimpleQueue, Pipe and connection.wait() as shared
+ * objects (mpmp/queue.h). Every operation is a function over the object's
+ * body in the node heap, reached through object.c's one call path: ranks of
+ * the home node run it in place, others ship it there (a blocking one waits
+ * in a helper thread of the home node), so both meet on the same atomics
+ * and futex words.
+ *
+ * Queue. A bounded multi-producer multi-consumer ring of fixed-size slots
+ * (Vyukov's algorithm): each slot has a sequence number that says whose
+ * turn it is. A producer claims position p when slot p % cap has seq == 2p
+ * (CAS on `tail`), writes the item and publishes seq = 2p + 1; a consumer
+ * claims p when seq == 2p + 1 (CAS on `head`), copies the item out and
+ * frees the slot with seq = 2(p + cap). (Vyukov's p, p + 1, p + cap would
+ * confuse "filled for p" with "free for p + 1" in a ring of one slot:
+ * maxsize 1.) No lock: producers and consumers touch
+ * the shared counters with one CAS each, and the slots they fill or empty
+ * are on lines of their own. Items of one producer are claimed in its
+ * program order and consumed in position order: FIFO per producer.
+ *   close() sets the top bit of `tail`, so a put either claimed its slot
+ * before the close (and is delivered) or fails: no put slips in after it.
+ * Once closed, `head` reaching `tail` means no item can ever come (EOF).
+ *   A get into a small buffer reads the head item's length before claiming
+ * it, and reports EMSGSIZE only if `head` has not moved meanwhile (the
+ * length was that item's, and the item stays queued).
+ *
+ * Pipe. Each direction is a byte ring (single writer and single reader at
+ * a time: a lock per side keeps whole messages together) carrying
+ * [8-byte length][payload][pad to 8]. A message longer than the ring
+ * streams through it: the writer publishes what fits, the reader copies it
+ * out and frees room, and the reader knows the total from the first
+ * fragment, so it can refuse a message larger than its buffer without
+ * consuming anything. A writer that times out part-way withdraws the
+ * message: if no reader has started on it, it marks the message's length
+ * word (a CAS against the reader's "taken" mark) with how many bytes to
+ * skip; if a reader is inside it, it leaves a record (abort_at, abort_end)
+ * that this reader acts on, and the next message starts once it has. A
+ * pipe is three objects: the core (both rings, closed flags) and one small
+ * object per end that users hold, so that freeing one end makes its own
+ * handle stale without pulling the memory from under the other end.
+ *
+ * Waiting. A blocked caller spins for a few microseconds (a partner on
+ * another core answers well within that), then announces itself in a
+ * waiter count, re-checks, and sleeps on a futex word; the side that makes
+ * progress publishes it (seq_cst), then reads the counts and bumps the word
+ * and wakes only if someone sleeps: no system call on the fast path, and
+ * no lost wake-up (see shsync.c for the argument). Items wake one sleeping
+ * consumer each; pollers (poll, wait) are woken at every change.
+ *   A free wakes every waiter of the object (its kill function, after the
+ * generation went to 0: object.c); a waiter reads the generation where it
+ * re-checks before sleeping and after every wake-up, and returns
+ * MPMP_EBADF. For a pipe that is the end the call runs on: freeing an end
+ * closes it too, so its peer's calls see a closed pipe, as before.
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "object.h"
+
+/* ---- waiting: spin a little, then sleep on a futex ----------------------- */
+
+#define SPIN_POLLS 32 /* pause-and-polls between two looks at the clock */
+
+typedef int (*ready_fn)(const void *arg);
+
+/* Where one kind of waiter sleeps (one cache line with its neighbours). */
+typedef struct waitpt {
+  _Atomic uint32_t word;     /* futex word: bumped when someone is woken */
+  _Atomic uint32_t sleepers; /* callers that wait for their turn: wake one */
+  _Atomic uint32_t pollers;  /* callers that only watch: wake all */
+  uint32_t pad;
+} waitpt_t;
+
+/* Poll ready() for up to MPMP_SPIN_US, the rank's polling time for any
+ * wait (no longer than the deadline), yielding between rounds where the
+ * rank's cores are crowded: 1 if it turned true or `o` was freed. The
+ * clock is first read after a round of polls. A partner answering within
+ * the window costs no system call on either side; 5 us was too short on a
+ * VM, where half the ping-pongs then fell asleep (queue 2.7-5.7 us one
+ * way). */
+static int spin(ready_fn ready, const void *arg, const mpmp__obj_t *o,
+                double deadline) {
+  double start = -1, spin_s = mpmp__net.spin_s;
+  int remote = mpmp__net.nnodes > 1;
+  for (;;) {
+    for (int i = 0; i < SPIN_POLLS; i++) {
+      if (ready(arg))
+        return 1;
+      mpmp__cpu_relax();
+    }
+    if (mpmp__obj_dead(o))
+      return 1;
+    /* With other nodes, the item may be on its way from one: serve their
+     * requests (a remote put to this very queue) from here, rather than
+     * leave them to the agent thread, which competes with this spin for
+     * a core. Safe: handlers never block (see object.c). */
+    if (remote)
+      mpmp__progress();
+    double now = mpmp__now();
+    if (start < 0)
+      start = now;
+    if (now - start >= spin_s || now >= deadline)
+      return 0;
+    if (mpmp__net.spin_yield)
+      sched_yield();
+  }
+}
+
+/* Wait until ready() may have turned true, or the deadline: spin, then
+ * announce, re-check, sleep. 0, or MPMP_EBADF once the object `o` the
+ * caller runs on (and holds a reference on) was freed. The caller loops:
+ * re-try, check the deadline. */
+static int await(waitpt_t *wp, ready_fn ready, const void *arg,
+                 double deadline, int poller, const mpmp__obj_t *o) {
+  if (!spin(ready, arg, o, deadline)) {
+    _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
+    atomic_fetch_add(count, 1);
+    uint32_t w = atomic_load(&wp->word);
+    /* the generation after the word: a free's wake-up bumps the word */
+    if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
+      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, deadline);
+    atomic_fetch_sub(count, 1);
+  }
+  return mpmp__obj_dead(o) ? MPMP_EBADF : 0;
+}
+
+/* Progress was just published (a seq_cst store): wake one sleeper (all of
+ * them with `all`) and every poller, if any wait. */
+static void wake(waitpt_t *wp, int all) {
+  uint32_t s = atomic_load(&wp->sleepers), p = atomic_load(&wp->pollers);
+  if ((s | p) == 0)
+    return;
+  atomic_fetch_add(&wp->word, 1);
+  mpmp__futex_wake(&wp->word, all || p ? INT_MAX : 1, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* ---- Queue --------------------------------------------------------------- */
+
+enum { Q_PLAIN = 0, Q_JOINABLE = 1, Q_SIMPLE = 2 }; /* the object's type */
+
+#define QCLOSED (UINT64_C(1) << 63) /* in `tail` */
+#define QSLOT_HEAD 16u              /* seq and len before the item's bytes */
+
+typedef struct qslot {
+  _Atomic uint64_t seq;
+  _Atomic uint32_t len;
+  uint32_t pad;
+  unsigned char data[];
+} qslot_t;
+
+typedef struct qbody {
+  uint64_t cap;  /* slots */
+  uint64_t mask; /* cap - 1 if cap is a power of two, else 0 */
+  uint32_t slot_size, max_item;
+  _Alignas(64) _Atomic uint64_t tail; /* producers' next position | QCLOSED */
+  _Atomic uint64_t put_lane; /* puts count themselves here (object.c) */
+  _Alignas(64) _Atomic uint64_t head; /* consumers' next position */
+  _Atomic uint64_t get_lane; /* gets, polls, sizes, task_done */
+  _Alignas(64) waitpt_t items;        /* gets and polls wait here */
+  _Alignas(64) waitpt_t space;        /* puts wait here */
+  _Alignas(64) _Atomic uint64_t unfinished; /* JoinableQueue */
+  waitpt_t done;                            /* joins wait here */
+} qbody_t;
+
+_Static_assert(sizeof(qslot_t) == QSLOT_HEAD, "slot header");
+_Static_assert(sizeof(qbody_t) % 64 == 0, "slots start on a line");
+
+static qslot_t *slot_at(qbody_t *q, uint64_t pos) {
+  uint64_t i = q->mask ? pos & q->mask : pos % q->cap;
+  return (qslot_t *)(void *)((char *)(q + 1) + i * q->slot_size);
+}
+
+/* Claim, fill and publish the slot at `tail`: 0, MPMP_EAGAIN when full,
+ * MPMP_EPIPE when closed. */
+static int q_try_put(qbody_t *q, int joinable, const void *item, size_t n) {
+  uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  for (;;) {
+    if (pos & QCLOSED)
+      return MPMP_EPIPE;
+    qslot_t *s = slot_at(q, pos);
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    int64_t dif = (int64_t)(seq - 2 * pos);
+    if (dif < 0)
+      return MPMP_EAGAIN; /* the slot still holds an item of the last lap */
+    if (dif > 0) {        /* another producer took it: catch up */
+      pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+      continue;
+    }
+    if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      if (n)
+        memcpy(s->data, item, n);
+      /* release: pairs with the acquire fence of a consumer's size check */
+      atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
+      if (joinable) /* counted before anyone can take it (and task_done) */
+        atomic_fetch_add(&q->unfinished, 1);
+      atomic_store(&s->seq, 2 * pos + 1); /* seq_cst: publish, then wake() */
+      return 0;
+    }
+  }
+}
+
+/* Take the item at `head` into out: 0, MPMP_EAGAIN when empty, or
+ * MPMP_EMSGSIZE with *n its size when it is larger than max (left queued). */
+static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
+  uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+  for (;;) {
+    qslot_t *s = slot_at(q, pos);
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    int64_t dif = (int64_t)(seq - (2 * pos + 1));
+    if (dif < 0)
+      return MPMP_EAGAIN; /* not filled yet */
+    if (dif > 0) {        /* another consumer took it: catch up */
+      pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+      continue;
+    }
+    uint32_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+    if (len > max) {
+      /* The length is item pos's only if nobody took pos meanwhile (a
+       * seqlock read: the fence orders the length read before this one). */
+      atomic_thread_fence(memory_order_acquire);
+      uint64_t now = atomic_load_explicit(&q->head, memory_order_relaxed);
+      if (now == pos) {
+        *n = len;
+        return MPMP_EMSGSIZE;
+      }
+      pos = now;
+      continue;
+    }
+    /* Winning the CAS proves pos was still unclaimed, so `len` was its. */
+    if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      if (len)
+        memcpy(out, s->data, len);
+      *n = len;
+      /* seq_cst: free it for the next lap, then wake() */
+      atomic_store(&s->seq, 2 * (pos + q->cap));
+      return 0;
+    }
+  }
+}
+
+/* A get would not wait: the head item is there, or the queue is closed. */
+static int q_can_get(const void *arg) {
+  qbody_t *q = (qbody_t *)arg;
+  uint64_t pos = atomic_load(&q->head);
+  return atomic_load(&slot_at(q, pos)->seq) == 2 * pos + 1 ||
+         (atomic_load(&q->tail) & QCLOSED) != 0;
+}
+
+static int q_can_put(const void *arg) {
+  qbody_t *q = (qbody_t *)arg;
+  uint64_t pos = atomic_load(&q->tail);
+  return (pos & QCLOSED) || atomic_load(&slot_at(q, pos)->seq) == 2 * pos;
+}
+
+static int q_joined(const void *arg) {
+  return atomic_load(&((qbody_t *)arg)->unfinished) == 0;
+}
+
+/* Closed, and every item put has been taken: none can ever come. The
+ * closed `tail` never moves again, so `head` reaching it is final. */
+static int q_eof(qbody_t *q) {
+  uint64_t t = atomic_load(&q->tail);
+  return (t & QCLOSED) && atomic_load(&q->head) == (t & ~QCLOSED);
+}
+
+static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  qbody_t *q = mpmp__obj_data(o);
+  if (a->in_len > q->max_item)
+    return mpmp__err(MPMP_EMSGSIZE, "an item of %zu bytes is larger than "
+                     "this queue's max item size (%u bytes)", a->in_len,
+                     q->max_item);
+  for (;;) {
+    int rc = q_try_put(q, o->type == Q_JOINABLE, a->in, a->in_len);
+    if (rc == 0) {
+      wake(&q->items, 0);
+      return 0;
+    }
+    if (rc == MPMP_EPIPE)
+      return mpmp__err(rc, "the queue is closed");
+    if (mpmp__expired(a->deadline))
+      return MPMP_ETIMEDOUT;
+    if ((rc = await(&q->space, q_can_put, q, a->deadline, 0, o)) < 0)
+      return rc;
+  }
+}
+
+static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  qbody_t *q = mpmp__obj_data(o);
+  for (;;) {
+    size_t n = 0;
+    int rc = q_try_get(q, a->out, a->out_max, &n);
+    if (rc == 0) {
+      a->out_len = n;
+      wake(&q->space, 0);
+      return 0;
+    }
+    if (rc == MPMP_EMSGSIZE) {
+      a->r0 = (int64_t)n;
+      wake(&q->items, 0); /* we may have been woken for it: pass it on */
+      return mpmp__err(rc, "the next item has %zu bytes, more than the "
+                       "buffer's %zu (it stays in the queue)", n, a->out_max);
+    }
+    if (q_eof(q))
+      return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
+    if (mpmp__expired(a->deadline))
+      return MPMP_ETIMEDOUT;
+    if ((rc = await(&q->items, q_can_get, q, a->deadline, 0, o)) < 0)
+      return rc;
+  }
+}
+
+/* rc: 1 if closed; r0: items queued; r1: capacity. */
+static int q_size(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  qbody_t *q = mpmp__obj_data(o);
+  uint64_t h = atomic_load(&q->head); /* first: head <= tail at all times */
+  uint64_t t = atomic_load(&q->tail);
+  uint64_t n = (t & ~QCLOSED) - h;
+  a->r0 = (int64_t)(n > q->cap ? q->cap : n);
+  a->r1 = (int64_t)q->cap;
+  return (t & QCLOSED) != 0;
+}
+
+static int q_close(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  qbody_t *q = mpmp__obj_data(o);
+  atomic_fetch_or(&q->tail, QCLOSED);
+  wake(&q->items, 1); /* waiting gets see EOF, waiting puts EPIPE */
+  wake(&q->space, 1);
+  return 0;
+}
+
+static int not_joinable(void) {
+  return mpmp__err(MPMP_ENOTSUP, "this queue is not a JoinableQueue (create "
+                   "it with mpmp_joinable_queue_create)");
+}
+
+static int q_task_done(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  (void)a;
+  if (o->type != Q_JOINABLE)
+    return not_joinable();
+  qbody_t *q = mpmp__obj_data(o);
+  uint64_t v = atomic_load(&q->unfinished);
+  do {
+    if (v == 0)
+      return mpmp__err(MPMP_EPERM, "task_done() called more times than "
+                       "there were items put");
+  } while (!atomic_compare_exchange_weak(&q->unfinished, &v, v - 1));
+  if (v == 1)
+    wake(&q->done, 1);
+  return 0;
+}
+
+static int q_join(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  if (o->type != Q_JOINABLE)
+    return not_joinable();
+  qbody_t *q = mpmp__obj_data(o);
+  for (;;) {
+    if (q_joined(q))
+      return 0;
+    if (mpmp__expired(a->deadline))
+      return MPMP_ETIMEDOUT;
+    int rc = await(&q->done, q_joined, q, a->deadline, 0, o);
+    if (rc < 0)
+      return rc;
+  }
+}
+
+static int q_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  qbody_t *q = mpmp__obj_data(o);
+  for (;;) {
+    if (q_can_get(q))
+      return 1;
+    if (mpmp__expired(a->deadline))
+      return MPMP_ETIMEDOUT;
+    int rc = await(&q->items, q_can_get, q, a->deadline, 1, o);
+    if (rc < 0)
+      return rc;
+  }
+}
+
+/* Freed: wake every waiter (they see the generation 0). */
+static void q_kill(mpmp__obj_t *o) {
+  qbody_t *q = mpmp__obj_data(o);
+  wake(&q->items, 1);
+  wake(&q->space, 1);
+  wake(&q->done, 1);
+  mpmp__lane_close(o, &q->put_lane);
+  mpmp__lane_close(o, &q->get_lane);
+}
+
+/* Producers count themselves on the tail's line, consumers on the head's:
+ * lines each side writes anyway, so a queue between two ranks moves no
+ * other line (the header is only read). */
+static void q_lanes_register(void) {
+  static const int gets[] = {MPMP__OP_Q_GET, MPMP__OP_Q_POLL,
+                             MPMP__OP_Q_SIZE, MPMP__OP_Q_TASK_DONE};
+  mpmp__lane_register(MPMP__K_QUEUE, MPMP__OP_Q_PUT,
+                      offsetof(qbody_t, put_lane));
+  for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
+    mpmp__lane_register(MPMP__K_QUEUE, gets[i], offsetof(qbody_t, get_lane));
+}
+
+/* ---- Pipe ---------------------------------------------------------------- */
+
+enum { END_A = 0, END_B = 1, PIPE_CORE = 2 }; /* types of MPMP__K_CONN */
+
+#define RING MPMP_PIPE_BUFFER
+#define MSG_HEAD 8u /* the length before each message */
+_Static_assert((RING & (RING - 1)) == 0 && RING % 8 == 0, "ring size");
+
+/* One direction. Stream positions only grow (64 bits never wrap) and stay
+ * multiples of 8, so a message's length never straddles the ring's end. */
+typedef struct chan {
+  _Atomic uint64_t wpos;      /* written and published up to here */
+  _Atomic uint64_t abort_at;  /* 1 + where a withdrawn message starts; 0 */
+  _Atomic uint64_t abort_end; /* where its bytes end */
+  _Alignas(64) _Atomic uint64_t rpos; /* consumed up to here */
+  _Alignas(64) waitpt_t data;  /* the reader and pollers wait here */
+  waitpt_t space;              /* the writer waits here */
+  _Alignas(64) mpmp__shlock_t wlock; /* one writer at a time */
+  _Alignas(64) mpmp__shlock_t rlock; /* one reader at a time */
+  uint64_t ring_off;                 /* from the core's body */
+} chan_t;
+
+typedef struct pcore {
+  uint32_t duplex;
+  _Atomic uint32_t ends;      /* ends not freed yet */
+  _Atomic uint32_t closed[2]; /* end e closed (or freed) */
+  _Alignas(64) chan_t ch[2];  /* ch[e]: what end e receives (one-way: ch[0]) */
+} pcore_t;
+
+/* The object behind a connection handle. */
+typedef struct pend {
+  mpmp_ref_t core;
+  mpmp_ref_t self;
+  uint32_t end;
+} pend_t;
+
+static uint64_t pad8(uint64_t n) { return (n + 7) & ~UINT64_C(7); }
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static char *ring_of(pcore_t *pc, chan_t *ch) {
+  return (char *)pc + ch->ring_off;
+}
+
+static void ring_put(char *ring, uint64_t pos, const void *src, size_t len) {
+  size_t i = (size_t)(pos & (RING - 1)), first = RING - i;
+  if (len <= first) {
+    memcpy(ring + i, src, len);
+  } else {
+    memcpy(ring + i, src, first);
+    memcpy(ring, (const char *)src + first, len - first);
+  }
+}
+
+static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len) {
+  size_t i = (size_t)(pos & (RING - 1)), first = RING - i;
+  if (len <= first) {
+    memcpy(dst, ring + i, len);
+  } else {
+    memcpy(dst, ring + i, first);
+    memcpy((char *)dst + first, ring, len - first);
+  }
+}
+
+static int can_recv(const pcore_t *pc, unsigned e) {
+  return pc->duplex || e == END_A;
+}
+static int can_send(const pcore_t *pc, unsigned e) {
+  return pc->duplex || e == END_B;
+}
+static chan_t *recv_chan(pcore_t *pc, unsigned e) {
+  return &pc->ch[pc->duplex ? e : 0];
+}
+static chan_t *send_chan(pcore_t *pc, unsigned e) {
+  return &pc->ch[pc->duplex ? 1 - e : 0];
+}
+static int is_closed(pcore_t *pc, unsigned e) {
+  return atomic_load(&pc->closed[e]) != 0;
+}
+
+/* An operation on the end `o` of the pipe `pc`, which end it is. */
+typedef int (*conn_fn)(mpmp__obj_t *o, pcore_t *pc, unsigned e,
+                       mpmp__oparg_t *a);
+
+/* The pipe's core of an end. Each end holds a reference on it from its
+ * creation until its own block goes back (conn_release), so the core
+ * outlives every call on either end, and a call counts itself only in its
+ * end's header, which the other end's calls never touch (object.c,
+ * "Lifetime"). */
+static mpmp__obj_t *core_obj(mpmp__obj_t *o) {
+  const pend_t *pe = mpmp__obj_data(o);
+  return (mpmp__obj_t *)(void *)(mpmp__rt.heap_base + pe->core.off);
+}
+
+/* Run fn on the pipe of the end `o`. */
+static int conn_op(mpmp__obj_t *o, mpmp__oparg_t *a, conn_fn fn) {
+  if (o->kind != MPMP__K_CONN || o->type > END_B)
+    return mpmp__err(MPMP_EBADF, "not a connection");
+  const pend_t *pe = mpmp__obj_data(o);
+  return fn(o, mpmp__obj_data(core_obj(o)), pe->end, a);
+}
+
+/* A snapshot of what a blocked writer or reader waits to change. */
+typedef struct cwait {
+  pcore_t *pc;
+  chan_t *ch;
+  uint64_t seen;   /* rpos (writer) or wpos (reader) */
+  uint64_t abort;  /* writer: abort_at seen; reader: 1 + its message start */
+} cwait_t;
+
+static int any_closed(const pcore_t *pc) {
+  return atomic_load(&pc->closed[0]) | atomic_load(&pc->closed[1]);
+}
+
+static int writer_ready(const void *arg) {
+  const cwait_t *w = arg;
+  return atomic_load(&w->ch->rpos) != w->seen ||
+         atomic_load(&w->ch->abort_at) != w->abort || any_closed(w->pc);
+}
+
+/* pc NULL: a reader inside a message, which only its writer ends. */
+static int reader_ready(const void *arg) {
+  const cwait_t *w = arg;
+  return atomic_load(&w->ch->wpos) != w->seen ||
+         (w->pc != NULL && any_closed(w->pc)) ||
+         (w->abort && atomic_load(&w->ch->abort_at) == w->abort);
+}
+
+/* A message's first word: its length, or once withdrawn, the number of
+ * stream bytes to skip. The reader sets TAKEN (CAS) before it consumes
+ * anything; the writer sets WITHDRAWN (CAS) only on a message not TAKEN. */
+#define H_WITHDRAWN (UINT64_C(1) << 63)
+#define H_TAKEN (UINT64_C(1) << 62)
+#define H_LEN (H_TAKEN - 1)
+
+static _Atomic uint64_t *head_at(char *ring, uint64_t pos) {
+  return (_Atomic uint64_t *)(void *)(ring + (pos & (RING - 1)));
+}
+
+/* The reader consumed up to `pos`: free the room, wake the writer. */
+static void chan_consumed(chan_t *ch, uint64_t pos) {
+  atomic_store(&ch->rpos, pos); /* seq_cst: free, then wake() */
+  wake(&ch->space, 1);
+}
+
+/* Withdraw the message whose stream bytes [start, end) are published. If
+ * no reader took it, its first word says so and how much to skip; if one
+ * is reading it, the record (abort_at, abort_end) tells that reader, and
+ * the next message waits until it has skipped (it is reading: soon). */
+static void chan_withdraw(chan_t *ch, char *ring, uint64_t n, uint64_t start,
+                          uint64_t end) {
+  uint64_t h = n;
+  if (!atomic_compare_exchange_strong(head_at(ring, start), &h,
+                                      H_WITHDRAWN | (end - start))) {
+    atomic_store(&ch->abort_end, end);
+    atomic_store(&ch->abort_at, start + 1);
+  }
+  wake(&ch->data, 1);
+}
+
+/* Write stream bytes [done, done + k) of the message (length, payload,
+ * pad) at ring position pos. k is a multiple of 8, the first chunk >= 8. */
+static void chan_put(char *ring, uint64_t pos, const char *msg, uint64_t n,
+                     uint64_t done, uint64_t k) {
+  uint64_t end = done + k;
+  if (done == 0) {
+    atomic_store_explicit(head_at(ring, pos), n, memory_order_relaxed);
+    pos += MSG_HEAD;
+    done = MSG_HEAD;
+  }
+  if (done < MSG_HEAD + n)
+    ring_put(ring, pos, msg + (done - MSG_HEAD),
+             (size_t)(min64(end, MSG_HEAD + n) - done));
+}
+
+/* Write one message, holding the channel's writer lock. A deadline already
+ * past writes it only if all of it fits now. MPMP_EBADF once the end `o`
+ * was freed. */
+static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
+                      const char *msg, uint64_t n, double deadline) {
+  char *ring = ring_of(pc, ch);
+  uint64_t total = MSG_HEAD + pad8(n);
+  uint64_t start = atomic_load_explicit(&ch->wpos, memory_order_relaxed);
+  uint64_t w = start, done = 0;
+  int once = mpmp__expired(deadline), rc;
+  for (;;) {
+    uint64_t r = atomic_load_explicit(&ch->rpos, memory_order_acquire);
+    uint64_t ab = atomic_load(&ch->abort_at);
+    uint64_t room = RING - (w - r);
+    /* a message starts once a reader has left the last withdrawn one */
+    if (done == 0 && (ab != 0 || (once && room < total)))
+      room = 0;
+    /* a long one goes on in chunks of a quarter ring at least: fewer,
+     * larger hand-offs between writer and reader */
+    if (room >= MSG_HEAD &&
+        (done == 0 || room >= min64(total - done, RING / 4))) {
+      uint64_t k = min64(room, total - done);
+      chan_put(ring, w, msg, n, done, k);
+      w += k;
+      done += k;
+      atomic_store(&ch->wpos, w); /* seq_cst: publish, then wake() */
+      wake(&ch->data, 1);
+      if (done == total)
+        return 0;
+      continue;
+    }
+    if (any_closed(pc)) {
+      rc = MPMP_EPIPE;
+      break;
+    }
+    if (mpmp__expired(deadline)) {
+      rc = MPMP_ETIMEDOUT;
+      break;
+    }
+    cwait_t cw = {pc, ch, r, ab};
+    if ((rc = await(&ch->space, writer_ready, &cw, deadline, 0, o)) < 0)
+      break;
+  }
+  if (done > 0)
+    chan_withdraw(ch, ring, n, start, w);
+  return rc;
+}
+
+/* Take the rest of the message that starts at `start` (TAKEN by us),
+ * holding the reader lock: 0, 1 if its writer withdrew it, or MPMP_EBADF
+ * if the end `o` was freed meanwhile (the message is left half read: the
+ * end is gone). Its writer is sending it, so this ends without a
+ * deadline. */
+static int chan_take(const mpmp__obj_t *o, chan_t *ch, const char *ring,
+                     uint64_t start, uint64_t n, char *out) {
+  uint64_t end = start + MSG_HEAD + pad8(n);
+  uint64_t r = start + MSG_HEAD;
+  for (;;) {
+    if (r == end) { /* (an empty message is its length alone) */
+      chan_consumed(ch, r);
+      return 0;
+    }
+    uint64_t w = atomic_load(&ch->wpos);
+    if (w != r) {
+      uint64_t k = min64(w, end) - r, off = r - start - MSG_HEAD;
+      if (off < n)
+        ring_get(ring, r, out + off, (size_t)min64(k, n - off));
+      r += k;
+      if (r != end)
+        chan_consumed(ch, r);
+      continue;
+    }
+    if (atomic_load(&ch->abort_at) == start + 1) {
+      uint64_t skip_to = atomic_load(&ch->abort_end);
+      atomic_store(&ch->abort_at, 0); /* before rpos: see chan_write */
+      chan_consumed(ch, skip_to);
+      return 1;
+    }
+    /* A close does not end this wait: the writer finishes the message or
+     * withdraws it (it does when it sees a close). */
+    cwait_t cw = {NULL, ch, w, start + 1};
+    int rc = await(&ch->data, reader_ready, &cw, INFINITY, 0, o);
+    if (rc < 0)
+      return rc;
+  }
+}
+
+static int closed_end(const mpmp__obj_t *o) {
+  /* freeing an end closes it: its own calls say it was freed */
+  return mpmp__obj_dead(o) ? MPMP_EBADF
+                           : mpmp__err(MPMP_EPIPE, "this connection is "
+                                       "closed");
+}
+
+/* Receive one message into out (max bytes), holding the reader lock. */
+static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
+                     unsigned e, char *out, size_t max, size_t *len,
+                     double deadline) {
+  char *ring = ring_of(pc, ch);
+  int once = mpmp__expired(deadline);
+  for (;;) {
+    uint64_t r = atomic_load_explicit(&ch->rpos, memory_order_relaxed);
+    uint64_t w = atomic_load(&ch->wpos);
+    if (w != r) {
+      _Atomic uint64_t *hp = head_at(ring, r);
+      uint64_t h = atomic_load(hp);
+      if (h & H_WITHDRAWN) {
+        chan_consumed(ch, r + (h & H_LEN));
+        continue;
+      }
+      *len = (size_t)h;
+      if (h > max)
+        return mpmp__err(MPMP_EMSGSIZE, "the next message has %llu bytes, "
+                         "more than the buffer's %zu (it stays in the pipe)",
+                         (unsigned long long)h, max);
+      if (once && w - r < MSG_HEAD + pad8(h))
+        return MPMP_ETIMEDOUT; /* not all there: a try does not start it */
+      if (!atomic_compare_exchange_strong(hp, &h, h | H_TAKEN))
+        continue; /* withdrawn just now */
+      int rc = chan_take(o, ch, ring, r, h, out);
+      if (rc <= 0)
+        return rc;
+      continue; /* withdrawn while we read it: wait for the next one */
+    }
+    if (is_closed(pc, e))
+      return closed_end(o);
+    /* EOF only if the peer closed and nothing came before that: it
+     * publishes before it closes, so re-read after seeing the close. */
+    if (is_closed(pc, 1 - e) && atomic_load(&ch->wpos) == r)
+      return mpmp__err(MPMP_EEOF, "the other end of the pipe is closed and "
+                       "every message it sent has been received");
+    if (mpmp__expired(deadline))
+      return MPMP_ETIMEDOUT;
+    cwait_t cw = {pc, ch, w, 0};
+    int rc = await(&ch->data, reader_ready, &cw, deadline, 0, o);
+    if (rc < 0)
+      return rc;
+  }
+}
+
+static int c_send(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  int rc;
+  if (is_closed(pc, e))
+    return closed_end(o);
+  if (!can_send(pc, e))
+    return mpmp__err(MPMP_EPERM, "this is the receive-only end of a one-way "
+                     "Pipe (duplex 0: the first end receives, the second "
+                     "sends)");
+  if (is_closed(pc, 1 - e))
+    return mpmp__err(MPMP_EPIPE, "the other end of the pipe is closed "
+                     "(broken pipe)");
+  if (a->in_len > MPMP_PIPE_MAX_MESSAGE)
+    return mpmp__err(MPMP_EMSGSIZE, "a message of %zu bytes is over the "
+                     "limit of %zu", a->in_len, MPMP_PIPE_MAX_MESSAGE);
+  chan_t *ch = send_chan(pc, e);
+  if ((rc = mpmp__shlock_acquire(&ch->wlock, a->owner, a->deadline)) < 0)
+    return rc;
+  /* (a writer before us may have waited until the end was freed) */
+  rc = mpmp__obj_dead(o) ? MPMP_EBADF
+                         : chan_write(o, pc, ch, a->in, a->in_len,
+                                      a->deadline);
+  mpmp__shlock_release(&ch->wlock, a->owner);
+  if (rc == MPMP_EPIPE)
+    return is_closed(pc, e) ? closed_end(o)
+                            : mpmp__err(rc, "the other end of the pipe was "
+                                        "closed during the send (broken "
+                                        "pipe)");
+  return rc;
+}
+
+static int recv_check(const mpmp__obj_t *o, pcore_t *pc, unsigned e) {
+  if (is_closed(pc, e))
+    return closed_end(o);
+  if (!can_recv(pc, e))
+    return mpmp__err(MPMP_EPERM, "this is the send-only end of a one-way "
+                     "Pipe (duplex 0: the first end receives, the second "
+                     "sends)");
+  return 0;
+}
+
+static int c_recv(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  int rc = recv_check(o, pc, e);
+  if (rc < 0)
+    return rc;
+  chan_t *ch = recv_chan(pc, e);
+  if ((rc = mpmp__shlock_acquire(&ch->rlock, a->owner, a->deadline)) < 0)
+    return rc;
+  size_t len = 0;
+  rc = chan_read(o, pc, ch, e, a->out, a->out_max, &len, a->deadline);
+  mpmp__shlock_release(&ch->rlock, a->owner);
+  if (rc == 0)
+    a->out_len = len;
+  else if (rc == MPMP_EMSGSIZE)
+    a->r0 = (int64_t)len;
+  return rc;
+}
+
+/* recv() would not wait: a message (not a withdrawn one), or EOF. */
+typedef struct cpoll {
+  pcore_t *pc;
+  chan_t *ch;
+  unsigned e;
+} cpoll_t;
+
+static int readable(const void *arg) {
+  const cpoll_t *p = arg;
+  chan_t *ch = p->ch;
+  char *ring = ring_of(p->pc, ch);
+  uint64_t r = atomic_load(&ch->rpos), w = atomic_load(&ch->wpos);
+  /* Past the withdrawn messages at the front. (With a recv running, r may
+   * be inside a message: the answer is then a guess, as any poll's is.) */
+  for (int i = 0; i < 64 && w != r; i++) {
+    uint64_t h = atomic_load(head_at(ring, r));
+    if (!(h & H_WITHDRAWN) || (h & H_LEN) == 0 || (h & H_LEN) > w - r)
+      return 1;
+    r += h & H_LEN;
+  }
+  return any_closed(p->pc);
+}
+
+static int c_poll(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  int rc = recv_check(o, pc, e);
+  if (rc < 0)
+    return rc;
+  cpoll_t p = {pc, recv_chan(pc, e), e};
+  for (;;) {
+    if (readable(&p))
+      return 1;
+    if (mpmp__expired(a->deadline))
+      return MPMP_ETIMEDOUT;
+    /* (freeing this end closes it, which makes it readable: ask first) */
+    if ((rc = await(&p.ch->data, readable, &p, a->deadline, 1, o)) < 0)
+      return rc;
+  }
+}
+
+static void wake_all(pcore_t *pc) {
+  for (int i = 0; i < 2; i++) {
+    wake(&pc->ch[i].data, 1);
+    wake(&pc->ch[i].space, 1);
+  }
+}
+
+static void end_close(pcore_t *pc, unsigned e) {
+  atomic_store(&pc->closed[e], 1); /* seq_cst, then wake */
+  wake_all(pc);
+}
+
+static int c_close(mpmp__obj_t *o, pcore_t *pc, unsigned e,
+                   mpmp__oparg_t *a) {
+  (void)o;
+  (void)a;
+  end_close(pc, e);
+  return 0;
+}
+
+/* Freed (object.c, after the generation went to 0): an end closes, which
+ * wakes every waiter of the pipe; its own see it was freed (closed_end,
+ * await), the peer's see a closed pipe. The core's waiters are its ends'
+ * calls, woken with them. */
+static void c_kill(mpmp__obj_t *o) {
+  if (o->type > END_B)
+    return;
+  const pend_t *pe = mpmp__obj_data(o);
+  end_close(mpmp__obj_data(core_obj(o)), pe->end);
+}
+
+/* An end's block goes back: so does its reference on the core. */
+static void c_release(mpmp__obj_t *o) {
+  if (o->type <= END_B) {
+    mpmp__obj_t *co = core_obj(o);
+    mpmp__obj_leave(co, &co->life);
+  }
+}
+
+/* Free the end (which closes it), and the core with the second end (its
+ * block goes when the ends' blocks have gone). */
+static int c_free(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  (void)e;
+  (void)a;
+  if (!mpmp__obj_kill(o))
+    return mpmp__err(MPMP_EBADF, "this connection was already freed");
+  if (atomic_fetch_sub(&pc->ends, 1) == 1)
+    mpmp__obj_kill(core_obj(o)); /* held by this end */
+  return 0;
+}
+
+/* ---- the operations, by object kind -------------------------------------- */
+
+static int wrong_kind(const char *what) {
+  return mpmp__err(MPMP_EBADF, "%s is not an operation of a connection", what);
+}
+
+static int op_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_send) : q_put(o, a);
+}
+static int op_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_recv) : q_get(o, a);
+}
+static int op_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_poll) : q_poll(o, a);
+}
+static int op_close(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_close) : q_close(o, a);
+}
+static int op_size(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? wrong_kind("qsize") : q_size(o, a);
+}
+static int op_task_done(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? wrong_kind("task_done") : q_task_done(o, a);
+}
+static int op_join(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? wrong_kind("join") : q_join(o, a);
+}
+static int op_conn_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_free)
+                                 : mpmp__err(MPMP_EBADF, "not a connection");
+}
+
+#define OP_CONN_FREE MPMP__OP_Q_X1
+
+void mpmp__queue_setup(int is_main) {
+  (void)is_main;
+  mpmp__op_register(MPMP__OP_Q_PUT, op_put, MPMP__OPB_TRY);
+  mpmp__op_register(MPMP__OP_Q_GET, op_get, MPMP__OPB_TRY);
+  mpmp__op_register(MPMP__OP_Q_SIZE, op_size, MPMP__OPB_NO);
+  mpmp__op_register(MPMP__OP_Q_CLOSE, op_close, MPMP__OPB_NO);
+  mpmp__op_register(MPMP__OP_Q_TASK_DONE, op_task_done, MPMP__OPB_NO);
+  mpmp__op_register(MPMP__OP_Q_JOIN, op_join, MPMP__OPB_TRY);
+  mpmp__op_register(MPMP__OP_Q_POLL, op_poll, MPMP__OPB_TRY);
+  mpmp__op_register(OP_CONN_FREE, op_conn_free, MPMP__OPB_FREE);
+  mpmp__kind_register(MPMP__K_QUEUE, &(mpmp__kind_ops_t){q_kill, 0});
+  mpmp__kind_register(MPMP__K_CONN, &(mpmp__kind_ops_t){c_kill, c_release});
+  q_lanes_register();
+}
+
+/* ---- public: Queue ------------------------------------------------------- */
+
+static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
+                        size_t max_item, const char *fn) {
+  if (max_item == 0)
+    return mpmp__err(MPMP_EINVAL, "%s: max_item must be at least 1 byte", fn);
+  if (max_item > UINT32_MAX - 128)
+    return mpmp__err(MPMP_EINVAL, "%s: max_item of %zu bytes is over the "
+                     "limit of 4 GiB", fn, max_item);
+  size_t slot = (QSLOT_HEAD + max_item + 63) & ~(size_t)63;
+  size_t cap = maxsize;
+  if (cap == 0) {
+    cap = MPMP_QUEUE_DEFAULT_BYTES / slot;
+    if (cap < MPMP_QUEUE_MIN_DEFAULT_SLOTS)
+      cap = MPMP_QUEUE_MIN_DEFAULT_SLOTS;
+  }
+  if (cap > INT32_MAX || cap > (SIZE_MAX - sizeof(qbody_t)) / slot)
+    return mpmp__err(MPMP_ENOSPC, "%s: %zu slots of %zu bytes are too many",
+                     fn, cap, slot);
+  mpmp__obj_t *o;
+  int rc = mpmp__obj_create(q ? &q->ref : NULL, MPMP__K_QUEUE, type, cap,
+                            (uint32_t)max_item, sizeof(qbody_t) + cap * slot,
+                            0, &o, fn);
+  if (rc == MPMP_ENOSPC) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
+    return mpmp__err(rc, "%s (the queue needs %zu slots of %zu bytes%s)", msg,
+                     cap, slot, maxsize ? "" : ": pass a smaller maxsize");
+  }
+  if (rc < 0)
+    return rc;
+  qbody_t *b = mpmp__obj_data(o);
+  b->cap = cap;
+  b->mask = (cap & (cap - 1)) == 0 ? cap - 1 : 0;
+  b->slot_size = (uint32_t)slot;
+  b->max_item = (uint32_t)max_item;
+  for (size_t i = 0; i < cap; i++)
+    atomic_init(&slot_at(b, i)->seq, 2 * (uint64_t)i);
+  mpmp__lane_open(o, &b->put_lane);
+  mpmp__lane_open(o, &b->get_lane);
+  return 0;
+}
+
+MPMP_API int mpmp_queue_create(mpmp_queue_t *q, size_t maxsize,
+                               size_t max_item) {
+  return queue_create(q, Q_PLAIN, maxsize, max_item, "mpmp_queue_create");
+}
+MPMP_API int mpmp_joinable_queue_create(mpmp_queue_t *q, size_t maxsize,
+                                        size_t max_item) {
+  return queue_create(q, Q_JOINABLE, maxsize, max_item,
+                      "mpmp_joinable_queue_create");
+}
+MPMP_API int mpmp_simple_queue_create(mpmp_queue_t *q, size_t max_item) {
+  return queue_create(q, Q_SIMPLE, 0, max_item, "mpmp_simple_queue_create");
+}
+
+MPMP_API int mpmp_queue_free(mpmp_queue_t q) {
+  mpmp__oparg_t a = {.x = MPMP__K_QUEUE};
+  return mpmp__obj_call(&q.ref, MPMP__K_QUEUE, MPMP__OP_FREE, &a,
+                        "mpmp_queue_free");
+}
+
+static int qcall(const mpmp_queue_t *q, int op, mpmp__oparg_t *a,
+                 const char *fn) {
+  return mpmp__obj_call(&q->ref, MPMP__K_QUEUE, op, a, fn);
+}
+
+static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
+               const char *fn) {
+  if (item == NULL && size > 0)
+    return mpmp__err(MPMP_EINVAL, "%s: the item is NULL", fn);
+  mpmp__oparg_t a = {.in = item, .in_len = size};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  return rc < 0 ? rc : qcall(&q, MPMP__OP_Q_PUT, &a, fn);
+}
+
+MPMP_API int mpmp_queue_put(mpmp_queue_t q, const void *item, size_t size,
+                            double timeout) {
+  return put(q, item, size, timeout, "mpmp_queue_put");
+}
+MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
+                                   size_t size) {
+  return put(q, item, size, 0, "mpmp_queue_put_nowait");
+}
+
+/* A get or recv: the size of what came, or of what the buffer needs. */
+static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
+                size_t *size, double timeout, const char *fn) {
+  if (size)
+    *size = 0;
+  if (buf == NULL && max > 0)
+    return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL", fn);
+  mpmp__oparg_t a = {.out = buf, .out_max = max};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  if (rc < 0)
+    return rc;
+  rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, &a, fn);
+  if (size && rc == 0)
+    *size = a.out_len;
+  else if (size && rc == MPMP_EMSGSIZE)
+    *size = (size_t)a.r0;
+  return rc;
+}
+
+MPMP_API int mpmp_queue_get(mpmp_queue_t q, void *buf, size_t max,
+                            size_t *size, double timeout) {
+  return take(&q.ref, MPMP__K_QUEUE, buf, max, size, timeout,
+              "mpmp_queue_get");
+}
+MPMP_API int mpmp_queue_get_nowait(mpmp_queue_t q, void *buf, size_t max,
+                                   size_t *size) {
+  return take(&q.ref, MPMP__K_QUEUE, buf, max, size, 0,
+              "mpmp_queue_get_nowait");
+}
+
+/* 0 with *n items queued and *cap slots, or an error. */
+static int sizes(mpmp_queue_t q, int64_t *n, int64_t *cap, const char *fn) {
+  mpmp__oparg_t a = {0};
+  int rc = qcall(&q, MPMP__OP_Q_SIZE, &a, fn);
+  *n = a.r0;
+  *cap = a.r1;
+  return rc < 0 ? rc : 0;
+}
+
+MPMP_API int mpmp_queue_qsize(mpmp_queue_t q) {
+  int64_t n, cap;
+  int rc = sizes(q, &n, &cap, "mpmp_queue_qsize");
+  return rc < 0 ? rc : (int)n;
+}
+MPMP_API int mpmp_queue_empty(mpmp_queue_t q) {
+  int64_t n, cap;
+  int rc = sizes(q, &n, &cap, "mpmp_queue_empty");
+  return rc < 0 ? rc : n == 0;
+}
+MPMP_API int mpmp_queue_full(mpmp_queue_t q) {
+  int64_t n, cap;
+  int rc = sizes(q, &n, &cap, "mpmp_queue_full");
+  return rc < 0 ? rc : n >= cap;
+}
+MPMP_API int mpmp_queue_capacity(mpmp_queue_t q) {
+  int64_t n, cap;
+  int rc = sizes(q, &n, &cap, "mpmp_queue_capacity");
+  return rc < 0 ? rc : (int)cap;
+}
+MPMP_API int mpmp_queue_close(mpmp_queue_t q) {
+  mpmp__oparg_t a = {0};
+  return qcall(&q, MPMP__OP_Q_CLOSE, &a, "mpmp_queue_close");
+}
+MPMP_API int mpmp_queue_task_done(mpmp_queue_t q) {
+  mpmp__oparg_t a = {0};
+  return qcall(&q, MPMP__OP_Q_TASK_DONE, &a, "mpmp_queue_task_done");
+}
+MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout) {
+  mpmp__oparg_t a = {0};
+  int rc = mpmp__timeout(timeout, &a.deadline, "mpmp_queue_join");
+  return rc < 0 ? rc : qcall(&q, MPMP__OP_Q_JOIN, &a, "mpmp_queue_join");
+}
+
+/* ---- public: Pipe -------------------------------------------------------- */
+
+/* An end, holding a reference on the core `co` (see core_obj). */
+static int end_create(mpmp_conn_t *c, mpmp__obj_t *co, const mpmp_ref_t *core,
+                      unsigned end, const char *fn) {
+  mpmp__obj_t *o;
+  int rc = mpmp__obj_create(&c->ref, MPMP__K_CONN, (int)end, 0, 0,
+                            sizeof(pend_t), 0, &o, fn);
+  if (rc == 0) {
+    pend_t *pe = mpmp__obj_data(o);
+    pe->core = *core;
+    pe->self = c->ref;
+    pe->end = end;
+    mpmp__obj_enter(co, &co->life, core->gen); /* nobody else has it yet */
+  }
+  return rc;
+}
+
+MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
+  const char *fn = "mpmp_pipe_create";
+  if (c1 == NULL || c2 == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: a handle pointer is NULL", fn);
+  unsigned nch = duplex ? 2 : 1;
+  mpmp_ref_t core;
+  mpmp__obj_t *o;
+  int rc = mpmp__obj_create(&core, MPMP__K_CONN, PIPE_CORE, 0, 0,
+                            sizeof(pcore_t) + (size_t)nch * RING, 0, &o, fn);
+  if (rc < 0)
+    return rc;
+  pcore_t *pc = mpmp__obj_data(o);
+  pc->duplex = duplex != 0;
+  atomic_init(&pc->ends, 2);
+  for (unsigned i = 0; i < nch; i++) {
+    mpmp__shlock_init(&pc->ch[i].wlock, 0);
+    mpmp__shlock_init(&pc->ch[i].rlock, 0);
+    pc->ch[i].ring_off = sizeof(pcore_t) + (uint64_t)i * RING;
+  }
+  if ((rc = end_create(c1, o, &core, END_A, fn)) < 0) {
+    mpmp__obj_discard(&core);
+    return rc;
+  }
+  if ((rc = end_create(c2, o, &core, END_B, fn)) < 0) {
+    mpmp__obj_discard(&c1->ref);
+    mpmp__obj_discard(&core);
+    return rc;
+  }
+  return 0;
+}
+
+static int ccall(const mpmp_conn_t *c, int op, mpmp__oparg_t *a,
+                 const char *fn) {
+  return mpmp__obj_call(&c->ref, MPMP__K_CONN, op, a, fn);
+}
+
+MPMP_API int mpmp_conn_free(mpmp_conn_t c) {
+  mpmp__oparg_t a = {0};
+  return ccall(&c, OP_CONN_FREE, &a, "mpmp_conn_free");
+}
+
+MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2) {
+  mpmp__oparg_t a = {0}, b = {0};
+  int rc1 = ccall(&c1, OP_CONN_FREE, &a, "mpmp_pipe_free");
+  int rc2 = ccall(&c2, OP_CONN_FREE, &b, "mpmp_pipe_free");
+  return rc1 < 0 ? rc1 : rc2;
+}
+
+MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
+                            double timeout) {
+  const char *fn = "mpmp_conn_send";
+  if (msg == NULL && len > 0)
+    return mpmp__err(MPMP_EINVAL, "%s: the message is NULL", fn);
+  if (len > MPMP_PIPE_MAX_MESSAGE)
+    return mpmp__err(MPMP_EMSGSIZE, "%s: a message of %zu bytes is over the "
+                     "limit of %zu", fn, len, MPMP_PIPE_MAX_MESSAGE);
+  mpmp__oparg_t a = {.in = msg, .in_len = len};
+  int rc = mpmp__timeout(timeout, &a.deadline, fn);
+  return rc < 0 ? rc : ccall(&c, MPMP__OP_Q_PUT, &a, fn);
+}
+
+MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max, size_t *len,
+                            double timeout) {
+  return take(&c.ref, MPMP__K_CONN, buf, max, len, timeout, "mpmp_conn_recv");
+}
+
+MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout) {
+  mpmp__oparg_t a = {0};
+  int rc = mpmp__timeout(timeout, &a.deadline, "mpmp_conn_poll");
+  if (rc < 0)
+    return rc;
+  rc = ccall(&c, MPMP__OP_Q_POLL, &a, "mpmp_conn_poll");
+  return rc == MPMP_ETIMEDOUT ? 0 : rc;
+}
+
+MPMP_API int mpmp_conn_close(mpmp_conn_t c) {
+  mpmp__oparg_t a = {0};
+  return ccall(&c, MPMP__OP_Q_CLOSE, &a, "mpmp_conn_close");
+}
+
+/* ---- public: connection.wait() ------------------------------------------- */
+
+/* An object of the wait found freed: before the wait began, or during it
+ * (`waited`: an earlier look found it alive). */
+static int wait_freed(const mpmp_ref_t *ref, int waited, const char *fn) {
+  if (!waited)
+    return mpmp__err(MPMP_EBADF, "%s: stale handle: the object was freed",
+                     fn);
+  return mpmp__err(MPMP_EBADF, "%s: the %s was freed while this call waited",
+                   fn, ref->kind == MPMP__K_CONN ? "Pipe connection"
+                                                 : "Queue");
+}
+
+/* One look at one object: 1 ready, 0 not, or an error. A local object is
+ * checked in place (no message formatting for "not ready"), with a
+ * reference held as object.c's calls do. */
+static int poll_once(const mpmp_ref_t *ref, int waited, const char *fn) {
+  mpmp__oparg_t a = {.deadline = -INFINITY};
+  int rc;
+  if (mpmp__ref_is_local(ref)) {
+    mpmp__obj_t *o = mpmp__obj_resolve(ref);
+    _Atomic uint64_t *lane = o ? mpmp__obj_lane(o, MPMP__OP_Q_POLL) : NULL;
+    if (o == NULL || !mpmp__obj_enter(o, lane, ref->gen))
+      return wait_freed(ref, waited, fn);
+    rc = op_poll(o, &a);
+    int dead = rc == MPMP_EBADF && mpmp__obj_dead(o);
+    mpmp__obj_leave(o, lane);
+    if (dead)
+      return wait_freed(ref, 1, fn);
+    if (rc < 0 && rc != MPMP_ETIMEDOUT)
+      return mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
+  } else {
+    rc = mpmp__obj_call(ref, ref->kind, MPMP__OP_Q_POLL, &a, fn);
+    /* a handle that was alive at the last look */
+    if (rc == MPMP_EBADF && waited)
+      return wait_freed(ref, 1, fn);
+  }
+  return rc == MPMP_ETIMEDOUT ? 0 : rc;
+}
+
+static void nap(double s) {
+  static _Thread_local int slack_set;
+  if (!slack_set) { /* the default 50 us timer slack would dwarf our naps */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    slack_set = 1;
+  }
+  struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
+MPMP_API int mpmp_conn_wait(const mpmp_ref_t *objs, int n, double timeout,
+                            int *ready) {
+  const char *fn = "mpmp_conn_wait";
+  char what[64];
+  int rc = mpmp__check_init(fn);
+  if (rc < 0)
+    return rc;
+  if (objs == NULL || n <= 0)
+    return mpmp__err(MPMP_EINVAL, "%s: give at least one object", fn);
+  for (int i = 0; i < n; i++) {
+    int kind = objs[i].kind == MPMP__K_CONN ? MPMP__K_CONN : MPMP__K_QUEUE;
+    snprintf(what, sizeof what, "%s (object %d)", fn, i);
+    if ((rc = mpmp__ref_check(&objs[i], kind, what)) < 0)
+      return rc;
+  }
+  double deadline;
+  if ((rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
+    return rc;
+  if (n == 1) { /* one object: sleep on it */
+    mpmp__oparg_t a = {.deadline = deadline};
+    rc = mpmp__obj_call(&objs[0], objs[0].kind, MPMP__OP_Q_POLL, &a, fn);
+    if (rc < 0)
+      return rc;
+    if (ready)
+      ready[0] = 0;
+    return 1;
+  }
+  double pause = 20e-6;
+  for (int waited = 0;; waited = 1) {
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      snprintf(what, sizeof what, "%s (object %d)", fn, i);
+      if ((rc = poll_once(&objs[i], waited, what)) < 0)
+        return rc;
+      if (rc > 0) {
+        if (ready)
+          ready[k] = i;
+        k++;
+      }
+    }
+    if (k > 0)
+      return k;
+    double left = deadline - mpmp__now();
+    if (left <= 0)
+      return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out", fn);
+    nap(fmin(pause, left));
+    pause = fmin(pause * 2, 1e-3);
+  }
+}

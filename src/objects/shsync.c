@@ -1,0 +1,821 @@
+/*
+ * Lock, RLock, Semaphore, Event, Condition and Barrier in shared memory.
+ *
+ * Every waiter follows one pattern that cannot lose a wake-up: it announces
+ * itself (a waiter count, or a ticket), then reads the futex word, re-checks
+ * its condition, and sleeps only if the word still holds the value it read;
+ * the kernel compares that value atomically with queueing the sleeper. The
+ * waking side changes the word first and only then looks for sleepers. All
+ * of these are seq_cst operations, so of the pairs "announce; read word" and
+ * "change word; read announcements" at least one side sees the other:
+ * either the waker sees the waiter and wakes it, or the waiter sees the new
+ * word (then the kernel refuses to put it to sleep).
+ *
+ * The futexes are the shared (not _PRIVATE) kind: the kernel keys them by
+ * physical page, so processes that map the segment at different addresses
+ * meet on the same word. Waits use FUTEX_WAIT_BITSET, whose timeout is an
+ * absolute CLOCK_MONOTONIC time, the clock of mpmp__now(): a deadline
+ * needs no recomputation after early wake-ups.
+ *
+ * Kills (an object freed while processes wait in it) follow the same
+ * pattern: the kill sets the primitive's dead mark, then changes every
+ * futex word a sleeper may have read (in a way no other call undoes to the
+ * value read), then wakes all of them. A waiter reads the word it will
+ * sleep on before it reads the mark: if it saw no mark, the kill's change
+ * comes after its read and the kernel refuses to put it to sleep (or the
+ * wake finds it asleep). Every wait loop reads the mark after each wake-up
+ * and returns MPMP_EBADF.
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport.h"
+#include "shsync.h"
+
+/* Objects are shared between processes: their atomics must not hide a
+ * (process-local) lock. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(sizeof(mpmp__shlock_t) == 56, "fixed layout, no padding");
+_Static_assert(MPMP__SHLOCK_QUEUE == 64, "one bit of `gone` per ticket");
+
+#define ANY_BITS FUTEX_BITSET_MATCH_ANY
+
+/* ---- futexes -------------------------------------------------------------- */
+
+void mpmp__futex_wait_until(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
+                            double deadline) {
+  struct timespec ts, *tp = NULL;
+  if (deadline < 1e15) { /* +INFINITY (or absurdly far): no timeout */
+    double sec = floor(deadline);
+    ts.tv_sec = (time_t)sec;
+    ts.tv_nsec = (long)((deadline - sec) * 1e9);
+    if (ts.tv_nsec > 999999999L) /* rounding: the kernel refuses 1e9 */
+      ts.tv_nsec = 999999999L;
+    tp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_BITSET, val, tp, NULL, bits);
+}
+
+void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_BITSET, n, NULL, NULL, bits);
+}
+
+static int clamp_int(unsigned n) { return n > INT_MAX ? INT_MAX : (int)n; }
+
+/* ---- the lock ------------------------------------------------------------ */
+
+/*
+ * A word that is the lock, and a queue of the processes that wait for it.
+ *
+ * Throughput: the lock is the futex word `word` (0 free, 1 held). A process
+ * that finds it free takes it with one CAS, even past waiters, so a process
+ * that releases and re-acquires in a loop keeps the lock and the lines it
+ * works on in its own cache. A strict FIFO lock passes both to another core
+ * at every turn: with two processes hammering a Value under its lock, that
+ * handover, not the work, is the cost (mpmp-bench value_locked_add_per_s,
+ * 2 ranks: 3.3 M/s with the strict FIFO ticket lock this replaced, 5.8 M/s
+ * with this one). Linux's, glibc's and Go's mutexes barge the same way.
+ *
+ * Bounded bypass: waiters queue in FIFO order (below) and only the head of
+ * the queue bids for the word. Once the head has waited
+ * MPMP__SHLOCK_STARVE_S, it sets `hungry`; newcomers then queue behind it
+ * instead of taking the free lock, and the head takes it at the next
+ * release (Go's "starvation mode"). A waiter's wait is bounded: each
+ * waiter ahead of it, and then it, gets the lock within STARVE_S plus about
+ * two holds. (At most one newcomer that read `hungry` just before it was
+ * set may still slip in.)
+ *
+ * Spin, then sleep: the head polls the word for up to SPIN_S, with pauses
+ * that grow to BACKOFF_MAX (every poll takes the line from the holder),
+ * yielding the CPU every YIELD_S on nodes that run more ranks than cores.
+ * Then it swaps in 2 ("held, and the head sleeps or is about to") and, if
+ * the word was not free, sleeps while it holds 2; a release that swaps out
+ * a 2 wakes it. Only the head ever sleeps on the word, so a head that took
+ * the word with that swap (word now 2) turns it back into 1: no one is left
+ * to wake.
+ *
+ * The queue is a ticket lock whose holder is the head: a waiter takes
+ * ticket t = next++ and is the head when serving == t; the head that has
+ * the word (or gives up) advances serving. Waiters behind the head sleep on
+ * `serving` at once. A sleeper announces itself in `asleep` (bit t % 64,
+ * its own: see below) before it re-reads `serving` and sleeps on it with
+ * the bitset 1 << (t % 31); advancing `serving` wakes the new head only if
+ * its bit is set. Nothing is lost (see the top of the file): if the waker
+ * does not see the bit, the sleeper's re-read sees the new `serving`, and
+ * the kernel refuses to put it to sleep on the old value. (With more than
+ * 31 waiters, the futex bitsets collide: a few extra wake up and sleep
+ * again.)
+ *
+ * Timeouts: a head that times out just leaves (advancing serving); the word
+ * may stay 2, which costs the next release one needless wake call. A ticket
+ * cannot leave the middle of the queue, so a waiter behind the head whose
+ * deadline passes marks its ticket in `gone` (bit t % 64) and leaves; the
+ * head that reaches a marked ticket clears the mark and passes the turn on.
+ * The one race, "the turn reaches t just as t gives up", is settled by
+ * whoever clears the mark first (an atomic fetch_and): the passer (t is
+ * skipped, t's acquire times out) or t itself (t is the head and goes on).
+ * Neither can miss the other: t sets its mark then reads serving, the
+ * passer writes serving then reads the mark (seq_cst on both sides).
+ *
+ * A bit of `gone` or `asleep` is unambiguous because at most 64 tickets are
+ * outstanding: a newcomer takes a ticket only while next - serving < 64,
+ * and otherwise sleeps on `serving` with the overflow bit (counted in
+ * `overflow_asleep`), woken by any move of `serving` while one sleeps
+ * there. A ticket t + 64 therefore exists only after the turn has passed t,
+ * and both of t's bits are clear by then: a gone mark is cleared before its
+ * turn passes, and t clears its `asleep` bit as soon as it wakes, before
+ * it can become the head or mark itself gone.
+ */
+#define OVERFLOW_BIT (1u << 31)
+#define SPIN_S 20e-6     /* how long the head polls before it sleeps */
+#define YIELD_S 4e-6     /* give up the CPU this often while polling */
+#define BACKOFF_MAX 64   /* most pauses between two polls */
+
+static uint32_t turn_bit(uint32_t t) { return 1u << (t % 31); }
+static uint64_t gone_bit(uint32_t t) { return 1ull << (t % 64); }
+
+static int word_take(mpmp__shlock_t *l) {
+  uint32_t free_word = 0;
+  return atomic_compare_exchange_strong(&l->word, &free_word, 1);
+}
+
+/* A newcomer takes the lock if it is free and no waiter starves. The plain
+ * reads first spare a held lock the CAS, which would steal the line from
+ * its holder; the CAS (seq_cst) pairs with the previous release. */
+static int lock_try(mpmp__shlock_t *l) {
+  return atomic_load_explicit(&l->word, memory_order_relaxed) == 0 &&
+         atomic_load_explicit(&l->hungry, memory_order_relaxed) == 0 &&
+         word_take(l);
+}
+
+/* Killed (see the top of the file): a kill ors WORD_DEAD into `word`, so
+ * the head never sleeps on the 2 it wrote before the kill, and adds
+ * SERVING_DEAD to `serving`, so no ticket is ever the head again and the
+ * queue's sleepers never sleep on the value they read (only the head
+ * writes `serving` otherwise, always beyond what anyone read before). */
+#define WORD_DEAD 4u
+#define SERVING_DEAD (1u << 31)
+
+static int lock_dead(const mpmp__shlock_t *l) {
+  return atomic_load(&l->dead) != 0;
+}
+
+/* Deadline already past: succeed only if the lock is free for newcomers;
+ * retry only while that holds. */
+static int lock_try_once(mpmp__shlock_t *l) {
+  for (;;) {
+    if (atomic_load(&l->word) != 0 || atomic_load(&l->hungry) != 0)
+      return lock_dead(l) ? MPMP_EBADF : MPMP_ETIMEDOUT;
+    if (word_take(l))
+      return 0;
+  }
+}
+
+/* Take a ticket once the queue has room. */
+static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
+  for (;;) {
+    uint32_t s = atomic_load(&l->serving);
+    uint32_t n = atomic_load(&l->next);
+    if (n - s < MPMP__SHLOCK_QUEUE) {
+      if (atomic_compare_exchange_weak(&l->next, &n, n + 1)) {
+        *t = n;
+        return 0;
+      }
+      continue;
+    }
+    if (mpmp__expired(deadline))
+      return MPMP_ETIMEDOUT;
+    /* Announce, re-check, sleep: a move of `serving` past the value we
+     * sleep on sees the count and wakes the overflow bit. */
+    atomic_fetch_add(&l->overflow_asleep, 1);
+    s = atomic_load(&l->serving);
+    if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE && !lock_dead(l))
+      mpmp__futex_wait_until(&l->serving, s, OVERFLOW_BIT, deadline);
+    atomic_fetch_sub(&l->overflow_asleep, 1);
+    if (lock_dead(l))
+      return MPMP_EBADF;
+  }
+}
+
+/* Ticket t gives up at its deadline (see the race above). */
+static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
+  uint64_t bit = gone_bit(t);
+  atomic_fetch_or(&l->gone, bit);
+  /* serving < t: the passer that reaches t will skip it. serving > t: one
+   * already did (it cleared our mark). */
+  if (atomic_load(&l->serving) != t)
+    return MPMP_ETIMEDOUT;
+  /* Our turn came: take back the mark, unless the passer cleared it. */
+  if (atomic_fetch_and(&l->gone, ~bit) & bit)
+    return 0;
+  return MPMP_ETIMEDOUT;
+}
+
+/* Wait until ticket t is the head. The seq_cst CAS that took t and the
+ * seq_cst loads of serving below pair with ticket_pass's store-then-load. */
+static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
+  uint64_t bit = gone_bit(t);
+  for (;;) {
+    uint32_t s = atomic_load(&l->serving);
+    if (s == t)
+      return 0;
+    if (lock_dead(l)) /* the queue is gone: leave it as it is */
+      return MPMP_EBADF;
+    if (mpmp__expired(deadline))
+      return ticket_abandon(l, t);
+    /* Announce, re-check, sleep (see above). The bit is ours alone, and
+     * cleared before this ticket can be the head or be marked gone. */
+    atomic_fetch_or(&l->asleep, bit);
+    s = atomic_load(&l->serving);
+    if (s != t && !lock_dead(l))
+      mpmp__futex_wait_until(&l->serving, s, turn_bit(t), deadline);
+    atomic_fetch_and(&l->asleep, ~bit);
+  }
+}
+
+/* Is ticket t marked gone? Clear the mark if so (see the race above). */
+static int ticket_skip(mpmp__shlock_t *l, uint32_t t) {
+  uint64_t bit = gone_bit(t);
+  if (!(atomic_load(&l->gone) & bit))
+    return 0;
+  return (atomic_fetch_and(&l->gone, ~bit) & bit) != 0;
+}
+
+/* `serving` just became s (seq_cst store): wake whoever sleeps and must
+ * not: ticket s (the new head) and the overflow sleepers (the queue moved).
+ * `queued` says ticket s exists. Every read here is seq_cst, after the
+ * store: see ticket_wait. */
+static void ticket_wake(mpmp__shlock_t *l, uint32_t s, int queued) {
+  uint32_t bits = 0;
+  if (queued && (atomic_load(&l->asleep) & gone_bit(s)))
+    bits |= turn_bit(s);
+  if (atomic_load(&l->overflow_asleep) > 0)
+    bits |= OVERFLOW_BIT;
+  if (bits)
+    mpmp__futex_wake(&l->serving, INT_MAX, bits);
+}
+
+/* The head leaves the queue: the next live ticket becomes the head. */
+static void ticket_pass(mpmp__shlock_t *l) {
+  uint32_t s = atomic_load_explicit(&l->serving, memory_order_relaxed) + 1;
+  for (;; s++) {
+    atomic_store(&l->serving, s); /* seq_cst: see below */
+    /* A waiter takes its ticket (seq_cst CAS) before reading serving: if we
+     * see no ticket s, its read comes after our store and sees its turn. */
+    if (atomic_load(&l->next) == s) {
+      ticket_wake(l, s, 0);
+      return;
+    }
+    if (!ticket_skip(l, s))
+      break;
+  }
+  ticket_wake(l, s, 1);
+}
+
+/* The head polls the word (see above): 1 once it took it. */
+static int head_spin(mpmp__shlock_t *l, double start, double deadline) {
+  unsigned pauses = 1;
+  double yielded = start;
+  for (;;) {
+    if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0 &&
+        word_take(l))
+      return 1;
+    for (unsigned i = 0; i < pauses; i++)
+      mpmp__cpu_relax();
+    if (pauses < BACKOFF_MAX)
+      pauses *= 2;
+    double now = mpmp__now();
+    if (now - start >= SPIN_S || now >= deadline)
+      return 0;
+    if (mpmp__net.spin_yield && now - yielded >= YIELD_S) {
+      sched_yield();
+      yielded = now;
+    }
+  }
+}
+
+/* The head takes the word: 0, MPMP_ETIMEDOUT, or MPMP_EBADF (killed). */
+static int head_take(mpmp__shlock_t *l, double deadline) {
+  double start = mpmp__now();
+  int rc = 0;
+  if (!head_spin(l, start, deadline)) {
+    for (;;) {
+      if (mpmp__now() - start >= MPMP__SHLOCK_STARVE_S)
+        atomic_store(&l->hungry, 1);
+      if (atomic_exchange(&l->word, 2) == 0) { /* ours */
+        atomic_store_explicit(&l->word, 1, memory_order_relaxed);
+        break;
+      }
+      if (mpmp__expired(deadline)) {
+        rc = MPMP_ETIMEDOUT;
+        break;
+      }
+      if (lock_dead(l)) { /* read after our 2 went in: see WORD_DEAD */
+        rc = MPMP_EBADF;
+        break;
+      }
+      mpmp__futex_wait_until(&l->word, 2, ANY_BITS, deadline);
+    }
+  }
+  if (atomic_load_explicit(&l->hungry, memory_order_relaxed))
+    atomic_store(&l->hungry, 0);
+  return rc;
+}
+
+/* Queue, wait to be the head, take the word, let the next one be head.
+ * A killed lock ends every step with MPMP_EBADF (the word taken after
+ * the kill too: the free came first); the queue is then left as it is. */
+static int lock_queue(mpmp__shlock_t *l, double deadline) {
+  uint32_t t;
+  if (lock_dead(l))
+    return MPMP_EBADF;
+  int rc = ticket_take(l, &t, deadline);
+  if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
+    rc = head_take(l, deadline);
+    if (rc == MPMP_EBADF)
+      return rc;
+    ticket_pass(l);
+    if (rc == 0 && lock_dead(l))
+      rc = MPMP_EBADF;
+  }
+  return rc;
+}
+
+static int lock_acquire(mpmp__shlock_t *l, double deadline) {
+  if (lock_try(l))
+    return 0;
+  if (mpmp__expired(deadline))
+    return lock_try_once(l);
+  return lock_queue(l, deadline);
+}
+
+/* Take the lock behind every queued waiter, never past them: a
+ * Condition's waiter coming back. It released the lock so that others
+ * could use it; barging back in would undo that (Python's wait(0) would
+ * let nobody in). */
+static int lock_acquire_queued(mpmp__shlock_t *l) {
+  return lock_queue(l, INFINITY); /* no deadline: only a kill fails it */
+}
+
+static void lock_release(mpmp__shlock_t *l) {
+  if (atomic_exchange(&l->word, 0) == 2) /* seq_cst: a release */
+    mpmp__futex_wake(&l->word, 1, ANY_BITS);
+}
+
+/* ---- Lock and RLock: the lock plus an owner ------------------------- */
+
+void mpmp__shlock_init(mpmp__shlock_t *l, int recursive) {
+  atomic_init(&l->word, 0);
+  atomic_init(&l->hungry, 0);
+  atomic_init(&l->next, 0);
+  atomic_init(&l->serving, 0);
+  atomic_init(&l->gone, 0);
+  atomic_init(&l->owner, 0);
+  atomic_init(&l->count, 0);
+  l->recursive = recursive != 0;
+  atomic_init(&l->asleep, 0);
+  atomic_init(&l->overflow_asleep, 0);
+  atomic_init(&l->dead, 0);
+}
+
+/* `owner` and `count` are written only by the holder, after taking the
+ * word and before releasing it: the word's CAS and exchange order them. Others
+ * read `owner` only to compare it with their own id, which it can equal
+ * only if they wrote it themselves, i.e. hold the lock. */
+static uint64_t owner_of(const mpmp__shlock_t *l) {
+  return atomic_load_explicit(&l->owner, memory_order_relaxed);
+}
+
+static void set_owner(mpmp__shlock_t *l, uint64_t owner, uint32_t count) {
+  atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
+  atomic_store_explicit(&l->count, count, memory_order_relaxed);
+}
+
+int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
+  if (owner == 0)
+    return mpmp__err(MPMP_EINVAL, "lock owner id 0 is reserved");
+  if (l->recursive && owner_of(l) == owner) {
+    atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+    return 0;
+  }
+  int rc = lock_acquire(l, deadline);
+  if (rc)
+    return rc;
+  set_owner(l, owner, 1);
+  return 0;
+}
+
+int mpmp__shlock_try(mpmp__shlock_t *l, uint64_t owner) {
+  if (l->recursive && owner_of(l) == owner) {
+    atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+    return 1;
+  }
+  if (!lock_try(l))
+    return 0;
+  set_owner(l, owner, 1);
+  return 1;
+}
+
+int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner) {
+  if (owner == 0 || owner_of(l) != owner)
+    return mpmp__err(MPMP_EPERM, "release of a lock this thread does not hold");
+  if (atomic_load_explicit(&l->count, memory_order_relaxed) > 1) {
+    atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
+    return 0;
+  }
+  set_owner(l, 0, 0);
+  lock_release(l);
+  return 0;
+}
+
+uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l) { return owner_of(l); }
+
+void mpmp__shlock_kill(mpmp__shlock_t *l) {
+  atomic_store(&l->dead, 1);
+  atomic_fetch_or(&l->word, WORD_DEAD);
+  atomic_fetch_add(&l->serving, SERVING_DEAD);
+  mpmp__futex_wake(&l->word, INT_MAX, ANY_BITS);
+  mpmp__futex_wake(&l->serving, INT_MAX, ANY_BITS);
+}
+
+/* ---- Semaphore ------------------------------------------------------------- */
+
+int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max) {
+  if (value > INT32_MAX || (max != 0 && value > max))
+    return mpmp__err(MPMP_EINVAL, "semaphore value %u is out of range", value);
+  atomic_init(&s->value, value);
+  atomic_init(&s->waiters, 0);
+  s->max = max;
+  return 0;
+}
+
+/* A kill sets bit 31 of the value (a value is at most INT32_MAX): no
+ * acquire takes from it, no release adds to it, and a sleeper's 0 is gone
+ * for good. */
+#define SEM_DEAD (1u << 31)
+
+static int sem_try_down(mpmp__shsem_t *s) {
+  uint32_t v = atomic_load(&s->value);
+  while (v > 0 && !(v & SEM_DEAD))
+    if (atomic_compare_exchange_weak(&s->value, &v, v - 1))
+      return 1;
+  return 0;
+}
+
+/*
+ * Not fair (neither are Python's). A woken waiter that loses the value to
+ * a barging process sleeps again; the value was not lost, it was taken.
+ * The waiter checks the value before the deadline, so a wake-up that
+ * arrives with the deadline still takes what it was woken for.
+ */
+int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline) {
+  for (;;) {
+    if (sem_try_down(s))
+      return 0;
+    if (atomic_load(&s->value) & SEM_DEAD)
+      return MPMP_EBADF;
+    if (mpmp__expired(deadline))
+      return MPMP_ETIMEDOUT;
+    atomic_fetch_add(&s->waiters, 1); /* announce, then re-read in the kernel */
+    mpmp__futex_wait_until(&s->value, 0, ANY_BITS, deadline);
+    atomic_fetch_sub(&s->waiters, 1);
+  }
+}
+
+static int sem_check_add(const mpmp__shsem_t *s, uint32_t v, unsigned n) {
+  if (s->max != 0 && (n > s->max || v > s->max - n))
+    return mpmp__err(MPMP_EPERM,
+                     "BoundedSemaphore released too many times (value would "
+                     "exceed %u)", s->max);
+  if (n > INT32_MAX - v)
+    return mpmp__err(MPMP_EINVAL, "semaphore value would exceed %d",
+                     INT32_MAX);
+  return 0;
+}
+
+int mpmp__shsem_release(mpmp__shsem_t *s, unsigned n) {
+  if (n == 0)
+    return mpmp__err(MPMP_EINVAL, "semaphore release count must be >= 1");
+  uint32_t v = atomic_load(&s->value);
+  do {
+    if (v & SEM_DEAD)
+      return MPMP_EBADF;
+    int rc = sem_check_add(s, v, n);
+    if (rc)
+      return rc;
+  } while (!atomic_compare_exchange_weak(&s->value, &v, v + n));
+  /* Value first, then waiters (seq_cst): see the top of the file. */
+  if (atomic_load(&s->waiters) > 0)
+    mpmp__futex_wake(&s->value, clamp_int(n), ANY_BITS);
+  return 0;
+}
+
+unsigned mpmp__shsem_value(const mpmp__shsem_t *s) {
+  return atomic_load(&s->value) & ~SEM_DEAD;
+}
+
+void mpmp__shsem_kill(mpmp__shsem_t *s) {
+  atomic_fetch_or(&s->value, SEM_DEAD);
+  mpmp__futex_wake(&s->value, INT_MAX, ANY_BITS);
+}
+
+/* ---- Event ----------------------------------------------------------------- */
+
+/*
+ * The word counts the sets (bits 1..31) beside the flag (bit 0). A waiter
+ * that saw it clear returns once the word changes: only a set changes a
+ * clear word, so a set followed at once by a clear still wakes every
+ * waiter, as Python's Event does.
+ */
+void mpmp__shevent_set(mpmp__shevent_t *e) {
+  uint32_t w = atomic_load(&e->word);
+  do {
+    if (w & 1u)
+      return;
+  } while (!atomic_compare_exchange_weak(&e->word, &w, (w | 1u) + 2u));
+  if (atomic_load(&e->waiters) > 0)
+    mpmp__futex_wake(&e->word, INT_MAX, ANY_BITS);
+}
+
+void mpmp__shevent_clear(mpmp__shevent_t *e) {
+  atomic_fetch_and(&e->word, ~1u);
+}
+
+int mpmp__shevent_is_set(const mpmp__shevent_t *e) {
+  return (atomic_load(&e->word) & 1u) != 0;
+}
+
+int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline) {
+  uint32_t w = atomic_load(&e->word);
+  if (w & 1u)
+    return 0;
+  int rc;
+  atomic_fetch_add(&e->waiters, 1);
+  for (;;) {
+    /* The word before the mark: a kill marks, then moves the word, so a
+     * waiter that sees the move sees the mark too (and does not take the
+     * kill for a set). */
+    int moved = atomic_load(&e->word) != w;
+    if (atomic_load(&e->dead)) {
+      rc = MPMP_EBADF;
+      break;
+    }
+    if (moved) {
+      rc = 0;
+      break;
+    }
+    if (mpmp__expired(deadline)) {
+      rc = MPMP_ETIMEDOUT;
+      break;
+    }
+    mpmp__futex_wait_until(&e->word, w, ANY_BITS, deadline);
+  }
+  atomic_fetch_sub(&e->waiters, 1);
+  return rc;
+}
+
+/* The word moves by a set's step without setting: no waiter's w is left. */
+void mpmp__shevent_kill(mpmp__shevent_t *e) {
+  atomic_store(&e->dead, 1);
+  atomic_fetch_add(&e->word, 2u);
+  mpmp__futex_wake(&e->word, INT_MAX, ANY_BITS);
+}
+
+/* ---- Condition ------------------------------------------------------------- */
+
+static int cperm(void) {
+  return mpmp__err(MPMP_EPERM, "cannot wait on un-acquired lock");
+}
+
+/* Release every level of l; the count to restore. */
+static uint32_t unlock_all(mpmp__shlock_t *l) {
+  uint32_t levels = atomic_load_explicit(&l->count, memory_order_relaxed);
+  set_owner(l, 0, 0);
+  lock_release(l);
+  return levels;
+}
+
+/* 0, or MPMP_EBADF (the lock was killed; not held). */
+static int relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
+  int rc = lock_acquire_queued(l);
+  if (rc == 0)
+    set_owner(l, owner, levels);
+  return rc;
+}
+
+/* Sleep until seq moves off `seq`, the deadline, or a kill. */
+static int cond_sleep(mpmp__shcond_t *c, uint32_t seq, double deadline) {
+  for (;;) {
+    /* seq before the mark: a kill marks, then moves seq (see the Event) */
+    int moved = atomic_load(&c->seq) != seq;
+    if (atomic_load(&c->dead))
+      return MPMP_EBADF;
+    if (moved)
+      return 0;
+    if (mpmp__expired(deadline))
+      return MPMP_ETIMEDOUT;
+    mpmp__futex_wait_until(&c->seq, seq, ANY_BITS, deadline);
+  }
+}
+
+/*
+ * No lost notify: the waiter counts itself and reads seq while it still
+ * holds l, and a notifier holds l, so every notify that comes after the
+ * wait began bumps seq past the value read, and sees the waiter count.
+ * (Even without l, the seq_cst "waiters++; read seq" against "seq++; read
+ * waiters" lets no notify slip between the two.) A timed-out sleeper
+ * cannot swallow a wake-up: one the kernel gives it shows up as a changed
+ * seq, and it returns 0.
+ */
+int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
+                      double deadline) {
+  if (owner == 0 || owner_of(l) != owner)
+    return cperm();
+  if (atomic_load(&c->dead))
+    return MPMP_EBADF;
+  atomic_fetch_add(&c->waiters, 1);
+  uint32_t seq = atomic_load(&c->seq);
+  uint32_t levels = unlock_all(l);
+  int rc = cond_sleep(c, seq, deadline);
+  atomic_fetch_sub(&c->waiters, 1);
+  int lrc = relock(l, owner, levels);
+  return lrc != 0 ? lrc : rc;
+}
+
+int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
+                          uint64_t owner, int (*pred)(void *), void *arg,
+                          double deadline) {
+  if (owner == 0 || owner_of(l) != owner)
+    return cperm();
+  while (!pred(arg)) {
+    int rc = mpmp__shcond_wait(c, l, owner, deadline);
+    if (rc == MPMP_ETIMEDOUT)
+      return pred(arg) ? 0 : MPMP_ETIMEDOUT;
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+void mpmp__shcond_notify(mpmp__shcond_t *c, unsigned n) {
+  if (n == 0)
+    return;
+  atomic_fetch_add(&c->seq, 1);
+  if (atomic_load(&c->waiters) > 0)
+    mpmp__futex_wake(&c->seq, clamp_int(n), ANY_BITS);
+}
+
+void mpmp__shcond_notify_all(mpmp__shcond_t *c) {
+  mpmp__shcond_notify(c, UINT_MAX);
+}
+
+void mpmp__shcond_kill(mpmp__shcond_t *c) {
+  atomic_store(&c->dead, 1);
+  atomic_fetch_add(&c->seq, 1);
+  mpmp__futex_wake(&c->seq, INT_MAX, ANY_BITS);
+}
+
+/* ---- Barrier: Python's threading.Barrier, state for state ------------------ */
+
+enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+
+/* The internal lock is never held across a user's call: any id will do. */
+#define BOWNER UINT64_MAX
+
+/* 0, or MPMP_EBADF once killed. */
+static int b_lock(mpmp__shbarrier_t *b) {
+  return mpmp__shlock_acquire(&b->lock, BOWNER, INFINITY);
+}
+
+static void b_unlock(mpmp__shbarrier_t *b) {
+  mpmp__shlock_release(&b->lock, BOWNER);
+}
+
+static int b_state(const mpmp__shbarrier_t *b) { return atomic_load(&b->state); }
+
+static void b_set(mpmp__shbarrier_t *b, int state) {
+  atomic_store(&b->state, state);
+  mpmp__shcond_notify_all(&b->cond);
+}
+
+static int b_settled(void *arg) {
+  int st = b_state(arg);
+  return st != DRAINING && st != RESETTING;
+}
+
+static int b_released(void *arg) { return b_state(arg) != FILLING; }
+
+int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
+  if (parties == 0 || parties > INT32_MAX)
+    return mpmp__err(MPMP_EINVAL, "barrier parties must be >= 1, not %u",
+                     parties);
+  mpmp__shlock_init(&b->lock, 0);
+  atomic_init(&b->cond.seq, 0);
+  atomic_init(&b->cond.waiters, 0);
+  atomic_init(&b->cond.dead, 0);
+  b->parties = parties;
+  b->count = 0;
+  atomic_init(&b->state, FILLING);
+  return 0;
+}
+
+/* Wait until the previous generation has drained (or a reset ended). */
+static int b_enter(mpmp__shbarrier_t *b, double deadline) {
+  int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_settled, b,
+                                 deadline);
+  if (rc)
+    return rc;
+  return b_state(b) < 0 ? MPMP_EBROKEN : 0;
+}
+
+static int b_wait(mpmp__shbarrier_t *b, double deadline) {
+  int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_released, b,
+                                 deadline);
+  if (rc == MPMP_EBADF)
+    return rc;
+  if (rc) {
+    b_set(b, BROKEN); /* a timeout breaks it for everyone */
+    return MPMP_ETIMEDOUT;
+  }
+  return b_state(b) < 0 ? MPMP_EBROKEN : 0;
+}
+
+/* The last one out ends the draining (or the reset). */
+static void b_exit(mpmp__shbarrier_t *b) {
+  int st = b_state(b);
+  if (--b->count == 0 && (st == DRAINING || st == RESETTING))
+    b_set(b, FILLING);
+}
+
+int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
+                         unsigned *index) {
+  if (b->parties == 0)
+    return mpmp__err(MPMP_EINVAL, "barrier used before init");
+  int rc = b_lock(b);
+  if (rc)
+    return rc;
+  /* Killed (MPMP_EBADF): the lock may not be ours any more, and nobody
+   * counts on the barrier's state: leave it as it is. */
+  if ((rc = b_enter(b, deadline)) == MPMP_EBADF)
+    return rc;
+  if (rc) {
+    b_unlock(b);
+    return rc == MPMP_EBROKEN ? mpmp__err(rc, "the barrier is broken") : rc;
+  }
+  unsigned i = b->count++;
+  if (i + 1 == b->parties)
+    b_set(b, DRAINING); /* the last to arrive releases the others */
+  else if ((rc = b_wait(b, deadline)) == MPMP_EBADF)
+    return rc;
+  b_exit(b);
+  b_unlock(b);
+  if (rc == MPMP_EBROKEN)
+    return mpmp__err(rc, "the barrier was broken or reset while waiting");
+  if (rc == 0 && index != NULL)
+    *index = i;
+  return rc;
+}
+
+void mpmp__shbarrier_abort(mpmp__shbarrier_t *b) {
+  if (b_lock(b))
+    return; /* killed */
+  b_set(b, BROKEN);
+  b_unlock(b);
+}
+
+void mpmp__shbarrier_reset(mpmp__shbarrier_t *b) {
+  if (b_lock(b))
+    return; /* killed */
+  int st = b_state(b);
+  if (b->count == 0)
+    b_set(b, FILLING);
+  else if (st == FILLING || st == BROKEN)
+    b_set(b, RESETTING); /* the waiters leave broken; the last one out
+                            makes it FILLING again */
+  else
+    mpmp__shcond_notify_all(&b->cond);
+  b_unlock(b);
+}
+
+int mpmp__shbarrier_broken(const mpmp__shbarrier_t *b) {
+  return b_state(b) == BROKEN;
+}
+
+unsigned mpmp__shbarrier_n_waiting(mpmp__shbarrier_t *b) {
+  if (b_lock(b))
+    return 0; /* killed */
+  unsigned n = b_state(b) == FILLING ? b->count : 0;
+  b_unlock(b);
+  return n;
+}
+
+void mpmp__shbarrier_kill(mpmp__shbarrier_t *b) {
+  mpmp__shlock_kill(&b->lock);
+  mpmp__shcond_kill(&b->cond);
+}

@@ -1,0 +1,376 @@
+/*
+ * imap / imap_unordered: a streaming map in bounded memory, chunk by chunk.
+ *
+ * The iterator keeps a window of `nslots` chunks, each its own pool job
+ * (so the pool deals them like any work, two in flight per worker): a
+ * chunk is filled from the producer and submitted as soon as its slot is
+ * free, so the workers always have the window's work ahead of them while
+ * the caller reads. Memory holds at most nslots x chunk items, however long
+ * the input. Ordered imap hands out the oldest chunk's results in item
+ * order as soon as that chunk is back (not when the whole window is);
+ * unordered hands out whichever chunk came back first, in the order they
+ * came back (Python's imap_unordered yields per chunk too).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "parallel.h"
+
+typedef struct slot {
+  char *in, *out;
+  size_t n, first, pos; /* pos: next result to hand out */
+  mpmp_async_t *job;
+  struct mpmp_imap *it;
+  /* The job's callback has returned from on_finished. A job destroyed
+   * before its callback started never calls it, and one destroyed while
+   * it runs lets it run on: so a job is destroyed only after this. */
+  _Atomic int called;
+} slot_t;
+
+struct mpmp_imap {
+  mpmp_pool_t *pool;  /* NULL once the pool was destroyed */
+  mpmp_task_fn fn;
+  mpmp_produce_fn produce;
+  void *user;
+  size_t in_size, out_size, chunk, produced;
+  int ordered, ended, error, nslots;
+  int feeding;        /* the pool counts us among its feeding iterators */
+  slot_t *slots;
+  /* slot numbers: free ones (a stack); submitted ones in item order (a
+   * ring, for ordered); finished ones in the order they finished (a ring
+   * filled by the completion callback, for unordered) */
+  int *free, nfree;
+  int *sub, sub_head, nsub;
+  int *fin, fin_head;
+  _Atomic int nfin;
+  pthread_mutex_t fin_lock;
+  int cur; /* unordered: the finished slot being handed out, or -1 */
+};
+
+/* Completion callback: any thread, must not block. Ordered imap reads the
+ * submitted ring and each job's ready flag instead. */
+static void on_finished(mpmp_async_t *j, int ok, void *user) {
+  slot_t *s = user;
+  mpmp_imap_t *it = s->it;
+  (void)j, (void)ok;
+  if (!it->ordered) {
+    pthread_mutex_lock(&it->fin_lock);
+    int k = (it->fin_head + atomic_load(&it->nfin)) % it->nslots;
+    it->fin[k] = (int)(s - it->slots);
+    atomic_fetch_add(&it->nfin, 1);
+    pthread_mutex_unlock(&it->fin_lock);
+  }
+  atomic_store(&s->called, 1); /* the last touch of `it` */
+  /* The pool rang before calling us: ring again for a waiter that saw
+   * nothing new then (this may run in the agent thread). */
+  mpmp__ring_rank(mpmp__net.rank);
+}
+
+/* No more input: the pool's join no longer waits for us. */
+static void end_input(mpmp_imap_t *it, int error) {
+  if (error < 0 && it->error == 0)
+    it->error = error;
+  it->ended = 1;
+  if (it->feeding && it->pool != NULL)
+    mpmp__pool_iter_fed(it->pool, it);
+  it->feeding = 0;
+}
+
+/* Fill free slots from the producer and submit them. */
+static void refill(mpmp_imap_t *it) {
+  if (it->pool == NULL && !it->ended)
+    end_input(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool of this "
+                            "imap was destroyed"));
+  while (it->nfree > 0 && !it->ended) {
+    int k = it->free[it->nfree - 1];
+    slot_t *s = &it->slots[k];
+    s->n = s->pos = 0;
+    s->first = it->produced;
+    atomic_store(&s->called, 0);
+    while (!it->ended && s->n < it->chunk) {
+      int rc = it->produce(it->user, s->in + s->n * it->in_size);
+      if (rc < 0)
+        end_input(it, rc);
+      else if (rc == 0)
+        end_input(it, 0);
+      else
+        s->n++;
+    }
+    if (s->n == 0)
+      return;
+    int rc = mpmp__pool_map_stream(it->pool, it->fn, s->in, s->n, it->in_size,
+                                   s->out, it->out_size, on_finished, s,
+                                   &s->job);
+    if (rc < 0) { /* the pool was terminated or joined: stop producing */
+      end_input(it, rc);
+      s->n = 0;
+      return;
+    }
+    it->produced += s->n;
+    it->nfree--;
+    it->sub[(it->sub_head + it->nsub++) % it->nslots] = k;
+  }
+}
+
+
+/* The window: chunks of c items, n of them, within what one message
+ * carries and what memory can hold; EINVAL when sizes overflow. */
+static int window(mpmp_pool_t *pool, size_t in_size, size_t out_size,
+                  size_t chunk, size_t buffersize, size_t *c_out,
+                  size_t *n_out) {
+  size_t el = in_size > out_size ? in_size : out_size;
+  size_t c = chunk ? chunk : 64, cap = ((size_t)INT32_MAX / 2) / el;
+  if (c > cap) /* a chunk is one message: under 1 GiB */
+    c = cap ? cap : 1;
+  int nw = mpmp_pool_size(pool);
+  size_t workers = (size_t)(nw > 0 ? nw : 1), items;
+  if (buffersize)
+    items = buffersize;
+  else if (__builtin_mul_overflow(4 * workers, c, &items))
+    items = SIZE_MAX;
+  /* at least one chunk; at most 64 Ki slots (the window is in slots) */
+  size_t n = items / c ? items / c : 1, bytes;
+  if (n > 65536)
+    n = 65536;
+  if (c > items)
+    c = items; /* a buffersize under one chunk bounds the chunk */
+  if (__builtin_mul_overflow(n * c, el, &bytes) || bytes > (size_t)PTRDIFF_MAX)
+    return mpmp__err(MPMP_EINVAL, "imap: a window of %zu chunks of %zu items "
+                     "of %zu bytes does not fit in memory: lower buffersize "
+                     "or chunksize", n, c, el);
+  *c_out = c;
+  *n_out = n;
+  return 0;
+}
+
+static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
+                  void *user, size_t in_size, size_t out_size, size_t chunk,
+                  size_t buffersize, int ordered, mpmp_imap_t **out) {
+  const char *name = ordered ? "mpmp_pool_imap" : "mpmp_pool_imap_unordered";
+  int rc = mpmp__check_main(name);
+  if (rc < 0)
+    return rc;
+  if (pool == NULL || produce == NULL || out == NULL || in_size == 0 ||
+      out_size == 0)
+    return mpmp__err(MPMP_EINVAL, "%s: NULL pool, producer or iterator, or "
+                     "a zero item or result size", name);
+  if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", name);
+  if ((rc = mpmp__task_id(fn)) < 0)
+    return rc;
+  size_t c = 1, n = 1;
+  if ((rc = window(pool, in_size, out_size, chunk, buffersize, &c, &n)) < 0)
+    return rc;
+  mpmp_imap_t *it = mpmp__calloc(1, sizeof *it);
+  if (it == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for imap");
+  *it = (mpmp_imap_t){.fn = fn, .produce = produce,
+                      .user = user, .in_size = in_size, .out_size = out_size,
+                      .chunk = c, .ordered = ordered, .nslots = (int)n,
+                      .cur = -1};
+  pthread_mutex_init(&it->fin_lock, NULL);
+  it->slots = mpmp__calloc(n, sizeof *it->slots);
+  it->free = mpmp__calloc(n, sizeof(int));
+  it->sub = mpmp__calloc(n, sizeof(int));
+  it->fin = mpmp__calloc(n, sizeof(int));
+  char *in = mpmp__malloc(n * c * in_size), *res = mpmp__malloc(n * c * out_size);
+  if (it->slots == NULL || it->free == NULL || it->sub == NULL ||
+      it->fin == NULL || in == NULL || res == NULL) {
+    mpmp__free(in);
+    mpmp__free(res);
+    mpmp_imap_destroy(it);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for an imap window of "
+                     "%zu chunks of %zu items", n, c);
+  }
+  for (size_t k = 0; k < n; k++) {
+    it->slots[k] = (slot_t){.in = in + k * c * in_size,
+                            .out = res + k * c * out_size, .it = it};
+    it->free[it->nfree++] = (int)(n - 1 - k); /* slot 0 on top */
+  }
+  if ((rc = mpmp__pool_iter_add(pool, it)) < 0) {
+    mpmp_imap_destroy(it);
+    return rc;
+  }
+  it->pool = pool;
+  it->feeding = 1;
+  refill(it);
+  if (it->error < 0 && it->nsub == 0) {
+    rc = it->error;
+    mpmp_imap_destroy(it);
+    return rc;
+  }
+  *out = it;
+  return 0;
+}
+
+MPMP_API int mpmp_pool_imap(mpmp_pool_t *pool, mpmp_task_fn fn,
+                            mpmp_produce_fn produce, void *user,
+                            size_t in_size, size_t out_size, size_t chunksize,
+                            size_t buffersize, mpmp_imap_t **it) {
+  return create(pool, fn, produce, user, in_size, out_size, chunksize,
+                buffersize, 1, it);
+}
+
+MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                      mpmp_produce_fn produce, void *user,
+                                      size_t in_size, size_t out_size,
+                                      size_t chunksize, size_t buffersize,
+                                      mpmp_imap_t **it) {
+  return create(pool, fn, produce, user, in_size, out_size, chunksize,
+                buffersize, 0, it);
+}
+
+static int any_finished(void *arg) {
+  return atomic_load(&((mpmp_imap_t *)arg)->nfin) > 0;
+}
+
+static int slot_called(void *arg) {
+  return atomic_load(&((slot_t *)arg)->called);
+}
+
+static int slot_ready(void *arg) {
+  return mpmp__async_done(((slot_t *)arg)->job);
+}
+
+/* The chunk's job is back (a plain test once it is: this runs per item). */
+static int wait_ready(slot_t *s, double deadline) {
+  return mpmp__async_done(s->job) ? 0
+                                  : mpmp__wait_until(slot_ready, s, deadline);
+}
+
+/* Destroy a slot's job once it is ready and its callback has returned
+ * (right after ready, in the thread that made it ready: a short wait).
+ * After mpmp_finalize every job is complete and its callback done. */
+static void drop_job(slot_t *s) {
+  if (mpmp_initialized()) {
+    wait_ready(s, INFINITY);
+    if (!slot_called(s))
+      mpmp__wait_until(slot_called, s, INFINITY);
+  }
+  mpmp_async_destroy(s->job);
+  s->job = NULL;
+}
+
+/* The slot to hand the next result from once it is back (*rc 0), or
+ * *rc < 0 when the wait timed out; -1 when no slot is out: the end. */
+static int next_slot(mpmp_imap_t *it, double deadline, int *rc) {
+  *rc = 0;
+  if (it->ordered) {
+    if (it->nsub == 0)
+      return -1;
+    int k = it->sub[it->sub_head];
+    *rc = wait_ready(&it->slots[k], deadline);
+    return k;
+  }
+  if (it->cur >= 0)
+    return it->cur;
+  if (it->nsub == 0)
+    return -1;
+  *rc = atomic_load(&it->nfin) > 0
+            ? 0 : mpmp__wait_until(any_finished, it, deadline);
+  if (*rc < 0)
+    return 0;
+  pthread_mutex_lock(&it->fin_lock);
+  it->cur = it->fin[it->fin_head];
+  it->fin_head = (it->fin_head + 1) % it->nslots;
+  atomic_fetch_sub(&it->nfin, 1);
+  pthread_mutex_unlock(&it->fin_lock);
+  return it->cur;
+}
+
+/* Done with slot k: off the submitted ring (unordered: wherever it is). */
+static void retire(mpmp_imap_t *it, int k) {
+  int at = 0;
+  while (it->sub[(it->sub_head + at) % it->nslots] != k)
+    at++;
+  for (; at > 0; at--) /* keep the others in item order */
+    it->sub[(it->sub_head + at) % it->nslots] =
+        it->sub[(it->sub_head + at - 1) % it->nslots];
+  it->sub_head = (it->sub_head + 1) % it->nslots;
+  it->nsub--;
+  if (it->cur == k)
+    it->cur = -1;
+  drop_job(&it->slots[k]);
+  it->slots[k].n = 0;
+  it->free[it->nfree++] = k;
+}
+
+/* The iteration is over with an error: every later call returns it too. */
+static int stop_with(mpmp_imap_t *it, int rc) {
+  end_input(it, rc);
+  it->error = rc;
+  return rc;
+}
+
+MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
+                            double timeout) {
+  double deadline;
+  int rc = mpmp__check_main("mpmp_imap_next");
+  if (rc < 0)
+    return rc;
+  if (it == NULL || out == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: the %s is NULL",
+                     it == NULL ? "iterator" : "output buffer");
+  if ((rc = mpmp__timeout(timeout, &deadline, "mpmp_imap_next")) < 0)
+    return rc;
+  refill(it); /* slots freed by the last call go back to work first */
+  int k = next_slot(it, deadline, &rc);
+  if (k < 0 && it->error == MPMP_EPERM)
+    return mpmp__err(it->error, "mpmp_imap_next: the pool was terminated, "
+                     "joined or destroyed before this imap's input was all "
+                     "read");
+  if (k < 0 && it->error < 0)
+    return mpmp__err(it->error, "mpmp_imap_next: the producer failed with %d "
+                     "(%s)", it->error, mpmp_strerror(it->error));
+  if (k < 0)
+    return MPMP_EEOF;
+  if (rc < 0)
+    return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no result "
+                     "within %g s", timeout);
+  slot_t *s = &it->slots[k];
+  if (!mpmp__async_complete(s->job)) /* its chunk never ran: terminated */
+    return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "
+                                   "terminated before item %zu ran: the "
+                                   "iteration ends here", s->first + s->pos));
+  size_t at = s->pos++, idx = s->first + at;
+  memcpy(out, s->out + at * it->out_size, it->out_size);
+  if (index)
+    *index = idx;
+  int rank = -1;
+  const char *err = mpmp__async_item_error(s->job, at, &rank);
+  rc = err == NULL ? 0 : mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: "
+                                   "%s", idx, rank, err);
+  if (s->pos == s->n) /* drained (err is freed too): refilled next call */
+    retire(it, k);
+  return rc;
+}
+
+void mpmp__imap_pool_gone(mpmp_imap_t *it) {
+  it->feeding = 0; /* the pool keeps no count any more */
+  it->pool = NULL;
+}
+
+MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
+  if (it == NULL)
+    return;
+  for (int i = 0; it->sub != NULL && i < it->nsub; i++) {
+    slot_t *s = &it->slots[it->sub[(it->sub_head + i) % it->nslots]];
+    /* the job writes into our buffers until its chunks are back */
+    mpmp__async_stop(s->job);
+    drop_job(s);
+  }
+  if (it->pool != NULL) {
+    end_input(it, 0);
+    mpmp__pool_iter_remove(it->pool, it);
+  }
+  if (it->slots != NULL) {
+    mpmp__free(it->slots[0].in);
+    mpmp__free(it->slots[0].out);
+  }
+  pthread_mutex_destroy(&it->fin_lock);
+  mpmp__free(it->slots);
+  mpmp__free(it->free);
+  mpmp__free(it->sub);
+  mpmp__free(it->fin);
+  mpmp__free(it);
+}

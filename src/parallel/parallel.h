@@ -1,0 +1,143 @@
+/*
+ * The parallel layer: Process (process.c), the worker ranks' service loop
+ * (worker.c) and their side of maps (chunk.c), Pool (pool.c), imap
+ * (imap.c), and the executor's futures (executor.c). Above the objects
+ * (a Process body is a new lock owner) and the runtime.
+ */
+#ifndef MPMP_PARALLEL_H
+#define MPMP_PARALLEL_H
+
+#include <signal.h>
+
+#include "rt.h"
+
+struct mpmp__job;
+struct mpmp_process;
+
+/* How many map chunks' results a worker may have on their way at once. */
+#define MPMP__RESULT_BUFS 3
+
+/* The layer's state: the main rank's processes and worker occupancy, and a
+ * worker rank's queue of bodies (guarded by `lock`). Defined in process.c. */
+typedef struct mpmp__par {
+  pthread_mutex_t lock;
+  /* main rank */
+  unsigned char *worker_busy; /* indexed by rank */
+  struct mpmp_process **procs;
+  struct mpmp_pool **pool_of_rank; /* the pool that owns each worker rank */
+  struct mpmp_pool *pools;         /* every live pool */
+  int nprocs, procs_cap;
+  _Atomic uint64_t next_id; /* process and pool job ids (one space) */
+  int proc_counter;
+
+  /* worker rank: the queued bodies and the one running now */
+  struct mpmp__job *jobq_head, *jobq_tail;
+  _Atomic int shutdown;
+  const struct mpmp__job *current;
+  /* what the worker runs now, for the crash report (worker.c) */
+  const char *_Atomic crash_task;
+  _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
+  struct sigaction *crash_old;  /* the actions before ours, for teardown */
+  struct mpmp__result_buf {   /* map results, reused (no page faults) */
+    char *buf;
+    size_t cap;
+    int busy;                 /* req is a send still to be completed */
+    MPI_Request req;
+  } chunk_out[MPMP__RESULT_BUFS];
+  int chunk_next;             /* the chunk_out to use next */
+} mpmp__par_t;
+
+extern mpmp__par_t mpmp__par;
+
+/* ---- the layer's hooks (src/mpmp.c lists them) ---------------------------- */
+
+int mpmp__process_init(void);          /* every rank: worker occupancy */
+void mpmp__process_setup(int is_main); /* the main rank's handlers */
+int mpmp__process_finalize(void);      /* join/terminate children */
+void mpmp__process_fini(void);
+int mpmp__worker_init(void);           /* a fresh queue (after a finalize) */
+void mpmp__worker_setup(int is_main);  /* worker ranks: handlers, crash report */
+void mpmp__worker_serve(void);         /* the service loop, until SHUTDOWN */
+void mpmp__worker_fini(void);
+void mpmp__pool_setup(int is_main);    /* the main rank's pool handlers */
+int mpmp__pool_finalize(void);         /* terminate and free the pools left */
+
+/* ---- worker side --------------------------------------------------------- */
+
+void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
+/* Run one RUN_CHUNK message and report it. */
+void mpmp__chunk_run(const void *msg, size_t len);
+/* The worker is done with maps: wait for its results to go out. */
+void mpmp__chunk_fini(void);
+/* At teardown: results the main rank never took (chunk_fini gave up on
+ * them) must not hold a later run up. */
+void mpmp__chunk_forget_sends(void);
+
+/* ---- main side ----------------------------------------------------------- */
+
+/* Main side: claim/free worker ranks (mpmp__par.lock held). */
+int mpmp__claim_worker(void);
+int mpmp__process_start_on(struct mpmp_process *p, int rank);
+/* Future support on pool results (pool.c, used by executor.c). */
+int mpmp__async_cancel(mpmp_async_t *j);
+/* get/wait/ready with the public call's name in the messages. */
+int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn);
+int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn);
+int mpmp__async_ready(mpmp_async_t *j, const char *fn);
+/* Deal no more of the job and ask its running tasks to stop. */
+void mpmp__async_terminate(mpmp_async_t *j);
+int mpmp__async_done(const mpmp_async_t *j);
+int mpmp__async_cancelled(const mpmp_async_t *j);
+int mpmp__async_running(mpmp_async_t *j);
+int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user);
+const char *mpmp__async_error(const mpmp_async_t *j);
+void mpmp__async_stop(mpmp_async_t *j);
+void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
+/* The failure of item `index` of a finished job, or NULL (imap.c). */
+const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
+                                   int *rank);
+/* A finished job all of whose items ran (not cut short by terminate). */
+int mpmp__async_complete(const mpmp_async_t *j);
+
+/* imap (imap.c) on a pool (pool.c): a map job of the iterator, which may
+ * still be submitted after close() (Python lets an imap finish), and the
+ * pool's record of its live iterators (mpmp__par.lock taken inside). */
+int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                          size_t n, size_t in_size, void *out,
+                          size_t out_size, mpmp_async_cb cb, void *user,
+                          mpmp_async_t **res);
+int mpmp__pool_iter_add(mpmp_pool_t *pool, mpmp_imap_t *it);
+/* Its producer ended: pool_join no longer waits for it. */
+void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it);
+void mpmp__pool_iter_remove(mpmp_pool_t *pool, mpmp_imap_t *it);
+/* The pool is being destroyed (its jobs are all complete): the iterator
+ * must not touch it again (imap.c). */
+void mpmp__imap_pool_gone(mpmp_imap_t *it);
+
+/*
+ * Watches (as_completed, futures_wait): a set of distinct jobs, each of
+ * which reports its completion here when it happens, so that a waiter
+ * neither rescans every job at every look nor misses one. All fields but
+ * `seq` are guarded by mpmp__par.lock; `seq` changes at every event, for a wait
+ * predicate that takes no lock.
+ */
+typedef struct mpmp__watch {
+  mpmp_async_t **pending;  /* slot -> the job, until it completes */
+  mpmp_async_t **done;     /* done[head..ndone): completed, not yet taken */
+  size_t n;                /* distinct jobs watched */
+  size_t ndone, head;
+  size_t ncompleted;       /* ever completed (taken or not) */
+  size_t gone;             /* destroyed by the user before completing */
+  size_t failed;           /* completed with an exception (not cancelled) */
+  _Atomic uint64_t seq;
+} mpmp__watch_t;
+/* Watch the n jobs of fs (duplicates count once; NULL entries are
+ * MPMP_EINVAL naming fn); those already complete are done at once. */
+int mpmp__watch_init(mpmp__watch_t *w, mpmp_async_t *const *fs, size_t n,
+                     const char *fn);
+/* The next completed job, or NULL; it leaves the watch. */
+mpmp_async_t *mpmp__watch_take(mpmp__watch_t *w);
+/* Stop watching: every job still linked leaves it. */
+void mpmp__watch_fini(mpmp__watch_t *w);
+
+#endif /* MPMP_PARALLEL_H */

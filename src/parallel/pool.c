@@ -1,0 +1,1434 @@
+/*
+ * Pool (the main rank's side): jobs split into chunks that are dealt to the
+ * pool's worker ranks as they free up (dynamic self-scheduling), two chunks
+ * in flight per worker so a worker never waits for the main rank. Results
+ * arrive as CHUNK_DONE messages; whichever thread drives progress (a waiter
+ * in get(), or the agent while the program computes) copies them into the
+ * caller's output, records failures and deals the next chunk, so
+ * asynchronous maps progress without the main rank calling mpmp.
+ *
+ * All pool and job state is guarded by mpmp__par.lock.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "parallel.h"
+#include "proto.h"
+
+#define INFLIGHT 2 /* chunks per worker: one running, one waiting */
+#define DEFAULT_MAX_RESULT (64 * 1024)
+
+enum { POOL_RUN, POOL_CLOSED, POOL_TERMINATED };
+
+typedef struct fail {
+  size_t index;
+  int rank;
+  char *msg;
+} fail_t;
+
+/* A job's place in a watch (as_completed, futures_wait): see "watches". */
+typedef struct watch_link {
+  mpmp__watch_t *w;
+  size_t slot;
+} watch_link_t;
+
+struct mpmp_async {
+  mpmp_async_t *next;       /* in the pool's list of unfinished jobs */
+  mpmp_pool_t *pool;        /* NULL once complete: the pool may go first */
+  uint64_t id;
+  int task, orphan;         /* orphan: destroyed by the user while running */
+  const char *in;
+  char *out, *own_in;       /* own_in: apply's copy of its argument */
+  size_t n, in_size, out_size, out_max, chunk, next_item, done_items;
+  int chunks_out;           /* chunks dealt and not yet back */
+  _Atomic int ready;
+  fail_t *fails;
+  int nfails, fails_cap;
+  size_t lost_fails;        /* failures not recorded: out of memory */
+  void *result;             /* apply */
+  size_t result_size;
+  mpmp_async_cb cb;
+  void *user;
+  struct { mpmp_async_cb cb; void *user; } *more; /* add_done_callback */
+  int nmore, cancelled, stopped; /* stopped: deal no more (map timeout) */
+  int in_callback; /* ready, callbacks not yet run: destroy must not free */
+  double t_submit;  /* MPMP_TRACE: when it was submitted */
+  watch_link_t link;     /* the first watch it is in (link.w NULL: none) */
+  watch_link_t *links;   /* further watches */
+  int nlinks, links_cap;
+};
+
+struct mpmp_pool {
+  mpmp_pool_t *next;        /* in mpmp__par.pools */
+  int nworkers, state, joined;
+  int *ranks, *inflight;
+  size_t max_result;
+  mpmp_async_t *jobs, *jobs_tail;
+  uint64_t last_id;         /* the newest job submitted: terminate stops
+                               every job up to it */
+  mpmp_imap_t **iters;      /* live imap iterators (imap.c) */
+  int niters, iters_cap;
+  int feeding;              /* of those, the ones whose producer has not
+                               ended yet */
+};
+
+/* Jobs and processes share one id space: a terminate names an id, and a
+ * worker compares it with whatever it runs. */
+static uint64_t next_job_id(void) {
+  return atomic_fetch_add(&mpmp__par.next_id, 1) + 1;
+}
+
+/* ---- dealing chunks (mpmp__par.lock held) --------------------------------------- */
+
+static mpmp_async_t *job_with_work(mpmp_pool_t *pool) {
+  for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next)
+    if (j->next_item < j->n)
+      return j;
+  return NULL;
+}
+
+/* The header, then the items straight from the caller's memory (valid
+ * until the job completes, which needs this chunk back). */
+static int send_chunk(mpmp_async_t *j, int rank) {
+  size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
+  size_t bytes = count * j->in_size;
+  size_t inl = bytes <= MPMP__INLINE_MAX ? bytes : 0;
+  const char *items = j->in + j->next_item * j->in_size;
+  mpmp__chunk_hdr_t *h = mpmp__malloc(sizeof *h + inl);
+  if (h == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a chunk");
+  *h = (mpmp__chunk_hdr_t){.job = j->id, .first = j->next_item,
+                           .count = (uint32_t)count, .task = j->task,
+                           .in_size = j->in_size, .out_size = j->out_size,
+                           .out_max = j->out_max};
+  if (inl)
+    memcpy(h + 1, items, inl);
+  int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
+  if (rc == 0 && bytes > 0 && !inl)
+    rc = mpmp__send_data_nb(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
+  j->next_item += count;
+  j->chunks_out++;
+  return rc;
+}
+
+/* Are at least `items` items left to deal? (Stops counting there: an
+ * executor may hold thousands of one-item jobs.) */
+static int work_left(const mpmp_pool_t *pool, size_t items) {
+  size_t left = 0;
+  for (const mpmp_async_t *j = pool->jobs; j != NULL && left < items;
+       j = j->next)
+    left += j->n - j->next_item;
+  return left >= items;
+}
+
+/*
+ * Round 0 gives every idle worker a chunk; round 1 queues a second one
+ * behind a busy worker's, to hide the round trip, but only while enough
+ * work remains for every worker to get a chunk after it: at the end of a
+ * map, a chunk queued behind a long one would wait there while another
+ * worker sits idle (16 items of 6 ms on 2 workers: one item of imbalance
+ * is 12 % of the map).
+ */
+static void deal(mpmp_pool_t *pool) {
+  if (pool->state == POOL_TERMINATED)
+    return;
+  for (int round = 0; round < INFLIGHT; round++)
+    for (int w = 0; w < pool->nworkers; w++) {
+      mpmp_async_t *j;
+      if (pool->inflight[w] >= INFLIGHT || (j = job_with_work(pool)) == NULL)
+        continue;
+      if (pool->inflight[w] > 0 &&
+          !work_left(pool, ((size_t)pool->nworkers + 1) * j->chunk))
+        continue;
+      if (send_chunk(j, pool->ranks[w]) == 0)
+        pool->inflight[w]++;
+      else
+        MPMP__ERROR("could not deal a chunk to rank %d: %s", pool->ranks[w],
+                    mpmp_errmsg());
+    }
+}
+
+/* ---- results (progress context) ------------------------------------------------ */
+
+static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
+                     size_t len) {
+  if (j->nfails == j->fails_cap) {
+    int cap = j->fails_cap ? 2 * j->fails_cap : 8;
+    fail_t *f = mpmp__realloc(j->fails, (size_t)cap * sizeof *f);
+    if (f == NULL) { /* the failure counts, its record is lost */
+      j->lost_fails++;
+      return;
+    }
+    j->fails = f;
+    j->fails_cap = cap;
+  }
+  char *m = mpmp__malloc(len + 1);
+  if (m != NULL) {
+    memcpy(m, msg, len);
+    m[len] = '\0';
+  }
+  j->fails[j->nfails++] = (fail_t){index, rank, m};
+}
+
+/*
+ * A map chunk's results follow the header as their own message: receive
+ * them straight into the caller's output (no copy, no buffer to fault in).
+ * MPI keeps messages of one sender in order, and only the thread holding
+ * the progress lock probes, so the next message from `src` with this tag is
+ * this chunk's. mpmp__par.lock is not held: a large receive may take a while.
+ */
+static void recv_results(int src, char *dst, size_t len) {
+  char *tmp = dst ? NULL : mpmp__malloc(len); /* job gone: drain it */
+  MPI_Request req;
+  int done = 0;
+  int rc = MPI_Irecv(dst ? dst : tmp, (int)len, MPI_BYTE, src,
+                     MPMP__TAG_CHUNK_DATA, mpmp__net.data_comm, &req);
+  /* The worker computes its next chunk meanwhile; where MPI moves a large
+   * message in fragments that the sender pushes, ring it now and then so
+   * that its agent thread drives them (with single-copy, one look). */
+  for (unsigned i = 1; rc == MPI_SUCCESS; i++) {
+    rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done)
+      break;
+    if ((i & 255) == 0)
+      mpmp__ring_rank(src);
+  }
+  if (rc != MPI_SUCCESS) {
+    MPMP__ERROR("receiving results from rank %d: %s", src,
+                (mpmp__mpi_err(rc, "MPI_Irecv"), mpmp_errmsg()));
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  mpmp__free(tmp);
+}
+
+static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
+                         int rank) {
+  const char *data = (const char *)(d + 1), *p = data + d->data_len;
+  if (j->out_size > 0 && d->data_len > 0 && j->out != NULL)
+    memcpy(j->out + d->first * j->out_size, data, d->data_len); /* inline */
+  else if (j->out_size == 0 && d->data_len > 0 &&
+      (j->result = mpmp__malloc(d->data_len))) {
+    memcpy(j->result, data, d->data_len);
+    j->result_size = d->data_len;
+  }
+  for (uint32_t k = 0; k < d->nfail; k++) {
+    mpmp__fail_rec_t rec;
+    memcpy(&rec, p, sizeof rec);
+    add_fail(j, rec.index, rank, p + sizeof rec, rec.len);
+    p += sizeof rec + rec.len;
+  }
+  j->done_items += d->count;
+}
+
+static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
+  mpmp_async_t **pp = &pool->jobs, *prev = NULL;
+  for (; *pp != NULL; prev = *pp, pp = &(*pp)->next)
+    if ((*pp)->id == id) {
+      mpmp_async_t *j = *pp;
+      *pp = j->next;
+      if (pool->jobs_tail == j)
+        pool->jobs_tail = prev;
+      j->next = NULL;
+      return j;
+    }
+  return NULL;
+}
+
+static mpmp_async_t *find_job(mpmp_pool_t *pool, uint64_t id) {
+  for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next)
+    if (j->id == id)
+      return j;
+  return NULL;
+}
+
+static int worker_index(const mpmp_pool_t *pool, int rank) {
+  for (int w = 0; w < pool->nworkers; w++)
+    if (pool->ranks[w] == rank)
+      return w;
+  return -1;
+}
+
+static int cmp_fail(const void *a, const void *b) {
+  const fail_t *x = a, *y = b;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+static void job_free(mpmp_async_t *j);
+static void notify_watches(mpmp_async_t *j);
+
+/* A job is complete once every item is back (or it was terminated and no
+ * chunk of it is still out); it then leaves the pool's list and forgets
+ * the pool, which a complete job never needs again (so that the user may
+ * destroy the pool before its results). */
+static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
+  if (atomic_load(&j->ready))
+    return NULL;
+  int finished = j->done_items == j->n ||
+                 ((pool->state == POOL_TERMINATED || j->stopped) &&
+                  j->chunks_out == 0);
+  if (!finished)
+    return NULL;
+  unlink_job(pool, j->id);
+  j->pool = NULL;
+  if (j->nfails > 1)
+    qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
+  j->in_callback = 1; /* run_callback() clears it */
+  if (mpmp__rt.trace)
+    mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
+                    j->t_submit, mpmp__trace_clock());
+  atomic_store(&j->ready, 1);
+  notify_watches(j);
+  return j;
+}
+
+static int job_ok(const mpmp_async_t *j) {
+  return j->nfails == 0 && j->lost_fails == 0 && j->done_items == j->n &&
+         !j->cancelled;
+}
+
+/* Python's "raised an exception": failed or cut short, not cancelled. */
+static int job_exception(const mpmp_async_t *j) {
+  return !j->cancelled && !job_ok(j);
+}
+
+/*
+ * Called, without mpmp__par.lock, for a job that has just become ready. The
+ * waiting thread may see `ready` and destroy the job at any moment: while
+ * in_callback is set, destroy only marks it an orphan, and whoever clears
+ * in_callback last frees it. Callbacks see the job ready, as in Python.
+ */
+static void run_callback(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  int orphan = j->orphan;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (!orphan) {
+    if (j->cb != NULL)
+      j->cb(j, job_ok(j), j->user);
+    for (int k = 0; k < j->nmore; k++)
+      j->more[k].cb(j, job_ok(j), j->more[k].user);
+  }
+  pthread_mutex_lock(&mpmp__par.lock);
+  j->in_callback = 0;
+  orphan = j->orphan;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (orphan)
+    job_free(j);
+}
+
+static void on_chunk_done(int src, void *buf, size_t len) {
+  const mpmp__chunk_done_t *d = buf;
+  mpmp_async_t *done = NULL;
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp_pool_t *pool = mpmp__par.pool_of_rank ? mpmp__par.pool_of_rank[src] : NULL;
+  int w = pool ? worker_index(pool, src) : -1;
+  mpmp_async_t *j = pool && len >= sizeof *d ? find_job(pool, d->job) : NULL;
+  size_t map_bytes = j ? (size_t)d->count * j->out_size : 0;
+  if (len >= sizeof *d && d->data_len > 0)
+    map_bytes = 0; /* the results came inline */
+  char *dst = j && j->out ? j->out + d->first * j->out_size : NULL;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (map_bytes > 0) /* the job stays: its chunks_out counts this chunk */
+    recv_results(src, dst, map_bytes);
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (w >= 0)
+    pool->inflight[w]--;
+  if (j != NULL) {
+    take_results(j, d, src);
+    j->chunks_out--;
+    done = maybe_complete(pool, j);
+  }
+  if (pool != NULL)
+    deal(pool);
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__free(buf);
+  mpmp__ring_rank(mpmp__net.rank); /* wake a get() that sleeps */
+  if (done != NULL)
+    run_callback(done);
+}
+
+void mpmp__pool_setup(int is_main) {
+  if (is_main)
+    mpmp__set_handler(MPMP__TAG_CHUNK_DONE, on_chunk_done);
+}
+
+/* ---- pools ------------------------------------------------------------------ */
+
+static int check_pool(const mpmp_pool_t *pool, const char *fn) {
+  int rc = mpmp__check_main(fn);
+  if (rc < 0)
+    return rc;
+  if (pool == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the pool is NULL", fn);
+  return 0;
+}
+
+static int free_workers(void) {
+  int n = 0;
+  for (int r = 1; r < mpmp__net.size; r++)
+    n += !mpmp__par.worker_busy[r];
+  return n;
+}
+
+/* Claim `want` workers (0: all free ones) for the pool (mpmp__par.lock held). */
+static int claim(mpmp_pool_t *pool, int want) {
+  int avail = free_workers();
+  if (want == 0)
+    want = avail;
+  if (want == 0 || want > avail)
+    return mpmp__err(MPMP_EBUSY, "a pool of %d workers needs that many free "
+                     "worker ranks; %d of the job's %d workers are free: "
+                     "close other pools, join processes, or start the job "
+                     "with more ranks (mpirun -n %lld)", want ? want : 1,
+                     avail, mpmp__net.size - 1,
+                     (long long)mpmp__net.size + (want ? want : 1) - avail);
+  pool->ranks = mpmp__calloc((size_t)want, sizeof(int));
+  pool->inflight = mpmp__calloc((size_t)want, sizeof(int));
+  if (pool->ranks == NULL || pool->inflight == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
+  for (int w = 0; w < want; w++) {
+    pool->ranks[w] = mpmp__claim_worker();
+    mpmp__par.pool_of_rank[pool->ranks[w]] = pool;
+  }
+  pool->nworkers = want;
+  return 0;
+}
+
+/* Give the workers back and forget the pool (mpmp__par.lock held). */
+static void release(mpmp_pool_t *pool) {
+  for (int w = 0; w < pool->nworkers; w++) {
+    mpmp__par.worker_busy[pool->ranks[w]] = 0;
+    mpmp__par.pool_of_rank[pool->ranks[w]] = NULL;
+  }
+  for (mpmp_pool_t **pp = &mpmp__par.pools; *pp; pp = &(*pp)->next)
+    if (*pp == pool) {
+      *pp = pool->next;
+      break;
+    }
+  pool->nworkers = 0;
+}
+
+/* Run the initializer on every worker, as a process bound to that rank. */
+static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
+  int n = pool->nworkers, rc = 0;
+  mpmp_process_t **ps = mpmp__calloc((size_t)n, sizeof *ps);
+  if (ps == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for the initializer");
+  for (int w = 0; w < n && rc == 0; w++) {
+    rc = mpmp_process_create(&ps[w], o->initializer, o->initarg,
+                             o->initarg_size, NULL);
+    if (rc == 0)
+      rc = mpmp__process_start_on(ps[w], pool->ranks[w]);
+  }
+  for (int w = 0; w < n && ps[w] != NULL; w++) {
+    int code = 0;
+    mpmp_process_join(ps[w], MPMP_FOREVER);
+    mpmp_process_exitcode(ps[w], &code);
+    if (code != 0 && rc == 0)
+      rc = mpmp__err(MPMP_ETASK, "the pool's initializer '%s' failed on rank "
+                     "%d: %s", mpmp_task_name(o->initializer), pool->ranks[w],
+                     mpmp_process_errmsg(ps[w]));
+    mpmp_process_destroy(ps[w]);
+  }
+  mpmp__free(ps);
+  return rc;
+}
+
+MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
+  int rc = mpmp__check_main("mpmp_pool_create");
+  if (rc < 0)
+    return rc;
+  if (out == NULL || (o && o->processes < 0))
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: %s", out == NULL ?
+                     "the output pointer is NULL" : "processes is negative");
+  if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
+    return rc;
+  mpmp_pool_t *pool = mpmp__calloc(1, sizeof *pool);
+  if (pool == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
+  pool->max_result = o && o->max_result ? o->max_result : DEFAULT_MAX_RESULT;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (mpmp__par.pool_of_rank == NULL)
+    mpmp__par.pool_of_rank = mpmp__calloc((size_t)mpmp__net.size, sizeof *mpmp__par.pool_of_rank);
+  rc = mpmp__par.pool_of_rank ? claim(pool, o ? o->processes : 0)
+                        : mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
+  if (rc == 0) {
+    pool->next = mpmp__par.pools;
+    mpmp__par.pools = pool;
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (rc == 0 && o && o->initializer)
+    rc = run_initializer(pool, o);
+  if (rc < 0) {
+    pthread_mutex_lock(&mpmp__par.lock);
+    release(pool);
+    pthread_mutex_unlock(&mpmp__par.lock);
+    mpmp__free(pool->ranks);
+    mpmp__free(pool->inflight);
+    mpmp__free(pool);
+    return rc;
+  }
+  *out = pool;
+  return 0;
+}
+
+MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool) {
+  return pool ? pool->nworkers : mpmp__err(MPMP_EINVAL, "the pool is NULL");
+}
+
+/* ---- submitting --------------------------------------------------------------- */
+
+/* Python's rule: n / (4 * workers), rounded up (without overflowing for
+ * any n: a chunk is never empty). */
+static size_t auto_chunk(size_t n, int workers) {
+  size_t per = (size_t)(workers > 0 ? workers : 1) * 4;
+  return n == 0 ? 1 : n / per + (n % per != 0);
+}
+
+static const char *state_name(const mpmp_pool_t *pool) {
+  if (pool->joined)
+    return "joined";
+  return pool->state == POOL_CLOSED ? "closed" : "terminated";
+}
+
+/*
+ * Queue a job and deal what can be dealt. A job of an imap iterator
+ * (`stream`) may still come after close(): Python lets an imap that was
+ * started before close() run to its end. The chunk size is chosen here,
+ * under the lock, where the pool is known to be running (a joined pool
+ * has no workers to divide by).
+ */
+static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
+                  int stream, const char *fn) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = 0;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (pool->state == POOL_TERMINATED || pool->joined ||
+      (pool->state == POOL_CLOSED && !stream)) {
+    rc = mpmp__err(MPMP_EPERM, "%s: the pool is %s: no more work can be "
+                   "submitted (Python: ValueError \"Pool not running\")", fn,
+                   state_name(pool));
+  } else if (j->n == 0) {
+    atomic_store(&j->ready, 1); /* nothing to do: ready at once */
+    j->pool = NULL;
+  } else {
+    /* a chunk is one MPI message: stay under 1 GiB */
+    size_t el = j->in_size > j->out_size ? j->in_size : j->out_size;
+    size_t cap = el ? ((size_t)INT32_MAX / 2) / el : SIZE_MAX;
+    j->chunk = chunksize ? chunksize : auto_chunk(j->n, pool->nworkers);
+    if (j->chunk > cap)
+      j->chunk = cap ? cap : 1;
+    j->id = next_job_id();
+    pool->last_id = j->id;
+    j->t_submit = rt->trace ? mpmp__trace_clock() : 0;
+    if (pool->jobs_tail)
+      pool->jobs_tail->next = j;
+    else
+      pool->jobs = j;
+    pool->jobs_tail = j;
+    deal(pool);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (rc == 0 && j->n == 0 && j->cb)
+    j->cb(j, 1, j->user);
+  return rc;
+}
+
+/* Is the page holding byte `p` mapped in this process? (mincore fails
+ * with ENOMEM on an unmapped page, and touches nothing.) */
+static int page_mapped(uintptr_t p) {
+  static long page;
+  if (page == 0)
+    page = sysconf(_SC_PAGESIZE);
+  unsigned char vec;
+  return mincore((void *)(p & ~(uintptr_t)(page - 1)), 1, &vec) == 0 ||
+         errno != ENOMEM;
+}
+
+/* n elements of `size` bytes must be one object of this address space:
+ * a count that overflows, or whose last byte is not mapped (a negative
+ * count cast to size_t, say), is refused before any item is read. */
+static int check_extent(const void *p, size_t n, size_t size,
+                        const char *what, const char *fn) {
+  if (n == 0 || size == 0)
+    return 0;
+  if (n > (size_t)PTRDIFF_MAX / size ||
+      (uintptr_t)p > UINTPTR_MAX - n * size ||
+      !page_mapped((uintptr_t)p + n * size - 1))
+    return mpmp__err(MPMP_EINVAL, "%s: %zu items of %zu bytes at %p are not "
+                     "all in memory (is n negative, or a size wrong?): %s",
+                     fn, n, size, p, what);
+  return 0;
+}
+
+static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
+                     size_t in_size, const void *out, size_t out_size,
+                     const char *fn) {
+  int rc = check_pool(pool, fn);
+  if (rc < 0)
+    return rc;
+  if (n > 0 && (in == NULL || out == NULL))
+    return mpmp__err(MPMP_EINVAL, "%s: %s is NULL for %zu items", fn,
+                     in == NULL ? "the input" : "the output", n);
+  if (n > 0 && (in_size == 0 || out_size == 0))
+    return mpmp__err(MPMP_EINVAL, "%s: %s size is 0: items and results are "
+                     "fixed-size elements of at least 1 byte", fn,
+                     in_size == 0 ? "the item" : "the result");
+  if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", fn);
+  if ((rc = check_extent(in, n, in_size, "the input", fn)) < 0 ||
+      (rc = check_extent(out, n, out_size, "the output", fn)) < 0)
+    return rc;
+  return 0;
+}
+
+static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                   size_t n, size_t in_size, void *out, size_t out_size,
+                   size_t chunksize, mpmp_async_cb cb, void *user,
+                   mpmp_async_t **res, int stream, const char *name) {
+  int rc = check_map(pool, in, n, in_size, out, out_size, name);
+  if (rc < 0)
+    return rc;
+  if (res == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the result pointer is NULL", name);
+  int task = mpmp__task_id(fn);
+  if (task < 0)
+    return task;
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  if (j == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
+  *j = (mpmp_async_t){.pool = pool, .task = task, .in = in, .out = out,
+                      .n = n, .in_size = in_size, .out_size = out_size,
+                      .cb = cb, .user = user};
+  if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
+    mpmp__free(j);
+    return rc;
+  }
+  *res = j;
+  return 0;
+}
+
+static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                     size_t n, size_t in_size, void *out, size_t out_size,
+                     size_t chunksize, mpmp_async_cb cb, void *user,
+                     mpmp_async_t **res, const char *name) {
+  return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
+                 res, 0, name);
+}
+
+int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                          size_t n, size_t in_size, void *out,
+                          size_t out_size, mpmp_async_cb cb, void *user,
+                          mpmp_async_t **res) {
+  return map_job(pool, fn, in, n, in_size, out, out_size, n, cb, user, res, 1,
+                 "mpmp_imap_next");
+}
+
+MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                 const void *in, size_t n, size_t in_size,
+                                 void *out, size_t out_size, size_t chunksize,
+                                 mpmp_async_cb cb, void *user,
+                                 mpmp_async_t **res) {
+  return map_async(pool, fn, in, n, in_size, out, out_size, chunksize, cb,
+                   user, res, "mpmp_pool_map_async");
+}
+
+MPMP_API int mpmp_pool_starmap_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                     const void *in, size_t n, size_t in_size,
+                                     void *out, size_t out_size,
+                                     size_t chunksize, mpmp_async_cb cb,
+                                     void *user, mpmp_async_t **res) {
+  return map_async(pool, fn, in, n, in_size, out, out_size, chunksize, cb,
+                   user, res, "mpmp_pool_starmap_async");
+}
+
+static int get_and_destroy(mpmp_async_t *j) {
+  int rc = mpmp_async_get(j, MPMP_FOREVER);
+  mpmp_async_destroy(j);
+  return rc;
+}
+
+MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                           size_t n, size_t in_size, void *out,
+                           size_t out_size, size_t chunksize) {
+  mpmp_async_t *j = NULL;
+  int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
+                     NULL, &j, "mpmp_pool_map");
+  return rc < 0 ? rc : get_and_destroy(j);
+}
+
+MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
+                               const void *in, size_t n, size_t in_size,
+                               void *out, size_t out_size, size_t chunksize) {
+  mpmp_async_t *j = NULL;
+  int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
+                     NULL, &j, "mpmp_pool_starmap");
+  return rc < 0 ? rc : get_and_destroy(j);
+}
+
+static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,
+                       size_t arg_size, mpmp_async_cb cb, void *user,
+                       mpmp_async_t **res, const char *name) {
+  int rc = check_pool(pool, name);
+  if (rc < 0)
+    return rc;
+  if (res == NULL || (arg == NULL && arg_size > 0))
+    return mpmp__err(MPMP_EINVAL, "%s: %s is NULL", name,
+                     res == NULL ? "the result pointer" : "arg");
+  if (arg_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is over the "
+                     "1 GiB one task carries", name, arg_size);
+  int task = mpmp__task_id(fn);
+  if (task < 0)
+    return task;
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  char *copy = mpmp__malloc(arg_size);
+  if (j == NULL || copy == NULL) {
+    mpmp__free(j);
+    mpmp__free(copy);
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory", name);
+  }
+  if (arg_size)
+    memcpy(copy, arg, arg_size);
+  /* One item of arg_size bytes (at least 1, so the chunk carries it). */
+  *j = (mpmp_async_t){.pool = pool, .task = task, .in = copy, .own_in = copy,
+                      .n = 1, .in_size = arg_size,
+                      .out_max = pool->max_result, .cb = cb, .user = user};
+  if ((rc = submit(pool, j, 1, 0, name)) < 0) {
+    job_free(j);
+    return rc;
+  }
+  *res = j;
+  return 0;
+}
+
+MPMP_API int mpmp_pool_apply_async(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                   const void *arg, size_t arg_size,
+                                   mpmp_async_cb cb, void *user,
+                                   mpmp_async_t **res) {
+  return apply_async(pool, fn, arg, arg_size, cb, user, res,
+                     "mpmp_pool_apply_async");
+}
+
+MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
+                             const void *arg, size_t arg_size, void *out,
+                             size_t out_cap, size_t *out_size) {
+  mpmp_async_t *j = NULL;
+  const void *data;
+  size_t size = 0;
+  if (out == NULL && out_cap > 0)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_apply: out is NULL but out_cap "
+                     "is %zu: give a buffer, or out_cap 0 for no result",
+                     out_cap);
+  int rc = apply_async(pool, fn, arg, arg_size, NULL, NULL, &j,
+                       "mpmp_pool_apply");
+  if (rc < 0)
+    return rc;
+  if ((rc = mpmp_async_get(j, MPMP_FOREVER)) == 0 &&
+      (rc = mpmp_async_result(j, &data, &size)) == 0) {
+    if (size > out_cap)
+      rc = mpmp__err(MPMP_EMSGSIZE, "mpmp_pool_apply: the result has %zu "
+                     "bytes, the buffer %zu", size, out_cap);
+    else if (size > 0)
+      memcpy(out, data, size);
+  }
+  if (out_size)
+    *out_size = size;
+  mpmp_async_destroy(j);
+  return rc;
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+/* Ready, without driving progress: for wait predicates, which run right
+ * after mpmp__wait_until() has progressed. */
+int mpmp__async_done(const mpmp_async_t *j) { return atomic_load(&j->ready); }
+
+static int job_ready(void *arg) { return mpmp__async_done(arg); }
+
+/* MPMP_PROGRESS: "1" on, "0" off, "auto" when stderr is a terminal. */
+static int progress_wanted(void) {
+  const char *p = mpmp__rt.env.PROGRESS;
+  if (!strcmp(p, "1"))
+    return 1;
+  return strcmp(p, "0") != 0 && isatty(STDERR_FILENO);
+}
+
+static void progress_line(const mpmp_async_t *j, double t0, int last) {
+  double el = mpmp__now() - t0, rate = el > 0 ? (double)j->done_items / el : 0;
+  double eta = rate > 0 ? (double)(j->n - j->done_items) / rate : 0;
+  fprintf(stderr, "\r[mpmp] map: %zu/%zu items (%3.0f%%), %.0f items/s, "
+          "ETA %.0f s %s", j->done_items, j->n,
+          100.0 * (double)j->done_items / (double)j->n, rate, eta,
+          last ? "\n" : "");
+  fflush(stderr);
+}
+
+/* Wait in half-second slices, drawing the bar once the map has run 2 s. */
+static int wait_with_progress(mpmp_async_t *j, double deadline) {
+  double t0 = mpmp__now();
+  int drawn = 0, rc;
+  do {
+    double slice = fmin(deadline, mpmp__now() + 0.5);
+    rc = mpmp__wait_until(job_ready, j, slice);
+    if (mpmp__now() - t0 >= 2.0 && (rc == 0 || drawn || rc == MPMP_ETIMEDOUT)) {
+      progress_line(j, t0, rc == 0);
+      drawn = 1;
+    }
+  } while (rc == MPMP_ETIMEDOUT && mpmp__now() < deadline);
+  if (drawn && rc != 0)
+    fputc('\n', stderr);
+  return rc;
+}
+
+/* A public call on a result: main rank, mpmp running, a result given. */
+static int check_async(const mpmp_async_t *j, const char *fn) {
+  int rc = mpmp__check_main(fn);
+  if (rc < 0)
+    return rc;
+  if (j == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the result (future) is NULL", fn);
+  return 0;
+}
+
+static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
+  double deadline;
+  int rc = check_async(j, fn);
+  if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
+    return rc;
+  if (j->n > 1 && j->out_size > 0 && progress_wanted())
+    rc = wait_with_progress(j, deadline);
+  else
+    rc = mpmp__wait_until(job_ready, j, deadline);
+  if (rc == MPMP_ETIMEDOUT) {
+    pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
+    size_t done = j->done_items;
+    pthread_mutex_unlock(&mpmp__par.lock);
+    return mpmp__err(rc, "%s: timed out: the result is not ready after %g "
+                     "s (%zu of %zu items done); it keeps running", fn, timeout,
+                     done, j->n);
+  }
+  return rc;
+}
+
+/* The verdict on a ready job, as get() reports it. */
+static int job_verdict(const mpmp_async_t *j) {
+  if (j->cancelled)
+    return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
+  if (j->nfails > 0) {
+    const fail_t *f = &j->fails[0];
+    return mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
+                     "items failed; the others' results are in place)",
+                     f->index, f->rank, f->msg ? f->msg : "?", j->nfails, j->n);
+  }
+  if (j->lost_fails > 0)
+    return mpmp__err(MPMP_ETASK, "%zu items failed; the main rank ran out of "
+                     "memory for their records", j->lost_fails);
+  if (j->done_items < j->n)
+    return mpmp__err(MPMP_ETASK, "the pool was terminated: %zu of %zu items "
+                     "done", j->done_items, j->n);
+  return 0;
+}
+
+int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn) {
+  return async_wait(j, timeout, fn);
+}
+
+int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn) {
+  int rc = async_wait(j, timeout, fn);
+  return rc < 0 ? rc : job_verdict(j);
+}
+
+MPMP_API int mpmp_async_wait(mpmp_async_t *j, double timeout) {
+  return async_wait(j, timeout, "mpmp_async_wait");
+}
+
+MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
+  return mpmp__async_get(j, timeout, "mpmp_async_get");
+}
+
+/* Ready now? Lets what has arrived in first (mpmp running). */
+static int ready_now(mpmp_async_t *j) {
+  if (mpmp_initialized())
+    mpmp__progress();
+  return atomic_load(&j->ready);
+}
+
+int mpmp__async_ready(mpmp_async_t *j, const char *fn) {
+  if (j == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the result (future) is NULL", fn);
+  return ready_now(j);
+}
+
+MPMP_API int mpmp_async_ready(mpmp_async_t *j) {
+  return mpmp__async_ready(j, "mpmp_async_ready");
+}
+
+MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
+  int rc = mpmp__async_ready(j, "mpmp_async_successful");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_successful: the "
+                                   "result is not ready");
+  return job_ok(j);
+}
+
+/* ---- what a Future adds (executor.c) ----------------------------------------- */
+
+int mpmp__async_cancel(mpmp_async_t *j) {
+  int cancelled = 0;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (!atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0) {
+    unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
+    j->pool = NULL;
+    j->cancelled = cancelled = 1;
+    j->in_callback = 1;
+    atomic_store(&j->ready, 1);
+    notify_watches(j);
+  }
+  int now = j->cancelled;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (cancelled) {
+    mpmp__ring_rank(mpmp__net.rank);
+    run_callback(j);
+  }
+  return now;
+}
+
+int mpmp__async_cancelled(const mpmp_async_t *j) { return j->cancelled; }
+
+/* Deal no more of the job; it completes once its chunks out are back. */
+void mpmp__async_stop(mpmp_async_t *j) {
+  mpmp_async_t *done = NULL;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (!atomic_load(&j->ready)) {
+    j->stopped = 1;
+    j->next_item = j->n;
+    done = maybe_complete(j->pool, j);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (done)
+    run_callback(done);
+}
+
+/* Tell the workers to stop the tasks of jobs up to `id` (upto = 1: every
+ * job of the pool, for terminate) or of job `id` alone (mpmp__par.lock held). */
+static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto) {
+  for (int w = 0; w < pool->nworkers; w++) {
+    if (pool->inflight[w] == 0)
+      continue;
+    mpmp__term_hdr_t *m = mpmp__malloc(sizeof *m);
+    if (m == NULL)
+      continue; /* the tasks run to their end: nothing is lost */
+    *m = (mpmp__term_hdr_t){.id = id, .upto = (uint32_t)upto};
+    mpmp__send_nb(pool->ranks[w], MPMP__TAG_TERMINATE, m, sizeof *m);
+  }
+}
+
+/* Stop the job: deal no more, and ask its running tasks to stop. */
+void mpmp__async_terminate(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (!atomic_load(&j->ready) && j->pool != NULL)
+    send_stop(j->pool, j->id, 0);
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__async_stop(j);
+}
+
+/* Cancel every job of the pool that has not started. */
+void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
+  for (;;) {
+    mpmp_async_t *victim = NULL;
+    pthread_mutex_lock(&mpmp__par.lock);
+    for (mpmp_async_t *j = pool->jobs; j && !victim; j = j->next)
+      if (j->next_item == 0 && j->chunks_out == 0)
+        victim = j;
+    pthread_mutex_unlock(&mpmp__par.lock);
+    if (victim == NULL || !mpmp__async_cancel(victim))
+      return;
+  }
+}
+
+int mpmp__async_running(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  int running = !atomic_load(&j->ready) && j->chunks_out > 0;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return running;
+}
+
+/* Python: a callback added to a finished future runs at once. */
+int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user) {
+  int now = 0;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (atomic_load(&j->ready)) {
+    now = 1;
+  } else {
+    void *m = mpmp__realloc(j->more, (size_t)(j->nmore + 1) * sizeof *j->more);
+    if (m == NULL) {
+      pthread_mutex_unlock(&mpmp__par.lock);
+      return mpmp__err(MPMP_ENOMEM, "out of memory for a callback");
+    }
+    j->more = m;
+    j->more[j->nmore].cb = cb;
+    j->more[j->nmore++].user = user;
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (now)
+    cb(j, job_ok(j), user);
+  return 0;
+}
+
+const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
+                                   int *rank) {
+  int lo = 0, hi = j->nfails - 1; /* fails are sorted by index */
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (j->fails[mid].index == index) {
+      *rank = j->fails[mid].rank;
+      return j->fails[mid].msg ? j->fails[mid].msg : "";
+    }
+    if (j->fails[mid].index < index)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return NULL;
+}
+
+int mpmp__async_complete(const mpmp_async_t *j) {
+  return atomic_load(&j->ready) && !j->cancelled && j->done_items == j->n;
+}
+
+/* The first failure's message, or NULL. */
+const char *mpmp__async_error(const mpmp_async_t *j) {
+  if (j->cancelled)
+    return "cancelled";
+  if (j->nfails > 0)
+    return j->fails[0].msg ? j->fails[0].msg : "";
+  if (j->lost_fails > 0)
+    return "failed (its message was lost: out of memory)";
+  return j->done_items < j->n ? "the pool was terminated" : NULL;
+}
+
+MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
+  int rc = mpmp__async_ready(j, "mpmp_async_failed_count");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failed_count: "
+                                   "the result is not ready");
+  return j->nfails;
+}
+
+MPMP_API int mpmp_async_failure(mpmp_async_t *j, int k, size_t *index,
+                                int *rank, const char **msg) {
+  int rc = mpmp__async_ready(j, "mpmp_async_failure");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failure: the "
+                                   "result is not ready");
+  if (k < 0 || k >= j->nfails)
+    return mpmp__err(MPMP_EINVAL, "mpmp_async_failure: no failure number %d "
+                     "(there are %d)", k, j->nfails);
+  if (index)
+    *index = j->fails[k].index;
+  if (rank)
+    *rank = j->fails[k].rank;
+  if (msg)
+    *msg = j->fails[k].msg ? j->fails[k].msg : "";
+  return 0;
+}
+
+MPMP_API int mpmp_async_result(mpmp_async_t *j, const void **data,
+                               size_t *size) {
+  int rc = mpmp__async_ready(j, "mpmp_async_result");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_result: the "
+                                   "result is not ready");
+  if (j->cancelled)
+    return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
+  if (!job_ok(j))
+    return mpmp__err(MPMP_ETASK, "the task failed: %s", mpmp__async_error(j));
+  if (data)
+    *data = j->result;
+  if (size)
+    *size = j->result_size;
+  return 0;
+}
+
+/* ---- watches (as_completed, futures_wait) ----------------------------------- */
+
+static int link_add(mpmp_async_t *j, mpmp__watch_t *w, size_t slot) {
+  if (j->link.w == NULL) {
+    j->link = (watch_link_t){w, slot};
+    return 0;
+  }
+  if (j->nlinks == j->links_cap) {
+    int cap = j->links_cap ? 2 * j->links_cap : 4;
+    watch_link_t *l = mpmp__realloc(j->links, (size_t)cap * sizeof *l);
+    if (l == NULL)
+      return mpmp__err(MPMP_ENOMEM, "out of memory for a watch");
+    j->links = l;
+    j->links_cap = cap;
+  }
+  j->links[j->nlinks++] = (watch_link_t){w, slot};
+  return 0;
+}
+
+static void link_remove(mpmp_async_t *j, const mpmp__watch_t *w) {
+  if (j->link.w == w) {
+    j->link = j->nlinks > 0 ? j->links[--j->nlinks] : (watch_link_t){0};
+    return;
+  }
+  for (int k = 0; k < j->nlinks; k++)
+    if (j->links[k].w == w) {
+      j->links[k] = j->links[--j->nlinks];
+      return;
+    }
+}
+
+static void watch_done(mpmp__watch_t *w, size_t slot, mpmp_async_t *j) {
+  w->pending[slot] = NULL;
+  w->done[w->ndone++] = j;
+  w->ncompleted++;
+  w->failed += job_exception(j);
+  atomic_fetch_add(&w->seq, 1);
+}
+
+/* The job just completed (mpmp__par.lock held): every watch it is in learns it;
+ * it stays linked until it is taken or the watch ends. */
+static void notify_watches(mpmp_async_t *j) {
+  if (j->link.w != NULL)
+    watch_done(j->link.w, j->link.slot, j);
+  for (int k = 0; k < j->nlinks; k++)
+    watch_done(j->links[k].w, j->links[k].slot, j);
+}
+
+/* The user destroys a watched job (mpmp__par.lock held): it leaves its watches,
+ * which count it gone, so that nothing waits for it or returns it. */
+static void watch_forget(mpmp__watch_t *w, size_t slot, mpmp_async_t *j) {
+  if (w->pending[slot] == j) {
+    w->pending[slot] = NULL;
+  } else {
+    for (size_t k = w->head; k < w->ndone; k++)
+      if (w->done[k] == j) {
+        memmove(&w->done[k], &w->done[k + 1],
+                (w->ndone - k - 1) * sizeof *w->done);
+        w->ndone--;
+        w->ncompleted--;
+        w->failed -= job_exception(j);
+        break;
+      }
+  }
+  w->gone++;
+  atomic_fetch_add(&w->seq, 1);
+}
+
+static void unwatch_all(mpmp_async_t *j) {
+  while (j->link.w != NULL) {
+    watch_link_t l = j->link;
+    watch_forget(l.w, l.slot, j);
+    link_remove(j, l.w);
+  }
+}
+
+typedef struct fs_entry {
+  mpmp_async_t *j;
+  size_t at;
+} fs_entry_t;
+
+static int cmp_entry(const void *a, const void *b) {
+  const fs_entry_t *x = a, *y = b;
+  uintptr_t p = (uintptr_t)x->j, q = (uintptr_t)y->j;
+  if (p != q)
+    return (p > q) - (p < q);
+  return (x->at > y->at) - (x->at < y->at);
+}
+
+/* The distinct jobs of fs, in the order of their first appearance. */
+static size_t distinct(mpmp_async_t *const *fs, size_t n, mpmp_async_t **out,
+                       fs_entry_t *tmp) {
+  for (size_t i = 0; i < n; i++)
+    tmp[i] = (fs_entry_t){fs[i], i};
+  if (n > 1)
+    qsort(tmp, n, sizeof *tmp, cmp_entry);
+  for (size_t i = 0; i < n; i++) /* mark the first of each run */
+    out[i] = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || tmp[i].j != tmp[i - 1].j)
+      out[tmp[i].at] = tmp[i].j;
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (out[i] != NULL)
+      out[u++] = out[i];
+  return u;
+}
+
+int mpmp__watch_init(mpmp__watch_t *w, mpmp_async_t *const *fs, size_t n,
+                     const char *fn) {
+  memset(w, 0, sizeof *w);
+  if (fs == NULL && n > 0)
+    return mpmp__err(MPMP_EINVAL, "%s: the future array is NULL", fn);
+  for (size_t i = 0; i < n; i++)
+    if (fs[i] == NULL)
+      return mpmp__err(MPMP_EINVAL, "%s: future %zu of %zu is NULL", fn, i, n);
+  fs_entry_t *tmp = mpmp__malloc(n * sizeof *tmp);
+  w->pending = mpmp__calloc(n, sizeof *w->pending);
+  w->done = mpmp__calloc(n, sizeof *w->done);
+  if (tmp == NULL || w->pending == NULL || w->done == NULL) {
+    mpmp__free(tmp);
+    mpmp__watch_fini(w);
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory for %zu futures", fn, n);
+  }
+  w->n = distinct(fs, n, w->pending, tmp);
+  mpmp__free(tmp);
+  int rc = 0;
+  pthread_mutex_lock(&mpmp__par.lock);
+  for (size_t k = 0; k < w->n; k++) {
+    mpmp_async_t *j = w->pending[k];
+    if (link_add(j, w, k) < 0) {
+      for (size_t i = k; i < w->n; i++)
+        w->pending[i] = NULL; /* not linked: fini must not unlink them */
+      rc = MPMP_ENOMEM;
+      break;
+    }
+    if (atomic_load(&j->ready))
+      watch_done(w, k, j);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (rc < 0) {
+    mpmp__watch_fini(w);
+    return mpmp__err(rc, "%s: out of memory for %zu futures", fn, n);
+  }
+  return 0;
+}
+
+mpmp_async_t *mpmp__watch_take(mpmp__watch_t *w) {
+  mpmp_async_t *j = NULL;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (w->head < w->ndone) {
+    j = w->done[w->head++];
+    link_remove(j, w);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return j;
+}
+
+void mpmp__watch_fini(mpmp__watch_t *w) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  for (size_t k = 0; w->pending != NULL && k < w->n; k++)
+    if (w->pending[k] != NULL)
+      link_remove(w->pending[k], w);
+  for (size_t k = w->head; w->done != NULL && k < w->ndone; k++)
+    link_remove(w->done[k], w);
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__free(w->pending);
+  mpmp__free(w->done);
+  memset(w, 0, sizeof *w);
+}
+
+/* ---- destroying a result -------------------------------------------------------- */
+
+static void job_free(mpmp_async_t *j) {
+  mpmp__free(j->more);
+  mpmp__free(j->links);
+  for (int k = 0; k < j->nfails; k++)
+    mpmp__free(j->fails[k].msg);
+  mpmp__free(j->fails);
+  mpmp__free(j->result);
+  mpmp__free(j->own_in);
+  mpmp__free(j);
+}
+
+MPMP_API void mpmp_async_destroy(mpmp_async_t *j) {
+  if (j == NULL)
+    return;
+  int busy = 0;
+  pthread_mutex_lock(&mpmp__par.lock);
+  unwatch_all(j);
+  if (mpmp_initialized()) {
+    busy = !atomic_load(&j->ready) || j->in_callback;
+    j->orphan = busy; /* run_callback() frees it when it is done */
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (!busy)
+    job_free(j);
+}
+
+/* ---- close, terminate, join --------------------------------------------------- */
+
+MPMP_API int mpmp_pool_close(mpmp_pool_t *pool) {
+  int rc = check_pool(pool, "mpmp_pool_close");
+  if (rc < 0)
+    return rc;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (pool->state == POOL_RUN)
+    pool->state = POOL_CLOSED;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return 0;
+}
+
+/*
+ * Stop now. Every worker with work of this pool is told to stop every job
+ * up to the pool's newest (one message, whatever number of jobs are in
+ * flight: a worker keeps the highest such id, and its tasks of older jobs
+ * see mpmp_should_stop(), while chunks it has not started are skipped).
+ */
+MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
+  mpmp_async_t *done = NULL;
+  int rc = check_pool(pool, "mpmp_pool_terminate");
+  if (rc < 0)
+    return rc;
+  pthread_mutex_lock(&mpmp__par.lock);
+  pool->state = POOL_TERMINATED;
+  if (pool->jobs != NULL)
+    send_stop(pool, pool->last_id, 1);
+  for (mpmp_async_t *j = pool->jobs, *next; j != NULL; j = next) {
+    next = j->next;
+    j->next_item = j->n; /* deal nothing more */
+    mpmp_async_t *d = maybe_complete(pool, j);
+    if (d) { /* chain the completed ones for their callbacks */
+      d->next = done;
+      done = d;
+    }
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__ring_rank(mpmp__net.rank);
+  while (done != NULL) {
+    mpmp_async_t *next = done->next;
+    done->next = NULL;
+    run_callback(done);
+    done = next;
+  }
+  return 0;
+}
+
+static int pool_idle(void *arg) {
+  mpmp_pool_t *pool = arg;
+  int idle = 1;
+  pthread_mutex_lock(&mpmp__par.lock);
+  for (int w = 0; w < pool->nworkers; w++)
+    idle &= pool->inflight[w] == 0;
+  idle &= pool->jobs == NULL;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return idle;
+}
+
+MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
+  double deadline;
+  int rc = check_pool(pool, "mpmp_pool_join");
+  if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, "mpmp_pool_join")) < 0)
+    return rc;
+  pthread_mutex_lock(&mpmp__par.lock);
+  int state = pool->state, joined = pool->joined, feeding = pool->feeding;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (state == POOL_RUN)
+    return mpmp__err(MPMP_EPERM, "mpmp_pool_join: join a pool after close() "
+                     "or terminate(), as in Python");
+  if (joined)
+    return 0;
+  /* An imap feeds the pool from the thread that reads it: waiting for it
+   * here could wait for ever. */
+  if (state == POOL_CLOSED && feeding > 0)
+    return mpmp__err(MPMP_EPERM, "mpmp_pool_join: %d imap iterator%s of this "
+                     "pool still read%s input: read %s to the end (or destroy "
+                     "%s, or terminate the pool) before joining", feeding,
+                     feeding > 1 ? "s" : "", feeding > 1 ? "" : "s",
+                     feeding > 1 ? "them" : "it", feeding > 1 ? "them" : "it");
+  rc = mpmp__wait_until(pool_idle, pool, deadline);
+  if (rc < 0)
+    return mpmp__err(rc, "mpmp_pool_join: timed out: the workers are still busy "
+                     "after %g s", timeout);
+  pthread_mutex_lock(&mpmp__par.lock);
+  release(pool);
+  pool->joined = 1;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return 0;
+}
+
+/* ---- imap iterators of a pool (imap.c) ------------------------------------------ */
+
+int mpmp__pool_iter_add(mpmp_pool_t *pool, mpmp_imap_t *it) {
+  int rc = 0;
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (pool->state != POOL_RUN) {
+    rc = mpmp__err(MPMP_EPERM, "imap: the pool is %s: no more work can be "
+                   "submitted (Python: ValueError \"Pool not running\")",
+                   state_name(pool));
+  } else if (pool->niters == pool->iters_cap) {
+    int cap = pool->iters_cap ? 2 * pool->iters_cap : 4;
+    mpmp_imap_t **t = mpmp__realloc(pool->iters, (size_t)cap * sizeof *t);
+    if (t == NULL)
+      rc = mpmp__err(MPMP_ENOMEM, "out of memory for an imap");
+    else {
+      pool->iters = t;
+      pool->iters_cap = cap;
+    }
+  }
+  if (rc == 0) {
+    pool->iters[pool->niters++] = it;
+    pool->feeding++;
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return rc;
+}
+
+void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it) {
+  (void)it;
+  pthread_mutex_lock(&mpmp__par.lock);
+  pool->feeding--;
+  pthread_mutex_unlock(&mpmp__par.lock);
+}
+
+void mpmp__pool_iter_remove(mpmp_pool_t *pool, mpmp_imap_t *it) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  for (int i = 0; i < pool->niters; i++)
+    if (pool->iters[i] == it) {
+      pool->iters[i] = pool->iters[--pool->niters];
+      break;
+    }
+  pthread_mutex_unlock(&mpmp__par.lock);
+}
+
+/* ---- destroy, and the end of the job ----------------------------------------- */
+
+MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
+  if (pool == NULL)
+    return 0;
+  int rc = 0;
+  if (mpmp_initialized() && (rc = mpmp__check_main("mpmp_pool_destroy")) < 0)
+    return rc;
+  if (!pool->joined && mpmp_initialized()) { /* finalize joined the others */
+    mpmp_pool_terminate(pool);
+    rc = mpmp_pool_join(pool, MPMP_FOREVER);
+  }
+  /* Its iterators outlive it: they end with an error (imap.c). */
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp_imap_t **iters = pool->iters;
+  int niters = pool->niters;
+  pool->iters = NULL;
+  pool->niters = 0;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  for (int i = 0; i < niters; i++)
+    mpmp__imap_pool_gone(iters[i]);
+  mpmp__free(iters);
+  mpmp__free(pool->ranks);
+  mpmp__free(pool->inflight);
+  mpmp__free(pool);
+  return rc;
+}
+
+/* At finalize: the pools the program left are terminated, like Python's
+ * atexit; their objects stay the program's to destroy. */
+int mpmp__pool_finalize(void) {
+  for (;;) {
+    pthread_mutex_lock(&mpmp__par.lock);
+    mpmp_pool_t *pool = mpmp__par.pools;
+    pthread_mutex_unlock(&mpmp__par.lock);
+    if (pool == NULL)
+      break;
+    mpmp_pool_terminate(pool);
+    mpmp_pool_join(pool, MPMP_FOREVER);
+  }
+  mpmp__free(mpmp__par.pool_of_rank);
+  mpmp__par.pool_of_rank = NULL;
+  return 0;
+}

@@ -1,0 +1,403 @@
+/*
+ * The worker rank's service loop: wait (sleeping) for a body to run, run it
+ * in the rank's main thread, report how it ended, repeat until the main
+ * rank shuts the job down. Messages for the rank that arrive while a body
+ * runs are handled by the agent thread (wait.c).
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parallel.h"
+#include "objects.h"
+#include "proto.h"
+
+typedef struct mpmp__job {
+  struct mpmp__job *next;
+  mpmp__run_hdr_t *hdr; /* the received message: header, then argument */
+  size_t len;
+  int tag;              /* RUN_PROC or RUN_CHUNK */
+} mpmp__job_t;
+
+static void enqueue(int src, int tag, void *buf, size_t len, size_t min) {
+  mpmp__job_t *job = mpmp__malloc(sizeof *job);
+  if (job == NULL || len < min) {
+    MPMP__ERROR("bad or unallocatable request from rank %d", src);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  *job = (mpmp__job_t){NULL, buf, len, tag};
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (mpmp__par.jobq_tail)
+    mpmp__par.jobq_tail->next = job;
+  else
+    mpmp__par.jobq_head = job;
+  mpmp__par.jobq_tail = job;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__ring_rank(mpmp__net.rank); /* the service thread may sleep */
+}
+
+static void on_run(int src, void *buf, size_t len) {
+  enqueue(src, MPMP__TAG_RUN_PROC, buf, len, sizeof(mpmp__run_hdr_t));
+}
+
+/* The chunk's items follow its header as their own message (sent from the
+ * caller's memory): take them now, into one buffer behind the header.
+ * Only the thread holding the progress lock probes, and MPI keeps one
+ * sender's messages in order, so the next CHUNK_INPUT from src is this. */
+static void on_chunk(int src, void *buf, size_t len) {
+  mpmp__chunk_hdr_t *h = buf;
+  size_t bytes = len == sizeof *h ? (size_t)h->count * h->in_size : 0;
+  if (bytes > 0) {
+    char *job = mpmp__realloc(buf, sizeof *h + bytes);
+    if (job == NULL) {
+      MPMP__ERROR("out of memory for a chunk of %zu bytes", bytes);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPMP__MPI_CHECK(MPI_Recv(job + sizeof *h, (int)bytes, MPI_BYTE, src,
+                             MPMP__TAG_CHUNK_INPUT, mpmp__net.data_comm,
+                             MPI_STATUS_IGNORE),
+                    "MPI_Recv of a chunk's items");
+    buf = job;
+    len = sizeof *h + bytes;
+  }
+  enqueue(src, MPMP__TAG_RUN_CHUNK, buf, len, sizeof(mpmp__chunk_hdr_t));
+}
+
+/* A stop request. One for all of a pool's jobs keeps the highest id
+ * named (ids only grow, so every older job stays stopped however many
+ * were in flight); one for a single job or process replaces the last. */
+static void on_terminate(int src, void *buf, size_t len) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__term_hdr_t t;
+  (void)src;
+  if (len >= sizeof t) {
+    memcpy(&t, buf, sizeof t);
+    if (t.upto) {
+      uint64_t old = atomic_load(&rt->stop_upto);
+      while (old < t.id &&
+             !atomic_compare_exchange_weak(&rt->stop_upto, &old, t.id))
+        ;
+    } else {
+      atomic_store(&rt->stop_one, t.id);
+    }
+  }
+  mpmp__free(buf);
+}
+
+static void on_shutdown(int src, void *buf, size_t len) {
+  (void)src, (void)len;
+  mpmp__free(buf);
+  atomic_store(&mpmp__par.shutdown, 1);
+  mpmp__ring_rank(mpmp__net.rank);
+}
+
+/* A run of mpmp leaves the queue's ends, the shutdown flag and the crash
+ * report's record behind; a later mpmp_init() starts from nothing. */
+int mpmp__worker_init(void) {
+  mpmp__par_t *par = &mpmp__par;
+  atomic_store(&par->shutdown, 0);
+  par->jobq_head = par->jobq_tail = NULL;
+  par->current = NULL;
+  atomic_store(&par->crash_task, NULL);
+  atomic_store(&par->crash_item, 0);
+  par->chunk_next = 0;
+  return 0;
+}
+
+void mpmp__worker_setup(int is_main) {
+  if (is_main)
+    return;
+  mpmp__crash_report_install();
+  mpmp__set_handler(MPMP__TAG_RUN_PROC, on_run);
+  mpmp__set_handler(MPMP__TAG_RUN_CHUNK, on_chunk);
+  mpmp__set_handler(MPMP__TAG_TERMINATE, on_terminate);
+  mpmp__set_handler(MPMP__TAG_SHUTDOWN, on_shutdown);
+}
+
+static int have_work(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&mpmp__par.lock);
+  int work = mpmp__par.jobq_head != NULL;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return work || atomic_load(&mpmp__par.shutdown);
+}
+
+static mpmp__job_t *pop_job(void) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp__job_t *job = mpmp__par.jobq_head;
+  if (job) {
+    mpmp__par.jobq_head = job->next;
+    if (mpmp__par.jobq_head == NULL)
+      mpmp__par.jobq_tail = NULL;
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return job;
+}
+
+/* How the body ended, as Python would report it. */
+static int exit_code(int rc, mpmp_ctx_t *ctx, const char *task) {
+  if (ctx->errmsg == NULL && rc < 0)
+    mpmp_fail(ctx, "task '%s' returned %d (%s) without a message", task, rc,
+              mpmp_strerror(rc));
+  if (ctx->errmsg != NULL)
+    return MPMP_EXIT_FAILED;
+  if (mpmp_should_stop(ctx))
+    return MPMP_EXIT_TERMINATED;
+  return rc;
+}
+
+static void report_done(const mpmp__run_hdr_t *h, int exitcode,
+                        mpmp_ctx_t *ctx) {
+  size_t msglen = ctx->errmsg ? strlen(ctx->errmsg) : 0;
+  mpmp__done_hdr_t d = {.id = h->id, .exitcode = exitcode,
+                        .msglen = (uint32_t)msglen,
+                        .resultlen = ctx->errmsg ? 0 : ctx->out_size};
+  size_t plen = msglen + d.resultlen;
+  char *payload = mpmp__malloc(plen);
+  if (payload == NULL) { /* keep the message: drop the result */
+    d.resultlen = 0;
+    plen = msglen;
+    payload = ctx->errmsg;
+  } else {
+    memcpy(payload, ctx->errmsg ? ctx->errmsg : "", msglen);
+    if (d.resultlen)
+      memcpy(payload + msglen, ctx->out, d.resultlen);
+  }
+  int rc = mpmp__send(0, MPMP__TAG_PROC_DONE, &d, sizeof d, payload, plen);
+  if (rc < 0) {
+    MPMP__ERROR("could not report the end of process '%s': %s", h->name,
+                mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  if (payload != ctx->errmsg)
+    mpmp__free(payload);
+}
+
+static void run_job(mpmp__job_t *job) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  const mpmp__run_hdr_t *h = job->hdr;
+  const mpmp__task_entry_t *task = mpmp__task_get(h->task);
+  mpmp_ctx_t ctx = {.arg = h + 1, .arg_size = job->len - sizeof *h,
+                    .out_max = h->max_result, .stoppable = 1,
+                    .id = h->id};
+  mpmp__par.current = job;
+  /* A new process in Python's terms: locks an earlier body left held are
+   * not this one's (object.c). */
+  mpmp__owner_renew();
+  atomic_store(&mpmp__par.crash_item, 0);
+  atomic_store(&mpmp__par.crash_task, task ? task->name : NULL);
+  double t0 = rt->trace ? mpmp__trace_clock() : 0;
+  int rc = task ? task->fn(&ctx)
+                : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
+  if (rt->trace)
+    mpmp__trace_add(MPMP__TRACE_BODY, h->task, h->id, 0, h->name, t0,
+                    mpmp__trace_clock());
+  atomic_store(&mpmp__par.crash_task, NULL);
+  /* And once more at its end: pool tasks that run on this thread later are
+   * another process too. (A pool's tasks keep one owner between them, as
+   * the tasks of one Python pool worker do; an initializer's locks are not
+   * theirs, which is where mpmp differs.) */
+  mpmp__owner_renew();
+  int code = exit_code(rc, &ctx, task ? task->name : "?");
+  mpmp__par.current = NULL;
+  report_done(h, code, &ctx);
+  mpmp__ctx_fini(&ctx);
+}
+
+void mpmp__worker_serve(void) {
+  for (;;) {
+    mpmp__wait_until(have_work, NULL, mpmp__deadline(-1));
+    mpmp__job_t *job = pop_job();
+    if (job == NULL) {
+      if (atomic_load(&mpmp__par.shutdown))
+        break;
+      continue;
+    }
+    if (job->tag == MPMP__TAG_RUN_CHUNK)
+      mpmp__chunk_run(job->hdr, job->len);
+    else
+      run_job(job);
+    mpmp__free(job->hdr);
+    mpmp__free(job);
+  }
+  mpmp__chunk_fini();
+}
+
+/* Filled on any rank: a worker reports the body it runs now. */
+MPMP_API int mpmp_current_process(mpmp_process_info_t *info) {
+  int rc = mpmp__check_init("mpmp_current_process");
+  if (rc < 0)
+    return rc;
+  if (info == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_current_process: info is NULL");
+  memset(info, 0, sizeof *info);
+  const mpmp__job_t *job = mpmp__par.current;
+  if (mpmp__net.rank == 0)
+    snprintf(info->name, sizeof info->name, "MainProcess");
+  else if (job != NULL && job->tag == MPMP__TAG_RUN_PROC)
+    snprintf(info->name, sizeof info->name, "%s", job->hdr->name);
+  else
+    snprintf(info->name, sizeof info->name, "Worker-%d", mpmp__net.rank);
+  info->daemon = job && job->tag == MPMP__TAG_RUN_PROC ? job->hdr->daemon : 0;
+  info->pid = (int)getpid();
+  info->rank = mpmp__net.rank;
+  snprintf(info->node, sizeof info->node, "%s", mpmp__net.ranks[mpmp__net.rank].host);
+  return 0;
+}
+
+/* ---- crash report ---------------------------------------------------------- */
+
+/*
+ * A task that crashes its worker cannot be recovered: an MPI rank that dies
+ * takes the job with it (Open MPI ends every rank at once, so nothing
+ * hangs). Before that happens, say which task and which item did it, in
+ * one write(2).
+ *
+ * The handler runs in whatever state the task left the process: a task
+ * that wrote past its buffer dies inside malloc with the arena's lock
+ * held. So it does only what is async-signal-safe: format into the stack,
+ * write(2), restore the default action and raise the signal again, so the
+ * rank dies of it at once and mpirun ends the job. It does not chain to
+ * the handler that was there before (Open MPI's backtrace printer), which
+ * mallocs: it waited for ever on that lock, and the job hung.
+ *
+ * The signals: the faults, abort() and failed asserts (SIGABRT), a system
+ * call refused by seccomp (SIGSYS) and a stray breakpoint (SIGTRAP; a
+ * debugger sees it before any handler).
+ */
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+                                    SIGABRT, SIGSYS, SIGTRAP};
+#define MPMP__NCRASH (sizeof crash_signals / sizeof crash_signals[0])
+/* The handler's stack: a task that overflows its own stack is named too. */
+#define MPMP__ALTSTACK ((size_t)64 << 10)
+
+/* Append a decimal number; async-signal-safe (no stdio in a signal handler). */
+static size_t put_num(char *b, size_t at, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do
+    tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) > 0);
+  while (n > 0)
+    b[at++] = tmp[--n];
+  return at;
+}
+
+static size_t put_str(char *b, size_t at, size_t cap, const char *s) {
+  while (*s && at < cap)
+    b[at++] = *s++;
+  return at;
+}
+
+/* "[0002] ERROR: rank 2", like every other mpmp log line. */
+static size_t put_head(char *b) {
+  int rank = mpmp__net.rank;
+  size_t at = put_str(b, 0, 8, "[");
+  for (int d = 1000; d > 1 && rank < d; d /= 10)
+    b[at++] = '0';
+  at = put_num(b, at, (uint64_t)rank);
+  at = put_str(b, at, 64, "] ERROR: rank ");
+  return put_num(b, at, (uint64_t)rank);
+}
+
+/* "task 'name' on item 5", or "task 'name' (a process body)". */
+static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
+  at = put_str(b, at, 400, "task '");
+  at = put_str(b, at, 400, task);
+  at = put_str(b, at, 420, item ? "' on item " : "' (a process body)");
+  return item ? put_num(b, at, item - 1) : at;
+}
+
+static void on_crash(int sig) {
+  char b[512];
+  const char *task = atomic_load(&mpmp__par.crash_task);
+  uint64_t item = atomic_load(&mpmp__par.crash_item);
+  size_t at = put_head(b);
+  at = put_str(b, at, 420, " crashed with signal ");
+  at = put_num(b, at, (uint64_t)sig);
+  at = put_str(b, at, 420, task ? " in " : " outside any task");
+  if (task)
+    at = put_task(b, at, task, item);
+  at = put_str(b, at, sizeof b, ": the job ends now\n");
+  ssize_t ignored = write(STDERR_FILENO, b, at);
+  (void)ignored;
+  /* SA_RESETHAND made the action the default again: raise the signal
+   * once more (unblocked: it may have come from sigqueue while blocked)
+   * and the rank dies of it, with its core dump where one is wanted. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig); /* not reached */
+}
+
+/*
+ * exit() inside a task ends the rank without MPI_Finalize, and mpirun then
+ * ends the job: say so, naming the task. The other exit handlers are
+ * skipped (after stdio is flushed, as exit() would): Open MPI's and the
+ * program's own would tear down a runtime that the agent thread is still
+ * using, and could hang instead of ending.
+ */
+static void on_task_exit(int status, void *arg) {
+  (void)arg;
+  const char *task = atomic_load(&mpmp__par.crash_task);
+  if (task == NULL || mpmp__net.rank == 0)
+    return; /* the worker's own end (or the main rank): nothing to say */
+  char b[512];
+  size_t at = put_head(b);
+  at = put_str(b, at, 420, ": ");
+  at = put_task(b, at, task, atomic_load(&mpmp__par.crash_item));
+  at = put_str(b, at, 440, " called exit(");
+  if (status < 0)
+    at = put_str(b, at, 440, "-");
+  at = put_num(b, at, status < 0 ? 0 - (uint64_t)status : (uint64_t)status);
+  at = put_str(b, at, sizeof b, "): the job ends now\n");
+  fflush(NULL);
+  ssize_t ignored = write(STDERR_FILENO, b, at);
+  (void)ignored;
+  _exit(status);
+}
+
+void mpmp__crash_report_install(void) {
+  static int exit_hooked, stack_set;
+  if (!exit_hooked) /* once per process: mpmp_init may run again */
+    exit_hooked = on_exit(on_task_exit, NULL) == 0;
+  /* Tasks run in this thread (the worker's service loop): give it a stack
+   * for the handler, kept for the process's life. */
+  if (!stack_set) {
+    stack_t ss = {.ss_sp = mpmp__malloc(MPMP__ALTSTACK),
+                  .ss_size = MPMP__ALTSTACK};
+    stack_set = ss.ss_sp != NULL && sigaltstack(&ss, NULL) == 0;
+  }
+  if (mpmp__par.crash_old == NULL) /* installed once per run */
+    mpmp__par.crash_old = mpmp__calloc(MPMP__NCRASH, sizeof(struct sigaction));
+  for (size_t i = 0; i < MPMP__NCRASH; i++) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    /* NODEFER: a fault inside the handler finds the default action (it
+     * was reset on entry) and ends the rank, instead of blocking. */
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(crash_signals[i], &sa,
+              mpmp__par.crash_old ? &mpmp__par.crash_old[i] : NULL);
+  }
+}
+
+/* At teardown: give the signals back to the handlers that were there
+ * before (the program's, Open MPI's), so that mpmp's report does not
+ * outlive its run, and a later mpmp_init() saves those again, not ours. */
+static void crash_report_remove(void) {
+  if (mpmp__par.crash_old == NULL)
+    return;
+  for (size_t i = 0; i < MPMP__NCRASH; i++)
+    sigaction(crash_signals[i], &mpmp__par.crash_old[i], NULL);
+  mpmp__free(mpmp__par.crash_old);
+  mpmp__par.crash_old = NULL;
+}
+
+void mpmp__worker_fini(void) {
+  mpmp__chunk_forget_sends();
+  crash_report_remove();
+}

@@ -1,0 +1,154 @@
+/*
+ * The runtime layer: mpmp_init and mpmp_finalize over the layers' hooks
+ * (runtime.c), the task table and task contexts (task.c), MPMP_TRACE
+ * (trace.c). It sets up MPI, the node segment and the transport, and calls
+ * the layers above only through the hooks the front door (src/mpmp.c)
+ * hands it.
+ */
+#ifndef MPMP_RT_H
+#define MPMP_RT_H
+
+#include <pthread.h>
+
+#include "base.h"
+#include "topo.h"
+#include "transport.h"
+
+/* Bytes of the node control block, between the doorbells and the heap. */
+#define MPMP__CTL_SIZE 64
+
+/* ---- the layers' hooks ----------------------------------------------------- */
+
+/*
+ * What a module (a file of a layer above the runtime) asks the runtime to
+ * call. The front door lists the modules in the order of the layers, lowest
+ * first; any hook may be NULL.
+ *   init      every rank, at mpmp_init, in table order, once MPI, the node
+ *             segment and the transport are up; collective: a failure on
+ *             any rank fails mpmp_init on all of them.
+ *   setup     every rank (is_main: the main rank), in table order, after
+ *             every init and before the progress thread starts: install
+ *             message handlers, register operations.
+ *   serve     worker ranks: serve the main rank until it shuts the job
+ *             down (one module has it).
+ *   finalize  the main rank, at mpmp_finalize, before the workers are told
+ *             to stop: end what the user left running. In order of
+ *             exit_priority, highest first, as Python's atexit runs its
+ *             finalizers (a Pool's 15, a Manager's 0, then the processes
+ *             still alive are joined or terminated); the first error is
+ *             mpmp_finalize's.
+ *   fini      every rank, at teardown (also of a failed init), in reverse
+ *             table order: release what init made; safe on a partial init.
+ */
+typedef struct mpmp__module {
+  const char *name;
+  int (*init)(void);
+  void (*setup)(int is_main);
+  void (*serve)(void);
+  int (*finalize)(void);
+  int exit_priority;
+  void (*fini)(void);
+} mpmp__module_t;
+
+/* mpmp_init and mpmp_finalize, for the front door: `mods` (n of them, at
+ * most MPMP__MAX_MODULES) must live until the process ends. */
+#define MPMP__MAX_MODULES 32
+int mpmp__runtime_init(const mpmp__module_t *mods, int n, int *argc,
+                       char ***argv);
+int mpmp__runtime_finalize(void);
+
+/* ---- the runtime's state ----------------------------------------------------- */
+
+typedef enum { MPMP__UNINIT = 0, MPMP__RUNNING, MPMP__FINALIZED } mpmp__state_t;
+
+struct mpmp__task_entry;
+
+typedef struct mpmp__rt {
+  _Atomic int state;
+  pthread_mutex_t life_lock; /* held while mpmp_init/mpmp_finalize change state */
+  int mpi_owned;            /* mpmp called MPI_Init_thread */
+  MPI_Comm node_comm;       /* ranks sharing memory with this one */
+  mpmp__env_t env;
+  mpmp__topo_t topo;
+  mpmp__bind_t bind;
+
+  /* the node's shared segment: doorbells, control block, shared heap */
+  MPI_Win node_win;
+  char *node_base;
+  struct mpmp__node_ctl *node_ctl; /* its layout: objects/object.c */
+  char *heap_base;          /* the node heap (heap.c), objects (object.c) */
+  size_t heap_size;
+  uint64_t obj_secret;      /* the same on every rank: handle tags */
+  int *node_first;          /* node k's ranks: node_members[node_first[k]..] */
+  int *node_members;
+  _Atomic int nproxies;     /* threads waiting for remote callers */
+
+  /* tasks */
+  struct mpmp__task_entry *tasks; /* sorted by name; index = task id */
+  int ntasks, tasks_cap;
+  struct mpmp__task_entry **tasks_by_fn; /* sorted by function pointer */
+  /* Stop requests (see mpmp_should_stop): every job with an id up to
+   * stop_upto (a pool's terminate), and the one job or process stop_one */
+  _Atomic uint64_t stop_upto, stop_one;
+
+  struct mpmp__trace *trace;  /* MPMP_TRACE records; NULL when off */
+} mpmp__rt_t;
+
+extern mpmp__rt_t mpmp__rt;
+
+/* MPMP_ENOTINIT unless between init and finalize (message set). */
+int mpmp__check_init(const char *fn);
+/* MPMP_ENOTMAIN unless on the main rank (message set). */
+int mpmp__check_main(const char *fn);
+
+/* ---- tasks -------------------------------------------------------------- */
+
+typedef struct mpmp__task_entry {
+  mpmp_task_fn fn;
+  const char *name;
+  const char *file;
+} mpmp__task_entry_t;
+
+/* Sort the table and check that all ranks agree (collective). */
+int mpmp__tasks_setup(MPI_Comm comm);
+void mpmp__tasks_fini(void);
+/* Task id of fn, or MPMP_ENOTASK with a message naming fn. */
+int mpmp__task_id(mpmp_task_fn fn);
+const mpmp__task_entry_t *mpmp__task_get(int id);
+
+struct mpmp_ctx {
+  const void *arg;
+  size_t arg_size;
+  void *out;
+  size_t out_size, out_max;
+  void *slot;              /* map: the item's fixed-size result slot */
+  char *errmsg;            /* set by mpmp_fail */
+  int stoppable;           /* the stop requests below apply to this task */
+  uint64_t id;             /* its job or process id */
+};
+void mpmp__ctx_fini(mpmp_ctx_t *ctx);
+/* mpmp_should_stop() without the call through the PLT: a map's worker
+ * asks it after every item (x*x items: it was a sixth of their time). */
+static inline int mpmp__stopped(const mpmp_ctx_t *ctx) {
+  return ctx->stoppable &&
+         (ctx->id <= atomic_load_explicit(&mpmp__rt.stop_upto,
+                                          memory_order_relaxed) ||
+          ctx->id == atomic_load_explicit(&mpmp__rt.stop_one,
+                                          memory_order_relaxed));
+}
+
+/* MPMP_TRACE (trace.c). Record only when mpmp__rt.trace is set; one
+ * thread at a time (a worker's service thread; the parallel layer's lock
+ * on the main rank). */
+enum { MPMP__TRACE_CHUNK, MPMP__TRACE_BODY, MPMP__TRACE_JOB };
+int mpmp__trace_init(void);   /* every rank, before the agent starts;
+                                 * the main rank opens the file */
+double mpmp__trace_clock(void);
+void mpmp__trace_add(int kind, int task, uint64_t first, uint32_t count,
+                     const char *label, double t0, double t1);
+void mpmp__trace_send(void);  /* worker ranks, after the service loop */
+int mpmp__trace_write(void);  /* main rank, after SHUTDOWN went out */
+void mpmp__trace_fini(void);
+
+
+#endif /* MPMP_RT_H */

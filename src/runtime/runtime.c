@@ -1,0 +1,633 @@
+/*
+ * mpmp_init / mpmp_finalize and the runtime context.
+ *
+ * The runtime's state is mpmp__rt; the transport's (filled here at init)
+ * mpmp__net. Init is collective over MPI_COMM_WORLD; after it the main
+ * rank returns to the user's program and every worker rank serves it (the
+ * module with a `serve` hook: parallel/worker.c) until mpmp_finalize().
+ * The layers above are called only through the hooks that the front door
+ * (src/mpmp.c) hands to mpmp__runtime_init.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "rt.h"
+
+mpmp__rt_t mpmp__rt = {
+    .life_lock = PTHREAD_MUTEX_INITIALIZER,
+    .node_comm = MPI_COMM_NULL,
+    .node_win = MPI_WIN_NULL,
+};
+
+/* The layers' hooks of this run (mpmp__runtime_init). */
+static const mpmp__module_t *mods;
+static int nmods;
+
+int mpmp__check_init(const char *fn) {
+  if (atomic_load(&mpmp__rt.state) == MPMP__RUNNING)
+    return 0;
+  return mpmp__err(MPMP_ENOTINIT, "%s: mpmp is not running: call mpmp_init() "
+                   "first (and nothing after mpmp_finalize())", fn);
+}
+
+int mpmp__check_main(const char *fn) {
+  int rc = mpmp__check_init(fn);
+  if (rc < 0)
+    return rc;
+  if (mpmp__net.rank != 0)
+    return mpmp__err(MPMP_ENOTMAIN, "%s: only the main rank (rank 0) may call "
+                     "this; this is rank %d", fn, mpmp__net.rank);
+  return 0;
+}
+
+/* ---- start-up steps, in order -------------------------------------------- */
+
+/* An MPI call of init: its error becomes this step's return value. */
+#define TRY_MPI(call, what)                 \
+  do {                                      \
+    int mpi_rc_ = (call);                   \
+    if (mpi_rc_ != MPI_SUCCESS)             \
+      return mpmp__mpi_err(mpi_rc_, what);  \
+  } while (0)
+
+static int agree(int rc);
+
+static int start_mpi(int *argc, char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int inited = 0, finalized = 0, provided = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (finalized) /* any MPI call now would end the process */
+    return mpmp__err(MPMP_EALREADY, "mpmp_init(): MPI was finalized in this "
+                     "process (by the program, or by mpmp after a failed "
+                     "mpmp_init()) and cannot be initialized again");
+  if (inited) {
+    TRY_MPI(MPI_Query_thread(&provided), "MPI_Query_thread");
+  } else {
+    TRY_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided),
+            "MPI_Init_thread");
+    rt->mpi_owned = 1;
+  }
+  if (provided < MPI_THREAD_MULTIPLE)
+    return mpmp__err(MPMP_EMPI, "MPI provides thread level %d, mpmp needs "
+                     "MPI_THREAD_MULTIPLE: initialize MPI with "
+                     "MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or let "
+                     "mpmp_init() do it", provided);
+  return 0;
+}
+
+/* mpmp's communicators return errors to mpmp instead of ending the job
+ * (MPI's default), so that each becomes an error code with a message; the
+ * program's MPI_COMM_WORLD keeps whatever handler it has. */
+static int dup_comm(MPI_Comm *c, const char *what) {
+  TRY_MPI(MPI_Comm_dup(MPI_COMM_WORLD, c), what);
+  TRY_MPI(MPI_Comm_set_errhandler(*c, MPI_ERRORS_RETURN),
+          "MPI_Comm_set_errhandler");
+  return 0;
+}
+
+static int make_comms(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc;
+  if ((rc = dup_comm(&mpmp__net.comm, "MPI_Comm_dup")) < 0 ||
+      (rc = dup_comm(&mpmp__net.data_comm, "MPI_Comm_dup")) < 0)
+    return rc;
+  TRY_MPI(MPI_Comm_rank(mpmp__net.comm, &mpmp__net.rank), "MPI_Comm_rank");
+  TRY_MPI(MPI_Comm_size(mpmp__net.comm, &mpmp__net.size), "MPI_Comm_size");
+  mpmp__log_set_rank(mpmp__net.rank);
+  TRY_MPI(MPI_Comm_split_type(mpmp__net.comm, MPI_COMM_TYPE_SHARED, mpmp__net.rank,
+                              MPI_INFO_NULL, &rt->node_comm),
+          "MPI_Comm_split_type");
+  TRY_MPI(MPI_Comm_set_errhandler(rt->node_comm, MPI_ERRORS_RETURN),
+          "MPI_Comm_set_errhandler");
+  TRY_MPI(MPI_Comm_rank(rt->node_comm, &mpmp__net.node_rank), "MPI_Comm_rank");
+  TRY_MPI(MPI_Comm_size(rt->node_comm, &mpmp__net.node_size), "MPI_Comm_size");
+  mpmp__net.world_of_node_rank = mpmp__calloc((size_t)mpmp__net.node_size, sizeof(int));
+  if (mpmp__net.world_of_node_rank == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  TRY_MPI(MPI_Allgather(&mpmp__net.rank, 1, MPI_INT, mpmp__net.world_of_node_rank, 1,
+                        MPI_INT, rt->node_comm),
+          "MPI_Allgather of the node's ranks");
+  return 0;
+}
+
+/* Node index = rank of the node's leader among all leaders. */
+static int number_nodes(void) {
+  int leader = mpmp__net.world_of_node_rank[0];
+  int *leaders = mpmp__calloc((size_t)mpmp__net.size, sizeof(int));
+  if (leaders == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  int rc = MPI_Allgather(&leader, 1, MPI_INT, leaders, 1, MPI_INT, mpmp__net.comm);
+  if (rc != MPI_SUCCESS) {
+    mpmp__free(leaders);
+    return mpmp__mpi_err(rc, "MPI_Allgather of the node leaders");
+  }
+  mpmp__net.nnodes = 0;
+  for (int r = 0; r < mpmp__net.size; r++)
+    if (leaders[r] == r)
+      mpmp__net.nnodes++;
+  mpmp__net.node = 0;
+  for (int r = 0; r < leader; r++)
+    if (leaders[r] == r)
+      mpmp__net.node++;
+  mpmp__free(leaders);
+  return 0;
+}
+
+/*
+ * Where MPI keeps a shared window: Open MPI's osc/sm backs it with a file
+ * in /dev/shm (or what OMPI_MCA_osc_sm_backing_directory names). When that
+ * file does not fit, Open MPI fails MPI_Win_allocate_shared on the node's
+ * first rank only and leaves the node's other ranks waiting in it for
+ * ever; so mpmp checks the room first, and all ranks fail together.
+ */
+static const char *shm_dir(void) {
+  const char *d = getenv("OMPI_MCA_osc_sm_backing_directory");
+  return d != NULL && *d ? d : "/dev/shm";
+}
+
+/* "200.0 GiB", "16.0 MiB": sizes in messages, as a person reads them. */
+static void human(char *b, size_t n, double bytes) {
+  if (bytes >= (double)(1u << 30))
+    snprintf(b, n, "%.1f GiB", bytes / (double)(1u << 30));
+  else
+    snprintf(b, n, "%.1f MiB", bytes / (double)(1u << 20));
+}
+
+/* The node's first rank: ENOSPC if `bytes` do not fit where MPI puts them
+ * (Open MPI wants 5 % more room than the file it makes, which also holds
+ * a page and control data of its own); 0 if they fit or if that cannot
+ * be told. */
+static int check_room(size_t bytes) {
+  struct statvfs st;
+  const char *dir = shm_dir();
+  if (statvfs(dir, &st) != 0)
+    return 0;
+  double room = (double)st.f_bavail * (double)st.f_frsize;
+  double need = 1.05 * ((double)bytes + (1u << 20) +
+                        4096.0 * mpmp__net.node_size);
+  if (room >= need)
+    return 0;
+  char heap[32], want[32], have[32];
+  human(heap, sizeof heap, (double)mpmp__rt.env.HEAP_SIZE);
+  human(want, sizeof want, need);
+  human(have, sizeof have, room);
+  return mpmp__err(MPMP_ENOSPC, "the node's shared segment (MPMP_HEAP_SIZE "
+                   "is %s, plus the mailboxes and doorbells) needs %s of room "
+                   "in %s, which has %s free: lower MPMP_HEAP_SIZE (or "
+                   "MPMP_MAILBOX), or enlarge %s", heap, want, dir, have, dir);
+}
+
+/* The segment's size: doorbells and control block, mailboxes, heap, and
+ * 64 bytes to align up; ENOSPC if it overflows what MPI_Aint holds. */
+static int segment_size(size_t bells, size_t boxes, MPI_Aint *size) {
+  size_t total;
+  if (__builtin_add_overflow(bells, boxes, &total) ||
+      __builtin_add_overflow(total, mpmp__rt.env.HEAP_SIZE, &total) ||
+      __builtin_add_overflow(total, (size_t)64, &total) ||
+      total > (size_t)PTRDIFF_MAX || (MPI_Aint)total < 0 ||
+      (size_t)(MPI_Aint)total != total)
+    return mpmp__err(MPMP_ENOSPC, "the node's shared segment would be over "
+                     "what MPI can allocate (MPMP_HEAP_SIZE=%zu bytes plus "
+                     "%zu of mailboxes and doorbells): lower MPMP_HEAP_SIZE",
+                     mpmp__rt.env.HEAP_SIZE, boxes + bells);
+  *size = (MPI_Aint)total;
+  return 0;
+}
+
+/* The node's shared segment: doorbells, the control block, the mailboxes
+ * (transport.c), the shared heap (formatted by mpmp__objects_init). */
+static int make_segment(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  size_t bells = (size_t)mpmp__net.node_size * sizeof(mpmp__bell_t) + MPMP__CTL_SIZE;
+  size_t cap = mpmp__mbox_cap(rt->env.MAILBOX, mpmp__net.node_size);
+  size_t boxes = mpmp__mbox_area(cap, mpmp__net.node_size);
+  MPI_Aint total = 0;
+  /* No rank enters the collective call unless all know it will fit. */
+  int rc = segment_size(bells, boxes, &total);
+  if (rc == 0 && mpmp__net.node_rank == 0)
+    rc = check_room((size_t)total);
+  if ((rc = agree(rc)) < 0)
+    return rc;
+  void *base = NULL;
+  rc = MPI_Win_allocate_shared(mpmp__net.node_rank == 0 ? total : 0, 64,
+                               MPI_INFO_NULL, rt->node_comm, &base,
+                               &rt->node_win);
+  if (rc != MPI_SUCCESS) {
+    char why[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(rc, why, &len);
+    rt->node_win = MPI_WIN_NULL;
+    return mpmp__err(MPMP_ENOSPC, "could not allocate %zu bytes of shared "
+                     "memory for this node (MPI_Win_allocate_shared: %s): "
+                     "lower MPMP_HEAP_SIZE (now %zu bytes) or MPMP_MAILBOX, "
+                     "or enlarge %s", (size_t)total, why, rt->env.HEAP_SIZE,
+                     shm_dir());
+  }
+  TRY_MPI(MPI_Win_set_errhandler(rt->node_win, MPI_ERRORS_RETURN),
+          "MPI_Win_set_errhandler");
+  MPI_Aint qsize;
+  int disp;
+  TRY_MPI(MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base),
+          "MPI_Win_shared_query");
+  base = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+  rt->node_base = base;
+  mpmp__net.bells = base;
+  rt->node_ctl = (struct mpmp__node_ctl *)(void *)((char *)base + bells -
+                                                   MPMP__CTL_SIZE);
+  rt->heap_base = (char *)base + bells + boxes;
+  rt->heap_size = rt->env.HEAP_SIZE;
+  if (mpmp__net.node_rank == 0) {
+    memset(base, 0, bells);
+    mpmp__mbox_format((char *)base + bells, cap, mpmp__net.node_size);
+  }
+  TRY_MPI(MPI_Barrier(rt->node_comm), "MPI_Barrier of the node");
+  return mpmp__transport_setup(cap ? (char *)base + bells : NULL, cap);
+}
+
+static int gather_ranks(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__rank_info_t me = {.pid = (int)getpid(), .node = mpmp__net.node,
+                          .node_rank = mpmp__net.node_rank};
+  int len = 0;
+  char host[MPI_MAX_PROCESSOR_NAME];
+  TRY_MPI(MPI_Get_processor_name(host, &len), "MPI_Get_processor_name");
+  snprintf(me.host, sizeof me.host, "%.63s", host);
+  mpmp__topo_describe(&rt->topo, me.cores, sizeof me.cores, &me.numa);
+  mpmp__net.ranks = mpmp__calloc((size_t)mpmp__net.size, sizeof *mpmp__net.ranks);
+  if (mpmp__net.ranks == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  TRY_MPI(MPI_Allgather(&me, sizeof me, MPI_BYTE, mpmp__net.ranks, sizeof me,
+                        MPI_BYTE, mpmp__net.comm),
+          "MPI_Allgather of the ranks' places");
+  return 0;
+}
+
+/* The main rank's settings, on every rank (env.c): a bad value fails
+ * every rank with the same message. The main rank reads them, warns about
+ * unknown MPMP_* variables, and sends them even when one is bad. */
+static int load_settings(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = 0;
+  if (mpmp__net.rank == 0) {
+    rc = mpmp__env_load(&rt->env);
+    mpmp__env_warn_unknown();
+  }
+  int src = mpmp__env_share(mpmp__net.comm, mpmp__net.rank, &rt->env);
+  return rc < 0 ? rc : src;
+}
+
+/*
+ * Every rank learns whether any rank failed, so that none is left in a
+ * collective alone: init runs in steps, and no rank starts the next step's
+ * collectives before all agree that the last one went well. A rank that
+ * failed keeps its own message; the others get the message of the first
+ * rank that failed (the lowest rank with the lowest code), so that each
+ * rank's mpmp_errmsg() says what to change, not only that something failed.
+ */
+static int agree(int rc) {
+  if (mpmp__net.comm == MPI_COMM_NULL)
+    return rc;
+  struct { int rc, rank; } mine = {rc, mpmp__net.rank}, worst = {0, 0};
+  int mrc = MPI_Allreduce(&mine, &worst, 1, MPI_2INT, MPI_MINLOC, mpmp__net.comm);
+  if (mrc != MPI_SUCCESS)
+    return rc < 0 ? rc : mpmp__mpi_err(mrc, "MPI_Allreduce at init");
+  if (worst.rc >= 0)
+    return 0;
+  char why[1024] = "";
+  if (mpmp__net.rank == worst.rank)
+    snprintf(why, sizeof why, "%s", mpmp_errmsg());
+  mrc = MPI_Bcast(why, sizeof why, MPI_CHAR, worst.rank, mpmp__net.comm);
+  if (rc < 0)
+    return rc;
+  if (mrc != MPI_SUCCESS)
+    snprintf(why, sizeof why, "%s", mpmp_strerror(worst.rc));
+  return mpmp__err(worst.rc, "mpmp_init failed on rank %d: %s", worst.rank,
+                   why);
+}
+
+/* Bind this rank (MPMP_BIND was checked with the other settings) and
+ * choose how it waits. */
+static int bind_rank(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__bind_parse(rt->env.BIND, &rt->bind);
+  if ((rc = agree(rc < 0 ? rc : mpmp__topo_init(&rt->topo))) < 0 ||
+      (rc = mpmp__topo_bind(&rt->topo, rt->node_comm, rt->bind)) < 0)
+    return rc;
+  /* A waiting rank polls before it sleeps. One that shares its cores with
+   * more ranks than they can run yields the CPU at every poll, so that a
+   * rank computing there loses next to nothing (3 ranks on 2 cores: the
+   * main rank shares core 0 with a worker). Not polling at all would cost
+   * every short task a sleep and a wake-up: 6x fewer imap items/s. */
+  mpmp__net.poll_s = rt->env.POLL_MS * 1e-3;
+  mpmp__net.spin_s = (mpmp__net.nnodes > 1 ? rt->env.SPIN_REMOTE_US : rt->env.SPIN_US) *
+               1e-6;
+  mpmp__net.spin_yield = rt->topo.crowded;
+  return 0;
+}
+
+/* Every module's init, in table order; stops at the first failure (its
+ * fini still runs at teardown: fini is safe on a partial init). */
+static int init_modules(void) {
+  for (int i = 0; i < nmods; i++) {
+    int rc = mods[i].init != NULL ? mods[i].init() : 0;
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* The steps of init; each ends with agree() (see there). */
+static int setup_runtime(void) {
+  int rc;
+  if ((rc = agree(make_comms())) < 0 || (rc = agree(load_settings())) < 0 ||
+      (rc = agree(number_nodes())) < 0 || (rc = agree(bind_rank())) < 0 ||
+      (rc = agree(make_segment())) < 0 || (rc = agree(gather_ranks())) < 0 ||
+      (rc = agree(init_modules())) < 0)
+    return rc;
+  return mpmp__tasks_setup(mpmp__net.comm);
+}
+
+static void teardown(void);
+
+static void report_at_init(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (mpmp__net.rank != 0)
+    return;
+  if (rt->env.INFO)
+    mpmp_print_settings(stderr);
+  if (rt->env.REPORT_BINDINGS)
+    mpmp_print_bindings(stderr);
+}
+
+/*
+ * A program that owns MPI may run mpmp again after mpmp_finalize() (mpi4py's
+ * MPICommExecutor entered twice). Teardown frees what init made; what a run
+ * leaves in the context's plain fields (the last stop request, progress
+ * bookkeeping; a worker's queue: its module's init) is set back here,
+ * before anything of the new run can read it. The ids (next_id,
+ * proc_counter) keep counting, as Python's do for the life of a process,
+ * so that nothing of an earlier run can be mistaken for one of this run;
+ * the counts of live threads (drivers, nproxies) are left alone: a thread
+ * that outlived the run still decrements them.
+ */
+static void reset_run_state(void) {
+  atomic_store(&mpmp__rt.stop_upto, 0);
+  atomic_store(&mpmp__rt.stop_one, 0);
+  mpmp__net_reset();
+}
+
+/* mpmp_init's state change, under rt->life_lock (see mpmp_init). */
+static int start(int *argc, char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (atomic_load(&rt->state) == MPMP__RUNNING)
+    return mpmp__err(MPMP_EALREADY, "mpmp_init() called twice");
+  if (atomic_load(&rt->state) == MPMP__FINALIZED && rt->mpi_owned)
+    return mpmp__err(MPMP_EALREADY, "mpmp_init() after mpmp_finalize(): MPI "
+                     "cannot be initialized twice in one process");
+  reset_run_state();
+  int rc = start_mpi(argc, argv);
+  if (rc < 0)
+    return rc;
+  rc = agree(setup_runtime());
+  if (rc == 0) { /* handlers first: the agent may receive at once */
+    rc = mpmp__trace_init();
+    for (int i = 0; i < nmods; i++)
+      if (mods[i].setup != NULL)
+        mods[i].setup(mpmp__net.rank == 0);
+    rc = agree(rc < 0 ? rc : mpmp__agent_start());
+  }
+  if (rc < 0) {
+    teardown();
+    return rc;
+  }
+  atomic_store(&rt->state, MPMP__RUNNING);
+  return 0;
+}
+
+/*
+ * Starting and stopping are serialized (rt->life_lock): a thread that
+ * calls mpmp_init() or mpmp_finalize() while another thread of the rank
+ * is in one of them gets MPMP_EALREADY or MPMP_ENOTINIT at once, instead
+ * of a second setup or teardown of the same context (two finalizes at
+ * once crashed). At once rather than after waiting: the caller may be a
+ * callback that the finalizing thread waits for (a pool's, run by the
+ * progress thread or by the finalize itself), and waiting would deadlock.
+ */
+static int lock_life(int code, const char *fn) {
+  if (pthread_mutex_trylock(&mpmp__rt.life_lock) == 0)
+    return 0;
+  return mpmp__err(code, "%s: mpmp_init() or mpmp_finalize() is running "
+                   "now (in another thread, or this is a callback it runs): "
+                   "mpmp is started and stopped once at a time", fn);
+}
+
+/* Worker ranks: the module that serves the main rank, until SHUTDOWN. */
+static void serve(void) {
+  for (int i = 0; i < nmods; i++)
+    if (mods[i].serve != NULL)
+      mods[i].serve();
+}
+
+int mpmp__runtime_init(const mpmp__module_t *m, int n, int *argc,
+                       char ***argv) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = lock_life(MPMP_EALREADY, "mpmp_init");
+  if (rc < 0)
+    return rc;
+  if (atomic_load(&rt->state) != MPMP__RUNNING) {
+    mods = m;
+    nmods = n < MPMP__MAX_MODULES ? n : MPMP__MAX_MODULES;
+  }
+  rc = start(argc, argv);
+  pthread_mutex_unlock(&rt->life_lock);
+  if (rc < 0)
+    return rc;
+  /* Under mpirun every rank's stdout is a pipe, so stdio would hold a
+   * worker's lines until the job ends, and the main rank's until it
+   * exits: lines as on a terminal instead, so the ranks' output
+   * interleaves in time, as Python's processes' prints do. A program that
+   * prints a great deal may setvbuf() again after init. */
+  fflush(stdout);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  report_at_init();
+  if (mpmp__net.rank == 0)
+    return MPMP_MAIN;
+  serve();
+  mpmp__trace_send();
+  pthread_mutex_lock(&rt->life_lock);
+  atomic_store(&rt->state, MPMP__FINALIZED);
+  teardown();
+  pthread_mutex_unlock(&rt->life_lock);
+  return MPMP_WORKER_DONE;
+}
+
+/* Release everything init made, in reverse order (safe on partial init). */
+static void teardown(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__agent_stop();
+  for (int i = nmods - 1; i >= 0; i--)
+    if (mods[i].fini != NULL)
+      mods[i].fini();
+  mpmp__trace_fini();
+  mpmp__tasks_fini();
+  mpmp__transport_fini();
+  /* A helper that still sleeps in the segment for a remote caller that
+   * never came back keeps it mapped until the process ends. MPI_Win_free
+   * is collective over the node: its ranks decide together, or one that
+   * skipped it would leave the others waiting there for ever. */
+  int busy = atomic_load(&rt->nproxies) > 0, any_busy = busy;
+  if (rt->node_win != MPI_WIN_NULL &&
+      MPI_Allreduce(&busy, &any_busy, 1, MPI_INT, MPI_MAX, rt->node_comm) !=
+          MPI_SUCCESS)
+    any_busy = 1;
+  if (rt->node_win != MPI_WIN_NULL && !any_busy)
+    MPI_Win_free(&rt->node_win);
+  else if (rt->node_win != MPI_WIN_NULL && busy)
+    MPMP__WARN("%d remote waits still pending at finalize: the shared "
+               "segment stays mapped until exit", atomic_load(&rt->nproxies));
+  mpmp__net.bells = NULL;
+  rt->node_base = NULL;
+  rt->heap_base = NULL;
+  rt->node_ctl = NULL;
+  mpmp__topo_fini(&rt->topo);
+  mpmp__free(mpmp__net.ranks);
+  mpmp__free(mpmp__net.world_of_node_rank);
+  mpmp__net.ranks = NULL;
+  mpmp__net.world_of_node_rank = NULL;
+  if (rt->node_comm != MPI_COMM_NULL)
+    MPI_Comm_free(&rt->node_comm);
+  if (mpmp__net.comm != MPI_COMM_NULL)
+    MPI_Comm_free(&mpmp__net.comm);
+  if (mpmp__net.data_comm != MPI_COMM_NULL)
+    MPI_Comm_free(&mpmp__net.data_comm);
+  if (rt->mpi_owned)
+    MPI_Finalize();
+}
+
+/* The modules' finalize hooks, highest exit priority first (ties: the
+ * higher layer first); the first error is mpmp_finalize's. */
+static int finalize_modules(void) {
+  int order[MPMP__MAX_MODULES], n = 0, rc = 0;
+  for (int i = nmods - 1; i >= 0; i--) {
+    if (mods[i].finalize == NULL)
+      continue;
+    int j = n++;
+    for (; j > 0 && mods[order[j - 1]].exit_priority < mods[i].exit_priority;
+         j--)
+      order[j] = order[j - 1];
+    order[j] = i;
+  }
+  for (int k = 0; k < n; k++) {
+    int frc = mods[order[k]].finalize();
+    if (frc < 0 && rc == 0)
+      rc = frc;
+  }
+  return rc;
+}
+
+static int stop(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  int rc = mpmp__check_main("mpmp_finalize");
+  if (rc < 0)
+    return rc;
+  rc = finalize_modules();
+  for (int r = 1; r < mpmp__net.size; r++) {
+    int src = mpmp__send(r, MPMP__TAG_SHUTDOWN, "", 1, NULL, 0);
+    if (src < 0 && rc == 0)
+      rc = src;
+  }
+  int trc = mpmp__trace_write();
+  if (trc < 0 && rc == 0)
+    rc = trc;
+  atomic_store(&rt->state, MPMP__FINALIZED);
+  teardown();
+  return rc;
+}
+
+int mpmp__runtime_finalize(void) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  /* The progress thread (a pool's callback) would wait for itself */
+  if (mpmp__net.agent_running && pthread_equal(pthread_self(), mpmp__net.agent))
+    return mpmp__err(MPMP_EPERM, "mpmp_finalize: called from a callback "
+                     "that mpmp's progress thread runs: call it from the "
+                     "program's own thread");
+  int rc = lock_life(MPMP_ENOTINIT, "mpmp_finalize");
+  if (rc < 0)
+    return rc;
+  rc = stop();
+  pthread_mutex_unlock(&rt->life_lock);
+  return rc;
+}
+
+/* ---- queries --------------------------------------------------------------- */
+
+MPMP_API int mpmp_initialized(void) {
+  return atomic_load(&mpmp__rt.state) == MPMP__RUNNING;
+}
+
+#define MPMP__GETTER(fn, expr)                 \
+  MPMP_API int fn(void) {                      \
+    int rc = mpmp__check_init(#fn);            \
+    return rc < 0 ? rc : (expr);               \
+  }
+MPMP__GETTER(mpmp_rank, mpmp__net.rank)
+MPMP__GETTER(mpmp_world_size, mpmp__net.size)
+MPMP__GETTER(mpmp_worker_count, mpmp__net.size - 1)
+MPMP__GETTER(mpmp_is_main, mpmp__net.rank == 0)
+MPMP__GETTER(mpmp_node_count, mpmp__net.nnodes)
+MPMP__GETTER(mpmp_node_id, mpmp__net.node)
+#undef MPMP__GETTER
+
+MPMP_API const char *mpmp_node_name(void) {
+  if (!mpmp_initialized())
+    return "";
+  return mpmp__net.ranks[mpmp__net.rank].host;
+}
+
+MPMP_API int mpmp_cpu_count(void) {
+  if (mpmp_initialized() && mpmp__rt.topo.node_cpus > 0)
+    return mpmp__rt.topo.node_cpus;
+  return mpmp__topo_allowed_pus();
+}
+
+MPMP_API const char *mpmp_version(void) { return MPMP_VERSION_STRING; }
+MPMP_API unsigned mpmp_version_hex(void) { return MPMP_VERSION_HEX; }
+
+MPMP_API int mpmp_print_bindings(void *out) {
+  int rc = mpmp__check_main("mpmp_print_bindings");
+  if (rc < 0)
+    return rc;
+  FILE *f = out ? out : stdout;
+  fprintf(f, "%-5s %-24s %-8s %-12s %-5s %s\n", "rank", "node", "pid",
+          "cores", "numa", "role");
+  for (int r = 0; r < mpmp__net.size; r++) {
+    const mpmp__rank_info_t *i = &mpmp__net.ranks[r];
+    char numa[16] = "-";
+    if (i->numa >= 0)
+      snprintf(numa, sizeof numa, "%d", i->numa);
+    fprintf(f, "%-5d %-24s %-8d %-12s %-5s %s\n", r, i->host, i->pid,
+            i->cores, numa, r == 0 ? "main" : "worker");
+  }
+  fflush(f);
+  return 0;
+}
+
+MPMP_API int mpmp_print_settings(void *out) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__env_t env;
+  const mpmp__env_t *e = &rt->env;
+  if (!mpmp_initialized()) { /* before init: what init would use */
+    int rc = mpmp__env_load(&env);
+    if (rc < 0)
+      return rc;
+    e = &env;
+  }
+  mpmp__env_print(e, out ? out : stdout);
+  fflush(out ? out : stdout);
+  return 0;
+}

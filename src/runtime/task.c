@@ -1,0 +1,256 @@
+/*
+ * The task registry and the task context.
+ *
+ * MPMP_TASK(fn) registers at load time (a constructor), on every rank of the
+ * same binary. mpmp_init() sorts the table by name, so a task's id (its index)
+ * is the same on every rank, and checks that all ranks agree: a different
+ * binary on some node is a clear error at start-up, not a wrong function
+ * called later.
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+
+MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
+                                 const char *file) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (fn == NULL || name == NULL)
+    return;
+  for (int i = 0; i < rt->ntasks; i++)
+    if (rt->tasks[i].fn == fn)
+      return; /* registered twice (e.g. from an inline header): one entry */
+  if (rt->ntasks == rt->tasks_cap) {
+    int cap = rt->tasks_cap ? 2 * rt->tasks_cap : 32;
+    mpmp__task_entry_t *t = mpmp__realloc(rt->tasks, (size_t)cap * sizeof *t);
+    if (t == NULL)
+      abort(); /* before main(): nothing else can be done */
+    rt->tasks = t;
+    rt->tasks_cap = cap;
+  }
+  rt->tasks[rt->ntasks++] = (mpmp__task_entry_t){fn, name, file ? file : ""};
+}
+
+static int cmp_name(const void *a, const void *b) {
+  const mpmp__task_entry_t *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : strcmp(x->file, y->file);
+}
+
+static int cmp_fn(const void *a, const void *b) {
+  const mpmp__task_entry_t *x = *(mpmp__task_entry_t *const *)a;
+  const mpmp__task_entry_t *y = *(mpmp__task_entry_t *const *)b;
+  uintptr_t p = (uintptr_t)x->fn, q = (uintptr_t)y->fn;
+  return (p > q) - (p < q);
+}
+
+/* "name\n" for every task, in id order: what ranks compare. */
+static char *names_blob(int *len) {
+  size_t n = 1;
+  for (int i = 0; i < mpmp__rt.ntasks; i++)
+    n += strlen(mpmp__rt.tasks[i].name) + 1;
+  char *blob = mpmp__malloc(n), *p = blob;
+  if (blob == NULL)
+    return NULL;
+  *blob = '\0'; /* no tasks: the empty string */
+  for (int i = 0; i < mpmp__rt.ntasks; i++)
+    p += sprintf(p, "%s\n", mpmp__rt.tasks[i].name);
+  *len = (int)(p - blob) + 1;
+  return blob;
+}
+
+/* Describe how this rank's table differs from rank 0's, or return 0. */
+static int compare_tables(const char *mine, const char *root, char *why,
+                          size_t n) {
+  if (!strcmp(mine, root))
+    return 0;
+  const char *a = mine, *b = root;
+  while (*a && *a == *b)
+    a++, b++;
+  while (a > mine && a[-1] != '\n')
+    a--;
+  b = root + (a - mine);
+  snprintf(why, n,
+           "rank %d registers task '%.*s' where rank 0 has '%.*s': every rank "
+           "must run the same binary (was a different build started on some "
+           "node?)", mpmp__net.rank, (int)strcspn(a, "\n"), *a ? a : "(none)",
+           (int)strcspn(b, "\n"), *b ? b : "(none)");
+  return 1;
+}
+
+/* Collective: the first rank whose table differs explains it to all. */
+static int verify(MPI_Comm comm) {
+  int len = 0, rootlen;
+  char *mine = names_blob(&len), why[512] = "";
+  if (mine == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory while checking tasks");
+  rootlen = len;
+  int mrc = MPI_Bcast(&rootlen, 1, MPI_INT, 0, comm);
+  if (mrc != MPI_SUCCESS) {
+    mpmp__free(mine);
+    return mpmp__mpi_err(mrc, "MPI_Bcast of the task table");
+  }
+  char *root = mpmp__malloc((size_t)rootlen);
+  if (root == NULL) {
+    mpmp__free(mine);
+    return mpmp__err(MPMP_ENOMEM, "out of memory while checking tasks");
+  }
+  if (mpmp__net.rank == 0)
+    memcpy(root, mine, (size_t)rootlen);
+  mrc = MPI_Bcast(root, rootlen, MPI_CHAR, 0, comm);
+  int bad = mrc == MPI_SUCCESS && compare_tables(mine, root, why, sizeof why);
+  int first = bad ? mpmp__net.rank : mpmp__net.size, culprit = 0;
+  if (mrc == MPI_SUCCESS)
+    mrc = MPI_Allreduce(&first, &culprit, 1, MPI_INT, MPI_MIN, comm);
+  mpmp__free(mine);
+  mpmp__free(root);
+  if (mrc != MPI_SUCCESS)
+    return mpmp__mpi_err(mrc, "checking the task tables (MPI)");
+  if (culprit == mpmp__net.size)
+    return 0;
+  if ((mrc = MPI_Bcast(why, sizeof why, MPI_CHAR, culprit, comm)) != MPI_SUCCESS)
+    return mpmp__mpi_err(mrc, "MPI_Bcast of the task table difference");
+  return mpmp__err(MPMP_EMISMATCH, "task tables differ: %s", why);
+}
+
+int mpmp__tasks_setup(MPI_Comm comm) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  rt->tasks_by_fn = mpmp__malloc((size_t)rt->ntasks * sizeof *rt->tasks_by_fn);
+  if (rt->tasks_by_fn == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for the task index");
+  if (rt->ntasks > 0) { /* qsort's base may not be NULL, even for 0 items */
+    qsort(rt->tasks, (size_t)rt->ntasks, sizeof *rt->tasks, cmp_name);
+    for (int i = 0; i < rt->ntasks; i++)
+      rt->tasks_by_fn[i] = &rt->tasks[i];
+    qsort(rt->tasks_by_fn, (size_t)rt->ntasks, sizeof *rt->tasks_by_fn, cmp_fn);
+  }
+  return verify(comm);
+}
+
+void mpmp__tasks_fini(void) {
+  /* The table itself stays: it was filled before main() and a later
+   * mpmp_init() (with a caller-owned MPI) needs it again. */
+  mpmp__free(mpmp__rt.tasks_by_fn);
+  mpmp__rt.tasks_by_fn = NULL;
+}
+
+static const mpmp__task_entry_t *find_fn(mpmp_task_fn fn) {
+  int lo = 0, hi = mpmp__rt.ntasks - 1;
+  if (mpmp__rt.tasks_by_fn == NULL)
+    return NULL;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    uintptr_t p = (uintptr_t)mpmp__rt.tasks_by_fn[mid]->fn;
+    if (p == (uintptr_t)fn)
+      return mpmp__rt.tasks_by_fn[mid];
+    if (p < (uintptr_t)fn)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return NULL;
+}
+
+int mpmp__task_id(mpmp_task_fn fn) {
+  if (fn == NULL)
+    return mpmp__err(MPMP_EINVAL, "the task function is NULL");
+  const mpmp__task_entry_t *e = find_fn(fn);
+  if (e != NULL)
+    return (int)(e - mpmp__rt.tasks);
+  Dl_info info;
+  const char *sym = NULL;
+  /* ISO C forbids converting a function pointer to void *; POSIX needs it. */
+  void *addr;
+  memcpy(&addr, &fn, sizeof addr);
+  if (dladdr(addr, &info) && info.dli_sname && info.dli_saddr == addr)
+    sym = info.dli_sname;
+  return mpmp__err(MPMP_ENOTASK,
+                   "function %p (%s) is not a registered task: add "
+                   "MPMP_TASK(%s); at file scope after its definition",
+                   addr, sym ? sym : "symbol unknown", sym ? sym : "fn");
+}
+
+const mpmp__task_entry_t *mpmp__task_get(int id) {
+  if (id < 0 || id >= mpmp__rt.ntasks)
+    return NULL;
+  return &mpmp__rt.tasks[id];
+}
+
+MPMP_API const char *mpmp_task_name(mpmp_task_fn fn) {
+  const mpmp__task_entry_t *e = find_fn(fn);
+  if (e != NULL)
+    return e->name;
+  for (int i = 0; i < mpmp__rt.ntasks; i++) /* before init: unsorted */
+    if (mpmp__rt.tasks[i].fn == fn)
+      return mpmp__rt.tasks[i].name;
+  return NULL;
+}
+
+/* ---- the task context -------------------------------------------------- */
+
+MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size) {
+  if (size != NULL)
+    *size = ctx ? ctx->arg_size : 0;
+  return ctx ? ctx->arg : NULL;
+}
+
+/*
+ * A size the caller does not accept fails the task with a message, but the
+ * task still gets a (scratch) buffer: most tasks write through the pointer
+ * without checking it, and a crashed worker would lose far more than the
+ * one item.
+ */
+MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size) {
+  if (ctx == NULL)
+    return NULL;
+  if (ctx->slot != NULL) { /* map: every result has the same size */
+    if (size == ctx->out_size)
+      return ctx->slot;
+    mpmp_fail(ctx, "the task asked for a %zu-byte result; this map's "
+              "results are %zu bytes each", size, ctx->out_size);
+  } else if (size > ctx->out_max) {
+    mpmp_fail(ctx, "the task's result of %zu bytes exceeds the %zu bytes the "
+              "caller accepts", size, ctx->out_max);
+  }
+  void *p = mpmp__realloc(ctx->out, size);
+  if (p == NULL) {
+    mpmp_fail(ctx, "out of memory for a result of %zu bytes", size);
+    return NULL;
+  }
+  ctx->out = p;
+  ctx->out_size = size;
+  return p;
+}
+
+/* What a failure says when not even a few KiB were left for its message:
+ * never freed (mpmp__ctx_fini knows it). */
+static char fail_oom[] = "the task failed, and there was no memory left for "
+                         "its message";
+
+MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) {
+  if (ctx == NULL || fmt == NULL)
+    return MPMP_ETASK;
+  if (ctx->errmsg == NULL) { /* the first failure is the one reported */
+    va_list ap;
+    va_start(ap, fmt);
+    ctx->errmsg = mpmp__vformat(fmt, ap, NULL);
+    va_end(ap);
+    if (ctx->errmsg == NULL)
+      ctx->errmsg = fail_oom;
+  }
+  return MPMP_ETASK;
+}
+
+MPMP_API int mpmp_should_stop(const mpmp_ctx_t *ctx) {
+  return ctx != NULL && mpmp__stopped(ctx);
+}
+
+void mpmp__ctx_fini(mpmp_ctx_t *ctx) {
+  mpmp__free(ctx->out);
+  if (ctx->errmsg != fail_oom)
+    mpmp__free(ctx->errmsg);
+  ctx->out = NULL;
+  ctx->errmsg = NULL;
+}

@@ -1,0 +1,461 @@
+/*
+ * Messages between ranks, on mpmp's private duplicate of MPI_COMM_WORLD.
+ *
+ * Point-to-point only: it works on every MPI transport and under
+ * MPI_THREAD_MULTIPLE, where Open MPI's one-sided calls do not (see
+ * README, "Design"). Incoming messages are taken with matched probes
+ * (MPI_Improbe/MPI_Mrecv, safe with several threads) by whichever thread
+ * drives progress, and dispatched by tag to a handler.
+ *
+ * Small messages to a rank of this node skip MPI: they go through the
+ * pair's mailbox in the node segment (mailbox.h). Messages of one sender
+ * still arrive in the order it sent them, whichever way each went:
+ *   - a sender writes to a mailbox only once the receiver has dispatched
+ *     every MPI message it sent there (the ring's mpi_done), so nothing
+ *     in the mailbox overtakes an earlier MPI message;
+ *   - a receiver that takes an MPI message from a rank of its node first
+ *     empties that rank's mailbox, which holds only what was sent before.
+ * Bulk data that a handler receives itself (a chunk's input, a map's
+ * results) travels on a communicator of its own (data_comm), so that the
+ * probes here never take it.
+ */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "transport.h"
+
+typedef struct mpmp__pending {
+  struct mpmp__pending *next;
+  MPI_Request req;
+  void *buf;
+  int dest;
+} mpmp__pending_t;
+
+/* Statically initialised: the locks and the communicators' NULLs hold
+ * before the first mpmp_init() and across a later one. */
+mpmp__net_t mpmp__net = {
+    .comm = MPI_COMM_NULL,
+    .data_comm = MPI_COMM_NULL,
+    .progress_lock = PTHREAD_MUTEX_INITIALIZER,
+    .send_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+void mpmp__net_reset(void) {
+  atomic_store(&mpmp__net.progress_req, 0);
+  atomic_store(&mpmp__net.agent_deep, 0);
+  mpmp__net.nnodes = 0;
+  mpmp__net.spin_s = mpmp__net.poll_s = 0;
+}
+
+void mpmp__set_handler(int tag, mpmp__handler_fn fn) {
+  if (tag > 0 && tag < MPMP__TAG_MAX)
+    mpmp__net.handlers[tag] = fn;
+}
+
+int mpmp__is_local(int rank) {
+  return mpmp__net.ranks != NULL &&
+         mpmp__net.ranks[rank].node == mpmp__net.node;
+}
+
+void mpmp__ring_rank(int rank) {
+  if (mpmp__is_local(rank))
+    mpmp__bell_ring(&mpmp__net.bells[mpmp__net.ranks[rank].node_rank]);
+}
+
+/* Test the non-blocking sends; free the completed ones, ring the
+ * receivers of the others (they may sleep through the first ring). */
+static void complete_pending(void) {
+  mpmp__net_t *net = &mpmp__net;
+  if (pthread_mutex_trylock(&net->send_lock) != 0)
+    return;
+  mpmp__pending_t **pp = &net->pending;
+  while (*pp != NULL) {
+    mpmp__pending_t *p = *pp;
+    int done = 0;
+    MPMP__MPI_CHECK(MPI_Test(&p->req, &done, MPI_STATUS_IGNORE),
+                    "MPI_Test of a message in flight");
+    if (!done) {
+      mpmp__ring_rank(p->dest);
+      pp = &p->next;
+      continue;
+    }
+    *pp = p->next;
+    atomic_fetch_sub(&net->npending, 1);
+    if (!mpmp__is_local(p->dest))
+      atomic_fetch_sub(&net->npending_remote, 1);
+    mpmp__free(p->buf);
+    mpmp__free(p);
+  }
+  pthread_mutex_unlock(&net->send_lock);
+}
+
+int mpmp__sends_pending(void) {
+  if (atomic_load(&mpmp__net.npending_remote) > 0)
+    return 2;
+  return atomic_load(&mpmp__net.npending) > 0;
+}
+
+/*
+ * Post a send. On this node it is synchronous: an eager MPI send may
+ * complete at the sender while its fragment still waits in the sender's
+ * queue, so a receiver rung for it could find nothing and sleep for good;
+ * a synchronous send completes only once the receiver has matched it, and
+ * the sender rings until then. A rank on another node cannot be rung (it
+ * polls, and every poll progresses MPI), so a plain send arrives there and
+ * the synchronous handshake would only double the trips over the network.
+ */
+static int post_send(MPI_Comm comm, int dest, int tag, const void *data,
+                     size_t len, MPI_Request *req) {
+  int local = mpmp__is_local(dest);
+  int rc = (local ? MPI_Issend : MPI_Isend)(data, (int)len, MPI_BYTE, dest,
+                                            tag, comm, req);
+  return rc == MPI_SUCCESS ? 0
+                           : mpmp__mpi_err(rc, local ? "MPI_Issend" : "MPI_Isend");
+}
+
+/* ---- mailboxes ------------------------------------------------------------ */
+
+static mpmp__mbox_t *mbox(int from, int to) {
+  mpmp__net_t *net = &mpmp__net;
+  return mpmp__mbox_at(net->mbox_area, net->mbox_cap, net->node_size, from, to);
+}
+
+int mpmp__transport_setup(char *area, size_t cap) {
+  mpmp__net_t *net = &mpmp__net;
+  net->mbox_area = area;
+  net->mbox_cap = area != NULL ? cap : 0;
+  if (net->mbox_cap == 0)
+    return 0;
+  int n = net->node_size;
+  net->mbox_out = mpmp__calloc((size_t)n, sizeof *net->mbox_out);
+  net->mbox_in = mpmp__calloc((size_t)n, sizeof *net->mbox_in);
+  if (net->mbox_out == NULL || net->mbox_in == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory at init");
+  for (int i = 0; i < n; i++)
+    pthread_mutex_init(&net->mbox_out[i].lock, NULL);
+  net->mbox_seen = atomic_load(&net->bells[net->node_rank].seq) - 1;
+  return 0;
+}
+
+/* Sends still pending at teardown (their receiver is gone): a later
+ * mpmp_init() must not start with them counted, or its idle ranks would
+ * poll for them for ever. MPI completes such a send on its own, or never;
+ * it may still read its buffer, so that is left allocated. */
+static void drop_pending(void) {
+  mpmp__net_t *net = &mpmp__net;
+  pthread_mutex_lock(&net->send_lock);
+  while (net->pending != NULL) {
+    mpmp__pending_t *p = net->pending;
+    int done = 0;
+    net->pending = p->next;
+    if (MPI_Test(&p->req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done)
+      mpmp__free(p->buf);
+    else if (p->req != MPI_REQUEST_NULL)
+      MPI_Request_free(&p->req);
+    mpmp__free(p);
+  }
+  atomic_store(&net->npending, 0);
+  atomic_store(&net->npending_remote, 0);
+  pthread_mutex_unlock(&net->send_lock);
+}
+
+void mpmp__transport_fini(void) {
+  mpmp__net_t *net = &mpmp__net;
+  drop_pending();
+  if (net->mbox_out != NULL)
+    for (int i = 0; i < net->node_size; i++)
+      pthread_mutex_destroy(&net->mbox_out[i].lock);
+  mpmp__free(net->mbox_out);
+  mpmp__free(net->mbox_in);
+  net->mbox_out = NULL;
+  net->mbox_in = NULL;
+  net->mbox_area = NULL;
+  net->mbox_cap = 0;
+}
+
+/*
+ * Send a then b through the mailbox to `dest` if it is on this node, the
+ * message fits and no MPI message of ours to it is still undispatched: 1
+ * when sent (and the receiver rung). 0: send it through MPI; a message
+ * to a rank of this node is then counted, so that the mailbox waits until
+ * the receiver has dispatched it.
+ */
+static int mbox_send(int dest, int tag, const void *a, size_t alen,
+                     const void *b, size_t blen) {
+  mpmp__net_t *net = &mpmp__net;
+  if (net->mbox_cap == 0 || !mpmp__is_local(dest))
+    return 0;
+  int to = net->ranks[dest].node_rank;
+  struct mpmp__mbox_out *o = &net->mbox_out[to];
+  mpmp__mbox_t *box = mbox(net->node_rank, to);
+  int sent = 0;
+  pthread_mutex_lock(&o->lock);
+  if (o->mpi_sent == o->mpi_done ||
+      o->mpi_sent == (o->mpi_done = atomic_load_explicit(
+                          &box->mpi_done, memory_order_acquire)))
+    sent = mpmp__mbox_put(box, net->mbox_cap, &o->tx, tag, a, alen, b, blen);
+  if (!sent)
+    o->mpi_sent++;
+  pthread_mutex_unlock(&o->lock);
+  if (sent)
+    mpmp__bell_ring(&net->bells[to]);
+  return sent;
+}
+
+static void dispatch(int src, int tag, void *buf, size_t len);
+
+/* Dispatch what the mailbox from node rank `from` holds. */
+static int mbox_drain(int from) {
+  mpmp__net_t *net = &mpmp__net;
+  mpmp__mbox_t *box = mbox(from, net->node_rank);
+  int n = 0, tag, rc;
+  void *buf;
+  size_t len;
+  while ((rc = mpmp__mbox_take(box, net->mbox_cap, &net->mbox_in[from].head,
+                               &tag, &buf, &len)) > 0) {
+    dispatch(net->world_of_node_rank[from], tag, buf, len);
+    n++;
+  }
+  if (rc < 0) {
+    /* Losing a message would hang someone: this is not recoverable. */
+    MPMP__ERROR("taking a message from rank %d: %s",
+                net->world_of_node_rank[from], mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return n;
+}
+
+/* Every mailbox, when the doorbell rang since the last look (a sender
+ * rings after writing; other rings only cost a look). */
+static int mbox_poll(void) {
+  mpmp__net_t *net = &mpmp__net;
+  if (net->mbox_cap == 0)
+    return 0;
+  uint32_t seq = atomic_load(&net->bells[net->node_rank].seq);
+  if (seq == net->mbox_seen)
+    return 0;
+  net->mbox_seen = seq;
+  int n = 0;
+  for (int from = 0; from < net->node_size; from++)
+    n += mbox_drain(from);
+  return n;
+}
+
+/* ---- sends through MPI --------------------------------------------------- */
+
+static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
+                   void *owned, size_t len);
+
+int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
+  if (mbox_send(dest, tag, buf, len, NULL, 0)) {
+    mpmp__free(buf);
+    return 0;
+  }
+  return send_nb(mpmp__net.comm, dest, tag, buf, buf, len);
+}
+
+int mpmp__send_data_nb(int dest, int tag, const void *buf, size_t len) {
+  return send_nb(mpmp__net.data_comm, dest, tag, buf, NULL, len);
+}
+
+/* `owned` (may be NULL) is freed once the send of `data` completes. */
+static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
+                   void *owned, size_t len) {
+  mpmp__net_t *net = &mpmp__net;
+  void *buf = owned;
+  mpmp__pending_t *p = mpmp__malloc(sizeof *p);
+  if (p == NULL) {
+    mpmp__free(buf);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a send");
+  }
+  int rc = post_send(comm, dest, tag, data, len, &p->req);
+  if (rc < 0) {
+    mpmp__free(buf);
+    mpmp__free(p);
+    return rc;
+  }
+  p->buf = buf;
+  p->dest = dest;
+  pthread_mutex_lock(&net->send_lock);
+  p->next = net->pending;
+  net->pending = p;
+  atomic_fetch_add(&net->npending, 1);
+  if (!mpmp__is_local(dest))
+    atomic_fetch_add(&net->npending_remote, 1);
+  pthread_mutex_unlock(&net->send_lock);
+  mpmp__ring_rank(dest);
+  return 0;
+}
+
+static void dispatch(int src, int tag, void *buf, size_t len) {
+  mpmp__handler_fn h = (tag > 0 && tag < MPMP__TAG_MAX)
+                           ? mpmp__net.handlers[tag] : NULL;
+  if (h == NULL) {
+    MPMP__WARN("dropped a message with tag %d from rank %d: no handler", tag,
+               src);
+    mpmp__free(buf);
+    return;
+  }
+  h(src, buf, len);
+}
+
+/* Receive one probed MPI message and dispatch it, after what the sender's
+ * mailbox holds (sent before it); then tell the sender it may use its
+ * mailbox again. */
+static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
+  mpmp__net_t *net = &mpmp__net;
+  int count = 0, src = st->MPI_SOURCE;
+  MPMP__MPI_CHECK(MPI_Get_count(st, MPI_BYTE, &count), "MPI_Get_count");
+  void *buf = mpmp__malloc((size_t)count);
+  if (buf == NULL) {
+    /* Losing a message would hang someone: this is not recoverable. */
+    MPMP__ERROR("out of memory receiving %d bytes from rank %d", count, src);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPMP__MPI_CHECK(MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE),
+                  "MPI_Mrecv of a message");
+  /* A sender on this node waits for its synchronous send to be matched,
+   * polling or asleep on its doorbell: it was, tell it now. */
+  mpmp__ring_rank(src);
+  int from = net->mbox_cap && mpmp__is_local(src) ? net->ranks[src].node_rank
+                                                 : -1;
+  if (from >= 0)
+    mbox_drain(from);
+  dispatch(src, st->MPI_TAG, buf, (size_t)count);
+  if (from >= 0)
+    atomic_store_explicit(&mbox(from, net->node_rank)->mpi_done,
+                          ++net->mbox_in[from].mpi_done, memory_order_release);
+}
+
+/*
+ * One thread of the rank progresses at a time. One that finds another at
+ * it and is about to sleep leaves a request; the other, once it let go of
+ * the lock, looks again if its doorbell rang since it began looking.
+ * Otherwise a message that arrived after the other looked could wait for
+ * good: this thread sleeps counting on the look it could not make, and
+ * the other may not look again (the agent parks). A sender of this node
+ * rings after its message is posted, so a message the other may have
+ * missed always shows as a ring; one from another node cannot ring, but
+ * sleeps are timed polls then. (Looking again every time cost a queue
+ * between nodes a fifth of its speed: every MPI poll runs the TCP stack.)
+ */
+int mpmp__progress(void) { return mpmp__progress_before_sleep(0); }
+
+int mpmp__progress_before_sleep(int sleeping) {
+  mpmp__net_t *net = &mpmp__net;
+  _Atomic uint32_t *bell = &net->bells[net->node_rank].seq;
+  int handled = 0;
+  if (sleeping)
+    atomic_store(&net->progress_req, 1);
+  while (pthread_mutex_trylock(&net->progress_lock) == 0) {
+    atomic_store(&net->progress_req, 0); /* before we look (seq_cst) */
+    uint32_t rung = atomic_load(bell);
+    for (;;) {
+      int flag = 0, n = mbox_poll();
+      MPI_Message msg;
+      MPI_Status st;
+      MPMP__MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, net->comm,
+                                  &flag, &msg, &st),
+                      "MPI_Improbe for messages");
+      if (flag) {
+        take_mpi(&msg, &st);
+        n++;
+      }
+      if (n == 0)
+        break;
+      handled += n;
+    }
+    pthread_mutex_unlock(&net->progress_lock);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&net->progress_req, memory_order_relaxed) ||
+        atomic_load(bell) == rung)
+      break;
+  }
+  if (atomic_load(&net->npending) > 0)
+    complete_pending();
+  return handled;
+}
+
+/*
+ * Post a send of bulk data (data_comm) and wait until it is through (see
+ * post_send), ringing the receiver meanwhile (it may have slept through a
+ * ring): first polling for MPMP_SPIN_US, then sleeping on this rank's
+ * doorbell, which a receiver on this node rings once it has taken the
+ * message, in growing steps (a receiver on another node cannot ring) so
+ * that a sender to a busy or remote rank does not burn a core.
+ */
+static int post_and_ring(MPI_Comm comm, int dest, int tag, const void *buf,
+                         size_t len, MPI_Request *req) {
+  int rc = post_send(comm, dest, tag, buf, len, req);
+  if (rc == 0)
+    mpmp__ring_rank(dest);
+  return rc;
+}
+
+int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
+                    MPI_Request *req) {
+  return post_and_ring(mpmp__net.data_comm, dest, tag, buf, len, req);
+}
+
+int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
+  mpmp__bell_t *me = &mpmp__net.bells[mpmp__net.node_rank];
+  double spin_until = mpmp__now() + mpmp__net.spin_s, nap = 5e-6;
+  for (unsigned i = 1;; i++) {
+    uint32_t seq = atomic_load(&me->seq);
+    int done = 0;
+    int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+      return mpmp__mpi_err(rc, "MPI_Test");
+    if (done)
+      return 0;
+    double now = mpmp__now();
+    if (now >= deadline)
+      return MPMP_ETIMEDOUT;
+    if (now < spin_until) {
+      if ((i & 255) == 0)
+        mpmp__ring_rank(dest);
+      continue;
+    }
+    mpmp__ring_rank(dest);
+    atomic_fetch_add(&me->sleepers, 1);
+    mpmp__bell_sleep(me, seq, fmin(nap, deadline - now));
+    atomic_fetch_sub(&me->sleepers, 1);
+    nap = nap < 1e-3 ? nap * 2 : 1e-3;
+  }
+}
+
+static int send_and_wait(MPI_Comm comm, int dest, int tag, const void *buf,
+                         size_t len) {
+  MPI_Request req;
+  int rc = post_and_ring(comm, dest, tag, buf, len, &req);
+  return rc < 0 ? rc : mpmp__send_wait(dest, &req, INFINITY);
+}
+
+int mpmp__send_data(int dest, int tag, const void *buf, size_t len) {
+  return send_and_wait(mpmp__net.data_comm, dest, tag, buf, len);
+}
+
+int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
+               const void *payload, size_t plen) {
+  if (mbox_send(dest, tag, hdr, hlen, payload, plen))
+    return 0;
+  if (plen == 0)
+    return send_and_wait(mpmp__net.comm, dest, tag, hdr, hlen);
+  if (hlen + plen > (size_t)INT32_MAX)
+    return mpmp__err(MPMP_EMSGSIZE, "message of %zu bytes is over 2 GiB",
+                     hlen + plen);
+  /* Gather header and payload: one message, one match, one ring. */
+  char stackbuf[1024];
+  char *buf = hlen + plen <= sizeof stackbuf ? stackbuf
+                                             : mpmp__malloc(hlen + plen);
+  if (buf == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a %zu-byte message",
+                     hlen + plen);
+  memcpy(buf, hdr, hlen);
+  memcpy(buf + hlen, payload, plen);
+  int rc = send_and_wait(mpmp__net.comm, dest, tag, buf, hlen + plen);
+  if (buf != stackbuf)
+    mpmp__free(buf);
+  return rc;
+}

@@ -1,0 +1,189 @@
+/*
+ * The transport layer: every rank's doorbell in the node segment (bell.c),
+ * the same-node mailboxes (mailbox.c), messages between ranks on mpmp's
+ * private communicators with their handlers and the progress engine
+ * (transport.c), and the sleeping waits and progress thread (wait.c).
+ * Above base and topo; the runtime sets its state up at init.
+ */
+#ifndef MPMP_TRANSPORT_H
+#define MPMP_TRANSPORT_H
+
+#include <pthread.h>
+
+#include "base.h"
+#include "mailbox.h"
+
+/* ---- waiting: doorbells in the node segment ----------------------------- */
+
+/*
+ * One doorbell per rank, in the node's shared segment. A sender on the same
+ * node increments `seq` after its message is visible and wakes the rank's
+ * sleepers with a futex; a sleeper records `seq`, re-checks its condition and
+ * sleeps on `seq` only if nothing changed, so no wake-up is lost. Ranks on
+ * other nodes cannot ring it: when the job spans nodes, sleeps are capped at
+ * MPMP_POLL_MS and the rank polls MPI after each.
+ */
+typedef struct mpmp__bell {
+  _Atomic uint32_t seq;
+  _Atomic uint32_t sleepers;
+  char pad[56]; /* one cache line per rank: no false sharing */
+} mpmp__bell_t;
+
+void mpmp__bell_ring(mpmp__bell_t *b);
+/* Sleep until `b->seq` != seq or `timeout` seconds pass (negative: forever). */
+void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout);
+/* Wake threads of this process waiting in mpmp__futex_wait_private(). */
+void mpmp__futex_wake_private(_Atomic uint32_t *w, int n);
+void mpmp__futex_wait_private(_Atomic uint32_t *w, uint32_t val, double timeout);
+
+typedef int (*mpmp__pred_fn)(void *arg);
+/*
+ * Wait until pred(arg) is true, driving message progress meanwhile: poll
+ * for MPMP_SPIN_US, then sleep on this rank's doorbell. 0 when pred became
+ * true, MPMP_ETIMEDOUT at the deadline (absolute, mpmp__now() seconds).
+ */
+int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline);
+/* Count this thread as driving progress across several waits in a row, so
+ * that the agent stays parked in between (what mpmp__wait_until does). */
+void mpmp__driver_enter(void);
+void mpmp__driver_leave(void);
+
+/* The progress thread ("agent") of every rank; see wait.c. */
+int mpmp__agent_start(void);
+void mpmp__agent_stop(void);
+
+/* ---- transport: messages on the private communicator ------------------- */
+
+enum {
+  MPMP__TAG_RUN_PROC = 1, /* main -> worker: run a process body */
+  MPMP__TAG_PROC_DONE,    /* worker -> main: the body returned */
+  MPMP__TAG_TERMINATE,    /* main -> worker: set the stop flag */
+  MPMP__TAG_SHUTDOWN,     /* main -> worker: leave the service loop */
+  MPMP__TAG_RUN_CHUNK,    /* main -> worker: run a task over some items */
+  MPMP__TAG_CHUNK_DONE,   /* worker -> main: their results and failures */
+  MPMP__TAG_CHUNK_INPUT,  /* main -> worker: a chunk's items, received by
+                             the RUN_CHUNK handler, sent from the caller's
+                             memory */
+  MPMP__TAG_CHUNK_DATA,   /* worker -> main: a map chunk's results, received
+                             straight into the caller's output */
+  MPMP__TAG_OBJ_REQ,      /* any -> a rank of an object's home node */
+  MPMP__TAG_OBJ_REP,      /* its answer */
+  MPMP__TAG_MGR_REQ,      /* any -> a Manager's server rank (manager.c) */
+  MPMP__TAG_MGR_REP,      /* its answer */
+  MPMP__TAG_TRACE,        /* worker -> main at the end: its MPMP_TRACE records */
+  MPMP__TAG_MAX
+};
+
+/*
+ * A handler owns `buf` (mpmp__malloc'ed) and must free or keep it. Handlers
+ * run with the progress lock held, in whichever thread drives progress:
+ * they must not block, and may only send small (eager) messages.
+ */
+typedef void (*mpmp__handler_fn)(int src, void *buf, size_t len);
+/* How many map chunks' results a worker may have on their way at once. */
+#define MPMP__RESULT_BUFS 3
+void mpmp__set_handler(int tag, mpmp__handler_fn fn);
+/* Receive and dispatch what has arrived; returns the number handled. */
+int mpmp__progress(void);
+/* The same, for a thread that sleeps next (sleeping = 1) unless something
+ * was handled: if another thread is progressing, it looks again for us. */
+int mpmp__progress_before_sleep(int sleeping);
+/* Send `len` bytes (header and payload gathered) to world rank `dest`. */
+int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
+               const void *payload, size_t plen);
+/*
+ * Send without waiting: `buf` (mpmp__malloc'ed, `len` bytes) is owned by
+ * the transport and freed once the send completes. Safe inside handlers.
+ * Progress completes it; while sends are pending, sleeps are capped so
+ * that the sender keeps pushing them even when nobody else calls MPI.
+ */
+int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
+/*
+ * Bulk data that the receiving handler takes itself with MPI_Recv/Irecv
+ * on rt->data_comm right after the message announcing it: always MPI,
+ * never a mailbox, so the progress loop's probes never see it.
+ *   send_data_nb: memory the caller keeps valid until the send completes;
+ *   send_data: waits until it went out;
+ *   send_post + send_wait: post it, and wait for it later (rings the
+ *   receiver meanwhile; polls, then sleeps): 0 once it went out,
+ *   MPMP_ETIMEDOUT at the deadline (the send is still pending).
+ */
+int mpmp__send_data_nb(int dest, int tag, const void *buf, size_t len);
+int mpmp__send_data(int dest, int tag, const void *buf, size_t len);
+int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
+                    MPI_Request *req);
+int mpmp__send_wait(int dest, MPI_Request *req, double deadline);
+/* The same-node mailboxes (mailbox.h) in the node segment; area NULL or
+ * cap 0: every message goes through MPI. */
+int mpmp__transport_setup(char *area, size_t cap);
+void mpmp__transport_fini(void);
+/* 0: no send pending; 1: only to ranks of this node (they ring us once
+ * they took it); 2: some to another node (nobody will ring: poll). */
+int mpmp__sends_pending(void);
+/* Ring a rank's doorbell if it lives on this node. */
+void mpmp__ring_rank(int rank);
+
+
+/* ---- the job's shape and the transport's state -------------------------- */
+
+typedef struct mpmp__rank_info {
+  int pid;
+  int node;        /* node index 0..nnodes-1 */
+  int node_rank;   /* index on its node */
+  int numa;        /* NUMA node OS index, -1 if several/none */
+  char host[64];
+  char cores[64];
+} mpmp__rank_info_t;
+
+/*
+ * Where this rank stands in the job and how it talks to the others. The
+ * runtime fills the first part at init (make_comms, number_nodes,
+ * gather_ranks, make_segment) and the layers above read it; the rest is
+ * the transport's own.
+ */
+typedef struct mpmp__net {
+  MPI_Comm comm;            /* private duplicate of MPI_COMM_WORLD */
+  MPI_Comm data_comm;       /* another: bulk data received by handlers */
+  int rank, size, node_rank, node_size, node, nnodes;
+  int *world_of_node_rank;  /* node rank -> world rank (this node) */
+  mpmp__rank_info_t *ranks; /* every rank of the job, indexed by rank */
+  mpmp__bell_t *bells;      /* in the node segment, indexed by node rank */
+  double spin_s, poll_s;    /* MPMP_SPIN_US, MPMP_POLL_MS */
+  int spin_yield;           /* yield at every poll: our cores are crowded */
+
+  /* same-node mailboxes (transport.c) */
+  char *mbox_area;          /* in the node segment; NULL: off */
+  size_t mbox_cap;          /* bytes per ring; 0: off */
+  struct mpmp__mbox_out {   /* per node rank we send to */
+    pthread_mutex_t lock;   /* our threads take turns on the ring */
+    mpmp__mbox_tx_t tx;
+    uint64_t mpi_sent;      /* our MPI messages to it ... */
+    uint64_t mpi_done;      /* ... and how many it dispatched, last seen */
+  } *mbox_out;
+  struct mpmp__mbox_in {    /* per node rank we receive from */
+    uint64_t head, mpi_done;
+  } *mbox_in;
+  uint32_t mbox_seen;       /* our doorbell when the rings were last read */
+
+  /* progress */
+  pthread_mutex_t progress_lock;
+  _Atomic int progress_req; /* a thread found the lock taken: look again */
+  pthread_mutex_t send_lock;      /* guards the pending sends */
+  struct mpmp__pending *pending;  /* non-blocking sends in flight */
+  _Atomic int npending, npending_remote;
+  mpmp__handler_fn handlers[MPMP__TAG_MAX];
+  _Atomic uint32_t drivers; /* threads of this rank waiting in mpmp__wait_until */
+  pthread_t agent;
+  int agent_running;
+  _Atomic int agent_stop;
+  _Atomic int agent_deep;   /* the parked agent wants a wake when drivers hits 0 */
+} mpmp__net_t;
+
+extern mpmp__net_t mpmp__net;
+
+int mpmp__is_local(int rank); /* same node as this rank */
+/* What a run of mpmp leaves in the transport's plain fields, set back
+ * before a later mpmp_init() (see the runtime's reset_run_state). */
+void mpmp__net_reset(void);
+
+#endif /* MPMP_TRANSPORT_H */

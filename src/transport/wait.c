@@ -1,0 +1,258 @@
+/*
+ * Waiting without spinning a core.
+ *
+ * A waiting thread first polls (drives MPI progress and checks its
+ * condition) for MPMP_SPIN_US, which keeps round trips at MPI latency, and
+ * then sleeps on its rank's doorbell: a futex word in the node's shared
+ * segment that same-node senders ring after their message is visible. With
+ * no remote nodes the sleep has no time limit (an idle rank costs nothing);
+ * when the job spans nodes, senders there cannot ring it, so the sleep is
+ * capped and grows from 50 us up to MPMP_POLL_MS while nothing arrives.
+ *
+ * Every rank also has an agent thread that drives progress while no thread
+ * of the rank is waiting (the user's code computes, a worker runs a body),
+ * so messages for a busy rank (terminate, later remote object operations)
+ * are still served; like a waiter, it polls for MPMP_SPIN_US after each
+ * message from another node. While some thread waits and drives progress
+ * itself, the agent parks on the `drivers` word, checking back after 2 ms
+ * and then ever more rarely (see AGENT_PARK_*).
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport.h"
+
+/* A parked agent checks back after 2 ms, then ever more rarely (up to
+ * 100 ms) while the rank stays idle; once it parks deeply, a thread that
+ * stops waiting wakes it, so a body that starts computing still gets its
+ * messages served at once. */
+#define AGENT_PARK_MIN_S 0.002
+#define AGENT_PARK_MAX_S 0.1
+
+static mpmp__bell_t *my_bell(void) {
+  return &mpmp__net.bells[mpmp__net.node_rank];
+}
+
+/*
+ * A waiter asks the scheduler for a short time slice while it sleeps, and
+ * takes its usual one back when it wakes (it may poll, or compute, next).
+ * Linux's EEVDF scheduler (6.12 and later) lets a task that wakes with a
+ * shorter slice than the running one preempt it at once; otherwise the woken task waits until the running
+ * one's slice is used up. Where a rank shares its core with a computing
+ * worker (the main rank of mpirun -n 3 on 2 cores), answering a worker
+ * that wants its next chunk then took up to 3.5 ms instead of 30-90 us,
+ * and that is what a map's last chunks wait for. Older kernels ignore the
+ * slice (sched_runtime) of a normal task; other policies are left alone.
+ * Only on one node, where a sleeper wakes when it is rung: when the job
+ * spans nodes, sleeps are timed polls (50 us and up), and each would
+ * preempt whatever runs on the core, often for nothing.
+ */
+struct slice_attr { /* the kernel's struct sched_attr, version 1 */
+  uint32_t size, policy;
+  uint64_t flags;
+  int32_t nice;
+  uint32_t priority;
+  uint64_t runtime, deadline, period;
+};
+#define WAIT_SLICE_NS 100000 /* the shortest the kernel takes */
+
+static _Thread_local struct {
+  int state; /* 0: not looked yet, 1: usual slice, 2: short, -1: leave it */
+  int keep;  /* the agent: short for good */
+  struct slice_attr usual;
+} slice;
+
+static int set_slice(const struct slice_attr *a) {
+  return (int)syscall(SYS_sched_setattr, 0, a, 0);
+}
+
+static void slice_short(void) {
+  if (slice.state == 0 && mpmp__net.nnodes > 1)
+    slice.state = -1;
+  if (slice.state == 0) {
+    struct slice_attr a = {.size = sizeof a};
+    slice.state = syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) == 0 &&
+                          a.policy == SCHED_OTHER ? 1 : -1;
+    a.size = sizeof a;
+    a.flags = 0;
+    slice.usual = a;
+  }
+  if (slice.state == 1) {
+    struct slice_attr a = slice.usual;
+    a.runtime = WAIT_SLICE_NS;
+    slice.state = set_slice(&a) == 0 ? 2 : -1;
+  }
+}
+
+static void slice_usual(void) {
+  if (slice.state == 2 && !slice.keep)
+    slice.state = set_slice(&slice.usual) == 0 ? 1 : -1;
+}
+
+/* One sleep on the doorbell; returns 1 if pred became true. */
+static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
+                      double *cap) {
+  mpmp__bell_t *b = my_bell();
+  atomic_fetch_add(&b->sleepers, 1);
+  uint32_t seq = atomic_load(&b->seq);
+  if (mpmp__progress_before_sleep(1) > 0 && isfinite(*cap))
+    *cap = 50e-6; /* traffic again: poll often */
+  int done = pred(arg);
+  if (!done) {
+    double left = deadline - mpmp__now(), c = *cap;
+    int pending = isfinite(c) ? 0 : mpmp__sends_pending();
+    if (pending) /* our own sends need our progress to go out; a receiver
+                  * on this node rings us when it took one: check rarely */
+      c = pending == 2 ? 50e-6 : 1e-3;
+    double t = isfinite(c) ? fmin(left, c) : left;
+    if (t > 0) {
+      slice_short();
+      mpmp__bell_sleep(b, seq, t);
+      slice_usual();
+    }
+    if (isfinite(*cap))
+      *cap = fmin(*cap * 2, mpmp__net.poll_s);
+  }
+  atomic_fetch_sub(&b->sleepers, 1);
+  return done;
+}
+
+/* Short sleeps must be short: the default 50 us timer slack would add to
+ * every capped sleep. Set once for each thread that waits in mpmp. */
+static void tighten_timer_slack(void) {
+  static _Thread_local int done;
+  if (!done) {
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    done = 1;
+  }
+}
+
+/*
+ * Poll, then sleep; and poll again for the spin time whenever a message
+ * arrives, so a stream of messages (a map's results, a stream of tasks) is
+ * taken at MPI latency instead of each one paying for a sleep, a wake-up
+ * system call in its sender and a context switch here: with chunksize 1
+ * that was most of the main rank's time. When the job spans nodes, a
+ * message from another node cannot ring our doorbell, so this is also what
+ * serves a remote caller's next request at network latency rather than
+ * after the next capped sleep. On one node, a rank whose cores are crowded
+ * (more ranks than cores) does not poll after traffic: its polls would
+ * take turns with the ranks that compute. The agent (agent = 1) does not
+ * poll on the way in, and comes here only when the job spans nodes: on one
+ * node the senders ring, and the rank's own thread computes on the same
+ * core. (Either kind of polling cost 1 ms tasks on 2 workers on 2 cores
+ * about 3 % of their efficiency.)
+ */
+static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
+                     int agent) {
+  int remote = mpmp__net.nnodes > 1;
+  double spin_until = agent ? 0 : mpmp__now() + mpmp__net.spin_s;
+  double cap = remote ? 50e-6 : INFINITY; /* grows in sleep_once */
+  unsigned i = 0;
+  for (;;) {
+    int handled = mpmp__progress();
+    if (pred(arg))
+      return 0;
+    double now = mpmp__now();
+    if (now >= deadline)
+      return MPMP_ETIMEDOUT;
+    if (handled > 0 && (remote || !mpmp__net.spin_yield)) {
+      spin_until = now + mpmp__net.spin_s;
+      if (remote)
+        cap = 50e-6;
+    }
+    if (now < spin_until) {
+      /* With more ranks than cores, let another rank run: at every poll
+       * when ours are crowded, now and then otherwise. */
+      if (mpmp__net.spin_yield || (++i & 63) == 0)
+        sched_yield();
+      else
+        mpmp__cpu_relax();
+      continue;
+    }
+    tighten_timer_slack();
+    if (sleep_once(pred, arg, deadline, &cap))
+      return 0;
+  }
+}
+
+void mpmp__driver_enter(void) { atomic_fetch_add(&mpmp__net.drivers, 1); }
+
+/* The last driver out wakes a deeply parked agent: the rank's code runs
+ * now, and its messages must still be served. */
+void mpmp__driver_leave(void) {
+  mpmp__net_t *net = &mpmp__net;
+  if (atomic_fetch_sub(&net->drivers, 1) == 1 && atomic_load(&net->agent_deep))
+    mpmp__futex_wake_private(&net->drivers, 1);
+}
+
+int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
+  mpmp__driver_enter();
+  int rc = wait_loop(pred, arg, deadline, 0);
+  mpmp__driver_leave();
+  return rc;
+}
+
+/* ---- the agent ----------------------------------------------------------- */
+
+static int agent_should_wake(void *arg) {
+  (void)arg;
+  return atomic_load(&mpmp__net.agent_stop) ||
+         atomic_load(&mpmp__net.drivers) > 0;
+}
+
+static void *agent_main(void *unused) {
+  mpmp__net_t *net = &mpmp__net;
+  (void)unused;
+  /* Short sleeps in this thread should be short: the default 50 us timer
+   * slack would add to every capped sleep. */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  slice_short(); /* it wakes to serve messages, and never computes: keep it */
+  slice.keep = 1;
+  double park = AGENT_PARK_MIN_S;
+  while (!atomic_load(&net->agent_stop)) {
+    uint32_t d = atomic_load(&net->drivers);
+    if (d > 0) { /* someone else drives progress: park */
+      atomic_store(&net->agent_deep, park > AGENT_PARK_MIN_S);
+      if (atomic_load(&net->drivers) == d)
+        mpmp__futex_wait_private(&net->drivers, d, park);
+      park = park * 2 < AGENT_PARK_MAX_S ? park * 2 : AGENT_PARK_MAX_S;
+      continue;
+    }
+    park = AGENT_PARK_MIN_S;
+    atomic_store(&net->agent_deep, 0);
+    if (net->nnodes > 1) {
+      wait_loop(agent_should_wake, NULL, INFINITY, 1);
+    } else { /* senders ring: sleep until one does */
+      double cap = INFINITY;
+      while (!sleep_once(agent_should_wake, NULL, INFINITY, &cap))
+        ;
+    }
+  }
+  return NULL;
+}
+
+int mpmp__agent_start(void) {
+  mpmp__net_t *net = &mpmp__net;
+  atomic_store(&net->agent_stop, 0);
+  if (pthread_create(&net->agent, NULL, agent_main, NULL) != 0)
+    return mpmp__err(MPMP_ENOMEM, "could not start the progress thread");
+  net->agent_running = 1;
+  return 0;
+}
+
+void mpmp__agent_stop(void) {
+  mpmp__net_t *net = &mpmp__net;
+  if (!net->agent_running)
+    return;
+  atomic_store(&net->agent_stop, 1);
+  mpmp__bell_ring(my_bell());
+  pthread_join(net->agent, NULL);
+  net->agent_running = 0;
+}
