@@ -187,3 +187,14 @@ set_tests_properties(scripts_pseudo_reap_only_own_job PROPERTIES
   LABELS "mpi;scripts;pseudo"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
   PASS_REGULAR_EXPRESSION "PASSED: pseudo-mpirun.sh reaped its own leftover")
+
+# The layers of src/ (README.md, "Layers"): no file includes a header of a
+# higher layer or uses a symbol that a higher layer defines (nm over this
+# build's objects). It fails on the first upward call anyone adds.
+add_test(NAME layers
+  COMMAND "${MPMP_BASH}" "${SCRIPTS_DIR}/check-layers.sh" "${PROJECT_BINARY_DIR}")
+set_tests_properties(layers PROPERTIES
+  TIMEOUT 60
+  LABELS "scripts"
+  PASS_REGULAR_EXPRESSION "no file includes or uses a layer above its own"
+  FAIL_REGULAR_EXPRESSION "check-layers: [^\n]*(higher|not a layer|outside|two headers|no header)")
