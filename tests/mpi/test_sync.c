@@ -25,30 +25,30 @@ static const char *code_name(long long x) {
   return x < 0 ? mpmp_err_name((int)x) : "";
 }
 
-#define CK_FAIL(e, ...)                                                      \
+#define EXPECT_FAIL(...)                                                      \
   do {                                                                       \
     int n_ = snprintf((e)->msg, sizeof (e)->msg, "rank %d, %s:%d: ",         \
                       mpmp_rank(), __FILE__, __LINE__);                      \
     snprintf((e)->msg + n_, sizeof (e)->msg - (size_t)n_, __VA_ARGS__);      \
     return -1;                                                               \
   } while (0)
-#define CK(e, cond)                                                          \
+#define EXPECT(cond)                                                          \
   do {                                                                       \
     if (!(cond))                                                             \
-      CK_FAIL(e, "%s is false (last error: %s)", #cond, mpmp_errmsg());      \
+      EXPECT_FAIL("%s is false (last error: %s)", #cond, mpmp_errmsg());      \
   } while (0)
-#define CK_EQ(e, a, b)                                                       \
+#define EXPECT_EQ(a, b)                                                       \
   do {                                                                       \
     long long a_ = (long long)(a), b_ = (long long)(b);                      \
     if (a_ != b_)                                                            \
-      CK_FAIL(e, "%s is %lld %s, expected %lld %s (last error: %s)", #a, a_, \
+      EXPECT_FAIL("%s is %lld %s, expected %lld %s (last error: %s)", #a, a_, \
               code_name(a_), b_, code_name(b_), mpmp_errmsg());              \
   } while (0)
-#define CK_IN(e, x, lo, hi)                                                  \
+#define EXPECT_IN(x, lo, hi)                                                  \
   do {                                                                       \
     double x_ = (x);                                                         \
     if (!(x_ >= (lo) && x_ <= (hi)))                                         \
-      CK_FAIL(e, "%s is %.3f, expected %.3f..%.3f", #x, x_, (double)(lo),    \
+      EXPECT_FAIL("%s is %.3f, expected %.3f..%.3f", #x, x_, (double)(lo),    \
               (double)(hi));                                                 \
   } while (0)
 
@@ -333,25 +333,25 @@ MPMP_TASK(lock_holder);
  * counts its entries in v[2]; v[3] counts the ready ones, ev is the go. */
 typedef struct { objset_t s; int rounds; double hold; } semtut_t;
 
-static int semtut_part(const semtut_t *a, chk_t *e) {
+static int semtut_part(const semtut_t *a, char *err) {
   const objset_t *s = &a->s;
-  CK_EQ(e, mpmp_value_add(s->v[3], 1, NULL), 0);
-  CK_EQ(e, mpmp_event_wait(s->ev, 30), 0);
+  EXPECT_EQ(mpmp_value_add(s->v[3], 1, NULL), 0);
+  EXPECT_EQ(mpmp_event_wait(s->ev, 30), 0);
   for (int r = 0; r < a->rounds; r++) {
     int64_t old = 0, m = 0;
-    CK_EQ(e, mpmp_sem_acquire(s->sem, 30), 0);
-    CK_EQ(e, mpmp_value_add(s->v[0], 1, &old), 0);
-    CK_EQ(e, mpmp_value_get_i64(s->v[1], &m), 0);
+    EXPECT_EQ(mpmp_sem_acquire(s->sem, 30), 0);
+    EXPECT_EQ(mpmp_value_add(s->v[0], 1, &old), 0);
+    EXPECT_EQ(mpmp_value_get_i64(s->v[1], &m), 0);
     while (old + 1 > m) {
       int rc = mpmp_value_cas(s->v[1], &m, old + 1);
-      CK(e, rc == 0 || rc == 1);
+      EXPECT(rc == 0 || rc == 1);
       if (rc == 1)
         break;
     }
-    CK_EQ(e, mpmp_value_add(s->v[2], 1, NULL), 0);
+    EXPECT_EQ(mpmp_value_add(s->v[2], 1, NULL), 0);
     test_sleep(a->hold);
-    CK_EQ(e, mpmp_value_add(s->v[0], -1, NULL), 0);
-    CK_EQ(e, mpmp_sem_release(s->sem), 0);
+    EXPECT_EQ(mpmp_value_add(s->v[0], -1, NULL), 0);
+    EXPECT_EQ(mpmp_sem_release(s->sem), 0);
   }
   return 0;
 }
@@ -450,22 +450,22 @@ static void sync_tutorial_event(void **state) {
 /* Condition: producer (main) and consumers (workers) share one item slot
  * (v[0], 0 = empty, -1 = no more items); consumers add what they take to
  * v[1] and count it in v[2]. */
-static int pc_consume(const objset_t *s, int64_t *mine, chk_t *e) {
+static int pc_consume(const objset_t *s, int64_t *mine, char *err) {
   *mine = 0;
-  CK_EQ(e, mpmp_cond_acquire(s->cond, 30), 0);
+  EXPECT_EQ(mpmp_cond_acquire(s->cond, 30), 0);
   for (;;) {
     int64_t x = 0;
-    CK_EQ(e, mpmp_cond_wait_for(s->cond, v_nonzero, (void *)&s->v[0], 30), 0);
-    CK_EQ(e, mpmp_value_get_i64(s->v[0], &x), 0);
+    EXPECT_EQ(mpmp_cond_wait_for(s->cond, v_nonzero, (void *)&s->v[0], 30), 0);
+    EXPECT_EQ(mpmp_value_get_i64(s->v[0], &x), 0);
     if (x < 0)
       break; /* leave -1 for the others */
-    CK_EQ(e, mpmp_value_set_i64(s->v[0], 0), 0);
-    CK_EQ(e, mpmp_value_add(s->v[1], x, NULL), 0);
-    CK_EQ(e, mpmp_value_add(s->v[2], 1, NULL), 0);
+    EXPECT_EQ(mpmp_value_set_i64(s->v[0], 0), 0);
+    EXPECT_EQ(mpmp_value_add(s->v[1], x, NULL), 0);
+    EXPECT_EQ(mpmp_value_add(s->v[2], 1, NULL), 0);
     (*mine)++;
-    CK_EQ(e, mpmp_cond_notify_all(s->cond), 0);
+    EXPECT_EQ(mpmp_cond_notify_all(s->cond), 0);
   }
-  CK_EQ(e, mpmp_cond_release(s->cond), 0);
+  EXPECT_EQ(mpmp_cond_release(s->cond), 0);
   return 0;
 }
 
@@ -478,12 +478,12 @@ static int pc_consumer(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(pc_consumer);
 
-static int pc_put(const objset_t *s, int64_t item, chk_t *e) {
-  CK_EQ(e, mpmp_cond_acquire(s->cond, 30), 0);
-  CK_EQ(e, mpmp_cond_wait_for(s->cond, v_zero, (void *)&s->v[0], 30), 0);
-  CK_EQ(e, mpmp_value_set_i64(s->v[0], item), 0);
-  CK_EQ(e, mpmp_cond_notify_all(s->cond), 0);
-  CK_EQ(e, mpmp_cond_release(s->cond), 0);
+static int pc_put(const objset_t *s, int64_t item, char *err) {
+  EXPECT_EQ(mpmp_cond_acquire(s->cond, 30), 0);
+  EXPECT_EQ(mpmp_cond_wait_for(s->cond, v_zero, (void *)&s->v[0], 30), 0);
+  EXPECT_EQ(mpmp_value_set_i64(s->v[0], item), 0);
+  EXPECT_EQ(mpmp_cond_notify_all(s->cond), 0);
+  EXPECT_EQ(mpmp_cond_release(s->cond), 0);
   return 0;
 }
 
@@ -515,11 +515,11 @@ static void sync_tutorial_condition(void **state) {
  * arrival indices of each round are 0..N-1, each once (counted in arr). */
 typedef struct { objset_t s; int rounds; int parties; } brounds_t;
 
-static int brounds_part(const brounds_t *a, chk_t *e) {
+static int brounds_part(const brounds_t *a, char *err) {
   for (int r = 0; r < a->rounds; r++) {
     int idx = mpmp_barrier_wait(a->s.bar, 30);
-    CK(e, idx >= 0 && idx < a->parties);
-    CK_EQ(e, mpmp_array_add(a->s.arr, (size_t)(r * a->parties + idx), 1, NULL), 0);
+    EXPECT(idx >= 0 && idx < a->parties);
+    EXPECT_EQ(mpmp_array_add(a->s.arr, (size_t)(r * a->parties + idx), 1, NULL), 0);
   }
   return 0;
 }
@@ -603,15 +603,15 @@ static void sync_lock_basics(void **state) {
 }
 
 /* Another rank: releasing locks it does not hold is EPERM; trying them fails. */
-static int foreign_part(const objset_t *s, chk_t *e) {
-  CK_EQ(e, mpmp_lock_release(s->lock), MPMP_EPERM);
-  CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 0), MPMP_ETIMEDOUT);
-  CK_EQ(e, mpmp_lock_release(s->rlock), MPMP_EPERM);
-  CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
-  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0), MPMP_ETIMEDOUT);
-  CK_EQ(e, mpmp_lock_release(s->lock2), MPMP_EPERM); /* held by nobody */
-  CK_EQ(e, mpmp_cond_release(s->cond), MPMP_EPERM);
+static int foreign_part(const objset_t *s, char *err) {
+  EXPECT_EQ(mpmp_lock_release(s->lock), MPMP_EPERM);
+  EXPECT_EQ(mpmp_lock_is_mine(s->lock), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 0), MPMP_ETIMEDOUT);
+  EXPECT_EQ(mpmp_lock_release(s->rlock), MPMP_EPERM);
+  EXPECT_EQ(mpmp_lock_is_mine(s->rlock), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->rlock, 0), MPMP_ETIMEDOUT);
+  EXPECT_EQ(mpmp_lock_release(s->lock2), MPMP_EPERM); /* held by nobody */
+  EXPECT_EQ(mpmp_cond_release(s->cond), MPMP_EPERM);
   return 0;
 }
 
@@ -655,23 +655,23 @@ static void sync_lock_release_by_non_owner(void **state) {
 }
 
 /* RLock re-entry from a body: N acquires, N releases, the next is EPERM. */
-static int rlock_part(const objset_t *s, chk_t *e) {
+static int rlock_part(const objset_t *s, char *err) {
   for (int i = 0; i < 4; i++)
-    CK_EQ(e, mpmp_lock_acquire(s->rlock, 5), 0);
+    EXPECT_EQ(mpmp_lock_acquire(s->rlock, 5), 0);
   for (int i = 0; i < 4; i++) {
-    CK_EQ(e, mpmp_lock_is_mine(s->rlock), 1);
-    CK_EQ(e, mpmp_lock_release(s->rlock), 0);
+    EXPECT_EQ(mpmp_lock_is_mine(s->rlock), 1);
+    EXPECT_EQ(mpmp_lock_release(s->rlock), 0);
   }
-  CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
-  CK_EQ(e, mpmp_lock_release(s->rlock), MPMP_EPERM);
+  EXPECT_EQ(mpmp_lock_is_mine(s->rlock), 0);
+  EXPECT_EQ(mpmp_lock_release(s->rlock), MPMP_EPERM);
   /* a plain Lock: the second acquire times out (0.1 s) and leaves it held */
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 5), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 5), 0);
   double t0 = test_now();
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 0.1), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, 0.05, 2.0);
-  CK_EQ(e, mpmp_lock_is_mine(s->lock), 1);
-  CK_EQ(e, mpmp_lock_release(s->lock), 0);
-  CK_EQ(e, mpmp_lock_release(s->lock), MPMP_EPERM);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 0.1), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, 0.05, 2.0);
+  EXPECT_EQ(mpmp_lock_is_mine(s->lock), 1);
+  EXPECT_EQ(mpmp_lock_release(s->lock), 0);
+  EXPECT_EQ(mpmp_lock_release(s->lock), MPMP_EPERM);
   return 0;
 }
 
@@ -730,15 +730,15 @@ static int leave_locks_held(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(leave_locks_held);
 
-static int stranger_part(const objset_t *s, chk_t *e) {
-  CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
-  CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
-  CK_EQ(e, mpmp_lock_release(s->lock), MPMP_EPERM);
-  CK_EQ(e, mpmp_lock_release(s->rlock), MPMP_EPERM);
+static int stranger_part(const objset_t *s, char *err) {
+  EXPECT_EQ(mpmp_lock_is_mine(s->lock), 0);
+  EXPECT_EQ(mpmp_lock_is_mine(s->rlock), 0);
+  EXPECT_EQ(mpmp_lock_release(s->lock), MPMP_EPERM);
+  EXPECT_EQ(mpmp_lock_release(s->rlock), MPMP_EPERM);
   double t0 = test_now();
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 0.1), MPMP_ETIMEDOUT);
-  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0.1), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, 0.15, 5.0);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 0.1), MPMP_ETIMEDOUT);
+  EXPECT_EQ(mpmp_lock_acquire(s->rlock, 0.1), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, 0.15, 5.0);
   return 0;
 }
 
@@ -787,42 +787,42 @@ static int pred_true(void *arg) {
   return 1;
 }
 
-#define CK_NAN(e, call)                                                        do {                                                                           CK_EQ(e, call, MPMP_EINVAL);                                                 CK(e, strstr(mpmp_errmsg(), "NaN") != NULL);                               } while (0)
+#define EXPECT_NAN(call)                                                        do {                                                                           EXPECT_EQ(call, MPMP_EINVAL);                                                 EXPECT(strstr(mpmp_errmsg(), "NaN") != NULL);                               } while (0)
 
-static int nan_part(const objset_t *s, chk_t *e) {
+static int nan_part(const objset_t *s, char *err) {
   const double nans[] = {NAN, -NAN};
-  CK_EQ(e, mpmp_event_set(s->ev), 0); /* a wait that would not block */
+  EXPECT_EQ(mpmp_event_set(s->ev), 0); /* a wait that would not block */
   for (int k = 0; k < 2; k++) {
     double t = nans[k];
-    CK_NAN(e, mpmp_lock_acquire(s->lock, t));
-    CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
-    CK_NAN(e, mpmp_lock_acquire(s->rlock, t));
-    CK_EQ(e, mpmp_lock_is_mine(s->rlock), 0);
-    CK_NAN(e, mpmp_sem_acquire(s->sem, t));
-    CK_EQ(e, mpmp_sem_value(s->sem), 2);
-    CK_NAN(e, mpmp_sem_acquire(s->bsem, t));
-    CK_EQ(e, mpmp_sem_value(s->bsem), 1);
-    CK_NAN(e, mpmp_event_wait(s->ev, t));
-    CK_NAN(e, mpmp_event_wait(s->ev2, t));
-    CK_NAN(e, mpmp_cond_acquire(s->cond, t));
-    CK_EQ(e, mpmp_cond_acquire(s->ucond, 5), 0);
-    CK_NAN(e, mpmp_cond_wait(s->ucond, t));
-    CK_NAN(e, mpmp_cond_wait_for(s->ucond, pred_true, NULL, t));
-    CK_EQ(e, mpmp_lock_is_mine(s->lock2), 1); /* never let go */
-    CK_EQ(e, mpmp_cond_release(s->ucond), 0);
-    CK_NAN(e, mpmp_barrier_wait(s->bar, t)); /* 1 party: it would pass */
-    CK_EQ(e, mpmp_barrier_n_waiting(s->bar), 0);
-    CK_EQ(e, mpmp_barrier_broken(s->bar), 0);
+    EXPECT_NAN(mpmp_lock_acquire(s->lock, t));
+    EXPECT_EQ(mpmp_lock_is_mine(s->lock), 0);
+    EXPECT_NAN(mpmp_lock_acquire(s->rlock, t));
+    EXPECT_EQ(mpmp_lock_is_mine(s->rlock), 0);
+    EXPECT_NAN(mpmp_sem_acquire(s->sem, t));
+    EXPECT_EQ(mpmp_sem_value(s->sem), 2);
+    EXPECT_NAN(mpmp_sem_acquire(s->bsem, t));
+    EXPECT_EQ(mpmp_sem_value(s->bsem), 1);
+    EXPECT_NAN(mpmp_event_wait(s->ev, t));
+    EXPECT_NAN(mpmp_event_wait(s->ev2, t));
+    EXPECT_NAN(mpmp_cond_acquire(s->cond, t));
+    EXPECT_EQ(mpmp_cond_acquire(s->ucond, 5), 0);
+    EXPECT_NAN(mpmp_cond_wait(s->ucond, t));
+    EXPECT_NAN(mpmp_cond_wait_for(s->ucond, pred_true, NULL, t));
+    EXPECT_EQ(mpmp_lock_is_mine(s->lock2), 1); /* never let go */
+    EXPECT_EQ(mpmp_cond_release(s->ucond), 0);
+    EXPECT_NAN(mpmp_barrier_wait(s->bar, t)); /* 1 party: it would pass */
+    EXPECT_EQ(mpmp_barrier_n_waiting(s->bar), 0);
+    EXPECT_EQ(mpmp_barrier_broken(s->bar), 0);
   }
   /* all free and usable */
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 0), 0);
-  CK_EQ(e, mpmp_lock_release(s->lock), 0);
-  CK_EQ(e, mpmp_lock_acquire(s->rlock, 0), 0);
-  CK_EQ(e, mpmp_lock_release(s->rlock), 0);
-  CK_EQ(e, mpmp_cond_acquire(s->cond, 0), 0);
-  CK_EQ(e, mpmp_cond_release(s->cond), 0);
-  CK_EQ(e, mpmp_barrier_wait(s->bar, 5), 0);
-  CK_EQ(e, mpmp_event_clear(s->ev), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 0), 0);
+  EXPECT_EQ(mpmp_lock_release(s->lock), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->rlock, 0), 0);
+  EXPECT_EQ(mpmp_lock_release(s->rlock), 0);
+  EXPECT_EQ(mpmp_cond_acquire(s->cond, 0), 0);
+  EXPECT_EQ(mpmp_cond_release(s->cond), 0);
+  EXPECT_EQ(mpmp_barrier_wait(s->bar, 5), 0);
+  EXPECT_EQ(mpmp_event_clear(s->ev), 0);
   return 0;
 }
 
@@ -845,26 +845,26 @@ static void sync_nan_timeouts_refused(void **state) {
 /* A call that times out says so, also on an object of another node: the
  * home rank answered with whatever message it had from an earlier error
  * ("... do not hold: acquire it first" for a timed-out cond_wait). */
-#define CK_TIMED_OUT(e, call)                                                \
+#define EXPECT_TIMED_OUT(call)                                                \
   do {                                                                       \
-    CK_EQ(e, mpmp_cond_wait(s->cond, 0.01), MPMP_EPERM); /* an old error */  \
-    CK_EQ(e, call, MPMP_ETIMEDOUT);                                          \
-    CK(e, strstr(mpmp_errmsg(), "timed out") != NULL);                       \
-    CK(e, strstr(mpmp_errmsg(), "acquire it first") == NULL);                \
+    EXPECT_EQ(mpmp_cond_wait(s->cond, 0.01), MPMP_EPERM); /* an old error */  \
+    EXPECT_EQ(call, MPMP_ETIMEDOUT);                                          \
+    EXPECT(strstr(mpmp_errmsg(), "timed out") != NULL);                       \
+    EXPECT(strstr(mpmp_errmsg(), "acquire it first") == NULL);                \
   } while (0)
 
-static int timed_out_part(const objset_t *s, chk_t *e) {
-  CK_TIMED_OUT(e, mpmp_event_wait(s->ev, 0.01));
-  CK_TIMED_OUT(e, mpmp_sem_acquire(s->sem, 0.01));
-  CK_TIMED_OUT(e, mpmp_barrier_wait(s->bar2, 0.01));
-  CK_EQ(e, mpmp_barrier_reset(s->bar2), 0);
-  CK_EQ(e, mpmp_cond_acquire(s->ucond, 5), 0);
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 5), 0);
-  CK_EQ(e, mpmp_cond_wait(s->ucond, 0.01), MPMP_ETIMEDOUT);
-  CK(e, strstr(mpmp_errmsg(), "timed out") != NULL);
-  CK(e, strstr(mpmp_errmsg(), "acquire it first") == NULL);
-  CK_EQ(e, mpmp_cond_release(s->ucond), 0);
-  CK_EQ(e, mpmp_lock_release(s->lock), 0);
+static int timed_out_part(const objset_t *s, char *err) {
+  EXPECT_TIMED_OUT(mpmp_event_wait(s->ev, 0.01));
+  EXPECT_TIMED_OUT(mpmp_sem_acquire(s->sem, 0.01));
+  EXPECT_TIMED_OUT(mpmp_barrier_wait(s->bar2, 0.01));
+  EXPECT_EQ(mpmp_barrier_reset(s->bar2), 0);
+  EXPECT_EQ(mpmp_cond_acquire(s->ucond, 5), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 5), 0);
+  EXPECT_EQ(mpmp_cond_wait(s->ucond, 0.01), MPMP_ETIMEDOUT);
+  EXPECT(strstr(mpmp_errmsg(), "timed out") != NULL);
+  EXPECT(strstr(mpmp_errmsg(), "acquire it first") == NULL);
+  EXPECT_EQ(mpmp_cond_release(s->ucond), 0);
+  EXPECT_EQ(mpmp_lock_release(s->lock), 0);
   return 0;
 }
 
@@ -930,17 +930,17 @@ static void sync_lock_owned_by_thread(void **state) {
 /* Mutual exclusion: non-atomic read-modify-write of v[0] under `lock`. */
 typedef struct { objset_t s; int local_n, remote_n; } mx_t;
 
-static int mx_part(const mx_t *a, int64_t *done, chk_t *e) {
+static int mx_part(const mx_t *a, int64_t *done, char *err) {
   int n = mpmp_node_id() == a->s.node ? a->local_n : a->remote_n;
-  CK_EQ(e, mpmp_value_add(a->s.v[3], 1, NULL), 0); /* ready */
-  CK_EQ(e, mpmp_event_wait(a->s.ev, 30), 0);        /* all start together */
+  EXPECT_EQ(mpmp_value_add(a->s.v[3], 1, NULL), 0); /* ready */
+  EXPECT_EQ(mpmp_event_wait(a->s.ev, 30), 0);        /* all start together */
   for (int i = 0; i < n; i++) {
     int64_t x = 0;
-    CK_EQ(e, mpmp_lock_acquire(a->s.lock, 30), 0);
-    CK_EQ(e, mpmp_value_load(a->s.v[0], &x), 0);
+    EXPECT_EQ(mpmp_lock_acquire(a->s.lock, 30), 0);
+    EXPECT_EQ(mpmp_value_load(a->s.v[0], &x), 0);
     x++;
-    CK_EQ(e, mpmp_value_store(a->s.v[0], &x), 0);
-    CK_EQ(e, mpmp_lock_release(a->s.lock), 0);
+    EXPECT_EQ(mpmp_value_store(a->s.v[0], &x), 0);
+    EXPECT_EQ(mpmp_lock_release(a->s.lock), 0);
   }
   *done = n;
   return 0;
@@ -1070,64 +1070,64 @@ static void sync_lock_fairness(void **state) {
 /* With `lock` held by another rank, sem at 0, ev2 clear, nobody notifying
  * and bar (2 parties) alone: every wait times out in time, and each object
  * is usable afterwards. */
-static int timeouts_part(const objset_t *s, chk_t *e) {
+static int timeouts_part(const objset_t *s, char *err) {
   mpmp_lock_t cl;
   double t0 = test_now();
-  CK_EQ(e, mpmp_lock_acquire(s->lock, TMO), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, TLO, THI);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, TMO), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, TLO, THI);
   t0 = test_now();
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 0), MPMP_ETIMEDOUT); /* try once */
-  CK_IN(e, test_now() - t0, 0, 0.5);
-  CK_EQ(e, mpmp_lock_is_mine(s->lock), 0);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 0), MPMP_ETIMEDOUT); /* try once */
+  EXPECT_IN(test_now() - t0, 0, 0.5);
+  EXPECT_EQ(mpmp_lock_is_mine(s->lock), 0);
 
-  CK_EQ(e, mpmp_sem_value(s->sem), 0);
+  EXPECT_EQ(mpmp_sem_value(s->sem), 0);
   t0 = test_now();
-  CK_EQ(e, mpmp_sem_acquire(s->sem, TMO), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, TLO, THI);
+  EXPECT_EQ(mpmp_sem_acquire(s->sem, TMO), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, TLO, THI);
   t0 = test_now();
-  CK_EQ(e, mpmp_sem_acquire(s->sem, 0), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, 0, 0.5);
-  CK_EQ(e, mpmp_sem_value(s->sem), 0);
+  EXPECT_EQ(mpmp_sem_acquire(s->sem, 0), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, 0, 0.5);
+  EXPECT_EQ(mpmp_sem_value(s->sem), 0);
 
   t0 = test_now();
-  CK_EQ(e, mpmp_event_wait(s->ev2, TMO), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, TLO, THI);
+  EXPECT_EQ(mpmp_event_wait(s->ev2, TMO), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, TLO, THI);
   t0 = test_now();
-  CK_EQ(e, mpmp_event_wait(s->ev2, 0), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, 0, 0.5);
-  CK_EQ(e, mpmp_event_is_set(s->ev2), 0);
+  EXPECT_EQ(mpmp_event_wait(s->ev2, 0), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, 0, 0.5);
+  EXPECT_EQ(mpmp_event_is_set(s->ev2), 0);
 
-  CK_EQ(e, mpmp_cond_get_lock(s->cond, &cl), 0);
-  CK_EQ(e, mpmp_cond_acquire(s->cond, 5), 0);
+  EXPECT_EQ(mpmp_cond_get_lock(s->cond, &cl), 0);
+  EXPECT_EQ(mpmp_cond_acquire(s->cond, 5), 0);
   t0 = test_now();
-  CK_EQ(e, mpmp_cond_wait(s->cond, TMO), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, TLO, THI);
-  CK_EQ(e, mpmp_lock_is_mine(cl), 1); /* held again */
+  EXPECT_EQ(mpmp_cond_wait(s->cond, TMO), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, TLO, THI);
+  EXPECT_EQ(mpmp_lock_is_mine(cl), 1); /* held again */
   t0 = test_now();
-  CK_EQ(e, mpmp_cond_wait_for(s->cond, never, NULL, TMO), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, TLO, THI);
-  CK_EQ(e, mpmp_lock_is_mine(cl), 1);
+  EXPECT_EQ(mpmp_cond_wait_for(s->cond, never, NULL, TMO), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, TLO, THI);
+  EXPECT_EQ(mpmp_lock_is_mine(cl), 1);
   t0 = test_now();
-  CK_EQ(e, mpmp_cond_wait(s->cond, 0), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, 0, 0.5);
-  CK_EQ(e, mpmp_lock_is_mine(cl), 1);
-  CK_EQ(e, mpmp_cond_release(s->cond), 0);
-  CK_EQ(e, mpmp_lock_is_mine(cl), 0);
+  EXPECT_EQ(mpmp_cond_wait(s->cond, 0), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, 0, 0.5);
+  EXPECT_EQ(mpmp_lock_is_mine(cl), 1);
+  EXPECT_EQ(mpmp_cond_release(s->cond), 0);
+  EXPECT_EQ(mpmp_lock_is_mine(cl), 0);
 
-  CK_EQ(e, mpmp_barrier_n_waiting(s->bar), 0);
+  EXPECT_EQ(mpmp_barrier_n_waiting(s->bar), 0);
   t0 = test_now();
-  CK_EQ(e, mpmp_barrier_wait(s->bar, TMO), MPMP_ETIMEDOUT);
-  CK_IN(e, test_now() - t0, TLO, THI);
-  CK_EQ(e, mpmp_barrier_broken(s->bar), 1);
+  EXPECT_EQ(mpmp_barrier_wait(s->bar, TMO), MPMP_ETIMEDOUT);
+  EXPECT_IN(test_now() - t0, TLO, THI);
+  EXPECT_EQ(mpmp_barrier_broken(s->bar), 1);
   t0 = test_now();
-  CK_EQ(e, mpmp_barrier_wait(s->bar, 5), MPMP_EBROKEN);
-  CK_IN(e, test_now() - t0, 0, 0.5);
-  CK_EQ(e, mpmp_barrier_reset(s->bar), 0);
-  CK_EQ(e, mpmp_barrier_broken(s->bar), 0);
-  CK_EQ(e, mpmp_barrier_wait(s->bar, 0), MPMP_ETIMEDOUT); /* try once */
-  CK_EQ(e, mpmp_barrier_broken(s->bar), 1);
-  CK_EQ(e, mpmp_barrier_reset(s->bar), 0);
-  CK_EQ(e, mpmp_barrier_n_waiting(s->bar), 0);
+  EXPECT_EQ(mpmp_barrier_wait(s->bar, 5), MPMP_EBROKEN);
+  EXPECT_IN(test_now() - t0, 0, 0.5);
+  EXPECT_EQ(mpmp_barrier_reset(s->bar), 0);
+  EXPECT_EQ(mpmp_barrier_broken(s->bar), 0);
+  EXPECT_EQ(mpmp_barrier_wait(s->bar, 0), MPMP_ETIMEDOUT); /* try once */
+  EXPECT_EQ(mpmp_barrier_broken(s->bar), 1);
+  EXPECT_EQ(mpmp_barrier_reset(s->bar), 0);
+  EXPECT_EQ(mpmp_barrier_n_waiting(s->bar), 0);
   return 0;
 }
 
@@ -1617,42 +1617,42 @@ static void sync_barrier_abort_reset(void **state) {
 
 /* ---- 9. stale and wrong-kind handles ------------------------------------- */
 
-static int stale_part(const objset_t *s, chk_t *e) {
+static int stale_part(const objset_t *s, char *err) {
   mpmp_lock_t cl;
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 0), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_release(s->lock), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_is_mine(s->lock), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_free(s->lock), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_acquire(s->rlock, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_free(s->rlock), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_acquire(s->sem, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_release(s->sem), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_value(s->sem), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_free(s->sem), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_release(s->bsem), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_set(s->ev), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_clear(s->ev), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_is_set(s->ev), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_wait(s->ev, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_free(s->ev), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_acquire(s->cond, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_release(s->cond), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_notify(s->cond, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_notify_all(s->cond), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_wait(s->cond, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_wait_for(s->cond, never, NULL, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_free(s->cond), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 0), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_release(s->lock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_is_mine(s->lock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_free(s->lock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_acquire(s->rlock, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_free(s->rlock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_acquire(s->sem, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_release(s->sem), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_value(s->sem), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_free(s->sem), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_release(s->bsem), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_set(s->ev), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_clear(s->ev), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_is_set(s->ev), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_wait(s->ev, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_free(s->ev), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_acquire(s->cond, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_release(s->cond), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_notify(s->cond, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_notify_all(s->cond), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_wait(s->cond, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_wait_for(s->cond, never, NULL, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_free(s->cond), MPMP_EBADF);
   if (mpmp_cond_get_lock(s->cond, &cl) == 0) /* a handle, unusable */
-    CK_EQ(e, mpmp_lock_acquire(cl, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_acquire(s->ucond, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_wait(s->bar, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_abort(s->bar), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_reset(s->bar), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_broken(s->bar), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_n_waiting(s->bar), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_parties(s->bar), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_free(s->bar), MPMP_EBADF);
+    EXPECT_EQ(mpmp_lock_acquire(cl, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_acquire(s->ucond, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_wait(s->bar, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_abort(s->bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_reset(s->bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_broken(s->bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_n_waiting(s->bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_parties(s->bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_free(s->bar), MPMP_EBADF);
   return 0;
 }
 
@@ -1664,7 +1664,7 @@ static int stale_body(mpmp_ctx_t *ctx) {
 MPMP_TASK(stale_body);
 
 /* One kind's handle passed as another's, zeroed and garbage handles. */
-static int wrong_kind_part(const objset_t *s, chk_t *e) {
+static int wrong_kind_part(const objset_t *s, char *err) {
   mpmp_sem_t lock_as_sem = {s->lock.ref};
   mpmp_event_t sem_as_ev = {s->sem.ref};
   mpmp_cond_t ev_as_cond = {s->ev.ref};
@@ -1674,25 +1674,25 @@ static int wrong_kind_part(const objset_t *s, chk_t *e) {
   mpmp_value_t lock_as_val = {s->lock.ref};
   mpmp_cond_t lock_as_cond = {s->lock.ref};
   int64_t x;
-  CK_EQ(e, mpmp_sem_acquire(lock_as_sem, 0), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_release(lock_as_sem), MPMP_EBADF);
-  CK_EQ(e, mpmp_sem_value(lock_as_sem), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_set(sem_as_ev), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_wait(sem_as_ev, 0.1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_notify(ev_as_cond, 1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_acquire(ev_as_cond, 0.1), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_get_lock(ev_as_cond, &bar_as_lock), MPMP_EBADF);
-  CK_EQ(e, mpmp_cond_acquire(lock_as_cond, 0.1), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_wait(cond_as_bar, 0.1), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_parties(cond_as_bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_acquire(lock_as_sem, 0), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_release(lock_as_sem), MPMP_EBADF);
+  EXPECT_EQ(mpmp_sem_value(lock_as_sem), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_set(sem_as_ev), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_wait(sem_as_ev, 0.1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_notify(ev_as_cond, 1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_acquire(ev_as_cond, 0.1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_get_lock(ev_as_cond, &bar_as_lock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_cond_acquire(lock_as_cond, 0.1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_wait(cond_as_bar, 0.1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_parties(cond_as_bar), MPMP_EBADF);
   bar_as_lock.ref = s->bar.ref;
-  CK_EQ(e, mpmp_lock_acquire(bar_as_lock, 0.1), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_is_mine(bar_as_lock), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_acquire(val_as_lock, 0.1), MPMP_EBADF);
-  CK_EQ(e, mpmp_lock_free(sem_as_lock), MPMP_EBADF);
-  CK_EQ(e, mpmp_event_free(sem_as_ev), MPMP_EBADF);
-  CK_EQ(e, mpmp_barrier_free(cond_as_bar), MPMP_EBADF);
-  CK_EQ(e, mpmp_value_get_i64(lock_as_val, &x), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_acquire(bar_as_lock, 0.1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_is_mine(bar_as_lock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_acquire(val_as_lock, 0.1), MPMP_EBADF);
+  EXPECT_EQ(mpmp_lock_free(sem_as_lock), MPMP_EBADF);
+  EXPECT_EQ(mpmp_event_free(sem_as_ev), MPMP_EBADF);
+  EXPECT_EQ(mpmp_barrier_free(cond_as_bar), MPMP_EBADF);
+  EXPECT_EQ(mpmp_value_get_i64(lock_as_val, &x), MPMP_EBADF);
   /* zeroed and garbage */
   mpmp_lock_t zl;
   mpmp_sem_t zs;
@@ -1706,21 +1706,21 @@ static int wrong_kind_part(const objset_t *s, chk_t *e) {
     memset(&ze, byte, sizeof ze);
     memset(&zc, byte, sizeof zc);
     memset(&zb, byte, sizeof zb);
-    CK_EQ(e, mpmp_lock_acquire(zl, 0.1), MPMP_EBADF);
-    CK_EQ(e, mpmp_lock_release(zl), MPMP_EBADF);
-    CK_EQ(e, mpmp_sem_acquire(zs, 0.1), MPMP_EBADF);
-    CK_EQ(e, mpmp_event_wait(ze, 0.1), MPMP_EBADF);
-    CK_EQ(e, mpmp_cond_acquire(zc, 0.1), MPMP_EBADF);
-    CK_EQ(e, mpmp_cond_notify(zc, 1), MPMP_EBADF);
-    CK_EQ(e, mpmp_barrier_wait(zb, 0.1), MPMP_EBADF);
-    CK_EQ(e, mpmp_barrier_free(zb), MPMP_EBADF);
+    EXPECT_EQ(mpmp_lock_acquire(zl, 0.1), MPMP_EBADF);
+    EXPECT_EQ(mpmp_lock_release(zl), MPMP_EBADF);
+    EXPECT_EQ(mpmp_sem_acquire(zs, 0.1), MPMP_EBADF);
+    EXPECT_EQ(mpmp_event_wait(ze, 0.1), MPMP_EBADF);
+    EXPECT_EQ(mpmp_cond_acquire(zc, 0.1), MPMP_EBADF);
+    EXPECT_EQ(mpmp_cond_notify(zc, 1), MPMP_EBADF);
+    EXPECT_EQ(mpmp_barrier_wait(zb, 0.1), MPMP_EBADF);
+    EXPECT_EQ(mpmp_barrier_free(zb), MPMP_EBADF);
   }
   /* the real objects were not touched */
-  CK_EQ(e, mpmp_sem_value(s->sem), 1);
-  CK_EQ(e, mpmp_lock_acquire(s->lock, 1), 0);
-  CK_EQ(e, mpmp_lock_release(s->lock), 0);
-  CK_EQ(e, mpmp_event_is_set(s->ev), 0);
-  CK_EQ(e, mpmp_barrier_parties(s->bar), 1);
+  EXPECT_EQ(mpmp_sem_value(s->sem), 1);
+  EXPECT_EQ(mpmp_lock_acquire(s->lock, 1), 0);
+  EXPECT_EQ(mpmp_lock_release(s->lock), 0);
+  EXPECT_EQ(mpmp_event_is_set(s->ev), 0);
+  EXPECT_EQ(mpmp_barrier_parties(s->bar), 1);
   return 0;
 }
 
