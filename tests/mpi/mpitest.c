@@ -211,3 +211,12 @@ void watchdog_start(const char *test, unsigned secs) {
 }
 
 void watchdog_stop(void) { alarm(0); }
+
+/* ---- checks on data ---------------------------------------------------------- */
+
+int check_pattern(char *err, const void *buf, size_t n, unsigned seed) {
+  const unsigned char *b = buf;
+  for (size_t i = 0; i < n; i++)
+    EXPECT(b[i] == test_pattern_byte(seed, i));
+  return 0;
+}

@@ -131,6 +131,9 @@ const char *test_code_name(long long x); /* "MPMP_E..." for x < 0, else "" */
 #define RUN(fn, ...) MAIN_CHECK(fn(__VA_ARGS__, err))
 #define BODY(ctx, fn, ...) BODY_CHECK(ctx, fn(__VA_ARGS__, err))
 
+/* The n bytes at buf are test_fill_pattern(buf, n, seed)'s. */
+int check_pattern(char *err, const void *buf, size_t n, unsigned seed);
+
 /* ---- the same on the main rank only (CMocka) ------------------------------- */
 
 #define OK(call)                                                           \
