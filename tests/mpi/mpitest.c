@@ -56,7 +56,7 @@ const char *test_code_name(long long x) {
 
 /* ---- processes (main rank) ------------------------------------------------- */
 
-mpmp_process_t *start(mpmp_task_fn fn, const void *arg, size_t n) {
+mpmp_process_t *start_process(mpmp_task_fn fn, const void *arg, size_t n) {
   mpmp_process_t *p = NULL;
   OK(mpmp_process_create(&p, fn, arg, n, NULL));
   OK(mpmp_process_start(p));
@@ -99,7 +99,7 @@ void group_start(group_t *g, int n, mpmp_task_fn fn, const void *args,
   g->n = 0;
   for (int i = 0; i < n; i++) {
     const void *arg = args ? (const char *)args + (size_t)i * size : NULL;
-    g->p[g->n++] = start(fn, arg, size);
+    g->p[g->n++] = start_process(fn, arg, size);
   }
 }
 
@@ -147,7 +147,7 @@ void run_one(mpmp_task_fn fn, const void *arg, size_t size) {
 
 /* ---- bodies on the main rank's node, or on another ------------------------ */
 
-int misplaced(mpmp_ctx_t *ctx, const where_t *w) {
+int misplaced(mpmp_ctx_t *ctx, const place_t *w) {
   if ((mpmp_node_id() == w->main_node) == w->want_local)
     return 0;
   double end = test_now() + 2 * T_OUT;
@@ -158,7 +158,7 @@ int misplaced(mpmp_ctx_t *ctx, const where_t *w) {
 
 mpmp_process_t *start_where(mpmp_task_fn fn, void *arg, size_t size,
                             int want_local, parked_t *pk) {
-  where_t *w = arg;
+  place_t *w = arg;
   w->main_node = mpmp_node_id();
   w->want_local = want_local;
   for (;;) {

@@ -172,7 +172,7 @@ int check_pattern(char *err, const void *buf, size_t n, unsigned seed);
 /* ---- processes (main rank) ------------------------------------------------- */
 
 /* Create and start a process running fn(arg); fails the test otherwise. */
-mpmp_process_t *start(mpmp_task_fn fn, const void *arg, size_t n);
+mpmp_process_t *start_process(mpmp_task_fn fn, const void *arg, size_t n);
 /* Join within `secs`; the body must have returned 0, else the test fails
  * with its message. */
 void join_ok_within(mpmp_process_t *p, double secs);
@@ -216,11 +216,11 @@ static inline int other_node_exists(void) { return mpmp_node_count() > 1; }
 typedef struct {
   int main_node;
   int want_local; /* 1: must run on the main rank's node; 0: on another */
-} where_t;
+} place_t;
 
 /* In the body: 1 if it is on the wrong node (it has then waited to be
  * terminated, and must return at once), else 0. */
-int misplaced(mpmp_ctx_t *ctx, const where_t *w);
+int misplaced(mpmp_ctx_t *ctx, const place_t *w);
 
 typedef struct {
   int n;
@@ -228,7 +228,7 @@ typedef struct {
 } parked_t;
 
 /* Start fn on a worker of the main rank's node (want_local) or of another
- * node; NULL if there is none. `arg` starts with a where_t, filled here. */
+ * node; NULL if there is none. `arg` starts with a place_t, filled here. */
 mpmp_process_t *start_where(mpmp_task_fn fn, void *arg, size_t size,
                             int want_local, parked_t *pk);
 void unpark(parked_t *pk);

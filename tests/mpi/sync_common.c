@@ -64,7 +64,7 @@ void objs_make(void **state, const objspec_t *sp, objset_t *s) {
     EQ(objs_create(sp, s), 0);
     return;
   }
-  mpmp_process_t *p = start(maker, sp, sizeof *sp);
+  mpmp_process_t *p = start_process(maker, sp, sizeof *sp);
   const void *data = NULL;
   size_t size = 0;
   join_ok(p);

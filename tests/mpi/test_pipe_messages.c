@@ -57,7 +57,7 @@ static void pipe_messages_of_every_size_echoed(void **state) {
   unsigned char *m = malloc(a.max), *back = malloc(a.max);
   size_t n;
   assert_int_equal(mpmp_pipe_create(&mine, &a.c, 1), 0);
-  mpmp_process_t *p = start(pipe_echo, &a, sizeof a);
+  mpmp_process_t *p = start_process(pipe_echo, &a, sizeof a);
   for (int round = 0; round < 3; round++)
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
       fill_pattern(m, sizes[i], i * 7 + (size_t)round);
@@ -139,7 +139,7 @@ static void pipe_many_senders_on_one_end(void **state) {
   assert_int_equal(mpmp_pipe_create(&mine, &theirs, 0), 0); /* one-way */
   for (int i = 0; i < nw; i++) {
     args[i] = (msender_t){theirs, (uint32_t)i, count};
-    ps[i] = start(pipe_sender_many, &args[i], sizeof args[i]);
+    ps[i] = start_process(pipe_sender_many, &args[i], sizeof args[i]);
   }
   for (int k = 0; k < nw * count; k++) {
     sitem_t h;
@@ -174,7 +174,7 @@ static void pipe_64mib_round_trip(void **state) {
   fill_pattern(m, big, 42);
   assert_int_equal(mpmp_pipe_create(&mine, &a.c, 1), 0);
   double t0 = test_now();
-  mpmp_process_t *p = start(pipe_echo, &a, sizeof a);
+  mpmp_process_t *p = start_process(pipe_echo, &a, sizeof a);
   assert_int_equal(mpmp_conn_send(mine, m, big, 60), 0);
   /* a buffer too small learns the size and loses nothing */
   assert_int_equal(mpmp_conn_recv(mine, back, 1000, &n, 60), MPMP_EMSGSIZE);
@@ -245,7 +245,7 @@ static void pipe_send_timing_out_is_withdrawn(void **state) {
   assert_int_equal(mpmp_conn_poll(a.c, 0), 0); /* nothing to read */
   /* its bytes hold their room until a reader passes them */
   assert_int_equal(mpmp_conn_send(mine, "first", 5, 0.05), MPMP_ETIMEDOUT);
-  mpmp_process_t *p = start(recv_reporter, &a, sizeof a);
+  mpmp_process_t *p = start_process(recv_reporter, &a, sizeof a);
   assert_int_equal(mpmp_conn_send(mine, "first", 5, T), 0);
   assert_int_equal(mpmp_queue_get(a.reports, &r, sizeof r, &n, T), 0);
   assert_true(r.size == 5 && memcmp(r.head, "first", 5) == 0);

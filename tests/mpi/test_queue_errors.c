@@ -74,7 +74,7 @@ static void queue_blocked_get_wakes_on_put(void **state) {
   assert_int_equal(mpmp_pipe_create(&mine, &a.c, 1), 0);
   for (int use_pipe = 0; use_pipe < 2; use_pipe++) {
     a.use_pipe = use_pipe;
-    mpmp_process_t *p = start(late_sender, &a, sizeof a);
+    mpmp_process_t *p = start_process(late_sender, &a, sizeof a);
     double t0 = test_now();
     if (use_pipe) {
       assert_int_equal(mpmp_conn_poll(mine, T), 1);
@@ -146,7 +146,7 @@ static void conn_wait_several_objects(void **state) {
   assert_int_equal(mpmp_conn_wait(objs, 3, 0.2, ready), MPMP_ETIMEDOUT);
   assert_waited(t0, 0.2);
   assert_int_equal(mpmp_conn_wait(objs, 3, 0, ready), MPMP_ETIMEDOUT);
-  mpmp_process_t *p = start(late_sender, &a, sizeof a);
+  mpmp_process_t *p = start_process(late_sender, &a, sizeof a);
   t0 = test_now();
   assert_int_equal(mpmp_conn_wait(objs, 3, T, ready), 1);
   assert_true(elapsed_since(t0) < 2.0);

@@ -90,7 +90,7 @@ static void objects_homed_on_every_node(void **state) {
   assert_int_equal(mpmp_queue_create(&a.started, 0, 1), 0);
   assert_int_equal(mpmp_queue_create(&a.go, 0, 1), 0);
   for (int i = 0; i < nw; i++)
-    ps[i] = start(make_homed, &a, sizeof a);
+    ps[i] = start_process(make_homed, &a, sizeof a);
   for (int i = 0; i < nw; i++)
     assert_int_equal(mpmp_queue_get(a.started, &tok, 1, &n, T), 0);
   for (int i = 0; i < nw; i++)
@@ -204,7 +204,7 @@ static void nan_timeouts_refused_everywhere(void **state) {
   assert_int_equal(mpmp_queue_create(&a.started, 0, 1), 0);
   assert_int_equal(mpmp_queue_create(&a.go, 0, 1), 0);
   for (int i = 0; i < nw; i++)
-    ps[i] = start(make_nan_objs, &a, sizeof a);
+    ps[i] = start_process(make_nan_objs, &a, sizeof a);
   for (int i = 0; i < nw; i++)
     assert_int_equal(mpmp_queue_get(a.started, &tok, 1, &n, T), 0);
   for (int i = 0; i < nw; i++)
@@ -251,7 +251,7 @@ static void queue_shared_by_every_worker(void **state) {
   assert_int_equal(mpmp_queue_create(&q, 4, MAX_ITEM), 0);
   for (int i = 0; i < nw; i++) {
     args[i] = (sprod_t){q, (uint32_t)i, remote_job() ? 200 : 5000};
-    ps[i] = start(put_get_own, &args[i], sizeof args[i]);
+    ps[i] = start_process(put_get_own, &args[i], sizeof args[i]);
   }
   for (int i = 0; i < nw; i++)
     join_destroy_within(ps[i], 60);

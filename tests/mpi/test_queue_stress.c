@@ -31,10 +31,10 @@ static void stress(mpmp_queue_t q, int count) {
   size_t n;
   double t0 = test_now();
   if (ncons)
-    cons = start(stress_consumer, &q, sizeof q);
+    cons = start_process(stress_consumer, &q, sizeof q);
   for (int p = 0; p < nprod; p++) {
     args[p] = (sprod_t){q, (uint32_t)p, count};
-    prods[p] = start(stress_producer, &args[p], sizeof args[p]);
+    prods[p] = start_process(stress_producer, &args[p], sizeof args[p]);
   }
   tally_init(&mine);
   int closed = 0;
@@ -137,7 +137,7 @@ static void queue_joinable_join_waits_for_every_task_done(void **state) {
   assert_int_equal(mpmp_queue_join(a.q, 0.1), MPMP_ETIMEDOUT);
   assert_true(elapsed_since(t0) >= 0.09);
   for (int i = 0; i < nw; i++)
-    ws[i] = start(joinable_worker, &a, sizeof a);
+    ws[i] = start_process(joinable_worker, &a, sizeof a);
   assert_int_equal(mpmp_queue_join(a.q, 60), 0);
   assert_int_equal(mpmp_value_get_i64(a.done, &done), 0);
   assert_int_equal(done, n); /* every task_done came before join returned */

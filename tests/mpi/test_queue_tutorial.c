@@ -63,9 +63,9 @@ static void queue_tutorial_producer_consumer_sentinel(void **state) {
   mpmp_queue_t q;
   char log[256];
   assert_int_equal(mpmp_queue_create(&q, 0, 64), 0);
-  mpmp_process_t *prod = start(tut_producer, &q, sizeof q);
+  mpmp_process_t *prod = start_process(tut_producer, &q, sizeof q);
   if (mpmp_worker_count() >= 2) { /* p1 = Process(producer), p2 = consumer */
-    mpmp_process_t *cons = start(tut_consumer, &q, sizeof q);
+    mpmp_process_t *cons = start_process(tut_consumer, &q, sizeof q);
     assert_string_equal((const char *)join_result_within(cons, 60, NULL), consumed5);
     mpmp_process_destroy(cons);
   } else {
@@ -92,7 +92,7 @@ static void queue_tutorial_put_in_child_get_after_join(void **state) {
   char buf[64];
   size_t n;
   assert_int_equal(mpmp_simple_queue_create(&q, 64), 0);
-  join_destroy_within(start(hello_putter, &q, sizeof q), 60);
+  join_destroy_within(start_process(hello_putter, &q, sizeof q), 60);
   assert_int_equal(mpmp_queue_empty(q), 0);
   assert_int_equal(mpmp_queue_get(q, buf, sizeof buf, &n, T), 0);
   assert_int_equal(n, 19);
@@ -145,13 +145,13 @@ static void queue_tutorial_even_numbers_while_computing(void **state) {
     a2.x[i] = a1.x[8 - i]; /* y = x[::-1] */
   assert_int_equal(mpmp_queue_create(&a1.q, 0, sizeof(int)), 0);
   assert_int_equal(mpmp_queue_create(&a2.q, 0, sizeof(int)), 0);
-  mpmp_process_t *p1 = start(prod_evens, &a1, sizeof a1);
+  mpmp_process_t *p1 = start_process(prod_evens, &a1, sizeof a1);
   mpmp_process_t *p2 = NULL;
   if (mpmp_worker_count() >= 2)
-    p2 = start(prod_evens, &a2, sizeof a2);
+    p2 = start_process(prod_evens, &a2, sizeof a2);
   assert_int_equal(*(const int64_t *)join_result_within(p1, 60, NULL), 285);
   if (p2 == NULL)
-    p2 = start(prod_evens, &a2, sizeof a2);
+    p2 = start_process(prod_evens, &a2, sizeof a2);
   assert_int_equal(*(const int64_t *)join_result_within(p2, 60, NULL), 285);
   mpmp_process_destroy(p1);
   mpmp_process_destroy(p2);
@@ -183,7 +183,7 @@ static void pipe_tutorial_hello_upper_cased(void **state) {
   char msg[128];
   size_t n;
   assert_int_equal(mpmp_pipe_create(&parent, &child, 1), 0);
-  mpmp_process_t *p = start(pipe_child_upper, &child, sizeof child);
+  mpmp_process_t *p = start_process(pipe_child_upper, &child, sizeof child);
   assert_int_equal(mpmp_conn_send(parent, "hello from parent", 17, T), 0);
   assert_int_equal(mpmp_conn_recv(parent, msg, sizeof msg, &n, T), 0);
   assert_int_equal(n, 17);
@@ -225,7 +225,7 @@ static void pipe_tutorial_evens_and_sum_of_squares(void **state) {
   evens_msg_t m;
   size_t n;
   assert_int_equal(mpmp_pipe_create(&parent, &a.conn, 1), 0);
-  mpmp_process_t *p = start(prod_evens_pipe, &a, sizeof a);
+  mpmp_process_t *p = start_process(prod_evens_pipe, &a, sizeof a);
   assert_int_equal(mpmp_conn_recv(parent, &m, sizeof m, &n, T), 0);
   assert_int_equal(n, sizeof m);
   assert_int_equal(m.count, 3); /* Even numbers: [2, 4, 6] */
@@ -264,10 +264,10 @@ static void pipe_tutorial_sender_and_receiver_processes(void **state) {
   (void)state;
   mpmp_conn_t parent, child;
   assert_int_equal(mpmp_pipe_create(&parent, &child, 1), 0);
-  mpmp_process_t *p1 = start(pipe_sender, &child, sizeof child);
+  mpmp_process_t *p1 = start_process(pipe_sender, &child, sizeof child);
   if (mpmp_worker_count() < 2)
     join_destroy(p1), p1 = NULL;
-  mpmp_process_t *p2 = start(pipe_receiver, &parent, sizeof parent);
+  mpmp_process_t *p2 = start_process(pipe_receiver, &parent, sizeof parent);
   assert_string_equal((const char *)join_result_within(p2, 60, NULL), "Hello from sender!");
   mpmp_process_destroy(p2);
   if (p1)

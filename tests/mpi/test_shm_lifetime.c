@@ -24,7 +24,7 @@
  * ========================================================================= */
 
 typedef struct {
-  where_t w;
+  place_t w;
   char name[MPMP_SHM_NAME_SIZE];
   size_t size;
   mpmp_event_t made, done;
@@ -192,7 +192,7 @@ static void shm_unlink_keeps_existing_mappings(void **state) {
 }
 
 typedef struct {
-  where_t w;
+  place_t w;
   char name[MPMP_SHM_NAME_SIZE];
   mpmp_event_t attached, unlinked;
 } holder_arg_t;
@@ -309,7 +309,7 @@ static void shm_block_is_a_private_sealed_memfd_not_in_dev_shm(void **state) {
 
 /* Unlinked by another rank: the creator's fd goes at its next call. */
 typedef struct {
-  where_t w;
+  place_t w;
   char name[MPMP_SHM_NAME_SIZE];
 } unlinker_arg_t;
 

@@ -95,7 +95,7 @@ static void sl_python_docs_example(void **state) {
 }
 
 typedef struct {
-  where_t w;
+  place_t w;
   char name[MPMP_SHM_NAME_SIZE];
 } sl_arg_t;
 

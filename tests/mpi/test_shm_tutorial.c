@@ -24,7 +24,7 @@
  * ========================================================================= */
 
 typedef struct {
-  where_t w;
+  place_t w;
   char name[MPMP_SHM_NAME_SIZE];
   int64_t index;
 } named_arg_t;
@@ -155,7 +155,7 @@ static void shm_tutorial_worker_writes_285_into_slot_0(void **state) {
  * arr = np.ndarray(shape, dtype=dtype, buffer=existing_shm.buf)
  * arr *= 2  # Modify in place */
 typedef struct {
-  where_t w;
+  place_t w;
   char name[MPMP_SHM_NAME_SIZE];
   size_t n;
 } double_arg_t;

@@ -21,7 +21,7 @@ static mpmp_process_t **start_waiters(const objargs_t *a, int n) {
   mpmp_process_t **ps = calloc((size_t)n, sizeof *ps);
   assert_non_null(ps);
   for (int i = 0; i < n; i++)
-    ps[i] = start(barrier_waiter, a, sizeof *a);
+    ps[i] = start_process(barrier_waiter, a, sizeof *a);
   return ps;
 }
 

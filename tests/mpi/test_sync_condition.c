@@ -86,7 +86,7 @@ static void sync_condition_rules(void **state) {
   EQ(mpmp_lock_release(a.s.lock2), 0);
 
   /* A worker waits on it; the main rank notifies under the user Lock. */
-  mpmp_process_t *p = start(ucond_waiter, &a, sizeof a);
+  mpmp_process_t *p = start_process(ucond_waiter, &a, sizeof a);
   EQ(wait_at_least(a.s.v[1], 1, 10), 0);
   EQ(mpmp_lock_acquire(a.s.lock2, 10), 0); /* the waiter let it go */
   EQ(mpmp_value_set_i64(a.s.v[0], 1), 0);
@@ -162,7 +162,7 @@ static void sync_condition_notify_one_and_all(void **state) {
   int n = imin(4, mpmp_worker_count());
   objs_make(state, &sp, &a.s);
   for (int i = 0; i < n; i++)
-    ps[i] = start(cond_waiter, &a, sizeof a);
+    ps[i] = start_process(cond_waiter, &a, sizeof a);
   EQ(wait_at_least(a.s.v[1], n, 10), 0);
   EQ(mpmp_cond_acquire(a.s.cond, 10), 0); /* all of them wait inside now */
   test_sleep(0.1);                        /* and sleep */
@@ -217,7 +217,7 @@ static void sync_condition_wait_zero_lets_others_in(void **state) {
   EQ(mpmp_cond_get_lock(a.s.cond, &cl), 0);
   EQ(mpmp_cond_acquire(a.s.cond, 5), 0);
   for (int i = 0; i < n; i++)
-    ps[i] = start(cond_taker, &a, sizeof a);
+    ps[i] = start_process(cond_taker, &a, sizeof a);
   test_sleep(0.3); /* they queue for the lock */
   EQ(get(a.s.v[2]), 0);
   double t0 = test_now();

@@ -137,10 +137,10 @@ static void sync_bad_handles(void **state) {
   objargs_t a = {0};
   objs_make(state, &sp, &a.s);
   RUN(wrong_kind_part, &a.s);
-  join_destroy(start(wrong_kind_body, &a, sizeof a));
+  join_destroy(start_process(wrong_kind_body, &a, sizeof a));
   objs_free(&a.s);
   RUN(stale_part, &a.s);
-  join_destroy(start(stale_body, &a, sizeof a));
+  join_destroy(start_process(stale_body, &a, sizeof a));
   /* a new object where the old one was: the old handle stays stale */
   objargs_t b = {0};
   objs_make(state, &sp, &b.s);
@@ -205,7 +205,7 @@ static void sync_blocking_from_every_rank(void **state) {
   objs_make(state, &sp, &a.s);
   EQ(mpmp_lock_acquire(a.s.lock, 5), 0);
   for (int i = 0; i < n; i++)
-    ps[i] = start(blocking_mix, &a, sizeof a);
+    ps[i] = start_process(blocking_mix, &a, sizeof a);
   EQ(wait_at_least(a.s.v[3], n, 10), 0);
   test_sleep(0.2);
   EQ(mpmp_lock_release(a.s.lock), 0); /* they pass the lock round */

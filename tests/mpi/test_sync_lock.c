@@ -92,7 +92,7 @@ static void sync_lock_release_by_non_owner(void **state) {
   EQ(mpmp_lock_acquire(a.s.lock, 5), 0);
   EQ(mpmp_lock_acquire(a.s.rlock, 5), 0);
   EQ(mpmp_lock_acquire(a.s.rlock, 5), 0);
-  join_destroy(start(foreign_body, &a, sizeof a));
+  join_destroy(start_process(foreign_body, &a, sizeof a));
   EQ(mpmp_lock_is_mine(a.s.lock), 1); /* still held by the main rank */
   EQ(mpmp_lock_release(a.s.lock), 0);
   EQ(mpmp_lock_release(a.s.rlock), 0);
@@ -100,7 +100,7 @@ static void sync_lock_release_by_non_owner(void **state) {
   EQ(mpmp_lock_release(a.s.rlock), MPMP_EPERM);
 
   /* The main rank releasing a lock a worker holds. */
-  mpmp_process_t *p = start(lock_holder, &a, sizeof a);
+  mpmp_process_t *p = start_process(lock_holder, &a, sizeof a);
   EQ(wait_at_least(a.s.v[0], 1, 10), 0);
   EQ(mpmp_lock_release(a.s.lock), MPMP_EPERM);
   EQ(mpmp_lock_is_mine(a.s.lock), 0);
@@ -161,18 +161,18 @@ static void sync_rlock_levels(void **state) {
   objspec_t sp = {0};
   objargs_t a = {0};
   objs_make(state, &sp, &a.s);
-  join_destroy(start(rlock_body, &a, sizeof a));
+  join_destroy(start_process(rlock_body, &a, sizeof a));
   /* The main rank holds 3 levels: others get it only after the third
    * release. */
   for (int i = 0; i < 3; i++)
     EQ(mpmp_lock_acquire(a.s.rlock, 5), 0);
   EQ(mpmp_lock_release(a.s.rlock), 0);
   EQ(mpmp_lock_release(a.s.rlock), 0);
-  res_t r = join_res(start(try_rlock, &a, sizeof a));
+  res_t r = join_res(start_process(try_rlock, &a, sizeof a));
   EQ(r.rc[0], MPMP_ETIMEDOUT);
   EQ(mpmp_lock_is_mine(a.s.rlock), 1);
   EQ(mpmp_lock_release(a.s.rlock), 0);
-  r = join_res(start(try_rlock, &a, sizeof a));
+  r = join_res(start_process(try_rlock, &a, sizeof a));
   EQ(r.rc[0], 0);
   EQ(r.rc[1], 0);
   EQ(mpmp_lock_release(a.s.rlock), MPMP_EPERM);
@@ -217,13 +217,13 @@ static void sync_lock_owner_is_the_process(void **state) {
   objspec_t sp = {0};
   objargs_t a = {0};
   objs_make(state, &sp, &a.s);
-  mpmp_process_t *p = start(leave_locks_held, &a, sizeof a);
+  mpmp_process_t *p = start_process(leave_locks_held, &a, sizeof a);
   join_ok(p);
   int rank = mpmp_process_rank(p);
   EQ(mpmp_process_destroy(p), 0);
   /* The next body takes the lowest free worker: the same rank, and the
    * same thread (a worker runs bodies in its main thread). */
-  p = start(stranger_body, &a, sizeof a);
+  p = start_process(stranger_body, &a, sizeof a);
   join_ok(p);
   EQ(mpmp_process_rank(p), rank);
   EQ(mpmp_process_destroy(p), 0);
@@ -301,7 +301,7 @@ static void sync_nan_timeouts_refused(void **state) {
   objargs_t a = {0};
   objs_make(state, &sp, &a.s);
   RUN(nan_part, &a.s);
-  join_destroy(start(nan_body, &a, sizeof a)); /* from a worker rank */
+  join_destroy(start_process(nan_body, &a, sizeof a)); /* from a worker rank */
   objs_free(&a.s);
 }
 
@@ -343,7 +343,7 @@ static void sync_timeouts_say_timed_out(void **state) {
   objargs_t a = {0};
   objs_make(state, &sp, &a.s);
   RUN(timed_out_part, &a.s);
-  join_destroy(start(timed_out_body, &a, sizeof a));
+  join_destroy(start_process(timed_out_body, &a, sizeof a));
   objs_free(&a.s);
 }
 
@@ -425,7 +425,7 @@ static void sync_lock_mutual_exclusion(void **state) {
   objs_make(state, &sp, &a.s);
   int n = imin(5, mpmp_worker_count());
   for (int i = 0; i < n; i++)
-    ps[i] = start(mx_body, &a, sizeof a);
+    ps[i] = start_process(mx_body, &a, sizeof a);
   EQ(wait_at_least(a.s.v[3], n, 10), 0);
   EQ(mpmp_event_set(a.s.ev), 0);
   RUN(mx_part, &a, &mine);
@@ -489,7 +489,7 @@ static void sync_lock_fairness(void **state) {
   objs_make(state, &sp, &a.s);
 
   /* The main rank hammers; a worker still gets the lock promptly. */
-  mpmp_process_t *p = start(fair_acquirer, &a, sizeof a);
+  mpmp_process_t *p = start_process(fair_acquirer, &a, sizeof a);
   EQ(mpmp_event_set(a.s.ev), 0);
   double end = test_now() + 20;
   long iters = 0;
@@ -508,7 +508,7 @@ static void sync_lock_fairness(void **state) {
 
   /* A worker hammers; the main rank still gets it promptly. */
   EQ(mpmp_value_set_i64(a.s.v[0], 0), 0);
-  p = start(fair_hammer, &a, sizeof a);
+  p = start_process(fair_hammer, &a, sizeof a);
   EQ(wait_at_least(a.s.v[1], 1, 10), 0);
   for (int i = 0; i < 5; i++) {
     test_sleep(i == 0 ? 0.1 : 0.02);

@@ -82,7 +82,7 @@ static void sync_semaphore_values(void **state) {
 
   /* Between ranks: the main rank waits for a unit a worker gives, then the
    * worker waits for one the main rank gives. */
-  mpmp_process_t *p = start(sem_partner, &a, sizeof a);
+  mpmp_process_t *p = start_process(sem_partner, &a, sizeof a);
   double t0 = test_now();
   EQ(mpmp_sem_acquire(a.s.sem, 30), 0);
   IN(test_now() - t0, 0.1, 10);

@@ -120,12 +120,12 @@ static void sync_timeouts(void **state) {
 
   /* A worker times out on objects the main rank holds or leaves alone. */
   EQ(mpmp_lock_acquire(a.s.lock, 5), 0);
-  join_destroy(start(timeouts_body, &a, sizeof a));
+  join_destroy(start_process(timeouts_body, &a, sizeof a));
   EQ(mpmp_lock_is_mine(a.s.lock), 1);
   EQ(mpmp_lock_release(a.s.lock), 0);
 
   /* The main rank times out on a lock a worker holds, and on the rest. */
-  mpmp_process_t *p = start(lock_holder, &a, sizeof a);
+  mpmp_process_t *p = start_process(lock_holder, &a, sizeof a);
   EQ(wait_at_least(a.s.v[0], 1, 10), 0);
   RUN(timeouts_part, &a.s);
   EQ(mpmp_event_set(a.s.ev2), 0);
@@ -138,7 +138,7 @@ static void sync_timeouts(void **state) {
   EQ(mpmp_lock_release(a.s.lock), 0);
 
   /* Everything still works between two ranks. */
-  p = start(after_timeouts, &a, sizeof a);
+  p = start_process(after_timeouts, &a, sizeof a);
   int idx = mpmp_barrier_wait(a.s.bar, 30);
   assert_true(idx == 0 || idx == 1);
   EQ(wait_at_least(a.s.v[3], 1, 10), 0);
@@ -159,7 +159,7 @@ static void sync_timeouts(void **state) {
   objargs_t b = a;
   b.timeout = 30;
   b.rounds = 1;
-  p = start(barrier_waiter, &b, sizeof b);
+  p = start_process(barrier_waiter, &b, sizeof b);
   double end = test_now() + 10;
   while (mpmp_barrier_n_waiting(a.s.bar2) < 1 && test_now() < end)
     test_sleep(0.001);

@@ -61,7 +61,7 @@ static void sync_tutorial_semaphore(void **state) {
   int nproc = imin(5, mpmp_worker_count());
   int main_too = nproc < 5; /* few workers: the main rank takes part too */
   for (int i = 0; i < nproc; i++)
-    ps[i] = start(semtut_body, &a, sizeof a);
+    ps[i] = start_process(semtut_body, &a, sizeof a);
   EQ(wait_at_least(a.s.v[3], nproc, 10), 0); /* all at the start line */
   EQ(mpmp_event_set(a.s.ev), 0);
   if (main_too)
@@ -103,7 +103,7 @@ static void sync_tutorial_event(void **state) {
   double delay = 0.25;
   EQ(mpmp_event_is_set(a.s.ev), 0);
   for (int i = 0; i < n; i++)
-    ps[i] = start(event_waiter, &a, sizeof a);
+    ps[i] = start_process(event_waiter, &a, sizeof a);
   EQ(wait_at_least(a.s.v[0], n, 10), 0);
   test_sleep(delay);
   EQ(mpmp_event_set(a.s.ev), 0);
@@ -124,7 +124,7 @@ static void sync_tutorial_event(void **state) {
   EQ(mpmp_value_set_i64(a.s.v[0], 0), 0);
   a.timeout = 10;
   for (int i = 0; i < n; i++)
-    ps[i] = start(event_waiter, &a, sizeof a);
+    ps[i] = start_process(event_waiter, &a, sizeof a);
   EQ(wait_at_least(a.s.v[0], n, 10), 0);
   test_sleep(0.2); /* let them reach the wait */
   EQ(mpmp_event_set(a.s.ev), 0);
@@ -186,7 +186,7 @@ static void sync_tutorial_condition(void **state) {
   int n = imin(3, mpmp_worker_count());
   int64_t items = 25, total = 0;
   for (int i = 0; i < n; i++)
-    ps[i] = start(pc_consumer, &a, sizeof a);
+    ps[i] = start_process(pc_consumer, &a, sizeof a);
   for (int64_t i = 1; i <= items; i++)
     RUN(pc_put, &a.s, i);
   RUN(pc_put, &a.s, -1);
@@ -230,7 +230,7 @@ static void sync_tutorial_barrier(void **state) {
   objs_make(state, &sp, &a.s);
   EQ(mpmp_barrier_parties(a.s.bar), a.parties);
   for (int i = 0; i < w; i++)
-    ps[i] = start(brounds_body, &a, sizeof a);
+    ps[i] = start_process(brounds_body, &a, sizeof a);
   RUN(brounds_part, &a);
   for (int i = 0; i < w; i++)
     join_destroy(ps[i]);
