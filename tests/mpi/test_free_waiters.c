@@ -47,13 +47,6 @@ static const char *code_name(long long x) {
               code_name(a_), b_, code_name(b_), mpmp_errmsg());              \
   } while (0)
 
-#define EQ(a, b)                                                             \
-  do {                                                                       \
-    long long a_ = (long long)(a), b_ = (long long)(b);                      \
-    if (a_ != b_)                                                            \
-      fail_msg("%s is %lld %s, expected %lld %s (last error: %s)", #a, a_,   \
-               code_name(a_), b_, code_name(b_), mpmp_errmsg());             \
-  } while (0)
 
 /* Sanitizer builds run slower: their runs set MPMP_TIMEOUT_SCALE. */
 static double scale(void) {
@@ -449,13 +442,6 @@ typedef struct wstate {
   const char *name;
 } wstate_t;
 
-static mpmp_process_t *start(mpmp_task_fn fn, const void *arg, size_t n) {
-  mpmp_process_t *p = NULL;
-  EQ(mpmp_process_create(&p, fn, arg, n, NULL), 0);
-  EQ(mpmp_process_start(p), 0);
-  return p;
-}
-
 /* Join (30 s at most), copy out its result, destroy. */
 static void join_result(mpmp_process_t *p, void *out, size_t size) {
   int code = -999;
@@ -540,7 +526,7 @@ static void run_case(void **state) {
     if (make_objs(st->kind, &w.o, &e) < 0)
       fail_msg("%s", e.msg);
   } else {
-    join_result(start(maker, &st->kind, sizeof st->kind), &w.o, sizeof w.o);
+    join_result(start_process(maker, &st->kind, sizeof st->kind), &w.o, sizeof w.o);
   }
   /* (made after the heap's `before`, and freed before reuse() compares) */
   mpmp_value_t ready;
@@ -559,7 +545,7 @@ static void run_case(void **state) {
     t.arg = w;
     EQ(pthread_create(&t.th, NULL, waiter_thread, &t), 0);
   } else {
-    p = start(waiter_body, &w, sizeof w);
+    p = start_process(waiter_body, &w, sizeof w);
   }
   int64_t x = 0;
   for (double end = test_now() + 30; x == 0 && test_now() < end;) {
@@ -616,7 +602,7 @@ static void run_case(void **state) {
     if (reuse(&w.o, 0, &e) < 0)
       fail_msg("%s", e.msg);
   } else {
-    join_result(start(reuse_body, &w.o, sizeof w.o), NULL, 0);
+    join_result(start_process(reuse_body, &w.o, sizeof w.o), NULL, 0);
   }
 }
 

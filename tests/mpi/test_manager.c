@@ -167,14 +167,6 @@ static mpmp_process_t *try_start(mpmp_task_fn fn, const void *arg, size_t n) {
   return p;
 }
 
-static void join_ok(mpmp_process_t *p) {
-  int code = -1;
-  assert_int_equal(mpmp_process_join(p, 60), 0);
-  assert_int_equal(mpmp_process_exitcode(p, &code), 0);
-  if (code != 0)
-    fail_msg("process failed: %s", mpmp_process_errmsg(p));
-  assert_int_equal(mpmp_process_destroy(p), 0);
-}
 
 /* The managers a test started, shut down after it even if it failed (so
  * that one failure does not leave the next tests without workers). */
@@ -235,7 +227,7 @@ static void manager_dict_and_list_filled_by_four_processes(void **state) {
     if (n == 0)
       assert_int_equal(fill_one(d, l, i++), 0);
     for (int k = 0; k < n; k++)
-      join_ok(ps[k]);
+      join_destroy_within(ps[k], 60);
   }
   /* {'key0': 0, 'key1': 1, 'key2': 2, 'key3': 3} */
   size_t len = 0;
@@ -273,7 +265,7 @@ static void manager_sum_of_squares_from_a_process(void **state) {
   assert_int_equal(mpmp_dict_create(m, &a.results), 0);
   mpmp_process_t *p = try_start(prod, &a, sizeof a);
   assert_non_null(p);
-  join_ok(p);
+  join_destroy_within(p, 60);
   long total = 0;
   size_t n = 0;
   assert_int_equal(mpmp_dict_get(a.results, "square_sum", &total,
@@ -628,7 +620,7 @@ static void manager_concurrent_writers(void **state) {
   mine.id = 0;
   assert_int_equal(hammer_run(&mine), 0);
   for (int k = 0; k < np; k++)
-    join_ok(ps[k]);
+    join_destroy_within(ps[k], 60);
   size_t n;
   assert_int_equal(mpmp_dict_len(a.d, &n), 0);
   assert_int_equal(n, (size_t)(np + 1) * PER);
@@ -732,7 +724,7 @@ static void manager_big_values_and_small_buffers(void **state) {
     big_arg_t a = {d, big};
     mpmp_process_t *p = try_start(big_worker, &a, sizeof a);
     assert_non_null(p);
-    join_ok(p);
+    join_destroy_within(p, 60);
     void *w = NULL;
     assert_int_equal(mpmp_dict_get_alloc(d, "big2", &w, &n), 0);
     assert_int_equal(n, big);

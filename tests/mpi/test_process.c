@@ -90,12 +90,6 @@ MPMP_TASK(oversized_result);
 int not_registered(mpmp_ctx_t *ctx);
 int not_registered(mpmp_ctx_t *ctx) { (void)ctx; return 0; }
 
-static mpmp_process_t *started(mpmp_task_fn fn, const void *arg, size_t n) {
-  mpmp_process_t *p = NULL;
-  assert_int_equal(mpmp_process_create(&p, fn, arg, n, NULL), 0);
-  assert_int_equal(mpmp_process_start(p), 0);
-  return p;
-}
 
 static int join_code(mpmp_process_t *p) {
   int code = -999;
@@ -107,8 +101,8 @@ static int join_code(mpmp_process_t *p) {
 static void process_two_printing_workers(void **state) {
   (void)state;
   print_args_t a = {"Process-1", 5}, b = {"Process-2", 5};
-  mpmp_process_t *p1 = started(print_worker, &a, sizeof a);
-  mpmp_process_t *p2 = mpmp_worker_count() > 1 ? started(print_worker, &b, sizeof b) : NULL;
+  mpmp_process_t *p1 = start_process(print_worker, &a, sizeof a);
+  mpmp_process_t *p2 = mpmp_worker_count() > 1 ? start_process(print_worker, &b, sizeof b) : NULL;
   assert_int_equal(join_code(p1), 0);
   if (p2)
     assert_int_equal(join_code(p2), 0);
@@ -121,7 +115,7 @@ static void process_sum_of_squares_handed_back(void **state) {
   int64_t n = 9;
   const int64_t *sum;
   size_t size = 0;
-  mpmp_process_t *p = started(sum_squares, &n, sizeof n);
+  mpmp_process_t *p = start_process(sum_squares, &n, sizeof n);
   assert_int_equal(join_code(p), 0);
   assert_int_equal(mpmp_process_result(p, (const void **)&sum, &size), 0);
   assert_int_equal(size, sizeof *sum);
@@ -135,7 +129,7 @@ static void process_many_started_and_joined(void **state) {
   int n = mpmp_worker_count();
   mpmp_process_t **ps = calloc((size_t)n, sizeof *ps);
   for (int i = 0; i < n; i++)
-    ps[i] = started(whoami_until_stopped, NULL, 0);
+    ps[i] = start_process(whoami_until_stopped, NULL, 0);
   assert_int_equal(mpmp_active_children(NULL, 0), n);
   for (int i = 0; i < n; i++)
     assert_int_equal(mpmp_process_terminate(ps[i]), 0);
@@ -160,7 +154,7 @@ static void process_join_timeout_then_join(void **state) {
   (void)state;
   double secs = 0.6;
   int code;
-  mpmp_process_t *p = started(sleeper, &secs, sizeof secs);
+  mpmp_process_t *p = start_process(sleeper, &secs, sizeof secs);
   double t0 = test_now();
   assert_int_equal(mpmp_process_join(p, 0.1), MPMP_ETIMEDOUT);
   double waited = test_now() - t0;
@@ -175,15 +169,15 @@ static void process_join_timeout_then_join(void **state) {
 
 static void process_failure_has_exitcode_and_message(void **state) {
   (void)state;
-  mpmp_process_t *p = started(failing, NULL, 0);
+  mpmp_process_t *p = start_process(failing, NULL, 0);
   assert_int_equal(join_code(p), MPMP_EXIT_FAILED);
   assert_string_equal(mpmp_process_errmsg(p), "bad input 42");
   mpmp_process_destroy(p);
-  p = started(returns_negative, NULL, 0);
+  p = start_process(returns_negative, NULL, 0);
   assert_int_equal(join_code(p), MPMP_EXIT_FAILED);
   assert_non_null(strstr(mpmp_process_errmsg(p), "returns_negative"));
   mpmp_process_destroy(p);
-  p = started(returns_seven, NULL, 0);
+  p = start_process(returns_seven, NULL, 0);
   assert_int_equal(join_code(p), 7);
   assert_string_equal(mpmp_process_errmsg(p), "");
   mpmp_process_destroy(p);
@@ -191,7 +185,7 @@ static void process_failure_has_exitcode_and_message(void **state) {
 
 static void process_terminate_stops_polling_body(void **state) {
   (void)state;
-  mpmp_process_t *p = started(until_stopped, NULL, 0);
+  mpmp_process_t *p = start_process(until_stopped, NULL, 0);
   test_sleep(0.05); /* let it start computing */
   assert_int_equal(mpmp_process_is_alive(p), 1);
   double t0 = test_now();
@@ -208,7 +202,7 @@ static void process_more_than_workers_is_busy(void **state) {
   int n = mpmp_worker_count();
   mpmp_process_t **ps = calloc((size_t)n, sizeof *ps), *extra = NULL;
   for (int i = 0; i < n; i++)
-    ps[i] = started(until_stopped, NULL, 0);
+    ps[i] = start_process(until_stopped, NULL, 0);
   assert_int_equal(mpmp_active_children(NULL, 0), n);
   assert_int_equal(mpmp_process_create(&extra, until_stopped, NULL, 0, NULL), 0);
   assert_int_equal(mpmp_process_start(extra), MPMP_EBUSY);
@@ -263,7 +257,7 @@ static void process_state_errors(void **state) {
 
 static void process_destroy_while_running_refused(void **state) {
   (void)state;
-  mpmp_process_t *p = started(until_stopped, NULL, 0);
+  mpmp_process_t *p = start_process(until_stopped, NULL, 0);
   assert_int_equal(mpmp_process_destroy(p), MPMP_EPERM);
   assert_non_null(strstr(mpmp_errmsg(), "join"));
   mpmp_process_terminate(p);
@@ -314,7 +308,7 @@ static void process_large_argument_copied(void **state) {
 
 static void process_result_over_limit_fails_clearly(void **state) {
   (void)state;
-  mpmp_process_t *p = started(oversized_result, NULL, 0);
+  mpmp_process_t *p = start_process(oversized_result, NULL, 0);
   assert_int_equal(join_code(p), MPMP_EXIT_FAILED);
   assert_non_null(strstr(mpmp_process_errmsg(p), "exceeds"));
   mpmp_process_destroy(p);
