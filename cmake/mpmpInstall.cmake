@@ -10,6 +10,7 @@
 # "Runtime" (the shared library) and "Development" (everything else here).
 include_guard(GLOBAL)
 include(CMakePackageConfigHelpers)
+include(CheckCSourceCompiles)
 
 set(MPMP_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/mpmp" CACHE STRING
     "Where mpmpConfig.cmake is installed, relative to the prefix")
@@ -32,6 +33,31 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/"
   FILES_MATCHING PATTERN "*.h")
 install(FILES "${PROJECT_BINARY_DIR}/include/mpmp/version.h"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/mpmp" COMPONENT Development)
+
+# The licence goes with every copy (BSD-3-Clause, clause 2), with the
+# README and the change log beside it: <prefix>/share/doc/mpmp.
+install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" "${PROJECT_SOURCE_DIR}/README.md"
+              "${PROJECT_SOURCE_DIR}/CHANGELOG.md"
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}" COMPONENT Development)
+
+# --- programs installed after this file (apps/: mpmp-info, ...) -------------
+
+# An installed program must find libmpmp wherever the prefix is, without
+# LD_LIBRARY_PATH: its RPATH names the library directory relative to the
+# program's own ($ORIGIN), so a prefix that is moved or copied elsewhere
+# still works. Dependencies outside the system directories (an MPI in
+# /opt/...) are added as the absolute directories they were linked from.
+# Set here, before apps/ makes its targets, so it does not apply to the
+# libraries themselves (their dependencies are in their RUNPATH's reach
+# through the program).
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_BINDIR}")
+  set(CMAKE_INSTALL_RPATH "${CMAKE_INSTALL_FULL_LIBDIR}")
+else()
+  file(RELATIVE_PATH _mpmp_bin_to_lib "/prefix/${CMAKE_INSTALL_BINDIR}"
+                                       "/prefix/${CMAKE_INSTALL_LIBDIR}")
+  set(CMAKE_INSTALL_RPATH "$ORIGIN/${_mpmp_bin_to_lib}")
+endif()
+set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
 
 # --- CMake package -----------------------------------------------------------
 
@@ -109,9 +135,39 @@ else()
   message(STATUS "mpmp.pc: MPI from pkg-config module ${MPMP_PC_REQUIRES}")
 endif()
 
-# What a static link adds besides hwloc (Requires.private): threads and the
-# plain system libraries the library links (dl, m, ...), read off the target.
-set(MPMP_PC_LIBS_PRIVATE "${CMAKE_THREAD_LIBS_INIT}")
+# What a static link adds: hwloc, threads and the plain system libraries the
+# library links (dl, m, ...), read off the target.
+#
+# hwloc goes in Requires.private only when its own static line links here:
+# Debian's hwloc.pc lists -ludev in Libs.private, and without libudev-dev
+# there is no libudev.so to link, so `pkg-config --static --libs mpmp` would
+# fail for every user. Otherwise the static line names hwloc's plain link
+# flags (-lhwloc): a static libmpmp.a then links against the shared hwloc,
+# which brings its own dependencies.
+set(MPMP_PC_REQUIRES_PRIVATE "")
+set(MPMP_PC_LIBS_PRIVATE "")
+set(CMAKE_REQUIRED_LIBRARIES ${HWLOC_STATIC_LDFLAGS})
+set(CMAKE_REQUIRED_QUIET ON)
+check_c_source_compiles("int main(void) { return 0; }" MPMP_HWLOC_STATIC_LINKS)
+unset(CMAKE_REQUIRED_LIBRARIES)
+unset(CMAKE_REQUIRED_QUIET)
+if(MPMP_HWLOC_STATIC_LINKS)
+  set(MPMP_PC_REQUIRES_PRIVATE "hwloc")
+else()
+  # pkg-config's --libs omits the system directories; CMake's copy keeps
+  # them, and they have no place in the .pc file.
+  foreach(flag IN LISTS HWLOC_LDFLAGS)
+    if(flag MATCHES "^-L(.*)" AND CMAKE_MATCH_1 IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
+      continue()
+    endif()
+    string(APPEND MPMP_PC_LIBS_PRIVATE " ${flag}")
+  endforeach()
+  string(STRIP "${MPMP_PC_LIBS_PRIVATE}" MPMP_PC_LIBS_PRIVATE)
+  string(REPLACE ";" " " _mpmp_hwloc_static "${HWLOC_STATIC_LDFLAGS}")
+  message(STATUS "mpmp.pc: hwloc's static link line (${_mpmp_hwloc_static}) "
+                 "does not link here; mpmp.pc names ${MPMP_PC_LIBS_PRIVATE} instead")
+endif()
+string(APPEND MPMP_PC_LIBS_PRIVATE " ${CMAKE_THREAD_LIBS_INIT}")
 get_target_property(_mpmp_libs mpmp LINK_LIBRARIES)
 foreach(lib IN LISTS _mpmp_libs)
   if(lib MATCHES "^[A-Za-z0-9_+-]+$" AND NOT TARGET "${lib}")
@@ -120,6 +176,7 @@ foreach(lib IN LISTS _mpmp_libs)
     string(APPEND MPMP_PC_LIBS_PRIVATE " ${lib}")
   endif()
 endforeach()
+string(REGEX REPLACE "  +" " " MPMP_PC_LIBS_PRIVATE "${MPMP_PC_LIBS_PRIVATE}")
 string(STRIP "${MPMP_PC_LIBS_PRIVATE}" MPMP_PC_LIBS_PRIVATE)
 # Task names in error messages come from dladdr(), which needs the program's
 # symbols in its dynamic table; the CMake targets carry the same option.
@@ -129,6 +186,19 @@ else()
   set(MPMP_PC_LINK_OPTIONS "")
 endif()
 
+# The prefix is found from the .pc file's own place (${pcfiledir}, which
+# pkg-config and pkgconf both define), so an install prefix that is moved or
+# copied elsewhere still works: <prefix>/lib/pkgconfig gives
+# prefix=${pcfiledir}/../.. . A pkgconfig directory given as an absolute
+# path has no fixed place in the prefix: the file then names the prefix
+# given at install time (cmake --install --prefix P), filled in then.
+if(IS_ABSOLUTE "${MPMP_INSTALL_PKGCONFIGDIR}")
+  set(MPMP_PC_PREFIX "@MPMP_PC_PREFIX@")
+else()
+  file(RELATIVE_PATH _mpmp_pc_up "/prefix/${MPMP_INSTALL_PKGCONFIGDIR}" "/prefix")
+  string(REGEX REPLACE "/$" "" _mpmp_pc_up "${_mpmp_pc_up}")
+  set(MPMP_PC_PREFIX "\${pcfiledir}/${_mpmp_pc_up}")
+endif()
 foreach(dir LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
     set(MPMP_PC_${dir} "${CMAKE_INSTALL_${dir}}")
@@ -137,9 +207,6 @@ foreach(dir LIBDIR INCLUDEDIR)
   endif()
 endforeach()
 
-# The prefix is only known at install time (cmake --install --prefix P), so
-# the file is made in two steps: everything else now, the prefix then.
-set(MPMP_PC_PREFIX "@MPMP_PC_PREFIX@")
 configure_file("${CMAKE_CURRENT_LIST_DIR}/mpmp.pc.in"
                "${PROJECT_BINARY_DIR}/mpmp.pc.stage" @ONLY)
 unset(MPMP_PC_PREFIX)

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Installs an mpmp build into a temporary prefix and builds tests/install
-# against it the two ways another project would: CMake's find_package (shared
-# and static library) and pkg-config (Makefile); runs each program on 2 ranks.
+# Installs an mpmp build into a temporary prefix, moves that prefix elsewhere
+# (an install must not depend on where it was made), and uses it the ways
+# another project would:
+#   - the installed tool (bin/mpmp-info) runs with no LD_LIBRARY_PATH: its
+#     RPATH is relative to itself ($ORIGIN);
+#   - CMake's find_package from a C project (shared and static library) and
+#     from a C++-only project (tests/install/cxx);
+#   - pkg-config (Makefile): the shared library, and libmpmp.a with the
+#     `pkg-config --static --libs mpmp` line; mpmp.pc finds the moved prefix;
+#   - the README's install compile line, `mpicc app.c $(pkg-config ...)`;
+# and runs each program on 2 ranks. Installed files: headers without
+# private ones or templates, LICENSE in share/doc/mpmp.
 #
 #   tests/install/check.sh BUILD_DIR [SRC_DIR]
 #
@@ -42,47 +51,121 @@ done
 if find "$prefix/include" -name '*.in' -o -name 'internal.h' | grep -q .; then
   mpmp_die "templates or private headers installed under $prefix/include"
 fi
-# The installed .pc must name the install prefix, not the configure-time one.
-grep -qx "prefix=$prefix" "$pcfile" || mpmp_die "mpmp.pc has the wrong prefix: $(grep '^prefix=' "$pcfile")"
+[[ -f "$prefix/share/doc/mpmp/LICENSE" ]] || mpmp_die "LICENSE not installed in $prefix/share/doc/mpmp"
+grep -q "BSD 3-Clause" "$prefix/share/doc/mpmp/LICENSE" ||
+  mpmp_die "$prefix/share/doc/mpmp/LICENSE is not the BSD-3-Clause licence"
+
+# mpmp.pc must not name the prefix it was installed into: it finds it from
+# its own place, so the prefix can move.
+if grep -nF "$prefix" "$pcfile"; then
+  mpmp_die "mpmp.pc names the install prefix $prefix (above): it cannot move"
+fi
+
+# Every installed program finds libmpmp relative to itself.
+tools=("$prefix"/bin/*)
+[[ -x "$prefix/bin/mpmp-info" ]] || mpmp_die "bin/mpmp-info not installed"
+rel_libdir="${libdir#"$prefix"/}"
+for exe in "${tools[@]}"; do
+  rpath="$(readelf -d "$exe" | sed -n 's/.*(R\(UN\)\{0,1\}PATH).*\[\(.*\)\]$/\2/p')"
+  # shellcheck disable=SC2016 # $ORIGIN is literal: the loader expands it
+  [[ ":$rpath:" == *':$ORIGIN/../'"$rel_libdir"':'* ]] ||
+    mpmp_die "$exe: RPATH/RUNPATH is '$rpath', without \$ORIGIN/../$rel_libdir"
+done
+
+step "mv $prefix $tmp/moved: the rest uses the moved prefix"
+mv "$prefix" "$tmp/moved"
+prefix="$tmp/moved"
+libdir="$prefix/${rel_libdir}"
+pcfile="$libdir/pkgconfig/mpmp.pc"
 
 export CMAKE_PREFIX_PATH="$prefix${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# No program below may find libmpmp through LD_LIBRARY_PATH (the ldd checks
+# below would not catch a library found that way by chance).
+case ":${LD_LIBRARY_PATH:-}:" in
+  *":$libdir:"*) mpmp_die "LD_LIBRARY_PATH already holds $libdir" ;;
+esac
 
-step "find_package(mpmp): configure and build $here"
+# Run PROGRAM on 2 ranks and match its output against PATTERN (an ERE,
+# one line); extra leading words (env -u ...) go before the launcher.
+status=0
+run2() {
+  local pattern="$1" rc=0 out
+  shift
+  step "run-mpi.sh -n 2 ${*: -1}"
+  out="$("${@:1:$#-1}" bash "$src/scripts/run-mpi.sh" --timeout 60 -n 2 "${@: -1}" 2>&1)" || rc=$?
+  echo "$out"
+  if ((rc != 0)); then
+    echo "FAIL: ${*: -1} exited with $rc" >&2
+    status=1
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    echo "FAIL: ${*: -1} printed no line matching '$pattern'" >&2
+    status=1
+  fi
+}
+
+# Where a program (run as "$@") finds libmpmp.so, as a plain path: ldd
+# prints an RPATH's $ORIGIN/.. unresolved.
+libmpmp_of() {
+  local lib
+  lib="$("$@" | awk '$1 ~ /^libmpmp\.so/ {print $3}')"
+  [[ -n "$lib" ]] && realpath "$lib"
+}
+
+# The tool, from the moved prefix, with no LD_LIBRARY_PATH at all.
+lib="$(libmpmp_of env -u LD_LIBRARY_PATH ldd "$prefix/bin/mpmp-info")" || true
+[[ "$lib" == "$libdir/"* ]] ||
+  mpmp_die "the moved bin/mpmp-info finds libmpmp.so at '$lib', not in $libdir"
+run2 '^1 +.* worker$' env -u LD_LIBRARY_PATH "$prefix/bin/mpmp-info"
+
+# pkg-config: the prefix and the flags follow the moved file.
+pc_prefix="$(pkg-config --variable=prefix mpmp)"
+[[ "$(realpath "$pc_prefix")" == "$(realpath "$prefix")" ]] ||
+  mpmp_die "pkg-config says prefix=$pc_prefix, not the moved $prefix"
+
+step "find_package(mpmp), C: configure and build $here"
 cmake -S "$here" -B "$tmp/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 ||
   { cat "$tmp/cmake.log"; mpmp_die "configuring the outside project failed"; }
 cmake --build "$tmp/cmake" --parallel "$(mpmp_nproc)" ||
   mpmp_die "building the outside project with CMake failed"
 
+step "find_package(mpmp), C++ only: configure and build $here/cxx"
+cmake -S "$here/cxx" -B "$tmp/cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cxx.log" 2>&1 ||
+  { cat "$tmp/cxx.log"; mpmp_die "configuring the C++-only outside project failed"; }
+cmake --build "$tmp/cxx" --parallel "$(mpmp_nproc)" ||
+  mpmp_die "building the C++-only outside project failed"
+
 step "pkg-config --cflags --libs mpmp: $(pkg-config --cflags --libs mpmp)"
-make --no-print-directory -f "$here/Makefile" O="$tmp" ||
+step "pkg-config --static --libs mpmp: $(pkg-config --static --libs mpmp)"
+make --no-print-directory -f "$here/Makefile" O="$tmp" all ||
   mpmp_die "building the outside project with pkg-config failed"
 
-# Each program must use the installed library, not the build tree's.
-for exe in "$tmp/cmake/app" "$tmp/app_pc"; do
-  lib="$(ldd "$exe" | awk '$1 ~ /^libmpmp\.so/ {print $3}')"
+# The README's compile line against an install, word for word, on the
+# README's first program; it runs with LD_LIBRARY_PATH, as the README says.
+step "mpicc app.c \$(pkg-config --cflags --libs mpmp)"
+cp "$src/apps/examples/first_program.c" "$tmp/app.c"
+# shellcheck disable=SC2046 # the flags are words, as in the README
+(cd "$tmp" && mpicc app.c $(pkg-config --cflags --libs mpmp)) ||
+  mpmp_die "the README's line 'mpicc app.c \$(pkg-config --cflags --libs mpmp)' failed"
+
+# Each program must use the installed library, not the build tree's, and
+# find it without LD_LIBRARY_PATH (but a.out, which is the README's).
+for exe in "$tmp/cmake/app" "$tmp/cxx/app_cxx" "$tmp/app_pc"; do
+  lib="$(libmpmp_of ldd "$exe")" || true
   [[ "$lib" == "$libdir/"* ]] || mpmp_die "$exe uses '$lib', not the installed libmpmp.so in $libdir"
 done
-if ldd "$tmp/cmake/app_static" | grep -q 'libmpmp\.so'; then
-  mpmp_die "app_static is linked with libmpmp.so, not libmpmp.a"
-fi
-
-status=0
-for exe in "$tmp/cmake/app" "$tmp/cmake/app_static" "$tmp/app_pc"; do
-  step "run-mpi.sh -n 2 $exe"
-  rc=0
-  out="$(bash "$src/scripts/run-mpi.sh" --timeout 60 -n 2 "$exe" 2>&1)" || rc=$?
-  echo "$out"
-  if ((rc != 0)); then
-    echo "FAIL: $exe exited with $rc" >&2
-    status=1
-    continue
-  fi
-  if ! grep -Eq "^outside-project ok version [0-9]+\.[0-9]+\.[0-9]+ ranks 2$" <<<"$out"; then
-    echo "FAIL: $exe did not print 'outside-project ok version X.Y.Z ranks 2'" >&2
-    status=1
+for exe in "$tmp/cmake/app_static" "$tmp/app_pc_static"; do
+  if ldd "$exe" | grep -q 'libmpmp\.so'; then
+    mpmp_die "$exe is linked with libmpmp.so, not libmpmp.a"
   fi
 done
+
+ok='^outside-project ok version [0-9]+\.[0-9]+\.[0-9]+ ranks 2$'
+for exe in "$tmp/cmake/app" "$tmp/cmake/app_static" "$tmp/app_pc" "$tmp/app_pc_static"; do
+  run2 "$ok" "$exe"
+done
+run2 '^outside-project-cxx ok sum 285 ranks 2$' "$tmp/cxx/app_cxx"
+run2 '^285$' env LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/a.out"
+
 ((status == 0)) && step "install check passed"
 exit "$status"
