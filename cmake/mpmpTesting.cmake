@@ -20,8 +20,10 @@
 # mpmp__sanitize_tests below.
 #
 # Also registered here: install_find_package_and_pkg_config (label
-# "install"), which installs this build into a temporary prefix and builds
-# tests/install against it with CMake and with pkg-config.
+# "install"), which installs this build into a temporary prefix, moves it,
+# runs the installed mpmp-info with no LD_LIBRARY_PATH, and builds
+# tests/install against it with CMake (C, and C++ only in tests/install/cxx)
+# and with pkg-config (shared, and static through --static).
 include_guard(GLOBAL)
 
 set(MPMP_TEST_FAIL_REGEX "\\[[0-9]+\\] (WARN|ERROR):")
