@@ -6,7 +6,7 @@
  *   build/apps/mpmp-bench --list
  *
  * Every figure is the median of several repetitions inside one run; the
- * machines are noisy, so compare medians of several runs too (PERF.md).
+ * machines are noisy, so compare medians of several runs too (README.md, "Performance").
  */
 #include <stdint.h>
 #include <stdio.h>
