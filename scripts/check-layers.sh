@@ -87,6 +87,9 @@ if (($# > 0)); then
   out=$(
     find "$objdir" -name '*.o' | sort | while read -r obj; do
       rel=${obj#"$objdir"/}
+      # A build folder keeps the objects of sources since moved or removed:
+      # only today's sources count.
+      [[ -e "src/${rel%.o}" ]] || continue
       layer=${rel%%/*}
       [[ "$rel" == */* ]] || layer=front
       nm --defined-only -g "$obj" | awk -v f="src/${rel%.o}" -v l="$layer" \
