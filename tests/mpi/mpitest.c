@@ -17,6 +17,13 @@ void test_sleep(double s) {
   nanosleep(&ts, NULL);
 }
 
+int test_world_rank(void) {
+  const char *r = getenv("OMPI_COMM_WORLD_RANK");
+  if (r == NULL)
+    r = getenv("PMI_RANK");
+  return r != NULL ? atoi(r) : -1;
+}
+
 uint64_t test_rnd(uint64_t *state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -186,6 +193,19 @@ void unpark(parked_t *pk) {
     OK(mpmp_process_destroy(pk->p[i]));
   }
   pk->n = 0;
+}
+
+/* ---- one shared object of every basic kind --------------------------------- */
+
+int test_objs_make(test_objs_t *o) {
+  int rc = 0;
+  rc |= mpmp_value_create(&o->v, MPMP_INT64, NULL, 1);
+  rc |= mpmp_array_create(&o->a, MPMP_INT32, 4, NULL, 1);
+  rc |= mpmp_lock_create(&o->l) | mpmp_sem_create(&o->s, 1);
+  rc |= mpmp_event_create(&o->e) | mpmp_cond_create(&o->c, NULL);
+  rc |= mpmp_barrier_create(&o->b, 2) | mpmp_queue_create(&o->q, 2, 8);
+  rc |= mpmp_pipe_create(&o->c1, &o->c2, 1);
+  return rc;
 }
 
 /* ---- a watchdog per test --------------------------------------------------- */

@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 #include <mpi.h>
-#include <mpmp.h>
+
+#include "mpitest.h"
 
 #define MIB (1u << 20)
 
@@ -42,11 +43,6 @@ static void die(const char *what, int rc) {
     if (rc_ != 0)                                                          \
       die(#call, rc_);                                                     \
   } while (0)
-
-static void nap(double s) {
-  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-  nanosleep(&ts, NULL);
-}
 
 /* Entries under /dev/shm (two levels) whose name contains `sub`. */
 static int in_dev_shm(const char *sub) {
@@ -144,7 +140,7 @@ static int wait_file(const char *dir, const char *what, const char *tag) {
     struct stat st;
     if (stat(path, &st) == 0)
       return 0;
-    nap(0.01);
+    test_sleep(0.01);
   }
   fprintf(stderr, "test_shm_job: %s never appeared\n", path);
   return -1;
@@ -283,7 +279,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "wait") == 0) {
     printf("READY\n");
     fflush(stdout);
-    nap(50.0); /* SIGINT ends the job meanwhile */
+    test_sleep(50.0); /* SIGINT ends the job meanwhile */
     fprintf(stderr, "test_shm_job: never interrupted\n");
     return 6;
   }

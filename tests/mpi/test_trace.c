@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
 #define N 200
 #define CHUNK 10
@@ -32,7 +32,7 @@ MPMP_TASK(traced_square);
 
 static int traced_body(mpmp_ctx_t *ctx) {
   (void)ctx;
-  usleep(20000);
+  test_sleep(0.02);
   return 0;
 }
 MPMP_TASK(traced_body);
