@@ -4,6 +4,13 @@
 
 #include "mpitest.h"
 
+int test_init(int *argc, char ***argv) {
+  int rc = mpmp_init(argc, argv);
+  if (rc < 0)
+    fprintf(stderr, "mpmp_init: %s: %s\n", mpmp_err_name(rc), mpmp_errmsg());
+  return rc;
+}
+
 /* ---- time and numbers ------------------------------------------------------ */
 
 double test_now(void) {

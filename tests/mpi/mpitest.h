@@ -28,16 +28,17 @@
 
 #include <mpmp.h>
 
+/* mpmp_init, saying on stderr why it failed: MPMP_MAIN on the main rank,
+ * MPMP_WORKER_DONE on a worker rank whose job has ended, or the error. */
+int test_init(int *argc, char ***argv);
+
 #define MPMP_TEST_MAIN(tests)                                            \
   int main(int argc, char **argv) {                                      \
-    int rc_ = mpmp_init(&argc, &argv);                                   \
+    int rc_ = test_init(&argc, &argv);                                   \
     if (rc_ == MPMP_WORKER_DONE)                                         \
       return 0;                                                          \
-    if (rc_ < 0) {                                                       \
-      fprintf(stderr, "mpmp_init: %s: %s\n", mpmp_err_name(rc_),         \
-              mpmp_errmsg());                                            \
+    if (rc_ < 0)                                                         \
       return 1;                                                          \
-    }                                                                    \
     const char *filter_ = getenv("MPMP_TEST_FILTER");                    \
     if (filter_ != NULL && *filter_ != '\0')                             \
       cmocka_set_test_filter(filter_);                                   \

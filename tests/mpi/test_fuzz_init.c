@@ -414,7 +414,7 @@ int main(int argc, char **argv) {
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   if (first) /* every rank would say the same */
     failed |= cmocka_run_group_tests_name("before_init", before, NULL, NULL);
-  int rc = mpmp_init(&argc, &argv);
+  int rc = test_init(&argc, &argv); /* says why it failed */
   if (rc == MPMP_MAIN) {
     if (make_objects() != 0) {
       fprintf(stderr, "making the objects failed: %s\n", mpmp_errmsg());
@@ -433,7 +433,6 @@ int main(int argc, char **argv) {
         mpmp_finalize();
     }
   } else {
-    fprintf(stderr, "mpmp_init: %s: %s\n", mpmp_err_name(rc), mpmp_errmsg());
     failed = 1;
   }
   if (user_mpi)

@@ -139,13 +139,11 @@ static const struct CMUnitTest tests[] = {
 };
 
 int main(int argc, char **argv) {
-  int rc = mpmp_init(&argc, &argv);
+  int rc = test_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
-  if (rc < 0) {
-    fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
+  if (rc < 0)
     return 1;
-  }
   mpmp_process_t *p = NULL;
   const void *res = NULL;
   size_t size = 0;
