@@ -59,36 +59,23 @@ static inline void fz_valid_refs(const fz_objs_t *o, mpmp_ref_t r[NKIND]) {
   r[KP] = o->c1.ref;
 }
 
+/* One object of each kind, made and freed: their handles are stale. */
 static inline int fz_make_freed(fz_objs_t *o) {
-  mpmp_value_t v;
-  mpmp_array_t a;
-  mpmp_lock_t l;
-  mpmp_sem_t s;
-  mpmp_event_t e;
-  mpmp_cond_t c;
-  mpmp_barrier_t b;
-  mpmp_queue_t q;
-  mpmp_conn_t p1, p2;
-  int rc = 0;
-  rc |= mpmp_value_create(&v, MPMP_INT64, NULL, 1) | mpmp_value_free(v);
-  rc |= mpmp_array_create(&a, MPMP_INT32, 4, NULL, 1) | mpmp_array_free(a);
-  rc |= mpmp_lock_create(&l) | mpmp_lock_free(l);
-  rc |= mpmp_sem_create(&s, 1) | mpmp_sem_free(s);
-  rc |= mpmp_event_create(&e) | mpmp_event_free(e);
-  rc |= mpmp_cond_create(&c, NULL) | mpmp_cond_free(c);
-  rc |= mpmp_barrier_create(&b, 2) | mpmp_barrier_free(b);
-  rc |= mpmp_queue_create(&q, 2, 8) | mpmp_queue_free(q);
-  rc |= mpmp_pipe_create(&p1, &p2, 1) | mpmp_conn_free(p1);
-  o->freed[KV] = v.ref;
-  o->freed[KA] = a.ref;
-  o->freed[KL] = l.ref;
-  o->freed[KS] = s.ref;
-  o->freed[KE] = e.ref;
-  o->freed[KC] = c.ref;
-  o->freed[KB] = b.ref;
-  o->freed[KQ] = q.ref;
-  o->freed[KP] = p1.ref;
-  mpmp_conn_free(p2);
+  test_objs_t t;
+  int rc = test_objs_make(&t);
+  rc |= mpmp_value_free(t.v) | mpmp_array_free(t.a) | mpmp_lock_free(t.l);
+  rc |= mpmp_sem_free(t.s) | mpmp_event_free(t.e) | mpmp_cond_free(t.c);
+  rc |= mpmp_barrier_free(t.b) | mpmp_queue_free(t.q) | mpmp_conn_free(t.c1);
+  o->freed[KV] = t.v.ref;
+  o->freed[KA] = t.a.ref;
+  o->freed[KL] = t.l.ref;
+  o->freed[KS] = t.s.ref;
+  o->freed[KE] = t.e.ref;
+  o->freed[KC] = t.c.ref;
+  o->freed[KB] = t.b.ref;
+  o->freed[KQ] = t.q.ref;
+  o->freed[KP] = t.c1.ref;
+  mpmp_conn_free(t.c2);
   return rc;
 }
 

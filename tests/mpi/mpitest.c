@@ -4,6 +4,13 @@
 
 #include "mpitest.h"
 
+int test_init(int *argc, char ***argv) {
+  int rc = mpmp_init(argc, argv);
+  if (rc < 0)
+    fprintf(stderr, "mpmp_init: %s: %s\n", mpmp_err_name(rc), mpmp_errmsg());
+  return rc;
+}
+
 /* ---- time and numbers ------------------------------------------------------ */
 
 double test_now(void) {
@@ -15,6 +22,13 @@ double test_now(void) {
 void test_sleep(double s) {
   struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
   nanosleep(&ts, NULL);
+}
+
+int test_world_rank(void) {
+  const char *r = getenv("OMPI_COMM_WORLD_RANK");
+  if (r == NULL)
+    r = getenv("PMI_RANK");
+  return r != NULL ? atoi(r) : -1;
 }
 
 uint64_t test_rnd(uint64_t *state) {
@@ -186,6 +200,19 @@ void unpark(parked_t *pk) {
     OK(mpmp_process_destroy(pk->p[i]));
   }
   pk->n = 0;
+}
+
+/* ---- one shared object of every basic kind --------------------------------- */
+
+int test_objs_make(test_objs_t *o) {
+  int rc = 0;
+  rc |= mpmp_value_create(&o->v, MPMP_INT64, NULL, 1);
+  rc |= mpmp_array_create(&o->a, MPMP_INT32, 4, NULL, 1);
+  rc |= mpmp_lock_create(&o->l) | mpmp_sem_create(&o->s, 1);
+  rc |= mpmp_event_create(&o->e) | mpmp_cond_create(&o->c, NULL);
+  rc |= mpmp_barrier_create(&o->b, 2) | mpmp_queue_create(&o->q, 2, 8);
+  rc |= mpmp_pipe_create(&o->c1, &o->c2, 1);
+  return rc;
 }
 
 /* ---- a watchdog per test --------------------------------------------------- */

@@ -28,16 +28,17 @@
 
 #include <mpmp.h>
 
+/* mpmp_init, saying on stderr why it failed: MPMP_MAIN on the main rank,
+ * MPMP_WORKER_DONE on a worker rank whose job has ended, or the error. */
+int test_init(int *argc, char ***argv);
+
 #define MPMP_TEST_MAIN(tests)                                            \
   int main(int argc, char **argv) {                                      \
-    int rc_ = mpmp_init(&argc, &argv);                                   \
+    int rc_ = test_init(&argc, &argv);                                   \
     if (rc_ == MPMP_WORKER_DONE)                                         \
       return 0;                                                          \
-    if (rc_ < 0) {                                                       \
-      fprintf(stderr, "mpmp_init: %s: %s\n", mpmp_err_name(rc_),         \
-              mpmp_errmsg());                                            \
+    if (rc_ < 0)                                                         \
       return 1;                                                          \
-    }                                                                    \
     const char *filter_ = getenv("MPMP_TEST_FILTER");                    \
     if (filter_ != NULL && *filter_ != '\0')                             \
       cmocka_set_test_filter(filter_);                                   \
@@ -58,6 +59,10 @@
 
 double test_now(void);
 void test_sleep(double s);
+
+/* This process's rank in the job before mpmp_init() can say it (Open MPI's
+ * OMPI_COMM_WORLD_RANK, else PMI_RANK): -1 when started without either. */
+int test_world_rank(void);
 
 /* A small seeded generator (splitmix64): the same run every time. */
 uint64_t test_rnd(uint64_t *state);
@@ -232,6 +237,25 @@ typedef struct {
 mpmp_process_t *start_where(mpmp_task_fn fn, void *arg, size_t size,
                             int want_local, parked_t *pk);
 void unpark(parked_t *pk);
+
+/* ---- one shared object of every basic kind --------------------------------- */
+
+/* The handles of one object of each basic kind, for the tests that call
+ * every kind the same way (after finalize, before init, freed). */
+typedef struct {
+  mpmp_value_t v;     /* int64, locked */
+  mpmp_array_t a;     /* int32[4], locked */
+  mpmp_lock_t l;
+  mpmp_sem_t s;       /* value 1 */
+  mpmp_event_t e;
+  mpmp_cond_t c;      /* with its own RLock */
+  mpmp_barrier_t b;   /* 2 parties */
+  mpmp_queue_t q;     /* 2 slots of 8 bytes */
+  mpmp_conn_t c1, c2; /* a duplex Pipe */
+} test_objs_t;
+
+/* Make every one on this rank's node: 0 if all worked, else non-zero. */
+int test_objs_make(test_objs_t *o);
 
 /* ---- a watchdog per test --------------------------------------------------- */
 

@@ -56,3 +56,26 @@ int mapped(const char *name) {
   return n;
 }
 
+int in_dev_shm(const char *sub) {
+  int n = 0;
+  DIR *d = opendir("/dev/shm");
+  if (d == NULL)
+    return 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    n += strstr(de->d_name, sub) != NULL;
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm/%s", de->d_name);
+    DIR *s = opendir(path);
+    if (s == NULL)
+      continue;
+    struct dirent *e;
+    while ((e = readdir(s)) != NULL)
+      n += strstr(e->d_name, sub) != NULL;
+    closedir(s);
+  }
+  closedir(d);
+  return n;
+}

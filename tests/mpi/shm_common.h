@@ -18,5 +18,7 @@ int expect_not_here(char *err, const char *name);
 int memfds_of(const char *name, int *fd);
 /* How many of this process's mappings are block `name`. */
 int mapped(const char *name);
+/* Entries under /dev/shm (two levels) whose name contains `sub`. */
+int in_dev_shm(const char *sub);
 
 #endif /* MPMP_SHM_COMMON_H */

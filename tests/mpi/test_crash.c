@@ -18,7 +18,6 @@
  *     finalize      a Process body aborts after 0.5 s, while the main
  *                   rank already waits for it in mpmp_finalize()
  */
-#define _GNU_SOURCE /* nanosleep */
 #undef NDEBUG /* the assert mode needs assert() */
 #include <assert.h>
 #include <signal.h>
@@ -26,9 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
 static int crash_on_5(mpmp_ctx_t *ctx) {
   const int64_t *x = mpmp_arg(ctx, NULL);
@@ -110,8 +108,7 @@ MPMP_TASK(smash_heap_on_5);
 
 static int body_abort_later(mpmp_ctx_t *ctx) {
   (void)ctx;
-  struct timespec ts = {0, 500000000};
-  nanosleep(&ts, NULL);
+  test_sleep(0.5);
   abort();
 }
 MPMP_TASK(body_abort_later);

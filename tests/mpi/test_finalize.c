@@ -8,15 +8,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
 /* Long enough to be running when mpmp_finalize() terminates the pool. */
 static int slow_item(mpmp_ctx_t *ctx) {
-  struct timespec ts = {0, 1000 * 1000};
   for (int i = 0; i < 2000 && !mpmp_should_stop(ctx); i++)
-    nanosleep(&ts, NULL);
+    test_sleep(0.001);
   return 0;
 }
 MPMP_TASK(slow_item);
@@ -37,17 +35,15 @@ static void *finalize_thread(void *arg) {
 }
 
 static int short_body(mpmp_ctx_t *ctx) {
-  struct timespec ts = {0, 300 * 1000 * 1000};
-  nanosleep(&ts, NULL);
+  test_sleep(0.3);
   *(int *)mpmp_out(ctx, sizeof(int)) = 123;
   return 0;
 }
 MPMP_TASK(short_body);
 
 static int daemon_body(mpmp_ctx_t *ctx) {
-  struct timespec ts = {0, 1000 * 1000};
   while (!mpmp_should_stop(ctx))
-    nanosleep(&ts, NULL);
+    test_sleep(0.001);
   return 0;
 }
 MPMP_TASK(daemon_body);

@@ -15,7 +15,6 @@
  * woken by the free wakes at its deadline in memory that new objects have
  * taken, where it would take or add an item, a unit, a message. */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,30 +22,6 @@
 #include <unistd.h>
 
 #include "mpitest.h"
-
-/* ---- checks that work on the main rank and in a body ---------------------- */
-
-typedef struct { char msg[512]; } chk_t;
-
-static const char *code_name(long long x) {
-  return x < 0 ? mpmp_err_name((int)x) : "";
-}
-
-#define CK_FAIL(e, ...)                                                      \
-  do {                                                                       \
-    int n_ = snprintf((e)->msg, sizeof (e)->msg, "rank %d, line %d: ",       \
-                      mpmp_rank(), __LINE__);                                \
-    snprintf((e)->msg + n_, sizeof (e)->msg - (size_t)n_, __VA_ARGS__);      \
-    return -1;                                                               \
-  } while (0)
-#define CK_EQ(e, a, b)                                                       \
-  do {                                                                       \
-    long long a_ = (long long)(a), b_ = (long long)(b);                      \
-    if (a_ != b_)                                                            \
-      CK_FAIL(e, "%s is %lld %s, expected %lld %s (last error: %s)", #a, a_, \
-              code_name(a_), b_, code_name(b_), mpmp_errmsg());              \
-  } while (0)
-
 
 /* Sanitizer builds run slower: their runs set MPMP_TIMEOUT_SCALE. */
 static double scale(void) {
@@ -96,66 +71,66 @@ typedef struct objs {
 } objs_t;
 
 /* Make the objects of a case, in the state where its call waits. */
-static int make_objs(int kind, objs_t *o, chk_t *e) {
+static int make_objs(int kind, objs_t *o, char *err) {
   char item[QITEM] = {0};
   memset(o, 0, sizeof *o);
   o->kind = kind;
-  CK_EQ(e, mpmp_heap_info(&o->before), 0);
+  EXPECT_EQ(mpmp_heap_info(&o->before), 0);
   switch (kind) {
   case C_QGET: case C_WAIT1:
-    CK_EQ(e, mpmp_queue_create(&o->q, 4, QITEM), 0);
+    EXPECT_EQ(mpmp_queue_create(&o->q, 4, QITEM), 0);
     break;
   case C_SQGET:
-    CK_EQ(e, mpmp_simple_queue_create(&o->q, QITEM), 0);
+    EXPECT_EQ(mpmp_simple_queue_create(&o->q, QITEM), 0);
     break;
   case C_QPUT:
-    CK_EQ(e, mpmp_queue_create(&o->q, 1, QITEM), 0);
-    CK_EQ(e, mpmp_queue_put(o->q, item, 8, 0), 0);
+    EXPECT_EQ(mpmp_queue_create(&o->q, 1, QITEM), 0);
+    EXPECT_EQ(mpmp_queue_put(o->q, item, 8, 0), 0);
     break;
   case C_QJOIN:
-    CK_EQ(e, mpmp_joinable_queue_create(&o->q, 4, QITEM), 0);
-    CK_EQ(e, mpmp_queue_put(o->q, item, 8, 0), 0);
+    EXPECT_EQ(mpmp_joinable_queue_create(&o->q, 4, QITEM), 0);
+    EXPECT_EQ(mpmp_queue_put(o->q, item, 8, 0), 0);
     break;
   case C_LOCK: case C_RLOCK:
-    CK_EQ(e, (kind == C_LOCK ? mpmp_lock_create : mpmp_rlock_create)(&o->lock),
+    EXPECT_EQ((kind == C_LOCK ? mpmp_lock_create : mpmp_rlock_create)(&o->lock),
           0);
     break;
   case C_VLOCK:
-    CK_EQ(e, mpmp_value_create(&o->v, MPMP_INT64, NULL, 1), 0);
-    CK_EQ(e, mpmp_value_get_lock(o->v, &o->lock), 0);
+    EXPECT_EQ(mpmp_value_create(&o->v, MPMP_INT64, NULL, 1), 0);
+    EXPECT_EQ(mpmp_value_get_lock(o->v, &o->lock), 0);
     break;
   case C_SEM:
-    CK_EQ(e, mpmp_sem_create(&o->sem, 0), 0);
+    EXPECT_EQ(mpmp_sem_create(&o->sem, 0), 0);
     break;
   case C_EVENT:
-    CK_EQ(e, mpmp_event_create(&o->ev), 0);
+    EXPECT_EQ(mpmp_event_create(&o->ev), 0);
     break;
   case C_COND:
-    CK_EQ(e, mpmp_cond_create(&o->cond, NULL), 0);
+    EXPECT_EQ(mpmp_cond_create(&o->cond, NULL), 0);
     break;
   case C_UCOND:
-    CK_EQ(e, mpmp_lock_create(&o->lock), 0);
-    CK_EQ(e, mpmp_cond_create(&o->cond, &o->lock), 0);
+    EXPECT_EQ(mpmp_lock_create(&o->lock), 0);
+    EXPECT_EQ(mpmp_cond_create(&o->cond, &o->lock), 0);
     break;
   case C_BARRIER:
-    CK_EQ(e, mpmp_barrier_create(&o->bar, 2), 0);
+    EXPECT_EQ(mpmp_barrier_create(&o->bar, 2), 0);
     break;
   case C_PRECV: case C_PPOLL:
-    CK_EQ(e, mpmp_pipe_create(&o->c1, &o->c2, 1), 0);
+    EXPECT_EQ(mpmp_pipe_create(&o->c1, &o->c2, 1), 0);
     break;
   case C_PSEND: {
     /* one-way: c2 sends; fill it until a try does not fit */
     static char msg[PMSG];
     int rc, n = 0;
-    CK_EQ(e, mpmp_pipe_create(&o->c1, &o->c2, 0), 0);
+    EXPECT_EQ(mpmp_pipe_create(&o->c1, &o->c2, 0), 0);
     while ((rc = mpmp_conn_send(o->c2, msg, sizeof msg, 0)) == 0 && n < 64)
       n++;
-    CK_EQ(e, rc, MPMP_ETIMEDOUT);
+    EXPECT_EQ(rc, MPMP_ETIMEDOUT);
     break;
   }
   case C_WAIT2:
-    CK_EQ(e, mpmp_pipe_create(&o->c1, &o->c2, 1), 0);
-    CK_EQ(e, mpmp_queue_create(&o->q, 4, QITEM), 0);
+    EXPECT_EQ(mpmp_pipe_create(&o->c1, &o->c2, 1), 0);
+    EXPECT_EQ(mpmp_queue_create(&o->q, 4, QITEM), 0);
     break;
   }
   return 0;
@@ -164,8 +139,8 @@ static int make_objs(int kind, objs_t *o, chk_t *e) {
 static int maker(mpmp_ctx_t *ctx) {
   const int *kind = mpmp_arg(ctx, NULL);
   objs_t *o = mpmp_out(ctx, sizeof *o);
-  chk_t e;
-  return make_objs(*kind, o, &e) < 0 ? mpmp_fail(ctx, "%s", e.msg) : 0;
+  BODY(ctx, make_objs, *kind, o);
+  return 0;
 }
 MPMP_TASK(maker);
 
@@ -284,44 +259,44 @@ static int nreuse(int kind) {
  * taken, nothing added. Then free them, and check that the node heap is
  * back to `before`: every block of the case, the freed one included, went
  * back. */
-static int reuse(const objs_t *x, double settle, chk_t *e) {
+static int reuse(const objs_t *x, double settle, char *err) {
   objs_t r[NREUSE];
-  chk_t e2;
+  char err2[ERRLEN];
   const int nr = nreuse(x->kind);
   for (int i = 0; i < nr; i++) {
     int64_t mark = 1000 + i;
     char buf[QITEM];
     size_t n = 0;
     objs_t *o = &r[i];
-    if (make_objs(x->kind, o, &e2) < 0)
-      CK_FAIL(e, "remaking: %.400s", e2.msg);
+    if (make_objs(x->kind, o, err2) < 0)
+      EXPECT_FAIL("remaking: %.400s", err2);
     switch (x->kind) {
     case C_QGET: case C_SQGET: case C_WAIT1: case C_WAIT2: case C_QJOIN:
-      CK_EQ(e, mpmp_queue_put(o->q, &mark, sizeof mark, 0), 0);
+      EXPECT_EQ(mpmp_queue_put(o->q, &mark, sizeof mark, 0), 0);
       break;
     case C_QPUT: /* full: take the setup's item, put the mark */
-      CK_EQ(e, mpmp_queue_get(o->q, buf, sizeof buf, &n, 0), 0);
-      CK_EQ(e, mpmp_queue_put(o->q, &mark, sizeof mark, 0), 0);
+      EXPECT_EQ(mpmp_queue_get(o->q, buf, sizeof buf, &n, 0), 0);
+      EXPECT_EQ(mpmp_queue_put(o->q, &mark, sizeof mark, 0), 0);
       break;
     case C_LOCK: case C_RLOCK: case C_VLOCK:
       if (x->kind == C_VLOCK)
-        CK_EQ(e, mpmp_value_set_i64(o->v, mark), 0);
-      CK_EQ(e, mpmp_lock_acquire(o->lock, 0), 0);
+        EXPECT_EQ(mpmp_value_set_i64(o->v, mark), 0);
+      EXPECT_EQ(mpmp_lock_acquire(o->lock, 0), 0);
       break;
     case C_SEM:
-      CK_EQ(e, mpmp_sem_release(o->sem), 0);
+      EXPECT_EQ(mpmp_sem_release(o->sem), 0);
       break;
     case C_COND: case C_UCOND:
-      CK_EQ(e, mpmp_cond_acquire(o->cond, 0), 0);
+      EXPECT_EQ(mpmp_cond_acquire(o->cond, 0), 0);
       break;
     case C_PRECV: case C_PPOLL:
-      CK_EQ(e, mpmp_conn_send(o->c2, &mark, sizeof mark, 0), 0);
+      EXPECT_EQ(mpmp_conn_send(o->c2, &mark, sizeof mark, 0), 0);
       break;
     case C_PSEND: /* full: take one message, so a stray send would fit */
-      CK_EQ(e, mpmp_conn_recv(o->c1, NULL, 0, &n, 0), MPMP_EMSGSIZE);
+      EXPECT_EQ(mpmp_conn_recv(o->c1, NULL, 0, &n, 0), MPMP_EMSGSIZE);
       {
         static char msg[PMSG];
-        CK_EQ(e, mpmp_conn_recv(o->c1, msg, sizeof msg, &n, 0), 0);
+        EXPECT_EQ(mpmp_conn_recv(o->c1, msg, sizeof msg, &n, 0), 0);
       }
       break;
     default:
@@ -337,44 +312,44 @@ static int reuse(const objs_t *x, double settle, chk_t *e) {
     switch (x->kind) {
     case C_QGET: case C_SQGET: case C_WAIT1: case C_WAIT2: case C_QJOIN:
     case C_QPUT:
-      CK_EQ(e, mpmp_queue_qsize(o->q), x->kind == C_QJOIN ? 2 : 1);
+      EXPECT_EQ(mpmp_queue_qsize(o->q), x->kind == C_QJOIN ? 2 : 1);
       if (x->kind == C_QJOIN) /* the setup's item first */
-        CK_EQ(e, mpmp_queue_get(o->q, &got, sizeof got, &n, 0), 0);
-      CK_EQ(e, mpmp_queue_get(o->q, &got, sizeof got, &n, 0), 0);
-      CK_EQ(e, got, mark);
+        EXPECT_EQ(mpmp_queue_get(o->q, &got, sizeof got, &n, 0), 0);
+      EXPECT_EQ(mpmp_queue_get(o->q, &got, sizeof got, &n, 0), 0);
+      EXPECT_EQ(got, mark);
       break;
     case C_LOCK: case C_RLOCK: case C_VLOCK:
-      CK_EQ(e, mpmp_lock_is_mine(o->lock), 1);
-      CK_EQ(e, mpmp_lock_release(o->lock), 0);
+      EXPECT_EQ(mpmp_lock_is_mine(o->lock), 1);
+      EXPECT_EQ(mpmp_lock_release(o->lock), 0);
       if (x->kind == C_VLOCK) {
-        CK_EQ(e, mpmp_value_get_i64(o->v, &got), 0);
-        CK_EQ(e, got, mark);
+        EXPECT_EQ(mpmp_value_get_i64(o->v, &got), 0);
+        EXPECT_EQ(got, mark);
       }
       break;
     case C_SEM:
-      CK_EQ(e, mpmp_sem_value(o->sem), 1);
+      EXPECT_EQ(mpmp_sem_value(o->sem), 1);
       break;
     case C_EVENT:
-      CK_EQ(e, mpmp_event_is_set(o->ev), 0);
+      EXPECT_EQ(mpmp_event_is_set(o->ev), 0);
       break;
     case C_COND: case C_UCOND:
-      CK_EQ(e, mpmp_cond_notify_all(o->cond), 0);
-      CK_EQ(e, mpmp_cond_release(o->cond), 0);
+      EXPECT_EQ(mpmp_cond_notify_all(o->cond), 0);
+      EXPECT_EQ(mpmp_cond_release(o->cond), 0);
       break;
     case C_BARRIER:
-      CK_EQ(e, mpmp_barrier_n_waiting(o->bar), 0);
-      CK_EQ(e, mpmp_barrier_broken(o->bar), 0);
+      EXPECT_EQ(mpmp_barrier_n_waiting(o->bar), 0);
+      EXPECT_EQ(mpmp_barrier_broken(o->bar), 0);
       break;
     case C_PRECV: case C_PPOLL:
-      CK_EQ(e, mpmp_conn_poll(o->c1, 0), 1);
-      CK_EQ(e, mpmp_conn_recv(o->c1, &got, sizeof got, &n, 0), 0);
-      CK_EQ(e, got, mark);
+      EXPECT_EQ(mpmp_conn_poll(o->c1, 0), 1);
+      EXPECT_EQ(mpmp_conn_recv(o->c1, &got, sizeof got, &n, 0), 0);
+      EXPECT_EQ(got, mark);
       break;
     case C_PSEND: /* still full but for the message taken */
       {
         static char msg[PMSG];
-        CK_EQ(e, mpmp_conn_send(o->c2, msg, sizeof msg, 0), 0);
-        CK_EQ(e, mpmp_conn_send(o->c2, msg, sizeof msg, 0), MPMP_ETIMEDOUT);
+        EXPECT_EQ(mpmp_conn_send(o->c2, msg, sizeof msg, 0), 0);
+        EXPECT_EQ(mpmp_conn_send(o->c2, msg, sizeof msg, 0), MPMP_ETIMEDOUT);
       }
       break;
     default:
@@ -385,50 +360,50 @@ static int reuse(const objs_t *x, double settle, chk_t *e) {
     objs_t *o = &r[i];
     switch (x->kind) {
     case C_QGET: case C_SQGET: case C_WAIT1: case C_QPUT: case C_QJOIN:
-      CK_EQ(e, mpmp_queue_free(o->q), 0);
+      EXPECT_EQ(mpmp_queue_free(o->q), 0);
       break;
     case C_WAIT2:
-      CK_EQ(e, mpmp_queue_free(o->q), 0);
-      CK_EQ(e, mpmp_pipe_free(o->c1, o->c2), 0);
+      EXPECT_EQ(mpmp_queue_free(o->q), 0);
+      EXPECT_EQ(mpmp_pipe_free(o->c1, o->c2), 0);
       break;
     case C_LOCK: case C_RLOCK:
-      CK_EQ(e, mpmp_lock_free(o->lock), 0);
+      EXPECT_EQ(mpmp_lock_free(o->lock), 0);
       break;
     case C_VLOCK:
-      CK_EQ(e, mpmp_value_free(o->v), 0);
+      EXPECT_EQ(mpmp_value_free(o->v), 0);
       break;
     case C_SEM:
-      CK_EQ(e, mpmp_sem_free(o->sem), 0);
+      EXPECT_EQ(mpmp_sem_free(o->sem), 0);
       break;
     case C_EVENT:
-      CK_EQ(e, mpmp_event_free(o->ev), 0);
+      EXPECT_EQ(mpmp_event_free(o->ev), 0);
       break;
     case C_COND:
-      CK_EQ(e, mpmp_cond_free(o->cond), 0);
+      EXPECT_EQ(mpmp_cond_free(o->cond), 0);
       break;
     case C_UCOND:
-      CK_EQ(e, mpmp_cond_free(o->cond), 0);
-      CK_EQ(e, mpmp_lock_free(o->lock), 0);
+      EXPECT_EQ(mpmp_cond_free(o->cond), 0);
+      EXPECT_EQ(mpmp_lock_free(o->lock), 0);
       break;
     case C_BARRIER:
-      CK_EQ(e, mpmp_barrier_free(o->bar), 0);
+      EXPECT_EQ(mpmp_barrier_free(o->bar), 0);
       break;
     default:
-      CK_EQ(e, mpmp_pipe_free(o->c1, o->c2), 0);
+      EXPECT_EQ(mpmp_pipe_free(o->c1, o->c2), 0);
       break;
     }
   }
   mpmp_heap_info_t now;
-  CK_EQ(e, mpmp_heap_info(&now), 0);
-  CK_EQ(e, now.objects, x->before.objects);
-  CK_EQ(e, now.in_use, x->before.in_use);
+  EXPECT_EQ(mpmp_heap_info(&now), 0);
+  EXPECT_EQ(now.objects, x->before.objects);
+  EXPECT_EQ(now.in_use, x->before.in_use);
   return 0;
 }
 
 static int reuse_body(mpmp_ctx_t *ctx) {
   const objs_t *x = mpmp_arg(ctx, NULL);
-  chk_t e;
-  return reuse(x, 0, &e) < 0 ? mpmp_fail(ctx, "%s", e.msg) : 0;
+  BODY(ctx, reuse, x, 0);
+  return 0;
 }
 MPMP_TASK(reuse_body);
 
@@ -444,20 +419,15 @@ typedef struct wstate {
 
 /* Join (30 s at most), copy out its result, destroy. */
 static void join_result(mpmp_process_t *p, void *out, size_t size) {
-  int code = -999;
-  const void *data = NULL;
-  size_t got = 0;
-  EQ(mpmp_process_join(p, 30), 0);
-  EQ(mpmp_process_exitcode(p, &code), 0);
-  if (code != 0)
-    fail_msg("%s (rank %d) exited with %d: %s", mpmp_process_name(p),
-             mpmp_process_rank(p), code, mpmp_process_errmsg(p));
   if (out != NULL) {
-    EQ(mpmp_process_result(p, &data, &got), 0);
+    size_t got = 0;
+    const void *data = join_result_within(p, T_OUT, &got);
     EQ(got, size);
     memcpy(out, data, size);
+    OK(mpmp_process_destroy(p));
+  } else {
+    join_destroy(p);
   }
-  EQ(mpmp_process_destroy(p), 0);
 }
 
 /* The one object of the case that the main rank frees under the waiter.
@@ -501,16 +471,16 @@ static void free_rest(const objs_t *o) {
  * in the freed memory meanwhile, looked at after its deadline (`settle`). */
 _Noreturn static void stuck(const wstate_t *st, const objs_t *o,
                             mpmp_value_t ready, double settle) {
-  chk_t e = {""};
+  char err[ERRLEN] = "";
   if (st->home == 0) {
     mpmp_value_free(ready);
     free_rest(o);
-    if (reuse(o, settle, &e) == 0)
-      snprintf(e.msg, sizeof e.msg, "the new objects are intact");
+    if (reuse(o, settle, err) == 0)
+      snprintf(err, sizeof err, "the new objects are intact");
   }
   fprintf(stderr, "test_free_waiters: %s: the waiter did not return within "
           "%.1f s of the free; then: %s (the job ends)\n", st->name,
-          st->timed ? scale() : 5 * scale(), e.msg);
+          st->timed ? scale() : 5 * scale(), err);
   fflush(stderr);
   _exit(3);
 }
@@ -522,9 +492,7 @@ static void run_case(void **state) {
   memset(&w, 0, sizeof w);
   /* the objects, in their waiting state */
   if (st->home == 0) {
-    chk_t e;
-    if (make_objs(st->kind, &w.o, &e) < 0)
-      fail_msg("%s", e.msg);
+    RUN(make_objs, st->kind, &w.o);
   } else {
     join_result(start_process(maker, &st->kind, sizeof st->kind), &w.o, sizeof w.o);
   }
@@ -582,7 +550,7 @@ static void run_case(void **state) {
   if (r.rc != MPMP_EBADF || strstr(r.msg, "freed while this call waited") ==
                                 NULL)
     fail_msg("the waiter returned %d %s (%s), expected MPMP_EBADF saying the "
-             "object was freed while it waited", r.rc, code_name(r.rc),
+             "object was freed while it waited", r.rc, test_code_name(r.rc),
              r.msg);
   if (took > tmax)
     fail_msg("the waiter returned %.3f s after the free, not within %.1f s",
@@ -598,9 +566,7 @@ static void run_case(void **state) {
 
   /* new objects in the freed memory stay untouched; the heap is back */
   if (st->home == 0) {
-    chk_t e;
-    if (reuse(&w.o, 0, &e) < 0)
-      fail_msg("%s", e.msg);
+    RUN(reuse, &w.o, 0);
   } else {
     join_result(start_process(reuse_body, &w.o, sizeof w.o), NULL, 0);
   }
@@ -621,10 +587,8 @@ static void free_races_with_waits(void **state) {
   for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
     for (int round = 0; round < rounds; round++) {
       static wthread_t t;
-      chk_t e;
       memset(&t, 0, sizeof t);
-      if (make_objs(kinds[k], &t.arg.o, &e) < 0)
-        fail_msg("%s", e.msg);
+      RUN(make_objs, kinds[k], &t.arg.o);
       EQ(mpmp_value_create(&t.arg.ready, MPMP_INT64, NULL, 0), 0);
       t.arg.timeout = MPMP_FOREVER;
       if (kinds[k] == C_LOCK)
@@ -646,7 +610,7 @@ static void free_races_with_waits(void **state) {
       EQ(pthread_join(t.th, NULL), 0);
       if (t.res.rc != MPMP_EBADF)
         fail_msg("kind %d, round %d: the waiter returned %d %s (%s)",
-                 kinds[k], round, t.res.rc, code_name(t.res.rc), t.res.msg);
+                 kinds[k], round, t.res.rc, test_code_name(t.res.rc), t.res.msg);
       free_rest(&t.arg.o);
       EQ(mpmp_value_free(t.arg.ready), 0);
       mpmp_heap_info_t now;
@@ -657,29 +621,15 @@ static void free_races_with_waits(void **state) {
   }
 }
 
-/* A watchdog: a test that hangs ends the job with its name. */
-static const char *current = "?";
-
-static void watchdog_fired(int sig) {
-  static const char m1[] = "\ntest_free_waiters: ";
-  static const char m2[] = " is stuck (the watchdog ends the job)\n";
-  (void)sig;
-  (void)!write(2, m1, sizeof m1 - 1);
-  (void)!write(2, current, strlen(current));
-  (void)!write(2, m2, sizeof m2 - 1);
-  _exit(3);
-}
-
+/* The harness's watchdog: a test that hangs ends the job with its name. */
 static int arm(void **state) {
-  current = ((const wstate_t *)*state)->name;
-  signal(SIGALRM, watchdog_fired);
-  alarm((unsigned)(60 * scale()));
+  watchdog_start(((const wstate_t *)*state)->name, (unsigned)(60 * scale()));
   return 0;
 }
 
 static int disarm(void **state) {
   (void)state;
-  alarm(0);
+  watchdog_stop();
   return 0;
 }
 

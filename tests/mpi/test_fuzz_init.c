@@ -77,15 +77,7 @@ static void create_calls(void) {
   mpmp_pool_t *pool;
   mpmp_process_t *p;
   mpmp_executor_t *ex;
-  mpmp_value_t v;
-  mpmp_array_t a;
-  mpmp_lock_t l;
-  mpmp_sem_t s;
-  mpmp_event_t e;
-  mpmp_cond_t c;
-  mpmp_barrier_t b;
-  mpmp_queue_t q;
-  mpmp_conn_t c1, c2;
+  test_objs_t o;
   mpmp_manager_t m;
   mpmp_shm_t *shm;
   mpmp_sharelist_t *sl;
@@ -94,19 +86,19 @@ static void create_calls(void) {
   FZ_ERR(MPMP_ENOTINIT, mpmp_pool_create(&pool, NULL));
   FZ_ERR(MPMP_ENOTINIT, mpmp_process_create(&p, fz_square, NULL, 0, NULL));
   FZ_ERR(MPMP_ENOTINIT, mpmp_executor_create(&ex, NULL));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_value_create(&v, MPMP_INT32, NULL, 1));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_array_create(&a, MPMP_INT32, 4, NULL, 1));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_lock_create(&l));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_rlock_create(&l));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_sem_create(&s, 1));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_bsem_create(&s, 1));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_event_create(&e));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_cond_create(&c, NULL));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_barrier_create(&b, 2));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_queue_create(&q, 2, 8));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_joinable_queue_create(&q, 2, 8));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_simple_queue_create(&q, 8));
-  FZ_ERR(MPMP_ENOTINIT, mpmp_pipe_create(&c1, &c2, 1));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_value_create(&o.v, MPMP_INT32, NULL, 1));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_array_create(&o.a, MPMP_INT32, 4, NULL, 1));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_lock_create(&o.l));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_rlock_create(&o.l));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_sem_create(&o.s, 1));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_bsem_create(&o.s, 1));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_event_create(&o.e));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_cond_create(&o.c, NULL));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_barrier_create(&o.b, 2));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_queue_create(&o.q, 2, 8));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_joinable_queue_create(&o.q, 2, 8));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_simple_queue_create(&o.q, 8));
+  FZ_ERR(MPMP_ENOTINIT, mpmp_pipe_create(&o.c1, &o.c2, 1));
   FZ_ERR(MPMP_ENOTINIT, mpmp_manager_start(&m));
   FZ_ERR(MPMP_ENOTINIT, mpmp_shm_create(&shm, NULL, 8));
   FZ_ERR(MPMP_ENOTINIT, mpmp_shm_attach(&shm, "fz_x"));
@@ -153,15 +145,7 @@ static void null_object_calls(void) {
 /* ---- handles: made before finalize (or garbage before init) -------------- */
 
 typedef struct handles {
-  mpmp_value_t v;
-  mpmp_array_t a;
-  mpmp_lock_t l;
-  mpmp_sem_t s;
-  mpmp_event_t e;
-  mpmp_cond_t c;
-  mpmp_barrier_t b;
-  mpmp_queue_t q;
-  mpmp_conn_t c1, c2;
+  test_objs_t o; /* one object of each basic kind */
   mpmp_manager_t m;
   mpmp_dict_t d;
   mpmp_list_t li;
@@ -174,33 +158,33 @@ static void handle_calls(void) {
   int64_t x = 0;
   char buf[8];
   size_t n = 0;
-  FZ_DOWN(mpmp_value_load(H.v, &x));
-  FZ_DOWN(mpmp_value_store(H.v, &x));
-  FZ_DOWN(mpmp_value_add(H.v, 1, &x));
-  FZ_DOWN(mpmp_value_type(H.v));
-  FZ_DOWN(mpmp_value_free(H.v));
-  FZ_DOWN(mpmp_array_get(H.a, 0, &x));
-  FZ_DOWN(mpmp_array_read(H.a, 0, 0, buf));
-  FZ_DOWN(mpmp_array_data(H.a, &(void *){NULL}));
-  FZ_DOWN(mpmp_lock_acquire(H.l, 0.01));
-  FZ_DOWN(mpmp_lock_release(H.l));
-  FZ_DOWN(mpmp_sem_acquire(H.s, 0.01));
-  FZ_DOWN(mpmp_sem_value(H.s));
-  FZ_DOWN(mpmp_event_set(H.e));
-  FZ_DOWN(mpmp_event_wait(H.e, 0.01));
-  FZ_DOWN(mpmp_cond_acquire(H.c, 0.01));
-  FZ_DOWN(mpmp_cond_notify(H.c, 1));
-  FZ_DOWN(mpmp_barrier_wait(H.b, 0.01));
-  FZ_DOWN(mpmp_barrier_parties(H.b));
-  FZ_DOWN(mpmp_queue_put(H.q, "x", 1, 0.01));
-  FZ_DOWN(mpmp_queue_get(H.q, buf, sizeof buf, &n, 0.01));
-  FZ_DOWN(mpmp_queue_qsize(H.q));
-  FZ_DOWN(mpmp_queue_close(H.q));
-  FZ_DOWN(mpmp_conn_send(H.c1, "x", 1, 0.01));
-  FZ_DOWN(mpmp_conn_recv(H.c2, buf, sizeof buf, &n, 0.01));
-  FZ_DOWN(mpmp_conn_poll(H.c2, 0.01));
-  FZ_DOWN(mpmp_conn_wait(&H.c2.ref, 1, 0.01, NULL));
-  FZ_DOWN(mpmp_pipe_free(H.c1, H.c2));
+  FZ_DOWN(mpmp_value_load(H.o.v, &x));
+  FZ_DOWN(mpmp_value_store(H.o.v, &x));
+  FZ_DOWN(mpmp_value_add(H.o.v, 1, &x));
+  FZ_DOWN(mpmp_value_type(H.o.v));
+  FZ_DOWN(mpmp_value_free(H.o.v));
+  FZ_DOWN(mpmp_array_get(H.o.a, 0, &x));
+  FZ_DOWN(mpmp_array_read(H.o.a, 0, 0, buf));
+  FZ_DOWN(mpmp_array_data(H.o.a, &(void *){NULL}));
+  FZ_DOWN(mpmp_lock_acquire(H.o.l, 0.01));
+  FZ_DOWN(mpmp_lock_release(H.o.l));
+  FZ_DOWN(mpmp_sem_acquire(H.o.s, 0.01));
+  FZ_DOWN(mpmp_sem_value(H.o.s));
+  FZ_DOWN(mpmp_event_set(H.o.e));
+  FZ_DOWN(mpmp_event_wait(H.o.e, 0.01));
+  FZ_DOWN(mpmp_cond_acquire(H.o.c, 0.01));
+  FZ_DOWN(mpmp_cond_notify(H.o.c, 1));
+  FZ_DOWN(mpmp_barrier_wait(H.o.b, 0.01));
+  FZ_DOWN(mpmp_barrier_parties(H.o.b));
+  FZ_DOWN(mpmp_queue_put(H.o.q, "x", 1, 0.01));
+  FZ_DOWN(mpmp_queue_get(H.o.q, buf, sizeof buf, &n, 0.01));
+  FZ_DOWN(mpmp_queue_qsize(H.o.q));
+  FZ_DOWN(mpmp_queue_close(H.o.q));
+  FZ_DOWN(mpmp_conn_send(H.o.c1, "x", 1, 0.01));
+  FZ_DOWN(mpmp_conn_recv(H.o.c2, buf, sizeof buf, &n, 0.01));
+  FZ_DOWN(mpmp_conn_poll(H.o.c2, 0.01));
+  FZ_DOWN(mpmp_conn_wait(&H.o.c2.ref, 1, 0.01, NULL));
+  FZ_DOWN(mpmp_pipe_free(H.o.c1, H.o.c2));
   FZ_DOWN(mpmp_manager_alive(H.m));
   FZ_DOWN(mpmp_manager_shutdown(H.m));
   FZ_DOWN(mpmp_manager_rank(H.m));
@@ -215,11 +199,11 @@ static void handle_calls(void) {
 static void info_calls(void) {
   size_t n = 0;
   mpmp_lock_t l;
-  FZ_DOWN(mpmp_array_len(H.a, &n));
-  FZ_DOWN(mpmp_value_get_lock(H.v, &l));
-  FZ_DOWN(mpmp_array_get_lock(H.a, &l));
-  FZ_DOWN(mpmp_array_type(H.a));
-  FZ_DOWN(mpmp_cond_get_lock(H.c, &l));
+  FZ_DOWN(mpmp_array_len(H.o.a, &n));
+  FZ_DOWN(mpmp_value_get_lock(H.o.v, &l));
+  FZ_DOWN(mpmp_array_get_lock(H.o.a, &l));
+  FZ_DOWN(mpmp_array_type(H.o.a));
+  FZ_DOWN(mpmp_cond_get_lock(H.o.c, &l));
 }
 
 static void fuzz_before_init(void **state) {
@@ -265,12 +249,7 @@ static int make_objects(void) {
   int rc = 0;
   int64_t x = 3, out = 0, nap = 100;
   mpmp_sl_item_t seven = mpmp_sl_int(7);
-  rc |= mpmp_value_create(&H.v, MPMP_INT64, NULL, 1);
-  rc |= mpmp_array_create(&H.a, MPMP_INT32, 4, NULL, 1);
-  rc |= mpmp_lock_create(&H.l) | mpmp_sem_create(&H.s, 1);
-  rc |= mpmp_event_create(&H.e) | mpmp_cond_create(&H.c, NULL);
-  rc |= mpmp_barrier_create(&H.b, 2) | mpmp_queue_create(&H.q, 2, 8);
-  rc |= mpmp_pipe_create(&H.c1, &H.c2, 1);
+  rc |= test_objs_make(&H.o);
   rc |= mpmp_manager_start(&H.m);
   rc |= mpmp_dict_create(H.m, &H.d) | mpmp_list_create(H.m, &H.li);
   rc |= mpmp_namespace_create(H.m, &H.ns);
@@ -401,8 +380,8 @@ static void fuzz_init_again(void **state) {
   else if (rc == MPMP_MAIN) {
     /* a handle of the first session names nothing in this one */
     int64_t x;
-    FZ_ERR(MPMP_EBADF, mpmp_value_load(H.v, &x));
-    FZ_ERR(MPMP_EBADF, mpmp_queue_qsize(H.q));
+    FZ_ERR(MPMP_EBADF, mpmp_value_load(H.o.v, &x));
+    FZ_ERR(MPMP_EBADF, mpmp_queue_qsize(H.o.q));
     FZ_ERR(MPMP_EBADF, mpmp_dict_len(H.d, &(size_t){0}));
     FZ_EQ(0, mpmp_finalize());
   }
@@ -424,8 +403,7 @@ static const struct CMUnitTest after[] = {
 };
 
 int main(int argc, char **argv) {
-  const char *world_rank = getenv("OMPI_COMM_WORLD_RANK");
-  int first = world_rank == NULL || !strcmp(world_rank, "0"), failed = 0;
+  int first = test_world_rank() <= 0, failed = 0;
   int provided = 0;
   user_mpi = argc > 1 && !strcmp(argv[1], "--user-mpi");
   devnull = fopen("/dev/null", "w");
@@ -436,7 +414,7 @@ int main(int argc, char **argv) {
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   if (first) /* every rank would say the same */
     failed |= cmocka_run_group_tests_name("before_init", before, NULL, NULL);
-  int rc = mpmp_init(&argc, &argv);
+  int rc = test_init(&argc, &argv); /* says why it failed */
   if (rc == MPMP_MAIN) {
     if (make_objects() != 0) {
       fprintf(stderr, "making the objects failed: %s\n", mpmp_errmsg());
@@ -455,7 +433,6 @@ int main(int argc, char **argv) {
         mpmp_finalize();
     }
   } else {
-    fprintf(stderr, "mpmp_init: %s: %s\n", mpmp_err_name(rc), mpmp_errmsg());
     failed = 1;
   }
   if (user_mpi)

@@ -19,16 +19,11 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include <mpmp.h>
-
-static int world_rank(void) {
-  const char *r = getenv("OMPI_COMM_WORLD_RANK");
-  return r != NULL ? atoi(r) : -1;
-}
+#include "mpitest.h"
 
 int main(int argc, char **argv) {
   const char *want = NULL, *texts[16];
-  int ntexts = 0, rank = world_rank();
+  int ntexts = 0, rank = test_world_rank();
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--main-only") && i + 1 < argc) {
       char *kv = argv[++i], *eq = strchr(kv, '=');

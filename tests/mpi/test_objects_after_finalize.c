@@ -4,41 +4,21 @@
  * never a crash (get_lock read the unmapped heap) nor a success. The CMocka
  * group runs on the main rank after finalize; workers have left by then.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <cmocka.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
+/* One object of each basic kind, and the node that made them. */
 typedef struct objs {
-  mpmp_value_t v;
-  mpmp_array_t a;
-  mpmp_lock_t l;
-  mpmp_sem_t s;
-  mpmp_event_t e;
-  mpmp_cond_t c;
-  mpmp_barrier_t b;
-  mpmp_queue_t q;
-  mpmp_conn_t c1, c2;
+  test_objs_t h;
   int node;
 } objs_t;
 
 static int make(objs_t *o) {
-  int64_t zero = 0;
   o->node = mpmp_node_id();
-  if (mpmp_value_create(&o->v, MPMP_INT64, &zero, 1) < 0 ||
-      mpmp_array_create(&o->a, MPMP_INT64, 4, NULL, 1) < 0 ||
-      mpmp_lock_create(&o->l) < 0 || mpmp_sem_create(&o->s, 1) < 0 ||
-      mpmp_event_create(&o->e) < 0 || mpmp_cond_create(&o->c, NULL) < 0 ||
-      mpmp_barrier_create(&o->b, 2) < 0 ||
-      mpmp_queue_create(&o->q, 2, 8) < 0 ||
-      mpmp_pipe_create(&o->c1, &o->c2, 1) < 0)
-    return -1;
-  return 0;
+  return test_objs_make(&o->h) != 0 ? -1 : 0;
 }
 
 static int make_body(mpmp_ctx_t *ctx) {
@@ -55,13 +35,7 @@ static mpmp_dict_t dict;
 static mpmp_list_t list;
 static mpmp_namespace_t ns;
 
-#define NOTINIT(call)                                                    \
-  do {                                                                   \
-    int rc_ = (call);                                                    \
-    if (rc_ != MPMP_ENOTINIT)                                            \
-      fail_msg("%s returned %d (%s), expected MPMP_ENOTINIT: %s", #call, \
-               rc_, mpmp_err_name(rc_), mpmp_errmsg());                  \
-  } while (0)
+#define NOTINIT(call) RC(call, MPMP_ENOTINIT)
 
 static void after_finalize_values_and_arrays(void **state) {
   (void)state;
@@ -72,28 +46,28 @@ static void after_finalize_values_and_arrays(void **state) {
     double d = 0;
     void *p = NULL;
     mpmp_lock_t l;
-    NOTINIT(mpmp_value_get_lock(o->v, &l));
-    NOTINIT(mpmp_array_get_lock(o->a, &l));
-    NOTINIT(mpmp_value_load(o->v, &x));
-    NOTINIT(mpmp_value_store(o->v, &x));
-    NOTINIT(mpmp_value_add(o->v, 1, &x));
-    NOTINIT(mpmp_value_exchange(o->v, 1, &x));
-    NOTINIT(mpmp_value_cas(o->v, &x, 1));
-    NOTINIT(mpmp_value_type(o->v));
-    NOTINIT(mpmp_value_get_i64(o->v, &x));
-    NOTINIT(mpmp_value_set_i64(o->v, 1));
-    NOTINIT(mpmp_value_get_f64(o->v, &d));
-    NOTINIT(mpmp_value_set_f64(o->v, 1.0));
-    NOTINIT(mpmp_value_free(o->v));
-    NOTINIT(mpmp_array_len(o->a, &n));
-    NOTINIT(mpmp_array_type(o->a));
-    NOTINIT(mpmp_array_get(o->a, 0, &x));
-    NOTINIT(mpmp_array_set(o->a, 0, &x));
-    NOTINIT(mpmp_array_read(o->a, 0, 1, &x));
-    NOTINIT(mpmp_array_write(o->a, 0, 1, &x));
-    NOTINIT(mpmp_array_add(o->a, 0, 1, &x));
-    NOTINIT(mpmp_array_data(o->a, &p));
-    NOTINIT(mpmp_array_free(o->a));
+    NOTINIT(mpmp_value_get_lock(o->h.v, &l));
+    NOTINIT(mpmp_array_get_lock(o->h.a, &l));
+    NOTINIT(mpmp_value_load(o->h.v, &x));
+    NOTINIT(mpmp_value_store(o->h.v, &x));
+    NOTINIT(mpmp_value_add(o->h.v, 1, &x));
+    NOTINIT(mpmp_value_exchange(o->h.v, 1, &x));
+    NOTINIT(mpmp_value_cas(o->h.v, &x, 1));
+    NOTINIT(mpmp_value_type(o->h.v));
+    NOTINIT(mpmp_value_get_i64(o->h.v, &x));
+    NOTINIT(mpmp_value_set_i64(o->h.v, 1));
+    NOTINIT(mpmp_value_get_f64(o->h.v, &d));
+    NOTINIT(mpmp_value_set_f64(o->h.v, 1.0));
+    NOTINIT(mpmp_value_free(o->h.v));
+    NOTINIT(mpmp_array_len(o->h.a, &n));
+    NOTINIT(mpmp_array_type(o->h.a));
+    NOTINIT(mpmp_array_get(o->h.a, 0, &x));
+    NOTINIT(mpmp_array_set(o->h.a, 0, &x));
+    NOTINIT(mpmp_array_read(o->h.a, 0, 1, &x));
+    NOTINIT(mpmp_array_write(o->h.a, 0, 1, &x));
+    NOTINIT(mpmp_array_add(o->h.a, 0, 1, &x));
+    NOTINIT(mpmp_array_data(o->h.a, &p));
+    NOTINIT(mpmp_array_free(o->h.a));
   }
 }
 
@@ -102,23 +76,23 @@ static void after_finalize_sync_objects(void **state) {
   for (int k = 0; k < 2; k++) {
     objs_t *o = &sets[k];
     mpmp_lock_t l;
-    NOTINIT(mpmp_lock_acquire(o->l, 0));
-    NOTINIT(mpmp_lock_release(o->l));
-    NOTINIT(mpmp_lock_is_mine(o->l));
-    NOTINIT(mpmp_lock_free(o->l));
-    NOTINIT(mpmp_sem_acquire(o->s, 0));
-    NOTINIT(mpmp_sem_release(o->s));
-    NOTINIT(mpmp_sem_value(o->s));
-    NOTINIT(mpmp_event_set(o->e));
-    NOTINIT(mpmp_event_is_set(o->e));
-    NOTINIT(mpmp_event_wait(o->e, 0));
-    NOTINIT(mpmp_cond_get_lock(o->c, &l));
-    NOTINIT(mpmp_cond_acquire(o->c, 0));
-    NOTINIT(mpmp_cond_wait(o->c, 0));
-    NOTINIT(mpmp_cond_notify_all(o->c));
-    NOTINIT(mpmp_barrier_wait(o->b, 0));
-    NOTINIT(mpmp_barrier_parties(o->b));
-    NOTINIT(mpmp_barrier_free(o->b));
+    NOTINIT(mpmp_lock_acquire(o->h.l, 0));
+    NOTINIT(mpmp_lock_release(o->h.l));
+    NOTINIT(mpmp_lock_is_mine(o->h.l));
+    NOTINIT(mpmp_lock_free(o->h.l));
+    NOTINIT(mpmp_sem_acquire(o->h.s, 0));
+    NOTINIT(mpmp_sem_release(o->h.s));
+    NOTINIT(mpmp_sem_value(o->h.s));
+    NOTINIT(mpmp_event_set(o->h.e));
+    NOTINIT(mpmp_event_is_set(o->h.e));
+    NOTINIT(mpmp_event_wait(o->h.e, 0));
+    NOTINIT(mpmp_cond_get_lock(o->h.c, &l));
+    NOTINIT(mpmp_cond_acquire(o->h.c, 0));
+    NOTINIT(mpmp_cond_wait(o->h.c, 0));
+    NOTINIT(mpmp_cond_notify_all(o->h.c));
+    NOTINIT(mpmp_barrier_wait(o->h.b, 0));
+    NOTINIT(mpmp_barrier_parties(o->h.b));
+    NOTINIT(mpmp_barrier_free(o->h.b));
   }
 }
 
@@ -129,16 +103,16 @@ static void after_finalize_queues_and_pipes(void **state) {
     char buf[8];
     size_t n;
     int ready[1];
-    NOTINIT(mpmp_queue_put(o->q, "x", 1, 0));
-    NOTINIT(mpmp_queue_get(o->q, buf, sizeof buf, &n, 0));
-    NOTINIT(mpmp_queue_qsize(o->q));
-    NOTINIT(mpmp_queue_close(o->q));
-    NOTINIT(mpmp_queue_free(o->q));
-    NOTINIT(mpmp_conn_send(o->c2, "x", 1, 0));
-    NOTINIT(mpmp_conn_recv(o->c1, buf, sizeof buf, &n, 0));
-    NOTINIT(mpmp_conn_poll(o->c1, 0));
-    NOTINIT(mpmp_conn_wait(&o->q.ref, 1, 0, ready));
-    NOTINIT(mpmp_pipe_free(o->c1, o->c2));
+    NOTINIT(mpmp_queue_put(o->h.q, "x", 1, 0));
+    NOTINIT(mpmp_queue_get(o->h.q, buf, sizeof buf, &n, 0));
+    NOTINIT(mpmp_queue_qsize(o->h.q));
+    NOTINIT(mpmp_queue_close(o->h.q));
+    NOTINIT(mpmp_queue_free(o->h.q));
+    NOTINIT(mpmp_conn_send(o->h.c2, "x", 1, 0));
+    NOTINIT(mpmp_conn_recv(o->h.c1, buf, sizeof buf, &n, 0));
+    NOTINIT(mpmp_conn_poll(o->h.c1, 0));
+    NOTINIT(mpmp_conn_wait(&o->h.q.ref, 1, 0, ready));
+    NOTINIT(mpmp_pipe_free(o->h.c1, o->h.c2));
   }
 }
 
@@ -165,13 +139,11 @@ static const struct CMUnitTest tests[] = {
 };
 
 int main(int argc, char **argv) {
-  int rc = mpmp_init(&argc, &argv);
+  int rc = test_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
-  if (rc < 0) {
-    fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
+  if (rc < 0)
     return 1;
-  }
   mpmp_process_t *p = NULL;
   const void *res = NULL;
   size_t size = 0;

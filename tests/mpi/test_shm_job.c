@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 #include <mpi.h>
-#include <mpmp.h>
+
+#include "shm_common.h"
 
 #define MIB (1u << 20)
 
@@ -42,36 +43,6 @@ static void die(const char *what, int rc) {
     if (rc_ != 0)                                                          \
       die(#call, rc_);                                                     \
   } while (0)
-
-static void nap(double s) {
-  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-  nanosleep(&ts, NULL);
-}
-
-/* Entries under /dev/shm (two levels) whose name contains `sub`. */
-static int in_dev_shm(const char *sub) {
-  int n = 0;
-  DIR *d = opendir("/dev/shm");
-  if (d == NULL)
-    return 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    n += strstr(de->d_name, sub) != NULL;
-    char path[512];
-    snprintf(path, sizeof path, "/dev/shm/%s", de->d_name);
-    DIR *s = opendir(path);
-    if (s == NULL)
-      continue;
-    struct dirent *e;
-    while ((e = readdir(s)) != NULL)
-      n += strstr(e->d_name, sub) != NULL;
-    closedir(s);
-  }
-  closedir(d);
-  return n;
-}
 
 static mpmp_shm_t *make(const char *name, size_t size, int seed) {
   mpmp_shm_t *s = NULL;
@@ -144,7 +115,7 @@ static int wait_file(const char *dir, const char *what, const char *tag) {
     struct stat st;
     if (stat(path, &st) == 0)
       return 0;
-    nap(0.01);
+    test_sleep(0.01);
   }
   fprintf(stderr, "test_shm_job: %s never appeared\n", path);
   return -1;
@@ -231,15 +202,13 @@ static int report_held(const char *who, int rank) {
 }
 
 int main(int argc, char **argv) {
-  int rc = mpmp_init(&argc, &argv);
+  int rc = test_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE) {
-    const char *r = getenv("OMPI_COMM_WORLD_RANK"); /* MPI is finalized */
-    return report_held("worker", r ? atoi(r) : -1) != 0;
+    /* MPI is finalized: the rank the job started it with */
+    return report_held("worker", test_world_rank()) != 0;
   }
-  if (rc < 0) {
-    fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
+  if (rc < 0)
     return 1;
-  }
   const char *mode = argc > 1 ? argv[1] : "normal";
   if (strcmp(mode, "iso") == 0) {
     if (argc < 6) {
@@ -283,7 +252,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "wait") == 0) {
     printf("READY\n");
     fflush(stdout);
-    nap(50.0); /* SIGINT ends the job meanwhile */
+    test_sleep(50.0); /* SIGINT ends the job meanwhile */
     fprintf(stderr, "test_shm_job: never interrupted\n");
     return 6;
   }

@@ -247,30 +247,6 @@ static void shm_unlink_while_a_worker_maps_it(void **state) {
 
 /* ---- what the kernel sees --------------------------------------------------- */
 
-static int in_dev_shm(const char *sub) {
-  int n = 0;
-  DIR *d = opendir("/dev/shm");
-  if (d == NULL)
-    return 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    n += strstr(de->d_name, sub) != NULL;
-    char path[512];
-    snprintf(path, sizeof path, "/dev/shm/%s", de->d_name);
-    DIR *s = opendir(path);
-    if (s == NULL)
-      continue;
-    struct dirent *e;
-    while ((e = readdir(s)) != NULL)
-      n += strstr(e->d_name, sub) != NULL;
-    closedir(s);
-  }
-  closedir(d);
-  return n;
-}
-
 static void shm_block_is_a_private_sealed_memfd_not_in_dev_shm(void **state) {
   (void)state;
   const char *name = "kernel-view";

@@ -8,17 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
 static int common_task(mpmp_ctx_t *ctx) { (void)ctx; return 0; }
 MPMP_TASK(common_task);
 static int extra_task(mpmp_ctx_t *ctx) { (void)ctx; return 0; }
 
 int main(int argc, char **argv) {
-  const char *r = getenv("OMPI_COMM_WORLD_RANK");
-  if (r == NULL)
-    r = getenv("PMI_RANK");
-  int rank = r ? atoi(r) : 0;
+  int rank = test_world_rank();
+  if (rank < 0) /* started alone */
+    rank = 0;
   if (rank == 1)
     mpmp_task_register(extra_task, "extra_task", __FILE__);
   int rc = mpmp_init(&argc, &argv);

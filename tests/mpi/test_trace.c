@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
 #define N 200
 #define CHUNK 10
@@ -32,7 +32,7 @@ MPMP_TASK(traced_square);
 
 static int traced_body(mpmp_ctx_t *ctx) {
   (void)ctx;
-  usleep(20000);
+  test_sleep(0.02);
   return 0;
 }
 MPMP_TASK(traced_body);
@@ -214,13 +214,11 @@ int main(int argc, char **argv) {
   } else {
     unsetenv("MPMP_TRACE");
   }
-  int rc = mpmp_init(&argc, &argv);
+  int rc = test_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
-  if (rc < 0) {
-    fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
+  if (rc < 0)
     return 1;
-  }
   CHECK(world == 0, "run this under Open MPI's mpirun");
   int size = mpmp_world_size();
   int64_t in[N], out[N];

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mpmp.h>
+#include "mpitest.h"
 
 #define ROUNDS 3
 #define N 100
