@@ -73,6 +73,21 @@ void mpmp__chunk_fini(void);
  * them) must not hold a later run up. */
 void mpmp__chunk_forget_sends(void);
 
+/* Task hosts (host.c): a worker's child processes that run isolated
+ * items, so that a crash costs the item. start: fork the fork server
+ * (at setup, before any thread of ours runs); stop: end it and its host. */
+int mpmp__host_start(void);
+void mpmp__host_stop(void);
+int mpmp__host_ready(void);
+/* Run the chunk's items in the host: results into `out` (apply: a new
+ * *own of *own_len bytes), each failure through fail(arg, ...). */
+struct mpmp__chunk_hdr;
+int mpmp__host_run(const struct mpmp__chunk_hdr *h, const char *in, char *out,
+                   void **own, size_t *own_len,
+                   void (*fail)(void *arg, uint64_t index, int code,
+                                const char *msg),
+                   void *arg);
+
 /* ---- main side ----------------------------------------------------------- */
 
 /* Main side: claim/free worker ranks (mpmp__par.lock held). */
