@@ -49,23 +49,20 @@ static void add_failure(fail_buf_t *f, uint64_t index, int code,
 
 /* Run one item (ctx prepared by the caller); a failure leaves its message
  * in `f`. This is the per-item hot path of every map: keep it lean. */
-static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
-                     uint32_t i, mpmp_ctx_t *ctx, fail_buf_t *f) {
-  int rc = t->fn(ctx);
-  if (ctx->errmsg == NULL && rc < 0) {
-    char msg[200];
+void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx) {
+  char msg[200];
+  if (rc < 0)
     snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
              t->name, rc, mpmp_strerror(rc));
-    ctx->errmsg = mpmp__strdup(msg);
-  }
-  /* A task that returns once terminate() asked it to stop did not finish
-   * its item: the item fails, as Python's terminate fails the results. */
-  if (ctx->errmsg == NULL && mpmp__stopped(ctx)) {
-    char msg[200];
+  else /* Python's terminate fails the results of the tasks it stopped */
     snprintf(msg, sizeof msg, "task '%s' was terminated before it finished "
              "(the pool was terminated)", t->name);
-    ctx->errmsg = mpmp__strdup(msg);
-  }
+  ctx->errmsg = mpmp__strdup(msg);
+}
+
+static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
+                     uint32_t i, mpmp_ctx_t *ctx, fail_buf_t *f) {
+  mpmp__item_verdict(t, t->fn(ctx), ctx);
   if (ctx->errmsg != NULL)
     add_failure(f, h->first + i, MPMP_ETASK, ctx->errmsg);
 }

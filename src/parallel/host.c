@@ -156,20 +156,8 @@ static void host_run(void) {
       ctx.slot = H.base + in_end + i * c->out_size;
       memset(ctx.slot, 0, c->out_size);
     }
-    int rc = t->fn(&ctx);
+    mpmp__item_verdict(t, t->fn(&ctx), &ctx);
     c = ctl();
-    if (ctx.errmsg == NULL && rc < 0) {
-      char msg[200];
-      snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a "
-               "message", t->name, rc, mpmp_strerror(rc));
-      ctx.errmsg = mpmp__strdup(msg);
-    }
-    if (ctx.errmsg == NULL && mpmp__stopped(&ctx)) {
-      char msg[200];
-      snprintf(msg, sizeof msg, "task '%s' was terminated before it "
-               "finished (the pool was terminated)", t->name);
-      ctx.errmsg = mpmp__strdup(msg);
-    }
     if (ctx.errmsg != NULL) {
       host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
     } else if (!c->out_size && ctx.out_size > 0) { /* apply: its result */
@@ -344,7 +332,7 @@ void mpmp__host_stop(void) {
   mpmp__rt.stop = &mpmp__rt.stop_own;
   if (H.sock >= 0)
     close(H.sock); /* the server kills its host and ends */
-  if (H.server > 0) {
+  if (H.server > 0) { /* it ends at once: the socket closed */
     int st;
     while (waitpid(H.server, &st, 0) < 0 && errno == EINTR)
       ;
@@ -355,6 +343,18 @@ void mpmp__host_stop(void) {
   H.base = NULL;
   H.mapped = 0;
   H.server = 0;
+}
+
+/* Did the fork server die (then nobody reaps a host or wakes us)? Its
+ * host dies with it (PR_SET_PDEATHSIG). */
+static int server_gone(uint32_t resp) {
+  int st;
+  if (H.server <= 0 || waitpid(H.server, &st, WNOHANG) != H.server)
+    return 0;
+  H.server = 0;
+  host_ctl_t *c = ctl();
+  atomic_store(&c->host_pid, 0);
+  return atomic_load(&c->resp) == resp;
 }
 
 /* Why the host died, in words. */
@@ -443,6 +443,10 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
         kill_host(resp);
         break;
       }
+      if (server_gone(resp))
+        return mpmp__err(MPMP_ECRASHED, "the task hosts' fork server of "
+                         "rank %d died: this worker runs no more isolated "
+                         "items", mpmp__net.rank);
     }
     if (remap() < 0)
       return mpmp__err(MPMP_ENOMEM, "cannot map the task hosts' region");
@@ -471,8 +475,8 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       mpmp__free(msg);
       p += sizeof rec + rec.len;
     }
-    if (!atomic_load(&c->gone))
-      break; /* every item ran */
+    if (!atomic_load(&c->gone) || done >= n)
+      break; /* every item ran (a host that died after them cost none) */
     /* The host died in item `start + done`; the rest go to a new host. */
     char how[160], msg[600];
     describe(atomic_load(&c->status), how, sizeof how);

@@ -64,6 +64,18 @@ int mpmp__pool_finalize(void);         /* terminate and free the pools left */
 
 /* ---- worker side --------------------------------------------------------- */
 
+/* An item's task returned `rc`: an item that returned an error without a
+ * message, or returned once terminate() asked it to stop (it did not
+ * finish), gets its failure message. The per-item hot path of every map
+ * (in the worker and in a task host): one predictable branch. */
+void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx);
+static inline void mpmp__item_verdict(const mpmp__task_entry_t *t, int rc,
+                                      mpmp_ctx_t *ctx) {
+  if (__builtin_expect(ctx->errmsg == NULL && (rc < 0 || mpmp__stopped(ctx)),
+                       0))
+    mpmp__item_failed(t, rc, ctx);
+}
+
 void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
 /* Run one RUN_CHUNK message and report it. */
 void mpmp__chunk_run(const void *msg, size_t len);

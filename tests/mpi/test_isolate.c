@@ -226,6 +226,28 @@ static void isolate_terminate_kills_an_ignoring_task(void **state) {
   OK(mpmp_pool_destroy(pool));
 }
 
+/* A task that asks mpmp_should_stop() in its host stops at terminate, well
+ * before the grace period, and its items fail as terminated. */
+static void isolate_terminate_reaches_the_host(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  int ignore[2] = {0, 0}, out[2];
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_map_async(pool, runaway, ignore, 2, sizeof *ignore, out,
+                         sizeof *out, 1, NULL, NULL, &res));
+  test_sleep(0.2);
+  double t0 = test_now();
+  OK(mpmp_pool_terminate(pool));
+  OK(mpmp_pool_join(pool, 10));
+  IN(test_now() - t0, 0, 0.9);
+  RC(mpmp_async_get(res, 0), MPMP_ETASK);
+  HAS_MSG("terminated");
+  mpmp_async_destroy(res);
+  OK(mpmp_pool_destroy(pool));
+}
+
 /* The executor's futures: the crashed one says so, the others hold
  * their results, and the executor takes more work. */
 static void isolate_executor_futures(void **state) {
@@ -300,6 +322,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_apply_crash_and_result),
     cmocka_unit_test(isolate_hundred_crashes),
     cmocka_unit_test(isolate_terminate_kills_an_ignoring_task),
+    cmocka_unit_test(isolate_terminate_reaches_the_host),
     cmocka_unit_test(isolate_executor_futures),
     cmocka_unit_test(isolate_never_refuses_hosts),
     cmocka_unit_test(isolate_options_are_checked),
