@@ -9,6 +9,7 @@
  * machines are noisy, so compare medians of several runs too (README.md, "Performance").
  */
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,9 +160,13 @@ static int cpu_item(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(cpu_item);
 
+/* Rows of isolated tasks set this around their run (task hosts). */
+static int bench_isolate;
+
 static mpmp_pool_t *bench_pool(void) {
   mpmp_pool_t *pool = NULL;
-  mpmp_pool_create(&pool, NULL);
+  mpmp_pool_opts_t o = {.isolate = bench_isolate ? MPMP_ISOLATE_ALWAYS : 0};
+  mpmp_pool_create(&pool, &o);
   return pool;
 }
 
@@ -234,6 +239,56 @@ static int bench_map(double *value, size_t n, size_t chunk, int reps) {
 }
 
 static int bench_map_chunk1(double *value) { return bench_map(value, 100000, 1, 5); }
+
+/* The same rows with the tasks in task hosts (issue 14's cost). */
+static int bench_task_roundtrip_isolated(double *value) {
+  bench_isolate = 1;
+  int rc = bench_task_roundtrip(value);
+  bench_isolate = 0;
+  return rc;
+}
+
+static int bench_map_chunk1_isolated(double *value) {
+  bench_isolate = 1;
+  int rc = bench_map(value, 100000, 1, 5);
+  bench_isolate = 0;
+  return rc;
+}
+
+static int crash_now(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  raise(SIGSEGV);
+  return 0;
+}
+MPMP_TASK(crash_now);
+
+/* A host's crash, then the next item on that worker: the time of both,
+ * less an ordinary round trip (median of 21). */
+static int bench_crash_recover(double *value) {
+  enum { REPS = 21 };
+  double t[REPS];
+  two_t arg = {1, 2};
+  int64_t r;
+  mpmp_pool_opts_t o = {.processes = 1, .isolate = MPMP_ISOLATE_ALWAYS};
+  mpmp_pool_t *pool = NULL;
+  if (mpmp_pool_create(&pool, &o) < 0 ||
+      mpmp_pool_apply(pool, add_two, &arg, sizeof arg, &r, sizeof r, NULL) < 0)
+    return -1;
+  for (int k = 0; k < REPS; k++) {
+    double t0 = now();
+    if (mpmp_pool_apply(pool, add_two, &arg, sizeof arg, &r, sizeof r, NULL) < 0)
+      return -1;
+    double t1 = now();
+    if (mpmp_pool_apply(pool, crash_now, &arg, sizeof arg, &r, sizeof r,
+                        NULL) != MPMP_ECRASHED ||
+        mpmp_pool_apply(pool, add_two, &arg, sizeof arg, &r, sizeof r, NULL) < 0)
+      return -1;
+    t[k] = ((now() - t1) - (t1 - t0)) * 1e3;
+  }
+  mpmp_pool_destroy(pool);
+  *value = median(t, REPS);
+  return 0;
+}
 static int bench_map_items(double *value) { return bench_map(value, 10000000, 0, 7); }
 
 /* 16 CPU-bound items: serial on the main rank, then on the pool. */
@@ -724,6 +779,14 @@ static const bench_t benches[] = {
      bench_task_async},
     {"map_chunk1_items_per_s", "items/s", "map of 10^5 ints, chunksize 1", 1,
      bench_map_chunk1},
+    {"task_roundtrip_isolated_us", "us", "task_roundtrip_us with the tasks "
+     "in task hosts (target: <= 2x task_roundtrip_us)", 1,
+     bench_task_roundtrip_isolated},
+    {"map_chunk1_isolated_items_per_s", "items/s", "map_chunk1_items_per_s "
+     "with the tasks in task hosts (target: >= 0.5x)", 1,
+     bench_map_chunk1_isolated},
+    {"crash_recover_ms", "ms", "a task host's crash to the next item run on "
+     "that worker (target: <= 20 ms)", 1, bench_crash_recover},
     {"map_items_per_s", "items/s", "map of 10^7 ints to long x*x, auto chunks",
      1, bench_map_items},
     {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "

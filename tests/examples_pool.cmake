@@ -111,3 +111,9 @@ mpmp_example_test(executor_exceptions 4
 # chunked(range(1_000_000), 10000) through executor.map, results.extend
 mpmp_example_test(executor_chunked 4
   "(^|\n)len\\(results\\): 1000000\nsum\\(results\\): 333332833333500000\nresults\\[i\\] == i \\*\\* 2 for every i\n${POOL_SHARED}")
+
+# A map with a crashing task in task hosts (README, "When a task crashes"):
+# the bad record's item fails with MPMP_ECRASHED naming signal 11, the
+# other seven results are right, and the pool maps again.
+mpmp_example_test(pool_isolated 3
+  "map: MPMP_ECRASHED\nitem 5 failed: task 'parse' crashed on item 5 on rank [12]: its host process killed by signal 11 \\(Segmentation fault\\)\n0 10 20 30 40 60 70\nagain: item 5 = 50\n")

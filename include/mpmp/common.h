@@ -55,7 +55,9 @@ extern "C" {
   XX(ETOPO, -3009, "hwloc topology or binding failed")                       \
   XX(EEOF, -3010, "end of file")                                             \
   XX(EBROKEN, -3011, "broken (aborted or timed out) barrier")                \
-  XX(EDEAD, -3012, "the rank serving this object is gone")
+  XX(EDEAD, -3012, "the rank serving this object is gone")                  \
+  XX(ECRASHED, -3013, "the task's host process died (a crash, abort, exit "  \
+     "or kill)")
 
 typedef enum {
 #define MPMP__ERR_ENUM(name, value, msg) MPMP_##name = (value),

@@ -68,12 +68,27 @@ typedef struct mpmp_pool mpmp_pool_t;
 typedef struct mpmp_async mpmp_async_t;
 
 /** Options; a NULL pointer means all defaults. */
+/** Where a pool's tasks run (mpmp_pool_opts_t.isolate). */
+enum {
+  MPMP_ISOLATE_DEFAULT = 0, /**< as the MPMP_ISOLATE setting says */
+  MPMP_ISOLATE_ALWAYS = 1,  /**< in a task host: a crash costs the item */
+  MPMP_ISOLATE_NEVER = 2    /**< in the worker rank: a crash ends the job */
+};
+
 typedef struct mpmp_pool_opts {
   int processes;            /**< workers to claim; 0: every free worker */
   mpmp_task_fn initializer; /**< run once on each worker at create; may be NULL */
   const void *initarg;      /**< its argument bytes (copied) */
   size_t initarg_size;
   size_t max_result;        /**< largest apply result; 0: 64 KiB */
+  /** Run the tasks in task hosts (child processes of the workers that
+   *  never call MPI): a task that crashes, aborts, exits or runs past
+   *  \p task_timeout fails its item with ::MPMP_ECRASHED (or
+   *  ::MPMP_ETIMEDOUT) and the pool goes on. ::MPMP_ISOLATE_DEFAULT (0):
+   *  as MPMP_ISOLATE says (auto: only when \p task_timeout is set). */
+  int isolate;
+  /** Seconds one item may run (0: no limit); needs isolation. */
+  double task_timeout;
 } mpmp_pool_opts_t;
 
 /**

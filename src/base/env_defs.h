@@ -51,6 +51,11 @@
      "written at finalize; Chrome trace JSON: open it in Perfetto)")         \
   XX(TERM_GRACE, DOUBLE, "5", 0, 86400, "seconds", "",                       \
      "seconds a daemon process gets to stop at finalize before the job is "  \
-     "aborted")
+     "aborted, and an isolated task to stop after terminate before its "     \
+     "host is killed")                                                       \
+  XX(ISOLATE, STR, "auto", 0, 0, "", "auto|always|never",                    \
+     "where pool tasks run: auto (in a task host when the pool sets a "      \
+     "task_timeout), always (in a task host: a crash costs the item), never "\
+     "(in the worker rank; no task hosts are started)")
 
 #endif /* MPMP_ENV_DEFS_H */

@@ -18,7 +18,8 @@ typedef struct fail_buf {
 /* Record item `index`'s failure. Out of memory, the message goes (the
  * record says so by its length 0) but never the failure itself: an item
  * reported as done would be a wrong result. */
-static void add_failure(fail_buf_t *f, uint64_t index, const char *msg) {
+static void add_failure(fail_buf_t *f, uint64_t index, int code,
+                        const char *msg) {
   size_t mlen = strlen(msg), need = f->len + sizeof(mpmp__fail_rec_t) + mlen;
   if (need > f->cap) {
     size_t cap = need * 2;
@@ -38,7 +39,8 @@ static void add_failure(fail_buf_t *f, uint64_t index, const char *msg) {
     f->data = d;
     f->cap = cap;
   }
-  mpmp__fail_rec_t rec = {.index = index, .len = (uint32_t)mlen};
+  mpmp__fail_rec_t rec = {.index = index, .len = (uint32_t)mlen,
+                          .code = code};
   memcpy(f->data + f->len, &rec, sizeof rec);
   memcpy(f->data + f->len + sizeof rec, msg, mlen);
   f->len = need;
@@ -47,25 +49,22 @@ static void add_failure(fail_buf_t *f, uint64_t index, const char *msg) {
 
 /* Run one item (ctx prepared by the caller); a failure leaves its message
  * in `f`. This is the per-item hot path of every map: keep it lean. */
-static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
-                     uint32_t i, mpmp_ctx_t *ctx, fail_buf_t *f) {
-  int rc = t->fn(ctx);
-  if (ctx->errmsg == NULL && rc < 0) {
-    char msg[200];
+void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx) {
+  char msg[200];
+  if (rc < 0)
     snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
              t->name, rc, mpmp_strerror(rc));
-    ctx->errmsg = mpmp__strdup(msg);
-  }
-  /* A task that returns once terminate() asked it to stop did not finish
-   * its item: the item fails, as Python's terminate fails the results. */
-  if (ctx->errmsg == NULL && mpmp__stopped(ctx)) {
-    char msg[200];
+  else /* Python's terminate fails the results of the tasks it stopped */
     snprintf(msg, sizeof msg, "task '%s' was terminated before it finished "
              "(the pool was terminated)", t->name);
-    ctx->errmsg = mpmp__strdup(msg);
-  }
+  ctx->errmsg = mpmp__strdup(msg);
+}
+
+static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
+                     uint32_t i, mpmp_ctx_t *ctx, fail_buf_t *f) {
+  mpmp__item_verdict(t, t->fn(ctx), ctx);
   if (ctx->errmsg != NULL)
-    add_failure(f, h->first + i, ctx->errmsg);
+    add_failure(f, h->first + i, MPMP_ETASK, ctx->errmsg);
 }
 
 static void check_send(int rc) {
@@ -170,14 +169,38 @@ static void clear_slot(char *slot, uint32_t size) {
  * items runs, and the main rank hears that none ran (count 0). */
 static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   mpmp__rt_t *rt = &mpmp__rt;
-  if (h->job > atomic_load(&rt->stop_upto) &&
-      h->job != atomic_load(&rt->stop_one))
+  if (h->job > atomic_load(&rt->stop->upto) &&
+      h->job != atomic_load(&rt->stop->one))
     return 0;
   mpmp__chunk_hdr_t none = *h;
   fail_buf_t f = {0};
   none.count = 0;
   send_done(&none, NULL, 0, &f, NULL);
   return 1;
+}
+
+static void host_failure(void *arg, uint64_t index, int code,
+                         const char *msg) {
+  add_failure(arg, index, code, msg);
+}
+
+/* An isolated chunk: its items run in this worker's task host. If no
+ * host can run them, every item fails, saying why. */
+static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
+                         char *res, void **own, size_t *own_len,
+                         fail_buf_t *f) {
+  int rc = mpmp__host_ready()
+               ? mpmp__host_run(h, in, res, own, own_len, host_failure, f)
+               : mpmp__err(MPMP_ENOTSUP, "this worker has no task host "
+                           "(MPMP_ISOLATE=never, or its fork server could "
+                           "not start)");
+  if (rc == 0)
+    return;
+  char msg[700];
+  snprintf(msg, sizeof msg, "isolated item not run on rank %d: %s",
+           mpmp__net.rank, mpmp_errmsg());
+  for (uint32_t i = 0; i < h->count; i++)
+    add_failure(f, h->first + i, rc, msg);
 }
 
 void mpmp__chunk_run(const void *buf, size_t len) {
@@ -199,9 +222,18 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
                     .out_max = h->out_size ? h->out_size : h->out_max,
                     .stoppable = 1, .id = h->job};
-  atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
   double t0 = mpmp__rt.trace ? mpmp__trace_clock() : 0;
-  for (uint32_t i = 0; i < h->count; i++) {
+  if (h->isolate) {
+    void *iso_own = NULL;
+    size_t own_len = 0;
+    run_isolated(h, in, res, &iso_own, &own_len, &f);
+    if (iso_own != NULL) {
+      own = res = iso_own;
+      fixed = own_len;
+    }
+  }
+  atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
+  for (uint32_t i = 0; !h->isolate && i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);
     ctx.arg = in + (size_t)i * h->in_size;

@@ -28,7 +28,9 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                             .initializer = o->initializer,
                             .initarg = o->initarg,
                             .initarg_size = o->initarg_size,
-                            .max_result = o->max_result};
+                            .max_result = o->max_result,
+                            .isolate = o->isolate,
+                            .task_timeout = o->task_timeout};
   if ((rc = mpmp_pool_create(&ex->pool, &po)) < 0) {
     mpmp__free(ex);
     return rc;

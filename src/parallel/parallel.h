@@ -64,6 +64,18 @@ int mpmp__pool_finalize(void);         /* terminate and free the pools left */
 
 /* ---- worker side --------------------------------------------------------- */
 
+/* An item's task returned `rc`: an item that returned an error without a
+ * message, or returned once terminate() asked it to stop (it did not
+ * finish), gets its failure message. The per-item hot path of every map
+ * (in the worker and in a task host): one predictable branch. */
+void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx);
+static inline void mpmp__item_verdict(const mpmp__task_entry_t *t, int rc,
+                                      mpmp_ctx_t *ctx) {
+  if (__builtin_expect(ctx->errmsg == NULL && (rc < 0 || mpmp__stopped(ctx)),
+                       0))
+    mpmp__item_failed(t, rc, ctx);
+}
+
 void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
 /* Run one RUN_CHUNK message and report it. */
 void mpmp__chunk_run(const void *msg, size_t len);
@@ -72,6 +84,21 @@ void mpmp__chunk_fini(void);
 /* At teardown: results the main rank never took (chunk_fini gave up on
  * them) must not hold a later run up. */
 void mpmp__chunk_forget_sends(void);
+
+/* Task hosts (host.c): a worker's child processes that run isolated
+ * items, so that a crash costs the item. start: fork the fork server
+ * (at setup, before any thread of ours runs); stop: end it and its host. */
+int mpmp__host_start(void);
+void mpmp__host_stop(void);
+int mpmp__host_ready(void);
+/* Run the chunk's items in the host: results into `out` (apply: a new
+ * *own of *own_len bytes), each failure through fail(arg, ...). */
+struct mpmp__chunk_hdr;
+int mpmp__host_run(const struct mpmp__chunk_hdr *h, const char *in, char *out,
+                   void **own, size_t *own_len,
+                   void (*fail)(void *arg, uint64_t index, int code,
+                                const char *msg),
+                   void *arg);
 
 /* ---- main side ----------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -26,7 +27,7 @@ enum { POOL_RUN, POOL_CLOSED, POOL_TERMINATED };
 
 typedef struct fail {
   size_t index;
-  int rank;
+  int rank, code; /* code: MPMP_ETASK, MPMP_ECRASHED, MPMP_ETIMEDOUT */
   char *msg;
 } fail_t;
 
@@ -67,6 +68,8 @@ struct mpmp_pool {
   int nworkers, state, joined;
   int *ranks, *inflight;
   size_t max_result;
+  int isolate;              /* run the tasks in task hosts */
+  double task_timeout;      /* seconds per item in a host; 0: no limit */
   mpmp_async_t *jobs, *jobs_tail;
   uint64_t last_id;         /* the newest job submitted: terminate stops
                                every job up to it */
@@ -104,7 +107,9 @@ static int send_chunk(mpmp_async_t *j, int rank) {
   *h = (mpmp__chunk_hdr_t){.job = j->id, .first = j->next_item,
                            .count = (uint32_t)count, .task = j->task,
                            .in_size = j->in_size, .out_size = j->out_size,
-                           .out_max = j->out_max};
+                           .out_max = j->out_max,
+                           .isolate = (uint32_t)j->pool->isolate,
+                           .task_timeout = j->pool->task_timeout};
   if (inl)
     memcpy(h + 1, items, inl);
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
@@ -154,8 +159,8 @@ static void deal(mpmp_pool_t *pool) {
 
 /* ---- results (progress context) ------------------------------------------------ */
 
-static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
-                     size_t len) {
+static void add_fail(mpmp_async_t *j, size_t index, int rank, int code,
+                     const char *msg, size_t len) {
   if (j->nfails == j->fails_cap) {
     int cap = j->fails_cap ? 2 * j->fails_cap : 8;
     fail_t *f = mpmp__realloc(j->fails, (size_t)cap * sizeof *f);
@@ -171,7 +176,7 @@ static void add_fail(mpmp_async_t *j, size_t index, int rank, const char *msg,
     memcpy(m, msg, len);
     m[len] = '\0';
   }
-  j->fails[j->nfails++] = (fail_t){index, rank, m};
+  j->fails[j->nfails++] = (fail_t){index, rank, code, m};
 }
 
 /*
@@ -218,7 +223,8 @@ static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
   for (uint32_t k = 0; k < d->nfail; k++) {
     mpmp__fail_rec_t rec;
     memcpy(&rec, p, sizeof rec);
-    add_fail(j, rec.index, rank, p + sizeof rec, rec.len);
+    add_fail(j, rec.index, rank, rec.code ? rec.code : MPMP_ETASK,
+             p + sizeof rec, rec.len);
     p += sizeof rec + rec.len;
   }
   j->done_items += d->count;
@@ -437,6 +443,42 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   return rc;
 }
 
+/*
+ * Where the pool's tasks run. MPMP_ISOLATE=auto (the default) keeps them
+ * in the worker rank unless a time limit is asked for, which only a task
+ * host can enforce (it is killed): an isolated item costs two copies of
+ * its bytes and a hand-over between processes (README, "When a task
+ * crashes"), which a map of small items would feel.
+ */
+static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
+  int want = o ? o->isolate : MPMP_ISOLATE_DEFAULT;
+  double limit = o ? o->task_timeout : 0;
+  const char *env = mpmp__rt.env.ISOLATE;
+  if (want < MPMP_ISOLATE_DEFAULT || want > MPMP_ISOLATE_NEVER)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolate is %d: use "
+                     "MPMP_ISOLATE_DEFAULT, _ALWAYS or _NEVER", want);
+  if (!(limit >= 0) || limit > 1e9) /* NaN too */
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: task_timeout is %g: "
+                     "use seconds from 0 (no limit) to 1e9", limit);
+  int off = strcasecmp(env, "never") == 0;
+  if (off && want != MPMP_ISOLATE_NEVER &&
+      (want == MPMP_ISOLATE_ALWAYS || limit > 0))
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolated tasks%s are "
+                     "off in this job (MPMP_ISOLATE=never): unset it or use "
+                     "auto", limit > 0 ? " (needed by task_timeout)" : "");
+  if (want == MPMP_ISOLATE_DEFAULT)
+    want = strcasecmp(env, "always") == 0 || limit > 0 ? MPMP_ISOLATE_ALWAYS
+                                                       : MPMP_ISOLATE_NEVER;
+  if (want == MPMP_ISOLATE_NEVER && limit > 0)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: task_timeout needs "
+                     "isolated tasks (a runaway task is stopped by killing "
+                     "its host): leave isolate at MPMP_ISOLATE_DEFAULT or "
+                     "_ALWAYS");
+  pool->isolate = want == MPMP_ISOLATE_ALWAYS;
+  pool->task_timeout = limit;
+  return 0;
+}
+
 MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   int rc = mpmp__check_main("mpmp_pool_create");
   if (rc < 0)
@@ -450,6 +492,10 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   if (pool == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   pool->max_result = o && o->max_result ? o->max_result : DEFAULT_MAX_RESULT;
+  if ((rc = isolation(pool, o)) < 0) {
+    mpmp__free(pool);
+    return rc;
+  }
   pthread_mutex_lock(&mpmp__par.lock);
   if (mpmp__par.pool_of_rank == NULL)
     mpmp__par.pool_of_rank = mpmp__calloc((size_t)mpmp__net.size, sizeof *mpmp__par.pool_of_rank);
@@ -820,7 +866,7 @@ static int job_verdict(const mpmp_async_t *j) {
     return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
   if (j->nfails > 0) {
     const fail_t *f = &j->fails[0];
-    return mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
+    return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
                      "items failed; the others' results are in place)",
                      f->index, f->rank, f->msg ? f->msg : "?", j->nfails, j->n);
   }

@@ -41,6 +41,9 @@ typedef struct mpmp__chunk_hdr {
   uint64_t first;    /* index of the chunk's first item in the job */
   uint32_t count;
   int32_t task;
+  uint32_t isolate;  /* run the items in a task host (parallel/host.c) */
+  uint32_t pad;
+  double task_timeout; /* seconds an item may run in its host; 0: no limit */
   uint64_t in_size;  /* bytes per item */
   uint64_t out_size; /* bytes per result; 0: one result of up to out_max */
   uint64_t out_max;
@@ -59,7 +62,9 @@ typedef struct mpmp__chunk_done {
 
 typedef struct mpmp__fail_rec {
   uint64_t index;
-  uint32_t len, pad;
+  uint32_t len;
+  int32_t code; /* MPMP_ETASK (mpmp_fail, a task's error), MPMP_ECRASHED,
+                   MPMP_ETIMEDOUT (past task_timeout) */
 } mpmp__fail_rec_t;
 
 #endif /* MPMP_PROTO_H */

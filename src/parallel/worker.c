@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "parallel.h"
@@ -73,12 +74,12 @@ static void on_terminate(int src, void *buf, size_t len) {
   if (len >= sizeof t) {
     memcpy(&t, buf, sizeof t);
     if (t.upto) {
-      uint64_t old = atomic_load(&rt->stop_upto);
+      uint64_t old = atomic_load(&rt->stop->upto);
       while (old < t.id &&
-             !atomic_compare_exchange_weak(&rt->stop_upto, &old, t.id))
+             !atomic_compare_exchange_weak(&rt->stop->upto, &old, t.id))
         ;
     } else {
-      atomic_store(&rt->stop_one, t.id);
+      atomic_store(&rt->stop->one, t.id);
     }
   }
   mpmp__free(buf);
@@ -107,6 +108,11 @@ int mpmp__worker_init(void) {
 void mpmp__worker_setup(int is_main) {
   if (is_main)
     return;
+  /* The fork server first: no thread of ours runs yet (host.c). Without
+   * it isolated items fail, saying why; the worker serves the rest. */
+  if (strcasecmp(mpmp__rt.env.ISOLATE, "never") != 0 &&
+      mpmp__host_start() < 0)
+    MPMP__WARN("no task hosts on this rank: %s", mpmp_errmsg());
   mpmp__crash_report_install();
   mpmp__set_handler(MPMP__TAG_RUN_PROC, on_run);
   mpmp__set_handler(MPMP__TAG_RUN_CHUNK, on_chunk);
@@ -398,6 +404,7 @@ static void crash_report_remove(void) {
 }
 
 void mpmp__worker_fini(void) {
+  mpmp__host_stop();
   mpmp__chunk_forget_sends();
   crash_report_remove();
 }

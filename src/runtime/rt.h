@@ -88,8 +88,12 @@ typedef struct mpmp__rt {
   int ntasks, tasks_cap;
   struct mpmp__task_entry **tasks_by_fn; /* sorted by function pointer */
   /* Stop requests (see mpmp_should_stop): every job with an id up to
-   * stop_upto (a pool's terminate), and the one job or process stop_one */
-  _Atomic uint64_t stop_upto, stop_one;
+   * `upto` (a pool's terminate), and the one job or process `one`. They
+   * are read through `stop`: this process's own words, or the copy it
+   * shares with its task host (parallel/host.c), which reads the same. */
+  struct mpmp__stops {
+    _Atomic uint64_t upto, one;
+  } stop_own, *stop;
 
   struct mpmp__trace *trace;  /* MPMP_TRACE records; NULL when off */
 } mpmp__rt_t;
@@ -131,9 +135,9 @@ void mpmp__ctx_fini(mpmp_ctx_t *ctx);
  * asks it after every item (x*x items: it was a sixth of their time). */
 static inline int mpmp__stopped(const mpmp_ctx_t *ctx) {
   return ctx->stoppable &&
-         (ctx->id <= atomic_load_explicit(&mpmp__rt.stop_upto,
+         (ctx->id <= atomic_load_explicit(&mpmp__rt.stop->upto,
                                           memory_order_relaxed) ||
-          ctx->id == atomic_load_explicit(&mpmp__rt.stop_one,
+          ctx->id == atomic_load_explicit(&mpmp__rt.stop->one,
                                           memory_order_relaxed));
 }
 

@@ -21,6 +21,7 @@ mpmp__rt_t mpmp__rt = {
     .life_lock = PTHREAD_MUTEX_INITIALIZER,
     .node_comm = MPI_COMM_NULL,
     .node_win = MPI_WIN_NULL,
+    .stop = &mpmp__rt.stop_own,
 };
 
 /* The layers' hooks of this run (mpmp__runtime_init). */
@@ -376,8 +377,9 @@ static void report_at_init(void) {
  * that outlived the run still decrements them.
  */
 static void reset_run_state(void) {
-  atomic_store(&mpmp__rt.stop_upto, 0);
-  atomic_store(&mpmp__rt.stop_one, 0);
+  mpmp__rt.stop = &mpmp__rt.stop_own;
+  atomic_store(&mpmp__rt.stop->upto, 0);
+  atomic_store(&mpmp__rt.stop->one, 0);
   mpmp__net_reset();
 }
 

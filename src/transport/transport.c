@@ -247,7 +247,20 @@ static int mbox_poll(void) {
 static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
                    void *owned, size_t len);
 
+/* A task host shares the node's mailboxes and the worker's MPI state as
+ * copies: a send from it would corrupt both. */
+static int host_refuses(void) {
+  return mpmp__err(MPMP_ENOTSUP, "not inside a task host (an isolated "
+                   "task): this needs a message to another rank (an object "
+                   "of another node, a Manager, a Process); use objects of "
+                   "this node, or run the task with isolate = never");
+}
+
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
+  if (__builtin_expect(mpmp__net.no_mpi, 0)) {
+    mpmp__free(buf);
+    return host_refuses();
+  }
   if (mbox_send(dest, tag, buf, len, NULL, 0)) {
     mpmp__free(buf);
     return 0;
@@ -256,6 +269,8 @@ int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
 }
 
 int mpmp__send_data_nb(int dest, int tag, const void *buf, size_t len) {
+  if (__builtin_expect(mpmp__net.no_mpi, 0))
+    return host_refuses();
   return send_nb(mpmp__net.data_comm, dest, tag, buf, NULL, len);
 }
 
@@ -344,6 +359,8 @@ int mpmp__progress(void) { return mpmp__progress_before_sleep(0); }
 
 int mpmp__progress_before_sleep(int sleeping) {
   mpmp__net_t *net = &mpmp__net;
+  if (__builtin_expect(net->no_mpi, 0))
+    return 0;
   _Atomic uint32_t *bell = &net->bells[net->node_rank].seq;
   int handled = 0;
   if (sleeping)
@@ -395,6 +412,8 @@ static int post_and_ring(MPI_Comm comm, int dest, int tag, const void *buf,
 
 int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
                     MPI_Request *req) {
+  if (__builtin_expect(mpmp__net.no_mpi, 0))
+    return host_refuses();
   return post_and_ring(mpmp__net.data_comm, dest, tag, buf, len, req);
 }
 
@@ -433,11 +452,15 @@ static int send_and_wait(MPI_Comm comm, int dest, int tag, const void *buf,
 }
 
 int mpmp__send_data(int dest, int tag, const void *buf, size_t len) {
+  if (__builtin_expect(mpmp__net.no_mpi, 0))
+    return host_refuses();
   return send_and_wait(mpmp__net.data_comm, dest, tag, buf, len);
 }
 
 int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
                const void *payload, size_t plen) {
+  if (__builtin_expect(mpmp__net.no_mpi, 0))
+    return host_refuses();
   if (mbox_send(dest, tag, hdr, hlen, payload, plen))
     return 0;
   if (plen == 0)

@@ -177,6 +177,9 @@ typedef struct mpmp__net {
   int agent_running;
   _Atomic int agent_stop;
   _Atomic int agent_deep;   /* the parked agent wants a wake when drivers hits 0 */
+  /* A task host (parallel/host.c): a child of a worker that must never
+   * call MPI; progress does nothing and sends fail with MPMP_ENOTSUP. */
+  int no_mpi;
 } mpmp__net_t;
 
 extern mpmp__net_t mpmp__net;

@@ -1,0 +1,509 @@
+/*
+ * Task hosts: a worker rank runs the items of an isolated chunk in a child
+ * process of its own that never calls MPI, so that a task that crashes,
+ * aborts, exits or runs past its time limit costs its item, not the rank
+ * (MPI cannot survive the death of a rank: Open MPI 4.1 has no ULFM).
+ *
+ * Forks. A worker's threads (the agent, Open MPI's and PMIx's own) may
+ * hold locks at any moment, and a child forked then would find them held
+ * for ever. So each worker forks, once, at setup (before its agent thread
+ * starts), a fork server: a single-threaded child that does nothing but
+ * fork hosts on request and reap them, as Python's forkserver does. A host
+ * is a copy of that quiet process: the task table, the node segment (a
+ * shared mapping: Values, locks and queues of this node work), no MPI.
+ *
+ * The channel. Worker and host share one region: a memfd that the worker
+ * made before the fork server, so every host has it mapped. Its first page
+ * is the control block (host_ctl_t): a request, the count of items done,
+ * and futex words; the items, results and failures follow, and the region
+ * grows (ftruncate + mremap on either side) when a request needs more.
+ * The worker waits for the answer on a futex word in slices, so that it
+ * also sees a host that died (the fork server reaps it, stores its wait
+ * status and wakes the worker), one past its item's time limit, and a stop
+ * request whose grace period ran out (it then kills the host).
+ *
+ * In a host, operations that would need MPI (objects of another node, the
+ * Manager, sending anything) fail with MPMP_ENOTSUP and say so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "objects.h"
+#include "parallel.h"
+#include "proto.h"
+
+#define CTL_BYTES 4096u
+#define SLICE_S 0.02 /* how often a waiting worker looks at its host */
+
+typedef struct host_ctl {
+  _Atomic uint32_t req;    /* worker -> host: a new request (futex) */
+  _Atomic uint32_t resp;   /* host or fork server -> worker (futex) */
+  _Atomic uint32_t done;   /* items of the request finished so far */
+  _Atomic int32_t gone;    /* the host died; its wait status: */
+  _Atomic int32_t status;
+  _Atomic int32_t host_pid;
+  _Atomic uint32_t spawn_req; /* req when the host was started: served */
+  _Atomic uint64_t size;   /* bytes of the region (it only grows) */
+  struct mpmp__stops stops; /* the worker's stop words (mpmp__rt.stop) */
+  /* the request */
+  int32_t task, pad;
+  uint64_t job, first, count, in_size, out_size, out_max;
+  /* the answer: results at out_off (apply: out_len bytes), then nfail
+   * records (mpmp__fail_rec_t + message) at fail_off, fail_len bytes */
+  uint64_t out_len, fail_off, fail_len, nfail;
+} host_ctl_t;
+
+_Static_assert(sizeof(host_ctl_t) <= CTL_BYTES, "the control block fits");
+
+static struct {
+  int fd;            /* the region's memfd; -1: no hosts in this run */
+  char *base;        /* this process's mapping of it */
+  size_t mapped;
+  pid_t server;      /* the fork server (the worker's child) */
+  int sock;          /* the worker's end of the socket to it */
+  int in_host;       /* this process is a host */
+} H = {.fd = -1, .sock = -1};
+
+static host_ctl_t *ctl(void) { return (host_ctl_t *)(void *)H.base; }
+
+static void futex_wake(_Atomic uint32_t *w) {
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* Sleep while *w == val, at most `s` seconds (negative: no limit). */
+static void futex_wait(_Atomic uint32_t *w, uint32_t val, double s) {
+  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, s < 0 ? NULL : &ts,
+          NULL, 0);
+}
+
+/* Map the region as large as the control block says (the other side may
+ * have grown it). 0, or -1 if it could not be mapped. */
+static int remap(void) {
+  size_t size = (size_t)atomic_load(&ctl()->size);
+  if (size <= H.mapped)
+    return 0;
+  void *p = mremap(H.base, H.mapped, size, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED)
+    return -1;
+  H.base = p;
+  H.mapped = size;
+  return 0;
+}
+
+/* Make the region at least `need` bytes (either side may). */
+static int grow(size_t need) {
+  if (remap() < 0)
+    return -1;
+  if (need <= H.mapped)
+    return 0;
+  size_t size = H.mapped;
+  while (size < need)
+    size *= 2;
+  if (ftruncate(H.fd, (off_t)size) < 0)
+    return -1;
+  atomic_store(&ctl()->size, size);
+  return remap();
+}
+
+int mpmp__host_ready(void) { return H.fd >= 0 && H.server > 0; }
+
+/* ---- the host ---------------------------------------------------------------- */
+
+/* Append a failure record (the message cut to what fits in 1 MiB). */
+static int host_fail(uint64_t index, int code, const char *msg) {
+  host_ctl_t *c = ctl();
+  size_t len = strlen(msg);
+  if (len > ((size_t)1 << 20))
+    len = (size_t)1 << 20;
+  size_t at = (size_t)(c->fail_off + c->fail_len);
+  if (grow(at + sizeof(mpmp__fail_rec_t) + len) < 0)
+    return -1;
+  c = ctl();
+  mpmp__fail_rec_t rec = {.index = index, .len = (uint32_t)len, .code = code};
+  memcpy(H.base + at, &rec, sizeof rec);
+  memcpy(H.base + at + sizeof rec, msg, len);
+  c->fail_len += sizeof rec + len;
+  c->nfail++;
+  return 0;
+}
+
+/* Run the request's items, as chunk.c runs them in the worker. */
+static void host_run(void) {
+  host_ctl_t *c = ctl();
+  const mpmp__task_entry_t *t = mpmp__task_get(c->task);
+  uint64_t n = c->count;
+  for (uint64_t i = 0; i < n; i++) {
+    c = ctl(); /* a grow may have moved the region */
+    mpmp_ctx_t ctx = {.arg = H.base + CTL_BYTES + i * c->in_size,
+                      .arg_size = c->in_size, .out_size = c->out_size,
+                      .out_max = c->out_size ? c->out_size : c->out_max,
+                      .stoppable = 1, .id = c->job};
+    size_t in_end = CTL_BYTES + (size_t)(n * c->in_size);
+    if (c->out_size) {
+      ctx.slot = H.base + in_end + i * c->out_size;
+      memset(ctx.slot, 0, c->out_size);
+    }
+    mpmp__item_verdict(t, t->fn(&ctx), &ctx);
+    c = ctl();
+    if (ctx.errmsg != NULL) {
+      host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
+    } else if (!c->out_size && ctx.out_size > 0) { /* apply: its result */
+      size_t at = in_end;
+      if (grow(at + ctx.out_size) == 0) {
+        c = ctl();
+        memcpy(H.base + at, ctx.out, ctx.out_size);
+        c->out_len = ctx.out_size;
+      } else {
+        host_fail(c->first + i, MPMP_ENOMEM, "the task host could not "
+                  "grow its region for the result");
+      }
+    }
+    mpmp__ctx_fini(&ctx);
+    atomic_store(&ctl()->done, (uint32_t)(i + 1));
+  }
+}
+
+/* exit() in a task ends the host at once: the exit handlers registered
+ * before this one (Open MPI's, the program's) belong to the worker. This
+ * one runs first (on_exit runs the last registered first). */
+static void host_exit(int status, void *arg) {
+  (void)arg;
+  fflush(NULL);
+  _exit(status);
+}
+
+_Noreturn static void host_main(void) {
+  H.in_host = 1;
+  mpmp__net.no_mpi = 1;
+  on_exit(host_exit, NULL);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* The task's crash kills the host with its own signal, for the worker
+   * to report: no handler of the worker's. */
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+                             SIGSYS, SIGTRAP, SIGTERM, SIGINT, SIGPIPE};
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+    signal(sigs[i], SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  mpmp__owner_renew();
+  /* Requests up to the one of the spawn were served by earlier hosts. */
+  uint32_t seen = atomic_load(&ctl()->spawn_req);
+  for (;;) {
+    uint32_t req = atomic_load(&ctl()->req);
+    if (req == seen) {
+      futex_wait(&ctl()->req, req, -1);
+      continue;
+    }
+    seen = req;
+    if (remap() < 0)
+      _exit(125);
+    host_run();
+    atomic_fetch_add(&ctl()->resp, 1);
+    futex_wake(&ctl()->resp);
+  }
+}
+
+/* ---- the fork server ---------------------------------------------------------- */
+
+_Noreturn static void server_main(int sock, pid_t worker) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != worker)
+    _exit(0);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC);
+  pid_t host = 0;
+  for (;;) {
+    struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+                          {.fd = sfd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR)
+      _exit(1);
+    if (p[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      ssize_t r = read(sfd, &si, sizeof si);
+      (void)r;
+      int st;
+      pid_t dead;
+      while ((dead = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (dead != host)
+          continue;
+        host = 0;
+        atomic_store(&ctl()->status, st);
+        atomic_store(&ctl()->gone, 1);
+        atomic_fetch_add(&ctl()->resp, 1);
+        futex_wake(&ctl()->resp);
+      }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char cmd;
+      if (read(sock, &cmd, 1) != 1) { /* the worker is done with us */
+        if (host > 0)
+          kill(host, SIGKILL);
+        _exit(0);
+      }
+      pid_t pid = fork();
+      if (pid == 0) {
+        close(sock);
+        close(sfd);
+        host_main();
+      }
+      host = pid > 0 ? pid : 0;
+      ssize_t w = write(sock, &pid, sizeof pid);
+      (void)w;
+    }
+  }
+}
+
+/* ---- the worker's side --------------------------------------------------------- */
+
+/* A fresh host, waiting for the request the caller posts next. */
+static int spawn(void) {
+  host_ctl_t *c = ctl();
+  atomic_store(&c->gone, 0);
+  atomic_store(&c->done, 0);
+  atomic_store(&c->spawn_req, atomic_load(&c->req));
+  char cmd = 'S';
+  pid_t pid = -1;
+  if (write(H.sock, &cmd, 1) != 1 || read(H.sock, &pid, sizeof pid) !=
+      (ssize_t)sizeof pid || pid <= 0)
+    return mpmp__err(MPMP_ENOMEM, "the worker's fork server could not start "
+                     "a task host");
+  atomic_store(&c->host_pid, pid);
+  return 0;
+}
+
+int mpmp__host_start(void) {
+  if (H.fd >= 0)
+    return 0;
+  H.fd = memfd_create("mpmp-host", MFD_CLOEXEC);
+  if (H.fd < 0 || ftruncate(H.fd, (off_t)((size_t)1 << 20)) < 0)
+    return mpmp__err(MPMP_ENOMEM, "no memory for the task hosts' region");
+  H.mapped = (size_t)1 << 20;
+  H.base = mmap(NULL, H.mapped, PROT_READ | PROT_WRITE, MAP_SHARED, H.fd, 0);
+  if (H.base == MAP_FAILED) {
+    H.base = NULL;
+    return mpmp__err(MPMP_ENOMEM, "cannot map the task hosts' region");
+  }
+  atomic_store(&ctl()->size, H.mapped);
+  /* The stop words move into the region, where the host reads them. */
+  host_ctl_t *c = ctl();
+  atomic_store(&c->stops.upto, atomic_load(&mpmp__rt.stop_own.upto));
+  atomic_store(&c->stops.one, atomic_load(&mpmp__rt.stop_own.one));
+  mpmp__rt.stop = &c->stops;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return mpmp__err(MPMP_ENOMEM, "socketpair for the fork server: %s",
+                     strerror(errno));
+  pid_t worker = getpid();
+  fflush(NULL); /* the child must not write the worker's buffered output */
+  pid_t pid = fork();
+  if (pid < 0)
+    return mpmp__err(MPMP_ENOMEM, "fork of the task hosts' server: %s",
+                     strerror(errno));
+  if (pid == 0) {
+    close(sv[0]);
+    server_main(sv[1], worker);
+  }
+  close(sv[1]);
+  H.server = pid;
+  H.sock = sv[0];
+  return 0;
+}
+
+void mpmp__host_stop(void) {
+  if (H.fd < 0)
+    return;
+  mpmp__rt.stop = &mpmp__rt.stop_own;
+  if (H.sock >= 0)
+    close(H.sock); /* the server kills its host and ends */
+  if (H.server > 0) { /* it ends at once: the socket closed */
+    int st;
+    while (waitpid(H.server, &st, 0) < 0 && errno == EINTR)
+      ;
+  }
+  munmap(H.base, H.mapped);
+  close(H.fd);
+  H.fd = H.sock = -1;
+  H.base = NULL;
+  H.mapped = 0;
+  H.server = 0;
+}
+
+/* Did the fork server die (then nobody reaps a host or wakes us)? Its
+ * host dies with it (PR_SET_PDEATHSIG). */
+static int server_gone(uint32_t resp) {
+  int st;
+  if (H.server <= 0 || waitpid(H.server, &st, WNOHANG) != H.server)
+    return 0;
+  H.server = 0;
+  host_ctl_t *c = ctl();
+  atomic_store(&c->host_pid, 0);
+  return atomic_load(&c->resp) == resp;
+}
+
+/* Why the host died, in words. */
+static void describe(int st, char *b, size_t n) {
+  if (WIFSIGNALED(st))
+    snprintf(b, n, "killed by signal %d (%s)", WTERMSIG(st),
+             strsignal(WTERMSIG(st)));
+  else if (WIFEXITED(st))
+    snprintf(b, n, "exited with status %d", WEXITSTATUS(st));
+  else
+    snprintf(b, n, "ended (wait status %d)", st);
+}
+
+/* The host must go (a time limit, a stop past its grace): kill it and
+ * wait until the server saw it die. */
+static void kill_host(uint32_t resp) {
+  host_ctl_t *c = ctl();
+  pid_t pid = atomic_load(&c->host_pid);
+  if (pid > 0)
+    kill(pid, SIGKILL);
+  while (!atomic_load(&c->gone))
+    futex_wait(&c->resp, resp, SLICE_S);
+}
+
+/*
+ * Run items [first, first + count) of `h` in the host; their results go
+ * to `out` (count * out_size bytes; apply: *own gets its result), their
+ * failures to `fail(index, code, msg)`. Items after one that killed its
+ * host run in a fresh host.
+ */
+int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
+                   void **own, size_t *own_len,
+                   void (*fail)(void *arg, uint64_t index, int code,
+                                const char *msg),
+                   void *arg) {
+  const mpmp__task_entry_t *t = mpmp__task_get(h->task);
+  uint64_t start = 0;
+  while (start < h->count) {
+    host_ctl_t *c = ctl();
+    if (atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone)) {
+      int rc = spawn();
+      if (rc < 0)
+        return rc;
+    }
+    uint64_t n = h->count - start;
+    size_t in_bytes = (size_t)(n * h->in_size);
+    size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
+    if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
+      return mpmp__err(MPMP_ENOMEM, "the task hosts' region cannot grow to "
+                       "%zu bytes", CTL_BYTES + in_bytes + out_bytes);
+    c = ctl();
+    memcpy(H.base + CTL_BYTES, in + start * h->in_size, in_bytes);
+    c->task = h->task;
+    c->job = h->job;
+    c->first = h->first + start;
+    c->count = n;
+    c->in_size = h->in_size;
+    c->out_size = h->out_size;
+    c->out_max = h->out_max;
+    c->out_len = c->nfail = c->fail_len = 0;
+    c->fail_off = CTL_BYTES + in_bytes + out_bytes;
+    atomic_store(&c->done, 0);
+    uint32_t resp = atomic_load(&c->resp);
+    atomic_fetch_add(&c->req, 1);
+    futex_wake(&c->req);
+    /* Wait for the answer, or the host's end. */
+    double t_item = mpmp__now(), t_stop = 0;
+    uint32_t done_seen = 0;
+    int why = 0; /* 1: past the time limit, 2: stopped past its grace */
+    while (atomic_load(&c->resp) == resp) {
+      futex_wait(&c->resp, resp, SLICE_S);
+      double now = mpmp__now();
+      uint32_t done = atomic_load(&c->done);
+      if (done != done_seen) {
+        done_seen = done;
+        t_item = now;
+      }
+      mpmp_ctx_t probe = {.stoppable = 1, .id = h->job};
+      if (t_stop == 0 && mpmp__stopped(&probe))
+        t_stop = now;
+      if (h->task_timeout > 0 && now - t_item > h->task_timeout)
+        why = 1;
+      else if (t_stop > 0 && now - t_stop > mpmp__rt.env.TERM_GRACE)
+        why = 2;
+      if (why && atomic_load(&c->resp) == resp) {
+        kill_host(resp);
+        break;
+      }
+      if (server_gone(resp))
+        return mpmp__err(MPMP_ECRASHED, "the task hosts' fork server of "
+                         "rank %d died: this worker runs no more isolated "
+                         "items", mpmp__net.rank);
+    }
+    if (remap() < 0)
+      return mpmp__err(MPMP_ENOMEM, "cannot map the task hosts' region");
+    c = ctl();
+    uint64_t done = atomic_load(&c->done);
+    if (done > n)
+      done = n;
+    if (out_bytes)
+      memcpy(out + start * h->out_size, H.base + CTL_BYTES + in_bytes,
+             (size_t)(done * h->out_size));
+    if (!h->out_size && c->out_len > 0 && own != NULL &&
+        (*own = mpmp__malloc(c->out_len)) != NULL) {
+      memcpy(*own, H.base + CTL_BYTES + in_bytes, c->out_len);
+      *own_len = c->out_len;
+    }
+    const char *p = H.base + c->fail_off;
+    for (uint64_t k = 0; k < c->nfail; k++) {
+      mpmp__fail_rec_t rec;
+      memcpy(&rec, p, sizeof rec);
+      char *msg = mpmp__malloc((size_t)rec.len + 1);
+      if (msg != NULL) {
+        memcpy(msg, p + sizeof rec, rec.len);
+        msg[rec.len] = '\0';
+      }
+      fail(arg, rec.index, rec.code, msg ? msg : "");
+      mpmp__free(msg);
+      p += sizeof rec + rec.len;
+    }
+    if (!atomic_load(&c->gone) || done >= n)
+      break; /* every item ran (a host that died after them cost none) */
+    /* The host died in item `start + done`; the rest go to a new host. */
+    char how[160], msg[600];
+    describe(atomic_load(&c->status), how, sizeof how);
+    uint64_t bad = h->first + start + done;
+    if (why == 1)
+      snprintf(msg, sizeof msg, "task '%s' ran past its task_timeout of %g "
+               "s on item %llu on rank %d: its host process was killed",
+               t->name, h->task_timeout, (unsigned long long)bad,
+               mpmp__net.rank);
+    else if (why == 2)
+      snprintf(msg, sizeof msg, "task '%s' was terminated on item %llu on "
+               "rank %d: it did not stop within MPMP_TERM_GRACE (%g s), so "
+               "its host process was killed", t->name,
+               (unsigned long long)bad, mpmp__net.rank,
+               mpmp__rt.env.TERM_GRACE);
+    else
+      snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
+               "its host process %s", t->name, (unsigned long long)bad,
+               mpmp__net.rank, how);
+    fail(arg, bad, why == 1 ? MPMP_ETIMEDOUT : MPMP_ECRASHED, msg);
+    start += done + 1;
+    if (why == 2) { /* the rest of a stopped job does not run */
+      snprintf(msg, sizeof msg, "task '%s' was terminated before it ran "
+               "(the pool was terminated)", t->name);
+      for (; start < h->count; start++)
+        fail(arg, h->first + start, MPMP_ETASK, msg);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,325 @@
+/*
+ * Isolated tasks (issue 14): a pool whose tasks run in task hosts loses
+ * only the item whose task crashed, aborted, exited or ran past its time
+ * limit; that item fails with MPMP_ECRASHED (MPMP_ETIMEDOUT) naming the
+ * task, the item, the rank and the signal or exit status; every other
+ * result is right and the pool goes on mapping.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "mpitest.h"
+
+enum { HOW_SEGV = 1, HOW_ABORT, HOW_EXIT, HOW_FPE, HOW_LOOP, HOW_STACK,
+       HOW_FAIL };
+
+/* Item: {value, how}; crashes the way `how` says when value == bad. */
+typedef struct item {
+  int64_t x;
+  int32_t how, bad;
+} item_t;
+
+/* Overflows the stack (the depth limit is never reached). */
+static int recurse(volatile char *p, long depth) {
+  volatile char big[4096];
+  big[0] = (char)depth;
+  if (depth > (1L << 40))
+    return 0;
+  return recurse(big, depth + 1) + (p ? p[0] : 0);
+}
+
+static int square_or_crash(mpmp_ctx_t *ctx) {
+  const item_t *it = mpmp_arg(ctx, NULL);
+  int64_t *out = mpmp_out(ctx, sizeof *out);
+  if (it->x == it->bad) {
+    switch (it->how) {
+    case HOW_SEGV:
+      raise(SIGSEGV);
+      break;
+    case HOW_ABORT:
+      abort();
+    case HOW_EXIT:
+      exit(3);
+    case HOW_FPE:
+      raise(SIGFPE);
+      break;
+    case HOW_LOOP:
+      for (;;)
+        pause();
+    case HOW_STACK:
+      return recurse(NULL, 0);
+    case HOW_FAIL:
+      return mpmp_fail(ctx, "item %lld refused", (long long)it->x);
+    }
+  }
+  *out = it->x * it->x;
+  return 0;
+}
+MPMP_TASK(square_or_crash);
+
+/* Runs until asked to stop, or for ever if it ignores the request. */
+static int runaway(mpmp_ctx_t *ctx) {
+  const int *ignore = mpmp_arg(ctx, NULL);
+  while (*ignore || !mpmp_should_stop(ctx))
+    usleep(1000);
+  return 0;
+}
+MPMP_TASK(runaway);
+
+/* The job runs with MPMP_ISOLATE=never (ctest's isolate_never): no task
+ * hosts, and pools that need one are refused. */
+static int hosts_off(void) {
+  const char *v = getenv("MPMP_ISOLATE");
+  return v != NULL && strcmp(v, "never") == 0;
+}
+
+static mpmp_pool_t *isolated_pool(double limit) {
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
+                        .task_timeout = limit};
+  OK(mpmp_pool_create(&pool, &o));
+  return pool;
+}
+
+static void check_squares(const item_t *in, const int64_t *out, int n,
+                          int bad) {
+  for (int i = 0; i < n; i++)
+    if (i != bad && out[i] != in[i].x * in[i].x)
+      fail_msg("item %d: %lld, expected %lld", i, (long long)out[i],
+               (long long)(in[i].x * in[i].x));
+}
+
+/* Map n items, the one at `bad` crashing `how`: that item fails with
+ * `code` and a message holding `words`; the others are squares. */
+static void map_one_bad(mpmp_pool_t *pool, int n, int bad, int how, int code,
+                        const char *words) {
+  item_t *in = calloc((size_t)n, sizeof *in);
+  int64_t *out = calloc((size_t)n, sizeof *out);
+  for (int i = 0; i < n; i++)
+    in[i] = (item_t){.x = i, .how = how, .bad = bad};
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_map_async(pool, square_or_crash, in, (size_t)n, sizeof *in,
+                         out, sizeof *out, 3, NULL, NULL, &res));
+  RC(mpmp_async_get(res, T_OUT), code);
+  HAS_MSG(words);
+  if (code == 0) { /* no bad item */
+    check_squares(in, out, n, -1);
+    mpmp_async_destroy(res);
+    free(in);
+    free(out);
+    return;
+  }
+  EQ(mpmp_async_failed_count(res), 1);
+  size_t index = 0;
+  int rank = -1;
+  const char *msg = NULL;
+  OK(mpmp_async_failure(res, 0, &index, &rank, &msg));
+  EQ(index, bad);
+  if ((how != HOW_FAIL && strstr(msg, "square_or_crash") == NULL) ||
+      strstr(msg, words) == NULL)
+    fail_msg("failure message '%s' lacks the task or '%s'", msg, words);
+  char item_words[64];
+  snprintf(item_words, sizeof item_words, "item %d on rank %d", bad, rank);
+  if (how != HOW_FAIL && strstr(msg, item_words) == NULL)
+    fail_msg("failure message '%s' lacks '%s'", msg, item_words);
+  check_squares(in, out, n, bad);
+  mpmp_async_destroy(res);
+  free(in);
+  free(out);
+}
+
+static void isolate_crash_kinds_cost_one_item(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  map_one_bad(pool, 40, 7, HOW_SEGV, MPMP_ECRASHED, "killed by signal 11");
+  map_one_bad(pool, 40, 0, HOW_ABORT, MPMP_ECRASHED, "killed by signal 6");
+  map_one_bad(pool, 40, 39, HOW_EXIT, MPMP_ECRASHED, "exited with status 3");
+  map_one_bad(pool, 40, 20, HOW_FPE, MPMP_ECRASHED, "killed by signal 8");
+  map_one_bad(pool, 40, 13, HOW_STACK, MPMP_ECRASHED, "killed by signal 11");
+  /* A task's own failure is not a crash. */
+  map_one_bad(pool, 40, 5, HOW_FAIL, MPMP_ETASK, "item 5 refused");
+  /* And the pool maps as before. */
+  map_one_bad(pool, 100, -1, 0, 0, "");
+  OK(mpmp_pool_destroy(pool));
+}
+
+static void isolate_task_timeout_kills_a_runaway(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0.3);
+  double t0 = test_now();
+  map_one_bad(pool, 12, 4, HOW_LOOP, MPMP_ETIMEDOUT, "task_timeout of 0.3 s");
+  IN(test_now() - t0, 0.3, 10);
+  OK(mpmp_pool_destroy(pool));
+}
+
+static void isolate_apply_crash_and_result(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  item_t it = {.x = 9, .how = HOW_SEGV, .bad = -1};
+  int64_t r = 0;
+  size_t size = 0;
+  OK(mpmp_pool_apply(pool, square_or_crash, &it, sizeof it, &r, sizeof r,
+                     &size));
+  EQ(r, 81);
+  EQ(size, sizeof r);
+  it.bad = 9;
+  RC(mpmp_pool_apply(pool, square_or_crash, &it, sizeof it, &r, sizeof r,
+                     &size), MPMP_ECRASHED);
+  HAS_MSG("killed by signal 11");
+  it.bad = -1;
+  it.x = 12;
+  OK(mpmp_pool_apply(pool, square_or_crash, &it, sizeof it, &r, sizeof r,
+                     &size));
+  EQ(r, 144);
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* 100 crashes in a row, then a correct map. */
+static void isolate_hundred_crashes(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  enum { N = 100 };
+  item_t in[N];
+  int64_t out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = (item_t){.x = i, .how = HOW_SEGV, .bad = i};
+  RC(mpmp_pool_map(pool, square_or_crash, in, N, sizeof *in, out,
+                   sizeof *out, 1), MPMP_ECRASHED);
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_map_async(pool, square_or_crash, in, N, sizeof *in, out,
+                         sizeof *out, 7, NULL, NULL, &res));
+  RC(mpmp_async_get(res, T_OUT), MPMP_ECRASHED);
+  EQ(mpmp_async_failed_count(res), N);
+  mpmp_async_destroy(res);
+  map_one_bad(pool, N, -1, 0, 0, "");
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* Terminate a map of two runaway items (each ignoring the stop request
+ * or not): join returns within `secs`, the map fails with `code`. */
+static void terminate_runaways(int ignore_stop, double secs, int code,
+                               const char *words) {
+  mpmp_pool_t *pool = isolated_pool(0);
+  int ignore[2] = {ignore_stop, ignore_stop}, out[2];
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_map_async(pool, runaway, ignore, 2, sizeof *ignore, out,
+                         sizeof *out, 1, NULL, NULL, &res));
+  test_sleep(0.2);
+  double t0 = test_now();
+  OK(mpmp_pool_terminate(pool));
+  OK(mpmp_pool_join(pool, 10));
+  IN(test_now() - t0, 0, secs);
+  RC(mpmp_async_get(res, 0), code);
+  HAS_MSG(words);
+  mpmp_async_destroy(res);
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* terminate: a task that ignores mpmp_should_stop() is killed after
+ * MPMP_TERM_GRACE (1 s in this test's environment). */
+static void isolate_terminate_kills_an_ignoring_task(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  terminate_runaways(1, 1 + 2, MPMP_ECRASHED, "MPMP_TERM_GRACE");
+}
+
+/* A task that asks mpmp_should_stop() in its host stops at terminate, well
+ * before the grace period, and its items fail as terminated. */
+static void isolate_terminate_reaches_the_host(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  terminate_runaways(0, 0.9, MPMP_ETASK, "terminated");
+}
+
+/* The executor's futures: the crashed one says so, the others hold
+ * their results, and the executor takes more work. */
+static void isolate_executor_futures(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_executor_t *ex = NULL;
+  mpmp_executor_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
+  OK(mpmp_executor_create(&ex, &o));
+  enum { N = 6 };
+  mpmp_future_t *f[N];
+  for (int i = 0; i < N; i++) {
+    item_t it = {.x = i, .how = HOW_ABORT, .bad = 2};
+    OK(mpmp_executor_submit(ex, square_or_crash, &it, sizeof it, &f[i]));
+  }
+  for (int i = 0; i < N; i++) {
+    const void *data = NULL;
+    size_t size = 0;
+    if (i == 2) {
+      RC(mpmp_future_result(f[i], T_OUT, &data, &size), MPMP_ECRASHED);
+      HAS_MSG("killed by signal 6");
+    } else {
+      OK(mpmp_future_result(f[i], T_OUT, &data, &size));
+      EQ(size, sizeof(int64_t));
+      EQ(*(const int64_t *)data, i * i);
+    }
+    mpmp_future_destroy(f[i]);
+  }
+  OK(mpmp_executor_destroy(ex));
+}
+
+/* MPMP_ISOLATE=never: a pool that asks for hosts is refused, saying why;
+ * the default pool runs its tasks in the worker as ever. */
+static void isolate_never_refuses_hosts(void **state) {
+  (void)state;
+  if (!hosts_off())
+    skip();
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  HAS_MSG("MPMP_ISOLATE=never");
+  o = (mpmp_pool_opts_t){.task_timeout = 2};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  HAS_MSG("needed by task_timeout");
+  OK(mpmp_pool_create(&pool, NULL));
+  item_t it = {.x = 5, .bad = -1};
+  int64_t r = 0;
+  OK(mpmp_pool_apply(pool, square_or_crash, &it, sizeof it, &r, sizeof r,
+                     NULL));
+  EQ(r, 25);
+  OK(mpmp_pool_destroy(pool));
+}
+
+static void isolate_options_are_checked(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = 7};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  HAS_MSG("isolate is 7");
+  o = (mpmp_pool_opts_t){.task_timeout = -1};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  o = (mpmp_pool_opts_t){.task_timeout = 0.0 / 0.0};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  o = (mpmp_pool_opts_t){.isolate = MPMP_ISOLATE_NEVER, .task_timeout = 1};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  HAS_MSG("task_timeout needs isolated tasks");
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(isolate_crash_kinds_cost_one_item),
+    cmocka_unit_test(isolate_task_timeout_kills_a_runaway),
+    cmocka_unit_test(isolate_apply_crash_and_result),
+    cmocka_unit_test(isolate_hundred_crashes),
+    cmocka_unit_test(isolate_terminate_kills_an_ignoring_task),
+    cmocka_unit_test(isolate_terminate_reaches_the_host),
+    cmocka_unit_test(isolate_executor_futures),
+    cmocka_unit_test(isolate_never_refuses_hosts),
+    cmocka_unit_test(isolate_options_are_checked),
+};
+
+MPMP_TEST_MAIN(tests)
