@@ -54,6 +54,7 @@ typedef struct mpmp_executor_opts {
   size_t max_result;        /**< largest result; 0: 64 KiB */
   int isolate;              /**< as mpmp_pool_opts_t.isolate */
   double task_timeout;      /**< as mpmp_pool_opts_t.task_timeout */
+  int max_retries;          /**< as mpmp_pool_opts_t.max_retries */
 } mpmp_executor_opts_t;
 
 /** \return 0, ::MPMP_EBUSY (too few free workers), ::MPMP_ETASK (initializer failed). */

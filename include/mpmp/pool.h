@@ -85,10 +85,15 @@ typedef struct mpmp_pool_opts {
    *  never call MPI): a task that crashes, aborts, exits or runs past
    *  \p task_timeout fails its item with ::MPMP_ECRASHED (or
    *  ::MPMP_ETIMEDOUT) and the pool goes on. ::MPMP_ISOLATE_DEFAULT (0):
-   *  as MPMP_ISOLATE says (auto: only when \p task_timeout is set). */
+   *  as MPMP_ISOLATE says (auto: only when \p task_timeout or
+   *  \p max_retries is set). */
   int isolate;
   /** Seconds one item may run (0: no limit); needs isolation. */
   double task_timeout;
+  /** How many more times an item runs (in a fresh task host) after its
+   *  host crashed or ran past \p task_timeout; 0 (the default): none. A
+   *  task's own failure (mpmp_fail) is never retried. Needs isolation. */
+  int max_retries;
 } mpmp_pool_opts_t;
 
 /**

@@ -55,7 +55,7 @@
      "host is killed")                                                       \
   XX(ISOLATE, STR, "auto", 0, 0, "", "auto|always|never",                    \
      "where pool tasks run: auto (in a task host when the pool sets a "      \
-     "task_timeout), always (in a task host: a crash costs the item), never "\
-     "(in the worker rank; no task hosts are started)")
+     "task_timeout or max_retries), always (in a task host: a crash costs "  \
+     "the item), never (in the worker rank; no task hosts are started)")
 
 #endif /* MPMP_ENV_DEFS_H */

@@ -30,7 +30,8 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                             .initarg_size = o->initarg_size,
                             .max_result = o->max_result,
                             .isolate = o->isolate,
-                            .task_timeout = o->task_timeout};
+                            .task_timeout = o->task_timeout,
+                            .max_retries = o->max_retries};
   if ((rc = mpmp_pool_create(&ex->pool, &po)) < 0) {
     mpmp__free(ex);
     return rc;

@@ -392,6 +392,7 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                    void *arg) {
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   uint64_t start = 0;
+  uint32_t attempts = 1; /* of the item at `start`, if it is the one */
   while (start < h->count) {
     host_ctl_t *c = ctl();
     if (atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone)) {
@@ -477,15 +478,25 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     }
     if (!atomic_load(&c->gone) || done >= n)
       break; /* every item ran (a host that died after them cost none) */
-    /* The host died in item `start + done`; the rest go to a new host. */
-    char how[160], msg[600];
+    /* The host died in item `start + done`; the rest go to a new host,
+     * the item itself too while it has retries left (not after a stop). */
+    if (done > 0)
+      attempts = 1;
+    start += done;
+    if (why != 2 && attempts <= h->max_retries) {
+      attempts++;
+      continue;
+    }
+    char how[160], msg[600], tries[48] = "";
     describe(atomic_load(&c->status), how, sizeof how);
-    uint64_t bad = h->first + start + done;
+    uint64_t bad = h->first + start;
+    if (attempts > 1)
+      snprintf(tries, sizeof tries, " (%u attempts)", attempts);
     if (why == 1)
       snprintf(msg, sizeof msg, "task '%s' ran past its task_timeout of %g "
-               "s on item %llu on rank %d: its host process was killed",
+               "s on item %llu on rank %d: its host process was killed%s",
                t->name, h->task_timeout, (unsigned long long)bad,
-               mpmp__net.rank);
+               mpmp__net.rank, tries);
     else if (why == 2)
       snprintf(msg, sizeof msg, "task '%s' was terminated on item %llu on "
                "rank %d: it did not stop within MPMP_TERM_GRACE (%g s), so "
@@ -494,10 +505,11 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                mpmp__rt.env.TERM_GRACE);
     else
       snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
-               "its host process %s", t->name, (unsigned long long)bad,
-               mpmp__net.rank, how);
+               "its host process %s%s", t->name, (unsigned long long)bad,
+               mpmp__net.rank, how, tries);
     fail(arg, bad, why == 1 ? MPMP_ETIMEDOUT : MPMP_ECRASHED, msg);
-    start += done + 1;
+    start += 1;
+    attempts = 1;
     if (why == 2) { /* the rest of a stopped job does not run */
       snprintf(msg, sizeof msg, "task '%s' was terminated before it ran "
                "(the pool was terminated)", t->name);

@@ -70,6 +70,7 @@ struct mpmp_pool {
   size_t max_result;
   int isolate;              /* run the tasks in task hosts */
   double task_timeout;      /* seconds per item in a host; 0: no limit */
+  int max_retries;          /* more runs of an item whose host died */
   mpmp_async_t *jobs, *jobs_tail;
   uint64_t last_id;         /* the newest job submitted: terminate stops
                                every job up to it */
@@ -109,7 +110,8 @@ static int send_chunk(mpmp_async_t *j, int rank) {
                            .in_size = j->in_size, .out_size = j->out_size,
                            .out_max = j->out_max,
                            .isolate = (uint32_t)j->pool->isolate,
-                           .task_timeout = j->pool->task_timeout};
+                           .task_timeout = j->pool->task_timeout,
+                           .max_retries = (uint32_t)j->pool->max_retries};
   if (inl)
     memcpy(h + 1, items, inl);
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
@@ -453,6 +455,7 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
 static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   int want = o ? o->isolate : MPMP_ISOLATE_DEFAULT;
   double limit = o ? o->task_timeout : 0;
+  int retries = o ? o->max_retries : 0;
   const char *env = mpmp__rt.env.ISOLATE;
   if (want < MPMP_ISOLATE_DEFAULT || want > MPMP_ISOLATE_NEVER)
     return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolate is %d: use "
@@ -460,22 +463,31 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   if (!(limit >= 0) || limit > 1e9) /* NaN too */
     return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: task_timeout is %g: "
                      "use seconds from 0 (no limit) to 1e9", limit);
+  if (retries < 0 || retries > 1000)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: max_retries is %d: use "
+                     "0 to 1000", retries);
+  /* What needs a host: a time limit (the host is killed), retries (the
+   * item outlives its host's crash). */
+  const char *needs = limit > 0 ? "task_timeout" : retries > 0 ? "max_retries"
+                                                               : NULL;
   int off = strcasecmp(env, "never") == 0;
   if (off && want != MPMP_ISOLATE_NEVER &&
-      (want == MPMP_ISOLATE_ALWAYS || limit > 0))
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolated tasks%s are "
-                     "off in this job (MPMP_ISOLATE=never): unset it or use "
-                     "auto", limit > 0 ? " (needed by task_timeout)" : "");
+      (want == MPMP_ISOLATE_ALWAYS || needs != NULL))
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolated tasks%s%s%s "
+                     "are off in this job (MPMP_ISOLATE=never): unset it or "
+                     "use auto", needs ? " (needed by " : "", needs ? needs : "",
+                     needs ? ")" : "");
   if (want == MPMP_ISOLATE_DEFAULT)
-    want = strcasecmp(env, "always") == 0 || limit > 0 ? MPMP_ISOLATE_ALWAYS
-                                                       : MPMP_ISOLATE_NEVER;
-  if (want == MPMP_ISOLATE_NEVER && limit > 0)
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: task_timeout needs "
-                     "isolated tasks (a runaway task is stopped by killing "
-                     "its host): leave isolate at MPMP_ISOLATE_DEFAULT or "
-                     "_ALWAYS");
+    want = strcasecmp(env, "always") == 0 || needs != NULL
+               ? MPMP_ISOLATE_ALWAYS : MPMP_ISOLATE_NEVER;
+  if (want == MPMP_ISOLATE_NEVER && needs != NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: %s needs isolated "
+                     "tasks (a runaway task is stopped, a crashed one run "
+                     "again, in a task host): leave isolate at "
+                     "MPMP_ISOLATE_DEFAULT or _ALWAYS", needs);
   pool->isolate = want == MPMP_ISOLATE_ALWAYS;
   pool->task_timeout = limit;
+  pool->max_retries = retries;
   return 0;
 }
 

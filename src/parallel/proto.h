@@ -42,7 +42,7 @@ typedef struct mpmp__chunk_hdr {
   uint32_t count;
   int32_t task;
   uint32_t isolate;  /* run the items in a task host (parallel/host.c) */
-  uint32_t pad;
+  uint32_t max_retries; /* runs more of an item whose host died */
   double task_timeout; /* seconds an item may run in its host; 0: no limit */
   uint64_t in_size;  /* bytes per item */
   uint64_t out_size; /* bytes per result; 0: one result of up to out_max */

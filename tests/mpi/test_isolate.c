@@ -5,6 +5,7 @@
  * task, the item, the rank and the signal or exit status; every other
  * result is right and the pool goes on mapping.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -12,13 +13,19 @@
 #include "mpitest.h"
 
 enum { HOW_SEGV = 1, HOW_ABORT, HOW_EXIT, HOW_FPE, HOW_LOOP, HOW_STACK,
-       HOW_FAIL };
+       HOW_FAIL, HOW_ONCE };
 
 /* Item: {value, how}; crashes the way `how` says when value == bad. */
 typedef struct item {
   int64_t x;
   int32_t how, bad;
+  int32_t tag; /* HOW_ONCE: the main rank's pid, naming its marker files */
 } item_t;
+
+/* HOW_ONCE's marker of item x: the first attempt makes it and crashes. */
+static void marker_path(char *b, size_t n, int tag, int64_t x) {
+  snprintf(b, n, "/tmp/mpmp-test-retry-%d-%lld", tag, (long long)x);
+}
 
 /* Overflows the stack (the depth limit is never reached). */
 static int recurse(volatile char *p, long depth) {
@@ -51,6 +58,16 @@ static int square_or_crash(mpmp_ctx_t *ctx) {
       return recurse(NULL, 0);
     case HOW_FAIL:
       return mpmp_fail(ctx, "item %lld refused", (long long)it->x);
+    case HOW_ONCE: {
+      char path[96];
+      marker_path(path, sizeof path, it->tag, it->x);
+      int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+      if (fd >= 0) { /* the first attempt */
+        close(fd);
+        raise(SIGSEGV);
+      }
+      break;
+    }
     }
   }
   *out = it->x * it->x;
@@ -242,6 +259,41 @@ static void isolate_terminate_reaches_the_host(void **state) {
   terminate_runaways(0, 0.9, MPMP_ETASK, "terminated");
 }
 
+/* max_retries: an item whose host crashed runs again in a fresh host; an
+ * item that crashes every time fails after 1 + max_retries attempts, and
+ * the message says so; a task's own failure is not retried. */
+static void isolate_retries_run_a_crashed_item_again(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .max_retries = 2};
+  OK(mpmp_pool_create(&pool, &o));
+  enum { N = 12 };
+  item_t in[N];
+  int64_t out[N];
+  int tag = (int)getpid();
+  for (int i = 0; i < N; i++)
+    in[i] = (item_t){.x = i, .how = HOW_ONCE, .bad = i % 4 == 1 ? i : -1,
+                     .tag = tag};
+  OK(mpmp_pool_map(pool, square_or_crash, in, N, sizeof *in, out,
+                   sizeof *out, 3));
+  check_squares(in, out, N, -1);
+  for (int i = 1; i < N; i += 4) {
+    char path[96];
+    marker_path(path, sizeof path, tag, i);
+    EQ(unlink(path), 0); /* the first attempt ran, and crashed */
+  }
+  map_one_bad(pool, N, 6, HOW_SEGV, MPMP_ECRASHED, "(3 attempts)");
+  map_one_bad(pool, N, 6, HOW_FAIL, MPMP_ETASK, "item 6 refused");
+  OK(mpmp_pool_destroy(pool));
+  o = (mpmp_pool_opts_t){.max_retries = -1};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  o = (mpmp_pool_opts_t){.isolate = MPMP_ISOLATE_NEVER, .max_retries = 1};
+  RC(mpmp_pool_create(&pool, &o), MPMP_EINVAL);
+  HAS_MSG("max_retries needs isolated tasks");
+}
+
 /* The executor's futures: the crashed one says so, the others hold
  * their results, and the executor takes more work. */
 static void isolate_executor_futures(void **state) {
@@ -317,6 +369,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_hundred_crashes),
     cmocka_unit_test(isolate_terminate_kills_an_ignoring_task),
     cmocka_unit_test(isolate_terminate_reaches_the_host),
+    cmocka_unit_test(isolate_retries_run_a_crashed_item_again),
     cmocka_unit_test(isolate_executor_futures),
     cmocka_unit_test(isolate_never_refuses_hosts),
     cmocka_unit_test(isolate_options_are_checked),
