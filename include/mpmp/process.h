@@ -52,6 +52,13 @@ typedef struct mpmp_process_opts {
   const char *name; /**< "Process-N" when NULL; copied. */
   int daemon;       /**< 1: terminated (not joined) at mpmp_finalize(). */
   size_t max_result; /**< bytes the body may return with mpmp_out(); 0: 64 KiB */
+  /** Run the body in a task host (see mpmp_pool_opts_t.isolate): a crash
+   *  ends the process, not the job (exitcode -signal, or the exit status),
+   *  and terminate() kills a body that ignores mpmp_should_stop() after
+   *  MPMP_TERM_GRACE (exitcode -9). ::MPMP_ISOLATE_DEFAULT: isolated only
+   *  under MPMP_ISOLATE=always (a host reaches no Manager and no object of
+   *  another node yet). */
+  int isolate;
 } mpmp_process_opts_t;
 
 /**

@@ -63,6 +63,7 @@ typedef struct host_ctl {
   /* the answer: results at out_off (apply: out_len bytes), then nfail
    * records (mpmp__fail_rec_t + message) at fail_off, fail_len bytes */
   uint64_t out_len, fail_off, fail_len, nfail;
+  int32_t ret, pad2; /* the last item's return value (a Process body's) */
 } host_ctl_t;
 
 _Static_assert(sizeof(host_ctl_t) <= CTL_BYTES, "the control block fits");
@@ -156,7 +157,9 @@ static void host_run(void) {
       ctx.slot = H.base + in_end + i * c->out_size;
       memset(ctx.slot, 0, c->out_size);
     }
-    mpmp__item_verdict(t, t->fn(&ctx), &ctx);
+    int ret = t->fn(&ctx);
+    ctl()->ret = ret;
+    mpmp__item_verdict(t, ret, &ctx);
     c = ctl();
     if (ctx.errmsg != NULL) {
       host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
@@ -347,6 +350,10 @@ void mpmp__host_stop(void) {
 
 /* Did the fork server die (then nobody reaps a host or wakes us)? Its
  * host dies with it (PR_SET_PDEATHSIG). */
+/* How the last host died, as Python's Process.exitcode says it: -signal,
+ * or the exit status; 0 when no host died in the last run. */
+static int last_exit;
+
 static int server_gone(uint32_t resp) {
   int st;
   if (H.server <= 0 || waitpid(H.server, &st, WNOHANG) != H.server)
@@ -392,6 +399,7 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                    void *arg) {
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   uint64_t start = 0;
+  last_exit = 0;
   uint32_t attempts = 1; /* of the item at `start`, if it is the one */
   while (start < h->count) {
     host_ctl_t *c = ctl();
@@ -416,6 +424,7 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     c->out_size = h->out_size;
     c->out_max = h->out_max;
     c->out_len = c->nfail = c->fail_len = 0;
+    c->ret = 0;
     c->fail_off = CTL_BYTES + in_bytes + out_bytes;
     atomic_store(&c->done, 0);
     uint32_t resp = atomic_load(&c->resp);
@@ -488,7 +497,10 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       continue;
     }
     char how[160], msg[600], tries[48] = "";
-    describe(atomic_load(&c->status), how, sizeof how);
+    int st = atomic_load(&c->status);
+    describe(st, how, sizeof how);
+    last_exit = WIFSIGNALED(st) ? -WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st)
+                                                                : -1;
     uint64_t bad = h->first + start;
     if (attempts > 1)
       snprintf(tries, sizeof tries, " (%u attempts)", attempts);
@@ -518,4 +530,15 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     }
   }
   return 0;
+}
+
+int mpmp__host_body(const struct mpmp__chunk_hdr *h, const char *arg,
+                    void **out, size_t *out_len,
+                    void (*fail)(void *arg, uint64_t index, int code,
+                                 const char *msg),
+                    void *fail_arg, int *ret, int *exitcode) {
+  int rc = mpmp__host_run(h, arg, NULL, out, out_len, fail, fail_arg);
+  *ret = ctl()->ret;
+  *exitcode = last_exit;
+  return rc;
 }

@@ -100,6 +100,15 @@ int mpmp__host_run(const struct mpmp__chunk_hdr *h, const char *in, char *out,
                                 const char *msg),
                    void *arg);
 
+/* A Process body in the host (one item, as an apply): its result in a
+ * new *out, its failure through fail(), its return value in *ret, and
+ * *exitcode -signal or the exit status if its host died (else 0). */
+int mpmp__host_body(const struct mpmp__chunk_hdr *h, const char *arg,
+                    void **out, size_t *out_len,
+                    void (*fail)(void *arg, uint64_t index, int code,
+                                 const char *msg),
+                    void *fail_arg, int *ret, int *exitcode);
+
 /* ---- main side ----------------------------------------------------------- */
 
 /* Main side: claim/free worker ranks (mpmp__par.lock held). */

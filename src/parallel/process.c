@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "parallel.h"
 #include "proto.h"
@@ -23,6 +24,7 @@ struct mpmp_process {
   size_t arg_size, max_result;
   char name[64];
   int daemon, state, rank;
+  int isolate;              /* the body runs in a task host */
   int pool_owned; /* an initializer on a pool's worker: keep it claimed */
   _Atomic int done;
   int exitcode;
@@ -153,6 +155,20 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   p->task = task;
   p->rank = -1;
   p->daemon = opts ? (opts->daemon != 0) : 0;
+  int iso = opts ? opts->isolate : MPMP_ISOLATE_DEFAULT;
+  const char *env = mpmp__rt.env.ISOLATE;
+  if (iso < MPMP_ISOLATE_DEFAULT || iso > MPMP_ISOLATE_NEVER ||
+      (iso == MPMP_ISOLATE_ALWAYS && strcasecmp(env, "never") == 0)) {
+    mpmp__free(p->arg);
+    mpmp__free(p);
+    return mpmp__err(MPMP_EINVAL, "mpmp_process_create: isolate is %d: %s",
+                     iso, iso == MPMP_ISOLATE_ALWAYS
+                              ? "task hosts are off in this job "
+                                "(MPMP_ISOLATE=never)"
+                              : "use MPMP_ISOLATE_DEFAULT, _ALWAYS or _NEVER");
+  }
+  p->isolate = iso == MPMP_ISOLATE_ALWAYS ||
+               (iso == MPMP_ISOLATE_DEFAULT && strcasecmp(env, "always") == 0);
   p->max_result = opts && opts->max_result ? opts->max_result : DEFAULT_MAX_RESULT;
   pthread_mutex_lock(&mpmp__par.lock);
   int n = ++mpmp__par.proc_counter;
@@ -218,7 +234,7 @@ static int start_on(mpmp_process_t *p, int rank) {
   p->rank = rank;
   p->state = P_STARTED;
   mpmp__run_hdr_t h = {.id = p->id, .task = p->task, .daemon = p->daemon,
-                       .max_result = p->max_result};
+                       .max_result = p->max_result, .isolate = p->isolate};
   memcpy(h.name, p->name, sizeof h.name);
   rc = mpmp__send(rank, MPMP__TAG_RUN_PROC, &h, sizeof h, p->arg, p->arg_size);
   if (rc < 0) {
@@ -419,7 +435,10 @@ int mpmp__process_finalize(void) {
       mpmp_process_join(list[i], MPMP_FOREVER);
   for (int i = 0; i < n; i++) {
     mpmp_process_t *p = list[i];
-    if (!p->daemon || mpmp_process_join(p, mpmp__rt.env.TERM_GRACE) == 0)
+    /* An isolated body's worker kills its host at the end of the same
+     * grace: give that a moment to be reported. */
+    double grace = mpmp__rt.env.TERM_GRACE + (p->isolate ? 2 : 0);
+    if (!p->daemon || mpmp_process_join(p, grace) == 0)
       continue;
     /* An MPI rank cannot be killed alone; at the end of the job it may. */
     MPMP__ERROR("daemon process '%s' on rank %d did not stop within "

@@ -179,6 +179,60 @@ static void report_done(const mpmp__run_hdr_t *h, int exitcode,
     mpmp__free(payload);
 }
 
+typedef struct body_fail {
+  mpmp_ctx_t *ctx;
+  int code;
+} body_fail_t;
+
+static void body_failed(void *arg, uint64_t index, int code, const char *msg) {
+  body_fail_t *bf = arg;
+  (void)index;
+  if (bf->ctx->errmsg == NULL) {
+    bf->ctx->errmsg = mpmp__strdup(msg);
+    bf->code = code;
+  }
+}
+
+/* The body in this worker's task host; its exit code as Python's. */
+static int run_isolated(const mpmp__run_hdr_t *h, size_t arg_size,
+                        mpmp_ctx_t *ctx) {
+  mpmp__chunk_hdr_t c = {.job = h->id, .count = 1, .task = h->task,
+                         .isolate = 1, .in_size = arg_size,
+                         .out_max = h->max_result};
+  body_fail_t bf = {ctx, 0};
+  void *out = NULL;
+  size_t out_len = 0;
+  int ret = 0, died = 0;
+  int rc = mpmp__host_ready()
+               ? mpmp__host_body(&c, (const char *)(h + 1), &out, &out_len,
+                                 body_failed, &bf, &ret, &died)
+               : mpmp__err(MPMP_ENOTSUP, "this worker has no task host "
+                           "(MPMP_ISOLATE=never, or its fork server could "
+                           "not start)");
+  if (rc < 0) {
+    mpmp_fail(ctx, "process '%s' did not run on rank %d: %s", h->name,
+              mpmp__net.rank, mpmp_errmsg());
+    return MPMP_EXIT_FAILED;
+  }
+  if (bf.code == MPMP_ECRASHED || bf.code == MPMP_ETIMEDOUT) {
+    mpmp__free(out);
+    return died != 0 ? died : MPMP_EXIT_FAILED;
+  }
+  if (ctx->errmsg != NULL && bf.code == MPMP_ETASK && mpmp__stopped(ctx)) {
+    mpmp__free(ctx->errmsg); /* it returned when asked to: terminated, */
+    ctx->errmsg = NULL;      /* with no error, as in the worker */
+    mpmp__free(out);
+    return MPMP_EXIT_TERMINATED;
+  }
+  if (ctx->errmsg != NULL) { /* mpmp_fail */
+    mpmp__free(out);
+    return MPMP_EXIT_FAILED;
+  }
+  ctx->out = out;
+  ctx->out_size = out_len;
+  return ret;
+}
+
 static void run_job(mpmp__job_t *job) {
   mpmp__rt_t *rt = &mpmp__rt;
   const mpmp__run_hdr_t *h = job->hdr;
@@ -193,8 +247,14 @@ static void run_job(mpmp__job_t *job) {
   atomic_store(&mpmp__par.crash_item, 0);
   atomic_store(&mpmp__par.crash_task, task ? task->name : NULL);
   double t0 = rt->trace ? mpmp__trace_clock() : 0;
-  int rc = task ? task->fn(&ctx)
-                : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
+  int isolated = h->isolate && task != NULL, iso_code = 0;
+  if (isolated) {
+    atomic_store(&mpmp__par.crash_task, NULL); /* a crash is the host's */
+    iso_code = run_isolated(h, job->len - sizeof *h, &ctx);
+  }
+  int rc = isolated ? 0
+           : task   ? task->fn(&ctx)
+                    : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
   if (rt->trace)
     mpmp__trace_add(MPMP__TRACE_BODY, h->task, h->id, 0, h->name, t0,
                     mpmp__trace_clock());
@@ -204,7 +264,7 @@ static void run_job(mpmp__job_t *job) {
    * the tasks of one Python pool worker do; an initializer's locks are not
    * theirs, which is where mpmp differs.) */
   mpmp__owner_renew();
-  int code = exit_code(rc, &ctx, task ? task->name : "?");
+  int code = isolated ? iso_code : exit_code(rc, &ctx, task ? task->name : "?");
   mpmp__par.current = NULL;
   report_done(h, code, &ctx);
   mpmp__ctx_fini(&ctx);

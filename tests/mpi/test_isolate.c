@@ -294,6 +294,79 @@ static void isolate_retries_run_a_crashed_item_again(void **state) {
   HAS_MSG("max_retries needs isolated tasks");
 }
 
+/* An isolated Process: its result comes back; a crash or exit() ends it,
+ * not the job, with Python's exitcode (-signal, or the status); terminate
+ * stops a cooperative body (-15) and kills one that ignores it after
+ * MPMP_TERM_GRACE (-9). */
+static mpmp_process_t *isolated_process(mpmp_task_fn fn, const void *arg,
+                                        size_t size) {
+  mpmp_process_t *p = NULL;
+  mpmp_process_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
+  OK(mpmp_process_create(&p, fn, arg, size, &o));
+  OK(mpmp_process_start(p));
+  return p;
+}
+
+static int exit_of(mpmp_process_t *p, double secs) {
+  int code = 12345;
+  OK(mpmp_process_join(p, secs));
+  OK(mpmp_process_exitcode(p, &code));
+  return code;
+}
+
+static void isolate_process_bodies(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  item_t it = {.x = 7, .bad = -1};
+  mpmp_process_t *p = isolated_process(square_or_crash, &it, sizeof it);
+  EQ(exit_of(p, T_OUT), 0);
+  size_t size = 0;
+  const void *r = NULL;
+  OK(mpmp_process_result(p, &r, &size));
+  EQ(size, sizeof(int64_t));
+  EQ(*(const int64_t *)r, 49);
+  mpmp_process_destroy(p);
+  it = (item_t){.x = 7, .bad = 7, .how = HOW_SEGV};
+  p = isolated_process(square_or_crash, &it, sizeof it);
+  EQ(exit_of(p, T_OUT), -11);
+  if (strstr(mpmp_process_errmsg(p), "killed by signal 11") == NULL)
+    fail_msg("errmsg '%s'", mpmp_process_errmsg(p));
+  mpmp_process_destroy(p);
+  it.how = HOW_EXIT;
+  p = isolated_process(square_or_crash, &it, sizeof it);
+  EQ(exit_of(p, T_OUT), 3);
+  mpmp_process_destroy(p);
+  for (int ignore = 0; ignore <= 1; ignore++) {
+    p = isolated_process(runaway, &ignore, sizeof ignore);
+    test_sleep(0.2);
+    double t0 = test_now();
+    OK(mpmp_process_terminate(p));
+    EQ(exit_of(p, 10), ignore ? -9 : MPMP_EXIT_TERMINATED);
+    IN(test_now() - t0, 0, ignore ? 1 + 2 : 0.9);
+    mpmp_process_destroy(p);
+  }
+}
+
+/* pool_destroy (Python's `with` exit: terminate + join) returns within
+ * MPMP_TERM_GRACE + 2 s though its task ignores the stop request. */
+static void isolate_destroy_ends_an_ignoring_task(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  int ignore = 1;
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_apply_async(pool, runaway, &ignore, sizeof ignore, NULL, NULL,
+                           &res));
+  test_sleep(0.2);
+  double t0 = test_now();
+  OK(mpmp_pool_destroy(pool));
+  IN(test_now() - t0, 0, 1 + 2);
+  RC(mpmp_async_get(res, 0), MPMP_ECRASHED);
+  mpmp_async_destroy(res);
+}
+
 /* The executor's futures: the crashed one says so, the others hold
  * their results, and the executor takes more work. */
 static void isolate_executor_futures(void **state) {
@@ -370,6 +443,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_terminate_kills_an_ignoring_task),
     cmocka_unit_test(isolate_terminate_reaches_the_host),
     cmocka_unit_test(isolate_retries_run_a_crashed_item_again),
+    cmocka_unit_test(isolate_process_bodies),
+    cmocka_unit_test(isolate_destroy_ends_an_ignoring_task),
     cmocka_unit_test(isolate_executor_futures),
     cmocka_unit_test(isolate_never_refuses_hosts),
     cmocka_unit_test(isolate_options_are_checked),
