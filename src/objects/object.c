@@ -138,7 +138,11 @@ static const char *kind_name(int kind) {
  * variables in libraries loaded later anyway). */
 #define MPMP__TLS_FAST __attribute__((tls_model("initial-exec")))
 
-static _Atomic uint32_t thread_counter;
+static _Atomic uint32_t own_counter;
+/* The counter is this process's own, or one it shares with its task hosts
+ * (mpmp__owner_counter_at): a host is a fork, and ids drawn from copies of
+ * one counter would repeat in every host. */
+static _Atomic uint32_t *thread_counter = &own_counter;
 static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
 
 /*
@@ -154,11 +158,18 @@ static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
 uint64_t mpmp__owner_id(void) {
   if (tl_owner == 0)
     tl_owner = ((uint64_t)(mpmp__net.rank + 1) << 32) |
-               (atomic_fetch_add(&thread_counter, 1) + 1);
+               (atomic_fetch_add(thread_counter, 1) + 1);
   return tl_owner;
 }
 
 void mpmp__owner_renew(void) { tl_owner = 0; }
+
+void mpmp__owner_counter_at(_Atomic uint32_t *shared) {
+  _Atomic uint32_t *to = shared ? shared : &own_counter;
+  if (to != thread_counter)
+    atomic_store(to, atomic_load(thread_counter));
+  thread_counter = to;
+}
 
 /* ---- handles --------------------------------------------------------------- */
 

@@ -25,5 +25,10 @@ void mpmp__shm_fini(void);
 /* Give this thread a new lock owner id, never used before in the process:
  * it now runs another Process body (a new process, in Python's terms). */
 void mpmp__owner_renew(void);
+/* Draw owner ids from the word `shared` (memory shared with the task hosts
+ * the caller forks), carrying on from the ids drawn so far; NULL: from
+ * this process's own counter again. Called while no other thread of
+ * mpmp's runs (a worker's setup and teardown). */
+void mpmp__owner_counter_at(_Atomic uint32_t *shared);
 
 #endif /* MPMP_OBJECTS_H */

@@ -57,27 +57,32 @@ typedef struct host_ctl {
   _Atomic uint32_t spawn_req; /* req when the host was started: served */
   _Atomic uint64_t size;   /* bytes of the region (it only grows) */
   struct mpmp__stops stops; /* the worker's stop words (mpmp__rt.stop) */
+  _Atomic uint32_t owners;  /* lock owner ids of the worker and its hosts */
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
   /* the answer: results at out_off (apply: out_len bytes), then nfail
    * records (mpmp__fail_rec_t + message) at fail_off, fail_len bytes */
   uint64_t out_len, fail_off, fail_len, nfail;
-  int32_t ret, pad2; /* the last item's return value (a Process body's) */
+  int32_t ret;       /* the last item's return value (a Process body's) */
+  int32_t renew;     /* a Process body: a new lock owner before and after */
 } host_ctl_t;
 
 _Static_assert(sizeof(host_ctl_t) <= CTL_BYTES, "the control block fits");
 
 static struct {
   int fd;            /* the region's memfd; -1: no hosts in this run */
-  char *base;        /* this process's mapping of it */
+  char *base;        /* this process's mapping of it (moves as it grows) */
   size_t mapped;
+  host_ctl_t *ctl;   /* its first page mapped once more, never moved: the
+                        stop words and the owner counter are read through
+                        pointers into it */
   pid_t server;      /* the fork server (the worker's child) */
   int sock;          /* the worker's end of the socket to it */
   int in_host;       /* this process is a host */
 } H = {.fd = -1, .sock = -1};
 
-static host_ctl_t *ctl(void) { return (host_ctl_t *)(void *)H.base; }
+static host_ctl_t *ctl(void) { return H.ctl; }
 
 static void futex_wake(_Atomic uint32_t *w) {
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
@@ -191,6 +196,9 @@ static void host_exit(int status, void *arg) {
 _Noreturn static void host_main(void) {
   H.in_host = 1;
   mpmp__net.no_mpi = 1;
+  /* The fork server was forked during mpmp_init, before the runtime said
+   * it runs: in the host it does (objects, mpmp_fail, should_stop). */
+  atomic_store(&mpmp__rt.state, MPMP__RUNNING);
   on_exit(host_exit, NULL);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* The task's crash kills the host with its own signal, for the worker
@@ -214,7 +222,12 @@ _Noreturn static void host_main(void) {
     seen = req;
     if (remap() < 0)
       _exit(125);
+    int renew = ctl()->renew;
+    if (renew) /* a new process in Python's terms */
+      mpmp__owner_renew();
     host_run();
+    if (renew)
+      mpmp__owner_renew();
     atomic_fetch_add(&ctl()->resp, 1);
     futex_wake(&ctl()->resp);
   }
@@ -299,16 +312,28 @@ int mpmp__host_start(void) {
     return mpmp__err(MPMP_ENOMEM, "no memory for the task hosts' region");
   H.mapped = (size_t)1 << 20;
   H.base = mmap(NULL, H.mapped, PROT_READ | PROT_WRITE, MAP_SHARED, H.fd, 0);
-  if (H.base == MAP_FAILED) {
+  void *c0 = mmap(NULL, CTL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, H.fd,
+                  0);
+  if (H.base == MAP_FAILED || c0 == MAP_FAILED) {
+    if (H.base != MAP_FAILED)
+      munmap(H.base, H.mapped);
+  munmap(H.ctl, CTL_BYTES);
+  H.ctl = NULL;
+    if (c0 != MAP_FAILED)
+      munmap(c0, CTL_BYTES);
     H.base = NULL;
+    close(H.fd);
+    H.fd = -1;
     return mpmp__err(MPMP_ENOMEM, "cannot map the task hosts' region");
   }
+  H.ctl = c0;
   atomic_store(&ctl()->size, H.mapped);
   /* The stop words move into the region, where the host reads them. */
   host_ctl_t *c = ctl();
   atomic_store(&c->stops.upto, atomic_load(&mpmp__rt.stop_own.upto));
   atomic_store(&c->stops.one, atomic_load(&mpmp__rt.stop_own.one));
   mpmp__rt.stop = &c->stops;
+  mpmp__owner_counter_at(&c->owners);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return mpmp__err(MPMP_ENOMEM, "socketpair for the fork server: %s",
@@ -333,6 +358,7 @@ void mpmp__host_stop(void) {
   if (H.fd < 0)
     return;
   mpmp__rt.stop = &mpmp__rt.stop_own;
+  mpmp__owner_counter_at(NULL);
   if (H.sock >= 0)
     close(H.sock); /* the server kills its host and ends */
   if (H.server > 0) { /* it ends at once: the socket closed */
@@ -350,6 +376,9 @@ void mpmp__host_stop(void) {
 
 /* Did the fork server die (then nobody reaps a host or wakes us)? Its
  * host dies with it (PR_SET_PDEATHSIG). */
+/* The request is a Process body's (mpmp__host_body), not a pool's. */
+static int body_run;
+
 /* How the last host died, as Python's Process.exitcode says it: -signal,
  * or the exit status; 0 when no host died in the last run. */
 static int last_exit;
@@ -425,6 +454,7 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     c->out_max = h->out_max;
     c->out_len = c->nfail = c->fail_len = 0;
     c->ret = 0;
+    c->renew = h->count == 1 && body_run;
     c->fail_off = CTL_BYTES + in_bytes + out_bytes;
     atomic_store(&c->done, 0);
     uint32_t resp = atomic_load(&c->resp);
@@ -537,7 +567,9 @@ int mpmp__host_body(const struct mpmp__chunk_hdr *h, const char *arg,
                     void (*fail)(void *arg, uint64_t index, int code,
                                  const char *msg),
                     void *fail_arg, int *ret, int *exitcode) {
+  body_run = 1;
   int rc = mpmp__host_run(h, arg, NULL, out, out_len, fail, fail_arg);
+  body_run = 0;
   *ret = ctl()->ret;
   *exitcode = last_exit;
   return rc;

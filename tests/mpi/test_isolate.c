@@ -91,6 +91,31 @@ static int hosts_off(void) {
   return v != NULL && strcmp(v, "never") == 0;
 }
 
+typedef struct hold {
+  mpmp_lock_t l;
+  int crash; /* end by a crash (a new host follows), else by returning */
+} hold_t;
+
+/* Takes the RLock in its argument and ends holding it. */
+static int hold_rlock(mpmp_ctx_t *ctx) {
+  const hold_t *h = mpmp_arg(ctx, NULL);
+  int rc = mpmp_lock_acquire(h->l, T_OUT);
+  if (rc == 0 && h->crash)
+    raise(SIGSEGV);
+  return rc;
+}
+MPMP_TASK(hold_rlock);
+
+/* Returns whether the RLock is "mine" and what a try to take it says. */
+static int probe_rlock(mpmp_ctx_t *ctx) {
+  const mpmp_lock_t *l = mpmp_arg(ctx, NULL);
+  int *r = mpmp_out(ctx, 2 * sizeof *r);
+  r[0] = mpmp_lock_is_mine(*l);
+  r[1] = mpmp_lock_acquire(*l, 0);
+  return 0;
+}
+MPMP_TASK(probe_rlock);
+
 static mpmp_pool_t *isolated_pool(double limit) {
   mpmp_pool_t *pool = NULL;
   mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
@@ -348,6 +373,33 @@ static void isolate_process_bodies(void **state) {
   }
 }
 
+/* Every host is a new lock owner: an RLock that one isolated body left
+ * held is not the next one's (hosts are forks of one process, and drew
+ * the same owner ids from copies of one counter). */
+static void isolate_hosts_are_distinct_lock_owners(void **state) {
+  (void)state;
+  if (hosts_off() || other_node_exists())
+    skip(); /* a host reaches objects of its own node only */
+  for (int crash = 1; crash >= 0; crash--) {
+    hold_t h = {.crash = crash};
+    OK(mpmp_rlock_create(&h.l));
+    mpmp_process_t *p = isolated_process(hold_rlock, &h, sizeof h);
+    if (exit_of(p, T_OUT) != (crash ? -11 : 0))
+      fail_msg("hold_rlock: %s", mpmp_process_errmsg(p));
+    mpmp_process_destroy(p);
+    p = isolated_process(probe_rlock, &h.l, sizeof h.l);
+    EQ(exit_of(p, T_OUT), 0);
+    const int *r = NULL;
+    size_t size = 0;
+    OK(mpmp_process_result(p, (const void **)&r, &size));
+    EQ(size, 2 * sizeof *r);
+    EQ(r[0], 0);
+    EQ(r[1], MPMP_ETIMEDOUT);
+    mpmp_process_destroy(p);
+    OK(mpmp_lock_free(h.l));
+  }
+}
+
 /* pool_destroy (Python's `with` exit: terminate + join) returns within
  * MPMP_TERM_GRACE + 2 s though its task ignores the stop request. */
 static void isolate_destroy_ends_an_ignoring_task(void **state) {
@@ -445,6 +497,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_retries_run_a_crashed_item_again),
     cmocka_unit_test(isolate_process_bodies),
     cmocka_unit_test(isolate_destroy_ends_an_ignoring_task),
+    cmocka_unit_test(isolate_hosts_are_distinct_lock_owners),
     cmocka_unit_test(isolate_executor_futures),
     cmocka_unit_test(isolate_never_refuses_hosts),
     cmocka_unit_test(isolate_options_are_checked),
