@@ -400,6 +400,18 @@ static void isolate_hosts_are_distinct_lock_owners(void **state) {
   }
 }
 
+/* Items and results of many MiB: the region grows (it moves), and the
+ * stop words still reach the host after it did. */
+static void isolate_big_map_grows_the_region(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  map_one_bad(pool, 400000, 123456, HOW_SEGV, MPMP_ECRASHED, "signal 11");
+  OK(mpmp_pool_destroy(pool));
+  terminate_runaways(0, 0.9, MPMP_ETASK, "terminated");
+}
+
 /* pool_destroy (Python's `with` exit: terminate + join) returns within
  * MPMP_TERM_GRACE + 2 s though its task ignores the stop request. */
 static void isolate_destroy_ends_an_ignoring_task(void **state) {
@@ -497,6 +509,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_retries_run_a_crashed_item_again),
     cmocka_unit_test(isolate_process_bodies),
     cmocka_unit_test(isolate_destroy_ends_an_ignoring_task),
+    cmocka_unit_test(isolate_big_map_grows_the_region),
     cmocka_unit_test(isolate_hosts_are_distinct_lock_owners),
     cmocka_unit_test(isolate_executor_futures),
     cmocka_unit_test(isolate_never_refuses_hosts),
