@@ -196,7 +196,8 @@ MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
  * The next result into \p out (out_size bytes) and its item index.
  * \return 0; ::MPMP_EEOF after the last; ::MPMP_ETIMEDOUT (call again);
  * ::MPMP_ETASK when this item failed (its message in mpmp_errmsg(); the
- * iteration goes on); the producer's negative code; ::MPMP_EPERM once the
+ * iteration goes on; ::MPMP_ECRASHED or ::MPMP_ETIMEDOUT when its task
+ * host died or ran past task_timeout); the producer's negative code; ::MPMP_EPERM once the
  * pool was terminated, joined or destroyed before the input was all read
  * (every later call says the same).
  */

@@ -336,10 +336,10 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
   memcpy(out, s->out + at * it->out_size, it->out_size);
   if (index)
     *index = idx;
-  int rank = -1;
-  const char *err = mpmp__async_item_error(s->job, at, &rank);
-  rc = err == NULL ? 0 : mpmp__err(MPMP_ETASK, "item %zu failed on rank %d: "
-                                   "%s", idx, rank, err);
+  int rank = -1, code = MPMP_ETASK;
+  const char *err = mpmp__async_item_error(s->job, at, &rank, &code);
+  rc = err == NULL ? 0 : mpmp__err(code, "item %zu failed on rank %d: %s",
+                                   idx, rank, err);
   if (s->pos == s->n) /* drained (err is freed too): refilled next call */
     retire(it, k);
   return rc;

@@ -131,7 +131,7 @@ void mpmp__async_stop(mpmp_async_t *j);
 void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
 /* The failure of item `index` of a finished job, or NULL (imap.c). */
 const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
-                                   int *rank);
+                                   int *rank, int *code);
 /* A finished job all of whose items ran (not cut short by terminate). */
 int mpmp__async_complete(const mpmp_async_t *j);
 

@@ -1038,12 +1038,13 @@ int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user) {
 }
 
 const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
-                                   int *rank) {
+                                   int *rank, int *code) {
   int lo = 0, hi = j->nfails - 1; /* fails are sorted by index */
   while (lo <= hi) {
     int mid = (lo + hi) / 2;
     if (j->fails[mid].index == index) {
       *rank = j->fails[mid].rank;
+      *code = j->fails[mid].code < 0 ? j->fails[mid].code : MPMP_ETASK;
       return j->fails[mid].msg ? j->fails[mid].msg : "";
     }
     if (j->fails[mid].index < index)

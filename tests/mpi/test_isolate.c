@@ -412,6 +412,49 @@ static void isolate_big_map_grows_the_region(void **state) {
   terminate_runaways(0, 0.9, MPMP_ETASK, "terminated");
 }
 
+/* imap: the crashed item's next() says MPMP_ECRASHED, the iteration goes
+ * on, and every other result comes in order. */
+typedef struct feed {
+  int next, n, bad;
+} feed_t;
+
+static int feed_items(void *user, void *item) {
+  feed_t *f = user;
+  if (f->next == f->n)
+    return 0;
+  *(item_t *)item = (item_t){.x = f->next, .how = HOW_SEGV, .bad = f->bad};
+  f->next++;
+  return 1;
+}
+
+static void isolate_imap_goes_on_after_a_crash(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  feed_t f = {.n = 30, .bad = 11};
+  mpmp_imap_t *it = NULL;
+  OK(mpmp_pool_imap(pool, square_or_crash, feed_items, &f, sizeof(item_t),
+                    sizeof(int64_t), 4, 0, &it));
+  for (int i = 0; i < f.n; i++) {
+    int64_t r = -1;
+    size_t index = 0;
+    int rc = mpmp_imap_next(it, &r, &index, T_OUT);
+    EQ(index, i);
+    if (i == f.bad) {
+      EQ(rc, MPMP_ECRASHED);
+      HAS_MSG("killed by signal 11");
+    } else {
+      EQ(rc, 0);
+      EQ(r, (int64_t)i * i);
+    }
+  }
+  int64_t r;
+  EQ(mpmp_imap_next(it, &r, NULL, T_OUT), MPMP_EEOF);
+  mpmp_imap_destroy(it);
+  OK(mpmp_pool_destroy(pool));
+}
+
 /* pool_destroy (Python's `with` exit: terminate + join) returns within
  * MPMP_TERM_GRACE + 2 s though its task ignores the stop request. */
 static void isolate_destroy_ends_an_ignoring_task(void **state) {
@@ -508,6 +551,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_terminate_reaches_the_host),
     cmocka_unit_test(isolate_retries_run_a_crashed_item_again),
     cmocka_unit_test(isolate_process_bodies),
+    cmocka_unit_test(isolate_imap_goes_on_after_a_crash),
     cmocka_unit_test(isolate_destroy_ends_an_ignoring_task),
     cmocka_unit_test(isolate_big_map_grows_the_region),
     cmocka_unit_test(isolate_hosts_are_distinct_lock_owners),
