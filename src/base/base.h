@@ -89,6 +89,16 @@ static inline int mpmp__expired(double deadline) {
   return deadline < INFINITY && mpmp__now() >= deadline;
 }
 
+/* splitmix64's finalizer: every input bit flips about half the output
+ * (handle tags, the heap's block tags, seeds). */
+static inline uint64_t mpmp__mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 /* Tell the CPU we are spinning (frees the pipeline for a sibling thread,
  * and stops the memory-order mis-speculation when the word changes). */
 static inline void mpmp__cpu_relax(void) {

@@ -134,20 +134,13 @@ static struct {
 
 /* ---- handles ------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 static uint32_t mref_tag(const mpmp_mref_t *r) {
-  uint64_t h = mix64(mpmp__rt.obj_secret ^ 0x6d616e61676572ULL ^ r->mgr);
-  h = mix64(h ^ r->obj * 0x9e3779b97f4a7c15ULL);
+  uint64_t h = mpmp__mix64(mpmp__rt.obj_secret ^ 0x6d616e61676572ULL ^ r->mgr);
+  h = mpmp__mix64(h ^ r->obj * 0x9e3779b97f4a7c15ULL);
   h ^= ((uint64_t)(uint32_t)r->rank << 32 | (uint64_t)r->kind << 16 |
         r->zero) * 0xc2b2ae3d27d4eb4fULL;
-  return (uint32_t)(mix64(h) >> 32);
+  return (uint32_t)(mpmp__mix64(h) >> 32);
 }
 
 static void make_ref(mpmp_mref_t *r, uint64_t mgr, uint64_t obj, int rank,
@@ -529,7 +522,7 @@ static uint64_t key_hash(const char *k, size_t n) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < n; i++)
     h = (h ^ (unsigned char)k[i]) * 0x100000001b3ULL;
-  return mix64(h);
+  return mpmp__mix64(h);
 }
 
 /* Set a value, reusing its memory when it fits and is not far too big. */

@@ -105,17 +105,9 @@ static uint64_t *footer(heap_t *h, uint64_t b, uint64_t size) {
   return (uint64_t *)(void *)((char *)h + b + size - FTR);
 }
 
-/* splitmix64's finalizer: every input bit flips about half the output. */
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 static uint64_t tag_of(const heap_t *h, uint64_t b, uint64_t size, int state) {
-  return mix64(h->secret ^ mix64(b ^ (size << 8) ^ (uint64_t)state));
+  return mpmp__mix64(h->secret ^ mpmp__mix64(b ^ (size << 8) ^ (uint64_t)state));
 }
 
 static void set_block(heap_t *h, uint64_t b, uint64_t size, int state) {
@@ -262,7 +254,7 @@ static uint64_t new_secret(const void *base) {
     return s;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
+  return mpmp__mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
                (uint64_t)(uintptr_t)base ^ (uint64_t)getpid());
 }
 

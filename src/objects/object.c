@@ -173,13 +173,6 @@ void mpmp__owner_counter_at(_Atomic uint32_t *shared) {
 
 /* ---- handles --------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 /* Every field moves the result (odd multipliers are bijective), and the
  * final mix spreads them over the 32 bits kept. */
@@ -187,7 +180,7 @@ static uint32_t ref_tag(const mpmp_ref_t *r) {
   uint64_t h = mpmp__rt.obj_secret ^ r->off;
   h ^= ((uint64_t)r->node << 32 | r->gen) * 0x9e3779b97f4a7c15ULL;
   h ^= ((uint64_t)r->kind << 16 | r->type) * 0xc2b2ae3d27d4eb4fULL;
-  return (uint32_t)(mix64(h) >> 32);
+  return (uint32_t)(mpmp__mix64(h) >> 32);
 }
 
 static int bad_handle(const char *fn, const char *why) {
@@ -868,7 +861,7 @@ int mpmp__objects_init(void) {
                                  GRND_NONBLOCK) != sizeof rt->obj_secret) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    rt->obj_secret = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20 ^
+    rt->obj_secret = mpmp__mix64((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20 ^
                            (uint64_t)ts.tv_sec);
   }
   int rc = MPI_Bcast(&rt->obj_secret, 1, MPI_UINT64_T, 0, mpmp__net.comm);
