@@ -81,6 +81,7 @@ static void on_terminate(int src, void *buf, size_t len) {
     } else {
       atomic_store(&rt->stop->one, t.id);
     }
+    atomic_fetch_add(&rt->stop_seq, 1);
   }
   mpmp__free(buf);
 }

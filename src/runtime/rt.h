@@ -94,6 +94,9 @@ typedef struct mpmp__rt {
   struct mpmp__stops {
     _Atomic uint64_t upto, one;
   } stop_own, *stop;
+  /* Bumped after each stop request changed the words: a map's item loop
+   * compares it with its snapshot (one load) before it reads them. */
+  _Atomic uint32_t stop_seq;
 
   struct mpmp__trace *trace;  /* MPMP_TRACE records; NULL when off */
 } mpmp__rt_t;
