@@ -35,7 +35,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +42,7 @@
 #include "objects.h"
 #include "parallel.h"
 #include "proto.h"
+#include "shsync.h"
 
 #define CTL_BYTES 4096u
 #define SLICE_S 0.02 /* how often a waiting worker looks at its host */
@@ -84,15 +84,15 @@ static struct {
 
 static host_ctl_t *ctl(void) { return H.ctl; }
 
+/* The worker and its host meet on shared futex words (shsync.h). */
 static void futex_wake(_Atomic uint32_t *w) {
-  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+  mpmp__futex_wake(w, 1, FUTEX_BITSET_MATCH_ANY);
 }
 
 /* Sleep while *w == val, at most `s` seconds (negative: no limit). */
 static void futex_wait(_Atomic uint32_t *w, uint32_t val, double s) {
-  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, s < 0 ? NULL : &ts,
-          NULL, 0);
+  mpmp__futex_wait_until(w, val, FUTEX_BITSET_MATCH_ANY,
+                         s < 0 ? INFINITY : mpmp__now() + s);
 }
 
 /* Map the region as large as the control block says (the other side may
