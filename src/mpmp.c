@@ -33,6 +33,8 @@ static const mpmp__module_t modules[] = {
     /* manager */
     {.name = "manager", .setup = mpmp__manager_setup,
      .finalize = mpmp__manager_finalize, .exit_priority = EXIT_MANAGER},
+    /* last: the task hosts' fork server copies every handler set above */
+    {.name = "hosts", .setup = mpmp__hosts_setup},
 };
 
 MPMP_API int mpmp_init(int *argc, char ***argv) {

@@ -192,7 +192,8 @@ static void call_register(mcall_t *c, int mode, void *buf, size_t cap) {
   c->mode = mode;
   c->buf = buf;
   c->cap = cap;
-  c->cookie = atomic_fetch_add(&M.next_cookie, 1) + 1;
+  c->cookie = ((atomic_fetch_add(&M.next_cookie, 1) + 1) & MPMP__COOKIE_MASK) |
+              mpmp__net.host_cookie; /* in a task host: its mark */
   pthread_mutex_lock(&M.calls_lock);
   c->next = M.calls;
   M.calls = c;
@@ -222,6 +223,8 @@ static void on_reply(int src, void *buf, size_t len) {
     mpmp__free(buf);
     return;
   }
+  if (mpmp__relay_reply(MPMP__TAG_MGR_REP, buf, len, p.cookie))
+    return; /* for our task host */
   pthread_mutex_lock(&M.calls_lock);
   mcall_t *c = M.calls;
   while (c != NULL && c->cookie != p.cookie)

@@ -740,7 +740,9 @@ static void on_reply(int src, void *buf, size_t len) {
     return;
   }
   memcpy(&p, buf, sizeof p);
-  call_t *c = (call_t *)(uintptr_t)p.cookie;
+  if (mpmp__relay_reply(MPMP__TAG_OBJ_REP, buf, len, p.cookie))
+    return; /* for our task host */
+  call_t *c = (call_t *)(uintptr_t)(p.cookie & MPMP__COOKIE_MASK);
   const char *msg = (const char *)buf + sizeof p;
   c->rc = p.rc;
   c->a->r0 = p.r0;
@@ -785,7 +787,7 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
    * both travel as 0, which the home node never waits for */
   q.timeout = a->deadline == INFINITY ? -1.0 : (left > 0 ? left : 0.0);
   call_t c = {.a = a};
-  q.cookie = (uint64_t)(uintptr_t)&c;
+  q.cookie = (uint64_t)(uintptr_t)&c | mpmp__net.host_cookie;
   int rc = mpmp__send(home_rank(ref->node), MPMP__TAG_OBJ_REQ, &q, sizeof q,
                       a->in, a->in_len);
   if (rc < 0)

@@ -22,8 +22,11 @@
  * status and wakes the worker), one past its item's time limit, and a stop
  * request whose grace period ran out (it then kills the host).
  *
- * In a host, operations that would need MPI (objects of another node, the
- * Manager, sending anything) fail with MPMP_ENOTSUP and say so.
+ * A host never calls MPI. Its requests to objects of another node and to
+ * the Manager go through the worker (transport/relay.c): the worker passes
+ * them on while it waits for the answer of its request, and hands their
+ * answers back. Anything else that needs MPI (a Process, a Pool's work)
+ * fails with MPMP_ENOTSUP and says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -58,6 +62,9 @@ typedef struct host_ctl {
   _Atomic uint64_t size;   /* bytes of the region (it only grows) */
   struct mpmp__stops stops; /* the worker's stop words (mpmp__rt.stop) */
   _Atomic uint32_t owners;  /* lock owner ids of the worker and its hosts */
+  _Atomic uint32_t wake;    /* futex: the worker has something to look at
+                               (an answer, a dead host, a relayed message) */
+  _Atomic uint32_t gen;     /* hosts started: the current one's generation */
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
@@ -87,6 +94,12 @@ static host_ctl_t *ctl(void) { return H.ctl; }
 /* The worker and its host meet on shared futex words (shsync.h). */
 static void futex_wake(_Atomic uint32_t *w) {
   mpmp__futex_wake(w, 1, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Tell the worker to look (it sleeps on `wake` while its host runs). */
+static void wake_worker(void) {
+  atomic_fetch_add(&ctl()->wake, 1);
+  futex_wake(&ctl()->wake);
 }
 
 /* Sleep while *w == val, at most `s` seconds (negative: no limit). */
@@ -195,7 +208,9 @@ static void host_exit(int status, void *arg) {
 
 _Noreturn static void host_main(void) {
   H.in_host = 1;
-  mpmp__net.no_mpi = 1;
+  /* MPI no more: objects of other nodes and the Manager through the
+   * worker (transport/relay.c) */
+  mpmp__relay_enter_host(atomic_load(&ctl()->gen));
   /* The fork server was forked during mpmp_init, before the runtime said
    * it runs: in the host it does (objects, mpmp_fail, should_stop). */
   atomic_store(&mpmp__rt.state, MPMP__RUNNING);
@@ -229,7 +244,7 @@ _Noreturn static void host_main(void) {
     if (renew)
       mpmp__owner_renew();
     atomic_fetch_add(&ctl()->resp, 1);
-    futex_wake(&ctl()->resp);
+    wake_worker();
   }
 }
 
@@ -263,7 +278,7 @@ _Noreturn static void server_main(int sock, pid_t worker) {
         atomic_store(&ctl()->status, st);
         atomic_store(&ctl()->gone, 1);
         atomic_fetch_add(&ctl()->resp, 1);
-        futex_wake(&ctl()->resp);
+        wake_worker();
       }
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -294,6 +309,8 @@ static int spawn(void) {
   atomic_store(&c->gone, 0);
   atomic_store(&c->done, 0);
   atomic_store(&c->spawn_req, atomic_load(&c->req));
+  /* answers still on their way to an earlier host are dropped */
+  mpmp__relay_reset(atomic_fetch_add(&c->gen, 1) + 1);
   char cmd = 'S';
   pid_t pid = -1;
   if (write(H.sock, &cmd, 1) != 1 || read(H.sock, &pid, sizeof pid) !=
@@ -302,6 +319,16 @@ static int spawn(void) {
                      "a task host");
   atomic_store(&c->host_pid, pid);
   return 0;
+}
+
+/* The "hosts" module's setup, the last of all (mpmp.c): the fork server
+ * is a copy of the worker as it is now, with every module's handlers set
+ * and no thread of ours started yet. Without it isolated items fail,
+ * saying why; the worker serves the rest. */
+void mpmp__hosts_setup(int is_main) {
+  if (!is_main && strcasecmp(mpmp__rt.env.ISOLATE, "never") != 0 &&
+      mpmp__host_start() < 0)
+    MPMP__WARN("no task hosts on this rank: %s", mpmp_errmsg());
 }
 
 int mpmp__host_start(void) {
@@ -317,8 +344,6 @@ int mpmp__host_start(void) {
   if (H.base == MAP_FAILED || c0 == MAP_FAILED) {
     if (H.base != MAP_FAILED)
       munmap(H.base, H.mapped);
-  munmap(H.ctl, CTL_BYTES);
-  H.ctl = NULL;
     if (c0 != MAP_FAILED)
       munmap(c0, CTL_BYTES);
     H.base = NULL;
@@ -334,6 +359,9 @@ int mpmp__host_start(void) {
   atomic_store(&c->stops.one, atomic_load(&mpmp__rt.stop_own.one));
   mpmp__rt.stop = &c->stops;
   mpmp__owner_counter_at(&c->owners);
+  int rc = mpmp__relay_open(&c->wake);
+  if (rc < 0)
+    return rc;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return mpmp__err(MPMP_ENOMEM, "socketpair for the fork server: %s",
@@ -366,6 +394,7 @@ void mpmp__host_stop(void) {
     while (waitpid(H.server, &st, 0) < 0 && errno == EINTR)
       ;
   }
+  mpmp__relay_close();
   munmap(H.base, H.mapped);
   close(H.fd);
   H.fd = H.sock = -1;
@@ -406,13 +435,16 @@ static void describe(int st, char *b, size_t n) {
 
 /* The host must go (a time limit, a stop past its grace): kill it and
  * wait until the server saw it die. */
-static void kill_host(uint32_t resp) {
+static void kill_host(void) {
   host_ctl_t *c = ctl();
   pid_t pid = atomic_load(&c->host_pid);
   if (pid > 0)
     kill(pid, SIGKILL);
-  while (!atomic_load(&c->gone))
-    futex_wait(&c->resp, resp, SLICE_S);
+  while (!atomic_load(&c->gone)) {
+    uint32_t w = atomic_load(&c->wake);
+    if (!atomic_load(&c->gone))
+      futex_wait(&c->wake, w, SLICE_S);
+  }
 }
 
 /*
@@ -464,8 +496,14 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     double t_item = mpmp__now(), t_stop = 0;
     uint32_t done_seen = 0;
     int why = 0; /* 1: past the time limit, 2: stopped past its grace */
-    while (atomic_load(&c->resp) == resp) {
-      futex_wait(&c->resp, resp, SLICE_S);
+    for (;;) {
+      /* the host's messages to other ranks, and their answers */
+      uint32_t w = atomic_load(&c->wake);
+      int moved = mpmp__relay_serve();
+      if (atomic_load(&c->resp) != resp)
+        break;
+      if (!moved)
+        futex_wait(&c->wake, w, SLICE_S);
       double now = mpmp__now();
       uint32_t done = atomic_load(&c->done);
       if (done != done_seen) {
@@ -480,7 +518,7 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       else if (t_stop > 0 && now - t_stop > mpmp__rt.env.TERM_GRACE)
         why = 2;
       if (why && atomic_load(&c->resp) == resp) {
-        kill_host(resp);
+        kill_host();
         break;
       }
       if (server_gone(resp))

@@ -89,6 +89,7 @@ void mpmp__chunk_forget_sends(void);
  * items, so that a crash costs the item. start: fork the fork server
  * (at setup, before any thread of ours runs); stop: end it and its host. */
 int mpmp__host_start(void);
+void mpmp__hosts_setup(int is_main);
 void mpmp__host_stop(void);
 int mpmp__host_ready(void);
 /* Run the chunk's items in the host: results into `out` (apply: a new

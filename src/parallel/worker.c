@@ -109,11 +109,6 @@ int mpmp__worker_init(void) {
 void mpmp__worker_setup(int is_main) {
   if (is_main)
     return;
-  /* The fork server first: no thread of ours runs yet (host.c). Without
-   * it isolated items fail, saying why; the worker serves the rest. */
-  if (strcasecmp(mpmp__rt.env.ISOLATE, "never") != 0 &&
-      mpmp__host_start() < 0)
-    MPMP__WARN("no task hosts on this rank: %s", mpmp_errmsg());
   mpmp__crash_report_install();
   mpmp__set_handler(MPMP__TAG_RUN_PROC, on_run);
   mpmp__set_handler(MPMP__TAG_RUN_CHUNK, on_chunk);

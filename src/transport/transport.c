@@ -203,7 +203,6 @@ static int mbox_send(int dest, int tag, const void *a, size_t alen,
   return sent;
 }
 
-static void dispatch(int src, int tag, void *buf, size_t len);
 
 /* Dispatch what the mailbox from node rank `from` holds. */
 static int mbox_drain(int from) {
@@ -214,7 +213,7 @@ static int mbox_drain(int from) {
   size_t len;
   while ((rc = mpmp__mbox_take(box, net->mbox_cap, &net->mbox_in[from].head,
                                &tag, &buf, &len)) > 0) {
-    dispatch(net->world_of_node_rank[from], tag, buf, len);
+    mpmp__dispatch(net->world_of_node_rank[from], tag, buf, len);
     n++;
   }
   if (rc < 0) {
@@ -251,15 +250,24 @@ static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
  * copies: a send from it would corrupt both. */
 static int host_refuses(void) {
   return mpmp__err(MPMP_ENOTSUP, "not inside a task host (an isolated "
-                   "task): this needs a message to another rank (an object "
-                   "of another node, a Manager, a Process); use objects of "
-                   "this node, or run the task with isolate = never");
+                   "task): this needs MPI (starting a Process or a Pool's "
+                   "work, or messages other than an object's or a "
+                   "Manager's), which a host may not call; run the task "
+                   "with isolate = never");
+}
+
+/* In a host: through the worker, or refused. */
+static int host_send(int dest, int tag, const void *hdr, size_t hlen,
+                     const void *payload, size_t plen) {
+  int rc = mpmp__relay_send(dest, tag, hdr, hlen, payload, plen);
+  return rc == MPMP_ENOTSUP ? host_refuses() : rc;
 }
 
 int mpmp__send_nb(int dest, int tag, void *buf, size_t len) {
   if (__builtin_expect(mpmp__net.no_mpi, 0)) {
+    int rc = host_send(dest, tag, buf, len, NULL, 0);
     mpmp__free(buf);
-    return host_refuses();
+    return rc;
   }
   if (mbox_send(dest, tag, buf, len, NULL, 0)) {
     mpmp__free(buf);
@@ -303,7 +311,7 @@ static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
   return 0;
 }
 
-static void dispatch(int src, int tag, void *buf, size_t len) {
+void mpmp__dispatch(int src, int tag, void *buf, size_t len) {
   mpmp__handler_fn h = (tag > 0 && tag < MPMP__TAG_MAX)
                            ? mpmp__net.handlers[tag] : NULL;
   if (h == NULL) {
@@ -337,7 +345,7 @@ static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
                                                  : -1;
   if (from >= 0)
     mbox_drain(from);
-  dispatch(src, st->MPI_TAG, buf, (size_t)count);
+  mpmp__dispatch(src, st->MPI_TAG, buf, (size_t)count);
   if (from >= 0)
     atomic_store_explicit(&mbox(from, net->node_rank)->mpi_done,
                           ++net->mbox_in[from].mpi_done, memory_order_release);
@@ -360,7 +368,7 @@ int mpmp__progress(void) { return mpmp__progress_before_sleep(0); }
 int mpmp__progress_before_sleep(int sleeping) {
   mpmp__net_t *net = &mpmp__net;
   if (__builtin_expect(net->no_mpi, 0))
-    return 0;
+    return mpmp__relay_poll();
   _Atomic uint32_t *bell = &net->bells[net->node_rank].seq;
   int handled = 0;
   if (sleeping)
@@ -460,7 +468,7 @@ int mpmp__send_data(int dest, int tag, const void *buf, size_t len) {
 int mpmp__send(int dest, int tag, const void *hdr, size_t hlen,
                const void *payload, size_t plen) {
   if (__builtin_expect(mpmp__net.no_mpi, 0))
-    return host_refuses();
+    return host_send(dest, tag, hdr, hlen, payload, plen);
   if (mbox_send(dest, tag, hdr, hlen, payload, plen))
     return 0;
   if (plen == 0)

@@ -178,13 +178,47 @@ typedef struct mpmp__net {
   _Atomic int agent_stop;
   _Atomic int agent_deep;   /* the parked agent wants a wake when drivers hits 0 */
   /* A task host (parallel/host.c): a child of a worker that must never
-   * call MPI; progress does nothing and sends fail with MPMP_ENOTSUP. */
+   * call MPI. Its requests to objects of other nodes and to the Manager
+   * go through its worker (relay.c), progress takes what the worker
+   * relayed back, and any other send fails with MPMP_ENOTSUP. */
   int no_mpi;
+  uint64_t host_cookie;     /* in a host: ORed into its requests' cookies */
 } mpmp__net_t;
 
 extern mpmp__net_t mpmp__net;
 
 int mpmp__is_local(int rank); /* same node as this rank */
+/* Hand a received message to the handler of its tag. */
+void mpmp__dispatch(int src, int tag, void *buf, size_t len);
+
+/* ---- the relay of task hosts (relay.c) ---------------------------------- */
+
+/* A request made in a task host carries this mark and the host's
+ * generation (bits 48..62) in its cookie; cookies are below bit 48. */
+#define MPMP__COOKIE_HOST (1ull << 63)
+#define MPMP__COOKIE_GEN_MASK 0x7fffu
+#define MPMP__COOKIE_MASK ((1ull << 48) - 1)
+/* The worker: the channel, made before its fork server; `wake` is the
+ * shared futex word the worker sleeps on while its host runs. */
+int mpmp__relay_open(_Atomic uint32_t *wake);
+void mpmp__relay_close(void);
+/* The worker, before it starts host generation `gen`: forget what an
+ * earlier host left. */
+void mpmp__relay_reset(uint32_t gen);
+/* The worker, while its host runs: pass the host's message on and the
+ * answers back. The number of messages moved. */
+int mpmp__relay_serve(void);
+/* A reply handler, with the cookie of the reply's request: 1 if the reply
+ * belongs to this worker's task host (the relay took `buf`), 0 if it is
+ * this process's own. */
+int mpmp__relay_reply(int tag, void *buf, size_t len, uint64_t cookie);
+/* In a new host: mark its requests, relay its sends. */
+void mpmp__relay_enter_host(uint32_t gen);
+/* In a host: send through the worker (only object and Manager requests:
+ * else MPMP_ENOTSUP); take and dispatch a relayed answer (0 or 1). */
+int mpmp__relay_send(int dest, int tag, const void *hdr, size_t hlen,
+                     const void *payload, size_t plen);
+int mpmp__relay_poll(void);
 /* What a run of mpmp leaves in the transport's plain fields, set back
  * before a later mpmp_init() (see the runtime's reset_run_state). */
 void mpmp__net_reset(void);

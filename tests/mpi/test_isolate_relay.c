@@ -1,0 +1,214 @@
+/*
+ * Shared objects from inside task hosts (issue 14): an isolated task uses
+ * a Queue, a Value and a Manager dict, on its own node and on another one
+ * (pseudo-nodes), as a task in the worker would; its requests to other
+ * ranks go through its worker rank, which never lets a host call MPI. A
+ * host that dies while its request is out costs only its item: the late
+ * answer is not given to the next host.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "mpitest.h"
+
+typedef struct job {
+  mpmp_queue_t q;   /* every item puts its value here */
+  mpmp_value_t sum; /* and adds it here */
+  mpmp_dict_t d;    /* and sets "k<x>" = x here, when use_dict */
+  int use_dict;
+  int64_t x;
+} job_t;
+
+typedef struct res {
+  int64_t square;
+  int32_t node, rank;
+} res_t;
+
+static int use_objects(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  res_t *r = mpmp_out(ctx, sizeof *r);
+  int rc = mpmp_queue_put(j->q, &j->x, sizeof j->x, T_OUT);
+  if (rc < 0)
+    return mpmp_fail(ctx, "put: %s", mpmp_errmsg());
+  if ((rc = mpmp_value_add(j->sum, j->x, NULL)) < 0)
+    return mpmp_fail(ctx, "add: %s", mpmp_errmsg());
+  if (j->use_dict) {
+    char key[32];
+    snprintf(key, sizeof key, "k%lld", (long long)j->x);
+    if ((rc = mpmp_dict_set(j->d, key, &j->x, sizeof j->x)) < 0)
+      return mpmp_fail(ctx, "dict set: %s", mpmp_errmsg());
+    int64_t back = -1;
+    if ((rc = mpmp_dict_get(j->d, key, &back, sizeof back, NULL)) < 0 ||
+        back != j->x)
+      return mpmp_fail(ctx, "dict get: %d %lld", rc, (long long)back);
+  }
+  usleep(2000); /* let every worker take items */
+  r->square = j->x * j->x;
+  r->node = mpmp_node_id();
+  r->rank = mpmp_rank();
+  return 0;
+}
+MPMP_TASK(use_objects);
+
+static mpmp_pool_t *isolated_pool(int processes) {
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
+                        .processes = processes};
+  OK(mpmp_pool_create(&pool, &o));
+  return pool;
+}
+
+static int hosts_off(void) {
+  const char *v = getenv("MPMP_ISOLATE");
+  return v != NULL && strcmp(v, "never") == 0;
+}
+
+/* Map n items of use_objects; check the results, the queue and the sum. */
+static void map_objects(mpmp_pool_t *pool, job_t *proto, int n) {
+  job_t *in = calloc((size_t)n, sizeof *in);
+  res_t *out = calloc((size_t)n, sizeof *out);
+  int64_t want = 0;
+  for (int i = 0; i < n; i++) {
+    in[i] = *proto;
+    in[i].x = i + 1;
+    want += i + 1;
+  }
+  OK(mpmp_pool_map(pool, use_objects, in, (size_t)n, sizeof *in, out,
+                   sizeof *out, 1));
+  int remote = 0;
+  for (int i = 0; i < n; i++) {
+    EQ(out[i].square, in[i].x * in[i].x);
+    remote += out[i].node != mpmp_node_id();
+  }
+  if (other_node_exists() && remote == 0)
+    fail_msg("no item ran on another node: the test saw no relayed call");
+  int64_t got = 0, item = 0, sum = -1;
+  for (int i = 0; i < n; i++) {
+    OK(mpmp_queue_get(proto->q, &item, sizeof item, NULL, T_OUT));
+    got += item;
+  }
+  EQ(got, want);
+  RC(mpmp_queue_get_nowait(proto->q, &item, sizeof item, NULL),
+     MPMP_ETIMEDOUT);
+  OK(mpmp_value_load(proto->sum, &sum));
+  EQ(sum, want);
+  free(in);
+  free(out);
+}
+
+static void relay_objects_of_any_node_from_hosts(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  job_t j = {0};
+  int64_t zero = 0;
+  OK(mpmp_queue_create(&j.q, 256, sizeof(int64_t)));
+  OK(mpmp_value_create(&j.sum, MPMP_INT64, &zero, 1));
+  mpmp_pool_t *pool = isolated_pool(0);
+  map_objects(pool, &j, 64);
+  OK(mpmp_value_store(j.sum, &zero));
+  map_objects(pool, &j, 64); /* the same hosts, again */
+  OK(mpmp_pool_destroy(pool));
+  OK(mpmp_queue_free(j.q));
+  OK(mpmp_value_free(j.sum));
+}
+
+static void relay_manager_from_hosts(void **state) {
+  (void)state;
+  if (hosts_off() || nworkers() < 2)
+    skip(); /* the Manager takes a worker; the pool needs another */
+  mpmp_manager_t m;
+  OK(mpmp_manager_start(&m));
+  job_t j = {.use_dict = 1};
+  int64_t zero = 0;
+  OK(mpmp_dict_create(m, &j.d));
+  OK(mpmp_queue_create(&j.q, 256, sizeof(int64_t)));
+  OK(mpmp_value_create(&j.sum, MPMP_INT64, &zero, 1));
+  mpmp_pool_t *pool = isolated_pool(0);
+  map_objects(pool, &j, 40);
+  size_t len = 0;
+  OK(mpmp_dict_len(j.d, &len));
+  EQ(len, 40);
+  for (int i = 1; i <= 40; i++) {
+    char key[32];
+    int64_t v = -1;
+    snprintf(key, sizeof key, "k%d", i);
+    OK(mpmp_dict_get(j.d, key, &v, sizeof v, NULL));
+    EQ(v, i);
+  }
+  OK(mpmp_pool_destroy(pool));
+  OK(mpmp_queue_free(j.q));
+  OK(mpmp_value_free(j.sum));
+  OK(mpmp_dict_free(j.d));
+  OK(mpmp_manager_shutdown(m));
+}
+
+/* Item 0 dies (SIGALRM) while it waits in a get on an empty queue; the
+ * answer to that get comes back after its host is gone. The next items
+ * run in a fresh host and must get their own answers. */
+typedef struct late {
+  mpmp_queue_t empty, q;
+  int64_t x;
+} late_t;
+
+static int die_waiting(mpmp_ctx_t *ctx) {
+  const late_t *l = mpmp_arg(ctx, NULL);
+  int64_t *out = mpmp_out(ctx, sizeof *out);
+  int64_t got = -1;
+  if (l->x == 0) {
+    alarm(1);
+    mpmp_queue_get(l->empty, &got, sizeof got, NULL, 3.0);
+    return mpmp_fail(ctx, "the alarm did not end the host");
+  }
+  int rc = mpmp_queue_put(l->q, &l->x, sizeof l->x, T_OUT);
+  if (rc == 0)
+    rc = mpmp_queue_get(l->q, &got, sizeof got, NULL, T_OUT);
+  if (rc < 0)
+    return mpmp_fail(ctx, "put/get: %s", mpmp_errmsg());
+  *out = got;
+  return 0;
+}
+MPMP_TASK(die_waiting);
+
+static void relay_late_answer_of_a_dead_host_is_dropped(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  late_t l[6];
+  int64_t out[6];
+  mpmp_queue_t empty, q;
+  OK(mpmp_queue_create(&empty, 4, sizeof(int64_t)));
+  OK(mpmp_queue_create(&q, 4, sizeof(int64_t)));
+  for (int i = 0; i < 6; i++)
+    l[i] = (late_t){.empty = empty, .q = q, .x = i};
+  /* one worker: every item runs on it, one after the other */
+  mpmp_pool_t *pool = isolated_pool(1);
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_map_async(pool, die_waiting, l, 6, sizeof *l, out,
+                         sizeof *out, 1, NULL, NULL, &res));
+  RC(mpmp_async_get(res, T_OUT), MPMP_ECRASHED);
+  HAS_MSG("signal 14");
+  EQ(mpmp_async_failed_count(res), 1);
+  for (int i = 1; i < 6; i++)
+    EQ(out[i], i);
+  mpmp_async_destroy(res);
+  /* The dead get's answer (a timeout, 3 s after it was asked) comes in
+   * meanwhile; a host that waits now must not take it for its own. */
+  test_sleep(2.5);
+  OK(mpmp_pool_map(pool, die_waiting, l + 1, 5, sizeof *l, out + 1,
+                   sizeof *out, 1));
+  for (int i = 1; i < 6; i++)
+    EQ(out[i], i);
+  OK(mpmp_pool_destroy(pool));
+  OK(mpmp_queue_free(empty));
+  OK(mpmp_queue_free(q));
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(relay_objects_of_any_node_from_hosts),
+    cmocka_unit_test(relay_manager_from_hosts),
+    cmocka_unit_test(relay_late_answer_of_a_dead_host_is_dropped),
+};
+
+MPMP_TEST_MAIN(tests)
