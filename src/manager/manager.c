@@ -1206,7 +1206,9 @@ MPMP_API int mpmp_manager_start(mpmp_manager_t *m) {
   pthread_mutex_lock(&M.main_lock);
   snprintf(name, sizeof name, "SyncManager-%d", ++M.started);
   pthread_mutex_unlock(&M.main_lock);
-  mpmp_process_opts_t opts = {.name = name, .daemon = 1};
+  /* the server calls MPI: in its worker rank, never in a task host */
+  mpmp_process_opts_t opts = {.name = name, .daemon = 1,
+                              .isolate = MPMP_ISOLATE_NEVER};
   mpmp_process_t *p = NULL;
   rc = mpmp_process_create(&p, mpmp__manager_server, &arg, sizeof arg,
                            &opts);

@@ -73,6 +73,7 @@ typedef struct host_ctl {
   uint64_t out_len, fail_off, fail_len, nfail;
   int32_t ret;       /* the last item's return value (a Process body's) */
   int32_t renew;     /* a Process body: a new lock owner before and after */
+  mpmp__run_hdr_t body; /* a Process body's header (mpmp_current_process) */
 } host_ctl_t;
 
 _Static_assert(sizeof(host_ctl_t) <= CTL_BYTES, "the control block fits");
@@ -87,7 +88,13 @@ static struct {
   pid_t server;      /* the fork server (the worker's child) */
   int sock;          /* the worker's end of the socket to it */
   int in_host;       /* this process is a host */
+  pid_t worker;      /* the worker rank's pid */
+  const mpmp__run_hdr_t *body; /* in a host: the body it runs, or NULL */
 } H = {.fd = -1, .sock = -1};
+
+const mpmp__run_hdr_t *mpmp__host_current(void) { return H.body; }
+
+int mpmp__host_worker_pid(void) { return H.in_host ? (int)H.worker : 0; }
 
 static host_ctl_t *ctl(void) { return H.ctl; }
 
@@ -141,12 +148,11 @@ int mpmp__host_ready(void) { return H.fd >= 0 && H.server > 0; }
 
 /* ---- the host ---------------------------------------------------------------- */
 
-/* Append a failure record (the message cut to what fits in 1 MiB). */
+/* Append a failure record (mpmp_fail already cut the message to
+ * MPMP__MSG_MAX and said so: nothing more is lost here). */
 static int host_fail(uint64_t index, int code, const char *msg) {
   host_ctl_t *c = ctl();
-  size_t len = strlen(msg);
-  if (len > ((size_t)1 << 20))
-    len = (size_t)1 << 20;
+  size_t len = strnlen(msg, MPMP__MSG_MAX + 256);
   size_t at = (size_t)(c->fail_off + c->fail_len);
   if (grow(at + sizeof(mpmp__fail_rec_t) + len) < 0)
     return -1;
@@ -179,19 +185,23 @@ static void host_run(void) {
     ctl()->ret = ret;
     mpmp__item_verdict(t, ret, &ctx);
     c = ctl();
-    if (ctx.errmsg != NULL) {
-      host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
-    } else if (!c->out_size && ctx.out_size > 0) { /* apply: its result */
+    /* apply: its result; a Process body's also when it failed (it may
+     * have returned because it was asked to stop: terminated, with it).
+     * The failure records follow it. */
+    if (!c->out_size && ctx.out_size > 0 &&
+        (ctx.errmsg == NULL || c->renew)) {
       size_t at = in_end;
       if (grow(at + ctx.out_size) == 0) {
-        c = ctl();
         memcpy(H.base + at, ctx.out, ctx.out_size);
         c->out_len = ctx.out_size;
+        c->fail_off = at + ctx.out_size; /* one item: no record yet */
       } else {
         host_fail(c->first + i, MPMP_ENOMEM, "the task host could not "
                   "grow its region for the result");
       }
     }
+    if (ctx.errmsg != NULL)
+      host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
     mpmp__ctx_fini(&ctx);
     atomic_store(&ctl()->done, (uint32_t)(i + 1));
   }
@@ -238,11 +248,16 @@ _Noreturn static void host_main(void) {
     if (remap() < 0)
       _exit(125);
     int renew = ctl()->renew;
-    if (renew) /* a new process in Python's terms */
+    static mpmp__run_hdr_t body;
+    if (renew) { /* a new process in Python's terms */
       mpmp__owner_renew();
+      body = ctl()->body;
+      H.body = &body;
+    }
     host_run();
     if (renew)
       mpmp__owner_renew();
+    H.body = NULL;
     atomic_fetch_add(&ctl()->resp, 1);
     wake_worker();
   }
@@ -367,6 +382,7 @@ int mpmp__host_start(void) {
     return mpmp__err(MPMP_ENOMEM, "socketpair for the fork server: %s",
                      strerror(errno));
   pid_t worker = getpid();
+  H.worker = worker;
   fflush(NULL); /* the child must not write the worker's buffered output */
   pid_t pid = fork();
   if (pid < 0)
@@ -600,12 +616,14 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
   return 0;
 }
 
-int mpmp__host_body(const struct mpmp__chunk_hdr *h, const char *arg,
+int mpmp__host_body(const struct mpmp__chunk_hdr *h,
+                    const mpmp__run_hdr_t *rh, const char *arg,
                     void **out, size_t *out_len,
                     void (*fail)(void *arg, uint64_t index, int code,
                                  const char *msg),
                     void *fail_arg, int *ret, int *exitcode) {
   body_run = 1;
+  ctl()->body = *rh;
   int rc = mpmp__host_run(h, arg, NULL, out, out_len, fail, fail_arg);
   body_run = 0;
   *ret = ctl()->ret;

@@ -104,11 +104,18 @@ int mpmp__host_run(const struct mpmp__chunk_hdr *h, const char *in, char *out,
 /* A Process body in the host (one item, as an apply): its result in a
  * new *out, its failure through fail(), its return value in *ret, and
  * *exitcode -signal or the exit status if its host died (else 0). */
-int mpmp__host_body(const struct mpmp__chunk_hdr *h, const char *arg,
+struct mpmp__run_hdr;
+int mpmp__host_body(const struct mpmp__chunk_hdr *h,
+                    const struct mpmp__run_hdr *body, const char *arg,
                     void **out, size_t *out_len,
                     void (*fail)(void *arg, uint64_t index, int code,
                                  const char *msg),
                     void *fail_arg, int *ret, int *exitcode);
+/* In a host running a Process body: that body's header (its name, its
+ * daemon flag); else NULL. And the pid of the host's worker rank (0 when
+ * not in a host): a Process is its rank, for mpmp_process_pid too. */
+const struct mpmp__run_hdr *mpmp__host_current(void);
+int mpmp__host_worker_pid(void);
 
 /* ---- main side ----------------------------------------------------------- */
 

@@ -426,8 +426,10 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   if (ps == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for the initializer");
   for (int w = 0; w < n && rc == 0; w++) {
+    /* in the worker rank, where the pool's tasks find what it set up */
+    mpmp_process_opts_t po = {.isolate = MPMP_ISOLATE_NEVER};
     rc = mpmp_process_create(&ps[w], o->initializer, o->initarg,
-                             o->initarg_size, NULL);
+                             o->initarg_size, &po);
     if (rc == 0)
       rc = mpmp__process_start_on(ps[w], pool->ranks[w]);
   }

@@ -167,8 +167,13 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
                                 "(MPMP_ISOLATE=never)"
                               : "use MPMP_ISOLATE_DEFAULT, _ALWAYS or _NEVER");
   }
-  p->isolate = iso == MPMP_ISOLATE_ALWAYS ||
-               (iso == MPMP_ISOLATE_DEFAULT && strcasecmp(env, "always") == 0);
+  /* 1: in a task host; 2: in one where the worker has it (the default:
+   * see the README, "When a task crashes"); 0: in the worker rank */
+  p->isolate = iso == MPMP_ISOLATE_ALWAYS ? 1
+               : iso == MPMP_ISOLATE_NEVER || strcasecmp(env, "never") == 0
+                   ? 0
+               : strcasecmp(env, "always") == 0 ? 1
+                                                : 2;
   p->max_result = opts && opts->max_result ? opts->max_result : DEFAULT_MAX_RESULT;
   pthread_mutex_lock(&mpmp__par.lock);
   int n = ++mpmp__par.proc_counter;

@@ -10,7 +10,8 @@ typedef struct mpmp__run_hdr {
   int32_t task;         /* task id */
   int32_t daemon;
   uint64_t max_result;  /* bytes the body may return */
-  int32_t isolate;      /* run the body in a task host */
+  int32_t isolate;      /* run the body in a task host: 1 always, 2 where
+                           the worker has one, 0 never */
   int32_t pad;
   char name[64];
 } mpmp__run_hdr_t;

@@ -200,7 +200,7 @@ static int run_isolated(const mpmp__run_hdr_t *h, size_t arg_size,
   size_t out_len = 0;
   int ret = 0, died = 0;
   int rc = mpmp__host_ready()
-               ? mpmp__host_body(&c, (const char *)(h + 1), &out, &out_len,
+               ? mpmp__host_body(&c, h, (const char *)(h + 1), &out, &out_len,
                                  body_failed, &bf, &ret, &died)
                : mpmp__err(MPMP_ENOTSUP, "this worker has no task host "
                            "(MPMP_ISOLATE=never, or its fork server could "
@@ -216,8 +216,9 @@ static int run_isolated(const mpmp__run_hdr_t *h, size_t arg_size,
   }
   if (ctx->errmsg != NULL && bf.code == MPMP_ETASK && mpmp__stopped(ctx)) {
     mpmp__free(ctx->errmsg); /* it returned when asked to: terminated, */
-    ctx->errmsg = NULL;      /* with no error, as in the worker */
-    mpmp__free(out);
+    ctx->errmsg = NULL;      /* with no error and its result, as in the */
+    ctx->out = out;          /* worker */
+    ctx->out_size = out_len;
     return MPMP_EXIT_TERMINATED;
   }
   if (ctx->errmsg != NULL) { /* mpmp_fail */
@@ -243,7 +244,10 @@ static void run_job(mpmp__job_t *job) {
   atomic_store(&mpmp__par.crash_item, 0);
   atomic_store(&mpmp__par.crash_task, task ? task->name : NULL);
   double t0 = rt->trace ? mpmp__trace_clock() : 0;
-  int isolated = h->isolate && task != NULL, iso_code = 0;
+  /* isolate 2: by default, where this worker has a task host */
+  int isolated = task != NULL && (h->isolate == 1 ||
+                                  (h->isolate == 2 && mpmp__host_ready()));
+  int iso_code = 0;
   if (isolated) {
     atomic_store(&mpmp__par.crash_task, NULL); /* a crash is the host's */
     iso_code = run_isolated(h, job->len - sizeof *h, &ctx);
@@ -294,14 +298,19 @@ MPMP_API int mpmp_current_process(mpmp_process_info_t *info) {
     return mpmp__err(MPMP_EINVAL, "mpmp_current_process: info is NULL");
   memset(info, 0, sizeof *info);
   const mpmp__job_t *job = mpmp__par.current;
+  const mpmp__run_hdr_t *body = mpmp__host_current(); /* in a task host */
+  if (body == NULL && job != NULL && job->tag == MPMP__TAG_RUN_PROC)
+    body = job->hdr;
   if (mpmp__net.rank == 0)
     snprintf(info->name, sizeof info->name, "MainProcess");
-  else if (job != NULL && job->tag == MPMP__TAG_RUN_PROC)
-    snprintf(info->name, sizeof info->name, "%s", job->hdr->name);
+  else if (body != NULL)
+    snprintf(info->name, sizeof info->name, "%s", body->name);
   else
     snprintf(info->name, sizeof info->name, "Worker-%d", mpmp__net.rank);
-  info->daemon = job && job->tag == MPMP__TAG_RUN_PROC ? job->hdr->daemon : 0;
-  info->pid = (int)getpid();
+  info->daemon = body != NULL ? body->daemon : 0;
+  /* In a task host: the worker rank's, as mpmp_process_pid() says */
+  info->pid = mpmp__host_worker_pid() ? mpmp__host_worker_pid()
+                                      : (int)getpid();
   info->rank = mpmp__net.rank;
   snprintf(info->node, sizeof info->node, "%s", mpmp__net.ranks[mpmp__net.rank].host);
   return 0;

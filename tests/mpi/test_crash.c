@@ -140,9 +140,13 @@ static mpmp_task_fn map_task(const char *mode) {
   return NULL;
 }
 
+/* A body in its worker rank, not in a task host (the default): its crash
+ * is the worker's, which this test is about. */
+static const mpmp_process_opts_t in_rank = {.isolate = MPMP_ISOLATE_NEVER};
+
 static int run_process(mpmp_task_fn fn) {
   mpmp_process_t *p = NULL;
-  if (mpmp_process_create(&p, fn, NULL, 0, NULL) < 0 ||
+  if (mpmp_process_create(&p, fn, NULL, 0, &in_rank) < 0 ||
       mpmp_process_start(p) < 0)
     return 1;
   mpmp_process_join(p, MPMP_FOREVER);
@@ -163,7 +167,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(mode, "finalize")) {
     mpmp_process_t *p = NULL;
-    if (mpmp_process_create(&p, body_abort_later, NULL, 0, NULL) < 0 ||
+    if (mpmp_process_create(&p, body_abort_later, NULL, 0, &in_rank) < 0 ||
         mpmp_process_start(p) < 0)
       return 1;
     mpmp_finalize(); /* joins the body, which dies meanwhile */

@@ -205,10 +205,50 @@ static void relay_late_answer_of_a_dead_host_is_dropped(void **state) {
   OK(mpmp_queue_free(q));
 }
 
+/* A Process with default options runs in a task host: a segfault ends
+ * the process (exitcode -11, as Python's), not the job; inside it,
+ * current_process() names the Process, as in a worker. */
+static int segv_or_whoami(mpmp_ctx_t *ctx) {
+  const int *crash = mpmp_arg(ctx, NULL);
+  if (*crash)
+    raise(SIGSEGV);
+  mpmp_process_info_t *me = mpmp_out(ctx, sizeof *me);
+  return mpmp_current_process(me);
+}
+MPMP_TASK(segv_or_whoami);
+
+static void relay_process_is_isolated_by_default(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (int crash = 1; crash >= 0; crash--) {
+    mpmp_process_t *p = NULL;
+    mpmp_process_opts_t o = {.name = "Kid", .daemon = 1};
+    OK(mpmp_process_create(&p, segv_or_whoami, &crash, sizeof crash,
+                           crash ? NULL : &o));
+    OK(mpmp_process_start(p));
+    OK(mpmp_process_join(p, T_OUT));
+    int code = 0;
+    OK(mpmp_process_exitcode(p, &code));
+    EQ(code, crash ? -11 : 0);
+    if (!crash) {
+      const mpmp_process_info_t *me = NULL;
+      OK(mpmp_process_result(p, (const void **)&me, NULL));
+      if (strcmp(me->name, "Kid") != 0)
+        fail_msg("current_process() in the host says '%s'", me->name);
+      EQ(me->daemon, 1);
+      EQ(me->rank, mpmp_process_rank(p));
+      EQ(me->pid, mpmp_process_pid(p));
+    }
+    OK(mpmp_process_destroy(p));
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_objects_of_any_node_from_hosts),
     cmocka_unit_test(relay_manager_from_hosts),
     cmocka_unit_test(relay_late_answer_of_a_dead_host_is_dropped),
+    cmocka_unit_test(relay_process_is_isolated_by_default),
 };
 
 MPMP_TEST_MAIN(tests)

@@ -90,9 +90,13 @@ static void pool_round(int round) {
  * queue, which has its place in the new node heap (a stale handle). */
 static mpmp_queue_t last_q;
 
+/* In the worker rank, not in a task host (a Process's default): the
+ * crash must be the worker's. */
+static const mpmp_process_opts_t in_rank = {.isolate = MPMP_ISOLATE_NEVER};
+
 static void crash_round(int round) {
   mpmp_process_t *p = NULL;
-  CHECK(mpmp_process_create(&p, crash_body, NULL, 0, NULL) == 0, "create");
+  CHECK(mpmp_process_create(&p, crash_body, NULL, 0, &in_rank) == 0, "create");
   CHECK(mpmp_process_start(p) == 0, "start");
   mpmp_process_join(p, 30);
   printf("user_mpi: not reached: the crash did not end the job\n");
