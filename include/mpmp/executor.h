@@ -92,7 +92,11 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
 /**
  * No more submissions (submit, map and map_stream then return
  * ::MPMP_EPERM). \p cancel_futures: cancel the futures not started yet.
- * \p wait: wait for the running ones and give the workers back. The
+ * \p wait: wait for the running ones and give the workers back. With both,
+ * running futures that have not ended after MPMP_TERM_GRACE / 2 seconds
+ * are terminated as by mpmp_pool_terminate() (asked to stop, and their
+ * task host killed after MPMP_TERM_GRACE more if they ignore it): they
+ * fail, saying so. Tasks that end sooner keep their results, as Python's. The
  * executor object stays valid (and shut down) until
  * mpmp_executor_destroy(); calling shutdown again is harmless.
  * \return 0; ::MPMP_EPERM with \p wait when a map_stream iterator still

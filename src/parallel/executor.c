@@ -112,7 +112,20 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
       mpmp__pool_cancel_pending(ex->pool);
     mpmp_pool_close(ex->pool);
   }
-  return wait ? mpmp_pool_join(ex->pool, MPMP_FOREVER) : 0;
+  if (!wait)
+    return 0;
+  if (cancel_futures) {
+    /* Running futures get half of MPMP_TERM_GRACE to end on their own
+     * (Python lets them finish: a short one keeps its result), then the
+     * pool's terminate: a request to stop, and a task host whose task
+     * ignores it is killed after MPMP_TERM_GRACE. So a runaway task cannot
+     * hold the shutdown for ever (where it runs isolated). */
+    rc = mpmp_pool_join(ex->pool, mpmp__rt.env.TERM_GRACE / 2);
+    if (rc != MPMP_ETIMEDOUT)
+      return rc;
+    mpmp_pool_terminate(ex->pool);
+  }
+  return mpmp_pool_join(ex->pool, MPMP_FOREVER);
 }
 
 MPMP_API int mpmp_executor_destroy(mpmp_executor_t *ex) {

@@ -244,11 +244,75 @@ static void relay_process_is_isolated_by_default(void **state) {
   }
 }
 
+/* Sleeps `secs`, never looking at the stop request (secs < 0: for ever). */
+static int sleep_for(mpmp_ctx_t *ctx) {
+  const double *secs = mpmp_arg(ctx, NULL);
+  double t0 = test_now();
+  while (*secs < 0 || test_now() - t0 < *secs)
+    usleep(1000);
+  *(double *)mpmp_out(ctx, sizeof(double)) = *secs;
+  return 0;
+}
+MPMP_TASK(sleep_for);
+
+/* shutdown(wait, cancel_futures): futures not started are cancelled; a
+ * running one that ends soon keeps its result (Python's semantics); one
+ * that ignores the stop request is killed after MPMP_TERM_GRACE (1 s
+ * here), so the shutdown returns. */
+static void relay_executor_shutdown_cancel_ends_a_runaway(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (int runaway = 0; runaway <= 1; runaway++) {
+    mpmp_executor_t *ex = NULL;
+    mpmp_executor_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
+                              .max_workers = 1};
+    OK(mpmp_executor_create(&ex, &o));
+    double forever = runaway ? -1 : 0.05, short_one = 0.05;
+    mpmp_future_t *fs[4];
+    OK(mpmp_executor_submit(ex, sleep_for, &forever, sizeof forever, &fs[0]));
+    for (int i = 1; i < 4; i++)
+      OK(mpmp_executor_submit(ex, sleep_for, &short_one, sizeof short_one,
+                              &fs[i]));
+    while (mpmp_future_running(fs[0]) == 0 && mpmp_future_done(fs[0]) == 0)
+      test_sleep(0.001);
+    double t0 = test_now();
+    OK(mpmp_executor_shutdown(ex, 1, 1));
+    double took = test_now() - t0;
+    if (took > 1.0 + 2.0)
+      fail_msg("shutdown took %.2f s (MPMP_TERM_GRACE is 1 s)", took);
+    const void *data = NULL;
+    size_t size = 0;
+    if (runaway) {
+      RC(mpmp_future_result(fs[0], 0, &data, &size), MPMP_ECRASHED);
+      HAS_MSG("terminated");
+    } else {
+      OK(mpmp_future_result(fs[0], 0, &data, &size));
+      EQ(*(const double *)data, forever);
+    }
+    for (int i = 1; i < 4; i++) {
+      EQ(mpmp_future_done(fs[i]), 1);
+      if (mpmp_future_cancelled(fs[i]) == 1)
+        continue;
+      /* already dealt to the worker (not cancellable): it ran, or the
+       * terminate ended it before it ran */
+      int rc = mpmp_future_result(fs[i], 0, &data, &size);
+      if (rc != 0 && !(runaway && rc == MPMP_ETASK &&
+                       strstr(mpmp_errmsg(), "terminated") != NULL))
+        fail_msg("future %d: %s", i, mpmp_errmsg());
+    }
+    for (int i = 0; i < 4; i++)
+      mpmp_future_destroy(fs[i]);
+    OK(mpmp_executor_destroy(ex));
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_objects_of_any_node_from_hosts),
     cmocka_unit_test(relay_manager_from_hosts),
     cmocka_unit_test(relay_late_answer_of_a_dead_host_is_dropped),
     cmocka_unit_test(relay_process_is_isolated_by_default),
+    cmocka_unit_test(relay_executor_shutdown_cancel_ends_a_runaway),
 };
 
 MPMP_TEST_MAIN(tests)
