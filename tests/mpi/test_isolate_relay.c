@@ -6,7 +6,12 @@
  * host that dies while its request is out costs only its item: the late
  * answer is not given to the next host.
  */
+#undef NDEBUG /* the assert below must fire in every build */
+#include <assert.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -307,12 +312,110 @@ static void relay_executor_shutdown_cancel_ends_a_runaway(void **state) {
   }
 }
 
+/* ---- more ways to die: a real SIGBUS, out of memory under a limit on the
+ * address space (ulimit -v), a failed assert ---------------------------- */
+
+enum { DIE_BUS = 1, DIE_OOM, DIE_ASSERT };
+typedef struct die { int32_t how, bad, x, pad; } die_t;
+
+static int die_how(mpmp_ctx_t *ctx) {
+  const die_t *d = mpmp_arg(ctx, NULL);
+  int32_t *out = mpmp_out(ctx, sizeof *out);
+  if (d->x == d->bad) {
+    if (d->how == DIE_BUS) { /* a page past the end of a file */
+      char path[] = "/tmp/mpmp-test-bus-XXXXXX";
+      int fd = mkstemp(path);
+      unlink(path);
+      volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                              MAP_SHARED, fd, 0);
+      p[0] = 1; /* the file is empty: SIGBUS */
+    } else if (d->how == DIE_OOM) { /* ulimit -v 256 MiB, then 1 GiB */
+      struct rlimit r = {(rlim_t)256 << 20, (rlim_t)256 << 20};
+      setrlimit(RLIMIT_AS, &r);
+      /* volatile: the compiler may not drop an allocation it sees unused */
+      char *volatile big = malloc((size_t)1 << 30);
+      memset(big, 1, (size_t)1 << 30); /* NULL: SIGSEGV, as unchecked code dies */
+      out[0] = big[5];
+    } else {
+      assert(d->x != d->bad);
+    }
+  }
+  *out = d->x * 3;
+  return 0;
+}
+MPMP_TASK(die_how);
+
+static void relay_more_crash_kinds_in_map_apply_submit_process(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  static const struct { int how, sig; } kinds[] = {
+      {DIE_BUS, SIGBUS}, {DIE_OOM, SIGSEGV}, {DIE_ASSERT, SIGABRT}};
+  mpmp_pool_t *pool = isolated_pool(0);
+  mpmp_executor_t *ex = NULL;
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+    char sig[32];
+    snprintf(sig, sizeof sig, "signal %d", kinds[k].sig);
+    die_t in[8];
+    int32_t out[8];
+    for (int i = 0; i < 8; i++)
+      in[i] = (die_t){.how = kinds[k].how, .bad = 3, .x = i};
+    /* map: item 3 fails, the others are right */
+    mpmp_async_t *res = NULL;
+    OK(mpmp_pool_map_async(pool, die_how, in, 8, sizeof *in, out,
+                           sizeof *out, 1, NULL, NULL, &res));
+    RC(mpmp_async_get(res, T_OUT), MPMP_ECRASHED);
+    HAS_MSG(sig);
+    EQ(mpmp_async_failed_count(res), 1);
+    size_t index = 0;
+    OK(mpmp_async_failure(res, 0, &index, NULL, NULL));
+    EQ(index, 3);
+    for (int i = 0; i < 8; i++)
+      if (i != 3)
+        EQ(out[i], 3 * i);
+    mpmp_async_destroy(res);
+    /* apply */
+    int32_t one = -1;
+    RC(mpmp_pool_apply(pool, die_how, &in[3], sizeof in[3], &one, sizeof one, NULL),
+       MPMP_ECRASHED);
+    HAS_MSG(sig);
+    OK(mpmp_pool_apply(pool, die_how, &in[4], sizeof in[4], &one, sizeof one, NULL));
+    EQ(one, 12);
+  }
+  OK(mpmp_pool_destroy(pool));
+  mpmp_executor_opts_t eo = {.isolate = MPMP_ISOLATE_ALWAYS};
+  OK(mpmp_executor_create(&ex, &eo));
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+    die_t d = {.how = kinds[k].how, .bad = 3, .x = 3};
+    mpmp_future_t *f = NULL;
+    OK(mpmp_executor_submit(ex, die_how, &d, sizeof d, &f));
+    const void *data = NULL;
+    RC(mpmp_future_result(f, T_OUT, &data, NULL), MPMP_ECRASHED);
+    HAS_MSG("crashed on item 0");
+    mpmp_future_destroy(f);
+  }
+  OK(mpmp_executor_destroy(ex));
+  /* a Process (isolated by default): Python's exitcode, -signal */
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+    die_t d = {.how = kinds[k].how, .bad = 3, .x = 3};
+    mpmp_process_t *p = NULL;
+    OK(mpmp_process_create(&p, die_how, &d, sizeof d, NULL));
+    OK(mpmp_process_start(p));
+    OK(mpmp_process_join(p, T_OUT));
+    int code = 0;
+    OK(mpmp_process_exitcode(p, &code));
+    EQ(code, -kinds[k].sig);
+    OK(mpmp_process_destroy(p));
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_objects_of_any_node_from_hosts),
     cmocka_unit_test(relay_manager_from_hosts),
     cmocka_unit_test(relay_late_answer_of_a_dead_host_is_dropped),
     cmocka_unit_test(relay_process_is_isolated_by_default),
     cmocka_unit_test(relay_executor_shutdown_cancel_ends_a_runaway),
+    cmocka_unit_test(relay_more_crash_kinds_in_map_apply_submit_process),
 };
 
 MPMP_TEST_MAIN(tests)
