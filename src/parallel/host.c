@@ -398,6 +398,29 @@ int mpmp__host_start(void) {
   return 0;
 }
 
+/*
+ * Hosts of isolated pools. A pool's workers are its own for its life, as
+ * Python's worker processes are, and so is the host of each: what the
+ * pool's initializer set up in it is there for the pool's tasks and for
+ * nobody else. The worker remembers the initializer (its task and
+ * argument) and runs it again in every host that replaces one (after a
+ * crash, a time limit); a request of another pool, or a Process body,
+ * gets a fresh host instead of one another pool's initializer ran in.
+ */
+static struct {
+  uint32_t host_pool; /* the pool whose initializer ran in the host; 0 */
+  uint32_t pool;      /* the pool whose initializer this is; 0: none */
+  int32_t task;
+  char *arg;
+  size_t size;
+} P;
+
+static void init_forget(void) {
+  mpmp__free(P.arg);
+  P.arg = NULL;
+  P.pool = 0;
+}
+
 void mpmp__host_stop(void) {
   if (H.fd < 0)
     return;
@@ -411,6 +434,8 @@ void mpmp__host_stop(void) {
       ;
   }
   mpmp__relay_close();
+  init_forget();
+  P.host_pool = 0;
   munmap(H.base, H.mapped);
   close(H.fd);
   H.fd = H.sock = -1;
@@ -419,10 +444,9 @@ void mpmp__host_stop(void) {
   H.server = 0;
 }
 
-/* Did the fork server die (then nobody reaps a host or wakes us)? Its
- * host dies with it (PR_SET_PDEATHSIG). */
 /* The request is a Process body's (mpmp__host_body), not a pool's. */
 static int body_run;
+
 
 /* How the last host died, as Python's Process.exitcode says it: -signal,
  * or the exit status; 0 when no host died in the last run. */
@@ -463,6 +487,61 @@ static void kill_host(void) {
   }
 }
 
+static void init_failed(void *arg, uint64_t index, int code,
+                        const char *msg) {
+  (void)index;
+  (void)code;
+  char *first = arg;
+  if (first[0] == '\0')
+    snprintf(first, 600, "%s", msg);
+}
+
+/* Run the pool's initializer in the fresh host, as a Process body, on
+ * behalf of job `job` (a stop request for that job stops it too). */
+static int run_init(uint64_t job) {
+  mpmp__chunk_hdr_t ih = {.job = job, .count = 1, .task = P.task,
+                          .isolate = 1, .in_size = P.size};
+  mpmp__run_hdr_t rh = {.id = job, .task = P.task, .isolate = 1};
+  snprintf(rh.name, sizeof rh.name, "initializer");
+  char why[600] = "";
+  int saved_exit = last_exit;
+  body_run = 1;
+  ctl()->body = rh;
+  int rc = mpmp__host_run(&ih, P.arg, NULL, NULL, NULL, init_failed, why);
+  body_run = 0;
+  last_exit = saved_exit;
+  if (rc == 0 && why[0] != '\0')
+    rc = mpmp__err(MPMP_ETASK, "the pool's initializer failed in a new task "
+                   "host of rank %d: %s", mpmp__net.rank, why);
+  return rc;
+}
+
+/* A live host for a request of pool `want` (0: a Process body) and job
+ * `job`, with that pool's initializer run in it if the pool has one. */
+static int ensure_host(uint32_t want, uint64_t job) {
+  host_ctl_t *c = ctl();
+  int dead = atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone);
+  if (!dead && P.host_pool != 0 && P.host_pool != want) {
+    kill_host(); /* another pool's: not for this request */
+    dead = 1;
+  }
+  if (dead) {
+    int rc = spawn();
+    if (rc < 0)
+      return rc;
+    P.host_pool = 0;
+  }
+  if (want != 0 && P.pool != 0 && P.pool != want)
+    init_forget(); /* that pool is gone: its workers are this one's now */
+  if (want != 0 && P.pool == want && P.host_pool != want) {
+    int rc = run_init(job);
+    if (rc < 0)
+      return rc;
+    P.host_pool = want;
+  }
+  return 0;
+}
+
 /*
  * Run items [first, first + count) of `h` in the host; their results go
  * to `out` (count * out_size bytes; apply: *own gets its result), their
@@ -479,12 +558,10 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
   last_exit = 0;
   uint32_t attempts = 1; /* of the item at `start`, if it is the one */
   while (start < h->count) {
+    int rc = ensure_host(body_run ? 0 : h->pool, h->job);
+    if (rc < 0)
+      return rc;
     host_ctl_t *c = ctl();
-    if (atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone)) {
-      int rc = spawn();
-      if (rc < 0)
-        return rc;
-    }
     uint64_t n = h->count - start;
     size_t in_bytes = (size_t)(n * h->in_size);
     size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
@@ -622,10 +699,23 @@ int mpmp__host_body(const struct mpmp__chunk_hdr *h,
                     void (*fail)(void *arg, uint64_t index, int code,
                                  const char *msg),
                     void *fail_arg, int *ret, int *exitcode) {
+  if (rh->pool_init != 0) { /* runs again in every new host of the pool */
+    init_forget();
+    if (h->in_size > 0 && (P.arg = mpmp__malloc(h->in_size)) == NULL)
+      return mpmp__err(MPMP_ENOMEM, "out of memory for the initializer");
+    if (h->in_size > 0)
+      memcpy(P.arg, arg, h->in_size);
+    P.size = h->in_size;
+    P.task = h->task;
+    P.pool = rh->pool_init;
+  }
   body_run = 1;
   ctl()->body = *rh;
   int rc = mpmp__host_run(h, arg, NULL, out, out_len, fail, fail_arg);
   body_run = 0;
+  if (rh->pool_init != 0 && rc == 0 && ctl()->nfail == 0 &&
+      !atomic_load(&ctl()->gone))
+    P.host_pool = rh->pool_init; /* the host is the pool's now */
   *ret = ctl()->ret;
   *exitcode = last_exit;
   return rc;

@@ -121,7 +121,11 @@ int mpmp__host_worker_pid(void);
 
 /* Main side: claim/free worker ranks (mpmp__par.lock held). */
 int mpmp__claim_worker(void);
-int mpmp__process_start_on(struct mpmp_process *p, int rank);
+/* Start an initializer of a pool on one of its workers; pool_init: the
+ * isolated pool's id (its hosts run it again when they are replaced), or
+ * 0 (it runs in the worker rank). */
+int mpmp__process_start_on(struct mpmp_process *p, int rank,
+                           uint32_t pool_init);
 /* Future support on pool results (pool.c, used by executor.c). */
 int mpmp__async_cancel(mpmp_async_t *j);
 /* get/wait/ready with the public call's name in the messages. */

@@ -69,6 +69,7 @@ struct mpmp_pool {
   int *ranks, *inflight;
   size_t max_result;
   int isolate;              /* run the tasks in task hosts */
+  uint32_t id;              /* an isolated pool's: its hosts are its own */
   double task_timeout;      /* seconds per item in a host; 0: no limit */
   int max_retries;          /* more runs of an item whose host died */
   mpmp_async_t *jobs, *jobs_tail;
@@ -110,6 +111,7 @@ static int send_chunk(mpmp_async_t *j, int rank) {
                            .in_size = j->in_size, .out_size = j->out_size,
                            .out_max = j->out_max,
                            .isolate = (uint32_t)j->pool->isolate,
+                           .pool = j->pool->isolate ? j->pool->id : 0,
                            .task_timeout = j->pool->task_timeout,
                            .max_retries = (uint32_t)j->pool->max_retries};
   if (inl)
@@ -426,12 +428,15 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   if (ps == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for the initializer");
   for (int w = 0; w < n && rc == 0; w++) {
-    /* in the worker rank, where the pool's tasks find what it set up */
-    mpmp_process_opts_t po = {.isolate = MPMP_ISOLATE_NEVER};
+    /* where the pool's tasks find what it set up: the worker rank, or
+     * the task host (and every host that replaces it: host.c) */
+    mpmp_process_opts_t po = {.isolate = pool->isolate ? MPMP_ISOLATE_ALWAYS
+                                                       : MPMP_ISOLATE_NEVER};
     rc = mpmp_process_create(&ps[w], o->initializer, o->initarg,
                              o->initarg_size, &po);
     if (rc == 0)
-      rc = mpmp__process_start_on(ps[w], pool->ranks[w]);
+      rc = mpmp__process_start_on(ps[w], pool->ranks[w],
+                                  pool->isolate ? pool->id : 0);
   }
   for (int w = 0; w < n && ps[w] != NULL; w++) {
     int code = 0;
@@ -510,6 +515,8 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
     mpmp__free(pool);
     return rc;
   }
+  static _Atomic uint32_t pool_ids;
+  pool->id = atomic_fetch_add(&pool_ids, 1) + 1;
   pthread_mutex_lock(&mpmp__par.lock);
   if (mpmp__par.pool_of_rank == NULL)
     mpmp__par.pool_of_rank = mpmp__calloc((size_t)mpmp__net.size, sizeof *mpmp__par.pool_of_rank);

@@ -26,6 +26,7 @@ struct mpmp_process {
   int daemon, state, rank;
   int isolate;              /* the body runs in a task host */
   int pool_owned; /* an initializer on a pool's worker: keep it claimed */
+  uint32_t pool_init; /* of an isolated pool: its id (proto.h) */
   _Atomic int done;
   int exitcode;
   char *errmsg;
@@ -222,11 +223,12 @@ MPMP_API int mpmp_process_start(mpmp_process_t *p) {
 }
 
 /* Run a body on a rank the caller has claimed (a pool's initializer). */
-int mpmp__process_start_on(mpmp_process_t *p, int rank) {
+int mpmp__process_start_on(mpmp_process_t *p, int rank, uint32_t pool_init) {
   pthread_mutex_lock(&mpmp__par.lock);
   int rc = table_add(p);
   pthread_mutex_unlock(&mpmp__par.lock);
   p->pool_owned = 1;
+  p->pool_init = pool_init;
   return rc < 0 ? rc : start_on(p, rank);
 }
 
@@ -239,7 +241,8 @@ static int start_on(mpmp_process_t *p, int rank) {
   p->rank = rank;
   p->state = P_STARTED;
   mpmp__run_hdr_t h = {.id = p->id, .task = p->task, .daemon = p->daemon,
-                       .max_result = p->max_result, .isolate = p->isolate};
+                       .max_result = p->max_result, .isolate = p->isolate,
+                       .pool_init = p->pool_init};
   memcpy(h.name, p->name, sizeof h.name);
   rc = mpmp__send(rank, MPMP__TAG_RUN_PROC, &h, sizeof h, p->arg, p->arg_size);
   if (rc < 0) {

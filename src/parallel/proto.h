@@ -12,7 +12,9 @@ typedef struct mpmp__run_hdr {
   uint64_t max_result;  /* bytes the body may return */
   int32_t isolate;      /* run the body in a task host: 1 always, 2 where
                            the worker has one, 0 never */
-  int32_t pad;
+  uint32_t pool_init;   /* the body is this isolated pool's initializer:
+                           it runs again in every new host of that pool
+                           (parallel/host.c); 0: a plain body */
   char name[64];
 } mpmp__run_hdr_t;
 
@@ -46,6 +48,8 @@ typedef struct mpmp__chunk_hdr {
   int32_t task;
   uint32_t isolate;  /* run the items in a task host (parallel/host.c) */
   uint32_t max_retries; /* runs more of an item whose host died */
+  uint32_t pool;     /* an isolated pool's id (its hosts are its own) */
+  uint32_t pad;
   double task_timeout; /* seconds an item may run in its host; 0: no limit */
   uint64_t in_size;  /* bytes per item */
   uint64_t out_size; /* bytes per result; 0: one result of up to out_max */

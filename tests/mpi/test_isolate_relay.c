@@ -409,6 +409,77 @@ static void relay_more_crash_kinds_in_map_apply_submit_process(void **state) {
   }
 }
 
+/* ---- an isolated pool's initializer ------------------------------------- */
+
+static int64_t g_setting; /* what the initializer set in this host */
+
+static int set_setting(mpmp_ctx_t *ctx) {
+  g_setting = *(const int64_t *)mpmp_arg(ctx, NULL);
+  return 0;
+}
+MPMP_TASK(set_setting);
+
+/* Returns the host's setting; crashes on item `x == 3` when asked. */
+static int read_setting(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x == -3)
+    raise(SIGSEGV);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = g_setting;
+  return 0;
+}
+MPMP_TASK(read_setting);
+
+/* Python runs a pool's initializer in each of its worker processes; here
+ * in each task host of the pool, again in a host that replaced one that
+ * crashed; a host of another pool, or a Process, does not see it. */
+static void relay_isolated_pool_initializer_in_every_host(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  int64_t setting = 77, in[12], out[12];
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
+                        .initializer = set_setting, .initarg = &setting,
+                        .initarg_size = sizeof setting};
+  mpmp_pool_t *pool = NULL;
+  OK(mpmp_pool_create(&pool, &o));
+  for (int i = 0; i < 12; i++)
+    in[i] = i % 4 == 3 ? -3 : i; /* every 4th crashes its host */
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_map_async(pool, read_setting, in, 12, sizeof *in, out,
+                         sizeof *out, 1, NULL, NULL, &res));
+  RC(mpmp_async_get(res, T_OUT), MPMP_ECRASHED);
+  for (int k = 0; k < mpmp_async_failed_count(res); k++) {
+    size_t index = 0;
+    const char *msg = NULL;
+    OK(mpmp_async_failure(res, k, &index, NULL, &msg));
+    if (index % 4 != 3u)
+      fail_msg("item %zu failed: %s", index, msg);
+  }
+  EQ(mpmp_async_failed_count(res), 3);
+  for (int i = 0; i < 12; i++)
+    if (i % 4 != 3 && out[i] != 77)
+      fail_msg("item %d saw setting %lld: the initializer did not run in its "
+               "host", i, (long long)out[i]);
+  mpmp_async_destroy(res);
+  OK(mpmp_pool_destroy(pool));
+  /* another pool on the same workers, without an initializer */
+  mpmp_pool_opts_t o2 = {.isolate = MPMP_ISOLATE_ALWAYS};
+  OK(mpmp_pool_create(&pool, &o2));
+  OK(mpmp_pool_map(pool, read_setting, in, 3, sizeof *in, out, sizeof *out,
+                   1));
+  for (int i = 0; i < 3; i++)
+    EQ(out[i], 0);
+  OK(mpmp_pool_destroy(pool));
+  mpmp_process_t *p = NULL;
+  OK(mpmp_process_create(&p, read_setting, &in[0], sizeof in[0], NULL));
+  OK(mpmp_process_start(p));
+  OK(mpmp_process_join(p, T_OUT));
+  const int64_t *got = NULL;
+  OK(mpmp_process_result(p, (const void **)&got, NULL));
+  EQ(*got, 0);
+  OK(mpmp_process_destroy(p));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_objects_of_any_node_from_hosts),
     cmocka_unit_test(relay_manager_from_hosts),
@@ -416,6 +487,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_process_is_isolated_by_default),
     cmocka_unit_test(relay_executor_shutdown_cancel_ends_a_runaway),
     cmocka_unit_test(relay_more_crash_kinds_in_map_apply_submit_process),
+    cmocka_unit_test(relay_isolated_pool_initializer_in_every_host),
 };
 
 MPMP_TEST_MAIN(tests)
