@@ -246,7 +246,7 @@ int mpmp__obj_alive(const mpmp_ref_t *ref, int kind, const char *fn);
 /* Elements [a->i, a->i + a->n) within the object. */
 int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a);
 
-/* This thread's lock owner id: rank and thread, never 0. */
+/* This thread's lock owner id: rank and thread, never 0 (shsync.h). */
 uint64_t mpmp__owner_id(void);
 
 /*

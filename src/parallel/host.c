@@ -58,6 +58,7 @@ typedef struct host_ctl {
   _Atomic uint64_t size;   /* bytes of the region (it only grows) */
   struct mpmp__stops stops; /* the worker's stop words (mpmp__rt.stop) */
   _Atomic uint32_t owners;  /* lock owner ids of the worker and its hosts */
+  _Atomic uint32_t gen;     /* hosts started: the live one's generation */
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
@@ -210,7 +211,7 @@ _Noreturn static void host_main(void) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  mpmp__owner_renew();
+  mpmp__owner_host(atomic_load(&ctl()->gen));
   /* Requests up to the one of the spawn were served by earlier hosts. */
   uint32_t seen = atomic_load(&ctl()->spawn_req);
   for (;;) {
@@ -260,6 +261,7 @@ _Noreturn static void server_main(int sock, pid_t worker) {
         if (dead != host)
           continue;
         host = 0;
+        mpmp__owner_host_dead(atomic_load(&ctl()->gen));
         atomic_store(&ctl()->status, st);
         atomic_store(&ctl()->gone, 1);
         atomic_fetch_add(&ctl()->resp, 1);
@@ -294,6 +296,7 @@ static int spawn(void) {
   atomic_store(&c->gone, 0);
   atomic_store(&c->done, 0);
   atomic_store(&c->spawn_req, atomic_load(&c->req));
+  atomic_fetch_add(&c->gen, 1);
   char cmd = 'S';
   pid_t pid = -1;
   if (write(H.sock, &cmd, 1) != 1 || read(H.sock, &pid, sizeof pid) !=
