@@ -65,6 +65,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -148,6 +149,9 @@ static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
 static uint32_t host_gen;
 static _Atomic uint32_t host_threads;
 
+uint32_t mpmp__claim_self;
+uint64_t mpmp__test_put_die;
+
 /* A fresh id (the layout: shsync.h). A host's say whose host it is and
  * which one, for the locks and queues that outlive it (mpmp__owner_dead). */
 __attribute__((noinline)) static uint64_t owner_draw(void) {
@@ -186,10 +190,24 @@ void mpmp__owner_counter_at(_Atomic uint32_t *shared) {
   thread_counter = to;
 }
 
+/* A queue slot's claim (queue.c) holds 31 bits: the node rank + 1 in bits
+ * 30..16, the generation's low 16 bits below. */
+#define CLAIM_NODE_SHIFT 16
+#define CLAIM_NODE_MAX 0x7fffu
+#define CLAIM_GEN_MASK 0xffffu
+
 void mpmp__owner_host(uint32_t gen) {
   host_gen = gen;
   atomic_store(&host_threads, 0);
   tl_owner = 0;
+  uint32_t nr = (uint32_t)mpmp__net.node_rank + 1;
+  mpmp__claim_self = nr <= CLAIM_NODE_MAX
+                         ? nr << CLAIM_NODE_SHIFT | (host_gen & CLAIM_GEN_MASK)
+                         : 0; /* a node of 32767 ranks: not looked for */
+  /* Test only: tests/mpi/test_ownerdead.c kills a host between the claim
+   * and the publication of a put (queue.c); unset, it costs nothing. */
+  const char *die = getenv("MPMP_TEST_HOST_DIE_ON_PUT");
+  mpmp__test_put_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
 }
 
 void mpmp__owner_host_dead(uint32_t gen) {
@@ -220,6 +238,14 @@ int mpmp__owner_dead(uint64_t owner) {
   return dead != 0 &&
          gen_dead(dead, (uint32_t)(owner >> MPMP__OWNER_GEN_SHIFT),
                   MPMP__OWNER_GEN_MASK);
+}
+
+int mpmp__claim_dead(uint32_t claim) {
+  uint32_t nr = claim >> CLAIM_NODE_SHIFT & CLAIM_NODE_MAX;
+  if (nr == 0)
+    return 0;
+  uint32_t dead = hosts_dead(nr - 1);
+  return dead != 0 && gen_dead(dead, claim, CLAIM_GEN_MASK);
 }
 
 /* ---- handles --------------------------------------------------------------- */

@@ -23,6 +23,22 @@
  *   A get into a small buffer reads the head item's length before claiming
  * it, and reports EMSGSIZE only if `head` has not moved meanwhile (the
  * length was that item's, and the item stays queued).
+ *   Dead producers. A task host (parallel/host.c) may die, of a crash or a
+ * kill, between its claim of a slot and the publication: with nothing
+ * done, every consumer would wait at that slot for ever. So a host writes
+ * its claim (its node rank and generation: mpmp__claim_self) into the
+ * slot's `who` word, on the line it fills anyway, right after its CAS on
+ * `tail`, and clears it just before it publishes; other producers write
+ * nothing there. A consumer that finds the head slot claimed but not
+ * published sleeps in slices (MPMP__SHLOCK_DEAD_SLICE_S) rather than until
+ * a wake-up, and once `who` names a host that died (mpmp__claim_dead: its
+ * fork server recorded it) skips the slot as a get that takes nothing
+ * (q_skip_dead). The item is lost with its producer, as in Python when a
+ * process is killed in put(); every other item comes, in order. Not seen:
+ * a host killed between its CAS and its `who` store, or between clearing
+ * `who` and publishing (an instruction or two each); and a consumer host
+ * killed between its CAS on `head` and freeing the slot, which stops the
+ * producers a lap later.
  *
  * Pipe. Each direction is a byte ring (single writer and single reader at
  * a time: a lock per side keeps whole messages together) carrying
@@ -56,6 +72,7 @@
 #include <linux/futex.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -151,7 +168,7 @@ enum { Q_PLAIN = 0, Q_JOINABLE = 1, Q_SIMPLE = 2 }; /* the object's type */
 typedef struct qslot {
   _Atomic uint64_t seq;
   _Atomic uint32_t len;
-  uint32_t pad;
+  _Atomic uint32_t who; /* a task host's claim while it fills the slot */
   unsigned char data[];
 } qslot_t;
 
@@ -177,6 +194,28 @@ static qslot_t *slot_at(qbody_t *q, uint64_t pos) {
   return (qslot_t *)(void *)((char *)(q + 1) + i * q->slot_size);
 }
 
+/* A slot's claimant counted its item in `unfinished` (JoinableQueue). */
+#define WHO_COUNTED (UINT32_C(1) << 31)
+
+/* A task host's put in the slot s it claimed, between the claim and the
+ * publication (see "Dead producers" above). */
+static void host_fill(qbody_t *q, qslot_t *s, int joinable, const void *item,
+                      size_t n) {
+  uint32_t me = mpmp__claim_self;
+  atomic_store_explicit(&s->who, me, memory_order_relaxed);
+  if (mpmp__test_put_die != 0 && n + 1 == mpmp__test_put_die)
+    raise(SIGKILL); /* test only: die holding the claim */
+  if (n)
+    memcpy(s->data, item, n);
+  atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
+  if (joinable) {
+    atomic_fetch_add(&q->unfinished, 1);
+    atomic_store_explicit(&s->who, me | WHO_COUNTED, memory_order_relaxed);
+  }
+  /* (a release: before the publication, which the caller makes) */
+  atomic_store_explicit(&s->who, 0, memory_order_release);
+}
+
 /* Claim, fill and publish the slot at `tail`: 0, MPMP_EAGAIN when full,
  * MPMP_EPIPE when closed. */
 static int q_try_put(qbody_t *q, int joinable, const void *item, size_t n) {
@@ -196,12 +235,17 @@ static int q_try_put(qbody_t *q, int joinable, const void *item, size_t n) {
     if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
                                               memory_order_relaxed,
                                               memory_order_relaxed)) {
-      if (n)
-        memcpy(s->data, item, n);
-      /* release: pairs with the acquire fence of a consumer's size check */
-      atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
-      if (joinable) /* counted before anyone can take it (and task_done) */
-        atomic_fetch_add(&q->unfinished, 1);
+      if (mpmp__claim_self != 0) {
+        host_fill(q, s, joinable, item, n);
+      } else {
+        if (n)
+          memcpy(s->data, item, n);
+        /* release: pairs with the acquire fence of a consumer's size
+         * check */
+        atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
+        if (joinable) /* counted before anyone can take it (and task_done) */
+          atomic_fetch_add(&q->unfinished, 1);
+      }
       atomic_store(&s->seq, 2 * pos + 1); /* seq_cst: publish, then wake() */
       return 0;
     }
@@ -247,6 +291,45 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
       return 0;
     }
   }
+}
+
+/*
+ * The head slot's producer, a task host, died between its claim and its
+ * publication (see "Dead producers" above): skip the slot, as a get that
+ * takes nothing. 1 if this call did (then wake the producers), else 0.
+ * `who` is non-zero only between a host's claim of the slot for position
+ * `pos` and its publication (it clears it first), so with seq == 2 pos it
+ * names pos's claimant. Once that host is known dead it writes nothing
+ * more, so seq read again still 2 pos means it never published, and never
+ * will. The head's CAS lets one consumer skip it: no get can take pos (it
+ * would need seq == 2 pos + 1).
+ */
+static int q_skip_dead(qbody_t *q) {
+  uint64_t pos = atomic_load(&q->head);
+  qslot_t *s = slot_at(q, pos);
+  if (atomic_load(&s->seq) != 2 * pos)
+    return 0;
+  uint32_t who = atomic_load(&s->who);
+  if (who == 0 || !mpmp__claim_dead(who & ~WHO_COUNTED) ||
+      atomic_load(&s->seq) != 2 * pos ||
+      !atomic_compare_exchange_strong(&q->head, &pos, pos + 1))
+    return 0;
+  if ((who & WHO_COUNTED) && atomic_fetch_sub(&q->unfinished, 1) == 1)
+    wake(&q->done, 1); /* the lost item counts as done */
+  atomic_store_explicit(&s->who, 0, memory_order_relaxed);
+  atomic_store(&s->seq, 2 * (pos + q->cap)); /* seq_cst: free, then wake() */
+  return 1;
+}
+
+/* How long a get or poll that found no item sleeps: until its deadline,
+ * unless the head slot is claimed and not yet published, whose producer
+ * may be a task host that dies with no one to wake the consumers: then
+ * one slice at a time, to look again (q_skip_dead). */
+static double q_sleep_until(qbody_t *q, double deadline) {
+  uint64_t pos = atomic_load(&q->head);
+  if ((atomic_load(&q->tail) & ~QCLOSED) <= pos)
+    return deadline; /* empty: a put will wake us */
+  return fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
 }
 
 /* A get would not wait: the head item is there, or the queue is closed. */
@@ -311,11 +394,16 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return mpmp__err(rc, "the next item has %zu bytes, more than the "
                        "buffer's %zu (it stays in the queue)", n, a->out_max);
     }
+    if (q_skip_dead(q)) {
+      wake(&q->space, 0);
+      continue;
+    }
     if (q_eof(q))
       return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    if ((rc = await(&q->items, q_can_get, q, a->deadline, 0, o)) < 0)
+    if ((rc = await(&q->items, q_can_get, q, q_sleep_until(q, a->deadline),
+                    0, o)) < 0)
       return rc;
   }
 }
@@ -381,9 +469,14 @@ static int q_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
   for (;;) {
     if (q_can_get(q))
       return 1;
+    if (q_skip_dead(q)) {
+      wake(&q->space, 0);
+      continue;
+    }
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    int rc = await(&q->items, q_can_get, q, a->deadline, 1, o);
+    int rc = await(&q->items, q_can_get, q, q_sleep_until(q, a->deadline), 1,
+                   o);
     if (rc < 0)
       return rc;
   }
