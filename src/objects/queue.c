@@ -53,7 +53,8 @@
  * that this reader acts on, and the next message starts once it has. A
  * pipe is three objects: the core (both rings, closed flags) and one small
  * object per end that users hold, so that freeing one end makes its own
- * handle stale without pulling the memory from under the other end.
+ * handle stale without pulling the memory from under the other end. A task
+ * host that dies holding a side's lock: see "Dead writers and readers".
  *
  * Waiting. A blocked caller spins for a few microseconds (a partner on
  * another core answers well within that), then announces itself in a
@@ -518,7 +519,13 @@ typedef struct chan {
   _Atomic uint64_t wpos;      /* written and published up to here */
   _Atomic uint64_t abort_at;  /* 1 + where a withdrawn message starts; 0 */
   _Atomic uint64_t abort_end; /* where its bytes end */
+  _Atomic uint64_t wend;      /* where the message being sent ends (wpos
+                                 between messages) */
+  _Atomic uint32_t broken;    /* a task host died in the middle of a
+                                 message: 1 sending it, 2 receiving it */
   _Alignas(64) _Atomic uint64_t rpos; /* consumed up to here */
+  _Atomic uint64_t rend;      /* where the message being received ends
+                                 (at most rpos between messages) */
   _Alignas(64) waitpt_t data;  /* the reader and pollers wait here */
   waitpt_t space;              /* the writer waits here */
   _Alignas(64) mpmp__shlock_t wlock; /* one writer at a time */
@@ -617,10 +624,15 @@ static int any_closed(const pcore_t *pc) {
   return atomic_load(&pc->closed[0]) | atomic_load(&pc->closed[1]);
 }
 
+static int chan_broken(const chan_t *ch) {
+  return atomic_load_explicit(&ch->broken, memory_order_relaxed) != 0;
+}
+
 static int writer_ready(const void *arg) {
   const cwait_t *w = arg;
   return atomic_load(&w->ch->rpos) != w->seen ||
-         atomic_load(&w->ch->abort_at) != w->abort || any_closed(w->pc);
+         atomic_load(&w->ch->abort_at) != w->abort || any_closed(w->pc) ||
+         chan_broken(w->ch);
 }
 
 /* pc NULL: a reader inside a message, which only its writer ends. */
@@ -628,7 +640,8 @@ static int reader_ready(const void *arg) {
   const cwait_t *w = arg;
   return atomic_load(&w->ch->wpos) != w->seen ||
          (w->pc != NULL && any_closed(w->pc)) ||
-         (w->abort && atomic_load(&w->ch->abort_at) == w->abort);
+         (w->abort && atomic_load(&w->ch->abort_at) == w->abort) ||
+         chan_broken(w->ch);
 }
 
 /* A message's first word: its length, or once withdrawn, the number of
@@ -640,6 +653,67 @@ static int reader_ready(const void *arg) {
 
 static _Atomic uint64_t *head_at(char *ring, uint64_t pos) {
   return (_Atomic uint64_t *)(void *)(ring + (pos & (RING - 1)));
+}
+
+/*
+ * Dead writers and readers. A side's lock (wlock, rlock) held by a task
+ * host that died is taken over by the next sender or receiver
+ * (MPMP_EOWNERDEAD from the lock, never shown to the caller), or by the
+ * peer that waits on the dead one (side_taken_over). Between messages the
+ * stream is whole and the pipe goes on: a host killed while it waited for
+ * room or for a message costs nothing. In the middle of a message it is
+ * not (the rest would never come, or part of it was consumed), and the
+ * next message could not be told apart from the remains: the channel is
+ * then broken, and every send and receive on it says so (MPMP_EPIPE).
+ * Where the message was: a sender sets `wend` before it publishes any of
+ * a message (wpos != wend: inside one), a receiver `rend` once it took one
+ * (rpos < rend, or a first word taken but not yet `rend`: inside).
+ */
+static int broken_err(const chan_t *ch) {
+  return mpmp__err(MPMP_EPIPE, "the pipe is broken: a task host died in the "
+                   "middle of %s a message on it (a crash or a kill), and no "
+                   "message after that could be told apart from what it "
+                   "left: make a new Pipe",
+                   atomic_load(&ch->broken) == 1 ? "sending" : "receiving");
+}
+
+static void chan_break(chan_t *ch, uint32_t how) {
+  atomic_store(&ch->broken, how); /* seq_cst, then wake() */
+  wake(&ch->data, 1);
+  wake(&ch->space, 1);
+}
+
+/* The channel's sender died holding wlock (which the caller now holds). */
+static void writer_died(chan_t *ch) {
+  if (atomic_load(&ch->wpos) != atomic_load(&ch->wend))
+    chan_break(ch, 1);
+}
+
+/* The channel's receiver died holding rlock (which the caller now holds). */
+static void reader_died(chan_t *ch, char *ring) {
+  uint64_t r = atomic_load(&ch->rpos), w = atomic_load(&ch->wpos);
+  if (r < atomic_load(&ch->rend) ||
+      (w != r && (atomic_load(head_at(ring, r)) & H_TAKEN)))
+    chan_break(ch, 2);
+}
+
+/* `holder` holds the side's lock l and may be a task host that died: if
+ * so, take the lock over for `owner`, mend or break the channel
+ * (writer_died, reader_died), and let the lock go. 1 if this call did. */
+static int side_taken_over(chan_t *ch, char *ring, mpmp__shlock_t *l,
+                           uint64_t holder, uint64_t owner) {
+  if (!mpmp__owner_dead(holder))
+    return 0;
+  int rc = mpmp__shlock_acquire(l, owner, -INFINITY);
+  if (rc == MPMP_EOWNERDEAD) {
+    if (l == &ch->wlock)
+      writer_died(ch);
+    else
+      reader_died(ch, ring);
+  }
+  if (rc == 0 || rc == MPMP_EOWNERDEAD)
+    mpmp__shlock_release(l, owner);
+  return rc == MPMP_EOWNERDEAD;
 }
 
 /* The reader consumed up to `pos`: free the room, wake the writer. */
@@ -660,6 +734,7 @@ static void chan_withdraw(chan_t *ch, char *ring, uint64_t n, uint64_t start,
     atomic_store(&ch->abort_end, end);
     atomic_store(&ch->abort_at, start + 1);
   }
+  atomic_store_explicit(&ch->wend, end, memory_order_relaxed); /* whole */
   wake(&ch->data, 1);
 }
 
@@ -682,7 +757,8 @@ static void chan_put(char *ring, uint64_t pos, const char *msg, uint64_t n,
  * past writes it only if all of it fits now. MPMP_EBADF once the end `o`
  * was freed. */
 static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
-                      const char *msg, uint64_t n, double deadline) {
+                      const char *msg, uint64_t n, double deadline,
+                      uint64_t owner) {
   char *ring = ring_of(pc, ch);
   uint64_t total = MSG_HEAD + pad8(n);
   uint64_t start = atomic_load_explicit(&ch->wpos, memory_order_relaxed);
@@ -701,6 +777,9 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
         (done == 0 || room >= min64(total - done, RING / 4))) {
       uint64_t k = min64(room, total - done);
       chan_put(ring, w, msg, n, done, k);
+      if (done == 0) /* before any of it is published: writer_died */
+        atomic_store_explicit(&ch->wend, start + total,
+                              memory_order_relaxed);
       w += k;
       done += k;
       atomic_store(&ch->wpos, w); /* seq_cst: publish, then wake() */
@@ -709,7 +788,7 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
         return 0;
       continue;
     }
-    if (any_closed(pc)) {
+    if (any_closed(pc) || chan_broken(ch)) {
       rc = MPMP_EPIPE;
       break;
     }
@@ -717,8 +796,17 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
       rc = MPMP_ETIMEDOUT;
       break;
     }
+    /* A receiver that is a task host may die in the middle of a message,
+     * with no one to wake us: look every slice. */
+    double until = deadline;
+    uint64_t rh = mpmp__shlock_owner(&ch->rlock);
+    if (mpmp__owner_is_host(rh)) {
+      if (side_taken_over(ch, ring, &ch->rlock, rh, owner))
+        continue;
+      until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+    }
     cwait_t cw = {pc, ch, r, ab};
-    if ((rc = await(&ch->space, writer_ready, &cw, deadline, 0, o)) < 0)
+    if ((rc = await(&ch->space, writer_ready, &cw, until, 0, o)) < 0)
       break;
   }
   if (done > 0)
@@ -731,8 +819,8 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
  * if the end `o` was freed meanwhile (the message is left half read: the
  * end is gone). Its writer is sending it, so this ends without a
  * deadline. */
-static int chan_take(const mpmp__obj_t *o, chan_t *ch, const char *ring,
-                     uint64_t start, uint64_t n, char *out) {
+static int chan_take(const mpmp__obj_t *o, chan_t *ch, char *ring,
+                     uint64_t start, uint64_t n, char *out, uint64_t owner) {
   uint64_t end = start + MSG_HEAD + pad8(n);
   uint64_t r = start + MSG_HEAD;
   for (;;) {
@@ -753,13 +841,25 @@ static int chan_take(const mpmp__obj_t *o, chan_t *ch, const char *ring,
     if (atomic_load(&ch->abort_at) == start + 1) {
       uint64_t skip_to = atomic_load(&ch->abort_end);
       atomic_store(&ch->abort_at, 0); /* before rpos: see chan_write */
+      atomic_store_explicit(&ch->rend, skip_to, memory_order_relaxed);
       chan_consumed(ch, skip_to);
       return 1;
     }
+    if (chan_broken(ch))
+      return broken_err(ch);
     /* A close does not end this wait: the writer finishes the message or
-     * withdraws it (it does when it sees a close). */
+     * withdraws it (it does when it sees a close). A writer that is a task
+     * host (or not known yet) may die instead, with no one to wake us:
+     * look every slice. */
+    double until = INFINITY;
+    uint64_t wh = mpmp__shlock_owner(&ch->wlock);
+    if (wh == 0 || mpmp__owner_is_host(wh)) {
+      if (side_taken_over(ch, ring, &ch->wlock, wh, owner))
+        continue;
+      until = mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S;
+    }
     cwait_t cw = {NULL, ch, w, start + 1};
-    int rc = await(&ch->data, reader_ready, &cw, INFINITY, 0, o);
+    int rc = await(&ch->data, reader_ready, &cw, until, 0, o);
     if (rc < 0)
       return rc;
   }
@@ -775,12 +875,14 @@ static int closed_end(const mpmp__obj_t *o) {
 /* Receive one message into out (max bytes), holding the reader lock. */
 static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
                      unsigned e, char *out, size_t max, size_t *len,
-                     double deadline) {
+                     double deadline, uint64_t owner) {
   char *ring = ring_of(pc, ch);
   int once = mpmp__expired(deadline);
   for (;;) {
     uint64_t r = atomic_load_explicit(&ch->rpos, memory_order_relaxed);
     uint64_t w = atomic_load(&ch->wpos);
+    if (chan_broken(ch))
+      return broken_err(ch);
     if (w != r) {
       _Atomic uint64_t *hp = head_at(ring, r);
       uint64_t h = atomic_load(hp);
@@ -797,7 +899,9 @@ static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
         return MPMP_ETIMEDOUT; /* not all there: a try does not start it */
       if (!atomic_compare_exchange_strong(hp, &h, h | H_TAKEN))
         continue; /* withdrawn just now */
-      int rc = chan_take(o, ch, ring, r, h, out);
+      atomic_store_explicit(&ch->rend, r + MSG_HEAD + pad8(h),
+                            memory_order_relaxed); /* see reader_died */
+      int rc = chan_take(o, ch, ring, r, h, out, owner);
       if (rc <= 0)
         return rc;
       continue; /* withdrawn while we read it: wait for the next one */
@@ -833,13 +937,19 @@ static int c_send(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
     return mpmp__err(MPMP_EMSGSIZE, "a message of %zu bytes is over the "
                      "limit of %zu", a->in_len, MPMP_PIPE_MAX_MESSAGE);
   chan_t *ch = send_chan(pc, e);
-  if ((rc = mpmp__shlock_acquire(&ch->wlock, a->owner, a->deadline)) < 0)
+  rc = mpmp__shlock_acquire(&ch->wlock, a->owner, a->deadline);
+  if (rc == MPMP_EOWNERDEAD) /* held: the last sender's host died */
+    writer_died(ch);
+  else if (rc < 0)
     return rc;
   /* (a writer before us may have waited until the end was freed) */
   rc = mpmp__obj_dead(o) ? MPMP_EBADF
+       : chan_broken(ch) ? MPMP_EPIPE
                          : chan_write(o, pc, ch, a->in, a->in_len,
-                                      a->deadline);
+                                      a->deadline, a->owner);
   mpmp__shlock_release(&ch->wlock, a->owner);
+  if (rc == MPMP_EPIPE && chan_broken(ch))
+    return broken_err(ch);
   if (rc == MPMP_EPIPE)
     return is_closed(pc, e) ? closed_end(o)
                             : mpmp__err(rc, "the other end of the pipe was "
@@ -863,10 +973,14 @@ static int c_recv(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
   if (rc < 0)
     return rc;
   chan_t *ch = recv_chan(pc, e);
-  if ((rc = mpmp__shlock_acquire(&ch->rlock, a->owner, a->deadline)) < 0)
+  rc = mpmp__shlock_acquire(&ch->rlock, a->owner, a->deadline);
+  if (rc == MPMP_EOWNERDEAD) /* held: the last receiver's host died */
+    reader_died(ch, ring_of(pc, ch));
+  else if (rc < 0)
     return rc;
   size_t len = 0;
-  rc = chan_read(o, pc, ch, e, a->out, a->out_max, &len, a->deadline);
+  rc = chan_read(o, pc, ch, e, a->out, a->out_max, &len, a->deadline,
+                 a->owner);
   mpmp__shlock_release(&ch->rlock, a->owner);
   if (rc == 0)
     a->out_len = len;
@@ -887,6 +1001,8 @@ static int readable(const void *arg) {
   chan_t *ch = p->ch;
   char *ring = ring_of(p->pc, ch);
   uint64_t r = atomic_load(&ch->rpos), w = atomic_load(&ch->wpos);
+  if (chan_broken(ch))
+    return 1; /* a recv says so at once */
   /* Past the withdrawn messages at the front. (With a recv running, r may
    * be inside a message: the answer is then a guess, as any poll's is.) */
   for (int i = 0; i < 64 && w != r; i++) {
