@@ -225,7 +225,11 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties);
  * generation; the last to arrive releases the others). MPMP_EBROKEN if the
  * barrier is broken, or breaks or is reset while waiting; MPMP_ETIMEDOUT
  * for the waiter whose deadline passed, which breaks the barrier for all;
- * MPMP_EBADF once killed (the barrier is then left as it is).
+ * MPMP_EBADF once killed (the barrier is then left as it is). A task host
+ * that dies in its wait still counts as arrived (nothing here notices):
+ * the others' waits end at their deadlines (MPMP_ETIMEDOUT, which breaks
+ * the barrier) or complete the round, and a round it never left never
+ * drains (later waits time out).
  */
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index);
