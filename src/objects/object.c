@@ -150,7 +150,7 @@ static uint32_t host_gen;
 static _Atomic uint32_t host_threads;
 
 uint32_t mpmp__claim_self;
-uint64_t mpmp__test_put_die;
+uint64_t mpmp__test_put_die, mpmp__test_get_die;
 
 /* A fresh id (the layout: shsync.h). A host's say whose host it is and
  * which one, for the locks and queues that outlive it (mpmp__owner_dead). */
@@ -205,9 +205,12 @@ void mpmp__owner_host(uint32_t gen) {
                          ? nr << CLAIM_NODE_SHIFT | (host_gen & CLAIM_GEN_MASK)
                          : 0; /* a node of 32767 ranks: not looked for */
   /* Test only: tests/mpi/test_ownerdead.c kills a host between the claim
-   * and the publication of a put (queue.c); unset, it costs nothing. */
+   * and the publication of a put, or the claim and the freeing of a get
+   * (queue.c); unset, they cost nothing. */
   const char *die = getenv("MPMP_TEST_HOST_DIE_ON_PUT");
   mpmp__test_put_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
+  die = getenv("MPMP_TEST_HOST_DIE_ON_GET");
+  mpmp__test_get_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
 }
 
 void mpmp__owner_host_dead(uint32_t gen) {

@@ -255,8 +255,10 @@ extern uint32_t mpmp__claim_self;
 int mpmp__claim_dead(uint32_t claim);
 /* Test only (MPMP_TEST_HOST_DIE_ON_PUT=n, read when a host starts): 1 + n
  * where a host's put of an n-byte item kills the host between its claim
- * and its publication; 0 otherwise. */
-extern uint64_t mpmp__test_put_die;
+ * and its publication; 0 otherwise. MPMP_TEST_HOST_DIE_ON_GET=n: the same
+ * for a get into an n-byte buffer, between its claim and freeing the
+ * slot. */
+extern uint64_t mpmp__test_put_die, mpmp__test_get_die;
 
 /*
  * A per-node singleton in the node heap (e.g. a name registry): `size`

@@ -34,11 +34,13 @@
  * a wake-up, and once `who` names a host that died (mpmp__claim_dead: its
  * fork server recorded it) skips the slot as a get that takes nothing
  * (q_skip_dead). The item is lost with its producer, as in Python when a
- * process is killed in put(); every other item comes, in order. Not seen:
+ * process is killed in put(); every other item comes, in order. A consumer
+ * that is a task host does the same between its CAS on `head` and freeing
+ * the slot (the copy out, where a bad buffer crashes it): a producer that
+ * waits for that slot sleeps in slices and frees it once its consumer is
+ * known dead (q_free_dead); that item is lost with its consumer. Not seen:
  * a host killed between its CAS and its `who` store, or between clearing
- * `who` and publishing (an instruction or two each); and a consumer host
- * killed between its CAS on `head` and freeing the slot, which stops the
- * producers a lap later.
+ * `who` and publishing or freeing (an instruction or two each).
  *
  * Pipe. Each direction is a byte ring (single writer and single reader at
  * a time: a lock per side keeps whole messages together) carrying
@@ -131,22 +133,36 @@ static int spin(ready_fn ready, const void *arg, const mpmp__obj_t *o,
   }
 }
 
-/* Wait until ready() may have turned true, or the deadline: spin, then
- * announce, re-check, sleep. 0, or MPMP_EBADF once the object `o` the
- * caller runs on (and holds a reference on) was freed. The caller loops:
- * re-try, check the deadline. */
-static int await(waitpt_t *wp, ready_fn ready, const void *arg,
-                 double deadline, int poller, const mpmp__obj_t *o) {
-  if (!spin(ready, arg, o, deadline)) {
+/* How long to sleep once the spin is over: the deadline, or sooner (a
+ * slice, where no one may be left to wake the sleeper: a task host that
+ * died). Called before the sleeper announces itself, so that what it read
+ * to decide is re-checked after (ready). */
+typedef double (*until_fn)(const void *arg, double deadline);
+
+/* Wait until ready() may have turned true, or the deadline: spin on
+ * spin_ready() (ready() where NULL), then announce, re-check ready(), and
+ * sleep until until(deadline) (the deadline where NULL). 0, or MPMP_EBADF
+ * once the object `o` the caller runs on (and holds a reference on) was
+ * freed. The caller loops: re-try, check the deadline. */
+static int await_until(waitpt_t *wp, ready_fn spin_ready, ready_fn ready,
+                       until_fn until, const void *arg, double deadline,
+                       int poller, const mpmp__obj_t *o) {
+  if (!spin(spin_ready ? spin_ready : ready, arg, o, deadline)) {
+    double end = until ? until(arg, deadline) : deadline;
     _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
     atomic_fetch_add(count, 1);
     uint32_t w = atomic_load(&wp->word);
     /* the generation after the word: a free's wake-up bumps the word */
     if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
-      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, deadline);
+      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, end);
     atomic_fetch_sub(count, 1);
   }
   return mpmp__obj_dead(o) ? MPMP_EBADF : 0;
+}
+
+static int await(waitpt_t *wp, ready_fn ready, const void *arg,
+                 double deadline, int poller, const mpmp__obj_t *o) {
+  return await_until(wp, NULL, ready, NULL, arg, deadline, poller, o);
 }
 
 /* Progress was just published (a seq_cst store): wake one sleeper (all of
@@ -284,9 +300,21 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
     if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
                                               memory_order_relaxed,
                                               memory_order_relaxed)) {
+      uint32_t me = mpmp__claim_self; /* a task host: see q_free_dead */
+      if (me != 0) {
+        atomic_store_explicit(&s->who, me, memory_order_relaxed);
+        /* producers asleep on this slot now look for our death (the fence:
+         * head moved, then wake() reads who sleeps: see q_put_ready) */
+        atomic_thread_fence(memory_order_seq_cst);
+        wake(&q->space, 1);
+        if (mpmp__test_get_die != 0 && max + 1 == mpmp__test_get_die)
+          raise(SIGKILL); /* test only: die holding the slot */
+      }
       if (len)
         memcpy(out, s->data, len);
       *n = len;
+      if (me != 0) /* (a release: before the slot is freed) */
+        atomic_store_explicit(&s->who, 0, memory_order_release);
       /* seq_cst: free it for the next lap, then wake() */
       atomic_store(&s->seq, 2 * (pos + q->cap));
       return 0;
@@ -298,9 +326,9 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
  * The head slot's producer, a task host, died between its claim and its
  * publication (see "Dead producers" above): skip the slot, as a get that
  * takes nothing. 1 if this call did (then wake the producers), else 0.
- * `who` is non-zero only between a host's claim of the slot for position
- * `pos` and its publication (it clears it first), so with seq == 2 pos it
- * names pos's claimant. Once that host is known dead it writes nothing
+ * `who` is non-zero only between a host's claim of the slot and its
+ * publication or freeing (it clears it first), so with seq == 2 pos (the
+ * lap before freed) it names pos's producer. Once that host is known dead it writes nothing
  * more, so seq read again still 2 pos means it never published, and never
  * will. The head's CAS lets one consumer skip it: no get can take pos (it
  * would need seq == 2 pos + 1).
@@ -322,11 +350,76 @@ static int q_skip_dead(qbody_t *q) {
   return 1;
 }
 
+/*
+ * The slot at `tail` still holds the item of the lap before, which a
+ * consumer that is a task host took and died before it freed the slot
+ * (see "Dead producers" above): free it, as that get would have. 1 if this
+ * call did (then wake the producers), else 0. With seq == 2 prev + 1 (the
+ * item published, not freed), `who` is non-zero only while a consumer
+ * host copies it out (the producer cleared its own claim before it
+ * published); the CAS on `who` lets one producer free it.
+ */
+static int q_free_dead(qbody_t *q) {
+  uint64_t pos = atomic_load(&q->tail);
+  if ((pos & QCLOSED) || pos < q->cap)
+    return 0;
+  qslot_t *s = slot_at(q, pos);
+  uint64_t prev = pos - q->cap;
+  if (atomic_load(&s->seq) != 2 * prev + 1)
+    return 0;
+  uint32_t who = atomic_load(&s->who);
+  if (who == 0 || !mpmp__claim_dead(who) ||
+      atomic_load(&s->seq) != 2 * prev + 1 ||
+      !atomic_compare_exchange_strong(&s->who, &who, 0))
+    return 0;
+  atomic_store(&s->seq, 2 * pos); /* seq_cst: free, then wake() */
+  return 1;
+}
+
+/* A put that found no room waits until the slot it wants is freed (its
+ * spin looks for that only); while the item there is not taken yet, its
+ * sleep also ends when a consumer takes it (a consumer that is a task host
+ * then wakes the producers: q_try_get), for that consumer may die before
+ * it frees the slot: the next sleep is then sliced (q_put_until). */
+typedef struct qput_wait {
+  qbody_t *q;
+  uint64_t head; /* when the sleep was decided; UINT64_MAX: taken */
+} qput_wait_t;
+
+static int q_can_put(const void *arg);
+
+static int q_put_free(const void *arg) {
+  return q_can_put(((const qput_wait_t *)arg)->q);
+}
+
+static int q_put_ready(const void *arg) {
+  const qput_wait_t *w = arg;
+  return q_can_put(w->q) ||
+         (w->head != UINT64_MAX && atomic_load(&w->q->head) != w->head);
+}
+
+/* The deadline while the item at the slot is not taken; one slice at a
+ * time once it is taken and not yet freed, for its consumer may be a task
+ * host that dies with no one to wake the producers (q_free_dead). */
+static double q_put_until(const void *arg, double deadline) {
+  qput_wait_t *w = (qput_wait_t *)arg;
+  qbody_t *q = w->q;
+  uint64_t pos = atomic_load(&q->tail) & ~QCLOSED;
+  w->head = atomic_load(&q->head);
+  if (pos < q->cap || w->head <= pos - q->cap)
+    return deadline;
+  w->head = UINT64_MAX;
+  return fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+}
+
 /* How long a get or poll that found no item sleeps: until its deadline,
  * unless the head slot is claimed and not yet published, whose producer
  * may be a task host that dies with no one to wake the consumers: then
- * one slice at a time, to look again (q_skip_dead). */
-static double q_sleep_until(qbody_t *q, double deadline) {
+ * one slice at a time, to look again (q_skip_dead). (A consumer asleep on
+ * an empty queue is woken by the next put, which is the item it waits
+ * for, and skips then.) */
+static double q_get_until(const void *arg, double deadline) {
+  qbody_t *q = (qbody_t *)arg;
   uint64_t pos = atomic_load(&q->head);
   if ((atomic_load(&q->tail) & ~QCLOSED) <= pos)
     return deadline; /* empty: a put will wake us */
@@ -372,9 +465,15 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
     }
     if (rc == MPMP_EPIPE)
       return mpmp__err(rc, "the queue is closed");
+    if (q_free_dead(q)) {
+      wake(&q->space, 0);
+      continue;
+    }
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    if ((rc = await(&q->space, q_can_put, q, a->deadline, 0, o)) < 0)
+    qput_wait_t w = {q, UINT64_MAX};
+    if ((rc = await_until(&q->space, q_put_free, q_put_ready, q_put_until,
+                          &w, a->deadline, 0, o)) < 0)
       return rc;
   }
 }
@@ -403,8 +502,8 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    if ((rc = await(&q->items, q_can_get, q, q_sleep_until(q, a->deadline),
-                    0, o)) < 0)
+    if ((rc = await_until(&q->items, NULL, q_can_get, q_get_until, q,
+                          a->deadline, 0, o)) < 0)
       return rc;
   }
 }
@@ -476,8 +575,8 @@ static int q_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
     }
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    int rc = await(&q->items, q_can_get, q, q_sleep_until(q, a->deadline), 1,
-                   o);
+    int rc = await_until(&q->items, NULL, q_can_get, q_get_until, q,
+                         a->deadline, 1, o);
     if (rc < 0)
       return rc;
   }
