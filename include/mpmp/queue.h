@@ -150,7 +150,8 @@ MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
  * any more: this replaces waiting forever). An item whose producer, a task
  * host (an isolated task), died in the middle of its put is lost with it:
  * get passes over its place (within about 20 ms of the death) and takes
- * the next one, in order.
+ * the next one, in order. (One that a task host died in the middle of
+ * getting is lost with it too; producers free its place.)
  */
 MPMP_API int mpmp_queue_get(mpmp_queue_t q, void *buf, size_t max,
                             size_t *size, double timeout);

@@ -22,11 +22,13 @@
 #include "mpitest.h"
 
 /* Test only (object.c): a host's put of an item of this many bytes claims
- * its slot and kills the host before it fills it. Set before mpmp_init on
- * every rank, so that the workers' hosts find it. */
-#define DIE_PUT 13
+ * its slot and kills the host before it fills it; a get into a buffer of
+ * that many bytes kills it before it frees the slot. Set before mpmp_init
+ * on every rank, so that the workers' hosts find them. */
+#define DIE_AT 13
 __attribute__((constructor)) static void arm_die_on_put(void) {
   setenv("MPMP_TEST_HOST_DIE_ON_PUT", "13", 1);
+  setenv("MPMP_TEST_HOST_DIE_ON_GET", "13", 1);
 }
 
 enum { DIE_KILL = 1, DIE_ABORT, DIE_HANG };
@@ -192,12 +194,27 @@ static int put_and_die(mpmp_ctx_t *ctx) {
   int64_t b = 'B';
   if (mpmp_queue_put(j->q, &b, sizeof b, T_OUT) != 0)
     return mpmp_fail(ctx, "put: %s", mpmp_errmsg());
-  char deadly[DIE_PUT] = "never seen";
+  char deadly[DIE_AT] = "never seen";
   mpmp_queue_put(j->q, deadly, sizeof deadly, T_OUT);
   return mpmp_fail(ctx, "the put of %d bytes returned: "
-                   "MPMP_TEST_HOST_DIE_ON_PUT did not kill the host", DIE_PUT);
+                   "MPMP_TEST_HOST_DIE_ON_PUT did not kill the host", DIE_AT);
 }
 MPMP_TASK(put_and_die);
+
+/* Get an item into a buffer the test hook kills the host in. */
+static int get_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  char buf[DIE_AT];
+  if (mpmp_event_wait(j->held, T_OUT) != 0)
+    return mpmp_fail(ctx, "wait: %s", mpmp_errmsg());
+  test_sleep(0.1); /* the producer is asleep on the full queue by now */
+  mpmp_queue_get(j->q, buf, sizeof buf, NULL, T_OUT);
+  return mpmp_fail(ctx, "the get into %d bytes returned: "
+                   "MPMP_TEST_HOST_DIE_ON_GET did not kill the host", DIE_AT);
+}
+MPMP_TASK(get_and_die);
 
 /* Get two items (10 s each): they are its result. */
 static int get_two(mpmp_ctx_t *ctx) {
@@ -452,6 +469,41 @@ static void ownerdead_queue_skips_a_dead_producers_slot(void **state) {
   }
 }
 
+/* A consumer host killed between taking an item and freeing its slot:
+ * that item is lost; a producer blocked on the full queue, which nobody
+ * wakes, frees the slot itself and puts; the rest come in order. */
+static void ownerdead_queue_frees_a_dead_consumers_slot(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  job_t j = {0};
+  OK(mpmp_queue_create(&j.q, 2, 16));
+  OK(mpmp_event_create(&j.held));
+  int64_t x[4] = {'X', 'Y', 'Z', 'W'}, got = 0;
+  OK(mpmp_queue_put(j.q, &x[0], sizeof x[0], T_OUT));
+  OK(mpmp_queue_put(j.q, &x[1], sizeof x[1], T_OUT));
+  hostjob_t h;
+  host_start(&h, get_and_die, &j, 0); /* takes X and dies */
+  OK(mpmp_event_set(j.held));
+  double t0 = test_now();
+  OK(mpmp_queue_put(j.q, &x[2], sizeof x[2], 10)); /* in X's slot */
+  IN(test_now() - t0, 0, 5);
+  host_dead(&h, SIGKILL);
+  RC(mpmp_queue_put(j.q, &x[3], sizeof x[3], 0), MPMP_ETIMEDOUT); /* full */
+  for (int i = 1; i <= 2; i++) {
+    OK(mpmp_queue_get(j.q, &got, sizeof got, NULL, 5));
+    EQ(got, x[i]);
+  }
+  EQ(mpmp_queue_qsize(j.q), 0);
+  for (int64_t i = 0; i < 6; i++) { /* round the ring of 2 */
+    OK(mpmp_queue_put(j.q, &i, sizeof i, 5));
+    OK(mpmp_queue_get(j.q, &got, sizeof got, NULL, 5));
+    EQ(got, i);
+  }
+  OK(mpmp_queue_free(j.q));
+  OK(mpmp_event_free(j.held));
+}
+
 /* A sender killed in the middle of a message (it had published part of
  * it): the receiver does not wait for the rest for ever, and the pipe is
  * broken for both sides, saying why. */
@@ -548,6 +600,7 @@ static const struct CMUnitTest tests[] = {
     T(ownerdead_condition_wait_takes_the_lock_back),
     T(ownerdead_task_timeout_kills_the_holder),
     T(ownerdead_queue_skips_a_dead_producers_slot),
+    T(ownerdead_queue_frees_a_dead_consumers_slot),
     T(ownerdead_pipe_sender_dies_in_a_message),
     T(ownerdead_pipe_waiter_between_messages),
     T(ownerdead_barrier_party_dies_waiting),
