@@ -23,13 +23,13 @@
  *   A get into a small buffer reads the head item's length before claiming
  * it, and reports EMSGSIZE only if `head` has not moved meanwhile (the
  * length was that item's, and the item stays queued).
- *   Dead producers. A task host (parallel/host.c) may die, of a crash or a
- * kill, between its claim of a slot and the publication: with nothing
- * done, every consumer would wait at that slot for ever. So a host writes
- * its claim (its node rank and generation: mpmp__claim_self) into the
- * slot's `who` word, on the line it fills anyway, right after its CAS on
- * `tail`, and clears it just before it publishes; other producers write
- * nothing there. A consumer that finds the head slot claimed but not
+ *   Dead producers and consumers. A task host (parallel/host.c) may die,
+ * of a crash or a kill, between its claim of a slot and the publication:
+ * with nothing done, every consumer would wait at that slot for ever. So a
+ * host writes its claim (its node rank and generation: mpmp__claim_self)
+ * into the slot's `who` word, on the line it fills anyway, right after its
+ * CAS on `tail`, and clears it just before it publishes; other producers
+ * write nothing there. A consumer that finds the head slot claimed but not
  * published sleeps in slices (MPMP__SHLOCK_DEAD_SLICE_S) rather than until
  * a wake-up, and once `who` names a host that died (mpmp__claim_dead: its
  * fork server recorded it) skips the slot as a get that takes nothing
@@ -215,7 +215,7 @@ static qslot_t *slot_at(qbody_t *q, uint64_t pos) {
 #define WHO_COUNTED (UINT32_C(1) << 31)
 
 /* A task host's put in the slot s it claimed, between the claim and the
- * publication (see "Dead producers" above). */
+ * publication (see "Dead producers and consumers" above). */
 static void host_fill(qbody_t *q, qslot_t *s, int joinable, const void *item,
                       size_t n) {
   uint32_t me = mpmp__claim_self;
@@ -324,13 +324,13 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
 
 /*
  * The head slot's producer, a task host, died between its claim and its
- * publication (see "Dead producers" above): skip the slot, as a get that
- * takes nothing. 1 if this call did (then wake the producers), else 0.
- * `who` is non-zero only between a host's claim of the slot and its
- * publication or freeing (it clears it first), so with seq == 2 pos (the
- * lap before freed) it names pos's producer. Once that host is known dead it writes nothing
- * more, so seq read again still 2 pos means it never published, and never
- * will. The head's CAS lets one consumer skip it: no get can take pos (it
+ * publication (see "Dead producers and consumers" above): skip the slot,
+ * as a get that takes nothing. 1 if this call did (then wake the
+ * producers), else 0. `who` is non-zero only between a host's claim of the
+ * slot and its publication or freeing (it clears it first), so with
+ * seq == 2 pos (the lap before freed) it names pos's producer. Once that
+ * host is known dead it writes nothing more, so seq read again still 2 pos
+ * means it never published, and never will. The head's CAS lets one consumer skip it: no get can take pos (it
  * would need seq == 2 pos + 1).
  */
 static int q_skip_dead(qbody_t *q) {
@@ -353,11 +353,11 @@ static int q_skip_dead(qbody_t *q) {
 /*
  * The slot at `tail` still holds the item of the lap before, which a
  * consumer that is a task host took and died before it freed the slot
- * (see "Dead producers" above): free it, as that get would have. 1 if this
- * call did (then wake the producers), else 0. With seq == 2 prev + 1 (the
- * item published, not freed), `who` is non-zero only while a consumer
- * host copies it out (the producer cleared its own claim before it
- * published); the CAS on `who` lets one producer free it.
+ * (see "Dead producers and consumers" above): free it, as that get would
+ * have. 1 if this call did (then wake the producers), else 0. With
+ * seq == 2 prev + 1 (the item published, not freed), `who` is non-zero
+ * only while a consumer host copies it out (the producer cleared its own
+ * claim before it published); the CAS on `who` lets one producer free it.
  */
 static int q_free_dead(qbody_t *q) {
   uint64_t pos = atomic_load(&q->tail);
