@@ -330,8 +330,8 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
  * slot and its publication or freeing (it clears it first), so with
  * seq == 2 pos (the lap before freed) it names pos's producer. Once that
  * host is known dead it writes nothing more, so seq read again still 2 pos
- * means it never published, and never will. The head's CAS lets one consumer skip it: no get can take pos (it
- * would need seq == 2 pos + 1).
+ * means it never published, and never will. The head's CAS lets one
+ * consumer skip it: no get can take pos (it would need seq == 2 pos + 1).
  */
 static int q_skip_dead(qbody_t *q) {
   uint64_t pos = atomic_load(&q->head);
