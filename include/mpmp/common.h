@@ -57,7 +57,9 @@ extern "C" {
   XX(EBROKEN, -3011, "broken (aborted or timed out) barrier")                \
   XX(EDEAD, -3012, "the rank serving this object is gone")                  \
   XX(ECRASHED, -3013, "the task's host process died (a crash, abort, exit "  \
-     "or kill)")
+     "or kill)")                                                             \
+  XX(EOWNERDEAD, -3014, "the lock's owner died while holding it; the lock "  \
+     "is now yours")
 
 typedef enum {
 #define MPMP__ERR_ENUM(name, value, msg) MPMP_##name = (value),

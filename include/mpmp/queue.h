@@ -147,7 +147,11 @@ MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
  * \return 0; ::MPMP_ETIMEDOUT if still empty at the timeout (queue.Empty);
  * ::MPMP_EMSGSIZE if the next item is larger than \p max (it stays first in
  * the queue); ::MPMP_EEOF if the queue is closed and empty (no item can come
- * any more: this replaces waiting forever).
+ * any more: this replaces waiting forever). An item whose producer, a task
+ * host (an isolated task), died in the middle of its put is lost with it:
+ * get passes over its place (within about 20 ms of the death) and takes
+ * the next one, in order. (One that a task host died in the middle of
+ * getting is lost with it too; producers free its place.)
  */
 MPMP_API int mpmp_queue_get(mpmp_queue_t q, void *buf, size_t max,
                             size_t *size, double timeout);
@@ -223,6 +227,11 @@ MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2);
  * other end is closed (BrokenPipeError); ::MPMP_EPERM on the receive-only
  * end of a one-way pipe; ::MPMP_EMSGSIZE over ::MPMP_PIPE_MAX_MESSAGE.
  * Several senders on one end are served one whole message at a time.
+ * ::MPMP_EPIPE also once the pipe is broken: a sender or receiver that was
+ * a task host (an isolated task) died in the middle of a message, and what
+ * it left cannot be told from the next message; the message says so, and
+ * every later send and recv in that direction is ::MPMP_EPIPE. One that
+ * died while it only waited (for room, for a message) breaks nothing.
  */
 MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
                             double timeout);
@@ -236,7 +245,8 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
  * \return 0; ::MPMP_ETIMEDOUT; ::MPMP_EMSGSIZE if the message is larger than
  * \p max (it stays in the pipe); ::MPMP_EEOF once the other end is closed
  * and every message it sent has been received (EOFError); ::MPMP_EPIPE if
- * this end was closed; ::MPMP_EPERM on the send-only end of a one-way pipe.
+ * this end was closed, or the pipe is broken (see mpmp_conn_send());
+ * ::MPMP_EPERM on the send-only end of a one-way pipe.
  */
 MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max,
                             size_t *len, double timeout);

@@ -46,6 +46,21 @@
  *   was freed while this call waited"), those on the lock of a Value,
  *   Array or Condition when that object is freed ("the Value this Lock
  *   belongs to was freed ...").
+ *   A lock whose holder was a task host (an isolated task, see mpmp/pool.h)
+ *   that died, of a crash or a kill, is taken over by the next acquire,
+ *   which returns ::MPMP_EOWNERDEAD with the lock held by the caller (at
+ *   one level, for an RLock), as a robust pthread mutex does; the caller
+ *   releases it as usual. Acquires already waiting find out by themselves
+ *   within about 20 ms (one of them takes it); a try (timeout 0) too. Not
+ *   seen: a host killed in the few instructions between taking the lock
+ *   and recording itself as its holder, or between clearing that record
+ *   and freeing the lock (the lock then stays held).
+ * - Condition: a wait whose lock is taken back from a task host that died
+ *   holding it returns ::MPMP_EOWNERDEAD, the lock held.
+ * - Barrier: a task host that dies while it waits still counts as arrived;
+ *   the other parties' timed waits end (::MPMP_ETIMEDOUT, which breaks the
+ *   barrier, or the round completes without it), and a round it never
+ *   left never ends: free such a barrier.
  * - Semaphore: a release that would take the value past INT32_MAX, or a
  *   BoundedSemaphore's past its initial value, is refused (::MPMP_EINVAL,
  *   ::MPMP_EPERM) and leaves the value as it was.
@@ -96,7 +111,10 @@ MPMP_API int mpmp_lock_create(mpmp_lock_t *lock);
 MPMP_API int mpmp_rlock_create(mpmp_lock_t *lock);
 /** ::MPMP_EINVAL for the lock of a Value/Array/Condition (it goes with its object). */
 MPMP_API int mpmp_lock_free(mpmp_lock_t lock);
-/** 0, or ::MPMP_ETIMEDOUT. */
+/**
+ * 0, ::MPMP_ETIMEDOUT, or ::MPMP_EOWNERDEAD: the holder was a task host
+ * that died; the lock is now held by the caller (see Lifetime above).
+ */
 MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout);
 /** 0, or ::MPMP_EPERM if this rank and thread do not hold it. */
 MPMP_API int mpmp_lock_release(mpmp_lock_t lock);
@@ -148,7 +166,8 @@ MPMP_API int mpmp_cond_release(mpmp_cond_t cond);
  * With the lock held (else ::MPMP_EPERM): release it, sleep until notified
  * or the timeout, and take it back before returning, whatever the outcome.
  * 0 when notified (possibly spuriously: re-check your predicate, or use
- * mpmp_cond_wait_for()), ::MPMP_ETIMEDOUT otherwise.
+ * mpmp_cond_wait_for()), ::MPMP_ETIMEDOUT otherwise; ::MPMP_EOWNERDEAD
+ * (the lock held) if it took the lock back from a task host that died.
  */
 MPMP_API int mpmp_cond_wait(mpmp_cond_t cond, double timeout);
 /**

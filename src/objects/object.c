@@ -65,6 +65,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -140,10 +141,29 @@ static const char *kind_name(int kind) {
 
 static _Atomic uint32_t own_counter;
 /* The counter is this process's own, or one it shares with its task hosts
- * (mpmp__owner_counter_at): a host is a fork, and ids drawn from copies of
- * one counter would repeat in every host. */
+ * (mpmp__owner_counter_at): a worker's ids must stay distinct while it
+ * starts hosts (which take theirs from their generation, below). */
 static _Atomic uint32_t *thread_counter = &own_counter;
 static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
+/* In a task host: its generation (never 0), and its threads so far. */
+static uint32_t host_gen;
+static _Atomic uint32_t host_threads;
+
+uint32_t mpmp__claim_self;
+uint64_t mpmp__test_put_die, mpmp__test_get_die;
+
+/* A fresh id (the layout: shsync.h). A host's say whose host it is and
+ * which one, for the locks and queues that outlive it (mpmp__owner_dead). */
+__attribute__((noinline)) static uint64_t owner_draw(void) {
+  uint64_t id = (uint64_t)(mpmp__net.rank + 1) << MPMP__OWNER_RANK_SHIFT;
+  if (host_gen == 0)
+    return id | (atomic_fetch_add(thread_counter, 1) + 1);
+  /* (after 65536 threads and Process bodies in one host, an id repeats) */
+  uint32_t t = (atomic_fetch_add(&host_threads, 1) + 1) & 0xffffu;
+  return id | MPMP__OWNER_HOST |
+         (uint64_t)(host_gen & MPMP__OWNER_GEN_MASK) << MPMP__OWNER_GEN_SHIFT |
+         t;
+}
 
 /*
  * A lock's owner is a process incarnation and a thread, as Python's is
@@ -151,14 +171,13 @@ static _Thread_local uint64_t tl_owner MPMP__TLS_FAST;
  * to the next body that runs on the same rank and thread. So the id is not
  * the thread's for life: the worker renews it for each Process body
  * (mpmp__owner_renew), and any thread the body starts takes a fresh one on
- * first use. The counter is per process, the rank in the high half makes
- * ids unique in the job. Renewing costs nothing on the hot path: the next
- * mpmp__owner_id() takes the fresh value, as for a new thread.
+ * first use. The rank in the top bits makes ids unique in the job. Renewing
+ * costs nothing on the hot path: the next mpmp__owner_id() takes the fresh
+ * value, as for a new thread.
  */
 uint64_t mpmp__owner_id(void) {
   if (tl_owner == 0)
-    tl_owner = ((uint64_t)(mpmp__net.rank + 1) << 32) |
-               (atomic_fetch_add(thread_counter, 1) + 1);
+    tl_owner = owner_draw();
   return tl_owner;
 }
 
@@ -169,6 +188,67 @@ void mpmp__owner_counter_at(_Atomic uint32_t *shared) {
   if (to != thread_counter)
     atomic_store(to, atomic_load(thread_counter));
   thread_counter = to;
+}
+
+/* A queue slot's claim (queue.c) holds 31 bits: the node rank + 1 in bits
+ * 30..16, the generation's low 16 bits below. */
+#define CLAIM_NODE_SHIFT 16
+#define CLAIM_NODE_MAX 0x7fffu
+#define CLAIM_GEN_MASK 0xffffu
+
+void mpmp__owner_host(uint32_t gen) {
+  host_gen = gen;
+  atomic_store(&host_threads, 0);
+  tl_owner = 0;
+  uint32_t nr = (uint32_t)mpmp__net.node_rank + 1;
+  mpmp__claim_self = nr <= CLAIM_NODE_MAX
+                         ? nr << CLAIM_NODE_SHIFT | (host_gen & CLAIM_GEN_MASK)
+                         : 0; /* a node of 32767 ranks: not looked for */
+  /* Test only: tests/mpi/test_ownerdead.c kills a host between the claim
+   * and the publication of a put, or the claim and the freeing of a get
+   * (queue.c); unset, they cost nothing. */
+  const char *die = getenv("MPMP_TEST_HOST_DIE_ON_PUT");
+  mpmp__test_put_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
+  die = getenv("MPMP_TEST_HOST_DIE_ON_GET");
+  mpmp__test_get_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
+}
+
+void mpmp__owner_host_dead(uint32_t gen) {
+  if (mpmp__net.bells != NULL)
+    atomic_store(&mpmp__net.bells[mpmp__net.node_rank].hosts_dead, gen);
+}
+
+/* Generation g (its low `mask` bits) is at or before the record `dead`, in
+ * serial-number order: hosts run one at a time, so the live one is
+ * dead + 1, and the ones before it are dead. */
+static int gen_dead(uint32_t dead, uint32_t g, uint32_t mask) {
+  return ((dead - g) & mask) <= mask / 2;
+}
+
+/* The record of node rank nr's dead hosts (0 where none is kept). */
+static uint32_t hosts_dead(uint32_t nr) {
+  if (mpmp__net.bells == NULL || nr >= (uint32_t)mpmp__net.node_size)
+    return 0;
+  return atomic_load(&mpmp__net.bells[nr].hosts_dead);
+}
+
+int mpmp__owner_dead(uint64_t owner) {
+  int rank = mpmp__owner_rank(owner);
+  if (!mpmp__owner_is_host(owner) || rank < 0 || rank >= mpmp__net.size ||
+      mpmp__net.ranks == NULL || mpmp__net.ranks[rank].node != mpmp__net.node)
+    return 0;
+  uint32_t dead = hosts_dead((uint32_t)mpmp__net.ranks[rank].node_rank);
+  return dead != 0 &&
+         gen_dead(dead, (uint32_t)(owner >> MPMP__OWNER_GEN_SHIFT),
+                  MPMP__OWNER_GEN_MASK);
+}
+
+int mpmp__claim_dead(uint32_t claim) {
+  uint32_t nr = claim >> CLAIM_NODE_SHIFT & CLAIM_NODE_MAX;
+  if (nr == 0)
+    return 0;
+  uint32_t dead = hosts_dead(nr - 1);
+  return dead != 0 && gen_dead(dead, claim, CLAIM_GEN_MASK);
 }
 
 /* ---- handles --------------------------------------------------------------- */

@@ -30,5 +30,12 @@ void mpmp__owner_renew(void);
  * this process's own counter again. Called while no other thread of
  * mpmp's runs (a worker's setup and teardown). */
 void mpmp__owner_counter_at(_Atomic uint32_t *shared);
+/* This process is task host number `gen` (>= 1) of its worker: its lock
+ * owner ids say so from now on (shsync.h), as do its queue slot claims.
+ * Called by the host first thing, before it draws any id. */
+void mpmp__owner_host(uint32_t gen);
+/* The fork server reaped host `gen` of this rank: record it in the node
+ * segment (mpmp__owner_dead), before anyone hears of the death. */
+void mpmp__owner_host_dead(uint32_t gen);
 
 #endif /* MPMP_OBJECTS_H */

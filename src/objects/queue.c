@@ -23,6 +23,24 @@
  *   A get into a small buffer reads the head item's length before claiming
  * it, and reports EMSGSIZE only if `head` has not moved meanwhile (the
  * length was that item's, and the item stays queued).
+ *   Dead producers and consumers. A task host (parallel/host.c) may die,
+ * of a crash or a kill, between its claim of a slot and the publication:
+ * with nothing done, every consumer would wait at that slot for ever. So a
+ * host writes its claim (its node rank and generation: mpmp__claim_self)
+ * into the slot's `who` word, on the line it fills anyway, right after its
+ * CAS on `tail`, and clears it just before it publishes; other producers
+ * write nothing there. A consumer that finds the head slot claimed but not
+ * published sleeps in slices (MPMP__SHLOCK_DEAD_SLICE_S) rather than until
+ * a wake-up, and once `who` names a host that died (mpmp__claim_dead: its
+ * fork server recorded it) skips the slot as a get that takes nothing
+ * (q_skip_dead). The item is lost with its producer, as in Python when a
+ * process is killed in put(); every other item comes, in order. A consumer
+ * that is a task host does the same between its CAS on `head` and freeing
+ * the slot (the copy out, where a bad buffer crashes it): a producer that
+ * waits for that slot sleeps in slices and frees it once its consumer is
+ * known dead (q_free_dead); that item is lost with its consumer. Not seen:
+ * a host killed between its CAS and its `who` store, or between clearing
+ * `who` and publishing or freeing (an instruction or two each).
  *
  * Pipe. Each direction is a byte ring (single writer and single reader at
  * a time: a lock per side keeps whole messages together) carrying
@@ -37,7 +55,8 @@
  * that this reader acts on, and the next message starts once it has. A
  * pipe is three objects: the core (both rings, closed flags) and one small
  * object per end that users hold, so that freeing one end makes its own
- * handle stale without pulling the memory from under the other end.
+ * handle stale without pulling the memory from under the other end. A task
+ * host that dies holding a side's lock: see "Dead writers and readers".
  *
  * Waiting. A blocked caller spins for a few microseconds (a partner on
  * another core answers well within that), then announces itself in a
@@ -56,6 +75,7 @@
 #include <linux/futex.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -113,22 +133,36 @@ static int spin(ready_fn ready, const void *arg, const mpmp__obj_t *o,
   }
 }
 
-/* Wait until ready() may have turned true, or the deadline: spin, then
- * announce, re-check, sleep. 0, or MPMP_EBADF once the object `o` the
- * caller runs on (and holds a reference on) was freed. The caller loops:
- * re-try, check the deadline. */
-static int await(waitpt_t *wp, ready_fn ready, const void *arg,
-                 double deadline, int poller, const mpmp__obj_t *o) {
-  if (!spin(ready, arg, o, deadline)) {
+/* How long to sleep once the spin is over: the deadline, or sooner (a
+ * slice, where no one may be left to wake the sleeper: a task host that
+ * died). Called before the sleeper announces itself, so that what it read
+ * to decide is re-checked after (ready). */
+typedef double (*until_fn)(const void *arg, double deadline);
+
+/* Wait until ready() may have turned true, or the deadline: spin on
+ * spin_ready() (ready() where NULL), then announce, re-check ready(), and
+ * sleep until until(deadline) (the deadline where NULL). 0, or MPMP_EBADF
+ * once the object `o` the caller runs on (and holds a reference on) was
+ * freed. The caller loops: re-try, check the deadline. */
+static int await_until(waitpt_t *wp, ready_fn spin_ready, ready_fn ready,
+                       until_fn until, const void *arg, double deadline,
+                       int poller, const mpmp__obj_t *o) {
+  if (!spin(spin_ready ? spin_ready : ready, arg, o, deadline)) {
+    double end = until ? until(arg, deadline) : deadline;
     _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
     atomic_fetch_add(count, 1);
     uint32_t w = atomic_load(&wp->word);
     /* the generation after the word: a free's wake-up bumps the word */
     if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
-      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, deadline);
+      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, end);
     atomic_fetch_sub(count, 1);
   }
   return mpmp__obj_dead(o) ? MPMP_EBADF : 0;
+}
+
+static int await(waitpt_t *wp, ready_fn ready, const void *arg,
+                 double deadline, int poller, const mpmp__obj_t *o) {
+  return await_until(wp, NULL, ready, NULL, arg, deadline, poller, o);
 }
 
 /* Progress was just published (a seq_cst store): wake one sleeper (all of
@@ -151,7 +185,7 @@ enum { Q_PLAIN = 0, Q_JOINABLE = 1, Q_SIMPLE = 2 }; /* the object's type */
 typedef struct qslot {
   _Atomic uint64_t seq;
   _Atomic uint32_t len;
-  uint32_t pad;
+  _Atomic uint32_t who; /* a task host's claim while it fills the slot */
   unsigned char data[];
 } qslot_t;
 
@@ -177,6 +211,28 @@ static qslot_t *slot_at(qbody_t *q, uint64_t pos) {
   return (qslot_t *)(void *)((char *)(q + 1) + i * q->slot_size);
 }
 
+/* A slot's claimant counted its item in `unfinished` (JoinableQueue). */
+#define WHO_COUNTED (UINT32_C(1) << 31)
+
+/* A task host's put in the slot s it claimed, between the claim and the
+ * publication (see "Dead producers and consumers" above). */
+static void host_fill(qbody_t *q, qslot_t *s, int joinable, const void *item,
+                      size_t n) {
+  uint32_t me = mpmp__claim_self;
+  atomic_store_explicit(&s->who, me, memory_order_relaxed);
+  if (mpmp__test_put_die != 0 && n + 1 == mpmp__test_put_die)
+    raise(SIGKILL); /* test only: die holding the claim */
+  if (n)
+    memcpy(s->data, item, n);
+  atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
+  if (joinable) {
+    atomic_fetch_add(&q->unfinished, 1);
+    atomic_store_explicit(&s->who, me | WHO_COUNTED, memory_order_relaxed);
+  }
+  /* (a release: before the publication, which the caller makes) */
+  atomic_store_explicit(&s->who, 0, memory_order_release);
+}
+
 /* Claim, fill and publish the slot at `tail`: 0, MPMP_EAGAIN when full,
  * MPMP_EPIPE when closed. */
 static int q_try_put(qbody_t *q, int joinable, const void *item, size_t n) {
@@ -196,12 +252,17 @@ static int q_try_put(qbody_t *q, int joinable, const void *item, size_t n) {
     if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
                                               memory_order_relaxed,
                                               memory_order_relaxed)) {
-      if (n)
-        memcpy(s->data, item, n);
-      /* release: pairs with the acquire fence of a consumer's size check */
-      atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
-      if (joinable) /* counted before anyone can take it (and task_done) */
-        atomic_fetch_add(&q->unfinished, 1);
+      if (mpmp__claim_self != 0) {
+        host_fill(q, s, joinable, item, n);
+      } else {
+        if (n)
+          memcpy(s->data, item, n);
+        /* release: pairs with the acquire fence of a consumer's size
+         * check */
+        atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
+        if (joinable) /* counted before anyone can take it (and task_done) */
+          atomic_fetch_add(&q->unfinished, 1);
+      }
       atomic_store(&s->seq, 2 * pos + 1); /* seq_cst: publish, then wake() */
       return 0;
     }
@@ -239,14 +300,130 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
     if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
                                               memory_order_relaxed,
                                               memory_order_relaxed)) {
+      uint32_t me = mpmp__claim_self; /* a task host: see q_free_dead */
+      if (me != 0) {
+        atomic_store_explicit(&s->who, me, memory_order_relaxed);
+        /* producers asleep on this slot now look for our death (the fence:
+         * head moved, then wake() reads who sleeps: see q_put_ready) */
+        atomic_thread_fence(memory_order_seq_cst);
+        wake(&q->space, 1);
+        if (mpmp__test_get_die != 0 && max + 1 == mpmp__test_get_die)
+          raise(SIGKILL); /* test only: die holding the slot */
+      }
       if (len)
         memcpy(out, s->data, len);
       *n = len;
+      if (me != 0) /* (a release: before the slot is freed) */
+        atomic_store_explicit(&s->who, 0, memory_order_release);
       /* seq_cst: free it for the next lap, then wake() */
       atomic_store(&s->seq, 2 * (pos + q->cap));
       return 0;
     }
   }
+}
+
+/*
+ * The head slot's producer, a task host, died between its claim and its
+ * publication (see "Dead producers and consumers" above): skip the slot,
+ * as a get that takes nothing. 1 if this call did (then wake the
+ * producers), else 0. `who` is non-zero only between a host's claim of the
+ * slot and its publication or freeing (it clears it first), so with
+ * seq == 2 pos (the lap before freed) it names pos's producer. Once that
+ * host is known dead it writes nothing more, so seq read again still 2 pos
+ * means it never published, and never will. The head's CAS lets one
+ * consumer skip it: no get can take pos (it would need seq == 2 pos + 1).
+ */
+static int q_skip_dead(qbody_t *q) {
+  uint64_t pos = atomic_load(&q->head);
+  qslot_t *s = slot_at(q, pos);
+  if (atomic_load(&s->seq) != 2 * pos)
+    return 0;
+  uint32_t who = atomic_load(&s->who);
+  if (who == 0 || !mpmp__claim_dead(who & ~WHO_COUNTED) ||
+      atomic_load(&s->seq) != 2 * pos ||
+      !atomic_compare_exchange_strong(&q->head, &pos, pos + 1))
+    return 0;
+  if ((who & WHO_COUNTED) && atomic_fetch_sub(&q->unfinished, 1) == 1)
+    wake(&q->done, 1); /* the lost item counts as done */
+  atomic_store_explicit(&s->who, 0, memory_order_relaxed);
+  atomic_store(&s->seq, 2 * (pos + q->cap)); /* seq_cst: free, then wake() */
+  return 1;
+}
+
+/*
+ * The slot at `tail` still holds the item of the lap before, which a
+ * consumer that is a task host took and died before it freed the slot
+ * (see "Dead producers and consumers" above): free it, as that get would
+ * have. 1 if this call did (then wake the producers), else 0. With
+ * seq == 2 prev + 1 (the item published, not freed), `who` is non-zero
+ * only while a consumer host copies it out (the producer cleared its own
+ * claim before it published); the CAS on `who` lets one producer free it.
+ */
+static int q_free_dead(qbody_t *q) {
+  uint64_t pos = atomic_load(&q->tail);
+  if ((pos & QCLOSED) || pos < q->cap)
+    return 0;
+  qslot_t *s = slot_at(q, pos);
+  uint64_t prev = pos - q->cap;
+  if (atomic_load(&s->seq) != 2 * prev + 1)
+    return 0;
+  uint32_t who = atomic_load(&s->who);
+  if (who == 0 || !mpmp__claim_dead(who) ||
+      atomic_load(&s->seq) != 2 * prev + 1 ||
+      !atomic_compare_exchange_strong(&s->who, &who, 0))
+    return 0;
+  atomic_store(&s->seq, 2 * pos); /* seq_cst: free, then wake() */
+  return 1;
+}
+
+/* A put that found no room waits until the slot it wants is freed (its
+ * spin looks for that only); while the item there is not taken yet, its
+ * sleep also ends when a consumer takes it (a consumer that is a task host
+ * then wakes the producers: q_try_get), for that consumer may die before
+ * it frees the slot: the next sleep is then sliced (q_put_until). */
+typedef struct qput_wait {
+  qbody_t *q;
+  uint64_t head; /* when the sleep was decided; UINT64_MAX: taken */
+} qput_wait_t;
+
+static int q_can_put(const void *arg);
+
+static int q_put_free(const void *arg) {
+  return q_can_put(((const qput_wait_t *)arg)->q);
+}
+
+static int q_put_ready(const void *arg) {
+  const qput_wait_t *w = arg;
+  return q_can_put(w->q) ||
+         (w->head != UINT64_MAX && atomic_load(&w->q->head) != w->head);
+}
+
+/* The deadline while the item at the slot is not taken; one slice at a
+ * time once it is taken and not yet freed, for its consumer may be a task
+ * host that dies with no one to wake the producers (q_free_dead). */
+static double q_put_until(const void *arg, double deadline) {
+  qput_wait_t *w = (qput_wait_t *)arg;
+  qbody_t *q = w->q;
+  uint64_t pos = atomic_load(&q->tail) & ~QCLOSED;
+  w->head = atomic_load(&q->head);
+  if (pos < q->cap || w->head <= pos - q->cap)
+    return deadline;
+  w->head = UINT64_MAX;
+  return fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+}
+
+/* How long a get or poll that found no item sleeps: until its deadline,
+ * unless the head slot is claimed and not yet published, whose producer
+ * may be a task host that dies with no one to wake the consumers: then
+ * one slice at a time, to look again (q_skip_dead). (A consumer asleep on
+ * an empty queue is woken by the next put, which is the item it waits
+ * for, and skips then.) */
+static double q_get_until(const void *arg, double deadline) {
+  qbody_t *q = (qbody_t *)arg;
+  uint64_t pos = atomic_load(&q->head);
+  if ((atomic_load(&q->tail) & ~QCLOSED) <= pos)
+    return deadline; /* empty: a put will wake us */
+  return fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
 }
 
 /* A get would not wait: the head item is there, or the queue is closed. */
@@ -288,9 +465,15 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
     }
     if (rc == MPMP_EPIPE)
       return mpmp__err(rc, "the queue is closed");
+    if (q_free_dead(q)) {
+      wake(&q->space, 0);
+      continue;
+    }
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    if ((rc = await(&q->space, q_can_put, q, a->deadline, 0, o)) < 0)
+    qput_wait_t w = {q, UINT64_MAX};
+    if ((rc = await_until(&q->space, q_put_free, q_put_ready, q_put_until,
+                          &w, a->deadline, 0, o)) < 0)
       return rc;
   }
 }
@@ -311,11 +494,16 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return mpmp__err(rc, "the next item has %zu bytes, more than the "
                        "buffer's %zu (it stays in the queue)", n, a->out_max);
     }
+    if (q_skip_dead(q)) {
+      wake(&q->space, 0);
+      continue;
+    }
     if (q_eof(q))
       return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    if ((rc = await(&q->items, q_can_get, q, a->deadline, 0, o)) < 0)
+    if ((rc = await_until(&q->items, NULL, q_can_get, q_get_until, q,
+                          a->deadline, 0, o)) < 0)
       return rc;
   }
 }
@@ -381,9 +569,14 @@ static int q_poll(mpmp__obj_t *o, mpmp__oparg_t *a) {
   for (;;) {
     if (q_can_get(q))
       return 1;
+    if (q_skip_dead(q)) {
+      wake(&q->space, 0);
+      continue;
+    }
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
-    int rc = await(&q->items, q_can_get, q, a->deadline, 1, o);
+    int rc = await_until(&q->items, NULL, q_can_get, q_get_until, q,
+                         a->deadline, 1, o);
     if (rc < 0)
       return rc;
   }
@@ -425,7 +618,13 @@ typedef struct chan {
   _Atomic uint64_t wpos;      /* written and published up to here */
   _Atomic uint64_t abort_at;  /* 1 + where a withdrawn message starts; 0 */
   _Atomic uint64_t abort_end; /* where its bytes end */
+  _Atomic uint64_t wend;      /* where the message being sent ends (wpos
+                                 between messages) */
+  _Atomic uint32_t broken;    /* a task host died in the middle of a
+                                 message: 1 sending it, 2 receiving it */
   _Alignas(64) _Atomic uint64_t rpos; /* consumed up to here */
+  _Atomic uint64_t rend;      /* where the message being received ends
+                                 (at most rpos between messages) */
   _Alignas(64) waitpt_t data;  /* the reader and pollers wait here */
   waitpt_t space;              /* the writer waits here */
   _Alignas(64) mpmp__shlock_t wlock; /* one writer at a time */
@@ -524,10 +723,15 @@ static int any_closed(const pcore_t *pc) {
   return atomic_load(&pc->closed[0]) | atomic_load(&pc->closed[1]);
 }
 
+static int chan_broken(const chan_t *ch) {
+  return atomic_load_explicit(&ch->broken, memory_order_relaxed) != 0;
+}
+
 static int writer_ready(const void *arg) {
   const cwait_t *w = arg;
   return atomic_load(&w->ch->rpos) != w->seen ||
-         atomic_load(&w->ch->abort_at) != w->abort || any_closed(w->pc);
+         atomic_load(&w->ch->abort_at) != w->abort || any_closed(w->pc) ||
+         chan_broken(w->ch);
 }
 
 /* pc NULL: a reader inside a message, which only its writer ends. */
@@ -535,7 +739,8 @@ static int reader_ready(const void *arg) {
   const cwait_t *w = arg;
   return atomic_load(&w->ch->wpos) != w->seen ||
          (w->pc != NULL && any_closed(w->pc)) ||
-         (w->abort && atomic_load(&w->ch->abort_at) == w->abort);
+         (w->abort && atomic_load(&w->ch->abort_at) == w->abort) ||
+         chan_broken(w->ch);
 }
 
 /* A message's first word: its length, or once withdrawn, the number of
@@ -547,6 +752,67 @@ static int reader_ready(const void *arg) {
 
 static _Atomic uint64_t *head_at(char *ring, uint64_t pos) {
   return (_Atomic uint64_t *)(void *)(ring + (pos & (RING - 1)));
+}
+
+/*
+ * Dead writers and readers. A side's lock (wlock, rlock) held by a task
+ * host that died is taken over by the next sender or receiver
+ * (MPMP_EOWNERDEAD from the lock, never shown to the caller), or by the
+ * peer that waits on the dead one (side_taken_over). Between messages the
+ * stream is whole and the pipe goes on: a host killed while it waited for
+ * room or for a message costs nothing. In the middle of a message it is
+ * not (the rest would never come, or part of it was consumed), and the
+ * next message could not be told apart from the remains: the channel is
+ * then broken, and every send and receive on it says so (MPMP_EPIPE).
+ * Where the message was: a sender sets `wend` before it publishes any of
+ * a message (wpos != wend: inside one), a receiver `rend` once it took one
+ * (rpos < rend, or a first word taken but not yet `rend`: inside).
+ */
+static int broken_err(const chan_t *ch) {
+  return mpmp__err(MPMP_EPIPE, "the pipe is broken: a task host died in the "
+                   "middle of %s a message on it (a crash or a kill), and no "
+                   "message after that could be told apart from what it "
+                   "left: make a new Pipe",
+                   atomic_load(&ch->broken) == 1 ? "sending" : "receiving");
+}
+
+static void chan_break(chan_t *ch, uint32_t how) {
+  atomic_store(&ch->broken, how); /* seq_cst, then wake() */
+  wake(&ch->data, 1);
+  wake(&ch->space, 1);
+}
+
+/* The channel's sender died holding wlock (which the caller now holds). */
+static void writer_died(chan_t *ch) {
+  if (atomic_load(&ch->wpos) != atomic_load(&ch->wend))
+    chan_break(ch, 1);
+}
+
+/* The channel's receiver died holding rlock (which the caller now holds). */
+static void reader_died(chan_t *ch, char *ring) {
+  uint64_t r = atomic_load(&ch->rpos), w = atomic_load(&ch->wpos);
+  if (r < atomic_load(&ch->rend) ||
+      (w != r && (atomic_load(head_at(ring, r)) & H_TAKEN)))
+    chan_break(ch, 2);
+}
+
+/* `holder` holds the side's lock l and may be a task host that died: if
+ * so, take the lock over for `owner`, mend or break the channel
+ * (writer_died, reader_died), and let the lock go. 1 if this call did. */
+static int side_taken_over(chan_t *ch, char *ring, mpmp__shlock_t *l,
+                           uint64_t holder, uint64_t owner) {
+  if (!mpmp__owner_dead(holder))
+    return 0;
+  int rc = mpmp__shlock_acquire(l, owner, -INFINITY);
+  if (rc == MPMP_EOWNERDEAD) {
+    if (l == &ch->wlock)
+      writer_died(ch);
+    else
+      reader_died(ch, ring);
+  }
+  if (rc == 0 || rc == MPMP_EOWNERDEAD)
+    mpmp__shlock_release(l, owner);
+  return rc == MPMP_EOWNERDEAD;
 }
 
 /* The reader consumed up to `pos`: free the room, wake the writer. */
@@ -567,6 +833,7 @@ static void chan_withdraw(chan_t *ch, char *ring, uint64_t n, uint64_t start,
     atomic_store(&ch->abort_end, end);
     atomic_store(&ch->abort_at, start + 1);
   }
+  atomic_store_explicit(&ch->wend, end, memory_order_relaxed); /* whole */
   wake(&ch->data, 1);
 }
 
@@ -589,7 +856,8 @@ static void chan_put(char *ring, uint64_t pos, const char *msg, uint64_t n,
  * past writes it only if all of it fits now. MPMP_EBADF once the end `o`
  * was freed. */
 static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
-                      const char *msg, uint64_t n, double deadline) {
+                      const char *msg, uint64_t n, double deadline,
+                      uint64_t owner) {
   char *ring = ring_of(pc, ch);
   uint64_t total = MSG_HEAD + pad8(n);
   uint64_t start = atomic_load_explicit(&ch->wpos, memory_order_relaxed);
@@ -608,6 +876,9 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
         (done == 0 || room >= min64(total - done, RING / 4))) {
       uint64_t k = min64(room, total - done);
       chan_put(ring, w, msg, n, done, k);
+      if (done == 0) /* before any of it is published: writer_died */
+        atomic_store_explicit(&ch->wend, start + total,
+                              memory_order_relaxed);
       w += k;
       done += k;
       atomic_store(&ch->wpos, w); /* seq_cst: publish, then wake() */
@@ -616,7 +887,7 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
         return 0;
       continue;
     }
-    if (any_closed(pc)) {
+    if (any_closed(pc) || chan_broken(ch)) {
       rc = MPMP_EPIPE;
       break;
     }
@@ -624,8 +895,17 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
       rc = MPMP_ETIMEDOUT;
       break;
     }
+    /* A receiver that is a task host may die in the middle of a message,
+     * with no one to wake us: look every slice. */
+    double until = deadline;
+    uint64_t rh = mpmp__shlock_owner(&ch->rlock);
+    if (mpmp__owner_is_host(rh)) {
+      if (side_taken_over(ch, ring, &ch->rlock, rh, owner))
+        continue;
+      until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+    }
     cwait_t cw = {pc, ch, r, ab};
-    if ((rc = await(&ch->space, writer_ready, &cw, deadline, 0, o)) < 0)
+    if ((rc = await(&ch->space, writer_ready, &cw, until, 0, o)) < 0)
       break;
   }
   if (done > 0)
@@ -638,8 +918,8 @@ static int chan_write(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
  * if the end `o` was freed meanwhile (the message is left half read: the
  * end is gone). Its writer is sending it, so this ends without a
  * deadline. */
-static int chan_take(const mpmp__obj_t *o, chan_t *ch, const char *ring,
-                     uint64_t start, uint64_t n, char *out) {
+static int chan_take(const mpmp__obj_t *o, chan_t *ch, char *ring,
+                     uint64_t start, uint64_t n, char *out, uint64_t owner) {
   uint64_t end = start + MSG_HEAD + pad8(n);
   uint64_t r = start + MSG_HEAD;
   for (;;) {
@@ -660,13 +940,25 @@ static int chan_take(const mpmp__obj_t *o, chan_t *ch, const char *ring,
     if (atomic_load(&ch->abort_at) == start + 1) {
       uint64_t skip_to = atomic_load(&ch->abort_end);
       atomic_store(&ch->abort_at, 0); /* before rpos: see chan_write */
+      atomic_store_explicit(&ch->rend, skip_to, memory_order_relaxed);
       chan_consumed(ch, skip_to);
       return 1;
     }
+    if (chan_broken(ch))
+      return broken_err(ch);
     /* A close does not end this wait: the writer finishes the message or
-     * withdraws it (it does when it sees a close). */
+     * withdraws it (it does when it sees a close). A writer that is a task
+     * host (or not known yet) may die instead, with no one to wake us:
+     * look every slice. */
+    double until = INFINITY;
+    uint64_t wh = mpmp__shlock_owner(&ch->wlock);
+    if (wh == 0 || mpmp__owner_is_host(wh)) {
+      if (side_taken_over(ch, ring, &ch->wlock, wh, owner))
+        continue;
+      until = mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S;
+    }
     cwait_t cw = {NULL, ch, w, start + 1};
-    int rc = await(&ch->data, reader_ready, &cw, INFINITY, 0, o);
+    int rc = await(&ch->data, reader_ready, &cw, until, 0, o);
     if (rc < 0)
       return rc;
   }
@@ -682,12 +974,14 @@ static int closed_end(const mpmp__obj_t *o) {
 /* Receive one message into out (max bytes), holding the reader lock. */
 static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
                      unsigned e, char *out, size_t max, size_t *len,
-                     double deadline) {
+                     double deadline, uint64_t owner) {
   char *ring = ring_of(pc, ch);
   int once = mpmp__expired(deadline);
   for (;;) {
     uint64_t r = atomic_load_explicit(&ch->rpos, memory_order_relaxed);
     uint64_t w = atomic_load(&ch->wpos);
+    if (chan_broken(ch))
+      return broken_err(ch);
     if (w != r) {
       _Atomic uint64_t *hp = head_at(ring, r);
       uint64_t h = atomic_load(hp);
@@ -704,7 +998,9 @@ static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
         return MPMP_ETIMEDOUT; /* not all there: a try does not start it */
       if (!atomic_compare_exchange_strong(hp, &h, h | H_TAKEN))
         continue; /* withdrawn just now */
-      int rc = chan_take(o, ch, ring, r, h, out);
+      atomic_store_explicit(&ch->rend, r + MSG_HEAD + pad8(h),
+                            memory_order_relaxed); /* see reader_died */
+      int rc = chan_take(o, ch, ring, r, h, out, owner);
       if (rc <= 0)
         return rc;
       continue; /* withdrawn while we read it: wait for the next one */
@@ -740,13 +1036,19 @@ static int c_send(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
     return mpmp__err(MPMP_EMSGSIZE, "a message of %zu bytes is over the "
                      "limit of %zu", a->in_len, MPMP_PIPE_MAX_MESSAGE);
   chan_t *ch = send_chan(pc, e);
-  if ((rc = mpmp__shlock_acquire(&ch->wlock, a->owner, a->deadline)) < 0)
+  rc = mpmp__shlock_acquire(&ch->wlock, a->owner, a->deadline);
+  if (rc == MPMP_EOWNERDEAD) /* held: the last sender's host died */
+    writer_died(ch);
+  else if (rc < 0)
     return rc;
   /* (a writer before us may have waited until the end was freed) */
   rc = mpmp__obj_dead(o) ? MPMP_EBADF
+       : chan_broken(ch) ? MPMP_EPIPE
                          : chan_write(o, pc, ch, a->in, a->in_len,
-                                      a->deadline);
+                                      a->deadline, a->owner);
   mpmp__shlock_release(&ch->wlock, a->owner);
+  if (rc == MPMP_EPIPE && chan_broken(ch))
+    return broken_err(ch);
   if (rc == MPMP_EPIPE)
     return is_closed(pc, e) ? closed_end(o)
                             : mpmp__err(rc, "the other end of the pipe was "
@@ -770,10 +1072,14 @@ static int c_recv(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
   if (rc < 0)
     return rc;
   chan_t *ch = recv_chan(pc, e);
-  if ((rc = mpmp__shlock_acquire(&ch->rlock, a->owner, a->deadline)) < 0)
+  rc = mpmp__shlock_acquire(&ch->rlock, a->owner, a->deadline);
+  if (rc == MPMP_EOWNERDEAD) /* held: the last receiver's host died */
+    reader_died(ch, ring_of(pc, ch));
+  else if (rc < 0)
     return rc;
   size_t len = 0;
-  rc = chan_read(o, pc, ch, e, a->out, a->out_max, &len, a->deadline);
+  rc = chan_read(o, pc, ch, e, a->out, a->out_max, &len, a->deadline,
+                 a->owner);
   mpmp__shlock_release(&ch->rlock, a->owner);
   if (rc == 0)
     a->out_len = len;
@@ -794,6 +1100,8 @@ static int readable(const void *arg) {
   chan_t *ch = p->ch;
   char *ring = ring_of(p->pc, ch);
   uint64_t r = atomic_load(&ch->rpos), w = atomic_load(&ch->wpos);
+  if (chan_broken(ch))
+    return 1; /* a recv says so at once */
   /* Past the withdrawn messages at the front. (With a recv running, r may
    * be inside a message: the answer is then a guess, as any poll's is.) */
   for (int i = 0; i < 64 && w != r; i++) {

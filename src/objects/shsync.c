@@ -166,12 +166,49 @@ static int lock_dead(const mpmp__shlock_t *l) {
   return atomic_load(&l->dead) != 0;
 }
 
-/* Deadline already past: succeed only if the lock is free for newcomers;
- * retry only while that holds. */
-static int lock_try_once(mpmp__shlock_t *l) {
+/* `owner` and `count` are written only by the holder, after taking the
+ * word and before releasing it: the word's CAS and exchange order them
+ * (and by the one that takes the lock over from a dead task host, which
+ * then holds it: take_over). Others read `owner` only to compare it with
+ * their own id, which it can equal only if they wrote it themselves, i.e.
+ * hold the lock, or to look whether its holder died. */
+static uint64_t owner_of(const mpmp__shlock_t *l) {
+  return atomic_load_explicit(&l->owner, memory_order_relaxed);
+}
+
+/* The dead holder the last take_over of this thread replaced (for its
+ * message). */
+static _Thread_local uint64_t taken_from;
+
+/*
+ * Take the held lock over from `holder` if it is a task host that died
+ * (shsync.h, "Dead owners"): 1 if this caller did, and now holds it at one
+ * level. The CAS lets one caller do it: `owner` holds a dead host's id only
+ * while that host holds the word (it clears the id before it frees the
+ * word, and writes it only after taking the word), and a dead host writes
+ * nothing more. The word is left as it is: held (2 costs the release one
+ * needless wake call).
+ */
+static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
+  if (!mpmp__owner_is_host(holder) || !mpmp__owner_dead(holder) ||
+      !atomic_compare_exchange_strong(&l->owner, &holder, owner))
+    return 0;
+  atomic_store_explicit(&l->count, 1, memory_order_relaxed);
+  taken_from = holder;
+  return 1;
+}
+
+/* Deadline already past: succeed only if the lock is free for newcomers
+ * (0), or held by a task host that died (MPMP_EOWNERDEAD, held); retry
+ * only while it is free. */
+static int lock_try_once(mpmp__shlock_t *l, uint64_t owner) {
   for (;;) {
-    if (atomic_load(&l->word) != 0 || atomic_load(&l->hungry) != 0)
-      return lock_dead(l) ? MPMP_EBADF : MPMP_ETIMEDOUT;
+    if (atomic_load(&l->word) != 0 || atomic_load(&l->hungry) != 0) {
+      if (lock_dead(l))
+        return MPMP_EBADF;
+      return take_over(l, owner_of(l), owner) ? MPMP_EOWNERDEAD
+                                              : MPMP_ETIMEDOUT;
+    }
     if (word_take(l))
       return 0;
   }
@@ -300,8 +337,9 @@ static int head_spin(mpmp__shlock_t *l, double start, double deadline) {
   }
 }
 
-/* The head takes the word: 0, MPMP_ETIMEDOUT, or MPMP_EBADF (killed). */
-static int head_take(mpmp__shlock_t *l, double deadline) {
+/* The head takes the word: 0, MPMP_ETIMEDOUT, MPMP_EBADF (killed), or
+ * MPMP_EOWNERDEAD (taken over from a dead task host for `owner`). */
+static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   double start = mpmp__now();
   int rc = 0;
   if (!head_spin(l, start, deadline)) {
@@ -312,6 +350,18 @@ static int head_take(mpmp__shlock_t *l, double deadline) {
         atomic_store_explicit(&l->word, 1, memory_order_relaxed);
         break;
       }
+      /* A holder that is a task host may die with no one to wake us, and
+       * one not known yet (0: it has just taken the word) may be one: look
+       * again every slice. Any other holder releases, and wakes us. */
+      uint64_t holder = owner_of(l);
+      double until = deadline;
+      if (holder == 0 || mpmp__owner_is_host(holder)) {
+        if (take_over(l, holder, owner)) {
+          rc = MPMP_EOWNERDEAD;
+          break;
+        }
+        until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+      }
       if (mpmp__expired(deadline)) {
         rc = MPMP_ETIMEDOUT;
         break;
@@ -320,7 +370,7 @@ static int head_take(mpmp__shlock_t *l, double deadline) {
         rc = MPMP_EBADF;
         break;
       }
-      mpmp__futex_wait_until(&l->word, 2, ANY_BITS, deadline);
+      mpmp__futex_wait_until(&l->word, 2, ANY_BITS, until);
     }
   }
   if (atomic_load_explicit(&l->hungry, memory_order_relaxed))
@@ -331,36 +381,50 @@ static int head_take(mpmp__shlock_t *l, double deadline) {
 /* Queue, wait to be the head, take the word, let the next one be head.
  * A killed lock ends every step with MPMP_EBADF (the word taken after
  * the kill too: the free came first); the queue is then left as it is. */
-static int lock_queue(mpmp__shlock_t *l, double deadline) {
+static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   uint32_t t;
   if (lock_dead(l))
     return MPMP_EBADF;
   int rc = ticket_take(l, &t, deadline);
   if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
-    rc = head_take(l, deadline);
+    rc = head_take(l, owner, deadline);
     if (rc == MPMP_EBADF)
       return rc;
     ticket_pass(l);
-    if (rc == 0 && lock_dead(l))
+    if ((rc == 0 || rc == MPMP_EOWNERDEAD) && lock_dead(l))
       rc = MPMP_EBADF;
   }
   return rc;
 }
 
-static int lock_acquire(mpmp__shlock_t *l, double deadline) {
+/* 0, MPMP_ETIMEDOUT, MPMP_EBADF, or MPMP_EOWNERDEAD (held by `owner`,
+ * which the caller sets otherwise). */
+static int lock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   if (lock_try(l))
     return 0;
   if (mpmp__expired(deadline))
-    return lock_try_once(l);
-  return lock_queue(l, deadline);
+    return lock_try_once(l, owner);
+  return lock_queue(l, owner, deadline);
 }
 
 /* Take the lock behind every queued waiter, never past them: a
  * Condition's waiter coming back. It released the lock so that others
  * could use it; barging back in would undo that (Python's wait(0) would
  * let nobody in). */
-static int lock_acquire_queued(mpmp__shlock_t *l) {
-  return lock_queue(l, INFINITY); /* no deadline: only a kill fails it */
+static int lock_acquire_queued(mpmp__shlock_t *l, uint64_t owner) {
+  /* no deadline: only a kill fails it */
+  return lock_queue(l, owner, INFINITY);
+}
+
+/* The acquire that took the lock over from a dead task host says so. */
+static int owner_died(void) {
+  uint64_t d = taken_from;
+  return mpmp__err(MPMP_EOWNERDEAD, "the lock's holder, a task host of rank "
+                   "%d (its generation %u), died holding it (a crash or a "
+                   "kill): the lock is now held by this caller, and what it "
+                   "guards may be half updated", mpmp__owner_rank(d),
+                   (unsigned)(d >> MPMP__OWNER_GEN_SHIFT &
+                              MPMP__OWNER_GEN_MASK));
 }
 
 static void lock_release(mpmp__shlock_t *l) {
@@ -384,14 +448,6 @@ void mpmp__shlock_init(mpmp__shlock_t *l, int recursive) {
   atomic_init(&l->dead, 0);
 }
 
-/* `owner` and `count` are written only by the holder, after taking the
- * word and before releasing it: the word's CAS and exchange order them. Others
- * read `owner` only to compare it with their own id, which it can equal
- * only if they wrote it themselves, i.e. hold the lock. */
-static uint64_t owner_of(const mpmp__shlock_t *l) {
-  return atomic_load_explicit(&l->owner, memory_order_relaxed);
-}
-
 static void set_owner(mpmp__shlock_t *l, uint64_t owner, uint32_t count) {
   atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
   atomic_store_explicit(&l->count, count, memory_order_relaxed);
@@ -404,7 +460,9 @@ int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
     atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
     return 0;
   }
-  int rc = lock_acquire(l, deadline);
+  int rc = lock_acquire(l, owner, deadline);
+  if (rc == MPMP_EOWNERDEAD) /* owner and count are set */
+    return owner_died();
   if (rc)
     return rc;
   set_owner(l, owner, 1);
@@ -601,12 +659,13 @@ static uint32_t unlock_all(mpmp__shlock_t *l) {
   return levels;
 }
 
-/* 0, or MPMP_EBADF (the lock was killed; not held). */
+/* 0, MPMP_EBADF (the lock was killed; not held), or MPMP_EOWNERDEAD
+ * (held, taken over from a dead task host). */
 static int relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
-  int rc = lock_acquire_queued(l);
-  if (rc == 0)
+  int rc = lock_acquire_queued(l, owner);
+  if (rc == 0 || rc == MPMP_EOWNERDEAD)
     set_owner(l, owner, levels);
-  return rc;
+  return rc == MPMP_EOWNERDEAD ? owner_died() : rc;
 }
 
 /* Sleep until seq moves off `seq`, the deadline, or a kill. */
@@ -685,8 +744,10 @@ void mpmp__shcond_kill(mpmp__shcond_t *c) {
 
 enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
 
-/* The internal lock is never held across a user's call: any id will do. */
-#define BOWNER UINT64_MAX
+/* The internal lock is never held across a user's call: any id will do
+ * that is nobody's (a rank no job has) and not a task host's (whose death
+ * the lock would look for). */
+#define BOWNER (UINT64_MAX & ~MPMP__OWNER_HOST)
 
 /* 0, or MPMP_EBADF once killed. */
 static int b_lock(mpmp__shbarrier_t *b) {

@@ -14,7 +14,8 @@
  * mpmp__deadline(): +INFINITY waits forever, a deadline already past tries
  * once) and return MPMP_ETIMEDOUT when it passes; the object stays usable.
  *
- * An `owner` is the caller's 64-bit id (rank and thread combined), never 0.
+ * An `owner` is the caller's 64-bit id (rank and thread combined), never 0
+ * (object.c draws them; the layout is below).
  *
  * Killing: every primitive has a kill call that marks it dead and wakes
  * all of its sleepers; from then on every call that would wait (and every
@@ -24,8 +25,25 @@
  * once (a free lock, a set event) may still complete on a dead primitive:
  * it raced with the kill and came first.
  *
- * Not covered: a process that dies holding a lock (or waiting in its queue)
- * leaves it stuck, as with any lock; mpmp ranks end together.
+ * Dead owners. A rank that dies ends the job (mpmp ranks end together), but
+ * a task host (parallel/host.c: a child of a worker rank that runs
+ * isolated tasks) may die alone, of a crash or a kill, while it holds a
+ * Lock. Its owner ids say "task host of rank r, generation g", and the
+ * fork server that reaps a host records its generation in the node
+ * segment before anyone hears of the death (mpmp__owner_dead). The next
+ * acquirer then takes the lock over, as from a robust pthread mutex: its
+ * acquire returns MPMP_EOWNERDEAD with the lock held by it (an RLock at
+ * one level), to be released as usual. Exactly one acquirer takes it: it
+ * moves `owner` from the dead id to its own with a CAS; the word stays
+ * held throughout. Nobody has to wake the waiters for it: the head of the
+ * queue sleeps in slices of MPMP__SHLOCK_DEAD_SLICE_S while the holder is
+ * a task host (or not known yet), and looks each time. With any other
+ * holder nothing changes: the hot paths never look at `owner`.
+ *   Not seen: a host killed between taking the word and writing its owner
+ * id, or between clearing the id and freeing the word (a few instructions
+ * each): the lock then has no owner to find dead, and stays held. A
+ * process that is not a task host and dies holding a lock leaves it held
+ * (that ends the job anyway).
  */
 #ifndef MPMP_SHSYNC_H
 #define MPMP_SHSYNC_H
@@ -41,6 +59,29 @@ void mpmp__futex_wait_until(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
                             double deadline);
 void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits);
 
+/* ---- owner ids ----------------------------------------------------------- */
+
+/*
+ * Bits 63..40: the rank + 1. Bit 39: a task host's id; then bits 38..16
+ * are the host's generation (its worker counts the hosts it starts, from
+ * 1) and bits 15..0 the thread within the host. Other ids have a counter
+ * in bits 38..0.
+ */
+#define MPMP__OWNER_RANK_SHIFT 40
+#define MPMP__OWNER_HOST (UINT64_C(1) << 39)
+#define MPMP__OWNER_GEN_SHIFT 16
+#define MPMP__OWNER_GEN_MASK ((UINT32_C(1) << 23) - 1)
+
+static inline int mpmp__owner_rank(uint64_t owner) {
+  return (int)(owner >> MPMP__OWNER_RANK_SHIFT) - 1;
+}
+static inline int mpmp__owner_is_host(uint64_t owner) {
+  return (owner & MPMP__OWNER_HOST) != 0;
+}
+/* 1 if `owner` is the id of a task host, of a rank on this node, that has
+ * died (its fork server reaped it): never true of a live one. (object.c) */
+int mpmp__owner_dead(uint64_t owner);
+
 /* ---- Lock and RLock ------------------------------------------------------ */
 
 /* Tickets of the waiters' queue, whose holders may time out while queued
@@ -49,6 +90,8 @@ void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits);
 #define MPMP__SHLOCK_QUEUE 64
 /* How long the head of the queue lets newcomers take the lock first. */
 #define MPMP__SHLOCK_STARVE_S 100e-6
+/* How often the head looks whether a holder that is a task host died. */
+#define MPMP__SHLOCK_DEAD_SLICE_S 0.02
 
 /*
  * A lock with bounded bypass (see shsync.c): a process that finds it free
@@ -76,11 +119,15 @@ typedef struct mpmp__shlock {
 
 void mpmp__shlock_init(mpmp__shlock_t *l, int recursive);
 /* 0, MPMP_ETIMEDOUT, or MPMP_EBADF once killed. An RLock's owner gains one
- * more level at once. */
+ * more level at once. MPMP_EOWNERDEAD (with a message): the holder was a
+ * task host that died; the lock is now held by `owner` (one level), also
+ * when the deadline had passed already (a try). */
 int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline);
 /* The acquire that never waits: 1 if `owner` now holds the lock (it was
  * free, and no waiter starves; or an RLock's owner gains a level), else 0
- * (nothing changed). The hot path tries this before it counts itself. */
+ * (nothing changed; a dead holder is not looked for: that is
+ * mpmp__shlock_acquire's). The hot path tries this before it counts
+ * itself. */
 int mpmp__shlock_try(mpmp__shlock_t *l, uint64_t owner);
 /* Mark dead and wake every waiter: their acquires return MPMP_EBADF. */
 void mpmp__shlock_kill(mpmp__shlock_t *l);
@@ -143,7 +190,9 @@ typedef struct mpmp__shcond {
  *   MPMP_EBADF if the condition is killed (at once if it was dead at the
  * start: then nothing is released): the lock is re-acquired unless it was
  * killed too (then it is not held). Also MPMP_EBADF, the lock not held,
- * if the lock is killed while the waiter wants it back.
+ * if the lock is killed while the waiter wants it back. MPMP_EOWNERDEAD
+ * if it took the lock back from a task host that died holding it: held
+ * again, with the waiter's levels.
  */
 int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
                       double deadline);
@@ -176,7 +225,11 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties);
  * generation; the last to arrive releases the others). MPMP_EBROKEN if the
  * barrier is broken, or breaks or is reset while waiting; MPMP_ETIMEDOUT
  * for the waiter whose deadline passed, which breaks the barrier for all;
- * MPMP_EBADF once killed (the barrier is then left as it is).
+ * MPMP_EBADF once killed (the barrier is then left as it is). A task host
+ * that dies in its wait still counts as arrived (nothing here notices):
+ * the others' waits end at their deadlines (MPMP_ETIMEDOUT, which breaks
+ * the barrier) or complete the round, and a round it never left never
+ * drains (later waits time out).
  */
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index);

@@ -69,7 +69,7 @@ static int lock_release(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   (void)o;
   if (mpmp__shlock_owner(l) != a->owner)
     return mpmp__err(MPMP_EPERM, "release of a lock this process and thread "
-                     "do not hold (rank %d)", (int)(a->owner >> 32) - 1);
+                     "do not hold (rank %d)", mpmp__owner_rank(a->owner));
   return mpmp__shlock_release(l, a->owner);
 }
 
@@ -315,6 +315,8 @@ static int lock_wait(const mpmp_ref_t *ref, mpmp__obj_t *o,
     rc = mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
   } else if (rc == MPMP_ETIMEDOUT) {
     rc = mpmp__err(rc, "%s: timed out", fn);
+  } else if (rc == MPMP_EOWNERDEAD) { /* held: shsync took it over */
+    rc = mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
   }
   mpmp__obj_leave(o, lane);
   return rc;

@@ -61,7 +61,8 @@ typedef struct host_ctl {
   _Atomic uint32_t spawn_req; /* req when the host was started: served */
   _Atomic uint64_t size;   /* bytes of the region (it only grows) */
   struct mpmp__stops stops; /* the worker's stop words (mpmp__rt.stop) */
-  _Atomic uint32_t owners;  /* lock owner ids of the worker and its hosts */
+  _Atomic uint32_t owners;  /* lock owner ids of the worker's threads (a
+                               host's carry its generation: object.c) */
   _Atomic uint32_t wake;    /* futex: the worker has something to look at
                                (an answer, a dead host, a relayed message) */
   _Atomic uint32_t gen;     /* hosts started: the current one's generation */
@@ -235,7 +236,7 @@ _Noreturn static void host_main(void) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  mpmp__owner_renew();
+  mpmp__owner_host(atomic_load(&ctl()->gen));
   /* Requests up to the one of the spawn were served by earlier hosts. */
   uint32_t seen = atomic_load(&ctl()->spawn_req);
   for (;;) {
@@ -290,6 +291,7 @@ _Noreturn static void server_main(int sock, pid_t worker) {
         if (dead != host)
           continue;
         host = 0;
+        mpmp__owner_host_dead(atomic_load(&ctl()->gen));
         atomic_store(&ctl()->status, st);
         atomic_store(&ctl()->gone, 1);
         atomic_fetch_add(&ctl()->resp, 1);

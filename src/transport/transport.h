@@ -26,7 +26,11 @@
 typedef struct mpmp__bell {
   _Atomic uint32_t seq;
   _Atomic uint32_t sleepers;
-  char pad[56]; /* one cache line per rank: no false sharing */
+  /* Not the bell's: the rank's task hosts up to this generation are dead
+   * (written by its fork server, read by the objects layer; a word of the
+   * rank's own line that no wake-up touches). */
+  _Atomic uint32_t hosts_dead;
+  char pad[52]; /* one cache line per rank: no false sharing */
 } mpmp__bell_t;
 
 void mpmp__bell_ring(mpmp__bell_t *b);

@@ -1,0 +1,609 @@
+/*
+ * What a task host leaves behind when it dies (issue 14): a Lock or RLock
+ * it held is taken over by the next acquire, which says MPMP_EOWNERDEAD
+ * with the lock held (a waiter already blocked included, and a
+ * Condition's wait taking its lock back); a Queue slot it claimed and
+ * never filled is skipped, and every other item comes in order; a Pipe it
+ * was sending on in the middle of a message is broken (MPMP_EPIPE), one it
+ * waited on between messages goes on; a Barrier it waited in still counts
+ * it as arrived. None of it hangs: nobody wakes the waiters for the dead
+ * host, they look for themselves.
+ *
+ * Tasks run in a task host of a worker on the main rank's node (a host
+ * reaches objects of its own node only): an isolated pool's task, or,
+ * when the job has other nodes, whose workers a pool may use too, an
+ * isolated Process placed on this node.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "mpitest.h"
+
+/* Test only (object.c): a host's put of an item of this many bytes claims
+ * its slot and kills the host before it fills it; a get into a buffer of
+ * that many bytes kills it before it frees the slot. Set before mpmp_init
+ * on every rank, so that the workers' hosts find them. */
+#define DIE_AT 13
+__attribute__((constructor)) static void arm_die_on_put(void) {
+  setenv("MPMP_TEST_HOST_DIE_ON_PUT", "13", 1);
+  setenv("MPMP_TEST_HOST_DIE_ON_GET", "13", 1);
+}
+
+enum { DIE_KILL = 1, DIE_ABORT, DIE_HANG };
+
+typedef struct job {
+  place_t at; /* first: where a Process body must run (misplaced()) */
+  mpmp_lock_t l;
+  mpmp_event_t held; /* set once the task holds the lock; put_and_die:
+                        set when it may put */
+  mpmp_cond_t cv;
+  mpmp_queue_t q;
+  mpmp_conn_t c;
+  mpmp_barrier_t b;
+  int how;      /* DIE_* */
+  int levels;   /* acquires of the lock (an RLock's levels) */
+  double after; /* seconds between holding and dying */
+} job_t;
+
+static void die(int how) {
+  if (how == DIE_KILL)
+    raise(SIGKILL);
+  if (how == DIE_ABORT)
+    abort();
+  for (;;) /* DIE_HANG: until the task_timeout kills the host */
+    pause();
+}
+
+/* A thread that kills its host after `secs`, while the task is blocked in
+ * a call. */
+static void *killer(void *arg) {
+  test_sleep(*(const double *)arg);
+  kill(getpid(), SIGKILL);
+  return NULL;
+}
+
+static void kill_me_in(double secs) {
+  static double s;
+  s = secs;
+  pthread_t t;
+  pthread_create(&t, NULL, killer, &s);
+}
+
+/* ---- running a task in a host of this node ------------------------------- */
+
+typedef struct hostjob {
+  mpmp_pool_t *pool;
+  mpmp_async_t *res;
+  mpmp_process_t *p;
+} hostjob_t;
+
+static void host_start(hostjob_t *h, mpmp_task_fn fn, job_t *j,
+                       double task_timeout) {
+  memset(h, 0, sizeof *h);
+  j->at.main_node = mpmp_node_id();
+  j->at.want_local = 1;
+  if (!other_node_exists()) {
+    mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = 1,
+                          .task_timeout = task_timeout};
+    OK(mpmp_pool_create(&h->pool, &o));
+    OK(mpmp_pool_apply_async(h->pool, fn, j, sizeof *j, NULL, NULL,
+                             &h->res));
+    return;
+  }
+  assert_true(task_timeout == 0); /* a pool's option */
+  parked_t pk = {0};
+  for (;;) {
+    mpmp_process_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
+    OK(mpmp_process_create(&h->p, fn, j, sizeof *j, &o));
+    OK(mpmp_process_start(h->p));
+    if (strcmp(mpmp_process_node(h->p), mpmp_node_name()) == 0)
+      break;
+    assert_true(pk.n < MAXW);
+    pk.p[pk.n++] = h->p;
+  }
+  unpark(&pk);
+}
+
+/* The task's host died of `sig` (0: killed past its task_timeout). */
+static void host_dead(hostjob_t *h, int sig) {
+  if (h->pool != NULL) {
+    RC(mpmp_async_get(h->res, T_OUT), sig ? MPMP_ECRASHED : MPMP_ETIMEDOUT);
+    mpmp_async_destroy(h->res);
+    OK(mpmp_pool_destroy(h->pool));
+    return;
+  }
+  int code = 0;
+  OK(mpmp_process_join(h->p, T_OUT));
+  OK(mpmp_process_exitcode(h->p, &code));
+  if (code != -sig)
+    fail_msg("the host's body ended with %d, not -%d: %s", code, sig,
+             mpmp_process_errmsg(h->p));
+  OK(mpmp_process_destroy(h->p));
+}
+
+/* A Process body (not isolated, on any node) of fn, or NULL when every
+ * worker is busy (-n 2: the only one runs the host). */
+static mpmp_process_t *try_body(mpmp_task_fn fn, const job_t *j) {
+  mpmp_process_t *p = NULL;
+  OK(mpmp_process_create(&p, fn, j, sizeof *j, NULL));
+  int rc = mpmp_process_start(p);
+  if (rc == MPMP_EBUSY) {
+    OK(mpmp_process_destroy(p));
+    return NULL;
+  }
+  OK(rc);
+  return p;
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+/* Take the lock `levels` times, say so, and die holding it. */
+static int hold_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  for (int i = 0; i < j->levels; i++)
+    if (mpmp_lock_acquire(j->l, T_OUT) != 0)
+      return mpmp_fail(ctx, "acquire: %s", mpmp_errmsg());
+  mpmp_event_set(j->held);
+  if (j->after > 0)
+    test_sleep(j->after);
+  die(j->how);
+  return 0;
+}
+MPMP_TASK(hold_and_die);
+
+/* A second waiter: its acquire's code is its result. */
+static int lock_waiter(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  int *out = mpmp_out(ctx, sizeof *out);
+  int rc = *out = mpmp_lock_acquire(j->l, T_OUT);
+  if (rc != 0 && rc != MPMP_EOWNERDEAD)
+    return mpmp_fail(ctx, "acquire: %s", mpmp_errmsg());
+  if (mpmp_lock_is_mine(j->l) != 1)
+    return mpmp_fail(ctx, "not held after %s", mpmp_err_name(rc));
+  test_sleep(0.05);
+  if (mpmp_lock_release(j->l) != 0)
+    return mpmp_fail(ctx, "release: %s", mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(lock_waiter);
+
+/* Take the Condition's lock (free once the main rank waits), notify, and
+ * die holding the lock. */
+static int notify_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  if (mpmp_lock_acquire(j->l, T_OUT) != 0 || mpmp_cond_notify_all(j->cv) != 0)
+    return mpmp_fail(ctx, "acquire or notify: %s", mpmp_errmsg());
+  die(DIE_KILL);
+  return 0;
+}
+MPMP_TASK(notify_and_die);
+
+/* Put 'B', then an item the test hook kills the host in. */
+static int put_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  if (mpmp_event_wait(j->held, T_OUT) != 0)
+    return mpmp_fail(ctx, "wait: %s", mpmp_errmsg());
+  int64_t b = 'B';
+  if (mpmp_queue_put(j->q, &b, sizeof b, T_OUT) != 0)
+    return mpmp_fail(ctx, "put: %s", mpmp_errmsg());
+  char deadly[DIE_AT] = "never seen";
+  mpmp_queue_put(j->q, deadly, sizeof deadly, T_OUT);
+  return mpmp_fail(ctx, "the put of %d bytes returned: "
+                   "MPMP_TEST_HOST_DIE_ON_PUT did not kill the host", DIE_AT);
+}
+MPMP_TASK(put_and_die);
+
+/* Get an item into a buffer the test hook kills the host in. */
+static int get_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  char buf[DIE_AT];
+  if (mpmp_event_wait(j->held, T_OUT) != 0)
+    return mpmp_fail(ctx, "wait: %s", mpmp_errmsg());
+  test_sleep(0.1); /* the producer is asleep on the full queue by now */
+  mpmp_queue_get(j->q, buf, sizeof buf, NULL, T_OUT);
+  return mpmp_fail(ctx, "the get into %d bytes returned: "
+                   "MPMP_TEST_HOST_DIE_ON_GET did not kill the host", DIE_AT);
+}
+MPMP_TASK(get_and_die);
+
+/* Get two items (10 s each): they are its result. */
+static int get_two(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  int64_t *out = mpmp_out(ctx, 2 * sizeof *out);
+  for (int i = 0; i < 2; i++) {
+    size_t size = 0;
+    int rc = mpmp_queue_get(j->q, &out[i], sizeof out[i], &size, 10);
+    if (rc != 0 || size != sizeof out[i])
+      return mpmp_fail(ctx, "get %d: %s (%zu bytes)", i, mpmp_errmsg(),
+                       size);
+  }
+  return 0;
+}
+MPMP_TASK(get_two);
+
+/* Send a message three rings long (nobody reads: it blocks part-way) and
+ * get killed there. */
+static int send_big_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  size_t n = 3 * MPMP_PIPE_BUFFER;
+  char *m = calloc(1, n);
+  kill_me_in(0.3);
+  int rc = mpmp_conn_send(j->c, m, n, T_OUT);
+  return mpmp_fail(ctx, "send returned %s", mpmp_err_name(rc));
+}
+MPMP_TASK(send_big_and_die);
+
+/* Block between messages and get killed there: in a receive (levels 0),
+ * or in a send after one that fills the ring (levels 1). */
+static int wait_pipe_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  char buf[64];
+  size_t n = 0;
+  if (j->levels == 0) {
+    kill_me_in(0.3);
+    int rc = mpmp_conn_recv(j->c, buf, sizeof buf, &n, T_OUT);
+    return mpmp_fail(ctx, "recv returned %s", mpmp_err_name(rc));
+  }
+  char *fill = calloc(1, MPMP_PIPE_BUFFER - 8);
+  if (mpmp_conn_send(j->c, fill, MPMP_PIPE_BUFFER - 8, T_OUT) != 0)
+    return mpmp_fail(ctx, "send: %s", mpmp_errmsg());
+  kill_me_in(0.3);
+  int rc = mpmp_conn_send(j->c, "late", 4, T_OUT);
+  return mpmp_fail(ctx, "send returned %s", mpmp_err_name(rc));
+}
+MPMP_TASK(wait_pipe_and_die);
+
+/* Wait in the barrier and get killed there. */
+static int barrier_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  kill_me_in(0.3);
+  int rc = mpmp_barrier_wait(j->b, T_OUT);
+  return mpmp_fail(ctx, "barrier wait returned %d", rc);
+}
+MPMP_TASK(barrier_and_die);
+
+/* ---- tests --------------------------------------------------------------- */
+
+static int hosts_off(void) {
+  const char *v = getenv("MPMP_ISOLATE");
+  return v != NULL && strcmp(v, "never") == 0;
+}
+
+static int arm(void **state) {
+  (void)state;
+  watchdog_start("ownerdead", 90);
+  return 0;
+}
+
+static int disarm(void **state) {
+  (void)state;
+  watchdog_stop();
+  return 0;
+}
+
+/* A Lock, and an RLock taken twice, left held by a task that died of
+ * SIGKILL or abort(): the next acquire (timed, or a try) takes it over at
+ * once, says MPMP_EOWNERDEAD, and holds it at one level; released, the
+ * lock is an ordinary one again. */
+static void ownerdead_lock_left_by_a_dead_task(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (int k = 0; k < 4; k++) {
+    int rlock = k >= 2, how = k % 2 ? DIE_ABORT : DIE_KILL;
+    job_t j = {.levels = rlock ? 2 : 1, .how = how};
+    OK(rlock ? mpmp_rlock_create(&j.l) : mpmp_lock_create(&j.l));
+    OK(mpmp_event_create(&j.held));
+    hostjob_t h;
+    host_start(&h, hold_and_die, &j, 0);
+    host_dead(&h, how == DIE_KILL ? SIGKILL : SIGABRT);
+    double t0 = test_now();
+    RC(mpmp_lock_acquire(j.l, k == 1 ? 0 : 5), MPMP_EOWNERDEAD);
+    IN(test_now() - t0, 0, 1);
+    HAS_MSG("died holding it");
+    EQ(mpmp_lock_is_mine(j.l), 1);
+    OK(mpmp_lock_release(j.l));
+    RC(mpmp_lock_release(j.l), MPMP_EPERM); /* one level, not the host's */
+    OK(mpmp_lock_acquire(j.l, 5));
+    OK(mpmp_lock_release(j.l));
+    OK(mpmp_lock_free(j.l));
+    OK(mpmp_event_free(j.held));
+  }
+}
+
+/* Waiters already blocked when the holder's host dies: nobody wakes them,
+ * yet within a slice one of them takes the lock over (MPMP_EOWNERDEAD)
+ * and the other gets it after it (0). */
+static void ownerdead_waiters_blocked_when_the_host_dies(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  job_t j = {.levels = 1, .how = DIE_KILL, .after = 0.5};
+  OK(mpmp_lock_create(&j.l));
+  OK(mpmp_event_create(&j.held));
+  hostjob_t h;
+  host_start(&h, hold_and_die, &j, 0);
+  OK(mpmp_event_wait(j.held, T_OUT));
+  mpmp_process_t *w = try_body(lock_waiter, &j);
+  double t0 = test_now();
+  int rc = mpmp_lock_acquire(j.l, T_OUT);
+  IN(test_now() - t0, 0, 3); /* the host dies 0.5 s after `held` */
+  if (rc != 0 && rc != MPMP_EOWNERDEAD)
+    fail_msg("acquire: %s: %s", mpmp_err_name(rc), mpmp_errmsg());
+  EQ(mpmp_lock_is_mine(j.l), 1);
+  OK(mpmp_lock_release(j.l));
+  host_dead(&h, SIGKILL);
+  if (w != NULL) {
+    const int *wrc = join_result_within(w, T_OUT, NULL);
+    if (!((rc == MPMP_EOWNERDEAD && *wrc == 0) ||
+          (rc == 0 && *wrc == MPMP_EOWNERDEAD)))
+      fail_msg("main got %s, the waiter %s: one takeover expected",
+               mpmp_err_name(rc), mpmp_err_name(*wrc));
+    OK(mpmp_process_destroy(w));
+  } else {
+    EQ(rc, MPMP_EOWNERDEAD);
+  }
+  OK(mpmp_lock_free(j.l));
+  OK(mpmp_event_free(j.held));
+}
+
+/* A Condition's wait takes its lock back from a host that notified and
+ * died holding it: MPMP_EOWNERDEAD, the lock held. */
+static void ownerdead_condition_wait_takes_the_lock_back(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  job_t j = {0};
+  OK(mpmp_lock_create(&j.l));
+  OK(mpmp_cond_create(&j.cv, &j.l));
+  OK(mpmp_lock_acquire(j.l, T_OUT));
+  hostjob_t h;
+  host_start(&h, notify_and_die, &j, 0);
+  double t0 = test_now();
+  RC(mpmp_cond_wait(j.cv, 10), MPMP_EOWNERDEAD);
+  IN(test_now() - t0, 0, 5);
+  HAS_MSG("died holding it");
+  EQ(mpmp_lock_is_mine(j.l), 1);
+  OK(mpmp_lock_release(j.l));
+  host_dead(&h, SIGKILL);
+  OK(mpmp_cond_free(j.cv));
+  OK(mpmp_lock_free(j.l));
+}
+
+/* A task killed past its task_timeout while it holds the lock: the
+ * blocked acquire takes it over. (A pool's option: one node only.) */
+static void ownerdead_task_timeout_kills_the_holder(void **state) {
+  (void)state;
+  if (hosts_off() || other_node_exists())
+    skip();
+  job_t j = {.levels = 1, .how = DIE_HANG};
+  OK(mpmp_rlock_create(&j.l));
+  OK(mpmp_event_create(&j.held));
+  hostjob_t h;
+  host_start(&h, hold_and_die, &j, 0.3);
+  OK(mpmp_event_wait(j.held, T_OUT));
+  double t0 = test_now();
+  RC(mpmp_lock_acquire(j.l, 10), MPMP_EOWNERDEAD);
+  IN(test_now() - t0, 0, 3);
+  OK(mpmp_lock_acquire(j.l, 0)); /* an RLock: a second level */
+  OK(mpmp_lock_release(j.l));
+  OK(mpmp_lock_release(j.l));
+  EQ(mpmp_lock_is_mine(j.l), 0);
+  host_dead(&h, 0);
+  OK(mpmp_lock_free(j.l));
+  OK(mpmp_event_free(j.held));
+}
+
+/* A producer host killed between its claim of a slot and the filling:
+ * the item is lost, the consumer (a body already blocked on that slot,
+ * else this rank) gets every other item in order, and the queue goes on
+ * round its ring. A JoinableQueue's join is not held up by it. */
+static void ownerdead_queue_skips_a_dead_producers_slot(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (int joinable = 0; joinable <= 1; joinable++) {
+    job_t j = {0};
+    OK(joinable ? mpmp_joinable_queue_create(&j.q, 4, 16)
+                : mpmp_queue_create(&j.q, 4, 16));
+    OK(mpmp_event_create(&j.held));
+    int64_t a = 'A', e = 'E', got[3] = {0};
+    OK(mpmp_queue_put(j.q, &a, sizeof a, T_OUT));
+    hostjob_t h;
+    host_start(&h, put_and_die, &j, 0);
+    mpmp_process_t *c = try_body(get_two, &j); /* gets A, then waits */
+    if (c != NULL)
+      test_sleep(0.2); /* it waits for B */
+    OK(mpmp_event_set(j.held));
+    host_dead(&h, SIGKILL);
+    double t0 = test_now();
+    OK(mpmp_queue_put(j.q, &e, sizeof e, T_OUT));
+    int k = 0;
+    if (c != NULL) {
+      const int64_t *r = join_result_within(c, 15, NULL);
+      got[k++] = r[0]; /* A */
+      got[k++] = r[1]; /* B */
+      OK(mpmp_process_destroy(c));
+    } else {
+      for (; k < 2; k++)
+        OK(mpmp_queue_get(j.q, &got[k], sizeof got[k], NULL, 10));
+    }
+    size_t size = 0;
+    OK(mpmp_queue_get(j.q, &got[k], sizeof got[k], &size, 10));
+    IN(test_now() - t0, 0, 3);
+    EQ(size, sizeof got[k]);
+    EQ(got[0], 'A');
+    EQ(got[1], 'B');
+    EQ(got[2], 'E');
+    EQ(mpmp_queue_qsize(j.q), 0);
+    if (joinable) {
+      for (int i = 0; i < 3; i++)
+        OK(mpmp_queue_task_done(j.q));
+      OK(mpmp_queue_join(j.q, 5));
+    }
+    /* round the ring of 4, past the skipped slot, twice */
+    for (int64_t i = 0; i < 8; i++) {
+      int64_t x = -1;
+      OK(mpmp_queue_put(j.q, &i, sizeof i, 5));
+      OK(mpmp_queue_get(j.q, &x, sizeof x, NULL, 5));
+      EQ(x, i);
+    }
+    OK(mpmp_queue_free(j.q));
+    OK(mpmp_event_free(j.held));
+  }
+}
+
+/* A consumer host killed between taking an item and freeing its slot:
+ * that item is lost; a producer blocked on the full queue, which nobody
+ * wakes, frees the slot itself and puts; the rest come in order. */
+static void ownerdead_queue_frees_a_dead_consumers_slot(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  job_t j = {0};
+  OK(mpmp_queue_create(&j.q, 2, 16));
+  OK(mpmp_event_create(&j.held));
+  int64_t x[4] = {'X', 'Y', 'Z', 'W'}, got = 0;
+  OK(mpmp_queue_put(j.q, &x[0], sizeof x[0], T_OUT));
+  OK(mpmp_queue_put(j.q, &x[1], sizeof x[1], T_OUT));
+  hostjob_t h;
+  host_start(&h, get_and_die, &j, 0); /* takes X and dies */
+  OK(mpmp_event_set(j.held));
+  double t0 = test_now();
+  OK(mpmp_queue_put(j.q, &x[2], sizeof x[2], 10)); /* in X's slot */
+  IN(test_now() - t0, 0, 5);
+  host_dead(&h, SIGKILL);
+  RC(mpmp_queue_put(j.q, &x[3], sizeof x[3], 0), MPMP_ETIMEDOUT); /* full */
+  for (int i = 1; i <= 2; i++) {
+    OK(mpmp_queue_get(j.q, &got, sizeof got, NULL, 5));
+    EQ(got, x[i]);
+  }
+  EQ(mpmp_queue_qsize(j.q), 0);
+  for (int64_t i = 0; i < 6; i++) { /* round the ring of 2 */
+    OK(mpmp_queue_put(j.q, &i, sizeof i, 5));
+    OK(mpmp_queue_get(j.q, &got, sizeof got, NULL, 5));
+    EQ(got, i);
+  }
+  OK(mpmp_queue_free(j.q));
+  OK(mpmp_event_free(j.held));
+}
+
+/* A sender killed in the middle of a message (it had published part of
+ * it): the receiver does not wait for the rest for ever, and the pipe is
+ * broken for both sides, saying why. */
+static void ownerdead_pipe_sender_dies_in_a_message(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  job_t j = {0};
+  mpmp_conn_t rx;
+  OK(mpmp_pipe_create(&rx, &j.c, 0)); /* one way: j.c sends */
+  hostjob_t h;
+  host_start(&h, send_big_and_die, &j, 0);
+  host_dead(&h, SIGKILL);
+  size_t n = 3 * MPMP_PIPE_BUFFER, len = 0;
+  char *buf = malloc(n);
+  double t0 = test_now();
+  RC(mpmp_conn_recv(rx, buf, n, &len, 5), MPMP_EPIPE);
+  IN(test_now() - t0, 0, 2);
+  HAS_MSG("died in the middle of sending a message");
+  RC(mpmp_conn_send(j.c, "x", 1, 1), MPMP_EPIPE);
+  HAS_MSG("the pipe is broken");
+  EQ(mpmp_conn_poll(rx, 0), 1); /* a recv would not wait */
+  RC(mpmp_conn_recv(rx, buf, n, &len, 0), MPMP_EPIPE);
+  free(buf);
+  OK(mpmp_pipe_free(rx, j.c));
+}
+
+/* Killed while it waited between messages (for a message, or for room to
+ * start one): nothing was left half done, and the pipe goes on. */
+static void ownerdead_pipe_waiter_between_messages(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (int sender = 0; sender <= 1; sender++) {
+    job_t j = {.levels = sender};
+    mpmp_conn_t end0, end1;
+    OK(mpmp_pipe_create(&end0, &end1, 0)); /* end0 receives */
+    j.c = sender ? end1 : end0;
+    hostjob_t h;
+    host_start(&h, wait_pipe_and_die, &j, 0);
+    host_dead(&h, SIGKILL);
+    static char buf[MPMP_PIPE_BUFFER];
+    size_t len = 0;
+    if (sender) { /* the message before the dead send */
+      OK(mpmp_conn_recv(end0, buf, sizeof buf, &len, 5));
+      EQ(len, MPMP_PIPE_BUFFER - 8);
+    }
+    OK(mpmp_conn_send(end1, "hello", 5, 5));
+    OK(mpmp_conn_recv(end0, buf, sizeof buf, &len, 5));
+    EQ(len, 5);
+    EQ(memcmp(buf, "hello", 5), 0);
+    RC(mpmp_conn_recv(end0, buf, sizeof buf, &len, 0), MPMP_ETIMEDOUT);
+    OK(mpmp_pipe_free(end0, end1));
+  }
+}
+
+/*
+ * A party killed while it waits in a Barrier still counts as arrived:
+ * nothing breaks the barrier for it. Of 3 parties, the next waiter's
+ * timeout ends its wait (MPMP_ETIMEDOUT) and breaks the barrier, as any
+ * timeout does (MPMP_EBROKEN after). Of 2, the next waiter completes the
+ * round (index 1); the dead party never leaves it, so the next round
+ * never starts (its waits time out): such a barrier is to be freed.
+ */
+static void ownerdead_barrier_party_dies_waiting(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (unsigned parties = 3; parties >= 2; parties--) {
+    job_t j = {0};
+    OK(mpmp_barrier_create(&j.b, parties));
+    hostjob_t h;
+    host_start(&h, barrier_and_die, &j, 0);
+    host_dead(&h, SIGKILL);
+    EQ(mpmp_barrier_n_waiting(j.b), 1);
+    double t0 = test_now();
+    if (parties == 3) {
+      RC(mpmp_barrier_wait(j.b, 0.3), MPMP_ETIMEDOUT);
+      IN(test_now() - t0, 0.25, 3);
+      RC(mpmp_barrier_wait(j.b, 0.3), MPMP_EBROKEN);
+    } else {
+      EQ(mpmp_barrier_wait(j.b, 0.3), 1);
+      RC(mpmp_barrier_wait(j.b, 0.3), MPMP_ETIMEDOUT);
+      IN(test_now() - t0, 0.25, 3);
+    }
+    OK(mpmp_barrier_free(j.b));
+  }
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, arm, disarm)
+static const struct CMUnitTest tests[] = {
+    T(ownerdead_lock_left_by_a_dead_task),
+    T(ownerdead_waiters_blocked_when_the_host_dies),
+    T(ownerdead_condition_wait_takes_the_lock_back),
+    T(ownerdead_task_timeout_kills_the_holder),
+    T(ownerdead_queue_skips_a_dead_producers_slot),
+    T(ownerdead_queue_frees_a_dead_consumers_slot),
+    T(ownerdead_pipe_sender_dies_in_a_message),
+    T(ownerdead_pipe_waiter_between_messages),
+    T(ownerdead_barrier_party_dies_waiting),
+};
+
+MPMP_TEST_MAIN(tests)
