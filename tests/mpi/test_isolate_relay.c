@@ -349,8 +349,15 @@ static void relay_more_crash_kinds_in_map_apply_submit_process(void **state) {
   (void)state;
   if (hosts_off())
     skip();
+  /* Under AddressSanitizer a limit on the address space makes its own
+   * allocator end the process (status 1) before malloc can return NULL:
+   * the OOM kind runs in the plain build only. */
   static const struct { int how, sig; } kinds[] = {
-      {DIE_BUS, SIGBUS}, {DIE_OOM, SIGSEGV}, {DIE_ASSERT, SIGABRT}};
+      {DIE_BUS, SIGBUS}, {DIE_ASSERT, SIGABRT},
+#ifndef __SANITIZE_ADDRESS__
+      {DIE_OOM, SIGSEGV},
+#endif
+  };
   mpmp_pool_t *pool = isolated_pool(0);
   mpmp_executor_t *ex = NULL;
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
