@@ -475,6 +475,16 @@ static void describe(int st, char *b, size_t n) {
     snprintf(b, n, "ended (wait status %d)", st);
 }
 
+typedef struct wake_seen {
+  _Atomic uint32_t *word;
+  uint32_t seen;
+} wake_seen_t;
+
+static int wake_moved(void *arg) {
+  const wake_seen_t *ws = arg;
+  return atomic_load(ws->word) != ws->seen;
+}
+
 /* The host must go (a time limit, a stop past its grace): kill it and
  * wait until the server saw it die. */
 static void kill_host(void) {
@@ -597,8 +607,14 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       int moved = mpmp__relay_serve();
       if (atomic_load(&c->resp) != resp)
         break;
-      if (!moved)
+      if (!moved && mpmp__relay_awaiting()) {
+        /* an answer for the host is on its way: take it at message
+         * speed, as a caller waiting in the worker would */
+        wake_seen_t ws = {&c->wake, w};
+        mpmp__wait_until(wake_moved, &ws, mpmp__now() + SLICE_S);
+      } else if (!moved) {
         futex_wait(&c->wake, w, SLICE_S);
+      }
       double now = mpmp__now();
       uint32_t done = atomic_load(&c->done);
       if (done != done_seen) {

@@ -67,6 +67,8 @@ static struct {
   uint32_t gen;             /* the host's generation (15 bits) */
   pthread_mutex_t lock;     /* the worker's list of answers for its host */
   back_t *head, **tail;
+  uint64_t passed, answered; /* the worker: messages passed on, answers
+                                passed back */
 } R = {.out.fd = -1, .in.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void futex(_Atomic uint32_t *w, int op, uint32_t val) {
@@ -207,6 +209,7 @@ void mpmp__relay_close(void) {
 }
 
 void mpmp__relay_reset(uint32_t gen) {
+  R.passed = R.answered = 0;
   pthread_mutex_lock(&R.lock);
   R.gen = gen & MPMP__COOKIE_GEN_MASK;
   pthread_mutex_unlock(&R.lock);
@@ -247,6 +250,8 @@ int mpmp__relay_serve(void) {
     if (mpmp__send_nb(dest, tag, msg, len) < 0)
       MPMP__WARN("could not pass on a task host's message to rank %d: %s",
                  dest, mpmp_errmsg());
+    else
+      R.passed++;
     n++;
   }
   while (slot_free(&R.in)) {
@@ -263,10 +268,13 @@ int mpmp__relay_serve(void) {
     mpmp__free(b->buf);
     mpmp__free(b);
     mpmp__ring_rank(mpmp__net.rank); /* the host sleeps on our doorbell */
+    R.answered++;
     n++;
   }
   return n;
 }
+
+int mpmp__relay_awaiting(void) { return R.passed > R.answered; }
 
 /* ---- the host's side ------------------------------------------------------------- */
 

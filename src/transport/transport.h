@@ -212,6 +212,9 @@ void mpmp__relay_reset(uint32_t gen);
 /* The worker, while its host runs: pass the host's message on and the
  * answers back. The number of messages moved. */
 int mpmp__relay_serve(void);
+/* The worker: a message it passed on has had no answer yet (it then
+ * drives progress itself: its agent polls other nodes only now and then). */
+int mpmp__relay_awaiting(void);
 /* A reply handler, with the cookie of the reply's request: 1 if the reply
  * belongs to this worker's task host (the relay took `buf`), 0 if it is
  * this process's own. */
