@@ -121,38 +121,67 @@ static int corrupt(const char *what, uint64_t head, uint64_t tail, size_t cap,
   return MPMP__MBOX_CORRUPT;
 }
 
-int mpmp__mbox_take(mpmp__mbox_t *box, size_t cap, uint64_t *head, int *tag,
-                    void **buf, size_t *len) {
+/* The record at `head`, checked: 1 with its header, 0 empty, or corrupt. */
+static int record_at(mpmp__mbox_t *box, size_t cap, uint64_t head,
+                     rec_t *r) {
   uint64_t tail = atomic_load_explicit(&box->tail, memory_order_acquire);
-  if (tail == *head)
+  if (tail == head)
     return 0;
   /* Unsigned: a tail behind our head shows as more than the ring holds. */
-  uint64_t avail = tail - *head;
+  uint64_t avail = tail - head;
   if (avail > cap || avail % 8 != 0)
     return corrupt(avail > cap ? "the sender's tail is behind our head or "
                                  "more than a ring ahead of it"
                                : "the sender's tail is not on a record",
-                   *head, tail, cap, 0);
-  const char *ring = data_of(box);
+                   head, tail, cap, 0);
+  copy_out(data_of(box), cap, head, r, sizeof *r);
+  if (r->len > mpmp__mbox_max_msg(cap))
+    return corrupt("a record is longer than any message a ring takes", head,
+                   tail, cap, r->len);
+  if (record_size(r->len) > avail)
+    return corrupt("a record runs past the sender's tail", head, tail, cap,
+                   r->len);
+  return 1;
+}
+
+int mpmp__mbox_take(mpmp__mbox_t *box, size_t cap, uint64_t *head, int *tag,
+                    void **buf, size_t *len) {
   rec_t r;
-  copy_out(ring, cap, *head, &r, sizeof r);
-  if (r.len > mpmp__mbox_max_msg(cap))
-    return corrupt("a record is longer than any message a ring takes", *head,
-                   tail, cap, r.len);
-  if (record_size(r.len) > avail)
-    return corrupt("a record runs past the sender's tail", *head, tail, cap,
-                   r.len);
+  int rc = record_at(box, cap, *head, &r);
+  if (rc <= 0)
+    return rc;
   void *p = mpmp__malloc(r.len);
   if (p == NULL) {
     mpmp__err(MPMP_ENOMEM, "out of memory for a message of %u bytes from "
               "the same-node mailbox", (unsigned)r.len);
     return -1;
   }
-  copy_out(ring, cap, *head + sizeof r, p, r.len);
-  *head += record_size(r.len);
-  atomic_store_explicit(&box->head, *head, memory_order_release);
+  copy_out(data_of(box), cap, *head + sizeof r, p, r.len);
+  mpmp__mbox_skip(box, head, r.len);
   *tag = r.tag;
   *buf = p;
   *len = r.len;
   return 1;
+}
+
+int mpmp__mbox_peek(mpmp__mbox_t *box, size_t cap, uint64_t head, int *tag,
+                    size_t *len, void *hdr, size_t hlen) {
+  rec_t r;
+  int rc = record_at(box, cap, head, &r);
+  if (rc <= 0)
+    return rc;
+  copy_out(data_of(box), cap, head + sizeof r, hdr, hlen < r.len ? hlen : r.len);
+  *tag = r.tag;
+  *len = r.len;
+  return 1;
+}
+
+void mpmp__mbox_copy(mpmp__mbox_t *box, size_t cap, uint64_t head,
+                     size_t off, void *dst, size_t n) {
+  copy_out(data_of(box), cap, head + sizeof(rec_t) + off, dst, n);
+}
+
+void mpmp__mbox_skip(mpmp__mbox_t *box, uint64_t *head, size_t len) {
+  *head += record_size(len);
+  atomic_store_explicit(&box->head, *head, memory_order_release);
 }

@@ -65,4 +65,18 @@ int mpmp__mbox_put(mpmp__mbox_t *box, size_t cap, mpmp__mbox_tx_t *tx,
 int mpmp__mbox_take(mpmp__mbox_t *box, size_t cap, uint64_t *head, int *tag,
                     void **buf, size_t *len);
 
+/*
+ * Look at a record without taking it, for a reader that takes only some
+ * (a task host, parallel/host.c): 1 with *tag, *len and the first `hlen`
+ * bytes of the message in `hdr` (fewer if it is shorter); 0 when the ring
+ * is empty; MPMP__MBOX_CORRUPT as mpmp__mbox_take. mpmp__mbox_copy copies
+ * `n` bytes of the message from byte `off`; mpmp__mbox_skip takes it (the
+ * head moves past it, and is stored in the ring).
+ */
+int mpmp__mbox_peek(mpmp__mbox_t *box, size_t cap, uint64_t head, int *tag,
+                    size_t *len, void *hdr, size_t hlen);
+void mpmp__mbox_copy(mpmp__mbox_t *box, size_t cap, uint64_t head,
+                     size_t off, void *dst, size_t n);
+void mpmp__mbox_skip(mpmp__mbox_t *box, uint64_t *head, size_t len);
+
 #endif /* MPMP_MAILBOX_H */

@@ -276,6 +276,11 @@ int mpmp__relay_serve(void) {
 
 int mpmp__relay_awaiting(void) { return R.passed > R.answered; }
 
+int mpmp__relay_pending(void) {
+  return R.out.fd >= 0 &&
+         atomic_load(&R.out.hdr->seq) != atomic_load(&R.out.hdr->taken);
+}
+
 /* ---- the host's side ------------------------------------------------------------- */
 
 void mpmp__relay_enter_host(uint32_t gen) {

@@ -191,9 +191,11 @@ static int mbox_send(int dest, int tag, const void *a, size_t alen,
   mpmp__mbox_t *box = mbox(net->node_rank, to);
   int sent = 0;
   pthread_mutex_lock(&o->lock);
-  if (o->mpi_sent == o->mpi_done ||
-      o->mpi_sent == (o->mpi_done = atomic_load_explicit(
-                          &box->mpi_done, memory_order_acquire)))
+  /* (lent: our task host writes to it now) */
+  if (!o->loaned &&
+      (o->mpi_sent == o->mpi_done ||
+       o->mpi_sent == (o->mpi_done = atomic_load_explicit(
+                           &box->mpi_done, memory_order_acquire))))
     sent = mpmp__mbox_put(box, net->mbox_cap, &o->tx, tag, a, alen, b, blen);
   if (!sent)
     o->mpi_sent++;
@@ -223,6 +225,63 @@ static int mbox_drain(int from) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   return n;
+}
+
+int mpmp__mbox_others_waiting(int except) {
+  mpmp__net_t *net = &mpmp__net;
+  for (int from = 0; from < net->node_size; from++) {
+    mpmp__mbox_t *box = mbox(from, net->node_rank);
+    if (from != except &&
+        atomic_load_explicit(&box->tail, memory_order_acquire) !=
+            atomic_load_explicit(&box->head, memory_order_relaxed))
+      return 1;
+  }
+  return 0;
+}
+
+int mpmp__mbox_lend(int peer, mpmp__mbox_loan_t *l) {
+  mpmp__net_t *net = &mpmp__net;
+  if (net->mbox_cap == 0 || !mpmp__is_local(peer) ||
+      atomic_load(&net->npending) > 0)
+    return 0;
+  int p = net->ranks[peer].node_rank, me = net->node_rank;
+  struct mpmp__mbox_out *o = &net->mbox_out[p];
+  /* The doorbell first: a message put after this rings after it. */
+  l->seq0 = atomic_load(&net->bells[me].seq);
+  int flag = 0;
+  MPMP__MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net->comm, &flag,
+                             MPI_STATUS_IGNORE),
+                  "MPI_Iprobe before lending the mailboxes");
+  if (flag || mpmp__mbox_others_waiting(-1))
+    return 0;
+  pthread_mutex_lock(&o->lock);
+  mpmp__mbox_t *out = mbox(me, p);
+  int ok = o->mpi_sent == (o->mpi_done = atomic_load_explicit(
+                               &out->mpi_done, memory_order_acquire));
+  o->loaned = ok;
+  pthread_mutex_unlock(&o->lock);
+  l->in = mbox(p, me);
+  l->out = out;
+  l->cap = net->mbox_cap;
+  l->peer_bell = &net->bells[p];
+  l->my_bell = &net->bells[me];
+  l->peer_node_rank = p;
+  return ok;
+}
+
+void mpmp__mbox_unlend(int peer) {
+  mpmp__net_t *net = &mpmp__net;
+  int p = net->ranks[peer].node_rank, me = net->node_rank;
+  struct mpmp__mbox_out *o = &net->mbox_out[p];
+  mpmp__mbox_t *out = mbox(me, p);
+  pthread_mutex_lock(&o->lock);
+  o->tx.tail = atomic_load_explicit(&out->tail, memory_order_acquire);
+  o->tx.head_seen = atomic_load_explicit(&out->head, memory_order_acquire);
+  o->loaned = 0;
+  pthread_mutex_unlock(&o->lock);
+  net->mbox_in[p].head = atomic_load_explicit(&mbox(p, me)->head,
+                                              memory_order_acquire);
+  net->mbox_seen = atomic_load(&net->bells[me].seq) - 1; /* look at all */
 }
 
 /* Every mailbox, when the doorbell rang since the last look (a sender

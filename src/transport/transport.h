@@ -128,6 +128,30 @@ int mpmp__sends_pending(void);
 void mpmp__ring_rank(int rank);
 
 
+/*
+ * Lending the mailbox pair with a rank of this node to a task host
+ * (parallel/host.c): while its worker is idle, the host takes that rank's
+ * messages and sends its answers itself, and the worker sleeps. The
+ * caller holds the progress lock for the whole loan, so that no thread of
+ * the rank reads the rings meanwhile; a send of ours to the peer during
+ * the loan goes through MPI. mpmp__mbox_lend is 1 when lent: every ring
+ * into this rank was empty, no MPI message was waiting, no send of ours
+ * was pending and the peer had dispatched our MPI messages; 0 otherwise.
+ * mpmp__mbox_unlend takes the rings back as the host left them.
+ */
+typedef struct mpmp__mbox_loan {
+  mpmp__mbox_t *in, *out; /* peer -> us (the host takes), us -> peer */
+  size_t cap;
+  mpmp__bell_t *peer_bell, *my_bell;
+  uint32_t seq0;          /* our doorbell before the rings were checked */
+  int peer_node_rank;
+} mpmp__mbox_loan_t;
+int mpmp__mbox_lend(int peer, mpmp__mbox_loan_t *l);
+void mpmp__mbox_unlend(int peer);
+/* 1 when a ring into this rank from a rank other than `except` (a node
+ * rank) holds a message: what a host with a loan does not take. */
+int mpmp__mbox_others_waiting(int except);
+
 /* ---- the job's shape and the transport's state -------------------------- */
 
 typedef struct mpmp__rank_info {
@@ -163,6 +187,7 @@ typedef struct mpmp__net {
     mpmp__mbox_tx_t tx;
     uint64_t mpi_sent;      /* our MPI messages to it ... */
     uint64_t mpi_done;      /* ... and how many it dispatched, last seen */
+    int loaned;             /* lent to our task host (mpmp__mbox_lend) */
   } *mbox_out;
   struct mpmp__mbox_in {    /* per node rank we receive from */
     uint64_t head, mpi_done;
@@ -215,6 +240,8 @@ int mpmp__relay_serve(void);
 /* The worker: a message it passed on has had no answer yet (it then
  * drives progress itself: its agent polls other nodes only now and then). */
 int mpmp__relay_awaiting(void);
+/* The worker: its host has posted a message not taken yet. */
+int mpmp__relay_pending(void);
 /* A reply handler, with the cookie of the reply's request: 1 if the reply
  * belongs to this worker's task host (the relay took `buf`), 0 if it is
  * this process's own. */
