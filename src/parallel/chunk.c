@@ -218,7 +218,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   /* The snapshot first: a stop request after it changes the count, one
    * before it is seen by chunk_stopped. */
   uint32_t seq0 = atomic_load(&mpmp__rt.stop_seq);
-  if (chunk_stopped(h))
+  if (!mpmp__host_adopting() && chunk_stopped(h))
     return;
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   size_t fixed = (size_t)h->count * h->out_size;

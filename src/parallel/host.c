@@ -50,6 +50,7 @@
 
 #define CTL_BYTES 4096u
 #define SLICE_S 0.02 /* how often a waiting worker looks at its host */
+#define NAP_S 1.0    /* ... and one whose host has nothing to run */
 
 typedef struct host_ctl {
   _Atomic uint32_t req;    /* worker -> host: a new request (futex) */
@@ -75,7 +76,27 @@ typedef struct host_ctl {
   int32_t ret;       /* the last item's return value (a Process body's) */
   int32_t renew;     /* a Process body: a new lock owner before and after */
   mpmp__run_hdr_t body; /* a Process body's header (mpmp_current_process) */
+  /* The loan (see "Lending the mailboxes" below) */
+  int32_t kind;             /* the request: KIND_RUN or KIND_LEND */
+  uint32_t loan_pool;       /* the pool whose chunks the host may take */
+  _Atomic uint32_t loan;    /* LOAN_* */
+  _Atomic uint32_t direct;  /* 1: a request the host took itself is in
+                               the region, not answered yet */
+  _Atomic uint32_t dseq;    /* requests the host took itself */
+  _Atomic uint32_t napping; /* the worker sleeps with no time limit: wake
+                               it when a request is taken */
+  uint64_t rec_head;        /* the ring's head before that request... */
+  uint64_t out_tail;        /* ...and the answer ring's tail */
+  double t_start;           /* when the host took it (mpmp__now()) */
+  mpmp__chunk_hdr_t dhdr;   /* its header */
+  mpmp__mbox_loan_t lo;
 } host_ctl_t;
+
+enum { KIND_RUN, KIND_LEND };
+/* LENT: the host may take and answer; TAKING, SENDING: it is doing so
+ * (a recall waits); RECALLED: the worker took the rings back; NONE: the
+ * host left the loan (or there is none). */
+enum { LOAN_NONE, LOAN_LENT, LOAN_TAKING, LOAN_SENDING, LOAN_RECALLED };
 
 _Static_assert(sizeof(host_ctl_t) <= CTL_BYTES, "the control block fits");
 
@@ -147,6 +168,27 @@ static int grow(size_t need) {
 
 int mpmp__host_ready(void) { return H.fd >= 0 && H.server > 0; }
 
+/* The request's fields for items [first + start, first + count) of `h`
+ * (their input already in place); `renew`: a Process body's. */
+static void set_request(host_ctl_t *c, const mpmp__chunk_hdr_t *h,
+                        uint64_t start, int renew) {
+  uint64_t n = h->count - start;
+  size_t in_bytes = (size_t)(n * h->in_size);
+  size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
+  c->task = h->task;
+  c->job = h->job;
+  c->first = h->first + start;
+  c->count = n;
+  c->in_size = h->in_size;
+  c->out_size = h->out_size;
+  c->out_max = h->out_max;
+  c->out_len = c->nfail = c->fail_len = 0;
+  c->ret = 0;
+  c->renew = renew;
+  c->fail_off = CTL_BYTES + in_bytes + out_bytes;
+  atomic_store(&c->done, 0);
+}
+
 /* ---- the host ---------------------------------------------------------------- */
 
 /* Append a failure record (mpmp_fail already cut the message to
@@ -208,6 +250,144 @@ static void host_run(void) {
   }
 }
 
+/* ---- the host with a loan ------------------------------------------------------ */
+
+/* A chunk the host may take itself: of the lent pool, its items inline
+ * in the record, its results inline in the answer, its job not stopped. */
+static int takeable(const mpmp__chunk_hdr_t *h, size_t len, uint32_t pool) {
+  const struct mpmp__stops *st = &ctl()->stops;
+  size_t items = len - sizeof *h;
+  return h->isolate && h->pool == pool && h->count > 0 &&
+         (h->in_size == 0 ? items == 0
+                          : items % h->in_size == 0 &&
+                                items / h->in_size == h->count) &&
+         (h->out_size == 0 || h->out_size <= MPMP__INLINE_MAX / h->count) &&
+         h->job > atomic_load(&st->upto) && h->job != atomic_load(&st->one) &&
+         mpmp__task_get(h->task) != NULL;
+}
+
+/* The answer to the request the host took, as the worker would send it
+ * (chunk.c): 1 when it went into the ring; 0 when it does not fit there
+ * (the worker sends it). The results and the failure records lie one
+ * after the other in the region. */
+static int direct_send(const mpmp__mbox_loan_t *lo, mpmp__mbox_tx_t *tx) {
+  host_ctl_t *c = ctl();
+  size_t in_end = CTL_BYTES + (size_t)(c->count * c->in_size);
+  uint64_t data = c->out_size ? c->count * c->out_size : c->out_len;
+  mpmp__chunk_done_t d = {.job = c->job, .first = c->first,
+                          .count = (uint32_t)c->count,
+                          .nfail = (uint32_t)c->nfail, .data_len = data};
+  if (c->fail_off != in_end + data ||
+      !mpmp__mbox_put(lo->out, lo->cap, tx, MPMP__TAG_CHUNK_DONE, &d,
+                      sizeof d, H.base + in_end, (size_t)(data + c->fail_len)))
+    return 0;
+  mpmp__bell_ring(lo->peer_bell);
+  return 1;
+}
+
+/*
+ * Wait for the next message of the peer: 1 when its ring holds one or the
+ * loan was recalled; 0 when the worker is wanted instead. Each message of
+ * the peer rings the doorbell once, after it is in the ring: a ring more
+ * than the messages taken is something else (another rank's message, an
+ * MPI message announced, the worker's recall), and the worker sees to it.
+ */
+static int direct_idle(const mpmp__mbox_loan_t *lo, uint64_t head,
+                       uint32_t taken) {
+  host_ctl_t *c = ctl();
+  mpmp__bell_t *b = lo->my_bell;
+  double spin_until = -1;
+  for (unsigned i = 0;; i++) {
+    uint32_t seq = atomic_load(&b->seq);
+    if (atomic_load_explicit(&lo->in->tail, memory_order_acquire) != head ||
+        atomic_load(&c->loan) != LOAN_LENT)
+      return 1;
+    if ((uint32_t)(seq - lo->seq0) > taken)
+      return 0;
+    double now = mpmp__now();
+    if (spin_until < 0)
+      spin_until = now + mpmp__net.spin_s;
+    if (now < spin_until) {
+      if (mpmp__net.spin_yield || (i & 63) == 63)
+        sched_yield();
+      else
+        mpmp__cpu_relax();
+      continue;
+    }
+    atomic_fetch_add(&b->sleepers, 1);
+    if (atomic_load(&b->seq) == seq &&
+        atomic_load_explicit(&lo->in->tail, memory_order_acquire) == head)
+      mpmp__bell_sleep(b, seq, -1);
+    atomic_fetch_sub(&b->sleepers, 1);
+    spin_until = -1;
+  }
+}
+
+/* Serve the loan: take the lent pool's chunks from the peer's ring, run
+ * them, answer them, until something else comes or the worker recalls. */
+static void direct_serve(void) {
+  host_ctl_t *c = ctl();
+  const mpmp__mbox_loan_t lo = c->lo;
+  mpmp__mbox_tx_t tx = {atomic_load(&lo.out->tail),
+                        atomic_load(&lo.out->head)};
+  uint64_t head = atomic_load(&lo.in->head);
+  uint32_t taken = 0, pool = c->loan_pool;
+  for (;;) {
+    uint32_t st = LOAN_LENT;
+    if (!atomic_compare_exchange_strong(&ctl()->loan, &st, LOAN_TAKING))
+      break; /* recalled */
+    mpmp__chunk_hdr_t h;
+    int tag;
+    size_t len = 0;
+    int r = mpmp__mbox_peek(lo.in, lo.cap, head, &tag, &len, &h, sizeof h);
+    if (r == 0) {
+      atomic_store(&ctl()->loan, LOAN_LENT);
+      if (!direct_idle(&lo, head, taken))
+        break;
+      continue;
+    }
+    if (r < 0 || tag != MPMP__TAG_RUN_CHUNK || len < sizeof h ||
+        !takeable(&h, len, pool))
+      break; /* the worker's (the record stays in the ring) */
+    size_t in_bytes = len - sizeof h;
+    size_t out_bytes = h.out_size ? (size_t)(h.count * h.out_size) : 0;
+    if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
+      break;
+    c = ctl();
+    mpmp__mbox_copy(lo.in, lo.cap, head, sizeof h, H.base + CTL_BYTES,
+                    in_bytes);
+    set_request(c, &h, 0, 0);
+    c->dhdr = h;
+    c->rec_head = head;
+    c->out_tail = tx.tail;
+    c->t_start = mpmp__now();
+    /* The request is the host's before the record leaves the ring: if
+     * the host dies in between, the worker finds the record still there,
+     * and after, the request here (and answers it). */
+    atomic_store(&c->direct, 1);
+    atomic_fetch_add(&c->dseq, 1);
+    mpmp__mbox_skip(lo.in, &head, len);
+    taken++;
+    atomic_store(&c->loan, LOAN_LENT);
+    if (atomic_exchange(&c->napping, 0))
+      wake_worker(); /* it watches requests that run long */
+    host_run();
+    st = LOAN_LENT;
+    if (!atomic_compare_exchange_strong(&ctl()->loan, &st, LOAN_SENDING))
+      break; /* recalled: the worker answers */
+    int sent = direct_send(&lo, &tx);
+    if (sent)
+      atomic_store(&ctl()->direct, 0);
+    atomic_store(&ctl()->loan, LOAN_LENT);
+    if (!sent)
+      break; /* the worker sends the answer */
+  }
+  c = ctl();
+  atomic_store(&c->loan, LOAN_NONE);
+  atomic_fetch_add(&c->resp, 1);
+  wake_worker();
+}
+
 /* exit() in a task ends the host at once: the exit handlers registered
  * before this one (Open MPI's, the program's) belong to the worker. This
  * one runs first (on_exit runs the last registered first). */
@@ -248,6 +428,10 @@ _Noreturn static void host_main(void) {
     seen = req;
     if (remap() < 0)
       _exit(125);
+    if (ctl()->kind == KIND_LEND) {
+      direct_serve();
+      continue;
+    }
     int renew = ctl()->renew;
     static mpmp__run_hdr_t body;
     if (renew) { /* a new process in Python's terms */
@@ -554,6 +738,16 @@ static int ensure_host(uint32_t want, uint64_t job) {
   return 0;
 }
 
+/* The next mpmp__host_run takes over the request the host took itself
+ * (mpmp__host_lend): it is in the region already, answered when `resp`
+ * moves from this value. */
+static struct {
+  int on;
+  uint32_t resp;
+} adopt;
+
+int mpmp__host_adopting(void) { return adopt.on; }
+
 /*
  * Run items [first, first + count) of `h` in the host; their results go
  * to `out` (count * out_size bytes; apply: *own gets its result), their
@@ -568,37 +762,37 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   uint64_t start = 0;
   last_exit = 0;
-  uint32_t attempts = 1; /* of the item at `start`, if it is the one */
+  /* runs of the item at `start`, if it is the one (a chunk dealt again
+   * counts those before it) */
+  uint32_t attempts = 1 + h->tried;
   while (start < h->count) {
-    int rc = ensure_host(body_run ? 0 : h->pool, h->job);
-    if (rc < 0)
-      return rc;
-    host_ctl_t *c = ctl();
     uint64_t n = h->count - start;
     size_t in_bytes = (size_t)(n * h->in_size);
     size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
-    if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
-      return mpmp__err(MPMP_ENOMEM, "the task hosts' region cannot grow to "
-                       "%zu bytes", CTL_BYTES + in_bytes + out_bytes);
-    c = ctl();
-    memcpy(H.base + CTL_BYTES, in + start * h->in_size, in_bytes);
-    c->task = h->task;
-    c->job = h->job;
-    c->first = h->first + start;
-    c->count = n;
-    c->in_size = h->in_size;
-    c->out_size = h->out_size;
-    c->out_max = h->out_max;
-    c->out_len = c->nfail = c->fail_len = 0;
-    c->ret = 0;
-    c->renew = h->count == 1 && body_run;
-    c->fail_off = CTL_BYTES + in_bytes + out_bytes;
-    atomic_store(&c->done, 0);
-    uint32_t resp = atomic_load(&c->resp);
-    atomic_fetch_add(&c->req, 1);
-    futex_wake(&c->req);
+    host_ctl_t *c = ctl();
+    uint32_t resp;
+    double t_item = mpmp__now();
+    if (adopt.on) { /* the host took this request itself (a loan) */
+      adopt.on = 0;
+      resp = adopt.resp;
+      t_item = c->t_start;
+    } else {
+      int rc = ensure_host(body_run ? 0 : h->pool, h->job);
+      if (rc < 0)
+        return rc;
+      if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
+        return mpmp__err(MPMP_ENOMEM, "the task hosts' region cannot grow "
+                         "to %zu bytes", CTL_BYTES + in_bytes + out_bytes);
+      c = ctl();
+      memcpy(H.base + CTL_BYTES, in + start * h->in_size, in_bytes);
+      set_request(c, h, start, h->count == 1 && body_run);
+      c->kind = KIND_RUN;
+      resp = atomic_load(&c->resp);
+      atomic_fetch_add(&c->req, 1);
+      futex_wake(&c->req);
+    }
     /* Wait for the answer, or the host's end. */
-    double t_item = mpmp__now(), t_stop = 0;
+    double t_stop = 0;
     uint32_t done_seen = 0;
     int why = 0; /* 1: past the time limit, 2: stopped past its grace */
     for (;;) {
@@ -671,16 +865,30 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     if (done > 0)
       attempts = 1;
     start += done;
+    char how[160], msg[600], tries[48] = "";
+    int st = atomic_load(&c->status);
+    describe(st, how, sizeof how);
+    uint64_t bad = h->first + start;
+    if (why != 2 && attempts <= h->max_retries && h->redeal) {
+      /* the main rank deals it again, to another worker if it can */
+      snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
+               "its host process %s", t->name, (unsigned long long)bad,
+               mpmp__net.rank, how);
+      if (why == 1)
+        snprintf(msg, sizeof msg, "task '%s' ran past its task_timeout of "
+                 "%g s on item %llu on rank %d", t->name, h->task_timeout,
+                 (unsigned long long)bad, mpmp__net.rank);
+      fail(arg, bad, MPMP__RETRY_CODE + (int)attempts, msg);
+      start += 1;
+      attempts = 1;
+      continue;
+    }
     if (why != 2 && attempts <= h->max_retries) {
       attempts++;
       continue;
     }
-    char how[160], msg[600], tries[48] = "";
-    int st = atomic_load(&c->status);
-    describe(st, how, sizeof how);
     last_exit = WIFSIGNALED(st) ? -WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st)
                                                                 : -1;
-    uint64_t bad = h->first + start;
     if (attempts > 1)
       snprintf(tries, sizeof tries, " (%u attempts)", attempts);
     if (why == 1)
@@ -737,4 +945,167 @@ int mpmp__host_body(const struct mpmp__chunk_hdr *h,
   *ret = ctl()->ret;
   *exitcode = last_exit;
   return rc;
+}
+
+/* ---- lending the mailboxes ---------------------------------------------------- */
+
+/*
+ * A round trip through a host costs two more context switches than one
+ * in the worker (the worker wakes the host, the host wakes the worker):
+ * 8-12 us here, against 1.5 us for a whole task round trip in the rank.
+ * So while the worker has nothing to do but wait for the next chunk of
+ * an isolated pool, it lends its mailbox pair with the main rank to the
+ * host (transport.h) and sleeps: the host takes that pool's chunks from
+ * the ring itself, runs them and puts their answers in the main rank's
+ * ring, as the worker would. Anything else (another message, a chunk it
+ * may not take, a doorbell it cannot explain, an answer too big for the
+ * ring) ends the loan: the host stops, leaving the record in the ring or
+ * its answer in the region, and wakes the worker, which takes over.
+ *
+ * The worker still watches: it sleeps on its wake word in slices, and
+ * takes the rings back (a recall) when a request of the host's runs past
+ * a slice (its time limit, a stop and its grace, and the messages that
+ * come meanwhile are then the worker's as before), when the host asks it
+ * to relay a message, or, when the job spans nodes, when an MPI message
+ * is waiting. A host that dies leaves its request in the region; the
+ * worker answers it as its own (the `adopt` of mpmp__host_run).
+ */
+
+static uint32_t lend_pool; /* the pool of the last isolated chunk, or 0 */
+
+void mpmp__host_after_job(const void *hdr, int is_chunk) {
+  const mpmp__chunk_hdr_t *h = hdr;
+  size_t items = is_chunk ? (size_t)h->count * h->in_size : 0;
+  lend_pool = is_chunk && h->isolate && h->count > 0 &&
+                      items <= MPMP__INLINE_MAX &&
+                      (h->out_size == 0 ||
+                       h->out_size <= MPMP__INLINE_MAX / h->count)
+                  ? h->pool
+                  : 0;
+}
+
+/* Take the rings back from a host that may still run a request: 1, or 0
+ * when the loan ended first. */
+static int recall(host_ctl_t *c, const mpmp__mbox_loan_t *lo) {
+  for (;;) {
+    uint32_t st = LOAN_LENT;
+    if (atomic_compare_exchange_strong(&c->loan, &st, LOAN_RECALLED)) {
+      mpmp__bell_ring(lo->my_bell); /* a host waiting for messages wakes */
+      return 1;
+    }
+    if (st == LOAN_NONE || atomic_load(&c->gone) || H.server == 0)
+      return 0;
+    sched_yield(); /* it is taking or answering a message: a moment */
+  }
+}
+
+/* The request the host took and left unanswered (it died, or gave the
+ * answer back), as a job for mpmp__chunk_run, with adopt set; or NULL. */
+static void *adopt_request(host_ctl_t *c, const mpmp__mbox_loan_t *lo,
+                           uint32_t resp, size_t *len) {
+  if (!atomic_load(&c->direct))
+    return NULL;
+  atomic_store(&c->direct, 0);
+  if (atomic_load(&lo->in->head) == c->rec_head)
+    return NULL; /* died before it took the record: it is in the ring */
+  if (atomic_load(&lo->out->tail) != c->out_tail)
+    return NULL; /* died after it answered */
+  if (remap() < 0)
+    return NULL;
+  c = ctl();
+  const mpmp__chunk_hdr_t h = c->dhdr;
+  size_t in_bytes = (size_t)h.count * h.in_size;
+  char *job = mpmp__malloc(sizeof h + in_bytes);
+  if (job == NULL) {
+    MPMP__ERROR("out of memory taking over a chunk from the task host");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  memcpy(job, &h, sizeof h);
+  memcpy(job + sizeof h, H.base + CTL_BYTES, in_bytes);
+  adopt.on = H.server > 0; /* else its items fail: no host runs them */
+  adopt.resp = resp;
+  *len = sizeof h + in_bytes;
+  return job;
+}
+
+void *mpmp__host_lend(size_t *len) {
+  host_ctl_t *c = ctl();
+  *len = 0;
+  uint32_t pool = lend_pool;
+  if (pool == 0 || !mpmp__host_ready() || mpmp__rt.trace ||
+      atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone) ||
+      (P.host_pool != pool && (P.host_pool != 0 || P.pool == pool)))
+    return NULL; /* no host fit for the pool's next chunk */
+  mpmp__net_t *net = &mpmp__net;
+  if (pthread_mutex_trylock(&net->progress_lock) != 0)
+    return NULL;
+  mpmp__driver_enter(); /* the agent parks */
+  mpmp__mbox_loan_t lo;
+  if (!mpmp__mbox_lend(0, &lo)) {
+    mpmp__driver_leave();
+    pthread_mutex_unlock(&net->progress_lock);
+    return NULL;
+  }
+  c->lo = lo;
+  c->loan_pool = pool;
+  c->kind = KIND_LEND;
+  atomic_store(&c->direct, 0);
+  atomic_store(&c->napping, 0);
+  atomic_store(&c->loan, LOAN_LENT);
+  uint32_t resp = atomic_load(&c->resp);
+  atomic_fetch_add(&c->req, 1);
+  futex_wake(&c->req);
+  int remote = net->nnodes > 1, quiet = 0, recalled = 0;
+  uint32_t dseq_seen = atomic_load(&c->dseq);
+  while (atomic_load(&c->resp) == resp && !atomic_load(&c->gone)) {
+    uint32_t w = atomic_load(&c->wake);
+    /* With nothing running in the host for a while, sleep until it takes
+     * a request (it wakes us), or a poll of MPI is due. */
+    int nap = !remote && quiet >= 5 && !atomic_load(&c->direct);
+    if (nap) {
+      atomic_store(&c->napping, 1);
+      if (atomic_load(&c->direct) || atomic_load(&c->dseq) != dseq_seen)
+        nap = 0;
+    }
+    futex_wait(&c->wake, w, nap ? NAP_S : remote ? net->poll_s : SLICE_S);
+    atomic_store(&c->napping, 0);
+    server_gone(resp);
+    if (atomic_load(&c->resp) != resp || atomic_load(&c->gone) ||
+        H.server == 0)
+      break;
+    uint32_t d = atomic_load(&c->dseq);
+    int busy = atomic_load(&c->direct);
+    int want = busy && (d == dseq_seen || mpmp__relay_pending());
+    quiet = d == dseq_seen && !busy ? quiet + 1 : 0;
+    dseq_seen = d;
+    if (remote && !want) {
+      int flag = 0;
+      MPMP__MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net->comm,
+                                 &flag, MPI_STATUS_IGNORE),
+                      "MPI_Iprobe while the host has the mailboxes");
+      want = flag;
+    }
+    if (want && recall(c, &lo)) {
+      recalled = 1;
+      break;
+    }
+  }
+  /* The host has left the loan, or died, or will not touch the rings
+   * again (recalled): they are the worker's. */
+  if (recalled && !atomic_load(&c->direct)) {
+    while (atomic_load(&c->resp) == resp && !atomic_load(&c->gone) &&
+           H.server != 0) {
+      uint32_t w = atomic_load(&c->wake);
+      if (atomic_load(&c->resp) == resp && !atomic_load(&c->gone))
+        futex_wait(&c->wake, w, SLICE_S);
+      server_gone(resp);
+    }
+  }
+  void *job = adopt_request(c, &lo, resp, len);
+  if (!recalled || job == NULL)
+    atomic_store(&c->loan, LOAN_NONE);
+  mpmp__mbox_unlend(0);
+  mpmp__driver_leave();
+  pthread_mutex_unlock(&net->progress_lock);
+  return job;
 }

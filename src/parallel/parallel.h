@@ -91,6 +91,15 @@ void mpmp__chunk_forget_sends(void);
 int mpmp__host_start(void);
 void mpmp__hosts_setup(int is_main);
 void mpmp__host_stop(void);
+/* The worker's loan of its mailboxes with the main rank to its task host
+ * (host.c): after each job, what it was (a chunk's header, or not a
+ * chunk); when idle, lend: returns when the loan ended, with NULL, or
+ * with a chunk the host took and left unanswered (*len bytes, for
+ * mpmp__chunk_run, which then takes over the host's request: while
+ * mpmp__host_adopting() says so, the chunk is not checked for a stop). */
+void mpmp__host_after_job(const void *hdr, int is_chunk);
+void *mpmp__host_lend(size_t *len);
+int mpmp__host_adopting(void);
 int mpmp__host_ready(void);
 /* Run the chunk's items in the host: results into `out` (apply: a new
  * *own of *own_len bytes), each failure through fail(arg, ...). */

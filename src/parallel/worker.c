@@ -272,6 +272,18 @@ static void run_job(mpmp__job_t *job) {
 
 void mpmp__worker_serve(void) {
   for (;;) {
+    if (!have_work(NULL)) {
+      /* Idle after an isolated chunk: its host takes the next ones
+       * itself while this rank sleeps (host.c). */
+      size_t len;
+      void *taken = mpmp__host_lend(&len);
+      if (taken != NULL) {
+        mpmp__chunk_run(taken, len);
+        mpmp__host_after_job(taken, 1);
+        mpmp__free(taken);
+        continue;
+      }
+    }
     mpmp__wait_until(have_work, NULL, mpmp__deadline(-1));
     mpmp__job_t *job = pop_job();
     if (job == NULL) {
@@ -283,6 +295,7 @@ void mpmp__worker_serve(void) {
       mpmp__chunk_run(job->hdr, job->len);
     else
       run_job(job);
+    mpmp__host_after_job(job->hdr, job->tag == MPMP__TAG_RUN_CHUNK);
     mpmp__free(job->hdr);
     mpmp__free(job);
   }
