@@ -49,6 +49,9 @@ struct mpmp_async {
   _Atomic int ready;
   fail_t *fails;
   int nfails, fails_cap;
+  fail_t *retries;          /* items to deal again: their hosts died (code:
+                               the runs so far, rank: where the last was) */
+  int nretry, retry_cap;
   size_t lost_fails;        /* failures not recorded: out of memory */
   void *result;             /* apply */
   size_t result_size;
@@ -89,39 +92,71 @@ static uint64_t next_job_id(void) {
 
 /* ---- dealing chunks (mpmp__par.lock held) --------------------------------------- */
 
-static mpmp_async_t *job_with_work(mpmp_pool_t *pool) {
-  for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next)
-    if (j->next_item < j->n)
+/* The retry of `j` that rank may run (another worker's, unless the pool
+ * has only one), or -1. */
+static int retry_for(const mpmp_pool_t *pool, const mpmp_async_t *j,
+                     int rank) {
+  for (int k = 0; k < j->nretry; k++)
+    if (j->retries[k].rank != rank || pool->nworkers == 1)
+      return k;
+  return -1;
+}
+
+/* The first job with work for `rank`: a retry it may run (*retry), or
+ * items not dealt yet (*retry = -1). */
+static mpmp_async_t *job_for(mpmp_pool_t *pool, int rank, int *retry) {
+  for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next) {
+    *retry = j->stopped ? -1 : retry_for(pool, j, rank);
+    if (*retry >= 0 || j->next_item < j->n)
       return j;
+  }
   return NULL;
 }
 
 /* The header, then the items straight from the caller's memory (valid
  * until the job completes, which needs this chunk back). */
-static int send_chunk(mpmp_async_t *j, int rank) {
-  size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
+static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
+                      uint32_t tried) {
   size_t bytes = count * j->in_size;
   size_t inl = bytes <= MPMP__INLINE_MAX ? bytes : 0;
-  const char *items = j->in + j->next_item * j->in_size;
+  const char *items = j->in + first * j->in_size;
   mpmp__chunk_hdr_t *h = mpmp__malloc(sizeof *h + inl);
   if (h == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a chunk");
-  *h = (mpmp__chunk_hdr_t){.job = j->id, .first = j->next_item,
+  *h = (mpmp__chunk_hdr_t){.job = j->id, .first = first,
                            .count = (uint32_t)count, .task = j->task,
                            .in_size = j->in_size, .out_size = j->out_size,
                            .out_max = j->out_max,
                            .isolate = (uint32_t)j->pool->isolate,
                            .pool = j->pool->isolate ? j->pool->id : 0,
                            .task_timeout = j->pool->task_timeout,
-                           .max_retries = (uint32_t)j->pool->max_retries};
+                           .max_retries = (uint32_t)j->pool->max_retries,
+                           .tried = tried,
+                           .redeal = j->pool->nworkers > 1};
   if (inl)
     memcpy(h + 1, items, inl);
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
   if (rc == 0 && bytes > 0 && !inl)
     rc = mpmp__send_data_nb(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
-  j->next_item += count;
   j->chunks_out++;
   return rc;
+}
+
+static int send_chunk(mpmp_async_t *j, int rank) {
+  size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
+  int rc = send_items(j, rank, j->next_item, count, 0);
+  j->next_item += count;
+  return rc;
+}
+
+/* Deal retry k of j to rank: a chunk of its one item. */
+static int send_retry(mpmp_async_t *j, int k, int rank) {
+  fail_t r = j->retries[k];
+  memmove(&j->retries[k], &j->retries[k + 1],
+          (size_t)(j->nretry - k - 1) * sizeof *j->retries);
+  j->nretry--;
+  mpmp__free(r.msg);
+  return send_items(j, rank, r.index, 1, (uint32_t)r.code);
 }
 
 /* Are at least `items` items left to deal? (Stops counting there: an
@@ -130,7 +165,7 @@ static int work_left(const mpmp_pool_t *pool, size_t items) {
   size_t left = 0;
   for (const mpmp_async_t *j = pool->jobs; j != NULL && left < items;
        j = j->next)
-    left += j->n - j->next_item;
+    left += j->n - j->next_item + (size_t)j->nretry;
   return left >= items;
 }
 
@@ -148,12 +183,15 @@ static void deal(mpmp_pool_t *pool) {
   for (int round = 0; round < INFLIGHT; round++)
     for (int w = 0; w < pool->nworkers; w++) {
       mpmp_async_t *j;
-      if (pool->inflight[w] >= INFLIGHT || (j = job_with_work(pool)) == NULL)
+      int k = -1;
+      if (pool->inflight[w] >= INFLIGHT ||
+          (j = job_for(pool, pool->ranks[w], &k)) == NULL)
         continue;
-      if (pool->inflight[w] > 0 &&
+      if (k < 0 && pool->inflight[w] > 0 &&
           !work_left(pool, ((size_t)pool->nworkers + 1) * j->chunk))
         continue;
-      if (send_chunk(j, pool->ranks[w]) == 0)
+      if ((k >= 0 ? send_retry(j, k, pool->ranks[w])
+                  : send_chunk(j, pool->ranks[w])) == 0)
         pool->inflight[w]++;
       else
         MPMP__ERROR("could not deal a chunk to rank %d: %s", pool->ranks[w],
@@ -181,6 +219,31 @@ static void add_fail(mpmp_async_t *j, size_t index, int rank, int code,
     m[len] = '\0';
   }
   j->fails[j->nfails++] = (fail_t){index, rank, code, m};
+}
+
+/* Item `index`, whose host died in its `tried`-th run on `rank` and which
+ * has retries left, is dealt again (deal): 1. Out of memory it is not, and
+ * fails as it died: 0. */
+static int add_retry(mpmp_async_t *j, size_t index, int rank, int tried,
+                     const char *msg, size_t len) {
+  char *m = mpmp__malloc(len + 1);
+  if (j->nretry == j->retry_cap && m != NULL) {
+    int cap = j->retry_cap ? 2 * j->retry_cap : 4;
+    fail_t *r = mpmp__realloc(j->retries, (size_t)cap * sizeof *r);
+    if (r != NULL) {
+      j->retries = r;
+      j->retry_cap = cap;
+    }
+  }
+  if (m == NULL || j->nretry == j->retry_cap) {
+    mpmp__free(m);
+    add_fail(j, index, rank, MPMP_ECRASHED, msg, len);
+    return 0;
+  }
+  memcpy(m, msg, len);
+  m[len] = '\0';
+  j->retries[j->nretry++] = (fail_t){index, rank, tried, m};
+  return 1;
 }
 
 /*
@@ -224,14 +287,19 @@ static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
     memcpy(j->result, data, d->data_len);
     j->result_size = d->data_len;
   }
+  size_t again = 0;
   for (uint32_t k = 0; k < d->nfail; k++) {
     mpmp__fail_rec_t rec;
     memcpy(&rec, p, sizeof rec);
-    add_fail(j, rec.index, rank, rec.code ? rec.code : MPMP_ETASK,
-             p + sizeof rec, rec.len);
+    if (rec.code >= MPMP__RETRY_CODE)
+      again += add_retry(j, rec.index, rank, rec.code - MPMP__RETRY_CODE,
+                         p + sizeof rec, rec.len);
+    else
+      add_fail(j, rec.index, rank, rec.code ? rec.code : MPMP_ETASK,
+               p + sizeof rec, rec.len);
     p += sizeof rec + rec.len;
   }
-  j->done_items += d->count;
+  j->done_items += d->count - again;
 }
 
 static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
@@ -282,6 +350,14 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
                   j->chunks_out == 0);
   if (!finished)
     return NULL;
+  /* stopped before their retries ran: they failed as their hosts died */
+  for (int k = 0; k < j->nretry; k++) {
+    fail_t *r = &j->retries[k];
+    add_fail(j, r->index, r->rank, MPMP_ECRASHED, r->msg,
+             r->msg ? strlen(r->msg) : 0);
+    mpmp__free(r->msg);
+  }
+  j->nretry = 0;
   unlink_job(pool, j->id);
   j->pool = NULL;
   if (j->nfails > 1)
@@ -1301,6 +1377,9 @@ static void job_free(mpmp_async_t *j) {
   for (int k = 0; k < j->nfails; k++)
     mpmp__free(j->fails[k].msg);
   mpmp__free(j->fails);
+  for (int k = 0; k < j->nretry; k++)
+    mpmp__free(j->retries[k].msg);
+  mpmp__free(j->retries);
   mpmp__free(j->result);
   mpmp__free(j->own_in);
   mpmp__free(j);

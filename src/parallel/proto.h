@@ -49,6 +49,11 @@ typedef struct mpmp__chunk_hdr {
   uint32_t isolate;  /* run the items in a task host (parallel/host.c) */
   uint32_t max_retries; /* runs more of an item whose host died */
   uint32_t pool;     /* an isolated pool's id (its hosts are its own) */
+  uint32_t tried;    /* a chunk of one item dealt again: the runs of it
+                        so far (its hosts died) */
+  uint32_t redeal;   /* an item whose host died goes back to the main
+                        rank, which deals it again, to another worker of
+                        the pool (else it runs again here) */
   uint32_t pad;
   double task_timeout; /* seconds an item may run in its host; 0: no limit */
   uint64_t in_size;  /* bytes per item */
@@ -66,6 +71,10 @@ typedef struct mpmp__chunk_done {
   uint32_t count, nfail;
   uint64_t data_len;
 } mpmp__chunk_done_t;
+
+/* A fail record with code MPMP__RETRY_CODE + n: the item's host died in
+ * its n-th run, and it has retries left; the message says how it died. */
+#define MPMP__RETRY_CODE 0x10000
 
 typedef struct mpmp__fail_rec {
   uint64_t index;
