@@ -102,6 +102,11 @@ const void *join_result_within(mpmp_process_t *p, double secs, size_t *size) {
   return res;
 }
 
+int test_hosts_off(void) {
+  const char *v = getenv("MPMP_ISOLATE");
+  return v != NULL && strcmp(v, "never") == 0;
+}
+
 int nworkers(void) {
   int w = mpmp_worker_count();
   return w > MAXW ? MAXW : w;

@@ -189,6 +189,9 @@ void join_destroy(mpmp_process_t *p); /* within T_OUT */
 const void *join_result_within(mpmp_process_t *p, double secs, size_t *size);
 /* The worker ranks a test may use: mpmp_worker_count(), at most MAXW. */
 int nworkers(void);
+/* The job runs with MPMP_ISOLATE=never: no task hosts (isolated pools and
+ * processes are refused). */
+int test_hosts_off(void);
 
 /* Several bodies at once. */
 typedef struct {

@@ -62,7 +62,10 @@ static int square_or_crash(mpmp_ctx_t *ctx) {
       char path[96];
       marker_path(path, sizeof path, it->tag, it->x);
       int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
-      if (fd >= 0) { /* the first attempt */
+      if (fd >= 0) { /* the first attempt: its rank, then the crash */
+        int rank = mpmp_rank();
+        ssize_t w = write(fd, &rank, sizeof rank);
+        (void)w;
         close(fd);
         raise(SIGSEGV);
       }
@@ -86,11 +89,6 @@ MPMP_TASK(runaway);
 
 /* The job runs with MPMP_ISOLATE=never (ctest's isolate_never): no task
  * hosts, and pools that need one are refused. */
-static int hosts_off(void) {
-  const char *v = getenv("MPMP_ISOLATE");
-  return v != NULL && strcmp(v, "never") == 0;
-}
-
 typedef struct hold {
   mpmp_lock_t l;
   int crash; /* end by a crash (a new host follows), else by returning */
@@ -173,7 +171,7 @@ static void map_one_bad(mpmp_pool_t *pool, int n, int bad, int how, int code,
 
 static void isolate_crash_kinds_cost_one_item(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0);
   map_one_bad(pool, 40, 7, HOW_SEGV, MPMP_ECRASHED, "killed by signal 11");
@@ -190,7 +188,7 @@ static void isolate_crash_kinds_cost_one_item(void **state) {
 
 static void isolate_task_timeout_kills_a_runaway(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0.3);
   double t0 = test_now();
@@ -201,7 +199,7 @@ static void isolate_task_timeout_kills_a_runaway(void **state) {
 
 static void isolate_apply_crash_and_result(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0);
   item_t it = {.x = 9, .how = HOW_SEGV, .bad = -1};
@@ -226,7 +224,7 @@ static void isolate_apply_crash_and_result(void **state) {
 /* 100 crashes in a row, then a correct map. */
 static void isolate_hundred_crashes(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0);
   enum { N = 100 };
@@ -270,7 +268,7 @@ static void terminate_runaways(int ignore_stop, double secs, int code,
  * MPMP_TERM_GRACE (1 s in this test's environment). */
 static void isolate_terminate_kills_an_ignoring_task(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   terminate_runaways(1, 1 + 2, MPMP_ECRASHED, "MPMP_TERM_GRACE");
 }
@@ -279,7 +277,7 @@ static void isolate_terminate_kills_an_ignoring_task(void **state) {
  * before the grace period, and its items fail as terminated. */
 static void isolate_terminate_reaches_the_host(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   terminate_runaways(0, 0.9, MPMP_ETASK, "terminated");
 }
@@ -289,7 +287,7 @@ static void isolate_terminate_reaches_the_host(void **state) {
  * the message says so; a task's own failure is not retried. */
 static void isolate_retries_run_a_crashed_item_again(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = NULL;
   mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .max_retries = 2};
@@ -319,6 +317,63 @@ static void isolate_retries_run_a_crashed_item_again(void **state) {
   HAS_MSG("max_retries needs isolated tasks");
 }
 
+/* Ranks of the first and the second run of each item of a map where
+ * every item crashes in its first run: the second runs on another worker
+ * whenever the pool has one. */
+static int rank_of_run(mpmp_ctx_t *ctx) {
+  const item_t *it = mpmp_arg(ctx, NULL);
+  int *out = mpmp_out(ctx, 2 * sizeof *out);
+  char path[96];
+  marker_path(path, sizeof path, it->tag, it->x);
+  int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+  if (fd >= 0) {
+    int rank = mpmp_rank();
+    ssize_t w = write(fd, &rank, sizeof rank);
+    (void)w;
+    close(fd);
+    raise(SIGSEGV);
+  }
+  fd = open(path, O_RDONLY);
+  out[0] = -1;
+  if (fd >= 0) {
+    ssize_t r = read(fd, &out[0], sizeof out[0]);
+    (void)r;
+    close(fd);
+  }
+  out[1] = mpmp_rank();
+  return 0;
+}
+MPMP_TASK(rank_of_run);
+
+static void isolate_retries_go_to_another_worker(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .max_retries = 1};
+  OK(mpmp_pool_create(&pool, &o));
+  int workers = mpmp_pool_size(pool);
+  enum { N = 16 };
+  item_t in[N];
+  int out[N][2];
+  int tag = (int)getpid() + 7;
+  for (int i = 0; i < N; i++)
+    in[i] = (item_t){.x = i, .tag = tag};
+  OK(mpmp_pool_map(pool, rank_of_run, in, N, sizeof *in, out, sizeof *out,
+                   2));
+  for (int i = 0; i < N; i++) {
+    char path[96];
+    marker_path(path, sizeof path, tag, i);
+    EQ(unlink(path), 0);
+    if (out[i][0] < 1)
+      fail_msg("item %d: its first run left no rank", i);
+    if (workers > 1 && out[i][0] == out[i][1])
+      fail_msg("item %d ran again on rank %d, where it crashed, though the "
+               "pool has %d workers", i, out[i][1], workers);
+  }
+  OK(mpmp_pool_destroy(pool));
+}
+
 /* An isolated Process: its result comes back; a crash or exit() ends it,
  * not the job, with Python's exitcode (-signal, or the status); terminate
  * stops a cooperative body (-15) and kills one that ignores it after
@@ -341,7 +396,7 @@ static int exit_of(mpmp_process_t *p, double secs) {
 
 static void isolate_process_bodies(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   item_t it = {.x = 7, .bad = -1};
   mpmp_process_t *p = isolated_process(square_or_crash, &it, sizeof it);
@@ -380,7 +435,7 @@ static void isolate_process_bodies(void **state) {
  * left by a body that returned stays its (the host lives on). */
 static void isolate_hosts_are_distinct_lock_owners(void **state) {
   (void)state;
-  if (hosts_off() || other_node_exists())
+  if (test_hosts_off() || other_node_exists())
     skip(); /* a host reaches objects of its own node only */
   for (int crash = 1; crash >= 0; crash--) {
     hold_t h = {.crash = crash};
@@ -406,7 +461,7 @@ static void isolate_hosts_are_distinct_lock_owners(void **state) {
  * stop words still reach the host after it did. */
 static void isolate_big_map_grows_the_region(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0);
   map_one_bad(pool, 400000, 123456, HOW_SEGV, MPMP_ECRASHED, "signal 11");
@@ -431,7 +486,7 @@ static int feed_items(void *user, void *item) {
 
 static void isolate_imap_goes_on_after_a_crash(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0);
   feed_t f = {.n = 30, .bad = 11};
@@ -461,7 +516,7 @@ static void isolate_imap_goes_on_after_a_crash(void **state) {
  * MPMP_TERM_GRACE + 2 s though its task ignores the stop request. */
 static void isolate_destroy_ends_an_ignoring_task(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_pool_t *pool = isolated_pool(0);
   int ignore = 1;
@@ -480,7 +535,7 @@ static void isolate_destroy_ends_an_ignoring_task(void **state) {
  * their results, and the executor takes more work. */
 static void isolate_executor_futures(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   mpmp_executor_t *ex = NULL;
   mpmp_executor_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
@@ -511,7 +566,7 @@ static void isolate_executor_futures(void **state) {
  * the default pool runs its tasks in the worker as ever. */
 static void isolate_never_refuses_hosts(void **state) {
   (void)state;
-  if (!hosts_off())
+  if (!test_hosts_off())
     skip();
   mpmp_pool_t *pool = NULL;
   mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
@@ -552,6 +607,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_terminate_kills_an_ignoring_task),
     cmocka_unit_test(isolate_terminate_reaches_the_host),
     cmocka_unit_test(isolate_retries_run_a_crashed_item_again),
+    cmocka_unit_test(isolate_retries_go_to_another_worker),
     cmocka_unit_test(isolate_process_bodies),
     cmocka_unit_test(isolate_imap_goes_on_after_a_crash),
     cmocka_unit_test(isolate_destroy_ends_an_ignoring_task),

@@ -64,11 +64,6 @@ static mpmp_pool_t *isolated_pool(int processes) {
   return pool;
 }
 
-static int hosts_off(void) {
-  const char *v = getenv("MPMP_ISOLATE");
-  return v != NULL && strcmp(v, "never") == 0;
-}
-
 /* Map n items of use_objects; check the results, the queue and the sum. */
 static void map_objects(mpmp_pool_t *pool, job_t *proto, int n) {
   job_t *in = calloc((size_t)n, sizeof *in);
@@ -104,7 +99,7 @@ static void map_objects(mpmp_pool_t *pool, job_t *proto, int n) {
 
 static void relay_objects_of_any_node_from_hosts(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   job_t j = {0};
   int64_t zero = 0;
@@ -121,7 +116,7 @@ static void relay_objects_of_any_node_from_hosts(void **state) {
 
 static void relay_manager_from_hosts(void **state) {
   (void)state;
-  if (hosts_off() || nworkers() < 2)
+  if (test_hosts_off() || nworkers() < 2)
     skip(); /* the Manager takes a worker; the pool needs another */
   mpmp_manager_t m;
   OK(mpmp_manager_start(&m));
@@ -178,7 +173,7 @@ MPMP_TASK(die_waiting);
 
 static void relay_late_answer_of_a_dead_host_is_dropped(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   late_t l[6];
   int64_t out[6];
@@ -224,7 +219,7 @@ MPMP_TASK(segv_or_whoami);
 
 static void relay_process_is_isolated_by_default(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   for (int crash = 1; crash >= 0; crash--) {
     mpmp_process_t *p = NULL;
@@ -266,7 +261,7 @@ MPMP_TASK(sleep_for);
  * here), so the shutdown returns. */
 static void relay_executor_shutdown_cancel_ends_a_runaway(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   for (int runaway = 0; runaway <= 1; runaway++) {
     mpmp_executor_t *ex = NULL;
@@ -347,7 +342,7 @@ MPMP_TASK(die_how);
 
 static void relay_more_crash_kinds_in_map_apply_submit_process(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   /* Under AddressSanitizer a limit on the address space makes its own
    * allocator end the process (status 1) before malloc can return NULL:
@@ -441,7 +436,7 @@ MPMP_TASK(read_setting);
  * crashed; a host of another pool, or a Process, does not see it. */
 static void relay_isolated_pool_initializer_in_every_host(void **state) {
   (void)state;
-  if (hosts_off())
+  if (test_hosts_off())
     skip();
   int64_t setting = 77, in[12], out[12];
   mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
