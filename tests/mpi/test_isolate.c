@@ -472,14 +472,14 @@ static void isolate_big_map_grows_the_region(void **state) {
 /* imap: the crashed item's next() says MPMP_ECRASHED, the iteration goes
  * on, and every other result comes in order. */
 typedef struct feed {
-  int next, n, bad;
+  int next, n, bad, how;
 } feed_t;
 
 static int feed_items(void *user, void *item) {
   feed_t *f = user;
   if (f->next == f->n)
     return 0;
-  *(item_t *)item = (item_t){.x = f->next, .how = HOW_SEGV, .bad = f->bad};
+  *(item_t *)item = (item_t){.x = f->next, .how = f->how, .bad = f->bad};
   f->next++;
   return 1;
 }
@@ -488,27 +488,33 @@ static void isolate_imap_goes_on_after_a_crash(void **state) {
   (void)state;
   if (test_hosts_off())
     skip();
+  static const struct { int how; const char *words; } kinds[] = {
+      {HOW_SEGV, "killed by signal 11"}, {HOW_ABORT, "killed by signal 6"},
+      {HOW_EXIT, "exited with status 3"}, {HOW_FPE, "killed by signal 8"},
+      {HOW_STACK, "killed by signal 11"}};
   mpmp_pool_t *pool = isolated_pool(0);
-  feed_t f = {.n = 30, .bad = 11};
-  mpmp_imap_t *it = NULL;
-  OK(mpmp_pool_imap(pool, square_or_crash, feed_items, &f, sizeof(item_t),
-                    sizeof(int64_t), 4, 0, &it));
-  for (int i = 0; i < f.n; i++) {
-    int64_t r = -1;
-    size_t index = 0;
-    int rc = mpmp_imap_next(it, &r, &index, T_OUT);
-    EQ(index, i);
-    if (i == f.bad) {
-      EQ(rc, MPMP_ECRASHED);
-      HAS_MSG("killed by signal 11");
-    } else {
-      EQ(rc, 0);
-      EQ(r, (int64_t)i * i);
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+    feed_t f = {.n = 30, .bad = 11, .how = kinds[k].how};
+    mpmp_imap_t *it = NULL;
+    OK(mpmp_pool_imap(pool, square_or_crash, feed_items, &f, sizeof(item_t),
+                      sizeof(int64_t), 4, 0, &it));
+    for (int i = 0; i < f.n; i++) {
+      int64_t r = -1;
+      size_t index = 0;
+      int rc = mpmp_imap_next(it, &r, &index, T_OUT);
+      EQ(index, i);
+      if (i == f.bad) {
+        EQ(rc, MPMP_ECRASHED);
+        HAS_MSG(kinds[k].words);
+      } else {
+        EQ(rc, 0);
+        EQ(r, (int64_t)i * i);
+      }
     }
+    int64_t r;
+    EQ(mpmp_imap_next(it, &r, NULL, T_OUT), MPMP_EEOF);
+    mpmp_imap_destroy(it);
   }
-  int64_t r;
-  EQ(mpmp_imap_next(it, &r, NULL, T_OUT), MPMP_EEOF);
-  mpmp_imap_destroy(it);
   OK(mpmp_pool_destroy(pool));
 }
 

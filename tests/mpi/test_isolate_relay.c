@@ -340,7 +340,22 @@ static int die_how(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(die_how);
 
-static void relay_more_crash_kinds_in_map_apply_submit_process(void **state) {
+typedef struct die_feed {
+  int next, n;
+  die_t proto;
+} die_feed_t;
+
+static int feed_die(void *user, void *item) {
+  die_feed_t *f = user;
+  if (f->next == f->n)
+    return 0;
+  die_t d = f->proto;
+  d.x = f->next++;
+  memcpy(item, &d, sizeof d);
+  return 1;
+}
+
+static void relay_more_crash_kinds_in_map_imap_apply_submit_process(void **state) {
   (void)state;
   if (test_hosts_off())
     skip();
@@ -376,6 +391,22 @@ static void relay_more_crash_kinds_in_map_apply_submit_process(void **state) {
       if (i != 3)
         EQ(out[i], 3 * i);
     mpmp_async_destroy(res);
+    /* imap: the same, item by item */
+    die_feed_t feed = {.n = 8, .proto = in[0]};
+    mpmp_imap_t *it = NULL;
+    OK(mpmp_pool_imap(pool, die_how, feed_die, &feed, sizeof(die_t),
+                      sizeof(int32_t), 1, 0, &it));
+    for (int i = 0; i < 8; i++) {
+      int32_t r = -1;
+      size_t at = 0;
+      RC(mpmp_imap_next(it, &r, &at, T_OUT), i == 3 ? MPMP_ECRASHED : 0);
+      EQ(at, i);
+      if (i == 3)
+        HAS_MSG(sig);
+      else
+        EQ(r, 3 * i);
+    }
+    mpmp_imap_destroy(it);
     /* apply */
     int32_t one = -1;
     RC(mpmp_pool_apply(pool, die_how, &in[3], sizeof in[3], &one, sizeof one, NULL),
@@ -488,7 +519,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_late_answer_of_a_dead_host_is_dropped),
     cmocka_unit_test(relay_process_is_isolated_by_default),
     cmocka_unit_test(relay_executor_shutdown_cancel_ends_a_runaway),
-    cmocka_unit_test(relay_more_crash_kinds_in_map_apply_submit_process),
+    cmocka_unit_test(relay_more_crash_kinds_in_map_imap_apply_submit_process),
     cmocka_unit_test(relay_isolated_pool_initializer_in_every_host),
 };
 
