@@ -485,8 +485,11 @@ _Noreturn static void server_main(int sock, pid_t worker) {
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char cmd;
       if (read(sock, &cmd, 1) != 1) { /* the worker is done with us */
-        if (host > 0)
+        if (host > 0) { /* reaped here: not a zombie left to init */
           kill(host, SIGKILL);
+          while (waitpid(host, NULL, 0) < 0 && errno == EINTR)
+            ;
+        }
         _exit(0);
       }
       pid_t pid = fork();
