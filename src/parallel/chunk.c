@@ -278,8 +278,8 @@ void mpmp__chunk_run(const void *buf, size_t len) {
 void mpmp__chunk_forget_sends(void) {
   for (int i = 0; i < MPMP__RESULT_BUFS; i++) {
     struct mpmp__result_buf *b = &mpmp__par.chunk_out[i];
-    if (b->busy && b->req != MPI_REQUEST_NULL)
-      MPI_Request_free(&b->req);
+    if (b->busy)
+      mpmp__send_forget(&b->req);
     if (b->busy)
       *b = (struct mpmp__result_buf){.req = MPI_REQUEST_NULL};
   }

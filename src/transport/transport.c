@@ -44,6 +44,8 @@ mpmp__net_t mpmp__net = {
 void mpmp__net_reset(void) {
   atomic_store(&mpmp__net.progress_req, 0);
   atomic_store(&mpmp__net.agent_deep, 0);
+  mpmp__net.mpi_taken = 0;
+  atomic_store(&mpmp__net.reqs_out, 0);
   mpmp__net.nnodes = 0;
   mpmp__net.spin_s = mpmp__net.poll_s = 0;
 }
@@ -108,6 +110,9 @@ int mpmp__sends_pending(void) {
 static int post_send(MPI_Comm comm, int dest, int tag, const void *data,
                      size_t len, MPI_Request *req) {
   int local = mpmp__is_local(dest);
+  if (local && comm == mpmp__net.comm) /* before: the receiver probes */
+    atomic_fetch_add(&mpmp__net.bells[mpmp__net.ranks[dest].node_rank]
+                          .mpi_posted, 1);
   int rc = (local ? MPI_Issend : MPI_Isend)(data, (int)len, MPI_BYTE, dest,
                                             tag, comm, req);
   return rc == MPI_SUCCESS ? 0
@@ -411,6 +416,25 @@ static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
 }
 
 /*
+ * An MPI probe is a tenth of a same-node round trip, and on one node it
+ * finds nothing unless a rank of the node sent through MPI (a message too
+ * big for its mailbox, or a full one): such a sender counts the message
+ * in our doorbell's line before it posts it, and the probe runs only
+ * while some are not taken yet. Ranks of other nodes cannot count: when
+ * the job spans nodes, every poll probes. So does every poll while a
+ * request of ours is in flight: the probe is also what makes MPI move its
+ * fragments along.
+ */
+static int must_probe(void) {
+  mpmp__net_t *net = &mpmp__net;
+  return net->nnodes > 1 || net->mbox_cap == 0 ||
+         atomic_load_explicit(&net->bells[net->node_rank].mpi_posted,
+                              memory_order_acquire) != net->mpi_taken ||
+         atomic_load_explicit(&net->npending, memory_order_relaxed) > 0 ||
+         atomic_load_explicit(&net->reqs_out, memory_order_relaxed) > 0;
+}
+
+/*
  * One thread of the rank progresses at a time. One that finds another at
  * it and is about to sleep leaves a request; the other, once it let go of
  * the lock, looks again if its doorbell rang since it began looking.
@@ -439,10 +463,14 @@ int mpmp__progress_before_sleep(int sleeping) {
       int flag = 0, n = mbox_poll();
       MPI_Message msg;
       MPI_Status st;
-      MPMP__MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, net->comm,
-                                  &flag, &msg, &st),
-                      "MPI_Improbe for messages");
+      if (must_probe()) {
+        MPMP__MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, net->comm,
+                                    &flag, &msg, &st),
+                        "MPI_Improbe for messages");
+      }
       if (flag) {
+        if (mpmp__is_local(st.MPI_SOURCE))
+          net->mpi_taken++;
         take_mpi(&msg, &st);
         n++;
       }
@@ -481,7 +509,17 @@ int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
                     MPI_Request *req) {
   if (__builtin_expect(mpmp__net.no_mpi, 0))
     return host_refuses();
-  return post_and_ring(mpmp__net.data_comm, dest, tag, buf, len, req);
+  atomic_fetch_add(&mpmp__net.reqs_out, 1);
+  int rc = post_and_ring(mpmp__net.data_comm, dest, tag, buf, len, req);
+  if (rc < 0)
+    atomic_fetch_sub(&mpmp__net.reqs_out, 1);
+  return rc;
+}
+
+void mpmp__send_forget(MPI_Request *req) {
+  if (*req != MPI_REQUEST_NULL)
+    MPI_Request_free(req);
+  atomic_fetch_sub(&mpmp__net.reqs_out, 1);
 }
 
 int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
@@ -493,8 +531,10 @@ int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
     int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
       return mpmp__mpi_err(rc, "MPI_Test");
-    if (done)
+    if (done) {
+      atomic_fetch_sub(&mpmp__net.reqs_out, 1);
       return 0;
+    }
     double now = mpmp__now();
     if (now >= deadline)
       return MPMP_ETIMEDOUT;
@@ -514,8 +554,13 @@ int mpmp__send_wait(int dest, MPI_Request *req, double deadline) {
 static int send_and_wait(MPI_Comm comm, int dest, int tag, const void *buf,
                          size_t len) {
   MPI_Request req;
+  atomic_fetch_add(&mpmp__net.reqs_out, 1);
   int rc = post_and_ring(comm, dest, tag, buf, len, &req);
-  return rc < 0 ? rc : mpmp__send_wait(dest, &req, INFINITY);
+  if (rc < 0) {
+    atomic_fetch_sub(&mpmp__net.reqs_out, 1);
+    return rc;
+  }
+  return mpmp__send_wait(dest, &req, INFINITY);
 }
 
 int mpmp__send_data(int dest, int tag, const void *buf, size_t len) {

@@ -30,7 +30,11 @@ typedef struct mpmp__bell {
    * (written by its fork server, read by the objects layer; a word of the
    * rank's own line that no wake-up touches). */
   _Atomic uint32_t hosts_dead;
-  char pad[52]; /* one cache line per rank: no false sharing */
+  /* MPI messages on the private communicator that ranks of this node
+   * posted to this rank (transport.c): while it equals what the rank has
+   * taken, and nothing else of MPI is pending, polls skip the probe. */
+  _Atomic uint32_t mpi_posted;
+  char pad[48]; /* one cache line per rank: no false sharing */
 } mpmp__bell_t;
 
 void mpmp__bell_ring(mpmp__bell_t *b);
@@ -117,6 +121,9 @@ int mpmp__send_data(int dest, int tag, const void *buf, size_t len);
 int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
                     MPI_Request *req);
 int mpmp__send_wait(int dest, MPI_Request *req, double deadline);
+/* Give up on a send_post's request (MPI_Request_free: MPI finishes it, or
+ * never does): it no longer counts as in flight. */
+void mpmp__send_forget(MPI_Request *req);
 /* The same-node mailboxes (mailbox.h) in the node segment; area NULL or
  * cap 0: every message goes through MPI. */
 int mpmp__transport_setup(char *area, size_t cap);
@@ -193,6 +200,9 @@ typedef struct mpmp__net {
     uint64_t head, mpi_done;
   } *mbox_in;
   uint32_t mbox_seen;       /* our doorbell when the rings were last read */
+  uint32_t mpi_taken;       /* same-node MPI messages taken (mpi_posted) */
+  _Atomic int reqs_out;     /* MPI requests of ours outside `pending`
+                               (mpmp__send_post's) not completed yet */
 
   /* progress */
   pthread_mutex_t progress_lock;
