@@ -129,7 +129,7 @@ static int spin(ready_fn ready, const void *arg, const mpmp__obj_t *o,
     if (now - start >= spin_s || now >= deadline)
       return 0;
     if (mpmp__net.spin_yield)
-      sched_yield();
+      mpmp__poll_yield();
   }
 }
 

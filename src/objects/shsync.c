@@ -331,7 +331,7 @@ static int head_spin(mpmp__shlock_t *l, double start, double deadline) {
     if (now - start >= SPIN_S || now >= deadline)
       return 0;
     if (mpmp__net.spin_yield && now - yielded >= YIELD_S) {
-      sched_yield();
+      mpmp__poll_yield();
       yielded = now;
     }
   }

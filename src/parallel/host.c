@@ -309,7 +309,7 @@ static int direct_idle(const mpmp__mbox_loan_t *lo, uint64_t head,
       spin_until = now + mpmp__net.spin_s;
     if (now < spin_until) {
       if (mpmp__net.spin_yield || (i & 63) == 63)
-        sched_yield();
+        mpmp__poll_yield();
       else
         mpmp__cpu_relax();
       continue;

@@ -44,6 +44,10 @@ void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout);
 void mpmp__futex_wake_private(_Atomic uint32_t *w, int n);
 void mpmp__futex_wait_private(_Atomic uint32_t *w, uint32_t val, double timeout);
 
+/* In a poll loop: give the core to another task of it if one waits for
+ * it (sched_yield), else pause (wait.c says how it tells). */
+void mpmp__poll_yield(void);
+
 typedef int (*mpmp__pred_fn)(void *arg);
 /*
  * Wait until pred(arg) is true, driving message progress meanwhile: poll

@@ -134,6 +134,32 @@ static void tighten_timer_slack(void) {
 }
 
 /*
+ * A rank whose cores are crowded yields at every poll, so that a rank that
+ * shares its core gets it. But the neighbour may be asleep (a main rank in
+ * join, an idle worker), and then each yield is a wasted system call (1-3
+ * us here), a third of a round trip. So a yield is timed: one that came
+ * straight back (under 2 us: nobody else ran; a neighbour that runs takes
+ * 3 us and more) turns the next 64 yields into pauses, then it tries
+ * again; one that took longer keeps yielding. Decided as the run goes,
+ * not from the bindings at init.
+ */
+#define YIELD_IDLE_S 2e-6
+#define YIELD_SKIP 64
+
+void mpmp__poll_yield(void) {
+  static _Thread_local unsigned skip;
+  if (skip > 0) {
+    skip--;
+    mpmp__cpu_relax();
+    return;
+  }
+  double t0 = mpmp__now();
+  sched_yield();
+  if (mpmp__now() - t0 < YIELD_IDLE_S)
+    skip = YIELD_SKIP;
+}
+
+/*
  * Poll, then sleep; and poll again for the spin time whenever a message
  * arrives, so a stream of messages (a map's results, a stream of tasks) is
  * taken at MPI latency instead of each one paying for a sleep, a wake-up
@@ -171,7 +197,7 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
       /* With more ranks than cores, let another rank run: at every poll
        * when ours are crowded, now and then otherwise. */
       if (mpmp__net.spin_yield || (++i & 63) == 0)
-        sched_yield();
+        mpmp__poll_yield();
       else
         mpmp__cpu_relax();
       continue;
