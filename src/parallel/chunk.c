@@ -149,6 +149,13 @@ static struct mpmp__result_buf *result_buf(size_t size) {
   return b;
 }
 
+int mpmp__chunk_sends_idle(void) {
+  for (int i = 0; i < MPMP__RESULT_BUFS; i++)
+    if (result_sent(&mpmp__par.chunk_out[i], 0) < 0)
+      return 0;
+  return 1;
+}
+
 void mpmp__chunk_fini(void) {
   for (int i = 0; i < MPMP__RESULT_BUFS; i++) {
     struct mpmp__result_buf *b = &mpmp__par.chunk_out[i];

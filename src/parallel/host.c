@@ -1039,6 +1039,9 @@ void *mpmp__host_lend(size_t *len) {
       atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone) ||
       (P.host_pool != pool && (P.host_pool != 0 || P.pool == pool)))
     return NULL; /* no host fit for the pool's next chunk */
+  /* nobody would push our sends along while we sleep */
+  if (!mpmp__chunk_sends_idle())
+    return NULL;
   mpmp__net_t *net = &mpmp__net;
   if (pthread_mutex_trylock(&net->progress_lock) != 0)
     return NULL;

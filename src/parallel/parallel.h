@@ -98,6 +98,9 @@ void mpmp__host_stop(void);
  * mpmp__chunk_run, which then takes over the host's request: while
  * mpmp__host_adopting() says so, the chunk is not checked for a stop). */
 void mpmp__host_after_job(const void *hdr, int is_chunk);
+/* chunk.c: 1 when no map chunk's results are still on their way (the
+ * sends that are through are completed now). */
+int mpmp__chunk_sends_idle(void);
 void *mpmp__host_lend(size_t *len);
 int mpmp__host_adopting(void);
 int mpmp__host_ready(void);

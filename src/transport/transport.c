@@ -247,7 +247,7 @@ int mpmp__mbox_others_waiting(int except) {
 int mpmp__mbox_lend(int peer, mpmp__mbox_loan_t *l) {
   mpmp__net_t *net = &mpmp__net;
   if (net->mbox_cap == 0 || !mpmp__is_local(peer) ||
-      atomic_load(&net->npending) > 0)
+      atomic_load(&net->npending) > 0 || atomic_load(&net->reqs_out) > 0)
     return 0;
   int p = net->ranks[peer].node_rank, me = net->node_rank;
   struct mpmp__mbox_out *o = &net->mbox_out[p];

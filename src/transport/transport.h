@@ -146,8 +146,9 @@ void mpmp__ring_rank(int rank);
  * caller holds the progress lock for the whole loan, so that no thread of
  * the rank reads the rings meanwhile; a send of ours to the peer during
  * the loan goes through MPI. mpmp__mbox_lend is 1 when lent: every ring
- * into this rank was empty, no MPI message was waiting, no send of ours
- * was pending and the peer had dispatched our MPI messages; 0 otherwise.
+ * into this rank was empty, no MPI message was waiting, no send or other
+ * request of ours was in flight (nobody would push it along) and the peer
+ * had dispatched our MPI messages; 0 otherwise.
  * mpmp__mbox_unlend takes the rings back as the host left them.
  */
 typedef struct mpmp__mbox_loan {
