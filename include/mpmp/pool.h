@@ -90,8 +90,10 @@ typedef struct mpmp_pool_opts {
   int isolate;
   /** Seconds one item may run (0: no limit); needs isolation. */
   double task_timeout;
-  /** How many more times an item runs (in a fresh task host) after its
-   *  host crashed or ran past \p task_timeout; 0 (the default): none. A
+  /** How many more times an item runs after its host crashed or ran
+   *  past \p task_timeout; 0 (the default): none. Each run is dealt anew
+   *  by the main rank, to another worker of the pool when it has more
+   *  than one. The last failure says how many attempts were made. A
    *  task's own failure (mpmp_fail) is never retried. Needs isolation. */
   int max_retries;
 } mpmp_pool_opts_t;
