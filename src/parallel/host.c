@@ -868,28 +868,15 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     if (done > 0)
       attempts = 1;
     start += done;
+    int retry = why != 2 && attempts <= h->max_retries;
+    if (retry && !h->redeal) { /* again here, in a fresh host */
+      attempts++;
+      continue;
+    }
     char how[160], msg[600], tries[48] = "";
     int st = atomic_load(&c->status);
     describe(st, how, sizeof how);
     uint64_t bad = h->first + start;
-    if (why != 2 && attempts <= h->max_retries && h->redeal) {
-      /* the main rank deals it again, to another worker if it can */
-      snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
-               "its host process %s", t->name, (unsigned long long)bad,
-               mpmp__net.rank, how);
-      if (why == 1)
-        snprintf(msg, sizeof msg, "task '%s' ran past its task_timeout of "
-                 "%g s on item %llu on rank %d", t->name, h->task_timeout,
-                 (unsigned long long)bad, mpmp__net.rank);
-      fail(arg, bad, MPMP__RETRY_CODE + (int)attempts, msg);
-      start += 1;
-      attempts = 1;
-      continue;
-    }
-    if (why != 2 && attempts <= h->max_retries) {
-      attempts++;
-      continue;
-    }
     last_exit = WIFSIGNALED(st) ? -WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st)
                                                                 : -1;
     if (attempts > 1)
@@ -909,7 +896,10 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
                "its host process %s%s", t->name, (unsigned long long)bad,
                mpmp__net.rank, how, tries);
-    fail(arg, bad, why == 1 ? MPMP_ETIMEDOUT : MPMP_ECRASHED, msg);
+    /* with retries left, the main rank deals it again, to another worker
+     * if it can (the message is its failure if the job stops first) */
+    fail(arg, bad, retry ? MPMP__RETRY_CODE + (int)attempts
+                   : why == 1 ? MPMP_ETIMEDOUT : MPMP_ECRASHED, msg);
     start += 1;
     attempts = 1;
     if (why == 2) { /* the rest of a stopped job does not run */

@@ -232,13 +232,13 @@ static int mbox_drain(int from) {
   return n;
 }
 
-int mpmp__mbox_others_waiting(int except) {
+/* 1 when a ring into this rank holds a message. */
+static int rings_waiting(void) {
   mpmp__net_t *net = &mpmp__net;
   for (int from = 0; from < net->node_size; from++) {
     mpmp__mbox_t *box = mbox(from, net->node_rank);
-    if (from != except &&
-        atomic_load_explicit(&box->tail, memory_order_acquire) !=
-            atomic_load_explicit(&box->head, memory_order_relaxed))
+    if (atomic_load_explicit(&box->tail, memory_order_acquire) !=
+        atomic_load_explicit(&box->head, memory_order_relaxed))
       return 1;
   }
   return 0;
@@ -257,7 +257,7 @@ int mpmp__mbox_lend(int peer, mpmp__mbox_loan_t *l) {
   MPMP__MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net->comm, &flag,
                              MPI_STATUS_IGNORE),
                   "MPI_Iprobe before lending the mailboxes");
-  if (flag || mpmp__mbox_others_waiting(-1))
+  if (flag || rings_waiting())
     return 0;
   pthread_mutex_lock(&o->lock);
   mpmp__mbox_t *out = mbox(me, p);
@@ -270,7 +270,6 @@ int mpmp__mbox_lend(int peer, mpmp__mbox_loan_t *l) {
   l->cap = net->mbox_cap;
   l->peer_bell = &net->bells[p];
   l->my_bell = &net->bells[me];
-  l->peer_node_rank = p;
   return ok;
 }
 

@@ -156,13 +156,9 @@ typedef struct mpmp__mbox_loan {
   size_t cap;
   mpmp__bell_t *peer_bell, *my_bell;
   uint32_t seq0;          /* our doorbell before the rings were checked */
-  int peer_node_rank;
 } mpmp__mbox_loan_t;
 int mpmp__mbox_lend(int peer, mpmp__mbox_loan_t *l);
 void mpmp__mbox_unlend(int peer);
-/* 1 when a ring into this rank from a rank other than `except` (a node
- * rank) holds a message: what a host with a loan does not take. */
-int mpmp__mbox_others_waiting(int except);
 
 /* ---- the job's shape and the transport's state -------------------------- */
 
