@@ -33,6 +33,9 @@ static const mpmp__module_t modules[] = {
     /* manager */
     {.name = "manager", .setup = mpmp__manager_setup,
      .finalize = mpmp__manager_finalize, .exit_priority = EXIT_MANAGER},
+    /* the end of a batch job: SIGUSR1/SIGTERM, the walltime, checkpoints */
+    {.name = "walltime", .init = mpmp__walltime_init,
+     .setup = mpmp__walltime_setup, .fini = mpmp__walltime_fini},
     /* last: the task hosts' fork server copies every handler set above */
     {.name = "hosts", .setup = mpmp__hosts_setup},
 };

@@ -59,7 +59,18 @@ extern "C" {
   XX(ECRASHED, -3013, "the task's host process died (a crash, abort, exit "  \
      "or kill)")                                                             \
   XX(EOWNERDEAD, -3014, "the lock's owner died while holding it; the lock "  \
-     "is now yours")
+     "is now yours")                                                         \
+  XX(ECHECKPOINT, -3015, "the checkpoint journal cannot be used (another "   \
+     "program's or input's, or its directory cannot be written)")            \
+  XX(EINTERRUPTED, -3253, "the map was stopped before its end (walltime, "   \
+     "SIGUSR1 or SIGTERM); its finished items are in the checkpoint")
+
+/**
+ * The exit status of a program whose main() returns ::MPMP_EINTERRUPTED
+ * (-3253 is 75 modulo 256: sysexits.h's EX_TEMPFAIL, "try again later").
+ * A batch script tests it to resubmit the job (scripts/slurm.sbatch).
+ */
+#define MPMP_EXIT_INTERRUPTED 75
 
 typedef enum {
 #define MPMP__ERR_ENUM(name, value, msg) MPMP_##name = (value),

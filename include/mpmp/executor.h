@@ -55,6 +55,7 @@ typedef struct mpmp_executor_opts {
   int isolate;              /**< as mpmp_pool_opts_t.isolate */
   double task_timeout;      /**< as mpmp_pool_opts_t.task_timeout */
   int max_retries;          /**< as mpmp_pool_opts_t.max_retries */
+  const char *checkpoint;   /**< as mpmp_pool_opts_t.checkpoint */
 } mpmp_executor_opts_t;
 
 /** \return 0, ::MPMP_EBUSY (too few free workers), ::MPMP_ETASK (initializer failed). */

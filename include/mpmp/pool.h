@@ -96,6 +96,13 @@ typedef struct mpmp_pool_opts {
    *  than one. The last failure says how many attempts were made. A
    *  task's own failure (mpmp_fail) is never retried. Needs isolation. */
   int max_retries;
+  /** A directory for the checkpoint journals of the pool's maps (made if
+   *  missing; copied): every map, starmap, imap and executor map records
+   *  its finished chunks there, and a rerun of the program takes them from
+   *  there instead of running them (README, "Long jobs: checkpoint and
+   *  resume"). NULL: as MPMP_CHECKPOINT says (unset: no journal).
+   *  ::MPMP_ECHECKPOINT at create when it cannot be written. */
+  const char *checkpoint;
 } mpmp_pool_opts_t;
 
 /**
@@ -250,6 +257,12 @@ MPMP_API int mpmp_async_failed_count(mpmp_async_t *res);
  */
 MPMP_API int mpmp_async_failure(mpmp_async_t *res, int k, size_t *index,
                                 int *rank, const char **msg);
+/**
+ * How many of the map's items came from its checkpoint journal instead of
+ * running (README, "Long jobs: checkpoint and resume") into \p n.
+ * \return 0, ::MPMP_EAGAIN if not ready, ::MPMP_EINVAL for NULL.
+ */
+MPMP_API int mpmp_async_resumed(mpmp_async_t *res, size_t *n);
 /** The result bytes of an apply_async. \return 0, ::MPMP_EAGAIN, ::MPMP_ETASK. */
 MPMP_API int mpmp_async_result(mpmp_async_t *res, const void **data,
                                size_t *size);

@@ -56,6 +56,19 @@
   XX(ISOLATE, STR, "auto", 0, 0, "", "auto|always|never",                    \
      "where pool tasks run: auto (in a task host when the pool sets a "      \
      "task_timeout or max_retries), always (in a task host: a crash costs "  \
-     "the item), never (in the worker rank; no task hosts are started)")
+     "the item), never (in the worker rank; no task hosts are started)")   \
+  XX(CHECKPOINT, STR, "", 0, 0, "a directory (empty: off)", "",              \
+     "journal the finished chunks of every map in this directory, so that "  \
+     "a rerun of the program takes them from there and runs only the rest") \
+  XX(CHECKPOINT_MODE, STR, "resume", 0, 0, "", "resume|fresh",                \
+     "resume (a rerun takes finished items from the journals; a journal "    \
+     "of another input is an error) or fresh (every map starts over)")       \
+  XX(WALLTIME, STR, "", 0, 0,                                                 \
+     "seconds or [D-]HH:MM:SS (empty: Slurm's or PBS's limit)", "",           \
+     "the job's wall-clock limit, counted from mpmp_init: maps stop "        \
+     "dealing work 2 x MPMP_STOP_GRACE before it (at most a tenth of it)")   \
+  XX(STOP_GRACE, DOUBLE, "30", 0, 86400, "seconds", "",                       \
+     "seconds the running chunks of a map get to finish after a stop "       \
+     "(SIGUSR1, SIGTERM or the walltime) before they are told to stop")
 
 #endif /* MPMP_ENV_DEFS_H */

@@ -31,7 +31,8 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                             .max_result = o->max_result,
                             .isolate = o->isolate,
                             .task_timeout = o->task_timeout,
-                            .max_retries = o->max_retries};
+                            .max_retries = o->max_retries,
+                            .checkpoint = o->checkpoint};
   if ((rc = mpmp_pool_create(&ex->pool, &po)) < 0) {
     mpmp__free(ex);
     return rc;
@@ -281,7 +282,7 @@ MPMP_API int mpmp_as_completed_next(mpmp_as_completed_t *it, mpmp_future_t **f) 
     }
     if (all_yielded(&it->w))
       return MPMP_EEOF;
-    if ((rc = mpmp__wait_until(seq_changed, &sw, it->deadline)) < 0) {
+    if ((rc = mpmp__wait_job(seq_changed, &sw, it->deadline)) < 0) {
       pthread_mutex_lock(&mpmp__par.lock);
       size_t left = it->w.n - it->w.head - it->w.gone;
       pthread_mutex_unlock(&mpmp__par.lock);
@@ -342,7 +343,7 @@ MPMP_API int mpmp_futures_wait(mpmp_future_t *const *fs, int n,
     return rc;
   wait_arg_t a = {.w = &w, .when = return_when};
   if (!wait_pred(&a))
-    mpmp__wait_until(wait_pred, &a, deadline);
+    mpmp__wait_job(wait_pred, &a, deadline);
   pthread_mutex_lock(&mpmp__par.lock);
   size_t done = w.ncompleted;
   pthread_mutex_unlock(&mpmp__par.lock);

@@ -45,6 +45,8 @@ struct mpmp_imap {
   _Atomic int nfin;
   pthread_mutex_t fin_lock;
   int cur; /* unordered: the finished slot being handed out, or -1 */
+  mpmp__journal_t *jr; /* the checkpoint journal, or NULL */
+  char *ckpt_msg;      /* why the journal did not fit this input */
 };
 
 /* Completion callback: any thread, must not block. Ordered imap reads the
@@ -76,11 +78,27 @@ static void end_input(mpmp_imap_t *it, int error) {
   it->feeding = 0;
 }
 
+/* A stop (walltime.c) ended the iteration before item `at`. */
+static int interrupted(const mpmp_imap_t *it, size_t at) {
+  if (it->jr != NULL)
+    return mpmp__err(MPMP_EINTERRUPTED, "mpmp_imap_next: the imap was "
+                     "stopped (%s) before item %zu: the items done are in "
+                     "the checkpoint journal %s: rerun the program with the "
+                     "same MPMP_CHECKPOINT to resume", mpmp__stop_reason(),
+                     at, mpmp__journal_path(it->jr));
+  return mpmp__err(MPMP_EINTERRUPTED, "mpmp_imap_next: the imap was stopped "
+                   "(%s) before item %zu; rerun with MPMP_CHECKPOINT=DIR to "
+                   "resume (this run kept no checkpoint)",
+                   mpmp__stop_reason(), at);
+}
+
 /* Fill free slots from the producer and submit them. */
 static void refill(mpmp_imap_t *it) {
   if (it->pool == NULL && !it->ended)
     end_input(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool of this "
                             "imap was destroyed"));
+  if (!it->ended && mpmp__stopping()) /* a stop: read no more input */
+    end_input(it, interrupted(it, it->produced));
   while (it->nfree > 0 && !it->ended) {
     int k = it->free[it->nfree - 1];
     slot_t *s = &it->slots[k];
@@ -100,7 +118,13 @@ static void refill(mpmp_imap_t *it) {
       return;
     int rc = mpmp__pool_map_stream(it->pool, it->fn, s->in, s->n, it->in_size,
                                    s->out, it->out_size, on_finished, s,
-                                   &s->job);
+                                   &s->job, it->jr, s->first);
+    if (rc == MPMP_ECHECKPOINT) { /* this input is not the journal's */
+      end_input(it, rc);
+      it->ckpt_msg = mpmp__strdup(mpmp_errmsg());
+      s->n = 0;
+      return;
+    }
     if (rc < 0) { /* the pool was terminated or joined: stop producing */
       end_input(it, rc);
       s->n = 0;
@@ -187,6 +211,17 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
                             .out = res + k * c * out_size, .it = it};
     it->free[it->nfree++] = (int)(n - 1 - k); /* slot 0 on top */
   }
+  const char *dir = mpmp__pool_checkpoint(pool);
+  if (dir != NULL) {
+    mpmp__journal_id_t id = {.kind = MPMP__JOURNAL_IMAP,
+                             .task = mpmp_task_name(fn), .in_size = in_size,
+                             .out_size = out_size, .chunk = c};
+    if ((rc = mpmp__journal_open(dir, &id, &it->jr, name)) < 0) {
+      mpmp_imap_destroy(it);
+      return rc;
+    }
+    mpmp__journal_used();
+  }
   if ((rc = mpmp__pool_iter_add(pool, it)) < 0) {
     mpmp_imap_destroy(it);
     return rc;
@@ -235,7 +270,7 @@ static int slot_ready(void *arg) {
 /* The chunk's job is back (a plain test once it is: this runs per item). */
 static int wait_ready(slot_t *s, double deadline) {
   return mpmp__async_done(s->job) ? 0
-                                  : mpmp__wait_until(slot_ready, s, deadline);
+                                  : mpmp__wait_job(slot_ready, s, deadline);
 }
 
 /* Destroy a slot's job once it is ready and its callback has returned
@@ -267,7 +302,7 @@ static int next_slot(mpmp_imap_t *it, double deadline, int *rc) {
   if (it->nsub == 0)
     return -1;
   *rc = atomic_load(&it->nfin) > 0
-            ? 0 : mpmp__wait_until(any_finished, it, deadline);
+            ? 0 : mpmp__wait_job(any_finished, it, deadline);
   if (*rc < 0)
     return 0;
   pthread_mutex_lock(&it->fin_lock);
@@ -319,6 +354,11 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
     return mpmp__err(it->error, "mpmp_imap_next: the pool was terminated, "
                      "joined or destroyed before this imap's input was all "
                      "read");
+  if (k < 0 && it->error == MPMP_EINTERRUPTED)
+    return interrupted(it, it->produced);
+  if (k < 0 && it->error == MPMP_ECHECKPOINT)
+    return mpmp__err(it->error, "%s", it->ckpt_msg ? it->ckpt_msg
+                                                    : "checkpoint mismatch");
   if (k < 0 && it->error < 0)
     return mpmp__err(it->error, "mpmp_imap_next: the producer failed with %d "
                      "(%s)", it->error, mpmp_strerror(it->error));
@@ -328,6 +368,8 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
     return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no result "
                      "within %g s", timeout);
   slot_t *s = &it->slots[k];
+  if (mpmp__async_interrupted(s->job))
+    return stop_with(it, interrupted(it, s->first + s->pos));
   if (!mpmp__async_complete(s->job)) /* its chunk never ran: terminated */
     return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "
                                    "terminated before item %zu ran: the "
@@ -368,6 +410,10 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
     mpmp__free(it->slots[0].out);
   }
   pthread_mutex_destroy(&it->fin_lock);
+  if (it->jr != NULL && mpmp_initialized() && mpmp__stopping())
+    mpmp__journal_sync(it->jr);
+  mpmp__journal_close(it->jr);
+  mpmp__free(it->ckpt_msg);
   mpmp__free(it->slots);
   mpmp__free(it->free);
   mpmp__free(it->sub);

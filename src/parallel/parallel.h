@@ -162,10 +162,20 @@ int mpmp__async_complete(const mpmp_async_t *j);
 /* imap (imap.c) on a pool (pool.c): a map job of the iterator, which may
  * still be submitted after close() (Python lets an imap finish), and the
  * pool's record of its live iterators (mpmp__par.lock taken inside). */
+struct mpmp__journal;
 int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           size_t n, size_t in_size, void *out,
                           size_t out_size, mpmp_async_cb cb, void *user,
-                          mpmp_async_t **res);
+                          mpmp_async_t **res, struct mpmp__journal *jr,
+                          uint64_t base);
+/* The directory of the pool's checkpoint journals, or NULL (none). */
+const char *mpmp__pool_checkpoint(const mpmp_pool_t *pool);
+/* A finished job that a stop (walltime.c) cut short. */
+int mpmp__async_interrupted(const mpmp_async_t *j);
+/* mpmp__wait_until that also sees a stop (walltime.c) come: it ends the
+ * jobs that can end, and after MPMP_STOP_GRACE tells the running tasks to
+ * stop. For every wait on a pool's job. */
+int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline);
 int mpmp__pool_iter_add(mpmp_pool_t *pool, mpmp_imap_t *it);
 /* Its producer ended: pool_join no longer waits for it. */
 void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it);
@@ -199,5 +209,61 @@ int mpmp__watch_init(mpmp__watch_t *w, mpmp_async_t *const *fs, size_t n,
 mpmp_async_t *mpmp__watch_take(mpmp__watch_t *w);
 /* Stop watching: every job still linked leaves it. */
 void mpmp__watch_fini(mpmp__watch_t *w);
+
+/* ---- checkpoints and stops (journal.c, walltime.c; main rank) ------------ */
+
+/* A map's checkpoint journal (journal.c): who it is, checked at open. */
+enum { MPMP__JOURNAL_MAP = 1, MPMP__JOURNAL_IMAP = 2 };
+typedef struct mpmp__journal mpmp__journal_t;
+typedef struct mpmp__journal_id {
+  int kind;
+  const char *task;
+  uint64_t n;       /* items (imap: 0, unknown) */
+  uint64_t in_size, out_size;
+  uint64_t chunk;   /* imap: items per chunk (records fall on its bounds) */
+  uint64_t digest;  /* map: of the whole input (imap: per record) */
+} mpmp__journal_id_t;
+typedef void (*mpmp__journal_fail_fn)(void *arg, uint64_t index, int rank,
+                                      int code, const char *msg, size_t len);
+uint64_t mpmp__hash64(const void *data, size_t len, uint64_t seed);
+/* The next map's journal in `dir` (NULL or "": *jr NULL, no journal):
+ * made, or found and checked against `id` (MPMP_ECHECKPOINT naming what
+ * differs), its torn end cut off. */
+int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
+                       mpmp__journal_t **jr, const char *fn);
+size_t mpmp__journal_records(const mpmp__journal_t *j);
+const char *mpmp__journal_path(const mpmp__journal_t *j);
+uint64_t mpmp__journal_chunk(const mpmp__journal_t *j);
+int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
+                         const char *in, char *out, unsigned char *bits,
+                         size_t *ndone, mpmp__journal_fail_fn fail, void *arg,
+                         const char *fn);
+void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
+                          uint32_t count, const char *res, const char *fails,
+                          uint32_t nwire, int stopped, int rank,
+                          uint64_t in_digest);
+void mpmp__journal_sync(mpmp__journal_t *j);
+void mpmp__journal_close(mpmp__journal_t *j);
+int mpmp__journal_check_dir(const char *dir, const char *what);
+
+/* The stop of a batch job (walltime.c): SIGUSR1/SIGTERM on the main rank,
+ * or MPMP_WALLTIME / Slurm's / PBS's limit drawing near. Once stopped,
+ * pools deal no more work and maps end with MPMP_EINTERRUPTED. */
+int mpmp__walltime_init(void);        /* main: MPMP_CHECKPOINT, MPMP_WALLTIME */
+void mpmp__walltime_setup(int is_main); /* signal handlers, the stop point */
+void mpmp__walltime_fini(void);
+/* 1 once stopped (reads the clock against the stop point, and then
+ * notes the stop itself). */
+int mpmp__stopping(void);
+/* When the stop came (mpmp__now() seconds), and why ("SIGUSR1", ...). */
+double mpmp__stop_time(void);
+const char *mpmp__stop_reason(void);
+/* The next moment something is due: the stop point, or the end of the
+ * grace after a stop (INFINITY: nothing). */
+double mpmp__stop_next(void);
+/* Jobs live in pools and journals used: a signal then stops the maps
+ * instead of ending the program (walltime.c reads, pool.c counts). */
+extern _Atomic int mpmp__stop_armed;
+void mpmp__journal_used(void); /* once a journal is used: armed for good */
 
 #endif /* MPMP_PARALLEL_H */

@@ -64,6 +64,16 @@ struct mpmp_async {
   watch_link_t link;     /* the first watch it is in (link.w NULL: none) */
   watch_link_t *links;   /* further watches */
   int nlinks, links_cap;
+  /* checkpoints (journal.c): the map's journal (own_jr: closed when the
+   * job completes; else an imap's), where item 0 of the job is in it, the
+   * items it had done before this run (done_bits: NULL when none) */
+  mpmp__journal_t *jr;
+  int own_jr, jr_digest; /* jr_digest: records carry their input's digest */
+  uint64_t jbase;
+  unsigned char *done_bits;
+  size_t resumed;
+  char *jpath;           /* the journal's path, for the messages */
+  int interrupted;       /* ended by a stop (walltime, SIGUSR1, SIGTERM) */
 };
 
 struct mpmp_pool {
@@ -82,7 +92,12 @@ struct mpmp_pool {
   int niters, iters_cap;
   int feeding;              /* of those, the ones whose producer has not
                                ended yet */
+  char *checkpoint;         /* its journals' directory (NULL: MPMP_CHECKPOINT) */
 };
+
+/* After a stop (walltime.c), the grace is over and the running tasks of
+ * every pool were told to stop. */
+static _Atomic int stop_told;
 
 /* Jobs and processes share one id space: a terminate names an id, and a
  * worker compares it with whatever it runs. */
@@ -142,10 +157,35 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
   return rc;
 }
 
+static int is_done(const unsigned char *bits, size_t i) {
+  return (bits[i >> 3] >> (i & 7)) & 1;
+}
+
+/* Past the items a resumed job had from its journal. */
+static void skip_done(mpmp_async_t *j) {
+  if (j->done_bits == NULL)
+    return;
+  while (j->next_item < j->n) {
+    if (j->done_bits[j->next_item >> 3] == 0xff && (j->next_item & 7) == 0)
+      j->next_item += 8;
+    else if (is_done(j->done_bits, j->next_item))
+      j->next_item++;
+    else
+      break;
+  }
+  if (j->next_item > j->n)
+    j->next_item = j->n;
+}
+
+/* The next chunk: up to `chunk` items, none of them done (resumed). */
 static int send_chunk(mpmp_async_t *j, int rank) {
   size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
+  for (size_t c = 1; j->done_bits != NULL && c < count; c++)
+    if (is_done(j->done_bits, j->next_item + c))
+      count = c;
   int rc = send_items(j, rank, j->next_item, count, 0);
   j->next_item += count;
+  skip_done(j);
   return rc;
 }
 
@@ -178,7 +218,7 @@ static int work_left(const mpmp_pool_t *pool, size_t items) {
  * is 12 % of the map).
  */
 static void deal(mpmp_pool_t *pool) {
-  if (pool->state == POOL_TERMINATED)
+  if (pool->state == POOL_TERMINATED || mpmp__stopping())
     return;
   for (int round = 0; round < INFLIGHT; round++)
     for (int w = 0; w < pool->nworkers; w++) {
@@ -311,6 +351,7 @@ static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
       if (pool->jobs_tail == j)
         pool->jobs_tail = prev;
       j->next = NULL;
+      atomic_fetch_sub(&mpmp__stop_armed, 1);
       return j;
     }
   return NULL;
@@ -337,6 +378,7 @@ static int cmp_fail(const void *a, const void *b) {
 
 static void job_free(mpmp_async_t *j);
 static void notify_watches(mpmp_async_t *j);
+static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto);
 
 /* A job is complete once every item is back (or it was terminated and no
  * chunk of it is still out); it then leaves the pool's list and forgets
@@ -345,11 +387,20 @@ static void notify_watches(mpmp_async_t *j);
 static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   if (atomic_load(&j->ready))
     return NULL;
+  int stop = j->done_items < j->n && mpmp__stopping();
   int finished = j->done_items == j->n ||
-                 ((pool->state == POOL_TERMINATED || j->stopped) &&
+                 ((pool->state == POOL_TERMINATED || j->stopped || stop) &&
                   j->chunks_out == 0);
   if (!finished)
     return NULL;
+  j->interrupted = stop && !j->stopped && pool->state != POOL_TERMINATED;
+  if (j->jr != NULL && j->interrupted)
+    mpmp__journal_sync(j->jr); /* the node may go next: on disk now */
+  if (j->own_jr) {
+    mpmp__journal_close(j->jr);
+    j->own_jr = 0;
+  }
+  j->jr = NULL;
   /* stopped before their retries ran: they failed as their hosts died */
   for (int k = 0; k < j->nretry; k++) {
     fail_t *r = &j->retries[k];
@@ -405,6 +456,22 @@ static void run_callback(mpmp_async_t *j) {
     job_free(j);
 }
 
+/* The chunk's record in the job's journal: its results are in place in
+ * the job's output (the job cannot complete before its chunks_out drops).
+ * Failures of a job that was stopped are not final (items cut short say
+ * "terminated"): a rerun runs them. */
+static void journal_chunk(const mpmp_async_t *j, const mpmp__chunk_done_t *d,
+                          int src, int stopped) {
+  const char *fails = (const char *)(d + 1) + d->data_len;
+  uint64_t in_digest =
+      j->jr_digest ? mpmp__hash64(j->in + d->first * j->in_size,
+                                  (size_t)d->count * j->in_size, 0x1A)
+                   : 0;
+  mpmp__journal_append(j->jr, j->jbase, d->first, d->count,
+                       j->out + d->first * j->out_size, fails, d->nfail,
+                       stopped, src, in_digest);
+}
+
 static void on_chunk_done(int src, void *buf, size_t len) {
   const mpmp__chunk_done_t *d = buf;
   mpmp_async_t *done = NULL;
@@ -422,13 +489,23 @@ static void on_chunk_done(int src, void *buf, size_t len) {
   pthread_mutex_lock(&mpmp__par.lock);
   if (w >= 0)
     pool->inflight[w]--;
+  mpmp__journal_t *jr = NULL;
+  int stopped = 0;
   if (j != NULL) {
     take_results(j, d, src);
+    jr = j->out != NULL && j->out_size > 0 && d->count > 0 ? j->jr : NULL;
+    stopped = j->stopped || pool->state == POOL_TERMINATED;
+  }
+  if (pool != NULL)
+    deal(pool); /* the worker's next chunk before the journal's write */
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (jr != NULL) /* outside the lock: a chunk's results may be megabytes */
+    journal_chunk(j, d, src, stopped || atomic_load(&stop_told));
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (j != NULL) {
     j->chunks_out--;
     done = maybe_complete(pool, j);
   }
-  if (pool != NULL)
-    deal(pool);
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__free(buf);
   mpmp__ring_rank(mpmp__net.rank); /* wake a get() that sleeps */
@@ -437,6 +514,7 @@ static void on_chunk_done(int src, void *buf, size_t len) {
 }
 
 void mpmp__pool_setup(int is_main) {
+  atomic_store(&stop_told, 0);
   if (is_main)
     mpmp__set_handler(MPMP__TAG_CHUNK_DONE, on_chunk_done);
 }
@@ -587,9 +665,13 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   if (pool == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   pool->max_result = o && o->max_result ? o->max_result : DEFAULT_MAX_RESULT;
-  if ((rc = isolation(pool, o)) < 0) {
+  if ((rc = isolation(pool, o)) < 0 ||
+      (o && o->checkpoint && o->checkpoint[0] &&
+       ((rc = mpmp__journal_check_dir(o->checkpoint,
+                                      "mpmp_pool_create: checkpoint")) < 0 ||
+        (pool->checkpoint = mpmp__strdup(o->checkpoint)) == NULL))) {
     mpmp__free(pool);
-    return rc;
+    return rc < 0 ? rc : mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   }
   static _Atomic uint32_t pool_ids;
   pool->id = atomic_fetch_add(&pool_ids, 1) + 1;
@@ -611,6 +693,7 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
     pthread_mutex_unlock(&mpmp__par.lock);
     mpmp__free(pool->ranks);
     mpmp__free(pool->inflight);
+    mpmp__free(pool->checkpoint);
     mpmp__free(pool);
     return rc;
   }
@@ -647,6 +730,7 @@ static const char *state_name(const mpmp_pool_t *pool) {
 static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
                   int stream, const char *fn) {
   mpmp__rt_t *rt = &mpmp__rt;
+  mpmp_async_t *done = NULL;
   int rc = 0;
   pthread_mutex_lock(&mpmp__par.lock);
   if (pool->state == POOL_TERMINATED || pool->joined ||
@@ -672,11 +756,17 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
     else
       pool->jobs = j;
     pool->jobs_tail = j;
+    atomic_fetch_add(&mpmp__stop_armed, 1); /* unlink_job takes it back */
+    skip_done(j);
     deal(pool);
+    /* all of it from the journal, or a stop came: complete at once */
+    done = maybe_complete(pool, j);
   }
   pthread_mutex_unlock(&mpmp__par.lock);
   if (rc == 0 && j->n == 0 && j->cb)
     j->cb(j, 1, j->user);
+  if (done != NULL)
+    run_callback(done);
   return rc;
 }
 
@@ -728,10 +818,64 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
   return 0;
 }
 
+const char *mpmp__pool_checkpoint(const mpmp_pool_t *pool) {
+  const char *dir = pool->checkpoint ? pool->checkpoint
+                                     : mpmp__rt.env.CHECKPOINT;
+  return dir && dir[0] ? dir : NULL;
+}
+
+static void replayed_fail(void *arg, uint64_t index, int rank, int code,
+                          const char *msg, size_t len) {
+  add_fail(arg, (size_t)index, rank, code, msg, len);
+}
+
+/* What the job's journal says is done already: its results into the
+ * output, its failures recorded; the job then deals only the rest. */
+static int resume(mpmp_async_t *j, const char *name) {
+  if (j->jr == NULL || mpmp__journal_records(j->jr) == 0 || j->n == 0)
+    return 0;
+  if ((j->done_bits = mpmp__calloc(j->n / 8 + 1, 1)) == NULL)
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory resuming %zu items",
+                     name, j->n);
+  size_t done = 0;
+  int rc = mpmp__journal_replay(j->jr, j->jbase, j->n,
+                                j->jr_digest ? j->in : NULL, j->out,
+                                j->done_bits, &done, replayed_fail, j, name);
+  j->done_items = j->resumed = done;
+  return rc;
+}
+
+/* A map's journal, when its pool checkpoints (an imap's chunk gets the
+ * iterator's, `jr`, with its place `base`). */
+static int map_journal(mpmp_async_t *j, mpmp_task_fn fn, mpmp__journal_t *jr,
+                       uint64_t base, const char *name) {
+  int rc = 0;
+  if (jr != NULL) {
+    j->jr = jr;
+    j->jbase = base;
+    j->jr_digest = 1;
+  } else if (mpmp__pool_checkpoint(j->pool) != NULL) {
+    mpmp__journal_id_t id = {
+        .kind = MPMP__JOURNAL_MAP, .task = mpmp_task_name(fn), .n = j->n,
+        .in_size = j->in_size, .out_size = j->out_size,
+        .digest = mpmp__hash64(j->in, j->n * j->in_size, 0x1A)};
+    rc = mpmp__journal_open(mpmp__pool_checkpoint(j->pool), &id, &j->jr,
+                            name);
+    j->own_jr = j->jr != NULL;
+  }
+  if (rc == 0 && j->jr != NULL) {
+    mpmp__journal_used();
+    j->jpath = mpmp__strdup(mpmp__journal_path(j->jr));
+    rc = resume(j, name);
+  }
+  return rc;
+}
+
 static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                    size_t n, size_t in_size, void *out, size_t out_size,
                    size_t chunksize, mpmp_async_cb cb, void *user,
-                   mpmp_async_t **res, int stream, const char *name) {
+                   mpmp_async_t **res, mpmp__journal_t *jr, uint64_t base,
+                   int stream, const char *name) {
   int rc = check_map(pool, in, n, in_size, out, out_size, name);
   if (rc < 0)
     return rc;
@@ -746,8 +890,13 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
   *j = (mpmp_async_t){.pool = pool, .task = task, .in = in, .out = out,
                       .n = n, .in_size = in_size, .out_size = out_size,
                       .cb = cb, .user = user};
+  if ((!stream || jr != NULL) && n > 0 &&
+      (rc = map_journal(j, fn, jr, base, name)) < 0) {
+    job_free(j);
+    return rc;
+  }
   if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
-    mpmp__free(j);
+    job_free(j);
     return rc;
   }
   *res = j;
@@ -759,15 +908,16 @@ static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                      size_t chunksize, mpmp_async_cb cb, void *user,
                      mpmp_async_t **res, const char *name) {
   return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
-                 res, 0, name);
+                 res, NULL, 0, 0, name);
 }
 
 int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           size_t n, size_t in_size, void *out,
                           size_t out_size, mpmp_async_cb cb, void *user,
-                          mpmp_async_t **res) {
-  return map_job(pool, fn, in, n, in_size, out, out_size, n, cb, user, res, 1,
-                 "mpmp_imap_next");
+                          mpmp_async_t **res, mpmp__journal_t *jr,
+                          uint64_t base) {
+  return map_job(pool, fn, in, n, in_size, out, out_size, n, cb, user, res, jr,
+                 base, 1, "mpmp_imap_next");
 }
 
 MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
@@ -892,6 +1042,67 @@ int mpmp__async_done(const mpmp_async_t *j) { return atomic_load(&j->ready); }
 
 static int job_ready(void *arg) { return mpmp__async_done(arg); }
 
+/* ---- a stop (walltime.c) ------------------------------------------------------ */
+
+/*
+ * The stop came: every job that has no chunk out ends now (MPMP_EINTERRUPTED;
+ * deal() deals nothing any more), the others when their chunks are back.
+ * Once MPMP_STOP_GRACE is over, the running tasks of every pool are told
+ * to stop (mpmp_should_stop()), as terminate does; their items are not
+ * recorded as done, and a rerun runs them.
+ */
+static void stop_pools(void) {
+  mpmp_async_t *done = NULL;
+  int tell = mpmp__now() >= mpmp__stop_next() &&
+             !atomic_exchange(&stop_told, 1);
+  pthread_mutex_lock(&mpmp__par.lock);
+  for (mpmp_pool_t *pool = mpmp__par.pools; pool != NULL; pool = pool->next) {
+    if (tell && pool->jobs != NULL)
+      send_stop(pool, pool->last_id, 1);
+    for (mpmp_async_t *j = pool->jobs, *next; j != NULL; j = next) {
+      next = j->next;
+      mpmp_async_t *d = maybe_complete(pool, j);
+      if (d) {
+        d->next = done;
+        done = d;
+      }
+    }
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  while (done != NULL) {
+    mpmp_async_t *next = done->next;
+    done->next = NULL;
+    run_callback(done);
+    done = next;
+  }
+}
+
+typedef struct stop_wait {
+  mpmp__pred_fn pred;
+  void *arg;
+  int seen; /* the stop was seen already */
+} stop_wait_t;
+
+static int pred_or_stop(void *arg) {
+  stop_wait_t *w = arg;
+  return w->pred(w->arg) || (!w->seen && mpmp__stopping());
+}
+
+int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
+  for (;;) {
+    stop_wait_t w = {pred, arg, mpmp__stopping()};
+    if (w.seen)
+      stop_pools();
+    double next = w.seen && atomic_load(&stop_told) ? INFINITY
+                                                    : mpmp__stop_next();
+    int rc = mpmp__wait_until(pred_or_stop, &w, fmin(deadline, next));
+    if (pred(arg))
+      return 0;
+    if (rc == MPMP_ETIMEDOUT && !(next < deadline))
+      return rc;
+  }
+}
+
 /* MPMP_PROGRESS: "1" on, "0" off, "auto" when stderr is a terminal. */
 static int progress_wanted(void) {
   const char *p = mpmp__rt.env.PROGRESS;
@@ -901,10 +1112,14 @@ static int progress_wanted(void) {
 }
 
 static void progress_line(const mpmp_async_t *j, double t0, int last) {
-  double el = mpmp__now() - t0, rate = el > 0 ? (double)j->done_items / el : 0;
+  double el = mpmp__now() - t0, ran = (double)(j->done_items - j->resumed);
+  double rate = el > 0 ? ran / el : 0;
   double eta = rate > 0 ? (double)(j->n - j->done_items) / rate : 0;
-  fprintf(stderr, "\r[mpmp] map: %zu/%zu items (%3.0f%%), %.0f items/s, "
-          "ETA %.0f s %s", j->done_items, j->n,
+  char from[64] = "";
+  if (j->resumed > 0)
+    snprintf(from, sizeof from, " (%zu from the checkpoint)", j->resumed);
+  fprintf(stderr, "\r[mpmp] map: %zu/%zu items%s (%3.0f%%), %.0f items/s, "
+          "ETA %.0f s %s", j->done_items, j->n, from,
           100.0 * (double)j->done_items / (double)j->n, rate, eta,
           last ? "\n" : "");
   fflush(stderr);
@@ -916,7 +1131,7 @@ static int wait_with_progress(mpmp_async_t *j, double deadline) {
   int drawn = 0, rc;
   do {
     double slice = fmin(deadline, mpmp__now() + 0.5);
-    rc = mpmp__wait_until(job_ready, j, slice);
+    rc = mpmp__wait_job(job_ready, j, slice);
     if (mpmp__now() - t0 >= 2.0 && (rc == 0 || drawn || rc == MPMP_ETIMEDOUT)) {
       progress_line(j, t0, rc == 0);
       drawn = 1;
@@ -945,7 +1160,7 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   if (j->n > 1 && j->out_size > 0 && progress_wanted())
     rc = wait_with_progress(j, deadline);
   else
-    rc = mpmp__wait_until(job_ready, j, deadline);
+    rc = mpmp__wait_job(job_ready, j, deadline);
   if (rc == MPMP_ETIMEDOUT) {
     pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
     size_t done = j->done_items;
@@ -961,6 +1176,17 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
 static int job_verdict(const mpmp_async_t *j) {
   if (j->cancelled)
     return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
+  if (j->interrupted && j->jpath != NULL)
+    return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
+                     "%zu items done; they are in the checkpoint journal %s: "
+                     "rerun the program with the same MPMP_CHECKPOINT to "
+                     "resume", mpmp__stop_reason(), j->done_items, j->n,
+                     j->jpath);
+  if (j->interrupted)
+    return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
+                     "%zu items done; rerun with MPMP_CHECKPOINT=DIR to "
+                     "resume (this run kept no checkpoint)",
+                     mpmp__stop_reason(), j->done_items, j->n);
   if (j->nfails > 0) {
     const fail_t *f = &j->fails[0];
     return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
@@ -1140,6 +1366,10 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
   return NULL;
 }
 
+int mpmp__async_interrupted(const mpmp_async_t *j) {
+  return atomic_load(&j->ready) && j->interrupted;
+}
+
 int mpmp__async_complete(const mpmp_async_t *j) {
   return atomic_load(&j->ready) && !j->cancelled && j->done_items == j->n;
 }
@@ -1148,6 +1378,8 @@ int mpmp__async_complete(const mpmp_async_t *j) {
 const char *mpmp__async_error(const mpmp_async_t *j) {
   if (j->cancelled)
     return "cancelled";
+  if (j->interrupted)
+    return "interrupted: the job was stopped before its end";
   if (j->nfails > 0)
     return j->fails[0].msg ? j->fails[0].msg : "";
   if (j->lost_fails > 0)
@@ -1161,6 +1393,17 @@ MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
     return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failed_count: "
                                    "the result is not ready");
   return j->nfails;
+}
+
+MPMP_API int mpmp_async_resumed(mpmp_async_t *j, size_t *n) {
+  int rc = mpmp__async_ready(j, "mpmp_async_resumed");
+  if (rc <= 0)
+    return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_resumed: the "
+                                   "result is not ready");
+  if (n == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_async_resumed: n is NULL");
+  *n = j->resumed;
+  return 0;
 }
 
 MPMP_API int mpmp_async_failure(mpmp_async_t *j, int k, size_t *index,
@@ -1372,6 +1615,10 @@ void mpmp__watch_fini(mpmp__watch_t *w) {
 /* ---- destroying a result -------------------------------------------------------- */
 
 static void job_free(mpmp_async_t *j) {
+  if (j->own_jr)
+    mpmp__journal_close(j->jr);
+  mpmp__free(j->done_bits);
+  mpmp__free(j->jpath);
   mpmp__free(j->more);
   mpmp__free(j->links);
   for (int k = 0; k < j->nfails; k++)
@@ -1480,7 +1727,7 @@ MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
                      "%s, or terminate the pool) before joining", feeding,
                      feeding > 1 ? "s" : "", feeding > 1 ? "" : "s",
                      feeding > 1 ? "them" : "it", feeding > 1 ? "them" : "it");
-  rc = mpmp__wait_until(pool_idle, pool, deadline);
+  rc = mpmp__wait_job(pool_idle, pool, deadline);
   if (rc < 0)
     return mpmp__err(rc, "mpmp_pool_join: timed out: the workers are still busy "
                      "after %g s", timeout);
@@ -1559,6 +1806,7 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
   mpmp__free(iters);
   mpmp__free(pool->ranks);
   mpmp__free(pool->inflight);
+  mpmp__free(pool->checkpoint);
   mpmp__free(pool);
   return rc;
 }
