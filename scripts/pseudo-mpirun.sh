@@ -194,6 +194,11 @@ mpirun_pid=$!
 # INT, TERM and HUP all go on as SIGTERM, which mpirun takes to mean: end
 # the whole job.
 trap 'kill -TERM "$mpirun_pid" 2>/dev/null || true' INT TERM HUP
+# SIGUSR1 and SIGUSR2 go on as they are: mpirun passes them to every rank
+# (Slurm's --signal=B:USR1@120 before the walltime: a checkpointing
+# program stops its maps then).
+trap 'kill -USR1 "$mpirun_pid" 2>/dev/null || true' USR1
+trap 'kill -USR2 "$mpirun_pid" 2>/dev/null || true' USR2
 while :; do
   rc=0
   wait "$mpirun_pid" || rc=$?

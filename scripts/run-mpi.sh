@@ -137,6 +137,11 @@ job=$!
 # INT, TERM and HUP all go on as SIGTERM, which every launcher (mpirun,
 # pseudo-mpirun.sh) takes to mean: end the whole job.
 trap 'kill -TERM "$job" 2>/dev/null || true' INT TERM HUP
+# SIGUSR1 and SIGUSR2 go on as they are: mpirun passes them to every rank
+# (Slurm's --signal=B:USR1@120 before the walltime: a checkpointing
+# program stops its maps then).
+trap 'kill -USR1 "$job" 2>/dev/null || true' USR1
+trap 'kill -USR2 "$job" 2>/dev/null || true' USR2
 rc=0
 while :; do
   wait "$job" && rc=0 || rc=$?

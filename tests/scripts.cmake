@@ -104,6 +104,24 @@ set_tests_properties(scripts_slurm_template_local_np3 scripts_pbs_template_local
   LABELS "mpi;scripts"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}")
 
+# The templates' path for a job stopped before its walltime (issue 15),
+# with stand-ins for the scheduler's commands: Slurm's SIGUSR1 reaches
+# slurm.sbatch mid-map, the program exits with 75 and the job is requeued;
+# pbs.job's job stops at the walltime `qstat -f` gave, and submits itself
+# again. The next run resumes from the same checkpoint
+# (tests/scripts/slurm_requeue.sh, pbs_resubmit.sh say what is checked).
+foreach(sched slurm_requeue pbs_resubmit)
+  add_test(NAME scripts_${sched}_np3
+    COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/${sched}.sh"
+            "${SCRIPTS_DIR}" $<TARGET_FILE:checkpoint_map>)
+  set_tests_properties(scripts_${sched}_np3 PROPERTIES
+    TIMEOUT 180
+    PROCESSORS 3
+    LABELS "mpi;scripts"
+    ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+    PASS_REGULAR_EXPRESSION "PASSED")
+endforeach()
+
 # README.md: every fenced block is checked (tests/readme/check_readme.sh:
 # a block is an excerpt of a tested file, a command run here, or a command
 # that a named test runs) and every MPMP_* setting is documented.

@@ -16,7 +16,8 @@
  * default 2), --mode map|imap|exmap|exstream (Pool.map, Pool.imap,
  * Executor.map, Executor.map with a producer), --out FILE (write
  * "index result" lines, or "index FAILED message"), --seed S (another
- * input). Every item x with x % 97 == 13 fails, so that failures are
+ * input), --chunk C (items per chunk; 0, the default: as the call
+ * chooses; imap: 16). Every item x with x % 97 == 13 fails, so that failures are
  * resumed too. It prints how many items this run ran and how many came
  * from the checkpoint.
  */
@@ -65,12 +66,13 @@ static int produce(void *user, void *item) {
 
 static int usage(const char *prog) {
   fprintf(stderr, "usage: %s [--items N] [--item-ms MS] [--mode "
-          "map|imap|exmap|exstream] [--out FILE] [--seed S]\n", prog);
+          "map|imap|exmap|exstream] [--out FILE] [--seed S] [--chunk C]\n", prog);
   return 2;
 }
 
 int main(int argc, char **argv) {
   long long n = 2000, seed = 1;
+  size_t chunk = 0;
   const char *mode = "map", *outpath = NULL;
   for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && !strcmp(argv[i], "--items"))
@@ -83,6 +85,8 @@ int main(int argc, char **argv) {
       outpath = argv[++i];
     else if (i + 1 < argc && !strcmp(argv[i], "--seed"))
       seed = atoll(argv[++i]);
+    else if (i + 1 < argc && !strcmp(argv[i], "--chunk"))
+      chunk = (size_t)atoll(argv[++i]);
     else
       return usage(argv[0]);
   }
@@ -120,7 +124,7 @@ int main(int argc, char **argv) {
   }
   if (rc == 0 && !strcmp(mode, "map")) {
     rc = mpmp_pool_map_async(pool, work, in, (size_t)n, sizeof *in, out,
-                             sizeof *out, 0, NULL, NULL, &res);
+                             sizeof *out, chunk, NULL, NULL, &res);
     if (rc == 0) {
       rc = mpmp_async_get(res, MPMP_FOREVER);
       mpmp_async_resumed(res, &resumed);
@@ -133,13 +137,14 @@ int main(int argc, char **argv) {
     }
   } else if (rc == 0 && !strcmp(mode, "exmap")) {
     rc = mpmp_executor_map(ex, work, in, (size_t)n, sizeof *in, out,
-                           sizeof *out, 0, MPMP_FOREVER);
+                           sizeof *out, chunk, MPMP_FOREVER);
   } else if (rc == 0) { /* imap, exstream: results in order */
     rc = !strcmp(mode, "imap")
              ? mpmp_pool_imap(pool, work, produce, &prod, sizeof *in,
-                              sizeof *out, 16, 0, &it)
+                              sizeof *out, chunk ? chunk : 16, 0, &it)
              : mpmp_executor_map_stream(ex, work, produce, &prod, sizeof *in,
-                                        sizeof *out, 16, 0, &it);
+                                        sizeof *out, chunk ? chunk : 16, 0,
+                                        &it);
     for (long long i = 0; rc == 0 && i < n; i++) {
       size_t idx = 0;
       int r = mpmp_imap_next(it, &out[i], &idx, MPMP_FOREVER);

@@ -272,6 +272,7 @@ static const char *const not_settings[] = {
     "BUILD_DIR",     /* scripts/test.sh, demo.sh: the build folder */
     "CI_STAGES",     /* .ci/run: which stages to run */
     "CMAKE_ARGS",    /* scripts/test.sh: extra cmake options */
+    "JOB_SCRIPT",    /* scripts/pbs.job: the script a stopped job resubmits */
     "COMMON_SOURCED",/* scripts/common.sh: sourced once */
     "LAUNCHER",      /* scripts/slurm.sbatch: srun or mpirun */
     "MPIRUN_ARGS",   /* scripts/run-mpi.sh: extra mpirun options */
@@ -279,6 +280,9 @@ static const char *const not_settings[] = {
     "PROGRAM",       /* scripts/pbs.job: the program to run */
     "PSEUDO_JOB",    /* scripts/pseudo-mpirun.sh: marks its job's processes */
     "PSEUDO_SLOTS",  /* scripts/pseudo-mpirun.sh: slots per pseudo-node */
+    "RESUBMITS",     /* scripts/slurm.sbatch, pbs.job: most resubmits of a
+                        stopped job */
+    "RESUBMITTED",   /* scripts/pbs.job: this job's resubmits so far */
     "ROOT",          /* scripts/common.sh: the source tree */
     "SANITIZE",      /* sanitizer builds (a CMake option; scripts may
                         take it from the environment) */

@@ -13,8 +13,9 @@
  * walltime before it): half for the running chunks, half for the program
  * to write its results and exit.
  *
- * Signals: the main rank takes SIGUSR1 and SIGTERM while it has pool work
- * or has used a journal (mpmp__stop_armed); otherwise, or at a second
+ * Signals: the main rank takes SIGUSR1 and SIGTERM while it has pool work,
+ * has used a journal, or MPMP_CHECKPOINT is set (mpmp__stop_armed: the
+ * stop then also ends the next map at once); otherwise, or at a second
  * signal, the action the program had before mpmp_init runs (by default:
  * the process ends), so a signal never goes unheard. Worker ranks and
  * their task hosts ignore SIGUSR1 (mpirun forwards it to every rank, and
@@ -219,6 +220,8 @@ void mpmp__walltime_setup(int is_main) {
   sa.sa_flags = SA_RESTART;
   wt.main_handlers = sigaction(SIGUSR1, &sa, &wt.old_usr1) == 0 &&
                      sigaction(SIGTERM, &sa, &wt.old_term) == 0;
+  if (mpmp__rt.env.CHECKPOINT[0]) /* a checkpointing job: a signal stops */
+    mpmp__journal_used();         /* its maps, whenever it comes */
   const char *source = NULL;
   double left = time_left(&source), now = mpmp__now();
   if (left < 0 && source != NULL && mpmp__rt.env.WALLTIME[0] == '\0')
