@@ -8,13 +8,16 @@
  * Every figure is the median of several repetitions inside one run; the
  * machines are noisy, so compare medians of several runs too (README.md, "Performance").
  */
+#define _DEFAULT_SOURCE /* mkdtemp */
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mpi.h>
 #include <mpmp.h>
@@ -164,12 +167,15 @@ static int cpu_item(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(cpu_item);
 
-/* Rows of isolated tasks set this around their run (task hosts). */
+/* Rows of isolated tasks set this around their run (task hosts); rows of
+ * checkpointed maps the journals' directory. */
 static int bench_isolate;
+static const char *bench_checkpoint;
 
 static mpmp_pool_t *bench_pool(void) {
   mpmp_pool_t *pool = NULL;
-  mpmp_pool_opts_t o = {.isolate = bench_isolate ? MPMP_ISOLATE_ALWAYS : 0};
+  mpmp_pool_opts_t o = {.isolate = bench_isolate ? MPMP_ISOLATE_ALWAYS : 0,
+                        .checkpoint = bench_checkpoint};
   mpmp_pool_create(&pool, &o);
   return pool;
 }
@@ -220,6 +226,20 @@ static int bench_task_async(double *value) {
   return 0;
 }
 
+/* Remove the journals of a checkpoint directory. */
+static void empty_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[4200];
+  while (d != NULL && (e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') {
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  if (d != NULL)
+    closedir(d);
+}
+
 static int bench_map(double *value, size_t n, size_t chunk, int reps) {
   double t[9];
   int32_t *in = malloc(n * sizeof *in);
@@ -234,6 +254,8 @@ static int bench_map(double *value, size_t n, size_t chunk, int reps) {
     if (mpmp_pool_map(pool, square_int, in, n, sizeof *in, out, sizeof *out, chunk) < 0)
       return -1;
     t[k] = (double)n / (now() - t0);
+    if (bench_checkpoint != NULL) /* each map writes its own journal */
+      empty_dir(bench_checkpoint);
   }
   mpmp_pool_destroy(pool);
   free(in);
@@ -294,6 +316,86 @@ static int bench_crash_recover(double *value) {
   return 0;
 }
 static int bench_map_items(double *value) { return bench_map(value, 10000000, 0, 7); }
+
+/* A fresh directory for journals (under TMPDIR: local disk), or NULL. */
+static char *journal_dir(void) {
+  const char *tmp = getenv("TMPDIR");
+  char *dir = malloc(4096);
+  if (dir == NULL)
+    return NULL;
+  snprintf(dir, 4096, "%s/mpmp-bench-ckpt-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (mkdtemp(dir) == NULL) {
+    free(dir);
+    return NULL;
+  }
+  return dir;
+}
+
+/* The same map with a checkpoint journal (issue 15's cost). */
+static int bench_map_items_checkpoint(double *value) {
+  char *dir = journal_dir();
+  if (dir == NULL)
+    return -1;
+  bench_checkpoint = dir;
+  int rc = bench_map(value, 10000000, 0, 7);
+  bench_checkpoint = NULL;
+  rmdir(dir);
+  free(dir);
+  return rc;
+}
+
+/* A map whose journal holds every item: what a rerun of a finished
+ * program pays (one read of the journal). The journal of map K is made
+ * the journal of map K + 1, as a rerun would find it. */
+static int bench_map_items_resume(double *value) {
+  enum { REPS = 5 };
+  const size_t n = 10000000;
+  double t[REPS];
+  char *dir = journal_dir();
+  int32_t *in = malloc(n * sizeof *in);
+  int64_t *out = malloc(n * sizeof *out);
+  if (dir == NULL || in == NULL || out == NULL)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    in[i] = (int32_t)i;
+  bench_checkpoint = dir;
+  mpmp_pool_t *pool = bench_pool();
+  bench_checkpoint = NULL;
+  int rc = pool ? mpmp_pool_map(pool, square_int, in, n, sizeof *in, out,
+                                sizeof *out, 0) : -1;
+  for (int k = 0; k < REPS && rc == 0; k++) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char from[4200] = "", to[4200];
+    unsigned ord = 0;
+    while (d != NULL && (e = readdir(d)) != NULL)
+      if (sscanf(e->d_name, "map-%u.mpmpj", &ord) == 1)
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+    if (d != NULL)
+      closedir(d);
+    snprintf(to, sizeof to, "%s/map-%04u.mpmpj", dir, ord + 1);
+    if (from[0] == '\0' || rename(from, to) < 0)
+      rc = -1;
+    memset(out, 0, n * sizeof *out);
+    double t0 = now();
+    if (rc == 0 &&
+        mpmp_pool_map(pool, square_int, in, n, sizeof *in, out, sizeof *out,
+                      0) < 0)
+      rc = -1;
+    t[k] = (double)n / (now() - t0);
+    if (rc == 0 && out[n - 1] != (int64_t)(n - 1) * (int64_t)(n - 1))
+      rc = -1; /* the results must be there */
+  }
+  mpmp_pool_destroy(pool);
+  empty_dir(dir);
+  rmdir(dir);
+  free(dir);
+  free(in);
+  free(out);
+  if (rc == 0)
+    *value = median(t, REPS);
+  return rc;
+}
 
 /* 16 CPU-bound items: serial on the main rank, then on the pool. */
 static int bench_cpu_speedup(double *value) {
@@ -793,6 +895,11 @@ static const bench_t benches[] = {
      "that worker (target: <= 20 ms)", 1, bench_crash_recover},
     {"map_items_per_s", "items/s", "map of 10^7 ints to long x*x, auto chunks",
      1, bench_map_items},
+    {"map_items_checkpoint_per_s", "items/s", "map_items_per_s with a "
+     "checkpoint journal in TMPDIR (target: >= 0.8x map_items_per_s)", 1,
+     bench_map_items_checkpoint},
+    {"map_items_resume_per_s", "items/s", "the same map resumed whole from "
+     "its journal (one read of the journal)", 1, bench_map_items_resume},
     {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "
      "(run with mpirun -n 3)", 1, bench_cpu_speedup},
     {"raw_cpu_speedup", "x", "the limit: the same 16 items, 8 on main and 8 "

@@ -50,6 +50,7 @@
 typedef struct head {
   char magic[8];
   uint32_t version, kind;
+  uint32_t sealed, pad; /* 0: the digest is not written yet */
   uint64_t n, in_size, out_size, chunk, digest;
   char task[64];
   uint64_t sum; /* of everything above */
@@ -77,7 +78,11 @@ typedef struct entry {
 
 struct mpmp__journal {
   pthread_mutex_t lock;
+  _Atomic int refs;
   int fd, broken;
+  int unsealed;       /* a new map journal: its digest comes in seal() */
+  const void *input;  /* the map's items, for the digest */
+  size_t input_len;
   char *path;
   head_t head;
   size_t out_size;
@@ -262,13 +267,35 @@ static void journal_free(mpmp__journal_t *j) {
   mpmp__free(j);
 }
 
+static uint64_t head_sum(const head_t *h) {
+  return mpmp__hash64(h, offsetof(head_t, sum), 0x4EAD);
+}
+
+/* A new journal. A map's is written unsealed, without the digest of its
+ * input, so that the map starts at once: seal() hashes the input while
+ * the workers compute, and writes the header again. A run killed before
+ * that leaves an unsealed journal, which the next run starts over. */
 static int start_fresh(mpmp__journal_t *j, const char *fn) {
+  j->unsealed = j->input != NULL;
+  j->head.sealed = !j->unsealed;
+  j->head.digest = 0;
+  j->head.sum = head_sum(&j->head);
   if (ftruncate(j->fd, 0) < 0 ||
       pwrite(j->fd, &j->head, sizeof j->head, 0) != (ssize_t)sizeof j->head ||
       lseek(j->fd, sizeof j->head, SEEK_SET) < 0)
     return io_err(j, "cannot be written", fn);
   j->nents = j->records = 0;
   return 0;
+}
+
+/* The header with the digest of the input (what a resumed map compares
+ * with the journal's). */
+static const head_t *sealed_head(mpmp__journal_t *j) {
+  head_t *h = &j->head;
+  h->digest = j->input ? mpmp__hash64(j->input, j->input_len, 0x1A) : 0;
+  h->sealed = 1;
+  h->sum = head_sum(h);
+  return h;
 }
 
 int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
@@ -295,9 +322,10 @@ int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
   h->in_size = id->in_size;
   h->out_size = id->out_size;
   h->chunk = id->chunk;
-  h->digest = id->digest;
   snprintf(h->task, sizeof h->task, "%s", id->task);
-  h->sum = mpmp__hash64(h, offsetof(head_t, sum), 0x4EAD);
+  j->input = id->input;
+  j->input_len = id->input_len;
+  atomic_store(&j->refs, 1);
   j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   struct stat st;
   int rc = 0;
@@ -318,12 +346,14 @@ int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
     if (read_at(j->fd, &old, sizeof old, 0) < 0)
       rc = io_err(j, "cannot be read", fn);
     else if (memcmp(old.magic, HEAD_MAGIC, 8) || old.version != VERSION ||
-             old.sum != mpmp__hash64(&old, offsetof(head_t, sum), 0x4EAD))
+             old.sum != head_sum(&old))
       rc = mpmp__err(MPMP_ECHECKPOINT, "%s: %s is not an mpmp journal of "
                      "this version (or its header is damaged): remove it, or "
                      "set MPMP_CHECKPOINT_MODE=fresh to start over", fn,
                      j->path);
-    else if ((d = differs(&old, h, why, sizeof why)) != NULL)
+    else if (!old.sealed) /* killed before its digest was written */
+      rc = start_fresh(j, fn);
+    else if ((d = differs(&old, sealed_head(j), why, sizeof why)) != NULL)
       rc = mpmp__err(MPMP_ECHECKPOINT, "%s: the checkpoint journal %s is not "
                      "this map's: %s. Maps are matched by their order in the "
                      "program: run the same program with the same input, or "
@@ -508,9 +538,34 @@ void mpmp__journal_sync(mpmp__journal_t *j) {
   pthread_mutex_unlock(&j->lock);
 }
 
+void mpmp__journal_seal(mpmp__journal_t *j) {
+  if (!j->unsealed)
+    return;
+  uint64_t digest = mpmp__hash64(j->input, j->input_len, 0x1A);
+  pthread_mutex_lock(&j->lock);
+  if (j->unsealed) {
+    head_t h = j->head;
+    h.digest = digest;
+    h.sealed = 1;
+    h.sum = head_sum(&h);
+    if (pwrite(j->fd, &h, sizeof h, 0) != (ssize_t)sizeof h && !j->broken) {
+      j->broken = 1;
+      MPMP__WARN("the checkpoint journal %s could not be written (%s): this "
+                 "map goes on without it", j->path, strerror(errno));
+    }
+    j->head = h;
+    j->unsealed = 0;
+  }
+  pthread_mutex_unlock(&j->lock);
+}
+
+void mpmp__journal_ref(mpmp__journal_t *j) { atomic_fetch_add(&j->refs, 1); }
+
 void mpmp__journal_close(mpmp__journal_t *j) {
-  if (j != NULL)
-    journal_free(j);
+  if (j == NULL || atomic_fetch_sub(&j->refs, 1) != 1)
+    return;
+  mpmp__journal_seal(j); /* a map that ended before its seal */
+  journal_free(j);
 }
 
 /* MPMP_CHECKPOINT (or a pool's checkpoint option) must be a directory

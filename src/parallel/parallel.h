@@ -221,7 +221,9 @@ typedef struct mpmp__journal_id {
   uint64_t n;       /* items (imap: 0, unknown) */
   uint64_t in_size, out_size;
   uint64_t chunk;   /* imap: items per chunk (records fall on its bounds) */
-  uint64_t digest;  /* map: of the whole input (imap: per record) */
+  const void *input; /* map: its items, whose digest identifies it (imap:
+                        NULL; each record carries its items' digest) */
+  size_t input_len;
 } mpmp__journal_id_t;
 typedef void (*mpmp__journal_fail_fn)(void *arg, uint64_t index, int rank,
                                       int code, const char *msg, size_t len);
@@ -243,6 +245,11 @@ void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
                           uint32_t nwire, int stopped, int rank,
                           uint64_t in_digest);
 void mpmp__journal_sync(mpmp__journal_t *j);
+/* A new map journal gets its input's digest here (the map's thread, after
+ * the first chunks were dealt: the hash overlaps the workers' work). */
+void mpmp__journal_seal(mpmp__journal_t *j);
+/* References: open gives one; close drops one (the last seals and frees). */
+void mpmp__journal_ref(mpmp__journal_t *j);
 void mpmp__journal_close(mpmp__journal_t *j);
 int mpmp__journal_check_dir(const char *dir, const char *what);
 

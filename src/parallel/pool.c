@@ -857,8 +857,8 @@ static int map_journal(mpmp_async_t *j, mpmp_task_fn fn, mpmp__journal_t *jr,
   } else if (mpmp__pool_checkpoint(j->pool) != NULL) {
     mpmp__journal_id_t id = {
         .kind = MPMP__JOURNAL_MAP, .task = mpmp_task_name(fn), .n = j->n,
-        .in_size = j->in_size, .out_size = j->out_size,
-        .digest = mpmp__hash64(j->in, j->n * j->in_size, 0x1A)};
+        .in_size = j->in_size, .out_size = j->out_size, .input = j->in,
+        .input_len = j->n * j->in_size};
     rc = mpmp__journal_open(mpmp__pool_checkpoint(j->pool), &id, &j->jr,
                             name);
     j->own_jr = j->jr != NULL;
@@ -895,9 +895,18 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
     job_free(j);
     return rc;
   }
+  /* the job may complete (and drop its journal) before seal() is done */
+  mpmp__journal_t *seal = j->own_jr ? j->jr : NULL;
+  if (seal != NULL)
+    mpmp__journal_ref(seal);
   if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
     job_free(j);
+    mpmp__journal_close(seal);
     return rc;
+  }
+  if (seal != NULL) {
+    mpmp__journal_seal(seal);
+    mpmp__journal_close(seal);
   }
   *res = j;
   return 0;
