@@ -41,7 +41,8 @@ MPMP_TASK(count_runs);
 static int work(mpmp_ctx_t *ctx) {
   const long long *x = mpmp_arg(ctx, NULL);
   if (item_ms > 0) {
-    struct timespec ts = {0, (long)(item_ms * 1e6)};
+    struct timespec ts = {(time_t)(item_ms / 1000),
+                          (long)(item_ms * 1e6) % 1000000000L};
     nanosleep(&ts, NULL);
   }
   mpmp_value_add(runs, 1, NULL);

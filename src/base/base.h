@@ -61,6 +61,8 @@ _Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what);
 void mpmp__log(const char *level, const char *fmt, ...) MPMP_PRINTF(2, 3);
 #define MPMP__WARN(...) mpmp__log("WARN", __VA_ARGS__)
 #define MPMP__ERROR(...) mpmp__log("ERROR", __VA_ARGS__)
+/* What the user asked for and should know of (a stop at the walltime). */
+#define MPMP__NOTE(...) mpmp__log("NOTE", __VA_ARGS__)
 
 /* ---- allocation: every allocation goes through these ------------------- */
 

@@ -262,7 +262,7 @@ int mpmp__stopping(void) {
       snprintf(wt.reason, sizeof wt.reason, "%s came",
                sig == SIGTERM ? "SIGTERM" : "SIGUSR1");
     atomic_store_explicit(&wt.stopped, 1, memory_order_release);
-    MPMP__WARN("%s: pools deal no more work; the running chunks get %g s "
+    MPMP__NOTE("%s: pools deal no more work; the running chunks get %g s "
                "(MPMP_STOP_GRACE) to finish", wt.reason,
                mpmp__rt.env.STOP_GRACE);
   }

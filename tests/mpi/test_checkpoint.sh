@@ -132,6 +132,48 @@ read -r ran resumed < <(counts)
   fail "MPMP_WALLTIME: the rerun ran $ran and resumed $resumed of 4000"
 echo "MPMP_WALLTIME: exit status 75, rerun ran $ran of 4000"
 
+# Slurm's end time, from SLURM_JOB_END_TIME and from `squeue` (a stand-in
+# that says 3 s are left), stops the map the same way.
+mkdir -p "$tmp/bin"
+printf '#!/bin/sh\necho 0:03\n' >"$tmp/bin/squeue"
+chmod +x "$tmp/bin/squeue"
+for how in end_time squeue; do
+  if [[ "$how" == end_time ]]; then
+    envs=(SLURM_JOB_END_TIME=$(($(date +%s) + 4)))
+  else
+    envs=(SLURM_JOB_ID=4242 "PATH=$PATH:$tmp/bin")
+  fi
+  run "slurm-$how" MPMP_CHECKPOINT="$tmp/slurm-$how" MPMP_STOP_GRACE=0.5 \
+    "${envs[@]}" -- --chunk 50 --items 4000 --item-ms $MS
+  ((rc == 75)) || fail "Slurm's end time ($how): exit status $rc, expected 75"
+  grep -q "the walltime (Slurm (" "$tmp/log" ||
+    fail "Slurm's end time ($how): no message naming it"
+done
+echo "Slurm's end time (SLURM_JOB_END_TIME, squeue): exit status 75"
+
+# Items that run past the grace are told to stop; they did not finish, so
+# the rerun runs them (and gives the results of a run without stop).
+run ref-long -- --items 10 --item-ms 1200 --chunk 1 --out "$tmp/ref-long"
+((rc == 0)) || fail "long items: the run without checkpoint exited with $rc"
+dir="$tmp/long"
+env MPMP_CHECKPOINT="$dir" MPMP_STOP_GRACE=0.2 bash "$run_mpi" --timeout 0 \
+  "${launch[@]}" "$program" --items 10 --item-ms 1200 --chunk 1 >"$tmp/log" 2>&1 &
+bg=$!
+for ((i = 0; i < 600; i++)); do
+  (($(stat -c %s "$dir/map-0001.mpmpj" 2>/dev/null || echo 0) > 300)) && break
+  sleep 0.05
+done
+kill -USR1 "$bg"
+wait "$bg"
+st=$?
+((st == 75)) || fail "long items: exit status $st, expected 75"
+run long-again MPMP_CHECKPOINT="$dir" -- --items 10 --item-ms 1200 --chunk 1 \
+  --out "$tmp/again"
+cmp -s "$tmp/ref-long" "$tmp/again" || fail "long items: the rerun's results differ"
+read -r ran resumed < <(counts)
+((ran + resumed == 10 && ran >= 2)) || fail "long items: ran $ran, resumed $resumed"
+echo "items past the grace: stopped, rerun ran $ran of 10, results identical"
+
 # Another input with the same checkpoint: refused, naming the journal.
 run other MPMP_CHECKPOINT="$tmp/wall" -- --items 4000 --item-ms 0 --seed 2
 ((rc != 0)) || fail "a journal of another input was used"
