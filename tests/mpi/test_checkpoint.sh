@@ -125,11 +125,15 @@ run wall MPMP_CHECKPOINT="$dir" MPMP_WALLTIME=3 MPMP_STOP_GRACE=0.5 -- --chunk 5
 ((rc == 75)) || fail "MPMP_WALLTIME: exit status $rc, expected 75"
 grep -q "the map was stopped (the walltime (MPMP_WALLTIME) ends in" "$tmp/log" ||
   fail "MPMP_WALLTIME: no message naming the walltime"
-run wall-again MPMP_CHECKPOINT="$dir" -- --chunk 50 --items 4000 --item-ms $MS
+run wall-again MPMP_CHECKPOINT="$dir" MPMP_PROGRESS=1 -- --chunk 50 \
+  --items 4000 --item-ms $MS
 ((rc == 0)) || fail "MPMP_WALLTIME: the rerun exited with $rc"
 read -r ran resumed < <(counts)
 ((resumed > 0 && ran + resumed == 4000)) ||
   fail "MPMP_WALLTIME: the rerun ran $ran and resumed $resumed of 4000"
+# the rerun runs over 2 s: its progress bar shows the resumed items apart
+grep -q "\[mpmp\] map: 4000/4000 items ($resumed from the checkpoint) (100%)" \
+  "$tmp/log" || fail "MPMP_WALLTIME: no progress line with the resumed items"
 echo "MPMP_WALLTIME: exit status 75, rerun ran $ran of 4000"
 
 # Slurm's end time, from SLURM_JOB_END_TIME and from `squeue` (a stand-in

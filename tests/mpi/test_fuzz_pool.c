@@ -229,6 +229,8 @@ static void fuzz_async_null(void **state) {
   FZ_ERR(MPMP_EINVAL, mpmp_async_failed_count(NULL));
   FZ_ERR(MPMP_EINVAL, mpmp_async_failure(NULL, 0, &index, &rank, &msg));
   FZ_ERR(MPMP_EINVAL, mpmp_async_result(NULL, &data, &size));
+  FZ_ERR(MPMP_EINVAL, mpmp_async_resumed(NULL, &size));
+  FZ_ERR(MPMP_EINVAL, mpmp_async_resumed(NULL, NULL));
   mpmp_async_destroy(NULL);
   FZ_DONE();
 }
@@ -249,6 +251,7 @@ static void fuzz_async_states(void **state) {
   FZ_ERR(MPMP_EAGAIN, mpmp_async_successful(j));
   FZ_ERR(MPMP_EAGAIN, mpmp_async_result(j, NULL, NULL));
   FZ_ERR(MPMP_EAGAIN, mpmp_async_failure(j, 0, &index, NULL, &msg));
+  FZ_ERR(MPMP_EAGAIN, mpmp_async_resumed(j, &index));
   FZ_EQ(0, mpmp_async_get(j, 30));
   /* ready */
   FZ_ERR(MPMP_EINVAL, mpmp_async_wait(j, NAN));
@@ -256,6 +259,9 @@ static void fuzz_async_states(void **state) {
   FZ_EQ(1, mpmp_async_ready(j));
   FZ_EQ(1, mpmp_async_successful(j));
   FZ_EQ(0, mpmp_async_failed_count(j));
+  FZ_EQ(0, mpmp_async_resumed(j, &index));
+  FZ_EQ(0, (long long)index); /* no checkpoint: nothing resumed */
+  FZ_ERR(MPMP_EINVAL, mpmp_async_resumed(j, NULL));
   FZ_EQ(0, mpmp_async_result(j, NULL, NULL));
   FZ_ERR(MPMP_EINVAL, mpmp_async_failure(j, 0, &index, NULL, &msg));
   FZ_ERR(MPMP_EINVAL, mpmp_async_failure(j, -1, &index, NULL, &msg));
