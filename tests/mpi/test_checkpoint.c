@@ -389,6 +389,42 @@ static void imap_resumes_and_checks_its_input(void **state) {
   OK(mpmp_pool_destroy(pool));
 }
 
+/* imap_unordered over a whole journal: every result once, with its
+ * index, and nothing runs. */
+static void imap_unordered_resumes(void **state) {
+  (void)state;
+  fill(0);
+  OK(run_imap(NULL, 11, 8, &ref));
+  const char *a = new_dir();
+  OK(run_imap(a, 11, 8, &got)); /* writes the journal */
+  mpmp_pool_t *pool = pool_in(carry(a));
+  mpmp_imap_t *it = NULL;
+  producer_t prod = {0, 11};
+  static unsigned char seen[N];
+  memset(seen, 0, sizeof seen);
+  int64_t before = runs_now();
+  OK(mpmp_pool_imap_unordered(pool, square, produce, &prod, sizeof(item_t),
+                              sizeof(int64_t), 8, 0, &it));
+  for (int i = 0; i < N; i++) {
+    int64_t v;
+    size_t idx = N;
+    int rc = mpmp_imap_next(it, &v, &idx, T_OUT);
+    if (rc != 0 && rc != MPMP_ETASK)
+      fail_msg("imap_unordered: %s: %s", mpmp_err_name(rc), mpmp_errmsg());
+    assert_true(idx < N && !seen[idx]);
+    seen[idx] = 1;
+    if (rc == 0)
+      EQ(v, ref.out[idx]);
+    else
+      HAS_MSG("is unlucky");
+  }
+  int64_t spare;
+  RC(mpmp_imap_next(it, &spare, NULL, T_OUT), MPMP_EEOF);
+  mpmp_imap_destroy(it);
+  OK(mpmp_pool_destroy(pool));
+  EQ(runs_now() - before, 0);
+}
+
 static void executor_map_resumes(void **state) {
   (void)state;
   fill(8);
@@ -481,6 +517,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(map_refuses_another_maps_journal),
       cmocka_unit_test(pool_refuses_a_directory_it_cannot_write),
       cmocka_unit_test(imap_resumes_and_checks_its_input),
+      cmocka_unit_test(imap_unordered_resumes),
       cmocka_unit_test(executor_map_resumes),
       cmocka_unit_test(sigusr1_interrupts_the_map),
   };
