@@ -374,6 +374,30 @@ size_t mpmp__journal_records(const mpmp__journal_t *j) { return j->nents; }
 const char *mpmp__journal_path(const mpmp__journal_t *j) { return j->path; }
 uint64_t mpmp__journal_chunk(const mpmp__journal_t *j) { return j->head.chunk; }
 
+/* Bits [from, to) on: whole bytes at once (a record holds millions). */
+static void set_range(unsigned char *bits, size_t from, size_t to) {
+  for (; from < to && (from & 7); from++)
+    bits[from >> 3] |= (unsigned char)(1u << (from & 7));
+  if (to - from >= 8) {
+    memset(bits + (from >> 3), 0xff, (to - from) >> 3);
+    from += (to - from) & ~(size_t)7;
+  }
+  for (; from < to; from++)
+    bits[from >> 3] |= (unsigned char)(1u << (from & 7));
+}
+
+static size_t count_bits(const unsigned char *bits, size_t n) {
+  size_t done = 0, i = 0;
+  for (; i + 64 <= n; i += 64) {
+    uint64_t w;
+    memcpy(&w, bits + (i >> 3), 8);
+    done += (size_t)__builtin_popcountll(w);
+  }
+  for (; i < n; i++)
+    done += (bits[i >> 3] >> (i & 7)) & 1;
+  return done;
+}
+
 static void set_bit(unsigned char *bits, size_t i, int on) {
   if (on)
     bits[i >> 3] |= (unsigned char)(1u << (i & 7));
@@ -391,7 +415,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
                          const char *in, char *out, unsigned char *bits,
                          size_t *ndone, mpmp__journal_fail_fn fail, void *arg,
                          const char *fn) {
-  size_t osz = j->out_size, isz = j->head.in_size, done = 0;
+  size_t osz = j->out_size, isz = j->head.in_size;
   char *tail = NULL;
   size_t tail_cap = 0;
   int rc = 0;
@@ -440,8 +464,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
                    mpmp__hash64(tail, tlen, 0x7A11);
     if (sum != r->psum)
       continue; /* damaged (lost power?): its items run again */
-    for (uint32_t i = 0; i < r->count; i++)
-      set_bit(bits, at + i, 1);
+    set_range(bits, at, at + r->count);
     const char *p = tail;
     for (uint32_t f = 0; f < r->nfail; f++) {
       jfail_t jf;
@@ -457,9 +480,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
     }
   }
   mpmp__free(tail);
-  for (size_t i = 0; rc == 0 && i < n; i++)
-    done += (bits[i >> 3] >> (i & 7)) & 1;
-  *ndone = done;
+  *ndone = rc == 0 ? count_bits(bits, n) : 0;
   return rc;
 }
 

@@ -166,8 +166,10 @@ static void skip_done(mpmp_async_t *j) {
   if (j->done_bits == NULL)
     return;
   while (j->next_item < j->n) {
-    if (j->done_bits[j->next_item >> 3] == 0xff && (j->next_item & 7) == 0)
-      j->next_item += 8;
+    uint64_t w;
+    if ((j->next_item & 63) == 0 && j->next_item + 64 <= j->n &&
+        (memcpy(&w, j->done_bits + (j->next_item >> 3), 8), w == ~0ull))
+      j->next_item += 64; /* a resumed map skips millions of items */
     else if (is_done(j->done_bits, j->next_item))
       j->next_item++;
     else
