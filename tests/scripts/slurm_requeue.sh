@@ -20,8 +20,10 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/bin"
 cat >"$tmp/bin/srun" <<EOF
 #!/usr/bin/env bash
-# srun's stand-in: its options go, the ranks start through run-mpi.sh
-while [[ "\$1" == --* ]]; do shift; done
+# srun's stand-in: its options are noted and go, the ranks start through
+# run-mpi.sh
+echo "SRUN_CPUS_PER_TASK=\${SRUN_CPUS_PER_TASK:-}" >"$tmp/srun.args"
+while [[ "\$1" == --* ]]; do echo "\$1" >>"$tmp/srun.args"; shift; done
 exec bash "$scripts/run-mpi.sh" --timeout 0 -n 3 "\$@"
 EOF
 cat >"$tmp/bin/scontrol" <<EOF
@@ -43,6 +45,7 @@ bash "$scripts/run-mpi.sh" --timeout 0 -n 3 "$program" "${args[@]}" \
 
 job() { # the batch script as Slurm would start it, in the background
   env PATH="$tmp/bin:$PATH" SLURM_JOB_ID=4242 SLURM_SUBMIT_DIR="$tmp" \
+    SLURM_CPUS_PER_TASK=1 \
     SLURM_RESTART_COUNT="$1" MPMP_STOP_GRACE=5 MPMP_RESUBMITS="${2:-20}" \
     bash "$scripts/slurm.sbatch" "$program" "${args[@]}" --out "$tmp/out" \
     >"$tmp/log" 2>&1 &
@@ -66,6 +69,9 @@ grep -qx "requeue 4242" "$tmp/scontrol.log" 2>/dev/null ||
 grep -q "requeueing job 4242 to resume from $ckpt" "$tmp/log" ||
   fail "run 1: the script did not say it requeues"
 [[ -e "$tmp/out" ]] && fail "run 1: the stopped program wrote results"
+grep -qx -- "--cpus-per-task=1" "$tmp/srun.args" &&
+  grep -qx "SRUN_CPUS_PER_TASK=1" "$tmp/srun.args" ||
+  fail "run 1: srun was not given the job's --cpus-per-task ($(tr '\n' ' ' <"$tmp/srun.args"))"
 echo "run 1: stopped by SIGUSR1, exit status 75, requeued"
 
 # Run 2: the requeued job.
