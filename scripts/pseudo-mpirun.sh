@@ -178,6 +178,10 @@ reap_job() {
   done
 }
 
+# Open MPI's session directories (/tmp/ompi.<node>.<uid>) go in our own
+# temp dir (orte_tmpdir_base): the pseudo-nodes' names are the same for
+# every user of the machine, and a directory that root or another user
+# left under /tmp would stop the daemons (mkdir: Permission denied).
 # mpirun runs in the background so that a TERM/INT sent to this script is
 # passed on (mpirun then ends the whole job) and the temp dir still goes.
 # "<&0" keeps stdin, which a background job would otherwise lose. mpirun
@@ -187,7 +191,7 @@ bind=()
 mpmp_die_with_shell
 ${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
 mpirun --hostfile "$tmp/hostfile" --map-by node "${bind[@]}" \
-  --mca plm_rsh_agent "$tmp/launch" \
+  --mca plm_rsh_agent "$tmp/launch" --mca orte_tmpdir_base "$tmp" \
   --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
   --oversubscribe "$@" <&0 &
 mpirun_pid=$!

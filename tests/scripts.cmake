@@ -122,6 +122,19 @@ foreach(sched slurm_requeue pbs_resubmit)
     PASS_REGULAR_EXPRESSION "PASSED")
 endforeach()
 
+# Pseudo-nodes for a user other than the one who used them last (issue
+# 18): root leaves Open MPI session directories, then user nobody runs a
+# job on two pseudo-nodes (skipped where that cannot be arranged).
+add_test(NAME scripts_pseudo_other_user
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/pseudo_other_user.sh"
+          "${MPMP_RUN_MPI}" $<TARGET_FILE:mpmp-info>)
+set_tests_properties(scripts_pseudo_other_user PROPERTIES
+  TIMEOUT 90
+  PROCESSORS 2
+  LABELS "mpi;scripts;pseudo"
+  SKIP_RETURN_CODE 77
+  PASS_REGULAR_EXPRESSION "PASSED")
+
 # README.md: every fenced block is checked (tests/readme/check_readme.sh:
 # a block is an excerpt of a tested file, a command run here, or a command
 # that a named test runs) and every MPMP_* setting is documented.
