@@ -60,35 +60,50 @@ mpmp__missing_packages() {
   done
 }
 
-# Installs what mpmp needs to build and test, on Debian and derivatives.
-# Nothing is fetched when everything is there already (no apt-get update).
+# What mpmp needs, as "check|Debian package": a command in PATH, or
+# pkg:NAME (a pkg-config module), or hdr:FILE (a C header the compiler
+# finds). The tools are looked for first, wherever they come from (a
+# cluster's modules, another distribution); apt installs only what is
+# missing, and only where apt exists.
+mpmp__needs() {
+  printf '%s\n' "cc|gcc" "make|make" "hdr:stdio.h|libc6-dev" "cmake|cmake" \
+    "pkg-config|pkg-config" "mpicc|libopenmpi-dev" "mpirun|openmpi-bin" \
+    "pkg:hwloc|libhwloc-dev" "unshare|util-linux" "pgrep|procps"
+  [[ "${1:-test}" == demo ]] || printf '%s\n' "pkg:cmocka|libcmocka-dev"
+}
+
+mpmp__have() {
+  case "$1" in
+  pkg:*) pkg-config --exists "${1#pkg:}" 2>/dev/null ;;
+  hdr:*) command -v cc >/dev/null 2>&1 &&
+    printf '#include <%s>\n' "${1#hdr:}" | cc -E -x c - >/dev/null 2>&1 ;;
+  *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+# Installs what mpmp needs to build and test (mpmp_setup demo: to build
+# and run the demo, without CMocka): nothing when the tools are there,
+# else the Debian packages of those missing (apt-get, with sudo when not
+# root); elsewhere it says what to install. MPMP_SKIP_SETUP=1: nothing.
 mpmp_setup() {
   if [[ "${MPMP_SKIP_SETUP:-0}" == 1 ]]; then
     return 0
   fi
-  if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
-    # Not Debian: check for the tools and say what is missing rather than
-    # guessing another package manager.
-    local tool missing=()
-    for tool in cc make cmake pkg-config mpicc mpirun unshare; do
-      command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-    done
-    for tool in hwloc cmocka; do
-      pkg-config --exists "$tool" 2>/dev/null || missing+=("$tool (pkg-config)")
-    done
-    if ((${#missing[@]})); then
-      mpmp_die "no apt-get here; install these yourself: ${missing[*]}"
+  local need check pkgs=() tools=()
+  while IFS= read -r need; do
+    check="${need%%|*}"
+    if ! mpmp__have "$check"; then
+      tools+=("${check#*:}")
+      pkgs+=("${need#*|}")
     fi
+  done < <(mpmp__needs "${1:-test}")
+  if ((${#pkgs[@]} == 0)); then
     return 0
   fi
-
-  local wanted=(cmake pkg-config libopenmpi-dev openmpi-bin libhwloc-dev hwloc
-                libcmocka-dev util-linux procps)
-  # A C toolchain: build-essential if present, else just gcc, make and libc.
-  if [[ -n "$(mpmp__missing_packages build-essential)" ]]; then
-    wanted+=(gcc make libc6-dev)
+  if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+    mpmp_die "missing: ${tools[*]}; no apt-get here: install them (or load their modules), or set MPMP_SKIP_SETUP=1"
   fi
-  mpmp_install_packages "${wanted[@]}"
+  mpmp_install_packages "${pkgs[@]}"
 }
 
 # Installs the Debian packages "$@" that are missing: what every build and

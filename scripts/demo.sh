@@ -21,9 +21,15 @@ if [[ "${1:-}" == --pseudo ]]; then
   shift 2
 fi
 
-mpmp_setup
-# shellcheck disable=SC2119 # no extra cmake arguments here
-mpmp_build
+mpmp_setup demo
+# Without CMocka the demo is built without the tests (they need it).
+if pkg-config --exists cmocka 2>/dev/null; then
+  # shellcheck disable=SC2119 # no extra cmake arguments here
+  mpmp_build
+else
+  mpmp_log "CMocka not found: building without the tests (-DMPMP_BUILD_TESTS=OFF)"
+  mpmp_build -DMPMP_BUILD_TESTS=OFF
+fi
 demo="$MPMP_BUILD_DIR/apps/examples/demo_parallel_map"
 [[ -x "$demo" ]] || mpmp_die "$demo was not built (is MPMP_BUILD_APPS off?)"
 

@@ -21,7 +21,8 @@ cmake_args=()
 if [[ -n "${MPMP_CMAKE_ARGS:-}" ]]; then
   read -r -a cmake_args <<<"$MPMP_CMAKE_ARGS"
 fi
-mpmp_build ${cmake_args[@]+"${cmake_args[@]}"}
+# ON: a build the demo made without tests gets them back
+mpmp_build -DMPMP_BUILD_TESTS=ON ${cmake_args[@]+"${cmake_args[@]}"}
 mpmp_mpi_env
 
 ctest_args=(--output-on-failure --no-tests=error)
