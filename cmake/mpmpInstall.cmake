@@ -80,6 +80,7 @@ write_basic_package_version_file(
   COMPATIBILITY SameMajorVersion)
 install(FILES "${PROJECT_BINARY_DIR}/mpmpConfig.cmake"
               "${PROJECT_BINARY_DIR}/mpmpConfigVersion.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/mpmpMpiFlavour.cmake"
   DESTINATION "${MPMP_INSTALL_CMAKEDIR}" COMPONENT Development)
 
 # --- pkg-config --------------------------------------------------------------

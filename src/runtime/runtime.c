@@ -57,9 +57,55 @@ int mpmp__check_main(const char *fn) {
 
 static int agree(int rc);
 
+/*
+ * The MPI library this process runs with must be the one mpmp was built
+ * with: a program linked with another MPI (both libmpi.so.40 and
+ * libmpich.so.12 loaded), or modules that put another MPI first, died in
+ * MPI_Comm_dup with nothing said. MPI_Get_library_version may be called
+ * before MPI_Init and has the same signature in every MPI, so it is asked
+ * first (into a buffer as large as any MPI's largest answer). Open MPI's
+ * ABI changes with its major version; MPICH, Intel MPI, MVAPICH and Cray
+ * MPICH share one.
+ */
+static int check_mpi_library(void) {
+  char lib[8193] = "";
+  int len = 0;
+  if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS)
+    return 0;
+  lib[sizeof lib - 1] = '\0';
+  lib[strcspn(lib, "\n")] = '\0';
+  char built[64];
+  int ok;
+#if defined(OPEN_MPI)
+  snprintf(built, sizeof built, "Open MPI %d.%d.%d", OMPI_MAJOR_VERSION,
+           OMPI_MINOR_VERSION, OMPI_RELEASE_VERSION);
+  const char *v = strstr(lib, "Open MPI v");
+  ok = v != NULL && atoi(v + strlen("Open MPI v")) == OMPI_MAJOR_VERSION;
+#elif defined(MPICH_VERSION)
+  snprintf(built, sizeof built, "MPICH %s (or an MPI of its ABI)",
+           MPICH_VERSION);
+  ok = strstr(lib, "MPICH") || strstr(lib, "Intel(R) MPI") ||
+       strstr(lib, "MVAPICH");
+#else
+  snprintf(built, sizeof built, "an MPI %d.%d", MPI_VERSION, MPI_SUBVERSION);
+  ok = 1; /* nothing to compare with */
+#endif
+  if (ok)
+    return 0;
+  return mpmp__err(MPMP_EMPI, "mpmp_init(): mpmp was built with %s, but "
+                   "this process runs with '%.200s': the program links "
+                   "another MPI than mpmp's (`ldd PROGRAM | grep -i mpi` "
+                   "shows two), or a module or LD_LIBRARY_PATH put another "
+                   "MPI first. Build the program and mpmp with the same "
+                   "MPI and run them with its mpirun", built, lib);
+}
+
 static int start_mpi(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
   int inited = 0, finalized = 0, provided = 0;
+  int rc = check_mpi_library();
+  if (rc < 0)
+    return rc;
   MPI_Initialized(&inited);
   MPI_Finalized(&finalized);
   if (finalized) /* any MPI call now would end the process */

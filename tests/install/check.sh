@@ -135,6 +135,27 @@ cmake -S "$here/cxx" -B "$tmp/cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cxx.
 cmake --build "$tmp/cxx" --parallel "$(mpmp_nproc)" ||
   mpmp_die "building the C++-only outside project failed"
 
+# An mpmp built with another MPI than the project's (issue 18): the
+# installed config made to say so (a copy of the prefix's config dir);
+# find_package must refuse, naming both, instead of a program that loads
+# two MPI libraries.
+step "find_package(mpmp) of an mpmp built with another MPI: refused"
+cfgdir="$(dirname "$(find "$prefix" -name mpmpConfig.cmake | head -n 1)")"
+grep -q 'set(mpmp_MPI_FLAVOUR "Open MPI [0-9]*")\|set(mpmp_MPI_FLAVOUR "MPICH")' \
+  "$cfgdir/mpmpConfig.cmake" ||
+  mpmp_die "mpmpConfig.cmake does not record the MPI mpmp was built with"
+other="$tmp/other-mpi/lib/cmake/mpmp"
+mkdir -p "$other"
+cp -r "$cfgdir/." "$other/"
+sed -i 's/set(mpmp_MPI_FLAVOUR "[^"]*")/set(mpmp_MPI_FLAVOUR "Open MPI 99")/' \
+  "$other/mpmpConfig.cmake"
+if cmake -S "$here" -B "$tmp/cmake-other" -Dmpmp_DIR="$other" \
+  >"$tmp/other.log" 2>&1; then
+  mpmp_die "find_package accepted an mpmp built with another MPI"
+fi
+grep -q "mpmp was built with Open MPI 99, but this project found" "$tmp/other.log" ||
+  { cat "$tmp/other.log"; mpmp_die "find_package did not say which MPIs differ"; }
+
 step "pkg-config --cflags --libs mpmp: $(pkg-config --cflags --libs mpmp)"
 step "pkg-config --static --libs mpmp: $(pkg-config --static --libs mpmp)"
 make --no-print-directory -f "$here/Makefile" O="$tmp" all ||
