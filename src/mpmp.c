@@ -5,6 +5,7 @@
  * (see the layers in base/base.h and runtime/rt.h for what each hook
  * does and when).
  */
+#include "mpmp/comm.h"
 #include "mgr.h"
 #include "objects.h"
 #include "parallel.h"
@@ -43,6 +44,12 @@ static const mpmp__module_t modules[] = {
 MPMP_API int mpmp_init(int *argc, char ***argv) {
   return mpmp__runtime_init(modules, (int)(sizeof modules / sizeof *modules),
                             argc, argv);
+}
+
+MPMP_API int mpmp_init_comm(MPI_Comm comm, int root) {
+  return mpmp__runtime_init_comm(modules,
+                                 (int)(sizeof modules / sizeof *modules),
+                                 comm, root);
 }
 
 MPMP_API int mpmp_finalize(void) { return mpmp__runtime_finalize(); }

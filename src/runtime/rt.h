@@ -55,6 +55,10 @@ typedef struct mpmp__module {
 #define MPMP__MAX_MODULES 32
 int mpmp__runtime_init(const mpmp__module_t *mods, int n, int *argc,
                        char ***argv);
+/* The same over the program's communicator, `root` its main rank (MPI
+ * already initialized by the program). */
+int mpmp__runtime_init_comm(const mpmp__module_t *mods, int n, MPI_Comm comm,
+                            int root);
 int mpmp__runtime_finalize(void);
 
 /* ---- the runtime's state ----------------------------------------------------- */
@@ -67,6 +71,10 @@ typedef struct mpmp__rt {
   _Atomic int state;
   pthread_mutex_t life_lock; /* held while mpmp_init/mpmp_finalize change state */
   int mpi_owned;            /* mpmp called MPI_Init_thread */
+  /* the ranks mpmp runs on (mpmp_init: MPI_COMM_WORLD; mpmp_init_comm:
+   * the program's) and the one of them that is the main rank */
+  MPI_Comm base_comm;
+  int base_root;
   MPI_Comm node_comm;       /* ranks sharing memory with this one */
   mpmp__env_t env;
   mpmp__topo_t topo;

@@ -129,9 +129,9 @@ static int start_mpi(int *argc, char ***argv) {
 
 /* mpmp's communicators return errors to mpmp instead of ending the job
  * (MPI's default), so that each becomes an error code with a message; the
- * program's MPI_COMM_WORLD keeps whatever handler it has. */
-static int dup_comm(MPI_Comm *c, const char *what) {
-  TRY_MPI(MPI_Comm_dup(MPI_COMM_WORLD, c), what);
+ * program's communicators keep whatever handler they have. */
+static int dup_comm(MPI_Comm base, MPI_Comm *c, const char *what) {
+  TRY_MPI(MPI_Comm_dup(base, c), what);
   TRY_MPI(MPI_Comm_set_errhandler(*c, MPI_ERRORS_RETURN),
           "MPI_Comm_set_errhandler");
   return 0;
@@ -140,8 +140,22 @@ static int dup_comm(MPI_Comm *c, const char *what) {
 static int make_comms(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc;
-  if ((rc = dup_comm(&mpmp__net.comm, "MPI_Comm_dup")) < 0 ||
-      (rc = dup_comm(&mpmp__net.data_comm, "MPI_Comm_dup")) < 0)
+  /* Over the program's communicator (mpmp_init_comm), its root becomes
+   * rank 0, the main rank, and the others keep their order. */
+  MPI_Comm base = rt->base_comm, split = MPI_COMM_NULL;
+  if (rt->base_root != 0) {
+    int r = 0;
+    TRY_MPI(MPI_Comm_rank(base, &r), "MPI_Comm_rank");
+    TRY_MPI(MPI_Comm_split(base, 0, r == rt->base_root ? 0 : r + 1, &split),
+            "MPI_Comm_split");
+    base = split;
+  }
+  rc = dup_comm(base, &mpmp__net.comm, "MPI_Comm_dup");
+  if (rc == 0)
+    rc = dup_comm(base, &mpmp__net.data_comm, "MPI_Comm_dup");
+  if (split != MPI_COMM_NULL)
+    MPI_Comm_free(&split);
+  if (rc < 0)
     return rc;
   TRY_MPI(MPI_Comm_rank(mpmp__net.comm, &mpmp__net.rank), "MPI_Comm_rank");
   TRY_MPI(MPI_Comm_size(mpmp__net.comm, &mpmp__net.size), "MPI_Comm_size");
@@ -481,8 +495,43 @@ static void serve(void) {
       mods[i].serve();
 }
 
+static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
+                   MPI_Comm comm, int root);
+
 int mpmp__runtime_init(const mpmp__module_t *m, int n, int *argc,
                        char ***argv) {
+  return init_on(m, n, argc, argv, MPI_COMM_WORLD, 0);
+}
+
+/* mpi4py's MPICommExecutor(comm, root): what the program must have done
+ * (MPI initialized, a communicator it owns, a root in it) is checked
+ * before anything collective, so that a mistake on every rank is an error
+ * on every rank, not a hang. */
+int mpmp__runtime_init_comm(const mpmp__module_t *m, int n, MPI_Comm comm,
+                            int root) {
+  int inited = 0, finalized = 0, inter = 0, size = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (!inited || finalized)
+    return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: MPI is %s: the program "
+                     "initializes MPI (MPI_Init_thread with "
+                     "MPI_THREAD_MULTIPLE) before, and finalizes it after",
+                     finalized ? "finalized" : "not initialized");
+  if (comm == MPI_COMM_NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: the communicator is "
+                     "MPI_COMM_NULL (is this rank outside it? only its "
+                     "ranks call mpmp_init_comm)");
+  if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter ||
+      MPI_Comm_size(comm, &size) != MPI_SUCCESS)
+    return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: not an intracommunicator");
+  if (root < 0 || root >= size)
+    return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: root %d is not a rank of "
+                     "the communicator (0 to %d)", root, size - 1);
+  return init_on(m, n, NULL, NULL, comm, root);
+}
+
+static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
+                   MPI_Comm comm, int root) {
   mpmp__rt_t *rt = &mpmp__rt;
   int rc = lock_life(MPMP_EALREADY, "mpmp_init");
   if (rc < 0)
@@ -490,6 +539,8 @@ int mpmp__runtime_init(const mpmp__module_t *m, int n, int *argc,
   if (atomic_load(&rt->state) != MPMP__RUNNING) {
     mods = m;
     nmods = n < MPMP__MAX_MODULES ? n : MPMP__MAX_MODULES;
+    rt->base_comm = comm;
+    rt->base_root = root;
   }
   rc = start(argc, argv);
   pthread_mutex_unlock(&rt->life_lock);
