@@ -138,14 +138,17 @@ set_tests_properties(scripts_pseudo_other_user PROPERTIES
 # The README's first command where there is no CMocka, apt or dpkg (a
 # cluster login node with modules; issue 18): the tools are found, not
 # installed; a missing one is named; the demo builds without the tests.
-add_test(NAME scripts_demo_without_cmocka_or_apt
-  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/demo_without_cmocka.sh"
-          "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_BINARY_DIR}/demo-without-cmocka")
-set_tests_properties(scripts_demo_without_cmocka_or_apt PROPERTIES
-  TIMEOUT 600
-  PROCESSORS 3
-  LABELS "mpi;scripts"
-  PASS_REGULAR_EXPRESSION "PASSED")
+# (Not in sanitizer builds: it builds a plain mpmp of its own.)
+if(NOT MPMP_SANITIZE)
+  add_test(NAME scripts_demo_without_cmocka_or_apt
+    COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/demo_without_cmocka.sh"
+            "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_BINARY_DIR}/demo-without-cmocka")
+  set_tests_properties(scripts_demo_without_cmocka_or_apt PROPERTIES
+    TIMEOUT 600
+    PROCESSORS 3
+    LABELS "mpi;scripts"
+    PASS_REGULAR_EXPRESSION "PASSED")
+endif()
 
 # README.md: every fenced block is checked (tests/readme/check_readme.sh:
 # a block is an excerpt of a tested file, a command run here, or a command

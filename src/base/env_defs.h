@@ -44,8 +44,8 @@
   XX(POLL_MS, DOUBLE, "5", 0.01, 1000, "milliseconds", "",                   \
      "longest sleep between polls for messages from other nodes (ms)")       \
   XX(PROGRESS, STR, "auto", 0, 0, "", "auto|1|0",                            \
-     "progress bar on stderr for maps longer than 2 s: auto (when stderr "   \
-     "is a terminal), 1 or 0")                                               \
+     "progress of maps longer than 2 s on stderr: auto (a bar on a "         \
+     "terminal, under mpirun too), 1 (also a line every 10 s in a log), 0") \
   XX(TRACE, STR, "", 0, 0, "a file path (empty: none)", "",                  \
      "write every rank's task timeline to this file (opened at init, "       \
      "written at finalize; Chrome trace JSON: open it in Perfetto)")         \

@@ -1114,41 +1114,79 @@ int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
   }
 }
 
-/* MPMP_PROGRESS: "1" on, "0" off, "auto" when stderr is a terminal. */
-static int progress_wanted(void) {
-  const char *p = mpmp__rt.env.PROGRESS;
-  if (!strcmp(p, "1"))
+/*
+ * Is the user looking at a terminal? Under mpirun a rank's stderr is a pipe
+ * to the launcher, which writes what it gets to its own stderr: so the
+ * launcher's (the parent's: mpirun starts the ranks of its node itself)
+ * counts too. A batch job's log is no terminal.
+ */
+static int on_terminal(void) {
+  if (isatty(STDERR_FILENO))
     return 1;
-  return strcmp(p, "0") != 0 && isatty(STDERR_FILENO);
+  char path[64], target[64];
+  snprintf(path, sizeof path, "/proc/%d/fd/2", (int)getppid());
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n <= 0)
+    return 0;
+  target[n] = '\0';
+  return !strncmp(target, "/dev/pts/", 9) || !strncmp(target, "/dev/tty", 8);
 }
 
-static void progress_line(const mpmp_async_t *j, double t0, int last) {
-  double el = mpmp__now() - t0, ran = (double)(j->done_items - j->resumed);
+/* MPMP_PROGRESS: "1" on, "0" off, "auto" on a terminal; how: a bar
+ * redrawn in place on a terminal (PROGRESS_BAR), a plain line every
+ * LOG_EVERY_S seconds in a log (PROGRESS_LOG), where a bar would make one
+ * endless line of carriage returns. */
+enum { PROGRESS_OFF, PROGRESS_BAR, PROGRESS_LOG };
+#define LOG_EVERY_S 10.0
+
+static int progress_wanted(void) {
+  const char *p = mpmp__rt.env.PROGRESS;
+  if (!strcmp(p, "0"))
+    return PROGRESS_OFF;
+  int term = on_terminal();
+  if (!strcmp(p, "1"))
+    return term ? PROGRESS_BAR : PROGRESS_LOG;
+  return term ? PROGRESS_BAR : PROGRESS_OFF;
+}
+
+static void progress_line(const mpmp_async_t *j, double t0, int mode,
+                          int last) {
+  pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
+  size_t done = j->done_items, failed = (size_t)j->nfails + j->lost_fails;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  double el = mpmp__now() - t0, ran = (double)(done - j->resumed);
   double rate = el > 0 ? ran / el : 0;
-  double eta = rate > 0 ? (double)(j->n - j->done_items) / rate : 0;
-  char from[64] = "";
+  double eta = rate > 0 ? (double)(j->n - done) / rate : 0;
+  char from[64] = "", fails[48] = "";
   if (j->resumed > 0)
     snprintf(from, sizeof from, " (%zu from the checkpoint)", j->resumed);
-  fprintf(stderr, "\r[mpmp] map: %zu/%zu items%s (%3.0f%%), %.0f items/s, "
-          "ETA %.0f s %s", j->done_items, j->n, from,
-          100.0 * (double)j->done_items / (double)j->n, rate, eta,
-          last ? "\n" : "");
+  if (failed > 0)
+    snprintf(fails, sizeof fails, ", %zu failed", failed);
+  fprintf(stderr, "%s[mpmp] map: %zu/%zu items%s (%3.0f%%)%s, %.0f items/s, "
+          "ETA %.0f s%s", mode == PROGRESS_BAR ? "\r" : "", done, j->n, from,
+          100.0 * (double)done / (double)j->n, fails, rate, eta,
+          mode == PROGRESS_LOG || last ? "\n" : " ");
   fflush(stderr);
 }
 
-/* Wait in half-second slices, drawing the bar once the map has run 2 s. */
-static int wait_with_progress(mpmp_async_t *j, double deadline) {
-  double t0 = mpmp__now();
+/* Wait in half-second slices; once the map has run 2 s, redraw the bar
+ * at each, or write a line every LOG_EVERY_S (and the last one). */
+static int wait_with_progress(mpmp_async_t *j, double deadline, int mode) {
+  double t0 = mpmp__now(), next_log = t0 + 2.0;
   int drawn = 0, rc;
   do {
     double slice = fmin(deadline, mpmp__now() + 0.5);
     rc = mpmp__wait_job(job_ready, j, slice);
-    if (mpmp__now() - t0 >= 2.0 && (rc == 0 || drawn || rc == MPMP_ETIMEDOUT)) {
-      progress_line(j, t0, rc == 0);
+    double now = mpmp__now();
+    if (now - t0 < 2.0 || (rc != 0 && rc != MPMP_ETIMEDOUT && !drawn))
+      continue;
+    if (mode == PROGRESS_BAR || rc == 0 || now >= next_log) {
+      progress_line(j, t0, mode, rc == 0);
       drawn = 1;
+      next_log = now + LOG_EVERY_S;
     }
   } while (rc == MPMP_ETIMEDOUT && mpmp__now() < deadline);
-  if (drawn && rc != 0)
+  if (drawn && rc != 0 && mode == PROGRESS_BAR)
     fputc('\n', stderr);
   return rc;
 }
@@ -1168,8 +1206,9 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   int rc = check_async(j, fn);
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
     return rc;
-  if (j->n > 1 && j->out_size > 0 && progress_wanted())
-    rc = wait_with_progress(j, deadline);
+  int mode = j->n > 1 && j->out_size > 0 ? progress_wanted() : PROGRESS_OFF;
+  if (mode != PROGRESS_OFF)
+    rc = wait_with_progress(j, deadline, mode);
   else
     rc = mpmp__wait_job(job_ready, j, deadline);
   if (rc == MPMP_ETIMEDOUT) {
