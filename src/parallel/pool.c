@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "parallel.h"
@@ -1116,20 +1117,32 @@ int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
 
 /*
  * Is the user looking at a terminal? Under mpirun a rank's stderr is a pipe
- * to the launcher, which writes what it gets to its own stderr: so the
- * launcher's (the parent's: mpirun starts the ranks of its node itself)
- * counts too. A batch job's log is no terminal.
+ * to the launcher, which writes what it gets to its own stderr: so when
+ * stderr is a pipe and the parent is an MPI launcher (mpirun starts the
+ * ranks of its node itself), the launcher's stderr counts too. A batch
+ * job's log, or a file stderr was sent to, is no terminal.
  */
 static int on_terminal(void) {
+  struct stat st;
   if (isatty(STDERR_FILENO))
     return 1;
-  char path[64], target[64];
+  if (fstat(STDERR_FILENO, &st) < 0 || !S_ISFIFO(st.st_mode))
+    return 0;
+  char path[64], buf[64];
+  snprintf(path, sizeof path, "/proc/%d/comm", (int)getppid());
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  int launcher = fgets(buf, sizeof buf, f) != NULL &&
+                 (!strncmp(buf, "mpirun", 6) || !strncmp(buf, "mpiexec", 7) ||
+                  !strncmp(buf, "orterun", 7) || !strncmp(buf, "prterun", 7));
+  fclose(f);
   snprintf(path, sizeof path, "/proc/%d/fd/2", (int)getppid());
-  ssize_t n = readlink(path, target, sizeof target - 1);
+  ssize_t n = launcher ? readlink(path, buf, sizeof buf - 1) : -1;
   if (n <= 0)
     return 0;
-  target[n] = '\0';
-  return !strncmp(target, "/dev/pts/", 9) || !strncmp(target, "/dev/tty", 8);
+  buf[n] = '\0';
+  return !strncmp(buf, "/dev/pts/", 9) || !strncmp(buf, "/dev/tty", 8);
 }
 
 /* MPMP_PROGRESS: "1" on, "0" off, "auto" on a terminal; how: a bar
