@@ -88,7 +88,6 @@ struct mpmp__journal {
   size_t out_size;
   entry_t *ents;
   size_t nents, cap;
-  size_t records; /* on file: read at open plus appended */
 };
 
 /* ---- the hash (64-bit, four lanes of multiply-rotate; ~10 GB/s) ------- */
@@ -220,7 +219,6 @@ static int scan(mpmp__journal_t *j, off_t size, const char *fn) {
   }
   if (off < size && ftruncate(j->fd, off) < 0)
     return io_err(j, "cannot cut off its torn end", fn);
-  j->records = j->nents;
   return lseek(j->fd, off, SEEK_SET) < 0 ? io_err(j, "seek", fn) : 0;
 }
 
@@ -284,7 +282,7 @@ static int start_fresh(mpmp__journal_t *j, const char *fn) {
       pwrite(j->fd, &j->head, sizeof j->head, 0) != (ssize_t)sizeof j->head ||
       lseek(j->fd, sizeof j->head, SEEK_SET) < 0)
     return io_err(j, "cannot be written", fn);
-  j->nents = j->records = 0;
+  j->nents = 0;
   return 0;
 }
 
@@ -372,7 +370,6 @@ int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
 
 size_t mpmp__journal_records(const mpmp__journal_t *j) { return j->nents; }
 const char *mpmp__journal_path(const mpmp__journal_t *j) { return j->path; }
-uint64_t mpmp__journal_chunk(const mpmp__journal_t *j) { return j->head.chunk; }
 
 /* Bits [from, to) on: whole bytes at once (a record holds millions). */
 static void set_range(unsigned char *bits, size_t from, size_t to) {
@@ -398,11 +395,8 @@ static size_t count_bits(const unsigned char *bits, size_t n) {
   return done;
 }
 
-static void set_bit(unsigned char *bits, size_t i, int on) {
-  if (on)
-    bits[i >> 3] |= (unsigned char)(1u << (i & 7));
-  else
-    bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
+static void clear_bit(unsigned char *bits, size_t i) {
+  bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
 }
 
 /*
@@ -476,7 +470,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
       uint64_t idx;
       memcpy(&idx, tail + r->fails_len + (size_t)k * 8, 8);
       if (idx >= r->first && idx < r->first + r->count)
-        set_bit(bits, (size_t)(idx - base), 0);
+        clear_bit(bits, (size_t)(idx - base));
     }
   }
   mpmp__free(tail);
@@ -547,7 +541,6 @@ void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
                "map goes on without it, and a rerun runs the items it did "
                "not record", j->path, strerror(errno));
   }
-  j->records++;
   pthread_mutex_unlock(&j->lock);
   mpmp__free(tail);
 }

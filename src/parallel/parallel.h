@@ -235,7 +235,6 @@ int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
                        mpmp__journal_t **jr, const char *fn);
 size_t mpmp__journal_records(const mpmp__journal_t *j);
 const char *mpmp__journal_path(const mpmp__journal_t *j);
-uint64_t mpmp__journal_chunk(const mpmp__journal_t *j);
 int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
                          const char *in, char *out, unsigned char *bits,
                          size_t *ndone, mpmp__journal_fail_fn fail, void *arg,
@@ -262,8 +261,7 @@ void mpmp__walltime_fini(void);
 /* 1 once stopped (reads the clock against the stop point, and then
  * notes the stop itself). */
 int mpmp__stopping(void);
-/* When the stop came (mpmp__now() seconds), and why ("SIGUSR1", ...). */
-double mpmp__stop_time(void);
+/* Why the stop came ("SIGUSR1 came", "the walltime ... ends in ..."). */
 const char *mpmp__stop_reason(void);
 /* The next moment something is due: the stop point, or the end of the
  * grace after a stop (INFINITY: nothing). */

@@ -269,11 +269,6 @@ int mpmp__stopping(void) {
   return 1;
 }
 
-double mpmp__stop_time(void) {
-  return atomic_load_explicit(&wt.stopped, memory_order_acquire) ? wt.t_stop
-                                                                 : mpmp__now();
-}
-
 const char *mpmp__stop_reason(void) {
   return atomic_load_explicit(&wt.stopped, memory_order_acquire)
              ? wt.reason : "a stop came";
