@@ -53,13 +53,14 @@ counts() {
 }
 
 # Start a run in the background; once its journal holds a record (the map
-# is under way) return, with the launcher's pid in $bg.
+# is under way) return, with the launcher's pid in $bg. Its stop grace is
+# $grace seconds (default 5).
 start_and_wait() {
   local dir="$1"
   shift
   # env execs the launcher: $bg is its pid, for the signals (ctest's
   # timeout ends a run that hangs)
-  env MPMP_CHECKPOINT="$dir" MPMP_STOP_GRACE=5 \
+  env MPMP_CHECKPOINT="$dir" MPMP_STOP_GRACE="${grace:-5}" \
     bash "$run_mpi" --timeout 0 "${launch[@]}" "$program" "$@" \
     >"$tmp/log" 2>&1 &
   bg=$!
@@ -173,13 +174,7 @@ echo "Slurm's end time (SLURM_JOB_END_TIME, squeue): exit status 75"
 run ref-long -- --items 8 --item-ms 800 --chunk 1 --out "$tmp/ref-long"
 ((rc == 0)) || fail "long items: the run without checkpoint exited with $rc"
 dir="$tmp/long"
-env MPMP_CHECKPOINT="$dir" MPMP_STOP_GRACE=0.2 bash "$run_mpi" --timeout 0 \
-  "${launch[@]}" "$program" --items 8 --item-ms 800 --chunk 1 >"$tmp/log" 2>&1 &
-bg=$!
-for ((i = 0; i < 600; i++)); do
-  (($(stat -c %s "$dir/map-0001.mpmpj" 2>/dev/null || echo 0) > 300)) && break
-  sleep 0.05
-done
+grace=0.2 start_and_wait "$dir" --items 8 --item-ms 800 --chunk 1
 kill -USR1 "$bg"
 wait "$bg"
 st=$?

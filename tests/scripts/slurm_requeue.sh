@@ -52,14 +52,20 @@ job() { # the batch script as Slurm would start it, in the background
   pid=$!
 }
 
+# Wait until the job's map is under way (its journal holds a record).
+wait_for_record() {
+  for ((i = 0; i < 600; i++)); do
+    (($(stat -c %s "$ckpt/map-0001.mpmpj" 2>/dev/null || echo 0) > 300)) && return 0
+    kill -0 "$pid" 2>/dev/null || fail "$1 ended before the map was under way"
+    sleep 0.05
+  done
+  fail "$1: no journal record after 30 s"
+}
+
 # Run 1: SIGUSR1 once the map is under way (its journal holds a record).
-job 0
 ckpt="$tmp/mpmp-checkpoint-4242"
-for ((i = 0; i < 600; i++)); do
-  (($(stat -c %s "$ckpt/map-0001.mpmpj" 2>/dev/null || echo 0) > 300)) && break
-  kill -0 "$pid" 2>/dev/null || fail "run 1 ended before the map was under way"
-  sleep 0.05
-done
+job 0
+wait_for_record "run 1"
 kill -USR1 "$pid"
 wait "$pid"
 rc=$?
@@ -89,10 +95,7 @@ echo "run 2: resumed $resumed items, ran $ran, results identical"
 # A job stopped as often as MPMP_RESUBMITS allows is not requeued again.
 rm -rf "$ckpt" "$tmp/scontrol.log" "$tmp/out"
 job 1 1
-for ((i = 0; i < 600; i++)); do
-  (($(stat -c %s "$ckpt/map-0001.mpmpj" 2>/dev/null || echo 0) > 300)) && break
-  sleep 0.05
-done
+wait_for_record "run 3"
 kill -USR1 "$pid"
 wait "$pid"
 rc=$?
