@@ -172,20 +172,24 @@ MPMP_TASK(cpu_item);
 static int bench_isolate;
 static const char *bench_checkpoint;
 
-static mpmp_pool_t *bench_pool(void) {
+static mpmp_pool_t *bench_pool_of(int processes) {
   mpmp_pool_t *pool = NULL;
-  mpmp_pool_opts_t o = {.isolate = bench_isolate ? MPMP_ISOLATE_ALWAYS : 0,
+  mpmp_pool_opts_t o = {.processes = processes,
+                        .isolate = bench_isolate ? MPMP_ISOLATE_ALWAYS : 0,
                         .checkpoint = bench_checkpoint};
   mpmp_pool_create(&pool, &o);
   return pool;
 }
 
-static int bench_task_roundtrip(double *value) {
+static mpmp_pool_t *bench_pool(void) { return bench_pool_of(0); }
+
+/* `processes` workers in the pool (0: one per worker rank). */
+static int task_roundtrip(double *value, int processes) {
   enum { REPS = 7, ITERS = 5000 };
   double t[REPS];
   two_t arg = {1, 2};
   int64_t r;
-  mpmp_pool_t *pool = bench_pool();
+  mpmp_pool_t *pool = bench_pool_of(processes);
   if (pool == NULL)
     return -1;
   for (int k = 0; k < REPS; k++) {
@@ -199,6 +203,13 @@ static int bench_task_roundtrip(double *value) {
   *value = median(t, REPS);
   return 0;
 }
+
+static int bench_task_roundtrip(double *value) { return task_roundtrip(value, 0); }
+
+/* One worker while the job has more ranks: with mpirun -n 3 on 2 cores the
+ * idle third rank shares a core with the main rank or the worker, and a
+ * wait that yields to it for nothing shows here (issue 16). */
+static int bench_task_roundtrip_n3(double *value) { return task_roundtrip(value, 1); }
 
 static int bench_task_async(double *value) {
   enum { REPS = 5, N = 100000 };
@@ -316,6 +327,114 @@ static int bench_crash_recover(double *value) {
   return 0;
 }
 static int bench_map_items(double *value) { return bench_map(value, 10000000, 0, 7); }
+
+/* The same map over 10^8 ints (1.2 GB of input and output): what a map
+ * much bigger than the caches and than one chunk costs per item. The first
+ * repetition also faults in the output; the median leaves it out. */
+static int bench_map_items_1e8(double *value) {
+  return bench_map(value, 100000000, 0, 5);
+}
+
+/* ---- issue 16: chunk tasks and zero-copy maps (chunktask.c) ---- */
+
+/* The map's x*x over a chunk at once (a chunk task). */
+static int square_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
+                        size_t count) {
+  (void)ctx;
+  const int32_t *x = in;
+  int64_t *y = out;
+  for (size_t i = 0; i < count; i++)
+    y[i] = (int64_t)x[i] * x[i];
+  return 0;
+}
+MPMP_CHUNK_TASK(square_chunk);
+
+enum { BIG_N = 10000000, BIG_REPS = 7 };
+
+/* The limit: the same loop serially on the main rank, its buffers warm. */
+static int bench_raw_serial_items(double *value) {
+  double t[BIG_REPS];
+  int32_t *in = malloc(BIG_N * sizeof *in);
+  int64_t *out = malloc(BIG_N * sizeof *out);
+  if (in == NULL || out == NULL)
+    return -1;
+  for (size_t i = 0; i < BIG_N; i++)
+    in[i] = (int32_t)i;
+  square_chunk(NULL, in, out, BIG_N); /* faults the pages in */
+  for (int k = 0; k < BIG_REPS; k++) {
+    double t0 = now();
+    square_chunk(NULL, in, out, BIG_N);
+    __asm__ volatile("" : : "r"(out) : "memory"); /* keep the stores */
+    t[k] = BIG_N / (now() - t0);
+  }
+  free(in);
+  free(out);
+  *value = median(t, BIG_REPS);
+  return 0;
+}
+
+/* The map of map_items_per_s as a chunk task (items and results copied). */
+static int bench_map_chunk_task(double *value) {
+  double t[BIG_REPS];
+  int32_t *in = malloc(BIG_N * sizeof *in);
+  int64_t *out = malloc(BIG_N * sizeof *out);
+  mpmp_pool_t *pool = bench_pool();
+  if (in == NULL || out == NULL || pool == NULL)
+    return -1;
+  for (size_t i = 0; i < BIG_N; i++)
+    in[i] = (int32_t)i;
+  /* one map first, as the serial row's loop runs once first (the pages) */
+  if (mpmp_pool_map_chunks(pool, square_chunk, in, BIG_N, sizeof *in, out,
+                           sizeof *out, 0) < 0)
+    return -1;
+  for (int k = 0; k < BIG_REPS; k++) {
+    double t0 = now();
+    if (mpmp_pool_map_chunks(pool, square_chunk, in, BIG_N, sizeof *in, out,
+                             sizeof *out, 0) < 0)
+      return -1;
+    t[k] = BIG_N / (now() - t0);
+  }
+  mpmp_pool_destroy(pool);
+  free(in);
+  free(out);
+  *value = median(t, BIG_REPS);
+  return 0;
+}
+
+/* The same chunk task with its items and results in SharedMemory: the
+ * workers read and write them in place. */
+static int bench_map_zero_copy(double *value) {
+  double t[BIG_REPS];
+  mpmp_shm_t *in = NULL, *out = NULL;
+  mpmp_pool_t *pool = bench_pool();
+  if (pool == NULL ||
+      mpmp_shm_create(&in, NULL, BIG_N * sizeof(int32_t)) < 0 ||
+      mpmp_shm_create(&out, NULL, BIG_N * sizeof(int64_t)) < 0)
+    return -1;
+  int32_t *x = mpmp_shm_buf(in);
+  for (size_t i = 0; i < BIG_N; i++)
+    x[i] = (int32_t)i;
+  /* one map first, as the serial row's loop runs once first: the output
+   * block's pages are made at their first touch, and the workers map the
+   * blocks (their views stay for the next maps) */
+  if (mpmp_pool_map_shm(pool, NULL, square_chunk, in, 0, BIG_N,
+                        sizeof(int32_t), out, 0, sizeof(int64_t), 0) < 0)
+    return -1;
+  for (int k = 0; k < BIG_REPS; k++) {
+    double t0 = now();
+    if (mpmp_pool_map_shm(pool, NULL, square_chunk, in, 0, BIG_N,
+                          sizeof(int32_t), out, 0, sizeof(int64_t), 0) < 0)
+      return -1;
+    t[k] = BIG_N / (now() - t0);
+  }
+  mpmp_pool_destroy(pool);
+  mpmp_shm_unlink(in);
+  mpmp_shm_unlink(out);
+  mpmp_shm_close(in);
+  mpmp_shm_close(out);
+  *value = median(t, BIG_REPS);
+  return 0;
+}
 
 /* A fresh directory for journals (under TMPDIR: local disk), or NULL. */
 static char *journal_dir(void) {
@@ -544,7 +663,7 @@ static int hammer(int locked, double *value) {
 }
 
 /* ---- the hardware's and MPI's limits, measured in the same run --------------
- * The host's speed drifts (PERF.md): read mpmp's rows against these. */
+ * The host's speed drifts (README, "Performance"): read mpmp's rows against these. */
 
 typedef struct raw_add {
   mpmp_array_t a; /* one int64: its memory, not its API */
@@ -575,7 +694,7 @@ static int raw_add_body(mpmp_ctx_t *ctx) {
 MPMP_TASK(raw_add_body);
 
 /* C11 atomic adds by main + 1 worker on the same shared word: the limit
- * for value_atomic_add_per_s (PERF.md: 63 M/s measured once). */
+ * for value_atomic_add_per_s (README, "Performance": 63 M/s measured once). */
 static int bench_raw_atomic_add(double *value) {
   enum { REPS = 5 };
   double rate[REPS];
@@ -605,7 +724,7 @@ static int bench_raw_atomic_add(double *value) {
 
 /* MPI's own ping-pong between the main rank and a worker, 8 bytes, on
  * MPI_COMM_WORLD (mpmp talks on a duplicate): the limit for the round-trip
- * rows (PERF.md: 1.0 us measured once). */
+ * rows (README, "Performance": 1.0 us measured once). */
 enum { RAW_PINGS = 20000 };
 
 static int raw_pong_body(mpmp_ctx_t *ctx) {
@@ -693,6 +812,7 @@ typedef struct pong {
   mpmp_conn_t end;
   int pipe;
   long items; /* throughput: items to put, 64 bytes each */
+  int id;     /* throughput: the producer's number */
 } pong_t;
 
 static int pong_body(mpmp_ctx_t *ctx) {
@@ -762,10 +882,12 @@ static int pingpong(int pipe, double *value) {
 static int bench_queue_oneway(double *value) { return pingpong(0, value); }
 static int bench_pipe_oneway(double *value) { return pingpong(1, value); }
 
-/* The worker puts `items` 64-byte items as fast as it can. */
+/* The worker puts `items` 64-byte items as fast as it can: its sequence
+ * number, then its producer number `id`. */
 static int producer_body(mpmp_ctx_t *ctx) {
   const pong_t *a = mpmp_arg(ctx, NULL);
   char item[64] = {0};
+  memcpy(item + sizeof(long), &a->id, sizeof a->id);
   for (long i = 0; i < a->items; i++) {
     memcpy(item, &i, sizeof i);
     if (mpmp_queue_put(a->to, item, sizeof item, 60) < 0)
@@ -775,40 +897,68 @@ static int producer_body(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(producer_body);
 
-/* Items per second from one producer (a worker) to one consumer (main),
- * timed by the consumer from its first item to its last. */
-static int bench_queue_throughput(double *value) {
-  enum { REPS = 5 };
+/* Items per second from `np` producers (workers, `items` / np each) to one
+ * consumer (main), timed by the consumer from its first item to its last.
+ * Each producer's items must come in its order (Python's guarantee). */
+static int queue_throughput(int np, double *value) {
+  enum { REPS = 5, MAXP = 16 };
   double t[REPS];
-  pong_t a = {.items = mpmp_node_count() > 1 ? 20000 : 2000000};
+  long total = mpmp_node_count() > 1 ? 20000 : 2000000;
+  pong_t a[MAXP];
+  mpmp_process_t *p[MAXP];
   char item[64];
   size_t n;
-  if (mpmp_queue_create(&a.to, 0, sizeof item) < 0)
+  mpmp_queue_t q;
+  if (np > MAXP || mpmp_queue_create(&q, 0, sizeof item) < 0)
     return -1;
+  total -= total % np;
   for (int k = 0; k < REPS; k++) {
-    mpmp_process_t *p = NULL;
-    int rc = mpmp_process_create(&p, producer_body, &a, sizeof a, NULL);
-    if (rc < 0 || (rc = mpmp_process_start(p)) < 0 ||
-        (rc = mpmp_queue_get(a.to, item, sizeof item, &n, 60)) < 0)
-      return -1;
-    double t0 = now();
-    for (long i = 1; i < a.items && rc == 0; i++) {
-      rc = mpmp_queue_get(a.to, item, sizeof item, &n, 60);
+    long next[MAXP] = {0};
+    int rc = 0, started = 0;
+    for (int j = 0; j < np && rc == 0; j++) {
+      a[j] = (pong_t){.to = q, .items = total / np, .id = j};
+      if ((rc = mpmp_process_create(&p[j], producer_body, &a[j], sizeof a[j],
+                                    NULL)) == 0 &&
+          (rc = mpmp_process_start(p[j])) == 0)
+        started++;
+    }
+    double t0 = 0;
+    for (long i = 0; i < total && rc == 0; i++) {
+      if ((rc = mpmp_queue_get(q, item, sizeof item, &n, 60)) < 0)
+        break;
+      if (i == 0)
+        t0 = now();
       long got;
+      int id;
       memcpy(&got, item, sizeof got);
-      if (rc == 0 && got != i) {
-        fprintf(stderr, "queue_throughput: item %ld, expected %ld\n", got, i);
+      memcpy(&id, item + sizeof got, sizeof id);
+      if (id < 0 || id >= np || got != next[id]) {
+        fprintf(stderr, "queue_throughput: item %ld of producer %d, "
+                "expected %ld\n", got, id, id >= 0 && id < np ? next[id] : -1);
         rc = -1;
+      } else {
+        next[id]++;
       }
     }
-    t[k] = (double)(a.items - 1) / (now() - t0);
-    if (mpmp_process_join(p, 60) < 0 || rc < 0)
+    t[k] = (double)(total - 1) / (now() - t0);
+    for (int j = 0; j < started; j++) {
+      if (mpmp_process_join(p[j], 60) < 0)
+        rc = -1;
+      mpmp_process_destroy(p[j]);
+    }
+    if (rc < 0)
       return -1;
-    mpmp_process_destroy(p);
   }
-  mpmp_queue_free(a.to);
+  mpmp_queue_free(q);
   *value = median(t, REPS);
   return 0;
+}
+
+static int bench_queue_throughput(double *value) {
+  return queue_throughput(1, value);
+}
+static int bench_queue_throughput_4p(double *value) {
+  return queue_throughput(4, value);
 }
 
 /* ---- Manager ----------------------------------------------------------------- */
@@ -817,19 +967,22 @@ static int bench_queue_throughput(double *value) {
 typedef struct dict_ops {
   mpmp_dict_t d;
   double secs;
+  int key; /* the key is "key<n>": each client its own */
 } dict_ops_t;
 
 static int dict_ops_body(mpmp_ctx_t *ctx) {
   const dict_ops_t *a = mpmp_arg(ctx, NULL);
   hammer_res_t *res = mpmp_out(ctx, sizeof *res);
   int64_t n = 0;
+  char key[32];
+  snprintf(key, sizeof key, "key%d", a->key);
   double t0 = now(), end = t0 + a->secs, t = t0;
   while (t < end) {
     for (int i = 0; i < 64; i++, n += 2) {
       int64_t v = n, w = -1;
       size_t size;
-      if (mpmp_dict_set(a->d, "key", &v, sizeof v) < 0 ||
-          mpmp_dict_get(a->d, "key", &w, sizeof w, &size) < 0)
+      if (mpmp_dict_set(a->d, key, &v, sizeof v) < 0 ||
+          mpmp_dict_get(a->d, key, &w, sizeof w, &size) < 0)
         return mpmp_fail(ctx, "%s", mpmp_errmsg());
       if (w != v)
         return mpmp_fail(ctx, "got %lld after setting %lld", (long long)w,
@@ -866,6 +1019,46 @@ static int bench_manager_dict_ops(double *value) {
   return 0;
 }
 
+/* manager_dict_ops_per_s with 4 client processes at once on one dict, each
+ * on its own key: the sum of their rates (the server takes a fifth worker
+ * rank; mpirun -n 6). */
+static int bench_manager_dict_ops_4clients(double *value) {
+  enum { REPS = 3, NC = 4 };
+  double rate[REPS];
+  mpmp_manager_t m;
+  mpmp_dict_t d;
+  if (mpmp_manager_start(&m) < 0)
+    return -1;
+  int rc = mpmp_dict_create(m, &d);
+  for (int r = 0; r < REPS && rc == 0; r++) {
+    mpmp_process_t *p[NC] = {0};
+    rate[r] = 0;
+    for (int k = 0; k < NC && rc == 0; k++) {
+      dict_ops_t a = {.d = d, .secs = 0.3, .key = k};
+      if ((rc = mpmp_process_create(&p[k], dict_ops_body, &a, sizeof a,
+                                    NULL)) == 0)
+        rc = mpmp_process_start(p[k]);
+    }
+    for (int k = 0; k < NC; k++) {
+      const hammer_res_t *res = NULL;
+      size_t size = 0;
+      if (p[k] == NULL)
+        continue;
+      if (rc == 0 && (rc = mpmp_process_join(p[k], MPMP_FOREVER)) == 0 &&
+          (rc = mpmp_process_result(p[k], (const void **)&res, &size)) == 0 &&
+          size == sizeof *res)
+        rate[r] += (double)res->count / res->elapsed;
+      else if (rc == 0)
+        rc = -1;
+      mpmp_process_destroy(p[k]);
+    }
+  }
+  if (mpmp_manager_shutdown(m) < 0 || rc < 0)
+    return -1;
+  *value = median(rate, REPS);
+  return 0;
+}
+
 typedef struct bench {
   const char *name, *unit, *what;
   int min_workers;
@@ -881,6 +1074,9 @@ static const bench_t benches[] = {
      1, bench_idle_main},
     {"task_roundtrip_us", "us", "pool apply of a 16-byte argument, one at a time",
      1, bench_task_roundtrip},
+    {"task_roundtrip_n3_us", "us", "task_roundtrip_us on a pool of 1 worker, "
+     "the other ranks idle (run with mpirun -n 3; target: <= 3 us)", 2,
+     bench_task_roundtrip_n3},
     {"task_async_per_s", "tasks/s", "10^5 tiny apply_async on 1 worker", 1,
      bench_task_async},
     {"map_chunk1_items_per_s", "items/s", "map of 10^5 ints, chunksize 1", 1,
@@ -900,6 +1096,18 @@ static const bench_t benches[] = {
      bench_map_items_checkpoint},
     {"map_items_resume_per_s", "items/s", "the same map resumed whole from "
      "its journal (one read of the journal)", 1, bench_map_items_resume},
+    /* issue 16: chunk tasks and zero-copy maps */
+    {"raw_serial_items_per_s", "items/s", "the limit: the map's x*x over "
+     "10^7 int32 -> int64, a serial loop on the main rank", 0,
+     bench_raw_serial_items},
+    {"map_chunk_task_items_per_s", "items/s", "map_items_per_s's map as a "
+     "chunk task (mpirun -n 3; target: >= 1.0x raw_serial_items_per_s)", 1,
+     bench_map_chunk_task},
+    {"map_zero_copy_items_per_s", "items/s", "the chunk task map with items "
+     "and results in SharedMemory, in place (mpirun -n 3; target: >= 1.5x "
+     "raw_serial_items_per_s)", 1, bench_map_zero_copy},
+    {"map_items_1e8_per_s", "items/s", "map_items_per_s over 10^8 ints "
+     "(1.2 GB; target: >= 0.9x map_items_per_s)", 1, bench_map_items_1e8},
     {"cpu_map_speedup", "x", "16 CPU-bound items: serial time / pool time "
      "(run with mpirun -n 3)", 1, bench_cpu_speedup},
     {"raw_cpu_speedup", "x", "the limit: the same 16 items, 8 on main and 8 "
@@ -924,9 +1132,16 @@ static const bench_t benches[] = {
      "-> 1 consumer (main)", 1, bench_queue_throughput},
     {"pipe_oneway_us", "us", "8-byte message main -> worker -> main over a "
      "duplex Pipe, per direction", 1, bench_pipe_oneway},
+    {"queue_throughput_4producers_per_s", "items/s", "queue_throughput_per_s "
+     "with 4 producers (workers), 64-byte items, FIFO per producer checked "
+     "(mpirun -n 6; target: >= queue_throughput_per_s)", 4,
+     bench_queue_throughput_4p},
     {"manager_dict_ops_per_s", "ops/s", "a worker's set+get pairs on a "
      "Manager dict served by another worker, 0.3 s (mpirun -n 3)", 2,
      bench_manager_dict_ops},
+    {"manager_dict_ops_4clients_per_s", "ops/s", "manager_dict_ops_per_s "
+     "with 4 workers at once on one dict, own keys, total (mpirun -n 6)", 5,
+     bench_manager_dict_ops_4clients},
 };
 #define NBENCH ((int)(sizeof benches / sizeof benches[0]))
 

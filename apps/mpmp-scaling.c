@@ -1,5 +1,5 @@
 /*
- * mpmp-scaling: one point of a strong- or weak-scaling study (PERF.md,
+ * mpmp-scaling: one point of a strong- or weak-scaling study (README, "Performance";
  * "Scaling studies"): a CPU-bound Pool map of items of a fixed amount of
  * arithmetic, timed against a serial reference of the same code, printed
  * as one CSV line.
@@ -17,9 +17,9 @@
  * logical CPUs the workers computed on — per node, the smaller of the
  * number of workers that ran items there and the node's usable CPUs
  * (mpmp_cpu_count()). The main rank is not counted: it sleeps while it waits
- * for the map (PERF.md idle_main_cpu_pct), so main + 2 workers on 2 cores
+ * for the map (README, "Performance": idle_main_cpu_pct), so main + 2 workers on 2 cores
  * can reach a speedup of 2. core_per_worker is 1 when no two workers had to
- * share a CPU: the points where PERF.md asks for an efficiency >= 95 %.
+ * share a CPU: the points where the targets (README, "Performance") ask for an efficiency >= 95 %.
  *
  * The serial reference is the same function the task calls, run on the main
  * rank, which mpmp binds to one core as it binds each worker (MPMP_BIND). It

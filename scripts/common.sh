@@ -9,6 +9,10 @@
 #                    install these Debian packages if missing (a script's own
 #                    tools, e.g. gnuplot-nox for scripts/scaling-study.sh)
 #   mpmp_mpi_env     export the Open MPI settings every launch uses
+#   mpmp_pick_launcher PROGRAM
+#                    set MPMP_LAUNCHER_CMD (the launcher that can start
+#                    PROGRAM: Open MPI's mpirun or MPICH's mpiexec) and
+#                    MPMP_LAUNCHER_KIND (openmpi, mpich or unknown)
 #   mpmp_build ARGS  configure (extra cmake ARGS) and build into $MPMP_BUILD_DIR
 #   mpmp_restore_sigint SCRIPT ARGS
 #                    run SCRIPT again with SIGINT back to its default when it
@@ -23,6 +27,8 @@
 # Environment:
 #   MPMP_BUILD_DIR    build directory (default: $MPMP_ROOT/build)
 #   MPMP_SKIP_SETUP=1 never install packages (offline machines, non-Debian)
+#   MPMP_MPIRUN       the launcher to use (default: the one that matches the
+#                     program's MPI library; see mpmp_pick_launcher)
 #   CI=true           build with -DMPMP_WERROR=ON
 
 if [[ -n "${MPMP_COMMON_SOURCED:-}" ]]; then
@@ -64,12 +70,16 @@ mpmp__missing_packages() {
 # pkg:NAME (a pkg-config module), or hdr:FILE (a C header the compiler
 # finds). The tools are looked for first, wherever they come from (a
 # cluster's modules, another distribution); apt installs only what is
-# missing, and only where apt exists.
+# missing, and only where apt exists. A check that starts with "?" is
+# wanted, not needed: where there is no apt it is only named (its test is
+# skipped without it), except under CI=true, where every test must run
+# (Doxygen: the docs_no_warnings test).
 mpmp__needs() {
   printf '%s\n' "cc|gcc" "make|make" "hdr:stdio.h|libc6-dev" "cmake|cmake" \
     "pkg-config|pkg-config" "mpicc|libopenmpi-dev" "mpirun|openmpi-bin" \
     "pkg:hwloc|libhwloc-dev" "unshare|util-linux" "pgrep|procps"
-  [[ "${1:-test}" == demo ]] || printf '%s\n' "pkg:cmocka|libcmocka-dev"
+  [[ "${1:-test}" == demo ]] ||
+    printf '%s\n' "pkg:cmocka|libcmocka-dev" "?doxygen|doxygen"
 }
 
 mpmp__have() {
@@ -82,18 +92,27 @@ mpmp__have() {
 }
 
 # Installs what mpmp needs to build and test (mpmp_setup demo: to build
-# and run the demo, without CMocka): nothing when the tools are there,
-# else the Debian packages of those missing (apt-get, with sudo when not
-# root); elsewhere it says what to install. MPMP_SKIP_SETUP=1: nothing.
+# and run the demo, without CMocka and Doxygen): nothing when the tools are
+# there, else the Debian packages of those missing (apt-get, with sudo when
+# not root); elsewhere it says what to install. MPMP_SKIP_SETUP=1: nothing.
 mpmp_setup() {
   if [[ "${MPMP_SKIP_SETUP:-0}" == 1 ]]; then
     return 0
   fi
-  local need check pkgs=() tools=()
+  local need check want pkgs=() tools=() wanted=()
   while IFS= read -r need; do
     check="${need%%|*}"
+    want=0
+    if [[ "$check" == \?* ]]; then
+      want=1
+      check="${check#\?}"
+    fi
     if ! mpmp__have "$check"; then
-      tools+=("${check#*:}")
+      if ((want)) && [[ "${CI:-}" != true ]]; then
+        wanted+=("${check#*:}")
+      else
+        tools+=("${check#*:}")
+      fi
       pkgs+=("${need#*|}")
     fi
   done < <(mpmp__needs "${1:-test}")
@@ -101,7 +120,11 @@ mpmp_setup() {
     return 0
   fi
   if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
-    mpmp_die "missing: ${tools[*]}; no apt-get here: install them (or load their modules), or set MPMP_SKIP_SETUP=1"
+    if ((${#tools[@]} > 0)); then
+      mpmp_die "missing: ${tools[*]}${wanted[*]:+ ${wanted[*]}}; no apt-get here: install them (or load their modules), or set MPMP_SKIP_SETUP=1"
+    fi
+    mpmp_log "not found: ${wanted[*]}; no apt-get here to install it: the tests that need it are skipped"
+    return 0
   fi
   mpmp_install_packages "${pkgs[@]}"
 }
@@ -134,6 +157,88 @@ mpmp_install_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}" ||
     mpmp_die "apt-get install ${missing[*]} failed"
+}
+
+# Which MPI a program links: openmpi, mpich (MPICH and its derivatives,
+# whose launcher is Hydra) or unknown (a script, a static binary, no ldd).
+# Asked of the dynamic loader, as that is what the program will get.
+mpmp__program_mpi() {
+  local prog="$1" path libs
+  path="$(command -v -- "$prog" 2>/dev/null)" || path="$prog"
+  [[ -f "$path" ]] && head -c 4 "$path" 2>/dev/null | grep -q ELF || {
+    echo unknown
+    return
+  }
+  libs="$(ldd "$path" 2>/dev/null)" || libs=""
+  if [[ "$libs" == *libmpich* || "$libs" == *libmpi.so.12* ]]; then
+    echo mpich
+  elif [[ "$libs" == *libmpi.so.40* || "$libs" == *libopen-rte* ]]; then
+    echo openmpi
+  else
+    echo unknown
+  fi
+}
+
+# Which MPI a launcher belongs to, from its --version.
+mpmp__launcher_kind() {
+  local out
+  out="$("$1" --version 2>&1 </dev/null)" || true
+  case "$out" in
+    *"Open MPI"* | *OpenRTE*) echo openmpi ;;
+    *HYDRA* | *Hydra*) echo mpich ;;
+    *) echo unknown ;;
+  esac
+}
+
+# Sets MPMP_LAUNCHER_CMD and MPMP_LAUNCHER_KIND for running PROGRAM. An MPI
+# program started by another MPI's launcher does not fail: each rank runs
+# as a job of one rank (MPI singleton init), N copies of the program. So
+# the launcher is chosen by the program's MPI library: Open MPI's mpirun
+# (mpirun.openmpi on Debian) or MPICH's Hydra (mpiexec.mpich,
+# mpiexec.hydra), whichever of them PATH has, then plain mpirun/mpiexec if
+# they are of that kind. MPMP_MPIRUN names the launcher outright; it is
+# refused when it is known to belong to the other MPI.
+mpmp_pick_launcher() {
+  local prog="$1" want cand kind
+  want="$(mpmp__program_mpi "$prog")"
+  if [[ -n "${MPMP_MPIRUN:-}" ]]; then
+    command -v -- "$MPMP_MPIRUN" >/dev/null 2>&1 ||
+      mpmp_die "MPMP_MPIRUN=$MPMP_MPIRUN: no such launcher (give mpirun, mpiexec.mpich or a path)"
+    MPMP_LAUNCHER_CMD="$MPMP_MPIRUN"
+    MPMP_LAUNCHER_KIND="$(mpmp__launcher_kind "$MPMP_MPIRUN")"
+    if [[ "$want" != unknown && "$MPMP_LAUNCHER_KIND" != unknown &&
+      "$want" != "$MPMP_LAUNCHER_KIND" ]]; then
+      mpmp_die "$prog is linked with $(mpmp__mpi_name "$want") but MPMP_MPIRUN=$MPMP_MPIRUN is $(mpmp__mpi_name "$MPMP_LAUNCHER_KIND")'s launcher, which would start each rank as a separate one-rank job: unset MPMP_MPIRUN, or give $(mpmp__mpi_name "$want")'s launcher"
+    fi
+    return 0
+  fi
+  case "$want" in
+    mpich) set -- mpiexec.mpich mpiexec.hydra mpirun.mpich mpiexec mpirun ;;
+    openmpi) set -- mpirun mpiexec mpirun.openmpi mpiexec.openmpi ;;
+    *) set -- mpirun mpiexec ;;
+  esac
+  for cand in "$@"; do
+    command -v -- "$cand" >/dev/null 2>&1 || continue
+    kind="$(mpmp__launcher_kind "$cand")"
+    if [[ "$want" == unknown || "$kind" == "$want" ]]; then
+      MPMP_LAUNCHER_CMD="$cand"
+      MPMP_LAUNCHER_KIND="$kind"
+      return 0
+    fi
+  done
+  case "$want" in
+    mpich) mpmp_die "$prog is linked with MPICH, and no MPICH launcher (mpiexec.mpich, mpiexec.hydra, or an mpiexec of MPICH) is in PATH: install mpich, or set MPMP_MPIRUN" ;;
+    openmpi) mpmp_die "$prog is linked with Open MPI, and no Open MPI mpirun is in PATH: install openmpi-bin (run scripts/test.sh once), or set MPMP_MPIRUN" ;;
+    *) mpmp_die "mpirun not found (run scripts/test.sh once, or install openmpi-bin)" ;;
+  esac
+}
+
+mpmp__mpi_name() {
+  case "$1" in
+    openmpi) echo "Open MPI" ;;
+    mpich) echo "MPICH" ;;
+    *) echo "an unknown MPI" ;;
+  esac
 }
 
 # The Open MPI settings every mpmp launch needs.

@@ -11,6 +11,11 @@
 #   --mca, -x          passed to mpirun
 #
 # Also passed to mpirun: the words of $MPMP_MPIRUN_ARGS (e.g. "--mca osc sm,pt2pt").
+# The launcher is the one of the program's MPI (scripts/common.sh,
+# mpmp_pick_launcher): Open MPI's mpirun, or MPICH's Hydra mpiexec, to which
+# -x becomes -genv/-genvlist and --timeout MPIEXEC_TIMEOUT (its time-out
+# also exits with 110 here); --mca is Open MPI's only. MPMP_MPIRUN names the
+# launcher outright.
 # MPMP_TIMEOUT_SCALE=K (a whole number) multiplies the --timeout: sanitizer
 # builds of the tests set it, as their programs run several times slower.
 # Ranks may outnumber cores (--oversubscribe); the Open MPI environment comes
@@ -40,6 +45,8 @@ pseudo=""
 timeout=120
 np=""
 extra=()
+mca=()
+envs=()
 while (($#)); do
   case "$1" in
     --pseudo)
@@ -54,12 +61,13 @@ while (($#)); do
       ;;
     --mca | -mca | --gmca | -gmca)
       (($# >= 3)) || usage "$1 needs a name and a value"
-      extra+=("$1" "$2" "$3")
+      mca+=("$1" "$2" "$3")
       shift 3
       ;;
     -x)
       (($# >= 2)) || usage "-x needs a variable"
-      extra+=("$1" "$2")
+      [[ "$2" =~ ^[A-Za-z_][A-Za-z0-9_]*(=.*)?$ ]] || usage "-x wants VAR or VAR=VALUE, not '$2'"
+      envs+=("$2")
       shift 2
       ;;
     -n | -np | --np | -c)
@@ -91,13 +99,42 @@ scale="${MPMP_TIMEOUT_SCALE:-1}"
 [[ "$scale" =~ ^[1-9][0-9]{0,3}$ ]] ||
   usage "MPMP_TIMEOUT_SCALE wants a whole number from 1 to 9999, not '$scale'"
 timeout=$((10#$timeout * scale))
-command -v mpirun >/dev/null 2>&1 || mpmp_die "mpirun not found (run scripts/test.sh once, or install openmpi-bin)"
-
+mpmp_pick_launcher "$1"
+[[ -z "$pseudo" || "$MPMP_LAUNCHER_KIND" != mpich ]] ||
+  mpmp_die "--pseudo needs Open MPI's mpirun, and $1 is an MPICH program: run pseudo-node jobs with an Open MPI build"
 mpmp_mpi_env
 
 args=()
-if ((timeout > 0)); then
-  args+=(--timeout "$timeout")
+if [[ "$MPMP_LAUNCHER_KIND" == mpich ]]; then
+  # Hydra: oversubscribes without being asked, passes the whole environment
+  # (-genv sets a value), and times out by MPIEXEC_TIMEOUT, exiting with 255.
+  # The ranks start on this machine, as mpirun's do here: forked, with no
+  # node list from a batch system's variables (Hydra would ssh to the
+  # nodes of a PBS_NODEFILE or srun into a Slurm allocation).
+  args+=(-launcher fork -rmk user)
+  ((${#mca[@]} == 0)) ||
+    usage "${mca[0]} is an Open MPI option, and $1 is an MPICH program (launcher $MPMP_LAUNCHER_CMD)"
+  for e in ${envs[@]+"${envs[@]}"}; do
+    if [[ "$e" == *=* ]]; then
+      extra+=(-genv "${e%%=*}" "${e#*=}")
+    else
+      extra+=(-genvlist "$e")
+    fi
+  done
+  if ((timeout > 0)); then
+    export MPIEXEC_TIMEOUT="$timeout"
+  else
+    unset MPIEXEC_TIMEOUT
+  fi
+else
+  args+=(--oversubscribe)
+  if ((timeout > 0)); then
+    args+=(--timeout "$timeout")
+  fi
+  extra+=(${mca[@]+"${mca[@]}"})
+  for e in ${envs[@]+"${envs[@]}"}; do
+    extra+=(-x "$e")
+  done
 fi
 if [[ -n "${MPMP_MPIRUN_ARGS:-}" ]]; then
   read -r -a more <<<"$MPMP_MPIRUN_ARGS"
@@ -126,12 +163,13 @@ trap cleanup EXIT
 # launcher gets SIGTERM should this shell die without passing a signal on
 # (SIGKILL): a job must never outlive the command that started it.
 mpmp_die_with_shell
+started=$SECONDS
 if [[ -n "$pseudo" ]]; then
   ${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
     "$BASH" "$MPMP_ROOT/scripts/pseudo-mpirun.sh" "$pseudo" "${args[@]}" "$@" <&0 &
 else
   ${MPMP_DIE_WITH_SHELL[@]+"${MPMP_DIE_WITH_SHELL[@]}"} \
-    mpirun --oversubscribe "${args[@]}" "$@" <&0 &
+    "$MPMP_LAUNCHER_CMD" "${args[@]}" "$@" <&0 &
 fi
 job=$!
 # INT, TERM and HUP all go on as SIGTERM, which every launcher (mpirun,
@@ -148,4 +186,9 @@ while :; do
   # wait returns early (>128) when a trapped signal arrives: wait again.
   kill -0 "$job" 2>/dev/null || break
 done
+# Hydra's time-out exits with 255 like any failure; say 110 as mpirun does.
+if [[ "$MPMP_LAUNCHER_KIND" == mpich ]] && ((rc == 255 && timeout > 0 &&
+  SECONDS - started >= timeout)); then
+  rc=110
+fi
 exit "$rc"

@@ -117,3 +117,10 @@ mpmp_example_test(executor_chunked 4
 # other seven results are right, and the pool maps again.
 mpmp_example_test(pool_isolated 3
   "map: MPMP_ECRASHED\nitem 5 failed: task 'parse' crashed on item 5 on rank [12]: its host process killed by signal 11 \\(Segmentation fault\\)\n0 10 20 30 40 60 70\nagain: item 5 = 50\n")
+
+# The word count over 1900 lines of text (the Zen of Python 100 times):
+# variable-size lines in, variable-size Counters out (map_var), merged on
+# the main rank; the same again as a stream (imap_unordered_var). The
+# figures are Python's for the program in the example's comment.
+mpmp_example_test(word_count 4
+  "1900 lines: 13600 words, 80 distinct\nis 1000\nbetter 800\nthan 800\nthe 500\nto 500\nimap_unordered: 13600 words, 80 distinct: the same\n${POOL_W}${POOL_SHARED}")

@@ -1,6 +1,6 @@
 # The flagship demo program, the scaling study and the batch-job templates
 # (scripts/), checked by what they print and write. No timing thresholds:
-# speedups on a shared 2-core machine mean nothing (PERF.md); what is
+# speedups on a shared 2-core machine mean nothing (README, "Performance"); what is
 # checked is that the parallel results match the serial ones and that every
 # figure is printed.
 #
@@ -51,8 +51,9 @@ foreach(run "np3||1" "pseudo2|--pseudo,2|2")
 endforeach()
 
 # scaling-study.sh, a tiny sweep (ranks 2 and 3, strong and weak, 2 ms
-# tasks): the CSV has its header and one row per point, and the PNG is a
-# PNG. It installs gnuplot-nox itself when it is missing (once, on a fresh
+# tasks): the CSV has its header (mpmp-scaling's columns between the mode
+# and the run's repeat, request and host) and one row per point, and the
+# PNG is a PNG. It installs gnuplot-nox itself when it is missing (once, on a fresh
 # machine: hence the longer timeout); the build is ctest's own.
 set(SCALING_STUDY_CHECK [=[
 out="$1"
@@ -61,7 +62,7 @@ rm -rf "$out"
 bash "$@" --out "$out/scaling" || exit 1
 csv="$out/scaling.csv"
 echo "CSV header: $(head -n 1 "$csv")"
-echo "CSV points: $(awk -F, 'NR > 1 && NF == 12 && $10 ~ /^[0-9.]+$/ { printf "%s%s ", $1, $2 }' "$csv")"
+echo "CSV points: $(awk -F, 'NR > 1 && NF == 15 && $10 ~ /^[0-9.]+$/ { printf "%s%s ", $1, $2 }' "$csv")"
 echo "PNG signature: $(head -c 8 "$out/scaling.png" | od -An -tx1 | tr -d ' \n')"
 ]=])
 add_test(NAME scripts_scaling_study_np2_np3
@@ -76,7 +77,39 @@ set_tests_properties(scripts_scaling_study_np2_np3 PROPERTIES
   LABELS "mpi;scripts"
   ENVIRONMENT "${env}"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
-  PASS_REGULAR_EXPRESSION "CSV header: mode,${SCALING_CSV}CSV points: strong2 strong3 weak2 weak3 \nPNG signature: 89504e470d0a1a0a")
+  PASS_REGULAR_EXPRESSION "CSV header: mode,ranks,workers,nodes,items,task_ms,serial_s,parallel_s,speedup,efficiency,cores,core_per_worker,repeat,task_ms_requested,host\nCSV points: strong2 strong3 weak2 weak3 \nPNG signature: 89504e470d0a1a0a")
+
+# scaling-study.sh --repeat 2 --format svg,pdf (issue 18), a tiny strong
+# sweep on 2 and 3 ranks: 2 rows per rank count, the medians, an SVG with
+# the 100 % line, min-max bars and the measured task time in its title, a
+# PDF (tests/scripts/scaling_study_repeat.sh).
+add_test(NAME scripts_scaling_study_repeat_svg_np3
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/scaling_study_repeat.sh"
+          "${SCRIPTS_DIR}/scaling-study.sh" "${CMAKE_CURRENT_BINARY_DIR}/scaling-study-repeat"
+          --no-build)
+set(env "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR}" ${MPMP_SANITIZER_ENV})
+set_tests_properties(scripts_scaling_study_repeat_svg_np3 PROPERTIES
+  TIMEOUT 300
+  PROCESSORS 3
+  LABELS "mpi;scripts"
+  ENVIRONMENT "${env}"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "PASSED")
+
+# scaling-study.sh without MPI: bad --repeat, --format and --plot-only
+# values refused with their error; --plot-only of crafted CSVs, whose
+# figures are known: a run at 130 % warned about and marked, the
+# efficiency axis above it, the bars and the 100 % line drawn, --strict
+# exiting 3; a CSV of the old 12 columns still plotted
+# (tests/scripts/scaling_study_plot.sh). It may install gnuplot-nox.
+add_test(NAME scripts_scaling_study_plot_only
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/scaling_study_plot.sh"
+          "${SCRIPTS_DIR}/scaling-study.sh" "${CMAKE_CURRENT_BINARY_DIR}/scaling-study-plot")
+set_tests_properties(scripts_scaling_study_plot_only PROPERTIES
+  TIMEOUT 300
+  LABELS "scripts"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "PASSED")
 
 # The batch-job templates outside any scheduler: they see no job and run
 # the program here through run-mpi.sh, with MPMP_NP ranks. The Slurm one
@@ -168,6 +201,20 @@ set_tests_properties(readme_demo_sh PROPERTIES TIMEOUT 300 PROCESSORS 3
   ENVIRONMENT "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR}"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
   PASS_REGULAR_EXPRESSION "results: +equal.*speedup: +[0-9]")
+
+# The API reference (cmake/Doxyfile.in): the docs target builds with no
+# Doxygen warning, and every error code has its entry in the HTML
+# (tests/scripts/docs_no_warnings.sh). Skipped without Doxygen, except under
+# CI=true, where scripts/common.sh installs it and its absence fails.
+add_test(NAME docs_no_warnings
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/docs_no_warnings.sh"
+          "${CMAKE_COMMAND}" "${PROJECT_BINARY_DIR}"
+          "${PROJECT_SOURCE_DIR}/include/mpmp/common.h" "${DOXYGEN_FOUND}")
+set_tests_properties(docs_no_warnings PROPERTIES
+  TIMEOUT 120
+  LABELS "docs"
+  SKIP_RETURN_CODE 77
+  PASS_REGULAR_EXPRESSION "PASSED: the API reference builds with no warning")
 
 # scripts/run-mpi.sh ends its whole job however it is stopped, and leaves
 # nothing behind: SIGKILL (no trap sees it) and SIGINT (which bash ignores

@@ -61,6 +61,9 @@ static int bad_usage(const char *prog) {
 
 static void check(int rc, const char *what) {
   if (rc < 0) {
+    if (!mpmp_is_main()) /* init failed on every rank: rank 0 says so; */
+      exit(0);           /* the others end quietly (exit 1 could end the
+                            job before its message is out) */
     fprintf(stderr, "%s failed: %s\n", what, mpmp_errmsg());
     mpmp_finalize();
     exit(1);
@@ -72,6 +75,8 @@ int main(int argc, char **argv) {
   if (rc == MPMP_WORKER_DONE)
     return 0; /* worker ranks: the job is over */
   if (rc < 0) {
+    if (!mpmp_is_main()) /* failed on every rank: rank 0 says so */
+      return 0;
     fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
     return 1;
   }

@@ -45,6 +45,9 @@ MPMP_TASK(may_fail);
 
 static void check(int rc, const char *what) {
   if (rc < 0) {
+    if (!mpmp_is_main()) /* init failed on every rank: rank 0 says so; */
+      exit(0);           /* the others end quietly (exit 1 could end the
+                            job before its message is out) */
     fprintf(stderr, "%s failed: %s\n", what, mpmp_errmsg());
     exit(1);
   }

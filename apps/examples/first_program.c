@@ -21,7 +21,11 @@ MPMP_TASK(sum_of_squares);                     /* registered on every rank */
 int main(int argc, char **argv) {
     int rc = mpmp_init(&argc, &argv);
     if (rc == MPMP_WORKER_DONE) return 0;     /* worker ranks: the job is over */
-    if (rc < 0) { fprintf(stderr, "%s\n", mpmp_errmsg()); return 1; }
+    if (rc < 0) {                             /* failed on every rank: */
+        if (!mpmp_is_main()) return 0;        /* rank 0 alone says so */
+        fprintf(stderr, "%s\n", mpmp_errmsg());
+        return 1;
+    }
 
     long n = 9; const long *sum;
     mpmp_process_t *p;

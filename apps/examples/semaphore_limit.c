@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
   if (rc == MPMP_WORKER_DONE)
     return 0;
   if (rc < 0) {
+    if (!mpmp_is_main()) /* failed on every rank: rank 0 says so */
+      return 0;
     fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
     return 1;
   }

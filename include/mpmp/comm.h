@@ -42,9 +42,12 @@ extern "C" {
  * \p comm do not call it and go on with their own MPI. \p comm is not
  * used by mpmp (it works on duplicates of it) and may be freed once this
  * returns.
+ * \param comm  an intracommunicator of the program (MPI_COMM_WORLD, or one
+ *              of its own).
+ * \param root  the rank in \p comm that becomes mpmp's main rank.
  * \return as mpmp_init(): ::MPMP_MAIN on the root, ::MPMP_WORKER_DONE on
  * the others once the root has finalized; ::MPMP_EINVAL (MPI not
- * initialized or finalized, ::MPI_COMM_NULL, an intercommunicator, a root
+ * initialized or finalized, MPI_COMM_NULL, an intercommunicator, a root
  * outside the communicator: said on every rank, before any collective).
  */
 MPMP_API int mpmp_init_comm(MPI_Comm comm, int root);

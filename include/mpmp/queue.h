@@ -53,6 +53,8 @@
  * and puts, takes and loses nothing.
  *
  * **Lifetime** (the rules of mpmp/shared.h, and):
+ * - After mpmp_queue_close_local() / mpmp_conn_close_local() (Python's
+ *   close(), for the calling process only): see those calls.
  * - Queue after mpmp_queue_close(): put and put_nowait are ::MPMP_EPIPE
  *   (nothing is added); get hands out the items queued before the close,
  *   then ::MPMP_EEOF at once, every time; qsize, empty, full, capacity,
@@ -89,59 +91,107 @@ extern "C" {
 #endif
 
 /** A Queue, JoinableQueue or SimpleQueue. */
-typedef struct mpmp_queue { mpmp_ref_t ref; } mpmp_queue_t;
+typedef struct mpmp_queue {
+  mpmp_ref_t ref; /**< its reference: opaque, copy it whole */
+} mpmp_queue_t;
 /** One end of a Pipe (a Connection). */
-typedef struct mpmp_conn { mpmp_ref_t ref; } mpmp_conn_t;
+typedef struct mpmp_conn {
+  mpmp_ref_t ref; /**< its reference: opaque, copy it whole */
+} mpmp_conn_t;
 
 /* ---- Queue --------------------------------------------------------------- */
 
 /**
- * Slots of a queue created with maxsize 0: as many as fit in this many bytes
- * (at least ::MPMP_QUEUE_MIN_DEFAULT_SLOTS). Python's maxsize 0 means
- * "unbounded"; a queue in shared memory needs a capacity, so put() waits
- * (or times out) when that many items are queued. mpmp_queue_capacity()
- * tells the number chosen.
+ * The ring of a queue created with maxsize 0 (unbounded, as Python's
+ * Queue()): as many slots as fit in this many bytes (at least
+ * ::MPMP_QUEUE_MIN_DEFAULT_SLOTS). Items past the ring go to an overflow
+ * list in the same node heap, one heap block per item (its size rounded up
+ * to 64 bytes, plus 64): such a queue grows until the node heap
+ * (`MPMP_HEAP_SIZE`) is full; a put then waits, up to its timeout, for a
+ * get to give room back (back-pressure, as a bounded queue's put waits for
+ * a slot), and fails with ::MPMP_ENOSPC only at its timeout (at once for
+ * put_nowait). Items keep their order and none is lost on the way.
  */
 #define MPMP_QUEUE_DEFAULT_BYTES (1u << 20)
+/** The fewest ring slots a queue created with maxsize 0 gets, however
+ *  large its items (see ::MPMP_QUEUE_DEFAULT_BYTES). */
 #define MPMP_QUEUE_MIN_DEFAULT_SLOTS 64u
 
 /**
- * Queue(maxsize): a FIFO of up to \p maxsize items (0: the default capacity
- * above) of at most \p max_item bytes each (>= 1; fixed for its life).
+ * Queue(maxsize): a FIFO of up to \p maxsize items (0: unbounded, see
+ * ::MPMP_QUEUE_DEFAULT_BYTES) of at most \p max_item bytes each (>= 1;
+ * fixed for its life, bounded or not: a longer item is ::MPMP_EMSGSIZE).
  * The queue takes about maxsize * (max_item + 16, rounded up to 64) bytes of
- * the node heap. \return 0, ::MPMP_EINVAL, ::MPMP_ENOSPC (the node heap,
- * `MPMP_HEAP_SIZE`, is too small: the message says how much was asked).
+ * the node heap (maxsize 0: its ring, 1 MiB, then what its overflow holds).
+ * \param[out] q    the new queue's handle.
+ * \param maxsize   its capacity in items; 0: unbounded.
+ * \param max_item  the largest item in bytes (1 B to 4 GiB).
+ * \return 0, ::MPMP_EINVAL, ::MPMP_ENOSPC (the node heap,
+ * `MPMP_HEAP_SIZE`, is too small: the message says how much was asked),
+ * ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_queue_create(mpmp_queue_t *q, size_t maxsize,
                                size_t max_item);
-/** JoinableQueue(maxsize): a Queue with task_done() and join(). */
+/**
+ * JoinableQueue(maxsize): a Queue with task_done() and join().
+ * \param[out] q    the new queue's handle.
+ * \param maxsize   its capacity in items; 0: unbounded.
+ * \param max_item  the largest item in bytes.
+ * \return as mpmp_queue_create().
+ */
 MPMP_API int mpmp_joinable_queue_create(mpmp_queue_t *q, size_t maxsize,
                                         size_t max_item);
 /**
- * SimpleQueue(): a Queue of the default capacity. Use it with
+ * SimpleQueue(): an unbounded Queue (maxsize 0). Use it with
  * mpmp_queue_put(), mpmp_queue_get(), mpmp_queue_empty(), mpmp_queue_close()
  * (the calls Python's SimpleQueue has; the others work too).
+ * \param[out] q    the new queue's handle.
+ * \param max_item  the largest item in bytes.
+ * \return as mpmp_queue_create().
  */
 MPMP_API int mpmp_simple_queue_create(mpmp_queue_t *q, size_t max_item);
-/** Free it; every copy of the handle becomes stale (::MPMP_EBADF). */
+/**
+ * Free it; every copy of the handle becomes stale (::MPMP_EBADF), and the
+ * calls that wait in it return ::MPMP_EBADF.
+ * \param q  the queue.
+ * \return 0, ::MPMP_EBADF (freed already), ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_queue_free(mpmp_queue_t q);
 
 /**
- * put(item, timeout): append \p size bytes (0 allowed: e.g. a sentinel),
+ * put(item, timeout): append \p size bytes (0 allowed: a sentinel, say),
  * waiting up to \p timeout seconds for a free slot.
- * \return 0; ::MPMP_ETIMEDOUT if still full at the timeout (queue.Full);
- * ::MPMP_EMSGSIZE if \p size is over the queue's max item size;
- * ::MPMP_EPIPE once the queue is closed (also for a put waiting when it is
- * closed).
+ * \param q        the queue.
+ * \param item     the item's bytes (may be NULL when \p size is 0).
+ * \param size     their number (0 to the queue's max_item).
+ * \param timeout  seconds (negative: forever; 0: try once).
+ * \return 0; ::MPMP_ETIMEDOUT if still full at the timeout (queue.Full;
+ * never on an unbounded queue); ::MPMP_EMSGSIZE if \p size is over the
+ * queue's max item size; ::MPMP_EPIPE once the queue is closed (also for a
+ * put waiting when it is closed), or once this process closed its handle
+ * (mpmp_queue_close_local()); ::MPMP_ENOSPC when an unbounded queue needs
+ * room and the node heap stays full until the timeout (the put waits for
+ * items to be taken meanwhile; the message names `MPMP_HEAP_SIZE`; nothing
+ * was added).
  */
 MPMP_API int mpmp_queue_put(mpmp_queue_t q, const void *item, size_t size,
                             double timeout);
-/** put_nowait(item): mpmp_queue_put() with timeout 0. */
+/**
+ * put_nowait(item): mpmp_queue_put() with timeout 0.
+ * \param q     the queue.
+ * \param item  the item's bytes.
+ * \param size  their number.
+ * \return as mpmp_queue_put() (::MPMP_ETIMEDOUT: full).
+ */
 MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
                                    size_t size);
 /**
  * get(timeout): take the oldest item into \p buf (\p max bytes), waiting up
  * to \p timeout seconds for one.
+ * \param q         the queue.
+ * \param buf       room for the item.
+ * \param max       the room in \p buf, in bytes.
+ * \param timeout   seconds (negative: forever; 0: try once).
  * \param[out] size  may be NULL; the item's size, or on ::MPMP_EMSGSIZE the
  *                   size \p buf needs.
  * \return 0; ::MPMP_ETIMEDOUT if still empty at the timeout (queue.Empty);
@@ -155,35 +205,76 @@ MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
  */
 MPMP_API int mpmp_queue_get(mpmp_queue_t q, void *buf, size_t max,
                             size_t *size, double timeout);
-/** get_nowait(): mpmp_queue_get() with timeout 0. */
+/**
+ * get_nowait(): mpmp_queue_get() with timeout 0.
+ * \param q          the queue.
+ * \param buf        room for the item.
+ * \param max        the room in \p buf, in bytes.
+ * \param[out] size  the item's size (may be NULL).
+ * \return as mpmp_queue_get() (::MPMP_ETIMEDOUT: empty).
+ */
 MPMP_API int mpmp_queue_get_nowait(mpmp_queue_t q, void *buf, size_t max,
                                    size_t *size);
-/** qsize(): the number of items queued now (a snapshot), or an error. */
+/**
+ * qsize(): how many items are queued.
+ * \param q  the queue.
+ * \return the number of items queued now (a snapshot), or an error. */
 MPMP_API int mpmp_queue_qsize(mpmp_queue_t q);
-/** empty(): 1 or 0 (a snapshot), or an error. */
+/**
+ * empty(): whether no item is queued.
+ * \param q  the queue.
+ * \return 1 or 0 (a snapshot), or an error. */
 MPMP_API int mpmp_queue_empty(mpmp_queue_t q);
-/** full(): 1 or 0 (a snapshot), or an error. */
+/**
+ * full(): whether every slot holds an item.
+ * \param q  the queue.
+ * \return 1 or 0 (a snapshot; always 0 for an unbounded queue), or an
+ * error. */
 MPMP_API int mpmp_queue_full(mpmp_queue_t q);
-/** The number of slots (maxsize, or the default capacity), or an error. */
+/**
+ * The queue's capacity.
+ * \param q  the queue.
+ * \return maxsize; INT_MAX for an unbounded queue (maxsize 0); or an
+ * error. */
 MPMP_API int mpmp_queue_capacity(mpmp_queue_t q);
 /**
- * close(): no more puts, by anyone (::MPMP_EPIPE); waiting puts fail, the
- * items already queued are still delivered, and once they are gone get()
- * returns ::MPMP_EEOF instead of waiting. Closing twice is harmless.
- * (Python's close() concerns only the calling process; here it is the
- * queue's end of input for everyone.)
+ * Close the queue for everyone (an mpmp extension; Python's close() is
+ * mpmp_queue_close_local()): no more puts, by anyone (::MPMP_EPIPE);
+ * waiting puts fail, the items already queued are still delivered, and
+ * once they are gone get() returns ::MPMP_EEOF instead of waiting: the
+ * end of input that Python programs signal with a sentinel item. Closing
+ * twice is harmless.
+ * \param q  the queue.
+ * \return 0, or a negative error (::MPMP_EBADF).
  */
 MPMP_API int mpmp_queue_close(mpmp_queue_t q);
+/**
+ * close(), as Python's: the calling process (this rank, all its threads)
+ * is done with its handle. Its later put, put_nowait, get and get_nowait,
+ * and connection.wait() on the queue, are ::MPMP_EPIPE ("this process
+ * closed its handle"); qsize, empty, full, capacity, task_done, join,
+ * close and free still work. Every other process's handle, and the
+ * items queued, are untouched: a consumer never sees end-of-file from it
+ * (that is mpmp_queue_close()). Closing twice is harmless; freeing the
+ * queue forgets it.
+ * \param q  the queue.
+ * \return 0, ::MPMP_EBADF (freed), ::MPMP_ENOTINIT.
+ */
+MPMP_API int mpmp_queue_close_local(mpmp_queue_t q);
 
 /**
  * JoinableQueue task_done(): one item taken with get() has been processed.
+ * \param q  the queue.
  * \return 0; ::MPMP_EPERM when called more times than items were put
  * (Python's ValueError); ::MPMP_ENOTSUP on a queue that is not joinable.
  */
 MPMP_API int mpmp_queue_task_done(mpmp_queue_t q);
 /**
  * JoinableQueue join(): wait until every item put so far has had its
- * task_done(). \return 0, ::MPMP_ETIMEDOUT, ::MPMP_ENOTSUP (not joinable).
+ * task_done().
+ * \param q        the queue.
+ * \param timeout  seconds (negative: forever; 0: look once).
+ * \return 0, ::MPMP_ETIMEDOUT, ::MPMP_ENOTSUP (not joinable).
  */
 MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout);
 
@@ -203,16 +294,26 @@ MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout);
  * Pipe(duplex): two connected ends. \p duplex 1: both ends send and
  * receive. \p duplex 0: \p c1 only receives and \p c2 only sends (Python's
  * order); the wrong direction is ::MPMP_EPERM.
- * \return 0, ::MPMP_EINVAL, ::MPMP_ENOSPC (node heap full).
+ * \param[out] c1  the first end (one-way: the receiving end).
+ * \param[out] c2  the second end (one-way: the sending end).
+ * \param duplex   1: both ways; 0: one way, \p c2 to \p c1.
+ * \return 0, ::MPMP_EINVAL, ::MPMP_ENOSPC (node heap full), ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex);
 /**
  * Free one end (closing it first, as close() does); the pipe's memory goes
  * with its second end. A freed end's handle is ::MPMP_EBADF; its peer sees
  * end-of-file or a broken pipe, as after close().
+ * \param c  the end.
+ * \return 0, ::MPMP_EBADF (freed already), ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_conn_free(mpmp_conn_t c);
-/** Free both ends of a pipe (mpmp_conn_free() of each). */
+/**
+ * Free both ends of a pipe (mpmp_conn_free() of each, \p c1 first).
+ * \param c1  one end.
+ * \param c2  the other end.
+ * \return 0, or the first error of the two frees (both are tried).
+ */
 MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2);
 
 /**
@@ -223,6 +324,10 @@ MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2);
  * a send that times out part-way withdraws it: the receiver never sees any
  * of it (the bytes already in the pipe keep their room until the receiver's
  * next recv() passes over them).
+ * \param c        the end to send from.
+ * \param msg      the message's bytes (may be NULL when \p len is 0).
+ * \param len      their number (0 to ::MPMP_PIPE_MAX_MESSAGE).
+ * \param timeout  seconds (negative: forever; 0: only if it fits now).
  * \return 0; ::MPMP_ETIMEDOUT; ::MPMP_EPIPE if this end was closed, or the
  * other end is closed (BrokenPipeError); ::MPMP_EPERM on the receive-only
  * end of a one-way pipe; ::MPMP_EMSGSIZE over ::MPMP_PIPE_MAX_MESSAGE.
@@ -240,6 +345,10 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
  * \p timeout seconds for one to start. Once a message has started it is
  * taken whole (its sender is sending it; if that send times out, the
  * message is dropped and recv waits for the next one).
+ * \param c        the end to receive on.
+ * \param buf      room for the message.
+ * \param max      the room in \p buf, in bytes.
+ * \param timeout  seconds (negative: forever; 0: only if one is there).
  * \param[out] len  may be NULL; the message's size, or on ::MPMP_EMSGSIZE
  *                  the size \p buf needs.
  * \return 0; ::MPMP_ETIMEDOUT; ::MPMP_EMSGSIZE if the message is larger than
@@ -253,27 +362,60 @@ MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max,
 /**
  * poll(timeout): 1 if recv() would not wait (a message, or end-of-file, is
  * there), 0 if none came within \p timeout seconds; or an error.
+ * \param c        the end.
+ * \param timeout  seconds (negative: forever; 0: look once).
+ * \return 1, 0, or a negative error (::MPMP_EPIPE after close,
+ * ::MPMP_EPERM on a send-only end, ::MPMP_EBADF).
  */
 MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout);
 /**
- * close(): this end is done. Its later calls are ::MPMP_EPIPE; the peer's
- * recv() returns the messages already sent, then ::MPMP_EEOF, and the
- * peer's send() fails with ::MPMP_EPIPE. Closing twice is harmless.
+ * Close this end for every process: its later calls are ::MPMP_EPIPE in
+ * every process; the peer's recv() returns the messages already sent, then
+ * ::MPMP_EEOF, and the peer's send() fails with ::MPMP_EPIPE. Closing
+ * twice is harmless. This is what Python's close() amounts to once the
+ * last process holding the end closes it (or exits): call it from the
+ * process that is last done with the end. mpmp_conn_close_local() closes
+ * this process's handle only.
+ * \param c  the end.
+ * \return 0, or a negative error (::MPMP_EBADF).
  */
 MPMP_API int mpmp_conn_close(mpmp_conn_t c);
+/**
+ * close(), as Python's Connection.close() in one process: the calling
+ * process (this rank, all its threads) is done with its handle of the end.
+ * Its later send, recv, poll and connection.wait() on it are ::MPMP_EPIPE
+ * ("this process closed its handle"); close and free still work. Other
+ * processes keep using the end (Python's test_spawn_close: a parent closes
+ * the child's end right after start, the child goes on using it). The
+ * difference from Python: a process's handles are plain values with no
+ * count of copies, so the peer sees end-of-file only from
+ * mpmp_conn_close() (or mpmp_conn_free()), never from the last
+ * close_local(). Closing twice is harmless; freeing the end forgets it.
+ * \param c  the end.
+ * \return 0, ::MPMP_EBADF (freed), ::MPMP_ENOTINIT.
+ */
+MPMP_API int mpmp_conn_close_local(mpmp_conn_t c);
 
 /**
  * multiprocessing.connection.wait(object_list, timeout): wait until at least
  * one of \p n objects is ready: a connection whose recv() would not wait
- * (mpmp_conn_poll()), or a queue whose get() would not wait (an item, or
- * closed and empty). \p objs holds their handles' `ref` members
- * (`conn.ref`, `queue.ref`).
+ * (mpmp_conn_poll()), a queue whose get() would not wait (an item, or
+ * closed and empty), or a Process sentinel (mpmp_process_sentinel(), on the
+ * main rank) whose process has ended. \p objs holds their handles' `ref`
+ * members (`conn.ref`, `queue.ref`) and the sentinels. An object whose
+ * handle this process closed (mpmp_conn_close_local(),
+ * mpmp_queue_close_local()) is ::MPMP_EPIPE.
+ * \param objs        the handles' references.
+ * \param n           their number (>= 1).
+ * \param timeout     seconds (negative: forever; 0: look once).
  * \param[out] ready  may be NULL; receives the indices of the ready objects
  *                    in increasing order (room for \p n).
  * \return the number of ready objects (>= 1), ::MPMP_ETIMEDOUT if none was
  * ready within \p timeout seconds, or an error (::MPMP_EBADF naming the
- * index of a bad handle, ::MPMP_EPERM for a send-only end).
- * \note With one object it sleeps until that object is ready. With several
+ * index of a bad handle or of a sentinel whose process was destroyed,
+ * ::MPMP_EPERM for a send-only end or a sentinel off the main rank).
+ * \note With one object (not a sentinel) it sleeps until that object is
+ * ready. With several, or a sentinel,
  * it checks them all, then sleeps 20 microseconds, doubling up to 1 ms
  * while none is ready: never a busy core, at the cost of up to 1 ms of
  * latency after a long wait.

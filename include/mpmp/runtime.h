@@ -77,21 +77,34 @@ MPMP_API int mpmp_init(int *argc, char ***argv);
  */
 MPMP_API int mpmp_finalize(void);
 
-/** \return 1 between mpmp_init() and mpmp_finalize(), else 0. */
+/** Whether mpmp runs. \return 1 between mpmp_init() and mpmp_finalize(),
+ * else 0. */
 MPMP_API int mpmp_initialized(void);
-/** \return this rank in the job (0 = main rank), or ::MPMP_ENOTINIT. */
+/** The calling rank's number. \return this rank in the job (0 = main
+ * rank), or ::MPMP_ENOTINIT. */
 MPMP_API int mpmp_rank(void);
-/** \return the number of ranks in the job, or ::MPMP_ENOTINIT. */
+/** The number of ranks. \return the number of ranks in the job, or
+ * ::MPMP_ENOTINIT. */
 MPMP_API int mpmp_world_size(void);
-/** \return the number of worker ranks (world size - 1), or ::MPMP_ENOTINIT. */
+/** The worker ranks. \return the number of worker ranks (world size - 1),
+ * or ::MPMP_ENOTINIT. */
 MPMP_API int mpmp_worker_count(void);
-/** \return 1 on the main rank, 0 on a worker rank, or ::MPMP_ENOTINIT. */
+/** Whether this is the main rank. After a failed mpmp_init(), whether
+ * this rank is the one to report the failure: the job's rank 0 (known
+ * from MPI, or from the launcher's OMPI_COMM_WORLD_RANK or PMI_RANK; every
+ * rank when neither says), since a failure is most often the same on
+ * every rank and should be printed once.
+ * \return 1 on the main rank, 0 on a worker rank; after a failed init 1 on
+ * the reporting rank, else 0; ::MPMP_ENOTINIT before any mpmp_init(). */
 MPMP_API int mpmp_is_main(void);
-/** \return the number of nodes the job spans, or ::MPMP_ENOTINIT. */
+/** The number of nodes. \return the number of nodes the job spans, or
+ * ::MPMP_ENOTINIT. */
 MPMP_API int mpmp_node_count(void);
-/** \return the index of this rank's node (0..node_count-1). */
+/** This rank's node. \return the index of this rank's node
+ * (0..node_count-1), or ::MPMP_ENOTINIT. */
 MPMP_API int mpmp_node_id(void);
-/** \return this node's name (MPI_Get_processor_name), or "" before init. */
+/** This rank's node name. \return this node's name
+ * (MPI_Get_processor_name), or "" before init. */
 MPMP_API const char *mpmp_node_name(void);
 
 /**
@@ -99,28 +112,33 @@ MPMP_API const char *mpmp_node_name(void);
  * the cpusets the launcher (cgroup, Slurm, `mpirun --bind-to`) gave the
  * node's ranks, like Python's os.process_cpu_count(). Works before
  * mpmp_init() too (then: this process's allowed CPUs).
- * \return a count >= 1, or a negative code.
+ * \return a count >= 1, or ::MPMP_ETOPO when hwloc cannot count them.
  */
 MPMP_API int mpmp_cpu_count(void);
 
-/** \return the run-time version "MAJOR.MINOR.PATCH". */
+/** The library's version (that of the headers is in mpmp/version.h).
+ * \return the run-time version "MAJOR.MINOR.PATCH". */
 MPMP_API const char *mpmp_version(void);
-/** \return the run-time version as 0xMMmmpp. */
+/** The library's version as a number. \return the run-time version as
+ * 0xMMmmpp (compare with ::MPMP_VERSION_HEX). */
 MPMP_API unsigned mpmp_version_hex(void);
 
 /**
  * Print the binding table (rank, node, pid, cores, NUMA node, role) of every
- * rank to \p out (a `FILE *`). Main rank only; what MPMP_REPORT_BINDINGS=1
- * prints at init.
+ * rank to \p out. Main rank only; what MPMP_REPORT_BINDINGS=1 prints at
+ * init.
+ * \param out  a `FILE *`; NULL: stdout.
+ * \return 0, ::MPMP_ENOTINIT, or ::MPMP_ENOTMAIN on a worker rank.
  */
 MPMP_API int mpmp_print_bindings(void *out);
 
 /**
  * Print every MPMP_* setting, its value, where it came from (environment
- * or default) and the values it takes to \p out (a `FILE *`; NULL:
- * stdout); what MPMP_INFO=1 prints at init. Before mpmp_init(): what init
- * would use, or ::MPMP_EENV (with the message init would give) for a value
- * outside its range.
+ * or default) and the values it takes to \p out; what MPMP_INFO=1 prints
+ * at init. Before mpmp_init(): what init would use.
+ * \param out  a `FILE *`; NULL: stdout.
+ * \return 0, or before mpmp_init() ::MPMP_EENV (with the message init
+ * would give) for a value outside its range.
  */
 MPMP_API int mpmp_print_settings(void *out);
 

@@ -95,11 +95,17 @@ typedef struct mpmp_ref {
 } mpmp_ref_t;
 
 /** A Value or RawValue (one scalar). */
-typedef struct mpmp_value { mpmp_ref_t ref; } mpmp_value_t;
+typedef struct mpmp_value {
+  mpmp_ref_t ref; /**< its reference: opaque, copy it whole */
+} mpmp_value_t;
 /** An Array or RawArray (a fixed number of scalars). */
-typedef struct mpmp_array { mpmp_ref_t ref; } mpmp_array_t;
+typedef struct mpmp_array {
+  mpmp_ref_t ref; /**< its reference: opaque, copy it whole */
+} mpmp_array_t;
 /** A Lock or RLock (mpmp/sync.h); also what get_lock() gives. */
-typedef struct mpmp_lock { mpmp_ref_t ref; } mpmp_lock_t;
+typedef struct mpmp_lock {
+  mpmp_ref_t ref; /**< its reference: opaque, copy it whole */
+} mpmp_lock_t;
 
 /** Element types; Python's typecodes in brackets. */
 typedef enum mpmp_type {
@@ -116,53 +122,139 @@ typedef enum mpmp_type {
   MPMP_BYTE      /**< 'c': a raw byte; no arithmetic */
 } mpmp_type_t;
 
-/** The type of Python typecode \p code ('i', 'd', ...), or 0 if unknown. */
+/**
+ * The element type of a Python typecode ('l' and 'L' follow C's long).
+ * \param code  a typecode of Python's array and ctypes: 'b', 'B', 'h', 'H',
+ *              'i', 'I', 'l', 'L', 'q', 'Q', 'f', 'd', 'c'.
+ * \return the type of Python typecode \p code ('i', 'd', ...), or 0 if
+ * unknown. */
 MPMP_API mpmp_type_t mpmp_typecode(char code);
-/** Bytes per element of \p type (0 if not a type). */
+/**
+ * The size of an element type.
+ * \param type  an element type.
+ * \return bytes per element of \p type (0 if not a type). */
 MPMP_API size_t mpmp_type_size(mpmp_type_t type);
-/** "int32", "double", ... ("?" if not a type). */
+/**
+ * The name of an element type.
+ * \param type  an element type.
+ * \return "int32", "double", ... ("?" if not a type); a static string. */
 MPMP_API const char *mpmp_type_name(mpmp_type_t type);
 
 /* ---- Value --------------------------------------------------------------- */
 
 /**
- * Create a Value of \p type, initialised from \p init (NULL: zero).
- * \p lock 1: a Value with an RLock for get_lock() (Python's default);
- * 0: a RawValue. \return 0, ::MPMP_EINVAL (bad type), ::MPMP_ENOSPC (the
- * node heap is full: the message says how much is in use).
+ * Create a Value of \p type, initialised from \p init (NULL: zero), in the
+ * node heap of the calling rank (Python's Value(typecode, init)).
+ * \param[out] v  the new Value's handle.
+ * \param type    its element type.
+ * \param init    mpmp_type_size() bytes of its first value; NULL: zero.
+ * \param lock    1: a Value with an RLock for get_lock() (Python's
+ *                default); 0: a RawValue.
+ * \return 0, ::MPMP_EINVAL (bad type, NULL \p v), ::MPMP_ENOSPC (the
+ * node heap is full: the message says how much is in use), ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_value_create(mpmp_value_t *v, mpmp_type_t type,
                                const void *init, int lock);
-/** Free it; every copy of the handle becomes stale (::MPMP_EBADF). */
+/**
+ * Free it; every copy of the handle becomes stale (::MPMP_EBADF), and the
+ * calls that wait on its lock end (mpmp/shared.h, "Lifetime").
+ * \param v  the Value.
+ * \return 0, ::MPMP_EBADF (already freed, or not a Value), ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_free(mpmp_value_t v);
-/** The element type (or a negative error). */
+/**
+ * The Value's element type.
+ * \param v  the Value.
+ * \return its ::mpmp_type_t (or a negative error: ::MPMP_EBADF). */
 MPMP_API int mpmp_value_type(mpmp_value_t v);
-/** Copy the value into \p out (mpmp_type_size() bytes); atomic. */
+/**
+ * Copy the value into \p out (mpmp_type_size() bytes); atomic.
+ * \param v         the Value.
+ * \param[out] out  room for one element.
+ * \return 0, ::MPMP_EBADF, ::MPMP_EINVAL (NULL \p out), ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_load(mpmp_value_t v, void *out);
-/** Set the value from \p in (mpmp_type_size() bytes); atomic. */
+/**
+ * Set the value from \p in (mpmp_type_size() bytes); atomic.
+ * \param v   the Value.
+ * \param in  one element.
+ * \return 0, ::MPMP_EBADF, ::MPMP_EINVAL (NULL \p in), ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_store(mpmp_value_t v, const void *in);
 /**
  * Integer types only (else ::MPMP_EINVAL): atomically add \p delta
  * (wrapping at the type's width, as C atomics do); \p old (may be NULL)
  * gets the value before, sign- or zero-extended to 64 bits.
+ * \param v         the Value.
+ * \param delta     what to add (negative: subtract).
+ * \param[out] old  the value before; may be NULL.
+ * \return 0, ::MPMP_EINVAL (not an integer type), ::MPMP_EBADF,
+ * ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_value_add(mpmp_value_t v, int64_t delta, int64_t *old);
-/** Integer types only: atomically set \p desired; \p old gets the previous. */
+/**
+ * Integer types only: atomically set \p desired; \p old gets the previous.
+ * \param v         the Value.
+ * \param desired   the new value (cut to the type's width).
+ * \param[out] old  the value before, sign- or zero-extended; may be NULL.
+ * \return 0, ::MPMP_EINVAL (not an integer type), ::MPMP_EBADF,
+ * ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_exchange(mpmp_value_t v, int64_t desired,
                                  int64_t *old);
 /**
  * Integer types only: if the value equals *\p expected, set \p desired and
  * return 1; otherwise store the current value in *\p expected and return 0.
+ * \param v                the Value.
+ * \param[in,out] expected  the value it should have; receives the one it
+ *                          had.
+ * \param desired          the new value.
+ * \return 1 (swapped), 0 (not), or ::MPMP_EINVAL (not an integer type,
+ * NULL \p expected), ::MPMP_EBADF, ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_value_cas(mpmp_value_t v, int64_t *expected,
                             int64_t desired);
-/** The Value's RLock for compound updates; ::MPMP_ENOTSUP for a RawValue. */
+/**
+ * The Value's RLock for compound updates (Python's get_lock()); it belongs
+ * to the Value (mpmp_lock_free() on it is ::MPMP_EINVAL).
+ * \param v           the Value.
+ * \param[out] lock   the lock's handle.
+ * \return 0, ::MPMP_ENOTSUP for a RawValue, ::MPMP_EBADF, ::MPMP_EINVAL.
+ */
 MPMP_API int mpmp_value_get_lock(mpmp_value_t v, mpmp_lock_t *lock);
 
-/* Typed shortcuts: the value converted to/from int64_t or double. */
+/**
+ * The value as an int64_t: an integer sign- or zero-extended (uint64: the
+ * bits), a float or double truncated toward zero.
+ * \param v         the Value.
+ * \param[out] out  the value.
+ * \return 0, ::MPMP_EINVAL (NULL \p out; a NaN, infinite or out-of-range
+ * float), ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_get_i64(mpmp_value_t v, int64_t *out);
+/**
+ * Set the value from an int64_t: a narrower integer type keeps the low
+ * bits (as ctypes does), a float or double gets the nearest value.
+ * \param v  the Value.
+ * \param x  the new value.
+ * \return 0, ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_set_i64(mpmp_value_t v, int64_t x);
+/**
+ * The value as a double (an integer converted).
+ * \param v         the Value.
+ * \param[out] out  the value.
+ * \return 0, ::MPMP_EINVAL (NULL \p out), ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_get_f64(mpmp_value_t v, double *out);
+/**
+ * Set the value from a double: an integer type gets it truncated toward
+ * zero (Python's int()), then cut to the type's width.
+ * \param v  the Value.
+ * \param x  the new value.
+ * \return 0, ::MPMP_EINVAL (for an integer type: NaN, infinite or out of
+ * the 64-bit range; nothing is stored), ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_value_set_f64(mpmp_value_t v, double x);
 
 /* ---- Array --------------------------------------------------------------- */
@@ -170,36 +262,127 @@ MPMP_API int mpmp_value_set_f64(mpmp_value_t v, double x);
 /**
  * Create an Array of \p n (>= 1) elements of \p type, copied from \p init
  * (n elements; NULL: zeros). \p lock as for mpmp_value_create().
+ * \param[out] a  the new Array's handle.
+ * \param type    its element type.
+ * \param n       its length (>= 1; fixed).
+ * \param init    \p n elements; NULL: zeros.
+ * \param lock    1: an Array with an RLock (Python's default); 0: a
+ *                RawArray.
+ * \return 0, ::MPMP_EINVAL (bad type, n = 0, NULL \p a), ::MPMP_ENOSPC
+ * (the node heap is full), ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_array_create(mpmp_array_t *a, mpmp_type_t type, size_t n,
                                const void *init, int lock);
+/**
+ * Free it; every copy of the handle becomes stale (::MPMP_EBADF).
+ * \param a  the Array.
+ * \return 0, ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_free(mpmp_array_t a);
-/** Number of elements (or a negative error) in *\p n. */
+/**
+ * Number of elements in *\p n (len(arr)).
+ * \param a       the Array.
+ * \param[out] n  its length.
+ * \return 0, or a negative error (::MPMP_EBADF, ::MPMP_EINVAL for NULL
+ * \p n). */
 MPMP_API int mpmp_array_len(mpmp_array_t a, size_t *n);
+/**
+ * The Array's element type.
+ * \param a  the Array.
+ * \return its ::mpmp_type_t, or a negative error (::MPMP_EBADF). */
 MPMP_API int mpmp_array_type(mpmp_array_t a);
-/** Element \p i (atomic); ::MPMP_EINVAL (message: index and length) out of range. */
+/**
+ * Element \p i (atomic); ::MPMP_EINVAL (message: index and length) out of
+ * range.
+ * \param a         the Array.
+ * \param i         the index (0 to len - 1).
+ * \param[out] out  room for one element.
+ * \return 0, ::MPMP_EINVAL, ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_get(mpmp_array_t a, size_t i, void *out);
+/**
+ * Set element \p i (atomic).
+ * \param a   the Array.
+ * \param i   the index (0 to len - 1).
+ * \param in  one element.
+ * \return 0, ::MPMP_EINVAL (out of range, NULL \p in), ::MPMP_EBADF,
+ * ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_set(mpmp_array_t a, size_t i, const void *in);
 /**
  * Slice [start, start+count): copy out / in. Each element is copied
  * atomically, the slice as a whole is not: hold get_lock() for that.
+ * \param a         the Array.
+ * \param start     the first index.
+ * \param count     the number of elements (0: nothing is copied, but the
+ *                  handle is checked).
+ * \param[out] out  room for \p count elements.
+ * \return 0, ::MPMP_EINVAL (the slice is out of range, NULL \p out),
+ * ::MPMP_EBADF, ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_array_read(mpmp_array_t a, size_t start, size_t count,
                              void *out);
+/**
+ * Write the slice [start, start+count) from \p in, each element
+ * atomically (see mpmp_array_read()).
+ * \param a      the Array.
+ * \param start  the first index.
+ * \param count  the number of elements.
+ * \param in     \p count elements.
+ * \return 0, ::MPMP_EINVAL (the slice is out of range, NULL \p in),
+ * ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_write(mpmp_array_t a, size_t start, size_t count,
                               const void *in);
-/** Atomic add / exchange / compare-exchange on element \p i (integer types). */
+/**
+ * Atomic add on element \p i (integer types; as mpmp_value_add()).
+ * \param a         the Array.
+ * \param i         the index.
+ * \param delta     what to add.
+ * \param[out] old  the element before; may be NULL.
+ * \return 0, ::MPMP_EINVAL (not an integer type, out of range),
+ * ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_add(mpmp_array_t a, size_t i, int64_t delta,
                             int64_t *old);
+/**
+ * Atomic exchange on element \p i (integer types; as
+ * mpmp_value_exchange()).
+ * \param a         the Array.
+ * \param i         the index.
+ * \param desired   the new value.
+ * \param[out] old  the element before; may be NULL.
+ * \return 0, ::MPMP_EINVAL, ::MPMP_EBADF, ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_exchange(mpmp_array_t a, size_t i, int64_t desired,
                                  int64_t *old);
+/**
+ * Atomic compare-exchange on element \p i (integer types; as
+ * mpmp_value_cas()).
+ * \param a                the Array.
+ * \param i                the index.
+ * \param[in,out] expected  the value it should have; receives the one it
+ *                          had.
+ * \param desired          the new value.
+ * \return 1 (swapped), 0 (not), or ::MPMP_EINVAL, ::MPMP_EBADF,
+ * ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_array_cas(mpmp_array_t a, size_t i, int64_t *expected,
                             int64_t desired);
+/**
+ * The Array's RLock (Python's get_lock()); it belongs to the Array.
+ * \param a           the Array.
+ * \param[out] lock   the lock's handle.
+ * \return 0, ::MPMP_ENOTSUP for a RawArray, ::MPMP_EBADF, ::MPMP_EINVAL.
+ */
 MPMP_API int mpmp_array_get_lock(mpmp_array_t a, mpmp_lock_t *lock);
 /**
  * The elements themselves, for ranks on the array's home node (the fastest
  * access: plain loads and stores, as with Python's `arr[:]` buffer);
  * ::MPMP_ENOTSUP on another node (use read/write there). Valid until freed.
+ * \param a          the Array.
+ * \param[out] data  the first element.
+ * \return 0, ::MPMP_ENOTSUP, ::MPMP_EBADF, ::MPMP_EINVAL, ::MPMP_ENOTINIT.
  */
 MPMP_API int mpmp_array_data(mpmp_array_t a, void **data);
 
@@ -213,6 +396,11 @@ typedef struct mpmp_heap_info {
   size_t objects;      /**< live objects on this node */
 } mpmp_heap_info_t;
 
+/**
+ * How full this rank's node heap is (`MPMP_HEAP_SIZE`): a snapshot.
+ * \param[out] info  the figures.
+ * \return 0, ::MPMP_EINVAL (NULL), ::MPMP_ENOTINIT.
+ */
 MPMP_API int mpmp_heap_info(mpmp_heap_info_t *info);
 
 #ifdef __cplusplus

@@ -38,10 +38,18 @@ typedef struct mpmp_ctx mpmp_ctx_t;
 /**
  * A task. Returns 0 on success (for a Process: its exit code; any value
  * >= 0), or the value of mpmp_fail() on failure.
+ * \param ctx  its context: mpmp_arg(), mpmp_out(), mpmp_fail(),
+ *             mpmp_should_stop(); valid while the task runs.
  */
 typedef int (*mpmp_task_fn)(mpmp_ctx_t *ctx);
 
-/** Register \p fn as a task; use once, at file scope, per task function. */
+/**
+ * Register \p fn as a task; use once, at file scope, per task function
+ * (`MPMP_TASK(square);`). It registers the function when the program (or
+ * the shared library that holds it) is loaded, before main(), under its
+ * name: mpmp_task_register(fn, "fn", __FILE__).
+ * \param fn  the task function, an ::mpmp_task_fn: `int fn(mpmp_ctx_t *)`.
+ */
 #define MPMP_TASK(fn)                                                       \
   __attribute__((constructor)) static void mpmp__register_##fn(void) {      \
     mpmp_task_register((mpmp_task_fn)(fn), #fn, __FILE__);                  \
@@ -50,18 +58,92 @@ typedef int (*mpmp_task_fn)(mpmp_ctx_t *ctx);
 
 /**
  * Register a task under a name (what MPMP_TASK expands to). Must be called
- * before mpmp_init(), identically on every rank.
+ * before mpmp_init(), identically on every rank (mpmp_init() fails with
+ * ::MPMP_EMISMATCH otherwise). Registering a function again does nothing;
+ * a NULL \p fn or \p name is ignored.
+ * \param fn    the task function.
+ * \param name  its name (kept, not copied: a string literal), under which
+ *              errors and mpmp_task_name() know it.
+ * \param file  the source file that defines it (kept; may be NULL); with
+ *              the name it orders the task table alike on every rank.
  */
 MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
                                  const char *file);
 
 /**
+ * A chunk task: called once per chunk of a map with the chunk's items and
+ * room for their results, so that a tight kernel pays no per-item call,
+ * context or copy (the per-item form, ::mpmp_task_fn, costs some
+ * nanoseconds per item: more than an x*x body). Run it with
+ * mpmp_pool_map_chunks() or mpmp_pool_map_shm() (mpmp/pool.h); any other
+ * call refuses it with ::MPMP_ENOTASK, as a chunk map refuses a per-item
+ * task.
+ *
+ * \code
+ * static int square_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
+ *                         size_t count) {
+ *     const int32_t *x = in;
+ *     int64_t *y = out;
+ *     for (size_t i = 0; i < count; i++)
+ *         y[i] = (int64_t)x[i] * x[i];
+ *     return 0;
+ * }
+ * MPMP_CHUNK_TASK(square_chunk);
+ * \endcode
+ *
+ * \param ctx    its context: mpmp_fail() and mpmp_should_stop() work as in
+ *               a per-item task (mpmp_arg() gives the chunk's items, its
+ *               size their bytes; mpmp_out() is not for chunk tasks: it
+ *               fails the chunk); valid while it runs.
+ * \param in     the chunk's \p count items, one after another (the map's
+ *               in_size bytes each); valid while it runs, not to be written.
+ * \param out    room for their \p count results (out_size bytes each), in
+ *               the same order: the task writes every one of them (the
+ *               buffer is not cleared first; a failed chunk's results read
+ *               as zeros).
+ * \param count  the number of items in the chunk (1 or more).
+ * \return 0 when every item succeeded. Anything else (or mpmp_fail())
+ * fails every item of the chunk with the message (mpmp_fail's, or one
+ * naming the task and the value it returned).
+ */
+typedef int (*mpmp_chunk_fn)(mpmp_ctx_t *ctx, const void *in, void *out,
+                             size_t count);
+
+/**
+ * Register \p fn as a chunk task; use once, at file scope, per chunk task
+ * function (`MPMP_CHUNK_TASK(square_chunk);`), as MPMP_TASK: it resolves
+ * under its name on every rank of the binary, and mpmp_init() checks that
+ * all ranks agree. A function with another signature does not compile.
+ * \param fn  the chunk task, an ::mpmp_chunk_fn.
+ */
+#define MPMP_CHUNK_TASK(fn)                                                 \
+  __attribute__((constructor)) static void mpmp__register_chunk_##fn(void) {\
+    mpmp_chunk_task_register((fn), #fn, __FILE__);                          \
+  }                                                                         \
+  struct mpmp__chunk_task_##fn##_semicolon /* makes it end with ; */
+
+/**
+ * Register a chunk task under a name (what MPMP_CHUNK_TASK expands to);
+ * the rules of mpmp_task_register() hold.
+ * \param fn    the chunk task.
+ * \param name  its name (kept, not copied: a string literal).
+ * \param file  the source file that defines it (kept; may be NULL).
+ */
+MPMP_API void mpmp_chunk_task_register(mpmp_chunk_fn fn, const char *name,
+                                       const char *file);
+
+/**
+ * The task's argument: a copy of the bytes the caller passed.
+ * \param ctx        the task's context.
  * \param[out] size  may be NULL; receives the argument's size in bytes.
  * \return the argument bytes (never NULL; valid for the task's duration).
  */
 MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
 
 /**
+ * The buffer for the task's result bytes.
+ * \param ctx   the task's context.
+ * \param size  the result's size in bytes.
  * \return a buffer of \p size bytes for the task's result. For a map,
  * \p size must be the map's result size; otherwise it must not exceed what
  * the caller accepts (a Process's max_result, a pool's max_result). A size
@@ -72,6 +154,43 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
  */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
 
+/** \cond
+ * The inline fast paths of mpmp_arg() and mpmp_out(): a map calls its task
+ * once per item, and two calls into the library were a third of a x*x
+ * item's time. They read the head of the context (the library's first
+ * fields; its layout is part of the ABI from here on) and leave every
+ * other case to the functions, so a call behaves exactly as the
+ * function's. `(mpmp_arg)(ctx, size)` or a pointer to mpmp_arg still calls
+ * the function itself.
+ */
+struct mpmp__ctx_head {
+  const void *arg;
+  size_t arg_size;
+  void *slot;      /* a map's result slot, out_size bytes; else NULL */
+  size_t out_size;
+};
+
+static inline const void *mpmp__arg_inline(const mpmp_ctx_t *ctx,
+                                           size_t *size) {
+  const struct mpmp__ctx_head *h = (const struct mpmp__ctx_head *)ctx;
+  if (h == NULL)
+    return (mpmp_arg)(ctx, size);
+  if (size != NULL)
+    *size = h->arg_size;
+  return h->arg;
+}
+
+static inline void *mpmp__out_inline(mpmp_ctx_t *ctx, size_t size) {
+  const struct mpmp__ctx_head *h = (const struct mpmp__ctx_head *)ctx;
+  if (h != NULL && h->slot != NULL && size == h->out_size)
+    return h->slot;
+  return (mpmp_out)(ctx, size);
+}
+
+#define mpmp_arg(ctx, size) mpmp__arg_inline((ctx), (size))
+#define mpmp_out(ctx, size) mpmp__out_inline((ctx), (size))
+/** \endcond */
+
 /**
  * Fail the task with a printf-style message that reaches the caller intact
  * (`mpmp_errmsg()` after a failed get/join, mpmp_async_failure(),
@@ -79,17 +198,27 @@ MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
  * longer message is cut there and ends with "... [cut: N bytes in all]"
  * (N: its whole length); so does one for which memory ran out ("...; out
  * of memory]", after what fitted). Only the first call's message is kept.
+ * \param ctx  the task's context.
+ * \param fmt  a printf format, followed by its values.
  * \return ::MPMP_ETASK, to be returned by the task.
  */
 MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) MPMP_PRINTF(2, 3);
 
 /**
+ * Whether the task was asked to stop. Costs one load: a long task checks it
+ * often.
+ * \param ctx  the task's context.
  * \return 1 once the caller asked this task to stop (Process terminate,
- * pool terminate): the body should clean up and return. Costs one load.
+ * pool terminate, executor shutdown or map timeout, a map stopped by the
+ * walltime or a signal): the body should clean up and return; else 0.
  */
 MPMP_API int mpmp_should_stop(const mpmp_ctx_t *ctx);
 
-/** \return the registered name of \p fn, or NULL if it is not a task. */
+/**
+ * The name a task was registered under.
+ * \param fn  a function.
+ * \return the registered name of \p fn, or NULL if it is not a task.
+ */
 MPMP_API const char *mpmp_task_name(mpmp_task_fn fn);
 
 #ifdef __cplusplus

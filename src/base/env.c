@@ -95,7 +95,8 @@ const char *mpmp__env_allowed(const char *name, char *buf, size_t n) {
   case MPMP__ENV_SIZE:
   case MPMP__ENV_DOUBLE:
     fmt_range(range, sizeof range, s);
-    snprintf(buf, n, "%s %s", range, s->unit);
+    snprintf(buf, n, "%s %s%s", range, s->unit,
+             s->def[0] ? "" : " (empty: off)");
     break;
   case MPMP__ENV_BOOL:
     snprintf(buf, n, "1 or 0");
@@ -171,20 +172,26 @@ static int parse_size(const setting_t *d, const char *s, size_t *out) {
 
 /* A plain decimal number within [lo, hi]: no leading space, no hex, no
  * NaN or infinity (NaN compares false with every bound, so a range check
- * alone would let it through). */
+ * alone would let it through). A setting whose default is empty is off
+ * (0) when unset or empty; a value given must be in its range. */
 static int parse_double(const setting_t *d, const char *s, double *out) {
   char range[80];
   char *end = NULL;
+  const char *off = d->def[0] ? "" : " (unset or empty: off)";
+  if (!d->def[0] && !*s) {
+    *out = 0;
+    return 0;
+  }
   fmt_range(range, sizeof range, d);
   errno = 0;
   double v = strtod(s, &end);
   if (end == s || *end != '\0' || isspace((unsigned char)s[0]) ||
       strpbrk(s, "xX") != NULL || isnan(v))
     return mpmp__err(MPMP_EENV, "MPMP_%s='%s' is not a number: use %s from "
-                     "%s", d->name, s, d->unit, range);
+                     "%s%s", d->name, s, d->unit, range, off);
   if (errno == ERANGE || !isfinite(v) || v < d->lo || v > d->hi)
     return mpmp__err(MPMP_EENV, "MPMP_%s='%s' is out of range: use %s from "
-                     "%s", d->name, s, d->unit, range);
+                     "%s%s", d->name, s, d->unit, range, off);
   *out = v;
   return 0;
 }
@@ -275,6 +282,7 @@ static const char *const not_settings[] = {
     "JOB_SCRIPT",    /* scripts/pbs.job: the script a stopped job resubmits */
     "COMMON_SOURCED",/* scripts/common.sh: sourced once */
     "LAUNCHER",      /* scripts/slurm.sbatch: srun or mpirun */
+    "MPIRUN",        /* scripts/common.sh: the launcher to use */
     "MPIRUN_ARGS",   /* scripts/run-mpi.sh: extra mpirun options */
     "NP",            /* scripts/slurm.sbatch, pbs.job: rank count */
     "PROGRAM",       /* scripts/pbs.job: the program to run */

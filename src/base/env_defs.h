@@ -9,7 +9,8 @@
  *   SIZE   bytes, with an optional K, M, G or T suffix (powers of 1024):
  *          from lo to hi `unit`; words unused.
  *   DOUBLE a decimal number of `unit`, from lo to hi; NaN and infinities
- *          are refused whatever the range.
+ *          are refused whatever the range. An empty default means off:
+ *          unset or empty, the value is 0 (MPMP_TRACE_FLUSH_S).
  *   BOOL   1/0, yes/no, true/false, on/off (any case); lo, hi, words unused.
  *   STR    one of `words` ("a|b|c", any case), or any text when words is
  *          "" (then `unit` says what it is: MPMP_TRACE is a path, checked
@@ -48,7 +49,11 @@
      "terminal, under mpirun too), 1 (also a line every 10 s in a log), 0") \
   XX(TRACE, STR, "", 0, 0, "a file path (empty: none)", "",                  \
      "write every rank's task timeline to this file (opened at init, "       \
-     "written at finalize; Chrome trace JSON: open it in Perfetto)")         \
+     "written at finalize and on SIGTERM or SIGINT; Chrome trace JSON: "     \
+     "open it in Perfetto)")                                                 \
+  XX(TRACE_FLUSH_S, DOUBLE, "", 0.1, 86400, "seconds", "",                    \
+     "also rewrite the MPMP_TRACE file every this many seconds with all "    \
+     "that every rank recorded so far (empty: off)")                         \
   XX(TERM_GRACE, DOUBLE, "5", 0, 86400, "seconds", "",                       \
      "seconds a daemon process gets to stop at finalize before the job is "  \
      "aborted, and an isolated task to stop after terminate before its "     \

@@ -3,8 +3,11 @@
  * multiprocessing.Manager).
  *
  * The server. mpmp_manager_start() runs an internal task
- * (mpmp__manager_server) as a daemon Process on a free worker rank. The
- * body makes an empty manager in that rank's own memory, tells the main
+ * (mpmp__manager_server) as a daemon Process on a free worker rank. Dicts
+ * and Namespaces live in that node's heap, where the ranks of the node call
+ * them in place ("dicts in the node heap" below); the server serves lists
+ * and every call from other nodes. The body makes an empty manager in that
+ * rank's own memory, tells the main
  * rank it is ready, and then only waits; the rank's progress engine
  * answers every MGR_REQ in on_request(), which never blocks: a hash table
  * or an array operation, then a non-blocking reply. While the body waits
@@ -31,20 +34,31 @@
  * reply buffer itself); a caller that timed out has unregistered, and its
  * late reply is dropped, so a reply never writes into a dead stack frame.
  *
+ * Owned objects. manager.Queue() & co. are not served here: the server
+ * creates the plain shared object (mpmp_queue_create() ...) in its node's
+ * heap, answers its handle, and keeps the handle to free the object when
+ * the manager goes (OP_NEW_OWNED, "the shared objects a manager owns").
+ * Their calls go the objects layer's way, never through this server.
+ *
  * Wire format (version MGR_MAGIC): a request is mreq_t, then the key bytes,
  * then the value bytes; a reply is mrep_t, then an error message (msg_len
  * bytes with its NUL) or the data. Several keys/values (update, extend,
  * keys, items, slices) travel as records: two uint64 (key and value
  * length), the key and a NUL padded to 8 bytes, the value padded to 8.
  */
+#include <linux/futex.h>
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mgr.h"
+#include "heap.h"
+#include "object.h"
 #include "parallel.h"
 
-#define MGR_MAGIC 0x3152474du /* "MGR1": bump with any change below */
+#define MGR_MAGIC 0x3452474du /* "MGR4": bump with any change below */
 
 enum { MK_MANAGER = 1, MK_DICT, MK_LIST, MK_NS, MK_MAX };
 
@@ -72,10 +86,49 @@ enum {
   OP_L_POP,
   OP_L_LEN,
   OP_L_SLICE, /* [i, j) */
+  /* MGR2 */
+  OP_D_VALUES,
+  OP_D_POPITEM,    /* r0 = 1, one record with the key and the value */
+  OP_D_SETDEFAULT, /* key, value = the default; rc 1 if found, 0 if set */
+  OP_L_DEL,        /* i */
+  OP_L_CONTAINS,   /* value */
+  OP_L_COUNT,      /* value; r0 = count */
+  OP_L_INDEX,      /* value, within [i, j); r0 = index */
+  OP_L_REMOVE,     /* value */
+  OP_L_REVERSE,
+  OP_L_CLEAR,
+  OP_L_SORT,       /* i = mpmp_sort_order_t */
+  /* MGR3 */
+  OP_NEW_OWNED,    /* manager: i = owned kind, value = oparams_t; the
+                      answer's data is the new object's mpmp_ref_t */
   OP_MAX
 };
 
-#define F_MISSING_OK 1u
+/* The shared objects a manager owns (manager.Queue() & co.): the plain
+ * objects of mpmp/queue.h, sync.h and shared.h, created by the server in
+ * its node's heap and freed at shutdown. */
+enum { OK_QUEUE = 1, OK_JQUEUE, OK_LOCK, OK_RLOCK, OK_EVENT, OK_VALUE,
+       OK_MAX };
+
+/* What an owned object is created with (the plain create's arguments). */
+typedef struct oparams {
+  uint64_t maxsize, max_item; /* Queue, JoinableQueue */
+  uint32_t type;              /* Value: mpmp_type_t */
+  int32_t lock;               /* Value: with a lock */
+  uint32_t has_init, pad;     /* Value: init holds its first value */
+  unsigned char init[8];
+} oparams_t;
+
+/* Not an answer: a client cannot run this call in place (local_call),
+ * the server must. */
+#define FALLBACK 0x40000000
+/* Not an answer: a client holding one stripe needs them all (a new key). */
+#define NEED_ALL 0x40000001
+/* sreq_t.local: the server, a client holding every stripe, one stripe */
+enum { LOCAL_NO, LOCAL_ALL, LOCAL_ONE };
+
+#define F_MISSING_OK 1u /* D_GET, D_POP: rc 0 if missing, 1 if found */
+#define F_NO_VALUE 2u   /* D_SETDEFAULT: answer the size only */
 
 typedef struct mreq {
   uint32_t magic, op;
@@ -140,16 +193,21 @@ static uint32_t mref_tag(const mpmp_mref_t *r) {
   h = mpmp__mix64(h ^ r->obj * 0x9e3779b97f4a7c15ULL);
   h ^= ((uint64_t)(uint32_t)r->rank << 32 | (uint64_t)r->kind << 16 |
         r->zero) * 0xc2b2ae3d27d4eb4fULL;
+  h = mpmp__mix64(h ^ r->pad);
   return (uint32_t)(mpmp__mix64(h) >> 32);
 }
 
+/* `off`: a dict's or Namespace's heap offset (64-byte aligned), kept in
+ * `zero` and `pad` as off / 64 (48 bits: heaps up to 16 PiB); 0: none. */
 static void make_ref(mpmp_mref_t *r, uint64_t mgr, uint64_t obj, int rank,
-                     int kind) {
+                     int kind, uint64_t off) {
   memset(r, 0, sizeof *r);
   r->mgr = mgr;
   r->obj = obj;
   r->rank = rank;
   r->kind = (uint16_t)kind;
+  r->zero = (uint16_t)(off >> 38);
+  r->pad = (uint32_t)(off >> 6);
   r->tag = mref_tag(r);
 }
 
@@ -159,7 +217,7 @@ static int ref_check(const mpmp_mref_t *r, int kind, const char *fn) {
   if (memcmp(r, &zero, sizeof zero) == 0)
     return mpmp__err(MPMP_EBADF, "%s: the handle was never created (all "
                      "zeros?)", fn);
-  if (r->tag != mref_tag(r) || r->zero != 0 || r->pad != 0 || r->mgr == 0 ||
+  if (r->tag != mref_tag(r) || r->mgr == 0 ||
       r->rank <= 0 || r->rank >= mpmp__net.size || r->kind == 0 ||
       r->kind >= MK_MAX || (r->kind == MK_MANAGER) != (r->obj == 0))
     return mpmp__err(MPMP_EBADF, "%s: not a Manager handle made by mpmp in "
@@ -184,20 +242,34 @@ struct mcall {
   size_t cap;
   char *taken;        /* OUT_TAKE: the reply buffer; data at taken + off */
   size_t off, data_len;
+  int linked;         /* in M.calls (call_link) */
   char msg[320];
 };
 
-static void call_register(mcall_t *c, int mode, void *buf, size_t cap) {
-  memset(c, 0, sizeof *c);
+/* A call's record, not yet findable by on_reply: a call that a same-node
+ * client runs in place never is (no mutex taken); call_send links it. */
+static void call_init(mcall_t *c, int mode, void *buf, size_t cap) {
+  /* all but the message, which is written with rc */
+  memset(c, 0, offsetof(mcall_t, msg));
+  c->msg[0] = '\0';
   c->mode = mode;
   c->buf = buf;
   c->cap = cap;
   c->cookie = ((atomic_fetch_add(&M.next_cookie, 1) + 1) & MPMP__COOKIE_MASK) |
               mpmp__net.host_cookie; /* in a task host: its mark */
+}
+
+static void call_link(mcall_t *c) {
   pthread_mutex_lock(&M.calls_lock);
   c->next = M.calls;
   M.calls = c;
+  c->linked = 1;
   pthread_mutex_unlock(&M.calls_lock);
+}
+
+static void call_register(mcall_t *c, int mode, void *buf, size_t cap) {
+  call_init(c, mode, buf, cap);
+  call_link(c);
 }
 
 /* Unlink c (under calls_lock); 1 if it was still registered. */
@@ -264,10 +336,24 @@ static char *req_new(size_t extra) {
 }
 
 static void call_forget(mcall_t *c) {
+  if (!c->linked)
+    return;
   pthread_mutex_lock(&M.calls_lock);
   call_unlink_locked(c);
   pthread_mutex_unlock(&M.calls_lock);
 }
+
+/* The answer in c as the call's return (and message). */
+static int call_result(const mcall_t *c, const char *fn) {
+  if (c->rc < 0)
+    return mpmp__err(c->rc, "%s: %s", fn,
+                     c->msg[0] ? c->msg : mpmp_strerror(c->rc));
+  return c->rc;
+}
+
+static int local_call(const mreq_t *q, const char *key, size_t klen,
+                      const void *val, size_t vlen, mcall_t *c,
+                      const char *fn);
 
 /*
  * Send the request `msg` (mreq_t `q` then `extra` bytes; owned, freed by
@@ -279,6 +365,8 @@ static int call_send(const mreq_t *q, char *msg, size_t extra, mcall_t *c,
   h.magic = MGR_MAGIC;
   h.cookie = c->cookie;
   memcpy(msg, &h, sizeof h);
+  if (!c->linked)
+    call_link(c);
   int rc = mpmp__send_nb(q->ref.rank, MPMP__TAG_MGR_REQ, msg, sizeof h + extra);
   if (rc == 0)
     rc = mpmp__wait_until(call_done, c,
@@ -299,10 +387,7 @@ static int call_send(const mreq_t *q, char *msg, size_t extra, mcall_t *c,
     }
     /* answered just as we gave up: take the answer */
   }
-  if (c->rc < 0)
-    return mpmp__err(c->rc, "%s: %s", fn,
-                     c->msg[0] ? c->msg : mpmp_strerror(c->rc));
-  return c->rc;
+  return call_result(c, fn);
 }
 
 /*
@@ -312,6 +397,9 @@ static int call_send(const mreq_t *q, char *msg, size_t extra, mcall_t *c,
 static int call(const mreq_t *q, const char *key, const void *val,
                 size_t vlen, mcall_t *c, const char *fn) {
   size_t klen = key ? strlen(key) : 0;
+  int lrc = local_call(q, key, klen, val, vlen, c, fn);
+  if (lrc != FALLBACK)
+    return lrc;
   char *msg = req_new(klen + vlen);
   if (msg == NULL) {
     call_forget(c);
@@ -480,26 +568,6 @@ typedef struct mval {
   size_t len, cap;
 } mval_t;
 
-typedef struct dent {
-  char *key; /* NULL: deleted */
-  uint32_t klen;
-  uint64_t hash;
-  mval_t v;
-} dent_t;
-
-#define SLOT_EMPTY (-1)
-#define SLOT_DUMMY (-2)
-
-/* A dict keeps its entries in insertion order (as Python's does) and
- * indexes them with an open-addressing table (linear probing). */
-typedef struct mdict {
-  dent_t *e;
-  size_t n, cap, live;
-  int64_t *idx;  /* entry index, SLOT_EMPTY or SLOT_DUMMY */
-  size_t mask;   /* index size - 1 */
-  size_t used;   /* non-empty index slots */
-} mdict_t;
-
 typedef struct mlist {
   mval_t *v;
   size_t n, cap;
@@ -508,7 +576,7 @@ typedef struct mlist {
 typedef struct mobj {
   int kind;
   union {
-    mdict_t d; /* dict, Namespace */
+    uint64_t d; /* dict, Namespace: its sdict_t's heap offset */
     mlist_t l;
   } u;
 } mobj_t;
@@ -519,6 +587,8 @@ struct smgr {
   _Atomic int stop;
   mobj_t **objs; /* object id = index + 1; NULL: freed */
   size_t nobjs, cap;
+  struct owned *owned; /* the shared objects it owns, freed with it */
+  size_t nowned, owned_cap;
 };
 
 static uint64_t key_hash(const char *k, size_t n) {
@@ -550,16 +620,167 @@ static void val_free(mval_t *v) {
   memset(v, 0, sizeof *v);
 }
 
+/* ---- dicts in the node heap ------------------------------------------------
+ * A dict (and a Namespace, the same structure) lives in the node heap of
+ * its server's node, under stripe locks in its header (see mstripe_t), so
+ * that a client on that node runs the operations of one key (set, get,
+ * size, del, in, len, pop, setdefault: local_call) in place, with no
+ * message: the same op_dict() the server runs, on the same memory, under
+ * the same locks; calls stay atomic and ordered by the locks. The server
+ * runs every call of the other nodes' clients, and the operations over the
+ * whole dict (keys, items, update, clear, popitem: rare, long, and atomic
+ * as one step), holding every stripe.
+ *
+ * Large values and a full heap. A value over a sixteenth of the heap, or
+ * one the heap has no room for, stays in the server's own memory (`priv`:
+ * `val` is then the server's pointer), as before; a client that meets such
+ * an entry, or would have to make one, changes nothing and sends the call
+ * to the server instead (FALLBACK), so nothing is ever half done. Keys and
+ * the tables themselves must fit the heap: the server answers MPMP_ENOSPC,
+ * naming MPMP_HEAP_SIZE, when they do not (nothing changes).
+ *
+ * The handle carries the dict's heap offset (mref zero and pad, covered by
+ * the tag); lifetime: see mstripe_t. Lists stay in the server's memory:
+ * their calls are messages, as before. */
+
+#define SD_MAGIC 0x54434944u /* "DICT" */
+
+typedef struct sent {
+  uint64_t key;        /* heap offset of the key and a NUL; 0: deleted */
+  uint64_t hash;
+  uint32_t klen, priv; /* priv: `val` points into the server's memory */
+  uint64_t val;        /* heap offset of the value (0: none yet) */
+  uint64_t vlen, vcap;
+  uint64_t pad[2];     /* a line each: stripes share no written line */
+} sent_t;
+
+#define SLOT_EMPTY (-1)
+#define SLOT_DUMMY (-2)
+
+/* The entries keep insertion order (as Python's dict) and an
+ * open-addressing index (linear probing) finds them. */
+/* The stripe locks (SD_STRIPES, each on its own cache line). A call on
+ * one key that leaves the table as it is (get, size, in, len, and a set of
+ * a key that is there) takes the stripe of its key's hash; everything
+ * else (a new key, a delete, the whole-dict calls, all the server's calls)
+ * takes every stripe, in order. The keys, hashes and index only change
+ * under every stripe, so a probe under one stripe sees them still; an
+ * entry's value only under its key's stripe. Clients on different keys
+ * then share no written cache line (entries are a line each), and their
+ * throughput adds up instead of bouncing one lock between the cores.
+ *
+ * Each stripe is a futex mutex that lets whoever comes take it (no
+ * hand-over to a sleeping waiter, unlike mpmp__shlock's bounded bypass):
+ * with more clients than cores a hand-over waits for the waiter to be
+ * scheduled while the running clients stand still. Critical sections are
+ * a hash probe and a memcpy, so a waiter spins briefly (the holder runs)
+ * and then sleeps on the futex (the holder was preempted): nobody spins on
+ * a core that another process could use.
+ *
+ * Lifetime: the word holds the dict's generation beside the lock state,
+ * so that one CAS takes the lock and proves the dict is still the
+ * handle's; holding any stripe keeps the dict alive, since the free takes
+ * every stripe, sets the generations to 0, wakes the sleepers and gives
+ * the block back at once. A sleeper wakes to a generation that is no
+ * longer its handle's (the block may hold anything by then: it only reads,
+ * and its CAS can only succeed on its own generation, as the objects
+ * layer's handles) and sends the call to the server, which answers EBADF
+ * or EDEAD as always. */
+#define SD_STRIPES 32
+#define SD_HELD (UINT64_C(1) << 32)  /* w: held */
+#define SD_SLEEP (UINT64_C(2) << 32) /* w: held, maybe sleepers */
+
+typedef struct mstripe {
+  _Atomic uint64_t w;     /* generation (0: freed) | state << 32 */
+  _Atomic uint64_t owner; /* the holder's owner id (shsync.h); 0: free */
+  char pad[48];
+} mstripe_t;
+
+typedef struct sdict {
+  mstripe_t stripe[SD_STRIPES];
+  uint32_t magic, gen;
+  uint64_t mgr, obj;     /* whose it is: checked once a stripe is held */
+  uint64_t e, idx;       /* heap offsets: sent_t[cap], int64_t[mask + 1] */
+  uint64_t n, cap, live; /* entries used (holes included), room, live */
+  uint64_t mask, used;   /* index size - 1, non-empty index slots */
+} sdict_t;
+
+_Static_assert(sizeof(mstripe_t) == 64, "a stripe is one cache line");
+_Static_assert(sizeof(sent_t) == 64, "an entry is one cache line");
+
+static inline void *hp(uint64_t off) { return mpmp__rt.heap_base + off; }
+static inline sent_t *sd_ents(const sdict_t *d) { return hp(d->e); }
+static inline int64_t *sd_idx(const sdict_t *d) { return hp(d->idx); }
+static inline const char *sent_key(const sent_t *x) { return hp(x->key); }
+static inline char *sent_val(const sent_t *x) {
+  return x->priv ? (char *)(uintptr_t)x->val : x->val ? hp(x->val) : NULL;
+}
+/* The largest value kept in the heap. */
+static inline size_t sd_big(void) { return mpmp__rt.heap_size / 16; }
+
+static uint32_t sd_gen(uint64_t mgr, uint64_t obj) {
+  return (uint32_t)mpmp__mix64(mgr * 0x9e3779b97f4a7c15ULL ^ obj) | 1u;
+}
+
+/* MPMP_ENOSPC: what did not fit the heap. */
+static int sd_full(const char *what, size_t n) {
+  return mpmp__err(MPMP_ENOSPC, "the node heap of the Manager's server "
+                   "(rank %d) is full: no room for %s of %zu bytes (nothing "
+                   "was changed; the Manager's dicts live there: raise "
+                   "MPMP_HEAP_SIZE, now %zu bytes)", mpmp__net.rank, what, n,
+                   mpmp__rt.heap_size);
+}
+
+static void sd_val_release(sent_t *x) {
+  if (x->priv)
+    mpmp__free((void *)(uintptr_t)x->val);
+  else if (x->val)
+    mpmp__heap_free(mpmp__rt.heap_base, x->val);
+  x->val = x->vlen = x->vcap = 0;
+  x->priv = 0;
+}
+
+/* Set a value, reusing its memory when it fits and is not far too big. */
+static int sd_val_set(sent_t *x, const void *src, size_t len, int local) {
+  if (local && (x->priv || len > sd_big()))
+    return FALLBACK;
+  if (len > x->vcap || x->vcap > 2 * len + 256) {
+    uint64_t nv = 0;
+    uint32_t priv = 0;
+    if (len > 0 && (len > sd_big() ||
+                    mpmp__heap_alloc(mpmp__rt.heap_base, len, &nv) < 0)) {
+      if (local)
+        return FALLBACK;
+      char *p = mpmp__malloc(len); /* the server's memory */
+      if (p == NULL)
+        return mpmp__err(MPMP_ENOMEM, "the server is out of memory for a "
+                         "%zu-byte value", len);
+      nv = (uint64_t)(uintptr_t)p;
+      priv = 1;
+    }
+    sd_val_release(x);
+    x->val = nv;
+    x->priv = priv;
+    x->vcap = len;
+  }
+  if (len)
+    memcpy(sent_val(x), src, len);
+  x->vlen = len;
+  return 0;
+}
+
 /* The entry of key, or SIZE_MAX; *slot: its index slot, or where to
  * insert it. */
-static size_t dict_find(const mdict_t *d, const char *k, size_t kl,
-                        uint64_t h, size_t *slot) {
+static size_t sd_find(const sdict_t *d, const char *k, size_t kl, uint64_t h,
+                      size_t *slot) {
   *slot = SIZE_MAX;
-  if (d->idx == NULL)
+  if (d->idx == 0)
     return SIZE_MAX;
+  const int64_t *idx = sd_idx(d);
+  const sent_t *ents = sd_ents(d);
   size_t i = h & d->mask;
   for (;;) {
-    int64_t e = d->idx[i];
+    int64_t e = idx[i];
     if (e == SLOT_EMPTY) {
       if (*slot == SIZE_MAX)
         *slot = i;
@@ -569,8 +790,9 @@ static size_t dict_find(const mdict_t *d, const char *k, size_t kl,
       if (*slot == SIZE_MAX)
         *slot = i;
     } else {
-      const dent_t *x = &d->e[e];
-      if (x->hash == h && x->klen == kl && memcmp(x->key, k, kl) == 0) {
+      const sent_t *x = &ents[e];
+      if (x->hash == h && x->klen == kl &&
+          memcmp(sent_key(x), k, kl) == 0) {
         *slot = i;
         return (size_t)e;
       }
@@ -580,92 +802,228 @@ static size_t dict_find(const mdict_t *d, const char *k, size_t kl,
 }
 
 /* Compact the entries and rebuild the index for `want` entries. */
-static int dict_rebuild(mdict_t *d, size_t want) {
+static int sd_rebuild(sdict_t *d, size_t want, int local) {
   size_t cap = want * 2 > 8 ? want * 2 : 8;
   size_t size = 16;
   while (size < cap + cap / 2)
     size *= 2;
-  dent_t *e = mpmp__malloc(cap * sizeof *e);
-  int64_t *idx = mpmp__malloc(size * sizeof *idx);
-  if (e == NULL || idx == NULL) {
-    mpmp__free(e);
-    mpmp__free(idx);
-    return mpmp__err(MPMP_ENOMEM, "the server is out of memory for a dict "
-                     "of %zu keys", want);
+  uint64_t eo = 0, io = 0;
+  char *base = mpmp__rt.heap_base;
+  if (mpmp__heap_alloc(base, cap * sizeof(sent_t), &eo) < 0 ||
+      mpmp__heap_alloc(base, size * sizeof(int64_t), &io) < 0) {
+    if (eo)
+      mpmp__heap_free(base, eo);
+    return local ? FALLBACK
+                 : sd_full("the table of a dict", cap * sizeof(sent_t) +
+                                                   size * sizeof(int64_t));
   }
+  sent_t *e = hp(eo), *old = d->e ? sd_ents(d) : NULL;
+  int64_t *idx = hp(io);
   for (size_t i = 0; i < size; i++)
     idx[i] = SLOT_EMPTY;
   size_t n = 0;
   for (size_t i = 0; i < d->n; i++) {
-    if (d->e[i].key == NULL)
+    if (old[i].key == 0)
       continue;
-    size_t s = d->e[i].hash & (size - 1);
+    size_t s = old[i].hash & (size - 1);
     while (idx[s] != SLOT_EMPTY)
       s = (s + 1) & (size - 1);
     idx[s] = (int64_t)n;
-    e[n++] = d->e[i];
+    e[n++] = old[i];
   }
-  mpmp__free(d->e);
-  mpmp__free(d->idx);
-  d->e = e;
+  if (d->e)
+    mpmp__heap_free(base, d->e);
+  if (d->idx)
+    mpmp__heap_free(base, d->idx);
+  d->e = eo;
+  d->idx = io;
   d->n = d->live = d->used = n;
   d->cap = cap;
-  d->idx = idx;
   d->mask = size - 1;
   return 0;
 }
 
-static int dict_set(mdict_t *d, const char *k, size_t kl, const void *v,
-                    size_t vlen) {
+static int sd_set(sdict_t *d, const char *k, size_t kl, const void *v,
+                  size_t vlen, int local) {
   uint64_t h = key_hash(k, kl);
-  size_t slot, e = dict_find(d, k, kl, h, &slot);
+  size_t slot, e = sd_find(d, k, kl, h, &slot);
   if (e != SIZE_MAX)
-    return val_set(&d->e[e].v, v, vlen);
-  dent_t x = {.klen = (uint32_t)kl, .hash = h};
-  x.key = mpmp__malloc(kl + 1);
-  if (x.key == NULL || val_set(&x.v, v, vlen) < 0) {
-    mpmp__free(x.key);
-    return mpmp__err(MPMP_ENOMEM, "the server is out of memory for a new "
-                     "key of %zu bytes and its %zu-byte value", kl, vlen);
+    return sd_val_set(&sd_ents(d)[e], v, vlen, local);
+  if (local == LOCAL_ONE)
+    return NEED_ALL; /* a new key changes the table */
+  sent_t x = {.klen = (uint32_t)kl, .hash = h};
+  if (mpmp__heap_alloc(mpmp__rt.heap_base, kl + 1, &x.key) < 0)
+    return local ? FALLBACK : sd_full("a new key", kl + 1);
+  memcpy(hp(x.key), k, kl);
+  ((char *)hp(x.key))[kl] = '\0';
+  int rc = sd_val_set(&x, v, vlen, local);
+  if (rc == 0 && (d->idx == 0 || d->n == d->cap ||
+                  (d->used + 1) * 3 > (d->mask + 1) * 2)) {
+    rc = sd_rebuild(d, d->live + 1, local);
+    if (rc == 0)
+      sd_find(d, k, kl, h, &slot);
   }
-  memcpy(x.key, k, kl);
-  x.key[kl] = '\0';
-  if (d->idx == NULL || d->n == d->cap ||
-      (d->used + 1) * 3 > (d->mask + 1) * 2) {
-    int rc = dict_rebuild(d, d->live + 1);
-    if (rc < 0) {
-      mpmp__free(x.key);
-      val_free(&x.v);
-      return rc;
-    }
-    dict_find(d, k, kl, h, &slot);
+  if (rc != 0) {
+    mpmp__heap_free(mpmp__rt.heap_base, x.key);
+    sd_val_release(&x);
+    return rc;
   }
-  if (d->idx[slot] == SLOT_EMPTY)
+  int64_t *idx = sd_idx(d);
+  if (idx[slot] == SLOT_EMPTY)
     d->used++;
-  d->idx[slot] = (int64_t)d->n;
-  d->e[d->n++] = x;
+  idx[slot] = (int64_t)d->n;
+  sd_ents(d)[d->n++] = x;
   d->live++;
   return 0;
 }
 
-static void dict_clear(mdict_t *d) {
+/* Free every key and value and the tables (the header stays). */
+static void sd_clear(sdict_t *d) {
+  char *base = mpmp__rt.heap_base;
+  sent_t *ents = d->e ? sd_ents(d) : NULL;
   for (size_t i = 0; i < d->n; i++)
-    if (d->e[i].key != NULL) {
-      mpmp__free(d->e[i].key);
-      val_free(&d->e[i].v);
+    if (ents[i].key != 0) {
+      mpmp__heap_free(base, ents[i].key);
+      sd_val_release(&ents[i]);
     }
-  mpmp__free(d->e);
-  mpmp__free(d->idx);
-  memset(d, 0, sizeof *d);
+  if (d->e)
+    mpmp__heap_free(base, d->e);
+  if (d->idx)
+    mpmp__heap_free(base, d->idx);
+  d->e = d->idx = d->n = d->cap = d->live = d->mask = d->used = 0;
 }
 
-static void dict_remove(mdict_t *d, size_t e, size_t slot) {
-  mpmp__free(d->e[e].key);
-  val_free(&d->e[e].v);
-  d->e[e].key = NULL;
-  d->idx[slot] = SLOT_DUMMY;
+static void sd_remove(sdict_t *d, size_t e, size_t slot) {
+  sent_t *x = &sd_ents(d)[e];
+  mpmp__heap_free(mpmp__rt.heap_base, x->key);
+  sd_val_release(x);
+  x->key = 0;
+  sd_idx(d)[slot] = SLOT_DUMMY;
   if (--d->live == 0)
-    dict_clear(d);
+    sd_clear(d);
+}
+
+/* A new empty dict of (mgr, obj) at *off. */
+static int sd_new(uint64_t mgr, uint64_t obj, uint64_t *off) {
+  if (mpmp__heap_alloc(mpmp__rt.heap_base, sizeof(sdict_t), off) < 0)
+    return sd_full("a new dict", sizeof(sdict_t));
+  sdict_t *d = hp(*off);
+  memset(d, 0, sizeof *d);
+  d->magic = SD_MAGIC;
+  d->mgr = mgr;
+  d->obj = obj;
+  d->gen = sd_gen(mgr, obj);
+  for (int i = 0; i < SD_STRIPES; i++)
+    atomic_store_explicit(&d->stripe[i].w, d->gen, memory_order_release);
+  return 0;
+}
+
+static inline mstripe_t *sd_stripe(sdict_t *d, uint64_t h) {
+  return &d->stripe[h >> 59]; /* 32 stripes: the hash's top bits */
+}
+
+/* The futex word: the state half of w (little-endian: the upper one). */
+static inline _Atomic uint32_t *sd_fword(mstripe_t *t) {
+  return (_Atomic uint32_t *)(void *)((char *)&t->w + 4);
+}
+
+/* Take stripe t of a dict of generation gen: 0 (held), FALLBACK (the
+ * dict is no longer that: freed), or an error (held too long). A task
+ * host that died holding it (its fork server recorded the death) leaves
+ * it to the next taker, as a robust mutex: its call had either changed
+ * nothing yet or had, and we go on from there. */
+static int sd_take(mstripe_t *t, uint32_t gen, const char *fn) {
+  uint64_t me = mpmp__owner_id(), free_w = gen, v = free_w;
+  for (int i = 0; i < 128; i++) {
+    if (atomic_compare_exchange_weak_explicit(&t->w, &v, free_w | SD_HELD,
+                                              memory_order_acquire,
+                                              memory_order_relaxed))
+      goto held;
+    if ((uint32_t)v != gen)
+      return FALLBACK;
+    v = free_w;
+    mpmp__cpu_relax();
+  }
+  double deadline = mpmp__now() + MPMP_MANAGER_TIMEOUT;
+  for (;;) {
+    /* from here on take it as "maybe sleepers": we may have been one */
+    v = free_w;
+    if (atomic_compare_exchange_strong(&t->w, &v, free_w | SD_SLEEP))
+      goto held;
+    if ((uint32_t)v != gen)
+      return FALLBACK;
+    if ((v >> 32) == 1 &&
+        !atomic_compare_exchange_strong(&t->w, &v, free_w | SD_SLEEP))
+      continue; /* changed: look again */
+    uint64_t o = atomic_load(&t->owner);
+    if (o != 0 && mpmp__owner_is_host(o) && mpmp__owner_dead(o) &&
+        atomic_compare_exchange_strong(&t->owner, &o, me))
+      return 0; /* held (the state stays non-zero) */
+    double now = mpmp__now();
+    if (now >= deadline)
+      return mpmp__err(MPMP_ETIMEDOUT, "%s: the dict stayed locked for %g s "
+                       "(a call inside it is stuck)", fn,
+                       MPMP_MANAGER_TIMEOUT);
+    /* slices: a holder that dies is seen within 20 ms */
+    mpmp__futex_wait_until(sd_fword(t), 2, FUTEX_BITSET_MATCH_ANY,
+                           fmin(deadline, now + MPMP__SHLOCK_DEAD_SLICE_S));
+  }
+held:
+  atomic_store_explicit(&t->owner, me, memory_order_relaxed);
+  return 0;
+}
+
+/* Release stripe t, leaving generation gen in it (0: the dict is freed). */
+static void sd_give(mstripe_t *t, uint32_t gen) {
+  atomic_store_explicit(&t->owner, 0, memory_order_relaxed);
+  if ((atomic_exchange_explicit(&t->w, gen, memory_order_release) >> 32) ==
+      2)
+    mpmp__futex_wake(sd_fword(t), gen ? 1 : INT_MAX, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Take every stripe, in order: 0, FALLBACK or an error (none held then). */
+static int sd_lock_all(sdict_t *d, uint32_t gen, const char *fn) {
+  for (int i = 0; i < SD_STRIPES; i++) {
+    int rc = sd_take(&d->stripe[i], gen, fn);
+    if (rc != 0) {
+      while (i-- > 0)
+        sd_give(&d->stripe[i], gen);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static void sd_unlock_all(sdict_t *d, uint32_t gen) {
+  for (int i = SD_STRIPES; i-- > 0;)
+    sd_give(&d->stripe[i], gen);
+}
+
+/* The server frees the dict: every stripe taken, contents freed,
+ * generation 0, sleepers woken, the block back to the heap. */
+static void sd_kill(uint64_t off) {
+  sdict_t *d = hp(off);
+  if (sd_lock_all(d, d->gen, "the Manager") != 0) {
+    /* someone is stuck inside: leave the dict (a leak), not a crash */
+    MPMP__WARN("%s", mpmp_errmsg());
+    return;
+  }
+  sd_clear(d);
+  d->magic = 0;
+  sd_unlock_all(d, 0);
+  mpmp__heap_free(mpmp__rt.heap_base, off);
+}
+
+/* The dict a handle names if it lives in this node's heap (NULL: ask the
+ * server); nothing is taken. */
+static sdict_t *sd_of(const mpmp_mref_t *r) {
+  uint64_t off = ((uint64_t)r->zero << 32 | r->pad) << 6;
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (off == 0 || rt->heap_base == NULL ||
+      off + sizeof(sdict_t) > rt->heap_size ||
+      mpmp__net.ranks[r->rank].node != mpmp__net.node)
+    return NULL;
+  return hp(off);
 }
 
 static void list_clear(mlist_t *l) {
@@ -695,9 +1053,130 @@ static void obj_free(mobj_t *o) {
     return;
   if (o->kind == MK_LIST)
     list_clear(&o->u.l);
-  else
-    dict_clear(&o->u.d);
+  else if (o->u.d)
+    sd_kill(o->u.d);
   mpmp__free(o);
+}
+
+/* ---- the shared objects a manager owns ------------------------------------
+ * They are the plain objects: the server creates them with the plain create
+ * calls (so they live in its node's heap, as Python's live in the server
+ * process) and keeps their handles, to free them when the manager goes. A
+ * user's earlier free (Python's release of the last proxy) makes that free
+ * EBADF, which the generation tag guarantees touches nothing else. */
+
+typedef struct owned {
+  int kind; /* OK_* */
+  mpmp_ref_t ref;
+} owned_t;
+
+static const char *owned_name(int kind) {
+  static const char *names[OK_MAX] = {"?", "Queue", "JoinableQueue", "Lock",
+                                      "RLock", "Event", "Value"};
+  return kind > 0 && kind < OK_MAX ? names[kind] : "?";
+}
+
+/* The plain create call of o->kind, into o->ref. */
+static int owned_create(owned_t *o, const oparams_t *p) {
+  int rc;
+  switch (o->kind) {
+  case OK_QUEUE:
+  case OK_JQUEUE: {
+    mpmp_queue_t q;
+    if (p->maxsize > SIZE_MAX || p->max_item > SIZE_MAX)
+      return mpmp__err(MPMP_EINVAL, "a Queue of %llu items of %llu bytes is "
+                       "too large", (unsigned long long)p->maxsize,
+                       (unsigned long long)p->max_item);
+    rc = o->kind == OK_QUEUE
+             ? mpmp_queue_create(&q, (size_t)p->maxsize, (size_t)p->max_item)
+             : mpmp_joinable_queue_create(&q, (size_t)p->maxsize,
+                                          (size_t)p->max_item);
+    o->ref = q.ref;
+    return rc;
+  }
+  case OK_LOCK:
+  case OK_RLOCK: {
+    mpmp_lock_t l;
+    rc = o->kind == OK_LOCK ? mpmp_lock_create(&l) : mpmp_rlock_create(&l);
+    o->ref = l.ref;
+    return rc;
+  }
+  case OK_EVENT: {
+    mpmp_event_t e;
+    rc = mpmp_event_create(&e);
+    o->ref = e.ref;
+    return rc;
+  }
+  case OK_VALUE: {
+    mpmp_value_t v;
+    rc = mpmp_value_create(&v, (mpmp_type_t)p->type,
+                           p->has_init ? p->init : NULL, p->lock);
+    o->ref = v.ref;
+    return rc;
+  }
+  default:
+    return mpmp__err(MPMP_EINVAL, "no such shared object kind %d", o->kind);
+  }
+}
+
+/* The plain free call of o: 0, or EBADF when it was freed already. */
+static int owned_free(const owned_t *o) {
+  switch (o->kind) {
+  case OK_QUEUE:
+  case OK_JQUEUE:
+    return mpmp_queue_free((mpmp_queue_t){o->ref});
+  case OK_LOCK:
+  case OK_RLOCK:
+    return mpmp_lock_free((mpmp_lock_t){o->ref});
+  case OK_EVENT:
+    return mpmp_event_free((mpmp_event_t){o->ref});
+  default:
+    return mpmp_value_free((mpmp_value_t){o->ref});
+  }
+}
+
+/* Whether the user freed o already (a call that changes nothing). */
+static int owned_gone(const owned_t *o) {
+  int rc;
+  switch (o->kind) {
+  case OK_QUEUE:
+  case OK_JQUEUE:
+    rc = mpmp_queue_qsize((mpmp_queue_t){o->ref});
+    break;
+  case OK_LOCK:
+  case OK_RLOCK:
+    rc = mpmp_lock_locked((mpmp_lock_t){o->ref});
+    break;
+  case OK_EVENT:
+    rc = mpmp_event_is_set((mpmp_event_t){o->ref});
+    break;
+  default:
+    rc = mpmp_value_type((mpmp_value_t){o->ref});
+    break;
+  }
+  return rc == MPMP_EBADF;
+}
+
+/* Room for one more owned object: first forget those the user freed, so
+ * that creating and freeing in a loop does not grow the list. */
+static int owned_reserve(smgr_t *m) {
+  if (m->nowned < m->owned_cap)
+    return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < m->nowned; i++)
+    if (!owned_gone(&m->owned[i]))
+      m->owned[n++] = m->owned[i];
+  m->nowned = n;
+  if (m->owned_cap > 0 && n <= m->owned_cap / 2)
+    return 0; /* room enough: the next prune is as far away again */
+  size_t cap = m->owned_cap ? 2 * m->owned_cap : 16;
+  owned_t *t = mpmp__realloc(m->owned, cap * sizeof *t);
+  if (t == NULL)
+    return mpmp__err(MPMP_ENOMEM, "the server is out of memory for a new "
+                     "object");
+  m->owned = t;
+  m->owned_cap = cap;
+  return 0;
 }
 
 static void smgr_free_objects(smgr_t *m) {
@@ -706,6 +1185,15 @@ static void smgr_free_objects(smgr_t *m) {
   mpmp__free(m->objs);
   m->objs = NULL;
   m->nobjs = m->cap = 0;
+  for (size_t i = 0; i < m->nowned; i++) {
+    int rc = owned_free(&m->owned[i]);
+    if (rc < 0 && rc != MPMP_EBADF) /* EBADF: the user freed it */
+      MPMP__WARN("could not free a %s of the Manager: %s",
+                 owned_name(m->owned[i].kind), mpmp_errmsg());
+  }
+  mpmp__free(m->owned);
+  m->owned = NULL;
+  m->nowned = m->owned_cap = 0;
 }
 
 /* ---- the server's operations --------------------------------------------- */
@@ -718,6 +1206,9 @@ typedef struct sreq {
   char *rep;             /* the reply being built (mrep_t, then data) */
   size_t dlen;
   int64_t r0;
+  int local;             /* run by a client in place (local_call) */
+  char *out;             /* local: the caller's buffer, for the data that */
+  size_t out_cap;        /* fits it (no reply built then: rep NULL) */
 } sreq_t;
 
 /* Room for n bytes of answer data in *out. */
@@ -726,6 +1217,11 @@ static int rep_data(sreq_t *s, size_t n, char **out) {
     return mpmp__err(MPMP_EMSGSIZE, "the answer would take %zu bytes, more "
                      "than MPMP_MANAGER_MAX_MESSAGE (%zu)", n,
                      MPMP_MANAGER_MAX_MESSAGE);
+  if (s->out != NULL && n <= s->out_cap) {
+    s->dlen = n;
+    *out = s->out;
+    return 0;
+  }
   s->rep = mpmp__malloc(sizeof(mrep_t) + n);
   if (s->rep == NULL)
     return mpmp__err(MPMP_ENOMEM, "the server is out of memory for a "
@@ -735,16 +1231,16 @@ static int rep_data(sreq_t *s, size_t n, char **out) {
   return 0;
 }
 
-static int rep_value(sreq_t *s, const mval_t *v) {
+static int rep_value(sreq_t *s, const char *v, size_t len) {
   char *p = NULL;
-  s->r0 = (int64_t)v->len;
-  if (v->len > s->q->out_max)
+  s->r0 = (int64_t)len;
+  if (len > s->q->out_max)
     return mpmp__err(MPMP_EMSGSIZE, "the value takes %zu bytes, more than "
-                     "the %llu-byte buffer (nothing was lost)", v->len,
+                     "the %llu-byte buffer (nothing was lost)", len,
                      (unsigned long long)s->q->out_max);
-  int rc = rep_data(s, v->len, &p);
-  if (rc == 0 && v->len)
-    memcpy(p, v->p, v->len);
+  int rc = rep_data(s, len, &p);
+  if (rc == 0 && len)
+    memcpy(p, v, len);
   return rc;
 }
 
@@ -756,35 +1252,57 @@ static int missing(const sreq_t *s, int kind) {
                    (int)s->klen, s->key);
 }
 
-static int op_dict(sreq_t *s, mobj_t *o) {
-  mdict_t *d = &o->u.d;
+static int op_dict(sreq_t *s, sdict_t *d, int kind) {
+  sent_t *ents = d->e ? sd_ents(d) : NULL;
   const mreq_t *q = s->q;
   size_t slot, e = SIZE_MAX;
   int rc;
   switch (q->op) {
   case OP_D_SET:
-    return dict_set(d, s->key, s->klen, s->val, s->vlen);
+    return sd_set(d, s->key, s->klen, s->val, s->vlen, s->local);
   case OP_D_LEN:
     s->r0 = (int64_t)d->live;
     return 0;
   case OP_D_CLEAR:
-    dict_clear(d);
+    sd_clear(d);
     return 0;
   case OP_D_KEYS:
-  case OP_D_ITEMS: {
-    int vals = q->op == OP_D_ITEMS;
+  case OP_D_ITEMS:
+  case OP_D_VALUES: {
+    int keys = q->op != OP_D_VALUES, vals = q->op != OP_D_KEYS;
     size_t total = 0;
     for (size_t i = 0; i < d->n; i++)
-      if (d->e[i].key)
-        total += rec_size(1, vals, d->e[i].klen, d->e[i].v.len);
+      if (ents[i].key)
+        total += rec_size(keys, vals, ents[i].klen, ents[i].vlen);
     char *at = NULL;
     if ((rc = rep_data(s, total, &at)) < 0)
       return rc;
     for (size_t i = 0; i < d->n; i++)
-      if (d->e[i].key)
-        at = rec_put(at, 1, vals, d->e[i].key, d->e[i].klen, d->e[i].v.p,
-                     d->e[i].v.len);
+      if (ents[i].key)
+        at = rec_put(at, keys, vals, sent_key(&ents[i]), ents[i].klen,
+                     sent_val(&ents[i]), ents[i].vlen);
     s->r0 = (int64_t)d->live;
+    return 0;
+  }
+  case OP_D_POPITEM: {
+    if (d->live == 0)
+      return mpmp__err(MPMP_EINVAL, "popitem(): the dict is empty "
+                       "(KeyError)");
+    size_t last = d->n;
+    while (ents[last - 1].key == 0) /* live > 0: one is there */
+      last--;
+    const sent_t *x = &ents[last - 1];
+    char *at = NULL;
+    if ((rc = rep_data(s, rec_size(1, 1, x->klen, x->vlen), &at)) < 0)
+      return rc;
+    rec_put(at, 1, 1, sent_key(x), x->klen, sent_val(x), x->vlen);
+    s->r0 = 1;
+    sd_find(d, sent_key(x), x->klen, x->hash, &slot);
+    sd_remove(d, last - 1, slot);
+    /* drop the trailing holes, so that the next popitem finds its entry at
+     * once (no index slot points past the live entries) */
+    while (d->n > 0 && sd_ents(d)[d->n - 1].key == 0)
+      d->n--;
     return 0;
   }
   case OP_D_UPDATE: {
@@ -797,10 +1315,24 @@ static int op_dict(sreq_t *s, mobj_t *o) {
                          (unsigned long long)i);
     if (at != end)
       return mpmp__err(MPMP_EINVAL, "malformed update request");
+    /* grow the table first for the keys not there yet (duplicates counted
+     * twice: a little room to spare), so that a heap too full for it
+     * changes nothing */
+    size_t more = 0;
     at = s->val;
     for (uint64_t i = 0; i < (uint64_t)q->i; i++) {
       rec_get(&at, end, 1, 1, &k, &kl, &v, &vl);
-      if ((rc = dict_set(d, k, kl, v, vl)) < 0)
+      if (sd_find(d, k, kl, key_hash(k, kl), &slot) == SIZE_MAX)
+        more++;
+    }
+    if (more > 0 && (d->idx == 0 || d->n + more > d->cap ||
+                     (d->used + more) * 3 > (d->mask + 1) * 2) &&
+        (rc = sd_rebuild(d, d->live + more, 0)) < 0)
+      return rc;
+    at = s->val;
+    for (uint64_t i = 0; i < (uint64_t)q->i; i++) {
+      rec_get(&at, end, 1, 1, &k, &kl, &v, &vl);
+      if ((rc = sd_set(d, k, kl, v, vl, 0)) < 0)
         return rc;
     }
     return 0;
@@ -809,36 +1341,61 @@ static int op_dict(sreq_t *s, mobj_t *o) {
     break;
   }
   /* the rest name one key */
-  e = dict_find(d, s->key, s->klen, key_hash(s->key, s->klen), &slot);
+  e = sd_find(d, s->key, s->klen, key_hash(s->key, s->klen), &slot);
+  /* a client leaves the server's memory to the server */
+  if (s->local && e != SIZE_MAX && ents[e].priv)
+    return FALLBACK;
   if (q->op == OP_D_CONTAINS)
     return e != SIZE_MAX;
+  if (e == SIZE_MAX && q->op == OP_D_SETDEFAULT) {
+    s->r0 = (int64_t)s->vlen;
+    if (!(q->flags & F_NO_VALUE) && s->vlen > q->out_max)
+      return mpmp__err(MPMP_EMSGSIZE, "the default takes %zu bytes, more "
+                       "than the %llu-byte buffer (nothing was set)", s->vlen,
+                       (unsigned long long)q->out_max);
+    /* the caller has the default's bytes already */
+    return sd_set(d, s->key, s->klen, s->val, s->vlen, s->local);
+  }
   if (e == SIZE_MAX)
-    return q->op == OP_D_GET && (q->flags & F_MISSING_OK) ? 0
-                                                          : missing(s, o->kind);
+    return (q->op == OP_D_GET || q->op == OP_D_POP) &&
+                   (q->flags & F_MISSING_OK)
+               ? 0
+               : missing(s, kind);
   switch (q->op) {
+  case OP_D_SETDEFAULT:
+    if (q->flags & F_NO_VALUE) {
+      s->r0 = (int64_t)ents[e].vlen;
+      return 1;
+    }
+    return (rc = rep_value(s, sent_val(&ents[e]), ents[e].vlen)) < 0 ? rc : 1;
   case OP_D_GET:
-    return (rc = rep_value(s, &d->e[e].v)) < 0 ? rc : 1;
+    return (rc = rep_value(s, sent_val(&ents[e]), ents[e].vlen)) < 0 ? rc : 1;
   case OP_D_SIZE:
-    s->r0 = (int64_t)d->e[e].v.len;
+    s->r0 = (int64_t)ents[e].vlen;
     return 0;
   case OP_D_DEL:
-    dict_remove(d, e, slot);
+    sd_remove(d, e, slot);
     return 0;
   case OP_D_POP:
-    if ((rc = rep_value(s, &d->e[e].v)) < 0)
+    if ((rc = rep_value(s, sent_val(&ents[e]), ents[e].vlen)) < 0)
       return rc;
-    dict_remove(d, e, slot);
-    return 0;
+    sd_remove(d, e, slot);
+    return q->flags & F_MISSING_OK ? 1 : 0;
   default:
     return mpmp__err(MPMP_ENOTSUP, "operation %u is not one of a %s", q->op,
-                     kind_name(o->kind));
+                     kind_name(kind));
   }
 }
 
-/* Python's index i into a list of n items (insert: up to n). */
+/* Python's index i into a list of n items; insert clamps it to [0, n],
+ * as Python's list.insert does. */
 static int list_index(const mlist_t *l, int64_t i, int insert, size_t *at) {
   int64_t n = (int64_t)l->n, j = i < 0 ? i + n : i;
-  if (j >= 0 && (j < n || (insert && j == n))) {
+  if (insert) {
+    *at = (size_t)(j < 0 ? 0 : j > n ? n : j);
+    return 0;
+  }
+  if (j >= 0 && j < n) {
     *at = (size_t)j;
     return 0;
   }
@@ -858,6 +1415,121 @@ static int list_put(mlist_t *l, size_t at, const void *v, size_t vlen) {
   l->v[at] = x;
   l->n++;
   return 0;
+}
+
+/* Python's slice bounds [a, b) of a list of n items (clamped). */
+static void slice_bounds(int64_t n, int64_t a, int64_t b, int64_t *lo,
+                         int64_t *hi) {
+  a = a < 0 ? (a + n < 0 ? 0 : a + n) : (a > n ? n : a);
+  b = b < 0 ? (b + n < 0 ? 0 : b + n) : (b > n ? n : b);
+  *lo = a;
+  *hi = b < a ? a : b;
+}
+
+/* Python's == on bytes. */
+static int val_eq(const mval_t *v, const char *p, size_t n) {
+  return v->len == n && (n == 0 || memcmp(v->p, p, n) == 0);
+}
+
+static void list_drop(mlist_t *l, size_t at) {
+  val_free(&l->v[at]);
+  memmove(&l->v[at], &l->v[at + 1], (l->n - at - 1) * sizeof *l->v);
+  l->n--;
+}
+
+static void list_reverse(mlist_t *l) {
+  for (size_t a = 0, b = l->n; a + 1 < b; a++, b--) {
+    mval_t t = l->v[a];
+    l->v[a] = l->v[b - 1];
+    l->v[b - 1] = t;
+  }
+}
+
+/* The sort orders: <0, 0, >0 as a against b. */
+static int cmp_bytes(const mval_t *a, const mval_t *b) {
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = n ? memcmp(a->p, b->p, n) : 0;
+  return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int cmp_i64(const mval_t *a, const mval_t *b) {
+  int64_t x, y;
+  memcpy(&x, a->p, 8);
+  memcpy(&y, b->p, 8);
+  return (x > y) - (x < y);
+}
+
+static int cmp_u64(const mval_t *a, const mval_t *b) {
+  uint64_t x, y;
+  memcpy(&x, a->p, 8);
+  memcpy(&y, b->p, 8);
+  return (x > y) - (x < y);
+}
+
+static int cmp_f64(const mval_t *a, const mval_t *b) {
+  double x, y;
+  memcpy(&x, a->p, 8);
+  memcpy(&y, b->p, 8);
+  if (isnan(x) || isnan(y)) /* NaNs last, among themselves equal */
+    return isnan(x) - isnan(y);
+  return (x > y) - (x < y);
+}
+
+typedef int (*mcmp_fn)(const mval_t *, const mval_t *);
+
+/* Stable merge sort of v[0, n) with room tmp[n]. */
+static void merge_sort(mval_t *v, mval_t *tmp, size_t n, mcmp_fn cmp) {
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+      size_t a = lo, b = mid, k = lo;
+      while (a < mid && b < hi)
+        tmp[k++] = cmp(&v[b], &v[a]) < 0 ? v[b++] : v[a++];
+      while (a < mid)
+        tmp[k++] = v[a++];
+      while (b < hi)
+        tmp[k++] = v[b++];
+    }
+    memcpy(v, tmp, n * sizeof *v);
+  }
+}
+
+static int list_sort(mlist_t *l, int64_t order) {
+  static const char *const names[] = {"MPMP_SORT_BYTES", "MPMP_SORT_I64",
+                                      "MPMP_SORT_U64", "MPMP_SORT_F64"};
+  static const mcmp_fn cmps[] = {cmp_bytes, cmp_i64, cmp_u64, cmp_f64};
+  int64_t base = order & ~(int64_t)MPMP_SORT_REVERSE;
+  if (base < 0 || base > MPMP_SORT_F64)
+    return mpmp__err(MPMP_EINVAL, "sort order %lld is none of MPMP_SORT_BYTES, "
+                     "_I64, _U64, _F64 (with MPMP_SORT_REVERSE or not)",
+                     (long long)order);
+  if (base != MPMP_SORT_BYTES) /* all checked first: nothing changes */
+    for (size_t i = 0; i < l->n; i++)
+      if (l->v[i].len != 8)
+        return mpmp__err(MPMP_EINVAL, "%s needs items of 8 bytes; item %zu "
+                         "has %zu (TypeError): nothing was sorted",
+                         names[base], i, l->v[i].len);
+  if (l->n < 2)
+    return 0;
+  mval_t *tmp = mpmp__malloc(l->n * sizeof *tmp);
+  if (tmp == NULL)
+    return mpmp__err(MPMP_ENOMEM, "the server is out of memory to sort %zu "
+                     "items", l->n);
+  /* reverse=True keeps equal items in order, as Python's does: reverse,
+   * sort stably, reverse again */
+  int rev = (order & MPMP_SORT_REVERSE) != 0;
+  if (rev)
+    list_reverse(l);
+  merge_sort(l->v, tmp, l->n, cmps[base]);
+  if (rev)
+    list_reverse(l);
+  mpmp__free(tmp);
+  return 0;
+}
+
+static int not_in_list(const sreq_t *s) {
+  return mpmp__err(MPMP_EINVAL, "the value (%zu bytes) is not in the list "
+                   "(ValueError)", s->vlen);
 }
 
 static int op_list(sreq_t *s, mobj_t *o) {
@@ -893,14 +1565,54 @@ static int op_list(sreq_t *s, mobj_t *o) {
   case OP_L_GET:
   case OP_L_POP:
     if ((rc = list_index(l, q->i, 0, &at)) < 0 ||
-        (rc = rep_value(s, &l->v[at])) < 0)
+        (rc = rep_value(s, l->v[at].p, l->v[at].len)) < 0)
       return rc;
-    if (q->op == OP_L_POP) {
-      val_free(&l->v[at]);
-      memmove(&l->v[at], &l->v[at + 1], (l->n - at - 1) * sizeof *l->v);
-      l->n--;
-    }
+    if (q->op == OP_L_POP)
+      list_drop(l, at);
     return 0;
+  case OP_L_DEL:
+    if ((rc = list_index(l, q->i, 0, &at)) < 0)
+      return rc;
+    list_drop(l, at);
+    return 0;
+  case OP_L_CONTAINS:
+  case OP_L_COUNT:
+  case OP_L_REMOVE: {
+    size_t count = 0;
+    for (size_t i = 0; i < l->n; i++)
+      if (val_eq(&l->v[i], s->val, s->vlen)) {
+        if (q->op != OP_L_COUNT) {
+          if (q->op == OP_L_REMOVE)
+            list_drop(l, i);
+          return q->op == OP_L_CONTAINS ? 1 : 0;
+        }
+        count++;
+      }
+    s->r0 = (int64_t)count;
+    return q->op == OP_L_REMOVE ? not_in_list(s) : 0;
+  }
+  case OP_L_INDEX: {
+    int64_t a, b;
+    slice_bounds((int64_t)l->n, q->i, q->j, &a, &b);
+    for (int64_t i = a; i < b; i++)
+      if (val_eq(&l->v[i], s->val, s->vlen)) {
+        s->r0 = i;
+        return 0;
+      }
+    if (a == 0 && b == (int64_t)l->n)
+      return not_in_list(s);
+    return mpmp__err(MPMP_EINVAL, "the value (%zu bytes) is not in the list "
+                     "between index %lld and %lld (ValueError)", s->vlen,
+                     (long long)a, (long long)b);
+  }
+  case OP_L_REVERSE:
+    list_reverse(l);
+    return 0;
+  case OP_L_CLEAR:
+    list_clear(l);
+    return 0;
+  case OP_L_SORT:
+    return list_sort(l, q->i);
   case OP_L_SET:
     if ((rc = list_index(l, q->i, 0, &at)) < 0)
       return rc;
@@ -910,11 +1622,8 @@ static int op_list(sreq_t *s, mobj_t *o) {
       return rc;
     return list_put(l, at, s->val, s->vlen);
   case OP_L_SLICE: {
-    int64_t n = (int64_t)l->n, a = q->i, b = q->j;
-    a = a < 0 ? (a + n < 0 ? 0 : a + n) : (a > n ? n : a);
-    b = b < 0 ? (b + n < 0 ? 0 : b + n) : (b > n ? n : b);
-    if (b < a)
-      b = a;
+    int64_t a, b;
+    slice_bounds((int64_t)l->n, q->i, q->j, &a, &b);
     size_t total = 0;
     for (int64_t i = a; i < b; i++)
       total += rec_size(0, 1, 0, l->v[i].len);
@@ -975,8 +1684,41 @@ static int op_manager(sreq_t *s, smgr_t *m) {
       return mpmp__err(MPMP_ENOMEM, "the server is out of memory for a new "
                        "object");
     o->kind = (int)q->i;
+    uint64_t id = m->nobjs + 1;
+    char *at = NULL;
+    int rc = 0;
+    if (o->kind != MK_LIST) { /* answer where it lives, for the handle */
+      if ((rc = sd_new(m->id, id, &o->u.d)) == 0 &&
+          (rc = rep_data(s, sizeof o->u.d, &at)) == 0)
+        memcpy(at, &o->u.d, sizeof o->u.d);
+    }
+    if (rc < 0) {
+      obj_free(o);
+      return rc;
+    }
     m->objs[m->nobjs++] = o;
-    s->r0 = (int64_t)m->nobjs;
+    s->r0 = (int64_t)id;
+    return 0;
+  }
+  case OP_NEW_OWNED: {
+    oparams_t p;
+    if (s->vlen != sizeof p)
+      return mpmp__err(MPMP_EINVAL, "malformed Manager request");
+    memcpy(&p, s->val, sizeof p);
+    owned_t o = {.kind = (int)q->i};
+    char *at = NULL;
+    int rc;
+    if (q->i <= 0 || q->i >= OK_MAX)
+      return mpmp__err(MPMP_EINVAL, "no such shared object kind %lld",
+                       (long long)q->i);
+    if ((rc = owned_reserve(m)) < 0 || (rc = owned_create(&o, &p)) < 0)
+      return rc;
+    if ((rc = rep_data(s, sizeof o.ref, &at)) < 0) {
+      owned_free(&o);
+      return rc;
+    }
+    memcpy(at, &o.ref, sizeof o.ref);
+    m->owned[m->nowned++] = o;
     return 0;
   }
   default:
@@ -986,11 +1728,13 @@ static int op_manager(sreq_t *s, smgr_t *m) {
 }
 
 static int op_allowed(int op, int kind) {
+  if (op == OP_NEW_OWNED)
+    return kind == MK_MANAGER;
   if (op == OP_FREE)
     return kind != MK_MANAGER;
   if (op <= OP_NEW)
     return kind == MK_MANAGER;
-  if (op <= OP_D_POP)
+  if (op <= OP_D_POP || (op >= OP_D_VALUES && op <= OP_D_SETDEFAULT))
     return kind == MK_DICT || kind == MK_NS;
   return kind == MK_LIST;
 }
@@ -1027,7 +1771,111 @@ static int serve(sreq_t *s, size_t plen) {
     m->objs[r->obj - 1] = NULL;
     return 0;
   }
-  return o->kind == MK_LIST ? op_list(s, o) : op_dict(s, o);
+  if (o->kind == MK_LIST)
+    return op_list(s, o);
+  sdict_t *d = hp(o->u.d);
+  int rc = sd_lock_all(d, d->gen, "the Manager's server");
+  if (rc == 0) {
+    rc = op_dict(s, d, o->kind);
+    sd_unlock_all(d, d->gen);
+  }
+  return rc;
+}
+
+/* The operations a same-node client runs in place: those of one key, and
+ * len (see "dicts in the node heap"). */
+static int local_op(uint32_t op) {
+  switch (op) {
+  case OP_D_SET: case OP_D_GET: case OP_D_SIZE: case OP_D_DEL:
+  case OP_D_CONTAINS: case OP_D_LEN: case OP_D_POP: case OP_D_SETDEFAULT:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/*
+ * Run a dict's call here when the dict lives in this node's heap: what the
+ * server would answer lands in c as on_reply() puts it there (c is then
+ * unregistered). FALLBACK (nothing done): send it to the server.
+ */
+static int local_call(const mreq_t *q, const char *key, size_t klen,
+                      const void *val, size_t vlen, mcall_t *c,
+                      const char *fn) {
+  const mpmp_mref_t *r = &q->ref;
+  if ((r->kind != MK_DICT && r->kind != MK_NS) || !local_op(q->op))
+    return FALLBACK;
+  /* A task host may be killed at any instruction (task_timeout, terminate,
+   * a crash): in the middle of a change it would leave the table half
+   * changed for the next taker of the stripe. Its changes go through the
+   * server; its reads, which change nothing, run here (a host killed in
+   * one leaves only the lock, which the next taker takes over). */
+  int reads = q->op == OP_D_GET || q->op == OP_D_SIZE ||
+              q->op == OP_D_CONTAINS || q->op == OP_D_LEN;
+  if (!reads && mpmp__owner_is_host(mpmp__owner_id()))
+    return FALLBACK;
+  sdict_t *d = sd_of(r);
+  if (d == NULL)
+    return FALLBACK;
+  /* the stripe of the key when the call may leave the table as it is */
+  uint32_t gen = sd_gen(r->mgr, r->obj);
+  uint64_t h = key ? key_hash(key, klen) : 0;
+  int one = reads || q->op == OP_D_SET;
+  mreq_t hq = *q;
+  hq.klen = (uint32_t)klen;
+  hq.vlen = vlen;
+  sreq_t s;
+  int rc;
+  for (;;) {
+    mstripe_t *t = sd_stripe(d, h);
+    rc = one ? sd_take(t, gen, fn) : sd_lock_all(d, gen, fn);
+    if (rc == 0 && (d->magic != SD_MAGIC || d->mgr != r->mgr ||
+                    d->obj != r->obj))
+      rc = NEED_ALL + 1; /* not its dict after all: let the server say */
+    if (rc != 0 && rc != NEED_ALL + 1)
+      return rc; /* FALLBACK (freed) or an error */
+    s = (sreq_t){.q = &hq, .key = key, .val = val, .klen = klen,
+                 .vlen = vlen, .local = one ? LOCAL_ONE : LOCAL_ALL};
+    if (c->mode == OUT_COPY) { /* the answer straight into the caller's */
+      s.out = c->buf;
+      s.out_cap = c->cap;
+    }
+    if (rc == 0)
+      rc = op_dict(&s, d, r->kind);
+    else
+      rc = FALLBACK;
+    if (one)
+      sd_give(t, gen);
+    else
+      sd_unlock_all(d, gen);
+    if (rc != NEED_ALL)
+      break;
+    one = 0; /* again, holding every stripe */
+  }
+  if (rc == FALLBACK) {
+    mpmp__free(s.rep);
+    return FALLBACK;
+  }
+  call_forget(c);
+  c->rc = rc;
+  c->r0 = s.r0;
+  c->data_len = s.dlen;
+  if (rc < 0)
+    snprintf(c->msg, sizeof c->msg, "%s", mpmp_errmsg());
+  char *data = s.rep ? s.rep + sizeof(mrep_t) : NULL;
+  if (c->mode == OUT_COPY && s.dlen > 0 && c->buf != NULL && data != NULL)
+    memcpy(c->buf, data, s.dlen < c->cap ? s.dlen : c->cap);
+  else if (c->mode == OUT_TAKE && rc >= 0) {
+    if (s.rep == NULL && (s.rep = mpmp__malloc(sizeof(mrep_t))) == NULL) {
+      c->rc = MPMP_ENOMEM;
+      snprintf(c->msg, sizeof c->msg, "out of memory for an answer");
+    }
+    c->taken = s.rep;
+    c->off = sizeof(mrep_t);
+    s.rep = NULL;
+  }
+  mpmp__free(s.rep);
+  return call_result(c, fn);
 }
 
 static void send_reply(int dest, uint64_t cookie, int rc, sreq_t *s) {
@@ -1233,14 +2081,14 @@ MPMP_API int mpmp_manager_start(mpmp_manager_t *m) {
     stop_server(&r, "mpmp_manager_start");
     return rc;
   }
-  make_ref(&m->ref, id, 0, rank, MK_MANAGER);
+  make_ref(&m->ref, id, 0, rank, MK_MANAGER, 0);
   return 0;
 }
 
 /* Shut the server of r down and join it (main_lock held or r private). */
 static int stop_server(mrec_t *r, const char *fn) {
   mreq_t q = {.op = OP_SHUTDOWN};
-  make_ref(&q.ref, r->id, 0, r->rank, MK_MANAGER);
+  make_ref(&q.ref, r->id, 0, r->rank, MK_MANAGER, 0);
   mcall_t c;
   call_register(&c, OUT_NONE, NULL, 0);
   int rc = call(&q, NULL, NULL, 0, &c, fn);
@@ -1297,21 +2145,28 @@ int mpmp__manager_finalize(void) {
 
 /* ---- the public calls ---------------------------------------------------- */
 
-/* A call that returns nothing but rc and r0. */
-static int simple(const mpmp_mref_t *ref, int kind, int op, const char *key,
-                  const void *val, size_t vlen, int64_t i, int64_t *r0,
-                  const char *fn) {
+/* A call that returns nothing but rc and r0, with the indexes i and j. */
+static int simple_ij(const mpmp_mref_t *ref, int kind, int op,
+                     const char *key, const void *val, size_t vlen, int64_t i,
+                     int64_t j, int64_t *r0, const char *fn) {
   int rc = check_ref(ref, kind, fn);
   if (rc < 0 || (key && (rc = check_key(key, fn)) < 0) ||
       (rc = check_value(val, vlen, fn)) < 0)
     return rc;
-  mreq_t q = {.op = (uint32_t)op, .ref = *ref, .i = i};
+  mreq_t q = {.op = (uint32_t)op, .ref = *ref, .i = i, .j = j};
   mcall_t c;
-  call_register(&c, OUT_NONE, NULL, 0);
+  call_init(&c, OUT_NONE, NULL, 0);
   rc = call(&q, key, val, vlen, &c, fn);
   if (rc >= 0 && r0)
     *r0 = c.r0;
   return rc;
+}
+
+/* A call that returns nothing but rc and r0. */
+static int simple(const mpmp_mref_t *ref, int kind, int op, const char *key,
+                  const void *val, size_t vlen, int64_t i, int64_t *r0,
+                  const char *fn) {
+  return simple_ij(ref, kind, op, key, val, vlen, i, 0, r0, fn);
 }
 
 /* A call whose answer is a value: into (buf, cap), or malloc()ed. */
@@ -1327,7 +2182,7 @@ static int get_value(const mpmp_mref_t *ref, int kind, int op, const char *key,
   mreq_t q = {.op = (uint32_t)op, .ref = *ref, .i = i, .flags = flags,
               .out_max = alloc ? UINT64_MAX : cap};
   mcall_t c;
-  call_register(&c, alloc ? OUT_TAKE : OUT_COPY, buf, cap);
+  call_init(&c, alloc ? OUT_TAKE : OUT_COPY, buf, cap);
   rc = call(&q, key, NULL, 0, &c, fn);
   if (size && (rc >= 0 || rc == MPMP_EMSGSIZE))
     *size = (size_t)c.r0;
@@ -1344,11 +2199,17 @@ static int create(mpmp_manager_t m, int kind, mpmp_mref_t *out,
   if (out == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the handle pointer is NULL", fn);
   memset(out, 0, sizeof *out);
-  int64_t id = 0;
-  int rc = simple(&m.ref, MK_MANAGER, OP_NEW, NULL, NULL, 0, kind, &id, fn);
+  int rc = check_ref(&m.ref, MK_MANAGER, fn);
   if (rc < 0)
     return rc;
-  make_ref(out, m.ref.mgr, (uint64_t)id, m.ref.rank, kind);
+  /* the answer: the id, and a dict's heap offset (8 bytes of data) */
+  uint64_t off = 0;
+  mreq_t q = {.op = OP_NEW, .ref = m.ref, .i = kind, .out_max = sizeof off};
+  mcall_t c;
+  call_register(&c, OUT_COPY, &off, sizeof off);
+  if ((rc = call(&q, NULL, NULL, 0, &c, fn)) < 0)
+    return rc;
+  make_ref(out, m.ref.mgr, (uint64_t)c.r0, m.ref.rank, kind, off);
   return 0;
 }
 
@@ -1393,15 +2254,17 @@ MPMP_API int mpmp_dict_get(mpmp_dict_t d, const char *key, void *buf,
   return rc < 0 ? rc : 0;
 }
 
-MPMP_API int mpmp_dict_get_or(mpmp_dict_t d, const char *key, void *buf,
-                              size_t cap, size_t *size, const void *def,
-                              size_t def_size) {
-  const char *fn = "mpmp_dict_get_or";
+/* get/pop with a default (Python's d.get(k, default), d.pop(k, default)):
+ * the value when the key is there (0), else the default copied out. */
+static int value_or_default(mpmp_dict_t d, int op, const char *key,
+                            void *buf, size_t cap, size_t *size,
+                            const void *def, size_t def_size,
+                            const char *fn) {
   if (key == NULL || (def == NULL && def_size > 0))
     return mpmp__err(MPMP_EINVAL, "%s: the %s is NULL", fn,
                      key ? "default" : "key");
-  int rc = get_value(&d.ref, MK_DICT, OP_D_GET, key, 0, F_MISSING_OK, buf,
-                     cap, NULL, size, fn);
+  int rc = get_value(&d.ref, MK_DICT, op, key, 0, F_MISSING_OK, buf, cap,
+                     NULL, size, fn);
   if (rc != 0)
     return rc;
   if (def_size > cap) {
@@ -1415,6 +2278,13 @@ MPMP_API int mpmp_dict_get_or(mpmp_dict_t d, const char *key, void *buf,
   if (size)
     *size = def_size;
   return 0;
+}
+
+MPMP_API int mpmp_dict_get_or(mpmp_dict_t d, const char *key, void *buf,
+                              size_t cap, size_t *size, const void *def,
+                              size_t def_size) {
+  return value_or_default(d, OP_D_GET, key, buf, cap, size, def, def_size,
+                          "mpmp_dict_get_or");
 }
 
 MPMP_API int mpmp_dict_get_alloc(mpmp_dict_t d, const char *key, void **value,
@@ -1574,6 +2444,45 @@ MPMP_API int mpmp_dict_pop_alloc(mpmp_dict_t d, const char *key, void **value,
                    fn);
 }
 
+MPMP_API int mpmp_dict_pop_or(mpmp_dict_t d, const char *key, void *buf,
+                              size_t cap, size_t *size, const void *def,
+                              size_t def_size) {
+  return value_or_default(d, OP_D_POP, key, buf, cap, size, def, def_size,
+                          "mpmp_dict_pop_or");
+}
+
+MPMP_API int mpmp_dict_popitem(mpmp_dict_t d, mpmp_items_t *item) {
+  return get_items(&d.ref, MK_DICT, OP_D_POPITEM, 0, 0, 1, 1, item,
+                   "mpmp_dict_popitem");
+}
+
+MPMP_API int mpmp_dict_setdefault(mpmp_dict_t d, const char *key,
+                                  const void *def, size_t def_size, void *buf,
+                                  size_t cap, size_t *size) {
+  const char *fn = "mpmp_dict_setdefault";
+  int rc = check_ref(&d.ref, MK_DICT, fn);
+  if (rc < 0 || (rc = check_key(key, fn)) < 0 ||
+      (rc = check_value(def, def_size, fn)) < 0 ||
+      (rc = check_out(buf, cap, fn)) < 0)
+    return rc;
+  uint32_t flags = buf == NULL ? F_NO_VALUE : 0;
+  mreq_t q = {.op = OP_D_SETDEFAULT, .ref = d.ref, .flags = flags,
+              .out_max = cap};
+  mcall_t c;
+  call_register(&c, OUT_COPY, buf, cap);
+  rc = call(&q, key, def, def_size, &c, fn);
+  if (size && (rc >= 0 || rc == MPMP_EMSGSIZE))
+    *size = (size_t)c.r0;
+  if (rc == 0 && buf != NULL && def_size > 0) /* set: the default is it */
+    memcpy(buf, def, def_size);
+  return rc;
+}
+
+MPMP_API int mpmp_dict_values(mpmp_dict_t d, mpmp_items_t *values) {
+  return get_items(&d.ref, MK_DICT, OP_D_VALUES, 0, 0, 0, 1, values,
+                   "mpmp_dict_values");
+}
+
 /* list */
 
 MPMP_API int mpmp_list_create(mpmp_manager_t m, mpmp_list_t *l) {
@@ -1648,6 +2557,62 @@ MPMP_API int mpmp_list_slice(mpmp_list_t l, int64_t start, int64_t stop,
                    "mpmp_list_slice");
 }
 
+MPMP_API int mpmp_list_del(mpmp_list_t l, int64_t i) {
+  return simple(&l.ref, MK_LIST, OP_L_DEL, NULL, NULL, 0, i, NULL,
+                "mpmp_list_del");
+}
+
+MPMP_API int mpmp_list_contains(mpmp_list_t l, const void *value,
+                                size_t size) {
+  return simple(&l.ref, MK_LIST, OP_L_CONTAINS, NULL, value, size, 0, NULL,
+                "mpmp_list_contains");
+}
+
+MPMP_API int mpmp_list_count(mpmp_list_t l, const void *value, size_t size,
+                             size_t *count) {
+  const char *fn = "mpmp_list_count";
+  if (count == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the count pointer is NULL", fn);
+  int64_t r0 = 0;
+  int rc = simple(&l.ref, MK_LIST, OP_L_COUNT, NULL, value, size, 0, &r0, fn);
+  if (rc >= 0)
+    *count = (size_t)r0;
+  return rc;
+}
+
+MPMP_API int mpmp_list_index(mpmp_list_t l, const void *value, size_t size,
+                             int64_t start, int64_t stop, size_t *index) {
+  const char *fn = "mpmp_list_index";
+  if (index == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the index pointer is NULL", fn);
+  int64_t r0 = 0;
+  int rc = simple_ij(&l.ref, MK_LIST, OP_L_INDEX, NULL, value, size, start,
+                     stop, &r0, fn);
+  if (rc >= 0)
+    *index = (size_t)r0;
+  return rc;
+}
+
+MPMP_API int mpmp_list_remove(mpmp_list_t l, const void *value, size_t size) {
+  return simple(&l.ref, MK_LIST, OP_L_REMOVE, NULL, value, size, 0, NULL,
+                "mpmp_list_remove");
+}
+
+MPMP_API int mpmp_list_reverse(mpmp_list_t l) {
+  return simple(&l.ref, MK_LIST, OP_L_REVERSE, NULL, NULL, 0, 0, NULL,
+                "mpmp_list_reverse");
+}
+
+MPMP_API int mpmp_list_clear(mpmp_list_t l) {
+  return simple(&l.ref, MK_LIST, OP_L_CLEAR, NULL, NULL, 0, 0, NULL,
+                "mpmp_list_clear");
+}
+
+MPMP_API int mpmp_list_sort(mpmp_list_t l, int order) {
+  return simple(&l.ref, MK_LIST, OP_L_SORT, NULL, NULL, 0, order, NULL,
+                "mpmp_list_sort");
+}
+
 /* Namespace */
 
 MPMP_API int mpmp_namespace_create(mpmp_manager_t m, mpmp_namespace_t *ns) {
@@ -1700,4 +2665,83 @@ MPMP_API int mpmp_namespace_has(mpmp_namespace_t ns, const char *name) {
   if (name == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the name is NULL", fn);
   return simple(&ns.ref, MK_NS, OP_D_CONTAINS, name, NULL, 0, 0, NULL, fn);
+}
+
+/* ---- shared objects owned by the manager --------------------------------- */
+
+/* manager.Queue() & co.: the server creates the plain object and owns it;
+ * the answer is its handle. */
+static int create_owned(mpmp_manager_t m, int kind, const oparams_t *p,
+                        mpmp_ref_t *out, const char *fn) {
+  if (out == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the handle pointer is NULL", fn);
+  memset(out, 0, sizeof *out);
+  int rc = check_ref(&m.ref, MK_MANAGER, fn);
+  if (rc < 0)
+    return rc;
+  mreq_t q = {.op = OP_NEW_OWNED, .ref = m.ref, .i = kind,
+              .out_max = sizeof *out};
+  mpmp_ref_t got;
+  mcall_t c;
+  call_register(&c, OUT_COPY, &got, sizeof got);
+  rc = call(&q, NULL, p, sizeof *p, &c, fn);
+  if (rc < 0)
+    return rc;
+  if (c.data_len != sizeof got)
+    return mpmp__err(MPMP_EMISMATCH, "%s: a malformed answer from the "
+                     "server", fn);
+  *out = got;
+  return 0;
+}
+
+/* An owned Queue or JoinableQueue. */
+static int create_queue(mpmp_manager_t m, int kind, mpmp_queue_t *q,
+                        size_t maxsize, size_t max_item, const char *fn) {
+  oparams_t p = {.maxsize = maxsize, .max_item = max_item};
+  return create_owned(m, kind, &p, q ? &q->ref : NULL, fn);
+}
+
+/* An owned object whose create call takes no arguments. */
+static int create_bare(mpmp_manager_t m, int kind, mpmp_ref_t *out,
+                       const char *fn) {
+  oparams_t p = {0};
+  return create_owned(m, kind, &p, out, fn);
+}
+
+MPMP_API int mpmp_manager_queue(mpmp_manager_t m, mpmp_queue_t *q,
+                                size_t maxsize, size_t max_item) {
+  return create_queue(m, OK_QUEUE, q, maxsize, max_item,
+                      "mpmp_manager_queue");
+}
+
+MPMP_API int mpmp_manager_joinable_queue(mpmp_manager_t m, mpmp_queue_t *q,
+                                         size_t maxsize, size_t max_item) {
+  return create_queue(m, OK_JQUEUE, q, maxsize, max_item,
+                      "mpmp_manager_joinable_queue");
+}
+
+MPMP_API int mpmp_manager_lock(mpmp_manager_t m, mpmp_lock_t *lock) {
+  return create_bare(m, OK_LOCK, lock ? &lock->ref : NULL,
+                     "mpmp_manager_lock");
+}
+
+MPMP_API int mpmp_manager_rlock(mpmp_manager_t m, mpmp_lock_t *lock) {
+  return create_bare(m, OK_RLOCK, lock ? &lock->ref : NULL,
+                     "mpmp_manager_rlock");
+}
+
+MPMP_API int mpmp_manager_event(mpmp_manager_t m, mpmp_event_t *ev) {
+  return create_bare(m, OK_EVENT, ev ? &ev->ref : NULL, "mpmp_manager_event");
+}
+
+MPMP_API int mpmp_manager_value(mpmp_manager_t m, mpmp_value_t *v,
+                                mpmp_type_t type, const void *init,
+                                int lock) {
+  oparams_t p = {.type = (uint32_t)type, .lock = lock,
+                 .has_init = init != NULL};
+  size_t n = mpmp_type_size(type); /* 0 for a bad type: the server says */
+  if (init != NULL && n <= sizeof p.init)
+    memcpy(p.init, init, n);
+  return create_owned(m, OK_VALUE, &p, v ? &v->ref : NULL,
+                      "mpmp_manager_value");
 }

@@ -142,7 +142,7 @@ enum {
   MPMP__OP_CAS,       /* element i: x expected, y desired; rc 1/0, r0 = now */
   MPMP__OP_LOCK_ACQUIRE,
   MPMP__OP_LOCK_RELEASE,
-  MPMP__OP_LOCK_MINE,
+  MPMP__OP_LOCK_MINE,   /* x 1: whether anyone holds it (locked()) */
   MPMP__OP_SEM_ACQUIRE,
   MPMP__OP_SEM_RELEASE,
   MPMP__OP_SEM_VALUE,
@@ -157,6 +157,7 @@ enum {
   MPMP__OP_BAR_RESET,
   MPMP__OP_BAR_BROKEN,
   MPMP__OP_BAR_WAITING,
+  MPMP__OP_BAR_ACTED,   /* x: the action's outcome (1 ok, 0 failed) */
   /* queue.c: Queue, JoinableQueue, SimpleQueue, Pipe */
   MPMP__OP_Q_PUT,
   MPMP__OP_Q_GET,

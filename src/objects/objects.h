@@ -18,9 +18,19 @@ void mpmp__objects_fini(void);
 void mpmp__value_setup(int is_main);
 void mpmp__sync_setup(int is_main);
 void mpmp__queue_setup(int is_main);
+/* What mpmp_conn_wait may wait on besides pipe ends and queues (a
+ * Process's sentinel): a function of a layer above, registered at its
+ * setup, that says 2 if r is none of its, else 1 ready, 0 not yet, or an
+ * error code. NULL (the default): only shared objects. */
+typedef int (*mpmp__waitable_fn)(const mpmp_ref_t *r, const char *fn);
+void mpmp__queue_waitable(mpmp__waitable_fn f);
 /* SharedMemory (shm.c): release what this process still holds in the
  * node's name table; every rank, at teardown, while the heap is mapped. */
 void mpmp__shm_fini(void);
+/* The block's generation in its node's name table: a block made again
+ * under a name has another (zero-copy maps, parallel/chunktask.c, tell a
+ * worker's cached view of a name from the block the main rank names). */
+uint32_t mpmp__shm_gen(const mpmp_shm_t *shm);
 
 /* Give this thread a new lock owner id, never used before in the process:
  * it now runs another Process body (a new process, in Python's terms). */

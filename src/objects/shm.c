@@ -474,6 +474,8 @@ MPMP_API void *mpmp_shm_buf(const mpmp_shm_t *shm) {
   return shm ? shm->buf : NULL;
 }
 
+uint32_t mpmp__shm_gen(const mpmp_shm_t *shm) { return shm ? shm->gen : 0; }
+
 MPMP_API size_t mpmp_shm_size(const mpmp_shm_t *shm) {
   return shm ? shm->size : 0;
 }
@@ -538,7 +540,8 @@ MPMP_API int mpmp_shm_close(mpmp_shm_t *shm) {
  * The block starts with a header and one descriptor per item (type,
  * capacity, offset), so that any rank attaching by name finds the layout
  * (Python keeps packing formats there for the same reason). Scalars take
- * 8-byte slots, read and written atomically at their own width; a byte
+ * 8-byte slots, read and written atomically at their own width (a bool:
+ * one byte, 0 or 1; None: an unused slot, its type says it all); a byte
  * string takes a 32-bit length and its capacity, rounded up to 8. Like
  * Python's, the list has no lock: a byte string read while another rank
  * writes it may mix the two.
@@ -578,10 +581,14 @@ static int is_float_type(unsigned t) {
   return t == MPMP_FLOAT || t == MPMP_DOUBLE;
 }
 static int sl_type_ok(unsigned t) {
-  return is_int_type(t) || is_float_type(t) || t == MPMP_SL_BYTES;
+  return is_int_type(t) || is_float_type(t) || t == MPMP_SL_BYTES ||
+         t == MPMP_SL_BOOL || t == MPMP_SL_NONE;
 }
 static const char *sl_type_name(unsigned t) {
-  return t == MPMP_SL_BYTES ? "byte string" : mpmp_type_name((mpmp_type_t)t);
+  return t == MPMP_SL_BYTES  ? "byte string"
+         : t == MPMP_SL_BOOL ? "bool"
+         : t == MPMP_SL_NONE ? "None"
+                             : mpmp_type_name((mpmp_type_t)t);
 }
 
 /* Bytes an item takes in the block (a multiple of 8). */
@@ -679,8 +686,8 @@ static int item_check(const mpmp_sl_item_t *it, size_t i, int for_create,
   unsigned t = (unsigned)it->type;
   if (!sl_type_ok(t))
     return mpmp__err(MPMP_EINVAL, "%s: item %zu has type %d, which is not "
-                     "an integer, float or double type nor MPMP_SL_BYTES", fn,
-                     i, it->type);
+                     "an integer, float or double type nor MPMP_SL_BYTES, "
+                     "MPMP_SL_BOOL or MPMP_SL_NONE", fn, i, it->type);
   if (t == MPMP_SL_BYTES) {
     if (it->len > 0 && it->bytes == NULL)
       return mpmp__err(MPMP_EINVAL, "%s: item %zu has %zu bytes at NULL", fn,
@@ -692,6 +699,9 @@ static int item_check(const mpmp_sl_item_t *it, size_t i, int for_create,
     if (for_create && cap > SL_CAP_MAX)
       return mpmp__err(MPMP_EINVAL, "%s: item %zu: %zu bytes is more than a "
                        "byte string item holds (%u)", fn, i, cap, SL_CAP_MAX);
+  } else if (t == MPMP_SL_BOOL && it->i != 0 && it->i != 1) {
+    return mpmp__err(MPMP_EINVAL, "%s: item %zu: a bool is 0 or 1, not %lld "
+                     "(mpmp_sl_bool() makes one)", fn, i, (long long)it->i);
   } else if (for_create && is_int_type(t) && !int_fits(t, it->i)) {
     return mpmp__err(MPMP_EINVAL, "%s: item %zu: %lld does not fit a %s", fn,
                      i, (long long)it->i, sl_type_name(t));
@@ -728,9 +738,11 @@ static int sl_init(void *buf, size_t size, const void *arg) {
         memcpy(b + off + 8, it->bytes, it->len);
     } else if (is_int_type(t)) {
       st_int(b + off, t, it->i);
-    } else {
+    } else if (t == MPMP_SL_BOOL) {
+      b[off] = (char)(it->i != 0);
+    } else if (is_float_type(t)) {
       st_float(b + off, t, it->f);
-    }
+    } /* None: nothing to store */
     off += sl_item_bytes(t, d[i].cap);
   }
   h->n = p->n;
@@ -833,36 +845,50 @@ MPMP_API int mpmp_sharelist_len(const mpmp_sharelist_t *sl, size_t *n) {
   return 0;
 }
 
-/* Item i of the wanted kind ('i' integer, 'f' float, 'b' bytes, 0 any). */
-static int sl_item(const mpmp_sharelist_t *sl, size_t i, int kind,
-                   const sl_desc_t **d, char **p, const char *fn) {
+/* Item i (Python's index: negative from the end) of the wanted kind ('i'
+ * integer, 'f' float, 'b' bytes, '?' bool, 0 any); *at: its place. */
+static int sl_item_at(const mpmp_sharelist_t *sl, int64_t index, int kind,
+                      const sl_desc_t **d, char **p, size_t *at,
+                      const char *fn) {
   if (sl == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the list is NULL", fn);
-  if (i >= sl->n)
-    return mpmp__err(MPMP_EINVAL, "%s: index %zu out of range (the list has "
-                     "%zu items)", fn, i, sl->n);
+  int64_t n = (int64_t)sl->n, j = index < 0 ? index + n : index;
+  if (j < 0 || j >= n)
+    return mpmp__err(MPMP_EINVAL, "%s: index %lld out of range (the list has "
+                     "%zu items; IndexError)", fn, (long long)index, sl->n);
+  size_t i = (size_t)j;
+  *at = i;
   *d = &sl->desc[i];
   *p = (char *)mpmp_shm_buf(sl->shm) + (*d)->off;
   unsigned t = (*d)->type;
   int ok = kind == 0 || (kind == 'i' && is_int_type(t)) ||
            (kind == 'f' && is_float_type(t)) ||
-           (kind == 'b' && t == MPMP_SL_BYTES);
+           (kind == 'b' && t == MPMP_SL_BYTES) ||
+           (kind == '?' && t == MPMP_SL_BOOL);
   if (!ok)
     return mpmp__err(MPMP_EINVAL, "%s: item %zu is a %s, not %s", fn, i,
                      sl_type_name(t),
-                     kind == 'i' ? "an integer" : kind == 'f'
-                         ? "a float or double" : "a byte string");
+                     kind == 'i'   ? "an integer"
+                     : kind == 'f' ? "a float or double"
+                     : kind == '?' ? "a bool"
+                                   : "a byte string");
   return 0;
 }
 
-MPMP_API int mpmp_sharelist_type(const mpmp_sharelist_t *sl, size_t i) {
+static int sl_item(const mpmp_sharelist_t *sl, int64_t index, int kind,
+                   const sl_desc_t **d, char **p, const char *fn) {
+  size_t at;
+  return sl_item_at(sl, index, kind, d, p, &at, fn);
+}
+
+MPMP_API int mpmp_sharelist_type(const mpmp_sharelist_t *sl, int64_t i) {
   const sl_desc_t *d = NULL;
   char *p = NULL;
   int rc = sl_item(sl, i, 0, &d, &p, "mpmp_sharelist_type");
   return rc < 0 ? rc : (int)d->type;
 }
 
-MPMP_API int mpmp_sharelist_get_i64(const mpmp_sharelist_t *sl, size_t i,
+MPMP_API int mpmp_sharelist_get_i64(const mpmp_sharelist_t *sl, int64_t i,
                                     int64_t *out) {
   static const char fn[] = "mpmp_sharelist_get_i64";
   const sl_desc_t *d = NULL;
@@ -874,7 +900,7 @@ MPMP_API int mpmp_sharelist_get_i64(const mpmp_sharelist_t *sl, size_t i,
   return rc;
 }
 
-MPMP_API int mpmp_sharelist_get_f64(const mpmp_sharelist_t *sl, size_t i,
+MPMP_API int mpmp_sharelist_get_f64(const mpmp_sharelist_t *sl, int64_t i,
                                     double *out) {
   static const char fn[] = "mpmp_sharelist_get_f64";
   const sl_desc_t *d = NULL;
@@ -892,7 +918,7 @@ static uint32_t bytes_len(const char *p, const sl_desc_t *d) {
   return len > d->cap ? d->cap : len; /* another process's damage stays in */
 }
 
-MPMP_API int mpmp_sharelist_get_bytes(const mpmp_sharelist_t *sl, size_t i,
+MPMP_API int mpmp_sharelist_get_bytes(const mpmp_sharelist_t *sl, int64_t i,
                                       void *buf, size_t max, size_t *len) {
   static const char fn[] = "mpmp_sharelist_get_bytes";
   const sl_desc_t *d = NULL;
@@ -904,8 +930,8 @@ MPMP_API int mpmp_sharelist_get_bytes(const mpmp_sharelist_t *sl, size_t i,
   if (len)
     *len = n;
   if (n > max)
-    return mpmp__err(MPMP_EMSGSIZE, "%s: item %zu has %u bytes, the buffer "
-                     "holds %zu", fn, i, n, max);
+    return mpmp__err(MPMP_EMSGSIZE, "%s: item %lld has %u bytes, the buffer "
+                     "holds %zu", fn, (long long)i, n, max);
   if (n && buf == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: buf is NULL", fn);
   if (n)
@@ -913,7 +939,7 @@ MPMP_API int mpmp_sharelist_get_bytes(const mpmp_sharelist_t *sl, size_t i,
   return 0;
 }
 
-MPMP_API int mpmp_sharelist_set_i64(mpmp_sharelist_t *sl, size_t i,
+MPMP_API int mpmp_sharelist_set_i64(mpmp_sharelist_t *sl, int64_t i,
                                     int64_t x) {
   static const char fn[] = "mpmp_sharelist_set_i64";
   const sl_desc_t *d = NULL;
@@ -922,15 +948,15 @@ MPMP_API int mpmp_sharelist_set_i64(mpmp_sharelist_t *sl, size_t i,
   if (rc < 0)
     return rc;
   if (!int_fits(d->type, x))
-    return mpmp__err(MPMP_EINVAL, "%s: %lld does not fit item %zu, a %s "
-                     "(%lld..%lld)", fn, (long long)x, i,
+    return mpmp__err(MPMP_EINVAL, "%s: %lld does not fit item %lld, a %s "
+                     "(%lld..%lld)", fn, (long long)x, (long long)i,
                      sl_type_name(d->type), (long long)int_min(d->type),
                      (long long)int_max(d->type));
   st_int(p, d->type, x);
   return 0;
 }
 
-MPMP_API int mpmp_sharelist_set_f64(mpmp_sharelist_t *sl, size_t i,
+MPMP_API int mpmp_sharelist_set_f64(mpmp_sharelist_t *sl, int64_t i,
                                     double x) {
   static const char fn[] = "mpmp_sharelist_set_f64";
   const sl_desc_t *d = NULL;
@@ -939,13 +965,13 @@ MPMP_API int mpmp_sharelist_set_f64(mpmp_sharelist_t *sl, size_t i,
   if (rc < 0)
     return rc;
   if (!float_fits(d->type, x))
-    return mpmp__err(MPMP_EINVAL, "%s: %g does not fit item %zu, a float",
-                     fn, x, i);
+    return mpmp__err(MPMP_EINVAL, "%s: %g does not fit item %lld, a float",
+                     fn, x, (long long)i);
   st_float(p, d->type, x);
   return 0;
 }
 
-MPMP_API int mpmp_sharelist_set_bytes(mpmp_sharelist_t *sl, size_t i,
+MPMP_API int mpmp_sharelist_set_bytes(mpmp_sharelist_t *sl, int64_t i,
                                       const void *data, size_t len) {
   static const char fn[] = "mpmp_sharelist_set_bytes";
   const sl_desc_t *d = NULL;
@@ -954,15 +980,45 @@ MPMP_API int mpmp_sharelist_set_bytes(mpmp_sharelist_t *sl, size_t i,
   if (rc < 0)
     return rc;
   if (len > d->cap)
-    return mpmp__err(MPMP_EMSGSIZE, "%s: %zu bytes do not fit item %zu, "
+    return mpmp__err(MPMP_EMSGSIZE, "%s: %zu bytes do not fit item %lld, "
                      "which holds %u (fixed when the list was created)", fn,
-                     len, i, d->cap);
+                     len, (long long)i, d->cap);
   if (len && data == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: %zu bytes at NULL", fn, len);
   if (len)
     memcpy(p + 8, data, len);
   __atomic_store_n((uint32_t *)(void *)p, (uint32_t)len, __ATOMIC_RELEASE);
   return 0;
+}
+
+MPMP_API int mpmp_sharelist_get_bool(const mpmp_sharelist_t *sl, int64_t i,
+                                     int *out) {
+  static const char fn[] = "mpmp_sharelist_get_bool";
+  const sl_desc_t *d = NULL;
+  char *p = NULL;
+  int rc = out ? sl_item(sl, i, '?', &d, &p, fn)
+               : mpmp__err(MPMP_EINVAL, "%s: out is NULL", fn);
+  if (rc == 0)
+    *out = __atomic_load_n((const uint8_t *)p, __ATOMIC_ACQUIRE) != 0;
+  return rc;
+}
+
+MPMP_API int mpmp_sharelist_set_bool(mpmp_sharelist_t *sl, int64_t i,
+                                     int x) {
+  static const char fn[] = "mpmp_sharelist_set_bool";
+  const sl_desc_t *d = NULL;
+  char *p = NULL;
+  int rc = sl_item(sl, i, '?', &d, &p, fn);
+  if (rc == 0)
+    __atomic_store_n((uint8_t *)p, (uint8_t)(x != 0), __ATOMIC_RELEASE);
+  return rc;
+}
+
+MPMP_API int mpmp_sharelist_is_none(const mpmp_sharelist_t *sl, int64_t i) {
+  const sl_desc_t *d = NULL;
+  char *p = NULL;
+  int rc = sl_item(sl, i, 0, &d, &p, "mpmp_sharelist_is_none");
+  return rc < 0 ? rc : d->type == MPMP_SL_NONE;
 }
 
 /* A number as sign and magnitude, so that every pair compares exactly. */
@@ -1003,19 +1059,26 @@ static int sl_equal(const mpmp_sharelist_t *sl, size_t i,
   const sl_desc_t *d = &sl->desc[i];
   const char *p = (const char *)mpmp_shm_buf(sl->shm) + d->off;
   unsigned vt = (unsigned)v->type;
-  if ((d->type == MPMP_SL_BYTES) != (vt == MPMP_SL_BYTES))
+  if ((d->type == MPMP_SL_BYTES) != (vt == MPMP_SL_BYTES) ||
+      (d->type == MPMP_SL_NONE) != (vt == MPMP_SL_NONE))
     return 0;
+  if (vt == MPMP_SL_NONE) /* None == None */
+    return 1;
   if (vt == MPMP_SL_BYTES) {
     uint32_t n = bytes_len(p, d);
     return n == v->len && (n == 0 || memcmp(p + 8, v->bytes, n) == 0);
   }
   num_t a, b;
-  if (is_int_type(d->type)) {
+  if (d->type == MPMP_SL_BOOL) { /* True == 1 == 1.0, as in Python */
+    a = num_int(__atomic_load_n((const uint8_t *)p, __ATOMIC_ACQUIRE) != 0, 0);
+  } else if (is_int_type(d->type)) {
     a = num_int(ld_int(p, d->type), d->type == MPMP_UINT64);
   } else {
     a = (num_t){.is_float = 1, .f = ld_float(p, d->type)};
   }
-  if (is_int_type(vt)) {
+  if (vt == MPMP_SL_BOOL) {
+    b = num_int(v->i != 0, 0);
+  } else if (is_int_type(vt)) {
     b = num_int(v->i, vt == MPMP_UINT64);
   } else {
     b = (num_t){.is_float = 1, .f = vt == MPMP_FLOAT ? (float)v->f : v->f};

@@ -492,6 +492,27 @@ int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner) {
   return 0;
 }
 
+/* Python's multiprocessing.Lock is a semaphore of one: any process may
+ * release it while it is held. The owner id is cleared by a CAS, so that of
+ * two releases racing for one hold (two strangers, or a stranger and the
+ * holder, who goes through here too) exactly one frees the word; the
+ * other finds 0 and is refused, as a release of a free lock. A dead task
+ * host's hold is released like any other (take_over's CAS excludes it). */
+int mpmp__shlock_release_any(mpmp__shlock_t *l) {
+  uint64_t cur = owner_of(l);
+  do {
+    if (cur == 0)
+      return MPMP_EPERM;
+  } while (!atomic_compare_exchange_weak(&l->owner, &cur, 0));
+  atomic_store_explicit(&l->count, 0, memory_order_relaxed);
+  lock_release(l);
+  return 0;
+}
+
+int mpmp__shlock_locked(const mpmp__shlock_t *l) {
+  return (atomic_load(&l->word) & 3u) != 0;
+}
+
 uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l) { return owner_of(l); }
 
 void mpmp__shlock_kill(mpmp__shlock_t *l) {
@@ -510,7 +531,16 @@ int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max) {
   atomic_init(&s->value, value);
   atomic_init(&s->waiters, 0);
   s->max = max;
+  s->bounded = max != 0;
   return 0;
+}
+
+/* BoundedSemaphore(0) is allowed, as in Python: every release is refused
+ * (max 0 alone would mean unbounded, hence the flag). */
+int mpmp__shsem_init_bounded(mpmp__shsem_t *s, unsigned value) {
+  int rc = mpmp__shsem_init(s, value, value);
+  s->bounded = 1;
+  return rc;
 }
 
 /* A kill sets bit 31 of the value (a value is at most INT32_MAX): no
@@ -547,7 +577,7 @@ int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline) {
 }
 
 static int sem_check_add(const mpmp__shsem_t *s, uint32_t v, unsigned n) {
-  if (s->max != 0 && (n > s->max || v > s->max - n))
+  if (s->bounded && (n > s->max || v > s->max - n))
     return mpmp__err(MPMP_EPERM,
                      "BoundedSemaphore released too many times (value would "
                      "exceed %u)", s->max);
@@ -651,9 +681,18 @@ static int cperm(void) {
   return mpmp__err(MPMP_EPERM, "cannot wait on un-acquired lock");
 }
 
-/* Release every level of l; the count to restore. */
-static uint32_t unlock_all(mpmp__shlock_t *l) {
+/* Release every level of l; the count to restore. A Lock (not recursive)
+ * may be released by anyone meanwhile (mpmp__shlock_release_any): clear
+ * our id with a CAS as it does, so that only one of us frees the word. */
+static uint32_t unlock_all(mpmp__shlock_t *l, uint64_t owner) {
   uint32_t levels = atomic_load_explicit(&l->count, memory_order_relaxed);
+  if (!l->recursive) {
+    if (atomic_compare_exchange_strong(&l->owner, &owner, 0)) {
+      atomic_store_explicit(&l->count, 0, memory_order_relaxed);
+      lock_release(l);
+    }
+    return 1;
+  }
   set_owner(l, 0, 0);
   lock_release(l);
   return levels;
@@ -700,7 +739,7 @@ int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
     return MPMP_EBADF;
   atomic_fetch_add(&c->waiters, 1);
   uint32_t seq = atomic_load(&c->seq);
-  uint32_t levels = unlock_all(l);
+  uint32_t levels = unlock_all(l, owner);
   int rc = cond_sleep(c, seq, deadline);
   atomic_fetch_sub(&c->waiters, 1);
   int lrc = relock(l, owner, levels);
@@ -742,7 +781,11 @@ void mpmp__shcond_kill(mpmp__shcond_t *c) {
 
 /* ---- Barrier: Python's threading.Barrier, state for state ------------------ */
 
-enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+/* ACTING: the round is complete and its last party runs the barrier's
+ * action (mpmp__shbarrier_acted ends it); the others still wait, and
+ * newcomers wait for the round to drain, as in Python, whose action runs
+ * before anyone leaves. */
+enum { FILLING = 0, DRAINING = 1, ACTING = 2, RESETTING = -1, BROKEN = -2 };
 
 /* The internal lock is never held across a user's call: any id will do
  * that is nobody's (a rank no job has) and not a task host's (whose death
@@ -767,10 +810,13 @@ static void b_set(mpmp__shbarrier_t *b, int state) {
 
 static int b_settled(void *arg) {
   int st = b_state(arg);
-  return st != DRAINING && st != RESETTING;
+  return st != DRAINING && st != RESETTING && st != ACTING;
 }
 
-static int b_released(void *arg) { return b_state(arg) != FILLING; }
+static int b_released(void *arg) {
+  int st = b_state(arg);
+  return st != FILLING && st != ACTING;
+}
 
 int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
   if (parties == 0 || parties > INT32_MAX)
@@ -816,6 +862,11 @@ static void b_exit(mpmp__shbarrier_t *b) {
 
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index) {
+  return mpmp__shbarrier_wait_act(b, deadline, index, 0);
+}
+
+int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
+                             unsigned *index, int act) {
   if (b->parties == 0)
     return mpmp__err(MPMP_EINVAL, "barrier used before init");
   int rc = b_lock(b);
@@ -830,6 +881,15 @@ int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
     return rc == MPMP_EBROKEN ? mpmp__err(rc, "the barrier is broken") : rc;
   }
   unsigned i = b->count++;
+  if (i + 1 == b->parties && act) {
+    /* the last to arrive runs the action first; it stays counted until
+     * mpmp__shbarrier_acted */
+    atomic_store(&b->state, ACTING);
+    b_unlock(b);
+    if (index != NULL)
+      *index = i;
+    return MPMP__SHBARRIER_ACT;
+  }
   if (i + 1 == b->parties)
     b_set(b, DRAINING); /* the last to arrive releases the others */
   else if ((rc = b_wait(b, deadline)) == MPMP_EBADF)
@@ -840,6 +900,19 @@ int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
     return mpmp__err(rc, "the barrier was broken or reset while waiting");
   if (rc == 0 && index != NULL)
     *index = i;
+  return rc;
+}
+
+int mpmp__shbarrier_acted(mpmp__shbarrier_t *b, int ok) {
+  if (b_lock(b))
+    return MPMP_EBADF; /* killed */
+  int st = b_state(b), rc = 0;
+  if (st == ACTING)
+    b_set(b, ok ? DRAINING : BROKEN); /* a failed action breaks it */
+  else
+    rc = MPMP_EBROKEN; /* aborted, reset or timed out during the action */
+  b_exit(b);
+  b_unlock(b);
   return rc;
 }
 
@@ -856,7 +929,7 @@ void mpmp__shbarrier_reset(mpmp__shbarrier_t *b) {
   int st = b_state(b);
   if (b->count == 0)
     b_set(b, FILLING);
-  else if (st == FILLING || st == BROKEN)
+  else if (st == FILLING || st == BROKEN || st == ACTING)
     b_set(b, RESETTING); /* the waiters leave broken; the last one out
                             makes it FILLING again */
   else

@@ -99,7 +99,9 @@ int mpmp__owner_dead(uint64_t owner);
  * MPMP__SHLOCK_STARVE_S; from then on the lock goes to that waiter. Waiters
  * queue in FIFO order. A non-recursive lock that its owner acquires again
  * simply waits, as Python's Lock does: a deadlock until the deadline.
- * Unlike Python's Lock, only the owner may release it (MPMP_EPERM).
+ * mpmp__shlock_release lets only the owner release it (MPMP_EPERM); a
+ * user's Lock object (sync.c) lets anyone, as Python's does
+ * (mpmp__shlock_release_any).
  */
 typedef struct mpmp__shlock {
   _Atomic uint32_t word;    /* futex word: 0 free, 1 held, 2 held and the
@@ -133,6 +135,13 @@ int mpmp__shlock_try(mpmp__shlock_t *l, uint64_t owner);
 void mpmp__shlock_kill(mpmp__shlock_t *l);
 /* 0, or MPMP_EPERM if `owner` does not hold it. An RLock drops one level. */
 int mpmp__shlock_release(mpmp__shlock_t *l, uint64_t owner);
+/* A Lock (not recursive) released by any process, as Python's
+ * multiprocessing.Lock allows: 0 if it was held, MPMP_EPERM (no message)
+ * if it was free. Never on an RLock, nor on a lock that others release
+ * with mpmp__shlock_release. */
+int mpmp__shlock_release_any(mpmp__shlock_t *l);
+/* 1 if anyone holds it (locked()), else 0: a snapshot. */
+int mpmp__shlock_locked(const mpmp__shlock_t *l);
 /* The holder's id, 0 if free (a snapshot, exact only for the holder). */
 uint64_t mpmp__shlock_owner(const mpmp__shlock_t *l);
 
@@ -142,11 +151,15 @@ typedef struct mpmp__shsem {
   _Atomic uint32_t value;   /* futex word; bit 31: dead (values are at
                                most INT32_MAX) */
   _Atomic uint32_t waiters; /* sleeping or about to: release must wake */
-  uint32_t max;             /* 0: unbounded */
+  uint32_t max;             /* a bounded one's largest value */
+  uint32_t bounded;         /* 0: unbounded (max unused) */
 } mpmp__shsem_t;
 
 /* MPMP_EINVAL if value > max (bounded) or value > INT32_MAX. */
 int mpmp__shsem_init(mpmp__shsem_t *s, unsigned value, unsigned max);
+/* A bounded one whose largest value is `value`, 0 included (then every
+ * release is refused). */
+int mpmp__shsem_init_bounded(mpmp__shsem_t *s, unsigned value);
 /* 0, MPMP_ETIMEDOUT, or MPMP_EBADF once killed. */
 int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline);
 /* Add n (>= 1): MPMP_EPERM past a bounded semaphore's max, MPMP_EINVAL for
@@ -215,7 +228,8 @@ typedef struct mpmp__shbarrier {
   mpmp__shcond_t cond;
   uint32_t parties;
   uint32_t count;       /* threads inside wait(), guarded by lock */
-  _Atomic int32_t state; /* 0 filling, 1 draining, -1 resetting, -2 broken */
+  _Atomic int32_t state; /* 0 filling, 1 draining, 2 acting, -1 resetting,
+                            -2 broken */
 } mpmp__shbarrier_t;
 
 /* MPMP_EINVAL unless 1 <= parties <= INT32_MAX. */
@@ -233,6 +247,16 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties);
  */
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index);
+/* mpmp__shbarrier_wait, where `act` says that the barrier has an action:
+ * the last to arrive then gets MPMP__SHBARRIER_ACT (and *index) instead of
+ * releasing the others; it runs the action and calls
+ * mpmp__shbarrier_acted, which releases them (ok) or breaks the barrier. */
+#define MPMP__SHBARRIER_ACT 1
+int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
+                             unsigned *index, int act);
+/* The action ended (ok: it succeeded): 0, MPMP_EBROKEN if the barrier was
+ * broken or reset meanwhile (or the action failed: ok 0), MPMP_EBADF. */
+int mpmp__shbarrier_acted(mpmp__shbarrier_t *b, int ok);
 /* Break it: current and future waiters get MPMP_EBROKEN until reset. */
 void mpmp__shbarrier_abort(mpmp__shbarrier_t *b);
 /* Back to empty and usable; current waiters get MPMP_EBROKEN. */

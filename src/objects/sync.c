@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "object.h"
@@ -18,7 +19,17 @@
 typedef struct { mpmp__shsem_t s; _Atomic uint64_t lane; } sem_body_t;
 typedef struct { mpmp__shevent_t e; _Atomic uint64_t lane; } ev_body_t;
 typedef struct { mpmp__shcond_t c; _Atomic uint64_t lane; } cond_body_t;
-typedef struct { mpmp__shbarrier_t b; _Atomic uint64_t lane; } bar_body_t;
+/* A Barrier's action (its task id + 1; 0: none), the action's argument
+ * bytes and its default timeout (seconds, negative: none) are set at
+ * create and only read after. */
+typedef struct {
+  mpmp__shbarrier_t b;
+  _Atomic uint64_t lane;
+  double timeout;
+  int32_t action;
+  uint32_t arg_size;
+  unsigned char arg[]; /* arg_size bytes */
+} bar_body_t;
 
 _Static_assert(sizeof(sem_body_t) <= 64 && sizeof(ev_body_t) <= 64 &&
                    sizeof(cond_body_t) <= 64,
@@ -65,16 +76,30 @@ static int lock_acquire(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   return mpmp__shlock_acquire(l, a->owner, a->deadline);
 }
 
+/* A Lock (not recursive: a user's Lock; every embedded lock is an RLock)
+ * is Python's multiprocessing.Lock, a semaphore of one: any process may
+ * release it while it is held, and a release of a free one is refused. */
+static int lock_not_held(const char *fn) {
+  return mpmp__err(MPMP_EPERM, "%s: the Lock is not held (released more "
+                   "often than acquired)", fn);
+}
+
 static int lock_release(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   (void)o;
+  if (!l->recursive)
+    return mpmp__shlock_release_any(l) == 0
+               ? 0 : lock_not_held("mpmp_lock_release");
   if (mpmp__shlock_owner(l) != a->owner)
     return mpmp__err(MPMP_EPERM, "release of a lock this process and thread "
                      "do not hold (rank %d)", mpmp__owner_rank(a->owner));
   return mpmp__shlock_release(l, a->owner);
 }
 
+/* x 1: locked() (held by anyone); else: held by the caller. */
 static int lock_mine(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   (void)o;
+  if (a->x == 1)
+    return mpmp__shlock_locked(l);
   return mpmp__shlock_owner(l) == a->owner;
 }
 
@@ -151,10 +176,29 @@ static int op_cond_notify(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return with_lock(o, a, cond_notify);
 }
 
+/* x 1: the caller asked for the barrier's default timeout, which is read
+ * here, on its home node (whose clock the deadline is on). r0: the action
+ * (task id + 1) that the caller, the last to arrive, must run before the
+ * others are released (then MPMP__OP_BAR_ACTED); 0 otherwise. */
 static int op_bar_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
   unsigned index = 0;
-  int rc = mpmp__shbarrier_wait(bar_of(o), a->deadline, &index);
+  bar_body_t *bb = barb(o);
+  if (a->x == 1)
+    a->deadline = mpmp__deadline(bb->timeout);
+  a->r0 = 0;
+  int rc = mpmp__shbarrier_wait_act(&bb->b, a->deadline, &index,
+                                    bb->action != 0);
+  if (rc == MPMP__SHBARRIER_ACT) {
+    a->r0 = bb->action;
+    a->out_len = bb->arg_size <= a->out_max ? bb->arg_size : 0;
+    if (a->out_len > 0)
+      memcpy(a->out, bb->arg, a->out_len);
+  }
   return rc < 0 ? rc : (int)index;
+}
+
+static int op_bar_acted(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  return mpmp__shbarrier_acted(bar_of(o), a->x == 1);
 }
 
 static int op_bar_abort(mpmp__obj_t *o, mpmp__oparg_t *a) {
@@ -234,6 +278,7 @@ void mpmp__sync_setup(int is_main) {
       {MPMP__OP_BAR_RESET, op_bar_reset, MPMP__OPB_NO},
       {MPMP__OP_BAR_BROKEN, op_bar_broken, MPMP__OPB_NO},
       {MPMP__OP_BAR_WAITING, op_bar_waiting, MPMP__OPB_NO},
+      {MPMP__OP_BAR_ACTED, op_bar_acted, MPMP__OPB_NO},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     mpmp__op_register(table[i].op, table[i].fn, table[i].blocking);
@@ -252,7 +297,7 @@ void mpmp__sync_setup(int is_main) {
                       offsetof(cond_body_t, lane));
   mpmp__lane_register(MPMP__K_COND, MPMP__OP_COND_NOTIFY,
                       offsetof(cond_body_t, lane));
-  for (int op = MPMP__OP_BAR_WAIT; op <= MPMP__OP_BAR_WAITING; op++)
+  for (int op = MPMP__OP_BAR_WAIT; op <= MPMP__OP_BAR_ACTED; op++)
     mpmp__lane_register(MPMP__K_BARRIER, op, offsetof(bar_body_t, lane));
 }
 
@@ -368,6 +413,9 @@ MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
 MPMP_API int mpmp_lock_release(mpmp_lock_t lock) {
   mpmp__obj_t *o;
   mpmp__shlock_t *l = local_lock(&lock.ref, &o);
+  if (l != NULL && !l->recursive) /* Python's Lock: anyone's release */
+    return mpmp__shlock_release_any(l) == 0
+               ? 0 : lock_not_held("mpmp_lock_release");
   uint64_t me = mpmp__owner_id();
   if (l != NULL && mpmp__shlock_owner(l) == me)
     return mpmp__shlock_release(l, me);
@@ -377,6 +425,10 @@ MPMP_API int mpmp_lock_release(mpmp_lock_t lock) {
 MPMP_API int mpmp_lock_is_mine(mpmp_lock_t lock) {
   return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 0,
               "mpmp_lock_is_mine");
+}
+MPMP_API int mpmp_lock_locked(mpmp_lock_t lock) {
+  return call(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_MINE, 1,
+              "mpmp_lock_locked");
 }
 
 static int create_sem(mpmp_sem_t *sem, unsigned value, int bounded,
@@ -388,7 +440,10 @@ static int create_sem(mpmp_sem_t *sem, unsigned value, int bounded,
   int rc = mpmp__obj_create(sem ? &sem->ref : NULL, MPMP__K_SEM, bounded, 0,
                             0, sizeof(sem_body_t), 0, &o, fn);
   if (rc == 0) {
-    mpmp__shsem_init(sem_of(o), value, bounded ? value : 0);
+    if (bounded)
+      mpmp__shsem_init_bounded(sem_of(o), value);
+    else
+      mpmp__shsem_init(sem_of(o), value, 0);
     mpmp__lane_open(o, &semb(o)->lane);
   }
   return rc;
@@ -397,10 +452,9 @@ static int create_sem(mpmp_sem_t *sem, unsigned value, int bounded,
 MPMP_API int mpmp_sem_create(mpmp_sem_t *sem, unsigned value) {
   return create_sem(sem, value, 0, "mpmp_sem_create");
 }
+/* BoundedSemaphore(0) is allowed, as Python allows it: it starts at 0
+ * and every release is refused (released too many times). */
 MPMP_API int mpmp_bsem_create(mpmp_sem_t *sem, unsigned value) {
-  if (value == 0)
-    return mpmp__err(MPMP_EINVAL, "mpmp_bsem_create: a BoundedSemaphore of "
-                     "value 0 could never be acquired nor released");
   return create_sem(sem, value, 1, "mpmp_bsem_create");
 }
 MPMP_API int mpmp_sem_free(mpmp_sem_t sem) {
@@ -551,26 +605,97 @@ MPMP_API int mpmp_cond_notify_all(mpmp_cond_t cond) {
               "mpmp_cond_notify_all");
 }
 
-MPMP_API int mpmp_barrier_create(mpmp_barrier_t *b, unsigned parties) {
-  const char *fn = "mpmp_barrier_create";
+static int barrier_create(mpmp_barrier_t *b, unsigned parties,
+                          mpmp_task_fn action, const void *arg,
+                          size_t arg_size, double timeout, const char *fn) {
+  int id = -1, rc;
+  if (arg_size > MPMP_BARRIER_MAX_ARG || (arg == NULL && arg_size > 0))
+    return mpmp__err(MPMP_EINVAL, "%s: the action's argument must be NULL "
+                     "with size 0, or at most %d bytes (not %zu): pass a "
+                     "handle to larger data", fn, MPMP_BARRIER_MAX_ARG,
+                     arg_size);
+  if (isnan(timeout))
+    return mpmp__err(MPMP_EINVAL, "%s: the default timeout is NaN: give "
+                     "seconds, or a negative value for none", fn);
+  if (action != NULL && (rc = mpmp__check_init(fn)) < 0)
+    return rc;
+  if (action != NULL && (id = mpmp__task_id(action)) < 0) {
+    char why[256]; /* (mpmp__err writes the buffer mpmp_errmsg() reads) */
+    snprintf(why, sizeof why, "%s", mpmp_errmsg());
+    return mpmp__err(id, "%s: the action is not a registered task: put "
+                     "MPMP_TASK(fn); next to it (%s)", fn, why);
+  }
   if (parties == 0 || parties > INT32_MAX)
     return mpmp__err(MPMP_EINVAL, "%s: parties must be 1..%d, not %u", fn,
                      INT32_MAX, parties);
   mpmp__obj_t *o;
-  int rc = mpmp__obj_create(b ? &b->ref : NULL, MPMP__K_BARRIER, 0, parties,
-                            0, sizeof(bar_body_t), 0, &o, fn);
+  rc = mpmp__obj_create(b ? &b->ref : NULL, MPMP__K_BARRIER, 0, parties,
+                            0, sizeof(bar_body_t) + arg_size, 0, &o, fn);
   if (rc == 0) {
     mpmp__shbarrier_init(bar_of(o), parties);
+    barb(o)->timeout = timeout;
+    barb(o)->action = id + 1;
+    barb(o)->arg_size = (uint32_t)arg_size;
+    if (arg_size > 0)
+      memcpy(barb(o)->arg, arg, arg_size);
     mpmp__lane_open(o, &barb(o)->lane);
   }
   return rc;
 }
+
+MPMP_API int mpmp_barrier_create(mpmp_barrier_t *b, unsigned parties) {
+  return barrier_create(b, parties, NULL, NULL, 0, -1.0,
+                        "mpmp_barrier_create");
+}
+MPMP_API int mpmp_barrier_create_ex(mpmp_barrier_t *b, unsigned parties,
+                                    mpmp_task_fn action, const void *arg,
+                                    size_t arg_size, double timeout) {
+  return barrier_create(b, parties, action, arg, arg_size, timeout,
+                        "mpmp_barrier_create_ex");
+}
 MPMP_API int mpmp_barrier_free(mpmp_barrier_t b) {
   return free_as(&b.ref, MPMP__K_BARRIER, "mpmp_barrier_free");
 }
+/* Run the barrier's action (task id + 1 = `action`) here, in the party
+ * that completed the round, as Python runs it in one of the waiting
+ * threads; then let the others go (or break the barrier if it failed). */
+static int run_action(const mpmp_ref_t *ref, int64_t action,
+                      const void *arg, size_t arg_size, int index,
+                      const char *fn) {
+  const mpmp__task_entry_t *t = mpmp__task_get((int)action - 1);
+  mpmp_ctx_t ctx = {.arg = arg, .arg_size = arg_size};
+  int ret = t != NULL ? t->fn(&ctx)
+                      : mpmp_fail(&ctx, "unknown task id %d", (int)action - 1);
+  int ok = ret >= 0 && ctx.errmsg == NULL;
+  mpmp__oparg_t a = {.x = ok, .deadline = -INFINITY};
+  int rc = mpmp__obj_call(ref, MPMP__K_BARRIER, MPMP__OP_BAR_ACTED, &a, fn);
+  if (!ok)
+    rc = mpmp__err(MPMP_ETASK, "%s: the Barrier's action %s failed, which "
+                   "broke the barrier: %s", fn, t ? t->name : "?",
+                   ctx.errmsg ? ctx.errmsg : "it returned an error code");
+  else if (rc == MPMP_EBROKEN)
+    rc = mpmp__err(rc, "%s: the barrier was broken or reset while its "
+                   "action ran", fn);
+  mpmp__ctx_fini(&ctx);
+  return rc < 0 ? rc : index;
+}
+
 MPMP_API int mpmp_barrier_wait(mpmp_barrier_t b, double timeout) {
-  int rc = call_wait(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAIT, timeout,
-                     "mpmp_barrier_wait");
+  const char *fn = "mpmp_barrier_wait";
+  /* (the action's argument comes back in argbuf, with r0) */
+  unsigned char argbuf[MPMP_BARRIER_MAX_ARG + 1];
+  mpmp__oparg_t a = {.out = argbuf, .out_max = MPMP_BARRIER_MAX_ARG};
+  int rc = 0;
+  if (timeout == MPMP_DEFAULT_TIMEOUT) {
+    a.x = 1; /* the home node reads the barrier's default ... */
+    a.deadline = INFINITY; /* ... and sets the deadline (its clock) */
+  } else {
+    rc = mpmp__timeout(timeout, &a.deadline, fn);
+  }
+  if (rc == 0)
+    rc = mpmp__obj_call(&b.ref, MPMP__K_BARRIER, MPMP__OP_BAR_WAIT, &a, fn);
+  if (rc >= 0 && a.r0 != 0)
+    return run_action(&b.ref, a.r0, argbuf, a.out_len, rc, fn);
   if (rc == MPMP_EBROKEN && strstr(mpmp_errmsg(), "broken") == NULL)
     return mpmp__err(rc, "mpmp_barrier_wait: the barrier is broken");
   return rc;

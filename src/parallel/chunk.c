@@ -9,11 +9,7 @@
 #include "parallel.h"
 #include "proto.h"
 
-typedef struct fail_buf {
-  char *data;
-  size_t len, cap;
-  uint32_t n;
-} fail_buf_t;
+typedef mpmp__fail_buf_t fail_buf_t;
 
 /* Record item `index`'s failure. Out of memory, the message goes (the
  * record says so by its length 0) but never the failure itself: an item
@@ -157,6 +153,7 @@ int mpmp__chunk_sends_idle(void) {
 }
 
 void mpmp__chunk_fini(void) {
+  mpmp__zc_fini();
   for (int i = 0; i < MPMP__RESULT_BUFS; i++) {
     struct mpmp__result_buf *b = &mpmp__par.chunk_out[i];
     if (result_sent(b, mpmp__deadline(10)) < 0) {
@@ -180,6 +177,60 @@ static void clear_slot(char *slot, uint32_t size) {
     memset(slot, 0, 4);
   else
     memset(slot, 0, size);
+}
+
+/* An item of run_fixed that failed, was stopped, or left a scratch
+ * buffer (it asked mpmp_out() for another size): what run_item and the
+ * loop of mpmp__chunk_run do for it, and the next item's context as the
+ * chunk's again (mpmp_out() set out_size to the size asked for). */
+__attribute__((noinline)) static void fixed_rare(const mpmp__chunk_hdr_t *h,
+                                                 const mpmp__task_entry_t *t,
+                                                 uint32_t i, int rc,
+                                                 mpmp_ctx_t *ctx,
+                                                 fail_buf_t *f,
+                                                 uint32_t seq0) {
+  if (ctx->errmsg == NULL &&
+      (rc < 0 || atomic_load_explicit(&mpmp__rt.stop_seq,
+                                      memory_order_acquire) != seq0))
+    mpmp__item_verdict(t, rc, ctx);
+  if (ctx->errmsg != NULL)
+    add_failure(f, h->first + i, MPMP_ETASK, ctx->errmsg);
+  if (ctx->out != NULL || ctx->errmsg != NULL)
+    mpmp__ctx_fini(ctx);
+  ctx->out_size = h->out_size;
+}
+
+/*
+ * The loop of a fixed-size map's chunk: item i's argument at in + i *
+ * in_size, its result in its slot of `res`. This is the per-item hot path
+ * of every map (with x*x items the loop cost more than the items): the
+ * header's fields in registers, the task called directly, and one
+ * predictable test after it for every rare case (a failure, an error
+ * code, a scratch buffer, a stop request since the chunk began: one load,
+ * the stop words themselves only then), handled out of line.
+ */
+static void run_fixed(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
+                      const char *in, char *res, mpmp_ctx_t *ctx,
+                      fail_buf_t *f, uint32_t seq0) {
+  const mpmp_task_fn fn = t->fn;
+  const uint32_t count = h->count, out_size = h->out_size;
+  const size_t in_size = h->in_size;
+  const uint64_t first = h->first;
+  for (uint32_t i = 0; i < count; i++) {
+    char *slot = res + (size_t)i * out_size;
+    atomic_store_explicit(&mpmp__par.crash_item, first + i + 1,
+                          memory_order_relaxed);
+    ctx->arg = in + (size_t)i * in_size;
+    ctx->slot = slot;
+    clear_slot(slot, out_size);
+    int rc = fn(ctx);
+    if (__builtin_expect(
+            rc < 0 || ctx->errmsg != NULL || ctx->out != NULL ||
+                atomic_load_explicit(&mpmp__rt.stop_seq,
+                                     memory_order_acquire) != seq0,
+            0))
+      fixed_rare(h, t, i, rc, ctx, f, seq0);
+  }
 }
 
 /* A chunk of a job that was stopped before the chunk began: none of its
@@ -220,6 +271,83 @@ static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
     add_failure(f, h->first + i, rc, msg);
 }
 
+/* A chunk of variable-size items (proto.h: mpmp__chunk_hdr_t.var): each
+ * item's result is what its task wrote with mpmp_out() (up to out_max
+ * bytes), appended to one buffer behind the results' sizes, which goes
+ * back inline. Results past 1 GiB in all fail their items: one message
+ * carries them. An isolated chunk's results come from its host the same
+ * way (host.c builds them with these). */
+#define VAR_RESULTS_MAX ((size_t)INT32_MAX / 2)
+
+int mpmp__var_res_init(mpmp__var_res_t *r, uint32_t count) {
+  size_t sizes = (size_t)count * sizeof(uint64_t);
+  *r = (mpmp__var_res_t){.used = sizes, .cap = sizes + 4096};
+  if ((r->buf = mpmp__calloc(1, r->cap)) == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for the results of %u "
+                     "items", count);
+  return 0;
+}
+
+const char *mpmp__var_res_put(mpmp__var_res_t *r, uint32_t i,
+                              const void *data, size_t size) {
+  if (size > VAR_RESULTS_MAX - r->used)
+    return "the results of this chunk pass 1 GiB in all: give a smaller "
+           "chunksize";
+  if (r->used + size > r->cap) {
+    size_t want = (r->used + size) * 2;
+    char *p = mpmp__realloc(r->buf, want);
+    if (p == NULL)
+      return "out of memory for the chunk's results on the worker";
+    r->buf = p;
+    r->cap = want;
+  }
+  uint64_t size64 = size;
+  memcpy(r->buf + (size_t)i * sizeof size64, &size64, sizeof size64);
+  if (size > 0)
+    memcpy(r->buf + r->used, data, size);
+  r->used += size;
+  return NULL;
+}
+
+static void run_var(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
+                    size_t len, uint32_t seq0) {
+  const uint64_t *off = (const uint64_t *)(h + 1);
+  size_t head = ((size_t)h->count + 1) * sizeof *off;
+  if (len < sizeof *h + head || off[h->count] > len - sizeof *h - head) {
+    MPMP__ERROR("bad chunk of %u variable-size items", h->count);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  const char *data = (const char *)(h + 1) + head;
+  mpmp__var_res_t res;
+  fail_buf_t f = {0};
+  if (mpmp__var_res_init(&res, h->count) < 0) {
+    MPMP__ERROR("%s", mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  mpmp_ctx_t ctx = {.out_max = h->out_max, .stoppable = 1, .id = h->job};
+  atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
+  for (uint32_t i = 0; i < h->count; i++) {
+    atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
+                          memory_order_relaxed);
+    ctx.arg = data + off[i];
+    ctx.arg_size = (size_t)(off[i + 1] - off[i]);
+    ctx.out_size = 0;
+    run_item(h, t, i, &ctx, &f, seq0);
+    const char *why = ctx.errmsg == NULL
+                          ? mpmp__var_res_put(&res, i, ctx.out, ctx.out_size)
+                          : NULL;
+    if (why != NULL)
+      add_failure(&f, h->first + i, MPMP_ETASK, why);
+    if (ctx.errmsg != NULL)
+      mpmp__ctx_fini(&ctx); /* the rare case: keep no scratch buffer */
+  }
+  atomic_store(&mpmp__par.crash_task, NULL);
+  mpmp__free(ctx.out);
+  send_done(h, res.buf, res.used, &f, NULL);
+  mpmp__free(res.buf);
+  mpmp__free(f.data);
+}
+
 void mpmp__chunk_run(const void *buf, size_t len) {
   const mpmp__chunk_hdr_t *h = buf;
   /* The snapshot first: a stop request after it changes the count, one
@@ -228,6 +356,20 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   if (!mpmp__host_adopting() && chunk_stopped(h))
     return;
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
+  if (t != NULL && !h->isolate && (h->shm || t->kind == MPMP__TASK_CHUNK)) {
+    mpmp__chunk_direct(h, t, len, seq0); /* chunktask.c */
+    return;
+  }
+  if (h->var && !h->isolate && t != NULL) { /* isolated: as any chunk */
+    double t0 = mpmp__rt.trace ? mpmp__trace_begin(MPMP__TRACE_CHUNK, h->task,
+                                                   h->first, h->count, NULL)
+                               : 0;
+    run_var(h, t, len, seq0);
+    if (mpmp__rt.trace)
+      mpmp__trace_add(MPMP__TRACE_CHUNK, h->task, h->first, h->count, NULL,
+                      t0, mpmp__trace_clock());
+    return;
+  }
   size_t fixed = (size_t)h->count * h->out_size;
   fail_buf_t f = {0};
   struct mpmp__result_buf *out = fixed ? result_buf(fixed) : NULL;
@@ -242,7 +384,9 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
                     .out_max = h->out_size ? h->out_size : h->out_max,
                     .stoppable = 1, .id = h->job};
-  double t0 = mpmp__rt.trace ? mpmp__trace_clock() : 0;
+  double t0 = mpmp__rt.trace ? mpmp__trace_begin(MPMP__TRACE_CHUNK, h->task,
+                                                 h->first, h->count, NULL)
+                             : 0;
   if (h->isolate) {
     void *iso_own = NULL;
     size_t own_len = 0;
@@ -253,13 +397,13 @@ void mpmp__chunk_run(const void *buf, size_t len) {
     }
   }
   atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
-  for (uint32_t i = 0; !h->isolate && i < h->count; i++) {
+  if (out != NULL && !h->isolate) /* a map's chunk */
+    run_fixed(h, t, in, res, &ctx, &f, seq0);
+  for (uint32_t i = 0; out == NULL && !h->isolate && i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);
-    ctx.arg = in + (size_t)i * h->in_size;
-    ctx.slot = out ? res + (size_t)i * h->out_size : NULL;
-    if (out)
-      clear_slot(ctx.slot, h->out_size);
+    ctx.arg = in + (size_t)i * h->in_size; /* (no slot: results of any
+                                              size, up to out_max) */
     run_item(h, t, i, &ctx, &f, seq0);
     if (!fixed && ctx.errmsg == NULL && ctx.out_size > 0) {
       own = ctx.out; /* apply: one result of its own size; keep it */
@@ -290,4 +434,20 @@ void mpmp__chunk_forget_sends(void) {
     if (b->busy)
       *b = (struct mpmp__result_buf){.req = MPI_REQUEST_NULL};
   }
+}
+
+/* chunktask.c's way to the failure records, the reused result buffers and
+ * the reply of a chunk. */
+void mpmp__chunk_fail(void *f, uint64_t index, int code, const char *msg) {
+  add_failure(f, index, code, msg);
+}
+
+struct mpmp__result_buf *mpmp__chunk_out(size_t size) {
+  return result_buf(size);
+}
+
+void mpmp__chunk_reply(const mpmp__chunk_hdr_t *h, const void *res,
+                       size_t res_len, const mpmp__fail_buf_t *f,
+                       struct mpmp__result_buf *out) {
+  send_done(h, res, res_len, f, out);
 }

@@ -6,11 +6,73 @@
 #include <string.h>
 
 #include "parallel.h"
+#include "proto.h"
 
+/* On the main rank, an executor is its pool, registered under its token
+ * so that tasks can submit to it by ref (nested submission). Inside a
+ * task (`attached`), it is a proxy: the token and nothing else; its
+ * submissions go to the main rank (worker.c). */
 struct mpmp_executor {
   mpmp_pool_t *pool;
-  int shut;
+  int shut, attached;
+  uint64_t token;
+  mpmp_executor_t *reg_next; /* the main rank's registry */
 };
+
+/* The magic of a ref, so that a zeroed or garbage one is told apart. */
+#define REF_MAGIC 0x4D504D58u /* "MPMX" */
+
+/* ---- the main rank's registry of executors (nested submission) --------------
+ * reg_lock guards it and every executor's `shut` seen by a submission by
+ * ref; it is taken before mpmp__par.lock, never after. Tokens are never
+ * reused in this process, so a ref from an executor destroyed, or from an
+ * earlier mpmp_init, finds nothing. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static mpmp_executor_t *reg_head;
+static uint64_t reg_next_token;
+
+static void reg_add(mpmp_executor_t *ex) {
+  pthread_mutex_lock(&reg_lock);
+  ex->token = ++reg_next_token;
+  ex->reg_next = reg_head;
+  reg_head = ex;
+  pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_remove(mpmp_executor_t *ex) {
+  pthread_mutex_lock(&reg_lock);
+  for (mpmp_executor_t **pp = &reg_head; *pp; pp = &(*pp)->reg_next)
+    if (*pp == ex) {
+      *pp = ex->reg_next;
+      break;
+    }
+  pthread_mutex_unlock(&reg_lock);
+}
+
+/* Submit fn(arg) to the executor of `token` (main rank): what a task's
+ * submission and an executor attached on the main rank do. The executor
+ * cannot be shut down or destroyed meanwhile (reg_lock). */
+static int submit_by_token(uint64_t token, mpmp_task_fn fn, const void *arg,
+                           size_t arg_size, mpmp_async_cb cb, void *user,
+                           mpmp_async_t **res, const char *name) {
+  int rc;
+  pthread_mutex_lock(&reg_lock);
+  mpmp_executor_t *ex = reg_head;
+  while (ex != NULL && ex->token != token)
+    ex = ex->reg_next;
+  if (ex == NULL)
+    rc = mpmp__err(MPMP_EBADF, "%s: the executor of this ref was destroyed "
+                   "(or the ref is not from this run of mpmp): keep the "
+                   "executor alive while its tasks submit to it", name);
+  else if (ex->shut)
+    rc = mpmp__err(MPMP_EPERM, "%s: the executor was shut down (Python: "
+                   "RuntimeError \"cannot schedule new futures after "
+                   "shutdown\")", name);
+  else
+    rc = mpmp_pool_apply_async(ex->pool, fn, arg, arg_size, cb, user, res);
+  pthread_mutex_unlock(&reg_lock);
+  return rc;
+}
 
 MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                                   const mpmp_executor_opts_t *o) {
@@ -32,21 +94,29 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                             .isolate = o->isolate,
                             .task_timeout = o->task_timeout,
                             .max_retries = o->max_retries,
-                            .checkpoint = o->checkpoint};
+                            .checkpoint = o->checkpoint,
+                            .maxtasksperchild = o->max_tasks_per_child};
   if ((rc = mpmp_pool_create(&ex->pool, &po)) < 0) {
     mpmp__free(ex);
     return rc;
   }
+  reg_add(ex);
   *out = ex;
   return 0;
 }
 
 static int check_ex(const mpmp_executor_t *ex, const char *fn) {
-  int rc = mpmp__check_main(fn);
+  int rc = ex != NULL && ex->attached ? mpmp__check_init(fn)
+                                      : mpmp__check_main(fn);
   if (rc < 0)
     return rc;
   if (ex == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the executor is NULL", fn);
+  if (ex->attached)
+    return mpmp__err(MPMP_ENOTSUP, "%s: not on an executor attached from a "
+                     "ref (mpmp_executor_attach): submit its items one by one "
+                     "with mpmp_executor_submit, or call it on the main rank's "
+                     "executor", fn);
   if (ex->shut)
     return mpmp__err(MPMP_EPERM, "%s: the executor was shut down (Python: "
                      "RuntimeError \"cannot schedule new futures after "
@@ -54,9 +124,210 @@ static int check_ex(const mpmp_executor_t *ex, const char *fn) {
   return 0;
 }
 
+MPMP_API int mpmp_executor_ref(const mpmp_executor_t *ex,
+                               mpmp_executor_ref_t *ref) {
+  const char *name = "mpmp_executor_ref";
+  int rc = mpmp__check_init(name);
+  if (rc < 0)
+    return rc;
+  if (ex == NULL || ref == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the %s is NULL", name,
+                     ex == NULL ? "executor" : "ref pointer");
+  if (ex->shut && !ex->attached)
+    return mpmp__err(MPMP_EPERM, "%s: the executor was shut down: its "
+                     "tasks could not submit to it", name);
+  *ref = (mpmp_executor_ref_t){.token = ex->token, .magic = REF_MAGIC};
+  return 0;
+}
+
+MPMP_API int mpmp_executor_attach(mpmp_executor_t **out,
+                                  mpmp_executor_ref_t ref) {
+  const char *name = "mpmp_executor_attach";
+  int rc = mpmp__check_init(name);
+  if (rc < 0)
+    return rc;
+  if (out == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: out is NULL", name);
+  *out = NULL;
+  if (ref.magic != REF_MAGIC || ref.token == 0 || ref.reserved != 0)
+    return mpmp__err(MPMP_EINVAL, "%s: not an executor ref (zeroed or "
+                     "garbage bytes): make it with mpmp_executor_ref() on the "
+                     "main rank and pass it in the task's argument", name);
+  if (mpmp__host_worker_pid() != 0)
+    return mpmp__err(MPMP_ENOTSUP, "%s: this task runs isolated in a task "
+                     "host, which cannot submit: run it unisolated (isolate = "
+                     "MPMP_ISOLATE_NEVER in the executor's, pool's or "
+                     "Process's options, with no task_timeout, max_retries "
+                     "or max_tasks_per_child)", name);
+  mpmp_executor_t *ex = mpmp__calloc(1, sizeof *ex);
+  if (ex == NULL)
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory", name);
+  ex->attached = 1;
+  ex->token = ref.token;
+  *out = ex;
+  return 0;
+}
+
+/* Where a sub-task's answer goes: the worker's future `req`. Records of
+ * the sub-tasks in flight, for a cancel (sub_lock; taken alone). */
+typedef struct sub {
+  struct sub *next;
+  int rank;
+  uint64_t req;
+  mpmp_async_t *job;
+  int linked, pinned, finished;
+} sub_t;
+static pthread_mutex_t sub_lock = PTHREAD_MUTEX_INITIALIZER;
+static sub_t *sub_head;
+
+static void sub_unlink(sub_t *e) {
+  for (sub_t **pp = &sub_head; *pp; pp = &(*pp)->next)
+    if (*pp == e) {
+      *pp = e->next;
+      break;
+    }
+  e->linked = 0;
+}
+
+/* Answer the worker (a small eager message, or the result: never waits). */
+static void nest_reply(int rank, uint64_t req, int kind, int code, int where,
+                       const char *msg, const void *data, size_t size) {
+  size_t msglen = msg ? strlen(msg) : 0;
+  mpmp__nest_hdr_t *h = mpmp__malloc(sizeof *h + msglen + size);
+  if (h == NULL) { /* the worker would wait for ever: the job cannot go on */
+    MPMP__ERROR("out of memory for the answer to rank %d's sub-task", rank);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  *h = (mpmp__nest_hdr_t){.req = req, .kind = kind, .code = code,
+                          .rank = where, .msglen = (uint32_t)msglen,
+                          .len = size};
+  memcpy(h + 1, msg ? msg : "", msglen);
+  if (size)
+    memcpy((char *)(h + 1) + msglen, data, size);
+  if (mpmp__send_nb(rank, MPMP__TAG_NEST_REP, h, sizeof *h + msglen + size) < 0)
+    MPMP__ERROR("could not answer rank %d's sub-task: %s", rank,
+                mpmp_errmsg());
+}
+
+/* The sub-task is done (progress context, or a cancel's): its outcome to
+ * the worker, and the job goes (unless a cancel holds it: it frees it). */
+static void sub_done(mpmp_async_t *j, int ok, void *user) {
+  sub_t *e = user;
+  const void *data = NULL;
+  size_t size = 0;
+  const char *msg = NULL;
+  int where = 0;
+  (void)ok;
+  int code = mpmp__async_outcome(j, &data, &size, &msg, &where);
+  nest_reply(e->rank, e->req, MPMP__NEST_DONE, code, where, msg, data, size);
+  pthread_mutex_lock(&sub_lock);
+  e->finished = 1;
+  int pinned = e->pinned, owner = e->linked && !pinned;
+  if (e->linked)
+    sub_unlink(e);
+  pthread_mutex_unlock(&sub_lock);
+  if (!pinned)
+    mpmp_async_destroy(j);
+  if (owner)
+    mpmp__free(e);
+}
+
+static void nest_submit(int src, const mpmp__nest_hdr_t *h, const char *arg) {
+  const mpmp__task_entry_t *t = mpmp__task_get(h->task);
+  sub_t *e = mpmp__calloc(1, sizeof *e);
+  mpmp_async_t *j = NULL;
+  int rc = t == NULL ? mpmp__err(MPMP_ENOTASK, "mpmp_executor_submit: rank "
+                                 "%d submitted task id %d, which the main "
+                                 "rank does not have", src, (int)h->task)
+           : e == NULL ? mpmp__err(MPMP_ENOMEM, "mpmp_executor_submit: out "
+                                   "of memory on the main rank")
+                       : 0;
+  if (rc == 0) {
+    *e = (sub_t){.rank = src, .req = h->req};
+    rc = submit_by_token(h->token, t->fn, arg, h->len, sub_done, e, &j,
+                         "mpmp_executor_submit");
+  }
+  if (rc < 0) {
+    nest_reply(src, h->req, MPMP__NEST_DONE, rc, 0, mpmp_errmsg(), NULL, 0);
+    mpmp__free(e);
+    return;
+  }
+  pthread_mutex_lock(&sub_lock);
+  int finished = e->finished; /* done at once (a stop came) */
+  if (!finished) {
+    e->job = j;
+    e->next = sub_head;
+    sub_head = e;
+    e->linked = 1;
+  }
+  pthread_mutex_unlock(&sub_lock);
+  if (finished)
+    mpmp__free(e);
+}
+
+static void nest_cancel(int src, uint64_t req) {
+  pthread_mutex_lock(&sub_lock);
+  sub_t *e = sub_head;
+  while (e != NULL && !(e->rank == src && e->req == req))
+    e = e->next;
+  if (e != NULL)
+    e->pinned = 1;
+  pthread_mutex_unlock(&sub_lock);
+  int cancelled = e != NULL && mpmp__async_cancel(e->job) == 1;
+  if (e != NULL) {
+    pthread_mutex_lock(&sub_lock);
+    e->pinned = 0;
+    int finished = e->finished;
+    pthread_mutex_unlock(&sub_lock);
+    if (finished) { /* its answer went out: the job and record are ours */
+      mpmp_async_destroy(e->job);
+      mpmp__free(e);
+    }
+  }
+  nest_reply(src, req, MPMP__NEST_CANCEL, cancelled, 0, NULL, NULL, 0);
+}
+
+/* MPMP__TAG_NEST on the main rank (a handler: nothing here blocks; a
+ * submission only queues the job and deals it). */
+static void on_nest(int src, void *buf, size_t len) {
+  const mpmp__nest_hdr_t *h = buf;
+  if (len < sizeof *h ||
+      (h->kind == MPMP__NEST_SUBMIT && len - sizeof *h < h->len)) {
+    MPMP__ERROR("a bad nested request from rank %d (%zu bytes)", src, len);
+  } else if (h->kind == MPMP__NEST_SUBMIT) {
+    nest_submit(src, h, (const char *)(h + 1));
+  } else if (h->kind == MPMP__NEST_CANCEL) {
+    nest_cancel(src, h->req);
+  } else if (h->kind == MPMP__NEST_SECEDE || h->kind == MPMP__NEST_REJOIN) {
+    mpmp__pool_secede(src, h->kind == MPMP__NEST_SECEDE ? 1 : -1);
+  }
+  mpmp__free(buf);
+}
+
+void mpmp__executor_setup(int is_main) {
+  if (is_main)
+    mpmp__set_handler(MPMP__TAG_NEST, on_nest);
+}
+
 MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
                                   const void *arg, size_t arg_size,
                                   mpmp_future_t **future) {
+  const char *name = "mpmp_executor_submit";
+  if (ex != NULL && ex->attached) {
+    int rc = mpmp__check_init(name);
+    if (rc < 0)
+      return rc;
+    if (ex->shut)
+      return mpmp__err(MPMP_EPERM, "%s: this attached executor was shut down "
+                       "(mpmp_executor_shutdown on it)", name);
+    int task = mpmp__apply_check(fn, arg, arg_size, future, name);
+    if (task < 0)
+      return task;
+    if (mpmp__net.rank == 0) /* attached on the main rank: a plain submit */
+      return submit_by_token(ex->token, fn, arg, arg_size, NULL, NULL,
+                             future, name);
+    return mpmp__nest_submit(ex->token, task, arg, arg_size, future);
+  }
   int rc = check_ex(ex, "mpmp_executor_submit");
   return rc < 0 ? rc
                 : mpmp_pool_apply_async(ex->pool, fn, arg, arg_size, NULL,
@@ -90,6 +361,35 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
   return rc;
 }
 
+/* executor.map over variable-size items: as mpmp_executor_map, with its
+ * results gathered (varmap.c) once the map is over. */
+MPMP_API int mpmp_executor_map_var(mpmp_executor_t *ex, mpmp_task_fn fn,
+                                   const void *in, const size_t *in_off,
+                                   size_t n, size_t chunksize, double timeout,
+                                   mpmp_varbuf_t *out) {
+  const char *name = "mpmp_executor_map_var";
+  mpmp_async_t *j;
+  double deadline;
+  int rc = check_ex(ex, name);
+  if (rc == 0 && out == NULL)
+    rc = mpmp__err(MPMP_EINVAL, "%s: the output is NULL", name);
+  if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, name)) < 0)
+    return rc;
+  *out = (mpmp_varbuf_t){0};
+  if ((rc = mpmp_pool_map_var_async(ex->pool, fn, in, in_off, n, chunksize,
+                                    NULL, NULL, &j)) < 0)
+    return rc;
+  rc = mpmp__async_get(j, timeout, name);
+  if (rc == MPMP_ETIMEDOUT) { /* as mpmp_executor_map */
+    mpmp__async_terminate(j);
+    mpmp__async_wait(j, MPMP_FOREVER, name);
+    rc = mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: not done after %g s; the "
+                   "calls not yet started were cancelled (their results are "
+                   "empty)", name, timeout);
+  }
+  return mpmp__var_collect(j, rc, out, name);
+}
+
 MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
                                       mpmp_produce_fn produce, void *user,
                                       size_t in_size, size_t out_size,
@@ -100,15 +400,43 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
                                       out_size, chunksize, buffersize, it);
 }
 
+/* A starmap item is a struct of the call's arguments: to the executor it
+ * is an item like any other (pool.c's starmap is its map too). */
+MPMP_API int mpmp_executor_starmap(mpmp_executor_t *ex, mpmp_task_fn fn,
+                                   const void *in, size_t n, size_t in_size,
+                                   void *out, size_t out_size,
+                                   size_t chunksize, double timeout) {
+  int rc = check_ex(ex, "mpmp_executor_starmap");
+  return rc < 0 ? rc : mpmp_executor_map(ex, fn, in, n, in_size, out,
+                                         out_size, chunksize, timeout);
+}
+
+MPMP_API int mpmp_executor_map_unordered(mpmp_executor_t *ex, mpmp_task_fn fn,
+                                         mpmp_produce_fn produce, void *user,
+                                         size_t in_size, size_t out_size,
+                                         size_t chunksize, size_t buffersize,
+                                         mpmp_imap_t **it) {
+  int rc = check_ex(ex, "mpmp_executor_map_unordered");
+  return rc < 0 ? rc : mpmp_pool_imap_unordered(ex->pool, fn, produce, user,
+                                                in_size, out_size, chunksize,
+                                                buffersize, it);
+}
+
 MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
                                     int cancel_futures) {
+  if (ex != NULL && ex->attached) { /* the proxy only: no more submits */
+    ex->shut = 1;
+    return 0;
+  }
   int rc = mpmp__check_main("mpmp_executor_shutdown");
   if (rc < 0)
     return rc;
   if (ex == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_executor_shutdown: the executor is NULL");
   if (!ex->shut) {
+    pthread_mutex_lock(&reg_lock); /* no submission by ref after this */
     ex->shut = 1;
+    pthread_mutex_unlock(&reg_lock);
     if (cancel_futures)
       mpmp__pool_cancel_pending(ex->pool);
     mpmp_pool_close(ex->pool);
@@ -132,6 +460,11 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
 MPMP_API int mpmp_executor_destroy(mpmp_executor_t *ex) {
   if (ex == NULL)
     return 0;
+  if (ex->attached) { /* a proxy: the main rank's executor lives on */
+    mpmp__free(ex);
+    return 0;
+  }
+  reg_remove(ex);
   int rc = 0;
   if (mpmp_initialized()) {
     rc = mpmp_executor_shutdown(ex, 1, 0);
@@ -281,7 +614,8 @@ MPMP_API int mpmp_as_completed_next(mpmp_as_completed_t *it, mpmp_future_t **f) 
       return 0;
     }
     if (all_yielded(&it->w))
-      return MPMP_EEOF;
+      return mpmp__err(MPMP_EEOF, "mpmp_as_completed_next: every future "
+                       "was handed out (Python's StopIteration)");
     if ((rc = mpmp__wait_job(seq_changed, &sw, it->deadline)) < 0) {
       pthread_mutex_lock(&mpmp__par.lock);
       size_t left = it->w.n - it->w.head - it->w.gone;

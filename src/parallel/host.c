@@ -67,11 +67,18 @@ typedef struct host_ctl {
   _Atomic uint32_t wake;    /* futex: the worker has something to look at
                                (an answer, a dead host, a relayed message) */
   _Atomic uint32_t gen;     /* hosts started: the current one's generation */
+  _Atomic uint32_t ran;     /* pool requests (tasks) the host has run: a
+                               pool's maxtasksperchild replaces it */
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
+  /* a variable-size chunk (proto.h: var): var_len bytes of its offsets
+   * and items, of which those from item var_skip on are this request's;
+   * 0: fixed-size items */
+  uint64_t var_len, var_skip;
   /* the answer: results at out_off (apply: out_len bytes), then nfail
-   * records (mpmp__fail_rec_t + message) at fail_off, fail_len bytes */
+   * records (mpmp__fail_rec_t + message) at fail_off, fail_len bytes; a
+   * variable-size chunk's results are records there too (RESULT_REC) */
   uint64_t out_len, fail_off, fail_len, nfail;
   int32_t ret;       /* the last item's return value (a Process body's) */
   int32_t renew;     /* a Process body: a new lock owner before and after */
@@ -92,7 +99,12 @@ typedef struct host_ctl {
   mpmp__mbox_loan_t lo;
 } host_ctl_t;
 
-enum { KIND_RUN, KIND_LEND };
+enum { KIND_RUN, KIND_LEND, KIND_EXIT };
+
+/* The code of a record that holds a variable-size item's result (its
+ * len bytes), not a failure: records are appended and counted one by
+ * one, so a host that dies leaves those of the items it finished. */
+#define RESULT_REC INT32_MIN
 /* LENT: the host may take and answer; TAKING, SENDING: it is doing so
  * (a recall waits); RECALLED: the worker took the rings back; NONE: the
  * host left the loan (or there is none). */
@@ -168,12 +180,23 @@ static int grow(size_t need) {
 
 int mpmp__host_ready(void) { return H.fd >= 0 && H.server > 0; }
 
+/* The bytes of a variable-size chunk's items and offsets, from its
+ * offsets (proto.h); 0 for fixed-size items. */
+static size_t var_bytes(const mpmp__chunk_hdr_t *h, const char *in) {
+  if (!h->var)
+    return 0;
+  uint64_t end;
+  memcpy(&end, in + (size_t)h->count * sizeof end, sizeof end);
+  return ((size_t)h->count + 1) * sizeof end + (size_t)end;
+}
+
 /* The request's fields for items [first + start, first + count) of `h`
- * (their input already in place); `renew`: a Process body's. */
+ * (their input already in place: a variable-size chunk's all of it,
+ * var_len bytes); `renew`: a Process body's. */
 static void set_request(host_ctl_t *c, const mpmp__chunk_hdr_t *h,
-                        uint64_t start, int renew) {
+                        uint64_t start, int renew, size_t var_len) {
   uint64_t n = h->count - start;
-  size_t in_bytes = (size_t)(n * h->in_size);
+  size_t in_bytes = h->var ? var_len : (size_t)(n * h->in_size);
   size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
   c->task = h->task;
   c->job = h->job;
@@ -182,6 +205,8 @@ static void set_request(host_ctl_t *c, const mpmp__chunk_hdr_t *h,
   c->in_size = h->in_size;
   c->out_size = h->out_size;
   c->out_max = h->out_max;
+  c->var_len = h->var ? var_len : 0;
+  c->var_skip = start;
   c->out_len = c->nfail = c->fail_len = 0;
   c->ret = 0;
   c->renew = renew;
@@ -191,11 +216,10 @@ static void set_request(host_ctl_t *c, const mpmp__chunk_hdr_t *h,
 
 /* ---- the host ---------------------------------------------------------------- */
 
-/* Append a failure record (mpmp_fail already cut the message to
- * MPMP__MSG_MAX and said so: nothing more is lost here). */
-static int host_fail(uint64_t index, int code, const char *msg) {
+/* Append a record: a failure (mpmp_fail already cut the message to
+ * MPMP__MSG_MAX and said so: nothing more is lost here), or a result. */
+static int host_put(uint64_t index, int code, const void *msg, size_t len) {
   host_ctl_t *c = ctl();
-  size_t len = strnlen(msg, MPMP__MSG_MAX + 256);
   size_t at = (size_t)(c->fail_off + c->fail_len);
   if (grow(at + sizeof(mpmp__fail_rec_t) + len) < 0)
     return -1;
@@ -206,6 +230,10 @@ static int host_fail(uint64_t index, int code, const char *msg) {
   c->fail_len += sizeof rec + len;
   c->nfail++;
   return 0;
+}
+
+static int host_fail(uint64_t index, int code, const char *msg) {
+  return host_put(index, code, msg, strnlen(msg, MPMP__MSG_MAX + 256));
 }
 
 /* Run the request's items, as chunk.c runs them in the worker. */
@@ -220,6 +248,13 @@ static void host_run(void) {
                       .out_max = c->out_size ? c->out_size : c->out_max,
                       .stoppable = 1, .id = c->job};
     size_t in_end = CTL_BYTES + (size_t)(n * c->in_size);
+    if (c->var_len) { /* offsets (relative to the chunk's bytes), bytes */
+      const uint64_t *off = (const uint64_t *)(H.base + CTL_BYTES);
+      uint64_t k = c->var_skip + i, total = c->var_skip + n;
+      ctx.arg = H.base + CTL_BYTES + (total + 1) * sizeof *off + off[k];
+      ctx.arg_size = (size_t)(off[k + 1] - off[k]);
+      in_end = CTL_BYTES + (size_t)c->var_len;
+    }
     if (c->out_size) {
       ctx.slot = H.base + in_end + i * c->out_size;
       memset(ctx.slot, 0, c->out_size);
@@ -231,7 +266,11 @@ static void host_run(void) {
     /* apply: its result; a Process body's also when it failed (it may
      * have returned because it was asked to stop: terminated, with it).
      * The failure records follow it. */
-    if (!c->out_size && ctx.out_size > 0 &&
+    if (c->var_len && ctx.out_size > 0 && ctx.errmsg == NULL &&
+        host_put(c->first + i, RESULT_REC, ctx.out, ctx.out_size) < 0)
+      host_fail(c->first + i, MPMP_ENOMEM, "the task host could not grow "
+                "its region for the result");
+    if (!c->var_len && !c->out_size && ctx.out_size > 0 &&
         (ctx.errmsg == NULL || c->renew)) {
       size_t at = in_end;
       if (grow(at + ctx.out_size) == 0) {
@@ -248,19 +287,23 @@ static void host_run(void) {
     mpmp__ctx_fini(&ctx);
     atomic_store(&ctl()->done, (uint32_t)(i + 1));
   }
+  if (!ctl()->renew) /* a pool's task (a chunk), not a body or initializer */
+    atomic_fetch_add(&ctl()->ran, 1);
 }
 
 /* ---- the host with a loan ------------------------------------------------------ */
 
 /* A chunk the host may take itself: of the lent pool, its items inline
- * in the record, its results inline in the answer, its job not stopped. */
+ * in the record, its results inline in the answer, its job not stopped.
+ * (A variable-size chunk's offsets are checked once in the region.) */
 static int takeable(const mpmp__chunk_hdr_t *h, size_t len, uint32_t pool) {
   const struct mpmp__stops *st = &ctl()->stops;
   size_t items = len - sizeof *h;
   return h->isolate && h->pool == pool && h->count > 0 &&
-         (h->in_size == 0 ? items == 0
-                          : items % h->in_size == 0 &&
-                                items / h->in_size == h->count) &&
+         (h->var ? items >= ((size_t)h->count + 1) * sizeof(uint64_t)
+          : h->in_size == 0 ? items == 0
+                            : items % h->in_size == 0 &&
+                                  items / h->in_size == h->count) &&
          (h->out_size == 0 || h->out_size <= MPMP__INLINE_MAX / h->count) &&
          h->job > atomic_load(&st->upto) && h->job != atomic_load(&st->one) &&
          mpmp__task_get(h->task) != NULL;
@@ -270,8 +313,12 @@ static int takeable(const mpmp__chunk_hdr_t *h, size_t len, uint32_t pool) {
  * (chunk.c): 1 when it went into the ring; 0 when it does not fit there
  * (the worker sends it). The results and the failure records lie one
  * after the other in the region. */
+static int direct_send_var(const mpmp__mbox_loan_t *lo, mpmp__mbox_tx_t *tx);
+
 static int direct_send(const mpmp__mbox_loan_t *lo, mpmp__mbox_tx_t *tx) {
   host_ctl_t *c = ctl();
+  if (c->var_len)
+    return direct_send_var(lo, tx);
   size_t in_end = CTL_BYTES + (size_t)(c->count * c->in_size);
   uint64_t data = c->out_size ? c->count * c->out_size : c->out_len;
   mpmp__chunk_done_t d = {.job = c->job, .first = c->first,
@@ -283,6 +330,56 @@ static int direct_send(const mpmp__mbox_loan_t *lo, mpmp__mbox_tx_t *tx) {
     return 0;
   mpmp__bell_ring(lo->peer_bell);
   return 1;
+}
+
+/* A variable-size chunk's answer, as run_var (chunk.c) sends it: its
+ * records in the region, results and failures, made into the results'
+ * sizes and bytes, then the failures. */
+static int direct_send_var(const mpmp__mbox_loan_t *lo, mpmp__mbox_tx_t *tx) {
+  host_ctl_t *c = ctl();
+  mpmp__var_res_t vr;
+  if (mpmp__var_res_init(&vr, (uint32_t)c->count) < 0)
+    return 0;
+  /* the failures as they are, and a result that cannot be kept as a
+   * failure saying why (fewer than 128 bytes) */
+  char *fails = mpmp__malloc((size_t)(c->fail_len + c->nfail * 128) + 1);
+  size_t flen = 0;
+  uint32_t nfail = 0;
+  const char *p = H.base + c->fail_off;
+  for (uint64_t k = 0; fails != NULL && k < c->nfail; k++) {
+    mpmp__fail_rec_t rec;
+    memcpy(&rec, p, sizeof rec);
+    const char *msg = p + sizeof rec;
+    p += sizeof rec + rec.len;
+    if (rec.code == RESULT_REC) {
+      msg = mpmp__var_res_put(&vr, (uint32_t)(rec.index - c->first), msg,
+                              rec.len);
+      if (msg == NULL)
+        continue;
+      rec.code = MPMP_ETASK;
+      rec.len = (uint32_t)strlen(msg);
+    }
+    memcpy(fails + flen, &rec, sizeof rec);
+    memcpy(fails + flen + sizeof rec, msg, rec.len);
+    flen += sizeof rec + rec.len;
+    nfail++;
+  }
+  char *all = fails ? mpmp__realloc(vr.buf, vr.used + flen + 1) : NULL;
+  int sent = 0;
+  if (all != NULL) {
+    vr.buf = all;
+    memcpy(all + vr.used, fails, flen);
+    mpmp__chunk_done_t d = {.job = c->job, .first = c->first,
+                            .count = (uint32_t)c->count, .nfail = nfail,
+                            .data_len = vr.used};
+    sent = mpmp__mbox_put(lo->out, lo->cap, tx, MPMP__TAG_CHUNK_DONE, &d,
+                          sizeof d, all, vr.used + flen);
+  }
+  mpmp__free(fails);
+  mpmp__free(vr.buf);
+  if (sent)
+    mpmp__bell_ring(lo->peer_bell);
+  return sent;
 }
 
 /*
@@ -347,8 +444,10 @@ static void direct_serve(void) {
       continue;
     }
     if (r < 0 || tag != MPMP__TAG_RUN_CHUNK || len < sizeof h ||
-        !takeable(&h, len, pool))
-      break; /* the worker's (the record stays in the ring) */
+        !takeable(&h, len, pool) ||
+        (h.max_tasks > 0 && atomic_load(&ctl()->ran) >= h.max_tasks))
+      break; /* the worker's (the record stays in the ring; one past
+                maxtasksperchild: the worker replaces this host first) */
     size_t in_bytes = len - sizeof h;
     size_t out_bytes = h.out_size ? (size_t)(h.count * h.out_size) : 0;
     if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
@@ -356,7 +455,13 @@ static void direct_serve(void) {
     c = ctl();
     mpmp__mbox_copy(lo.in, lo.cap, head, sizeof h, H.base + CTL_BYTES,
                     in_bytes);
-    set_request(c, &h, 0, 0);
+    uint64_t var_end = 0, var_head = ((uint64_t)h.count + 1) * sizeof var_end;
+    if (h.var) /* its offsets must hold its bytes: else the worker's */
+      memcpy(&var_end, H.base + CTL_BYTES + var_head - sizeof var_end,
+             sizeof var_end);
+    if (h.var && var_end != in_bytes - var_head)
+      break;
+    set_request(c, &h, 0, 0, h.var ? in_bytes : 0);
     c->dhdr = h;
     c->rec_head = head;
     c->out_tail = tx.tail;
@@ -432,6 +537,9 @@ _Noreturn static void host_main(void) {
       direct_serve();
       continue;
     }
+    if (ctl()->kind == KIND_EXIT)
+      exit(0); /* replaced (maxtasksperchild): the task's exit handlers
+                  run, as a Python worker's do when it retires */
     int renew = ctl()->renew;
     static mpmp__run_hdr_t body;
     if (renew) { /* a new process in Python's terms */
@@ -507,11 +615,16 @@ _Noreturn static void server_main(int sock, pid_t worker) {
 
 /* ---- the worker's side --------------------------------------------------------- */
 
+/* The pool whose tasks the host's `ran` counts (worker side). */
+static uint32_t ran_pool;
+
 /* A fresh host, waiting for the request the caller posts next. */
 static int spawn(void) {
   host_ctl_t *c = ctl();
+  ran_pool = 0;
   atomic_store(&c->gone, 0);
   atomic_store(&c->done, 0);
+  atomic_store(&c->ran, 0);
   atomic_store(&c->spawn_req, atomic_load(&c->req));
   /* answers still on their way to an earlier host are dropped */
   mpmp__relay_reset(atomic_fetch_add(&c->gen, 1) + 1);
@@ -686,6 +799,28 @@ static void kill_host(void) {
   }
 }
 
+/* The host ran its pool's maxtasksperchild tasks: ask it to exit, as a
+ * Python worker retires (its exit handlers run), and wait until the server
+ * saw it end; one that has not ended after MPMP_TERM_GRACE is killed. The
+ * next request then gets a fresh host (ensure_host). */
+static void retire_host(void) {
+  host_ctl_t *c = ctl();
+  double until = mpmp__now() + mpmp__rt.env.TERM_GRACE;
+  c->kind = KIND_EXIT;
+  atomic_fetch_add(&c->req, 1);
+  futex_wake(&c->req);
+  while (!atomic_load(&c->gone) && H.server > 0) {
+    uint32_t w = atomic_load(&c->wake);
+    if (mpmp__now() > until) {
+      kill_host();
+      return;
+    }
+    if (!atomic_load(&c->gone))
+      futex_wait(&c->wake, w, SLICE_S);
+    server_gone(atomic_load(&c->resp) + 1);
+  }
+}
+
 static void init_failed(void *arg, uint64_t index, int code,
                         const char *msg) {
   (void)index;
@@ -751,26 +886,22 @@ static struct {
 
 int mpmp__host_adopting(void) { return adopt.on; }
 
-/*
- * Run items [first, first + count) of `h` in the host; their results go
- * to `out` (count * out_size bytes; apply: *own gets its result), their
- * failures to `fail(index, code, msg)`. Items after one that killed its
- * host run in a fresh host.
- */
-int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
-                   void **own, size_t *own_len,
-                   void (*fail)(void *arg, uint64_t index, int code,
-                                const char *msg),
-                   void *arg) {
+/* mpmp__host_run, a variable-size chunk's results into vr. */
+static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
+                     void **own, size_t *own_len, mpmp__var_res_t *vr,
+                     void (*fail)(void *arg, uint64_t index, int code,
+                                  const char *msg),
+                     void *arg) {
   const mpmp__task_entry_t *t = mpmp__task_get(h->task);
   uint64_t start = 0;
+  size_t var_len = var_bytes(h, in);
   last_exit = 0;
   /* runs of the item at `start`, if it is the one (a chunk dealt again
    * counts those before it) */
   uint32_t attempts = 1 + h->tried;
   while (start < h->count) {
     uint64_t n = h->count - start;
-    size_t in_bytes = (size_t)(n * h->in_size);
+    size_t in_bytes = h->var ? var_len : (size_t)(n * h->in_size);
     size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
     host_ctl_t *c = ctl();
     uint32_t resp;
@@ -780,15 +911,26 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       resp = adopt.resp;
       t_item = c->t_start;
     } else {
+      /* maxtasksperchild: the host's count is the pool's (a host that
+       * ran another pool's tasks is replaced too) */
+      uint32_t ran = atomic_load(&c->ran);
+      if (!body_run && h->max_tasks > 0 && atomic_load(&c->host_pid) > 0 &&
+          !atomic_load(&c->gone) &&
+          (ran >= h->max_tasks || (ran > 0 && ran_pool != h->pool)))
+        retire_host();
       int rc = ensure_host(body_run ? 0 : h->pool, h->job);
+      if (rc == 0 && !body_run)
+        ran_pool = h->pool;
       if (rc < 0)
         return rc;
       if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
         return mpmp__err(MPMP_ENOMEM, "the task hosts' region cannot grow "
                          "to %zu bytes", CTL_BYTES + in_bytes + out_bytes);
       c = ctl();
-      memcpy(H.base + CTL_BYTES, in + start * h->in_size, in_bytes);
-      set_request(c, h, start, h->count == 1 && body_run);
+      /* a variable-size chunk's whole input: its offsets are relative */
+      memcpy(H.base + CTL_BYTES, h->var ? in : in + start * h->in_size,
+             in_bytes);
+      set_request(c, h, start, h->count == 1 && body_run, var_len);
       c->kind = KIND_RUN;
       resp = atomic_load(&c->resp);
       atomic_fetch_add(&c->req, 1);
@@ -852,6 +994,16 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     for (uint64_t k = 0; k < c->nfail; k++) {
       mpmp__fail_rec_t rec;
       memcpy(&rec, p, sizeof rec);
+      if (rec.code == RESULT_REC) { /* a variable-size item's result */
+        const char *lost =
+            vr == NULL ? NULL
+                       : mpmp__var_res_put(vr, (uint32_t)(rec.index - h->first),
+                                           p + sizeof rec, rec.len);
+        if (lost != NULL)
+          fail(arg, rec.index, MPMP_ETASK, lost);
+        p += sizeof rec + rec.len;
+        continue;
+      }
       char *msg = mpmp__malloc((size_t)rec.len + 1);
       if (msg != NULL) {
         memcpy(msg, p + sizeof rec, rec.len);
@@ -912,6 +1064,33 @@ int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
   return 0;
 }
 
+/*
+ * Run items [first, first + count) of `h` in the host; their results go
+ * to `out` (count * out_size bytes; apply: *own gets its result; a
+ * variable-size chunk: *own gets them all, sizes and bytes), their
+ * failures to `fail(index, code, msg)`. Items after one that killed its
+ * host run in a fresh host.
+ */
+int mpmp__host_run(const mpmp__chunk_hdr_t *h, const char *in, char *out,
+                   void **own, size_t *own_len,
+                   void (*fail)(void *arg, uint64_t index, int code,
+                                const char *msg),
+                   void *arg) {
+  if (!h->var || own == NULL)
+    return run_chunk(h, in, out, own, own_len, NULL, fail, arg);
+  mpmp__var_res_t vr;
+  int rc = mpmp__var_res_init(&vr, h->count);
+  if (rc == 0)
+    rc = run_chunk(h, in, out, own, own_len, &vr, fail, arg);
+  if (rc < 0) { /* every item fails (chunk.c) */
+    mpmp__free(vr.buf);
+    return rc;
+  }
+  *own = vr.buf;
+  *own_len = vr.used;
+  return 0;
+}
+
 int mpmp__host_body(const struct mpmp__chunk_hdr *h,
                     const mpmp__run_hdr_t *rh, const char *arg,
                     void **out, size_t *out_len,
@@ -968,7 +1147,8 @@ static uint32_t lend_pool; /* the pool of the last isolated chunk, or 0 */
 
 void mpmp__host_after_job(const void *hdr, int is_chunk) {
   const mpmp__chunk_hdr_t *h = hdr;
-  size_t items = is_chunk ? (size_t)h->count * h->in_size : 0;
+  /* (a variable-size chunk's items are always inline) */
+  size_t items = is_chunk && !h->var ? (size_t)h->count * h->in_size : 0;
   lend_pool = is_chunk && h->isolate && h->count > 0 &&
                       items <= MPMP__INLINE_MAX &&
                       (h->out_size == 0 ||
@@ -1007,7 +1187,7 @@ static void *adopt_request(host_ctl_t *c, const mpmp__mbox_loan_t *lo,
     return NULL;
   c = ctl();
   const mpmp__chunk_hdr_t h = c->dhdr;
-  size_t in_bytes = (size_t)h.count * h.in_size;
+  size_t in_bytes = h.var ? (size_t)c->var_len : (size_t)h.count * h.in_size;
   char *job = mpmp__malloc(sizeof h + in_bytes);
   if (job == NULL) {
     MPMP__ERROR("out of memory taking over a chunk from the task host");
@@ -1035,6 +1215,16 @@ void *mpmp__host_lend(size_t *len) {
   mpmp__net_t *net = &mpmp__net;
   if (pthread_mutex_trylock(&net->progress_lock) != 0)
     return NULL;
+  /* A message taken between the caller's look at the job queue and this
+   * lock (by the agent thread: it handles messages under this lock) may
+   * have queued a chunk: lent now, the worker would sleep with it queued
+   * while the main rank waits for its results, and the host, with nothing
+   * in its ring, would never end the loan. With the lock held no handler
+   * runs, so this look is the last word. */
+  if (mpmp__worker_has_work()) {
+    pthread_mutex_unlock(&net->progress_lock);
+    return NULL;
+  }
   mpmp__driver_enter(); /* the agent parks */
   mpmp__mbox_loan_t lo;
   if (!mpmp__mbox_lend(0, &lo)) {

@@ -34,7 +34,10 @@ struct mpmp_imap {
   void *user;
   size_t in_size, out_size, chunk, produced;
   int ordered, ended, error, nslots;
-  int feeding;        /* the pool counts us among its feeding iterators */
+  _Atomic int feeding; /* the pool counts us among its feeding iterators */
+  /* the thread that feeds it (the last to read it): a join in that thread
+   * cannot wait for the feed to end (pool.c) */
+  _Atomic(pthread_t) reader;
   slot_t *slots;
   /* slot numbers: free ones (a stack); submitted ones in item order (a
    * ring, for ordered); finished ones in the order they finished (a ring
@@ -46,7 +49,10 @@ struct mpmp_imap {
   pthread_mutex_t fin_lock;
   int cur; /* unordered: the finished slot being handed out, or -1 */
   mpmp__journal_t *jr; /* the checkpoint journal, or NULL */
+  mpmp__meter_t meter; /* MPMP_PROGRESS */
+  size_t handed, failed; /* results handed out, of them failures */
   char *ckpt_msg;      /* why the journal did not fit this input */
+  mpmp__varfeed_t *var; /* variable-size items and results (varmap.c) */
 };
 
 /* Completion callback: any thread, must not block. Ordered imap reads the
@@ -106,7 +112,8 @@ static void refill(mpmp_imap_t *it) {
     s->first = it->produced;
     atomic_store(&s->called, 0);
     while (!it->ended && s->n < it->chunk) {
-      int rc = it->produce(it->user, s->in + s->n * it->in_size);
+      int rc = it->var ? mpmp__varfeed_produce(it->var, k, s->n)
+                       : it->produce(it->user, s->in + s->n * it->in_size);
       if (rc < 0)
         end_input(it, rc);
       else if (rc == 0)
@@ -116,9 +123,13 @@ static void refill(mpmp_imap_t *it) {
     }
     if (s->n == 0)
       return;
-    int rc = mpmp__pool_map_stream(it->pool, it->fn, s->in, s->n, it->in_size,
-                                   s->out, it->out_size, on_finished, s,
-                                   &s->job, it->jr, s->first);
+    int rc = it->var ? mpmp__varfeed_submit(it->var, k, s->n, it->pool,
+                                            it->fn, on_finished, s, &s->job,
+                                            it->jr, s->first)
+                     : mpmp__pool_map_stream(it->pool, it->fn, s->in, s->n,
+                                             it->in_size, s->out, it->out_size,
+                                             on_finished, s, &s->job, it->jr,
+                                             s->first);
     if (rc == MPMP_ECHECKPOINT) { /* this input is not the journal's */
       end_input(it, rc);
       it->ckpt_msg = mpmp__strdup(mpmp_errmsg());
@@ -167,15 +178,20 @@ static int window(mpmp_pool_t *pool, size_t in_size, size_t out_size,
   return 0;
 }
 
+/* A variable-size imap (produce_var; in_size and out_size 1) has a feed
+ * besides the window of slots (whose bytes it does not use). */
 static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
-                  void *user, size_t in_size, size_t out_size, size_t chunk,
-                  size_t buffersize, int ordered, mpmp_imap_t **out) {
+                  mpmp_produce_var_fn produce_var, void *user, size_t in_size,
+                  size_t out_size, size_t chunk, size_t buffersize,
+                  int ordered, mpmp_imap_t **out) {
   const char *name = ordered ? "mpmp_pool_imap" : "mpmp_pool_imap_unordered";
+  if (produce_var != NULL)
+    name = ordered ? "mpmp_pool_imap_var" : "mpmp_pool_imap_unordered_var";
   int rc = mpmp__check_main(name);
   if (rc < 0)
     return rc;
-  if (pool == NULL || produce == NULL || out == NULL || in_size == 0 ||
-      out_size == 0)
+  if (pool == NULL || (produce == NULL && produce_var == NULL) ||
+      out == NULL || in_size == 0 || out_size == 0)
     return mpmp__err(MPMP_EINVAL, "%s: NULL pool, producer or iterator, or "
                      "a zero item or result size", name);
   if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
@@ -211,9 +227,16 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
                             .out = res + k * c * out_size, .it = it};
     it->free[it->nfree++] = (int)(n - 1 - k); /* slot 0 on top */
   }
+  if (produce_var != NULL &&
+      (it->var = mpmp__varfeed_new(produce_var, user, (int)n, c)) == NULL) {
+    mpmp_imap_destroy(it);
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory for a window of %zu "
+                     "chunks of %zu items", name, n, c);
+  }
   const char *dir = mpmp__pool_checkpoint(pool);
   if (dir != NULL) {
-    mpmp__journal_id_t id = {.kind = MPMP__JOURNAL_IMAP,
+    mpmp__journal_id_t id = {.kind = produce_var ? MPMP__JOURNAL_IMAP_VAR
+                                                 : MPMP__JOURNAL_IMAP,
                              .task = mpmp_task_name(fn), .in_size = in_size,
                              .out_size = out_size, .chunk = c};
     if ((rc = mpmp__journal_open(dir, &id, &it->jr, name)) < 0) {
@@ -227,7 +250,9 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
     return rc;
   }
   it->pool = pool;
+  atomic_store(&it->reader, pthread_self());
   it->feeding = 1;
+  mpmp__meter_start(&it->meter, ordered ? "imap" : "imap_unordered");
   refill(it);
   if (it->error < 0 && it->nsub == 0) {
     rc = it->error;
@@ -242,7 +267,7 @@ MPMP_API int mpmp_pool_imap(mpmp_pool_t *pool, mpmp_task_fn fn,
                             mpmp_produce_fn produce, void *user,
                             size_t in_size, size_t out_size, size_t chunksize,
                             size_t buffersize, mpmp_imap_t **it) {
-  return create(pool, fn, produce, user, in_size, out_size, chunksize,
+  return create(pool, fn, produce, NULL, user, in_size, out_size, chunksize,
                 buffersize, 1, it);
 }
 
@@ -251,8 +276,25 @@ MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
                                       size_t in_size, size_t out_size,
                                       size_t chunksize, size_t buffersize,
                                       mpmp_imap_t **it) {
-  return create(pool, fn, produce, user, in_size, out_size, chunksize,
+  return create(pool, fn, produce, NULL, user, in_size, out_size, chunksize,
                 buffersize, 0, it);
+}
+
+MPMP_API int mpmp_pool_imap_var(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                mpmp_produce_var_fn produce, void *user,
+                                size_t chunksize, size_t buffersize,
+                                mpmp_imap_t **it) {
+  return create(pool, fn, NULL, produce, user, 1, 1, chunksize, buffersize,
+                1, it);
+}
+
+MPMP_API int mpmp_pool_imap_unordered_var(mpmp_pool_t *pool, mpmp_task_fn fn,
+                                          mpmp_produce_var_fn produce,
+                                          void *user, size_t chunksize,
+                                          size_t buffersize,
+                                          mpmp_imap_t **it) {
+  return create(pool, fn, NULL, produce, user, 1, 1, chunksize, buffersize,
+                0, it);
 }
 
 static int any_finished(void *arg) {
@@ -337,17 +379,15 @@ static int stop_with(mpmp_imap_t *it, int rc) {
   return rc;
 }
 
-MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
-                            double timeout) {
+/* The next result: into `out` (fixed-size), or at *data (variable). */
+static int next_result(mpmp_imap_t *it, void *out, const void **data,
+                       size_t *size, size_t *index, double timeout) {
   double deadline;
-  int rc = mpmp__check_main("mpmp_imap_next");
-  if (rc < 0)
-    return rc;
-  if (it == NULL || out == NULL)
-    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: the %s is NULL",
-                     it == NULL ? "iterator" : "output buffer");
+  int rc = 0;
   if ((rc = mpmp__timeout(timeout, &deadline, "mpmp_imap_next")) < 0)
     return rc;
+  if (!pthread_equal(atomic_load(&it->reader), pthread_self()))
+    atomic_store(&it->reader, pthread_self());
   refill(it); /* slots freed by the last call go back to work first */
   int k = next_slot(it, deadline, &rc);
   if (k < 0 && it->error == MPMP_EPERM)
@@ -362,8 +402,12 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
   if (k < 0 && it->error < 0)
     return mpmp__err(it->error, "mpmp_imap_next: the producer failed with %d "
                      "(%s)", it->error, mpmp_strerror(it->error));
-  if (k < 0)
-    return MPMP_EEOF;
+  if (k < 0) {
+    mpmp__meter_show(&it->meter, it->handed, it->produced, it->failed, 0, 1);
+    return mpmp__err(MPMP_EEOF, "mpmp_imap_next: the iteration is over: "
+                     "every result was handed out (Python's "
+                     "StopIteration)");
+  }
   if (rc < 0)
     return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no result "
                      "within %g s", timeout);
@@ -374,17 +418,62 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
     return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "
                                    "terminated before item %zu ran: the "
                                    "iteration ends here", s->first + s->pos));
-  size_t at = s->pos++, idx = s->first + at;
-  memcpy(out, s->out + at * it->out_size, it->out_size);
+  size_t at = s->pos, idx = s->first + at;
+  if (it->var == NULL)
+    memcpy(out, s->out + at * it->out_size, it->out_size);
+  else if ((rc = mpmp__varfeed_result(it->var, s->job, at, data, size)) < 0)
+    return rc;
+  s->pos++;
   if (index)
     *index = idx;
   int rank = -1, code = MPMP_ETASK;
   const char *err = mpmp__async_item_error(s->job, at, &rank, &code);
   rc = err == NULL ? 0 : mpmp__err(code, "item %zu failed on rank %d: %s",
                                    idx, rank, err);
+  it->handed++;
+  it->failed += err != NULL;
+  /* the total is known once the producer said there is no more */
+  mpmp__meter_show(&it->meter, it->handed,
+                   it->ended && it->error == 0 ? it->produced : 0,
+                   it->failed, 0, 0);
   if (s->pos == s->n) /* drained (err is freed too): refilled next call */
     retire(it, k);
   return rc;
+}
+
+MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
+                            double timeout) {
+  int rc = mpmp__check_main("mpmp_imap_next");
+  if (rc < 0)
+    return rc;
+  if (it == NULL || out == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: the %s is NULL",
+                     it == NULL ? "iterator" : "output buffer");
+  if (it->var != NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: this iterator's items "
+                     "are variable-size (mpmp_pool_imap_var): read it with "
+                     "mpmp_imap_next_var()");
+  return next_result(it, out, NULL, NULL, index, timeout);
+}
+
+MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
+                                size_t *size, size_t *index, double timeout) {
+  int rc = mpmp__check_main("mpmp_imap_next_var");
+  if (rc < 0)
+    return rc;
+  if (it == NULL || data == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next_var: the %s is NULL",
+                     it == NULL ? "iterator" : "data pointer");
+  if (it->var == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_next_var: this iterator's "
+                     "items are fixed-size (mpmp_pool_imap): read it with "
+                     "mpmp_imap_next()");
+  return next_result(it, NULL, data, size, index, timeout);
+}
+
+int mpmp__imap_fed_here(const mpmp_imap_t *it) {
+  return atomic_load(&it->feeding) &&
+         pthread_equal(atomic_load(&it->reader), pthread_self());
 }
 
 void mpmp__imap_pool_gone(mpmp_imap_t *it) {
@@ -410,10 +499,12 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
     mpmp__free(it->slots[0].out);
   }
   pthread_mutex_destroy(&it->fin_lock);
+  mpmp__meter_end(&it->meter);
   if (it->jr != NULL && mpmp_initialized() && mpmp__stopping())
     mpmp__journal_sync(it->jr);
   mpmp__journal_close(it->jr);
   mpmp__free(it->ckpt_msg);
+  mpmp__varfeed_free(it->var);
   mpmp__free(it->slots);
   mpmp__free(it->free);
   mpmp__free(it->sub);

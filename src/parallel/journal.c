@@ -11,6 +11,10 @@
  *
  *   rec_t | count * out_size result bytes | failures | pending indices
  *
+ * (A map over variable-size items, kind MAP_VAR, has var_len result
+ * bytes instead: the chunk's results as they came back, count sizes and
+ * then their bytes, proto.h; its digest covers its items' sizes too.)
+ *
  * A failure is jfail_t + its message; "pending" lists items of the range
  * that did not finish (their host died and they are dealt again, or the
  * map was stopped): a rerun runs them. The header and each record carry
@@ -61,7 +65,7 @@ typedef struct rec {
   uint64_t first, fails_len, psum, in_digest;
   uint32_t nfail, npend;
   int32_t rank;
-  uint32_t pad;
+  uint32_t var_len; /* MAP_VAR: its result bytes (a chunk's are < 1 GiB) */
   uint64_t sum; /* of everything above */
 } rec_t;
 
@@ -86,6 +90,7 @@ struct mpmp__journal {
   char *path;
   head_t head;
   size_t out_size;
+  const size_t *var_off; /* MAP_VAR: the items' offsets, for the digest */
   entry_t *ents;
   size_t nents, cap;
 };
@@ -200,6 +205,30 @@ static uint64_t rec_sum(const rec_t *r) {
   return mpmp__hash64(r, offsetof(rec_t, sum), 0x5EC0);
 }
 
+/* The bytes of a record's results. */
+static int is_var(const mpmp__journal_t *j) {
+  return j->head.kind == MPMP__JOURNAL_MAP_VAR ||
+         j->head.kind == MPMP__JOURNAL_IMAP_VAR;
+}
+
+static uint64_t res_bytes(const mpmp__journal_t *j, const rec_t *r) {
+  return is_var(j) ? r->var_len : (uint64_t)r->count * j->out_size;
+}
+
+uint64_t mpmp__hash_sizes(const size_t *off, size_t n, uint64_t h) {
+  for (size_t i = 0; i < n; i++)
+    h = rotl(h ^ round64(0, off[i + 1] - off[i]), 27) * P1 + P4;
+  return h;
+}
+
+/* The digest of a map's input: its items' bytes, and a variable-size
+ * map's item sizes (not their offsets: the same items elsewhere in
+ * memory are the same map). */
+static uint64_t input_digest(const mpmp__journal_t *j) {
+  uint64_t h = mpmp__hash64(j->input, j->input_len, 0x1A);
+  return j->var_off ? mpmp__hash_sizes(j->var_off, (size_t)j->head.n, h) : h;
+}
+
 /* Read every record header; cut the file after the last whole one. */
 static int scan(mpmp__journal_t *j, off_t size, const char *fn) {
   off_t off = sizeof(head_t);
@@ -207,8 +236,7 @@ static int scan(mpmp__journal_t *j, off_t size, const char *fn) {
     rec_t r;
     if (off + (off_t)sizeof r > size || read_at(j->fd, &r, sizeof r, off) < 0)
       break;
-    uint64_t plen = (uint64_t)r.count * j->out_size + r.fails_len +
-                    (uint64_t)r.npend * 8;
+    uint64_t plen = res_bytes(j, &r) + r.fails_len + (uint64_t)r.npend * 8;
     if (r.magic != REC_MAGIC || r.sum != rec_sum(&r) ||
         (uint64_t)(size - off - (off_t)sizeof r) < plen)
       break; /* torn: the last write of a killed run */
@@ -223,15 +251,23 @@ static int scan(mpmp__journal_t *j, off_t size, const char *fn) {
 }
 
 static const char *kind_name(uint32_t kind) {
-  return kind == MPMP__JOURNAL_IMAP ? "imap" : "map";
+  return kind == MPMP__JOURNAL_IMAP       ? "imap"
+         : kind == MPMP__JOURNAL_MAP_VAR  ? "map over variable-size items"
+         : kind == MPMP__JOURNAL_IMAP_VAR ? "imap over variable-size items"
+                                          : "map";
+}
+
+static const char *article(uint32_t kind) {
+  return kind == MPMP__JOURNAL_IMAP || kind == MPMP__JOURNAL_IMAP_VAR ? "an"
+                                                                      : "a";
 }
 
 /* What differs between the journal's map and this one, or NULL. */
 static const char *differs(const head_t *a, const head_t *b, char *buf,
                            size_t n) {
   if (a->kind != b->kind)
-    snprintf(buf, n, "it is of an %s, this is a %s", kind_name(a->kind),
-             kind_name(b->kind));
+    snprintf(buf, n, "it is of %s %s, this is %s %s", article(a->kind),
+             kind_name(a->kind), article(b->kind), kind_name(b->kind));
   else if (strncmp(a->task, b->task, sizeof a->task))
     snprintf(buf, n, "its task is '%.64s', this map's '%.64s'", a->task,
              b->task);
@@ -290,7 +326,7 @@ static int start_fresh(mpmp__journal_t *j, const char *fn) {
  * with the journal's). */
 static const head_t *sealed_head(mpmp__journal_t *j) {
   head_t *h = &j->head;
-  h->digest = j->input ? mpmp__hash64(j->input, j->input_len, 0x1A) : 0;
+  h->digest = j->input ? input_digest(j) : 0;
   h->sealed = 1;
   h->sum = head_sum(h);
   return h;
@@ -323,6 +359,7 @@ int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
   snprintf(h->task, sizeof h->task, "%s", id->task);
   j->input = id->input;
   j->input_len = id->input_len;
+  j->var_off = id->var_off;
   atomic_store(&j->refs, 1);
   j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   struct stat st;
@@ -401,15 +438,18 @@ static void clear_bit(unsigned char *bits, size_t i) {
 
 /*
  * Replay the records that fall in items [base, base + n) (a whole map:
- * base 0; an imap chunk: its range): their results into out, done items
- * into bits, failures through fail(). With `in` (an imap's items), each
- * record's input digest is checked against the items of its range.
+ * base 0; an imap chunk: its range): their results into out (a
+ * variable-size map's through take()), done items into bits, failures
+ * through fail(). With digest() (an imap's items), each record's input
+ * digest is checked against the items of its range.
  */
 int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
-                         const char *in, char *out, unsigned char *bits,
-                         size_t *ndone, mpmp__journal_fail_fn fail, void *arg,
+                         mpmp__journal_digest_fn digest, char *out,
+                         unsigned char *bits,
+                         size_t *ndone, mpmp__journal_fail_fn fail,
+                         mpmp__journal_take_fn take, void *arg,
                          const char *fn) {
-  size_t osz = j->out_size, isz = j->head.in_size;
+  size_t osz = j->out_size;
   char *tail = NULL;
   size_t tail_cap = 0;
   int rc = 0;
@@ -429,8 +469,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
       break;
     }
     size_t at = (size_t)(r->first - base);
-    if (in != NULL && mpmp__hash64(in + at * isz, r->count * isz, 0x1A) !=
-                          r->in_digest) {
+    if (digest != NULL && digest(arg, at, r->count) != r->in_digest) {
       rc = mpmp__err(MPMP_ECHECKPOINT, "%s: items %llu to %llu differ from "
                      "those the checkpoint journal %s recorded: an imap that "
                      "resumes needs a producer that yields the same items in "
@@ -439,7 +478,11 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
                      (unsigned long long)(r->first + r->count - 1), j->path);
       break;
     }
-    size_t rlen = r->count * osz, tlen = r->fails_len + (size_t)r->npend * 8;
+    /* a variable-size map's results go through the tail too */
+    int var = take != NULL;
+    size_t rlen = (size_t)res_bytes(j, r),
+           tlen = (var ? rlen : 0) + r->fails_len + (size_t)r->npend * 8;
+    char *res = var ? tail : out + at * osz;
     if (tlen > tail_cap) {
       char *t = mpmp__realloc(tail, tlen);
       if (t == NULL) {
@@ -448,18 +491,22 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
       }
       tail = t;
       tail_cap = tlen;
+      res = var ? tail : res;
     }
-    if (read_at(j->fd, out + at * osz, rlen, j->ents[e].off) < 0 ||
-        read_at(j->fd, tail, tlen, j->ents[e].off + (off_t)rlen) < 0) {
+    if (read_at(j->fd, res, rlen, j->ents[e].off) < 0 ||
+        read_at(j->fd, var ? tail + rlen : tail, tlen - (var ? rlen : 0),
+                j->ents[e].off + (off_t)rlen) < 0) {
       rc = io_err(j, "cannot be read", fn);
       break;
     }
-    uint64_t sum = mpmp__hash64(out + at * osz, rlen, 0xDA7A) ^
-                   mpmp__hash64(tail, tlen, 0x7A11);
-    if (sum != r->psum)
+    const char *t = var ? tail + rlen : tail;
+    uint64_t sum = mpmp__hash64(res, rlen, 0xDA7A) ^
+                   mpmp__hash64(t, tlen - (var ? rlen : 0), 0x7A11);
+    if (sum != r->psum ||
+        (var && take(arg, r->first - base, r->count, res, rlen) < 0))
       continue; /* damaged (lost power?): its items run again */
     set_range(bits, at, at + r->count);
-    const char *p = tail;
+    const char *p = t;
     for (uint32_t f = 0; f < r->nfail; f++) {
       jfail_t jf;
       memcpy(&jf, p, sizeof jf);
@@ -468,7 +515,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
     }
     for (uint32_t k = 0; k < r->npend; k++) {
       uint64_t idx;
-      memcpy(&idx, tail + r->fails_len + (size_t)k * 8, 8);
+      memcpy(&idx, t + r->fails_len + (size_t)k * 8, 8);
       if (idx >= r->first && idx < r->first + r->count)
         clear_bit(bits, (size_t)(idx - base));
     }
@@ -487,10 +534,11 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
  * disk) warns once and switches the journal off: the map goes on.
  */
 void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
-                          uint32_t count, const char *res, const char *fails,
-                          uint32_t nwire, int stopped, int rank,
-                          uint64_t in_digest) {
-  size_t rlen = count * j->out_size, flen = 0, np = 0, nf = 0;
+                          uint32_t count, const char *res, size_t res_len,
+                          const char *fails, uint32_t nwire, int stopped,
+                          int rank, uint64_t in_digest) {
+  int var = is_var(j);
+  size_t rlen = var ? res_len : count * j->out_size, flen = 0, np = 0, nf = 0;
   const char *p = fails;
   for (uint32_t k = 0; k < nwire; k++) { /* sizes first */
     mpmp__fail_rec_t w;
@@ -528,7 +576,8 @@ void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
   }
   rec_t r = {.magic = REC_MAGIC, .count = count, .first = base + first,
              .fails_len = flen, .in_digest = in_digest, .nfail = (uint32_t)nf,
-             .npend = (uint32_t)np, .rank = rank};
+             .npend = (uint32_t)np, .rank = rank,
+             .var_len = var ? (uint32_t)rlen : 0};
   r.psum = mpmp__hash64(res, rlen, 0xDA7A) ^
            mpmp__hash64(tail, flen + np * 8, 0x7A11);
   r.sum = rec_sum(&r);
@@ -555,7 +604,7 @@ void mpmp__journal_sync(mpmp__journal_t *j) {
 void mpmp__journal_seal(mpmp__journal_t *j) {
   if (!j->unsealed)
     return;
-  uint64_t digest = mpmp__hash64(j->input, j->input_len, 0x1A);
+  uint64_t digest = input_digest(j);
   pthread_mutex_lock(&j->lock);
   if (j->unsealed) {
     head_t h = j->head;

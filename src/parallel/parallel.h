@@ -77,8 +77,36 @@ static inline void mpmp__item_verdict(const mpmp__task_entry_t *t, int rc,
 }
 
 void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */
+/* A job waits in this worker's queue, or the worker is to shut down
+ * (worker.c). */
+int mpmp__worker_has_work(void);
 /* Run one RUN_CHUNK message and report it. */
 void mpmp__chunk_run(const void *msg, size_t len);
+/* An automatic chunk size (pool.c): Python's n / (4 * workers), at most
+ * cap_bytes of items and results (item_bytes each), never 0. */
+size_t mpmp__auto_chunk(size_t n, int workers, size_t item_bytes,
+                        size_t cap_bytes);
+/* A chunk's failure records, as they go back (proto.h: mpmp__fail_rec_t
+ * and its message, n of them). */
+typedef struct mpmp__fail_buf {
+  char *data;
+  size_t len, cap;
+  uint32_t n;
+} mpmp__fail_buf_t;
+/* chunktask.c: a chunk of a chunk task, or a zero-copy chunk (its items
+ * and results in place in shared memory), run and answered; chunk.c's
+ * failure records (f: an mpmp__fail_buf_t), reused result buffers and
+ * reply, for it; the views of the blocks it keeps, closed. */
+struct mpmp__chunk_hdr;
+void mpmp__chunk_direct(const struct mpmp__chunk_hdr *h,
+                        const mpmp__task_entry_t *t, size_t len,
+                        uint32_t seq0);
+void mpmp__chunk_fail(void *f, uint64_t index, int code, const char *msg);
+struct mpmp__result_buf *mpmp__chunk_out(size_t size);
+void mpmp__chunk_reply(const struct mpmp__chunk_hdr *h, const void *res,
+                       size_t res_len, const mpmp__fail_buf_t *f,
+                       struct mpmp__result_buf *out);
+void mpmp__zc_fini(void);
 /* The worker is done with maps: wait for its results to go out. */
 void mpmp__chunk_fini(void);
 /* At teardown: results the main rank never took (chunk_fini gave up on
@@ -105,13 +133,28 @@ void *mpmp__host_lend(size_t *len);
 int mpmp__host_adopting(void);
 int mpmp__host_ready(void);
 /* Run the chunk's items in the host: results into `out` (apply: a new
- * *own of *own_len bytes), each failure through fail(arg, ...). */
+ * *own of *own_len bytes; a variable-size chunk: a new *own of its
+ * results as the worker sends them, mpmp__var_res_t), each failure
+ * through fail(arg, ...). */
 struct mpmp__chunk_hdr;
 int mpmp__host_run(const struct mpmp__chunk_hdr *h, const char *in, char *out,
                    void **own, size_t *own_len,
                    void (*fail)(void *arg, uint64_t index, int code,
                                 const char *msg),
                    void *arg);
+
+/* A variable-size chunk's results as they are built (chunk.c): count
+ * uint64 sizes (0 until set), then the results' bytes in item order, as
+ * they go back (proto.h). put: item i's result (items in order), NULL, or
+ * why it cannot be kept (past 1 GiB in all, out of memory): the item
+ * then fails with that message. */
+typedef struct mpmp__var_res {
+  char *buf;
+  size_t used, cap;
+} mpmp__var_res_t;
+int mpmp__var_res_init(mpmp__var_res_t *r, uint32_t count);
+const char *mpmp__var_res_put(mpmp__var_res_t *r, uint32_t i,
+                              const void *data, size_t size);
 
 /* A Process body in the host (one item, as an apply): its result in a
  * new *out, its failure through fail(), its return value in *ret, and
@@ -159,6 +202,33 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
 /* A finished job all of whose items ran (not cut short by terminate). */
 int mpmp__async_complete(const mpmp_async_t *j);
 
+/* Nested submission: tasks that submit to an executor of the main rank
+ * (executor.c: the refs and the main rank's side; worker.c: a worker's
+ * side; pool.c: its futures and its slots).
+ *   pool_secede: a task on worker `rank` waits on a sub-task (+1) or is
+ *     done waiting (-1): its slot is free meanwhile (main rank).
+ *   async_remote_new/done: a worker's future of sub-task `id`, and the
+ *     main rank's answer to it (code 0, MPMP_ECANCELED or a failure).
+ *   nest_submit: send fn(arg) to the executor `token` of the main rank.
+ *   nest_wait: wait for a remote future (help-while-waiting: the worker
+ *     runs the pool's chunks dealt to it meanwhile); nest_cancel. */
+void mpmp__pool_secede(int rank, int delta);
+int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
+                      mpmp_async_t **res, const char *name);
+mpmp_async_t *mpmp__async_remote_new(uint64_t id);
+void mpmp__async_remote_done(mpmp_async_t *j, int code, int rank,
+                             const char *msg, size_t msglen, void *msg_buf,
+                             const void *result, size_t size);
+int mpmp__nest_submit(uint64_t token, int task, const void *arg,
+                      size_t arg_size, mpmp_async_t **res);
+int mpmp__nest_wait(mpmp_async_t *j, double timeout, double deadline,
+                    const char *fn);
+int mpmp__nest_cancel(mpmp_async_t *j);
+int mpmp__async_outcome(const mpmp_async_t *j, const void **data,
+                        size_t *size, const char **msg, int *rank);
+/* executor.c: the main rank's handler of nested requests. */
+void mpmp__executor_setup(int is_main);
+
 /* imap (imap.c) on a pool (pool.c): a map job of the iterator, which may
  * still be submitted after close() (Python lets an imap finish), and the
  * pool's record of its live iterators (mpmp__par.lock taken inside). */
@@ -168,6 +238,77 @@ int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           size_t out_size, mpmp_async_cb cb, void *user,
                           mpmp_async_t **res, struct mpmp__journal *jr,
                           uint64_t base);
+/* A map job of a chunk task (kind MPMP__TASK_CHUNK: fn is its
+ * mpmp_chunk_fn converted) or a zero-copy map (zc: where its items and
+ * results lie, copied; NULL: none), for chunktask.c; else as
+ * mpmp_pool_map_async(). */
+struct mpmp__shm_ref;
+int mpmp__pool_map_how(mpmp_pool_t *pool, mpmp_task_fn fn, int kind,
+                       const struct mpmp__shm_ref *zc, const void *in,
+                       size_t n, size_t in_size, void *out, size_t out_size,
+                       size_t chunksize, mpmp_async_cb cb, void *user,
+                       mpmp_async_t **res, const char *name);
+/* Maps over variable-size items (varmap.c): a job's items are
+ * in + off[i] .. in + off[i + 1] (borrowed: the caller's, or an imap
+ * slot's), and its results, which come back inline chunk by chunk, are
+ * kept here until they are gathered into one buffer. The job owns it
+ * (job_free frees it). */
+typedef struct mpmp__var mpmp__var_t;
+mpmp__var_t *mpmp__var_new(const char *in, const size_t *off, size_t n);
+/* The input checks of a variable-size map (NULL, offsets that go down,
+ * items over 1 GiB, arrays not in memory), naming fn. */
+int mpmp__var_check(const void *in, const size_t *off, size_t n,
+                    const char *fn);
+/* A ready variable-size job's gathered results handed to *out (the
+ * caller's to free), then the job destroyed; rc: the job's get. */
+int mpmp__var_collect(mpmp_async_t *j, int rc, mpmp_varbuf_t *out,
+                      const char *name);
+/* pool.c: n elements of `size` bytes at p are in this address space. */
+int mpmp__check_extent(const void *p, size_t n, size_t size,
+                       const char *what, const char *fn);
+void mpmp__var_free(mpmp__var_t *v);
+/* Its items' bytes (all of them, in one piece) and offsets (n + 1); the
+ * digest of items [first, first + count) (bytes and sizes). */
+void mpmp__var_input(const mpmp__var_t *v, const void **bytes, size_t *len,
+                     const size_t **off);
+uint64_t mpmp__var_digest(const mpmp__var_t *v, size_t first, size_t count);
+/* How many of the `count` items from `first` one chunk carries (at least
+ * one: every item is under 1 GiB), and the bytes after its header. */
+size_t mpmp__var_fit(const mpmp__var_t *v, size_t first, size_t count);
+size_t mpmp__var_chunk_bytes(const mpmp__var_t *v, size_t first,
+                             size_t count);
+void mpmp__var_chunk_fill(const mpmp__var_t *v, size_t first, size_t count,
+                          void *dst);
+/* A chunk's results (mpmp__par.lock held); < 0 when they cannot be kept
+ * (out of memory, or not what a chunk of `count` sends): they are lost,
+ * and the items fail. */
+int mpmp__var_take(mpmp__var_t *v, size_t first, uint32_t count,
+                   const char *data, size_t len);
+/* A variable-size map job on the pool (pool.c); stream: an imap's, which
+ * may still come after close(), journaled in the imap's `jr` (or NULL)
+ * as its items from `base` on. */
+int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
+                       size_t n, size_t chunksize, mpmp_async_cb cb,
+                       void *user, mpmp_async_t **res, int stream,
+                       struct mpmp__journal *jr, uint64_t base,
+                       const char *name);
+mpmp__var_t *mpmp__async_var(const mpmp_async_t *j);
+/* imap over variable-size items (imap.c): the items of each slot of the
+ * iterator's window (copied from the producer), and the result handed
+ * out last. produce: item i of the slot (1, 0 at the end, or < 0);
+ * submit: the slot's n items as a job; result: item `at` of a slot's
+ * ready job, valid until the next result or the feed's end. */
+typedef struct mpmp__varfeed mpmp__varfeed_t;
+mpmp__varfeed_t *mpmp__varfeed_new(mpmp_produce_var_fn produce, void *user,
+                                   int nslots, size_t chunk);
+void mpmp__varfeed_free(mpmp__varfeed_t *f);
+int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i);
+int mpmp__varfeed_submit(mpmp__varfeed_t *f, int slot, size_t n,
+                         mpmp_pool_t *pool, mpmp_task_fn fn,
+                         mpmp_async_cb cb, void *user, mpmp_async_t **res,
+                         struct mpmp__journal *jr, uint64_t base);
+int mpmp__varfeed_result(mpmp__varfeed_t *f, mpmp_async_t *job, size_t at,
+                         const void **data, size_t *size);
 /* The directory of the pool's checkpoint journals, or NULL (none). */
 const char *mpmp__pool_checkpoint(const mpmp_pool_t *pool);
 /* A finished job that a stop (walltime.c) cut short. */
@@ -176,13 +317,33 @@ int mpmp__async_interrupted(const mpmp_async_t *j);
  * jobs that can end, and after MPMP_STOP_GRACE tells the running tasks to
  * stop. For every wait on a pool's job. */
 int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline);
+
+/* MPMP_PROGRESS (progress.c): a map's progress line on the main rank. A
+ * meter lives on its waiter's stack, or in its iterator, for one map:
+ * start, show at each state (it draws only when a line is due), end when
+ * the map ended before a `last` show (an error, a time-out). */
+typedef struct mpmp__meter {
+  const char *what; /* "map", "imap" */
+  int mode, drawn;
+  double t0, next; /* next: when a line is due */
+} mpmp__meter_t;
+void mpmp__meter_start(mpmp__meter_t *m, const char *what);
+int mpmp__meter_on(const mpmp__meter_t *m);
+/* done of total items (total 0: not known yet), failed, resumed: from the
+ * checkpoint; last: the map is over (its final line). */
+void mpmp__meter_show(mpmp__meter_t *m, size_t done, size_t total,
+                      size_t failed, size_t resumed, int last);
+void mpmp__meter_end(mpmp__meter_t *m);
 int mpmp__pool_iter_add(mpmp_pool_t *pool, mpmp_imap_t *it);
-/* Its producer ended: pool_join no longer waits for it. */
+/* Its producer ended: pool_join no longer waits for it (and wakes). */
 void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it);
 void mpmp__pool_iter_remove(mpmp_pool_t *pool, mpmp_imap_t *it);
 /* The pool is being destroyed (its jobs are all complete): the iterator
  * must not touch it again (imap.c). */
 void mpmp__imap_pool_gone(mpmp_imap_t *it);
+/* Its producer has not ended, and this thread is the one that reads it
+ * (feeds it): a join here cannot wait for it. */
+int mpmp__imap_fed_here(const mpmp_imap_t *it);
 
 /*
  * Watches (as_completed, futures_wait): a set of distinct jobs, each of
@@ -213,7 +374,12 @@ void mpmp__watch_fini(mpmp__watch_t *w);
 /* ---- checkpoints and stops (journal.c, walltime.c; main rank) ------------ */
 
 /* A map's checkpoint journal (journal.c): who it is, checked at open. */
-enum { MPMP__JOURNAL_MAP = 1, MPMP__JOURNAL_IMAP = 2 };
+enum {
+  MPMP__JOURNAL_MAP = 1,
+  MPMP__JOURNAL_IMAP = 2,
+  MPMP__JOURNAL_MAP_VAR = 3, /* variable-size items and results */
+  MPMP__JOURNAL_IMAP_VAR = 4
+};
 typedef struct mpmp__journal mpmp__journal_t;
 typedef struct mpmp__journal_id {
   int kind;
@@ -224,10 +390,24 @@ typedef struct mpmp__journal_id {
   const void *input; /* map: its items, whose digest identifies it (imap:
                         NULL; each record carries its items' digest) */
   size_t input_len;
+  const size_t *var_off; /* MAP_VAR: the n + 1 offsets of its items (their
+                            sizes are in the digest too); else NULL */
 } mpmp__journal_id_t;
 typedef void (*mpmp__journal_fail_fn)(void *arg, uint64_t index, int rank,
                                       int code, const char *msg, size_t len);
+/* A *_VAR record's results (proto.h's wire form: sizes, then bytes) of
+ * items [first, first + count) relative to the replay's base; < 0 when
+ * they cannot be kept (the record's items then run again). */
+typedef int (*mpmp__journal_take_fn)(void *arg, uint64_t first,
+                                     uint32_t count, const char *res,
+                                     size_t len);
 uint64_t mpmp__hash64(const void *data, size_t len, uint64_t seed);
+/* h with the sizes of the n items at offsets off[0..n] mixed in. */
+uint64_t mpmp__hash_sizes(const size_t *off, size_t n, uint64_t h);
+/* The digest of an imap chunk's items [first, first + count) (relative to
+ * the replay's base), which its record carries. */
+typedef uint64_t (*mpmp__journal_digest_fn)(void *arg, uint64_t first,
+                                            uint32_t count);
 /* The next map's journal in `dir` (NULL or "": *jr NULL, no journal):
  * made, or found and checked against `id` (MPMP_ECHECKPOINT naming what
  * differs), its torn end cut off. */
@@ -236,13 +416,16 @@ int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
 size_t mpmp__journal_records(const mpmp__journal_t *j);
 const char *mpmp__journal_path(const mpmp__journal_t *j);
 int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
-                         const char *in, char *out, unsigned char *bits,
-                         size_t *ndone, mpmp__journal_fail_fn fail, void *arg,
+                         mpmp__journal_digest_fn digest, char *out,
+                         unsigned char *bits,
+                         size_t *ndone, mpmp__journal_fail_fn fail,
+                         mpmp__journal_take_fn take, void *arg,
                          const char *fn);
+/* res: count * out_size bytes (*_VAR: res_len bytes, the wire form) */
 void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
-                          uint32_t count, const char *res, const char *fails,
-                          uint32_t nwire, int stopped, int rank,
-                          uint64_t in_digest);
+                          uint32_t count, const char *res, size_t res_len,
+                          const char *fails, uint32_t nwire, int stopped,
+                          int rank, uint64_t in_digest);
 void mpmp__journal_sync(mpmp__journal_t *j);
 /* A new map journal gets its input's digest here (the map's thread, after
  * the first chunks were dealt: the hash overlaps the workers' work). */

@@ -54,8 +54,10 @@ struct mpmp_async {
                                the runs so far, rank: where the last was) */
   int nretry, retry_cap;
   size_t lost_fails;        /* failures not recorded: out of memory */
-  void *result;             /* apply */
+  void *result;             /* apply: its bytes, in result_msg */
   size_t result_size;
+  void *result_msg;         /* the CHUNK_DONE message holding them (kept:
+                               no copy of a large result) */
   mpmp_async_cb cb;
   void *user;
   struct { mpmp_async_cb cb; void *user; } *more; /* add_done_callback */
@@ -75,17 +77,29 @@ struct mpmp_async {
   size_t resumed;
   char *jpath;           /* the journal's path, for the messages */
   int interrupted;       /* ended by a stop (walltime, SIGUSR1, SIGTERM) */
+  mpmp__var_t *var;      /* variable-size items and results (varmap.c) */
+  mpmp__shm_ref_t *zc;   /* zero-copy (chunktask.c): where its items and
+                            results lie for the workers of this node; NULL:
+                            they travel */
+  /* A worker's future of a sub-task that the main rank runs (nested
+   * submission, worker.c): no pool here; the main rank's answer fills it
+   * (mpmp__async_remote_done). remote_rank: where it ran. */
+  int remote, remote_rank;
 };
 
 struct mpmp_pool {
   mpmp_pool_t *next;        /* in mpmp__par.pools */
   int nworkers, state, joined;
   int *ranks, *inflight;
+  int *seceded;             /* tasks of the worker that wait on a sub-task
+                               (nested submission): each gives its slot
+                               back while it waits and runs sub-tasks */
   size_t max_result;
   int isolate;              /* run the tasks in task hosts */
   uint32_t id;              /* an isolated pool's: its hosts are its own */
   double task_timeout;      /* seconds per item in a host; 0: no limit */
   int max_retries;          /* more runs of an item whose host died */
+  int max_tasks;            /* tasks a host runs before it is replaced; 0 */
   mpmp_async_t *jobs, *jobs_tail;
   uint64_t last_id;         /* the newest job submitted: terminate stops
                                every job up to it */
@@ -118,15 +132,34 @@ static int retry_for(const mpmp_pool_t *pool, const mpmp_async_t *j,
   return -1;
 }
 
+/* Can a worker whose task waits on a sub-task run the job's chunks in its
+ * wait? Only those that keep no reused result buffer (chunk.c): applies,
+ * and maps with no fixed-size results, not isolated ones. */
+static int helpable(const mpmp_pool_t *pool, const mpmp_async_t *j) {
+  return j->out_size == 0 && j->var == NULL && !pool->isolate;
+}
+
 /* The first job with work for `rank`: a retry it may run (*retry), or
- * items not dealt yet (*retry = -1). */
-static mpmp_async_t *job_for(mpmp_pool_t *pool, int rank, int *retry) {
+ * items not dealt yet (*retry = -1). help: only jobs a waiting task's
+ * worker runs (helpable). */
+static mpmp_async_t *job_for(mpmp_pool_t *pool, int rank, int *retry,
+                             int help) {
   for (mpmp_async_t *j = pool->jobs; j != NULL; j = j->next) {
+    if (help && !helpable(pool, j))
+      continue;
     *retry = j->stopped ? -1 : retry_for(pool, j, rank);
     if (*retry >= 0 || j->next_item < j->n)
       return j;
   }
   return NULL;
+}
+
+/* Does rank read the job's items and write its results in place (a
+ * zero-copy map, a worker of this node, no task host between)? Its chunks
+ * then carry no items, and their CHUNK_DONE no results. */
+static int in_place(const mpmp_async_t *j, int rank) {
+  return j->zc != NULL && !j->pool->isolate &&
+         mpmp__net.ranks[rank].node == mpmp__net.node;
 }
 
 /* The header, then the items straight from the caller's memory (valid
@@ -135,6 +168,12 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
                       uint32_t tried) {
   size_t bytes = count * j->in_size;
   size_t inl = bytes <= MPMP__INLINE_MAX ? bytes : 0;
+  int zc = in_place(j, rank);
+  if (zc)
+    inl = sizeof *j->zc;
+  if (j->var) /* offsets and items inline: the items are not contiguous
+                 with anything the worker could receive in place */
+    inl = mpmp__var_chunk_bytes(j->var, first, count);
   const char *items = j->in + first * j->in_size;
   mpmp__chunk_hdr_t *h = mpmp__malloc(sizeof *h + inl);
   if (h == NULL)
@@ -148,8 +187,15 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
                            .task_timeout = j->pool->task_timeout,
                            .max_retries = (uint32_t)j->pool->max_retries,
                            .tried = tried,
-                           .redeal = j->pool->nworkers > 1};
-  if (inl)
+                           .redeal = j->pool->nworkers > 1,
+                           .var = j->var != NULL,
+                           .max_tasks = (uint32_t)j->pool->max_tasks,
+                           .shm = (uint32_t)zc};
+  if (j->var)
+    mpmp__var_chunk_fill(j->var, first, count, h + 1);
+  else if (zc)
+    memcpy(h + 1, j->zc, sizeof *j->zc);
+  else if (inl)
     memcpy(h + 1, items, inl);
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
   if (rc == 0 && bytes > 0 && !inl)
@@ -186,6 +232,8 @@ static int send_chunk(mpmp_async_t *j, int rank) {
   for (size_t c = 1; j->done_bits != NULL && c < count; c++)
     if (is_done(j->done_bits, j->next_item + c))
       count = c;
+  if (j->var)
+    count = mpmp__var_fit(j->var, j->next_item, count);
   int rc = send_items(j, rank, j->next_item, count, 0);
   j->next_item += count;
   skip_done(j);
@@ -227,10 +275,15 @@ static void deal(mpmp_pool_t *pool) {
     for (int w = 0; w < pool->nworkers; w++) {
       mpmp_async_t *j;
       int k = -1;
-      if (pool->inflight[w] >= INFLIGHT ||
-          (j = job_for(pool, pool->ranks[w], &k)) == NULL)
+      /* A worker whose tasks wait on sub-tasks (seceded) has their slots
+       * back, for what it can run while they wait; it takes them whatever
+       * work is left (its waiting task may need the one sub-task there is). */
+      int help = pool->seceded[w] > 0;
+      int busy = pool->inflight[w] - pool->seceded[w];
+      if (busy >= INFLIGHT ||
+          (j = job_for(pool, pool->ranks[w], &k, help)) == NULL)
         continue;
-      if (k < 0 && pool->inflight[w] > 0 &&
+      if (k < 0 && busy > 0 && !help &&
           !work_left(pool, ((size_t)pool->nworkers + 1) * j->chunk))
         continue;
       if ((k >= 0 ? send_retry(j, k, pool->ranks[w])
@@ -320,14 +373,29 @@ static void recv_results(int src, char *dst, size_t len) {
   mpmp__free(tmp);
 }
 
+/* A variable-size chunk's results (inline) are kept by the job's var;
+ * results it cannot keep fail their items, saying why. */
+static void take_var(mpmp_async_t *j, const mpmp__chunk_done_t *d, int rank) {
+  if (d->count == 0 || mpmp__var_take(j->var, d->first, d->count,
+                                      (const char *)(d + 1), d->data_len) == 0)
+    return;
+  const char *why = mpmp_errmsg();
+  for (uint32_t k = 0; k < d->count; k++)
+    add_fail(j, d->first + k, rank, MPMP_ETASK, why, strlen(why));
+}
+
 static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
                          int rank) {
   const char *data = (const char *)(d + 1), *p = data + d->data_len;
-  if (j->out_size > 0 && d->data_len > 0 && j->out != NULL)
+  if (j->var != NULL)
+    take_var(j, d, rank);
+  else if (j->out_size > 0 && d->data_len > 0 && j->out != NULL)
     memcpy(j->out + d->first * j->out_size, data, d->data_len); /* inline */
-  else if (j->out_size == 0 && d->data_len > 0 &&
-      (j->result = mpmp__malloc(d->data_len))) {
-    memcpy(j->result, data, d->data_len);
+  else if (j->out_size == 0 && d->data_len > 0 && j->result_msg == NULL) {
+    /* apply: the result stays in its message, which the job keeps (the
+     * caller then does not free it): read in place, up to max_result */
+    j->result_msg = (void *)d;
+    j->result = (void *)data;
     j->result_size = d->data_len;
   }
   size_t again = 0;
@@ -383,17 +451,20 @@ static void job_free(mpmp_async_t *j);
 static void notify_watches(mpmp_async_t *j);
 static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto);
 
-/* A job is complete once every item is back (or it was terminated and no
- * chunk of it is still out); it then leaves the pool's list and forgets
+/* A job is complete once every item is back (or it was terminated) and no
+ * chunk of it is still out; it then leaves the pool's list and forgets
  * the pool, which a complete job never needs again (so that the user may
- * destroy the pool before its results). */
+ * destroy the pool before its results). "No chunk out" also when every
+ * item is back: on_chunk_done() uses the job outside the lock (results,
+ * journal) after another thread's on_chunk_done() may have counted the
+ * last items, and a job made ready then could be freed under it (ASan saw
+ * it in pool_smallbox_np3). */
 static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
-  if (atomic_load(&j->ready))
+  if (atomic_load(&j->ready) || j->chunks_out > 0)
     return NULL;
   int stop = j->done_items < j->n && mpmp__stopping();
   int finished = j->done_items == j->n ||
-                 ((pool->state == POOL_TERMINATED || j->stopped || stop) &&
-                  j->chunks_out == 0);
+                 pool->state == POOL_TERMINATED || j->stopped || stop;
   if (!finished)
     return NULL;
   j->interrupted = stop && !j->stopped && pool->state != POOL_TERMINATED;
@@ -459,6 +530,16 @@ static void run_callback(mpmp_async_t *j) {
     job_free(j);
 }
 
+/* The digest of items [first, first + count) of an imap's job, which its
+ * chunk's journal record carries. */
+static uint64_t range_digest(void *arg, uint64_t first, uint32_t count) {
+  const mpmp_async_t *j = arg;
+  if (j->var != NULL)
+    return mpmp__var_digest(j->var, (size_t)first, count);
+  return mpmp__hash64(j->in + first * j->in_size, (size_t)count * j->in_size,
+                      0x1A);
+}
+
 /* The chunk's record in the job's journal: its results are in place in
  * the job's output (the job cannot complete before its chunks_out drops).
  * Failures of a job that was stopped are not final (items cut short say
@@ -467,11 +548,12 @@ static void journal_chunk(const mpmp_async_t *j, const mpmp__chunk_done_t *d,
                           int src, int stopped) {
   const char *fails = (const char *)(d + 1) + d->data_len;
   uint64_t in_digest =
-      j->jr_digest ? mpmp__hash64(j->in + d->first * j->in_size,
-                                  (size_t)d->count * j->in_size, 0x1A)
-                   : 0;
-  mpmp__journal_append(j->jr, j->jbase, d->first, d->count,
-                       j->out + d->first * j->out_size, fails, d->nfail,
+      j->jr_digest ? range_digest((void *)j, d->first, d->count) : 0;
+  /* a variable-size map's results as they came (inline, with sizes) */
+  const char *res = j->var ? (const char *)(d + 1)
+                           : j->out + d->first * j->out_size;
+  mpmp__journal_append(j->jr, j->jbase, d->first, d->count, res,
+                       j->var ? (size_t)d->data_len : 0, fails, d->nfail,
                        stopped, src, in_digest);
 }
 
@@ -482,7 +564,8 @@ static void on_chunk_done(int src, void *buf, size_t len) {
   mpmp_pool_t *pool = mpmp__par.pool_of_rank ? mpmp__par.pool_of_rank[src] : NULL;
   int w = pool ? worker_index(pool, src) : -1;
   mpmp_async_t *j = pool && len >= sizeof *d ? find_job(pool, d->job) : NULL;
-  size_t map_bytes = j ? (size_t)d->count * j->out_size : 0;
+  size_t map_bytes = j && !in_place(j, src) ? (size_t)d->count * j->out_size
+                                             : 0;
   if (len >= sizeof *d && d->data_len > 0)
     map_bytes = 0; /* the results came inline */
   char *dst = j && j->out ? j->out + d->first * j->out_size : NULL;
@@ -493,10 +576,14 @@ static void on_chunk_done(int src, void *buf, size_t len) {
   if (w >= 0)
     pool->inflight[w]--;
   mpmp__journal_t *jr = NULL;
-  int stopped = 0;
+  int stopped = 0, kept = 0;
   if (j != NULL) {
     take_results(j, d, src);
-    jr = j->out != NULL && j->out_size > 0 && d->count > 0 ? j->jr : NULL;
+    kept = j->result_msg == buf; /* the job's now: freed with it */
+    jr = (j->var != NULL || (j->out != NULL && j->out_size > 0)) &&
+                 d->count > 0
+             ? j->jr
+             : NULL;
     stopped = j->stopped || pool->state == POOL_TERMINATED;
   }
   if (pool != NULL)
@@ -510,16 +597,37 @@ static void on_chunk_done(int src, void *buf, size_t len) {
     done = maybe_complete(pool, j);
   }
   pthread_mutex_unlock(&mpmp__par.lock);
-  mpmp__free(buf);
+  if (!kept)
+    mpmp__free(buf);
   mpmp__ring_rank(mpmp__net.rank); /* wake a get() that sleeps */
   if (done != NULL)
     run_callback(done);
+}
+
+/* A task on worker `rank` waits on a sub-task (delta 1: its slot is free
+ * for what the worker can run meanwhile) or is done waiting (-1). Counted
+ * apart from inflight, which its chunk's CHUNK_DONE takes back: the two
+ * messages may pass each other, and a count off by one for that moment
+ * only deals a chunk sooner or later. */
+void mpmp__pool_secede(int rank, int delta) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp_pool_t *pool = mpmp__par.pool_of_rank && rank > 0 &&
+                              rank < mpmp__net.size
+                          ? mpmp__par.pool_of_rank[rank]
+                          : NULL;
+  int w = pool ? worker_index(pool, rank) : -1;
+  if (w >= 0) {
+    pool->seceded[w] += delta;
+    deal(pool);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
 }
 
 void mpmp__pool_setup(int is_main) {
   atomic_store(&stop_told, 0);
   if (is_main)
     mpmp__set_handler(MPMP__TAG_CHUNK_DONE, on_chunk_done);
+  mpmp__executor_setup(is_main);
 }
 
 /* ---- pools ------------------------------------------------------------------ */
@@ -554,7 +662,8 @@ static int claim(mpmp_pool_t *pool, int want) {
                      (long long)mpmp__net.size + (want ? want : 1) - avail);
   pool->ranks = mpmp__calloc((size_t)want, sizeof(int));
   pool->inflight = mpmp__calloc((size_t)want, sizeof(int));
-  if (pool->ranks == NULL || pool->inflight == NULL)
+  pool->seceded = mpmp__calloc((size_t)want, sizeof(int));
+  if (pool->ranks == NULL || pool->inflight == NULL || pool->seceded == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   for (int w = 0; w < want; w++) {
     pool->ranks[w] = mpmp__claim_worker();
@@ -620,6 +729,7 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   int want = o ? o->isolate : MPMP_ISOLATE_DEFAULT;
   double limit = o ? o->task_timeout : 0;
   int retries = o ? o->max_retries : 0;
+  int max_tasks = o ? o->maxtasksperchild : 0;
   const char *env = mpmp__rt.env.ISOLATE;
   if (want < MPMP_ISOLATE_DEFAULT || want > MPMP_ISOLATE_NEVER)
     return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolate is %d: use "
@@ -630,10 +740,16 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   if (retries < 0 || retries > 1000)
     return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: max_retries is %d: use "
                      "0 to 1000", retries);
+  if (max_tasks < 0)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: maxtasksperchild is "
+                     "%d: use 1 or more, or 0 for hosts that are never "
+                     "replaced (Python's None)", max_tasks);
   /* What needs a host: a time limit (the host is killed), retries (the
-   * item outlives its host's crash). */
-  const char *needs = limit > 0 ? "task_timeout" : retries > 0 ? "max_retries"
-                                                               : NULL;
+   * item outlives its host's crash), a host replaced after N tasks. */
+  const char *needs = limit > 0      ? "task_timeout"
+                      : retries > 0  ? "max_retries"
+                      : max_tasks > 0 ? "maxtasksperchild"
+                                      : NULL;
   int off = strcasecmp(env, "never") == 0;
   if (off && want != MPMP_ISOLATE_NEVER &&
       (want == MPMP_ISOLATE_ALWAYS || needs != NULL))
@@ -652,6 +768,7 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
   pool->isolate = want == MPMP_ISOLATE_ALWAYS;
   pool->task_timeout = limit;
   pool->max_retries = retries;
+  pool->max_tasks = max_tasks;
   return 0;
 }
 
@@ -659,9 +776,14 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   int rc = mpmp__check_main("mpmp_pool_create");
   if (rc < 0)
     return rc;
-  if (out == NULL || (o && o->processes < 0))
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: %s", out == NULL ?
-                     "the output pointer is NULL" : "processes is negative");
+  if (out == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: the output pointer is "
+                     "NULL");
+  if (o && o->processes < 0) /* Python: "Number of processes must be at
+                                least 1"; 0 is the default here */
+    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: processes is %d: the "
+                     "number of processes must be at least 1, or 0 for "
+                     "every free worker", o->processes);
   if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
     return rc;
   mpmp_pool_t *pool = mpmp__calloc(1, sizeof *pool);
@@ -696,6 +818,7 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
     pthread_mutex_unlock(&mpmp__par.lock);
     mpmp__free(pool->ranks);
     mpmp__free(pool->inflight);
+    mpmp__free(pool->seceded);
     mpmp__free(pool->checkpoint);
     mpmp__free(pool);
     return rc;
@@ -710,11 +833,26 @@ MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool) {
 
 /* ---- submitting --------------------------------------------------------------- */
 
+/* An automatic chunk's items and results together stay under this many
+ * bytes. Python's rule alone makes a 10^8-int map's chunks 100 MB: each
+ * lands in a buffer that big on the worker, above glibc's mmap threshold,
+ * so every chunk faulted in ~25 000 fresh pages (12.5 us each on a VM),
+ * and the main rank's results of a whole chunk arrived at once. 4 MiB is
+ * many chunks in flight for any big map, buffers the worker keeps and
+ * reuses (chunk.c), and still ~350 000 x*x items a chunk: the per-chunk
+ * cost (two messages, a wake-up: ~10-20 us) stays under 2 % of it. */
+#define AUTO_CHUNK_BYTES ((size_t)4 << 20)
+
 /* Python's rule: n / (4 * workers), rounded up (without overflowing for
- * any n: a chunk is never empty). */
-static size_t auto_chunk(size_t n, int workers) {
+ * any n: a chunk is never empty), then capped at cap_bytes of items and
+ * results (at least one item). A map's cap is AUTO_CHUNK_BYTES; a chunk
+ * task's is its own (chunktask.c). */
+size_t mpmp__auto_chunk(size_t n, int workers, size_t item_bytes,
+                        size_t cap_bytes) {
   size_t per = (size_t)(workers > 0 ? workers : 1) * 4;
-  return n == 0 ? 1 : n / per + (n % per != 0);
+  size_t chunk = n == 0 ? 1 : n / per + (n % per != 0);
+  size_t cap = item_bytes ? cap_bytes / item_bytes : SIZE_MAX;
+  return chunk <= cap ? chunk : cap ? cap : 1;
 }
 
 static const char *state_name(const mpmp_pool_t *pool) {
@@ -748,12 +886,17 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
     /* a chunk is one MPI message: stay under 1 GiB */
     size_t el = j->in_size > j->out_size ? j->in_size : j->out_size;
     size_t cap = el ? ((size_t)INT32_MAX / 2) / el : SIZE_MAX;
-    j->chunk = chunksize ? chunksize : auto_chunk(j->n, pool->nworkers);
+    j->chunk = chunksize ? chunksize
+                         : mpmp__auto_chunk(j->n, pool->nworkers,
+                                            j->in_size + j->out_size,
+                                            AUTO_CHUNK_BYTES);
     if (j->chunk > cap)
       j->chunk = cap ? cap : 1;
     j->id = next_job_id();
     pool->last_id = j->id;
-    j->t_submit = rt->trace ? mpmp__trace_clock() : 0;
+    j->t_submit = rt->trace ? mpmp__trace_job_begin(j->task, j->id,
+                                                    (uint32_t)j->n)
+                            : 0;
     if (pool->jobs_tail)
       pool->jobs_tail->next = j;
     else
@@ -832,6 +975,13 @@ static void replayed_fail(void *arg, uint64_t index, int rank, int code,
   add_fail(arg, (size_t)index, rank, code, msg, len);
 }
 
+/* A variable-size map's results from its journal, kept as a chunk's. */
+static int replayed_var(void *arg, uint64_t first, uint32_t count,
+                        const char *res, size_t len) {
+  mpmp_async_t *j = arg;
+  return mpmp__var_take(j->var, (size_t)first, count, res, len);
+}
+
 /* What the job's journal says is done already: its results into the
  * output, its failures recorded; the job then deals only the rest. */
 static int resume(mpmp_async_t *j, const char *name) {
@@ -842,8 +992,9 @@ static int resume(mpmp_async_t *j, const char *name) {
                      name, j->n);
   size_t done = 0;
   int rc = mpmp__journal_replay(j->jr, j->jbase, j->n,
-                                j->jr_digest ? j->in : NULL, j->out,
-                                j->done_bits, &done, replayed_fail, j, name);
+                                j->jr_digest ? range_digest : NULL, j->out,
+                                j->done_bits, &done, replayed_fail,
+                                j->var ? replayed_var : NULL, j, name);
   j->done_items = j->resumed = done;
   return rc;
 }
@@ -862,6 +1013,10 @@ static int map_journal(mpmp_async_t *j, mpmp_task_fn fn, mpmp__journal_t *jr,
         .kind = MPMP__JOURNAL_MAP, .task = mpmp_task_name(fn), .n = j->n,
         .in_size = j->in_size, .out_size = j->out_size, .input = j->in,
         .input_len = j->n * j->in_size};
+    if (j->var != NULL) { /* its bytes, and its sizes in the digest */
+      id.kind = MPMP__JOURNAL_MAP_VAR;
+      mpmp__var_input(j->var, &id.input, &id.input_len, &id.var_off);
+    }
     rc = mpmp__journal_open(mpmp__pool_checkpoint(j->pool), &id, &j->jr,
                             name);
     j->own_jr = j->jr != NULL;
@@ -874,42 +1029,67 @@ static int map_journal(mpmp_async_t *j, mpmp_task_fn fn, mpmp__journal_t *jr,
   return rc;
 }
 
-static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
-                   size_t n, size_t in_size, void *out, size_t out_size,
-                   size_t chunksize, mpmp_async_cb cb, void *user,
-                   mpmp_async_t **res, mpmp__journal_t *jr, uint64_t base,
-                   int stream, const char *name) {
-  int rc = check_map(pool, in, n, in_size, out, out_size, name);
-  if (rc < 0)
+/* A map's journal (its own, or an imap's `jr` at `base`) and the job
+ * submitted; on failure the caller frees the job. */
+static int start_map(mpmp_pool_t *pool, mpmp_async_t *j, mpmp_task_fn fn,
+                     size_t chunksize, mpmp__journal_t *jr, uint64_t base,
+                     int stream, const char *name) {
+  int rc;
+  if ((!stream || jr != NULL) && j->n > 0 &&
+      (rc = map_journal(j, fn, jr, base, name)) < 0)
     return rc;
-  if (res == NULL)
-    return mpmp__err(MPMP_EINVAL, "%s: the result pointer is NULL", name);
-  int task = mpmp__task_id(fn);
-  if (task < 0)
-    return task;
-  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
-  if (j == NULL)
-    return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
-  *j = (mpmp_async_t){.pool = pool, .task = task, .in = in, .out = out,
-                      .n = n, .in_size = in_size, .out_size = out_size,
-                      .cb = cb, .user = user};
-  if ((!stream || jr != NULL) && n > 0 &&
-      (rc = map_journal(j, fn, jr, base, name)) < 0) {
-    job_free(j);
-    return rc;
-  }
   /* the job may complete (and drop its journal) before seal() is done */
   mpmp__journal_t *seal = j->own_jr ? j->jr : NULL;
   if (seal != NULL)
     mpmp__journal_ref(seal);
   if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
-    job_free(j);
     mpmp__journal_close(seal);
     return rc;
   }
   if (seal != NULL) {
     mpmp__journal_seal(seal);
     mpmp__journal_close(seal);
+  }
+  return 0;
+}
+
+/* kind: the task's (MPMP__TASK_*: a chunk task's fn is its
+ * mpmp_chunk_fn converted); zc: where a zero-copy map's items and results
+ * lie (copied into the job), or NULL. */
+static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
+                   size_t n, size_t in_size, void *out, size_t out_size,
+                   size_t chunksize, mpmp_async_cb cb, void *user,
+                   mpmp_async_t **res, mpmp__journal_t *jr, uint64_t base,
+                   int stream, int kind, const mpmp__shm_ref_t *zc,
+                   const char *name) {
+  int rc = check_map(pool, in, n, in_size, out, out_size, name);
+  if (rc < 0)
+    return rc;
+  if (res == NULL)
+    return mpmp__err(MPMP_EINVAL, "%s: the result pointer is NULL", name);
+  int task = mpmp__task_id_kind(fn, kind);
+  if (task < 0)
+    return task;
+  if (kind == MPMP__TASK_CHUNK && pool->isolate)
+    return mpmp__err(MPMP_ENOTSUP, "%s: this pool runs its tasks in task "
+                     "hosts (isolate): a chunk task runs in the worker rank; "
+                     "use a pool with isolate MPMP_ISOLATE_NEVER, or a "
+                     "per-item task", name);
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  if (j == NULL)
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
+  *j = (mpmp_async_t){.pool = pool, .task = task, .in = in, .out = out,
+                      .n = n, .in_size = in_size, .out_size = out_size,
+                      .cb = cb, .user = user};
+  if (zc != NULL && (j->zc = mpmp__malloc(sizeof *zc)) == NULL) {
+    job_free(j);
+    return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
+  }
+  if (zc != NULL)
+    *j->zc = *zc;
+  if ((rc = start_map(pool, j, fn, chunksize, jr, base, stream, name)) < 0) {
+    job_free(j);
+    return rc;
   }
   *res = j;
   return 0;
@@ -920,7 +1100,49 @@ static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                      size_t chunksize, mpmp_async_cb cb, void *user,
                      mpmp_async_t **res, const char *name) {
   return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
-                 res, NULL, 0, 0, name);
+                 res, NULL, 0, 0, MPMP__TASK_ITEM, NULL, name);
+}
+
+int mpmp__pool_map_how(mpmp_pool_t *pool, mpmp_task_fn fn, int kind,
+                       const mpmp__shm_ref_t *zc, const void *in, size_t n,
+                       size_t in_size, void *out, size_t out_size,
+                       size_t chunksize, mpmp_async_cb cb, void *user,
+                       mpmp_async_t **res, const char *name) {
+  return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
+                 res, NULL, 0, 0, kind, zc, name);
+}
+
+/* A map over variable-size items (journaled as any map, its records with
+ * its results' sizes). On success the job owns `v`; on failure the caller
+ * keeps it. */
+int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
+                       size_t n, size_t chunksize, mpmp_async_cb cb,
+                       void *user, mpmp_async_t **res, int stream,
+                       mpmp__journal_t *jr, uint64_t base, const char *name) {
+  int task = mpmp__task_id(fn);
+  if (task < 0)
+    return task;
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  if (j == NULL)
+    return mpmp__err(MPMP_ENOMEM, "%s: out of memory for a result", name);
+  *j = (mpmp_async_t){.pool = pool, .task = task, .n = n,
+                      .out_max = pool->max_result, .cb = cb, .user = user,
+                      .var = v};
+  int rc = start_map(pool, j, fn, chunksize, jr, base, stream, name);
+  if (rc < 0) {
+    j->var = NULL;
+    job_free(j);
+    return rc;
+  }
+  *res = j;
+  return 0;
+}
+
+mpmp__var_t *mpmp__async_var(const mpmp_async_t *j) { return j->var; }
+
+int mpmp__check_extent(const void *p, size_t n, size_t size,
+                       const char *what, const char *fn) {
+  return check_extent(p, n, size, what, fn);
 }
 
 int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
@@ -929,7 +1151,7 @@ int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           mpmp_async_t **res, mpmp__journal_t *jr,
                           uint64_t base) {
   return map_job(pool, fn, in, n, in_size, out, out_size, n, cb, user, res, jr,
-                 base, 1, "mpmp_imap_next");
+                 base, 1, MPMP__TASK_ITEM, NULL, "mpmp_imap_next");
 }
 
 MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
@@ -974,19 +1196,25 @@ MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
   return rc < 0 ? rc : get_and_destroy(j);
 }
 
-static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,
-                       size_t arg_size, mpmp_async_cb cb, void *user,
-                       mpmp_async_t **res, const char *name) {
-  int rc = check_pool(pool, name);
-  if (rc < 0)
-    return rc;
+/* An apply's (or a task's submit's) arguments: the task's id, or < 0. */
+int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
+                      mpmp_async_t **res, const char *name) {
   if (res == NULL || (arg == NULL && arg_size > 0))
     return mpmp__err(MPMP_EINVAL, "%s: %s is NULL", name,
                      res == NULL ? "the result pointer" : "arg");
   if (arg_size > (size_t)INT32_MAX / 2)
     return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is over the "
                      "1 GiB one task carries", name, arg_size);
-  int task = mpmp__task_id(fn);
+  return mpmp__task_id(fn);
+}
+
+static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,
+                       size_t arg_size, mpmp_async_cb cb, void *user,
+                       mpmp_async_t **res, const char *name) {
+  int rc = check_pool(pool, name);
+  if (rc < 0)
+    return rc;
+  int task = mpmp__apply_check(fn, arg, arg_size, res, name);
   if (task < 0)
     return task;
   mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
@@ -1115,98 +1343,29 @@ int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
   }
 }
 
-/*
- * Is the user looking at a terminal? Under mpirun a rank's stderr is a pipe
- * to the launcher, which writes what it gets to its own stderr: so when
- * stderr is a pipe and the parent is an MPI launcher (mpirun starts the
- * ranks of its node itself), the launcher's stderr counts too. A batch
- * job's log, or a file stderr was sent to, is no terminal.
- */
-static int on_terminal(void) {
-  struct stat st;
-  if (isatty(STDERR_FILENO))
-    return 1;
-  if (fstat(STDERR_FILENO, &st) < 0 || !S_ISFIFO(st.st_mode))
-    return 0;
-  char path[64], buf[64];
-  snprintf(path, sizeof path, "/proc/%d/comm", (int)getppid());
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return 0;
-  int launcher = fgets(buf, sizeof buf, f) != NULL &&
-                 (!strncmp(buf, "mpirun", 6) || !strncmp(buf, "mpiexec", 7) ||
-                  !strncmp(buf, "orterun", 7) || !strncmp(buf, "prterun", 7));
-  fclose(f);
-  snprintf(path, sizeof path, "/proc/%d/fd/2", (int)getppid());
-  ssize_t n = launcher ? readlink(path, buf, sizeof buf - 1) : -1;
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  return !strncmp(buf, "/dev/pts/", 9) || !strncmp(buf, "/dev/tty", 8);
-}
-
-/* MPMP_PROGRESS: "1" on, "0" off, "auto" on a terminal; how: a bar
- * redrawn in place on a terminal (PROGRESS_BAR), a plain line every
- * LOG_EVERY_S seconds in a log (PROGRESS_LOG), where a bar would make one
- * endless line of carriage returns. */
-enum { PROGRESS_OFF, PROGRESS_BAR, PROGRESS_LOG };
-#define LOG_EVERY_S 10.0
-
-static int progress_wanted(void) {
-  const char *p = mpmp__rt.env.PROGRESS;
-  if (!strcmp(p, "0"))
-    return PROGRESS_OFF;
-  int term = on_terminal();
-  if (!strcmp(p, "1"))
-    return term ? PROGRESS_BAR : PROGRESS_LOG;
-  return term ? PROGRESS_BAR : PROGRESS_OFF;
-}
-
-static void progress_line(const mpmp_async_t *j, double t0, int mode,
-                          int last) {
-  pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
-  size_t done = j->done_items, failed = (size_t)j->nfails + j->lost_fails;
-  pthread_mutex_unlock(&mpmp__par.lock);
-  double el = mpmp__now() - t0, ran = (double)(done - j->resumed);
-  double rate = el > 0 ? ran / el : 0;
-  double eta = rate > 0 ? (double)(j->n - done) / rate : 0;
-  char from[64] = "", fails[48] = "";
-  if (j->resumed > 0)
-    snprintf(from, sizeof from, " (%zu from the checkpoint)", j->resumed);
-  if (failed > 0)
-    snprintf(fails, sizeof fails, ", %zu failed", failed);
-  fprintf(stderr, "%s[mpmp] map: %zu/%zu items%s (%3.0f%%)%s, %.0f items/s, "
-          "ETA %.0f s%s", mode == PROGRESS_BAR ? "\r" : "", done, j->n, from,
-          100.0 * (double)done / (double)j->n, fails, rate, eta,
-          mode == PROGRESS_LOG || last ? "\n" : " ");
-  fflush(stderr);
-}
-
-/* Wait in half-second slices; once the map has run 2 s, redraw the bar
- * at each, or write a line every LOG_EVERY_S (and the last one). */
-static int wait_with_progress(mpmp_async_t *j, double deadline, int mode) {
-  double t0 = mpmp__now(), next_log = t0 + 2.0;
-  int drawn = 0, rc;
+/* Wait in slices; the meter shows the map's state when a line is due
+ * (progress.c), and the last one when it is done. */
+static int wait_with_progress(mpmp_async_t *j, double deadline,
+                              mpmp__meter_t *m) {
+  int rc;
   do {
     double slice = fmin(deadline, mpmp__now() + 0.5);
     rc = mpmp__wait_job(job_ready, j, slice);
-    double now = mpmp__now();
-    if (now - t0 < 2.0 || (rc != 0 && rc != MPMP_ETIMEDOUT && !drawn))
-      continue;
-    if (mode == PROGRESS_BAR || rc == 0 || now >= next_log) {
-      progress_line(j, t0, mode, rc == 0);
-      drawn = 1;
-      next_log = now + LOG_EVERY_S;
-    }
+    if (rc != 0 && rc != MPMP_ETIMEDOUT)
+      break;
+    pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
+    size_t done = j->done_items, failed = (size_t)j->nfails + j->lost_fails;
+    pthread_mutex_unlock(&mpmp__par.lock);
+    mpmp__meter_show(m, done, j->n, failed, j->resumed, rc == 0);
   } while (rc == MPMP_ETIMEDOUT && mpmp__now() < deadline);
-  if (drawn && rc != 0 && mode == PROGRESS_BAR)
-    fputc('\n', stderr);
+  if (rc != 0)
+    mpmp__meter_end(m);
   return rc;
 }
 
 /* A public call on a result: main rank, mpmp running, a result given. */
 static int check_async(const mpmp_async_t *j, const char *fn) {
-  int rc = mpmp__check_main(fn);
+  int rc = j != NULL && j->remote ? mpmp__check_init(fn) : mpmp__check_main(fn);
   if (rc < 0)
     return rc;
   if (j == NULL)
@@ -1219,9 +1378,13 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   int rc = check_async(j, fn);
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
     return rc;
-  int mode = j->n > 1 && j->out_size > 0 ? progress_wanted() : PROGRESS_OFF;
-  if (mode != PROGRESS_OFF)
-    rc = wait_with_progress(j, deadline, mode);
+  if (j->remote) /* a sub-task's, in a task (worker.c) */
+    return mpmp__nest_wait(j, timeout, deadline, fn);
+  mpmp__meter_t m = {0};
+  if (j->n > 1 && j->out_size > 0)
+    mpmp__meter_start(&m, "map");
+  if (mpmp__meter_on(&m))
+    rc = wait_with_progress(j, deadline, &m);
   else
     rc = mpmp__wait_job(job_ready, j, deadline);
   if (rc == MPMP_ETIMEDOUT) {
@@ -1250,6 +1413,13 @@ static int job_verdict(const mpmp_async_t *j) {
                      "%zu items done; rerun with MPMP_CHECKPOINT=DIR to "
                      "resume (this run kept no checkpoint)",
                      mpmp__stop_reason(), j->done_items, j->n);
+  if (j->nfails > 0 && j->remote) {
+    const fail_t *f = &j->fails[0];
+    if (f->code == MPMP_ETASK || f->code == MPMP_ECRASHED)
+      return mpmp__err(f->code, "the sub-task failed on rank %d: %s",
+                       f->rank, f->msg ? f->msg : "?");
+    return mpmp__err(f->code, "%s", f->msg ? f->msg : "?");
+  }
   if (j->nfails > 0) {
     const fail_t *f = &j->fails[0];
     return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
@@ -1311,6 +1481,8 @@ MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
 
 int mpmp__async_cancel(mpmp_async_t *j) {
   int cancelled = 0;
+  if (j->remote)
+    return mpmp__nest_cancel(j);
   pthread_mutex_lock(&mpmp__par.lock);
   if (!atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0) {
     unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
@@ -1384,7 +1556,7 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
 
 int mpmp__async_running(mpmp_async_t *j) {
   pthread_mutex_lock(&mpmp__par.lock);
-  int running = !atomic_load(&j->ready) && j->chunks_out > 0;
+  int running = !atomic_load(&j->ready) && (j->chunks_out > 0 || j->remote);
   pthread_mutex_unlock(&mpmp__par.lock);
   return running;
 }
@@ -1675,6 +1847,68 @@ void mpmp__watch_fini(mpmp__watch_t *w) {
   memset(w, 0, sizeof *w);
 }
 
+/* ---- a worker's futures of sub-tasks (nested submission, worker.c) ------------ */
+
+/* A ready apply's outcome for the worker that submitted it (no progress:
+ * called in a done-callback): 0 and its result, MPMP_ECANCELED, or the
+ * failure's code, message and rank. */
+int mpmp__async_outcome(const mpmp_async_t *j, const void **data,
+                        size_t *size, const char **msg, int *rank) {
+  if (j->cancelled)
+    return MPMP_ECANCELED;
+  if (job_ok(j)) {
+    *data = j->result;
+    *size = j->result_size;
+    return 0;
+  }
+  *msg = mpmp__async_error(j);
+  if (j->nfails > 0) {
+    *rank = j->fails[0].rank;
+    return j->fails[0].code < 0 ? j->fails[0].code : MPMP_ETASK;
+  }
+  return MPMP_ETASK;
+}
+
+mpmp_async_t *mpmp__async_remote_new(uint64_t id) {
+  mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
+  if (j != NULL)
+    *j = (mpmp_async_t){.id = id, .n = 1, .remote = 1, .remote_rank = -1};
+  return j;
+}
+
+/* The main rank's answer: code 0 (the result is the `size` bytes at
+ * `result`, inside `msg_buf`, which the future keeps), MPMP_ECANCELED,
+ * or a failure with its message. A future destroyed meanwhile is freed. */
+void mpmp__async_remote_done(mpmp_async_t *j, int code, int rank,
+                             const char *msg, size_t msglen, void *msg_buf,
+                             const void *result, size_t size) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  int orphan = j->orphan;
+  if (!orphan) {
+    j->remote_rank = rank;
+    if (code == 0) {
+      j->done_items = 1;
+      j->result_msg = msg_buf;
+      j->result = (void *)result;
+      j->result_size = size;
+      msg_buf = NULL;
+    } else if (code == MPMP_ECANCELED) {
+      j->cancelled = 1;
+    } else {
+      add_fail(j, 0, rank, code, msg, msglen);
+    }
+    j->in_callback = 1; /* run_callback() clears it */
+    atomic_store(&j->ready, 1);
+    notify_watches(j);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__free(msg_buf);
+  if (orphan)
+    job_free(j);
+  else
+    run_callback(j); /* its done-callbacks, here (the worker's agent) */
+}
+
 /* ---- destroying a result -------------------------------------------------------- */
 
 static void job_free(mpmp_async_t *j) {
@@ -1690,8 +1924,10 @@ static void job_free(mpmp_async_t *j) {
   for (int k = 0; k < j->nretry; k++)
     mpmp__free(j->retries[k].msg);
   mpmp__free(j->retries);
-  mpmp__free(j->result);
+  mpmp__free(j->result_msg); /* holds j->result */
   mpmp__free(j->own_in);
+  mpmp__var_free(j->var);
+  mpmp__free(j->zc);
   mpmp__free(j);
 }
 
@@ -1758,6 +1994,8 @@ MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
   return 0;
 }
 
+/* No work out, and (closed) no imap that still reads input: it may
+ * submit more (Python's join waits for an imap's feed too). */
 static int pool_idle(void *arg) {
   mpmp_pool_t *pool = arg;
   int idle = 1;
@@ -1765,8 +2003,18 @@ static int pool_idle(void *arg) {
   for (int w = 0; w < pool->nworkers; w++)
     idle &= pool->inflight[w] == 0;
   idle &= pool->jobs == NULL;
+  idle &= pool->state == POOL_TERMINATED || pool->feeding == 0;
   pthread_mutex_unlock(&mpmp__par.lock);
   return idle;
+}
+
+/* How many of the pool's imaps still read input, and whether one of them
+ * is read in this thread (mpmp__par.lock held). */
+static int feeding_here(const mpmp_pool_t *pool) {
+  for (int i = 0; i < pool->niters; i++)
+    if (mpmp__imap_fed_here(pool->iters[i]))
+      return 1;
+  return 0;
 }
 
 MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
@@ -1776,24 +2024,30 @@ MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
     return rc;
   pthread_mutex_lock(&mpmp__par.lock);
   int state = pool->state, joined = pool->joined, feeding = pool->feeding;
+  int here = feeding > 0 && feeding_here(pool);
   pthread_mutex_unlock(&mpmp__par.lock);
   if (state == POOL_RUN)
     return mpmp__err(MPMP_EPERM, "mpmp_pool_join: join a pool after close() "
                      "or terminate(), as in Python");
   if (joined)
     return 0;
-  /* An imap feeds the pool from the thread that reads it: waiting for it
-   * here could wait for ever. */
-  if (state == POOL_CLOSED && feeding > 0)
-    return mpmp__err(MPMP_EPERM, "mpmp_pool_join: %d imap iterator%s of this "
-                     "pool still read%s input: read %s to the end (or destroy "
-                     "%s, or terminate the pool) before joining", feeding,
-                     feeding > 1 ? "s" : "", feeding > 1 ? "" : "s",
-                     feeding > 1 ? "them" : "it", feeding > 1 ? "them" : "it");
+  /* An imap feeds the pool from the thread that reads it: a join in that
+   * thread would wait for ever. One read by another thread is waited for
+   * (pool_idle), as Python's join waits for an imap's feed. */
+  if (state == POOL_CLOSED && here)
+    return mpmp__err(MPMP_EPERM, "mpmp_pool_join: an imap iterator of this "
+                     "pool still reads input, and this thread feeds it: "
+                     "read it to the end (or destroy it, or terminate the "
+                     "pool) before joining");
   rc = mpmp__wait_job(pool_idle, pool, deadline);
-  if (rc < 0)
-    return mpmp__err(rc, "mpmp_pool_join: timed out: the workers are still busy "
-                     "after %g s", timeout);
+  if (rc < 0) {
+    pthread_mutex_lock(&mpmp__par.lock);
+    feeding = pool->state == POOL_CLOSED ? pool->feeding : 0;
+    pthread_mutex_unlock(&mpmp__par.lock);
+    return mpmp__err(rc, "mpmp_pool_join: timed out: %s after %g s",
+                     feeding > 0 ? "an imap of the pool still reads input"
+                                 : "the workers are still busy", timeout);
+  }
   pthread_mutex_lock(&mpmp__par.lock);
   release(pool);
   pool->joined = 1;
@@ -1833,6 +2087,7 @@ void mpmp__pool_iter_fed(mpmp_pool_t *pool, mpmp_imap_t *it) {
   pthread_mutex_lock(&mpmp__par.lock);
   pool->feeding--;
   pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__ring_rank(mpmp__net.rank); /* a join in another thread waits */
 }
 
 void mpmp__pool_iter_remove(mpmp_pool_t *pool, mpmp_imap_t *it) {
@@ -1869,6 +2124,7 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
   mpmp__free(iters);
   mpmp__free(pool->ranks);
   mpmp__free(pool->inflight);
+  mpmp__free(pool->seceded);
   mpmp__free(pool->checkpoint);
   mpmp__free(pool);
   return rc;

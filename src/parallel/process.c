@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "objects.h"
 #include "parallel.h"
 #include "proto.h"
 
@@ -114,9 +115,12 @@ int mpmp__process_init(void) {
              ? mpmp__err(MPMP_ENOMEM, "out of memory at init") : 0;
 }
 
+static int sentinel_ready(const mpmp_ref_t *r, const char *fn);
+
 void mpmp__process_setup(int is_main) {
   if (is_main)
     mpmp__set_handler(MPMP__TAG_PROC_DONE, on_done);
+  mpmp__queue_waitable(sentinel_ready); /* (off the main rank: EPERM) */
 }
 
 /* ---- the API ---------------------------------------------------------------- */
@@ -134,6 +138,11 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
                                  const void *arg, size_t arg_size,
                                  const mpmp_process_opts_t *opts) {
   int rc = mpmp__check_main("mpmp_process_create");
+  if (rc == MPMP_ENOTMAIN) /* in a task: say what it can do instead */
+    return mpmp__err(rc, "mpmp_process_create: only the main rank creates "
+                     "processes (this is rank %d); a task submits nested "
+                     "work through an executor ref (mpmp_executor_ref, "
+                     "mpmp_executor_attach)", mpmp__net.rank);
   if (rc < 0)
     return rc;
   if (out == NULL || (arg == NULL && arg_size > 0))
@@ -333,6 +342,56 @@ MPMP_API int mpmp_process_terminate(mpmp_process_t *p) {
     return 0; /* as in Python: nothing to stop */
   mpmp__term_hdr_t t = {.id = p->id};
   return mpmp__send(p->rank, MPMP__TAG_TERMINATE, &t, sizeof t, NULL, 0);
+}
+
+/* A sentinel's kind and check value: outside the shared objects' kinds
+ * (object.h), so no object call takes one for an object's handle. */
+#define SENTINEL_KIND 0x5e01u
+static uint32_t sentinel_tag(uint64_t id) {
+  return (uint32_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) ^ 0x5e5e5e5eu;
+}
+
+MPMP_API int mpmp_process_sentinel(const mpmp_process_t *p,
+                                   mpmp_ref_t *sentinel) {
+  CHECK_PROC(p, "mpmp_process_sentinel");
+  if (sentinel == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_process_sentinel: the output "
+                     "pointer is NULL");
+  if (p->state != P_STARTED)
+    return mpmp__err(MPMP_EPERM, "mpmp_process_sentinel: process '%s' was "
+                     "never started: a sentinel names a started process",
+                     p->name);
+  memset(sentinel, 0, sizeof *sentinel);
+  sentinel->off = p->id;
+  sentinel->gen = 1;
+  sentinel->kind = SENTINEL_KIND;
+  sentinel->tag = sentinel_tag(p->id);
+  return 0;
+}
+
+/* A waitable of mpmp_conn_wait (registered at setup: objects.h): 2 if
+ * `r` is no sentinel (not -1: that is MPMP_EPERM); else 1 if its process
+ * has ended, 0 while it runs, or an error (a process destroyed, a wait off
+ * the main rank, a damaged sentinel). */
+static int sentinel_ready(const mpmp_ref_t *r, const char *fn) {
+  if (r->kind != SENTINEL_KIND)
+    return 2;
+  if (r->tag != sentinel_tag(r->off) || r->gen != 1)
+    return mpmp__err(MPMP_EBADF, "%s: a damaged Process sentinel (copy the "
+                     "one mpmp_process_sentinel gave whole)", fn);
+  if (mpmp__net.rank != 0)
+    return mpmp__err(MPMP_EPERM, "%s: a Process sentinel can be waited on "
+                     "only on the main rank, where its Process is (this is "
+                     "rank %d)", fn, mpmp__net.rank);
+  mpmp__progress(); /* let a pending report in */
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp_process_t *p = table_find(r->off);
+  int rc = p == NULL ? MPMP_EBADF : atomic_load(&p->done) != 0;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (rc == MPMP_EBADF)
+    return mpmp__err(rc, "%s: the process of this sentinel was destroyed "
+                     "(mpmp_process_destroy)", fn);
+  return rc;
 }
 
 MPMP_API int mpmp_process_set_daemon(mpmp_process_t *p, int daemon) {

@@ -54,12 +54,30 @@ typedef struct mpmp__chunk_hdr {
   uint32_t redeal;   /* an item whose host died goes back to the main
                         rank, which deals it again, to another worker of
                         the pool (else it runs again here) */
-  uint32_t pad;
+  uint32_t var;      /* variable-size items and results (parallel/varmap.c):
+                        the items are count + 1 uint64 offsets into the
+                        bytes that follow them, always inline; in_size and
+                        out_size are 0, out_max bounds each result */
+  uint32_t max_tasks; /* the pool's maxtasksperchild: a host that ran this
+                         many chunks is replaced first; 0: never */
+  uint32_t shm;      /* zero-copy (chunktask.c): an mpmp__shm_ref_t follows
+                        instead of the items; the worker reads them and
+                        writes the results in place, and sends none back */
   double task_timeout; /* seconds an item may run in its host; 0: no limit */
   uint64_t in_size;  /* bytes per item */
   uint64_t out_size; /* bytes per result; 0: one result of up to out_max */
   uint64_t out_max;
 } mpmp__chunk_hdr_t;
+
+/* Where a zero-copy chunk's items and results lie: two SharedMemory
+ * blocks of the main rank's node, each named and told from a block made
+ * again under its name (gen: the node's name table's generation), and the
+ * byte offset of the job's item 0 and result 0 in them. */
+typedef struct mpmp__shm_ref {
+  char in_name[64], out_name[64]; /* MPMP_SHM_NAME_SIZE */
+  uint32_t in_gen, out_gen;
+  uint64_t in_off, out_off;
+} mpmp__shm_ref_t;
 
 /* MPMP__TAG_CHUNK_DONE: this header, data_len result bytes (apply: the one
  * variable-size result), then nfail records: mpmp__fail_rec_t followed by
@@ -72,6 +90,10 @@ typedef struct mpmp__chunk_done {
   uint64_t data_len;
 } mpmp__chunk_done_t;
 
+/* A variable-size chunk's results (mpmp__chunk_hdr_t.var) travel inline
+ * as the CHUNK_DONE's data: count uint64 result sizes, then the results'
+ * bytes one after another. */
+
 /* A fail record with code MPMP__RETRY_CODE + n: the item's host died in
  * its n-th run, and it has retries left; the message says how it died. */
 #define MPMP__RETRY_CODE 0x10000
@@ -82,5 +104,23 @@ typedef struct mpmp__fail_rec {
   int32_t code; /* MPMP_ETASK (mpmp_fail, a task's error), MPMP_ECRASHED,
                    MPMP_ETIMEDOUT (past task_timeout) */
 } mpmp__fail_rec_t;
+
+/* Nested submission (parallel/executor.c, worker.c). MPMP__TAG_NEST,
+ * worker -> main: kind SUBMIT (then the argument bytes: len), CANCEL,
+ * SECEDE, REJOIN. MPMP__TAG_NEST_REP, main -> worker: kind DONE (then
+ * msglen message bytes and len result bytes; code 0, MPMP_ECANCELED, or
+ * the failure's code), CANCEL (code: 1 when it was cancelled). */
+enum { MPMP__NEST_SUBMIT = 1, MPMP__NEST_CANCEL, MPMP__NEST_SECEDE,
+       MPMP__NEST_REJOIN, MPMP__NEST_DONE };
+typedef struct mpmp__nest_hdr {
+  uint64_t req;     /* the worker's future (its id on that worker) */
+  uint64_t token;   /* the executor (mpmp_executor_ref_t.token) */
+  int32_t kind;
+  int32_t task;     /* SUBMIT: the task id */
+  int32_t code;
+  int32_t rank;     /* DONE: where the sub-task ran (a failure's rank) */
+  uint32_t msglen, pad;
+  uint64_t len;
+} mpmp__nest_hdr_t;
 
 #endif /* MPMP_PROTO_H */

@@ -197,6 +197,7 @@ static void on_stop_signal(int sig) {
     raise(sig);
   } else {
     mpmp__ring_rank(mpmp__net.rank); /* a waiter looks now */
+    mpmp__trace_stop_signal(sig);    /* MPMP_TRACE: the kill may follow */
   }
   errno = saved;
 }

@@ -118,29 +118,57 @@ int mpmp__check_main(const char *fn);
 
 /* ---- tasks -------------------------------------------------------------- */
 
+/* A task's kind: called once per item (MPMP_TASK), or once per chunk of a
+ * map with its items and results (MPMP_CHUNK_TASK, parallel/chunktask.c;
+ * fn then holds an mpmp_chunk_fn). */
+enum { MPMP__TASK_ITEM = 0, MPMP__TASK_CHUNK = 1 };
+
 typedef struct mpmp__task_entry {
   mpmp_task_fn fn;
   const char *name;
   const char *file;
+  int kind;                /* MPMP__TASK_* */
 } mpmp__task_entry_t;
 
 /* Sort the table and check that all ranks agree (collective). */
 int mpmp__tasks_setup(MPI_Comm comm);
 void mpmp__tasks_fini(void);
-/* Task id of fn, or MPMP_ENOTASK with a message naming fn. */
+/* Task id of fn, or MPMP_ENOTASK with a message naming fn (also for a
+ * chunk task: every caller but a chunk map takes per-item tasks). */
 int mpmp__task_id(mpmp_task_fn fn);
+/* The same for a task of either kind (MPMP__TASK_*; a chunk task's fn is
+ * its mpmp_chunk_fn converted): MPMP_ENOTASK for one of the other kind or
+ * an unregistered function, saying which to use. */
+int mpmp__task_id_kind(mpmp_task_fn fn, int kind);
 const mpmp__task_entry_t *mpmp__task_get(int id);
 
 struct mpmp_ctx {
-  const void *arg;
-  size_t arg_size;
+  /* The head that task.h's inline mpmp_arg()/mpmp_out() read, under the
+   * names the library uses: same types, same order (checked below). */
+  union {
+    struct mpmp__ctx_head head;
+    struct {
+      const void *arg;
+      size_t arg_size;
+      void *slot;          /* map: the item's fixed-size result slot */
+      size_t out_size;
+    };
+  };
   void *out;
-  size_t out_size, out_max;
-  void *slot;              /* map: the item's fixed-size result slot */
+  size_t out_max;
   char *errmsg;            /* set by mpmp_fail */
   int stoppable;           /* the stop requests below apply to this task */
   uint64_t id;             /* its job or process id */
 };
+_Static_assert(offsetof(struct mpmp_ctx, arg) ==
+                   offsetof(struct mpmp__ctx_head, arg) &&
+               offsetof(struct mpmp_ctx, arg_size) ==
+                   offsetof(struct mpmp__ctx_head, arg_size) &&
+               offsetof(struct mpmp_ctx, slot) ==
+                   offsetof(struct mpmp__ctx_head, slot) &&
+               offsetof(struct mpmp_ctx, out_size) ==
+                   offsetof(struct mpmp__ctx_head, out_size),
+               "mpmp_ctx_t's head must match task.h's mpmp__ctx_head");
 void mpmp__ctx_fini(mpmp_ctx_t *ctx);
 /* mpmp_should_stop() without the call through the PLT: a map's worker
  * asks it after every item (x*x items: it was a sixth of their time). */
@@ -152,15 +180,28 @@ static inline int mpmp__stopped(const mpmp_ctx_t *ctx) {
                                           memory_order_relaxed));
 }
 
-/* MPMP_TRACE (trace.c). Record only when mpmp__rt.trace is set; one
- * thread at a time (a worker's service thread; the parallel layer's lock
- * on the main rank). */
+/*
+ * MPMP_TRACE (trace.c). Record only when mpmp__rt.trace is set. A worker
+ * records its chunks and process bodies (begin, then add at the end; one
+ * at a time), the main rank its jobs (job_begin at submission, add with
+ * MPMP__TRACE_JOB when ready). The file is written at init, every
+ * MPMP_TRACE_FLUSH_S seconds, at finalize, and on SIGTERM or SIGINT.
+ */
 enum { MPMP__TRACE_CHUNK, MPMP__TRACE_BODY, MPMP__TRACE_JOB };
-int mpmp__trace_init(void);   /* every rank, before the agent starts;
-                                 * the main rank opens the file */
+int mpmp__trace_init(void);   /* every rank (collective), before the
+                                 * layers' setup and the agent; the main
+                                 * rank opens the file */
 double mpmp__trace_clock(void);
+/* A chunk or body starts (the time); it ends with mpmp__trace_add. */
+double mpmp__trace_begin(int kind, int task, uint64_t first, uint32_t count,
+                         const char *label);
+/* A job was submitted (the time, its t0 for mpmp__trace_add). */
+double mpmp__trace_job_begin(int task, uint64_t id, uint32_t items);
 void mpmp__trace_add(int kind, int task, uint64_t first, uint32_t count,
                      const char *label, double t0, double t1);
+/* From a signal handler (async-signal-safe): `sig` came and stops the
+ * maps, without ending the process: write the file now. */
+void mpmp__trace_stop_signal(int sig);
 void mpmp__trace_send(void);  /* worker ranks, after the service loop */
 int mpmp__trace_write(void);  /* main rank, after SHUTDOWN went out */
 void mpmp__trace_fini(void);

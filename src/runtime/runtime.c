@@ -68,7 +68,7 @@ static int agree(int rc);
  * MPICH share one.
  */
 static int check_mpi_library(void) {
-  char lib[8193] = "";
+  char lib[MPI_MAX_LIBRARY_VERSION_STRING + 1] = "";
   int len = 0;
   if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS)
     return 0;
@@ -100,6 +100,53 @@ static int check_mpi_library(void) {
                    "MPI and run them with its mpirun", built, lib);
 }
 
+/* A program started by another MPI's launcher does not fail in MPI_Init:
+ * each process finds no launcher it knows and runs as a job of one rank
+ * (singleton init), so N copies of the program run side by side, each
+ * thinking it is alone. The launchers leave their rank count in the
+ * environment (Open MPI's mpirun OMPI_COMM_WORLD_SIZE; MPICH's Hydra, Intel
+ * MPI's and Slurm's PMI PMI_SIZE): a world of one rank where a launcher
+ * started more is that mistake. MPICH's MPI_Init under Open MPI's mpirun
+ * crashes (in UCX), so a build with another MPI than Open MPI looks at
+ * mpirun's variable before MPI_Init too. */
+static int check_launcher(int inited) {
+  int size = 1;
+  if (inited &&
+      (MPI_Comm_size(MPI_COMM_WORLD, &size) != MPI_SUCCESS || size != 1))
+    return 0;
+  static const struct { const char *var, *who; } launchers[] = {
+      {"OMPI_COMM_WORLD_SIZE", "Open MPI's mpirun"},
+      {"PMI_SIZE", "a PMI launcher (MPICH's mpiexec, Intel MPI, srun)"}};
+  for (size_t i = 0; i < sizeof launchers / sizeof *launchers; i++) {
+    const char *v = getenv(launchers[i].var);
+    long n = v != NULL ? strtol(v, NULL, 10) : 0;
+#if defined(OPEN_MPI)
+    if (!inited) /* Open MPI can run under a PMI launcher (srun): after */
+      continue;
+#else
+    if (!inited && i != 0) /* before MPI_Init: only Open MPI's own */
+      continue;
+#endif
+    if (n > 1) {
+      char lib[MPI_MAX_LIBRARY_VERSION_STRING + 1] = "";
+      int len = 0;
+      MPI_Get_library_version(lib, &len);
+      lib[sizeof lib - 1] = '\0';
+      lib[strcspn(lib, "\n,")] = '\0';
+      return mpmp__err(MPMP_EMPI, "mpmp_init(): %s started %ld ranks "
+                       "(%s=%s), but %s: this program runs with '%s', "
+                       "another MPI than the launcher's, so each rank would "
+                       "be a job of its own. Start it with its own MPI's "
+                       "launcher (scripts/run-mpi.sh picks it), or build it "
+                       "with the launcher's MPI", launchers[i].who, n,
+                       launchers[i].var, v, inited ? "MPI_COMM_WORLD has 1"
+                       : "MPI would start a job of 1 rank (or crash trying)",
+                       lib);
+    }
+  }
+  return 0;
+}
+
 static int start_mpi(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
   int inited = 0, finalized = 0, provided = 0;
@@ -107,6 +154,8 @@ static int start_mpi(int *argc, char ***argv) {
   if (rc < 0)
     return rc;
   MPI_Initialized(&inited);
+  if (!inited && (rc = check_launcher(0)) < 0)
+    return rc; /* an MPICH singleton under mpirun crashes in MPI_Init */
   MPI_Finalized(&finalized);
   if (finalized) /* any MPI call now would end the process */
     return mpmp__err(MPMP_EALREADY, "mpmp_init(): MPI was finalized in this "
@@ -124,7 +173,7 @@ static int start_mpi(int *argc, char ***argv) {
                      "MPI_THREAD_MULTIPLE: initialize MPI with "
                      "MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or let "
                      "mpmp_init() do it", provided);
-  return 0;
+  return check_launcher(1);
 }
 
 /* mpmp's communicators return errors to mpmp instead of ending the job
@@ -443,6 +492,24 @@ static void reset_run_state(void) {
   mpmp__net_reset();
 }
 
+/* After a failed mpmp_init(): 1 on the rank that reports the failure
+ * (the main rank, had init worked), 0 on the others; -1: no failure. The
+ * failure is most often the same on every rank (a setting, a mismatch
+ * agreed on by all), and mpmp_is_main() then lets one rank print it. */
+static int failed_main = -1;
+
+/* Whether this is the rank that reports a failed init: rank 0 of
+ * mpmp's communicator once it exists, else by the launcher's variables,
+ * else yes (better every rank than none). */
+static int reporter(void) {
+  if (mpmp__net.comm != MPI_COMM_NULL)
+    return mpmp__net.rank == 0;
+  const char *r = getenv("OMPI_COMM_WORLD_RANK");
+  if (r == NULL)
+    r = getenv("PMI_RANK");
+  return r == NULL || atoi(r) == 0;
+}
+
 /* mpmp_init's state change, under rt->life_lock (see mpmp_init). */
 static int start(int *argc, char ***argv) {
   mpmp__rt_t *rt = &mpmp__rt;
@@ -452,9 +519,12 @@ static int start(int *argc, char ***argv) {
     return mpmp__err(MPMP_EALREADY, "mpmp_init() after mpmp_finalize(): MPI "
                      "cannot be initialized twice in one process");
   reset_run_state();
+  failed_main = -1;
   int rc = start_mpi(argc, argv);
-  if (rc < 0)
+  if (rc < 0) {
+    failed_main = reporter();
     return rc;
+  }
   rc = agree(setup_runtime());
   if (rc == 0) { /* handlers first: the agent may receive at once */
     rc = mpmp__trace_init();
@@ -464,6 +534,7 @@ static int start(int *argc, char ***argv) {
     rc = agree(rc < 0 ? rc : mpmp__agent_start());
   }
   if (rc < 0) {
+    failed_main = reporter();
     teardown();
     return rc;
   }
@@ -530,6 +601,17 @@ int mpmp__runtime_init_comm(const mpmp__module_t *m, int n, MPI_Comm comm,
   return init_on(m, n, NULL, NULL, comm, root);
 }
 
+/* stdout written a line at a time. A buffer of our own: MPICH makes
+ * stdout unbuffered (a 1-byte buffer) in MPI_Init and MPI_Finalize, and
+ * glibc's setvbuf(..., NULL, _IOLBF, 0) keeps that byte, so each printf
+ * would go out in pieces that other ranks' output, forwarded by the
+ * launcher, cuts in two. */
+static void stdout_by_lines(void) {
+  static char buf[BUFSIZ];
+  fflush(stdout);
+  setvbuf(stdout, buf, _IOLBF, sizeof buf);
+}
+
 static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
                    MPI_Comm comm, int root) {
   mpmp__rt_t *rt = &mpmp__rt;
@@ -551,8 +633,7 @@ static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
    * exits: lines as on a terminal instead, so the ranks' output
    * interleaves in time, as Python's processes' prints do. A program that
    * prints a great deal may setvbuf() again after init. */
-  fflush(stdout);
-  setvbuf(stdout, NULL, _IOLBF, 0);
+  stdout_by_lines();
   report_at_init();
   if (mpmp__net.rank == 0)
     return MPMP_MAIN;
@@ -562,6 +643,7 @@ static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
   atomic_store(&rt->state, MPMP__FINALIZED);
   teardown();
   pthread_mutex_unlock(&rt->life_lock);
+  stdout_by_lines(); /* MPICH's MPI_Finalize makes it unbuffered again */
   return MPMP_WORKER_DONE;
 }
 
@@ -677,10 +759,16 @@ MPMP_API int mpmp_initialized(void) {
 MPMP__GETTER(mpmp_rank, mpmp__net.rank)
 MPMP__GETTER(mpmp_world_size, mpmp__net.size)
 MPMP__GETTER(mpmp_worker_count, mpmp__net.size - 1)
-MPMP__GETTER(mpmp_is_main, mpmp__net.rank == 0)
 MPMP__GETTER(mpmp_node_count, mpmp__net.nnodes)
 MPMP__GETTER(mpmp_node_id, mpmp__net.node)
 #undef MPMP__GETTER
+
+MPMP_API int mpmp_is_main(void) {
+  if (!mpmp_initialized() && failed_main >= 0)
+    return failed_main; /* after a failed init: the rank that says so */
+  int rc = mpmp__check_init("mpmp_is_main");
+  return rc < 0 ? rc : mpmp__net.rank == 0;
+}
 
 MPMP_API const char *mpmp_node_name(void) {
   if (!mpmp_initialized())

@@ -14,8 +14,8 @@
 
 #include "rt.h"
 
-MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
-                                 const char *file) {
+static void add_task(mpmp_task_fn fn, const char *name, const char *file,
+                     int kind) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (fn == NULL || name == NULL)
     return;
@@ -30,7 +30,24 @@ MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
     rt->tasks = t;
     rt->tasks_cap = cap;
   }
-  rt->tasks[rt->ntasks++] = (mpmp__task_entry_t){fn, name, file ? file : ""};
+  rt->tasks[rt->ntasks++] =
+      (mpmp__task_entry_t){fn, name, file ? file : "", kind};
+}
+
+MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
+                                 const char *file) {
+  add_task(fn, name, file, MPMP__TASK_ITEM);
+}
+
+/* A chunk task shares the table (and so its ids, its order and the check
+ * that all ranks agree) with the per-item tasks; its kind tells them apart
+ * wherever a task is looked up, so that neither is ever called as the
+ * other. */
+MPMP_API void mpmp_chunk_task_register(mpmp_chunk_fn fn, const char *name,
+                                       const char *file) {
+  mpmp_task_fn as_task;
+  memcpy(&as_task, &fn, sizeof as_task); /* stored, never called as one */
+  add_task(as_task, name, file, MPMP__TASK_CHUNK);
 }
 
 static int cmp_name(const void *a, const void *b) {
@@ -46,17 +63,19 @@ static int cmp_fn(const void *a, const void *b) {
   return (p > q) - (p < q);
 }
 
-/* "name\n" for every task, in id order: what ranks compare. */
+/* "name\n" for every task, in id order ("name*\n" for a chunk task):
+ * what ranks compare. */
 static char *names_blob(int *len) {
   size_t n = 1;
   for (int i = 0; i < mpmp__rt.ntasks; i++)
-    n += strlen(mpmp__rt.tasks[i].name) + 1;
+    n += strlen(mpmp__rt.tasks[i].name) + 2;
   char *blob = mpmp__malloc(n), *p = blob;
   if (blob == NULL)
     return NULL;
   *blob = '\0'; /* no tasks: the empty string */
   for (int i = 0; i < mpmp__rt.ntasks; i++)
-    p += sprintf(p, "%s\n", mpmp__rt.tasks[i].name);
+    p += sprintf(p, "%s%s\n", mpmp__rt.tasks[i].name,
+                 mpmp__rt.tasks[i].kind == MPMP__TASK_CHUNK ? "*" : "");
   *len = (int)(p - blob) + 1;
   return blob;
 }
@@ -153,12 +172,8 @@ static const mpmp__task_entry_t *find_fn(mpmp_task_fn fn) {
   return NULL;
 }
 
-int mpmp__task_id(mpmp_task_fn fn) {
-  if (fn == NULL)
-    return mpmp__err(MPMP_EINVAL, "the task function is NULL");
-  const mpmp__task_entry_t *e = find_fn(fn);
-  if (e != NULL)
-    return (int)(e - mpmp__rt.tasks);
+/* fn is not a registered task (of either kind): say how to register it. */
+static int not_a_task(mpmp_task_fn fn, const char *macro) {
   Dl_info info;
   const char *sym = NULL;
   /* ISO C forbids converting a function pointer to void *; POSIX needs it. */
@@ -168,8 +183,34 @@ int mpmp__task_id(mpmp_task_fn fn) {
     sym = info.dli_sname;
   return mpmp__err(MPMP_ENOTASK,
                    "function %p (%s) is not a registered task: add "
-                   "MPMP_TASK(%s); at file scope after its definition",
-                   addr, sym ? sym : "symbol unknown", sym ? sym : "fn");
+                   "%s(%s); at file scope after its definition",
+                   addr, sym ? sym : "symbol unknown", macro,
+                   sym ? sym : "fn");
+}
+
+int mpmp__task_id_kind(mpmp_task_fn fn, int kind) {
+  int chunk = kind == MPMP__TASK_CHUNK;
+  if (fn == NULL)
+    return mpmp__err(MPMP_EINVAL, "the %stask function is NULL",
+                     chunk ? "chunk " : "");
+  const mpmp__task_entry_t *e = find_fn(fn);
+  if (e != NULL && e->kind != kind && e->kind == MPMP__TASK_CHUNK)
+    return mpmp__err(MPMP_ENOTASK, "'%s' is a chunk task (MPMP_CHUNK_TASK), "
+                     "called once per chunk: run it with "
+                     "mpmp_pool_map_chunks() or mpmp_pool_map_shm(); this "
+                     "call takes a per-item task (MPMP_TASK)", e->name);
+  if (e != NULL && e->kind != kind)
+    return mpmp__err(MPMP_ENOTASK, "'%s' is a per-item task (MPMP_TASK): a "
+                     "chunk map calls an mpmp_chunk_fn registered with "
+                     "MPMP_CHUNK_TASK (run this one with mpmp_pool_map())",
+                     e->name);
+  if (e != NULL)
+    return (int)(e - mpmp__rt.tasks);
+  return not_a_task(fn, chunk ? "MPMP_CHUNK_TASK" : "MPMP_TASK");
+}
+
+int mpmp__task_id(mpmp_task_fn fn) {
+  return mpmp__task_id_kind(fn, MPMP__TASK_ITEM);
 }
 
 const mpmp__task_entry_t *mpmp__task_get(int id) {
@@ -190,7 +231,9 @@ MPMP_API const char *mpmp_task_name(mpmp_task_fn fn) {
 
 /* ---- the task context -------------------------------------------------- */
 
-MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size) {
+/* (The names in parentheses: task.h makes mpmp_arg and mpmp_out macros for
+ * their inline fast paths, which call these for everything else.) */
+MPMP_API const void *(mpmp_arg)(const mpmp_ctx_t *ctx, size_t *size) {
   if (size != NULL)
     *size = ctx ? ctx->arg_size : 0;
   return ctx ? ctx->arg : NULL;
@@ -202,7 +245,7 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size) {
  * without checking it, and a crashed worker would lose far more than the
  * one item.
  */
-MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size) {
+MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
   if (ctx == NULL)
     return NULL;
   if (ctx->slot != NULL) { /* map: every result has the same size */

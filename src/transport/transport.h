@@ -83,6 +83,9 @@ enum {
   MPMP__TAG_MGR_REQ,      /* any -> a Manager's server rank (manager.c) */
   MPMP__TAG_MGR_REP,      /* its answer */
   MPMP__TAG_TRACE,        /* worker -> main at the end: its MPMP_TRACE records */
+  MPMP__TAG_NEST,         /* worker -> main: a task's nested submission
+                             (parallel/proto.h) */
+  MPMP__TAG_NEST_REP,     /* main -> worker: its answer */
   MPMP__TAG_MAX
 };
 

@@ -123,14 +123,22 @@ pc_prefix="$(pkg-config --variable=prefix mpmp)"
 [[ "$(realpath "$pc_prefix")" == "$(realpath "$prefix")" ]] ||
   mpmp_die "pkg-config says prefix=$pc_prefix, not the moved $prefix"
 
+# The outside projects use the MPI mpmp was built with (an MPICH build on a
+# machine whose default MPI is Open MPI, say): its compiler wrappers.
+mpicc="$(sed -n 's/^MPI_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")"
+[[ -n "$mpicc" && -x "$mpicc" ]] || mpicc="$(command -v mpicc)"
+mpicxx="${mpicc%/*}/$(basename "$mpicc" | sed 's/mpicc/mpicxx/')"
+[[ -x "$mpicxx" ]] || mpicxx="$(command -v mpicxx)"
+mpi_args=(-DMPI_C_COMPILER="$mpicc" -DMPI_CXX_COMPILER="$mpicxx")
+
 step "find_package(mpmp), C: configure and build $here"
-cmake -S "$here" -B "$tmp/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 ||
+cmake -S "$here" -B "$tmp/cmake" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mpi_args[@]}" >"$tmp/cmake.log" 2>&1 ||
   { cat "$tmp/cmake.log"; mpmp_die "configuring the outside project failed"; }
 cmake --build "$tmp/cmake" --parallel "$(mpmp_nproc)" ||
   mpmp_die "building the outside project with CMake failed"
 
 step "find_package(mpmp), C++ only: configure and build $here/cxx"
-cmake -S "$here/cxx" -B "$tmp/cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cxx.log" 2>&1 ||
+cmake -S "$here/cxx" -B "$tmp/cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mpi_args[@]}" >"$tmp/cxx.log" 2>&1 ||
   { cat "$tmp/cxx.log"; mpmp_die "configuring the C++-only outside project failed"; }
 cmake --build "$tmp/cxx" --parallel "$(mpmp_nproc)" ||
   mpmp_die "building the C++-only outside project failed"
@@ -149,7 +157,7 @@ mkdir -p "$other"
 cp -r "$cfgdir/." "$other/"
 sed -i 's/set(mpmp_MPI_FLAVOUR "[^"]*")/set(mpmp_MPI_FLAVOUR "Open MPI 99")/' \
   "$other/mpmpConfig.cmake"
-if cmake -S "$here" -B "$tmp/cmake-other" -Dmpmp_DIR="$other" \
+if cmake -S "$here" -B "$tmp/cmake-other" -Dmpmp_DIR="$other" "${mpi_args[@]}" \
   >"$tmp/other.log" 2>&1; then
   mpmp_die "find_package accepted an mpmp built with another MPI"
 fi
@@ -166,7 +174,7 @@ make --no-print-directory -f "$here/Makefile" O="$tmp" all ||
 step "mpicc app.c \$(pkg-config --cflags --libs mpmp)"
 cp "$src/apps/examples/first_program.c" "$tmp/app.c"
 # shellcheck disable=SC2046 # the flags are words, as in the README
-(cd "$tmp" && mpicc app.c $(pkg-config --cflags --libs mpmp)) ||
+(cd "$tmp" && "$mpicc" app.c $(pkg-config --cflags --libs mpmp)) ||
   mpmp_die "the README's line 'mpicc app.c \$(pkg-config --cflags --libs mpmp)' failed"
 
 # Each program must use the installed library, not the build tree's, and

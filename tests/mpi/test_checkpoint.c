@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint_common.h"
 #include "mpitest.h"
 
 typedef struct {
@@ -53,7 +54,6 @@ MPMP_TASK(slow_square);
 
 static mpmp_value_t runs;
 static item_t items[N];
-static char root[64];
 
 static int64_t runs_now(void) {
   int64_t v = -1;
@@ -64,58 +64,6 @@ static int64_t runs_now(void) {
 static void fill(int64_t seed) {
   for (int i = 0; i < N; i++)
     items[i] = (item_t){runs, 3 * i + seed};
-}
-
-/* A fresh directory under root. */
-static const char *new_dir(void) {
-  static int k;
-  static char dirs[32][128];
-  char *d = dirs[k++ % 32];
-  snprintf(d, 128, "%s/d%d", root, k);
-  assert_int_equal(mkdir(d, 0755), 0);
-  return d;
-}
-
-/* The one journal in dir. */
-static void only_journal(const char *dir, char *path, size_t n) {
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  int found = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (strncmp(e->d_name, "map-", 4) == 0) {
-      snprintf(path, n, "%.120s/%.120s", dir, e->d_name);
-      found++;
-    }
-  closedir(d);
-  if (found != 1)
-    fail_msg("%d journals in %s, expected 1", found, dir);
-}
-
-/* Move dir's journal to a new directory, as the next map's: returns that
- * directory. */
-static const char *carry(const char *dir) {
-  char from[256], to[256];
-  only_journal(dir, from, sizeof from);
-  unsigned k = (unsigned)atoi(strrchr(from, '-') + 1);
-  const char *next = new_dir();
-  snprintf(to, sizeof to, "%s/map-%04u.mpmpj", next, k + 1);
-  assert_int_equal(rename(from, to), 0);
-  return next;
-}
-
-static off_t file_size(const char *dir) {
-  char p[256];
-  struct stat st;
-  only_journal(dir, p, sizeof p);
-  assert_int_equal(stat(p, &st), 0);
-  return st.st_size;
-}
-
-static void cut_journal(const char *dir, off_t size) {
-  char p[256];
-  only_journal(dir, p, sizeof p);
-  assert_int_equal(truncate(p, size), 0);
 }
 
 static mpmp_pool_t *pool_in(const char *dir) {
@@ -231,17 +179,6 @@ static void map_reruns_a_damaged_record(void **state) {
   same_results(&ref, &got);
   IN((double)got.resumed, 1, N - 1);
   EQ(runs_now() - before, (int64_t)(N - got.resumed));
-}
-
-/* A copy of the journal at `from` in a new directory, as the journal of
- * the map number `k` of this process: returns the directory. */
-static const char *place(const char *from, unsigned k) {
-  const char *dir = new_dir();
-  char to[256], cmd[700];
-  snprintf(to, sizeof to, "%s/map-%04u.mpmpj", dir, k);
-  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
-  assert_int_equal(system(cmd), 0);
-  return dir;
 }
 
 /* Another input, task, count or size: a clear error, never its results. */

@@ -59,6 +59,8 @@ static void fuzz_process_null(void **state) {
   FZ_ERR(MPMP_EINVAL, mpmp_active_children(NULL, 1));
   FZ_ERR(MPMP_EINVAL, mpmp_active_children(NULL, -1));
   FZ_ERR(MPMP_EINVAL, mpmp_current_process(NULL));
+  mpmp_ref_t sentinel;
+  FZ_ERR(MPMP_EINVAL, mpmp_process_sentinel(NULL, &sentinel));
   FZ_DONE();
 }
 
@@ -103,8 +105,15 @@ static void fuzz_process_states(void **state) {
   FZ_EQ(0, mpmp_process_set_daemon(p, 7));
   FZ_EQ(1, mpmp_process_daemon(p));
   FZ_EQ(0, mpmp_process_set_daemon(p, 0));
+  mpmp_ref_t sentinel;
+  int ready = -1;
+  FZ_ERR(MPMP_EPERM, mpmp_process_sentinel(p, &sentinel));
+  FZ_ERR(MPMP_EINVAL, mpmp_process_sentinel(p, NULL));
   /* running */
   FZ_EQ(0, mpmp_process_start(p));
+  FZ_EQ(0, mpmp_process_sentinel(p, &sentinel));
+  FZ_TIMEOUT(mpmp_conn_wait(&sentinel, 1, 0, &ready));
+  FZ_ERR(MPMP_EINVAL, mpmp_conn_wait(&sentinel, 1, NAN, &ready));
   FZ_ERR(MPMP_EPERM, mpmp_process_start(p));
   FZ_ERR(MPMP_EPERM, mpmp_process_set_daemon(p, 1));
   FZ_ERR(MPMP_EPERM, mpmp_process_destroy(p));
@@ -127,7 +136,12 @@ static void fuzz_process_states(void **state) {
   FZ_EQ(0, mpmp_process_terminate(p));
   FZ_EQ(0, mpmp_process_is_alive(p));
   FZ_ERR(MPMP_EPERM, mpmp_process_set_daemon(p, 1));
+  FZ_EQ(1, mpmp_conn_wait(&sentinel, 1, 0, &ready));
+  FZ_TRUE(ready == 0, "the ended process's sentinel: ready[0] = %d", ready);
   FZ_EQ(0, mpmp_process_destroy(p));
+  FZ_ERR(MPMP_EBADF, mpmp_conn_wait(&sentinel, 1, 0, &ready));
+  sentinel.tag ^= 1u; /* damaged */
+  FZ_ERR(MPMP_EBADF, mpmp_conn_wait(&sentinel, 1, 0, &ready));
   FZ_DONE();
 }
 
@@ -189,8 +203,40 @@ static void fuzz_executor_args(void **state) {
   FZ_ERR(MPMP_EINVAL, mpmp_executor_map(NULL, fz_square, in, 4, 8, out, 8, 0, 5));
   FZ_ERR(MPMP_EINVAL, mpmp_executor_map_stream(NULL, fz_square, NULL, NULL, 8,
                                                8, 0, 0, &it));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_starmap(NULL, fz_square, in, 4, 8, out,
+                                            8, 0, 5));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_unordered(NULL, fz_square, NULL, NULL,
+                                                  8, 8, 0, 0, &it));
+  const size_t off[3] = {0, 8, 16};
+  mpmp_varbuf_t vb = {0};
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_var(NULL, fz_square, in, off, 2, 0,
+                                            5, &vb));
   FZ_ERR(MPMP_EINVAL, mpmp_executor_shutdown(NULL, 1, 0));
   ex = ex_new(0);
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_starmap(ex, fz_square, NULL, 4, 8, out,
+                                            8, 0, 5));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_starmap(ex, fz_square, in, 4, 8, out, 8,
+                                            0, NAN));
+  for (size_t k = 0; k < FZ_NHUGE; k++)
+    FZ_ERR(MPMP_EINVAL, mpmp_executor_starmap(ex, fz_square, in, fz_huge[k],
+                                              8, out, 8, 0, 5));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_unordered(ex, fz_square, NULL, NULL,
+                                                  8, 8, 0, 0, &it));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_var(ex, fz_square, in, off, 2, 0,
+                                            NAN, &vb));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_var(ex, fz_square, in, off, 2, 0, 5,
+                                            NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_var(ex, fz_square, in, NULL, 2, 0, 5,
+                                            &vb));
+  FZ_ERR(MPMP_EINVAL, mpmp_executor_map_var(ex, fz_square, in, off,
+                                            SIZE_MAX, 0, 5, &vb));
+  FZ_EQ(0, mpmp_executor_map_var(ex, fz_square, in, off, 2, 0, 30, &vb));
+  FZ_TRUE(vb.n == 2 && vb.off[2] == 16 &&
+          ((const int64_t *)(const void *)vb.data)[1] == 4,
+          "map_var of squares gave %zu results", vb.n);
+  mpmp_varbuf_free(&vb);
+  FZ_EQ(0, mpmp_executor_starmap(ex, fz_square, in, 4, 8, out, 8, 0, 30));
+  FZ_TRUE(out[3] == 16, "starmap gave %lld", (long long)out[3]);
   FZ_ERR(MPMP_EINVAL, mpmp_executor_submit(ex, NULL, &x, 8, &f));
   FZ_ERR(MPMP_ENOTASK, mpmp_executor_submit(ex, fz_not_a_task, &x, 8, &f));
   FZ_ERR(MPMP_EINVAL, mpmp_executor_submit(ex, fz_square, NULL, 8, &f));
@@ -448,6 +494,15 @@ static void fuzz_executor_after_shutdown_wait(void **state) {
   FZ_ERR(MPMP_EPERM, mpmp_executor_map(ex, fz_square, in, 2, 8, out, 8, 0, 5));
   FZ_ERR(MPMP_EPERM, mpmp_executor_map_stream(ex, fz_square, NULL, NULL, 8, 8,
                                               0, 0, &it));
+  FZ_ERR(MPMP_EPERM, mpmp_executor_starmap(ex, fz_square, in, 2, 8, out, 8, 0,
+                                           5));
+  FZ_ERR2(MPMP_EPERM, MPMP_EINVAL,
+          mpmp_executor_map_unordered(ex, fz_square, NULL, NULL, 8, 8, 0, 0,
+                                      &it));
+  const size_t off[3] = {0, 8, 16};
+  mpmp_varbuf_t vb = {0};
+  FZ_ERR(MPMP_EPERM, mpmp_executor_map_var(ex, fz_square, in, off, 2, 0, 5,
+                                           &vb));
   FZ_CALL(mpmp_executor_shutdown(ex, 1, 0), rc);
   FZ_TRUE(rc == 0 || rc == MPMP_EPERM, "a second shutdown: %s",
           mpmp_err_name((int)rc));

@@ -72,6 +72,16 @@ MOP(dict_create, mpmp_manager_t, mpmp_dict_create(h, &d))
 MOP(list_create, mpmp_manager_t, mpmp_list_create(h, &(mpmp_list_t){r_}))
 MOP(namespace_create, mpmp_manager_t,
     mpmp_namespace_create(h, &(mpmp_namespace_t){r_}))
+MOP(manager_queue, mpmp_manager_t,
+    mpmp_manager_queue(h, &(mpmp_queue_t){{0}}, 4, 8))
+MOP(manager_joinable_queue, mpmp_manager_t,
+    mpmp_manager_joinable_queue(h, &(mpmp_queue_t){{0}}, 0, 8))
+MOP(manager_lock, mpmp_manager_t, mpmp_manager_lock(h, &(mpmp_lock_t){{0}}))
+MOP(manager_rlock, mpmp_manager_t, mpmp_manager_rlock(h, &(mpmp_lock_t){{0}}))
+MOP(manager_event, mpmp_manager_t,
+    mpmp_manager_event(h, &(mpmp_event_t){{0}}))
+MOP(manager_value, mpmp_manager_t,
+    mpmp_manager_value(h, &(mpmp_value_t){{0}}, MPMP_INT64, NULL, 1))
 MOP(dict_free, mpmp_dict_t, mpmp_dict_free(h))
 MOP(dict_set, mpmp_dict_t, mpmp_dict_set(h, "k", "v", 1))
 MOP(dict_get, mpmp_dict_t, mpmp_dict_get(h, "k", buf, sizeof buf, &n))
@@ -87,6 +97,12 @@ MOP(dict_update, mpmp_dict_t, mpmp_dict_update(h, 1, &k, &v, &one))
 MOP(dict_clear, mpmp_dict_t, mpmp_dict_clear(h))
 MOP(dict_pop, mpmp_dict_t, mpmp_dict_pop(h, "k", buf, sizeof buf, &n))
 MOP(dict_pop_alloc, mpmp_dict_t, mpmp_dict_pop_alloc(h, "k", &p, &n))
+MOP(dict_pop_or, mpmp_dict_t,
+    mpmp_dict_pop_or(h, "k", buf, sizeof buf, &n, "d", 1))
+MOP(dict_popitem, mpmp_dict_t, mpmp_dict_popitem(h, &it))
+MOP(dict_setdefault, mpmp_dict_t,
+    mpmp_dict_setdefault(h, "k", "d", 1, buf, sizeof buf, &n))
+MOP(dict_values, mpmp_dict_t, mpmp_dict_values(h, &it))
 MOP(list_free, mpmp_list_t, mpmp_list_free(h))
 MOP(list_append, mpmp_list_t, mpmp_list_append(h, "v", 1))
 MOP(list_extend, mpmp_list_t, mpmp_list_extend(h, 1, &v, &one))
@@ -98,6 +114,15 @@ MOP(list_pop, mpmp_list_t, mpmp_list_pop(h, -1, buf, sizeof buf, &n))
 MOP(list_pop_alloc, mpmp_list_t, mpmp_list_pop_alloc(h, -1, &p, &n))
 MOP(list_len, mpmp_list_t, mpmp_list_len(h, &n))
 MOP(list_slice, mpmp_list_t, mpmp_list_slice(h, 0, MPMP_LIST_END, &it))
+MOP(list_del, mpmp_list_t, mpmp_list_del(h, -1))
+MOP(list_contains, mpmp_list_t, mpmp_list_contains(h, "a", 1))
+MOP(list_count, mpmp_list_t, mpmp_list_count(h, "a", 1, &n))
+MOP(list_index, mpmp_list_t,
+    mpmp_list_index(h, "a", 1, 0, MPMP_LIST_END, &n))
+MOP(list_remove, mpmp_list_t, mpmp_list_remove(h, "a", 1))
+MOP(list_reverse, mpmp_list_t, mpmp_list_reverse(h))
+MOP(list_clear, mpmp_list_t, mpmp_list_clear(h))
+MOP(list_sort, mpmp_list_t, mpmp_list_sort(h, MPMP_SORT_BYTES))
 MOP(namespace_free, mpmp_namespace_t, mpmp_namespace_free(h))
 MOP(namespace_set, mpmp_namespace_t, mpmp_namespace_set(h, "x", "v", 1))
 MOP(namespace_get, mpmp_namespace_t,
@@ -121,15 +146,21 @@ typedef struct mop {
 static const mop_t mops[] = {
     E(manager_shutdown, MM), E(manager_rank, MM), E(manager_alive, MM),
     E(dict_create, MM), E(list_create, MM), E(namespace_create, MM),
+    E(manager_queue, MM), E(manager_joinable_queue, MM), E(manager_lock, MM),
+    E(manager_rlock, MM), E(manager_event, MM), E(manager_value, MM),
     E(dict_free, MD), E(dict_set, MD), E(dict_get, MD), E(dict_get_or, MD),
     E(dict_get_alloc, MD), E(dict_size, MD), E(dict_del, MD),
     E(dict_contains, MD), E(dict_len, MD), E(dict_keys, MD),
     E(dict_items, MD), E(dict_update, MD), E(dict_clear, MD),
-    E(dict_pop, MD), E(dict_pop_alloc, MD),
+    E(dict_pop, MD), E(dict_pop_alloc, MD), E(dict_pop_or, MD),
+    E(dict_popitem, MD), E(dict_setdefault, MD), E(dict_values, MD),
     E(list_free, ML), E(list_append, ML), E(list_extend, ML),
     E(list_get, ML), E(list_get_alloc, ML), E(list_set, ML),
     E(list_insert, ML), E(list_pop, ML), E(list_pop_alloc, ML),
-    E(list_len, ML), E(list_slice, ML),
+    E(list_len, ML), E(list_slice, ML), E(list_del, ML),
+    E(list_contains, ML), E(list_count, ML), E(list_index, ML),
+    E(list_remove, ML), E(list_reverse, ML), E(list_clear, ML),
+    E(list_sort, ML),
     E(namespace_free, MN), E(namespace_set, MN), E(namespace_get, MN),
     E(namespace_get_alloc, MN), E(namespace_del, MN), E(namespace_has, MN),
 };
@@ -246,6 +277,30 @@ static void dict_args(const mobjs_t *o) {
   FZ_ERR(MPMP_EINVAL, mpmp_dict_pop_alloc(o->d, "k", NULL, &n));
   FZ_ERR(MPMP_EINVAL, mpmp_dict_pop_alloc(o->d, "missing", &p, &n));
   free(p);
+  /* pop(key, default), popitem, setdefault, values */
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_pop_or(o->d, NULL, buf, 8, &n, "d", 1));
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_pop_or(o->d, "missing", buf, 8, &n, NULL, 1));
+  FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_pop_or(o->d, "missing", small, 2, &n,
+                                         "dflt", 4));
+  FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_pop_or(o->d, "k", small, 2, &n, "d", 1));
+  FZ_EQ(0, mpmp_dict_pop_or(o->d, "missing", buf, 8, &n, "d", 1));
+  FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_pop_or(o->d, long_key, buf, 8, &n, "d", 1));
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_popitem(o->d, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_setdefault(o->d, NULL, "d", 1, buf, 8, &n));
+  FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_setdefault(o->d, long_key, "d", 1, buf, 8,
+                                             &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_setdefault(o->d, "n", NULL, 1, buf, 8, &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_setdefault(o->d, "n", "d", 1, NULL, 8, &n));
+  for (size_t k = 0; k < FZ_NHUGE; k++)
+    FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_setdefault(o->d, "n", buf, fz_huge[k],
+                                               NULL, 0, &n));
+  FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_setdefault(o->d, "k", "d", 1, small,
+                                             sizeof small, &n));
+  FZ_TRUE(n == 5, "setdefault's EMSGSIZE told %zu bytes, not 5", n);
+  FZ_ERR(MPMP_EMSGSIZE, mpmp_dict_setdefault(o->d, "n", "dflt", 4, small,
+                                             sizeof small, &n));
+  FZ_EQ(0, mpmp_dict_contains(o->d, "n")); /* nothing was set */
+  FZ_ERR(MPMP_EINVAL, mpmp_dict_values(o->d, NULL));
   (void)it;
 }
 
@@ -276,9 +331,47 @@ static void list_args(const mobjs_t *o) {
     FZ_ERR(MPMP_EINVAL, mpmp_list_set(o->l, i, "v", 1));
     FZ_ERR(MPMP_EINVAL, mpmp_list_pop(o->l, i, buf, sizeof buf, &n));
     FZ_ERR(MPMP_EINVAL, mpmp_list_pop_alloc(o->l, i, &p, &n));
-    if (i != 2) /* insert may go at the end */
-      FZ_ERR(MPMP_EINVAL, mpmp_list_insert(o->l, i, "v", 1));
+    FZ_ERR(MPMP_EINVAL, mpmp_list_del(o->l, i));
   }
+  /* insert clamps every index, as Python's: put in, find, take out */
+  for (size_t k = 0; k < sizeof bad_index / sizeof bad_index[0]; k++) {
+    int64_t i = bad_index[k];
+    FZ_EQ(0, mpmp_list_insert(o->l, i, "ins", 3));
+    size_t at = 99;
+    FZ_EQ(0, mpmp_list_index(o->l, "ins", 3, 0, MPMP_LIST_END, &at));
+    FZ_TRUE(at == (i < 0 ? 0u : 2u), "insert(%lld) put it at %zu",
+            (long long)i, at);
+    FZ_EQ(0, mpmp_list_remove(o->l, "ins", 3));
+  }
+  /* the value searches and sort: NULL, huge, absent, bad orders */
+  FZ_ERR(MPMP_EINVAL, mpmp_list_contains(o->l, NULL, 1));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_count(o->l, NULL, 1, &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_count(o->l, "a", 1, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_index(o->l, NULL, 1, 0, 2, &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_index(o->l, "a", 1, 0, 2, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_remove(o->l, NULL, 1));
+  for (size_t k = 0; k < FZ_NHUGE; k++) {
+    FZ_ERR(MPMP_EMSGSIZE, mpmp_list_contains(o->l, buf, fz_huge[k]));
+    FZ_ERR(MPMP_EMSGSIZE, mpmp_list_count(o->l, buf, fz_huge[k], &n));
+    FZ_ERR(MPMP_EMSGSIZE, mpmp_list_index(o->l, buf, fz_huge[k], 0, 2, &n));
+    FZ_ERR(MPMP_EMSGSIZE, mpmp_list_remove(o->l, buf, fz_huge[k]));
+  }
+  FZ_ERR(MPMP_EINVAL, mpmp_list_remove(o->l, "zz", 2));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_index(o->l, "zz", 2, 0, MPMP_LIST_END, &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_index(o->l, "bb", 2, 0, 1, &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_list_index(o->l, "a", 1, INT64_MAX, INT64_MIN,
+                                      &n));
+  FZ_EQ(0, mpmp_list_index(o->l, "bb", 2, INT64_MIN, INT64_MAX, &n));
+  FZ_TRUE(n == 1, "index('bb') is %zu, not 1", n);
+  FZ_EQ(0, mpmp_list_contains(o->l, "b", 1));
+  FZ_EQ(0, mpmp_list_count(o->l, "zz", 2, &n));
+  FZ_TRUE(n == 0, "count('zz') is %zu", n);
+  const int orders[] = {-1, 4, INT32_MAX, INT32_MIN, MPMP_SORT_REVERSE + 9,
+                        MPMP_SORT_I64, MPMP_SORT_U64, MPMP_SORT_F64,
+                        MPMP_SORT_F64 | MPMP_SORT_REVERSE};
+  for (size_t k = 0; k < sizeof orders / sizeof orders[0]; k++)
+    FZ_ERR(MPMP_EINVAL, mpmp_list_sort(o->l, orders[k])); /* items: 1, 2 B */
+  FZ_EQ(0, mpmp_list_sort(o->l, MPMP_SORT_BYTES)); /* a, bb: in order */
   FZ_ERR(MPMP_EINVAL, mpmp_list_get(o->l, 0, NULL, 8, &n));
   FZ_ERR(MPMP_EMSGSIZE, mpmp_list_get(o->l, 1, small, sizeof small, &n));
   FZ_TRUE(n == 2, "EMSGSIZE told %zu bytes, not 2", n);
@@ -323,10 +416,58 @@ static void namespace_args(const mobjs_t *o) {
   (void)ns;
 }
 
+/* manager.Queue() & co.: NULL outputs and the plain creates' refusals;
+ * one of each made, used and freed early (the shutdown skips it). */
+static void owned_args(const mobjs_t *o) {
+  mpmp_queue_t q = {{0}};
+  mpmp_lock_t l = {{0}};
+  mpmp_event_t e = {{0}};
+  mpmp_value_t v = {{0}};
+  int64_t x = 5, y = 0;
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_queue(o->m, NULL, 4, 8));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_joinable_queue(o->m, NULL, 4, 8));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_lock(o->m, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_rlock(o->m, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_event(o->m, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_value(o->m, NULL, MPMP_INT64, &x, 0));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_queue(o->m, &q, 4, 0));
+  for (size_t k = 0; k < FZ_NHUGE; k++) {
+    FZ_ERR2(MPMP_EINVAL, MPMP_ENOSPC,
+            mpmp_manager_queue(o->m, &q, fz_huge[k], 8));
+    FZ_ERR2(MPMP_EINVAL, MPMP_ENOSPC,
+            mpmp_manager_queue(o->m, &q, 4, fz_huge[k]));
+  }
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_value(o->m, &v, (mpmp_type_t)-1, &x, 0));
+  FZ_ERR(MPMP_EINVAL, mpmp_manager_value(o->m, &v, (mpmp_type_t)9999, &x, 0));
+  FZ_TRUE(v.ref.gen == 0, "a refused Value's handle was not zeroed");
+  if (mpmp_manager_queue(o->m, &q, 4, 8) == 0) {
+    FZ_EQ(0, mpmp_queue_put(q, &x, 8, 1));
+    FZ_EQ(0, mpmp_queue_get(q, &y, 8, NULL, 1));
+    FZ_EQ(0, mpmp_queue_free(q));
+    FZ_ERR(MPMP_EBADF, mpmp_queue_free(q));
+  }
+  if (mpmp_manager_lock(o->m, &l) == 0) {
+    FZ_EQ(0, mpmp_lock_acquire(l, 1));
+    FZ_ERR(MPMP_EBADF, mpmp_event_set((mpmp_event_t){l.ref}));
+    FZ_EQ(0, mpmp_lock_release(l));
+    FZ_EQ(0, mpmp_lock_free(l));
+  }
+  if (mpmp_manager_event(o->m, &e) == 0) {
+    FZ_ERR(MPMP_EINVAL, mpmp_event_wait(e, NAN));
+    FZ_EQ(0, mpmp_event_free(e));
+  }
+  if (mpmp_manager_value(o->m, &v, MPMP_INT64, &x, 1) == 0) {
+    FZ_EQ(0, mpmp_value_get_i64(v, &y));
+    FZ_TRUE(y == 5, "the manager's Value holds %lld", (long long)y);
+    FZ_EQ(0, mpmp_value_free(v));
+  }
+}
+
 static void all_args(const mobjs_t *o) {
   dict_args(o);
   list_args(o);
   namespace_args(o);
+  owned_args(o);
   check_unchanged(o);
 }
 

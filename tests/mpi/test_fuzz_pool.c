@@ -676,6 +676,130 @@ static void fuzz_imap_outlives_pool(void **state) {
   FZ_DONE();
 }
 
+/* ---- variable-size maps ----------------------------------------------------- */
+
+/* Hands its item back. */
+static int fz_echo(mpmp_ctx_t *ctx) {
+  size_t n = 0;
+  const void *in = mpmp_arg(ctx, &n);
+  void *out = mpmp_out(ctx, n);
+  if (n > 0)
+    memcpy(out, in, n);
+  return 0;
+}
+MPMP_TASK(fz_echo);
+
+/* Gives `*user` items of 3 bytes, then NULL items of 5 bytes (a bug). */
+static int produce_var_bad(void *user, const void **item, size_t *size) {
+  int *left = user;
+  if ((*left)-- > 0) {
+    *item = "abc";
+    *size = 3;
+  } else {
+    *item = NULL;
+    *size = 5;
+  }
+  return 1;
+}
+
+static int produce_var_none(void *user, const void **item, size_t *size) {
+  (void)user, (void)item, (void)size;
+  return 0;
+}
+
+/* Every variable-size call with NULLs, offsets that go down, overflowing
+ * counts and offsets, in every pool state; the results' views misused. */
+static void fuzz_pool_var(void **state) {
+  (void)state;
+  mpmp_pool_t *p = pool_new(0);
+  const char text[] = "onetwothree";
+  size_t off[4] = {0, 3, 6, 11}, down[4] = {0, 6, 3, 11};
+  size_t wild[3] = {0, SIZE_MAX - 1, SIZE_MAX};
+  mpmp_varbuf_t out = {0}, view = {0};
+  mpmp_async_t *j = NULL;
+  mpmp_imap_t *it = NULL;
+  const void *data = NULL;
+  size_t size = 0, index = 0;
+  /* NULLs */
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(NULL, fz_echo, text, off, 3, 0, &out));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, NULL, text, off, 3, 0, &out));
+  FZ_ERR(MPMP_ENOTASK, mpmp_pool_map_var(p, fz_not_a_task, text, off, 3, 0,
+                                         &out));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, fz_echo, NULL, off, 3, 0, &out));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, fz_echo, text, NULL, 3, 0, &out));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, fz_echo, text, off, 3, 0, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var_async(p, fz_echo, text, off, 3, 0,
+                                              NULL, NULL, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_imap_var(p, fz_echo, NULL, NULL, 1, 0, &it));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_imap_var(NULL, fz_echo, produce_var_none,
+                                         NULL, 1, 0, &it));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_imap_unordered_var(p, fz_echo,
+                                                   produce_var_none, NULL, 1,
+                                                   0, NULL));
+  /* offsets that go down; counts and offsets past memory */
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, fz_echo, text, down, 3, 0, &out));
+  FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, fz_echo, text, wild, 2, 0, &out));
+  for (size_t k = 0; k < FZ_NHUGE; k++)
+    FZ_ERR(MPMP_EINVAL, mpmp_pool_map_var(p, fz_echo, text, off, fz_huge[k],
+                                          0, &out));
+  /* the right map, any chunk size; an empty one */
+  FZ_EQ(0, mpmp_pool_map_var(p, fz_echo, text, off, 3, SIZE_MAX, &out));
+  FZ_TRUE(out.n == 3 && out.off[3] - out.off[2] == 5 &&
+          memcmp(out.data + out.off[2], "three", 5) == 0,
+          "map_var gave %zu results", out.n);
+  mpmp_varbuf_free(&out);
+  mpmp_varbuf_free(&out); /* twice: a no-op */
+  mpmp_varbuf_free(NULL);
+  FZ_EQ(0, mpmp_pool_map_var(p, fz_echo, text, off, 0, 0, &out));
+  FZ_TRUE(out.n == 0, "an empty map_var gave %zu results", out.n);
+  mpmp_varbuf_free(&out);
+  /* the results' view: NULLs, and a fixed-size map's result */
+  FZ_ERR(MPMP_EINVAL, mpmp_async_var_results(NULL, &view));
+  FZ_EQ(0, mpmp_pool_map_var_async(p, fz_echo, text, off, 3, 1, NULL, NULL,
+                                   &j));
+  FZ_ERR(MPMP_EINVAL, mpmp_async_var_results(j, NULL));
+  FZ_EQ(0, mpmp_async_wait(j, 30));
+  FZ_EQ(0, mpmp_async_var_results(j, &view));
+  FZ_TRUE(view.n == 3, "the view has %zu results", view.n);
+  mpmp_async_destroy(j);
+  int64_t in[2] = {1, 2}, sq[2];
+  FZ_EQ(0, mpmp_pool_map_async(p, fz_square, in, 2, 8, sq, 8, 1, NULL, NULL,
+                               &j));
+  FZ_EQ(0, mpmp_async_wait(j, 30));
+  FZ_ERR(MPMP_EINVAL, mpmp_async_var_results(j, &view));
+  mpmp_async_destroy(j);
+  /* a producer that gives a NULL item of 5 bytes: the iteration says so */
+  int left = 2;
+  FZ_EQ(0, mpmp_pool_imap_var(p, fz_echo, produce_var_bad, &left, 1, 0, &it));
+  int rc = 0, got = 0;
+  while ((rc = mpmp_imap_next_var(it, &data, &size, &index, 30)) == 0)
+    got++;
+  FZ_TRUE(rc == MPMP_EINVAL && got <= 2, "a NULL item: rc %d after %d "
+          "results", rc, got);
+  mpmp_imap_destroy(it);
+  /* next_var's NULLs and NaN; the fixed next on a var iterator */
+  FZ_EQ(0, mpmp_pool_imap_unordered_var(p, fz_echo, produce_var_none, NULL,
+                                        1, 0, &it));
+  FZ_ERR(MPMP_EINVAL, mpmp_imap_next_var(NULL, &data, &size, &index, 1));
+  FZ_ERR(MPMP_EINVAL, mpmp_imap_next_var(it, NULL, &size, &index, 1));
+  FZ_ERR(MPMP_EEOF, mpmp_imap_next_var(it, &data, NULL, &index, 1));
+  FZ_ERR(MPMP_EINVAL, mpmp_imap_next_var(it, &data, &size, &index, NAN));
+  FZ_ERR(MPMP_EINVAL, mpmp_imap_next(it, sq, &index, 1));
+  FZ_ERR(MPMP_EEOF, mpmp_imap_next_var(it, &data, &size, NULL, 1));
+  mpmp_imap_destroy(it);
+  /* after close and after terminate: refused */
+  FZ_EQ(0, mpmp_pool_close(p));
+  FZ_ERR(MPMP_EPERM, mpmp_pool_map_var(p, fz_echo, text, off, 3, 0, &out));
+  FZ_ERR(MPMP_EPERM, mpmp_pool_imap_var(p, fz_echo, produce_var_none, NULL,
+                                        1, 0, &it));
+  FZ_EQ(0, mpmp_pool_terminate(p));
+  FZ_ERR(MPMP_EPERM, mpmp_pool_map_var_async(p, fz_echo, text, off, 3, 0,
+                                             NULL, NULL, &j));
+  FZ_EQ(0, mpmp_pool_join(p, 30));
+  FZ_EQ(0, pool_del(p));
+  FZ_DONE();
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(fuzz_pool_create_args, teardown),
     cmocka_unit_test_teardown(fuzz_pool_null_pool, teardown),
@@ -695,6 +819,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(fuzz_pool_huge_counts, teardown),
     cmocka_unit_test_teardown(fuzz_pool_apply_null_out, teardown),
     cmocka_unit_test_teardown(fuzz_imap_outlives_pool, teardown),
+    cmocka_unit_test_teardown(fuzz_pool_var, teardown),
 };
 
 MPMP_TEST_MAIN(tests)

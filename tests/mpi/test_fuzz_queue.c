@@ -213,6 +213,55 @@ static void pipe_closed(const fz_objs_t *o) {
   FZ_EQ(1, mpmp_conn_poll(o->rx, 0));
 }
 
+/* ---- this process's close (Python's close) --------------------------------- */
+
+/* A Queue and a Pipe closed for this process only: its own calls are
+ * EPIPE, the counts still answer, closing again is harmless; a zeroed or
+ * freed handle is EBADF; the object stays whole for the others (its free
+ * works, the item put before is still counted). */
+static void local_closes(void) {
+  mpmp_queue_t q, zq = {{0}};
+  mpmp_conn_t a, b, zc = {{0}};
+  char buf[FZ_QITEM];
+  size_t n = 0;
+  int ready = -1;
+  FZ_ERR(MPMP_EBADF, mpmp_queue_close_local(zq));
+  FZ_ERR(MPMP_EBADF, mpmp_conn_close_local(zc));
+  if (mpmp_queue_create(&q, 4, FZ_QITEM) == 0) {
+    FZ_EQ(0, mpmp_queue_put(q, "kept", 4, 1));
+    FZ_EQ(0, mpmp_queue_close_local(q));
+    FZ_EQ(0, mpmp_queue_close_local(q));
+    FZ_ERR(MPMP_EPIPE, mpmp_queue_put(q, "x", 1, 0));
+    FZ_ERR(MPMP_EPIPE, mpmp_queue_put_nowait(q, "x", 1));
+    FZ_ERR2(MPMP_EPIPE, MPMP_EINVAL, mpmp_queue_put(q, "x", 1, NAN));
+    FZ_ERR(MPMP_EPIPE, mpmp_queue_get(q, buf, sizeof buf, &n, 0.01));
+    FZ_ERR(MPMP_EPIPE, mpmp_queue_get_nowait(q, buf, sizeof buf, &n));
+    FZ_ERR(MPMP_EPIPE, mpmp_conn_wait(&q.ref, 1, 0, &ready));
+    FZ_EQ(1, mpmp_queue_qsize(q));
+    FZ_EQ(0, mpmp_queue_empty(q));
+    FZ_EQ(0, mpmp_queue_free(q));
+    FZ_ERR(MPMP_EBADF, mpmp_queue_close_local(q));
+    FZ_ERR(MPMP_EBADF, mpmp_queue_put(q, "x", 1, 0));
+  }
+  if (mpmp_pipe_create(&a, &b, 1) == 0) {
+    FZ_EQ(0, mpmp_conn_send(a, "kept", 4, 1));
+    FZ_EQ(0, mpmp_conn_close_local(a));
+    FZ_EQ(0, mpmp_conn_close_local(a));
+    FZ_ERR(MPMP_EPIPE, mpmp_conn_send(a, "x", 1, 0));
+    FZ_ERR(MPMP_EPIPE, mpmp_conn_recv(a, buf, sizeof buf, &n, 0.01));
+    FZ_ERR(MPMP_EPIPE, mpmp_conn_poll(a, 0));
+    FZ_ERR(MPMP_EPIPE, mpmp_conn_wait(&a.ref, 1, 0, &ready));
+    /* (this process's close of one end leaves the other end's reader
+     * waiting: no EOF, handles are not counted) */
+    FZ_EQ(1, mpmp_conn_poll(b, 0));
+    FZ_EQ(0, mpmp_conn_close_local(b));
+    FZ_ERR(MPMP_EPIPE, mpmp_conn_recv(b, buf, sizeof buf, &n, 0));
+    FZ_EQ(0, mpmp_conn_free(a));
+    FZ_EQ(0, mpmp_conn_free(b));
+    FZ_ERR(MPMP_EBADF, mpmp_conn_close_local(a));
+  }
+}
+
 /* ---- odd timeouts: ready a little later ------------------------------------ */
 
 
@@ -275,6 +324,7 @@ static void fz_group(int group, const fz_objs_t *o, uint64_t seed) {
     queue_full(o->q);
     queue_joinable(o);
     queue_closed(o->q);
+    local_closes();
   } else if (group == G_PIPE) {
     pipe_args(o);
     pipe_one_way(o);

@@ -508,9 +508,9 @@ static int c_list(rnd_t *g) {
   mpmp_list_len(g->l, &len);
   ARG("mpmp_list_%s(l, ", what == 0 ? "insert" : what == 1 ? "get" : "pop");
   int64_t i = r_index(g, (int64_t)len + 1);
-  int64_t lim = (int64_t)len + (what == 0);
-  int in_range = (i >= 0 && i < lim) || (i < 0 && i >= -(int64_t)len);
-  if (!in_range)
+  int in_range =
+      (i >= 0 && i < (int64_t)len) || (i < 0 && i >= -(int64_t)len);
+  if (!in_range && what != 0) /* insert clamps any index, as Python's */
     g->bad = 1;
   ARG(", ...)");
   if (what == 0)

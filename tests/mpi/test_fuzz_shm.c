@@ -73,13 +73,19 @@ static void sharelist_create_args(void) {
   mpmp_sharelist_t *sl = NULL;
   mpmp_sl_item_t good[1] = {mpmp_sl_int(1)};
   mpmp_sl_item_t bad[1];
-  const int bad_types[] = {0, -1, MPMP_BYTE, 12, 999, MPMP_SL_BYTES + 1};
+  const int bad_types[] = {0, -1, MPMP_BYTE, 12, 999, MPMP_SL_NONE + 1,
+                           MPMP_SL_BYTES - 1};
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_create(NULL, NULL, good, 1));
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_create(&sl, NULL, NULL, 2));
   for (size_t k = 0; k < FZ_NHUGE; k++)
     FZ_ERR(MPMP_EINVAL, mpmp_sharelist_create(&sl, NULL, good, fz_huge[k]));
   for (size_t k = 0; k < sizeof bad_types / sizeof bad_types[0]; k++) {
     bad[0] = item_of(bad_types[k], 1, 0);
+    FZ_ERR(MPMP_EINVAL, mpmp_sharelist_create(&sl, NULL, bad, 1));
+  }
+  const int64_t not_bools[] = {2, -1, INT64_MIN, INT64_MAX};
+  for (size_t k = 0; k < sizeof not_bools / sizeof not_bools[0]; k++) {
+    bad[0] = item_of(MPMP_SL_BOOL, not_bools[k], 0);
     FZ_ERR(MPMP_EINVAL, mpmp_sharelist_create(&sl, NULL, bad, 1));
   }
   bad[0] = item_of(MPMP_INT8, 300, 0);
@@ -118,6 +124,9 @@ static void sharelist_null(void) {
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_set_bytes(NULL, 0, "a", 1));
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_count(NULL, &v, &n));
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_index(NULL, &v, &n));
+  FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_bool(NULL, 0, &(int){0}));
+  FZ_ERR(MPMP_EINVAL, mpmp_sharelist_set_bool(NULL, -1, 1));
+  FZ_ERR(MPMP_EINVAL, mpmp_sharelist_is_none(NULL, 0));
   FZ_TRUE(mpmp_sharelist_shm(NULL) == NULL, "mpmp_sharelist_shm(NULL)");
   FZ_TRUE(!strcmp(mpmp_sharelist_name(NULL), ""), "sharelist_name(NULL)");
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_unlink(NULL));
@@ -132,8 +141,15 @@ static void sharelist_access(mpmp_sharelist_t *sl) {
   char buf[8], small[1];
   mpmp_sl_item_t v = mpmp_sl_int(5), badv = item_of(77, 0, 0);
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_len(sl, NULL));
-  for (size_t k = 0; k < FZ_NHUGE; k++) {
-    size_t at = fz_huge[k];
+  /* Python's indices: -3..2 are the items; these are not */
+  static const int64_t bad_at[] = {3, -4, INT64_MAX, INT64_MIN,
+                                   INT64_MIN + 1, (int64_t)1 << 40};
+  for (size_t k = 0; k < sizeof bad_at / sizeof bad_at[0]; k++) {
+    int64_t at = bad_at[k];
+    int b = 0;
+    FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_bool(sl, at, &b));
+    FZ_ERR(MPMP_EINVAL, mpmp_sharelist_set_bool(sl, at, 1));
+    FZ_ERR(MPMP_EINVAL, mpmp_sharelist_is_none(sl, at));
     FZ_ERR(MPMP_EINVAL, mpmp_sharelist_type(sl, at));
     FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_i64(sl, at, &i));
     FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_f64(sl, at, &f));
@@ -143,6 +159,10 @@ static void sharelist_access(mpmp_sharelist_t *sl) {
     FZ_ERR(MPMP_EINVAL, mpmp_sharelist_set_bytes(sl, at, "a", 1));
   }
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_type(sl, 3));
+  FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_bool(sl, 0, NULL));
+  FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_bool(sl, -3, &(int){0})); /* int */
+  FZ_ERR(MPMP_EINVAL, mpmp_sharelist_set_bool(sl, -1, 1));         /* bytes */
+  FZ_EQ(0, mpmp_sharelist_is_none(sl, -1));
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_i64(sl, 0, NULL));
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_f64(sl, 1, NULL));
   FZ_ERR(MPMP_EINVAL, mpmp_sharelist_get_i64(sl, 2, &i));   /* bytes */

@@ -72,9 +72,10 @@ static void lock_states(const fz_objs_t *o) {
   FZ_EQ(1, mpmp_lock_is_mine(o->lock));
   FZ_EQ(0, mpmp_lock_release(o->lock));
   FZ_ERR(MPMP_EPERM, mpmp_lock_release(o->lock)); /* released twice */
-  /* another thread's lock: neither released nor taken by us */
+  /* another thread's lock: not taken by us (a Lock, though, anyone may
+   * release: see sync_lock_python_test_lock) */
   FZ_TRUE(holder_start(&h, o->lock, 0) == 0, "the holder thread failed");
-  FZ_ERR(MPMP_EPERM, mpmp_lock_release(o->lock));
+  FZ_EQ(1, mpmp_lock_locked(o->lock));
   FZ_EQ(0, mpmp_lock_is_mine(o->lock));
   FZ_TIMEOUT(mpmp_lock_acquire(o->lock, 0));
   FZ_TIMEOUT(mpmp_lock_acquire(o->lock, -0.0));
@@ -107,7 +108,16 @@ static void sem_states(const fz_objs_t *o) {
   FZ_ERR(MPMP_EINVAL, mpmp_bsem_create(NULL, 1));
   FZ_ERR(MPMP_EINVAL, mpmp_sem_create(&s, (unsigned)INT32_MAX + 1u));
   FZ_ERR(MPMP_EINVAL, mpmp_sem_create(&s, UINT32_MAX));
-  FZ_ERR(MPMP_EINVAL, mpmp_bsem_create(&s, 0));
+  /* BoundedSemaphore(0): allowed, as in Python; it refuses every release */
+  if (mpmp_bsem_create(&s, 0) == 0) {
+    FZ_EQ(0, mpmp_sem_value(s));
+    FZ_TIMEOUT(mpmp_sem_acquire(s, 0));
+    FZ_ERR(MPMP_EPERM, mpmp_sem_release(s));
+    FZ_EQ(0, mpmp_sem_value(s));
+    FZ_EQ(0, mpmp_sem_free(s));
+  } else {
+    FZ_TRUE(0, "mpmp_bsem_create(&s, 0) failed");
+  }
   FZ_ERR(MPMP_EINVAL, mpmp_bsem_create(&s, UINT32_MAX));
   FZ_ERR(MPMP_EINVAL, mpmp_sem_acquire(o->sem, NAN));
   FZ_EQ((int)FZ_SEM0, mpmp_sem_value(o->sem)); /* NaN took nothing */
@@ -231,6 +241,29 @@ static void barrier_states(const fz_objs_t *o) {
   FZ_ERR(MPMP_EINVAL, mpmp_barrier_create(&b, 0));
   FZ_ERR(MPMP_EINVAL, mpmp_barrier_create(&b, (unsigned)INT32_MAX + 1u));
   FZ_ERR(MPMP_EINVAL, mpmp_barrier_create(&b, UINT32_MAX));
+  /* Barrier(parties, action, timeout): the same checks, and its own */
+  int64_t x = 7;
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(NULL, 2, NULL, NULL, 0, -1));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, 0, NULL, NULL, 0, -1));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, UINT32_MAX, NULL, NULL, 0,
+                                             -1));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, 2, NULL, NULL, 8, -1));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, 2, NULL, &x, SIZE_MAX, -1));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, 2, NULL, &x,
+                                             MPMP_BARRIER_MAX_ARG + 1, -1));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, 2, NULL, NULL, 0, NAN));
+  FZ_ERR(MPMP_EINVAL, mpmp_barrier_create_ex(&b, 2, NULL, NULL, 0, -NAN));
+  /* an infinite default timeout is no timeout; -inf, as any negative */
+  if (mpmp_barrier_create_ex(&b, 1, NULL, &x, sizeof x, INFINITY) == 0) {
+    FZ_EQ(0, mpmp_barrier_wait(b, MPMP_DEFAULT_TIMEOUT));
+    FZ_EQ(0, mpmp_barrier_free(b));
+    FZ_ERR(MPMP_EBADF, mpmp_barrier_wait(b, MPMP_DEFAULT_TIMEOUT));
+    FZ_ERR(MPMP_EBADF, mpmp_barrier_free(b));
+  }
+  if (mpmp_barrier_create_ex(&b, 1, NULL, NULL, 0, -INFINITY) == 0) {
+    FZ_EQ(0, mpmp_barrier_wait(b, MPMP_DEFAULT_TIMEOUT));
+    FZ_EQ(0, mpmp_barrier_free(b));
+  }
   FZ_ERR(MPMP_EINVAL, mpmp_barrier_wait(o->bar, NAN));
   FZ_EQ(0, mpmp_barrier_broken(o->bar)); /* NaN broke nothing */
   FZ_EQ(0, mpmp_barrier_n_waiting(o->bar));
@@ -344,8 +377,11 @@ MPMP_TASK(take_lock);
 static int lock_not_mine(mpmp_ctx_t *ctx) {
   const mpmp_lock_t *l = mpmp_arg(ctx, NULL);
   FZ_EQ(0, mpmp_lock_is_mine(*l));
-  FZ_ERR(MPMP_EPERM, mpmp_lock_release(*l));
+  FZ_EQ(1, mpmp_lock_locked(*l));
   FZ_TIMEOUT(mpmp_lock_acquire(*l, 0));
+  /* a Lock, which any process may release (Python's multiprocessing.Lock) */
+  FZ_EQ(0, mpmp_lock_release(*l));
+  FZ_ERR(MPMP_EPERM, mpmp_lock_release(*l));
   fz_send_notes(ctx);
   return 0;
 }

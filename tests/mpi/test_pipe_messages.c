@@ -1,5 +1,6 @@
 /* Pipe messages of every size echoed, many senders on one end, a 64 MiB
- * round trip, and a send that times out being withdrawn.
+ * round trip, a send that times out being withdrawn, and a full ring
+ * that a reader empties for a send that may not wait.
  *
  * Runs on 1 node and on 2 pseudo-nodes, where objects made by the main rank
  * are remote for ranks 1 and 3, and objects made in their process bodies
@@ -284,7 +285,65 @@ static void pipe_send_timing_out_is_withdrawn(void **state) {
   free(m);
 }
 
+/* Receives *k 8-byte messages (0, 1, ...), answers "done", then receives
+ * one more and answers its size, until EOF. */
+typedef struct drain_args {
+  mpmp_conn_t c;
+  int k;
+} drain_args_t;
+
+static int pipe_drain(mpmp_ctx_t *ctx) {
+  const drain_args_t *a = mpmp_arg(ctx, NULL);
+  static char buf[MPMP_PIPE_BUFFER];
+  size_t n;
+  for (int64_t i = 0; i < a->k; i++) {
+    int64_t v = -1;
+    if (mpmp_conn_recv(a->c, &v, sizeof v, &n, T) < 0 || v != i)
+      return mpmp_fail(ctx, "message %lld came as %lld: %s", (long long)i,
+                       (long long)v, mpmp_errmsg());
+  }
+  if (mpmp_conn_send(a->c, "done", 5, T) < 0 ||
+      mpmp_conn_recv(a->c, buf, sizeof buf, &n, T) < 0 ||
+      mpmp_conn_send(a->c, &n, sizeof n, T) < 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  int rc = mpmp_conn_recv(a->c, buf, sizeof buf, &n, T);
+  return rc == MPMP_EEOF ? 0 : mpmp_fail(ctx, "at the end: %s", mpmp_errmsg());
+}
+MPMP_TASK(pipe_drain);
+
+/* A send that may not wait (timeout 0) fills the ring to the byte, and once
+ * a reader emptied it, one may again: the sender re-reads how far the
+ * reader got when the room it last saw is too little. */
+static void pipe_full_ring_try_send_sees_the_room_a_reader_made(void **state) {
+  (void)state;
+  drain_args_t a = {.k = 0};
+  mpmp_conn_t mine;
+  static char big[MPMP_PIPE_BUFFER - 8];
+  size_t n;
+  int rc;
+  assert_int_equal(mpmp_pipe_create(&mine, &a.c, 1), 0);
+  for (int64_t i = 0; (rc = mpmp_conn_send(mine, &i, sizeof i, 0)) == 0; i++)
+    a.k++;
+  assert_int_equal(rc, MPMP_ETIMEDOUT);
+  /* 8 bytes of length and 8 of payload each: the whole ring */
+  assert_int_equal(a.k, MPMP_PIPE_BUFFER / 16);
+  mpmp_process_t *p = start_process(pipe_drain, &a, sizeof a);
+  char done[8];
+  assert_int_equal(mpmp_conn_recv(mine, done, sizeof done, &n, T), 0);
+  assert_string_equal(done, "done");
+  /* all read: a message that fills the whole ring goes in at once */
+  memset(big, 'b', sizeof big);
+  assert_int_equal(mpmp_conn_send(mine, big, sizeof big, 0), 0);
+  size_t got = 0;
+  assert_int_equal(mpmp_conn_recv(mine, &got, sizeof got, &n, T), 0);
+  assert_int_equal(got, sizeof big);
+  assert_int_equal(mpmp_conn_close(mine), 0);
+  join_destroy_within(p, 60);
+  assert_int_equal(mpmp_pipe_free(mine, a.c), 0);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(pipe_full_ring_try_send_sees_the_room_a_reader_made),
     cmocka_unit_test(pipe_messages_of_every_size_echoed),
     cmocka_unit_test(pipe_send_timing_out_is_withdrawn),
     cmocka_unit_test(pipe_many_senders_on_one_end),

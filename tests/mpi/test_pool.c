@@ -347,6 +347,110 @@ static void pool_map_million_items_chunked(void **state) {
   free(r);
 }
 
+/* Item 3 asks mpmp_out() for 4 bytes in a map of 8-byte results: that
+ * item fails, and the items after it in the same chunk, which ask for the
+ * right size, still deliver theirs. */
+static int square_but_3_asks_4(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  size_t size = *x == 3 ? 4 : sizeof(int64_t);
+  int64_t *y = mpmp_out(ctx, size);
+  if (size == sizeof *y)
+    *y = *x * *x;
+  return 0;
+}
+MPMP_TASK(square_but_3_asks_4);
+
+static void pool_map_wrong_result_size_fails_only_its_item(void **state) {
+  (void)state;
+  enum { N = 10 };
+  int64_t x[N], r[N];
+  for (int i = 0; i < N; i++)
+    x[i] = i;
+  mpmp_pool_t *pool = pool_of(0);
+  mpmp_async_t *res;
+  assert_int_equal(mpmp_pool_map_async(pool, square_but_3_asks_4, x, N,
+                                       sizeof *x, r, sizeof *r, N, NULL, NULL,
+                                       &res), 0);
+  assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+  assert_non_null(strstr(mpmp_errmsg(), "4-byte result"));
+  size_t index = 0;
+  assert_int_equal(mpmp_async_failed_count(res), 1);
+  assert_int_equal(mpmp_async_failure(res, 0, &index, NULL, NULL), 0);
+  assert_int_equal(index, 3);
+  for (int i = 0; i < N; i++)
+    if (i != 3)
+      assert_true(r[i] == (int64_t)i * i);
+  mpmp_async_destroy(res);
+  finish(pool);
+}
+
+/* 64 KiB items summed: chunks whose items come as their own message, of
+ * sizes that make the worker's reused buffers grow, serve smaller chunks,
+ * and pass the size it keeps (64 MiB: a buffer of its own, freed). */
+typedef struct { int64_t w[8192]; } big_item_t;
+static int sum_item(mpmp_ctx_t *ctx) {
+  size_t size;
+  const big_item_t *b = mpmp_arg(ctx, &size);
+  int64_t s = 0;
+  for (size_t k = 0; k < sizeof b->w / sizeof b->w[0]; k++)
+    s += b->w[k];
+  *(int64_t *)mpmp_out(ctx, sizeof s) = size == sizeof *b ? s : -1;
+  return 0;
+}
+MPMP_TASK(sum_item);
+
+static void pool_map_chunk_buffers_of_every_size(void **state) {
+  (void)state;
+  const size_t n = 1100; /* 70 MiB of items */
+  const size_t chunks[] = {1, 16, 300, n, 4, 0, 2};
+  big_item_t *x = malloc(n * sizeof *x);
+  int64_t *r = malloc(n * sizeof *r);
+  assert_non_null(x);
+  assert_non_null(r);
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < 8192; k++)
+      x[i].w[k] = (int64_t)(i * 8192 + k);
+  mpmp_pool_t *pool = pool_of(0);
+  for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+    memset(r, 0, n * sizeof *r);
+    assert_int_equal(mpmp_pool_map(pool, sum_item, x, n, sizeof *x, r,
+                                   sizeof *r, chunks[c]), 0);
+    for (size_t i = 0; i < n; i++) /* sum of i*8192 .. i*8192 + 8191 */
+      assert_true(r[i] == (int64_t)(i * 8192) * 8192 + 8191 * 8192 / 2);
+  }
+  finish(pool);
+  free(x);
+  free(r);
+}
+
+/* The accessors behave alike inline (task.h) and called by name. */
+static int accessors_agree(mpmp_ctx_t *ctx) {
+  size_t a = 0, b = 0;
+  const void *p = mpmp_arg(ctx, &a), *q = (mpmp_arg)(ctx, &b);
+  int64_t *y = mpmp_out(ctx, sizeof *y);
+  int64_t *z = (mpmp_out)(ctx, sizeof *z);
+  if (p != q || a != b || a != sizeof(int64_t) || y != z)
+    return mpmp_fail(ctx, "inline and called accessors differ");
+  *y = *(const int64_t *)p + 1;
+  return 0;
+}
+MPMP_TASK(accessors_agree);
+
+static void pool_accessors_inline_and_called(void **state) {
+  (void)state;
+  int64_t x[5] = {1, 2, 3, 4, 5}, r[5] = {0};
+  size_t size = 7;
+  assert_null(mpmp_arg(NULL, &size));
+  assert_int_equal(size, 0);
+  assert_null(mpmp_out(NULL, 8));
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_map(pool, accessors_agree, x, 5, sizeof *x, r,
+                                 sizeof *r, 2), 0);
+  for (int i = 0; i < 5; i++)
+    assert_true(r[i] == x[i] + 1);
+  finish(pool);
+}
+
 static void pool_edge_sizes(void **state) {
   (void)state;
   int64_t x = 7, r = 0;
@@ -601,6 +705,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_items_spread_over_workers),
     cmocka_unit_test(pool_map_million_items_chunked),
     cmocka_unit_test(pool_edge_sizes),
+    cmocka_unit_test(pool_map_wrong_result_size_fails_only_its_item),
+    cmocka_unit_test(pool_map_chunk_buffers_of_every_size),
+    cmocka_unit_test(pool_accessors_inline_and_called),
     cmocka_unit_test(pool_states_close_terminate_join),
     cmocka_unit_test(pool_map_async_progresses_while_main_computes),
     cmocka_unit_test(pool_imap_million_in_order_bounded),

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mpitest.h"
 
@@ -48,6 +49,23 @@ static int sleeper(mpmp_ctx_t *ctx) {
   return 0;
 }
 MPMP_TASK(sleeper);
+
+/* CPU seconds of this whole process (every thread) so far. */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Sleeps 0.5 s and hands back the CPU time its rank used meanwhile: the
+ * rank's agent has nothing to do but sleep. */
+static int sleep_cpu(mpmp_ctx_t *ctx) {
+  double *cpu = mpmp_out(ctx, sizeof *cpu), c0 = cpu_now();
+  test_sleep(0.5);
+  *cpu = cpu_now() - c0;
+  return 0;
+}
+MPMP_TASK(sleep_cpu);
 
 static int until_stopped(mpmp_ctx_t *ctx) {
   double end = test_now() + 30; /* a safety net, never reached in a pass */
@@ -165,6 +183,29 @@ static void process_join_timeout_then_join(void **state) {
   assert_int_equal(join_code(p), 0);
   assert_int_equal(mpmp_process_is_alive(p), 0);
   mpmp_process_destroy(p);
+}
+
+/*
+ * Blocked and idle ranks sleep: the main rank blocked in join on a body
+ * that sleeps 0.5 s, and the worker running it (its agent serves
+ * messages meanwhile), each use well under a tenth of a core. Waits poll
+ * for MPMP_SPIN_US (50 us) before they sleep, and decide at run time
+ * whether to yield; neither may turn into spinning while nothing comes.
+ */
+static void process_blocked_ranks_sleep(void **state) {
+  (void)state;
+  double c0 = cpu_now(), worker_cpu = -1;
+  const void *data = NULL;
+  size_t size = 0;
+  mpmp_process_t *p = start_process(sleep_cpu, NULL, 0);
+  assert_int_equal(join_code(p), 0);
+  double main_cpu = cpu_now() - c0;
+  assert_int_equal(mpmp_process_result(p, &data, &size), 0);
+  assert_int_equal(size, sizeof worker_cpu);
+  memcpy(&worker_cpu, data, sizeof worker_cpu);
+  mpmp_process_destroy(p);
+  assert_true(main_cpu >= 0 && main_cpu < 0.05);
+  assert_true(worker_cpu >= 0 && worker_cpu < 0.05);
 }
 
 static void process_failure_has_exitcode_and_message(void **state) {
@@ -319,6 +360,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(process_sum_of_squares_handed_back),
     cmocka_unit_test(process_many_started_and_joined),
     cmocka_unit_test(process_join_timeout_then_join),
+    cmocka_unit_test(process_blocked_ranks_sleep),
     cmocka_unit_test(process_failure_has_exitcode_and_message),
     cmocka_unit_test(process_terminate_stops_polling_body),
     cmocka_unit_test(process_more_than_workers_is_busy),

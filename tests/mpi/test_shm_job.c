@@ -4,8 +4,8 @@
  *
  *   test_shm_job normal TOKEN             ends normally (some blocks never
  *                                         closed nor unlinked)
- *   test_shm_job abort TOKEN              the main rank calls MPI_Abort
- *   test_shm_job abort-worker TOKEN       a worker calls MPI_Abort mid-body
+ *   test_shm_job abort TOKEN DIR          the main rank calls MPI_Abort
+ *   test_shm_job abort-worker TOKEN DIR   a worker calls MPI_Abort mid-body
  *   test_shm_job wait TOKEN               prints READY, then waits to be
  *                                         killed (SIGINT to mpirun)
  *   test_shm_job iso TOKEN TAG OTHER DIR  run twice at once (TAG/OTHER
@@ -13,7 +13,9 @@
  *                                         jobs never meet
  *
  * TOKEN only marks the command line, so that the script can tell whether
- * any process of this job is left. Blocks are made by the main rank and by
+ * any process of this job is left. The rank about to call MPI_Abort makes
+ * the file DIR/aborting first: MPICH's launcher can drop a job's output
+ * when it is aborted, so the script does not rely on the printed line. Blocks are made by the main rank and by
  * a worker in the middle of its body, and mapped by both, and each block's
  * pages are touched, so that the memory really exists when the job ends. */
 #include <dirent.h>
@@ -57,9 +59,24 @@ static mpmp_shm_t *make(const char *name, size_t size, int seed) {
 
 typedef struct {
   char name[MPMP_SHM_NAME_SIZE];
+  char mark[256]; /* the file to make before MPI_Abort ("" for none) */
   mpmp_event_t made, stop;
   int abort_mid_body;
 } holder_arg_t;
+
+/* Say "ABORTING ..." on stdout and in the file `mark`, then abort. */
+static void abort_job(const char *mark, const char *who, int code) {
+  printf("ABORTING from %s\n", who);
+  fflush(stdout);
+  if (mark[0] != '\0') {
+    FILE *f = fopen(mark, "w");
+    if (f != NULL) {
+      fprintf(f, "%s\n", who);
+      fclose(f);
+    }
+  }
+  MPI_Abort(MPI_COMM_WORLD, code);
+}
 
 /* Make a block (and a list), map the main rank's, then hold them. */
 static int holder(mpmp_ctx_t *ctx) {
@@ -72,9 +89,9 @@ static int holder(mpmp_ctx_t *ctx) {
   (void)mpmp_shm_attach(&theirs, "job-main-a"); /* fails on another node */
   CHECK(mpmp_event_set(a->made));
   if (a->abort_mid_body) {
-    printf("ABORTING from worker rank %d\n", mpmp_rank());
-    fflush(stdout);
-    MPI_Abort(MPI_COMM_WORLD, 9);
+    char who[64];
+    snprintf(who, sizeof who, "worker rank %d", mpmp_rank());
+    abort_job(a->mark, who, 9);
   }
   int rc = mpmp_event_wait(a->stop, 55.0);
   /* nothing closed, nothing unlinked: finalize (or the kernel) does it */
@@ -230,6 +247,8 @@ int main(int argc, char **argv) {
 
   holder_arg_t h = {.abort_mid_body = strcmp(mode, "abort-worker") == 0};
   snprintf(h.name, sizeof h.name, "job-worker");
+  if (argc > 3)
+    snprintf(h.mark, sizeof h.mark, "%s/aborting", argv[3]);
   CHECK(mpmp_event_create(&h.made));
   CHECK(mpmp_event_create(&h.stop));
   mpmp_process_t *p = NULL;
@@ -246,9 +265,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   if (strcmp(mode, "abort") == 0) {
-    printf("ABORTING from the main rank\n");
-    fflush(stdout);
-    MPI_Abort(MPI_COMM_WORLD, 7);
+    abort_job(h.mark, "the main rank", 7);
   } else if (strcmp(mode, "abort-worker") == 0) {
     mpmp_process_join(p, 50.0); /* the worker ends the job meanwhile */
     fprintf(stderr, "test_shm_job: the job outlived MPI_Abort\n");

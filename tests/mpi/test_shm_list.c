@@ -25,13 +25,10 @@
 /* a = ShareableList(['howdy', b'HoWdY', -273.154, 100, None, True, 42]) */
 static void sl_python_docs_example(void **state) {
   (void)state;
-  mpmp_sl_item_t yes = mpmp_sl_int(1);
-  yes.type = MPMP_UINT8; /* True */
   mpmp_sl_item_t items[] = {mpmp_sl_str("howdy"),
                             mpmp_sl_bytes("HoWdY", 5, 0),
                             mpmp_sl_float(-273.154), mpmp_sl_int(100),
-                            mpmp_sl_bytes(NULL, 0, 0), /* None */
-                            yes, mpmp_sl_int(42)};
+                            mpmp_sl_none(), mpmp_sl_bool(1), mpmp_sl_int(42)};
   mpmp_sharelist_t *sl = NULL;
   OK(mpmp_sharelist_create(&sl, NULL, items, 7));
   size_t n = 0;
@@ -40,7 +37,8 @@ static void sl_python_docs_example(void **state) {
   assert_int_equal(mpmp_sharelist_type(sl, 0), MPMP_SL_BYTES);
   assert_int_equal(mpmp_sharelist_type(sl, 2), MPMP_DOUBLE);
   assert_int_equal(mpmp_sharelist_type(sl, 3), MPMP_INT64);
-  assert_int_equal(mpmp_sharelist_type(sl, 5), MPMP_UINT8);
+  assert_int_equal(mpmp_sharelist_type(sl, 5), MPMP_SL_BOOL);
+  assert_int_equal(mpmp_sharelist_type(sl, 4), MPMP_SL_NONE);
   /* a[2] → -273.154; a[2] = -78.5 */
   double f = 0;
   OK(mpmp_sharelist_get_f64(sl, 2, &f));
@@ -82,14 +80,93 @@ static void sl_python_docs_example(void **state) {
   assert_int_equal(count, 0);
   RC(mpmp_sharelist_index(sl, &v, &idx), MPMP_EINVAL);
   HAS_MSG("not in the list");
-  v = mpmp_sl_str("");
+  v = mpmp_sl_none();
   OK(mpmp_sharelist_index(sl, &v, &idx));
   assert_int_equal(idx, 4);
+  v = mpmp_sl_str(""); /* None is not b'' */
+  RC(mpmp_sharelist_index(sl, &v, &idx), MPMP_EINVAL);
   v = mpmp_sl_float(-78.5);
   OK(mpmp_sharelist_index(sl, &v, &idx));
   assert_int_equal(idx, 2);
   assert_memory_equal(mpmp_sharelist_name(sl), "psm_", 4);
   assert_non_null(mpmp_sharelist_shm(sl));
+  OK(mpmp_sharelist_unlink(sl));
+  OK(mpmp_sharelist_close(sl));
+}
+
+/* CPython's test_shared_memory_ShareableList_basics: negative indices
+ * (sl[-2] is True), a bool item, a None item, count() across types; here
+ * with other values: [b'x', None, False, 7, True, -0.5]. */
+static void sl_negative_indices_bool_none(void **state) {
+  (void)state;
+  mpmp_sl_item_t items[] = {mpmp_sl_str("x"), mpmp_sl_none(),
+                            mpmp_sl_bool(0), mpmp_sl_int(7), mpmp_sl_bool(1),
+                            mpmp_sl_float(-0.5)};
+  mpmp_sharelist_t *sl = NULL;
+  OK(mpmp_sharelist_create(&sl, NULL, items, 6));
+  /* sl[-1], sl[-6]; sl[-7] and sl[6] are IndexError */
+  double f = 0;
+  OK(mpmp_sharelist_get_f64(sl, -1, &f));
+  assert_true(f == -0.5);
+  char buf[4];
+  size_t len = 0;
+  OK(mpmp_sharelist_get_bytes(sl, -6, buf, sizeof buf, &len));
+  assert_int_equal(len, 1);
+  assert_int_equal(mpmp_sharelist_type(sl, -5), MPMP_SL_NONE);
+  RC(mpmp_sharelist_type(sl, -7), MPMP_EINVAL);
+  HAS_MSG("index -7 out of range");
+  HAS_MSG("IndexError");
+  RC(mpmp_sharelist_get_f64(sl, 6, &f), MPMP_EINVAL);
+  RC(mpmp_sharelist_set_i64(sl, INT64_MIN, 1), MPMP_EINVAL);
+  /* sl[-3] = 8; sl[-2] is True; sl[-4] = True */
+  OK(mpmp_sharelist_set_i64(sl, -3, 8));
+  int64_t x = 0;
+  OK(mpmp_sharelist_get_i64(sl, 3, &x));
+  assert_int_equal(x, 8);
+  int b = -1;
+  OK(mpmp_sharelist_get_bool(sl, -2, &b));
+  assert_int_equal(b, 1);
+  OK(mpmp_sharelist_get_bool(sl, 2, &b));
+  assert_int_equal(b, 0);
+  OK(mpmp_sharelist_set_bool(sl, -4, 5)); /* truthy: True */
+  OK(mpmp_sharelist_get_bool(sl, 2, &b));
+  assert_int_equal(b, 1);
+  /* a bool is not an integer item here, nor None anything */
+  RC(mpmp_sharelist_get_i64(sl, 2, &x), MPMP_EINVAL);
+  HAS_MSG("is a bool");
+  RC(mpmp_sharelist_get_bool(sl, 3, &b), MPMP_EINVAL);
+  RC(mpmp_sharelist_get_bool(sl, 1, &b), MPMP_EINVAL);
+  HAS_MSG("is a None");
+  RC(mpmp_sharelist_set_bytes(sl, 1, "a", 1), MPMP_EINVAL);
+  assert_int_equal(mpmp_sharelist_is_none(sl, 1), 1);
+  assert_int_equal(mpmp_sharelist_is_none(sl, -1), 0);
+  RC(mpmp_sharelist_is_none(sl, 6), MPMP_EINVAL);
+  /* count: True == 1 == 1.0 (two Trues now), None == None only */
+  size_t count = 0, idx = 0;
+  mpmp_sl_item_t v = mpmp_sl_int(1);
+  OK(mpmp_sharelist_count(sl, &v, &count));
+  assert_int_equal(count, 2);
+  v = mpmp_sl_float(1.0);
+  OK(mpmp_sharelist_count(sl, &v, &count));
+  assert_int_equal(count, 2);
+  v = mpmp_sl_bool(1);
+  OK(mpmp_sharelist_index(sl, &v, &idx));
+  assert_int_equal(idx, 2);
+  v = mpmp_sl_bool(0);
+  OK(mpmp_sharelist_count(sl, &v, &count));
+  assert_int_equal(count, 0);
+  v = mpmp_sl_none();
+  OK(mpmp_sharelist_count(sl, &v, &count));
+  assert_int_equal(count, 1);
+  v = mpmp_sl_int(0); /* None is not 0 */
+  OK(mpmp_sharelist_count(sl, &v, &count));
+  assert_int_equal(count, 0);
+  /* a bool item must be 0 or 1 */
+  mpmp_sl_item_t bad = mpmp_sl_bool(1);
+  bad.i = 2;
+  mpmp_sharelist_t *sl2 = NULL;
+  RC(mpmp_sharelist_create(&sl2, NULL, &bad, 1), MPMP_EINVAL);
+  HAS_MSG("a bool is 0 or 1");
   OK(mpmp_sharelist_unlink(sl));
   OK(mpmp_sharelist_close(sl));
 }
@@ -272,7 +349,7 @@ static void sl_types_ranges_and_errors(void **state) {
   HAS_MSG("is a byte string");
   /* out of range */
   RC(mpmp_sharelist_get_i64(sl, NI + 3, &x), MPMP_EINVAL);
-  HAS_MSG("index 11 out of range (the list has 11 items)");
+  HAS_MSG("index 11 out of range (the list has 11 items; IndexError)");
   assert_true(mpmp_sharelist_type(sl, 100) == MPMP_EINVAL);
   /* byte strings: capacity 8, the buffer too small */
   char buf[8];
@@ -324,6 +401,7 @@ static void sl_types_ranges_and_errors(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sl_python_docs_example),
+    cmocka_unit_test(sl_negative_indices_bool_none),
     cmocka_unit_test(sl_worker_attaches_by_name_and_changes_items),
     cmocka_unit_test(sl_types_ranges_and_errors),
 };

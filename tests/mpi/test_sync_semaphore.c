@@ -69,7 +69,6 @@ static void sync_semaphore_values(void **state) {
 
   if (home_of(state) == 0) {
     mpmp_sem_t x;
-    EQ(mpmp_bsem_create(&x, 0), MPMP_EINVAL);
     EQ(mpmp_sem_create(&x, 0x80000000u), MPMP_EINVAL);
     EQ(mpmp_sem_create(NULL, 1), MPMP_EINVAL);
     EQ(mpmp_sem_create(&x, 0), 0);
@@ -101,8 +100,57 @@ static void sync_semaphore_values(void **state) {
   objs_free(&a.s);
 }
 
+/* CPython's _test_multiprocessing _test_semaphore on BoundedSemaphore(2)
+ * (test_bounded_semaphore), and BoundedSemaphore(0), which Python allows:
+ * a semaphore at 0 whose every release is refused ("released too many
+ * times"), here and from another rank (another node on 2 pseudo-nodes). */
+static int bsem0_part(const mpmp_sem_t *x, char *err) {
+  EXPECT_EQ(mpmp_sem_value(*x), 0);
+  EXPECT_EQ(mpmp_sem_acquire(*x, 0), MPMP_ETIMEDOUT);
+  EXPECT_EQ(mpmp_sem_acquire(*x, 0.05), MPMP_ETIMEDOUT);
+  EXPECT_EQ(mpmp_sem_release(*x), MPMP_EPERM);
+  EXPECT_EQ(mpmp_sem_value(*x), 0);
+  return 0;
+}
+
+static int bsem0_body(mpmp_ctx_t *ctx) {
+  BODY(ctx, bsem0_part, (const mpmp_sem_t *)mpmp_arg(ctx, NULL));
+  return 0;
+}
+MPMP_TASK(bsem0_body);
+
+static void sync_semaphore_python_bounded(void **state) {
+  objspec_t sp = {.bsem = 2};
+  objargs_t a = {0};
+  objs_make(state, &sp, &a.s);
+  mpmp_sem_t sem = a.s.bsem;
+  EQ(mpmp_sem_value(sem), 2);
+  EQ(mpmp_sem_acquire(sem, MPMP_FOREVER), 0);
+  EQ(mpmp_sem_value(sem), 1);
+  EQ(mpmp_sem_acquire(sem, MPMP_FOREVER), 0);
+  EQ(mpmp_sem_value(sem), 0);
+  EQ(mpmp_sem_acquire(sem, 0), MPMP_ETIMEDOUT); /* acquire(False) */
+  EQ(mpmp_sem_value(sem), 0);
+  EQ(mpmp_sem_release(sem), 0);
+  EQ(mpmp_sem_value(sem), 1);
+  EQ(mpmp_sem_release(sem), 0);
+  EQ(mpmp_sem_value(sem), 2);
+  EQ(mpmp_sem_release(sem), MPMP_EPERM); /* ValueError */
+  assert_non_null(strstr(mpmp_errmsg(), "released too many times"));
+  EQ(mpmp_sem_value(sem), 2);
+  objs_free(&a.s);
+
+  mpmp_sem_t x;
+  EQ(mpmp_bsem_create(&x, 0), 0);
+  RUN(bsem0_part, &x);
+  join_destroy(start_process(bsem0_body, &x, sizeof x));
+  EQ(mpmp_sem_value(x), 0);
+  EQ(mpmp_sem_free(x), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     BOTH(sync_semaphore_values),
+    TEST_AT(sync_semaphore_python_bounded, 0, "_main_home"),
 };
 
 MPMP_TEST_MAIN(tests)

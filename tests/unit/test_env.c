@@ -83,6 +83,16 @@ static const bad_t bad[] = {
      "seconds from 0 to 86400"},
     {"MPMP_TERM_GRACE", "1e300", "is out of range"},
     {"MPMP_TERM_GRACE", "-0.5", "is out of range"},
+    {"MPMP_TRACE_FLUSH_S", "0", "MPMP_TRACE_FLUSH_S='0' is out of range: "
+     "use seconds from 0.1 to 86400 (unset or empty: off)"},
+    {"MPMP_TRACE_FLUSH_S", "0.05", "is out of range"},
+    {"MPMP_TRACE_FLUSH_S", "-1", "is out of range"},
+    {"MPMP_TRACE_FLUSH_S", "86401", "is out of range"},
+    {"MPMP_TRACE_FLUSH_S", "inf", "is out of range"},
+    {"MPMP_TRACE_FLUSH_S", "nan", "MPMP_TRACE_FLUSH_S='nan' is not a number: "
+     "use seconds from 0.1 to 86400 (unset or empty: off)"},
+    {"MPMP_TRACE_FLUSH_S", "5s", "is not a number"},
+    {"MPMP_TRACE_FLUSH_S", " ", "is not a number"},
     {"MPMP_PROGRESS", "bogus", "MPMP_PROGRESS='bogus' is not a valid value: "
      "use auto, 1 or 0"},
     {"MPMP_PROGRESS", "", "is not a valid value"},
@@ -132,6 +142,12 @@ static void env_edges_of_each_range_are_accepted(void **s) {
   assert_int_equal(load_with("MPMP_PROGRESS", "1", &env, msg, sizeof msg), 0);
   assert_int_equal(load_with("MPMP_BIND", "None", &env, msg, sizeof msg), 0);
   assert_int_equal(load_with("MPMP_TRACE", "/any/path", &env, msg, sizeof msg), 0);
+  assert_true(env.TRACE_FLUSH_S == 0); /* unset: off */
+  assert_int_equal(load_with("MPMP_TRACE_FLUSH_S", "", &env, msg, sizeof msg), 0);
+  assert_true(env.TRACE_FLUSH_S == 0); /* empty: off */
+  assert_int_equal(load_with("MPMP_TRACE_FLUSH_S", "0.1", &env, msg, sizeof msg), 0);
+  assert_true(env.TRACE_FLUSH_S == 0.1);
+  assert_int_equal(load_with("MPMP_TRACE_FLUSH_S", "86400", &env, msg, sizeof msg), 0);
   assert_int_equal(load_with("MPMP_INFO", "on", &env, msg, sizeof msg), 0);
   assert_int_equal(env.INFO, 1);
 }

@@ -1,0 +1,389 @@
+/* Manager dicts in the node heap: clients on the server's node run their
+ * calls in place (no server round trip), the others through the server,
+ * on the same dict. Many clients at once on one dict, with a check of
+ * every value they read and of the final contents; a free and a shutdown
+ * while clients use the dict (EBADF, then EDEAD: no crash); a full heap
+ * (ENOSPC naming MPMP_HEAP_SIZE, nothing lost; large values in the
+ * server's memory). Runs with np3, np6, and np6 on 2 pseudo-nodes, where
+ * the server (rank 1) shares its node with ranks 3 and 5 (in place) but
+ * not with ranks 0, 2 and 4 (through the server). MPMP_HEAP_SIZE is 2M
+ * (tests/CMakeLists.txt) so that filling the heap is quick. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "manager_common.h"
+
+/* ---- many clients on one dict -------------------------------------------- */
+
+enum { ROUNDS = 60, KEYS = 40, SHARED = 8 };
+
+typedef struct hammer_arg {
+  mpmp_dict_t d;
+  int id;
+} hammer_arg_t;
+
+/* The value client id writes under its key k in round r. */
+static size_t val_make(int id, int k, int r, unsigned char *v) {
+  size_t n = 8 + (size_t)((r * 7 + k) % 120);
+  for (size_t i = 0; i < n; i++)
+    v[i] = (unsigned char)(id * 131 + k * 31 + r * 7 + (int)i);
+  return n;
+}
+
+static int val_check(int id, int k, int r, const unsigned char *v,
+                     size_t n) {
+  unsigned char want[160];
+  size_t wn = val_make(id, k, r, want);
+  return n == wn && memcmp(v, want, n) == 0;
+}
+
+/* Whether client id's key k is there after round r, and what pops it. */
+static int kept(int k, int r) { return (r + k) % 5 != 4; }
+static int popped(int k, int r) { return (r + k) % 7 == 3; }
+
+/* A shared key's value: who wrote it, when, and a check of both. */
+typedef struct shared_val {
+  int32_t id, r;
+  int64_t check;
+} shared_val_t;
+
+/* One client's whole run: 0, or a message in *why. */
+static int hammer_run(const hammer_arg_t *a, char *why, size_t whylen) {
+  int last[KEYS]; /* the round of the value there, -1: absent */
+  unsigned char v[160], got[160];
+  char key[32];
+  size_t n;
+  for (int k = 0; k < KEYS; k++)
+    last[k] = -1;
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int k = 0; k < KEYS; k++) {
+      snprintf(key, sizeof key, "c%d-%d", a->id, k);
+      /* what is there must be what we left */
+      int rc = mpmp_dict_get(a->d, key, got, sizeof got, &n);
+      if (last[k] < 0 ? rc != MPMP_EINVAL
+                      : rc != 0 || !val_check(a->id, k, last[k], got, n)) {
+        snprintf(why, whylen, "%s round %d: get %d (%s)", key, r, rc,
+                 rc < 0 ? mpmp_errmsg() : "wrong bytes");
+        return -1;
+      }
+      if (mpmp_dict_contains(a->d, key) != (last[k] >= 0)) {
+        snprintf(why, whylen, "%s round %d: contains", key, r);
+        return -1;
+      }
+      if (last[k] >= 0 && popped(k, r)) {
+        rc = mpmp_dict_pop(a->d, key, got, sizeof got, &n);
+        if (rc != 0 || !val_check(a->id, k, last[k], got, n)) {
+          snprintf(why, whylen, "%s round %d: pop %d", key, r, rc);
+          return -1;
+        }
+        last[k] = -1;
+      }
+      if (!kept(k, r)) {
+        if (last[k] >= 0 && (rc = mpmp_dict_del(a->d, key)) != 0) {
+          snprintf(why, whylen, "%s round %d: del %d", key, r, rc);
+          return -1;
+        }
+        last[k] = -1;
+        continue;
+      }
+      size_t vn = val_make(a->id, k, r, v);
+      if ((rc = mpmp_dict_set(a->d, key, v, vn)) != 0 ||
+          (rc = mpmp_dict_size(a->d, key, &n)) != 0 || n != vn) {
+        snprintf(why, whylen, "%s round %d: set/size %d (%s)", key, r, rc,
+                 rc < 0 ? mpmp_errmsg() : "wrong size");
+        return -1;
+      }
+      last[k] = r;
+    }
+    /* every client writes the shared keys and reads them back whole */
+    shared_val_t s = {a->id, r, (int64_t)a->id * 1000003 ^ r};
+    snprintf(key, sizeof key, "s%d", r % SHARED);
+    int rc = mpmp_dict_set(a->d, key, &s, sizeof s);
+    snprintf(key, sizeof key, "s%d", (r + 1) % SHARED);
+    shared_val_t t;
+    int had = mpmp_dict_get_or(a->d, key, &t, sizeof t, &n, NULL, 0);
+    if (rc != 0 || had < 0 ||
+        (had == 1 && (n != sizeof t ||
+                      t.check != ((int64_t)t.id * 1000003 ^ t.r)))) {
+      snprintf(why, whylen, "shared %s round %d: set %d get %d", key, r, rc,
+               had);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int hammer_body(mpmp_ctx_t *ctx) {
+  char why[256];
+  return hammer_run(mpmp_arg(ctx, NULL), why, sizeof why) < 0
+             ? mpmp_fail(ctx, "%s", why) : 0;
+}
+MPMP_TASK(hammer_body);
+
+/* Every free worker and the main rank at once on one dict; then the
+ * contents are exactly what the clients left. */
+static void manager_local_many_clients(void **state) {
+  (void)state;
+  mpmp_manager_t m = started_manager();
+  hammer_arg_t a = {0};
+  assert_int_equal(mpmp_dict_create(m, &a.d), 0);
+  mpmp_process_t *ps[8];
+  int np = 0;
+  for (a.id = 1; a.id <= 8; a.id++) {
+    if ((ps[np] = try_start(hammer_body, &a, sizeof a)) == NULL)
+      break;
+    np++;
+  }
+  hammer_arg_t mine = a;
+  mine.id = 0;
+  char why[256];
+  if (hammer_run(&mine, why, sizeof why) < 0)
+    fail_msg("main: %s", why);
+  for (int k = 0; k < np; k++)
+    join_destroy_within(ps[k], 120);
+  size_t n, want = SHARED;
+  for (int id = 0; id <= np; id++)
+    for (int k = 0; k < KEYS; k++) {
+      char key[32];
+      unsigned char got[160];
+      snprintf(key, sizeof key, "c%d-%d", id, k);
+      int rc = mpmp_dict_get(a.d, key, got, sizeof got, &n);
+      if (kept(k, ROUNDS - 1)) {
+        assert_int_equal(rc, 0);
+        assert_true(val_check(id, k, ROUNDS - 1, got, n));
+        want++;
+      } else {
+        assert_int_equal(rc, MPMP_EINVAL);
+      }
+    }
+  assert_int_equal(mpmp_dict_len(a.d, &n), 0);
+  assert_int_equal(n, want);
+  /* the whole-dict calls (the server's) see the same */
+  mpmp_items_t it;
+  assert_int_equal(mpmp_dict_items(a.d, &it), 0);
+  assert_int_equal(it.count, want);
+  mpmp_items_free(&it);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
+/* ---- free and shutdown while clients use the dict ------------------------ */
+
+typedef struct stop_arg {
+  mpmp_dict_t a, b;
+} stop_arg_t;
+
+typedef struct stop_res {
+  int err_a, err_b;
+} stop_res_t;
+
+/* set+get on d until a call fails: its code (or 1 after 60 s). */
+static int until_error(mpmp_dict_t d) {
+  double end = test_now() + 60;
+  for (int64_t i = 0; test_now() < end; i++) {
+    int64_t w = -1;
+    int rc = mpmp_dict_set(d, "k", &i, sizeof i);
+    if (rc == 0)
+      rc = mpmp_dict_get(d, "k", &w, sizeof w, NULL);
+    if (rc < 0)
+      return rc;
+  }
+  return 1;
+}
+
+static int stop_body(mpmp_ctx_t *ctx) {
+  const stop_arg_t *a = mpmp_arg(ctx, NULL);
+  stop_res_t *r = mpmp_out(ctx, sizeof *r);
+  r->err_a = until_error(a->a);
+  r->err_b = until_error(a->b);
+  return 0;
+}
+MPMP_TASK(stop_body);
+
+static void sleep_s(double s) {
+  struct timespec ts = {0, (long)(s * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
+/* A dict freed while clients use it: EBADF for them; the manager shut down
+ * while they use another: EDEAD. Never a crash, never a hang. */
+static void manager_local_free_and_shutdown_while_used(void **state) {
+  (void)state;
+  if (free_workers_after_manager() < 1)
+    skip();
+  mpmp_manager_t m = started_manager();
+  stop_arg_t a;
+  assert_int_equal(mpmp_dict_create(m, &a.a), 0);
+  assert_int_equal(mpmp_dict_create(m, &a.b), 0);
+  mpmp_process_t *ps[8];
+  int np = 0;
+  while (np < 8 && (ps[np] = try_start(stop_body, &a, sizeof a)) != NULL)
+    np++;
+  sleep_s(0.2);
+  assert_int_equal(mpmp_dict_free(a.a), 0);
+  sleep_s(0.2);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+  for (int k = 0; k < np; k++) {
+    assert_int_equal(mpmp_process_join(ps[k], 60), 0);
+    int code = -1;
+    assert_int_equal(mpmp_process_exitcode(ps[k], &code), 0);
+    if (code != 0)
+      fail_msg("client: %s", mpmp_process_errmsg(ps[k]));
+    const void *res;
+    size_t n;
+    assert_int_equal(mpmp_process_result(ps[k], &res, &n), 0);
+    assert_int_equal(n, sizeof(stop_res_t));
+    stop_res_t r;
+    memcpy(&r, res, sizeof r);
+    assert_int_equal(r.err_a, MPMP_EBADF);
+    assert_int_equal(r.err_b, MPMP_EDEAD);
+    mpmp_process_destroy(ps[k]);
+  }
+  assert_int_equal(until_error(a.a), MPMP_EDEAD);
+  assert_int_equal(until_error(a.b), MPMP_EDEAD);
+}
+
+/* ---- a full heap ----------------------------------------------------------- */
+
+/* Keys until the heap of the server's node is full: ENOSPC naming
+ * MPMP_HEAP_SIZE, nothing lost; values then go to the server's memory;
+ * after a clear the heap takes keys again. */
+static void manager_local_heap_full(void **state) {
+  (void)state;
+  mpmp_manager_t m = started_manager();
+  mpmp_dict_t d;
+  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  int64_t x = 42;
+  assert_int_equal(mpmp_dict_set(d, "a", &x, sizeof x), 0);
+  char key[32];
+  int rc = 0;
+  int64_t i;
+  for (i = 0; i < 10000000; i++) {
+    snprintf(key, sizeof key, "k%lld", (long long)i);
+    if ((rc = mpmp_dict_set(d, key, &i, sizeof i)) != 0)
+      break;
+  }
+  assert_int_equal(rc, MPMP_ENOSPC);
+  assert_non_null(strstr(mpmp_errmsg(), "MPMP_HEAP_SIZE"));
+  assert_true(i > 100);
+  assert_int_equal(mpmp_dict_contains(d, key), 0);
+  size_t n;
+  assert_int_equal(mpmp_dict_len(d, &n), 0);
+  assert_int_equal(n, (size_t)i + 1);
+  for (int64_t j = 0; j < i; j += 1 + j / 16) {
+    int64_t w = -1;
+    snprintf(key, sizeof key, "k%lld", (long long)j);
+    assert_int_equal(mpmp_dict_get(d, key, &w, sizeof w, NULL), 0);
+    assert_int_equal(w, j);
+  }
+  /* a value with no room in the heap, and one too big for it: both kept
+   * by the server, read back whole by every client */
+  size_t sizes[2] = {40000, 300000};
+  for (int s = 0; s < 2; s++) {
+    unsigned char *v = malloc(sizes[s]);
+    assert_non_null(v);
+    for (size_t b = 0; b < sizes[s]; b++)
+      v[b] = (unsigned char)(b * 7 + (size_t)s);
+    assert_int_equal(mpmp_dict_set(d, "a", v, sizes[s]), 0);
+    void *back = NULL;
+    assert_int_equal(mpmp_dict_get_alloc(d, "a", &back, &n), 0);
+    assert_int_equal(n, sizes[s]);
+    assert_memory_equal(back, v, n);
+    free(back);
+    free(v);
+  }
+  assert_int_equal(mpmp_dict_set(d, "a", &x, sizeof x), 0);
+  int64_t w = 0;
+  assert_int_equal(mpmp_dict_get(d, "a", &w, sizeof w, NULL), 0);
+  assert_int_equal(w, 42);
+  /* room again */
+  assert_int_equal(mpmp_dict_clear(d), 0);
+  assert_int_equal(mpmp_dict_set(d, "b", &x, sizeof x), 0);
+  assert_int_equal(mpmp_dict_len(d, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
+/* ---- a task host killed in the middle of its calls ----------------------- */
+
+/* Set, pop and delete keys of d until killed (bounded: 30 s). */
+static int churn_body(mpmp_ctx_t *ctx) {
+  const mpmp_dict_t *d = mpmp_arg(ctx, NULL);
+  unsigned char v[200], got[200];
+  char key[16];
+  double end = test_now() + 30;
+  for (unsigned i = 0; test_now() < end; i++) {
+    snprintf(key, sizeof key, "h%u", i % 64);
+    memset(v, (int)(i & 0xff), sizeof v);
+    (void)mpmp_dict_set(*d, key, v, 1 + i % 199);
+    if (i % 3 == 0)
+      (void)mpmp_dict_pop(*d, key, got, sizeof got, NULL);
+    else if (i % 5 == 0)
+      (void)mpmp_dict_del(*d, key);
+  }
+  return 0;
+}
+MPMP_TASK(churn_body);
+
+/* Task hosts killed by task_timeout while they change a dict (a host may
+ * die at any instruction): the dict stays whole, every key can be set and
+ * read back, and len, contains and items agree. */
+static void manager_local_killed_host_leaves_dict_whole(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_manager_t m = started_manager();
+  mpmp_dict_t d;
+  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.processes = 1, .isolate = MPMP_ISOLATE_ALWAYS,
+                        .task_timeout = 0.3};
+  int rc = mpmp_pool_create(&pool, &o);
+  if (rc == MPMP_EBUSY) { /* no free worker beside the server */
+    assert_int_equal(mpmp_manager_shutdown(m), 0);
+    skip();
+  }
+  assert_int_equal(rc, 0);
+  mpmp_dict_t in[3] = {d, d, d};
+  int32_t res[3];
+  rc = mpmp_pool_map(pool, churn_body, in, 3, sizeof d, res, sizeof *res, 1);
+  if (rc != MPMP_ETIMEDOUT && rc != MPMP_ECRASHED && rc != MPMP_ETASK)
+    fail_msg("map: %s: %s", mpmp_err_name(rc), mpmp_errmsg());
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+  size_t n, present = 0;
+  for (int k = 0; k < 64; k++) {
+    char key[16];
+    snprintf(key, sizeof key, "h%d", k);
+    int c = mpmp_dict_contains(d, key);
+    assert_true(c == 0 || c == 1);
+    present += (size_t)c;
+  }
+  assert_int_equal(mpmp_dict_len(d, &n), 0);
+  assert_int_equal(n, present);
+  mpmp_items_t it;
+  assert_int_equal(mpmp_dict_items(d, &it), 0);
+  assert_int_equal(it.count, present);
+  mpmp_items_free(&it);
+  for (int k = 0; k < 64; k++) {
+    char key[16];
+    int64_t v = k * 1000 + 7, w = 0;
+    snprintf(key, sizeof key, "h%d", k);
+    assert_int_equal(mpmp_dict_set(d, key, &v, sizeof v), 0);
+    assert_int_equal(mpmp_dict_get(d, key, &w, sizeof w, &n), 0);
+    assert_int_equal(n, sizeof w);
+    assert_int_equal(w, v);
+  }
+  assert_int_equal(mpmp_dict_len(d, &n), 0);
+  assert_int_equal(n, 64);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    T(manager_local_many_clients),
+    T(manager_local_free_and_shutdown_while_used),
+    T(manager_local_heap_full),
+    T(manager_local_killed_host_leaves_dict_whole),
+};
+
+MPMP_TEST_MAIN(tests)
