@@ -52,13 +52,20 @@ for text in "<title>ideal (100 %)</title>" "<title>strong (median, bars: min-max
   grep -qF -- "$text" "$svg" || fail "no '$text' in the SVG"
 done
 # The bars: vertical segments in each panel's strong line, one per point
-# whose two runs differ (0.1 ms timings: nearly always), and the 2 ends of
-# the key's sample.
-bars="$(awk -F, 'NR > 1 { k = $2; if (k in e && e[k] != $10) n++; e[k] = $10 } END { print n + 0 }' "$csv")"
+# whose two runs differ visibly, and the 2 ends of the key's sample. Runs
+# that differ by less than 1 % (1.847x and 1.8474x, say) draw a bar under a
+# pixel long, which gnuplot writes as no vertical segment: such a point is
+# not counted (a CI run failed on that), in each panel by its own column.
+bars_of() { # CSV column: 9 speedup, 10 efficiency
+  awk -F, -v c="$1" 'NR > 1 { k = $2; v = $c + 0
+    if (k in e) { d = v - e[k]; if (d < 0) d = -d; m = (v > e[k] ? v : e[k]); if (d > 0.01 * m) n++ }
+    e[k] = v } END { print n + 0 }' "$csv"
+}
+bars_s="$(bars_of 9)" bars_e="$(bars_of 10)"
 counts="$(awk -v title="<title>strong (median, bars: min-max)</title>" \
   -f "$(dirname "${BASH_SOURCE[0]}")/svg_vertical_segments.awk" "$svg" | tr '\n' ' ')"
-[[ "$counts" =~ ^([0-9]+)\ ([0-9]+)\ $ ]] && ((BASH_REMATCH[1] >= 2 + bars && BASH_REMATCH[2] >= 2 + bars)) ||
-  fail "error bars: vertical segments per panel '$counts', wanted 2 panels of $((2 + bars)) or more"
+[[ "$counts" =~ ^([0-9]+)\ ([0-9]+)\ $ ]] && ((BASH_REMATCH[1] >= 2 + bars_s && BASH_REMATCH[2] >= 2 + bars_e)) ||
+  fail "error bars: vertical segments per panel '$counts', wanted $((2 + bars_s)) and $((2 + bars_e)) or more"
 [[ "$(head -c 5 "$dir/rep.pdf")" == "%PDF-" ]] || fail "$dir/rep.pdf is not a PDF"
 [[ ! -e "$dir/rep.png" ]] || fail "a PNG, which --format svg,pdf did not ask for"
 echo "PASSED"
