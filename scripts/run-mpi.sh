@@ -19,7 +19,8 @@
 # MPMP_TIMEOUT_SCALE=K (a whole number) multiplies the --timeout: sanitizer
 # builds of the tests set it, as their programs run several times slower.
 # Ranks may outnumber cores (--oversubscribe); the Open MPI environment comes
-# from scripts/common.sh (mpmp_mpi_env). The exit status is mpirun's.
+# from scripts/common.sh (mpmp_mpi_env). The exit status is mpirun's (128 + N
+# when a signal N to this script ended the job and the launcher said 0).
 #
 # The job ends with this script, however it is stopped: SIGINT, SIGTERM or
 # SIGHUP to it end the job (SIGINT too when this script is a background job
@@ -174,7 +175,14 @@ fi
 job=$!
 # INT, TERM and HUP all go on as SIGTERM, which every launcher (mpirun,
 # pseudo-mpirun.sh) takes to mean: end the whole job.
-trap 'kill -TERM "$job" 2>/dev/null || true' INT TERM HUP
+# The signal is remembered: Hydra's mpiexec, killed while its proxies
+# report, may exit 0 for a job it cut short (it counts only the statuses it
+# got); a job ended by a signal never says success here (128 + the signal,
+# as a shell's command killed by it).
+signalled=0
+trap 'signalled=2; kill -TERM "$job" 2>/dev/null || true' INT
+trap 'signalled=15; kill -TERM "$job" 2>/dev/null || true' TERM
+trap 'signalled=1; kill -TERM "$job" 2>/dev/null || true' HUP
 # SIGUSR1 and SIGUSR2 go on as they are: mpirun passes them to every rank
 # (Slurm's --signal=B:USR1@120 before the walltime: a checkpointing
 # program stops its maps then).
@@ -186,6 +194,10 @@ while :; do
   # wait returns early (>128) when a trapped signal arrives: wait again.
   kill -0 "$job" 2>/dev/null || break
 done
+if ((rc == 0 && signalled != 0)); then
+  mpmp_log "the job was ended by a signal, though the launcher said 0: exit status $((128 + signalled))"
+  rc=$((128 + signalled))
+fi
 # Hydra's time-out exits with 255 like any failure; say 110 as mpirun does.
 if [[ "$MPMP_LAUNCHER_KIND" == mpich ]] && ((rc == 255 && timeout > 0 &&
   SECONDS - started >= timeout)); then
