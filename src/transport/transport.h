@@ -203,8 +203,10 @@ typedef struct mpmp__net {
   struct mpmp__mbox_in {    /* per node rank we receive from */
     uint64_t head, mpi_done;
   } *mbox_in;
-  uint32_t mbox_seen;       /* our doorbell when the rings were last read */
-  uint32_t mpi_taken;       /* same-node MPI messages taken (mpi_posted) */
+  /* Written under progress_lock; read without it by a poll that skips the
+   * lock when nothing is new (mpmp__progress), hence atomic (relaxed). */
+  _Atomic uint32_t mbox_seen; /* our doorbell when the rings were last read */
+  _Atomic uint32_t mpi_taken; /* same-node MPI messages taken (mpi_posted) */
   _Atomic int reqs_out;     /* MPI requests of ours outside `pending`
                                (mpmp__send_post's) not completed yet */
 
