@@ -81,8 +81,11 @@ done >"$tmp/hostfile"
 # pinned to one core starve each other (a pool round trip took 120 us
 # instead of 20). So each pseudo-node gets its own slice of the CPUs this
 # script may use (node n: every K-th CPU from the n-th), when there are at
-# least as many CPUs as nodes; mpmp binds its ranks inside that slice, and
-# Open MPI is told not to bind (it would ignore the slice).
+# least as many CPUs as nodes, and else one CPU, dealt round-robin (node n:
+# CPU (n - 1) mod CPUs), so that more pseudo-nodes than CPUs still spread
+# over all of them (each node's first rank used to get core 0: an MPI round
+# trip of 8 ms). mpmp binds its ranks inside that slice, and Open MPI is
+# told not to bind (it would ignore the slice).
 cpus=()
 allowed="$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status 2>/dev/null || true)"
 IFS=, read -r -a ranges <<<"${allowed:-}"
@@ -94,12 +97,16 @@ for r in "${ranges[@]}"; do
   fi
 done
 slices=""
-if ((${#cpus[@]} >= nodes)); then
+if ((${#cpus[@]} > 0)); then
   for ((n = 1; n <= nodes; n++)); do
     list=""
-    for ((j = n - 1; j < ${#cpus[@]}; j += nodes)); do
-      list+="${list:+,}${cpus[j]}"
-    done
+    if ((${#cpus[@]} >= nodes)); then
+      for ((j = n - 1; j < ${#cpus[@]}; j += nodes)); do
+        list+="${list:+,}${cpus[j]}"
+      done
+    else
+      list="${cpus[(n - 1) % ${#cpus[@]}]}"
+    fi
     slices+="  $n) cpus=$list ;;"$'\n'
   done
 fi

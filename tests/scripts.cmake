@@ -291,3 +291,17 @@ set_tests_properties(layers PROPERTIES
   LABELS "scripts"
   PASS_REGULAR_EXPRESSION "no file includes or uses a layer above its own"
   FAIL_REGULAR_EXPRESSION "check-layers: [^\n]*(higher|not a layer|outside|two headers|no header)")
+
+# More pseudo-nodes than CPUs: pseudo-mpirun.sh deals them round-robin over
+# the CPUs, never every node's first rank on core 0 (issue 17):
+# tests/scripts/pseudo_spread.sh.
+add_test(NAME scripts_pseudo_spread_over_cpus
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/pseudo_spread.sh"
+          "${MPMP_RUN_MPI}" $<TARGET_FILE:mpmp-info>)
+set_tests_properties(scripts_pseudo_spread_over_cpus PROPERTIES
+  TIMEOUT 150
+  PROCESSORS 2
+  SKIP_RETURN_CODE 77
+  LABELS "mpi;scripts;pseudo"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "PASSED: 4 pseudo-nodes on 2 CPUs")
