@@ -585,6 +585,7 @@ typedef struct hammer {
   mpmp_lock_t lock;
   double secs;
   int locked;
+  int64_t updates; /* > 0: this many updates, whatever the time */
 } hammer_t;
 
 typedef struct hammer_res {
@@ -595,7 +596,7 @@ typedef struct hammer_res {
 static int hammer_loop(const hammer_t *h, hammer_res_t *res) {
   int64_t n = 0;
   double t0 = now(), end = t0 + h->secs, t = t0;
-  while (t < end) {
+  while (h->updates > 0 ? n < h->updates : t < end) {
     for (int i = 0; i < 256; i++) {
       if (h->locked) {
         int32_t x;
@@ -764,6 +765,57 @@ static int bench_raw_mpi_roundtrip(double *value) {
 
 static int bench_value_atomic_add(double *value) { return hammer(0, value); }
 static int bench_value_locked_add(double *value) { return hammer(1, value); }
+
+/* Four Processes (fewer with fewer workers) each do 1 024 v += 1 under
+ * the Value's lock while the main rank waits (issue 17: under --pseudo 2
+ * -n 6, workers 1-4 are two on each node, and the lock lives on the main
+ * rank's node): all their updates over the time the slowest took, so a
+ * lock that starves the far node's processes shows. The Value must end at
+ * the sum of their counts. */
+static int bench_lock_contended(double *value) {
+  enum { REPS = 3, MAXP = 4 };
+  double rate[REPS];
+  int np = mpmp_worker_count() < MAXP ? mpmp_worker_count() : MAXP;
+  hammer_t h = {.locked = 1, .updates = 1024};
+  if (mpmp_value_create(&h.v, MPMP_INT32, NULL, 1) < 0 ||
+      mpmp_value_get_lock(h.v, &h.lock) < 0)
+    return -1;
+  for (int r = 0; r < REPS; r++) {
+    int32_t zero = 0, final;
+    mpmp_process_t *p[MAXP];
+    int64_t total = 0;
+    double slowest = 0;
+    if (mpmp_value_store(h.v, &zero) < 0)
+      return -1;
+    for (int i = 0; i < np; i++)
+      if (mpmp_process_create(&p[i], hammer_body, &h, sizeof h, NULL) < 0 ||
+          mpmp_process_start(p[i]) < 0)
+        return -1;
+    for (int i = 0; i < np; i++) {
+      hammer_res_t theirs;
+      const void *res;
+      size_t size;
+      if (mpmp_process_join(p[i], MPMP_FOREVER) < 0 ||
+          mpmp_process_result(p[i], &res, &size) < 0 || size != sizeof theirs)
+        return -1;
+      memcpy(&theirs, res, sizeof theirs);
+      mpmp_process_destroy(p[i]);
+      total += theirs.count;
+      slowest = theirs.elapsed > slowest ? theirs.elapsed : slowest;
+    }
+    rate[r] = total / slowest;
+    if (mpmp_value_load(h.v, &final) < 0)
+      return -1;
+    if (final != (int32_t)total) {
+      fprintf(stderr, "lost updates: %d, expected %lld\n", final,
+              (long long)total);
+      return -1;
+    }
+  }
+  mpmp_value_free(h.v);
+  *value = median(rate, REPS);
+  return 0;
+}
 
 /* One worker alone adds to a Value made by the main rank: per add, from a
  * rank on another node when the job spans nodes (the remote path). */
@@ -1121,6 +1173,10 @@ static const bench_t benches[] = {
      "Value, 0.3 s", 1, bench_value_atomic_add},
     {"value_locked_add_per_s", "adds/s", "main + 1 worker: v += 1 under "
      "get_lock(), 0.3 s", 1, bench_value_locked_add},
+    {"lock_remote_contended_per_s", "updates/s", "4 Processes each do 1 024 "
+     "v += 1 under get_lock(): all over the slowest one's time (run it with "
+     "--pseudo 2 -n 6: two of them on the lock's node, two on the other)", 1,
+     bench_lock_contended},
     {"lock_uncontended_ns", "ns", "acquire + release of a free Lock", 0,
      bench_lock_uncontended},
     {"value_add_worker_us", "us", "one worker's atomic add to the main's "
