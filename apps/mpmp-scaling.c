@@ -7,6 +7,7 @@
  *   mpirun -n 5 build/apps/mpmp-scaling --items 400 --task-ms 5     strong
  *   mpirun -n 5 build/apps/mpmp-scaling --items-per-worker 50       weak
  *   mpirun -n 1 build/apps/mpmp-scaling --reference --task-ms 5
+ *   mpirun -n 65 build/apps/mpmp-scaling --sleep --items 640       dispatch
  *   scripts/scaling-study.sh                                      a sweep
  *
  * The CSV columns (--header prints their names first):
@@ -29,6 +30,14 @@
  * "rounds=R item_s=S"; passing --rounds R --serial-item-s S to later runs
  * reuses one measurement for a whole sweep, so every point is compared with
  * the same reference and no point spends time on it.
+ *
+ * --sleep: the items sleep --task-ms instead of computing, so the map
+ * needs no CPU and its time is the dispatch's alone: many more workers
+ * than cores (64 ranks on 2 cores) show how the main rank deals to them
+ * (issue 17). The serial time is items x task_ms, no reference is
+ * measured, and the efficiency is the speedup over the workers that ran
+ * items (each sleeps: it needs no core of its own); cores then counts
+ * those workers and core_per_worker is 1.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -70,13 +79,27 @@ static double serial_item_time(uint64_t rounds, uint64_t *out, long n) {
 }
 
 
+/* --sleep's item: seed and nanoseconds to sleep; its result's value is
+ * the seed. */
+static int sleep_item(mpmp_ctx_t *ctx) {
+  const item_t *it = mpmp_arg(ctx, NULL);
+  result_t *r = mpmp_out(ctx, sizeof *r);
+  struct timespec ts = {(time_t)(it->rounds / 1000000000u),
+                        (long)(it->rounds % 1000000000u)};
+  while (nanosleep(&ts, &ts) != 0)
+    ;
+  *r = (result_t){it->seed, mpmp_rank(), mpmp_node_id(), mpmp_cpu_count(), 0};
+  return 0;
+}
+MPMP_TASK(sleep_item);
+
 /* ---- options ---------------------------------------------------------------- */
 
 typedef struct {
   long items, per_worker, serial_items, chunksize;
   double task_ms, item_s;
   uint64_t rounds;
-  int workers, reps, reference, header;
+  int workers, reps, reference, header, sleep;
 } opts_t;
 
 static const char usage_text[] =
@@ -97,7 +120,9 @@ static const char usage_text[] =
     "of them, 5 to the item count)\n"
     "  --reference           measure the serial reference only; print "
     "rounds=R item_s=S\n"
-    "  --header              print the CSV header line first\n";
+    "  --header              print the CSV header line first\n"
+    "  --sleep               items sleep --task-ms instead of computing: "
+    "the dispatch's cost alone, on any number of ranks\n";
 
 static int parse(int argc, char **argv, opts_t *o) {
   *o = (opts_t){.task_ms = 10, .reps = 3, .chunksize = 1};
@@ -110,6 +135,10 @@ static int parse(int argc, char **argv, opts_t *o) {
     }
     if (!strcmp(a, "--header")) {
       o->header = 1;
+      continue;
+    }
+    if (!strcmp(a, "--sleep")) {
+      o->sleep = 1;
       continue;
     }
     if (v == NULL)
@@ -141,7 +170,8 @@ static int parse(int argc, char **argv, opts_t *o) {
   if (o->items < 0 || o->per_worker < 0 || o->serial_items < 0 ||
       o->chunksize < 0 ||
       !(o->task_ms > 0) || o->item_s < 0 || o->workers < 0 || o->reps < 1 ||
-      (o->items > 0 && o->per_worker > 0) || (o->item_s > 0 && o->rounds == 0))
+      (o->items > 0 && o->per_worker > 0) || (o->item_s > 0 && o->rounds == 0) ||
+      (o->sleep && (o->reference || o->rounds > 0 || o->item_s > 0)))
     return -1;
   return 0;
 }
@@ -181,6 +211,7 @@ static int reference(opts_t *o, long items, uint64_t **sample, long *nsample) {
 /* Times the map o->reps times into *parallel_s (the median). */
 static int run_map(const opts_t *o, int workers, item_t *in, result_t *out,
                    long items, double *parallel_s) {
+  mpmp_task_fn task = o->sleep ? sleep_item : work_item;
   mpmp_pool_opts_t po = {.processes = workers};
   mpmp_pool_t *pool;
   double *t = malloc((size_t)o->reps * sizeof *t);
@@ -195,13 +226,13 @@ static int run_map(const opts_t *o, int workers, item_t *in, result_t *out,
   item_t warm[64] = {{0, 0}};
   result_t warm_out[64];
   size_t nwarm = workers < 64 ? (size_t)workers : 64;
-  rc = mpmp_pool_map(pool, work_item, warm, nwarm, sizeof *warm, warm_out,
+  rc = mpmp_pool_map(pool, task, warm, nwarm, sizeof *warm, warm_out,
                      sizeof *warm_out, 1);
   /* Chunksize 1 by default: every item is a message of its own, the
    * strictest case, and single items leave the least imbalance at the end. */
   for (int k = 0; k < o->reps && rc == 0; k++) {
     double t0 = now();
-    rc = mpmp_pool_map(pool, work_item, in, (size_t)items, sizeof *in, out,
+    rc = mpmp_pool_map(pool, task, in, (size_t)items, sizeof *in, out,
                        sizeof *out, (size_t)o->chunksize);
     t[k] = now() - t0;
   }
@@ -249,10 +280,16 @@ int main(int argc, char **argv) {
   result_t *out = calloc((size_t)items, sizeof *out);
   if (in == NULL || out == NULL)
     return fail("malloc", MPMP_ENOMEM);
-  if ((rc = reference(&o, items, &sample, &nsample)) < 0)
+  if (o.sleep) { /* nothing to measure: the items sleep task_ms */
+    sample = NULL;
+    nsample = 0;
+    o.item_s = o.task_ms * 1e-3;
+  } else if ((rc = reference(&o, items, &sample, &nsample)) < 0) {
     return fail("serial reference", rc);
+  }
   for (long i = 0; i < items; i++)
-    in[i] = (item_t){(uint64_t)i, o.rounds};
+    in[i] = (item_t){(uint64_t)i, o.sleep ? (uint64_t)(o.task_ms * 1e6)
+                                          : o.rounds};
 
   double parallel_s = 0;
   if ((rc = run_map(&o, workers, in, out, items, &parallel_s)) < 0)
@@ -261,7 +298,8 @@ int main(int argc, char **argv) {
   for (long i = 0; i < items; i++)
     bad += out[i].rank < 1 || out[i].rank >= mpmp_world_size() ||
            out[i].node < 0 || out[i].node >= mpmp_node_count() ||
-           out[i].cpus < 1 || (i < nsample && out[i].value != sample[i]);
+           out[i].cpus < 1 || (i < nsample && out[i].value != sample[i]) ||
+           (o.sleep && out[i].value != (uint64_t)i);
   if (bad) {
     fprintf(stderr, "mpmp-scaling: %ld of %ld results differ from the "
             "serial reference\n", bad, items);
@@ -270,6 +308,10 @@ int main(int argc, char **argv) {
   }
   int used, shared, cores = worker_cores(out, items, &used, &shared);
   int core_per_worker = !shared;
+  if (o.sleep && cores > 0) { /* sleepers need no core: each worker counts */
+    cores = used;
+    core_per_worker = 1;
+  }
   if (cores < 1)
     return fail("counting cores", cores < 0 ? cores : MPMP_EINVAL);
 

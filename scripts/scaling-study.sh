@@ -19,6 +19,8 @@
 #   --repeat N            runs of each point, each a job of its own; the plot
 #                         shows their median and min-max bars (default: 1)
 #   --chunksize C         items per chunk (default: 1; 0: Python's rule)
+#   --sleep               the items sleep --task-ms instead of computing:
+#                         the dispatch's cost alone, on more ranks than cores
 #   --pseudo K            spread each job's ranks over K pseudo-nodes
 #   --out PREFIX          write PREFIX.csv and PREFIX.png etc. (default:
 #                         scaling; with --plot-only: the CSV's name less .csv)
@@ -56,7 +58,7 @@ usage() {
     echo "$(basename "$0"): error: $* (see --help)" >&2
   else
     echo "usage:" >&2
-    sed -n '7,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '7,34s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   fi
   exit 2
 }
@@ -73,6 +75,7 @@ pseudo=()
 out=""
 formats_arg=png
 plot_only=""
+sleep=0
 plot=1
 build=1
 strict=0
@@ -99,6 +102,7 @@ while (($#)); do
       case "$1" in --out | --format | --plot-only) ;; *) measuring+=("$1") ;; esac
       shift 2
       ;;
+    --sleep) sleep=1; measuring+=("$1"); shift ;;
     --no-plot) plot=0; shift ;;
     --no-build) build=0; shift ;;
     --strict) strict=1; shift ;;
@@ -223,15 +227,23 @@ if [[ -z "$plot_only" ]]; then
   export MPMP_PROGRESS="${MPMP_PROGRESS:-0}"
 
   # The serial reference, once: the rounds that make one item task_ms long
-  # and the seconds it takes, on the main rank of a 1-rank job.
-  ref="$("${run_mpi[@]}" -n 1 "$prog" --reference --task-ms "$task_ms")" ||
-    mpmp_die "the serial reference run failed"
-  if ! [[ "$ref" =~ rounds=([0-9]+)\ item_s=([0-9.]+) ]]; then
-    mpmp_die "unexpected output from mpmp-scaling --reference: $ref"
+  # and the seconds it takes, on the main rank of a 1-rank job. Sleeping
+  # items (--sleep) need none: each takes task_ms.
+  if ((sleep)); then
+    item_s="$(awk -v ms="$task_ms" 'BEGIN { printf "%.9f", ms / 1000 }')"
+    work=(--sleep --task-ms "$task_ms")
+    mpmp_log "sleeping items of $task_ms ms: the dispatch's cost alone"
+  else
+    ref="$("${run_mpi[@]}" -n 1 "$prog" --reference --task-ms "$task_ms")" ||
+      mpmp_die "the serial reference run failed"
+    if ! [[ "$ref" =~ rounds=([0-9]+)\ item_s=([0-9.]+) ]]; then
+      mpmp_die "unexpected output from mpmp-scaling --reference: $ref"
+    fi
+    rounds="${BASH_REMATCH[1]}"
+    item_s="${BASH_REMATCH[2]}"
+    work=(--rounds "$rounds" --serial-item-s "$item_s")
+    mpmp_log "serial reference: ${item_s} s per item ($rounds rounds), measured once"
   fi
-  rounds="${BASH_REMATCH[1]}"
-  item_s="${BASH_REMATCH[2]}"
-  mpmp_log "serial reference: ${item_s} s per item ($rounds rounds), measured once"
 
   host="$(hostname)"
   host="${host//,/_}"
@@ -253,8 +265,7 @@ if [[ -z "$plot_only" ]]; then
         # mpirun's limit: the serial time of the point, twice, per repetition.
         limit="$(awk -v n="$n" -v s="$item_s" -v k="$reps" 'BEGIN { printf "%d", 60 + 2 * k * n * s }')"
         line="$("${run_mpi[@]}" --timeout "$limit" -n "$r" "$prog" --items "$n" \
-          --rounds "$rounds" --serial-item-s "$item_s" --reps "$reps" \
-          --chunksize "$chunksize" | tail -n 1)" ||
+          "${work[@]}" --reps "$reps" --chunksize "$chunksize" | tail -n 1)" ||
           mpmp_die "the $m point with $r ranks (run $k) failed"
         IFS=, read -r f_ranks f_workers f_nodes f_items f_task f_serial f_parallel \
           f_speedup f_eff f_cores f_cpw <<<"$line"

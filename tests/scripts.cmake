@@ -305,3 +305,43 @@ set_tests_properties(scripts_pseudo_spread_over_cpus PROPERTIES
   LABELS "mpi;scripts;pseudo"
   FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
   PASS_REGULAR_EXPRESSION "PASSED: 4 pseudo-nodes on 2 CPUs")
+
+# mpmp-scaling --sleep: sleeping items on more workers than cores, the
+# dispatch's cost alone (issue 17): tests/scripts/scaling_sleep.sh checks
+# the CSV line against what sleepers must give.
+foreach(run "np9|9|" "pseudo3|7|--pseudo,3")
+  string(REPLACE "|" ";" run "${run}")
+  list(GET run 0 suffix)
+  list(GET run 1 ranks)
+  list(GET run 2 launch)
+  string(REPLACE "," ";" launch "${launch}")
+  set(test scripts_scaling_sleep_${suffix})
+  add_test(NAME ${test}
+    COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/scaling_sleep.sh"
+            "${MPMP_RUN_MPI}" $<TARGET_FILE:mpmp-scaling> ${ranks} ${launch})
+  set(labels "mpi;scripts")
+  if(launch)
+    list(APPEND labels pseudo)
+  endif()
+  set_tests_properties(${test} PROPERTIES
+    TIMEOUT 120
+    PROCESSORS 2
+    LABELS "${labels}"
+    ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+    FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+    PASS_REGULAR_EXPRESSION "PASSED: --sleep on ${ranks} ranks")
+endforeach()
+
+# scaling-study.sh --sleep: a sweep of sleeping items on 3 and 9 ranks (no
+# serial reference; serial_s is items x task_ms).
+add_test(NAME scripts_scaling_study_sleep_np3_np9
+  COMMAND "${MPMP_BASH}" "${SCRIPTS_DIR}/scaling-study.sh" --no-build --sleep --ranks 3,9
+          --mode strong --task-ms 5 --items 32 --reps 1 --no-plot
+          --out "${CMAKE_CURRENT_BINARY_DIR}/scaling-study-sleep/sl")
+set_tests_properties(scripts_scaling_study_sleep_np3_np9 PROPERTIES
+  TIMEOUT 120
+  PROCESSORS 2
+  LABELS "mpi;scripts"
+  ENVIRONMENT "MPMP_BUILD_DIR=${PROJECT_BINARY_DIR};${MPMP_SANITIZER_ENV}"
+  FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
+  PASS_REGULAR_EXPRESSION "sleeping items of 5 ms.*strong +1/1 +3 +2 +2 +1 +32 +5.000 +0.1600 .*strong +1/1 +9 +8 +8 +1 +32 +5.000 +0.1600 ")
