@@ -628,39 +628,67 @@ static int hammer_body(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(hammer_body);
 
-/* Sum of both ranks' rates; the Value must end at the sum of their counts. */
-static int hammer(int locked, double *value) {
-  enum { REPS = 5 };
-  double rate[REPS];
-  hammer_t h = {.secs = 0.3, .locked = locked};
+/* `reps` rounds of `procs` Processes, and the main rank too when
+ * `main_too`, each running hammer_loop on one Value zeroed before every
+ * round: the median over the rounds of the sum of their rates, or
+ * (`by_slowest`) of all their updates over the slowest one's time. The
+ * Value must end each round at the sum of their counts. */
+enum { HAMMER_MAXP = 4, HAMMER_MAXREPS = 5 };
+static int hammer_rounds(hammer_t h, int reps, int procs, int main_too,
+                         int by_slowest, double *value) {
+  double rate[HAMMER_MAXREPS];
   if (mpmp_value_create(&h.v, MPMP_INT32, NULL, 1) < 0 ||
       mpmp_value_get_lock(h.v, &h.lock) < 0)
     return -1;
-  for (int r = 0; r < REPS; r++) {
+  for (int r = 0; r < reps; r++) {
     int32_t zero = 0, final;
-    mpmp_process_t *p;
-    hammer_res_t mine, theirs;
-    const void *res;
-    size_t size;
-    if (mpmp_value_store(h.v, &zero) < 0 ||
-        mpmp_process_create(&p, hammer_body, &h, sizeof h, NULL) < 0 ||
-        mpmp_process_start(p) < 0 || hammer_loop(&h, &mine) < 0 ||
-        mpmp_process_join(p, MPMP_FOREVER) < 0 ||
-        mpmp_process_result(p, &res, &size) < 0 || size != sizeof theirs ||
-        mpmp_value_load(h.v, &final) < 0)
+    mpmp_process_t *p[HAMMER_MAXP];
+    hammer_res_t mine = {0}, theirs;
+    int64_t total = 0;
+    double sum = 0, slowest = 0;
+    if (mpmp_value_store(h.v, &zero) < 0)
       return -1;
-    memcpy(&theirs, res, sizeof theirs);
-    mpmp_process_destroy(p);
-    if (final != (int32_t)(mine.count + theirs.count)) {
+    for (int i = 0; i < procs; i++)
+      if (mpmp_process_create(&p[i], hammer_body, &h, sizeof h, NULL) < 0 ||
+          mpmp_process_start(p[i]) < 0)
+        return -1;
+    if (main_too) {
+      if (hammer_loop(&h, &mine) < 0)
+        return -1;
+      total = mine.count;
+      sum = mine.count / mine.elapsed;
+      slowest = mine.elapsed;
+    }
+    for (int i = 0; i < procs; i++) {
+      const void *res;
+      size_t size;
+      if (mpmp_process_join(p[i], MPMP_FOREVER) < 0 ||
+          mpmp_process_result(p[i], &res, &size) < 0 || size != sizeof theirs)
+        return -1;
+      memcpy(&theirs, res, sizeof theirs);
+      mpmp_process_destroy(p[i]);
+      total += theirs.count;
+      sum += theirs.count / theirs.elapsed;
+      slowest = theirs.elapsed > slowest ? theirs.elapsed : slowest;
+    }
+    if (mpmp_value_load(h.v, &final) < 0)
+      return -1;
+    if (final != (int32_t)total) {
       fprintf(stderr, "lost updates: %d, expected %lld\n", final,
-              (long long)(mine.count + theirs.count));
+              (long long)total);
       return -1;
     }
-    rate[r] = mine.count / mine.elapsed + theirs.count / theirs.elapsed;
+    rate[r] = by_slowest ? total / slowest : sum;
   }
   mpmp_value_free(h.v);
-  *value = median(rate, REPS);
+  *value = median(rate, reps);
   return 0;
+}
+
+/* Both ranks for 0.3 s: the sum of their rates. */
+static int hammer(int locked, double *value) {
+  return hammer_rounds((hammer_t){.secs = 0.3, .locked = locked}, 5, 1, 1, 0,
+                       value);
 }
 
 /* ---- the hardware's and MPI's limits, measured in the same run --------------
@@ -773,48 +801,10 @@ static int bench_value_locked_add(double *value) { return hammer(1, value); }
  * lock that starves the far node's processes shows. The Value must end at
  * the sum of their counts. */
 static int bench_lock_contended(double *value) {
-  enum { REPS = 3, MAXP = 4 };
-  double rate[REPS];
-  int np = mpmp_worker_count() < MAXP ? mpmp_worker_count() : MAXP;
-  hammer_t h = {.locked = 1, .updates = 1024};
-  if (mpmp_value_create(&h.v, MPMP_INT32, NULL, 1) < 0 ||
-      mpmp_value_get_lock(h.v, &h.lock) < 0)
-    return -1;
-  for (int r = 0; r < REPS; r++) {
-    int32_t zero = 0, final;
-    mpmp_process_t *p[MAXP];
-    int64_t total = 0;
-    double slowest = 0;
-    if (mpmp_value_store(h.v, &zero) < 0)
-      return -1;
-    for (int i = 0; i < np; i++)
-      if (mpmp_process_create(&p[i], hammer_body, &h, sizeof h, NULL) < 0 ||
-          mpmp_process_start(p[i]) < 0)
-        return -1;
-    for (int i = 0; i < np; i++) {
-      hammer_res_t theirs;
-      const void *res;
-      size_t size;
-      if (mpmp_process_join(p[i], MPMP_FOREVER) < 0 ||
-          mpmp_process_result(p[i], &res, &size) < 0 || size != sizeof theirs)
-        return -1;
-      memcpy(&theirs, res, sizeof theirs);
-      mpmp_process_destroy(p[i]);
-      total += theirs.count;
-      slowest = theirs.elapsed > slowest ? theirs.elapsed : slowest;
-    }
-    rate[r] = total / slowest;
-    if (mpmp_value_load(h.v, &final) < 0)
-      return -1;
-    if (final != (int32_t)total) {
-      fprintf(stderr, "lost updates: %d, expected %lld\n", final,
-              (long long)total);
-      return -1;
-    }
-  }
-  mpmp_value_free(h.v);
-  *value = median(rate, REPS);
-  return 0;
+  int np = mpmp_worker_count() < HAMMER_MAXP ? mpmp_worker_count()
+                                             : HAMMER_MAXP;
+  return hammer_rounds((hammer_t){.locked = 1, .updates = 1024}, 3, np, 0, 1,
+                       value);
 }
 
 /* One worker alone adds to a Value made by the main rank: per add, from a
