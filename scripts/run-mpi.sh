@@ -180,9 +180,13 @@ job=$!
 # got); a job ended by a signal never says success here (128 + the signal,
 # as a shell's command killed by it).
 signalled=0
-trap 'signalled=2; kill -TERM "$job" 2>/dev/null || true' INT
-trap 'signalled=15; kill -TERM "$job" 2>/dev/null || true' TERM
-trap 'signalled=1; kill -TERM "$job" 2>/dev/null || true' HUP
+end_job() { # the signal's number
+  signalled="$1"
+  kill -TERM "$job" 2>/dev/null || true
+}
+trap 'end_job 2' INT
+trap 'end_job 15' TERM
+trap 'end_job 1' HUP
 # SIGUSR1 and SIGUSR2 go on as they are: mpirun passes them to every rank
 # (Slurm's --signal=B:USR1@120 before the walltime: a checkpointing
 # program stops its maps then).
