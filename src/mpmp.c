@@ -14,11 +14,15 @@
  * (their finalizer's priority is 15), then managers (0), then the
  * processes still running are joined or terminated (_exit_function). */
 enum { EXIT_POOL = 15, EXIT_MANAGER = 0, EXIT_PROCESS = -1 };
+/* Before them all: the main rank's pipelined puts reach their queues
+ * (Python's Queue joins its feeder thread at exit). */
+enum { EXIT_PUTS = 100 };
 
 static const mpmp__module_t modules[] = {
     /* objects: the node heap's objects, each kind's operations, names */
     {.name = "object", .init = mpmp__objects_init,
-     .setup = mpmp__objects_setup, .fini = mpmp__objects_fini},
+     .setup = mpmp__objects_setup, .finalize = mpmp__objects_finalize,
+     .exit_priority = EXIT_PUTS, .fini = mpmp__objects_fini},
     {.name = "value", .setup = mpmp__value_setup},
     {.name = "sync", .setup = mpmp__sync_setup},
     {.name = "queue", .setup = mpmp__queue_setup},

@@ -362,6 +362,7 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
 static int call_send(const mreq_t *q, char *msg, size_t extra, mcall_t *c,
                      const char *fn) {
   mreq_t h = *q;
+  mpmp__obj_fence(); /* this rank's puts happen before the request */
   h.magic = MGR_MAGIC;
   h.cookie = c->cookie;
   memcpy(msg, &h, sizeof h);

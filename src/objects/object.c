@@ -812,6 +812,11 @@ static void on_request(int src, void *buf, size_t len) {
   mpmp__free(buf);
 }
 
+/* The pipeline's batches carry this cookie (a call_t's address is never
+ * 8-aligned plus one). */
+#define PL_COOKIE 1u
+static void pl_acked(const rep_t *p, const char *msg);
+
 static void on_reply(int src, void *buf, size_t len) {
   rep_t p;
   (void)src;
@@ -822,6 +827,11 @@ static void on_reply(int src, void *buf, size_t len) {
   memcpy(&p, buf, sizeof p);
   if (mpmp__relay_reply(MPMP__TAG_OBJ_REP, buf, len, p.cookie))
     return; /* for our task host */
+  if ((p.cookie & MPMP__COOKIE_MASK) == PL_COOKIE) {
+    pl_acked(&p, (const char *)buf + sizeof p);
+    mpmp__free(buf);
+    return;
+  }
   call_t *c = (call_t *)(uintptr_t)(p.cookie & MPMP__COOKIE_MASK);
   const char *msg = (const char *)buf + sizeof p;
   c->rc = p.rc;
@@ -883,6 +893,270 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
 }
 
 /*
+ * Pipelined puts. A put to a queue of another node that cannot fail for
+ * lack of room (an unbounded Queue, JoinableQueue or SimpleQueue: the
+ * caller learns it from the reply to its first, ordinary put) does not
+ * wait for the home node: the first goes out at once as a batch of one
+ * (MPMP__OP_Q_PUT_BATCH), and the puts made while a batch is in flight
+ * gather in the next one, which the acknowledgement of the first sends
+ * (from the progress engine, so it goes even while the caller computes).
+ * One batch in flight: self-clocking, so a lone put costs one message and
+ * a stream of them batches as the network's round trip allows. A put that
+ * finds PL_BATCH_BYTES gathered waits for the acknowledgement: that is
+ * the flow control, and a producer never runs more than one batch ahead.
+ *   Order. A rank's batches reach the home rank in order (one in flight),
+ * which puts their items in order: FIFO per producer holds. Anything else
+ * this rank does that another rank may see fences first (objects.h):
+ * waits until the home node acknowledged every put, so a put still
+ * happens before the calls made after it (an Event set, a task's result,
+ * a get from the same queue), as an ordinary put's would.
+ *   Failures. The home node puts a batch's items in order and stops at
+ * the first that fails (the queue was closed or freed, its node's heap is
+ * full); the acknowledgement says how many went in. The error is reported
+ * at once on stderr and returned, with the count of items not delivered,
+ * by the caller's next put to that queue, which then goes the ordinary way
+ * again: no item is lost silently.
+ *   A task host pipelines as well: its batches and their
+ * acknowledgements go through its worker's relay, in order, and it
+ * fences before it says an item or a body is done.
+ */
+#define PL_BATCH_BYTES (64 * 1024) /* gathered behind a batch in flight */
+#define PL_ITEM_MAX (8 * 1024)     /* larger items take the ordinary path */
+#define PL_KNOWN 8                 /* unbounded queues remembered */
+
+_Atomic int mpmp__puts_in_flight; /* a batch in flight or gathering */
+
+static struct {
+  pthread_mutex_t mu;
+  mpmp_ref_t ref;  /* the queue being fed (gen 0: none) */
+  int dest;        /* its home rank for this rank */
+  char *buf;       /* the batch gathering: req_t, then the items */
+  size_t len, cap; /* bytes in buf (req_t included) */
+  uint32_t n;      /* items in buf */
+  int inflight;    /* a batch sent, not acknowledged */
+  uint32_t sent_n; /* items of that batch */
+  _Atomic uint64_t appended, acked; /* items so far (a fence's target) */
+  /* the first failure not yet returned to a put */
+  int err;
+  mpmp_ref_t err_ref;
+  uint64_t err_lost;
+  char err_msg[256];
+  mpmp_ref_t known[PL_KNOWN]; /* queues known to be unbounded */
+  size_t known_max[PL_KNOWN];  /* their max_item */
+  int known_next;
+} pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int same_ref(const mpmp_ref_t *a, const mpmp_ref_t *b) {
+  return memcmp(a, b, sizeof *a) == 0;
+}
+
+static int pl_known_at(const mpmp_ref_t *ref) {
+  for (int i = 0; i < PL_KNOWN; i++)
+    if (pl.known[i].gen != 0 && same_ref(&pl.known[i], ref))
+      return i;
+  return -1;
+}
+
+void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
+                         size_t max_item) {
+  if (unbounded != 1 || mpmp__ref_is_local(ref))
+    return;
+  pthread_mutex_lock(&pl.mu);
+  if (pl_known_at(ref) < 0) {
+    pl.known[pl.known_next] = *ref;
+    pl.known_max[pl.known_next] = max_item;
+    pl.known_next = (pl.known_next + 1) % PL_KNOWN;
+  }
+  pthread_mutex_unlock(&pl.mu);
+}
+
+/* Under pl.mu: detach the gathered batch for sending (NULL: none); the
+ * caller sends it with pl_send once the lock is dropped. */
+static char *pl_take(size_t *len) {
+  if (pl.inflight || pl.n == 0)
+    return NULL;
+  char *b = pl.buf;
+  req_t *q = (req_t *)b;
+  q->n = pl.n;
+  q->in_len = (uint32_t)(pl.len - sizeof *q);
+  *len = pl.len;
+  pl.inflight = 1;
+  pl.sent_n = pl.n;
+  pl.buf = NULL;
+  pl.len = pl.cap = 0;
+  pl.n = 0;
+  return b;
+}
+
+static void pl_send(int dest, char *b, size_t len) {
+  if (b == NULL)
+    return;
+  if (mpmp__send_nb(dest, MPMP__TAG_OBJ_REQ, b, len) < 0) {
+    /* the items would be lost without a word: as for a reply */
+    MPMP__ERROR("could not send queued items to rank %d: %s: the job ends",
+                dest, mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
+static void pl_update_busy(void) {
+  atomic_store(&mpmp__puts_in_flight, pl.inflight || pl.n > 0);
+}
+
+/* The home rank acknowledged the batch in flight (progress engine). */
+static void pl_acked(const rep_t *p, const char *msg) {
+  pthread_mutex_lock(&pl.mu);
+  if (p->rc < 0) {
+    uint64_t lost = pl.sent_n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
+    MPMP__WARN("%llu item(s) put to a queue of node %u were not delivered: "
+               "%s", (unsigned long long)lost, pl.ref.node,
+               p->msg_len ? msg : mpmp_strerror(p->rc));
+    if (pl.err == 0) {
+      pl.err = p->rc;
+      pl.err_ref = pl.ref;
+      pl.err_lost = lost;
+      snprintf(pl.err_msg, sizeof pl.err_msg, "%s",
+               p->msg_len ? msg : mpmp_strerror(p->rc));
+    }
+    int k = pl_known_at(&pl.ref); /* its next puts go the ordinary way */
+    if (k >= 0)
+      pl.known[k].gen = 0;
+  }
+  pl.inflight = 0;
+  atomic_fetch_add(&pl.acked, pl.sent_n);
+  size_t len = 0;
+  char *b = pl_take(&len);
+  int dest = pl.dest;
+  pl_update_busy();
+  pthread_mutex_unlock(&pl.mu);
+  pl_send(dest, b, len);
+  mpmp__ring_rank(mpmp__net.rank); /* a fence or a put may sleep on it */
+}
+
+static int pl_reached(void *arg) {
+  return atomic_load(&pl.acked) >= *(const uint64_t *)arg;
+}
+
+static int pl_room(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pl.mu);
+  int room = !pl.inflight || pl.len < PL_BATCH_BYTES;
+  pthread_mutex_unlock(&pl.mu);
+  return room;
+}
+
+void mpmp__obj_fence_slow(void) {
+  if (mpmp__in_handler)
+    return;
+  /* The puts made so far: not until nothing is in flight, which a
+   * producer in another thread could put off for ever. The
+   * acknowledgements send what gathered; nothing else is needed. */
+  uint64_t upto = atomic_load(&pl.appended);
+  mpmp__wait_until(pl_reached, &upto, INFINITY);
+}
+
+/* At teardown: what a next mpmp_init must not inherit (its handles have
+ * other tags; a batch still here was never acknowledged: the job ends). */
+static void pl_reset(void) {
+  pthread_mutex_lock(&pl.mu);
+  mpmp__free(pl.buf);
+  pl.buf = NULL;
+  pl.len = pl.cap = 0;
+  pl.n = 0;
+  pl.inflight = 0;
+  pl.err = 0;
+  atomic_store(&pl.acked, atomic_load(&pl.appended));
+  memset(pl.known, 0, sizeof pl.known);
+  pl_update_busy();
+  pthread_mutex_unlock(&pl.mu);
+}
+
+int mpmp__objects_finalize(void) {
+  mpmp__obj_fence();
+  return 0;
+}
+
+/* The failure the home node reported for earlier puts to `ref`, once. */
+static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
+  if (pl.err == 0 || !same_ref(&pl.err_ref, ref))
+    return 0;
+  int rc = pl.err;
+  pl.err = 0;
+  return mpmp__err(rc, "%s: %llu item(s) put to this queue before were not "
+                   "delivered: %s", fn, (unsigned long long)pl.err_lost,
+                   pl.err_msg);
+}
+
+int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
+                            size_t len, const char *fn) {
+  if (len > PL_ITEM_MAX ||
+      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+          MPMP__RUNNING)
+    return 0;
+  pthread_mutex_lock(&pl.mu);
+  int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref);
+  if (rc < 0 || k < 0 || len > pl.known_max[k]) {
+    pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
+    return rc;                    /* says what is wrong with a big item) */
+  }
+  for (;;) {
+    if ((pl.inflight || pl.n) && !same_ref(&pl.ref, ref)) {
+      pthread_mutex_unlock(&pl.mu); /* another queue's batch goes first */
+      mpmp__obj_fence_slow();
+    } else if (pl.inflight && pl.len >= PL_BATCH_BYTES) { /* flow control */
+      pthread_mutex_unlock(&pl.mu);
+      mpmp__wait_until(pl_room, NULL, INFINITY);
+    } else {
+      break;
+    }
+    pthread_mutex_lock(&pl.mu);
+  }
+  if (pl.n == 0 && !pl.inflight) {
+    pl.ref = *ref;
+    pl.dest = home_rank(ref->node);
+  }
+  size_t need = pl.len + 8 + ((len + 7) & ~(size_t)7);
+  if (pl.buf == NULL || need > pl.cap) {
+    size_t cap = pl.cap ? 2 * pl.cap : 4096;
+    if (pl.buf == NULL)
+      need += sizeof(req_t);
+    while (cap < need)
+      cap *= 2;
+    char *b = mpmp__realloc(pl.buf, cap);
+    if (b == NULL) {
+      pthread_mutex_unlock(&pl.mu);
+      return mpmp__err(MPMP_ENOMEM, "%s: out of memory", fn);
+    }
+    if (pl.buf == NULL) {
+      req_t q = {.ref = *ref, .cookie = PL_COOKIE | mpmp__net.host_cookie,
+                 .owner = mpmp__owner_id(),
+                 .op = MPMP__OP_Q_PUT_BATCH};
+      memcpy(b, &q, sizeof q);
+      pl.len = sizeof q;
+    }
+    pl.buf = b;
+    pl.cap = cap;
+  }
+  uint64_t l = len;
+  memcpy(pl.buf + pl.len, &l, 8);
+  if (len)
+    memcpy(pl.buf + pl.len + 8, item, len);
+  size_t padded = (len + 7) & ~(size_t)7;
+  if (padded > len)
+    memset(pl.buf + pl.len + 8 + len, 0, padded - len);
+  pl.len += 8 + padded;
+  pl.n++;
+  atomic_fetch_add(&pl.appended, 1);
+  size_t blen = 0;
+  char *b = pl_take(&blen);
+  int dest = pl.dest;
+  pl_update_busy();
+  pthread_mutex_unlock(&pl.mu);
+  pl_send(dest, b, blen);
+  return 1;
+}
+
+/*
  * The hot path (object.h): a valid handle of a live object homed on this
  * node, as it almost always is. The last handle this thread validated is remembered
  * (all 24 bytes), so a loop over one object computes its tag once, not at
@@ -893,6 +1167,7 @@ static _Thread_local mpmp_ref_t tl_valid_ref MPMP__TLS_FAST;
 
 mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
   mpmp__rt_t *rt = &mpmp__rt;
+  mpmp__obj_fence();
   if (atomic_load_explicit(&rt->state, memory_order_relaxed) != MPMP__RUNNING ||
       ref->kind != kind || ref->node != (uint32_t)mpmp__net.node)
     return NULL;
@@ -906,6 +1181,7 @@ mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
 
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
+  mpmp__obj_fence();
   mpmp__obj_t *o = ref ? mpmp__obj_local(ref, kind) : NULL;
   if (o == NULL) {
     int rc = mpmp__check_init(fn);
@@ -1013,6 +1289,7 @@ void mpmp__objects_fini(void) {
   mpmp__free(rt->node_first);
   mpmp__free(rt->node_members);
   rt->node_first = rt->node_members = NULL;
+  pl_reset();
 }
 
 /* ---- node roots ------------------------------------------------------------ */

@@ -167,7 +167,8 @@ enum {
   MPMP__OP_Q_JOIN,
   MPMP__OP_Q_POLL,
   MPMP__OP_Q_X1, /* spare numbers for queue.c */
-  MPMP__OP_Q_X2,
+  MPMP__OP_Q_PUT_BATCH, /* n items, each [u64 length][bytes][pad to 8];
+                         * r0 = how many were put (object.c's pipeline) */
   MPMP__OP_Q_X3,
   MPMP__OP_Q_X4,
   MPMP__OP_MAX
@@ -206,6 +207,20 @@ void mpmp__op_register(int op, mpmp__op_fn fn, int blocking);
  */
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn);
+
+/*
+ * Pipelined puts (object.c, "Pipelined puts"). A put of `len` bytes to
+ * the unbounded queue `ref` of another node: 1 if it was taken (sent, or
+ * batched behind the batch in flight), 0 if the caller must make an
+ * ordinary call (a queue not known to be unbounded, a big item), or < 0 an error (a failure the home node reported for earlier
+ * puts to this queue; an item over the queue's max_item). Ordinary puts
+ * learn that a queue is unbounded and its max_item (mpmp__obj_put_learn,
+ * from the reply's r1 and r0).
+ */
+int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
+                            size_t len, const char *fn);
+void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
+                         size_t max_item);
 
 /*
  * Create an object of `kind` whose body is `body` bytes, with an embedded

@@ -14,6 +14,21 @@
 int mpmp__objects_init(void);
 void mpmp__objects_setup(int is_main);
 void mpmp__objects_fini(void);
+/* The fence of pipelined puts: once it returns, every put this rank made
+ * to a queue of another node is in that queue (the home nodes said so).
+ * Every operation on a shared object fences first, and so do the layers
+ * above before anything another rank may see (a task's results, a
+ * Manager request, mpmp_finalize): a put happens before them, as an
+ * ordinary call's would. One load when nothing is in flight. Not in a
+ * message handler (it returns at once there). */
+extern _Atomic int mpmp__puts_in_flight;
+void mpmp__obj_fence_slow(void);
+static inline void mpmp__obj_fence(void) {
+  if (__builtin_expect(atomic_load_explicit(&mpmp__puts_in_flight,
+                                            memory_order_relaxed), 0))
+    mpmp__obj_fence_slow();
+}
+int mpmp__objects_finalize(void); /* the main rank's fence at finalize */
 /* Each kind registers its operations from its own file. */
 void mpmp__value_setup(int is_main);
 void mpmp__sync_setup(int is_main);

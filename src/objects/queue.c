@@ -957,6 +957,8 @@ static void q_lanes_register(void) {
                              MPMP__OP_Q_SIZE, MPMP__OP_Q_TASK_DONE};
   mpmp__lane_register(MPMP__K_QUEUE, MPMP__OP_Q_PUT,
                       offsetof(qbody_t, put_lane));
+  mpmp__lane_register(MPMP__K_QUEUE, MPMP__OP_Q_PUT_BATCH,
+                      offsetof(qbody_t, put_lane));
   for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
     mpmp__lane_register(MPMP__K_QUEUE, gets[i], offsetof(qbody_t, get_lane));
 }
@@ -1579,7 +1581,36 @@ static int wrong_kind(const char *what) {
 }
 
 static int op_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  return o->kind == MPMP__K_CONN ? conn_op(o, a, c_send) : q_put(o, a);
+  if (o->kind == MPMP__K_CONN)
+    return conn_op(o, a, c_send);
+  int rc = q_put(o, a);
+  /* a caller on another node may pipeline its next puts (object.c) */
+  qbody_t *q = mpmp__obj_data(o);
+  a->r0 = q->max_item;
+  a->r1 = q->unbounded;
+  return rc;
+}
+/* A batch of pipelined puts from another node (object.c): its items in
+ * order, none waiting (only unbounded queues are fed so), up to the
+ * first that fails; r0 = how many went in. */
+static int op_put_batch(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  if (o->kind != MPMP__K_QUEUE)
+    return wrong_kind("put");
+  const char *p = a->in, *end = p + a->in_len;
+  a->r0 = 0;
+  for (uint64_t k = 0; k < a->n; k++) {
+    uint64_t len;
+    if ((size_t)(end - p) < 8 || (memcpy(&len, p, 8), len > (size_t)(end - p) - 8))
+      return mpmp__err(MPMP_EINVAL, "a malformed batch of queue items");
+    mpmp__oparg_t b = {.owner = a->owner, .deadline = -INFINITY,
+                       .in = p + 8, .in_len = len};
+    int rc = q_put(o, &b);
+    if (rc < 0)
+      return rc == MPMP_ETIMEDOUT ? mpmp__err(rc, "the queue is full") : rc;
+    a->r0++;
+    p += 8 + ((len + 7) & ~(uint64_t)7);
+  }
+  return 0;
 }
 static int op_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return o->kind == MPMP__K_CONN ? conn_op(o, a, c_recv) : q_get(o, a);
@@ -1609,6 +1640,7 @@ static int op_conn_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
 void mpmp__queue_setup(int is_main) {
   (void)is_main;
   mpmp__op_register(MPMP__OP_Q_PUT, op_put, MPMP__OPB_TRY);
+  mpmp__op_register(MPMP__OP_Q_PUT_BATCH, op_put_batch, MPMP__OPB_NO);
   mpmp__op_register(MPMP__OP_Q_GET, op_get, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_SIZE, op_size, MPMP__OPB_NO);
   mpmp__op_register(MPMP__OP_Q_CLOSE, op_close, MPMP__OPB_NO);
@@ -1788,7 +1820,15 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
   int rc = check_here(&q.ref, fn);
   if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
-  return rc < 0 ? rc : qcall(&q, MPMP__OP_Q_PUT, &a, fn);
+  if (rc == 0 && q.ref.node != (uint32_t)mpmp__net.node &&
+      q.ref.kind == MPMP__K_QUEUE) /* another node's: pipelined? */
+    rc = mpmp__obj_put_pipelined(&q.ref, item, size, fn);
+  if (rc != 0)
+    return rc < 0 ? rc : 0;
+  if ((rc = qcall(&q, MPMP__OP_Q_PUT, &a, fn)) == 0 && a.r1 == 1 &&
+      q.ref.node != (uint32_t)mpmp__net.node)
+    mpmp__obj_put_learn(&q.ref, a.r1, (size_t)a.r0);
+  return rc;
 }
 
 MPMP_API int mpmp_queue_put(mpmp_queue_t q, const void *item, size_t size,

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "objects.h"
 #include "parallel.h"
 #include "proto.h"
 
@@ -94,6 +95,8 @@ static void check_send(int rc) {
 static void send_done(const mpmp__chunk_hdr_t *h, const void *res,
                       size_t res_len, const fail_buf_t *f,
                       struct mpmp__result_buf *out) {
+  mpmp__obj_fence(); /* the tasks' puts are in their queues before the
+                     * results say the tasks are done */
   size_t inline_len = !h->out_size || res_len <= MPMP__INLINE_MAX ? res_len : 0;
   size_t hlen = sizeof(mpmp__chunk_done_t) + inline_len;
   char *msg = mpmp__malloc(hlen + f->len);

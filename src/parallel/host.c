@@ -285,6 +285,8 @@ static void host_run(void) {
     if (ctx.errmsg != NULL)
       host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
     mpmp__ctx_fini(&ctx);
+    if (i + 1 == n) /* the tasks' puts are in their queues before the */
+      mpmp__obj_fence(); /* worker hears the chunk or body is done */
     atomic_store(&ctl()->done, (uint32_t)(i + 1));
   }
   if (!ctl()->renew) /* a pool's task (a chunk), not a body or initializer */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "objects.h"
 #include "parallel.h"
 #include "proto.h"
 
@@ -873,6 +874,7 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp_async_t *done = NULL;
   int rc = 0;
+  mpmp__obj_fence(); /* this rank's puts happen before the tasks run */
   pthread_mutex_lock(&mpmp__par.lock);
   if (pool->state == POOL_TERMINATED || pool->joined ||
       (pool->state == POOL_CLOSED && !stream)) {

@@ -222,6 +222,7 @@ MPMP_API int mpmp_process_start(mpmp_process_t *p) {
   if (p->state != P_CREATED)
     return mpmp__err(MPMP_EPERM, "process '%s' was already started: a process "
                      "can be started once", p->name);
+  mpmp__obj_fence(); /* this rank's puts happen before the body runs */
   pthread_mutex_lock(&mpmp__par.lock);
   int rank = mpmp__claim_worker();
   int rc = rank < 0 ? no_free_worker() : table_add(p);

@@ -232,6 +232,7 @@ static int nest_send(int kind, uint64_t req, uint64_t token, int task,
                      const void *arg, size_t len) {
   mpmp__nest_hdr_t h = {.req = req, .token = token, .kind = kind,
                         .task = task, .len = len};
+  mpmp__obj_fence(); /* the task's puts before what it submits */
   return mpmp__send(0, MPMP__TAG_NEST, &h, sizeof h, arg, len);
 }
 
@@ -491,6 +492,7 @@ static void report_done(const mpmp__run_hdr_t *h, int exitcode,
     if (d.resultlen)
       memcpy(payload + msglen, ctx->out, d.resultlen);
   }
+  mpmp__obj_fence(); /* the body's puts are in their queues: join sees them */
   int rc = mpmp__send(0, MPMP__TAG_PROC_DONE, &d, sizeof d, payload, plen);
   if (rc < 0) {
     MPMP__ERROR("could not report the end of process '%s': %s", h->name,

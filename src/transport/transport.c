@@ -377,6 +377,8 @@ static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
   return 0;
 }
 
+_Thread_local int mpmp__in_handler;
+
 void mpmp__dispatch(int src, int tag, void *buf, size_t len) {
   mpmp__handler_fn h = (tag > 0 && tag < MPMP__TAG_MAX)
                            ? mpmp__net.handlers[tag] : NULL;
@@ -386,7 +388,9 @@ void mpmp__dispatch(int src, int tag, void *buf, size_t len) {
     mpmp__free(buf);
     return;
   }
+  mpmp__in_handler++;
   h(src, buf, len);
+  mpmp__in_handler--;
 }
 
 /* Receive one probed MPI message and dispatch it, after what the sender's

@@ -235,6 +235,9 @@ extern mpmp__net_t mpmp__net;
 int mpmp__is_local(int rank); /* same node as this rank */
 /* Hand a received message to the handler of its tag. */
 void mpmp__dispatch(int src, int tag, void *buf, size_t len);
+/* Non-zero while this thread runs a message handler (which must not wait
+ * for other messages: the objects' fence returns at once there). */
+extern _Thread_local int mpmp__in_handler;
 
 /* ---- the relay of task hosts (relay.c) ---------------------------------- */
 

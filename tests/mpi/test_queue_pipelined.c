@@ -1,0 +1,263 @@
+/* Pipelined puts to a queue of another node (object.c, "Pipelined puts"):
+ * a put to an unbounded queue of another node does not wait for the home
+ * node, and yet what a user checks still holds: every item arrives, in
+ * each producer's order; a put happens before what the producer does next
+ * (an Event set, its end, a put to another queue, a get); a failure the
+ * home node meets later (the queue was closed) is reported by the next
+ * put, with the count of items not delivered; an item too big is refused
+ * at once.
+ *
+ * Runs on 1 node (where every put is local: the same checks must hold)
+ * and on 2 and 3 pseudo-nodes, where the producers' bodies run on another
+ * node than the main rank, which makes the queues. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue_common.h"
+
+#define N 5000 /* items per producer: many batches */
+
+typedef struct pargs {
+  place_t where;
+  mpmp_queue_t q, q2; /* q2: a second queue (alternating puts) */
+  mpmp_event_t ev;     /* set after the puts (or not used) */
+  mpmp_queue_t ready, go;
+  int mode;
+} pargs_t;
+
+enum { M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG };
+
+typedef struct presult {
+  int rc[4];
+  char msg[4][200];
+} presult_t;
+
+static int producer(mpmp_ctx_t *ctx) {
+  const pargs_t *a = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &a->where))
+    return 0;
+  presult_t *r = mpmp_out(ctx, sizeof *r);
+  memset(r, 0, sizeof *r);
+  int64_t v;
+  switch (a->mode) {
+  case M_PUT_RETURN: /* the main rank joins, then finds every item */
+  case M_PUT_EVENT:  /* the main rank waits for the Event, then finds them */
+    for (v = 0; v < N; v++)
+      if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    if (a->mode == M_PUT_EVENT && mpmp_event_set(a->ev) < 0)
+      return mpmp_fail(ctx, "set: %s", mpmp_errmsg());
+    if (a->mode == M_PUT_EVENT && /* stay until the main rank checked */
+        mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
+      return mpmp_fail(ctx, "go: %s", mpmp_errmsg());
+    return 0;
+  case M_ALTERNATE: /* two queues: each one's items in order */
+    for (v = 0; v < N; v++)
+      if (mpmp_queue_put(v % 3 ? a->q : a->q2, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    return 0;
+  case M_CLOSED:
+  case M_BIG: {
+    v = -1; /* an ordinary put first: the queue is then known unbounded */
+    if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0 ||
+        mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
+        mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    if (a->mode == M_BIG) { /* more than max_item (8 bytes): at once */
+      char big[64] = {0};
+      r->rc[0] = mpmp_queue_put(a->q, big, sizeof big, T);
+      snprintf(r->msg[0], sizeof r->msg[0], "%s", mpmp_errmsg());
+      v = 7;
+      r->rc[1] = mpmp_queue_put(a->q, &v, sizeof v, T);
+      return 0;
+    }
+    /* the main rank closed q: this put may go before the home node says
+     * so; a fence (any other call) waits for its word; the next put then
+     * says what became of it, and the one after fails as any put would */
+    v = 1;
+    r->rc[0] = mpmp_queue_put(a->q, &v, sizeof v, T);
+    snprintf(r->msg[0], sizeof r->msg[0], "%s", mpmp_errmsg());
+    (void)mpmp_queue_qsize(a->ready);
+    r->rc[1] = mpmp_queue_put(a->q, &v, sizeof v, T);
+    snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
+    r->rc[2] = mpmp_queue_put(a->q, &v, sizeof v, T);
+    snprintf(r->msg[2], sizeof r->msg[2], "%s", mpmp_errmsg());
+    return 0;
+  }
+  }
+  return mpmp_fail(ctx, "unknown mode %d", a->mode);
+}
+MPMP_TASK(producer);
+
+/* Start the producer on another node where there is one (else here). */
+static mpmp_process_t *start_producer(pargs_t *a, parked_t *pk) {
+  pk->n = 0;
+  if (!other_node_exists()) { /* on this node, as misplaced() sees it */
+    a->where = (place_t){.main_node = mpmp_node_id(), .want_local = 1};
+    return start_process(producer, a, sizeof *a);
+  }
+  mpmp_process_t *p = start_where(producer, a, sizeof *a, 0, pk);
+  assert_non_null(p);
+  return p;
+}
+
+/* The next items of q are first, first + 1, ... (count of them), there
+ * at once (no waiting). */
+static void expect_now(mpmp_queue_t q, int64_t first, int64_t count,
+                       int64_t step) {
+  for (int64_t i = 0; i < count; i++) {
+    int64_t v = -99;
+    size_t n;
+    int rc = mpmp_queue_get_nowait(q, &v, sizeof v, &n);
+    if (rc != 0)
+      fail_msg("item %lld of %lld is not there: %s", (long long)i,
+               (long long)count, mpmp_strerror(rc));
+    assert_int_equal(v, first + i * step);
+  }
+}
+
+static void puts_arrive_before_the_join(void **state) {
+  (void)state;
+  mpmp_queue_t qs[3];
+  assert_int_equal(mpmp_queue_create(&qs[0], 0, 8), 0);
+  assert_int_equal(mpmp_joinable_queue_create(&qs[1], 0, 8), 0);
+  assert_int_equal(mpmp_simple_queue_create(&qs[2], 8), 0);
+  for (int k = 0; k < 3; k++) {
+    pargs_t a = {.q = qs[k], .mode = M_PUT_RETURN};
+    parked_t pk;
+    mpmp_process_t *p = start_producer(&a, &pk);
+    join_destroy_within(p, 60);
+    unpark(&pk);
+    if (k != 2)
+      assert_int_equal(mpmp_queue_qsize(qs[k]), N);
+    expect_now(qs[k], 0, N, 1);
+    assert_int_equal(mpmp_queue_get_nowait(qs[k], NULL, 0, NULL),
+                     MPMP_ETIMEDOUT);
+    assert_int_equal(mpmp_queue_free(qs[k]), 0);
+  }
+}
+
+static void puts_arrive_before_an_event(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_PUT_EVENT};
+  assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a.go, 0, 8), 0);
+  assert_int_equal(mpmp_event_create(&a.ev), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  assert_int_equal(mpmp_event_wait(a.ev, 60), 0);
+  assert_int_equal(mpmp_queue_qsize(a.q), N); /* all of them, already */
+  expect_now(a.q, 0, N, 1);
+  int64_t go = 1;
+  assert_int_equal(mpmp_queue_put(a.go, &go, sizeof go, T), 0);
+  join_destroy_within(p, 60);
+  unpark(&pk);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
+  assert_int_equal(mpmp_queue_free(a.go), 0);
+  assert_int_equal(mpmp_event_free(a.ev), 0);
+}
+
+static void puts_alternating_between_queues_keep_order(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_ALTERNATE};
+  assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a.q2, 0, 8), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  join_destroy_within(p, 120);
+  unpark(&pk);
+  /* q2 has 0, 3, 6, ...; q the others, in order */
+  expect_now(a.q2, 0, (N + 2) / 3, 3);
+  int64_t want = 1;
+  for (int64_t i = 0; i < N - (N + 2) / 3; i++, want += want % 3 == 1 ? 1 : 2) {
+    int64_t v;
+    assert_int_equal(mpmp_queue_get_nowait(a.q, &v, sizeof v, NULL), 0);
+    assert_int_equal(v, want);
+  }
+  assert_int_equal(mpmp_queue_get_nowait(a.q, NULL, 0, NULL), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
+  assert_int_equal(mpmp_queue_free(a.q2), 0);
+}
+
+/* Start a producer that makes its first (ordinary) put, and wait until it
+ * has. */
+static mpmp_process_t *start_learned(pargs_t *a, parked_t *pk) {
+  assert_int_equal(mpmp_queue_create(&a->q, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a->ready, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a->go, 0, 8), 0);
+  mpmp_process_t *p = start_producer(a, pk);
+  int64_t v;
+  assert_int_equal(mpmp_queue_get(a->ready, &v, sizeof v, NULL, 60), 0);
+  assert_int_equal(mpmp_queue_get(a->q, &v, sizeof v, NULL, T), 0);
+  assert_int_equal(v, -1);
+  return p;
+}
+
+static void finish_learned(pargs_t *a, mpmp_process_t *p, parked_t *pk,
+                           presult_t *r) {
+  int64_t go = 1;
+  assert_int_equal(mpmp_queue_put(a->go, &go, sizeof go, T), 0);
+  size_t size;
+  const presult_t *res = join_result_within(p, 60, &size);
+  assert_int_equal(size, sizeof *r);
+  *r = *res;
+  mpmp_process_destroy(p);
+  unpark(pk);
+}
+
+static void put_after_a_close_is_reported_by_the_next_put(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_CLOSED};
+  parked_t pk;
+  presult_t r;
+  mpmp_process_t *p = start_learned(&a, &pk);
+  assert_int_equal(mpmp_queue_close(a.q), 0);
+  finish_learned(&a, p, &pk, &r);
+  /* pipelined (another node): the first put went out and returned 0, the
+   * next one says it was not delivered; on one node: refused at once */
+  if (r.rc[0] == 0) {
+    assert_int_equal(r.rc[1], MPMP_EPIPE);
+    assert_non_null(strstr(r.msg[1], "1 item(s) put to this queue before "
+                                     "were not delivered"));
+    assert_non_null(strstr(r.msg[1], "closed"));
+  } else {
+    assert_int_equal(r.rc[0], MPMP_EPIPE);
+    assert_int_equal(r.rc[1], MPMP_EPIPE);
+  }
+  assert_int_equal(r.rc[2], MPMP_EPIPE);
+  assert_non_null(strstr(r.msg[2], "closed"));
+  assert_int_equal(mpmp_queue_get(a.q, NULL, 0, NULL, 0), MPMP_EEOF);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
+  assert_int_equal(mpmp_queue_free(a.ready), 0);
+  assert_int_equal(mpmp_queue_free(a.go), 0);
+}
+
+static void a_big_item_is_refused_at_once(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_BIG};
+  parked_t pk;
+  presult_t r;
+  mpmp_process_t *p = start_learned(&a, &pk);
+  finish_learned(&a, p, &pk, &r);
+  assert_int_equal(r.rc[0], MPMP_EMSGSIZE);
+  assert_non_null(strstr(r.msg[0], "max item size"));
+  assert_int_equal(r.rc[1], 0); /* and the queue goes on */
+  int64_t v;
+  assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+  assert_int_equal(v, 7);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
+  assert_int_equal(mpmp_queue_free(a.ready), 0);
+  assert_int_equal(mpmp_queue_free(a.go), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(puts_arrive_before_the_join),
+    cmocka_unit_test(puts_arrive_before_an_event),
+    cmocka_unit_test(puts_alternating_between_queues_keep_order),
+    cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
+    cmocka_unit_test(a_big_item_is_refused_at_once),
+};
+
+MPMP_TEST_MAIN(tests)
