@@ -1003,6 +1003,17 @@ static void pl_update_busy(void) {
   atomic_store(&mpmp__puts_in_flight, pl.inflight || pl.n > 0);
 }
 
+/* Under pl.mu, which it drops: send the gathered batch if none is in
+ * flight (outside the lock: the transport may take its own). */
+static void pl_unlock_and_send(void) {
+  size_t len = 0;
+  char *b = pl_take(&len);
+  int dest = pl.dest;
+  pl_update_busy();
+  pthread_mutex_unlock(&pl.mu);
+  pl_send(dest, b, len);
+}
+
 /* The home rank acknowledged the batch in flight (progress engine). */
 static void pl_acked(const rep_t *p, const char *msg) {
   pthread_mutex_lock(&pl.mu);
@@ -1024,12 +1035,7 @@ static void pl_acked(const rep_t *p, const char *msg) {
   }
   pl.inflight = 0;
   atomic_fetch_add(&pl.acked, pl.sent_n);
-  size_t len = 0;
-  char *b = pl_take(&len);
-  int dest = pl.dest;
-  pl_update_busy();
-  pthread_mutex_unlock(&pl.mu);
-  pl_send(dest, b, len);
+  pl_unlock_and_send();
   mpmp__ring_rank(mpmp__net.rank); /* a fence or a put may sleep on it */
 }
 
@@ -1147,12 +1153,7 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
   pl.len += 8 + padded;
   pl.n++;
   atomic_fetch_add(&pl.appended, 1);
-  size_t blen = 0;
-  char *b = pl_take(&blen);
-  int dest = pl.dest;
-  pl_update_busy();
-  pthread_mutex_unlock(&pl.mu);
-  pl_send(dest, b, blen);
+  pl_unlock_and_send();
   return 1;
 }
 
