@@ -904,12 +904,16 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
  * a stream of them batches as the network's round trip allows. A put that
  * finds PL_BATCH_BYTES gathered waits for the acknowledgement: that is
  * the flow control, and a producer never runs more than one batch ahead.
- *   Order. A rank's batches reach the home rank in order (one in flight),
- * which puts their items in order: FIFO per producer holds. Anything else
- * this rank does that another rank may see fences first (objects.h):
- * waits until the home node acknowledged every put, so a put still
- * happens before the calls made after it (an Event set, a task's result,
- * a get from the same queue), as an ordinary put's would.
+ *   Order. A rank's batches go to one home rank of the queue's node (the
+ * one home_rank picks for this rank, as for every call of this rank to
+ * that node), which runs them in order: FIFO per producer holds. A call
+ * of this rank to that same home rank comes after them anyway, so it only
+ * pushes out what gathered (a second batch in flight) and does not wait.
+ * Anything else this rank does that another rank may see fences first
+ * (objects.h): waits until the home node acknowledged every put made so
+ * far, so a put still happens before the calls made after it (an Event
+ * set, a task's result, a get from the same queue), as an ordinary put's
+ * would.
  *   Failures. The home node puts a batch's items in order and stops at
  * the first that fails (the queue was closed or freed, its node's heap is
  * full); the acknowledgement says how many went in. The error is reported
@@ -923,6 +927,7 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
 #define PL_BATCH_BYTES (64 * 1024) /* gathered behind a batch in flight */
 #define PL_ITEM_MAX (8 * 1024)     /* larger items take the ordinary path */
 #define PL_KNOWN 8                 /* unbounded queues remembered */
+#define PL_RING 16 /* batches in flight: one, more when calls push them */
 
 _Atomic int mpmp__puts_in_flight; /* a batch in flight or gathering */
 
@@ -933,8 +938,9 @@ static struct {
   char *buf;       /* the batch gathering: req_t, then the items */
   size_t len, cap; /* bytes in buf (req_t included) */
   uint32_t n;      /* items in buf */
-  int inflight;    /* a batch sent, not acknowledged */
-  uint32_t sent_n; /* items of that batch */
+  int inflight;    /* batches sent, not acknowledged (PL_RING at most) */
+  uint32_t sent_n[PL_RING]; /* their item counts, oldest at sent_head */
+  int sent_head;
   _Atomic uint64_t appended, acked; /* items so far (a fence's target) */
   /* the first failure not yet returned to a put */
   int err;
@@ -970,18 +976,19 @@ void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
   pthread_mutex_unlock(&pl.mu);
 }
 
-/* Under pl.mu: detach the gathered batch for sending (NULL: none); the
- * caller sends it with pl_send once the lock is dropped. */
-static char *pl_take(size_t *len) {
-  if (pl.inflight || pl.n == 0)
+/* Under pl.mu: detach the gathered batch for sending (NULL: none, or one
+ * is in flight and not `force`); the caller sends it with pl_send once
+ * the lock is dropped. */
+static char *pl_take(size_t *len, int force) {
+  if ((pl.inflight && !force) || pl.n == 0 || pl.inflight == PL_RING)
     return NULL;
   char *b = pl.buf;
   req_t *q = (req_t *)b;
   q->n = pl.n;
   q->in_len = (uint32_t)(pl.len - sizeof *q);
   *len = pl.len;
-  pl.inflight = 1;
-  pl.sent_n = pl.n;
+  pl.sent_n[(pl.sent_head + pl.inflight) % PL_RING] = pl.n;
+  pl.inflight++;
   pl.buf = NULL;
   pl.len = pl.cap = 0;
   pl.n = 0;
@@ -1005,20 +1012,23 @@ static void pl_update_busy(void) {
 
 /* Under pl.mu, which it drops: send the gathered batch if none is in
  * flight (outside the lock: the transport may take its own). */
-static void pl_unlock_and_send(void) {
+static void pl_unlock_and_send(int force) {
   size_t len = 0;
-  char *b = pl_take(&len);
+  char *b = pl_take(&len, force);
   int dest = pl.dest;
   pl_update_busy();
   pthread_mutex_unlock(&pl.mu);
   pl_send(dest, b, len);
 }
 
-/* The home rank acknowledged the batch in flight (progress engine). */
+/* The home rank acknowledged the oldest batch in flight (progress engine;
+ * acknowledgements come in the order of the batches: one home rank, which
+ * runs them in order, and MPI keeps the order of its replies). */
 static void pl_acked(const rep_t *p, const char *msg) {
   pthread_mutex_lock(&pl.mu);
+  uint32_t n = pl.sent_n[pl.sent_head];
   if (p->rc < 0) {
-    uint64_t lost = pl.sent_n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
+    uint64_t lost = n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
     MPMP__WARN("%llu item(s) put to a queue of node %u were not delivered: "
                "%s", (unsigned long long)lost, pl.ref.node,
                p->msg_len ? msg : mpmp_strerror(p->rc));
@@ -1033,9 +1043,10 @@ static void pl_acked(const rep_t *p, const char *msg) {
     if (k >= 0)
       pl.known[k].gen = 0;
   }
-  pl.inflight = 0;
-  atomic_fetch_add(&pl.acked, pl.sent_n);
-  pl_unlock_and_send();
+  pl.sent_head = (pl.sent_head + 1) % PL_RING;
+  pl.inflight--;
+  atomic_fetch_add(&pl.acked, n);
+  pl_unlock_and_send(0);
   mpmp__ring_rank(mpmp__net.rank); /* a fence or a put may sleep on it */
 }
 
@@ -1070,11 +1081,31 @@ static void pl_reset(void) {
   pl.len = pl.cap = 0;
   pl.n = 0;
   pl.inflight = 0;
+  pl.sent_head = 0;
   pl.err = 0;
   atomic_store(&pl.acked, atomic_load(&pl.appended));
   memset(pl.known, 0, sizeof pl.known);
   pl_update_busy();
   pthread_mutex_unlock(&pl.mu);
+}
+
+/* Before a call on `ref`: a call to the home rank the batches go to
+ * comes after them anyway (that rank runs its requests in order), so it
+ * only sends what gathered, without waiting; any other call fences. */
+static void pl_fence_for(const mpmp_ref_t *ref) {
+  if (mpmp__in_handler)
+    return;
+  if (ref != NULL && ref->node != (uint32_t)mpmp__net.node &&
+      ref->node < (uint32_t)mpmp__net.nnodes) {
+    pthread_mutex_lock(&pl.mu);
+    if ((pl.inflight || pl.n) && home_rank(ref->node) == pl.dest &&
+        (pl.n == 0 || pl.inflight < PL_RING)) {
+      pl_unlock_and_send(1);
+      return;
+    }
+    pthread_mutex_unlock(&pl.mu);
+  }
+  mpmp__obj_fence_slow();
 }
 
 int mpmp__objects_finalize(void) {
@@ -1153,7 +1184,7 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
   pl.len += 8 + padded;
   pl.n++;
   atomic_fetch_add(&pl.appended, 1);
-  pl_unlock_and_send();
+  pl_unlock_and_send(0);
   return 1;
 }
 
@@ -1168,10 +1199,10 @@ static _Thread_local mpmp_ref_t tl_valid_ref MPMP__TLS_FAST;
 
 mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
   mpmp__rt_t *rt = &mpmp__rt;
-  mpmp__obj_fence();
   if (atomic_load_explicit(&rt->state, memory_order_relaxed) != MPMP__RUNNING ||
       ref->kind != kind || ref->node != (uint32_t)mpmp__net.node)
-    return NULL;
+    return NULL; /* (mpmp__obj_call fences for those) */
+  mpmp__obj_fence();
   if (memcmp(ref, &tl_valid_ref, sizeof *ref) != 0) {
     if (ref->gen == 0 || ref->tag != ref_tag(ref))
       return NULL;
@@ -1182,7 +1213,9 @@ mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
 
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
-  mpmp__obj_fence();
+  if (__builtin_expect(atomic_load_explicit(&mpmp__puts_in_flight,
+                                            memory_order_relaxed), 0))
+    pl_fence_for(ref);
   mpmp__obj_t *o = ref ? mpmp__obj_local(ref, kind) : NULL;
   if (o == NULL) {
     int rc = mpmp__check_init(fn);

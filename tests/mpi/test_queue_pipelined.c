@@ -27,7 +27,7 @@ typedef struct pargs {
   int mode;
 } pargs_t;
 
-enum { M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG };
+enum { M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET };
 
 typedef struct presult {
   int rc[4];
@@ -53,6 +53,18 @@ static int producer(mpmp_ctx_t *ctx) {
         mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
       return mpmp_fail(ctx, "go: %s", mpmp_errmsg());
     return 0;
+  case M_OWN_GET: /* its own gets find every item it put, at once */
+    for (v = 0; v < N; v++)
+      if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    for (int64_t i = 0; i < N; i++) {
+      if (mpmp_queue_get_nowait(a->q, &v, sizeof v, NULL) < 0)
+        return mpmp_fail(ctx, "get %lld: %s", (long long)i, mpmp_errmsg());
+      if (v != i)
+        return mpmp_fail(ctx, "got %lld for item %lld", (long long)v,
+                         (long long)i);
+    }
+    return 0;
   case M_ALTERNATE: /* two queues: each one's items in order */
     for (v = 0; v < N; v++)
       if (mpmp_queue_put(v % 3 ? a->q : a->q2, &v, sizeof v, T) < 0)
@@ -74,12 +86,16 @@ static int producer(mpmp_ctx_t *ctx) {
       return 0;
     }
     /* the main rank closed q: this put may go before the home node says
-     * so; a fence (any other call) waits for its word; the next put then
-     * says what became of it, and the one after fails as any put would */
+     * so; a fence (a call on an object of this node) waits for its word;
+     * the next put then says what became of it, and the one after fails
+     * as any put would */
     v = 1;
     r->rc[0] = mpmp_queue_put(a->q, &v, sizeof v, T);
     snprintf(r->msg[0], sizeof r->msg[0], "%s", mpmp_errmsg());
-    (void)mpmp_queue_qsize(a->ready);
+    mpmp_event_t here;
+    if (mpmp_event_create(&here) < 0 || mpmp_event_is_set(here) != 0 ||
+        mpmp_event_free(here) < 0)
+      return mpmp_fail(ctx, "event: %s", mpmp_errmsg());
     r->rc[1] = mpmp_queue_put(a->q, &v, sizeof v, T);
     snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
     r->rc[2] = mpmp_queue_put(a->q, &v, sizeof v, T);
@@ -157,6 +173,18 @@ static void puts_arrive_before_an_event(void **state) {
   assert_int_equal(mpmp_queue_free(a.q), 0);
   assert_int_equal(mpmp_queue_free(a.go), 0);
   assert_int_equal(mpmp_event_free(a.ev), 0);
+}
+
+static void a_producers_own_gets_find_its_puts(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_OWN_GET};
+  assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  join_destroy_within(p, 120);
+  unpark(&pk);
+  assert_int_equal(mpmp_queue_get_nowait(a.q, NULL, 0, NULL), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
 }
 
 static void puts_alternating_between_queues_keep_order(void **state) {
@@ -255,6 +283,7 @@ static void a_big_item_is_refused_at_once(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(puts_arrive_before_an_event),
+    cmocka_unit_test(a_producers_own_gets_find_its_puts),
     cmocka_unit_test(puts_alternating_between_queues_keep_order),
     cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
     cmocka_unit_test(a_big_item_is_refused_at_once),
