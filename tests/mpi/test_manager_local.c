@@ -172,6 +172,7 @@ static void manager_local_many_clients(void **state) {
 
 typedef struct stop_arg {
   mpmp_dict_t a, b;
+  mpmp_value_t started; /* bodies that used both dicts once */
 } stop_arg_t;
 
 typedef struct stop_res {
@@ -195,6 +196,11 @@ static int until_error(mpmp_dict_t d) {
 static int stop_body(mpmp_ctx_t *ctx) {
   const stop_arg_t *a = mpmp_arg(ctx, NULL);
   stop_res_t *r = mpmp_out(ctx, sizeof *r);
+  int64_t i = 0;
+  if (mpmp_dict_set(a->a, "k", &i, sizeof i) < 0 ||
+      mpmp_dict_set(a->b, "k", &i, sizeof i) < 0 ||
+      mpmp_value_add(a->started, 1, NULL) < 0)
+    return mpmp_fail(ctx, "before the free: %s", mpmp_errmsg());
   r->err_a = until_error(a->a);
   r->err_b = until_error(a->b);
   return 0;
@@ -216,10 +222,18 @@ static void manager_local_free_and_shutdown_while_used(void **state) {
   stop_arg_t a;
   assert_int_equal(mpmp_dict_create(m, &a.a), 0);
   assert_int_equal(mpmp_dict_create(m, &a.b), 0);
+  assert_int_equal(mpmp_value_create(&a.started, MPMP_INT64, NULL, 0), 0);
   mpmp_process_t *ps[8];
   int np = 0;
   while (np < 8 && (ps[np] = try_start(stop_body, &a, sizeof a)) != NULL)
     np++;
+  /* every client in its loop before the free (a slow start under a
+   * sanitizer once reached the dict only after the shutdown: EDEAD) */
+  int64_t started = 0;
+  for (double end = test_now() + 60; started < np && test_now() < end;
+       sleep_s(0.01))
+    assert_int_equal(mpmp_value_get_i64(a.started, &started), 0);
+  assert_int_equal(started, np);
   sleep_s(0.2);
   assert_int_equal(mpmp_dict_free(a.a), 0);
   sleep_s(0.2);
@@ -242,6 +256,7 @@ static void manager_local_free_and_shutdown_while_used(void **state) {
   }
   assert_int_equal(until_error(a.a), MPMP_EDEAD);
   assert_int_equal(until_error(a.b), MPMP_EDEAD);
+  assert_int_equal(mpmp_value_free(a.started), 0);
 }
 
 /* ---- a full heap ----------------------------------------------------------- */
