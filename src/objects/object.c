@@ -900,10 +900,11 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
  * (MPMP__OP_Q_PUT_BATCH), and the puts made while a batch is in flight
  * gather in the next one, which the acknowledgement of the first sends
  * (from the progress engine, so it goes even while the caller computes).
- * One batch in flight: self-clocking, so a lone put costs one message and
- * a stream of them batches as the network's round trip allows. A put that
- * finds PL_BATCH_BYTES gathered waits for the acknowledgement: that is
- * the flow control, and a producer never runs more than one batch ahead.
+ * One batch in flight (more only when a call pushes out what gathered,
+ * below): self-clocking, so a lone put costs one message and a stream of
+ * them batches as the network's round trip allows. A put that finds
+ * PL_BATCH_BYTES gathered behind a batch in flight waits for the
+ * acknowledgement: that is the flow control.
  *   Order. A rank's batches go to one home rank of the queue's node (the
  * one home_rank picks for this rank, as for every call of this rank to
  * that node), which runs them in order: FIFO per producer holds. A call
@@ -952,20 +953,16 @@ static struct {
   int known_next;
 } pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static int same_ref(const mpmp_ref_t *a, const mpmp_ref_t *b) {
-  return memcmp(a, b, sizeof *a) == 0;
-}
-
 static int pl_known_at(const mpmp_ref_t *ref) {
   for (int i = 0; i < PL_KNOWN; i++)
-    if (pl.known[i].gen != 0 && same_ref(&pl.known[i], ref))
+    if (pl.known[i].gen != 0 && mpmp__ref_same(&pl.known[i], ref))
       return i;
   return -1;
 }
 
 void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
                          size_t max_item) {
-  if (unbounded != 1 || mpmp__ref_is_local(ref))
+  if (unbounded != 1)
     return;
   pthread_mutex_lock(&pl.mu);
   if (pl_known_at(ref) < 0) {
@@ -1011,7 +1008,8 @@ static void pl_update_busy(void) {
 }
 
 /* Under pl.mu, which it drops: send the gathered batch if none is in
- * flight (outside the lock: the transport may take its own). */
+ * flight, or `force` (outside the lock: the transport may take its
+ * own). */
 static void pl_unlock_and_send(int force) {
   size_t len = 0;
   char *b = pl_take(&len, force);
@@ -1115,7 +1113,7 @@ int mpmp__objects_finalize(void) {
 
 /* The failure the home node reported for earlier puts to `ref`, once. */
 static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
-  if (pl.err == 0 || !same_ref(&pl.err_ref, ref))
+  if (pl.err == 0 || !mpmp__ref_same(&pl.err_ref, ref))
     return 0;
   int rc = pl.err;
   pl.err = 0;
@@ -1137,7 +1135,7 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
     return rc;                    /* says what is wrong with a big item) */
   }
   for (;;) {
-    if ((pl.inflight || pl.n) && !same_ref(&pl.ref, ref)) {
+    if ((pl.inflight || pl.n) && !mpmp__ref_same(&pl.ref, ref)) {
       pthread_mutex_unlock(&pl.mu); /* another queue's batch goes first */
       mpmp__obj_fence_slow();
     } else if (pl.inflight && pl.len >= PL_BATCH_BYTES) { /* flow control */
@@ -1152,11 +1150,10 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
     pl.ref = *ref;
     pl.dest = home_rank(ref->node);
   }
-  size_t need = pl.len + 8 + ((len + 7) & ~(size_t)7);
-  if (pl.buf == NULL || need > pl.cap) {
+  size_t padded = (len + 7) & ~(size_t)7;
+  size_t need = (pl.buf ? pl.len : sizeof(req_t)) + 8 + padded;
+  if (need > pl.cap) {
     size_t cap = pl.cap ? 2 * pl.cap : 4096;
-    if (pl.buf == NULL)
-      need += sizeof(req_t);
     while (cap < need)
       cap *= 2;
     char *b = mpmp__realloc(pl.buf, cap);
@@ -1178,7 +1175,6 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
   memcpy(pl.buf + pl.len, &l, 8);
   if (len)
     memcpy(pl.buf + pl.len + 8, item, len);
-  size_t padded = (len + 7) & ~(size_t)7;
   if (padded > len)
     memset(pl.buf + pl.len + 8 + len, 0, padded - len);
   pl.len += 8 + padded;
@@ -1197,12 +1193,12 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
  */
 static _Thread_local mpmp_ref_t tl_valid_ref MPMP__TLS_FAST;
 
-mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
+/* mpmp__obj_local without its fence (mpmp__obj_call fences before). */
+static mpmp__obj_t *obj_here(const mpmp_ref_t *ref, int kind) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (atomic_load_explicit(&rt->state, memory_order_relaxed) != MPMP__RUNNING ||
       ref->kind != kind || ref->node != (uint32_t)mpmp__net.node)
-    return NULL; /* (mpmp__obj_call fences for those) */
-  mpmp__obj_fence();
+    return NULL;
   if (memcmp(ref, &tl_valid_ref, sizeof *ref) != 0) {
     if (ref->gen == 0 || ref->tag != ref_tag(ref))
       return NULL;
@@ -1211,12 +1207,19 @@ mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
   return mpmp__obj_resolve(ref);
 }
 
+mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
+  mpmp__obj_t *o = obj_here(ref, kind);
+  if (o != NULL) /* NULL: the caller takes mpmp__obj_call, which fences */
+    mpmp__obj_fence();
+  return o;
+}
+
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
   if (__builtin_expect(atomic_load_explicit(&mpmp__puts_in_flight,
                                             memory_order_relaxed), 0))
     pl_fence_for(ref);
-  mpmp__obj_t *o = ref ? mpmp__obj_local(ref, kind) : NULL;
+  mpmp__obj_t *o = ref ? obj_here(ref, kind) : NULL;
   if (o == NULL) {
     int rc = mpmp__check_init(fn);
     if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)

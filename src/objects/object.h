@@ -212,10 +212,11 @@ int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
  * Pipelined puts (object.c, "Pipelined puts"). A put of `len` bytes to
  * the unbounded queue `ref` of another node: 1 if it was taken (sent, or
  * batched behind the batch in flight), 0 if the caller must make an
- * ordinary call (a queue not known to be unbounded, a big item), or < 0 an error (a failure the home node reported for earlier
- * puts to this queue; an item over the queue's max_item). Ordinary puts
- * learn that a queue is unbounded and its max_item (mpmp__obj_put_learn,
- * from the reply's r1 and r0).
+ * ordinary call (a queue not known to be unbounded, an item over its
+ * max_item, which the ordinary call refuses), or < 0 an error (a failure
+ * the home node reported for earlier puts to this queue). Ordinary puts
+ * to a queue of another node learn whether it is unbounded, and its
+ * max_item (mpmp__obj_put_learn, from the reply's r1 and r0).
  */
 int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
                             size_t len, const char *fn);
@@ -257,6 +258,12 @@ mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind);
 /* Check a handle without resolving it: 0 or MPMP_EBADF naming fn. */
 int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn);
 int mpmp__ref_is_local(const mpmp_ref_t *ref);
+/* Whether two handles name the same object (the same block, generation
+ * and kind; the tag follows from those). */
+static inline int mpmp__ref_same(const mpmp_ref_t *a, const mpmp_ref_t *b) {
+  return a->off == b->off && a->node == b->node && a->gen == b->gen &&
+         a->kind == b->kind;
+}
 /* 0 if the handle names a live object (asks the home node if remote). */
 int mpmp__obj_alive(const mpmp_ref_t *ref, int kind, const char *fn);
 /* Elements [a->i, a->i + a->n) within the object. */

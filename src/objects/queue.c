@@ -1671,15 +1671,10 @@ static mpmp_ref_t *here_refs;
 static int here_n, here_cap;
 static _Atomic int here_any; /* here_n > 0: the fast path reads only this */
 
-static int same_ref(const mpmp_ref_t *a, const mpmp_ref_t *b) {
-  return a->off == b->off && a->node == b->node && a->gen == b->gen &&
-         a->kind == b->kind;
-}
-
 /* Index of `r` among the closed references, or -1 (here_lock held). */
 static int here_find(const mpmp_ref_t *r) {
   for (int i = 0; i < here_n; i++)
-    if (same_ref(&here_refs[i], r))
+    if (mpmp__ref_same(&here_refs[i], r))
       return i;
   return -1;
 }
@@ -1820,13 +1815,14 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
   int rc = check_here(&q.ref, fn);
   if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
-  if (rc == 0 && q.ref.node != (uint32_t)mpmp__net.node &&
-      q.ref.kind == MPMP__K_QUEUE) /* another node's: pipelined? */
+  /* a queue of another node: pipelined, once an ordinary put learned
+   * that it may be */
+  int far = q.ref.kind == MPMP__K_QUEUE && !mpmp__ref_is_local(&q.ref);
+  if (rc == 0 && far)
     rc = mpmp__obj_put_pipelined(&q.ref, item, size, fn);
   if (rc != 0)
     return rc < 0 ? rc : 0;
-  if ((rc = qcall(&q, MPMP__OP_Q_PUT, &a, fn)) == 0 && a.r1 == 1 &&
-      q.ref.node != (uint32_t)mpmp__net.node)
+  if ((rc = qcall(&q, MPMP__OP_Q_PUT, &a, fn)) == 0 && far)
     mpmp__obj_put_learn(&q.ref, a.r1, (size_t)a.r0);
   return rc;
 }

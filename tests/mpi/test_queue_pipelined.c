@@ -235,6 +235,12 @@ static void finish_learned(pargs_t *a, mpmp_process_t *p, parked_t *pk,
   unpark(pk);
 }
 
+static void free_learned(pargs_t *a) {
+  assert_int_equal(mpmp_queue_free(a->q), 0);
+  assert_int_equal(mpmp_queue_free(a->ready), 0);
+  assert_int_equal(mpmp_queue_free(a->go), 0);
+}
+
 static void put_after_a_close_is_reported_by_the_next_put(void **state) {
   (void)state;
   pargs_t a = {.mode = M_CLOSED};
@@ -257,9 +263,7 @@ static void put_after_a_close_is_reported_by_the_next_put(void **state) {
   assert_int_equal(r.rc[2], MPMP_EPIPE);
   assert_non_null(strstr(r.msg[2], "closed"));
   assert_int_equal(mpmp_queue_get(a.q, NULL, 0, NULL, 0), MPMP_EEOF);
-  assert_int_equal(mpmp_queue_free(a.q), 0);
-  assert_int_equal(mpmp_queue_free(a.ready), 0);
-  assert_int_equal(mpmp_queue_free(a.go), 0);
+  free_learned(&a);
 }
 
 static void a_big_item_is_refused_at_once(void **state) {
@@ -275,9 +279,7 @@ static void a_big_item_is_refused_at_once(void **state) {
   int64_t v;
   assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
   assert_int_equal(v, 7);
-  assert_int_equal(mpmp_queue_free(a.q), 0);
-  assert_int_equal(mpmp_queue_free(a.ready), 0);
-  assert_int_equal(mpmp_queue_free(a.go), 0);
+  free_learned(&a);
 }
 
 static const struct CMUnitTest tests[] = {
