@@ -32,9 +32,13 @@ fail() {
   exit 1
 }
 ((rc == 0)) || fail "the job exited with $rc"
-# the table's rows: rank node pid cores ...; the first table only
-rows="$(awk '/^rank +node/ { n++ } n == 1 && $2 ~ /^pseudo-[0-9]+$/ { print $2, $4 }' <<<"$out")"
-(($(wc -l <<<"$rows") == 4)) || fail "not 4 rows in the binding table: '$rows'"
+# The table's rows: rank node pid cores ... The job prints two tables
+# (MPMP_REPORT_BINDINGS on stderr, mpmp-info's on stdout), whose lines may
+# interleave in $out: every row of both is checked, and each of the 4
+# ranks must have one.
+rows="$(awk '$2 ~ /^pseudo-[0-9]+$/ { print $2, $4 }' <<<"$out")"
+ranks="$(awk '$2 ~ /^pseudo-[0-9]+$/ { print $1 }' <<<"$out" | sort -u | wc -l)"
+((ranks == 4)) || fail "not 4 ranks in the binding tables: '$rows'"
 while read -r node cores; do
   n="${node#pseudo-}"
   want="${cpus[(n - 1) % 2]}"
