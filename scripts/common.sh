@@ -126,6 +126,15 @@ mpmp_setup() {
     mpmp_log "not found: ${wanted[*]}; no apt-get here to install it: the tests that need it are skipped"
     return 0
   fi
+  # apt is there, but only root (or sudo) may use it: what is only wanted
+  # is then named and its tests skipped, and what is needed is named alone
+  if [[ "$(id -u)" != 0 ]] && ! command -v sudo >/dev/null 2>&1; then
+    if ((${#tools[@]} > 0)); then
+      mpmp_die "missing: ${tools[*]}; not root, and no sudo to install it with apt-get: install it (or load its module), or set MPMP_SKIP_SETUP=1"
+    fi
+    mpmp_log "not found: ${wanted[*]}; not root, and no sudo to install it: the tests that need it are skipped"
+    return 0
+  fi
   mpmp_install_packages "${pkgs[@]}"
 }
 

@@ -10,7 +10,9 @@
 #  2. with cmake hidden as well, it says what is missing;
 #  3. a configure that wants the tests says that CMocka is missing and how
 #     to build without it;
-#  4. scripts/demo.sh builds without the tests and runs the demo.
+#  4. scripts/demo.sh builds without the tests and runs the demo;
+#  5. with apt but neither root nor sudo, a missing Doxygen is skipped and
+#     a missing cmake named.
 # Prints "PASSED".
 set -uo pipefail
 root="$1" work="$2"
@@ -70,5 +72,33 @@ grep -q "building without the tests" "$work/log" ||
 grep -Eq "results: +equal" "$work/log" || fail "the demo did not run"
 [[ -e "$work/build/tests" ]] && fail "the tests were configured"
 echo "4. demo.sh: built without the tests, the demo ran"
+# 5. apt and dpkg are there, but we are not root and have no sudo: a
+#    missing Doxygen (only wanted) is named and skipped, not fatal; a
+#    missing cmake (needed) is named alone
+cat >"$work/bin/id" <<'ID'
+#!/bin/sh
+[ "$1" = -u ] && { echo 1000; exit 0; }
+exec /usr/bin/id "$@"
+ID
+for tool in apt-get dpkg-query; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s/apt-called"\nexit 1\n' "$tool" \
+    "$work" >"$work/bin/$tool"
+done
+chmod +x "$work/bin/id" "$work/bin/apt-get" "$work/bin/dpkg-query"
+rm -f "$work/bin/pkg-config" "$work/bin/doxygen" "$work/bin/sudo"
+ln -s "$real_pc" "$work/bin/pkg-config"
+CI=false bash -c "source '$root/scripts/common.sh'; mpmp_setup test && echo SETUP-OK" \
+  >"$work/log" 2>&1
+grep -q SETUP-OK "$work/log" ||
+  fail "mpmp_setup test stopped for a missing Doxygen without sudo"
+grep -q "not found: doxygen; not root, and no sudo" "$work/log" ||
+  fail "mpmp_setup did not say that Doxygen is missing"
+[[ -e "$work/apt-called" ]] && fail "apt-get was run without root or sudo"
+rm "$work/bin/cmake"
+CI=false bash -c "source '$root/scripts/common.sh'; mpmp_setup test" \
+  >"$work/log" 2>&1 && fail "mpmp_setup passed without cmake"
+grep -q "missing: cmake; not root, and no sudo" "$work/log" ||
+  fail "mpmp_setup did not name the missing cmake"
+echo "5. apt without root or sudo: Doxygen skipped, cmake named"
 rm -rf "$work"
 echo "PASSED"
