@@ -46,7 +46,8 @@
      "longest sleep between polls for messages from other nodes (ms)")       \
   XX(PROGRESS, STR, "auto", 0, 0, "", "auto|1|0",                            \
      "progress of maps longer than 2 s on stderr: auto (a bar on a "         \
-     "terminal, under mpirun too), 1 (also a line every 10 s in a log), 0") \
+     "terminal, under mpirun too; lines in a batch job's log), 1 (also "     \
+     "a line every 10 s in any log), 0")                                     \
   XX(TRACE, STR, "", 0, 0, "a file path (empty: none)", "",                  \
      "write every rank's task timeline to this file (opened at init, "       \
      "written at finalize and on SIGTERM or SIGINT; Chrome trace JSON: "     \

@@ -1383,7 +1383,7 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   if (j->remote) /* a sub-task's, in a task (worker.c) */
     return mpmp__nest_wait(j, timeout, deadline, fn);
   mpmp__meter_t m = {0};
-  if (j->n > 1 && j->out_size > 0)
+  if (j->n > 1) /* a map of any kind (an apply is one item) */
     mpmp__meter_start(&m, "map");
   if (mpmp__meter_on(&m))
     rc = wait_with_progress(j, deadline, &m);

@@ -12,10 +12,10 @@
  *    is one write (cursor saved, bar drawn on the last row, cursor
  *    restored), so the launcher never interleaves it with other output.
  *    When the map ends, the region is reset and the last state stays as an
- *    ordinary line. Without the terminal's size, a bar redrawn in place
- *    with carriage returns instead.
- *  - a log (MPMP_PROGRESS=1 with stderr a file or a pipe): a plain line
- *    every LOG_EVERY_S seconds and at the end, one write each.
+ *    ordinary line. Without the terminal's size, plain lines as in a log.
+ *  - a log (a batch job's, whose environment says so, or MPMP_PROGRESS=1
+ *    with stderr a file or a pipe): a plain line every LOG_EVERY_S seconds
+ *    and at the end, one write each.
  * Nothing is shown for a map that ends within its first 2 s.
  */
 #include <errno.h>
@@ -164,14 +164,30 @@ static void find_terminal(void) {
     term.fd = open(tty, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 }
 
+/* A batch job's log: Slurm, PBS/Torque, LSF and Flux set these in the
+ * job's environment. */
+static int in_batch_job(void) {
+  static const char *const vars[] = {"SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID",
+                                     "FLUX_JOB_ID"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && v[0] != '\0')
+      return 1;
+  }
+  return 0;
+}
+
+/* auto: a bar on a terminal, plain lines in a batch job's log, nothing
+ * elsewhere (a test's or a script's pipe); 1: lines wherever there is no
+ * terminal. */
 static int meter_mode(void) {
   const char *p = mpmp__rt.env.PROGRESS;
   if (!strcmp(p, "0"))
     return METER_OFF;
   pthread_once(&term_once, find_terminal);
-  if (!strcmp(p, "1"))
-    return term_on ? METER_BAR : METER_LOG;
-  return term_on ? METER_BAR : METER_OFF;
+  if (term_on)
+    return METER_BAR;
+  return !strcmp(p, "1") || in_batch_job() ? METER_LOG : METER_OFF;
 }
 
 void mpmp__meter_start(mpmp__meter_t *m, const char *what) {
@@ -217,9 +233,13 @@ static void draw_locked(mpmp__meter_t *m, const char *text, int last) {
     m->drawn = !last;
     return;
   }
+  /* A terminal whose size is unknown: no status row to keep apart, and a
+   * bar redrawn with carriage returns would share its line with whatever
+   * a rank prints next. Whole lines instead, as in a log. */
   region_reset();
-  put("\r%s%s", text, last ? "\n" : " ");
-  m->drawn = !last;
+  m->mode = METER_LOG;
+  m->next = mpmp__now() + LOG_EVERY_S;
+  put("%s\n", text);
 }
 
 void mpmp__meter_show(mpmp__meter_t *m, size_t done, size_t total,
