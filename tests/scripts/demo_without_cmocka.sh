@@ -26,6 +26,7 @@ for f in /usr/local/bin/* /usr/bin/* /bin/* /usr/sbin/* /sbin/*; do
   [[ -e "$work/bin/$name" ]] || ln -s "$f" "$work/bin/$name"
 done
 real_pc="$(command -v pkg-config)"
+real_id="$(command -v id)"
 cat >"$work/bin/pkg-config" <<PC
 #!/bin/sh
 # pkg-config without CMocka
@@ -75,17 +76,20 @@ echo "4. demo.sh: built without the tests, the demo ran"
 # 5. apt and dpkg are there, but we are not root and have no sudo: a
 #    missing Doxygen (only wanted) is named and skipped, not fatal; a
 #    missing cmake (needed) is named alone
-cat >"$work/bin/id" <<'ID'
+# (the links in bin/ point at this machine's tools: remove each before
+# writing its stand-in, never write through one)
+rm -f "$work/bin/id" "$work/bin/apt-get" "$work/bin/dpkg-query" \
+  "$work/bin/pkg-config" "$work/bin/doxygen" "$work/bin/sudo"
+cat >"$work/bin/id" <<ID
 #!/bin/sh
-[ "$1" = -u ] && { echo 1000; exit 0; }
-exec /usr/bin/id "$@"
+[ "\$1" = -u ] && { echo 1000; exit 0; }
+exec "$real_id" "\$@"
 ID
 for tool in apt-get dpkg-query; do
   printf '#!/bin/sh\necho "%s $*" >>"%s/apt-called"\nexit 1\n' "$tool" \
     "$work" >"$work/bin/$tool"
 done
 chmod +x "$work/bin/id" "$work/bin/apt-get" "$work/bin/dpkg-query"
-rm -f "$work/bin/pkg-config" "$work/bin/doxygen" "$work/bin/sudo"
 ln -s "$real_pc" "$work/bin/pkg-config"
 CI=false bash -c "source '$root/scripts/common.sh'; mpmp_setup test && echo SETUP-OK" \
   >"$work/log" 2>&1
