@@ -183,6 +183,22 @@ if(NOT MPMP_SANITIZE)
     PASS_REGULAR_EXPRESSION "PASSED")
 endif()
 
+# MPICH's mpirun first in PATH with an Open MPI build (issue 18): run-mpi.sh
+# still starts one job with Open MPI's launcher, and an MPMP_MPIRUN of the
+# other MPI is refused, saying why (skipped without MPICH's mpiexec, or in
+# an MPICH build).
+add_test(NAME scripts_launcher_pick
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/launcher_pick.sh"
+          "${PROJECT_SOURCE_DIR}" $<TARGET_FILE:mpmp-info>
+          "${CMAKE_CURRENT_BINARY_DIR}/launcher-pick")
+set_tests_properties(scripts_launcher_pick PROPERTIES
+  TIMEOUT 120
+  PROCESSORS 2
+  LABELS "mpi;scripts"
+  ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+  SKIP_RETURN_CODE 77
+  PASS_REGULAR_EXPRESSION "PASSED")
+
 # README.md: every fenced block is checked (tests/readme/check_readme.sh:
 # a block is an excerpt of a tested file, a command run here, or a command
 # that a named test runs) and every MPMP_* setting is documented.
