@@ -49,3 +49,25 @@ void mpmp__bell_ring(mpmp__bell_t *b) {
 void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout) {
   futex_wait(&b->seq, seq, timeout, FUTEX_WAIT);
 }
+
+void mpmp__bell_ring_for(mpmp__bell_t *b, uint32_t bits) {
+  atomic_fetch_add(&b->seq, 1); /* ordered with sleepers as in bell_ring */
+  if (atomic_load(&b->sleepers) > 0)
+    syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE_BITSET, INT_MAX, NULL,
+            NULL, bits);
+}
+
+/* FUTEX_WAIT_BITSET's time limit is absolute, on CLOCK_MONOTONIC. */
+void mpmp__bell_sleep_for(mpmp__bell_t *b, uint32_t seq, double timeout,
+                          uint32_t bits) {
+  struct timespec ts, *tp = NULL;
+  if (timeout >= 0 && timeout < 1e9) { /* beyond: for ever, as futex_wait */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double s = (double)ts.tv_nsec * 1e-9 + timeout;
+    ts.tv_sec += (time_t)s;
+    ts.tv_nsec = (long)((s - (double)(time_t)s) * 1e9);
+    tp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAIT_BITSET, seq, tp, NULL,
+          bits);
+}

@@ -42,6 +42,9 @@
 typedef struct slot_hdr {
   _Atomic uint32_t seq;   /* messages posted */
   _Atomic uint32_t taken; /* messages taken (futex: the writer waits) */
+  _Atomic uint32_t more;  /* the answer slot: the worker has more answers
+                             to post, so the host wakes it when it took one
+                             (else no wake: each cost a context switch) */
   _Atomic uint64_t size;  /* bytes of the file */
   int32_t dest, tag;
   uint64_t len, cookie;
@@ -217,6 +220,7 @@ void mpmp__relay_reset(uint32_t gen) {
   if (R.out.fd >= 0) { /* what a dead host left in the slots */
     atomic_store(&R.out.hdr->taken, atomic_load(&R.out.hdr->seq));
     atomic_store(&R.in.hdr->taken, atomic_load(&R.in.hdr->seq));
+    atomic_store(&R.in.hdr->more, 0);
   }
 }
 
@@ -254,7 +258,20 @@ int mpmp__relay_serve(void) {
       R.passed++;
     n++;
   }
-  while (slot_free(&R.in)) {
+  for (;;) {
+    if (!slot_free(&R.in)) {
+      /* the host has not taken the last answer: it wakes us when it does
+       * if more wait (the store before the second look, and the host's
+       * take before its look at `more`: one of us sees the other) */
+      pthread_mutex_lock(&R.lock);
+      int waiting = R.head != NULL;
+      pthread_mutex_unlock(&R.lock);
+      if (!waiting)
+        break;
+      atomic_store(&R.in.hdr->more, 1);
+      if (!slot_free(&R.in))
+        break;
+    }
     pthread_mutex_lock(&R.lock);
     back_t *b = R.head;
     if (b != NULL && (R.head = b->next) == NULL)
@@ -267,7 +284,9 @@ int mpmp__relay_serve(void) {
                  "memory", b->len);
     mpmp__free(b->buf);
     mpmp__free(b);
-    mpmp__ring_rank(mpmp__net.rank); /* the host sleeps on our doorbell */
+    /* the host sleeps on our doorbell; our agent need not wake */
+    mpmp__bell_ring_for(&mpmp__net.bells[mpmp__net.node_rank],
+                        MPMP__BELL_HOST);
     R.answered++;
     n++;
   }
@@ -322,7 +341,8 @@ int mpmp__relay_poll(void) {
   void *buf = slot_take(&R.in, &dest, &tag, &len);
   if (buf == NULL)
     return 0;
-  wake_worker(); /* the slot is free for the next answer */
+  if (atomic_exchange(&R.in.hdr->more, 0)) /* (after the take: seq_cst) */
+    wake_worker(); /* the slot is free for its next answer */
   mpmp__dispatch(dest, tag, buf, len);
   return 1;
 }

@@ -40,6 +40,17 @@ typedef struct mpmp__bell {
 void mpmp__bell_ring(mpmp__bell_t *b);
 /* Sleep until `b->seq` != seq or `timeout` seconds pass (negative: forever). */
 void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout);
+/* A ring that wakes only the sleepers whose `bits` it shares (futex
+ * bitsets): mpmp__bell_ring and mpmp__bell_sleep use every bit. A worker
+ * rings MPMP__BELL_HOST when it posted its task host's answer; the rank's
+ * agent sleeps without that bit, so it is not woken for an answer that is
+ * not its to take (it took the core before the host, ~10 us a remote call
+ * from a host). */
+#define MPMP__BELL_HOST 1u
+#define MPMP__BELL_ALL 0xffffffffu
+void mpmp__bell_ring_for(mpmp__bell_t *b, uint32_t bits);
+void mpmp__bell_sleep_for(mpmp__bell_t *b, uint32_t seq, double timeout,
+                          uint32_t bits);
 /* Wake threads of this process waiting in mpmp__futex_wait_private(). */
 void mpmp__futex_wake_private(_Atomic uint32_t *w, int n);
 void mpmp__futex_wait_private(_Atomic uint32_t *w, uint32_t val, double timeout);

@@ -140,7 +140,9 @@ static int sleep_once(mpmp__pred_fn pred, void *arg, double deadline,
     double t = isfinite(c) ? fmin(left, c) : left;
     if (t > 0) {
       slice_short();
-      mpmp__bell_sleep(b, seq, t);
+      /* (the agent: not for a task host's answers, see transport.h) */
+      mpmp__bell_sleep_for(b, seq, t, bo->doubling ? ~MPMP__BELL_HOST
+                                                   : MPMP__BELL_ALL);
       slice_usual();
     }
     if (isfinite(*cap))
