@@ -585,6 +585,7 @@ typedef struct hammer {
   mpmp_lock_t lock;
   double secs;
   int locked;
+  int fetch;       /* adds that return the old value (a round trip each) */
   int64_t updates; /* > 0: this many updates, whatever the time */
 } hammer_t;
 
@@ -607,8 +608,10 @@ static int hammer_loop(const hammer_t *h, hammer_res_t *res) {
         if (mpmp_value_store(h->v, &x) < 0 ||
             mpmp_lock_release(h->lock) < 0)
           return -1;
-      } else if (mpmp_value_add(h->v, 1, NULL) < 0) {
-        return -1;
+      } else {
+        int64_t old;
+        if (mpmp_value_add(h->v, 1, h->fetch ? &old : NULL) < 0)
+          return -1;
       }
     }
     n += 256;
@@ -808,11 +811,14 @@ static int bench_lock_contended(double *value) {
 }
 
 /* One worker alone adds to a Value made by the main rank: per add, from a
- * rank on another node when the job spans nodes (the remote path). */
-static int bench_value_add_worker(double *value) {
+ * rank on another node when the job spans nodes (the remote path: adds
+ * that return nothing are pipelined there; `fetch`: each returns the old
+ * value, a round trip). The Value must end at the sum of the counts. */
+static int value_add_worker(int fetch, double *value) {
   enum { REPS = 5 };
   double t[REPS];
-  hammer_t h = {.secs = 0.3, .locked = 0};
+  int64_t total = 0, got = -1;
+  hammer_t h = {.secs = 0.3, .locked = 0, .fetch = fetch};
   if (mpmp_value_create(&h.v, MPMP_INT64, NULL, 0) < 0)
     return -1;
   for (int r = 0; r < REPS; r++) {
@@ -820,10 +826,22 @@ static int bench_value_add_worker(double *value) {
     if (run_process(hammer_body, &h, sizeof h, &res, sizeof res) < 0)
       return -1;
     t[r] = res.elapsed / (double)res.count * 1e6;
+    total += res.count;
+  }
+  if (mpmp_value_load(h.v, &got) < 0 || got != total) {
+    fprintf(stderr, "value_add_worker: the Value is %lld after %lld adds\n",
+            (long long)got, (long long)total);
+    return -1;
   }
   mpmp_value_free(h.v);
   *value = median(t, REPS);
   return 0;
+}
+static int bench_value_add_worker(double *value) {
+  return value_add_worker(0, value);
+}
+static int bench_value_fetch_add_worker(double *value) {
+  return value_add_worker(1, value);
 }
 
 static int bench_lock_uncontended(double *value) {
@@ -1170,8 +1188,11 @@ static const bench_t benches[] = {
     {"lock_uncontended_ns", "ns", "acquire + release of a free Lock", 0,
      bench_lock_uncontended},
     {"value_add_worker_us", "us", "one worker's atomic add to the main's "
-     "Value (remote when the worker is on another node)", 1,
-     bench_value_add_worker},
+     "Value, old value not asked (remote and pipelined when the worker is "
+     "on another node)", 1, bench_value_add_worker},
+    {"value_fetch_add_worker_us", "us", "value_add_worker_us with the old "
+     "value returned (a round trip each when remote)", 1,
+     bench_value_fetch_add_worker},
     {"queue_oneway_us", "us", "8-byte item main -> worker -> main over two "
      "Queues, per direction", 1, bench_queue_oneway},
     {"queue_throughput_per_s", "items/s", "64-byte items, 1 producer (worker) "

@@ -932,45 +932,66 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
 
 _Atomic int mpmp__puts_in_flight; /* a batch in flight or gathering */
 
+/* What a batch carries: items for a queue, or adds to one element of a
+ * Value or Array (whose deltas it sums: adds wrap at the type's width, so
+ * one add of the sum leaves what the adds one by one would). */
+enum { PL_PUTS, PL_ADDS };
+
 static struct {
   pthread_mutex_t mu;
-  mpmp_ref_t ref;  /* the queue being fed (gen 0: none) */
+  mpmp_ref_t ref;  /* the queue (or Value, Array) being fed (gen 0: none) */
+  int what;        /* PL_PUTS or PL_ADDS, for ref */
+  uint64_t elem;   /* PL_ADDS: the element */
+  uint64_t delta;  /* PL_ADDS: the sum of the adds gathered (mod 2^64) */
   int dest;        /* its home rank for this rank */
   char *buf;       /* the batch gathering: req_t, then the items */
   size_t len, cap; /* bytes in buf (req_t included) */
-  uint32_t n;      /* items in buf */
+  uint32_t n;      /* items (adds) gathering */
   int inflight;    /* batches sent, not acknowledged (PL_RING at most) */
   uint32_t sent_n[PL_RING]; /* their item counts, oldest at sent_head */
   int sent_head;
   _Atomic uint64_t appended, acked; /* items so far (a fence's target) */
-  /* the first failure not yet returned to a put */
-  int err;
+  /* the first failure not yet returned to a put or an add */
+  int err, err_what;
   mpmp_ref_t err_ref;
   uint64_t err_lost;
   char err_msg[256];
-  mpmp_ref_t known[PL_KNOWN]; /* queues known to be unbounded */
-  size_t known_max[PL_KNOWN];  /* their max_item */
+  /* queues known to be unbounded (PL_PUTS, with their max_item), and
+   * elements known to take adds (PL_ADDS: an integer type, in range) */
+  mpmp_ref_t known[PL_KNOWN];
+  int known_what[PL_KNOWN];
+  uint64_t known_arg[PL_KNOWN]; /* max_item, or the element */
   int known_next;
 } pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static int pl_known_at(const mpmp_ref_t *ref) {
+static int pl_known_at(const mpmp_ref_t *ref, int what, uint64_t elem) {
   for (int i = 0; i < PL_KNOWN; i++)
-    if (pl.known[i].gen != 0 && mpmp__ref_same(&pl.known[i], ref))
+    if (pl.known[i].gen != 0 && pl.known_what[i] == what &&
+        memcmp(&pl.known[i], ref, sizeof *ref) == 0 && /* the tag too */
+        (what == PL_PUTS || pl.known_arg[i] == elem))
       return i;
   return -1;
 }
 
-void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
-                         size_t max_item) {
-  if (unbounded != 1)
-    return;
+static void pl_learn(const mpmp_ref_t *ref, int what, uint64_t arg) {
   pthread_mutex_lock(&pl.mu);
-  if (pl_known_at(ref) < 0) {
+  if (pl_known_at(ref, what, arg) < 0) {
     pl.known[pl.known_next] = *ref;
-    pl.known_max[pl.known_next] = max_item;
+    pl.known_what[pl.known_next] = what;
+    pl.known_arg[pl.known_next] = arg;
     pl.known_next = (pl.known_next + 1) % PL_KNOWN;
   }
   pthread_mutex_unlock(&pl.mu);
+}
+
+void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
+                         size_t max_item) {
+  if (unbounded == 1)
+    pl_learn(ref, PL_PUTS, max_item);
+}
+
+void mpmp__obj_add_learn(const mpmp_ref_t *ref, uint64_t elem) {
+  pl_learn(ref, PL_ADDS, elem);
 }
 
 /* Under pl.mu: detach the gathered batch for sending (NULL: none, or one
@@ -980,9 +1001,23 @@ static char *pl_take(size_t *len, int force) {
   if ((pl.inflight && !force) || pl.n == 0 || pl.inflight == PL_RING)
     return NULL;
   char *b = pl.buf;
-  req_t *q = (req_t *)b;
-  q->n = pl.n;
-  q->in_len = (uint32_t)(pl.len - sizeof *q);
+  if (pl.what == PL_ADDS) { /* one ordinary add of the sum */
+    if ((b = mpmp__malloc(sizeof(req_t))) == NULL) {
+      MPMP__ERROR("out of memory sending adds to rank %d: the job ends",
+                  pl.dest);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    req_t q = {.ref = pl.ref, .cookie = PL_COOKIE | mpmp__net.host_cookie,
+               .x = (int64_t)pl.delta, .i = pl.elem, .n = 1,
+               .op = MPMP__OP_ADD};
+    memcpy(b, &q, sizeof q);
+    pl.len = sizeof q;
+    pl.delta = 0;
+  } else {
+    req_t *q = (req_t *)b;
+    q->n = pl.n;
+    q->in_len = (uint32_t)(pl.len - sizeof *q);
+  }
   *len = pl.len;
   pl.sent_n[(pl.sent_head + pl.inflight) % PL_RING] = pl.n;
   pl.inflight++;
@@ -1026,18 +1061,28 @@ static void pl_acked(const rep_t *p, const char *msg) {
   pthread_mutex_lock(&pl.mu);
   uint32_t n = pl.sent_n[pl.sent_head];
   if (p->rc < 0) {
-    uint64_t lost = n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
-    MPMP__WARN("%llu item(s) put to a queue of node %u were not delivered: "
-               "%s", (unsigned long long)lost, pl.ref.node,
+    /* a batch of items stops at the first that fails (r0 went in); a
+     * batch of adds is one add */
+    uint64_t lost = pl.what == PL_ADDS
+                        ? n : n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
+    MPMP__WARN("%llu %s of node %u %s: %s", (unsigned long long)lost,
+               pl.what == PL_ADDS ? "add(s) to a Value or Array"
+                                  : "item(s) put to a queue",
+               pl.ref.node,
+               pl.what == PL_ADDS ? "were not made" : "were not delivered",
                p->msg_len ? msg : mpmp_strerror(p->rc));
     if (pl.err == 0) {
       pl.err = p->rc;
+      pl.err_what = pl.what;
       pl.err_ref = pl.ref;
       pl.err_lost = lost;
       snprintf(pl.err_msg, sizeof pl.err_msg, "%s",
                p->msg_len ? msg : mpmp_strerror(p->rc));
+    } else if (mpmp__ref_same(&pl.err_ref, &pl.ref)) {
+      pl.err_lost += lost; /* the batches behind it, not yet told */
     }
-    int k = pl_known_at(&pl.ref); /* its next puts go the ordinary way */
+    /* its next puts or adds go the ordinary way */
+    int k = pl_known_at(&pl.ref, pl.what, pl.elem);
     if (k >= 0)
       pl.known[k].gen = 0;
   }
@@ -1078,6 +1123,7 @@ static void pl_reset(void) {
   pl.buf = NULL;
   pl.len = pl.cap = 0;
   pl.n = 0;
+  pl.delta = 0;
   pl.inflight = 0;
   pl.sent_head = 0;
   pl.err = 0;
@@ -1117,28 +1163,28 @@ static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
     return 0;
   int rc = pl.err;
   pl.err = 0;
+  if (pl.err_what == PL_ADDS)
+    return mpmp__err(rc, "%s: %llu add(s) made to this %s before were not "
+                     "applied: %s", fn, (unsigned long long)pl.err_lost,
+                     ref->kind == MPMP__K_ARRAY ? "Array" : "Value",
+                     pl.err_msg);
   return mpmp__err(rc, "%s: %llu item(s) put to this queue before were not "
                    "delivered: %s", fn, (unsigned long long)pl.err_lost,
                    pl.err_msg);
 }
 
-int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
-                            size_t len, const char *fn) {
-  if (len > PL_ITEM_MAX ||
-      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
-          MPMP__RUNNING)
-    return 0;
-  pthread_mutex_lock(&pl.mu);
-  int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref);
-  if (rc < 0 || k < 0 || len > pl.known_max[k]) {
-    pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
-    return rc;                    /* says what is wrong with a big item) */
-  }
+/* Under pl.mu, which it may drop and take again: wait until a batch for
+ * another target than (ref, what, elem) is acknowledged (its failures are
+ * told against its own target), and, for puts, for room. */
+static void pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem) {
   for (;;) {
-    if ((pl.inflight || pl.n) && !mpmp__ref_same(&pl.ref, ref)) {
-      pthread_mutex_unlock(&pl.mu); /* another queue's batch goes first */
+    if ((pl.inflight || pl.n) &&
+        (!mpmp__ref_same(&pl.ref, ref) || pl.what != what ||
+         (what == PL_ADDS && pl.elem != elem))) {
+      pthread_mutex_unlock(&pl.mu); /* another target's batch goes first */
       mpmp__obj_fence_slow();
-    } else if (pl.inflight && pl.len >= PL_BATCH_BYTES) { /* flow control */
+    } else if (what == PL_PUTS && pl.inflight &&
+               pl.len >= PL_BATCH_BYTES) { /* flow control */
       pthread_mutex_unlock(&pl.mu);
       mpmp__wait_until(pl_room, NULL, INFINITY);
     } else {
@@ -1148,8 +1194,44 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
   }
   if (pl.n == 0 && !pl.inflight) {
     pl.ref = *ref;
+    pl.what = what;
+    pl.elem = elem;
     pl.dest = home_rank(ref->node);
   }
+}
+
+int mpmp__obj_add_pipelined(const mpmp_ref_t *ref, uint64_t elem,
+                            int64_t delta, const char *fn) {
+  if (atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+      MPMP__RUNNING)
+    return 0;
+  pthread_mutex_lock(&pl.mu);
+  int rc = pl_failed(ref, fn);
+  if (rc < 0 || pl_known_at(ref, PL_ADDS, elem) < 0) {
+    pthread_mutex_unlock(&pl.mu);
+    return rc;
+  }
+  pl_wait_turn(ref, PL_ADDS, elem);
+  pl.delta += (uint64_t)delta;
+  pl.n++;
+  atomic_fetch_add(&pl.appended, 1);
+  pl_unlock_and_send(0);
+  return 1;
+}
+
+int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
+                            size_t len, const char *fn) {
+  if (len > PL_ITEM_MAX ||
+      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+          MPMP__RUNNING)
+    return 0;
+  pthread_mutex_lock(&pl.mu);
+  int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref, PL_PUTS, 0);
+  if (rc < 0 || k < 0 || len > pl.known_arg[k]) {
+    pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
+    return rc;                    /* says what is wrong with a big item) */
+  }
+  pl_wait_turn(ref, PL_PUTS, 0);
   size_t padded = (len + 7) & ~(size_t)7;
   size_t need = (pl.buf ? pl.len : sizeof(req_t)) + 8 + padded;
   if (need > pl.cap) {

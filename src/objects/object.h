@@ -222,6 +222,18 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
                             size_t len, const char *fn);
 void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
                          size_t max_item);
+/*
+ * Pipelined adds, the same way: an add whose old value nobody asked for
+ * (mpmp_value_add(v, d, NULL), mpmp_array_add) to element `elem` of a
+ * Value or Array of another node, once an ordinary add to that element
+ * succeeded (mpmp__obj_add_learn: its type takes adds, the element is in
+ * range; what is left to fail later is a free, reported as for puts).
+ * Adds gathered behind the batch in flight go as one add of their sum.
+ * 1: taken; 0: make an ordinary call; < 0: a failure of earlier adds.
+ */
+int mpmp__obj_add_pipelined(const mpmp_ref_t *ref, uint64_t elem,
+                            int64_t delta, const char *fn);
+void mpmp__obj_add_learn(const mpmp_ref_t *ref, uint64_t elem);
 
 /*
  * Create an object of `kind` whose body is `body` bytes, with an embedded

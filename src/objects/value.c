@@ -295,10 +295,26 @@ static inline int rmw(const mpmp_ref_t *ref, int kind, int op, size_t i,
       *r0 = was;
     return rc;
   }
+  /* an add of another node's element whose old value is not wanted does
+   * not wait (object.c, "Pipelined puts"), once one such add went the
+   * ordinary way */
+  int far = op == MPMP__OP_ADD && r0 == NULL && o == NULL && ref != NULL &&
+            ref->kind == kind && !mpmp__ref_is_local(ref);
+  if (far) { /* (a handle that is not one fails here, as it would there) */
+    int rc = mpmp__check_init(fn);
+    if (rc == 0)
+      rc = mpmp__ref_check(ref, kind, fn);
+    if (rc == 0)
+      rc = mpmp__obj_add_pipelined(ref, i, x, fn);
+    if (rc != 0)
+      return rc < 0 ? rc : 0;
+  }
   mpmp__oparg_t a = {.x = x, .y = y};
   int rc = elem_call(ref, kind, op, i, 1, &a, 1, fn);
   if (rc >= 0 && r0 != NULL)
     *r0 = a.r0;
+  if (rc >= 0 && far)
+    mpmp__obj_add_learn(ref, i);
   return rc;
 }
 

@@ -5,7 +5,9 @@
  * (an Event set, its end, a put to another queue, a get); a failure the
  * home node meets later (the queue was closed) is reported by the next
  * put, with the count of items not delivered; an item too big is refused
- * at once.
+ * at once. The same for adds to a Value or Array whose old value nobody
+ * asked for (pipelined too): all made, before the adder's next call, and
+ * a free reported by the next add.
  *
  * Runs on 1 node (where every put is local: the same checks must hold)
  * and on 2 and 3 pseudo-nodes, where the producers' bodies run on another
@@ -24,10 +26,15 @@ typedef struct pargs {
   mpmp_queue_t q, q2; /* q2: a second queue (alternating puts) */
   mpmp_event_t ev;     /* set after the puts (or not used) */
   mpmp_queue_t ready, go;
+  mpmp_value_t v, v2;  /* adds: an INT64 Value and an INT32 one */
+  mpmp_array_t arr;    /* adds: an INT16 Array of 8 */
   int mode;
 } pargs_t;
 
-enum { M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET };
+enum {
+  M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
+  M_ADDS, M_ADD_FREED
+};
 
 typedef struct presult {
   int rc[4];
@@ -100,6 +107,48 @@ static int producer(mpmp_ctx_t *ctx) {
     snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
     r->rc[2] = mpmp_queue_put(a->q, &v, sizeof v, T);
     snprintf(r->msg[2], sizeof r->msg[2], "%s", mpmp_errmsg());
+    return 0;
+  }
+  case M_ADDS: { /* adds without the old value: in order with the rest */
+    for (int64_t i = 0; i < N; i++) {
+      int rc = mpmp_value_add(a->v, 1, NULL);
+      if (rc == 0)
+        rc = mpmp_value_add(a->v2, i % 2 ? 1 : -3, NULL); /* wraps at 32 */
+      if (rc == 0)
+        rc = mpmp_array_add(a->arr, (size_t)(i % 3), 7, NULL);
+      if (rc < 0)
+        return mpmp_fail(ctx, "add %lld: %s", (long long)i, mpmp_errmsg());
+    }
+    /* a load after adds sees them; an add that returns the old value
+     * comes after them */
+    int64_t x = 0, old = 0;
+    if (mpmp_value_load(a->v, &x) < 0 || x != N)
+      return mpmp_fail(ctx, "own load: %lld, not %d", (long long)x, N);
+    if (mpmp_value_add(a->v, 10, &old) < 0 || old != N)
+      return mpmp_fail(ctx, "old value %lld, not %d", (long long)old, N);
+    for (int64_t i = 0; i < N; i++) /* and more, to end with */
+      if (mpmp_value_add(a->v, 2, NULL) < 0)
+        return mpmp_fail(ctx, "add: %s", mpmp_errmsg());
+    if (a->mode == M_ADDS && mpmp_event_set(a->ev) < 0)
+      return mpmp_fail(ctx, "set: %s", mpmp_errmsg());
+    return 0;
+  }
+  case M_ADD_FREED: { /* the main rank freed v after the first add */
+    int64_t v1 = 0;
+    if (mpmp_value_add(a->v, 1, NULL) < 0 ||
+        mpmp_queue_put(a->ready, &v1, sizeof v1, T) < 0 ||
+        mpmp_queue_get(a->go, &v1, sizeof v1, NULL, T) < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    r->rc[0] = mpmp_value_add(a->v, 1, NULL);
+    r->rc[1] = mpmp_value_add(a->v, 1, NULL);
+    snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
+    mpmp_event_t here; /* a fence: the adds' word has come */
+    if (mpmp_event_create(&here) < 0 || mpmp_event_free(here) < 0)
+      return mpmp_fail(ctx, "event: %s", mpmp_errmsg());
+    r->rc[2] = mpmp_value_add(a->v, 1, NULL);
+    snprintf(r->msg[2], sizeof r->msg[2], "%s", mpmp_errmsg());
+    r->rc[3] = mpmp_value_add(a->v, 1, NULL);
+    snprintf(r->msg[3], sizeof r->msg[3], "%s", mpmp_errmsg());
     return 0;
   }
   }
@@ -282,6 +331,77 @@ static void a_big_item_is_refused_at_once(void **state) {
   free_learned(&a);
 }
 
+/* Adds to Values and an Array of the main rank's node: every one made
+ * (sums that wrap as one by one), seen by the main rank after the Event
+ * the adder sets, and by the adder's own load and fetching add. */
+static void adds_arrive_before_an_event(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_ADDS};
+  assert_int_equal(mpmp_value_create(&a.v, MPMP_INT64, NULL, 0), 0);
+  int32_t near_min = INT32_MIN + 5;
+  assert_int_equal(mpmp_value_create(&a.v2, MPMP_INT32, &near_min, 0), 0);
+  assert_int_equal(mpmp_array_create(&a.arr, MPMP_INT16, 8, NULL, 0), 0);
+  assert_int_equal(mpmp_event_create(&a.ev), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  assert_int_equal(mpmp_event_wait(a.ev, 60), 0);
+  int64_t x;
+  assert_int_equal(mpmp_value_load(a.v, &x), 0);
+  assert_int_equal(x, N + 10 + 2 * N);
+  int32_t y;
+  assert_int_equal(mpmp_value_load(a.v2, &y), 0);
+  /* N/2 adds of -3 and N/2 of 1 from INT32_MIN + 5, wrapping at 32 bits */
+  int32_t want = (int32_t)(uint32_t)((uint32_t)near_min +
+                                     (uint32_t)(-(int64_t)N));
+  assert_int_equal(y, want);
+  for (size_t i = 0; i < 3; i++) {
+    int16_t e;
+    assert_int_equal(mpmp_array_get(a.arr, i, &e), 0);
+    assert_int_equal(e, (int16_t)(7 * ((N - (int64_t)i + 2) / 3)));
+  }
+  join_destroy_within(p, 60);
+  unpark(&pk);
+  assert_int_equal(mpmp_value_free(a.v), 0);
+  assert_int_equal(mpmp_value_free(a.v2), 0);
+  assert_int_equal(mpmp_array_free(a.arr), 0);
+  assert_int_equal(mpmp_event_free(a.ev), 0);
+}
+
+/* A Value freed while another node's adds are on their way: the failure
+ * is told by the next add, with the count of adds not made; the adds
+ * after it fail as any would. */
+static void add_after_a_free_is_reported_by_the_next_add(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_ADD_FREED};
+  assert_int_equal(mpmp_value_create(&a.v, MPMP_INT64, NULL, 0), 0);
+  assert_int_equal(mpmp_queue_create(&a.ready, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a.go, 0, 8), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  int64_t v;
+  assert_int_equal(mpmp_queue_get(a.ready, &v, sizeof v, NULL, 60), 0);
+  assert_int_equal(mpmp_value_load(a.v, &v), 0);
+  assert_int_equal(v, 1);
+  assert_int_equal(mpmp_value_free(a.v), 0);
+  presult_t r;
+  finish_learned(&a, p, &pk, &r);
+  if (r.rc[0] == 0) { /* pipelined: told by a later add */
+    int told = r.rc[1] == MPMP_EBADF ? 1 : 2;
+    if (told == 2)
+      assert_int_equal(r.rc[1], 0);
+    assert_int_equal(r.rc[told], MPMP_EBADF);
+    assert_non_null(strstr(r.msg[told], "made to this Value before were not "
+                                        "applied"));
+    assert_int_equal(r.rc[3], MPMP_EBADF);
+  } else { /* one node: refused at once */
+    for (int k = 0; k < 4; k++)
+      assert_int_equal(r.rc[k], MPMP_EBADF);
+  }
+  assert_non_null(strstr(r.msg[3], "freed"));
+  assert_int_equal(mpmp_queue_free(a.ready), 0);
+  assert_int_equal(mpmp_queue_free(a.go), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(puts_arrive_before_an_event),
@@ -289,6 +409,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_alternating_between_queues_keep_order),
     cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
     cmocka_unit_test(a_big_item_is_refused_at_once),
+    cmocka_unit_test(adds_arrive_before_an_event),
+    cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
 };
 
 MPMP_TEST_MAIN(tests)
