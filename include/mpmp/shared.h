@@ -175,7 +175,13 @@ MPMP_API int mpmp_value_type(mpmp_value_t v);
  */
 MPMP_API int mpmp_value_load(mpmp_value_t v, void *out);
 /**
- * Set the value from \p in (mpmp_type_size() bytes); atomic.
+ * Set the value from \p in (mpmp_type_size() bytes); atomic. On a Value
+ * of another node, after one store went the ordinary way, a store does
+ * not wait for that node (pipelined, as a put to an unbounded queue): it
+ * is made before the caller's next call on any shared object, and a
+ * failure found there later (the Value was freed) is returned by the next
+ * store or add (::MPMP_EBADF, "N store(s) made to this Value before were
+ * not applied").
  * \param v   the Value.
  * \param in  one element.
  * \return 0, ::MPMP_EBADF, ::MPMP_EINVAL (NULL \p in), ::MPMP_ENOTINIT.
@@ -184,7 +190,10 @@ MPMP_API int mpmp_value_store(mpmp_value_t v, const void *in);
 /**
  * Integer types only (else ::MPMP_EINVAL): atomically add \p delta
  * (wrapping at the type's width, as C atomics do); \p old (may be NULL)
- * gets the value before, sign- or zero-extended to 64 bits.
+ * gets the value before, sign- or zero-extended to 64 bits. With \p old
+ * NULL, on a Value of another node, adds are pipelined as stores are
+ * (mpmp_value_store()), and those made while one is on its way go as one
+ * add of their sum.
  * \param v         the Value.
  * \param delta     what to add (negative: subtract).
  * \param[out] old  the value before; may be NULL.

@@ -932,17 +932,21 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
 
 _Atomic int mpmp__puts_in_flight; /* a batch in flight or gathering */
 
-/* What a batch carries: items for a queue, or adds to one element of a
+/* What a batch carries: items for a queue; adds to one element of a
  * Value or Array (whose deltas it sums: adds wrap at the type's width, so
- * one add of the sum leaves what the adds one by one would). */
-enum { PL_PUTS, PL_ADDS };
+ * one add of the sum leaves what the adds one by one would); or stores to
+ * one element (the last one: nobody could tell the ones before it had
+ * been there, as no call of theirs was ordered between them). */
+enum { PL_PUTS, PL_ADDS, PL_STORES };
 
 static struct {
   pthread_mutex_t mu;
   mpmp_ref_t ref;  /* the queue (or Value, Array) being fed (gen 0: none) */
   int what;        /* PL_PUTS or PL_ADDS, for ref */
-  uint64_t elem;   /* PL_ADDS: the element */
+  uint64_t elem;   /* PL_ADDS, PL_STORES: the element */
   uint64_t delta;  /* PL_ADDS: the sum of the adds gathered (mod 2^64) */
+  unsigned char val[8]; /* PL_STORES: the last store's bytes */
+  size_t val_len;
   int dest;        /* its home rank for this rank */
   char *buf;       /* the batch gathering: req_t, then the items */
   size_t len, cap; /* bytes in buf (req_t included) */
@@ -990,8 +994,8 @@ void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
     pl_learn(ref, PL_PUTS, max_item);
 }
 
-void mpmp__obj_add_learn(const mpmp_ref_t *ref, uint64_t elem) {
-  pl_learn(ref, PL_ADDS, elem);
+void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem) {
+  pl_learn(ref, op == MPMP__OP_ADD ? PL_ADDS : PL_STORES, elem);
 }
 
 /* Under pl.mu: detach the gathered batch for sending (NULL: none, or one
@@ -1001,17 +1005,20 @@ static char *pl_take(size_t *len, int force) {
   if ((pl.inflight && !force) || pl.n == 0 || pl.inflight == PL_RING)
     return NULL;
   char *b = pl.buf;
-  if (pl.what == PL_ADDS) { /* one ordinary add of the sum */
-    if ((b = mpmp__malloc(sizeof(req_t))) == NULL) {
-      MPMP__ERROR("out of memory sending adds to rank %d: the job ends",
+  if (pl.what != PL_PUTS) { /* one ordinary add of the sum, or store */
+    size_t in = pl.what == PL_STORES ? pl.val_len : 0;
+    if ((b = mpmp__malloc(sizeof(req_t) + in)) == NULL) {
+      MPMP__ERROR("out of memory sending updates to rank %d: the job ends",
                   pl.dest);
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     req_t q = {.ref = pl.ref, .cookie = PL_COOKIE | mpmp__net.host_cookie,
                .x = (int64_t)pl.delta, .i = pl.elem, .n = 1,
-               .op = MPMP__OP_ADD};
+               .op = pl.what == PL_ADDS ? MPMP__OP_ADD : MPMP__OP_STORE,
+               .in_len = (uint32_t)in};
     memcpy(b, &q, sizeof q);
-    pl.len = sizeof q;
+    memcpy(b + sizeof q, pl.val, in);
+    pl.len = sizeof q + in;
     pl.delta = 0;
   } else {
     req_t *q = (req_t *)b;
@@ -1062,14 +1069,15 @@ static void pl_acked(const rep_t *p, const char *msg) {
   uint32_t n = pl.sent_n[pl.sent_head];
   if (p->rc < 0) {
     /* a batch of items stops at the first that fails (r0 went in); a
-     * batch of adds is one add */
-    uint64_t lost = pl.what == PL_ADDS
+     * batch of adds or stores is one call */
+    uint64_t lost = pl.what != PL_PUTS
                         ? n : n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
     MPMP__WARN("%llu %s of node %u %s: %s", (unsigned long long)lost,
-               pl.what == PL_ADDS ? "add(s) to a Value or Array"
-                                  : "item(s) put to a queue",
+               pl.what == PL_ADDS     ? "add(s) to a Value or Array"
+               : pl.what == PL_STORES ? "store(s) to a Value or Array"
+                                      : "item(s) put to a queue",
                pl.ref.node,
-               pl.what == PL_ADDS ? "were not made" : "were not delivered",
+               pl.what != PL_PUTS ? "were not made" : "were not delivered",
                p->msg_len ? msg : mpmp_strerror(p->rc));
     if (pl.err == 0) {
       pl.err = p->rc;
@@ -1163,9 +1171,10 @@ static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
     return 0;
   int rc = pl.err;
   pl.err = 0;
-  if (pl.err_what == PL_ADDS)
-    return mpmp__err(rc, "%s: %llu add(s) made to this %s before were not "
+  if (pl.err_what != PL_PUTS)
+    return mpmp__err(rc, "%s: %llu %s made to this %s before were not "
                      "applied: %s", fn, (unsigned long long)pl.err_lost,
+                     pl.err_what == PL_ADDS ? "add(s)" : "store(s)",
                      ref->kind == MPMP__K_ARRAY ? "Array" : "Value",
                      pl.err_msg);
   return mpmp__err(rc, "%s: %llu item(s) put to this queue before were not "
@@ -1180,7 +1189,7 @@ static void pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem) {
   for (;;) {
     if ((pl.inflight || pl.n) &&
         (!mpmp__ref_same(&pl.ref, ref) || pl.what != what ||
-         (what == PL_ADDS && pl.elem != elem))) {
+         (what != PL_PUTS && pl.elem != elem))) {
       pthread_mutex_unlock(&pl.mu); /* another target's batch goes first */
       mpmp__obj_fence_slow();
     } else if (what == PL_PUTS && pl.inflight &&
@@ -1200,19 +1209,27 @@ static void pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem) {
   }
 }
 
-int mpmp__obj_add_pipelined(const mpmp_ref_t *ref, uint64_t elem,
-                            int64_t delta, const char *fn) {
+int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
+                             int64_t delta, const void *val, size_t len,
+                             const char *fn) {
+  int what = op == MPMP__OP_ADD ? PL_ADDS : PL_STORES;
   if (atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
-      MPMP__RUNNING)
+          MPMP__RUNNING ||
+      len > sizeof pl.val)
     return 0;
   pthread_mutex_lock(&pl.mu);
   int rc = pl_failed(ref, fn);
-  if (rc < 0 || pl_known_at(ref, PL_ADDS, elem) < 0) {
+  if (rc < 0 || pl_known_at(ref, what, elem) < 0) {
     pthread_mutex_unlock(&pl.mu);
     return rc;
   }
-  pl_wait_turn(ref, PL_ADDS, elem);
-  pl.delta += (uint64_t)delta;
+  pl_wait_turn(ref, what, elem);
+  if (what == PL_ADDS) {
+    pl.delta += (uint64_t)delta;
+  } else {
+    memcpy(pl.val, val, len);
+    pl.val_len = len;
+  }
   pl.n++;
   atomic_fetch_add(&pl.appended, 1);
   pl_unlock_and_send(0);

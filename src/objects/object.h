@@ -223,17 +223,21 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
 void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
                          size_t max_item);
 /*
- * Pipelined adds, the same way: an add whose old value nobody asked for
- * (mpmp_value_add(v, d, NULL), mpmp_array_add) to element `elem` of a
- * Value or Array of another node, once an ordinary add to that element
- * succeeded (mpmp__obj_add_learn: its type takes adds, the element is in
- * range; what is left to fail later is a free, reported as for puts).
- * Adds gathered behind the batch in flight go as one add of their sum.
- * 1: taken; 0: make an ordinary call; < 0: a failure of earlier adds.
+ * Pipelined adds and stores, the same way: `op` MPMP__OP_ADD (of `delta`,
+ * whose old value nobody asked for: mpmp_value_add(v, d, NULL),
+ * mpmp_array_add) or MPMP__OP_STORE (of the `len` <= 8 bytes at `val`:
+ * one element) to element `elem` of a Value or Array of another node,
+ * once an ordinary call of that op to that element succeeded
+ * (mpmp__obj_elem_learn: its type takes it, the element is in range;
+ * what is left to fail later is a free, reported as for puts). Adds
+ * gathered behind the batch in flight go as one add of their sum, stores
+ * as the last one. 1: taken; 0: make an ordinary call; < 0: a failure of
+ * earlier ones.
  */
-int mpmp__obj_add_pipelined(const mpmp_ref_t *ref, uint64_t elem,
-                            int64_t delta, const char *fn);
-void mpmp__obj_add_learn(const mpmp_ref_t *ref, uint64_t elem);
+int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
+                             int64_t delta, const void *val, size_t len,
+                             const char *fn);
+void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem);
 
 /*
  * Create an object of `kind` whose body is `body` bytes, with an embedded

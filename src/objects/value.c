@@ -277,9 +277,17 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
       (!mpmp__ref_is_local(ref) && n * es > (size_t)INT32_MAX / 2))
     return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements is out of "
                      "range", fn, n);
+  /* a store of one element of another node does not wait (object.c,
+   * "Pipelined puts"), once one went the ordinary way */
+  int far = op == MPMP__OP_STORE && n == 1 && !mpmp__ref_is_local(ref);
+  if (far && (rc = mpmp__obj_elem_pipelined(ref, op, i, 0, in, es, fn)) != 0)
+    return rc < 0 ? rc : 0;
   mpmp__oparg_t a = {.out = out, .out_max = out ? n * es : 0, .in = in,
                      .in_len = in ? n * es : 0};
-  return elem_call(ref, kind, op, i, n, &a, 0, fn);
+  rc = elem_call(ref, kind, op, i, n, &a, 0, fn);
+  if (rc >= 0 && far)
+    mpmp__obj_elem_learn(ref, op, i);
+  return rc;
 }
 
 /* Add, exchange, compare-exchange. The common case (an integer element of
@@ -305,7 +313,7 @@ static inline int rmw(const mpmp_ref_t *ref, int kind, int op, size_t i,
     if (rc == 0)
       rc = mpmp__ref_check(ref, kind, fn);
     if (rc == 0)
-      rc = mpmp__obj_add_pipelined(ref, i, x, fn);
+      rc = mpmp__obj_elem_pipelined(ref, MPMP__OP_ADD, i, x, NULL, 0, fn);
     if (rc != 0)
       return rc < 0 ? rc : 0;
   }
@@ -314,7 +322,7 @@ static inline int rmw(const mpmp_ref_t *ref, int kind, int op, size_t i,
   if (rc >= 0 && r0 != NULL)
     *r0 = a.r0;
   if (rc >= 0 && far)
-    mpmp__obj_add_learn(ref, i);
+    mpmp__obj_elem_learn(ref, MPMP__OP_ADD, i);
   return rc;
 }
 

@@ -27,6 +27,7 @@ typedef struct pargs {
   mpmp_event_t ev;     /* set after the puts (or not used) */
   mpmp_queue_t ready, go;
   mpmp_value_t v, v2;  /* adds: an INT64 Value and an INT32 one */
+  mpmp_value_t v3;     /* stores, and v += 1 under its lock */
   mpmp_array_t arr;    /* adds: an INT16 Array of 8 */
   int mode;
 } pargs_t;
@@ -129,6 +130,26 @@ static int producer(mpmp_ctx_t *ctx) {
     for (int64_t i = 0; i < N; i++) /* and more, to end with */
       if (mpmp_value_add(a->v, 2, NULL) < 0)
         return mpmp_fail(ctx, "add: %s", mpmp_errmsg());
+    /* stores: the last one stays, and a load after them sees it */
+    for (int64_t i = 0; i < N; i++)
+      if (mpmp_value_store(a->v3, &i) < 0)
+        return mpmp_fail(ctx, "store: %s", mpmp_errmsg());
+    if (mpmp_value_load(a->v3, &x) < 0 || x != N - 1)
+      return mpmp_fail(ctx, "own load after stores: %lld", (long long)x);
+    if (mpmp_queue_put(a->ready, &x, sizeof x, T) < 0) /* main's turn too */
+      return mpmp_fail(ctx, "ready: %s", mpmp_errmsg());
+    /* v3 += 1 under its lock, while the main rank does the same: a store
+     * on its way must not be overtaken by the release after it */
+    mpmp_lock_t l;
+    if (mpmp_value_get_lock(a->v3, &l) < 0)
+      return mpmp_fail(ctx, "get_lock: %s", mpmp_errmsg());
+    for (int i = 0; i < 300; i++) {
+      if (mpmp_lock_acquire(l, T) < 0 || mpmp_value_load(a->v3, &x) < 0)
+        return mpmp_fail(ctx, "locked load: %s", mpmp_errmsg());
+      x++;
+      if (mpmp_value_store(a->v3, &x) < 0 || mpmp_lock_release(l) < 0)
+        return mpmp_fail(ctx, "locked store: %s", mpmp_errmsg());
+    }
     if (a->mode == M_ADDS && mpmp_event_set(a->ev) < 0)
       return mpmp_fail(ctx, "set: %s", mpmp_errmsg());
     return 0;
@@ -334,18 +355,34 @@ static void a_big_item_is_refused_at_once(void **state) {
 /* Adds to Values and an Array of the main rank's node: every one made
  * (sums that wrap as one by one), seen by the main rank after the Event
  * the adder sets, and by the adder's own load and fetching add. */
-static void adds_arrive_before_an_event(void **state) {
+static void adds_and_stores_arrive_in_order(void **state) {
   (void)state;
   pargs_t a = {.mode = M_ADDS};
   assert_int_equal(mpmp_value_create(&a.v, MPMP_INT64, NULL, 0), 0);
   int32_t near_min = INT32_MIN + 5;
   assert_int_equal(mpmp_value_create(&a.v2, MPMP_INT32, &near_min, 0), 0);
   assert_int_equal(mpmp_array_create(&a.arr, MPMP_INT16, 8, NULL, 0), 0);
+  assert_int_equal(mpmp_value_create(&a.v3, MPMP_INT64, NULL, 1), 0);
+  assert_int_equal(mpmp_queue_create(&a.ready, 0, 8), 0);
   assert_int_equal(mpmp_event_create(&a.ev), 0);
   parked_t pk;
   mpmp_process_t *p = start_producer(&a, &pk);
-  assert_int_equal(mpmp_event_wait(a.ev, 60), 0);
+  /* v3 += 1 under its lock here too, once the adder's stores are over
+   * (the last one, N - 1, is there: it was put before the word came) */
+  mpmp_lock_t l;
   int64_t x;
+  assert_int_equal(mpmp_value_get_lock(a.v3, &l), 0);
+  assert_int_equal(mpmp_queue_get(a.ready, &x, sizeof x, NULL, 60), 0);
+  for (int i = 0; i < 300; i++) {
+    assert_int_equal(mpmp_lock_acquire(l, T), 0);
+    assert_int_equal(mpmp_value_load(a.v3, &x), 0);
+    x++;
+    assert_int_equal(mpmp_value_store(a.v3, &x), 0);
+    assert_int_equal(mpmp_lock_release(l), 0);
+  }
+  assert_int_equal(mpmp_event_wait(a.ev, 60), 0);
+  assert_int_equal(mpmp_value_load(a.v3, &x), 0);
+  assert_int_equal(x, N - 1 + 600); /* no locked update lost */
   assert_int_equal(mpmp_value_load(a.v, &x), 0);
   assert_int_equal(x, N + 10 + 2 * N);
   int32_t y;
@@ -363,6 +400,8 @@ static void adds_arrive_before_an_event(void **state) {
   unpark(&pk);
   assert_int_equal(mpmp_value_free(a.v), 0);
   assert_int_equal(mpmp_value_free(a.v2), 0);
+  assert_int_equal(mpmp_value_free(a.v3), 0);
+  assert_int_equal(mpmp_queue_free(a.ready), 0);
   assert_int_equal(mpmp_array_free(a.arr), 0);
   assert_int_equal(mpmp_event_free(a.ev), 0);
 }
@@ -409,7 +448,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_alternating_between_queues_keep_order),
     cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
     cmocka_unit_test(a_big_item_is_refused_at_once),
-    cmocka_unit_test(adds_arrive_before_an_event),
+    cmocka_unit_test(adds_and_stores_arrive_in_order),
     cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
 };
 
