@@ -942,7 +942,7 @@ enum { PL_PUTS, PL_ADDS, PL_STORES };
 static struct {
   pthread_mutex_t mu;
   mpmp_ref_t ref;  /* the queue (or Value, Array) being fed (gen 0: none) */
-  int what;        /* PL_PUTS or PL_ADDS, for ref */
+  int what;        /* PL_PUTS, PL_ADDS or PL_STORES, for ref */
   uint64_t elem;   /* PL_ADDS, PL_STORES: the element */
   uint64_t delta;  /* PL_ADDS: the sum of the adds gathered (mod 2^64) */
   unsigned char val[8]; /* PL_STORES: the last store's bytes */
@@ -955,13 +955,14 @@ static struct {
   uint32_t sent_n[PL_RING]; /* their item counts, oldest at sent_head */
   int sent_head;
   _Atomic uint64_t appended, acked; /* items so far (a fence's target) */
-  /* the first failure not yet returned to a put or an add */
+  /* the first failure not yet returned to a put, add or store */
   int err, err_what;
   mpmp_ref_t err_ref;
   uint64_t err_lost;
   char err_msg[256];
   /* queues known to be unbounded (PL_PUTS, with their max_item), and
-   * elements known to take adds (PL_ADDS: an integer type, in range) */
+   * elements known to take adds or stores (PL_ADDS: an integer type;
+   * both: in range) */
   mpmp_ref_t known[PL_KNOWN];
   int known_what[PL_KNOWN];
   uint64_t known_arg[PL_KNOWN]; /* max_item, or the element */
@@ -1089,7 +1090,7 @@ static void pl_acked(const rep_t *p, const char *msg) {
     } else if (mpmp__ref_same(&pl.err_ref, &pl.ref)) {
       pl.err_lost += lost; /* the batches behind it, not yet told */
     }
-    /* its next puts or adds go the ordinary way */
+    /* its next puts, adds or stores go the ordinary way */
     int k = pl_known_at(&pl.ref, pl.what, pl.elem);
     if (k >= 0)
       pl.known[k].gen = 0;
@@ -1165,7 +1166,8 @@ int mpmp__objects_finalize(void) {
   return 0;
 }
 
-/* The failure the home node reported for earlier puts to `ref`, once. */
+/* The failure the home node reported for earlier puts, adds or stores to
+ * `ref`, once. */
 static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
   if (pl.err == 0 || !mpmp__ref_same(&pl.err_ref, ref))
     return 0;

@@ -306,8 +306,8 @@ static inline int rmw(const mpmp_ref_t *ref, int kind, int op, size_t i,
   /* an add of another node's element whose old value is not wanted does
    * not wait (object.c, "Pipelined puts"), once one such add went the
    * ordinary way */
-  int far = op == MPMP__OP_ADD && r0 == NULL && o == NULL && ref != NULL &&
-            ref->kind == kind && !mpmp__ref_is_local(ref);
+  int far = op == MPMP__OP_ADD && r0 == NULL && o == NULL &&
+            !mpmp__ref_is_local(ref);
   if (far) { /* (a handle that is not one fails here, as it would there) */
     int rc = mpmp__check_init(fn);
     if (rc == 0)

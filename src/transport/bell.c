@@ -39,33 +39,30 @@ void mpmp__futex_wake_private(_Atomic uint32_t *w, int n) {
 }
 
 void mpmp__bell_ring(mpmp__bell_t *b) {
-  atomic_fetch_add(&b->seq, 1);
-  /* The seq_cst add above orders with the sleeper's seq_cst sleepers++:
-   * either we see the sleeper, or the sleeper sees the new seq. */
-  if (atomic_load(&b->sleepers) > 0)
-    syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+  mpmp__bell_ring_for(b, MPMP__BELL_ALL);
 }
 
 void mpmp__bell_sleep(mpmp__bell_t *b, uint32_t seq, double timeout) {
   futex_wait(&b->seq, seq, timeout, FUTEX_WAIT);
 }
 
+/* (FUTEX_WAKE is FUTEX_WAKE_BITSET with every bit) */
 void mpmp__bell_ring_for(mpmp__bell_t *b, uint32_t bits) {
-  atomic_fetch_add(&b->seq, 1); /* ordered with sleepers as in bell_ring */
+  atomic_fetch_add(&b->seq, 1);
+  /* The seq_cst add above orders with the sleeper's seq_cst sleepers++:
+   * either we see the sleeper, or the sleeper sees the new seq. */
   if (atomic_load(&b->sleepers) > 0)
     syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE_BITSET, INT_MAX, NULL,
             NULL, bits);
 }
 
-/* FUTEX_WAIT_BITSET's time limit is absolute, on CLOCK_MONOTONIC. */
+/* FUTEX_WAIT_BITSET's time limit is absolute, on CLOCK_MONOTONIC (that
+ * of mpmp__now). */
 void mpmp__bell_sleep_for(mpmp__bell_t *b, uint32_t seq, double timeout,
                           uint32_t bits) {
   struct timespec ts, *tp = NULL;
   if (timeout >= 0 && timeout < 1e9) { /* beyond: for ever, as futex_wait */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double s = (double)ts.tv_nsec * 1e-9 + timeout;
-    ts.tv_sec += (time_t)s;
-    ts.tv_nsec = (long)((s - (double)(time_t)s) * 1e9);
+    to_timespec(mpmp__now() + timeout, &ts);
     tp = &ts;
   }
   syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAIT_BITSET, seq, tp, NULL,
