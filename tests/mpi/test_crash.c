@@ -191,8 +191,8 @@ int main(int argc, char **argv) {
     printf("crash: not reached\n");
     return 1;
   }
-  /* chunks of 4: item 5 is the second of its chunk, which the report
-   * must still name (the map's loop finds it from the item's argument) */
+  /* chunks of 4: item 5 is the second of its chunk, and the report must
+   * still name item 5, not the chunk's first item */
   mpmp_pool_map(pool, fn, x, 10, sizeof *x, r, sizeof *r, 4);
   printf("crash: not reached\n"); /* the job is gone before this */
   mpmp_pool_destroy(pool);
