@@ -942,15 +942,16 @@ static int pingpong(int pipe, double *value) {
 static int bench_queue_oneway(double *value) { return pingpong(0, value); }
 static int bench_pipe_oneway(double *value) { return pingpong(1, value); }
 
-/* The worker puts `items` 64-byte items as fast as it can: its sequence
- * number, then its producer number `id`. */
+/* The worker puts `items` 64-byte items as fast as it can (or sends them
+ * on its pipe end): its sequence number, then its producer number `id`. */
 static int producer_body(mpmp_ctx_t *ctx) {
   const pong_t *a = mpmp_arg(ctx, NULL);
   char item[64] = {0};
   memcpy(item + sizeof(long), &a->id, sizeof a->id);
   for (long i = 0; i < a->items; i++) {
     memcpy(item, &i, sizeof i);
-    if (mpmp_queue_put(a->to, item, sizeof item, 60) < 0)
+    if ((a->pipe ? mpmp_conn_send(a->end, item, sizeof item, 60)
+                 : mpmp_queue_put(a->to, item, sizeof item, 60)) < 0)
       return mpmp_fail(ctx, "%s", mpmp_errmsg());
   }
   return 0;
@@ -959,8 +960,9 @@ MPMP_TASK(producer_body);
 
 /* Items per second from `np` producers (workers, `items` / np each) to one
  * consumer (main), timed by the consumer from its first item to its last.
- * Each producer's items must come in its order (Python's guarantee). */
-static int queue_throughput(int np, double *value) {
+ * Each producer's items must come in its order (Python's guarantee).
+ * `pipe`: one producer, sending on the end of a one-way Pipe. */
+static int queue_throughput(int np, int pipe, double *value) {
   enum { REPS = 5, MAXP = 16 };
   double t[REPS];
   long total = mpmp_node_count() > 1 ? 20000 : 2000000;
@@ -968,15 +970,19 @@ static int queue_throughput(int np, double *value) {
   mpmp_process_t *p[MAXP];
   char item[64];
   size_t n;
-  mpmp_queue_t q;
-  if (np > MAXP || mpmp_queue_create(&q, 0, sizeof item) < 0)
+  mpmp_queue_t q = {0};
+  mpmp_conn_t in = {0}, out = {0};
+  if (np > MAXP || (pipe && np != 1) ||
+      (pipe ? mpmp_pipe_create(&in, &out, 0)
+            : mpmp_queue_create(&q, 0, sizeof item)) < 0)
     return -1;
   total -= total % np;
   for (int k = 0; k < REPS; k++) {
     long next[MAXP] = {0};
     int rc = 0, started = 0;
     for (int j = 0; j < np && rc == 0; j++) {
-      a[j] = (pong_t){.to = q, .items = total / np, .id = j};
+      a[j] = (pong_t){.to = q, .end = out, .pipe = pipe,
+                      .items = total / np, .id = j};
       if ((rc = mpmp_process_create(&p[j], producer_body, &a[j], sizeof a[j],
                                     NULL)) == 0 &&
           (rc = mpmp_process_start(p[j])) == 0)
@@ -984,7 +990,8 @@ static int queue_throughput(int np, double *value) {
     }
     double t0 = 0;
     for (long i = 0; i < total && rc == 0; i++) {
-      if ((rc = mpmp_queue_get(q, item, sizeof item, &n, 60)) < 0)
+      if ((rc = pipe ? mpmp_conn_recv(in, item, sizeof item, &n, 60)
+                     : mpmp_queue_get(q, item, sizeof item, &n, 60)) < 0)
         break;
       if (i == 0)
         t0 = now();
@@ -1009,16 +1016,22 @@ static int queue_throughput(int np, double *value) {
     if (rc < 0)
       return -1;
   }
-  mpmp_queue_free(q);
+  if (pipe)
+    mpmp_pipe_free(in, out);
+  else
+    mpmp_queue_free(q);
   *value = median(t, REPS);
   return 0;
 }
 
 static int bench_queue_throughput(double *value) {
-  return queue_throughput(1, value);
+  return queue_throughput(1, 0, value);
 }
 static int bench_queue_throughput_4p(double *value) {
-  return queue_throughput(4, value);
+  return queue_throughput(4, 0, value);
+}
+static int bench_pipe_throughput(double *value) {
+  return queue_throughput(1, 1, value);
 }
 
 /* ---- Manager ----------------------------------------------------------------- */
@@ -1199,6 +1212,9 @@ static const bench_t benches[] = {
      "-> 1 consumer (main)", 1, bench_queue_throughput},
     {"pipe_oneway_us", "us", "8-byte message main -> worker -> main over a "
      "duplex Pipe, per direction", 1, bench_pipe_oneway},
+    {"pipe_throughput_per_s", "messages/s", "queue_throughput_per_s over a "
+     "one-way Pipe: 64-byte messages, worker -> main", 1,
+     bench_pipe_throughput},
     {"queue_throughput_4producers_per_s", "items/s", "queue_throughput_per_s "
      "with 4 producers (workers), 64-byte items, FIFO per producer checked "
      "(mpirun -n 6; target: >= queue_throughput_per_s)", 4,

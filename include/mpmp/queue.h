@@ -337,6 +337,21 @@ MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2);
  * it left cannot be told from the next message; the message says so, and
  * every later send and recv in that direction is ::MPMP_EPIPE. One that
  * died while it only waited (for room, for a message) breaks nothing.
+ *
+ * From another node than the pipe's (the node of the rank that created
+ * it), a send of up to 8 KiB returns without waiting for that node while
+ * the room its last reply reported covers it (what was sent since comes
+ * off), as a write to an OS pipe returns once the kernel holds the bytes;
+ * out of room, a send waits as above. The order holds as for a put to a
+ * queue of another node: the sender's next call on any shared object,
+ * Manager call, submission, task end or mpmp_finalize() comes after the
+ * messages it sent. A failure found there later (the other end was
+ * closed, this end freed) is printed at once and returned by the next
+ * send on this end (::MPMP_EPIPE, "N message(s) sent on this connection
+ * before were not delivered: ..."). With another sender on the same end
+ * the room may be gone when the messages arrive: they then wait there for
+ * room, in order, and the sender's next call waits for them (without the
+ * send's timeout).
  */
 MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
                             double timeout);

@@ -801,6 +801,8 @@ static void on_request(int src, void *buf, size_t len) {
   } else {
     rc = run_request(q, &a, &scratch, -INFINITY);
     if (rc == MPMP_ETIMEDOUT && blocking == MPMP__OPB_TRY && q->timeout != 0) {
+      if (q->op == MPMP__OP_C_SEND_BATCH) /* the helper goes on after */
+        q->i = (uint64_t)a.r0;            /* the messages that went in */
       mpmp__free(scratch);
       if ((rc = start_proxy(src, q)) == 0)
         return;
@@ -924,6 +926,15 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
  *   A task host pipelines as well: its batches and their
  * acknowledgements go through its worker's relay, in order, and it
  * fences before it says an item or a body is done.
+ *   Sends on a pipe end of another node (MPMP__OP_C_SEND_BATCH) go the
+ * same way while the room the home node last reported lasts: every reply
+ * to an ordinary send or a batch carries the bytes free in the ring, and
+ * each message gathered takes its stream bytes off. A batch can still
+ * find the room gone (another sender on the end took it): the home rank
+ * then writes the rest in a helper thread, waiting for room, and its
+ * progress engine goes on with the requests behind it; so a call after
+ * sends always fences (pl_fence_for never pushes a batch of sends out
+ * behind another), and only one batch of sends is in flight.
  */
 #define PL_BATCH_BYTES (64 * 1024) /* gathered behind a batch in flight */
 #define PL_ITEM_MAX (8 * 1024)     /* larger items take the ordinary path */
@@ -937,7 +948,11 @@ _Atomic int mpmp__puts_in_flight; /* a batch in flight or gathering */
  * one add of the sum leaves what the adds one by one would); or stores to
  * one element (the last one: nobody could tell the ones before it had
  * been there, as no call of theirs was ordered between them). */
-enum { PL_PUTS, PL_ADDS, PL_STORES };
+enum { PL_PUTS, PL_ADDS, PL_STORES, PL_SENDS };
+
+/* Batches of items, one by one at the home node (the others are one call
+ * of the sum or the last store). */
+static int pl_items(int what) { return what == PL_PUTS || what == PL_SENDS; }
 
 static struct {
   pthread_mutex_t mu;
@@ -960,9 +975,10 @@ static struct {
   mpmp_ref_t err_ref;
   uint64_t err_lost;
   char err_msg[256];
-  /* queues known to be unbounded (PL_PUTS, with their max_item), and
+  /* queues known to be unbounded (PL_PUTS, with their max_item),
    * elements known to take adds or stores (PL_ADDS: an integer type;
-   * both: in range) */
+   * both: in range), and pipe ends with the room their home node last
+   * reported less what was sent since (PL_SENDS) */
   mpmp_ref_t known[PL_KNOWN];
   int known_what[PL_KNOWN];
   uint64_t known_arg[PL_KNOWN]; /* max_item, or the element */
@@ -973,14 +989,17 @@ static int pl_known_at(const mpmp_ref_t *ref, int what, uint64_t elem) {
   for (int i = 0; i < PL_KNOWN; i++)
     if (pl.known[i].gen != 0 && pl.known_what[i] == what &&
         memcmp(&pl.known[i], ref, sizeof *ref) == 0 && /* the tag too */
-        (what == PL_PUTS || pl.known_arg[i] == elem))
+        (pl_items(what) || pl.known_arg[i] == elem))
       return i;
   return -1;
 }
 
 static void pl_learn(const mpmp_ref_t *ref, int what, uint64_t arg) {
   pthread_mutex_lock(&pl.mu);
-  if (pl_known_at(ref, what, arg) < 0) {
+  int k = pl_known_at(ref, what, arg);
+  if (k >= 0 && what == PL_SENDS) {
+    pl.known_arg[k] = arg; /* the room now */
+  } else if (k < 0) {
     pl.known[pl.known_next] = *ref;
     pl.known_what[pl.known_next] = what;
     pl.known_arg[pl.known_next] = arg;
@@ -999,6 +1018,21 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem) {
   pl_learn(ref, op == MPMP__OP_ADD ? PL_ADDS : PL_STORES, elem);
 }
 
+void mpmp__obj_pl_forget(const mpmp_ref_t *ref) {
+  pthread_mutex_lock(&pl.mu);
+  for (int i = 0; i < PL_KNOWN; i++)
+    if (pl.known[i].gen != 0 &&
+        (mpmp__ref_same(&pl.known[i], ref) ||
+         (ref->kind == MPMP__K_CONN && pl.known_what[i] == PL_SENDS)))
+      pl.known[i].gen = 0;
+  pthread_mutex_unlock(&pl.mu);
+}
+
+void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room) {
+  if (room > 0)
+    pl_learn(ref, PL_SENDS, (uint64_t)room);
+}
+
 /* Under pl.mu: detach the gathered batch for sending (NULL: none, or one
  * is in flight and not `force`); the caller sends it with pl_send once
  * the lock is dropped. */
@@ -1006,7 +1040,7 @@ static char *pl_take(size_t *len, int force) {
   if ((pl.inflight && !force) || pl.n == 0 || pl.inflight == PL_RING)
     return NULL;
   char *b = pl.buf;
-  if (pl.what != PL_PUTS) { /* one ordinary add of the sum, or store */
+  if (!pl_items(pl.what)) { /* one ordinary add of the sum, or store */
     size_t in = pl.what == PL_STORES ? pl.val_len : 0;
     if ((b = mpmp__malloc(sizeof(req_t) + in)) == NULL) {
       MPMP__ERROR("out of memory sending updates to rank %d: the job ends",
@@ -1071,14 +1105,15 @@ static void pl_acked(const rep_t *p, const char *msg) {
   if (p->rc < 0) {
     /* a batch of items stops at the first that fails (r0 went in); a
      * batch of adds or stores is one call */
-    uint64_t lost = pl.what != PL_PUTS
+    uint64_t lost = !pl_items(pl.what)
                         ? n : n - (uint64_t)(p->r0 > 0 ? p->r0 : 0);
     MPMP__WARN("%llu %s of node %u %s: %s", (unsigned long long)lost,
                pl.what == PL_ADDS     ? "add(s) to a Value or Array"
                : pl.what == PL_STORES ? "store(s) to a Value or Array"
+               : pl.what == PL_SENDS  ? "message(s) sent on a pipe"
                                       : "item(s) put to a queue",
                pl.ref.node,
-               pl.what != PL_PUTS ? "were not made" : "were not delivered",
+               pl_items(pl.what) ? "were not delivered" : "were not made",
                p->msg_len ? msg : mpmp_strerror(p->rc));
     if (pl.err == 0) {
       pl.err = p->rc;
@@ -1094,6 +1129,14 @@ static void pl_acked(const rep_t *p, const char *msg) {
     int k = pl_known_at(&pl.ref, pl.what, pl.elem);
     if (k >= 0)
       pl.known[k].gen = 0;
+  } else if (pl.what == PL_SENDS) {
+    /* the room after this batch, less the messages gathered since (the
+     * only batch of sends in flight: pl_fence_for never pushes one) */
+    int k = pl_known_at(&pl.ref, PL_SENDS, 0);
+    uint64_t gathered = pl.n ? pl.len - sizeof(req_t) : 0;
+    if (k >= 0)
+      pl.known_arg[k] = p->r1 > 0 && (uint64_t)p->r1 > gathered
+                            ? (uint64_t)p->r1 - gathered : 0;
   }
   pl.sent_head = (pl.sent_head + 1) % PL_RING;
   pl.inflight--;
@@ -1151,8 +1194,10 @@ static void pl_fence_for(const mpmp_ref_t *ref) {
   if (ref != NULL && ref->node != (uint32_t)mpmp__net.node &&
       ref->node < (uint32_t)mpmp__net.nnodes) {
     pthread_mutex_lock(&pl.mu);
+    /* (not sends: a batch of them may wait for room in a helper of the
+     * home rank, which goes on with the requests behind it) */
     if ((pl.inflight || pl.n) && home_rank(ref->node) == pl.dest &&
-        (pl.n == 0 || pl.inflight < PL_RING)) {
+        pl.what != PL_SENDS && (pl.n == 0 || pl.inflight < PL_RING)) {
       pl_unlock_and_send(1);
       return;
     }
@@ -1173,6 +1218,10 @@ static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
     return 0;
   int rc = pl.err;
   pl.err = 0;
+  if (pl.err_what == PL_SENDS)
+    return mpmp__err(rc, "%s: %llu message(s) sent on this connection "
+                     "before were not delivered: %s", fn,
+                     (unsigned long long)pl.err_lost, pl.err_msg);
   if (pl.err_what != PL_PUTS)
     return mpmp__err(rc, "%s: %llu %s made to this %s before were not "
                      "applied: %s", fn, (unsigned long long)pl.err_lost,
@@ -1194,7 +1243,7 @@ static void pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem) {
          (what != PL_PUTS && pl.elem != elem))) {
       pthread_mutex_unlock(&pl.mu); /* another target's batch goes first */
       mpmp__obj_fence_slow();
-    } else if (what == PL_PUTS && pl.inflight &&
+    } else if (pl_items(what) && pl.inflight &&
                pl.len >= PL_BATCH_BYTES) { /* flow control */
       pthread_mutex_unlock(&pl.mu);
       mpmp__wait_until(pl_room, NULL, INFINITY);
@@ -1238,19 +1287,10 @@ int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
   return 1;
 }
 
-int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
-                            size_t len, const char *fn) {
-  if (len > PL_ITEM_MAX ||
-      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
-          MPMP__RUNNING)
-    return 0;
-  pthread_mutex_lock(&pl.mu);
-  int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref, PL_PUTS, 0);
-  if (rc < 0 || k < 0 || len > pl.known_arg[k]) {
-    pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
-    return rc;                    /* says what is wrong with a big item) */
-  }
-  pl_wait_turn(ref, PL_PUTS, 0);
+/* Under pl.mu, which it drops: append an item (a put's, or a send's) to
+ * the batch gathering for `ref` (pl_wait_turn made it this target's). */
+static int pl_append(const mpmp_ref_t *ref, int op, const void *item,
+                     size_t len, const char *fn) {
   size_t padded = (len + 7) & ~(size_t)7;
   size_t need = (pl.buf ? pl.len : sizeof(req_t)) + 8 + padded;
   if (need > pl.cap) {
@@ -1263,9 +1303,11 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
       return mpmp__err(MPMP_ENOMEM, "%s: out of memory", fn);
     }
     if (pl.buf == NULL) {
+      /* a batch of sends waits for room as long as it must (only
+       * another sender on the same end can take the room reported) */
       req_t q = {.ref = *ref, .cookie = PL_COOKIE | mpmp__net.host_cookie,
-                 .owner = mpmp__owner_id(),
-                 .op = MPMP__OP_Q_PUT_BATCH};
+                 .owner = mpmp__owner_id(), .op = (uint32_t)op,
+                 .timeout = op == MPMP__OP_C_SEND_BATCH ? -1.0 : 0.0};
       memcpy(b, &q, sizeof q);
       pl.len = sizeof q;
     }
@@ -1283,6 +1325,51 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
   atomic_fetch_add(&pl.appended, 1);
   pl_unlock_and_send(0);
   return 1;
+}
+
+int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
+                            size_t len, const char *fn) {
+  if (len > PL_ITEM_MAX ||
+      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+          MPMP__RUNNING)
+    return 0;
+  pthread_mutex_lock(&pl.mu);
+  int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref, PL_PUTS, 0);
+  if (rc < 0 || k < 0 || len > pl.known_arg[k]) {
+    pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
+    return rc;                    /* says what is wrong with a big item) */
+  }
+  pl_wait_turn(ref, PL_PUTS, 0);
+  return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
+}
+
+/* A send is taken while the room reported covers it: its stream bytes
+ * (the ring's length word, the message, its pad) come off the room, and
+ * the acknowledgement of each batch tells the room again. Out of room, the
+ * send goes the ordinary way (it waits at the home node as any send to a
+ * full pipe), and its reply tells the room anew. */
+int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
+                             size_t len, const char *fn) {
+  uint64_t need = 8 + (((uint64_t)len + 7) & ~UINT64_C(7));
+  if (len > PL_ITEM_MAX ||
+      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+          MPMP__RUNNING)
+    return 0;
+  pthread_mutex_lock(&pl.mu);
+  int rc = pl_failed(ref, fn);
+  if (rc < 0 || pl_known_at(ref, PL_SENDS, 0) < 0) {
+    pthread_mutex_unlock(&pl.mu);
+    return rc;
+  }
+  pl_wait_turn(ref, PL_SENDS, 0);
+  /* (an acknowledgement meanwhile told the room, or a failure) */
+  int k = (rc = pl_failed(ref, fn)) < 0 ? -1 : pl_known_at(ref, PL_SENDS, 0);
+  if (k < 0 || pl.known_arg[k] < need) {
+    pthread_mutex_unlock(&pl.mu);
+    return rc;
+  }
+  pl.known_arg[k] -= need;
+  return pl_append(ref, MPMP__OP_C_SEND_BATCH, msg, len, fn);
 }
 
 /*

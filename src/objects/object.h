@@ -169,7 +169,10 @@ enum {
   MPMP__OP_Q_X1, /* spare numbers for queue.c */
   MPMP__OP_Q_PUT_BATCH, /* n items, each [u64 length][bytes][pad to 8];
                          * r0 = how many were put (object.c's pipeline) */
-  MPMP__OP_Q_X3,
+  MPMP__OP_C_SEND_BATCH, /* n pipe messages, as a put batch, to the end's
+                         * peer, from message i on (those before went in:
+                         * a helper goes on after them); r0 = how many
+                         * went in, r1 = the room left (object.c) */
   MPMP__OP_Q_X4,
   MPMP__OP_MAX
 };
@@ -238,6 +241,22 @@ int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
                              int64_t delta, const void *val, size_t len,
                              const char *fn);
 void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem);
+/*
+ * Pipelined sends, the same way: a send of `len` bytes on the pipe end
+ * `ref` of another node, while the room its home node last reported
+ * (mpmp__obj_send_learn, from an ordinary send's reply: r1, the bytes free
+ * in the ring after it) covers it, less what was sent since. 1: taken; 0:
+ * make an ordinary call (no room known, a message over 8 KiB); < 0: a
+ * failure of earlier sends (the peer closed, the end was freed).
+ */
+int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
+                             size_t len, const char *fn);
+void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room);
+/* This rank closes or frees the queue or pipe end `ref`: its next puts or
+ * sends go the ordinary way, so that they fail at once, as they must once
+ * the caller's own close came before them (a pipe end: the sends on every
+ * end, as the close of one end breaks the other's). */
+void mpmp__obj_pl_forget(const mpmp_ref_t *ref);
 
 /*
  * Create an object of `kind` whose body is `body` bytes, with an embedded

@@ -1451,6 +1451,17 @@ static int c_send(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
   return rc;
 }
 
+/* r1 = the bytes free in the ring of what the end `e` sends (what a
+ * sender on another node may pipeline: object.c). Read only for such a
+ * sender: rpos's line stays in the reader's cache otherwise (chan_t). */
+static int c_room(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
+  (void)o;
+  chan_t *ch = send_chan(pc, e);
+  uint64_t used = atomic_load(&ch->wpos) - atomic_load(&ch->rpos);
+  a->r1 = used < RING ? (int64_t)(RING - used) : 0;
+  return 0;
+}
+
 static int recv_check(const mpmp__obj_t *o, pcore_t *pc, unsigned e) {
   if (is_closed(pc, e))
     return closed_end(o);
@@ -1581,8 +1592,10 @@ static int wrong_kind(const char *what) {
 }
 
 static int op_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  if (o->kind == MPMP__K_CONN)
-    return conn_op(o, a, c_send);
+  if (o->kind == MPMP__K_CONN) { /* x 1: a sender of another node */
+    int rc = conn_op(o, a, c_send);
+    return rc == 0 && a->x == 1 ? conn_op(o, a, c_room) : rc;
+  }
   int rc = q_put(o, a);
   /* a caller on another node may pipeline its next puts (object.c) */
   qbody_t *q = mpmp__obj_data(o);
@@ -1590,28 +1603,59 @@ static int op_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
   a->r1 = q->unbounded;
   return rc;
 }
-/* A batch of pipelined puts from another node (object.c): its items in
- * order, none waiting (only unbounded queues are fed so), up to the
- * first that fails; r0 = how many went in. */
-static int op_put_batch(mpmp__obj_t *o, mpmp__oparg_t *a) {
-  if (o->kind != MPMP__K_QUEUE)
-    return wrong_kind("put");
+/* Run `each` on the items of a pipelined batch (object.c: n items, each
+ * [u64 length][bytes][pad to 8]) from item a->i on, in order, up to the
+ * first that fails; r0 = how many of the batch went in. */
+static int run_batch(mpmp__obj_t *o, mpmp__oparg_t *a, double deadline,
+                     int (*each)(mpmp__obj_t *, mpmp__oparg_t *),
+                     const char *what) {
   const char *p = a->in, *end = p + a->in_len;
   a->r0 = 0;
   for (uint64_t k = 0; k < a->n; k++) {
     uint64_t len;
-    if ((size_t)(end - p) < 8 || (memcpy(&len, p, 8), len > (size_t)(end - p) - 8))
-      return mpmp__err(MPMP_EINVAL, "a malformed batch of queue items");
-    mpmp__oparg_t b = {.owner = a->owner, .deadline = -INFINITY,
-                       .in = p + 8, .in_len = len};
-    int rc = q_put(o, &b);
-    if (rc < 0)
-      return rc == MPMP_ETIMEDOUT ? mpmp__err(rc, "the queue is full") : rc;
-    a->r0++;
+    if ((size_t)(end - p) < 8 ||
+        (memcpy(&len, p, 8), len > (size_t)(end - p) - 8))
+      return mpmp__err(MPMP_EINVAL, "a malformed batch of %s", what);
+    if (k >= a->i) {
+      mpmp__oparg_t b = {.owner = a->owner, .deadline = deadline,
+                         .in = p + 8, .in_len = len};
+      int rc = each(o, &b);
+      if (rc < 0)
+        return rc;
+    }
+    a->r0 = (int64_t)k + 1;
     p += 8 + ((len + 7) & ~(uint64_t)7);
   }
   return 0;
 }
+
+static int batch_put(mpmp__obj_t *o, mpmp__oparg_t *b) {
+  int rc = q_put(o, b);
+  return rc == MPMP_ETIMEDOUT ? mpmp__err(rc, "the queue is full") : rc;
+}
+/* A batch of pipelined puts from another node (object.c), none waiting
+ * (only unbounded queues are fed so). */
+static int op_put_batch(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  if (o->kind != MPMP__K_QUEUE)
+    return wrong_kind("put");
+  return run_batch(o, a, -INFINITY, batch_put, "queue items");
+}
+
+static int batch_send(mpmp__obj_t *o, mpmp__oparg_t *b) {
+  return conn_op(o, b, c_send);
+}
+/* A batch of pipelined sends from another node (object.c), from message
+ * a->i on (a helper goes on where the progress engine stopped: on_request
+ * keeps r0 in the request). They wait for room only in the helper: the
+ * sender counted on the room its last reply reported, which only another
+ * sender on this end can have taken meanwhile. r1 = the room left. */
+static int op_send_batch(mpmp__obj_t *o, mpmp__oparg_t *a) {
+  if (o->kind != MPMP__K_CONN)
+    return wrong_kind("send");
+  int rc = run_batch(o, a, a->deadline, batch_send, "pipe messages");
+  return rc < 0 ? rc : conn_op(o, a, c_room);
+}
+
 static int op_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
   return o->kind == MPMP__K_CONN ? conn_op(o, a, c_recv) : q_get(o, a);
 }
@@ -1641,6 +1685,7 @@ void mpmp__queue_setup(int is_main) {
   (void)is_main;
   mpmp__op_register(MPMP__OP_Q_PUT, op_put, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_PUT_BATCH, op_put_batch, MPMP__OPB_NO);
+  mpmp__op_register(MPMP__OP_C_SEND_BATCH, op_send_batch, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_GET, op_get, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_SIZE, op_size, MPMP__OPB_NO);
   mpmp__op_register(MPMP__OP_Q_CLOSE, op_close, MPMP__OPB_NO);
@@ -1795,6 +1840,7 @@ MPMP_API int mpmp_simple_queue_create(mpmp_queue_t *q, size_t max_item) {
 
 MPMP_API int mpmp_queue_free(mpmp_queue_t q) {
   mpmp__oparg_t a = {.x = MPMP__K_QUEUE};
+  mpmp__obj_pl_forget(&q.ref);
   int rc = mpmp__obj_call(&q.ref, MPMP__K_QUEUE, MPMP__OP_FREE, &a,
                           "mpmp_queue_free");
   if (rc == 0)
@@ -1899,6 +1945,7 @@ MPMP_API int mpmp_queue_capacity(mpmp_queue_t q) {
 }
 MPMP_API int mpmp_queue_close(mpmp_queue_t q) {
   mpmp__oparg_t a = {0};
+  mpmp__obj_pl_forget(&q.ref);
   return qcall(&q, MPMP__OP_Q_CLOSE, &a, "mpmp_queue_close");
 }
 MPMP_API int mpmp_queue_close_local(mpmp_queue_t q) {
@@ -1969,6 +2016,7 @@ static int ccall(const mpmp_conn_t *c, int op, mpmp__oparg_t *a,
 
 static int conn_free(const mpmp_conn_t *c, const char *fn) {
   mpmp__oparg_t a = {0};
+  mpmp__obj_pl_forget(&c->ref);
   int rc = ccall(c, OP_CONN_FREE, &a, fn);
   if (rc == 0)
     forget_here(&c->ref);
@@ -1997,7 +2045,17 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
   int rc = check_here(&c.ref, fn);
   if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
-  return rc < 0 ? rc : ccall(&c, MPMP__OP_Q_PUT, &a, fn);
+  /* an end of another node: pipelined while the room its node reported
+   * lasts (object.c); the ordinary send asks for that room (x 1) */
+  int far = c.ref.kind == MPMP__K_CONN && !mpmp__ref_is_local(&c.ref);
+  if (rc == 0 && far)
+    rc = mpmp__obj_send_pipelined(&c.ref, msg, len, fn);
+  if (rc != 0)
+    return rc < 0 ? rc : 0;
+  a.x = far;
+  if ((rc = ccall(&c, MPMP__OP_Q_PUT, &a, fn)) == 0 && far)
+    mpmp__obj_send_learn(&c.ref, a.r1);
+  return rc;
 }
 
 MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max, size_t *len,
@@ -2018,6 +2076,7 @@ MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout) {
 
 MPMP_API int mpmp_conn_close(mpmp_conn_t c) {
   mpmp__oparg_t a = {0};
+  mpmp__obj_pl_forget(&c.ref);
   return ccall(&c, MPMP__OP_Q_CLOSE, &a, "mpmp_conn_close");
 }
 

@@ -7,7 +7,10 @@
  * put, with the count of items not delivered; an item too big is refused
  * at once. The same for adds to a Value or Array whose old value nobody
  * asked for (pipelined too): all made, before the adder's next call, and
- * a free reported by the next add.
+ * a free reported by the next add. And for sends on a pipe end whose pipe
+ * lives on another node (pipelined while the room its node reported
+ * lasts): every message, in order, past the ring's size many times, with
+ * two senders on one end, and a close reported by the next send.
  *
  * Runs on 1 node (where every put is local: the same checks must hold)
  * and on 2 and 3 pseudo-nodes, where the producers' bodies run on another
@@ -29,13 +32,24 @@ typedef struct pargs {
   mpmp_value_t v, v2;  /* adds: an INT64 Value and an INT32 one */
   mpmp_value_t v3;     /* stores, and v += 1 under its lock */
   mpmp_array_t arr;    /* adds: an INT16 Array of 8 */
+  mpmp_conn_t out;     /* sends: the sending end of a one-way pipe */
   int mode;
+  int anywhere; /* 1: runs wherever it was started (no placement) */
+  int id;       /* sends: this sender's number */
 } pargs_t;
 
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
-  M_ADDS, M_ADD_FREED
+  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED
 };
+
+#define NS 20000 /* messages per sender: the ring (64 KiB) many times */
+
+/* Message i of sender `id`: 1 to 300 bytes, each a function of (id, i, j). */
+static size_t msg_len(int64_t i) { return 1 + (size_t)(i * 37 % 300); }
+static unsigned char msg_byte(int id, int64_t i, size_t j) {
+  return (unsigned char)(i * 7 + (int64_t)j * 13 + id * 101);
+}
 
 typedef struct presult {
   int rc[4];
@@ -44,7 +58,7 @@ typedef struct presult {
 
 static int producer(mpmp_ctx_t *ctx) {
   const pargs_t *a = mpmp_arg(ctx, NULL);
-  if (misplaced(ctx, &a->where))
+  if (!a->anywhere && misplaced(ctx, &a->where))
     return 0;
   presult_t *r = mpmp_out(ctx, sizeof *r);
   memset(r, 0, sizeof *r);
@@ -152,6 +166,38 @@ static int producer(mpmp_ctx_t *ctx) {
     }
     if (a->mode == M_ADDS && mpmp_event_set(a->ev) < 0)
       return mpmp_fail(ctx, "set: %s", mpmp_errmsg());
+    return 0;
+  }
+  case M_SENDS: { /* [id][i] then the pattern; the receiver checks all */
+    unsigned char m[300];
+    for (int64_t i = 0; i < NS; i++) {
+      size_t n = msg_len(i);
+      for (size_t j = 0; j < n; j++)
+        m[j] = msg_byte(a->id, i, j);
+      m[0] = (unsigned char)a->id;
+      if (mpmp_conn_send(a->out, m, n, T) < 0)
+        return mpmp_fail(ctx, "send %lld: %s", (long long)i, mpmp_errmsg());
+    }
+    return 0;
+  }
+  case M_SEND_CLOSED: {
+    /* an ordinary send first: the room is then known */
+    v = -1;
+    if (mpmp_conn_send(a->out, &v, sizeof v, T) < 0 ||
+        mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
+        mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    /* the main rank closed its end: as for puts after a close */
+    v = 1;
+    r->rc[0] = mpmp_conn_send(a->out, &v, sizeof v, T);
+    snprintf(r->msg[0], sizeof r->msg[0], "%s", mpmp_errmsg());
+    mpmp_event_t here;
+    if (mpmp_event_create(&here) < 0 || mpmp_event_free(here) < 0)
+      return mpmp_fail(ctx, "event: %s", mpmp_errmsg());
+    r->rc[1] = mpmp_conn_send(a->out, &v, sizeof v, T);
+    snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
+    r->rc[2] = mpmp_conn_send(a->out, &v, sizeof v, T);
+    snprintf(r->msg[2], sizeof r->msg[2], "%s", mpmp_errmsg());
     return 0;
   }
   case M_ADD_FREED: { /* the main rank freed v after the first add */
@@ -441,6 +487,113 @@ static void add_after_a_free_is_reported_by_the_next_add(void **state) {
   assert_int_equal(mpmp_queue_free(a.go), 0);
 }
 
+/* Receive `senders` streams of NS messages from `in` and check each
+ * message, and each sender's order. */
+static void expect_streams(mpmp_conn_t in, int senders) {
+  int64_t next[2] = {0, 0};
+  unsigned char m[512];
+  for (int64_t k = 0; k < (int64_t)senders * NS; k++) {
+    size_t n = 0;
+    int rc = mpmp_conn_recv(in, m, sizeof m, &n, 60);
+    if (rc != 0)
+      fail_msg("message %lld: %s", (long long)k, mpmp_errmsg());
+    int id = m[0];
+    assert_true(id >= 0 && id < senders);
+    int64_t i = next[id]++;
+    assert_int_equal(n, msg_len(i));
+    for (size_t j = 1; j < n; j++)
+      if (m[j] != msg_byte(id, i, j))
+        fail_msg("sender %d, message %lld: byte %zu is %u, not %u", id,
+                 (long long)i, j, m[j], msg_byte(id, i, j));
+  }
+  assert_int_equal(next[0], NS);
+  if (senders > 1)
+    assert_int_equal(next[1], NS);
+  assert_int_equal(mpmp_conn_poll(in, 0), 0); /* nothing more */
+}
+
+/* A stream many times the ring's size from another node: the receiver
+ * starts late (the ring fills, the sender's room runs out and it waits),
+ * and gets every message, in order. */
+static void sends_arrive_in_order_past_the_ring(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_SENDS};
+  mpmp_conn_t in;
+  assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  test_sleep(0.2);
+  expect_streams(in, 1);
+  join_destroy_within(p, 120);
+  unpark(&pk);
+  assert_int_equal(mpmp_pipe_free(in, a.out), 0);
+}
+
+/* Two senders on one end (one on another node where there is one, the
+ * other wherever a worker is free): each counts on the room it last
+ * heard of, which the other takes too; the home node then waits for room
+ * for one of them, and nothing is lost or reordered. */
+static void two_senders_on_one_end_lose_nothing(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_SENDS}, b;
+  mpmp_conn_t in;
+  assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk), *q = NULL;
+  b = a;
+  b.anywhere = 1;
+  b.id = 1;
+  assert_int_equal(mpmp_process_create(&q, producer, &b, sizeof b, NULL), 0);
+  int rc = mpmp_process_start(q);
+  if (rc == MPMP_EBUSY) { /* no second worker (-n 2) */
+    mpmp_process_destroy(q);
+    q = NULL;
+  } else {
+    assert_int_equal(rc, 0);
+  }
+  test_sleep(0.3);
+  expect_streams(in, q != NULL ? 2 : 1);
+  join_destroy_within(p, 120);
+  if (q != NULL)
+    join_destroy_within(q, 120);
+  unpark(&pk);
+  assert_int_equal(mpmp_pipe_free(in, a.out), 0);
+}
+
+/* The receiving end closed while a send is on its way: the next send says
+ * it was not delivered, the one after fails as any send would. */
+static void send_after_a_close_is_reported_by_the_next_send(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_SEND_CLOSED};
+  mpmp_conn_t in;
+  assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
+  assert_int_equal(mpmp_queue_create(&a.ready, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a.go, 0, 8), 0);
+  parked_t pk;
+  presult_t r;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  int64_t v;
+  assert_int_equal(mpmp_queue_get(a.ready, &v, sizeof v, NULL, 60), 0);
+  assert_int_equal(mpmp_conn_recv(in, &v, sizeof v, NULL, T), 0);
+  assert_int_equal(v, -1);
+  assert_int_equal(mpmp_conn_close(in), 0);
+  finish_learned(&a, p, &pk, &r);
+  if (r.rc[0] == 0) { /* pipelined: told by the next send */
+    assert_int_equal(r.rc[1], MPMP_EPIPE);
+    assert_non_null(strstr(r.msg[1], "1 message(s) sent on this connection "
+                                     "before were not delivered"));
+    assert_non_null(strstr(r.msg[1], "closed"));
+  } else { /* one node: refused at once */
+    assert_int_equal(r.rc[0], MPMP_EPIPE);
+    assert_int_equal(r.rc[1], MPMP_EPIPE);
+  }
+  assert_int_equal(r.rc[2], MPMP_EPIPE);
+  assert_non_null(strstr(r.msg[2], "closed"));
+  assert_int_equal(mpmp_queue_free(a.ready), 0);
+  assert_int_equal(mpmp_queue_free(a.go), 0);
+  assert_int_equal(mpmp_pipe_free(in, a.out), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(puts_arrive_before_an_event),
@@ -450,6 +603,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(a_big_item_is_refused_at_once),
     cmocka_unit_test(adds_and_stores_arrive_in_order),
     cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
+    cmocka_unit_test(sends_arrive_in_order_past_the_ring),
+    cmocka_unit_test(two_senders_on_one_end_lose_nothing),
+    cmocka_unit_test(send_after_a_close_is_reported_by_the_next_send),
 };
 
 MPMP_TEST_MAIN(tests)
