@@ -350,8 +350,10 @@ MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2);
  * send on this end (::MPMP_EPIPE, "N message(s) sent on this connection
  * before were not delivered: ..."). With another sender on the same end
  * the room may be gone when the messages arrive: they then wait there for
- * room, in order, and the sender's next call waits for them (without the
- * send's timeout).
+ * room, in order, and the next call of any thread of the sender's process
+ * on a shared object waits for them (without the send's timeout): a
+ * process whose one thread reads an end that another of its threads
+ * sends on should not share that end with a third sender.
  */
 MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
                             double timeout);
