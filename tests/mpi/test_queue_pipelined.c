@@ -33,6 +33,7 @@ typedef struct pargs {
   mpmp_value_t v3;     /* stores, and v += 1 under its lock */
   mpmp_array_t arr;    /* adds: an INT16 Array of 8 */
   mpmp_conn_t out;     /* sends: the sending end of a one-way pipe */
+  mpmp_conn_t in;      /* its receiving end (M_OWN_CLOSE) */
   int mode;
   int anywhere; /* 1: runs wherever it was started (no placement) */
   int id;       /* sends: this sender's number */
@@ -40,7 +41,7 @@ typedef struct pargs {
 
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
-  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED
+  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE
 };
 
 #define NS 20000 /* messages per sender: the ring (64 KiB) many times */
@@ -198,6 +199,25 @@ static int producer(mpmp_ctx_t *ctx) {
     snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
     r->rc[2] = mpmp_conn_send(a->out, &v, sizeof v, T);
     snprintf(r->msg[2], sizeof r->msg[2], "%s", mpmp_errmsg());
+    return 0;
+  }
+  case M_OWN_CLOSE: {
+    /* after its own close or free, a put, send or add fails at once,
+     * even once the object is known (no pipelined call that "succeeds") */
+    int64_t v1 = 1;
+    if (mpmp_queue_put(a->q, &v1, sizeof v1, T) < 0 ||
+        mpmp_queue_put(a->q, &v1, sizeof v1, T) < 0 ||
+        mpmp_conn_send(a->out, &v1, sizeof v1, T) < 0 ||
+        mpmp_conn_send(a->out, &v1, sizeof v1, T) < 0 ||
+        mpmp_value_add(a->v, 1, NULL) < 0 ||
+        mpmp_value_add(a->v, 1, NULL) < 0)
+      return mpmp_fail(ctx, "learning: %s", mpmp_errmsg());
+    if (mpmp_queue_close(a->q) < 0 || mpmp_value_free(a->v) < 0 ||
+        mpmp_conn_close(a->in) < 0)
+      return mpmp_fail(ctx, "close: %s", mpmp_errmsg());
+    r->rc[0] = mpmp_queue_put(a->q, &v1, sizeof v1, T);
+    r->rc[1] = mpmp_value_add(a->v, 1, NULL);
+    r->rc[2] = mpmp_conn_send(a->out, &v1, sizeof v1, T);
     return 0;
   }
   case M_ADD_FREED: { /* the main rank freed v after the first add */
@@ -594,6 +614,33 @@ static void send_after_a_close_is_reported_by_the_next_send(void **state) {
   assert_int_equal(mpmp_pipe_free(in, a.out), 0);
 }
 
+/* A Process closes a queue and a pipe's receiving end and frees a Value,
+ * all of the main rank's node, after puts, sends and adds that made them
+ * known: its next put, add and send fail at once (not pipelined), as they
+ * do on one node; what it put and sent before is there. */
+static void calls_after_own_close_fail_at_once(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_OWN_CLOSE};
+  assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+  assert_int_equal(mpmp_value_create(&a.v, MPMP_INT64, NULL, 0), 0);
+  assert_int_equal(mpmp_pipe_create(&a.in, &a.out, 0), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  size_t size;
+  const presult_t *r = join_result_within(p, 60, &size);
+  assert_int_equal(size, sizeof *r);
+  assert_int_equal(r->rc[0], MPMP_EPIPE);
+  assert_int_equal(r->rc[1], MPMP_EBADF);
+  assert_int_equal(r->rc[2], MPMP_EPIPE);
+  mpmp_process_destroy(p);
+  unpark(&pk);
+  int64_t v;
+  expect_now(a.q, 1, 2, 0);
+  assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, 0), MPMP_EEOF);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
+  assert_int_equal(mpmp_pipe_free(a.in, a.out), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(puts_arrive_before_an_event),
@@ -606,6 +653,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sends_arrive_in_order_past_the_ring),
     cmocka_unit_test(two_senders_on_one_end_lose_nothing),
     cmocka_unit_test(send_after_a_close_is_reported_by_the_next_send),
+    cmocka_unit_test(calls_after_own_close_fail_at_once),
 };
 
 MPMP_TEST_MAIN(tests)
