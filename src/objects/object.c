@@ -1018,7 +1018,12 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem) {
   pl_learn(ref, op == MPMP__OP_ADD ? PL_ADDS : PL_STORES, elem);
 }
 
-void mpmp__obj_pl_forget(const mpmp_ref_t *ref) {
+/* This rank closes or frees the queue, pipe end, Value or Array `ref` of
+ * another node: its next puts, sends or adds go the ordinary way, so that
+ * they fail at once, as they must once the caller's own close or free came
+ * before them (a pipe end: the sends on every end, as the close of one end
+ * breaks the other's). */
+static void pl_forget(const mpmp_ref_t *ref) {
   pthread_mutex_lock(&pl.mu);
   for (int i = 0; i < PL_KNOWN; i++)
     if (pl.known[i].gen != 0 &&
@@ -1413,8 +1418,12 @@ int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
     if (rc < 0 || (rc = mpmp__ref_check(ref, kind, fn)) < 0)
       return rc;
     a->owner = mpmp__owner_id();
-    if (!mpmp__ref_is_local(ref))
+    if (!mpmp__ref_is_local(ref)) {
+      if (op == MPMP__OP_Q_CLOSE ||
+          (op > 0 && op < MPMP__OP_MAX && ops[op].blocking == MPMP__OPB_FREE))
+        pl_forget(ref); /* a close or a free: see pl_forget */
       return remote_call(ref, op, a, fn);
+    }
     if ((o = mpmp__obj_resolve(ref)) == NULL)
       return bad_handle(fn, "stale handle: the object was freed");
   } else {

@@ -252,11 +252,6 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem);
 int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
                              size_t len, const char *fn);
 void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room);
-/* This rank closes or frees the queue or pipe end `ref`: its next puts or
- * sends go the ordinary way, so that they fail at once, as they must once
- * the caller's own close came before them (a pipe end: the sends on every
- * end, as the close of one end breaks the other's). */
-void mpmp__obj_pl_forget(const mpmp_ref_t *ref);
 
 /*
  * Create an object of `kind` whose body is `body` bytes, with an embedded

@@ -1840,7 +1840,6 @@ MPMP_API int mpmp_simple_queue_create(mpmp_queue_t *q, size_t max_item) {
 
 MPMP_API int mpmp_queue_free(mpmp_queue_t q) {
   mpmp__oparg_t a = {.x = MPMP__K_QUEUE};
-  mpmp__obj_pl_forget(&q.ref);
   int rc = mpmp__obj_call(&q.ref, MPMP__K_QUEUE, MPMP__OP_FREE, &a,
                           "mpmp_queue_free");
   if (rc == 0)
@@ -1945,7 +1944,6 @@ MPMP_API int mpmp_queue_capacity(mpmp_queue_t q) {
 }
 MPMP_API int mpmp_queue_close(mpmp_queue_t q) {
   mpmp__oparg_t a = {0};
-  mpmp__obj_pl_forget(&q.ref);
   return qcall(&q, MPMP__OP_Q_CLOSE, &a, "mpmp_queue_close");
 }
 MPMP_API int mpmp_queue_close_local(mpmp_queue_t q) {
@@ -2016,7 +2014,6 @@ static int ccall(const mpmp_conn_t *c, int op, mpmp__oparg_t *a,
 
 static int conn_free(const mpmp_conn_t *c, const char *fn) {
   mpmp__oparg_t a = {0};
-  mpmp__obj_pl_forget(&c->ref);
   int rc = ccall(c, OP_CONN_FREE, &a, fn);
   if (rc == 0)
     forget_here(&c->ref);
@@ -2076,7 +2073,6 @@ MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout) {
 
 MPMP_API int mpmp_conn_close(mpmp_conn_t c) {
   mpmp__oparg_t a = {0};
-  mpmp__obj_pl_forget(&c.ref);
   return ccall(&c, MPMP__OP_Q_CLOSE, &a, "mpmp_conn_close");
 }
 

@@ -366,7 +366,6 @@ static int get_lock(const mpmp_ref_t *ref, int kind, mpmp_lock_t *lock,
 
 static int free_obj(const mpmp_ref_t *ref, int kind, const char *fn) {
   mpmp__oparg_t a = {.x = kind};
-  mpmp__obj_pl_forget(ref); /* adds after it fail at once, as here */
   return mpmp__obj_call(ref, kind, MPMP__OP_FREE, &a, fn);
 }
 
