@@ -50,6 +50,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,7 +126,7 @@ typedef struct oparams {
 /* Not an answer: a client holding one stripe needs them all (a new key). */
 #define NEED_ALL 0x40000001
 /* sreq_t.local: the server, a client holding every stripe, one stripe */
-enum { LOCAL_NO, LOCAL_ALL, LOCAL_ONE };
+enum { LOCAL_NO, LOCAL_ALL, LOCAL_ONE, LOCAL_HOST };
 
 #define F_MISSING_OK 1u /* D_GET, D_POP: rc 0 if missing, 1 if found */
 #define F_NO_VALUE 2u   /* D_SETDEFAULT: answer the size only */
@@ -691,10 +692,24 @@ typedef struct sent {
 #define SD_HELD (UINT64_C(1) << 32)  /* w: held */
 #define SD_SLEEP (UINT64_C(2) << 32) /* w: held, maybe sleepers */
 
+/* A task host's set in place, made safe against the host's death (it may
+ * be killed at any instruction: task_timeout, terminate, a crash): the new
+ * value goes first into the stripe's redo record (redo_val, then `redo`
+ * names the entry and the length), then into the entry, and `redo` is
+ * cleared. The next taker of a stripe whose holder died (sd_take) finds a
+ * record still there and makes the set again: the value is then the old
+ * one whole (the host died before the record was complete) or the new one
+ * whole, never part of each. Only values that fit the record, of keys that
+ * are there, into the room their entry has; the host sends other changes
+ * to the server. */
+#define SD_REDO_MAX 104
+
 typedef struct mstripe {
   _Atomic uint64_t w;     /* generation (0: freed) | state << 32 */
   _Atomic uint64_t owner; /* the holder's owner id (shsync.h); 0: free */
-  char pad[48];
+  _Atomic uint64_t redo;  /* a host's set under way: entry + 1 | length
+                             << 32; 0: none */
+  unsigned char redo_val[SD_REDO_MAX];
 } mstripe_t;
 
 typedef struct sdict {
@@ -706,7 +721,7 @@ typedef struct sdict {
   uint64_t mask, used;   /* index size - 1, non-empty index slots */
 } sdict_t;
 
-_Static_assert(sizeof(mstripe_t) == 64, "a stripe is one cache line");
+_Static_assert(sizeof(mstripe_t) == 128, "a stripe is two cache lines");
 _Static_assert(sizeof(sent_t) == 64, "an entry is one cache line");
 
 static inline void *hp(uint64_t off) { return mpmp__rt.heap_base + off; }
@@ -844,13 +859,62 @@ static int sd_rebuild(sdict_t *d, size_t want, int local) {
   return 0;
 }
 
+static inline mstripe_t *sd_stripe(sdict_t *d, uint64_t h) {
+  return &d->stripe[h >> 59]; /* 32 stripes: the hash's top bits */
+}
+
+/* Make the set recorded in stripe t (held): a task host's own, or one
+ * that a host which died holding t had under way (see mstripe_t). */
+static void sd_redo(sdict_t *d, mstripe_t *t) {
+  uint64_t r = atomic_load_explicit(&t->redo, memory_order_acquire);
+  if (r == 0)
+    return;
+  size_t e = (uint32_t)r - 1, len = (size_t)(r >> 32);
+  sent_t *x = &sd_ents(d)[e];
+  if (len)
+    memcpy(sent_val(x), t->redo_val, len);
+  x->vlen = len;
+  atomic_store_explicit(&t->redo, 0, memory_order_release);
+}
+
+/* Test only (tests/mpi/test_manager_local.c): a task host dies in a set of
+ * a value of this many bytes that starts with 0xD1, half of it written in
+ * place (MPMP_TEST_HOST_DIE_ON_DICT_SET; unset: 0, never). */
+static long test_die_on_set = -1;
+
+/* Set the value of entry e (its key's stripe t held) as a task host: see
+ * "A task host's set in place" at mstripe_t. FALLBACK: the server does it. */
+static int sd_val_set_host(sdict_t *d, mstripe_t *t, size_t e, const void *src,
+                           size_t len) {
+  sent_t *x = &sd_ents(d)[e];
+  if (x->priv || len > SD_REDO_MAX || len > x->vcap || e >= UINT32_MAX)
+    return FALLBACK;
+  if (len) /* a bad src kills the host here: nothing is changed yet */
+    memcpy(t->redo_val, src, len);
+  atomic_store_explicit(&t->redo, (uint64_t)(e + 1) | (uint64_t)len << 32,
+                        memory_order_release);
+  if (test_die_on_set < 0) {
+    const char *die = getenv("MPMP_TEST_HOST_DIE_ON_DICT_SET");
+    test_die_on_set = die != NULL && *die ? strtol(die, NULL, 10) : 0;
+  }
+  if (test_die_on_set > 0 && len == (size_t)test_die_on_set &&
+      t->redo_val[0] == 0xD1) {
+    memcpy(sent_val(x), t->redo_val, len / 2);
+    raise(SIGKILL);
+  }
+  sd_redo(d, t);
+  return 0;
+}
+
 static int sd_set(sdict_t *d, const char *k, size_t kl, const void *v,
                   size_t vlen, int local) {
   uint64_t h = key_hash(k, kl);
   size_t slot, e = sd_find(d, k, kl, h, &slot);
+  if (e != SIZE_MAX && local == LOCAL_HOST)
+    return sd_val_set_host(d, sd_stripe(d, h), e, v, vlen);
   if (e != SIZE_MAX)
     return sd_val_set(&sd_ents(d)[e], v, vlen, local);
-  if (local == LOCAL_ONE)
+  if (local == LOCAL_ONE || local == LOCAL_HOST)
     return NEED_ALL; /* a new key changes the table */
   sent_t x = {.klen = (uint32_t)kl, .hash = h};
   if (mpmp__heap_alloc(mpmp__rt.heap_base, kl + 1, &x.key) < 0)
@@ -919,10 +983,6 @@ static int sd_new(uint64_t mgr, uint64_t obj, uint64_t *off) {
   return 0;
 }
 
-static inline mstripe_t *sd_stripe(sdict_t *d, uint64_t h) {
-  return &d->stripe[h >> 59]; /* 32 stripes: the hash's top bits */
-}
-
 /* The futex word: the state half of w (little-endian: the upper one). */
 static inline _Atomic uint32_t *sd_fword(mstripe_t *t) {
   return (_Atomic uint32_t *)(void *)((char *)&t->w + 4);
@@ -933,7 +993,7 @@ static inline _Atomic uint32_t *sd_fword(mstripe_t *t) {
  * host that died holding it (its fork server recorded the death) leaves
  * it to the next taker, as a robust mutex: its call had either changed
  * nothing yet or had, and we go on from there. */
-static int sd_take(mstripe_t *t, uint32_t gen, const char *fn) {
+static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
   uint64_t me = mpmp__owner_id(), free_w = gen, v = free_w;
   for (int i = 0; i < 128; i++) {
     if (atomic_compare_exchange_weak_explicit(&t->w, &v, free_w | SD_HELD,
@@ -958,8 +1018,10 @@ static int sd_take(mstripe_t *t, uint32_t gen, const char *fn) {
       continue; /* changed: look again */
     uint64_t o = atomic_load(&t->owner);
     if (o != 0 && mpmp__owner_is_host(o) && mpmp__owner_dead(o) &&
-        atomic_compare_exchange_strong(&t->owner, &o, me))
-      return 0; /* held (the state stays non-zero) */
+        atomic_compare_exchange_strong(&t->owner, &o, me)) {
+      sd_redo(d, t); /* its set under way, if any, made whole */
+      return 0;      /* held (the state stays non-zero) */
+    }
     double now = mpmp__now();
     if (now >= deadline)
       return mpmp__err(MPMP_ETIMEDOUT, "%s: the dict stayed locked for %g s "
@@ -985,7 +1047,7 @@ static void sd_give(mstripe_t *t, uint32_t gen) {
 /* Take every stripe, in order: 0, FALLBACK or an error (none held then). */
 static int sd_lock_all(sdict_t *d, uint32_t gen, const char *fn) {
   for (int i = 0; i < SD_STRIPES; i++) {
-    int rc = sd_take(&d->stripe[i], gen, fn);
+    int rc = sd_take(d, &d->stripe[i], gen, fn);
     if (rc != 0) {
       while (i-- > 0)
         sd_give(&d->stripe[i], gen);
@@ -1808,12 +1870,15 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
     return FALLBACK;
   /* A task host may be killed at any instruction (task_timeout, terminate,
    * a crash): in the middle of a change it would leave the table half
-   * changed for the next taker of the stripe. Its changes go through the
-   * server; its reads, which change nothing, run here (a host killed in
-   * one leaves only the lock, which the next taker takes over). */
+   * changed for the next taker of the stripe. Its reads, which change
+   * nothing, run here (a host killed in one leaves only the lock, which the
+   * next taker takes over), and so do its sets of a key that is there, a
+   * value that fits the stripe's redo record (see mstripe_t); its other
+   * changes go through the server. */
   int reads = q->op == OP_D_GET || q->op == OP_D_SIZE ||
               q->op == OP_D_CONTAINS || q->op == OP_D_LEN;
-  if (!reads && mpmp__owner_is_host(mpmp__owner_id()))
+  int host = !reads && mpmp__owner_is_host(mpmp__owner_id());
+  if (host && q->op != OP_D_SET)
     return FALLBACK;
   sdict_t *d = sd_of(r);
   if (d == NULL)
@@ -1829,14 +1894,15 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
   int rc;
   for (;;) {
     mstripe_t *t = sd_stripe(d, h);
-    rc = one ? sd_take(t, gen, fn) : sd_lock_all(d, gen, fn);
+    rc = one ? sd_take(d, t, gen, fn) : sd_lock_all(d, gen, fn);
     if (rc == 0 && (d->magic != SD_MAGIC || d->mgr != r->mgr ||
                     d->obj != r->obj))
       rc = NEED_ALL + 1; /* not its dict after all: let the server say */
     if (rc != 0 && rc != NEED_ALL + 1)
       return rc; /* FALLBACK (freed) or an error */
     s = (sreq_t){.q = &hq, .key = key, .val = val, .klen = klen,
-                 .vlen = vlen, .local = one ? LOCAL_ONE : LOCAL_ALL};
+                 .vlen = vlen,
+                 .local = host ? LOCAL_HOST : one ? LOCAL_ONE : LOCAL_ALL};
     if (c->mode == OUT_COPY) { /* the answer straight into the caller's */
       s.out = c->buf;
       s.out_cap = c->cap;
@@ -1851,6 +1917,10 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
       sd_unlock_all(d, gen);
     if (rc != NEED_ALL)
       break;
+    if (host) { /* a new key: the server makes it (see mstripe_t) */
+      rc = FALLBACK;
+      break;
+    }
     one = 0; /* again, holding every stripe */
   }
   if (rc == FALLBACK) {

@@ -394,11 +394,79 @@ static void manager_local_killed_host_leaves_dict_whole(void **state) {
   assert_int_equal(mpmp_manager_shutdown(m), 0);
 }
 
+/* ---- a task host killed in a set it makes in place ----------------------- */
+
+/* tests/CMakeLists.txt sets MPMP_TEST_HOST_DIE_ON_DICT_SET to this: a task
+ * host that sets a value of this length, starting with DIE_MARK, in place
+ * dies with half of it written (manager.c, sd_val_set_host). */
+enum { DIE_LEN = 103, DIE_MARK = 0xD1 };
+
+typedef struct die_arg {
+  mpmp_dict_t d;
+  int bad; /* 1: the value's pointer is bad (the host crashes copying it) */
+} die_arg_t;
+
+static int set_and_die_body(mpmp_ctx_t *ctx) {
+  const die_arg_t *a = mpmp_arg(ctx, NULL);
+  unsigned char v[DIE_LEN];
+  memset(v, 0xAB, sizeof v);
+  v[0] = DIE_MARK;
+  (void)mpmp_dict_set(a->d, "k", a->bad ? (const void *)(uintptr_t)64 : v,
+                      sizeof v);
+  return 0;
+}
+MPMP_TASK(set_and_die_body);
+
+/* A Process (in a task host) sets a key that is there and dies in the
+ * middle: with its new value half written over the old one, or copying
+ * the value from a bad pointer before anything changed. The next call on
+ * the key (the main rank's get) must read one whole value: the new one in
+ * the first case (the stripe's redo record finishes the set), the old one
+ * in the second; and the dict works on. Where the Process runs on another
+ * node than the server, its set goes through the server (no host dies in
+ * the first case) and the same holds. */
+static void manager_local_host_dies_in_a_set(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_manager_t m = started_manager();
+  mpmp_dict_t d;
+  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  unsigned char old[DIE_LEN], want[DIE_LEN], got[DIE_LEN + 8];
+  memset(old, 0x11, sizeof old);
+  memset(want, 0xAB, sizeof want);
+  want[0] = DIE_MARK;
+  for (int bad = 0; bad <= 1; bad++) {
+    size_t n = 0;
+    assert_int_equal(mpmp_dict_set(d, "k", old, sizeof old), 0);
+    die_arg_t a = {.d = d, .bad = bad};
+    mpmp_process_t *p = NULL;
+    assert_int_equal(mpmp_process_create(&p, set_and_die_body, &a, sizeof a,
+                                         NULL), 0);
+    assert_int_equal(mpmp_process_start(p), 0);
+    assert_int_equal(mpmp_process_join(p, 60), 0);
+    int code = 0;
+    assert_int_equal(mpmp_process_exitcode(p, &code), 0);
+    mpmp_process_destroy(p);
+    if (bad || mpmp_node_count() == 1) /* in place: the host died */
+      assert_true(code < 0);
+    assert_int_equal(mpmp_dict_get(d, "k", got, sizeof got, &n), 0);
+    assert_int_equal(n, DIE_LEN);
+    assert_memory_equal(got, bad ? old : want, DIE_LEN);
+    int64_t v = 42 + bad, w = 0; /* the stripe is usable again */
+    assert_int_equal(mpmp_dict_set(d, "k", &v, sizeof v), 0);
+    assert_int_equal(mpmp_dict_get(d, "k", &w, sizeof w, &n), 0);
+    assert_int_equal(w, v);
+  }
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     T(manager_local_many_clients),
     T(manager_local_free_and_shutdown_while_used),
     T(manager_local_heap_full),
     T(manager_local_killed_host_leaves_dict_whole),
+    T(manager_local_host_dies_in_a_set),
 };
 
 MPMP_TEST_MAIN(tests)
