@@ -341,16 +341,24 @@ static int churn_body(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(churn_body);
 
+/* A started Manager and a dict of it, for a test of task hosts (skipped
+ * where there are none: MPMP_ISOLATE=never). */
+static mpmp_dict_t host_test_dict(mpmp_manager_t *m) {
+  if (test_hosts_off())
+    skip();
+  *m = started_manager();
+  mpmp_dict_t d;
+  assert_int_equal(mpmp_dict_create(*m, &d), 0);
+  return d;
+}
+
 /* Task hosts killed by task_timeout while they change a dict (a host may
  * die at any instruction): the dict stays whole, every key can be set and
  * read back, and len, contains and items agree. */
 static void manager_local_killed_host_leaves_dict_whole(void **state) {
   (void)state;
-  if (test_hosts_off())
-    skip();
-  mpmp_manager_t m = started_manager();
-  mpmp_dict_t d;
-  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  mpmp_manager_t m;
+  mpmp_dict_t d = host_test_dict(&m);
   mpmp_pool_t *pool = NULL;
   mpmp_pool_opts_t o = {.processes = 1, .isolate = MPMP_ISOLATE_ALWAYS,
                         .task_timeout = 0.3};
@@ -427,11 +435,8 @@ MPMP_TASK(set_and_die_body);
  * the first case) and the same holds. */
 static void manager_local_host_dies_in_a_set(void **state) {
   (void)state;
-  if (test_hosts_off())
-    skip();
-  mpmp_manager_t m = started_manager();
-  mpmp_dict_t d;
-  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  mpmp_manager_t m;
+  mpmp_dict_t d = host_test_dict(&m);
   unsigned char old[DIE_LEN], want[DIE_LEN], got[DIE_LEN + 8];
   memset(old, 0x11, sizeof old);
   memset(want, 0xAB, sizeof want);
