@@ -83,12 +83,30 @@ double mpmp__deadline(double timeout);
  * MPMP_EINVAL naming `fn` for NaN. Every public call that takes a timeout
  * goes through this. */
 int mpmp__timeout(double timeout, double *deadline, const char *fn);
+/* A deadline not started yet (mpmp__timeout_lazy): a positive timeout
+ * kept as -timeout - 1 (below -1, above -INFINITY). The call turns it into
+ * now + timeout (mpmp__deadline_start) only when it has to wait, so a call
+ * that need not wait reads no clock: a read is 30 ns on a VM, a sixth of a
+ * queue's put or get. Whoever waits on it, or hands it on, starts it
+ * first; mpmp__expired() reads one as not passed. */
+static inline int mpmp__deadline_lazy(double deadline) {
+  return deadline < -1.0 && deadline > -INFINITY;
+}
+static inline void mpmp__deadline_start(double *deadline) {
+  if (mpmp__deadline_lazy(*deadline))
+    *deadline = mpmp__now() + (-*deadline - 1.0);
+}
+/* mpmp__timeout, with a deadline not started yet (see above): for the
+ * calls whose every wait starts it (queue.c: a queue's put and get). */
+int mpmp__timeout_lazy(double timeout, double *deadline, const char *fn);
+
 /* Has an absolute deadline passed? -INFINITY (try once) and +INFINITY
- * (forever) cost no clock read. */
+ * (forever) cost no clock read; one not started has not passed. */
 static inline int mpmp__expired(double deadline) {
   if (deadline == -INFINITY)
     return 1;
-  return deadline < INFINITY && mpmp__now() >= deadline;
+  return deadline < INFINITY && !mpmp__deadline_lazy(deadline) &&
+         mpmp__now() >= deadline;
 }
 
 /* splitmix64's finalizer: every input bit flips about half the output

@@ -874,6 +874,7 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
     return mpmp__err(MPMP_EINVAL, "%s: a buffer of %zu bytes is more than "
                      "one operation on another node fills (2 GiB): give "
                      "the size you need", fn, a->out_max);
+  mpmp__deadline_start(&a->deadline); /* (a queue's put or get) */
   double left = a->deadline - mpmp__now();
   /* +INFINITY waits forever; -INFINITY (try once) and a past deadline
    * both travel as 0, which the home node never waits for */

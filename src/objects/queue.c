@@ -556,10 +556,11 @@ static void ovf_mend(qbody_t *q) {
  * than call an unbounded queue full or empty. */
 #define OVF_LOCK_MIN_S 0.05
 
-static int ovf_lock(qbody_t *q, uint64_t owner, double deadline) {
+static int ovf_lock(qbody_t *q, uint64_t owner, double *deadline) {
   if (mpmp__shlock_try(&q->ovf_lock, owner))
     return 0; /* (no clock read: the common case) */
-  double d = fmax(deadline, mpmp__now() + OVF_LOCK_MIN_S);
+  mpmp__deadline_start(deadline);
+  double d = fmax(*deadline, mpmp__now() + OVF_LOCK_MIN_S);
   int rc = mpmp__shlock_acquire(&q->ovf_lock, owner, d);
   if (rc == MPMP_EOWNERDEAD) {
     ovf_mend(q);
@@ -601,10 +602,10 @@ static int ovf_chunk(qbody_t *q, size_t n, uint64_t *off) {
  * last chunk, or a new one linked after it; it counts once `used` covers
  * it, and a new chunk is linked last, filled: a holder that dies before
  * leaves the list whole (a new chunk is lost with it). */
-static int q_put_overflow(qbody_t *q, int joinable, const mpmp__oparg_t *a) {
+static int q_put_overflow(qbody_t *q, int joinable, mpmp__oparg_t *a) {
   size_t n = a->in_len;
   uint64_t need = rec_bytes(n), off = 0;
-  int rc = ovf_lock(q, a->owner, a->deadline);
+  int rc = ovf_lock(q, a->owner, &a->deadline);
   if (rc < 0)
     return rc;
   qnode_t *nd = q->ovf_tail ? qnode_at(q->ovf_tail) : NULL;
@@ -700,7 +701,7 @@ static int ovf_move(qbody_t *q, int max) {
  * (the ring has items, or none anywhere and not closed), MPMP_EEOF,
  * MPMP_EMSGSIZE with *n (the item stays first), or the lock's error. */
 static int q_get_overflow(qbody_t *q, mpmp__oparg_t *a, size_t *n) {
-  int rc = ovf_lock(q, a->owner, a->deadline);
+  int rc = ovf_lock(q, a->owner, &a->deadline);
   if (rc < 0)
     return rc;
   uint64_t off = q->ovf_head, gone = 0;
@@ -795,6 +796,7 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
        * for room), up to its timeout; then MPMP_ENOSPC, which says why.
        * Python's queue would grow until the machine runs out of memory. */
       ovf_wait_t w = {q, atomic_load(&q->ovf_count)};
+      mpmp__deadline_start(&a->deadline);
       if ((rc = await_until(&q->space, NULL, q_ovf_shrunk, q_ovf_until, &w,
                             a->deadline, 0, o)) < 0)
         return rc;
@@ -805,6 +807,7 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
     qput_wait_t w = {q, UINT64_MAX};
+    mpmp__deadline_start(&a->deadline);
     if ((rc = await_until(&q->space, q_put_free, q_put_ready, q_put_until,
                           &w, a->deadline, 0, o)) < 0)
       return rc;
@@ -856,6 +859,7 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
       return mpmp__err(MPMP_EEOF, "the queue is closed and empty");
     if (mpmp__expired(a->deadline))
       return MPMP_ETIMEDOUT;
+    mpmp__deadline_start(&a->deadline);
     if ((rc = await_until(&q->items, NULL, q_can_get, q_get_until, q,
                           a->deadline, 0, o)) < 0)
       return rc;
@@ -1858,8 +1862,8 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
     return mpmp__err(MPMP_EINVAL, "%s: the item is NULL", fn);
   mpmp__oparg_t a = {.in = item, .in_len = size};
   int rc = check_here(&q.ref, fn);
-  if (rc == 0)
-    rc = mpmp__timeout(timeout, &a.deadline, fn);
+  if (rc == 0) /* (q_put starts it if it waits) */
+    rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
   /* a queue of another node: pipelined, once an ordinary put learned
    * that it may be */
   int far = q.ref.kind == MPMP__K_QUEUE && !mpmp__ref_is_local(&q.ref);
@@ -1890,7 +1894,9 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL", fn);
   mpmp__oparg_t a = {.out = buf, .out_max = max};
   int rc = check_here(ref, fn);
-  if (rc == 0)
+  if (rc == 0 && kind == MPMP__K_QUEUE) /* (q_get starts it if it waits) */
+    rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
+  else if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
   if (rc < 0)
     return rc;
