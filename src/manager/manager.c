@@ -880,7 +880,7 @@ static void sd_redo(sdict_t *d, mstripe_t *t) {
 /* Test only (tests/mpi/test_manager_local.c): a task host dies in a set of
  * a value of this many bytes that starts with 0xD1, half of it written in
  * place (MPMP_TEST_HOST_DIE_ON_DICT_SET; unset: 0, never). */
-static long test_die_on_set = -1;
+static _Atomic long test_die_on_set = -1;
 
 /* Set the value of entry e (its key's stripe t held) as a task host: see
  * "A task host's set in place" at mstripe_t. FALLBACK: the server does it. */
@@ -893,12 +893,13 @@ static int sd_val_set_host(sdict_t *d, mstripe_t *t, size_t e, const void *src,
     memcpy(t->redo_val, src, len);
   atomic_store_explicit(&t->redo, (uint64_t)(e + 1) | (uint64_t)len << 32,
                         memory_order_release);
-  if (test_die_on_set < 0) {
+  long die_len = atomic_load_explicit(&test_die_on_set, memory_order_relaxed);
+  if (die_len < 0) {
     const char *die = getenv("MPMP_TEST_HOST_DIE_ON_DICT_SET");
-    test_die_on_set = die != NULL && *die ? strtol(die, NULL, 10) : 0;
+    die_len = die != NULL && *die ? strtol(die, NULL, 10) : 0;
+    atomic_store_explicit(&test_die_on_set, die_len, memory_order_relaxed);
   }
-  if (test_die_on_set > 0 && len == (size_t)test_die_on_set &&
-      t->redo_val[0] == 0xD1) {
+  if (die_len > 0 && len == (size_t)die_len && t->redo_val[0] == 0xD1) {
     memcpy(sent_val(x), t->redo_val, len / 2);
     raise(SIGKILL);
   }
