@@ -49,9 +49,8 @@ int mpmp__timeout(double timeout, double *deadline, const char *fn) {
 }
 
 int mpmp__timeout_lazy(double timeout, double *deadline, const char *fn) {
-  int rc = mpmp__timeout(timeout > 0 && timeout < 1e9 ? 0 : timeout, deadline,
-                         fn);
-  if (rc == 0 && timeout > 0 && timeout < 1e9)
-    *deadline = -timeout - 1.0; /* (a timeout under 1e-16 s: -1, passed) */
-  return rc;
+  if (!(timeout > 0 && timeout < 1e9)) /* NaN, forever, try once */
+    return mpmp__timeout(timeout, deadline, fn);
+  *deadline = -timeout - 1.0; /* (a timeout under 1e-16 s: -1, passed) */
+  return 0;
 }

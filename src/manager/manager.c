@@ -877,11 +877,6 @@ static void sd_redo(sdict_t *d, mstripe_t *t) {
   atomic_store_explicit(&t->redo, 0, memory_order_release);
 }
 
-/* Test only (tests/mpi/test_manager_local.c): a task host dies in a set of
- * a value of this many bytes that starts with 0xD1, half of it written in
- * place (MPMP_TEST_HOST_DIE_ON_DICT_SET; unset: 0, never). */
-static _Atomic long test_die_on_set = -1;
-
 /* Set the value of entry e (its key's stripe t held) as a task host: see
  * "A task host's set in place" at mstripe_t. FALLBACK: the server does it. */
 static int sd_val_set_host(sdict_t *d, mstripe_t *t, size_t e, const void *src,
@@ -893,13 +888,8 @@ static int sd_val_set_host(sdict_t *d, mstripe_t *t, size_t e, const void *src,
     memcpy(t->redo_val, src, len);
   atomic_store_explicit(&t->redo, (uint64_t)(e + 1) | (uint64_t)len << 32,
                         memory_order_release);
-  long die_len = atomic_load_explicit(&test_die_on_set, memory_order_relaxed);
-  if (die_len < 0) {
-    const char *die = getenv("MPMP_TEST_HOST_DIE_ON_DICT_SET");
-    die_len = die != NULL && *die ? strtol(die, NULL, 10) : 0;
-    atomic_store_explicit(&test_die_on_set, die_len, memory_order_relaxed);
-  }
-  if (die_len > 0 && len == (size_t)die_len && t->redo_val[0] == 0xD1) {
+  if (mpmp__test_dict_die != 0 && len + 1 == mpmp__test_dict_die &&
+      t->redo_val[0] == 0xD1) { /* test only (object.h) */
     memcpy(sent_val(x), t->redo_val, len / 2);
     raise(SIGKILL);
   }

@@ -150,7 +150,7 @@ static uint32_t host_gen;
 static _Atomic uint32_t host_threads;
 
 uint32_t mpmp__claim_self;
-uint64_t mpmp__test_put_die, mpmp__test_get_die;
+uint64_t mpmp__test_put_die, mpmp__test_get_die, mpmp__test_dict_die;
 
 /* A fresh id (the layout: shsync.h). A host's say whose host it is and
  * which one, for the locks and queues that outlive it (mpmp__owner_dead). */
@@ -211,6 +211,8 @@ void mpmp__owner_host(uint32_t gen) {
   mpmp__test_put_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
   die = getenv("MPMP_TEST_HOST_DIE_ON_GET");
   mpmp__test_get_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
+  die = getenv("MPMP_TEST_HOST_DIE_ON_DICT_SET");
+  mpmp__test_dict_die = die != NULL && *die ? strtoull(die, NULL, 10) + 1 : 0;
 }
 
 void mpmp__owner_host_dead(uint32_t gen) {

@@ -312,6 +312,10 @@ int mpmp__claim_dead(uint32_t claim);
  * for a get into an n-byte buffer, between its claim and freeing the
  * slot. */
 extern uint64_t mpmp__test_put_die, mpmp__test_get_die;
+/* Test only (MPMP_TEST_HOST_DIE_ON_DICT_SET=n, read when a host starts):
+ * 1 + n where a host's in-place set of an n-byte value that starts with
+ * 0xD1 kills the host with half of it written (manager.c); 0 otherwise. */
+extern uint64_t mpmp__test_dict_die;
 
 /*
  * A per-node singleton in the node heap (e.g. a name registry): `size`
