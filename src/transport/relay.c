@@ -20,7 +20,12 @@
  * (ftruncate), the reader maps what the header says. The writer of a slot
  * waits until the reader took the last message: a host's calls wait for
  * their answers anyway, so at most one message goes each way at a time,
- * and the worker keeps answers that arrive meanwhile in a list.
+ * and the worker keeps answers that arrive meanwhile in a list. A body
+ * may run threads that call at once: in the host, one thread at a time
+ * posts (send_lock) and one takes (take_lock). Two that took the same
+ * answer, one of them while the worker wrote the next, dispatched it
+ * twice or read one message's header with another's length (the fuzzer's
+ * threads of remote puts, under ASan).
  *
  * Waking: the host bumps the worker's wake word (host.c's futex word, that
  * the worker sleeps on while its host runs) after it posted a message or
@@ -69,10 +74,13 @@ static struct {
   _Atomic uint32_t *wake;   /* the worker's wake word (shared) */
   uint32_t gen;             /* the host's generation (15 bits) */
   pthread_mutex_t lock;     /* the worker's list of answers for its host */
+  pthread_mutex_t send_lock, take_lock; /* the host's threads (above) */
   back_t *head, **tail;
   uint64_t passed, answered; /* the worker: messages passed on, answers
                                 passed back */
-} R = {.out.fd = -1, .in.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+} R = {.out.fd = -1, .in.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
+       .send_lock = PTHREAD_MUTEX_INITIALIZER,
+       .take_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void futex(_Atomic uint32_t *w, int op, uint32_t val) {
   syscall(SYS_futex, (uint32_t *)w, op, val, NULL, NULL, 0);
@@ -319,6 +327,7 @@ int mpmp__relay_send(int dest, int tag, const void *hdr, size_t hlen,
     return MPMP_ENOTSUP;
   /* One message at a time: wait until the worker took the last one (it
    * does at once: it sleeps on the wake word while we run). */
+  pthread_mutex_lock(&R.send_lock);
   for (;;) {
     uint32_t t = atomic_load(&R.out.hdr->taken);
     if (t == atomic_load(&R.out.hdr->seq))
@@ -326,6 +335,7 @@ int mpmp__relay_send(int dest, int tag, const void *hdr, size_t hlen,
     futex(&R.out.hdr->taken, FUTEX_WAIT, t);
   }
   int rc = slot_put(&R.out, dest, tag, 0, hdr, hlen, payload, plen);
+  pthread_mutex_unlock(&R.send_lock);
   if (rc < 0)
     return mpmp__err(rc, "a task host's message of %zu bytes does not fit "
                      "in memory", hlen + plen);
@@ -338,11 +348,15 @@ int mpmp__relay_poll(void) {
     return 0;
   int dest, tag;
   size_t len;
+  if (slot_free(&R.in))
+    return 0; /* (no lock for a look) */
+  pthread_mutex_lock(&R.take_lock);
   void *buf = slot_take(&R.in, &dest, &tag, &len);
+  if (buf != NULL && atomic_exchange(&R.in.hdr->more, 0)) /* (after the */
+    wake_worker(); /* take: seq_cst) the slot is free for its next answer */
+  pthread_mutex_unlock(&R.take_lock);
   if (buf == NULL)
     return 0;
-  if (atomic_exchange(&R.in.hdr->more, 0)) /* (after the take: seq_cst) */
-    wake_worker(); /* the slot is free for its next answer */
   mpmp__dispatch(dest, tag, buf, len);
   return 1;
 }

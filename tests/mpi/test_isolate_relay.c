@@ -9,6 +9,7 @@
 #undef NDEBUG /* the assert below must fire in every build */
 #include <assert.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -242,6 +243,81 @@ static void relay_process_is_isolated_by_default(void **state) {
     }
     OK(mpmp_process_destroy(p));
   }
+}
+
+/* Threads of one Process body that call objects of another node at once:
+ * every call of theirs goes through the one relay of their task host. */
+typedef struct at_once {
+  mpmp_array_t a;   /* 8 elements per thread */
+  mpmp_value_t sum; /* every call adds 1 */
+  int iters;
+  int t;            /* (each thread's own copy) */
+  char err[200];
+} at_once_t;
+
+enum { AT_ONCE_THREADS = 8 };
+
+static void *at_once_thread(void *arg) {
+  at_once_t *j = arg;
+  int64_t w[8], r[8];
+  for (int i = 0; i < j->iters && !j->err[0]; i++) {
+    for (int k = 0; k < 8; k++)
+      w[k] = (int64_t)j->t << 32 | (int64_t)i << 4 | k;
+    int64_t old = -1;
+    if (mpmp_array_write(j->a, (size_t)j->t * 8, 8, w) < 0 ||
+        mpmp_array_read(j->a, (size_t)j->t * 8, 8, r) < 0 ||
+        mpmp_value_add(j->sum, 1, &old) < 0)
+      snprintf(j->err, sizeof j->err, "thread %d call %d: %s", j->t, i,
+               mpmp_errmsg());
+    else if (memcmp(w, r, sizeof w) != 0 || old < 0)
+      snprintf(j->err, sizeof j->err, "thread %d call %d read back %llx for "
+               "%llx (old sum %lld)", j->t, i, (unsigned long long)r[0],
+               (unsigned long long)w[0], (long long)old);
+  }
+  return NULL;
+}
+
+static int threads_at_once(mpmp_ctx_t *ctx) {
+  const at_once_t *proto = mpmp_arg(ctx, NULL);
+  at_once_t j[AT_ONCE_THREADS];
+  pthread_t th[AT_ONCE_THREADS];
+  for (int t = 0; t < AT_ONCE_THREADS; t++) {
+    j[t] = *proto;
+    j[t].t = t;
+    if (pthread_create(&th[t], NULL, at_once_thread, &j[t]) != 0)
+      return mpmp_fail(ctx, "pthread_create failed");
+  }
+  for (int t = 0; t < AT_ONCE_THREADS; t++)
+    pthread_join(th[t], NULL);
+  for (int t = 0; t < AT_ONCE_THREADS; t++)
+    if (j[t].err[0])
+      return mpmp_fail(ctx, "%s", j[t].err);
+  return 0;
+}
+MPMP_TASK(threads_at_once);
+
+/* A body's threads that call at once each get their own answers: in a
+ * task host two threads took the same answer from the relay (one of them
+ * while the worker wrote the next), and read another call's results. */
+static void relay_threads_of_a_body_call_at_once(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  at_once_t j = {.iters = 1500};
+  OK(mpmp_array_create(&j.a, MPMP_INT64, 8 * AT_ONCE_THREADS, NULL, 0));
+  OK(mpmp_value_create(&j.sum, MPMP_INT64, NULL, 0));
+  mpmp_process_t *p = start_process(threads_at_once, &j, sizeof j);
+  join_destroy_within(p, T_OUT);
+  int64_t sum = 0;
+  OK(mpmp_value_get_i64(j.sum, &sum));
+  EQ(sum, (int64_t)AT_ONCE_THREADS * j.iters);
+  for (int t = 0; t < AT_ONCE_THREADS; t++) {
+    int64_t v = 0;
+    OK(mpmp_array_get(j.a, (size_t)t * 8 + 7, &v));
+    EQ(v, (int64_t)t << 32 | (int64_t)(j.iters - 1) << 4 | 7);
+  }
+  OK(mpmp_array_free(j.a));
+  OK(mpmp_value_free(j.sum));
 }
 
 /* Sleeps `secs`, never looking at the stop request (secs < 0: for ever). */
@@ -518,6 +594,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(relay_manager_from_hosts),
     cmocka_unit_test(relay_late_answer_of_a_dead_host_is_dropped),
     cmocka_unit_test(relay_process_is_isolated_by_default),
+    cmocka_unit_test(relay_threads_of_a_body_call_at_once),
     cmocka_unit_test(relay_executor_shutdown_cancel_ends_a_runaway),
     cmocka_unit_test(relay_more_crash_kinds_in_map_imap_apply_submit_process),
     cmocka_unit_test(relay_isolated_pool_initializer_in_every_host),
