@@ -222,6 +222,7 @@ typedef struct qbody {
   _Atomic uint64_t get_lane; /* gets, polls, sizes, task_done */
   _Alignas(64) waitpt_t items;        /* gets and polls wait here */
   _Alignas(64) waitpt_t space;        /* puts wait here */
+  waitpt_t backlog; /* unbounded puts paused by a long overflow (below) */
   _Alignas(64) _Atomic uint64_t unfinished; /* JoinableQueue */
   waitpt_t done;                            /* joins wait here */
   /* An unbounded queue's overflow (see "Unbounded" above): a list of
@@ -253,6 +254,14 @@ typedef struct qrec {
  * allocation (an item larger than an eighth of it gets a chunk of its
  * own size, as does any item when the heap has no room for this). */
 #define OVF_CHUNK (64u << 10)
+
+/* Back-pressure on a long overflow: see q_backlog_pause. */
+#define BACKLOG_HIGH 16384
+#define BACKLOG_LOW (BACKLOG_HIGH / 2)
+#define BACKLOG_LOOK_S 0.001 /* how often a paused put looks at the pace */
+#define BACKLOG_LOOK_MIN 256  /* items taken per look, or it goes on */
+#define BACKLOG_CALM_S 0.01   /* and does not pause again for this long */
+#define BACKLOG_PAUSE_MAX_S 0.1 /* nor after one pause this long */
 
 _Static_assert(sizeof(qslot_t) == QSLOT_HEAD, "slot header");
 _Static_assert(sizeof(qbody_t) % 64 == 0, "slots start on a line");
@@ -479,6 +488,21 @@ static double q_get_until(const void *arg, double deadline) {
 
 static int ring_empty(qbody_t *q) {
   return atomic_load(&q->head) == (atomic_load(&q->tail) & ~QCLOSED);
+}
+
+/* Is the backlog still too long for paused producers (q_backlog_pause)? */
+static int backlog_over(qbody_t *q) {
+  uint64_t ovf = atomic_load(&q->ovf_count);
+  if (ovf > 0)
+    return ovf > BACKLOG_LOW;
+  uint64_t used = (atomic_load(&q->tail) & ~QCLOSED) - atomic_load(&q->head);
+  return used > q->cap / 2;
+}
+
+/* After a get: wake the paused producers once the backlog is down. */
+static void backlog_wake(qbody_t *q) {
+  if (atomic_load(&q->backlog.sleepers) != 0 && !backlog_over(q))
+    wake(&q->backlog, 1);
 }
 
 /* A get would not wait: the head item is there (in the ring, or the
@@ -728,6 +752,7 @@ static int q_get_overflow(qbody_t *q, mpmp__oparg_t *a, size_t *n) {
   mpmp__shlock_release(&q->ovf_lock, a->owner);
   if (moved > 0)
     wake(&q->items, 0); /* for the other consumers */
+  backlog_wake(q); /* the paused producers, if any (q_backlog_pause) */
   if (gone != 0)
     mpmp__heap_free(mpmp__rt.heap_base, gone);
   return rc;
@@ -764,6 +789,81 @@ static double q_ovf_until(const void *arg, double deadline) {
   return fmin(deadline, mpmp__now() + 0.05);
 }
 
+/*
+ * Back-pressure on an unbounded queue whose consumers are behind, where
+ * ranks share cores. Puts that outran their consumer filled the ring and
+ * went on into the overflow (a lock per item, and a get that moves them
+ * back), and with more producers than cores (4 producers and a consumer
+ * on 2 cores, the consumer's core shared with two of them) they took the
+ * consumer's CPU: it ran 45 % of the time, and the queue moved about half
+ * the items one producer alone got through. So on a rank whose cores are
+ * crowded (more ranks than cores: mpmp__net.spin_yield), a put that finds
+ * the ring full, or more than BACKLOG_HIGH items in the overflow, sleeps
+ * until the consumers brought the backlog down (the ring to half full,
+ * the overflow to BACKLOG_LOW: backlog_over), and the consumer gets the
+ * core; a get that brings it down wakes it. It waits only for consumers
+ * that take at least BACKLOG_LOOK_MIN items every BACKLOG_LOOK_S (a
+ * consumer that busy is what the producers slow down); otherwise it goes
+ * on to the overflow, as Python's put would, and that thread's puts to
+ * the queue do not pause again for BACKLOG_CALM_S: a program that puts
+ * everything before it gets anything loses at most a tenth of its puts'
+ * time. Nor does one that paused BACKLOG_PAUSE_MAX_S: producers that do
+ * not pause (puts from other nodes) may keep the backlog up while the
+ * consumer is busy, and this one must still get on (at 20 ms, which other
+ * producers' BACKLOG_CALM_S can reach, the queue lost a tenth). It never
+ * fails for this, and also goes on at its own deadline and when the queue
+ * closes or is freed. Not in a message handler (a put from
+ * another node: a handler must not block the rank's progress), and not
+ * for a put that may not wait (put_nowait). With cores to spare, the
+ * producers take nothing from the consumer, and never pause.
+ */
+/* The queue whose consumers this thread last found too slow to wait for
+ * (a pause that gave up), and until when its puts do not pause again. */
+static _Thread_local const qbody_t *calm_q;
+static _Thread_local double calm_until;
+
+/* 1 if the put paused and the backlog came down, or the queue closed
+ * meanwhile (try again), 0 if it should go on to the overflow, or
+ * MPMP_EBADF once the queue was freed (as await_until). */
+static int q_backlog_pause(qbody_t *q, mpmp__oparg_t *a,
+                           const mpmp__obj_t *o) {
+  if (!mpmp__net.spin_yield || mpmp__in_handler || a->deadline == -INFINITY)
+    return 0;
+  double now = mpmp__now();
+  if (calm_q == q && now < calm_until)
+    return 0;
+  mpmp__deadline_start(&a->deadline);
+  waitpt_t *wp = &q->backlog;
+  uint64_t h = atomic_load(&q->head);
+  double end = now + BACKLOG_PAUSE_MAX_S;
+  double look = fmin(a->deadline, now + BACKLOG_LOOK_S);
+  for (;;) {
+    atomic_fetch_add(&wp->sleepers, 1);
+    uint32_t w = atomic_load(&wp->word);
+    if (backlog_over(q) && !(atomic_load(&q->tail) & QCLOSED) &&
+        !mpmp__obj_dead(o))
+      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, look);
+    atomic_fetch_sub(&wp->sleepers, 1);
+    if (mpmp__obj_dead(o))
+      return MPMP_EBADF;
+    if ((atomic_load(&q->tail) & QCLOSED) || !backlog_over(q))
+      return 1; /* (a closed queue: the put says so) */
+    if ((now = mpmp__now()) < look)
+      continue;
+    uint64_t h2 = atomic_load(&q->head);
+    /* nobody takes, or too slowly, or others keep the backlog up */
+    if (h2 - h < BACKLOG_LOOK_MIN || now >= end) {
+      calm_q = q;
+      calm_until = now + BACKLOG_CALM_S;
+      return 0;
+    }
+    if (now >= a->deadline)
+      return 0;
+    h = h2;
+    look = fmin(a->deadline, now + BACKLOG_LOOK_S);
+  }
+}
+
 static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
   qbody_t *q = mpmp__obj_data(o);
   if (a->in_len > q->max_item)
@@ -786,6 +886,15 @@ static int q_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
       continue;
     }
     if (q->unbounded) {
+      /* the ring is full, or items wait in the overflow */
+      uint64_t ovf = atomic_load(&q->ovf_count);
+      if (ovf == 0 || ovf > BACKLOG_HIGH) {
+        int paused = q_backlog_pause(q, a, o);
+        if (paused < 0)
+          return paused;
+        if (paused)
+          continue;
+      }
       rc = q_put_overflow(q, o->type == Q_JOINABLE, a);
       if (rc == MPMP_EPIPE)
         return mpmp__err(rc, "the queue is closed");
@@ -822,6 +931,7 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
     if (rc == 0) {
       a->out_len = n;
       wake(&q->space, 0);
+      backlog_wake(q);
       return 0;
     }
     if (rc == MPMP_EMSGSIZE) {
@@ -886,6 +996,7 @@ static int q_close(mpmp__obj_t *o, mpmp__oparg_t *a) {
   atomic_fetch_or(&q->tail, QCLOSED);
   wake(&q->items, 1); /* waiting gets see EOF, waiting puts EPIPE */
   wake(&q->space, 1);
+  wake(&q->backlog, 1);
   return 0;
 }
 
@@ -948,6 +1059,7 @@ static void q_kill(mpmp__obj_t *o) {
   qbody_t *q = mpmp__obj_data(o);
   wake(&q->items, 1);
   wake(&q->space, 1);
+  wake(&q->backlog, 1);
   wake(&q->done, 1);
   mpmp__lane_close(o, &q->put_lane);
   mpmp__lane_close(o, &q->get_lane);

@@ -59,6 +59,97 @@ static void queue_unbounded_grows_past_the_ring_in_order(void **state) {
   EQ(after.in_use, before.in_use); /* every overflow block went back */
 }
 
+/* Python: q.put(x) on an unbounded queue never waits for a consumer.
+ * Where ranks share cores, a put that finds a long backlog pauses while a
+ * busy consumer takes it down (queue.c, q_backlog_pause); with nobody
+ * taking anything, puts that may wait must go on as put_nowait does: no
+ * pause per item (50 000 puts of 1 ms would take 50 s). */
+static void queue_unbounded_put_waits_for_no_idle_consumer(void **state) {
+  (void)state;
+  mpmp_queue_t q;
+  int n = scaled(50000) + 17000; /* past the ring in any job */
+  RC(mpmp_queue_create(&q, 0, sizeof(int64_t)), 0);
+  double t0 = test_now();
+  for (int64_t i = 0; i < n; i++)
+    RC(mpmp_queue_put(q, &i, sizeof i, i % 2 ? MPMP_FOREVER : 30), 0);
+  double took = elapsed_since(t0);
+  if (took > 3)
+    fail_msg("%d puts with no consumer took %.2f s", n, took);
+  EQ(mpmp_queue_qsize(q), n);
+  int64_t v = -1;
+  for (int64_t i = 0; i < n; i++) {
+    RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), 0);
+    if (v != i)
+      fail_msg("item %lld came as %lld", (long long)i, (long long)v);
+  }
+  RC(mpmp_queue_free(q), 0);
+}
+
+/* Takes items, one every 200 us, until `stop` is set, checking they come
+ * in order from 0; its result is the last one (-1: none). */
+typedef struct slow_take {
+  mpmp_queue_t q;
+  mpmp_event_t stop;
+} slow_take_t;
+
+static int take_slowly(mpmp_ctx_t *ctx) {
+  const slow_take_t *a = mpmp_arg(ctx, NULL);
+  int64_t v = -1, want = 0;
+  while (!mpmp_event_is_set(a->stop)) {
+    int rc = mpmp_queue_get(a->q, &v, sizeof v, NULL, 0.05);
+    if (rc == MPMP_ETIMEDOUT)
+      continue;
+    if (rc < 0)
+      return mpmp_fail(ctx, "get %lld: %s", (long long)want, mpmp_errmsg());
+    if (v != want++)
+      return mpmp_fail(ctx, "item %lld came as %lld", (long long)want - 1,
+                       (long long)v);
+    nanosleep(&(struct timespec){0, 200000}, NULL);
+  }
+  *(int64_t *)mpmp_out(ctx, sizeof v) = want - 1;
+  return 0;
+}
+MPMP_TASK(take_slowly);
+
+/* A consumer that takes a few thousand items a second does not hold the
+ * producer to its pace (it would take 10 s and more): the puts end long
+ * before it could take them, and every item comes once, in order (the
+ * consumer's first, then the rest). */
+static void queue_unbounded_slow_consumer_does_not_slow_puts(void **state) {
+  (void)state;
+  if (nworkers() < 1)
+    skip();
+  mpmp_queue_t q;
+  mpmp_event_t stop;
+  int n = scaled(40000) + 17000;
+  RC(mpmp_queue_create(&q, 0, sizeof(int64_t)), 0);
+  RC(mpmp_event_create(&stop), 0);
+  slow_take_t a = {q, stop};
+  mpmp_process_t *c = start_process(take_slowly, &a, sizeof a);
+  int64_t v = -1;
+  double t0 = test_now();
+  for (int64_t i = 0; i < n; i++)
+    RC(mpmp_queue_put(q, &i, sizeof i, MPMP_FOREVER), 0);
+  double took = elapsed_since(t0);
+  RC(mpmp_event_set(stop), 0);
+  size_t size = 0;
+  const int64_t *last = join_result_within(c, 60, &size);
+  EQ(size, sizeof *last);
+  int64_t taken = *last + 1;
+  mpmp_process_destroy(c);
+  if (took > 3)
+    fail_msg("%d puts took %.2f s beside a consumer that took %lld", n,
+             took, (long long)taken);
+  for (int64_t i = taken; i < n; i++) {
+    RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), 0);
+    if (v != i)
+      fail_msg("item %lld came as %lld", (long long)i, (long long)v);
+  }
+  RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), MPMP_ETIMEDOUT);
+  RC(mpmp_queue_free(q), 0);
+  RC(mpmp_event_free(stop), 0);
+}
+
 /* A small buffer on an overflow item: EMSGSIZE, and it stays first; the
  * item size rule is the queue's max_item, in the ring and past it. */
 static void queue_unbounded_overflow_item_rules(void **state) {
@@ -613,6 +704,8 @@ static void process_sentinel_misuse(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(queue_unbounded_grows_past_the_ring_in_order),
+    cmocka_unit_test(queue_unbounded_put_waits_for_no_idle_consumer),
+    cmocka_unit_test(queue_unbounded_slow_consumer_does_not_slow_puts),
     cmocka_unit_test(queue_unbounded_overflow_item_rules),
     cmocka_unit_test(queue_unbounded_overflow_mixed_sizes_in_order),
     cmocka_unit_test(queue_unbounded_overflow_taken_while_producers_put),
