@@ -59,6 +59,16 @@ static void queue_unbounded_grows_past_the_ring_in_order(void **state) {
   EQ(after.in_use, before.in_use); /* every overflow block went back */
 }
 
+/* The items from..to-1 (int64 counts) are next in q, in order. */
+static void get_in_order(mpmp_queue_t q, int64_t from, int64_t to) {
+  int64_t v = -1;
+  for (int64_t i = from; i < to; i++) {
+    RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), 0);
+    if (v != i)
+      fail_msg("item %lld came as %lld", (long long)i, (long long)v);
+  }
+}
+
 /* Python: q.put(x) on an unbounded queue never waits for a consumer.
  * Where ranks share cores, a put that finds a long backlog pauses while a
  * busy consumer takes it down (queue.c, q_backlog_pause); with nobody
@@ -76,12 +86,7 @@ static void queue_unbounded_put_waits_for_no_idle_consumer(void **state) {
   if (took > 3)
     fail_msg("%d puts with no consumer took %.2f s", n, took);
   EQ(mpmp_queue_qsize(q), n);
-  int64_t v = -1;
-  for (int64_t i = 0; i < n; i++) {
-    RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), 0);
-    if (v != i)
-      fail_msg("item %lld came as %lld", (long long)i, (long long)v);
-  }
+  get_in_order(q, 0, n);
   RC(mpmp_queue_free(q), 0);
 }
 
@@ -140,11 +145,7 @@ static void queue_unbounded_slow_consumer_does_not_slow_puts(void **state) {
   if (took > 3)
     fail_msg("%d puts took %.2f s beside a consumer that took %lld", n,
              took, (long long)taken);
-  for (int64_t i = taken; i < n; i++) {
-    RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), 0);
-    if (v != i)
-      fail_msg("item %lld came as %lld", (long long)i, (long long)v);
-  }
+  get_in_order(q, taken, n);
   RC(mpmp_queue_get_nowait(q, &v, sizeof v, NULL), MPMP_ETIMEDOUT);
   RC(mpmp_queue_free(q), 0);
   RC(mpmp_event_free(stop), 0);
