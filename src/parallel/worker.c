@@ -781,13 +781,16 @@ static void on_task_exit(int status, void *arg) {
 
 void mpmp__crash_report_install(void) {
   static int exit_hooked, stack_set;
+  /* (held here too, so that a leak checker sees it in use) */
+  static void *alt_stack;
   if (!exit_hooked) /* once per process: mpmp_init may run again */
     exit_hooked = on_exit(on_task_exit, NULL) == 0;
   /* Tasks run in this thread (the worker's service loop): give it a stack
    * for the handler, kept for the process's life. */
   if (!stack_set) {
-    stack_t ss = {.ss_sp = mpmp__malloc(MPMP__ALTSTACK),
-                  .ss_size = MPMP__ALTSTACK};
+    if (alt_stack == NULL)
+      alt_stack = mpmp__malloc(MPMP__ALTSTACK);
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = MPMP__ALTSTACK};
     stack_set = ss.ss_sp != NULL && sigaltstack(&ss, NULL) == 0;
   }
   if (mpmp__par.crash_old == NULL) /* installed once per run */
