@@ -161,6 +161,21 @@ static int spin(ready_fn ready, const void *arg, const mpmp__obj_t *o,
  * to decide is re-checked after (ready). */
 typedef double (*until_fn)(const void *arg, double deadline);
 
+/* Announce this caller at wp, re-check ready(), and sleep until `end`
+ * (or a wake-up) unless it turned true, `o` was freed or the deadline
+ * passed: the half of a wait that sleeps (see "Waiting" above). */
+static void sleep_at(waitpt_t *wp, ready_fn ready, const void *arg,
+                     double end, double deadline, int poller,
+                     const mpmp__obj_t *o) {
+  _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
+  atomic_fetch_add(count, 1);
+  uint32_t w = atomic_load(&wp->word);
+  /* the generation after the word: a free's wake-up bumps the word */
+  if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
+    mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, end);
+  atomic_fetch_sub(count, 1);
+}
+
 /* Wait until ready() may have turned true, or the deadline: spin on
  * spin_ready() (ready() where NULL), then announce, re-check ready(), and
  * sleep until until(deadline) (the deadline where NULL). 0, or MPMP_EBADF
@@ -169,16 +184,9 @@ typedef double (*until_fn)(const void *arg, double deadline);
 static int await_until(waitpt_t *wp, ready_fn spin_ready, ready_fn ready,
                        until_fn until, const void *arg, double deadline,
                        int poller, const mpmp__obj_t *o) {
-  if (!spin(spin_ready ? spin_ready : ready, arg, o, deadline)) {
-    double end = until ? until(arg, deadline) : deadline;
-    _Atomic uint32_t *count = poller ? &wp->pollers : &wp->sleepers;
-    atomic_fetch_add(count, 1);
-    uint32_t w = atomic_load(&wp->word);
-    /* the generation after the word: a free's wake-up bumps the word */
-    if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
-      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, end);
-    atomic_fetch_sub(count, 1);
-  }
+  if (!spin(spin_ready ? spin_ready : ready, arg, o, deadline))
+    sleep_at(wp, ready, arg, until ? until(arg, deadline) : deadline,
+             deadline, poller, o);
   return mpmp__obj_dead(o) ? MPMP_EBADF : 0;
 }
 
@@ -497,6 +505,12 @@ static int backlog_over(qbody_t *q) {
     return ovf > BACKLOG_LOW;
   uint64_t used = (atomic_load(&q->tail) & ~QCLOSED) - atomic_load(&q->head);
   return used > q->cap / 2;
+}
+
+/* A paused put goes on: the backlog is down, or the queue closed. */
+static int backlog_done(const void *arg) {
+  qbody_t *q = (qbody_t *)arg;
+  return (atomic_load(&q->tail) & QCLOSED) || !backlog_over(q);
 }
 
 /* After a get: wake the paused producers once the backlog is down. */
@@ -833,20 +847,14 @@ static int q_backlog_pause(qbody_t *q, mpmp__oparg_t *a,
   if (calm_q == q && now < calm_until)
     return 0;
   mpmp__deadline_start(&a->deadline);
-  waitpt_t *wp = &q->backlog;
   uint64_t h = atomic_load(&q->head);
   double end = now + BACKLOG_PAUSE_MAX_S;
   double look = fmin(a->deadline, now + BACKLOG_LOOK_S);
   for (;;) {
-    atomic_fetch_add(&wp->sleepers, 1);
-    uint32_t w = atomic_load(&wp->word);
-    if (backlog_over(q) && !(atomic_load(&q->tail) & QCLOSED) &&
-        !mpmp__obj_dead(o))
-      mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, look);
-    atomic_fetch_sub(&wp->sleepers, 1);
+    sleep_at(&q->backlog, backlog_done, q, look, a->deadline, 0, o);
     if (mpmp__obj_dead(o))
       return MPMP_EBADF;
-    if ((atomic_load(&q->tail) & QCLOSED) || !backlog_over(q))
+    if (backlog_done(q))
       return 1; /* (a closed queue: the put says so) */
     if ((now = mpmp__now()) < look)
       continue;

@@ -352,8 +352,9 @@ int mpmp__relay_poll(void) {
     return 0; /* (no lock for a look) */
   pthread_mutex_lock(&R.take_lock);
   void *buf = slot_take(&R.in, &dest, &tag, &len);
-  if (buf != NULL && atomic_exchange(&R.in.hdr->more, 0)) /* (after the */
-    wake_worker(); /* take: seq_cst) the slot is free for its next answer */
+  /* (after the take: seq_cst) the slot is free for its next answer */
+  if (buf != NULL && atomic_exchange(&R.in.hdr->more, 0))
+    wake_worker();
   pthread_mutex_unlock(&R.take_lock);
   if (buf == NULL)
     return 0;
