@@ -96,6 +96,32 @@ static int stoppable_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
 }
 MPMP_CHUNK_TASK(stoppable_chunk);
 
+/* Who ran each item: the rank, and the first item of its chunk (the
+ * items are their own indices). */
+typedef struct who {
+  int32_t rank, first;
+} who_t;
+static int who_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
+                     size_t count) {
+  (void)ctx;
+  const int32_t *x = in;
+  who_t *y = out;
+  for (size_t i = 0; i < count; i++)
+    y[i] = (who_t){mpmp_rank(), x[0]};
+  return 0;
+}
+MPMP_CHUNK_TASK(who_chunk);
+
+/* The same, but the chunk that starts at item 0 sleeps 1 s first: a slow
+ * worker, whose share the others must take. */
+static int who_slow_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
+                          size_t count) {
+  if (count > 0 && *(const int32_t *)in == 0)
+    test_sleep(1.0);
+  return who_chunk(ctx, in, out, count);
+}
+MPMP_CHUNK_TASK(who_slow_chunk);
+
 /* Never registered. */
 static int stray_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
                        size_t count) {
@@ -603,6 +629,75 @@ static void zero_copy_isolated_copies(void **state) {
   finish(pool);
 }
 
+/* Where worker w of W begins (its home range: items w*n/W on). */
+static size_t home_start(size_t n, size_t w, size_t nw) {
+  return w * (n / nw) + (w < n % nw ? w : n % nw);
+}
+
+/* A zero-copy map gives each worker its own share of the items, and the
+ * next map of the same blocks the same share (so a worker touches the
+ * pages it touched before: a first touch is a page fault in its mapping).
+ * The first chunk each worker gets begins its share, whatever the chunk
+ * size: W distinct ranks there, the same at the second map. Then a worker
+ * that sleeps in its first chunk has its share taken by the others, and
+ * every item is still done, once and right. */
+static void zero_copy_workers_keep_their_share(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = pool_of(0);
+  size_t nw = (size_t)mpmp_pool_size(pool);
+  if (nw < 2) { /* one worker: nothing to share */
+    finish(pool);
+    skip();
+  }
+  size_t n = nw * 1000 + 3, chunk = 10; /* shares begin off the chunks'
+                                            multiples (1001, 2002, 3003...) */
+  mpmp_shm_t *in = block(n * sizeof(int32_t)), *out = block(n * sizeof(who_t));
+  int32_t *x = mpmp_shm_buf(in);
+  who_t *y = mpmp_shm_buf(out);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (int32_t)i;
+  int32_t first_rank[64] = {0};
+  assert_true(nw <= 64);
+  for (int map = 0; map < 2; map++) {
+    memset(y, 0xff, n * sizeof *y);
+    OK(mpmp_pool_map_shm(pool, NULL, who_chunk, in, 0, n, sizeof *x, out, 0,
+                         sizeof *y, chunk));
+    for (size_t w = 0; w < nw; w++) {
+      size_t s = home_start(n, w, nw);
+      EQ(y[s].first, (int32_t)s); /* a chunk begins the share */
+      assert_true(y[s].rank > 0);
+      for (size_t v = 0; v < w; v++) /* each share its own worker */
+        assert_int_not_equal(y[home_start(n, v, nw)].rank, y[s].rank);
+      if (map == 0)
+        first_rank[w] = y[s].rank;
+      else /* the same worker as at the first map */
+        EQ(y[s].rank, first_rank[w]);
+    }
+    for (size_t i = 0; i < n; i++) /* every item done, by a chunk holding it */
+      IN((double)y[i].first, (double)i - (double)chunk + 1, (double)i);
+  }
+  /* worker 0 sleeps 1 s in its first chunk: the others take its share
+   * from its end, and every item is done once (check_runs: the chunks
+   * tile the items, no item in two) */
+  OK(mpmp_pool_map_shm(pool, NULL, who_slow_chunk, in, 0, n, sizeof *x, out,
+                       0, sizeof *y, chunk));
+  size_t taken = 0;
+  for (size_t i = 0; i < home_start(n, 1, nw); i++)
+    taken += y[i].rank != y[0].rank;
+  IN((double)taken, 1, (double)home_start(n, 1, nw) - (double)chunk);
+  for (size_t i = 0; i < n;) {
+    size_t f = (size_t)y[i].first, k = i;
+    EQ(f, i);
+    while (k < n && y[k].first == (int32_t)f && y[k].rank == y[i].rank)
+      k++;
+    IN((double)(k - i), 1, (double)chunk);
+    i = k;
+  }
+  drop(in);
+  drop(out);
+  finish(pool);
+}
+
 /* README, "Chunk tasks and zero-copy maps": the example. */
 static void readme_zero_copy_example(void **state) {
   (void)state;
@@ -636,6 +731,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(zero_copy_unlinked_block),
     cmocka_unit_test(zero_copy_misuse),
     cmocka_unit_test(zero_copy_isolated_copies),
+    cmocka_unit_test(zero_copy_workers_keep_their_share),
     cmocka_unit_test(readme_zero_copy_example),
 };
 MPMP_TEST_MAIN(tests)
