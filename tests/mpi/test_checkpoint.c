@@ -386,6 +386,70 @@ static void executor_map_resumes(void **state) {
   EQ(runs_now() - before, 0);
 }
 
+/* A zero-copy map (items and results in SharedMemory, a chunk task; its
+ * workers have home ranges: pool.c) journals its chunks as any map, and
+ * its rerun writes every result into the block from the journal, with
+ * no chunk run (the chunk task counts its items in a Value). Then the
+ * journal cut in half: the rest runs, each item once. */
+static int zc_square(mpmp_ctx_t *ctx, const void *in, void *out,
+                     size_t count) {
+  (void)ctx;
+  const item_t *it = in;
+  int64_t *y = out;
+  if (count > 0)
+    mpmp_value_add(it[0].runs, (int64_t)count, NULL);
+  for (size_t i = 0; i < count; i++)
+    y[i] = it[i].x * it[i].x + 1;
+  return 0;
+}
+MPMP_CHUNK_TASK(zc_square);
+
+static size_t zc_map(const char *dir, mpmp_shm_t *in, mpmp_shm_t *out,
+                     size_t chunk) {
+  mpmp_pool_t *pool = pool_in(dir);
+  mpmp_async_t *res = NULL;
+  size_t resumed = 0;
+  memset(mpmp_shm_buf(out), 0, N * sizeof(int64_t));
+  OK(mpmp_pool_map_shm_async(pool, NULL, zc_square, in, 0, N, sizeof(item_t),
+                             out, 0, sizeof(int64_t), chunk, NULL, NULL,
+                             &res));
+  OK(mpmp_async_get(res, T_OUT));
+  OK(mpmp_async_resumed(res, &resumed));
+  mpmp_async_destroy(res);
+  OK(mpmp_pool_destroy(pool));
+  const int64_t *y = mpmp_shm_buf(out);
+  for (int i = 0; i < N; i++)
+    EQ(y[i], items[i].x * items[i].x + 1);
+  return resumed;
+}
+
+static void zero_copy_map_resumes(void **state) {
+  (void)state;
+  fill(6);
+  mpmp_shm_t *in = NULL, *out = NULL;
+  OK(mpmp_shm_create(&in, NULL, sizeof items));
+  OK(mpmp_shm_create(&out, NULL, N * sizeof(int64_t)));
+  memcpy(mpmp_shm_buf(in), items, sizeof items);
+  const char *a = new_dir();
+  int64_t before = runs_now();
+  EQ(zc_map(a, in, out, 7), 0);
+  EQ(runs_now() - before, N); /* each item ran once */
+  off_t size = file_size(a);
+  before = runs_now();
+  const char *b = carry(a);
+  EQ(zc_map(b, in, out, 7), N);
+  EQ(runs_now() - before, 0); /* nothing ran again */
+  cut_journal(b, size / 2);
+  before = runs_now();
+  size_t resumed = zc_map(carry(b), in, out, 7);
+  IN((double)resumed, 1, N - 1);
+  EQ(runs_now() - before, (int64_t)(N - resumed));
+  OK(mpmp_shm_unlink(in));
+  OK(mpmp_shm_unlink(out));
+  OK(mpmp_shm_close(in));
+  OK(mpmp_shm_close(out));
+}
+
 /* SIGUSR1 to the main rank (what mpirun forwards from Slurm's
  * --signal): the map stops dealing, the running chunks finish, get()
  * says MPMP_EINTERRUPTED with the count and the journal, and the journal
@@ -456,6 +520,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(imap_resumes_and_checks_its_input),
       cmocka_unit_test(imap_unordered_resumes),
       cmocka_unit_test(executor_map_resumes),
+      cmocka_unit_test(zero_copy_map_resumes),
       cmocka_unit_test(sigusr1_interrupts_the_map),
   };
   const char *filter = getenv("MPMP_TEST_FILTER");
