@@ -962,7 +962,7 @@ MPMP_TASK(producer_body);
  * consumer (main), timed by the consumer from its first item to its last.
  * Each producer's items must come in its order (Python's guarantee).
  * `pipe`: one producer, sending on the end of a one-way Pipe. */
-static int queue_throughput(int np, int pipe, double *value) {
+static int queue_throughput(int np, int pipe, int maxsize, double *value) {
   enum { REPS = 5, MAXP = 16 };
   double t[REPS];
   long total = mpmp_node_count() > 1 ? 20000 : 2000000;
@@ -974,7 +974,7 @@ static int queue_throughput(int np, int pipe, double *value) {
   mpmp_conn_t in = {0}, out = {0};
   if (np > MAXP || (pipe && np != 1) ||
       (pipe ? mpmp_pipe_create(&in, &out, 0)
-            : mpmp_queue_create(&q, 0, sizeof item)) < 0)
+            : mpmp_queue_create(&q, maxsize, sizeof item)) < 0)
     return -1;
   total -= total % np;
   for (int k = 0; k < REPS; k++) {
@@ -1025,13 +1025,18 @@ static int queue_throughput(int np, int pipe, double *value) {
 }
 
 static int bench_queue_throughput(double *value) {
-  return queue_throughput(1, 0, value);
+  return queue_throughput(1, 0, 0, value);
 }
 static int bench_queue_throughput_4p(double *value) {
-  return queue_throughput(4, 0, value);
+  return queue_throughput(4, 0, 0, value);
 }
 static int bench_pipe_throughput(double *value) {
-  return queue_throughput(1, 1, value);
+  return queue_throughput(1, 1, 0, value);
+}
+/* The same into a bounded queue (maxsize 1024): from another node, puts
+ * are pipelined while the producer's share of the room lasts. */
+static int bench_queue_bounded_throughput(double *value) {
+  return queue_throughput(1, 0, 1024, value);
 }
 
 /* ---- Manager ----------------------------------------------------------------- */
@@ -1210,6 +1215,8 @@ static const bench_t benches[] = {
      "Queues, per direction", 1, bench_queue_oneway},
     {"queue_throughput_per_s", "items/s", "64-byte items, 1 producer (worker) "
      "-> 1 consumer (main)", 1, bench_queue_throughput},
+    {"queue_bounded_throughput_per_s", "items/s", "queue_throughput_per_s "
+     "into a bounded queue (maxsize 1024)", 1, bench_queue_bounded_throughput},
     {"pipe_oneway_us", "us", "8-byte message main -> worker -> main over a "
      "duplex Pipe, per direction", 1, bench_pipe_oneway},
     {"pipe_throughput_per_s", "messages/s", "queue_throughput_per_s over a "

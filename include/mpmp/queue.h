@@ -173,6 +173,15 @@ MPMP_API int mpmp_queue_free(mpmp_queue_t q);
  * room and the node heap stays full until the timeout (the put waits for
  * items to be taken meanwhile; the message names `MPMP_HEAP_SIZE`; nothing
  * was added).
+ * \note From another node than the queue's, a put of up to 8 KiB returns
+ * without waiting for that node (pipelined: README, "Queue"): to an
+ * unbounded queue always, to a bounded one while the credits its node's
+ * last reply gave last (half the free slots it reported, one a put); out
+ * of credits it waits there as above. The producer's next call on any
+ * shared object comes after its items are in; a failure found later is
+ * returned by its next put to the queue. Credits are not reserved: if
+ * other producers took the room, the items wait on the queue's node for
+ * room, in order, and that next call waits for them.
  */
 MPMP_API int mpmp_queue_put(mpmp_queue_t q, const void *item, size_t size,
                             double timeout);

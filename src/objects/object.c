@@ -803,8 +803,9 @@ static void on_request(int src, void *buf, size_t len) {
   } else {
     rc = run_request(q, &a, &scratch, -INFINITY);
     if (rc == MPMP_ETIMEDOUT && blocking == MPMP__OPB_TRY && q->timeout != 0) {
-      if (q->op == MPMP__OP_C_SEND_BATCH) /* the helper goes on after */
-        q->i = (uint64_t)a.r0;            /* the messages that went in */
+      if (q->op == MPMP__OP_C_SEND_BATCH || /* the helper goes on after */
+          q->op == MPMP__OP_Q_PUT_BATCH)    /* the items that went in */
+        q->i = (uint64_t)a.r0;
       mpmp__free(scratch);
       if ((rc = start_proxy(src, q)) == 0)
         return;
@@ -951,11 +952,17 @@ _Atomic int mpmp__puts_in_flight; /* a batch in flight or gathering */
  * one add of the sum leaves what the adds one by one would); or stores to
  * one element (the last one: nobody could tell the ones before it had
  * been there, as no call of theirs was ordered between them). */
-enum { PL_PUTS, PL_ADDS, PL_STORES, PL_SENDS };
+enum { PL_PUTS, PL_ADDS, PL_STORES, PL_SENDS, PL_BPUTS };
 
 /* Batches of items, one by one at the home node (the others are one call
  * of the sum or the last store). */
-static int pl_items(int what) { return what == PL_PUTS || what == PL_SENDS; }
+static int pl_items(int what) {
+  return what == PL_PUTS || what == PL_SENDS || what == PL_BPUTS;
+}
+/* Batches that may wait for room at the home node (in a helper: its
+ * progress engine goes on with the requests behind them), so a call after
+ * them always fences and one is in flight at a time. */
+static int pl_waits(int what) { return what == PL_SENDS || what == PL_BPUTS; }
 
 static struct {
   pthread_mutex_t mu;
@@ -980,11 +987,14 @@ static struct {
   char err_msg[256];
   /* queues known to be unbounded (PL_PUTS, with their max_item),
    * elements known to take adds or stores (PL_ADDS: an integer type;
-   * both: in range), and pipe ends with the room their home node last
-   * reported less what was sent since (PL_SENDS) */
+   * both: in range), pipe ends with the room their home node last
+   * reported less what was sent since (PL_SENDS), and bounded queues
+   * with this rank's share of the slots their home node last reported
+   * free, less the items put since (PL_BPUTS, with their max_item) */
   mpmp_ref_t known[PL_KNOWN];
   int known_what[PL_KNOWN];
-  uint64_t known_arg[PL_KNOWN]; /* max_item, or the element */
+  uint64_t known_arg[PL_KNOWN]; /* max_item, the element, or the room */
+  uint64_t known_max[PL_KNOWN]; /* PL_BPUTS: max_item */
   int known_next;
 } pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -997,28 +1007,41 @@ static int pl_known_at(const mpmp_ref_t *ref, int what, uint64_t elem) {
   return -1;
 }
 
-static void pl_learn(const mpmp_ref_t *ref, int what, uint64_t arg) {
+static void pl_learn(const mpmp_ref_t *ref, int what, uint64_t arg,
+                     uint64_t max) {
   pthread_mutex_lock(&pl.mu);
   int k = pl_known_at(ref, what, arg);
-  if (k >= 0 && what == PL_SENDS) {
+  if (k >= 0 && pl_waits(what)) {
     pl.known_arg[k] = arg; /* the room now */
   } else if (k < 0) {
-    pl.known[pl.known_next] = *ref;
-    pl.known_what[pl.known_next] = what;
-    pl.known_arg[pl.known_next] = arg;
+    k = pl.known_next;
+    pl.known[k] = *ref;
+    pl.known_what[k] = what;
+    pl.known_arg[k] = arg;
     pl.known_next = (pl.known_next + 1) % PL_KNOWN;
   }
+  pl.known_max[k] = max;
   pthread_mutex_unlock(&pl.mu);
 }
 
-void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
+/* A bounded queue's room as this rank counts on it: half the slots its
+ * home node reported free (the code of a put's reply: minus the slots),
+ * so that other producers of other nodes, which heard the same, find
+ * room as well; what they overrun waits on the home node (see above). */
+static uint64_t pl_share(int64_t code) {
+  return code < 0 ? ((uint64_t)(-(code + 1)) + 1) / 2 : 0;
+}
+
+void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t code,
                          size_t max_item) {
-  if (unbounded == 1)
-    pl_learn(ref, PL_PUTS, max_item);
+  if (code == 1)
+    pl_learn(ref, PL_PUTS, max_item, 0);
+  else if (pl_share(code) > 0)
+    pl_learn(ref, PL_BPUTS, pl_share(code), max_item);
 }
 
 void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem) {
-  pl_learn(ref, op == MPMP__OP_ADD ? PL_ADDS : PL_STORES, elem);
+  pl_learn(ref, op == MPMP__OP_ADD ? PL_ADDS : PL_STORES, elem, 0);
 }
 
 /* This rank closes or frees the queue, pipe end, Value or Array `ref` of
@@ -1038,7 +1061,7 @@ static void pl_forget(const mpmp_ref_t *ref) {
 
 void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room) {
   if (room > 0)
-    pl_learn(ref, PL_SENDS, (uint64_t)room);
+    pl_learn(ref, PL_SENDS, (uint64_t)room, 0);
 }
 
 /* Under pl.mu: detach the gathered batch for sending (NULL: none, or one
@@ -1145,6 +1168,13 @@ static void pl_acked(const rep_t *p, const char *msg) {
     if (k >= 0)
       pl.known_arg[k] = p->r1 > 0 && (uint64_t)p->r1 > gathered
                             ? (uint64_t)p->r1 - gathered : 0;
+  } else if (pl.what == PL_BPUTS) {
+    /* the same for a bounded queue: this rank's share of the slots free
+     * after this batch, less the items gathered since */
+    int k = pl_known_at(&pl.ref, PL_BPUTS, 0);
+    uint64_t share = pl_share(p->r1);
+    if (k >= 0)
+      pl.known_arg[k] = share > pl.n ? share - pl.n : 0;
   }
   pl.sent_head = (pl.sent_head + 1) % PL_RING;
   pl.inflight--;
@@ -1205,7 +1235,7 @@ static void pl_fence_for(const mpmp_ref_t *ref) {
     /* (not sends: a batch of them may wait for room in a helper of the
      * home rank, which goes on with the requests behind it) */
     if ((pl.inflight || pl.n) && home_rank(ref->node) == pl.dest &&
-        pl.what != PL_SENDS && (pl.n == 0 || pl.inflight < PL_RING)) {
+        !pl_waits(pl.what) && (pl.n == 0 || pl.inflight < PL_RING)) {
       pl_unlock_and_send(1);
       return;
     }
@@ -1230,7 +1260,7 @@ static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
     return mpmp__err(rc, "%s: %llu message(s) sent on this connection "
                      "before were not delivered: %s", fn,
                      (unsigned long long)pl.err_lost, pl.err_msg);
-  if (pl.err_what != PL_PUTS)
+  if (pl.err_what != PL_PUTS && pl.err_what != PL_BPUTS)
     return mpmp__err(rc, "%s: %llu %s made to this %s before were not "
                      "applied: %s", fn, (unsigned long long)pl.err_lost,
                      pl.err_what == PL_ADDS ? "add(s)" : "store(s)",
@@ -1311,11 +1341,12 @@ static int pl_append(const mpmp_ref_t *ref, int op, const void *item,
       return mpmp__err(MPMP_ENOMEM, "%s: out of memory", fn);
     }
     if (pl.buf == NULL) {
-      /* a batch of sends waits for room as long as it must (only
-       * another sender on the same end can take the room reported) */
+      /* a batch of sends, or of puts to a bounded queue, waits for room
+       * as long as it must (only another sender on the same end, or
+       * another producer, can take the room reported) */
       req_t q = {.ref = *ref, .cookie = PL_COOKIE | mpmp__net.host_cookie,
                  .owner = mpmp__owner_id(), .op = (uint32_t)op,
-                 .timeout = op == MPMP__OP_C_SEND_BATCH ? -1.0 : 0.0};
+                 .timeout = pl_waits(pl.what) ? -1.0 : 0.0};
       memcpy(b, &q, sizeof q);
       pl.len = sizeof q;
     }
@@ -1335,6 +1366,11 @@ static int pl_append(const mpmp_ref_t *ref, int op, const void *item,
   return 1;
 }
 
+/* An unbounded queue's put is taken whenever its item is not over the
+ * queue's max_item; a bounded queue's while this rank's share of the room
+ * its home node reported lasts (one slot an item): out of it, the put goes
+ * the ordinary way (it waits at the home node, up to its timeout, as any
+ * put to a full queue), and its reply tells the room anew. */
 int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
                             size_t len, const char *fn) {
   if (len > PL_ITEM_MAX ||
@@ -1343,11 +1379,23 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
     return 0;
   pthread_mutex_lock(&pl.mu);
   int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref, PL_PUTS, 0);
-  if (rc < 0 || k < 0 || len > pl.known_arg[k]) {
+  if (k >= 0 && len <= pl.known_arg[k]) {
+    pl_wait_turn(ref, PL_PUTS, 0);
+    return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
+  }
+  k = rc < 0 || k >= 0 ? -1 : pl_known_at(ref, PL_BPUTS, 0);
+  if (k < 0 || len > pl.known_max[k] || pl.known_arg[k] == 0) {
     pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
     return rc;                    /* says what is wrong with a big item) */
   }
-  pl_wait_turn(ref, PL_PUTS, 0);
+  pl_wait_turn(ref, PL_BPUTS, 0);
+  /* (an acknowledgement meanwhile told the room, or a failure) */
+  k = (rc = pl_failed(ref, fn)) < 0 ? -1 : pl_known_at(ref, PL_BPUTS, 0);
+  if (k < 0 || pl.known_arg[k] == 0) {
+    pthread_mutex_unlock(&pl.mu);
+    return rc;
+  }
+  pl.known_arg[k]--;
   return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
 }
 

@@ -1715,16 +1715,33 @@ static int wrong_kind(const char *what) {
   return mpmp__err(MPMP_EBADF, "%s is not an operation of a connection", what);
 }
 
+/* What a put's reply tells a caller of another node, which may then
+ * pipeline its next puts (object.c, "Pipelined puts"): 1 for an unbounded
+ * queue; for a bounded one, minus the slots free now (0: none, or
+ * closed). */
+static int64_t q_room_code(qbody_t *q) {
+  if (q->unbounded)
+    return 1;
+  uint64_t h = atomic_load(&q->head); /* first: head <= tail at all times */
+  uint64_t t = atomic_load(&q->tail);
+  uint64_t n = (t & ~QCLOSED) - h;
+  if ((t & QCLOSED) || n >= q->cap)
+    return 0;
+  uint64_t room = q->cap - n;
+  return room > INT64_MAX ? -INT64_MAX : -(int64_t)room;
+}
+
 static int op_put(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (o->kind == MPMP__K_CONN) { /* x 1: a sender of another node */
     int rc = conn_op(o, a, c_send);
     return rc == 0 && a->x == 1 ? conn_op(o, a, c_room) : rc;
   }
   int rc = q_put(o, a);
-  /* a caller on another node may pipeline its next puts (object.c) */
   qbody_t *q = mpmp__obj_data(o);
   a->r0 = q->max_item;
-  a->r1 = q->unbounded;
+  /* (x 1: a caller of another node; the room is read only for it, as
+   * head's line stays in the consumers' caches otherwise) */
+  a->r1 = a->x == 1 ? q_room_code(q) : q->unbounded;
   return rc;
 }
 /* Run `each` on the items of a pipelined batch (object.c: n items, each
@@ -1757,12 +1774,19 @@ static int batch_put(mpmp__obj_t *o, mpmp__oparg_t *b) {
   int rc = q_put(o, b);
   return rc == MPMP_ETIMEDOUT ? mpmp__err(rc, "the queue is full") : rc;
 }
-/* A batch of pipelined puts from another node (object.c), none waiting
- * (only unbounded queues are fed so). */
+/* A batch of pipelined puts from another node (object.c), from item a->i
+ * on (as a batch of sends). An unbounded queue's never waits (its
+ * producer sends a zero timeout); a bounded queue's producer counted on
+ * its share of the room the last reply reported, which other producers
+ * can have taken meanwhile: then the rest waits for room in a helper
+ * (timeout: none), in order, and qsize never passes maxsize. r1: the room
+ * after it (q_room_code). */
 static int op_put_batch(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (o->kind != MPMP__K_QUEUE)
     return wrong_kind("put");
-  return run_batch(o, a, -INFINITY, batch_put, "queue items");
+  int rc = run_batch(o, a, a->deadline, batch_put, "queue items");
+  a->r1 = q_room_code(mpmp__obj_data(o));
+  return rc;
 }
 
 static int batch_send(mpmp__obj_t *o, mpmp__oparg_t *b) {
@@ -1808,7 +1832,7 @@ static int op_conn_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
 void mpmp__queue_setup(int is_main) {
   (void)is_main;
   mpmp__op_register(MPMP__OP_Q_PUT, op_put, MPMP__OPB_TRY);
-  mpmp__op_register(MPMP__OP_Q_PUT_BATCH, op_put_batch, MPMP__OPB_NO);
+  mpmp__op_register(MPMP__OP_Q_PUT_BATCH, op_put_batch, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_C_SEND_BATCH, op_send_batch, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_GET, op_get, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_SIZE, op_size, MPMP__OPB_NO);
@@ -1991,6 +2015,7 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
     rc = mpmp__obj_put_pipelined(&q.ref, item, size, fn);
   if (rc != 0)
     return rc < 0 ? rc : 0;
+  a.x = far; /* the reply tells a far caller the room (op_put) */
   if ((rc = qcall(&q, MPMP__OP_Q_PUT, &a, fn)) == 0 && far)
     mpmp__obj_put_learn(&q.ref, a.r1, (size_t)a.r0);
   return rc;

@@ -41,8 +41,10 @@ typedef struct pargs {
 
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
-  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE
+  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL
 };
+
+#define CAP 100 /* M_BOUNDED_FULL: the bounded queue's maxsize */
 
 #define NS 20000 /* messages per sender: the ring (64 KiB) many times */
 
@@ -218,6 +220,18 @@ static int producer(mpmp_ctx_t *ctx) {
     r->rc[0] = mpmp_queue_put(a->q, &v1, sizeof v1, T);
     r->rc[1] = mpmp_value_add(a->v, 1, NULL);
     r->rc[2] = mpmp_conn_send(a->out, &v1, sizeof v1, T);
+    return 0;
+  }
+  case M_BOUNDED_FULL: { /* a bounded queue nobody takes from: CAP puts go
+                            in (pipelined from another node while the room
+                            lasts), the next ones find it full */
+    for (v = 0; v < CAP; v++)
+      if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    double t0 = test_now();
+    r->rc[0] = mpmp_queue_put(a->q, &v, sizeof v, 0.3);
+    r->rc[1] = (int)((test_now() - t0) * 1000); /* ms it waited */
+    r->rc[2] = mpmp_queue_put_nowait(a->q, &v, sizeof v);
     return 0;
   }
   case M_ADD_FREED: { /* the main rank freed v after the first add */
@@ -400,6 +414,32 @@ static void put_after_a_close_is_reported_by_the_next_put(void **state) {
   assert_non_null(strstr(r.msg[2], "closed"));
   assert_int_equal(mpmp_queue_get(a.q, NULL, 0, NULL, 0), MPMP_EEOF);
   free_learned(&a);
+}
+
+/* A bounded queue of another node: puts go in while it has room (a
+ * producer pipelines them only while its share of the room its node
+ * reported lasts), and once it is full a put waits its timeout and says
+ * so (queue.Full), put_nowait at once: no put "succeeds" past maxsize.
+ * Then the items are all there, in order. */
+static void bounded_puts_stop_at_maxsize(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_BOUNDED_FULL};
+  assert_int_equal(mpmp_queue_create(&a.q, CAP, 8), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  size_t size;
+  const presult_t *r = join_result_within(p, 60, &size);
+  assert_int_equal(size, sizeof *r);
+  assert_int_equal(r->rc[0], MPMP_ETIMEDOUT);
+  IN(r->rc[1], 250, 20000); /* it waited its 0.3 s */
+  assert_int_equal(r->rc[2], MPMP_ETIMEDOUT);
+  mpmp_process_destroy(p);
+  unpark(&pk);
+  assert_int_equal(mpmp_queue_qsize(a.q), CAP);
+  assert_int_equal(mpmp_queue_full(a.q), 1);
+  expect_now(a.q, 0, CAP, 1);
+  assert_int_equal(mpmp_queue_get_nowait(a.q, NULL, 0, NULL), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
 }
 
 static void a_big_item_is_refused_at_once(void **state) {
@@ -648,6 +688,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_alternating_between_queues_keep_order),
     cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
     cmocka_unit_test(a_big_item_is_refused_at_once),
+    cmocka_unit_test(bounded_puts_stop_at_maxsize),
     cmocka_unit_test(adds_and_stores_arrive_in_order),
     cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
     cmocka_unit_test(sends_arrive_in_order_past_the_ring),

@@ -45,6 +45,9 @@ static void stress(mpmp_queue_t q, int count) {
     if (rc == 0) {
       if (tally(&mine, b, n) < 0)
         fail_msg("main consumer: %s", mine.error);
+      int cap = mpmp_queue_capacity(q), size = mpmp_queue_qsize(q);
+      if (cap > 0 && size > cap) /* never more than maxsize */
+        fail_msg("qsize %d over maxsize %d", size, cap);
       if ((mine.total & 4095) != 0)
         continue;
     } else if (rc != MPMP_ETIMEDOUT) {
@@ -84,6 +87,20 @@ static void queue_stress_many_producers_exactly_once_in_order(void **state) {
   (void)state;
   mpmp_queue_t q;
   assert_int_equal(mpmp_queue_create(&q, 0, MAX_ITEM), 0);
+  stress(q, 100000);
+  assert_int_equal(mpmp_queue_free(q), 0);
+}
+
+/* A bounded queue with room for many items: producers of another node
+ * pipeline their puts while their share of the room its node reported
+ * lasts (object.c, "Pipelined puts"); several of them can overrun it,
+ * and the rest of their batches then waits on the queue's node. Still
+ * every item once, in order, and never more than maxsize in the queue. */
+static void queue_stress_maxsize_64(void **state) {
+  (void)state;
+  mpmp_queue_t q;
+  assert_int_equal(mpmp_queue_create(&q, 64, MAX_ITEM), 0);
+  assert_int_equal(mpmp_queue_capacity(q), 64);
   stress(q, 100000);
   assert_int_equal(mpmp_queue_free(q), 0);
 }
@@ -154,6 +171,7 @@ static void queue_joinable_join_waits_for_every_task_done(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(queue_stress_many_producers_exactly_once_in_order),
     cmocka_unit_test(queue_stress_maxsize_1),
+    cmocka_unit_test(queue_stress_maxsize_64),
     cmocka_unit_test(queue_joinable_join_waits_for_every_task_done),
 };
 
