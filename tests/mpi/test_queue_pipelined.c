@@ -41,7 +41,8 @@ typedef struct pargs {
 
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
-  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL
+  M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
+  M_BOUNDED_OVERRUN
 };
 
 #define CAP 100 /* M_BOUNDED_FULL: the bounded queue's maxsize */
@@ -228,10 +229,29 @@ static int producer(mpmp_ctx_t *ctx) {
     for (v = 0; v < CAP; v++)
       if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
         return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    r->rc[3] = mpmp_queue_qsize(a->q); /* its next call sees them all */
     double t0 = test_now();
     r->rc[0] = mpmp_queue_put(a->q, &v, sizeof v, 0.3);
     r->rc[1] = (int)((test_now() - t0) * 1000); /* ms it waited */
     r->rc[2] = mpmp_queue_put_nowait(a->q, &v, sizeof v);
+    return 0;
+  }
+  case M_BOUNDED_OVERRUN: {
+    /* an ordinary put first: credits for half the room; then the main
+     * rank fills the queue itself, and these CAP / 4 puts count on room
+     * that is gone: they return, and their items wait on the queue's
+     * node until the main rank takes its own; the put to `ready` (a call
+     * after them) waits until they are in */
+    v = -1;
+    if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0 ||
+        mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
+        mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    for (v = 0; v < CAP / 4; v++)
+      if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    if (mpmp_queue_put(a->ready, &v, sizeof v, T) < 0)
+      return mpmp_fail(ctx, "ready: %s", mpmp_errmsg());
     return 0;
   }
   case M_ADD_FREED: { /* the main rank freed v after the first add */
@@ -433,6 +453,7 @@ static void bounded_puts_stop_at_maxsize(void **state) {
   assert_int_equal(r->rc[0], MPMP_ETIMEDOUT);
   IN(r->rc[1], 250, 20000); /* it waited its 0.3 s */
   assert_int_equal(r->rc[2], MPMP_ETIMEDOUT);
+  assert_int_equal(r->rc[3], CAP);
   mpmp_process_destroy(p);
   unpark(&pk);
   assert_int_equal(mpmp_queue_qsize(a.q), CAP);
@@ -440,6 +461,51 @@ static void bounded_puts_stop_at_maxsize(void **state) {
   expect_now(a.q, 0, CAP, 1);
   assert_int_equal(mpmp_queue_get_nowait(a.q, NULL, 0, NULL), MPMP_ETIMEDOUT);
   assert_int_equal(mpmp_queue_free(a.q), 0);
+}
+
+/* Credits are not a reservation: a producer of another node that
+ * counted on room the main rank then took has its puts return, and
+ * their items wait on the queue's node, in order, while the queue stays
+ * at maxsize; its next call (a put to another queue) waits until they are
+ * in, which is after the main rank took its own items. Nothing lost. */
+static void bounded_puts_wait_for_room_taken_by_others(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_BOUNDED_OVERRUN};
+  parked_t pk;
+  presult_t r;
+  assert_int_equal(mpmp_queue_create(&a.q, CAP, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a.ready, 0, 8), 0);
+  assert_int_equal(mpmp_queue_create(&a.go, 0, 8), 0);
+  mpmp_process_t *p = start_producer(&a, &pk);
+  int64_t v;
+  assert_int_equal(mpmp_queue_get(a.ready, &v, sizeof v, NULL, 60), 0);
+  assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+  assert_int_equal(v, -1);
+  for (v = 1000; v < 1000 + CAP; v++) /* the main rank fills it */
+    assert_int_equal(mpmp_queue_put(a.q, &v, sizeof v, T), 0);
+  assert_int_equal(mpmp_queue_put(a.go, &v, sizeof v, T), 0);
+  test_sleep(0.3); /* the producer's puts meanwhile: none gets in */
+  assert_int_equal(mpmp_queue_qsize(a.q), CAP);
+  assert_int_equal(mpmp_queue_get_nowait(a.ready, &v, sizeof v, NULL),
+                   MPMP_ETIMEDOUT); /* its next call still waits */
+  for (int64_t i = 0; i < CAP; i++) { /* its own first, then the others' */
+    assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+    assert_int_equal(v, 1000 + i);
+    assert_true(mpmp_queue_qsize(a.q) <= CAP);
+  }
+  for (int64_t i = 0; i < CAP / 4; i++) {
+    assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+    assert_int_equal(v, i);
+  }
+  assert_int_equal(mpmp_queue_get(a.ready, &v, sizeof v, NULL, T), 0);
+  assert_int_equal(v, CAP / 4);
+  assert_int_equal(mpmp_queue_get_nowait(a.q, NULL, 0, NULL), MPMP_ETIMEDOUT);
+  size_t size;
+  join_result_within(p, 60, &size);
+  mpmp_process_destroy(p);
+  unpark(&pk);
+  (void)r;
+  free_learned(&a);
 }
 
 static void a_big_item_is_refused_at_once(void **state) {
@@ -689,6 +755,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
     cmocka_unit_test(a_big_item_is_refused_at_once),
     cmocka_unit_test(bounded_puts_stop_at_maxsize),
+    cmocka_unit_test(bounded_puts_wait_for_room_taken_by_others),
     cmocka_unit_test(adds_and_stores_arrive_in_order),
     cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
     cmocka_unit_test(sends_arrive_in_order_past_the_ring),
