@@ -91,27 +91,28 @@ static void queue_stress_many_producers_exactly_once_in_order(void **state) {
   assert_int_equal(mpmp_queue_free(q), 0);
 }
 
-/* A bounded queue with room for many items: producers of another node
- * pipeline their puts while their share of the room its node reported
- * lasts (object.c, "Pipelined puts"); several of them can overrun it,
- * and the rest of their batches then waits on the queue's node. Still
- * every item once, in order, and never more than maxsize in the queue. */
-static void queue_stress_maxsize_64(void **state) {
-  (void)state;
+/* A bounded queue of `maxsize`, stressed. */
+static void stress_bounded(int maxsize) {
   mpmp_queue_t q;
-  assert_int_equal(mpmp_queue_create(&q, 64, MAX_ITEM), 0);
-  assert_int_equal(mpmp_queue_capacity(q), 64);
+  assert_int_equal(mpmp_queue_create(&q, maxsize, MAX_ITEM), 0);
+  assert_int_equal(mpmp_queue_capacity(q), maxsize);
   stress(q, 100000);
   assert_int_equal(mpmp_queue_free(q), 0);
 }
 
+/* With room for many items, producers of another node pipeline their
+ * puts while their share of the room its node reported lasts (object.c,
+ * "Pipelined puts"); several of them can overrun it, and the rest of
+ * their batches then waits on the queue's node. Still every item once,
+ * in order, and never more than maxsize in the queue. */
+static void queue_stress_maxsize_64(void **state) {
+  (void)state;
+  stress_bounded(64);
+}
+
 static void queue_stress_maxsize_1(void **state) {
   (void)state;
-  mpmp_queue_t q;
-  assert_int_equal(mpmp_queue_create(&q, 1, MAX_ITEM), 0);
-  assert_int_equal(mpmp_queue_capacity(q), 1);
-  stress(q, 100000);
-  assert_int_equal(mpmp_queue_free(q), 0);
+  stress_bounded(1);
 }
 
 /* JoinableQueue: workers get, count in a Value, then task_done. */
