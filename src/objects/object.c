@@ -985,7 +985,7 @@ static struct {
   mpmp_ref_t err_ref;
   uint64_t err_lost;
   char err_msg[256];
-  /* queues known to be unbounded (PL_PUTS, with their max_item),
+  /* queues known to be unbounded (PL_PUTS),
    * elements known to take adds or stores (PL_ADDS: an integer type;
    * both: in range), pipe ends with the room their home node last
    * reported less what was sent since (PL_SENDS), and bounded queues
@@ -993,8 +993,8 @@ static struct {
    * free, less the items put since (PL_BPUTS, with their max_item) */
   mpmp_ref_t known[PL_KNOWN];
   int known_what[PL_KNOWN];
-  uint64_t known_arg[PL_KNOWN]; /* max_item, the element, or the room */
-  uint64_t known_max[PL_KNOWN]; /* PL_BPUTS: max_item */
+  uint64_t known_arg[PL_KNOWN]; /* the element, or the room */
+  uint64_t known_max[PL_KNOWN]; /* PL_PUTS, PL_BPUTS: max_item */
   int known_next;
 } pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -1035,7 +1035,7 @@ static uint64_t pl_share(int64_t code) {
 void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t code,
                          size_t max_item) {
   if (code == 1)
-    pl_learn(ref, PL_PUTS, max_item, 0);
+    pl_learn(ref, PL_PUTS, 0, max_item);
   else if (pl_share(code) > 0)
     pl_learn(ref, PL_BPUTS, pl_share(code), max_item);
 }
@@ -1366,6 +1366,21 @@ static int pl_append(const mpmp_ref_t *ref, int op, const void *item,
   return 1;
 }
 
+/* Under pl.mu, after pl_wait_turn for (ref, what): take `need` of the
+ * room known for it (an acknowledgement meanwhile may have told less, or
+ * a failure). 1: taken; 0: pl.mu dropped, *rc 0 (make an ordinary call)
+ * or the failure. */
+static int pl_spend(const mpmp_ref_t *ref, int what, uint64_t need,
+                    const char *fn, int *rc) {
+  int k = (*rc = pl_failed(ref, fn)) < 0 ? -1 : pl_known_at(ref, what, 0);
+  if (k < 0 || pl.known_arg[k] < need) {
+    pthread_mutex_unlock(&pl.mu);
+    return 0;
+  }
+  pl.known_arg[k] -= need;
+  return 1;
+}
+
 /* An unbounded queue's put is taken whenever its item is not over the
  * queue's max_item; a bounded queue's while this rank's share of the room
  * its home node reported lasts (one slot an item): out of it, the put goes
@@ -1378,24 +1393,17 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
           MPMP__RUNNING)
     return 0;
   pthread_mutex_lock(&pl.mu);
-  int rc = pl_failed(ref, fn), k = rc < 0 ? -1 : pl_known_at(ref, PL_PUTS, 0);
-  if (k >= 0 && len <= pl.known_arg[k]) {
-    pl_wait_turn(ref, PL_PUTS, 0);
-    return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
-  }
-  k = rc < 0 || k >= 0 ? -1 : pl_known_at(ref, PL_BPUTS, 0);
-  if (k < 0 || len > pl.known_max[k] || pl.known_arg[k] == 0) {
+  int rc = pl_failed(ref, fn), what = PL_PUTS, k = -1;
+  if (rc == 0 && (k = pl_known_at(ref, PL_PUTS, 0)) < 0)
+    k = pl_known_at(ref, what = PL_BPUTS, 0);
+  if (k < 0 || len > pl.known_max[k] ||
+      (what == PL_BPUTS && pl.known_arg[k] == 0)) {
     pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
     return rc;                    /* says what is wrong with a big item) */
   }
-  pl_wait_turn(ref, PL_BPUTS, 0);
-  /* (an acknowledgement meanwhile told the room, or a failure) */
-  k = (rc = pl_failed(ref, fn)) < 0 ? -1 : pl_known_at(ref, PL_BPUTS, 0);
-  if (k < 0 || pl.known_arg[k] == 0) {
-    pthread_mutex_unlock(&pl.mu);
+  pl_wait_turn(ref, what, 0);
+  if (what == PL_BPUTS && !pl_spend(ref, PL_BPUTS, 1, fn, &rc))
     return rc;
-  }
-  pl.known_arg[k]--;
   return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
 }
 
@@ -1418,13 +1426,8 @@ int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
     return rc;
   }
   pl_wait_turn(ref, PL_SENDS, 0);
-  /* (an acknowledgement meanwhile told the room, or a failure) */
-  int k = (rc = pl_failed(ref, fn)) < 0 ? -1 : pl_known_at(ref, PL_SENDS, 0);
-  if (k < 0 || pl.known_arg[k] < need) {
-    pthread_mutex_unlock(&pl.mu);
+  if (!pl_spend(ref, PL_SENDS, need, fn, &rc))
     return rc;
-  }
-  pl.known_arg[k] -= need;
   return pl_append(ref, MPMP__OP_C_SEND_BATCH, msg, len, fn);
 }
 

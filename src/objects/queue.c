@@ -985,12 +985,17 @@ static int q_get(mpmp__obj_t *o, mpmp__oparg_t *a) {
 }
 
 /* rc: 1 if closed; r0: items queued; r1: capacity. */
+/* The items in the ring (at most cap), and the tail word in *tail. */
+static uint64_t ring_count(qbody_t *q, uint64_t *tail) {
+  uint64_t h = atomic_load(&q->head); /* first: head <= tail at all times */
+  uint64_t t = *tail = atomic_load(&q->tail);
+  uint64_t n = (t & ~QCLOSED) - h;
+  return n > q->cap ? q->cap : n;
+}
+
 static int q_size(mpmp__obj_t *o, mpmp__oparg_t *a) {
   qbody_t *q = mpmp__obj_data(o);
-  uint64_t h = atomic_load(&q->head); /* first: head <= tail at all times */
-  uint64_t t = atomic_load(&q->tail);
-  uint64_t n = (t & ~QCLOSED) - h;
-  n = n > q->cap ? q->cap : n;
+  uint64_t t, n = ring_count(q, &t);
   if (q->unbounded)
     n += atomic_load(&q->ovf_count);
   a->r0 = (int64_t)(n > INT_MAX ? INT_MAX : n);
@@ -1722,9 +1727,7 @@ static int wrong_kind(const char *what) {
 static int64_t q_room_code(qbody_t *q) {
   if (q->unbounded)
     return 1;
-  uint64_t h = atomic_load(&q->head); /* first: head <= tail at all times */
-  uint64_t t = atomic_load(&q->tail);
-  uint64_t n = (t & ~QCLOSED) - h;
+  uint64_t t, n = ring_count(q, &t);
   if ((t & QCLOSED) || n >= q->cap)
     return 0;
   uint64_t room = q->cap - n;

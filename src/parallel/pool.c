@@ -273,8 +273,8 @@ static int home_ranges(mpmp_async_t *j) {
         j->home[2 * k] = uk * base + (uk < rem ? uk : rem);
         j->home[2 * k + 1] = j->home[2 * k] + base + (uk < rem);
       }
-      j->nhome = w; /* out of memory: in order, as any map */
-    }
+      j->nhome = w;
+    } /* else (out of memory too): in order, as any map */
   }
   return j->nhome > 0;
 }
@@ -283,20 +283,14 @@ static int home_ranges(mpmp_async_t *j) {
  * the range with the most left. next_item counts the items dealt. */
 static int send_home(mpmp_async_t *j, int w, int rank) {
   size_t *r = w < j->nhome ? &j->home[2 * w] : NULL;
-  if (r == NULL || r[0] == r[1]) {
-    r = NULL;
-    for (int k = 0; k < j->nhome; k++)
-      if (r == NULL || j->home[2 * k + 1] - j->home[2 * k] > r[1] - r[0])
-        r = &j->home[2 * k];
-    size_t count = r[1] - r[0] < j->chunk ? r[1] - r[0] : j->chunk;
-    r[1] -= count;
-    j->next_item += count;
-    return send_items(j, rank, r[1], count, 0);
-  }
+  int steal = r == NULL || r[0] == r[1];
+  for (int k = 0; steal && k < j->nhome; k++)
+    if (k == 0 || j->home[2 * k + 1] - j->home[2 * k] > r[1] - r[0])
+      r = &j->home[2 * k];
   size_t count = r[1] - r[0] < j->chunk ? r[1] - r[0] : j->chunk;
-  r[0] += count;
+  size_t first = steal ? (r[1] -= count) : (r[0] += count) - count;
   j->next_item += count;
-  return send_items(j, rank, r[0] - count, count, 0);
+  return send_items(j, rank, first, count, 0);
 }
 
 /* The next chunk for worker w: up to `chunk` items, none of them done
