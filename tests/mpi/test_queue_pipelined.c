@@ -97,12 +97,27 @@ static int producer(mpmp_ctx_t *ctx) {
         return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
     return 0;
   case M_CLOSED:
-  case M_BIG: {
-    v = -1; /* an ordinary put first: the queue is then known unbounded */
+  case M_BIG:
+  case M_BOUNDED_OVERRUN: {
+    /* an ordinary put first: the queue is then known unbounded (or, when
+     * bounded, this rank has credits for half its room) */
+    v = -1;
     if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0 ||
         mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
         mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
       return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    if (a->mode == M_BOUNDED_OVERRUN) {
+      /* the main rank filled the queue itself meanwhile: these CAP / 4
+       * puts count on room that is gone; they return, and their items
+       * wait on the queue's node until the main rank takes its own; the
+       * put to `ready` (a call after them) waits until they are in */
+      for (v = 0; v < CAP / 4; v++)
+        if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+          return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+      if (mpmp_queue_put(a->ready, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "ready: %s", mpmp_errmsg());
+      return 0;
+    }
     if (a->mode == M_BIG) { /* more than max_item (8 bytes): at once */
       char big[64] = {0};
       r->rc[0] = mpmp_queue_put(a->q, big, sizeof big, T);
@@ -236,24 +251,6 @@ static int producer(mpmp_ctx_t *ctx) {
     r->rc[2] = mpmp_queue_put_nowait(a->q, &v, sizeof v);
     return 0;
   }
-  case M_BOUNDED_OVERRUN: {
-    /* an ordinary put first: credits for half the room; then the main
-     * rank fills the queue itself, and these CAP / 4 puts count on room
-     * that is gone: they return, and their items wait on the queue's
-     * node until the main rank takes its own; the put to `ready` (a call
-     * after them) waits until they are in */
-    v = -1;
-    if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0 ||
-        mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
-        mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
-      return mpmp_fail(ctx, "%s", mpmp_errmsg());
-    for (v = 0; v < CAP / 4; v++)
-      if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
-        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
-    if (mpmp_queue_put(a->ready, &v, sizeof v, T) < 0)
-      return mpmp_fail(ctx, "ready: %s", mpmp_errmsg());
-    return 0;
-  }
   case M_ADD_FREED: { /* the main rank freed v after the first add */
     int64_t v1 = 0;
     if (mpmp_value_add(a->v, 1, NULL) < 0 ||
@@ -379,10 +376,10 @@ static void puts_alternating_between_queues_keep_order(void **state) {
   assert_int_equal(mpmp_queue_free(a.q2), 0);
 }
 
-/* Start a producer that makes its first (ordinary) put, and wait until it
- * has. */
-static mpmp_process_t *start_learned(pargs_t *a, parked_t *pk) {
-  assert_int_equal(mpmp_queue_create(&a->q, 0, 8), 0);
+/* Start a producer that makes its first (ordinary) put to a queue of
+ * `maxsize`, and wait until it has (its item taken). */
+static mpmp_process_t *start_learned(pargs_t *a, parked_t *pk, int maxsize) {
+  assert_int_equal(mpmp_queue_create(&a->q, maxsize, 8), 0);
   assert_int_equal(mpmp_queue_create(&a->ready, 0, 8), 0);
   assert_int_equal(mpmp_queue_create(&a->go, 0, 8), 0);
   mpmp_process_t *p = start_producer(a, pk);
@@ -416,7 +413,7 @@ static void put_after_a_close_is_reported_by_the_next_put(void **state) {
   pargs_t a = {.mode = M_CLOSED};
   parked_t pk;
   presult_t r;
-  mpmp_process_t *p = start_learned(&a, &pk);
+  mpmp_process_t *p = start_learned(&a, &pk, 0);
   assert_int_equal(mpmp_queue_close(a.q), 0);
   finish_learned(&a, p, &pk, &r);
   /* pipelined (another node): the first put went out and returned 0, the
@@ -472,15 +469,8 @@ static void bounded_puts_wait_for_room_taken_by_others(void **state) {
   (void)state;
   pargs_t a = {.mode = M_BOUNDED_OVERRUN};
   parked_t pk;
-  presult_t r;
-  assert_int_equal(mpmp_queue_create(&a.q, CAP, 8), 0);
-  assert_int_equal(mpmp_queue_create(&a.ready, 0, 8), 0);
-  assert_int_equal(mpmp_queue_create(&a.go, 0, 8), 0);
-  mpmp_process_t *p = start_producer(&a, &pk);
+  mpmp_process_t *p = start_learned(&a, &pk, CAP);
   int64_t v;
-  assert_int_equal(mpmp_queue_get(a.ready, &v, sizeof v, NULL, 60), 0);
-  assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
-  assert_int_equal(v, -1);
   for (v = 1000; v < 1000 + CAP; v++) /* the main rank fills it */
     assert_int_equal(mpmp_queue_put(a.q, &v, sizeof v, T), 0);
   assert_int_equal(mpmp_queue_put(a.go, &v, sizeof v, T), 0);
@@ -504,7 +494,6 @@ static void bounded_puts_wait_for_room_taken_by_others(void **state) {
   join_result_within(p, 60, &size);
   mpmp_process_destroy(p);
   unpark(&pk);
-  (void)r;
   free_learned(&a);
 }
 
@@ -513,7 +502,7 @@ static void a_big_item_is_refused_at_once(void **state) {
   pargs_t a = {.mode = M_BIG};
   parked_t pk;
   presult_t r;
-  mpmp_process_t *p = start_learned(&a, &pk);
+  mpmp_process_t *p = start_learned(&a, &pk, 0);
   finish_learned(&a, p, &pk, &r);
   assert_int_equal(r.rc[0], MPMP_EMSGSIZE);
   assert_non_null(strstr(r.msg[0], "max item size"));
