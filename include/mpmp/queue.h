@@ -181,7 +181,10 @@ MPMP_API int mpmp_queue_free(mpmp_queue_t q);
  * shared object comes after its items are in; a failure found later is
  * returned by its next put to the queue. Credits are not reserved: if
  * other producers took the room, the items wait on the queue's node for
- * room, in order, and that next call waits for them.
+ * room, in order, and that next call waits for them: no longer than its
+ * own timeout (a second for a try-once call such as put_nowait), then it
+ * returns ::MPMP_ETIMEDOUT without being made and the items stay on their
+ * way; a call with no timeout waits as long as they do.
  */
 MPMP_API int mpmp_queue_put(mpmp_queue_t q, const void *item, size_t size,
                             double timeout);

@@ -1195,15 +1195,18 @@ static int pl_room(void *arg) {
   return room;
 }
 
-void mpmp__obj_fence_slow(void) {
+/* The puts made so far: not until nothing is in flight, which a
+ * producer in another thread could put off for ever. The
+ * acknowledgements send what gathered; nothing else is needed. 0, or
+ * MPMP_ETIMEDOUT at the deadline. */
+static int pl_fence_until(double deadline) {
   if (mpmp__in_handler)
-    return;
-  /* The puts made so far: not until nothing is in flight, which a
-   * producer in another thread could put off for ever. The
-   * acknowledgements send what gathered; nothing else is needed. */
+    return 0;
   uint64_t upto = atomic_load(&pl.appended);
-  mpmp__wait_until(pl_reached, &upto, INFINITY);
+  return mpmp__wait_until(pl_reached, &upto, deadline);
 }
+
+void mpmp__obj_fence_slow(void) { (void)pl_fence_until(INFINITY); }
 
 /* At teardown: what a next mpmp_init must not inherit (its handles have
  * other tags; a batch still here was never acknowledged: the job ends). */
@@ -1223,25 +1226,70 @@ static void pl_reset(void) {
   pthread_mutex_unlock(&pl.mu);
 }
 
-/* Before a call on `ref`: a call to the home rank the batches go to
- * comes after them anyway (that rank runs its requests in order), so it
- * only sends what gathered, without waiting; any other call fences. */
-static void pl_fence_for(const mpmp_ref_t *ref) {
+/* How long a try-once call (put_nowait, get_nowait, a lock's try) waits
+ * for earlier items that wait for room on their node: long enough for
+ * the home node's word on a batch that found room, whatever the network;
+ * a batch still not in after it waits for a consumer. */
+#define PL_TRY_S 1.0
+
+/* The latest a fence may wait for items that wait for room, for a call
+ * whose deadline is *deadline (started here if it was not); see below. */
+static double pl_until(double *deadline) {
+  if (deadline == NULL)
+    return INFINITY;
+  mpmp__deadline_start(deadline);
+  if (*deadline == -INFINITY)
+    return mpmp__now() + PL_TRY_S;
+  return *deadline > 0 ? *deadline : INFINITY; /* 0: the call takes none */
+}
+
+/* Before a call on `ref` (whose deadline is *deadline, mpmp__oparg_t's:
+ * this starts one not started): a call to the home rank the batches go
+ * to comes after them anyway (that rank runs its requests in order), so
+ * it only sends what gathered, without waiting; any other call fences.
+ *   The wait. Only a batch that may wait for room on its node (pl_waits:
+ * sends, or puts to a bounded queue that others filled) can hold a fence
+ * up longer than a round trip: until a consumer makes room. For that one
+ * the call's own timeout bounds the fence: a call with a timeout waits
+ * for those items no longer than it, a try-once call PL_TRY_S, and then
+ * returns MPMP_ETIMEDOUT without being made (it would come before them);
+ * the items stay on their way and are delivered once there is room. A
+ * call with no timeout (forever, or one that takes none) waits as long
+ * as they do, as a put without a timeout waits for room. */
+static int pl_fence_for(const mpmp_ref_t *ref, double *deadline,
+                        const char *fn) {
   if (mpmp__in_handler)
-    return;
+    return 0;
+  pthread_mutex_lock(&pl.mu);
+  int waits = (pl.inflight || pl.n) && pl_waits(pl.what);
+  uint32_t node = pl.ref.node;
   if (ref != NULL && ref->node != (uint32_t)mpmp__net.node &&
       ref->node < (uint32_t)mpmp__net.nnodes) {
-    pthread_mutex_lock(&pl.mu);
     /* (not sends: a batch of them may wait for room in a helper of the
      * home rank, which goes on with the requests behind it) */
     if ((pl.inflight || pl.n) && home_rank(ref->node) == pl.dest &&
         !pl_waits(pl.what) && (pl.n == 0 || pl.inflight < PL_RING)) {
       pl_unlock_and_send(1);
-      return;
+      return 0;
     }
-    pthread_mutex_unlock(&pl.mu);
   }
-  mpmp__obj_fence_slow();
+  pthread_mutex_unlock(&pl.mu);
+  if (pl_fence_until(waits ? pl_until(deadline) : INFINITY) == 0)
+    return 0;
+  return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out before the call was "
+                   "made: this rank's earlier puts or sends to a bounded "
+                   "queue or pipe of node %u still wait there for room (a "
+                   "consumer must take items first); they stay on their "
+                   "way, and this call comes after them", fn, node);
+}
+
+/* Before an operation with a deadline that does not go through
+ * mpmp__obj_call (a local lock's acquire): the fence, bounded as there. */
+int mpmp__obj_fence_call(const mpmp_ref_t *ref, double *deadline,
+                         const char *fn) {
+  if (!atomic_load_explicit(&mpmp__puts_in_flight, memory_order_relaxed))
+    return 0;
+  return pl_fence_for(ref, deadline, fn);
 }
 
 int mpmp__objects_finalize(void) {
@@ -1273,21 +1321,33 @@ static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
 
 /* Under pl.mu, which it may drop and take again: wait until a batch for
  * another target than (ref, what, elem) is acknowledged (its failures are
- * told against its own target), and, for puts, for room. */
-static void pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem) {
+ * told against its own target), and, for puts, for room. 0, with pl.mu
+ * held; or the fence's timeout (pl_fence_for: for items that wait for
+ * room on their node, no longer than the call's *deadline, NULL for a
+ * call that takes none), with pl.mu dropped. */
+static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
+                        double *deadline, const char *fn) {
   for (;;) {
+    int rc = 0;
     if ((pl.inflight || pl.n) &&
         (!mpmp__ref_same(&pl.ref, ref) || pl.what != what ||
          (what != PL_PUTS && pl.elem != elem))) {
       pthread_mutex_unlock(&pl.mu); /* another target's batch goes first */
-      mpmp__obj_fence_slow();
+      rc = pl_fence_for(NULL, deadline, fn);
     } else if (pl_items(what) && pl.inflight &&
                pl.len >= PL_BATCH_BYTES) { /* flow control */
       pthread_mutex_unlock(&pl.mu);
-      mpmp__wait_until(pl_room, NULL, INFINITY);
+      double until = pl_waits(what) ? pl_until(deadline) : INFINITY;
+      if (mpmp__wait_until(pl_room, NULL, until) < 0)
+        rc = mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: this rank's earlier "
+                       "items to it still wait for room on node %u (a "
+                       "consumer must take items first); they stay on "
+                       "their way", fn, ref->node);
     } else {
       break;
     }
+    if (rc < 0)
+      return rc;
     pthread_mutex_lock(&pl.mu);
   }
   if (pl.n == 0 && !pl.inflight) {
@@ -1296,6 +1356,7 @@ static void pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem) {
     pl.elem = elem;
     pl.dest = home_rank(ref->node);
   }
+  return 0;
 }
 
 int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
@@ -1312,7 +1373,8 @@ int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
     pthread_mutex_unlock(&pl.mu);
     return rc;
   }
-  pl_wait_turn(ref, what, elem);
+  if ((rc = pl_wait_turn(ref, what, elem, NULL, fn)) < 0)
+    return rc;
   if (what == PL_ADDS) {
     pl.delta += (uint64_t)delta;
   } else {
@@ -1387,7 +1449,7 @@ static int pl_spend(const mpmp_ref_t *ref, int what, uint64_t need,
  * the ordinary way (it waits at the home node, up to its timeout, as any
  * put to a full queue), and its reply tells the room anew. */
 int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
-                            size_t len, const char *fn) {
+                            size_t len, double *deadline, const char *fn) {
   if (len > PL_ITEM_MAX ||
       atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
           MPMP__RUNNING)
@@ -1401,7 +1463,8 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
     pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
     return rc;                    /* says what is wrong with a big item) */
   }
-  pl_wait_turn(ref, what, 0);
+  if ((rc = pl_wait_turn(ref, what, 0, deadline, fn)) < 0)
+    return rc;
   if (what == PL_BPUTS && !pl_spend(ref, PL_BPUTS, 1, fn, &rc))
     return rc;
   return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
@@ -1413,7 +1476,7 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
  * send goes the ordinary way (it waits at the home node as any send to a
  * full pipe), and its reply tells the room anew. */
 int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
-                             size_t len, const char *fn) {
+                             size_t len, double *deadline, const char *fn) {
   uint64_t need = 8 + (((uint64_t)len + 7) & ~UINT64_C(7));
   if (len > PL_ITEM_MAX ||
       atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
@@ -1425,7 +1488,8 @@ int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
     pthread_mutex_unlock(&pl.mu);
     return rc;
   }
-  pl_wait_turn(ref, PL_SENDS, 0);
+  if ((rc = pl_wait_turn(ref, PL_SENDS, 0, deadline, fn)) < 0)
+    return rc;
   if (!pl_spend(ref, PL_SENDS, need, fn, &rc))
     return rc;
   return pl_append(ref, MPMP__OP_C_SEND_BATCH, msg, len, fn);
@@ -1464,8 +1528,11 @@ mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind) {
 int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
   if (__builtin_expect(atomic_load_explicit(&mpmp__puts_in_flight,
-                                            memory_order_relaxed), 0))
-    pl_fence_for(ref);
+                                            memory_order_relaxed), 0)) {
+    int rc = pl_fence_for(ref, &a->deadline, fn);
+    if (rc < 0)
+      return rc;
+  }
   mpmp__obj_t *o = ref ? obj_here(ref, kind) : NULL;
   if (o == NULL) {
     int rc = mpmp__check_init(fn);

@@ -217,12 +217,15 @@ int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
  * batched behind the batch in flight), 0 if the caller must make an
  * ordinary call (a queue not known to be unbounded, an item over its
  * max_item, which the ordinary call refuses), or < 0 an error (a failure
- * the home node reported for earlier puts to this queue). Ordinary puts
+ * the home node reported for earlier puts to this queue, or the
+ * MPMP_ETIMEDOUT of a put whose `*deadline` (the call's, mpmp__oparg_t's)
+ * passed while earlier items of this rank waited for room on their node,
+ * as the fence before any call: mpmp__obj_fence_call). Ordinary puts
  * to a queue of another node learn whether it is unbounded, and its
  * max_item (mpmp__obj_put_learn, from the reply's r1 and r0).
  */
 int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
-                            size_t len, const char *fn);
+                            size_t len, double *deadline, const char *fn);
 void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t unbounded,
                          size_t max_item);
 /*
@@ -250,7 +253,7 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem);
  * failure of earlier sends (the peer closed, the end was freed).
  */
 int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
-                             size_t len, const char *fn);
+                             size_t len, double *deadline, const char *fn);
 void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room);
 
 /*
@@ -285,6 +288,14 @@ mpmp__obj_t *mpmp__obj_resolve(const mpmp_ref_t *ref);
  * node, mpmp running; NULL otherwise (then take mpmp__obj_call, which says
  * what is wrong). */
 mpmp__obj_t *mpmp__obj_local(const mpmp_ref_t *ref, int kind);
+/* The fence before a call on `ref` whose deadline is *deadline (one not
+ * started is started), for a call with a timeout that does not go through
+ * mpmp__obj_call, which fences this way itself: 0, or MPMP_ETIMEDOUT (the
+ * message set, naming `fn`) when earlier puts or sends of this rank still
+ * wait for room on their node at the deadline (object.c, pl_fence_for:
+ * a try-once call waits a second). One load when nothing is in flight. */
+int mpmp__obj_fence_call(const mpmp_ref_t *ref, double *deadline,
+                         const char *fn);
 /* Check a handle without resolving it: 0 or MPMP_EBADF naming fn. */
 int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn);
 int mpmp__ref_is_local(const mpmp_ref_t *ref);

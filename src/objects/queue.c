@@ -2015,7 +2015,7 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
    * that it may be */
   int far = q.ref.kind == MPMP__K_QUEUE && !mpmp__ref_is_local(&q.ref);
   if (rc == 0 && far)
-    rc = mpmp__obj_put_pipelined(&q.ref, item, size, fn);
+    rc = mpmp__obj_put_pipelined(&q.ref, item, size, &a.deadline, fn);
   if (rc != 0)
     return rc < 0 ? rc : 0;
   a.x = far; /* the reply tells a far caller the room (op_put) */
@@ -2200,7 +2200,7 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
    * lasts (object.c); the ordinary send asks for that room (x 1) */
   int far = c.ref.kind == MPMP__K_CONN && !mpmp__ref_is_local(&c.ref);
   if (rc == 0 && far)
-    rc = mpmp__obj_send_pipelined(&c.ref, msg, len, fn);
+    rc = mpmp__obj_send_pipelined(&c.ref, msg, len, &a.deadline, fn);
   if (rc != 0)
     return rc < 0 ? rc : 0;
   a.x = far;

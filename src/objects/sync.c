@@ -397,12 +397,12 @@ MPMP_API int mpmp_lock_free(mpmp_lock_t lock) {
 MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
   const char *fn = "mpmp_lock_acquire";
   mpmp__obj_t *o;
+  double deadline;
+  int rc = lock_deadline(timeout, &deadline, fn);
+  if (rc < 0 || (rc = mpmp__obj_fence_call(&lock.ref, &deadline, fn)) < 0)
+    return rc; /* (the fence: no longer than the timeout, object.c) */
   mpmp__shlock_t *l = local_lock(&lock.ref, &o);
   if (l != NULL) {
-    double deadline;
-    int rc = lock_deadline(timeout, &deadline, fn);
-    if (rc < 0)
-      return rc;
     if (mpmp__shlock_try(l, mpmp__owner_id()))
       return 0;
     return lock_wait(&lock.ref, o, l, deadline, fn);

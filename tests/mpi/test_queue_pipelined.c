@@ -17,8 +17,10 @@
  * node than the main rank, which makes the queues. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "queue_common.h"
 
@@ -37,12 +39,13 @@ typedef struct pargs {
   int mode;
   int anywhere; /* 1: runs wherever it was started (no placement) */
   int id;       /* sends: this sender's number */
+  char mark[64]; /* M_BOUNDED_STUCK: a file it makes after its checks */
 } pargs_t;
 
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
-  M_BOUNDED_OVERRUN
+  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK
 };
 
 #define CAP 100 /* M_BOUNDED_FULL: the bounded queue's maxsize */
@@ -56,8 +59,9 @@ static unsigned char msg_byte(int id, int64_t i, size_t j) {
 }
 
 typedef struct presult {
-  int rc[4];
-  char msg[4][200];
+  int rc[6];
+  char msg[6][200];
+  int extra; /* M_BOUNDED_STUCK: its puts that went on its credits */
 } presult_t;
 
 static int producer(mpmp_ctx_t *ctx) {
@@ -98,7 +102,8 @@ static int producer(mpmp_ctx_t *ctx) {
     return 0;
   case M_CLOSED:
   case M_BIG:
-  case M_BOUNDED_OVERRUN: {
+  case M_BOUNDED_OVERRUN:
+  case M_BOUNDED_STUCK: {
     /* an ordinary put first: the queue is then known unbounded (or, when
      * bounded, this rank has credits for half its room) */
     v = -1;
@@ -106,7 +111,7 @@ static int producer(mpmp_ctx_t *ctx) {
         mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
         mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
       return mpmp_fail(ctx, "%s", mpmp_errmsg());
-    if (a->mode == M_BOUNDED_OVERRUN) {
+    if (a->mode == M_BOUNDED_OVERRUN || a->mode == M_BOUNDED_STUCK) {
       /* the main rank filled the queue itself meanwhile: these CAP / 4
        * puts count on room that is gone; they return, and their items
        * wait on the queue's node until the main rank takes its own; the
@@ -114,6 +119,31 @@ static int producer(mpmp_ctx_t *ctx) {
       for (v = 0; v < CAP / 4; v++)
         if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
           return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+      if (a->mode == M_BOUNDED_STUCK) {
+        /* while they wait, calls with a timeout wait no longer than it
+         * (a put, a put_nowait: queue.Full; a put to another queue) and
+         * are not made: nothing to find of them later */
+        int64_t no = -2;
+        for (int k = 0; k < 3; k++) {
+          double t0 = test_now();
+          /* (puts on what is left of its credits go, and their items
+           * wait behind the others) */
+          while (k == 0 && r->extra <= CAP &&
+                 mpmp_queue_put(a->q, &no, sizeof no, 0.3) == 0) {
+            r->extra++;
+            t0 = test_now();
+          }
+          r->rc[2 * k] =
+              k == 0 ? mpmp_queue_put(a->q, &no, sizeof no, 0.3)
+              : k == 1 ? mpmp_queue_put_nowait(a->q, &no, sizeof no)
+                       : mpmp_queue_put(a->ready, &no, sizeof no, 0.3);
+          snprintf(r->msg[2 * k], sizeof r->msg[2 * k], "%s", mpmp_errmsg());
+          r->rc[2 * k + 1] = (int)((test_now() - t0) * 1000);
+        }
+        FILE *f = fopen(a->mark, "w");
+        if (f == NULL || fclose(f) != 0)
+          return mpmp_fail(ctx, "cannot make %s", a->mark);
+      }
       if (mpmp_queue_put(a->ready, &v, sizeof v, T) < 0)
         return mpmp_fail(ctx, "ready: %s", mpmp_errmsg());
       return 0;
@@ -497,6 +527,74 @@ static void bounded_puts_wait_for_room_taken_by_others(void **state) {
   free_learned(&a);
 }
 
+/* The same, and the producer's calls meanwhile have timeouts: none of
+ * them waits for those items longer than its timeout (a try-once call a
+ * second), each says what it waits for, and none is made (its item would
+ * come before the ones waiting). Once the main rank makes room, the
+ * waiting items arrive, in order, and nothing else. Only across nodes:
+ * on one node the producer's puts themselves wait for room. */
+static void calls_after_items_waiting_for_room_keep_their_timeout(
+    void **state) {
+  (void)state;
+  if (!other_node_exists())
+    skip();
+  pargs_t a = {.mode = M_BOUNDED_STUCK};
+  snprintf(a.mark, sizeof a.mark, "/tmp/mpmp-stuck-%ld-%d", (long)getpid(),
+           (int)(test_now() * 1000) % 100000);
+  unlink(a.mark);
+  parked_t pk;
+  mpmp_process_t *p = start_learned(&a, &pk, CAP);
+  int64_t v;
+  for (v = 1000; v < 1000 + CAP; v++) /* the main rank fills it */
+    assert_int_equal(mpmp_queue_put(a.q, &v, sizeof v, T), 0);
+  assert_int_equal(mpmp_queue_put(a.go, &v, sizeof v, T), 0);
+  double t0 = test_now();
+  while (access(a.mark, F_OK) != 0) {
+    if (test_now() - t0 > 60)
+      fail_msg("the producer's timed calls did not return in 60 s");
+    test_sleep(0.02);
+  }
+  unlink(a.mark);
+  assert_int_equal(mpmp_queue_qsize(a.q), CAP);
+  assert_int_equal(mpmp_queue_get_nowait(a.ready, &v, sizeof v, NULL),
+                   MPMP_ETIMEDOUT); /* its timed-out put was not made */
+  for (int64_t i = 0; i < CAP; i++) {
+    assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+    assert_int_equal(v, 1000 + i);
+  }
+  for (int64_t i = 0; i < CAP / 4; i++) {
+    assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+    assert_int_equal(v, i);
+  }
+  size_t size;
+  const presult_t *r = join_result_within(p, 60, &size);
+  assert_int_equal(size, sizeof *r);
+  IN(r->extra, 0, CAP / 2 - CAP / 4); /* no more than its credits */
+  for (int i = 0; i < r->extra; i++) {
+    assert_int_equal(mpmp_queue_get_nowait(a.q, &v, sizeof v, NULL), 0);
+    assert_int_equal(v, -2);
+  }
+  assert_int_equal(mpmp_queue_get_nowait(a.ready, &v, sizeof v, NULL), 0);
+  assert_int_equal(v, CAP / 4);
+  assert_int_equal(mpmp_queue_get_nowait(a.q, NULL, 0, NULL), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_queue_get_nowait(a.ready, NULL, 0, NULL),
+                   MPMP_ETIMEDOUT);
+  for (int k = 0; k < 3; k++) {
+    if (r->rc[2 * k] != MPMP_ETIMEDOUT)
+      fail_msg("call %d returned %d (%s), not MPMP_ETIMEDOUT", k,
+               r->rc[2 * k], r->msg[2 * k]);
+    assert_non_null(strstr(r->msg[2 * k], "wait there for room"));
+  }
+  IN(r->rc[1], 250, 20000); /* its 0.3 s */
+  IN(r->rc[3], 500, 20000); /* a second, for a try-once call */
+  IN(r->rc[5], 250, 20000);
+  assert_non_null(strstr(r->msg[0], "mpmp_queue_put:"));
+  assert_non_null(strstr(r->msg[2], "mpmp_queue_put_nowait:"));
+  mpmp_process_destroy(p);
+  unpark(&pk);
+  free_learned(&a);
+}
+
 static void a_big_item_is_refused_at_once(void **state) {
   (void)state;
   pargs_t a = {.mode = M_BIG};
@@ -745,6 +843,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(a_big_item_is_refused_at_once),
     cmocka_unit_test(bounded_puts_stop_at_maxsize),
     cmocka_unit_test(bounded_puts_wait_for_room_taken_by_others),
+    cmocka_unit_test(calls_after_items_waiting_for_room_keep_their_timeout),
     cmocka_unit_test(adds_and_stores_arrive_in_order),
     cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
     cmocka_unit_test(sends_arrive_in_order_past_the_ring),
