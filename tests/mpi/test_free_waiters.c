@@ -162,7 +162,7 @@ typedef struct wres {
 
 /* The blocking call of the case. */
 static int block_call(const objs_t *o, double tmo) {
-  char buf[QITEM];
+  char buf[QITEM] = {0}; /* a put sends its bytes: set them */
   size_t n;
   switch (o->kind) {
   case C_QGET: case C_SQGET:
