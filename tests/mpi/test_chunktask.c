@@ -476,6 +476,37 @@ static void zero_copy_in_place(void **state) {
   finish(pool);
 }
 
+/* Fewer items than workers, and a few more: each worker's share of a
+ * zero-copy map (its home range) may be empty; every item is still
+ * computed once, and nothing past the items is written. */
+static void zero_copy_few_items(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = pool_of(0);
+  int w = mpmp_pool_size(pool);
+  size_t counts[] = {0, 1, 2, 3, (size_t)w - 1, (size_t)w, (size_t)w + 1,
+                     2 * (size_t)w + 1};
+  mpmp_shm_t *in = block(64 * sizeof(int32_t));
+  mpmp_shm_t *out = block(64 * sizeof(int64_t));
+  int32_t *x = mpmp_shm_buf(in);
+  int64_t *y = mpmp_shm_buf(out);
+  for (size_t k = 0; k < sizeof counts / sizeof *counts; k++) {
+    for (size_t chunk = 0; chunk <= 2; chunk++) {
+      size_t n = counts[k];
+      for (size_t i = 0; i < 64; i++) {
+        x[i] = (int32_t)(i + 3);
+        y[i] = -7;
+      }
+      OK(mpmp_pool_map_shm(pool, NULL, square_chunk, in, 0, n, sizeof *x,
+                           out, 0, sizeof *y, chunk));
+      for (size_t i = 0; i < 64; i++)
+        EQ(y[i], i < n ? (int64_t)(i + 3) * (int64_t)(i + 3) : -7);
+    }
+  }
+  drop(in);
+  drop(out);
+  finish(pool);
+}
+
 /* A block closed and made again under its name is another block: the
  * workers drop their view of the old one. Then more blocks than a worker
  * keeps views of (8): the oldest go, never one the chunk uses. */
@@ -732,6 +763,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(zero_copy_misuse),
     cmocka_unit_test(zero_copy_isolated_copies),
     cmocka_unit_test(zero_copy_workers_keep_their_share),
+    cmocka_unit_test(zero_copy_few_items),
     cmocka_unit_test(readme_zero_copy_example),
 };
 MPMP_TEST_MAIN(tests)
