@@ -490,6 +490,17 @@ static void bounded_puts_stop_at_maxsize(void **state) {
   assert_int_equal(mpmp_queue_free(a.q), 0);
 }
 
+/* A producer of a bounded queue (maxsize CAP) with its credits, which
+ * the main rank then fills itself before it lets the producer go on. */
+static mpmp_process_t *start_overrun(pargs_t *a, parked_t *pk) {
+  mpmp_process_t *p = start_learned(a, pk, CAP);
+  int64_t v;
+  for (v = 1000; v < 1000 + CAP; v++)
+    assert_int_equal(mpmp_queue_put(a->q, &v, sizeof v, T), 0);
+  assert_int_equal(mpmp_queue_put(a->go, &v, sizeof v, T), 0);
+  return p;
+}
+
 /* Credits are not a reservation: a producer of another node that
  * counted on room the main rank then took has its puts return, and
  * their items wait on the queue's node, in order, while the queue stays
@@ -499,11 +510,8 @@ static void bounded_puts_wait_for_room_taken_by_others(void **state) {
   (void)state;
   pargs_t a = {.mode = M_BOUNDED_OVERRUN};
   parked_t pk;
-  mpmp_process_t *p = start_learned(&a, &pk, CAP);
+  mpmp_process_t *p = start_overrun(&a, &pk);
   int64_t v;
-  for (v = 1000; v < 1000 + CAP; v++) /* the main rank fills it */
-    assert_int_equal(mpmp_queue_put(a.q, &v, sizeof v, T), 0);
-  assert_int_equal(mpmp_queue_put(a.go, &v, sizeof v, T), 0);
   test_sleep(0.3); /* the producer's puts meanwhile: none gets in */
   assert_int_equal(mpmp_queue_qsize(a.q), CAP);
   assert_int_equal(mpmp_queue_get_nowait(a.ready, &v, sizeof v, NULL),
@@ -543,11 +551,8 @@ static void calls_after_items_waiting_for_room_keep_their_timeout(
            (int)(test_now() * 1000) % 100000);
   unlink(a.mark);
   parked_t pk;
-  mpmp_process_t *p = start_learned(&a, &pk, CAP);
+  mpmp_process_t *p = start_overrun(&a, &pk);
   int64_t v;
-  for (v = 1000; v < 1000 + CAP; v++) /* the main rank fills it */
-    assert_int_equal(mpmp_queue_put(a.q, &v, sizeof v, T), 0);
-  assert_int_equal(mpmp_queue_put(a.go, &v, sizeof v, T), 0);
   double t0 = test_now();
   while (access(a.mark, F_OK) != 0) {
     if (test_now() - t0 > 60)
