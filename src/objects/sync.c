@@ -313,11 +313,16 @@ static int call(const mpmp_ref_t *ref, int kind, int op, int64_t x,
 /* One that may wait: the caller's timeout (seconds; negative: forever; 0:
  * try once) as mpmp__timeout makes it a deadline, a NaN refused before
  * anything is done. */
+static int call_until(const mpmp_ref_t *ref, int kind, int op,
+                      double deadline, const char *fn) {
+  mpmp__oparg_t a = {.deadline = deadline};
+  return mpmp__obj_call(ref, kind, op, &a, fn);
+}
 static int call_wait(const mpmp_ref_t *ref, int kind, int op, double timeout,
                      const char *fn) {
-  mpmp__oparg_t a = {0};
-  int rc = mpmp__timeout(timeout, &a.deadline, fn);
-  return rc < 0 ? rc : mpmp__obj_call(ref, kind, op, &a, fn);
+  double deadline;
+  int rc = mpmp__timeout(timeout, &deadline, fn);
+  return rc < 0 ? rc : call_until(ref, kind, op, deadline, fn);
 }
 
 /* mpmp__timeout for Lock's hot path: forever and try-once, what almost
@@ -407,8 +412,9 @@ MPMP_API int mpmp_lock_acquire(mpmp_lock_t lock, double timeout) {
       return 0;
     return lock_wait(&lock.ref, o, l, deadline, fn);
   }
-  return call_wait(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, timeout,
-                   fn);
+  /* (the deadline the fence waited against: one budget for both) */
+  return call_until(&lock.ref, MPMP__K_LOCK, MPMP__OP_LOCK_ACQUIRE, deadline,
+                    fn);
 }
 MPMP_API int mpmp_lock_release(mpmp_lock_t lock) {
   mpmp__obj_t *o;
@@ -562,8 +568,7 @@ MPMP_API int mpmp_cond_release(mpmp_cond_t cond) {
 }
 
 static int cond_wait_until(mpmp_cond_t cond, double deadline, const char *fn) {
-  mpmp__oparg_t a = {.deadline = deadline};
-  return mpmp__obj_call(&cond.ref, MPMP__K_COND, MPMP__OP_COND_WAIT, &a, fn);
+  return call_until(&cond.ref, MPMP__K_COND, MPMP__OP_COND_WAIT, deadline, fn);
 }
 
 MPMP_API int mpmp_cond_wait(mpmp_cond_t cond, double timeout) {
