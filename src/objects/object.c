@@ -1243,6 +1243,16 @@ static double pl_until(double *deadline) {
   return *deadline > 0 ? *deadline : INFINITY; /* 0: the call takes none */
 }
 
+/* The timeout of a call that waited for items of node `node` that still
+ * wait there for room. */
+static int pl_stuck(const char *fn, uint32_t node) {
+  return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out before the call was "
+                   "made: this rank's earlier puts or sends to a bounded "
+                   "queue or pipe of node %u still wait there for room (a "
+                   "consumer must take items first); they stay on their "
+                   "way, and this call comes after them", fn, node);
+}
+
 /* Before a call on `ref` (whose deadline is *deadline, mpmp__oparg_t's:
  * this starts one not started): a call to the home rank the batches go
  * to comes after them anyway (that rank runs its requests in order), so
@@ -1276,11 +1286,7 @@ static int pl_fence_for(const mpmp_ref_t *ref, double *deadline,
   pthread_mutex_unlock(&pl.mu);
   if (pl_fence_until(waits ? pl_until(deadline) : INFINITY) == 0)
     return 0;
-  return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out before the call was "
-                   "made: this rank's earlier puts or sends to a bounded "
-                   "queue or pipe of node %u still wait there for room (a "
-                   "consumer must take items first); they stay on their "
-                   "way, and this call comes after them", fn, node);
+  return pl_stuck(fn, node);
 }
 
 /* Before an operation with a deadline that does not go through
@@ -1339,10 +1345,7 @@ static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
       pthread_mutex_unlock(&pl.mu);
       double until = pl_waits(what) ? pl_until(deadline) : INFINITY;
       if (mpmp__wait_until(pl_room, NULL, until) < 0)
-        rc = mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: this rank's earlier "
-                       "items to it still wait for room on node %u (a "
-                       "consumer must take items first); they stay on "
-                       "their way", fn, ref->node);
+        rc = pl_stuck(fn, ref->node);
     } else {
       break;
     }
