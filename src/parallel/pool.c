@@ -557,13 +557,16 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   j->pool = NULL;
   if (j->nfails > 1)
     qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
-  j->in_callback = 1; /* run_callback() clears it */
+  /* run_callback() clears it. A job without callbacks has none to run:
+   * nobody needs it after this (a callback added from now on runs at once,
+   * as the job is ready), and its waiter may destroy it at once. */
+  j->in_callback = j->cb != NULL || j->nmore > 0;
   if (mpmp__rt.trace)
     mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
                     j->t_submit, mpmp__trace_clock());
   atomic_store(&j->ready, 1);
   notify_watches(j);
-  return j;
+  return j->in_callback ? j : NULL;
 }
 
 static int job_ok(const mpmp_async_t *j) {
@@ -639,10 +642,11 @@ static void on_chunk_done(int src, void *buf, size_t len) {
   if (len >= sizeof *d && d->data_len > 0)
     map_bytes = 0; /* the results came inline */
   char *dst = j && j->out ? j->out + d->first * j->out_size : NULL;
-  pthread_mutex_unlock(&mpmp__par.lock);
-  if (map_bytes > 0) /* the job stays: its chunks_out counts this chunk */
+  if (map_bytes > 0) { /* the job stays: its chunks_out counts this chunk */
+    pthread_mutex_unlock(&mpmp__par.lock);
     recv_results(src, dst, map_bytes);
-  pthread_mutex_lock(&mpmp__par.lock);
+    pthread_mutex_lock(&mpmp__par.lock);
+  }
   if (w >= 0)
     pool->inflight[w]--;
   mpmp__journal_t *jr = NULL;
@@ -658,10 +662,11 @@ static void on_chunk_done(int src, void *buf, size_t len) {
   }
   if (pool != NULL)
     deal(pool); /* the worker's next chunk before the journal's write */
-  pthread_mutex_unlock(&mpmp__par.lock);
-  if (jr != NULL) /* outside the lock: a chunk's results may be megabytes */
+  if (jr != NULL) { /* outside the lock: a chunk's results may be megabytes */
+    pthread_mutex_unlock(&mpmp__par.lock);
     journal_chunk(j, d, src, stopped || atomic_load(&stop_told));
-  pthread_mutex_lock(&mpmp__par.lock);
+    pthread_mutex_lock(&mpmp__par.lock);
+  }
   if (j != NULL) {
     j->chunks_out--;
     done = maybe_complete(pool, j);

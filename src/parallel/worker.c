@@ -35,6 +35,7 @@ static void enqueue(int src, int tag, void *buf, size_t len, size_t min,
   else
     mpmp__par.jobq_head = job;
   mpmp__par.jobq_tail = job;
+  atomic_fetch_add_explicit(&mpmp__par.jobq_len, 1, memory_order_release);
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__ring_rank(mpmp__net.rank); /* the service thread may sleep */
 }
@@ -311,6 +312,7 @@ static mpmp__job_t *pop_helpable(void) {
     if (mpmp__par.jobq_tail == job)
       mpmp__par.jobq_tail = prev;
     job->next = NULL;
+    atomic_fetch_sub_explicit(&mpmp__par.jobq_len, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&mpmp__par.lock);
   return job;
@@ -421,6 +423,7 @@ int mpmp__worker_init(void) {
   chunk_depth = 0;
   atomic_store(&par->shutdown, 0);
   par->jobq_head = par->jobq_tail = NULL;
+  atomic_store(&par->jobq_len, 0);
   par->current = NULL;
   atomic_store(&par->crash_task, NULL);
   atomic_store(&par->crash_item, 0);
@@ -440,10 +443,8 @@ void mpmp__worker_setup(int is_main) {
 }
 
 int mpmp__worker_has_work(void) {
-  pthread_mutex_lock(&mpmp__par.lock);
-  int work = mpmp__par.jobq_head != NULL;
-  pthread_mutex_unlock(&mpmp__par.lock);
-  return work || atomic_load(&mpmp__par.shutdown);
+  return atomic_load_explicit(&mpmp__par.jobq_len, memory_order_acquire) > 0 ||
+         atomic_load(&mpmp__par.shutdown);
 }
 
 static int have_work(void *arg) {
@@ -458,6 +459,7 @@ static mpmp__job_t *pop_job(void) {
     mpmp__par.jobq_head = job->next;
     if (mpmp__par.jobq_head == NULL)
       mpmp__par.jobq_tail = NULL;
+    atomic_fetch_sub_explicit(&mpmp__par.jobq_len, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&mpmp__par.lock);
   return job;
