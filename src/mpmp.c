@@ -56,4 +56,7 @@ MPMP_API int mpmp_init_comm(MPI_Comm comm, int root) {
                                  comm, root);
 }
 
-MPMP_API int mpmp_finalize(void) { return mpmp__runtime_finalize(); }
+MPMP_API int mpmp_finalize(void) {
+  int rc = mpmp__may_wait("mpmp_finalize");
+  return rc < 0 ? rc : mpmp__runtime_finalize();
+}

@@ -126,7 +126,13 @@ typedef struct mpmp_pool_opts {
  * Called on the main rank when an async call completes (\p ok = 1) or fails
  * (\p ok = 0), from whichever thread receives the last result: it must not
  * block or wait on mpmp (as in Python, where it would block the result
- * handler thread).
+ * handler thread). It runs inside mpmp's progress engine, where nothing
+ * else can arrive: every call that would wait there for something that
+ * is not ready (get or wait on another result, apply, map, join, destroy
+ * of a busy pool, shutdown with wait or destroy of an executor, process
+ * join, futures wait, mpmp_finalize) returns ::MPMP_EPERM at once, saying
+ * so, and changes nothing. Calls that do not wait (apply_async, submit,
+ * get of this result, shutdown without wait) work there.
  * \param res   the result that is now ready (mpmp_async_get() on it returns
  *              at once).
  * \param ok    1 when every item succeeded, 0 when one failed (or the work
@@ -714,7 +720,9 @@ MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout);
  * pool is a no-op; allowed after mpmp_finalize(). Its results and imap
  * iterators stay valid (see the lifetimes above).
  * \param pool  the pool (NULL: nothing); invalid afterwards.
- * \return 0, or the code of the join (the pool is freed all the same).
+ * \return 0, or the code of the join (the pool is freed all the same);
+ * ::MPMP_EPERM inside a done-callback for a pool not joined yet (nothing
+ * done: destroy it outside the callback).
  */
 MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool);
 

@@ -84,10 +84,12 @@ MPMP_API int mpmp_pool_map_chunks(mpmp_pool_t *pool, mpmp_chunk_fn fn,
                                   void *out, size_t out_size,
                                   size_t chunksize) {
   mpmp_async_t *j = NULL;
-  int rc = mpmp__pool_map_how(
-      pool, as_task(fn), MPMP__TASK_CHUNK, NULL, in, n, in_size, out, out_size,
-      chunk_of(pool, n, in_size, out_size, chunksize), NULL, NULL, &j,
-      "mpmp_pool_map_chunks");
+  int rc = mpmp__may_wait("mpmp_pool_map_chunks");
+  if (rc == 0)
+    rc = mpmp__pool_map_how(
+        pool, as_task(fn), MPMP__TASK_CHUNK, NULL, in, n, in_size, out,
+        out_size, chunk_of(pool, n, in_size, out_size, chunksize), NULL, NULL,
+        &j, "mpmp_pool_map_chunks");
   return wait_map(rc, j);
 }
 
@@ -172,9 +174,11 @@ MPMP_API int mpmp_pool_map_shm(mpmp_pool_t *pool, mpmp_task_fn fn,
                                mpmp_shm_t *out, size_t out_offset,
                                size_t out_size, size_t chunksize) {
   mpmp_async_t *j = NULL;
-  int rc = map_shm(pool, fn, chunk_fn, in, in_offset, n, in_size, out,
-                   out_offset, out_size, chunksize, NULL, NULL, &j,
-                   "mpmp_pool_map_shm");
+  int rc = mpmp__may_wait("mpmp_pool_map_shm");
+  if (rc == 0)
+    rc = map_shm(pool, fn, chunk_fn, in, in_offset, n, in_size, out,
+                 out_offset, out_size, chunksize, NULL, NULL, &j,
+                 "mpmp_pool_map_shm");
   return wait_map(rc, j);
 }
 

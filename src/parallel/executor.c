@@ -341,6 +341,8 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
   mpmp_async_t *j;
   double deadline;
   int rc = check_ex(ex, "mpmp_executor_map");
+  if (rc == 0)
+    rc = mpmp__may_wait("mpmp_executor_map");
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline,
                                     "mpmp_executor_map")) < 0 ||
       (rc = mpmp_pool_map_async(ex->pool, fn, in, n, in_size, out, out_size,
@@ -373,6 +375,8 @@ MPMP_API int mpmp_executor_map_var(mpmp_executor_t *ex, mpmp_task_fn fn,
   int rc = check_ex(ex, name);
   if (rc == 0 && out == NULL)
     rc = mpmp__err(MPMP_EINVAL, "%s: the output is NULL", name);
+  if (rc == 0)
+    rc = mpmp__may_wait(name);
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, name)) < 0)
     return rc;
   *out = (mpmp_varbuf_t){0};
@@ -433,6 +437,8 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
     return rc;
   if (ex == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_executor_shutdown: the executor is NULL");
+  if (wait && (rc = mpmp__may_wait("mpmp_executor_shutdown")) < 0)
+    return rc; /* (nothing changed: shut down with wait = 0 there) */
   if (!ex->shut) {
     pthread_mutex_lock(&reg_lock); /* no submission by ref after this */
     ex->shut = 1;
@@ -464,8 +470,10 @@ MPMP_API int mpmp_executor_destroy(mpmp_executor_t *ex) {
     mpmp__free(ex);
     return 0;
   }
+  int rc = mpmp_initialized() ? mpmp__may_wait("mpmp_executor_destroy") : 0;
+  if (rc < 0)
+    return rc; /* (the executor is left as it was) */
   reg_remove(ex);
-  int rc = 0;
   if (mpmp_initialized()) {
     rc = mpmp_executor_shutdown(ex, 1, 0);
     if (rc == MPMP_EPERM) /* a map_stream still reads: end it */
@@ -617,6 +625,8 @@ MPMP_API int mpmp_as_completed_next(mpmp_as_completed_t *it, mpmp_future_t **f) 
       return mpmp__err(MPMP_EEOF, "mpmp_as_completed_next: every future "
                        "was handed out (Python's StopIteration)");
     if ((rc = mpmp__wait_job(seq_changed, &sw, it->deadline)) < 0) {
+      if (rc != MPMP_ETIMEDOUT)
+        return rc; /* (inside a done-callback: said why) */
       pthread_mutex_lock(&mpmp__par.lock);
       size_t left = it->w.n - it->w.head - it->w.gone;
       pthread_mutex_unlock(&mpmp__par.lock);
@@ -676,7 +686,11 @@ MPMP_API int mpmp_futures_wait(mpmp_future_t *const *fs, int n,
   if ((rc = mpmp__watch_init(&w, fs, (size_t)n, "mpmp_futures_wait")) < 0)
     return rc;
   wait_arg_t a = {.w = &w, .when = return_when};
-  if (!wait_pred(&a))
+  if (!wait_pred(&a) && (rc = mpmp__may_wait("mpmp_futures_wait")) < 0) {
+    mpmp__watch_fini(&w);
+    return rc;
+  }
+  if (!a.met)
     mpmp__wait_job(wait_pred, &a, deadline);
   pthread_mutex_lock(&mpmp__par.lock);
   size_t done = w.ncompleted;

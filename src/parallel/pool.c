@@ -1260,8 +1260,10 @@ MPMP_API int mpmp_pool_map(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                            size_t n, size_t in_size, void *out,
                            size_t out_size, size_t chunksize) {
   mpmp_async_t *j = NULL;
-  int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
-                     NULL, &j, "mpmp_pool_map");
+  int rc = mpmp__may_wait("mpmp_pool_map");
+  if (rc == 0)
+    rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
+                   NULL, &j, "mpmp_pool_map");
   return rc < 0 ? rc : get_and_destroy(j);
 }
 
@@ -1269,8 +1271,10 @@ MPMP_API int mpmp_pool_starmap(mpmp_pool_t *pool, mpmp_task_fn fn,
                                const void *in, size_t n, size_t in_size,
                                void *out, size_t out_size, size_t chunksize) {
   mpmp_async_t *j = NULL;
-  int rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
-                     NULL, &j, "mpmp_pool_starmap");
+  int rc = mpmp__may_wait("mpmp_pool_starmap");
+  if (rc == 0)
+    rc = map_async(pool, fn, in, n, in_size, out, out_size, chunksize, NULL,
+                   NULL, &j, "mpmp_pool_starmap");
   return rc < 0 ? rc : get_and_destroy(j);
 }
 
@@ -1334,8 +1338,10 @@ MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
     return mpmp__err(MPMP_EINVAL, "mpmp_pool_apply: out is NULL but out_cap "
                      "is %zu: give a buffer, or out_cap 0 for no result",
                      out_cap);
-  int rc = apply_async(pool, fn, arg, arg_size, NULL, NULL, &j,
-                       "mpmp_pool_apply");
+  int rc = mpmp__may_wait("mpmp_pool_apply");
+  if (rc == 0)
+    rc = apply_async(pool, fn, arg, arg_size, NULL, NULL, &j,
+                     "mpmp_pool_apply");
   if (rc < 0)
     return rc;
   if ((rc = mpmp_async_get(j, MPMP_FOREVER)) == 0 &&
@@ -1407,6 +1413,8 @@ static int pred_or_stop(void *arg) {
 }
 
 int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
+  if (__builtin_expect(mpmp__in_handler, 0) && !pred(arg))
+    return mpmp__may_wait("a wait for results"); /* (callers name theirs) */
   for (;;) {
     stop_wait_t w = {pred, arg, mpmp__stopping()};
     if (w.seen)
@@ -1455,6 +1463,8 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   double deadline;
   int rc = check_async(j, fn);
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
+    return rc;
+  if (!atomic_load(&j->ready) && (rc = mpmp__may_wait(fn)) < 0)
     return rc;
   if (j->remote) /* a sub-task's, in a task (worker.c) */
     return mpmp__nest_wait(j, timeout, deadline, fn);
@@ -2118,6 +2128,8 @@ MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {
                      "pool still reads input, and this thread feeds it: "
                      "read it to the end (or destroy it, or terminate the "
                      "pool) before joining");
+  if (!pool_idle(pool) && (rc = mpmp__may_wait("mpmp_pool_join")) < 0)
+    return rc;
   rc = mpmp__wait_job(pool_idle, pool, deadline);
   if (rc < 0) {
     pthread_mutex_lock(&mpmp__par.lock);
@@ -2188,6 +2200,8 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
   if (mpmp_initialized() && (rc = mpmp__check_main("mpmp_pool_destroy")) < 0)
     return rc;
   if (!pool->joined && mpmp_initialized()) { /* finalize joined the others */
+    if ((rc = mpmp__may_wait("mpmp_pool_destroy")) < 0)
+      return rc; /* (the pool is left as it was) */
     mpmp_pool_terminate(pool);
     rc = mpmp_pool_join(pool, MPMP_FOREVER);
   }

@@ -280,6 +280,8 @@ MPMP_API int mpmp_process_join(mpmp_process_t *p, double timeout) {
   int rc = mpmp__timeout(timeout, &deadline, "mpmp_process_join");
   if (rc < 0)
     return rc;
+  if (!proc_done(p) && (rc = mpmp__may_wait("mpmp_process_join")) < 0)
+    return rc;
   rc = mpmp__wait_until(proc_done, p, deadline);
   if (rc == MPMP_ETIMEDOUT)
     return mpmp__err(rc, "mpmp_process_join: timed out: process '%s' (rank "

@@ -313,8 +313,10 @@ MPMP_API int mpmp_pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn,
     return mpmp__err(MPMP_EINVAL, "%s: the output is NULL", name);
   *out = (mpmp_varbuf_t){0};
   mpmp_async_t *j = NULL;
-  int rc = map_var_async(pool, fn, in, in_off, n, chunksize, NULL, NULL, &j,
-                         name);
+  int rc = mpmp__may_wait(name);
+  if (rc == 0)
+    rc = map_var_async(pool, fn, in, in_off, n, chunksize, NULL, NULL, &j,
+                       name);
   if (rc < 0)
     return rc;
   /* failed items leave the others' results, and the get's message */

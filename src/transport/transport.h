@@ -250,6 +250,13 @@ void mpmp__dispatch(int src, int tag, void *buf, size_t len);
  * for other messages: the objects' fence returns at once there). */
 extern _Thread_local int mpmp__in_handler;
 
+/* 0, or MPMP_EPERM (with its message) where a call of `fn` would wait for
+ * other messages inside a handler: a done-callback of a result or future
+ * runs there, holding the rank's progress, so nothing it waits for could
+ * ever arrive (the job hung). Public calls that wait ask this first,
+ * before they change anything. */
+int mpmp__may_wait(const char *fn);
+
 /* ---- the relay of task hosts (relay.c) ---------------------------------- */
 
 /* A request made in a task host carries this mark and the host's

@@ -257,6 +257,17 @@ void mpmp__driver_leave(void) {
     mpmp__futex_wake_private(&net->drivers, 1);
 }
 
+int mpmp__may_wait(const char *fn) {
+  if (__builtin_expect(mpmp__in_handler == 0, 1))
+    return 0;
+  return mpmp__err(MPMP_EPERM, "%s: called inside a done-callback, which "
+                   "runs in mpmp's progress engine: nothing (a result, a "
+                   "message) can arrive while it waits there, so the wait "
+                   "could never end. Wait outside the callback, or submit "
+                   "asynchronously from it (Python raises RuntimeError "
+                   "here)", fn);
+}
+
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
   mpmp__driver_enter();
   int rc = wait_loop(pred, arg, deadline, 0);

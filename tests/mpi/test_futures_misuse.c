@@ -248,6 +248,121 @@ static void executor_map_timeout_stops_running_calls(void **state) {
   assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
+/* What a done-callback tried, and what each call answered. A callback
+ * runs inside mpmp's progress engine, so a call that waits there could
+ * never end: the job hung (a pool's apply, a shutdown or a destroy of the
+ * executor, a map), or a timed wait stalled every other result for its
+ * whole timeout. Each now answers MPMP_EPERM at once, saying why, and
+ * changes nothing; what does not wait (a submit) still works there. */
+typedef struct in_cb {
+  mpmp_executor_t *ex;
+  mpmp_pool_t *pool;
+  mpmp_future_t *other, *sub;
+  int rc[10], said[10], ran;
+} in_cb_t;
+
+static void note(in_cb_t *c, int k, int rc) {
+  c->rc[k] = rc;
+  c->said[k] = rc < 0 && strstr(mpmp_errmsg(), "done-callback") != NULL;
+}
+
+static void blocking_in_callback(mpmp_async_t *f, int ok, void *user) {
+  in_cb_t *c = user;
+  int64_t x[2] = {3, 4}, r[2];
+  const void *data;
+  (void)ok;
+  note(c, 0, mpmp_future_result(c->other, 5, &data, NULL));
+  note(c, 1, mpmp_executor_map(c->ex, square, x, 2, 8, r, 8, 1, 5));
+  note(c, 2, mpmp_executor_shutdown(c->ex, 1, 0));
+  note(c, 3, mpmp_executor_destroy(c->ex));
+  note(c, 4, mpmp_futures_wait(&c->other, 1, MPMP_ALL_COMPLETED, 5));
+  note(c, 5, mpmp_finalize());
+  note(c, 6, mpmp_future_result(f, 5, &data, NULL)); /* its own: ready */
+  note(c, 7, mpmp_executor_submit(c->ex, square, x, 8, &c->sub));
+  c->ran = 1;
+}
+
+static void waits_inside_a_done_callback_are_refused(void **state) {
+  (void)state;
+  double quick = 0.2, slow = 1.0;
+  in_cb_t c = {.ex = executor(1)};
+  mpmp_future_t *f = NULL;
+  const void *data;
+  assert_int_equal(mpmp_executor_submit(c.ex, patient, &quick, 8, &f), 0);
+  assert_int_equal(mpmp_executor_submit(c.ex, patient, &slow, 8, &c.other), 0);
+  assert_int_equal(mpmp_future_add_done_callback(f, blocking_in_callback, &c), 0);
+  double t0 = test_now();
+  assert_int_equal(mpmp_future_result(f, 30, &data, NULL), 0);
+  assert_int_equal(mpmp_future_result(c.other, 30, &data, NULL), 0);
+  assert_true(test_now() - t0 < 5.0); /* nothing stalled */
+  assert_int_equal(*(const int64_t *)data, 1);
+  assert_true(c.ran);
+  for (int k = 0; k < 6; k++) {
+    if (c.rc[k] != MPMP_EPERM || !c.said[k])
+      fail_msg("call %d in the callback: rc %d (EPERM with the reason "
+               "expected)", k, c.rc[k]);
+  }
+  assert_int_equal(c.rc[6], 0);
+  assert_int_equal(c.rc[7], 0);
+  assert_true(mpmp_initialized()); /* the refused finalize did nothing */
+  /* nor did the refused shutdown and destroy: the executor works */
+  assert_int_equal(mpmp_future_result(c.sub, 30, &data, NULL), 0);
+  assert_int_equal(*(const int64_t *)data, 9);
+  int64_t x[3] = {1, 2, 3}, y[3];
+  assert_int_equal(mpmp_executor_map(c.ex, square, x, 3, 8, y, 8, 1, 30), 0);
+  assert_int_equal(y[2], 9);
+  mpmp_future_destroy(f);
+  mpmp_future_destroy(c.other);
+  mpmp_future_destroy(c.sub);
+  assert_int_equal(mpmp_executor_destroy(c.ex), 0);
+}
+
+static void pool_calls_in_callback(mpmp_async_t *j, int ok, void *user) {
+  in_cb_t *c = user;
+  int64_t x[2] = {3, 4}, r[2];
+  (void)ok;
+  note(c, 0, mpmp_pool_apply(c->pool, square, x, 8, r, 8, NULL));
+  note(c, 1, mpmp_pool_map(c->pool, square, x, 2, 8, r, 8, 1));
+  note(c, 2, mpmp_async_get(c->other, 5));
+  note(c, 3, mpmp_async_wait(c->other, 0.5));
+  note(c, 4, mpmp_pool_destroy(c->pool));
+  note(c, 5, mpmp_async_get(j, 5)); /* its own: ready */
+  note(c, 6, mpmp_pool_apply_async(c->pool, square, x, 8, NULL, NULL, &c->sub));
+  c->ran = 1;
+}
+
+static void pool_waits_inside_a_callback_are_refused(void **state) {
+  (void)state;
+  double quick = 0.2, slow = 1.0;
+  in_cb_t c = {.pool = pool_of(1)};
+  mpmp_async_t *j = NULL;
+  const void *data;
+  assert_int_equal(mpmp_pool_apply_async(c.pool, patient, &quick, 8, pool_calls_in_callback, &c, &j), 0);
+  assert_int_equal(mpmp_pool_apply_async(c.pool, patient, &slow, 8, NULL, NULL, &c.other), 0);
+  double t0 = test_now();
+  assert_int_equal(mpmp_async_get(j, 30), 0);
+  assert_int_equal(mpmp_async_get(c.other, 30), 0);
+  assert_true(test_now() - t0 < 5.0);
+  assert_true(c.ran);
+  for (int k = 0; k < 5; k++) {
+    if (c.rc[k] != MPMP_EPERM || !c.said[k])
+      fail_msg("call %d in the callback: rc %d (EPERM with the reason "
+               "expected)", k, c.rc[k]);
+  }
+  assert_int_equal(c.rc[5], 0);
+  assert_int_equal(c.rc[6], 0);
+  assert_int_equal(mpmp_async_get(c.sub, 30), 0);
+  assert_int_equal(mpmp_async_result(c.sub, &data, NULL), 0);
+  assert_int_equal(*(const int64_t *)data, 9);
+  int64_t x[3] = {1, 2, 3}, y[3];
+  assert_int_equal(mpmp_pool_map(c.pool, square, x, 3, 8, y, 8, 1), 0);
+  assert_int_equal(y[2], 9);
+  mpmp_async_destroy(j);
+  mpmp_async_destroy(c.other);
+  mpmp_async_destroy(c.sub);
+  assert_int_equal(mpmp_pool_destroy(c.pool), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_used_after_shutdown),
     cmocka_unit_test(executor_destroy_ends_a_stream),
@@ -257,6 +372,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(futures_null_and_nan),
     cmocka_unit_test(future_destroyed_while_watched),
     cmocka_unit_test(executor_map_timeout_stops_running_calls),
+    cmocka_unit_test(waits_inside_a_done_callback_are_refused),
+    cmocka_unit_test(pool_waits_inside_a_callback_are_refused),
 };
 
 MPMP_TEST_MAIN(tests)
