@@ -172,7 +172,9 @@ MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool);
  * \param in         the items (may be NULL when \p n is 0).
  * \param n          the number of items (0: nothing to do, returns 0).
  * \param in_size    the size of one item in bytes (1 B to 1 GiB).
- * \param out        room for \p n results (may be NULL when \p n is 0).
+ * \param out        room for \p n results (may be NULL when \p n is 0),
+ *                   apart from the items (a result may land before a later
+ *                   item is read).
  * \param out_size   the size of one result in bytes (1 B to 1 GiB).
  * \param chunksize  items per message to a worker; 0: n / (4 x workers),
  *                   rounded up.
@@ -180,7 +182,8 @@ MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool);
  * \p out; mpmp_errmsg() names the first failed item, its rank and message),
  * ::MPMP_ECRASHED or ::MPMP_ETIMEDOUT when that item's task host died or
  * ran past task_timeout, ::MPMP_EPERM after close/terminate, ::MPMP_EINVAL
- * (NULL buffers, zero sizes, elements over 1 GiB, or \p n items that
+ * (NULL buffers, zero sizes, elements over 1 GiB, results that overlap
+ * the items, or \p n items that
  * cannot be in memory: a negative count cast to size_t is caught here),
  * ::MPMP_ENOTASK, ::MPMP_ECHECKPOINT (the journal of this map belongs to
  * another), ::MPMP_EINTERRUPTED (stopped before its end: README, "Long

@@ -1947,9 +1947,13 @@ static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
     if (cap < MPMP_QUEUE_MIN_DEFAULT_SLOTS)
       cap = MPMP_QUEUE_MIN_DEFAULT_SLOTS;
   }
-  if (cap > INT32_MAX || cap > (SIZE_MAX - sizeof(qbody_t)) / slot)
-    return mpmp__err(MPMP_ENOSPC, "%s: %zu slots of %zu bytes are too many",
-                     fn, cap, slot);
+  /* A count no memory holds (a negative one cast to size_t, a product
+   * that overflows) or past what a queue counts is the caller's mistake:
+   * EINVAL; ENOSPC is for a queue that would fit, but not in the heap. */
+  if (cap > INT32_MAX || cap > ((size_t)PTRDIFF_MAX - sizeof(qbody_t)) / slot)
+    return mpmp__err(MPMP_EINVAL, "%s: maxsize %zu is over the limit of %d "
+                     "items (is it a negative count cast to size_t?)", fn,
+                     cap, INT32_MAX);
   mpmp__obj_t *o;
   int rc = mpmp__obj_create(q ? &q->ref : NULL, MPMP__K_QUEUE, type, cap,
                             (uint32_t)max_item, sizeof(qbody_t) + cap * slot,
@@ -2135,6 +2139,10 @@ MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
   const char *fn = "mpmp_pipe_create";
   if (c1 == NULL || c2 == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: a handle pointer is NULL", fn);
+  if (c1 == c2) /* the second end would overwrite the first: never freed */
+    return mpmp__err(MPMP_EINVAL, "%s: both ends point to the same handle: "
+                     "give two (mpmp_conn_t a, b; mpmp_pipe_create(&a, &b, "
+                     "1))", fn);
   unsigned nch = duplex ? 2 : 1;
   mpmp_ref_t core;
   mpmp__obj_t *o;

@@ -221,9 +221,10 @@ static int create(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
   if (n == 0)
     return mpmp__err(MPMP_EINVAL, "%s: an Array needs at least 1 element", fn);
   size_t es = types[type].size;
-  if (n > SIZE_MAX / es)
-    return mpmp__err(MPMP_ENOSPC, "%s: %zu elements of %zu bytes are too "
-                     "many", fn, n, es);
+  if (n > (size_t)PTRDIFF_MAX / es) /* no memory holds it: a mistake */
+    return mpmp__err(MPMP_EINVAL, "%s: %zu elements of %zu bytes cannot be "
+                     "in memory (is n a negative count cast to size_t?)", fn,
+                     n, es);
   mpmp__obj_t *o;
   int rc = mpmp__obj_create(ref, kind, (int)type, n, (uint32_t)es, n * es,
                             lock != 0, &o, fn);

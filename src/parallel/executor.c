@@ -96,7 +96,9 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                             .max_retries = o->max_retries,
                             .checkpoint = o->checkpoint,
                             .maxtasksperchild = o->max_tasks_per_child};
-  if ((rc = mpmp_pool_create(&ex->pool, &po)) < 0) {
+  static const mpmp__pool_names_t nm = {"mpmp_executor_create", "max_workers",
+                                        "max_tasks_per_child"};
+  if ((rc = mpmp__pool_create_as(&ex->pool, &po, &nm)) < 0) {
     mpmp__free(ex);
     return rc;
   }

@@ -320,6 +320,14 @@ int mpmp__async_interrupted(const mpmp_async_t *j);
  * stop. For every wait on a pool's job. */
 int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline);
 
+/* What a pool's option checks call the function and two of its fields:
+ * an executor creates its pool with its own names (max_workers...). */
+typedef struct mpmp__pool_names {
+  const char *fn, *processes, *maxtasks;
+} mpmp__pool_names_t;
+int mpmp__pool_create_as(struct mpmp_pool **out, const mpmp_pool_opts_t *o,
+                         const mpmp__pool_names_t *nm);
+
 /* MPMP_PROGRESS (progress.c): a map's progress line on the main rank. A
  * meter lives on its waiter's stack, or in its iterator, for one map:
  * start, show at each state (it draws only when a line is due), end when

@@ -800,46 +800,47 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
  * its bytes and a hand-over between processes (README, "When a task
  * crashes"), which a map of small items would feel.
  */
-static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
+static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o,
+                     const mpmp__pool_names_t *nm) {
   int want = o ? o->isolate : MPMP_ISOLATE_DEFAULT;
   double limit = o ? o->task_timeout : 0;
   int retries = o ? o->max_retries : 0;
   int max_tasks = o ? o->maxtasksperchild : 0;
   const char *env = mpmp__rt.env.ISOLATE;
   if (want < MPMP_ISOLATE_DEFAULT || want > MPMP_ISOLATE_NEVER)
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolate is %d: use "
-                     "MPMP_ISOLATE_DEFAULT, _ALWAYS or _NEVER", want);
+    return mpmp__err(MPMP_EINVAL, "%s: isolate is %d: use "
+                     "MPMP_ISOLATE_DEFAULT, _ALWAYS or _NEVER", nm->fn, want);
   if (!(limit >= 0) || limit > 1e9) /* NaN too */
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: task_timeout is %g: "
-                     "use seconds from 0 (no limit) to 1e9", limit);
+    return mpmp__err(MPMP_EINVAL, "%s: task_timeout is %g: "
+                     "use seconds from 0 (no limit) to 1e9", nm->fn, limit);
   if (retries < 0 || retries > 1000)
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: max_retries is %d: use "
-                     "0 to 1000", retries);
+    return mpmp__err(MPMP_EINVAL, "%s: max_retries is %d: use "
+                     "0 to 1000", nm->fn, retries);
   if (max_tasks < 0)
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: maxtasksperchild is "
-                     "%d: use 1 or more, or 0 for hosts that are never "
-                     "replaced (Python's None)", max_tasks);
+    return mpmp__err(MPMP_EINVAL, "%s: %s is %d: use 1 or more, or 0 for "
+                     "hosts that are never replaced (Python's None)", nm->fn,
+                     nm->maxtasks, max_tasks);
   /* What needs a host: a time limit (the host is killed), retries (the
    * item outlives its host's crash), a host replaced after N tasks. */
   const char *needs = limit > 0      ? "task_timeout"
                       : retries > 0  ? "max_retries"
-                      : max_tasks > 0 ? "maxtasksperchild"
+                      : max_tasks > 0 ? nm->maxtasks
                                       : NULL;
   int off = strcasecmp(env, "never") == 0;
   if (off && want != MPMP_ISOLATE_NEVER &&
       (want == MPMP_ISOLATE_ALWAYS || needs != NULL))
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: isolated tasks%s%s%s "
+    return mpmp__err(MPMP_EINVAL, "%s: isolated tasks%s%s%s "
                      "are off in this job (MPMP_ISOLATE=never): unset it or "
-                     "use auto", needs ? " (needed by " : "", needs ? needs : "",
-                     needs ? ")" : "");
+                     "use auto", nm->fn, needs ? " (needed by " : "",
+                     needs ? needs : "", needs ? ")" : "");
   if (want == MPMP_ISOLATE_DEFAULT)
     want = strcasecmp(env, "always") == 0 || needs != NULL
                ? MPMP_ISOLATE_ALWAYS : MPMP_ISOLATE_NEVER;
   if (want == MPMP_ISOLATE_NEVER && needs != NULL)
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: %s needs isolated "
+    return mpmp__err(MPMP_EINVAL, "%s: %s needs isolated "
                      "tasks (a runaway task is stopped, a crashed one run "
                      "again, in a task host): leave isolate at "
-                     "MPMP_ISOLATE_DEFAULT or _ALWAYS", needs);
+                     "MPMP_ISOLATE_DEFAULT or _ALWAYS", nm->fn, needs);
   pool->isolate = want == MPMP_ISOLATE_ALWAYS;
   pool->task_timeout = limit;
   pool->max_retries = retries;
@@ -848,27 +849,40 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
 }
 
 MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
-  int rc = mpmp__check_main("mpmp_pool_create");
-  if (rc < 0)
-    return rc;
+  static const mpmp__pool_names_t nm = {"mpmp_pool_create", "processes",
+                                        "maxtasksperchild"};
+  int rc = mpmp__check_main(nm.fn);
+  return rc < 0 ? rc : mpmp__pool_create_as(out, o, &nm);
+}
+
+int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
+                         const mpmp__pool_names_t *nm) {
+  int rc;
   if (out == NULL)
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: the output pointer is "
-                     "NULL");
+    return mpmp__err(MPMP_EINVAL, "%s: the output pointer is NULL", nm->fn);
   if (o && o->processes < 0) /* Python: "Number of processes must be at
                                 least 1"; 0 is the default here */
-    return mpmp__err(MPMP_EINVAL, "mpmp_pool_create: processes is %d: the "
-                     "number of processes must be at least 1, or 0 for "
-                     "every free worker", o->processes);
+    return mpmp__err(MPMP_EINVAL, "%s: %s is %d: the number of processes "
+                     "must be at least 1, or 0 for every free worker",
+                     nm->fn, nm->processes, o->processes);
+  if (o && o->initarg == NULL && o->initarg_size > 0)
+    return mpmp__err(MPMP_EINVAL, "%s: initarg is NULL but initarg_size is "
+                     "%zu", nm->fn, o->initarg_size);
+  if (o && o->initarg_size > (size_t)INT32_MAX / 2)
+    return mpmp__err(MPMP_EINVAL, "%s: initarg_size of %zu bytes is over the "
+                     "1 GiB an initializer's argument carries", nm->fn,
+                     o->initarg_size);
   if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
     return rc;
   mpmp_pool_t *pool = mpmp__calloc(1, sizeof *pool);
   if (pool == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   pool->max_result = o && o->max_result ? o->max_result : DEFAULT_MAX_RESULT;
-  if ((rc = isolation(pool, o)) < 0 ||
+  char what[64];
+  snprintf(what, sizeof what, "%s: checkpoint", nm->fn);
+  if ((rc = isolation(pool, o, nm)) < 0 ||
       (o && o->checkpoint && o->checkpoint[0] &&
-       ((rc = mpmp__journal_check_dir(o->checkpoint,
-                                      "mpmp_pool_create: checkpoint")) < 0 ||
+       ((rc = mpmp__journal_check_dir(o->checkpoint, what)) < 0 ||
         (pool->checkpoint = mpmp__strdup(o->checkpoint)) == NULL))) {
     mpmp__free(pool);
     return rc < 0 ? rc : mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
@@ -1039,6 +1053,17 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
   if ((rc = check_extent(in, n, in_size, "the input", fn)) < 0 ||
       (rc = check_extent(out, n, out_size, "the output", fn)) < 0)
     return rc;
+  /* Results land while later items are still to be read (dealt, retried,
+   * digested for the journal): a result over an item would be read as
+   * that item. Python's map makes a new list; here they must lie apart. */
+  uintptr_t i0 = (uintptr_t)in, o0 = (uintptr_t)out;
+  if (n > 0 && i0 < o0 + n * out_size && o0 < i0 + n * in_size)
+    return mpmp__err(MPMP_EINVAL, "%s: the results (%zu bytes at %p) overlap "
+                     "the items (%zu bytes at %p): a result would overwrite "
+                     "an item not yet read; give the results their own "
+                     "buffer (to map in place, put the items in a "
+                     "SharedMemory block and use mpmp_pool_map_shm with a "
+                     "chunk task)", fn, n * out_size, out, n * in_size, in);
   return 0;
 }
 

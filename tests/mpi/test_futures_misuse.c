@@ -363,6 +363,41 @@ static void pool_waits_inside_a_callback_are_refused(void **state) {
   assert_int_equal(mpmp_pool_destroy(c.pool), 0);
 }
 
+/* An executor's option errors name its call and its fields, not the pool
+ * it wraps (they said "mpmp_pool_create: processes", and an initarg error
+ * "mpmp_process_create"). */
+static void executor_option_errors_name_the_executor(void **state) {
+  (void)state;
+  mpmp_executor_t *ex = NULL;
+  mpmp_executor_opts_t o = {.max_workers = -1};
+  assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: max_workers is -1"));
+  o = (mpmp_executor_opts_t){.max_tasks_per_child = -1};
+  assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: max_tasks_per_child is -1"));
+  o = (mpmp_executor_opts_t){.initializer = square, .initarg_size = 8};
+  assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: initarg is NULL"));
+  int64_t x = 1;
+  o = (mpmp_executor_opts_t){.initializer = square, .initarg = &x,
+                             .initarg_size = SIZE_MAX};
+  assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: initarg_size"));
+  o = (mpmp_executor_opts_t){.task_timeout = NAN};
+  assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: task_timeout"));
+  assert_null(ex);
+  /* and the pool's own say the pool's */
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t po = {.initializer = square, .initarg_size = 8};
+  assert_int_equal(mpmp_pool_create(&pool, &po), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_pool_create: initarg is NULL"));
+  po = (mpmp_pool_opts_t){.processes = -2};
+  assert_int_equal(mpmp_pool_create(&pool, &po), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_pool_create: processes is -2"));
+  assert_null(pool);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_used_after_shutdown),
     cmocka_unit_test(executor_destroy_ends_a_stream),
@@ -374,6 +409,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_map_timeout_stops_running_calls),
     cmocka_unit_test(waits_inside_a_done_callback_are_refused),
     cmocka_unit_test(pool_waits_inside_a_callback_are_refused),
+    cmocka_unit_test(executor_option_errors_name_the_executor),
 };
 
 MPMP_TEST_MAIN(tests)

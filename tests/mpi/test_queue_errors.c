@@ -195,6 +195,12 @@ static void queue_errors_are_clear(void **state) {
   assert_int_equal(mpmp_queue_create(NULL, 0, 8), MPMP_EINVAL);
   assert_int_equal(mpmp_queue_create(&q, (size_t)1 << 30, 64), MPMP_ENOSPC);
   assert_non_null(strstr(mpmp_errmsg(), "MPMP_HEAP_SIZE"));
+  /* a count no memory holds (a negative one cast) is a mistake: EINVAL */
+  assert_int_equal(mpmp_queue_create(&q, (size_t)-1, 8), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "negative count"));
+  assert_int_equal(mpmp_queue_create(&q, SIZE_MAX / 64 + 1, 8), MPMP_EINVAL);
+  assert_int_equal(mpmp_queue_create(&q, (size_t)INT32_MAX + 1, 8), MPMP_EINVAL);
+  assert_int_equal(mpmp_joinable_queue_create(&q, (size_t)-3, 8), MPMP_EINVAL);
   assert_int_equal(mpmp_queue_create(&q, 0, 16), 0);
   assert_true(mpmp_queue_capacity(q) >= 64);
   /* too large for the queue */
@@ -279,6 +285,9 @@ static void pipe_errors_are_clear(void **state) {
   char buf[64];
   size_t n;
   assert_int_equal(mpmp_pipe_create(NULL, &s, 1), MPMP_EINVAL);
+  /* one handle for both ends: the first end would be lost, never freed */
+  assert_int_equal(mpmp_pipe_create(&s, &s, 1), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "same handle"));
   /* one-way: the first end receives, the second sends */
   assert_int_equal(mpmp_pipe_create(&r, &s, 0), 0);
   assert_int_equal(mpmp_conn_send(r, "x", 1, T), MPMP_EPERM);

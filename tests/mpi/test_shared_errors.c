@@ -172,8 +172,15 @@ static void errors_bad_create_arguments(void **state) {
   assert_int_equal(mpmp_value_create(NULL, MPMP_INT32, NULL, 1), MPMP_EINVAL);
   assert_int_equal(mpmp_array_create(NULL, MPMP_INT32, 4, NULL, 1), MPMP_EINVAL);
   assert_int_equal(mpmp_lock_create(NULL), MPMP_EINVAL);
+  /* n * size overflows, or a negative count cast to size_t: the caller's
+   * mistake (README: counts that cannot be in memory), not a full heap */
   assert_int_equal(mpmp_array_create(&a, MPMP_INT64, SIZE_MAX / 2, NULL, 0),
-                   MPMP_ENOSPC); /* n * size overflows: never fits */
+                   MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "negative count"));
+  assert_int_equal(mpmp_array_create(&a, MPMP_INT8, (size_t)-5, NULL, 0),
+                   MPMP_EINVAL);
+  assert_int_equal(mpmp_array_create(&a, MPMP_INT64, SIZE_MAX / 8 + 1, NULL, 1),
+                   MPMP_EINVAL);
   heap_now(&h1);
   assert_heap_same(&h0, &h1); /* nothing was made */
 }
