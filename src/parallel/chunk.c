@@ -256,7 +256,8 @@ static void host_failure(void *arg, uint64_t index, int code,
 }
 
 /* An isolated chunk: its items run in this worker's task host. If no
- * host can run them, every item fails, saying why. */
+ * host can run them, every item fails, saying why, and its slot reads as
+ * zeros (`res` is a reused buffer: it holds an earlier chunk's results). */
 static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
                          char *res, void **own, size_t *own_len,
                          fail_buf_t *f) {
@@ -267,6 +268,8 @@ static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
                            "not start)");
   if (rc == 0)
     return;
+  if (res != NULL)
+    memset(res, 0, (size_t)h->count * h->out_size);
   char msg[700];
   snprintf(msg, sizeof msg, "isolated item not run on rank %d: %s",
            mpmp__net.rank, mpmp_errmsg());

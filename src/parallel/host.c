@@ -984,9 +984,17 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     uint64_t done = atomic_load(&c->done);
     if (done > n)
       done = n;
-    if (out_bytes)
+    /* The results of the items that finished; the others' slots read as
+     * zeros: `out` is a reused buffer (chunk.c: result_buf) that holds an
+     * earlier chunk's results, and the item the host died in (and those
+     * of a stopped job after it) would hand those out as its own. Items
+     * run again in a fresh host write theirs over the zeros. */
+    if (out_bytes) {
       memcpy(out + start * h->out_size, H.base + CTL_BYTES + in_bytes,
              (size_t)(done * h->out_size));
+      memset(out + (start + done) * h->out_size, 0,
+             (size_t)((n - done) * h->out_size));
+    }
     if (!h->out_size && c->out_len > 0 && own != NULL &&
         (*own = mpmp__malloc(c->out_len)) != NULL) {
       memcpy(*own, H.base + CTL_BYTES + in_bytes, c->out_len);

@@ -573,6 +573,183 @@ static void isolate_executor_futures(void **state) {
   OK(mpmp_executor_destroy(ex));
 }
 
+/* A crashed item's result slot reads as zeros, never another item's bytes
+ * (the worker's reused result buffer held an earlier chunk's results, and
+ * the slot of the item its host died in was not written: a map's chunk of
+ * 2 gave item 6 item 8's result). Items crash by exit(0), SIGSEGV and
+ * abort() before writing, one after writing (its bytes never come back);
+ * some crash next to each other, at a chunk's first and last place. */
+enum { HOW_WRITE_SEGV = 100, STAMP = 1000, NSTALE = 24 };
+
+static int stamp_or_crash(mpmp_ctx_t *ctx) {
+  const item_t *it = mpmp_arg(ctx, NULL);
+  if (it->x == it->bad) {
+    switch (it->how) {
+    case HOW_EXIT:
+      exit(0);
+    case HOW_SEGV:
+      raise(SIGSEGV);
+      break;
+    case HOW_ABORT:
+      abort();
+    case HOW_WRITE_SEGV:
+      *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = STAMP + it->x;
+      raise(SIGSEGV);
+      break;
+    }
+  }
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = STAMP + it->x;
+  return 0;
+}
+MPMP_TASK(stamp_or_crash);
+
+/* The items: how each crashes, 0 for those that write their stamp. */
+static void stale_items(item_t *in) {
+  static const struct {
+    int x, how;
+  } bad[] = {{2, HOW_EXIT},  {6, HOW_SEGV},        {7, HOW_ABORT},
+             {11, HOW_EXIT}, {12, HOW_WRITE_SEGV}, {17, HOW_SEGV},
+             {23, HOW_ABORT}};
+  for (int i = 0; i < NSTALE; i++)
+    in[i] = (item_t){.x = i, .bad = -1};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+    in[bad[k].x] = (item_t){.x = bad[k].x, .how = bad[k].how, .bad = bad[k].x};
+}
+
+static const size_t stale_chunks[] = {1, 2, 3, 4, 0};
+
+/* Map the items with each chunksize into a buffer that holds a non-zero
+ * pattern: every good item has its stamp, every crashed one fails with
+ * MPMP_ECRASHED (after `tries` attempts) and its slot is all zeros. Each
+ * map runs twice, so that the workers' buffers hold results of the first
+ * when the second comes. */
+static void map_stale(mpmp_pool_t *pool, int tries) {
+  item_t in[NSTALE];
+  int64_t out[NSTALE];
+  stale_items(in);
+  int nbad = 0;
+  for (int i = 0; i < NSTALE; i++)
+    nbad += in[i].bad == i;
+  for (size_t c = 0; c < 2 * sizeof stale_chunks / sizeof *stale_chunks; c++) {
+    size_t cs = stale_chunks[c / 2];
+    memset(out, 0x5a, sizeof out);
+    mpmp_async_t *res = NULL;
+    OK(mpmp_pool_map_async(pool, stamp_or_crash, in, NSTALE, sizeof *in, out,
+                           sizeof *out, cs, NULL, NULL, &res));
+    RC(mpmp_async_get(res, T_OUT), MPMP_ECRASHED);
+    EQ(mpmp_async_failed_count(res), nbad);
+    for (int i = 0, k = 0; i < NSTALE; i++) {
+      if (in[i].bad != i) {
+        if (out[i] != STAMP + i)
+          fail_msg("chunksize %zu: item %d is %lld, expected %d", cs, i,
+                   (long long)out[i], STAMP + i);
+        continue;
+      }
+      if (out[i] != 0)
+        fail_msg("chunksize %zu: crashed item %d is %#llx, expected zeros", cs,
+                 i, (unsigned long long)out[i]);
+      size_t index = 0;
+      int rank = -1;
+      const char *msg = NULL;
+      OK(mpmp_async_failure(res, k++, &index, &rank, &msg));
+      EQ(index, i);
+      char words[64];
+      snprintf(words, sizeof words, "crashed on item %d on rank %d", i, rank);
+      if (strstr(msg, words) == NULL ||
+          (tries > 1 && strstr(msg, "attempts)") == NULL))
+        fail_msg("chunksize %zu: failure message '%s' lacks '%s'", cs, msg,
+                 words);
+    }
+    mpmp_async_destroy(res);
+  }
+}
+
+static void isolate_crashed_items_read_as_zeros(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  map_stale(pool, 1);
+  OK(mpmp_pool_destroy(pool));
+  /* with retries: each crashes again, and fails at the last attempt */
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .max_retries = 1};
+  OK(mpmp_pool_create(&pool, &o));
+  map_stale(pool, 2);
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* imap hands each crashed item's zeros with its MPMP_ECRASHED. */
+typedef struct stale_feed {
+  item_t in[NSTALE];
+  int next;
+} stale_feed_t;
+
+static int feed_stale(void *user, void *item) {
+  stale_feed_t *f = user;
+  if (f->next == NSTALE)
+    return 0;
+  *(item_t *)item = f->in[f->next++];
+  return 1;
+}
+
+static void isolate_imap_crashed_items_read_as_zeros(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  for (size_t c = 0; c < sizeof stale_chunks / sizeof *stale_chunks; c++) {
+    stale_feed_t f = {.next = 0};
+    stale_items(f.in);
+    mpmp_imap_t *it = NULL;
+    OK(mpmp_pool_imap(pool, stamp_or_crash, feed_stale, &f, sizeof(item_t),
+                      sizeof(int64_t), stale_chunks[c], 0, &it));
+    for (int i = 0; i < NSTALE; i++) {
+      int64_t r;
+      memset(&r, 0x5a, sizeof r);
+      size_t index = 0;
+      int rc = mpmp_imap_next(it, &r, &index, T_OUT);
+      EQ(index, i);
+      EQ(rc, f.in[i].bad == i ? MPMP_ECRASHED : 0);
+      EQ(r, f.in[i].bad == i ? 0 : STAMP + i);
+    }
+    int64_t r;
+    EQ(mpmp_imap_next(it, &r, NULL, T_OUT), MPMP_EEOF);
+    mpmp_imap_destroy(it);
+  }
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* map_var: a crashed item's result is empty. */
+static void isolate_map_var_crashed_items_are_empty(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  item_t in[NSTALE];
+  size_t off[NSTALE + 1];
+  stale_items(in);
+  for (int i = 0; i <= NSTALE; i++)
+    off[i] = (size_t)i * sizeof *in;
+  for (size_t c = 0; c < sizeof stale_chunks / sizeof *stale_chunks; c++) {
+    mpmp_varbuf_t out = {0};
+    RC(mpmp_pool_map_var(pool, stamp_or_crash, in, off, NSTALE, stale_chunks[c],
+                         &out),
+       MPMP_ECRASHED);
+    EQ(out.n, NSTALE);
+    for (int i = 0; i < NSTALE; i++) {
+      size_t size = out.off[i + 1] - out.off[i];
+      int64_t r = 0;
+      if (size == sizeof r)
+        memcpy(&r, out.data + out.off[i], sizeof r);
+      if (in[i].bad == i ? size != 0 : size != sizeof r || r != STAMP + i)
+        fail_msg("chunksize %zu: item %d has %zu bytes (%lld)", stale_chunks[c],
+                 i, size, (long long)r);
+    }
+    mpmp_varbuf_free(&out);
+  }
+  OK(mpmp_pool_destroy(pool));
+}
+
 /* MPMP_ISOLATE=never: a pool that asks for hosts is refused, saying why;
  * the default pool runs its tasks in the worker as ever. */
 static void isolate_never_refuses_hosts(void **state) {
@@ -625,6 +802,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_big_map_grows_the_region),
     cmocka_unit_test(isolate_hosts_are_distinct_lock_owners),
     cmocka_unit_test(isolate_executor_futures),
+    cmocka_unit_test(isolate_crashed_items_read_as_zeros),
+    cmocka_unit_test(isolate_imap_crashed_items_read_as_zeros),
+    cmocka_unit_test(isolate_map_var_crashed_items_are_empty),
     cmocka_unit_test(isolate_never_refuses_hosts),
     cmocka_unit_test(isolate_options_are_checked),
 };
