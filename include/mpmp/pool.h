@@ -698,8 +698,10 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it);
  */
 MPMP_API int mpmp_pool_close(mpmp_pool_t *pool);
 /**
- * Stop now: work not yet dealt is dropped and its results fail with
- * "terminated"; the running tasks of every job of the pool see
+ * Stop now: work not yet dealt (or dealt and not yet begun) is dropped,
+ * and its items fail with "terminated before it ran" (rank -1 in
+ * mpmp_async_failure(), counted by mpmp_async_failed_count(), their
+ * result slots zeros); the running tasks of every job of the pool see
  * mpmp_should_stop(), and chunks a worker has not started are skipped.
  * Does not wait: join the pool.
  * \param pool  the pool.

@@ -243,10 +243,13 @@ static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   if (h->job > atomic_load(&rt->stop->upto) &&
       h->job != atomic_load(&rt->stop->one))
     return 0;
-  mpmp__chunk_hdr_t none = *h;
-  fail_buf_t f = {0};
-  none.count = 0;
-  send_done(&none, NULL, 0, &f, NULL);
+  mpmp__chunk_done_t *d = mpmp__malloc(sizeof *d);
+  if (d == NULL)
+    check_send(mpmp__err(MPMP_ENOMEM, "out of memory"));
+  *d = (mpmp__chunk_done_t){.job = h->job, .first = h->first,
+                            .skipped = h->count};
+  mpmp__obj_fence(); /* as send_done */
+  check_send(mpmp__send_nb(0, MPMP__TAG_CHUNK_DONE, d, sizeof *d));
   return 1;
 }
 

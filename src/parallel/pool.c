@@ -10,6 +10,7 @@
  * All pool and job state is guarded by mpmp__par.lock.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,9 @@ struct mpmp_async {
                                the runs so far, rank: where the last was) */
   int nretry, retry_cap;
   size_t lost_fails;        /* failures not recorded: out of memory */
+  struct never { size_t first, count; } *never; /* items that never ran: */
+  int nnever, never_cap;    /* the pool was terminated (or the map stopped) */
+  size_t never_n;           /* before they were dealt or begun (add_never) */
   void *result;             /* apply: its bytes, in result_msg */
   size_t result_size;
   void *result_msg;         /* the CHUNK_DONE message holding them (kept:
@@ -223,6 +227,53 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
 
 static int is_done(const unsigned char *bits, size_t i) {
   return (bits[i >> 3] >> (i & 7)) & 1;
+}
+
+/*
+ * Items that will never run: the pool was terminated (or the map stopped
+ * at its timeout) before they were dealt, or before their worker began
+ * their chunk. They are failures as an item cut short is ("terminated"),
+ * counted and listed by mpmp_async_failed_count/_failure, and their
+ * result slots read as zeros: before, they were left out of both, and a
+ * caller that trusted the failure list read whatever the buffer held as
+ * their results. Kept as ranges (a terminated map of 10^8 items is a
+ * few); out of memory, they are counted only (lost_fails).
+ */
+static void add_never(mpmp_async_t *j, size_t first, size_t count) {
+  if (count == 0)
+    return;
+  if (j->nnever == j->never_cap) {
+    int cap = j->never_cap ? 2 * j->never_cap : 8;
+    struct never *p = mpmp__realloc(j->never, (size_t)cap * sizeof *p);
+    if (p == NULL) {
+      j->lost_fails += count;
+      return;
+    }
+    j->never = p;
+    j->never_cap = cap;
+  }
+  j->never[j->nnever++] = (struct never){first, count};
+  j->never_n += count;
+}
+
+/* Deal no more of j: what it has not dealt never runs (the items a
+ * resumed job had done are not among them). */
+static void drop_undealt(mpmp_async_t *j) {
+  for (int k = 0; k < j->nhome; k++) { /* home ranges (zero-copy maps) */
+    add_never(j, j->home[2 * k], j->home[2 * k + 1] - j->home[2 * k]);
+    j->home[2 * k] = j->home[2 * k + 1];
+  }
+  while (j->nhome <= 0 && j->next_item < j->n) {
+    size_t first = j->next_item;
+    while (j->next_item < j->n &&
+           (j->done_bits == NULL || !is_done(j->done_bits, j->next_item)))
+      j->next_item++;
+    add_never(j, first, j->next_item - first);
+    while (j->next_item < j->n && j->done_bits != NULL &&
+           is_done(j->done_bits, j->next_item))
+      j->next_item++;
+  }
+  j->next_item = j->n;
 }
 
 /* Past the items a resumed job had from its journal. */
@@ -481,6 +532,7 @@ static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
     p += sizeof rec + rec.len;
   }
   j->done_items += d->count - again;
+  add_never(j, d->first, d->skipped);
 }
 
 static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
@@ -515,6 +567,11 @@ static int worker_index(const mpmp_pool_t *pool, int rank) {
 static int cmp_fail(const void *a, const void *b) {
   const fail_t *x = a, *y = b;
   return (x->index > y->index) - (x->index < y->index);
+}
+
+static int cmp_never(const void *a, const void *b) {
+  const struct never *x = a, *y = b;
+  return (x->first > y->first) - (x->first < y->first);
 }
 
 static void job_free(mpmp_async_t *j);
@@ -557,6 +614,15 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   j->pool = NULL;
   if (j->nfails > 1)
     qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
+  if (j->interrupted || j->cancelled) { /* resumable, or never a failure */
+    j->nnever = 0;
+    j->never_n = 0;
+  }
+  if (j->nnever > 1)
+    qsort(j->never, (size_t)j->nnever, sizeof *j->never, cmp_never);
+  for (int k = 0; k < j->nnever && j->out != NULL && j->var == NULL; k++)
+    memset(j->out + j->never[k].first * j->out_size, 0,
+           j->never[k].count * j->out_size);
   /* run_callback() clears it. A job without callbacks has none to run:
    * nobody needs it after this (a callback added from now on runs at once,
    * as the job is ready), and its waiter may destroy it at once. */
@@ -1053,9 +1119,15 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
   if ((rc = check_extent(in, n, in_size, "the input", fn)) < 0 ||
       (rc = check_extent(out, n, out_size, "the output", fn)) < 0)
     return rc;
-  /* Results land while later items are still to be read (dealt, retried,
-   * digested for the journal): a result over an item would be read as
-   * that item. Python's map makes a new list; here they must lie apart. */
+  return 0;
+}
+
+/* A copying map's results land while later items are still to be read
+ * (dealt, retried, digested for the journal): a result over an item would
+ * be read as that item. Python's map makes a new list; here they must lie
+ * apart. (A zero-copy map checks its blocks itself, chunktask.c.) */
+static int check_apart(const void *in, size_t n, size_t in_size,
+                       const void *out, size_t out_size, const char *fn) {
   uintptr_t i0 = (uintptr_t)in, o0 = (uintptr_t)out;
   if (n > 0 && i0 < o0 + n * out_size && o0 < i0 + n * in_size)
     return mpmp__err(MPMP_EINVAL, "%s: the results (%zu bytes at %p) overlap "
@@ -1166,6 +1238,8 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                    int stream, int kind, const mpmp__shm_ref_t *zc,
                    const char *name) {
   int rc = check_map(pool, in, n, in_size, out, out_size, name);
+  if (rc == 0 && zc == NULL)
+    rc = check_apart(in, n, in_size, out, out_size, name);
   if (rc < 0)
     return rc;
   if (res == NULL)
@@ -1533,6 +1607,16 @@ static int job_verdict(const mpmp_async_t *j) {
                        f->rank, f->msg ? f->msg : "?");
     return mpmp__err(f->code, "%s", f->msg ? f->msg : "?");
   }
+  if (j->nfails > 0 && j->never_n > 0) {
+    const fail_t *f = &j->fails[0];
+    return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed "
+                     "on rank %d: %s (%zu of %zu items failed, %zu of them "
+                     "never ran: %s; the others' results are in place)",
+                     f->index, f->rank, f->msg ? f->msg : "?",
+                     (size_t)j->nfails + j->never_n, j->n, j->never_n,
+                     j->stopped ? "the map was stopped"
+                                : "the pool was terminated");
+  }
   if (j->nfails > 0) {
     const fail_t *f = &j->fails[0];
     return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "
@@ -1622,7 +1706,7 @@ void mpmp__async_stop(mpmp_async_t *j) {
   pthread_mutex_lock(&mpmp__par.lock);
   if (!atomic_load(&j->ready)) {
     j->stopped = 1;
-    j->next_item = j->n;
+    drop_undealt(j);
     done = maybe_complete(j->pool, j);
   }
   pthread_mutex_unlock(&mpmp__par.lock);
@@ -1740,7 +1824,43 @@ MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
   if (rc <= 0)
     return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failed_count: "
                                    "the result is not ready");
-  return j->nfails;
+  size_t all = (size_t)j->nfails + j->never_n;
+  return all < INT_MAX ? (int)all : INT_MAX;
+}
+
+/* What an item that never ran says (add_never). */
+static const char *never_msg(const mpmp_async_t *j) {
+  return j->stopped ? "cancelled before it ran (the map was stopped)"
+                    : "terminated before it ran (the pool was terminated)";
+}
+
+/* Failure k in item order, of the recorded ones and the items that never
+ * ran (both sorted; no item is in both): 0 with the record's number in
+ * j->fails, or with the item's index and *never set when it never ran;
+ * -1 past the last. */
+static int nth_failure(const mpmp_async_t *j, size_t k, size_t *at,
+                       int *never) {
+  int f = 0, r = 0;
+  for (;;) {
+    size_t fx = f < j->nfails ? j->fails[f].index : SIZE_MAX;
+    if (r < j->nnever && j->never[r].first < fx) {
+      if (k < j->never[r].count) {
+        *at = j->never[r].first + k;
+        *never = 1;
+        return 0;
+      }
+      k -= j->never[r++].count;
+    } else if (f < j->nfails) {
+      if (k == 0) {
+        *at = (size_t)f;
+        *never = 0;
+        return 0;
+      }
+      k--, f++;
+    } else {
+      return -1;
+    }
+  }
 }
 
 MPMP_API int mpmp_async_resumed(mpmp_async_t *j, size_t *n) {
@@ -1760,15 +1880,26 @@ MPMP_API int mpmp_async_failure(mpmp_async_t *j, int k, size_t *index,
   if (rc <= 0)
     return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_failure: the "
                                    "result is not ready");
-  if (k < 0 || k >= j->nfails)
+  size_t at = 0;
+  int never = 0, count = mpmp_async_failed_count(j);
+  if (k < 0 || k >= count || nth_failure(j, (size_t)k, &at, &never) < 0)
     return mpmp__err(MPMP_EINVAL, "mpmp_async_failure: no failure number %d "
-                     "(there are %d)", k, j->nfails);
+                     "(there are %d)", k, count);
+  if (never) { /* it ran nowhere */
+    if (index)
+      *index = at;
+    if (rank)
+      *rank = -1;
+    if (msg)
+      *msg = never_msg(j);
+    return 0;
+  }
   if (index)
-    *index = j->fails[k].index;
+    *index = j->fails[at].index;
   if (rank)
-    *rank = j->fails[k].rank;
+    *rank = j->fails[at].rank;
   if (msg)
-    *msg = j->fails[k].msg ? j->fails[k].msg : "";
+    *msg = j->fails[at].msg ? j->fails[at].msg : "";
   return 0;
 }
 
@@ -2034,6 +2165,7 @@ static void job_free(mpmp_async_t *j) {
   for (int k = 0; k < j->nfails; k++)
     mpmp__free(j->fails[k].msg);
   mpmp__free(j->fails);
+  mpmp__free(j->never);
   for (int k = 0; k < j->nretry; k++)
     mpmp__free(j->retries[k].msg);
   mpmp__free(j->retries);
@@ -2090,7 +2222,7 @@ MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
     send_stop(pool, pool->last_id, 1);
   for (mpmp_async_t *j = pool->jobs, *next; j != NULL; j = next) {
     next = j->next;
-    j->next_item = j->n; /* deal nothing more */
+    drop_undealt(j); /* deal nothing more */
     mpmp_async_t *d = maybe_complete(pool, j);
     if (d) { /* chain the completed ones for their callbacks */
       d->next = done;

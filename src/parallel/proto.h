@@ -88,6 +88,9 @@ typedef struct mpmp__chunk_done {
   uint64_t job, first;
   uint32_t count, nfail;
   uint64_t data_len;
+  uint32_t skipped;  /* count 0: the chunk's items, none of which ran (its
+                        job was stopped before the worker began it) */
+  uint32_t reserved;
 } mpmp__chunk_done_t;
 
 /* A variable-size chunk's results (mpmp__chunk_hdr_t.var) travel inline

@@ -292,24 +292,31 @@ static void chunk_task_terminated(void **state) {
   RC(mpmp_async_get(res, T_OUT), MPMP_ETASK);
   HAS_MSG("terminated");
   IN(test_now() - t0, 0, 10);
-  /* the chunk each worker ran fails; those not begun are dropped (as for
-   * any map: get says ETASK, "terminated") */
-  EQ(mpmp_async_failed_count(res), 4 * w);
-  for (int k = 0; k < 4 * w; k++) {
+  /* the chunk each worker ran fails; so does every item never begun (as
+   * for any map: get says ETASK, "terminated"), each listed in item order
+   * and said to have run nowhere (rank -1) */
+  EQ(mpmp_async_failed_count(res), N);
+  int ran = 0;
+  size_t last = 0;
+  for (int k = 0; k < N; k++) {
     const char *msg;
-    OK(mpmp_async_failure(res, k, NULL, NULL, &msg));
+    size_t idx;
+    int rank;
+    OK(mpmp_async_failure(res, k, &idx, &rank, &msg));
     if (strstr(msg, "terminated") == NULL)
       fail_msg("failure %d says '%s'", k, msg);
+    if (k > 0 && idx <= last)
+      fail_msg("failure %d is item %zu, after item %zu", k, idx, last);
+    last = idx;
+    ran += rank > 0;
   }
-  /* a failed chunk's results read as zeros (not what the task wrote);
-   * the items never run keep what the caller had there */
-  int zeros = 0;
-  for (int i = 0; i < N; i++) {
-    if (y[i] != 0 && y[i] != 0x1111111111111111LL)
+  EQ(ran, 4 * w);
+  RC(mpmp_async_failure(res, N, NULL, NULL, NULL), MPMP_EINVAL);
+  /* a failed chunk's results read as zeros (not what the task wrote), and
+   * so do those of the items never run (not what the caller had there) */
+  for (int i = 0; i < N; i++)
+    if (y[i] != 0)
       fail_msg("result %d is %lld", i, (long long)y[i]);
-    zeros += y[i] == 0;
-  }
-  EQ(zeros, 4 * w);
   mpmp_async_destroy(res);
   OK(mpmp_pool_join(pool, T_OUT));
   OK(mpmp_pool_destroy(pool));
