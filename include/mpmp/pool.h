@@ -554,9 +554,10 @@ typedef struct mpmp_imap mpmp_imap_t;
  * so Python's n / (4 x workers) cannot be used; Python's imap default of 1
  * balances best but costs a message per item). Each chunk is its own job:
  * a chunk's results are handed out as soon as it is back. The producer runs
- * in the thread that calls mpmp_imap_next(). An imap started before
- * mpmp_pool_close() runs to its end, as in Python: it reads its input and
- * delivers every result after the close. mpmp_pool_join() waits for it
+ * in a thread that calls mpmp_imap_next(), never in two at once (it need
+ * not be thread-safe when several threads read the imap). An imap started
+ * before mpmp_pool_close() runs to its end, as in Python: it reads its
+ * input and delivers every result after the close. mpmp_pool_join() waits for it
  * too (its feed, then its work) when another thread reads it; in the
  * thread that reads it (the last to call mpmp_imap_next(), or the one
  * that made it before any read) join would wait for ever, and returns
@@ -573,7 +574,7 @@ typedef struct mpmp_imap mpmp_imap_t;
  *                    with mpmp_imap_destroy().
  * \return 0, ::MPMP_EPERM when the pool is not running, ::MPMP_EINVAL,
  * ::MPMP_ENOTASK, ::MPMP_ECHECKPOINT, or the producer's code when its
- * first call fails.
+ * first call fails (mpmp_errmsg() says so).
  */
 MPMP_API int mpmp_pool_imap(mpmp_pool_t *pool, mpmp_task_fn fn,
                             mpmp_produce_fn produce, void *user,
@@ -652,9 +653,11 @@ MPMP_API int mpmp_pool_imap_unordered_var(mpmp_pool_t *pool, mpmp_task_fn fn,
  * The next result of a variable-size imap (mpmp_pool_imap_var()); the
  * same returns as mpmp_imap_next().
  * \param it          the iterator.
- * \param[out] data   the result's bytes: the iterator's, valid until the
- *                    next mpmp_imap_next_var() or mpmp_imap_destroy()
- *                    (never NULL on success; a failed item's is empty).
+ * \param[out] data   the result's bytes: the iterator's, valid until this
+ *                    thread's next mpmp_imap_next_var() on it, or
+ *                    mpmp_imap_destroy() (another thread's reads leave
+ *                    them be; never NULL on success; a failed item's is
+ *                    empty).
  * \param[out] size   their size (may be NULL).
  * \param[out] index  the item's index in the input (may be NULL).
  * \param timeout     seconds to wait for it (negative: forever).
@@ -666,6 +669,19 @@ MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
 
 /**
  * The next result into \p out (out_size bytes) and its item index.
+ *
+ * Threads: any number of threads may call mpmp_imap_next() (or
+ * mpmp_imap_next_var()) on one iterator at once, as Python's
+ * IMapIterator.next() allows. Each result goes to exactly one caller; an
+ * ordered imap hands them out in item order (in the order of the calls
+ * that took them: which thread gets which is not said), imap_unordered in
+ * any order. Once the results are all handed out, every caller gets
+ * ::MPMP_EEOF (or the code that ended the input), each call as often as it
+ * is made. Each caller's \p timeout holds for it alone: one waiting while
+ * another thread reads or runs the producer returns ::MPMP_ETIMEDOUT by
+ * its own deadline. mpmp_imap_destroy() must not run while another thread
+ * is still in a call on the iterator (as for every object here).
+ *
  * \param it          the iterator.
  * \param out         room for one result (the iterator's out_size bytes).
  * \param[out] index  the item's index in the input (may be NULL).
@@ -674,7 +690,9 @@ MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
  * \return 0; ::MPMP_EEOF after the last; ::MPMP_ETIMEDOUT (call again);
  * ::MPMP_ETASK when this item failed (its message in mpmp_errmsg(); the
  * iteration goes on; ::MPMP_ECRASHED or ::MPMP_ETIMEDOUT when its task
- * host died or ran past task_timeout); the producer's negative code;
+ * host died or ran past task_timeout); the producer's negative code,
+ * once the results before it are handed out (mpmp_errmsg() names the
+ * item; every later call says the same);
  * ::MPMP_EPERM once the pool was terminated, joined or destroyed before the
  * input was all read (every later call says the same);
  * ::MPMP_ECHECKPOINT, ::MPMP_EINTERRUPTED (a checkpointed imap: README,

@@ -10,9 +10,20 @@
  * order as soon as that chunk is back (not when the whole window is);
  * unordered hands out whichever chunk came back first, in the order they
  * came back (Python's imap_unordered yields per chunk too).
+ *
+ * Any number of threads may read one iterator at once (Python's
+ * IMapIterator.next takes a lock too): `lock` guards its state and is held
+ * only while a reader takes a result or feeds the window (the producer runs
+ * under it), never while one waits for a chunk. A reader that finds nothing
+ * back yet notes `ev`, lets go of the lock and waits for `ev` to move: the
+ * completion callback moves it for every chunk back, and a reader that
+ * changed what the others would find (took a result, drained a chunk, saw
+ * the end) moves it and rings when one waits. So each waits on its own
+ * deadline, and each result goes to one reader.
  */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "parallel.h"
 
@@ -28,6 +39,11 @@ typedef struct slot {
 } slot_t;
 
 struct mpmp_imap {
+  /* the readers' lock: every field below but the atomics and the fin ring
+   * (fin_lock) is read and written under it (see the top of the file) */
+  pthread_mutex_t lock;
+  _Atomic uint32_t ev; /* moves when a reader may find something new */
+  _Atomic int nwait;   /* readers waiting on ev */
   mpmp_pool_t *pool;  /* NULL once the pool was destroyed */
   mpmp_task_fn fn;
   mpmp_produce_fn produce;
@@ -51,7 +67,15 @@ struct mpmp_imap {
   mpmp__journal_t *jr; /* the checkpoint journal, or NULL */
   mpmp__meter_t meter; /* MPMP_PROGRESS */
   size_t handed, failed; /* results handed out, of them failures */
-  char *ckpt_msg;      /* why the journal did not fit this input */
+  int end_shown;       /* the meter's last line was drawn */
+  /* The producer returned prod_rc for item prod_at: every reader from
+   * then on is told so (mpmp_errmsg() is per thread, and holds whatever
+   * the thread did last). */
+  int prod_failed, prod_rc;
+  size_t prod_at;
+  /* why the input ended otherwise, for every reader: the journal did not
+   * fit it, or the variable-size producer gave an item it cannot take */
+  char *end_msg;
   mpmp__varfeed_t *var; /* variable-size items and results (varmap.c) */
 };
 
@@ -68,6 +92,7 @@ static void on_finished(mpmp_async_t *j, int ok, void *user) {
     atomic_fetch_add(&it->nfin, 1);
     pthread_mutex_unlock(&it->fin_lock);
   }
+  atomic_fetch_add(&it->ev, 1); /* after `ready`: a waiter wakes to it */
   atomic_store(&s->called, 1); /* the last touch of `it` */
   /* The pool rang before calling us: ring again for a waiter that saw
    * nothing new then (this may run in the agent thread). */
@@ -98,6 +123,12 @@ static int interrupted(const mpmp_imap_t *it, size_t at) {
                    mpmp__stop_reason(), at);
 }
 
+/* The message of what just ended the input, for every later reader. */
+static void keep_msg(mpmp_imap_t *it) {
+  mpmp__free(it->end_msg);
+  it->end_msg = mpmp__strdup(mpmp_errmsg());
+}
+
 /* Fill free slots from the producer and submit them. */
 static void refill(mpmp_imap_t *it) {
   if (it->pool == NULL && !it->ended)
@@ -112,11 +143,18 @@ static void refill(mpmp_imap_t *it) {
     s->first = it->produced;
     atomic_store(&s->called, 0);
     while (!it->ended && s->n < it->chunk) {
-      int rc = it->var ? mpmp__varfeed_produce(it->var, k, s->n)
+      int theirs = 1; /* the code is the producer's, not the feed's */
+      int rc = it->var ? mpmp__varfeed_produce(it->var, k, s->n, &theirs)
                        : it->produce(it->user, s->in + s->n * it->in_size);
-      if (rc < 0)
+      if (rc < 0 && theirs) {
+        it->prod_failed = 1;
+        it->prod_rc = rc;
+        it->prod_at = s->first + s->n;
         end_input(it, rc);
-      else if (rc == 0)
+      } else if (rc < 0) { /* the feed's message, made just now */
+        keep_msg(it);
+        end_input(it, rc);
+      } else if (rc == 0)
         end_input(it, 0);
       else
         s->n++;
@@ -132,11 +170,13 @@ static void refill(mpmp_imap_t *it) {
                                              s->first);
     if (rc == MPMP_ECHECKPOINT) { /* this input is not the journal's */
       end_input(it, rc);
-      it->ckpt_msg = mpmp__strdup(mpmp_errmsg());
+      keep_msg(it);
       s->n = 0;
       return;
     }
     if (rc < 0) { /* the pool was terminated or joined: stop producing */
+      if (rc != MPMP_EPERM) /* (EPERM: the end says so, see the_end) */
+        keep_msg(it);
       end_input(it, rc);
       s->n = 0;
       return;
@@ -209,6 +249,7 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
                       .chunk = c, .ordered = ordered, .nslots = (int)n,
                       .cur = -1};
   pthread_mutex_init(&it->fin_lock, NULL);
+  pthread_mutex_init(&it->lock, NULL);
   it->slots = mpmp__calloc(n, sizeof *it->slots);
   it->free = mpmp__calloc(n, sizeof(int));
   it->sub = mpmp__calloc(n, sizeof(int));
@@ -256,6 +297,12 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
   refill(it);
   if (it->error < 0 && it->nsub == 0) {
     rc = it->error;
+    /* the producer's own code, with a message of its own: the thread's
+     * last message is about something else (the feed's and the journal's
+     * were made just now, and stay) */
+    if (it->prod_failed)
+      mpmp__err(rc, "%s: the producer returned %d (%s) for item %zu: no "
+                "imap was made", name, rc, mpmp_strerror(rc), it->prod_at);
     mpmp_imap_destroy(it);
     return rc;
   }
@@ -297,10 +344,6 @@ MPMP_API int mpmp_pool_imap_unordered_var(mpmp_pool_t *pool, mpmp_task_fn fn,
                 0, it);
 }
 
-static int any_finished(void *arg) {
-  return atomic_load(&((mpmp_imap_t *)arg)->nfin) > 0;
-}
-
 static int slot_called(void *arg) {
   return atomic_load(&((slot_t *)arg)->called);
 }
@@ -309,18 +352,13 @@ static int slot_ready(void *arg) {
   return mpmp__async_done(((slot_t *)arg)->job);
 }
 
-/* The chunk's job is back (a plain test once it is: this runs per item). */
-static int wait_ready(slot_t *s, double deadline) {
-  return mpmp__async_done(s->job) ? 0
-                                  : mpmp__wait_job(slot_ready, s, deadline);
-}
-
 /* Destroy a slot's job once it is ready and its callback has returned
  * (right after ready, in the thread that made it ready: a short wait).
  * After mpmp_finalize every job is complete and its callback done. */
 static void drop_job(slot_t *s) {
   if (mpmp_initialized()) {
-    wait_ready(s, INFINITY);
+    if (!mpmp__async_done(s->job))
+      mpmp__wait_job(slot_ready, s, INFINITY);
     if (!slot_called(s))
       mpmp__wait_until(slot_called, s, INFINITY);
   }
@@ -328,25 +366,24 @@ static void drop_job(slot_t *s) {
   s->job = NULL;
 }
 
-/* The slot to hand the next result from once it is back (*rc 0), or
- * *rc < 0 when the wait timed out; -1 when no slot is out: the end. */
-static int next_slot(mpmp_imap_t *it, double deadline, int *rc) {
-  *rc = 0;
+enum { SLOT_END = -1, SLOT_WAIT = -2 };
+
+/* The slot to hand the next result from, its chunk back; SLOT_END when
+ * no chunk is out (the end), SLOT_WAIT when the next one is not back yet.
+ * It does not wait: the caller holds the lock, which no wait may hold. */
+static int next_slot(mpmp_imap_t *it) {
   if (it->ordered) {
     if (it->nsub == 0)
-      return -1;
+      return SLOT_END;
     int k = it->sub[it->sub_head];
-    *rc = wait_ready(&it->slots[k], deadline);
-    return k;
+    return mpmp__async_done(it->slots[k].job) ? k : SLOT_WAIT;
   }
   if (it->cur >= 0)
     return it->cur;
   if (it->nsub == 0)
-    return -1;
-  *rc = atomic_load(&it->nfin) > 0
-            ? 0 : mpmp__wait_job(any_finished, it, deadline);
-  if (*rc < 0)
-    return 0;
+    return SLOT_END;
+  if (atomic_load(&it->nfin) == 0)
+    return SLOT_WAIT;
   pthread_mutex_lock(&it->fin_lock);
   it->cur = it->fin[it->fin_head];
   it->fin_head = (it->fin_head + 1) % it->nslots;
@@ -379,38 +416,45 @@ static int stop_with(mpmp_imap_t *it, int rc) {
   return rc;
 }
 
-/* The next result: into `out` (fixed-size), or at *data (variable). */
-static int next_result(mpmp_imap_t *it, void *out, const void **data,
-                       size_t *size, size_t *index, double timeout) {
-  double deadline;
-  int rc = 0;
-  if ((rc = mpmp__timeout(timeout, &deadline, "mpmp_imap_next")) < 0)
-    return rc;
-  if (!pthread_equal(atomic_load(&it->reader), pthread_self()))
-    atomic_store(&it->reader, pthread_self());
-  refill(it); /* slots freed by the last call go back to work first */
-  int k = next_slot(it, deadline, &rc);
-  if (k < 0 && it->error == MPMP_EPERM)
+/* No chunk is out and no input is left: the end, or why the input ended
+ * (every reader from now on gets the same). */
+static int the_end(mpmp_imap_t *it) {
+  if (it->prod_failed)
+    return mpmp__err(it->prod_rc, "mpmp_imap_next: the producer returned "
+                     "%d (%s) for item %zu: the iteration ends there (the "
+                     "items before it were handed out)", it->prod_rc,
+                     mpmp_strerror(it->prod_rc), it->prod_at);
+  if (it->end_msg != NULL)
+    return mpmp__err(it->error, "%s", it->end_msg);
+  if (it->error == MPMP_EPERM)
     return mpmp__err(it->error, "mpmp_imap_next: the pool was terminated, "
                      "joined or destroyed before this imap's input was all "
                      "read");
-  if (k < 0 && it->error == MPMP_EINTERRUPTED)
+  if (it->error == MPMP_EINTERRUPTED)
     return interrupted(it, it->produced);
-  if (k < 0 && it->error == MPMP_ECHECKPOINT)
-    return mpmp__err(it->error, "%s", it->ckpt_msg ? it->ckpt_msg
-                                                    : "checkpoint mismatch");
-  if (k < 0 && it->error < 0)
-    return mpmp__err(it->error, "mpmp_imap_next: the producer failed with %d "
+  if (it->error < 0) /* its message could not be kept (out of memory) */
+    return mpmp__err(it->error, "mpmp_imap_next: the input ended with %d "
                      "(%s)", it->error, mpmp_strerror(it->error));
-  if (k < 0) {
+  if (!it->end_shown) { /* the meter's last line once, not per reader */
+    it->end_shown = 1;
     mpmp__meter_show(&it->meter, it->handed, it->produced, it->failed, 0, 1);
-    return mpmp__err(MPMP_EEOF, "mpmp_imap_next: the iteration is over: "
-                     "every result was handed out (Python's "
-                     "StopIteration)");
   }
-  if (rc < 0)
-    return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no result "
-                     "within %g s", timeout);
+  return mpmp__err(MPMP_EEOF, "mpmp_imap_next: the iteration is over: "
+                   "every result was handed out (Python's StopIteration)");
+}
+
+/* The next result, if one is back (the lock held): 0 or the item's or the
+ * end's code as mpmp_imap_next() returns them, 1 when none is back yet. */
+static int take(mpmp_imap_t *it, void *out, const void **data, size_t *size,
+                size_t *index) {
+  if (!pthread_equal(atomic_load(&it->reader), pthread_self()))
+    atomic_store(&it->reader, pthread_self());
+  refill(it); /* slots freed by the last call go back to work first */
+  int k = next_slot(it), rc;
+  if (k == SLOT_WAIT)
+    return 1;
+  if (k == SLOT_END)
+    return the_end(it);
   slot_t *s = &it->slots[k];
   if (mpmp__async_interrupted(s->job))
     return stop_with(it, interrupted(it, s->first + s->pos));
@@ -439,6 +483,79 @@ static int next_result(mpmp_imap_t *it, void *out, const void **data,
   if (s->pos == s->n) /* drained (err is freed too): refilled next call */
     retire(it, k);
   return rc;
+}
+
+/* Take the lock by the caller's deadline. It is held only while a reader
+ * takes a result or runs the producer, never while one waits, but a slow
+ * producer must not keep another reader past its timeout either. */
+static int lock_by(mpmp_imap_t *it, double deadline) {
+  if (pthread_mutex_trylock(&it->lock) == 0) /* the usual case: one reader */
+    return 0;
+  if (deadline == INFINITY) {
+    pthread_mutex_lock(&it->lock);
+    return 0;
+  }
+  double left = deadline - mpmp__now(); /* under 1e9 s: mpmp__timeout */
+  if (!(left > 0))
+    return MPMP_ETIMEDOUT;
+  /* timedlock counts in CLOCK_REALTIME; our deadline is monotonic */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  double ns = (double)until.tv_nsec + left * 1e9;
+  until.tv_sec += (time_t)(ns / 1e9);
+  until.tv_nsec = (long)fmod(ns, 1e9);
+  return pthread_mutex_timedlock(&it->lock, &until) == 0 ? 0 : MPMP_ETIMEDOUT;
+}
+
+typedef struct ev_wait {
+  mpmp_imap_t *it;
+  uint32_t seen; /* ev when the reader last looked */
+} ev_wait_t;
+
+static int ev_moved(void *arg) {
+  ev_wait_t *w = arg;
+  return atomic_load(&w->it->ev) != w->seen;
+}
+
+/* This reader changed what the others find (a result fewer, a chunk
+ * drained, the end): the ones that wait look again. A waiter counted
+ * itself under the lock before this reader took it, so none is missed;
+ * with no other reader this costs one load. */
+static void wake_readers(mpmp_imap_t *it) {
+  if (atomic_load(&it->nwait) > 0) {
+    atomic_fetch_add(&it->ev, 1);
+    mpmp__ring_rank(mpmp__net.rank);
+  }
+}
+
+/* The next result: into `out` (fixed-size), or at *data (variable). */
+static int next_result(mpmp_imap_t *it, void *out, const void **data,
+                       size_t *size, size_t *index, double timeout) {
+  double deadline;
+  int rc = 0;
+  if ((rc = mpmp__timeout(timeout, &deadline, "mpmp_imap_next")) < 0)
+    return rc;
+  for (;;) {
+    if (lock_by(it, deadline) < 0)
+      return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no "
+                       "result within %g s (another thread was reading "
+                       "this imap)", timeout);
+    /* ev before looking: a chunk back after the look moves it after */
+    ev_wait_t w = {it, atomic_load(&it->ev)};
+    rc = take(it, out, data, size, index);
+    if (rc != 1) {
+      pthread_mutex_unlock(&it->lock);
+      wake_readers(it);
+      return rc;
+    }
+    atomic_fetch_add(&it->nwait, 1);
+    pthread_mutex_unlock(&it->lock);
+    rc = mpmp__wait_job(ev_moved, &w, deadline);
+    atomic_fetch_sub(&it->nwait, 1);
+    if (rc < 0)
+      return mpmp__err(MPMP_ETIMEDOUT, "mpmp_imap_next: timed out: no "
+                       "result within %g s", timeout);
+  }
 }
 
 MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
@@ -477,8 +594,11 @@ int mpmp__imap_fed_here(const mpmp_imap_t *it) {
 }
 
 void mpmp__imap_pool_gone(mpmp_imap_t *it) {
+  /* a reader in another thread may be submitting to it right now */
+  pthread_mutex_lock(&it->lock);
   it->feeding = 0; /* the pool keeps no count any more */
   it->pool = NULL;
+  pthread_mutex_unlock(&it->lock);
 }
 
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
@@ -499,11 +619,12 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
     mpmp__free(it->slots[0].out);
   }
   pthread_mutex_destroy(&it->fin_lock);
+  pthread_mutex_destroy(&it->lock);
   mpmp__meter_end(&it->meter);
   if (it->jr != NULL && mpmp_initialized() && mpmp__stopping())
     mpmp__journal_sync(it->jr);
   mpmp__journal_close(it->jr);
-  mpmp__free(it->ckpt_msg);
+  mpmp__free(it->end_msg);
   mpmp__varfeed_free(it->var);
   mpmp__free(it->slots);
   mpmp__free(it->free);

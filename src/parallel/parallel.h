@@ -297,14 +297,17 @@ int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
 mpmp__var_t *mpmp__async_var(const mpmp_async_t *j);
 /* imap over variable-size items (imap.c): the items of each slot of the
  * iterator's window (copied from the producer), and the result handed
- * out last. produce: item i of the slot (1, 0 at the end, or < 0);
- * submit: the slot's n items as a job; result: item `at` of a slot's
- * ready job, valid until the next result or the feed's end. */
+ * out last to each thread. produce: item i of the slot (1, 0 at the end,
+ * or < 0; *theirs: a negative code is the producer's, not a refusal of
+ * what it gave, which has its message); submit: the slot's n items as a
+ * job; result: item `at` of a slot's ready job, valid until this thread's
+ * next result or the feed's end. */
 typedef struct mpmp__varfeed mpmp__varfeed_t;
 mpmp__varfeed_t *mpmp__varfeed_new(mpmp_produce_var_fn produce, void *user,
                                    int nslots, size_t chunk);
 void mpmp__varfeed_free(mpmp__varfeed_t *f);
-int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i);
+int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i,
+                          int *theirs);
 int mpmp__varfeed_submit(mpmp__varfeed_t *f, int slot, size_t n,
                          mpmp_pool_t *pool, mpmp_task_fn fn,
                          mpmp_async_cb cb, void *user, mpmp_async_t **res,

@@ -334,13 +334,22 @@ typedef struct feed_slot {
   size_t cap, *off; /* off: chunk + 1 */
 } feed_slot_t;
 
+/* The result handed out last to one thread: threads may read one
+ * iterator at once, and each one's result stays valid until its own next
+ * read (imap.c). */
+typedef struct cur_buf {
+  pthread_t thread;
+  char *p;
+  size_t cap;
+} cur_buf_t;
+
 struct mpmp__varfeed {
   mpmp_produce_var_fn produce;
   void *user;
   feed_slot_t *slots;
   int nslots;
-  char *cur; /* the result handed out last */
-  size_t cur_cap;
+  cur_buf_t *cur; /* one per thread that read the iterator */
+  int ncur;
 };
 
 void mpmp__varfeed_free(mpmp__varfeed_t *f) {
@@ -351,6 +360,8 @@ void mpmp__varfeed_free(mpmp__varfeed_t *f) {
     mpmp__free(f->slots[k].off);
   }
   mpmp__free(f->slots);
+  for (int i = 0; i < f->ncur; i++)
+    mpmp__free(f->cur[i].p);
   mpmp__free(f->cur);
   mpmp__free(f);
 }
@@ -372,11 +383,13 @@ mpmp__varfeed_t *mpmp__varfeed_new(mpmp_produce_var_fn produce, void *user,
   return f;
 }
 
-int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i) {
+int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i,
+                          int *theirs) {
   feed_slot_t *s = &f->slots[slot];
   const void *item = NULL;
   size_t size = 0;
   int rc = f->produce(f->user, &item, &size);
+  *theirs = rc < 0;
   if (rc <= 0)
     return rc;
   if (item == NULL && size > 0)
@@ -424,17 +437,30 @@ int mpmp__varfeed_result(mpmp__varfeed_t *f, mpmp_async_t *job, size_t at,
   if (rc < 0)
     return rc;
   size_t len = view.off[at + 1] - view.off[at];
-  if (len + 1 > f->cur_cap) {
-    char *p = mpmp__realloc(f->cur, len + 1);
+  cur_buf_t *b = NULL;
+  pthread_t me = pthread_self();
+  for (int i = 0; i < f->ncur && b == NULL; i++) /* (one, most often) */
+    if (pthread_equal(f->cur[i].thread, me))
+      b = &f->cur[i];
+  if (b == NULL) {
+    cur_buf_t *t = mpmp__realloc(f->cur, (size_t)(f->ncur + 1) * sizeof *t);
+    if (t == NULL)
+      return mpmp__err(MPMP_ENOMEM, "mpmp_imap_next_var: out of memory");
+    f->cur = t;
+    b = &f->cur[f->ncur++];
+    *b = (cur_buf_t){.thread = me};
+  }
+  if (len + 1 > b->cap) {
+    char *p = mpmp__realloc(b->p, len + 1);
     if (p == NULL)
       return mpmp__err(MPMP_ENOMEM, "mpmp_imap_next_var: out of memory for "
                        "a result of %zu bytes", len);
-    f->cur = p;
-    f->cur_cap = len + 1;
+    b->p = p;
+    b->cap = len + 1;
   }
-  memcpy(f->cur, view.data + view.off[at], len);
-  f->cur[len] = '\0'; /* a text result reads as a string */
-  *data = f->cur;
+  memcpy(b->p, view.data + view.off[at], len);
+  b->p[len] = '\0'; /* a text result reads as a string */
+  *data = b->p;
   if (size)
     *size = len;
   return 0;

@@ -4,6 +4,8 @@
  * must answer with an error code and a message, never crash or hang, and
  * lose nothing. Runs on 1 node and on 2 pseudo-nodes. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +258,254 @@ static void imap_bad_arguments(void **state) {
   assert_int_equal(mpmp_pool_destroy(pool), 0);
 }
 
+/* ---- one imap read by several threads at once ---------------------------- */
+
+/* Python's IMapIterator.next() is thread-safe; the iterator's state had no
+ * lock, and two threads reading one imap crashed the main rank (a chunk's
+ * job destroyed under the other reader). */
+#define SHARED_N 20000
+
+typedef struct var_counter {
+  counter_t c;
+  int64_t item; /* the one buffer the items are given from */
+} var_counter_t;
+
+static int count_up_var(void *user, const void **item, size_t *size) {
+  var_counter_t *vc = user;
+  int rc = count_up(&vc->c, &vc->item);
+  *item = &vc->item;
+  *size = sizeof vc->item;
+  return rc;
+}
+
+typedef struct reader {
+  mpmp_imap_t *it;
+  int var, ordered;
+  _Atomic int *seen; /* per index: how often it came, over all readers */
+  size_t got, bad;   /* bad: a wrong value, index, size or order */
+  int end, again;    /* the code that ended the reads, and the next call's */
+} reader_t;
+
+/* Reads to the end. CMocka's checks cannot run in this thread: the main
+ * thread checks what it counted. */
+static void *read_to_end(void *arg) {
+  reader_t *r = arg;
+  int64_t v = 0;
+  const void *data = NULL, *prev = NULL;
+  size_t idx = 0, size = 0, last = 0;
+  int rc;
+  for (;;) {
+    /* this thread's last imap_var result stays while the others read */
+    if (prev != NULL) {
+      memcpy(&v, prev, sizeof v);
+      r->bad += v != (int64_t)(last * last);
+    }
+    rc = r->var ? mpmp_imap_next_var(r->it, &data, &size, &idx, T_OUT)
+                : mpmp_imap_next(r->it, &v, &idx, T_OUT);
+    if (rc != 0)
+      break;
+    if (r->var) {
+      r->bad += size != sizeof v;
+      memcpy(&v, data, sizeof v);
+      prev = data;
+    }
+    /* ordered: results come in item order, so each reader's indices rise */
+    if (idx >= SHARED_N || v != (int64_t)(idx * idx) ||
+        (r->ordered && r->got > 0 && idx <= last))
+      r->bad++;
+    else
+      atomic_fetch_add(&r->seen[idx], 1);
+    last = idx;
+    r->got++;
+  }
+  r->end = rc;
+  r->again = r->var ? mpmp_imap_next_var(r->it, &data, &size, &idx, 0)
+                    : mpmp_imap_next(r->it, &v, &idx, 0);
+  return NULL;
+}
+
+/* 3 threads read one imap of 20000 items (imap, imap_unordered, and their
+ * variable-size kinds): every index comes exactly once with its value, in
+ * order for imap, and every thread sees the end. */
+static void imap_read_by_threads(void **state) {
+  (void)state;
+  for (int kind = 0; kind < 4; kind++) {
+    int ordered = kind % 2 == 0, var = kind >= 2;
+    var_counter_t vc = {{0, SHARED_N}, 0};
+    _Atomic int *seen = calloc(SHARED_N, sizeof *seen);
+    assert_non_null(seen);
+    mpmp_imap_t *it = NULL;
+    mpmp_pool_t *pool = pool_of(0);
+    /* chunks of 10: many chunks, so the readers meet at every step */
+    if (var)
+      assert_int_equal((ordered ? mpmp_pool_imap_var
+                                : mpmp_pool_imap_unordered_var)(
+                           pool, square, count_up_var, &vc, 10, 0, &it), 0);
+    else
+      assert_int_equal((ordered ? mpmp_pool_imap
+                                : mpmp_pool_imap_unordered)(
+                           pool, square, count_up, &vc.c, 8, 8, 10, 0, &it), 0);
+    reader_t rd[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+      rd[i] = (reader_t){.it = it, .var = var, .ordered = ordered,
+                         .seen = seen};
+      assert_int_equal(pthread_create(&t[i], NULL, read_to_end, &rd[i]), 0);
+    }
+    size_t got = 0;
+    for (int i = 0; i < 3; i++) {
+      assert_int_equal(pthread_join(t[i], NULL), 0);
+      assert_int_equal(rd[i].bad, 0);
+      assert_int_equal(rd[i].end, MPMP_EEOF);
+      assert_int_equal(rd[i].again, MPMP_EEOF);
+      got += rd[i].got;
+    }
+    assert_int_equal(got, SHARED_N);
+    for (size_t i = 0; i < SHARED_N; i++)
+      if (atomic_load(&seen[i]) != 1)
+        fail_msg("kind %d: item %zu came %d times", kind, i,
+                 atomic_load(&seen[i]));
+    int64_t r;
+    assert_int_equal(mpmp_imap_next(it, &r, NULL, 0),
+                     var ? MPMP_EINVAL : MPMP_EEOF);
+    mpmp_imap_destroy(it);
+    free(seen);
+    assert_int_equal(mpmp_pool_terminate(pool), 0);
+    assert_int_equal(mpmp_pool_destroy(pool), 0);
+  }
+}
+
+/* Two items on one worker: the producer is slow on the second (it runs
+ * under the readers' lock), and so is its task. */
+typedef struct slow_feed {
+  int next;
+  _Atomic int in_producer, produced; /* the slow call began, returned */
+} slow_feed_t;
+
+#define SLOW_S 1.5
+
+static int produce_slowly(void *user, void *item) {
+  slow_feed_t *f = user;
+  if (f->next == 2)
+    return 0;
+  if (f->next == 1) {
+    atomic_store(&f->in_producer, 1);
+    test_sleep(SLOW_S);
+  }
+  *(double *)item = f->next++ ? SLOW_S : 0.01;
+  atomic_store(&f->produced, f->next);
+  return 1;
+}
+
+static void *read_two(void *arg) {
+  reader_t *r = arg;
+  int64_t v;
+  while ((r->end = mpmp_imap_next(r->it, &v, NULL, T_OUT)) == 0)
+    r->got++;
+  return NULL;
+}
+
+/* A reader's timeout is its own: another thread that waits for the next
+ * result, or runs the slow producer, must not keep it past 0.05 s. */
+static void imap_timeout_while_another_reads(void **state) {
+  (void)state;
+  slow_feed_t f = {0, 0, 0};
+  mpmp_imap_t *it = NULL;
+  mpmp_pool_t *pool = pool_of(1);
+  /* a window of one item: the second is produced only once the first was
+   * read, in the reading thread */
+  assert_int_equal(mpmp_pool_imap(pool, patient, produce_slowly, &f, 8, 8, 1,
+                                  1, &it), 0);
+  reader_t rd = {.it = it};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, read_two, &rd), 0);
+  int64_t v;
+  for (int phase = 0; phase < 2; phase++) {
+    /* 0: the other thread is in the producer; 1: it waits for the task */
+    double t0 = test_now();
+    while (phase == 0 ? !atomic_load(&f.in_producer)
+                      : atomic_load(&f.produced) < 2) {
+      assert_true(test_now() - t0 < T_OUT);
+      test_sleep(0.001);
+    }
+    if (phase == 1)
+      test_sleep(0.05); /* the other thread submits, then waits */
+    for (int k = 0; k < 3; k++) {
+      t0 = test_now();
+      assert_int_equal(mpmp_imap_next(it, &v, NULL, 0.05), MPMP_ETIMEDOUT);
+      double took = test_now() - t0;
+      if (!(took >= 0.045 && took < SLOW_S / 2))
+        fail_msg("phase %d: a 0.05 s timeout took %.3f s", phase, took);
+    }
+  }
+  size_t mine = 0;
+  int rc;
+  while ((rc = mpmp_imap_next(it, &v, NULL, T_OUT)) == 0)
+    mine++;
+  assert_int_equal(rc, MPMP_EEOF);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(rd.end, MPMP_EEOF);
+  assert_int_equal(rd.got + mine, 2);
+  mpmp_imap_destroy(it);
+  assert_int_equal(mpmp_pool_terminate(pool), 0);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
+/* ---- the producer's failure ----------------------------------------------- */
+
+#define PRODUCER_CODE (-77)
+
+static int fail_at(void *user, void *item) {
+  counter_t *c = user; /* limit: the item that fails */
+  if (c->next == c->limit)
+    return PRODUCER_CODE;
+  *(int64_t *)item = c->next++;
+  return 1;
+}
+
+static int fail_at_once_var(void *user, const void **item, size_t *size) {
+  (void)user, (void)item, (void)size;
+  return PRODUCER_CODE;
+}
+
+/* The producer's code comes with a message that says so and names the
+ * item: the message left was the thread's last, about something else. */
+static void imap_producer_failure_says_so(void **state) {
+  (void)state;
+  int64_t x = 3, r = 0;
+  size_t idx;
+  mpmp_imap_t *it = NULL;
+  mpmp_pool_t *pool = pool_of(0);
+  for (int var = 0; var < 2; var++) {
+    counter_t c = {0, 0}; /* fails at its first call */
+    /* an unrelated message first */
+    assert_int_equal(mpmp_pool_apply(pool, square, &x, sizeof x, NULL, 8, NULL), MPMP_EINVAL);
+    assert_int_equal(var ? mpmp_pool_imap_var(pool, square, fail_at_once_var, NULL, 1, 0, &it)
+                         : mpmp_pool_imap(pool, square, fail_at, &c, 8, 8, 1, 0, &it),
+                     PRODUCER_CODE);
+    assert_null(it);
+    assert_non_null(strstr(mpmp_errmsg(), "producer returned -77"));
+    assert_non_null(strstr(mpmp_errmsg(), "item 0"));
+  }
+  /* later, at item 5: what came before is handed out, then the code */
+  counter_t c = {0, 5};
+  assert_int_equal(mpmp_pool_imap(pool, square, fail_at, &c, 8, 8, 2, 0, &it), 0);
+  for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(mpmp_imap_next(it, &r, &idx, T_OUT), 0);
+    assert_int_equal(idx, i);
+    assert_int_equal(r, (int64_t)(i * i));
+  }
+  for (int again = 0; again < 2; again++) { /* every later call says so */
+    assert_int_equal(mpmp_pool_apply(pool, square, &x, sizeof x, NULL, 8, NULL), MPMP_EINVAL);
+    assert_int_equal(mpmp_imap_next(it, &r, &idx, T_OUT), PRODUCER_CODE);
+    assert_non_null(strstr(mpmp_errmsg(), "producer returned -77"));
+    assert_non_null(strstr(mpmp_errmsg(), "item 5"));
+  }
+  mpmp_imap_destroy(it);
+  assert_int_equal(mpmp_pool_terminate(pool), 0);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
 /* Results outlive their pool: a finished job never needs it again. */
 static void results_outlive_their_pool(void **state) {
   (void)state;
@@ -420,6 +670,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_close_lets_imap_finish),
     cmocka_unit_test(imap_outlives_its_pool),
     cmocka_unit_test(imap_bad_arguments),
+    cmocka_unit_test(imap_read_by_threads),
+    cmocka_unit_test(imap_timeout_while_another_reads),
+    cmocka_unit_test(imap_producer_failure_says_so),
     cmocka_unit_test(results_outlive_their_pool),
     cmocka_unit_test(pool_terminate_stops_every_job),
     cmocka_unit_test(pool_terminate_stops_imap),
