@@ -662,6 +662,82 @@ static void process_wrong_state_and_null(void **state) {
   assert_int_equal(mpmp_active_children(NULL, -1), MPMP_EINVAL);
 }
 
+/* A terminated map's items that never ran are failures too: counted,
+ * listed in item order (rank -1: they ran nowhere, "terminated before it
+ * ran"), their slots zeros. They were left out of both, and a caller that
+ * trusted the failure list read whatever its buffer held as their
+ * results (2 failures of 8, six slots never written). */
+static void terminate_counts_items_never_run(void **state) {
+  (void)state;
+  enum { N = 12 };
+  double naps[N];
+  int64_t r[N];
+  for (int i = 0; i < N; i++)
+    naps[i] = 5;
+  for (int destroy = 0; destroy < 2; destroy++) {
+    mpmp_pool_t *pool = pool_of(0);
+    mpmp_async_t *res = NULL;
+    memset(r, 0x7f, sizeof r);
+    assert_int_equal(mpmp_pool_map_async(pool, patient, naps, N, 8, r, 8, 1, NULL, NULL, &res), 0);
+    test_sleep(0.3);
+    if (destroy)
+      assert_int_equal(mpmp_pool_destroy(pool), 0);
+    else
+      assert_int_equal(mpmp_pool_terminate(pool), 0);
+    assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+    assert_non_null(strstr(mpmp_errmsg(), "never ran"));
+    assert_int_equal(mpmp_async_failed_count(res), N);
+    assert_int_equal(mpmp_async_successful(res), 0);
+    int ran = 0;
+    for (int k = 0; k < N; k++) {
+      size_t idx;
+      int rank;
+      const char *msg;
+      assert_int_equal(mpmp_async_failure(res, k, &idx, &rank, &msg), 0);
+      assert_int_equal(idx, (size_t)k); /* item order, each once */
+      assert_non_null(strstr(msg, "terminated"));
+      if (rank < 0) {
+        assert_non_null(strstr(msg, "before it ran"));
+        assert_int_equal(r[k], 0);
+      } else {
+        ran++;
+      }
+    }
+    assert_true(ran >= 1 && ran < N);
+    assert_int_equal(mpmp_async_failure(res, N, NULL, NULL, NULL), MPMP_EINVAL);
+    mpmp_async_destroy(res);
+    if (!destroy) {
+      assert_int_equal(mpmp_pool_join(pool, 30), 0);
+      assert_int_equal(mpmp_pool_destroy(pool), 0);
+    }
+  }
+}
+
+/* A copying map's results may not overlap its items: a result landing on
+ * an item not yet dealt was read as that item (rc 0, most results wrong). */
+static void map_results_over_items_are_einval(void **state) {
+  (void)state;
+  int64_t buf[64];
+  mpmp_pool_t *pool = pool_of(0);
+  mpmp_async_t *res = NULL;
+  for (int i = 0; i < 64; i++)
+    buf[i] = i;
+  assert_int_equal(mpmp_pool_map(pool, square, buf, 32, 8, buf + 16, 8, 1), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "overlap"));
+  assert_int_equal(mpmp_pool_map(pool, square, buf, 32, 8, buf, 8, 0), MPMP_EINVAL);
+  assert_int_equal(mpmp_pool_map(pool, square, buf + 8, 8, 8, buf, 16, 0), MPMP_EINVAL);
+  assert_int_equal(mpmp_pool_starmap(pool, square, buf, 32, 8, buf + 31, 8, 0), MPMP_EINVAL);
+  assert_int_equal(mpmp_pool_map_async(pool, square, buf, 32, 8, buf, 8, 0, NULL, NULL, &res), MPMP_EINVAL);
+  assert_null(res);
+  for (int i = 0; i < 64; i++) /* nothing ran */
+    assert_int_equal(buf[i], i);
+  /* next to each other is apart */
+  assert_int_equal(mpmp_pool_map(pool, square, buf, 32, 8, buf + 32, 8, 3), 0);
+  for (int i = 0; i < 32; i++)
+    assert_int_equal(buf[32 + i], (int64_t)i * i);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_after_join_is_eperm),
     cmocka_unit_test(pool_map_overflowing_counts),
@@ -676,6 +752,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(results_outlive_their_pool),
     cmocka_unit_test(pool_terminate_stops_every_job),
     cmocka_unit_test(pool_terminate_stops_imap),
+    cmocka_unit_test(terminate_counts_items_never_run),
+    cmocka_unit_test(map_results_over_items_are_einval),
     cmocka_unit_test(process_started_after_a_terminate_runs),
     cmocka_unit_test(process_wrong_state_and_null),
 };
