@@ -27,7 +27,10 @@
  * destroyed while an as_completed iterator or a futures_wait watches it
  * leaves them (it is neither waited for nor returned). Every call answers
  * NULL with ::MPMP_EINVAL, a NaN timeout with ::MPMP_EINVAL, and calls after
- * mpmp_finalize() with ::MPMP_ENOTINIT (destroy calls excepted).
+ * mpmp_finalize() with ::MPMP_ENOTINIT, except destroy calls and the reads
+ * of a finished future (result, exception, done, cancelled, running: its
+ * outcome, also one that finalize failed, stays readable; waiting for an
+ * unfinished one is ::MPMP_ENOTINIT).
  */
 #ifndef MPMP_EXECUTOR_H
 #define MPMP_EXECUTOR_H
@@ -354,7 +357,9 @@ MPMP_API int mpmp_future_cancelled(mpmp_future_t *f);
  * \param f     the future.
  * \param cb    the callback; its \p ok is 1 when the task succeeded.
  * \param user  passed to \p cb.
- * \return 0, ::MPMP_EINVAL (NULL \p f or \p cb), ::MPMP_ENOMEM.
+ * \return 0, ::MPMP_EINVAL (NULL \p f or \p cb), ::MPMP_ENOMEM,
+ * ::MPMP_ENOTINIT after mpmp_finalize() for a future not done (on a done
+ * one it runs at once, as before finalize).
  */
 MPMP_API int mpmp_future_add_done_callback(mpmp_future_t *f, mpmp_async_cb cb,
                                            void *user);

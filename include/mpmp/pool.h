@@ -45,7 +45,9 @@
  *   joins the pools left; destroy() them afterwards (that is allowed).
  * - AsyncResult: valid until mpmp_async_destroy(), also after its pool
  *   was destroyed and after mpmp_finalize() (a destroyed running one is
- *   dropped when it completes).
+ *   dropped when it completes). A finished one is read after finalize as
+ *   before it (get, wait, ready, successful, result, failures); waiting
+ *   for an unfinished one then is ::MPMP_ENOTINIT.
  * - imap iterator: valid until mpmp_imap_destroy(), also after its pool
  *   was terminated or destroyed: it then hands out what had completed and
  *   ends with ::MPMP_EPERM.

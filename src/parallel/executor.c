@@ -543,6 +543,9 @@ MPMP_API int mpmp_future_add_done_callback(mpmp_future_t *f, mpmp_async_cb cb,
   if (f == NULL || cb == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_future_add_done_callback: NULL %s",
                      f == NULL ? "future" : "callback");
+  if (!mpmp_initialized() && mpmp_async_ready(f) != 1) /* it never would run */
+    return mpmp__err(MPMP_ENOTINIT, "mpmp_future_add_done_callback: mpmp "
+                     "was finalized and the future is not done");
   return mpmp__async_add_callback(f, cb, user);
 }
 

@@ -1550,6 +1550,11 @@ static int wait_with_progress(mpmp_async_t *j, double deadline,
 
 /* A public call on a result: main rank, mpmp running, a result given. */
 static int check_async(const mpmp_async_t *j, const char *fn) {
+  /* A finished one is read, not waited for: also after mpmp_finalize()
+   * (the headers: results and futures stay valid until destroyed; a
+   * future finalize failed must still say why) */
+  if (j != NULL && atomic_load(&j->ready) && !mpmp_initialized())
+    return 0;
   int rc = j != NULL && j->remote ? mpmp__check_init(fn) : mpmp__check_main(fn);
   if (rc < 0)
     return rc;
@@ -1563,6 +1568,8 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   int rc = check_async(j, fn);
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
     return rc;
+  if (atomic_load(&j->ready) && !mpmp_initialized())
+    return 0; /* (nothing to wait for, and nothing to wait with) */
   if (!atomic_load(&j->ready) && (rc = mpmp__may_wait(fn)) < 0)
     return rc;
   if (j->remote) /* a sub-task's, in a task (worker.c) */

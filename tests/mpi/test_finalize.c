@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mpitest.h"
 
@@ -82,14 +83,16 @@ int main(int argc, char **argv) {
   /* A map still running at finalize, whose callback calls finalize. */
   int in[4] = {0, 1, 2, 3}, out[4];
   mpmp_pool_t *pool = NULL;
-  mpmp_async_t *res = NULL;
+  mpmp_async_t *res = NULL, *ap = NULL;
   mpmp_pool_opts_t popt = {.processes = 1};
   int with_pool = mpmp_worker_count() >= 3; /* a third worker for it */
   if (with_pool &&
       (mpmp_pool_create(&pool, &popt) != 0 ||
        mpmp_pool_map_async(pool, slow_item, in, 4, sizeof *in, out,
                            sizeof *out, 1, finalize_in_callback, NULL,
-                           &res) != 0))
+                           &res) != 0 ||
+       mpmp_pool_apply_async(pool, slow_item, in, sizeof *in, NULL, NULL,
+                             &ap) != 0))
     FAIL("pool: %s", mpmp_errmsg());
   /* Finalize from two threads at once: one does it, the other is told. */
   pthread_t t[2];
@@ -106,7 +109,24 @@ int main(int argc, char **argv) {
     FAIL("mpmp_finalize in a callback during finalize returned %d", cb_rc);
   if (mpmp_finalize() != MPMP_ENOTINIT)
     FAIL("a second mpmp_finalize: %s", mpmp_errmsg());
+  /* What finalize ended is read after it, as before it (the headers:
+   * results stay valid), failures and their messages too; it was
+   * ENOTINIT, so a future finalize failed could never say why. */
   if (with_pool) {
+    if (mpmp_async_get(res, 0) != MPMP_ETASK)
+      FAIL("the map's result after finalize: %s", mpmp_errmsg());
+    if (mpmp_async_wait(ap, 0) != 0 || mpmp_async_get(ap, 5) != MPMP_ETASK ||
+        strstr(mpmp_errmsg(), "terminated") == NULL)
+      FAIL("the apply's result after finalize: %s", mpmp_errmsg());
+    const char *why = NULL;
+    if (mpmp_async_failed_count(ap) != 1 ||
+        mpmp_async_failure(ap, 0, NULL, NULL, &why) != 0 ||
+        strstr(why, "terminated") == NULL)
+      FAIL("the apply's failure after finalize: %s", mpmp_errmsg());
+    if (mpmp_future_exception(ap, 0, &why) != 0 || why == NULL ||
+        strstr(why, "terminated") == NULL)
+      FAIL("the apply's exception after finalize: %s", mpmp_errmsg());
+    mpmp_async_destroy(ap);
     mpmp_async_destroy(res);
     mpmp_pool_destroy(pool);
   }
