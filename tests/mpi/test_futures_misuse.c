@@ -266,6 +266,14 @@ static void note(in_cb_t *c, int k, int rc) {
   c->said[k] = rc < 0 && strstr(mpmp_errmsg(), "done-callback") != NULL;
 }
 
+/* The first n calls the callback made were refused, each saying why. */
+static void refused(const in_cb_t *c, int n) {
+  for (int k = 0; k < n; k++)
+    if (c->rc[k] != MPMP_EPERM || !c->said[k])
+      fail_msg("call %d in the callback: rc %d (EPERM with the reason "
+               "expected)", k, c->rc[k]);
+}
+
 static void blocking_in_callback(mpmp_async_t *f, int ok, void *user) {
   in_cb_t *c = user;
   int64_t x[2] = {3, 4}, r[2];
@@ -297,11 +305,7 @@ static void waits_inside_a_done_callback_are_refused(void **state) {
   assert_true(test_now() - t0 < 5.0); /* nothing stalled */
   assert_int_equal(*(const int64_t *)data, 1);
   assert_true(c.ran);
-  for (int k = 0; k < 6; k++) {
-    if (c.rc[k] != MPMP_EPERM || !c.said[k])
-      fail_msg("call %d in the callback: rc %d (EPERM with the reason "
-               "expected)", k, c.rc[k]);
-  }
+  refused(&c, 6);
   assert_int_equal(c.rc[6], 0);
   assert_int_equal(c.rc[7], 0);
   assert_true(mpmp_initialized()); /* the refused finalize did nothing */
@@ -344,11 +348,7 @@ static void pool_waits_inside_a_callback_are_refused(void **state) {
   assert_int_equal(mpmp_async_get(c.other, 30), 0);
   assert_true(test_now() - t0 < 5.0);
   assert_true(c.ran);
-  for (int k = 0; k < 5; k++) {
-    if (c.rc[k] != MPMP_EPERM || !c.said[k])
-      fail_msg("call %d in the callback: rc %d (EPERM with the reason "
-               "expected)", k, c.rc[k]);
-  }
+  refused(&c, 5);
   assert_int_equal(c.rc[5], 0);
   assert_int_equal(c.rc[6], 0);
   assert_int_equal(mpmp_async_get(c.sub, 30), 0);
