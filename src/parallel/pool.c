@@ -256,26 +256,6 @@ static void add_never(mpmp_async_t *j, size_t first, size_t count) {
   j->never_n += count;
 }
 
-/* Deal no more of j: what it has not dealt never runs (the items a
- * resumed job had done are not among them). */
-static void drop_undealt(mpmp_async_t *j) {
-  for (int k = 0; k < j->nhome; k++) { /* home ranges (zero-copy maps) */
-    add_never(j, j->home[2 * k], j->home[2 * k + 1] - j->home[2 * k]);
-    j->home[2 * k] = j->home[2 * k + 1];
-  }
-  while (j->nhome <= 0 && j->next_item < j->n) {
-    size_t first = j->next_item;
-    while (j->next_item < j->n &&
-           (j->done_bits == NULL || !is_done(j->done_bits, j->next_item)))
-      j->next_item++;
-    add_never(j, first, j->next_item - first);
-    while (j->next_item < j->n && j->done_bits != NULL &&
-           is_done(j->done_bits, j->next_item))
-      j->next_item++;
-  }
-  j->next_item = j->n;
-}
-
 /* Past the items a resumed job had from its journal. */
 static void skip_done(mpmp_async_t *j) {
   if (j->done_bits == NULL)
@@ -292,6 +272,24 @@ static void skip_done(mpmp_async_t *j) {
   }
   if (j->next_item > j->n)
     j->next_item = j->n;
+}
+
+/* Deal no more of j: what it has not dealt never runs (the items a
+ * resumed job had done are not among them). */
+static void drop_undealt(mpmp_async_t *j) {
+  for (int k = 0; k < j->nhome; k++) { /* home ranges (zero-copy maps) */
+    add_never(j, j->home[2 * k], j->home[2 * k + 1] - j->home[2 * k]);
+    j->home[2 * k] = j->home[2 * k + 1];
+  }
+  while (j->nhome <= 0 && j->next_item < j->n) {
+    size_t first = j->next_item;
+    while (j->next_item < j->n &&
+           (j->done_bits == NULL || !is_done(j->done_bits, j->next_item)))
+      j->next_item++;
+    add_never(j, first, j->next_item - first);
+    skip_done(j);
+  }
+  j->next_item = j->n;
 }
 
 /*
@@ -1550,11 +1548,6 @@ static int wait_with_progress(mpmp_async_t *j, double deadline,
 
 /* A public call on a result: main rank, mpmp running, a result given. */
 static int check_async(const mpmp_async_t *j, const char *fn) {
-  /* A finished one is read, not waited for: also after mpmp_finalize()
-   * (the headers: results and futures stay valid until destroyed; a
-   * future finalize failed must still say why) */
-  if (j != NULL && atomic_load(&j->ready) && !mpmp_initialized())
-    return 0;
   int rc = j != NULL && j->remote ? mpmp__check_init(fn) : mpmp__check_main(fn);
   if (rc < 0)
     return rc;
@@ -1565,10 +1558,14 @@ static int check_async(const mpmp_async_t *j, const char *fn) {
 
 static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
   double deadline;
-  int rc = check_async(j, fn);
+  /* A finished one is read, not waited for: also after mpmp_finalize()
+   * (the headers: results and futures stay valid until destroyed; a
+   * future finalize failed must still say why) */
+  int read_only = j != NULL && atomic_load(&j->ready) && !mpmp_initialized();
+  int rc = read_only ? 0 : check_async(j, fn);
   if (rc < 0 || (rc = mpmp__timeout(timeout, &deadline, fn)) < 0)
     return rc;
-  if (atomic_load(&j->ready) && !mpmp_initialized())
+  if (read_only)
     return 0; /* (nothing to wait for, and nothing to wait with) */
   if (!atomic_load(&j->ready) && (rc = mpmp__may_wait(fn)) < 0)
     return rc;
