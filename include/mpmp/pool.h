@@ -132,9 +132,11 @@ typedef struct mpmp_pool_opts {
  * else can arrive: every call that would wait there for something that
  * is not ready (get or wait on another result, apply, map, join, destroy
  * of a busy pool, shutdown with wait or destroy of an executor, process
- * join, futures wait, mpmp_finalize) returns ::MPMP_EPERM at once, saying
- * so, and changes nothing. Calls that do not wait (apply_async, submit,
- * get of this result, shutdown without wait) work there.
+ * join, futures wait, mpmp_finalize, a Manager call or a shared object's
+ * call that needs another node's answer) returns ::MPMP_EPERM at once,
+ * saying so, and changes nothing. Calls that do not wait (apply_async,
+ * submit, get of this result, shutdown without wait) work there, and so
+ * do Manager and shared-object calls served on this node.
  * \param res   the result that is now ready (mpmp_async_get() on it returns
  *              at once).
  * \param ok    1 when every item succeeded, 0 when one failed (or the work

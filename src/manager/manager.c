@@ -363,13 +363,19 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
 static int call_send(const mreq_t *q, char *msg, size_t extra, mcall_t *c,
                      const char *fn) {
   mreq_t h = *q;
+  int rc = mpmp__may_wait(fn); /* the answer cannot come in a callback */
+  if (rc < 0) {
+    call_forget(c);
+    mpmp__free(msg);
+    return rc;
+  }
   mpmp__obj_fence(); /* this rank's puts happen before the request */
   h.magic = MGR_MAGIC;
   h.cookie = c->cookie;
   memcpy(msg, &h, sizeof h);
   if (!c->linked)
     call_link(c);
-  int rc = mpmp__send_nb(q->ref.rank, MPMP__TAG_MGR_REQ, msg, sizeof h + extra);
+  rc = mpmp__send_nb(q->ref.rank, MPMP__TAG_MGR_REQ, msg, sizeof h + extra);
   if (rc == 0)
     rc = mpmp__wait_until(call_done, c,
                           mpmp__now() + MPMP_MANAGER_TIMEOUT);

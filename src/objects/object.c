@@ -866,6 +866,11 @@ static int home_rank(uint32_t node) {
 
 static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
                        const char *fn) {
+  /* Inside a done-callback the answer could never be taken (the callback
+   * runs in the progress engine): refused, not a wait for ever */
+  int rc = mpmp__may_wait(fn);
+  if (rc < 0)
+    return rc;
   req_t q = {.ref = *ref, .owner = a->owner, .x = a->x, .y = a->y,
              .i = a->i, .n = a->n, .out_max = a->out_max, .op = (uint32_t)op,
              .in_len = (uint32_t)a->in_len};
@@ -884,8 +889,8 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
   q.timeout = a->deadline == INFINITY ? -1.0 : (left > 0 ? left : 0.0);
   call_t c = {.a = a};
   q.cookie = (uint64_t)(uintptr_t)&c | mpmp__net.host_cookie;
-  int rc = mpmp__send(home_rank(ref->node), MPMP__TAG_OBJ_REQ, &q, sizeof q,
-                      a->in, a->in_len);
+  rc = mpmp__send(home_rank(ref->node), MPMP__TAG_OBJ_REQ, &q, sizeof q,
+                  a->in, a->in_len);
   if (rc < 0)
     return rc;
   /* The home node always answers (a blocked operation with the caller's
@@ -1343,6 +1348,8 @@ static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
     } else if (pl_items(what) && pl.inflight &&
                pl.len >= PL_BATCH_BYTES) { /* flow control */
       pthread_mutex_unlock(&pl.mu);
+      if ((rc = mpmp__may_wait(fn)) < 0) /* (the ack cannot come there) */
+        return rc;
       double until = pl_waits(what) ? pl_until(deadline) : INFINITY;
       if (mpmp__wait_until(pl_room, NULL, until) < 0)
         rc = pl_stuck(fn, ref->node);

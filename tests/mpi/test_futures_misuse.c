@@ -363,6 +363,69 @@ static void pool_waits_inside_a_callback_are_refused(void **state) {
   assert_int_equal(mpmp_pool_destroy(c.pool), 0);
 }
 
+/* A Manager call in a callback needs its server's answer. On the
+ * server's node it is served there and then (the node heap); from another
+ * node the answer could never be taken inside the progress engine: each
+ * call waited out the Manager's 60 s timeout and then blamed the server.
+ * It is refused at once now, saying why, and the dict is untouched. */
+typedef struct mgr_cb {
+  mpmp_dict_t d;
+  int rc[2], said[2];
+  int64_t got;
+  double took;
+} mgr_cb_t;
+
+static void manager_in_callback(mpmp_async_t *j, int ok, void *user) {
+  mgr_cb_t *c = user;
+  int64_t x = 42;
+  size_t n = 0;
+  (void)j;
+  (void)ok;
+  double t0 = test_now();
+  c->rc[0] = mpmp_dict_set(c->d, "in-cb", &x, sizeof x);
+  c->said[0] = strstr(mpmp_errmsg(), "done-callback") != NULL;
+  c->rc[1] = mpmp_dict_get(c->d, "in-cb", &c->got, sizeof c->got, &n);
+  c->said[1] = strstr(mpmp_errmsg(), "done-callback") != NULL;
+  c->took = test_now() - t0;
+}
+
+static void manager_calls_in_a_callback_never_hang(void **state) {
+  (void)state;
+  double quick = 0.1;
+  mgr_cb_t c = {0};
+  mpmp_manager_t m;
+  if (mpmp_worker_count() < 2)
+    return; /* the server takes a worker; the pool needs another */
+  assert_int_equal(mpmp_manager_start(&m), 0);
+  assert_int_equal(mpmp_dict_create(m, &c.d), 0);
+  mpmp_pool_t *pool = pool_of(1);
+  mpmp_async_t *j = NULL;
+  assert_int_equal(mpmp_pool_apply_async(pool, patient, &quick, 8,
+                                         manager_in_callback, &c, &j), 0);
+  assert_int_equal(mpmp_async_get(j, 30), 0);
+  assert_true(c.took < 5.0);
+  if (c.rc[0] == 0) { /* served on this node */
+    assert_int_equal(c.rc[1], 0);
+    assert_int_equal(c.got, 42);
+  } else {
+    assert_int_equal(c.rc[0], MPMP_EPERM);
+    assert_true(c.said[0]);
+    assert_int_equal(c.rc[1], MPMP_EPERM);
+    assert_true(c.said[1]);
+    assert_int_equal(mpmp_dict_contains(c.d, "in-cb"), 0);
+  }
+  if (mpmp_node_count() == 1)
+    assert_int_equal(c.rc[0], 0);
+  int64_t x = 7, y = 0;
+  size_t n = 0;
+  assert_int_equal(mpmp_dict_set(c.d, "after", &x, sizeof x), 0);
+  assert_int_equal(mpmp_dict_get(c.d, "after", &y, sizeof y, &n), 0);
+  assert_int_equal(y, 7);
+  mpmp_async_destroy(j);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
 /* An executor's option errors name its call and its fields, not the pool
  * it wraps (they said "mpmp_pool_create: processes", and an initarg error
  * "mpmp_process_create"). */
@@ -409,6 +472,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_map_timeout_stops_running_calls),
     cmocka_unit_test(waits_inside_a_done_callback_are_refused),
     cmocka_unit_test(pool_waits_inside_a_callback_are_refused),
+    cmocka_unit_test(manager_calls_in_a_callback_never_hang),
     cmocka_unit_test(executor_option_errors_name_the_executor),
 };
 
