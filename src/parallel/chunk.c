@@ -253,6 +253,19 @@ static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   return 1;
 }
 
+/* Whether item `index` has a record in f's bytes [from, to). */
+static int recorded(const fail_buf_t *f, size_t from, size_t to,
+                    uint64_t index) {
+  while (from < to) {
+    mpmp__fail_rec_t rec;
+    memcpy(&rec, f->data + from, sizeof rec);
+    if (rec.index == index)
+      return 1;
+    from += sizeof rec + rec.len;
+  }
+  return 0;
+}
+
 static void host_failure(void *arg, uint64_t index, int code,
                          const char *msg) {
   add_failure(arg, index, code, msg);
@@ -264,6 +277,7 @@ static void host_failure(void *arg, uint64_t index, int code,
 static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
                          char *res, void **own, size_t *own_len,
                          fail_buf_t *f) {
+  size_t had = f->len; /* the records before this chunk's */
   int rc = mpmp__host_ready()
                ? mpmp__host_run(h, in, res, own, own_len, host_failure, f)
                : mpmp__err(MPMP_ENOTSUP, "this worker has no task host "
@@ -276,8 +290,12 @@ static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
   char msg[700];
   snprintf(msg, sizeof msg, "isolated item not run on rank %d: %s",
            mpmp__net.rank, mpmp_errmsg());
+  /* the items the host reported before it gave up keep their own record
+   * (a crash, a timeout) and get no second one */
+  size_t told = f->len;
   for (uint32_t i = 0; i < h->count; i++)
-    add_failure(f, h->first + i, rc, msg);
+    if (!recorded(f, had, told, h->first + i))
+      add_failure(f, h->first + i, rc, msg);
 }
 
 /* A chunk of variable-size items (proto.h: mpmp__chunk_hdr_t.var): each
