@@ -1961,8 +1961,11 @@ static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
   if (rc == MPMP_ENOSPC) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
-    return mpmp__err(rc, "%s (the queue needs %zu slots of %zu bytes%s)", msg,
-                     cap, slot, maxsize ? "" : ": pass a smaller maxsize");
+    return mpmp__err(rc, "%s (the queue needs %zu slots of %zu bytes: %s, "
+                     "or a larger MPMP_HEAP_SIZE)", msg, cap, slot,
+                     maxsize ? "pass a smaller maxsize or max_item"
+                             : "it holds at least that many items of "
+                               "max_item bytes; pass a smaller max_item");
   }
   if (rc < 0)
     return rc;

@@ -151,6 +151,9 @@ rmw_one(mpmp__obj_t *o, int op, uint64_t i, int64_t x, int64_t y,
     was = fetch_add(p, o->esize, (uint64_t)x);
   else if (op == MPMP__OP_XCHG)
     was = exchange(p, o->esize, (uint64_t)x);
+  else if (widen((uint64_t)x, o->type) != x) /* no value of the type */
+    was = ld(p, o->esize); /* equals it: the swap fails (it compared the
+                            * truncated bits: -1 matched a uint8's 255) */
   else
     rc = cas(p, o->esize, &was, (uint64_t)y);
   *r0 = widen(was, o->type);

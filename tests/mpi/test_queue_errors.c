@@ -195,6 +195,13 @@ static void queue_errors_are_clear(void **state) {
   assert_int_equal(mpmp_queue_create(NULL, 0, 8), MPMP_EINVAL);
   assert_int_equal(mpmp_queue_create(&q, (size_t)1 << 30, 64), MPMP_ENOSPC);
   assert_non_null(strstr(mpmp_errmsg(), "MPMP_HEAP_SIZE"));
+  /* an unbounded one (or a SimpleQueue) has no maxsize to make smaller:
+   * the advice is the item size (it said "pass a smaller maxsize") */
+  assert_int_equal(mpmp_queue_create(&q, 0, (size_t)1 << 20), MPMP_ENOSPC);
+  assert_non_null(strstr(mpmp_errmsg(), "smaller max_item"));
+  assert_null(strstr(mpmp_errmsg(), "smaller maxsize"));
+  assert_int_equal(mpmp_simple_queue_create(&q, (size_t)1 << 20), MPMP_ENOSPC);
+  assert_non_null(strstr(mpmp_errmsg(), "smaller max_item"));
   /* a count no memory holds (a negative one cast) is a mistake: EINVAL */
   assert_int_equal(mpmp_queue_create(&q, (size_t)-1, 8), MPMP_EINVAL);
   assert_non_null(strstr(mpmp_errmsg(), "negative count"));

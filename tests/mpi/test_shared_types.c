@@ -118,6 +118,18 @@ static int check_int_value_ops(char *err, const tinfo_t *ti, mpmp_value_t v) {
   EXPECT_RC(mpmp_value_cas(v, &e, 0), 1);
   EXPECT_OK(mpmp_value_get_i64(v, &x));
   EXPECT(x == 0);
+  /* an expected that no value of the type equals never matches (it
+   * compared the bits it truncates to: -1 matched a uint8's 255, 300 an
+   * int8's 44) */
+  if (bits < 64) {
+    int64_t now = ti->is_signed ? 44 : mx;
+    EXPECT_OK(mpmp_value_set_i64(v, now));
+    e = ti->is_signed ? 44 + ((int64_t)1 << bits) : -1;
+    EXPECT_RC(mpmp_value_cas(v, &e, 9), 0);
+    EXPECT(e == now);
+    EXPECT_OK(mpmp_value_get_i64(v, &x));
+    EXPECT(x == now);
+  }
   return 0;
 }
 
@@ -144,6 +156,11 @@ static int check_int_array_ops(char *err, const tinfo_t *ti, mpmp_array_t a) {
   int64_t three = 0;
   memcpy(&three, el, es); /* little-endian: the low bytes */
   EXPECT(three == 3);
+  if (es < 8) { /* 3 + 2^bits truncates to 3, but is not 3 */
+    e = 3 + ((int64_t)1 << (es * 8));
+    EXPECT_RC(mpmp_array_cas(a, 5, &e, 4), 0);
+    EXPECT(e == 3);
+  }
   /* the neighbours were not touched */
   EXPECT_OK(mpmp_array_read(a, 0, 8, after));
   EXPECT(memcmp(before, after, 5 * es) == 0);
