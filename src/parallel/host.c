@@ -1038,7 +1038,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     char how[160], msg[600], tries[48] = "";
     int st = atomic_load(&c->status);
     describe(st, how, sizeof how);
-    uint64_t bad = h->first + start;
+    uint64_t bad = h->first + start, shown = h->base + bad;
     last_exit = WIFSIGNALED(st) ? -WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st)
                                                                 : -1;
     if (attempts > 1)
@@ -1046,17 +1046,17 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     if (why == 1)
       snprintf(msg, sizeof msg, "task '%s' ran past its task_timeout of %g "
                "s on item %llu on rank %d: its host process was killed%s",
-               t->name, h->task_timeout, (unsigned long long)bad,
+               t->name, h->task_timeout, (unsigned long long)shown,
                mpmp__net.rank, tries);
     else if (why == 2)
       snprintf(msg, sizeof msg, "task '%s' was terminated on item %llu on "
                "rank %d: it did not stop within MPMP_TERM_GRACE (%g s), so "
                "its host process was killed", t->name,
-               (unsigned long long)bad, mpmp__net.rank,
+               (unsigned long long)shown, mpmp__net.rank,
                mpmp__rt.env.TERM_GRACE);
     else
       snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
-               "its host process %s%s", t->name, (unsigned long long)bad,
+               "its host process %s%s", t->name, (unsigned long long)shown,
                mpmp__net.rank, how, tries);
     /* with retries left, the main rank deals it again, to another worker
      * if it can (the message is its failure if the job stops first) */

@@ -211,7 +211,7 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
                            .redeal = j->pool->nworkers > 1,
                            .var = j->var != NULL,
                            .max_tasks = (uint32_t)j->pool->max_tasks,
-                           .shm = (uint32_t)zc};
+                           .shm = (uint32_t)zc, .base = j->jbase};
   if (j->var)
     mpmp__var_chunk_fill(j->var, first, count, h + 1);
   else if (zc)
@@ -1208,6 +1208,7 @@ static int start_map(mpmp_pool_t *pool, mpmp_async_t *j, mpmp_task_fn fn,
                      size_t chunksize, mpmp__journal_t *jr, uint64_t base,
                      int stream, const char *name) {
   int rc;
+  j->jbase = base; /* (also without a journal: messages count from it) */
   if ((!stream || jr != NULL) && j->n > 0 &&
       (rc = map_journal(j, fn, jr, base, name)) < 0)
     return rc;

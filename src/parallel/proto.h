@@ -67,6 +67,8 @@ typedef struct mpmp__chunk_hdr {
   uint64_t in_size;  /* bytes per item */
   uint64_t out_size; /* bytes per result; 0: one result of up to out_max */
   uint64_t out_max;
+  uint64_t base;     /* what the job's item 0 is to the user, for messages:
+                        an imap's sub-map starts there; else 0 */
 } mpmp__chunk_hdr_t;
 
 /* Where a zero-copy chunk's items and results lie: two SharedMemory

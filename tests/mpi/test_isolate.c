@@ -511,6 +511,8 @@ static void isolate_imap_goes_on_after_a_crash(void **state) {
       if (i == f.bad) {
         EQ(rc, MPMP_ECRASHED);
         HAS_MSG(kinds[k].words);
+        HAS_MSG("crashed on item 11 "); /* the imap's index, not its
+                                         * sub-map's */
       } else {
         EQ(rc, 0);
         EQ(r, (int64_t)i * i);
