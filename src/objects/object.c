@@ -985,11 +985,17 @@ static struct {
   uint32_t sent_n[PL_RING]; /* their item counts, oldest at sent_head */
   int sent_head;
   _Atomic uint64_t appended, acked; /* items so far (a fence's target) */
-  /* the first failure not yet returned to a put, add or store */
-  int err, err_what;
-  mpmp_ref_t err_ref;
-  uint64_t err_lost;
-  char err_msg[256];
+  /* failures not yet returned to a put, send, add or store: one record
+   * per object, whose count of items not delivered grows with each of
+   * its batches that fails, until the next call on the object returns it
+   * (a new target of batches starts only where its failures have a
+   * record to go to: pl_err_room) */
+  struct {
+    mpmp_ref_t ref;
+    int err, what; /* err 0: a free record */
+    uint64_t lost;
+    char msg[256];
+  } errs[PL_KNOWN];
   /* queues known to be unbounded (PL_PUTS),
    * elements known to take adds or stores (PL_ADDS: an integer type;
    * both: in range), pipe ends with the room their home node last
@@ -1054,14 +1060,40 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem) {
  * they fail at once, as they must once the caller's own close or free came
  * before them (a pipe end: the sends on every end, as the close of one end
  * breaks the other's). */
-static void pl_forget(const mpmp_ref_t *ref) {
-  pthread_mutex_lock(&pl.mu);
+static void pl_forget_locked(const mpmp_ref_t *ref) {
   for (int i = 0; i < PL_KNOWN; i++)
     if (pl.known[i].gen != 0 &&
-        (mpmp__ref_same(&pl.known[i], ref) ||
+        (ref == NULL || mpmp__ref_same(&pl.known[i], ref) ||
          (ref->kind == MPMP__K_CONN && pl.known_what[i] == PL_SENDS)))
       pl.known[i].gen = 0;
+}
+
+static void pl_forget(const mpmp_ref_t *ref) {
+  pthread_mutex_lock(&pl.mu);
+  pl_forget_locked(ref);
   pthread_mutex_unlock(&pl.mu);
+}
+
+/* Every object known: a Manager's shutdown frees objects this rank cannot
+ * name, so its next puts to any of them go the ordinary way (EBADF). */
+void mpmp__obj_forget_all(void) { pl_forget(NULL); }
+
+/* The failure record of `ref` (-1: none), a free one, and whether a batch
+ * for `ref` would find a record for its failures. */
+static int pl_err_at(const mpmp_ref_t *ref) {
+  for (int i = 0; i < PL_KNOWN; i++)
+    if (pl.errs[i].err != 0 && mpmp__ref_same(&pl.errs[i].ref, ref))
+      return i;
+  return -1;
+}
+static int pl_err_free(void) {
+  for (int i = 0; i < PL_KNOWN; i++)
+    if (pl.errs[i].err == 0)
+      return i;
+  return -1;
+}
+static int pl_err_room(const mpmp_ref_t *ref) {
+  return pl_err_at(ref) >= 0 || pl_err_free() >= 0;
 }
 
 void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room) {
@@ -1116,6 +1148,43 @@ static void pl_send(int dest, char *b, size_t len) {
   }
 }
 
+/*
+ * In a task host (no progress thread: acknowledgements come through the
+ * relay and are taken only in the host's own mpmp calls) nothing would
+ * send what gathered behind a batch in flight while the body computes:
+ * a put that returned would not be on its way. There, what gathers goes
+ * out at once as a batch of its own, while fewer than PL_RING are in
+ * flight (their one home rank runs them in order: FIFO per producer
+ * holds), and a put waits inside the call, as flow control, only when the
+ * ring is full. Batches that may wait for room at the home node (sends,
+ * puts to a bounded queue: pl_waits) must be alone in flight (a helper
+ * there finishes one while the requests behind it go on), so there a put
+ * waits for the one in flight to be acknowledged (a round trip at most:
+ * PL_HOST_WAIT_S) and then goes at once: one round trip per put, which
+ * costs a stream of them its batching but leaves none behind.
+ * (A helper thread in the host to take acknowledgements would keep the
+ * batching, but hosts are single-threaded by design: a killed host must
+ * not leave one behind holding locks.)
+ */
+static int pl_in_host(void) { return mpmp__net.host_cookie != 0; }
+
+/* How long such a put waits for the batch in flight: a round trip. A
+ * batch not acknowledged by then waits for room on its node (a consumer
+ * must take items first), where nothing behind it could go in anyway:
+ * the put then returns with its item gathered behind it, as outside a
+ * host (the room is not a reservation: such items wait), and it goes
+ * with the host's next call. */
+#define PL_HOST_WAIT_S 0.05
+
+/* Under pl.mu: may (another) item of pl.what go now without waiting
+ * (`host`: the task host's rule above, else the byte limit). */
+static int pl_room_for(int host) {
+  if (host)
+    return pl.inflight < (pl_waits(pl.what) ? 1 : PL_RING);
+  return !pl.inflight || pl.len < PL_BATCH_BYTES;
+}
+static int pl_room_locked(void) { return pl_room_for(pl_in_host()); }
+
 static void pl_update_busy(void) {
   atomic_store(&mpmp__puts_in_flight, pl.inflight || pl.n > 0);
 }
@@ -1125,7 +1194,7 @@ static void pl_update_busy(void) {
  * own). */
 static void pl_unlock_and_send(int force) {
   size_t len = 0;
-  char *b = pl_take(&len, force);
+  char *b = pl_take(&len, force || (pl_in_host() && !pl_waits(pl.what)));
   int dest = pl.dest;
   pl_update_busy();
   pthread_mutex_unlock(&pl.mu);
@@ -1151,20 +1220,25 @@ static void pl_acked(const rep_t *p, const char *msg) {
                pl.ref.node,
                pl_items(pl.what) ? "were not delivered" : "were not made",
                p->msg_len ? msg : mpmp_strerror(p->rc));
-    if (pl.err == 0) {
-      pl.err = p->rc;
-      pl.err_what = pl.what;
-      pl.err_ref = pl.ref;
-      pl.err_lost = lost;
-      snprintf(pl.err_msg, sizeof pl.err_msg, "%s",
+    /* counted against the object until a call on it returns the count:
+     * the batches behind this one add theirs (none is lost silently) */
+    int e = pl_err_at(&pl.ref);
+    if (e < 0 && (e = pl_err_free()) >= 0) {
+      pl.errs[e].ref = pl.ref;
+      pl.errs[e].what = pl.what;
+      pl.errs[e].lost = 0;
+      snprintf(pl.errs[e].msg, sizeof pl.errs[e].msg, "%s",
                p->msg_len ? msg : mpmp_strerror(p->rc));
-    } else if (mpmp__ref_same(&pl.err_ref, &pl.ref)) {
-      pl.err_lost += lost; /* the batches behind it, not yet told */
     }
-    /* its next puts, adds or stores go the ordinary way */
-    int k = pl_known_at(&pl.ref, pl.what, pl.elem);
-    if (k >= 0)
-      pl.known[k].gen = 0;
+    if (e >= 0) {
+      pl.errs[e].err = p->rc;
+      pl.errs[e].lost += lost;
+    } else { /* (pl_err_room keeps a record free for the target) */
+      MPMP__ERROR("%llu undelivered item(s) could not be recorded",
+                  (unsigned long long)lost);
+    }
+    /* its next puts, sends, adds or stores go the ordinary way */
+    pl_forget_locked(&pl.ref);
   } else if (pl.what == PL_SENDS) {
     /* the room after this batch, less the messages gathered since (the
      * only batch of sends in flight: pl_fence_for never pushes one) */
@@ -1195,7 +1269,7 @@ static int pl_reached(void *arg) {
 static int pl_room(void *arg) {
   (void)arg;
   pthread_mutex_lock(&pl.mu);
-  int room = !pl.inflight || pl.len < PL_BATCH_BYTES;
+  int room = pl_room_locked();
   pthread_mutex_unlock(&pl.mu);
   return room;
 }
@@ -1224,7 +1298,7 @@ static void pl_reset(void) {
   pl.delta = 0;
   pl.inflight = 0;
   pl.sent_head = 0;
-  pl.err = 0;
+  memset(pl.errs, 0, sizeof pl.errs);
   atomic_store(&pl.acked, atomic_load(&pl.appended));
   memset(pl.known, 0, sizeof pl.known);
   pl_update_busy();
@@ -1308,36 +1382,77 @@ int mpmp__objects_finalize(void) {
   return 0;
 }
 
-/* The failure the home node reported for earlier puts, adds or stores to
- * `ref`, once. */
-static int pl_failed(const mpmp_ref_t *ref, const char *fn) {
-  if (pl.err == 0 || !mpmp__ref_same(&pl.err_ref, ref))
+/* Under pl.mu (which it may drop and take again): the failure the home
+ * node reported for earlier puts, sends, adds or stores to `ref`, with
+ * the count of all that were not delivered (or made), once. Batches for
+ * `ref` still on their way are waited for first (no longer than a call
+ * with *deadline waits for items waiting for room), so that the count is
+ * the whole of it rather than told in parts, one call late. 0: none. */
+static int pl_report(const mpmp_ref_t *ref, double *deadline,
+                     const char *fn) {
+  int e = pl_err_at(ref);
+  if (e < 0)
     return 0;
-  int rc = pl.err;
-  pl.err = 0;
-  if (pl.err_what == PL_SENDS)
+  if ((pl.inflight || pl.n) && mpmp__ref_same(&pl.ref, ref) &&
+      !mpmp__in_handler) {
+    int waits = pl_waits(pl.what);
+    uint64_t upto = atomic_load(&pl.appended);
+    pthread_mutex_unlock(&pl.mu);
+    (void)mpmp__wait_until(pl_reached, &upto,
+                           waits ? pl_until(deadline) : INFINITY);
+    pthread_mutex_lock(&pl.mu);
+    if ((e = pl_err_at(ref)) < 0)
+      return 0; /* another thread's call told it */
+  }
+  int rc = pl.errs[e].err, what = pl.errs[e].what;
+  unsigned long long lost = (unsigned long long)pl.errs[e].lost;
+  char m[256];
+  snprintf(m, sizeof m, "%s", pl.errs[e].msg);
+  pl.errs[e].err = 0;
+  pl_forget_locked(ref); /* (an acknowledgement meanwhile told room) */
+  if (what == PL_SENDS)
     return mpmp__err(rc, "%s: %llu message(s) sent on this connection "
-                     "before were not delivered: %s", fn,
-                     (unsigned long long)pl.err_lost, pl.err_msg);
-  if (pl.err_what != PL_PUTS && pl.err_what != PL_BPUTS)
+                     "before were not delivered: %s", fn, lost, m);
+  if (what != PL_PUTS && what != PL_BPUTS)
     return mpmp__err(rc, "%s: %llu %s made to this %s before were not "
-                     "applied: %s", fn, (unsigned long long)pl.err_lost,
-                     pl.err_what == PL_ADDS ? "add(s)" : "store(s)",
-                     ref->kind == MPMP__K_ARRAY ? "Array" : "Value",
-                     pl.err_msg);
+                     "applied: %s", fn, lost,
+                     what == PL_ADDS ? "add(s)" : "store(s)",
+                     ref->kind == MPMP__K_ARRAY ? "Array" : "Value", m);
   return mpmp__err(rc, "%s: %llu item(s) put to this queue before were not "
-                   "delivered: %s", fn, (unsigned long long)pl.err_lost,
-                   pl.err_msg);
+                   "delivered: %s", fn, lost, m);
+}
+
+/* After an ordinary put, send, add or store to an object of another node
+ * (rc, its result): one that failed forgets the object (an acknowledgement
+ * that came while it waited may have told room for it again: the next
+ * call must not return early and lose its item), and returns, with its
+ * error, the count of earlier items not delivered if some were not. */
+int mpmp__obj_pl_after(const mpmp_ref_t *ref, int rc, const char *fn) {
+  if (rc >= 0)
+    return rc;
+  pthread_mutex_lock(&pl.mu);
+  pl_forget_locked(ref);
+  int e = pl_err_at(ref), rrc = rc;
+  if (e >= 0) {
+    char own[256];
+    snprintf(own, sizeof own, "%s", mpmp_errmsg());
+    rrc = pl_report(ref, NULL, fn);
+    if (rrc == 0)
+      rrc = mpmp__err(rc, "%s", own);
+  }
+  pthread_mutex_unlock(&pl.mu);
+  return rrc;
 }
 
 /* Under pl.mu, which it may drop and take again: wait until a batch for
  * another target than (ref, what, elem) is acknowledged (its failures are
- * told against its own target), and, for puts, for room. 0, with pl.mu
- * held; or the fence's timeout (pl_fence_for: for items that wait for
- * room on their node, no longer than the call's *deadline, NULL for a
+ * told against its own target), and for room (pl_room_locked). 0, with
+ * pl.mu held; or the fence's timeout (pl_fence_for: for items that wait
+ * for room on their node, no longer than the call's *deadline, NULL for a
  * call that takes none), with pl.mu dropped. */
 static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
                         double *deadline, const char *fn) {
+  int host = pl_in_host();
   for (;;) {
     int rc = 0;
     if ((pl.inflight || pl.n) &&
@@ -1345,14 +1460,21 @@ static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
          (what != PL_PUTS && pl.elem != elem))) {
       pthread_mutex_unlock(&pl.mu); /* another target's batch goes first */
       rc = pl_fence_for(NULL, deadline, fn);
-    } else if (pl_items(what) && pl.inflight &&
-               pl.len >= PL_BATCH_BYTES) { /* flow control */
-      pthread_mutex_unlock(&pl.mu);
+    } else if ((pl.inflight || pl.n) && !pl_room_for(host)) {
+      pthread_mutex_unlock(&pl.mu); /* flow control */
       if ((rc = mpmp__may_wait(fn)) < 0) /* (the ack cannot come there) */
         return rc;
       double until = pl_waits(what) ? pl_until(deadline) : INFINITY;
-      if (mpmp__wait_until(pl_room, NULL, until) < 0)
-        rc = pl_stuck(fn, ref->node);
+      int brief = host && pl_waits(what) &&
+                  mpmp__now() + PL_HOST_WAIT_S < until;
+      if (brief)
+        until = mpmp__now() + PL_HOST_WAIT_S;
+      if (mpmp__wait_until(pl_room, NULL, until) < 0) {
+        if (brief)
+          host = 0; /* it waits for room there: gather behind it */
+        else
+          rc = pl_stuck(fn, ref->node);
+      }
     } else {
       break;
     }
@@ -1369,21 +1491,55 @@ static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
   return 0;
 }
 
+/* Under pl.mu, which it drops: 0 where (ref, what, elem) is not
+ * pipelined now; else it waits its turn and returns 1 with pl.mu held, or
+ * an error with pl.mu dropped. A failure of earlier batches for `ref`,
+ * there before or met while waiting, is returned first (pl_report), and
+ * the object is then no longer known: no call after it returns early. */
+static int pl_enter(const mpmp_ref_t *ref, int *what, uint64_t elem,
+                    size_t len, double *deadline, const char *fn) {
+  for (;;) {
+    int rc = pl_report(ref, deadline, fn), w = *what, k = -1;
+    if (rc == 0) {
+      if ((k = pl_known_at(ref, w, elem)) < 0 && w == PL_PUTS)
+        k = pl_known_at(ref, w = PL_BPUTS, 0);
+      if (k >= 0 && (w == PL_PUTS || w == PL_BPUTS) &&
+          (len > pl.known_max[k] || (w == PL_BPUTS && pl.known_arg[k] == 0)))
+        k = -1; /* the ordinary path (which says what is wrong with a big
+                   item), or waits for room */
+    }
+    if (rc < 0 || k < 0) {
+      pthread_mutex_unlock(&pl.mu);
+      return rc;
+    }
+    if ((rc = pl_wait_turn(ref, w, elem, deadline, fn)) < 0)
+      return rc;
+    if (pl_err_at(ref) >= 0 || pl_known_at(ref, w, elem) < 0)
+      continue; /* failed meanwhile: told now; or no longer known */
+    if (!pl_err_room(ref)) { /* its failures would have no record */
+      pthread_mutex_unlock(&pl.mu);
+      return 0;
+    }
+    *what = w;
+    return 1;
+  }
+}
+
 int mpmp__obj_elem_pipelined(const mpmp_ref_t *ref, int op, uint64_t elem,
                              int64_t delta, const void *val, size_t len,
                              const char *fn) {
   int what = op == MPMP__OP_ADD ? PL_ADDS : PL_STORES;
   if (atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
-          MPMP__RUNNING ||
-      len > sizeof pl.val)
+          MPMP__RUNNING)
     return 0;
   pthread_mutex_lock(&pl.mu);
-  int rc = pl_failed(ref, fn);
-  if (rc < 0 || pl_known_at(ref, what, elem) < 0) {
+  if (len > sizeof pl.val) { /* (not pipelined; a failure still told) */
+    int rc = pl_report(ref, NULL, fn);
     pthread_mutex_unlock(&pl.mu);
     return rc;
   }
-  if ((rc = pl_wait_turn(ref, what, elem, NULL, fn)) < 0)
+  int rc = pl_enter(ref, &what, elem, 0, NULL, fn);
+  if (rc <= 0)
     return rc;
   if (what == PL_ADDS) {
     pl.delta += (uint64_t)delta;
@@ -1438,13 +1594,11 @@ static int pl_append(const mpmp_ref_t *ref, int op, const void *item,
   return 1;
 }
 
-/* Under pl.mu, after pl_wait_turn for (ref, what): take `need` of the
- * room known for it (an acknowledgement meanwhile may have told less, or
- * a failure). 1: taken; 0: pl.mu dropped, *rc 0 (make an ordinary call)
- * or the failure. */
-static int pl_spend(const mpmp_ref_t *ref, int what, uint64_t need,
-                    const char *fn, int *rc) {
-  int k = (*rc = pl_failed(ref, fn)) < 0 ? -1 : pl_known_at(ref, what, 0);
+/* Under pl.mu, after pl_enter for (ref, what): take `need` of the room
+ * known for it (an acknowledgement meanwhile may have told less). 1:
+ * taken; 0: pl.mu dropped (make an ordinary call). */
+static int pl_spend(const mpmp_ref_t *ref, int what, uint64_t need) {
+  int k = pl_known_at(ref, what, 0);
   if (k < 0 || pl.known_arg[k] < need) {
     pthread_mutex_unlock(&pl.mu);
     return 0;
@@ -1460,23 +1614,20 @@ static int pl_spend(const mpmp_ref_t *ref, int what, uint64_t need,
  * put to a full queue), and its reply tells the room anew. */
 int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
                             size_t len, double *deadline, const char *fn) {
-  if (len > PL_ITEM_MAX ||
-      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
-          MPMP__RUNNING)
+  if (atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+      MPMP__RUNNING)
     return 0;
   pthread_mutex_lock(&pl.mu);
-  int rc = pl_failed(ref, fn), what = PL_PUTS, k = -1;
-  if (rc == 0 && (k = pl_known_at(ref, PL_PUTS, 0)) < 0)
-    k = pl_known_at(ref, what = PL_BPUTS, 0);
-  if (k < 0 || len > pl.known_max[k] ||
-      (what == PL_BPUTS && pl.known_arg[k] == 0)) {
-    pthread_mutex_unlock(&pl.mu); /* an error, or the ordinary path (which */
-    return rc;                    /* says what is wrong with a big item) */
+  int what = PL_PUTS, rc;
+  if (len > PL_ITEM_MAX) { /* (not pipelined; a failure still told) */
+    rc = pl_report(ref, deadline, fn);
+    pthread_mutex_unlock(&pl.mu);
+    return rc;
   }
-  if ((rc = pl_wait_turn(ref, what, 0, deadline, fn)) < 0)
+  if ((rc = pl_enter(ref, &what, 0, len, deadline, fn)) <= 0)
     return rc;
-  if (what == PL_BPUTS && !pl_spend(ref, PL_BPUTS, 1, fn, &rc))
-    return rc;
+  if (what == PL_BPUTS && !pl_spend(ref, PL_BPUTS, 1))
+    return 0;
   return pl_append(ref, MPMP__OP_Q_PUT_BATCH, item, len, fn);
 }
 
@@ -1488,20 +1639,20 @@ int mpmp__obj_put_pipelined(const mpmp_ref_t *ref, const void *item,
 int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
                              size_t len, double *deadline, const char *fn) {
   uint64_t need = 8 + (((uint64_t)len + 7) & ~UINT64_C(7));
-  if (len > PL_ITEM_MAX ||
-      atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
-          MPMP__RUNNING)
+  if (atomic_load_explicit(&mpmp__rt.state, memory_order_relaxed) !=
+      MPMP__RUNNING)
     return 0;
   pthread_mutex_lock(&pl.mu);
-  int rc = pl_failed(ref, fn);
-  if (rc < 0 || pl_known_at(ref, PL_SENDS, 0) < 0) {
+  int what = PL_SENDS, rc;
+  if (len > PL_ITEM_MAX) {
+    rc = pl_report(ref, deadline, fn);
     pthread_mutex_unlock(&pl.mu);
     return rc;
   }
-  if ((rc = pl_wait_turn(ref, PL_SENDS, 0, deadline, fn)) < 0)
+  if ((rc = pl_enter(ref, &what, 0, len, deadline, fn)) <= 0)
     return rc;
-  if (!pl_spend(ref, PL_SENDS, need, fn, &rc))
-    return rc;
+  if (!pl_spend(ref, PL_SENDS, need))
+    return 0;
   return pl_append(ref, MPMP__OP_C_SEND_BATCH, msg, len, fn);
 }
 

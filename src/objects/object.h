@@ -255,6 +255,16 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem);
 int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
                              size_t len, double *deadline, const char *fn);
 void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room);
+/*
+ * After the ordinary put, send, add or store (result rc) that one of the
+ * above sent back: a failure forgets the object (no later call returns
+ * early), and comes with the count of earlier items not delivered if the
+ * home node reported some. Returns the call's result.
+ */
+int mpmp__obj_pl_after(const mpmp_ref_t *ref, int rc, const char *fn);
+/* A Manager's shutdown freed objects of its own: no put, send, add or
+ * store to any object known returns early after it. */
+void mpmp__obj_forget_all(void);
 
 /*
  * Create an object of `kind` whose body is `body` bytes, with an embedded

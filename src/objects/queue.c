@@ -2028,6 +2028,8 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
   a.x = far; /* the reply tells a far caller the room (op_put) */
   if ((rc = qcall(&q, MPMP__OP_Q_PUT, &a, fn)) == 0 && far)
     mpmp__obj_put_learn(&q.ref, a.r1, (size_t)a.r0);
+  else if (far)
+    rc = mpmp__obj_pl_after(&q.ref, rc, fn);
   return rc;
 }
 
@@ -2217,6 +2219,8 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
   a.x = far;
   if ((rc = ccall(&c, MPMP__OP_Q_PUT, &a, fn)) == 0 && far)
     mpmp__obj_send_learn(&c.ref, a.r1);
+  else if (far)
+    rc = mpmp__obj_pl_after(&c.ref, rc, fn);
   return rc;
 }
 

@@ -291,6 +291,8 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
   rc = elem_call(ref, kind, op, i, n, &a, 0, fn);
   if (rc >= 0 && far)
     mpmp__obj_elem_learn(ref, op, i);
+  else if (far)
+    rc = mpmp__obj_pl_after(ref, rc, fn);
   return rc;
 }
 
@@ -327,6 +329,8 @@ static inline int rmw(const mpmp_ref_t *ref, int kind, int op, size_t i,
     *r0 = a.r0;
   if (rc >= 0 && far)
     mpmp__obj_elem_learn(ref, MPMP__OP_ADD, i);
+  else if (far)
+    rc = mpmp__obj_pl_after(ref, rc, fn);
   return rc;
 }
 
