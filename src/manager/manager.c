@@ -1865,6 +1865,10 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
   const mpmp_mref_t *r = &q->ref;
   if ((r->kind != MK_DICT && r->kind != MK_NS) || !local_op(q->op))
     return FALLBACK;
+  /* this rank's pipelined puts happen before the call, as before one the
+   * server runs (call_send): another rank that sees what it did must find
+   * them in their queues (one load when nothing is in flight) */
+  mpmp__obj_fence();
   /* A task host may be killed at any instruction (task_timeout, terminate,
    * a crash): in the middle of a change it would leave the table half
    * changed for the next taker of the stripe. Its reads, which change
@@ -2196,6 +2200,11 @@ MPMP_API int mpmp_manager_shutdown(mpmp_manager_t m) {
   else if (r->alive)
     rc = stop_server(r, fn);
   pthread_mutex_unlock(&M.main_lock);
+  /* the server freed its objects: this rank's puts (sends, adds) to them
+   * must not return early as pipelined to an object known, but fail as
+   * on one node (MPMP_EBADF) */
+  if (r != NULL)
+    mpmp__obj_forget_all();
   return rc;
 }
 
