@@ -40,12 +40,14 @@ typedef struct pargs {
   int anywhere; /* 1: runs wherever it was started (no placement) */
   int id;       /* sends: this sender's number */
   char mark[64]; /* M_BOUNDED_STUCK: a file it makes after its checks */
+  mpmp_dict_t d; /* M_DICT: its "done" is set after the puts */
 } pargs_t;
 
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
-  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK
+  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_STALL_Q,
+  M_STALL_P, M_DICT
 };
 
 #define CAP 100 /* M_BOUNDED_FULL: the bounded queue's maxsize */
@@ -297,6 +299,59 @@ static int producer(mpmp_ctx_t *ctx) {
     snprintf(r->msg[2], sizeof r->msg[2], "%s", mpmp_errmsg());
     r->rc[3] = mpmp_value_add(a->v, 1, NULL);
     snprintf(r->msg[3], sizeof r->msg[3], "%s", mpmp_errmsg());
+    return 0;
+  }
+  case M_CLOSE_RACE:
+  case M_SEND_RACE: {
+    /* the main rank closes the queue (its end of the pipe) while this
+     * one streams: it puts until a put fails, and says how many returned
+     * 0 and how many of those the failure says were not delivered; every
+     * put (send) after that fails as well */
+    int rc;
+    for (v = 0;; v++) {
+      rc = a->mode == M_CLOSE_RACE ? mpmp_queue_put(a->q, &v, sizeof v, T)
+                                   : mpmp_conn_send(a->out, &v, sizeof v, T);
+      if (rc < 0)
+        break;
+      r->rc[0]++;
+    }
+    r->rc[3] = rc;
+    snprintf(r->msg[0], sizeof r->msg[0], "%s", mpmp_errmsg());
+    const char *c = strstr(r->msg[0], ": ");
+    if (c != NULL && strstr(c, "before were not delivered") != NULL)
+      r->rc[1] = atoi(c + 2);
+    for (int k = 0; k < 10; k++) {
+      int64_t no = -1;
+      rc = a->mode == M_CLOSE_RACE ? mpmp_queue_put(a->q, &no, sizeof no, T)
+                                   : mpmp_conn_send(a->out, &no, sizeof no, T);
+      if (rc != MPMP_EPIPE) {
+        r->rc[2]++;
+        snprintf(r->msg[1], sizeof r->msg[1], "%d: %s", rc, mpmp_errmsg());
+      }
+    }
+    return 0;
+  }
+  case M_STALL_Q:
+  case M_STALL_P: { /* puts, then no mpmp call for a while (computing) */
+    for (v = 0; v < 10; v++) {
+      int rc = a->mode == M_STALL_Q ? mpmp_queue_put(a->q, &v, sizeof v, T)
+                                    : mpmp_conn_send(a->out, &v, sizeof v, T);
+      if (rc < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    }
+    test_sleep(1.5);
+    return 0;
+  }
+  case M_DICT: { /* puts, then a set of a dict (in place where the dict
+                    lives on this node): the main rank, once it sees it,
+                    finds every item */
+    for (v = 0; v < N; v++)
+      if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    int64_t one = 1;
+    if (mpmp_dict_set(a->d, "done", &one, sizeof one) < 0 ||
+        mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
+      return mpmp_fail(ctx, "%s", mpmp_errmsg());
     return 0;
   }
   }
@@ -839,6 +894,162 @@ static void calls_after_own_close_fail_at_once(void **state) {
   assert_int_equal(mpmp_pipe_free(a.in, a.out), 0);
 }
 
+/* The main rank closes a queue (bounded or not) while a producer of
+ * another node streams puts into it: the first put that fails says how
+ * many of those that returned 0 were not delivered, and the count is
+ * exact (what returned 0, less those, is what the main rank got); every
+ * put after it fails (MPMP_EPIPE), none returns 0 and loses its item.
+ * Racy: a few rounds. */
+static void puts_racing_a_close_are_all_accounted_for(void **state) {
+  (void)state;
+  for (int round = 0; round < 6; round++) {
+    pargs_t a = {.mode = M_CLOSE_RACE};
+    int maxsize = round % 2 ? 64 : 0;
+    assert_int_equal(mpmp_queue_create(&a.q, maxsize, 8), 0);
+    parked_t pk;
+    mpmp_process_t *p = start_producer(&a, &pk);
+    int64_t v, got = 0, last = -1;
+    double t0 = test_now();
+    while (test_now() - t0 < 0.15 + 0.05 * round)
+      if (mpmp_queue_get(a.q, &v, sizeof v, NULL, 0.05) == 0) {
+        assert_int_equal(v, last + 1);
+        last = v;
+        got++;
+      }
+    assert_int_equal(mpmp_queue_close(a.q), 0);
+    int rc;
+    while ((rc = mpmp_queue_get(a.q, &v, sizeof v, NULL, T)) == 0) {
+      assert_int_equal(v, last + 1);
+      last = v;
+      got++;
+    }
+    assert_int_equal(rc, MPMP_EEOF);
+    size_t size;
+    const presult_t *r = join_result_within(p, 60, &size);
+    assert_int_equal(size, sizeof *r);
+    if (r->rc[3] != MPMP_EPIPE || r->rc[2] != 0 ||
+        r->rc[0] - r->rc[1] != got)
+      fail_msg("round %d (maxsize %d): %d puts returned 0, %d said not "
+               "delivered, %lld got; stopped by %d [%s]; %d later puts "
+               "did not fail [%s]", round, maxsize, r->rc[0], r->rc[1],
+               (long long)got, r->rc[3], r->msg[0], r->rc[2], r->msg[1]);
+    mpmp_process_destroy(p);
+    unpark(&pk);
+    assert_int_equal(mpmp_queue_free(a.q), 0);
+  }
+}
+
+/* The same for sends on a pipe whose receiving end the main rank closes:
+ * once a send failed, every later one does (none returns 0). */
+static void sends_racing_a_close_all_fail_after_the_first(void **state) {
+  (void)state;
+  for (int round = 0; round < 4; round++) {
+    pargs_t a = {.mode = M_SEND_RACE};
+    mpmp_conn_t in;
+    assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
+    parked_t pk;
+    mpmp_process_t *p = start_producer(&a, &pk);
+    int64_t v;
+    double t0 = test_now();
+    while (test_now() - t0 < 0.15 + 0.05 * round)
+      (void)mpmp_conn_recv(in, &v, sizeof v, NULL, 0.05);
+    assert_int_equal(mpmp_conn_close(in), 0);
+    size_t size;
+    const presult_t *r = join_result_within(p, 60, &size);
+    assert_int_equal(size, sizeof *r);
+    if (r->rc[3] != MPMP_EPIPE || r->rc[2] != 0)
+      fail_msg("round %d: stopped by %d [%s]; %d later sends did not fail "
+               "[%s]", round, r->rc[3], r->msg[0], r->rc[2], r->msg[1]);
+    mpmp_process_destroy(p);
+    unpark(&pk);
+    assert_int_equal(mpmp_pipe_free(in, a.out), 0);
+  }
+}
+
+/* A producer (a Process body: in a task host, by default) puts 10 items
+ * or sends 10 messages, then computes 1.5 s without an mpmp call: all
+ * arrive meanwhile, not when it ends (a put that returned has its item on
+ * its way). */
+static void puts_arrive_while_the_producer_computes(void **state) {
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    pargs_t a = {.mode = k ? M_STALL_P : M_STALL_Q};
+    mpmp_conn_t in;
+    assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+    assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
+    parked_t pk;
+    mpmp_process_t *p = start_producer(&a, &pk);
+    int64_t v;
+    for (int64_t i = 0; i < 10; i++) {
+      int rc = k ? mpmp_conn_recv(in, &v, sizeof v, NULL, 1.0)
+                 : mpmp_queue_get(a.q, &v, sizeof v, NULL, 1.0);
+      if (rc != 0)
+        fail_msg("%s: item %lld did not come while the producer computes",
+                 k ? "pipe" : "queue", (long long)i);
+      assert_int_equal(v, i);
+    }
+    join_destroy_within(p, 60);
+    unpark(&pk);
+    assert_int_equal(mpmp_queue_free(a.q), 0);
+    assert_int_equal(mpmp_pipe_free(in, a.out), 0);
+  }
+}
+
+/* Puts, then a set of a Manager dict that runs in place (the producer on
+ * the dict's node): the main rank, once it sees the set, finds every
+ * item in the queue. */
+static void puts_happen_before_a_managers_call_in_place(void **state) {
+  (void)state;
+  if (mpmp_world_size() < 4) /* the server and a producer besides main */
+    skip();
+  mpmp_manager_t m;
+  assert_int_equal(mpmp_manager_start(&m), 0);
+  for (int round = 0; round < 3; round++) {
+    pargs_t a = {.mode = M_DICT};
+    assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+    assert_int_equal(mpmp_queue_create(&a.go, 0, 8), 0);
+    assert_int_equal(mpmp_dict_create(m, &a.d), 0);
+    int64_t v = 0;
+    size_t n;
+    assert_int_equal(mpmp_dict_set(a.d, "done", &v, sizeof v), 0);
+    parked_t pk;
+    mpmp_process_t *p = start_producer(&a, &pk);
+    double t0 = test_now();
+    while (v != 1) {
+      assert_int_equal(mpmp_dict_get(a.d, "done", &v, sizeof v, &n), 0);
+      if (test_now() - t0 > 60)
+        fail_msg("the producer did not set done");
+    }
+    assert_int_equal(mpmp_queue_qsize(a.q), N);
+    assert_int_equal(mpmp_queue_put(a.go, &v, sizeof v, T), 0);
+    join_destroy_within(p, 60);
+    unpark(&pk);
+    assert_int_equal(mpmp_queue_free(a.q), 0);
+    assert_int_equal(mpmp_queue_free(a.go), 0);
+  }
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
+/* A put to a Manager's queue after this rank shut the Manager down is
+ * MPMP_EBADF, also once earlier puts made the queue known (pipelined
+ * from another node than the server's). */
+static void puts_after_a_managers_shutdown_fail(void **state) {
+  (void)state;
+  for (int maxsize = 0; maxsize <= 4; maxsize += 4) {
+    mpmp_manager_t m;
+    mpmp_queue_t q;
+    assert_int_equal(mpmp_manager_start(&m), 0);
+    assert_int_equal(mpmp_manager_queue(m, &q, maxsize, 8), 0);
+    int64_t v = 1;
+    assert_int_equal(mpmp_queue_put(q, &v, sizeof v, T), 0);
+    assert_int_equal(mpmp_queue_put(q, &v, sizeof v, T), 0);
+    assert_int_equal(mpmp_queue_get(q, &v, sizeof v, NULL, T), 0);
+    assert_int_equal(mpmp_manager_shutdown(m), 0);
+    for (int k = 0; k < 3; k++)
+      assert_int_equal(mpmp_queue_put(q, &v, sizeof v, T), MPMP_EBADF);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(puts_arrive_before_an_event),
@@ -855,6 +1066,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(two_senders_on_one_end_lose_nothing),
     cmocka_unit_test(send_after_a_close_is_reported_by_the_next_send),
     cmocka_unit_test(calls_after_own_close_fail_at_once),
+    cmocka_unit_test(puts_racing_a_close_are_all_accounted_for),
+    cmocka_unit_test(sends_racing_a_close_all_fail_after_the_first),
+    cmocka_unit_test(puts_arrive_while_the_producer_computes),
+    cmocka_unit_test(puts_happen_before_a_managers_call_in_place),
+    cmocka_unit_test(puts_after_a_managers_shutdown_fail),
 };
 
 MPMP_TEST_MAIN(tests)
