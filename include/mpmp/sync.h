@@ -55,7 +55,9 @@
  *   which returns ::MPMP_EOWNERDEAD with the lock held by the caller (at
  *   one level, for an RLock), as a robust pthread mutex does; the caller
  *   releases it as usual. Acquires already waiting find out by themselves
- *   within about 20 ms (one of them takes it); a try (timeout 0) too. Not
+ *   within about 20 ms (one of them takes it); a try (timeout 0) too. The
+ *   host may be on another node than the lock: its worker tells the lock's
+ *   node of the death before it reports the task's or body's end. Not
  *   seen: a host killed in the few instructions between taking the lock
  *   and recording itself as its holder, or between clearing that record
  *   and freeing the lock (the lock then stays held).

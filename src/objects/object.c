@@ -234,12 +234,116 @@ static uint32_t hosts_dead(uint32_t nr) {
   return atomic_load(&mpmp__net.bells[nr].hosts_dead);
 }
 
+/*
+ * Dead hosts of other nodes. A task host reaches objects of another node
+ * through its worker (transport/relay.c), and the home node's helper runs
+ * the operation with the host's owner id: a Lock or RLock there (a
+ * Condition's lock, a Pipe's side lock) may be held by a host of another
+ * node. Its death is seen by its fork server, which writes only its own
+ * node's record (mpmp__owner_host_dead), so the home node must be told:
+ *   - the worker notes the nodes its current host sent object requests to
+ *     (mpmp__relay_take_reached: none for a host that stayed on its node, so a
+ *     host's death costs nothing more there, nor any maxtasksperchild
+ *     replacement of such hosts);
+ *   - once it sees the host dead (mpmp__owner_host_gone, from host.c:
+ *     before it reports the death to anyone), it sends each of those nodes
+ *     a MPMP__TAG_HOST_DEAD message (rank, generation): to the main rank on
+ *     the main rank's node, so that the main rank has it before the body's
+ *     or item's end, which the same worker sends it next (MPI keeps one
+ *     sender's messages in order), and elsewhere to the rank that served the
+ *     worker's requests (home_rank);
+ *   - the handler there advances a per-rank record in the node heap (a
+ *     node root of one word per rank of the job, made at the first such
+ *     message), which mpmp__owner_dead reads for owners of other nodes just
+ *     as it reads the doorbells' records for its own node's.
+ * Nobody else has to act: a waiter blocked on such a lock already looks
+ * every MPMP__SHLOCK_DEAD_SLICE_S while its holder is a task host
+ * (shsync.c), and the next one takes it over with MPMP_EOWNERDEAD. The
+ * fast paths are unchanged; the only new cost is the look in the record
+ * when a holder is a host, and one small message per node reached when a
+ * host that reached other nodes dies. Not seen: a host whose worker cannot
+ * send (out of memory: warned), or a home node whose heap cannot hold the
+ * record (warned); their locks stay held, as before.
+ */
+static _Atomic uint32_t *remote_dead(int make) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  if (rt->node_ctl == NULL || rt->heap_base == NULL)
+    return NULL;
+  if (make)
+    return mpmp__node_root(MPMP__ROOT_HOSTS_DEAD,
+                           (size_t)mpmp__net.size * sizeof(uint32_t));
+  uint64_t off = atomic_load_explicit(
+      &rt->node_ctl->roots[MPMP__ROOT_HOSTS_DEAD], memory_order_acquire);
+  return off != 0 ? (_Atomic uint32_t *)(void *)(rt->heap_base + off) : NULL;
+}
+
+typedef struct host_dead_msg {
+  int32_t rank;
+  uint32_t gen;
+} host_dead_msg_t;
+
+static void on_host_dead(int src, void *buf, size_t len) {
+  host_dead_msg_t m;
+  int ok = len == sizeof m;
+  if (ok)
+    memcpy(&m, buf, sizeof m);
+  mpmp__free(buf);
+  if (!ok || m.rank < 0 || m.rank >= mpmp__net.size || m.gen == 0 ||
+      mpmp__net.ranks[m.rank].node == mpmp__net.node) {
+    MPMP__WARN("dropped a malformed note of a dead task host from rank %d",
+               src);
+    return;
+  }
+  _Atomic uint32_t *t = remote_dead(1);
+  if (t == NULL) {
+    MPMP__WARN("the node heap has no room to record that a task host of "
+               "rank %d died: locks it held here stay held", m.rank);
+    return;
+  }
+  /* only forward (in serial order): the notes of one rank come in order,
+   * but to different ranks of this node if it is the main rank's */
+  uint32_t cur = atomic_load(&t[m.rank]);
+  while ((cur == 0 || !gen_dead(cur, m.gen, UINT32_MAX)) &&
+         !atomic_compare_exchange_weak(&t[m.rank], &cur, m.gen))
+    ;
+}
+
+static int home_rank(uint32_t node);
+
+void mpmp__owner_host_gone(uint32_t gen) {
+  if (gen == 0 || mpmp__net.nnodes < 2 || mpmp__net.ranks == NULL ||
+      mpmp__rt.node_first == NULL)
+    return;
+  int main_node = mpmp__net.ranks[0].node;
+  for (int node = 0; node < mpmp__net.nnodes; node++) {
+    if (node == mpmp__net.node || !mpmp__relay_take_reached(node))
+      continue;
+    host_dead_msg_t *m = mpmp__malloc(sizeof *m);
+    int dest = node == main_node ? 0 : home_rank((uint32_t)node);
+    if (m == NULL) {
+      MPMP__WARN("out of memory telling rank %d that a task host died: "
+                 "locks it held there stay held", dest);
+      continue;
+    }
+    *m = (host_dead_msg_t){.rank = mpmp__net.rank, .gen = gen};
+    if (mpmp__send_nb(dest, MPMP__TAG_HOST_DEAD, m, sizeof *m) < 0)
+      MPMP__WARN("could not tell rank %d that a task host died: %s", dest,
+                 mpmp_errmsg());
+  }
+}
+
 int mpmp__owner_dead(uint64_t owner) {
   int rank = mpmp__owner_rank(owner);
   if (!mpmp__owner_is_host(owner) || rank < 0 || rank >= mpmp__net.size ||
-      mpmp__net.ranks == NULL || mpmp__net.ranks[rank].node != mpmp__net.node)
+      mpmp__net.ranks == NULL)
     return 0;
-  uint32_t dead = hosts_dead((uint32_t)mpmp__net.ranks[rank].node_rank);
+  uint32_t dead;
+  if (mpmp__net.ranks[rank].node == mpmp__net.node) {
+    dead = hosts_dead((uint32_t)mpmp__net.ranks[rank].node_rank);
+  } else {
+    _Atomic uint32_t *t = remote_dead(0);
+    dead = t != NULL ? atomic_load(&t[rank]) : 0;
+  }
   return dead != 0 &&
          gen_dead(dead, (uint32_t)(owner >> MPMP__OWNER_GEN_SHIFT),
                   MPMP__OWNER_GEN_MASK);
@@ -1791,6 +1895,7 @@ void mpmp__objects_setup(int is_main) {
   pthread_mutex_unlock(&helpers.mu);
   mpmp__set_handler(MPMP__TAG_OBJ_REQ, on_request);
   mpmp__set_handler(MPMP__TAG_OBJ_REP, on_reply);
+  mpmp__set_handler(MPMP__TAG_HOST_DEAD, on_host_dead);
 }
 
 void mpmp__objects_fini(void) {

@@ -342,10 +342,11 @@ extern uint64_t mpmp__test_dict_die;
  * A per-node singleton in the node heap (e.g. a name registry): `size`
  * zeroed bytes, created by the first rank of the node that asks, the same
  * block for every rank of the node afterwards. NULL if the heap is full.
- * Slots: MPMP__ROOT_SHM (shm.c); the rest are free.
+ * Slots: MPMP__ROOT_SHM (shm.c), MPMP__ROOT_HOSTS_DEAD (object.c: the dead
+ * task hosts of other nodes' ranks); the rest are free.
  */
 #define MPMP__NODE_ROOTS 4
-enum { MPMP__ROOT_SHM = 0 };
+enum { MPMP__ROOT_SHM = 0, MPMP__ROOT_HOSTS_DEAD = 1 };
 void *mpmp__node_root(int slot, size_t size);
 
 #endif /* MPMP_OBJECT_H */

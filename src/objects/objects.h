@@ -62,5 +62,10 @@ void mpmp__owner_host(uint32_t gen);
 /* The fork server reaped host `gen` of this rank: record it in the node
  * segment (mpmp__owner_dead), before anyone hears of the death. */
 void mpmp__owner_host_dead(uint32_t gen);
+/* The worker saw its host `gen` die: tell the nodes it sent object
+ * requests to (mpmp__relay_take_reached), so that their locks it held
+ * are taken over too; again for the same host, it sends nothing. Called
+ * before the worker reports the death to anyone. */
+void mpmp__owner_host_gone(uint32_t gen);
 
 #endif /* MPMP_OBJECTS_H */

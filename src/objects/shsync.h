@@ -30,7 +30,9 @@
  * isolated tasks) may die alone, of a crash or a kill, while it holds a
  * Lock. Its owner ids say "task host of rank r, generation g", and the
  * fork server that reaps a host records its generation in the node
- * segment before anyone hears of the death (mpmp__owner_dead). The next
+ * segment before anyone hears of the death (mpmp__owner_dead), and its
+ * worker tells the other nodes whose objects the host used (object.c,
+ * "Dead hosts of other nodes"), before it reports the death. The next
  * acquirer then takes the lock over, as from a robust pthread mutex: its
  * acquire returns MPMP_EOWNERDEAD with the lock held by it (an RLock at
  * one level), to be released as usual. Exactly one acquirer takes it: it
@@ -78,8 +80,9 @@ static inline int mpmp__owner_rank(uint64_t owner) {
 static inline int mpmp__owner_is_host(uint64_t owner) {
   return (owner & MPMP__OWNER_HOST) != 0;
 }
-/* 1 if `owner` is the id of a task host, of a rank on this node, that has
- * died (its fork server reaped it): never true of a live one. (object.c) */
+/* 1 if `owner` is the id of a task host that has died (its fork server
+ * reaped it; of a rank of another node: once its worker told this node):
+ * never true of a live one. (object.c) */
 int mpmp__owner_dead(uint64_t owner);
 
 /* ---- Lock and RLock ------------------------------------------------------ */

@@ -620,6 +620,14 @@ _Noreturn static void server_main(int sock, pid_t worker) {
 /* The pool whose tasks the host's `ran` counts (worker side). */
 static uint32_t ran_pool;
 
+/* The host is dead: the other nodes it sent object requests to learn it
+ * now (mpmp__owner_host_gone, once per host), so that a lock of theirs it
+ * held is taken over, before this worker reports the death to anyone. */
+static void tell_death(host_ctl_t *c) {
+  if (atomic_load(&c->gone))
+    mpmp__owner_host_gone(atomic_load(&c->gen));
+}
+
 /* A fresh host, waiting for the request the caller posts next. */
 static int spawn(void) {
   host_ctl_t *c = ctl();
@@ -628,6 +636,9 @@ static int spawn(void) {
   atomic_store(&c->done, 0);
   atomic_store(&c->ran, 0);
   atomic_store(&c->spawn_req, atomic_load(&c->req));
+  /* the last host's death, if no wait for it has told it yet (one killed
+   * or retired between requests, or that died idle) */
+  tell_death(c);
   /* answers still on their way to an earlier host are dropped */
   mpmp__relay_reset(atomic_fetch_add(&c->gen, 1) + 1);
   char cmd = 'S';
@@ -981,6 +992,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     if (remap() < 0)
       return mpmp__err(MPMP_ENOMEM, "cannot map the task hosts' region");
     c = ctl();
+    tell_death(c); /* (before the caller reports the item or body) */
     uint64_t done = atomic_load(&c->done);
     if (done > n)
       done = n;
@@ -1297,6 +1309,7 @@ void *mpmp__host_lend(size_t *len) {
       server_gone(resp);
     }
   }
+  tell_death(c);
   void *job = adopt_request(c, &lo, resp, len);
   if (!recalled || job == NULL)
     atomic_store(&c->loan, LOAN_NONE);

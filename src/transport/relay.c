@@ -78,6 +78,9 @@ static struct {
   back_t *head, **tail;
   uint64_t passed, answered; /* the worker: messages passed on, answers
                                 passed back */
+  /* The worker: per node, 1 if the current host sent an object request
+   * there (mpmp__relay_take_reached); NULL until one went to another node. */
+  uint8_t *reached;
 } R = {.out.fd = -1, .in.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
        .send_lock = PTHREAD_MUTEX_INITIALIZER,
        .take_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -214,6 +217,8 @@ static void drop_answers(void) {
 
 void mpmp__relay_close(void) {
   drop_answers();
+  mpmp__free(R.reached);
+  R.reached = NULL;
   slot_close(&R.out);
   slot_close(&R.in);
   R.wake = NULL;
@@ -221,6 +226,8 @@ void mpmp__relay_close(void) {
 
 void mpmp__relay_reset(uint32_t gen) {
   R.passed = R.answered = 0;
+  if (R.reached != NULL)
+    memset(R.reached, 0, (size_t)mpmp__net.nnodes);
   pthread_mutex_lock(&R.lock);
   R.gen = gen & MPMP__COOKIE_GEN_MASK;
   pthread_mutex_unlock(&R.lock);
@@ -252,6 +259,28 @@ int mpmp__relay_reply(int tag, void *buf, size_t len, uint64_t cookie) {
   return 1;
 }
 
+/* An object request of the host goes to rank `dest`: if that is on another
+ * node, the host's death is to be told there (objects/object.c). Without
+ * memory for the marks the death goes untold: a lock there that the host
+ * held stays held, as before. */
+static void note_reached(int dest) {
+  if (dest < 0 || dest >= mpmp__net.size ||
+      mpmp__net.ranks[dest].node == mpmp__net.node)
+    return;
+  if (R.reached == NULL &&
+      (R.reached = mpmp__calloc((size_t)mpmp__net.nnodes, 1)) == NULL)
+    return;
+  R.reached[mpmp__net.ranks[dest].node] = 1;
+}
+
+int mpmp__relay_take_reached(int node) {
+  if (R.reached == NULL || node < 0 || node >= mpmp__net.nnodes ||
+      !R.reached[node])
+    return 0;
+  R.reached[node] = 0;
+  return 1;
+}
+
 int mpmp__relay_serve(void) {
   if (R.out.fd < 0)
     return 0;
@@ -259,6 +288,8 @@ int mpmp__relay_serve(void) {
   size_t len;
   void *msg = slot_take(&R.out, &dest, &tag, &len);
   if (msg != NULL) {
+    if (tag == MPMP__TAG_OBJ_REQ)
+      note_reached(dest);
     if (mpmp__send_nb(dest, tag, msg, len) < 0)
       MPMP__WARN("could not pass on a task host's message to rank %d: %s",
                  dest, mpmp_errmsg());

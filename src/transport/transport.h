@@ -97,6 +97,8 @@ enum {
   MPMP__TAG_NEST,         /* worker -> main: a task's nested submission
                              (parallel/proto.h) */
   MPMP__TAG_NEST_REP,     /* main -> worker: its answer */
+  MPMP__TAG_HOST_DEAD,    /* worker -> a rank of another node: a task host
+                             of the worker died (objects/object.c) */
   MPMP__TAG_MAX
 };
 
@@ -279,6 +281,11 @@ int mpmp__relay_serve(void);
 int mpmp__relay_awaiting(void);
 /* The worker: its host has posted a message not taken yet. */
 int mpmp__relay_pending(void);
+/* The worker: 1 if it passed on an object request of its current host
+ * (since the last mpmp__relay_reset) to a rank of node `node`, another
+ * node, so that objects there may hold the host's owner id; the mark is
+ * cleared (a dead host's death is told once). */
+int mpmp__relay_take_reached(int node);
 /* A reply handler, with the cookie of the reply's request: 1 if the reply
  * belongs to this worker's task host (the relay took `buf`), 0 if it is
  * this process's own. */
