@@ -9,10 +9,12 @@
  * it as arrived. None of it hangs: nobody wakes the waiters for the dead
  * host, they look for themselves.
  *
- * Tasks run in a task host of a worker on the main rank's node (a host
- * reaches objects of its own node only): an isolated pool's task, or,
- * when the job has other nodes, whose workers a pool may use too, an
- * isolated Process placed on this node.
+ * Tasks run in a task host of a worker on the main rank's node: an
+ * isolated pool's task, or, when the job has other nodes, whose workers a
+ * pool may use too, an isolated Process placed on this node. One test
+ * places it on another node: a Lock, RLock or Condition's lock of this
+ * node held by a host there (its calls go through its worker) is taken
+ * over too, once its worker has told this node of the death.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -79,11 +81,14 @@ typedef struct hostjob {
   mpmp_process_t *p;
 } hostjob_t;
 
-static void host_start(hostjob_t *h, mpmp_task_fn fn, job_t *j,
-                       double task_timeout) {
+/* Start fn in a task host of a worker of this node (local), or of
+ * another node (not local: the job must have one). */
+static void host_start_on(hostjob_t *h, mpmp_task_fn fn, job_t *j,
+                          double task_timeout, int local) {
   memset(h, 0, sizeof *h);
   j->at.main_node = mpmp_node_id();
-  j->at.want_local = 1;
+  j->at.want_local = local;
+  assert_true(local || other_node_exists());
   if (!other_node_exists()) {
     mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = 1,
                           .task_timeout = task_timeout};
@@ -98,12 +103,17 @@ static void host_start(hostjob_t *h, mpmp_task_fn fn, job_t *j,
     mpmp_process_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
     OK(mpmp_process_create(&h->p, fn, j, sizeof *j, &o));
     OK(mpmp_process_start(h->p));
-    if (strcmp(mpmp_process_node(h->p), mpmp_node_name()) == 0)
+    if ((strcmp(mpmp_process_node(h->p), mpmp_node_name()) == 0) == local)
       break;
     assert_true(pk.n < MAXW);
     pk.p[pk.n++] = h->p;
   }
   unpark(&pk);
+}
+
+static void host_start(hostjob_t *h, mpmp_task_fn fn, job_t *j,
+                       double task_timeout) {
+  host_start_on(h, fn, j, task_timeout, 1);
 }
 
 /* The task's host died of `sig` (0: killed past its task_timeout). */
@@ -363,6 +373,61 @@ static void ownerdead_waiters_blocked_when_the_host_dies(void **state) {
   OK(mpmp_event_free(j.held));
 }
 
+/* The same with the holder's host on another node: its acquires went
+ * through its worker to this node, whose helper took the lock with the
+ * host's id. This node learns of the death from that worker (before the
+ * body's end: a try right after the join takes the lock over), and an
+ * acquire blocked meanwhile takes it over too, as does a Condition's wait
+ * taking its lock back. Before: the lock stayed held for ever. */
+static void ownerdead_lock_left_by_a_task_of_another_node(void **state) {
+  (void)state;
+  if (hosts_off() || !other_node_exists())
+    skip();
+  for (int k = 0; k < 5; k++) {
+    int rlock = k == 1 || k == 3, blocked = k >= 2, cond = k == 4;
+    job_t j = {.levels = rlock ? 2 : 1, .how = k % 2 ? DIE_ABORT : DIE_KILL,
+               .after = blocked && !cond ? 0.3 : 0};
+    int sig = j.how == DIE_KILL || cond ? SIGKILL : SIGABRT;
+    OK(rlock ? mpmp_rlock_create(&j.l) : mpmp_lock_create(&j.l));
+    OK(mpmp_event_create(&j.held));
+    hostjob_t h;
+    double t0;
+    if (cond) {
+      OK(mpmp_cond_create(&j.cv, &j.l));
+      OK(mpmp_lock_acquire(j.l, T_OUT));
+      host_start_on(&h, notify_and_die, &j, 0, 0);
+      t0 = test_now();
+      RC(mpmp_cond_wait(j.cv, 10), MPMP_EOWNERDEAD);
+      IN(test_now() - t0, 0, 5);
+      host_dead(&h, sig);
+    } else if (blocked) { /* waiting already when the host dies */
+      host_start_on(&h, hold_and_die, &j, 0, 0);
+      OK(mpmp_event_wait(j.held, T_OUT));
+      t0 = test_now();
+      RC(mpmp_lock_acquire(j.l, 10), MPMP_EOWNERDEAD);
+      IN(test_now() - t0, 0.1, 3); /* it dies 0.3 s after `held` */
+      host_dead(&h, sig);
+    } else {
+      host_start_on(&h, hold_and_die, &j, 0, 0);
+      host_dead(&h, sig);
+      t0 = test_now();
+      RC(mpmp_lock_acquire(j.l, k == 0 ? 0 : 5), MPMP_EOWNERDEAD);
+      IN(test_now() - t0, 0, 1);
+    }
+    HAS_MSG("died holding it");
+    EQ(mpmp_lock_is_mine(j.l), 1);
+    OK(mpmp_lock_release(j.l));
+    RC(mpmp_lock_release(j.l), MPMP_EPERM); /* one level, not the host's */
+    EQ(mpmp_lock_is_mine(j.l), 0);
+    OK(mpmp_lock_acquire(j.l, 5));
+    OK(mpmp_lock_release(j.l));
+    if (cond)
+      OK(mpmp_cond_free(j.cv));
+    OK(mpmp_lock_free(j.l));
+    OK(mpmp_event_free(j.held));
+  }
+}
+
 /* A Condition's wait takes its lock back from a host that notified and
  * died holding it: MPMP_EOWNERDEAD, the lock held. */
 static void ownerdead_condition_wait_takes_the_lock_back(void **state) {
@@ -597,6 +662,7 @@ static void ownerdead_barrier_party_dies_waiting(void **state) {
 static const struct CMUnitTest tests[] = {
     T(ownerdead_lock_left_by_a_dead_task),
     T(ownerdead_waiters_blocked_when_the_host_dies),
+    T(ownerdead_lock_left_by_a_task_of_another_node),
     T(ownerdead_condition_wait_takes_the_lock_back),
     T(ownerdead_task_timeout_kills_the_holder),
     T(ownerdead_queue_skips_a_dead_producers_slot),
