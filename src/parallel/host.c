@@ -631,14 +631,14 @@ static void tell_death(host_ctl_t *c) {
 /* A fresh host, waiting for the request the caller posts next. */
 static int spawn(void) {
   host_ctl_t *c = ctl();
+  /* the last host's death, if no wait for it has told it yet (one killed
+   * or retired between requests, or that died idle) */
+  tell_death(c);
   ran_pool = 0;
   atomic_store(&c->gone, 0);
   atomic_store(&c->done, 0);
   atomic_store(&c->ran, 0);
   atomic_store(&c->spawn_req, atomic_load(&c->req));
-  /* the last host's death, if no wait for it has told it yet (one killed
-   * or retired between requests, or that died idle) */
-  tell_death(c);
   /* answers still on their way to an earlier host are dropped */
   mpmp__relay_reset(atomic_fetch_add(&c->gen, 1) + 1);
   char cmd = 'S';
