@@ -80,8 +80,12 @@ typedef struct mpmp__rt {
   mpmp__topo_t topo;
   mpmp__bind_t bind;
 
-  /* the node's shared segment: doorbells, control block, shared heap */
+  /* the node's shared segment: doorbells, control block, shared heap;
+   * an MPI shared window (node_win), or on a node of one rank a shared
+   * mapping of mpmp's own (node_map, node_map_size: make_segment says why) */
   MPI_Win node_win;
+  void *node_map;
+  size_t node_map_size;
   char *node_base;
   struct mpmp__node_ctl *node_ctl; /* its layout: objects/object.c */
   char *heap_base;          /* the node heap (heap.c), objects (object.c) */

@@ -8,9 +8,11 @@
  * The layers above are called only through the hooks that the front door
  * (src/mpmp.c) hands to mpmp__runtime_init.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -309,41 +311,80 @@ static int segment_size(size_t bells, size_t boxes, MPI_Aint *size) {
   return 0;
 }
 
+/*
+ * The segment of a node where this rank is alone: a shared mapping of
+ * mpmp's own, not an MPI window. The segment is shared with more than the
+ * node's ranks: a worker's fork server and the task hosts it forks
+ * (parallel/host.c) run isolated bodies on it, and must see the Values,
+ * locks, queues and doorbells (hosts_dead) that the worker and the other
+ * ranks see. MPI shares a window only among the communicator's ranks, and
+ * Open MPI (osc/sm) gives a communicator of one rank private anonymous
+ * memory, not its /dev/shm file (rw-p, not rw-s, in /proc/self/maps); the
+ * children forked from it had copy-on-write snapshots of the heap, so an
+ * object an isolated body made there was a stale handle everywhere else,
+ * and what it wrote to the node's objects was lost. A MAP_SHARED mapping
+ * is shared with every child forked after it; no other rank maps it and
+ * nothing does RMA on the segment (other nodes reach its objects through
+ * messages), so no window is needed. Its pages are not in /dev/shm
+ * (check_room does not apply); the kernel refuses one that cannot fit.
+ */
+static int map_segment(MPI_Aint total, void **base) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  void *p = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return mpmp__err(MPMP_ENOSPC, "could not map %zu bytes of shared memory "
+                     "for this node: %s: lower MPMP_HEAP_SIZE (now %zu bytes) "
+                     "or MPMP_MAILBOX", (size_t)total, strerror(errno),
+                     rt->env.HEAP_SIZE);
+  rt->node_map = p;
+  rt->node_map_size = (size_t)total;
+  *base = p;
+  return 0;
+}
+
 /* The node's shared segment: doorbells, the control block, the mailboxes
- * (transport.c), the shared heap (formatted by mpmp__objects_init). */
+ * (transport.c), the shared heap (formatted by mpmp__objects_init). An MPI
+ * shared window over the node's ranks; on a node of one rank a mapping of
+ * mpmp's own (map_segment says why). */
 static int make_segment(void) {
   mpmp__rt_t *rt = &mpmp__rt;
   size_t bells = (size_t)mpmp__net.node_size * sizeof(mpmp__bell_t) + MPMP__CTL_SIZE;
   size_t cap = mpmp__mbox_cap(rt->env.MAILBOX, mpmp__net.node_size);
   size_t boxes = mpmp__mbox_area(cap, mpmp__net.node_size);
   MPI_Aint total = 0;
+  int alone = mpmp__net.node_size == 1;
+  void *base = NULL;
   /* No rank enters the collective call unless all know it will fit. */
   int rc = segment_size(bells, boxes, &total);
-  if (rc == 0 && mpmp__net.node_rank == 0)
+  if (rc == 0 && alone)
+    rc = map_segment(total, &base);
+  else if (rc == 0 && mpmp__net.node_rank == 0)
     rc = check_room((size_t)total);
   if ((rc = agree(rc)) < 0)
     return rc;
-  void *base = NULL;
-  rc = MPI_Win_allocate_shared(mpmp__net.node_rank == 0 ? total : 0, 64,
-                               MPI_INFO_NULL, rt->node_comm, &base,
-                               &rt->node_win);
-  if (rc != MPI_SUCCESS) {
-    char why[MPI_MAX_ERROR_STRING] = "";
-    int len = 0;
-    MPI_Error_string(rc, why, &len);
-    rt->node_win = MPI_WIN_NULL;
-    return mpmp__err(MPMP_ENOSPC, "could not allocate %zu bytes of shared "
-                     "memory for this node (MPI_Win_allocate_shared: %s): "
-                     "lower MPMP_HEAP_SIZE (now %zu bytes) or MPMP_MAILBOX, "
-                     "or enlarge %s", (size_t)total, why, rt->env.HEAP_SIZE,
-                     shm_dir());
+  if (!alone) {
+    rc = MPI_Win_allocate_shared(mpmp__net.node_rank == 0 ? total : 0, 64,
+                                 MPI_INFO_NULL, rt->node_comm, &base,
+                                 &rt->node_win);
+    if (rc != MPI_SUCCESS) {
+      char why[MPI_MAX_ERROR_STRING] = "";
+      int len = 0;
+      MPI_Error_string(rc, why, &len);
+      rt->node_win = MPI_WIN_NULL;
+      return mpmp__err(MPMP_ENOSPC, "could not allocate %zu bytes of shared "
+                       "memory for this node (MPI_Win_allocate_shared: %s): "
+                       "lower MPMP_HEAP_SIZE (now %zu bytes) or MPMP_MAILBOX, "
+                       "or enlarge %s", (size_t)total, why, rt->env.HEAP_SIZE,
+                       shm_dir());
+    }
+    TRY_MPI(MPI_Win_set_errhandler(rt->node_win, MPI_ERRORS_RETURN),
+            "MPI_Win_set_errhandler");
+    MPI_Aint qsize;
+    int disp;
+    TRY_MPI(MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base),
+            "MPI_Win_shared_query");
   }
-  TRY_MPI(MPI_Win_set_errhandler(rt->node_win, MPI_ERRORS_RETURN),
-          "MPI_Win_set_errhandler");
-  MPI_Aint qsize;
-  int disp;
-  TRY_MPI(MPI_Win_shared_query(rt->node_win, 0, &qsize, &disp, &base),
-          "MPI_Win_shared_query");
   base = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
   rt->node_base = base;
   mpmp__net.bells = base;
@@ -668,9 +709,13 @@ static void teardown(void) {
     any_busy = 1;
   if (rt->node_win != MPI_WIN_NULL && !any_busy)
     MPI_Win_free(&rt->node_win);
-  else if (rt->node_win != MPI_WIN_NULL && busy)
+  else if (rt->node_map != NULL && !busy) /* a node of one rank */
+    munmap(rt->node_map, rt->node_map_size);
+  if ((rt->node_win != MPI_WIN_NULL || rt->node_map != NULL) && busy)
     MPMP__WARN("%d remote waits still pending at finalize: the shared "
                "segment stays mapped until exit", atomic_load(&rt->nproxies));
+  rt->node_map = NULL;
+  rt->node_map_size = 0;
   mpmp__net.bells = NULL;
   rt->node_base = NULL;
   rt->heap_base = NULL;
