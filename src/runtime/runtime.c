@@ -318,15 +318,17 @@ static int segment_size(size_t bells, size_t boxes, MPI_Aint *size) {
  * (parallel/host.c) run isolated bodies on it, and must see the Values,
  * locks, queues and doorbells (hosts_dead) that the worker and the other
  * ranks see. MPI shares a window only among the communicator's ranks, and
- * Open MPI (osc/sm) gives a communicator of one rank private anonymous
- * memory, not its /dev/shm file (rw-p, not rw-s, in /proc/self/maps); the
- * children forked from it had copy-on-write snapshots of the heap, so an
- * object an isolated body made there was a stale handle everywhere else,
- * and what it wrote to the node's objects was lost. A MAP_SHARED mapping
- * is shared with every child forked after it; no other rank maps it and
- * nothing does RMA on the segment (other nodes reach its objects through
- * messages), so no window is needed. Its pages are not in /dev/shm
- * (check_room does not apply); the kernel refuses one that cannot fit.
+ * both Open MPI 4.1 (osc/sm) and MPICH 4.0 (ch4) give a communicator of
+ * one rank private anonymous memory, not a /dev/shm file (rw-p, not rw-s,
+ * in /proc/self/maps); the children forked from it had copy-on-write
+ * snapshots of the heap, so an object an isolated body made there was a
+ * stale handle everywhere else, and what it wrote to the node's objects
+ * was lost (so were a lock's owner and a dead host's record). A
+ * MAP_SHARED mapping is shared with every child forked after it; no other
+ * rank maps it and nothing does RMA on the segment (other nodes reach its
+ * objects through messages), so no window is needed. Its pages are not in
+ * /dev/shm (check_room does not apply); the kernel refuses one that
+ * cannot fit.
  */
 static int map_segment(MPI_Aint total, void **base) {
   mpmp__rt_t *rt = &mpmp__rt;
