@@ -706,8 +706,12 @@ MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
 MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
                             double timeout);
 /**
- * Stop (items not started are dropped) and free; waits for the chunks out
- * to come back, as they write into the iterator's buffers.
+ * Stop and free: items not started are dropped, running tasks are asked
+ * to stop (mpmp_should_stop()) and, isolated, killed after MPMP_TERM_GRACE
+ * if they ignore it, as by mpmp_pool_terminate() for this iterator's work
+ * alone; waits for the chunks out to come back, as they write into the
+ * iterator's buffers. A checkpointed imap's items cut short stay
+ * resumable.
  * \param it  the iterator (NULL: nothing); invalid afterwards.
  */
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it);

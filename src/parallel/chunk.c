@@ -240,8 +240,8 @@ static void run_fixed(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
  * items runs, and the main rank hears that none ran (count 0). */
 static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   mpmp__rt_t *rt = &mpmp__rt;
-  if (h->job > atomic_load(&rt->stop->upto) &&
-      h->job != atomic_load(&rt->stop->one))
+  uint64_t id = mpmp__chunk_stop_id(h);
+  if (id > atomic_load(&rt->stop->upto) && id != atomic_load(&rt->stop->one))
     return 0;
   mpmp__chunk_done_t *d = mpmp__malloc(sizeof *d);
   if (d == NULL)
@@ -351,7 +351,8 @@ static void run_var(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
     MPMP__ERROR("%s", mpmp_errmsg());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  mpmp_ctx_t ctx = {.out_max = h->out_max, .stoppable = 1, .id = h->job};
+  mpmp_ctx_t ctx = {.out_max = h->out_max, .stoppable = 1,
+                    .id = mpmp__chunk_stop_id(h)};
   atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
   for (uint32_t i = 0; i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
@@ -410,7 +411,8 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   const char *in = (const char *)(h + 1);
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
                     .out_max = h->out_size ? h->out_size : h->out_max,
-                    .stoppable = 1, .id = h->job};
+                    .stoppable = 1,
+                    .id = mpmp__chunk_stop_id(h)};
   double t0 = mpmp__rt.trace ? mpmp__trace_begin(MPMP__TRACE_CHUNK, h->task,
                                                  h->first, h->count, NULL)
                              : 0;

@@ -302,7 +302,7 @@ static void run_chunk_fn(const mpmp__chunk_hdr_t *h,
   memcpy(&fn, &t->fn, sizeof fn);
   /* out_max 0: mpmp_out() has no place in a chunk task and fails it */
   mpmp_ctx_t ctx = {.arg = in, .arg_size = (size_t)h->count * h->in_size,
-                    .stoppable = 1, .id = h->job};
+                    .stoppable = 1, .id = mpmp__chunk_stop_id(h)};
   int rc = fn(&ctx, in, out, h->count);
   if (ctx.errmsg == NULL && rc > 0) {
     char msg[200];
@@ -322,7 +322,7 @@ static void run_items(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
                       const char *in, char *out, mpmp__fail_buf_t *f,
                       uint32_t seq0) {
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
-                    .out_max = h->out_size, .stoppable = 1, .id = h->job};
+                    .out_max = h->out_size, .stoppable = 1, .id = mpmp__chunk_stop_id(h)};
   for (uint32_t i = 0; i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);

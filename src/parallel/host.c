@@ -72,6 +72,7 @@ typedef struct host_ctl {
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
+  uint64_t stop_id; /* what the stop words name for it (its group) */
   /* a variable-size chunk (proto.h: var): var_len bytes of its offsets
    * and items, of which those from item var_skip on are this request's;
    * 0: fixed-size items */
@@ -200,6 +201,7 @@ static void set_request(host_ctl_t *c, const mpmp__chunk_hdr_t *h,
   size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
   c->task = h->task;
   c->job = h->job;
+  c->stop_id = mpmp__chunk_stop_id(h);
   c->first = h->first + start;
   c->count = n;
   c->in_size = h->in_size;
@@ -246,7 +248,7 @@ static void host_run(void) {
     mpmp_ctx_t ctx = {.arg = H.base + CTL_BYTES + i * c->in_size,
                       .arg_size = c->in_size, .out_size = c->out_size,
                       .out_max = c->out_size ? c->out_size : c->out_max,
-                      .stoppable = 1, .id = c->job};
+                      .stoppable = 1, .id = c->stop_id};
     size_t in_end = CTL_BYTES + (size_t)(n * c->in_size);
     if (c->var_len) { /* offsets (relative to the chunk's bytes), bytes */
       const uint64_t *off = (const uint64_t *)(H.base + CTL_BYTES);
@@ -307,7 +309,8 @@ static int takeable(const mpmp__chunk_hdr_t *h, size_t len, uint32_t pool) {
                             : items % h->in_size == 0 &&
                                   items / h->in_size == h->count) &&
          (h->out_size == 0 || h->out_size <= MPMP__INLINE_MAX / h->count) &&
-         h->job > atomic_load(&st->upto) && h->job != atomic_load(&st->one) &&
+         mpmp__chunk_stop_id(h) > atomic_load(&st->upto) &&
+         mpmp__chunk_stop_id(h) != atomic_load(&st->one) &&
          mpmp__task_get(h->task) != NULL;
 }
 
@@ -973,7 +976,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
         done_seen = done;
         t_item = now;
       }
-      mpmp_ctx_t probe = {.stoppable = 1, .id = h->job};
+      mpmp_ctx_t probe = {.stoppable = 1, .id = mpmp__chunk_stop_id(h)};
       if (t_stop == 0 && mpmp__stopped(&probe))
         t_stop = now;
       if (h->task_timeout > 0 && now - t_item > h->task_timeout)

@@ -45,6 +45,7 @@ struct mpmp_imap {
   _Atomic uint32_t ev; /* moves when a reader may find something new */
   _Atomic int nwait;   /* readers waiting on ev */
   mpmp_pool_t *pool;  /* NULL once the pool was destroyed */
+  uint64_t group;     /* the id its sub-maps' stops name (destroy) */
   mpmp_task_fn fn;
   mpmp_produce_fn produce;
   void *user;
@@ -163,11 +164,11 @@ static void refill(mpmp_imap_t *it) {
       return;
     int rc = it->var ? mpmp__varfeed_submit(it->var, k, s->n, it->pool,
                                             it->fn, on_finished, s, &s->job,
-                                            it->jr, s->first)
+                                            it->jr, s->first, it->group)
                      : mpmp__pool_map_stream(it->pool, it->fn, s->in, s->n,
                                              it->in_size, s->out, it->out_size,
                                              on_finished, s, &s->job, it->jr,
-                                             s->first);
+                                             s->first, it->group);
     if (rc == MPMP_ECHECKPOINT) { /* this input is not the journal's */
       end_input(it, rc);
       keep_msg(it);
@@ -291,6 +292,7 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
     return rc;
   }
   it->pool = pool;
+  it->group = mpmp__pool_group_id(); /* one stop for all its sub-maps */
   atomic_store(&it->reader, pthread_self());
   it->feeding = 1;
   mpmp__meter_start(&it->meter, ordered ? "imap" : "imap_unordered");
@@ -604,11 +606,19 @@ void mpmp__imap_pool_gone(mpmp_imap_t *it) {
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
   if (it == NULL)
     return;
+  /* Nobody will read the chunks out: their items not started are skipped
+   * and the running ones asked to stop (a task host that ignores it is
+   * killed after MPMP_TERM_GRACE), all at once, as terminate does for the
+   * pool. Only stopping the deal let every chunk already at a worker run
+   * to its end: an endless task hung destroy for ever. A checkpointed
+   * imap's items cut short stay resumable (journal: a stopped job). */
+  for (int i = 0; it->sub != NULL && i < it->nsub; i++)
+    mpmp__async_terminate(it->slots[it->sub[(it->sub_head + i) %
+                                            it->nslots]].job);
   for (int i = 0; it->sub != NULL && i < it->nsub; i++) {
     slot_t *s = &it->slots[it->sub[(it->sub_head + i) % it->nslots]];
-    /* the job writes into our buffers until its chunks are back */
-    mpmp__async_stop(s->job);
-    drop_job(s);
+    drop_job(s); /* the job writes into our buffers until its chunks are
+                    back */
   }
   if (it->pool != NULL) {
     end_input(it, 0);

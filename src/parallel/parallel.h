@@ -239,7 +239,10 @@ int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           size_t n, size_t in_size, void *out,
                           size_t out_size, mpmp_async_cb cb, void *user,
                           mpmp_async_t **res, struct mpmp__journal *jr,
-                          uint64_t base);
+                          uint64_t base, uint64_t group);
+/* A new id for jobs that stop together (an imap's sub-maps: `group` of
+ * mpmp__pool_map_stream and mpmp__pool_map_var), below their own. */
+uint64_t mpmp__pool_group_id(void);
 /* A map job of a chunk task (kind MPMP__TASK_CHUNK: fn is its
  * mpmp_chunk_fn converted) or a zero-copy map (zc: where its items and
  * results lie, copied; NULL: none), for chunktask.c; else as
@@ -293,7 +296,7 @@ int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
                        size_t n, size_t chunksize, mpmp_async_cb cb,
                        void *user, mpmp_async_t **res, int stream,
                        struct mpmp__journal *jr, uint64_t base,
-                       const char *name);
+                       uint64_t group, const char *name);
 mpmp__var_t *mpmp__async_var(const mpmp_async_t *j);
 /* imap over variable-size items (imap.c): the items of each slot of the
  * iterator's window (copied from the producer), and the result handed
@@ -311,7 +314,8 @@ int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i,
 int mpmp__varfeed_submit(mpmp__varfeed_t *f, int slot, size_t n,
                          mpmp_pool_t *pool, mpmp_task_fn fn,
                          mpmp_async_cb cb, void *user, mpmp_async_t **res,
-                         struct mpmp__journal *jr, uint64_t base);
+                         struct mpmp__journal *jr, uint64_t base,
+                         uint64_t group);
 int mpmp__varfeed_result(mpmp__varfeed_t *f, mpmp_async_t *job, size_t at,
                          const void **data, size_t *size);
 /* The directory of the pool's checkpoint journals, or NULL (none). */

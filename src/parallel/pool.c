@@ -78,6 +78,8 @@ struct mpmp_async {
   mpmp__journal_t *jr;
   int own_jr, jr_digest; /* jr_digest: records carry their input's digest */
   uint64_t jbase;
+  uint64_t group; /* the id its stops name: an imap's, for its sub-maps
+                    (one stop reaches them all); 0: its own */
   unsigned char *done_bits;
   size_t resumed;
   char *jpath;           /* the journal's path, for the messages */
@@ -128,6 +130,10 @@ static _Atomic int stop_told;
 static uint64_t next_job_id(void) {
   return atomic_fetch_add(&mpmp__par.next_id, 1) + 1;
 }
+
+/* An id for a group of jobs that stop together (an imap's sub-maps),
+ * below every id of its jobs: a pool's terminate stops jobs up to an id. */
+uint64_t mpmp__pool_group_id(void) { return next_job_id(); }
 
 /* ---- dealing chunks (mpmp__par.lock held) --------------------------------------- */
 
@@ -211,7 +217,8 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
                            .redeal = j->pool->nworkers > 1,
                            .var = j->var != NULL,
                            .max_tasks = (uint32_t)j->pool->max_tasks,
-                           .shm = (uint32_t)zc, .base = j->jbase};
+                           .shm = (uint32_t)zc, .base = j->jbase,
+                           .group = j->group};
   if (j->var)
     mpmp__var_chunk_fill(j->var, first, count, h + 1);
   else if (zc)
@@ -1234,8 +1241,8 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                    size_t n, size_t in_size, void *out, size_t out_size,
                    size_t chunksize, mpmp_async_cb cb, void *user,
                    mpmp_async_t **res, mpmp__journal_t *jr, uint64_t base,
-                   int stream, int kind, const mpmp__shm_ref_t *zc,
-                   const char *name) {
+                   uint64_t group, int stream, int kind,
+                   const mpmp__shm_ref_t *zc, const char *name) {
   int rc = check_map(pool, in, n, in_size, out, out_size, name);
   if (rc == 0 && zc == NULL)
     rc = check_apart(in, n, in_size, out, out_size, name);
@@ -1256,7 +1263,7 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
     return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
   *j = (mpmp_async_t){.pool = pool, .task = task, .in = in, .out = out,
                       .n = n, .in_size = in_size, .out_size = out_size,
-                      .cb = cb, .user = user};
+                      .cb = cb, .user = user, .group = group};
   if (zc != NULL && (j->zc = mpmp__malloc(sizeof *zc)) == NULL) {
     job_free(j);
     return mpmp__err(MPMP_ENOMEM, "out of memory for a result");
@@ -1276,7 +1283,7 @@ static int map_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                      size_t chunksize, mpmp_async_cb cb, void *user,
                      mpmp_async_t **res, const char *name) {
   return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
-                 res, NULL, 0, 0, MPMP__TASK_ITEM, NULL, name);
+                 res, NULL, 0, 0, 0, MPMP__TASK_ITEM, NULL, name);
 }
 
 int mpmp__pool_map_how(mpmp_pool_t *pool, mpmp_task_fn fn, int kind,
@@ -1285,7 +1292,7 @@ int mpmp__pool_map_how(mpmp_pool_t *pool, mpmp_task_fn fn, int kind,
                        size_t chunksize, mpmp_async_cb cb, void *user,
                        mpmp_async_t **res, const char *name) {
   return map_job(pool, fn, in, n, in_size, out, out_size, chunksize, cb, user,
-                 res, NULL, 0, 0, kind, zc, name);
+                 res, NULL, 0, 0, 0, kind, zc, name);
 }
 
 /* A map over variable-size items (journaled as any map, its records with
@@ -1294,7 +1301,8 @@ int mpmp__pool_map_how(mpmp_pool_t *pool, mpmp_task_fn fn, int kind,
 int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
                        size_t n, size_t chunksize, mpmp_async_cb cb,
                        void *user, mpmp_async_t **res, int stream,
-                       mpmp__journal_t *jr, uint64_t base, const char *name) {
+                       mpmp__journal_t *jr, uint64_t base, uint64_t group,
+                       const char *name) {
   int task = mpmp__task_id(fn);
   if (task < 0)
     return task;
@@ -1303,7 +1311,7 @@ int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
     return mpmp__err(MPMP_ENOMEM, "%s: out of memory for a result", name);
   *j = (mpmp_async_t){.pool = pool, .task = task, .n = n,
                       .out_max = pool->max_result, .cb = cb, .user = user,
-                      .var = v};
+                      .var = v, .group = group};
   int rc = start_map(pool, j, fn, chunksize, jr, base, stream, name);
   if (rc < 0) {
     j->var = NULL;
@@ -1325,9 +1333,9 @@ int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           size_t n, size_t in_size, void *out,
                           size_t out_size, mpmp_async_cb cb, void *user,
                           mpmp_async_t **res, mpmp__journal_t *jr,
-                          uint64_t base) {
+                          uint64_t base, uint64_t group) {
   return map_job(pool, fn, in, n, in_size, out, out_size, n, cb, user, res, jr,
-                 base, 1, MPMP__TASK_ITEM, NULL, "mpmp_imap_next");
+                 base, group, 1, MPMP__TASK_ITEM, NULL, "mpmp_imap_next");
 }
 
 MPMP_API int mpmp_pool_map_async(mpmp_pool_t *pool, mpmp_task_fn fn,
@@ -1737,7 +1745,7 @@ static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto) {
 void mpmp__async_terminate(mpmp_async_t *j) {
   pthread_mutex_lock(&mpmp__par.lock);
   if (!atomic_load(&j->ready) && j->pool != NULL)
-    send_stop(j->pool, j->id, 0);
+    send_stop(j->pool, j->group ? j->group : j->id, 0);
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__async_stop(j);
 }

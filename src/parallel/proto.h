@@ -69,7 +69,15 @@ typedef struct mpmp__chunk_hdr {
   uint64_t out_max;
   uint64_t base;     /* what the job's item 0 is to the user, for messages:
                         an imap's sub-map starts there; else 0 */
+  uint64_t group;    /* the id a stop names for it (mpmp__chunk_stop_id):
+                        an imap's sub-maps share one, so that one stop
+                        reaches all of them; 0: the job's own */
 } mpmp__chunk_hdr_t;
+
+/* The id the workers' stop words are compared with for a chunk. */
+static inline uint64_t mpmp__chunk_stop_id(const mpmp__chunk_hdr_t *h) {
+  return h->group ? h->group : h->job;
+}
 
 /* Where a zero-copy chunk's items and results lie: two SharedMemory
  * blocks of the main rank's node, each named and told from a block made

@@ -277,7 +277,7 @@ static int map_var_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
   if (v == NULL)
     return mpmp__err(MPMP_ENOMEM, "%s: out of memory", name);
   rc = mpmp__pool_map_var(pool, fn, v, n, chunksize, cb, user, res, 0, NULL,
-                          0, name);
+                          0, 0, name);
   if (rc < 0)
     mpmp__var_free(v);
   return rc;
@@ -418,13 +418,13 @@ int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i,
 int mpmp__varfeed_submit(mpmp__varfeed_t *f, int slot, size_t n,
                          mpmp_pool_t *pool, mpmp_task_fn fn,
                          mpmp_async_cb cb, void *user, mpmp_async_t **res,
-                         mpmp__journal_t *jr, uint64_t base) {
+                         mpmp__journal_t *jr, uint64_t base, uint64_t group) {
   feed_slot_t *s = &f->slots[slot];
   mpmp__var_t *v = mpmp__var_new(s->data, s->off, n);
   if (v == NULL)
     return mpmp__err(MPMP_ENOMEM, "mpmp_imap_next_var: out of memory");
   int rc = mpmp__pool_map_var(pool, fn, v, n, n, cb, user, res, 1, jr, base,
-                              "mpmp_imap_next_var");
+                              group, "mpmp_imap_next_var");
   if (rc < 0)
     mpmp__var_free(v);
   return rc;

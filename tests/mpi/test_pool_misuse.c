@@ -228,6 +228,45 @@ static void imap_outlives_its_pool(void **state) {
   }
 }
 
+/* Destroying an imap stops its work: the items at the workers not
+ * started are skipped and the running ones asked to stop. It only stopped
+ * the deal, so every chunk already out ran to its end (8 x 3 s here; an
+ * endless task hung destroy for ever). */
+static double nap3 = 3.0;
+static int nap_feed(void *user, void *item) {
+  counter_t *c = user;
+  if (c->next == c->limit)
+    return 0;
+  c->next++;
+  memcpy(item, &nap3, sizeof nap3);
+  return 1;
+}
+
+static void imap_destroy_stops_its_work(void **state) {
+  (void)state;
+  for (int ordered = 0; ordered < 2; ordered++) {
+    counter_t c = {0, 40};
+    mpmp_imap_t *it = NULL;
+    int64_t r;
+    mpmp_pool_t *pool = pool_of(0);
+    assert_int_equal((ordered ? mpmp_pool_imap : mpmp_pool_imap_unordered)(
+                         pool, patient, nap_feed, &c, sizeof nap3, sizeof r,
+                         1, 4, &it), 0);
+    assert_int_equal(mpmp_imap_next(it, &r, NULL, 0.2), MPMP_ETIMEDOUT);
+    double t0 = test_now();
+    mpmp_imap_destroy(it);
+    double took = test_now() - t0;
+    if (took > 2.0)
+      fail_msg("mpmp_imap_destroy took %.1f s: the chunks out ran to their "
+               "end", took);
+    /* the pool is free again at once, and works */
+    int64_t x[3] = {1, 2, 3}, y[3];
+    assert_int_equal(mpmp_pool_map(pool, square, x, 3, 8, y, 8, 1), 0);
+    assert_int_equal(y[2], 9);
+    assert_int_equal(mpmp_pool_destroy(pool), 0);
+  }
+}
+
 static void imap_bad_arguments(void **state) {
   (void)state;
   counter_t c = {0, 10};
@@ -746,6 +785,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_close_lets_imap_finish),
     cmocka_unit_test(imap_outlives_its_pool),
     cmocka_unit_test(imap_bad_arguments),
+    cmocka_unit_test(imap_destroy_stops_its_work),
     cmocka_unit_test(imap_read_by_threads),
     cmocka_unit_test(imap_timeout_while_another_reads),
     cmocka_unit_test(imap_producer_failure_says_so),
