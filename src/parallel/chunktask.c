@@ -387,9 +387,13 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
                         memory_order_relaxed);
   if (in == NULL || out == NULL) /* a block it cannot map: nothing runs */
     fail_all(h, NULL, why, &f);
-  else if (t->kind == MPMP__TASK_CHUNK)
+  else if (t->kind == MPMP__TASK_CHUNK) {
+    /* one call for them all: a crash names the chunk's items */
+    atomic_store_explicit(&mpmp__par.crash_count, h->count,
+                          memory_order_relaxed);
     run_chunk_fn(h, t, in, out, &f);
-  else
+    atomic_store_explicit(&mpmp__par.crash_count, 0, memory_order_relaxed);
+  } else
     run_items(h, t, in, out, &f, seq0);
   atomic_store(&mpmp__par.crash_task, NULL);
   if (mpmp__rt.trace)

@@ -719,10 +719,19 @@ static size_t put_head(char *b) {
 
 /* "task 'name' on item 5", or "task 'name' (a process body)". */
 static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
+  uint32_t count = atomic_load(&mpmp__par.crash_count);
   at = put_str(b, at, 400, "task '");
   at = put_str(b, at, 400, task);
-  at = put_str(b, at, 420, item ? "' on item " : "' (a process body)");
-  return item ? put_num(b, at, item - 1) : at;
+  if (item == 0)
+    return put_str(b, at, 420, "' (a process body)");
+  if (count > 1) { /* a chunk task: one call for the chunk's items */
+    at = put_str(b, at, 420, "' on items ");
+    at = put_num(b, at, item - 1);
+    at = put_str(b, at, 420, " to ");
+    return put_num(b, at, item - 2 + count);
+  }
+  at = put_str(b, at, 420, "' on item ");
+  return put_num(b, at, item - 1);
 }
 
 static void on_crash(int sig) {

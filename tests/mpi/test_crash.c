@@ -106,6 +106,21 @@ static int smash_heap_on_5(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(smash_heap_on_5);
 
+/* A chunk task is one call for its chunk's items: its crash names them
+ * all (it named the chunk's first item as if it were the one). */
+static int crash_chunk_on_5(mpmp_ctx_t *ctx, const void *in, void *out,
+                            size_t count) {
+  const int64_t *x = in;
+  (void)ctx;
+  for (size_t i = 0; i < count; i++) {
+    if (x[i] == 5)
+      abort(); /* (not a SIGSEGV: the sanitizer builds run it as is) */
+    ((int64_t *)out)[i] = x[i];
+  }
+  return 0;
+}
+MPMP_CHUNK_TASK(crash_chunk_on_5);
+
 static int body_abort_later(mpmp_ctx_t *ctx) {
   (void)ctx;
   test_sleep(0.5);
@@ -171,6 +186,18 @@ int main(int argc, char **argv) {
         mpmp_process_start(p) < 0)
       return 1;
     mpmp_finalize(); /* joins the body, which dies meanwhile */
+    printf("crash: not reached\n");
+    return 1;
+  }
+  if (!strcmp(mode, "chunk")) { /* chunks of 4: items 4 to 7 */
+    int64_t x[10], r[10];
+    for (int i = 0; i < 10; i++)
+      x[i] = i;
+    mpmp_pool_t *pool;
+    mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_NEVER};
+    mpmp_pool_create(&pool, &o);
+    mpmp_pool_map_chunks(pool, crash_chunk_on_5, x, 10, sizeof *x, r,
+                         sizeof *r, 4);
     printf("crash: not reached\n");
     return 1;
   }
