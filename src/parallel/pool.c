@@ -607,11 +607,14 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
     j->own_jr = 0;
   }
   j->jr = NULL;
-  /* stopped before their retries ran: they failed as their hosts died */
+  /* stopped before their retries ran: they failed as their hosts died;
+   * in an interrupted job they are resumable as the items never run (not
+   * in its journal, run again by the rerun), so not failures either */
   for (int k = 0; k < j->nretry; k++) {
     fail_t *r = &j->retries[k];
-    add_fail(j, r->index, r->rank, MPMP_ECRASHED, r->msg,
-             r->msg ? strlen(r->msg) : 0);
+    if (!j->interrupted)
+      add_fail(j, r->index, r->rank, MPMP_ECRASHED, r->msg,
+               r->msg ? strlen(r->msg) : 0);
     mpmp__free(r->msg);
   }
   j->nretry = 0;
