@@ -307,7 +307,6 @@ static int disarm(void **state) {
   return 0;
 }
 
-
 /* The lock a dead host held was taken over: the caller holds one level
  * (not the host's), and it works as ever after. */
 static void taken_over(mpmp_lock_t l) {
@@ -319,6 +318,7 @@ static void taken_over(mpmp_lock_t l) {
   OK(mpmp_lock_acquire(l, 5));
   OK(mpmp_lock_release(l));
 }
+
 /* A Lock, and an RLock taken twice, left held by a task that died of
  * SIGKILL or abort(): the next acquire (timed, or a try) takes it over at
  * once, says MPMP_EOWNERDEAD, and holds it at one level; released, the
