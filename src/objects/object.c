@@ -1100,6 +1100,7 @@ static struct {
     uint64_t lost;
     char msg[256];
   } errs[PL_KNOWN];
+  int nerrs; /* records in use */
   /* queues known to be unbounded (PL_PUTS),
    * elements known to take adds or stores (PL_ADDS: an integer type;
    * both: in range), pipe ends with the room their home node last
@@ -1185,12 +1186,16 @@ void mpmp__obj_forget_all(void) { pl_forget(NULL); }
 /* The failure record of `ref` (-1: none), a free one, and whether a batch
  * for `ref` would find a record for its failures. */
 static int pl_err_at(const mpmp_ref_t *ref) {
+  if (pl.nerrs == 0) /* (every put asks: the usual answer at once) */
+    return -1;
   for (int i = 0; i < PL_KNOWN; i++)
     if (pl.errs[i].err != 0 && mpmp__ref_same(&pl.errs[i].ref, ref))
       return i;
   return -1;
 }
 static int pl_err_free(void) {
+  if (pl.nerrs == 0)
+    return 0;
   for (int i = 0; i < PL_KNOWN; i++)
     if (pl.errs[i].err == 0)
       return i;
@@ -1254,40 +1259,23 @@ static void pl_send(int dest, char *b, size_t len) {
 
 /*
  * In a task host (no progress thread: acknowledgements come through the
- * relay and are taken only in the host's own mpmp calls) nothing would
- * send what gathered behind a batch in flight while the body computes:
- * a put that returned would not be on its way. There, what gathers goes
- * out at once as a batch of its own, while fewer than PL_RING are in
- * flight (their one home rank runs them in order: FIFO per producer
- * holds), and a put waits inside the call, as flow control, only when the
- * ring is full. Batches that may wait for room at the home node (sends,
- * puts to a bounded queue: pl_waits) must be alone in flight (a helper
- * there finishes one while the requests behind it go on), so there a put
- * waits for the one in flight to be acknowledged (a round trip at most:
- * PL_HOST_WAIT_S) and then goes at once: one round trip per put, which
- * costs a stream of them its batching but leaves none behind.
- * (A helper thread in the host to take acknowledgements would keep the
- * batching, but hosts are single-threaded by design: a killed host must
- * not leave one behind holding locks.)
+ * relay and are taken only in the host's own mpmp calls) nothing sends
+ * what gathered behind the batch in flight while the body computes: it
+ * goes with the host's next mpmp call, or at the body's end (README,
+ * "Queues and pipes across nodes"). Sending each put at once there
+ * instead (tried: as batches of one, up to PL_RING in flight) cost a
+ * stream of puts from a Process on another node 5.9 M/s -> 0.3-1.1 M/s,
+ * and would cost sends and bounded puts, which must be alone in flight,
+ * a round trip each. A helper in the host (or its worker sending for it)
+ * that took the acknowledgements would keep both the batching and the
+ * promptness; not built.
  */
-static int pl_in_host(void) { return mpmp__net.host_cookie != 0; }
 
-/* How long such a put waits for the batch in flight: a round trip. A
- * batch not acknowledged by then waits for room on its node (a consumer
- * must take items first), where nothing behind it could go in anyway:
- * the put then returns with its item gathered behind it, as outside a
- * host (the room is not a reservation: such items wait), and it goes
- * with the host's next call. */
-#define PL_HOST_WAIT_S 0.05
-
-/* Under pl.mu: may (another) item of pl.what go now without waiting
- * (`host`: the task host's rule above, else the byte limit). */
-static int pl_room_for(int host) {
-  if (host)
-    return pl.inflight < (pl_waits(pl.what) ? 1 : PL_RING);
+/* Under pl.mu: may (another) item go now without waiting for an
+ * acknowledgement (the bytes gathered behind the batch in flight). */
+static int pl_room_locked(void) {
   return !pl.inflight || pl.len < PL_BATCH_BYTES;
 }
-static int pl_room_locked(void) { return pl_room_for(pl_in_host()); }
 
 static void pl_update_busy(void) {
   atomic_store(&mpmp__puts_in_flight, pl.inflight || pl.n > 0);
@@ -1298,7 +1286,7 @@ static void pl_update_busy(void) {
  * own). */
 static void pl_unlock_and_send(int force) {
   size_t len = 0;
-  char *b = pl_take(&len, force || (pl_in_host() && !pl_waits(pl.what)));
+  char *b = pl_take(&len, force);
   int dest = pl.dest;
   pl_update_busy();
   pthread_mutex_unlock(&pl.mu);
@@ -1335,6 +1323,7 @@ static void pl_acked(const rep_t *p, const char *msg) {
                p->msg_len ? msg : mpmp_strerror(p->rc));
     }
     if (e >= 0) {
+      pl.nerrs += pl.errs[e].err == 0;
       pl.errs[e].err = p->rc;
       pl.errs[e].lost += lost;
     } else { /* (pl_err_room keeps a record free for the target) */
@@ -1403,6 +1392,7 @@ static void pl_reset(void) {
   pl.inflight = 0;
   pl.sent_head = 0;
   memset(pl.errs, 0, sizeof pl.errs);
+  pl.nerrs = 0;
   atomic_store(&pl.acked, atomic_load(&pl.appended));
   memset(pl.known, 0, sizeof pl.known);
   pl_update_busy();
@@ -1513,6 +1503,7 @@ static int pl_report(const mpmp_ref_t *ref, double *deadline,
   char m[256];
   snprintf(m, sizeof m, "%s", pl.errs[e].msg);
   pl.errs[e].err = 0;
+  pl.nerrs--;
   pl_forget_locked(ref); /* (an acknowledgement meanwhile told room) */
   if (what == PL_SENDS)
     return mpmp__err(rc, "%s: %llu message(s) sent on this connection "
@@ -1550,13 +1541,14 @@ int mpmp__obj_pl_after(const mpmp_ref_t *ref, int rc, const char *fn) {
 
 /* Under pl.mu, which it may drop and take again: wait until a batch for
  * another target than (ref, what, elem) is acknowledged (its failures are
- * told against its own target), and for room (pl_room_locked). 0, with
- * pl.mu held; or the fence's timeout (pl_fence_for: for items that wait
- * for room on their node, no longer than the call's *deadline, NULL for a
- * call that takes none), with pl.mu dropped. */
+ * told against its own target), and for room (pl_room_locked). 0 (it
+ * went on at once) or 1 (it waited: what was known may have changed),
+ * with pl.mu held; or the fence's timeout (pl_fence_for: for items that
+ * wait for room on their node, no longer than the call's *deadline, NULL
+ * for a call that takes none), with pl.mu dropped. */
 static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
                         double *deadline, const char *fn) {
-  int host = pl_in_host();
+  int waited = 0;
   for (;;) {
     int rc = 0;
     if ((pl.inflight || pl.n) &&
@@ -1564,27 +1556,20 @@ static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
          (what != PL_PUTS && pl.elem != elem))) {
       pthread_mutex_unlock(&pl.mu); /* another target's batch goes first */
       rc = pl_fence_for(NULL, deadline, fn);
-    } else if ((pl.inflight || pl.n) && !pl_room_for(host)) {
-      pthread_mutex_unlock(&pl.mu); /* flow control */
+    } else if (pl_items(what) && !pl_room_locked()) { /* flow control */
+      pthread_mutex_unlock(&pl.mu);
       if ((rc = mpmp__may_wait(fn)) < 0) /* (the ack cannot come there) */
         return rc;
       double until = pl_waits(what) ? pl_until(deadline) : INFINITY;
-      int brief = host && pl_waits(what) &&
-                  mpmp__now() + PL_HOST_WAIT_S < until;
-      if (brief)
-        until = mpmp__now() + PL_HOST_WAIT_S;
-      if (mpmp__wait_until(pl_room, NULL, until) < 0) {
-        if (brief)
-          host = 0; /* it waits for room there: gather behind it */
-        else
-          rc = pl_stuck(fn, ref->node);
-      }
+      if (mpmp__wait_until(pl_room, NULL, until) < 0)
+        rc = pl_stuck(fn, ref->node);
     } else {
       break;
     }
     if (rc < 0)
       return rc;
     pthread_mutex_lock(&pl.mu);
+    waited = 1;
   }
   if (pl.n == 0 && !pl.inflight) {
     pl.ref = *ref;
@@ -1592,7 +1577,7 @@ static int pl_wait_turn(const mpmp_ref_t *ref, int what, uint64_t elem,
     pl.elem = elem;
     pl.dest = home_rank(ref->node);
   }
-  return 0;
+  return waited;
 }
 
 /* Under pl.mu, which it drops: 0 where (ref, what, elem) is not
@@ -1618,8 +1603,8 @@ static int pl_enter(const mpmp_ref_t *ref, int *what, uint64_t elem,
     }
     if ((rc = pl_wait_turn(ref, w, elem, deadline, fn)) < 0)
       return rc;
-    if (pl_err_at(ref) >= 0 || pl_known_at(ref, w, elem) < 0)
-      continue; /* failed meanwhile: told now; or no longer known */
+    if (rc > 0 && (pl_err_at(ref) >= 0 || pl_known_at(ref, w, elem) < 0))
+      continue; /* failed while it waited: told now; or no longer known */
     if (!pl_err_room(ref)) { /* its failures would have no record */
       pthread_mutex_unlock(&pl.mu);
       return 0;

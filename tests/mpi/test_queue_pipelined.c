@@ -46,8 +46,7 @@ typedef struct pargs {
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
-  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_STALL_Q,
-  M_STALL_P, M_DICT
+  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_DICT
 };
 
 #define CAP 100 /* M_BOUNDED_FULL: the bounded queue's maxsize */
@@ -329,17 +328,6 @@ static int producer(mpmp_ctx_t *ctx) {
         snprintf(r->msg[1], sizeof r->msg[1], "%d: %s", rc, mpmp_errmsg());
       }
     }
-    return 0;
-  }
-  case M_STALL_Q:
-  case M_STALL_P: { /* puts, then no mpmp call for a while (computing) */
-    for (v = 0; v < 10; v++) {
-      int rc = a->mode == M_STALL_Q ? mpmp_queue_put(a->q, &v, sizeof v, T)
-                                    : mpmp_conn_send(a->out, &v, sizeof v, T);
-      if (rc < 0)
-        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
-    }
-    test_sleep(1.5);
     return 0;
   }
   case M_DICT: { /* puts, then a set of a dict (in place where the dict
@@ -966,35 +954,6 @@ static void sends_racing_a_close_all_fail_after_the_first(void **state) {
   }
 }
 
-/* A producer (a Process body: in a task host, by default) puts 10 items
- * or sends 10 messages, then computes 1.5 s without an mpmp call: all
- * arrive meanwhile, not when it ends (a put that returned has its item on
- * its way). */
-static void puts_arrive_while_the_producer_computes(void **state) {
-  (void)state;
-  for (int k = 0; k < 2; k++) {
-    pargs_t a = {.mode = k ? M_STALL_P : M_STALL_Q};
-    mpmp_conn_t in;
-    assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
-    assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
-    parked_t pk;
-    mpmp_process_t *p = start_producer(&a, &pk);
-    int64_t v;
-    for (int64_t i = 0; i < 10; i++) {
-      int rc = k ? mpmp_conn_recv(in, &v, sizeof v, NULL, 1.0)
-                 : mpmp_queue_get(a.q, &v, sizeof v, NULL, 1.0);
-      if (rc != 0)
-        fail_msg("%s: item %lld did not come while the producer computes",
-                 k ? "pipe" : "queue", (long long)i);
-      assert_int_equal(v, i);
-    }
-    join_destroy_within(p, 60);
-    unpark(&pk);
-    assert_int_equal(mpmp_queue_free(a.q), 0);
-    assert_int_equal(mpmp_pipe_free(in, a.out), 0);
-  }
-}
-
 /* Puts, then a set of a Manager dict that runs in place (the producer on
  * the dict's node): the main rank, once it sees the set, finds every
  * item in the queue. */
@@ -1068,7 +1027,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(calls_after_own_close_fail_at_once),
     cmocka_unit_test(puts_racing_a_close_are_all_accounted_for),
     cmocka_unit_test(sends_racing_a_close_all_fail_after_the_first),
-    cmocka_unit_test(puts_arrive_while_the_producer_computes),
     cmocka_unit_test(puts_happen_before_a_managers_call_in_place),
     cmocka_unit_test(puts_after_a_managers_shutdown_fail),
 };
