@@ -79,7 +79,7 @@ struct mpmp_async {
   int own_jr, jr_digest; /* jr_digest: records carry their input's digest */
   uint64_t jbase;
   uint64_t group; /* the id its stops name: an imap's, for its sub-maps
-                    (one stop reaches them all); 0: its own */
+                    (one stop reaches them all); else its own id */
   unsigned char *done_bits;
   size_t resumed;
   char *jpath;           /* the journal's path, for the messages */
@@ -1059,6 +1059,8 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
     if (j->chunk > cap)
       j->chunk = cap ? cap : 1;
     j->id = next_job_id();
+    if (j->group == 0) /* (its own stops name the job itself) */
+      j->group = j->id;
     pool->last_id = j->id;
     j->t_submit = rt->trace ? mpmp__trace_job_begin(j->task, j->id,
                                                     (uint32_t)j->n)
@@ -1748,7 +1750,7 @@ static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto) {
 void mpmp__async_terminate(mpmp_async_t *j) {
   pthread_mutex_lock(&mpmp__par.lock);
   if (!atomic_load(&j->ready) && j->pool != NULL)
-    send_stop(j->pool, j->group ? j->group : j->id, 0);
+    send_stop(j->pool, j->group, 0);
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__async_stop(j);
 }
