@@ -94,13 +94,12 @@ MPMP_API int mpmp_worker_count(void);
  * from MPI, or from the launcher's OMPI_COMM_WORLD_RANK or PMI_RANK; every
  * rank when neither says), since a failure is most often the same on
  * every rank and should be printed once.
- * \return 1 on the main rank, 0 on a worker rank; after a failed init 1 on
- * the reporting rank, else 0; ::MPMP_ENOTINIT before any mpmp_init(), and
- * after mpmp_finalize() on the main rank or after mpmp_init() returned
- * ::MPMP_WORKER_DONE on a worker (the job ended: mpmp is finalized there).
+ * \return 1 on the main rank, 0 on a worker rank, also after the run
+ * ended (mpmp_finalize() on the main rank, ::MPMP_WORKER_DONE on a
+ * worker: a rank's role does not change); after a failed init 1 on the
+ * reporting rank, else 0; ::MPMP_ENOTINIT before any mpmp_init().
  * \note ::MPMP_ENOTINIT is negative, so `if (mpmp_is_main())` is true
- * then: test mpmp_init()'s return (::MPMP_MAIN, ::MPMP_WORKER_DONE) to
- * tell a worker whose job ended, or compare with 1. */
+ * before init: compare with 1 where that can happen. */
 MPMP_API int mpmp_is_main(void);
 /** The number of nodes. \return the number of nodes the job spans, or
  * ::MPMP_ENOTINIT. */

@@ -541,6 +541,14 @@ static void reset_run_state(void) {
  * agreed on by all), and mpmp_is_main() then lets one rank print it. */
 static int failed_main = -1;
 
+/* After a run that ended (mpmp_finalize() on the main rank, mpmp_init()'s
+ * MPMP_WORKER_DONE on a worker): 1 on the main rank, 0 on a worker; -1
+ * before any run. A rank's role does not change when its job ends, so
+ * mpmp_is_main() keeps answering: an error there (negative, so true) led
+ * `if (!mpmp_is_main()) return ...;` on a worker whose job had ended into
+ * the main rank's code. */
+static int ended_main = -1;
+
 /* Whether this is the rank that reports a failed init: rank 0 of
  * mpmp's communicator once it exists, else by the launcher's variables,
  * else yes (better every rank than none). */
@@ -563,6 +571,7 @@ static int start(int *argc, char ***argv) {
                      "cannot be initialized twice in one process");
   reset_run_state();
   failed_main = -1;
+  ended_main = -1;
   int rc = start_mpi(argc, argv);
   if (rc < 0) {
     failed_main = reporter();
@@ -684,6 +693,7 @@ static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
   mpmp__trace_send();
   pthread_mutex_lock(&rt->life_lock);
   atomic_store(&rt->state, MPMP__FINALIZED);
+  ended_main = 0;
   teardown();
   pthread_mutex_unlock(&rt->life_lock);
   stdout_by_lines(); /* MPICH's MPI_Finalize makes it unbuffered again */
@@ -773,6 +783,7 @@ static int stop(void) {
   if (trc < 0 && rc == 0)
     rc = trc;
   atomic_store(&rt->state, MPMP__FINALIZED);
+  ended_main = 1;
   teardown();
   return rc;
 }
@@ -813,6 +824,8 @@ MPMP__GETTER(mpmp_node_id, mpmp__net.node)
 MPMP_API int mpmp_is_main(void) {
   if (!mpmp_initialized() && failed_main >= 0)
     return failed_main; /* after a failed init: the rank that says so */
+  if (!mpmp_initialized() && ended_main >= 0)
+    return ended_main; /* after its run: the role it had */
   int rc = mpmp__check_init("mpmp_is_main");
   return rc < 0 ? rc : mpmp__net.rank == 0;
 }

@@ -24,14 +24,17 @@ static FILE *devnull;
 
 /* ---- the calls that need the runtime, with plausible arguments ----------- */
 
-static void runtime_calls(void) {
+static void runtime_calls(int after) {
   mpmp_heap_info_t hi;
   mpmp_process_info_t info;
   FZ_EQ(0, mpmp_initialized());
   FZ_ERR(MPMP_ENOTINIT, mpmp_rank());
   FZ_ERR(MPMP_ENOTINIT, mpmp_world_size());
   FZ_ERR(MPMP_ENOTINIT, mpmp_worker_count());
-  FZ_ERR(MPMP_ENOTINIT, mpmp_is_main());
+  if (after) /* the main rank's role outlives its run */
+    FZ_EQ(1, mpmp_is_main());
+  else
+    FZ_ERR(MPMP_ENOTINIT, mpmp_is_main());
   FZ_ERR(MPMP_ENOTINIT, mpmp_node_count());
   FZ_ERR(MPMP_ENOTINIT, mpmp_node_id());
   FZ_TRUE(!strcmp(mpmp_node_name(), ""), "mpmp_node_name() is '%s'",
@@ -212,7 +215,7 @@ static void fuzz_before_init(void **state) {
   unsigned char *p = (unsigned char *)&H;
   for (size_t i = 0; i < sizeof H; i++) /* garbage: nothing is valid yet */
     p[i] = (unsigned char)fz_rand(&seed);
-  runtime_calls();
+  runtime_calls(0);
   pure_calls();
   create_calls();
   null_object_calls();
@@ -279,7 +282,7 @@ static int make_objects(void) {
 
 static void fuzz_after_finalize_calls(void **state) {
   (void)state;
-  runtime_calls();
+  runtime_calls(1);
   pure_calls();
   create_calls();
   null_object_calls();
@@ -428,6 +431,13 @@ int main(int argc, char **argv) {
     }
     failed |= cmocka_run_group_tests_name("after_finalize", after, NULL, NULL);
   } else if (rc == MPMP_WORKER_DONE) {
+    /* a worker whose job ended is still no main rank: a negative answer
+     * here sent `if (!mpmp_is_main()) return` into the main's code */
+    if (mpmp_is_main() != 0) {
+      fprintf(stderr, "mpmp_is_main() after MPMP_WORKER_DONE is %d, not 0\n",
+              mpmp_is_main());
+      failed = 1;
+    }
     if (user_mpi) { /* the main rank's second mpmp_init() is collective */
       int argc2 = 0;
       char **argv2 = NULL;
