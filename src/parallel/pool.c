@@ -1635,6 +1635,13 @@ static int job_verdict(const mpmp_async_t *j) {
                      j->stopped ? "the map was stopped"
                                 : "the pool was terminated");
   }
+  if (j->nfails > 0 && j->own_in != NULL) { /* one task: apply, submit */
+    const fail_t *f = &j->fails[0];
+    if (f->code == MPMP_ECRASHED) /* its message names the task and rank */
+      return mpmp__err(f->code, "%s", f->msg ? f->msg : "the task crashed");
+    return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "the task failed "
+                     "on rank %d: %s", f->rank, f->msg ? f->msg : "?");
+  }
   if (j->nfails > 0) {
     const fail_t *f = &j->fails[0];
     return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed on rank %d: %s (%d of %zu "

@@ -253,6 +253,13 @@ static void pool_failing_item_reports_index_and_message(void **state) {
   assert_true(rank >= 1 && rank < mpmp_world_size());
   assert_string_equal(msg, "Can't process 5");
   mpmp_async_destroy(res);
+  /* one task's failure reads as one task's, not as a map's "1 of 1" */
+  int64_t five = 5, got;
+  assert_int_equal(mpmp_pool_apply(pool, may_fail, &five, sizeof five, &got,
+                                   sizeof got, NULL), MPMP_ETASK);
+  assert_non_null(strstr(mpmp_errmsg(), "the task failed on rank"));
+  assert_non_null(strstr(mpmp_errmsg(), "Can't process 5"));
+  assert_null(strstr(mpmp_errmsg(), "items failed"));
   finish(pool);
 }
 
