@@ -241,7 +241,7 @@ static void run_fixed(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
 static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   mpmp__rt_t *rt = &mpmp__rt;
   uint64_t id = mpmp__chunk_stop_id(h);
-  if (id > atomic_load(&rt->stop->upto) && id != atomic_load(&rt->stop->one))
+  if (!mpmp__stop_named(rt->stop, id))
     return 0;
   mpmp__chunk_done_t *d = mpmp__malloc(sizeof *d);
   if (d == NULL)

@@ -309,8 +309,7 @@ static int takeable(const mpmp__chunk_hdr_t *h, size_t len, uint32_t pool) {
                             : items % h->in_size == 0 &&
                                   items / h->in_size == h->count) &&
          (h->out_size == 0 || h->out_size <= MPMP__INLINE_MAX / h->count) &&
-         mpmp__chunk_stop_id(h) > atomic_load(&st->upto) &&
-         mpmp__chunk_stop_id(h) != atomic_load(&st->one) &&
+         !mpmp__stop_named(st, mpmp__chunk_stop_id(h)) &&
          mpmp__task_get(h->task) != NULL;
 }
 
@@ -690,6 +689,9 @@ int mpmp__host_start(void) {
   host_ctl_t *c = ctl();
   atomic_store(&c->stops.upto, atomic_load(&mpmp__rt.stop_own.upto));
   atomic_store(&c->stops.one, atomic_load(&mpmp__rt.stop_own.one));
+  for (int i = 0; i < MPMP__STOPS_KEPT; i++)
+    atomic_store(&c->stops.kept[i], atomic_load(&mpmp__rt.stop_own.kept[i]));
+  atomic_store(&c->stops.next, atomic_load(&mpmp__rt.stop_own.next));
   mpmp__rt.stop = &c->stops;
   mpmp__owner_counter_at(&c->owners);
   int rc = mpmp__relay_open(&c->wake);

@@ -147,7 +147,8 @@ static void on_chunk(int src, void *buf, size_t len) {
 
 /* A stop request. One for all of a pool's jobs keeps the highest id
  * named (ids only grow, so every older job stays stopped however many
- * were in flight); one for a single job or process replaces the last. */
+ * were in flight); one for a single job or process joins the last
+ * MPMP__STOPS_KEPT of them (mpmp__stop_one). */
 static void on_terminate(int src, void *buf, size_t len) {
   mpmp__rt_t *rt = &mpmp__rt;
   mpmp__term_hdr_t t;
@@ -160,7 +161,7 @@ static void on_terminate(int src, void *buf, size_t len) {
              !atomic_compare_exchange_weak(&rt->stop->upto, &old, t.id))
         ;
     } else {
-      atomic_store(&rt->stop->one, t.id);
+      mpmp__stop_one(rt->stop, t.id);
     }
     atomic_fetch_add(&rt->stop_seq, 1);
   }

@@ -100,11 +100,19 @@ typedef struct mpmp__rt {
   int ntasks, tasks_cap;
   struct mpmp__task_entry **tasks_by_fn; /* sorted by function pointer */
   /* Stop requests (see mpmp_should_stop): every job with an id up to
-   * `upto` (a pool's terminate), and the one job or process `one`. They
-   * are read through `stop`: this process's own words, or the copy it
-   * shares with its task host (parallel/host.c), which reads the same. */
+   * `upto` (a pool's terminate), and the single jobs or processes named
+   * one by one: the latest in `one`, the last MPMP__STOPS_KEPT of them in
+   * `kept` (ring at `next`), so that a second job's stop does not take
+   * the first one's back (its queued chunks ran, its running task was no
+   * longer asked to stop, and a caller waiting for it could wait for
+   * ever). They are read through `stop`: this process's own words, or the
+   * copy it shares with its task host (parallel/host.c), which reads the
+   * same. */
+#define MPMP__STOPS_KEPT 16
   struct mpmp__stops {
     _Atomic uint64_t upto, one;
+    _Atomic uint64_t kept[MPMP__STOPS_KEPT];
+    _Atomic uint32_t next;
   } stop_own, *stop;
   /* Bumped after each stop request changed the words: a map's item loop
    * compares it with its snapshot (one load) before it reads them. */
@@ -174,14 +182,35 @@ _Static_assert(offsetof(struct mpmp_ctx, arg) ==
                    offsetof(struct mpmp__ctx_head, out_size),
                "mpmp_ctx_t's head must match task.h's mpmp__ctx_head");
 void mpmp__ctx_fini(mpmp_ctx_t *ctx);
+/* Whether the stop words `st` name job or process `id`: the latest
+ * single stop first (one load), then the ones kept before it. */
+static inline int mpmp__stop_named(const struct mpmp__stops *st,
+                                   uint64_t id) {
+  if (id <= atomic_load_explicit(&st->upto, memory_order_relaxed) ||
+      id == atomic_load_explicit(&st->one, memory_order_relaxed))
+    return 1;
+  if (atomic_load_explicit(&st->next, memory_order_relaxed) < 2)
+    return 0; /* none but `one` */
+  for (int i = 0; i < MPMP__STOPS_KEPT; i++)
+    if (id == atomic_load_explicit(&st->kept[i], memory_order_relaxed))
+      return 1;
+  return 0;
+}
+
 /* mpmp_should_stop() without the call through the PLT: a map's worker
- * asks it after every item (x*x items: it was a sixth of their time). */
+ * asks it after an item only once a stop request came in (stop_seq). */
 static inline int mpmp__stopped(const mpmp_ctx_t *ctx) {
-  return ctx->stoppable &&
-         (ctx->id <= atomic_load_explicit(&mpmp__rt.stop->upto,
-                                          memory_order_relaxed) ||
-          ctx->id == atomic_load_explicit(&mpmp__rt.stop->one,
-                                          memory_order_relaxed));
+  return ctx->stoppable && mpmp__stop_named(mpmp__rt.stop, ctx->id);
+}
+
+/* A single job's or process's stop, into the words `st` (one writer: the
+ * rank's progress engine). */
+static inline void mpmp__stop_one(struct mpmp__stops *st, uint64_t id) {
+  uint32_t n = atomic_load_explicit(&st->next, memory_order_relaxed);
+  atomic_store_explicit(&st->kept[n % MPMP__STOPS_KEPT], id,
+                        memory_order_relaxed);
+  atomic_store_explicit(&st->next, n + 1, memory_order_relaxed);
+  atomic_store_explicit(&st->one, id, memory_order_release);
 }
 
 /*

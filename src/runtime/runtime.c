@@ -532,6 +532,9 @@ static void reset_run_state(void) {
   mpmp__rt.stop = &mpmp__rt.stop_own;
   atomic_store(&mpmp__rt.stop->upto, 0);
   atomic_store(&mpmp__rt.stop->one, 0);
+  for (int i = 0; i < MPMP__STOPS_KEPT; i++)
+    atomic_store(&mpmp__rt.stop->kept[i], 0);
+  atomic_store(&mpmp__rt.stop->next, 0);
   mpmp__net_reset();
 }
 

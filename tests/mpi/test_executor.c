@@ -1,5 +1,6 @@
 /* Executor and futures: the tutorials' submit/as_completed examples,
  * exceptions, cancel, wait, callbacks, map and shutdown. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,15 @@ static int nap(mpmp_ctx_t *ctx) {
   return 0;
 }
 MPMP_TASK(nap);
+
+/* Runs until asked to stop, looking only every 0.2 s (at most 20 s). */
+static int slow_to_stop(mpmp_ctx_t *ctx) {
+  for (int i = 0; i < 100 && !mpmp_should_stop(ctx); i++)
+    test_sleep(0.2);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 1;
+  return 0;
+}
+MPMP_TASK(slow_to_stop);
 
 static mpmp_executor_t *executor(int workers) {
   mpmp_executor_t *ex = NULL;
@@ -196,6 +206,45 @@ static void executor_map_in_order_and_timeout(void **state) {
   assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
+/* Two maps of one worker that time out 50 ms apart, from two threads:
+ * each stops within a second or so. The worker kept one stop word for a
+ * single job, so the second map's stop took the first one's back before
+ * its task looked: that task ran to its end, and the first map's call
+ * (which waits for its running tasks) with it. */
+typedef struct {
+  mpmp_executor_t *ex;
+  double timeout, took;
+  int rc;
+} timed_map_t;
+
+static void *timed_map(void *arg) {
+  timed_map_t *m = arg;
+  int64_t x = 1, r = 0;
+  double t0 = test_now();
+  m->rc = mpmp_executor_map(m->ex, slow_to_stop, &x, 1, sizeof x, &r,
+                            sizeof r, 1, m->timeout);
+  m->took = test_now() - t0;
+  return NULL;
+}
+
+static void executor_maps_timing_out_together_both_stop(void **state) {
+  (void)state;
+  mpmp_executor_t *ex = executor(1);
+  timed_map_t a = {ex, 0.3, 0, 0}, b = {ex, 0.35, 0, 0};
+  pthread_t ta, tb;
+  assert_int_equal(pthread_create(&ta, NULL, timed_map, &a), 0);
+  test_sleep(0.02); /* a's item first: it runs, b's waits behind it */
+  assert_int_equal(pthread_create(&tb, NULL, timed_map, &b), 0);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  assert_int_equal(a.rc, MPMP_ETIMEDOUT);
+  assert_int_equal(b.rc, MPMP_ETIMEDOUT);
+  assert_true(a.took < 3.0); /* before: 20 s, the task's own end */
+  assert_true(b.took < 3.0);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
 /* The tutorial's "chunking for large data": 1 000 000 items in chunks of
  * 10 000 through a streaming executor map that never holds more than its
  * buffer; results in order; a shut-down executor refuses it. */
@@ -238,5 +287,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_wait_modes),
     cmocka_unit_test(executor_map_in_order_and_timeout),
     cmocka_unit_test(executor_map_stream_bounded),
+    cmocka_unit_test(executor_maps_timing_out_together_both_stop),
 };
 MPMP_TEST_MAIN(tests)
