@@ -79,8 +79,10 @@ static struct {
   uint64_t passed, answered; /* the worker: messages passed on, answers
                                 passed back */
   /* The worker: per node, 1 if the current host sent an object request
-   * there (mpmp__relay_take_reached); NULL until one went to another node. */
-  uint8_t *reached;
+   * there (mpmp__relay_take_reached); NULL until one went to another node.
+   * The worker's threads (its loop, its agent) both pass messages on and
+   * read the marks: made under `lock`, each mark an atomic byte. */
+  _Atomic(_Atomic uint8_t *) reached;
 } R = {.out.fd = -1, .in.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
        .send_lock = PTHREAD_MUTEX_INITIALIZER,
        .take_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -217,8 +219,7 @@ static void drop_answers(void) {
 
 void mpmp__relay_close(void) {
   drop_answers();
-  mpmp__free(R.reached);
-  R.reached = NULL;
+  mpmp__free((void *)atomic_exchange(&R.reached, NULL));
   slot_close(&R.out);
   slot_close(&R.in);
   R.wake = NULL;
@@ -226,8 +227,9 @@ void mpmp__relay_close(void) {
 
 void mpmp__relay_reset(uint32_t gen) {
   R.passed = R.answered = 0;
-  if (R.reached != NULL)
-    memset(R.reached, 0, (size_t)mpmp__net.nnodes);
+  _Atomic uint8_t *marks = atomic_load(&R.reached);
+  for (int i = 0; marks != NULL && i < mpmp__net.nnodes; i++)
+    atomic_store_explicit(&marks[i], 0, memory_order_relaxed);
   pthread_mutex_lock(&R.lock);
   R.gen = gen & MPMP__COOKIE_GEN_MASK;
   pthread_mutex_unlock(&R.lock);
@@ -267,18 +269,25 @@ static void note_reached(int dest) {
   if (dest < 0 || dest >= mpmp__net.size ||
       mpmp__net.ranks[dest].node == mpmp__net.node)
     return;
-  if (R.reached == NULL &&
-      (R.reached = mpmp__calloc((size_t)mpmp__net.nnodes, 1)) == NULL)
-    return;
-  R.reached[mpmp__net.ranks[dest].node] = 1;
+  _Atomic uint8_t *marks = atomic_load(&R.reached);
+  if (marks == NULL) {
+    pthread_mutex_lock(&R.lock);
+    if ((marks = atomic_load(&R.reached)) == NULL &&
+        (marks = mpmp__calloc((size_t)mpmp__net.nnodes, 1)) != NULL)
+      atomic_store(&R.reached, marks);
+    pthread_mutex_unlock(&R.lock);
+    if (marks == NULL)
+      return;
+  }
+  atomic_store_explicit(&marks[mpmp__net.ranks[dest].node], 1,
+                        memory_order_relaxed);
 }
 
 int mpmp__relay_take_reached(int node) {
-  if (R.reached == NULL || node < 0 || node >= mpmp__net.nnodes ||
-      !R.reached[node])
+  _Atomic uint8_t *marks = atomic_load(&R.reached);
+  if (marks == NULL || node < 0 || node >= mpmp__net.nnodes)
     return 0;
-  R.reached[node] = 0;
-  return 1;
+  return atomic_exchange_explicit(&marks[node], 0, memory_order_relaxed);
 }
 
 int mpmp__relay_serve(void) {
