@@ -274,7 +274,10 @@ MPMP_API int mpmp_executor_ref(const mpmp_executor_t *ex,
  * which are the main rank's). A task that waits on a sub-task gives its
  * worker's slot back while it waits: the worker runs the pool's tasks
  * dealt to it meanwhile, so a pool of one worker whose task waits on its
- * own sub-task completes (Dask's secede/rejoin). The maps, shutdown(wait)
+ * own sub-task completes (Dask's secede/rejoin). A timed wait there
+ * returns by its timeout unless it is running such a task then: it
+ * returns when that task ends (a task cannot be cut short), with the
+ * sub-task's answer if it is done by then. The maps, shutdown(wait)
  * and the pool's other calls stay the main rank's: on an attached
  * executor they are ::MPMP_ENOTSUP (mpmp_executor_shutdown() only stops
  * this proxy's submissions).

@@ -332,6 +332,11 @@ static void run_nested(mpmp__job_t *job) {
   job_free(job);
 }
 
+/* How long a wait that helped past its deadline still waits for the
+ * answer of the work it ran (a round trip through the main rank; a loaded
+ * host or another node: milliseconds). */
+#define NEST_ANSWER_GRACE_S 0.2
+
 int mpmp__nest_wait(mpmp_async_t *j, double timeout, double deadline,
                     const char *fn) {
   /* A pool's task (in this thread, not a task host) gives its slot back
@@ -352,8 +357,18 @@ int mpmp__nest_wait(mpmp_async_t *j, double timeout, double deadline,
     if (rc < 0)
       break;
     mpmp__job_t *job = w.help ? pop_helpable() : NULL;
-    if (job != NULL)
-      run_nested(job);
+    if (job == NULL)
+      continue;
+    run_nested(job);
+    /* The work may have outlasted the deadline, and it may have been the
+     * awaited sub-task itself, whose answer comes back through the main
+     * rank (a round trip): wait for that answer, not for more work,
+     * before saying the sub-task is not done. */
+    if (!mpmp__async_done(j) && mpmp__now() >= deadline) {
+      nest_wait_t answer = {j, 0};
+      (void)mpmp__wait_until(nest_ready, &answer,
+                             mpmp__now() + NEST_ANSWER_GRACE_S);
+    }
   }
   if (w.help) {
     int src = nest_send(MPMP__NEST_REJOIN, 0, 0, 0, NULL, 0);
