@@ -51,9 +51,12 @@ void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx) {
   if (rc < 0)
     snprintf(msg, sizeof msg, "task '%s' returned %d (%s) without a message",
              t->name, rc, mpmp_strerror(rc));
-  else /* Python's terminate fails the results of the tasks it stopped */
-    snprintf(msg, sizeof msg, "task '%s' was terminated before it finished "
-             "(the pool was terminated)", t->name);
+  else /* Python's terminate fails the results of the tasks it stopped;
+          one that never asked (mpmp_should_stop) returned a whole result,
+          which is kept */
+    snprintf(msg, sizeof msg, "task '%s' returned after it was asked to "
+             "stop (its pool was terminated or its map stopped): its result "
+             "is taken as cut short", t->name);
   ctx->errmsg = mpmp__strdup(msg);
 }
 

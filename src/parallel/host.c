@@ -261,6 +261,7 @@ static void host_run(void) {
       ctx.slot = H.base + in_end + i * c->out_size;
       memset(ctx.slot, 0, c->out_size);
     }
+    ctx.body = c->renew; /* a Process body (or an initializer) */
     int ret = t->fn(&ctx);
     ctl()->ret = ret;
     mpmp__item_verdict(t, ret, &ctx);

@@ -74,9 +74,12 @@ int mpmp__pool_finalize(void);         /* terminate and free the pools left */
 void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx);
 static inline void mpmp__item_verdict(const mpmp__task_entry_t *t, int rc,
                                       mpmp_ctx_t *ctx) {
-  if (__builtin_expect(ctx->errmsg == NULL && (rc < 0 || mpmp__stopped(ctx)),
+  if (__builtin_expect(ctx->errmsg == NULL &&
+                           (rc < 0 || ((ctx->saw_stop || ctx->body) &&
+                                       mpmp__stopped(ctx))),
                        0))
     mpmp__item_failed(t, rc, ctx);
+  ctx->saw_stop = 0; /* the context goes on to the chunk's next item */
 }
 
 void mpmp__crash_report_install(void); /* worker ranks: name the task on a crash */

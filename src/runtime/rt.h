@@ -170,6 +170,11 @@ struct mpmp_ctx {
   size_t out_max;
   char *errmsg;            /* set by mpmp_fail */
   int stoppable;           /* the stop requests below apply to this task */
+  int saw_stop;            /* mpmp_should_stop() said 1 to it: whatever it
+                              returns then may be partial (a pool's item
+                              that never asked returned a whole result) */
+  int body;                /* a Process body (in a task host): a stop
+                              terminates it, whatever it asked */
   uint64_t id;             /* its job or process id */
 };
 _Static_assert(offsetof(struct mpmp_ctx, arg) ==

@@ -287,7 +287,12 @@ MPMP_API int mpmp_fail(mpmp_ctx_t *ctx, const char *fmt, ...) {
 }
 
 MPMP_API int mpmp_should_stop(const mpmp_ctx_t *ctx) {
-  return ctx != NULL && mpmp__stopped(ctx);
+  if (ctx == NULL || !mpmp__stopped(ctx))
+    return 0;
+  /* Remembered (the context is the library's own, never const): a task
+   * that returns after this answer is taken as cut short. */
+  ((mpmp_ctx_t *)ctx)->saw_stop = 1;
+  return 1;
 }
 
 void mpmp__ctx_fini(mpmp_ctx_t *ctx) {

@@ -501,6 +501,44 @@ static void pool_states_close_terminate_join(void **state) {
   assert_int_equal(mpmp_pool_destroy(pool), 0);
 }
 
+/* x == 0: 0.3 s of work that never asks whether to stop, a whole result;
+ * else: works until asked to stop (its result is then partial). */
+static int whole_or_cut(mpmp_ctx_t *ctx) {
+  if (*(const int64_t *)mpmp_arg(ctx, NULL) == 0)
+    test_sleep(0.3);
+  else
+    for (int i = 0; i < 20000 && !mpmp_should_stop(ctx); i++)
+      test_sleep(0.001);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 100;
+  return 0;
+}
+MPMP_TASK(whole_or_cut);
+
+/* Terminate asks the running tasks to stop: one that returns after it was
+ * told (mpmp_should_stop) is cut short and fails; one that never asked
+ * returned a whole result, which is kept (it was failed as "terminated"). */
+static void pool_terminate_keeps_whole_results(void **state) {
+  (void)state;
+  for (int64_t kind = 0; kind < 2; kind++) {
+    int64_t r = 0;
+    mpmp_async_t *res;
+    mpmp_pool_t *pool = pool_of(1);
+    assert_int_equal(mpmp_pool_map_async(pool, whole_or_cut, &kind, 1, sizeof kind, &r, sizeof r, 1, NULL, NULL, &res), 0);
+    test_sleep(0.1); /* running by now */
+    assert_int_equal(mpmp_pool_terminate(pool), 0);
+    if (kind == 0) {
+      assert_int_equal(mpmp_async_get(res, 30), 0);
+      assert_int_equal(r, 100);
+    } else {
+      assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+      assert_non_null(strstr(mpmp_errmsg(), "asked to stop"));
+    }
+    assert_int_equal(mpmp_pool_join(pool, 30), 0);
+    mpmp_async_destroy(res);
+    assert_int_equal(mpmp_pool_destroy(pool), 0);
+  }
+}
+
 /* Asynchronous means asynchronous: the map completes while the main rank
  * computes for 2 s without calling mpmp. */
 static void pool_map_async_progresses_while_main_computes(void **state) {
@@ -716,6 +754,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_chunk_buffers_of_every_size),
     cmocka_unit_test(pool_accessors_inline_and_called),
     cmocka_unit_test(pool_states_close_terminate_join),
+    cmocka_unit_test(pool_terminate_keeps_whole_results),
     cmocka_unit_test(pool_map_async_progresses_while_main_computes),
     cmocka_unit_test(pool_imap_million_in_order_bounded),
     cmocka_unit_test(pool_imap_unordered_million),
