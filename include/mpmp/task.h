@@ -149,7 +149,8 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
  * the caller accepts (a Process's max_result, a pool's max_result). A size
  * that breaks this fails the task with a message saying so, and a scratch
  * buffer is still returned so that the task cannot crash on it; NULL only
- * when out of memory. Calling it again replaces the previous buffer. A task
+ * when out of memory (also, without trying, for more bytes than the
+ * machine has). Calling it again replaces the previous buffer. A task
  * that never calls it returns no bytes (a map item: zeros).
  */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
