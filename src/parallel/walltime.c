@@ -53,52 +53,82 @@ static struct {
   int main_handlers, worker_usr1;
 } wt = {.stop_at = INFINITY};
 
-/* "S" (seconds, a decimal), "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM",
- * "D-HH:MM:SS" (Slurm's --time and squeue's %L); -1 if none of them. */
+/* A field of whole digits: its value, or -1 (none, or too long). */
+static double digits(const char *s, const char **end) {
+  const char *p = s;
+  double v = 0;
+  while (isdigit((unsigned char)*p) && p - s < 18)
+    v = v * 10 + (*p++ - '0');
+  *end = p;
+  return p == s || isdigit((unsigned char)*p) ? -1 : v;
+}
+
+/* "S" (seconds, a plain decimal: digits, then a fraction), "MM:SS",
+ * "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS" (Slurm's --time and
+ * squeue's %L, PBS's walltime): the seconds, or -1 for anything else
+ * (spaces, signs, exponents, hex, a minute or second field past 59, an
+ * hour past 23 after a day). The documented forms only, as every other
+ * setting: "1e3" or "0x10" would have been read as numbers strtod
+ * knows, and any '-' (an exponent's) taken for the day's. */
 static double parse_duration(const char *s) {
-  char *end;
-  while (isspace((unsigned char)*s))
-    s++;
-  if (!isdigit((unsigned char)*s))
+  const char *p;
+  double f[4];
+  int n = 0, days = 0;
+  if ((f[0] = digits(s, &p)) < 0)
     return -1;
-  double days = 0, part[3];
-  int nparts = 0;
-  const char *dash = strchr(s, '-');
-  if (dash != NULL) {
-    days = strtod(s, &end);
-    if (end != dash)
+  if (*p == '.' || *p == '\0') { /* plain seconds */
+    double frac = 0, scale = 1;
+    if (*p == '.')
+      for (p++; isdigit((unsigned char)*p) && scale > 1e-12; p++)
+        frac += (*p - '0') * (scale /= 10);
+    while (isdigit((unsigned char)*p)) /* past what a double keeps */
+      p++;
+    return *p == '\0' ? f[0] + frac : -1;
+  }
+  n = 1;
+  if (*p == '-') { /* D-HH... */
+    days = 1;
+    if ((f[n++] = digits(p + 1, &p)) < 0)
       return -1;
-    s = dash + 1;
   }
-  if (strchr(s, ':') == NULL && dash == NULL) {
-    double v = strtod(s, &end);
-    while (isspace((unsigned char)*end))
-      end++;
-    return *end || !isfinite(v) ? -1 : v;
-  }
-  for (;;) {
-    if (!isdigit((unsigned char)*s) || nparts == 3)
+  while (*p == ':' && n < 4)
+    if ((f[n++] = digits(p + 1, &p)) < 0)
       return -1;
-    part[nparts++] = (double)strtoul(s, &end, 10);
-    if (*end != ':')
-      break;
-    s = end + 1;
-  }
-  while (isspace((unsigned char)*end))
-    end++;
-  if (*end)
+  if (*p != '\0' || n < 2)
     return -1;
   double secs;
-  if (dash != NULL) /* D-HH[:MM[:SS]] */
-    secs = part[0] * 3600 + (nparts > 1 ? part[1] * 60 : 0) +
-           (nparts > 2 ? part[2] : 0);
-  else if (nparts == 2) /* MM:SS */
-    secs = part[0] * 60 + part[1];
-  else if (nparts == 3)
-    secs = part[0] * 3600 + part[1] * 60 + part[2];
-  else
+  if (days) { /* D-HH[:MM[:SS]] */
+    if (f[1] > 23 || (n > 2 && f[2] > 59) || (n > 3 && f[3] > 59))
+      return -1;
+    secs = f[0] * 86400 + f[1] * 3600 + (n > 2 ? f[2] * 60 : 0) +
+           (n > 3 ? f[3] : 0);
+  } else if (n == 2) { /* MM:SS (minutes may pass 59) */
+    if (f[1] > 59)
+      return -1;
+    secs = f[0] * 60 + f[1];
+  } else if (n == 3) { /* HH:MM:SS (hours may pass 23) */
+    if (f[1] > 59 || f[2] > 59)
+      return -1;
+    secs = f[0] * 3600 + f[1] * 60 + f[2];
+  } else {
     return -1;
-  return days * 86400 + secs;
+  }
+  return secs;
+}
+
+/* The same, of a scheduler's output: around it, spaces and a newline. */
+static double parse_output(const char *s) {
+  char buf[64];
+  while (isspace((unsigned char)*s))
+    s++;
+  size_t n = strlen(s);
+  while (n > 0 && isspace((unsigned char)s[n - 1]))
+    n--;
+  if (n >= sizeof buf)
+    return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return parse_duration(buf);
 }
 
 /* A job id safe to put on a command line. */
@@ -138,9 +168,9 @@ static double pbs_left(const char *id) {
     if (eq == NULL)
       continue;
     if (strstr(line, "Resource_List.walltime") != NULL)
-      asked = parse_duration(eq + 1);
+      asked = parse_output(eq + 1);
     else if (strstr(line, "resources_used.walltime") != NULL)
-      used = fmax(parse_duration(eq + 1), 0);
+      used = fmax(parse_output(eq + 1), 0);
   }
   pclose(f);
   return asked < 0 ? -1 : asked - used;
@@ -166,7 +196,7 @@ static double time_left(const char **source) {
              "2>/dev/null", v);
     command_line(cmd, out, sizeof out);
     *source = "Slurm (squeue)";
-    return parse_duration(out);
+    return parse_output(out);
   }
   if (plain_id(v = getenv("PBS_JOBID"))) {
     *source = "PBS (qstat)";
