@@ -195,7 +195,8 @@ static inline void *mpmp__out_inline(mpmp_ctx_t *ctx, size_t size) {
 /**
  * Fail the task with a printf-style message that reaches the caller intact
  * (`mpmp_errmsg()` after a failed get/join, mpmp_async_failure(),
- * mpmp_future_exception(), or a Process's error message), up to 16 MiB. A
+ * mpmp_future_exception(), or a Process's error message), up to 16 MiB
+ * less 64 KiB (room for what the caller's message adds around it). A
  * longer message is cut there and ends with "... [cut: N bytes in all]"
  * (N: its whole length); so does one for which memory ran out ("...; out
  * of memory]", after what fitted). Only the first call's message is kept.

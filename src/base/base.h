@@ -41,6 +41,11 @@ int mpmp__verr(int code, const char *fmt, va_list ap);
  * "; out of memory" and at a smaller size). Documented in mpmp/common.h. */
 #define MPMP__MSG_MAX ((size_t)16 << 20)
 #define MPMP__CUT_ROOM 64 /* bytes for that marker and the NUL */
+/* A task's message (mpmp__vformat) is cut this much sooner: the main rank
+ * wraps it ("item 3 failed on rank 1: ... (2 of 10 items failed ...)"),
+ * and a wrapped message past MPMP__MSG_MAX was cut again, losing the
+ * task's own marker (its true length) and the wrapper's end. */
+#define MPMP__WRAP_ROOM ((size_t)64 << 10)
 /* Format into a new mpmp__malloc'ed string (cut as above; len may be
  * NULL). NULL only when not even a few KiB could be allocated. */
 char *mpmp__vformat(const char *fmt, va_list ap, size_t *len);

@@ -84,15 +84,15 @@ char *mpmp__vformat(const char *fmt, va_list ap, size_t *len) {
   } else if ((size_t)n < sizeof small) {
     p = mpmp__strdup(small);
   } else {
-    size_t total = (size_t)n, kept = total < MPMP__MSG_MAX ? total
-                                                          : MPMP__MSG_MAX;
+    size_t total = (size_t)n, max = MPMP__MSG_MAX - MPMP__WRAP_ROOM,
+           kept = total < max ? total : max;
     /* Out of memory: keep what fits, halving down to a few KiB. */
     while ((p = mpmp__malloc(kept + MPMP__CUT_ROOM)) == NULL && kept > 4096)
       kept /= 2;
     if (p != NULL) {
       vsnprintf(p, kept + 1, fmt, again);
       if (kept < total)
-        mark_cut(p, kept, total, kept < MPMP__MSG_MAX);
+        mark_cut(p, kept, total, kept < max);
     }
   }
   va_end(again);
