@@ -34,6 +34,10 @@
 
 /* Set the thread's detail message and return `code`. */
 int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
+/* rc, after the thread's message, if it begins "from:" (a call that one
+ * public call makes of another), was made to begin "to:" instead: the
+ * user sees the call they made. */
+int mpmp__err_as(int rc, const char *from, const char *to);
 int mpmp__verr(int code, const char *fmt, va_list ap);
 /* Messages (the thread's detail, a task's failure) are kept whole up to
  * this many bytes; a longer one is cut there and ends with

@@ -141,6 +141,16 @@ int mpmp__verr(int code, const char *fmt, va_list ap) {
   return code;
 }
 
+int mpmp__err_as(int rc, const char *from, const char *to) {
+  const char *m = mpmp_errmsg();
+  size_t n = strlen(from);
+  /* (the new message is formatted into the other buffer, or a new heap
+   * one before the old goes: reading the old one meanwhile is safe) */
+  if (rc < 0 && strncmp(m, from, n) == 0 && m[n] == ':')
+    mpmp__err(rc, "%s%s", to, m + n);
+  return rc;
+}
+
 int mpmp__err(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

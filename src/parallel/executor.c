@@ -69,7 +69,9 @@ static int submit_by_token(uint64_t token, mpmp_task_fn fn, const void *arg,
                    "RuntimeError \"cannot schedule new futures after "
                    "shutdown\")", name);
   else
-    rc = mpmp_pool_apply_async(ex->pool, fn, arg, arg_size, cb, user, res);
+    rc = mpmp__err_as(mpmp_pool_apply_async(ex->pool, fn, arg, arg_size, cb,
+                                            user, res),
+                      "mpmp_pool_apply_async", name);
   pthread_mutex_unlock(&reg_lock);
   return rc;
 }
@@ -332,8 +334,11 @@ MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
   }
   int rc = check_ex(ex, "mpmp_executor_submit");
   return rc < 0 ? rc
-                : mpmp_pool_apply_async(ex->pool, fn, arg, arg_size, NULL,
-                                        NULL, future);
+                : mpmp__err_as(mpmp_pool_apply_async(ex->pool, fn, arg,
+                                                     arg_size, NULL, NULL,
+                                                     future),
+                               "mpmp_pool_apply_async",
+                               "mpmp_executor_submit");
 }
 
 MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
@@ -349,7 +354,7 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
                                     "mpmp_executor_map")) < 0 ||
       (rc = mpmp_pool_map_async(ex->pool, fn, in, n, in_size, out, out_size,
                                 chunksize, NULL, NULL, &j)) < 0)
-    return rc;
+    return mpmp__err_as(rc, "mpmp_pool_map_async", "mpmp_executor_map");
   rc = mpmp__async_get(j, timeout, "mpmp_executor_map");
   if (rc == MPMP_ETIMEDOUT) {
     /* As Python does: the calls not started are cancelled; the running
@@ -384,7 +389,7 @@ MPMP_API int mpmp_executor_map_var(mpmp_executor_t *ex, mpmp_task_fn fn,
   *out = (mpmp_varbuf_t){0};
   if ((rc = mpmp_pool_map_var_async(ex->pool, fn, in, in_off, n, chunksize,
                                     NULL, NULL, &j)) < 0)
-    return rc;
+    return mpmp__err_as(rc, "mpmp_pool_map_var_async", name);
   rc = mpmp__async_get(j, timeout, name);
   if (rc == MPMP_ETIMEDOUT) { /* as mpmp_executor_map */
     mpmp__async_terminate(j);
@@ -413,8 +418,10 @@ MPMP_API int mpmp_executor_starmap(mpmp_executor_t *ex, mpmp_task_fn fn,
                                    void *out, size_t out_size,
                                    size_t chunksize, double timeout) {
   int rc = check_ex(ex, "mpmp_executor_starmap");
-  return rc < 0 ? rc : mpmp_executor_map(ex, fn, in, n, in_size, out,
-                                         out_size, chunksize, timeout);
+  return rc < 0 ? rc
+                : mpmp__err_as(mpmp_executor_map(ex, fn, in, n, in_size, out,
+                                                 out_size, chunksize, timeout),
+                               "mpmp_executor_map", "mpmp_executor_starmap");
 }
 
 MPMP_API int mpmp_executor_map_unordered(mpmp_executor_t *ex, mpmp_task_fn fn,
@@ -459,10 +466,11 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
      * hold the shutdown for ever (where it runs isolated). */
     rc = mpmp_pool_join(ex->pool, mpmp__rt.env.TERM_GRACE / 2);
     if (rc != MPMP_ETIMEDOUT)
-      return rc;
+      return mpmp__err_as(rc, "mpmp_pool_join", "mpmp_executor_shutdown");
     mpmp_pool_terminate(ex->pool);
   }
-  return mpmp_pool_join(ex->pool, MPMP_FOREVER);
+  return mpmp__err_as(mpmp_pool_join(ex->pool, MPMP_FOREVER), "mpmp_pool_join",
+                      "mpmp_executor_shutdown");
 }
 
 MPMP_API int mpmp_executor_destroy(mpmp_executor_t *ex) {

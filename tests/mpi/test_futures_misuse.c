@@ -23,6 +23,13 @@ static void executor_used_after_shutdown(void **state) {
   mpmp_future_t *f = NULL;
   for (int wait = 0; wait < 2; wait++) {
     mpmp_executor_t *ex = executor(0);
+    /* a refusal names the call the user made, not the pool's under it */
+    assert_int_equal(mpmp_executor_submit(ex, square, x, 8, NULL), MPMP_EINVAL);
+    assert_int_equal(strncmp(mpmp_errmsg(), "mpmp_executor_submit:", 21), 0);
+    assert_int_equal(mpmp_executor_map(ex, square, x, 4, 8, NULL, 8, 1, 10), MPMP_EINVAL);
+    assert_int_equal(strncmp(mpmp_errmsg(), "mpmp_executor_map:", 18), 0);
+    assert_int_equal(mpmp_executor_starmap(ex, square, x, 4, 8, NULL, 8, 1, 10), MPMP_EINVAL);
+    assert_int_equal(strncmp(mpmp_errmsg(), "mpmp_executor_starmap:", 22), 0);
     assert_int_equal(mpmp_executor_shutdown(ex, wait, 0), 0);
     assert_int_equal(mpmp_executor_submit(ex, square, x, 8, &f), MPMP_EPERM);
     assert_non_null(strstr(mpmp_errmsg(), "shut down"));
@@ -56,8 +63,9 @@ static void executor_destroy_ends_a_stream(void **state) {
   assert_int_equal(idx, 1);
   assert_int_equal(mpmp_executor_destroy(ex), 0);
   /* What had completed comes out; so do the items of a chunk that was
-   * running at the destroy, failed with "terminated" (README: an item whose
-   * task returns after terminate fails so; it is not lost); then EPERM. */
+   * running at the destroy: whole (square never asks whether to stop), or
+   * failed with "terminated" where a task returned after it was asked to
+   * stop; nothing is lost; then EPERM. */
   int rc;
   while ((rc = mpmp_imap_next(it, &r, &idx, 30)) == 0 || rc == MPMP_ETASK) {
     if (rc == 0)
