@@ -38,6 +38,15 @@ int mpmp__err(int code, const char *fmt, ...) MPMP_PRINTF(2, 3);
  * public call makes of another), was made to begin "to:" instead: the
  * user sees the call they made. */
 int mpmp__err_as(int rc, const char *from, const char *to);
+/* A call that turns an inner error into its own success (a poll that
+ * found nothing: 0, not "timed out") puts the thread's message back as it
+ * was, as a successful call must leave it (mpmp_errmsg_clear's promise). */
+typedef struct {
+  const char *cur;
+  uint64_t seq;
+} mpmp__errmark_t;
+mpmp__errmark_t mpmp__err_mark(void);
+void mpmp__err_restore(mpmp__errmark_t m);
 int mpmp__verr(int code, const char *fmt, va_list ap);
 /* Messages (the thread's detail, a task's failure) are kept whole up to
  * this many bytes; a longer one is cut there and ends with

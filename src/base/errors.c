@@ -24,6 +24,9 @@ static _Thread_local char err_small[2][SMALL];
 static _Thread_local int err_turn;
 static _Thread_local char *err_heap;    /* the thread's heap message */
 static _Thread_local const char *err_cur; /* what mpmp_errmsg() returns */
+static _Thread_local uint64_t err_seq;    /* messages set so far */
+static _Thread_local uintptr_t err_freed; /* the heap message the last one
+                                             freed (since the last mark) */
 static pthread_key_t err_key;
 static pthread_once_t err_once = PTHREAD_ONCE_INIT;
 static int err_key_ok;
@@ -116,6 +119,7 @@ static int verr_heap(size_t n, const char *fmt, va_list ap) {
   /* The arguments may have pointed into the old one: free it only now.
    * Otherwise it stays until the next long message or the thread's end
    * (one buffer per thread at most). */
+  err_freed = (uintptr_t)err_heap;
   mpmp__free(err_heap);
   err_heap = p;
   err_cur = p;
@@ -123,8 +127,26 @@ static int verr_heap(size_t n, const char *fmt, va_list ap) {
   return 0;
 }
 
+mpmp__errmark_t mpmp__err_mark(void) {
+  err_freed = 0;
+  return (mpmp__errmark_t){err_cur, err_seq};
+}
+
+void mpmp__err_restore(mpmp__errmark_t m) {
+  if (err_seq == m.seq)
+    return;
+  /* One message since: it went to the other small buffer or to a new heap
+   * one, and the marked text is intact unless that freed it. Else the text
+   * is gone: none rather than a wrong one. */
+  err_cur = err_seq == m.seq + 1 && (m.cur == NULL || (uintptr_t)m.cur !=
+                                                          err_freed)
+                ? m.cur
+                : NULL;
+}
+
 int mpmp__verr(int code, const char *fmt, va_list ap) {
   char *buf = err_small[err_turn];
+  err_seq++;
   va_list again;
   va_copy(again, ap);
   int n = vsnprintf(buf, SMALL, fmt, ap);

@@ -2236,8 +2236,13 @@ MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout) {
     rc = mpmp__timeout(timeout, &a.deadline, "mpmp_conn_poll");
   if (rc < 0)
     return rc;
+  mpmp__errmark_t mark = mpmp__err_mark();
   rc = ccall(&c, MPMP__OP_Q_POLL, &a, "mpmp_conn_poll");
-  return rc == MPMP_ETIMEDOUT ? 0 : rc;
+  if (rc == MPMP_ETIMEDOUT) { /* nothing to read: an answer, no error */
+    mpmp__err_restore(mark);
+    return 0;
+  }
+  return rc;
 }
 
 MPMP_API int mpmp_conn_close(mpmp_conn_t c) {

@@ -262,6 +262,8 @@ static void host_run(void) {
       memset(ctx.slot, 0, c->out_size);
     }
     ctx.body = c->renew; /* a Process body (or an initializer) */
+    if (c->renew && i == 0)
+      mpmp_errmsg_clear(); /* a new process: no earlier body's message */
     int ret = t->fn(&ctx);
     ctl()->ret = ret;
     mpmp__item_verdict(t, ret, &ctx);

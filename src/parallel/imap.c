@@ -572,7 +572,13 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
     return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: this iterator's items "
                      "are variable-size (mpmp_pool_imap_var): read it with "
                      "mpmp_imap_next_var()");
-  return next_result(it, out, NULL, NULL, index, timeout);
+  /* feeding the pool on the way may fail (a terminated pool) while a
+   * result is ready: a result handed out is a success, its message none */
+  mpmp__errmark_t mark = mpmp__err_mark();
+  rc = next_result(it, out, NULL, NULL, index, timeout);
+  if (rc == 0)
+    mpmp__err_restore(mark);
+  return rc;
 }
 
 MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
@@ -587,7 +593,11 @@ MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
     return mpmp__err(MPMP_EINVAL, "mpmp_imap_next_var: this iterator's "
                      "items are fixed-size (mpmp_pool_imap): read it with "
                      "mpmp_imap_next()");
-  return next_result(it, NULL, data, size, index, timeout);
+  mpmp__errmark_t mark = mpmp__err_mark(); /* as mpmp_imap_next */
+  rc = next_result(it, NULL, data, size, index, timeout);
+  if (rc == 0)
+    mpmp__err_restore(mark);
+  return rc;
 }
 
 int mpmp__imap_fed_here(const mpmp_imap_t *it) {

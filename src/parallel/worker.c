@@ -584,6 +584,7 @@ static void run_job(mpmp__job_t *job) {
                     .out_max = h->max_result, .stoppable = 1,
                     .id = h->id};
   mpmp__par.current = job;
+  mpmp_errmsg_clear(); /* a new process: no message of an earlier body's */
   /* A new process in Python's terms: locks an earlier body left held are
    * not this one's (object.c). */
   mpmp__owner_renew();

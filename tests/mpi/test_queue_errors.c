@@ -99,9 +99,16 @@ static void pipe_poll_timeouts(void **state) {
   size_t n;
   assert_int_equal(mpmp_pipe_create(&a, &b, 1), 0);
   double t0 = test_now();
+  mpmp_errmsg_clear();
   assert_int_equal(mpmp_conn_poll(a, 0.2), 0);
   assert_waited(t0, 0.2);
+  /* "nothing to read" is an answer: no message, as errno after success */
+  assert_string_equal(mpmp_errmsg(), "");
+  assert_int_equal(mpmp_conn_recv(a, buf, sizeof buf, &n, 0), MPMP_ETIMEDOUT);
+  char before[256];
+  snprintf(before, sizeof before, "%s", mpmp_errmsg());
   assert_int_equal(mpmp_conn_poll(a, 0), 0);
+  assert_string_equal(mpmp_errmsg(), before); /* the earlier one stays */
   t0 = test_now();
   assert_int_equal(mpmp_conn_recv(a, buf, sizeof buf, &n, 0.2),
                    MPMP_ETIMEDOUT);
