@@ -95,9 +95,14 @@ MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
 /**
  * Python's executor.map with results in order; fixed-size elements as in
  * mpmp_pool_map(). Only the chunks in flight are ever out (two per worker).
- * At the timeout the calls not started are cancelled, the running ones
- * are asked to stop (mpmp_should_stop()) and waited for, so that nothing
- * writes to \p out after the return.
+ * At the timeout it returns ::MPMP_ETIMEDOUT, as Python raises
+ * TimeoutError: the calls not started are cancelled, the running ones are
+ * asked to stop (mpmp_should_stop(); isolated ones are killed after
+ * MPMP_TERM_GRACE) and run on without it: their results are dropped, and
+ * nothing reads \p in or writes to \p out after the return (it waits only
+ * for a transfer in progress, milliseconds). The results that came
+ * before the timeout are in place; the other elements of \p out are left
+ * as they were.
  * \param ex         the executor.
  * \param fn         the task, run once per item.
  * \param in         the items (as for mpmp_pool_map()).
@@ -167,8 +172,10 @@ MPMP_API int mpmp_executor_map_unordered(mpmp_executor_t *ex, mpmp_task_fn fn,
  * mpmp_pool_map_var() in pool.h): item i is the `in_off[i + 1] -
  * in_off[i]` bytes at `in + in_off[i]`, and its result (what the task
  * wrote with mpmp_out(), up to the executor's max_result bytes) is
- * element i of \p out. At the timeout it stops as mpmp_executor_map()
- * does; the results of the calls that ran are in \p out all the same.
+ * element i of \p out. At the timeout the calls not started are
+ * cancelled and the running ones asked to stop, as in mpmp_executor_map(),
+ * but they are waited for: the results of the calls that ran are in
+ * \p out all the same.
  * \param ex         the executor.
  * \param fn         the task, run once per item.
  * \param in         the items' bytes (may be NULL when \p n is 0).

@@ -341,6 +341,18 @@ MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
                                "mpmp_executor_submit");
 }
 
+/* A map past its timeout: deal no more, ask its running tasks to stop, and
+ * let go of its buffers without waiting for those tasks (Python's map
+ * raises TimeoutError at once: a task that never checks the stop held the
+ * call for its whole run, and an endless one for ever). Where that cannot
+ * be done in a few seconds (a worker that takes no messages), wait for the
+ * job: nothing may write into the caller's memory after the return. */
+static void let_go(mpmp_async_t *j, const char *fn) {
+  mpmp__async_terminate(j);
+  if (mpmp__async_detach(j, mpmp__deadline(10)) != 0)
+    mpmp__async_wait(j, MPMP_FOREVER, fn);
+}
+
 MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
                                const void *in, size_t n, size_t in_size,
                                void *out, size_t out_size, size_t chunksize,
@@ -357,14 +369,14 @@ MPMP_API int mpmp_executor_map(mpmp_executor_t *ex, mpmp_task_fn fn,
     return mpmp__err_as(rc, "mpmp_pool_map_async", "mpmp_executor_map");
   rc = mpmp__async_get(j, timeout, "mpmp_executor_map");
   if (rc == MPMP_ETIMEDOUT) {
-    /* As Python does: the calls not started are cancelled; the running
-     * ones are asked to stop (mpmp_should_stop) and waited for, so that
-     * nothing writes to `out` after we return. */
-    mpmp__async_terminate(j);
-    mpmp__async_wait(j, MPMP_FOREVER, "mpmp_executor_map");
+    /* As Python does: the calls not started are cancelled, the running
+     * ones asked to stop and left to run; nothing touches `in` or `out`
+     * after we return (let_go). */
+    let_go(j, "mpmp_executor_map");
     rc = mpmp__err(MPMP_ETIMEDOUT, "mpmp_executor_map: timed out: not done "
-                   "after %g s; the calls not yet started were cancelled",
-                   timeout);
+                   "after %g s; the calls not yet started were cancelled, "
+                   "the running ones asked to stop (their results are "
+                   "dropped)", timeout);
   }
   mpmp_async_destroy(j);
   return rc;
@@ -391,7 +403,10 @@ MPMP_API int mpmp_executor_map_var(mpmp_executor_t *ex, mpmp_task_fn fn,
                                     NULL, NULL, &j)) < 0)
     return mpmp__err_as(rc, "mpmp_pool_map_var_async", name);
   rc = mpmp__async_get(j, timeout, name);
-  if (rc == MPMP_ETIMEDOUT) { /* as mpmp_executor_map */
+  if (rc == MPMP_ETIMEDOUT) {
+    /* The results are gathered from the job's own buffers once it is
+     * over: it is waited for (its running tasks asked to stop), not let
+     * go as a fixed-size map is. */
     mpmp__async_terminate(j);
     mpmp__async_wait(j, MPMP_FOREVER, name);
     rc = mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: not done after %g s; the "

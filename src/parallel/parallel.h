@@ -195,6 +195,12 @@ int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn);
 int mpmp__async_ready(mpmp_async_t *j, const char *fn);
 /* Deal no more of the job and ask its running tasks to stop. */
 void mpmp__async_terminate(mpmp_async_t *j);
+/* After a terminate: let go of the job's `in` and `out` before it is
+ * over. Its later results are dropped; waits (up to the deadline) only
+ * for a receive into `out` and the sends from `in` in progress (the
+ * workers take them at once). 0; MPMP_ETIMEDOUT; MPMP_EBUSY where the
+ * workers write `out` in place (a zero-copy map): wait for the job. */
+int mpmp__async_detach(mpmp_async_t *j, double deadline);
 int mpmp__async_done(const mpmp_async_t *j);
 int mpmp__async_cancelled(const mpmp_async_t *j);
 int mpmp__async_running(mpmp_async_t *j);

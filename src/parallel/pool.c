@@ -96,6 +96,8 @@ struct mpmp_async {
    * submission, worker.c): no pool here; the main rank's answer fills it
    * (mpmp__async_remote_done). remote_rank: where it ran. */
   int remote, remote_rank;
+  int receiving;         /* results being received into `out` now, outside
+                            the lock (on_chunk_done): a detach waits */
 };
 
 struct mpmp_pool {
@@ -717,9 +719,13 @@ static void on_chunk_done(int src, void *buf, size_t len) {
     map_bytes = 0; /* the results came inline */
   char *dst = j && j->out ? j->out + d->first * j->out_size : NULL;
   if (map_bytes > 0) { /* the job stays: its chunks_out counts this chunk */
+    if (dst != NULL)
+      j->receiving++;
     pthread_mutex_unlock(&mpmp__par.lock);
     recv_results(src, dst, map_bytes);
     pthread_mutex_lock(&mpmp__par.lock);
+    if (dst != NULL)
+      j->receiving--;
   }
   if (w >= 0)
     pool->inflight[w]--;
@@ -1774,6 +1780,32 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
     if (victim == NULL || !mpmp__async_cancel(victim))
       return;
   }
+}
+
+static int not_receiving(void *arg) {
+  mpmp_async_t *j = arg;
+  pthread_mutex_lock(&mpmp__par.lock);
+  int idle = j->receiving == 0;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return idle;
+}
+
+int mpmp__async_detach(mpmp_async_t *j, double deadline) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (atomic_load(&j->ready)) {
+    pthread_mutex_unlock(&mpmp__par.lock);
+    return 0;
+  }
+  if (j->zc != NULL || j->pool == NULL) { /* workers write `out` itself */
+    pthread_mutex_unlock(&mpmp__par.lock);
+    return MPMP_EBUSY;
+  }
+  j->out = NULL; /* later results are drained, journaled nowhere */
+  pthread_mutex_unlock(&mpmp__par.lock);
+  int rc = mpmp__wait_until(not_receiving, j, deadline);
+  if (rc == 0 && j->in_size > 0)
+    rc = mpmp__sends_wait_range(j->in, j->n * j->in_size, deadline);
+  return rc;
 }
 
 int mpmp__async_running(mpmp_async_t *j) {

@@ -29,6 +29,8 @@ typedef struct mpmp__pending {
   struct mpmp__pending *next;
   MPI_Request req;
   void *buf;
+  const char *data; /* what it sends, len bytes (mpmp__sends_wait_range) */
+  size_t len;
   int dest;
 } mpmp__pending_t;
 
@@ -90,6 +92,30 @@ static void complete_pending(void) {
     mpmp__free(p);
   }
   pthread_mutex_unlock(&net->send_lock);
+}
+
+/* Whether a pending send reads from [lo, lo + len). */
+static int sends_from(const char *lo, size_t len) {
+  mpmp__net_t *net = &mpmp__net;
+  int found = 0;
+  pthread_mutex_lock(&net->send_lock);
+  for (mpmp__pending_t *p = net->pending; p != NULL && !found; p = p->next)
+    found = p->data != NULL && p->data < lo + len && lo < p->data + p->len;
+  pthread_mutex_unlock(&net->send_lock);
+  return found;
+}
+
+int mpmp__sends_wait_range(const void *lo, size_t len, double deadline) {
+  for (double nap = 20e-6;; nap = nap < 1e-3 ? nap * 2 : 1e-3) {
+    complete_pending();
+    if (len == 0 || !sends_from(lo, len))
+      return 0;
+    double now = mpmp__now();
+    if (now >= deadline)
+      return MPMP_ETIMEDOUT;
+    struct timespec ts = {0, (long)(fmin(nap, deadline - now) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
 }
 
 int mpmp__sends_pending(void) {
@@ -365,6 +391,8 @@ static int send_nb(MPI_Comm comm, int dest, int tag, const void *data,
     return rc;
   }
   p->buf = buf;
+  p->data = data;
+  p->len = len;
   p->dest = dest;
   pthread_mutex_lock(&net->send_lock);
   p->next = net->pending;

@@ -137,6 +137,10 @@ int mpmp__send_nb(int dest, int tag, void *buf, size_t len);
  *   MPMP_ETIMEDOUT at the deadline (the send is still pending).
  */
 int mpmp__send_data_nb(int dest, int tag, const void *buf, size_t len);
+/* Wait until no non-blocking send reads from [lo, lo + len) any more (the
+ * receivers took them: they do at once, whatever they compute): 0, or
+ * MPMP_ETIMEDOUT at the deadline. */
+int mpmp__sends_wait_range(const void *lo, size_t len, double deadline);
 int mpmp__send_data(int dest, int tag, const void *buf, size_t len);
 int mpmp__send_post(int dest, int tag, const void *buf, size_t len,
                     MPI_Request *req);

@@ -206,6 +206,30 @@ static void executor_map_in_order_and_timeout(void **state) {
   assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
+/* Python's test_map_timeout, other inputs: map(sleep, [0, 0, 1.5],
+ * timeout=0.4) raises TimeoutError at 0.4 s with the first two results
+ * delivered. The map used to wait for the running call (which never asks
+ * whether to stop) to end: now it returns at its timeout, and the late
+ * result is dropped, never written into the caller's memory. */
+static void executor_map_returns_at_its_timeout(void **state) {
+  (void)state;
+  double naps[3] = {0, 0, 1.5};
+  int64_t r[3] = {-7, -7, -7};
+  mpmp_executor_t *ex = executor(0);
+  double t0 = test_now();
+  assert_int_equal(mpmp_executor_map(ex, nap, naps, 3, sizeof *naps, r, sizeof *r, 1, 0.4), MPMP_ETIMEDOUT);
+  double took = test_now() - t0;
+  assert_true(took >= 0.4 && took < 1.2);
+  assert_int_equal(r[0], 1);
+  assert_int_equal(r[1], 1);
+  assert_int_equal(r[2], -7);
+  test_sleep(1.6 - took); /* the long call is over by now */
+  assert_int_equal(r[2], -7);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(r[2], -7);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
 /* Two maps of one worker that time out 50 ms apart, from two threads:
  * each stops within a second or so. The worker kept one stop word for a
  * single job, so the second map's stop took the first one's back before
@@ -288,5 +312,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_map_in_order_and_timeout),
     cmocka_unit_test(executor_map_stream_bounded),
     cmocka_unit_test(executor_maps_timing_out_together_both_stop),
+    cmocka_unit_test(executor_map_returns_at_its_timeout),
 };
 MPMP_TEST_MAIN(tests)
