@@ -50,6 +50,8 @@ struct mpmp_imap {
   mpmp_produce_fn produce;
   void *user;
   size_t in_size, out_size, chunk, produced;
+  size_t never_at;    /* unordered: the first item of a chunk that never
+                         ran (terminated) seen so far; SIZE_MAX: none */
   int ordered, ended, error, nslots;
   _Atomic int feeding; /* the pool counts us among its feeding iterators */
   /* the thread that feeds it (the last to read it): a join in that thread
@@ -248,6 +250,7 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
   *it = (mpmp_imap_t){.fn = fn, .produce = produce,
                       .user = user, .in_size = in_size, .out_size = out_size,
                       .chunk = c, .ordered = ordered, .nslots = (int)n,
+                      .never_at = SIZE_MAX,
                       .cur = -1};
   pthread_mutex_init(&it->fin_lock, NULL);
   pthread_mutex_init(&it->lock, NULL);
@@ -452,18 +455,33 @@ static int take(mpmp_imap_t *it, void *out, const void **data, size_t *size,
   if (!pthread_equal(atomic_load(&it->reader), pthread_self()))
     atomic_store(&it->reader, pthread_self());
   refill(it); /* slots freed by the last call go back to work first */
-  int k = next_slot(it), rc;
-  if (k == SLOT_WAIT)
-    return 1;
-  if (k == SLOT_END)
-    return the_end(it);
-  slot_t *s = &it->slots[k];
-  if (mpmp__async_interrupted(s->job))
-    return stop_with(it, interrupted(it, s->first + s->pos));
-  if (!mpmp__async_complete(s->job)) /* its chunk never ran: terminated */
+  int k, rc;
+  slot_t *s;
+  for (;;) {
+    if ((k = next_slot(it)) == SLOT_WAIT)
+      return 1;
+    if (k == SLOT_END && it->never_at == SIZE_MAX)
+      return the_end(it);
+    s = k == SLOT_END ? NULL : &it->slots[k];
+    if (s != NULL && mpmp__async_interrupted(s->job))
+      return stop_with(it, interrupted(it, s->first + s->pos));
+    if (s != NULL && mpmp__async_complete(s->job))
+      break;
+    /* A chunk that never ran (terminated). Unordered, the chunks still
+     * running may bring results: those come out first (README: what had
+     * completed, then the running chunks' items), then the end. */
+    size_t never = s != NULL ? s->first + s->pos : SIZE_MAX;
+    if (never > it->never_at)
+      never = it->never_at;
+    if (s != NULL && !it->ordered && it->nsub > 1) {
+      it->never_at = never;
+      retire(it, k);
+      continue;
+    }
     return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "
                                    "terminated before item %zu ran: the "
-                                   "iteration ends here", s->first + s->pos));
+                                   "iteration ends here", never));
+  }
   size_t at = s->pos, idx = s->first + at;
   if (it->var == NULL)
     memcpy(out, s->out + at * it->out_size, it->out_size);

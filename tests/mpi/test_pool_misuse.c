@@ -635,6 +635,51 @@ static void pool_terminate_stops_imap(void **state) {
   assert_int_equal(mpmp_pool_destroy(pool), 0);
 }
 
+/* 50 ms, never asking whether to stop: returns its argument. */
+static int nap50(mpmp_ctx_t *ctx) {
+  test_sleep(0.05);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *(const int64_t *)mpmp_arg(ctx, NULL);
+  return 0;
+}
+MPMP_TASK(nap50);
+
+/* An unordered imap whose pool is terminated hands out what completed and
+ * the items of the chunks that were running, then says where it ended:
+ * every item before that one comes out once. It ended at the first chunk
+ * skipped, and the running chunks' results were lost. */
+static void imap_unordered_terminated_loses_nothing(void **state) {
+  (void)state;
+  counter_t c = {0, 1000};
+  mpmp_imap_t *it = NULL;
+  int64_t r;
+  size_t idx, end = 0;
+  unsigned char seen[1000] = {0};
+  mpmp_pool_t *pool = pool_of(0);
+  assert_int_equal(mpmp_pool_imap_unordered(pool, nap50, count_up, &c, 8, 8, 2, 16, &it), 0);
+  assert_int_equal(mpmp_imap_next(it, &r, &idx, 30), 0);
+  seen[idx] = 1;
+  assert_int_equal(mpmp_pool_terminate(pool), 0);
+  int rc;
+  while ((rc = mpmp_imap_next(it, &r, &idx, 30)) == 0 || rc == MPMP_ETASK) {
+    assert_true(idx < 1000 && !seen[idx]);
+    seen[idx] = 1;
+    if (rc == 0)
+      assert_int_equal(r, (int64_t)idx);
+  }
+  assert_int_equal(rc, MPMP_EPERM);
+  const char *at = strstr(mpmp_errmsg(), "before item ");
+  assert_non_null(at);
+  assert_int_equal(sscanf(at, "before item %zu", &end), 1);
+  assert_true(end < 1000);
+  for (size_t i = 0; i < end; i++)
+    if (!seen[i])
+      fail_msg("item %zu (before item %zu, where it ended) never came out", i,
+               end);
+  mpmp_imap_destroy(it);
+  assert_int_equal(mpmp_pool_join(pool, 30), 0);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+}
+
 /* A stop names the newest job it stops; a process made before and started
  * afterwards on that rank must not count as stopped. */
 static void process_started_after_a_terminate_runs(void **state) {
@@ -792,6 +837,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(results_outlive_their_pool),
     cmocka_unit_test(pool_terminate_stops_every_job),
     cmocka_unit_test(pool_terminate_stops_imap),
+    cmocka_unit_test(imap_unordered_terminated_loses_nothing),
     cmocka_unit_test(terminate_counts_items_never_run),
     cmocka_unit_test(map_results_over_items_are_einval),
     cmocka_unit_test(process_started_after_a_terminate_runs),
