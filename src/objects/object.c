@@ -673,6 +673,9 @@ run_op(mpmp__obj_t *o, const mpmp_ref_t *ref, int op, mpmp__oparg_t *a) {
       mpmp__obj_dead(o))
     rc = freed_during(o, ref->kind, op, a);
   int lrc = mpmp__obj_leave(o, lane);
+  /* a call that waited is off the segment now (shsync.h: finalize waits
+   * for it); one that did not pays a thread-local load */
+  mpmp__waits_leave();
   return rc >= 0 && lrc < 0 ? lrc : rc;
 }
 
@@ -1878,13 +1881,26 @@ void mpmp__objects_setup(int is_main) {
   pthread_mutex_lock(&helpers.mu); /* a later init after a finalize */
   helpers.stop = 0;
   pthread_mutex_unlock(&helpers.mu);
+  mpmp__waits_start();
+  mpmp__rt.waits_left = 0;
   mpmp__set_handler(MPMP__TAG_OBJ_REQ, on_request);
   mpmp__set_handler(MPMP__TAG_OBJ_REP, on_reply);
   mpmp__set_handler(MPMP__TAG_HOST_DEAD, on_host_dead);
 }
 
+/* How long finalize waits for this process's calls that wait on the
+ * segment (woken: they return MPMP_ENOTINIT) to leave it. A woken call
+ * leaves within microseconds; one that does not (descheduled for that
+ * long, or stuck in a callback of the program) keeps the segment mapped
+ * until exit (runtime.c: teardown). */
+#define WAITS_LEAVE_S 2.0
+
 void mpmp__objects_fini(void) {
   mpmp__rt_t *rt = &mpmp__rt;
+  /* Calls of this process's other threads asleep in the segment (a queue
+   * get, an acquire, a helper's wait for a remote caller) wake up and
+   * return MPMP_ENOTINIT: shsync.h. */
+  rt->waits_left = mpmp__waits_end(WAITS_LEAVE_S);
   /* Helper threads still waiting for a remote caller (one that gave up:
    * the job is ending) must not outlive the segment they sleep on. */
   stop_helpers();

@@ -172,22 +172,25 @@ static void sleep_at(waitpt_t *wp, ready_fn ready, const void *arg,
   uint32_t w = atomic_load(&wp->word);
   /* the generation after the word: a free's wake-up bumps the word */
   if (!ready(arg) && !mpmp__obj_dead(o) && !mpmp__expired(deadline))
-    mpmp__futex_wait_until(&wp->word, w, FUTEX_BITSET_MATCH_ANY, end);
+    mpmp__waits_sleep(&wp->word, w, FUTEX_BITSET_MATCH_ANY, end);
   atomic_fetch_sub(count, 1);
 }
 
 /* Wait until ready() may have turned true, or the deadline: spin on
  * spin_ready() (ready() where NULL), then announce, re-check ready(), and
- * sleep until until(deadline) (the deadline where NULL). 0, or MPMP_EBADF
+ * sleep until until(deadline) (the deadline where NULL). 0, MPMP_EBADF
  * once the object `o` the caller runs on (and holds a reference on) was
- * freed. The caller loops: re-try, check the deadline. */
+ * freed, or MPMP_ENOTINIT once mpmp_finalize() began (the call joins this
+ * process's waiters as it starts to spin: shsync.h). The caller loops:
+ * re-try, check the deadline. */
 static int await_until(waitpt_t *wp, ready_fn spin_ready, ready_fn ready,
                        until_fn until, const void *arg, double deadline,
                        int poller, const mpmp__obj_t *o) {
+  mpmp__waits_join();
   if (!spin(spin_ready ? spin_ready : ready, arg, o, deadline))
     sleep_at(wp, ready, arg, until ? until(arg, deadline) : deadline,
              deadline, poller, o);
-  return mpmp__obj_dead(o) ? MPMP_EBADF : 0;
+  return mpmp__obj_dead(o) ? MPMP_EBADF : mpmp__waits_quit();
 }
 
 static int await(waitpt_t *wp, ready_fn ready, const void *arg,
@@ -838,7 +841,7 @@ static _Thread_local double calm_until;
 
 /* 1 if the put paused and the backlog came down, or the queue closed
  * meanwhile (try again), 0 if it should go on to the overflow, or
- * MPMP_EBADF once the queue was freed (as await_until). */
+ * MPMP_EBADF or MPMP_ENOTINIT as await_until. */
 static int q_backlog_pause(qbody_t *q, mpmp__oparg_t *a,
                            const mpmp__obj_t *o) {
   if (!mpmp__net.spin_yield || mpmp__in_handler || a->deadline == -INFINITY)
@@ -854,6 +857,9 @@ static int q_backlog_pause(qbody_t *q, mpmp__oparg_t *a,
     sleep_at(&q->backlog, backlog_done, q, look, a->deadline, 0, o);
     if (mpmp__obj_dead(o))
       return MPMP_EBADF;
+    int rc = mpmp__waits_quit();
+    if (rc < 0)
+      return rc;
     if (backlog_done(q))
       return 1; /* (a closed queue: the put says so) */
     if ((now = mpmp__now()) < look)
@@ -2320,8 +2326,8 @@ static int look(const mpmp_ref_t *r, int waited, const char *what) {
   return rc != 2 ? rc : poll_once(r, waited, what);
 }
 
-MPMP_API int mpmp_conn_wait(const mpmp_ref_t *objs, int n, double timeout,
-                            int *ready) {
+static int conn_wait(const mpmp_ref_t *objs, int n, double timeout,
+                     int *ready) {
   const char *fn = "mpmp_conn_wait";
   char what[64];
   int rc = mpmp__check_init(fn), sentinels = 0;
@@ -2372,7 +2378,21 @@ MPMP_API int mpmp_conn_wait(const mpmp_ref_t *objs, int n, double timeout,
     double left = deadline - mpmp__now();
     if (left <= 0)
       return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out", fn);
+    /* listed as a waiter until the call returns (mpmp_conn_wait), so
+     * that finalize waits for its next look to end */
+    mpmp__waits_join();
     nap(fmin(pause, left));
+    if ((rc = mpmp__waits_quit()) < 0)
+      return mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
     pause = fmin(pause * 2, 1e-3);
   }
+}
+
+MPMP_API int mpmp_conn_wait(const mpmp_ref_t *objs, int n, double timeout,
+                            int *ready) {
+  /* the calls it makes in between do not take it off the list */
+  mpmp__waits_hold(1);
+  int rc = conn_wait(objs, n, timeout, ready);
+  mpmp__waits_hold(-1);
+  return rc;
 }

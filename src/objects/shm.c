@@ -109,6 +109,7 @@ static void reg_lock(registry_t *r) {
 
 static void reg_unlock(registry_t *r) {
   mpmp__shlock_release(&r->lock, mpmp__owner_id());
+  mpmp__waits_leave(); /* if the lock made it wait (shsync.h) */
 }
 
 /* Close the creator's fd of `e` (this process's), if it is still the

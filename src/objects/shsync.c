@@ -68,6 +68,125 @@ void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits) {
 
 static int clamp_int(unsigned n) { return n > INT_MAX ? INT_MAX : (int)n; }
 
+/* ---- this process's waits, and finalize (shsync.h) ------------------------
+ *
+ * No lost wake-up: a sleeper stores the word it will sleep on, then reads
+ * `quitting`; finalize sets `quitting`, then reads the stored words (all
+ * seq_cst). Either the sleeper sees the mark and does not sleep, or
+ * finalize sees the word and wakes it. A wake that comes between the
+ * sleeper's read and its entry into the kernel is lost (the word did not
+ * change, and finalize may not change it: other processes use it), so
+ * finalize wakes again every millisecond until the list is empty. Its
+ * wakes match every bitset; sleepers of other processes on the same word
+ * wake too, re-check and sleep again.
+ *   A thread ends with no call inside mpmp; a key's destructor takes it
+ * off the list all the same, so the list never holds a dead thread's
+ * node. */
+typedef struct waiter {
+  struct waiter *prev, *next;
+  _Atomic(_Atomic uint32_t *) word; /* where it sleeps now, or NULL */
+  int holds;                        /* mpmp__waits_hold */
+} waiter_t;
+
+_Thread_local int mpmp__waits_in __attribute__((tls_model("initial-exec")));
+static _Thread_local waiter_t me;
+static _Thread_local int me_keyed;
+static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
+static waiter_t *waits_head;
+static _Atomic int quitting;
+static pthread_key_t waits_key;
+static pthread_once_t waits_once = PTHREAD_ONCE_INIT;
+
+static void unlink_me(void) {
+  pthread_mutex_lock(&waits_mu);
+  if (me.prev != NULL)
+    me.prev->next = me.next;
+  else
+    waits_head = me.next;
+  if (me.next != NULL)
+    me.next->prev = me.prev;
+  me.prev = me.next = NULL;
+  mpmp__waits_in = 0;
+  pthread_mutex_unlock(&waits_mu);
+}
+
+static void waits_thread_end(void *unused) {
+  (void)unused;
+  if (mpmp__waits_in)
+    unlink_me();
+}
+
+static void waits_key_make(void) {
+  pthread_key_create(&waits_key, waits_thread_end);
+}
+
+void mpmp__waits_join(void) {
+  if (mpmp__waits_in)
+    return;
+  if (!me_keyed) { /* (a value that is not NULL: the destructor runs) */
+    pthread_once(&waits_once, waits_key_make);
+    pthread_setspecific(waits_key, &me);
+    me_keyed = 1;
+  }
+  pthread_mutex_lock(&waits_mu);
+  me.prev = NULL;
+  me.next = waits_head;
+  if (waits_head != NULL)
+    waits_head->prev = &me;
+  waits_head = &me;
+  mpmp__waits_in = 1;
+  pthread_mutex_unlock(&waits_mu);
+}
+
+void mpmp__waits_leave_slow(void) {
+  if (me.holds == 0)
+    unlink_me();
+}
+
+void mpmp__waits_hold(int d) {
+  me.holds += d;
+  if (me.holds == 0)
+    mpmp__waits_leave();
+}
+
+int mpmp__waits_quit(void) {
+  if (!atomic_load(&quitting))
+    return 0;
+  return mpmp__err(MPMP_ENOTINIT, "mpmp was finalized (mpmp_finalize() in "
+                   "another thread of this rank) while this call waited");
+}
+
+int mpmp__waits_sleep(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
+                      double deadline) {
+  mpmp__waits_join();
+  atomic_store(&me.word, w);
+  if (!atomic_load(&quitting))
+    mpmp__futex_wait_until(w, val, bits, deadline);
+  atomic_store(&me.word, NULL);
+  return mpmp__waits_quit();
+}
+
+int mpmp__waits_end(double max_s) {
+  atomic_store(&quitting, 1);
+  double end = mpmp__now() + max_s;
+  for (;;) {
+    int n = 0;
+    pthread_mutex_lock(&waits_mu);
+    for (waiter_t *w = waits_head; w != NULL; w = w->next, n++) {
+      _Atomic uint32_t *word = atomic_load(&w->word);
+      if (word != NULL)
+        mpmp__futex_wake(word, INT_MAX, ANY_BITS);
+    }
+    pthread_mutex_unlock(&waits_mu);
+    if (n == 0 || mpmp__now() >= end)
+      return n;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void mpmp__waits_start(void) { atomic_store(&quitting, 0); }
+
 /* ---- the lock ------------------------------------------------------------ */
 
 /*
@@ -232,11 +351,14 @@ static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
      * sleep on sees the count and wakes the overflow bit. */
     atomic_fetch_add(&l->overflow_asleep, 1);
     s = atomic_load(&l->serving);
+    int rc = 0;
     if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE && !lock_dead(l))
-      mpmp__futex_wait_until(&l->serving, s, OVERFLOW_BIT, deadline);
+      rc = mpmp__waits_sleep(&l->serving, s, OVERFLOW_BIT, deadline);
     atomic_fetch_sub(&l->overflow_asleep, 1);
     if (lock_dead(l))
       return MPMP_EBADF;
+    if (rc < 0 || (rc = mpmp__waits_quit()) < 0) /* finalize: no ticket */
+      return rc;
   }
 }
 
@@ -254,8 +376,12 @@ static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
   return MPMP_ETIMEDOUT;
 }
 
+static void ticket_pass(mpmp__shlock_t *l);
+
 /* Wait until ticket t is the head. The seq_cst CAS that took t and the
- * seq_cst loads of serving below pair with ticket_pass's store-then-load. */
+ * seq_cst loads of serving below pair with ticket_pass's store-then-load.
+ * At finalize t leaves as at a timeout (passing the turn on if it came),
+ * so that other processes' waiters behind it go on. */
 static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
   uint64_t bit = gone_bit(t);
   for (;;) {
@@ -264,14 +390,21 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
       return 0;
     if (lock_dead(l)) /* the queue is gone: leave it as it is */
       return MPMP_EBADF;
-    if (mpmp__expired(deadline))
-      return ticket_abandon(l, t);
+    int quit = mpmp__waits_quit();
+    if (quit < 0 || mpmp__expired(deadline)) {
+      int rc = ticket_abandon(l, t);
+      if (quit == 0)
+        return rc;
+      if (rc == 0) /* the head after all: let the next one be */
+        ticket_pass(l);
+      return quit;
+    }
     /* Announce, re-check, sleep (see above). The bit is ours alone, and
      * cleared before this ticket can be the head or be marked gone. */
     atomic_fetch_or(&l->asleep, bit);
     s = atomic_load(&l->serving);
     if (s != t && !lock_dead(l))
-      mpmp__futex_wait_until(&l->serving, s, turn_bit(t), deadline);
+      mpmp__waits_sleep(&l->serving, s, turn_bit(t), deadline);
     atomic_fetch_and(&l->asleep, ~bit);
   }
 }
@@ -370,7 +503,9 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
         rc = MPMP_EBADF;
         break;
       }
-      mpmp__futex_wait_until(&l->word, 2, ANY_BITS, until);
+      /* finalize: leave as at a timeout (the caller passes the turn) */
+      if ((rc = mpmp__waits_sleep(&l->word, 2, ANY_BITS, until)) < 0)
+        break;
     }
   }
   if (atomic_load_explicit(&l->hungry, memory_order_relaxed))
@@ -385,6 +520,7 @@ static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   uint32_t t;
   if (lock_dead(l))
     return MPMP_EBADF;
+  mpmp__waits_join(); /* it spins, then sleeps: finalize must know */
   int rc = ticket_take(l, &t, deadline);
   if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
     rc = head_take(l, owner, deadline);
@@ -412,7 +548,7 @@ static int lock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
  * could use it; barging back in would undo that (Python's wait(0) would
  * let nobody in). */
 static int lock_acquire_queued(mpmp__shlock_t *l, uint64_t owner) {
-  /* no deadline: only a kill fails it */
+  /* no deadline: only a kill (or finalize) fails it */
   return lock_queue(l, owner, INFINITY);
 }
 
@@ -571,8 +707,10 @@ int mpmp__shsem_acquire(mpmp__shsem_t *s, double deadline) {
     if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
     atomic_fetch_add(&s->waiters, 1); /* announce, then re-read in the kernel */
-    mpmp__futex_wait_until(&s->value, 0, ANY_BITS, deadline);
+    int rc = mpmp__waits_sleep(&s->value, 0, ANY_BITS, deadline);
     atomic_fetch_sub(&s->waiters, 1);
+    if (rc < 0) /* finalize */
+      return rc;
   }
 }
 
@@ -662,7 +800,8 @@ int mpmp__shevent_wait(mpmp__shevent_t *e, double deadline) {
       rc = MPMP_ETIMEDOUT;
       break;
     }
-    mpmp__futex_wait_until(&e->word, w, ANY_BITS, deadline);
+    if ((rc = mpmp__waits_sleep(&e->word, w, ANY_BITS, deadline)) < 0)
+      break; /* finalize */
   }
   atomic_fetch_sub(&e->waiters, 1);
   return rc;
@@ -698,8 +837,8 @@ static uint32_t unlock_all(mpmp__shlock_t *l, uint64_t owner) {
   return levels;
 }
 
-/* 0, MPMP_EBADF (the lock was killed; not held), or MPMP_EOWNERDEAD
- * (held, taken over from a dead task host). */
+/* 0, MPMP_EBADF (the lock was killed; not held), MPMP_ENOTINIT (finalize;
+ * not held) or MPMP_EOWNERDEAD (held, taken over from a dead task host). */
 static int relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
   int rc = lock_acquire_queued(l, owner);
   if (rc == 0 || rc == MPMP_EOWNERDEAD)
@@ -718,7 +857,9 @@ static int cond_sleep(mpmp__shcond_t *c, uint32_t seq, double deadline) {
       return 0;
     if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
-    mpmp__futex_wait_until(&c->seq, seq, ANY_BITS, deadline);
+    int rc = mpmp__waits_sleep(&c->seq, seq, ANY_BITS, deadline);
+    if (rc < 0) /* finalize */
+      return rc;
   }
 }
 
@@ -742,6 +883,9 @@ int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
   uint32_t levels = unlock_all(l, owner);
   int rc = cond_sleep(c, seq, deadline);
   atomic_fetch_sub(&c->waiters, 1);
+  if (rc == MPMP_ENOTINIT) /* finalize: the lock stays free (nobody of
+                            * this process would ever release it) */
+    return rc;
   int lrc = relock(l, owner, levels);
   return lrc != 0 ? lrc : rc;
 }
@@ -844,7 +988,7 @@ static int b_enter(mpmp__shbarrier_t *b, double deadline) {
 static int b_wait(mpmp__shbarrier_t *b, double deadline) {
   int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_released, b,
                                  deadline);
-  if (rc == MPMP_EBADF)
+  if (rc == MPMP_EBADF || rc == MPMP_ENOTINIT) /* killed, or finalize */
     return rc;
   if (rc) {
     b_set(b, BROKEN); /* a timeout breaks it for everyone */
@@ -874,7 +1018,7 @@ int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
     return rc;
   /* Killed (MPMP_EBADF): the lock may not be ours any more, and nobody
    * counts on the barrier's state: leave it as it is. */
-  if ((rc = b_enter(b, deadline)) == MPMP_EBADF)
+  if ((rc = b_enter(b, deadline)) == MPMP_EBADF || rc == MPMP_ENOTINIT)
     return rc;
   if (rc) {
     b_unlock(b);
@@ -892,7 +1036,7 @@ int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
   }
   if (i + 1 == b->parties)
     b_set(b, DRAINING); /* the last to arrive releases the others */
-  else if ((rc = b_wait(b, deadline)) == MPMP_EBADF)
+  else if ((rc = b_wait(b, deadline)) == MPMP_EBADF || rc == MPMP_ENOTINIT)
     return rc;
   b_exit(b);
   b_unlock(b);

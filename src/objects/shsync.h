@@ -61,6 +61,44 @@ void mpmp__futex_wait_until(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
                             double deadline);
 void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits);
 
+/* ---- this process's waits, and finalize ----------------------------------
+ *
+ * mpmp_finalize() unmaps the node's segment, and a thread of the rank may
+ * be asleep in it then (a queue get, a lock acquire in another thread).
+ * So a call that leaves its fast path to spin or sleep on the segment
+ * joins this process's list of waiters (mpmp__waits_join: a mutex, paid
+ * only by calls about to wait), sleeps through mpmp__waits_sleep, which
+ * shows the list the word it sleeps on, and leaves the list where the
+ * call stops touching the segment (mpmp__waits_leave: object.c's run_op,
+ * sync.c's lock_wait; a no-op, one thread-local load, for a call that did
+ * not wait). Finalize (mpmp__waits_end) marks the process as quitting,
+ * wakes every listed sleeper, and waits for the list to empty: a woken
+ * waiter sees the mark and returns MPMP_ENOTINIT. The fast paths never
+ * look at any of it.
+ */
+extern _Thread_local int mpmp__waits_in __attribute__((tls_model("initial-exec")));
+void mpmp__waits_join(void);
+void mpmp__waits_leave_slow(void);
+static inline void mpmp__waits_leave(void) {
+  if (__builtin_expect(mpmp__waits_in, 0))
+    mpmp__waits_leave_slow();
+}
+/* A call that waits on several objects in turn (mpmp_conn_wait) holds its
+ * place in the list across the calls it makes: +1 before, -1 after (the
+ * last -1 leaves). */
+void mpmp__waits_hold(int d);
+/* Finalize began: MPMP_ENOTINIT with its message, else 0. */
+int mpmp__waits_quit(void);
+/* A registered sleep on *w (as mpmp__futex_wait_until): 0, or
+ * MPMP_ENOTINIT (message set) once finalize began. Joins the list. */
+int mpmp__waits_sleep(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
+                      double deadline);
+/* Finalize: every later wait returns MPMP_ENOTINIT; wake the listed ones
+ * and wait up to max_s seconds for them to leave: how many are left. */
+int mpmp__waits_end(double max_s);
+/* Init: waits wait again. */
+void mpmp__waits_start(void);
+
 /* ---- owner ids ----------------------------------------------------------- */
 
 /*

@@ -365,10 +365,12 @@ static int lock_wait(const mpmp_ref_t *ref, mpmp__obj_t *o,
     rc = mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
   } else if (rc == MPMP_ETIMEDOUT) {
     rc = mpmp__err(rc, "%s: timed out", fn);
-  } else if (rc == MPMP_EOWNERDEAD) { /* held: shsync took it over */
+  } else if (rc == MPMP_EOWNERDEAD || rc == MPMP_ENOTINIT) {
+    /* held (shsync took it over), or mpmp_finalize() came */
     rc = mpmp__err(rc, "%s: %s", fn, mpmp_errmsg());
   }
   mpmp__obj_leave(o, lane);
+  mpmp__waits_leave(); /* off the segment: see shsync.h */
   return rc;
 }
 

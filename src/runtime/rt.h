@@ -94,6 +94,8 @@ typedef struct mpmp__rt {
   int *node_first;          /* node k's ranks: node_members[node_first[k]..] */
   int *node_members;
   _Atomic int nproxies;     /* threads waiting for remote callers */
+  int waits_left;           /* calls still waiting in the segment at
+                             * finalize (objects' fini: shsync.h) */
 
   /* tasks */
   struct mpmp__task_entry *tasks; /* sorted by name; index = task id */

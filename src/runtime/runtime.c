@@ -714,10 +714,13 @@ static void teardown(void) {
   mpmp__tasks_fini();
   mpmp__transport_fini();
   /* A helper that still sleeps in the segment for a remote caller that
-   * never came back keeps it mapped until the process ends. MPI_Win_free
-   * is collective over the node: its ranks decide together, or one that
+   * never came back, or a call of another thread that was woken for the
+   * finalize but has not left the segment in time (objects' fini waited
+   * for it), keeps it mapped until the process ends. MPI_Win_free is
+   * collective over the node: its ranks decide together, or one that
    * skipped it would leave the others waiting there for ever. */
-  int busy = atomic_load(&rt->nproxies) > 0, any_busy = busy;
+  int proxies = atomic_load(&rt->nproxies), left = rt->waits_left;
+  int busy = proxies > 0 || left > 0, any_busy = busy;
   if (rt->node_win != MPI_WIN_NULL &&
       MPI_Allreduce(&busy, &any_busy, 1, MPI_INT, MPI_MAX, rt->node_comm) !=
           MPI_SUCCESS)
@@ -727,8 +730,10 @@ static void teardown(void) {
   else if (rt->node_map != NULL && !busy) /* a node of one rank */
     munmap(rt->node_map, rt->node_map_size);
   if ((rt->node_win != MPI_WIN_NULL || rt->node_map != NULL) && busy)
-    MPMP__WARN("%d remote waits still pending at finalize: the shared "
-               "segment stays mapped until exit", atomic_load(&rt->nproxies));
+    MPMP__WARN("%d remote waits still pending and %d calls of other "
+               "threads of this rank still inside at finalize: the shared "
+               "segment stays mapped until exit", proxies, left);
+  rt->waits_left = 0;
   rt->node_map = NULL;
   rt->node_map_size = 0;
   mpmp__net.bells = NULL;
