@@ -487,6 +487,22 @@ static int with_fn(int rc, const char *fn) {
 
 /* ---- create and free ------------------------------------------------------- */
 
+int mpmp__obj_guard(const char *fn) {
+  mpmp__waits_hold(1);
+  mpmp__waits_join();
+  /* listed, then the state: finalize marks the state, then reads the
+   * list (under its mutex), so it sees us or we see it */
+  int rc = mpmp__check_init(fn);
+  if (rc < 0)
+    mpmp__waits_hold(-1);
+  return rc;
+}
+
+int mpmp__obj_unguard(int rc) {
+  mpmp__waits_hold(-1);
+  return rc;
+}
+
 int mpmp__obj_create(mpmp_ref_t *ref, int kind, int type, uint64_t n,
                      uint32_t esize, size_t body, int lock, mpmp__obj_t **out,
                      const char *fn) {

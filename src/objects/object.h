@@ -267,6 +267,21 @@ int mpmp__obj_pl_after(const mpmp_ref_t *ref, int rc, const char *fn);
 void mpmp__obj_forget_all(void);
 
 /*
+ * A call that races with mpmp_finalize() in another thread must not touch
+ * the segment after finalize unmapped it. The calls that wait are listed
+ * while they wait (shsync.h); creates and frees, which are not hot paths,
+ * are listed for their whole length: mpmp__obj_guard (0, or
+ * MPMP_ENOTINIT once finalize began) before, mpmp__obj_unguard(rc) after
+ * (returns rc). Finalize waits for listed calls to leave. The hot paths
+ * (a put or get that does not wait, a lock that is free, a Value's add,
+ * load or store) are not listed: one that read "running" just before
+ * finalize began and is still inside when the segment goes can still
+ * fault (README, "Finalize").
+ */
+int mpmp__obj_guard(const char *fn);
+int mpmp__obj_unguard(int rc);
+
+/*
  * Create an object of `kind` whose body is `body` bytes, with an embedded
  * lock (recursive) when `lock` is set. The header is filled in (n, esize,
  * type from the arguments); the body is zeroed; *o points at it so that the

@@ -187,6 +187,9 @@ static int await_until(waitpt_t *wp, ready_fn spin_ready, ready_fn ready,
                        until_fn until, const void *arg, double deadline,
                        int poller, const mpmp__obj_t *o) {
   mpmp__waits_join();
+  int rc = mpmp__waits_quit(); /* listed, then the mark: see shsync.c */
+  if (rc < 0)
+    return rc;
   if (!spin(spin_ready ? spin_ready : ready, arg, o, deadline))
     sleep_at(wp, ready, arg, until ? until(arg, deadline) : deadline,
              deadline, poller, o);
@@ -1939,8 +1942,19 @@ static void forget_here(const mpmp_ref_t *r) {
 
 /* ---- public: Queue ------------------------------------------------------- */
 
+static int queue_create_in(mpmp_queue_t *q, int type, size_t maxsize,
+                           size_t max_item, const char *fn);
+
+/* Guarded against a finalize in another thread (object.h). */
 static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
                         size_t max_item, const char *fn) {
+  int rc = mpmp__obj_guard(fn);
+  return rc < 0 ? rc : mpmp__obj_unguard(queue_create_in(q, type, maxsize,
+                                                         max_item, fn));
+}
+
+static int queue_create_in(mpmp_queue_t *q, int type, size_t maxsize,
+                           size_t max_item, const char *fn) {
   if (max_item == 0)
     return mpmp__err(MPMP_EINVAL, "%s: max_item must be at least 1 byte", fn);
   if (max_item > UINT32_MAX - 128)
@@ -2004,8 +2018,11 @@ MPMP_API int mpmp_simple_queue_create(mpmp_queue_t *q, size_t max_item) {
 
 MPMP_API int mpmp_queue_free(mpmp_queue_t q) {
   mpmp__oparg_t a = {.x = MPMP__K_QUEUE};
-  int rc = mpmp__obj_call(&q.ref, MPMP__K_QUEUE, MPMP__OP_FREE, &a,
-                          "mpmp_queue_free");
+  int rc = mpmp__obj_guard("mpmp_queue_free"); /* (object.h) */
+  if (rc < 0)
+    return rc;
+  rc = mpmp__obj_unguard(mpmp__obj_call(&q.ref, MPMP__K_QUEUE, MPMP__OP_FREE,
+                                        &a, "mpmp_queue_free"));
   if (rc == 0)
     forget_here(&q.ref);
   return rc;
@@ -2146,7 +2163,14 @@ static int end_create(mpmp_conn_t *c, mpmp__obj_t *co, const mpmp_ref_t *core,
   return rc;
 }
 
+static int pipe_create_in(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex);
+
 MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
+  int rc = mpmp__obj_guard("mpmp_pipe_create");
+  return rc < 0 ? rc : mpmp__obj_unguard(pipe_create_in(c1, c2, duplex));
+}
+
+static int pipe_create_in(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
   const char *fn = "mpmp_pipe_create";
   if (c1 == NULL || c2 == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: a handle pointer is NULL", fn);
@@ -2187,7 +2211,10 @@ static int ccall(const mpmp_conn_t *c, int op, mpmp__oparg_t *a,
 
 static int conn_free(const mpmp_conn_t *c, const char *fn) {
   mpmp__oparg_t a = {0};
-  int rc = ccall(c, OP_CONN_FREE, &a, fn);
+  int rc = mpmp__obj_guard(fn); /* (object.h) */
+  if (rc < 0)
+    return rc;
+  rc = mpmp__obj_unguard(ccall(c, OP_CONN_FREE, &a, fn));
   if (rc == 0)
     forget_here(&c->ref);
   return rc;

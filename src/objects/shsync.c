@@ -521,7 +521,10 @@ static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   if (lock_dead(l))
     return MPMP_EBADF;
   mpmp__waits_join(); /* it spins, then sleeps: finalize must know */
-  int rc = ticket_take(l, &t, deadline);
+  int rc = mpmp__waits_quit();
+  if (rc < 0)
+    return rc;
+  rc = ticket_take(l, &t, deadline);
   if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
     rc = head_take(l, owner, deadline);
     if (rc == MPMP_EBADF)

@@ -375,10 +375,20 @@ static int lock_wait(const mpmp_ref_t *ref, mpmp__obj_t *o,
 }
 
 static int free_as(const mpmp_ref_t *ref, int kind, const char *fn) {
-  return call(ref, kind, MPMP__OP_FREE, kind, fn);
+  int rc = mpmp__obj_guard(fn); /* (object.h) */
+  return rc < 0 ? rc
+                : mpmp__obj_unguard(call(ref, kind, MPMP__OP_FREE, kind, fn));
 }
 
+static int create_lock_in(mpmp_lock_t *lock, int recursive, const char *fn);
+
+/* Creates are guarded against a finalize in another thread (object.h). */
 static int create_lock(mpmp_lock_t *lock, int recursive, const char *fn) {
+  int rc = mpmp__obj_guard(fn);
+  return rc < 0 ? rc : mpmp__obj_unguard(create_lock_in(lock, recursive, fn));
+}
+
+static int create_lock_in(mpmp_lock_t *lock, int recursive, const char *fn) {
   mpmp__obj_t *o;
   int rc = mpmp__obj_create(lock ? &lock->ref : NULL, MPMP__K_LOCK,
                             recursive, 0, 0, MPMP__LOCK_SLOT, 0, &o, fn);
@@ -439,8 +449,18 @@ MPMP_API int mpmp_lock_locked(mpmp_lock_t lock) {
               "mpmp_lock_locked");
 }
 
+static int create_sem_in(mpmp_sem_t *sem, unsigned value, int bounded,
+                         const char *fn);
+
 static int create_sem(mpmp_sem_t *sem, unsigned value, int bounded,
                       const char *fn) {
+  int rc = mpmp__obj_guard(fn);
+  return rc < 0 ? rc
+                : mpmp__obj_unguard(create_sem_in(sem, value, bounded, fn));
+}
+
+static int create_sem_in(mpmp_sem_t *sem, unsigned value, int bounded,
+                         const char *fn) {
   if (value > INT32_MAX)
     return mpmp__err(MPMP_EINVAL, "%s: value %u is over %d", fn, value,
                      INT32_MAX);
@@ -480,7 +500,14 @@ MPMP_API int mpmp_sem_value(mpmp_sem_t sem) {
   return call(&sem.ref, MPMP__K_SEM, MPMP__OP_SEM_VALUE, 0, "mpmp_sem_value");
 }
 
+static int event_create_in(mpmp_event_t *ev);
+
 MPMP_API int mpmp_event_create(mpmp_event_t *ev) {
+  int rc = mpmp__obj_guard("mpmp_event_create");
+  return rc < 0 ? rc : mpmp__obj_unguard(event_create_in(ev));
+}
+
+static int event_create_in(mpmp_event_t *ev) {
   mpmp__obj_t *o;
   int rc = mpmp__obj_create(ev ? &ev->ref : NULL, MPMP__K_EVENT, 0, 0, 0,
                             sizeof(ev_body_t), 0, &o, "mpmp_event_create");
@@ -507,7 +534,14 @@ MPMP_API int mpmp_event_wait(mpmp_event_t ev, double timeout) {
                    "mpmp_event_wait");
 }
 
+static int cond_create_in(mpmp_cond_t *cond, const mpmp_lock_t *lock);
+
 MPMP_API int mpmp_cond_create(mpmp_cond_t *cond, const mpmp_lock_t *lock) {
+  int rc = mpmp__obj_guard("mpmp_cond_create");
+  return rc < 0 ? rc : mpmp__obj_unguard(cond_create_in(cond, lock));
+}
+
+static int cond_create_in(mpmp_cond_t *cond, const mpmp_lock_t *lock) {
   const char *fn = "mpmp_cond_create";
   int rc;
   if (lock != NULL) {
@@ -612,9 +646,22 @@ MPMP_API int mpmp_cond_notify_all(mpmp_cond_t cond) {
               "mpmp_cond_notify_all");
 }
 
+static int barrier_create_in(mpmp_barrier_t *b, unsigned parties,
+                             mpmp_task_fn action, const void *arg,
+                             size_t arg_size, double timeout, const char *fn);
+
 static int barrier_create(mpmp_barrier_t *b, unsigned parties,
                           mpmp_task_fn action, const void *arg,
                           size_t arg_size, double timeout, const char *fn) {
+  int rc = mpmp__obj_guard(fn);
+  return rc < 0 ? rc
+                : mpmp__obj_unguard(barrier_create_in(b, parties, action, arg,
+                                                      arg_size, timeout, fn));
+}
+
+static int barrier_create_in(mpmp_barrier_t *b, unsigned parties,
+                             mpmp_task_fn action, const void *arg,
+                             size_t arg_size, double timeout, const char *fn) {
   int id = -1, rc;
   if (arg_size > MPMP_BARRIER_MAX_ARG || (arg == NULL && arg_size > 0))
     return mpmp__err(MPMP_EINVAL, "%s: the action's argument must be NULL "

@@ -215,8 +215,19 @@ void mpmp__value_setup(int is_main) {
 
 /* ---- the public calls -------------------------------------------------------- */
 
+static int create_in(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
+                     const void *init, int lock, const char *fn);
+
+/* Guarded against a finalize in another thread (object.h). */
 static int create(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
                   const void *init, int lock, const char *fn) {
+  int rc = mpmp__obj_guard(fn);
+  return rc < 0 ? rc : mpmp__obj_unguard(create_in(ref, kind, type, n, init,
+                                                   lock, fn));
+}
+
+static int create_in(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
+                     const void *init, int lock, const char *fn) {
   if (!type_ok((int)type))
     return mpmp__err(MPMP_EINVAL, "%s: %d is not an element type (use "
                      "MPMP_INT32, MPMP_DOUBLE, ... or mpmp_typecode('i'))",
@@ -374,7 +385,9 @@ static int get_lock(const mpmp_ref_t *ref, int kind, mpmp_lock_t *lock,
 
 static int free_obj(const mpmp_ref_t *ref, int kind, const char *fn) {
   mpmp__oparg_t a = {.x = kind};
-  return mpmp__obj_call(ref, kind, MPMP__OP_FREE, &a, fn);
+  int rc = mpmp__obj_guard(fn); /* (object.h) */
+  return rc < 0 ? rc : mpmp__obj_unguard(mpmp__obj_call(ref, kind,
+                                                        MPMP__OP_FREE, &a, fn));
 }
 
 MPMP_API int mpmp_value_create(mpmp_value_t *v, mpmp_type_t type,
