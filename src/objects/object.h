@@ -276,7 +276,7 @@ void mpmp__obj_forget_all(void);
  * (a put or get that does not wait, a lock that is free, a Value's add,
  * load or store) are not listed: one that read "running" just before
  * finalize began and is still inside when the segment goes can still
- * fault (README, "Finalize").
+ * fault (README, "When a call is used wrongly").
  */
 int mpmp__obj_guard(const char *fn);
 int mpmp__obj_unguard(int rc);
