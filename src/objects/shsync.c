@@ -70,34 +70,41 @@ static int clamp_int(unsigned n) { return n > INT_MAX ? INT_MAX : (int)n; }
 
 /* ---- this process's waits, and finalize (shsync.h) ------------------------
  *
+ * Each thread that ever waits has a node in the process's list: linked
+ * (under the list's mutex) at its first wait, unlinked when the thread
+ * ends (a key's destructor), so a call pays no mutex, only a store to its
+ * own node: `active` while the call is listed, `word` while it sleeps.
+ *
  * No lost wake-up: a sleeper stores the word it will sleep on, then reads
  * `quitting`; finalize sets `quitting`, then reads the stored words (all
  * seq_cst). Either the sleeper sees the mark and does not sleep, or
  * finalize sees the word and wakes it. A wake that comes between the
  * sleeper's read and its entry into the kernel is lost (the word did not
  * change, and finalize may not change it: other processes use it), so
- * finalize wakes again every millisecond until the list is empty. Its
+ * finalize wakes again every millisecond while any call is active. Its
  * wakes match every bitset; sleepers of other processes on the same word
- * wake too, re-check and sleep again.
- *   A thread ends with no call inside mpmp; a key's destructor takes it
- * off the list all the same, so the list never holds a dead thread's
- * node. */
+ * wake too, re-check and sleep again. In the same way a call that becomes
+ * active, then reads the runtime's state (mpmp__obj_guard) or `quitting`,
+ * is either seen by finalize or sees it. */
 typedef struct waiter {
   struct waiter *prev, *next;
+  _Atomic int active;               /* a call of this thread is listed */
   _Atomic(_Atomic uint32_t *) word; /* where it sleeps now, or NULL */
   int holds;                        /* mpmp__waits_hold */
+  int linked;
 } waiter_t;
 
 _Thread_local int mpmp__waits_in __attribute__((tls_model("initial-exec")));
 static _Thread_local waiter_t me;
-static _Thread_local int me_keyed;
 static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
 static waiter_t *waits_head;
 static _Atomic int quitting;
 static pthread_key_t waits_key;
 static pthread_once_t waits_once = PTHREAD_ONCE_INIT;
 
-static void unlink_me(void) {
+/* The thread ends (it has no call inside mpmp): its node goes. */
+static void waits_thread_end(void *unused) {
+  (void)unused;
   pthread_mutex_lock(&waits_mu);
   if (me.prev != NULL)
     me.prev->next = me.next;
@@ -106,41 +113,54 @@ static void unlink_me(void) {
   if (me.next != NULL)
     me.next->prev = me.prev;
   me.prev = me.next = NULL;
-  mpmp__waits_in = 0;
+  me.linked = 0;
   pthread_mutex_unlock(&waits_mu);
 }
 
-static void waits_thread_end(void *unused) {
-  (void)unused;
-  if (mpmp__waits_in)
-    unlink_me();
+/* A task host's fork (parallel/host.c) copies the list's mutex as it is:
+ * held for ever in the child if another thread held it then. So a fork
+ * takes it first; the child, where only the forking thread lives, keeps
+ * only that thread's node. */
+static void waits_fork_prepare(void) { pthread_mutex_lock(&waits_mu); }
+static void waits_fork_parent(void) { pthread_mutex_unlock(&waits_mu); }
+static void waits_fork_child(void) {
+  pthread_mutex_init(&waits_mu, NULL);
+  me.prev = me.next = NULL;
+  waits_head = me.linked ? &me : NULL;
 }
 
-static void waits_key_make(void) {
+static void waits_setup(void) {
   pthread_key_create(&waits_key, waits_thread_end);
+  pthread_atfork(waits_fork_prepare, waits_fork_parent, waits_fork_child);
 }
 
-void mpmp__waits_join(void) {
-  if (mpmp__waits_in)
-    return;
-  if (!me_keyed) { /* (a value that is not NULL: the destructor runs) */
-    pthread_once(&waits_once, waits_key_make);
-    pthread_setspecific(waits_key, &me);
-    me_keyed = 1;
-  }
+static void link_me(void) {
+  pthread_once(&waits_once, waits_setup);
+  pthread_setspecific(waits_key, &me); /* (not NULL: the destructor runs) */
   pthread_mutex_lock(&waits_mu);
   me.prev = NULL;
   me.next = waits_head;
   if (waits_head != NULL)
     waits_head->prev = &me;
   waits_head = &me;
-  mpmp__waits_in = 1;
+  me.linked = 1;
   pthread_mutex_unlock(&waits_mu);
 }
 
+void mpmp__waits_join(void) {
+  if (mpmp__waits_in)
+    return;
+  if (!me.linked)
+    link_me();
+  mpmp__waits_in = 1;
+  atomic_store(&me.active, 1); /* seq_cst: before the caller's next read */
+}
+
 void mpmp__waits_leave_slow(void) {
-  if (me.holds == 0)
-    unlink_me();
+  if (me.holds > 0)
+    return;
+  mpmp__waits_in = 0;
+  atomic_store_explicit(&me.active, 0, memory_order_release);
 }
 
 void mpmp__waits_hold(int d) {
@@ -172,7 +192,10 @@ int mpmp__waits_end(double max_s) {
   for (;;) {
     int n = 0;
     pthread_mutex_lock(&waits_mu);
-    for (waiter_t *w = waits_head; w != NULL; w = w->next, n++) {
+    for (waiter_t *w = waits_head; w != NULL; w = w->next) {
+      if (w == &me || !atomic_load(&w->active)) /* (not finalize's own) */
+        continue;
+      n++;
       _Atomic uint32_t *word = atomic_load(&w->word);
       if (word != NULL)
         mpmp__futex_wake(word, INT_MAX, ANY_BITS);
@@ -185,7 +208,10 @@ int mpmp__waits_end(double max_s) {
   }
 }
 
-void mpmp__waits_start(void) { atomic_store(&quitting, 0); }
+void mpmp__waits_start(void) {
+  pthread_once(&waits_once, waits_setup); /* before any fork */
+  atomic_store(&quitting, 0);
+}
 
 /* ---- the lock ------------------------------------------------------------ */
 

@@ -66,15 +66,17 @@ void mpmp__futex_wake(_Atomic uint32_t *w, int n, uint32_t bits);
  * mpmp_finalize() unmaps the node's segment, and a thread of the rank may
  * be asleep in it then (a queue get, a lock acquire in another thread).
  * So a call that leaves its fast path to spin or sleep on the segment
- * joins this process's list of waiters (mpmp__waits_join: a mutex, paid
- * only by calls about to wait), sleeps through mpmp__waits_sleep, which
- * shows the list the word it sleeps on, and leaves the list where the
- * call stops touching the segment (mpmp__waits_leave: object.c's run_op,
- * sync.c's lock_wait; a no-op, one thread-local load, for a call that did
- * not wait). Finalize (mpmp__waits_end) marks the process as quitting,
- * wakes every listed sleeper, and waits for the list to empty: a woken
- * waiter sees the mark and returns MPMP_ENOTINIT. The fast paths never
- * look at any of it.
+ * joins this process's list of waiters (mpmp__waits_join: a seq_cst
+ * store to the thread's own node, paid only by calls about to wait; the
+ * node is linked once per thread, under a mutex), sleeps through
+ * mpmp__waits_sleep, which shows the list the word it sleeps on, and
+ * leaves the list where the call stops touching the segment
+ * (mpmp__waits_leave: object.c's run_op, sync.c's lock_wait; one
+ * thread-local load for a call that did not wait). Finalize
+ * (mpmp__waits_end) marks the process as quitting, wakes every listed
+ * sleeper, and waits until no call is listed: a woken waiter sees the
+ * mark and returns MPMP_ENOTINIT. The fast paths never look at any of
+ * it.
  */
 extern _Thread_local int mpmp__waits_in __attribute__((tls_model("initial-exec")));
 void mpmp__waits_join(void);
