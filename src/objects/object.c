@@ -490,8 +490,8 @@ static int with_fn(int rc, const char *fn) {
 int mpmp__obj_guard(const char *fn) {
   mpmp__waits_hold(1);
   mpmp__waits_join();
-  /* listed, then the state: finalize marks the state, then reads the
-   * list (under its mutex), so it sees us or we see it */
+  /* listed, then the state: finalize stores the state, then reads the
+   * list (seq_cst both, shsync.c), so it sees us or we see it */
   int rc = mpmp__check_init(fn);
   if (rc < 0)
     mpmp__waits_hold(-1);
