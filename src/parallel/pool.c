@@ -59,6 +59,11 @@ struct mpmp_async {
   struct never { size_t first, count; } *never; /* items that never ran: */
   int nnever, never_cap;    /* the pool was terminated (or the map stopped) */
   size_t never_n;           /* before they were dealt or begun (add_never) */
+  struct never *back;       /* chunks a worker gave back unrun (a revoke), */
+  int nback, back_cap;      /* dealt again before the items not dealt yet */
+  size_t back_n;            /* (their items) */
+  int revokes_out;          /* revokes of its chunks not yet answered: each
+                               has its place in `back` kept */
   void *result;             /* apply: its bytes, in result_msg */
   size_t result_size;
   void *result_msg;         /* the CHUNK_DONE message holding them (kept:
@@ -107,6 +112,12 @@ struct mpmp_pool {
   int *seceded;             /* tasks of the worker that wait on a sub-task
                                (nested submission): each gives its slot
                                back while it waits and runs sub-tasks */
+  /* The chunk dealt last to each worker (the one queued there, while its
+   * inflight is 2), and the chunk of each a revoke asks back (job 0:
+   * none): see "Taking back a queued chunk". sent: what send_items sent
+   * last, for deal. */
+  struct chunk_at { uint64_t job; size_t first; uint32_t tried; } *last,
+      *revoke, sent;
   size_t max_result;
   int isolate;              /* run the tasks in task hosts */
   uint32_t id;              /* an isolated pool's: its hosts are its own */
@@ -165,7 +176,7 @@ static mpmp_async_t *job_for(mpmp_pool_t *pool, int rank, int *retry,
     if (help && !helpable(pool, j))
       continue;
     *retry = j->stopped ? -1 : retry_for(pool, j, rank);
-    if (*retry >= 0 || j->next_item < j->n)
+    if (*retry >= 0 || j->nback > 0 || j->next_item < j->n)
       return j;
   }
   return NULL;
@@ -227,6 +238,7 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
     memcpy(h + 1, j->zc, sizeof *j->zc);
   else if (inl)
     memcpy(h + 1, items, inl);
+  j->pool->sent = (struct chunk_at){j->id, first, tried};
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
   if (rc == 0 && bytes > 0 && !inl)
     rc = mpmp__send_data_nb(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
@@ -290,6 +302,10 @@ static void drop_undealt(mpmp_async_t *j) {
     add_never(j, j->home[2 * k], j->home[2 * k + 1] - j->home[2 * k]);
     j->home[2 * k] = j->home[2 * k + 1];
   }
+  for (int k = 0; k < j->nback; k++) /* given back by a worker (revoke) */
+    add_never(j, j->back[k].first, j->back[k].count);
+  j->nback = 0;
+  j->back_n = 0;
   while (j->nhome <= 0 && j->next_item < j->n) {
     size_t first = j->next_item;
     while (j->next_item < j->n &&
@@ -368,6 +384,13 @@ static int send_chunk(mpmp_async_t *j, int w, int rank) {
   return rc;
 }
 
+/* Deal again the last chunk that a worker gave back unrun (revoke). */
+static int send_back(mpmp_async_t *j, int rank) {
+  struct never b = j->back[--j->nback];
+  j->back_n -= b.count;
+  return send_items(j, rank, b.first, b.count, 0);
+}
+
 /* Deal retry k of j to rank: a chunk of its one item. */
 static int send_retry(mpmp_async_t *j, int k, int rank) {
   fail_t r = j->retries[k];
@@ -384,7 +407,7 @@ static int work_left(const mpmp_pool_t *pool, size_t items) {
   size_t left = 0;
   for (const mpmp_async_t *j = pool->jobs; j != NULL && left < items;
        j = j->next)
-    left += j->n - j->next_item + (size_t)j->nretry;
+    left += j->n - j->next_item + (size_t)j->nretry + j->back_n;
   return left >= items;
 }
 
@@ -414,10 +437,12 @@ static void deal(mpmp_pool_t *pool) {
       if (k < 0 && busy > 0 && !help &&
           !work_left(pool, ((size_t)pool->nworkers + 1) * j->chunk))
         continue;
-      if ((k >= 0 ? send_retry(j, k, pool->ranks[w])
-                  : send_chunk(j, w, pool->ranks[w])) == 0)
+      if ((k >= 0       ? send_retry(j, k, pool->ranks[w])
+           : j->nback > 0 ? send_back(j, pool->ranks[w])
+                          : send_chunk(j, w, pool->ranks[w])) == 0) {
         pool->inflight[w]++;
-      else
+        pool->last[w] = pool->sent;
+      } else
         MPMP__ERROR("could not deal a chunk to rank %d: %s", pool->ranks[w],
                     mpmp_errmsg());
     }
@@ -706,9 +731,109 @@ static void journal_chunk(const mpmp_async_t *j, const mpmp__chunk_done_t *d,
                        stopped, src, in_digest);
 }
 
+/*
+ * Taking back a queued chunk. Round 1 of deal() queues a chunk behind a
+ * worker's running one; when that one runs long, or waits for what a
+ * later task does (a file, a queue put), the queued chunk waited there
+ * while the other workers finished the rest and sat idle: a task waiting
+ * on a later one's work deadlocked, where Python's pools feed one shared
+ * queue that the first free worker takes from. So when a worker goes
+ * idle and there is nothing to deal to it, one worker with a chunk
+ * queued (inflight 2) is asked to give that chunk back (MPMP__TAG_REVOKE,
+ * the worker's on_revoke): given back unrun, its items are dealt again
+ * before any other (job->back), to the idle worker; begun already, the
+ * answer says so and its ordinary CHUNK_DONE comes. Only then: while
+ * every worker has work none is sent, nor in a pool of one worker. One
+ * revoke at a time per worker; its chunk stays counted out (chunks_out,
+ * inflight) until the answer. Not asked back: a chunk of a stopped or
+ * terminated job (it is skipped anyway), a retried item (its run count
+ * and its last host's rank would need keeping; one item), the chunks of
+ * a worker whose task waits on a sub-task (seceded: what runs in the wait
+ * is not in order). An isolated pool's too: a chunk its task host took
+ * from the rings itself (host.c's loan) is not in the worker's queue,
+ * and the worker answers KEPT; the loan ends at the revoke's message.
+ */
+static void revoke_for(mpmp_pool_t *pool, int idle) {
+  if (pool->state == POOL_TERMINATED || mpmp__stopping())
+    return;
+  for (int v = 0; v < pool->nworkers; v++) {
+    if (v == idle || pool->inflight[v] < INFLIGHT || pool->seceded[v] > 0 ||
+        pool->revoke[v].job != 0 || pool->last[v].tried > 0)
+      continue;
+    mpmp_async_t *j = find_job(pool, pool->last[v].job);
+    if (j == NULL || j->stopped)
+      continue;
+    /* its place in `back`, kept now: the answer must not fail for memory */
+    if (j->nback + j->revokes_out >= j->back_cap) {
+      int cap = j->back_cap ? 2 * j->back_cap : 4;
+      struct never *b = mpmp__realloc(j->back, (size_t)cap * sizeof *b);
+      if (b == NULL)
+        return; /* it runs where it is, later */
+      j->back = b;
+      j->back_cap = cap;
+    }
+    mpmp__revoke_t *m = mpmp__malloc(sizeof *m);
+    if (m == NULL)
+      return;
+    *m = (mpmp__revoke_t){.job = j->id, .first = pool->last[v].first};
+    if (mpmp__send_nb(pool->ranks[v], MPMP__TAG_REVOKE, m, sizeof *m) < 0) {
+      MPMP__ERROR("could not ask rank %d for a queued chunk back: %s",
+                  pool->ranks[v], mpmp_errmsg());
+      return; /* it runs where it is */
+    }
+    pool->revoke[v] = pool->last[v];
+    j->revokes_out++;
+    return;
+  }
+}
+
+/* The answer to a revoke (revoke_for): a chunk given back unrun is out
+ * no more, and its items are dealt again first, unless its job was
+ * stopped meanwhile (then they never run, as a chunk skipped). Not a run
+ * of them: no results, no journal record, no retry counted. */
+static void on_revoked(int src, const mpmp__chunk_done_t *d) {
+  mpmp_async_t *done = NULL;
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp_pool_t *pool = mpmp__par.pool_of_rank ? mpmp__par.pool_of_rank[src] : NULL;
+  int w = pool ? worker_index(pool, src) : -1;
+  if (w < 0 || pool->revoke[w].job != d->job ||
+      pool->revoke[w].first != d->first) {
+    pthread_mutex_unlock(&mpmp__par.lock); /* not this pool's (any more) */
+    return;
+  }
+  pool->revoke[w].job = 0;
+  mpmp_async_t *j = find_job(pool, d->job);
+  if (j != NULL)
+    j->revokes_out--;
+  if (d->revoked == MPMP__REVOKE_RETURNED) {
+    pool->inflight[w]--;
+    if (j != NULL) {
+      j->chunks_out--;
+      if (j->stopped || pool->state == POOL_TERMINATED || mpmp__stopping())
+        add_never(j, d->first, d->count);
+      else if (d->count > 0) { /* (room kept by revoke_for) */
+        j->back[j->nback++] = (struct never){d->first, d->count};
+        j->back_n += d->count;
+      }
+    }
+    deal(pool);
+    if (j != NULL)
+      done = maybe_complete(pool, j);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__ring_rank(mpmp__net.rank);
+  if (done != NULL)
+    run_callback(done);
+}
+
 static void on_chunk_done(int src, void *buf, size_t len) {
   const mpmp__chunk_done_t *d = buf;
   mpmp_async_t *done = NULL;
+  if (__builtin_expect(len >= sizeof *d && d->revoked != 0, 0)) {
+    on_revoked(src, d);
+    mpmp__free(buf);
+    return;
+  }
   pthread_mutex_lock(&mpmp__par.lock);
   mpmp_pool_t *pool = mpmp__par.pool_of_rank ? mpmp__par.pool_of_rank[src] : NULL;
   int w = pool ? worker_index(pool, src) : -1;
@@ -740,8 +865,13 @@ static void on_chunk_done(int src, void *buf, size_t len) {
              : NULL;
     stopped = j->stopped || pool->state == POOL_TERMINATED;
   }
-  if (pool != NULL)
+  if (pool != NULL) {
     deal(pool); /* the worker's next chunk before the journal's write */
+    /* nothing to deal to it: another worker's queued chunk, if any */
+    if (w >= 0 && pool->inflight[w] == 0 && pool->seceded[w] == 0 &&
+        pool->nworkers > 1)
+      revoke_for(pool, w);
+  }
   if (jr != NULL) { /* outside the lock: a chunk's results may be megabytes */
     pthread_mutex_unlock(&mpmp__par.lock);
     journal_chunk(j, d, src, stopped || atomic_load(&stop_told));
@@ -818,7 +948,10 @@ static int claim(mpmp_pool_t *pool, int want) {
   pool->ranks = mpmp__calloc((size_t)want, sizeof(int));
   pool->inflight = mpmp__calloc((size_t)want, sizeof(int));
   pool->seceded = mpmp__calloc((size_t)want, sizeof(int));
-  if (pool->ranks == NULL || pool->inflight == NULL || pool->seceded == NULL)
+  pool->last = mpmp__calloc((size_t)want, sizeof *pool->last);
+  pool->revoke = mpmp__calloc((size_t)want, sizeof *pool->revoke);
+  if (pool->ranks == NULL || pool->inflight == NULL || pool->seceded == NULL ||
+      pool->last == NULL || pool->revoke == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   for (int w = 0; w < want; w++) {
     pool->ranks[w] = mpmp__claim_worker();
@@ -988,6 +1121,8 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
     mpmp__free(pool->ranks);
     mpmp__free(pool->inflight);
     mpmp__free(pool->seceded);
+    mpmp__free(pool->last);
+    mpmp__free(pool->revoke);
     mpmp__free(pool->checkpoint);
     mpmp__free(pool);
     return rc;
@@ -2223,6 +2358,7 @@ static void job_free(mpmp_async_t *j) {
     mpmp__free(j->fails[k].msg);
   mpmp__free(j->fails);
   mpmp__free(j->never);
+  mpmp__free(j->back);
   for (int k = 0; k < j->nretry; k++)
     mpmp__free(j->retries[k].msg);
   mpmp__free(j->retries);
@@ -2432,6 +2568,8 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
   mpmp__free(pool->ranks);
   mpmp__free(pool->inflight);
   mpmp__free(pool->seceded);
+  mpmp__free(pool->last);
+  mpmp__free(pool->revoke);
   mpmp__free(pool->checkpoint);
   mpmp__free(pool);
   return rc;

@@ -100,8 +100,20 @@ typedef struct mpmp__chunk_done {
   uint64_t data_len;
   uint32_t skipped;  /* count 0: the chunk's items, none of which ran (its
                         job was stopped before the worker began it) */
-  uint32_t reserved;
+  uint32_t revoked;  /* 0: an ordinary CHUNK_DONE; else the answer to a
+                        MPMP__TAG_REVOKE (MPMP__REVOKE_*) */
 } mpmp__chunk_done_t;
+
+/* MPMP__TAG_REVOKE, main -> worker: the chunk (job, first) that the main
+ * rank queued at the worker behind a running one is wanted by a worker
+ * gone idle. The worker answers with a CHUNK_DONE of no results whose
+ * `revoked` says RETURNED (the chunk was still in its queue: taken out,
+ * none of its `count` items ran, they are the main rank's again) or KEPT
+ * (it began, ran, or is not there: its ordinary CHUNK_DONE comes). */
+typedef struct mpmp__revoke {
+  uint64_t job, first;
+} mpmp__revoke_t;
+enum { MPMP__REVOKE_RETURNED = 1, MPMP__REVOKE_KEPT = 2 };
 
 /* A variable-size chunk's results (mpmp__chunk_hdr_t.var) travel inline
  * as the CHUNK_DONE's data: count uint64 result sizes, then the results'

@@ -168,6 +168,61 @@ static void on_terminate(int src, void *buf, size_t len) {
   mpmp__free(buf);
 }
 
+/*
+ * The main rank wants back a chunk it queued here behind a running one:
+ * another worker of the pool is idle, with nothing else to run (pool.c,
+ * "Taking back a queued chunk"). Taken out of the queue under the lock
+ * that every taker holds (the service loop's pop_job, a waiting task's
+ * pop_helpable), so it either is still queued and never runs here, or
+ * was taken and runs: no chunk is run twice nor lost. One that a task
+ * host took from the rings itself (host.c's loan) is not in the queue,
+ * and stays the host's. Either way an answer goes back, so that the main
+ * rank knows the revoke is over.
+ */
+static void on_revoke(int src, void *buf, size_t len) {
+  mpmp__revoke_t r;
+  (void)src;
+  if (len < sizeof r) {
+    MPMP__ERROR("a bad revoke request (%zu bytes)", len);
+    mpmp__free(buf);
+    return;
+  }
+  memcpy(&r, buf, sizeof r);
+  mpmp__free(buf);
+  mpmp__job_t *found = NULL;
+  pthread_mutex_lock(&mpmp__par.lock);
+  for (mpmp__job_t **pp = &mpmp__par.jobq_head, *prev = NULL; *pp;
+       prev = *pp, pp = &(*pp)->next) {
+    const mpmp__chunk_hdr_t *h = (const mpmp__chunk_hdr_t *)(*pp)->hdr;
+    if ((*pp)->tag != MPMP__TAG_RUN_CHUNK || h->job != r.job ||
+        h->first != r.first)
+      continue;
+    found = *pp;
+    *pp = found->next;
+    if (mpmp__par.jobq_tail == found)
+      mpmp__par.jobq_tail = prev;
+    found->next = NULL;
+    atomic_fetch_sub_explicit(&mpmp__par.jobq_len, 1, memory_order_relaxed);
+    break;
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__chunk_done_t *d = mpmp__malloc(sizeof *d);
+  if (d == NULL) { /* the main rank would wait for ever on the chunk */
+    MPMP__ERROR("out of memory answering a revoke of a chunk");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  *d = (mpmp__chunk_done_t){
+      .job = r.job, .first = r.first,
+      .count = found ? ((const mpmp__chunk_hdr_t *)found->hdr)->count : 0,
+      .revoked = found ? MPMP__REVOKE_RETURNED : MPMP__REVOKE_KEPT};
+  if (found != NULL)
+    job_free(found);
+  if (mpmp__send_nb(0, MPMP__TAG_CHUNK_DONE, d, sizeof *d) < 0) {
+    MPMP__ERROR("could not answer a revoke of a chunk: %s", mpmp_errmsg());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
 /* ---- nested submission: a task's side ----------------------------------------
  * A task that submits to an executor by ref (executor.c) sends its item to
  * the main rank, whose pool runs it like any other; the answer fills the
@@ -456,6 +511,7 @@ void mpmp__worker_setup(int is_main) {
   mpmp__set_handler(MPMP__TAG_TERMINATE, on_terminate);
   mpmp__set_handler(MPMP__TAG_SHUTDOWN, on_shutdown);
   mpmp__set_handler(MPMP__TAG_NEST_REP, on_nest_rep);
+  mpmp__set_handler(MPMP__TAG_REVOKE, on_revoke);
 }
 
 int mpmp__worker_has_work(void) {

@@ -99,6 +99,8 @@ enum {
   MPMP__TAG_NEST_REP,     /* main -> worker: its answer */
   MPMP__TAG_HOST_DEAD,    /* worker -> a rank of another node: a task host
                              of the worker died (objects/object.c) */
+  MPMP__TAG_REVOKE,       /* main -> worker: give back a queued chunk, not
+                             begun (parallel/proto.h) */
   MPMP__TAG_MAX
 };
 
