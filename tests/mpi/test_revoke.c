@@ -1,0 +1,200 @@
+/*
+ * A chunk queued at a worker behind a long task is taken back when another
+ * worker of the pool goes idle (pool.c, "Taking back a queued chunk"), as
+ * Python's pools run a queued call on the first free worker. Before, it
+ * waited there: short tasks finished only after the long one, and a task
+ * waiting on a later task's work waited for ever.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpitest.h"
+
+#define GIVE_UP_S 12.0 /* how long wait_file waits for its file */
+
+/* Waits (up to GIVE_UP_S) for the file named by its argument. */
+static int wait_file(mpmp_ctx_t *ctx) {
+  const char *path = mpmp_arg(ctx, NULL);
+  double end = test_now() + GIVE_UP_S;
+  while (access(path, F_OK) != 0) {
+    if (test_now() > end)
+      return mpmp_fail(ctx, "gave up waiting for %s after %g s", path,
+                       GIVE_UP_S);
+    test_sleep(0.005);
+  }
+  return 0;
+}
+MPMP_TASK(wait_file);
+
+static int make_file(mpmp_ctx_t *ctx) {
+  const char *path = mpmp_arg(ctx, NULL);
+  FILE *f = fopen(path, "w");
+  if (f == NULL)
+    return mpmp_fail(ctx, "cannot create %s", path);
+  fclose(f);
+  return 0;
+}
+MPMP_TASK(make_file);
+
+/* Sleeps its argument's seconds; returns them. */
+static int nap(mpmp_ctx_t *ctx) {
+  double s = *(const double *)mpmp_arg(ctx, NULL);
+  test_sleep(s);
+  *(double *)mpmp_out(ctx, sizeof s) = s;
+  return 0;
+}
+MPMP_TASK(nap);
+
+/* A map item: sleeps `s` seconds and returns x * x. */
+typedef struct {
+  double s;
+  int64_t x;
+} item_t;
+
+static int nap_square(mpmp_ctx_t *ctx) {
+  const item_t *it = mpmp_arg(ctx, NULL);
+  test_sleep(it->s);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = it->x * it->x;
+  return 0;
+}
+MPMP_TASK(nap_square);
+
+/* The test's executor or pool: a failed check leaves it to the teardown,
+ * so that the next test finds its workers free. */
+static mpmp_executor_t *cur_ex;
+static mpmp_pool_t *cur_pool;
+
+static int teardown(void **state) {
+  (void)state;
+  mpmp_executor_destroy(cur_ex); /* (waits for the tasks left) */
+  mpmp_pool_destroy(cur_pool);
+  cur_ex = NULL;
+  cur_pool = NULL;
+  return 0;
+}
+
+static mpmp_executor_t *executor(int workers) {
+  mpmp_executor_opts_t o = {.max_workers = workers};
+  OK(mpmp_executor_create(&cur_ex, &o));
+  return cur_ex;
+}
+
+/* f0 waits for a file that f2, submitted after it, creates; f1 and six
+ * more are short. On two workers, f2 was queued behind f0 while the other
+ * worker ran the rest and idled: f0 gave up (without its limit: a
+ * deadlock). Python runs f2 on the first free worker. */
+static void revoke_task_waiting_on_a_later_one(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "/tmp/mpmp-test-revoke-%d.flag", (int)getpid());
+  unlink(path);
+  mpmp_executor_t *ex = executor(2);
+  mpmp_future_t *f[9];
+  double s = 0.1, t0 = test_now();
+  OK(mpmp_executor_submit(ex, wait_file, path, strlen(path) + 1, &f[0]));
+  OK(mpmp_executor_submit(ex, nap, &s, sizeof s, &f[1]));
+  OK(mpmp_executor_submit(ex, make_file, path, strlen(path) + 1, &f[2]));
+  for (int i = 3; i < 9; i++)
+    OK(mpmp_executor_submit(ex, nap, &s, sizeof s, &f[i]));
+  int rc = mpmp_future_result(f[0], 30, NULL, NULL);
+  double took = test_now() - t0;
+  unlink(path);
+  if (rc != 0)
+    fail_msg("the waiting task failed after %.2f s: %s", took, mpmp_errmsg());
+  IN(took, 0, GIVE_UP_S / 2);
+  EQ(mpmp_futures_wait(f, 9, MPMP_ALL_COMPLETED, 30), 9);
+  for (int i = 0; i < 9; i++)
+    mpmp_future_destroy(f[i]);
+  cur_ex = NULL;
+  OK(mpmp_executor_destroy(ex));
+}
+
+static double t_start, t_done[10];
+static void note_done(mpmp_async_t *r, int ok, void *user) {
+  (void)r, (void)ok;
+  t_done[(intptr_t)user] = test_now() - t_start;
+}
+
+/* One 3 s task and nine of 0.1 s on two workers: every short one is done
+ * long before the long one ends (f2 was queued behind it: done at 3.1 s,
+ * the others by 0.8 s). */
+static void revoke_short_tasks_do_not_wait_for_a_long_one(void **state) {
+  (void)state;
+  mpmp_executor_t *ex = executor(2);
+  mpmp_future_t *f[10];
+  double lng = 3.0, shrt = 0.1;
+  memset(t_done, 0, sizeof t_done);
+  t_start = test_now();
+  for (intptr_t i = 0; i < 10; i++) {
+    OK(mpmp_executor_submit(ex, nap, i ? &shrt : &lng, sizeof lng, &f[i]));
+    OK(mpmp_future_add_done_callback(f[i], note_done, (void *)i));
+  }
+  EQ(mpmp_futures_wait(f, 10, MPMP_ALL_COMPLETED, 30), 10);
+  for (int i = 0; i < 10; i++) {
+    const double *r;
+    OK(mpmp_future_result(f[i], 0, (const void **)&r, NULL));
+    assert_true(*r == (i ? shrt : lng));
+  }
+  IN(t_done[0], 2.9, 20);
+  for (int i = 1; i < 10; i++)
+    if (!(t_done[i] < 2.0))
+      fail_msg("short task f%d was done at %.3f s, the long one at %.3f s",
+               i, t_done[i], t_done[0]);
+  for (int i = 0; i < 10; i++)
+    mpmp_future_destroy(f[i]);
+  cur_ex = NULL;
+  OK(mpmp_executor_destroy(ex));
+}
+
+/* A map of chunksize 1 on two workers: item 0 takes 3 s, item 2 1.5 s
+ * (queued behind item 0 at the start), six more 0.1 s. With item 2 taken
+ * back, the other worker runs it: about 3 s in all, against 4.5 s when it
+ * waited behind item 0 (and 5.1 s in one worker). Every result right. */
+static double map_uneven(int isolate) {
+  enum { N = 8 };
+  mpmp_pool_opts_t o = {.processes = 2, .isolate = isolate};
+  OK(mpmp_pool_create(&cur_pool, &o));
+  mpmp_pool_t *pool = cur_pool;
+  item_t in[N];
+  int64_t out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = (item_t){i == 0 ? 3.0 : i == 2 ? 1.5 : 0.1, 100 + i};
+  memset(out, 0, sizeof out);
+  double t0 = test_now();
+  OK(mpmp_pool_map(pool, nap_square, in, N, sizeof *in, out, sizeof *out, 1));
+  double took = test_now() - t0;
+  for (int i = 0; i < N; i++)
+    EQ(out[i], (int64_t)(100 + i) * (100 + i));
+  OK(mpmp_pool_close(pool));
+  OK(mpmp_pool_join(pool, 30));
+  cur_pool = NULL;
+  OK(mpmp_pool_destroy(pool));
+  return took;
+}
+
+static void revoke_map_of_uneven_items(void **state) {
+  (void)state;
+  IN(map_uneven(MPMP_ISOLATE_NEVER), 2.9, 3.9);
+}
+
+/* The same in task hosts: a chunk queued at the worker is taken back as
+ * in the rank (one its host took from the mailbox itself is not). */
+static void revoke_map_of_uneven_items_isolated(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  IN(map_uneven(MPMP_ISOLATE_ALWAYS), 2.9, 3.9);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_teardown(revoke_task_waiting_on_a_later_one, teardown),
+    cmocka_unit_test_teardown(revoke_short_tasks_do_not_wait_for_a_long_one,
+                              teardown),
+    cmocka_unit_test_teardown(revoke_map_of_uneven_items, teardown),
+    cmocka_unit_test_teardown(revoke_map_of_uneven_items_isolated,
+                              teardown),
+};
+MPMP_TEST_MAIN(tests)
