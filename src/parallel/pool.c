@@ -758,7 +758,8 @@ static void revoke_for(mpmp_pool_t *pool, int idle) {
     return;
   for (int v = 0; v < pool->nworkers; v++) {
     if (v == idle || pool->inflight[v] < INFLIGHT || pool->seceded[v] > 0 ||
-        pool->revoke[v].job != 0 || pool->last[v].tried > 0)
+        pool->revoke[v].job != 0 || pool->last[v].job == 0 ||
+        pool->last[v].tried > 0)
       continue;
     mpmp_async_t *j = find_job(pool, pool->last[v].job);
     if (j == NULL || j->stopped)
@@ -802,6 +803,10 @@ static void on_revoked(int src, const mpmp__chunk_done_t *d) {
     return;
   }
   pool->revoke[w].job = 0;
+  /* what is queued there now is not known (begun, or given back): not
+   * asked again until a chunk is dealt to it (else a KEPT answer, while
+   * the CHUNK_DONE of the chunk before is on its way, asked again) */
+  pool->last[w].job = 0;
   mpmp_async_t *j = find_job(pool, d->job);
   if (j != NULL)
     j->revokes_out--;
@@ -820,6 +825,10 @@ static void on_revoked(int src, const mpmp__chunk_done_t *d) {
     if (j != NULL)
       done = maybe_complete(pool, j);
   }
+  /* a worker still idle may have another worker's queued chunk */
+  for (int v = 0; v < pool->nworkers; v++)
+    if (pool->inflight[v] == 0 && pool->seceded[v] == 0)
+      revoke_for(pool, v);
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__ring_rank(mpmp__net.rank);
   if (done != NULL)

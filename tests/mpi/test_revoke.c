@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "mpitest.h"
@@ -152,24 +153,67 @@ static void revoke_short_tasks_do_not_wait_for_a_long_one(void **state) {
 /* A map of chunksize 1 on two workers: item 0 takes 3 s, item 2 1.5 s
  * (queued behind item 0 at the start), six more 0.1 s. With item 2 taken
  * back, the other worker runs it: about 3 s in all, against 4.5 s when it
- * waited behind item 0 (and 5.1 s in one worker). Every result right. */
-static double map_uneven(int isolate) {
-  enum { N = 8 };
-  mpmp_pool_opts_t o = {.processes = 2, .isolate = isolate};
+ * waited behind item 0 (and 5.1 s in one worker). Every result right, as
+ * a plain map, a variable-size one (varmap.c) and a zero-copy one
+ * (chunktask.c), in the worker rank or in task hosts. */
+enum { N = 8 };
+enum { PLAIN, VAR, SHM };
+
+static void uneven_items(item_t *in) {
+  for (int i = 0; i < N; i++)
+    in[i] = (item_t){i == 0 ? 3.0 : i == 2 ? 1.5 : 0.1, 100 + i};
+}
+
+static double map_uneven(int how, int isolate, const char *checkpoint,
+                         size_t *resumed) {
+  mpmp_pool_opts_t o = {.processes = 2, .isolate = isolate,
+                        .checkpoint = checkpoint};
   OK(mpmp_pool_create(&cur_pool, &o));
   mpmp_pool_t *pool = cur_pool;
   item_t in[N];
   int64_t out[N];
-  for (int i = 0; i < N; i++)
-    in[i] = (item_t){i == 0 ? 3.0 : i == 2 ? 1.5 : 0.1, 100 + i};
+  uneven_items(in);
   memset(out, 0, sizeof out);
-  double t0 = test_now();
-  OK(mpmp_pool_map(pool, nap_square, in, N, sizeof *in, out, sizeof *out, 1));
-  double took = test_now() - t0;
+  double t0 = test_now(), took = 0;
+  if (how == PLAIN) {
+    mpmp_async_t *res;
+    OK(mpmp_pool_map_async(pool, nap_square, in, N, sizeof *in, out,
+                           sizeof *out, 1, NULL, NULL, &res));
+    OK(mpmp_async_get(res, 30));
+    took = test_now() - t0;
+    if (resumed != NULL)
+      OK(mpmp_async_resumed(res, resumed));
+    mpmp_async_destroy(res);
+  } else if (how == VAR) {
+    size_t off[N + 1];
+    for (int i = 0; i <= N; i++)
+      off[i] = (size_t)i * sizeof *in;
+    mpmp_varbuf_t vb;
+    OK(mpmp_pool_map_var(pool, nap_square, in, off, N, 1, &vb));
+    took = test_now() - t0;
+    EQ(vb.n, N);
+    for (int i = 0; i < N; i++) {
+      EQ(vb.off[i + 1] - vb.off[i], sizeof *out);
+      memcpy(&out[i], vb.data + vb.off[i], sizeof *out);
+    }
+    mpmp_varbuf_free(&vb);
+  } else {
+    mpmp_shm_t *bin, *bout;
+    OK(mpmp_shm_create(&bin, NULL, sizeof in));
+    OK(mpmp_shm_create(&bout, NULL, sizeof out));
+    memcpy(mpmp_shm_buf(bin), in, sizeof in);
+    int rc = mpmp_pool_map_shm(pool, nap_square, NULL, bin, 0, N, sizeof *in,
+                               bout, 0, sizeof *out, 1);
+    took = test_now() - t0;
+    memcpy(out, mpmp_shm_buf(bout), sizeof out);
+    mpmp_shm_unlink(bin);
+    mpmp_shm_unlink(bout);
+    mpmp_shm_close(bin);
+    mpmp_shm_close(bout);
+    OK(rc);
+  }
   for (int i = 0; i < N; i++)
     EQ(out[i], (int64_t)(100 + i) * (100 + i));
-  OK(mpmp_pool_close(pool));
-  OK(mpmp_pool_join(pool, 30));
   cur_pool = NULL;
   OK(mpmp_pool_destroy(pool));
   return took;
@@ -177,7 +221,7 @@ static double map_uneven(int isolate) {
 
 static void revoke_map_of_uneven_items(void **state) {
   (void)state;
-  IN(map_uneven(MPMP_ISOLATE_NEVER), 2.9, 3.9);
+  IN(map_uneven(PLAIN, MPMP_ISOLATE_NEVER, NULL, NULL), 2.9, 3.9);
 }
 
 /* The same in task hosts: a chunk queued at the worker is taken back as
@@ -186,7 +230,50 @@ static void revoke_map_of_uneven_items_isolated(void **state) {
   (void)state;
   if (test_hosts_off())
     skip();
-  IN(map_uneven(MPMP_ISOLATE_ALWAYS), 2.9, 3.9);
+  IN(map_uneven(PLAIN, MPMP_ISOLATE_ALWAYS, NULL, NULL), 2.9, 3.9);
+}
+
+static void revoke_var_map_of_uneven_items(void **state) {
+  (void)state;
+  IN(map_uneven(VAR, MPMP_ISOLATE_NEVER, NULL, NULL), 2.9, 3.9);
+}
+
+static void revoke_zero_copy_map_of_uneven_items(void **state) {
+  (void)state;
+  IN(map_uneven(SHM, MPMP_ISOLATE_NEVER, NULL, NULL), 2.9, 3.9);
+}
+
+/* A chunk given back is no run of its items: the journal of a map that
+ * took one back holds every item's real result once, and a rerun resumes
+ * all of them from it. The rerun is this program's next checkpointed
+ * map, so its journal is the first one copied under the next number. */
+static void revoke_checkpointed_map_resumes_whole(void **state) {
+  (void)state;
+  char dir1[64], dir2[64], cmd[512];
+  snprintf(dir1, sizeof dir1, "/tmp/mpmp-test-revoke-%d-a", (int)getpid());
+  snprintf(dir2, sizeof dir2, "/tmp/mpmp-test-revoke-%d-b", (int)getpid());
+  snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir1, dir2);
+  assert_int_equal(system(cmd), 0);
+  size_t resumed = 99;
+  IN(map_uneven(PLAIN, MPMP_ISOLATE_NEVER, dir1, &resumed), 2.9, 3.9);
+  EQ(resumed, 0);
+  /* map-K.mpmpj in dir1 becomes map-(K+1).mpmpj in dir2 */
+  unsigned k = 0;
+  DIR *d = opendir(dir1);
+  assert_non_null(d);
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    if (sscanf(e->d_name, "map-%u.mpmpj", &k) == 1)
+      break;
+  closedir(d);
+  assert_true(k > 0);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/map-%04u.mpmpj "
+           "%s/map-%04u.mpmpj", dir2, dir1, k, dir2, k + 1);
+  assert_int_equal(system(cmd), 0);
+  double took = map_uneven(PLAIN, MPMP_ISOLATE_NEVER, dir2, &resumed);
+  EQ(resumed, N);
+  IN(took, 0, 1.0);
+  snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir1, dir2);
+  assert_int_equal(system(cmd), 0);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -195,6 +282,11 @@ static const struct CMUnitTest tests[] = {
                               teardown),
     cmocka_unit_test_teardown(revoke_map_of_uneven_items, teardown),
     cmocka_unit_test_teardown(revoke_map_of_uneven_items_isolated,
+                              teardown),
+    cmocka_unit_test_teardown(revoke_var_map_of_uneven_items, teardown),
+    cmocka_unit_test_teardown(revoke_zero_copy_map_of_uneven_items,
+                              teardown),
+    cmocka_unit_test_teardown(revoke_checkpointed_map_resumes_whole,
                               teardown),
 };
 MPMP_TEST_MAIN(tests)
