@@ -59,11 +59,6 @@ struct mpmp_async {
   struct never { size_t first, count; } *never; /* items that never ran: */
   int nnever, never_cap;    /* the pool was terminated (or the map stopped) */
   size_t never_n;           /* before they were dealt or begun (add_never) */
-  struct never *back;       /* chunks a worker gave back unrun (a revoke), */
-  int nback, back_cap;      /* dealt again before the items not dealt yet */
-  size_t back_n;            /* (their items) */
-  int revokes_out;          /* revokes of its chunks not yet answered: each
-                               has its place in `back` kept */
   void *result;             /* apply: its bytes, in result_msg */
   size_t result_size;
   void *result_msg;         /* the CHUNK_DONE message holding them (kept:
@@ -101,6 +96,15 @@ struct mpmp_async {
    * submission, worker.c): no pool here; the main rank's answer fills it
    * (mpmp__async_remote_done). remote_rank: where it ran. */
   int remote, remote_rank;
+  /* Chunks a worker gave back unrun (a revoke: see "Taking back a queued
+   * chunk"), dealt again before the items not dealt yet; back_n: their
+   * items; revokes_out: revokes of its chunks not yet answered, each with
+   * its place in `back` kept. (At the end: the fields above keep the
+   * places the hot paths were measured with.) */
+  struct never *back;
+  int nback, back_cap;
+  size_t back_n;
+  int revokes_out;
   int receiving;         /* results being received into `out` now, outside
                             the lock (on_chunk_done): a detach waits */
 };
@@ -112,12 +116,6 @@ struct mpmp_pool {
   int *seceded;             /* tasks of the worker that wait on a sub-task
                                (nested submission): each gives its slot
                                back while it waits and runs sub-tasks */
-  /* The chunk dealt last to each worker (the one queued there, while its
-   * inflight is 2), and the chunk of each a revoke asks back (job 0:
-   * none): see "Taking back a queued chunk". sent: what send_items sent
-   * last, for deal. */
-  struct chunk_at { uint64_t job; size_t first; uint32_t tried; } *last,
-      *revoke, sent;
   size_t max_result;
   int isolate;              /* run the tasks in task hosts */
   uint32_t id;              /* an isolated pool's: its hosts are its own */
@@ -132,6 +130,12 @@ struct mpmp_pool {
   int feeding;              /* of those, the ones whose producer has not
                                ended yet */
   char *checkpoint;         /* its journals' directory (NULL: MPMP_CHECKPOINT) */
+  /* The chunk dealt last to each worker (the one queued there, while its
+   * inflight is 2; not kept in a pool of one worker), and the chunk of
+   * each a revoke asks back (job 0: none): see "Taking back a queued
+   * chunk". */
+  struct chunk_at { uint64_t job; size_t first; uint32_t tried; } *last,
+      *revoke;
 };
 
 /* After a stop (walltime.c), the grace is over and the running tasks of
@@ -204,8 +208,9 @@ static int all_in_place(const mpmp_pool_t *pool, const mpmp_async_t *j) {
 
 /* The header, then the items straight from the caller's memory (valid
  * until the job completes, which needs this chunk back). */
-static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
+static int send_items(mpmp_async_t *j, int w, size_t first, size_t count,
                       uint32_t tried) {
+  int rank = j->pool->ranks[w];
   size_t bytes = count * j->in_size;
   size_t inl = bytes <= MPMP__INLINE_MAX ? bytes : 0;
   int zc = in_place(j, rank);
@@ -238,7 +243,9 @@ static int send_items(mpmp_async_t *j, int rank, size_t first, size_t count,
     memcpy(h + 1, j->zc, sizeof *j->zc);
   else if (inl)
     memcpy(h + 1, items, inl);
-  j->pool->sent = (struct chunk_at){j->id, first, tried};
+  /* (a pool of one worker never revokes: nothing to keep) */
+  if (j->pool->nworkers > 1)
+    j->pool->last[w] = (struct chunk_at){j->id, first, tried};
   int rc = mpmp__send_nb(rank, MPMP__TAG_RUN_CHUNK, h, sizeof *h + inl);
   if (rc == 0 && bytes > 0 && !inl)
     rc = mpmp__send_data_nb(rank, MPMP__TAG_CHUNK_INPUT, items, bytes);
@@ -355,7 +362,7 @@ static int home_ranges(mpmp_async_t *j) {
 
 /* The next chunk of worker w's home range, or one stolen from the end of
  * the range with the most left. next_item counts the items dealt. */
-static int send_home(mpmp_async_t *j, int w, int rank) {
+static int send_home(mpmp_async_t *j, int w) {
   size_t *r = w < j->nhome ? &j->home[2 * w] : NULL;
   int steal = r == NULL || r[0] == r[1];
   for (int k = 0; steal && k < j->nhome; k++)
@@ -364,41 +371,41 @@ static int send_home(mpmp_async_t *j, int w, int rank) {
   size_t count = r[1] - r[0] < j->chunk ? r[1] - r[0] : j->chunk;
   size_t first = steal ? (r[1] -= count) : (r[0] += count) - count;
   j->next_item += count;
-  return send_items(j, rank, first, count, 0);
+  return send_items(j, w, first, count, 0);
 }
 
 /* The next chunk for worker w: up to `chunk` items, none of them done
  * (resumed). */
-static int send_chunk(mpmp_async_t *j, int w, int rank) {
+static int send_chunk(mpmp_async_t *j, int w) {
   if (home_ranges(j))
-    return send_home(j, w, rank);
+    return send_home(j, w);
   size_t count = j->n - j->next_item < j->chunk ? j->n - j->next_item : j->chunk;
   for (size_t c = 1; j->done_bits != NULL && c < count; c++)
     if (is_done(j->done_bits, j->next_item + c))
       count = c;
   if (j->var)
     count = mpmp__var_fit(j->var, j->next_item, count);
-  int rc = send_items(j, rank, j->next_item, count, 0);
+  int rc = send_items(j, w, j->next_item, count, 0);
   j->next_item += count;
   skip_done(j);
   return rc;
 }
 
 /* Deal again the last chunk that a worker gave back unrun (revoke). */
-static int send_back(mpmp_async_t *j, int rank) {
+static int send_back(mpmp_async_t *j, int w) {
   struct never b = j->back[--j->nback];
   j->back_n -= b.count;
-  return send_items(j, rank, b.first, b.count, 0);
+  return send_items(j, w, b.first, b.count, 0);
 }
 
-/* Deal retry k of j to rank: a chunk of its one item. */
-static int send_retry(mpmp_async_t *j, int k, int rank) {
+/* Deal retry k of j to worker w: a chunk of its one item. */
+static int send_retry(mpmp_async_t *j, int k, int w) {
   fail_t r = j->retries[k];
   memmove(&j->retries[k], &j->retries[k + 1],
           (size_t)(j->nretry - k - 1) * sizeof *j->retries);
   j->nretry--;
   mpmp__free(r.msg);
-  return send_items(j, rank, r.index, 1, (uint32_t)r.code);
+  return send_items(j, w, r.index, 1, (uint32_t)r.code);
 }
 
 /* Are at least `items` items left to deal? (Stops counting there: an
@@ -437,12 +444,11 @@ static void deal(mpmp_pool_t *pool) {
       if (k < 0 && busy > 0 && !help &&
           !work_left(pool, ((size_t)pool->nworkers + 1) * j->chunk))
         continue;
-      if ((k >= 0       ? send_retry(j, k, pool->ranks[w])
-           : j->nback > 0 ? send_back(j, pool->ranks[w])
-                          : send_chunk(j, w, pool->ranks[w])) == 0) {
+      if ((k >= 0       ? send_retry(j, k, w)
+           : j->nback > 0 ? send_back(j, w)
+                          : send_chunk(j, w)) == 0)
         pool->inflight[w]++;
-        pool->last[w] = pool->sent;
-      } else
+      else
         MPMP__ERROR("could not deal a chunk to rank %d: %s", pool->ranks[w],
                     mpmp_errmsg());
     }
@@ -753,7 +759,8 @@ static void journal_chunk(const mpmp_async_t *j, const mpmp__chunk_done_t *d,
  * from the rings itself (host.c's loan) is not in the worker's queue,
  * and the worker answers KEPT; the loan ends at the revoke's message.
  */
-static void revoke_for(mpmp_pool_t *pool, int idle) {
+__attribute__((noinline, cold)) static void revoke_for(mpmp_pool_t *pool,
+                                                     int idle) {
   if (pool->state == POOL_TERMINATED || mpmp__stopping())
     return;
   for (int v = 0; v < pool->nworkers; v++) {
@@ -792,7 +799,8 @@ static void revoke_for(mpmp_pool_t *pool, int idle) {
  * no more, and its items are dealt again first, unless its job was
  * stopped meanwhile (then they never run, as a chunk skipped). Not a run
  * of them: no results, no journal record, no retry counted. */
-static void on_revoked(int src, const mpmp__chunk_done_t *d) {
+__attribute__((noinline, cold)) static void on_revoked(
+    int src, const mpmp__chunk_done_t *d) {
   mpmp_async_t *done = NULL;
   pthread_mutex_lock(&mpmp__par.lock);
   mpmp_pool_t *pool = mpmp__par.pool_of_rank ? mpmp__par.pool_of_rank[src] : NULL;
