@@ -84,6 +84,10 @@ struct mpmp_async {
   size_t resumed;
   char *jpath;           /* the journal's path, for the messages */
   int interrupted;       /* ended by a stop (walltime, SIGUSR1, SIGTERM) */
+  int receiving;         /* results being received into `out` now, outside
+                            the lock (on_chunk_done): a detach waits. (In
+                            the hole before `var`: the job's size moves
+                            task_async_per_s; see `back`) */
   mpmp__var_t *var;      /* variable-size items and results (varmap.c) */
   mpmp__shm_ref_t *zc;   /* zero-copy (chunktask.c): where its items and
                             results lie for the workers of this node; NULL:
@@ -97,16 +101,16 @@ struct mpmp_async {
    * (mpmp__async_remote_done). remote_rank: where it ran. */
   int remote, remote_rank;
   /* Chunks a worker gave back unrun (a revoke: see "Taking back a queued
-   * chunk"), dealt again before the items not dealt yet; back_n: their
-   * items; revokes_out: revokes of its chunks not yet answered, each with
-   * its place in `back` kept. (At the end: the fields above keep the
-   * places the hot paths were measured with.) */
-  struct never *back;
-  int nback, back_cap;
-  size_t back_n;
-  int revokes_out;
-  int receiving;         /* results being received into `out` now, outside
-                            the lock (on_chunk_done): a detach waits */
+   * chunk"), made at the job's first revoke; NULL: none. One pointer: a
+   * job of 424 bytes instead of 392 halved task_async_per_s (300 k
+   * against 700 k tasks/s, -n 2 on this VM: malloc's size classes, it
+   * seems); 400 bytes do not. */
+  struct back {
+    struct never *r;  /* dealt again before the items not dealt yet */
+    int n, cap;
+    size_t items;     /* in r */
+    int out;          /* revokes not yet answered: each has its place in r */
+  } *back;
 };
 
 struct mpmp_pool {
@@ -180,7 +184,8 @@ static mpmp_async_t *job_for(mpmp_pool_t *pool, int rank, int *retry,
     if (help && !helpable(pool, j))
       continue;
     *retry = j->stopped ? -1 : retry_for(pool, j, rank);
-    if (*retry >= 0 || j->nback > 0 || j->next_item < j->n)
+    if (*retry >= 0 || (j->back != NULL && j->back->n > 0) ||
+        j->next_item < j->n)
       return j;
   }
   return NULL;
@@ -309,10 +314,12 @@ static void drop_undealt(mpmp_async_t *j) {
     add_never(j, j->home[2 * k], j->home[2 * k + 1] - j->home[2 * k]);
     j->home[2 * k] = j->home[2 * k + 1];
   }
-  for (int k = 0; k < j->nback; k++) /* given back by a worker (revoke) */
-    add_never(j, j->back[k].first, j->back[k].count);
-  j->nback = 0;
-  j->back_n = 0;
+  for (int k = 0; j->back != NULL && k < j->back->n; k++) /* (revoked) */
+    add_never(j, j->back->r[k].first, j->back->r[k].count);
+  if (j->back != NULL) {
+    j->back->n = 0;
+    j->back->items = 0;
+  }
   while (j->nhome <= 0 && j->next_item < j->n) {
     size_t first = j->next_item;
     while (j->next_item < j->n &&
@@ -393,8 +400,8 @@ static int send_chunk(mpmp_async_t *j, int w) {
 
 /* Deal again the last chunk that a worker gave back unrun (revoke). */
 static int send_back(mpmp_async_t *j, int w) {
-  struct never b = j->back[--j->nback];
-  j->back_n -= b.count;
+  struct never b = j->back->r[--j->back->n];
+  j->back->items -= b.count;
   return send_items(j, w, b.first, b.count, 0);
 }
 
@@ -414,7 +421,8 @@ static int work_left(const mpmp_pool_t *pool, size_t items) {
   size_t left = 0;
   for (const mpmp_async_t *j = pool->jobs; j != NULL && left < items;
        j = j->next)
-    left += j->n - j->next_item + (size_t)j->nretry + j->back_n;
+    left += j->n - j->next_item + (size_t)j->nretry +
+            (j->back ? j->back->items : 0);
   return left >= items;
 }
 
@@ -445,7 +453,7 @@ static void deal(mpmp_pool_t *pool) {
           !work_left(pool, ((size_t)pool->nworkers + 1) * j->chunk))
         continue;
       if ((k >= 0       ? send_retry(j, k, w)
-           : j->nback > 0 ? send_back(j, w)
+           : j->back != NULL && j->back->n > 0 ? send_back(j, w)
                           : send_chunk(j, w)) == 0)
         pool->inflight[w]++;
       else
@@ -771,14 +779,18 @@ __attribute__((noinline, cold)) static void revoke_for(mpmp_pool_t *pool,
     mpmp_async_t *j = find_job(pool, pool->last[v].job);
     if (j == NULL || j->stopped)
       continue;
-    /* its place in `back`, kept now: the answer must not fail for memory */
-    if (j->nback + j->revokes_out >= j->back_cap) {
-      int cap = j->back_cap ? 2 * j->back_cap : 4;
-      struct never *b = mpmp__realloc(j->back, (size_t)cap * sizeof *b);
+    /* its place in `back`, kept now: the answer must not fail for memory
+     * (out of memory: it runs where it is, later) */
+    if (j->back == NULL && (j->back = mpmp__calloc(1, sizeof *j->back)) == NULL)
+      return;
+    struct back *bk = j->back;
+    if (bk->n + bk->out >= bk->cap) {
+      int cap = bk->cap ? 2 * bk->cap : 4;
+      struct never *b = mpmp__realloc(bk->r, (size_t)cap * sizeof *b);
       if (b == NULL)
-        return; /* it runs where it is, later */
-      j->back = b;
-      j->back_cap = cap;
+        return;
+      bk->r = b;
+      bk->cap = cap;
     }
     mpmp__revoke_t *m = mpmp__malloc(sizeof *m);
     if (m == NULL)
@@ -790,7 +802,7 @@ __attribute__((noinline, cold)) static void revoke_for(mpmp_pool_t *pool,
       return; /* it runs where it is */
     }
     pool->revoke[v] = pool->last[v];
-    j->revokes_out++;
+    bk->out++;
     return;
   }
 }
@@ -816,17 +828,17 @@ __attribute__((noinline, cold)) static void on_revoked(
    * the CHUNK_DONE of the chunk before is on its way, asked again) */
   pool->last[w].job = 0;
   mpmp_async_t *j = find_job(pool, d->job);
-  if (j != NULL)
-    j->revokes_out--;
+  if (j != NULL && j->back != NULL) /* (made when the revoke was sent) */
+    j->back->out--;
   if (d->revoked == MPMP__REVOKE_RETURNED) {
     pool->inflight[w]--;
     if (j != NULL) {
       j->chunks_out--;
       if (j->stopped || pool->state == POOL_TERMINATED || mpmp__stopping())
         add_never(j, d->first, d->count);
-      else if (d->count > 0) { /* (room kept by revoke_for) */
-        j->back[j->nback++] = (struct never){d->first, d->count};
-        j->back_n += d->count;
+      else if (d->count > 0 && j->back != NULL) { /* (room kept) */
+        j->back->r[j->back->n++] = (struct never){d->first, d->count};
+        j->back->items += d->count;
       }
     }
     deal(pool);
@@ -2375,6 +2387,8 @@ static void job_free(mpmp_async_t *j) {
     mpmp__free(j->fails[k].msg);
   mpmp__free(j->fails);
   mpmp__free(j->never);
+  if (j->back != NULL)
+    mpmp__free(j->back->r);
   mpmp__free(j->back);
   for (int k = 0; k < j->nretry; k++)
     mpmp__free(j->retries[k].msg);
