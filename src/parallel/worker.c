@@ -168,6 +168,39 @@ static void on_terminate(int src, void *buf, size_t len) {
   mpmp__free(buf);
 }
 
+/* Take out of the queue the first job that match(job, arg) names, under
+ * the lock every taker holds (pop_job, pop_helpable, a revoke): NULL if
+ * none. */
+static mpmp__job_t *take_queued(int (*match)(const mpmp__job_t *, const void *),
+                                const void *arg) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  mpmp__job_t *prev = NULL, *job = mpmp__par.jobq_head;
+  while (job != NULL && !match(job, arg)) {
+    prev = job;
+    job = job->next;
+  }
+  if (job != NULL) {
+    if (prev)
+      prev->next = job->next;
+    else
+      mpmp__par.jobq_head = job->next;
+    if (mpmp__par.jobq_tail == job)
+      mpmp__par.jobq_tail = prev;
+    job->next = NULL;
+    atomic_fetch_sub_explicit(&mpmp__par.jobq_len, 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return job;
+}
+
+/* The chunk a revoke names (on_revoke). */
+static int is_chunk(const mpmp__job_t *job, const void *arg) {
+  const mpmp__revoke_t *r = arg;
+  const mpmp__chunk_hdr_t *h = (const mpmp__chunk_hdr_t *)job->hdr;
+  return job->tag == MPMP__TAG_RUN_CHUNK && h->job == r->job &&
+         h->first == r->first;
+}
+
 /*
  * The main rank wants back a chunk it queued here behind a running one:
  * another worker of the pool is idle, with nothing else to run (pool.c,
@@ -189,23 +222,7 @@ static void on_revoke(int src, void *buf, size_t len) {
   }
   memcpy(&r, buf, sizeof r);
   mpmp__free(buf);
-  mpmp__job_t *found = NULL;
-  pthread_mutex_lock(&mpmp__par.lock);
-  for (mpmp__job_t **pp = &mpmp__par.jobq_head, *prev = NULL; *pp;
-       prev = *pp, pp = &(*pp)->next) {
-    const mpmp__chunk_hdr_t *h = (const mpmp__chunk_hdr_t *)(*pp)->hdr;
-    if ((*pp)->tag != MPMP__TAG_RUN_CHUNK || h->job != r.job ||
-        h->first != r.first)
-      continue;
-    found = *pp;
-    *pp = found->next;
-    if (mpmp__par.jobq_tail == found)
-      mpmp__par.jobq_tail = prev;
-    found->next = NULL;
-    atomic_fetch_sub_explicit(&mpmp__par.jobq_len, 1, memory_order_relaxed);
-    break;
-  }
-  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__job_t *found = take_queued(is_chunk, &r);
   mpmp__chunk_done_t *d = mpmp__malloc(sizeof *d);
   if (d == NULL) { /* the main rank would wait for ever on the chunk */
     MPMP__ERROR("out of memory answering a revoke of a chunk");
@@ -353,25 +370,13 @@ static int nest_ready(void *arg) {
   return work;
 }
 
+static int helpable_job(const mpmp__job_t *job, const void *unused) {
+  (void)unused;
+  return helpable(job);
+}
+
 static mpmp__job_t *pop_helpable(void) {
-  pthread_mutex_lock(&mpmp__par.lock);
-  mpmp__job_t *prev = NULL, *job = mpmp__par.jobq_head;
-  while (job != NULL && !helpable(job)) {
-    prev = job;
-    job = job->next;
-  }
-  if (job != NULL) {
-    if (prev)
-      prev->next = job->next;
-    else
-      mpmp__par.jobq_head = job->next;
-    if (mpmp__par.jobq_tail == job)
-      mpmp__par.jobq_tail = prev;
-    job->next = NULL;
-    atomic_fetch_sub_explicit(&mpmp__par.jobq_len, 1, memory_order_relaxed);
-  }
-  pthread_mutex_unlock(&mpmp__par.lock);
-  return job;
+  return take_queued(helpable_job, NULL);
 }
 
 /* Run a chunk inside a waiting task; the crash report names the waiting
