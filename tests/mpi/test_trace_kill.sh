@@ -54,10 +54,10 @@ case "$how" in
   timeout | checkpoint)
     # long enough to start and hang (a few seconds), short enough to wait
     [[ "$how" == checkpoint ]] && export MPMP_CHECKPOINT="$dir/checkpoint"
-    bash "$run_mpi" --timeout 15 "$@" -n "$ranks" "$program" hang \
+    bash "$run_mpi" --timeout 10 "$@" -n "$ranks" "$program" hang \
       >"$out" 2>&1 &
     job=$!
-    wait_hanging $((15 * scale))
+    wait_hanging $((10 * scale))
     start=$SECONDS
     ;;
   term-mpirun | term-main)
