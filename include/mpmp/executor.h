@@ -172,10 +172,11 @@ MPMP_API int mpmp_executor_map_unordered(mpmp_executor_t *ex, mpmp_task_fn fn,
  * mpmp_pool_map_var() in pool.h): item i is the `in_off[i + 1] -
  * in_off[i]` bytes at `in + in_off[i]`, and its result (what the task
  * wrote with mpmp_out(), up to the executor's max_result bytes) is
- * element i of \p out. At the timeout the calls not started are
- * cancelled and the running ones asked to stop, as in mpmp_executor_map(),
- * but they are waited for: the results of the calls that ran are in
- * \p out all the same.
+ * element i of \p out. At the timeout the call returns, as
+ * mpmp_executor_map() does: the calls not started are cancelled and the
+ * running ones asked to stop and left to run; the results of the calls
+ * done by then are in \p out, the others empty (late results are
+ * dropped).
  * \param ex         the executor.
  * \param fn         the task, run once per item.
  * \param in         the items' bytes (may be NULL when \p n is 0).

@@ -3,9 +3,12 @@
  * debugging or pooling allocator can be put in one place), and the clock.
  */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base.h"
 
@@ -13,6 +16,19 @@ void *mpmp__malloc(size_t n) { return malloc(n ? n : 1); }
 void *mpmp__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
 void *mpmp__realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
 void mpmp__free(void *p) { free(p); }
+
+size_t mpmp__phys_bytes(void) {
+  static _Atomic size_t bytes;
+  size_t b = atomic_load_explicit(&bytes, memory_order_relaxed);
+  if (b == 0) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    b = pages > 0 && page > 0 && (size_t)pages <= SIZE_MAX / (size_t)page
+            ? (size_t)pages * (size_t)page
+            : SIZE_MAX;
+    atomic_store_explicit(&bytes, b, memory_order_relaxed);
+  }
+  return b;
+}
 
 char *mpmp__strdup(const char *s) {
   size_t n = strlen(s) + 1;

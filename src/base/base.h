@@ -89,6 +89,10 @@ void *mpmp__calloc(size_t n, size_t size);
 void *mpmp__realloc(void *p, size_t n);
 char *mpmp__strdup(const char *s);
 void mpmp__free(void *p);
+/* This machine's memory in bytes (SIZE_MAX when unknown), read once: a
+ * size over it is refused without being tried (it cannot be had, and
+ * allocators that abort on absurd sizes, ASan's, would end the rank). */
+size_t mpmp__phys_bytes(void);
 
 /* ---- monotonic time ----------------------------------------------------- */
 

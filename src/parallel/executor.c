@@ -403,17 +403,19 @@ MPMP_API int mpmp_executor_map_var(mpmp_executor_t *ex, mpmp_task_fn fn,
                                     NULL, NULL, &j)) < 0)
     return mpmp__err_as(rc, "mpmp_pool_map_var_async", name);
   rc = mpmp__async_get(j, timeout, name);
-  if (rc == MPMP_ETIMEDOUT) {
-    /* The results are gathered from the job's own buffers once it is
-     * over: it is waited for (its running tasks asked to stop), not let
-     * go as a fixed-size map is. */
-    mpmp__async_terminate(j);
-    mpmp__async_wait(j, MPMP_FOREVER, name);
-    rc = mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: not done after %g s; the "
-                   "calls not yet started were cancelled (their results are "
-                   "empty)", name, timeout);
-  }
-  return mpmp__var_collect(j, rc, out, name);
+  if (rc != MPMP_ETIMEDOUT)
+    return mpmp__var_collect(j, rc, out, name);
+  /* As mpmp_executor_map: the running calls are asked to stop and left to
+   * run; the results that came back are the caller's, later ones dropped
+   * (varmap.c keeps them in the job, never in the caller's memory). */
+  mpmp__async_terminate(j);
+  int vrc = mpmp__var_let_go(j, out, name);
+  mpmp_async_destroy(j);
+  return vrc < 0 ? vrc
+                 : mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: not done after "
+                             "%g s; the calls not yet started were cancelled, "
+                             "the running ones asked to stop (their results "
+                             "are empty)", name, timeout);
 }
 
 MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,

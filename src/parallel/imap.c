@@ -212,7 +212,10 @@ static int window(mpmp_pool_t *pool, size_t in_size, size_t out_size,
     n = 65536;
   if (c > items)
     c = items; /* a buffersize under one chunk bounds the chunk */
-  if (__builtin_mul_overflow(n * c, el, &bytes) || bytes > (size_t)PTRDIFF_MAX)
+  /* (its items and its results each take n * c * el at most; more than
+   * the machine's memory is refused, not tried) */
+  if (__builtin_mul_overflow(n * c, el, &bytes) ||
+      bytes > (size_t)PTRDIFF_MAX || bytes > mpmp__phys_bytes())
     return mpmp__err(MPMP_EINVAL, "imap: a window of %zu chunks of %zu items "
                      "of %zu bytes does not fit in memory: lower buffersize "
                      "or chunksize", n, c, el);

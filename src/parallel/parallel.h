@@ -278,6 +278,9 @@ int mpmp__var_check(const void *in, const size_t *off, size_t n,
  * caller's to free), then the job destroyed; rc: the job's get. */
 int mpmp__var_collect(mpmp_async_t *j, int rc, mpmp_varbuf_t *out,
                       const char *name);
+/* A running variable-size job let go (a map past its timeout): the results
+ * so far handed to *out, later ones dropped; the caller then destroys j. */
+int mpmp__var_let_go(mpmp_async_t *j, mpmp_varbuf_t *out, const char *fn);
 /* pool.c: n elements of `size` bytes at p are in this address space. */
 int mpmp__check_extent(const void *p, size_t n, size_t size,
                        const char *what, const char *fn);

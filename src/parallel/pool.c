@@ -716,6 +716,8 @@ static void run_callback(mpmp_async_t *j) {
   pthread_mutex_unlock(&mpmp__par.lock);
   if (orphan)
     job_free(j);
+  else /* a get or wait sleeping until its callbacks are over */
+    mpmp__ring_rank(mpmp__net.rank);
 }
 
 /* The digest of items [first, first + count) of an imap's job, which its
@@ -1740,7 +1742,22 @@ static int check_async(const mpmp_async_t *j, const char *fn) {
   return 0;
 }
 
-static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
+static int callbacks_over(void *arg) {
+  mpmp_async_t *j = arg;
+  pthread_mutex_lock(&mpmp__par.lock);
+  int over = !j->in_callback;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return over;
+}
+
+/* Waits for j. With `cbs` (the pool's get and wait: Python's ApplyResult
+ * runs its callback before it sets the result), also for j's done-
+ * callbacks, which another thread (the agent) may still be running when
+ * j is ready: a caller that frees what its callback uses once get()
+ * returns must not race it. Not inside a callback, which may be j's own;
+ * a Future's result does not wait for them, as in concurrent.futures. */
+static int async_wait_cbs(mpmp_async_t *j, double timeout, int cbs,
+                          const char *fn) {
   double deadline;
   /* A finished one is read, not waited for: also after mpmp_finalize()
    * (the headers: results and futures stay valid until destroyed; a
@@ -1762,6 +1779,11 @@ static int async_wait(mpmp_async_t *j, double timeout, const char *fn) {
     rc = wait_with_progress(j, deadline, &m);
   else
     rc = mpmp__wait_job(job_ready, j, deadline);
+  if (rc == 0 && cbs && mpmp__in_handler == 0 && !callbacks_over(j) &&
+      mpmp__wait_until(callbacks_over, j, deadline) != 0)
+    return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: the result is ready, "
+                     "but its done-callback is still running after %g s",
+                     fn, timeout);
   if (rc == MPMP_ETIMEDOUT) {
     pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
     size_t done = j->done_items;
@@ -1828,20 +1850,21 @@ static int job_verdict(const mpmp_async_t *j) {
 }
 
 int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn) {
-  return async_wait(j, timeout, fn);
+  return async_wait_cbs(j, timeout, 0, fn);
 }
 
 int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn) {
-  int rc = async_wait(j, timeout, fn);
+  int rc = async_wait_cbs(j, timeout, 0, fn);
   return rc < 0 ? rc : job_verdict(j);
 }
 
 MPMP_API int mpmp_async_wait(mpmp_async_t *j, double timeout) {
-  return async_wait(j, timeout, "mpmp_async_wait");
+  return async_wait_cbs(j, timeout, 1, "mpmp_async_wait");
 }
 
 MPMP_API int mpmp_async_get(mpmp_async_t *j, double timeout) {
-  return mpmp__async_get(j, timeout, "mpmp_async_get");
+  int rc = async_wait_cbs(j, timeout, 1, "mpmp_async_get");
+  return rc < 0 ? rc : job_verdict(j);
 }
 
 /* Ready now? Lets what has arrived in first (mpmp running). */

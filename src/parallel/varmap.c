@@ -34,8 +34,9 @@ struct mpmp__var {
   size_t n;
   var_chunk_t *chunks; /* as they came back */
   size_t nchunks, cap;
-  /* gathered once the job is ready (mpmp__par.lock) */
-  int gathered;
+  /* gathered once the job is ready, or when the caller let it go
+   * (mpmp__var_let_go; results after that are dropped) (mpmp__par.lock) */
+  int gathered, dropped;
   mpmp_varbuf_t out;
 };
 
@@ -107,8 +108,9 @@ void mpmp__var_chunk_fill(const mpmp__var_t *v, size_t first, size_t count,
 
 int mpmp__var_take(mpmp__var_t *v, size_t first, uint32_t count,
                    const char *data, size_t len) {
-  if (len == 0)
-    return 0; /* none came back (their host could not run them) */
+  if (len == 0 || v->dropped)
+    return 0; /* none came back (their host could not run them), or too
+                 late: the caller has had the results (mpmp__var_let_go) */
   size_t sizes = (size_t)count * sizeof(uint64_t), total = sizes;
   for (uint32_t i = 0; i < count && len >= sizes; i++) {
     uint64_t s;
@@ -213,6 +215,24 @@ static int results_of(mpmp_async_t *res, mpmp_varbuf_t *view,
   rc = v->gathered ? 0 : gather(v, fn);
   if (rc == 0)
     *view = v->out;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return rc;
+}
+
+/* A map past its timeout that its caller lets go (executor.c): the
+ * results that came back so far are the caller's now, the items still
+ * running or never run empty; what comes back later is dropped. Nothing
+ * reads the caller's input afterwards: chunks carry copies of their items
+ * (mpmp__var_chunk_fill), and a stopped job deals nothing again. */
+int mpmp__var_let_go(mpmp_async_t *j, mpmp_varbuf_t *out, const char *fn) {
+  mpmp__var_t *v = mpmp__async_var(j);
+  pthread_mutex_lock(&mpmp__par.lock);
+  int rc = v->gathered ? 0 : gather(v, fn);
+  if (rc == 0) {
+    *out = v->out;
+    v->out = (mpmp_varbuf_t){0};
+  }
+  v->dropped = 1;
   pthread_mutex_unlock(&mpmp__par.lock);
   return rc;
 }

@@ -248,20 +248,6 @@ MPMP_API const void *(mpmp_arg)(const mpmp_ctx_t *ctx, size_t *size) {
  * without checking it, and a crashed worker would lose far more than the
  * one item.
  */
-/* This machine's memory in bytes (SIZE_MAX when unknown), read once. */
-static size_t phys_bytes(void) {
-  static _Atomic size_t bytes;
-  size_t b = atomic_load_explicit(&bytes, memory_order_relaxed);
-  if (b == 0) {
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    b = pages > 0 && page > 0 && (size_t)pages <= SIZE_MAX / (size_t)page
-            ? (size_t)pages * (size_t)page
-            : SIZE_MAX;
-    atomic_store_explicit(&bytes, b, memory_order_relaxed);
-  }
-  return b;
-}
-
 MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
   if (ctx == NULL)
     return NULL;
@@ -276,7 +262,7 @@ MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
   }
   /* More than the machine's memory is never tried: it cannot be had, and
    * allocators that abort on absurd sizes (ASan's) would end the rank. */
-  void *p = size <= phys_bytes() ? mpmp__realloc(ctx->out, size) : NULL;
+  void *p = size <= mpmp__phys_bytes() ? mpmp__realloc(ctx->out, size) : NULL;
   if (p == NULL) {
     mpmp_fail(ctx, "out of memory for a result of %zu bytes", size);
     return NULL;

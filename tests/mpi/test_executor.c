@@ -230,6 +230,41 @@ static void executor_map_returns_at_its_timeout(void **state) {
   assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
+/* The same over variable-size items: map_var waited for its running
+ * calls at the timeout (for ever for a call that never ends). Now it
+ * returns at the timeout with the results done by then, the running
+ * call's empty, and nothing of it lands later (the caller's buffers are
+ * its own). */
+static void executor_map_var_returns_at_its_timeout(void **state) {
+  (void)state;
+  double naps[3] = {0, 0, 1.5};
+  size_t off[4] = {0, sizeof *naps, 2 * sizeof *naps, 3 * sizeof *naps};
+  mpmp_varbuf_t vb;
+  memset(&vb, 0x5A, sizeof vb);
+  mpmp_executor_t *ex = executor(0);
+  double t0 = test_now();
+  assert_int_equal(mpmp_executor_map_var(ex, nap, naps, off, 3, 1, 0.4, &vb),
+                   MPMP_ETIMEDOUT);
+  double took = test_now() - t0;
+  if (!(took >= 0.4 && took < 1.2))
+    fail_msg("mpmp_executor_map_var returned after %.3f s, not at its 0.4 s "
+             "timeout", took);
+  assert_non_null(strstr(mpmp_errmsg(), "timed out"));
+  assert_int_equal(vb.n, 3);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(vb.off[i + 1] - vb.off[i], sizeof(int64_t));
+    int64_t r;
+    memcpy(&r, vb.data + vb.off[i], sizeof r);
+    assert_int_equal(r, 1);
+  }
+  assert_int_equal(vb.off[3], vb.off[2]); /* still running: empty */
+  test_sleep(1.6 - took); /* the long call is over by now */
+  assert_int_equal(vb.off[3], vb.off[2]);
+  mpmp_varbuf_free(&vb);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
 /* Two maps of one worker that time out 50 ms apart, from two threads:
  * each stops within a second or so. The worker kept one stop word for a
  * single job, so the second map's stop took the first one's back before
@@ -313,5 +348,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_map_stream_bounded),
     cmocka_unit_test(executor_maps_timing_out_together_both_stop),
     cmocka_unit_test(executor_map_returns_at_its_timeout),
+    cmocka_unit_test(executor_map_var_returns_at_its_timeout),
 };
 MPMP_TEST_MAIN(tests)

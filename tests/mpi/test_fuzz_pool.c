@@ -378,6 +378,13 @@ static void fuzz_imap_args(void **state) {
                   mpmp_pool_imap_unordered(p, fz_square, produce, &c, 8,
                                            fz_huge[k], 0, 0, &it));
   }
+  /* a window of huge chunks or a huge buffersize (each alone clamped):
+   * refused, never tried (a 64 TiB malloc that ASan aborts on) */
+  IMAP_REFUSED(MPMP_EINVAL, mpmp_pool_imap(p, fz_square, produce, &c, 8, 8,
+                                           SIZE_MAX, SIZE_MAX, &it));
+  IMAP_REFUSED(MPMP_EINVAL, mpmp_pool_imap_unordered(p, fz_square, produce,
+                                                     &c, 8, 8, (size_t)1 << 40,
+                                                     SIZE_MAX, &it));
   /* a task that is not one is refused even when there are no items */
   counter_t none = {0, 0, 0};
   FZ_ERR(MPMP_ENOTASK, mpmp_pool_imap(p, fz_not_a_task, produce, &none, 8, 8,

@@ -2,6 +2,7 @@
  * Runs on 1 node (2, 4, 6 ranks) and on 2 pseudo-nodes. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "mpitest.h"
@@ -291,6 +292,39 @@ static void pool_callbacks_run_once(void **state) {
   assert_int_equal(cb_calls, 2);
   assert_int_equal(cb_ok, 0); /* the error callback */
   mpmp_async_destroy(res);
+  finish(pool);
+}
+
+/* Python's ApplyResult runs its callback before get() and wait() return:
+ * a caller may free what the callback uses as soon as they do. The
+ * callback can run on another thread (the rank's agent): get() returned
+ * while it was still running. */
+static atomic_int slow_cb_done;
+static void slow_callback(mpmp_async_t *res, int ok, void *user) {
+  (void)res;
+  (void)ok;
+  (void)user;
+  test_sleep(0.3);
+  atomic_store(&slow_cb_done, 1);
+}
+
+static void pool_get_returns_after_the_callback(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = pool_of(1);
+  for (int k = 0; k < 4; k++) {
+    atomic_store(&slow_cb_done, 0);
+    int64_t x = 3;
+    mpmp_async_t *res;
+    assert_int_equal(mpmp_pool_apply_async(pool, square, &x, sizeof x,
+                                           slow_callback, NULL, &res), 0);
+    test_sleep(0.05 * k); /* the result back before the get, or not */
+    int rc = k % 2 ? mpmp_async_wait(res, 30) : mpmp_async_get(res, 30);
+    assert_int_equal(rc, 0);
+    if (!atomic_load(&slow_cb_done))
+      fail_msg("mpmp_async_%s returned before the result's callback had "
+               "run (round %d)", k % 2 ? "wait" : "get", k);
+    mpmp_async_destroy(res);
+  }
   finish(pool);
 }
 
@@ -746,6 +780,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_apply_stream_of_every_size),
     cmocka_unit_test(pool_failing_item_reports_index_and_message),
     cmocka_unit_test(pool_callbacks_run_once),
+    cmocka_unit_test(pool_get_returns_after_the_callback),
     cmocka_unit_test(pool_initializer_runs_on_every_worker),
     cmocka_unit_test(pool_items_spread_over_workers),
     cmocka_unit_test(pool_map_million_items_chunked),
