@@ -758,7 +758,10 @@ MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout);
 MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool);
 
 /**
- * Wait for the result.
+ * Wait for the result. As in Python, it returns once the result's
+ * callback (and any done-callback) has run, whichever thread ran it: what
+ * the callback uses may be freed then (a done-callback's own get of its
+ * result returns at once).
  * \param res      the result.
  * \param timeout  seconds (negative: forever).
  * \return 0 when all items succeeded,
@@ -771,7 +774,8 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool);
  */
 MPMP_API int mpmp_async_get(mpmp_async_t *res, double timeout);
 /**
- * Wait without judging the outcome.
+ * Wait without judging the outcome; as mpmp_async_get(), once the
+ * result's callbacks have run.
  * \param res      the result.
  * \param timeout  seconds (negative: forever).
  * \return 0 when ready, or ::MPMP_ETIMEDOUT.
