@@ -39,6 +39,7 @@ typedef struct mpmp__par {
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
+  const char *_Atomic crash_body; /* that process's name (its job's) */
   _Atomic uint32_t crash_count; /* > 1: a chunk task's items, from it */
   struct sigaction *crash_old;  /* the actions before ours, for teardown */
   struct mpmp__result_buf {   /* map results, reused (no page faults) */

@@ -1016,7 +1016,8 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
     /* where the pool's tasks find what it set up: the worker rank, or
      * the task host (and every host that replaces it: host.c) */
     mpmp_process_opts_t po = {.isolate = pool->isolate ? MPMP_ISOLATE_ALWAYS
-                                                       : MPMP_ISOLATE_NEVER};
+                                                       : MPMP_ISOLATE_NEVER,
+                              .name = "the pool's initializer"};
     rc = mpmp_process_create(&ps[w], o->initializer, o->initarg,
                              o->initarg_size, &po);
     if (rc == 0)

@@ -650,6 +650,7 @@ static void run_job(mpmp__job_t *job) {
    * not this one's (object.c). */
   mpmp__owner_renew();
   atomic_store(&mpmp__par.crash_item, 0);
+  atomic_store(&mpmp__par.crash_body, h->name);
   atomic_store(&mpmp__par.crash_task, task ? task->name : NULL);
   double t0 = rt->trace ? mpmp__trace_begin(MPMP__TRACE_BODY, h->task, h->id,
                                             0, h->name)
@@ -795,13 +796,20 @@ static size_t put_head(char *b) {
   return put_num(b, at, (uint64_t)rank);
 }
 
-/* "task 'name' on item 5", or "task 'name' (a process body)". */
+/* "task 'name' on item 5", or "task 'name' (the body of process 'P')"
+ * (a pool's initializer runs as one: pool.c names it). */
 static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
   uint32_t count = atomic_load(&mpmp__par.crash_count);
   at = put_str(b, at, 400, "task '");
   at = put_str(b, at, 400, task);
-  if (item == 0)
-    return put_str(b, at, 420, "' (a process body)");
+  if (item == 0) {
+    const char *body = atomic_load(&mpmp__par.crash_body);
+    if (body == NULL || body[0] == '\0')
+      return put_str(b, at, 420, "' (a process body)");
+    at = put_str(b, at, 420, "' (the body of process '");
+    at = put_str(b, at, 486, body);
+    return put_str(b, at, 488, "')");
+  }
   if (count > 1) { /* a chunk task: one call for the chunk's items */
     at = put_str(b, at, 420, "' on items ");
     at = put_num(b, at, item - 1);

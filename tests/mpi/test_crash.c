@@ -140,6 +140,14 @@ static int body_abort(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(body_abort);
 
+/* A pool's initializer runs as a process on each worker: its crash names
+ * it as the pool's initializer, not as some process body. */
+static int init_abort(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  abort();
+}
+MPMP_TASK(init_abort);
+
 static mpmp_task_fn map_task(const char *mode) {
   static const struct {
     const char *mode;
@@ -178,6 +186,14 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "exit-process") || !strcmp(mode, "abort-process")) {
     run_process(mode[0] == 'e' ? body_exit : body_abort);
     printf("crash: not reached\n"); /* the job is gone before this */
+    return 1;
+  }
+  if (!strcmp(mode, "init")) {
+    mpmp_pool_t *pool;
+    mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_NEVER,
+                          .initializer = init_abort};
+    mpmp_pool_create(&pool, &o);
+    printf("crash: not reached\n");
     return 1;
   }
   if (!strcmp(mode, "finalize")) {
