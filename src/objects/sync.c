@@ -79,16 +79,16 @@ static int lock_acquire(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
 /* A Lock (not recursive: a user's Lock; every embedded lock is an RLock)
  * is Python's multiprocessing.Lock, a semaphore of one: any process may
  * release it while it is held, and a release of a free one is refused. */
+#define NOT_HELD "the Lock is not held (released more often than acquired)"
 static int lock_not_held(const char *fn) {
-  return mpmp__err(MPMP_EPERM, "%s: the Lock is not held (released more "
-                   "often than acquired)", fn);
+  return mpmp__err(MPMP_EPERM, "%s: " NOT_HELD, fn);
 }
 
 static int lock_release(mpmp__obj_t *o, mpmp__shlock_t *l, mpmp__oparg_t *a) {
   (void)o;
-  if (!l->recursive)
+  if (!l->recursive) /* (the caller names the call: mpmp__obj_call) */
     return mpmp__shlock_release_any(l) == 0
-               ? 0 : lock_not_held("mpmp_lock_release");
+               ? 0 : mpmp__err(MPMP_EPERM, NOT_HELD);
   if (mpmp__shlock_owner(l) != a->owner)
     return mpmp__err(MPMP_EPERM, "release of a lock this process and thread "
                      "do not hold (rank %d)", mpmp__owner_rank(a->owner));

@@ -75,6 +75,9 @@ static int foreign_part(const objset_t *s, char *err) {
   EXPECT_EQ(mpmp_lock_release(s->lock), 0);
   EXPECT_EQ(mpmp_lock_locked(s->lock), 0);
   EXPECT_EQ(mpmp_lock_release(s->lock), MPMP_EPERM); /* not held now */
+  /* the call named once, whichever node the Lock is on */
+  EXPECT_MSG("mpmp_lock_release: the Lock is not held");
+  EXPECT(strstr(mpmp_errmsg(), "mpmp_lock_release: mpmp_lock_release") == NULL);
   EXPECT_EQ(mpmp_lock_locked(s->rlock), 1);
   EXPECT_EQ(mpmp_lock_release(s->rlock), MPMP_EPERM);
   EXPECT_EQ(mpmp_lock_is_mine(s->rlock), 0);
