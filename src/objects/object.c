@@ -824,7 +824,16 @@ static struct {
 static void serve_proxy(proxy_t *p) {
   mpmp__oparg_t a;
   void *scratch = NULL;
+  /* for a task host of another node: its death ends the wait (shsync.h) */
+  uint64_t owner = p->q->owner;
+  int rank = mpmp__owner_rank(owner);
+  mpmp__waits_for = mpmp__owner_is_host(owner) && rank >= 0 &&
+                            rank < mpmp__net.size &&
+                            mpmp__net.ranks[rank].node != mpmp__net.node
+                        ? owner
+                        : 0;
   int rc = run_request(p->q, &a, &scratch, mpmp__deadline(p->q->timeout));
+  mpmp__waits_for = 0;
   send_reply(p->src, p->q, rc, &a);
   mpmp__free(scratch);
   mpmp__free(p->q);

@@ -169,7 +169,14 @@ void mpmp__waits_hold(int d) {
     mpmp__waits_leave();
 }
 
+_Thread_local uint64_t mpmp__waits_for;
+
 int mpmp__waits_quit(void) {
+  uint64_t owner = mpmp__waits_for;
+  if (__builtin_expect(owner != 0, 0) && mpmp__owner_dead(owner))
+    return mpmp__err(MPMP_ENOTINIT, "the task host of rank %d this call "
+                     "waited for died meanwhile",
+                     mpmp__owner_rank(owner));
   if (!atomic_load(&quitting))
     return 0;
   return mpmp__err(MPMP_ENOTINIT, "mpmp was finalized (mpmp_finalize() in "
@@ -183,7 +190,10 @@ int mpmp__waits_sleep(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
   if (!atomic_load(&quitting))
     mpmp__futex_wait_until(w, val, bits, deadline);
   atomic_store(&me.word, NULL);
-  return mpmp__waits_quit();
+  int rc = mpmp__waits_quit();
+  if (rc < 0 && mpmp__waits_for != 0) /* a wake-up that may have been */
+    mpmp__futex_wake(w, 1, bits);     /* meant for a live waiter: on */
+  return rc;
 }
 
 int mpmp__waits_end(double max_s) {

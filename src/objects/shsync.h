@@ -89,8 +89,19 @@ static inline void mpmp__waits_leave(void) {
  * place in the list across the calls it makes: +1 before, -1 after (the
  * last -1 leaves). */
 void mpmp__waits_hold(int d);
-/* Finalize began: MPMP_ENOTINIT with its message, else 0. */
+/* Finalize began: MPMP_ENOTINIT with its message, else 0.
+ *   The same for a home-node helper that waits for a task host of another
+ * node (object.c's serve_proxy sets mpmp__waits_for to the host's owner
+ * id) once that host is dead (mpmp__owner_dead, which this node knows
+ * before anyone hears of the death: object.c): woken by a release, a put,
+ * a get or a notify, it leaves as at finalize, taking nothing (no unit,
+ * item, lock or slot goes to the dead; its answer would be dropped), and
+ * gives the wake-up on to a live waiter. Nothing wakes it at the death
+ * itself: it sleeps on until such a wake-up, its deadline, the object's
+ * free or finalize (a sliced sleep would see every notify of a Condition
+ * as its own: shsync.c's cond_sleep). */
 int mpmp__waits_quit(void);
+extern _Thread_local uint64_t mpmp__waits_for;
 /* A registered sleep on *w (as mpmp__futex_wait_until): 0, or
  * MPMP_ENOTINIT (message set) once finalize began. Joins the list. */
 int mpmp__waits_sleep(_Atomic uint32_t *w, uint32_t val, uint32_t bits,

@@ -44,6 +44,8 @@ typedef struct job {
   mpmp_queue_t q;
   mpmp_conn_t c;
   mpmp_barrier_t b;
+  mpmp_sem_t s;
+  int what;     /* wait_and_die: W_* */
   int how;      /* DIE_* */
   int levels;   /* acquires of the lock (an RLock's levels) */
   double after; /* seconds between holding and dying */
@@ -193,6 +195,39 @@ static int notify_and_die(mpmp_ctx_t *ctx) {
   return 0;
 }
 MPMP_TASK(notify_and_die);
+
+/* Block for ever in one call, killed 0.3 s after saying so. */
+enum { W_SEM, W_GET, W_PUT, W_COND, W_N };
+static const char *const w_name[W_N] = {"a Semaphore's acquire",
+                                        "an empty Queue's get",
+                                        "a full Queue's put",
+                                        "a Condition's wait"};
+static int wait_and_die(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  char b[8];
+  size_t n;
+  if (j->what == W_COND && mpmp_cond_acquire(j->cv, T_OUT) != 0)
+    return mpmp_fail(ctx, "acquire: %s", mpmp_errmsg());
+  kill_me_in(0.3);
+  mpmp_event_set(j->held);
+  switch (j->what) {
+  case W_SEM:
+    mpmp_sem_acquire(j->s, MPMP_FOREVER);
+    break;
+  case W_GET:
+    mpmp_queue_get(j->q, b, sizeof b, &n, MPMP_FOREVER);
+    break;
+  case W_PUT:
+    mpmp_queue_put(j->q, "x", 1, MPMP_FOREVER);
+    break;
+  default:
+    mpmp_cond_wait(j->cv, MPMP_FOREVER);
+  }
+  return mpmp_fail(ctx, "%s returned: %s", w_name[j->what], mpmp_errmsg());
+}
+MPMP_TASK(wait_and_die);
 
 /* Put 'B', then an item the test hook kills the host in. */
 static int put_and_die(mpmp_ctx_t *ctx) {
@@ -659,6 +694,83 @@ static void ownerdead_barrier_party_dies_waiting(void **state) {
   }
 }
 
+/* A host killed while it waits in a call takes nothing with it: the
+ * unit released, the item put, the slot freed or the notify given after
+ * its death goes to the living, on its node as on another. There the wait
+ * runs in a helper of this node on the host's behalf, which took them for
+ * the dead (its answer then dropped): 4 or 6 of 8 units or items were
+ * lost, a dead producer's item still came out, and a notify went to the
+ * dead, whose helper then took the Condition's lock (MPMP_EOWNERDEAD). */
+static void ownerdead_waiter_killed_takes_nothing(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  for (int local = 1; local >= (other_node_exists() ? 0 : 1); local--) {
+    for (int what = 0; what < W_N; what++) {
+      job_t j = {.what = what};
+      OK(mpmp_event_create(&j.held));
+      if (what == W_SEM)
+        OK(mpmp_sem_create(&j.s, 0));
+      if (what == W_GET || what == W_PUT)
+        OK(mpmp_queue_create(&j.q, what == W_PUT ? 1 : 0, 8));
+      if (what == W_PUT)
+        OK(mpmp_queue_put(j.q, "a", 1, T_OUT));
+      if (what == W_COND) {
+        OK(mpmp_lock_create(&j.l));
+        OK(mpmp_cond_create(&j.cv, &j.l));
+      }
+      hostjob_t h;
+      host_start_on(&h, wait_and_die, &j, 0, local);
+      OK(mpmp_event_wait(j.held, T_OUT));
+      host_dead(&h, SIGKILL);
+      char b[8] = "";
+      size_t n = 0;
+      int rc = 0;
+      switch (what) {
+      case W_SEM:
+        OK(mpmp_sem_release(j.s));
+        rc = mpmp_sem_acquire(j.s, 2);
+        break;
+      case W_GET:
+        OK(mpmp_queue_put(j.q, "y", 1, T_OUT));
+        if ((rc = mpmp_queue_get(j.q, b, sizeof b, &n, 2)) == 0)
+          EQ(b[0], 'y');
+        break;
+      case W_PUT:
+        OK(mpmp_queue_get(j.q, b, sizeof b, &n, T_OUT));
+        EQ(b[0], 'a');
+        rc = mpmp_queue_get(j.q, b, sizeof b, &n, 0.3);
+        if (rc == 0)
+          fail_msg("the dead host's item '%c' came out of the queue (%s)",
+                   b[0], local ? "same node" : "another node");
+        RC(rc, MPMP_ETIMEDOUT);
+        rc = 0;
+        break;
+      default:
+        OK(mpmp_cond_acquire(j.cv, T_OUT));
+        OK(mpmp_cond_notify(j.cv, 1));
+        rc = mpmp_cond_wait(j.cv, 0.2);
+        if (rc == MPMP_ETIMEDOUT)
+          rc = 0;
+        OK(mpmp_cond_release(j.cv));
+      }
+      if (rc != 0)
+        fail_msg("after a host killed in %s (%s): %s %s", w_name[what],
+                 local ? "same node" : "another node", test_code_name(rc),
+                 mpmp_errmsg());
+      if (what == W_SEM)
+        OK(mpmp_sem_free(j.s));
+      if (what == W_GET || what == W_PUT)
+        OK(mpmp_queue_free(j.q));
+      if (what == W_COND) {
+        OK(mpmp_cond_free(j.cv));
+        OK(mpmp_lock_free(j.l));
+      }
+      OK(mpmp_event_free(j.held));
+    }
+  }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, arm, disarm)
 static const struct CMUnitTest tests[] = {
     T(ownerdead_lock_left_by_a_dead_task),
@@ -671,6 +783,7 @@ static const struct CMUnitTest tests[] = {
     T(ownerdead_pipe_sender_dies_in_a_message),
     T(ownerdead_pipe_waiter_between_messages),
     T(ownerdead_barrier_party_dies_waiting),
+    T(ownerdead_waiter_killed_takes_nothing),
 };
 
 MPMP_TEST_MAIN(tests)
