@@ -332,13 +332,61 @@ static const head_t *sealed_head(mpmp__journal_t *j) {
   return h;
 }
 
+/*
+ * The number of the next journal in `dir`: its maps in the order this
+ * process starts them, counted per directory (by device and inode, so that
+ * two spellings of one directory share their count). The README tells
+ * programs that map from several threads at once to give each such pool a
+ * directory of its own, and a count shared by all directories broke that:
+ * a map's number depended on when the other threads' maps started, so a
+ * rerun resumed nothing or found another map's journal. Directories are
+ * few (one per checkpointing pool at most): a short list. 0: out of
+ * memory, or the directory cannot be looked at (then the open fails).
+ */
+static unsigned next_ordinal(const char *dir) {
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static struct dir_count {
+    dev_t dev;
+    ino_t ino;
+    unsigned n;
+  } *counts;
+  static size_t ncounts, cap;
+  struct stat st;
+  if (stat(dir, &st) < 0)
+    return 0;
+  unsigned k = 0;
+  pthread_mutex_lock(&mu);
+  for (size_t i = 0; i < ncounts && k == 0; i++)
+    if (counts[i].dev == st.st_dev && counts[i].ino == st.st_ino)
+      k = ++counts[i].n;
+  if (k == 0) {
+    if (ncounts == cap) {
+      size_t c = cap ? 2 * cap : 8;
+      struct dir_count *m = mpmp__realloc(counts, c * sizeof *m);
+      if (m != NULL) {
+        counts = m;
+        cap = c;
+      }
+    }
+    if (ncounts < cap) {
+      counts[ncounts++] = (struct dir_count){st.st_dev, st.st_ino, 1};
+      k = 1;
+    }
+  }
+  pthread_mutex_unlock(&mu);
+  return k;
+}
+
 int mpmp__journal_open(const char *dir, const mpmp__journal_id_t *id,
                        mpmp__journal_t **out, const char *fn) {
-  static _Atomic unsigned ordinal;
   *out = NULL;
   if (dir == NULL || dir[0] == '\0')
     return 0;
-  unsigned k = atomic_fetch_add(&ordinal, 1) + 1;
+  unsigned k = next_ordinal(dir);
+  if (k == 0)
+    return mpmp__err(MPMP_ECHECKPOINT, "%s: cannot use the checkpoint "
+                     "directory %s: %s", fn, dir,
+                     errno ? strerror(errno) : "out of memory");
   mpmp__journal_t *j = mpmp__calloc(1, sizeof *j);
   size_t plen = strlen(dir) + 32;
   if (j == NULL || (j->path = mpmp__malloc(plen)) == NULL) {

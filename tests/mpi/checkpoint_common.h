@@ -1,7 +1,8 @@
 /* What the checkpoint tests (test_checkpoint*.c) have in common: fresh
  * directories under `root` (made by the test's setup), and journals
  * moved or copied to where a later map of the process looks for its own
- * (maps are matched by their order: map-K.mpmpj is map number K). */
+ * (maps are matched by their order: map-K.mpmpj is the process's map
+ * number K in that directory). */
 #ifndef MPMP_CHECKPOINT_COMMON_H
 #define MPMP_CHECKPOINT_COMMON_H
 
@@ -17,8 +18,8 @@ void only_journal(const char *dir, char *path, size_t n);
  * directory. */
 const char *carry(const char *dir);
 /* A copy of the journal at `from` in a new directory, as the journal of
- * the map number `k` of this process: returns the directory. */
-const char *place(const char *from, unsigned k);
+ * the next map there: returns the directory. */
+const char *place(const char *from);
 /* The size of dir's journal; cut it to `size` bytes. */
 off_t file_size(const char *dir);
 void cut_journal(const char *dir, off_t size);
