@@ -617,6 +617,14 @@ static int run_isolated(const mpmp__run_hdr_t *h, size_t arg_size,
               mpmp__net.rank, mpmp_errmsg());
     return MPMP_EXIT_FAILED;
   }
+  if (bf.code == MPMP_ECRASHED && died == 0) {
+    /* its host exited with status 0: the body called exit(0) or _exit(0),
+     * Python's sys.exit(0), which ends a Process with exitcode 0 */
+    mpmp__free(out);
+    mpmp__free(ctx->errmsg);
+    ctx->errmsg = NULL;
+    return 0;
+  }
   if (bf.code == MPMP_ECRASHED || bf.code == MPMP_ETIMEDOUT) {
     mpmp__free(out);
     return died != 0 ? died : MPMP_EXIT_FAILED;

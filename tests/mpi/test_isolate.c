@@ -12,8 +12,8 @@
 
 #include "mpitest.h"
 
-enum { HOW_SEGV = 1, HOW_ABORT, HOW_EXIT, HOW_FPE, HOW_LOOP, HOW_STACK,
-       HOW_FAIL, HOW_ONCE };
+enum { HOW_SEGV = 1, HOW_ABORT, HOW_EXIT, HOW_EXIT0, HOW_FPE, HOW_LOOP,
+       HOW_STACK, HOW_FAIL, HOW_ONCE };
 
 /* Item: {value, how}; crashes the way `how` says when value == bad. */
 typedef struct item {
@@ -48,6 +48,8 @@ static int square_or_crash(mpmp_ctx_t *ctx) {
       abort();
     case HOW_EXIT:
       exit(3);
+    case HOW_EXIT0:
+      exit(0);
     case HOW_FPE:
       raise(SIGFPE);
       break;
@@ -419,6 +421,13 @@ static void isolate_process_bodies(void **state) {
   it.how = HOW_EXIT;
   p = isolated_process(square_or_crash, &it, sizeof it);
   EQ(exit_of(p, T_OUT), 3);
+  mpmp_process_destroy(p);
+  /* Python's sys.exit(0): exitcode 0, no error (it was 1, "its host
+   * process exited with status 0") */
+  it.how = HOW_EXIT0;
+  p = isolated_process(square_or_crash, &it, sizeof it);
+  EQ(exit_of(p, T_OUT), 0);
+  EQ(mpmp_process_errmsg(p)[0], '\0');
   mpmp_process_destroy(p);
   for (int ignore = 0; ignore <= 1; ignore++) {
     p = isolated_process(runaway, &ignore, sizeof ignore);
