@@ -934,7 +934,12 @@ static void on_request(int src, void *buf, size_t len) {
       return; /* the proxy owns q and replies */
   } else {
     rc = run_request(q, &a, &scratch, -INFINITY);
-    if (rc == MPMP_ETIMEDOUT && blocking == MPMP__OPB_TRY && q->timeout != 0) {
+    /* (a put to an unbounded queue whose node heap is full waits for room
+     * as one to a full bounded queue: queue.c) */
+    int full = rc == MPMP_ENOSPC && (q->op == MPMP__OP_Q_PUT ||
+                                     q->op == MPMP__OP_Q_PUT_BATCH);
+    if ((rc == MPMP_ETIMEDOUT || full) && blocking == MPMP__OPB_TRY &&
+        q->timeout != 0) {
       if (q->op == MPMP__OP_C_SEND_BATCH || /* the helper goes on after */
           q->op == MPMP__OP_Q_PUT_BATCH)    /* the items that went in */
         q->i = (uint64_t)a.r0;
@@ -1178,9 +1183,18 @@ static uint64_t pl_share(int64_t code) {
 
 void mpmp__obj_put_learn(const mpmp_ref_t *ref, int64_t code,
                          size_t max_item) {
-  if (code == 1)
+  if (code == 1) {
     pl_learn(ref, PL_PUTS, 0, max_item);
-  else if (pl_share(code) > 0)
+    return;
+  }
+  /* not (or no longer: an unbounded queue whose node heap runs low,
+   * queue.c's q_room_code) a queue whose puts go on without waiting */
+  pthread_mutex_lock(&pl.mu);
+  int k = pl_known_at(ref, PL_PUTS, 0);
+  if (k >= 0)
+    pl.known[k].gen = 0;
+  pthread_mutex_unlock(&pl.mu);
+  if (pl_share(code) > 0)
     pl_learn(ref, PL_BPUTS, pl_share(code), max_item);
 }
 
@@ -1368,6 +1382,11 @@ static void pl_acked(const rep_t *p, const char *msg) {
     if (k >= 0)
       pl.known_arg[k] = p->r1 > 0 && (uint64_t)p->r1 > gathered
                             ? (uint64_t)p->r1 - gathered : 0;
+  } else if (pl.what == PL_PUTS && p->r1 != 1) {
+    /* an unbounded queue whose node heap runs low (queue.c's
+     * q_room_code): the next put goes the ordinary way, waiting there for
+     * room, and its reply tells the room as a bounded queue's */
+    pl_forget_locked(&pl.ref);
   } else if (pl.what == PL_BPUTS) {
     /* the same for a bounded queue: this rank's share of the slots free
      * after this batch, less the items gathered since */

@@ -1733,9 +1733,28 @@ static int wrong_kind(const char *what) {
  * pipeline its next puts (object.c, "Pipelined puts"): 1 for an unbounded
  * queue; for a bounded one, minus the slots free now (0: none, or
  * closed). */
+/* The room a put's reply tells a producer of another node: 1, an
+ * unbounded queue (its puts are pipelined without waiting: object.c); 0,
+ * full; -room, a bounded queue with room slots free (pipelined by
+ * credits, batches that wait here for room when others took it).
+ *   An unbounded queue whose node heap runs low answers as a bounded one
+ * with the items that still fit: its producers then send batches that
+ * wait here for a get to give room back, as a put of this node waits,
+ * instead of batches that fail once the heap is full (their items were
+ * lost, told by the next put). Low: under a quarter of the heap, and at
+ * least UNBOUNDED_LOW bytes: room for the batches a few producers may
+ * still have on their way (16 of 64 KiB each at most) when they hear it. */
+#define UNBOUNDED_LOW ((size_t)4 << 20)
 static int64_t q_room_code(qbody_t *q) {
-  if (q->unbounded)
-    return 1;
+  if (q->unbounded) {
+    mpmp__heap_stats_t st;
+    mpmp__heap_stats(mpmp__rt.heap_base, &st);
+    size_t low = st.total / 4 > UNBOUNDED_LOW ? st.total / 4 : UNBOUNDED_LOW;
+    if (st.free_bytes >= low)
+      return 1;
+    uint64_t fit = st.free_bytes / (q->max_item + 64);
+    return fit == 0 ? 0 : -(int64_t)fit;
+  }
   uint64_t t, n = ring_count(q, &t);
   if ((t & QCLOSED) || n >= q->cap)
     return 0;

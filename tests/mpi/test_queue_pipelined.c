@@ -46,8 +46,14 @@ typedef struct pargs {
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
-  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_DICT
+  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_DICT,
+  M_HEAP_FULL
 };
+
+/* M_HEAP_FULL: items of BIG_ITEM bytes (pipelined: under 8 KiB), more of
+ * them than the node heap (16 MiB) holds at once */
+#define BIG_ITEM 6000
+#define NBIG 4000
 
 #define CAP 100 /* M_BOUNDED_FULL: the bounded queue's maxsize */
 
@@ -84,6 +90,15 @@ static int producer(mpmp_ctx_t *ctx) {
         mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
       return mpmp_fail(ctx, "go: %s", mpmp_errmsg());
     return 0;
+  case M_HEAP_FULL: { /* item v: its number in its first 8 bytes */
+    static char item[BIG_ITEM];
+    for (v = 0; v < NBIG; v++) {
+      memcpy(item, &v, sizeof v);
+      if (mpmp_queue_put(a->q, item, sizeof item, MPMP_FOREVER) < 0)
+        return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+    }
+    return 0;
+  }
   case M_OWN_GET: /* its own gets find every item it put, at once */
     for (v = 0; v < N; v++)
       if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
@@ -393,6 +408,36 @@ static void puts_arrive_before_the_join(void **state) {
                      MPMP_ETIMEDOUT);
     assert_int_equal(mpmp_queue_free(qs[k]), 0);
   }
+}
+
+/* An unbounded queue whose node heap fills while its consumer is away:
+ * puts without a timeout wait for room, on this node and from another
+ * (the heap runs low: its producers' batches then wait on its node for
+ * room, as a put of this node does), and every item arrives in order once
+ * the consumer comes. From another node the puts failed with
+ * MPMP_ENOSPC and items already on their way were lost. */
+static void puts_wait_for_room_when_the_heap_is_full(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_HEAP_FULL};
+  assert_int_equal(mpmp_queue_create(&a.q, 0, BIG_ITEM), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  test_sleep(2); /* the heap fills: 24 MB of items */
+  static char item[BIG_ITEM];
+  for (int64_t i = 0; i < NBIG; i++) {
+    size_t n = 0;
+    int rc = mpmp_queue_get(a.q, item, sizeof item, &n, 30);
+    if (rc != 0)
+      fail_msg("item %lld of %d did not come: %s", (long long)i, NBIG,
+               mpmp_errmsg());
+    int64_t v;
+    memcpy(&v, item, sizeof v);
+    assert_int_equal(v, i);
+    assert_int_equal(n, BIG_ITEM);
+  }
+  join_destroy_within(p, 60);
+  unpark(&pk);
+  assert_int_equal(mpmp_queue_free(a.q), 0);
 }
 
 static void puts_arrive_before_an_event(void **state) {
@@ -1012,6 +1057,7 @@ static void puts_after_a_managers_shutdown_fail(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(puts_arrive_before_an_event),
+    cmocka_unit_test(puts_wait_for_room_when_the_heap_is_full),
     cmocka_unit_test(a_producers_own_gets_find_its_puts),
     cmocka_unit_test(puts_alternating_between_queues_keep_order),
     cmocka_unit_test(put_after_a_close_is_reported_by_the_next_put),
