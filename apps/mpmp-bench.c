@@ -1235,19 +1235,23 @@ static const bench_t benches[] = {
 };
 #define NBENCH ((int)(sizeof benches / sizeof benches[0]))
 
-/* Were rows named on the command line (rather than all run)? */
-static int named(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (argv[i][0] != '-')
-      return 1;
-  return 0;
+static const char usage_text[] =
+    "usage: mpirun -n RANKS mpmp-bench [ROW...] | --list | --help\n"
+    "  ROW     run only these rows (default: every row); --list names them\n"
+    "  --list  the rows, their units and what each measures (no MPI job)\n"
+    "  --help  this text\n";
+
+/* Were rows named on the command line (rather than all run)? Every argument
+ * is a row's name by now: check_args refused anything else. */
+static int named(int argc) {
+  return argc > 1;
 }
 
 static int selected(const bench_t *b, int argc, char **argv) {
   for (int i = 1; i < argc; i++)
-    if (argv[i][0] != '-' && !strcmp(argv[i], b->name))
+    if (!strcmp(argv[i], b->name))
       return 1;
-  return !named(argc, argv);
+  return !named(argc);
 }
 
 static int list(void) {
@@ -1257,9 +1261,39 @@ static int list(void) {
   return 0;
 }
 
+/* --list and --help need no job; an option or a row name that is not one
+ * is refused before the job starts (a typo ran nothing and exited 0, an
+ * unknown option ran the whole suite). Returns the exit status, or -1 to
+ * run the rows. */
+static int check_args(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--list"))
+      return list();
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    if (a[0] == '-') {
+      fprintf(stderr, "mpmp-bench: unknown option '%s'\n%s", a, usage_text);
+      return 2;
+    }
+    int k = 0;
+    while (k < NBENCH && strcmp(a, benches[k].name))
+      k++;
+    if (k == NBENCH) {
+      fprintf(stderr, "mpmp-bench: no row named '%s': mpmp-bench --list "
+              "names them\n", a);
+      return 2;
+    }
+  }
+  return -1;
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1 && !strcmp(argv[1], "--list"))
-    return list(); /* no MPI needed */
+  int status = check_args(argc, argv);
+  if (status >= 0)
+    return status;
   int rc = mpmp_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
@@ -1278,7 +1312,7 @@ int main(int argc, char **argv) {
        * named on the command line that cannot run is an error */
       fprintf(stderr, "%s: skipped: needs %d worker rank(s) (mpirun -n %d)\n",
               b->name, b->min_workers, b->min_workers + 1);
-      failed |= named(argc, argv);
+      failed |= named(argc);
       continue;
     }
     rc = b->run(&v);
