@@ -348,6 +348,24 @@ foreach(run "np9|9|" "pseudo3|7|--pseudo,3")
     PASS_REGULAR_EXPRESSION "PASSED: --sleep on ${ranks} ranks")
 endforeach()
 
+# The tools' and examples' command-line values: bad ones refused with
+# status 2 and a message naming the option, a count too large for the
+# memory reported (tests/scripts/apps_bad_args.sh).
+set(sanitized "")
+if(MPMP_SANITIZERS)
+  set(sanitized sanitized)
+endif()
+add_test(NAME scripts_apps_bad_args
+  COMMAND "${MPMP_BASH}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/apps_bad_args.sh"
+          "${MPMP_RUN_MPI}" $<TARGET_FILE_DIR:mpmp-scaling>
+          $<TARGET_FILE_DIR:checkpoint_map> "${sanitized}")
+set_tests_properties(scripts_apps_bad_args PROPERTIES
+  TIMEOUT 120
+  PROCESSORS 2
+  LABELS "mpi;scripts"
+  ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+  PASS_REGULAR_EXPRESSION "PASSED: bad values refused")
+
 # scaling-study.sh --sleep: a sweep of sleeping items on 3 and 9 ranks (no
 # serial reference; serial_s is items x task_ms).
 add_test(NAME scripts_scaling_study_sleep_np3_np9

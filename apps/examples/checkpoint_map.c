@@ -18,7 +18,8 @@
  * "index result" lines, or "index FAILED message"), --seed S (another
  * input), --chunk C (items per chunk; 0, the default: as the call
  * chooses; imap: 16). Every item x with x % 97 == 13 fails, so that failures are
- * resumed too. It prints how many items this run ran and how many came
+ * resumed too. A bad value (not a number, out of range) exits with 2, too
+ * many items for the memory with 1. It prints how many items this run ran and how many came
  * from the checkpoint.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, strdup */
@@ -28,6 +29,8 @@
 #include <time.h>
 
 #include <mpmp.h>
+
+#include "../args.h"
 
 static mpmp_value_t runs; /* items run by this run (all workers) */
 static double item_ms = 2;
@@ -72,25 +75,34 @@ static int usage(const char *prog) {
 }
 
 int main(int argc, char **argv) {
-  long long n = 2000, seed = 1;
-  size_t chunk = 0;
-  const char *mode = "map", *outpath = NULL;
+  long long n = 2000, seed = 1, chunk = 0;
+  const char *mode = "map", *outpath = NULL, *prog = "checkpoint_map";
+  /* Items x = 3 i + seed, and each result x * x + 7, must fit a long long:
+   * hence 10^9 items at most and a small seed. */
   for (int i = 1; i < argc; i++) {
-    if (i + 1 < argc && !strcmp(argv[i], "--items"))
-      n = atoll(argv[++i]);
-    else if (i + 1 < argc && !strcmp(argv[i], "--item-ms"))
-      item_ms = atof(argv[++i]);
-    else if (i + 1 < argc && !strcmp(argv[i], "--mode"))
-      mode = argv[++i];
-    else if (i + 1 < argc && !strcmp(argv[i], "--out"))
-      outpath = argv[++i];
-    else if (i + 1 < argc && !strcmp(argv[i], "--seed"))
-      seed = atoll(argv[++i]);
-    else if (i + 1 < argc && !strcmp(argv[i], "--chunk"))
-      chunk = (size_t)atoll(argv[++i]);
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int bad = 0;
+    if (v != NULL && !strcmp(a, "--items"))
+      bad = mpmp_app_int(prog, a, v, 1, 1000000000LL, &n);
+    else if (v != NULL && !strcmp(a, "--item-ms"))
+      bad = mpmp_app_real(prog, a, v, 0, 3600e3, &item_ms);
+    else if (v != NULL && !strcmp(a, "--mode"))
+      mode = v;
+    else if (v != NULL && !strcmp(a, "--out"))
+      outpath = v;
+    else if (v != NULL && !strcmp(a, "--seed"))
+      bad = mpmp_app_int(prog, a, v, -1000000, 1000000, &seed);
+    else if (v != NULL && !strcmp(a, "--chunk"))
+      bad = mpmp_app_int(prog, a, v, 0, 1000000000LL, &chunk);
     else
       return usage(argv[0]);
+    if (bad)
+      return 2;
+    i++;
   }
+  if (strcmp(mode, "map") && strcmp(mode, "imap") && strcmp(mode, "exmap") &&
+      strcmp(mode, "exstream"))
+    return usage(argv[0]);
   int rc = mpmp_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
@@ -100,12 +112,18 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
     return rc == MPMP_ECHECKPOINT ? 3 : 1;
   }
-  if (n < 1 || (strcmp(mode, "map") && strcmp(mode, "imap") &&
-                strcmp(mode, "exmap") && strcmp(mode, "exstream")))
-    return usage(argv[0]);
 
-  long long *in = malloc((size_t)n * sizeof *in), *out = calloc((size_t)n, sizeof *out);
-  char **why = calloc((size_t)n, sizeof *why);
+  long long *in = mpmp_app_alloc(prog, (size_t)n, sizeof *in, "the items");
+  long long *out = in ? mpmp_app_alloc(prog, (size_t)n, sizeof *out,
+                                       "the results") : NULL;
+  char **why = out ? mpmp_app_alloc(prog, (size_t)n, sizeof *why,
+                                    "the failures") : NULL;
+  if (why == NULL) {
+    free(in);
+    free(out);
+    mpmp_finalize();
+    return 1;
+  }
   for (long long i = 0; i < n; i++)
     in[i] = 3 * i + seed;
   mpmp_value_create(&runs, MPMP_INT64, NULL, 0);
@@ -127,7 +145,7 @@ int main(int argc, char **argv) {
   }
   if (rc == 0 && !strcmp(mode, "map")) {
     rc = mpmp_pool_map_async(pool, work, in, (size_t)n, sizeof *in, out,
-                             sizeof *out, chunk, NULL, NULL, &res);
+                             sizeof *out, (size_t)chunk, NULL, NULL, &res);
     if (rc == 0) {
       rc = mpmp_async_get(res, MPMP_FOREVER);
       mpmp_async_resumed(res, &resumed);
@@ -140,13 +158,14 @@ int main(int argc, char **argv) {
     }
   } else if (rc == 0 && !strcmp(mode, "exmap")) {
     rc = mpmp_executor_map(ex, work, in, (size_t)n, sizeof *in, out,
-                           sizeof *out, chunk, MPMP_FOREVER);
+                           sizeof *out, (size_t)chunk, MPMP_FOREVER);
   } else if (rc == 0) { /* imap, exstream: results in order */
     rc = !strcmp(mode, "imap")
              ? mpmp_pool_imap(pool, work, produce, &prod, sizeof *in,
-                              sizeof *out, chunk ? chunk : 16, 0, &it)
+                              sizeof *out, chunk ? (size_t)chunk : 16, 0, &it)
              : mpmp_executor_map_stream(ex, work, produce, &prod, sizeof *in,
-                                        sizeof *out, chunk ? chunk : 16, 0,
+                                        sizeof *out,
+                                        chunk ? (size_t)chunk : 16, 0,
                                         &it);
     for (long long i = 0; rc == 0 && i < n; i++) {
       size_t idx = 0;

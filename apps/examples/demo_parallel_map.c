@@ -39,6 +39,7 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
 #include "../cpu_work.h"
 
 /* ---- the program ---------------------------------------------------------- */
@@ -53,12 +54,6 @@ static int usage(const char *prog) {
   return 2;
 }
 
-/* Bad arguments: every rank must still leave the job cleanly. */
-static int bad_usage(const char *prog) {
-  mpmp_finalize();
-  return usage(prog);
-}
-
 static void check(int rc, const char *what) {
   if (rc < 0) {
     if (!mpmp_is_main()) /* init failed on every rank: rank 0 says so; */
@@ -71,6 +66,24 @@ static void check(int rc, const char *what) {
 }
 
 int main(int argc, char **argv) {
+  /* Checked before the job, alike on every rank: a bad value ends them all
+   * before any starts to serve. */
+  long long items_arg = 0;
+  double work_ms = 20;
+  for (int i = 1; i < argc; i++) {
+    int bad = 0;
+    if (!strcmp(argv[i], "--items") && i + 1 < argc)
+      bad = mpmp_app_int("demo_parallel_map", argv[i], argv[i + 1], 0,
+                         1000000000LL, &items_arg);
+    else if (!strcmp(argv[i], "--work-ms") && i + 1 < argc)
+      bad = mpmp_app_real("demo_parallel_map", argv[i], argv[i + 1], 0.001,
+                          3600e3, &work_ms);
+    else
+      return usage(argv[0]);
+    if (bad)
+      return 2;
+    i++;
+  }
   int rc = mpmp_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0; /* worker ranks: the job is over */
@@ -80,23 +93,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mpmp_init: %s\n", mpmp_errmsg());
     return 1;
   }
-  long items = 0;
-  double work_ms = 20;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--items") && i + 1 < argc)
-      items = strtol(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--work-ms") && i + 1 < argc)
-      work_ms = strtod(argv[++i], NULL);
-    else
-      return bad_usage(argv[0]);
-  }
   int nw = mpmp_worker_count();
-  if (nw < 1 || items < 0 || !(work_ms > 0)) {
-    if (nw < 1)
-      fprintf(stderr, "no worker ranks: start at least 2 ranks "
-              "(mpirun -n 3: main + 2 workers)\n");
-    return bad_usage(argv[0]);
+  if (nw < 1) {
+    fprintf(stderr, "no worker ranks: start at least 2 ranks "
+            "(mpirun -n 3: main + 2 workers)\n");
+    mpmp_finalize();
+    return usage(argv[0]);
   }
+  long items = (long)items_arg;
   if (items == 0)
     items = 4L * nw > 100 ? 4L * nw : 100;
 
@@ -108,11 +112,16 @@ int main(int argc, char **argv) {
   printf("\nwork:       %ld items, each %llu rounds of integer arithmetic "
          "(%g ms)\n",
          items, (unsigned long long)rounds, work_ms);
-  item_t *in = malloc((size_t)items * sizeof *in);
-  uint64_t *serial = malloc((size_t)items * sizeof *serial);
-  result_t *parallel = calloc((size_t)items, sizeof *parallel);
-  if (in == NULL || serial == NULL || parallel == NULL)
-    check(MPMP_ENOMEM, "malloc");
+  const char *prog = "demo_parallel_map";
+  item_t *in = mpmp_app_alloc(prog, (size_t)items, sizeof *in, "the items");
+  uint64_t *serial = mpmp_app_alloc(prog, (size_t)items, sizeof *serial,
+                                    "the serial results");
+  result_t *parallel = mpmp_app_alloc(prog, (size_t)items, sizeof *parallel,
+                                      "the parallel results");
+  if (in == NULL || serial == NULL || parallel == NULL) {
+    mpmp_finalize();
+    return 1;
+  }
   for (long i = 0; i < items; i++)
     in[i] = (item_t){(uint64_t)i, rounds};
 
@@ -132,10 +141,13 @@ int main(int argc, char **argv) {
   /* One empty item (0 rounds) per worker first: the first messages to a
    * worker pay one-time costs (a TCP connection across nodes) that are no
    * part of the map's speed. */
-  item_t *warm = calloc((size_t)nw, sizeof *warm);
-  result_t *warm_out = calloc((size_t)nw, sizeof *warm_out);
-  if (warm == NULL || warm_out == NULL)
-    check(MPMP_ENOMEM, "calloc");
+  item_t *warm = mpmp_app_alloc(prog, (size_t)nw, sizeof *warm, "the warm-up");
+  result_t *warm_out = mpmp_app_alloc(prog, (size_t)nw, sizeof *warm_out,
+                                      "the warm-up");
+  if (warm == NULL || warm_out == NULL) {
+    mpmp_finalize();
+    return 1;
+  }
   check(mpmp_pool_map(pool, work_item, warm, (size_t)nw, sizeof *warm,
                       warm_out, sizeof *warm_out, 1),
         "warm-up map");

@@ -33,6 +33,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -94,7 +96,7 @@ int main(int argc, char **argv) {
   check(rc, "mpmp_init");
 
   prod_args_t a = {.x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, .key = "square_sum"};
-  a.pause = argc > 1 ? atof(argv[1]) : 1.0;
+  a.pause = mpmp_app_pause(argc, argv, 1.0);
   mpmp_manager_t manager;
   check(mpmp_manager_start(&manager), "Manager()");
   check(mpmp_dict_create(manager, &a.results), "manager.dict()");

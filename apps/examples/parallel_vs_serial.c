@@ -37,6 +37,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 typedef struct {
   long value;    /* x * x */
   int rank, pid; /* who computed it */
@@ -89,9 +91,10 @@ static int ranks_used(const result_t *r, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) /* on every rank, before the workers start serving */
-    delay = atof(argv[1]);
-  if (!(delay >= 0 && delay < 3600)) {
+  /* on every rank, before the workers start serving */
+  if (argc > 2 || (argc == 2 && mpmp_app_real("parallel_vs_serial",
+                                              "the seconds per item", argv[1],
+                                              0, 3600, &delay) < 0)) {
     fprintf(stderr, "usage: %s [seconds per item, default 2]\n", argv[0]);
     return 2;
   }

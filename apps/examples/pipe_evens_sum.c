@@ -40,6 +40,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -111,7 +113,7 @@ int main(int argc, char **argv) {
   check(rc, "mpmp_init");
 
   prod_args_t a = {.x = {1, 2, 3, 4, 5, 6}};
-  a.pause = argc > 1 ? atof(argv[1]) : 1.0;
+  a.pause = mpmp_app_pause(argc, argv, 1.0);
   mpmp_conn_t parent_conn;
   check(mpmp_pipe_create(&parent_conn, &a.pipe_conn, 1), "Pipe()");
 

@@ -40,6 +40,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -104,7 +106,7 @@ int main(int argc, char **argv) {
   if (rc == MPMP_WORKER_DONE)
     return 0; /* worker ranks: the job is over */
   check(rc, "mpmp_init");
-  double pause = argc > 1 ? atof(argv[1]) : 2.0;
+  double pause = mpmp_app_pause(argc, argv, 2.0);
 
   mpmp_process_t *processes[3];
   for (int i = 0; i < 3; i++) {

@@ -33,6 +33,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -87,7 +89,7 @@ int main(int argc, char **argv) {
   check(rc, "mpmp_init");
 
   printf("Main process ID: %d (rank %d)\n", (int)getpid(), mpmp_rank());
-  worker_args_t a = {"Alice", argc > 1 ? atof(argv[1]) : 2.0};
+  worker_args_t a = {"Alice", mpmp_app_pause(argc, argv, 2.0)};
   mpmp_process_t *p; /* Create a process */
   check(mpmp_process_create(&p, worker_function, &a, sizeof a, NULL), "Process");
   check(mpmp_process_start(p), "p.start()"); /* Start the process */

@@ -46,6 +46,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -115,7 +117,7 @@ int main(int argc, char **argv) {
   check(rc, "mpmp_init");
 
   prod_args_t x = {.x = {1, 2, 3, 4, 5, 6, 7, 8, 9}};
-  x.pause = argc > 1 ? atof(argv[1]) : 1.0;
+  x.pause = mpmp_app_pause(argc, argv, 1.0);
   prod_args_t y = x; /* y = x[::-1] */
   for (int k = 0; k < 9; k++)
     y.x[k] = x.x[8 - k];

@@ -42,6 +42,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -125,7 +127,7 @@ int main(int argc, char **argv) {
     return 0; /* worker ranks: the job is over */
   check(rc, "mpmp_init");
 
-  args_t a = {.pause = argc > 1 ? atof(argv[1]) : 0.5};
+  args_t a = {.pause = mpmp_app_pause(argc, argv, 0.5)};
   check(mpmp_queue_create(&a.q, 0, ITEM_MAX), "Queue()");
   mpmp_process_t *p1, *p2;
   check(mpmp_process_create(&p1, producer, &a, sizeof a, NULL), "Process");

@@ -42,6 +42,8 @@
 
 #include <mpmp.h>
 
+#include "../args.h"
+
 /* A failed mpmp call stops the program, saying what went wrong. */
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -112,7 +114,7 @@ int main(int argc, char **argv) {
   results[0] = 0;                       /* Initialize */
 
   prod_args_t a = {.x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, .index = 0};
-  a.pause = argc > 1 ? atof(argv[1]) : 1.0;
+  a.pause = mpmp_app_pause(argc, argv, 1.0);
   snprintf(a.shm_name, sizeof a.shm_name, "%s", mpmp_shm_name(shm));
   mpmp_process_t *p;
   check(mpmp_process_create(&p, prod, &a, sizeof a, NULL), "Process");
