@@ -39,6 +39,7 @@
  * items (each sleeps: it needs no core of its own); cores then counts
  * those workers and core_per_worker is 1.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@
 
 #include <mpmp.h>
 
+#include "args.h"
 #include "cpu_work.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -122,13 +124,25 @@ static const char usage_text[] =
     "rounds=R item_s=S\n"
     "  --header              print the CSV header line first\n"
     "  --sleep               items sleep --task-ms instead of computing: "
-    "the dispatch's cost alone, on any number of ranks\n";
+    "the dispatch's cost alone, on any number of ranks\n"
+    "  --help                this text\n"
+    "A bad value exits with status 2, naming the option and its range.\n";
 
+/* The limits: an item of a day at most, counts that fit an int or the
+ * memory (a second of arithmetic is some 10^9 rounds). */
+#define MAX_COUNT 1000000000000LL /* items, items per worker, sample */
+#define MAX_TASK_MS 86400e3
+
+/* Every value whole and in range (strtoull took "-1" as 2^64 - 1 rounds,
+ * strtod "inf", a cast to int 4294967297 workers as 1): 0, or -1 after a
+ * message saying which option was wrong. */
 static int parse(int argc, char **argv, opts_t *o) {
+  const char *prog = "mpmp-scaling";
   *o = (opts_t){.task_ms = 10, .reps = 3, .chunksize = 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    char *end = NULL;
+    long long n = 0;
+    int bad = 0;
     if (!strcmp(a, "--reference")) {
       o->reference = 1;
       continue;
@@ -141,46 +155,60 @@ static int parse(int argc, char **argv, opts_t *o) {
       o->sleep = 1;
       continue;
     }
-    if (v == NULL)
+    if (v == NULL) {
+      fprintf(stderr, "%s: %s '%s'\n", prog,
+              strncmp(a, "--", 2) ? "unknown argument" : "no value after", a);
       return -1;
+    }
     i++;
     if (!strcmp(a, "--items"))
-      o->items = strtol(v, &end, 10);
+      bad = mpmp_app_int(prog, a, v, 0, MAX_COUNT, &n), o->items = (long)n;
     else if (!strcmp(a, "--items-per-worker"))
-      o->per_worker = strtol(v, &end, 10);
+      bad = mpmp_app_int(prog, a, v, 0, MAX_COUNT, &n), o->per_worker = (long)n;
     else if (!strcmp(a, "--chunksize"))
-      o->chunksize = strtol(v, &end, 10);
+      bad = mpmp_app_int(prog, a, v, 0, MAX_COUNT, &n), o->chunksize = (long)n;
     else if (!strcmp(a, "--serial-items"))
-      o->serial_items = strtol(v, &end, 10);
+      bad = mpmp_app_int(prog, a, v, 0, MAX_COUNT, &n),
+      o->serial_items = (long)n;
     else if (!strcmp(a, "--task-ms"))
-      o->task_ms = strtod(v, &end);
+      bad = mpmp_app_real(prog, a, v, 0.001, MAX_TASK_MS, &o->task_ms);
     else if (!strcmp(a, "--serial-item-s"))
-      o->item_s = strtod(v, &end);
+      bad = mpmp_app_real(prog, a, v, 0, MAX_TASK_MS * 1e-3, &o->item_s);
     else if (!strcmp(a, "--rounds"))
-      o->rounds = strtoull(v, &end, 10);
+      bad = mpmp_app_int(prog, a, v, 0, LLONG_MAX, &n), o->rounds = (uint64_t)n;
     else if (!strcmp(a, "--workers"))
-      o->workers = (int)strtol(v, &end, 10);
+      bad = mpmp_app_int(prog, a, v, 0, INT_MAX, &n), o->workers = (int)n;
     else if (!strcmp(a, "--reps"))
-      o->reps = (int)strtol(v, &end, 10);
-    else
+      bad = mpmp_app_int(prog, a, v, 1, 1000000, &n), o->reps = (int)n;
+    else {
+      fprintf(stderr, "%s: unknown option '%s'\n", prog, a);
       return -1;
-    if (end == v || *end != '\0')
+    }
+    if (bad)
       return -1;
   }
-  if (o->items < 0 || o->per_worker < 0 || o->serial_items < 0 ||
-      o->chunksize < 0 ||
-      !(o->task_ms > 0) || o->item_s < 0 || o->workers < 0 || o->reps < 1 ||
-      (o->items > 0 && o->per_worker > 0) || (o->item_s > 0 && o->rounds == 0) ||
-      (o->sleep && (o->reference || o->rounds > 0 || o->item_s > 0)))
+  const char *clash = NULL;
+  if (o->items > 0 && o->per_worker > 0)
+    clash = "--items and --items-per-worker exclude each other";
+  else if (o->item_s > 0 && o->rounds == 0)
+    clash = "--serial-item-s needs the --rounds it was measured with";
+  else if (o->sleep && (o->reference || o->rounds > 0 || o->item_s > 0))
+    clash = "--sleep takes none of --reference, --rounds, --serial-item-s";
+  if (clash != NULL) {
+    fprintf(stderr, "%s: %s\n", prog, clash);
     return -1;
+  }
   return 0;
 }
 
 /* ---- the point ---------------------------------------------------------------- */
 
 static int fail(const char *what, int rc) {
-  fprintf(stderr, "mpmp-scaling: %s: %s: %s\n", what, mpmp_err_name(rc),
-          mpmp_errmsg());
+  const char *msg = mpmp_errmsg();
+  if (rc == MPMP_ENOMEM && (msg == NULL || *msg == '\0'))
+    msg = "out of memory for the items or the serial sample: ask for fewer "
+          "--items, --items-per-worker or --serial-items";
+  fprintf(stderr, "mpmp-scaling: %s: %s: %s\n", what, mpmp_err_name(rc), msg);
   mpmp_finalize();
   return 1;
 }
@@ -245,17 +273,21 @@ static int run_map(const opts_t *o, int workers, item_t *in, result_t *out,
 
 int main(int argc, char **argv) {
   opts_t o;
+  /* before the job, alike on every rank: a bad value starts none */
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  if (parse(argc, argv, &o) < 0) {
+    fputs(usage_text, stderr);
+    return 2;
+  }
   int rc = mpmp_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
   if (rc < 0) {
     fprintf(stderr, "mpmp-scaling: %s\n", mpmp_errmsg());
     return 1;
-  }
-  if (parse(argc, argv, &o) < 0) {
-    fputs(usage_text, stderr);
-    mpmp_finalize();
-    return 2;
   }
   uint64_t *sample;
   long nsample;
@@ -275,11 +307,20 @@ int main(int argc, char **argv) {
     mpmp_finalize();
     return 2;
   }
-  long items = o.items ? o.items : (o.per_worker ? o.per_worker : 16) * workers;
-  item_t *in = malloc((size_t)items * sizeof *in);
-  result_t *out = calloc((size_t)items, sizeof *out);
-  if (in == NULL || out == NULL)
-    return fail("malloc", MPMP_ENOMEM);
+  long items = o.items;
+  if (items == 0 &&
+      __builtin_mul_overflow(o.per_worker ? o.per_worker : 16, (long)workers,
+                             &items))
+    items = LONG_MAX; /* too many for any memory: refused below */
+  item_t *in = mpmp_app_alloc("mpmp-scaling", (size_t)items, sizeof *in,
+                              "the items");
+  result_t *out = in ? mpmp_app_alloc("mpmp-scaling", (size_t)items,
+                                      sizeof *out, "the results") : NULL;
+  if (out == NULL) {
+    free(in);
+    mpmp_finalize();
+    return 1;
+  }
   if (o.sleep) { /* nothing to measure: the items sleep task_ms */
     sample = NULL;
     nsample = 0;

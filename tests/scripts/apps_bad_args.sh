@@ -32,7 +32,21 @@ expect() {
   fi
 }
 
+s="$apps/mpmp-scaling"
 invalid="is not valid: give a (whole )?number from"
+expect 2 "^mpmp-scaling: --rounds '-1' $invalid 0 to" "$s" --rounds -1
+expect 2 "^mpmp-scaling: --task-ms 'inf' $invalid" "$s" --task-ms inf
+expect 2 "^mpmp-scaling: --task-ms '1e300' $invalid" "$s" --sleep --task-ms 1e300
+expect 2 "^mpmp-scaling: --workers '4294967297' $invalid 0 to 2147483647" \
+  "$s" --workers 4294967297
+expect 2 "^mpmp-scaling: --reps '4294967297' $invalid 1 to" "$s" --reps 4294967297
+expect 2 "^mpmp-scaling: --items '12x' $invalid" "$s" --items 12x
+expect 2 "^mpmp-scaling: unknown option '--itmes'" "$s" --itmes 12
+expect 0 "^usage: mpirun -n RANKS mpmp-scaling" "$s" --help
+# a worker is needed to get as far as the items' allocation
+[[ -n "$sanitizers" ]] || expect 1 "^mpmp-scaling: out of memory: 1000000000000 x 16 bytes for the items" \
+  bash "$run_mpi" --timeout 50 -n 2 "$s" --items 1000000000000 --task-ms 1
+
 c="$examples/checkpoint_map"
 expect 2 "^checkpoint_map: --items '100000000000' $invalid 1 to" "$c" --items 100000000000
 expect 2 "^checkpoint_map: --items 'abc' $invalid" "$c" --items abc
