@@ -8,7 +8,9 @@
 # MPMP_CHECKPOINT is set, and stops the map before the end); `mpirun`
 # starts 3 ranks through run-mpi.sh; `qsub` records its arguments. Run 1
 # (job 77.server) must stop mid-map with status 75, and the script must
-# submit itself again with the same program, arguments and checkpoint.
+# submit itself again with the same program, arguments and checkpoint: the
+# output file's name has a comma and spaces, which qsub -v's list split
+# when they went unescaped.
 # Run 2 (the chained job, given what qsub -v passed) must resume, run only
 # the rest, and give the results of a run without checkpoint. Prints
 # "PASSED".
@@ -50,11 +52,11 @@ bash "$scripts/run-mpi.sh" --timeout 0 -n 3 "$program" "${args[@]}" \
   --out "$tmp/ref" >"$tmp/log" 2>&1 || fail "the run without checkpoint failed"
 
 # Run 1: 4 s of walltime; the map needs about 5 s.
+out="$tmp/out, two words"
 echo 00:00:04 >"$tmp/walltime"
 env PATH="$tmp/bin:$PATH" PBS_JOBID=77.server PBS_NODEFILE="$tmp/nodefile" \
   PBS_O_WORKDIR="$tmp" MPMP_STOP_GRACE=0.5 \
-  MPMP_PROGRAM="$program" MPMP_ARGS="${args[*]} --out $tmp/out" \
-  bash "$scripts/pbs.job" >"$tmp/log" 2>&1
+  bash "$scripts/pbs.job" "$program" "${args[@]}" --out "$out" >"$tmp/log" 2>&1
 rc=$?
 ((rc == 0)) || fail "run 1: the script exited with $rc (expected 0 after resubmitting)"
 grep -q "the map was stopped (the walltime (PBS (qstat)) ends in" "$tmp/log" ||
@@ -63,13 +65,15 @@ ckpt="$tmp/mpmp-checkpoint-77.server"
 grep -q "MPMP_CHECKPOINT=$ckpt,MPMP_RESUBMITTED=1," "$tmp/qsub.log" 2>/dev/null ||
   fail "run 1: not resubmitted with its checkpoint (qsub: $(cat "$tmp/qsub.log" 2>/dev/null))"
 grep -qx "$tmp/scripts/pbs.job" "$tmp/qsub.log" || fail "run 1: resubmitted another script"
-[[ -e "$tmp/out" ]] && fail "run 1: the stopped program wrote results"
+[[ -e "$out" ]] && fail "run 1: the stopped program wrote results"
 echo "run 1: stopped before the walltime qstat gave, resubmitted"
 
-# Run 2: the chained job, with what qsub -v passed on.
+# Run 2: the chained job, with what qsub -v passed on (its list split on
+# commas, as qsub does).
 echo 00:10:00 >"$tmp/walltime"
-vars="$(sed -n 's/^MPMP_PROGRAM=//p' "$tmp/qsub.log")"
-IFS=, read -r -a kv <<<"MPMP_PROGRAM=$vars"
+vars="$(sed -n 's/^MPMP_ARGV=//p' "$tmp/qsub.log")"
+[[ -n "$vars" ]] || fail "run 1: no MPMP_ARGV in qsub -v (qsub: $(cat "$tmp/qsub.log"))"
+IFS=, read -r -a kv <<<"MPMP_ARGV=$vars"
 env PATH="$tmp/bin:$PATH" PBS_JOBID=78.server PBS_NODEFILE="$tmp/nodefile" \
   PBS_O_WORKDIR="$tmp" "${kv[@]}" bash "$scripts/pbs.job" >"$tmp/log" 2>&1
 rc=$?
@@ -78,6 +82,7 @@ grep -q "job 78.server (run 2)" "$tmp/log" || fail "run 2: the script did not co
 read -r ran resumed < <(sed -n 's/.*: ran \([0-9]*\) here, \([0-9]*\) from the checkpoint.*/\1 \2/p' "$tmp/log")
 ((resumed > 0 && ran + resumed == 3000)) ||
   fail "run 2: ran ${ran:-?} and resumed ${resumed:-?} of 3000 items"
-cmp -s "$tmp/ref" "$tmp/out" || fail "run 2: the results differ from a run without checkpoint"
+[[ -e "$out" ]] || fail "run 2: no results in '$out': the arguments were not passed whole"
+cmp -s "$tmp/ref" "$out" || fail "run 2: the results differ from a run without checkpoint"
 echo "run 2: resumed $resumed items, ran $ran, results identical"
 echo "PASSED"
