@@ -146,13 +146,15 @@ ranks=()
 if [[ -z "$plot_only" ]]; then
   spec="${ranks_arg:-2-$(($(mpmp_nproc) + 1))}"
   IFS=, read -r -a parts <<<"$spec"
+  # Base 10 whatever the leading zeros (bash read 08 as octal and failed
+  # with "value too great for base"), and at most 6 digits.
   for p in "${parts[@]}"; do
-    if [[ "$p" =~ ^([0-9]+)-([0-9]+)$ ]]; then
-      for ((r = BASH_REMATCH[1]; r <= BASH_REMATCH[2]; r++)); do ranks+=("$r"); done
-    elif [[ "$p" =~ ^[0-9]+$ ]]; then
-      ranks+=("$p")
+    if [[ "$p" =~ ^([0-9]{1,6})-([0-9]{1,6})$ ]]; then
+      for ((r = 10#${BASH_REMATCH[1]}; r <= 10#${BASH_REMATCH[2]}; r++)); do ranks+=("$r"); done
+    elif [[ "$p" =~ ^[0-9]{1,6}$ ]]; then
+      ranks+=("$((10#$p))")
     else
-      usage "--ranks wants a list like 2,3,5 or 2-9, not '$spec'"
+      usage "--ranks wants a list like 2,3,5 or 2-9 (counts of at most 6 digits), not '$spec'"
     fi
   done
   ((${#ranks[@]})) || usage "--ranks gave no rank count"

@@ -5,8 +5,9 @@
 #
 #   scaling_study_plot.sh SCALING_STUDY OUT_DIR
 #
-#  - bad --repeat, --format and --plot-only values exit 2 with an error that
-#    names the option and the value, before anything is built or run;
+#  - bad --repeat, --format, --plot-only and --ranks values exit 2 with an
+#    error that names the option and the value, before anything is built or
+#    run (--ranks 08 is 8, not an octal error);
 #  - a run at 130 % efficiency gets a warning line naming its rank count and
 #    value, a marker and a "130.0 %" label in the SVG, and --strict exits 3;
 #    the efficiency axis reaches above it (it used to stop at 110 %); the
@@ -49,6 +50,16 @@ vertical_segments() {
 }
 
 # ---- refused ----------------------------------------------------------------
+# rank counts in base 10 whatever their leading zeros (bash took 08 for
+# octal: "value too great for base"), and of at most 6 digits
+run 2 --no-build --ranks 08,1
+expect "error: every rank count must be at least 2 (main + 1 worker), not 1"
+grep -q "value too great" "$dir/log" && fail "--ranks 08 was read as octal"
+run 2 --no-build --ranks 09-08
+expect "error: --ranks gave no rank count"
+grep -q "value too great" "$dir/log" && fail "--ranks 09-08 was read as octal"
+run 2 --no-build --ranks 2-18446744073709551617
+expect "error: --ranks wants a list like 2,3,5 or 2-9 (counts of at most 6 digits)"
 
 for bad in 0 -1 two 1.5 ""; do
   run 2 --no-build --repeat "$bad"
