@@ -94,7 +94,10 @@ done
 
 (($# >= 1)) || usage "no program given"
 [[ "$np" =~ ^[1-9][0-9]*$ ]] || usage "-n N (a positive rank count) is required"
-[[ "$timeout" =~ ^[0-9]+$ ]] || usage "--timeout wants whole seconds, not '$timeout'"
+# At most 10^9 s (some 31 years), checked before any arithmetic: bash's
+# 64-bit numbers wrapped 18446744073709551617 to 1 s.
+[[ "$timeout" =~ ^[0-9]{1,10}$ ]] && ((10#$timeout <= 1000000000)) ||
+  usage "--timeout wants whole seconds from 0 (none) to 1000000000, not '$timeout'"
 [[ -z "$pseudo" || "$pseudo" =~ ^[1-9][0-9]*$ ]] || usage "--pseudo wants a node count, not '$pseudo'"
 scale="${MPMP_TIMEOUT_SCALE:-1}"
 [[ "$scale" =~ ^[1-9][0-9]{0,3}$ ]] ||

@@ -348,6 +348,21 @@ foreach(run "np9|9|" "pseudo3|7|--pseudo,3")
     PASS_REGULAR_EXPRESSION "PASSED: --sleep on ${ranks} ranks")
 endforeach()
 
+# run-mpi.sh --timeout beyond 10^9 s is refused before any arithmetic
+# (bash's 64-bit numbers wrapped 18446744073709551617 to a 1 s time-out).
+foreach(run "wraps|18446744073709551617" "too_long|1000000001")
+  string(REPLACE "|" ";" run "${run}")
+  list(GET run 0 name)
+  list(GET run 1 value)
+  add_test(NAME scripts_run_mpi_timeout_${name}
+    COMMAND "${MPMP_BASH}" -c "\"$1\" \"$2\" --timeout ${value} -n 2 true; echo \"status $?\""
+            run-mpi "${MPMP_BASH}" "${MPMP_RUN_MPI}")
+  set_tests_properties(scripts_run_mpi_timeout_${name} PROPERTIES
+    TIMEOUT 30
+    LABELS "scripts"
+    PASS_REGULAR_EXPRESSION "run-mpi.sh: error: --timeout wants whole seconds from 0 \\(none\\) to 1000000000, not '${value}'.*status 2\n")
+endforeach()
+
 # The tools' and examples' command-line values: bad ones refused with
 # status 2 and a message naming the option, a count too large for the
 # memory reported (tests/scripts/apps_bad_args.sh).
