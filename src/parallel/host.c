@@ -1063,21 +1063,25 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                                                                 : -1;
     if (attempts > 1)
       snprintf(tries, sizeof tries, " (%u attempts)", attempts);
+    /* where: a map's item, a Process body (or a pool's initializer, run
+     * as one), or an apply's or submit's one call (no item to name) */
+    char at[120] = "";
+    if (body_run)
+      snprintf(at, sizeof at, " in process '%.64s'", ctl()->body.name);
+    else if (h->out_size != 0 || h->count != 1 || h->var)
+      snprintf(at, sizeof at, " on item %llu", (unsigned long long)shown);
     if (why == 1)
       snprintf(msg, sizeof msg, "task '%s' ran past its task_timeout of %g "
-               "s on item %llu on rank %d: its host process was killed%s",
-               t->name, h->task_timeout, (unsigned long long)shown,
-               mpmp__net.rank, tries);
+               "s%s on rank %d: its host process was killed%s", t->name,
+               h->task_timeout, at, mpmp__net.rank, tries);
     else if (why == 2)
-      snprintf(msg, sizeof msg, "task '%s' was terminated on item %llu on "
-               "rank %d: it did not stop within MPMP_TERM_GRACE (%g s), so "
-               "its host process was killed", t->name,
-               (unsigned long long)shown, mpmp__net.rank,
+      snprintf(msg, sizeof msg, "task '%s' was terminated%s on rank %d: it "
+               "did not stop within MPMP_TERM_GRACE (%g s), so its host "
+               "process was killed", t->name, at, mpmp__net.rank,
                mpmp__rt.env.TERM_GRACE);
     else
-      snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
-               "its host process %s%s", t->name, (unsigned long long)shown,
-               mpmp__net.rank, how, tries);
+      snprintf(msg, sizeof msg, "task '%s' crashed%s on rank %d: its host "
+               "process %s%s", t->name, at, mpmp__net.rank, how, tries);
     /* with retries left, the main rank deals it again, to another worker
      * if it can (the message is its failure if the job stops first) */
     fail(arg, bad, retry ? MPMP__RETRY_CODE + (int)attempts

@@ -500,7 +500,8 @@ static void relay_more_crash_kinds_in_map_imap_apply_submit_process(void **state
     OK(mpmp_executor_submit(ex, die_how, &d, sizeof d, &f));
     const void *data = NULL;
     RC(mpmp_future_result(f, T_OUT, &data, NULL), MPMP_ECRASHED);
-    HAS_MSG("crashed on item 0");
+    /* one call: no item to name (it said "on item 0") */
+    HAS_MSG("task 'die_how' crashed on rank");
     mpmp_future_destroy(f);
   }
   OK(mpmp_executor_destroy(ex));
@@ -514,6 +515,10 @@ static void relay_more_crash_kinds_in_map_imap_apply_submit_process(void **state
     int code = 0;
     OK(mpmp_process_exitcode(p, &code));
     EQ(code, -kinds[k].sig);
+    /* named as the process it is (it said "on item 0") */
+    if (strstr(mpmp_process_errmsg(p), "crashed in process 'Process-") ==
+        NULL)
+      fail_msg("errmsg '%s'", mpmp_process_errmsg(p));
     OK(mpmp_process_destroy(p));
   }
 }
