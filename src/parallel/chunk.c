@@ -276,16 +276,20 @@ static void host_failure(void *arg, uint64_t index, int code,
 
 /* An isolated chunk: its items run in this worker's task host. If no
  * host can run them, every item fails, saying why, and its slot reads as
- * zeros (`res` is a reused buffer: it holds an earlier chunk's results). */
+ * zeros (`res` is a reused buffer: it holds an earlier chunk's results).
+ * A worker that has no host (its fork server died, or never started)
+ * fails them with MPMP__NOHOST_CODE (proto.h): not runs of theirs, the
+ * main rank deals them again to a worker that has one. */
 static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
                          char *res, void **own, size_t *own_len,
                          fail_buf_t *f) {
   size_t had = f->len; /* the records before this chunk's */
-  int rc = mpmp__host_ready()
+  char why[300];
+  int nohost = !mpmp__host_ready();
+  int rc = !nohost
                ? mpmp__host_run(h, in, res, own, own_len, host_failure, f)
-               : mpmp__err(MPMP_ENOTSUP, "this worker has no task host "
-                           "(MPMP_ISOLATE=never, or its fork server could "
-                           "not start)");
+               : mpmp__err(MPMP_ENOTSUP, "%s",
+                           mpmp__host_none_why(why, sizeof why));
   if (rc == 0)
     return;
   if (res != NULL)
@@ -293,12 +297,18 @@ static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
   char msg[700];
   snprintf(msg, sizeof msg, "isolated item not run on rank %d: %s",
            mpmp__net.rank, mpmp_errmsg());
+  /* (host.c reports the items a dying fork server cut short itself; one
+   * that dies where it does not look still leaves no host here) */
+  int code = nohost || !mpmp__host_ready() ? MPMP__NOHOST_CODE : rc;
   /* the items the host reported before it gave up keep their own record
    * (a crash, a timeout) and get no second one */
   size_t told = f->len;
   for (uint32_t i = 0; i < h->count; i++)
     if (!recorded(f, had, told, h->first + i))
-      add_failure(f, h->first + i, rc, msg);
+      add_failure(f, h->first + i,
+                  code == MPMP__NOHOST_CODE && i == 0 ? code + (int)h->tried
+                                                      : code,
+                  msg);
 }
 
 /* A chunk of variable-size items (proto.h: mpmp__chunk_hdr_t.var): each

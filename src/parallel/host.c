@@ -181,6 +181,73 @@ static int grow(size_t need) {
 
 int mpmp__host_ready(void) { return H.fd >= 0 && H.server > 0; }
 
+/* The fork server died (killed: the OOM killer, a user's kill), and how:
+ * its wait status. A worker then has no task host for good. */
+static struct {
+  int died, status;
+  pid_t pid;
+} fs_lost;
+
+/* The fork server has died: reaped (once), with no host from then on
+ * (mpmp__host_ready; it is not started again: see "Workers without a task
+ * host" in pool.c). The host it had dies with it (PR_SET_PDEATHSIG), and
+ * nobody else will say so in the region: this does. */
+static void server_reaped(int st) {
+  host_ctl_t *c = ctl();
+  fs_lost.died = 1;
+  fs_lost.status = st;
+  fs_lost.pid = H.server;
+  H.server = 0;
+  /* Its host is dead too: the locks it held are taken over, as the fork
+   * server would have had them (its record here, and the other nodes it
+   * reached through tell_death). */
+  if (atomic_load(&c->host_pid) > 0 && !atomic_load(&c->gone)) {
+    mpmp__owner_host_dead(atomic_load(&c->gen));
+    atomic_store(&c->status, SIGKILL); /* (a wait status: killed, 9) */
+    atomic_store(&c->gone, 1);
+  }
+  atomic_store(&c->host_pid, 0);
+}
+
+/* Has the fork server died? */
+static int server_lost(void) {
+  int st;
+  if (H.server > 0 && waitpid(H.server, &st, WNOHANG) == H.server)
+    server_reaped(st);
+  return fs_lost.died;
+}
+
+/* The fork server closed its end of the socket: it is ending (it does so
+ * only at its exit). Wait for it. */
+static void server_closed(void) {
+  int st;
+  pid_t r;
+  while ((r = waitpid(H.server, &st, 0)) < 0 && errno == EINTR)
+    ;
+  if (r == H.server)
+    server_reaped(st);
+}
+
+const char *mpmp__host_none_why(char *buf, size_t n) {
+  if (fs_lost.died) {
+    char how[120];
+    if (WIFSIGNALED(fs_lost.status))
+      snprintf(how, sizeof how, "killed by signal %d (%s)",
+               WTERMSIG(fs_lost.status), strsignal(WTERMSIG(fs_lost.status)));
+    else
+      snprintf(how, sizeof how, "exited with status %d",
+               WIFEXITED(fs_lost.status) ? WEXITSTATUS(fs_lost.status) : -1);
+    snprintf(buf, n, "its task-host fork server (pid %d) died (%s), its "
+             "task host with it", (int)fs_lost.pid, how);
+  } else if (strcasecmp(mpmp__rt.env.ISOLATE, "never") == 0) {
+    snprintf(buf, n, "this worker has no task host (MPMP_ISOLATE=never)");
+  } else {
+    snprintf(buf, n, "this worker has no task host: its fork server could "
+             "not start (see the warning of mpmp_init)");
+  }
+  return buf;
+}
+
 /* The bytes of a variable-size chunk's items and offsets, from its
  * offsets (proto.h); 0 for fixed-size items. */
 static size_t var_bytes(const mpmp__chunk_hdr_t *h, const char *in) {
@@ -648,8 +715,16 @@ static int spawn(void) {
   mpmp__relay_reset(atomic_fetch_add(&c->gen, 1) + 1);
   char cmd = 'S';
   pid_t pid = -1;
-  if (write(H.sock, &cmd, 1) != 1 || read(H.sock, &pid, sizeof pid) !=
-      (ssize_t)sizeof pid || pid <= 0)
+  /* (send: a fork server that died must not kill the worker by SIGPIPE) */
+  ssize_t sent = send(H.sock, &cmd, 1, MSG_NOSIGNAL), got = 0;
+  if (sent == 1)
+    got = read(H.sock, &pid, sizeof pid);
+  if ((sent < 0 && errno == EPIPE) || (sent == 1 && got == 0)) {
+    server_closed();
+    char why[300];
+    return mpmp__err(MPMP_ECRASHED, "%s", mpmp__host_none_why(why, sizeof why));
+  }
+  if (got != (ssize_t)sizeof pid || pid <= 0)
     return mpmp__err(MPMP_ENOMEM, "the worker's fork server could not start "
                      "a task host");
   atomic_store(&c->host_pid, pid);
@@ -718,6 +793,7 @@ int mpmp__host_start(void) {
   close(sv[1]);
   H.server = pid;
   H.sock = sv[0];
+  fs_lost.died = 0;
   return 0;
 }
 
@@ -776,13 +852,9 @@ static int body_run;
 static int last_exit;
 
 static int server_gone(uint32_t resp) {
-  int st;
-  if (H.server <= 0 || waitpid(H.server, &st, WNOHANG) != H.server)
+  if (H.server <= 0 || !server_lost())
     return 0;
-  H.server = 0;
-  host_ctl_t *c = ctl();
-  atomic_store(&c->host_pid, 0);
-  return atomic_load(&c->resp) == resp;
+  return atomic_load(&ctl()->resp) == resp;
 }
 
 /* Why the host died, in words. */
@@ -813,7 +885,8 @@ static void kill_host(void) {
   pid_t pid = atomic_load(&c->host_pid);
   if (pid > 0)
     kill(pid, SIGKILL);
-  while (!atomic_load(&c->gone)) {
+  /* (a dead fork server tells nothing: its host died with it) */
+  while (!atomic_load(&c->gone) && !server_lost()) {
     uint32_t w = atomic_load(&c->wake);
     if (!atomic_load(&c->gone))
       futex_wait(&c->wake, w, SLICE_S);
@@ -907,6 +980,21 @@ static struct {
 
 int mpmp__host_adopting(void) { return adopt.on; }
 
+/* Items [from, count) of h were not run, or cut short, because the
+ * fork server died (its host with it): each goes back to the main rank,
+ * which deals it again to a worker that has a host (pool.c). The first
+ * has had `tried` runs that count (a retry's), the others none. */
+static void not_run(const mpmp__chunk_hdr_t *h, uint64_t from, uint32_t tried,
+                    void (*fail)(void *arg, uint64_t index, int code,
+                                 const char *msg),
+                    void *arg) {
+  char why[300], msg[400];
+  snprintf(msg, sizeof msg, "isolated item not run on rank %d: %s",
+           mpmp__net.rank, mpmp__host_none_why(why, sizeof why));
+  for (uint64_t i = from; i < h->count; i++, tried = 0)
+    fail(arg, h->first + i, MPMP__NOHOST_CODE + (int)tried, msg);
+}
+
 /* mpmp__host_run, a variable-size chunk's results into vr. */
 static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                      void **own, size_t *own_len, mpmp__var_res_t *vr,
@@ -942,6 +1030,10 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       int rc = ensure_host(body_run ? 0 : h->pool, h->job);
       if (rc == 0 && !body_run)
         ran_pool = h->pool;
+      if (rc < 0 && !body_run && server_lost()) {
+        not_run(h, start, attempts - 1, fail, arg);
+        return 0;
+      }
       if (rc < 0)
         return rc;
       if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
@@ -961,6 +1053,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     double t_stop = 0;
     uint32_t done_seen = 0;
     int why = 0; /* 1: past the time limit, 2: stopped past its grace */
+    int orphaned = 0; /* the fork server died, the host with it */
     for (;;) {
       /* the host's messages to other ranks, and their answers */
       uint32_t w = atomic_load(&c->wake);
@@ -992,10 +1085,14 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
         kill_host();
         break;
       }
-      if (server_gone(resp))
-        return mpmp__err(MPMP_ECRASHED, "the task hosts' fork server of "
-                         "rank %d died: this worker runs no more isolated "
-                         "items", mpmp__net.rank);
+      if (server_gone(resp)) {
+        char lost_why[300];
+        if (body_run)
+          return mpmp__err(MPMP_ECRASHED, "%s", mpmp__host_none_why(
+                                                    lost_why, sizeof lost_why));
+        orphaned = 1; /* what the host finished is kept, the rest not_run */
+        break;
+      }
     }
     if (remap() < 0)
       return mpmp__err(MPMP_ENOMEM, "cannot map the task hosts' region");
@@ -1042,6 +1139,10 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       fail(arg, rec.index, rec.code, msg ? msg : "");
       mpmp__free(msg);
       p += sizeof rec + rec.len;
+    }
+    if (orphaned && done < n) { /* (not the item's fault: not a run) */
+      not_run(h, start + done, done > 0 ? 0 : attempts - 1, fail, arg);
+      break;
     }
     if (!atomic_load(&c->gone) || done >= n)
       break; /* every item ran (a host that died after them cost none) */

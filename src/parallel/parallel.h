@@ -139,6 +139,9 @@ int mpmp__chunk_sends_idle(void);
 void *mpmp__host_lend(size_t *len);
 int mpmp__host_adopting(void);
 int mpmp__host_ready(void);
+/* Why this worker has no task host (its fork server died, could not
+ * start, or MPMP_ISOLATE=never), in words, in buf. */
+const char *mpmp__host_none_why(char *buf, size_t n);
 /* Run the chunk's items in the host: results into `out` (apply: a new
  * *own of *own_len bytes; a variable-size chunk: a new *own of its
  * results as the worker sends them, mpmp__var_res_t), each failure

@@ -140,6 +140,12 @@ struct mpmp_pool {
    * chunk". */
   struct chunk_at { uint64_t job; size_t first; uint32_t tried; } *last,
       *revoke;
+  /* Workers that have no task host any more (an isolated pool's: the
+   * fork server of hostless[w] died, or never started), and how many: see
+   * "Workers without a task host". They are dealt nothing while another
+   * worker of the pool has a host. */
+  unsigned char *hostless;
+  int nohost;
 };
 
 /* After a stop (walltime.c), the grace is over and the running tasks of
@@ -162,10 +168,18 @@ uint64_t mpmp__pool_group_id(void) { return next_job_id(); }
  * has only one), or -1. */
 static int retry_for(const mpmp_pool_t *pool, const mpmp_async_t *j,
                      int rank) {
+  /* (the one worker that has a task host runs it again itself) */
   for (int k = 0; k < j->nretry; k++)
-    if (j->retries[k].rank != rank || pool->nworkers == 1)
+    if (j->retries[k].rank != rank || pool->nworkers - pool->nohost <= 1)
       return k;
   return -1;
+}
+
+/* Is worker w dealt nothing: it has no task host, and another worker of
+ * the pool has one? (When none has, all are dealt to, and their items
+ * fail there: not_run_anywhere.) */
+static int skip_hostless(const mpmp_pool_t *pool, int w) {
+  return pool->hostless[w] && pool->nohost < pool->nworkers;
 }
 
 /* Can a worker whose task waits on a sub-task run the job's chunks in its
@@ -447,6 +461,7 @@ static void deal(mpmp_pool_t *pool) {
       int help = pool->seceded[w] > 0;
       int busy = pool->inflight[w] - pool->seceded[w];
       if (busy >= INFLIGHT ||
+          (__builtin_expect(pool->nohost != 0, 0) && skip_hostless(pool, w)) ||
           (j = job_for(pool, pool->ranks[w], &k, help)) == NULL)
         continue;
       if (k < 0 && busy > 0 && !help &&
@@ -551,6 +566,95 @@ static void take_var(mpmp_async_t *j, const mpmp__chunk_done_t *d, int rank) {
     add_fail(j, d->first + k, rank, MPMP_ETASK, why, strlen(why));
 }
 
+static int worker_index(const mpmp_pool_t *pool, int rank);
+
+/*
+ * Workers without a task host. A worker's fork server may die (the OOM
+ * killer, a kill): its host dies with it, and the worker cannot fork
+ * another fork server, as the first was forked at mpmp_init before any
+ * thread of mpmp's, Open MPI's or PMIx's ran (a fork of the worker now
+ * could copy a lock one of them holds, held for ever in every host: the
+ * reason for a fork server at all). Restarting it is thus not safe, so
+ * the worker, for the rest of the job, sends back the items it cannot
+ * run (MPMP__NOHOST_CODE, proto.h: those queued, and the one its host
+ * was running) and the pool deals it nothing more while another of its
+ * workers has a host: those items are dealt again there, first (as a
+ * revoked chunk's), as items never run: no retry counted (a retry's
+ * item keeps the runs it had). An item cut short with its host ran
+ * again elsewhere; as each worker can lose its fork server once, that is
+ * at most once per worker. When no worker of the pool has a host, the
+ * items fail, saying so (Python's Pool would replace the worker process;
+ * these are MPI ranks).
+ */
+
+/* Items [first, first + count) of j go back to be dealt again first.
+ * 0 out of memory. */
+__attribute__((noinline, cold)) static int back_add(mpmp_async_t *j,
+                                                    size_t first,
+                                                    size_t count) {
+  if (j->back == NULL && (j->back = mpmp__calloc(1, sizeof *j->back)) == NULL)
+    return 0;
+  struct back *bk = j->back;
+  /* room for the revokes out too: their answers have a place kept */
+  if (bk->n + bk->out >= bk->cap) {
+    int cap = bk->cap ? 2 * bk->cap : 4;
+    struct never *b = mpmp__realloc(bk->r, (size_t)cap * sizeof *b);
+    if (b == NULL)
+      return 0;
+    bk->r = b;
+    bk->cap = cap;
+  }
+  bk->r[bk->n++] = (struct never){first, count};
+  bk->items += count;
+  return 1;
+}
+
+/* A record of item rec->index that `rank` could not run, having no task
+ * host (MPMP__NOHOST_CODE + its runs so far), in the results of chunk d:
+ * the worker gets no more, and the item is dealt again (1), or, when no
+ * worker of the pool has a host, fails (0). */
+__attribute__((noinline, cold)) static int not_run_there(
+    mpmp_async_t *j, const mpmp__chunk_done_t *d, const mpmp__fail_rec_t *rec,
+    const char *msg, int rank) {
+  mpmp_pool_t *pool = j->pool;
+  int w = pool ? worker_index(pool, rank) : -1;
+  int tried = rec->code - MPMP__NOHOST_CODE;
+  if (w >= 0 && !pool->hostless[w]) {
+    pool->hostless[w] = 1;
+    pool->nohost++;
+  }
+  if (pool != NULL && pool->nohost < pool->nworkers) {
+    if (j->stopped || pool->state == POOL_TERMINATED || mpmp__stopping()) {
+      add_never(j, rec->index, 1); /* as a revoked chunk's (on_revoked) */
+      return 1;
+    }
+    if (tried > 0) /* a retry: the next runs it, as it would have */
+      return add_retry(j, rec->index, rank, tried, msg, rec->len);
+    struct back *bk = j->back;
+    struct never *last = bk && bk->n > 0 ? &bk->r[bk->n - 1] : NULL;
+    if (last != NULL && last->first >= d->first &&
+        last->first + last->count == rec->index) {
+      last->count++; /* the next of this chunk's: one chunk again */
+      bk->items++;
+      return 1;
+    }
+    if (back_add(j, rec->index, 1))
+      return 1;
+  }
+  char text[900], ranks[200] = "";
+  size_t at = 0;
+  for (int v = 0; pool != NULL && v < pool->nworkers && at < sizeof ranks;
+       v++)
+    at += (size_t)snprintf(ranks + at, sizeof ranks - at, "%s%d",
+                           v ? ", " : "", pool->ranks[v]);
+  int n = snprintf(text, sizeof text, "%.*s; no worker of the pool has a "
+                   "task host any more (%s %s)", (int)rec->len, msg,
+                   pool && pool->nworkers == 1 ? "rank" : "ranks", ranks);
+  add_fail(j, rec->index, rank, MPMP_ECRASHED, text,
+           n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+  return 0;
+}
+
 static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
                          int rank) {
   const char *data = (const char *)(d + 1), *p = data + d->data_len;
@@ -569,7 +673,9 @@ static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
   for (uint32_t k = 0; k < d->nfail; k++) {
     mpmp__fail_rec_t rec;
     memcpy(&rec, p, sizeof rec);
-    if (rec.code >= MPMP__RETRY_CODE)
+    if (__builtin_expect(rec.code >= MPMP__NOHOST_CODE, 0))
+      again += not_run_there(j, d, &rec, p + sizeof rec, rank);
+    else if (rec.code >= MPMP__RETRY_CODE)
       again += add_retry(j, rec.index, rank, rec.code - MPMP__RETRY_CODE,
                          p + sizeof rec, rec.len);
     else
@@ -771,8 +877,9 @@ static void journal_chunk(const mpmp_async_t *j, const mpmp__chunk_done_t *d,
  */
 __attribute__((noinline, cold)) static void revoke_for(mpmp_pool_t *pool,
                                                      int idle) {
-  if (pool->state == POOL_TERMINATED || mpmp__stopping())
-    return;
+  if (pool->state == POOL_TERMINATED || mpmp__stopping() ||
+      (pool->nohost != 0 && skip_hostless(pool, idle)))
+    return; /* (one that has no host is idle for good: it takes none) */
   for (int v = 0; v < pool->nworkers; v++) {
     if (v == idle || pool->inflight[v] < INFLIGHT || pool->seceded[v] > 0 ||
         pool->revoke[v].job != 0 || pool->last[v].job == 0 ||
@@ -981,8 +1088,9 @@ static int claim(mpmp_pool_t *pool, int want) {
   pool->seceded = mpmp__calloc((size_t)want, sizeof(int));
   pool->last = mpmp__calloc((size_t)want, sizeof *pool->last);
   pool->revoke = mpmp__calloc((size_t)want, sizeof *pool->revoke);
+  pool->hostless = mpmp__calloc((size_t)want, 1);
   if (pool->ranks == NULL || pool->inflight == NULL || pool->seceded == NULL ||
-      pool->last == NULL || pool->revoke == NULL)
+      pool->last == NULL || pool->revoke == NULL || pool->hostless == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   for (int w = 0; w < want; w++) {
     pool->ranks[w] = mpmp__claim_worker();
@@ -1155,6 +1263,7 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
     mpmp__free(pool->seceded);
     mpmp__free(pool->last);
     mpmp__free(pool->revoke);
+    mpmp__free(pool->hostless);
     mpmp__free(pool->checkpoint);
     mpmp__free(pool);
     return rc;
@@ -2625,6 +2734,7 @@ MPMP_API int mpmp_pool_destroy(mpmp_pool_t *pool) {
   mpmp__free(pool->seceded);
   mpmp__free(pool->last);
   mpmp__free(pool->revoke);
+  mpmp__free(pool->hostless);
   mpmp__free(pool->checkpoint);
   mpmp__free(pool);
   return rc;

@@ -122,6 +122,13 @@ enum { MPMP__REVOKE_RETURNED = 1, MPMP__REVOKE_KEPT = 2 };
 /* A fail record with code MPMP__RETRY_CODE + n: the item's host died in
  * its n-th run, and it has retries left; the message says how it died. */
 #define MPMP__RETRY_CODE 0x10000
+/* A fail record with code MPMP__NOHOST_CODE + n: the worker could not run
+ * the item (or its run was cut short) because it has no task host: its
+ * fork server died (or never started). Not a run of the item: the main
+ * rank deals it again to another worker (n: its runs so far, a retry's);
+ * the message says why. Above every MPMP__RETRY_CODE + n (max_retries is
+ * at most 1000). */
+#define MPMP__NOHOST_CODE 0x20000
 
 typedef struct mpmp__fail_rec {
   uint64_t index;

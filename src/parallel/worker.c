@@ -606,12 +606,12 @@ static int run_isolated(const mpmp__run_hdr_t *h, size_t arg_size,
   void *out = NULL;
   size_t out_len = 0;
   int ret = 0, died = 0;
+  char why[300];
   int rc = mpmp__host_ready()
                ? mpmp__host_body(&c, h, (const char *)(h + 1), &out, &out_len,
                                  body_failed, &bf, &ret, &died)
-               : mpmp__err(MPMP_ENOTSUP, "this worker has no task host "
-                           "(MPMP_ISOLATE=never, or its fork server could "
-                           "not start)");
+               : mpmp__err(MPMP_ENOTSUP, "%s",
+                           mpmp__host_none_why(why, sizeof why));
   if (rc < 0) {
     mpmp_fail(ctx, "process '%s' did not run on rank %d: %s", h->name,
               mpmp__net.rank, mpmp_errmsg());
