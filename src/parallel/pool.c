@@ -67,7 +67,9 @@ struct mpmp_async {
   void *user;
   struct { mpmp_async_cb cb; void *user; } *more; /* add_done_callback */
   int nmore, cancelled, stopped; /* stopped: deal no more (map timeout) */
-  int in_callback; /* ready, callbacks not yet run: destroy must not free */
+  _Atomic int in_callback; /* ready, callbacks not yet run: destroy must
+                            * not free (written under mpmp__par.lock; a
+                            * get reads it without: async_wait_cbs) */
   double t_submit;  /* MPMP_TRACE: when it was submitted */
   watch_link_t link;     /* the first watch it is in (link.w NULL: none) */
   watch_link_t *links;   /* further watches */
@@ -781,13 +783,15 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   /* run_callback() clears it. A job without callbacks has none to run:
    * nobody needs it after this (a callback added from now on runs at once,
    * as the job is ready), and its waiter may destroy it at once. */
-  j->in_callback = j->cb != NULL || j->nmore > 0;
+  atomic_store_explicit(&j->in_callback, j->cb != NULL || j->nmore > 0,
+                        memory_order_relaxed); /* (before `ready`) */
   if (mpmp__rt.trace)
     mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
                     j->t_submit, mpmp__trace_clock());
   atomic_store(&j->ready, 1);
   notify_watches(j);
-  return j->in_callback ? j : NULL;
+  return atomic_load_explicit(&j->in_callback, memory_order_relaxed) ? j
+                                                                      : NULL;
 }
 
 static int job_ok(const mpmp_async_t *j) {
@@ -817,7 +821,7 @@ static void run_callback(mpmp_async_t *j) {
       j->more[k].cb(j, job_ok(j), j->more[k].user);
   }
   pthread_mutex_lock(&mpmp__par.lock);
-  j->in_callback = 0;
+  atomic_store_explicit(&j->in_callback, 0, memory_order_release);
   orphan = j->orphan;
   pthread_mutex_unlock(&mpmp__par.lock);
   if (orphan)
@@ -1852,12 +1856,12 @@ static int check_async(const mpmp_async_t *j, const char *fn) {
   return 0;
 }
 
+/* (no lock: a get of a result with no callback pays one load; set before
+ * `ready`, whose acquire the waiter has seen; cleared with release after
+ * the callbacks ran) */
 static int callbacks_over(void *arg) {
-  mpmp_async_t *j = arg;
-  pthread_mutex_lock(&mpmp__par.lock);
-  int over = !j->in_callback;
-  pthread_mutex_unlock(&mpmp__par.lock);
-  return over;
+  const mpmp_async_t *j = arg;
+  return !atomic_load_explicit(&j->in_callback, memory_order_acquire);
 }
 
 /* Waits for j. With `cbs` (the pool's get and wait: Python's ApplyResult
@@ -2013,7 +2017,7 @@ int mpmp__async_cancel(mpmp_async_t *j) {
     unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
     j->pool = NULL;
     j->cancelled = cancelled = 1;
-    j->in_callback = 1;
+    atomic_store_explicit(&j->in_callback, 1, memory_order_relaxed);
     atomic_store(&j->ready, 1);
     notify_watches(j);
   }
@@ -2495,7 +2499,8 @@ void mpmp__async_remote_done(mpmp_async_t *j, int code, int rank,
     } else {
       add_fail(j, 0, rank, code, msg, msglen);
     }
-    j->in_callback = 1; /* run_callback() clears it */
+    atomic_store_explicit(&j->in_callback, 1, memory_order_relaxed);
+    /* (run_callback() clears it) */
     atomic_store(&j->ready, 1);
     notify_watches(j);
   }
@@ -2541,7 +2546,8 @@ MPMP_API void mpmp_async_destroy(mpmp_async_t *j) {
   pthread_mutex_lock(&mpmp__par.lock);
   unwatch_all(j);
   if (mpmp_initialized()) {
-    busy = !atomic_load(&j->ready) || j->in_callback;
+    busy = !atomic_load(&j->ready) ||
+           atomic_load_explicit(&j->in_callback, memory_order_relaxed);
     j->orphan = busy; /* run_callback() frees it when it is done */
   }
   pthread_mutex_unlock(&mpmp__par.lock);
