@@ -53,6 +53,12 @@
  *   ends with ::MPMP_EPERM.
  * - Timeouts are seconds: negative waits forever, 0 does not block, NaN is
  *   ::MPMP_EINVAL.
+ * - These are pointers of the main rank's process: in a task or a Process
+ *   body (another process, often on another node) they point at nothing,
+ *   and a call on one copied into a task's argument is undefined (it may
+ *   crash the worker). A task that submits work gets its executor from an
+ *   mpmp_executor_ref() (executor.h); shared objects travel by their
+ *   handles (shared.h, sync.h, queue.h), which are plain bytes.
  */
 #ifndef MPMP_POOL_H
 #define MPMP_POOL_H
