@@ -1731,12 +1731,9 @@ static int wrong_kind(const char *what) {
 
 /* What a put's reply tells a caller of another node, which may then
  * pipeline its next puts (object.c, "Pipelined puts"): 1 for an unbounded
- * queue; for a bounded one, minus the slots free now (0: none, or
- * closed). */
-/* The room a put's reply tells a producer of another node: 1, an
- * unbounded queue (its puts are pipelined without waiting: object.c); 0,
- * full; -room, a bounded queue with room slots free (pipelined by
- * credits, batches that wait here for room when others took it).
+ * queue (its puts go on without waiting); for a bounded one, minus the
+ * slots free now (0: none, or closed): pipelined by credits, in batches
+ * that wait here for room when others took it.
  *   An unbounded queue whose node heap runs low answers as a bounded one
  * with the items that still fit: its producers then send batches that
  * wait here for a get to give room back, as a put of this node waits,

@@ -179,7 +179,7 @@ static int retry_for(const mpmp_pool_t *pool, const mpmp_async_t *j,
 
 /* Is worker w dealt nothing: it has no task host, and another worker of
  * the pool has one? (When none has, all are dealt to, and their items
- * fail there: not_run_anywhere.) */
+ * fail there: not_run_there.) */
 static int skip_hostless(const mpmp_pool_t *pool, int w) {
   return pool->hostless[w] && pool->nohost < pool->nworkers;
 }
@@ -589,23 +589,33 @@ static int worker_index(const mpmp_pool_t *pool, int rank);
  * these are MPI ranks).
  */
 
+/* Room in j's `back` for one more range besides those there and those
+ * kept for the revokes not yet answered (each has its place): j->back, or
+ * NULL out of memory. */
+__attribute__((noinline, cold)) static struct back *back_room(
+    mpmp_async_t *j) {
+  if (j->back == NULL && (j->back = mpmp__calloc(1, sizeof *j->back)) == NULL)
+    return NULL;
+  struct back *bk = j->back;
+  if (bk->n + bk->out >= bk->cap) {
+    int cap = bk->cap ? 2 * bk->cap : 4;
+    struct never *b = mpmp__realloc(bk->r, (size_t)cap * sizeof *b);
+    if (b == NULL)
+      return NULL;
+    bk->r = b;
+    bk->cap = cap;
+  }
+  return bk;
+}
+
 /* Items [first, first + count) of j go back to be dealt again first.
  * 0 out of memory. */
 __attribute__((noinline, cold)) static int back_add(mpmp_async_t *j,
                                                     size_t first,
                                                     size_t count) {
-  if (j->back == NULL && (j->back = mpmp__calloc(1, sizeof *j->back)) == NULL)
+  struct back *bk = back_room(j);
+  if (bk == NULL)
     return 0;
-  struct back *bk = j->back;
-  /* room for the revokes out too: their answers have a place kept */
-  if (bk->n + bk->out >= bk->cap) {
-    int cap = bk->cap ? 2 * bk->cap : 4;
-    struct never *b = mpmp__realloc(bk->r, (size_t)cap * sizeof *b);
-    if (b == NULL)
-      return 0;
-    bk->r = b;
-    bk->cap = cap;
-  }
   bk->r[bk->n++] = (struct never){first, count};
   bk->items += count;
   return 1;
@@ -894,17 +904,9 @@ __attribute__((noinline, cold)) static void revoke_for(mpmp_pool_t *pool,
       continue;
     /* its place in `back`, kept now: the answer must not fail for memory
      * (out of memory: it runs where it is, later) */
-    if (j->back == NULL && (j->back = mpmp__calloc(1, sizeof *j->back)) == NULL)
+    struct back *bk = back_room(j);
+    if (bk == NULL)
       return;
-    struct back *bk = j->back;
-    if (bk->n + bk->out >= bk->cap) {
-      int cap = bk->cap ? 2 * bk->cap : 4;
-      struct never *b = mpmp__realloc(bk->r, (size_t)cap * sizeof *b);
-      if (b == NULL)
-        return;
-      bk->r = b;
-      bk->cap = cap;
-    }
     mpmp__revoke_t *m = mpmp__malloc(sizeof *m);
     if (m == NULL)
       return;
