@@ -322,8 +322,10 @@ MPMP_API int mpmp_cond_release(mpmp_cond_t cond);
  * or the timeout, and take it back before returning, whatever the outcome.
  * \param cond     the condition.
  * \param timeout  seconds (negative: forever).
- * \return 0 when notified (possibly spuriously: re-check your predicate, or
- * use mpmp_cond_wait_for()), ::MPMP_ETIMEDOUT otherwise; ::MPMP_EOWNERDEAD
+ * \return 0 when notified: a notify of n makes at most n of the waits
+ * under way return 0, as Python's wait() returns True (another thread may
+ * still take what the notify was for: re-check your predicate, or use
+ * mpmp_cond_wait_for()); ::MPMP_ETIMEDOUT otherwise; ::MPMP_EOWNERDEAD
  * (the lock held) if it took the lock back from a task host that died;
  * ::MPMP_EPERM, ::MPMP_EBADF (see Lifetime above), ::MPMP_EINVAL (NaN).
  */

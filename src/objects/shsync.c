@@ -885,31 +885,70 @@ static int relock(mpmp__shlock_t *l, uint64_t owner, uint32_t levels) {
   return rc == MPMP_EOWNERDEAD ? owner_died() : rc;
 }
 
-/* Sleep until seq moves off `seq`, the deadline, or a kill. */
-static int cond_sleep(mpmp__shcond_t *c, uint32_t seq, double deadline) {
+#define WT_ONE ((uint64_t)1 << 32) /* one waiter in cond->wt */
+
+/* Leave the waiters: with a wake-up given to the waiters (0) if one is
+ * left and `take`, else without (MPMP_ETIMEDOUT). Wake-ups that no
+ * waiter is left to take go (a waiter gone at finalize, or a helper of a
+ * dead task host, took none). */
+static int cond_leave(mpmp__shcond_t *c, int take) {
+  uint64_t wt = atomic_load(&c->wt), next;
+  int got;
+  do {
+    uint64_t w = (wt >> 32) - 1, t = wt & 0xffffffffu;
+    got = take && t > 0;
+    if (got)
+      t--;
+    next = w << 32 | (t < w ? t : w);
+  } while (!atomic_compare_exchange_weak(&c->wt, &wt, next));
+  return got ? 0 : MPMP_ETIMEDOUT;
+}
+
+/* Take a wake-up if one is left; 1 if taken (the waiter left). */
+static int cond_take(mpmp__shcond_t *c) {
+  uint64_t wt = atomic_load(&c->wt);
+  while ((wt & 0xffffffffu) > 0)
+    if (atomic_compare_exchange_weak(&c->wt, &wt, wt - WT_ONE - 1))
+      return 1;
+  return 0;
+}
+
+/*
+ * Sleep until the waiter takes a wake-up, the deadline, or a kill; it
+ * has left the waiters on return. Wake-ups are given by notify to the
+ * waiters that wait then: only after seq moved past `seq0` (read when
+ * the wait began) may this waiter take one, so one that came later
+ * cannot take a wake-up meant for those before it (they would sleep on
+ * with it gone).
+ */
+static int cond_sleep(mpmp__shcond_t *c, uint32_t seq0, double deadline) {
   for (;;) {
     /* seq before the mark: a kill marks, then moves seq (see the Event) */
-    int moved = atomic_load(&c->seq) != seq;
-    if (atomic_load(&c->dead))
+    uint32_t seq = atomic_load(&c->seq);
+    if (atomic_load(&c->dead)) {
+      (void)cond_leave(c, 0);
       return MPMP_EBADF;
-    if (moved)
+    }
+    if (seq != seq0 && cond_take(c))
       return 0;
-    if (mpmp__expired(deadline))
-      return MPMP_ETIMEDOUT;
+    if (mpmp__expired(deadline)) /* a wake-up given meanwhile is ours */
+      return cond_leave(c, seq != seq0);
     int rc = mpmp__waits_sleep(&c->seq, seq, ANY_BITS, deadline);
-    if (rc < 0) /* finalize */
+    if (rc < 0) { /* finalize, or the task host it waits for died */
+      (void)cond_leave(c, 0);
       return rc;
+    }
   }
 }
 
 /*
  * No lost notify: the waiter counts itself and reads seq while it still
  * holds l, and a notifier holds l, so every notify that comes after the
- * wait began bumps seq past the value read, and sees the waiter count.
- * (Even without l, the seq_cst "waiters++; read seq" against "seq++; read
- * waiters" lets no notify slip between the two.) A timed-out sleeper
- * cannot swallow a wake-up: one the kernel gives it shows up as a changed
- * seq, and it returns 0.
+ * wait began sees the waiter counted, gives it a wake-up and bumps seq
+ * past the value read. A waiter at its deadline leaves with a wake-up if
+ * one is left (it was notified: 0), else counted out in the same atomic
+ * step (MPMP_ETIMEDOUT), so a notify never gives a wake-up to a waiter
+ * that already left while another sleeps on.
  */
 int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
                       double deadline) {
@@ -917,11 +956,10 @@ int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
     return cperm();
   if (atomic_load(&c->dead))
     return MPMP_EBADF;
-  atomic_fetch_add(&c->waiters, 1);
+  atomic_fetch_add(&c->wt, WT_ONE);
   uint32_t seq = atomic_load(&c->seq);
   uint32_t levels = unlock_all(l, owner);
   int rc = cond_sleep(c, seq, deadline);
-  atomic_fetch_sub(&c->waiters, 1);
   if (rc == MPMP_ENOTINIT) /* finalize: the lock stays free (nobody of
                             * this process would ever release it) */
     return rc;
@@ -944,12 +982,20 @@ int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
   return 0;
 }
 
+/* Give up to n wake-ups, one per waiter that has none yet, then wake as
+ * many sleepers (a sleeper woken without one left sleeps again). */
 void mpmp__shcond_notify(mpmp__shcond_t *c, unsigned n) {
-  if (n == 0)
-    return;
+  uint64_t wt = atomic_load(&c->wt), k;
+  do {
+    uint64_t w = wt >> 32, t = wt & 0xffffffffu;
+    k = w > t ? w - t : 0;
+    if (k > n)
+      k = n;
+    if (k == 0)
+      return; /* nobody waits that is not woken already */
+  } while (!atomic_compare_exchange_weak(&c->wt, &wt, wt + k));
   atomic_fetch_add(&c->seq, 1);
-  if (atomic_load(&c->waiters) > 0)
-    mpmp__futex_wake(&c->seq, clamp_int(n), ANY_BITS);
+  mpmp__futex_wake(&c->seq, clamp_int((unsigned)k), ANY_BITS);
 }
 
 void mpmp__shcond_notify_all(mpmp__shcond_t *c) {
@@ -1007,7 +1053,7 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
                      parties);
   mpmp__shlock_init(&b->lock, 0);
   atomic_init(&b->cond.seq, 0);
-  atomic_init(&b->cond.waiters, 0);
+  atomic_init(&b->cond.wt, 0);
   atomic_init(&b->cond.dead, 0);
   b->parties = parties;
   b->count = 0;

@@ -243,17 +243,21 @@ void mpmp__shevent_kill(mpmp__shevent_t *e);
 
 typedef struct mpmp__shcond {
   _Atomic uint32_t seq;     /* futex word: bumped by every notify */
-  _Atomic uint32_t waiters;
   _Atomic uint32_t dead;
+  /* waiters << 32 | wake-ups given and not yet taken: one word, so that
+   * a waiter leaves at its deadline only when none is left for it */
+  _Atomic uint64_t wt;
 } mpmp__shcond_t;
 
 /*
  * `owner` must hold `l` (else MPMP_EPERM). Releases it (every level of an
  * RLock), sleeps until notified or the deadline, and re-acquires it (with
  * its levels) before returning, whatever the outcome: 0 when notified,
- * MPMP_ETIMEDOUT otherwise. Like any condition, it may also return 0
- * spuriously (a notify that raced with the start of the wait): loop on
- * the predicate, or use mpmp__shcond_wait_for().
+ * MPMP_ETIMEDOUT otherwise. A notify(n) makes at most n of the waiters
+ * that wait at that moment return 0 (Python's threading.Condition); the
+ * others go on waiting. Loop on the predicate all the same (another
+ * thread may take what the notify was for), or use
+ * mpmp__shcond_wait_for().
  *   MPMP_EBADF if the condition is killed (at once if it was dead at the
  * start: then nothing is released): the lock is re-acquired unless it was
  * killed too (then it is not held). Also MPMP_EBADF, the lock not held,

@@ -75,6 +75,18 @@ void await_u32(_Atomic uint32_t *w, uint32_t want) {
   assert_true(atomic_load(w) >= want);
 }
 
+uint32_t cond_waiters(mpmp__shcond_t *c) {
+  return (uint32_t)(atomic_load(&c->wt) >> 32);
+}
+
+/* Poll (in the parent) until n waiters are counted, for at most 5 s. */
+void await_cond_waiters(mpmp__shcond_t *c, uint32_t n) {
+  double end = mpmp__now() + 5;
+  while (cond_waiters(c) < n && mpmp__now() < end)
+    sleep_s(0.001);
+  assert_true(cond_waiters(c) >= n);
+}
+
 /* Poll (in the parent) until *w == want, for at most 5 s. */
 void await_u64_eq(_Atomic uint64_t *w, uint64_t want) {
   double end = mpmp__now() + 5;

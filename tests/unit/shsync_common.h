@@ -37,6 +37,9 @@ uint64_t me(int thread);
 void sleep_s(double s);
 /* Poll (in the parent) until *w reaches want, for at most 5 s. */
 void await_u32(_Atomic uint32_t *w, uint32_t want);
+/* The waiters a condition counts now, and a poll until there are n. */
+uint32_t cond_waiters(mpmp__shcond_t *c);
+void await_cond_waiters(mpmp__shcond_t *c, uint32_t n);
 /* Poll (in the parent) until *w == want, for at most 5 s. */
 void await_u64_eq(_Atomic uint64_t *w, uint64_t want);
 /* The CPU seconds of the children waited for so far. */

@@ -122,8 +122,8 @@ static void shsync_kill_wakes_every_waiter(void **state) {
   await_u32(&sh->sem.waiters, 2 * KILL_OTHER);
   await_u32(&sh->ev.waiters, 2 * KILL_OTHER);
   await_u32(&sh->cond_in, 2 * KILL_OTHER);
-  await_u32(&sh->cond.waiters, 2 * KILL_OTHER);
-  await_u32(&sh->bar.cond.waiters, 2 * KILL_OTHER);
+  await_cond_waiters(&sh->cond, 2 * KILL_OTHER);
+  await_cond_waiters(&sh->bar.cond, 2 * KILL_OTHER);
   sleep_s(0.05);
   atomic_store(&sh->killed_ns, (int64_t)(mpmp__now() * 1e9));
   mpmp__shlock_kill(&sh->lock);
@@ -187,8 +187,8 @@ static int race_announced(struct race_arg *a) {
   case KW_LOCK: return atomic_load(&sh->lock.word) == 2;
   case KW_SEM: return atomic_load(&sh->sem.waiters) > 0;
   case KW_EVENT: return atomic_load(&sh->ev.waiters) > 0;
-  case KW_COND: return atomic_load(&sh->cond.waiters) > 0;
-  default: return atomic_load(&sh->bar.cond.waiters) > 0;
+  case KW_COND: return cond_waiters(&sh->cond) > 0;
+  default: return cond_waiters(&sh->bar.cond) > 0;
   }
 }
 

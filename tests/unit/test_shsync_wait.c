@@ -216,7 +216,7 @@ static void shcond_producer_consumer(void **state) {
 struct notify_sh {
   mpmp__shlock_t lock;
   mpmp__shcond_t cond;
-  _Atomic uint32_t waiting, woken;
+  _Atomic uint32_t waiting, woken, timed_out;
 };
 
 static int notify_child(void *p, int id) {
@@ -247,7 +247,7 @@ static void shcond_notify_one_then_all(void **state) {
   for (int i = 0; i < 4; i++)
     pids[i] = spawn(notify_child, sh, i + 1);
   await_u32(&sh->waiting, 4);
-  await_u32(&sh->cond.waiters, 4);
+  await_cond_waiters(&sh->cond, 4);
   sleep_s(0.05); /* all asleep in the kernel */
   notify_locked(sh, 1);
   await_u32(&sh->woken, 1);
@@ -261,6 +261,43 @@ static void shcond_notify_one_then_all(void **state) {
     join_ok(pids[i]);
   assert_int_equal(atomic_load(&sh->woken), 4);
   munmap(sh, sizeof *sh);
+}
+
+/* A waiter with a deadline that counts how its wait ended. */
+static int timed_child(void *p, int id) {
+  struct notify_sh *sh = p;
+  uint64_t o = me(id);
+  CHECK(mpmp__shlock_acquire(&sh->lock, o, INFINITY) == 0);
+  atomic_fetch_add(&sh->waiting, 1);
+  int rc = mpmp__shcond_wait(&sh->cond, &sh->lock, o, mpmp__deadline(0.5));
+  CHECK(rc == 0 || rc == MPMP_ETIMEDOUT);
+  atomic_fetch_add(rc == 0 ? &sh->woken : &sh->timed_out, 1);
+  CHECK(mpmp__shlock_release(&sh->lock, o) == 0);
+  return 0;
+}
+
+/* Python's Condition: notify(n) wakes n of the waiters, and the others'
+ * waits end at their timeout as timed out (wait() returns False). They
+ * said "notified" too: every waiter that reached its deadline after any
+ * notify took the moved word for its own wake-up. */
+static void shcond_notify_n_the_rest_time_out(void **state) {
+  (void)state;
+  for (unsigned n = 1; n <= 2; n++) {
+    struct notify_sh *sh = shm(sizeof *sh);
+    pid_t pids[4];
+    for (int i = 0; i < 4; i++)
+      pids[i] = spawn(timed_child, sh, i + 1);
+    await_u32(&sh->waiting, 4);
+    await_cond_waiters(&sh->cond, 4);
+    sleep_s(0.05);
+    notify_locked(sh, n);
+    for (int i = 0; i < 4; i++)
+      join_ok(pids[i]);
+    assert_int_equal(atomic_load(&sh->woken), n);
+    assert_int_equal(atomic_load(&sh->timed_out), 4 - n);
+    assert_int_equal(atomic_load(&sh->cond.wt), 0); /* nothing left over */
+    munmap(sh, sizeof *sh);
+  }
 }
 
 static int cond_timeout_child(void *p, int id) {
@@ -288,7 +325,7 @@ static void shcond_wait_timeout_reacquires(void **state) {
   assert_string_equal(mpmp_errmsg(), "cannot wait on un-acquired lock");
   double t0 = mpmp__now();
   pid_t pid = spawn(cond_timeout_child, sh, 1);
-  await_u32(&sh->cond.waiters, 1);
+  await_cond_waiters(&sh->cond, 1);
   /* The waiting child released both of its levels. */
   assert_int_equal(mpmp__shlock_acquire(&sh->lock, me(0), mpmp__deadline(1)), 0);
   sleep_s(0.4 - (mpmp__now() - t0));
@@ -438,6 +475,7 @@ int main(void) {
       cmocka_unit_test(shevent_wait_set_across_processes),
       cmocka_unit_test(shcond_producer_consumer),
       cmocka_unit_test(shcond_notify_one_then_all),
+      cmocka_unit_test(shcond_notify_n_the_rest_time_out),
       cmocka_unit_test(shcond_wait_timeout_reacquires),
       cmocka_unit_test(shbarrier_generations),
       cmocka_unit_test(shbarrier_timeout_breaks),
