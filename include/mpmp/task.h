@@ -26,6 +26,7 @@
 #define MPMP_TASK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "mpmp/common.h"
 
 #ifdef __cplusplus
@@ -43,6 +44,81 @@ typedef struct mpmp_ctx mpmp_ctx_t;
  */
 typedef int (*mpmp_task_fn)(mpmp_ctx_t *ctx);
 
+/** \cond
+ * The head of a task's context: what the inline mpmp_arg()/mpmp_out()
+ * below and a map's item loop read (the library's first fields; its
+ * layout is part of the ABI).
+ */
+struct mpmp__ctx_head {
+  const void *arg;
+  size_t arg_size;
+  void *slot;      /* a map's result slot, out_size bytes; else NULL */
+  size_t out_size;
+  void *out;       /* a result buffer of the task's own (mpmp_out()) */
+  char *errmsg;    /* mpmp_fail()'s message */
+};
+
+/*
+ * A map's loop over the items of one chunk. MPMP_TASK(fn) defines one
+ * per task, with fn's body inlined where the compiler sees it (the task
+ * in the same file, as usual): a map of a tight body (x*x) then pays no
+ * indirect call per item, which with the context's stores was several
+ * times the body. The library fills the loop's description and runs the
+ * rare cases (a failure, a scratch result buffer, a stop request) itself:
+ * the loop returns at the item that needs one, with its return value in
+ * rc, and is called again from the next item. A crash report finds the
+ * item from the context's argument. Library-internal; the layout is part
+ * of the ABI.
+ */
+struct mpmp__loop {
+  const char *in;       /* the chunk's items, in_size bytes each */
+  char *res;            /* their result slots, out_size bytes each */
+  size_t in_size;
+  size_t out_size;
+  uint64_t first;       /* the map index of the chunk's first item */
+  const uint32_t *stop_seq; /* the stop requests' count ... */
+  uint32_t seq0;            /* ... when the chunk began */
+  uint32_t count;       /* the chunk's items */
+  int rc;               /* out: what the item the loop returned at gave */
+};
+typedef uint32_t (*mpmp__loop_fn)(struct mpmp__loop *l, uint32_t from,
+                                  mpmp_ctx_t *ctx);
+MPMP_API void mpmp__task_loop(mpmp_task_fn fn, mpmp__loop_fn loop);
+
+static inline __attribute__((always_inline)) uint32_t
+mpmp__loop_items(struct mpmp__loop *l, uint32_t i, mpmp_ctx_t *ctx,
+                 mpmp_task_fn fn) {
+  struct mpmp__ctx_head *h = (struct mpmp__ctx_head *)ctx;
+  const char *in = l->in;
+  char *res = l->res;
+  const size_t in_size = l->in_size, out_size = l->out_size;
+  const uint32_t *stop_seq = l->stop_seq;
+  const uint32_t count = l->count, seq0 = l->seq0;
+  uint32_t cleared = i; /* the slots before it are cleared */
+  for (; i < count; i++) {
+    char *slot = res + (size_t)i * out_size;
+    if (i == cleared) { /* an item that writes nothing reads as zeros:
+                           64 slots at a time, just before they are
+                           written (a store per item was a fifth of x*x) */
+      uint32_t n = count - i < 64 ? count - i : 64;
+      __builtin_memset(slot, 0, (size_t)n * out_size);
+      cleared = i + n;
+    }
+    h->arg = in + (size_t)i * in_size; /* (a crash report reads it) */
+    h->slot = slot;
+    int rc = fn(ctx);
+    if (__builtin_expect(rc < 0 || h->out != NULL || h->errmsg != NULL ||
+                             __atomic_load_n(stop_seq, __ATOMIC_ACQUIRE) !=
+                                 seq0,
+                         0)) {
+      l->rc = rc;
+      return i;
+    }
+  }
+  return count;
+}
+/** \endcond */
+
 /**
  * Register \p fn as a task; use once, at file scope, per task function
  * (`MPMP_TASK(square);`). It registers the function when the program (or
@@ -51,8 +127,13 @@ typedef int (*mpmp_task_fn)(mpmp_ctx_t *ctx);
  * \param fn  the task function, an ::mpmp_task_fn: `int fn(mpmp_ctx_t *)`.
  */
 #define MPMP_TASK(fn)                                                       \
+  static uint32_t mpmp__loop_##fn(struct mpmp__loop *l, uint32_t i,         \
+                                  mpmp_ctx_t *ctx) {                        \
+    return mpmp__loop_items(l, i, ctx, (mpmp_task_fn)(fn));                 \
+  }                                                                         \
   __attribute__((constructor)) static void mpmp__register_##fn(void) {      \
     mpmp_task_register((mpmp_task_fn)(fn), #fn, __FILE__);                  \
+    mpmp__task_loop((mpmp_task_fn)(fn), mpmp__loop_##fn);                   \
   }                                                                         \
   struct mpmp__task_##fn##_semicolon /* makes MPMP_TASK(fn); legal */
 
@@ -164,13 +245,6 @@ MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
  * function's. `(mpmp_arg)(ctx, size)` or a pointer to mpmp_arg still calls
  * the function itself.
  */
-struct mpmp__ctx_head {
-  const void *arg;
-  size_t arg_size;
-  void *slot;      /* a map's result slot, out_size bytes; else NULL */
-  size_t out_size;
-};
-
 static inline const void *mpmp__arg_inline(const mpmp_ctx_t *ctx,
                                            size_t *size) {
   const struct mpmp__ctx_head *h = (const struct mpmp__ctx_head *)ctx;

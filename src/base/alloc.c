@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,26 @@ void *mpmp__malloc(size_t n) { return malloc(n ? n : 1); }
 void *mpmp__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
 void *mpmp__realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }
 void mpmp__free(void *p) { free(p); }
+
+/* Buffers that MPI's single-copy path (CMA) reads or writes from another
+ * rank: the kernel pins the pages of each transfer one by one, and with 4
+ * KiB pages that was as long as the copy itself (follow_page_pte in the
+ * main rank's profile of a 10^7-item map). Transparent huge pages where
+ * the system offers them on request (THP "madvise", Debian's default);
+ * elsewhere this is malloc. Freed with mpmp__free. */
+void *mpmp__malloc_big(size_t n) {
+  const size_t huge = (size_t)2 << 20;
+  if (n < 2 * huge || n > SIZE_MAX - huge)
+    return mpmp__malloc(n);
+  size_t len = (n + huge - 1) / huge * huge;
+  void *p = aligned_alloc(huge, len);
+  if (p == NULL)
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: refused is fine */
+#endif
+  return p;
+}
 
 size_t mpmp__phys_bytes(void) {
   static _Atomic size_t bytes;

@@ -89,6 +89,9 @@ void *mpmp__calloc(size_t n, size_t size);
 void *mpmp__realloc(void *p, size_t n);
 char *mpmp__strdup(const char *s);
 void mpmp__free(void *p);
+/* For a big buffer that other ranks copy from or to (MPI single copy):
+ * huge pages where the system gives them on request. */
+void *mpmp__malloc_big(size_t n);
 /* This machine's memory in bytes (SIZE_MAX when unknown), read once: a
  * size over it is refused without being tried (it cannot be had, and
  * allocators that abort on absurd sizes, ASan's, would end the rank). */

@@ -140,11 +140,11 @@ static int result_sent(struct mpmp__result_buf *b, double deadline) {
 static struct mpmp__result_buf *result_buf(size_t size) {
   struct mpmp__result_buf *b = &mpmp__par.chunk_out[mpmp__par.chunk_next];
   check_send(result_sent(b, INFINITY));
-  if (size > b->cap) {
-    char *p = mpmp__realloc(b->buf, size);
-    if (p == NULL)
+  if (size > b->cap) { /* nothing in it to keep */
+    mpmp__free(b->buf);
+    b->cap = 0;
+    if ((b->buf = mpmp__malloc_big(size)) == NULL)
       return NULL;
-    b->buf = p;
     b->cap = size;
   }
   mpmp__par.chunk_next = (mpmp__par.chunk_next + 1) % MPMP__RESULT_BUFS;
@@ -222,6 +222,22 @@ static void run_fixed(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
   const uint32_t count = h->count, out_size = h->out_size;
   const size_t in_size = h->in_size;
   const uint64_t first = h->first;
+  if (t->loop != NULL && in_size > 0) { /* MPMP_TASK's loop, the task
+                                           inlined (task.h) */
+    _Static_assert(sizeof(uint32_t) == sizeof mpmp__rt.stop_seq,
+                   "the loop reads the stop count as a plain word");
+    struct mpmp__loop l = {
+        .in = in, .res = res, .in_size = in_size, .out_size = out_size,
+        .first = first, .stop_seq = (const uint32_t *)&mpmp__rt.stop_seq,
+        .seq0 = seq0, .count = count};
+    ctx->arg = in;
+    mpmp__par.crash_ctx = ctx;
+    atomic_store(&mpmp__par.crash_loop, &l); /* the item: from ctx->arg */
+    for (uint32_t i = 0; (i = t->loop(&l, i, ctx)) < count; i++)
+      fixed_rare(h, t, i, l.rc, ctx, f, seq0);
+    atomic_store(&mpmp__par.crash_loop, NULL);
+    return;
+  }
   for (uint32_t i = 0; i < count; i++) {
     char *slot = res + (size_t)i * out_size;
     atomic_store_explicit(&mpmp__par.crash_item, first + i + 1,

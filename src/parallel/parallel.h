@@ -39,6 +39,10 @@ typedef struct mpmp__par {
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
+  /* or, while MPMP_TASK's loop runs a map chunk (chunk.c), the item is
+   * the one its context's argument points at: mpmp__crash_item() */
+  const struct mpmp__loop *_Atomic crash_loop;
+  const mpmp_ctx_t *crash_ctx;
   const char *_Atomic crash_body; /* that process's name (its job's) */
   _Atomic uint32_t crash_count; /* > 1: a chunk task's items, from it */
   struct sigaction *crash_old;  /* the actions before ours, for teardown */
@@ -52,6 +56,18 @@ typedef struct mpmp__par {
 } mpmp__par_t;
 
 extern mpmp__par_t mpmp__par;
+
+/* The index + 1 of the item the worker runs now (0: a process body), for
+ * crash and exit reports: from the running loop's context, else as
+ * stored. Reads only, so a signal handler may call it. */
+static inline uint64_t mpmp__crash_item(void) {
+  const struct mpmp__loop *l = atomic_load(&mpmp__par.crash_loop);
+  if (l != NULL) {
+    const char *arg = (const char *)mpmp__par.crash_ctx->arg;
+    return l->first + (uint64_t)(arg - l->in) / l->in_size + 1;
+  }
+  return atomic_load(&mpmp__par.crash_item);
+}
 
 /* ---- the layer's hooks (src/mpmp.c lists them) ---------------------------- */
 

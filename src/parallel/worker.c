@@ -81,7 +81,7 @@ static char *in_buf_get(size_t size) {
   if (b->cap < size) { /* grow: nothing in it to keep */
     mpmp__free(b->buf);
     b->cap = 0;
-    if ((b->buf = mpmp__malloc(size)) != NULL)
+    if ((b->buf = mpmp__malloc_big(size)) != NULL)
       b->cap = size;
   }
   return b->buf; /* NULL (out of memory): the slot stays taken, empty */
@@ -384,9 +384,13 @@ static mpmp__job_t *pop_helpable(void) {
 static void run_nested(mpmp__job_t *job) {
   const char *task = atomic_load(&mpmp__par.crash_task);
   uint64_t item = atomic_load(&mpmp__par.crash_item);
+  const struct mpmp__loop *loop = atomic_load(&mpmp__par.crash_loop);
+  const mpmp_ctx_t *ctx = mpmp__par.crash_ctx;
   chunk_depth++;
   mpmp__chunk_run(job->hdr, job->len);
   chunk_depth--;
+  mpmp__par.crash_ctx = ctx;
+  atomic_store(&mpmp__par.crash_loop, loop);
   atomic_store(&mpmp__par.crash_task, task);
   atomic_store(&mpmp__par.crash_item, item);
   job_free(job);
@@ -831,7 +835,7 @@ static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
 static void on_crash(int sig) {
   char b[512];
   const char *task = atomic_load(&mpmp__par.crash_task);
-  uint64_t item = atomic_load(&mpmp__par.crash_item);
+  uint64_t item = mpmp__crash_item();
   size_t at = put_head(b);
   at = put_str(b, at, 420, " crashed with signal ");
   at = put_num(b, at, (uint64_t)sig);
@@ -872,7 +876,7 @@ static void on_task_exit(int status, void *arg) {
   char b[512];
   size_t at = put_head(b);
   at = put_str(b, at, 420, ": ");
-  at = put_task(b, at, task, atomic_load(&mpmp__par.crash_item));
+  at = put_task(b, at, task, mpmp__crash_item());
   at = put_str(b, at, 440, " called exit(");
   if (status < 0)
     at = put_str(b, at, 440, "-");

@@ -142,6 +142,7 @@ typedef struct mpmp__task_entry {
   const char *name;
   const char *file;
   int kind;                /* MPMP__TASK_* */
+  mpmp__loop_fn loop;      /* MPMP_TASK's item loop for maps, or NULL */
 } mpmp__task_entry_t;
 
 /* Sort the table and check that all ranks agree (collective). */
@@ -166,11 +167,11 @@ struct mpmp_ctx {
       size_t arg_size;
       void *slot;          /* map: the item's fixed-size result slot */
       size_t out_size;
+      void *out;
+      char *errmsg;        /* set by mpmp_fail */
     };
   };
-  void *out;
   size_t out_max;
-  char *errmsg;            /* set by mpmp_fail */
   int stoppable;           /* the stop requests below apply to this task */
   int saw_stop;            /* mpmp_should_stop() said 1 to it: whatever it
                               returns then may be partial (a pool's item
@@ -186,7 +187,11 @@ _Static_assert(offsetof(struct mpmp_ctx, arg) ==
                offsetof(struct mpmp_ctx, slot) ==
                    offsetof(struct mpmp__ctx_head, slot) &&
                offsetof(struct mpmp_ctx, out_size) ==
-                   offsetof(struct mpmp__ctx_head, out_size),
+                   offsetof(struct mpmp__ctx_head, out_size) &&
+               offsetof(struct mpmp_ctx, out) ==
+                   offsetof(struct mpmp__ctx_head, out) &&
+               offsetof(struct mpmp_ctx, errmsg) ==
+                   offsetof(struct mpmp__ctx_head, errmsg),
                "mpmp_ctx_t's head must match task.h's mpmp__ctx_head");
 void mpmp__ctx_fini(mpmp_ctx_t *ctx);
 /* Whether the stop words `st` name job or process `id`: the latest

@@ -34,7 +34,18 @@ static void add_task(mpmp_task_fn fn, const char *name, const char *file,
     rt->tasks_cap = cap;
   }
   rt->tasks[rt->ntasks++] =
-      (mpmp__task_entry_t){fn, name, file ? file : "", kind};
+      (mpmp__task_entry_t){fn, name, file ? file : "", kind, NULL};
+}
+
+/* MPMP_TASK's item loop for fn (task.h), after fn's registration: maps
+ * run it instead of calling fn per item. A function registered by hand
+ * (mpmp_task_register) has none and is called per item. */
+MPMP_API void mpmp__task_loop(mpmp_task_fn fn, mpmp__loop_fn loop) {
+  mpmp__rt_t *rt = &mpmp__rt;
+  for (int i = 0; i < rt->ntasks; i++)
+    if (rt->tasks[i].fn == fn && rt->tasks[i].kind == MPMP__TASK_ITEM &&
+        rt->tasks[i].loop == NULL)
+      rt->tasks[i].loop = loop;
 }
 
 MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,

@@ -425,6 +425,83 @@ static void pool_map_wrong_result_size_fails_only_its_item(void **state) {
   finish(pool);
 }
 
+/* Every rare case of a map's item loop, mixed: items that write nothing
+ * (zeros), fail (mpmp_fail), return an error code, or ask for a result
+ * of another size. MPMP_TASK runs maps through a loop with the body
+ * inlined (task.h); the same function registered by hand is called per
+ * item. Both must give the same results and failures, in chunks that
+ * cross the loop's 64-slot clearing blocks, over result buffers that
+ * held earlier results. */
+static int mixed_item(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  if (*x % 7 == 0)
+    return 0; /* writes nothing */
+  if (*x % 11 == 0)
+    return mpmp_fail(ctx, "item %lld fails", (long long)*x);
+  if (*x % 13 == 0)
+    return -5; /* an error code, no message */
+  if (*x % 17 == 0) {
+    int32_t *small = mpmp_out(ctx, 4); /* not the map's 8 */
+    if (small != NULL)
+      *small = 1;
+    return 0;
+  }
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * 3;
+  return 0;
+}
+MPMP_TASK(mixed_item);
+
+static int mixed_item_by_hand(mpmp_ctx_t *ctx) { return mixed_item(ctx); }
+__attribute__((constructor)) static void register_by_hand(void) {
+  mpmp_task_register(mixed_item_by_hand, "mixed_item_by_hand", __FILE__);
+}
+
+static void pool_map_loop_and_call_agree(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  static int64_t x[N], r[N];
+  for (int i = 0; i < N; i++)
+    x[i] = i + 1;
+  mpmp_pool_t *pool = pool_of(0);
+  mpmp_task_fn fns[2] = {mixed_item, mixed_item_by_hand};
+  size_t chunks[3] = {1, 100, 333};
+  for (int k = 0; k < 6; k++) {
+    for (int i = 0; i < N; i++)
+      r[i] = -1; /* stale bytes where zeros must come */
+    mpmp_async_t *res;
+    assert_int_equal(mpmp_pool_map_async(pool, fns[k % 2], x, N, sizeof *x,
+                                         r, sizeof *r, chunks[k / 2], NULL,
+                                         NULL, &res), 0);
+    assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+    int failed = 0;
+    for (int i = 0; i < N; i++) {
+      int64_t v = x[i];
+      int fails = v % 7 != 0 && (v % 11 == 0 || v % 13 == 0 || v % 17 == 0);
+      failed += fails;
+      if (!fails)
+        assert_true(r[i] == (v % 7 == 0 ? 0 : v * 3));
+    }
+    assert_int_equal(mpmp_async_failed_count(res), failed);
+    size_t prev = 0;
+    for (int f = 0; f < failed; f++) {
+      size_t index;
+      const char *msg;
+      assert_int_equal(mpmp_async_failure(res, f, &index, NULL, &msg), 0);
+      int64_t v = x[index];
+      assert_true(f == 0 || index > prev);
+      prev = index;
+      if (v % 11 == 0)
+        assert_non_null(strstr(msg, "fails"));
+      else if (v % 13 == 0)
+        assert_non_null(strstr(msg, "returned -5"));
+      else
+        assert_non_null(strstr(msg, "4-byte result"));
+    }
+    mpmp_async_destroy(res);
+  }
+  finish(pool);
+}
+
 /* 64 KiB items summed: chunks whose items come as their own message, of
  * sizes that make the worker's reused buffers grow, serve smaller chunks,
  * and pass the size it keeps (64 MiB: a buffer of its own, freed). */
@@ -774,6 +851,7 @@ static void pool_imap_failure_and_timeout(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_squares),
+    cmocka_unit_test(pool_map_loop_and_call_agree),
     cmocka_unit_test(pool_starmap_products),
     cmocka_unit_test(pool_map_async_get_timeout),
     cmocka_unit_test(pool_apply_and_apply_async),
