@@ -51,20 +51,25 @@ args=(--items 3000 --item-ms 3 --chunk 50)
 bash "$scripts/run-mpi.sh" --timeout 0 -n 3 "$program" "${args[@]}" \
   --out "$tmp/ref" >"$tmp/log" 2>&1 || fail "the run without checkpoint failed"
 
-# Run 1: 4 s of walltime; the map needs about 5 s.
+# Run 1: 4 s of walltime; the map needs about 5 s. The job's directory
+# (where the checkpoint goes) has a comma in its name too.
 out="$tmp/out, two words"
+work="$tmp/work, dir"
+mkdir "$work"
 echo 00:00:04 >"$tmp/walltime"
 env PATH="$tmp/bin:$PATH" PBS_JOBID=77.server PBS_NODEFILE="$tmp/nodefile" \
-  PBS_O_WORKDIR="$tmp" MPMP_STOP_GRACE=0.5 \
+  PBS_O_WORKDIR="$work" \
+  MPMP_STOP_GRACE=0.5 \
   bash "$scripts/pbs.job" "$program" "${args[@]}" --out "$out" >"$tmp/log" 2>&1
 rc=$?
 ((rc == 0)) || fail "run 1: the script exited with $rc (expected 0 after resubmitting)"
 grep -q "the map was stopped (the walltime (PBS (qstat)) ends in" "$tmp/log" ||
   fail "run 1: the map was not stopped by the walltime qstat gave"
-ckpt="$tmp/mpmp-checkpoint-77.server"
-grep -q "MPMP_CHECKPOINT=$ckpt,MPMP_RESUBMITTED=1," "$tmp/qsub.log" 2>/dev/null ||
+[[ -d "$work/mpmp-checkpoint-77.server" ]] ||
+  fail "run 1: no checkpoint in '$work/mpmp-checkpoint-77.server'"
+grep -q ",MPMP_CHECKPOINT_ESC=[^,]*checkpoint-77.server:,MPMP_RESUBMITTED=1," "$tmp/qsub.log" 2>/dev/null ||
   fail "run 1: not resubmitted with its checkpoint (qsub: $(cat "$tmp/qsub.log" 2>/dev/null))"
-grep -qx "$tmp/scripts/pbs.job" "$tmp/qsub.log" || fail "run 1: resubmitted another script"
+grep -qx "$work/scripts/pbs.job" "$tmp/qsub.log" || fail "run 1: resubmitted another script"
 [[ -e "$out" ]] && fail "run 1: the stopped program wrote results"
 echo "run 1: stopped before the walltime qstat gave, resubmitted"
 
@@ -75,7 +80,7 @@ vars="$(sed -n 's/^MPMP_ARGV=//p' "$tmp/qsub.log")"
 [[ -n "$vars" ]] || fail "run 1: no MPMP_ARGV in qsub -v (qsub: $(cat "$tmp/qsub.log"))"
 IFS=, read -r -a kv <<<"MPMP_ARGV=$vars"
 env PATH="$tmp/bin:$PATH" PBS_JOBID=78.server PBS_NODEFILE="$tmp/nodefile" \
-  PBS_O_WORKDIR="$tmp" "${kv[@]}" bash "$scripts/pbs.job" >"$tmp/log" 2>&1
+  PBS_O_WORKDIR="$work" "${kv[@]}" bash "$scripts/pbs.job" >"$tmp/log" 2>&1
 rc=$?
 ((rc == 0)) || fail "run 2: exit status $rc"
 grep -q "job 78.server (run 2)" "$tmp/log" || fail "run 2: the script did not count the run"
