@@ -325,7 +325,11 @@ MPMP_API int mpmp_cond_release(mpmp_cond_t cond);
  * \return 0 when notified: a notify of n makes at most n of the waits
  * under way return 0, as Python's wait() returns True (another thread may
  * still take what the notify was for: re-check your predicate, or use
- * mpmp_cond_wait_for()); ::MPMP_ETIMEDOUT otherwise; ::MPMP_EOWNERDEAD
+ * mpmp_cond_wait_for()). A Process killed while it waited on this node
+ * (terminated) stays counted as a waiter: a wake-up a notify gives it is
+ * never taken, and a later wait may take it, so such a wait can return 0
+ * for a notify meant for another; ::MPMP_ETIMEDOUT otherwise;
+ * ::MPMP_EOWNERDEAD
  * (the lock held) if it took the lock back from a task host that died;
  * ::MPMP_EPERM, ::MPMP_EBADF (see Lifetime above), ::MPMP_EINVAL (NaN).
  */

@@ -213,6 +213,12 @@ int mpmp__async_cancel(mpmp_async_t *j);
 int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn);
 int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn);
 int mpmp__async_ready(mpmp_async_t *j, const char *fn);
+/* The caller's `out` is no longer the job's: later results go nowhere,
+ * and the items that never ran are not cleared in it (a map past its
+ * timeout leaves the caller's other elements as they were). Call before
+ * mpmp__async_terminate (which may finish the job at once), then
+ * mpmp__async_detach. Does nothing to a zero-copy job. */
+void mpmp__async_keep_out(mpmp_async_t *j);
 /* Deal no more of the job and ask its running tasks to stop. */
 void mpmp__async_terminate(mpmp_async_t *j);
 /* After a terminate: let go of the job's `in` and `out` before it is

@@ -2093,6 +2093,13 @@ static int not_receiving(void *arg) {
   return idle;
 }
 
+void mpmp__async_keep_out(mpmp_async_t *j) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  if (!atomic_load(&j->ready) && j->zc == NULL && j->pool != NULL)
+    j->out = NULL; /* (detach waits for a receive under way into it) */
+  pthread_mutex_unlock(&mpmp__par.lock);
+}
+
 int mpmp__async_detach(mpmp_async_t *j, double deadline) {
   pthread_mutex_lock(&mpmp__par.lock);
   if (atomic_load(&j->ready)) {

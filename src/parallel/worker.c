@@ -386,6 +386,8 @@ static void run_nested(mpmp__job_t *job) {
   uint64_t item = atomic_load(&mpmp__par.crash_item);
   const struct mpmp__loop *loop = atomic_load(&mpmp__par.crash_loop);
   const mpmp_ctx_t *ctx = mpmp__par.crash_ctx;
+  atomic_store(&mpmp__par.crash_loop, NULL); /* the nested chunk's items
+                                               are its own */
   chunk_depth++;
   mpmp__chunk_run(job->hdr, job->len);
   chunk_depth--;

@@ -17,6 +17,10 @@
  *     abort-process a Process body calls abort()
  *     finalize      a Process body aborts after 0.5 s, while the main
  *                   rank already waits for it in mpmp_finalize()
+ *     nested        item 6 of a map submits a sub-task, which raises
+ *                   SIGSEGV in the same worker (an executor of one
+ *                   worker runs it while item 6 waits): the report names
+ *                   the sub-task and its own item 0, not the map's item
  */
 #undef NDEBUG /* the assert mode needs assert() */
 #include <assert.h>
@@ -148,6 +152,53 @@ static int init_abort(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(init_abort);
 
+/* nested: the sub-task crashes; the map's item 6 submits it through the
+ * executor's ref and waits for it. */
+static int sub_crash(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  raise(SIGSEGV);
+  return 0;
+}
+MPMP_TASK(sub_crash);
+
+typedef struct {
+  mpmp_executor_ref_t ref;
+  int64_t x;
+} nest_item_t;
+
+static int submit_on_6(mpmp_ctx_t *ctx) {
+  const nest_item_t *it = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = it->x;
+  if (it->x != 6)
+    return 0;
+  mpmp_executor_t *ex;
+  mpmp_future_t *f;
+  const void *res;
+  size_t size;
+  if (mpmp_executor_attach(&ex, it->ref) < 0 ||
+      mpmp_executor_submit(ex, sub_crash, NULL, 0, &f) < 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  mpmp_future_result(f, MPMP_FOREVER, &res, &size);
+  return mpmp_fail(ctx, "the sub-task returned");
+}
+MPMP_TASK(submit_on_6);
+
+static void run_nested(void) {
+  nest_item_t x[10];
+  int64_t r[10];
+  mpmp_executor_t *ex;
+  mpmp_executor_opts_t o = {.max_workers = 1,
+                            .isolate = MPMP_ISOLATE_NEVER};
+  if (mpmp_executor_create(&ex, &o) < 0)
+    return;
+  for (int i = 0; i < 10; i++) {
+    mpmp_executor_ref(ex, &x[i].ref);
+    x[i].x = i;
+  }
+  /* chunks of 4: item 6 is the third of its chunk */
+  mpmp_executor_map(ex, submit_on_6, x, 10, sizeof *x, r, sizeof *r, 4, 60);
+}
+
 static mpmp_task_fn map_task(const char *mode) {
   static const struct {
     const char *mode;
@@ -202,6 +253,11 @@ int main(int argc, char **argv) {
         mpmp_process_start(p) < 0)
       return 1;
     mpmp_finalize(); /* joins the body, which dies meanwhile */
+    printf("crash: not reached\n");
+    return 1;
+  }
+  if (!strcmp(mode, "nested")) {
+    run_nested();
     printf("crash: not reached\n");
     return 1;
   }

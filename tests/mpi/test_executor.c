@@ -230,6 +230,49 @@ static void executor_map_returns_at_its_timeout(void **state) {
   assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
+/* A few microseconds of work per item. */
+static int spin_item(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  volatile double s = 0;
+  for (int i = 0; i < 200; i++)
+    s += i * 0.5;
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * 3 + 1;
+  return 0;
+}
+MPMP_TASK(spin_item);
+
+/* At its timeout a map leaves the elements of `out` whose items never
+ * ran as they were (executor.h). They were cleared to zeros when the
+ * stop finished the job before the map let go of `out`. */
+static void executor_map_timeout_leaves_unrun_elements(void **state) {
+  (void)state;
+  enum { N = 1000000 };
+  static int64_t x[N], r[N];
+  mpmp_executor_t *ex = executor(0);
+  for (size_t chunk = 65; chunk <= 100; chunk += 35) {
+    for (int i = 0; i < N; i++) {
+      x[i] = i;
+      r[i] = -7;
+    }
+    assert_int_equal(mpmp_executor_map(ex, spin_item, x, N, sizeof *x, r,
+                                       sizeof *r, chunk, 0.15),
+                     MPMP_ETIMEDOUT);
+    int done = 0, untouched = 0;
+    for (int i = 0; i < N; i++) {
+      if (r[i] == (int64_t)i * 3 + 1)
+        done++;
+      else if (r[i] == -7)
+        untouched++;
+      else
+        fail_msg("chunk %zu: element %d is %lld: neither its result nor "
+                 "as it was", chunk, i, (long long)r[i]);
+    }
+    assert_true(done > 0 && untouched > 0);
+  }
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
 /* The same over variable-size items: map_var waited for its running
  * calls at the timeout (for ever for a call that never ends). Now it
  * returns at the timeout with the results done by then, the running
@@ -348,6 +391,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_map_stream_bounded),
     cmocka_unit_test(executor_maps_timing_out_together_both_stop),
     cmocka_unit_test(executor_map_returns_at_its_timeout),
+    cmocka_unit_test(executor_map_timeout_leaves_unrun_elements),
     cmocka_unit_test(executor_map_var_returns_at_its_timeout),
 };
 MPMP_TEST_MAIN(tests)
