@@ -67,8 +67,9 @@ struct mpmp__ctx_head {
  * rare cases (a failure, a scratch result buffer, a stop request) itself:
  * the loop returns at the item that needs one, with its return value in
  * rc, and is called again from the next item. A crash report finds the
- * item from the context's argument. Library-internal; the layout is part
- * of the ABI.
+ * item from the context's result slot. The library runs the same loop,
+ * calling the task through its pointer, for a task registered by hand.
+ * Library-internal; the layout is part of the ABI.
  */
 struct mpmp__loop {
   const char *in;       /* the chunk's items, in_size bytes each */
@@ -83,7 +84,9 @@ struct mpmp__loop {
 };
 typedef uint32_t (*mpmp__loop_fn)(struct mpmp__loop *l, uint32_t from,
                                   mpmp_ctx_t *ctx);
-MPMP_API void mpmp__task_loop(mpmp_task_fn fn, mpmp__loop_fn loop);
+/* mpmp_task_register() with the task's loop (what MPMP_TASK expands to). */
+MPMP_API void mpmp__task_register_loop(mpmp_task_fn fn, const char *name,
+                                       const char *file, mpmp__loop_fn loop);
 
 static inline __attribute__((always_inline)) uint32_t
 mpmp__loop_items(struct mpmp__loop *l, uint32_t i, mpmp_ctx_t *ctx,
@@ -104,8 +107,8 @@ mpmp__loop_items(struct mpmp__loop *l, uint32_t i, mpmp_ctx_t *ctx,
       __builtin_memset(slot, 0, (size_t)n * out_size);
       cleared = i + n;
     }
-    h->arg = in + (size_t)i * in_size; /* (a crash report reads it) */
-    h->slot = slot;
+    h->arg = in + (size_t)i * in_size;
+    h->slot = slot; /* (a crash report reads it) */
     int rc = fn(ctx);
     if (__builtin_expect(rc < 0 || h->out != NULL || h->errmsg != NULL ||
                              __atomic_load_n(stop_seq, __ATOMIC_ACQUIRE) !=
@@ -123,7 +126,8 @@ mpmp__loop_items(struct mpmp__loop *l, uint32_t i, mpmp_ctx_t *ctx,
  * Register \p fn as a task; use once, at file scope, per task function
  * (`MPMP_TASK(square);`). It registers the function when the program (or
  * the shared library that holds it) is loaded, before main(), under its
- * name: mpmp_task_register(fn, "fn", __FILE__).
+ * name, as mpmp_task_register(fn, "fn", __FILE__) does, with the loop
+ * that maps run over its items (fn inlined).
  * \param fn  the task function, an ::mpmp_task_fn: `int fn(mpmp_ctx_t *)`.
  */
 #define MPMP_TASK(fn)                                                       \
@@ -132,8 +136,8 @@ mpmp__loop_items(struct mpmp__loop *l, uint32_t i, mpmp_ctx_t *ctx,
     return mpmp__loop_items(l, i, ctx, (mpmp_task_fn)(fn));                 \
   }                                                                         \
   __attribute__((constructor)) static void mpmp__register_##fn(void) {      \
-    mpmp_task_register((mpmp_task_fn)(fn), #fn, __FILE__);                  \
-    mpmp__task_loop((mpmp_task_fn)(fn), mpmp__loop_##fn);                   \
+    mpmp__task_register_loop((mpmp_task_fn)(fn), #fn, __FILE__,             \
+                             mpmp__loop_##fn);                              \
   }                                                                         \
   struct mpmp__task_##fn##_semicolon /* makes MPMP_TASK(fn); legal */
 

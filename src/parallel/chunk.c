@@ -173,18 +173,6 @@ void mpmp__chunk_fini(void) {
   }
 }
 
-/* An item that writes nothing reads as zeros: clear its slot just before
- * it runs, while the line is being written anyway (clearing a chunk's
- * results in one pass took a tenth of a x*x map's time). */
-static void clear_slot(char *slot, uint32_t size) {
-  if (size == 8)
-    memset(slot, 0, 8);
-  else if (size == 4)
-    memset(slot, 0, 4);
-  else
-    memset(slot, 0, size);
-}
-
 /* An item of run_fixed that failed, was stopped, or left a scratch
  * buffer (it asked mpmp_out() for another size): what run_item and the
  * loop of mpmp__chunk_run do for it, and the next item's context as the
@@ -206,53 +194,43 @@ __attribute__((noinline)) static void fixed_rare(const mpmp__chunk_hdr_t *h,
   ctx->out_size = h->out_size;
 }
 
+/* The item loop of a task registered by hand (mpmp_task_register): task.h's
+ * loop, calling the task through its pointer. */
+static uint32_t loop_by_call(struct mpmp__loop *l, uint32_t i,
+                             mpmp_ctx_t *ctx, mpmp_task_fn fn) {
+  return mpmp__loop_items(l, i, ctx, fn);
+}
+
 /*
- * The loop of a fixed-size map's chunk: item i's argument at in + i *
+ * The items of a fixed-size map's chunk: item i's argument at in + i *
  * in_size, its result in its slot of `res`. This is the per-item hot path
- * of every map (with x*x items the loop cost more than the items): the
- * header's fields in registers, the task called directly, and one
- * predictable test after it for every rare case (a failure, an error
- * code, a scratch buffer, a stop request since the chunk began: one load,
- * the stop words themselves only then), handled out of line.
+ * of every map (with x*x items the loop cost more than the items), so it
+ * is task.h's loop: MPMP_TASK's own, with the task inlined, or the same
+ * loop calling a task registered by hand. Each rare item (a failure, an
+ * error code, a scratch buffer, a stop request since the chunk began)
+ * returns from the loop, is handled here out of line, and the loop goes
+ * on from the next. A crash report finds the item from the context's
+ * slot (mpmp__crash_item).
  */
 static void run_fixed(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
                       const char *in, char *res, mpmp_ctx_t *ctx,
                       fail_buf_t *f, uint32_t seq0) {
-  const mpmp_task_fn fn = t->fn;
-  const uint32_t count = h->count, out_size = h->out_size;
-  const size_t in_size = h->in_size;
-  const uint64_t first = h->first;
-  if (t->loop != NULL && in_size > 0) { /* MPMP_TASK's loop, the task
-                                           inlined (task.h) */
-    _Static_assert(sizeof(uint32_t) == sizeof mpmp__rt.stop_seq,
-                   "the loop reads the stop count as a plain word");
-    struct mpmp__loop l = {
-        .in = in, .res = res, .in_size = in_size, .out_size = out_size,
-        .first = first, .stop_seq = (const uint32_t *)&mpmp__rt.stop_seq,
-        .seq0 = seq0, .count = count};
-    ctx->arg = in;
-    mpmp__par.crash_ctx = ctx;
-    atomic_store(&mpmp__par.crash_loop, &l); /* the item: from ctx->arg */
-    for (uint32_t i = 0; (i = t->loop(&l, i, ctx)) < count; i++)
-      fixed_rare(h, t, i, l.rc, ctx, f, seq0);
-    atomic_store(&mpmp__par.crash_loop, NULL);
-    return;
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    char *slot = res + (size_t)i * out_size;
-    atomic_store_explicit(&mpmp__par.crash_item, first + i + 1,
-                          memory_order_relaxed);
-    ctx->arg = in + (size_t)i * in_size;
-    ctx->slot = slot;
-    clear_slot(slot, out_size);
-    int rc = fn(ctx);
-    if (__builtin_expect(
-            rc < 0 || ctx->errmsg != NULL || ctx->out != NULL ||
-                atomic_load_explicit(&mpmp__rt.stop_seq,
-                                     memory_order_acquire) != seq0,
-            0))
-      fixed_rare(h, t, i, rc, ctx, f, seq0);
-  }
+  _Static_assert(sizeof(uint32_t) == sizeof mpmp__rt.stop_seq,
+                 "the loop reads the stop count as a plain word");
+  const uint32_t count = h->count;
+  struct mpmp__loop l = {
+      .in = in, .res = res, .in_size = h->in_size, .out_size = h->out_size,
+      .first = h->first, .stop_seq = (const uint32_t *)&mpmp__rt.stop_seq,
+      .seq0 = seq0, .count = count};
+  ctx->slot = res;
+  mpmp__par.crash_ctx = ctx;
+  atomic_store(&mpmp__par.crash_loop, &l);
+  for (uint32_t i = 0;
+       (i = t->loop != NULL ? t->loop(&l, i, ctx)
+                            : loop_by_call(&l, i, ctx, t->fn)) < count;
+       i++)
+    fixed_rare(h, t, i, l.rc, ctx, f, seq0);
+  atomic_store(&mpmp__par.crash_loop, NULL);
 }
 
 /* A chunk of a job that was stopped before the chunk began: none of its

@@ -348,8 +348,6 @@ MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
  * be done in a few seconds (a worker that takes no messages), wait for the
  * job: nothing may write into the caller's memory after the return. */
 static void let_go(mpmp_async_t *j, const char *fn) {
-  mpmp__async_keep_out(j); /* the items that never ran stay as they were */
-  mpmp__async_terminate(j);
   if (mpmp__async_detach(j, mpmp__deadline(10)) != 0)
     mpmp__async_wait(j, MPMP_FOREVER, fn);
 }

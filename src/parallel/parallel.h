@@ -39,8 +39,8 @@ typedef struct mpmp__par {
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
-  /* or, while MPMP_TASK's loop runs a map chunk (chunk.c), the item is
-   * the one its context's argument points at: mpmp__crash_item() */
+  /* or, while a map chunk's item loop runs (chunk.c), the item is the
+   * one whose result slot its context points at: mpmp__crash_item() */
   const struct mpmp__loop *_Atomic crash_loop;
   const mpmp_ctx_t *crash_ctx;
   const char *_Atomic crash_body; /* that process's name (its job's) */
@@ -58,13 +58,14 @@ typedef struct mpmp__par {
 extern mpmp__par_t mpmp__par;
 
 /* The index + 1 of the item the worker runs now (0: a process body), for
- * crash and exit reports: from the running loop's context, else as
- * stored. Reads only, so a signal handler may call it. */
+ * crash and exit reports: from the running loop's context (a map's
+ * results are never empty, so out_size > 0), else as stored. Reads only,
+ * so a signal handler may call it. */
 static inline uint64_t mpmp__crash_item(void) {
   const struct mpmp__loop *l = atomic_load(&mpmp__par.crash_loop);
   if (l != NULL) {
-    const char *arg = (const char *)mpmp__par.crash_ctx->arg;
-    return l->first + (uint64_t)(arg - l->in) / l->in_size + 1;
+    const char *slot = (const char *)mpmp__par.crash_ctx->slot;
+    return l->first + (uint64_t)(slot - l->res) / l->out_size + 1;
   }
   return atomic_load(&mpmp__par.crash_item);
 }
@@ -213,19 +214,15 @@ int mpmp__async_cancel(mpmp_async_t *j);
 int mpmp__async_get(mpmp_async_t *j, double timeout, const char *fn);
 int mpmp__async_wait(mpmp_async_t *j, double timeout, const char *fn);
 int mpmp__async_ready(mpmp_async_t *j, const char *fn);
-/* The caller's `out` is no longer the job's: later results go nowhere,
- * and the items that never ran are not cleared in it (a map past its
- * timeout leaves the caller's other elements as they were). Call before
- * mpmp__async_terminate (which may finish the job at once), then
- * mpmp__async_detach. Does nothing to a zero-copy job. */
-void mpmp__async_keep_out(mpmp_async_t *j);
 /* Deal no more of the job and ask its running tasks to stop. */
 void mpmp__async_terminate(mpmp_async_t *j);
-/* After a terminate: let go of the job's `in` and `out` before it is
- * over. Its later results are dropped; waits (up to the deadline) only
- * for a receive into `out` and the sends from `in` in progress (the
- * workers take them at once). 0; MPMP_ETIMEDOUT; MPMP_EBUSY where the
- * workers write `out` in place (a zero-copy map): wait for the job. */
+/* Stop the job (mpmp__async_terminate) and let go of its `in` and `out`
+ * before it is over: its later results are dropped, and the elements of
+ * `out` whose items never ran are left as they were. Waits (up to the
+ * deadline) only for a receive into `out` and the sends from `in` in
+ * progress (the workers take them at once). 0; MPMP_ETIMEDOUT;
+ * MPMP_EBUSY where the workers write `out` in place (a zero-copy map):
+ * wait for the job. */
 int mpmp__async_detach(mpmp_async_t *j, double deadline);
 int mpmp__async_done(const mpmp_async_t *j);
 int mpmp__async_cancelled(const mpmp_async_t *j);

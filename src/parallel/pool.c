@@ -2093,25 +2093,17 @@ static int not_receiving(void *arg) {
   return idle;
 }
 
-void mpmp__async_keep_out(mpmp_async_t *j) {
-  pthread_mutex_lock(&mpmp__par.lock);
-  if (!atomic_load(&j->ready) && j->zc == NULL && j->pool != NULL)
-    j->out = NULL; /* (detach waits for a receive under way into it) */
-  pthread_mutex_unlock(&mpmp__par.lock);
-}
-
 int mpmp__async_detach(mpmp_async_t *j, double deadline) {
   pthread_mutex_lock(&mpmp__par.lock);
-  if (atomic_load(&j->ready)) {
-    pthread_mutex_unlock(&mpmp__par.lock);
-    return 0;
-  }
-  if (j->zc != NULL || j->pool == NULL) { /* workers write `out` itself */
-    pthread_mutex_unlock(&mpmp__par.lock);
-    return MPMP_EBUSY;
-  }
-  j->out = NULL; /* later results are drained, journaled nowhere */
+  int ready = atomic_load(&j->ready);
+  int busy = j->zc != NULL || j->pool == NULL; /* workers write `out` */
+  if (!ready && !busy) /* before the stop, which may finish the job at */
+    j->out = NULL;     /* once: later results are drained, journaled
+                          nowhere, and items that never ran not cleared */
   pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__async_terminate(j);
+  if (ready || busy)
+    return ready ? 0 : MPMP_EBUSY;
   int rc = mpmp__wait_until(not_receiving, j, deadline);
   if (rc == 0 && j->in_size > 0)
     rc = mpmp__sends_wait_range(j->in, j->n * j->in_size, deadline);

@@ -18,13 +18,17 @@
 #include "rt.h"
 
 static void add_task(mpmp_task_fn fn, const char *name, const char *file,
-                     int kind) {
+                     int kind, mpmp__loop_fn loop) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (fn == NULL || name == NULL)
     return;
   for (int i = 0; i < rt->ntasks; i++)
-    if (rt->tasks[i].fn == fn)
-      return; /* registered twice (e.g. from an inline header): one entry */
+    if (rt->tasks[i].fn == fn) { /* registered twice (e.g. from an inline
+                                    header, or by hand too): one entry */
+      if (rt->tasks[i].loop == NULL && rt->tasks[i].kind == kind)
+        rt->tasks[i].loop = loop;
+      return;
+    }
   if (rt->ntasks == rt->tasks_cap) {
     int cap = rt->tasks_cap ? 2 * rt->tasks_cap : 32;
     mpmp__task_entry_t *t = mpmp__realloc(rt->tasks, (size_t)cap * sizeof *t);
@@ -34,23 +38,20 @@ static void add_task(mpmp_task_fn fn, const char *name, const char *file,
     rt->tasks_cap = cap;
   }
   rt->tasks[rt->ntasks++] =
-      (mpmp__task_entry_t){fn, name, file ? file : "", kind, NULL};
+      (mpmp__task_entry_t){fn, name, file ? file : "", kind, loop};
 }
 
-/* MPMP_TASK's item loop for fn (task.h), after fn's registration: maps
+/* MPMP_TASK's registration, with the item loop it defines (task.h): maps
  * run it instead of calling fn per item. A function registered by hand
- * (mpmp_task_register) has none and is called per item. */
-MPMP_API void mpmp__task_loop(mpmp_task_fn fn, mpmp__loop_fn loop) {
-  mpmp__rt_t *rt = &mpmp__rt;
-  for (int i = 0; i < rt->ntasks; i++)
-    if (rt->tasks[i].fn == fn && rt->tasks[i].kind == MPMP__TASK_ITEM &&
-        rt->tasks[i].loop == NULL)
-      rt->tasks[i].loop = loop;
+ * has none (chunk.c runs the same loop through fn's pointer). */
+MPMP_API void mpmp__task_register_loop(mpmp_task_fn fn, const char *name,
+                                       const char *file, mpmp__loop_fn loop) {
+  add_task(fn, name, file, MPMP__TASK_ITEM, loop);
 }
 
 MPMP_API void mpmp_task_register(mpmp_task_fn fn, const char *name,
                                  const char *file) {
-  add_task(fn, name, file, MPMP__TASK_ITEM);
+  add_task(fn, name, file, MPMP__TASK_ITEM, NULL);
 }
 
 /* A chunk task shares the table (and so its ids, its order and the check
@@ -61,7 +62,7 @@ MPMP_API void mpmp_chunk_task_register(mpmp_chunk_fn fn, const char *name,
                                        const char *file) {
   mpmp_task_fn as_task;
   memcpy(&as_task, &fn, sizeof as_task); /* stored, never called as one */
-  add_task(as_task, name, file, MPMP__TASK_CHUNK);
+  add_task(as_task, name, file, MPMP__TASK_CHUNK, NULL);
 }
 
 static int cmp_name(const void *a, const void *b) {
