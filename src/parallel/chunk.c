@@ -173,7 +173,7 @@ void mpmp__chunk_fini(void) {
   }
 }
 
-/* An item of run_fixed that failed, was stopped, or left a scratch
+/* An item of mpmp__chunk_items that failed, was stopped, or left a scratch
  * buffer (it asked mpmp_out() for another size): what run_item and the
  * loop of mpmp__chunk_run do for it, and the next item's context as the
  * chunk's again (mpmp_out() set out_size to the size asked for). */
@@ -203,7 +203,8 @@ static uint32_t loop_by_call(struct mpmp__loop *l, uint32_t i,
 
 /*
  * The items of a fixed-size map's chunk: item i's argument at in + i *
- * in_size, its result in its slot of `res`. This is the per-item hot path
+ * in_size, its result in its slot of `res` (a buffer of this worker's, or
+ * the block of a zero-copy map: chunktask.c). This is the per-item hot path
  * of every map (with x*x items the loop cost more than the items), so it
  * is task.h's loop: MPMP_TASK's own, with the task inlined, or the same
  * loop calling a task registered by hand. Each rare item (a failure, an
@@ -212,9 +213,9 @@ static uint32_t loop_by_call(struct mpmp__loop *l, uint32_t i,
  * on from the next. A crash report finds the item from the context's
  * slot (mpmp__crash_item).
  */
-static void run_fixed(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
-                      const char *in, char *res, mpmp_ctx_t *ctx,
-                      fail_buf_t *f, uint32_t seq0) {
+void mpmp__chunk_items(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
+                       const char *in, char *res, mpmp_ctx_t *ctx,
+                       fail_buf_t *f, uint32_t seq0) {
   _Static_assert(sizeof(uint32_t) == sizeof mpmp__rt.stop_seq,
                  "the loop reads the stop count as a plain word");
   const uint32_t count = h->count;
@@ -434,7 +435,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
   }
   atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
   if (out != NULL && !h->isolate) /* a map's chunk */
-    run_fixed(h, t, in, res, &ctx, &f, seq0);
+    mpmp__chunk_items(h, t, in, res, &ctx, &f, seq0);
   for (uint32_t i = 0; out == NULL && !h->isolate && i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);

@@ -316,31 +316,15 @@ static void run_chunk_fn(const mpmp__chunk_hdr_t *h,
   mpmp__ctx_fini(&ctx);
 }
 
-/* A per-item task over items in place: chunk.c's loop, with the result
- * slots in the block. */
+/* A per-item task over items in place: chunk.c's item loop, with the
+ * result slots in the block. */
 static void run_items(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
                       const char *in, char *out, mpmp__fail_buf_t *f,
                       uint32_t seq0) {
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,
-                    .out_max = h->out_size, .stoppable = 1, .id = mpmp__chunk_stop_id(h)};
-  for (uint32_t i = 0; i < h->count; i++) {
-    atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
-                          memory_order_relaxed);
-    ctx.arg = in + (size_t)i * h->in_size;
-    ctx.slot = out + (size_t)i * h->out_size;
-    memset(ctx.slot, 0, h->out_size); /* a task that writes none: zeros */
-    int rc = t->fn(&ctx);
-    if (__builtin_expect(ctx.errmsg == NULL &&
-                             (rc < 0 || atomic_load_explicit(
-                                            &mpmp__rt.stop_seq,
-                                            memory_order_acquire) != seq0),
-                         0))
-      mpmp__item_verdict(t, rc, &ctx);
-    if (ctx.errmsg != NULL)
-      mpmp__chunk_fail(f, h->first + i, MPMP_ETASK, ctx.errmsg);
-    if (ctx.out != NULL || ctx.errmsg != NULL)
-      mpmp__ctx_fini(&ctx);
-  }
+                    .out_max = h->out_size, .stoppable = 1,
+                    .id = mpmp__chunk_stop_id(h)};
+  mpmp__chunk_items(h, t, in, out, &ctx, f, seq0);
 }
 
 void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,

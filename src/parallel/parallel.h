@@ -126,6 +126,14 @@ void mpmp__chunk_direct(const struct mpmp__chunk_hdr *h,
                         const mpmp__task_entry_t *t, size_t len,
                         uint32_t seq0);
 void mpmp__chunk_fail(void *f, uint64_t index, int code, const char *msg);
+/* chunk.c: the items of a fixed-size map's chunk through the task's item
+ * loop, each result in its slot of res (out_size bytes each, never 0: the
+ * maps refuse empty results), failures recorded in f; ctx: the chunk's
+ * context (arg_size, out_size, out_max, stoppable, id set). */
+void mpmp__chunk_items(const struct mpmp__chunk_hdr *h,
+                       const mpmp__task_entry_t *t, const char *in,
+                       char *res, mpmp_ctx_t *ctx, mpmp__fail_buf_t *f,
+                       uint32_t seq0);
 struct mpmp__result_buf *mpmp__chunk_out(size_t size);
 void mpmp__chunk_reply(const struct mpmp__chunk_hdr *h, const void *res,
                        size_t res_len, const mpmp__fail_buf_t *f,

@@ -273,6 +273,24 @@ int main(int argc, char **argv) {
     printf("crash: not reached\n");
     return 1;
   }
+  if (!strcmp(mode, "zc")) {
+    /* a zero-copy map's per-item loop (chunks of 4): the report names
+     * item 5, the second of its chunk */
+    mpmp_shm_t *in = NULL, *out = NULL;
+    mpmp_pool_t *pool;
+    mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_NEVER};
+    if (mpmp_shm_create(&in, NULL, 10 * sizeof(int64_t)) < 0 ||
+        mpmp_shm_create(&out, NULL, 10 * sizeof(int64_t)) < 0 ||
+        mpmp_pool_create(&pool, &o) < 0)
+      return 1;
+    int64_t *x = mpmp_shm_buf(in);
+    for (int i = 0; i < 10; i++)
+      x[i] = i;
+    mpmp_pool_map_shm(pool, crash_on_5, NULL, in, 0, 10, sizeof(int64_t),
+                      out, 0, sizeof(int64_t), 4);
+    printf("crash: not reached\n");
+    return 1;
+  }
   mpmp_task_fn fn = map_task(mode);
   if (fn == NULL) {
     fprintf(stderr, "test_crash: unknown mode '%s'\n", mode);

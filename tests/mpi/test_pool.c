@@ -428,8 +428,8 @@ static void pool_map_wrong_result_size_fails_only_its_item(void **state) {
 /* Every rare case of a map's item loop, mixed: items that write nothing
  * (zeros), fail (mpmp_fail), return an error code, or ask for a result
  * of another size. MPMP_TASK runs maps through a loop with the body
- * inlined (task.h); the same function registered by hand is called per
- * item. Both must give the same results and failures, in chunks that
+ * inlined (task.h); the same function registered by hand runs the loop
+ * calling it. All must give the same results and failures, in chunks that
  * cross the loop's 64-slot clearing blocks, over result buffers that
  * held earlier results. */
 static int mixed_item(mpmp_ctx_t *ctx) {
@@ -456,6 +456,39 @@ __attribute__((constructor)) static void register_by_hand(void) {
   mpmp_task_register(mixed_item_by_hand, "mixed_item_by_hand", __FILE__);
 }
 
+/* The results and failures of a map of mixed_item over x (1..N). */
+static void check_mixed(mpmp_async_t *res, const int64_t *x, const int64_t *r,
+                        int n) {
+  assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t v = x[i];
+    int fails = v % 7 != 0 && (v % 11 == 0 || v % 13 == 0 || v % 17 == 0);
+    failed += fails;
+    if (!fails)
+      assert_true(r[i] == (v % 7 == 0 ? 0 : v * 3));
+  }
+  assert_int_equal(mpmp_async_failed_count(res), failed);
+  size_t prev = 0;
+  for (int f = 0; f < failed; f++) {
+    size_t index;
+    const char *msg;
+    assert_int_equal(mpmp_async_failure(res, f, &index, NULL, &msg), 0);
+    int64_t v = x[index];
+    assert_true(f == 0 || index > prev);
+    prev = index;
+    if (v % 11 == 0)
+      assert_non_null(strstr(msg, "fails"));
+    else if (v % 13 == 0)
+      assert_non_null(strstr(msg, "returned -5"));
+    else
+      assert_non_null(strstr(msg, "4-byte result"));
+  }
+  mpmp_async_destroy(res);
+}
+
+/* The same through the loop, by hand, and in place in SharedMemory (a
+ * zero-copy map runs the same loop over the block). */
 static void pool_map_loop_and_call_agree(void **state) {
   (void)state;
   enum { N = 1000 };
@@ -463,42 +496,34 @@ static void pool_map_loop_and_call_agree(void **state) {
   for (int i = 0; i < N; i++)
     x[i] = i + 1;
   mpmp_pool_t *pool = pool_of(0);
+  mpmp_shm_t *in = NULL, *out = NULL;
+  assert_int_equal(mpmp_shm_create(&in, NULL, sizeof x), 0);
+  assert_int_equal(mpmp_shm_create(&out, NULL, sizeof r), 0);
+  memcpy(mpmp_shm_buf(in), x, sizeof x);
+  int64_t *zr = mpmp_shm_buf(out);
   mpmp_task_fn fns[2] = {mixed_item, mixed_item_by_hand};
   size_t chunks[3] = {1, 100, 333};
-  for (int k = 0; k < 6; k++) {
+  for (int k = 0; k < 9; k++) {
+    int zc = k % 3 == 2;
+    int64_t *res_at = zc ? zr : r;
     for (int i = 0; i < N; i++)
-      r[i] = -1; /* stale bytes where zeros must come */
+      res_at[i] = -1; /* stale bytes where zeros must come */
     mpmp_async_t *res;
-    assert_int_equal(mpmp_pool_map_async(pool, fns[k % 2], x, N, sizeof *x,
-                                         r, sizeof *r, chunks[k / 2], NULL,
-                                         NULL, &res), 0);
-    assert_int_equal(mpmp_async_get(res, 30), MPMP_ETASK);
-    int failed = 0;
-    for (int i = 0; i < N; i++) {
-      int64_t v = x[i];
-      int fails = v % 7 != 0 && (v % 11 == 0 || v % 13 == 0 || v % 17 == 0);
-      failed += fails;
-      if (!fails)
-        assert_true(r[i] == (v % 7 == 0 ? 0 : v * 3));
-    }
-    assert_int_equal(mpmp_async_failed_count(res), failed);
-    size_t prev = 0;
-    for (int f = 0; f < failed; f++) {
-      size_t index;
-      const char *msg;
-      assert_int_equal(mpmp_async_failure(res, f, &index, NULL, &msg), 0);
-      int64_t v = x[index];
-      assert_true(f == 0 || index > prev);
-      prev = index;
-      if (v % 11 == 0)
-        assert_non_null(strstr(msg, "fails"));
-      else if (v % 13 == 0)
-        assert_non_null(strstr(msg, "returned -5"));
-      else
-        assert_non_null(strstr(msg, "4-byte result"));
-    }
-    mpmp_async_destroy(res);
+    if (zc)
+      assert_int_equal(mpmp_pool_map_shm_async(pool, mixed_item, NULL, in, 0,
+                                               N, sizeof *x, out, 0,
+                                               sizeof *r, chunks[k / 3],
+                                               NULL, NULL, &res), 0);
+    else
+      assert_int_equal(mpmp_pool_map_async(pool, fns[k % 3], x, N, sizeof *x,
+                                           r, sizeof *r, chunks[k / 3], NULL,
+                                           NULL, &res), 0);
+    check_mixed(res, x, res_at, N);
   }
+  mpmp_shm_unlink(in);
+  mpmp_shm_unlink(out);
+  mpmp_shm_close(in);
+  mpmp_shm_close(out);
   finish(pool);
 }
 
