@@ -361,7 +361,7 @@ static void run_var(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
   }
   mpmp_ctx_t ctx = {.out_max = h->out_max, .stoppable = 1,
                     .id = mpmp__chunk_stop_id(h)};
-  atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
+  mpmp__crash_chunk(t->name, h->base);
   for (uint32_t i = 0; i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);
@@ -433,7 +433,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
       fixed = own_len;
     }
   }
-  atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
+  mpmp__crash_chunk(t->name, h->base);
   if (out != NULL && !h->isolate) /* a map's chunk */
     mpmp__chunk_items(h, t, in, res, &ctx, &f, seq0);
   for (uint32_t i = 0; out == NULL && !h->isolate && i < h->count; i++) {

@@ -366,7 +366,7 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
   double t0 = mpmp__rt.trace ? mpmp__trace_begin(MPMP__TRACE_CHUNK, h->task,
                                                  h->first, h->count, NULL)
                              : 0;
-  atomic_store_explicit(&mpmp__par.crash_task, t->name, memory_order_relaxed);
+  mpmp__crash_chunk(t->name, h->base);
   atomic_store_explicit(&mpmp__par.crash_item, h->first + 1,
                         memory_order_relaxed);
   if (in == NULL || out == NULL) /* a block it cannot map: nothing runs */

@@ -39,6 +39,8 @@ typedef struct mpmp__par {
   /* what the worker runs now, for the crash report (worker.c) */
   const char *_Atomic crash_task;
   _Atomic uint64_t crash_item;  /* item index + 1; 0: a process body */
+  _Atomic uint64_t crash_base;  /* what the chunk's job's item 0 is to the
+                                   user (an imap's sub-map: its start) */
   /* or, while a map chunk's item loop runs (chunk.c), the item is the
    * one whose result slot its context points at: mpmp__crash_item() */
   const struct mpmp__loop *_Atomic crash_loop;
@@ -57,17 +59,26 @@ typedef struct mpmp__par {
 
 extern mpmp__par_t mpmp__par;
 
-/* The index + 1 of the item the worker runs now (0: a process body), for
- * crash and exit reports: from the running loop's context (a map's
+/* The index + 1 of the item the worker runs now, counted from the user's
+ * item 0 (0: a process body), for crash and exit reports: from the running loop's context (a map's
  * results are never empty, so out_size > 0), else as stored. Reads only,
  * so a signal handler may call it. */
 static inline uint64_t mpmp__crash_item(void) {
   const struct mpmp__loop *l = atomic_load(&mpmp__par.crash_loop);
+  uint64_t base = atomic_load(&mpmp__par.crash_base);
   if (l != NULL) {
     const char *slot = (const char *)mpmp__par.crash_ctx->slot;
-    return l->first + (uint64_t)(slot - l->res) / l->out_size + 1;
+    return base + l->first + (uint64_t)(slot - l->res) / l->out_size + 1;
   }
-  return atomic_load(&mpmp__par.crash_item);
+  uint64_t item = atomic_load(&mpmp__par.crash_item);
+  return item != 0 ? base + item : 0;
+}
+
+/* A chunk's items begin to run: name its task in a crash report, its items
+ * counted from the user's item 0 (an imap's sub-map starts at its base). */
+static inline void mpmp__crash_chunk(const char *task, uint64_t base) {
+  atomic_store_explicit(&mpmp__par.crash_base, base, memory_order_relaxed);
+  atomic_store_explicit(&mpmp__par.crash_task, task, memory_order_relaxed);
 }
 
 /* ---- the layer's hooks (src/mpmp.c lists them) ---------------------------- */

@@ -384,6 +384,7 @@ static mpmp__job_t *pop_helpable(void) {
 static void run_nested(mpmp__job_t *job) {
   const char *task = atomic_load(&mpmp__par.crash_task);
   uint64_t item = atomic_load(&mpmp__par.crash_item);
+  uint64_t base = atomic_load(&mpmp__par.crash_base);
   const struct mpmp__loop *loop = atomic_load(&mpmp__par.crash_loop);
   const mpmp_ctx_t *ctx = mpmp__par.crash_ctx;
   atomic_store(&mpmp__par.crash_loop, NULL); /* the nested chunk's items
@@ -393,7 +394,7 @@ static void run_nested(mpmp__job_t *job) {
   chunk_depth--;
   mpmp__par.crash_ctx = ctx;
   atomic_store(&mpmp__par.crash_loop, loop);
-  atomic_store(&mpmp__par.crash_task, task);
+  mpmp__crash_chunk(task, base);
   atomic_store(&mpmp__par.crash_item, item);
   job_free(job);
 }
@@ -509,6 +510,7 @@ int mpmp__worker_init(void) {
   par->current = NULL;
   atomic_store(&par->crash_task, NULL);
   atomic_store(&par->crash_item, 0);
+  atomic_store(&par->crash_base, 0);
   par->chunk_next = 0;
   return 0;
 }
@@ -664,6 +666,7 @@ static void run_job(mpmp__job_t *job) {
    * not this one's (object.c). */
   mpmp__owner_renew();
   atomic_store(&mpmp__par.crash_item, 0);
+  atomic_store(&mpmp__par.crash_base, 0);
   atomic_store(&mpmp__par.crash_body, h->name);
   atomic_store(&mpmp__par.crash_task, task ? task->name : NULL);
   double t0 = rt->trace ? mpmp__trace_begin(MPMP__TRACE_BODY, h->task, h->id,

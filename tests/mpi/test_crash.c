@@ -199,6 +199,16 @@ static void run_nested(void) {
   mpmp_executor_map(ex, submit_on_6, x, 10, sizeof *x, r, sizeof *r, 4, 60);
 }
 
+/* imap's items: 0 to 9 */
+static int count_to_10(void *user, void *item) {
+  int64_t *next = user;
+  if (*next >= 10)
+    return 0;
+  memcpy(item, next, sizeof *next);
+  ++*next;
+  return 1;
+}
+
 static mpmp_task_fn map_task(const char *mode) {
   static const struct {
     const char *mode;
@@ -270,6 +280,22 @@ int main(int argc, char **argv) {
     mpmp_pool_create(&pool, &o);
     mpmp_pool_map_chunks(pool, crash_chunk_on_5, x, 10, sizeof *x, r,
                          sizeof *r, 4);
+    printf("crash: not reached\n");
+    return 1;
+  }
+  if (!strcmp(mode, "imap")) {
+    /* chunks of 4: item 5 is the second of the second sub-map, whose
+     * items the worker counts from 0 */
+    int64_t next = 0, r;
+    mpmp_pool_t *pool;
+    mpmp_imap_t *it;
+    mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_NEVER};
+    if (mpmp_pool_create(&pool, &o) < 0 ||
+        mpmp_pool_imap(pool, crash_on_5, count_to_10, &next, sizeof next,
+                       sizeof r, 4, 0, &it) < 0)
+      return 1;
+    while (mpmp_imap_next(it, &r, NULL, 60) == 0)
+      ;
     printf("crash: not reached\n");
     return 1;
   }
