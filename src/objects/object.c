@@ -1300,18 +1300,59 @@ static void pl_send(int dest, char *b, size_t len) {
 }
 
 /*
- * In a task host (no progress thread: acknowledgements come through the
- * relay and are taken only in the host's own mpmp calls) nothing sends
- * what gathered behind the batch in flight while the body computes: it
- * goes with the host's next mpmp call, or at the body's end (README,
- * "Queues and pipes across nodes"). Sending each put at once there
- * instead (tried: as batches of one, up to PL_RING in flight) cost a
- * stream of puts from a Process on another node 5.9 M/s -> 0.3-1.1 M/s,
- * and would cost sends and bounded puts, which must be alone in flight,
- * a round trip each. A helper in the host (or its worker sending for it)
- * that took the acknowledgements would keep both the batching and the
- * promptness; not built.
+ * A task host has no progress thread: its acknowledgements come through
+ * the relay and are taken only by its own waits. So that what gathered
+ * behind the batch in flight does not wait there while the body computes
+ * (or sleeps, and then dies with it: a body that put 1000 items, slept a
+ * second and crashed had delivered 2), the host starts a flusher thread
+ * the first time items gather behind a batch: it waits, without spinning
+ * (mpmp__wait_quiet: it shares the body's core), until everything
+ * gathered so far is acknowledged; each acknowledgement it takes sends
+ * the next batch. (Sending each put at once instead, as batches of one up
+ * to PL_RING in flight, cost a stream of puts from a Process on another
+ * node 5.9 M/s -> 0.3-1.1 M/s, and could not serve sends and bounded
+ * puts, which must be alone in flight.)
  */
+static struct {
+  pthread_cond_t cv; /* under pl.mu: items gathered behind a batch */
+  int started;       /* under pl.mu */
+  pid_t pid;         /* the process it runs in (a host is forked) */
+} fl = {.cv = PTHREAD_COND_INITIALIZER};
+
+static int pl_reached(void *arg);
+
+static void *pl_flusher(void *unused) {
+  (void)unused;
+  for (;;) {
+    pthread_mutex_lock(&pl.mu);
+    while (!(pl.n > 0 && pl.inflight > 0))
+      pthread_cond_wait(&fl.cv, &pl.mu);
+    uint64_t upto = atomic_load(&pl.appended);
+    pthread_mutex_unlock(&pl.mu);
+    if (mpmp__wait_quiet(pl_reached, &upto, INFINITY) < 0)
+      usleep(1000); /* (it cannot fail; never a busy loop) */
+  }
+  return NULL;
+}
+
+/* Under pl.mu: items gather behind a batch in flight; in a task host, the
+ * flusher sees to them (started here the first time). */
+static void pl_flush_later(void) {
+  if (mpmp__net.host_cookie == 0 || pl.n == 0 || pl.inflight == 0)
+    return;
+  pid_t me = getpid();
+  if (!fl.started || fl.pid != me) { /* (a host's child is not a host) */
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    fl.started = pthread_create(&t, &a, pl_flusher, NULL) == 0;
+    fl.pid = me;
+    pthread_attr_destroy(&a);
+  }
+  pthread_cond_signal(&fl.cv);
+}
 
 /* Under pl.mu: may (another) item go now without waiting for an
  * acknowledgement (the bytes gathered behind the batch in flight). */
@@ -1330,6 +1371,7 @@ static void pl_unlock_and_send(int force) {
   size_t len = 0;
   char *b = pl_take(&len, force);
   int dest = pl.dest;
+  pl_flush_later();
   pl_update_busy();
   pthread_mutex_unlock(&pl.mu);
   pl_send(dest, b, len);
@@ -1426,6 +1468,12 @@ static int pl_fence_until(double deadline) {
 }
 
 void mpmp__obj_fence_slow(void) { (void)pl_fence_until(INFINITY); }
+
+int mpmp__obj_fence_within(double seconds) {
+  if (!atomic_load(&mpmp__puts_in_flight))
+    return 0;
+  return pl_fence_until(mpmp__now() + seconds);
+}
 
 /* At teardown: what a next mpmp_init must not inherit (its handles have
  * other tags; a batch still here was never acknowledged: the job ends). */

@@ -28,6 +28,9 @@ static inline void mpmp__obj_fence(void) {
                                             memory_order_relaxed), 0))
     mpmp__obj_fence_slow();
 }
+/* The fence, waiting at most `seconds`: 0, or MPMP_ETIMEDOUT with puts
+ * still unacknowledged (a task host's exit(): it must not hang there). */
+int mpmp__obj_fence_within(double seconds);
 int mpmp__objects_finalize(void); /* the main rank's fence at finalize */
 /* Each kind registers its operations from its own file. */
 void mpmp__value_setup(int is_main);

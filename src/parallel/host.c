@@ -357,8 +357,11 @@ static void host_run(void) {
     if (ctx.errmsg != NULL)
       host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
     mpmp__ctx_fini(&ctx);
-    if (i + 1 == n) /* the tasks' puts are in their queues before the */
-      mpmp__obj_fence(); /* worker hears the chunk or body is done */
+    /* the item's puts are in their queues before the worker may count it
+     * done: were the host to die at a later item of the chunk, the worker
+     * reports the items before it as done, and puts still gathering here
+     * (to another node: pipelined) would be lost with the host */
+    mpmp__obj_fence();
     atomic_store(&ctl()->done, (uint32_t)(i + 1));
   }
   if (!ctl()->renew) /* a pool's task (a chunk), not a body or initializer */
@@ -567,12 +570,24 @@ static void direct_serve(void) {
   wake_worker();
 }
 
+/* How long exit() in a task host waits for its pipelined puts, sends and
+ * adds to another node to be acknowledged (a bounded queue there may be
+ * full: the exit must not hang on it). */
+#define EXIT_FENCE_S 10.0
+
 /* exit() in a task ends the host at once: the exit handlers registered
  * before this one (Open MPI's, the program's) belong to the worker. This
- * one runs first (on_exit runs the last registered first). */
+ * one runs first (on_exit runs the last registered first). What the task
+ * put, sent or added to another node and was still gathering behind a
+ * batch in flight goes first, as a Python process's queue feeder flushes
+ * at a normal exit (object.c, "Pipelined puts"). */
 static void host_exit(int status, void *arg) {
   (void)arg;
   fflush(NULL);
+  if (mpmp__obj_fence_within(EXIT_FENCE_S) < 0)
+    MPMP__WARN("a task host's exit(%d) left puts, sends or adds to another "
+               "node unacknowledged after %.0f s: they may be lost", status,
+               EXIT_FENCE_S);
   _exit(status);
 }
 

@@ -66,6 +66,10 @@ typedef int (*mpmp__pred_fn)(void *arg);
  * true, MPMP_ETIMEDOUT at the deadline (absolute, mpmp__now() seconds).
  */
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline);
+/* The same for a thread that waits in the background while the rank's own
+ * thread computes on the same core (a task host's flusher, object.c): it
+ * never spins, and sleeps between polls; not counted as a driver. */
+int mpmp__wait_quiet(mpmp__pred_fn pred, void *arg, double deadline);
 /* Count this thread as driving progress across several waits in a row, so
  * that the agent stays parked in between (what mpmp__wait_until does). */
 void mpmp__driver_enter(void);

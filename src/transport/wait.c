@@ -208,11 +208,14 @@ void mpmp__poll_yield(void) {
  * core. (Either kind of polling cost 1 ms tasks on 2 workers on 2 cores
  * about 3 % of their efficiency.)
  */
+enum { W_CALLER, W_AGENT, W_QUIET };
+
 static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
                      int agent) {
   int remote = mpmp__net.nnodes > 1;
   double spin_until = agent ? 0 : mpmp__now() + mpmp__net.spin_s;
-  backoff_t bo = {remote ? SLEEP_MIN_S : INFINITY, mpmp__now(), agent};
+  backoff_t bo = {remote ? SLEEP_MIN_S : INFINITY, mpmp__now(),
+                  agent == W_AGENT};
   unsigned i = 0, polls = 0;
   double now = 0;
   for (;;) {
@@ -226,7 +229,8 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
     if (now >= deadline)
       return MPMP_ETIMEDOUT;
     if (handled > 0 && (remote || !mpmp__net.spin_yield)) {
-      spin_until = now + mpmp__net.spin_s;
+      if (agent != W_QUIET)
+        spin_until = now + mpmp__net.spin_s;
       if (remote) {
         bo.cap = SLEEP_MIN_S;
         bo.quiet_since = now;
@@ -268,9 +272,13 @@ int mpmp__may_wait(const char *fn) {
                    "here)", fn);
 }
 
+int mpmp__wait_quiet(mpmp__pred_fn pred, void *arg, double deadline) {
+  return wait_loop(pred, arg, deadline, W_QUIET);
+}
+
 int mpmp__wait_until(mpmp__pred_fn pred, void *arg, double deadline) {
   mpmp__driver_enter();
-  int rc = wait_loop(pred, arg, deadline, 0);
+  int rc = wait_loop(pred, arg, deadline, W_CALLER);
   mpmp__driver_leave();
   return rc;
 }
@@ -304,7 +312,7 @@ static void *agent_main(void *unused) {
     park = AGENT_PARK_MIN_S;
     atomic_store(&net->agent_deep, 0);
     if (net->nnodes > 1) {
-      wait_loop(agent_should_wake, NULL, INFINITY, 1);
+      wait_loop(agent_should_wake, NULL, INFINITY, W_AGENT);
     } else { /* senders ring: sleep until one does */
       backoff_t bo = {INFINITY, 0, 1};
       while (!sleep_once(agent_should_wake, NULL, INFINITY, &bo))

@@ -16,6 +16,7 @@
  * and on 2 and 3 pseudo-nodes, where the producers' bodies run on another
  * node than the main rank, which makes the queues. */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
   M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_DICT,
-  M_HEAP_FULL
+  M_HEAP_FULL, M_PUT_ABORT
 };
 
 /* M_HEAP_FULL: items of BIG_ITEM bytes (pipelined: under 8 KiB), more of
@@ -99,6 +100,14 @@ static int producer(mpmp_ctx_t *ctx) {
     }
     return 0;
   }
+  case M_PUT_ABORT: /* puts, adds or sends (id 0, 1, 2), then a crash */
+    for (v = 0; v < N; v++)
+      if ((a->id == 0   ? mpmp_queue_put(a->q, &v, sizeof v, T)
+           : a->id == 1 ? mpmp_value_add(a->v, 1, NULL)
+                        : mpmp_conn_send(a->out, &v, sizeof v, T)) < 0)
+        return mpmp_fail(ctx, "call %lld: %s", (long long)v, mpmp_errmsg());
+    sleep(1); /* computing: no mpmp call takes the acknowledgements */
+    abort();
   case M_OWN_GET: /* its own gets find every item it put, at once */
     for (v = 0; v < N; v++)
       if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
@@ -408,6 +417,96 @@ static void puts_arrive_before_the_join(void **state) {
                      MPMP_ETIMEDOUT);
     assert_int_equal(mpmp_queue_free(qs[k]), 0);
   }
+}
+
+/* A body that puts, adds and sends, then computes and crashes: what its
+ * calls returned 0 for arrives all the same (a task host of another node
+ * kept what gathered behind a batch in flight until its next call: 2 of
+ * 5000 arrived), as a Python process's queue feeder sends its items while
+ * the process computes. */
+static void calls_before_a_crash_arrive(void **state) {
+  (void)state;
+  for (int id = 0; id < 3; id++) {
+    pargs_t a = {.mode = M_PUT_ABORT, .id = id};
+    mpmp_conn_t in;
+    assert_int_equal(mpmp_queue_create(&a.q, 0, 8), 0);
+    assert_int_equal(mpmp_value_create(&a.v, MPMP_INT64, NULL, 0), 0);
+    assert_int_equal(mpmp_pipe_create(&in, &a.out, 0), 0);
+    parked_t pk;
+    mpmp_process_t *p = start_producer(&a, &pk);
+    int64_t v, got = 0;
+    size_t n;
+    while (id == 2 && got < N && mpmp_conn_recv(in, &v, sizeof v, &n, 60) == 0) {
+      assert_int_equal(v, got); /* (the pipe holds 64 KiB: read as it goes) */
+      got++;
+    }
+    assert_int_equal(mpmp_process_join(p, 60), 0);
+    int code = 0;
+    assert_int_equal(mpmp_process_exitcode(p, &code), 0);
+    assert_int_equal(code, -SIGABRT);
+    assert_int_equal(mpmp_process_destroy(p), 0);
+    unpark(&pk);
+    if (id == 0)
+      expect_now(a.q, 0, N, 1);
+    assert_int_equal(mpmp_value_load(a.v, &v), 0);
+    assert_int_equal(v, id == 1 ? N : 0);
+    assert_int_equal(got, id == 2 ? N : 0);
+    assert_int_equal(mpmp_queue_free(a.q), 0);
+    assert_int_equal(mpmp_value_free(a.v), 0);
+    assert_int_equal(mpmp_pipe_free(in, a.out), 0);
+  }
+}
+
+/* An isolated map's item puts its index, then returns 1000 + it; every
+ * item 13 of a chunk of 16 crashes its host after the puts before it. */
+typedef struct { mpmp_queue_t q; int64_t x; } put_item_t;
+static int put_then_return(mpmp_ctx_t *ctx) {
+  const put_item_t *a = mpmp_arg(ctx, NULL);
+  if (a->x % 16 == 13) {
+    usleep(100000); /* the puts before it wait behind a batch in flight */
+    abort();
+  }
+  if (mpmp_queue_put(a->q, &a->x, sizeof a->x, T) < 0)
+    return mpmp_fail(ctx, "put: %s", mpmp_errmsg());
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 1000 + a->x;
+  return 0;
+}
+MPMP_TASK(put_then_return);
+
+/* The items of a chunk that ran before its host crashed are reported
+ * done: their puts are in the queue (a host of another node kept them
+ * gathering behind a batch in flight, and they died with it: 11 of 12
+ * lost per chunk). */
+static void items_done_before_a_crash_have_their_puts(void **state) {
+  (void)state;
+  enum { NI = 64 };
+  put_item_t in[NI];
+  int64_t out[NI], v;
+  mpmp_queue_t q;
+  assert_int_equal(mpmp_queue_create(&q, 0, 8), 0);
+  for (int i = 0; i < NI; i++)
+    in[i] = (put_item_t){.q = q, .x = i};
+  mpmp_pool_t *pool;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
+  assert_int_equal(mpmp_pool_create(&pool, &o), 0);
+  assert_int_equal(mpmp_pool_map(pool, put_then_return, in, NI, sizeof *in,
+                                 out, sizeof *out, 16), MPMP_ECRASHED);
+  char seen[NI] = {0};
+  size_t n;
+  while (mpmp_queue_get_nowait(q, &v, sizeof v, &n) == 0) {
+    assert_true(v >= 0 && v < NI && !seen[v]);
+    seen[v] = 1;
+  }
+  int done = 0;
+  for (int i = 0; i < NI; i++)
+    if (out[i] == 1000 + i) {
+      done++;
+      if (!seen[i])
+        fail_msg("item %d is done but its put is not in the queue", i);
+    }
+  assert_true(done >= 4 * 13); /* items 0..12 of each chunk */
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+  assert_int_equal(mpmp_queue_free(q), 0);
 }
 
 /* An unbounded queue whose node heap fills while its consumer is away:
@@ -1056,6 +1155,8 @@ static void puts_after_a_managers_shutdown_fail(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
+    cmocka_unit_test(calls_before_a_crash_arrive),
+    cmocka_unit_test(items_done_before_a_crash_have_their_puts),
     cmocka_unit_test(puts_arrive_before_an_event),
     cmocka_unit_test(puts_wait_for_room_when_the_heap_is_full),
     cmocka_unit_test(a_producers_own_gets_find_its_puts),
