@@ -44,8 +44,9 @@
  *   it; the pointer is invalid afterwards. mpmp_finalize() terminates and
  *   joins the pools left; destroy() them afterwards (that is allowed).
  * - AsyncResult: valid until mpmp_async_destroy(), also after its pool
- *   was destroyed and after mpmp_finalize() (a destroyed running one is
- *   dropped when it completes). A finished one is read after finalize as
+ *   was destroyed and after mpmp_finalize() (a destroyed running apply is
+ *   dropped when it completes; a destroyed running map stops, so that its
+ *   buffers may be freed: see mpmp_async_destroy()). A finished one is read after finalize as
  *   before it (get, wait, ready, successful, result, failures); waiting
  *   for an unfinished one then is ::MPMP_ENOTINIT.
  * - imap iterator: valid until mpmp_imap_destroy(), also after its pool
@@ -840,8 +841,18 @@ MPMP_API int mpmp_async_resumed(mpmp_async_t *res, size_t *n);
 MPMP_API int mpmp_async_result(mpmp_async_t *res, const void **data,
                                size_t *size);
 /**
- * Free the result object (it may still be running: it is then dropped,
- * and freed when it completes); also after mpmp_finalize().
+ * Free the result object; also after mpmp_finalize(). A running apply or
+ * submit is dropped: it runs to its end, its result is thrown away. A
+ * running map (map_async, starmap_async, map_var_async) stops first, as
+ * mpmp_pool_terminate() would stop it alone: no more items are dealt, its
+ * running tasks are asked to stop (mpmp_should_stop()), their results are
+ * dropped, and once this returns nothing reads its input or writes its
+ * output, which the caller may free (Python runs the rest of a dropped
+ * map_async: it copied the items when the map began). It waits for that
+ * up to 10 s, then for the map's end. Called from a done-callback, which
+ * cannot wait, it only drops the map: its buffers must then stay valid
+ * until the pool is joined. A zero-copy map's workers go on writing the
+ * block until they are done.
  * \param res  the result (NULL: nothing); invalid afterwards.
  */
 MPMP_API void mpmp_async_destroy(mpmp_async_t *res);

@@ -2540,10 +2540,36 @@ static void job_free(mpmp_async_t *j) {
   mpmp__free(j);
 }
 
+/* How long mpmp_async_destroy() waits for a running map to let go of the
+ * caller's buffers (a worker that takes no messages): then it waits for
+ * the map itself. */
+#define DESTROY_LET_GO_S 10.0
+
+/* Does the job read or write the caller's memory (a map's in and out;
+ * apply copied its argument, and a zero-copy map's workers write a block
+ * they map themselves)? Under mpmp__par.lock. */
+static int holds_callers(const mpmp_async_t *j) {
+  return j->own_in == NULL && j->zc == NULL && j->pool != NULL &&
+         (j->in != NULL || j->out != NULL);
+}
+
 MPMP_API void mpmp_async_destroy(mpmp_async_t *j) {
   if (j == NULL)
     return;
   int busy = 0;
+  /* A running map: the caller may free its in and out once this returns
+   * (it can no longer learn when the map is over), so the map stops here,
+   * as mpmp_pool_terminate() would stop it alone: no item is dealt any
+   * more, its running tasks are asked to stop, and their results are
+   * dropped (Python runs the rest of a dropped map_async; it copied the
+   * items when the map began). Not from a callback, which cannot wait:
+   * there the buffers must outlive the pool's join (pool.h). */
+  pthread_mutex_lock(&mpmp__par.lock);
+  int let_go = mpmp_initialized() && !mpmp__in_handler &&
+               !atomic_load(&j->ready) && holds_callers(j);
+  pthread_mutex_unlock(&mpmp__par.lock);
+  if (let_go && mpmp__async_detach(j, mpmp__deadline(DESTROY_LET_GO_S)) != 0)
+    mpmp__async_wait(j, MPMP_FOREVER, "mpmp_async_destroy");
   pthread_mutex_lock(&mpmp__par.lock);
   unwatch_all(j);
   if (mpmp_initialized()) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "mpitest.h"
 
@@ -527,6 +528,49 @@ static void pool_map_loop_and_call_agree(void **state) {
   finish(pool);
 }
 
+/* A slow square (20 ms), for maps destroyed while they run. */
+static int slow_square(mpmp_ctx_t *ctx) {
+  const int64_t *x = mpmp_arg(ctx, NULL);
+  struct timespec t = {0, 20 * 1000 * 1000};
+  nanosleep(&t, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * *x;
+  return 0;
+}
+MPMP_TASK(slow_square);
+
+/* mpmp_async_destroy() of a running map: the caller may free its buffers
+ * once it returns (the map wrote results into a freed and reused buffer
+ * for as long as it ran), and the pool goes on. */
+static void pool_async_destroy_lets_go_of_buffers(void **state) {
+  (void)state;
+  enum { N = 64 };
+  int64_t in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i + 1;
+  mpmp_pool_t *pool = pool_of(0);
+  mpmp_async_t *r;
+  assert_int_equal(mpmp_pool_map_async(pool, slow_square, in, N, sizeof *in,
+                                       out, sizeof *out, 1, NULL, NULL, &r),
+                   0);
+  struct timespec t = {0, 100 * 1000 * 1000};
+  nanosleep(&t, NULL);
+  double t0 = test_now();
+  mpmp_async_destroy(r);
+  assert_true(test_now() - t0 < 5);
+  for (int i = 0; i < N; i++)
+    out[i] = -1; /* as if freed and reused */
+  t.tv_sec = 1;
+  t.tv_nsec = 0;
+  nanosleep(&t, NULL);
+  for (int i = 0; i < N; i++)
+    assert_true(out[i] == -1);
+  assert_int_equal(mpmp_pool_map(pool, slow_square, in, 8, sizeof *in, out,
+                                 sizeof *out, 1), 0);
+  for (int i = 0; i < 8; i++)
+    assert_true(out[i] == in[i] * in[i]);
+  finish(pool);
+}
+
 /* 64 KiB items summed: chunks whose items come as their own message, of
  * sizes that make the worker's reused buffers grow, serve smaller chunks,
  * and pass the size it keeps (64 MiB: a buffer of its own, freed). */
@@ -877,6 +921,7 @@ static void pool_imap_failure_and_timeout(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_squares),
     cmocka_unit_test(pool_map_loop_and_call_agree),
+    cmocka_unit_test(pool_async_destroy_lets_go_of_buffers),
     cmocka_unit_test(pool_starmap_products),
     cmocka_unit_test(pool_map_async_get_timeout),
     cmocka_unit_test(pool_apply_and_apply_async),
