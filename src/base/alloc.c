@@ -2,6 +2,7 @@
  * The one allocator wrapper (every allocation in mpmp goes through it, so a
  * debugging or pooling allocator can be put in one place), and the clock.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -91,3 +92,39 @@ int mpmp__timeout_lazy(double timeout, double *deadline, const char *fn) {
   *deadline = -timeout - 1.0; /* (a timeout under 1e-16 s: -1, passed) */
   return 0;
 }
+
+/* Is the page holding byte `p` mapped in this process? (mincore fails
+ * with ENOMEM on an unmapped page, and touches nothing.) */
+static int page_mapped(uintptr_t p) {
+  static long page;
+  if (page == 0)
+    page = sysconf(_SC_PAGESIZE);
+  unsigned char vec;
+  return mincore((void *)(p & ~(uintptr_t)(page - 1)), 1, &vec) == 0 ||
+         errno != ENOMEM;
+}
+
+int mpmp__check_extent_slow(const void *p, size_t n, size_t size,
+                            const char *what, const char *fn) {
+  static _Thread_local uintptr_t known; /* the last page found mapped */
+  uintptr_t a = (uintptr_t)p, last;
+  if (n > (size_t)PTRDIFF_MAX / size || a > UINTPTR_MAX - n * size)
+    return mpmp__err(MPMP_EINVAL, "%s: %s (%zu items of %zu bytes at %p) "
+                     "overflow the address space: is a count negative, or a "
+                     "size wrong?", fn, what, n, size, p);
+  last = (a + n * size - 1) >> 12;
+  if (last == known)
+    return 0;
+  if (!page_mapped(a + n * size - 1) && n == 1)
+    return mpmp__err(MPMP_EINVAL, "%s: %s (%zu bytes at %p) is not all in "
+                     "memory: is the size wrong (a negative one cast to "
+                     "size_t, or the buffer's room overstated)?", fn, what,
+                     size, p);
+  if (!page_mapped(a + n * size - 1))
+    return mpmp__err(MPMP_EINVAL, "%s: %s (%zu items of %zu bytes at %p) "
+                     "are not all in memory: is a count negative, or a size "
+                     "wrong?", fn, what, n, size, p);
+  known = last;
+  return 0;
+}
+

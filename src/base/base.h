@@ -101,6 +101,26 @@ size_t mpmp__phys_bytes(void);
 
 double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
 /* deadline for a timeout in seconds: negative timeout -> +infinity */
+/* n elements of `size` bytes at p must be one object of this address
+ * space: a count that overflows, or whose last byte is not mapped (a
+ * negative count cast to size_t, a length past the end of a buffer), is
+ * MPMP_EINVAL saying so (`what`: "the item", ...), before anything is read
+ * or written. A buffer within one page costs nothing (its first byte is
+ * the caller's to get right); one that crosses a page costs a mincore()
+ * of its last page, unless that page was the last one checked in this
+ * thread. 0: fine (or p NULL, n or size 0: the caller's checks). */
+int mpmp__check_extent_slow(const void *p, size_t n, size_t size,
+                            const char *what, const char *fn);
+static inline int mpmp__check_extent(const void *p, size_t n, size_t size,
+                                     const char *what, const char *fn) {
+  uintptr_t a = (uintptr_t)p;
+  if (p == NULL || n == 0 || size == 0)
+    return 0;
+  if (n <= 4096 && size <= 4096 && /* (no overflow, no division) */
+      (a >> 12) == ((a + (uintptr_t)n * size - 1) >> 12))
+    return 0; /* within one 4 KiB page (pages are never smaller) */
+  return mpmp__check_extent_slow(p, n, size, what, fn);
+}
 double mpmp__deadline(double timeout);
 /* A public call's timeout (seconds) as a deadline: negative or >= 1e9 s ->
  * +INFINITY (forever), 0 -> -INFINITY (try once, no clock read), else

@@ -450,14 +450,14 @@ static int check_value(const void *v, size_t size, const char *fn) {
     return mpmp__err(MPMP_EMSGSIZE, "%s: a value of %zu bytes is larger than "
                      "MPMP_MANAGER_MAX_VALUE (%zu bytes)", fn, size,
                      MPMP_MANAGER_MAX_VALUE);
-  return 0;
+  return mpmp__check_extent(v, 1, size, "the value", fn);
 }
 
 static int check_out(const void *buf, size_t cap, const char *fn) {
   if (buf == NULL && cap > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL (with capacity "
                      "%zu)", fn, cap);
-  return 0;
+  return mpmp__check_extent(buf, 1, cap, "the buffer", fn);
 }
 
 /* ---- records: several keys and/or values in one message ------------------ */
@@ -2458,6 +2458,14 @@ static int put_many(const mpmp_mref_t *ref, int kind, int op, size_t n,
       (values == NULL || sizes == NULL || (kind == MK_DICT && keys == NULL)))
     return mpmp__err(MPMP_EINVAL, "%s: the %s array is NULL", fn,
                      values == NULL ? "values" : sizes ? "keys" : "sizes");
+  if (n > 0 &&
+      ((rc = mpmp__check_extent(values, n, sizeof *values, "the values",
+                                fn)) < 0 ||
+       (rc = mpmp__check_extent(sizes, n, sizeof *sizes, "the sizes",
+                                fn)) < 0 ||
+       (keys && (rc = mpmp__check_extent(keys, n, sizeof *keys, "the keys",
+                                         fn)) < 0)))
+    return rc;
   int with_keys = kind == MK_DICT;
   size_t total = 0;
   for (size_t i = 0; i < n; i++) {

@@ -2054,7 +2054,9 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
   if (item == NULL && size > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the item is NULL", fn);
   mpmp__oparg_t a = {.in = item, .in_len = size};
-  int rc = check_here(&q.ref, fn);
+  int rc = mpmp__check_extent(item, 1, size, "the item", fn);
+  if (rc == 0)
+    rc = check_here(&q.ref, fn);
   if (rc == 0) /* (q_put starts it if it waits) */
     rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
   /* a queue of another node: pipelined, once an ordinary put learned
@@ -2089,7 +2091,9 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
   if (buf == NULL && max > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL", fn);
   mpmp__oparg_t a = {.out = buf, .out_max = max};
-  int rc = check_here(ref, fn);
+  int rc = mpmp__check_extent(buf, 1, max, "the buffer", fn);
+  if (rc == 0)
+    rc = check_here(ref, fn);
   if (rc == 0 && kind == MPMP__K_QUEUE) /* (q_get starts it if it waits) */
     rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
   else if (rc == 0)
@@ -2255,7 +2259,9 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
     return mpmp__err(MPMP_EMSGSIZE, "%s: a message of %zu bytes is over the "
                      "limit of %zu", fn, len, MPMP_PIPE_MAX_MESSAGE);
   mpmp__oparg_t a = {.in = msg, .in_len = len};
-  int rc = check_here(&c.ref, fn);
+  int rc = mpmp__check_extent(msg, 1, len, "the message", fn);
+  if (rc == 0)
+    rc = check_here(&c.ref, fn);
   if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
   /* an end of another node: pipelined while the room its node reported

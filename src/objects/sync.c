@@ -671,6 +671,9 @@ static int barrier_create_in(mpmp_barrier_t *b, unsigned parties,
   if (isnan(timeout))
     return mpmp__err(MPMP_EINVAL, "%s: the default timeout is NaN: give "
                      "seconds, or a negative value for none", fn);
+  if ((rc = mpmp__check_extent(arg, 1, arg_size, "the action's argument",
+                               fn)) < 0)
+    return rc;
   if (action != NULL && (rc = mpmp__check_init(fn)) < 0)
     return rc;
   if (action != NULL && (id = mpmp__task_id(action)) < 0) {

@@ -239,8 +239,11 @@ static int create_in(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
     return mpmp__err(MPMP_EINVAL, "%s: %zu elements of %zu bytes cannot be "
                      "in memory (is n a negative count cast to size_t?)", fn,
                      n, es);
+  int rc = mpmp__check_extent(init, n, es, "the initial values", fn);
+  if (rc < 0) /* (before the object is made: nothing to undo) */
+    return rc;
   mpmp__obj_t *o;
-  int rc = mpmp__obj_create(ref, kind, (int)type, n, (uint32_t)es, n * es,
+  rc = mpmp__obj_create(ref, kind, (int)type, n, (uint32_t)es, n * es,
                             lock != 0, &o, fn);
   if (rc == 0 && init != NULL)
     memcpy(mpmp__obj_data(o), init, n * es);
@@ -292,6 +295,9 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
       (!mpmp__ref_is_local(ref) && n * es > (size_t)INT32_MAX / 2))
     return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements is out of "
                      "range", fn, n);
+  if ((rc = mpmp__check_extent(out ? (const void *)out : in, n, es,
+                               "the buffer", fn)) < 0)
+    return rc;
   /* a store of one element of another node does not wait (object.c,
    * "Pipelined puts"), once one went the ordinary way */
   int far = op == MPMP__OP_STORE && n == 1 && !mpmp__ref_is_local(ref);

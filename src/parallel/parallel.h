@@ -323,9 +323,6 @@ int mpmp__var_collect(mpmp_async_t *j, int rc, mpmp_varbuf_t *out,
 /* A running variable-size job let go (a map past its timeout): the results
  * so far handed to *out, later ones dropped; the caller then destroys j. */
 int mpmp__var_let_go(mpmp_async_t *j, mpmp_varbuf_t *out, const char *fn);
-/* pool.c: n elements of `size` bytes at p are in this address space. */
-int mpmp__check_extent(const void *p, size_t n, size_t size,
-                       const char *what, const char *fn);
 void mpmp__var_free(mpmp__var_t *v);
 /* Its items' bytes (all of them, in one piece) and offsets (n + 1); the
  * digest of items [first, first + count) (bytes and sizes). */

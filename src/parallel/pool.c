@@ -1372,33 +1372,6 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
   return rc;
 }
 
-/* Is the page holding byte `p` mapped in this process? (mincore fails
- * with ENOMEM on an unmapped page, and touches nothing.) */
-static int page_mapped(uintptr_t p) {
-  static long page;
-  if (page == 0)
-    page = sysconf(_SC_PAGESIZE);
-  unsigned char vec;
-  return mincore((void *)(p & ~(uintptr_t)(page - 1)), 1, &vec) == 0 ||
-         errno != ENOMEM;
-}
-
-/* n elements of `size` bytes must be one object of this address space:
- * a count that overflows, or whose last byte is not mapped (a negative
- * count cast to size_t, say), is refused before any item is read. */
-static int check_extent(const void *p, size_t n, size_t size,
-                        const char *what, const char *fn) {
-  if (n == 0 || size == 0)
-    return 0;
-  if (n > (size_t)PTRDIFF_MAX / size ||
-      (uintptr_t)p > UINTPTR_MAX - n * size ||
-      !page_mapped((uintptr_t)p + n * size - 1))
-    return mpmp__err(MPMP_EINVAL, "%s: %zu items of %zu bytes at %p are not "
-                     "all in memory (is n negative, or a size wrong?): %s",
-                     fn, n, size, p, what);
-  return 0;
-}
-
 static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
                      size_t in_size, const void *out, size_t out_size,
                      const char *fn) {
@@ -1414,8 +1387,8 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
                      in_size == 0 ? "the item" : "the result");
   if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
     return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", fn);
-  if ((rc = check_extent(in, n, in_size, "the input", fn)) < 0 ||
-      (rc = check_extent(out, n, out_size, "the output", fn)) < 0)
+  if ((rc = mpmp__check_extent(in, n, in_size, "the input", fn)) < 0 ||
+      (rc = mpmp__check_extent(out, n, out_size, "the output", fn)) < 0)
     return rc;
   return 0;
 }
@@ -1617,11 +1590,6 @@ int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
 
 mpmp__var_t *mpmp__async_var(const mpmp_async_t *j) { return j->var; }
 
-int mpmp__check_extent(const void *p, size_t n, size_t size,
-                       const char *what, const char *fn) {
-  return check_extent(p, n, size, what, fn);
-}
-
 int mpmp__pool_map_stream(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                           size_t n, size_t in_size, void *out,
                           size_t out_size, mpmp_async_cb cb, void *user,
@@ -1686,7 +1654,8 @@ int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
   if (arg_size > (size_t)INT32_MAX / 2)
     return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is over the "
                      "1 GiB one task carries", name, arg_size);
-  return mpmp__task_id(fn);
+  int rc = mpmp__check_extent(arg, 1, arg_size, "the argument", name);
+  return rc < 0 ? rc : mpmp__task_id(fn);
 }
 
 static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,
@@ -1738,6 +1707,9 @@ MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
                      "is %zu: give a buffer, or out_cap 0 for no result",
                      out_cap);
   int rc = mpmp__may_wait("mpmp_pool_apply");
+  if (rc == 0)
+    rc = mpmp__check_extent(out, 1, out_cap, "the result buffer",
+                            "mpmp_pool_apply");
   if (rc == 0)
     rc = apply_async(pool, fn, arg, arg_size, NULL, NULL, &j,
                      "mpmp_pool_apply");

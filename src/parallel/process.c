@@ -151,6 +151,9 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   if (arg_size > (size_t)INT32_MAX / 2)
     return mpmp__err(MPMP_EINVAL, "mpmp_process_create: an argument of %zu "
                      "bytes is over the 1 GiB a body carries", arg_size);
+  if ((rc = mpmp__check_extent(arg, 1, arg_size, "the argument",
+                               "mpmp_process_create")) < 0)
+    return rc;
   int task = mpmp__task_id(fn);
   if (task < 0)
     return task;

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mpitest.h"
 
@@ -571,6 +573,81 @@ static void pool_async_destroy_lets_go_of_buffers(void **state) {
   finish(pool);
 }
 
+/* A buffer whose last bytes are not mapped (a size that overstates it):
+ * every call that reads or writes a caller's buffer refuses it with
+ * MPMP_EINVAL, naming it, before touching it (most read it and crashed;
+ * only the maps checked). */
+static void calls_refuse_buffers_past_their_end(void **state) {
+  (void)state;
+  long page = sysconf(_SC_PAGESIZE);
+  char *two = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(two != MAP_FAILED);
+  assert_int_equal(munmap(two + page, (size_t)page), 0);
+  char *e8 = two + page - 8; /* 8 bytes, then nothing */
+  memset(e8, 0, 8);
+  const size_t big = 64;
+#define REFUSED(call, what)                                                  \
+  do {                                                                       \
+    assert_int_equal((call), MPMP_EINVAL);                                   \
+    assert_non_null(strstr(mpmp_errmsg(), what));                            \
+    assert_non_null(strstr(mpmp_errmsg(), "not all in memory"));             \
+  } while (0)
+  mpmp_pool_t *pool = pool_of(0);
+  int64_t r[8] = {0};
+  mpmp_async_t *res = NULL;
+  REFUSED(mpmp_pool_apply(pool, square, e8, big, r, sizeof r, NULL),
+          "the argument");
+  REFUSED(mpmp_pool_apply(pool, square, r, sizeof(int64_t), e8, big, NULL),
+          "the result buffer");
+  REFUSED(mpmp_pool_apply_async(pool, square, e8, big, NULL, NULL, &res),
+          "the argument");
+  assert_null(res);
+  mpmp_process_t *p = NULL;
+  REFUSED(mpmp_process_create(&p, square, e8, big, NULL), "the argument");
+  mpmp_queue_t q;
+  size_t n;
+  assert_int_equal(mpmp_queue_create(&q, 4, 64), 0);
+  REFUSED(mpmp_queue_put(q, e8, big, 1), "the item");
+  REFUSED(mpmp_queue_put_nowait(q, e8, big), "the item");
+  assert_int_equal(mpmp_queue_put(q, r, big, 1), 0);
+  REFUSED(mpmp_queue_get(q, e8, big, &n, 1), "the buffer");
+  assert_int_equal(mpmp_queue_get(q, r, big, &n, 1), 0); /* still there */
+  assert_int_equal(mpmp_queue_free(q), 0);
+  mpmp_conn_t a, b;
+  assert_int_equal(mpmp_pipe_create(&a, &b, 1), 0);
+  REFUSED(mpmp_conn_send(a, e8, big, 1), "the message");
+  assert_int_equal(mpmp_conn_send(a, r, big, 1), 0);
+  REFUSED(mpmp_conn_recv(b, e8, big, &n, 1), "the buffer");
+  assert_int_equal(mpmp_pipe_free(a, b), 0);
+  mpmp_array_t arr;
+  REFUSED(mpmp_array_create(&arr, MPMP_INT64, 8, e8, 0), "initial values");
+  assert_int_equal(mpmp_array_create(&arr, MPMP_INT64, 8, NULL, 0), 0);
+  REFUSED(mpmp_array_write(arr, 0, 8, e8), "the buffer");
+  REFUSED(mpmp_array_read(arr, 0, 8, e8), "the buffer");
+  assert_int_equal(mpmp_array_free(arr), 0);
+  mpmp_barrier_t bar;
+  REFUSED(mpmp_barrier_create_ex(&bar, 1, square, e8, big, 1),
+          "the action's argument");
+  finish(pool); /* (the Manager's server takes a worker's rank) */
+  mpmp_manager_t m;
+  mpmp_dict_t d;
+  mpmp_list_t l;
+  assert_int_equal(mpmp_manager_start(&m), 0);
+  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  assert_int_equal(mpmp_list_create(m, &l), 0);
+  REFUSED(mpmp_dict_set(d, "k", e8, big), "the value");
+  assert_int_equal(mpmp_dict_set(d, "k", r, big), 0);
+  REFUSED(mpmp_dict_get(d, "k", e8, big, &n), "the buffer");
+  const void *vals[2] = {r, r};
+  size_t sizes[2] = {8, 8};
+  REFUSED(mpmp_list_extend(l, 2, (const void *const *)e8, sizes), "the values");
+  assert_int_equal(mpmp_list_extend(l, 2, vals, sizes), 0);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+#undef REFUSED
+  munmap(two, (size_t)page);
+}
+
 /* 64 KiB items summed: chunks whose items come as their own message, of
  * sizes that make the worker's reused buffers grow, serve smaller chunks,
  * and pass the size it keeps (64 MiB: a buffer of its own, freed). */
@@ -922,6 +999,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_squares),
     cmocka_unit_test(pool_map_loop_and_call_agree),
     cmocka_unit_test(pool_async_destroy_lets_go_of_buffers),
+    cmocka_unit_test(calls_refuse_buffers_past_their_end),
     cmocka_unit_test(pool_starmap_products),
     cmocka_unit_test(pool_map_async_get_timeout),
     cmocka_unit_test(pool_apply_and_apply_async),
