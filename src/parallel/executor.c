@@ -78,6 +78,8 @@ static int submit_by_token(uint64_t token, mpmp_task_fn fn, const void *arg,
 
 MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                                   const mpmp_executor_opts_t *o) {
+  if (out != NULL) /* NULL on failure: a cleanup may destroy it */
+    *out = NULL;
   int rc = mpmp__check_main("mpmp_executor_create");
   if (rc < 0)
     return rc;
@@ -600,6 +602,8 @@ static int check_futures(mpmp_future_t *const *fs, int n, double timeout,
 MPMP_API int mpmp_as_completed(mpmp_future_t *const *fs, int n, double timeout,
                                mpmp_as_completed_t **out) {
   double deadline;
+  if (out != NULL) /* NULL on failure: a cleanup may destroy it */
+    *out = NULL;
   int rc = check_futures(fs, n, timeout, &deadline, "mpmp_as_completed");
   if (rc < 0)
     return rc;

@@ -233,6 +233,10 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
   const char *name = ordered ? "mpmp_pool_imap" : "mpmp_pool_imap_unordered";
   if (produce_var != NULL)
     name = ordered ? "mpmp_pool_imap_var" : "mpmp_pool_imap_unordered_var";
+  if (out != NULL) /* NULL on failure: a cleanup may destroy it (it kept
+                      a destroyed iterator's address, which the next
+                      call used) */
+    *out = NULL;
   int rc = mpmp__check_main(name);
   if (rc < 0)
     return rc;

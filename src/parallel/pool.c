@@ -1216,6 +1216,8 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
 
 int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
                          const mpmp__pool_names_t *nm) {
+  if (out != NULL) /* NULL on failure: a cleanup may destroy it */
+    *out = NULL;
   int rc;
   if (out == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the output pointer is NULL", nm->fn);
@@ -1509,6 +1511,8 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                    mpmp_async_t **res, mpmp__journal_t *jr, uint64_t base,
                    uint64_t group, int stream, int kind,
                    const mpmp__shm_ref_t *zc, const char *name) {
+  if (res != NULL) /* NULL on failure: a cleanup may destroy it */
+    *res = NULL;
   int rc = check_map(pool, in, n, in_size, out, out_size, name);
   if (rc == 0 && zc == NULL)
     rc = check_apart(in, n, in_size, out, out_size, name);
@@ -1661,6 +1665,8 @@ int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
 static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,
                        size_t arg_size, mpmp_async_cb cb, void *user,
                        mpmp_async_t **res, const char *name) {
+  if (res != NULL) /* NULL on failure: a cleanup may destroy it */
+    *res = NULL;
   int rc = check_pool(pool, name);
   if (rc < 0)
     return rc;

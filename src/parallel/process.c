@@ -137,6 +137,8 @@ void mpmp__process_setup(int is_main) {
 MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
                                  const void *arg, size_t arg_size,
                                  const mpmp_process_opts_t *opts) {
+  if (out != NULL) /* NULL on failure: a cleanup may destroy it */
+    *out = NULL;
   int rc = mpmp__check_main("mpmp_process_create");
   if (rc == MPMP_ENOTMAIN) /* in a task: say what it can do instead */
     return mpmp__err(rc, "mpmp_process_create: only the main rank creates "

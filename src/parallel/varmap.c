@@ -285,6 +285,8 @@ static int map_var_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
                          const size_t *in_off, size_t n, size_t chunksize,
                          mpmp_async_cb cb, void *user, mpmp_async_t **res,
                          const char *name) {
+  if (res != NULL) /* NULL on failure: a cleanup may destroy it */
+    *res = NULL;
   int rc = mpmp__check_main(name);
   if (rc < 0)
     return rc;

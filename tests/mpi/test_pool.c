@@ -648,6 +648,43 @@ static void calls_refuse_buffers_past_their_end(void **state) {
   munmap(two, (size_t)page);
 }
 
+/* A create that fails leaves its output NULL (it kept what was there: a
+ * destroyed iterator's address, which a cleanup then destroyed again). */
+static void failed_creates_leave_null(void **state) {
+  (void)state;
+  void *stale = (void *)(uintptr_t)0x1000;
+  mpmp_pool_t *bad = stale;
+  mpmp_pool_opts_t neg = {.processes = -5};
+  assert_int_equal(mpmp_pool_create(&bad, &neg), MPMP_EINVAL);
+  assert_null(bad);
+  mpmp_executor_t *ex = stale;
+  mpmp_executor_opts_t eneg = {.max_workers = -5};
+  assert_int_equal(mpmp_executor_create(&ex, &eneg), MPMP_EINVAL);
+  assert_null(ex);
+  mpmp_pool_t *pool = pool_of(0);
+  int64_t x = 3, r;
+  mpmp_async_t *res = stale;
+  assert_int_equal(mpmp_pool_map_async(pool, square, &x, 1, sizeof x, NULL,
+                                       sizeof r, 1, NULL, NULL, &res),
+                   MPMP_EINVAL);
+  assert_null(res);
+  res = stale;
+  assert_int_equal(mpmp_pool_apply_async(pool, NULL, &x, sizeof x, NULL,
+                                         NULL, &res), MPMP_EINVAL);
+  assert_null(res);
+  mpmp_imap_t *it = stale;
+  assert_int_equal(mpmp_pool_imap(pool, square, NULL, NULL, sizeof x,
+                                  sizeof r, 1, 0, &it), MPMP_EINVAL);
+  assert_null(it);
+  mpmp_process_t *p = stale;
+  assert_int_equal(mpmp_process_create(&p, NULL, NULL, 0, NULL), MPMP_EINVAL);
+  assert_null(p);
+  mpmp_as_completed_t *ac = stale;
+  assert_int_equal(mpmp_as_completed(NULL, 1, 1, &ac), MPMP_EINVAL);
+  assert_null(ac);
+  finish(pool);
+}
+
 /* 64 KiB items summed: chunks whose items come as their own message, of
  * sizes that make the worker's reused buffers grow, serve smaller chunks,
  * and pass the size it keeps (64 MiB: a buffer of its own, freed). */
@@ -1000,6 +1037,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_loop_and_call_agree),
     cmocka_unit_test(pool_async_destroy_lets_go_of_buffers),
     cmocka_unit_test(calls_refuse_buffers_past_their_end),
+    cmocka_unit_test(failed_creates_leave_null),
     cmocka_unit_test(pool_starmap_products),
     cmocka_unit_test(pool_map_async_get_timeout),
     cmocka_unit_test(pool_apply_and_apply_async),
