@@ -105,7 +105,10 @@ typedef struct mpmp_pool_opts {
    *  as MPMP_ISOLATE says (auto: only when \p task_timeout or
    *  \p max_retries is set). */
   int isolate;
-  /** Seconds one item may run (0: no limit); needs isolation. */
+  /** Seconds one item may run (0: no limit); needs isolation. It bounds
+   *  the initializer's run at create as well (mpmp_pool_create() then
+   *  fails with ::MPMP_ETIMEDOUT); without it, create waits for the
+   *  initializer as long as it runs. */
   double task_timeout;
   /** How many more times an item runs after its host crashed or ran
    *  past \p task_timeout; 0 (the default): none. Each run is dealt anew
@@ -158,6 +161,7 @@ typedef void (*mpmp_async_cb)(mpmp_async_t *res, int ok, void *user);
  * \param opts       the options; NULL: the defaults.
  * \return 0, ::MPMP_EBUSY (not enough free workers: says how many are
  * free), ::MPMP_ETASK (the initializer failed: its message and rank),
+ * ::MPMP_ETIMEDOUT (the initializer ran past task_timeout: killed),
  * ::MPMP_ENOTASK (an initializer that is not a task), ::MPMP_EINVAL (NULL
  * \p pool, negative processes or maxtasksperchild, a bad isolate,
  * task_timeout or max_retries, or one that needs task hosts where

@@ -1138,9 +1138,27 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
       rc = mpmp__process_start_on(ps[w], pool->ranks[w],
                                   pool->isolate ? pool->id : 0);
   }
+  /* an isolated pool's task_timeout bounds its initializer as well: one
+   * that never returned held mpmp_pool_create for ever (it is killed, as
+   * an item past the limit is) */
+  double limit = pool->isolate && pool->task_timeout > 0 ? pool->task_timeout
+                                                         : MPMP_FOREVER;
+  double deadline = mpmp__deadline(limit);
   for (int w = 0; w < n && ps[w] != NULL; w++) {
     int code = 0;
-    mpmp_process_join(ps[w], MPMP_FOREVER);
+    double left = isfinite(deadline) ? fmax(deadline - mpmp__now(), 0)
+                                     : MPMP_FOREVER;
+    if (mpmp_process_join(ps[w], left) == MPMP_ETIMEDOUT) {
+      mpmp_process_terminate(ps[w]);
+      mpmp_process_join(ps[w], MPMP_FOREVER);
+      if (rc == 0)
+        rc = mpmp__err(MPMP_ETIMEDOUT, "the pool's initializer '%s' did not "
+                       "return within the pool's task_timeout (%g s) on rank "
+                       "%d: it was killed", mpmp_task_name(o->initializer),
+                       limit, pool->ranks[w]);
+      mpmp_process_destroy(ps[w]);
+      continue;
+    }
     mpmp_process_exitcode(ps[w], &code);
     if (code != 0 && rc == 0)
       rc = mpmp__err(MPMP_ETASK, "the pool's initializer '%s' failed on rank "

@@ -202,6 +202,34 @@ static void isolate_task_timeout_kills_a_runaway(void **state) {
   OK(mpmp_pool_destroy(pool));
 }
 
+/* An initializer that never returns, in an isolated pool with a
+ * task_timeout: create fails at the limit (it waited for ever). */
+static int endless_init(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  for (;;)
+    pause();
+  return 0;
+}
+MPMP_TASK(endless_init);
+
+static void isolate_task_timeout_bounds_the_initializer(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = 1,
+                        .initializer = endless_init, .task_timeout = 0.5};
+  mpmp_pool_t *pool = (mpmp_pool_t *)(uintptr_t)0x1000;
+  double t0 = test_now();
+  RC(mpmp_pool_create(&pool, &o), MPMP_ETIMEDOUT);
+  HAS_MSG("did not return within the pool's task_timeout");
+  assert_null(pool);
+  IN(test_now() - t0, 0.5, 30);
+  /* the worker is free again */
+  o.initializer = NULL;
+  OK(mpmp_pool_create(&pool, &o));
+  OK(mpmp_pool_destroy(pool));
+}
+
 static void isolate_apply_crash_and_result(void **state) {
   (void)state;
   if (test_hosts_off())
@@ -801,6 +829,7 @@ static void isolate_options_are_checked(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_crash_kinds_cost_one_item),
     cmocka_unit_test(isolate_task_timeout_kills_a_runaway),
+    cmocka_unit_test(isolate_task_timeout_bounds_the_initializer),
     cmocka_unit_test(isolate_apply_crash_and_result),
     cmocka_unit_test(isolate_hundred_crashes),
     cmocka_unit_test(isolate_terminate_kills_an_ignoring_task),
