@@ -52,7 +52,9 @@ typedef struct mpmp_process mpmp_process_t;
 /** Options for mpmp_process_create(); a NULL pointer means all defaults,
  *  and so does a zeroed struct. */
 typedef struct mpmp_process_opts {
-  const char *name; /**< "Process-N" when NULL; copied. */
+  const char *name; /**< "Process-N" when NULL; copied (its first 63
+                         bytes: mpmp_process_name() and the crash
+                         reports show no more). */
   int daemon;       /**< 1: terminated (not joined) at mpmp_finalize();
                          0: joined there. */
   size_t max_result; /**< bytes the body may return with mpmp_out(); 0: 64 KiB */

@@ -425,8 +425,11 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
                                       size_t chunksize, size_t buffersize,
                                       mpmp_imap_t **it) {
   int rc = check_ex(ex, "mpmp_executor_map_stream");
-  return rc < 0 ? rc : mpmp_pool_imap(ex->pool, fn, produce, user, in_size,
-                                      out_size, chunksize, buffersize, it);
+  return rc < 0 ? rc
+                : mpmp__err_as(mpmp_pool_imap(ex->pool, fn, produce, user,
+                                              in_size, out_size, chunksize,
+                                              buffersize, it),
+                               "mpmp_pool_imap", "mpmp_executor_map_stream");
 }
 
 /* A starmap item is a struct of the call's arguments: to the executor it
@@ -448,9 +451,13 @@ MPMP_API int mpmp_executor_map_unordered(mpmp_executor_t *ex, mpmp_task_fn fn,
                                          size_t chunksize, size_t buffersize,
                                          mpmp_imap_t **it) {
   int rc = check_ex(ex, "mpmp_executor_map_unordered");
-  return rc < 0 ? rc : mpmp_pool_imap_unordered(ex->pool, fn, produce, user,
-                                                in_size, out_size, chunksize,
-                                                buffersize, it);
+  return rc < 0 ? rc
+                : mpmp__err_as(mpmp_pool_imap_unordered(ex->pool, fn, produce,
+                                                        user, in_size,
+                                                        out_size, chunksize,
+                                                        buffersize, it),
+                               "mpmp_pool_imap_unordered",
+                               "mpmp_executor_map_unordered");
 }
 
 MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,

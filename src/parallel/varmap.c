@@ -198,7 +198,8 @@ static int gather(mpmp__var_t *v, const char *fn) {
 /* The gathered results of a ready job (gathered at the first look). */
 static int results_of(mpmp_async_t *res, mpmp_varbuf_t *view,
                       const char *fn) {
-  int rc = mpmp__check_main(fn);
+  /* a finished result is read after finalize as before it (pool.h) */
+  int rc = mpmp_initialized() ? mpmp__check_main(fn) : 0;
   if (rc < 0)
     return rc;
   if (res == NULL || view == NULL)

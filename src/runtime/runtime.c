@@ -609,6 +609,16 @@ static int start(int *argc, char ***argv) {
 static int lock_life(int code, const char *fn) {
   if (pthread_mutex_trylock(&mpmp__rt.life_lock) == 0)
     return 0;
+  /* a task of a worker rank (which serves from inside its mpmp_init) */
+  if (mpmp__net.rank > 0 &&
+      atomic_load(&mpmp__rt.state) == MPMP__RUNNING)
+    return code == MPMP_EALREADY
+               ? mpmp__err(code, "%s: mpmp is running on this rank (%d): a "
+                           "task runs inside it and calls no mpmp_init()",
+                           fn, mpmp__net.rank)
+               : mpmp__err(MPMP_ENOTMAIN, "%s: only the main rank (rank 0) "
+                           "may call this; this is rank %d (a task ends by "
+                           "returning)", fn, mpmp__net.rank);
   return mpmp__err(code, "%s: mpmp_init() or mpmp_finalize() is running "
                    "now (in another thread, or this is a callback it runs): "
                    "mpmp is started and stopped once at a time", fn);

@@ -29,6 +29,19 @@ MPMP_TASK(make_body);
 
 /* Objects of the main rank's node, and of a worker's (another node on
  * pseudo-nodes). */
+/* Each item back as it came (a variable-size map's results). */
+static int echo_bytes(mpmp_ctx_t *ctx) {
+  size_t n;
+  const void *x = mpmp_arg(ctx, &n);
+  void *y = mpmp_out(ctx, n);
+  if (n > 0 && y != NULL)
+    memcpy(y, x, n);
+  return 0;
+}
+MPMP_TASK(echo_bytes);
+
+static mpmp_async_t *var_res; /* a finished map over variable-size items */
+
 static objs_t sets[2];
 static mpmp_manager_t mgr;
 static mpmp_dict_t dict;
@@ -131,7 +144,20 @@ static void after_finalize_manager(void **state) {
   NOTINIT(mpmp_manager_shutdown(mgr));
 }
 
+/* A finished result is read after finalize as before it (pool.h): the
+ * variable-size map's results too (they were MPMP_ENOTINIT). */
+static void after_finalize_finished_results(void **state) {
+  (void)state;
+  mpmp_varbuf_t v;
+  assert_int_equal(mpmp_async_var_results(var_res, &v), 0);
+  assert_int_equal(v.n, 2);
+  assert_int_equal(v.off[2] - v.off[1], 3);
+  assert_memory_equal(v.data + v.off[1], "def", 3);
+  mpmp_async_destroy(var_res);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(after_finalize_finished_results),
     cmocka_unit_test(after_finalize_values_and_arrays),
     cmocka_unit_test(after_finalize_sync_objects),
     cmocka_unit_test(after_finalize_queues_and_pipes),
@@ -147,6 +173,17 @@ int main(int argc, char **argv) {
   mpmp_process_t *p = NULL;
   const void *res = NULL;
   size_t size = 0;
+  static const char text[] = "abcdef";
+  static const size_t off[3] = {0, 3, 6};
+  mpmp_pool_t *pool = NULL;
+  if (mpmp_pool_create(&pool, NULL) < 0 ||
+      mpmp_pool_map_var_async(pool, echo_bytes, text, off, 2, 1, NULL, NULL,
+                              &var_res) < 0 ||
+      mpmp_async_get(var_res, 60) < 0 || mpmp_pool_destroy(pool) < 0) {
+    fprintf(stderr, "the map: %s\n", mpmp_errmsg());
+    mpmp_finalize();
+    return 1;
+  }
   if (make(&sets[0]) < 0 ||
       mpmp_process_create(&p, make_body, NULL, 0, NULL) < 0 ||
       mpmp_process_start(p) < 0 || mpmp_process_join(p, 60) < 0 ||
