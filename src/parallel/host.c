@@ -96,6 +96,8 @@ typedef struct host_ctl {
   uint64_t rec_head;        /* the ring's head before that request... */
   uint64_t out_tail;        /* ...and the answer ring's tail */
   double t_start;           /* when the host took it (mpmp__now()) */
+  _Atomic uint32_t taken;   /* the last request (req) the host took: one
+                               it died before taking never ran there */
   mpmp__chunk_hdr_t dhdr;   /* its header */
   mpmp__mbox_loan_t lo;
 } host_ctl_t;
@@ -622,6 +624,7 @@ _Noreturn static void host_main(void) {
     seen = req;
     if (remap() < 0)
       _exit(125);
+    atomic_store(&ctl()->taken, req);
     if (ctl()->kind == KIND_LEND) {
       direct_serve();
       continue;
@@ -1023,12 +1026,13 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
   /* runs of the item at `start`, if it is the one (a chunk dealt again
    * counts those before it) */
   uint32_t attempts = 1 + h->tried;
+  int idle_deaths = 0;
   while (start < h->count) {
     uint64_t n = h->count - start;
     size_t in_bytes = h->var ? var_len : (size_t)(n * h->in_size);
     size_t out_bytes = h->out_size ? (size_t)(n * h->out_size) : 0;
     host_ctl_t *c = ctl();
-    uint32_t resp;
+    uint32_t resp, posted = 0; /* posted: the request, once posted here */
     double t_item = mpmp__now();
     if (adopt.on) { /* the host took this request itself (a loan) */
       adopt.on = 0;
@@ -1061,7 +1065,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       set_request(c, h, start, h->count == 1 && body_run, var_len);
       c->kind = KIND_RUN;
       resp = atomic_load(&c->resp);
-      atomic_fetch_add(&c->req, 1);
+      posted = atomic_fetch_add(&c->req, 1) + 1;
       futex_wake(&c->req);
     }
     /* Wait for the answer, or the host's end. */
@@ -1161,6 +1165,12 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
     }
     if (!atomic_load(&c->gone) || done >= n)
       break; /* every item ran (a host that died after them cost none) */
+    if (posted != 0 && done == 0 && !why &&
+        atomic_load(&c->taken) != posted && idle_deaths++ < 3)
+      continue; /* it died idle (killed between requests) before it took
+                   this one: nothing ran there, so a fresh host runs it
+                   uncharged (three times at most: a host that dies at
+                   once would loop) */
     /* The host died in item `start + done`; the rest go to a new host,
      * the item itself too while it has retries left (not after a stop). */
     if (done > 0)
