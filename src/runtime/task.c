@@ -269,7 +269,7 @@ MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
     mpmp_fail(ctx, "the task asked for a %zu-byte result; this map's "
               "results are %zu bytes each", size, ctx->out_size);
   } else if (ctx->out_max == 0 && size > 0) {
-    mpmp_fail(ctx, "mpmp_out() asked for a %zu-byte result where none is "
+    mpmp_fail(ctx, "mpmp_out() asked for a result of %zu bytes where none is "
               "taken: a chunk task writes its results through the out "
               "pointer it is given, and a Barrier's action returns none",
               size);
