@@ -446,14 +446,17 @@ MPMP_API int mpmp_value_get_lock(mpmp_value_t v, mpmp_lock_t *lock) {
  * types then keep the low bits, as ctypes and set_i64 do.
  */
 static int f64_to_int(int type, double x, int64_t *out, const char *fn) {
-  int ok = type == MPMP_UINT64 ? x > -1.0 && x < 18446744073709551616.0
-                               : x >= -9223372036854775808.0 &&
-                                     x < 9223372036854775808.0;
+  /* the 64-bit range: int64's, and uint64's above it (a negative double
+   * wraps into uint64 as into every narrower unsigned type, as ctypes'
+   * c_uint64(int(-1.0)) does) */
+  int ok = x >= -9223372036854775808.0 &&
+           x < (type == MPMP_UINT64 ? 18446744073709551616.0
+                                    : 9223372036854775808.0);
   if (!ok)
     return mpmp__err(MPMP_EINVAL, "%s: %g has no %s value (NaN, infinite "
                      "or out of the 64-bit range)", fn, x,
                      types[type].name);
-  *out = type == MPMP_UINT64 ? (int64_t)(uint64_t)x : (int64_t)x;
+  *out = x >= 9223372036854775808.0 ? (int64_t)(uint64_t)x : (int64_t)x;
   return 0;
 }
 

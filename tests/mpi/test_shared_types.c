@@ -207,7 +207,14 @@ static int check_no_integer(char *err, const tinfo_t *ti, mpmp_value_t v) {
     EXPECT_OK(mpmp_value_set_f64(v, 1e19));
     EXPECT_OK(mpmp_value_get_f64(v, &d));
     EXPECT(d == 1e19);
-    EXPECT_RC(mpmp_value_set_f64(v, -1.0), MPMP_EINVAL);
+    /* a negative double wraps, as into every narrower unsigned type
+     * (ctypes: c_uint64(int(-1.0)).value is 2^64 - 1); it was EINVAL */
+    EXPECT_OK(mpmp_value_set_f64(v, -1.0));
+    EXPECT_OK(mpmp_value_get_i64(v, &x));
+    EXPECT(x == -1);
+    EXPECT_OK(mpmp_value_set_f64(v, -5e18));
+    EXPECT_OK(mpmp_value_get_i64(v, &x));
+    EXPECT(x == (int64_t)-5000000000000000000LL);
   } else if (ti->size == 8) {
     EXPECT_RC(mpmp_value_set_f64(v, 1e19), MPMP_EINVAL);
   }
