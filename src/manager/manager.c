@@ -823,6 +823,35 @@ static size_t sd_find(const sdict_t *d, const char *k, size_t kl, uint64_t h,
   }
 }
 
+/* With the heap too full for a new table: drop the deleted keys' holes
+ * from the entries where they lie, in order, and rebuild the index in its
+ * own memory, if that leaves room for `want` entries at the index's load
+ * limit (a dict that had its keys deleted took no new one once the heap
+ * was full, as Python's does). 1: done. */
+static int sd_compact(sdict_t *d, size_t want) {
+  size_t size = d->mask + 1;
+  if (d->e == 0 || d->idx == 0 || d->live == d->n || want > d->cap ||
+      want * 3 > size * 2)
+    return 0;
+  sent_t *e = sd_ents(d);
+  int64_t *idx = sd_idx(d);
+  size_t n = 0;
+  for (size_t i = 0; i < d->n; i++)
+    if (e[i].key != 0)
+      e[n++] = e[i];
+  for (size_t i = 0; i < size; i++)
+    idx[i] = SLOT_EMPTY;
+  for (size_t i = 0; i < n; i++) {
+    size_t s = e[i].hash & d->mask;
+    while (idx[s] != SLOT_EMPTY)
+      s = (s + 1) & d->mask;
+    idx[s] = (int64_t)i;
+  }
+  memset(e + n, 0, (d->n - n) * sizeof *e);
+  d->n = d->live = d->used = n;
+  return 1;
+}
+
 /* Compact the entries and rebuild the index for `want` entries. */
 static int sd_rebuild(sdict_t *d, size_t want, int local) {
   size_t cap = want * 2 > 8 ? want * 2 : 8;
@@ -835,6 +864,8 @@ static int sd_rebuild(sdict_t *d, size_t want, int local) {
       mpmp__heap_alloc(base, size * sizeof(int64_t), &io) < 0) {
     if (eo)
       mpmp__heap_free(base, eo);
+    if (sd_compact(d, want))
+      return 0; /* the deleted keys' room, in place */
     return local ? FALLBACK
                  : sd_full("the table of a dict", cap * sizeof(sent_t) +
                                                    size * sizeof(int64_t));

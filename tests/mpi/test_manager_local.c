@@ -320,6 +320,42 @@ static void manager_local_heap_full(void **state) {
   assert_int_equal(mpmp_manager_shutdown(m), 0);
 }
 
+/* A dict filled until the heap is full, then some keys deleted: new keys
+ * go in again, as in Python (the table was made anew for twice the keys
+ * left, with no room for it: ENOSPC after 49 deletes). */
+static void manager_local_deleted_keys_make_room(void **state) {
+  (void)state;
+  mpmp_manager_t m = started_manager();
+  mpmp_dict_t d;
+  assert_int_equal(mpmp_dict_create(m, &d), 0);
+  char key[32], val[200];
+  memset(val, 'v', sizeof val);
+  int rc = 0, i;
+  for (i = 0; i < 1000000; i++) {
+    snprintf(key, sizeof key, "key%06d", i);
+    if ((rc = mpmp_dict_set(d, key, val, sizeof val)) != 0)
+      break;
+  }
+  assert_int_equal(rc, MPMP_ENOSPC);
+  for (int j = 1; j < 50; j++) {
+    snprintf(key, sizeof key, "key%06d", j);
+    assert_int_equal(mpmp_dict_del(d, key), 0);
+  }
+  for (int j = 0; j < 40; j++) {
+    snprintf(key, sizeof key, "new%d", j);
+    if ((rc = mpmp_dict_set(d, key, val, sizeof val)) != 0)
+      fail_msg("new key %d after 49 deletes: %s", j, mpmp_errmsg());
+  }
+  size_t n;
+  assert_int_equal(mpmp_dict_len(d, &n), 0);
+  assert_int_equal(n, (size_t)i - 49 + 40);
+  mpmp_items_t last;
+  assert_int_equal(mpmp_dict_popitem(d, &last), 0); /* insertion order */
+  assert_string_equal(last.keys[0], "new39");
+  mpmp_items_free(&last);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
 /* ---- a task host killed in the middle of its calls ----------------------- */
 
 /* Set, pop and delete keys of d until killed (bounded: 30 s). */
@@ -470,6 +506,7 @@ static const struct CMUnitTest tests[] = {
     T(manager_local_many_clients),
     T(manager_local_free_and_shutdown_while_used),
     T(manager_local_heap_full),
+    T(manager_local_deleted_keys_make_room),
     T(manager_local_killed_host_leaves_dict_whole),
     T(manager_local_host_dies_in_a_set),
 };
