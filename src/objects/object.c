@@ -1120,6 +1120,7 @@ static struct {
   uint32_t n;      /* items (adds) gathering */
   int inflight;    /* batches sent, not acknowledged (PL_RING at most) */
   uint32_t sent_n[PL_RING]; /* their item counts, oldest at sent_head */
+  uint64_t sent_bytes[PL_RING]; /* and their items' bytes (req_t left out) */
   int sent_head;
   _Atomic uint64_t appended, acked; /* items so far (a fence's target) */
   /* failures not yet returned to a put, send, add or store: one record
@@ -1145,6 +1146,11 @@ static struct {
   uint64_t known_arg[PL_KNOWN]; /* the element, or the room */
   uint64_t known_max[PL_KNOWN]; /* PL_PUTS, PL_BPUTS: max_item */
   int known_next;
+  /* bounded queues this rank also takes items from, and whether it takes
+   * messages from a pipe end of another node: it puts or sends to them
+   * the ordinary way (mpmp__obj_pl_consumer) */
+  mpmp_ref_t consumed[PL_KNOWN];
+  int consumed_next, conn_consumer;
 } pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int pl_known_at(const mpmp_ref_t *ref, int what, uint64_t elem) {
@@ -1156,12 +1162,51 @@ static int pl_known_at(const mpmp_ref_t *ref, int what, uint64_t elem) {
   return -1;
 }
 
+/* Under pl.mu: the room (a bounded queue's slots, a pipe's stream bytes)
+ * that this rank's batches for (ref, what) gathering or in flight take.
+ * An ordinary call fenced them all before it went, so the room its reply
+ * tells leaves out only those made since: by other threads of this rank,
+ * while it was on its way. */
+static uint64_t pl_pending_room(const mpmp_ref_t *ref, int what) {
+  if (pl.what != what || memcmp(&pl.ref, ref, sizeof *ref) != 0)
+    return 0;
+  uint64_t room = what == PL_SENDS ? (pl.n ? pl.len - sizeof(req_t) : 0)
+                                   : pl.n;
+  for (int i = 0; i < pl.inflight; i++) {
+    int at = (pl.sent_head + i) % PL_RING;
+    room += what == PL_SENDS ? pl.sent_bytes[at] : pl.sent_n[at];
+  }
+  return room;
+}
+
+static int pl_consumed_locked(const mpmp_ref_t *ref, int what) {
+  if (what == PL_SENDS)
+    return pl.conn_consumer;
+  for (int i = 0; what == PL_BPUTS && i < PL_KNOWN; i++)
+    if (pl.consumed[i].gen != 0 && mpmp__ref_same(&pl.consumed[i], ref))
+      return 1;
+  return 0;
+}
+
 static void pl_learn(const mpmp_ref_t *ref, int what, uint64_t arg,
                      uint64_t max) {
   pthread_mutex_lock(&pl.mu);
+  if (pl_consumed_locked(ref, what)) { /* (see mpmp__obj_pl_consumer) */
+    pthread_mutex_unlock(&pl.mu);
+    return;
+  }
   int k = pl_known_at(ref, what, arg);
+  if (pl_waits(what)) {
+    /* the room now, less what other threads of this rank sent or
+     * gathered meanwhile: counted twice, they overspent it, and batches
+     * waited at the home node for room that only this rank's own gets
+     * could make, which wait behind them (threads putting and getting on
+     * one bounded queue of another node deadlocked) */
+    uint64_t pending = pl_pending_room(ref, what);
+    arg = arg > pending ? arg - pending : 0;
+  }
   if (k >= 0 && pl_waits(what)) {
-    pl.known_arg[k] = arg; /* the room now */
+    pl.known_arg[k] = arg;
   } else if (k < 0) {
     k = pl.known_next;
     pl.known[k] = *ref;
@@ -1218,6 +1263,32 @@ static void pl_forget_locked(const mpmp_ref_t *ref) {
 static void pl_forget(const mpmp_ref_t *ref) {
   pthread_mutex_lock(&pl.mu);
   pl_forget_locked(ref);
+  pthread_mutex_unlock(&pl.mu);
+}
+
+/*
+ * This rank takes items from the bounded queue `ref` of another node (or
+ * messages from a pipe end of one): from now on its puts to that queue
+ * (its sends on pipes of other nodes) go the ordinary way. A pipelined
+ * batch that finds no room waits on the home node, and every later call
+ * of this rank fences behind it; if this rank is also the consumer that
+ * would make the room, its gets wait behind the batch that waits for
+ * them (threads putting and getting on one bounded queue of another node
+ * deadlocked). An ordinary put waits only in its own thread.
+ */
+void mpmp__obj_pl_consumer(const mpmp_ref_t *ref) {
+  pthread_mutex_lock(&pl.mu);
+  if (ref->kind == MPMP__K_CONN) {
+    pl.conn_consumer = 1;
+  } else if (!pl_consumed_locked(ref, PL_BPUTS)) {
+    pl.consumed[pl.consumed_next] = *ref;
+    pl.consumed_next = (pl.consumed_next + 1) % PL_KNOWN;
+  }
+  for (int i = 0; i < PL_KNOWN; i++) /* its credits go */
+    if (pl.known[i].gen != 0 &&
+        ((ref->kind == MPMP__K_CONN && pl.known_what[i] == PL_SENDS) ||
+         (pl.known_what[i] == PL_BPUTS && mpmp__ref_same(&pl.known[i], ref))))
+      pl.known[i].gen = 0;
   pthread_mutex_unlock(&pl.mu);
 }
 
@@ -1281,6 +1352,8 @@ static char *pl_take(size_t *len, int force) {
   }
   *len = pl.len;
   pl.sent_n[(pl.sent_head + pl.inflight) % PL_RING] = pl.n;
+  pl.sent_bytes[(pl.sent_head + pl.inflight) % PL_RING] =
+      pl_items(pl.what) ? pl.len - sizeof(req_t) : 0;
   pl.inflight++;
   pl.buf = NULL;
   pl.len = pl.cap = 0;
@@ -1490,6 +1563,8 @@ static void pl_reset(void) {
   pl.nerrs = 0;
   atomic_store(&pl.acked, atomic_load(&pl.appended));
   memset(pl.known, 0, sizeof pl.known);
+  memset(pl.consumed, 0, sizeof pl.consumed);
+  pl.conn_consumer = 0;
   pl_update_busy();
   pthread_mutex_unlock(&pl.mu);
 }

@@ -252,6 +252,10 @@ void mpmp__obj_elem_learn(const mpmp_ref_t *ref, int op, uint64_t elem);
  * make an ordinary call (no room known, a message over 8 KiB); < 0: a
  * failure of earlier sends (the peer closed, the end was freed).
  */
+/* This rank takes items from the bounded queue (or messages from the pipe
+ * end) `ref` of another node: its puts to it (sends on pipes of other
+ * nodes) are no longer pipelined (object.c, mpmp__obj_pl_consumer). */
+void mpmp__obj_pl_consumer(const mpmp_ref_t *ref);
 int mpmp__obj_send_pipelined(const mpmp_ref_t *ref, const void *msg,
                              size_t len, double *deadline, const char *fn);
 void mpmp__obj_send_learn(const mpmp_ref_t *ref, int64_t room);

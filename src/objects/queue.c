@@ -2094,6 +2094,8 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
   int rc = mpmp__check_extent(buf, 1, max, "the buffer", fn);
   if (rc == 0)
     rc = check_here(ref, fn);
+  if (rc == 0 && !mpmp__ref_is_local(ref)) /* a consumer of another node's */
+    mpmp__obj_pl_consumer(ref);              /* queue or pipe: see object.c */
   if (rc == 0 && kind == MPMP__K_QUEUE) /* (q_get starts it if it waits) */
     rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
   else if (rc == 0)

@@ -16,6 +16,8 @@
  * and on 2 and 3 pseudo-nodes, where the producers' bodies run on another
  * node than the main rank, which makes the queues. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,8 +50,14 @@ enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
   M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_DICT,
-  M_HEAP_FULL, M_PUT_ABORT
+  M_HEAP_FULL, M_PUT_ABORT, M_MAKE_FAR
 };
+
+/* M_MAKE_FAR: a bounded queue and a pipe made on the body's node */
+typedef struct far_objs {
+  mpmp_queue_t q;
+  mpmp_conn_t in, out;
+} far_objs_t;
 
 /* M_HEAP_FULL: items of BIG_ITEM bytes (pipelined: under 8 KiB), more of
  * them than the node heap (16 MiB) holds at once */
@@ -108,6 +116,14 @@ static int producer(mpmp_ctx_t *ctx) {
         return mpmp_fail(ctx, "call %lld: %s", (long long)v, mpmp_errmsg());
     sleep(1); /* computing: no mpmp call takes the acknowledgements */
     abort();
+  case M_MAKE_FAR: { /* objects of this node, for the main rank's threads */
+    far_objs_t f;
+    if (mpmp_queue_create(&f.q, 8, 16) < 0 ||
+        mpmp_pipe_create(&f.in, &f.out, 0) < 0 ||
+        mpmp_queue_put(a->ready, &f, sizeof f, T) < 0)
+      return mpmp_fail(ctx, "make: %s", mpmp_errmsg());
+    return 0;
+  }
   case M_OWN_GET: /* its own gets find every item it put, at once */
     for (v = 0; v < N; v++)
       if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
@@ -507,6 +523,93 @@ static void items_done_before_a_crash_have_their_puts(void **state) {
   assert_true(done >= 4 * 13); /* items 0..12 of each chunk */
   assert_int_equal(mpmp_pool_destroy(pool), 0);
   assert_int_equal(mpmp_queue_free(q), 0);
+}
+
+/* Threads of one rank that put to and take from one bounded queue (or
+ * send on and receive from one pipe) of another node: every item arrives
+ * once, in each producer's order. The producers' pipelined batches waited
+ * on the home node for room that only this rank's gets could make, and
+ * those gets waited behind the batches (10 of 11 runs stalled). */
+#define TP 3    /* producer and consumer threads */
+#define TN 3000 /* items per producer */
+typedef struct tq {
+  far_objs_t *f;
+  int pipe, id;
+  _Atomic long *got;
+  _Atomic int *errs;
+  unsigned char *seen; /* [TP][TN] */
+} tq_t;
+
+static void *tq_produce(void *arg) {
+  tq_t *t = arg;
+  for (int64_t i = 0; i < TN; i++) {
+    int64_t it[2] = {t->id, i};
+    int rc = t->pipe ? mpmp_conn_send(t->f->out, it, sizeof it, 30)
+                     : mpmp_queue_put(t->f->q, it, sizeof it, 30);
+    if (rc < 0) {
+      fprintf(stderr, "put %lld: %s\n", (long long)i, mpmp_errmsg());
+      atomic_fetch_add(t->errs, 1);
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+static void *tq_consume(void *arg) {
+  tq_t *t = arg;
+  int64_t last[TP] = {-1, -1, -1};
+  double end = test_now() + 60;
+  while (atomic_load(t->got) < TP * TN && test_now() < end) {
+    int64_t it[2];
+    size_t n;
+    int rc = t->pipe ? mpmp_conn_recv(t->f->in, it, sizeof it, &n, 0.2)
+                     : mpmp_queue_get(t->f->q, it, sizeof it, &n, 0.2);
+    if (rc == MPMP_ETIMEDOUT)
+      continue;
+    if (rc < 0 || it[0] < 0 || it[0] >= TP || it[1] < 0 || it[1] >= TN ||
+        t->seen[it[0] * TN + it[1]]++ || it[1] <= last[it[0]]) {
+      atomic_fetch_add(t->errs, 1);
+      return NULL;
+    }
+    last[it[0]] = it[1];
+    atomic_fetch_add(t->got, 1);
+  }
+  return NULL;
+}
+
+static void threads_put_and_get_on_a_far_bounded_queue(void **state) {
+  (void)state;
+  pargs_t a = {.mode = M_MAKE_FAR};
+  assert_int_equal(mpmp_queue_create(&a.ready, 0, sizeof(far_objs_t)), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_producer(&a, &pk);
+  far_objs_t f;
+  size_t n;
+  assert_int_equal(mpmp_queue_get(a.ready, &f, sizeof f, &n, 60), 0);
+  join_destroy_within(p, 60);
+  unpark(&pk);
+  for (int pipe = 0; pipe <= 1; pipe++) {
+    static unsigned char seen[TP * TN];
+    memset(seen, 0, sizeof seen);
+    _Atomic long got = 0;
+    _Atomic int errs = 0;
+    pthread_t th[2 * TP];
+    tq_t t[2 * TP];
+    for (int k = 0; k < 2 * TP; k++) {
+      t[k] = (tq_t){.f = &f, .pipe = pipe, .id = k % TP, .got = &got,
+                    .errs = &errs, .seen = seen};
+      assert_int_equal(pthread_create(&th[k], NULL,
+                                      k < TP ? tq_produce : tq_consume,
+                                      &t[k]), 0);
+    }
+    for (int k = 0; k < 2 * TP; k++)
+      pthread_join(th[k], NULL);
+    assert_int_equal(atomic_load(&errs), 0);
+    assert_int_equal(atomic_load(&got), TP * TN);
+  }
+  assert_int_equal(mpmp_queue_free(f.q), 0);
+  assert_int_equal(mpmp_pipe_free(f.in, f.out), 0);
+  assert_int_equal(mpmp_queue_free(a.ready), 0);
 }
 
 /* An unbounded queue whose node heap fills while its consumer is away:
@@ -1157,6 +1260,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(puts_arrive_before_the_join),
     cmocka_unit_test(calls_before_a_crash_arrive),
     cmocka_unit_test(items_done_before_a_crash_have_their_puts),
+    cmocka_unit_test(threads_put_and_get_on_a_far_bounded_queue),
     cmocka_unit_test(puts_arrive_before_an_event),
     cmocka_unit_test(puts_wait_for_room_when_the_heap_is_full),
     cmocka_unit_test(a_producers_own_gets_find_its_puts),
