@@ -110,8 +110,8 @@ int mpmp__check_extent_slow(const void *p, size_t n, size_t size,
   uintptr_t a = (uintptr_t)p, last;
   if (n > (size_t)PTRDIFF_MAX / size || a > UINTPTR_MAX - n * size)
     return mpmp__err(MPMP_EINVAL, "%s: %s (%zu items of %zu bytes at %p) "
-                     "overflow the address space: is a count negative, or a "
-                     "size wrong?", fn, what, n, size, p);
+                     "is out of range: it overflows the address space; is a "
+                     "count negative, or a size wrong?", fn, what, n, size, p);
   last = (a + n * size - 1) >> 12;
   if (last == known)
     return 0;

@@ -2054,7 +2054,11 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
   if (item == NULL && size > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the item is NULL", fn);
   mpmp__oparg_t a = {.in = item, .in_len = size};
-  int rc = mpmp__check_extent(item, 1, size, "the item", fn);
+  /* (an item over any queue's 4 GiB is MPMP_EMSGSIZE, not a buffer to
+   * check: the queue says so, as for any item over its max_item) */
+  int rc = size <= UINT32_MAX ? mpmp__check_extent(item, 1, size, "the item",
+                                                   fn)
+                              : 0;
   if (rc == 0)
     rc = check_here(&q.ref, fn);
   if (rc == 0) /* (q_put starts it if it waits) */
