@@ -533,8 +533,7 @@ static void pool_map_loop_and_call_agree(void **state) {
 /* A slow square (20 ms), for maps destroyed while they run. */
 static int slow_square(mpmp_ctx_t *ctx) {
   const int64_t *x = mpmp_arg(ctx, NULL);
-  struct timespec t = {0, 20 * 1000 * 1000};
-  nanosleep(&t, NULL);
+  test_sleep(0.02);
   *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = *x * *x;
   return 0;
 }
@@ -554,16 +553,13 @@ static void pool_async_destroy_lets_go_of_buffers(void **state) {
   assert_int_equal(mpmp_pool_map_async(pool, slow_square, in, N, sizeof *in,
                                        out, sizeof *out, 1, NULL, NULL, &r),
                    0);
-  struct timespec t = {0, 100 * 1000 * 1000};
-  nanosleep(&t, NULL);
+  test_sleep(0.1);
   double t0 = test_now();
   mpmp_async_destroy(r);
   assert_true(test_now() - t0 < 5);
   for (int i = 0; i < N; i++)
     out[i] = -1; /* as if freed and reused */
-  t.tv_sec = 1;
-  t.tv_nsec = 0;
-  nanosleep(&t, NULL);
+  test_sleep(1);
   for (int i = 0; i < N; i++)
     assert_true(out[i] == -1);
   assert_int_equal(mpmp_pool_map(pool, slow_square, in, 8, sizeof *in, out,
