@@ -233,10 +233,18 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
  * \param wait            1: wait for the running futures and give the
  *                        workers back; 0: return at once.
  * \param cancel_futures  1: cancel the futures not started yet
- *                        (::MPMP_ECANCELED); 0: they run.
+ *                        (::MPMP_ECANCELED), and the chunks of map_stream
+ *                        and map_unordered iterators not started: they
+ *                        read no more input, hand out what ran, and end
+ *                        with ::MPMP_EPERM at the first item that did not
+ *                        (Python's map raises CancelledError there); 0:
+ *                        they run, and the iterators read their input to
+ *                        its end.
  * \return 0; ::MPMP_EPERM with \p wait when a map_stream or map_unordered
  * iterator that this thread reads still reads its input (read it to its
- * end, or destroy it, first); one read by another thread is waited for.
+ * end, or destroy it, first), and then nothing changed (call it again
+ * with wait = 0 to shut down now); one read by another thread is waited
+ * for.
  */
 MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
                                     int cancel_futures);

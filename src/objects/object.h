@@ -16,6 +16,15 @@
 #include "objects.h"
 #include "shsync.h"
 
+/* A create's handle names no object until the create succeeds: cleared
+ * first, so that a failed create leaves it zeroed (generation 0, which
+ * never names a live object) and a cleanup that frees it frees nothing
+ * (not an earlier object whose handle the variable still held). */
+static inline void mpmp__ref_clear(mpmp_ref_t *r) {
+  if (r != NULL)
+    *r = (mpmp_ref_t){0};
+}
+
 /* Object kinds (mpmp_ref_t.kind); 0 is never valid. */
 enum {
   MPMP__K_VALUE = 1,

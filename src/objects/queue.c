@@ -1964,6 +1964,7 @@ static int queue_create_in(mpmp_queue_t *q, int type, size_t maxsize,
 /* Guarded against a finalize in another thread (object.h). */
 static int queue_create(mpmp_queue_t *q, int type, size_t maxsize,
                         size_t max_item, const char *fn) {
+  mpmp__ref_clear(q ? &q->ref : NULL);
   int rc = mpmp__obj_guard(fn);
   return rc < 0 ? rc : mpmp__obj_unguard(queue_create_in(q, type, maxsize,
                                                          max_item, fn));
@@ -2192,6 +2193,9 @@ static int end_create(mpmp_conn_t *c, mpmp__obj_t *co, const mpmp_ref_t *core,
 static int pipe_create_in(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex);
 
 MPMP_API int mpmp_pipe_create(mpmp_conn_t *c1, mpmp_conn_t *c2, int duplex) {
+  mpmp__ref_clear(c1 ? &c1->ref : NULL);
+  if (c2 != c1)
+    mpmp__ref_clear(c2 ? &c2->ref : NULL);
   int rc = mpmp__obj_guard("mpmp_pipe_create");
   return rc < 0 ? rc : mpmp__obj_unguard(pipe_create_in(c1, c2, duplex));
 }

@@ -364,6 +364,8 @@ fail:
 
 MPMP_API int mpmp_shm_create(mpmp_shm_t **shm, const char *name,
                              size_t size) {
+  if (shm != NULL)
+    *shm = NULL;
   return shm_new(shm, name, size, NULL, NULL, "mpmp_shm_create");
 }
 
@@ -799,6 +801,8 @@ static int sl_wrap(mpmp_sharelist_t **out, mpmp_shm_t *shm, const char *fn) {
 MPMP_API int mpmp_sharelist_create(mpmp_sharelist_t **sl, const char *name,
                                    const mpmp_sl_item_t *items, size_t n) {
   static const char fn[] = "mpmp_sharelist_create";
+  if (sl != NULL)
+    *sl = NULL;
   int rc = mpmp__check_init(fn);
   if (rc < 0)
     return rc;

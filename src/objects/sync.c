@@ -384,6 +384,7 @@ static int create_lock_in(mpmp_lock_t *lock, int recursive, const char *fn);
 
 /* Creates are guarded against a finalize in another thread (object.h). */
 static int create_lock(mpmp_lock_t *lock, int recursive, const char *fn) {
+  mpmp__ref_clear(lock ? &lock->ref : NULL);
   int rc = mpmp__obj_guard(fn);
   return rc < 0 ? rc : mpmp__obj_unguard(create_lock_in(lock, recursive, fn));
 }
@@ -454,6 +455,7 @@ static int create_sem_in(mpmp_sem_t *sem, unsigned value, int bounded,
 
 static int create_sem(mpmp_sem_t *sem, unsigned value, int bounded,
                       const char *fn) {
+  mpmp__ref_clear(sem ? &sem->ref : NULL);
   int rc = mpmp__obj_guard(fn);
   return rc < 0 ? rc
                 : mpmp__obj_unguard(create_sem_in(sem, value, bounded, fn));
@@ -503,6 +505,7 @@ MPMP_API int mpmp_sem_value(mpmp_sem_t sem) {
 static int event_create_in(mpmp_event_t *ev);
 
 MPMP_API int mpmp_event_create(mpmp_event_t *ev) {
+  mpmp__ref_clear(ev ? &ev->ref : NULL);
   int rc = mpmp__obj_guard("mpmp_event_create");
   return rc < 0 ? rc : mpmp__obj_unguard(event_create_in(ev));
 }
@@ -537,6 +540,9 @@ MPMP_API int mpmp_event_wait(mpmp_event_t ev, double timeout) {
 static int cond_create_in(mpmp_cond_t *cond, const mpmp_lock_t *lock);
 
 MPMP_API int mpmp_cond_create(mpmp_cond_t *cond, const mpmp_lock_t *lock) {
+  if (cond != NULL && (const void *)cond != (const void *)lock)
+    mpmp__ref_clear(&cond->ref); /* (a lock passed as its own output: the
+                                    create's checks refuse it) */
   int rc = mpmp__obj_guard("mpmp_cond_create");
   return rc < 0 ? rc : mpmp__obj_unguard(cond_create_in(cond, lock));
 }
@@ -653,6 +659,7 @@ static int barrier_create_in(mpmp_barrier_t *b, unsigned parties,
 static int barrier_create(mpmp_barrier_t *b, unsigned parties,
                           mpmp_task_fn action, const void *arg,
                           size_t arg_size, double timeout, const char *fn) {
+  mpmp__ref_clear(b ? &b->ref : NULL);
   int rc = mpmp__obj_guard(fn);
   return rc < 0 ? rc
                 : mpmp__obj_unguard(barrier_create_in(b, parties, action, arg,

@@ -221,6 +221,8 @@ static int create_in(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
 /* Guarded against a finalize in another thread (object.h). */
 static int create(mpmp_ref_t *ref, int kind, mpmp_type_t type, size_t n,
                   const void *init, int lock, const char *fn) {
+  if ((const void *)ref != init) /* (init is read before it is written) */
+    mpmp__ref_clear(ref);
   int rc = mpmp__obj_guard(fn);
   return rc < 0 ? rc : mpmp__obj_unguard(create_in(ref, kind, type, n, init,
                                                    lock, fn));

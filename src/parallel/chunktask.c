@@ -113,6 +113,8 @@ static int map_shm(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_chunk_fn chunk_fn,
                    mpmp_shm_t *out, size_t out_offset, size_t out_size,
                    size_t chunksize, mpmp_async_cb cb, void *user,
                    mpmp_async_t **res, const char *name) {
+  if (res != NULL) /* NULL whatever fails (README: failed creates) */
+    *res = NULL;
   int rc = mpmp__check_main(name);
   if (rc < 0)
     return rc;

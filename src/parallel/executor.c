@@ -149,6 +149,8 @@ MPMP_API int mpmp_executor_ref(const mpmp_executor_t *ex,
 MPMP_API int mpmp_executor_attach(mpmp_executor_t **out,
                                   mpmp_executor_ref_t ref) {
   const char *name = "mpmp_executor_attach";
+  if (out != NULL)
+    *out = NULL;
   int rc = mpmp__check_init(name);
   if (rc < 0)
     return rc;
@@ -319,6 +321,8 @@ MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
                                   const void *arg, size_t arg_size,
                                   mpmp_future_t **future) {
   const char *name = "mpmp_executor_submit";
+  if (future != NULL)
+    *future = NULL;
   if (ex != NULL && ex->attached) {
     int rc = mpmp__check_init(name);
     if (rc < 0)
@@ -392,6 +396,8 @@ MPMP_API int mpmp_executor_map_var(mpmp_executor_t *ex, mpmp_task_fn fn,
   const char *name = "mpmp_executor_map_var";
   mpmp_async_t *j;
   double deadline;
+  if (out != NULL) /* zeroed whatever fails: mpmp_varbuf_free() is safe */
+    *out = (mpmp_varbuf_t){0};
   int rc = check_ex(ex, name);
   if (rc == 0 && out == NULL)
     rc = mpmp__err(MPMP_EINVAL, "%s: the output is NULL", name);
@@ -424,6 +430,8 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
                                       size_t in_size, size_t out_size,
                                       size_t chunksize, size_t buffersize,
                                       mpmp_imap_t **it) {
+  if (it != NULL)
+    *it = NULL;
   int rc = check_ex(ex, "mpmp_executor_map_stream");
   return rc < 0 ? rc
                 : mpmp__err_as(mpmp_pool_imap(ex->pool, fn, produce, user,
@@ -450,6 +458,8 @@ MPMP_API int mpmp_executor_map_unordered(mpmp_executor_t *ex, mpmp_task_fn fn,
                                          size_t in_size, size_t out_size,
                                          size_t chunksize, size_t buffersize,
                                          mpmp_imap_t **it) {
+  if (it != NULL)
+    *it = NULL;
   int rc = check_ex(ex, "mpmp_executor_map_unordered");
   return rc < 0 ? rc
                 : mpmp__err_as(mpmp_pool_imap_unordered(ex->pool, fn, produce,
@@ -473,6 +483,12 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
     return mpmp__err(MPMP_EINVAL, "mpmp_executor_shutdown: the executor is NULL");
   if (wait && (rc = mpmp__may_wait("mpmp_executor_shutdown")) < 0)
     return rc; /* (nothing changed: shut down with wait = 0 there) */
+  if (wait && mpmp__pool_fed_here(ex->pool)) /* refused: nothing changes */
+    return mpmp__err(MPMP_EPERM, "mpmp_executor_shutdown: a map_stream or "
+                     "map_unordered iterator of this executor still reads "
+                     "input, and this thread feeds it: read it to its end "
+                     "(or destroy it) before a shutdown that waits, or shut "
+                     "down with wait = 0");
   if (!ex->shut) {
     pthread_mutex_lock(&reg_lock); /* no submission by ref after this */
     ex->shut = 1;
@@ -511,8 +527,10 @@ MPMP_API int mpmp_executor_destroy(mpmp_executor_t *ex) {
   reg_remove(ex);
   if (mpmp_initialized()) {
     rc = mpmp_executor_shutdown(ex, 1, 0);
-    if (rc == MPMP_EPERM) /* a map_stream still reads: end it */
+    if (rc == MPMP_EPERM) { /* a map_stream still reads: end it */
+      mpmp_executor_shutdown(ex, 0, 0);
       mpmp_pool_terminate(ex->pool);
+    }
     if (rc < 0)
       rc = mpmp_pool_join(ex->pool, MPMP_FOREVER);
   }

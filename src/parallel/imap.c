@@ -139,6 +139,9 @@ static void refill(mpmp_imap_t *it) {
                             "imap was destroyed"));
   if (!it->ended && mpmp__stopping()) /* a stop: read no more input */
     end_input(it, interrupted(it, it->produced));
+  if (!it->ended && it->nfree > 0 && it->pool != NULL &&
+      mpmp__pool_cancelled(it->pool)) /* no input read for a refusal */
+    end_input(it, MPMP_EPERM);
   while (it->nfree > 0 && !it->ended) {
     int k = it->free[it->nfree - 1];
     slot_t *s = &it->slots[k];
@@ -440,7 +443,8 @@ static int the_end(mpmp_imap_t *it) {
     return mpmp__err(it->error, "%s", it->end_msg);
   if (it->error == MPMP_EPERM)
     return mpmp__err(it->error, "mpmp_imap_next: the pool was terminated, "
-                     "joined or destroyed before this imap's input was all "
+                     "joined or destroyed (or its executor shut down with "
+                     "cancel_futures) before this imap's input was all "
                      "read");
   if (it->error == MPMP_EINTERRUPTED)
     return interrupted(it, it->produced);
@@ -486,8 +490,13 @@ static int take(mpmp_imap_t *it, void *out, const void **data, size_t *size,
       continue;
     }
     return stop_with(it, mpmp__err(MPMP_EPERM, "mpmp_imap_next: the pool was "
-                                   "terminated before item %zu ran: the "
-                                   "iteration ends here", never));
+                                   "terminated (or its executor shut down "
+                                   "with cancel_futures) before item %zu "
+                                   "ran: the iteration ends here%s", never,
+                                   it->ordered ? ""
+                                               : "; the items from it on "
+                                                 "not handed out never "
+                                                 "ran"));
   }
   size_t at = s->pos, idx = s->first + at;
   if (it->var == NULL)

@@ -250,6 +250,12 @@ int mpmp__async_add_callback(mpmp_async_t *j, mpmp_async_cb cb, void *user);
 const char *mpmp__async_error(const mpmp_async_t *j);
 void mpmp__async_stop(mpmp_async_t *j);
 void mpmp__pool_cancel_pending(mpmp_pool_t *pool);
+/* Does an imap iterator of the pool read input in this thread (which a
+ * join there would wait for)? */
+int mpmp__pool_fed_here(mpmp_pool_t *pool);
+/* Was the pool's executor shut down with cancel_futures (its imaps then
+ * submit nothing more)? */
+int mpmp__pool_cancelled(mpmp_pool_t *pool);
 /* The failure of item `index` of a finished job, or NULL (imap.c). */
 const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
                                    int *rank, int *code);

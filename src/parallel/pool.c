@@ -148,6 +148,8 @@ struct mpmp_pool {
    * worker of the pool has a host. */
   unsigned char *hostless;
   int nohost;
+  int cancelled;            /* its executor was shut down with
+                               cancel_futures: no imap sub-map either */
 };
 
 /* After a stop (walltime.c), the grace is over and the running tasks of
@@ -462,7 +464,10 @@ static void deal(mpmp_pool_t *pool) {
        * work is left (its waiting task may need the one sub-task there is). */
       int help = pool->seceded[w] > 0;
       int busy = pool->inflight[w] - pool->seceded[w];
-      if (busy >= INFLIGHT ||
+      /* round 0 serves the idle workers only: an item queued behind a
+       * busy worker's task while another sat idle waited there (Python's
+       * free worker takes the next item of the shared queue) */
+      if (busy >= INFLIGHT || (round == 0 && busy > 0 && !help) ||
           (__builtin_expect(pool->nohost != 0, 0) && skip_hostless(pool, w)) ||
           (j = job_for(pool, pool->ranks[w], &k, help)) == NULL)
         continue;
@@ -1228,6 +1233,8 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o,
 MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   static const mpmp__pool_names_t nm = {"mpmp_pool_create", "processes",
                                         "maxtasksperchild"};
+  if (out != NULL) /* NULL whatever fails (README: failed creates) */
+    *out = NULL;
   int rc = mpmp__check_main(nm.fn);
   return rc < 0 ? rc : mpmp__pool_create_as(out, o, &nm);
 }
@@ -1347,7 +1354,7 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
   mpmp__obj_fence(); /* this rank's puts happen before the tasks run */
   pthread_mutex_lock(&mpmp__par.lock);
   if (pool->state == POOL_TERMINATED || pool->joined ||
-      (pool->state == POOL_CLOSED && !stream)) {
+      (pool->state == POOL_CLOSED && (!stream || pool->cancelled))) {
     rc = mpmp__err(MPMP_EPERM, "%s: the pool is %s: no more work can be "
                    "submitted (Python: ValueError \"Pool not running\")", fn,
                    state_name(pool));
@@ -1992,12 +1999,22 @@ int mpmp__async_ready(mpmp_async_t *j, const char *fn) {
   return ready_now(j);
 }
 
+/* A pool's result is ready once its done-callbacks ran, as Python's
+ * ApplyResult sets its event after its callback: get(0) after ready()
+ * never times out (async_wait_cbs). In a callback, as get there, it does
+ * not wait for them (it may be j's own). A Future is done before its
+ * callbacks run, as in concurrent.futures (mpmp__async_ready). */
+static int ready_after_cbs(mpmp_async_t *j, const char *fn) {
+  int rc = mpmp__async_ready(j, fn);
+  return rc > 0 && mpmp__in_handler == 0 && !callbacks_over(j) ? 0 : rc;
+}
+
 MPMP_API int mpmp_async_ready(mpmp_async_t *j) {
-  return mpmp__async_ready(j, "mpmp_async_ready");
+  return ready_after_cbs(j, "mpmp_async_ready");
 }
 
 MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
-  int rc = mpmp__async_ready(j, "mpmp_async_successful");
+  int rc = ready_after_cbs(j, "mpmp_async_successful");
   if (rc <= 0)
     return rc < 0 ? rc : mpmp__err(MPMP_EAGAIN, "mpmp_async_successful: the "
                                    "result is not ready");
@@ -2069,6 +2086,12 @@ void mpmp__async_terminate(mpmp_async_t *j) {
 
 /* Cancel every job of the pool that has not started. */
 void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
+  /* Python's Executor.map submitted every item at once, and the shutdown
+   * cancels those not started: a stream here stops reading input too, and
+   * its iteration ends at its first item cancelled (imap.c) */
+  pthread_mutex_lock(&mpmp__par.lock);
+  pool->cancelled = 1;
+  pthread_mutex_unlock(&mpmp__par.lock);
   for (;;) {
     mpmp_async_t *victim = NULL;
     pthread_mutex_lock(&mpmp__par.lock);
@@ -2647,6 +2670,20 @@ static int feeding_here(const mpmp_pool_t *pool) {
     if (mpmp__imap_fed_here(pool->iters[i]))
       return 1;
   return 0;
+}
+
+int mpmp__pool_cancelled(mpmp_pool_t *pool) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  int c = pool->cancelled;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return c;
+}
+
+int mpmp__pool_fed_here(mpmp_pool_t *pool) {
+  pthread_mutex_lock(&mpmp__par.lock);
+  int here = pool->feeding > 0 && feeding_here(pool);
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return here;
 }
 
 MPMP_API int mpmp_pool_join(mpmp_pool_t *pool, double timeout) {

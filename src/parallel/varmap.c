@@ -102,8 +102,9 @@ void mpmp__var_chunk_fill(const mpmp__var_t *v, size_t first, size_t count,
     uint64_t o = v->off[first + i] - v->off[first];
     memcpy(p + i * sizeof o, &o, sizeof o);
   }
-  memcpy(p + (count + 1) * sizeof(uint64_t), v->in + v->off[first],
-         v->off[first + count] - v->off[first]);
+  size_t len = v->off[first + count] - v->off[first];
+  if (len > 0) /* (items all empty: in may be NULL) */
+    memcpy(p + (count + 1) * sizeof(uint64_t), v->in + v->off[first], len);
 }
 
 int mpmp__var_take(mpmp__var_t *v, size_t first, uint32_t count,

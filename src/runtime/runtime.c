@@ -9,6 +9,7 @@
  * (src/mpmp.c) hands to mpmp__runtime_init.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,9 +661,27 @@ int mpmp__runtime_init_comm(const mpmp__module_t *m, int n, MPI_Comm comm,
   if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter ||
       MPI_Comm_size(comm, &size) != MPI_SUCCESS)
     return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: not an intracommunicator");
-  if (root < 0 || root >= size)
+  /* Every rank must name the same root, and one that a rank refuses
+   * refuses it on every rank: they agree before anything else collective
+   * (ranks that went on with different roots waited for ever). */
+  if (atomic_load(&mpmp__rt.state) == MPMP__RUNNING) /* EALREADY, on this */
+    return init_on(m, n, NULL, NULL, comm, root);   /* rank alone */
+  int bad = root < 0 || root >= size;
+  int mine[3] = {bad, bad ? INT_MIN : root, bad ? INT_MIN : -root}, all[3];
+  if (MPI_Allreduce(mine, all, 3, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+    return mpmp__err(MPMP_EMPI, "mpmp_init_comm: the ranks could not agree "
+                     "on the root (MPI_Allreduce failed)");
+  if (bad)
     return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: root %d is not a rank of "
                      "the communicator (0 to %d)", root, size - 1);
+  if (all[0])
+    return mpmp__err(MPMP_EINVAL, "mpmp_init_comm: another rank passed a "
+                     "root that is not a rank of the communicator (0 to %d); "
+                     "this one passed %d", size - 1, root);
+  if (all[1] != -all[2])
+    return mpmp__err(MPMP_EMISMATCH, "mpmp_init_comm: the ranks passed "
+                     "different roots (from %d to %d; this one %d): every "
+                     "rank must pass the same root", -all[2], all[1], root);
   return init_on(m, n, NULL, NULL, comm, root);
 }
 

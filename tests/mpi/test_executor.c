@@ -382,7 +382,85 @@ static void executor_map_stream_bounded(void **state) {
   assert_int_equal(mpmp_executor_destroy(ex), 0);
 }
 
+/* A shutdown that waits, refused while this thread reads a stream of the
+ * executor, changes nothing: submits still run, the stream reads on. */
+static void executor_refused_shutdown_changes_nothing(void **state) {
+  (void)state;
+  stream_t s = {0, 500, 0, 0};
+  mpmp_executor_t *ex = executor(0);
+  mpmp_imap_t *it = NULL;
+  int64_t r, x = 7;
+  size_t idx, n = 0;
+  assert_int_equal(mpmp_executor_map_stream(ex, process_item, produce_stream,
+                                            &s, sizeof(int64_t), sizeof r, 4,
+                                            16, &it), 0);
+  for (int k = 0; k < 20; k++) {
+    assert_int_equal(mpmp_imap_next(it, &r, &idx, 30), 0);
+    n++;
+  }
+  for (int cancel = 0; cancel < 2; cancel++)
+    assert_int_equal(mpmp_executor_shutdown(ex, 1, cancel), MPMP_EPERM);
+  mpmp_future_t *f;
+  assert_int_equal(mpmp_executor_submit(ex, process_item, &x, sizeof x, &f),
+                   0);
+  assert_int_equal(mpmp_future_result(f, 30, NULL, NULL), 0);
+  mpmp_async_destroy(f);
+  int rc;
+  while ((rc = mpmp_imap_next(it, &r, &idx, 30)) == 0) {
+    assert_true(idx == n && r == (int64_t)(idx * idx));
+    n++;
+  }
+  assert_int_equal(rc, MPMP_EEOF);
+  assert_int_equal(n, 500);
+  mpmp_imap_destroy(it);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
+/* shutdown(cancel_futures) also cancels what a stream has not started:
+ * it reads no more input, hands out what ran, and ends at its first item
+ * that did not; in order and unordered alike. */
+static void executor_cancel_futures_ends_streams(void **state) {
+  (void)state;
+  for (int unordered = 0; unordered < 2; unordered++) {
+    stream_t s = {0, 500, 0, 0};
+    mpmp_executor_t *ex = executor(0);
+    mpmp_imap_t *it = NULL;
+    int64_t r;
+    size_t idx;
+    unsigned char seen[500] = {0};
+    assert_int_equal(
+        (unordered ? mpmp_executor_map_unordered : mpmp_executor_map_stream)(
+            ex, process_item, produce_stream, &s, sizeof(int64_t), sizeof r,
+            4, 16, &it),
+        0);
+    int got = 0, rc;
+    for (; got < 20; got++) {
+      assert_int_equal(mpmp_imap_next(it, &r, &idx, 30), 0);
+      seen[idx] = 1;
+    }
+    assert_int_equal(mpmp_executor_shutdown(ex, 0, 1), 0);
+    int64_t read = s.next;
+    while ((rc = mpmp_imap_next(it, &r, &idx, 30)) == 0) {
+      assert_false(seen[idx]);
+      assert_int_equal(r, (int64_t)(idx * idx));
+      seen[idx] = 1;
+      got++;
+    }
+    assert_true(s.next == read); /* no input read after the shutdown */
+    if (got < read) { /* some never ran: the end names the first */
+      assert_int_equal(rc, MPMP_EPERM);
+      assert_non_null(strstr(mpmp_errmsg(), "cancel_futures"));
+    } else {
+      assert_int_equal(rc, MPMP_EPERM); /* the input was cut short */
+    }
+    mpmp_imap_destroy(it);
+    assert_int_equal(mpmp_executor_destroy(ex), 0);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(executor_refused_shutdown_changes_nothing),
+    cmocka_unit_test(executor_cancel_futures_ends_streams),
     cmocka_unit_test(executor_submit_as_completed),
     cmocka_unit_test(executor_exception_reaches_result),
     cmocka_unit_test(executor_cancel_pending_future),

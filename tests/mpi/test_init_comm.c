@@ -1,7 +1,9 @@
 /*
  * mpmp_init_comm (issue 18): mpmp inside an MPI program, on a
  * communicator the program chose, as mpi4py's MPICommExecutor(comm,
- * root). Misuse is an error on every rank before anything collective;
+ * root). Misuse is an error on every rank before anything collective,
+ * also when only some ranks make it (a root that differs or that one rank
+ * gets wrong);
  * then mpmp runs on world ranks 1..N-1 with the last of them as its main
  * rank while world rank 0 stays out, the program's own MPI goes on, and
  * mpmp runs again over the whole world. Prints "init_comm: OK".
@@ -76,6 +78,14 @@ int main(int argc, char **argv) {
             strstr(mpmp_errmsg(), "is not a rank of the communicator"),
         "root = size");
   CHECK(mpmp_init_comm(MPI_COMM_WORLD, -1) == MPMP_EINVAL, "root -1");
+  /* misuse on some ranks only: still an error on every rank, no hang */
+  int rc0 = mpmp_init_comm(MPI_COMM_WORLD, wr == 1 ? -1 : 0);
+  CHECK(rc0 == MPMP_EINVAL &&
+            strstr(mpmp_errmsg(), wr == 1 ? "is not a rank" : "another rank"),
+        "root -1 on rank 1 only: %d", rc0);
+  rc0 = mpmp_init_comm(MPI_COMM_WORLD, wr == 0 ? 0 : 1);
+  CHECK(rc0 == MPMP_EMISMATCH && strstr(mpmp_errmsg(), "different roots"),
+        "roots 0 and 1: %d", rc0);
   CHECK(!mpmp_initialized(), "initialized after a refused init");
 
   /* 1: world ranks 1..ws-1, the last of them the main rank */

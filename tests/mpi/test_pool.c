@@ -1,5 +1,6 @@
 /* Pool: the tutorials' Pool examples, failures, states and asynchrony.
  * Runs on 1 node (2, 4, 6 ranks) and on 2 pseudo-nodes. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -646,6 +647,12 @@ static void calls_refuse_buffers_past_their_end(void **state) {
 
 /* A create that fails leaves its output NULL (it kept what was there: a
  * destroyed iterator's address, which a cleanup then destroyed again). */
+static int produce_one(void *user, void *item) {
+  (void)user;
+  *(int64_t *)item = 1;
+  return 1;
+}
+
 static void failed_creates_leave_null(void **state) {
   (void)state;
   void *stale = (void *)(uintptr_t)0x1000;
@@ -678,6 +685,117 @@ static void failed_creates_leave_null(void **state) {
   mpmp_as_completed_t *ac = stale;
   assert_int_equal(mpmp_as_completed(NULL, 1, 1, &ac), MPMP_EINVAL);
   assert_null(ac);
+  /* a zero-copy map's own checks (neither task given; items past the
+   * block) */
+  mpmp_shm_t *blk;
+  assert_int_equal(mpmp_shm_create(&blk, NULL, 64), 0);
+  res = stale;
+  assert_int_equal(mpmp_pool_map_shm_async(pool, NULL, NULL, blk, 0, 1, 8,
+                                           blk, 8, 8, 1, NULL, NULL, &res),
+                   MPMP_EINVAL);
+  assert_null(res);
+  res = stale;
+  assert_int_equal(mpmp_pool_map_shm_async(pool, square, NULL, blk, 0, 100,
+                                           8, blk, 0, 8, 1, NULL, NULL, &res),
+                   MPMP_EINVAL);
+  assert_null(res);
+  mpmp_shm_unlink(blk);
+  mpmp_shm_close(blk);
+  finish(pool);
+  /* an executor's calls after its shutdown, and on NULL */
+  mpmp_future_t *f = stale;
+  assert_int_equal(mpmp_executor_submit(NULL, square, &x, sizeof x, &f),
+                   MPMP_EINVAL);
+  assert_null(f);
+  assert_int_equal(mpmp_executor_create(&ex, NULL), 0);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+  f = stale;
+  assert_int_equal(mpmp_executor_submit(ex, square, &x, sizeof x, &f),
+                   MPMP_EPERM);
+  assert_null(f);
+  it = stale;
+  assert_int_equal(mpmp_executor_map_stream(ex, square, produce_one, NULL,
+                                            sizeof x, sizeof r, 1, 0, &it),
+                   MPMP_EPERM);
+  assert_null(it);
+  it = stale;
+  assert_int_equal(mpmp_executor_map_unordered(ex, square, produce_one, NULL,
+                                               sizeof x, sizeof r, 1, 0, &it),
+                   MPMP_EPERM);
+  assert_null(it);
+  /* the variable-size map's buffer is zeroed: freeing it is safe */
+  mpmp_varbuf_t vb;
+  memset(&vb, 0x41, sizeof vb);
+  size_t off[2] = {0, sizeof x};
+  assert_int_equal(mpmp_executor_map_var(ex, square, &x, off, 1, 1, 10, &vb),
+                   MPMP_EPERM);
+  assert_null(vb.data);
+  assert_null(vb.off);
+  assert_int_equal(vb.n, 0);
+  mpmp_varbuf_free(&vb);
+  memset(&vb, 0x41, sizeof vb);
+  assert_true(mpmp_executor_map_var(ex, square, &x, off, 1, 1, NAN, &vb) <
+              0);
+  assert_null(vb.data);
+  mpmp_varbuf_free(&vb);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
+/* A failed create of a shared object zeroes its handle: a cleanup that
+ * frees it must not free the object the variable named before. */
+static void failed_object_creates_zero_the_handle(void **state) {
+  (void)state;
+  mpmp_queue_t q, keep;
+  assert_int_equal(mpmp_queue_create(&q, 4, 8), 0);
+  keep = q;
+  assert_int_equal(mpmp_queue_create(&q, 4, 0), MPMP_EINVAL);
+  assert_true(mpmp_queue_free(q) < 0); /* names nothing */
+  assert_int_equal(mpmp_queue_put(keep, "12345678", 8, 0), 0);
+  mpmp_value_t v, vkeep;
+  assert_int_equal(mpmp_value_create(&v, MPMP_INT32, NULL, 1), 0);
+  vkeep = v;
+  assert_int_equal(mpmp_value_create(&v, (mpmp_type_t)99, NULL, 1),
+                   MPMP_EINVAL);
+  assert_true(mpmp_value_free(v) < 0);
+  mpmp_sem_t s, skeep;
+  assert_int_equal(mpmp_sem_create(&s, 1), 0);
+  skeep = s;
+  assert_int_equal(mpmp_sem_create(&s, UINT32_MAX), MPMP_EINVAL);
+  assert_true(mpmp_sem_free(s) < 0);
+  mpmp_barrier_t b, bkeep;
+  assert_int_equal(mpmp_barrier_create(&b, 2), 0);
+  bkeep = b;
+  assert_int_equal(mpmp_barrier_create(&b, 0), MPMP_EINVAL);
+  assert_true(mpmp_barrier_free(b) < 0);
+  assert_int_equal(mpmp_barrier_free(bkeep), 0);
+  assert_int_equal(mpmp_sem_free(skeep), 0);
+  assert_int_equal(mpmp_value_free(vkeep), 0);
+  assert_int_equal(mpmp_queue_free(keep), 0);
+}
+
+/* Python's AsyncResult is ready once its callback ran: get(0) after
+ * ready() never times out. */
+static void pool_ready_means_get_returns(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = pool_of(1);
+  int64_t x = 3, r;
+  mpmp_async_t *res;
+  atomic_store(&slow_cb_done, 0);
+  assert_int_equal(mpmp_pool_apply_async(pool, square, &x, sizeof x,
+                                         slow_callback, NULL, &res), 0);
+  double end = test_now() + 30;
+  while (mpmp_async_ready(res) != 1 && test_now() < end)
+    test_sleep(0.001);
+  assert_int_equal(atomic_load(&slow_cb_done), 1);
+  assert_int_equal(mpmp_async_successful(res), 1);
+  assert_int_equal(mpmp_async_get(res, 0), 0);
+  const void *data;
+  size_t size;
+  assert_int_equal(mpmp_async_result(res, &data, &size), 0);
+  assert_int_equal(size, sizeof r);
+  memcpy(&r, data, sizeof r);
+  assert_int_equal(r, 9);
+  mpmp_async_destroy(res);
   finish(pool);
 }
 
@@ -997,6 +1115,46 @@ static void pool_tail_not_queued_behind_a_slow_item(void **state) {
   finish(pool);
 }
 
+/* Naps the seconds it is given; the result is the rank it ran on. */
+static int nap_for(mpmp_ctx_t *ctx) {
+  test_sleep(*(const double *)mpmp_arg(ctx, NULL));
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = mpmp_rank();
+  return 0;
+}
+MPMP_TASK(nap_for);
+
+/* With one worker busy (a 1 s apply), a map's first items go to the idle
+ * worker, not behind the apply: items 0 and 1 (no nap) are done within
+ * 0.5 s while item 2 naps 2 s (CPython's test_map_timeout with a worker
+ * busy; the build before queued item 0 behind the apply). */
+static void pool_idle_worker_gets_the_next_item(void **state) {
+  (void)state;
+  if (mpmp_worker_count() < 2)
+    skip();
+  mpmp_pool_t *pool = pool_of(2);
+  double one = 1.0, naps[3] = {0, 0, 2.0};
+  int64_t r[3] = {-1, -1, -1}, busy_rank;
+  mpmp_async_t *busy, *map;
+  assert_int_equal(mpmp_pool_apply_async(pool, nap_for, &one, sizeof one,
+                                         NULL, NULL, &busy), 0);
+  test_sleep(0.1); /* running by now */
+  assert_int_equal(mpmp_pool_map_async(pool, nap_for, naps, 3, sizeof *naps,
+                                       r, sizeof *r, 1, NULL, NULL, &map), 0);
+  assert_int_equal(mpmp_async_wait(map, 0.5), MPMP_ETIMEDOUT);
+  assert_true(__atomic_load_n(&r[0], __ATOMIC_ACQUIRE) > 0);
+  assert_true(__atomic_load_n(&r[1], __ATOMIC_ACQUIRE) > 0);
+  assert_int_equal(mpmp_async_get(busy, 30), 0);
+  const void *data;
+  size_t size;
+  assert_int_equal(mpmp_async_result(busy, &data, &size), 0);
+  memcpy(&busy_rank, data, sizeof busy_rank);
+  assert_true(r[0] != busy_rank && r[1] != busy_rank);
+  assert_int_equal(mpmp_async_get(map, 30), 0);
+  mpmp_async_destroy(busy);
+  mpmp_async_destroy(map);
+  finish(pool);
+}
+
 /* A failing item is reported at its place; the iteration goes on. */
 static void pool_imap_failure_and_timeout(void **state) {
   (void)state;
@@ -1034,6 +1192,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_async_destroy_lets_go_of_buffers),
     cmocka_unit_test(calls_refuse_buffers_past_their_end),
     cmocka_unit_test(failed_creates_leave_null),
+    cmocka_unit_test(failed_object_creates_zero_the_handle),
+    cmocka_unit_test(pool_ready_means_get_returns),
     cmocka_unit_test(pool_starmap_products),
     cmocka_unit_test(pool_map_async_get_timeout),
     cmocka_unit_test(pool_apply_and_apply_async),
@@ -1056,5 +1216,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_imap_failure_and_timeout),
     cmocka_unit_test(pool_imap_streams_per_chunk),
     cmocka_unit_test(pool_tail_not_queued_behind_a_slow_item),
+    cmocka_unit_test(pool_idle_worker_gets_the_next_item),
 };
 MPMP_TEST_MAIN(tests)
