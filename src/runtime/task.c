@@ -17,11 +17,44 @@
 
 #include "rt.h"
 
+/*
+ * Registrations after mpmp_init() (by hand, or a library's MPMP_TASK when
+ * it is dlopen()ed late): the table was sorted and checked against every
+ * rank's at init, so they are not added (the other ranks would not know
+ * them, and the lookup index would point into a table moved by the
+ * growth). The first few are remembered, so that a call given one says
+ * why it is refused.
+ */
+#define LATE_MAX 16
+static struct late { mpmp_task_fn fn; const char *name; } late[LATE_MAX];
+static int nlate;
+static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *late_name(mpmp_task_fn fn) {
+  const char *name = NULL;
+  pthread_mutex_lock(&late_lock);
+  for (int i = 0; i < nlate && name == NULL; i++)
+    if (late[i].fn == fn)
+      name = late[i].name;
+  pthread_mutex_unlock(&late_lock);
+  return name;
+}
+
 static void add_task(mpmp_task_fn fn, const char *name, const char *file,
                      int kind, mpmp__loop_fn loop) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (fn == NULL || name == NULL)
     return;
+  if (rt->tasks_by_fn != NULL) { /* after mpmp_init(): see above */
+    pthread_mutex_lock(&late_lock);
+    int known = 0;
+    for (int i = 0; i < nlate; i++)
+      known |= late[i].fn == fn;
+    if (!known && nlate < LATE_MAX)
+      late[nlate++] = (struct late){fn, name};
+    pthread_mutex_unlock(&late_lock);
+    return;
+  }
   for (int i = 0; i < rt->ntasks; i++)
     if (rt->tasks[i].fn == fn) { /* registered twice (e.g. from an inline
                                     header, or by hand too): one entry */
@@ -196,6 +229,13 @@ static int not_a_task(mpmp_task_fn fn, const char *macro) {
   memcpy(&addr, &fn, sizeof addr);
   if (dladdr(addr, &info) && info.dli_sname && info.dli_saddr == addr)
     sym = info.dli_sname;
+  const char *name = late_name(fn);
+  if (name != NULL)
+    return mpmp__err(MPMP_ENOTASK, "task '%s' was registered after "
+                     "mpmp_init(), which it does not know (the ranks agree "
+                     "on their tasks at init): register it before "
+                     "mpmp_init(), on every rank (%s does it when the "
+                     "program loads)", name, macro);
   return mpmp__err(MPMP_ENOTASK,
                    "function %p (%s) is not a registered task: add "
                    "%s(%s); at file scope after its definition",
