@@ -354,9 +354,13 @@ MPMP_API int mpmp_future_exception(mpmp_future_t *f, double timeout,
  * \return 1 when finished or cancelled, else 0; ::MPMP_EINVAL for NULL. */
 MPMP_API int mpmp_future_done(mpmp_future_t *f);
 /**
- * Whether a worker runs it now (Python's running()).
+ * Whether it was dealt to a worker and is not done (Python's running()):
+ * it may still wait there behind the worker's task before it (then
+ * mpmp_future_cancel() no longer takes it back), as a Python future taken
+ * from the call queue does.
  * \param f  the future.
- * \return 1 while a worker runs it, else 0; ::MPMP_EINVAL for NULL. */
+ * \return 1 from its dealing until it is done, else 0; ::MPMP_EINVAL for
+ * NULL. */
 MPMP_API int mpmp_future_running(mpmp_future_t *f);
 /**
  * Cancel if not started (Python's cancel()); a running or finished future

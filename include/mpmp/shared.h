@@ -149,7 +149,11 @@ MPMP_API const char *mpmp_type_name(mpmp_type_t type);
  * \param type    its element type.
  * \param init    mpmp_type_size() bytes of its first value; NULL: zero.
  * \param lock    1: a Value with an RLock for get_lock() (Python's
- *                default); 0: a RawValue.
+ *                default); 0: a RawValue. Each load, store and add is
+ *                atomic on its own and does not take the lock (Python's
+ *                `v.value` does): a store from another process is not
+ *                held back by a holder of get_lock(), so every writer of
+ *                a Value updated under its lock takes the lock too.
  * \return 0, ::MPMP_EINVAL (bad type, NULL \p v), ::MPMP_ENOSPC (the
  * node heap is full: the message says how much is in use), ::MPMP_ENOTINIT.
  */
