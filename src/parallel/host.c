@@ -943,10 +943,13 @@ static void init_failed(void *arg, uint64_t index, int code,
 }
 
 /* Run the pool's initializer in the fresh host, as a Process body, on
- * behalf of job `job` (a stop request for that job stops it too). */
-static int run_init(uint64_t job) {
+ * behalf of job `job` (a stop request for that job stops it too), within
+ * the pool's task_timeout (seconds; 0: none), as at the pool's create: an
+ * initializer that hung in a replacement host held the map for ever. */
+static int run_init(uint64_t job, double task_timeout) {
   mpmp__chunk_hdr_t ih = {.job = job, .count = 1, .task = P.task,
-                          .isolate = 1, .in_size = P.size};
+                          .isolate = 1, .in_size = P.size,
+                          .task_timeout = task_timeout};
   mpmp__run_hdr_t rh = {.id = job, .task = P.task, .isolate = 1};
   snprintf(rh.name, sizeof rh.name, "initializer");
   char why[600] = "";
@@ -964,7 +967,7 @@ static int run_init(uint64_t job) {
 
 /* A live host for a request of pool `want` (0: a Process body) and job
  * `job`, with that pool's initializer run in it if the pool has one. */
-static int ensure_host(uint32_t want, uint64_t job) {
+static int ensure_host(uint32_t want, uint64_t job, double task_timeout) {
   host_ctl_t *c = ctl();
   int dead = atomic_load(&c->host_pid) == 0 || atomic_load(&c->gone);
   if (!dead && P.host_pool != 0 && P.host_pool != want) {
@@ -980,7 +983,7 @@ static int ensure_host(uint32_t want, uint64_t job) {
   if (want != 0 && P.pool != 0 && P.pool != want)
     init_forget(); /* that pool is gone: its workers are this one's now */
   if (want != 0 && P.pool == want && P.host_pool != want) {
-    int rc = run_init(job);
+    int rc = run_init(job, task_timeout);
     if (rc < 0)
       return rc;
     P.host_pool = want;
@@ -1046,7 +1049,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
           !atomic_load(&c->gone) &&
           (ran >= h->max_tasks || (ran > 0 && ran_pool != h->pool)))
         retire_host();
-      int rc = ensure_host(body_run ? 0 : h->pool, h->job);
+      int rc = ensure_host(body_run ? 0 : h->pool, h->job, h->task_timeout);
       if (rc == 0 && !body_run)
         ran_pool = h->pool;
       if (rc < 0 && !body_run && server_lost()) {

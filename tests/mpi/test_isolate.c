@@ -240,6 +240,51 @@ static int item_and_pid(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(item_and_pid);
 
+/* An initializer that never returns once the file its argument names
+ * exists. */
+static int init_hangs_if_file(mpmp_ctx_t *ctx) {
+  const char *path = mpmp_arg(ctx, NULL);
+  if (access(path, F_OK) == 0)
+    for (;;)
+      pause();
+  return 0;
+}
+MPMP_TASK(init_hangs_if_file);
+
+/* The initializer runs again in every new host (maxtasksperchild 1
+ * here): one that hangs there is bounded by task_timeout too, as at
+ * create (helper 56: the map waited for ever). Its item fails; the
+ * others run in hosts of their own, each with its own try. */
+static void isolate_task_timeout_bounds_a_new_hosts_initializer(
+    void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  char path[96];
+  snprintf(path, sizeof path, "%s/mpmp-init-hangs-%d",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  unlink(path);
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = 1,
+                        .initializer = init_hangs_if_file, .initarg = path,
+                        .initarg_size = strlen(path) + 1, .task_timeout = 0.5,
+                        .maxtasksperchild = 1};
+  mpmp_pool_t *pool = NULL;
+  OK(mpmp_pool_create(&pool, &o));
+  int x[2] = {1, 2}, r[4];
+  OK(mpmp_pool_map(pool, item_and_pid, x, 1, sizeof *x, r, 2 * sizeof *r, 1));
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  double t0 = test_now();
+  int rc = mpmp_pool_map(pool, item_and_pid, x, 2, sizeof *x, r,
+                         2 * sizeof *r, 1);
+  assert_true(rc < 0);
+  HAS_MSG("initializer");
+  IN(test_now() - t0, 0.5, 30);
+  unlink(path);
+  OK(mpmp_pool_destroy(pool));
+}
+
 /* Hosts killed while idle (between maps, as the OOM killer might): the
  * next map's items run in fresh hosts, none charged with the death (the
  * first item dealt to a dead host failed as crashed in 29 of 30 rounds,
@@ -917,6 +962,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_process_bodies),
     cmocka_unit_test(isolate_imap_goes_on_after_a_crash),
     cmocka_unit_test(isolate_destroy_ends_an_ignoring_task),
+    cmocka_unit_test(isolate_task_timeout_bounds_a_new_hosts_initializer),
     cmocka_unit_test(isolate_imap_destroy_stops_its_running_item),
     cmocka_unit_test(isolate_big_map_grows_the_region),
     cmocka_unit_test(isolate_hosts_are_distinct_lock_owners),
