@@ -107,8 +107,10 @@ typedef struct mpmp_pool_opts {
   int isolate;
   /** Seconds one item may run (0: no limit); needs isolation. It bounds
    *  the initializer's run at create as well (mpmp_pool_create() then
-   *  fails with ::MPMP_ETIMEDOUT); without it, create waits for the
-   *  initializer as long as it runs. */
+   *  fails with ::MPMP_ETIMEDOUT), and its run in every new host (after
+   *  a crash, or \p maxtasksperchild: the item dealt there fails, saying
+   *  the initializer did not return); without it, create and the map
+   *  wait for the initializer as long as it runs. */
   double task_timeout;
   /** How many more times an item runs after its host crashed or ran
    *  past \p task_timeout; 0 (the default): none. Each run is dealt anew
