@@ -20,6 +20,7 @@
  * job, with the chunk task's kind and the blocks' reference; the worker's
  * side is here, behind chunk.c's mpmp__chunk_run.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "objects.h"
@@ -252,7 +253,52 @@ static mpmp_shm_t *view_of(const char *name, uint32_t gen,
   return s;
 }
 
+/*
+ * A staged chunk (pool.c, "Staging") runs on private copies of its items
+ * and results: the main rank has just written the slot's items from its
+ * core, and will read the results from its own, so in place each item's
+ * line moved between the cores inside the item loop (10^7 x*x items at
+ * -n 2: 41 ms a map, against 20 ms with the copies, and 33 ms for the
+ * same map through MPI). One pair of buffers per nesting depth: a task
+ * that waits on a sub-task runs the chunks dealt meanwhile inside its own
+ * (worker.c), whose copies must stay; deeper than that, in place.
+ */
+#define STAGE_DEPTHS 4
+static struct { char *buf; size_t cap; } stage_buf[STAGE_DEPTHS];
+static int stage_depth;
+
+/* The chunk's items copied out of the slot, and its results to be made
+ * apart (*slot: where they go after); the depth to restore, or -1: it
+ * runs in place. */
+static int stage_private(const mpmp__chunk_hdr_t *h, const char **in,
+                         char **out, char **slot) {
+  int d = stage_depth;
+  size_t ib = (size_t)h->count * h->in_size, ob = (size_t)h->count * h->out_size;
+  size_t at = (ib + 63) / 64 * 64;
+  if (d >= STAGE_DEPTHS)
+    return -1;
+  if (stage_buf[d].cap < at + ob) {
+    char *b = mpmp__malloc(at + ob);
+    if (b == NULL)
+      return -1; /* in place, then */
+    mpmp__free(stage_buf[d].buf);
+    stage_buf[d].buf = b;
+    stage_buf[d].cap = at + ob;
+  }
+  memcpy(stage_buf[d].buf, *in, ib);
+  *in = stage_buf[d].buf;
+  *slot = *out;
+  *out = stage_buf[d].buf + at;
+  stage_depth = d + 1;
+  return d;
+}
+
 void mpmp__zc_fini(void) {
+  for (int d = 0; d < STAGE_DEPTHS; d++) {
+    mpmp__free(stage_buf[d].buf);
+    stage_buf[d].buf = NULL;
+    stage_buf[d].cap = 0;
+  }
   pthread_mutex_lock(&views_lock);
   for (int i = 0; i < VIEWS; i++) {
     if (views[i].shm != NULL)
@@ -263,8 +309,9 @@ void mpmp__zc_fini(void) {
 }
 
 /* Where chunk h's `count` elements of `size` bytes lie in block `name`
- * (from byte off + first * size), or NULL with *why set; *view: the view
- * it used, which a view made for `keep`'s sake must not replace. */
+ * (from byte off + first * size; a staged chunk's from byte off), or NULL
+ * with *why set; *view: the view it used, which a view made for `keep`'s
+ * sake must not replace. */
 static char *place(const char *name, uint32_t gen, uint64_t off,
                    const mpmp__chunk_hdr_t *h, uint64_t size,
                    mpmp_shm_t **view, const mpmp_shm_t *keep, char *why,
@@ -273,15 +320,16 @@ static char *place(const char *name, uint32_t gen, uint64_t off,
   if (s == NULL)
     return NULL;
   size_t cap = mpmp_shm_size(s);
-  uint64_t end = h->first + h->count;
+  uint64_t from = h->shm == MPMP__SHM_STAGED ? 0 : h->first;
+  uint64_t end = from + h->count;
   if (size > 0 && (end > (UINT64_MAX - off) / size ||
                    off + end * size > cap)) {
     snprintf(why, why_len, "items %llu..%llu run past the end of block '%s' "
              "(%zu bytes)", (unsigned long long)h->first,
-             (unsigned long long)end - 1, name, cap);
+             (unsigned long long)(h->first + h->count) - 1, name, cap);
     return NULL;
   }
-  return (char *)mpmp_shm_buf(s) + off + h->first * size;
+  return (char *)mpmp_shm_buf(s) + off + from * size;
 }
 
 /* ---- a worker: running the chunk ----------------------------------------- */
@@ -371,6 +419,10 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
   mpmp__crash_chunk(t->name, h->base);
   atomic_store_explicit(&mpmp__par.crash_item, h->first + 1,
                         memory_order_relaxed);
+  char *slot_out = NULL; /* a staged chunk's results, once copied out */
+  int depth = -1;
+  if (h->shm == MPMP__SHM_STAGED && in != NULL && out != NULL)
+    depth = stage_private(h, &in, &out, &slot_out);
   if (in == NULL || out == NULL) /* a block it cannot map: nothing runs */
     fail_all(h, NULL, why, &f);
   else if (t->kind == MPMP__TASK_CHUNK) {
@@ -382,6 +434,11 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
   } else
     run_items(h, t, in, out, &f, seq0);
   atomic_store(&mpmp__par.crash_task, NULL);
+  if (slot_out != NULL) { /* (failed items' slots: zeros, as in place) */
+    memcpy(slot_out, out, (size_t)h->count * h->out_size);
+    out = slot_out;
+    stage_depth = depth;
+  }
   if (mpmp__rt.trace)
     mpmp__trace_add(MPMP__TRACE_CHUNK, h->task, h->first, h->count, NULL, t0,
                     mpmp__trace_clock());

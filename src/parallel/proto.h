@@ -38,6 +38,7 @@ typedef struct mpmp__term_hdr {
  * larger ones as a message of their own, sent from and received into the
  * caller's memory (no copy). 4 KiB: Open MPI's shared-memory eager size. */
 #define MPMP__INLINE_MAX 4096
+#define MPMP__SHM_STAGED 2u /* mpmp__chunk_hdr_t.shm */
 
 /* MPMP__TAG_RUN_CHUNK: this header, then count * in_size argument bytes
  * (or, above MPMP__INLINE_MAX, a separate MPMP__TAG_CHUNK_INPUT message). */
@@ -62,7 +63,10 @@ typedef struct mpmp__chunk_hdr {
                          many chunks is replaced first; 0: never */
   uint32_t shm;      /* zero-copy (chunktask.c): an mpmp__shm_ref_t follows
                         instead of the items; the worker reads them and
-                        writes the results in place, and sends none back */
+                        writes the results in place, and sends none back.
+                        MPMP__SHM_STAGED: the offsets are those of the
+                        chunk's first item and result (a staging slot,
+                        pool.c), not of item 0 */
   double task_timeout; /* seconds an item may run in its host; 0: no limit */
   uint64_t in_size;  /* bytes per item */
   uint64_t out_size; /* bytes per result; 0: one result of up to out_max */

@@ -970,6 +970,140 @@ static void pool_map_async_progresses_while_main_computes(void **state) {
   finish(pool);
 }
 
+/* Staged maps (pool.c, "Staging"): int32 x -> int64 x*x, failing every
+ * item whose x is a multiple of 9973 (but 0), item 0 of a map whose x[0]
+ * is -1 sleeping 0.3 s first (its worker's queued chunk is then taken back
+ * and dealt again elsewhere). */
+static int staged_sq(mpmp_ctx_t *ctx) {
+  int32_t x = *(const int32_t *)mpmp_arg(ctx, NULL);
+  if (x == -1)
+    test_sleep(0.3);
+  if (x != 0 && x % 9973 == 0)
+    return mpmp_fail(ctx, "no %d", (int)x);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = (int64_t)x * x;
+  return 0;
+}
+MPMP_TASK(staged_sq);
+
+/* 3-byte items -> 5-byte results: the bytes' sum, then the bytes again. */
+static int staged_odd(mpmp_ctx_t *ctx) {
+  const unsigned char *b = mpmp_arg(ctx, NULL);
+  unsigned char *o = mpmp_out(ctx, 5);
+  unsigned s = (unsigned)b[0] + b[1] + b[2];
+  o[0] = (unsigned char)s;
+  o[1] = (unsigned char)(s >> 8);
+  memcpy(o + 2, b, 3);
+  return 0;
+}
+MPMP_TASK(staged_odd);
+
+static int staged_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
+                        size_t count) {
+  (void)ctx;
+  const int32_t *x = in;
+  int64_t *y = out;
+  for (size_t i = 0; i < count; i++)
+    y[i] = (int64_t)x[i] * x[i] + 1;
+  return 0;
+}
+MPMP_CHUNK_TASK(staged_chunk);
+
+/* r holds every x*x but those of the multiples of 9973 (failed, each
+ * listed with its message). */
+static void check_staged(mpmp_async_t *res, const int32_t *x,
+                         const int64_t *r, size_t n) {
+  size_t fails = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t v = x[i];
+    if (v != 0 && v % 9973 == 0) {
+      fails++;
+      continue;
+    }
+    if (r[i] != v * v)
+      fail_msg("item %zu: %lld, not %lld", i, (long long)r[i],
+               (long long)v * v);
+  }
+  assert_int_equal(mpmp_async_failed_count(res), (int)fails);
+  for (size_t k = 0; k < fails; k++) {
+    size_t index;
+    const char *msg;
+    char want[32];
+    assert_int_equal(mpmp_async_failure(res, (int)k, &index, NULL, &msg), 0);
+    snprintf(want, sizeof want, "no %d", (int)x[index]);
+    assert_string_equal(msg, want);
+  }
+}
+
+/* Maps whose chunks go through the workers' staging slots: several at once
+ * on one pool (chunks find both of a worker's slots taken and travel the
+ * ordinary way), chunk sizes below, at and past a slot (512 KiB of items
+ * and results), a queued chunk taken back and dealt again, odd item sizes,
+ * failing items and a chunk task: every result at its place, every failure
+ * listed. On another node's workers the chunks travel as before. */
+static void pool_staged_maps_agree(void **state) {
+  (void)state;
+  enum { N = 400000, MAPS = 4 };
+  int32_t *x = test_malloc(N * sizeof *x);
+  int64_t *r[MAPS];
+  for (size_t i = 0; i < N; i++)
+    x[i] = (int32_t)(i * 7 + 3) % 200000;
+  for (int m = 0; m < MAPS; m++)
+    r[m] = test_malloc(N * sizeof *r[m]);
+  mpmp_pool_t *pool = pool_of(0);
+  mpmp_async_t *res[MAPS];
+  /* automatic chunks, then 43 688 items (a slot of 512 KiB exactly, the
+   * results after the items on a cache line), 43 689 (over a slot) and
+   * 200 000 */
+  size_t chunks[MAPS] = {0, 43688, 43689, 200000};
+  for (int round = 0; round < 2; round++) {
+    for (int m = 0; m < MAPS; m++) {
+      memset(r[m], 0x5a, N * sizeof *r[m]);
+      assert_int_equal(mpmp_pool_map_async(pool, staged_sq, x, N, sizeof *x,
+                                           r[m], sizeof *r[m], chunks[m],
+                                           NULL, NULL, &res[m]), 0);
+    }
+    for (int m = 0; m < MAPS; m++) {
+      assert_int_equal(mpmp_async_get(res[m], 60), MPMP_ETASK);
+      check_staged(res[m], x, r[m], N);
+      mpmp_async_destroy(res[m]);
+    }
+  }
+  /* a slow item 0: its worker's queued chunk is taken back (2+ workers) */
+  int32_t saved = x[0];
+  x[0] = -1;
+  assert_int_equal(mpmp_pool_map_async(pool, staged_sq, x, N, sizeof *x,
+                                       r[0], sizeof *r[0], 20000, NULL, NULL,
+                                       &res[0]), 0);
+  assert_int_equal(mpmp_async_get(res[0], 60), MPMP_ETASK);
+  check_staged(res[0], x, r[0], N);
+  mpmp_async_destroy(res[0]);
+  x[0] = saved;
+  /* 3-byte items, 5-byte results */
+  unsigned char *b = test_malloc(3 * (size_t)N), *o = test_malloc(5 * (size_t)N);
+  for (size_t i = 0; i < 3 * (size_t)N; i++)
+    b[i] = (unsigned char)(i * 31 + 7);
+  assert_int_equal(mpmp_pool_map(pool, staged_odd, b, N, 3, o, 5, 0), 0);
+  for (size_t i = 0; i < N; i++) {
+    const unsigned char *p = b + 3 * i, *q = o + 5 * i;
+    unsigned s = (unsigned)p[0] + p[1] + p[2];
+    if (q[0] != (unsigned char)s || q[1] != (unsigned char)(s >> 8) ||
+        memcmp(q + 2, p, 3) != 0)
+      fail_msg("3-byte item %zu: wrong result", i);
+  }
+  /* a chunk task */
+  assert_int_equal(mpmp_pool_map_chunks(pool, staged_chunk, x, N, sizeof *x,
+                                        r[1], sizeof *r[1], 0), 0);
+  for (size_t i = 0; i < N; i++)
+    if (r[1][i] != (int64_t)x[i] * x[i] + 1)
+      fail_msg("chunk task item %zu: %lld", i, (long long)r[1][i]);
+  finish(pool);
+  test_free(b);
+  test_free(o);
+  for (int m = 0; m < MAPS; m++)
+    test_free(r[m]);
+  test_free(x);
+}
+
 /* imap's producer: the integers 0..limit-1, counting how many are out. */
 typedef struct { int64_t next, limit, max_ahead; int64_t *taken; } counter_t;
 static int produce_int(void *user, void *item) {
@@ -1189,6 +1323,7 @@ static void pool_imap_failure_and_timeout(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_squares),
     cmocka_unit_test(pool_map_loop_and_call_agree),
+    cmocka_unit_test(pool_staged_maps_agree),
     cmocka_unit_test(pool_async_destroy_lets_go_of_buffers),
     cmocka_unit_test(calls_refuse_buffers_past_their_end),
     cmocka_unit_test(failed_creates_leave_null),
