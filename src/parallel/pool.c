@@ -914,7 +914,13 @@ static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto);
 static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   if (atomic_load(&j->ready) || j->chunks_out > 0)
     return NULL;
-  int stop = j->done_items < j->n && mpmp__stopping();
+  /* a job stopped (walltime, SIGTERM) before all of it ran; also one
+   * whose items all came back after the grace, some of them failed: those
+   * were cut short by the stop (killed in their hosts), and a rerun runs
+   * them (journal_chunk: not final), so it is interrupted, not crashed */
+  int stop = mpmp__stopping() &&
+             (j->done_items < j->n ||
+              (j->nfails > 0 && atomic_load(&stop_told)));
   int finished = j->done_items == j->n ||
                  pool->state == POOL_TERMINATED || j->stopped || stop;
   if (!finished)
@@ -2097,17 +2103,25 @@ static int async_wait_cbs(mpmp_async_t *j, double timeout, int cbs,
 static int job_verdict(const mpmp_async_t *j) {
   if (j->cancelled)
     return mpmp__err(MPMP_ECANCELED, "the task was cancelled before it ran");
+  /* (items that failed, some cut short by the stop, are back but not
+   * done: a rerun runs those the stop cut short) */
+  size_t nf = (size_t)j->nfails, ok = j->done_items > nf ? j->done_items - nf
+                                                         : 0;
+  char failed[96] = "";
+  if (j->interrupted && nf > 0)
+    snprintf(failed, sizeof failed, " (%zu more failed or were cut short by "
+             "the stop)", nf);
   if (j->interrupted && j->jpath != NULL)
     return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
-                     "%zu items done; they are in the checkpoint journal %s: "
-                     "rerun the program with the same MPMP_CHECKPOINT to "
-                     "resume", mpmp__stop_reason(), j->done_items, j->n,
+                     "%zu items done%s; they are in the checkpoint journal "
+                     "%s: rerun the program with the same MPMP_CHECKPOINT to "
+                     "resume", mpmp__stop_reason(), ok, j->n, failed,
                      j->jpath);
   if (j->interrupted)
     return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
-                     "%zu items done; rerun with MPMP_CHECKPOINT=DIR to "
+                     "%zu items done%s; rerun with MPMP_CHECKPOINT=DIR to "
                      "resume (this run kept no checkpoint)",
-                     mpmp__stop_reason(), j->done_items, j->n);
+                     mpmp__stop_reason(), ok, j->n, failed);
   if (j->nfails > 0 && j->remote) {
     const fail_t *f = &j->fails[0];
     if (f->code == MPMP_ETASK || f->code == MPMP_ECRASHED)
