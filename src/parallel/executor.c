@@ -484,11 +484,11 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
   if (wait && (rc = mpmp__may_wait("mpmp_executor_shutdown")) < 0)
     return rc; /* (nothing changed: shut down with wait = 0 there) */
   if (wait && mpmp__pool_fed_here(ex->pool)) /* refused: nothing changes */
-    return mpmp__err(MPMP_EPERM, "mpmp_executor_shutdown: a map_stream or "
-                     "map_unordered iterator of this executor still reads "
-                     "input, and this thread feeds it: read it to its end "
-                     "(or destroy it) before a shutdown that waits, or shut "
-                     "down with wait = 0");
+    return mpmp__err(MPMP_EPERM, "mpmp_executor_shutdown: an imap iterator "
+                     "of this executor (map_stream, map_unordered) still "
+                     "reads input, and this thread feeds it: read it to its "
+                     "end (or destroy it) before a shutdown that waits, or "
+                     "shut down with wait = 0; nothing changed");
   if (!ex->shut) {
     pthread_mutex_lock(&reg_lock); /* no submission by ref after this */
     ex->shut = 1;
