@@ -182,6 +182,30 @@ static int verify(MPI_Comm comm) {
   return mpmp__err(MPMP_EMISMATCH, "task tables differ: %s", why);
 }
 
+/*
+ * Two functions under one name and file (the table is sorted by both, so
+ * they are neighbours): a name by hand given twice, or a static function
+ * defined with MPMP_TASK in a header that two sources include. Their order
+ * in the table, hence which one an id calls, would rest on the order of
+ * registration alone, and errors, mpmp_task_name() and a checkpoint
+ * journal (which knows a map's task by name) could not tell them apart:
+ * refused at init, on every rank alike (the tables are equal, verify()).
+ */
+static int check_unique(const mpmp__rt_t *rt) {
+  for (int i = 1; i < rt->ntasks; i++) {
+    const mpmp__task_entry_t *a = &rt->tasks[i - 1], *b = &rt->tasks[i];
+    if (strcmp(a->name, b->name) || strcmp(a->file, b->file))
+      continue;
+    return mpmp__err(MPMP_EINVAL,
+                     "two different functions are registered as task '%s'%s%s"
+                     ": give each its own name (a task defined with "
+                     "MPMP_TASK belongs in one .c file, not in a header "
+                     "as a static function)", a->name,
+                     *a->file ? " in " : "", a->file);
+  }
+  return 0;
+}
+
 int mpmp__tasks_setup(MPI_Comm comm) {
   mpmp__rt_t *rt = &mpmp__rt;
   rt->tasks_by_fn = mpmp__malloc((size_t)rt->ntasks * sizeof *rt->tasks_by_fn);
@@ -193,7 +217,8 @@ int mpmp__tasks_setup(MPI_Comm comm) {
       rt->tasks_by_fn[i] = &rt->tasks[i];
     qsort(rt->tasks_by_fn, (size_t)rt->ntasks, sizeof *rt->tasks_by_fn, cmp_fn);
   }
-  return verify(comm);
+  int rc = verify(comm); /* collective: first, so that all ranks reach it */
+  return rc ? rc : check_unique(rt);
 }
 
 void mpmp__tasks_fini(void) {

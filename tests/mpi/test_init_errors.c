@@ -11,6 +11,7 @@
  * main rank's, so ranks that never saw the value must fail as well).
  * --skip-if-shm: exit 77 (skipped) if /dev/shm has that much room, for a
  * test that needs a segment larger than /dev/shm.
+ * --dup-task: register two different functions under one task name.
  * Prints "init_errors: rank R: as expected: ..." per rank; exit 0 if all
  * went as expected on this rank.
  */
@@ -20,6 +21,9 @@
 #include <sys/statvfs.h>
 
 #include "mpitest.h"
+
+static int twin_a(mpmp_ctx_t *ctx) { (void)ctx; return 0; }
+static int twin_b(mpmp_ctx_t *ctx) { (void)ctx; return 1; }
 
 int main(int argc, char **argv) {
   const char *want = NULL, *texts[16];
@@ -42,6 +46,9 @@ int main(int argc, char **argv) {
         printf("init_errors: skipped: /dev/shm is large enough here\n");
         return 77;
       }
+    } else if (!strcmp(argv[i], "--dup-task")) {
+      mpmp_task_register(twin_a, "twin", "init_errors.c");
+      mpmp_task_register(twin_b, "twin", "init_errors.c");
     } else if (want == NULL) {
       want = argv[i];
     } else if (ntexts < 16) {
