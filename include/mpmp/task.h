@@ -157,7 +157,8 @@ mpmp__loop_items(struct mpmp__loop *l, uint32_t i, mpmp_ctx_t *ctx,
  * Register a task under a name (what MPMP_TASK expands to). Must be called
  * before mpmp_init(), identically on every rank (mpmp_init() fails with
  * ::MPMP_EMISMATCH otherwise). Registering a function again does nothing;
- * a NULL \p fn or \p name is ignored. A task registered after
+ * two different functions under one name and file make mpmp_init() fail
+ * with ::MPMP_EINVAL; a NULL \p fn or \p name is ignored. A task registered after
  * mpmp_init() (until mpmp_finalize()) is not added: calls given it fail
  * with ::MPMP_ENOTASK, saying it was registered too late.
  * \param fn    the task function.
