@@ -158,12 +158,39 @@ static int remap(void) {
   size_t size = (size_t)atomic_load(&ctl()->size);
   if (size <= H.mapped)
     return 0;
-  void *p = mremap(H.base, H.mapped, size, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED)
-    return -1;
+  void *p;
+  if (H.in_host) { /* a new mapping with its guard (guard_region) */
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, H.fd, 0);
+    if (p == MAP_FAILED || mprotect(p, CTL_BYTES, PROT_NONE) < 0) {
+      if (p != MAP_FAILED)
+        munmap(p, size);
+      return -1;
+    }
+    munmap(H.base, H.mapped);
+  } else {
+    p = mremap(H.base, H.mapped, size, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+      return -1;
+  }
   H.base = p;
   H.mapped = size;
   return 0;
+}
+
+/*
+ * In a host, the region's first page (the control block, which the host
+ * reaches through its other mapping, H.ctl) is made inaccessible: it lies
+ * just below the items and results a task is given, and a task that
+ * writes below its mpmp_out() or mpmp_arg() buffer (an index of -1, a
+ * pointer walked back too far) would otherwise rewrite the request, the
+ * loan's state and the futex words, and leave the worker waiting on
+ * nonsense. It now dies of SIGSEGV there, which the worker reports as the
+ * item's crash. (A page of protection in one process's mapping; remap()
+ * keeps it, by mapping anew rather than mremap(), which cannot move a
+ * mapping of two protections.)
+ */
+static int guard_region(void) {
+  return mprotect(H.base, CTL_BYTES, PROT_NONE);
 }
 
 /* Make the region at least `need` bytes (either side may). */
@@ -595,6 +622,8 @@ static void host_exit(int status, void *arg) {
 
 _Noreturn static void host_main(void) {
   H.in_host = 1;
+  if (guard_region() < 0)
+    _exit(125);
   /* MPI no more: objects of other nodes and the Manager through the
    * worker (transport/relay.c) */
   mpmp__relay_enter_host(atomic_load(&ctl()->gen));

@@ -13,7 +13,7 @@
 #include "mpitest.h"
 
 enum { HOW_SEGV = 1, HOW_ABORT, HOW_EXIT, HOW_EXIT0, HOW_FPE, HOW_LOOP,
-       HOW_STACK, HOW_FAIL, HOW_ONCE };
+       HOW_STACK, HOW_FAIL, HOW_ONCE, HOW_UNDER };
 
 /* Item: {value, how}; crashes the way `how` says when value == bad. */
 typedef struct item {
@@ -58,6 +58,12 @@ static int square_or_crash(mpmp_ctx_t *ctx) {
         pause();
     case HOW_STACK:
       return recurse(NULL, 0);
+    case HOW_UNDER: { /* writes 64 KiB below its result, byte by byte */
+      volatile char *p = (volatile char *)out;
+      for (long k = 1; k <= 65536; k++)
+        p[-k] = (char)0xA5;
+      break;
+    }
     case HOW_FAIL:
       return mpmp_fail(ctx, "item %lld refused", (long long)it->x);
     case HOW_ONCE: {
@@ -137,6 +143,7 @@ static void check_squares(const item_t *in, const int64_t *out, int n,
  * may take map_limit seconds (133 000 chunks of 3 isolated items took
  * 25-31 s under AddressSanitizer on 2 cores: the big map has more). */
 static double map_limit = T_OUT;
+static int map_chunk = 3;
 static void map_one_bad(mpmp_pool_t *pool, int n, int bad, int how, int code,
                         const char *words) {
   item_t *in = calloc((size_t)n, sizeof *in);
@@ -145,7 +152,8 @@ static void map_one_bad(mpmp_pool_t *pool, int n, int bad, int how, int code,
     in[i] = (item_t){.x = i, .how = how, .bad = bad};
   mpmp_async_t *res = NULL;
   OK(mpmp_pool_map_async(pool, square_or_crash, in, (size_t)n, sizeof *in,
-                         out, sizeof *out, 3, NULL, NULL, &res));
+                         out, sizeof *out, (size_t)map_chunk, NULL, NULL,
+                         &res));
   RC(mpmp_async_get(res, map_limit), code);
   HAS_MSG(words);
   if (code == 0) { /* no bad item */
@@ -187,6 +195,25 @@ static void isolate_crash_kinds_cost_one_item(void **state) {
   /* A task's own failure is not a crash. */
   map_one_bad(pool, 40, 5, HOW_FAIL, MPMP_ETASK, "item 5 refused");
   /* And the pool maps as before. */
+  map_one_bad(pool, 100, -1, 0, 0, "");
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* A task that writes below its result buffer (an index of -1, a pointer
+ * walked back) costs its item, as a crash. Chunks of 1 item, so that no
+ * other item's result lies below it in the task host's region (its item
+ * and then the region's control block do): before the guard page the
+ * control block was overwritten, and the map hung or the worker crashed
+ * (helper 56). */
+static void isolate_write_below_the_result_costs_one_item(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  map_chunk = 1;
+  map_one_bad(pool, 40, 9, HOW_UNDER, MPMP_ECRASHED, "killed by signal 11");
+  map_one_bad(pool, 40, 0, HOW_UNDER, MPMP_ECRASHED, "killed by signal 11");
+  map_chunk = 3;
   map_one_bad(pool, 100, -1, 0, 0, "");
   OK(mpmp_pool_destroy(pool));
 }
@@ -950,6 +977,7 @@ static void isolate_options_are_checked(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_crash_kinds_cost_one_item),
+    cmocka_unit_test(isolate_write_below_the_result_costs_one_item),
     cmocka_unit_test(isolate_task_timeout_kills_a_runaway),
     cmocka_unit_test(isolate_task_timeout_bounds_the_initializer),
     cmocka_unit_test(isolate_idle_hosts_killed_cost_no_item),
