@@ -59,8 +59,13 @@
  * - After mpmp_finalize(): the mapping, the getters and a ShareableList's
  *   get and set calls still work, and close must still be called; unlink,
  *   create and attach are ::MPMP_ENOTINIT.
- * - A block whose creating rank has ended cannot be attached any more
- *   (::MPMP_EDEAD); those already attached keep their mapping.
+ * - A block lives as long as the process that created it: one whose
+ *   creator has ended (its rank, or the task host that ran an isolated
+ *   task or a Process body, which a crash, an exit() or a pool's
+ *   maxtasksperchild ends) cannot be attached any more (::MPMP_EDEAD,
+ *   once; then ::MPMP_SHM_ENOENT), and its name is free again; those
+ *   already attached keep their mapping. Create a block that must outlive
+ *   a task in the main rank.
  * - A refused call (a value that does not fit its item, an index out of
  *   range, a buffer too small) changes nothing.
  *
@@ -82,7 +87,7 @@
  * such name on this node: never created here, created on another node, or
  * unlinked), ::MPMP_ENOSPC (the node's name table is full), ::MPMP_ENOMEM,
  * ::MPMP_EPERM (the creator's memory could not be opened: ranks of one node
- * must run as one user with /proc mounted), ::MPMP_EDEAD (the creating rank
+ * must run as one user with /proc mounted), ::MPMP_EDEAD (the creating process
  * is gone), ::MPMP_ENOTINIT. mpmp_errmsg() says which name and why.
  */
 #ifndef MPMP_SHM_H

@@ -137,6 +137,41 @@ static void sweep(registry_t *r) {
   }
 }
 
+/*
+ * Whether the creator of `e` (another process) no longer holds the block:
+ * it ended (a rank that died; a task host whose task crashed or exited,
+ * or that its pool replaced) or closed the fd, and the memory went with
+ * it, so no one can attach the block again. Its pid may have been reused
+ * since: /proc/<pid>/fd/<fd> then names another file or none, which the
+ * device and inode tell.
+ */
+static int creator_gone(const reg_entry_t *e) {
+  if (e->pid == (int32_t)getpid())
+    return 0;
+  char path[64];
+  struct stat st;
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)e->pid, (int)e->fd);
+  if (stat(path, &st) == 0)
+    return (uint64_t)st.st_dev != e->dev || (uint64_t)st.st_ino != e->ino;
+  return errno == ENOENT || errno == ESRCH;
+}
+
+/* Lock held: free entry `e` (its creator is gone, or it is this process's
+ * and its fd was closed). */
+static void slot_reap(registry_t *r, reg_entry_t *e) {
+  r->live -= e->state == SLOT_LIVE;
+  slot_free(e);
+}
+
+/* Lock held, the table full: free the entries of creators that are gone
+ * (nothing else would: a creator frees its own entries). A stat of /proc
+ * per entry, only when the table is full. */
+static void reap_gone(registry_t *r) {
+  for (int i = 0; i < REG_SLOTS; i++)
+    if (r->e[i].state != SLOT_FREE && creator_gone(&r->e[i]))
+      slot_reap(r, &r->e[i]);
+}
+
 /* Lock held: the live entry named `name`, or NULL. */
 static reg_entry_t *find(registry_t *r, const char *name) {
   for (int i = 0; i < REG_SLOTS; i++)
@@ -270,13 +305,23 @@ typedef int (*init_fn)(void *buf, size_t size, const void *arg);
  */
 static int reg_add(registry_t *r, mpmp_shm_t *s, int fd, const struct stat *st,
                    int named, const char *fn) {
-  if (named && find(r, s->name) != NULL)
+  reg_entry_t *taken = named ? find(r, s->name) : NULL;
+  if (taken != NULL && creator_gone(taken)) { /* a dead name: free again */
+    slot_reap(r, taken);
+    taken = NULL;
+  }
+  if (taken != NULL)
     return mpmp__err(MPMP_SHM_EEXIST, "%s: a SharedMemory block named '%s' "
                      "exists already on this node (node %d)", fn, s->name,
                      mpmp__net.node);
   if (!named)
     while (find(r, s->name) != NULL)
       fresh_name(s->name);
+  int free_slots = 0;
+  for (int i = 0; i < REG_SLOTS && !free_slots; i++)
+    free_slots = r->e[i].state == SLOT_FREE;
+  if (r->live >= MPMP_SHM_MAX_BLOCKS || !free_slots)
+    reap_gone(r);
   if (r->live >= MPMP_SHM_MAX_BLOCKS)
     return mpmp__err(MPMP_ENOSPC, "%s: this node has %d SharedMemory blocks "
                      "already, the most it holds: unlink some first", fn,
@@ -287,9 +332,9 @@ static int reg_add(registry_t *r, mpmp_shm_t *s, int fd, const struct stat *st,
       e = &r->e[i];
   if (e == NULL)
     return mpmp__err(MPMP_ENOSPC, "%s: this node's name table is full of "
-                     "blocks that other ranks unlinked and whose creators "
-                     "have not released them yet (each does at its next "
-                     "SharedMemory call, or at finalize)", fn);
+                     "blocks that were unlinked while their creators, still "
+                     "running, have not released them yet (each does at "
+                     "its next SharedMemory call, or at finalize)", fn);
   if (++r->next_gen == 0)
     r->next_gen = 1;
   e->state = SLOT_LIVE;
@@ -429,8 +474,23 @@ static int shm_attach(mpmp_shm_t **out, const char *name, const char *fn) {
     copy = *e;
     slot = (uint32_t)(e - r->e);
     rc = open_entry(e, &fd, fn);
+    if (rc == MPMP_EDEAD && creator_gone(e))
+      slot_reap(r, e); /* the name is free again: say so (below) */
+    else
+      copy.pid = 0;
   }
   reg_unlock(r);
+  if (rc == MPMP_EDEAD && copy.pid != 0)
+    return mpmp__err(MPMP_EDEAD, "%s: block '%s' is gone: the process that "
+                     "created it (pid %d, %s of rank %d) has ended, and its "
+                     "memory went with it (a block lives as long as its "
+                     "creator: create one that must outlive a task or a "
+                     "Process in the main rank). The name is free again",
+                     fn, name, (int)copy.pid,
+                     copy.rank >= 0 && copy.rank < mpmp__net.size &&
+                             mpmp__net.ranks[copy.rank].pid == copy.pid
+                         ? "the rank itself" : "a task host",
+                     (int)copy.rank);
   if (rc < 0)
     return rc;
   struct stat st;

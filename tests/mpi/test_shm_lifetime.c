@@ -327,6 +327,71 @@ static void shm_unlinked_elsewhere_creator_releases_its_fd(void **state) {
   assert_int_equal(mapped(name), 0);
 }
 
+/* =========================================================================
+ * 3. A creator that ended: its names are free again
+ * ========================================================================= */
+
+/* Creates block "gone-<item>" and leaves it (no close, no unlink): its
+ * task host ends after it (maxtasksperchild 1), and the block with it. */
+static int leave_a_block(mpmp_ctx_t *ctx) {
+  const int *i = mpmp_arg(ctx, NULL);
+  char name[32];
+  snprintf(name, sizeof name, "gone-%d", *i);
+  mpmp_shm_t *shm = NULL;
+  int rc = mpmp_shm_create(&shm, name, 64);
+  if (rc < 0)
+    return mpmp_fail(ctx, "item %d: %s", *i, mpmp_errmsg());
+  memset(mpmp_shm_buf(shm), 0x11, 64);
+  *(int *)mpmp_out(ctx, sizeof(int)) = *i;
+  return 0;
+}
+MPMP_TASK(leave_a_block);
+
+/* More blocks than a node's table holds (256), each made by a task host
+ * that then ended (a pool's maxtasksperchild replaced it; a crash or an
+ * exit() would do the same): the names of creators that are gone are
+ * reclaimed, so every create succeeds; attaching one says that it is
+ * gone, and its name can be created again (before: from the 257th on,
+ * every create on the node failed MPMP_ENOSPC, and such a name stayed
+ * MPMP_EDEAD to attach and "exists already" to create, for good). */
+static void shm_names_of_ended_creators_are_free_again(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  enum { N = 400 };
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS,
+                        .maxtasksperchild = 1};
+  OK(mpmp_pool_create(&pool, &o));
+  int in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  OK(mpmp_pool_map(pool, leave_a_block, in, N, sizeof *in, out, sizeof *out,
+                   1));
+  for (int i = 0; i < N; i++)
+    assert_int_equal(out[i], i);
+  OK(mpmp_pool_destroy(pool));
+  mpmp_shm_t *shm = NULL;
+  OK(mpmp_shm_create(&shm, "after-the-hosts", 64));
+  OK(mpmp_shm_unlink(shm));
+  OK(mpmp_shm_close(shm));
+  if (other_node_exists())
+    return; /* "gone-<i>" may be the other node's */
+  /* Made after the table filled and was swept; its host ended long ago. */
+  char name[32];
+  snprintf(name, sizeof name, "gone-%d", N - 100);
+  RC(mpmp_shm_attach(&shm, name), MPMP_EDEAD);
+  assert_null(shm);
+  HAS_MSG("is gone");
+  HAS_MSG("a task host");
+  HAS_MSG("free again");
+  RC(mpmp_shm_attach(&shm, name), MPMP_SHM_ENOENT);
+  OK(mpmp_shm_create(&shm, name, 128));
+  assert_int_equal(mpmp_shm_size(shm), 128);
+  OK(mpmp_shm_unlink(shm));
+  OK(mpmp_shm_close(shm));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(shm_worker_creates_main_attaches_mid_body),
     cmocka_unit_test(shm_blocks_are_per_node),
@@ -335,6 +400,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(shm_unlink_while_a_worker_maps_it),
     cmocka_unit_test(shm_block_is_a_private_sealed_memfd_not_in_dev_shm),
     cmocka_unit_test(shm_unlinked_elsewhere_creator_releases_its_fd),
+    cmocka_unit_test(shm_names_of_ended_creators_are_free_again),
 };
 
 MPMP_TEST_MAIN(tests)
