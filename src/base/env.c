@@ -189,7 +189,9 @@ static int parse_double(const setting_t *d, const char *s, double *out) {
       strpbrk(s, "xX") != NULL || isnan(v))
     return mpmp__err(MPMP_EENV, "MPMP_%s='%s' is not a number: use %s from "
                      "%s%s", d->name, s, d->unit, range, off);
-  if (errno == ERANGE || !isfinite(v) || v < d->lo || v > d->hi)
+  /* ERANGE on underflow (1e-400) leaves a value next to 0, which is
+   * judged as such; on overflow v is HUGE_VAL, not finite */
+  if (!isfinite(v) || v < d->lo || v > d->hi)
     return mpmp__err(MPMP_EENV, "MPMP_%s='%s' is out of range: use %s from "
                      "%s%s", d->name, s, d->unit, range, off);
   *out = v;

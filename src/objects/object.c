@@ -1981,6 +1981,11 @@ int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a) {
   if (a->n == 1)
     return mpmp__err(MPMP_EINVAL, "index %" PRIu64 " is out of range for an "
                      "Array of %" PRIu64 " elements", a->i, o->n);
+  if (a->i + a->n < a->i) /* start + count wraps: say so, not its end */
+    return mpmp__err(MPMP_EINVAL, "a slice of %" PRIu64 " elements from "
+                     "index %" PRIu64 " is out of range for an Array of %"
+                     PRIu64 " elements (start + count overflows)", a->n,
+                     a->i, o->n);
   return mpmp__err(MPMP_EINVAL, "slice [%" PRIu64 ", %" PRIu64 ") is out of "
                    "range for an Array of %" PRIu64 " elements", a->i,
                    a->i + a->n, o->n);

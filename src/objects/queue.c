@@ -1998,6 +1998,11 @@ static int queue_create_in(mpmp_queue_t *q, int type, size_t maxsize,
   if (rc == MPMP_ENOSPC) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", mpmp_errmsg());
+    if (maxsize == 0 && cap > MPMP_QUEUE_MIN_DEFAULT_SLOTS)
+      return mpmp__err(rc, "%s (an unbounded queue takes %zu bytes of the "
+                       "node heap, %zu slots of %zu bytes, whatever its "
+                       "max_item: pass a maxsize for a smaller one, or set "
+                       "a larger MPMP_HEAP_SIZE)", msg, cap * slot, cap, slot);
     return mpmp__err(rc, "%s (the queue needs %zu slots of %zu bytes: %s, "
                      "or a larger MPMP_HEAP_SIZE)", msg, cap, slot,
                      maxsize ? "pass a smaller maxsize or max_item"

@@ -410,13 +410,18 @@ MPMP_API int mpmp_value_type(mpmp_value_t v) {
   int rc = mpmp__obj_alive(&v.ref, MPMP__K_VALUE, "mpmp_value_type");
   return rc < 0 ? rc : v.ref.type;
 }
+/* A Value's load and store, errors named after the caller `fn`. */
+static int value_load(mpmp_value_t v, void *out, const char *fn) {
+  return rw(&v.ref, MPMP__K_VALUE, MPMP__OP_LOAD, 0, 1, out, NULL, fn);
+}
+static int value_store(mpmp_value_t v, const void *in, const char *fn) {
+  return rw(&v.ref, MPMP__K_VALUE, MPMP__OP_STORE, 0, 1, NULL, in, fn);
+}
 MPMP_API int mpmp_value_load(mpmp_value_t v, void *out) {
-  return rw(&v.ref, MPMP__K_VALUE, MPMP__OP_LOAD, 0, 1, out, NULL,
-            "mpmp_value_load");
+  return value_load(v, out, "mpmp_value_load");
 }
 MPMP_API int mpmp_value_store(mpmp_value_t v, const void *in) {
-  return rw(&v.ref, MPMP__K_VALUE, MPMP__OP_STORE, 0, 1, NULL, in,
-            "mpmp_value_store");
+  return value_store(v, in, "mpmp_value_store");
 }
 MPMP_API int mpmp_value_add(mpmp_value_t v, int64_t delta, int64_t *old) {
   return rmw(&v.ref, MPMP__K_VALUE, MPMP__OP_ADD, 0, delta, 0, old,
@@ -492,7 +497,7 @@ MPMP_API int mpmp_value_get_i64(mpmp_value_t v, int64_t *out) {
   char buf[8];
   if (out == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_value_get_i64: out is NULL");
-  int rc = mpmp_value_load(v, buf);
+  int rc = value_load(v, buf, "mpmp_value_get_i64");
   return rc < 0 ? rc : to_i64(v.ref.type, buf, out, "mpmp_value_get_i64");
 }
 MPMP_API int mpmp_value_set_i64(mpmp_value_t v, int64_t x) {
@@ -501,13 +506,13 @@ MPMP_API int mpmp_value_set_i64(mpmp_value_t v, int64_t x) {
     from_f64(v.ref.type, (double)x, buf, "mpmp_value_set_i64");
   else
     memcpy(buf, &x, 8);
-  return mpmp_value_store(v, buf);
+  return value_store(v, buf, "mpmp_value_set_i64");
 }
 MPMP_API int mpmp_value_get_f64(mpmp_value_t v, double *out) {
   char buf[8];
   if (out == NULL)
     return mpmp__err(MPMP_EINVAL, "mpmp_value_get_f64: out is NULL");
-  int rc = mpmp_value_load(v, buf);
+  int rc = value_load(v, buf, "mpmp_value_get_f64");
   if (rc < 0)
     return rc;
   if (v.ref.type == MPMP_FLOAT || v.ref.type == MPMP_DOUBLE) {
@@ -526,9 +531,9 @@ MPMP_API int mpmp_value_get_f64(mpmp_value_t v, double *out) {
 MPMP_API int mpmp_value_set_f64(mpmp_value_t v, double x) {
   char buf[8] = {0};
   if (!type_ok(v.ref.type))
-    return mpmp_value_store(v, buf); /* reports the bad handle */
+    return value_store(v, buf, "mpmp_value_set_f64"); /* the bad handle */
   int rc = from_f64(v.ref.type, x, buf, "mpmp_value_set_f64");
-  return rc < 0 ? rc : mpmp_value_store(v, buf);
+  return rc < 0 ? rc : value_store(v, buf, "mpmp_value_set_f64");
 }
 
 MPMP_API int mpmp_array_create(mpmp_array_t *a, mpmp_type_t type, size_t n,

@@ -479,6 +479,9 @@ static int open_trace(const char *path, FILE **out) {
     err = errno;
     close(fd);
   }
+  if (fd < 0 && err == ENXIO) /* a FIFO with no reader (see above) */
+    return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is not a regular file: "
+                     "give the path of a file to write", path);
   if (err == ELOOP)
     return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is a symbolic link, which "
                      "mpmp does not follow (one planted in a shared folder "

@@ -42,6 +42,7 @@ static int check_range_and_null_errors(char *err, mpmp_array_t a,
   EXPECT_MSG("range");
   EXPECT_RC(mpmp_array_read(a, SIZE_MAX, 2, buf), MPMP_EINVAL);
   EXPECT_MSG("range");
+  EXPECT_MSG("overflows"); /* not the wrapped end of the slice */
   EXPECT_RC(mpmp_array_write(a, 5, 6, buf), MPMP_EINVAL);
   EXPECT_MSG("range");
   EXPECT_RC(mpmp_array_write(a, SIZE_MAX - 1, 4, buf), MPMP_EINVAL);
@@ -267,10 +268,15 @@ static void errors_use_after_free_and_double_free(void **state) {
   assert_int_equal(mpmp_value_exchange(v, 1, &old), MPMP_EBADF);
   assert_int_equal(mpmp_value_cas(v, &e, 1), MPMP_EBADF);
   assert_int_equal(mpmp_value_get_lock(v, &lk), MPMP_EBADF);
+  /* each names itself, not the load or store it goes through */
   assert_int_equal(mpmp_value_get_i64(v, &old), MPMP_EBADF);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_value_get_i64"));
   assert_int_equal(mpmp_value_set_i64(v, 1), MPMP_EBADF);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_value_set_i64"));
   assert_int_equal(mpmp_value_get_f64(v, &d), MPMP_EBADF);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_value_get_f64"));
   assert_int_equal(mpmp_value_set_f64(v, 1), MPMP_EBADF);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_value_set_f64"));
   assert_int_equal(mpmp_value_free(v), MPMP_EBADF); /* double free */
   assert_non_null(strstr(mpmp_errmsg(), "freed"));
   /* the Array */

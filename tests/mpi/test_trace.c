@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpitest.h"
@@ -476,6 +477,11 @@ static int make_bad_path(const char *mode, const char *dir, char *path,
         symlink(target, path) != 0)
       return -1;
     *reason = "is a symbolic link";
+  } else if (!strcmp(mode, "fifo")) { /* no reader: it must not block */
+    snprintf(path, n, "%s/mpmp-trace-fifo-%d.json", dir, pid);
+    if (mkfifo(path, 0600) != 0)
+      return -1;
+    *reason = "is not a regular file";
   } else if (!strcmp(mode, "dir")) {
     snprintf(path, n, "%s", dir);
     *reason = strerror(EISDIR);
@@ -520,7 +526,7 @@ static int bad_path_run(const char *mode, int world, int argc, char **argv) {
     unlink(target);
     CHECK(intact, "%s: the symbolic link's target was written", mode);
   }
-  if (world == 0 && !strcmp(mode, "flush-zero"))
+  if (world == 0 && (!strcmp(mode, "flush-zero") || !strcmp(mode, "fifo")))
     unlink(path);
   CHECK(rc == MPMP_EENV, "%s: mpmp_init returned %s (%s), expected "
         "MPMP_EENV", mode, mpmp_err_name(rc), mpmp_errmsg());

@@ -134,6 +134,12 @@ static void env_edges_of_each_range_are_accepted(void **s) {
   assert_int_equal(load_with("MPMP_SPIN_US", "0", &env, msg, sizeof msg), 0);
   assert_int_equal(load_with("MPMP_SPIN_US", "1e6", &env, msg, sizeof msg), 0);
   assert_true(env.SPIN_US == 1e6);
+  /* an underflow (strtod's ERANGE) is a value next to 0, judged as such */
+  assert_int_equal(load_with("MPMP_SPIN_US", "1e-400", &env, msg, sizeof msg), 0);
+  assert_true(env.SPIN_US < 1e-300);
+  assert_int_equal(load_with("MPMP_TERM_GRACE", "1e-400", &env, msg, sizeof msg), 0);
+  assert_int_equal(load_with("MPMP_POLL_MS", "1e-400", &env, msg, sizeof msg),
+                   MPMP_EENV); /* below its 0.01 */
   assert_int_equal(load_with("MPMP_POLL_MS", "0.01", &env, msg, sizeof msg), 0);
   assert_int_equal(load_with("MPMP_POLL_MS", "1000", &env, msg, sizeof msg), 0);
   assert_int_equal(load_with("MPMP_TERM_GRACE", "86400", &env, msg, sizeof msg), 0);
