@@ -47,6 +47,8 @@ typedef struct mpmp__par {
   const mpmp_ctx_t *crash_ctx;
   const char *_Atomic crash_body; /* that process's name (its job's) */
   _Atomic uint32_t crash_count; /* > 1: a chunk task's items, from it */
+  _Atomic uint32_t crash_apply; /* an apply's or submit's one call: no
+                                   item to name */
   struct sigaction *crash_old;  /* the actions before ours, for teardown */
   struct mpmp__result_buf {   /* map results, reused (no page faults) */
     char *buf;

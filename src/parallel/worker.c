@@ -813,8 +813,9 @@ static size_t put_head(char *b) {
   return put_num(b, at, (uint64_t)rank);
 }
 
-/* "task 'name' on item 5", or "task 'name' (the body of process 'P')"
- * (a pool's initializer runs as one: pool.c names it). */
+/* "task 'name' on item 5", "task 'name' (an apply or a submit)", or
+ * "task 'name' (the body of process 'P')" (a pool's initializer runs as
+ * one: pool.c names it). */
 static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
   uint32_t count = atomic_load(&mpmp__par.crash_count);
   at = put_str(b, at, 400, "task '");
@@ -827,6 +828,8 @@ static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
     at = put_str(b, at, 486, body);
     return put_str(b, at, 488, "')");
   }
+  if (atomic_load(&mpmp__par.crash_apply)) /* one call, no item */
+    return put_str(b, at, 420, "' (an apply or a submit)");
   if (count > 1) { /* a chunk task: one call for the chunk's items */
     at = put_str(b, at, 420, "' on items ");
     at = put_num(b, at, item - 1);

@@ -10,7 +10,7 @@
  *     assert        item 5 fails an assert()
  *     exit          item 5 calls exit(3)
  *     exit0         item 5 calls exit(0)
- *     heap          an apply (item 0) writes far past its result and
+ *     heap          an apply writes far past its result and
  *                   then mallocs: the heap is corrupt, and glibc aborts
  *                   inside malloc
  *     exit-process  a Process body calls exit(3)
