@@ -1555,12 +1555,12 @@ static int chan_read(const mpmp__obj_t *o, pcore_t *pc, chan_t *ch,
 
 static int c_send(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
   int rc;
-  if (is_closed(pc, e))
-    return closed_end(o);
-  if (!can_send(pc, e))
+  if (!can_send(pc, e)) /* (first: whatever the state, queue.h) */
     return mpmp__err(MPMP_EPERM, "this is the receive-only end of a one-way "
                      "Pipe (duplex 0: the first end receives, the second "
                      "sends)");
+  if (is_closed(pc, e))
+    return closed_end(o);
   if (is_closed(pc, 1 - e))
     return mpmp__err(MPMP_EPIPE, "the other end of the pipe is closed "
                      "(broken pipe)");
@@ -1601,12 +1601,12 @@ static int c_room(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
 }
 
 static int recv_check(const mpmp__obj_t *o, pcore_t *pc, unsigned e) {
-  if (is_closed(pc, e))
-    return closed_end(o);
-  if (!can_recv(pc, e))
+  if (!can_recv(pc, e)) /* (first: whatever the state, queue.h) */
     return mpmp__err(MPMP_EPERM, "this is the send-only end of a one-way "
                      "Pipe (duplex 0: the first end receives, the second "
                      "sends)");
+  if (is_closed(pc, e))
+    return closed_end(o);
   return 0;
 }
 

@@ -341,6 +341,11 @@ static void pipe_errors_are_clear(void **state) {
   assert_true(elapsed_since(t0) < 1.0);
   assert_int_equal(mpmp_conn_close(r), 0);
   assert_int_equal(mpmp_conn_recv(r, buf, sizeof buf, &n, T), MPMP_EPIPE);
+  /* the wrong direction stays EPERM once closed (queue.h: whatever the
+   * state; it was EPIPE) */
+  assert_int_equal(mpmp_conn_recv(s, buf, sizeof buf, &n, T), MPMP_EPERM);
+  assert_int_equal(mpmp_conn_poll(s, 0), MPMP_EPERM);
+  assert_int_equal(mpmp_conn_send(r, "x", 1, T), MPMP_EPERM);
   assert_int_equal(mpmp_pipe_free(r, s), 0);
   assert_int_equal(mpmp_conn_send(s, "x", 1, T), MPMP_EBADF);
   assert_int_equal(mpmp_conn_free(r), MPMP_EBADF);
