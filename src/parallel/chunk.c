@@ -280,7 +280,8 @@ static void run_isolated(const mpmp__chunk_hdr_t *h, const char *in,
                          fail_buf_t *f) {
   size_t had = f->len; /* the records before this chunk's */
   char why[300];
-  int nohost = !mpmp__host_ready();
+  /* (a request the host took itself is run out, its host dead or not) */
+  int nohost = !mpmp__host_ready() && !mpmp__host_adopting();
   int rc = !nohost
                ? mpmp__host_run(h, in, res, own, own_len, host_failure, f)
                : mpmp__err(MPMP_ENOTSUP, "%s",

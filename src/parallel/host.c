@@ -899,9 +899,9 @@ static int body_run;
 static int last_exit;
 
 static int server_gone(uint32_t resp) {
-  if (H.server <= 0 || !server_lost())
-    return 0;
-  return atomic_load(&ctl()->resp) == resp;
+  /* (reaped already, H.server is 0: still gone, as a request adopted
+   * after the death waits here too) */
+  return server_lost() && atomic_load(&ctl()->resp) == resp;
 }
 
 /* Why the host died, in words. */
@@ -1191,8 +1191,30 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       mpmp__free(msg);
       p += sizeof rec + rec.len;
     }
-    if (orphaned && done < n) { /* (not the item's fault: not a run) */
-      not_run(h, start + done, done > 0 ? 0 : attempts - 1, fail, arg);
+    if (orphaned && done < n) {
+      /* The item running when the fork server died counts a run, as in
+       * a host that crashed: the likeliest cause is the task
+       * (kill(getppid(), ...), a signal to its process group), and were
+       * it dealt again as never run, it would cost every worker of the
+       * pool its fork server in turn. With retries left it runs again
+       * on another worker (the OOM killer's victim is then no item's
+       * loss). The items after it had not begun: not_run. */
+      uint32_t runs = done > 0 ? 1 : attempts;
+      char how[160], tries[48] = "", msg[700];
+      describe(fs_lost.status, how, sizeof how);
+      if (runs > 1)
+        snprintf(tries, sizeof tries, " (%u attempts)", runs);
+      snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
+               "its host process died with its fork server (pid %d, %s)%s: "
+               "did the task kill its parent? This worker runs no isolated "
+               "task any more", t->name,
+               (unsigned long long)(h->base + h->first + start + done),
+               mpmp__net.rank, (int)fs_lost.pid, how, tries);
+      fail(arg, h->first + start + done,
+           runs <= h->max_retries ? MPMP__RETRY_CODE + (int)runs
+                                  : MPMP_ECRASHED, msg);
+      if (start + done + 1 < h->count)
+        not_run(h, start + done + 1, 0, fail, arg);
       break;
     }
     if (!atomic_load(&c->gone) || done >= n)
@@ -1387,7 +1409,9 @@ static void *adopt_request(host_ctl_t *c, const mpmp__mbox_loan_t *lo,
   }
   memcpy(job, &h, sizeof h);
   memcpy(job + sizeof h, H.base + CTL_BYTES, in_bytes);
-  adopt.on = H.server > 0; /* else its items fail: no host runs them */
+  /* (with the fork server dead too: the items the host finished are
+   * kept, the one it died in is charged, the rest go elsewhere) */
+  adopt.on = 1;
   adopt.resp = resp;
   *len = sizeof h + in_bytes;
   return job;
