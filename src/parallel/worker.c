@@ -840,8 +840,21 @@ static size_t put_task(char *b, size_t at, const char *task, uint64_t item) {
   return put_num(b, at, item - 1);
 }
 
+/* The rank process itself (set at install): a child that a task forks
+ * inherits the handlers below, and must neither say that the job ends
+ * nor have its exit status changed (helper 59). */
+static pid_t rank_pid;
+
 static void on_crash(int sig) {
   char b[512];
+  if (getpid() != rank_pid) { /* a task's child: its own default death */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    _exit(128 + sig);
+  }
   const char *task = atomic_load(&mpmp__par.crash_task);
   uint64_t item = mpmp__crash_item();
   size_t at = put_head(b);
@@ -879,6 +892,13 @@ static void on_crash(int sig) {
 static void on_task_exit(int status, void *arg) {
   (void)arg;
   const char *task = atomic_load(&mpmp__par.crash_task);
+  if (task != NULL && getpid() != rank_pid) {
+    /* a child a task forked, ending with exit(): its status as it gave
+     * it, and none of the rank's exit handlers (Open MPI's would tear
+     * down what the rank still uses) */
+    fflush(NULL);
+    _exit(status);
+  }
   if (task == NULL || mpmp__net.rank == 0)
     return; /* the worker's own end (or the main rank): nothing to say */
   char b[512];
@@ -900,6 +920,7 @@ void mpmp__crash_report_install(void) {
   static int exit_hooked, stack_set;
   /* (held here too, so that a leak checker sees it in use) */
   static void *alt_stack;
+  rank_pid = getpid();
   if (!exit_hooked) /* once per process: mpmp_init may run again */
     exit_hooked = on_exit(on_task_exit, NULL) == 0;
   /* Tasks run in this thread (the worker's service loop): give it a stack

@@ -1,11 +1,13 @@
 /* Pool: the tutorials' Pool examples, failures, states and asynchrony.
  * Runs on 1 node (2, 4, 6 ranks) and on 2 pseudo-nodes. */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1320,6 +1322,43 @@ static void pool_imap_failure_and_timeout(void **state) {
   finish(pool);
 }
 
+/* A task forks a child that exits with the status given (or, for -1,
+ * crashes): its result is the child's status as waitpid() saw it. */
+static int fork_a_child(mpmp_ctx_t *ctx) {
+  const int *how = mpmp_arg(ctx, NULL);
+  pid_t p = fork();
+  if (p == 0) {
+    if (*how < 0)
+      raise(SIGSEGV);
+    exit(*how);
+  }
+  int st = 0;
+  if (p < 0 || waitpid(p, &st, 0) != p)
+    return mpmp_fail(ctx, "fork or waitpid failed");
+  *(int *)mpmp_out(ctx, sizeof(int)) =
+      WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+  return 0;
+}
+MPMP_TASK(fork_a_child);
+
+/* The worker's exit hook and crash report are the rank's, not its
+ * children's: a child's exit(0) ended with status 1 (and said that the
+ * job ends now), a crashing child said the rank crashed (helper 59). */
+static void pool_task_child_keeps_its_exit_status(void **state) {
+  (void)state;
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_NEVER};
+  OK(mpmp_pool_create(&pool, &o));
+  const int how[] = {0, 3, -1};
+  for (int k = 0; k < 3; k++) {
+    int st = -99;
+    OK(mpmp_pool_apply(pool, fork_a_child, &how[k], sizeof how[k], &st,
+                       sizeof st, NULL));
+    EQ(st, how[k] < 0 ? -SIGSEGV : how[k]);
+  }
+  OK(mpmp_pool_destroy(pool));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_squares),
     cmocka_unit_test(pool_map_loop_and_call_agree),
@@ -1352,5 +1391,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_imap_streams_per_chunk),
     cmocka_unit_test(pool_tail_not_queued_behind_a_slow_item),
     cmocka_unit_test(pool_idle_worker_gets_the_next_item),
+    cmocka_unit_test(pool_task_child_keeps_its_exit_status),
 };
 MPMP_TEST_MAIN(tests)
