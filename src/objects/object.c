@@ -1949,7 +1949,16 @@ int mpmp__obj_call(const mpmp_ref_t *ref, int kind, int op, mpmp__oparg_t *a,
                    const char *fn) {
   if (__builtin_expect(atomic_load_explicit(&mpmp__puts_in_flight,
                                             memory_order_relaxed), 0)) {
-    int rc = pl_fence_for(ref, &a->deadline, fn);
+    /* An operation that never waits takes no timeout (a release, a set,
+     * a notify, a task_done, a free): its fence waits as long as the
+     * items do, whatever its deadline says (-INFINITY there: no wait in
+     * the operation itself). Bounded as a try-once call, it returned
+     * MPMP_ETIMEDOUT after PL_TRY_S without being made, and a Semaphore
+     * release or an Event set was lost for good (helper 57). */
+    double none = 0;
+    int never_waits = ops[op].blocking == MPMP__OPB_NO ||
+                      ops[op].blocking == MPMP__OPB_FREE;
+    int rc = pl_fence_for(ref, never_waits ? &none : &a->deadline, fn);
     if (rc < 0)
       return rc;
   }

@@ -33,6 +33,7 @@ typedef struct pargs {
   place_t where;
   mpmp_queue_t q, q2; /* q2: a second queue (alternating puts) */
   mpmp_event_t ev;     /* set after the puts (or not used) */
+  mpmp_sem_t sem;      /* M_BOUNDED_SIGNAL: released after them */
   mpmp_queue_t ready, go;
   mpmp_value_t v, v2;  /* adds: an INT64 Value and an INT32 one */
   mpmp_value_t v3;     /* stores, and v += 1 under its lock */
@@ -49,7 +50,7 @@ typedef struct pargs {
 enum {
   M_PUT_RETURN, M_PUT_EVENT, M_ALTERNATE, M_CLOSED, M_BIG, M_OWN_GET,
   M_ADDS, M_ADD_FREED, M_SENDS, M_SEND_CLOSED, M_OWN_CLOSE, M_BOUNDED_FULL,
-  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_CLOSE_RACE, M_SEND_RACE, M_DICT,
+  M_BOUNDED_OVERRUN, M_BOUNDED_STUCK, M_BOUNDED_SIGNAL, M_CLOSE_RACE, M_SEND_RACE, M_DICT,
   M_HEAP_FULL, M_PUT_ABORT, M_MAKE_FAR
 };
 
@@ -144,7 +145,8 @@ static int producer(mpmp_ctx_t *ctx) {
   case M_CLOSED:
   case M_BIG:
   case M_BOUNDED_OVERRUN:
-  case M_BOUNDED_STUCK: {
+  case M_BOUNDED_STUCK:
+  case M_BOUNDED_SIGNAL: {
     /* an ordinary put first: the queue is then known unbounded (or, when
      * bounded, this rank has credits for half its room) */
     v = -1;
@@ -152,6 +154,20 @@ static int producer(mpmp_ctx_t *ctx) {
         mpmp_queue_put(a->ready, &v, sizeof v, T) < 0 ||
         mpmp_queue_get(a->go, &v, sizeof v, NULL, T) < 0)
       return mpmp_fail(ctx, "%s", mpmp_errmsg());
+    if (a->mode == M_BOUNDED_SIGNAL) {
+      /* the same overrun, then calls that take no timeout: an Event set
+       * and a Semaphore release come after the waiting items, however
+       * long they wait (they returned MPMP_ETIMEDOUT after a second, not
+       * made: the signal was lost) */
+      for (v = 0; v < CAP / 4; v++)
+        if (mpmp_queue_put(a->q, &v, sizeof v, T) < 0)
+          return mpmp_fail(ctx, "put %lld: %s", (long long)v, mpmp_errmsg());
+      r->rc[0] = mpmp_event_set(a->ev);
+      snprintf(r->msg[0], sizeof r->msg[0], "%s", mpmp_errmsg());
+      r->rc[1] = mpmp_sem_release(a->sem);
+      snprintf(r->msg[1], sizeof r->msg[1], "%s", mpmp_errmsg());
+      return 0;
+    }
     if (a->mode == M_BOUNDED_OVERRUN || a->mode == M_BOUNDED_STUCK) {
       /* the main rank filled the queue itself meanwhile: these CAP / 4
        * puts count on room that is gone; they return, and their items
@@ -890,6 +906,38 @@ static void calls_after_items_waiting_for_room_keep_their_timeout(
   free_learned(&a);
 }
 
+/* Calls that take no timeout (an Event set, a Semaphore release) behind
+ * items that wait for room on the queue's node: made once the items are
+ * in, however long that takes, and never dropped (helper 57). */
+static void signals_after_items_waiting_for_room_are_not_lost(void **state) {
+  (void)state;
+  if (!other_node_exists())
+    skip(); /* (on one node the puts themselves wait for room) */
+  pargs_t a = {.mode = M_BOUNDED_SIGNAL};
+  assert_int_equal(mpmp_event_create(&a.ev), 0);
+  assert_int_equal(mpmp_sem_create(&a.sem, 0), 0);
+  parked_t pk;
+  mpmp_process_t *p = start_overrun(&a, &pk);
+  test_sleep(1.5); /* past the second a try-once call waits */
+  assert_int_equal(mpmp_event_is_set(a.ev), 0); /* after the items */
+  int64_t v;
+  for (int64_t i = 0; i < CAP + CAP / 4; i++)
+    assert_int_equal(mpmp_queue_get(a.q, &v, sizeof v, NULL, T), 0);
+  assert_int_equal(mpmp_event_wait(a.ev, T), 0);
+  assert_int_equal(mpmp_sem_acquire(a.sem, T), 0);
+  size_t size;
+  const presult_t *r = join_result_within(p, 60, &size);
+  assert_int_equal(size, sizeof *r);
+  if (r->rc[0] != 0 || r->rc[1] != 0)
+    fail_msg("event_set %d (%s), sem_release %d (%s)", r->rc[0], r->msg[0],
+             r->rc[1], r->msg[1]);
+  mpmp_process_destroy(p);
+  unpark(&pk);
+  free_learned(&a);
+  assert_int_equal(mpmp_event_free(a.ev), 0);
+  assert_int_equal(mpmp_sem_free(a.sem), 0);
+}
+
 static void a_big_item_is_refused_at_once(void **state) {
   (void)state;
   pargs_t a = {.mode = M_BIG};
@@ -1270,6 +1318,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bounded_puts_stop_at_maxsize),
     cmocka_unit_test(bounded_puts_wait_for_room_taken_by_others),
     cmocka_unit_test(calls_after_items_waiting_for_room_keep_their_timeout),
+    cmocka_unit_test(signals_after_items_waiting_for_room_are_not_lost),
     cmocka_unit_test(adds_and_stores_arrive_in_order),
     cmocka_unit_test(add_after_a_free_is_reported_by_the_next_add),
     cmocka_unit_test(sends_arrive_in_order_past_the_ring),
