@@ -115,6 +115,15 @@ enum { LOAN_NONE, LOAN_LENT, LOAN_TAKING, LOAN_SENDING, LOAN_RECALLED };
 
 _Static_assert(sizeof(host_ctl_t) <= CTL_BYTES, "the control block fits");
 
+/* Where a request's results begin in the region, after in_bytes of its
+ * items: at a multiple of 64 bytes, as a result buffer of malloc's or of
+ * the worker's would be (items of 12 bytes left 8-byte results at odd
+ * addresses, which UBSan flags and aligned vector stores fault on;
+ * helper 59). */
+static size_t out_off(size_t in_bytes) {
+  return CTL_BYTES + ((in_bytes + 63) & ~(size_t)63);
+}
+
 static struct {
   int fd;            /* the region's memfd; -1: no hosts in this run */
   char *base;        /* this process's mapping of it (moves as it grows) */
@@ -308,7 +317,7 @@ static void set_request(host_ctl_t *c, const mpmp__chunk_hdr_t *h,
   c->out_len = c->nfail = c->fail_len = 0;
   c->ret = 0;
   c->renew = renew;
-  c->fail_off = CTL_BYTES + in_bytes + out_bytes;
+  c->fail_off = out_off(in_bytes) + out_bytes;
   atomic_store(&c->done, 0);
 }
 
@@ -345,13 +354,13 @@ static void host_run(void) {
                       .arg_size = c->in_size, .out_size = c->out_size,
                       .out_max = c->out_size ? c->out_size : c->out_max,
                       .stoppable = 1, .id = c->stop_id};
-    size_t in_end = CTL_BYTES + (size_t)(n * c->in_size);
+    size_t in_end = out_off((size_t)(n * c->in_size)); /* the results */
     if (c->var_len) { /* offsets (relative to the chunk's bytes), bytes */
       const uint64_t *off = (const uint64_t *)(H.base + CTL_BYTES);
       uint64_t k = c->var_skip + i, total = c->var_skip + n;
       ctx.arg = H.base + CTL_BYTES + (total + 1) * sizeof *off + off[k];
       ctx.arg_size = (size_t)(off[k + 1] - off[k]);
-      in_end = CTL_BYTES + (size_t)c->var_len;
+      in_end = out_off((size_t)c->var_len);
     }
     if (c->out_size) {
       ctx.slot = H.base + in_end + i * c->out_size;
@@ -425,7 +434,7 @@ static int direct_send(const mpmp__mbox_loan_t *lo, mpmp__mbox_tx_t *tx) {
   host_ctl_t *c = ctl();
   if (c->var_len)
     return direct_send_var(lo, tx);
-  size_t in_end = CTL_BYTES + (size_t)(c->count * c->in_size);
+  size_t in_end = out_off((size_t)(c->count * c->in_size));
   uint64_t data = c->out_size ? c->count * c->out_size : c->out_len;
   mpmp__chunk_done_t d = {.job = c->job, .first = c->first,
                           .count = (uint32_t)c->count,
@@ -556,7 +565,7 @@ static void direct_serve(void) {
                 maxtasksperchild: the worker replaces this host first) */
     size_t in_bytes = len - sizeof h;
     size_t out_bytes = h.out_size ? (size_t)(h.count * h.out_size) : 0;
-    if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
+    if (grow(out_off(in_bytes) + out_bytes) < 0)
       break;
     c = ctl();
     mpmp__mbox_copy(lo.in, lo.cap, head, sizeof h, H.base + CTL_BYTES,
@@ -1087,9 +1096,9 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       }
       if (rc < 0)
         return rc;
-      if (grow(CTL_BYTES + in_bytes + out_bytes) < 0)
+      if (grow(out_off(in_bytes) + out_bytes) < 0)
         return mpmp__err(MPMP_ENOMEM, "the task hosts' region cannot grow "
-                         "to %zu bytes", CTL_BYTES + in_bytes + out_bytes);
+                         "to %zu bytes", out_off(in_bytes) + out_bytes);
       c = ctl();
       /* a variable-size chunk's whole input: its offsets are relative */
       memcpy(H.base + CTL_BYTES, h->var ? in : in + start * h->in_size,
@@ -1158,14 +1167,14 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
      * of a stopped job after it) would hand those out as its own. Items
      * run again in a fresh host write theirs over the zeros. */
     if (out_bytes) {
-      memcpy(out + start * h->out_size, H.base + CTL_BYTES + in_bytes,
+      memcpy(out + start * h->out_size, H.base + out_off(in_bytes),
              (size_t)(done * h->out_size));
       memset(out + (start + done) * h->out_size, 0,
              (size_t)((n - done) * h->out_size));
     }
     if (!h->out_size && c->out_len > 0 && own != NULL &&
         (*own = mpmp__malloc(c->out_len)) != NULL) {
-      memcpy(*own, H.base + CTL_BYTES + in_bytes, c->out_len);
+      memcpy(*own, H.base + out_off(in_bytes), c->out_len);
       *own_len = c->out_len;
     }
     const char *p = H.base + c->fail_off;

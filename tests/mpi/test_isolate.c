@@ -218,6 +218,43 @@ static void isolate_write_below_the_result_costs_one_item(void **state) {
   OK(mpmp_pool_destroy(pool));
 }
 
+/* 12-byte items, 8-byte results: the result slot is 8-byte aligned in a
+ * task host as in a worker (the results began right after the items, at
+ * an address ending in 0x...c; helper 59). */
+typedef struct odd_item {
+  int32_t a, b, c;
+} odd_item_t;
+
+static int sum_aligned(mpmp_ctx_t *ctx) {
+  const odd_item_t *it = mpmp_arg(ctx, NULL);
+  int64_t *out = mpmp_out(ctx, sizeof *out);
+  if ((uintptr_t)out % sizeof *out != 0)
+    return mpmp_fail(ctx, "result slot %p is not 8-byte aligned",
+                     (void *)out);
+  *out = (int64_t)it->a + it->b + it->c;
+  return 0;
+}
+MPMP_TASK(sum_aligned);
+
+static void isolate_result_slots_are_aligned(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_t *pool = isolated_pool(0);
+  enum { N = 9 };
+  odd_item_t in[N];
+  int64_t out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = (odd_item_t){i, 2 * i, 3 * i};
+  for (size_t chunk = 1; chunk <= 3; chunk++) {
+    OK(mpmp_pool_map(pool, sum_aligned, in, N, sizeof *in, out, sizeof *out,
+                     chunk));
+    for (int i = 0; i < N; i++)
+      EQ(out[i], 6 * i);
+  }
+  OK(mpmp_pool_destroy(pool));
+}
+
 static void isolate_task_timeout_kills_a_runaway(void **state) {
   (void)state;
   if (test_hosts_off())
@@ -978,6 +1015,7 @@ static void isolate_options_are_checked(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_crash_kinds_cost_one_item),
     cmocka_unit_test(isolate_write_below_the_result_costs_one_item),
+    cmocka_unit_test(isolate_result_slots_are_aligned),
     cmocka_unit_test(isolate_task_timeout_kills_a_runaway),
     cmocka_unit_test(isolate_task_timeout_bounds_the_initializer),
     cmocka_unit_test(isolate_idle_hosts_killed_cost_no_item),
