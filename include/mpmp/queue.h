@@ -125,7 +125,8 @@ typedef struct mpmp_conn {
  * the node heap (maxsize 0: its ring, 1 MiB, then what its overflow holds).
  * \param[out] q    the new queue's handle.
  * \param maxsize   its capacity in items; 0: unbounded.
- * \param max_item  the largest item in bytes (1 B to 4 GiB).
+ * \param max_item  the largest item in bytes (1 B to 4 GiB - 129 B: a
+ *                  slot holds it and its 128-byte header in 32 bits).
  * \return 0, ::MPMP_EINVAL, ::MPMP_ENOSPC (the node heap,
  * `MPMP_HEAP_SIZE`, is too small: the message says how much was asked),
  * ::MPMP_ENOTINIT.

@@ -1976,7 +1976,8 @@ static int queue_create_in(mpmp_queue_t *q, int type, size_t maxsize,
     return mpmp__err(MPMP_EINVAL, "%s: max_item must be at least 1 byte", fn);
   if (max_item > UINT32_MAX - 128)
     return mpmp__err(MPMP_EINVAL, "%s: max_item of %zu bytes is over the "
-                     "limit of 4 GiB", fn, max_item);
+                     "limit of %zu (4 GiB less a slot's header)", fn,
+                     max_item, (size_t)UINT32_MAX - 128);
   size_t slot = (QSLOT_HEAD + max_item + 63) & ~(size_t)63;
   size_t cap = maxsize;
   if (cap == 0) {

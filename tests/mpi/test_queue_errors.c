@@ -200,6 +200,12 @@ static void queue_errors_are_clear(void **state) {
   size_t n = 0;
   assert_int_equal(mpmp_queue_create(&q, 0, 0), MPMP_EINVAL);
   assert_int_equal(mpmp_queue_create(NULL, 0, 8), MPMP_EINVAL);
+  /* the largest item is 4 GiB less a slot's header, as queue.h says */
+  assert_int_equal(mpmp_queue_create(&q, 1, (size_t)UINT32_MAX - 127),
+                   MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "over the limit of 4294967167"));
+  assert_int_equal(mpmp_queue_create(&q, 1, (size_t)UINT32_MAX - 128),
+                   MPMP_ENOSPC); /* allowed, but not in this heap */
   assert_int_equal(mpmp_queue_create(&q, (size_t)1 << 30, 64), MPMP_ENOSPC);
   assert_non_null(strstr(mpmp_errmsg(), "MPMP_HEAP_SIZE"));
   /* an unbounded one (or a SimpleQueue) has no maxsize to make smaller:
