@@ -847,14 +847,8 @@ static pid_t rank_pid;
 
 static void on_crash(int sig) {
   char b[512];
-  if (getpid() != rank_pid) { /* a task's child: its own default death */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    raise(sig);
-    _exit(128 + sig);
-  }
+  if (getpid() != rank_pid) /* a task's child: its own default death */
+    mpmp__die_by(sig);
   const char *task = atomic_load(&mpmp__par.crash_task);
   uint64_t item = mpmp__crash_item();
   size_t at = put_head(b);
@@ -866,15 +860,10 @@ static void on_crash(int sig) {
   at = put_str(b, at, sizeof b, ": the job ends now\n");
   ssize_t ignored = write(STDERR_FILENO, b, at);
   (void)ignored;
-  /* SA_RESETHAND made the action the default again: raise the signal
-   * once more (unblocked: it may have come from sigqueue while blocked)
-   * and the rank dies of it, with its core dump where one is wanted. */
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  raise(sig);
-  _exit(128 + sig); /* not reached */
+  /* raise the signal once more (unblocked: it may have come from
+   * sigqueue while blocked) with its default action, and the rank dies
+   * of it, with its core dump where one is wanted */
+  mpmp__die_by(sig);
 }
 
 /*

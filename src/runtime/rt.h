@@ -247,6 +247,9 @@ void mpmp__trace_add(int kind, int task, uint64_t first, uint32_t count,
 /* From a signal handler (async-signal-safe): `sig` came and stops the
  * maps, without ending the process: write the file now. */
 void mpmp__trace_stop_signal(int sig);
+/* End the process by signal `sig` (unblocked, its default action), as it
+ * would have died without the handler that calls this: async-signal-safe. */
+_Noreturn void mpmp__die_by(int sig);
 void mpmp__trace_send(void);  /* worker ranks, after the service loop */
 int mpmp__trace_write(void);  /* main rank, after SHUTDOWN went out */
 void mpmp__trace_fini(void);

@@ -846,8 +846,8 @@ static void remove_handlers(void) {
   }
 }
 
-/* End the process by `sig`, as its default action would have. */
-_Noreturn static void die_by(int sig) {
+/* End the process by `sig`, as its default action would have (rt.h). */
+_Noreturn void mpmp__die_by(int sig) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
@@ -976,7 +976,7 @@ static void *trace_main(void *arg) {
       main_on_signal(tr, sig, 1);
     else
       worker_on_signal(tr, sig);
-    die_by(sig);
+    mpmp__die_by(sig);
   }
   return NULL;
 }
