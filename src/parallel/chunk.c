@@ -362,7 +362,7 @@ static void run_var(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
   }
   mpmp_ctx_t ctx = {.out_max = h->out_max, .stoppable = 1,
                     .id = mpmp__chunk_stop_id(h)};
-  mpmp__crash_chunk(t->name, h->base);
+  mpmp__crash_chunk(t->name, h->base, 0);
   for (uint32_t i = 0; i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);
@@ -434,11 +434,9 @@ void mpmp__chunk_run(const void *buf, size_t len) {
       fixed = own_len;
     }
   }
-  mpmp__crash_chunk(t->name, h->base);
+  mpmp__crash_chunk(t->name, h->base, out == NULL);
   if (out != NULL && !h->isolate) /* a map's chunk */
     mpmp__chunk_items(h, t, in, res, &ctx, &f, seq0);
-  atomic_store_explicit(&mpmp__par.crash_apply, out == NULL,
-                        memory_order_relaxed);
   for (uint32_t i = 0; out == NULL && !h->isolate && i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);
@@ -455,7 +453,6 @@ void mpmp__chunk_run(const void *buf, size_t len) {
       mpmp__ctx_fini(&ctx); /* the rare case: a failure or a scratch buffer */
   }
   atomic_store(&mpmp__par.crash_task, NULL);
-  atomic_store(&mpmp__par.crash_apply, 0);
   if (mpmp__rt.trace)
     mpmp__trace_add(MPMP__TRACE_CHUNK, h->task, h->first, h->count, NULL, t0,
                     mpmp__trace_clock());

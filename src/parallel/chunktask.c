@@ -416,7 +416,7 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
   double t0 = mpmp__rt.trace ? mpmp__trace_begin(MPMP__TRACE_CHUNK, h->task,
                                                  h->first, h->count, NULL)
                              : 0;
-  mpmp__crash_chunk(t->name, h->base);
+  mpmp__crash_chunk(t->name, h->base, 0);
   atomic_store_explicit(&mpmp__par.crash_item, h->first + 1,
                         memory_order_relaxed);
   char *slot_out = NULL; /* a staged chunk's results, once copied out */

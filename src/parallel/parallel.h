@@ -77,9 +77,13 @@ static inline uint64_t mpmp__crash_item(void) {
 }
 
 /* A chunk's items begin to run: name its task in a crash report, its items
- * counted from the user's item 0 (an imap's sub-map starts at its base). */
-static inline void mpmp__crash_chunk(const char *task, uint64_t base) {
+ * counted from the user's item 0 (an imap's sub-map starts at its base),
+ * or, for an apply's or submit's one call (`apply`), no item. */
+static inline void mpmp__crash_chunk(const char *task, uint64_t base,
+                                     int apply) {
   atomic_store_explicit(&mpmp__par.crash_base, base, memory_order_relaxed);
+  atomic_store_explicit(&mpmp__par.crash_apply, (uint32_t)apply,
+                        memory_order_relaxed);
   atomic_store_explicit(&mpmp__par.crash_task, task, memory_order_relaxed);
 }
 

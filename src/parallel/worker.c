@@ -385,6 +385,7 @@ static void run_nested(mpmp__job_t *job) {
   const char *task = atomic_load(&mpmp__par.crash_task);
   uint64_t item = atomic_load(&mpmp__par.crash_item);
   uint64_t base = atomic_load(&mpmp__par.crash_base);
+  uint32_t apply = atomic_load(&mpmp__par.crash_apply);
   const struct mpmp__loop *loop = atomic_load(&mpmp__par.crash_loop);
   const mpmp_ctx_t *ctx = mpmp__par.crash_ctx;
   atomic_store(&mpmp__par.crash_loop, NULL); /* the nested chunk's items
@@ -394,7 +395,7 @@ static void run_nested(mpmp__job_t *job) {
   chunk_depth--;
   mpmp__par.crash_ctx = ctx;
   atomic_store(&mpmp__par.crash_loop, loop);
-  mpmp__crash_chunk(task, base);
+  mpmp__crash_chunk(task, base, (int)apply);
   atomic_store(&mpmp__par.crash_item, item);
   job_free(job);
 }
