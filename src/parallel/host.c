@@ -1150,7 +1150,8 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
         if (body_run)
           return mpmp__err(MPMP_ECRASHED, "%s", mpmp__host_none_why(
                                                     lost_why, sizeof lost_why));
-        orphaned = 1; /* what the host finished is kept, the rest not_run */
+        orphaned = 1; /* what the host finished is kept; below, the item
+                         it died in is charged as a crash */
         break;
       }
     }
@@ -1200,33 +1201,7 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
       mpmp__free(msg);
       p += sizeof rec + rec.len;
     }
-    if (orphaned && done < n) {
-      /* The item running when the fork server died counts a run, as in
-       * a host that crashed: the likeliest cause is the task
-       * (kill(getppid(), ...), a signal to its process group), and were
-       * it dealt again as never run, it would cost every worker of the
-       * pool its fork server in turn. With retries left it runs again
-       * on another worker (the OOM killer's victim is then no item's
-       * loss). The items after it had not begun: not_run. */
-      uint32_t runs = done > 0 ? 1 : attempts;
-      char how[160], tries[48] = "", msg[700];
-      describe(fs_lost.status, how, sizeof how);
-      if (runs > 1)
-        snprintf(tries, sizeof tries, " (%u attempts)", runs);
-      snprintf(msg, sizeof msg, "task '%s' crashed on item %llu on rank %d: "
-               "its host process died with its fork server (pid %d, %s)%s: "
-               "did the task kill its parent? This worker runs no isolated "
-               "task any more", t->name,
-               (unsigned long long)(h->base + h->first + start + done),
-               mpmp__net.rank, (int)fs_lost.pid, how, tries);
-      fail(arg, h->first + start + done,
-           runs <= h->max_retries ? MPMP__RETRY_CODE + (int)runs
-                                  : MPMP_ECRASHED, msg);
-      if (start + done + 1 < h->count)
-        not_run(h, start + done + 1, 0, fail, arg);
-      break;
-    }
-    if (!atomic_load(&c->gone) || done >= n)
+    if ((!atomic_load(&c->gone) && !orphaned) || done >= n)
       break; /* every item ran (a host that died after them cost none) */
     if (posted != 0 && done == 0 && !why &&
         atomic_load(&c->taken) != posted && idle_deaths++ < 3)
@@ -1235,18 +1210,32 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                    uncharged (three times at most: a host that dies at
                    once would loop) */
     /* The host died in item `start + done`; the rest go to a new host,
-     * the item itself too while it has retries left (not after a stop). */
+     * the item itself too while it has retries left (not after a stop).
+     * One that died with its fork server (orphaned) counts that run as
+     * well: the likeliest cause is the task (kill(getppid(), ...), a
+     * signal to its process group), and were it dealt again as never
+     * run, it would cost every worker of the pool its fork server in
+     * turn; with retries left it runs again on another worker (the OOM
+     * killer's victim is then no item's loss). With no fork server the
+     * next request finds no host, and the rest go elsewhere (not_run). */
     if (done > 0)
       attempts = 1;
     start += done;
     int retry = why != 2 && attempts <= h->max_retries;
-    if (retry && !h->redeal) { /* again here, in a fresh host */
+    if (retry && !h->redeal && !orphaned) { /* again here, in a fresh host */
       attempts++;
       continue;
     }
-    char how[160], msg[600], tries[48] = "";
+    char how[256], msg[600], tries[48] = "";
     int st = atomic_load(&c->status);
     describe(st, how, sizeof how);
+    if (orphaned) {
+      char server[120];
+      describe(fs_lost.status, server, sizeof server);
+      snprintf(how, sizeof how, "died with its fork server (pid %d, %s): "
+               "did the task kill its parent? This worker runs no isolated "
+               "task any more", (int)fs_lost.pid, server);
+    }
     uint64_t bad = h->first + start, shown = h->base + bad;
     last_exit = WIFSIGNALED(st) ? -WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st)
                                                                 : -1;
