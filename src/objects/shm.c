@@ -172,6 +172,14 @@ static void reap_gone(registry_t *r) {
       slot_reap(r, &r->e[i]);
 }
 
+/* Lock held: a free entry, or NULL. */
+static reg_entry_t *free_slot(registry_t *r) {
+  for (int i = 0; i < REG_SLOTS; i++)
+    if (r->e[i].state == SLOT_FREE)
+      return &r->e[i];
+  return NULL;
+}
+
 /* Lock held: the live entry named `name`, or NULL. */
 static reg_entry_t *find(registry_t *r, const char *name) {
   for (int i = 0; i < REG_SLOTS; i++)
@@ -317,19 +325,15 @@ static int reg_add(registry_t *r, mpmp_shm_t *s, int fd, const struct stat *st,
   if (!named)
     while (find(r, s->name) != NULL)
       fresh_name(s->name);
-  int free_slots = 0;
-  for (int i = 0; i < REG_SLOTS && !free_slots; i++)
-    free_slots = r->e[i].state == SLOT_FREE;
-  if (r->live >= MPMP_SHM_MAX_BLOCKS || !free_slots)
+  reg_entry_t *e = free_slot(r);
+  if (r->live >= MPMP_SHM_MAX_BLOCKS || e == NULL) {
     reap_gone(r);
+    e = free_slot(r);
+  }
   if (r->live >= MPMP_SHM_MAX_BLOCKS)
     return mpmp__err(MPMP_ENOSPC, "%s: this node has %d SharedMemory blocks "
                      "already, the most it holds: unlink some first", fn,
                      MPMP_SHM_MAX_BLOCKS);
-  reg_entry_t *e = NULL;
-  for (int i = 0; i < REG_SLOTS && e == NULL; i++)
-    if (r->e[i].state == SLOT_FREE)
-      e = &r->e[i];
   if (e == NULL)
     return mpmp__err(MPMP_ENOSPC, "%s: this node's name table is full of "
                      "blocks that were unlinked while their creators, still "
@@ -467,20 +471,19 @@ static int shm_attach(mpmp_shm_t **out, const char *name, const char *fn) {
   reg_entry_t *e = find(r, name);
   reg_entry_t copy = {0};
   uint32_t slot = 0;
-  int fd = -1;
+  int fd = -1, gone = 0;
   if (e == NULL) {
     rc = no_such_name(name, fn);
   } else {
     copy = *e;
     slot = (uint32_t)(e - r->e);
     rc = open_entry(e, &fd, fn);
-    if (rc == MPMP_EDEAD && creator_gone(e))
+    gone = rc == MPMP_EDEAD && creator_gone(e);
+    if (gone)
       slot_reap(r, e); /* the name is free again: say so (below) */
-    else
-      copy.pid = 0;
   }
   reg_unlock(r);
-  if (rc == MPMP_EDEAD && copy.pid != 0)
+  if (gone)
     return mpmp__err(MPMP_EDEAD, "%s: block '%s' is gone: the process that "
                      "created it (pid %d, %s of rank %d) has ended, and its "
                      "memory went with it (a block lives as long as its "

@@ -468,8 +468,10 @@ static int open_trace(const char *path, FILE **out) {
                       O_NONBLOCK, 0644);
   int err = errno;
   struct stat st;
-  if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-    close(fd);
+  /* (ENXIO: a FIFO with no reader, see above) */
+  if (fd >= 0 ? fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) : err == ENXIO) {
+    if (fd >= 0)
+      close(fd);
     return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is not a regular file: "
                      "give the path of a file to write", path);
   }
@@ -479,9 +481,6 @@ static int open_trace(const char *path, FILE **out) {
     err = errno;
     close(fd);
   }
-  if (fd < 0 && err == ENXIO) /* a FIFO with no reader (see above) */
-    return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is not a regular file: "
-                     "give the path of a file to write", path);
   if (err == ELOOP)
     return mpmp__err(MPMP_EENV, "MPMP_TRACE='%s' is a symbolic link, which "
                      "mpmp does not follow (one planted in a shared folder "
