@@ -32,12 +32,9 @@ MPMP_TASK(times_ten_or_kill_parent);
 
 enum { N = 12, BAD = 5 };
 
-static int map_all(mpmp_pool_t *pool, int64_t bad, int64_t *out) {
-  item_t in[N];
+static void fill(item_t *in, int64_t *out, int64_t bad) {
   for (int i = 0; i < N; i++)
     in[i] = (item_t){.x = i, .bad = bad}, out[i] = -1;
-  return mpmp_pool_map(pool, times_ten_or_kill_parent, in, N, sizeof *in,
-                       out, sizeof *out, 2);
 }
 
 static void task_that_kills_its_fork_server_costs_its_item(void **state) {
@@ -50,8 +47,7 @@ static void task_that_kills_its_fork_server_costs_its_item(void **state) {
   int64_t out[N];
   mpmp_async_t *res = NULL;
   item_t in[N];
-  for (int i = 0; i < N; i++)
-    in[i] = (item_t){.x = i, .bad = BAD}, out[i] = -1;
+  fill(in, out, BAD);
   OK(mpmp_pool_map_async(pool, times_ten_or_kill_parent, in, N, sizeof *in,
                          out, sizeof *out, 2, NULL, NULL, &res));
   RC(mpmp_async_get(res, T_OUT), MPMP_ECRASHED);
@@ -71,7 +67,9 @@ static void task_that_kills_its_fork_server_costs_its_item(void **state) {
       fail_msg("item %d: %lld, expected %d", i, (long long)out[i], 10 * i);
   mpmp_async_destroy(res);
   /* the pool goes on with its other workers */
-  OK(map_all(pool, -1, out));
+  fill(in, out, -1);
+  OK(mpmp_pool_map(pool, times_ten_or_kill_parent, in, N, sizeof *in, out,
+                   sizeof *out, 2));
   for (int i = 0; i < N; i++)
     EQ(out[i], 10 * i);
   OK(mpmp_pool_close(pool));
