@@ -2094,6 +2094,37 @@ MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
   return put(q, item, size, 0, "mpmp_queue_put_nowait");
 }
 
+/*
+ * A task host's get or recv from a queue or pipe of another node. Sent as
+ * one blocking request, it waited at the home node in a helper thread that
+ * took the item for the host when one came; a host that had died meanwhile
+ * (a crash, task_timeout, terminate) never read the answer, which its
+ * worker drops (transport/relay.c), and the item was lost, though on its
+ * own node a host that dies while it waits takes nothing. So a host first
+ * waits for something to take (a poll: nothing is taken if it dies), then
+ * takes it with a request that does not wait at the home node: an item is
+ * lost only when its host dies while that answer is on its way, as on one
+ * node when a host dies between its claim and its copy (queue.c's top).
+ * Another consumer may take the item first: the host polls again, until
+ * its deadline. A pipe's recv takes the remaining time, for a message
+ * longer than the ring streams in while it reads. The cost, two requests
+ * where one went, is paid only by a host whose get has to wait.
+ */
+static int host_take(const mpmp_ref_t *ref, int kind, mpmp__oparg_t *a,
+                     const char *fn) {
+  double deadline = a->deadline;
+  for (;;) {
+    mpmp__oparg_t p = {.deadline = deadline};
+    int rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_POLL, &p, fn);
+    if (rc < 0)
+      return rc;
+    a->deadline = kind == MPMP__K_QUEUE ? -INFINITY : deadline;
+    rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, a, fn);
+    if (rc != MPMP_ETIMEDOUT || kind != MPMP__K_QUEUE || mpmp__expired(deadline))
+      return rc;
+  }
+}
+
 /* A get or recv: the size of what came, or of what the buffer needs. */
 static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
                 size_t *size, double timeout, const char *fn) {
@@ -2105,15 +2136,18 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
   int rc = mpmp__check_extent(buf, 1, max, "the buffer", fn);
   if (rc == 0)
     rc = check_here(ref, fn);
-  if (rc == 0 && !mpmp__ref_is_local(ref)) /* a consumer of another node's */
-    mpmp__obj_pl_consumer(ref);              /* queue or pipe: see object.c */
-  if (rc == 0 && kind == MPMP__K_QUEUE) /* (q_get starts it if it waits) */
-    rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
+  int far = rc == 0 && !mpmp__ref_is_local(ref);
+  if (far) /* a consumer of another node's queue or pipe: see object.c */
+    mpmp__obj_pl_consumer(ref);
+  int host = far && mpmp__claim_self != 0 && timeout != 0;
+  if (rc == 0 && kind == MPMP__K_QUEUE && !host) /* (q_get starts it if */
+    rc = mpmp__timeout_lazy(timeout, &a.deadline, fn); /* it waits) */
   else if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
   if (rc < 0)
     return rc;
-  rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, &a, fn);
+  rc = host ? host_take(ref, kind, &a, fn)
+            : mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, &a, fn);
   if (size && rc == 0)
     *size = a.out_len;
   else if (size && rc == MPMP_EMSGSIZE)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "queue_common.h"
 
@@ -259,10 +260,116 @@ static void queue_shared_by_every_worker(void **state) {
   assert_int_equal(mpmp_queue_free(q), 0);
 }
 
+/* ---- a task host that dies while it waits on another node's queue --------- */
+
+/* Isolated tasks on the nodes other than the objects' home wait in a get
+ * (or a pipe's recv) there and die of an alarm meanwhile; then the main
+ * rank puts as many items (sends as many messages) and must get every one
+ * back. The build before lost about half of them: the home node's helper
+ * that waited for a dead host took the next item for it when the put
+ * reached the home node before the note of the death (they went to
+ * different ranks there: --pseudo 2 -n 6), and the host's worker dropped
+ * the answer (queue.c's host_take). */
+typedef struct dier {
+  homed_t h;
+  int use_pipe;
+} dier_t;
+
+static int die_waiting_there(mpmp_ctx_t *ctx) {
+  const dier_t *d = mpmp_arg(ctx, NULL);
+  int64_t got = -1;
+  if (mpmp_node_id() == d->h.node)
+    return 0; /* only hosts of the other nodes wait */
+  alarm(1);
+  if (d->use_pipe)
+    mpmp_conn_recv(d->h.c1, &got, sizeof got, NULL, 5.0);
+  else
+    mpmp_queue_get(d->h.q, &got, sizeof got, NULL, 5.0);
+  return mpmp_fail(ctx, "the alarm did not end the host (got %lld)",
+                   (long long)got);
+}
+MPMP_TASK(die_waiting_there);
+
+static void items_after_hosts_died_waiting_are_not_lost(void **state) {
+  (void)state;
+  int nw = mpmp_worker_count();
+  if (test_hosts_off() || nw > 16)
+    skip();
+  home_args_t a;
+  mpmp_process_t *ps[16];
+  homed_t hs[16];
+  int far = -1;
+  char tok;
+  size_t n;
+  OK(mpmp_queue_create(&a.started, 0, 1));
+  OK(mpmp_queue_create(&a.go, 0, 1));
+  for (int i = 0; i < nw; i++)
+    ps[i] = start_process(make_homed, &a, sizeof a);
+  for (int i = 0; i < nw; i++)
+    OK(mpmp_queue_get(a.started, &tok, 1, &n, T));
+  for (int i = 0; i < nw; i++)
+    OK(mpmp_queue_put(a.go, "g", 1, T));
+  for (int i = 0; i < nw; i++) {
+    memcpy(&hs[i], join_result_within(ps[i], 60, NULL), sizeof hs[i]);
+    mpmp_process_destroy(ps[i]);
+    if (far < 0 && hs[i].node != mpmp_node_id())
+      far = i;
+  }
+  mpmp_pool_t *pool = NULL;
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = nw};
+  OK(mpmp_pool_create(&pool, &o));
+  for (int round = 0; far >= 0 && round < 6; round++) {
+    dier_t d[16];
+    int64_t out[16];
+    const homed_t *h = &hs[far];
+    char buf[32];
+    int use_pipe = round % 2;
+    if (round == 0) { /* what make_homed left there */
+      for (int i = 0; i < 3; i++)
+        OK(mpmp_queue_get(h->q, buf, sizeof buf, &n, T));
+      OK(mpmp_conn_recv(h->c1, buf, sizeof buf, &n, T));
+    }
+    for (int i = 0; i < nw; i++)
+      d[i] = (dier_t){*h, use_pipe};
+    mpmp_async_t *res = NULL;
+    OK(mpmp_pool_map_async(pool, die_waiting_there, d, (size_t)nw, sizeof *d,
+                           out, sizeof *out, 1, NULL, NULL, &res));
+    (void)mpmp_async_get(res, 60);
+    int died = mpmp_async_failed_count(res);
+    for (int k = 0; k < died; k++) {
+      const char *msg = NULL;
+      OK(mpmp_async_failure(res, k, NULL, NULL, &msg));
+      if (strstr(msg, "signal 14") == NULL)
+        fail_msg("an item failed otherwise: %s", msg);
+    }
+    mpmp_async_destroy(res);
+    for (int64_t v = 0; v < died; v++)
+      OK(use_pipe ? mpmp_conn_send(h->c2, &v, sizeof v, T)
+                  : mpmp_queue_put(h->q, &v, sizeof v, T));
+    for (int64_t v = 0; v < died; v++) {
+      int64_t got = -1;
+      int rc = use_pipe ? mpmp_conn_recv(h->c1, &got, sizeof got, &n, 5.0)
+                        : mpmp_queue_get(h->q, &got, sizeof got, &n, 5.0);
+      if (rc != 0 || got != v)
+        fail_msg("round %d (%s): %d of %d hosts died; item %lld: rc %d, got "
+                 "%lld", round, use_pipe ? "pipe" : "queue", died, nw,
+                 (long long)v, rc, (long long)got);
+    }
+  }
+  OK(mpmp_pool_destroy(pool));
+  for (int i = 0; i < nw; i++) {
+    OK(mpmp_queue_free(hs[i].q));
+    OK(mpmp_pipe_free(hs[i].c1, hs[i].c2));
+  }
+  OK(mpmp_queue_free(a.started));
+  OK(mpmp_queue_free(a.go));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(objects_homed_on_every_node),
     cmocka_unit_test(nan_timeouts_refused_everywhere),
     cmocka_unit_test(queue_shared_by_every_worker),
+    cmocka_unit_test(items_after_hosts_died_waiting_are_not_lost),
 };
 
 MPMP_TEST_MAIN(tests)
