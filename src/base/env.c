@@ -368,6 +368,15 @@ void mpmp__env_warn_unknown(void) {
                "mean MPMP_%s? (MPMP_INFO=1 lists the settings)", (int)len,
                name, closest_setting(name, len));
   }
+  /* MPMP_TRACE_FLUSH_S alone writes nothing: said, as a typo is, rather
+   * than a run that silently leaves no trace (MPMP_CHECKPOINT_MODE alone
+   * is fine: mpmp_pool_opts_t::checkpoint may name the journal) */
+  const char *flush = getenv("MPMP_TRACE_FLUSH_S");
+  const char *trace = getenv("MPMP_TRACE");
+  if (flush != NULL && *flush != '\0' && (trace == NULL || *trace == '\0'))
+    MPMP__WARN("MPMP_TRACE_FLUSH_S=%s does nothing without MPMP_TRACE, which "
+               "is not set: set MPMP_TRACE=FILE too, or leave "
+               "MPMP_TRACE_FLUSH_S out", flush);
 }
 
 /* ---- the job's settings are the main rank's ---------------------------------- */

@@ -241,7 +241,11 @@ static void env_unknown_variable_names_the_closest_setting(void **s) {
   setenv("MPMP_TEST_FILTER", "x*", 1);
   setenv("MPMP_TEST_SOMETHING_NEW", "1", 1);
   setenv("MPMP_SPIN_US", "7", 1); /* a setting */
+  setenv("MPMP_TRACE_FLUSH_S", "2", 1); /* a setting, but alone */
   warn_unknown_caught(out, sizeof out);
+  assert_non_null(strstr(out, "WARN: MPMP_TRACE_FLUSH_S=2 does nothing "
+                              "without MPMP_TRACE, which is not set"));
+  assert_null(strstr(out, "MPMP_TRACE_FLUSH_S is not"));
   assert_non_null(strstr(out, "WARN: MPMP_SPIN_USS is not an mpmp setting "
                               "and is ignored: did you mean MPMP_SPIN_US?"));
   assert_non_null(strstr(out, "MPMP_HEAPSIZE is not an mpmp setting and is "
@@ -255,6 +259,7 @@ static void env_unknown_variable_names_the_closest_setting(void **s) {
   /* once: the second call added nothing */
   assert_null(strstr(strstr(out, "MPMP_SPIN_USS") + 1, "MPMP_SPIN_USS is"));
   unsetenv("MPMP_SPIN_USS");
+  unsetenv("MPMP_TRACE_FLUSH_S");
   unsetenv("MPMP_HEAPSIZE");
   unsetenv("MPMP_poll_ms");
   unsetenv("MPMP_BUILD_DIR");
