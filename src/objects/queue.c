@@ -597,8 +597,13 @@ static void ovf_mend(qbody_t *q) {
 
 /* The lock is held for one item's copy, or a get's move (OVF_MOVE items,
  * OVF_CHUNK bytes at most): a try (deadline past) waits that long rather
- * than call an unbounded queue full or empty. */
-#define OVF_LOCK_MIN_S 0.05
+ * than call an unbounded queue full or empty, and longer where the holder
+ * lost its core: 50 ms was too short on a loaded machine (ranks and other
+ * jobs sharing 2 cores), where a batch of pipelined puts from another
+ * node, sent with a zero timeout, then failed and its 11 items were not
+ * delivered (queue_pipelined_pseudo2). A try waits for a holder that
+ * runs, as a pthread mutex would, up to this bound. */
+#define OVF_LOCK_MIN_S 2.0
 
 static int ovf_lock(qbody_t *q, uint64_t owner, double *deadline) {
   if (mpmp__shlock_try(&q->ovf_lock, owner))
