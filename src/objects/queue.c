@@ -2105,28 +2105,42 @@ MPMP_API int mpmp_queue_put_nowait(mpmp_queue_t q, const void *item,
  * took the item for the host when one came; a host that had died meanwhile
  * (a crash, task_timeout, terminate) never read the answer, which its
  * worker drops (transport/relay.c), and the item was lost, though on its
- * own node a host that dies while it waits takes nothing. So a host first
- * waits for something to take (a poll: nothing is taken if it dies), then
- * takes it with a request that does not wait at the home node: an item is
- * lost only when its host dies while that answer is on its way, as on one
- * node when a host dies between its claim and its copy (queue.c's top).
+ * own node a host that dies while it waits takes nothing. So a host tries
+ * (a request that does not wait at the home node: one request when
+ * something is there, as before), then waits for something to take (a
+ * poll: nothing is taken if it dies), and tries again: an item is lost
+ * only when its host dies while that answer is on its way, as on one node
+ * when a host dies between its claim and its copy (queue.c's top).
  * Another consumer may take the item first: the host polls again, until
- * its deadline. A pipe's recv takes the remaining time, for a message
- * longer than the ring streams in while it reads. The cost, two requests
- * where one went, is paid only by a host whose get has to wait.
+ * its deadline. A pipe: its try also passes messages withdrawn by their
+ * writers (whose bytes hold room until a reader passes them, and which a
+ * poll does not see: a poll alone waited while the writer waited for that
+ * room), its polls last at most POLL_SLICE_S for the same reason, and once
+ * a message is there its recv takes the remaining time (a message longer
+ * than the ring streams in while it reads; a try does not start one).
  */
+#define POLL_SLICE_S 0.1
 static int host_take(const mpmp_ref_t *ref, int kind, mpmp__oparg_t *a,
                      const char *fn) {
   double deadline = a->deadline;
   for (;;) {
-    mpmp__oparg_t p = {.deadline = deadline};
-    int rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_POLL, &p, fn);
+    a->deadline = -INFINITY;
+    int rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, a, fn);
+    if (rc != MPMP_ETIMEDOUT || mpmp__expired(deadline))
+      return rc;
+    mpmp__oparg_t p = {.deadline = kind == MPMP__K_QUEUE
+                                       ? deadline
+                                       : fmin(deadline,
+                                              mpmp__now() + POLL_SLICE_S)};
+    rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_POLL, &p, fn);
+    if (rc == MPMP_ETIMEDOUT && kind != MPMP__K_QUEUE)
+      continue; /* (a slice: try again, passing what was withdrawn) */
     if (rc < 0)
       return rc;
-    a->deadline = kind == MPMP__K_QUEUE ? -INFINITY : deadline;
-    rc = mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, a, fn);
-    if (rc != MPMP_ETIMEDOUT || kind != MPMP__K_QUEUE || mpmp__expired(deadline))
-      return rc;
+    if (kind != MPMP__K_QUEUE) {
+      a->deadline = deadline;
+      return mpmp__obj_call(ref, kind, MPMP__OP_Q_GET, a, fn);
+    }
   }
 }
 
