@@ -228,12 +228,21 @@ MPMP_API int mpmp_executor_map_stream(mpmp_executor_t *ex, mpmp_task_fn fn,
  * task host killed after MPMP_TERM_GRACE more if they ignore it): they
  * fail, saying so. Tasks that end sooner keep their results, as Python's. The
  * executor object stays valid (and shut down) until
- * mpmp_executor_destroy(); calling shutdown again is harmless.
+ * mpmp_executor_destroy(); calling shutdown again is harmless, and one
+ * with \p cancel_futures then cancels what an earlier one left pending.
+ * A shutdown that waits returns after the done-callbacks of the
+ * finished futures have returned (those running in mpmp's progress
+ * engine too), as Python's does.
  * \param ex              the executor.
  * \param wait            1: wait for the running futures and give the
  *                        workers back; 0: return at once.
  * \param cancel_futures  1: cancel the futures not started yet
- *                        (::MPMP_ECANCELED), and the chunks of map_stream
+ *                        (::MPMP_ECANCELED), the items not started of a
+ *                        mpmp_executor_map under way (its call returns
+ *                        ::MPMP_ECANCELED once the running ones are back,
+ *                        their results in place; the others read as
+ *                        failures "cancelled before it ran"), and the
+ *                        chunks of map_stream
  *                        and map_unordered iterators not started: they
  *                        read no more input, hand out what ran, and end
  *                        with ::MPMP_EPERM at the first item that did not

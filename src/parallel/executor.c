@@ -493,10 +493,13 @@ MPMP_API int mpmp_executor_shutdown(mpmp_executor_t *ex, int wait,
     pthread_mutex_lock(&reg_lock); /* no submission by ref after this */
     ex->shut = 1;
     pthread_mutex_unlock(&reg_lock);
-    if (cancel_futures)
-      mpmp__pool_cancel_pending(ex->pool);
     mpmp_pool_close(ex->pool);
   }
+  /* also at a second shutdown: Python's later shutdown(cancel_futures=
+   * True) cancels what is still pending (a first one without it had
+   * left them to run) */
+  if (cancel_futures)
+    mpmp__pool_cancel_pending(ex->pool);
   if (!wait)
     return 0;
   if (cancel_futures) {

@@ -911,6 +911,20 @@ static void send_stop(mpmp_pool_t *pool, uint64_t id, int upto);
  * journal) after another thread's on_chunk_done() may have counted the
  * last items, and a job made ready then could be freed under it (ASan saw
  * it in pool_smallbox_np3). */
+/*
+ * Jobs complete whose done-callbacks have not returned yet (in_callback
+ * set: maybe_complete, a cancel, a sub-task's answer). A job leaves its
+ * pool's list when it completes, before its callbacks run outside the
+ * lock; a join that looked at the list alone returned while a callback
+ * still ran, and an executor's destroy freed what that callback used
+ * (mpmp_executor_submit on it read freed memory). pool_idle waits for
+ * this count too: Python's shutdown(wait=True) returns after the
+ * callbacks. One count for all pools (a job keeps no pointer to its pool
+ * once complete: its pool may go first); a callback may not wait for a
+ * pool (mpmp__may_wait), so no join waits on itself.
+ */
+static _Atomic int cbs_pending;
+
 static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   if (atomic_load(&j->ready) || j->chunks_out > 0)
     return NULL;
@@ -962,6 +976,8 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
    * as the job is ready), and its waiter may destroy it at once. */
   atomic_store_explicit(&j->in_callback, j->cb != NULL || j->nmore > 0,
                         memory_order_relaxed); /* (before `ready`) */
+  if (j->cb != NULL || j->nmore > 0)
+    atomic_fetch_add(&cbs_pending, 1);
   if (mpmp__rt.trace)
     mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
                     j->t_submit, mpmp__trace_clock());
@@ -987,6 +1003,7 @@ static int job_exception(const mpmp_async_t *j) {
  * in_callback is set, destroy only marks it an orphan, and whoever clears
  * in_callback last frees it. Callbacks see the job ready, as in Python.
  */
+
 static void run_callback(mpmp_async_t *j) {
   pthread_mutex_lock(&mpmp__par.lock);
   int orphan = j->orphan;
@@ -999,12 +1016,13 @@ static void run_callback(mpmp_async_t *j) {
   }
   pthread_mutex_lock(&mpmp__par.lock);
   atomic_store_explicit(&j->in_callback, 0, memory_order_release);
+  atomic_fetch_sub(&cbs_pending, 1);
   orphan = j->orphan;
   pthread_mutex_unlock(&mpmp__par.lock);
   if (orphan)
     job_free(j);
-  else /* a get or wait sleeping until its callbacks are over */
-    mpmp__ring_rank(mpmp__net.rank);
+  /* a get or wait sleeping until its callbacks are over, a join */
+  mpmp__ring_rank(mpmp__net.rank);
 }
 
 /* The digest of items [first, first + count) of an imap's job, which its
@@ -2060,6 +2078,15 @@ static int callbacks_over(void *arg) {
  * j is ready: a caller that frees what its callback uses once get()
  * returns must not race it. Not inside a callback, which may be j's own;
  * a Future's result does not wait for them, as in concurrent.futures. */
+static int not_ready(mpmp_async_t *j, const char *fn, double timeout) {
+  pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
+  size_t done = j->done_items;
+  pthread_mutex_unlock(&mpmp__par.lock);
+  return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: the result is not ready "
+                   "after %g s (%zu of %zu items done); it keeps running", fn,
+                   timeout, done, j->n);
+}
+
 static int async_wait_cbs(mpmp_async_t *j, double timeout, int cbs,
                           const char *fn) {
   double deadline;
@@ -2072,6 +2099,10 @@ static int async_wait_cbs(mpmp_async_t *j, double timeout, int cbs,
     return rc;
   if (read_only)
     return 0; /* (nothing to wait for, and nothing to wait with) */
+  if (!atomic_load(&j->ready) && mpmp__in_handler && deadline == -INFINITY)
+    return not_ready(j, fn, timeout); /* a zero timeout only looks: a
+      callback's look at another future times out, as Python's result(0)
+      does there, and is not refused as a wait */
   if (!atomic_load(&j->ready) && (rc = mpmp__may_wait(fn)) < 0)
     return rc;
   if (j->remote) /* a sub-task's, in a task (worker.c) */
@@ -2088,14 +2119,8 @@ static int async_wait_cbs(mpmp_async_t *j, double timeout, int cbs,
     return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: the result is ready, "
                      "but its done-callback is still running after %g s",
                      fn, timeout);
-  if (rc == MPMP_ETIMEDOUT) {
-    pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
-    size_t done = j->done_items;
-    pthread_mutex_unlock(&mpmp__par.lock);
-    return mpmp__err(rc, "%s: timed out: the result is not ready after %g "
-                     "s (%zu of %zu items done); it keeps running", fn, timeout,
-                     done, j->n);
-  }
+  if (rc == MPMP_ETIMEDOUT)
+    return not_ready(j, fn, timeout);
   return rc;
 }
 
@@ -2129,6 +2154,11 @@ static int job_verdict(const mpmp_async_t *j) {
                        f->rank, f->msg ? f->msg : "?");
     return mpmp__err(f->code, "%s", f->msg ? f->msg : "?");
   }
+  if (j->stopped == 2 && j->never_n > 0 && j->nfails == 0)
+    return mpmp__err(MPMP_ECANCELED, "the executor's shutdown "
+                     "(cancel_futures) cancelled %zu of the map's %zu items "
+                     "before they ran; the other results are in place",
+                     j->never_n, j->n);
   if (j->nfails > 0 && j->never_n > 0) {
     const fail_t *f = &j->fails[0];
     return mpmp__err(f->code < 0 ? f->code : MPMP_ETASK, "item %zu failed "
@@ -2216,18 +2246,31 @@ MPMP_API int mpmp_async_successful(mpmp_async_t *j) {
 
 /* ---- what a Future adds (executor.c) ----------------------------------------- */
 
+/* A job not dealt yet never runs: it is ready, cancelled; run_callback()
+ * is owed (mpmp__par.lock held; unlinked from its pool by the caller). */
+static void cancel_unlinked(mpmp_async_t *j) {
+  j->pool = NULL;
+  j->cancelled = 1;
+  atomic_store_explicit(&j->in_callback, 1, memory_order_relaxed);
+  atomic_fetch_add(&cbs_pending, 1);
+  atomic_store(&j->ready, 1);
+  notify_watches(j);
+}
+
+/* Not dealt yet, nor complete (mpmp__par.lock held). */
+static int not_started(const mpmp_async_t *j) {
+  return !atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0;
+}
+
 int mpmp__async_cancel(mpmp_async_t *j) {
   int cancelled = 0;
   if (j->remote)
     return mpmp__nest_cancel(j);
   pthread_mutex_lock(&mpmp__par.lock);
-  if (!atomic_load(&j->ready) && j->next_item == 0 && j->chunks_out == 0) {
-    unlink_job(j->pool, j->id); /* not dealt yet: it never runs */
-    j->pool = NULL;
-    j->cancelled = cancelled = 1;
-    atomic_store_explicit(&j->in_callback, 1, memory_order_relaxed);
-    atomic_store(&j->ready, 1);
-    notify_watches(j);
+  if (not_started(j)) {
+    unlink_job(j->pool, j->id);
+    cancel_unlinked(j);
+    cancelled = 1;
   }
   int now = j->cancelled;
   pthread_mutex_unlock(&mpmp__par.lock);
@@ -2277,24 +2320,64 @@ void mpmp__async_terminate(mpmp_async_t *j) {
   mpmp__async_stop(j);
 }
 
-/* Cancel every job of the pool that has not started. */
+/*
+ * An executor's shutdown(cancel_futures): every job of the pool that has
+ * not started is cancelled (MPMP_ECANCELED), and a map that has started
+ * deals no more: its items not dealt yet are cancelled (stopped = 2; its
+ * get says MPMP_ECANCELED once the running chunks are back, and those
+ * items read as failures "cancelled before it ran"), as Python cancels
+ * the futures of Executor.map's calls not started. One pass under the
+ * lock: a victim picked and then cancelled outside it could be dealt in
+ * between, and the loop that stopped at the first such one left thousands
+ * of jobs to run (4000 submits, 2 workers); and each cancel looked for its
+ * job from the list's head again. Their callbacks run after, in order.
+ */
 void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
-  /* Python's Executor.map submitted every item at once, and the shutdown
-   * cancels those not started: a stream here stops reading input too, and
-   * its iteration ends at its first item cancelled (imap.c) */
+  mpmp_async_t *victims = NULL, **vt = &victims, *done = NULL;
   pthread_mutex_lock(&mpmp__par.lock);
   pool->cancelled = 1;
-  pthread_mutex_unlock(&mpmp__par.lock);
-  for (;;) {
-    mpmp_async_t *victim = NULL;
-    pthread_mutex_lock(&mpmp__par.lock);
-    for (mpmp_async_t *j = pool->jobs; j && !victim; j = j->next)
-      if (j->next_item == 0 && j->chunks_out == 0)
-        victim = j;
-    pthread_mutex_unlock(&mpmp__par.lock);
-    if (victim == NULL || !mpmp__async_cancel(victim))
-      return;
+  for (mpmp_async_t **pp = &pool->jobs, *prev = NULL; *pp != NULL;) {
+    mpmp_async_t *j = *pp;
+    if (!not_started(j)) {
+      /* a map under way: the rest is cancelled (not an imap's part: its
+       * iterator stops reading input, and ends at its first item
+       * cancelled, imap.c) */
+      if (!atomic_load(&j->ready) && !j->stopped && j->group == j->id) {
+        j->stopped = 2;
+        drop_undealt(j);
+      }
+      prev = j;
+      pp = &j->next;
+      continue;
+    }
+    *pp = j->next; /* (unlink_job, without its search) */
+    if (pool->jobs_tail == j)
+      pool->jobs_tail = prev;
+    atomic_fetch_sub(&mpmp__stop_armed, 1);
+    j->next = NULL;
+    cancel_unlinked(j);
+    *vt = j;
+    vt = &j->next;
   }
+  /* the started ones whose chunks are all back complete now */
+  for (mpmp_async_t *j = pool->jobs, *next; j != NULL; j = next) {
+    next = j->next;
+    mpmp_async_t *d = j->stopped == 2 ? maybe_complete(pool, j) : NULL;
+    if (d != NULL) {
+      d->next = done;
+      done = d;
+    }
+  }
+  pthread_mutex_unlock(&mpmp__par.lock);
+  mpmp__ring_rank(mpmp__net.rank);
+  for (mpmp_async_t *lists[2] = {victims, done}, **l = lists; l < lists + 2;
+       l++)
+    while (*l != NULL) {
+      mpmp_async_t *j = *l;
+      *l = j->next;
+      j->next = NULL;
+      run_callback(j);
+    }
 }
 
 static int not_receiving(void *arg) {
@@ -2387,6 +2470,9 @@ const char *mpmp__async_error(const mpmp_async_t *j) {
     return j->fails[0].msg ? j->fails[0].msg : "";
   if (j->lost_fails > 0)
     return "failed (its message was lost: out of memory)";
+  if (j->done_items < j->n && j->stopped == 2)
+    return "cancelled: the executor's shutdown (cancel_futures) came before "
+           "some of its items ran";
   return j->done_items < j->n ? "the pool was terminated" : NULL;
 }
 
@@ -2401,8 +2487,10 @@ MPMP_API int mpmp_async_failed_count(mpmp_async_t *j) {
 
 /* What an item that never ran says (add_never). */
 static const char *never_msg(const mpmp_async_t *j) {
-  return j->stopped ? "cancelled before it ran (the map was stopped)"
-                    : "terminated before it ran (the pool was terminated)";
+  return j->stopped == 2 ? "cancelled before it ran (the executor's "
+                           "shutdown with cancel_futures)"
+         : j->stopped   ? "cancelled before it ran (the map was stopped)"
+                        : "terminated before it ran (the pool was terminated)";
 }
 
 /* Failure k in item order, of the recorded ones and the items that never
@@ -2713,7 +2801,7 @@ void mpmp__async_remote_done(mpmp_async_t *j, int code, int rank,
       add_fail(j, 0, rank, code, msg, msglen);
     }
     atomic_store_explicit(&j->in_callback, 1, memory_order_relaxed);
-    /* (run_callback() clears it) */
+    atomic_fetch_add(&cbs_pending, 1); /* (run_callback() clears both) */
     atomic_store(&j->ready, 1);
     notify_watches(j);
   }
@@ -2851,6 +2939,7 @@ static int pool_idle(void *arg) {
   for (int w = 0; w < pool->nworkers; w++)
     idle &= pool->inflight[w] == 0;
   idle &= pool->jobs == NULL;
+  idle &= atomic_load(&cbs_pending) == 0; /* (see cbs_pending) */
   idle &= pool->state == POOL_TERMINATED || pool->feeding == 0;
   pthread_mutex_unlock(&mpmp__par.lock);
   return idle;

@@ -1,6 +1,7 @@
 /* Executor and futures: the tutorials' submit/as_completed examples,
  * exceptions, cancel, wait, callbacks, map and shutdown. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,7 +459,192 @@ static void executor_cancel_futures_ends_streams(void **state) {
   }
 }
 
+/* shutdown(cancel_futures=1) cancels every future not started, however
+ * fast the workers take them: the build before picked each victim, let
+ * go of the lock and cancelled it, and stopped at the first one dealt in
+ * between, leaving 2000+ of 3000 queued futures to run. */
+static int tiny(mpmp_ctx_t *ctx) {
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 1;
+  return 0;
+}
+MPMP_TASK(tiny);
+
+static void executor_cancel_futures_cancels_every_queued_one(void **state) {
+  (void)state;
+  enum { M = 3000 };
+  static mpmp_future_t *fs[M];
+  for (int round = 0; round < 4; round++) {
+    mpmp_executor_t *ex = executor(0);
+    int workers = mpmp_worker_count();
+    for (int i = 0; i < M; i++)
+      assert_int_equal(mpmp_executor_submit(ex, tiny, NULL, 0, &fs[i]), 0);
+    assert_int_equal(mpmp_executor_shutdown(ex, 0, 1), 0);
+    int left = 0; /* neither cancelled nor done: only running ones */
+    for (int i = 0; i < M; i++)
+      left += mpmp_future_cancelled(fs[i]) == 0 && mpmp_future_done(fs[i]) == 0;
+    if (left > 4 * workers) /* (a chunk each, a few in flight) */
+      fail_msg("round %d: %d of %d futures neither cancelled nor done right "
+               "after shutdown(cancel_futures)", round, left, M);
+    assert_int_equal(mpmp_executor_shutdown(ex, 1, 0), 0);
+    for (int i = 0; i < M; i++) {
+      int rc = mpmp_future_result(fs[i], 0, NULL, NULL);
+      assert_true(rc == 0 || rc == MPMP_ECANCELED);
+      mpmp_future_destroy(fs[i]);
+    }
+    assert_int_equal(mpmp_executor_destroy(ex), 0);
+  }
+}
+
+/* A second shutdown with cancel_futures cancels what a first one without
+ * it left pending (Python's does); the build before ran them all, then
+ * failed them at the pool's terminate (MPMP_ETASK). */
+static void executor_second_shutdown_cancels_pending(void **state) {
+  (void)state;
+  enum { P = 20 };
+  mpmp_executor_t *ex = executor(1);
+  mpmp_future_t *busy, *p[P];
+  double long_nap = 1.0, short_nap = 0.3;
+  assert_int_equal(mpmp_executor_submit(ex, nap, &long_nap, sizeof long_nap,
+                                        &busy), 0);
+  for (int i = 0; i < P; i++)
+    assert_int_equal(mpmp_executor_submit(ex, nap, &short_nap,
+                                          sizeof short_nap, &p[i]), 0);
+  assert_int_equal(mpmp_executor_shutdown(ex, 0, 0), 0);
+  assert_int_equal(mpmp_executor_shutdown(ex, 1, 1), 0);
+  int cancelled = 0;
+  for (int i = 0; i < P; i++) {
+    int rc = mpmp_future_result(p[i], 0, NULL, NULL);
+    assert_true(rc == 0 || rc == MPMP_ECANCELED);
+    cancelled += rc == MPMP_ECANCELED;
+    mpmp_future_destroy(p[i]);
+  }
+  if (cancelled < P - 2) /* (one may have been dealt already) */
+    fail_msg("the second shutdown cancelled %d of %d pending futures",
+             cancelled, P);
+  assert_int_equal(mpmp_future_result(busy, 0, NULL, NULL), 0);
+  mpmp_future_destroy(busy);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
+/* A map under way when shutdown(cancel_futures) comes: its items not
+ * started are cancelled (Python's map futures are), the ones that ran keep
+ * their results, and the map says MPMP_ECANCELED. The build before ran it
+ * on for half of MPMP_TERM_GRACE, then failed it as terminated. */
+typedef struct map_call {
+  mpmp_executor_t *ex;
+  double in[2000];
+  int64_t out[2000];
+  int rc;
+  char msg[300];
+} map_call_t;
+
+static void *run_map(void *arg) {
+  map_call_t *m = arg;
+  m->rc = mpmp_executor_map(m->ex, nap, m->in, 2000, sizeof m->in[0], m->out,
+                            sizeof m->out[0], 1, 60);
+  snprintf(m->msg, sizeof m->msg, "%s", mpmp_errmsg());
+  return NULL;
+}
+
+static void executor_cancel_futures_cancels_the_rest_of_a_map(void **state) {
+  (void)state;
+  static map_call_t m;
+  memset(&m, 0, sizeof m);
+  m.ex = executor(0);
+  for (int i = 0; i < 2000; i++)
+    m.in[i] = 0.002;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, run_map, &m), 0);
+  test_sleep(0.2);
+  double t0 = test_now();
+  assert_int_equal(mpmp_executor_shutdown(m.ex, 1, 1), 0);
+  pthread_join(t, NULL);
+  if (test_now() - t0 > 2.0)
+    fail_msg("the shutdown took %.2f s: the map ran on", test_now() - t0);
+  int ran = 0;
+  for (int i = 0; i < 2000; i++)
+    ran += m.out[i] == 1;
+  if (m.rc == 0) { /* (a very slow start: the map was over first) */
+    assert_int_equal(ran, 2000);
+  } else {
+    assert_int_equal(m.rc, MPMP_ECANCELED);
+    assert_non_null(strstr(m.msg, "cancel_futures"));
+    assert_true(ran < 2000);
+  }
+  assert_int_equal(mpmp_executor_destroy(m.ex), 0);
+}
+
+/* The executor's destroy (Python's with-exit) waits for a done-callback
+ * that is still running: the build before returned at once and freed the
+ * executor, which the callback then used (a submit on freed memory:
+ * valgrind's invalid read). A callback's zero-timeout look at an
+ * unfinished future times out, as Python's result(0) does there (it was
+ * refused as a wait: MPMP_EPERM). */
+typedef struct cb_state {
+  mpmp_executor_t *ex;
+  mpmp_future_t *other;
+  int look; /* 1: look at a future just submitted; 0: sleep, then submit */
+  _Atomic int started, finished;
+  int submit_rc, look_rc;
+} cb_state_t;
+
+static void slow_callback(mpmp_async_t *f, int ok, void *user) {
+  (void)f;
+  (void)ok;
+  cb_state_t *c = user;
+  atomic_store(&c->started, 1);
+  if (c->look) {
+    c->submit_rc = mpmp_executor_submit(c->ex, tiny, NULL, 0, &c->other);
+    if (c->submit_rc == 0)
+      c->look_rc = mpmp_future_result(c->other, 0, NULL, NULL);
+  } else {
+    test_sleep(0.5);
+    mpmp_future_t *g = NULL;
+    c->submit_rc = mpmp_executor_submit(c->ex, tiny, NULL, 0, &g);
+    if (c->submit_rc == 0)
+      mpmp_future_destroy(g);
+  }
+  atomic_store(&c->finished, 1);
+}
+
+static void executor_destroy_waits_for_a_running_callback(void **state) {
+  (void)state;
+  static cb_state_t c;
+  for (int look = 0; look < 2; look++) {
+    memset(&c, 0, sizeof c);
+    c.look = look;
+    c.ex = executor(0);
+    double quick = 0.05;
+    mpmp_future_t *f = NULL;
+    assert_int_equal(mpmp_executor_submit(c.ex, nap, &quick, sizeof quick,
+                                          &f), 0);
+    assert_int_equal(mpmp_future_add_done_callback(f, slow_callback, &c), 0);
+    for (int i = 0; i < 300 && !atomic_load(&c.started); i++)
+      test_sleep(0.01);
+    assert_true(atomic_load(&c.started));
+    assert_int_equal(mpmp_executor_destroy(c.ex), 0);
+    if (!atomic_load(&c.finished))
+      fail_msg("mpmp_executor_destroy returned while a done-callback of its "
+               "future still ran");
+    if (look) {
+      assert_int_equal(c.submit_rc, 0);
+      if (c.look_rc != MPMP_ETIMEDOUT)
+        fail_msg("result(0) of an unfinished future in a callback: %s, not "
+                 "MPMP_ETIMEDOUT", mpmp_err_name(c.look_rc));
+      assert_int_equal(mpmp_future_result(c.other, 0, NULL, NULL), 0);
+      mpmp_future_destroy(c.other);
+    } else {
+      assert_int_equal(c.submit_rc, MPMP_EPERM); /* (shut down by then) */
+    }
+    mpmp_future_destroy(f);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(executor_cancel_futures_cancels_every_queued_one),
+    cmocka_unit_test(executor_second_shutdown_cancels_pending),
+    cmocka_unit_test(executor_cancel_futures_cancels_the_rest_of_a_map),
+    cmocka_unit_test(executor_destroy_waits_for_a_running_callback),
     cmocka_unit_test(executor_refused_shutdown_changes_nothing),
     cmocka_unit_test(executor_cancel_futures_ends_streams),
     cmocka_unit_test(executor_submit_as_completed),
