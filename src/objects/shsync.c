@@ -549,50 +549,6 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   return rc;
 }
 
-/*
- * Dead waiters. A task host that died while it waited in the queue (a
- * kill, task_timeout, terminate) left its ticket there: no ticket names
- * its holder, and once `serving` reached it nobody took the turn, so the
- * lock stayed stuck for everyone: free, yet every acquire timed out, and a
- * Condition's waiter never came back (its lock is taken back without a
- * deadline); an unbounded queue whose overflow lock it was stopped. So a
- * task host (or a home-node helper waiting for one of another node: its
- * owner id is the host's) never queues. It waits beside the queue as a
- * newcomer that retries: it takes the word when it is free and no head
- * starves (`hungry`), marks a held word 2 so that the release wakes it,
- * and looks every MPMP__SHLOCK_DEAD_SLICE_S whether a holder that is a
- * task host died (take_over). Its death then leaves nothing behind. The
- * queue's FIFO order does not cover hosts: they take the lock as newcomers
- * do, within the same bound (a starving head stops them too).
- */
-#define HOST_HUNGRY_SLICE_S 1e-3 /* a host's look while a head starves */
-
-static int lock_host_wait(mpmp__shlock_t *l, uint64_t owner,
-                          double deadline) {
-  for (;;) {
-    if (lock_dead(l))
-      return MPMP_EBADF;
-    int rc = mpmp__waits_quit();
-    if (rc < 0)
-      return rc;
-    uint32_t w = atomic_load(&l->word);
-    if (w == 0 && atomic_load(&l->hungry) == 0 &&
-        atomic_compare_exchange_strong(&l->word, &w, 2))
-      return 0; /* (taken as 2: its release wakes a sleeper, if any) */
-    uint64_t holder = owner_of(l);
-    if (w != 0 && mpmp__owner_is_host(holder) && take_over(l, holder, owner))
-      return MPMP_EOWNERDEAD;
-    if (mpmp__expired(deadline))
-      return MPMP_ETIMEDOUT;
-    if (w == 1 && !atomic_compare_exchange_strong(&l->word, &w, 2))
-      continue; /* it moved: look again */
-    double slice = w == 0 ? HOST_HUNGRY_SLICE_S : MPMP__SHLOCK_DEAD_SLICE_S;
-    if ((rc = mpmp__waits_sleep(&l->word, w == 0 ? 0 : 2, ANY_BITS,
-                                fmin(deadline, mpmp__now() + slice))) < 0)
-      return rc;
-  }
-}
-
 /* Queue, wait to be the head, take the word, let the next one be head.
  * A killed lock ends every step with MPMP_EBADF (the word taken after
  * the kill too: the free came first); the queue is then left as it is. */
@@ -604,8 +560,6 @@ static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   int rc = mpmp__waits_quit();
   if (rc < 0)
     return rc;
-  if (mpmp__owner_is_host(owner)) /* (see "Dead waiters") */
-    return lock_host_wait(l, owner, deadline);
   rc = ticket_take(l, &t, deadline);
   if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
     rc = head_take(l, owner, deadline);
