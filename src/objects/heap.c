@@ -22,8 +22,30 @@
  * with free neighbours at once, so no two free blocks are ever adjacent.
  *
  * One futex lock (process-shared: FUTEX_WAIT, not _PRIVATE) guards it all.
+ *
+ * Task hosts (parallel/host.c) allocate here too (a shared object made or
+ * freed in an isolated task, an unbounded queue's overflow), and a host
+ * may die of a kill in the middle of an allocation: its lock then stayed
+ * held for good and every later create, free or put to an overflow on the
+ * node hung, timeouts or not (helper 62). So:
+ *   - a host counts its sections in a word its worker reads (busy, from
+ *     mpmp__heap_set_busy), and the worker's kills of its host
+ *     (task_timeout, terminate) stop it first and kill it only outside
+ *     one (host.c's kill_host): mpmp's own kills never tear the heap;
+ *   - the lock word names its holder: the CAS that takes it writes the
+ *     holder's claim (the queue slots' id: node rank and generation; 0
+ *     for a rank), and a waiter sleeps in slices and looks whether a host
+ *     that holds it died (any other kill of it: the user's, the OOM
+ *     killer's). Then one waiter takes the lock over (a CAS on the word)
+ *     and checks the whole heap (mpmp__heap_check's walk): intact (the
+ *     host died before it changed anything, or after), the heap goes on;
+ *     torn, the heap is marked broken, and every later allocation fails
+ *     MPMP_ENOSPC saying why, frees do nothing: nothing hangs. (A
+ *     separate holder field, written after the CAS, was found empty: a
+ *     host killed between the two, which a locked store made likely.)
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/random.h>
@@ -61,8 +83,12 @@ typedef struct heap {
   uint64_t region;     /* bytes given to format, for messages */
   uint64_t start, end; /* the arena: offsets of the first block and the end */
   uint64_t in_use, free_bytes, nlive, nfree;
-  _Atomic uint32_t lock; /* 0 free, 1 held, 2 held and someone may sleep */
-  uint32_t pad;
+  /* 0 free; held: the holder's claim (a task host's, else 0) << 2 | 1,
+   * | 2 when someone may sleep (on `wake`) */
+  _Atomic uint64_t lock;
+  _Atomic uint32_t wake;   /* futex word: bumped by an unlock that saw 2 */
+  _Atomic uint32_t broken; /* torn by a host that died holding the lock:
+                              the claim of that host */
   uint64_t fl_map;             /* bit fl: some sl_map[fl] bit is set */
   uint32_t sl_map[FL_COUNT];   /* bit sl: head[fl][sl] is not empty */
   uint64_t head[FL_COUNT][SL_COUNT];
@@ -72,27 +98,112 @@ _Static_assert(sizeof(block_t) == HDR, "block header is 32 bytes");
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* Drepper's futex mutex ("Futexes are tricky", mutex 3). Sections are a
- * few hundred ns, so a short spin usually wins before sleeping. */
-static void heap_lock(heap_t *h) {
-  uint32_t c = 0;
-  if (atomic_compare_exchange_strong(&h->lock, &c, 1))
-    return;
+/* This process's claim if it is a task host (0 otherwise), the word its
+ * worker reads, and how to tell a dead host's claim (object.c). */
+static uint32_t self_claim;
+static _Atomic uint32_t *busy;
+static int (*claim_dead)(uint32_t claim);
+
+void mpmp__heap_set_host(uint32_t claim, int (*dead)(uint32_t claim)) {
+  self_claim = claim;
+  claim_dead = dead;
+}
+
+void mpmp__heap_set_busy(_Atomic uint32_t *word) { busy = word; }
+
+#define DEAD_SLICE_NS 20000000L /* a waiter's look at a host holder */
+
+static int check_all(heap_t *h);
+static int mend(heap_t *h);
+
+static int heap_broken(const heap_t *h) {
+  uint32_t c = atomic_load(&h->broken);
+  return mpmp__err(MPMP_ENOSPC, "the node's shared heap cannot be used any "
+                   "more: a task host (node rank %u, generation %u) was "
+                   "killed in the middle of an allocation and left it "
+                   "inconsistent; no shared object can be made on this "
+                   "node: rerun the job", (c >> 16) - 1, c & 0xffffu);
+}
+
+#define HELD 1u
+#define SLEEPERS 2u
+
+static void wake_sleepers(heap_t *h, int n) {
+  atomic_fetch_add(&h->wake, 1);
+  syscall(SYS_futex, (uint32_t *)&h->wake, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/* We took the lock over from a dead task host (`dead`): is the heap whole?
+ * 1 if so (we hold it); else it is marked broken and the lock let go. */
+static int taken_over(heap_t *h, uint32_t dead) {
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", mpmp_errmsg()); /* (check_all sets one) */
+  int whole = check_all(h) == 0 || mend(h) == 0;
+  if (!whole)
+    MPMP__WARN("a task host (node rank %u, generation %u) died holding the "
+               "node's shared heap and left it torn: %s; no shared object "
+               "can be made on this node from now on", (dead >> 16) - 1,
+               dead & 0xffffu, mpmp_errmsg());
+  mpmp__err(0, "%s", msg);
+  if (whole)
+    return 1;
+  atomic_store(&h->broken, dead);
+  atomic_store(&h->lock, 0);
+  wake_sleepers(h, INT_MAX);
+  return 0;
+}
+
+/* A futex mutex whose word names its holder (the CAS that takes it writes
+ * the claim: no moment when a host holds it unnamed), robust against a
+ * holder that is a task host and dies (see the top). Waiters sleep on
+ * `wake`, in slices, and look whether the holder died. Sections are a few
+ * hundred ns, so a short spin usually wins before sleeping. 0, or
+ * MPMP_ENOSPC (message set) once the heap is broken. */
+static int heap_lock(heap_t *h) {
+  if (busy != NULL)
+    atomic_fetch_add(busy, 1);
+  uint64_t mine = (uint64_t)self_claim << 2 | HELD, c = 0;
+  if (atomic_compare_exchange_strong(&h->lock, &c, mine))
+    return 0;
   for (int i = 0; i < LOCK_SPINS; i++) {
     mpmp__cpu_relax();
     c = 0;
     if (atomic_load_explicit(&h->lock, memory_order_relaxed) == 0 &&
-        atomic_compare_exchange_strong(&h->lock, &c, 1))
-      return;
+        atomic_compare_exchange_strong(&h->lock, &c, mine))
+      return 0;
   }
-  /* Mark "maybe sleepers" (2) so the holder's unlock wakes one of us. */
-  while (atomic_exchange(&h->lock, 2) != 0)
-    syscall(SYS_futex, (uint32_t *)&h->lock, FUTEX_WAIT, 2, NULL, NULL, 0);
+  while (atomic_load(&h->broken) == 0) {
+    uint64_t l = atomic_load(&h->lock);
+    if (l == 0) { /* (keeps SLEEPERS: others may sleep) */
+      if (atomic_compare_exchange_strong(&h->lock, &l, mine | SLEEPERS))
+        return 0;
+      continue;
+    }
+    uint32_t holder = (uint32_t)(l >> 2);
+    if (holder != 0 && claim_dead != NULL && claim_dead(holder)) {
+      if (atomic_compare_exchange_strong(&h->lock, &l, mine | SLEEPERS) &&
+          taken_over(h, holder))
+        return 0;
+      continue;
+    }
+    uint32_t w = atomic_load(&h->wake);
+    if (!(l & SLEEPERS) &&
+        !atomic_compare_exchange_strong(&h->lock, &l, l | SLEEPERS))
+      continue; /* it moved: look again */
+    /* (in slices: the holder may die with no one to wake us) */
+    struct timespec slice = {0, DEAD_SLICE_NS};
+    syscall(SYS_futex, (uint32_t *)&h->wake, FUTEX_WAIT, w, &slice, NULL, 0);
+  }
+  if (busy != NULL)
+    atomic_fetch_sub(busy, 1);
+  return heap_broken(h);
 }
 
 static void heap_unlock(heap_t *h) {
-  if (atomic_exchange(&h->lock, 0) == 2)
-    syscall(SYS_futex, (uint32_t *)&h->lock, FUTEX_WAKE, 1, NULL, NULL, 0);
+  if (atomic_exchange(&h->lock, 0) & SLEEPERS)
+    wake_sleepers(h, 1);
+  if (busy != NULL)
+    atomic_fetch_sub(busy, 1);
 }
 
 /* ---- blocks --------------------------------------------------------------- */
@@ -322,10 +433,12 @@ int mpmp__heap_alloc(void *base, size_t size, uint64_t *off) {
    * and the first test keeps `need` from overflowing. */
   int fits = size <= h->end - h->start - OVERHEAD;
   uint64_t need = fits ? (size + OVERHEAD + ALIGN - 1) / ALIGN * ALIGN : 0;
-  heap_lock(h);
+  int rc = heap_lock(h);
+  if (rc < 0)
+    return rc;
   uint64_t b = fits ? find_free(h, need) : 0;
   if (b == 0) {
-    int rc = heap_full(h, size);
+    rc = heap_full(h, size);
     heap_unlock(h);
     return rc;
   }
@@ -392,7 +505,8 @@ int mpmp__heap_free(void *base, uint64_t off) {
     return mpmp__err(MPMP_EBADF, "mpmp__heap_free: offset %" PRIu64
                      " is not a block of the shared heap (not 64-byte "
                      "aligned)", off);
-  heap_lock(h);
+  if (heap_lock(h) < 0)
+    return 0; /* (a broken heap: the block stays where it is) */
   const char *why = block_problem(h, off - HDR, ST_LIVE);
   if (why == NULL)
     release_block(h, off - HDR);
@@ -407,7 +521,8 @@ size_t mpmp__heap_block_size(void *base, uint64_t off) {
   heap_t *h = heap_of(base);
   if (h == NULL || off < HDR || off % ALIGN != 0)
     return 0;
-  heap_lock(h);
+  if (heap_lock(h) < 0)
+    return 0;
   size_t n = 0;
   if (block_problem(h, off - HDR, ST_LIVE) == NULL)
     n = (size_t)(blk(h, off - HDR)->size - OVERHEAD);
@@ -433,9 +548,8 @@ static uint64_t largest_block(const heap_t *h) {
 void mpmp__heap_stats(void *base, mpmp__heap_stats_t *st) {
   memset(st, 0, sizeof *st);
   heap_t *h = heap_of(base);
-  if (h == NULL)
+  if (h == NULL || heap_lock(h) < 0)
     return;
-  heap_lock(h);
   uint64_t big = largest_block(h);
   st->total = (size_t)(h->end - h->start);
   st->in_use = (size_t)h->in_use;
@@ -520,13 +634,80 @@ int mpmp__heap_check(void *base) {
   heap_t *h = heap_of(base);
   if (h == NULL)
     return not_a_heap("mpmp__heap_check", base);
+  int rc = heap_lock(h);
+  if (rc < 0)
+    return rc;
+  rc = check_all(h);
+  heap_unlock(h);
+  return rc;
+}
+
+/* A block, live or free, starts at b. */
+static int valid_at(heap_t *h, uint64_t b) {
+  return block_problem(h, b, ST_FREE) == NULL ||
+         block_problem(h, b, ST_LIVE) == NULL;
+}
+
+/*
+ * A task host died holding the lock, in the middle of an allocation or a
+ * free, and the walk found the heap torn (heap_lock's take-over): rebuild
+ * it from its blocks, as the dead host can no longer hold any block it
+ * was taking or giving back. A stretch where no valid header starts (a
+ * header swallowed by a merge, or half written) runs to the next valid
+ * one and becomes a free block; then the free lists, bitmaps and counters
+ * are made anew from the blocks in address order, free neighbours merged
+ * and every footer rewritten. Live blocks stay live (one the dead host
+ * had just taken is lost with it). 0 if the result passes the full check.
+ */
+static int mend(heap_t *h) {
+  uint64_t b = h->start;
+  while (b < h->end) {
+    if (valid_at(h, b)) {
+      b += blk(h, b)->size;
+      continue;
+    }
+    uint64_t p = b + ALIGN;
+    while (p < h->end && !valid_at(h, p))
+      p += ALIGN;
+    set_block(h, b, p - b, ST_FREE);
+    b = p;
+  }
+  memset(h->head, 0, sizeof h->head);
+  memset(h->sl_map, 0, sizeof h->sl_map);
+  h->fl_map = 0;
+  h->in_use = h->free_bytes = h->nlive = h->nfree = 0;
+  for (b = h->start; b < h->end;) {
+    uint64_t size = blk(h, b)->size;
+    if (block_problem(h, b, ST_FREE) != NULL) {
+      set_block(h, b, size, ST_LIVE);
+      h->in_use += size;
+      h->nlive++;
+      b += size;
+      continue;
+    }
+    for (uint64_t n = b + size;
+         n < h->end && block_problem(h, n, ST_FREE) == NULL;) {
+      uint64_t ns = blk(h, n)->size;
+      wipe_block(h, n);
+      size += ns;
+      n += ns;
+    }
+    set_block(h, b, size, ST_FREE);
+    list_insert(h, b);
+    h->free_bytes += size;
+    h->nfree++;
+    b += size;
+  }
+  return check_all(h);
+}
+
+/* The whole walk, the lock held. */
+static int check_all(heap_t *h) {
   walk_t w = {0, 0, 0, 0};
-  heap_lock(h);
   int rc = check_blocks(h, &w);
   if (rc == 0)
     rc = check_lists(h, &w);
   if (rc == 0)
     rc = check_counters(h, &w);
-  heap_unlock(h);
   return rc;
 }

@@ -12,6 +12,7 @@
 #ifndef MPMP_HEAP_H
 #define MPMP_HEAP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,5 +57,15 @@ void mpmp__heap_stats(void *base, mpmp__heap_stats_t *st);
  * inconsistency. O(number of blocks): for tests and debugging.
  */
 int mpmp__heap_check(void *base);
+
+/*
+ * Task hosts, which may die inside an allocation (heap.c's top): this
+ * process's claim (object.c's mpmp__claim_self; 0: not a host) and how to
+ * tell a dead host's claim; set at init and when a host starts.
+ */
+void mpmp__heap_set_host(uint32_t claim, int (*dead)(uint32_t claim));
+/* A host's word that counts its heap sections (its worker kills it only
+ * while it is 0: host.c's kill_host). */
+void mpmp__heap_set_busy(_Atomic uint32_t *word);
 
 #endif /* MPMP_HEAP_H */

@@ -204,6 +204,7 @@ void mpmp__owner_host(uint32_t gen) {
   mpmp__claim_self = nr <= CLAIM_NODE_MAX
                          ? nr << CLAIM_NODE_SHIFT | (host_gen & CLAIM_GEN_MASK)
                          : 0; /* a node of 32767 ranks: not looked for */
+  mpmp__heap_set_host(mpmp__claim_self, mpmp__claim_dead);
   /* Test only: tests/mpi/test_ownerdead.c kills a host between the claim
    * and the publication of a put, or the claim and the freeing of a get
    * (queue.c); unset, they cost nothing. */
@@ -2029,6 +2030,7 @@ int mpmp__objects_init(void) {
       rt->node_members[rt->node_first[i->node] + i->node_rank] = r;
     }
   }
+  mpmp__heap_set_host(0, mpmp__claim_dead); /* (its holders may be hosts) */
   if (mpmp__net.node_rank == 0) {
     int frc = mpmp__heap_format(rt->heap_base, rt->heap_size);
     if (frc < 0 && rc == 0)

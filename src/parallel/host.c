@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "objects.h"
 #include "parallel.h"
 #include "proto.h"
@@ -69,6 +70,8 @@ typedef struct host_ctl {
   _Atomic uint32_t gen;     /* hosts started: the current one's generation */
   _Atomic uint32_t ran;     /* pool requests (tasks) the host has run: a
                                pool's maxtasksperchild replaces it */
+  _Atomic uint32_t heap_busy; /* the host is inside the node heap's lock
+                               (heap.c): kill_host waits for 0 */
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
@@ -651,6 +654,8 @@ _Noreturn static void host_main(void) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   mpmp__owner_host(atomic_load(&ctl()->gen));
+  atomic_store(&ctl()->heap_busy, 0); /* (a killed host's count is stale) */
+  mpmp__heap_set_busy(&ctl()->heap_busy);
   /* Requests up to the one of the spawn were served by earlier hosts. */
   uint32_t seen = atomic_load(&ctl()->spawn_req);
   for (;;) {
@@ -934,13 +939,52 @@ static int wake_moved(void *arg) {
   return atomic_load(ws->word) != ws->seen;
 }
 
+/* 1 once process `pid` is stopped (or gone), within about 50 ms. */
+static int stopped(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 500; i++) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+      return 1;
+    buf[n] = '\0';
+    const char *st = strrchr(buf, ')'); /* "pid (comm) S ..." */
+    if (st == NULL || st[1] == '\0' || st[2] == 'T' || st[2] == 't' ||
+        st[2] == 'Z' || st[2] == 'X')
+      return 1;
+    usleep(100);
+  }
+  return 0;
+}
+
+/* Kill the host, never inside the node heap's lock (heap.c: a host killed
+ * there left the lock held, and every later create on the node hung): stop
+ * it, and kill it once it is stopped outside; else let it run on for a
+ * moment (its sections take microseconds) and look again, at most 2 s. */
+static void kill_outside_the_heap(host_ctl_t *c, pid_t pid) {
+  for (int tries = 0; tries < 2000; tries++) {
+    if (kill(pid, SIGSTOP) < 0)
+      return; /* gone */
+    if (stopped(pid) && atomic_load(&c->heap_busy) == 0)
+      break;
+    kill(pid, SIGCONT);
+    usleep(1000);
+  }
+  kill(pid, SIGKILL);
+  kill(pid, SIGCONT); /* (a stopped process dies of SIGKILL all the same) */
+}
+
 /* The host must go (a time limit, a stop past its grace): kill it and
  * wait until the server saw it die. */
 static void kill_host(void) {
   host_ctl_t *c = ctl();
   pid_t pid = atomic_load(&c->host_pid);
   if (pid > 0)
-    kill(pid, SIGKILL);
+    kill_outside_the_heap(c, pid);
   /* (a dead fork server tells nothing: its host died with it) */
   while (!atomic_load(&c->gone) && !server_lost()) {
     uint32_t w = atomic_load(&c->wake);

@@ -771,6 +771,57 @@ static void ownerdead_waiter_killed_takes_nothing(void **state) {
   }
 }
 
+/* Hosts killed while they make and free objects, so inside the node
+ * heap's allocator sooner or later: by a thread of their own (SIGKILL) and
+ * by mpmp itself (task_timeout). The heap's lock stayed held by the dead
+ * and every later create on the node hung, timeouts or not (the build
+ * before: the main rank's create never returned, iteration 0 or 1). Now
+ * mpmp's own kills wait until the host is outside it, and a lock left by
+ * a host that died otherwise is taken over, the heap checked (and rebuilt
+ * where it was torn); every create here works. */
+static int churn_objects(mpmp_ctx_t *ctx) {
+  const double *kill_after = mpmp_arg(ctx, NULL);
+  *(int64_t *)mpmp_out(ctx, sizeof(int64_t)) = 0;
+  if (*kill_after > 0)
+    kill_me_in(*kill_after);
+  for (;;) { /* (small objects: the one a kill cuts short is lost) */
+    mpmp_value_t v;
+    mpmp_array_t a;
+    if (mpmp_value_create(&v, MPMP_INT64, NULL, 0) == 0)
+      mpmp_value_free(v);
+    if (mpmp_array_create(&a, MPMP_INT32, 100, NULL, 0) == 0)
+      mpmp_array_free(a);
+  }
+  return 0;
+}
+MPMP_TASK(churn_objects);
+
+static void ownerdead_hosts_killed_in_the_heap_leave_it_usable(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = 1,
+                        .task_timeout = 0.05};
+  mpmp_pool_t *pool = NULL;
+  OK(mpmp_pool_create(&pool, &o));
+  for (int it = 0; it < 24; it++) {
+    double kill_after = it % 2 ? 0.002 + 0.001 * (it % 7) : 0; /* 0: the
+                                                   task_timeout kills it */
+    int64_t r = -1;
+    int rc = mpmp_pool_apply(pool, churn_objects, &kill_after,
+                             sizeof kill_after, &r, sizeof r, NULL);
+    if (rc != (kill_after > 0 ? MPMP_ECRASHED : MPMP_ETIMEDOUT))
+      fail_msg("iteration %d: %s: %s", it, mpmp_err_name(rc), mpmp_errmsg());
+    mpmp_value_t v;
+    OK(mpmp_value_create(&v, MPMP_INT64, NULL, 0));
+    OK(mpmp_value_free(v));
+  }
+  OK(mpmp_pool_destroy(pool));
+  mpmp_array_t a; /* a large block: the heap is one piece, not broken */
+  OK(mpmp_array_create(&a, MPMP_INT64, 1 << 17, NULL, 0));
+  OK(mpmp_array_free(a));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, arm, disarm)
 static const struct CMUnitTest tests[] = {
     T(ownerdead_lock_left_by_a_dead_task),
@@ -784,6 +835,7 @@ static const struct CMUnitTest tests[] = {
     T(ownerdead_pipe_waiter_between_messages),
     T(ownerdead_barrier_party_dies_waiting),
     T(ownerdead_waiter_killed_takes_nothing),
+    T(ownerdead_hosts_killed_in_the_heap_leave_it_usable),
 };
 
 MPMP_TEST_MAIN(tests)
