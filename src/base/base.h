@@ -107,8 +107,8 @@ double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
  * MPMP_EINVAL saying so (`what`: "the item", ...), before anything is read
  * or written. A buffer within one page costs nothing (its first byte is
  * the caller's to get right); one that crosses a page costs a mincore()
- * of its last page, unless that page was the last one checked in this
- * thread. 0: fine (or p NULL, n or size 0: the caller's checks). */
+ * of its last page. 0: fine (or p NULL, n or size 0: the caller's
+ * checks). */
 int mpmp__check_extent_slow(const void *p, size_t n, size_t size,
                             const char *what, const char *fn);
 static inline int mpmp__check_extent(const void *p, size_t n, size_t size,

@@ -2371,8 +2371,14 @@ static int value_or_default(mpmp_dict_t d, int op, const char *key,
   if (key == NULL || (def == NULL && def_size > 0))
     return mpmp__err(MPMP_EINVAL, "%s: the %s is NULL", fn,
                      key ? "default" : "key");
-  int rc = get_value(&d.ref, MK_DICT, op, key, 0, F_MISSING_OK, buf, cap,
-                     NULL, size, fn);
+  /* (before a pop takes anything) */
+  int rc = mpmp__check_extent(def, def_size, 1, "the default", fn);
+  if (rc == 0)
+    rc = mpmp__check_extent(buf, cap, 1, "the buffer", fn);
+  if (rc < 0)
+    return rc;
+  rc = get_value(&d.ref, MK_DICT, op, key, 0, F_MISSING_OK, buf, cap, NULL,
+                 size, fn);
   if (rc != 0)
     return rc;
   if (def_size > cap) {
@@ -2856,6 +2862,15 @@ MPMP_API int mpmp_manager_value(mpmp_manager_t m, mpmp_value_t *v,
   oparams_t p = {.type = (uint32_t)type, .lock = lock,
                  .has_init = init != NULL};
   size_t n = mpmp_type_size(type); /* 0 for a bad type: the server says */
+  int rc = init != NULL && n > 0
+               ? mpmp__check_extent(init, 1, n, "the initial value",
+                                    "mpmp_manager_value")
+               : 0;
+  if (rc < 0) {
+    if (v != NULL)
+      *v = (mpmp_value_t){0}; /* (a failed create leaves no handle) */
+    return rc;
+  }
   if (init != NULL && n <= sizeof p.init)
     memcpy(p.init, init, n);
   return create_owned(m, OK_VALUE, &p, v ? &v->ref : NULL,

@@ -2453,6 +2453,11 @@ static int conn_wait(const mpmp_ref_t *objs, int n, double timeout,
     return rc;
   if (objs == NULL || n <= 0)
     return mpmp__err(MPMP_EINVAL, "%s: give at least one object", fn);
+  if ((rc = mpmp__check_extent(objs, (size_t)n, sizeof *objs, "the objects",
+                               fn)) < 0 ||
+      (rc = mpmp__check_extent(ready, (size_t)n, sizeof *ready,
+                               "the ready flags", fn)) < 0)
+    return rc;
   for (int i = 0; i < n; i++) {
     int kind = objs[i].kind == MPMP__K_CONN ? MPMP__K_CONN : MPMP__K_QUEUE;
     snprintf(what, sizeof what, "%s (object %d)", fn, i);

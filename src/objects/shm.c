@@ -758,6 +758,9 @@ static int item_check(const mpmp_sl_item_t *it, size_t i, int for_create,
     if (it->len > 0 && it->bytes == NULL)
       return mpmp__err(MPMP_EINVAL, "%s: item %zu has %zu bytes at NULL", fn,
                        i, it->len);
+    int rc = mpmp__check_extent(it->bytes, it->len, 1, "an item's bytes", fn);
+    if (rc < 0)
+      return rc;
     if (for_create && it->cap != 0 && it->cap < it->len)
       return mpmp__err(MPMP_EINVAL, "%s: item %zu has %zu bytes but room "
                        "for only %zu (cap)", fn, i, it->len, it->cap);
@@ -876,6 +879,8 @@ MPMP_API int mpmp_sharelist_create(mpmp_sharelist_t **sl, const char *name,
     return mpmp__err(MPMP_EINVAL, "%s: %zu items at NULL", fn, n);
   if (n > (SIZE_MAX / 2) / (sizeof(sl_desc_t) + 8 + SL_CAP_MAX))
     return mpmp__err(MPMP_EINVAL, "%s: %zu items is too many", fn, n);
+  if ((rc = mpmp__check_extent(items, n, sizeof *items, "the items", fn)) < 0)
+    return rc;
   sl_plan_t plan = {items, n, sizeof(sl_head_t) + n * sizeof(sl_desc_t)};
   for (size_t i = 0; i < n; i++) {
     if ((rc = item_check(&items[i], i, 1, fn)) < 0)
@@ -1002,6 +1007,8 @@ MPMP_API int mpmp_sharelist_get_bytes(const mpmp_sharelist_t *sl, int64_t i,
                      "holds %zu", fn, (long long)i, n, max);
   if (n && buf == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: buf is NULL", fn);
+  if ((rc = mpmp__check_extent(buf, n, 1, "the buffer", fn)) < 0)
+    return rc;
   if (n)
     memcpy(buf, p + 8, n);
   return 0;
@@ -1053,6 +1060,8 @@ MPMP_API int mpmp_sharelist_set_bytes(mpmp_sharelist_t *sl, int64_t i,
                      len, (long long)i, d->cap);
   if (len && data == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: %zu bytes at NULL", fn, len);
+  if ((rc = mpmp__check_extent(data, len, 1, "the data", fn)) < 0)
+    return rc;
   if (len)
     memcpy(p + 8, data, len);
   __atomic_store_n((uint32_t *)(void *)p, (uint32_t)len, __ATOMIC_RELEASE);

@@ -277,6 +277,12 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
   mpmp__obj_t *o = n == 1 && (out != NULL || in != NULL)
                        ? mpmp__obj_local(ref, kind) : NULL;
   if (o != NULL && i < o->n) { /* the hot path: one element, here */
+    /* (an element that crosses into a page not mapped: refused, not a
+     * crash; within one page this costs one comparison) */
+    int rc = mpmp__check_extent(out ? (const void *)out : in, 1,
+                                types[ref->type].size, "the buffer", fn);
+    if (rc < 0)
+      return rc;
     if (op == MPMP__OP_LOAD)
       load_one(o, i, out);
     else

@@ -624,6 +624,9 @@ static int check_futures(mpmp_future_t *const *fs, int n, double timeout,
   if (n < 0 || (fs == NULL && n > 0))
     return mpmp__err(MPMP_EINVAL, "%s: %s", fn, n < 0 ? "n is negative"
                      : "the future array is NULL");
+  if ((rc = mpmp__check_extent(fs, (size_t)n, sizeof *fs, "the futures",
+                               fn)) < 0)
+    return rc;
   return mpmp__timeout(timeout, deadline, fn);
 }
 

@@ -606,6 +606,9 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
     return mpmp__err(MPMP_EINVAL, "mpmp_imap_next: this iterator's items "
                      "are variable-size (mpmp_pool_imap_var): read it with "
                      "mpmp_imap_next_var()");
+  if ((rc = mpmp__check_extent(out, 1, it->out_size, "the output buffer",
+                               "mpmp_imap_next")) < 0)
+    return rc;
   /* feeding the pool on the way may fail (a terminated pool) while a
    * result is ready: a result handed out is a success, its message none */
   mpmp__errmark_t mark = mpmp__err_mark();

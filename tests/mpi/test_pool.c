@@ -581,7 +581,17 @@ static void calls_refuse_buffers_past_their_end(void **state) {
   long page = sysconf(_SC_PAGESIZE);
   char *two = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  assert_true(two != MAP_FAILED);
+  /* (mapped before the hole is made: a later mapping may fill it) */
+  char *fresh = mmap(NULL, 3 * (size_t)page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  /* 8 bytes, then a guard page (PROT_NONE: it stays reserved) */
+  char *guard = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(two != MAP_FAILED && fresh != MAP_FAILED &&
+              guard != MAP_FAILED);
+  assert_int_equal(mprotect(guard + page, (size_t)page, PROT_NONE), 0);
+  char *g8 = guard + page - 8;
+  memset(g8, 0, 8);
   assert_int_equal(munmap(two + page, (size_t)page), 0);
   char *e8 = two + page - 8; /* 8 bytes, then nothing */
   memset(e8, 0, 8);
@@ -628,6 +638,42 @@ static void calls_refuse_buffers_past_their_end(void **state) {
   mpmp_barrier_t bar;
   REFUSED(mpmp_barrier_create_ex(&bar, 1, square, e8, big, 1),
           "the action's argument");
+  /* a buffer checked once, then unmapped, then given again (a cache of
+   * the last page found mapped let it through: a crash), and a guard
+   * page (mapped, PROT_NONE: mincore said fine) */
+  char *span = fresh + page - 8; /* 16 bytes over a page boundary */
+  memset(span, 0, 16);
+  assert_int_equal(mpmp_pool_apply(pool, square, span, 16, r, sizeof r, NULL),
+                   0);
+  assert_int_equal(munmap(fresh + page, (size_t)page), 0);
+  REFUSED(mpmp_pool_apply(pool, square, span, 16, r, sizeof r, NULL),
+          "the argument");
+  assert_int_equal(mprotect(fresh + 2 * (size_t)page, (size_t)page,
+                            PROT_NONE), 0);
+  REFUSED(mpmp_pool_apply(pool, square, fresh + 2 * page - 8, 16, r,
+                          sizeof r, NULL), "the argument");
+  /* arrays of handles, flags and futures that run past the end */
+  assert_int_equal(mpmp_pipe_create(&a, &b, 1), 0);
+  mpmp_ref_t ends[2] = {a.ref, b.ref};
+  REFUSED(mpmp_conn_wait((const mpmp_ref_t *)g8, 1, 0, NULL), "the objects");
+  REFUSED(mpmp_conn_wait(ends, 2, 0, (int *)(void *)(g8 + 4)),
+          "the ready flags");
+  assert_int_equal(mpmp_pipe_free(a, b), 0);
+  REFUSED(mpmp_futures_wait((mpmp_future_t *const *)g8, 2,
+                            MPMP_ALL_COMPLETED, 0), "the futures");
+  mpmp_as_completed_t *ac = NULL;
+  REFUSED(mpmp_as_completed((mpmp_future_t *const *)g8, 2, 0, &ac),
+          "the futures");
+  /* one element that crosses into the unmapped page */
+  mpmp_value_t v;
+  assert_int_equal(mpmp_value_create(&v, MPMP_INT64, NULL, 0), 0);
+  REFUSED(mpmp_value_load(v, g8 + 4), "the buffer");
+  REFUSED(mpmp_value_store(v, g8 + 4), "the buffer");
+  assert_int_equal(mpmp_value_free(v), 0);
+  assert_int_equal(mpmp_array_create(&arr, MPMP_INT64, 8, NULL, 0), 0);
+  REFUSED(mpmp_array_get(arr, 1, g8 + 4), "the buffer");
+  REFUSED(mpmp_array_set(arr, 1, g8 + 4), "the buffer");
+  assert_int_equal(mpmp_array_free(arr), 0);
   finish(pool); /* (the Manager's server takes a worker's rank) */
   mpmp_manager_t m;
   mpmp_dict_t d;
@@ -642,9 +688,18 @@ static void calls_refuse_buffers_past_their_end(void **state) {
   size_t sizes[2] = {8, 8};
   REFUSED(mpmp_list_extend(l, 2, (const void *const *)e8, sizes), "the values");
   assert_int_equal(mpmp_list_extend(l, 2, vals, sizes), 0);
+  REFUSED(mpmp_dict_get_or(d, "none", r, big, &n, g8, big), "the default");
+  REFUSED(mpmp_dict_pop_or(d, "k", r, big, &n, g8, big), "the default");
+  assert_int_equal(mpmp_dict_get(d, "k", r, big, &n), 0); /* not popped */
+  mpmp_value_t mv;
+  REFUSED(mpmp_manager_value(m, &mv, MPMP_INT64, g8 + 4, 0),
+          "the initial value");
   assert_int_equal(mpmp_manager_shutdown(m), 0);
 #undef REFUSED
   munmap(two, (size_t)page);
+  munmap(fresh, (size_t)page);
+  munmap(fresh + 2 * page, (size_t)page);
+  munmap(guard, 2 * (size_t)page);
 }
 
 /* A create that fails leaves its output NULL (it kept what was there: a
