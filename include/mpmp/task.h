@@ -250,7 +250,8 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
  * that breaks this fails the task with a message saying so, and a scratch
  * buffer is still returned so that the task cannot crash on it; NULL only
  * when out of memory (also, without trying, for more bytes than the
- * machine has). Calling it again replaces the previous buffer. A task
+ * machine has). Calling it again replaces the previous buffer (a call
+ * with a size that broke the rule has failed the task all the same). A task
  * that never calls it returns no bytes (a map item: zeros).
  */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);

@@ -258,7 +258,9 @@ static int elem_call(const mpmp_ref_t *ref, int kind, int op, size_t i,
   /* The type is looked at before the handle is checked (mpmp__obj_call
    * does that): a type out of range is a bad handle, reported as such. */
   if (arith && !(ref->type < NTYPES && types[ref->type].is_int)) {
-    int rc = mpmp__ref_check(ref, kind, fn);
+    int rc = mpmp__check_init(fn); /* (after finalize: that first) */
+    if (rc == 0)
+      rc = mpmp__ref_check(ref, kind, fn);
     if (rc < 0)
       return rc;
     return mpmp__err(MPMP_EINVAL, "%s: a %s %s has no atomic arithmetic "

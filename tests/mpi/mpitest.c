@@ -212,6 +212,7 @@ void unpark(parked_t *pk) {
 int test_objs_make(test_objs_t *o) {
   int rc = 0;
   rc |= mpmp_value_create(&o->v, MPMP_INT64, NULL, 1);
+  rc |= mpmp_value_create(&o->vd, MPMP_DOUBLE, NULL, 1);
   rc |= mpmp_array_create(&o->a, MPMP_INT32, 4, NULL, 1);
   rc |= mpmp_lock_create(&o->l) | mpmp_sem_create(&o->s, 1);
   rc |= mpmp_event_create(&o->e) | mpmp_cond_create(&o->c, NULL);

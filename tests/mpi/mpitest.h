@@ -247,6 +247,7 @@ void unpark(parked_t *pk);
  * every kind the same way (after finalize, before init, freed). */
 typedef struct {
   mpmp_value_t v;     /* int64, locked */
+  mpmp_value_t vd;    /* double, locked */
   mpmp_array_t a;     /* int32[4], locked */
   mpmp_lock_t l;
   mpmp_sem_t s;       /* value 1 */

@@ -64,6 +64,8 @@ static void after_finalize_values_and_arrays(void **state) {
     NOTINIT(mpmp_value_load(o->h.v, &x));
     NOTINIT(mpmp_value_store(o->h.v, &x));
     NOTINIT(mpmp_value_add(o->h.v, 1, &x));
+    NOTINIT(mpmp_value_add(o->h.vd, 1, &x)); /* (was: a double has no
+                                                atomic arithmetic) */
     NOTINIT(mpmp_value_exchange(o->h.v, 1, &x));
     NOTINIT(mpmp_value_cas(o->h.v, &x, 1));
     NOTINIT(mpmp_value_type(o->h.v));
