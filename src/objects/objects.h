@@ -53,6 +53,9 @@ uint32_t mpmp__shm_gen(const mpmp_shm_t *shm);
 /* Give this thread a new lock owner id, never used before in the process:
  * it now runs another Process body (a new process, in Python's terms). */
 void mpmp__owner_renew(void);
+/* The same for the handles this process closed (mpmp_queue_close_local,
+ * mpmp_conn_close_local): a new Process body has them all open. */
+void mpmp__queue_forget_closed(void);
 /* Draw owner ids from the word `shared` (memory shared with the task hosts
  * the caller forks), carrying on from the ids drawn so far; NULL: from
  * this process's own counter again. Called while no other thread of

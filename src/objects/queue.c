@@ -1864,6 +1864,7 @@ static int op_conn_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
 
 void mpmp__queue_setup(int is_main) {
   (void)is_main;
+  mpmp__queue_forget_closed();
   mpmp__op_register(MPMP__OP_Q_PUT, op_put, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_Q_PUT_BATCH, op_put_batch, MPMP__OPB_TRY);
   mpmp__op_register(MPMP__OP_C_SEND_BATCH, op_send_batch, MPMP__OPB_TRY);
@@ -1914,10 +1915,20 @@ static int closed_here(const mpmp_ref_t *r) {
   return found;
 }
 
-/* MPMP_EPIPE if this process closed its handle `r`, else 0. */
-static int check_here(const mpmp_ref_t *r, const char *fn) {
+/* MPMP_EPIPE if this process closed its handle `r`, else 0; but first
+ * what any call on it would say (not initialized, a handle of another
+ * kind, an object freed meanwhile): a closed handle is still a handle
+ * (the close was said where those were right). */
+static int check_here(const mpmp_ref_t *r, int kind, const char *fn) {
   if (!closed_here(r))
     return 0;
+  int rc = mpmp__check_init(fn);
+  if (rc == 0)
+    rc = mpmp__ref_check(r, kind, fn);
+  if (rc == 0)
+    rc = mpmp__obj_alive(r, kind, fn);
+  if (rc < 0)
+    return rc;
   return mpmp__err(MPMP_EPIPE, "%s: this process closed its handle of the "
                    "%s (%s); other processes' handles still work", fn,
                    r->kind == MPMP__K_CONN ? "Pipe connection" : "Queue",
@@ -1946,6 +1957,16 @@ static int close_here(const mpmp_ref_t *r, int kind, const char *fn) {
   }
   pthread_mutex_unlock(&here_lock);
   return 0;
+}
+
+/* A new process in Python's terms (a Process body starts or ends in this
+ * worker rank or task host: object.c's mpmp__owner_renew), or a new run:
+ * its handles are open, whatever an earlier body closed. */
+void mpmp__queue_forget_closed(void) {
+  pthread_mutex_lock(&here_lock);
+  here_n = 0;
+  atomic_store(&here_any, 0);
+  pthread_mutex_unlock(&here_lock);
 }
 
 /* This rank freed the object: forget its reference. */
@@ -2072,7 +2093,7 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
                                                    fn)
                               : 0;
   if (rc == 0)
-    rc = check_here(&q.ref, fn);
+    rc = check_here(&q.ref, MPMP__K_QUEUE, fn);
   if (rc == 0) /* (q_put starts it if it waits) */
     rc = mpmp__timeout_lazy(timeout, &a.deadline, fn);
   /* a queue of another node: pipelined, once an ordinary put learned
@@ -2154,7 +2175,7 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
   mpmp__oparg_t a = {.out = buf, .out_max = max};
   int rc = mpmp__check_extent(buf, 1, max, "the buffer", fn);
   if (rc == 0)
-    rc = check_here(ref, fn);
+    rc = check_here(ref, kind, fn);
   int far = rc == 0 && !mpmp__ref_is_local(ref);
   if (far) /* a consumer of another node's queue or pipe: see object.c */
     mpmp__obj_pl_consumer(ref);
@@ -2330,7 +2351,7 @@ MPMP_API int mpmp_conn_send(mpmp_conn_t c, const void *msg, size_t len,
   mpmp__oparg_t a = {.in = msg, .in_len = len};
   int rc = mpmp__check_extent(msg, 1, len, "the message", fn);
   if (rc == 0)
-    rc = check_here(&c.ref, fn);
+    rc = check_here(&c.ref, MPMP__K_CONN, fn);
   if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, fn);
   /* an end of another node: pipelined while the room its node reported
@@ -2355,7 +2376,7 @@ MPMP_API int mpmp_conn_recv(mpmp_conn_t c, void *buf, size_t max, size_t *len,
 
 MPMP_API int mpmp_conn_poll(mpmp_conn_t c, double timeout) {
   mpmp__oparg_t a = {0};
-  int rc = check_here(&c.ref, "mpmp_conn_poll");
+  int rc = check_here(&c.ref, MPMP__K_CONN, "mpmp_conn_poll");
   if (rc == 0)
     rc = mpmp__timeout(timeout, &a.deadline, "mpmp_conn_poll");
   if (rc < 0)
@@ -2468,7 +2489,7 @@ static int conn_wait(const mpmp_ref_t *objs, int n, double timeout,
       continue;
     }
     if ((rc = mpmp__ref_check(&objs[i], kind, what)) < 0 ||
-        (rc = check_here(&objs[i], what)) < 0)
+        (rc = check_here(&objs[i], kind, what)) < 0)
       return rc;
   }
   double deadline;

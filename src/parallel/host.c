@@ -679,12 +679,15 @@ _Noreturn static void host_main(void) {
     static mpmp__run_hdr_t body;
     if (renew) { /* a new process in Python's terms */
       mpmp__owner_renew();
+      mpmp__queue_forget_closed();
       body = ctl()->body;
       H.body = &body;
     }
     host_run();
-    if (renew)
+    if (renew) {
       mpmp__owner_renew();
+      mpmp__queue_forget_closed();
+    }
     H.body = NULL;
     atomic_fetch_add(&ctl()->resp, 1);
     wake_worker();

@@ -666,6 +666,7 @@ static void run_job(mpmp__job_t *job) {
   /* A new process in Python's terms: locks an earlier body left held are
    * not this one's (object.c). */
   mpmp__owner_renew();
+  mpmp__queue_forget_closed();
   atomic_store(&mpmp__par.crash_item, 0);
   atomic_store(&mpmp__par.crash_base, 0);
   atomic_store(&mpmp__par.crash_body, h->name);
@@ -693,6 +694,7 @@ static void run_job(mpmp__job_t *job) {
    * the tasks of one Python pool worker do; an initializer's locks are not
    * theirs, which is where mpmp differs.) */
   mpmp__owner_renew();
+  mpmp__queue_forget_closed();
   int code = isolated ? iso_code : exit_code(rc, &ctx, task ? task->name : "?");
   mpmp__par.current = NULL;
   report_done(h, code, &ctx);

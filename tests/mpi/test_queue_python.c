@@ -505,6 +505,38 @@ static void queue_close_local_closes_this_process_only(void **state) {
   RC(mpmp_queue_close_local(bad), MPMP_EBADF);
 }
 
+/* A child that closes its handle, then one that uses it: each Process is
+ * a new process, whose handles are open, whichever rank (or task host)
+ * runs both (the build before kept the close for every later body on
+ * that rank: MPMP_EPIPE). A closed handle still answers as a handle: a
+ * Pipe call on it is refused for its kind (it said the Queue was closed
+ * here). */
+static int close_mine(mpmp_ctx_t *ctx) {
+  const qpair_t *a = mpmp_arg(ctx, NULL);
+  if (mpmp_queue_close_local(a->q) < 0)
+    return mpmp_fail(ctx, "close_local: %s", mpmp_errmsg());
+  mpmp_conn_t wrong = {a->q.ref};
+  int rc = mpmp_conn_poll(wrong, 0);
+  if (rc != MPMP_EBADF)
+    return mpmp_fail(ctx, "a Pipe call on the closed Queue handle: %d (%s)",
+                     rc, mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(close_mine);
+
+static void queue_close_local_ends_with_its_process(void **state) {
+  (void)state;
+  qpair_t a;
+  RC(mpmp_queue_create(&a.q, 0, sizeof(int)), 0);
+  int workers = mpmp_worker_count();
+  for (int i = 0; i < workers; i++) /* (every rank runs one such body) */
+    join_destroy_within(start_process(close_mine, &a, sizeof a), 60);
+  for (int i = 0; i < workers; i++)
+    join_destroy_within(start_process(put_three, &a, sizeof a), 60);
+  EQ(mpmp_queue_qsize(a.q), 3 * workers);
+  RC(mpmp_queue_free(a.q), 0);
+}
+
 /* CPython's test_spawn_close: the parent closes the child's end right
  * after start; the child goes on using it (an echo until the sentinel). */
 #define ECHO_END "<end>"
@@ -715,6 +747,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(queue_joinable_unbounded_join_counts_overflow),
     cmocka_unit_test(simple_queue_is_unbounded),
     cmocka_unit_test(queue_close_local_closes_this_process_only),
+    cmocka_unit_test(queue_close_local_ends_with_its_process),
     cmocka_unit_test(pipe_spawn_close),
     cmocka_unit_test(conn_wait_process_sentinel),
     cmocka_unit_test(conn_wait_sentinels_as_processes_end),
