@@ -2341,8 +2341,10 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
     if (!not_started(j)) {
       /* a map under way: the rest is cancelled (not an imap's part: its
        * iterator stops reading input, and ends at its first item
-       * cancelled, imap.c) */
-      if (!atomic_load(&j->ready) && !j->stopped && j->group == j->id) {
+       * cancelled, imap.c; not a submit) */
+      if (!atomic_load(&j->ready) && !j->stopped && j->group == j->id &&
+          j->n > 1) { /* (a submit dealt already runs, or the terminate
+                          ends it: it says so) */
         j->stopped = 2;
         drop_undealt(j);
       }
