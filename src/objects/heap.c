@@ -39,8 +39,10 @@
  *     killer's). Then one waiter takes the lock over (a CAS on the word)
  *     and checks the whole heap (mpmp__heap_check's walk): intact (the
  *     host died before it changed anything, or after), the heap goes on;
- *     torn, the heap is marked broken, and every later allocation fails
- *     MPMP_ENOSPC saying why, frees do nothing: nothing hangs. (A
+ *     torn, it is rebuilt from its blocks (mend); only where the blocks
+ *     themselves do not tile is the heap marked broken, and every later
+ *     allocation fails MPMP_ENOSPC saying why, frees do nothing: nothing
+ *     hangs. (A
  *     separate holder field, written after the CAS, was found empty: a
  *     host killed between the two, which a locked store made likely.)
  */
@@ -133,8 +135,9 @@ static void wake_sleepers(heap_t *h, int n) {
   syscall(SYS_futex, (uint32_t *)&h->wake, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
-/* We took the lock over from a dead task host (`dead`): is the heap whole?
- * 1 if so (we hold it); else it is marked broken and the lock let go. */
+/* We took the lock over from a dead task host (`dead`): is the heap whole,
+ * or whole again once mended? 1 if so (we hold it); else it is marked
+ * broken and the lock let go. */
 static int taken_over(heap_t *h, uint32_t dead) {
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", mpmp_errmsg()); /* (check_all sets one) */

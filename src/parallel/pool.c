@@ -860,18 +860,24 @@ static void take_results(mpmp_async_t *j, const mpmp__chunk_done_t *d,
   add_never(j, d->first, d->skipped);
 }
 
+/* Take the job at *pp (after `prev`, NULL: the first) out of the pool's
+ * list. */
+static mpmp_async_t *unlink_at(mpmp_pool_t *pool, mpmp_async_t **pp,
+                               mpmp_async_t *prev) {
+  mpmp_async_t *j = *pp;
+  *pp = j->next;
+  if (pool->jobs_tail == j)
+    pool->jobs_tail = prev;
+  j->next = NULL;
+  atomic_fetch_sub(&mpmp__stop_armed, 1);
+  return j;
+}
+
 static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
   mpmp_async_t **pp = &pool->jobs, *prev = NULL;
   for (; *pp != NULL; prev = *pp, pp = &(*pp)->next)
-    if ((*pp)->id == id) {
-      mpmp_async_t *j = *pp;
-      *pp = j->next;
-      if (pool->jobs_tail == j)
-        pool->jobs_tail = prev;
-      j->next = NULL;
-      atomic_fetch_sub(&mpmp__stop_armed, 1);
-      return j;
-    }
+    if ((*pp)->id == id)
+      return unlink_at(pool, pp, prev);
   return NULL;
 }
 
@@ -1023,6 +1029,17 @@ static void run_callback(mpmp_async_t *j) {
     job_free(j);
   /* a get or wait sleeping until its callbacks are over, a join */
   mpmp__ring_rank(mpmp__net.rank);
+}
+
+/* The callbacks of jobs completed under the lock, chained by `next` (a
+ * chain's jobs are out of every pool's list), in chain order. */
+static void run_callbacks(mpmp_async_t *chain) {
+  while (chain != NULL) {
+    mpmp_async_t *next = chain->next;
+    chain->next = NULL;
+    run_callback(chain);
+    chain = next;
+  }
 }
 
 /* The digest of items [first, first + count) of an imap's job, which its
@@ -1998,12 +2015,7 @@ static void stop_pools(void) {
     }
   }
   pthread_mutex_unlock(&mpmp__par.lock);
-  while (done != NULL) {
-    mpmp_async_t *next = done->next;
-    done->next = NULL;
-    run_callback(done);
-    done = next;
-  }
+  run_callbacks(done);
 }
 
 typedef struct stop_wait {
@@ -2352,12 +2364,7 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
       pp = &j->next;
       continue;
     }
-    *pp = j->next; /* (unlink_job, without its search) */
-    if (pool->jobs_tail == j)
-      pool->jobs_tail = prev;
-    atomic_fetch_sub(&mpmp__stop_armed, 1);
-    j->next = NULL;
-    cancel_unlinked(j);
+    cancel_unlinked(unlink_at(pool, pp, prev)); /* (pp: now the next) */
     *vt = j;
     vt = &j->next;
   }
@@ -2372,14 +2379,8 @@ void mpmp__pool_cancel_pending(mpmp_pool_t *pool) {
   }
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__ring_rank(mpmp__net.rank);
-  for (mpmp_async_t *lists[2] = {victims, done}, **l = lists; l < lists + 2;
-       l++)
-    while (*l != NULL) {
-      mpmp_async_t *j = *l;
-      *l = j->next;
-      j->next = NULL;
-      run_callback(j);
-    }
+  run_callbacks(victims);
+  run_callbacks(done);
 }
 
 static int not_receiving(void *arg) {
@@ -2923,12 +2924,7 @@ MPMP_API int mpmp_pool_terminate(mpmp_pool_t *pool) {
   }
   pthread_mutex_unlock(&mpmp__par.lock);
   mpmp__ring_rank(mpmp__net.rank);
-  while (done != NULL) {
-    mpmp_async_t *next = done->next;
-    done->next = NULL;
-    run_callback(done);
-    done = next;
-  }
+  run_callbacks(done);
   return 0;
 }
 
