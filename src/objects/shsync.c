@@ -278,6 +278,25 @@ void mpmp__waits_start(void) {
  * Neither can miss the other: t sets its mark then reads serving, the
  * passer writes serving then reads the mark (seq_cst on both sides).
  *
+ * A process that dies in line (a task host killed: shsync.h, "Dead
+ * owners") leaves its ticket behind, and nobody would pass the turn on
+ * from it. So the queue heals: a waiter sleeps in slices of HEAL_SLICE_S
+ * and watches the head s. A head that lives takes a free word within
+ * microseconds, or at the next release once it is hungry; when `serving`
+ * stays at s for HEAL_S (times the waiter's distance to the head, so that
+ * the next one in line acts first) while the word is seen free, or passes
+ * from holder to holder, the waiter skips s (head_skip: a CAS of `serving`
+ * from s, so that of several healers one acts). Every move of `serving` is
+ * such a CAS from the value the mover holds (ticket_pass), so a live head
+ * that was only descheduled that long and skipped passes nothing when it
+ * ends: it loses its place, never the lock's exclusion, which the word
+ * alone keeps. Such a head may still bid for the word beside the new head,
+ * so a head sleeps on the word in slices too (a release wakes one sleeper
+ * only); and a waiter that finds `serving` past its own ticket, skipped
+ * while it was off its core, takes a new one. `hungry` holds the time it
+ * was set: a dead head's outlives it, and a try that finds the word free
+ * under a `hungry` older than HEAL_S clears it.
+ *
  * A bit of `gone` or `asleep` is unambiguous because at most 64 tickets are
  * outstanding: a newcomer takes a ticket only while next - serving < 64,
  * and otherwise sleeps on `serving` with the overflow bit (counted in
@@ -285,15 +304,28 @@ void mpmp__waits_start(void) {
  * there. A ticket t + 64 therefore exists only after the turn has passed t,
  * and both of t's bits are clear by then: a gone mark is cleared before its
  * turn passes, and t clears its `asleep` bit as soon as it wakes, before
- * it can become the head or mark itself gone.
+ * it can become the head or mark itself gone. (A dead ticket's `asleep`
+ * bit may stay set: it costs ticket t + 64 a needless wake. A skipped live
+ * head clears its own marks late: its successor t + 64 may then miss a
+ * wake, and finds its turn at its next slice.)
  */
 #define OVERFLOW_BIT (1u << 31)
 #define SPIN_S 20e-6     /* how long the head polls before it sleeps */
 #define YIELD_S 4e-6     /* give up the CPU this often while polling */
 #define BACKOFF_MAX 64   /* most pauses between two polls */
+#define HEAL_SLICE_S 0.02 /* how often a queued waiter looks at the head */
+#define HEAL_S 0.05       /* a head stalled this long is skipped (above) */
+#define SKIPPED 1         /* ticket_wait: the turn passed this ticket by */
 
 static uint32_t turn_bit(uint32_t t) { return 1u << (t % 31); }
 static uint64_t gone_bit(uint32_t t) { return 1ull << (t % 64); }
+
+/* `hungry` holds the monotonic clock in ms (never 0) when it was set. */
+static uint32_t now_ms(void) { return (uint32_t)(mpmp__now() * 1e3) | 1u; }
+
+static int hungry_stale(uint32_t h) {
+  return h != 0 && now_ms() - h > (uint32_t)(HEAL_S * 1e3);
+}
 
 static int word_take(mpmp__shlock_t *l) {
   uint32_t free_word = 0;
@@ -358,7 +390,11 @@ static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
  * only while it is free. */
 static int lock_try_once(mpmp__shlock_t *l, uint64_t owner) {
   for (;;) {
-    if (atomic_load(&l->word) != 0 || atomic_load(&l->hungry) != 0) {
+    uint32_t h = atomic_load(&l->hungry);
+    if (h != 0 && atomic_load(&l->word) == 0 && hungry_stale(h) &&
+        atomic_compare_exchange_strong(&l->hungry, &h, 0))
+      continue; /* left by a head that died (see above) */
+    if (atomic_load(&l->word) != 0 || h != 0) {
       if (lock_dead(l))
         return MPMP_EBADF;
       return take_over(l, owner_of(l), owner) ? MPMP_EOWNERDEAD
@@ -402,17 +438,56 @@ static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
 static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
   uint64_t bit = gone_bit(t);
   atomic_fetch_or(&l->gone, bit);
-  /* serving < t: the passer that reaches t will skip it. serving > t: one
-   * already did (it cleared our mark). */
-  if (atomic_load(&l->serving) != t)
+  /* serving < t: the passer that reaches t will skip it. serving > t: the
+   * turn passed t by (the passer cleared our mark, or a healer skipped us,
+   * and then no one will: clear it). */
+  uint32_t s = atomic_load(&l->serving);
+  if (s != t) {
+    if ((int32_t)(s - t) > 0)
+      atomic_fetch_and(&l->gone, ~bit);
     return MPMP_ETIMEDOUT;
+  }
   /* Our turn came: take back the mark, unless the passer cleared it. */
   if (atomic_fetch_and(&l->gone, ~bit) & bit)
     return 0;
   return MPMP_ETIMEDOUT;
 }
 
-static void ticket_pass(mpmp__shlock_t *l);
+static void ticket_pass(mpmp__shlock_t *l, uint32_t h);
+
+/* What a queued waiter saw of the head (see "heals" above). */
+typedef struct {
+  uint32_t head;      /* the head watched */
+  double since;       /* when it was first seen the head */
+  uint64_t holder;    /* the word's holder at the last look */
+  unsigned free;      /* looks that found the word free */
+  unsigned handovers; /* looks that found another holder */
+} stall_t;
+
+/* 1 if ticket t, behind the head s, finds s stalled (see above). */
+static int head_stalled(mpmp__shlock_t *l, stall_t *st, uint32_t s,
+                        uint32_t t) {
+  double now = mpmp__now();
+  uint64_t holder = owner_of(l);
+  if (s != st->head || st->since == 0) {
+    *st = (stall_t){.head = s, .since = now, .holder = holder};
+    return 0;
+  }
+  if ((atomic_load(&l->word) & 3u) == 0)
+    st->free++;
+  else if (holder != st->holder)
+    st->handovers++;
+  st->holder = holder;
+  return now - st->since >= HEAL_S * (double)(t - s) &&
+         (st->free >= 2 || st->handovers >= 2);
+}
+
+/* Skip the stalled head s: its gone mark first (ticket s + 64 may exist
+ * once `serving` passed s), then the turn, if s still has it. */
+static void head_skip(mpmp__shlock_t *l, uint32_t s) {
+  atomic_fetch_and(&l->gone, ~gone_bit(s));
+  ticket_pass(l, s);
+}
 
 /* Wait until ticket t is the head. The seq_cst CAS that took t and the
  * seq_cst loads of serving below pair with ticket_pass's store-then-load.
@@ -420,27 +495,35 @@ static void ticket_pass(mpmp__shlock_t *l);
  * so that other processes' waiters behind it go on. */
 static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
   uint64_t bit = gone_bit(t);
+  stall_t st = {0};
   for (;;) {
     uint32_t s = atomic_load(&l->serving);
     if (s == t)
       return 0;
     if (lock_dead(l)) /* the queue is gone: leave it as it is */
       return MPMP_EBADF;
+    if ((int32_t)(s - t) > 0) /* skipped as stalled: queue again */
+      return SKIPPED;
     int quit = mpmp__waits_quit();
     if (quit < 0 || mpmp__expired(deadline)) {
       int rc = ticket_abandon(l, t);
       if (quit == 0)
         return rc;
       if (rc == 0) /* the head after all: let the next one be */
-        ticket_pass(l);
+        ticket_pass(l, t);
       return quit;
+    }
+    if (head_stalled(l, &st, s, t)) {
+      head_skip(l, s);
+      continue;
     }
     /* Announce, re-check, sleep (see above). The bit is ours alone, and
      * cleared before this ticket can be the head or be marked gone. */
     atomic_fetch_or(&l->asleep, bit);
     s = atomic_load(&l->serving);
     if (s != t && !lock_dead(l))
-      mpmp__waits_sleep(&l->serving, s, turn_bit(t), deadline);
+      mpmp__waits_sleep(&l->serving, s, turn_bit(t),
+                        fmin(deadline, mpmp__now() + HEAL_SLICE_S));
     atomic_fetch_and(&l->asleep, ~bit);
   }
 }
@@ -467,21 +550,25 @@ static void ticket_wake(mpmp__shlock_t *l, uint32_t s, int queued) {
     mpmp__futex_wake(&l->serving, INT_MAX, bits);
 }
 
-/* The head leaves the queue: the next live ticket becomes the head. */
-static void ticket_pass(mpmp__shlock_t *l) {
-  uint32_t s = atomic_load_explicit(&l->serving, memory_order_relaxed) + 1;
-  for (;; s++) {
-    atomic_store(&l->serving, s); /* seq_cst: see below */
+/* The head h leaves the queue: the next live ticket becomes the head.
+ * Each move is a CAS from the value this passer holds: a head skipped as
+ * stalled, or a kill, ends the pass (see above). */
+static void ticket_pass(mpmp__shlock_t *l, uint32_t h) {
+  for (uint32_t s = h + 1;; s++) {
+    uint32_t from = s - 1;
+    if (!atomic_compare_exchange_strong(&l->serving, &from, s))
+      return; /* seq_cst: see below */
     /* A waiter takes its ticket (seq_cst CAS) before reading serving: if we
-     * see no ticket s, its read comes after our store and sees its turn. */
+     * see no ticket s, its read comes after our CAS and sees its turn. */
     if (atomic_load(&l->next) == s) {
       ticket_wake(l, s, 0);
       return;
     }
-    if (!ticket_skip(l, s))
-      break;
+    if (!ticket_skip(l, s)) {
+      ticket_wake(l, s, 1);
+      return;
+    }
   }
-  ticket_wake(l, s, 1);
 }
 
 /* The head polls the word (see above): 1 once it took it. */
@@ -514,23 +601,22 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   if (!head_spin(l, start, deadline)) {
     for (;;) {
       if (mpmp__now() - start >= MPMP__SHLOCK_STARVE_S)
-        atomic_store(&l->hungry, 1);
+        atomic_store(&l->hungry, now_ms());
       if (atomic_exchange(&l->word, 2) == 0) { /* ours */
         atomic_store_explicit(&l->word, 1, memory_order_relaxed);
         break;
       }
       /* A holder that is a task host may die with no one to wake us, and
        * one not known yet (0: it has just taken the word) may be one: look
-       * again every slice. Any other holder releases, and wakes us. */
+       * every slice. Any other holder releases and wakes one sleeper, which
+       * may be a skipped head beside us (see above): sleep in slices. */
       uint64_t holder = owner_of(l);
-      double until = deadline;
-      if (holder == 0 || mpmp__owner_is_host(holder)) {
-        if (take_over(l, holder, owner)) {
-          rc = MPMP_EOWNERDEAD;
-          break;
-        }
-        until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+      if ((holder == 0 || mpmp__owner_is_host(holder)) &&
+          take_over(l, holder, owner)) {
+        rc = MPMP_EOWNERDEAD;
+        break;
       }
+      double until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
       if (mpmp__expired(deadline)) {
         rc = MPMP_ETIMEDOUT;
         break;
@@ -560,12 +646,14 @@ static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   int rc = mpmp__waits_quit();
   if (rc < 0)
     return rc;
-  rc = ticket_take(l, &t, deadline);
-  if (rc == 0 && (rc = ticket_wait(l, t, deadline)) == 0) {
+  do
+    rc = ticket_take(l, &t, deadline);
+  while (rc == 0 && (rc = ticket_wait(l, t, deadline)) == SKIPPED);
+  if (rc == 0) {
     rc = head_take(l, owner, deadline);
     if (rc == MPMP_EBADF)
       return rc;
-    ticket_pass(l);
+    ticket_pass(l, t);
     if ((rc == 0 || rc == MPMP_EOWNERDEAD) && lock_dead(l))
       rc = MPMP_EBADF;
   }

@@ -160,7 +160,8 @@ int mpmp__owner_dead(uint64_t owner);
 typedef struct mpmp__shlock {
   _Atomic uint32_t word;    /* futex word: 0 free, 1 held, 2 held and the
                                head of the queue sleeps (or is about to) */
-  _Atomic uint32_t hungry;  /* the head has waited too long: no barging */
+  _Atomic uint32_t hungry;  /* the head has waited too long: no barging
+                               (when, in ms: shsync.c) */
   _Atomic uint64_t owner;   /* 0 when free */
   _Atomic uint32_t count;   /* RLock levels held by owner */
   uint32_t recursive;

@@ -197,11 +197,12 @@ static int notify_and_die(mpmp_ctx_t *ctx) {
 MPMP_TASK(notify_and_die);
 
 /* Block for ever in one call, killed 0.3 s after saying so. */
-enum { W_SEM, W_GET, W_PUT, W_COND, W_N };
+enum { W_SEM, W_GET, W_PUT, W_COND, W_LOCK, W_N };
 static const char *const w_name[W_N] = {"a Semaphore's acquire",
                                         "an empty Queue's get",
                                         "a full Queue's put",
-                                        "a Condition's wait"};
+                                        "a Condition's wait",
+                                        "a held Lock's acquire"};
 static int wait_and_die(mpmp_ctx_t *ctx) {
   const job_t *j = mpmp_arg(ctx, NULL);
   if (misplaced(ctx, &j->at))
@@ -221,6 +222,9 @@ static int wait_and_die(mpmp_ctx_t *ctx) {
     break;
   case W_PUT:
     mpmp_queue_put(j->q, "x", 1, MPMP_FOREVER);
+    break;
+  case W_LOCK:
+    mpmp_lock_acquire(j->l, MPMP_FOREVER);
     break;
   default:
     mpmp_cond_wait(j->cv, MPMP_FOREVER);
@@ -700,7 +704,9 @@ static void ownerdead_barrier_party_dies_waiting(void **state) {
  * runs in a helper of this node on the host's behalf, which took them for
  * the dead (its answer then dropped): 4 or 6 of 8 units or items were
  * lost, a dead producer's item still came out, and a notify went to the
- * dead, whose helper then took the Condition's lock (MPMP_EOWNERDEAD). */
+ * dead, whose helper then took the Condition's lock (MPMP_EOWNERDEAD).
+ * A host killed in line for a held Lock leaves no place in line behind:
+ * the lock was stuck for good (free, yet every acquire timed out). */
 static void ownerdead_waiter_killed_takes_nothing(void **state) {
   (void)state;
   if (hosts_off())
@@ -718,6 +724,11 @@ static void ownerdead_waiter_killed_takes_nothing(void **state) {
       if (what == W_COND) {
         OK(mpmp_lock_create(&j.l));
         OK(mpmp_cond_create(&j.cv, &j.l));
+      }
+      if (what == W_LOCK) { /* held here: the host waits in line */
+        OK(mpmp_lock_create(&j.l));
+        OK(mpmp_cond_create(&j.cv, &j.l));
+        OK(mpmp_cond_acquire(j.cv, T_OUT));
       }
       hostjob_t h;
       host_start_on(&h, wait_and_die, &j, 0, local);
@@ -746,6 +757,19 @@ static void ownerdead_waiter_killed_takes_nothing(void **state) {
         RC(rc, MPMP_ETIMEDOUT);
         rc = 0;
         break;
+      case W_LOCK: { /* its place in line went with it */
+        /* A Condition's wait takes its lock back behind every waiter in
+         * line, the dead one too: it never came back. */
+        double t0 = test_now();
+        RC(mpmp_cond_wait(j.cv, 0.2), MPMP_ETIMEDOUT);
+        if (test_now() - t0 > 5)
+          fail_msg("a Condition's wait(0.2) behind a host killed in line "
+                   "for its lock took %.1f s", test_now() - t0);
+        OK(mpmp_cond_release(j.cv));
+        if ((rc = mpmp_lock_acquire(j.l, 2)) == 0)
+          OK(mpmp_lock_release(j.l));
+        break;
+      }
       default:
         OK(mpmp_cond_acquire(j.cv, T_OUT));
         OK(mpmp_cond_notify(j.cv, 1));
@@ -762,10 +786,10 @@ static void ownerdead_waiter_killed_takes_nothing(void **state) {
         OK(mpmp_sem_free(j.s));
       if (what == W_GET || what == W_PUT)
         OK(mpmp_queue_free(j.q));
-      if (what == W_COND) {
+      if (what == W_COND || what == W_LOCK)
         OK(mpmp_cond_free(j.cv));
+      if (what == W_COND || what == W_LOCK)
         OK(mpmp_lock_free(j.l));
-      }
       OK(mpmp_event_free(j.held));
     }
   }
