@@ -70,7 +70,10 @@
  *   is allowed, as Python frees an object with its last proxy; the
  *   shutdown then leaves it alone, and a second free is ::MPMP_EBADF.
  *
- * **Data.** Keys are C strings (at most ::MPMP_MANAGER_MAX_KEY bytes); values
+ * **Data.** Keys are C strings (at most ::MPMP_MANAGER_MAX_KEY bytes: a set
+ * of a longer one is ::MPMP_EMSGSIZE, and to a lookup it is a key that is
+ * not there: get and del ::MPMP_EINVAL, contains 0, get_or/pop_or the
+ * default); values
  * are byte strings of 0 to ::MPMP_MANAGER_MAX_VALUE bytes, copied (Python
  * pickles objects; here you choose the bytes). Getting a value into a buffer
  * that is too small is ::MPMP_EMSGSIZE with the value's size in `*size` and

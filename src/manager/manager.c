@@ -442,6 +442,28 @@ static int check_key(const char *key, const char *fn) {
   return 0;
 }
 
+/* A lookup of a key longer than MPMP_MANAGER_MAX_KEY: no such key can be
+ * in a dict or Namespace, so the answer is the one for a missing key
+ * (KeyError, False, the default), not the set's "key too long", whose
+ * MPMP_EMSGSIZE a get's caller would take for "the buffer is too small". */
+/* 0: go on; 1: answer 0 (missing, False) without asking; or an error. */
+static int key_lookup(const char *key, int kind, int op, uint32_t flags,
+                      const char *fn) {
+  int rc = check_key(key, fn);
+  if (rc != MPMP_EMSGSIZE ||
+      (op != OP_D_GET && op != OP_D_POP && op != OP_D_DEL &&
+       op != OP_D_CONTAINS))
+    return rc;
+  if (op == OP_D_CONTAINS || (flags & F_MISSING_OK))
+    return 1; /* the caller answers 0: missing */
+  return mpmp__err(MPMP_EINVAL, "%s: no key '%.40s...' in the %s (%s): it "
+                   "is longer than MPMP_MANAGER_MAX_KEY (%d bytes), and no "
+                   "such key can be set", fn, key,
+                   kind == MK_NS ? "Namespace" : "dict",
+                   kind == MK_NS ? "AttributeError" : "KeyError",
+                   MPMP_MANAGER_MAX_KEY);
+}
+
 static int check_value(const void *v, size_t size, const char *fn) {
   if (v == NULL && size > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the value is NULL (with size %zu)", fn,
@@ -2258,9 +2280,9 @@ static int simple_ij(const mpmp_mref_t *ref, int kind, int op,
                      const char *key, const void *val, size_t vlen, int64_t i,
                      int64_t j, int64_t *r0, const char *fn) {
   int rc = check_ref(ref, kind, fn);
-  if (rc < 0 || (key && (rc = check_key(key, fn)) < 0) ||
+  if (rc < 0 || (key && (rc = key_lookup(key, kind, op, 0, fn)) != 0) ||
       (rc = check_value(val, vlen, fn)) < 0)
-    return rc;
+    return rc < 0 ? rc : 0;
   mreq_t q = {.op = (uint32_t)op, .ref = *ref, .i = i, .j = j};
   mcall_t c;
   call_init(&c, OUT_NONE, NULL, 0);
@@ -2282,9 +2304,9 @@ static int get_value(const mpmp_mref_t *ref, int kind, int op, const char *key,
                      int64_t i, uint32_t flags, void *buf, size_t cap,
                      void **alloc, size_t *size, const char *fn) {
   int rc = check_ref(ref, kind, fn);
-  if (rc < 0 || (key && (rc = check_key(key, fn)) < 0) ||
+  if (rc < 0 || (key && (rc = key_lookup(key, kind, op, flags, fn)) != 0) ||
       (rc = check_out(buf, cap, fn)) < 0)
-    return rc;
+    return rc < 0 ? rc : 0;
   if (alloc != NULL)
     *alloc = NULL;
   mreq_t q = {.op = (uint32_t)op, .ref = *ref, .i = i, .flags = flags,

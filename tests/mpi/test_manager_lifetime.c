@@ -306,8 +306,22 @@ static void manager_big_values_and_small_buffers(void **state) {
   key[sizeof key - 1] = '\0';
   assert_int_equal(mpmp_dict_set(d, key, "x", 1), MPMP_EMSGSIZE);
   assert_non_null(strstr(mpmp_errmsg(), "MPMP_MANAGER_MAX_KEY"));
+  /* such a key is never there: a lookup's answer is a missing key's
+   * (it said MPMP_EMSGSIZE, "the buffer is too small", with n unset) */
+  n = 777;
   assert_int_equal(mpmp_dict_get(d, key, small, sizeof small, &n),
-                   MPMP_EMSGSIZE);
+                   MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "KeyError"));
+  assert_int_equal(n, 777);
+  assert_int_equal(mpmp_dict_contains(d, key), 0);
+  assert_int_equal(mpmp_dict_del(d, key), MPMP_EINVAL);
+  assert_int_equal(mpmp_dict_get_or(d, key, small, sizeof small, &n, "z", 1),
+                   0);
+  assert_int_equal(n, 1);
+  assert_int_equal(small[0], 'z');
+  assert_int_equal(mpmp_dict_pop_or(d, key, small, sizeof small, &n, "y", 1),
+                   0);
+  assert_int_equal(small[0], 'y');
   key[MPMP_MANAGER_MAX_KEY] = '\0'; /* the longest key works */
   assert_int_equal(mpmp_dict_set(d, key, "x", 1), 0);
   assert_int_equal(mpmp_dict_get(d, key, small, sizeof small, &n), 0);
