@@ -65,7 +65,11 @@
  *   holding it returns ::MPMP_EOWNERDEAD, the lock held.
  * - Barrier: a task host that dies while it waits still counts as arrived;
  *   the other parties' timed waits end (::MPMP_ETIMEDOUT, which breaks the
- *   barrier, or the round completes without it), and a round it never
+ *   barrier, or the round completes without it). Once that round is
+ *   released, broken or reset, a dead host of the barrier's node is let
+ *   out as it would have left (within about 20 ms), and the next round
+ *   fills as usual. Not watched: hosts of other nodes, and more than 8
+ *   hosts waiting at once in one barrier; a round such a dead one never
  *   left never ends: free such a barrier.
  * - Semaphore: a release that would take the value past INT32_MAX, or a
  *   BoundedSemaphore's past its initial value, is refused (::MPMP_EINVAL,
@@ -83,9 +87,10 @@
  *   ends as it would (notify, timeout, the Condition freed) and then
  *   returns ::MPMP_EBADF, your Lock not held: freeing the Lock does not
  *   notify the Condition.
- * - Barrier action (mpmp_barrier_create_ex()): a task host that dies
- *   while it runs the action leaves the others waiting until their
- *   timeouts (which break the barrier).
+ * - Barrier action (mpmp_barrier_create_ex()): a task host of the
+ *   barrier's node that dies while it runs the action breaks the barrier
+ *   within about 20 ms; one of another node leaves the others waiting
+ *   until their timeouts (which break it).
  * - Barrier: after mpmp_barrier_abort() (or a waiter's timeout) every wait
  *   is ::MPMP_EBROKEN until mpmp_barrier_reset(); abort and reset may be
  *   called any number of times. A Barrier freed while parties wait: each
@@ -381,7 +386,13 @@ MPMP_API int mpmp_barrier_create(mpmp_barrier_t *b, unsigned parties);
  *                  that party's wait returns ::MPMP_ETASK with the
  *                  action's message, the others ::MPMP_EBROKEN. (Python's
  *                  action is any callable; C functions are known across
- *                  ranks only as registered tasks.)
+ *                  ranks only as registered tasks.) The action's time
+ *                  counts against the other parties' timeouts: one whose
+ *                  timeout passes while it runs returns ::MPMP_ETIMEDOUT
+ *                  and breaks the barrier (the action's party then gets
+ *                  ::MPMP_EBROKEN), where Python's waiter returns once the
+ *                  action ends (its wait cannot retake the lock the action
+ *                  holds); give the waits room for the action.
  * \param arg       the action's argument bytes (mpmp_arg()), copied; may
  *                  be NULL with \p arg_size 0.
  * \param arg_size  their size, at most ::MPMP_BARRIER_MAX_ARG.

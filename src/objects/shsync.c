@@ -30,6 +30,7 @@
 #include <linux/futex.h>
 #include <math.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -1125,14 +1126,93 @@ static void b_set(mpmp__shbarrier_t *b, int state) {
   mpmp__shcond_notify_all(&b->cond);
 }
 
+/* The last one out ends the draining (or the reset). */
+static void b_exit(mpmp__shbarrier_t *b) {
+  int st = b_state(b);
+  if (--b->count == 0 && (st == DRAINING || st == RESETTING))
+    b_set(b, FILLING);
+}
+
+/*
+ * Task hosts inside wait() (shsync.h): each records its id in a free
+ * word of `hosts` as it arrives and clears it as it leaves, the lock
+ * held. A host that dies inside never leaves, and its round would never
+ * drain: whoever holds the lock and finds a recorded host dead lets it
+ * out for it (b_exit) once it would have left, i.e. unless the round is
+ * still filling (it counts as arrived) or acting; a dead actor fails its
+ * action. Waiters look again every DEAD_SLICE while a host is recorded.
+ */
+static void b_note(mpmp__shbarrier_t *b, uint64_t who) {
+  for (int i = 0; mpmp__owner_is_host(who) && i < MPMP__SHBARRIER_HOSTS; i++)
+    if (b->hosts[i] == 0) {
+      b->hosts[i] = who;
+      /* waiters that sleep with no slice start theirs */
+      mpmp__shcond_notify_all(&b->cond);
+      return;
+    }
+}
+
+static void b_forget(mpmp__shbarrier_t *b, uint64_t who) {
+  for (int i = 0; mpmp__owner_is_host(who) && i < MPMP__SHBARRIER_HOSTS; i++)
+    if (b->hosts[i] == who) {
+      b->hosts[i] = 0;
+      return;
+    }
+}
+
+static int b_hosts(const mpmp__shbarrier_t *b) {
+  for (int i = 0; i < MPMP__SHBARRIER_HOSTS; i++)
+    if (b->hosts[i] != 0)
+      return 1;
+  return 0;
+}
+
+static void b_reap(mpmp__shbarrier_t *b) {
+  if (b_state(b) == ACTING && b->actor != 0 && mpmp__owner_dead(b->actor)) {
+    b_forget(b, b->actor);
+    b->actor = 0;
+    b_set(b, BROKEN);
+    b_exit(b);
+  }
+  int st = b_state(b);
+  if (st == FILLING || st == ACTING)
+    return;
+  for (int i = 0; i < MPMP__SHBARRIER_HOSTS; i++)
+    if (b->hosts[i] != 0 && mpmp__owner_dead(b->hosts[i])) {
+      b->hosts[i] = 0;
+      b_exit(b);
+    }
+}
+
 static int b_settled(void *arg) {
+  b_reap(arg);
   int st = b_state(arg);
   return st != DRAINING && st != RESETTING && st != ACTING;
 }
 
 static int b_released(void *arg) {
+  b_reap(arg);
   int st = b_state(arg);
   return st != FILLING && st != ACTING;
+}
+
+/* The condition's wait_for, in slices while a host is recorded (a wake
+ * looks again whether one is). */
+static int b_wait_for(mpmp__shbarrier_t *b, int (*pred)(void *),
+                      double deadline) {
+  while (!pred(b)) {
+    double until = deadline;
+    if (b_hosts(b))
+      until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
+    int rc = mpmp__shcond_wait(&b->cond, &b->lock, BOWNER, until);
+    if (rc == MPMP_ETIMEDOUT && until < deadline)
+      continue;
+    if (rc == MPMP_ETIMEDOUT)
+      return pred(b) ? 0 : MPMP_ETIMEDOUT;
+    if (rc)
+      return rc;
+  }
+  return 0;
 }
 
 int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
@@ -1146,21 +1226,21 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
   b->parties = parties;
   b->count = 0;
   atomic_init(&b->state, FILLING);
+  memset(b->hosts, 0, sizeof b->hosts);
+  b->actor = 0;
   return 0;
 }
 
 /* Wait until the previous generation has drained (or a reset ended). */
 static int b_enter(mpmp__shbarrier_t *b, double deadline) {
-  int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_settled, b,
-                                 deadline);
+  int rc = b_wait_for(b, b_settled, deadline);
   if (rc)
     return rc;
   return b_state(b) < 0 ? MPMP_EBROKEN : 0;
 }
 
 static int b_wait(mpmp__shbarrier_t *b, double deadline) {
-  int rc = mpmp__shcond_wait_for(&b->cond, &b->lock, BOWNER, b_released, b,
-                                 deadline);
+  int rc = b_wait_for(b, b_released, deadline);
   if (rc == MPMP_EBADF || rc == MPMP_ENOTINIT) /* killed, or finalize */
     return rc;
   if (rc) {
@@ -1170,20 +1250,13 @@ static int b_wait(mpmp__shbarrier_t *b, double deadline) {
   return b_state(b) < 0 ? MPMP_EBROKEN : 0;
 }
 
-/* The last one out ends the draining (or the reset). */
-static void b_exit(mpmp__shbarrier_t *b) {
-  int st = b_state(b);
-  if (--b->count == 0 && (st == DRAINING || st == RESETTING))
-    b_set(b, FILLING);
-}
-
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index) {
-  return mpmp__shbarrier_wait_act(b, deadline, index, 0);
+  return mpmp__shbarrier_wait_act(b, deadline, index, 0, 0);
 }
 
 int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
-                             unsigned *index, int act) {
+                             unsigned *index, int act, uint64_t who) {
   if (b->parties == 0)
     return mpmp__err(MPMP_EINVAL, "barrier used before init");
   int rc = b_lock(b);
@@ -1198,10 +1271,12 @@ int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
     return rc == MPMP_EBROKEN ? mpmp__err(rc, "the barrier is broken") : rc;
   }
   unsigned i = b->count++;
+  b_note(b, who);
   if (i + 1 == b->parties && act) {
     /* the last to arrive runs the action first; it stays counted until
      * mpmp__shbarrier_acted */
     atomic_store(&b->state, ACTING);
+    b->actor = mpmp__owner_is_host(who) ? who : 0;
     b_unlock(b);
     if (index != NULL)
       *index = i;
@@ -1211,6 +1286,7 @@ int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
     b_set(b, DRAINING); /* the last to arrive releases the others */
   else if ((rc = b_wait(b, deadline)) == MPMP_EBADF || rc == MPMP_ENOTINIT)
     return rc;
+  b_forget(b, who);
   b_exit(b);
   b_unlock(b);
   if (rc == MPMP_EBROKEN)
@@ -1228,6 +1304,8 @@ int mpmp__shbarrier_acted(mpmp__shbarrier_t *b, int ok) {
     b_set(b, ok ? DRAINING : BROKEN); /* a failed action breaks it */
   else
     rc = MPMP_EBROKEN; /* aborted, reset or timed out during the action */
+  b_forget(b, b->actor);
+  b->actor = 0;
   b_exit(b);
   b_unlock(b);
   return rc;
@@ -1251,6 +1329,7 @@ void mpmp__shbarrier_reset(mpmp__shbarrier_t *b) {
                             makes it FILLING again */
   else
     mpmp__shcond_notify_all(&b->cond);
+  b_reap(b); /* dead hosts inside (a dead actor too) leave now */
   b_unlock(b);
 }
 
@@ -1261,6 +1340,7 @@ int mpmp__shbarrier_broken(const mpmp__shbarrier_t *b) {
 unsigned mpmp__shbarrier_n_waiting(mpmp__shbarrier_t *b) {
   if (b_lock(b))
     return 0; /* killed */
+  b_reap(b);
   unsigned n = b_state(b) == FILLING ? b->count : 0;
   b_unlock(b);
   return n;

@@ -282,7 +282,13 @@ void mpmp__shcond_kill(mpmp__shcond_t *c);
 /* ---- Barrier ------------------------------------------------------------- */
 
 /* Python's threading.Barrier over an internal lock and condition. */
+#define MPMP__SHBARRIER_HOSTS 8
 typedef struct mpmp__shbarrier {
+  /* task hosts inside wait() and the one running the action, guarded by
+   * lock: one that dies is let out for it (shsync.c, b_reap); first, so
+   * that the state stays on the line its users' lane follows (sync.c) */
+  uint64_t hosts[MPMP__SHBARRIER_HOSTS];
+  uint64_t actor;
   mpmp__shlock_t lock;
   mpmp__shcond_t cond;
   uint32_t parties;
@@ -299,10 +305,14 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties);
  * barrier is broken, or breaks or is reset while waiting; MPMP_ETIMEDOUT
  * for the waiter whose deadline passed, which breaks the barrier for all;
  * MPMP_EBADF once killed (the barrier is then left as it is). A task host
- * that dies in its wait still counts as arrived (nothing here notices):
- * the others' waits end at their deadlines (MPMP_ETIMEDOUT, which breaks
- * the barrier) or complete the round, and a round it never left never
- * drains (later waits time out).
+ * that dies in its wait still counts as arrived: the others' waits end at
+ * their deadlines (MPMP_ETIMEDOUT, which breaks the barrier) or complete
+ * the round. Once its round is released, broken or reset, it is let out
+ * as it would have left (found within about 20 ms), so the next round
+ * fills; one that dies running the action breaks the barrier (as a failed
+ * action does). `who` (mpmp__owner_id(), 0 for none) says who waits; more
+ * than MPMP__SHBARRIER_HOSTS task hosts inside at once are not all
+ * recorded, and one not recorded is never let out (later waits time out).
  */
 int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
                          unsigned *index);
@@ -312,7 +322,7 @@ int mpmp__shbarrier_wait(mpmp__shbarrier_t *b, double deadline,
  * mpmp__shbarrier_acted, which releases them (ok) or breaks the barrier. */
 #define MPMP__SHBARRIER_ACT 1
 int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
-                             unsigned *index, int act);
+                             unsigned *index, int act, uint64_t who);
 /* The action ended (ok: it succeeded): 0, MPMP_EBROKEN if the barrier was
  * broken or reset meanwhile (or the action failed: ok 0), MPMP_EBADF. */
 int mpmp__shbarrier_acted(mpmp__shbarrier_t *b, int ok);

@@ -187,7 +187,7 @@ static int op_bar_wait(mpmp__obj_t *o, mpmp__oparg_t *a) {
     a->deadline = mpmp__deadline(bb->timeout);
   a->r0 = 0;
   int rc = mpmp__shbarrier_wait_act(&bb->b, a->deadline, &index,
-                                    bb->action != 0);
+                                    bb->action != 0, mpmp__owner_id());
   if (rc == MPMP__SHBARRIER_ACT) {
     a->r0 = bb->action;
     a->out_len = bb->arg_size <= a->out_max ? bb->arg_size : 0;

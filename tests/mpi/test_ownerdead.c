@@ -327,6 +327,54 @@ static int barrier_and_die(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(barrier_and_die);
 
+/* A barrier's action that kills the task host running it. */
+static int die_acting(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  raise(SIGKILL);
+  return 0;
+}
+MPMP_TASK(die_acting);
+
+/* The last to arrive (it waits for the first), so it runs the action. */
+static int barrier_last(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  if (misplaced(ctx, &j->at))
+    return 0;
+  while (mpmp_barrier_n_waiting(j->b) < 1)
+    test_sleep(0.001);
+  int rc = mpmp_barrier_wait(j->b, T_OUT);
+  return mpmp_fail(ctx, "barrier wait returned %d", rc);
+}
+MPMP_TASK(barrier_last);
+
+/* A live party: its wait's return value (3 s at most). */
+static int barrier_party(mpmp_ctx_t *ctx) {
+  const job_t *j = mpmp_arg(ctx, NULL);
+  *(int *)mpmp_out(ctx, sizeof(int)) = mpmp_barrier_wait(j->b, 3);
+  return 0;
+}
+MPMP_TASK(barrier_party);
+
+/* Main and a worker's task wait for the barrier of two: one round. */
+static void barrier_round_of_two(job_t *j, const char *after) {
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_NEVER, .processes = 1};
+  mpmp_pool_t *pool = NULL;
+  mpmp_async_t *res = NULL;
+  OK(mpmp_pool_create(&pool, &o));
+  OK(mpmp_pool_apply_async(pool, barrier_party, j, sizeof *j, NULL, NULL,
+                           &res));
+  int mine = mpmp_barrier_wait(j->b, 3), theirs = -1;
+  const void *r = NULL;
+  OK(mpmp_async_get(res, T_OUT));
+  OK(mpmp_async_result(res, &r, NULL));
+  memcpy(&theirs, r, sizeof theirs);
+  mpmp_async_destroy(res);
+  OK(mpmp_pool_destroy(pool));
+  if (mine < 0 || theirs < 0 || mine + theirs != 1)
+    fail_msg("a round of two live parties %s: %s and %s", after,
+             test_code_name(mine), test_code_name(theirs));
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 static int hosts_off(void) {
@@ -696,6 +744,36 @@ static void ownerdead_barrier_party_dies_waiting(void **state) {
     }
     OK(mpmp_barrier_free(j.b));
   }
+  /* The dead party never left: once its round was released (or reset),
+   * the next round never filled (helper 64: reset said 0, and every later
+   * wait timed out, the barrier not even broken). */
+  for (int reset = 0; reset <= 1; reset++) {
+    job_t j = {0};
+    OK(mpmp_barrier_create(&j.b, 2));
+    hostjob_t h;
+    host_start(&h, barrier_and_die, &j, 0);
+    host_dead(&h, SIGKILL);
+    if (reset)
+      OK(mpmp_barrier_reset(j.b));
+    else
+      EQ(mpmp_barrier_wait(j.b, 3), 1); /* completes the dead one's round */
+    EQ(mpmp_barrier_n_waiting(j.b), 0);
+    barrier_round_of_two(&j, reset ? "after a reset" : "in the next round");
+    OK(mpmp_barrier_free(j.b));
+  }
+  /* A host that dies running the action breaks the barrier at once (the
+   * others waited until their timeouts). */
+  job_t j = {0};
+  OK(mpmp_barrier_create_ex(&j.b, 2, die_acting, NULL, 0, -1));
+  hostjob_t h;
+  host_start(&h, barrier_last, &j, 0);
+  double t0 = test_now();
+  RC(mpmp_barrier_wait(j.b, 10), MPMP_EBROKEN);
+  IN(test_now() - t0, 0, 3);
+  host_dead(&h, SIGKILL);
+  OK(mpmp_barrier_reset(j.b));
+  EQ(mpmp_barrier_n_waiting(j.b), 0);
+  OK(mpmp_barrier_free(j.b));
 }
 
 /* A host killed while it waits in a call takes nothing with it: the
