@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "mpmp.h"
 
@@ -100,6 +101,10 @@ size_t mpmp__phys_bytes(void);
 /* ---- monotonic time ----------------------------------------------------- */
 
 double mpmp__now(void); /* seconds, CLOCK_MONOTONIC */
+/* "a" or "an", the article for `noun` in a message ("an Array"). */
+static inline const char *mpmp__a(const char *noun) {
+  return noun[0] && strchr("AEIOUaeiou", noun[0]) ? "an" : "a";
+}
 /* deadline for a timeout in seconds: negative timeout -> +infinity */
 /* n elements of `size` bytes at p must be one object of this address
  * space: a count that overflows, or whose last byte is not mapped (a

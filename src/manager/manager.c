@@ -224,8 +224,10 @@ static int ref_check(const mpmp_mref_t *r, int kind, const char *fn) {
     return mpmp__err(MPMP_EBADF, "%s: not a Manager handle made by mpmp in "
                      "this job (garbage or corrupted bytes)", fn);
   if (r->kind != kind)
-    return mpmp__err(MPMP_EBADF, "%s: this is the handle of a %s, not of a "
-                     "%s", fn, kind_name(r->kind), kind_name(kind));
+    return mpmp__err(MPMP_EBADF, "%s: this is the handle of %s %s, not of "
+                     "%s %s", fn, mpmp__a(kind_name(r->kind)),
+                     kind_name(r->kind), mpmp__a(kind_name(kind)),
+                     kind_name(kind));
   return 0;
 }
 

@@ -385,8 +385,10 @@ int mpmp__ref_check(const mpmp_ref_t *ref, int kind, const char *fn) {
   if (ref->node >= (uint32_t)mpmp__net.nnodes)
     return bad_handle(fn, "the handle names a node this job does not have");
   if (ref->kind != kind)
-    return mpmp__err(MPMP_EBADF, "%s: this is the handle of a %s, not of a %s",
-                     fn, kind_name(ref->kind), kind_name(kind));
+    return mpmp__err(MPMP_EBADF, "%s: this is the handle of %s %s, not of "
+                     "%s %s", fn, mpmp__a(kind_name(ref->kind)),
+                     kind_name(ref->kind), mpmp__a(kind_name(kind)),
+                     kind_name(kind));
   return 0;
 }
 
@@ -724,8 +726,9 @@ void mpmp__obj_discard(const mpmp_ref_t *ref) {
  * in the object: then the last of those does. */
 static int op_free(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (a->x != 0 && o->kind != a->x)
-    return mpmp__err(MPMP_EINVAL, "this Lock belongs to a %s and goes with "
-                     "it: free the %s instead", kind_name(o->kind),
+    return mpmp__err(MPMP_EINVAL, "this Lock belongs to %s %s and goes with "
+                     "it: free the %s instead", mpmp__a(kind_name(o->kind)),
+                     kind_name(o->kind),
                      kind_name(o->kind));
   return mpmp__obj_kill(o) ? 0 : bad_handle("free", "the object was "
                                             "already freed");

@@ -603,6 +603,7 @@ static void manager_objects_misuse(void **state) {
   mpmp_value_t e_as_v;
   memcpy(&e_as_v, &e, sizeof e_as_v);
   RC(mpmp_value_free(e_as_v), MPMP_EBADF);
+  HAS_MSG("the handle of an Event, not of a Value"); /* (it said "a Event") */
   /* neither was freed by the wrong calls */
   OK(mpmp_queue_put(q, "y", 1, 0));
   OK(mpmp_event_set(e));
