@@ -101,7 +101,7 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **out,
                             .checkpoint = o->checkpoint,
                             .maxtasksperchild = o->max_tasks_per_child};
   static const mpmp__pool_names_t nm = {"mpmp_executor_create", "max_workers",
-                                        "max_tasks_per_child"};
+                                        "max_tasks_per_child", "executor"};
   if ((rc = mpmp__pool_create_as(&ex->pool, &po, &nm)) < 0) {
     mpmp__free(ex);
     return rc;

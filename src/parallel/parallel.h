@@ -395,6 +395,7 @@ int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline);
  * an executor creates its pool with its own names (max_workers...). */
 typedef struct mpmp__pool_names {
   const char *fn, *processes, *maxtasks;
+  const char *noun; /* what its messages call it: "pool", "executor" */
 } mpmp__pool_names_t;
 int mpmp__pool_create_as(struct mpmp_pool **out, const mpmp_pool_opts_t *o,
                          const mpmp__pool_names_t *nm);

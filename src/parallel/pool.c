@@ -1299,16 +1299,18 @@ static int free_workers(void) {
 }
 
 /* Claim `want` workers (0: all free ones) for the pool (mpmp__par.lock held). */
-static int claim(mpmp_pool_t *pool, int want) {
+static int claim(mpmp_pool_t *pool, int want,
+                 const mpmp__pool_names_t *nm) {
   int avail = free_workers();
   if (want == 0)
     want = avail;
   if (want == 0 || want > avail)
-    return mpmp__err(MPMP_EBUSY, "a pool of %d workers needs that many free "
-                     "worker ranks; %d of the job's %d workers are free: "
-                     "close other pools, join processes, or start the job "
-                     "with more ranks (mpirun -n %lld)", want ? want : 1,
-                     avail, mpmp__net.size - 1,
+    return mpmp__err(MPMP_EBUSY, "%s: %s %s of %d workers needs that many "
+                     "free worker ranks; %d of the job's %d workers are "
+                     "free: close other pools and executors, join "
+                     "processes, or start the job with more ranks (mpirun "
+                     "-n %lld)", nm->fn, mpmp__a(nm->noun), nm->noun,
+                     want ? want : 1, avail, mpmp__net.size - 1,
                      (long long)mpmp__net.size + (want ? want : 1) - avail);
   pool->ranks = mpmp__calloc((size_t)want, sizeof(int));
   pool->inflight = mpmp__calloc((size_t)want, sizeof(int));
@@ -1342,7 +1344,10 @@ static void release(mpmp_pool_t *pool) {
 }
 
 /* Run the initializer on every worker, as a process bound to that rank. */
-static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
+static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o,
+                           const mpmp__pool_names_t *nm) {
+  char name[40];
+  snprintf(name, sizeof name, "the %s's initializer", nm->noun);
   int n = pool->nworkers, rc = 0;
   mpmp_process_t **ps = mpmp__calloc((size_t)n, sizeof *ps);
   if (ps == NULL)
@@ -1352,7 +1357,7 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
      * the task host (and every host that replaces it: host.c) */
     mpmp_process_opts_t po = {.isolate = pool->isolate ? MPMP_ISOLATE_ALWAYS
                                                        : MPMP_ISOLATE_NEVER,
-                              .name = "the pool's initializer"};
+                              .name = name};
     rc = mpmp_process_create(&ps[w], o->initializer, o->initarg,
                              o->initarg_size, &po);
     if (rc == 0)
@@ -1373,18 +1378,18 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o) {
       mpmp_process_terminate(ps[w]);
       mpmp_process_join(ps[w], MPMP_FOREVER);
       if (rc == 0)
-        rc = mpmp__err(MPMP_ETIMEDOUT, "the pool's initializer '%s' did not "
-                       "return within the pool's task_timeout (%g s) on rank "
-                       "%d: it was killed", mpmp_task_name(o->initializer),
-                       limit, pool->ranks[w]);
+        rc = mpmp__err(MPMP_ETIMEDOUT, "%s: %s '%s' did not return within "
+                       "the %s's task_timeout (%g s) on rank %d: it was "
+                       "killed", nm->fn, name, mpmp_task_name(o->initializer),
+                       nm->noun, limit, pool->ranks[w]);
       mpmp_process_destroy(ps[w]);
       continue;
     }
     mpmp_process_exitcode(ps[w], &code);
     if (code != 0 && rc == 0)
-      rc = mpmp__err(MPMP_ETASK, "the pool's initializer '%s' failed on rank "
-                     "%d: %s", mpmp_task_name(o->initializer), pool->ranks[w],
-                     mpmp_process_errmsg(ps[w]));
+      rc = mpmp__err(MPMP_ETASK, "%s: %s '%s' failed on rank %d: %s",
+                     nm->fn, name, mpmp_task_name(o->initializer),
+                     pool->ranks[w], mpmp_process_errmsg(ps[w]));
     mpmp_process_destroy(ps[w]);
   }
   mpmp__free(ps);
@@ -1448,7 +1453,7 @@ static int isolation(mpmp_pool_t *pool, const mpmp_pool_opts_t *o,
 
 MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   static const mpmp__pool_names_t nm = {"mpmp_pool_create", "processes",
-                                        "maxtasksperchild"};
+                                        "maxtasksperchild", "pool"};
   if (out != NULL) /* NULL whatever fails (README: failed creates) */
     *out = NULL;
   int rc = mpmp__check_main(nm.fn);
@@ -1494,7 +1499,7 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
   pthread_mutex_lock(&mpmp__par.lock);
   if (mpmp__par.pool_of_rank == NULL)
     mpmp__par.pool_of_rank = mpmp__calloc((size_t)mpmp__net.size, sizeof *mpmp__par.pool_of_rank);
-  rc = mpmp__par.pool_of_rank ? claim(pool, o ? o->processes : 0)
+  rc = mpmp__par.pool_of_rank ? claim(pool, o ? o->processes : 0, nm)
                         : mpmp__err(MPMP_ENOMEM, "out of memory for a pool");
   if (rc == 0) {
     pool->next = mpmp__par.pools;
@@ -1502,7 +1507,7 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
   }
   pthread_mutex_unlock(&mpmp__par.lock);
   if (rc == 0 && o && o->initializer)
-    rc = run_initializer(pool, o);
+    rc = run_initializer(pool, o, nm);
   if (rc < 0) {
     pthread_mutex_lock(&mpmp__par.lock);
     release(pool);

@@ -457,6 +457,11 @@ static void executor_option_errors_name_the_executor(void **state) {
   o = (mpmp_executor_opts_t){.task_timeout = NAN};
   assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EINVAL);
   assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: task_timeout"));
+  /* more workers than the job has (it said "a pool of 100000 workers") */
+  o = (mpmp_executor_opts_t){.max_workers = 100000};
+  assert_int_equal(mpmp_executor_create(&ex, &o), MPMP_EBUSY);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_executor_create: an executor "
+                                        "of 100000 workers"));
   assert_null(ex);
   /* and the pool's own say the pool's */
   mpmp_pool_t *pool = NULL;
