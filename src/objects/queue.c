@@ -1055,9 +1055,11 @@ static int q_join(mpmp__obj_t *o, mpmp__oparg_t *a) {
   for (;;) {
     if (q_joined(q))
       return 0;
-    if (mpmp__expired(a->deadline))
-      return MPMP_ETIMEDOUT;
-    int rc = await(&q->done, q_joined, q, a->deadline, 0, o);
+    int rc = mpmp__expired(a->deadline)
+                 ? MPMP_ETIMEDOUT
+                 : await(&q->done, q_joined, q, a->deadline, 0, o);
+    if (rc == MPMP_ETIMEDOUT) /* (no message: the caller says it) */
+      a->r0 = (int64_t)atomic_load(&q->unfinished);
     if (rc < 0)
       return rc;
   }
@@ -2249,7 +2251,14 @@ MPMP_API int mpmp_queue_task_done(mpmp_queue_t q) {
 MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout) {
   mpmp__oparg_t a = {0};
   int rc = mpmp__timeout(timeout, &a.deadline, "mpmp_queue_join");
-  return rc < 0 ? rc : qcall(&q, MPMP__OP_Q_JOIN, &a, "mpmp_queue_join");
+  if (rc == 0)
+    rc = qcall(&q, MPMP__OP_Q_JOIN, &a, "mpmp_queue_join");
+  if (rc == MPMP_ETIMEDOUT && a.r0 > 0) /* what it waited for */
+    rc = mpmp__err(rc, "mpmp_queue_join: timed out: %lld item%s put to the "
+                   "queue %s no task_done() yet (each item taken needs one, "
+                   "from whoever took it)", (long long)a.r0,
+                   a.r0 == 1 ? "" : "s", a.r0 == 1 ? "has" : "have");
+  return rc;
 }
 
 /* ---- public: Pipe -------------------------------------------------------- */

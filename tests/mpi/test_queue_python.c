@@ -432,6 +432,9 @@ static void queue_joinable_unbounded_join_counts_overflow(void **state) {
   for (int64_t i = 0; i < n; i++)
     RC(mpmp_queue_put(q, &i, sizeof i, 0), 0);
   RC(mpmp_queue_join(q, 0.05), MPMP_ETIMEDOUT);
+  /* it said how many wait (it said "timed out") */
+  assert_non_null(strstr(mpmp_errmsg(), "20000 items put to the queue have "
+                                        "no task_done() yet"));
   int64_t v;
   for (int i = 0; i < n; i++) {
     RC(mpmp_queue_get(q, &v, sizeof v, NULL, 0), 0);
