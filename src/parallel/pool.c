@@ -2159,6 +2159,11 @@ static int job_verdict(const mpmp_async_t *j) {
                      "%s: rerun the program with the same MPMP_CHECKPOINT to "
                      "resume", mpmp__stop_reason(), ok, j->n, failed,
                      j->jpath);
+  if (j->interrupted && j->n == 1 && ok == 0) /* an apply, a submit */
+    return mpmp__err(MPMP_EINTERRUPTED, "the task was stopped (%s) before "
+                     "it finished%s; a rerun runs it again (checkpoints keep "
+                     "only maps' results)", mpmp__stop_reason(), nf > 0 ?
+                     " (cut short by the stop)" : "");
   if (j->interrupted)
     return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
                      "%zu items done%s; rerun with MPMP_CHECKPOINT=DIR to "

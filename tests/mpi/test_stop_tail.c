@@ -2,8 +2,9 @@
  * that comes once every chunk of an isolated map was dealt, while one
  * item ignores it: that item's host is killed after MPMP_TERM_GRACE, and
  * the map says MPMP_EINTERRUPTED (a rerun resumes it), not that an item
- * crashed (helper 56: MPMP_ECRASHED, with no word of the rerun). Alone in
- * its program: a stop lasts for the rest of the run. */
+ * crashed (helper 56: MPMP_ECRASHED, with no word of the rerun); so does
+ * an apply, in its own words. Alone in its program: a stop lasts for the
+ * rest of the run. */
 #include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -33,6 +34,9 @@ static void stop_after_everything_dealt_interrupts(void **state) {
   mpmp_async_t *res = NULL;
   OK(mpmp_pool_map_async(pool, ignore_at_7, in, 16, sizeof *in, out,
                          sizeof *out, 4, NULL, NULL, &res));
+  mpmp_async_t *one = NULL; /* an apply that ignores the stop too */
+  OK(mpmp_pool_apply_async(pool, ignore_at_7, &in[7], sizeof in[7], NULL,
+                           NULL, &one));
   test_sleep(1.0); /* every other chunk ran (one queued behind item 7's
                       went to the other worker); item 7's chunk is dealt,
                       and its items after 7 never run */
@@ -41,6 +45,12 @@ static void stop_after_everything_dealt_interrupts(void **state) {
   HAS_MSG("SIGUSR1");
   HAS_MSG("cut short by the stop");
   mpmp_async_destroy(res);
+  /* not a map: no items, no journal (it said "the map was stopped: 0 of 1
+   * items done; rerun with MPMP_CHECKPOINT=DIR to resume") */
+  RC(mpmp_async_get(one, T_OUT), MPMP_EINTERRUPTED);
+  HAS_MSG("the task was stopped (");
+  HAS_MSG("a rerun runs it again");
+  mpmp_async_destroy(one);
   OK(mpmp_pool_destroy(pool));
 }
 
