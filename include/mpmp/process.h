@@ -61,7 +61,10 @@ typedef struct mpmp_process_opts {
   /** Run the body in a task host (see mpmp_pool_opts_t.isolate): a crash
    *  ends the process, not the job (exitcode -signal, or the exit status),
    *  and terminate() kills a body that ignores mpmp_should_stop() after
-   *  MPMP_TERM_GRACE (exitcode -9). ::MPMP_ISOLATE_DEFAULT: isolated where
+   *  MPMP_TERM_GRACE (exitcode -9). The host is its worker's, which the
+   *  next body on that worker uses too: globals and threads a body leaves
+   *  behind are seen there (README, "When a task crashes").
+   *  ::MPMP_ISOLATE_DEFAULT: isolated where
    *  the worker has a task host (unless MPMP_ISOLATE=never);
    *  ::MPMP_ISOLATE_NEVER: in the worker rank itself, as a body that calls
    *  MPI needs. */
