@@ -293,9 +293,14 @@ int mpmp__stopping(void) {
       snprintf(wt.reason, sizeof wt.reason, "%s came",
                sig == SIGTERM ? "SIGTERM" : "SIGUSR1");
     atomic_store_explicit(&wt.stopped, 1, memory_order_release);
+    /* (mpirun also sends SIGTERM to every rank when one of them died:
+     * then the job ends whatever this rank does) */
     MPMP__NOTE("%s: pools deal no more work; the running chunks get %g s "
-               "(MPMP_STOP_GRACE) to finish", wt.reason,
-               mpmp__rt.env.STOP_GRACE);
+               "(MPMP_STOP_GRACE) to finish%s", wt.reason,
+               mpmp__rt.env.STOP_GRACE,
+               sig == SIGTERM ? " (if a rank of the job died, mpirun sent "
+                                "it, and the job ends now)"
+                              : "");
   }
   return 1;
 }
