@@ -60,7 +60,10 @@
  *   node of the death before it reports the task's or body's end. Not
  *   seen: a host killed in the few instructions between taking the lock
  *   and recording itself as its holder, or between clearing that record
- *   and freeing the lock (the lock then stays held).
+ *   and freeing the lock (the lock then stays held). A host killed while
+ *   it waited for the lock takes nothing: its place in line is skipped
+ *   after about 50 ms (a waiter that stays off its core that long while
+ *   the lock is free may lose its place too, never the lock's exclusion).
  * - Condition: a wait whose lock is taken back from a task host that died
  *   holding it returns ::MPMP_EOWNERDEAD, the lock held.
  * - Barrier: a task host that dies while it waits still counts as arrived;
