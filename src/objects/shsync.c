@@ -284,8 +284,9 @@ void mpmp__waits_start(void) {
  * from it. So the queue heals: a waiter sleeps in slices of HEAL_SLICE_S
  * and watches the head s. A head that lives takes a free word within
  * microseconds, or at the next release once it is hungry; when `serving`
- * stays at s for HEAL_S (times the waiter's distance to the head, so that
- * the next one in line acts first) while the word is seen free, or passes
+ * stays at s for HEAL_S (and a slice more for each place further back,
+ * up to three, so that the next one in line acts first: head_stalled)
+ * while the word is seen free, or passes
  * from holder to holder, the waiter skips s (head_skip: a CAS of `serving`
  * from s, so that of several healers one acts). Every move of `serving` is
  * such a CAS from the value the mover holds (ticket_pass), so a live head
@@ -295,8 +296,15 @@ void mpmp__waits_start(void) {
  * so a head sleeps on the word in slices too (a release wakes one sleeper
  * only); and a waiter that finds `serving` past its own ticket, skipped
  * while it was off its core, takes a new one. `hungry` holds the time it
- * was set: a dead head's outlives it, and a try that finds the word free
- * under a `hungry` older than HEAL_S clears it.
+ * was set (a sleeping head sets it again at every slice): a dead head's
+ * outlives it, and an acquire that finds the word free under a `hungry`
+ * older than HEAL_S clears it. A head stalled while one process keeps
+ * taking the word (the same holder at every look) would never be seen
+ * stalled: the waiter behind it sets `hungry` for it. Waiters for a place
+ * in a full queue (the overflow) watch the head as well. A waiter that
+ * skipped a head looks at the next ones every CHAIN_SLICE_S and skips
+ * one found with the word free at one look after that long: a host's
+ * threads killed in line leave a row of dead tickets.
  *
  * A bit of `gone` or `asleep` is unambiguous because at most 64 tickets are
  * outstanding: a newcomer takes a ticket only while next - serving < 64,
@@ -316,13 +324,16 @@ void mpmp__waits_start(void) {
 #define BACKOFF_MAX 64   /* most pauses between two polls */
 #define HEAL_SLICE_S 0.02 /* how often a queued waiter looks at the head */
 #define HEAL_S 0.05       /* a head stalled this long is skipped (above) */
+#define CHAIN_SLICE_S 0.005 /* ... and the heads after a skipped one */
 #define SKIPPED 1         /* ticket_wait: the turn passed this ticket by */
 
 static uint32_t turn_bit(uint32_t t) { return 1u << (t % 31); }
 static uint64_t gone_bit(uint32_t t) { return 1ull << (t % 64); }
 
 /* `hungry` holds the monotonic clock in ms (never 0) when it was set. */
-static uint32_t now_ms(void) { return (uint32_t)(mpmp__now() * 1e3) | 1u; }
+static uint32_t now_ms(void) {
+  return (uint32_t)(uint64_t)(mpmp__now() * 1e3) | 1u; /* (wraps: 49 days) */
+}
 
 static int hungry_stale(uint32_t h) {
   return h != 0 && now_ms() - h > (uint32_t)(HEAL_S * 1e3);
@@ -389,12 +400,20 @@ static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
 /* Deadline already past: succeed only if the lock is free for newcomers
  * (0), or held by a task host that died (MPMP_EOWNERDEAD, held); retry
  * only while it is free. */
+/* A free word under a `hungry` older than HEAL_S: a head that died set
+ * it (a live one sets it again at every look): clear it. 1 if this call
+ * did. */
+static int hungry_clear_stale(mpmp__shlock_t *l) {
+  uint32_t h = atomic_load(&l->hungry);
+  return h != 0 && atomic_load(&l->word) == 0 && hungry_stale(h) &&
+         atomic_compare_exchange_strong(&l->hungry, &h, 0);
+}
+
 static int lock_try_once(mpmp__shlock_t *l, uint64_t owner) {
   for (;;) {
-    uint32_t h = atomic_load(&l->hungry);
-    if (h != 0 && atomic_load(&l->word) == 0 && hungry_stale(h) &&
-        atomic_compare_exchange_strong(&l->hungry, &h, 0))
+    if (hungry_clear_stale(l))
       continue; /* left by a head that died (see above) */
+    uint32_t h = atomic_load(&l->hungry);
     if (atomic_load(&l->word) != 0 || h != 0) {
       if (lock_dead(l))
         return MPMP_EBADF;
@@ -406,8 +425,30 @@ static int lock_try_once(mpmp__shlock_t *l, uint64_t owner) {
   }
 }
 
-/* Take a ticket once the queue has room. */
+/* What a queued waiter saw of the head (see "heals" above). */
+typedef struct {
+  uint32_t head;      /* the head watched */
+  double since;       /* when it was first seen the head */
+  uint64_t holder;    /* the word's holder at the last look */
+  unsigned free;      /* looks that found the word free */
+  unsigned handovers; /* looks that found another holder */
+  int chain;          /* this waiter skipped a dead head: the next ones
+                         may be dead too (a host's threads, killed) */
+} stall_t;
+
+/* How long a watching waiter sleeps between looks. */
+static double stall_slice(const stall_t *st) {
+  return st->chain ? CHAIN_SLICE_S : HEAL_SLICE_S;
+}
+
+static int head_stalled(mpmp__shlock_t *l, stall_t *st, uint32_t s,
+                        uint32_t dist);
+static void head_skip(mpmp__shlock_t *l, uint32_t s);
+
+/* Take a ticket once the queue has room. Those who wait for room watch
+ * the head too (see above): the queue may be full of the dead. */
 static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
+  stall_t st = {0};
   for (;;) {
     uint32_t s = atomic_load(&l->serving);
     uint32_t n = atomic_load(&l->next);
@@ -420,13 +461,19 @@ static int ticket_take(mpmp__shlock_t *l, uint32_t *t, double deadline) {
     }
     if (mpmp__expired(deadline))
       return MPMP_ETIMEDOUT;
+    if (!lock_dead(l) && head_stalled(l, &st, s, n - s + 1)) {
+      head_skip(l, s);
+      st.chain = 1;
+      continue;
+    }
     /* Announce, re-check, sleep: a move of `serving` past the value we
      * sleep on sees the count and wakes the overflow bit. */
     atomic_fetch_add(&l->overflow_asleep, 1);
     s = atomic_load(&l->serving);
     int rc = 0;
     if (atomic_load(&l->next) - s >= MPMP__SHLOCK_QUEUE && !lock_dead(l))
-      rc = mpmp__waits_sleep(&l->serving, s, OVERFLOW_BIT, deadline);
+      rc = mpmp__waits_sleep(&l->serving, s, OVERFLOW_BIT,
+                             fmin(deadline, mpmp__now() + stall_slice(&st)));
     atomic_fetch_sub(&l->overflow_asleep, 1);
     if (lock_dead(l))
       return MPMP_EBADF;
@@ -456,22 +503,23 @@ static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
 
 static void ticket_pass(mpmp__shlock_t *l, uint32_t h);
 
-/* What a queued waiter saw of the head (see "heals" above). */
-typedef struct {
-  uint32_t head;      /* the head watched */
-  double since;       /* when it was first seen the head */
-  uint64_t holder;    /* the word's holder at the last look */
-  unsigned free;      /* looks that found the word free */
-  unsigned handovers; /* looks that found another holder */
-} stall_t;
 
-/* 1 if ticket t, behind the head s, finds s stalled (see above). */
+/* 1 if the waiter `dist` places behind the head s (its ticket t = s +
+ * dist, or a newcomer with no ticket yet: the tickets out + 1) finds s
+ * stalled (see above). The next in line acts first: each place further
+ * back waits one slice more, up to three (dead or gone tickets between
+ * add no more: a waiter whose timeout is short must still act). A head
+ * stalled that long while one process keeps taking the word (barging:
+ * the same holder at every look) gets no nearer to it: the waiter sets
+ * `hungry` for it, as a live head would have, so that the word goes free
+ * for the head, or is seen free. */
 static int head_stalled(mpmp__shlock_t *l, stall_t *st, uint32_t s,
-                        uint32_t t) {
+                        uint32_t dist) {
   double now = mpmp__now();
   uint64_t holder = owner_of(l);
   if (s != st->head || st->since == 0) {
-    *st = (stall_t){.head = s, .since = now, .holder = holder};
+    *st = (stall_t){.head = s, .since = now, .holder = holder,
+                    .chain = st->chain};
     return 0;
   }
   if ((atomic_load(&l->word) & 3u) == 0)
@@ -479,8 +527,16 @@ static int head_stalled(mpmp__shlock_t *l, stall_t *st, uint32_t s,
   else if (holder != st->holder)
     st->handovers++;
   st->holder = holder;
-  return now - st->since >= HEAL_S * (double)(t - s) &&
-         (st->free >= 2 || st->handovers >= 2);
+  /* (after a skip, the next head had a slice to take the word) */
+  double wait = st->chain ? CHAIN_SLICE_S : HEAL_S;
+  unsigned looks = st->chain ? 1 : 2;
+  if (now - st->since < wait + stall_slice(st) * (double)(dist < 4 ? dist - 1
+                                                                     : 3))
+    return 0;
+  if (st->free >= looks || st->handovers >= 2)
+    return 1;
+  atomic_store(&l->hungry, now_ms()); /* the word goes free for s */
+  return 0;
 }
 
 /* Skip the stalled head s: its gone mark first (ticket s + 64 may exist
@@ -514,8 +570,9 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
         ticket_pass(l, t);
       return quit;
     }
-    if (head_stalled(l, &st, s, t)) {
+    if (head_stalled(l, &st, s, t - s)) {
       head_skip(l, s);
+      st.chain = 1;
       continue;
     }
     /* Announce, re-check, sleep (see above). The bit is ours alone, and
@@ -524,7 +581,7 @@ static int ticket_wait(mpmp__shlock_t *l, uint32_t t, double deadline) {
     s = atomic_load(&l->serving);
     if (s != t && !lock_dead(l))
       mpmp__waits_sleep(&l->serving, s, turn_bit(t),
-                        fmin(deadline, mpmp__now() + HEAL_SLICE_S));
+                        fmin(deadline, mpmp__now() + stall_slice(&st)));
     atomic_fetch_and(&l->asleep, ~bit);
   }
 }
@@ -636,6 +693,16 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
   return rc;
 }
 
+static void lock_release(mpmp__shlock_t *l) {
+  if (atomic_exchange(&l->word, 0) == 2) /* seq_cst: a release */
+    mpmp__futex_wake(&l->word, 1, ANY_BITS);
+}
+
+static void set_owner(mpmp__shlock_t *l, uint64_t owner, uint32_t count) {
+  atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
+  atomic_store_explicit(&l->count, count, memory_order_relaxed);
+}
+
 /* Queue, wait to be the head, take the word, let the next one be head.
  * A killed lock ends every step with MPMP_EBADF (the word taken after
  * the kill too: the free came first); the queue is then left as it is. */
@@ -654,6 +721,18 @@ static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
     rc = head_take(l, owner, deadline);
     if (rc == MPMP_EBADF)
       return rc;
+    /* a helper that waited for a task host of another node that died
+     * meanwhile takes nothing for it (shsync.h: it would hold the lock
+     * for the dead, to be taken over) */
+    int quit;
+    if (rc == 0 && (quit = mpmp__waits_quit()) < 0) {
+      lock_release(l);
+      rc = quit;
+    }
+    /* the holder is known before the pass (a futex call): a host killed
+     * in between left the lock held by nobody, for good (helper 63) */
+    if (rc == 0)
+      set_owner(l, owner, 1);
     ticket_pass(l, t);
     if ((rc == 0 || rc == MPMP_EOWNERDEAD) && lock_dead(l))
       rc = MPMP_EBADF;
@@ -668,6 +747,8 @@ static int lock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
     return 0;
   if (mpmp__expired(deadline))
     return lock_try_once(l, owner);
+  if (hungry_clear_stale(l) && lock_try(l))
+    return 0;
   return lock_queue(l, owner, deadline);
 }
 
@@ -691,10 +772,6 @@ static int owner_died(void) {
                               MPMP__OWNER_GEN_MASK));
 }
 
-static void lock_release(mpmp__shlock_t *l) {
-  if (atomic_exchange(&l->word, 0) == 2) /* seq_cst: a release */
-    mpmp__futex_wake(&l->word, 1, ANY_BITS);
-}
 
 /* ---- Lock and RLock: the lock plus an owner ------------------------- */
 
@@ -710,11 +787,6 @@ void mpmp__shlock_init(mpmp__shlock_t *l, int recursive) {
   atomic_init(&l->asleep, 0);
   atomic_init(&l->overflow_asleep, 0);
   atomic_init(&l->dead, 0);
-}
-
-static void set_owner(mpmp__shlock_t *l, uint64_t owner, uint32_t count) {
-  atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
-  atomic_store_explicit(&l->count, count, memory_order_relaxed);
 }
 
 int mpmp__shlock_acquire(mpmp__shlock_t *l, uint64_t owner, double deadline) {
