@@ -588,7 +588,8 @@ static uint64_t inside_code(const mpmp__obj_t *o, const _Atomic uint64_t *lane) 
 static _Thread_local signed char inside_at[INSIDE_DEPTH];
 static _Thread_local int inside_depth;
 
-static void inside_note(const mpmp__obj_t *o, const _Atomic uint64_t *lane) {
+__attribute__((noinline, cold)) static void
+inside_note(const mpmp__obj_t *o, const _Atomic uint64_t *lane) {
   int d = inside_depth++;
   uint64_t code = inside_code(o, lane);
   if (d >= INSIDE_DEPTH)
@@ -603,7 +604,7 @@ static void inside_note(const mpmp__obj_t *o, const _Atomic uint64_t *lane) {
   }
 }
 
-static void inside_forget(void) {
+__attribute__((noinline, cold)) static void inside_forget(void) {
   int d = --inside_depth;
   if (d < INSIDE_DEPTH && inside_at[d] >= 0)
     atomic_store(&inside[inside_at[d]], 0);
@@ -621,7 +622,8 @@ int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
     if (gen == 0 || (v & MPMP__LIFE_GEN) != gen)
       return 0;
   } while (!atomic_compare_exchange_weak(lane, &v, v + MPMP__LIFE_CALL));
-  if (inside != NULL) /* the block is the object's while we are inside */
+  if (__builtin_expect(inside != NULL, 0)) /* (the block is the object's
+                                              while we are inside) */
     inside_note(o, lane);
   return 1;
 }
@@ -650,7 +652,8 @@ static int leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
 }
 
 int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
-  if (inside != NULL) /* first: a death from here on costs a leak */
+  if (__builtin_expect(inside != NULL, 0)) /* first: a death from here on
+                                              costs a leak */
     inside_forget();
   return leave(o, lane);
 }
