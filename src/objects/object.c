@@ -565,53 +565,9 @@ _Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op) {
   return &o->life; /* (a Condition's external Lock: the header) */
 }
 
-/* A task host's record of its calls inside objects (objects.h): NULL in
- * every other process. A word holds (block offset + 1) << 24 | the lane's
- * offset in the block. */
-static _Atomic uint64_t *inside;
-#define INSIDE_LANE_BITS 24
-
-void mpmp__obj_set_inside(_Atomic uint64_t *slots) { inside = slots; }
-
-static uint64_t inside_code(const mpmp__obj_t *o, const _Atomic uint64_t *lane) {
-  uint64_t at = (uint64_t)((const char *)lane - (const char *)o);
-  uint64_t off = (uint64_t)((const char *)o - mpmp__rt.heap_base);
-  return at >> INSIDE_LANE_BITS ? 0 : (off + 1) << INSIDE_LANE_BITS | at;
-}
-
-/* Each record is its thread's own: the thread keeps where it wrote it,
- * for the leave, which pairs with the enter last first (every call takes
- * its references in nested order). A scan for an equal word could take
- * another thread's record of the same lane and leave one behind with no
- * reference under it, which the worker would then give back twice. */
-#define INSIDE_DEPTH 4
-static _Thread_local signed char inside_at[INSIDE_DEPTH];
-static _Thread_local int inside_depth;
-
-__attribute__((noinline, cold)) static void
-inside_note(const mpmp__obj_t *o, const _Atomic uint64_t *lane) {
-  int d = inside_depth++;
-  uint64_t code = inside_code(o, lane);
-  if (d >= INSIDE_DEPTH)
-    return; /* unrecorded: its leave forgets nothing */
-  inside_at[d] = -1;
-  for (int i = 0; code && i < MPMP__INSIDE_SLOTS; i++) {
-    uint64_t empty = 0;
-    if (atomic_compare_exchange_strong(&inside[i], &empty, code)) {
-      inside_at[d] = (signed char)i;
-      return;
-    }
-  }
-}
-
-__attribute__((noinline, cold)) static void inside_forget(void) {
-  int d = --inside_depth;
-  if (d < INSIDE_DEPTH && inside_at[d] >= 0)
-    atomic_store(&inside[inside_at[d]], 0);
-}
-
 int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
   mpmp__rt_t *rt = &mpmp__rt;
+  (void)o;
   /* A lane found from a header read after the block was reused may be
    * anywhere: only a word of the heap is ever touched. */
   if ((uintptr_t)((char *)lane - rt->heap_base) >
@@ -622,9 +578,6 @@ int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
     if (gen == 0 || (v & MPMP__LIFE_GEN) != gen)
       return 0;
   } while (!atomic_compare_exchange_weak(lane, &v, v + MPMP__LIFE_CALL));
-  if (__builtin_expect(inside != NULL, 0)) /* (the block is the object's
-                                              while we are inside) */
-    inside_note(o, lane);
   return 1;
 }
 
@@ -642,39 +595,13 @@ static int last_out(_Atomic uint64_t *w) {
   return atomic_fetch_sub(w, MPMP__LIFE_CALL) == MPMP__LIFE_CALL;
 }
 
-static int leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
   if (!last_out(lane))
     return 0; /* alive, or others are still inside */
   /* a closed lane's last call: the lane's reference in the header goes */
   if (lane != &o->life && !last_out(&o->life))
     return 0;
   return release(o);
-}
-
-int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
-  if (__builtin_expect(inside != NULL, 0)) /* first: a death from here on
-                                              costs a leak */
-    inside_forget();
-  return leave(o, lane);
-}
-
-void mpmp__obj_hold(mpmp__obj_t *o) {
-  atomic_fetch_add(&o->life, MPMP__LIFE_CALL);
-}
-
-int mpmp__obj_drop(mpmp__obj_t *o) { return leave(o, &o->life); }
-
-void mpmp__obj_leave_dead(_Atomic uint64_t *slots) {
-  for (int i = 0; i < MPMP__INSIDE_SLOTS; i++) {
-    uint64_t code = atomic_exchange(&slots[i], 0);
-    if (code == 0)
-      continue;
-    mpmp__obj_t *o = (mpmp__obj_t *)(void *)(mpmp__rt.heap_base +
-                                              (code >> INSIDE_LANE_BITS) - 1);
-    leave(o, (_Atomic uint64_t *)(void *)((char *)o +
-                                           (code & ((1u << INSIDE_LANE_BITS) -
-                                                    1))));
-  }
 }
 
 void mpmp__lane_open(mpmp__obj_t *o, _Atomic uint64_t *lane) {

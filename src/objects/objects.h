@@ -74,20 +74,4 @@ void mpmp__owner_host_dead(uint32_t gen);
  * before the worker reports the death to anyone. */
 void mpmp__owner_host_gone(uint32_t gen);
 
-/*
- * The references a task host holds on objects while it is inside a call
- * (object.c, "Lifetime"), kept where its worker sees them: a host killed
- * in a call (often asleep in one) would keep its object's block from the
- * heap for good after the object is freed. The host names its words
- * (MPMP__INSIDE_SLOTS, zeroed, in its control page) first thing; once it
- * is dead, its worker gives each recorded reference back and clears the
- * words (again: nothing). A word is written after the reference is taken
- * and cleared before it is given back, so a death in between costs a
- * leak, never a second give-back; more calls inside at once than words
- * go unrecorded.
- */
-#define MPMP__INSIDE_SLOTS 8
-void mpmp__obj_set_inside(_Atomic uint64_t *slots);
-void mpmp__obj_leave_dead(_Atomic uint64_t *slots);
-
 #endif /* MPMP_OBJECTS_H */
