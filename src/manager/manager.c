@@ -444,11 +444,12 @@ static int check_key(const char *key, const char *fn) {
   return 0;
 }
 
-/* A lookup of a key longer than MPMP_MANAGER_MAX_KEY: no such key can be
- * in a dict or Namespace, so the answer is the one for a missing key
- * (KeyError, False, the default), not the set's "key too long", whose
- * MPMP_EMSGSIZE a get's caller would take for "the buffer is too small". */
-/* 0: go on; 1: answer 0 (missing, False) without asking; or an error. */
+/* check_key for op: 0: go on; 1: answer 0 (missing, False) without
+ * asking; or an error. A lookup of a key longer than MPMP_MANAGER_MAX_KEY
+ * gets the answer for a missing key (KeyError, False, the default): no
+ * such key can be in a dict or Namespace, and the set's "key too long",
+ * MPMP_EMSGSIZE, a get's caller would take for "the buffer is too
+ * small". */
 static int key_lookup(const char *key, int kind, int op, uint32_t flags,
                       const char *fn) {
   int rc = check_key(key, fn);

@@ -335,10 +335,6 @@ static uint32_t now_ms(void) {
   return (uint32_t)(uint64_t)(mpmp__now() * 1e3) | 1u; /* (wraps: 49 days) */
 }
 
-static int hungry_stale(uint32_t h) {
-  return h != 0 && now_ms() - h > (uint32_t)(HEAL_S * 1e3);
-}
-
 static int word_take(mpmp__shlock_t *l) {
   uint32_t free_word = 0;
   return atomic_compare_exchange_strong(&l->word, &free_word, 1);
@@ -397,18 +393,19 @@ static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
   return 1;
 }
 
-/* Deadline already past: succeed only if the lock is free for newcomers
- * (0), or held by a task host that died (MPMP_EOWNERDEAD, held); retry
- * only while it is free. */
 /* A free word under a `hungry` older than HEAL_S: a head that died set
  * it (a live one sets it again at every look): clear it. 1 if this call
  * did. */
 static int hungry_clear_stale(mpmp__shlock_t *l) {
   uint32_t h = atomic_load(&l->hungry);
-  return h != 0 && atomic_load(&l->word) == 0 && hungry_stale(h) &&
+  return h != 0 && atomic_load(&l->word) == 0 &&
+         now_ms() - h > (uint32_t)(HEAL_S * 1e3) &&
          atomic_compare_exchange_strong(&l->hungry, &h, 0);
 }
 
+/* Deadline already past: succeed only if the lock is free for newcomers
+ * (0), or held by a task host that died (MPMP_EOWNERDEAD, held); retry
+ * only while it is free. */
 static int lock_try_once(mpmp__shlock_t *l, uint64_t owner) {
   for (;;) {
     if (hungry_clear_stale(l))
@@ -503,7 +500,6 @@ static int ticket_abandon(mpmp__shlock_t *l, uint32_t t) {
 
 static void ticket_pass(mpmp__shlock_t *l, uint32_t h);
 
-
 /* 1 if the waiter `dist` places behind the head s (its ticket t = s +
  * dist, or a newcomer with no ticket yet: the tickets out + 1) finds s
  * stalled (see above). The next in line acts first: each place further
@@ -522,7 +518,7 @@ static int head_stalled(mpmp__shlock_t *l, stall_t *st, uint32_t s,
                     .chain = st->chain};
     return 0;
   }
-  if ((atomic_load(&l->word) & 3u) == 0)
+  if (!mpmp__shlock_locked(l))
     st->free++;
   else if (holder != st->holder)
     st->handovers++;
@@ -723,7 +719,7 @@ static int lock_queue(mpmp__shlock_t *l, uint64_t owner, double deadline) {
       return rc;
     /* a helper that waited for a task host of another node that died
      * meanwhile takes nothing for it (shsync.h: it would hold the lock
-     * for the dead, to be taken over) */
+     * for the dead, to be taken over); nor does a wait at finalize */
     int quit;
     if (rc == 0 && (quit = mpmp__waits_quit()) < 0) {
       lock_release(l);
@@ -771,7 +767,6 @@ static int owner_died(void) {
                    (unsigned)(d >> MPMP__OWNER_GEN_SHIFT &
                               MPMP__OWNER_GEN_MASK));
 }
-
 
 /* ---- Lock and RLock: the lock plus an owner ------------------------- */
 
@@ -1128,19 +1123,31 @@ int mpmp__shcond_wait(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
   return lrc != 0 ? lrc : rc;
 }
 
-int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
-                          uint64_t owner, int (*pred)(void *), void *arg,
-                          double deadline) {
+/* mpmp__shcond_wait_for, where `nap` (if not NULL) gives each sleep its
+ * own deadline, no later than `deadline`, looked up again at every wake:
+ * a sleep that ends at it only looks at the predicate again. */
+static int cond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l, uint64_t owner,
+                         int (*pred)(void *), void *arg, double deadline,
+                         double (*nap)(void *arg, double deadline)) {
   if (owner == 0 || owner_of(l) != owner)
     return cperm();
   while (!pred(arg)) {
-    int rc = mpmp__shcond_wait(c, l, owner, deadline);
+    double until = nap != NULL ? nap(arg, deadline) : deadline;
+    int rc = mpmp__shcond_wait(c, l, owner, until);
+    if (rc == MPMP_ETIMEDOUT && until < deadline)
+      continue;
     if (rc == MPMP_ETIMEDOUT)
       return pred(arg) ? 0 : MPMP_ETIMEDOUT;
     if (rc)
       return rc;
   }
   return 0;
+}
+
+int mpmp__shcond_wait_for(mpmp__shcond_t *c, mpmp__shlock_t *l,
+                          uint64_t owner, int (*pred)(void *), void *arg,
+                          double deadline) {
+  return cond_wait_for(c, l, owner, pred, arg, deadline, NULL);
 }
 
 /* Give up to n wake-ups, one per waiter that has none yet, then wake as
@@ -1268,23 +1275,16 @@ static int b_released(void *arg) {
   return st != FILLING && st != ACTING;
 }
 
-/* The condition's wait_for, in slices while a host is recorded (a wake
+/* A barrier's waits sleep in slices while a host is recorded (a wake
  * looks again whether one is). */
+static double b_nap(void *arg, double deadline) {
+  return b_hosts(arg) ? fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S)
+                      : deadline;
+}
+
 static int b_wait_for(mpmp__shbarrier_t *b, int (*pred)(void *),
                       double deadline) {
-  while (!pred(b)) {
-    double until = deadline;
-    if (b_hosts(b))
-      until = fmin(deadline, mpmp__now() + MPMP__SHLOCK_DEAD_SLICE_S);
-    int rc = mpmp__shcond_wait(&b->cond, &b->lock, BOWNER, until);
-    if (rc == MPMP_ETIMEDOUT && until < deadline)
-      continue;
-    if (rc == MPMP_ETIMEDOUT)
-      return pred(b) ? 0 : MPMP_ETIMEDOUT;
-    if (rc)
-      return rc;
-  }
-  return 0;
+  return cond_wait_for(&b->cond, &b->lock, BOWNER, pred, b, deadline, b_nap);
 }
 
 int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
