@@ -565,9 +565,95 @@ _Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op) {
   return &o->life; /* (a Condition's external Lock: the header) */
 }
 
+/* A task host's record of its calls inside objects (objects.h): NULL in
+ * every other process. A word holds (block offset + 1) << 24 | the lane's
+ * offset in the block.
+ *
+ * Each thread keeps the calls it is inside in thread-local memory (no
+ * atomics: enter and leave are the hot path of every call, and a shared
+ * word per call cost a host's queue puts 30%), and shows them in the
+ * host's words only while it sleeps in one (obj_sleeping): where a
+ * host killed by a timeout, terminate or a signal almost always is. A
+ * word is written while the thread holds its reference and cleared
+ * before it gives it back, so a death costs at worst a leak (one outside
+ * a sleep), never a second give-back. */
+static _Atomic uint64_t *inside;
+#define INSIDE_LANE_BITS 24
+#define INSIDE_DEPTH 4
+
+static uint64_t inside_code(const mpmp__obj_t *o, const _Atomic uint64_t *lane) {
+  uint64_t at = (uint64_t)((const char *)lane - (const char *)o);
+  uint64_t off = (uint64_t)((const char *)o - mpmp__rt.heap_base);
+  return at >> INSIDE_LANE_BITS ? 0 : (off + 1) << INSIDE_LANE_BITS | at;
+}
+
+/* The thread's calls (their lanes), innermost last; deeper ones are
+ * counted only. */
+static _Thread_local _Atomic uint64_t *calls[INSIDE_DEPTH] MPMP__TLS_FAST;
+static _Thread_local mpmp__obj_t *calls_o[INSIDE_DEPTH] MPMP__TLS_FAST;
+static _Thread_local int ncalls MPMP__TLS_FAST;
+/* where a sleeping thread shows each of them (-1: no free word) */
+static _Thread_local signed char shown[INSIDE_DEPTH] MPMP__TLS_FAST;
+static _Thread_local int nshown MPMP__TLS_FAST;
+
+static inline void inside_note(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  int d = ncalls++;
+  if (d < INSIDE_DEPTH) {
+    calls[d] = lane;
+    calls_o[d] = o;
+  }
+}
+
+/* A leave pairs with the latest enter of the same lane, which is the
+ * innermost in nested calls; a rank's agent that serves calls parked
+ * across others may leave out of order, hence the search. */
+static inline void inside_forget(const _Atomic uint64_t *lane) {
+  int n = ncalls;
+  if (n == 0) /* (entered on another thread) */
+    return;
+  ncalls = n - 1;
+  if (n > INSIDE_DEPTH || calls[n - 1] == lane) /* (the usual case) */
+    return;
+  for (int d = n - 2; d >= 0; d--)
+    if (calls[d] == lane) {
+      for (; d < n - 1; d++) {
+        calls[d] = calls[d + 1];
+        calls_o[d] = calls_o[d + 1];
+      }
+      return;
+    }
+}
+
+static void obj_sleeping(int asleep) {
+  if (!asleep) {
+    for (int d = 0; d < nshown; d++)
+      if (shown[d] >= 0)
+        atomic_store(&inside[shown[d]], 0);
+    nshown = 0;
+    return;
+  }
+  int n = ncalls < INSIDE_DEPTH ? ncalls : INSIDE_DEPTH;
+  for (int d = 0; d < n; d++) {
+    uint64_t code = inside_code(calls_o[d], calls[d]);
+    shown[d] = -1;
+    for (int i = 0; code != 0 && i < MPMP__INSIDE_SLOTS; i++) {
+      uint64_t empty = 0;
+      if (atomic_compare_exchange_strong(&inside[i], &empty, code)) {
+        shown[d] = (signed char)i;
+        break;
+      }
+    }
+  }
+  nshown = n;
+}
+
+void mpmp__obj_set_inside(_Atomic uint64_t *slots) {
+  inside = slots;
+  mpmp__waits_sleep_hook = obj_sleeping;
+}
+
 int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
   mpmp__rt_t *rt = &mpmp__rt;
-  (void)o;
   /* A lane found from a header read after the block was reused may be
    * anywhere: only a word of the heap is ever touched. */
   if ((uintptr_t)((char *)lane - rt->heap_base) >
@@ -578,6 +664,8 @@ int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen) {
     if (gen == 0 || (v & MPMP__LIFE_GEN) != gen)
       return 0;
   } while (!atomic_compare_exchange_weak(lane, &v, v + MPMP__LIFE_CALL));
+  if (__builtin_expect(inside != NULL, 0)) /* a task host */
+    inside_note(o, lane);
   return 1;
 }
 
@@ -595,13 +683,38 @@ static int last_out(_Atomic uint64_t *w) {
   return atomic_fetch_sub(w, MPMP__LIFE_CALL) == MPMP__LIFE_CALL;
 }
 
-int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+static int leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
   if (!last_out(lane))
     return 0; /* alive, or others are still inside */
   /* a closed lane's last call: the lane's reference in the header goes */
   if (lane != &o->life && !last_out(&o->life))
     return 0;
   return release(o);
+}
+
+int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane) {
+  if (__builtin_expect(inside != NULL, 0)) /* a task host */
+    inside_forget(lane);
+  return leave(o, lane);
+}
+
+void mpmp__obj_hold(mpmp__obj_t *o) {
+  atomic_fetch_add(&o->life, MPMP__LIFE_CALL);
+}
+
+int mpmp__obj_drop(mpmp__obj_t *o) { return leave(o, &o->life); }
+
+void mpmp__obj_leave_dead(_Atomic uint64_t *slots) {
+  for (int i = 0; i < MPMP__INSIDE_SLOTS; i++) {
+    uint64_t code = atomic_exchange(&slots[i], 0);
+    if (code == 0)
+      continue;
+    mpmp__obj_t *o = (mpmp__obj_t *)(void *)(mpmp__rt.heap_base +
+                                              (code >> INSIDE_LANE_BITS) - 1);
+    leave(o, (_Atomic uint64_t *)(void *)((char *)o +
+                                           (code & ((1u << INSIDE_LANE_BITS) -
+                                                    1))));
+  }
 }
 
 void mpmp__lane_open(mpmp__obj_t *o, _Atomic uint64_t *lane) {

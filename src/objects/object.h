@@ -101,6 +101,11 @@ static inline int mpmp__obj_dead(const mpmp__obj_t *o) {
 _Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op);
 int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen);
 int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane);
+/* A reference that outlives any call (a pipe end's on its core): hold
+ * on an object nobody else has yet, drop as leave on the header. Not
+ * recorded as a call of a task host's (objects.h, "inside"). */
+void mpmp__obj_hold(mpmp__obj_t *o);
+int mpmp__obj_drop(mpmp__obj_t *o);
 /* MPMP_EBADF, message "the <kind> was freed while this call waited"
  * (`waited`; else "during this call"), for a call on a `ref_kind` handle
  * (a Lock's may name the lock of a Value, Array or Condition). */

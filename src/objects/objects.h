@@ -74,4 +74,23 @@ void mpmp__owner_host_dead(uint32_t gen);
  * before the worker reports the death to anyone. */
 void mpmp__owner_host_gone(uint32_t gen);
 
+/*
+ * The references a task host holds on objects while it sleeps in a call
+ * (object.c, "Lifetime"), kept where its worker sees them: a host killed
+ * in a call (almost always asleep in one: a timeout, terminate or a
+ * signal finds it there) would keep its object's block from the heap for
+ * good after the object is freed. The host names its words
+ * (MPMP__INSIDE_SLOTS, zeroed, in its control page) first thing; each of
+ * its threads shows the calls it is inside there while it sleeps
+ * (mpmp__waits_sleep's hook) and clears them when it wakes. Once the host
+ * is dead, its worker gives each shown reference back and clears the
+ * words (again: nothing). A word is shown while its reference is held and
+ * cleared before it is given back, so a death costs at worst a leak (a
+ * host killed while it runs inside a call), never a second give-back;
+ * more calls asleep at once than words go unrecorded.
+ */
+#define MPMP__INSIDE_SLOTS 8
+void mpmp__obj_set_inside(_Atomic uint64_t *slots);
+void mpmp__obj_leave_dead(_Atomic uint64_t *slots);
+
 #endif /* MPMP_OBJECTS_H */

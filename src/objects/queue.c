@@ -1714,7 +1714,7 @@ static void c_kill(mpmp__obj_t *o) {
 static void c_release(mpmp__obj_t *o) {
   if (o->type <= END_B) {
     mpmp__obj_t *co = core_obj(o);
-    mpmp__obj_leave(co, &co->life);
+    mpmp__obj_drop(co);
   }
 }
 
@@ -2274,7 +2274,7 @@ static int end_create(mpmp_conn_t *c, mpmp__obj_t *co, const mpmp_ref_t *core,
     pe->core = *core;
     pe->self = c->ref;
     pe->end = end;
-    mpmp__obj_enter(co, &co->life, core->gen); /* nobody else has it yet */
+    mpmp__obj_hold(co); /* nobody else has it yet */
   }
   return rc;
 }

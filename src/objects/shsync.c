@@ -184,12 +184,19 @@ int mpmp__waits_quit(void) {
                    "another thread of this rank) while this call waited");
 }
 
+void (*mpmp__waits_sleep_hook)(int asleep);
+
 int mpmp__waits_sleep(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
                       double deadline) {
   mpmp__waits_join();
   atomic_store(&me.word, w);
+  void (*hook)(int) = mpmp__waits_sleep_hook;
+  if (hook != NULL)
+    hook(1);
   if (!atomic_load(&quitting))
     mpmp__futex_wait_until(w, val, bits, deadline);
+  if (hook != NULL)
+    hook(0);
   atomic_store(&me.word, NULL);
   int rc = mpmp__waits_quit();
   if (rc < 0 && mpmp__waits_for != 0) /* a wake-up that may have been */

@@ -106,6 +106,10 @@ extern _Thread_local uint64_t mpmp__waits_for;
  * MPMP_ENOTINIT (message set) once finalize began. Joins the list. */
 int mpmp__waits_sleep(_Atomic uint32_t *w, uint32_t val, uint32_t bits,
                       double deadline);
+/* Called with 1 before and 0 after each such sleep when set (in a task
+ * host: object.c shows its worker the calls the host sleeps in). Set
+ * once, before the process's first call. */
+extern void (*mpmp__waits_sleep_hook)(int asleep);
 /* Finalize: every later wait returns MPMP_ENOTINIT; wake the listed ones
  * and wait up to max_s seconds for them to leave: how many are left. */
 int mpmp__waits_end(double max_s);

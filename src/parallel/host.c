@@ -72,6 +72,9 @@ typedef struct host_ctl {
                                pool's maxtasksperchild replaces it */
   _Atomic uint32_t heap_busy; /* the host is inside the node heap's lock
                                (heap.c): kill_host waits for 0 */
+  /* the host's calls inside objects (objects.h): the worker gives their
+   * references back once the host is dead */
+  _Atomic uint64_t inside[MPMP__INSIDE_SLOTS];
   /* the request */
   int32_t task, pad;
   uint64_t job, first, count, in_size, out_size, out_max;
@@ -656,6 +659,7 @@ _Noreturn static void host_main(void) {
   mpmp__owner_host(atomic_load(&ctl()->gen));
   atomic_store(&ctl()->heap_busy, 0); /* (a killed host's count is stale) */
   mpmp__heap_set_busy(&ctl()->heap_busy);
+  mpmp__obj_set_inside(ctl()->inside); /* zeroed by the worker */
   /* Requests up to the one of the spawn were served by earlier hosts. */
   uint32_t seen = atomic_load(&ctl()->spawn_req);
   for (;;) {
@@ -760,8 +764,10 @@ static uint32_t ran_pool;
  * now (mpmp__owner_host_gone, once per host), so that a lock of theirs it
  * held is taken over, before this worker reports the death to anyone. */
 static void tell_death(host_ctl_t *c) {
-  if (atomic_load(&c->gone))
+  if (atomic_load(&c->gone)) {
     mpmp__owner_host_gone(atomic_load(&c->gen));
+    mpmp__obj_leave_dead(c->inside);
+  }
 }
 
 /* A fresh host, waiting for the request the caller posts next. */

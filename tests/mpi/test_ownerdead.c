@@ -940,6 +940,37 @@ static void ownerdead_hosts_killed_in_the_heap_leave_it_usable(void **state) {
   OK(mpmp_array_free(a));
 }
 
+/* A host killed while it slept in a call kept its reference on the
+ * object: the block never went back to the heap when the object was freed
+ * (helper 62: 15 killed consumers of an unbounded queue filled the heap).
+ * Each queue here takes a quarter of the 16 MiB heap. */
+static void ownerdead_hosts_killed_in_calls_leave_no_memory_behind(
+    void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  const size_t item = (size_t)4 << 20;
+  for (int local = 1; local >= (other_node_exists() ? 0 : 1); local--) {
+    for (int round = 0; round < 6; round++) {
+      job_t j = {.what = round % 2 ? W_PUT : W_GET};
+      OK(mpmp_event_create(&j.held));
+      int rc = mpmp_queue_create(&j.q, 1, item);
+      if (rc != 0)
+        fail_msg("round %d (%s): a queue of one 4 MiB item: %s %s", round,
+                 local ? "same node" : "another node", test_code_name(rc),
+                 mpmp_errmsg());
+      if (j.what == W_PUT)
+        OK(mpmp_queue_put(j.q, "a", 1, T_OUT));
+      hostjob_t h;
+      host_start_on(&h, wait_and_die, &j, 0, local);
+      OK(mpmp_event_wait(j.held, T_OUT));
+      host_dead(&h, SIGKILL);
+      OK(mpmp_queue_free(j.q));
+      OK(mpmp_event_free(j.held));
+    }
+  }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, arm, disarm)
 static const struct CMUnitTest tests[] = {
     T(ownerdead_lock_left_by_a_dead_task),
@@ -954,6 +985,7 @@ static const struct CMUnitTest tests[] = {
     T(ownerdead_barrier_party_dies_waiting),
     T(ownerdead_waiter_killed_takes_nothing),
     T(ownerdead_hosts_killed_in_the_heap_leave_it_usable),
+    T(ownerdead_hosts_killed_in_calls_leave_no_memory_behind),
 };
 
 MPMP_TEST_MAIN(tests)
