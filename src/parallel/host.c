@@ -28,8 +28,10 @@
  * answers back. Anything else that needs MPI (a Process, a Pool's work)
  * fails with MPMP_ENOTSUP and says so.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
@@ -698,10 +700,161 @@ _Noreturn static void host_main(void) {
   }
 }
 
+/* ---- processes a task left running ------------------------------------------ */
+
+/*
+ * A task that starts a process and returns without waiting for it (a
+ * fork, system("cmd &"), a daemon) leaves it running after its rank's
+ * mpmp_finalize. It holds the rank's stdout and stderr, which are pipes
+ * to mpirun, and mpirun waits for their end before the job can end: the
+ * job hung until the process ended. So each worker rank ends, at its
+ * finalize, the processes its tasks left: the ones the worker started
+ * (tasks run in the worker: its children and theirs) and, through the
+ * fork server, the task hosts' (the server is a child subreaper, so a
+ * host's orphans, daemons included, become its children when their
+ * parent dies). SIGTERM first, SIGKILL to those left after STRAY_GRACE_S.
+ * Python leaves such processes running at exit; a batch system ends them
+ * with the job, as here. The main rank's children are the program's own
+ * and are left alone.
+ */
+#define STRAY_GRACE_S 1.0
+#define STRAY_MAX 256
+
+/* Is `pid` gone, or a zombie (dead, waiting for its parent)? */
+static int stray_dead(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (f == NULL)
+    return 1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *st = strrchr(buf, ')'); /* after the command's name */
+  return st == NULL || st[1] == 0 || st[2] == 'Z' || st[2] == 'X';
+}
+
+/* A worker's processes from before mpmp_init (a program that calls
+ * mpmp_init_comm may have its own): never ended, nor their descendants. */
+static pid_t stray_keep[16];
+static int stray_nkeep;
+
+static int stray_kept(pid_t pid, pid_t skip) {
+  if (pid == skip || pid == getpid())
+    return 1;
+  for (int k = 0; k < stray_nkeep; k++)
+    if (stray_keep[k] == pid)
+      return 1;
+  return 0;
+}
+
+/* This process's descendants alive now, but those kept (stray_kept) and
+ * theirs: up to max, their number. */
+static int stray_list(pid_t skip, pid_t *out, int max) {
+  enum { PAIRS = 4096 };
+  static pid_t pid_of[PAIRS], parent_of[PAIRS];
+  int npairs = 0, n = 0;
+  DIR *d = opendir("/proc");
+  if (d == NULL)
+    return 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && npairs < PAIRS) {
+    char path[300], buf[256];
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+      continue;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    const char *st = strrchr(buf, ')');
+    int ppid;
+    char state;
+    if (st == NULL || sscanf(st + 1, " %c %d", &state, &ppid) != 2 ||
+        state == 'Z' || state == 'X')
+      continue;
+    pid_of[npairs] = (pid_t)atoi(e->d_name);
+    parent_of[npairs++] = (pid_t)ppid;
+  }
+  closedir(d);
+  /* breadth first from this process: a parent is listed before its own */
+  for (int from = -1; from < n; from++) {
+    pid_t parent = from < 0 ? getpid() : out[from];
+    for (int i = 0; i < npairs && n < max; i++)
+      if (parent_of[i] == parent && !stray_kept(pid_of[i], skip))
+        out[n++] = pid_of[i];
+  }
+  return n;
+}
+
+/* A worker, at init: what is there already is the program's. */
+static void stray_note_own(void) {
+  stray_nkeep = 0;
+  stray_nkeep = stray_list(0, stray_keep, 16);
+}
+
+/* Ends this process's descendants but those kept (SIGTERM, then SIGKILL
+ * after STRAY_GRACE_S) and reaps its children among them: how many there
+ * were, and the first in *first. */
+static int end_strays(pid_t skip, pid_t *first) {
+  pid_t p[STRAY_MAX];
+  int n = stray_list(skip, p, STRAY_MAX);
+  if (n == 0)
+    return 0;
+  *first = p[0];
+  for (int i = 0; i < n; i++) {
+    kill(p[i], SIGTERM);
+    kill(p[i], SIGCONT); /* (a stopped one would not see it) */
+  }
+  double end = mpmp__now() + STRAY_GRACE_S;
+  for (int left = n; left > 0;) {
+    left = 0;
+    for (int i = 0; i < n; i++) {
+      if (p[i] == 0)
+        continue;
+      /* a child of ours is reaped; another one's zombie is its parent's */
+      if (waitpid(p[i], NULL, WNOHANG) == p[i] || stray_dead(p[i])) {
+        p[i] = 0;
+        continue;
+      }
+      if (mpmp__now() >= end)
+        kill(p[i], SIGKILL);
+      left++;
+    }
+    if (left > 0) {
+      struct timespec ts = {0, 5 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  return n;
+}
+
+/* Ends what this process's tasks left running, and says so. */
+static void end_strays_said(pid_t skip, const char *whose) {
+  pid_t first = 0;
+  int n = end_strays(skip, &first);
+  if (n > 0)
+    MPMP__WARN("%d process%s that %s started (pid %d%s) %s still running "
+               "at mpmp_finalize: ended (SIGTERM, then SIGKILL after %.0f "
+               "s), since it would keep the job's output open and mpirun "
+               "waiting; a task that starts a process should wait for it",
+               n, n > 1 ? "es" : "", whose, (int)first, n > 1 ? ", ..." : "",
+               n > 1 ? "were" : "was", STRAY_GRACE_S);
+}
+
+void mpmp__host_end_strays(void) {
+  if (mpmp__net.rank != 0)
+    end_strays_said(0, "tasks run in this worker rank");
+}
+
 /* ---- the fork server ---------------------------------------------------------- */
 
 _Noreturn static void server_main(int sock, pid_t worker) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* the hosts' orphans become ours (end_strays) */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (getppid() != worker)
     _exit(0);
   sigset_t chld;
@@ -740,6 +893,9 @@ _Noreturn static void server_main(int sock, pid_t worker) {
           while (waitpid(host, NULL, 0) < 0 && errno == EINTR)
             ;
         }
+        end_strays_said(0, "task hosts of this rank");
+        while (waitpid(-1, NULL, WNOHANG) > 0) /* (all ours) */
+          ;
         _exit(0);
       }
       pid_t pid = fork();
@@ -806,6 +962,8 @@ static int spawn(void) {
  * and no thread of ours started yet. Without it isolated items fail,
  * saying why; the worker serves the rest. */
 void mpmp__hosts_setup(int is_main) {
+  if (!is_main)
+    stray_note_own();
   if (!is_main && strcasecmp(mpmp__rt.env.ISOLATE, "never") != 0 &&
       mpmp__host_start() < 0)
     MPMP__WARN("no task hosts on this rank: %s", mpmp_errmsg());
@@ -895,8 +1053,10 @@ void mpmp__host_stop(void) {
     return;
   mpmp__rt.stop = &mpmp__rt.stop_own;
   mpmp__owner_counter_at(NULL);
-  if (H.sock >= 0)
-    close(H.sock); /* the server kills its host and ends */
+  if (H.sock >= 0) { /* the server kills its host and ends */
+    shutdown(H.sock, SHUT_RDWR); /* (even if a task's child has a copy) */
+    close(H.sock);
+  }
   if (H.server > 0) { /* it ends at once: the socket closed */
     int st;
     while (waitpid(H.server, &st, 0) < 0 && errno == EINTR)

@@ -168,6 +168,9 @@ void mpmp__chunk_forget_sends(void);
 int mpmp__host_start(void);
 void mpmp__hosts_setup(int is_main);
 void mpmp__host_stop(void);
+/* A worker rank at its finalize, after mpmp__host_stop: ends (and warns
+ * of) the processes its tasks started and left running (host.c). */
+void mpmp__host_end_strays(void);
 /* The worker's loan of its mailboxes with the main rank to its task host
  * (host.c): after each job, what it was (a chunk's header, or not a
  * chunk); when idle, lend: returns when the loan ended, with NULL, or

@@ -952,6 +952,7 @@ static void crash_report_remove(void) {
 
 void mpmp__worker_fini(void) {
   mpmp__host_stop();
+  mpmp__host_end_strays();
   mpmp__chunk_forget_sends();
   crash_report_remove();
   in_bufs_fini();

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -732,6 +733,24 @@ static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
   return MPMP_WORKER_DONE;
 }
 
+/* Every rank of `comm` gets here, each sleeping while it waits: Open
+ * MPI's blocking collectives poll a core, and at finalize a rank may wait
+ * long for another (a worker ends what its tasks left running, a host's
+ * grace). Naps grow from 10 us to 1 ms: at most a millisecond late. */
+static void barrier_asleep(MPI_Comm comm) {
+  MPI_Request r;
+  if (comm == MPI_COMM_NULL || MPI_Ibarrier(comm, &r) != MPI_SUCCESS)
+    return;
+  long nap_ns = 10000;
+  for (int done = 0;;) {
+    if (MPI_Test(&r, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done)
+      return;
+    struct timespec ts = {0, nap_ns};
+    nanosleep(&ts, NULL);
+    nap_ns = nap_ns < 1000000 ? nap_ns * 2 : 1000000;
+  }
+}
+
 /* Release everything init made, in reverse order (safe on partial init). */
 static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
@@ -742,6 +761,10 @@ static void teardown(void) {
   mpmp__trace_fini();
   mpmp__tasks_fini();
   mpmp__transport_fini();
+  /* (before the collectives below, and MPI_Finalize's; a partial init,
+   * which has no node segment yet, may have ended on this rank alone) */
+  if (rt->node_win != MPI_WIN_NULL || rt->node_map != NULL)
+    barrier_asleep(mpmp__net.comm);
   /* A helper that still sleeps in the segment for a remote caller that
    * never came back, or a call of another thread that was woken for the
    * finalize but has not left the segment in time (objects' fini waited
