@@ -2174,6 +2174,10 @@ MPMP_API int mpmp_manager_start(mpmp_manager_t *m) {
     return mpmp__err(MPMP_EINVAL, "mpmp_manager_start: the handle pointer is "
                      "NULL");
   memset(m, 0, sizeof *m);
+  /* the server's first answer cannot come in a done-callback: the wait
+   * below ran out its 60 s there, stalling every other result */
+  if ((rc = mpmp__may_wait("mpmp_manager_start")) < 0)
+    return rc;
   uint64_t id = atomic_fetch_add(&mpmp__par.next_id, 1) + 1;
   mcall_t c;
   call_register(&c, OUT_NONE, NULL, 0);
@@ -2247,6 +2251,10 @@ MPMP_API int mpmp_manager_shutdown(mpmp_manager_t m) {
   const char *fn = "mpmp_manager_shutdown";
   int rc = mpmp__check_main(fn);
   if (rc < 0 || (rc = ref_check(&m.ref, MK_MANAGER, fn)) < 0)
+    return rc;
+  /* the server's end is waited for, which a done-callback cannot do: the
+   * refused wait terminated the server all the same (its objects lost) */
+  if ((rc = mpmp__may_wait(fn)) < 0)
     return rc;
   pthread_mutex_lock(&M.main_lock);
   mrec_t *r = rec_find(m.ref.mgr);

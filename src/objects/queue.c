@@ -2531,6 +2531,11 @@ static int conn_wait(const mpmp_ref_t *objs, int n, double timeout,
     double left = deadline - mpmp__now();
     if (left <= 0)
       return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out", fn);
+    /* a process's end reaches the main rank as a message, which cannot
+     * arrive inside a done-callback: the wait ran out its timeout there,
+     * or never ended */
+    if (sentinels > 0 && (rc = mpmp__may_wait(fn)) < 0)
+      return rc;
     /* listed as a waiter until the call returns (mpmp_conn_wait), so
      * that finalize waits for its next look to end */
     mpmp__waits_join();

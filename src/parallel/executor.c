@@ -689,8 +689,9 @@ MPMP_API int mpmp_as_completed_next(mpmp_as_completed_t *it, mpmp_future_t **f) 
       return mpmp__err(MPMP_EEOF, "mpmp_as_completed_next: every future "
                        "was handed out (Python's StopIteration)");
     if ((rc = mpmp__wait_job(seq_changed, &sw, it->deadline)) < 0) {
-      if (rc != MPMP_ETIMEDOUT)
-        return rc; /* (inside a done-callback: said why) */
+      if (rc != MPMP_ETIMEDOUT) /* (inside a done-callback: said why) */
+        return mpmp__err_as(rc, "a wait for results",
+                            "mpmp_as_completed_next");
       pthread_mutex_lock(&mpmp__par.lock);
       size_t left = it->w.n - it->w.head - it->w.gone;
       pthread_mutex_unlock(&mpmp__par.lock);

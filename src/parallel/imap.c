@@ -586,6 +586,11 @@ static int next_result(mpmp_imap_t *it, void *out, const void **data,
     }
     atomic_fetch_add(&it->nwait, 1);
     pthread_mutex_unlock(&it->lock);
+    if (mpmp__in_handler && deadline != -INFINITY) { /* nothing can
+                                                      arrive there */
+      atomic_fetch_sub(&it->nwait, 1);
+      return mpmp__may_wait("mpmp_imap_next");
+    }
     rc = mpmp__wait_job(ev_moved, &w, deadline);
     atomic_fetch_sub(&it->nwait, 1);
     if (rc < 0)
@@ -662,14 +667,31 @@ MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {
   for (int i = 0; it->sub != NULL && i < it->nsub; i++)
     mpmp__async_terminate(it->slots[it->sub[(it->sub_head + i) %
                                             it->nslots]].job);
+  int keep = 0; /* a job may still write into the slots, or call back */
   for (int i = 0; it->sub != NULL && i < it->nsub; i++) {
     slot_t *s = &it->slots[it->sub[(it->sub_head + i) % it->nslots]];
+    if (mpmp__in_handler && mpmp_initialized() &&
+        (!mpmp__async_done(s->job) || !slot_called(s))) {
+      /* Inside a done-callback nothing can arrive while we wait (the
+       * wait hung for ever): drop the job, as mpmp_async_destroy() does
+       * there, and keep the memory its chunks still write into. */
+      mpmp_async_destroy(s->job);
+      s->job = NULL;
+      keep = 1;
+      continue;
+    }
     drop_job(s); /* the job writes into our buffers until its chunks are
                     back */
   }
   if (it->pool != NULL) {
     end_input(it, 0);
     mpmp__pool_iter_remove(it->pool, it);
+  }
+  if (keep) { /* (a leak, for a destroy from a callback with work out) */
+    mpmp__meter_end(&it->meter);
+    mpmp__journal_close(it->jr);
+    it->jr = NULL;
+    return;
   }
   if (it->slots != NULL) {
     mpmp__free(it->slots[0].in);

@@ -1481,6 +1481,11 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
                      o->initarg_size);
   if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
     return rc;
+  /* the initializer's end must be waited for, which a done-callback
+   * cannot do: its join failed there, its failure was lost and 0 came
+   * back */
+  if (o && o->initializer && (rc = mpmp__may_wait(nm->fn)) < 0)
+    return rc;
   mpmp_pool_t *pool = mpmp__calloc(1, sizeof *pool);
   if (pool == NULL)
     return mpmp__err(MPMP_ENOMEM, "out of memory for a pool");

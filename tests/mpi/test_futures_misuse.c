@@ -434,6 +434,118 @@ static void manager_calls_in_a_callback_never_hang(void **state) {
   assert_int_equal(mpmp_manager_shutdown(m), 0);
 }
 
+/* More calls that wait, in a done-callback (helper 66): an imap's destroy
+ * with work out (the job hung: it waited for chunks that can only come
+ * outside the callback), its next with no limit (it said "no result
+ * within -1 s"), a wait on a Process's sentinel (it ran out its timeout,
+ * or never ended), a Manager's start (it waited 60 s and blamed the
+ * server) and shutdown (refused, yet the server was stopped: its dict
+ * lost), and a pool or executor with an initializer (its failure was
+ * lost: 0 came back). Each is refused at once now, saying why, and
+ * changes nothing. */
+typedef struct more_cb {
+  mpmp_imap_t *it;
+  mpmp_process_t *proc;
+  mpmp_manager_t m;
+  int rc[8], said[8], ran;
+  mpmp_pool_t *made;
+  mpmp_executor_t *ex_made;
+  double took;
+} more_cb_t;
+
+static int init_fails(mpmp_ctx_t *ctx) { return mpmp_fail(ctx, "no init"); }
+MPMP_TASK(init_fails);
+
+/* imap's producer of 2 s naps for patient, up to the counter's limit */
+static int naps_of_2s(void *user, void *item) {
+  counter_t *c = user;
+  if (c->next == c->limit)
+    return 0;
+  c->next++;
+  *(double *)item = 2.0;
+  return 1;
+}
+
+static void more_note(more_cb_t *c, int k, int rc) {
+  c->rc[k] = rc;
+  c->said[k] = rc < 0 && strstr(mpmp_errmsg(), "done-callback") != NULL;
+}
+
+static void more_in_callback(mpmp_async_t *j, int ok, void *user) {
+  more_cb_t *c = user;
+  (void)j;
+  (void)ok;
+  double t0 = test_now();
+  int64_t out;
+  size_t idx;
+  more_note(c, 0, mpmp_imap_next(c->it, &out, &idx, MPMP_FOREVER));
+  mpmp_ref_t s;
+  int ready[1];
+  more_note(c, 1, mpmp_process_sentinel(c->proc, &s));
+  if (c->rc[1] == 0)
+    more_note(c, 1, mpmp_conn_wait(&s, 1, MPMP_FOREVER, ready));
+  mpmp_manager_t m2;
+  more_note(c, 2, mpmp_manager_start(&m2));
+  more_note(c, 3, mpmp_manager_shutdown(c->m));
+  mpmp_pool_opts_t po = {.processes = 1, .initializer = init_fails};
+  more_note(c, 4, mpmp_pool_create(&c->made, &po));
+  mpmp_executor_opts_t eo = {.max_workers = 1, .initializer = init_fails};
+  more_note(c, 5, mpmp_executor_create(&c->ex_made, &eo));
+  mpmp_imap_destroy(c->it); /* returns, with chunks still out */
+  c->it = NULL;
+  c->took = test_now() - t0;
+  c->ran = 1;
+}
+
+static void more_waits_inside_a_callback_are_refused(void **state) {
+  (void)state;
+  if (mpmp_worker_count() < 3)
+    skip(); /* a Process, the Manager's server and a pool worker */
+  more_cb_t c = {0};
+  assert_int_equal(mpmp_manager_start(&c.m), 0);
+  mpmp_dict_t d;
+  int64_t x = 5, y = 0;
+  size_t n = 0;
+  assert_int_equal(mpmp_dict_create(c.m, &d), 0);
+  assert_int_equal(mpmp_dict_set(d, "k", &x, sizeof x), 0);
+  double body_s = 1.0, quick = 0.5;
+  assert_int_equal(mpmp_process_create(&c.proc, patient, &body_s,
+                                       sizeof body_s, NULL), 0);
+  assert_int_equal(mpmp_process_start(c.proc), 0);
+  mpmp_pool_t *pool = pool_of(1);
+  /* the callback's item, then an imap of items that outlast it */
+  mpmp_async_t *j = NULL;
+  assert_int_equal(mpmp_pool_apply_async(pool, patient, &quick, sizeof quick,
+                                         more_in_callback, &c, &j), 0);
+  counter_t cnt = {0, 3};
+  assert_int_equal(mpmp_pool_imap(pool, patient, naps_of_2s, &cnt,
+                                  sizeof(double), sizeof(int64_t), 1, 0,
+                                  &c.it), 0);
+  int64_t first;
+  size_t idx;
+  assert_int_equal(mpmp_imap_next(c.it, &first, &idx, 0), MPMP_ETIMEDOUT);
+  assert_int_equal(mpmp_async_get(j, 60), 0);
+  assert_true(c.ran);
+  assert_true(c.took < 2.0);
+  for (int k = 0; k < 6; k++)
+    if (c.rc[k] != MPMP_EPERM || !c.said[k])
+      fail_msg("call %d in the callback: %s (EPERM with the reason "
+               "expected)", k, test_code_name(c.rc[k]));
+  assert_null(c.made);
+  assert_null(c.ex_made);
+  /* nothing changed: the Manager serves its dict, the Process ends */
+  assert_int_equal(mpmp_dict_get(d, "k", &y, sizeof y, &n), 0);
+  assert_int_equal(y, 5);
+  assert_int_equal(mpmp_process_join(c.proc, 30), 0);
+  int code = -1;
+  assert_int_equal(mpmp_process_exitcode(c.proc, &code), 0);
+  assert_int_equal(code, 0);
+  assert_int_equal(mpmp_process_destroy(c.proc), 0);
+  mpmp_async_destroy(j);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+  assert_int_equal(mpmp_manager_shutdown(c.m), 0);
+}
+
 /* An executor's option errors name its call and its fields, not the pool
  * it wraps (they said "mpmp_pool_create: processes", and an initarg error
  * "mpmp_process_create"). */
@@ -486,6 +598,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(waits_inside_a_done_callback_are_refused),
     cmocka_unit_test(pool_waits_inside_a_callback_are_refused),
     cmocka_unit_test(manager_calls_in_a_callback_never_hang),
+    cmocka_unit_test(more_waits_inside_a_callback_are_refused),
     cmocka_unit_test(executor_option_errors_name_the_executor),
 };
 
