@@ -724,7 +724,9 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
  * if they ignore it, as by mpmp_pool_terminate() for this iterator's work
  * alone; waits for the chunks out to come back, as they write into the
  * iterator's buffers. A checkpointed imap's items cut short stay
- * resumable.
+ * resumable. In a done-callback, where nothing can come back, it does not
+ * wait: the chunks out are dropped, and the iterator's buffers, which
+ * they may still write into, are kept until the process ends.
  * \param it  the iterator (NULL: nothing); invalid afterwards.
  */
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it);
