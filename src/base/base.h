@@ -47,6 +47,10 @@ typedef struct {
   uint64_t seq;
 } mpmp__errmark_t;
 mpmp__errmark_t mpmp__err_mark(void);
+/* Around the serving of one message (mpmp__dispatch): the thread's own
+ * message is put back afterwards (errors.c). */
+void mpmp__err_guard_begin(void);
+void mpmp__err_guard_end(void);
 void mpmp__err_restore(mpmp__errmark_t m);
 int mpmp__verr(int code, const char *fmt, va_list ap);
 /* Messages (the thread's detail, a task's failure) are kept whole up to

@@ -65,8 +65,7 @@ MPMP_API const char *mpmp_err_name(int err) {
 
 MPMP_API const char *mpmp_errmsg(void) { return err_cur ? err_cur : ""; }
 
-/* The heap message, if any, is freed by the next one or at thread exit. */
-MPMP_API void mpmp_errmsg_clear(void) { err_cur = NULL; }
+/* (mpmp_errmsg_clear: below, with the serving guard) */
 
 /* End a message cut to its first `kept` bytes (at `p`, which has room for
  * MPMP__CUT_ROOM more) with the visible marker. */
@@ -144,7 +143,62 @@ void mpmp__err_restore(mpmp__errmark_t m) {
                 : NULL;
 }
 
+/* While this thread serves a message (mpmp__dispatch: another rank's
+ * request, a reply, a done-callback), the messages that serving sets are
+ * not the thread's caller's: the caller's own is kept aside at the first
+ * one (a copy: it costs nothing where nothing fails) and put back when
+ * the serving ends. A successful call that happened to serve another
+ * rank's failed request left that request's message, and a failed call's
+ * message was wiped by the requests served after it. */
+/* (initial-exec: one instruction each, as every message served reads
+ * them; object.c says why that model is safe for libmpmp) */
+static _Thread_local int err_guard
+    __attribute__((tls_model("initial-exec"))); /* serving depth */
+static _Thread_local int err_kept
+    __attribute__((tls_model("initial-exec"))); /* the caller's message is
+                                                   aside */
+static _Thread_local char *err_keep;  /* its copy (NULL: none, or OOM) */
+static _Thread_local uint64_t err_keep_seq; /* err_seq then */
+
+void mpmp__err_guard_begin(void) {
+  if (err_guard++ == 0)
+    err_kept = 0;
+}
+
+/* The caller's message back, as its heap message, and the count of
+ * messages as it was: to the caller (and to a mark it took,
+ * mpmp__err_restore) nothing was set meanwhile. */
+void mpmp__err_guard_end(void) {
+  if (--err_guard > 0 || !err_kept)
+    return;
+  err_kept = 0;
+  char *k = err_keep;
+  err_keep = NULL;
+  err_seq = err_keep_seq;
+  err_cur = k;
+  if (k == NULL)
+    return;
+  mpmp__free(err_heap);
+  err_heap = k;
+  pthread_setspecific(err_key, k);
+}
+
+static void err_keep_callers(void) {
+  if (err_guard > 0 && !err_kept) {
+    err_kept = 1;
+    err_keep_seq = err_seq;
+    pthread_once(&err_once, err_key_create);
+    err_keep = err_cur != NULL && err_key_ok ? mpmp__strdup(err_cur) : NULL;
+  }
+}
+
+MPMP_API void mpmp_errmsg_clear(void) {
+  err_keep_callers();
+  err_cur = NULL;
+}
+
 int mpmp__verr(int code, const char *fmt, va_list ap) {
+  err_keep_callers();
   char *buf = err_small[err_turn];
   err_seq++;
   va_list again;

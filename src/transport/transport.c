@@ -417,7 +417,9 @@ void mpmp__dispatch(int src, int tag, void *buf, size_t len) {
     return;
   }
   mpmp__in_handler++;
+  mpmp__err_guard_begin();
   h(src, buf, len);
+  mpmp__err_guard_end();
   mpmp__in_handler--;
 }
 

@@ -182,11 +182,78 @@ static void failmsg_process(void **state) {
   }
 }
 
+/* A rank serves other ranks' requests on its objects while it waits in
+ * any call of its own, and a refused request's message landed in the
+ * serving thread's mpmp_errmsg() (helper 66): a successful join after
+ * mpmp_errmsg_clear() showed another rank's "a slice of 2 elements from
+ * index ... is out of range", and a failed call's own message was
+ * replaced by it while the caller only polled. The serving now leaves the
+ * thread's message as it was. */
+static int bad_reads(mpmp_ctx_t *ctx) {
+  mpmp_array_t a = *(const mpmp_array_t *)mpmp_arg(ctx, NULL);
+  int64_t buf[2];
+  for (int i = 0; i < 100; i++) {
+    if (mpmp_array_read(a, SIZE_MAX, 2, buf) != MPMP_EINVAL)
+      return mpmp_fail(ctx, "a read past the end was not refused");
+    test_sleep(0.002);
+  }
+  return 0;
+}
+MPMP_TASK(bad_reads);
+
+static void failmsg_served_requests_leave_the_callers_message(void **state) {
+  (void)state;
+  if (mpmp_node_count() < 2)
+    skip(); /* (one node: the reads need no serving) */
+  mpmp_array_t a;
+  assert_int_equal(mpmp_array_create(&a, MPMP_INT64, 16, NULL, 1), 0);
+  mpmp_process_opts_t po = {.isolate = MPMP_ISOLATE_NEVER};
+  int n = mpmp_worker_count() < MAXW ? mpmp_worker_count() : MAXW;
+  for (int round = 0; round < 2; round++) {
+    /* one body per worker: some on the other node */
+    mpmp_process_t *p[MAXW];
+    for (int i = 0; i < n; i++) {
+      assert_int_equal(mpmp_process_create(&p[i], bad_reads, &a, sizeof a,
+                                           &po), 0);
+      assert_int_equal(mpmp_process_start(p[i]), 0);
+    }
+    if (round == 0) { /* a call that succeeds sets no message */
+      for (int i = 0; i < n; i++) {
+        mpmp_errmsg_clear();
+        assert_int_equal(mpmp_process_join(p[i], T_OUT), 0);
+        if (mpmp_errmsg()[0] != 0)
+          fail_msg("a successful join left the message \"%s\"",
+                   mpmp_errmsg());
+      }
+    } else { /* a failed call's message stays while the caller polls */
+      assert_int_equal(mpmp_value_create(NULL, MPMP_INT64, NULL, 1),
+                       MPMP_EINVAL);
+      char own[300];
+      snprintf(own, sizeof own, "%s", mpmp_errmsg());
+      for (int i = 0; i < n; i++)
+        while (mpmp_process_is_alive(p[i]) == 1)
+          test_sleep(0.001);
+      if (strcmp(own, mpmp_errmsg()) != 0)
+        fail_msg("the message \"%s\" became \"%s\"", own, mpmp_errmsg());
+      for (int i = 0; i < n; i++)
+        assert_int_equal(mpmp_process_join(p[i], T_OUT), 0);
+    }
+    for (int i = 0; i < n; i++) {
+      int code = -1;
+      assert_int_equal(mpmp_process_exitcode(p[i], &code), 0);
+      assert_int_equal(code, 0);
+      assert_int_equal(mpmp_process_destroy(p[i]), 0);
+    }
+  }
+  assert_int_equal(mpmp_array_free(a), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(failmsg_pool_map),
     cmocka_unit_test(failmsg_pool_apply),
     cmocka_unit_test(failmsg_future),
     cmocka_unit_test(failmsg_process),
+    cmocka_unit_test(failmsg_served_requests_leave_the_callers_message),
 };
 
 MPMP_TEST_MAIN(tests)
