@@ -1314,8 +1314,9 @@ static int run_chunk(const mpmp__chunk_hdr_t *h, const char *in, char *out,
                          "to %zu bytes", out_off(in_bytes) + out_bytes);
       c = ctl();
       /* a variable-size chunk's whole input: its offsets are relative */
-      memcpy(H.base + CTL_BYTES, h->var ? in : in + start * h->in_size,
-             in_bytes);
+      if (in_bytes > 0) /* an initializer's may be NULL, 0 bytes */
+        memcpy(H.base + CTL_BYTES, h->var ? in : in + start * h->in_size,
+               in_bytes);
       set_request(c, h, start, h->count == 1 && body_run, var_len);
       c->kind = KIND_RUN;
       resp = atomic_load(&c->resp);

@@ -1370,28 +1370,47 @@ static int run_initializer(mpmp_pool_t *pool, const mpmp_pool_opts_t *o,
   double limit = pool->isolate && pool->task_timeout > 0 ? pool->task_timeout
                                                          : MPMP_FOREVER;
   double deadline = mpmp__deadline(limit);
+  /* The first failure's message is kept apart: the joins and terminates
+   * of the other workers' initializers that follow set mpmp_errmsg() of
+   * their own (a join of 0 s that times out), which would replace it. */
+  char *why = rc < 0 ? mpmp__strdup(mpmp_errmsg()) : NULL;
+  int late = 0; /* initializers past the limit: terminated, joined below */
   for (int w = 0; w < n && ps[w] != NULL; w++) {
     int code = 0;
     double left = isfinite(deadline) ? fmax(deadline - mpmp__now(), 0)
                                      : MPMP_FOREVER;
     if (mpmp_process_join(ps[w], left) == MPMP_ETIMEDOUT) {
+      /* asked to stop now, all of them before any is waited for: their
+       * grace periods run together, not one after another */
       mpmp_process_terminate(ps[w]);
-      mpmp_process_join(ps[w], MPMP_FOREVER);
-      if (rc == 0)
+      late = 1;
+      if (rc == 0) {
         rc = mpmp__err(MPMP_ETIMEDOUT, "%s: %s '%s' did not return within "
                        "the %s's task_timeout (%g s) on rank %d: it was "
                        "killed", nm->fn, name, mpmp_task_name(o->initializer),
                        nm->noun, limit, pool->ranks[w]);
-      mpmp_process_destroy(ps[w]);
+        why = mpmp__strdup(mpmp_errmsg());
+      }
       continue;
     }
     mpmp_process_exitcode(ps[w], &code);
-    if (code != 0 && rc == 0)
+    if (code != 0 && rc == 0) {
       rc = mpmp__err(MPMP_ETASK, "%s: %s '%s' failed on rank %d: %s",
                      nm->fn, name, mpmp_task_name(o->initializer),
                      pool->ranks[w], mpmp_process_errmsg(ps[w]));
+      why = mpmp__strdup(mpmp_errmsg());
+    }
     mpmp_process_destroy(ps[w]);
+    ps[w] = NULL;
   }
+  for (int w = 0; late && w < n; w++)
+    if (ps[w] != NULL) {
+      mpmp_process_join(ps[w], MPMP_FOREVER);
+      mpmp_process_destroy(ps[w]);
+    }
+  if (rc < 0 && why != NULL)
+    mpmp__err(rc, "%s", why);
+  mpmp__free(why);
   mpmp__free(ps);
   return rc;
 }

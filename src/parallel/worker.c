@@ -626,9 +626,12 @@ static int run_isolated(const mpmp__run_hdr_t *h, size_t arg_size,
               mpmp__net.rank, mpmp_errmsg());
     return MPMP_EXIT_FAILED;
   }
-  if (bf.code == MPMP_ECRASHED && died == 0) {
+  if (bf.code == MPMP_ECRASHED && died == 0 && h->pool_init == 0) {
     /* its host exited with status 0: the body called exit(0) or _exit(0),
-     * Python's sys.exit(0), which ends a Process with exitcode 0 */
+     * Python's sys.exit(0), which ends a Process with exitcode 0. Not so
+     * for an isolated pool's initializer: what it set up was to stay in
+     * that host for the pool's tasks, and it would end every new host the
+     * same way (each item then failing), so it fails the pool's create */
     mpmp__free(out);
     mpmp__free(ctx->errmsg);
     ctx->errmsg = NULL;

@@ -294,6 +294,70 @@ static void isolate_task_timeout_bounds_the_initializer(void **state) {
   OK(mpmp_pool_destroy(pool));
 }
 
+/* With every worker's initializer running past the limit (helper 65):
+ * the message was a later worker's "mpmp_process_join: timed out ...
+ * still runs after 0 s; it keeps running: join again later", and create
+ * took the limit plus MPMP_TERM_GRACE for each worker in turn. */
+static void isolate_task_timeout_bounds_every_workers_initializer(
+    void **state) {
+  (void)state;
+  int n = mpmp_worker_count();
+  if (test_hosts_off() || n < 2)
+    skip();
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = n,
+                        .initializer = endless_init, .task_timeout = 0.5};
+  mpmp_pool_t *pool = NULL;
+  double grace = getenv("MPMP_TERM_GRACE") ? atof(getenv("MPMP_TERM_GRACE"))
+                                           : 5;
+  double t0 = test_now();
+  RC(mpmp_pool_create(&pool, &o), MPMP_ETIMEDOUT);
+  HAS_MSG("initializer 'endless_init' did not return within the pool's "
+          "task_timeout (0.5 s)");
+  assert_null(pool);
+  /* the graces run together: one, not one per worker */
+  const char *sc = getenv("MPMP_TIMEOUT_SCALE");
+  IN(test_now() - t0, 0.5, 0.5 + grace * 1.5 + 3 * (sc ? atof(sc) : 1));
+  o.initializer = NULL;
+  OK(mpmp_pool_create(&pool, &o));
+  OK(mpmp_pool_destroy(pool));
+}
+
+/* An isolated pool's initializer that calls exit(0) (Python's
+ * sys.exit(0)) made create return 0 and every item then fail, each new
+ * host's initializer ending it the same way; exit(3) failed create. */
+static int init_exits_0(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  exit(0);
+}
+MPMP_TASK(init_exits_0);
+
+static int init_noop(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  return 0;
+}
+MPMP_TASK(init_noop);
+
+static void isolate_initializer_exit_0_fails_create(void **state) {
+  (void)state;
+  if (test_hosts_off())
+    skip();
+  mpmp_pool_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS, .processes = 1,
+                        .initializer = init_exits_0};
+  mpmp_pool_t *pool = (mpmp_pool_t *)(uintptr_t)0x1000;
+  RC(mpmp_pool_create(&pool, &o), MPMP_ETASK);
+  HAS_MSG("initializer 'init_exits_0' failed");
+  HAS_MSG("exited with status 0");
+  assert_null(pool);
+  /* an initializer with no argument (NULL, 0 bytes) runs again in the
+   * host that replaces a crashed one: its copy of the argument was a
+   * memcpy from NULL (UBSan: the worker ended the job) */
+  o.initializer = init_noop;
+  OK(mpmp_pool_create(&pool, &o));
+  map_one_bad(pool, 12, 3, HOW_SEGV, MPMP_ECRASHED, "killed by signal 11");
+  map_one_bad(pool, 12, -1, HOW_SEGV, 0, ""); /* and it goes on */
+  OK(mpmp_pool_destroy(pool));
+}
+
 /* Its item and its host's pid. */
 static int item_and_pid(mpmp_ctx_t *ctx) {
   const int *x = mpmp_arg(ctx, NULL);
@@ -1018,6 +1082,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(isolate_result_slots_are_aligned),
     cmocka_unit_test(isolate_task_timeout_kills_a_runaway),
     cmocka_unit_test(isolate_task_timeout_bounds_the_initializer),
+    cmocka_unit_test(isolate_task_timeout_bounds_every_workers_initializer),
+    cmocka_unit_test(isolate_initializer_exit_0_fails_create),
     cmocka_unit_test(isolate_idle_hosts_killed_cost_no_item),
     cmocka_unit_test(isolate_apply_crash_and_result),
     cmocka_unit_test(isolate_hundred_crashes),
