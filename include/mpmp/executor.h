@@ -84,7 +84,7 @@ MPMP_API int mpmp_executor_create(mpmp_executor_t **ex,
  * \param fn          the task.
  * \param arg         its argument bytes, copied (may be NULL when
  *                    \p arg_size is 0).
- * \param arg_size    their size (up to 1 GiB).
+ * \param arg_size    their size (under 1 GiB).
  * \param[out] future the future: mpmp_future_result(); free it with
  *                    mpmp_future_destroy().
  * \return 0, or ::MPMP_EPERM after shutdown, ::MPMP_EINVAL, ::MPMP_ENOTASK.

@@ -188,18 +188,18 @@ MPMP_API int mpmp_pool_size(const mpmp_pool_t *pool);
  * \param fn         the task, run once per item.
  * \param in         the items (may be NULL when \p n is 0).
  * \param n          the number of items (0: nothing to do, returns 0).
- * \param in_size    the size of one item in bytes (1 B to 1 GiB).
+ * \param in_size    the size of one item in bytes (1 B to 1 GiB - 1).
  * \param out        room for \p n results (may be NULL when \p n is 0),
  *                   apart from the items (a result may land before a later
  *                   item is read).
- * \param out_size   the size of one result in bytes (1 B to 1 GiB).
+ * \param out_size   the size of one result in bytes (1 B to 1 GiB - 1).
  * \param chunksize  items per message to a worker; 0: n / (4 x workers),
  *                   rounded up.
  * \return 0, ::MPMP_ETASK if items failed (the others' results are in
  * \p out; mpmp_errmsg() names the first failed item, its rank and message),
  * ::MPMP_ECRASHED or ::MPMP_ETIMEDOUT when that item's task host died or
  * ran past task_timeout, ::MPMP_EPERM after close/terminate, ::MPMP_EINVAL
- * (NULL buffers, zero sizes, elements over 1 GiB, results that overlap
+ * (NULL buffers, zero sizes, elements of 1 GiB or more, results that overlap
  * the items, or \p n items that
  * cannot be in memory: a negative count cast to size_t is caught here),
  * ::MPMP_ENOTASK, ::MPMP_ECHECKPOINT (the journal of this map belongs to
@@ -289,9 +289,9 @@ MPMP_API int mpmp_pool_starmap_async(mpmp_pool_t *pool, mpmp_task_fn fn,
  * \param fn         the chunk task, run once per chunk.
  * \param in         the items (may be NULL when \p n is 0).
  * \param n          the number of items (0: nothing to do, returns 0).
- * \param in_size    the size of one item in bytes (1 B to 1 GiB).
+ * \param in_size    the size of one item in bytes (1 B to 1 GiB - 1).
  * \param out        room for \p n results (may be NULL when \p n is 0).
- * \param out_size   the size of one result in bytes (1 B to 1 GiB).
+ * \param out_size   the size of one result in bytes (1 B to 1 GiB - 1).
  * \param chunksize  items per call of \p fn (and per message to a
  *                   worker); 0: about 512 KiB of items and results (they
  *                   then stay in the worker's cache from their arrival to
@@ -373,10 +373,10 @@ MPMP_API int mpmp_pool_map_chunks_async(mpmp_pool_t *pool, mpmp_chunk_fn fn,
  * \param in          the block holding the items.
  * \param in_offset   where item 0 starts in it (bytes).
  * \param n           the number of items (0: nothing to do).
- * \param in_size     the size of one item in bytes (1 B to 1 GiB).
+ * \param in_size     the size of one item in bytes (1 B to 1 GiB - 1).
  * \param out         the block for the results (may be \p in).
  * \param out_offset  where result 0 goes in it (bytes).
- * \param out_size    the size of one result in bytes (1 B to 1 GiB).
+ * \param out_size    the size of one result in bytes (1 B to 1 GiB - 1).
  * \param chunksize   items per chunk; 0: as mpmp_pool_map().
  * \return as mpmp_pool_map() (::MPMP_ETASK: items failed, their results
  * zeros); ::MPMP_EINVAL for a NULL block, both or neither of \p fn and
@@ -468,7 +468,7 @@ MPMP_API void mpmp_varbuf_free(mpmp_varbuf_t *b);
  *                   zeroed.
  * \return 0, ::MPMP_ETASK (items failed: mpmp_errmsg() names the first),
  * ::MPMP_EINVAL (NULL \p pool, \p out, or \p in or \p in_off for n > 0;
- * offsets that go down; an item over 1 GiB; arrays not all in memory),
+ * offsets that go down; an item of 1 GiB or more; arrays not all in memory),
  * ::MPMP_EPERM after close/terminate, ::MPMP_ENOTASK, ::MPMP_ENOMEM,
  * ::MPMP_ECRASHED, ::MPMP_ETIMEDOUT (isolated items), ::MPMP_ECHECKPOINT
  * (the journal is another map's), ::MPMP_EINTERRUPTED.
@@ -519,7 +519,7 @@ MPMP_API int mpmp_async_var_results(mpmp_async_t *res, mpmp_varbuf_t *view);
  * \param fn             the task.
  * \param arg            its argument bytes (may be NULL when \p arg_size
  *                       is 0).
- * \param arg_size       their size (up to 1 GiB).
+ * \param arg_size       their size (under 1 GiB).
  * \param out            room for the result; may be NULL when \p out_cap
  *                       is 0.
  * \param out_cap        the room in \p out.
@@ -538,7 +538,7 @@ MPMP_API int mpmp_pool_apply(mpmp_pool_t *pool, mpmp_task_fn fn,
  * \param fn        the task.
  * \param arg       its argument bytes, copied (may be NULL when
  *                  \p arg_size is 0).
- * \param arg_size  their size (up to 1 GiB).
+ * \param arg_size  their size (under 1 GiB).
  * \param cb        called when it is ready; may be NULL.
  * \param user      passed to \p cb.
  * \param[out] res  the result: mpmp_async_get(), then mpmp_async_result();
@@ -583,8 +583,8 @@ typedef struct mpmp_imap mpmp_imap_t;
  * \param fn          the task, run once per item.
  * \param produce     gives the items, one per call.
  * \param user        passed to \p produce.
- * \param in_size     the size of one item in bytes (1 B to 1 GiB).
- * \param out_size    the size of one result in bytes (1 B to 1 GiB).
+ * \param in_size     the size of one item in bytes (1 B to 1 GiB - 1).
+ * \param out_size    the size of one result in bytes (1 B to 1 GiB - 1).
  * \param chunksize   items per chunk; 0: 64.
  * \param buffersize  items held at once; 0: 4 x chunksize x workers.
  * \param[out] it     the iterator: read it with mpmp_imap_next(), free it
@@ -622,7 +622,7 @@ MPMP_API int mpmp_pool_imap_unordered(mpmp_pool_t *pool, mpmp_task_fn fn,
  * next call, so they may live in one reused buffer.
  * \param user       the pointer given to mpmp_pool_imap_var().
  * \param[out] item  the item's bytes (may be NULL when \p size is 0).
- * \param[out] size  their size (up to 1 GiB).
+ * \param[out] size  their size (under 1 GiB).
  * \return 1 when it gave one, 0 at the end, a negative code on error.
  */
 typedef int (*mpmp_produce_var_fn)(void *user, const void **item,

@@ -78,7 +78,7 @@ typedef struct mpmp_process_opts {
  * \param fn        the body, a registered task (::MPMP_TASK).
  * \param arg       its argument bytes, copied (may be NULL when \p arg_size
  *                  is 0).
- * \param arg_size  their size (up to 1 GiB).
+ * \param arg_size  their size (under 1 GiB).
  * \param opts      the options; NULL: the defaults.
  * \return 0, ::MPMP_ENOTASK if \p fn is not registered, ::MPMP_ENOTMAIN on a
  * worker rank, ::MPMP_EINVAL (NULL \p p, NULL \p arg with a size, a bad

@@ -248,7 +248,10 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
     return mpmp__err(MPMP_EINVAL, "%s: NULL pool, producer or iterator, or "
                      "a zero item or result size", name);
   if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
-    return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", name);
+    return mpmp__err(MPMP_EINVAL, "%s: %s of %zu bytes is too large: items "
+                     "and results must be under 1 GiB (1073741823 bytes at most)", name,
+                     in_size > (size_t)INT32_MAX / 2 ? "in_size" : "out_size",
+                     in_size > (size_t)INT32_MAX / 2 ? in_size : out_size);
   if ((rc = mpmp__task_id(fn)) < 0)
     return rc;
   size_t c = 1, n = 1;

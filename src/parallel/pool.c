@@ -1495,8 +1495,8 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
     return mpmp__err(MPMP_EINVAL, "%s: initarg is NULL but initarg_size is "
                      "%zu", nm->fn, o->initarg_size);
   if (o && o->initarg_size > (size_t)INT32_MAX / 2)
-    return mpmp__err(MPMP_EINVAL, "%s: initarg_size of %zu bytes is over the "
-                     "1 GiB an initializer's argument carries", nm->fn,
+    return mpmp__err(MPMP_EINVAL, "%s: initarg_size of %zu bytes is too large: "
+                     "an initializer's argument must be under 1 GiB (1073741823 bytes at most)", nm->fn,
                      o->initarg_size);
   if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
     return rc;
@@ -1662,7 +1662,10 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
                      "fixed-size elements of at least 1 byte", fn,
                      in_size == 0 ? "the item" : "the result");
   if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
-    return mpmp__err(MPMP_EINVAL, "%s: elements over 1 GiB", fn);
+    return mpmp__err(MPMP_EINVAL, "%s: %s of %zu bytes is too large: items "
+                     "and results must be under 1 GiB (1073741823 bytes at most)", fn,
+                     in_size > (size_t)INT32_MAX / 2 ? "in_size" : "out_size",
+                     in_size > (size_t)INT32_MAX / 2 ? in_size : out_size);
   if ((rc = mpmp__check_extent(in, n, in_size, "the input", fn)) < 0 ||
       (rc = mpmp__check_extent(out, n, out_size, "the output", fn)) < 0)
     return rc;
@@ -1930,8 +1933,8 @@ int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
     return mpmp__err(MPMP_EINVAL, "%s: %s is NULL", name,
                      res == NULL ? "the result pointer" : "arg");
   if (arg_size > (size_t)INT32_MAX / 2)
-    return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is over the "
-                     "1 GiB one task carries", name, arg_size);
+    return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is too large: "
+                     "a task's must be under 1 GiB (1073741823 bytes at most)", name, arg_size);
   int rc = mpmp__check_extent(arg, 1, arg_size, "the argument", name);
   return rc < 0 ? rc : mpmp__task_id(fn);
 }

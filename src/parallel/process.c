@@ -152,7 +152,8 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
                      out == NULL ? "the output pointer" : "arg (with arg_size > 0)");
   if (arg_size > (size_t)INT32_MAX / 2)
     return mpmp__err(MPMP_EINVAL, "mpmp_process_create: an argument of %zu "
-                     "bytes is over the 1 GiB a body carries", arg_size);
+                     "bytes is too large: a body's must be under 1 GiB (1073741823 bytes at most)",
+                     arg_size);
   if ((rc = mpmp__check_extent(arg, 1, arg_size, "the argument",
                                "mpmp_process_create")) < 0)
     return rc;

@@ -274,8 +274,8 @@ int mpmp__var_check(const void *in, const size_t *off, size_t n,
                        "off[i + 1], so the n + 1 offsets must not decrease",
                        fn, i, off[i], off[i + 1]);
     if (off[i + 1] - off[i] > ITEM_MAX)
-      return mpmp__err(MPMP_EINVAL, "%s: item %zu has %zu bytes, over the "
-                       "1 GiB an item may have", fn, i, off[i + 1] - off[i]);
+      return mpmp__err(MPMP_EINVAL, "%s: item %zu has %zu bytes: an item must be "
+                       "under 1 GiB (1073741823 bytes at most)", fn, i, off[i + 1] - off[i]);
   }
   if (off[n] > off[0])
     return mpmp__check_extent((const char *)in + off[0], off[n] - off[0], 1,
@@ -421,7 +421,7 @@ int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i,
                      "NULL item of %zu bytes", size);
   if (size > ITEM_MAX)
     return mpmp__err(MPMP_EINVAL, "mpmp_imap_next_var: the producer gave an "
-                     "item of %zu bytes, over the 1 GiB an item may have",
+                     "item of %zu bytes: an item must be under 1 GiB (1073741823 bytes at most)",
                      size);
   size_t at = s->off[i];
   if (size > s->cap - at) {

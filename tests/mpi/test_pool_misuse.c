@@ -73,6 +73,17 @@ static void pool_map_overflowing_counts(void **state) {
   assert_int_equal(mpmp_pool_map(pool, square, x, 4, 8, r, 8, SIZE_MAX), 0);
   assert_int_equal(r[3], 16);
   assert_int_equal(mpmp_pool_apply_async(pool, square, x, SIZE_MAX, NULL, NULL, &res), MPMP_EINVAL);
+  /* exactly 1 GiB is past the limit, and the message says what it is
+   * (helper 65: "elements over 1 GiB" for 1 GiB; headers said "to 1 GiB") */
+  const size_t gib = (size_t)1 << 30;
+  assert_int_equal(mpmp_pool_map(pool, square, x, 1, gib, r, 8, 0), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "in_size of 1073741824 bytes is too "
+                         "large: items and results must be under 1 GiB"));
+  assert_int_equal(mpmp_pool_map(pool, square, x, 1, 8, r, gib, 0), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "out_size of 1073741824 bytes"));
+  assert_int_equal(mpmp_pool_apply_async(pool, square, x, gib, NULL, NULL, &res), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "an argument of 1073741824 bytes is "
+                         "too large: a task's must be under 1 GiB"));
   assert_int_equal(mpmp_pool_terminate(pool), 0);
   assert_int_equal(mpmp_pool_destroy(pool), 0);
 }
