@@ -505,6 +505,21 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
     const rec_t *r = &j->ents[e].r;
     if (r->first + r->count <= base || r->first >= base + n)
       continue;
+    if (r->first == base && r->first + r->count > base + n) {
+      /* the same start, a shorter chunk: an imap's last one, whose
+       * producer ended sooner than it did for the run that wrote it
+       * (helper 65: the message blamed the chunksize alone) */
+      rc = mpmp__err(MPMP_ECHECKPOINT, "%s: the checkpoint journal %s has "
+                     "items %llu to %llu in one record, and this chunk ends "
+                     "at item %llu: the producer yielded fewer items than in "
+                     "the run that wrote the journal (a resume needs the "
+                     "same items: remove the journal to start over), or the "
+                     "chunksize is smaller than that run's", fn, j->path,
+                     (unsigned long long)r->first,
+                     (unsigned long long)(r->first + r->count - 1),
+                     (unsigned long long)(base + n - 1));
+      break;
+    }
     if (r->first < base || r->first + r->count > base + n) {
       rc = mpmp__err(MPMP_ECHECKPOINT, "%s: the checkpoint journal %s has "
                      "items %llu to %llu in one record, across this chunk's "
