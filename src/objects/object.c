@@ -901,6 +901,10 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
   if ((q->op == MPMP__OP_LOAD || q->op == MPMP__OP_STORE) &&
       (rc = mpmp__elem_bounds(o, a)) < 0)
     return rc;
+  /* a get's buffer is room: none past the queue's largest item */
+  if (q->op == MPMP__OP_Q_GET && o->kind == MPMP__K_QUEUE && o->esize > 0 &&
+      a->out_max > o->esize)
+    a->out_max = o->esize;
   if (a->out_max && *scratch == NULL) {
     *scratch = mpmp__malloc(a->out_max);
     if (*scratch == NULL)

@@ -2181,6 +2181,14 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
   int far = rc == 0 && !mpmp__ref_is_local(ref);
   if (far) /* a consumer of another node's queue or pipe: see object.c */
     mpmp__obj_pl_consumer(ref);
+  /* The buffer is room, not a size to fill: from another node no item
+   * can be larger than one message carries, nor a pipe's message larger
+   * than MPMP_PIPE_MAX_MESSAGE, so a larger buffer asks for that much
+   * (it was refused there, and taken here). */
+  size_t far_max = kind == MPMP__K_CONN ? MPMP_PIPE_MAX_MESSAGE
+                                        : (size_t)INT32_MAX - 4096;
+  if (far && a.out_max > far_max)
+    a.out_max = far_max;
   int host = far && mpmp__claim_self != 0 && timeout != 0;
   if (rc == 0 && kind == MPMP__K_QUEUE && !host) /* (q_get starts it if */
     rc = mpmp__timeout_lazy(timeout, &a.deadline, fn); /* it waits) */
