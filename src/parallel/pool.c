@@ -78,7 +78,8 @@ struct mpmp_async {
    * job completes; else an imap's), where item 0 of the job is in it, the
    * items it had done before this run (done_bits: NULL when none) */
   mpmp__journal_t *jr;
-  int own_jr, jr_digest; /* jr_digest: records carry their input's digest */
+  mpmp_async_t *prev;    /* in the pool's list (with next): a cancel takes
+                            its job out at once, not from the list's head */
   uint64_t jbase;
   uint64_t group; /* the id its stops name: an imap's, for its sub-maps
                     (one stop reaches them all); else its own id */
@@ -102,6 +103,10 @@ struct mpmp_async {
    * submission, worker.c): no pool here; the main rank's answer fills it
    * (mpmp__async_remote_done). remote_rank: where it ran. */
   int remote, remote_rank;
+  /* (in the hole before `back`: the job stays 400 bytes) own_jr: the
+   * journal is the job's own; jr_digest: records carry their input's
+   * digest */
+  unsigned char own_jr, jr_digest;
   /* Chunks a worker gave back unrun (a revoke: see "Taking back a queued
    * chunk"), made at the job's first revoke; NULL: none. One pointer: a
    * job of 424 bytes instead of 392 halved task_async_per_s (300 k
@@ -866,19 +871,21 @@ static mpmp_async_t *unlink_at(mpmp_pool_t *pool, mpmp_async_t **pp,
                                mpmp_async_t *prev) {
   mpmp_async_t *j = *pp;
   *pp = j->next;
+  if (j->next != NULL)
+    j->next->prev = prev;
   if (pool->jobs_tail == j)
     pool->jobs_tail = prev;
-  j->next = NULL;
+  j->next = j->prev = NULL;
   atomic_fetch_sub(&mpmp__stop_armed, 1);
   return j;
 }
 
-static mpmp_async_t *unlink_job(mpmp_pool_t *pool, uint64_t id) {
-  mpmp_async_t **pp = &pool->jobs, *prev = NULL;
-  for (; *pp != NULL; prev = *pp, pp = &(*pp)->next)
-    if ((*pp)->id == id)
-      return unlink_at(pool, pp, prev);
-  return NULL;
+/* Job j out of the pool's list, if it is there. */
+static mpmp_async_t *unlink_job(mpmp_pool_t *pool, mpmp_async_t *j) {
+  if (j->prev == NULL && pool->jobs != j)
+    return NULL; /* (taken out already) */
+  return unlink_at(pool, j->prev != NULL ? &j->prev->next : &pool->jobs,
+                   j->prev);
 }
 
 static mpmp_async_t *find_job(mpmp_pool_t *pool, uint64_t id) {
@@ -964,7 +971,7 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
     mpmp__free(r->msg);
   }
   j->nretry = 0;
-  unlink_job(pool, j->id);
+  unlink_job(pool, j);
   j->pool = NULL;
   if (j->nfails > 1)
     qsort(j->fails, (size_t)j->nfails, sizeof *j->fails, cmp_fail);
@@ -1629,6 +1636,8 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
     j->t_submit = rt->trace ? mpmp__trace_job_begin(j->task, j->id,
                                                     (uint32_t)j->n)
                             : 0;
+    j->prev = pool->jobs_tail;
+    j->next = NULL;
     if (pool->jobs_tail)
       pool->jobs_tail->next = j;
     else
@@ -2317,7 +2326,7 @@ int mpmp__async_cancel(mpmp_async_t *j) {
     return mpmp__nest_cancel(j);
   pthread_mutex_lock(&mpmp__par.lock);
   if (not_started(j)) {
-    unlink_job(j->pool, j->id);
+    unlink_job(j->pool, j);
     cancel_unlinked(j);
     cancelled = 1;
   }

@@ -546,6 +546,50 @@ static void more_waits_inside_a_callback_are_refused(void **state) {
   assert_int_equal(mpmp_manager_shutdown(c.m), 0);
 }
 
+/* Cancelling queued futures one by one, newest first, as a caller does
+ * after a wait() timed out: each cancel looked for its job from the head
+ * of the pool's list, so n cancels cost O(n^2) (50 000 futures: seconds).
+ * Each is O(1) now; every one is cancelled and the worker is free after. */
+static void cancels_of_many_queued_futures_stay_cheap(void **state) {
+  (void)state;
+  enum { NF = 50000 };
+  double busy = 0.5;
+  mpmp_executor_t *ex = executor(1);
+  mpmp_future_t *first = NULL;
+  mpmp_future_t **fs = calloc(NF, sizeof *fs);
+  assert_non_null(fs);
+  assert_int_equal(mpmp_executor_submit(ex, patient, &busy, 8, &first), 0);
+  int64_t x = 3;
+  for (int i = 0; i < NF; i++)
+    assert_int_equal(mpmp_executor_submit(ex, square, &x, 8, &fs[i]), 0);
+  double t0 = test_now();
+  int cancelled = 0;
+  for (int i = NF - 1; i >= 0; i--) /* (the first few may be dealt) */
+    cancelled += mpmp_future_cancel(fs[i]) == 1;
+  double took = test_now() - t0;
+  const char *sc = getenv("MPMP_TIMEOUT_SCALE");
+  if (took > 2.0 * (sc ? atof(sc) : 1) || cancelled < NF - 8)
+    fail_msg("%d cancels took %.2f s (%d of %d queued futures cancelled)",
+             NF, took, cancelled, NF);
+  const void *data;
+  for (int i = 0; i < NF; i++) {
+    if (mpmp_future_cancelled(fs[i]) != 1) { /* dealt: it runs */
+      assert_int_equal(mpmp_future_result(fs[i], 30, &data, NULL), 0);
+      assert_int_equal(*(const int64_t *)data, 9);
+    }
+    mpmp_future_destroy(fs[i]);
+  }
+  free(fs);
+  assert_int_equal(mpmp_future_result(first, 30, &data, NULL), 0);
+  mpmp_future_destroy(first);
+  mpmp_future_t *f = NULL;
+  assert_int_equal(mpmp_executor_submit(ex, square, &x, 8, &f), 0);
+  assert_int_equal(mpmp_future_result(f, 30, &data, NULL), 0);
+  assert_int_equal(*(const int64_t *)data, 9);
+  mpmp_future_destroy(f);
+  assert_int_equal(mpmp_executor_destroy(ex), 0);
+}
+
 /* An executor's option errors name its call and its fields, not the pool
  * it wraps (they said "mpmp_pool_create: processes", and an initarg error
  * "mpmp_process_create"). */
@@ -599,6 +643,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_waits_inside_a_callback_are_refused),
     cmocka_unit_test(manager_calls_in_a_callback_never_hang),
     cmocka_unit_test(more_waits_inside_a_callback_are_refused),
+    cmocka_unit_test(cancels_of_many_queued_futures_stay_cheap),
     cmocka_unit_test(executor_option_errors_name_the_executor),
 };
 
