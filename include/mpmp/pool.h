@@ -42,7 +42,11 @@
  *   again returns 0. An imap started before close() runs to its end.
  *   destroy() terminates and joins a pool that was not joined, and frees
  *   it; the pointer is invalid afterwards. mpmp_finalize() terminates and
- *   joins the pools left; destroy() them afterwards (that is allowed).
+ *   joins the pools left; destroy() them afterwards (that is allowed). A
+ *   task that does not stop within MPMP_TERM_GRACE of that terminate is
+ *   killed if isolated (its item fails); one in its worker rank cannot be
+ *   killed alone, so finalize aborts the job then, saying so (it waited
+ *   for ever).
  * - AsyncResult: valid until mpmp_async_destroy(), also after its pool
  *   was destroyed and after mpmp_finalize() (a destroyed running apply is
  *   dropped when it completes; a destroyed running map stops, so that its

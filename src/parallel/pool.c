@@ -3143,7 +3143,29 @@ int mpmp__pool_finalize(void) {
     if (pool == NULL)
       break;
     mpmp_pool_terminate(pool);
-    mpmp_pool_join(pool, MPMP_FOREVER);
+    /* A task that ignores mpmp_should_stop() runs on: an isolated one's
+     * host is killed after MPMP_TERM_GRACE (give that a moment to be
+     * reported); one in a worker rank cannot be killed alone, and the job
+     * could never end (it hung here): it is aborted, as for a daemon
+     * Process (process.c). */
+    double grace = mpmp__rt.env.TERM_GRACE + (pool->isolate ? 2 : 0);
+    if (mpmp_pool_join(pool, grace) == MPMP_ETIMEDOUT) {
+      char ranks[160] = "";
+      size_t at = 0;
+      pthread_mutex_lock(&mpmp__par.lock);
+      for (int w = 0; w < pool->nworkers && at + 16 < sizeof ranks; w++)
+        if (pool->inflight[w] > 0)
+          at += (size_t)snprintf(ranks + at, sizeof ranks - at, "%s%d",
+                                 at ? ", " : "", pool->ranks[w]);
+      pthread_mutex_unlock(&mpmp__par.lock);
+      MPMP__ERROR("mpmp_finalize: a pool's tasks on rank %s did not stop "
+                  "within MPMP_TERM_GRACE=%g s of its terminate(): aborting "
+                  "the job (let the task check mpmp_should_stop(), or "
+                  "isolate the pool so that its hosts are killed)",
+                  at ? ranks : "?", mpmp__rt.env.TERM_GRACE);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    mpmp_pool_join(pool, MPMP_FOREVER); /* (joined: at once) */
   }
   mpmp__free(mpmp__par.pool_of_rank);
   mpmp__par.pool_of_rank = NULL;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "mpitest.h"
@@ -24,8 +25,27 @@ int main(int argc, char **argv) {
   int rc = test_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
-  if (rc < 0 || mpmp_worker_count() < 2) {
+  int in_rank = argc > 1 && strcmp(argv[1], "in-rank") == 0;
+  if (rc < 0 || mpmp_worker_count() < (in_rank ? 1 : 2)) {
     fprintf(stderr, "FAILED: needs mpmp_init and 2 workers\n");
+    return 1;
+  }
+  if (in_rank) {
+    /* A task in the worker rank that ignores the stop: no host to kill,
+     * and finalize waited for it for ever (the job never ended). It
+     * aborts the job after the grace now, saying why (ctest checks). */
+    mpmp_pool_opts_t never = {.isolate = MPMP_ISOLATE_NEVER, .processes = 1};
+    mpmp_pool_t *pool = NULL;
+    mpmp_async_t *res = NULL;
+    if (mpmp_pool_create(&pool, &never) < 0 ||
+        mpmp_pool_apply_async(pool, ignore_stop, NULL, 0, NULL, NULL, &res) <
+            0) {
+      fprintf(stderr, "FAILED: setup: %s\n", mpmp_errmsg());
+      return 1;
+    }
+    usleep(200000);
+    mpmp_finalize();
+    fprintf(stderr, "FAILED: finalize returned\n");
     return 1;
   }
   mpmp_process_t *p = NULL;
