@@ -45,15 +45,50 @@ static const mpmp__module_t modules[] = {
     {.name = "hosts", .setup = mpmp__hosts_setup},
 };
 
+/*
+ * A program that initialized MPI itself and calls MPI_Finalize() while
+ * mpmp still runs (mpmp_finalize() forgotten, or skipped on an error
+ * path) left the worker ranks serving in their mpmp_init() and the main
+ * rank in MPI_Finalize(): a job that hung until the launcher's time-out.
+ * MPI_Finalize() first deletes the attributes of MPI_COMM_SELF, with MPI
+ * still usable (MPI 3.1, 8.7.1): the main rank keeps one there whose
+ * delete callback finalizes mpmp, with a warning, so that the workers
+ * return MPMP_WORKER_DONE and the job ends. Set once per process (setting
+ * it again would run the callback for the old value).
+ */
+static int on_mpi_finalize(MPI_Comm comm, int keyval, void *value,
+                           void *extra) {
+  (void)comm, (void)keyval, (void)value, (void)extra;
+  /* (MPI is being finalized already: mpmp's teardown must not do it
+   * again, should mpmp have started it) */
+  mpmp__rt.mpi_owned = 0;
+  if (mpmp_initialized() && mpmp_is_main() == 1 &&
+      mpmp__runtime_finalize() == 0)
+    MPMP__WARN("MPI_Finalize() was called while mpmp was running: mpmp "
+               "was finalized then; call mpmp_finalize() before "
+               "MPI_Finalize()");
+  return MPI_SUCCESS;
+}
+
+static int arm_finalize_hook(int rc) {
+  static int armed;
+  int keyval;
+  if (rc == MPMP_MAIN && !armed &&
+      MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, on_mpi_finalize, &keyval,
+                             NULL) == MPI_SUCCESS &&
+      MPI_Comm_set_attr(MPI_COMM_SELF, keyval, NULL) == MPI_SUCCESS)
+    armed = 1;
+  return rc;
+}
+
 MPMP_API int mpmp_init(int *argc, char ***argv) {
-  return mpmp__runtime_init(modules, (int)(sizeof modules / sizeof *modules),
-                            argc, argv);
+  return arm_finalize_hook(mpmp__runtime_init(
+      modules, (int)(sizeof modules / sizeof *modules), argc, argv));
 }
 
 MPMP_API int mpmp_init_comm(MPI_Comm comm, int root) {
-  return mpmp__runtime_init_comm(modules,
-                                 (int)(sizeof modules / sizeof *modules),
-                                 comm, root);
+  return arm_finalize_hook(mpmp__runtime_init_comm(
+      modules, (int)(sizeof modules / sizeof *modules), comm, root));
 }
 
 MPMP_API int mpmp_finalize(void) {
