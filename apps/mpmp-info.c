@@ -94,33 +94,58 @@ static void json_bindings(void) {
 }
 
 /* The settings table: name, value (columns 23-34, wider when the value
- * is), source ("env" or "default"), allowed values, meaning. */
+ * is), source ("env" or "default"), allowed values, meaning. A value from
+ * the environment is printed as it was given (a path, a word) or as a
+ * number without spaces; a path may hold spaces, " env ", " default " or
+ * even a newline, so the value of a setting set in the environment is
+ * matched against getenv() first, and the table is walked with that in
+ * mind rather than split at every newline. */
 static void json_settings(void) {
-  char *table = capture(mpmp_print_settings), *save = NULL;
+  char *table = capture(mpmp_print_settings);
   printf(",\n  \"settings\": {");
   int first = 1;
-  for (char *line = table ? strtok_r(table, "\n", &save) : NULL; line;
-       line = strtok_r(NULL, "\n", &save)) {
-    if (strncmp(line, "MPMP_", 5) != 0 || strlen(line) < 36)
+  for (char *line = table, *next; line != NULL && *line; line = next) {
+    char *nl = strchr(line, '\n');
+    next = nl ? nl + 1 : NULL;
+    if (strncmp(line, "MPMP_", 5) != 0)
       continue;
     char name[64];
-    sscanf(line, "%63s", name);
-    /* the source: the first " env " or " default " from column 36 on */
-    char *src = NULL;
-    for (char *p = line + 35; *p && src == NULL; p++)
-      if (p[-1] == ' ' && (!strncmp(p, "env ", 4) || !strncmp(p, "default ", 8)))
-        src = p;
-    if (src == NULL)
+    if (sscanf(line, "%63s", name) != 1)
       continue;
+    size_t linelen = nl ? (size_t)(nl - line) : strlen(line);
+    const char *env = getenv(name);
+    size_t elen = env ? strlen(env) : 0;
+    size_t width = elen > 12 ? elen : 12;
     char value[4096];
-    size_t vlen = (size_t)(src - 1 - (line + 23));
-    snprintf(value, sizeof value, "%.*s", (int)vlen, line + 23);
-    trim(value);
+    const char *src = NULL;
+    if (env != NULL && strlen(line) >= 23 + width + 4 &&
+        strncmp(line + 23, env, elen) == 0 &&
+        strncmp(line + 23 + width, " env ", 5) == 0) {
+      /* the value as given (it may span lines: skip past it) */
+      snprintf(value, sizeof value, "%s", env);
+      src = "env";
+      nl = strchr(line + 23 + width, '\n');
+      next = nl ? nl + 1 : NULL;
+    } else {
+      if (linelen < 36)
+        continue;
+      /* the source: the first " env " or " default " from column 36 on */
+      const char *s = NULL;
+      for (char *p = line + 35; p < line + linelen && s == NULL; p++)
+        if (p[-1] == ' ' && (!strncmp(p, "env ", 4) || !strncmp(p, "default ", 8)))
+          s = p;
+      if (s == NULL)
+        continue;
+      size_t vlen = (size_t)(s - 1 - (line + 23));
+      snprintf(value, sizeof value, "%.*s", (int)vlen, line + 23);
+      trim(value);
+      src = s[0] == 'e' ? "env" : "default";
+    }
     printf("%s\n    ", first ? "" : ",");
     json_str(name, sizeof name);
     printf(": {\"value\": ");
     json_str(value, sizeof value);
-    printf(", \"source\": \"%s\"}", src[0] == 'e' ? "env" : "default");
+    printf(", \"source\": \"%s\"}", src);
     first = 0;
   }
   printf("\n  }");
@@ -167,6 +192,11 @@ int main(int argc, char **argv) {
   if (rc == MPMP_WORKER_DONE)
     return 0;
   if (rc < 0) {
+    /* failed on every rank, most often for the same reason: said once,
+     * by the job's rank 0; the others end with 0, so that a launcher
+     * does not kill rank 0 before its message is out */
+    if (mpmp_is_main() != 1)
+      return 0;
     fprintf(stderr, "mpmp-info: %s: %s\n", mpmp_err_name(rc), mpmp_errmsg());
     return 1;
   }

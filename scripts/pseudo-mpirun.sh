@@ -58,7 +58,12 @@ fi
 # The temp dir goes when this script ends, or, should it be killed by
 # SIGKILL, once it and the job are gone (scripts/common.sh).
 mpmp_cleanup_watcher
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/mpmp-pseudo.XXXXXX")"
+# Not under a TMPDIR with white space: the launcher's path goes to Open
+# MPI's plm_rsh_agent, which splits it at spaces ("a path that could not
+# be found").
+tmpbase="${TMPDIR:-/tmp}"
+[[ "$tmpbase" != *[[:space:]]* ]] || tmpbase=/tmp
+tmp="$(mktemp -d "$tmpbase/mpmp-pseudo.XXXXXX")"
 mpmp_cleanup_add "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 

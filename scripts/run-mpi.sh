@@ -94,6 +94,9 @@ done
 
 (($# >= 1)) || usage "no program given"
 [[ "$np" =~ ^[1-9][0-9]*$ ]] || usage "-n N (a positive rank count) is required"
+# mpirun reads the count as a C int: 2147483648 became -2147483648 and
+# 10^21 became -1 ("given a negative number of processes").
+[[ "$np" =~ ^[0-9]{1,7}$ ]] || usage "-n wants a rank count from 1 to 9999999, not '$np'"
 # At most 10^9 s (some 31 years), checked before any arithmetic: bash's
 # 64-bit numbers wrapped 18446744073709551617 to 1 s.
 [[ "$timeout" =~ ^[0-9]{1,10}$ ]] && ((10#$timeout <= 1000000000)) ||

@@ -363,6 +363,43 @@ foreach(run "wraps|18446744073709551617" "too_long|1000000001")
     PASS_REGULAR_EXPRESSION "run-mpi.sh: error: --timeout wants whole seconds from 0 \\(none\\) to 1000000000, not '${value}'.*status 2\n")
 endforeach()
 
+# run-mpi.sh -n past what mpirun reads as an int is refused (mpirun said
+# "given a negative number of processes" for 2147483648).
+add_test(NAME scripts_run_mpi_np_wraps
+  COMMAND "${MPMP_BASH}" -c "\"$1\" \"$2\" -n 2147483648 true; echo \"status $?\""
+          run-mpi "${MPMP_BASH}" "${MPMP_RUN_MPI}")
+set_tests_properties(scripts_run_mpi_np_wraps PROPERTIES
+  TIMEOUT 30
+  LABELS "scripts"
+  PASS_REGULAR_EXPRESSION "run-mpi.sh: error: -n wants a rank count from 1 to 9999999, not '2147483648'.*status 2\n")
+# The batch templates check MPMP_RESUBMITS before the job runs: "2x" was
+# bash's error in (( )), read as false, and the job requeued without
+# bound; "abc" ended the script after the run (set -u), with no requeue.
+foreach(run "slurm|slurm.sbatch|2x" "pbs|pbs.job|abc")
+  string(REPLACE "|" ";" run "${run}")
+  list(GET run 0 name)
+  list(GET run 1 script)
+  list(GET run 2 value)
+  add_test(NAME scripts_${name}_bad_resubmits
+    COMMAND "${MPMP_BASH}" -c "MPMP_RESUBMITS=${value} \"$1\" \"$2\" true; echo \"status $?\""
+            batch "${MPMP_BASH}" "${PROJECT_SOURCE_DIR}/scripts/${script}")
+  set_tests_properties(scripts_${name}_bad_resubmits PROPERTIES
+    TIMEOUT 30
+    LABELS "scripts"
+    PASS_REGULAR_EXPRESSION "${script}: error: MPMP_RESUBMITS wants a whole number [^\n]*not '${value}'\nstatus 2\n")
+endforeach()
+# Pseudo-nodes under a TMPDIR with a space: Open MPI split the launcher's
+# path at it ("a path that could not be found", exit 243).
+add_test(NAME scripts_pseudo_tmpdir_with_space
+  COMMAND "${MPMP_BASH}" -c "d=\"$(mktemp -d '/tmp/mpmp tmp XXXXXX')\"; TMPDIR=\"$d\" \"$1\" --pseudo 2 --timeout 60 -n 2 \"$2\" >/dev/null; s=$?; rm -rf \"$d\"; echo \"status $s\""
+          pseudo "${MPMP_RUN_MPI}" $<TARGET_FILE:mpmp-info>)
+set_tests_properties(scripts_pseudo_tmpdir_with_space PROPERTIES
+  TIMEOUT 90
+  PROCESSORS 2
+  LABELS "scripts;pseudo"
+  ENVIRONMENT "${MPMP_SANITIZER_ENV}"
+  PASS_REGULAR_EXPRESSION "^status 0\n$")
+
 # The tools' and examples' command-line values: bad ones refused with
 # status 2 and a message naming the option, a count too large for the
 # memory reported (tests/scripts/apps_bad_args.sh).

@@ -339,9 +339,16 @@ static size_t distance(const char *a, size_t la, const char *b) {
   return row[lb];
 }
 
+/* The setting nearest to a typo, or NULL when none is near: a name of 63
+ * characters or more got SIZE_MAX from every setting, and the first of
+ * them (MPMP_BIND) was suggested for MPMP_HEAPSIZEXXX...; a name far from
+ * every setting (MPMP_FOO) gets no suggestion either. The first 62
+ * characters are compared. */
 static const char *closest_setting(const char *name, size_t len) {
-  const char *best = settings[0].name;
+  const char *best = NULL;
   size_t best_d = SIZE_MAX;
+  if (len > 62)
+    len = 62;
   for (int i = 0; i < NSETTINGS; i++) {
     size_t d = distance(name, len, settings[i].name);
     if (d < best_d) {
@@ -349,7 +356,7 @@ static const char *closest_setting(const char *name, size_t len) {
       best = settings[i].name;
     }
   }
-  return best;
+  return best_d <= 3 + len / 3 ? best : NULL;
 }
 
 /* Once per process: a typo does not change between two mpmp_init()s. */
@@ -364,9 +371,14 @@ void mpmp__env_warn_unknown(void) {
     size_t len = strcspn(name, "=");
     if (is_known(name, len))
       continue;
-    MPMP__WARN("MPMP_%.*s is not an mpmp setting and is ignored: did you "
-               "mean MPMP_%s? (MPMP_INFO=1 lists the settings)", (int)len,
-               name, closest_setting(name, len));
+    const char *near = closest_setting(name, len);
+    if (near != NULL)
+      MPMP__WARN("MPMP_%.*s is not an mpmp setting and is ignored: did you "
+                 "mean MPMP_%s? (MPMP_INFO=1 lists the settings)", (int)len,
+                 name, near);
+    else
+      MPMP__WARN("MPMP_%.*s is not an mpmp setting and is ignored "
+                 "(MPMP_INFO=1 lists the settings)", (int)len, name);
   }
   /* MPMP_TRACE_FLUSH_S alone writes nothing: said, as a typo is, rather
    * than a run that silently leaves no trace (MPMP_CHECKPOINT_MODE alone

@@ -234,6 +234,11 @@ static void env_unknown_variable_names_the_closest_setting(void **s) {
   setenv("MPMP_SPIN_USS", "3", 1);
   setenv("MPMP_HEAPSIZE", "1G", 1);
   setenv("MPMP_poll_ms", "1", 1);
+  /* far from every setting, or past 62 characters: no suggestion (a long
+   * name got MPMP_BIND, the first setting, and so did MPMP_QWERTYUIOP) */
+  setenv("MPMP_QWERTYUIOP", "1", 1);
+  setenv("MPMP_HEAP_SIZE_OF_THE_NODE_SEGMENT_IN_BYTES_FOR_ALL_THE_RANKS_X",
+         "1", 1);
   /* the project's scripts' own variables, and MPMP_TEST_*: no warning */
   setenv("MPMP_BUILD_DIR", "build", 1);
   setenv("MPMP_MPIRUN_ARGS", "", 1);
@@ -251,6 +256,11 @@ static void env_unknown_variable_names_the_closest_setting(void **s) {
   assert_non_null(strstr(out, "MPMP_HEAPSIZE is not an mpmp setting and is "
                               "ignored: did you mean MPMP_HEAP_SIZE?"));
   assert_non_null(strstr(out, "did you mean MPMP_POLL_MS?"));
+  assert_non_null(strstr(out, "WARN: MPMP_QWERTYUIOP is not an mpmp setting "
+                              "and is ignored (MPMP_INFO=1 lists"));
+  assert_non_null(strstr(out, "_RANKS_X is not an mpmp setting and is "
+                              "ignored"));
+  assert_null(strstr(out, "MPMP_BIND?"));
   assert_null(strstr(out, "BUILD_DIR"));
   assert_null(strstr(out, "MPIRUN_ARGS"));
   assert_null(strstr(out, "MPMP_ROOT"));
@@ -259,6 +269,8 @@ static void env_unknown_variable_names_the_closest_setting(void **s) {
   /* once: the second call added nothing */
   assert_null(strstr(strstr(out, "MPMP_SPIN_USS") + 1, "MPMP_SPIN_USS is"));
   unsetenv("MPMP_SPIN_USS");
+  unsetenv("MPMP_QWERTYUIOP");
+  unsetenv("MPMP_HEAP_SIZE_OF_THE_NODE_SEGMENT_IN_BYTES_FOR_ALL_THE_RANKS_X");
   unsetenv("MPMP_TRACE_FLUSH_S");
   unsetenv("MPMP_HEAPSIZE");
   unsetenv("MPMP_poll_ms");
