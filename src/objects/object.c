@@ -1762,7 +1762,25 @@ int mpmp__obj_fence_call(const mpmp_ref_t *ref, double *deadline,
   return pl_fence_for(ref, deadline, fn);
 }
 
+/* How long finalize waits quietly for this rank's pipelined puts and
+ * sends before it says why it waits. */
+#define PL_FINALIZE_QUIET_S 10.0
+
 int mpmp__objects_finalize(void) {
+  if (atomic_load(&mpmp__puts_in_flight) && !mpmp__in_handler &&
+      pl_fence_until(mpmp__now() + PL_FINALIZE_QUIET_S) == MPMP_ETIMEDOUT) {
+    /* Items waiting on their node for room that no consumer makes: wait
+     * on (a put happens before finalize), but say so rather than hang
+     * in silence (Python's exit hangs joining the feeder thread too). */
+    uint64_t left = atomic_load(&pl.appended) - atomic_load(&pl.acked);
+    MPMP__WARN("mpmp_finalize: %llu item(s) or message(s) this rank put "
+               "or sent to a queue or pipe of another node still wait "
+               "there for room after %.0f s: finalize waits until a "
+               "consumer takes items (a process still running must get "
+               "or recv them)",
+               (unsigned long long)left, PL_FINALIZE_QUIET_S);
+    (void)pl_fence_until(INFINITY);
+  }
   mpmp__obj_fence();
   return 0;
 }
