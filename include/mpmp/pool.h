@@ -46,7 +46,8 @@
  *   task that does not stop within MPMP_TERM_GRACE of that terminate is
  *   killed if isolated (its item fails); one in its worker rank cannot be
  *   killed alone, so finalize aborts the job then, saying so (it waited
- *   for ever).
+ *   for ever); after a stop (walltime, SIGUSR1, SIGTERM) only once the
+ *   stop's reserve (2 x MPMP_STOP_GRACE from the stop) is over.
  * - AsyncResult: valid until mpmp_async_destroy(), also after its pool
  *   was destroyed and after mpmp_finalize() (a destroyed running apply is
  *   dropped when it completes; a destroyed running map stops, so that its

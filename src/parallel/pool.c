@@ -3149,6 +3149,13 @@ int mpmp__pool_finalize(void) {
      * could never end (it hung here): it is aborted, as for a daemon
      * Process (process.c). */
     double grace = mpmp__rt.env.TERM_GRACE + (pool->isolate ? 2 : 0);
+    /* After a stop (the walltime, SIGUSR1, SIGTERM) a task that still
+     * runs may end with its item, and the program then exits to be
+     * requeued: it gets the rest of the stop's reserve (2 x
+     * MPMP_STOP_GRACE from the stop: walltime.c), not the job's abort. */
+    if (mpmp__stopping())
+      grace = fmax(grace, mpmp__stop_next() + mpmp__rt.env.STOP_GRACE -
+                              mpmp__now());
     if (mpmp_pool_join(pool, grace) == MPMP_ETIMEDOUT) {
       char ranks[160] = "";
       size_t at = 0;

@@ -113,6 +113,39 @@ static int stuck_puts(void) {
   return 0;
 }
 
+/* Sleeps 2.5 s, deaf to mpmp_should_stop(): a long item. */
+static int long_item(mpmp_ctx_t *ctx) {
+  (void)ctx;
+  usleep(2500 * 1000);
+  return 0;
+}
+MPMP_TASK(long_item);
+
+/* "after-stop": a stop (SIGUSR1, as Slurm's --signal sends) while such an
+ * item runs in its worker rank, then finalize, as a program that exits to
+ * be requeued does: the item gets the stop's reserve (2 x
+ * MPMP_STOP_GRACE), not the job's abort after MPMP_TERM_GRACE. */
+static int after_stop(void) {
+  mpmp_pool_opts_t never = {.isolate = MPMP_ISOLATE_NEVER, .processes = 1};
+  mpmp_pool_t *pool = NULL;
+  mpmp_async_t *res = NULL;
+  if (mpmp_pool_create(&pool, &never) < 0 ||
+      mpmp_pool_apply_async(pool, long_item, NULL, 0, NULL, NULL, &res) < 0) {
+    fprintf(stderr, "FAILED: setup: %s\n", mpmp_errmsg());
+    return 1;
+  }
+  usleep(200000);
+  raise(SIGUSR1);
+  double t0 = test_now();
+  int rc = mpmp_finalize();
+  if (rc < 0) {
+    fprintf(stderr, "FAILED: finalize: %s\n", mpmp_errmsg());
+    return 1;
+  }
+  printf("PASSED: finalize-after-stop: %.2f s\n", test_now() - t0);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int rc = test_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
@@ -120,6 +153,8 @@ int main(int argc, char **argv) {
   int in_rank = argc > 1 && strcmp(argv[1], "in-rank") == 0;
   if (rc >= 0 && argc > 1 && strcmp(argv[1], "stuck-puts") == 0)
     return stuck_puts();
+  if (rc >= 0 && argc > 1 && strcmp(argv[1], "after-stop") == 0)
+    return after_stop();
   if (rc < 0 || mpmp_worker_count() < (in_rank ? 1 : 2)) {
     fprintf(stderr, "FAILED: needs mpmp_init and 2 workers\n");
     return 1;
