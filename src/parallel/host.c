@@ -720,18 +720,25 @@ _Noreturn static void host_main(void) {
 #define STRAY_GRACE_S 1.0
 #define STRAY_MAX 256
 
-/* Is `pid` gone, or a zombie (dead, waiting for its parent)? */
-static int stray_dead(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+/* Is process `pid` (its /proc entry's name) alive, neither gone nor a
+ * zombie (dead, waiting for its parent)? Then *ppid is its parent. */
+static int proc_alive(const char *pid, pid_t *ppid) {
+  char path[300], buf[256];
+  snprintf(path, sizeof path, "/proc/%s/stat", pid);
   FILE *f = fopen(path, "re");
   if (f == NULL)
-    return 1;
+    return 0;
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = 0;
   const char *st = strrchr(buf, ')'); /* after the command's name */
-  return st == NULL || st[1] == 0 || st[2] == 'Z' || st[2] == 'X';
+  int parent;
+  char state;
+  if (st == NULL || sscanf(st + 1, " %c %d", &state, &parent) != 2 ||
+      state == 'Z' || state == 'X')
+    return 0;
+  *ppid = (pid_t)parent;
+  return 1;
 }
 
 /* A worker's processes from before mpmp_init (a program that calls
@@ -739,8 +746,8 @@ static int stray_dead(pid_t pid) {
 static pid_t stray_keep[16];
 static int stray_nkeep;
 
-static int stray_kept(pid_t pid, pid_t skip) {
-  if (pid == skip || pid == getpid())
+static int stray_kept(pid_t pid) {
+  if (pid == getpid())
     return 1;
   for (int k = 0; k < stray_nkeep; k++)
     if (stray_keep[k] == pid)
@@ -750,7 +757,7 @@ static int stray_kept(pid_t pid, pid_t skip) {
 
 /* This process's descendants alive now, but those kept (stray_kept) and
  * theirs: up to max, their number. */
-static int stray_list(pid_t skip, pid_t *out, int max) {
+static int stray_list(pid_t *out, int max) {
   enum { PAIRS = 4096 };
   static pid_t pid_of[PAIRS], parent_of[PAIRS];
   int npairs = 0, n = 0;
@@ -758,32 +765,16 @@ static int stray_list(pid_t skip, pid_t *out, int max) {
   if (d == NULL)
     return 0;
   struct dirent *e;
-  while ((e = readdir(d)) != NULL && npairs < PAIRS) {
-    char path[300], buf[256];
-    if (e->d_name[0] < '1' || e->d_name[0] > '9')
-      continue;
-    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-      continue;
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = 0;
-    const char *st = strrchr(buf, ')');
-    int ppid;
-    char state;
-    if (st == NULL || sscanf(st + 1, " %c %d", &state, &ppid) != 2 ||
-        state == 'Z' || state == 'X')
-      continue;
-    pid_of[npairs] = (pid_t)atoi(e->d_name);
-    parent_of[npairs++] = (pid_t)ppid;
-  }
+  while ((e = readdir(d)) != NULL && npairs < PAIRS)
+    if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+        proc_alive(e->d_name, &parent_of[npairs]))
+      pid_of[npairs++] = (pid_t)atoi(e->d_name);
   closedir(d);
   /* breadth first from this process: a parent is listed before its own */
   for (int from = -1; from < n; from++) {
     pid_t parent = from < 0 ? getpid() : out[from];
     for (int i = 0; i < npairs && n < max; i++)
-      if (parent_of[i] == parent && !stray_kept(pid_of[i], skip))
+      if (parent_of[i] == parent && !stray_kept(pid_of[i]))
         out[n++] = pid_of[i];
   }
   return n;
@@ -792,15 +783,15 @@ static int stray_list(pid_t skip, pid_t *out, int max) {
 /* A worker, at init: what is there already is the program's. */
 static void stray_note_own(void) {
   stray_nkeep = 0;
-  stray_nkeep = stray_list(0, stray_keep, 16);
+  stray_nkeep = stray_list(stray_keep, 16);
 }
 
 /* Ends this process's descendants but those kept (SIGTERM, then SIGKILL
  * after STRAY_GRACE_S) and reaps its children among them: how many there
  * were, and the first in *first. */
-static int end_strays(pid_t skip, pid_t *first) {
+static int end_strays(pid_t *first) {
   pid_t p[STRAY_MAX];
-  int n = stray_list(skip, p, STRAY_MAX);
+  int n = stray_list(p, STRAY_MAX);
   if (n == 0)
     return 0;
   *first = p[0];
@@ -815,7 +806,10 @@ static int end_strays(pid_t skip, pid_t *first) {
       if (p[i] == 0)
         continue;
       /* a child of ours is reaped; another one's zombie is its parent's */
-      if (waitpid(p[i], NULL, WNOHANG) == p[i] || stray_dead(p[i])) {
+      char name[24];
+      pid_t parent;
+      snprintf(name, sizeof name, "%d", (int)p[i]);
+      if (waitpid(p[i], NULL, WNOHANG) == p[i] || !proc_alive(name, &parent)) {
         p[i] = 0;
         continue;
       }
@@ -832,9 +826,9 @@ static int end_strays(pid_t skip, pid_t *first) {
 }
 
 /* Ends what this process's tasks left running, and says so. */
-static void end_strays_said(pid_t skip, const char *whose) {
+static void end_strays_said(const char *whose) {
   pid_t first = 0;
-  int n = end_strays(skip, &first);
+  int n = end_strays(&first);
   if (n > 0)
     MPMP__WARN("%d process%s that %s started (pid %d%s) %s still running "
                "at mpmp_finalize: ended (SIGTERM, then SIGKILL after %.0f "
@@ -846,7 +840,7 @@ static void end_strays_said(pid_t skip, const char *whose) {
 
 void mpmp__host_end_strays(void) {
   if (mpmp__net.rank != 0)
-    end_strays_said(0, "tasks run in this worker rank");
+    end_strays_said("tasks run in this worker rank");
 }
 
 /* ---- the fork server ---------------------------------------------------------- */
@@ -893,7 +887,7 @@ _Noreturn static void server_main(int sock, pid_t worker) {
           while (waitpid(host, NULL, 0) < 0 && errno == EINTR)
             ;
         }
-        end_strays_said(0, "task hosts of this rank");
+        end_strays_said("task hosts of this rank");
         while (waitpid(-1, NULL, WNOHANG) > 0) /* (all ours) */
           ;
         _exit(0);
