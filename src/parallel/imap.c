@@ -200,7 +200,7 @@ static int window(mpmp_pool_t *pool, size_t in_size, size_t out_size,
                   size_t chunk, size_t buffersize, size_t *c_out,
                   size_t *n_out) {
   size_t el = in_size > out_size ? in_size : out_size;
-  size_t c = chunk ? chunk : 64, cap = ((size_t)INT32_MAX / 2) / el;
+  size_t c = chunk ? chunk : 64, cap = MPMP__ELEM_MAX / el;
   if (c > cap) /* a chunk is one message: under 1 GiB */
     c = cap ? cap : 1;
   int nw = mpmp_pool_size(pool);
@@ -247,11 +247,8 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
       out == NULL || in_size == 0 || out_size == 0)
     return mpmp__err(MPMP_EINVAL, "%s: NULL pool, producer or iterator, or "
                      "a zero item or result size", name);
-  if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
-    return mpmp__err(MPMP_EINVAL, "%s: %s of %zu bytes is too large: items "
-                     "and results must be under 1 GiB (1073741823 bytes at most)", name,
-                     in_size > (size_t)INT32_MAX / 2 ? "in_size" : "out_size",
-                     in_size > (size_t)INT32_MAX / 2 ? in_size : out_size);
+  if ((rc = mpmp__check_elem_sizes(in_size, out_size, name)) < 0)
+    return rc;
   if ((rc = mpmp__task_id(fn)) < 0)
     return rc;
   size_t c = 1, n = 1;

@@ -387,6 +387,13 @@ int mpmp__varfeed_result(mpmp__varfeed_t *f, mpmp_async_t *job, size_t at,
                          const void **data, size_t *size);
 /* The directory of the pool's checkpoint journals, or NULL (none). */
 const char *mpmp__pool_checkpoint(const mpmp_pool_t *pool);
+/* The largest item, result or task argument (1 GiB - 1: a chunk's in and
+ * out fit one int-counted MPI message), and how messages say it. */
+#define MPMP__ELEM_MAX ((size_t)INT32_MAX / 2)
+#define MPMP__ELEM_MAX_SAYS "under 1 GiB (1073741823 bytes at most)"
+/* Items and results of in_size and out_size bytes within MPMP__ELEM_MAX:
+ * 0, or MPMP_EINVAL naming fn and the size too large (pool.c). */
+int mpmp__check_elem_sizes(size_t in_size, size_t out_size, const char *fn);
 /* A finished job that a stop (walltime.c) cut short. */
 int mpmp__async_interrupted(const mpmp_async_t *j);
 /* mpmp__wait_until that also sees a stop (walltime.c) come: it ends the

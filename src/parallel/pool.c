@@ -1486,6 +1486,15 @@ MPMP_API int mpmp_pool_create(mpmp_pool_t **out, const mpmp_pool_opts_t *o) {
   return rc < 0 ? rc : mpmp__pool_create_as(out, o, &nm);
 }
 
+int mpmp__check_elem_sizes(size_t in_size, size_t out_size, const char *fn) {
+  if (in_size <= MPMP__ELEM_MAX && out_size <= MPMP__ELEM_MAX)
+    return 0;
+  int in = in_size > MPMP__ELEM_MAX;
+  return mpmp__err(MPMP_EINVAL, "%s: %s of %zu bytes is too large: items "
+                   "and results must be " MPMP__ELEM_MAX_SAYS, fn,
+                   in ? "in_size" : "out_size", in ? in_size : out_size);
+}
+
 int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
                          const mpmp__pool_names_t *nm) {
   if (out != NULL) /* NULL on failure: a cleanup may destroy it */
@@ -1501,9 +1510,9 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
   if (o && o->initarg == NULL && o->initarg_size > 0)
     return mpmp__err(MPMP_EINVAL, "%s: initarg is NULL but initarg_size is "
                      "%zu", nm->fn, o->initarg_size);
-  if (o && o->initarg_size > (size_t)INT32_MAX / 2)
+  if (o && o->initarg_size > MPMP__ELEM_MAX)
     return mpmp__err(MPMP_EINVAL, "%s: initarg_size of %zu bytes is too large: "
-                     "an initializer's argument must be under 1 GiB (1073741823 bytes at most)", nm->fn,
+                     "an initializer's argument must be " MPMP__ELEM_MAX_SAYS, nm->fn,
                      o->initarg_size);
   if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
     return rc;
@@ -1618,7 +1627,7 @@ static int submit(mpmp_pool_t *pool, mpmp_async_t *j, size_t chunksize,
   } else {
     /* a chunk is one MPI message: stay under 1 GiB */
     size_t el = j->in_size > j->out_size ? j->in_size : j->out_size;
-    size_t cap = el ? ((size_t)INT32_MAX / 2) / el : SIZE_MAX;
+    size_t cap = el ? MPMP__ELEM_MAX / el : SIZE_MAX;
     j->chunk = chunksize ? chunksize
                          : mpmp__auto_chunk(j->n, pool->nworkers,
                                             j->in_size + j->out_size,
@@ -1670,11 +1679,8 @@ static int check_map(mpmp_pool_t *pool, const void *in, size_t n,
     return mpmp__err(MPMP_EINVAL, "%s: %s size is 0: items and results are "
                      "fixed-size elements of at least 1 byte", fn,
                      in_size == 0 ? "the item" : "the result");
-  if (in_size > (size_t)INT32_MAX / 2 || out_size > (size_t)INT32_MAX / 2)
-    return mpmp__err(MPMP_EINVAL, "%s: %s of %zu bytes is too large: items "
-                     "and results must be under 1 GiB (1073741823 bytes at most)", fn,
-                     in_size > (size_t)INT32_MAX / 2 ? "in_size" : "out_size",
-                     in_size > (size_t)INT32_MAX / 2 ? in_size : out_size);
+  if ((rc = mpmp__check_elem_sizes(in_size, out_size, fn)) < 0)
+    return rc;
   if ((rc = mpmp__check_extent(in, n, in_size, "the input", fn)) < 0 ||
       (rc = mpmp__check_extent(out, n, out_size, "the output", fn)) < 0)
     return rc;
@@ -1941,9 +1947,9 @@ int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
   if (res == NULL || (arg == NULL && arg_size > 0))
     return mpmp__err(MPMP_EINVAL, "%s: %s is NULL", name,
                      res == NULL ? "the result pointer" : "arg");
-  if (arg_size > (size_t)INT32_MAX / 2)
+  if (arg_size > MPMP__ELEM_MAX)
     return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is too large: "
-                     "a task's must be under 1 GiB (1073741823 bytes at most)", name, arg_size);
+                     "a task's must be " MPMP__ELEM_MAX_SAYS, name, arg_size);
   int rc = mpmp__check_extent(arg, 1, arg_size, "the argument", name);
   return rc < 0 ? rc : mpmp__task_id(fn);
 }
@@ -3172,7 +3178,6 @@ int mpmp__pool_finalize(void) {
                   at ? ranks : "?", mpmp__rt.env.TERM_GRACE);
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    mpmp_pool_join(pool, MPMP_FOREVER); /* (joined: at once) */
   }
   mpmp__free(mpmp__par.pool_of_rank);
   mpmp__par.pool_of_rank = NULL;

@@ -150,9 +150,9 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   if (out == NULL || (arg == NULL && arg_size > 0))
     return mpmp__err(MPMP_EINVAL, "mpmp_process_create: %s is NULL",
                      out == NULL ? "the output pointer" : "arg (with arg_size > 0)");
-  if (arg_size > (size_t)INT32_MAX / 2)
+  if (arg_size > MPMP__ELEM_MAX)
     return mpmp__err(MPMP_EINVAL, "mpmp_process_create: an argument of %zu "
-                     "bytes is too large: a body's must be under 1 GiB (1073741823 bytes at most)",
+                     "bytes is too large: a body's must be " MPMP__ELEM_MAX_SAYS,
                      arg_size);
   if ((rc = mpmp__check_extent(arg, 1, arg_size, "the argument",
                                "mpmp_process_create")) < 0)

@@ -20,7 +20,7 @@
  * count, and a chunk of tiny items under the count field. */
 #define CHUNK_BYTES_MAX ((size_t)64 << 20)
 #define CHUNK_ITEMS_MAX ((size_t)1 << 20)
-#define ITEM_MAX ((size_t)INT32_MAX / 2) /* 1 GiB, as for fixed-size items */
+#define ITEM_MAX MPMP__ELEM_MAX /* as for fixed-size items */
 
 typedef struct var_chunk {
   size_t first;
@@ -275,7 +275,7 @@ int mpmp__var_check(const void *in, const size_t *off, size_t n,
                        fn, i, off[i], off[i + 1]);
     if (off[i + 1] - off[i] > ITEM_MAX)
       return mpmp__err(MPMP_EINVAL, "%s: item %zu has %zu bytes: an item must be "
-                       "under 1 GiB (1073741823 bytes at most)", fn, i, off[i + 1] - off[i]);
+                       MPMP__ELEM_MAX_SAYS, fn, i, off[i + 1] - off[i]);
   }
   if (off[n] > off[0])
     return mpmp__check_extent((const char *)in + off[0], off[n] - off[0], 1,
@@ -421,7 +421,7 @@ int mpmp__varfeed_produce(mpmp__varfeed_t *f, int slot, size_t i,
                      "NULL item of %zu bytes", size);
   if (size > ITEM_MAX)
     return mpmp__err(MPMP_EINVAL, "mpmp_imap_next_var: the producer gave an "
-                     "item of %zu bytes: an item must be under 1 GiB (1073741823 bytes at most)",
+                     "item of %zu bytes: an item must be " MPMP__ELEM_MAX_SAYS,
                      size);
   size_t at = s->off[i];
   if (size > s->cap - at) {
