@@ -54,8 +54,9 @@ extern "C" {
  *         `MPMP_TRACE` file that cannot be opened; ::MPMP_ENOSPC when the
  *         node's shared segment (`MPMP_HEAP_SIZE`) does not fit in
  *         /dev/shm; ::MPMP_EMPI when an MPI call failed; ::MPMP_EMISMATCH
- *         when task tables differ; ::MPMP_EALREADY when called twice, or
- *         after MPI was finalized in this process.
+ *         when task tables differ; ::MPMP_EALREADY while mpmp runs
+ *         (a second mpmp_init or mpmp_init_comm; the message names the
+ *         call), or after MPI was finalized in this process.
  * \note If MPI was initialized by the caller it must provide
  *       MPI_THREAD_MULTIPLE, and mpmp leaves it initialized at the end;
  *       the program may then call mpmp_init() again after mpmp_finalize()

@@ -567,13 +567,15 @@ static int reporter(void) {
 }
 
 /* mpmp_init's state change, under rt->life_lock (see mpmp_init). */
-static int start(int *argc, char ***argv) {
+static int start(int *argc, char ***argv, const char *fn) {
   mpmp__rt_t *rt = &mpmp__rt;
   if (atomic_load(&rt->state) == MPMP__RUNNING)
-    return mpmp__err(MPMP_EALREADY, "mpmp_init() called twice");
+    return mpmp__err(MPMP_EALREADY, "%s(): mpmp is already running on this "
+                     "rank (mpmp_init or mpmp_init_comm was called before; "
+                     "mpmp_finalize first to start again)", fn);
   if (atomic_load(&rt->state) == MPMP__FINALIZED && rt->mpi_owned)
-    return mpmp__err(MPMP_EALREADY, "mpmp_init() after mpmp_finalize(): MPI "
-                     "cannot be initialized twice in one process");
+    return mpmp__err(MPMP_EALREADY, "%s() after mpmp_finalize(): MPI "
+                     "cannot be initialized twice in one process", fn);
   reset_run_state();
   failed_main = -1;
   ended_main = -1;
@@ -634,11 +636,11 @@ static void serve(void) {
 }
 
 static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
-                   MPI_Comm comm, int root);
+                   MPI_Comm comm, int root, const char *fn);
 
 int mpmp__runtime_init(const mpmp__module_t *m, int n, int *argc,
                        char ***argv) {
-  return init_on(m, n, argc, argv, MPI_COMM_WORLD, 0);
+  return init_on(m, n, argc, argv, MPI_COMM_WORLD, 0, "mpmp_init");
 }
 
 /* mpi4py's MPICommExecutor(comm, root): what the program must have done
@@ -666,7 +668,8 @@ int mpmp__runtime_init_comm(const mpmp__module_t *m, int n, MPI_Comm comm,
    * refuses it on every rank: they agree before anything else collective
    * (ranks that went on with different roots waited for ever). */
   if (atomic_load(&mpmp__rt.state) == MPMP__RUNNING) /* EALREADY, on this */
-    return init_on(m, n, NULL, NULL, comm, root);   /* rank alone */
+    return init_on(m, n, NULL, NULL, comm, root, /* rank alone */
+                   "mpmp_init_comm");
   int bad = root < 0 || root >= size;
   int mine[3] = {bad, bad ? INT_MIN : root, bad ? INT_MIN : -root}, all[3];
   if (MPI_Allreduce(mine, all, 3, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
@@ -683,7 +686,7 @@ int mpmp__runtime_init_comm(const mpmp__module_t *m, int n, MPI_Comm comm,
     return mpmp__err(MPMP_EMISMATCH, "mpmp_init_comm: the ranks passed "
                      "different roots (from %d to %d; this one %d): every "
                      "rank must pass the same root", -all[2], all[1], root);
-  return init_on(m, n, NULL, NULL, comm, root);
+  return init_on(m, n, NULL, NULL, comm, root, "mpmp_init_comm");
 }
 
 /* stdout written a line at a time. A buffer of our own: MPICH makes
@@ -698,9 +701,9 @@ static void stdout_by_lines(void) {
 }
 
 static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
-                   MPI_Comm comm, int root) {
+                   MPI_Comm comm, int root, const char *fn) {
   mpmp__rt_t *rt = &mpmp__rt;
-  int rc = lock_life(MPMP_EALREADY, "mpmp_init");
+  int rc = lock_life(MPMP_EALREADY, fn);
   if (rc < 0)
     return rc;
   if (atomic_load(&rt->state) != MPMP__RUNNING) {
@@ -709,7 +712,7 @@ static int init_on(const mpmp__module_t *m, int n, int *argc, char ***argv,
     rt->base_comm = comm;
     rt->base_root = root;
   }
-  rc = start(argc, argv);
+  rc = start(argc, argv, fn);
   pthread_mutex_unlock(&rt->life_lock);
   if (rc < 0)
     return rc;

@@ -119,6 +119,10 @@ int main(int argc, char **argv) {
     CHECK(wr == 0 && mpmp_world_size() == ws, "round 2 world");
     CHECK(mpmp_init_comm(MPI_COMM_WORLD, 0) == MPMP_EALREADY,
           "init_comm while running");
+    /* the message names the call made, not mpmp_init */
+    CHECK(strstr(mpmp_errmsg(), "mpmp_init_comm(): mpmp is already "
+                 "running") != NULL, "init_comm while running says: %s",
+          mpmp_errmsg());
     map_on_workers(ws - 1);
     CHECK(mpmp_finalize() == 0, "finalize 2");
     printf("init_comm: OK\n");
