@@ -128,6 +128,8 @@ static void env_edges_of_each_range_are_accepted(void **s) {
   assert_int_equal(load_with("MPMP_HEAP_SIZE", "16MB", &env, msg, sizeof msg), 0);
   assert_int_equal(env.HEAP_SIZE, 16u << 20);
   assert_int_equal(load_with("MPMP_HEAP_SIZE", "65536", &env, msg, sizeof msg), 0);
+  assert_int_equal(load_with("MPMP_HEAP_SIZE", "16777216b", &env, msg, sizeof msg), 0);
+  assert_int_equal(env.HEAP_SIZE, 16u << 20); /* as the README says */
   assert_int_equal(load_with("MPMP_MAILBOX", "0", &env, msg, sizeof msg), 0);
   assert_int_equal(env.MAILBOX, 0);
   assert_int_equal(load_with("MPMP_MAILBOX", "16M", &env, msg, sizeof msg), 0);
