@@ -325,3 +325,76 @@ function(mpmp_example_test name np pass)
     FAIL_REGULAR_EXPRESSION "${MPMP_TEST_FAIL_REGEX}"
     PASS_REGULAR_EXPRESSION "${pass}")
 endfunction()
+
+# ---- scheduling: tests that sleep run beside the others ---------------------
+#
+# ctest runs tests side by side up to its -j level, each taking its
+# PROCESSORS. An MPI job takes as many as it has ranks (at most the cores:
+# ctest would cap it anyway), so on 2 cores MPI jobs run one at a time. Yet
+# most of the suite's time is tests that wait on purpose: ranks sleeping
+# out time limits, graces, the heal delays of killed hosts, a walltime. A
+# test named in mpmp_tests_sleep() (measured: its processes use well under
+# half a core on average) takes one slot of a second resource, "waits",
+# instead of cores, so it runs beside another test.
+#
+# ctest enforces resources only with a resource spec file:
+# mpmp__schedule_tests() writes ctest-resources.json in the build directory
+# (cpus: this machine's cores; waits: as many again), and
+# scripts/test.sh passes it with a -j level of both together. A plain
+# `ctest -jN` without the file schedules by PROCESSORS alone, where a
+# sleeping test takes 1.
+#
+# A test that looks at the whole machine (every process of a name) sets
+# RUN_SERIAL and runs alone.
+function(mpmp_tests_sleep)
+  foreach(test IN LISTS ARGN)
+    if(NOT TEST ${test})
+      # (sanitizer and MPICH builds run fewer rank counts: mpmp_add_mpi_test)
+      if(MPMP_SANITIZE OR NOT MPMP_MPI_FLAVOUR MATCHES "Open MPI")
+        continue()
+      endif()
+      message(FATAL_ERROR "mpmp_tests_sleep: no test '${test}'")
+    endif()
+    set_property(TEST ${test} APPEND PROPERTY LABELS sleeps)
+  endforeach()
+endfunction()
+
+# Called once, at the end of tests/CMakeLists.txt, after every test exists.
+function(mpmp__schedule_tests)
+  include(ProcessorCount)
+  ProcessorCount(cpus)
+  if(cpus LESS 1)
+    set(cpus 1)
+  endif()
+  set(waits ${cpus})
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    get_test_property(${test} LABELS labels)
+    get_test_property(${test} RUN_SERIAL serial)
+    if(serial)
+      continue()
+    endif()
+    if("sleeps" IN_LIST labels)
+      set_tests_properties(${test} PROPERTIES PROCESSORS 1
+                           RESOURCE_GROUPS "waits:1")
+    else()
+      get_test_property(${test} PROCESSORS n)
+      if(NOT n)
+        set(n 1)
+      elseif(n GREATER cpus)
+        set(n ${cpus})
+      endif()
+      set_tests_properties(${test} PROPERTIES PROCESSORS ${n}
+                           RESOURCE_GROUPS "cpus:${n}")
+    endif()
+  endforeach()
+  file(WRITE "${PROJECT_BINARY_DIR}/ctest-resources.json"
+"{
+  \"version\": {\"major\": 1, \"minor\": 0},
+  \"local\": [{
+    \"cpus\": [{\"id\": \"0\", \"slots\": ${cpus}}],
+    \"waits\": [{\"id\": \"0\", \"slots\": ${waits}}]
+  }]
+}
+")
+endfunction()

@@ -10,8 +10,10 @@
 #
 # Tests run in parallel over the cores, but each MPI test claims as many
 # cores as it has ranks (ctest PROCESSORS), so on a 2-core machine MPI jobs
-# run one at a time and only the one-process tests share the machine.
-# Pass -j N to choose otherwise.
+# run one at a time and only the one-process tests share the machine;
+# tests that mostly sleep (label "sleeps") run beside them, through the
+# resource spec file the build writes (cmake/mpmpTesting.cmake). Pass
+# -j N to choose another level.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -26,14 +28,22 @@ mpmp_build -DMPMP_BUILD_TESTS=ON ${cmake_args[@]+"${cmake_args[@]}"}
 mpmp_mpi_env
 
 ctest_args=(--output-on-failure --no-tests=error)
-parallel_given=0
+parallel_given=0 spec_given=0
 for arg in "$@"; do
   case "$arg" in
     -j* | --parallel*) parallel_given=1 ;;
+    --resource-spec-file*) spec_given=1 ;;
   esac
 done
+# The cores and the sleeping tests' slots, from the build's spec file.
+spec="$MPMP_BUILD_DIR/ctest-resources.json"
+level="$(mpmp_nproc)"
+if ((spec_given == 0)) && [[ -f "$spec" ]]; then
+  ctest_args+=(--resource-spec-file "$spec")
+  level="$(grep -o '"slots": *[0-9]*' "$spec" | awk '{n += $2} END {print n}')"
+fi
 if ((parallel_given == 0)) && [[ -z "${CTEST_PARALLEL_LEVEL:-}" ]]; then
-  ctest_args+=(--parallel "$(mpmp_nproc)")
+  ctest_args+=(--parallel "$level")
 fi
 
 cd "$MPMP_BUILD_DIR"
