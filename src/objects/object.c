@@ -572,7 +572,10 @@ _Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op) {
  * Each thread keeps the calls it is inside in thread-local memory (no
  * atomics: enter and leave are the hot path of every call, and a shared
  * word per call cost a host's queue puts 30%), and shows them in the
- * host's words only while it sleeps in one (obj_sleeping): where a
+ * host's words only while it sleeps in one (obj_sleeping), or copies
+ * 16 KiB or more inside one (mpmp__obj_busy: a body that moves large
+ * Array slices or queue items spends most of its time there, and its
+ * kill leaked the whole block 2 times in 3): where a
  * host killed by a timeout, terminate or a signal almost always is. A
  * word is written while the thread holds its reference and cleared
  * before it gives it back, so a death costs at worst a leak (one outside
@@ -632,6 +635,8 @@ static void obj_sleeping(int asleep) {
     nshown = 0;
     return;
   }
+  if (nshown > 0) /* shown already (a long copy): words stay once each */
+    return;
   int n = ncalls < INSIDE_DEPTH ? ncalls : INSIDE_DEPTH;
   for (int d = 0; d < n; d++) {
     uint64_t code = inside_code(calls_o[d], calls[d]);
@@ -645,6 +650,11 @@ static void obj_sleeping(int asleep) {
     }
   }
   nshown = n;
+}
+
+void mpmp__obj_busy(int on) {
+  if (__builtin_expect(inside != NULL, 0))
+    obj_sleeping(on);
 }
 
 void mpmp__obj_set_inside(_Atomic uint64_t *slots) {

@@ -13,6 +13,8 @@
 #ifndef MPMP_OBJECT_H
 #define MPMP_OBJECT_H
 
+#include <string.h>
+
 #include "objects.h"
 #include "shsync.h"
 
@@ -101,6 +103,26 @@ static inline int mpmp__obj_dead(const mpmp__obj_t *o) {
 _Atomic uint64_t *mpmp__obj_lane(mpmp__obj_t *o, int op);
 int mpmp__obj_enter(mpmp__obj_t *o, _Atomic uint64_t *lane, uint32_t gen);
 int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane);
+/* In a task host, around work inside an object that takes long without
+ * sleeping (an Array slice of many KiB): 1 shows the calls this thread
+ * is inside in the host's words, as a sleep does, 0 takes them back, so
+ * that a host killed in the middle gives its references back (not a leak
+ * of the whole block). Elsewhere nothing. */
+void mpmp__obj_busy(int on);
+/* memcpy inside an object, shown as mpmp__obj_busy() when it is long
+ * (16 KiB and more: about a microsecond, which the few atomics of the
+ * show are lost in); the copies of Array slices, queue items and pipe
+ * messages. */
+#define MPMP__BUSY_BYTES 16384
+static inline void mpmp__obj_copy(void *dst, const void *src, size_t n) {
+  if (n < MPMP__BUSY_BYTES) {
+    memcpy(dst, src, n);
+    return;
+  }
+  mpmp__obj_busy(1);
+  memcpy(dst, src, n);
+  mpmp__obj_busy(0);
+}
 /* A reference that outlives any call (a pipe end's on its core): hold
  * on an object nobody else has yet, drop as leave on the header. Not
  * recorded as a call of a task host's (objects.h, "inside"). */

@@ -297,7 +297,7 @@ static void host_fill(qbody_t *q, qslot_t *s, int joinable, const void *item,
   if (mpmp__test_put_die != 0 && n + 1 == mpmp__test_put_die)
     raise(SIGKILL); /* test only: die holding the claim */
   if (n)
-    memcpy(s->data, item, n);
+    mpmp__obj_copy(s->data, item, n);
   atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
   if (joinable) {
     atomic_fetch_add(&q->unfinished, 1);
@@ -330,7 +330,7 @@ static int q_try_put(qbody_t *q, int joinable, const void *item, size_t n) {
         host_fill(q, s, joinable, item, n);
       } else {
         if (n)
-          memcpy(s->data, item, n);
+          mpmp__obj_copy(s->data, item, n);
         /* release: pairs with the acquire fence of a consumer's size
          * check */
         atomic_store_explicit(&s->len, (uint32_t)n, memory_order_release);
@@ -385,7 +385,7 @@ static int q_try_get(qbody_t *q, void *out, size_t max, size_t *n) {
           raise(SIGKILL); /* test only: die holding the slot */
       }
       if (len)
-        memcpy(out, s->data, len);
+        mpmp__obj_copy(out, s->data, len);
       *n = len;
       if (me != 0) /* (a release: before the slot is freed) */
         atomic_store_explicit(&s->who, 0, memory_order_release);
@@ -668,7 +668,7 @@ static int q_put_overflow(qbody_t *q, int joinable, mpmp__oparg_t *a) {
     qrec_t *r = rec_at(nd, nd->used);
     r->len = (uint32_t)n;
     if (n)
-      memcpy(r + 1, a->in, n);
+      mpmp__obj_copy(r + 1, a->in, n);
     if (joinable) /* counted before anyone can take it */
       atomic_fetch_add(&q->unfinished, 1);
     nd->used += (uint32_t)need;
@@ -768,7 +768,7 @@ static int q_get_overflow(qbody_t *q, mpmp__oparg_t *a, size_t *n) {
       rc = MPMP_EMSGSIZE;
     } else {
       if (r->len)
-        memcpy(a->out, r + 1, r->len);
+        mpmp__obj_copy(a->out, r + 1, r->len);
       gone = ovf_taken(q, nd, r->len);
       if (!closed && mpmp__claim_self == 0)
         moved = ovf_move(q, (int)(q->cap < OVF_MOVE ? q->cap : OVF_MOVE));
@@ -1168,20 +1168,20 @@ static char *ring_of(pcore_t *pc, chan_t *ch) {
 static void ring_put(char *ring, uint64_t pos, const void *src, size_t len) {
   size_t i = (size_t)(pos & (RING - 1)), first = RING - i;
   if (len <= first) {
-    memcpy(ring + i, src, len);
+    mpmp__obj_copy(ring + i, src, len);
   } else {
-    memcpy(ring + i, src, first);
-    memcpy(ring, (const char *)src + first, len - first);
+    mpmp__obj_copy(ring + i, src, first);
+    mpmp__obj_copy(ring, (const char *)src + first, len - first);
   }
 }
 
 static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len) {
   size_t i = (size_t)(pos & (RING - 1)), first = RING - i;
   if (len <= first) {
-    memcpy(dst, ring + i, len);
+    mpmp__obj_copy(dst, ring + i, len);
   } else {
-    memcpy(dst, ring + i, first);
-    memcpy((char *)dst + first, ring, len - first);
+    mpmp__obj_copy(dst, ring + i, first);
+    mpmp__obj_copy((char *)dst + first, ring, len - first);
   }
 }
 

@@ -165,10 +165,10 @@ static int op_load(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (rc < 0)
     return rc;
   size_t bytes = a->n * o->esize;
-  if (a->n == 1)
-    load_one(o, a->i, a->out);
+  if (a->n == 1) /* (a long copy: a host killed in it gives its */
+    load_one(o, a->i, a->out); /* reference back, object.h) */
   else
-    memcpy(a->out, elem(o, a->i), bytes);
+    mpmp__obj_copy(a->out, elem(o, a->i), bytes);
   a->out_len = bytes;
   return 0;
 }
@@ -180,7 +180,7 @@ static int op_store(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (a->n == 1) {
     store_one(o, a->i, a->in);
   } else {
-    memcpy(elem(o, a->i), a->in, a->n * o->esize);
+    mpmp__obj_copy(elem(o, a->i), a->in, a->n * o->esize); /* (op_load) */
     __atomic_thread_fence(__ATOMIC_RELEASE);
   }
   return 0;
