@@ -92,6 +92,7 @@
  * MPMP_EBADF. For a pipe that is the end the call runs on: freeing an end
  * closes it too, so its peer's calls see a closed pipe, as before.
  */
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
@@ -1014,6 +1015,8 @@ static int q_size(mpmp__obj_t *o, mpmp__oparg_t *a) {
     n += atomic_load(&q->ovf_count);
   a->r0 = (int64_t)(n > INT_MAX ? INT_MAX : n);
   a->r1 = q->unbounded ? INT_MAX : (int64_t)q->cap;
+  if (a->x == 2) /* a put of another node too big to carry asks (put) */
+    a->r0 = q->max_item;
   return (t & QCLOSED) != 0;
 }
 
@@ -2101,6 +2104,18 @@ static int put(mpmp_queue_t q, const void *item, size_t size, double timeout,
   /* a queue of another node: pipelined, once an ordinary put learned
    * that it may be */
   int far = q.ref.kind == MPMP__K_QUEUE && !mpmp__ref_is_local(&q.ref);
+  /* An item more than one operation to another node carries (2 GiB):
+   * say first, as on the home node, that it is over the queue's max_item
+   * (any max_item under 2 GiB), which only the home node knows. */
+  if (rc == 0 && far && size > (size_t)INT32_MAX - 4096) {
+    mpmp__oparg_t s = {.x = 2};
+    if ((rc = qcall(&q, MPMP__OP_Q_SIZE, &s, fn)) >= 0 &&
+        size > (uint64_t)s.r0)
+      return mpmp__err(MPMP_EMSGSIZE, "%s: an item of %zu bytes is larger "
+                       "than this queue's max item size (%" PRId64 " bytes)",
+                       fn, size, s.r0);
+    rc = rc < 0 ? rc : 0;
+  }
   if (rc == 0 && far)
     rc = mpmp__obj_put_pipelined(&q.ref, item, size, &a.deadline, fn);
   if (rc != 0)

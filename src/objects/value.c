@@ -165,9 +165,9 @@ static int op_load(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (rc < 0)
     return rc;
   size_t bytes = a->n * o->esize;
-  if (a->n == 1) /* (a long copy: a host killed in it gives its */
-    load_one(o, a->i, a->out); /* reference back, object.h) */
-  else
+  if (a->n == 1)
+    load_one(o, a->i, a->out);
+  else /* (a long copy shows the call: object.h) */
     mpmp__obj_copy(a->out, elem(o, a->i), bytes);
   a->out_len = bytes;
   return 0;
@@ -180,7 +180,7 @@ static int op_store(mpmp__obj_t *o, mpmp__oparg_t *a) {
   if (a->n == 1) {
     store_one(o, a->i, a->in);
   } else {
-    mpmp__obj_copy(elem(o, a->i), a->in, a->n * o->esize); /* (op_load) */
+    mpmp__obj_copy(elem(o, a->i), a->in, a->n * o->esize);
     __atomic_thread_fence(__ATOMIC_RELEASE);
   }
   return 0;
@@ -274,6 +274,9 @@ static int elem_call(const mpmp_ref_t *ref, int kind, int op, size_t i,
   return mpmp__obj_call(ref, kind, op, a, fn);
 }
 
+static int slice_too_long(const mpmp_ref_t *ref, int kind, size_t i,
+                          size_t n, size_t es, const char *fn);
+
 static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
               void *out, const void *in, const char *fn) {
   mpmp__obj_t *o = n == 1 && (out != NULL || in != NULL)
@@ -303,8 +306,7 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
    * too: an Array homed elsewhere is reached in slices under 2 GiB) */
   if (n > SIZE_MAX / es ||
       (!mpmp__ref_is_local(ref) && n * es > (size_t)INT32_MAX / 2))
-    return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements is out of "
-                     "range", fn, n);
+    return slice_too_long(ref, kind, i, n, es, fn);
   if ((rc = mpmp__check_extent(out ? (const void *)out : in, n, es,
                                "the buffer", fn)) < 0)
     return rc;
@@ -552,6 +554,31 @@ MPMP_API int mpmp_array_create(mpmp_array_t *a, mpmp_type_t type, size_t n,
 MPMP_API int mpmp_array_free(mpmp_array_t a) {
   return free_obj(&a.ref, MPMP__K_ARRAY, "mpmp_array_free");
 }
+/* A slice longer than the address space, or (from another node) than
+ * one operation carries: the home node never saw it, so its length is
+ * asked here to say what the home node says of a slice out of range
+ * (mpmp__elem_bounds), and a slice within the Array is told that it is
+ * too long for one operation, not "out of range". */
+static int slice_too_long(const mpmp_ref_t *ref, int kind, size_t i,
+                          size_t n, size_t es, const char *fn) {
+  int64_t len = 0, flags = 0;
+  int rc = info(ref, kind, &len, &flags, fn);
+  if (rc < 0)
+    return rc;
+  size_t l = (size_t)len;
+  if (i + n < i)
+    return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements from index "
+                     "%zu is out of range for an Array of %zu elements "
+                     "(start + count overflows)", fn, n, i, l);
+  if (i >= l || n > l - i)
+    return mpmp__err(MPMP_EINVAL, "%s: slice [%zu, %zu) is out of range "
+                     "for an Array of %zu elements", fn, i, i + n, l);
+  return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements (%zu bytes) "
+                   "of an Array of another node is more than one operation "
+                   "carries (%zu bytes): move it in parts", fn, n, n * es,
+                   (size_t)INT32_MAX / 2);
+}
+
 MPMP_API int mpmp_array_len(mpmp_array_t a, size_t *n) {
   int64_t len = 0, flags = 0;
   if (n == NULL)

@@ -181,6 +181,14 @@ static void nan_refused_on(const nan_objs_t *o) {
   assert_int_equal(mpmp_queue_join(o->jq, 0.01), MPMP_ETIMEDOUT);
   assert_int_equal(mpmp_conn_recv(o->c1, big, big_n, &n, T), 0);
   assert_true(n == 7 && memcmp(big, "message", 7) == 0);
+  /* An item of that size is over the queue's max item, which the message
+   * names from another node too (helper 70: there it said "more than one
+   * operation on another node carries (2 GiB)"). */
+  assert_int_equal(mpmp_queue_put(o->q, big, big_n, T), MPMP_EMSGSIZE);
+  if (strstr(mpmp_errmsg(), "larger than this queue's max item size (32 "
+                            "bytes)") == NULL)
+    fail_msg("a put of 2 GiB + 4 KiB to a queue of 32-byte items says: %s",
+             mpmp_errmsg());
   munmap(big, big_n);
   assert_int_equal(mpmp_conn_poll(o->c1, 0), 0);
   assert_int_equal(mpmp_conn_poll(o->c2, 0), 0);
