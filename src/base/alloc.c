@@ -145,3 +145,28 @@ int mpmp__check_extent_slow(const void *p, size_t n, size_t size,
   return 0;
 }
 
+/* (base.h) */
+_Thread_local uintptr_t mpmp__writable_pages[2] = {UINTPTR_MAX, UINTPTR_MAX};
+
+int mpmp__check_writable_slow(void *p, size_t len, const char *what,
+                              const char *fn) {
+  static _Atomic int refused = 0; /* the system forbids the call */
+  if (atomic_load_explicit(&refused, memory_order_relaxed))
+    return 0;
+  char *b = p;
+  struct iovec iov[2] = {{b, 1}, {b + len - 1, 1}};
+  unsigned long k = len > 1 ? 2 : 1;
+  ssize_t r = process_vm_writev(getpid(), iov, k, iov, k, 0);
+  if (r == (ssize_t)k) {
+    mpmp__writable_pages[0] = (uintptr_t)b >> 12;
+    mpmp__writable_pages[1] = ((uintptr_t)b + len - 1) >> 12;
+    return 0;
+  }
+  if (r >= 0 || errno == EFAULT)
+    return mpmp__err(MPMP_EINVAL, "%s: %s (%zu bytes at %p) cannot be "
+                     "written: is it read-only memory (a string literal, a "
+                     "const object, a PROT_READ mapping), or shorter than "
+                     "the size given? Nothing was taken", fn, what, len, p);
+  atomic_store_explicit(&refused, 1, memory_order_relaxed); /* ENOSYS, */
+  return 0;                                                 /* EPERM */
+}

@@ -130,6 +130,35 @@ static inline int mpmp__check_extent(const void *p, size_t n, size_t size,
     return 0; /* within one 4 KiB page (pages are never smaller) */
   return mpmp__check_extent_slow(p, n, size, what, fn);
 }
+/* An output buffer that a call fills only after it has taken something
+ * for good (a queue's item, a pipe's message, a Manager's popped value):
+ * can this process write its first and last bytes (`len` bytes at p)?
+ * MPMP_EINVAL naming `what` and `fn` when not (read-only memory: a string
+ * literal, a const object, a PROT_READ mapping; or a buffer shorter than
+ * `len`), so that the call fails before it takes anything, where the copy
+ * into it crashed the caller after the take and the item was lost for
+ * everyone (helper 70). One process_vm_writev() of our own memory (about a
+ * microsecond) copies those two bytes onto themselves: nothing changes,
+ * and the kernel says EFAULT where it cannot write. Each thread remembers
+ * the pages it last found writable, so a buffer used again (the common
+ * loop) costs two compares; a buffer unmapped and mapped read-only at the
+ * same place in between is not seen. Only those two pages are touched (a
+ * huge MAP_NORESERVE buffer's others are not committed), so a buffer
+ * read-only only in its middle still crashes the copy. Where the system
+ * refuses the call (seccomp) every buffer passes. 0: fine (or p NULL or
+ * len 0: the caller's checks). */
+int mpmp__check_writable_slow(void *p, size_t len, const char *what,
+                              const char *fn);
+extern _Thread_local uintptr_t mpmp__writable_pages[2];
+static inline int mpmp__check_writable(void *p, size_t len, const char *what,
+                                       const char *fn) {
+  uintptr_t a = (uintptr_t)p;
+  if (p == NULL || len == 0 ||
+      ((a >> 12) == mpmp__writable_pages[0] &&
+       ((a + len - 1) >> 12) == mpmp__writable_pages[1]))
+    return 0;
+  return mpmp__check_writable_slow(p, len, what, fn);
+}
 double mpmp__deadline(double timeout);
 /* A public call's timeout (seconds) as a deadline: negative or >= 1e9 s ->
  * +INFINITY (forever), 0 -> -INFINITY (try once, no clock read), else

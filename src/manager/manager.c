@@ -482,7 +482,10 @@ static int check_out(const void *buf, size_t cap, const char *fn) {
   if (buf == NULL && cap > 0)
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL (with capacity "
                      "%zu)", fn, cap);
-  return mpmp__check_extent(buf, 1, cap, "the buffer", fn);
+  int rc = mpmp__check_extent(buf, 1, cap, "the buffer", fn);
+  /* (a pop's value is gone before the copy into buf: base.h) */
+  return rc < 0 ? rc : mpmp__check_writable((void *)buf, cap, "the buffer",
+                                            fn);
 }
 
 /* ---- records: several keys and/or values in one message ------------------ */

@@ -2191,6 +2191,8 @@ static int take(const mpmp_ref_t *ref, int kind, void *buf, size_t max,
     return mpmp__err(MPMP_EINVAL, "%s: the buffer is NULL", fn);
   mpmp__oparg_t a = {.out = buf, .out_max = max};
   int rc = mpmp__check_extent(buf, 1, max, "the buffer", fn);
+  if (rc == 0) /* the item is taken before it is copied into buf */
+    rc = mpmp__check_writable(buf, max, "the buffer", fn);
   if (rc == 0)
     rc = check_here(ref, kind, fn);
   int far = rc == 0 && !mpmp__ref_is_local(ref);

@@ -376,6 +376,11 @@ static void list_args(const mobjs_t *o) {
   FZ_ERR(MPMP_EMSGSIZE, mpmp_list_get(o->l, 1, small, sizeof small, &n));
   FZ_TRUE(n == 2, "EMSGSIZE told %zu bytes, not 2", n);
   FZ_ERR(MPMP_EMSGSIZE, mpmp_list_pop(o->l, 1, small, sizeof small, &n));
+  /* a pop into read-only memory pops nothing (it crashed after the pop) */
+  FZ_ERR(MPMP_EINVAL, mpmp_list_pop(o->l, 1, (void *)"read-only memory",
+                                    16, &n));
+  FZ_EQ(0, mpmp_list_len(o->l, &n));
+  FZ_TRUE(n == 2, "a refused pop left %zu items, not 2", n);
   FZ_ERR(MPMP_EINVAL, mpmp_list_get_alloc(o->l, 0, NULL, &n));
   FZ_ERR(MPMP_EINVAL, mpmp_list_pop_alloc(o->l, 0, NULL, &n));
   FZ_ERR(MPMP_EINVAL, mpmp_list_set(o->l, 0, NULL, 1));

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "queue_common.h"
 
@@ -368,7 +369,72 @@ static void pipe_errors_are_clear(void **state) {
   assert_int_equal(mpmp_conn_free(b), MPMP_EBADF);
 }
 
+/* A get or recv into memory that cannot be written (a PROT_READ mapping,
+ * a string literal) is MPMP_EINVAL, and the item or message stays for the
+ * next get: the copy came after the take, crashed the caller, and lost the
+ * item for everyone (helper 70; on one node a recv so broke the pipe). */
+typedef struct ro_objs {
+  mpmp_queue_t q;
+  mpmp_conn_t c1, c2; /* c2 sends, c1 receives */
+} ro_objs_t;
+
+static const char *ro_check(const ro_objs_t *o) {
+  static char why[512];
+  char *ro = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *lit = (char *)"a string literal, in read-only memory";
+  char b[16];
+  size_t n = 9;
+  if (ro == MAP_FAILED)
+    return "mmap failed";
+  why[0] = '\0';
+  if (mpmp_queue_put(o->q, "item", 4, T) != 0 ||
+      mpmp_conn_send(o->c2, "msg", 3, T) != 0)
+    snprintf(why, sizeof why, "put/send: %s", mpmp_errmsg());
+  for (int k = 0; k < 3 && !why[0]; k++) {
+    char *bad = k == 0 ? ro : k == 1 ? ro + 4090 : lit; /* (crosses) */
+    int qrc = mpmp_queue_get(o->q, bad, 16, &n, T);
+    int said = strstr(mpmp_errmsg(), "cannot be written") != NULL;
+    int crc = mpmp_conn_recv(o->c1, bad, 16, &n, T);
+    said = said && strstr(mpmp_errmsg(), "cannot be written") != NULL;
+    if (qrc != MPMP_EINVAL || crc != MPMP_EINVAL || !said || n != 0)
+      snprintf(why, sizeof why, "read-only buffer %d: get %s, recv %s (%s)",
+               k, test_code_name(qrc), test_code_name(crc), mpmp_errmsg());
+  }
+  if (!why[0] && (mpmp_queue_get(o->q, b, sizeof b, &n, T) != 0 || n != 4 ||
+                  memcmp(b, "item", 4) != 0))
+    snprintf(why, sizeof why, "the item did not stay: %s", mpmp_errmsg());
+  if (!why[0] && (mpmp_conn_recv(o->c1, b, sizeof b, &n, T) != 0 || n != 3 ||
+                  memcmp(b, "msg", 3) != 0))
+    snprintf(why, sizeof why, "the message did not stay: %s",
+             mpmp_errmsg());
+  munmap(ro, 8192);
+  return why[0] ? why : NULL;
+}
+
+static int ro_body(mpmp_ctx_t *ctx) {
+  const char *why = ro_check(mpmp_arg(ctx, NULL));
+  return why ? mpmp_fail(ctx, "on node %d: %s", mpmp_node_id(), why) : 0;
+}
+MPMP_TASK(ro_body);
+
+static void read_only_buffers_take_nothing(void **state) {
+  (void)state;
+  ro_objs_t o;
+  assert_int_equal(mpmp_queue_create(&o.q, 4, 8), 0);
+  assert_int_equal(mpmp_pipe_create(&o.c1, &o.c2, 1), 0);
+  const char *why = ro_check(&o);
+  if (why)
+    fail_msg("on the main rank: %s", why);
+  /* and from a Process body: on 2 pseudo-nodes the first is on the other
+   * node, where the item is taken by the home node */
+  for (int i = 0; i < mpmp_worker_count() && i < 2; i++)
+    join_destroy_within(start_process(ro_body, &o, sizeof o), 60);
+  assert_int_equal(mpmp_queue_free(o.q), 0);
+  assert_int_equal(mpmp_pipe_free(o.c1, o.c2), 0);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(read_only_buffers_take_nothing),
     cmocka_unit_test(queue_errors_are_clear),
     cmocka_unit_test(handles_random_bytes_are_ebadf),
     cmocka_unit_test(pipe_errors_are_clear),
