@@ -274,10 +274,11 @@ static int run_map(const opts_t *o, int workers, item_t *in, result_t *out,
 int main(int argc, char **argv) {
   opts_t o;
   /* before the job, alike on every rank: a bad value starts none */
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(usage_text, stdout);
-    return 0;
-  }
+  for (int i = 1; i < argc; i++) /* anywhere, as mpmp-bench and mpmp-info */
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
   if (parse(argc, argv, &o) < 0) {
     fputs(usage_text, stderr);
     return 2;

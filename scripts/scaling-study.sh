@@ -264,8 +264,11 @@ if [[ -z "$plot_only" ]]; then
         w=$((r - 1))
         n="$items"
         if [[ "$m" == weak ]]; then n=$((per_worker * w)); fi
-        # mpirun's limit: the serial time of the point, twice, per repetition.
-        limit="$(awk -v n="$n" -v s="$item_s" -v k="$reps" 'BEGIN { printf "%d", 60 + 2 * k * n * s }')"
+        # mpirun's limit: the serial time of the point, twice, per repetition,
+        # at most run-mpi.sh's 10^9 s (awk's %d stops at 2^31 - 1, which
+        # run-mpi.sh refused as a --timeout the user never gave).
+        limit="$(awk -v n="$n" -v s="$item_s" -v k="$reps" \
+          'BEGIN { t = 60 + 2 * k * n * s; printf "%d", t < 1e9 ? t : 1e9 }')"
         line="$("${run_mpi[@]}" --timeout "$limit" -n "$r" "$prog" --items "$n" \
           "${work[@]}" --reps "$reps" --chunksize "$chunksize" | tail -n 1)" ||
           mpmp_die "the $m point with $r ranks (run $k) failed"

@@ -9,3 +9,7 @@ mpmp_example_test(semaphore_limit 6
 # value_counter: its workers' lines come from other ranks than the final
 # line, in any order: examples_ipc.cmake checks it.
 mpmp_example_test(first_program 2 "(^|\n)285\n")
+# With one rank there is no worker: the README's program says so and
+# exits with 1 (it crashed on the result it never got; helper 71).
+mpmp_example_test(first_program 1
+  "(^|\n)no free worker rank: [^\n]*start the job with more ranks \\(mpirun -n 2\\)\n")

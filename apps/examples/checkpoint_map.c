@@ -23,6 +23,7 @@
  * from the checkpoint.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, strdup */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +69,14 @@ static int produce(void *user, void *item) {
   return 1;
 }
 
-static int usage(const char *prog) {
-  fprintf(stderr, "usage: %s [--items N] [--item-ms MS] [--mode "
+static int usage_to(FILE *to, const char *prog) {
+  fprintf(to, "usage: %s [--items N] [--item-ms MS] [--mode "
           "map|imap|exmap|exstream] [--out FILE] [--seed S] [--chunk C]\n", prog);
   return 2;
+}
+
+static int usage(const char *prog) {
+  return usage_to(stderr, prog);
 }
 
 int main(int argc, char **argv) {
@@ -82,6 +87,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage_to(stdout, argv[0]); /* asked for: exit 0 */
+      return 0;
+    }
     if (v != NULL && !strcmp(a, "--items"))
       bad = mpmp_app_int(prog, a, v, 1, 1000000000LL, &n);
     else if (v != NULL && !strcmp(a, "--item-ms"))
@@ -94,15 +103,25 @@ int main(int argc, char **argv) {
       bad = mpmp_app_int(prog, a, v, -1000000, 1000000, &seed);
     else if (v != NULL && !strcmp(a, "--chunk"))
       bad = mpmp_app_int(prog, a, v, 0, 1000000000LL, &chunk);
-    else
+    else {
+      char word[64];
+      snprintf(word, sizeof word, " %s ", a);
+      int known = v == NULL && strstr(" --items --item-ms --mode --out "
+                                      "--seed --chunk ", word) != NULL;
+      fprintf(stderr, "%s: %s '%s'\n", prog,
+              known ? "no value after" : "unknown option", a);
       return usage(argv[0]);
+    }
     if (bad)
       return 2;
     i++;
   }
   if (strcmp(mode, "map") && strcmp(mode, "imap") && strcmp(mode, "exmap") &&
-      strcmp(mode, "exstream"))
+      strcmp(mode, "exstream")) {
+    fprintf(stderr, "%s: --mode '%s' is not one of map, imap, exmap, "
+            "exstream\n", prog, mode);
     return usage(argv[0]);
+  }
   int rc = mpmp_init(&argc, &argv);
   if (rc == MPMP_WORKER_DONE)
     return 0;
@@ -159,6 +178,13 @@ int main(int argc, char **argv) {
   } else if (rc == 0 && !strcmp(mode, "exmap")) {
     rc = mpmp_executor_map(ex, work, in, (size_t)n, sizeof *in, out,
                            sizeof *out, (size_t)chunk, MPMP_FOREVER);
+    /* Executor.map names the first failure only (mpmp_errmsg()), as
+     * Python's raises at the first: a failed item's slot stays as calloc
+     * left it, 0, which no result is (x * x + 7 >= 7). */
+    for (long long i = 0; rc == MPMP_ETASK && i < n; i++)
+      if (out[i] == 0)
+        why[i] = strdup("no result (Executor.map names only its first "
+                        "failure)");
   } else if (rc == 0) { /* imap, exstream: results in order */
     rc = !strcmp(mode, "imap")
              ? mpmp_pool_imap(pool, work, produce, &prod, sizeof *in,
@@ -200,8 +226,11 @@ int main(int argc, char **argv) {
       else
         fprintf(f, "%lld %lld\n", i, out[i]);
     }
-    if (f)
-      fclose(f);
+    if (f == NULL || ferror(f) || fclose(f) != 0) { /* a result lost */
+      fprintf(stderr, "checkpoint_map: --out '%s' could not be written: "
+              "%s\n", outpath, strerror(errno));
+      final = 1;
+    }
   }
   for (long long i = 0; i < n; i++)
     free(why[i]);

@@ -44,14 +44,18 @@
 
 /* ---- the program ---------------------------------------------------------- */
 
-static int usage(const char *prog) {
-  fprintf(stderr,
+static int usage_to(FILE *to, const char *prog) {
+  fprintf(to,
           "usage: mpirun -n RANKS %s [--items N] [--work-ms MS]\n"
           "  --items N     items in the map (default: max(100, 4 x workers))\n"
           "  --work-ms MS  arithmetic per item, in ms on the main rank's core"
           " (default 20)\n",
           prog);
   return 2;
+}
+
+static int usage(const char *prog) {
+  return usage_to(stderr, prog);
 }
 
 static void check(int rc, const char *what) {
@@ -72,14 +76,25 @@ int main(int argc, char **argv) {
   double work_ms = 20;
   for (int i = 1; i < argc; i++) {
     int bad = 0;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage_to(stdout, argv[0]); /* asked for: exit 0 */
+      return 0;
+    }
     if (!strcmp(argv[i], "--items") && i + 1 < argc)
       bad = mpmp_app_int("demo_parallel_map", argv[i], argv[i + 1], 0,
                          1000000000LL, &items_arg);
     else if (!strcmp(argv[i], "--work-ms") && i + 1 < argc)
       bad = mpmp_app_real("demo_parallel_map", argv[i], argv[i + 1], 0.001,
                           3600e3, &work_ms);
-    else
+    else {
+      fprintf(stderr, "demo_parallel_map: %s '%s'\n",
+              i + 1 == argc && (!strcmp(argv[i], "--items") ||
+                                !strcmp(argv[i], "--work-ms"))
+                  ? "no value after"
+                  : "unknown option",
+              argv[i]);
       return usage(argv[0]);
+    }
     if (bad)
       return 2;
     i++;

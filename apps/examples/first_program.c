@@ -30,10 +30,11 @@ int main(int argc, char **argv) {
     long n = 9; const long *sum;
     mpmp_process_t *p;
     mpmp_process_create(&p, sum_of_squares, &n, sizeof n, NULL);  /* Process(target, args) */
-    mpmp_process_start(p);
-    mpmp_process_join(p, MPMP_FOREVER);
-    mpmp_process_result(p, (const void **)&sum, NULL);
-    printf("%ld\n", *sum);                     /* 285 */
+    rc = mpmp_process_start(p);                /* mpirun -n 1: no worker */
+    if (rc == 0) rc = mpmp_process_join(p, MPMP_FOREVER);
+    if (rc == 0) rc = mpmp_process_result(p, (const void **)&sum, NULL);
+    if (rc == 0) printf("%ld\n", *sum);        /* 285 */
+    else fprintf(stderr, "%s\n", mpmp_errmsg());
     mpmp_process_destroy(p);
-    return mpmp_finalize() == 0 ? 0 : 1;
+    return mpmp_finalize() == 0 && rc == 0 ? 0 : 1;
 }

@@ -98,6 +98,20 @@ for mode in "${modes[@]}"; do
   run ref -- --mode "$mode" --items $N --item-ms $MS --out "$tmp/ref-$mode"
   ((rc == 0)) || fail "the run without checkpoint exited with $rc"
 done
+# Executor.map names its first failure only, yet its --out marks every
+# failed item FAILED, as map's does (helper 71: it wrote them as results
+# of 0); the other lines are map's.
+run ref -- --mode exmap --items $N --item-ms $MS --out "$tmp/ref-exmap"
+((rc == 0)) || fail "exmap: the run without checkpoint exited with $rc"
+cmp -s <(sed 's/ FAILED .*/ FAILED/' "$tmp/ref-map") \
+  <(sed 's/ FAILED .*/ FAILED/' "$tmp/ref-exmap") ||
+  fail "exmap: its --out differs from map's: $(diff "$tmp/ref-map" "$tmp/ref-exmap" | head -n 4)"
+grep -q " FAILED " "$tmp/ref-exmap" || fail "exmap: no failed item in its --out"
+# an --out that cannot be written is an error, not results lost in silence
+run ref -- --mode map --items 20 --item-ms 0 --out "$tmp/no/such/dir/out"
+((rc == 1)) || fail "--out into a missing directory: exit status $rc, expected 1"
+grep -q "could not be written" "$tmp/log" ||
+  fail "--out into a missing directory: no message"
 
 # SIGTERM to the launcher (mpirun passes it to the ranks, then kills them).
 dir="$tmp/term"

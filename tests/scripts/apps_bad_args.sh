@@ -43,6 +43,9 @@ expect 2 "^mpmp-scaling: --reps '4294967297' $invalid 1 to" "$s" --reps 42949672
 expect 2 "^mpmp-scaling: --items '12x' $invalid" "$s" --items 12x
 expect 2 "^mpmp-scaling: unknown option '--itmes'" "$s" --itmes 12
 expect 0 "^usage: mpirun -n RANKS mpmp-scaling" "$s" --help
+# --help wherever it is, as mpmp-bench and mpmp-info take it
+expect 0 "^usage: mpirun -n RANKS mpmp-scaling" "$s" --header --help
+expect 0 "^usage: mpirun -n RANKS mpmp-scaling" "$s" --items 5 -h
 # a worker is needed to get as far as the items' allocation
 [[ -n "$sanitizers" ]] || expect 1 "^mpmp-scaling: out of memory: 1000000000000 x 16 bytes for the items" \
   bash "$run_mpi" --timeout 50 -n 2 "$s" --items 1000000000000 --task-ms 1
@@ -52,6 +55,13 @@ expect 2 "^checkpoint_map: --items '100000000000' $invalid 1 to" "$c" --items 10
 expect 2 "^checkpoint_map: --items 'abc' $invalid" "$c" --items abc
 expect 2 "^checkpoint_map: --chunk '-1' $invalid 0 to" "$c" --chunk -1
 expect 2 "^checkpoint_map: --item-ms 'nan' $invalid" "$c" --item-ms nan
+# what was wrong is named (it printed only the usage), and --help is no
+# error
+expect 2 "^checkpoint_map: unknown option '--bogus'" "$c" --bogus
+expect 2 "^checkpoint_map: no value after '--items'" "$c" --items
+expect 2 "^checkpoint_map: --mode 'foo' is not one of map, imap, exmap, exstream" \
+  "$c" --mode foo
+expect 0 "^usage: .*checkpoint_map \[--items N\]" "$c" --help
 # 8 GB asked for under a 3 GB address space: refused, no crash
 [[ -n "$sanitizers" ]] || expect 1 "^checkpoint_map: out of memory: 1000000000 x 8 bytes for the items" \
   bash -c 'ulimit -v 3000000 && exec "$@"' limited "$c" --items 1000000000
@@ -59,6 +69,8 @@ expect 2 "^checkpoint_map: --item-ms 'nan' $invalid" "$c" --item-ms nan
 d="$examples/demo_parallel_map"
 expect 2 "^demo_parallel_map: --items '-5' $invalid 0 to" "$d" --items -5
 expect 2 "^demo_parallel_map: --work-ms 'abc' $invalid" "$d" --work-ms abc
+expect 2 "^demo_parallel_map: unknown option '--itmes'" "$d" --itmes 5
+expect 0 "^usage: mpirun -n RANKS .*demo_parallel_map" "$d" --work-ms 5 --help
 expect 2 "^parallel_vs_serial: the seconds per item 'abc' $invalid" \
   "$examples/parallel_vs_serial" abc
 # the tutorials' pause, read on the main rank after mpmp_init
