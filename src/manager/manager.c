@@ -723,8 +723,13 @@ typedef struct sent {
  * layer's handles) and sends the call to the server, which answers EBADF
  * or EDEAD as always. */
 #define SD_STRIPES 32
-#define SD_HELD (UINT64_C(1) << 32)  /* w: held */
-#define SD_SLEEP (UINT64_C(2) << 32) /* w: held, maybe sleepers */
+/* The state half of w: bit 0 held, bit 1 maybe sleepers, bits 31..2 the
+ * holder's claim when it is a task host (mpmp__claim_self, 0 otherwise):
+ * the one CAS that takes the stripe names a host holder, so that a host
+ * killed at any instruction while it holds it, also right after the take
+ * or right before the release, is found dead by the next taker. */
+#define SD_ST_HELD 1u
+#define SD_ST_SLEEP 2u
 
 /* A task host's set in place, made safe against the host's death (it may
  * be killed at any instruction: task_timeout, terminate, a crash): the new
@@ -1051,8 +1056,12 @@ static inline _Atomic uint32_t *sd_fword(mstripe_t *t) {
  * nothing yet or had, and we go on from there. */
 static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
   uint64_t me = mpmp__owner_id(), free_w = gen, v = free_w;
+  uint32_t claim = mpmp__claim_self < (UINT32_C(1) << 30)
+                       ? mpmp__claim_self << 2 : 0; /* 0: not a host */
+  uint64_t held = free_w | (uint64_t)(claim | SD_ST_HELD) << 32;
+  uint64_t held_s = held | (uint64_t)SD_ST_SLEEP << 32;
   for (int i = 0; i < 128; i++) {
-    if (atomic_compare_exchange_weak_explicit(&t->w, &v, free_w | SD_HELD,
+    if (atomic_compare_exchange_weak_explicit(&t->w, &v, held,
                                               memory_order_acquire,
                                               memory_order_relaxed))
       goto held;
@@ -1065,18 +1074,24 @@ static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
   for (;;) {
     /* from here on take it as "maybe sleepers": we may have been one */
     v = free_w;
-    if (atomic_compare_exchange_strong(&t->w, &v, free_w | SD_SLEEP))
+    if (atomic_compare_exchange_strong(&t->w, &v, held_s))
       goto held;
     if ((uint32_t)v != gen)
       return FALLBACK;
-    if ((v >> 32) == 1 &&
-        !atomic_compare_exchange_strong(&t->w, &v, free_w | SD_SLEEP))
-      continue; /* changed: look again */
-    uint64_t o = atomic_load(&t->owner);
-    if (o != 0 && mpmp__owner_is_host(o) && mpmp__owner_dead(o) &&
-        atomic_compare_exchange_strong(&t->owner, &o, me)) {
+    uint32_t st = (uint32_t)(v >> 32);
+    if (!(st & SD_ST_SLEEP)) {
+      uint64_t marked = v | (uint64_t)SD_ST_SLEEP << 32;
+      if (!atomic_compare_exchange_strong(&t->w, &v, marked))
+        continue; /* changed: look again */
+      v = marked;
+      st |= SD_ST_SLEEP;
+    }
+    uint32_t holder = st >> 2;
+    if (holder != 0 && mpmp__claim_dead(holder) &&
+        atomic_compare_exchange_strong(&t->w, &v, held_s)) {
+      atomic_store_explicit(&t->owner, me, memory_order_relaxed);
       sd_redo(d, t); /* its set under way, if any, made whole */
-      return 0;      /* held (the state stays non-zero) */
+      return 0;      /* held */
     }
     double now = mpmp__now();
     if (now >= deadline)
@@ -1084,7 +1099,7 @@ static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
                        "(a call inside it is stuck)", fn,
                        MPMP_MANAGER_TIMEOUT);
     /* slices: a holder that dies is seen within 20 ms */
-    mpmp__futex_wait_until(sd_fword(t), 2, FUTEX_BITSET_MATCH_ANY,
+    mpmp__futex_wait_until(sd_fword(t), st, FUTEX_BITSET_MATCH_ANY,
                            fmin(deadline, now + MPMP__SHLOCK_DEAD_SLICE_S));
   }
 held:
@@ -1095,8 +1110,8 @@ held:
 /* Release stripe t, leaving generation gen in it (0: the dict is freed). */
 static void sd_give(mstripe_t *t, uint32_t gen) {
   atomic_store_explicit(&t->owner, 0, memory_order_relaxed);
-  if ((atomic_exchange_explicit(&t->w, gen, memory_order_release) >> 32) ==
-      2)
+  if ((atomic_exchange_explicit(&t->w, gen, memory_order_release) >> 32) &
+      SD_ST_SLEEP)
     mpmp__futex_wake(sd_fword(t), gen ? 1 : INT_MAX, FUTEX_BITSET_MATCH_ANY);
 }
 
