@@ -377,11 +377,7 @@ int mpmp__elem_bounds(mpmp__obj_t *o, const mpmp__oparg_t *a);
 
 /* This thread's lock owner id: rank and thread, never 0 (shsync.h). */
 uint64_t mpmp__owner_id(void);
-/* A task host's claim on the queue slots it fills (queue.c): non-zero,
- * below bit 31, in a host (mpmp__owner_host); 0 in any other process. */
-extern uint32_t mpmp__claim_self;
-/* 1 if the host of that claim has died (mpmp__owner_dead's record). */
-int mpmp__claim_dead(uint32_t claim);
+/* (mpmp__claim_self, mpmp__claim_dead: shsync.h) */
 /* Test only (MPMP_TEST_HOST_DIE_ON_PUT=n, read when a host starts): 1 + n
  * where a host's put of an n-byte item kills the host between its claim
  * and its publication; 0 otherwise. MPMP_TEST_HOST_DIE_ON_GET=n: the same

@@ -342,9 +342,31 @@ static uint32_t now_ms(void) {
   return (uint32_t)(uint64_t)(mpmp__now() * 1e3) | 1u; /* (wraps: 49 days) */
 }
 
+/* The word's bits: its state in 1..0 (0 free, 1 held, 2 held and the
+ * head sleeps or is about to), WORD_DEAD (below) in 2, and in 31..3 the
+ * claim of the task host that took it (mpmp__claim_self; 0 for any other
+ * taker). The one CAS that takes the word names a host holder, so that a
+ * host killed at any instruction while it holds the lock, also between
+ * that CAS and writing `owner`, or between clearing `owner` and freeing
+ * the word, is found dead by the next acquirer (take_over; helper 69: a
+ * host killed in such a window, every few dozen kills of a loop of
+ * acquires, left the lock held by nobody for good). */
+#define WORD_STATE 3u
+#define WORD_CLAIM_SHIFT 3
+
+/* This process's claim as the word carries it: 0 where it does not fit
+ * (a node of 8191 ranks or more; `owner` then tells a dead host, as
+ * before, except in the windows above). */
+static uint32_t word_claim(void) {
+  uint32_t c = mpmp__claim_self;
+  return c < (UINT32_C(1) << (32 - WORD_CLAIM_SHIFT)) ? c << WORD_CLAIM_SHIFT
+                                                      : 0;
+}
+
 static int word_take(mpmp__shlock_t *l) {
   uint32_t free_word = 0;
-  return atomic_compare_exchange_strong(&l->word, &free_word, 1);
+  return atomic_compare_exchange_strong(&l->word, &free_word,
+                                        1u | word_claim());
 }
 
 /* A newcomer takes the lock if it is free and no waiter starves. The plain
@@ -379,24 +401,47 @@ static uint64_t owner_of(const mpmp__shlock_t *l) {
 }
 
 /* The dead holder the last take_over of this thread replaced (for its
- * message). */
+ * message): its owner id, or 0 and its claim where it died before it
+ * wrote the id or after it cleared it. */
 static _Thread_local uint64_t taken_from;
+static _Thread_local uint32_t taken_claim;
 
 /*
- * Take the held lock over from `holder` if it is a task host that died
+ * Take the held lock over from its holder if that is a task host that died
  * (shsync.h, "Dead owners"): 1 if this caller did, and now holds it at one
- * level. The CAS lets one caller do it: `owner` holds a dead host's id only
- * while that host holds the word (it clears the id before it frees the
- * word, and writes it only after taking the word), and a dead host writes
- * nothing more. The word is left as it is: held (2 costs the release one
- * needless wake call).
+ * level. A word that names a host (its claim) is taken over by a CAS on
+ * the word itself, from the value that names the dead host to one that
+ * names this caller, whatever `owner` says: so one caller does it, and a
+ * claim in a held word is always the one of whoever took it last. A word
+ * that names no host (a rank's, or a claim too large) falls back on
+ * `holder`, the owner id read before: `owner` holds a dead host's id only
+ * while that host holds the word, and the CAS on `owner` lets one caller
+ * take it; that caller then names itself in the word.
  */
 static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
-  if (!mpmp__owner_is_host(holder) || !mpmp__owner_dead(holder) ||
-      !atomic_compare_exchange_strong(&l->owner, &holder, owner))
+  uint32_t w = atomic_load(&l->word), c = w >> WORD_CLAIM_SHIFT;
+  if ((w & WORD_STATE) == 0)
     return 0;
+  if (c != 0) {
+    if (!mpmp__claim_dead(c) ||
+        !atomic_compare_exchange_strong(
+            &l->word, &w, (w & (WORD_STATE | WORD_DEAD)) | word_claim()))
+      return 0;
+    holder = owner_of(l); /* (a dead host's id, or 0) */
+    atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
+  } else {
+    if (!mpmp__owner_is_host(holder) || !mpmp__owner_dead(holder) ||
+        !atomic_compare_exchange_strong(&l->owner, &holder, owner))
+      return 0;
+    /* held: only the sleep bit and a kill change the word meanwhile */
+    while ((w & WORD_STATE) != 0 &&
+           !atomic_compare_exchange_weak(
+               &l->word, &w, (w & (WORD_STATE | WORD_DEAD)) | word_claim()))
+      ;
+  }
   atomic_store_explicit(&l->count, 1, memory_order_relaxed);
-  taken_from = holder;
+  taken_from = mpmp__owner_is_host(holder) ? holder : 0;
+  taken_claim = c;
   return 1;
 }
 
@@ -663,17 +708,24 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
     for (;;) {
       if (mpmp__now() - start >= MPMP__SHLOCK_STARVE_S)
         atomic_store(&l->hungry, now_ms());
-      if (atomic_exchange(&l->word, 2) == 0) { /* ours */
-        atomic_store_explicit(&l->word, 1, memory_order_relaxed);
-        break;
+      /* Free: take it. Held: say that the head sleeps (2), keeping the
+       * holder's claim; the release that swaps out a 2 wakes a sleeper. */
+      uint32_t w = atomic_load(&l->word);
+      if (w == 0) {
+        if (word_take(l))
+          break; /* ours */
+        continue;
       }
-      /* A holder that is a task host may die with no one to wake us, and
-       * one not known yet (0: it has just taken the word) may be one: look
+      if ((w & WORD_STATE) == 1) {
+        uint32_t asleep = (w & ~WORD_STATE) | 2u;
+        if (!atomic_compare_exchange_strong(&l->word, &w, asleep))
+          continue; /* changed: look again */
+        w = asleep;
+      }
+      /* A holder that is a task host may die with no one to wake us: look
        * every slice. Any other holder releases and wakes one sleeper, which
        * may be a skipped head beside us (see above): sleep in slices. */
-      uint64_t holder = owner_of(l);
-      if ((holder == 0 || mpmp__owner_is_host(holder)) &&
-          take_over(l, holder, owner)) {
+      if (take_over(l, owner_of(l), owner)) {
         rc = MPMP_EOWNERDEAD;
         break;
       }
@@ -687,7 +739,7 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
         break;
       }
       /* finalize: leave as at a timeout (the caller passes the turn) */
-      if ((rc = mpmp__waits_sleep(&l->word, 2, ANY_BITS, until)) < 0)
+      if ((rc = mpmp__waits_sleep(&l->word, w, ANY_BITS, until)) < 0)
         break;
     }
   }
@@ -697,7 +749,8 @@ static int head_take(mpmp__shlock_t *l, uint64_t owner, double deadline) {
 }
 
 static void lock_release(mpmp__shlock_t *l) {
-  if (atomic_exchange(&l->word, 0) == 2) /* seq_cst: a release */
+  /* seq_cst: a release */
+  if ((atomic_exchange(&l->word, 0) & WORD_STATE) == 2)
     mpmp__futex_wake(&l->word, 1, ANY_BITS);
 }
 
@@ -767,6 +820,11 @@ static int lock_acquire_queued(mpmp__shlock_t *l, uint64_t owner) {
 /* The acquire that took the lock over from a dead task host says so. */
 static int owner_died(void) {
   uint64_t d = taken_from;
+  if (d == 0) /* (it died before it wrote its id, or after it cleared it) */
+    return mpmp__err(MPMP_EOWNERDEAD, "the lock's holder, a task host of "
+                     "this node (its claim %#x), died holding it (a crash or "
+                     "a kill): the lock is now held by this caller, and what "
+                     "it guards may be half updated", (unsigned)taken_claim);
   return mpmp__err(MPMP_EOWNERDEAD, "the lock's holder, a task host of rank "
                    "%d (its generation %u), died holding it (a crash or a "
                    "kill): the lock is now held by this caller, and what it "

@@ -41,11 +41,16 @@
  * queue sleeps in slices of MPMP__SHLOCK_DEAD_SLICE_S while the holder is
  * a task host (or not known yet), and looks each time. With any other
  * holder nothing changes: the hot paths never look at `owner`.
- *   Not seen: a host killed between taking the word and writing its owner
- * id, or between clearing the id and freeing the word (a few instructions
- * each): the lock then has no owner to find dead, and stays held. A
- * process that is not a task host and dies holding a lock leaves it held
- * (that ends the job anyway).
+ *   A host killed between taking the word and writing its owner id, or
+ * between clearing the id and freeing the word, is found as well: the CAS
+ * that takes the word writes the host's claim into it (shsync.c), and the
+ * next acquirer takes the word over from a dead claim with a CAS on the
+ * word (then `owner` may be 0, and the message names the claim).
+ *   Not seen: a host that dies in the few instructions between a
+ * stranger's release (Python's Lock may be released by any process) of
+ * its hold and the word's freeing; the acquirer that takes it over then
+ * has its hold freed by that release. A process that is not a task host
+ * and dies holding a lock leaves it held (that ends the job anyway).
  */
 #ifndef MPMP_SHSYNC_H
 #define MPMP_SHSYNC_H
@@ -139,6 +144,13 @@ static inline int mpmp__owner_is_host(uint64_t owner) {
  * reaped it; of a rank of another node: once its worker told this node):
  * never true of a live one. (object.c) */
 int mpmp__owner_dead(uint64_t owner);
+/* A task host's claim on the queue slots it fills (queue.c) and on the
+ * locks and dict stripes it takes (the lock word names it: shsync.c):
+ * non-zero, below bit 31, in a host (mpmp__owner_host); 0 in any other
+ * process. (object.c) */
+extern uint32_t mpmp__claim_self;
+/* 1 if the host of that claim has died (mpmp__owner_dead's record). */
+int mpmp__claim_dead(uint32_t claim);
 
 /* ---- Lock and RLock ------------------------------------------------------ */
 

@@ -1036,6 +1036,90 @@ static void ownerdead_hosts_killed_in_copies_leave_no_memory_behind(
              before.in_use, after.in_use);
 }
 
+/* ---- hosts killed at any instruction of a lock or a put ------------------ */
+
+typedef struct {
+  mpmp_lock_t l;
+  mpmp_queue_t q;
+  mpmp_value_t pid; /* the host's, once it runs */
+  int puts;         /* 0: acquire and release l; 1: put to q */
+} loop_job_t;
+
+static int lock_loop(mpmp_ctx_t *ctx) {
+  const loop_job_t *j = mpmp_arg(ctx, NULL);
+  if (mpmp_value_set_i64(j->pid, getpid()) != 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  double end = test_now() + 20;
+  for (int64_t i = 0; test_now() < end; i++) {
+    if (j->puts) {
+      (void)mpmp_queue_put(j->q, &i, sizeof i, 0.01);
+    } else {
+      int rc = mpmp_lock_acquire(j->l, 5);
+      if (rc == 0 || rc == MPMP_EOWNERDEAD)
+        (void)mpmp_lock_release(j->l);
+    }
+  }
+  return 0;
+}
+MPMP_TASK(lock_loop);
+
+/* A host SIGKILLed at a random moment of a loop of acquires and releases,
+ * or of puts to an unbounded queue (whose overflow has a lock), 80 times:
+ * the next acquire gets the lock (0, or MPMP_EOWNERDEAD), and every item
+ * put can be taken. A host killed between the CAS that took the lock's
+ * word and the store of its owner id, or between clearing the id and
+ * freeing the word, left the lock held by nobody for good: every acquire
+ * timed out, and the queue delivered no more items (helper 69: the lock at
+ * about the 16th kill, the queue at the first or second). The CAS now
+ * names the host in the word. */
+static void ownerdead_hosts_killed_at_random_leave_locks_usable(void **state) {
+  (void)state;
+  if (hosts_off())
+    skip();
+  loop_job_t j;
+  OK(mpmp_lock_create(&j.l));
+  OK(mpmp_queue_create(&j.q, 0, 64));
+  OK(mpmp_value_create(&j.pid, MPMP_INT64, NULL, 0));
+  srand(777);
+  for (int it = 0; it < 80; it++) {
+    j.puts = it % 4 == 3;
+    OK(mpmp_value_set_i64(j.pid, 0));
+    mpmp_process_opts_t o = {.isolate = MPMP_ISOLATE_ALWAYS};
+    mpmp_process_t *p;
+    OK(mpmp_process_create(&p, lock_loop, &j, sizeof j, &o));
+    OK(mpmp_process_start(p));
+    int64_t pid = 0;
+    for (double end = test_now() + 30; pid == 0 && test_now() < end;) {
+      OK(mpmp_value_get_i64(j.pid, &pid));
+      test_sleep(0.001);
+    }
+    assert_true(pid > 0);
+    test_sleep(0.002 + 0.001 * (rand() % 40));
+    assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+    OK(mpmp_process_join(p, T_OUT));
+    OK(mpmp_process_destroy(p));
+    int rc = mpmp_lock_acquire(j.l, 5);
+    if (rc != 0 && rc != MPMP_EOWNERDEAD)
+      fail_msg("kill %d (%s): the next acquire: %s %s", it,
+               j.puts ? "puts" : "acquires", test_code_name(rc),
+               mpmp_errmsg());
+    OK(mpmp_lock_release(j.l));
+    int64_t x;
+    size_t n;
+    while (j.puts && (rc = mpmp_queue_get(j.q, &x, sizeof x, &n, 0.1)) == 0)
+      ;
+    if (!j.puts)
+      rc = MPMP_ETIMEDOUT;
+    RC(rc, MPMP_ETIMEDOUT);
+    if (mpmp_queue_qsize(j.q) != 0)
+      fail_msg("kill %d: the queue delivers no more, with %d items in it",
+               it, mpmp_queue_qsize(j.q));
+  }
+  OK(mpmp_value_free(j.pid));
+  OK(mpmp_queue_free(j.q));
+  OK(mpmp_lock_free(j.l));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, arm, disarm)
 static const struct CMUnitTest tests[] = {
     T(ownerdead_lock_left_by_a_dead_task),
@@ -1052,6 +1136,7 @@ static const struct CMUnitTest tests[] = {
     T(ownerdead_hosts_killed_in_the_heap_leave_it_usable),
     T(ownerdead_hosts_killed_in_calls_leave_no_memory_behind),
     T(ownerdead_hosts_killed_in_copies_leave_no_memory_behind),
+    T(ownerdead_hosts_killed_at_random_leave_locks_usable),
 };
 
 MPMP_TEST_MAIN(tests)
