@@ -62,6 +62,9 @@ expect 2 "^checkpoint_map: no value after '--items'" "$c" --items
 expect 2 "^checkpoint_map: --mode 'foo' is not one of map, imap, exmap, exstream" \
   "$c" --mode foo
 expect 0 "^usage: .*checkpoint_map \[--items N\]" "$c" --help
+# an error of mpmp's is exit status 1, not the code's low byte (240)
+expect 1 "^checkpoint_map: mpmp_pool_create: .*start the job with more ranks" \
+  bash "$run_mpi" --timeout 50 -n 1 "$c" --items 10 --item-ms 0
 # 8 GB asked for under a 3 GB address space: refused, no crash
 [[ -n "$sanitizers" ]] || expect 1 "^checkpoint_map: out of memory: 1000000000 x 8 bytes for the items" \
   bash -c 'ulimit -v 3000000 && exec "$@"' limited "$c" --items 1000000000
