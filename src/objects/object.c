@@ -350,6 +350,18 @@ int mpmp__owner_dead(uint64_t owner) {
                   MPMP__OWNER_GEN_MASK);
 }
 
+uint32_t mpmp__owner_claim(uint64_t owner) {
+  int rank = mpmp__owner_rank(owner);
+  if (!mpmp__owner_is_host(owner) || rank < 0 || rank >= mpmp__net.size ||
+      mpmp__net.ranks == NULL || mpmp__net.ranks[rank].node != mpmp__net.node)
+    return 0;
+  uint32_t nr = (uint32_t)mpmp__net.ranks[rank].node_rank + 1;
+  return nr <= CLAIM_NODE_MAX
+             ? nr << CLAIM_NODE_SHIFT |
+                   ((uint32_t)(owner >> MPMP__OWNER_GEN_SHIFT) & CLAIM_GEN_MASK)
+             : 0;
+}
+
 int mpmp__claim_dead(uint32_t claim) {
   uint32_t nr = claim >> CLAIM_NODE_SHIFT & CLAIM_NODE_MAX;
   if (nr == 0)

@@ -430,7 +430,15 @@ static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
     holder = owner_of(l); /* (a dead host's id, or 0) */
     atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
   } else {
-    if (!mpmp__owner_is_host(holder) || !mpmp__owner_dead(holder) ||
+    /* A host of this node whose claim fits names itself in every word it
+     * holds: a word that names no host is someone else's, and `holder`
+     * is stale (read before, or left for a moment by a taker that took
+     * the word from that host's claim and has not written its own id
+     * yet): taking over from it would let two hold the lock. */
+    uint32_t hc = mpmp__owner_claim(holder);
+    if (!mpmp__owner_is_host(holder) ||
+        (hc != 0 && hc < (UINT32_C(1) << (32 - WORD_CLAIM_SHIFT))) ||
+        !mpmp__owner_dead(holder) ||
         !atomic_compare_exchange_strong(&l->owner, &holder, owner))
       return 0;
     /* held: only the sleep bit and a kill change the word meanwhile */

@@ -151,6 +151,9 @@ int mpmp__owner_dead(uint64_t owner);
 extern uint32_t mpmp__claim_self;
 /* 1 if the host of that claim has died (mpmp__owner_dead's record). */
 int mpmp__claim_dead(uint32_t claim);
+/* The claim that the task host `owner` carries if it is a host of this
+ * node (as its mpmp__claim_self), else 0. (object.c) */
+uint32_t mpmp__owner_claim(uint64_t owner);
 
 /* ---- Lock and RLock ------------------------------------------------------ */
 
