@@ -46,11 +46,14 @@
  * that takes the word writes the host's claim into it (shsync.c), and the
  * next acquirer takes the word over from a dead claim with a CAS on the
  * word (then `owner` may be 0, and the message names the claim).
- *   Not seen: a host that dies in the few instructions between a
- * stranger's release (Python's Lock may be released by any process) of
- * its hold and the word's freeing; the acquirer that takes it over then
- * has its hold freed by that release. A process that is not a task host
- * and dies holding a lock leaves it held (that ends the job anyway).
+ *   Not excluded: a stranger's release (Python's Lock may be released by
+ * any process) of a dead host's hold, with a takeover landing between the
+ * stranger's clearing of `owner` and its freeing of the word: the
+ * taker's hold is then freed by that release. And the word keeps 16 bits
+ * of a host's generation: a lock left held by a dead host is no longer
+ * seen as such once its worker has had 32768 more host deaths. A process
+ * that is not a task host and dies holding a lock leaves it held (that
+ * ends the job anyway).
  */
 #ifndef MPMP_SHSYNC_H
 #define MPMP_SHSYNC_H
