@@ -239,6 +239,10 @@ int main(int argc, char **argv) {
   free(out);
   mpmp_value_free(runs);
   mpmp_finalize();
-  /* (a stopped map does not get here: mpmp_finalize exits with 75) */
-  return final == MPMP_ETASK ? 0 : final < 0 ? 1 : final;
+  /* a stopped map: 75, to be requeued (MPMP_EXIT_INTERRUPTED); any other
+   * error of mpmp's 1, not its code's low byte */
+  return final == MPMP_ETASK            ? 0
+         : final == MPMP_EINTERRUPTED ? MPMP_EXIT_INTERRUPTED
+         : final < 0                  ? 1
+                                      : final;
 }
