@@ -72,6 +72,10 @@ int mpmp__mpi_err(int mpi_rc, const char *what);
 /* An MPI error nobody can be told of (progress, handlers): log it and end
  * the job, so that nothing waits for ever for a lost message. */
 _Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what);
+/* End the whole job (MPI_Abort) after an error line was printed: stdio is
+ * flushed and the launcher gets 0.2 s to pass the line on first (MPICH's
+ * Hydra, killing the job at once, now and then dropped it: CI). */
+_Noreturn void mpmp__abort_job(void);
 /* The check for those calls: one predictable branch on the hot path. */
 #define MPMP__MPI_CHECK(call, what)                        \
   do {                                                     \

@@ -1,6 +1,7 @@
 /* Error codes, their names and texts, and the thread-local detail message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -265,6 +266,14 @@ _Noreturn void mpmp__mpi_fatal(int mpi_rc, const char *what) {
   mpi_text(mpi_rc, text, sizeof text);
   MPMP__ERROR("%s failed: %s: a message between ranks is lost, so the job "
               "cannot go on and ends now", what, text);
+  mpmp__abort_job();
+}
+
+_Noreturn void mpmp__abort_job(void) {
+  fflush(stdout);
+  fflush(stderr);
+  struct timespec pause = {0, 200 * 1000 * 1000};
+  nanosleep(&pause, NULL);
   MPI_Abort(MPI_COMM_WORLD, 1);
   _exit(1); /* MPI_Abort does not return; if it ever did, still end */
 }

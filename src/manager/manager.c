@@ -2033,7 +2033,7 @@ static void send_reply(int dest, uint64_t cookie, int rc, sreq_t *s) {
     s->dlen = 0;
     if (s->rep == NULL) {
       MPMP__ERROR("out of memory answering rank %d: the job ends", dest);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
       return;
     }
     memcpy(s->rep + sizeof(mrep_t), msg, mlen);

@@ -879,7 +879,7 @@ static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
   char *buf = mpmp__malloc(sizeof(rep_t) + mlen + olen);
   if (buf == NULL) {
     MPMP__ERROR("out of memory replying to rank %d: the job ends", dest);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
     return;
   }
   rep_t p = {.cookie = q->cookie, .rc = rc, .msg_len = (uint32_t)mlen,
@@ -892,7 +892,7 @@ static void send_reply(int dest, const req_t *q, int rc, mpmp__oparg_t *a) {
     /* the caller would wait for this reply for ever */
     MPMP__ERROR("could not reply to rank %d: %s: the job ends", dest,
                 mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
 }
 
@@ -1478,7 +1478,7 @@ static char *pl_take(size_t *len, int force) {
     if ((b = mpmp__malloc(sizeof(req_t) + in)) == NULL) {
       MPMP__ERROR("out of memory sending updates to rank %d: the job ends",
                   pl.dest);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
     }
     req_t q = {.ref = pl.ref, .cookie = PL_COOKIE | mpmp__net.host_cookie,
                .x = (int64_t)pl.delta, .i = pl.elem, .n = 1,
@@ -1511,7 +1511,7 @@ static void pl_send(int dest, char *b, size_t len) {
     /* the items would be lost without a word: as for a reply */
     MPMP__ERROR("could not send queued items to rank %d: %s: the job ends",
                 dest, mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
 }
 

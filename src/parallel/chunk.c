@@ -31,7 +31,7 @@ static void add_failure(fail_buf_t *f, uint64_t index, int code,
     if (d == NULL) {
       MPMP__ERROR("out of memory recording the failure of item %llu",
                   (unsigned long long)index);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
     }
     f->data = d;
     f->cap = cap;
@@ -80,7 +80,7 @@ static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
 static void check_send(int rc) {
   if (rc < 0) { /* losing results would hang the caller */
     MPMP__ERROR("could not send results to the main rank: %s", mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
 }
 
@@ -351,14 +351,14 @@ static void run_var(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
   size_t head = ((size_t)h->count + 1) * sizeof *off;
   if (len < sizeof *h + head || off[h->count] > len - sizeof *h - head) {
     MPMP__ERROR("bad chunk of %u variable-size items", h->count);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   const char *data = (const char *)(h + 1) + head;
   mpmp__var_res_t res;
   fail_buf_t f = {0};
   if (mpmp__var_res_init(&res, h->count) < 0) {
     MPMP__ERROR("%s", mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   mpmp_ctx_t ctx = {.out_max = h->out_max, .stoppable = 1,
                     .id = mpmp__chunk_stop_id(h)};
@@ -415,7 +415,7 @@ void mpmp__chunk_run(const void *buf, size_t len) {
       len < sizeof *h + (size_t)h->count * h->in_size) {
     MPMP__ERROR("cannot run a chunk of %u items (out of memory or bad "
                 "request)", h->count);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   const char *in = (const char *)(h + 1);
   mpmp_ctx_t ctx = {.arg_size = h->in_size, .out_size = h->out_size,

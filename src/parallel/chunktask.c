@@ -389,7 +389,7 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
     const mpmp__shm_ref_t *r = (const void *)(h + 1);
     if (len < sizeof *h + sizeof *r) {
       MPMP__ERROR("bad zero-copy chunk of %u items", h->count);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
     }
     mpmp__shm_ref_t ref;
     memcpy(&ref, r, sizeof ref); /* aligned, and its names terminated */
@@ -408,7 +408,7 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
         len < sizeof *h + (size_t)h->count * h->in_size) {
       MPMP__ERROR("cannot run a chunk of %u items (out of memory or bad "
                   "request)", h->count);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
     }
     in = (const char *)(h + 1);
     out = rb ? rb->buf : NULL;

@@ -204,7 +204,7 @@ static void nest_reply(int rank, uint64_t req, int kind, int code, int where,
   mpmp__nest_hdr_t *h = mpmp__malloc(sizeof *h + msglen + size);
   if (h == NULL) { /* the worker would wait for ever: the job cannot go on */
     MPMP__ERROR("out of memory for the answer to rank %d's sub-task", rank);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   *h = (mpmp__nest_hdr_t){.req = req, .kind = kind, .code = code,
                           .rank = where, .msglen = (uint32_t)msglen,

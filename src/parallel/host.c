@@ -1611,7 +1611,7 @@ static void *adopt_request(host_ctl_t *c, const mpmp__mbox_loan_t *lo,
   char *job = mpmp__malloc(sizeof h + in_bytes);
   if (job == NULL) {
     MPMP__ERROR("out of memory taking over a chunk from the task host");
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   memcpy(job, &h, sizeof h);
   memcpy(job + sizeof h, H.base + CTL_BYTES, in_bytes);

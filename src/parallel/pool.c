@@ -718,7 +718,7 @@ static void recv_results(int src, char *dst, size_t len) {
   if (rc != MPI_SUCCESS) {
     MPMP__ERROR("receiving results from rank %d: %s", src,
                 (mpmp__mpi_err(rc, "MPI_Irecv"), mpmp_errmsg()));
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   mpmp__free(tmp);
 }
@@ -3176,7 +3176,7 @@ int mpmp__pool_finalize(void) {
                   "the job (let the task check mpmp_should_stop(), or "
                   "isolate the pool so that its hosts are killed)",
                   at ? ranks : "?", mpmp__rt.env.TERM_GRACE);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
     }
   }
   mpmp__free(mpmp__par.pool_of_rank);

@@ -521,7 +521,7 @@ int mpmp__process_finalize(void) {
                 "MPMP_TERM_GRACE=%g s of terminate(): aborting the job (let "
                 "its body check mpmp_should_stop())", p->name, p->rank,
                 mpmp__rt.env.TERM_GRACE);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   mpmp__free(list);
   return rc;

@@ -26,7 +26,7 @@ static void enqueue(int src, int tag, void *buf, size_t len, size_t min,
   mpmp__job_t *job = mpmp__malloc(sizeof *job);
   if (job == NULL || len < min) {
     MPMP__ERROR("bad or unallocatable request from rank %d", src);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   *job = (mpmp__job_t){NULL, buf, len, tag, reused};
   pthread_mutex_lock(&mpmp__par.lock);
@@ -130,7 +130,7 @@ static void on_chunk(int src, void *buf, size_t len) {
     char *job = in_buf_get(sizeof *h + bytes);
     if (job == NULL) {
       MPMP__ERROR("out of memory for a chunk of %zu bytes", bytes);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      mpmp__abort_job();
     }
     memcpy(job, h, sizeof *h);
     mpmp__free(buf);
@@ -226,7 +226,7 @@ static void on_revoke(int src, void *buf, size_t len) {
   mpmp__chunk_done_t *d = mpmp__malloc(sizeof *d);
   if (d == NULL) { /* the main rank would wait for ever on the chunk */
     MPMP__ERROR("out of memory answering a revoke of a chunk");
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   *d = (mpmp__chunk_done_t){
       .job = r.job, .first = r.first,
@@ -236,7 +236,7 @@ static void on_revoke(int src, void *buf, size_t len) {
     job_free(found);
   if (mpmp__send_nb(0, MPMP__TAG_CHUNK_DONE, d, sizeof *d) < 0) {
     MPMP__ERROR("could not answer a revoke of a chunk: %s", mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
 }
 
@@ -585,7 +585,7 @@ static void report_done(const mpmp__run_hdr_t *h, int exitcode,
   if (rc < 0) {
     MPMP__ERROR("could not report the end of process '%s': %s", h->name,
                 mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   if (payload != ctx->errmsg)
     mpmp__free(payload);

@@ -255,7 +255,7 @@ static int mbox_drain(int from) {
     /* Losing a message would hang someone: this is not recoverable. */
     MPMP__ERROR("taking a message from rank %d: %s",
                 net->world_of_node_rank[from], mpmp_errmsg());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   return n;
 }
@@ -434,7 +434,7 @@ static void take_mpi(MPI_Message *msg, const MPI_Status *st) {
   if (buf == NULL) {
     /* Losing a message would hang someone: this is not recoverable. */
     MPMP__ERROR("out of memory receiving %d bytes from rank %d", count, src);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    mpmp__abort_job();
   }
   MPMP__MPI_CHECK(MPI_Mrecv(buf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE),
                   "MPI_Mrecv of a message");
