@@ -357,11 +357,11 @@ static uint32_t now_ms(void) {
 /* This process's claim as the word carries it: 0 where it does not fit
  * (a node of 8191 ranks or more; `owner` then tells a dead host, as
  * before, except in the windows above). */
-static uint32_t word_claim(void) {
-  uint32_t c = mpmp__claim_self;
+static uint32_t claim_bits(uint32_t c) {
   return c < (UINT32_C(1) << (32 - WORD_CLAIM_SHIFT)) ? c << WORD_CLAIM_SHIFT
                                                       : 0;
 }
+static uint32_t word_claim(void) { return claim_bits(mpmp__claim_self); }
 
 static int word_take(mpmp__shlock_t *l) {
   uint32_t free_word = 0;
@@ -400,6 +400,11 @@ static uint64_t owner_of(const mpmp__shlock_t *l) {
   return atomic_load_explicit(&l->owner, memory_order_relaxed);
 }
 
+/* Held word w, named by this caller instead (state and kill kept). */
+static uint32_t word_renamed(uint32_t w) {
+  return (w & (WORD_STATE | WORD_DEAD)) | word_claim();
+}
+
 /* The dead holder the last take_over of this thread replaced (for its
  * message): its owner id, or 0 and its claim where it died before it
  * wrote the id or after it cleared it. */
@@ -424,8 +429,7 @@ static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
     return 0;
   if (c != 0) {
     if (!mpmp__claim_dead(c) ||
-        !atomic_compare_exchange_strong(
-            &l->word, &w, (w & (WORD_STATE | WORD_DEAD)) | word_claim()))
+        !atomic_compare_exchange_strong(&l->word, &w, word_renamed(w)))
       return 0;
     holder = owner_of(l); /* (a dead host's id, or 0) */
     atomic_store_explicit(&l->owner, owner, memory_order_relaxed);
@@ -435,16 +439,14 @@ static int take_over(mpmp__shlock_t *l, uint64_t holder, uint64_t owner) {
      * is stale (read before, or left for a moment by a taker that took
      * the word from that host's claim and has not written its own id
      * yet): taking over from it would let two hold the lock. */
-    uint32_t hc = mpmp__owner_claim(holder);
     if (!mpmp__owner_is_host(holder) ||
-        (hc != 0 && hc < (UINT32_C(1) << (32 - WORD_CLAIM_SHIFT))) ||
+        claim_bits(mpmp__owner_claim(holder)) != 0 ||
         !mpmp__owner_dead(holder) ||
         !atomic_compare_exchange_strong(&l->owner, &holder, owner))
       return 0;
     /* held: only the sleep bit and a kill change the word meanwhile */
     while ((w & WORD_STATE) != 0 &&
-           !atomic_compare_exchange_weak(
-               &l->word, &w, (w & (WORD_STATE | WORD_DEAD)) | word_claim()))
+           !atomic_compare_exchange_weak(&l->word, &w, word_renamed(w)))
       ;
   }
   atomic_store_explicit(&l->count, 1, memory_order_relaxed);
