@@ -1162,6 +1162,29 @@ static void pool_staged_maps_agree(void **state) {
   for (size_t i = 0; i < N; i++)
     if (r[1][i] != (int64_t)x[i] * x[i] + 1)
       fail_msg("chunk task item %zu: %lld", i, (long long)r[1][i]);
+  /* results larger than the last-level cache, which the main rank copies
+   * out with streaming stores (alloc.c, mpmp__copy_stream): the library's
+   * threshold is the cache's size, or 32 MiB where it is not known */
+  long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  size_t big = (l3 > 0 ? (size_t)l3 : (size_t)32 << 20) / sizeof(int64_t) +
+               100003;
+  int32_t *bx = malloc(big * sizeof *bx);
+  int64_t *br = malloc(big * sizeof *br);
+  assert_non_null(bx);
+  assert_non_null(br);
+  for (size_t i = 0; i < big; i++) { /* no failing or sleeping item */
+    int32_t v = (int32_t)i - 3000000;
+    bx[i] = v == -1 || v % 9973 == 0 ? v + 2 : v;
+  }
+  memset(br, 0x5a, big * sizeof *br);
+  assert_int_equal(mpmp_pool_map(pool, staged_sq, bx, big, sizeof *bx, br,
+                                 sizeof *br, 0), 0);
+  for (size_t i = 0; i < big; i++)
+    if (br[i] != (int64_t)bx[i] * bx[i])
+      fail_msg("item %zu of %zu: %lld, not %lld", i, big, (long long)br[i],
+               (long long)bx[i] * bx[i]);
+  free(bx);
+  free(br);
   finish(pool);
   test_free(b);
   test_free(o);
