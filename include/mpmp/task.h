@@ -252,7 +252,10 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
  * when out of memory (also, without trying, for more bytes than the
  * machine has). Calling it again replaces the previous buffer (a call
  * with a size that broke the rule has failed the task all the same). A task
- * that never calls it returns no bytes (a map item: zeros).
+ * that never calls it returns no bytes (a map item: zeros). A task that
+ * writes up to 64 bytes past the buffer (not a map's fixed-size slot) is
+ * failed with a message saying so, its result dropped; further out, it
+ * damages memory as in any C program.
  */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
 

@@ -64,6 +64,8 @@ static void run_item(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
                      uint32_t i, mpmp_ctx_t *ctx, fail_buf_t *f,
                      uint32_t seq0) {
   int rc = t->fn(ctx);
+  if (__builtin_expect(ctx->out != NULL, 0)) /* mpmp_out()'s buffer */
+    mpmp__out_check(ctx);
   /* The stop words are read only once a stop request came in since the
    * chunk began (one load per item; the words were a fifth of a x*x
    * item's time); one that came before it skipped the chunk. */

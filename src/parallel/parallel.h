@@ -109,6 +109,8 @@ int mpmp__pool_finalize(void);         /* terminate and free the pools left */
 void mpmp__item_failed(const mpmp__task_entry_t *t, int rc, mpmp_ctx_t *ctx);
 static inline void mpmp__item_verdict(const mpmp__task_entry_t *t, int rc,
                                       mpmp_ctx_t *ctx) {
+  if (__builtin_expect(ctx->out != NULL, 0)) /* mpmp_out()'s buffer */
+    mpmp__out_check(ctx);
   if (__builtin_expect(ctx->errmsg == NULL &&
                            (rc < 0 || ((ctx->saw_stop || ctx->body) &&
                                        mpmp__stopped(ctx))),

@@ -688,6 +688,8 @@ static void run_job(mpmp__job_t *job) {
   int rc = isolated ? 0
            : task   ? task->fn(&ctx)
                     : mpmp_fail(&ctx, "unknown task id %d", (int)h->task);
+  if (!isolated && ctx.out != NULL)
+    mpmp__out_check(&ctx);
   if (rt->trace)
     mpmp__trace_add(MPMP__TRACE_BODY, h->task, h->id, 0, h->name, t0,
                     mpmp__trace_clock());

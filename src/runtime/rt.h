@@ -194,6 +194,12 @@ _Static_assert(offsetof(struct mpmp_ctx, arg) ==
                    offsetof(struct mpmp__ctx_head, errmsg),
                "mpmp_ctx_t's head must match task.h's mpmp__ctx_head");
 void mpmp__ctx_fini(mpmp_ctx_t *ctx);
+/* A result buffer of mpmp_out() has this many guard bytes after it; a
+ * task that changed them is failed with a message saying so (task.c).
+ * Called where a task returned with ctx->out set, before its result is
+ * taken. */
+#define MPMP__OUT_GUARD 64
+void mpmp__out_check(mpmp_ctx_t *ctx);
 /* Whether the stop words `st` name job or process `id`: the latest
  * single stop first (one load), then the ones kept before it. */
 static inline int mpmp__stop_named(const struct mpmp__stops *st,

@@ -319,6 +319,11 @@ MPMP_API const void *(mpmp_arg)(const mpmp_ctx_t *ctx, size_t *size) {
   return ctx ? ctx->arg : NULL;
 }
 
+/* The guard after a result buffer (see mpmp__out_check). */
+static unsigned char guard_byte(size_t k) {
+  return (unsigned char)(0xA5 ^ (k * 29));
+}
+
 /*
  * A size the caller does not accept fails the task with a message, but the
  * task still gets a (scratch) buffer: most tasks write through the pointer
@@ -344,14 +349,40 @@ MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
   }
   /* More than the machine's memory is never tried: it cannot be had, and
    * allocators that abort on absurd sizes (ASan's) would end the rank. */
-  void *p = size <= mpmp__phys_bytes() ? mpmp__realloc(ctx->out, size) : NULL;
+  void *p = size <= mpmp__phys_bytes()
+                ? mpmp__realloc(ctx->out, size + MPMP__OUT_GUARD)
+                : NULL;
   if (p == NULL) {
     mpmp_fail(ctx, "out of memory for a result of %zu bytes", size);
     return NULL;
   }
   ctx->out = p;
   ctx->out_size = size;
+  for (size_t k = 0; k < MPMP__OUT_GUARD; k++)
+    ((unsigned char *)p)[size + k] = guard_byte(k);
   return p;
+}
+
+/*
+ * A task that writes past the buffer mpmp_out() gave it (an off-by-one
+ * loop, a result struct larger than the size it asked for) damages the
+ * heap of its worker or task host, and the crash comes later, in another
+ * item, which the report then names. So the buffer has MPMP__OUT_GUARD
+ * bytes more, filled with a pattern, and the item is failed here, naming
+ * the task's own mistake, when the pattern changed; writes within those
+ * bytes damaged nothing. (A map's fixed-size results have no such guard:
+ * they are slots side by side.)
+ */
+void mpmp__out_check(mpmp_ctx_t *ctx) {
+  const unsigned char *g = (const unsigned char *)ctx->out + ctx->out_size;
+  size_t k = 0;
+  while (k < MPMP__OUT_GUARD && g[k] == guard_byte(k))
+    k++;
+  if (k < MPMP__OUT_GUARD)
+    mpmp_fail(ctx, "the task wrote past the end of the %zu-byte result "
+              "buffer that mpmp_out() gave it (byte %zu after it was "
+              "changed): its result is dropped. Ask mpmp_out() for the "
+              "whole result's size", ctx->out_size, k);
 }
 
 /* What a failure says when not even a few KiB were left for its message:

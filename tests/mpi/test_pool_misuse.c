@@ -863,6 +863,71 @@ static void map_results_over_items_are_einval(void **state) {
   assert_int_equal(mpmp_pool_destroy(pool), 0);
 }
 
+/* Writes its argument's count of bytes past the 8 it asks mpmp_out() for
+ * (0: none past), then returns its argument * 3. */
+static int overrun(mpmp_ctx_t *ctx) {
+  int64_t k = *(const int64_t *)mpmp_arg(ctx, NULL);
+  unsigned char *o = mpmp_out(ctx, sizeof(int64_t));
+  int64_t v = k * 3;
+  memcpy(o, &v, sizeof v);
+  memset(o + sizeof v, 0x3c, (size_t)k);
+  return 0;
+}
+MPMP_TASK(overrun);
+
+static void expect_overrun_named(int rc, const char *msg) {
+  assert_int_equal(rc, MPMP_ETASK);
+  if (strstr(msg, "wrote past the end of the 8-byte result buffer") == NULL)
+    fail_msg("message: %s", msg);
+}
+
+/* A task that writes past the result buffer mpmp_out() gave it (by 1 to
+ * 63 bytes) is failed with a message that says so, in a worker rank, in a
+ * task host and as a Process body, and its worker goes on unharmed. It
+ * damaged the worker's heap before, and a later item crashed in malloc
+ * with that item named. */
+static void task_writing_past_its_result_is_named(void **state) {
+  (void)state;
+  int64_t ks[] = {1, 8, 63};
+  int modes[] = {MPMP_ISOLATE_NEVER, MPMP_ISOLATE_ALWAYS};
+  for (int m = 0; m < 2; m++) {
+    mpmp_pool_t *pool = NULL;
+    mpmp_pool_opts_t o = {.processes = 1, .isolate = modes[m]};
+    assert_int_equal(mpmp_pool_create(&pool, &o), 0);
+    for (int round = 0; round < 20; round++)
+      for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int64_t r = -1, k = ks[i];
+        int rc = mpmp_pool_apply(pool, overrun, &k, sizeof k, &r, sizeof r,
+                                 NULL);
+        expect_overrun_named(rc, mpmp_errmsg());
+        k = 0;
+        assert_int_equal(mpmp_pool_apply(pool, overrun, &k, sizeof k, &r,
+                                         sizeof r, NULL), 0);
+        assert_int_equal(r, 0);
+      }
+    /* variable-size items: the item that overran fails, and says so */
+    int64_t items[4] = {0, 2, 0, 0};
+    size_t off[5] = {0, 8, 16, 24, 32};
+    mpmp_varbuf_t out = {0};
+    int rc = mpmp_pool_map_var(pool, overrun, items, off, 4, 1, &out);
+    expect_overrun_named(rc, mpmp_errmsg());
+    mpmp_varbuf_free(&out);
+    mpmp_pool_destroy(pool);
+    /* a Process body */
+    mpmp_process_opts_t po = {.isolate = modes[m]};
+    mpmp_process_t *p = NULL;
+    int exitcode = 0;
+    assert_int_equal(mpmp_process_create(&p, overrun, &ks[0], sizeof ks[0],
+                                         &po), 0);
+    assert_int_equal(mpmp_process_start(p), 0);
+    assert_int_equal(mpmp_process_join(p, 30), 0);
+    assert_int_equal(mpmp_process_exitcode(p, &exitcode), 0);
+    assert_int_equal(exitcode, MPMP_EXIT_FAILED);
+    expect_overrun_named(MPMP_ETASK, mpmp_process_errmsg(p));
+    mpmp_process_destroy(p);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_map_after_join_is_eperm),
     cmocka_unit_test(tasks_registered_after_init_are_refused),
@@ -884,6 +949,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(map_results_over_items_are_einval),
     cmocka_unit_test(process_started_after_a_terminate_runs),
     cmocka_unit_test(process_wrong_state_and_null),
+    cmocka_unit_test(task_writing_past_its_result_is_named),
 };
 
 MPMP_TEST_MAIN(tests)
