@@ -139,18 +139,76 @@ static int result_sent(struct mpmp__result_buf *b, double deadline) {
 /* The next of the reused buffers for a map chunk's results, once the
  * results it held last went out (long ago: at most two chunks are in
  * flight, and there are three buffers). */
+/* A buffer for `size` bytes of results, with the guard set after them
+ * (mpmp__chunk_guard). */
 static struct mpmp__result_buf *result_buf(size_t size) {
   struct mpmp__result_buf *b = &mpmp__par.chunk_out[mpmp__par.chunk_next];
   check_send(result_sent(b, INFINITY));
   if (size > b->cap) { /* nothing in it to keep */
     mpmp__free(b->buf);
     b->cap = 0;
-    if ((b->buf = mpmp__malloc_big(size)) == NULL)
+    if ((b->buf = mpmp__malloc_big(size + MPMP__OUT_GUARD)) == NULL)
       return NULL;
     b->cap = size;
   }
+  mpmp__guard_set(b->buf + size);
   mpmp__par.chunk_next = (mpmp__par.chunk_next + 1) % MPMP__RESULT_BUFS;
   return b;
+}
+
+static int has_failure(const fail_buf_t *f, uint64_t index) {
+  size_t at = 0;
+  for (uint32_t k = 0; k < f->n; k++) {
+    mpmp__fail_rec_t rec;
+    memcpy(&rec, f->data + at, sizeof rec);
+    if (rec.index == index)
+      return 1;
+    at += sizeof rec + rec.len;
+  }
+  return 0;
+}
+
+/*
+ * A map's results lie side by side, so a task that writes past its slot
+ * writes into the next item's, which that item then writes again: only
+ * the chunk's last item damages what lies after the chunk's results (the
+ * heap). The result buffers have MPMP__OUT_GUARD bytes more, set before
+ * the chunk runs; changed, the chunk's last item fails, saying why (a
+ * chunk task: the whole chunk, as its other failures), its result dropped.
+ */
+void mpmp__chunk_guard(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
+                       char *res, fail_buf_t *f) {
+  size_t bytes = (size_t)h->count * h->out_size;
+  size_t k = mpmp__guard_changed(res + bytes);
+  if (k == MPMP__OUT_GUARD || h->count == 0)
+    return;
+  char msg[400];
+  uint64_t last = h->first + h->count - 1;
+  if (t->kind == MPMP__TASK_CHUNK) {
+    if (f->n > 0)
+      return; /* failed already: all of it */
+    snprintf(msg, sizeof msg, "chunk task '%s' wrote past the end of its "
+             "chunk's results (%u results of %llu bytes; byte %zu after "
+             "them was changed): the chunk's results are dropped", t->name,
+             h->count, (unsigned long long)h->out_size, k);
+    memset(res, 0, bytes);
+    for (uint32_t i = 0; i < h->count; i++)
+      add_failure(f, h->first + i, MPMP_ETASK, msg);
+    return;
+  }
+  if (has_failure(f, last))
+    return;
+  mpmp__slot_overrun(msg, sizeof msg, t->name, h->out_size, k);
+  memset(res + bytes - h->out_size, 0, h->out_size);
+  add_failure(f, last, MPMP_ETASK, msg);
+}
+
+void mpmp__slot_overrun(char *msg, size_t len, const char *task,
+                        uint64_t out_size, size_t k) {
+  snprintf(msg, len, "task '%s' wrote past the end of its %llu-byte result "
+           "slot (byte %zu after the chunk's last slot was changed): its "
+           "result is dropped. A map's task must write no more than the "
+           "map's result size", task, (unsigned long long)out_size, k);
 }
 
 int mpmp__chunk_sends_idle(void) {
@@ -437,8 +495,10 @@ void mpmp__chunk_run(const void *buf, size_t len) {
     }
   }
   mpmp__crash_chunk(t->name, h->base, out == NULL);
-  if (out != NULL && !h->isolate) /* a map's chunk */
+  if (out != NULL && !h->isolate) { /* a map's chunk */
     mpmp__chunk_items(h, t, in, res, &ctx, &f, seq0);
+    mpmp__chunk_guard(h, t, res, &f);
+  }
   for (uint32_t i = 0; out == NULL && !h->isolate && i < h->count; i++) {
     atomic_store_explicit(&mpmp__par.crash_item, h->first + i + 1,
                           memory_order_relaxed);

@@ -278,7 +278,7 @@ static int stage_private(const mpmp__chunk_hdr_t *h, const char **in,
   if (d >= STAGE_DEPTHS)
     return -1;
   if (stage_buf[d].cap < at + ob) {
-    char *b = mpmp__malloc(at + ob);
+    char *b = mpmp__malloc(at + ob + MPMP__OUT_GUARD);
     if (b == NULL)
       return -1; /* in place, then */
     mpmp__free(stage_buf[d].buf);
@@ -286,6 +286,7 @@ static int stage_private(const mpmp__chunk_hdr_t *h, const char **in,
     stage_buf[d].cap = at + ob;
   }
   memcpy(stage_buf[d].buf, *in, ib);
+  mpmp__guard_set(stage_buf[d].buf + at + ob);
   *in = stage_buf[d].buf;
   *slot = *out;
   *out = stage_buf[d].buf + at;
@@ -433,6 +434,9 @@ void mpmp__chunk_direct(const mpmp__chunk_hdr_t *h,
     atomic_store_explicit(&mpmp__par.crash_count, 0, memory_order_relaxed);
   } else
     run_items(h, t, in, out, &f, seq0);
+  /* our own buffers are guarded; a block in place is the caller's */
+  if (in != NULL && out != NULL && (slot_out != NULL || rb != NULL))
+    mpmp__chunk_guard(h, t, out, &f);
   atomic_store(&mpmp__par.crash_task, NULL);
   if (slot_out != NULL) { /* (failed items' slots: zeros, as in place) */
     memcpy(slot_out, out, (size_t)h->count * h->out_size);

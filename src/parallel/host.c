@@ -351,12 +351,55 @@ static int host_fail(uint64_t index, int code, const char *msg) {
   return host_put(index, code, msg, strnlen(msg, MPMP__MSG_MAX + 256));
 }
 
+/*
+ * The last item of a map's chunk runs on a slot of its own, guarded after
+ * it (mpmp__guard_set): the slots lie side by side, so a task that writes
+ * past its slot writes into the next item's, which that item writes
+ * again, but the last item's would land on the chunk's failure records.
+ * Its result is copied into place when the guard is intact, and it fails,
+ * saying why, when not (as chunk.c's guard after its result buffers).
+ */
+static char *last_map; /* its mapping: a page no one may touch, the slot's
+                          pages, and another such page */
+static size_t last_cap, last_len;
+
+static char *last_slot_for(size_t size) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (size > last_cap) {
+    /* a write below the slot (an index of -1) faults at once, as below a
+     * slot of the region (its guard page): a crash that costs the item,
+     * not a damaged heap */
+    size_t body = (size + MPMP__OUT_GUARD + page - 1) / page * page;
+    if (size > SIZE_MAX / 2 - 2 * page)
+      return NULL;
+    char *m = mmap(NULL, body + 2 * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+      return NULL; /* in place, unguarded */
+    if (mprotect(m, page, PROT_NONE) != 0 ||
+        mprotect(m + page + body, page, PROT_NONE) != 0) {
+      munmap(m, body + 2 * page);
+      return NULL;
+    }
+    if (last_map != NULL)
+      munmap(last_map, last_len);
+    last_map = m;
+    last_len = body + 2 * page;
+    last_cap = body - MPMP__OUT_GUARD;
+  }
+  char *slot = last_map + page;
+  memset(slot, 0, size);
+  mpmp__guard_set(slot + size);
+  return slot;
+}
+
 /* Run the request's items, as chunk.c runs them in the worker. */
 static void host_run(void) {
   host_ctl_t *c = ctl();
   const mpmp__task_entry_t *t = mpmp__task_get(c->task);
   uint64_t n = c->count;
   for (uint64_t i = 0; i < n; i++) {
+    char *own_slot = NULL;
     c = ctl(); /* a grow may have moved the region */
     mpmp_ctx_t ctx = {.arg = H.base + CTL_BYTES + i * c->in_size,
                       .arg_size = c->in_size, .out_size = c->out_size,
@@ -373,6 +416,8 @@ static void host_run(void) {
     if (c->out_size) {
       ctx.slot = H.base + in_end + i * c->out_size;
       memset(ctx.slot, 0, c->out_size);
+      if (i == n - 1 && (own_slot = last_slot_for(c->out_size)) != NULL)
+        ctx.slot = own_slot;
     }
     ctx.body = c->renew; /* a Process body (or an initializer) */
     if (c->renew && i == 0)
@@ -399,6 +444,16 @@ static void host_run(void) {
         host_fail(c->first + i, MPMP_ENOMEM, "the task host could not "
                   "grow its region for the result");
       }
+    }
+    if (own_slot != NULL) {
+      size_t k = mpmp__guard_changed(own_slot + c->out_size);
+      if (k < MPMP__OUT_GUARD && ctx.errmsg == NULL) {
+        char msg[400];
+        mpmp__slot_overrun(msg, sizeof msg, t->name, c->out_size, k);
+        mpmp_fail(&ctx, "%s", msg);
+      }
+      if (ctx.errmsg == NULL) /* (a failed item's slot: zeros) */
+        memcpy(H.base + in_end + i * c->out_size, own_slot, c->out_size);
     }
     if (ctx.errmsg != NULL)
       host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);

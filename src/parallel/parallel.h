@@ -153,7 +153,18 @@ void mpmp__chunk_items(const struct mpmp__chunk_hdr *h,
                        const mpmp__task_entry_t *t, const char *in,
                        char *res, mpmp_ctx_t *ctx, mpmp__fail_buf_t *f,
                        uint32_t seq0);
+/* A buffer for `size` bytes of a chunk's results, guarded after them
+ * (MPMP__OUT_GUARD bytes): checked by mpmp__chunk_guard once the chunk
+ * ran, which fails its last item (a chunk task: all) when its task wrote
+ * past the results. */
 struct mpmp__result_buf *mpmp__chunk_out(size_t size);
+void mpmp__chunk_guard(const struct mpmp__chunk_hdr *h,
+                       const mpmp__task_entry_t *t, char *res,
+                       mpmp__fail_buf_t *f);
+/* The message of an item whose task wrote past its result slot (k: the
+ * first changed byte of the guard after it). */
+void mpmp__slot_overrun(char *msg, size_t len, const char *task,
+                        uint64_t out_size, size_t k);
 void mpmp__chunk_reply(const struct mpmp__chunk_hdr *h, const void *res,
                        size_t res_len, const mpmp__fail_buf_t *f,
                        struct mpmp__result_buf *out);

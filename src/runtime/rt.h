@@ -200,6 +200,11 @@ void mpmp__ctx_fini(mpmp_ctx_t *ctx);
  * taken. */
 #define MPMP__OUT_GUARD 64
 void mpmp__out_check(mpmp_ctx_t *ctx);
+/* The same guard after other result buffers (a map chunk's): set it in
+ * the MPMP__OUT_GUARD bytes at `end`; the index of its first changed byte,
+ * or MPMP__OUT_GUARD when it is intact. */
+void mpmp__guard_set(void *end);
+size_t mpmp__guard_changed(const void *end);
 /* Whether the stop words `st` name job or process `id`: the latest
  * single stop first (one load), then the ones kept before it. */
 static inline int mpmp__stop_named(const struct mpmp__stops *st,

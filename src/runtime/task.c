@@ -324,6 +324,19 @@ static unsigned char guard_byte(size_t k) {
   return (unsigned char)(0xA5 ^ (k * 29));
 }
 
+void mpmp__guard_set(void *end) {
+  for (size_t k = 0; k < MPMP__OUT_GUARD; k++)
+    ((unsigned char *)end)[k] = guard_byte(k);
+}
+
+size_t mpmp__guard_changed(const void *end) {
+  const unsigned char *g = end;
+  size_t k = 0;
+  while (k < MPMP__OUT_GUARD && g[k] == guard_byte(k))
+    k++;
+  return k;
+}
+
 /*
  * A size the caller does not accept fails the task with a message, but the
  * task still gets a (scratch) buffer: most tasks write through the pointer
@@ -358,8 +371,7 @@ MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
   }
   ctx->out = p;
   ctx->out_size = size;
-  for (size_t k = 0; k < MPMP__OUT_GUARD; k++)
-    ((unsigned char *)p)[size + k] = guard_byte(k);
+  mpmp__guard_set((char *)p + size);
   return p;
 }
 
@@ -374,10 +386,7 @@ MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
  * they are slots side by side.)
  */
 void mpmp__out_check(mpmp_ctx_t *ctx) {
-  const unsigned char *g = (const unsigned char *)ctx->out + ctx->out_size;
-  size_t k = 0;
-  while (k < MPMP__OUT_GUARD && g[k] == guard_byte(k))
-    k++;
+  size_t k = mpmp__guard_changed((const char *)ctx->out + ctx->out_size);
   if (k < MPMP__OUT_GUARD)
     mpmp_fail(ctx, "the task wrote past the end of the %zu-byte result "
               "buffer that mpmp_out() gave it (byte %zu after it was "

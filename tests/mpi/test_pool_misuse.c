@@ -875,6 +875,71 @@ static int overrun(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(overrun);
 
+/* A map's task: x*x into its 8-byte slot, and 8 bytes more past it. */
+static int overrun_slot(mpmp_ctx_t *ctx) {
+  int64_t x = *(const int64_t *)mpmp_arg(ctx, NULL);
+  int64_t *o = mpmp_out(ctx, sizeof(int64_t));
+  o[0] = x * x;
+  o[1] = -1;
+  return 0;
+}
+MPMP_TASK(overrun_slot);
+
+/* A chunk task that writes one result more than its chunk has. */
+static int overrun_chunk(mpmp_ctx_t *ctx, const void *in, void *out,
+                         size_t count) {
+  (void)ctx;
+  const int64_t *x = in;
+  int64_t *y = out;
+  for (size_t i = 0; i <= count; i++)
+    y[i] = i < count ? x[i] * x[i] : -1;
+  return 0;
+}
+MPMP_CHUNK_TASK(overrun_chunk);
+
+/* A map of n items whose task wrote past its slot: each chunk's last item
+ * failed, saying so, with a zero result; every other item is x*x (a chunk
+ * task's chunk: all of it failed). */
+static void expect_map_overrun(mpmp_pool_t *pool, size_t n, size_t chunk,
+                               int chunk_task) {
+  int64_t *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  assert_non_null(x);
+  assert_non_null(y);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (int64_t)i + 1;
+  mpmp_async_t *res = NULL;
+  int rc = chunk_task
+               ? mpmp_pool_map_chunks_async(pool, overrun_chunk, x, n,
+                                            sizeof *x, y, sizeof *y, chunk,
+                                            NULL, NULL, &res)
+               : mpmp_pool_map_async(pool, overrun_slot, x, n, sizeof *x, y,
+                                     sizeof *y, chunk, NULL, NULL, &res);
+  assert_int_equal(rc, 0);
+  assert_int_equal(mpmp_async_get(res, 60), MPMP_ETASK);
+  int nf = mpmp_async_failed_count(res);
+  assert_true(nf >= 1);
+  unsigned char *failed = calloc(n, 1);
+  assert_non_null(failed);
+  for (int k = 0; k < nf; k++) {
+    size_t index;
+    const char *msg;
+    assert_int_equal(mpmp_async_failure(res, k, &index, NULL, &msg), 0);
+    if (strstr(msg, "wrote past the end of its") == NULL)
+      fail_msg("item %zu: %s", index, msg);
+    failed[index] = 1;
+    assert_int_equal(y[index], 0);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (!failed[i] && y[i] != x[i] * x[i])
+      fail_msg("item %zu of %zu: %lld", i, n, (long long)y[i]);
+  if (!chunk_task && chunk > 0)
+    assert_int_equal(nf, (int)((n + chunk - 1) / chunk));
+  mpmp_async_destroy(res);
+  free(failed);
+  free(x);
+  free(y);
+}
+
 static void expect_overrun_named(int rc, const char *msg) {
   assert_int_equal(rc, MPMP_ETASK);
   if (strstr(msg, "wrote past the end of the 8-byte result buffer") == NULL)
@@ -905,6 +970,16 @@ static void task_writing_past_its_result_is_named(void **state) {
                                          sizeof r, NULL), 0);
         assert_int_equal(r, 0);
       }
+    /* maps: each chunk's last item fails (items that wrote into the next
+     * slot were written over by that item), in a worker rank (large maps
+     * through the staging slots) or a task host; chunk tasks (which run
+     * in worker ranks only): the whole chunk */
+    expect_map_overrun(pool, 100, 10, 0);
+    expect_map_overrun(pool, 200000, 0, 0);
+    if (modes[m] == MPMP_ISOLATE_NEVER) {
+      expect_map_overrun(pool, 200000, 0, 1);
+      expect_map_overrun(pool, 100, 10, 1);
+    }
     /* variable-size items: the item that overran fails, and says so */
     int64_t items[4] = {0, 2, 0, 0};
     size_t off[5] = {0, 8, 16, 24, 32};
