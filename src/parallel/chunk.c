@@ -428,7 +428,9 @@ static void run_var(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
                           memory_order_relaxed);
     ctx.arg = data + off[i];
     ctx.arg_size = (size_t)(off[i + 1] - off[i]);
-    ctx.out_size = 0;
+    ctx.out_size = 0; /* (the buffer stays for the next item's result: */
+    if (ctx.out != NULL) /* its guard where an item that asks none ends) */
+      mpmp__guard_set(ctx.out);
     run_item(h, t, i, &ctx, &f, seq0);
     const char *why = ctx.errmsg == NULL
                           ? mpmp__var_res_put(&res, i, ctx.out, ctx.out_size)

@@ -975,9 +975,9 @@ static void task_writing_past_its_result_is_named(void **state) {
      * through the staging slots) or a task host; chunk tasks (which run
      * in worker ranks only): the whole chunk */
     expect_map_overrun(pool, 100, 10, 0);
-    expect_map_overrun(pool, 200000, 0, 0);
+    expect_map_overrun(pool, 20000, 0, 0);
     if (modes[m] == MPMP_ISOLATE_NEVER) {
-      expect_map_overrun(pool, 200000, 0, 1);
+      expect_map_overrun(pool, 20000, 0, 1);
       expect_map_overrun(pool, 100, 10, 1);
     }
     /* variable-size items: the item that overran fails, and says so */
