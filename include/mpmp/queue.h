@@ -355,7 +355,10 @@ MPMP_API int mpmp_pipe_free(mpmp_conn_t c1, mpmp_conn_t c2);
  * it), a send of up to 8 KiB returns without waiting for that node while
  * the room its last reply reported covers it (what was sent since comes
  * off), as a write to an OS pipe returns once the kernel holds the bytes;
- * out of room, a send waits as above. The order holds as for a put to a
+ * out of room, a send waits as above. (Unlike a kernel's buffer, the bytes
+ * stay in the sender until that node acknowledges them: a task host killed
+ * right after such sends loses them, as a crash loses pipelined puts:
+ * README, "Queues and pipes".) The order holds as for a put to a
  * queue of another node: the sender's next call on any shared object,
  * Manager call, submission, task end or mpmp_finalize() comes after the
  * messages it sent. A failure found there later (the other end was

@@ -914,6 +914,15 @@ static int run_request(const req_t *q, mpmp__oparg_t *a, void **scratch,
     return mpmp__err(MPMP_ENOTSUP, "unknown shared-object operation %u "
                      "(different mpmp versions in one job?)", q->op);
   int rc;
+  /* A get or recv for a task host of another node that died before it
+   * was served (its worker told this node: on_host_dead): its answer
+   * would be dropped (transport/relay.c), and the item or message with
+   * it. Left for the living, as one that comes after the death is
+   * (serve_proxy's waits end so). */
+  if (q->op == MPMP__OP_Q_GET && mpmp__owner_dead(q->owner))
+    return mpmp__err(MPMP_ENOTINIT, "the task host of rank %d that asked "
+                     "for this died before it was served",
+                     mpmp__owner_rank(q->owner));
   mpmp__obj_t *o = mpmp__obj_resolve(&q->ref);
   if (o == NULL)
     return bad_handle("shared object", "stale handle: the object was freed "

@@ -1496,6 +1496,16 @@ static int chan_take(const mpmp__obj_t *o, chan_t *ch, char *ring,
     }
     cwait_t cw = {NULL, ch, w, start + 1};
     int rc = await(&ch->data, reader_ready, &cw, until, 0, o);
+    if (rc == MPMP_ENOTINIT) {
+      /* The wait ended inside the message: finalize began, or this is a
+       * home-node helper reading for a task host of another node that
+       * died (mpmp__waits_quit). The lock goes back with rpos inside the
+       * message, and the next reader would take its remains for a new
+       * message: broken, as when a host of this node dies reading one
+       * (reader_died). */
+      chan_break(ch, 2);
+      return rc;
+    }
     if (rc < 0)
       return rc;
   }
@@ -1672,6 +1682,10 @@ static int c_poll(mpmp__obj_t *o, pcore_t *pc, unsigned e, mpmp__oparg_t *a) {
     return rc;
   cpoll_t p = {pc, recv_chan(pc, e), e};
   for (;;) {
+    /* this end closed while we waited (readable says "ready" then): as a
+     * waiting recv, EPIPE (EBADF once freed) */
+    if (is_closed(pc, e))
+      return closed_end(o);
     if (readable(&p))
       return 1;
     if (mpmp__expired(a->deadline))

@@ -7,6 +7,7 @@
  * are remote for the main rank. */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,12 +343,56 @@ static void pipe_full_ring_try_send_sees_the_room_a_reader_made(void **state) {
   assert_int_equal(mpmp_pipe_free(mine, a.c), 0);
 }
 
+/* A poll that waits on an end which is closed meanwhile (by another
+ * thread, or by the main rank while a Process polls) returns MPMP_EPIPE,
+ * as a waiting recv does; it said 1 ("ready"), and only the next poll
+ * said EPIPE (helper 74). */
+typedef struct poll_args {
+  mpmp_conn_t a, b;
+} poll_args_t;
+
+static void *close_b_later(void *arg) {
+  poll_args_t *g = arg;
+  test_sleep(0.2);
+  mpmp_conn_close(g->b);
+  return NULL;
+}
+
+static int poll_b(mpmp_ctx_t *ctx) {
+  const poll_args_t *g = mpmp_arg(ctx, NULL);
+  int rc = mpmp_conn_poll(g->b, 20);
+  if (rc != MPMP_EPIPE)
+    return mpmp_fail(ctx, "poll of an end closed while it waited: %d (%s)",
+                     rc, mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(poll_b);
+
+static void pipe_poll_of_an_end_closed_meanwhile_is_epipe(void **state) {
+  (void)state;
+  poll_args_t g;
+  pthread_t t;
+  assert_int_equal(mpmp_pipe_create(&g.a, &g.b, 1), 0);
+  assert_int_equal(pthread_create(&t, NULL, close_b_later, &g), 0);
+  assert_int_equal(mpmp_conn_poll(g.b, 20), MPMP_EPIPE);
+  pthread_join(t, NULL);
+  assert_int_equal(mpmp_conn_poll(g.b, 0), MPMP_EPIPE);
+  assert_int_equal(mpmp_pipe_free(g.a, g.b), 0);
+  assert_int_equal(mpmp_pipe_create(&g.a, &g.b, 1), 0);
+  mpmp_process_t *p = start_process(poll_b, &g, sizeof g);
+  test_sleep(0.3);
+  assert_int_equal(mpmp_conn_close(g.b), 0);
+  join_destroy_within(p, 60);
+  assert_int_equal(mpmp_pipe_free(g.a, g.b), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pipe_full_ring_try_send_sees_the_room_a_reader_made),
     cmocka_unit_test(pipe_messages_of_every_size_echoed),
     cmocka_unit_test(pipe_send_timing_out_is_withdrawn),
     cmocka_unit_test(pipe_many_senders_on_one_end),
     cmocka_unit_test(pipe_64mib_round_trip),
+    cmocka_unit_test(pipe_poll_of_an_end_closed_meanwhile_is_epipe),
 };
 
 MPMP_TEST_MAIN(tests)
