@@ -531,7 +531,8 @@ void mpmp__journal_append(mpmp__journal_t *j, uint64_t base, uint64_t first,
                           uint32_t count, const char *res, size_t res_len,
                           const char *fails, uint32_t nwire, int stopped,
                           int rank, uint64_t in_digest);
-void mpmp__journal_sync(mpmp__journal_t *j);
+/* 1: the journal stopped recording (a write failed: a full disk) */
+int mpmp__journal_sync(mpmp__journal_t *j);
 /* A new map journal gets its input's digest here (the map's thread, after
  * the first chunks were dealt: the hash overlaps the workers' work). */
 void mpmp__journal_seal(mpmp__journal_t *j);
@@ -554,6 +555,9 @@ const char *mpmp__stop_reason(void);
 /* The next moment something is due: the stop point, or the end of the
  * grace after a stop (INFINITY: nothing). */
 double mpmp__stop_next(void);
+/* The running chunks' time after the stop that came (MPMP_STOP_GRACE, or
+ * less after a walltime stop whose reserve was cut to a tenth). */
+double mpmp__stop_grace(void);
 /* Jobs live in pools and journals used: a signal then stops the maps
  * instead of ending the program (walltime.c reads, pool.c counts). */
 extern _Atomic int mpmp__stop_armed;

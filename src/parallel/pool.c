@@ -107,6 +107,7 @@ struct mpmp_async {
    * journal is the job's own; jr_digest: records carry their input's
    * digest */
   unsigned char own_jr, jr_digest;
+  unsigned char jr_broken; /* its journal stopped recording (a full disk) */
   /* Chunks a worker gave back unrun (a revoke: see "Taking back a queued
    * chunk"), made at the job's first revoke; NULL: none. One pointer: a
    * job of 424 bytes instead of 392 halved task_async_per_s (300 k
@@ -953,8 +954,8 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
   if (!finished)
     return NULL;
   j->interrupted = stop && !j->stopped && pool->state != POOL_TERMINATED;
-  if (j->jr != NULL && j->interrupted)
-    mpmp__journal_sync(j->jr); /* the node may go next: on disk now */
+  if (j->jr != NULL && j->interrupted) /* the node may go next: on disk now */
+    j->jr_broken = (unsigned char)mpmp__journal_sync(j->jr);
   if (j->own_jr) {
     mpmp__journal_close(j->jr);
     j->own_jr = 0;
@@ -1786,6 +1787,24 @@ static int start_map(mpmp_pool_t *pool, mpmp_async_t *j, mpmp_task_fn fn,
   mpmp__journal_t *seal = j->own_jr ? j->jr : NULL;
   if (seal != NULL)
     mpmp__journal_ref(seal);
+  /* A map in place (a chunk task over one SharedMemory block, its results
+   * over its items) overwrites its items as the workers go: its digest
+   * is taken before any chunk is dealt. Hashed while they computed, it
+   * mixed results in, and every rerun of the same program was refused
+   * ("its input differs"). */
+  if (seal != NULL && j->in != NULL && j->out != NULL &&
+      (uintptr_t)j->in < (uintptr_t)j->out + j->n * j->out_size &&
+      (uintptr_t)j->out < (uintptr_t)j->in + j->n * j->in_size)
+    mpmp__journal_seal(seal);
+  /* The digest reads the items after submit() unless the caller's code
+   * may run first: a done-callback runs when the job is ready, which can
+   * be inside submit() (a stop came: the map ends at once) or before the
+   * seal below (small maps on a busy node), and a callback may free or
+   * reuse the items (the result is ready). The seal then read freed
+   * memory (a crash: SIGSEGV on an unmapped buffer), or hashed other
+   * bytes, and the rerun was refused ("its input differs"). */
+  if (seal != NULL && (j->cb != NULL || mpmp__stopping()))
+    mpmp__journal_seal(seal);
   if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
     mpmp__journal_close(seal);
     return rc;
@@ -2198,6 +2217,13 @@ static int job_verdict(const mpmp_async_t *j) {
   if (j->interrupted && nf > 0)
     snprintf(failed, sizeof failed, " (%zu more failed or were cut short by "
              "the stop)", nf);
+  if (j->interrupted && j->jpath != NULL && j->jr_broken)
+    return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
+                     "%zu items done%s; the checkpoint journal %s could not "
+                     "record them all (a write failed: a full disk? see the "
+                     "warning): make room, and rerun the program with the "
+                     "same MPMP_CHECKPOINT to resume what it holds",
+                     mpmp__stop_reason(), ok, j->n, failed, j->jpath);
   if (j->interrupted && j->jpath != NULL)
     return mpmp__err(MPMP_EINTERRUPTED, "the map was stopped (%s): %zu of "
                      "%zu items done%s; they are in the checkpoint journal "
@@ -3163,7 +3189,7 @@ int mpmp__pool_finalize(void) {
      * requeued: it gets the rest of the stop's reserve (2 x
      * MPMP_STOP_GRACE from the stop: walltime.c), not the job's abort. */
     if (mpmp__stopping())
-      grace = fmax(grace, mpmp__stop_next() + mpmp__rt.env.STOP_GRACE -
+      grace = fmax(grace, mpmp__stop_next() + mpmp__stop_grace() -
                               mpmp__now());
     if (mpmp_pool_join(pool, grace) == MPMP_ETIMEDOUT) {
       char ranks[160] = "";

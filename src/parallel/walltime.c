@@ -48,10 +48,16 @@ static struct {
   _Atomic int stopped; /* 1: pools stop (t_stop is set) */
   double stop_at;      /* the planned stop (mpmp__now() time; INFINITY) */
   double t_stop;
+  /* the running chunks' time after a walltime stop: half the reserve
+   * (2 x MPMP_STOP_GRACE, or a tenth of the walltime when that is less:
+   * then MPMP_STOP_GRACE whole ran past the end, and the scheduler killed
+   * the job before it could exit with 75); INFINITY: MPMP_STOP_GRACE */
+  double wall_grace;
+  double grace; /* the grace of the stop that came (set with t_stop) */
   char reason[96];
   struct sigaction old_usr1, old_term;
   int main_handlers, worker_usr1;
-} wt = {.stop_at = INFINITY};
+} wt = {.stop_at = INFINITY, .wall_grace = INFINITY};
 
 /* A field of whole digits: its value, or -1 (none, or too long). */
 static double digits(const char *s, const char **end) {
@@ -247,6 +253,7 @@ void mpmp__walltime_setup(int is_main) {
   atomic_store(&wt.noted, 0);
   atomic_store(&wt.stopped, 0);
   wt.stop_at = INFINITY;
+  wt.wall_grace = INFINITY;
   sa.sa_handler = on_stop_signal;
   sa.sa_flags = SA_RESTART;
   wt.main_handlers = sigaction(SIGUSR1, &sa, &wt.old_usr1) == 0 &&
@@ -261,6 +268,7 @@ void mpmp__walltime_setup(int is_main) {
     return;
   double reserve = fmin(2 * mpmp__rt.env.STOP_GRACE, 0.1 * fmax(left, 0));
   wt.stop_at = now + left - reserve;
+  wt.wall_grace = reserve / 2;
   if (left <= reserve)
     MPMP__WARN("the job has %.0f s left (%s): maps stop at once", left,
                source);
@@ -289,6 +297,8 @@ int mpmp__stopping(void) {
   int no = 0;
   if (atomic_compare_exchange_strong(&wt.noted, &no, 1)) {
     wt.t_stop = mpmp__now();
+    wt.grace = sig != 0 ? mpmp__rt.env.STOP_GRACE
+                        : fmin(mpmp__rt.env.STOP_GRACE, wt.wall_grace);
     if (sig != 0)
       snprintf(wt.reason, sizeof wt.reason, "%s came",
                sig == SIGTERM ? "SIGTERM" : "SIGUSR1");
@@ -296,8 +306,10 @@ int mpmp__stopping(void) {
     /* (mpirun also sends SIGTERM to every rank when one of them died:
      * then the job ends whatever this rank does) */
     MPMP__NOTE("%s: pools deal no more work; the running chunks get %g s "
-               "(MPMP_STOP_GRACE) to finish%s", wt.reason,
-               mpmp__rt.env.STOP_GRACE,
+               "(MPMP_STOP_GRACE%s) to finish%s", wt.reason, wt.grace,
+               wt.grace < mpmp__rt.env.STOP_GRACE ? ", cut to half the "
+                                                    "time the walltime left"
+                                                  : "",
                sig == SIGTERM ? " (if a rank of the job died, mpirun sent "
                                 "it, and the job ends now)"
                               : "");
@@ -313,5 +325,11 @@ const char *mpmp__stop_reason(void) {
 double mpmp__stop_next(void) {
   if (!atomic_load_explicit(&wt.stopped, memory_order_acquire))
     return atomic_load(&wt.sig) ? mpmp__now() : wt.stop_at;
-  return wt.t_stop + mpmp__rt.env.STOP_GRACE;
+  return wt.t_stop + wt.grace;
+}
+
+double mpmp__stop_grace(void) {
+  return atomic_load_explicit(&wt.stopped, memory_order_acquire)
+             ? wt.grace
+             : mpmp__rt.env.STOP_GRACE;
 }

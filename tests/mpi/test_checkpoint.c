@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "checkpoint_common.h"
@@ -49,6 +50,19 @@ static int slow_square(mpmp_ctx_t *ctx) {
   return square(ctx);
 }
 MPMP_TASK(slow_square);
+
+/* Two tasks whose names differ only past the 63 bytes a journal's header
+ * keeps of a name. */
+static int square_with_a_name_longer_than_the_sixty_three_bytes_a_journal_keeps_first(
+    mpmp_ctx_t *ctx) {
+  return square(ctx);
+}
+MPMP_TASK(square_with_a_name_longer_than_the_sixty_three_bytes_a_journal_keeps_first);
+static int square_with_a_name_longer_than_the_sixty_three_bytes_a_journal_keeps_other(
+    mpmp_ctx_t *ctx) {
+  return cube(ctx);
+}
+MPMP_TASK(square_with_a_name_longer_than_the_sixty_three_bytes_a_journal_keeps_other);
 
 #define N 600
 
@@ -181,6 +195,61 @@ static void map_reruns_a_damaged_record(void **state) {
   EQ(runs_now() - before, (int64_t)(N - got.resumed));
 }
 
+/* A damaged record header (a bit flipped in the first record's) leaves
+ * out that record alone: the records after it resume. Its damage was
+ * taken for the torn end of a killed run, and every record after it was
+ * thrown away (helper 75). The journal's header is 136 bytes. */
+static void map_keeps_the_records_after_a_damaged_header(void **state) {
+  (void)state;
+  fill(8);
+  run_map(NULL, square, 0, &ref);
+  const char *a = new_dir();
+  run_map(a, square, 50, &got);
+  char p[256];
+  only_journal(a, p, sizeof p);
+  int fd = open(p, O_RDWR);
+  assert_true(fd >= 0);
+  char c;
+  assert_int_equal(pread(fd, &c, 1, 136 + 12), 1);
+  c ^= 0x10;
+  assert_int_equal(pwrite(fd, &c, 1, 136 + 12), 1);
+  close(fd);
+  int64_t before = runs_now();
+  run_map(carry(a), square, 50, &got);
+  same_results(&ref, &got);
+  IN((double)got.resumed, N - 100, N - 1); /* one record of 50 items lost */
+  EQ(runs_now() - before, (int64_t)(N - got.resumed));
+}
+
+/* A journal that another running program holds (another job with the
+ * same directory: here this program's own lock on it) is refused: both
+ * wrote it at once, and a rerun took one job's records for the other's
+ * results (helper 75). */
+static void map_refuses_a_journal_in_use(void **state) {
+  (void)state;
+  fill(9);
+  const char *a = new_dir();
+  run_map(a, square, 0, &got);
+  const char *b = carry(a);
+  char p[256];
+  only_journal(b, p, sizeof p);
+  int fd = open(p, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+  static int64_t out[N];
+  mpmp_pool_t *pool = pool_in(b);
+  RC(mpmp_pool_map(pool, square, items, N, sizeof *items, out, sizeof *out,
+                   0),
+     MPMP_ECHECKPOINT);
+  HAS_MSG("in use by another running program");
+  OK(mpmp_pool_destroy(pool));
+  close(fd);
+  int64_t before = runs_now(); /* (a fresh directory numbers from 1) */
+  run_map(carry(b), square, 0, &got);
+  EQ(got.resumed, N);
+  EQ(runs_now() - before, 0);
+}
+
 /* Another input, task, count or size: a clear error, never its results. */
 /* Journals are numbered per directory, so that a pool with a directory
  * of its own (the README's advice for maps started from several threads)
@@ -248,6 +317,18 @@ static void map_refuses_another_maps_journal(void **state) {
     HAS_MSG("MPMP_CHECKPOINT_MODE=fresh");
     OK(mpmp_pool_destroy(pool));
   }
+  /* tasks whose names differ only past what the header keeps of them
+   * (helper 75: the second resumed with the first's results) */
+  const char *c = new_dir();
+  run_map(c, square_with_a_name_longer_than_the_sixty_three_bytes_a_journal_keeps_first, 0,
+          &got);
+  mpmp_pool_t *pool = pool_in(carry(c));
+  RC(mpmp_pool_map(pool,
+                   square_with_a_name_longer_than_the_sixty_three_bytes_a_journal_keeps_other,
+                   items, N, sizeof *items, out, sizeof *out, 0),
+     MPMP_ECHECKPOINT);
+  HAS_MSG("differs later");
+  OK(mpmp_pool_destroy(pool));
   /* the same map again: it resumes */
   fill(4);
   int64_t before = runs_now();
@@ -559,6 +640,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(map_resumes_everything_without_running),
       cmocka_unit_test(map_resumes_a_cut_journal),
       cmocka_unit_test(map_reruns_a_damaged_record),
+      cmocka_unit_test(map_keeps_the_records_after_a_damaged_header),
+      cmocka_unit_test(map_refuses_a_journal_in_use),
       cmocka_unit_test(map_refuses_another_maps_journal),
       cmocka_unit_test(journals_are_numbered_per_directory),
       cmocka_unit_test(pool_refuses_a_directory_it_cannot_write),
