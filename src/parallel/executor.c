@@ -313,8 +313,16 @@ static void on_nest(int src, void *buf, size_t len) {
 }
 
 void mpmp__executor_setup(int is_main) {
-  if (is_main)
+  if (is_main) {
+    /* The executors of an earlier round (finalized, not destroyed) are
+     * stale: a ref of theirs finds nothing (MPMP_EBADF, as executor.h
+     * says), where it found the old executor and said its pool was
+     * joined (MPMP_EPERM); their destroy's reg_remove finds nothing. */
+    pthread_mutex_lock(&reg_lock);
+    reg_head = NULL;
+    pthread_mutex_unlock(&reg_lock);
     mpmp__set_handler(MPMP__TAG_NEST, on_nest);
+  }
 }
 
 MPMP_API int mpmp_executor_submit(mpmp_executor_t *ex, mpmp_task_fn fn,
@@ -751,7 +759,10 @@ MPMP_API int mpmp_futures_wait(mpmp_future_t *const *fs, int n,
   if ((rc = mpmp__watch_init(&w, fs, (size_t)n, "mpmp_futures_wait")) < 0)
     return rc;
   wait_arg_t a = {.w = &w, .when = return_when};
-  if (!wait_pred(&a) && (rc = mpmp__may_wait("mpmp_futures_wait")) < 0) {
+  /* (a zero timeout only looks: also in a done-callback, as Python's
+   * wait(fs, timeout=0) there) */
+  if (!wait_pred(&a) && deadline != -INFINITY &&
+      (rc = mpmp__may_wait("mpmp_futures_wait")) < 0) {
     mpmp__watch_fini(&w);
     return rc;
   }

@@ -459,11 +459,15 @@ int mpmp__imap_fed_here(const mpmp_imap_t *it);
  */
 typedef struct mpmp__watch {
   mpmp_async_t **pending;  /* slot -> the job, until it completes */
-  mpmp_async_t **done;     /* done[head..ndone): completed, not yet taken */
+  mpmp_async_t **done;     /* done[head..ndone): completed, not yet taken
+                              (NULL: destroyed since, a hole) */
+  size_t *at;              /* slot -> its index in done, once completed */
   size_t n;                /* distinct jobs watched */
   size_t ndone, head;
   size_t ncompleted;       /* ever completed (taken or not) */
-  size_t gone;             /* destroyed by the user before completing */
+  size_t gone;             /* destroyed by the user before completing, or
+                              completed and not taken (its hole in done
+                              not passed yet) */
   size_t failed;           /* completed with an exception (not cancelled) */
   _Atomic uint64_t seq;
 } mpmp__watch_t;

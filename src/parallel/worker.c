@@ -436,6 +436,13 @@ int mpmp__nest_wait(mpmp_async_t *j, double timeout, double deadline,
       nest_wait_t answer = {j, 0};
       (void)mpmp__wait_until(nest_ready, &answer,
                              mpmp__now() + NEST_ANSWER_GRACE_S);
+      /* The timeout is seen between tasks (executor.h): the wait took
+       * the next queued task at once, for as long as the main rank dealt
+       * more to this seceded worker, and a wait of 0 s ran 5 s of them. */
+      if (!mpmp__async_done(j)) {
+        rc = MPMP_ETIMEDOUT;
+        break;
+      }
     }
   }
   if (w.help) {
@@ -473,9 +480,15 @@ int mpmp__nest_cancel(mpmp_async_t *j) {
   pthread_mutex_unlock(&mpmp__par.lock);
   if (req == 0)
     return mpmp__async_cancelled(j);
+  /* Its answer is a message: inside a done-callback (a handler) none can
+   * be taken while we wait, and the wait sat out its 60 s, holding this
+   * rank's progress, to say ETIMEDOUT while the sub-task was cancelled. */
+  int rc = mpmp__may_wait("mpmp_future_cancel");
+  if (rc < 0)
+    return rc;
   for (;;) {
     cancel_wait_t c = {atomic_load(&cancel_seq), j};
-    int rc = nest_send(MPMP__NEST_CANCEL, req, 0, 0, NULL, 0);
+    rc = nest_send(MPMP__NEST_CANCEL, req, 0, 0, NULL, 0);
     if (rc < 0)
       return rc;
     /* the main rank answers at once (a handler): a long wait is a job

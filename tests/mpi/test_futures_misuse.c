@@ -630,8 +630,71 @@ static void executor_option_errors_name_the_executor(void **state) {
   assert_null(pool);
 }
 
+/* A done-callback that runs in the caller's thread (a cancel's, a
+ * shutdown's with cancel_futures) may shut its executor down and wait,
+ * as in Python: the wait counted the callback that was running it, and
+ * waited for ever (helper 73). And a wait of 0 s in a callback only
+ * looks (Python's wait(fs, timeout=0)): it was refused as a blocking
+ * wait. */
+typedef struct shut_cb {
+  mpmp_executor_t *ex;
+  mpmp_future_t *other;
+  int rc, wait_rc, ran;
+  double took;
+} shut_cb_t;
+
+static void shut_in_callback(mpmp_async_t *f, int ok, void *user) {
+  (void)f;
+  (void)ok;
+  shut_cb_t *c = user;
+  c->wait_rc = mpmp_futures_wait(&c->other, 1, MPMP_ALL_COMPLETED, 0);
+  double t0 = test_now();
+  c->rc = mpmp_executor_shutdown(c->ex, 1, 0);
+  c->took = test_now() - t0;
+  c->ran++;
+}
+
+static void callback_in_callers_thread_may_shut_down_and_wait(void **state) {
+  (void)state;
+  for (int how = 0; how < 2; how++) {
+    double busy = 0.3;
+    shut_cb_t c = {.ex = executor(1)};
+    mpmp_future_t *first = NULL, *queued = NULL;
+    assert_int_equal(mpmp_executor_submit(c.ex, patient, &busy, 8, &first),
+                     0);
+    mpmp_future_t *fill[3]; /* (a worker is dealt two at a time) */
+    for (int i = 0; i < 3; i++)
+      assert_int_equal(mpmp_executor_submit(c.ex, patient, &busy, 8,
+                                            &fill[i]), 0);
+    assert_int_equal(mpmp_executor_submit(c.ex, patient, &busy, 8, &queued),
+                     0);
+    assert_int_equal(mpmp_executor_submit(c.ex, patient, &busy, 8,
+                                          &c.other), 0);
+    test_sleep(0.05);
+    assert_int_equal(mpmp_future_add_done_callback(queued, shut_in_callback,
+                                                   &c), 0);
+    if (how == 0)
+      assert_int_equal(mpmp_future_cancel(queued), 1);
+    else
+      assert_int_equal(mpmp_executor_shutdown(c.ex, 0, 1), 0);
+    assert_int_equal(c.ran, 1);
+    assert_int_equal(c.rc, 0);
+    assert_true(c.wait_rc >= 0); /* (not refused) */
+    assert_true(c.took < 20);
+    const void *data;
+    assert_int_equal(mpmp_future_result(first, 30, &data, NULL), 0);
+    mpmp_future_destroy(first);
+    for (int i = 0; i < 3; i++)
+      mpmp_future_destroy(fill[i]);
+    mpmp_future_destroy(queued);
+    mpmp_future_destroy(c.other);
+    assert_int_equal(mpmp_executor_destroy(c.ex), 0);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_used_after_shutdown),
+    cmocka_unit_test(callback_in_callers_thread_may_shut_down_and_wait),
     cmocka_unit_test(executor_destroy_ends_a_stream),
     cmocka_unit_test(wait_first_exception_ignores_cancelled),
     cmocka_unit_test(as_completed_yields_each_future_once),
