@@ -15,9 +15,6 @@
 
 #include "base.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 void *mpmp__malloc(size_t n) { return malloc(n ? n : 1); }
 void *mpmp__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
@@ -55,61 +52,6 @@ size_t mpmp__phys_bytes(void) {
     atomic_store_explicit(&bytes, b, memory_order_relaxed);
   }
   return b;
-}
-
-/*
- * Copying into memory nobody reads soon. A map's results are copied into
- * the caller's output a chunk at a time; when the whole output is larger
- * than the last-level cache, the lines it writes are evicted before
- * anyone reads them, and each store first reads its line from memory (a
- * 12-byte x*x item then moves 20 bytes through DRAM, not 12). Streaming
- * stores write whole lines past the cache: the copy-out of 800 MB in 512
- * KiB chunks ran at 9-11 GB/s against memcpy's 5-6 GB/s on this project's
- * VM. Below the threshold (or on other CPUs) this is memcpy, which leaves
- * the results in the cache for the caller.
- */
-size_t mpmp__stream_min(void) {
-  static _Atomic size_t min;
-  size_t m = atomic_load_explicit(&min, memory_order_relaxed);
-  if (m == 0) {
-    long l3 = -1;
-#ifdef _SC_LEVEL3_CACHE_SIZE
-    l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-#endif
-    m = l3 > 0 ? (size_t)l3 : (size_t)32 << 20;
-    atomic_store_explicit(&min, m, memory_order_relaxed);
-  }
-  return m;
-}
-
-void mpmp__copy_stream(void *dst, const void *src, size_t n) {
-#if defined(__SSE2__)
-  char *d = dst;
-  const char *s = src;
-  size_t head = (16 - ((uintptr_t)d & 15)) & 15;
-  if (n < 256) {
-    memcpy(d, s, n);
-    return;
-  }
-  memcpy(d, s, head);
-  d += head;
-  s += head;
-  n -= head;
-  for (; n >= 64; n -= 64, d += 64, s += 64) {
-    __m128i a = _mm_loadu_si128((const __m128i *)s);
-    __m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
-    __m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
-    __m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
-    _mm_stream_si128((__m128i *)d, a);
-    _mm_stream_si128((__m128i *)(d + 16), b);
-    _mm_stream_si128((__m128i *)(d + 32), c);
-    _mm_stream_si128((__m128i *)(d + 48), e);
-  }
-  memcpy(d, s, n);
-  _mm_sfence(); /* the stores are weakly ordered: visible before we say so */
-#else
-  memcpy(dst, src, n);
-#endif
 }
 
 char *mpmp__strdup(const char *s) {

@@ -105,11 +105,6 @@ void *mpmp__malloc_big(size_t n);
  * size over it is refused without being tried (it cannot be had, and
  * allocators that abort on absurd sizes, ASan's, would end the rank). */
 size_t mpmp__phys_bytes(void);
-/* memcpy with streaming stores that bypass the cache (where the CPU has
- * them), for outputs larger than mpmp__stream_min() bytes (the
- * last-level cache) that nobody reads soon; see alloc.c. */
-void mpmp__copy_stream(void *dst, const void *src, size_t n);
-size_t mpmp__stream_min(void);
 
 /* ---- monotonic time ----------------------------------------------------- */
 

@@ -1225,10 +1225,7 @@ static void on_chunk_done(int src, void *buf, size_t len) {
     size_t res_bytes = (size_t)d->count * j->out_size;
     j->receiving++;
     pthread_mutex_unlock(&mpmp__par.lock);
-    if (j->n * j->out_size >= mpmp__stream_min())
-      mpmp__copy_stream(dst, res, res_bytes); /* evicted before read */
-    else
-      memcpy(dst, res, res_bytes);
+    memcpy(dst, res, res_bytes);
     pthread_mutex_lock(&mpmp__par.lock);
     j->receiving--;
   }

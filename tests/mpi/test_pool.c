@@ -1162,9 +1162,8 @@ static void pool_staged_maps_agree(void **state) {
   for (size_t i = 0; i < N; i++)
     if (r[1][i] != (int64_t)x[i] * x[i] + 1)
       fail_msg("chunk task item %zu: %lld", i, (long long)r[1][i]);
-  /* results larger than the last-level cache, which the main rank copies
-   * out with streaming stores (alloc.c, mpmp__copy_stream): the library's
-   * threshold is the cache's size, or 32 MiB where it is not known */
+  /* results larger than the last-level cache (or 32 MiB where it is not
+   * known), through the staging slots chunk after chunk */
   long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
   size_t big = (l3 > 0 ? (size_t)l3 : (size_t)32 << 20) / sizeof(int64_t) +
                100003;

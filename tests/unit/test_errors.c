@@ -282,35 +282,6 @@ static void task_registered_by_macro(void **state) {
   assert_string_equal(mpmp_task_name(a_task), "a_task");
 }
 
-/* The streaming copy of a map's results (alloc.c): every length and
- * misalignment of either side copies exactly, and nothing around it. */
-static void base_stream_copy_is_exact(void **state) {
-  (void)state;
-  enum { MAX = 4096 + 200, PAD = 64 };
-  unsigned char *src = malloc(MAX + PAD), *dst = malloc(MAX + 2 * PAD);
-  assert_non_null(src);
-  assert_non_null(dst);
-  for (size_t k = 0; k < MAX + PAD; k++)
-    src[k] = (unsigned char)(k * 131 + k / 251);
-  size_t lens[] = {0, 1, 15, 16, 63, 64, 65, 255, 256, 257, 300, 1000,
-                   4096, 4096 + 17, MAX - 20};
-  for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
-    for (size_t so = 0; so < 17; so += 3)
-      for (size_t d0 = 0; d0 < 20; d0++) {
-        size_t n = lens[li];
-        memset(dst, 0xA5, MAX + 2 * PAD);
-        mpmp__copy_stream(dst + PAD + d0, src + so, n);
-        assert_memory_equal(dst + PAD + d0, src + so, n);
-        for (size_t k = 0; k < PAD + d0; k++)
-          assert_int_equal(dst[k], 0xA5);
-        for (size_t k = PAD + d0 + n; k < MAX + 2 * PAD; k++)
-          assert_int_equal(dst[k], 0xA5);
-      }
-  assert_true(mpmp__stream_min() > 0);
-  free(src);
-  free(dst);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(errors_every_code_has_name_and_text),
@@ -329,7 +300,6 @@ int main(void) {
       cmocka_unit_test(runtime_version_matches_header),
       cmocka_unit_test(runtime_cpu_count_before_init),
       cmocka_unit_test(task_registered_by_macro),
-      cmocka_unit_test(base_stream_copy_is_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
