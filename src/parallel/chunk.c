@@ -156,14 +156,15 @@ static struct mpmp__result_buf *result_buf(size_t size) {
   return b;
 }
 
-static int has_failure(const fail_buf_t *f, uint64_t index) {
-  size_t at = 0;
-  for (uint32_t k = 0; k < f->n; k++) {
+/* Whether item `index` has a record in f's bytes [from, to). */
+static int recorded(const fail_buf_t *f, size_t from, size_t to,
+                    uint64_t index) {
+  while (from < to) {
     mpmp__fail_rec_t rec;
-    memcpy(&rec, f->data + at, sizeof rec);
+    memcpy(&rec, f->data + from, sizeof rec);
     if (rec.index == index)
       return 1;
-    at += sizeof rec + rec.len;
+    from += sizeof rec + rec.len;
   }
   return 0;
 }
@@ -196,7 +197,7 @@ void mpmp__chunk_guard(const mpmp__chunk_hdr_t *h, const mpmp__task_entry_t *t,
       add_failure(f, h->first + i, MPMP_ETASK, msg);
     return;
   }
-  if (has_failure(f, last))
+  if (recorded(f, 0, f->len, last))
     return;
   mpmp__slot_overrun(msg, sizeof msg, t->name, h->out_size, k);
   memset(res + bytes - h->out_size, 0, h->out_size);
@@ -311,18 +312,6 @@ static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   return 1;
 }
 
-/* Whether item `index` has a record in f's bytes [from, to). */
-static int recorded(const fail_buf_t *f, size_t from, size_t to,
-                    uint64_t index) {
-  while (from < to) {
-    mpmp__fail_rec_t rec;
-    memcpy(&rec, f->data + from, sizeof rec);
-    if (rec.index == index)
-      return 1;
-    from += sizeof rec + rec.len;
-  }
-  return 0;
-}
 
 static void host_failure(void *arg, uint64_t index, int code,
                          const char *msg) {

@@ -1,5 +1,6 @@
 /* The checkpoint tests' directories and journals (checkpoint_common.h). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,18 @@ void cut_journal(const char *dir, off_t size) {
   char p[256];
   only_journal(dir, p, sizeof p);
   assert_int_equal(truncate(p, size), 0);
+}
+
+void damage_journal(const char *dir, off_t at, unsigned char mask) {
+  char p[256];
+  only_journal(dir, p, sizeof p);
+  int fd = open(p, O_RDWR);
+  assert_true(fd >= 0);
+  unsigned char c;
+  assert_int_equal(pread(fd, &c, 1, at), 1);
+  c ^= mask;
+  assert_int_equal(pwrite(fd, &c, 1, at), 1);
+  close(fd);
 }
 
 /* A copy of the journal at `from` in a new directory, as the journal of

@@ -23,5 +23,7 @@ const char *place(const char *from);
 /* The size of dir's journal; cut it to `size` bytes. */
 off_t file_size(const char *dir);
 void cut_journal(const char *dir, off_t size);
+/* Flip the bits `mask` of byte `at` of dir's journal. */
+void damage_journal(const char *dir, off_t at, unsigned char mask);
 
 #endif

@@ -178,16 +178,7 @@ static void map_reruns_a_damaged_record(void **state) {
   run_map(NULL, square, 0, &ref);
   const char *a = new_dir();
   run_map(a, square, 50, &got);
-  char p[256];
-  only_journal(a, p, sizeof p);
-  int fd = open(p, O_RDWR);
-  assert_true(fd >= 0);
-  off_t at = file_size(a) - 100; /* in the last record's payload */
-  char c;
-  assert_int_equal(pread(fd, &c, 1, at), 1);
-  c ^= 0x5a;
-  assert_int_equal(pwrite(fd, &c, 1, at), 1);
-  close(fd);
+  damage_journal(a, file_size(a) - 100, 0x5a); /* the last record's payload */
   int64_t before = runs_now();
   run_map(carry(a), square, 50, &got);
   same_results(&ref, &got);
@@ -205,15 +196,7 @@ static void map_keeps_the_records_after_a_damaged_header(void **state) {
   run_map(NULL, square, 0, &ref);
   const char *a = new_dir();
   run_map(a, square, 50, &got);
-  char p[256];
-  only_journal(a, p, sizeof p);
-  int fd = open(p, O_RDWR);
-  assert_true(fd >= 0);
-  char c;
-  assert_int_equal(pread(fd, &c, 1, 136 + 12), 1);
-  c ^= 0x10;
-  assert_int_equal(pwrite(fd, &c, 1, 136 + 12), 1);
-  close(fd);
+  damage_journal(a, 136 + 12, 0x10);
   int64_t before = runs_now();
   run_map(carry(a), square, 50, &got);
   same_results(&ref, &got);
