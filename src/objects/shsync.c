@@ -1280,11 +1280,14 @@ static void b_set(mpmp__shbarrier_t *b, int state) {
   mpmp__shcond_notify_all(&b->cond);
 }
 
-/* The last one out ends the draining (or the reset). */
+/* The last one out ends the draining (or the reset): the barrier fills
+ * again, or breaks if a wait timed out meanwhile (b->break_due). */
 static void b_exit(mpmp__shbarrier_t *b) {
   int st = b_state(b);
-  if (--b->count == 0 && (st == DRAINING || st == RESETTING))
-    b_set(b, FILLING);
+  if (--b->count == 0 && (st == DRAINING || st == RESETTING)) {
+    b_set(b, b->break_due ? BROKEN : FILLING);
+    b->break_due = 0;
+  }
 }
 
 /*
@@ -1373,6 +1376,7 @@ int mpmp__shbarrier_init(mpmp__shbarrier_t *b, unsigned parties) {
   b->parties = parties;
   b->count = 0;
   atomic_init(&b->state, FILLING);
+  b->break_due = 0;
   memset(b->hosts, 0, sizeof b->hosts);
   b->actor = 0;
   return 0;
@@ -1414,6 +1418,13 @@ int mpmp__shbarrier_wait_act(mpmp__shbarrier_t *b, double deadline,
   if ((rc = b_enter(b, deadline)) == MPMP_EBADF || rc == MPMP_ENOTINIT)
     return rc;
   if (rc) {
+    /* Timed out waiting for the previous round to drain (or a reset, or
+     * the action, to end): as in Python, where this wait would arrive
+     * once it has and then time out, it breaks the barrier for everyone
+     * (the parties of the next round would otherwise wait for it), but
+     * only once the round has drained: its parties keep their indices. */
+    if (rc == MPMP_ETIMEDOUT && b_state(b) >= 0 && b_state(b) != FILLING)
+      b->break_due = 1;
     b_unlock(b);
     return rc == MPMP_EBROKEN ? mpmp__err(rc, "the barrier is broken") : rc;
   }
@@ -1469,6 +1480,7 @@ void mpmp__shbarrier_reset(mpmp__shbarrier_t *b) {
   if (b_lock(b))
     return; /* killed */
   int st = b_state(b);
+  b->break_due = 0; /* a reset starts afresh */
   if (b->count == 0)
     b_set(b, FILLING);
   else if (st == FILLING || st == BROKEN || st == ACTING)

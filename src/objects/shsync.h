@@ -317,6 +317,9 @@ typedef struct mpmp__shbarrier {
   uint32_t count;       /* threads inside wait(), guarded by lock */
   _Atomic int32_t state; /* 0 filling, 1 draining, 2 acting, -1 resetting,
                             -2 broken */
+  uint32_t break_due;   /* a wait timed out while the previous round
+                           drained (or a reset or the action ran): break
+                           the barrier once it has (guarded by lock) */
 } mpmp__shbarrier_t;
 
 /* MPMP_EINVAL unless 1 <= parties <= INT32_MAX. */

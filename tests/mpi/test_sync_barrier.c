@@ -267,10 +267,54 @@ static void sync_barrier_python_default_timeout(void **state) {
   EQ(mpmp_barrier_free(p.b), 0);
 }
 
+/* A wait that times out while the previous round still drains breaks
+ * the barrier once that round has drained (Python: its _enter() has no
+ * timeout, and the wait then times out in _wait(), which breaks it). It
+ * returned MPMP_ETIMEDOUT and left the barrier whole, so the next round's
+ * other party waited for it to its own timeout (for ever without one;
+ * helper 76). */
+typedef struct enter_args {
+  mpmp_barrier_t b;
+} enter_args_t;
+
+static int two_rounds(mpmp_ctx_t *ctx) {
+  const enter_args_t *a = mpmp_arg(ctx, NULL);
+  int r1 = mpmp_barrier_wait(a->b, T_OUT);
+  test_sleep(0.1); /* the main rank's second wait comes and goes */
+  double t0 = test_now();
+  int r2 = mpmp_barrier_wait(a->b, 10);
+  if (r1 < 0 || r2 != MPMP_EBROKEN || test_now() - t0 > 5)
+    return mpmp_fail(ctx, "round 1: %d, round 2: %d after %.2f s", r1, r2,
+                     test_now() - t0);
+  return 0;
+}
+MPMP_TASK(two_rounds);
+
+static void sync_barrier_timeout_while_draining_breaks_it(void **state) {
+  (void)state;
+  for (int round = 0; round < 3; round++) {
+    enter_args_t a;
+    EQ(mpmp_barrier_create(&a.b, 2), 0);
+    mpmp_process_t *p = start_process(two_rounds, &a, sizeof a);
+    test_sleep(0.2);
+    assert_true(mpmp_barrier_wait(a.b, T_OUT) >= 0); /* the last to come */
+    EQ(mpmp_barrier_wait(a.b, 0), MPMP_ETIMEDOUT);   /* while it drains */
+    EQ(mpmp_process_join(p, T_OUT), 0);
+    int code = -1;
+    EQ(mpmp_process_exitcode(p, &code), 0);
+    if (code != 0)
+      fail_msg("%s", mpmp_process_errmsg(p));
+    EQ(mpmp_barrier_broken(a.b), 1);
+    mpmp_process_destroy(p);
+    EQ(mpmp_barrier_free(a.b), 0);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     BOTH(sync_barrier_abort_reset),
     TEST_AT(sync_barrier_python_action, 0, "_main_home"),
     TEST_AT(sync_barrier_python_default_timeout, 0, "_main_home"),
+    TEST_AT(sync_barrier_timeout_while_draining_breaks_it, 0, "_main_home"),
 };
 
 MPMP_TEST_MAIN(tests)
