@@ -894,8 +894,10 @@ static void end_strays_said(const char *whose) {
 }
 
 void mpmp__host_end_strays(void) {
-  if (mpmp__net.rank != 0)
+  if (mpmp__net.rank != 0) {
     end_strays_said("tasks run in this worker rank");
+    prctl(PR_SET_CHILD_SUBREAPER, 0); /* the program's again (setup) */
+  }
 }
 
 /* ---- the fork server ---------------------------------------------------------- */
@@ -1011,8 +1013,16 @@ static int spawn(void) {
  * and no thread of ours started yet. Without it isolated items fail,
  * saying why; the worker serves the rest. */
 void mpmp__hosts_setup(int is_main) {
-  if (!is_main)
+  if (!is_main) {
     stray_note_own();
+    /* A task run in this rank that leaves a daemon behind (fork, setsid,
+     * fork; `system("cmd &")`) orphans it: without this it went to init,
+     * out of end_strays' sight, kept the job's output open and mpirun
+     * waited for it. As the fork server does for its hosts, this rank
+     * becomes the reaper of its tasks' orphans, so finalize ends them.
+     * (Not inherited by the fork server, which sets its own.) */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
   if (!is_main && strcasecmp(mpmp__rt.env.ISOLATE, "never") != 0 &&
       mpmp__host_start() < 0)
     MPMP__WARN("no task hosts on this rank: %s", mpmp_errmsg());

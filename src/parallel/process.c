@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <math.h>
 
 #include "objects.h"
 #include "parallel.h"
@@ -212,13 +213,32 @@ int mpmp__claim_worker(void) {
   return -1;
 }
 
+/* (mpmp__par.lock held) */
 static int no_free_worker(void) {
-  int w = mpmp__net.size - 1;
+  int w = mpmp__net.size - 1, procs = 0;
+  for (int i = 0; i < mpmp__par.nprocs; i++)
+    procs += !mpmp__par.procs[i]->pool_owned &&
+             !atomic_load(&mpmp__par.procs[i]->done);
+  if (procs > w)
+    procs = w;
+  /* the others are held by pools and executors (a pool keeps its workers
+   * until it is destroyed): more ranks for the job do not help while a
+   * pool takes every free one */
   return mpmp__err(MPMP_EBUSY,
-                   "no free worker rank: all %d worker ranks are busy (the job "
-                   "has %d ranks, rank 0 is the main rank); join a process "
-                   "first, or start the job with more ranks (mpirun -n %d)",
-                   w, mpmp__net.size, mpmp__net.size + 1);
+                   "no free worker rank: all %d worker ranks are busy, %d "
+                   "with running processes%s and %d held by pools or "
+                   "executors (the "
+                   "job has %d ranks, rank 0 is the main rank); %s, or start "
+                   "the job with more ranks (mpirun -n %d)",
+                   w, procs, procs ? " (a Manager's server counts as one)" : "",
+                   w - procs, mpmp__net.size,
+                   w == 0       ? "a job of one rank has no worker"
+                   : procs == w ? "join a process first"
+                   : procs == 0 ? "destroy a pool or executor first (or give "
+                                  "it fewer processes)"
+                                : "join a process or destroy a pool or "
+                                  "executor first",
+                   mpmp__net.size + 1);
 }
 
 static int start_on(mpmp_process_t *p, int rank);
@@ -286,9 +306,14 @@ MPMP_API int mpmp_process_join(mpmp_process_t *p, double timeout) {
   int rc = mpmp__timeout(timeout, &deadline, "mpmp_process_join");
   if (rc < 0)
     return rc;
-  if (!proc_done(p) && (rc = mpmp__may_wait("mpmp_process_join")) < 0)
+  /* a zero timeout only looks (as is_alive): also in a done-callback, as
+   * Python's join(0) there and mpmp_conn_wait's look at a sentinel */
+  if (!proc_done(p) && deadline != -INFINITY &&
+      (rc = mpmp__may_wait("mpmp_process_join")) < 0)
     return rc;
-  rc = mpmp__wait_until(proc_done, p, deadline);
+  rc = deadline == -INFINITY && mpmp__in_handler
+           ? (proc_done(p) ? 0 : MPMP_ETIMEDOUT)
+           : mpmp__wait_until(proc_done, p, deadline);
   if (rc == MPMP_ETIMEDOUT)
     return mpmp__err(rc, "mpmp_process_join: timed out: process '%s' (rank "
                      "%d) still runs after %g s; it keeps running: join "

@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
   if (rc == MPMP_WORKER_DONE)
     return 0;
   CHECK(rc >= 0 && mpmp_worker_count() >= 2);
-  pid_t pids[3] = {0, 0, 0};
+  pid_t pids[4] = {0, 0, 0, 0};
   /* a task run in its worker rank */
   mpmp_pool_opts_t in_worker = {.isolate = MPMP_ISOLATE_NEVER,
                                 .processes = 1};
@@ -121,8 +121,18 @@ int main(int argc, char **argv) {
   int64_t d = 0;
   CHECK(mpmp_value_get_i64(v, &d) == 0 && d > 0);
   pids[2] = (pid_t)d;
+  CHECK(mpmp_process_destroy(p) == 0);
+  /* and a daemon of a body run in its worker rank: orphaned, it went to
+   * init, out of finalize's sight, and mpirun waited for it (the rank is
+   * now the reaper of its tasks' orphans) */
+  mpmp_process_opts_t never = {.isolate = MPMP_ISOLATE_NEVER};
+  CHECK(mpmp_process_create(&p, start_daemon, &v, sizeof v, &never) == 0);
+  CHECK(mpmp_process_start(p) == 0 && mpmp_process_join(p, T_OUT) == 0);
+  CHECK(mpmp_process_exitcode(p, &code) == 0 && code == 0);
+  CHECK(mpmp_value_get_i64(v, &d) == 0 && d > 0 && d != pids[2]);
+  pids[3] = (pid_t)d;
   CHECK(mpmp_process_destroy(p) == 0 && mpmp_value_free(v) == 0);
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     CHECK(pids[i] > 0 && !dead(pids[i]));
 
   double t0 = test_now(), c0 = cpu_s();
@@ -139,7 +149,7 @@ int main(int argc, char **argv) {
             "finalize of %.2f s\n", cpu, took);
     return 1;
   }
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     if (!dead(pids[i])) {
       fprintf(stderr, "FAILED: stray %d (pid %d) still runs after "
               "mpmp_finalize\n", i, (int)pids[i]);

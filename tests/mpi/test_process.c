@@ -355,6 +355,38 @@ static void process_result_over_limit_fails_clearly(void **state) {
   mpmp_process_destroy(p);
 }
 
+/* join(p, 0) in a done-callback looks, as is_alive and a 0 s
+ * mpmp_conn_wait on its sentinel do there (it was refused as a wait that
+ * could never end). Needs a worker for the pool and one for the process. */
+static mpmp_process_t *cb_proc;
+static int cb_join = 1, cb_alive = -1;
+static void join_zero_cb(mpmp_async_t *res, int ok, void *user) {
+  (void)res, (void)ok, (void)user;
+  cb_alive = mpmp_process_is_alive(cb_proc);
+  cb_join = mpmp_process_join(cb_proc, 0);
+}
+static void process_join_zero_in_callback_looks(void **state) {
+  (void)state;
+  if (mpmp_world_size() < 3)
+    skip();
+  double secs = 1.0;
+  cb_proc = start_process(sleeper, &secs, sizeof secs);
+  mpmp_pool_opts_t o = {.processes = 1};
+  mpmp_pool_t *pool;
+  assert_int_equal(mpmp_pool_create(&pool, &o), 0);
+  mpmp_async_t *a;
+  int x = 1;
+  assert_int_equal(mpmp_pool_apply_async(pool, returns_seven, &x, sizeof x,
+                                         join_zero_cb, NULL, &a), 0);
+  assert_int_equal(mpmp_async_get(a, T_OUT), 0);
+  assert_int_equal(cb_alive, 1);
+  assert_int_equal(cb_join, MPMP_ETIMEDOUT);
+  mpmp_async_destroy(a);
+  assert_int_equal(mpmp_pool_destroy(pool), 0);
+  assert_int_equal(join_code(cb_proc), 0);
+  mpmp_process_destroy(cb_proc);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(process_two_printing_workers),
     cmocka_unit_test(process_sum_of_squares_handed_back),
@@ -370,5 +402,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(process_names_and_current_process),
     cmocka_unit_test(process_large_argument_copied),
     cmocka_unit_test(process_result_over_limit_fails_clearly),
+    cmocka_unit_test(process_join_zero_in_callback_looks),
 };
 MPMP_TEST_MAIN(tests)
