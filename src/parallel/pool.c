@@ -947,6 +947,20 @@ static _Atomic int cbs_pending;
  * the thread that later runs the callbacks (run_callback) and gives it
  * back. */
 static _Thread_local int cbs_here;
+/* The job whose callbacks this thread runs now (NULL: none), and the
+ * chain of those it runs next (run_callbacks): a get or wait of one of
+ * them from a callback does not wait for the callbacks to return (it
+ * would wait for itself, or for what its thread runs after it). */
+static _Thread_local const mpmp_async_t *cb_running, *cb_rest;
+
+static int cbs_run_here(const mpmp_async_t *j) {
+  if (j == cb_running)
+    return 1;
+  for (const mpmp_async_t *c = cb_rest; c != NULL; c = c->next)
+    if (c == j)
+      return 1;
+  return 0;
+}
 
 static void cbs_owe(void) {
   atomic_fetch_add(&cbs_pending, 1);
@@ -1037,10 +1051,13 @@ static void run_callback(mpmp_async_t *j) {
   int orphan = j->orphan;
   pthread_mutex_unlock(&mpmp__par.lock);
   if (!orphan) {
+    const mpmp_async_t *outer = cb_running; /* (a callback's cancel) */
+    cb_running = j;
     if (j->cb != NULL)
       j->cb(j, job_ok(j), j->user);
     for (int k = 0; k < j->nmore; k++)
       j->more[k].cb(j, job_ok(j), j->more[k].user);
+    cb_running = outer;
   }
   pthread_mutex_lock(&mpmp__par.lock);
   atomic_store_explicit(&j->in_callback, 0, memory_order_release);
@@ -1057,12 +1074,15 @@ static void run_callback(mpmp_async_t *j) {
 /* The callbacks of jobs completed under the lock, chained by `next` (a
  * chain's jobs are out of every pool's list), in chain order. */
 static void run_callbacks(mpmp_async_t *chain) {
+  const mpmp_async_t *outer = cb_rest; /* (a callback's cancel) */
   while (chain != NULL) {
     mpmp_async_t *next = chain->next;
     chain->next = NULL;
+    cb_rest = next;
     run_callback(chain);
     chain = next;
   }
+  cb_rest = outer;
 }
 
 /* The digest of items [first, first + count) of an imap's job, which its
@@ -2172,8 +2192,10 @@ static int callbacks_over(void *arg) {
  * runs its callback before it sets the result), also for j's done-
  * callbacks, which another thread (the agent) may still be running when
  * j is ready: a caller that frees what its callback uses once get()
- * returns must not race it. Not inside a callback, which may be j's own;
- * a Future's result does not wait for them, as in concurrent.futures. */
+ * returns must not race it. Not in the progress engine's callbacks,
+ * which may be j's own, nor for a job whose callbacks this thread runs
+ * (cbs_run_here); a Future's result does not wait for them, as in
+ * concurrent.futures. */
 static int not_ready(mpmp_async_t *j, const char *fn, double timeout) {
   pthread_mutex_lock(&mpmp__par.lock); /* the progress engine counts */
   size_t done = j->done_items;
@@ -2211,6 +2233,7 @@ static int async_wait_cbs(mpmp_async_t *j, double timeout, int cbs,
   else
     rc = mpmp__wait_job(job_ready, j, deadline);
   if (rc == 0 && cbs && mpmp__in_handler == 0 && !callbacks_over(j) &&
+      !cbs_run_here(j) &&
       mpmp__wait_until(callbacks_over, j, deadline) != 0)
     return mpmp__err(MPMP_ETIMEDOUT, "%s: timed out: the result is ready, "
                      "but its done-callback is still running after %g s",

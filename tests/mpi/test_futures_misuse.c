@@ -692,9 +692,63 @@ static void callback_in_callers_thread_may_shut_down_and_wait(void **state) {
   }
 }
 
+/* A done-callback run in the caller's thread (a cancel's, a shutdown's
+ * with cancel_futures) may get and wait for its own future, or another
+ * one whose callbacks that thread runs next, which are ready (cancelled):
+ * mpmp_async_get and mpmp_async_wait also wait for the callbacks to
+ * return, and waited for ever for the one running them. */
+typedef struct self_get {
+  mpmp_async_t *of; /* the future to get (NULL: its own) */
+  int get_rc, wait_rc, ran;
+  double took;
+} self_get_t;
+
+static void get_a_result(mpmp_async_t *f, int ok, void *user) {
+  (void)ok;
+  self_get_t *g = user;
+  double t0 = test_now();
+  g->get_rc = mpmp_async_get(g->of ? g->of : f, MPMP_FOREVER);
+  g->wait_rc = mpmp_async_wait(g->of ? g->of : f, MPMP_FOREVER);
+  g->took = test_now() - t0;
+  g->ran++;
+}
+
+static void callback_in_callers_thread_gets_a_cancelled_result(void **st) {
+  (void)st;
+  for (int how = 0; how < 2; how++) {
+    double busy = 0.3;
+    mpmp_executor_t *ex = executor(1);
+    mpmp_future_t *f[5] = {0};
+    for (int i = 0; i < 5; i++) /* (a worker is dealt two at a time) */
+      assert_int_equal(mpmp_executor_submit(ex, patient, &busy, 8, &f[i]),
+                       0);
+    test_sleep(0.05);
+    self_get_t g[2] = {{.of = how ? f[4] : NULL}, {.of = how ? f[3] : NULL}};
+    for (int k = 0; k < 2; k++)
+      assert_int_equal(mpmp_future_add_done_callback(f[3 + k], get_a_result,
+                                                     &g[k]), 0);
+    if (how == 0) { /* each gets its own */
+      assert_int_equal(mpmp_future_cancel(f[3]), 1);
+      assert_int_equal(mpmp_future_cancel(f[4]), 1);
+    } else { /* each the other's, one of them before its callbacks ran */
+      assert_int_equal(mpmp_executor_shutdown(ex, 0, 1), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+      assert_int_equal(g[k].ran, 1);
+      assert_int_equal(g[k].get_rc, MPMP_ECANCELED);
+      assert_int_equal(g[k].wait_rc, 0);
+      assert_true(g[k].took < 5);
+    }
+    for (int i = 0; i < 5; i++)
+      mpmp_future_destroy(f[i]);
+    assert_int_equal(mpmp_executor_destroy(ex), 0);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(executor_used_after_shutdown),
     cmocka_unit_test(callback_in_callers_thread_may_shut_down_and_wait),
+    cmocka_unit_test(callback_in_callers_thread_gets_a_cancelled_result),
     cmocka_unit_test(executor_destroy_ends_a_stream),
     cmocka_unit_test(wait_first_exception_ignores_cancelled),
     cmocka_unit_test(as_completed_yields_each_future_once),
