@@ -683,7 +683,7 @@ static int barrier_create_in(mpmp_barrier_t *b, unsigned parties,
     return rc;
   if (action != NULL && (rc = mpmp__check_init(fn)) < 0)
     return rc;
-  if (action != NULL && (id = mpmp__task_id(action)) < 0) {
+  if (action != NULL && (id = mpmp__task_id(action, NULL)) < 0) {
     char why[256]; /* (mpmp__err writes the buffer mpmp_errmsg() reads) */
     snprintf(why, sizeof why, "%s", mpmp_errmsg());
     return mpmp__err(id, "%s: the action is not a registered task: put "

@@ -249,7 +249,7 @@ static int create(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp_produce_fn produce,
                      "a zero item or result size", name);
   if ((rc = mpmp__check_elem_sizes(in_size, out_size, name)) < 0)
     return rc;
-  if ((rc = mpmp__task_id(fn)) < 0)
+  if ((rc = mpmp__task_id(fn, name)) < 0)
     return rc;
   size_t c = 1, n = 1;
   if ((rc = window(pool, in_size, out_size, chunk, buffersize, &c, &n)) < 0)

@@ -1550,7 +1550,7 @@ int mpmp__pool_create_as(mpmp_pool_t **out, const mpmp_pool_opts_t *o,
     return mpmp__err(MPMP_EINVAL, "%s: initarg_size of %zu bytes is too large: "
                      "an initializer's argument must be " MPMP__ELEM_MAX_SAYS, nm->fn,
                      o->initarg_size);
-  if (o && o->initializer && (rc = mpmp__task_id(o->initializer)) < 0)
+  if (o && o->initializer && (rc = mpmp__task_id(o->initializer, nm->fn)) < 0)
     return rc;
   /* the initializer's end must be waited for, which a done-callback
    * cannot do: its join failed there, its failure was lost and 0 came
@@ -1866,7 +1866,7 @@ static int map_job(mpmp_pool_t *pool, mpmp_task_fn fn, const void *in,
     return rc;
   if (res == NULL)
     return mpmp__err(MPMP_EINVAL, "%s: the result pointer is NULL", name);
-  int task = mpmp__task_id_kind(fn, kind);
+  int task = mpmp__task_id_kind(fn, kind, name);
   if (task < 0)
     return task;
   if (kind == MPMP__TASK_CHUNK && pool->isolate)
@@ -1919,7 +1919,7 @@ int mpmp__pool_map_var(mpmp_pool_t *pool, mpmp_task_fn fn, mpmp__var_t *v,
                        void *user, mpmp_async_t **res, int stream,
                        mpmp__journal_t *jr, uint64_t base, uint64_t group,
                        const char *name) {
-  int task = mpmp__task_id(fn);
+  int task = mpmp__task_id(fn, name);
   if (task < 0)
     return task;
   mpmp_async_t *j = mpmp__calloc(1, sizeof *j);
@@ -2005,7 +2005,7 @@ int mpmp__apply_check(mpmp_task_fn fn, const void *arg, size_t arg_size,
     return mpmp__err(MPMP_EINVAL, "%s: an argument of %zu bytes is too large: "
                      "a task's must be " MPMP__ELEM_MAX_SAYS, name, arg_size);
   int rc = mpmp__check_extent(arg, 1, arg_size, "the argument", name);
-  return rc < 0 ? rc : mpmp__task_id(fn);
+  return rc < 0 ? rc : mpmp__task_id(fn, name);
 }
 
 static int apply_async(mpmp_pool_t *pool, mpmp_task_fn fn, const void *arg,

@@ -158,7 +158,7 @@ MPMP_API int mpmp_process_create(mpmp_process_t **out, mpmp_task_fn fn,
   if ((rc = mpmp__check_extent(arg, 1, arg_size, "the argument",
                                "mpmp_process_create")) < 0)
     return rc;
-  int task = mpmp__task_id(fn);
+  int task = mpmp__task_id(fn, "mpmp_process_create");
   if (task < 0)
     return task;
   mpmp_process_t *p = mpmp__calloc(1, sizeof *p);

@@ -149,12 +149,14 @@ typedef struct mpmp__task_entry {
 int mpmp__tasks_setup(MPI_Comm comm);
 void mpmp__tasks_fini(void);
 /* Task id of fn, or MPMP_ENOTASK with a message naming fn (also for a
- * chunk task: every caller but a chunk map takes per-item tasks). */
-int mpmp__task_id(mpmp_task_fn fn);
+ * chunk task: every caller but a chunk map takes per-item tasks), or
+ * MPMP_EINVAL for NULL. The message starts with "call: " (NULL: no
+ * prefix, for a caller that wraps it). */
+int mpmp__task_id(mpmp_task_fn fn, const char *call);
 /* The same for a task of either kind (MPMP__TASK_*; a chunk task's fn is
  * its mpmp_chunk_fn converted): MPMP_ENOTASK for one of the other kind or
  * an unregistered function, saying which to use. */
-int mpmp__task_id_kind(mpmp_task_fn fn, int kind);
+int mpmp__task_id_kind(mpmp_task_fn fn, int kind, const char *call);
 const mpmp__task_entry_t *mpmp__task_get(int id);
 
 struct mpmp_ctx {

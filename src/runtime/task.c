@@ -245,8 +245,9 @@ static const mpmp__task_entry_t *find_fn(mpmp_task_fn fn) {
   return NULL;
 }
 
-/* fn is not a registered task (of either kind): say how to register it. */
-static int not_a_task(mpmp_task_fn fn, const char *macro) {
+/* fn is not a registered task (of either kind): say how to register it.
+ * `pre` starts the message ("mpmp_x: ", or ""). */
+static int not_a_task(mpmp_task_fn fn, const char *macro, const char *pre) {
   Dl_info info;
   const char *sym = NULL;
   /* ISO C forbids converting a function pointer to void *; POSIX needs it. */
@@ -256,41 +257,44 @@ static int not_a_task(mpmp_task_fn fn, const char *macro) {
     sym = info.dli_sname;
   const char *name = late_name(fn);
   if (name != NULL)
-    return mpmp__err(MPMP_ENOTASK, "task '%s' was registered after "
+    return mpmp__err(MPMP_ENOTASK, "%stask '%s' was registered after "
                      "mpmp_init(), which it does not know (the ranks agree "
                      "on their tasks at init): register it before "
                      "mpmp_init(), on every rank (%s does it when the "
-                     "program loads)", name, macro);
+                     "program loads)", pre, name, macro);
   return mpmp__err(MPMP_ENOTASK,
-                   "function %p (%s) is not a registered task: add "
-                   "%s(%s); at file scope after its definition",
+                   "%sfunction %p (%s) is not a registered task: add "
+                   "%s(%s); at file scope after its definition", pre,
                    addr, sym ? sym : "symbol unknown", macro,
                    sym ? sym : "fn");
 }
 
-int mpmp__task_id_kind(mpmp_task_fn fn, int kind) {
+int mpmp__task_id_kind(mpmp_task_fn fn, int kind, const char *call) {
   int chunk = kind == MPMP__TASK_CHUNK;
+  char pre[80] = "";
+  if (call != NULL)
+    snprintf(pre, sizeof pre, "%s: ", call);
   if (fn == NULL)
-    return mpmp__err(MPMP_EINVAL, "the %stask function is NULL",
+    return mpmp__err(MPMP_EINVAL, "%sthe %stask function is NULL", pre,
                      chunk ? "chunk " : "");
   const mpmp__task_entry_t *e = find_fn(fn);
   if (e != NULL && e->kind != kind && e->kind == MPMP__TASK_CHUNK)
-    return mpmp__err(MPMP_ENOTASK, "'%s' is a chunk task (MPMP_CHUNK_TASK), "
+    return mpmp__err(MPMP_ENOTASK, "%s'%s' is a chunk task (MPMP_CHUNK_TASK), "
                      "called once per chunk: run it with "
                      "mpmp_pool_map_chunks() or mpmp_pool_map_shm(); this "
-                     "call takes a per-item task (MPMP_TASK)", e->name);
+                     "call takes a per-item task (MPMP_TASK)", pre, e->name);
   if (e != NULL && e->kind != kind)
-    return mpmp__err(MPMP_ENOTASK, "'%s' is a per-item task (MPMP_TASK): a "
+    return mpmp__err(MPMP_ENOTASK, "%s'%s' is a per-item task (MPMP_TASK): a "
                      "chunk map calls an mpmp_chunk_fn registered with "
                      "MPMP_CHUNK_TASK (run this one with mpmp_pool_map())",
-                     e->name);
+                     pre, e->name);
   if (e != NULL)
     return (int)(e - mpmp__rt.tasks);
-  return not_a_task(fn, chunk ? "MPMP_CHUNK_TASK" : "MPMP_TASK");
+  return not_a_task(fn, chunk ? "MPMP_CHUNK_TASK" : "MPMP_TASK", pre);
 }
 
-int mpmp__task_id(mpmp_task_fn fn) {
-  return mpmp__task_id_kind(fn, MPMP__TASK_ITEM);
+int mpmp__task_id(mpmp_task_fn fn, const char *call) {
+  return mpmp__task_id_kind(fn, MPMP__TASK_ITEM, call);
 }
 
 const mpmp__task_entry_t *mpmp__task_get(int id) {

@@ -199,6 +199,21 @@ static void futures_null_and_nan(void **state) {
   assert_int_equal(mpmp_future_exception(NULL, 1, NULL), MPMP_EINVAL);
   assert_int_equal(mpmp_future_add_done_callback(NULL, NULL, NULL), MPMP_EINVAL);
   mpmp_future_destroy(NULL);
+  /* a NULL task: the message names the call (it said only "the task
+   * function is NULL") */
+  mpmp_future_t *g = NULL;
+  assert_int_equal(mpmp_executor_submit(ex, NULL, x, 8, &g), MPMP_EINVAL);
+  assert_string_equal(mpmp_errmsg(),
+                      "mpmp_executor_submit: the task function is NULL");
+  assert_null(g);
+  assert_int_equal(mpmp_executor_map(ex, NULL, x, 4, 8, r, 8, 1, 10),
+                   MPMP_EINVAL);
+  assert_string_equal(mpmp_errmsg(),
+                      "mpmp_executor_map: the task function is NULL");
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_process_create(&p, NULL, x, 8, NULL), MPMP_EINVAL);
+  assert_string_equal(mpmp_errmsg(),
+                      "mpmp_process_create: the task function is NULL");
   /* NaN timeouts: refused, and nothing started or lost */
   assert_int_equal(mpmp_future_result(f, NAN, NULL, NULL), MPMP_EINVAL);
   assert_int_equal(mpmp_future_exception(f, NAN, NULL), MPMP_EINVAL);
