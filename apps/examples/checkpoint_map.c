@@ -201,6 +201,8 @@ int main(int argc, char **argv) {
       else if (r < 0)
         rc = r;
     }
+    if (it != NULL)
+      mpmp_imap_resumed(it, &resumed);
   }
   int final = rc;
   char msg[1024];

@@ -724,6 +724,18 @@ MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
 MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
                             double timeout);
 /**
+ * How many of the results handed out so far came from the checkpoint
+ * journal instead of running (README, "Long jobs: checkpoint and
+ * resume"), as mpmp_async_resumed() says for a map: counted chunk by
+ * chunk, as each chunk's last result is handed out, so the count is the
+ * whole iterator's once every result was. A read: any thread, at any
+ * time until mpmp_imap_destroy(), also after mpmp_finalize().
+ * \param it     the iterator.
+ * \param[out] n  the count.
+ * \return 0, ::MPMP_EINVAL for NULL.
+ */
+MPMP_API int mpmp_imap_resumed(mpmp_imap_t *it, size_t *n);
+/**
  * Stop and free: items not started are dropped, running tasks are asked
  * to stop (mpmp_should_stop()) and, isolated, killed after MPMP_TERM_GRACE
  * if they ignore it, as by mpmp_pool_terminate() for this iterator's work

@@ -70,6 +70,8 @@ struct mpmp_imap {
   mpmp__journal_t *jr; /* the checkpoint journal, or NULL */
   mpmp__meter_t meter; /* MPMP_PROGRESS */
   size_t handed, failed; /* results handed out, of them failures */
+  /* of the items of the chunks drained, those from the journal */
+  _Atomic size_t resumed;
   int end_shown;       /* the meter's last line was drawn */
   /* The producer returned prod_rc for item prod_at: every reader from
    * then on is told so (mpmp_errmsg() is per thread, and holds whatever
@@ -419,6 +421,7 @@ static void retire(mpmp_imap_t *it, int k) {
   it->nsub--;
   if (it->cur == k)
     it->cur = -1;
+  atomic_fetch_add(&it->resumed, mpmp__async_resumed(it->slots[k].job));
   drop_job(&it->slots[k]);
   it->slots[k].n = 0;
   it->free[it->nfree++] = k;
@@ -453,7 +456,8 @@ static int the_end(mpmp_imap_t *it) {
                      "(%s)", it->error, mpmp_strerror(it->error));
   if (!it->end_shown) { /* the meter's last line once, not per reader */
     it->end_shown = 1;
-    mpmp__meter_show(&it->meter, it->handed, it->produced, it->failed, 0, 1);
+    mpmp__meter_show(&it->meter, it->handed, it->produced, it->failed,
+                     atomic_load(&it->resumed), 1);
   }
   return mpmp__err(MPMP_EEOF, "mpmp_imap_next: the iteration is over: "
                    "every result was handed out (Python's StopIteration)");
@@ -515,7 +519,7 @@ static int take(mpmp_imap_t *it, void *out, const void **data, size_t *size,
   /* the total is known once the producer said there is no more */
   mpmp__meter_show(&it->meter, it->handed,
                    it->ended && it->error == 0 ? it->produced : 0,
-                   it->failed, 0, 0);
+                   it->failed, atomic_load(&it->resumed), 0);
   if (s->pos == s->n) /* drained (err is freed too): refilled next call */
     retire(it, k);
   return rc;
@@ -653,6 +657,14 @@ void mpmp__imap_pool_gone(mpmp_imap_t *it) {
   it->feeding = 0; /* the pool keeps no count any more */
   it->pool = NULL;
   pthread_mutex_unlock(&it->lock);
+}
+
+MPMP_API int mpmp_imap_resumed(mpmp_imap_t *it, size_t *n) {
+  if (it == NULL || n == NULL)
+    return mpmp__err(MPMP_EINVAL, "mpmp_imap_resumed: %s is NULL",
+                     it == NULL ? "the iterator" : "n");
+  *n = atomic_load(&it->resumed);
+  return 0;
 }
 
 MPMP_API void mpmp_imap_destroy(mpmp_imap_t *it) {

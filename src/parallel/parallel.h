@@ -283,6 +283,9 @@ const char *mpmp__async_item_error(const mpmp_async_t *j, size_t index,
                                    int *rank, int *code);
 /* A finished job all of whose items ran (not cut short by terminate). */
 int mpmp__async_complete(const mpmp_async_t *j);
+/* How many of j's items came from its checkpoint journal (set as it is
+ * submitted). */
+size_t mpmp__async_resumed(const mpmp_async_t *j);
 
 /* Nested submission: tasks that submit to an executor of the main rank
  * (executor.c: the refs and the main rank's side; worker.c: a worker's

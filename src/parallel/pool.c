@@ -2644,6 +2644,8 @@ static int nth_failure(const mpmp_async_t *j, size_t k, size_t *at,
   }
 }
 
+size_t mpmp__async_resumed(const mpmp_async_t *j) { return j->resumed; }
+
 MPMP_API int mpmp_async_resumed(mpmp_async_t *j, size_t *n) {
   int rc = mpmp__async_ready(j, "mpmp_async_resumed");
   if (rc <= 0)

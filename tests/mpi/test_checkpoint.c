@@ -374,6 +374,7 @@ static int run_imap(const char *dir, int64_t seed, size_t chunk, run_t *r) {
   if (rc == 0) {
     int64_t spare;
     RC(mpmp_imap_next(it, &spare, NULL, T_OUT), MPMP_EEOF);
+    OK(mpmp_imap_resumed(it, &r->resumed));
   }
   mpmp_imap_destroy(it);
   OK(mpmp_pool_destroy(pool));
@@ -387,6 +388,7 @@ static void imap_resumes_and_checks_its_input(void **state) {
   const char *a = new_dir();
   OK(run_imap(a, 6, 8, &got));
   assert_memory_equal(ref.out, got.out, sizeof ref.out);
+  EQ(got.resumed, 0);
   off_t size = file_size(a);
   cut_journal(a, size * 2 / 3);
   int64_t before = runs_now();
@@ -395,10 +397,12 @@ static void imap_resumes_and_checks_its_input(void **state) {
   assert_memory_equal(ref.out, got.out, sizeof ref.out);
   EQ(got.nfails, ref.nfails);
   IN((double)(runs_now() - before), 1, N - 1);
+  EQ((int64_t)got.resumed + (runs_now() - before), N); /* (it said 0) */
   before = runs_now();
   OK(run_imap(carry(a), 6, 8, &got)); /* all of it from the journal */
   assert_memory_equal(ref.out, got.out, sizeof ref.out);
   EQ(runs_now() - before, 0);
+  EQ(got.resumed, N);
   /* a producer that yields other items: the error, not their results */
   a = new_dir();
   OK(run_imap(a, 6, 8, &got));

@@ -291,6 +291,11 @@ static void imap_bad_arguments(void **state) {
   assert_int_equal(mpmp_pool_imap(pool, square, count_up, &c, 8, 8, 4, SIZE_MAX, &it), 0);
   assert_int_equal(mpmp_imap_next(it, &r, NULL, NAN), MPMP_EINVAL);
   assert_int_equal(mpmp_imap_next(it, NULL, NULL, 1), MPMP_EINVAL);
+  size_t resumed = 1;
+  assert_int_equal(mpmp_imap_resumed(it, NULL), MPMP_EINVAL);
+  assert_int_equal(mpmp_imap_resumed(NULL, &resumed), MPMP_EINVAL);
+  assert_int_equal(mpmp_imap_resumed(it, &resumed), 0);
+  assert_int_equal(resumed, 0); /* (no journal) */
   assert_int_equal(mpmp_imap_next(NULL, &r, NULL, 1), MPMP_EINVAL);
   for (int64_t i = 0; i < 10; i++) {
     size_t idx;
