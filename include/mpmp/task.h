@@ -253,9 +253,10 @@ MPMP_API const void *mpmp_arg(const mpmp_ctx_t *ctx, size_t *size);
  * machine has). Calling it again replaces the previous buffer (a call
  * with a size that broke the rule has failed the task all the same). A task
  * that never calls it returns no bytes (a map item: zeros). A task that
- * writes up to 64 bytes past the buffer (not a map's fixed-size slot) is
- * failed with a message saying so, its result dropped; further out, it
- * damages memory as in any C program.
+ * writes up to 64 bytes past the buffer is failed with a message saying
+ * so, its result dropped (a map's fixed-size slots lie side by side: there
+ * only a chunk's last item is caught); further out, it damages memory as
+ * in any C program.
  */
 MPMP_API void *mpmp_out(mpmp_ctx_t *ctx, size_t size);
 

@@ -15,7 +15,6 @@
 
 #include "base.h"
 
-
 void *mpmp__malloc(size_t n) { return malloc(n ? n : 1); }
 void *mpmp__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
 void *mpmp__realloc(void *p, size_t n) { return realloc(p, n ? n : 1); }

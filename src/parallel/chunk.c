@@ -138,9 +138,8 @@ static int result_sent(struct mpmp__result_buf *b, double deadline) {
 
 /* The next of the reused buffers for a map chunk's results, once the
  * results it held last went out (long ago: at most two chunks are in
- * flight, and there are three buffers). */
-/* A buffer for `size` bytes of results, with the guard set after them
- * (mpmp__chunk_guard). */
+ * flight, and there are three buffers): `size` bytes, with the guard set
+ * after them (mpmp__chunk_guard). */
 static struct mpmp__result_buf *result_buf(size_t size) {
   struct mpmp__result_buf *b = &mpmp__par.chunk_out[mpmp__par.chunk_next];
   check_send(result_sent(b, INFINITY));
@@ -311,7 +310,6 @@ static int chunk_stopped(const mpmp__chunk_hdr_t *h) {
   check_send(mpmp__send_nb(0, MPMP__TAG_CHUNK_DONE, d, sizeof *d));
   return 1;
 }
-
 
 static void host_failure(void *arg, uint64_t index, int code,
                          const char *msg) {

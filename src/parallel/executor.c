@@ -759,10 +759,8 @@ MPMP_API int mpmp_futures_wait(mpmp_future_t *const *fs, int n,
   if ((rc = mpmp__watch_init(&w, fs, (size_t)n, "mpmp_futures_wait")) < 0)
     return rc;
   wait_arg_t a = {.w = &w, .when = return_when};
-  /* (a zero timeout only looks: also in a done-callback, as Python's
-   * wait(fs, timeout=0) there) */
-  if (!wait_pred(&a) && deadline != -INFINITY &&
-      (rc = mpmp__may_wait("mpmp_futures_wait")) < 0) {
+  if (!wait_pred(&a) &&
+      (rc = mpmp__may_wait_for("mpmp_futures_wait", deadline)) < 0) {
     mpmp__watch_fini(&w);
     return rc;
   }

@@ -369,9 +369,9 @@ static char *last_slot_for(size_t size) {
     /* a write below the slot (an index of -1) faults at once, as below a
      * slot of the region (its guard page): a crash that costs the item,
      * not a damaged heap */
-    size_t body = (size + MPMP__OUT_GUARD + page - 1) / page * page;
     if (size > SIZE_MAX / 2 - 2 * page)
       return NULL;
+    size_t body = (size + MPMP__OUT_GUARD + page - 1) / page * page;
     char *m = mmap(NULL, body + 2 * page, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)

@@ -665,19 +665,23 @@ static long long overlapping(mpmp__journal_t *j, uint64_t base, size_t n,
     else
       hi = mid;
   }
-  size_t k = lo, m = 0;
-  for (; k < j->nents && j->order[k].first < base + n; k++)
-    m += j->ents[j->order[k].e].r.first + j->ents[j->order[k].e].r.count >
-         base;
-  if (m == 0)
+  size_t end = lo, m = 0;
+  while (end < j->nents && j->order[end].first < base + n)
+    end++;
+  if (end == lo)
     return 0;
-  size_t *c = mpmp__malloc(m * sizeof *c), i = 0;
+  size_t *c = mpmp__malloc((end - lo) * sizeof *c);
   if (c == NULL)
     return -1;
-  for (k = lo; k < j->nents && j->order[k].first < base + n; k++)
-    if (j->ents[j->order[k].e].r.first + j->ents[j->order[k].e].r.count >
-        base)
-      c[i++] = j->order[k].e;
+  for (size_t k = lo; k < end; k++) {
+    const rec_t *r = &j->ents[j->order[k].e].r;
+    if (r->first + r->count > base) /* (it begins before base + n) */
+      c[m++] = j->order[k].e;
+  }
+  if (m == 0) {
+    mpmp__free(c);
+    return 0;
+  }
   qsort(c, m, sizeof *c, size_cmp);
   *out = c;
   return (long long)m;
@@ -707,9 +711,7 @@ int mpmp__journal_replay(mpmp__journal_t *j, uint64_t base, size_t n,
   }
   for (long long c = 0; c < ncand && rc == 0; c++) {
     size_t e = cand[c];
-    const rec_t *r = &j->ents[e].r;
-    if (r->first + r->count <= base || r->first >= base + n)
-      continue;
+    const rec_t *r = &j->ents[e].r; /* (it overlaps [base, base + n)) */
     if (r->first == base && r->first + r->count > base + n) {
       /* the same start, a shorter chunk: an imap's last one, whose
        * producer ended sooner than it did for the run that wrote it

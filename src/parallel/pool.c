@@ -1819,23 +1819,21 @@ static int start_map(mpmp_pool_t *pool, mpmp_async_t *j, mpmp_task_fn fn,
   mpmp__journal_t *seal = j->own_jr ? j->jr : NULL;
   if (seal != NULL)
     mpmp__journal_ref(seal);
-  /* A map in place (a chunk task over one SharedMemory block, its results
-   * over its items) overwrites its items as the workers go: its digest
-   * is taken before any chunk is dealt. Hashed while they computed, it
-   * mixed results in, and every rerun of the same program was refused
-   * ("its input differs"). */
-  if (seal != NULL && j->in != NULL && j->out != NULL &&
-      (uintptr_t)j->in < (uintptr_t)j->out + j->n * j->out_size &&
-      (uintptr_t)j->out < (uintptr_t)j->in + j->n * j->in_size)
-    mpmp__journal_seal(seal);
-  /* The digest reads the items after submit() unless the caller's code
-   * may run first: a done-callback runs when the job is ready, which can
-   * be inside submit() (a stop came: the map ends at once) or before the
-   * seal below (small maps on a busy node), and a callback may free or
-   * reuse the items (the result is ready). The seal then read freed
-   * memory (a crash: SIGSEGV on an unmapped buffer), or hashed other
-   * bytes, and the rerun was refused ("its input differs"). */
-  if (seal != NULL && (j->cb != NULL || mpmp__stopping()))
+  /* The digest reads the items after submit() (overlapping the workers'
+   * first chunks) unless they may change first, and then before:
+   * - a map in place (a chunk task over one SharedMemory block, its
+   *   results over its items) overwrites them as the workers go: hashed
+   *   while they computed, results were mixed in, and every rerun of the
+   *   same program was refused ("its input differs");
+   * - a done-callback runs when the job is ready, which can be inside
+   *   submit() (a stop came: the map ends at once) or before the seal
+   *   below (small maps on a busy node), and may free or reuse the items:
+   *   the seal then read freed memory (SIGSEGV on an unmapped buffer) or
+   *   hashed other bytes. */
+  int in_place = j->in != NULL && j->out != NULL &&
+                 (uintptr_t)j->in < (uintptr_t)j->out + j->n * j->out_size &&
+                 (uintptr_t)j->out < (uintptr_t)j->in + j->n * j->in_size;
+  if (seal != NULL && (in_place || j->cb != NULL || mpmp__stopping()))
     mpmp__journal_seal(seal);
   if ((rc = submit(pool, j, chunksize, stream, name)) < 0) {
     mpmp__journal_close(seal);
@@ -2131,11 +2129,11 @@ static int pred_or_stop(void *arg) {
 }
 
 int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
-  if (__builtin_expect(mpmp__in_handler, 0) && !pred(arg))
-    return deadline == -INFINITY /* a zero timeout only looks, as Python's */
-               ? MPMP_ETIMEDOUT
-               : mpmp__may_wait("a wait for results"); /* (callers name
-                                                           theirs) */
+  if (__builtin_expect(mpmp__in_handler, 0) && !pred(arg)) {
+    /* (callers name theirs) */
+    int rc = mpmp__may_wait_for("a wait for results", deadline);
+    return rc < 0 ? rc : MPMP_ETIMEDOUT; /* a zero timeout only looked */
+  }
   for (;;) {
     stop_wait_t w = {pred, arg, mpmp__stopping()};
     if (w.seen)

@@ -306,10 +306,8 @@ MPMP_API int mpmp_process_join(mpmp_process_t *p, double timeout) {
   int rc = mpmp__timeout(timeout, &deadline, "mpmp_process_join");
   if (rc < 0)
     return rc;
-  /* a zero timeout only looks (as is_alive): also in a done-callback, as
-   * Python's join(0) there and mpmp_conn_wait's look at a sentinel */
-  if (!proc_done(p) && deadline != -INFINITY &&
-      (rc = mpmp__may_wait("mpmp_process_join")) < 0)
+  if (!proc_done(p) &&
+      (rc = mpmp__may_wait_for("mpmp_process_join", deadline)) < 0)
     return rc;
   rc = deadline == -INFINITY && mpmp__in_handler
            ? (proc_done(p) ? 0 : MPMP_ETIMEDOUT)

@@ -389,8 +389,9 @@ MPMP_API void *(mpmp_out)(mpmp_ctx_t *ctx, size_t size) {
  * item, which the report then names. So the buffer has MPMP__OUT_GUARD
  * bytes more, filled with a pattern, and the item is failed here, naming
  * the task's own mistake, when the pattern changed; writes within those
- * bytes damaged nothing. (A map's fixed-size results have no such guard:
- * they are slots side by side.)
+ * bytes damaged nothing. (A map's fixed-size results are slots side by
+ * side: only what a chunk's last item writes past its slot is caught,
+ * by the guards of mpmp__guard_set after the chunk's results.)
  */
 void mpmp__out_check(mpmp_ctx_t *ctx) {
   size_t k = mpmp__guard_changed((const char *)ctx->out + ctx->out_size);

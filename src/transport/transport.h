@@ -268,6 +268,10 @@ extern _Thread_local int mpmp__in_handler;
  * ever arrive (the job hung). Public calls that wait ask this first,
  * before they change anything. */
 int mpmp__may_wait(const char *fn);
+/* The same for a wait until `deadline`: a zero timeout (-INFINITY) only
+ * looks, also in a done-callback (as Python's wait(fs, timeout=0) and
+ * join(0) there): 0 for it. */
+int mpmp__may_wait_for(const char *fn, double deadline);
 
 /* ---- the relay of task hosts (relay.c) ---------------------------------- */
 

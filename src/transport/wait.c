@@ -272,6 +272,10 @@ int mpmp__may_wait(const char *fn) {
                    "here)", fn);
 }
 
+int mpmp__may_wait_for(const char *fn, double deadline) {
+  return deadline == -INFINITY ? 0 : mpmp__may_wait(fn);
+}
+
 int mpmp__wait_quiet(mpmp__pred_fn pred, void *arg, double deadline) {
   return wait_loop(pred, arg, deadline, W_QUIET);
 }
