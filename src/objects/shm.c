@@ -845,8 +845,10 @@ static int sl_wrap(mpmp_sharelist_t **out, mpmp_shm_t *shm, const char *fn) {
     for (size_t i = 0; i < n && !bad; i++) {
       const sl_desc_t *d = &sl->desc[i];
       bad = !sl_type_ok(d->type) || d->off % 8 != 0 || d->off < lo ||
-            d->cap > SL_CAP_MAX ||
-            d->off + sl_item_bytes(d->type, d->cap) > size;
+            d->cap > SL_CAP_MAX || d->off > size ||
+            /* (not d->off + bytes > size: an offset near 2^64 wraps the
+             * sum and passed, and the item's access then faulted) */
+            sl_item_bytes(d->type, d->cap) > size - d->off;
     }
   }
   if (bad) {

@@ -391,6 +391,20 @@ static void sl_types_ranges_and_errors(void **state) {
   assert_int_equal(mapped("not-a-list"), 1); /* the failed view is gone */
   OK(mpmp_shm_unlink(raw));
   OK(mpmp_shm_close(raw));
+  /* a list whose item offset was damaged to wrap the end check (2^64 - 8:
+   * it passed, and reading the item faulted) */
+  mpmp_sl_item_t one = mpmp_sl_int(1);
+  OK(mpmp_sharelist_create(&sl, "damaged-list", &one, 1));
+  OK(mpmp_shm_attach(&raw, "damaged-list"));
+  uint64_t bad_off = UINT64_MAX - 7; /* after the 32-byte head: type, cap */
+  memcpy((char *)mpmp_shm_buf(raw) + 32 + 8, &bad_off, sizeof bad_off);
+  mpmp_sharelist_t *dam = NULL;
+  RC(mpmp_sharelist_attach(&dam, "damaged-list"), MPMP_EINVAL);
+  assert_null(dam);
+  HAS_MSG("'damaged-list' is not a ShareableList");
+  OK(mpmp_shm_close(raw));
+  OK(mpmp_sharelist_unlink(sl));
+  OK(mpmp_sharelist_close(sl));
   RC(mpmp_sharelist_attach(&sl, "never-made"), MPMP_SHM_ENOENT);
   HAS_MSG("mpmp_sharelist_attach: no SharedMemory block named 'never-made'");
   RC(mpmp_sharelist_close(NULL), 0);
