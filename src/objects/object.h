@@ -109,18 +109,22 @@ int mpmp__obj_leave(mpmp__obj_t *o, _Atomic uint64_t *lane);
  * that a host killed in the middle gives its references back (not a leak
  * of the whole block). Elsewhere nothing. */
 void mpmp__obj_busy(int on);
-/* memcpy inside an object, shown as mpmp__obj_busy() when it is long
+/* A copy inside an object, shown as mpmp__obj_busy() when it is long
  * (16 KiB and more: about a microsecond, which the few atomics of the
  * show are lost in); the copies of Array slices, queue items and pipe
- * messages. */
+ * messages. memmove, not memcpy: the caller's buffer may be the object's
+ * own memory (Python's a[1:] = a[:-1] is mpmp_array_write(a, 1, n - 1,
+ * data) with data from mpmp_array_data()), where memcpy is undefined
+ * (ASan: memcpy-param-overlap; a forward memcpy smears the first
+ * element); it costs the same. */
 #define MPMP__BUSY_BYTES 16384
 static inline void mpmp__obj_copy(void *dst, const void *src, size_t n) {
   if (n < MPMP__BUSY_BYTES) {
-    memcpy(dst, src, n);
+    memmove(dst, src, n);
     return;
   }
   mpmp__obj_busy(1);
-  memcpy(dst, src, n);
+  memmove(dst, src, n);
   mpmp__obj_busy(0);
 }
 /* A reference that outlives any call (a pipe end's on its core): hold

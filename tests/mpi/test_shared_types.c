@@ -585,11 +585,33 @@ static void types_byte_arrays_are_raw_bytes(void **state) {
   assert_int_equal(mpmp_value_free(c), 0);
 }
 
+/* A slice moved within its own Array (Python's a[1:] = a[:-1]): the
+ * buffer is the Array's memory, through mpmp_array_data(). */
+static void types_slice_within_its_own_array(void **state) {
+  (void)state;
+  enum { N = 5000 };
+  mpmp_array_t a;
+  int32_t *d = NULL;
+  assert_int_equal(mpmp_array_create(&a, MPMP_INT32, N, NULL, 0), 0);
+  assert_int_equal(mpmp_array_data(a, (void **)&d), 0);
+  for (int i = 0; i < N; i++)
+    d[i] = i;
+  assert_int_equal(mpmp_array_write(a, 1, N - 1, d), 0); /* a[1:] = a[:-1] */
+  assert_int_equal(d[0], 0);
+  for (int i = 1; i < N; i++)
+    assert_int_equal(d[i], i - 1);
+  assert_int_equal(mpmp_array_read(a, 1, N - 1, d), 0); /* a[:-1] = a[1:] */
+  for (int i = 0; i < N - 1; i++)
+    assert_int_equal(d[i], i);
+  assert_int_equal(mpmp_array_free(a), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(types_typecodes_sizes_and_names),
     cmocka_unit_test(types_every_type_on_the_main_rank),
     cmocka_unit_test(types_every_type_from_every_rank_on_every_node),
     cmocka_unit_test(types_byte_arrays_are_raw_bytes),
+    cmocka_unit_test(types_slice_within_its_own_array),
 };
 
 MPMP_TEST_MAIN(tests)
