@@ -277,6 +277,24 @@ static int elem_call(const mpmp_ref_t *ref, int kind, int op, size_t i,
 static int slice_too_long(const mpmp_ref_t *ref, int kind, size_t i,
                           size_t n, size_t es, const char *fn);
 
+/* Whether slice [i, i + n) is out of range of a live Array: asked only
+ * when the caller's buffer fails its check, so that a slice longer than
+ * the Array says so, not that the buffer (sized for it) is short. Leaves
+ * mpmp_errmsg() as it was. */
+static int info(const mpmp_ref_t *ref, int kind, int64_t *n, int64_t *flags,
+                const char *fn);
+static int out_of_range(const mpmp_ref_t *ref, int kind, size_t i, size_t n,
+                        int code, const char *fn) {
+  char kept[1024];
+  snprintf(kept, sizeof kept, "%s", mpmp_errmsg());
+  int64_t len = 0, flags = 0;
+  int out = info(ref, kind, &len, &flags, fn) >= 0 &&
+            (i >= (size_t)len || n > (size_t)len - i);
+  if (!out)
+    mpmp__err(code, "%s", kept);
+  return out;
+}
+
 static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
               void *out, const void *in, const char *fn) {
   mpmp__obj_t *o = n == 1 && (out != NULL || in != NULL)
@@ -309,7 +327,9 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
     return slice_too_long(ref, kind, i, n, es, fn);
   if ((rc = mpmp__check_extent(out ? (const void *)out : in, n, es,
                                "the buffer", fn)) < 0)
-    return rc;
+    return out_of_range(ref, kind, i, n, rc, fn)
+               ? slice_too_long(ref, kind, i, n, es, fn)
+               : rc;
   /* a store of one element of another node does not wait (object.c,
    * "Pipelined puts"), once one went the ordinary way */
   int far = op == MPMP__OP_STORE && n == 1 && !mpmp__ref_is_local(ref);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "shared_common.h"
 
@@ -125,10 +126,10 @@ static int huge_slice_body(mpmp_ctx_t *ctx) {
   int wrc, rrc = MPMP_EINVAL, ok;
   /* from another node the message gives the Array's length, as the home
    * node's does (it said only "a slice of N elements is out of range");
-   * on the home node the buffer's extent is checked first */
+   * on the home node, where the buffer's extent is checked first, it said
+   * that the buffer was short (helper 79) */
   const int far = mpmp_node_id() != h->home;
-  const char *says = far ? "out of range for an Array of 10 elements"
-                         : "range";
+  const char *says = "out of range for an Array of 10 elements";
   wrc = mpmp_array_write(h->a, 0, SIZE_MAX / 4, buf);
   snprintf(wmsg, sizeof wmsg, "%s", mpmp_errmsg());
   ok = wrc == MPMP_EINVAL && strstr(wmsg, says) != NULL;
@@ -158,6 +159,22 @@ static void errors_huge_slice_is_out_of_range_from_every_node(void **state) {
   h.home = mpmp_node_id();
   assert_int_equal(mpmp_array_read(h.a, 0, SIZE_MAX / 4, buf), MPMP_EINVAL);
   assert_int_equal(mpmp_array_write(h.a, 0, SIZE_MAX / 4, buf), MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "mpmp_array_write: slice [0, "));
+  assert_non_null(strstr(mpmp_errmsg(), "out of range for an Array of 10 "
+                                        "elements"));
+  assert_int_equal(mpmp_array_read(h.a, 4, 1 << 20, buf), MPMP_EINVAL);
+  assert_string_equal(mpmp_errmsg(), "mpmp_array_read: slice [4, 1048580) "
+                      "is out of range for an Array of 10 elements");
+  /* a slice in range with a short buffer still blames the buffer */
+  char *edge = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(edge != MAP_FAILED);
+  munmap(edge + 4096, 4096); /* (nothing mapped after it) */
+  assert_int_equal(mpmp_array_read(h.a, 0, 10, edge + 4096 - 8),
+                   MPMP_EINVAL);
+  assert_non_null(strstr(mpmp_errmsg(), "the buffer"));
+  assert_null(strstr(mpmp_errmsg(), "out of range"));
+  munmap(edge, 4096);
   for (int i = 0; i < nworkers(); i++)
     args[i] = h;
   group_t g;
