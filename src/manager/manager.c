@@ -125,6 +125,10 @@ typedef struct oparams {
 #define FALLBACK 0x40000000
 /* Not an answer: a client holding one stripe needs them all (a new key). */
 #define NEED_ALL 0x40000001
+/* Not an answer: the server found a dict's stripe held past PARK_TRY_S
+ * (its holder stopped or descheduled in a call): it parks the request and
+ * serves the others (see "Parked requests"). */
+#define PARKED 0x40000002
 /* sreq_t.local: the server, a client holding every stripe, one stripe */
 enum { LOCAL_NO, LOCAL_ALL, LOCAL_ONE, LOCAL_HOST };
 
@@ -179,11 +183,14 @@ static struct {
   pthread_mutex_t srv_lock;
   smgr_t *hosted;
   _Atomic uint64_t served; /* requests answered: wakes the server body */
+  struct parked *parked, **parked_tail; /* see "Parked requests" */
+  _Atomic int nparked;
   pthread_mutex_t main_lock;
   mrec_t *recs;
   int nrecs, recs_cap, started;
 } M = {.calls_lock = PTHREAD_MUTEX_INITIALIZER,
        .srv_lock = PTHREAD_MUTEX_INITIALIZER,
+       .parked_tail = &M.parked,
        .main_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- handles ------------------------------------------------------------- */
@@ -963,6 +970,9 @@ static int sd_val_set_host(sdict_t *d, mstripe_t *t, size_t e, const void *src,
     memcpy(sent_val(x), t->redo_val, len / 2);
     raise(SIGKILL);
   }
+  if (mpmp__test_dict_die != 0 && len + 1 == mpmp__test_dict_die &&
+      t->redo_val[0] == 0xD2) /* test only: stopped holding the stripe */
+    raise(SIGSTOP);
   sd_redo(d, t);
   return 0;
 }
@@ -1050,11 +1060,13 @@ static inline _Atomic uint32_t *sd_fword(mstripe_t *t) {
 }
 
 /* Take stripe t of a dict of generation gen: 0 (held), FALLBACK (the
- * dict is no longer that: freed), or an error (held too long). A task
+ * dict is no longer that: freed), or an error (held too long). With
+ * `park` (the server), PARKED once it stayed held until `deadline`. A task
  * host that died holding it (its fork server recorded the death) leaves
  * it to the next taker, as a robust mutex: its call had either changed
  * nothing yet or had, and we go on from there. */
-static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
+static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, int park,
+                   double deadline, const char *fn) {
   uint64_t me = mpmp__owner_id(), free_w = gen, v = free_w;
   uint32_t claim = mpmp__claim_self < (UINT32_C(1) << 30)
                        ? mpmp__claim_self << 2 : 0; /* 0: not a host */
@@ -1070,7 +1082,8 @@ static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
     v = free_w;
     mpmp__cpu_relax();
   }
-  double deadline = mpmp__now() + MPMP_MANAGER_TIMEOUT;
+  if (!park)
+    deadline = mpmp__now() + MPMP_MANAGER_TIMEOUT;
   for (;;) {
     /* from here on take it as "maybe sleepers": we may have been one */
     v = free_w;
@@ -1094,6 +1107,8 @@ static int sd_take(sdict_t *d, mstripe_t *t, uint32_t gen, const char *fn) {
       return 0;      /* held */
     }
     double now = mpmp__now();
+    if (now >= deadline && park)
+      return PARKED;
     if (now >= deadline)
       return mpmp__err(MPMP_ETIMEDOUT, "%s: the dict stayed locked for %g s "
                        "(a call inside it is stuck)", fn,
@@ -1115,10 +1130,12 @@ static void sd_give(mstripe_t *t, uint32_t gen) {
     mpmp__futex_wake(sd_fword(t), gen ? 1 : INT_MAX, FUTEX_BITSET_MATCH_ANY);
 }
 
-/* Take every stripe, in order: 0, FALLBACK or an error (none held then). */
-static int sd_lock_all(sdict_t *d, uint32_t gen, const char *fn) {
+/* Take every stripe, in order: 0, FALLBACK, PARKED (with `park`, by
+ * `deadline`) or an error (none held then). */
+static int sd_lock_all(sdict_t *d, uint32_t gen, int park, double deadline,
+                       const char *fn) {
   for (int i = 0; i < SD_STRIPES; i++) {
-    int rc = sd_take(d, &d->stripe[i], gen, fn);
+    int rc = sd_take(d, &d->stripe[i], gen, park, deadline, fn);
     if (rc != 0) {
       while (i-- > 0)
         sd_give(&d->stripe[i], gen);
@@ -1137,7 +1154,7 @@ static void sd_unlock_all(sdict_t *d, uint32_t gen) {
  * generation 0, sleepers woken, the block back to the heap. */
 static void sd_kill(uint64_t off) {
   sdict_t *d = hp(off);
-  if (sd_lock_all(d, d->gen, "the Manager") != 0) {
+  if (sd_lock_all(d, d->gen, 0, 0, "the Manager") != 0) {
     /* someone is stuck inside: leave the dict (a leak), not a crash */
     MPMP__WARN("%s", mpmp_errmsg());
     return;
@@ -1343,6 +1360,7 @@ typedef struct sreq {
   int local;             /* run by a client in place (local_call) */
   char *out;             /* local: the caller's buffer, for the data that */
   size_t out_cap;        /* fits it (no reply built then: rep NULL) */
+  double park_by;        /* the server: PARKED if a stripe is held then */
 } sreq_t;
 
 /* Room for n bytes of answer data in *out. */
@@ -1908,7 +1926,7 @@ static int serve(sreq_t *s, size_t plen) {
   if (o->kind == MK_LIST)
     return op_list(s, o);
   sdict_t *d = hp(o->u.d);
-  int rc = sd_lock_all(d, d->gen, "the Manager's server");
+  int rc = sd_lock_all(d, d->gen, 1, s->park_by, "the Manager's server");
   if (rc == 0) {
     rc = op_dict(s, d, o->kind);
     sd_unlock_all(d, d->gen);
@@ -1969,7 +1987,7 @@ static int local_call(const mreq_t *q, const char *key, size_t klen,
   int rc;
   for (;;) {
     mstripe_t *t = sd_stripe(d, h);
-    rc = one ? sd_take(d, t, gen, fn) : sd_lock_all(d, gen, fn);
+    rc = one ? sd_take(d, t, gen, 0, 0, fn) : sd_lock_all(d, gen, 0, 0, fn);
     if (rc == 0 && (d->magic != SD_MAGIC || d->mgr != r->mgr ||
                     d->obj != r->obj))
       rc = NEED_ALL + 1; /* not its dict after all: let the server say */
@@ -2048,24 +2066,100 @@ static void send_reply(int dest, uint64_t cookie, int rc, sreq_t *s) {
   s->rep = NULL;
 }
 
-static void on_request(int src, void *buf, size_t len) {
+/*
+ * Parked requests. A dict lives in the node heap under stripe locks that
+ * its same-node clients take themselves; the server takes them too, for
+ * the calls it runs (whole-dict ones, other nodes' calls). A client
+ * stopped (SIGSTOP, a debugger) or descheduled while it holds a stripe
+ * kept the server waiting in its handler for up to MPMP_MANAGER_TIMEOUT,
+ * and every other call of every client, on any object, waited behind it.
+ * Now the server waits PARK_TRY_S at most: then it parks the request (no
+ * answer yet) and goes on serving the others; its body tries the parked
+ * ones again every PARK_RETRY_S, in the order they came, and answers
+ * each once it ran, or with MPMP_ETIMEDOUT after MPMP_MANAGER_TIMEOUT, as
+ * before. A client's calls are one at a time, so its own stay in order.
+ */
+#define PARK_TRY_S 0.002
+#define PARK_RETRY_S 0.002
+
+typedef struct parked {
+  struct parked *next;
+  int src;
+  void *buf; /* the request, owned */
+  size_t len;
+  double since;
+} parked_t;
+
+/* Run request buf of rank src, which came at `since` (-INFINITY: answer
+ * it as it stands), waiting up to try_s for a dict's stripes: 0 and its
+ * answer sent, or PARKED (nothing sent; buf kept). srv_lock held. */
+static int serve_request(int src, void *buf, size_t len, double since,
+                         double try_s) {
   mreq_t q;
-  if (len < sizeof q) {
+  memcpy(&q, buf, sizeof q);
+  double now = mpmp__now();
+  sreq_t s = {.q = &q, .key = (const char *)buf + sizeof q,
+              .park_by = now + try_s};
+  s.klen = q.klen;
+  s.val = s.key + (q.klen <= len - sizeof q ? q.klen : 0);
+  s.vlen = q.vlen;
+  int rc = serve(&s, len - sizeof q);
+  if (rc == PARKED && now - since < MPMP_MANAGER_TIMEOUT)
+    return PARKED;
+  if (rc == PARKED)
+    rc = mpmp__err(MPMP_ETIMEDOUT, "the dict stayed locked for %g s (a "
+                   "client is stopped or stuck inside a call on it)",
+                   MPMP_MANAGER_TIMEOUT);
+  send_reply(src, q.cookie, rc, &s);
+  return 0;
+}
+
+static void on_request(int src, void *buf, size_t len) {
+  if (len < sizeof(mreq_t)) {
     MPMP__WARN("dropped a malformed Manager request from rank %d", src);
     mpmp__free(buf);
     return;
   }
-  memcpy(&q, buf, sizeof q);
-  sreq_t s = {.q = &q, .key = (const char *)buf + sizeof q};
-  s.klen = q.klen;
-  s.val = s.key + (q.klen <= len - sizeof q ? q.klen : 0);
-  s.vlen = q.vlen;
+  double now = mpmp__now();
+  parked_t *p = NULL;
   pthread_mutex_lock(&M.srv_lock);
-  int rc = serve(&s, len - sizeof q);
+  int rc = serve_request(src, buf, len, now, PARK_TRY_S);
+  if (rc == PARKED && (p = mpmp__malloc(sizeof *p)) == NULL)
+    serve_request(src, buf, len, -INFINITY, 0); /* no room to park it: the
+                                                   answer as it stands */
+  else if (rc == PARKED) {
+    *p = (parked_t){NULL, src, buf, len, now};
+    *M.parked_tail = p;
+    M.parked_tail = &p->next;
+    atomic_fetch_add(&M.nparked, 1);
+  }
   pthread_mutex_unlock(&M.srv_lock);
-  send_reply(src, q.cookie, rc, &s);
-  mpmp__free(buf);
+  if (p == NULL)
+    mpmp__free(buf);
   atomic_fetch_add_explicit(&M.served, 1, memory_order_release);
+}
+
+/* Try the parked requests again, in order; with `end` (the server stops)
+ * answer each as it stands now. Whether some stay parked. */
+static int retry_parked(int end) {
+  pthread_mutex_lock(&M.srv_lock);
+  parked_t **at = &M.parked;
+  while (*at != NULL) {
+    parked_t *p = *at;
+    if (serve_request(p->src, p->buf, p->len, end ? -INFINITY : p->since,
+                      0) == PARKED) {
+      at = &p->next;
+      continue;
+    }
+    *at = p->next;
+    mpmp__free(p->buf);
+    mpmp__free(p);
+    atomic_fetch_sub(&M.nparked, 1);
+  }
+  M.parked_tail = at;
+  int left = M.parked != NULL;
+  pthread_mutex_unlock(&M.srv_lock);
+  return left;
 }
 
 /* ---- the server's body --------------------------------------------------- */
@@ -2094,10 +2188,13 @@ static int srv_wake(void *arg) {
  */
 static void serve_until_stopped(smgr_t *m, mpmp_ctx_t *ctx) {
   srv_wait_t w = {.m = m, .ctx = ctx};
+  int parked = 0;
   mpmp__driver_enter();
   while (!atomic_load(&m->stop) && !mpmp_should_stop(ctx)) {
     w.seen = atomic_load_explicit(&M.served, memory_order_acquire);
-    mpmp__wait_until(srv_wake, &w, INFINITY);
+    mpmp__wait_until(srv_wake, &w,
+                     parked ? mpmp__now() + PARK_RETRY_S : INFINITY);
+    parked = atomic_load(&M.nparked) > 0 && retry_parked(0);
   }
   mpmp__driver_leave();
 }
@@ -2125,6 +2222,7 @@ static int mpmp__manager_server(mpmp_ctx_t *ctx) {
     smgr_free_objects(m);
   }
   pthread_mutex_unlock(&M.srv_lock);
+  retry_parked(1); /* each answered: the Manager is gone ("shut down") */
   mpmp__free(m);
   return rc < 0 ? mpmp_fail(ctx, "%s", mpmp_errmsg()) : 0;
 }

@@ -390,7 +390,9 @@ uint64_t mpmp__owner_id(void);
 extern uint64_t mpmp__test_put_die, mpmp__test_get_die;
 /* Test only (MPMP_TEST_HOST_DIE_ON_DICT_SET=n, read when a host starts):
  * 1 + n where a host's in-place set of an n-byte value that starts with
- * 0xD1 kills the host with half of it written (manager.c); 0 otherwise. */
+ * 0xD1 kills the host with half of it written (manager.c), and one that
+ * starts with 0xD2 stops it (SIGSTOP) holding the key's stripe; 0
+ * otherwise. */
 extern uint64_t mpmp__test_dict_die;
 
 /*

@@ -8,7 +8,9 @@
  * the server (rank 1) shares its node with ranks 3 and 5 (in place) but
  * not with ranks 0, 2 and 4 (through the server). MPMP_HEAP_SIZE is 2M
  * (tests/CMakeLists.txt) so that filling the heap is quick. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,6 +506,125 @@ static void manager_local_host_dies_in_a_set(void **state) {
   assert_int_equal(mpmp_manager_shutdown(m), 0);
 }
 
+/* ---- a client stopped while it holds a stripe ---------------------------- */
+
+/* Tell the main rank this host's pid, then set "k" in place with a value
+ * that (MPMP_TEST_HOST_DIE_ON_DICT_SET) stops the host holding the key's
+ * stripe, until the main rank continues it. */
+static int set_and_stop_body(mpmp_ctx_t *ctx) {
+  const die_arg_t *a = mpmp_arg(ctx, NULL);
+  int64_t pid = getpid();
+  unsigned char v[DIE_LEN];
+  memset(v, 0xAB, sizeof v);
+  v[0] = 0xD2;
+  if (mpmp_dict_set(a->d, "pid", &pid, sizeof pid) < 0 ||
+      mpmp_dict_set(a->d, "k", v, sizeof v) < 0)
+    return mpmp_fail(ctx, "%s", mpmp_errmsg());
+  return 0;
+}
+MPMP_TASK(set_and_stop_body);
+
+/* 'T' once process pid is stopped (/proc), 0 when it is gone. */
+static char proc_state(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : 0;
+}
+
+typedef struct items_call {
+  mpmp_dict_t d;
+  int rc;
+  size_t count;
+  double took;
+} items_call_t;
+
+static void *items_thread(void *arg) {
+  items_call_t *c = arg;
+  mpmp_items_t it;
+  double t0 = test_now();
+  c->rc = mpmp_dict_items(c->d, &it);
+  c->took = test_now() - t0;
+  if (c->rc == 0) {
+    c->count = it.count;
+    mpmp_items_free(&it);
+  }
+  return NULL;
+}
+
+/* A client stopped (SIGSTOP) while it holds a stripe of a dict: a call
+ * the server runs on the whole dict (items) waits for it, but the
+ * server's other calls go on (the server waited for the stripe in its
+ * handler, for up to 60 s, and every call of every client on any object
+ * waited behind it: a list append took as long as the client stayed
+ * stopped). Once the client goes on, the items call completes. */
+static void manager_local_stopped_client_does_not_stop_the_server(
+    void **state) {
+  (void)state;
+  mpmp_manager_t m;
+  mpmp_dict_t d = host_test_dict(&m);
+  mpmp_list_t l;
+  assert_int_equal(mpmp_list_create(m, &l), 0);
+  unsigned char old[DIE_LEN];
+  memset(old, 0x11, sizeof old);
+  assert_int_equal(mpmp_dict_set(d, "k", old, sizeof old), 0);
+  die_arg_t a = {.d = d};
+  mpmp_process_t *p = NULL;
+  assert_int_equal(mpmp_process_create(&p, set_and_stop_body, &a, sizeof a,
+                                       NULL), 0);
+  assert_int_equal(mpmp_process_start(p), 0);
+  int64_t pid = 0;
+  size_t n;
+  char st = 0;
+  for (int i = 0; i < 1000 && st != 'T'; i++) { /* 10 s */
+    if (pid == 0 && mpmp_dict_get(d, "pid", &pid, sizeof pid, &n) != 0)
+      pid = 0;
+    if (pid != 0 && (st = proc_state((pid_t)pid)) == 0)
+      break; /* gone: its set went through the server (another node) */
+    test_sleep(0.01);
+  }
+  if (st == 'T') {
+    items_call_t c = {.d = d};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, items_thread, &c), 0);
+    test_sleep(0.2); /* (the server has it, and waits for the stripe) */
+    int64_t v = 7;
+    double t0 = test_now();
+    int rc = mpmp_list_append(l, &v, sizeof v);
+    double took = test_now() - t0;
+    size_t len = 0;
+    int lrc = mpmp_list_len(l, &len);
+    kill((pid_t)pid, SIGCONT);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(lrc, 0);
+    assert_int_equal(len, 1);
+    if (took > 2.0)
+      fail_msg("a list append took %.2f s while a client of a dict was "
+               "stopped in a call", took);
+    assert_int_equal(c.rc, 0); /* (after the client went on) */
+    assert_int_equal(c.count, 2); /* "pid" and "k" */
+    assert_true(c.took >= 0.2);
+  }
+  assert_int_equal(mpmp_process_join(p, 60), 0);
+  int code = -1;
+  assert_int_equal(mpmp_process_exitcode(p, &code), 0);
+  assert_int_equal(code, 0);
+  mpmp_process_destroy(p);
+  unsigned char got[DIE_LEN];
+  assert_int_equal(mpmp_dict_get(d, "k", got, sizeof got, &n), 0);
+  assert_int_equal(n, DIE_LEN);
+  assert_int_equal(got[0], 0xD2);
+  assert_int_equal(mpmp_list_free(l), 0);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
 /* ---- hosts killed at any instruction of a get or set ---------------------- */
 
 typedef struct {
@@ -574,6 +695,7 @@ static const struct CMUnitTest tests[] = {
     T(manager_local_deleted_keys_make_room),
     T(manager_local_killed_host_leaves_dict_whole),
     T(manager_local_host_dies_in_a_set),
+    T(manager_local_stopped_client_does_not_stop_the_server),
     T(manager_local_hosts_killed_at_random_leave_stripes_usable),
 };
 
