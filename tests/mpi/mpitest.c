@@ -1,5 +1,6 @@
 /* The functions of the MPI test harness (mpitest.h). */
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "mpitest.h"
@@ -22,6 +23,19 @@ double test_now(void) {
 void test_sleep(double s) {
   struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
   nanosleep(&ts, NULL);
+}
+
+char test_proc_state(int pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *st = strrchr(buf, ')'); /* (the name may hold spaces) */
+  return st != NULL && st[1] == ' ' ? st[2] : 0;
 }
 
 int test_world_rank(void) {

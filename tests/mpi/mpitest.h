@@ -59,6 +59,9 @@ int test_init(int *argc, char ***argv);
 
 double test_now(void);
 void test_sleep(double s);
+/* Process pid's state letter in /proc/PID/stat ('R', 'S', 'T' stopped,
+ * 'Z' ...), or 0 when it is gone. */
+char test_proc_state(int pid);
 
 /* This process's rank in the job before mpmp_init() can say it (Open MPI's
  * OMPI_COMM_WORLD_RANK, else PMI_RANK): -1 when started without either. */

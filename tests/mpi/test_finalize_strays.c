@@ -61,16 +61,8 @@ MPMP_TASK(start_daemon);
 
 /* Gone, or dead and waiting to be reaped by init. */
 static int dead(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return 1;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *st = strrchr(buf, ')');
-  return st == NULL || st[2] == 'Z' || st[2] == 'X';
+  char st = test_proc_state((int)pid);
+  return st == 0 || st == 'Z' || st == 'X';
 }
 
 static double cpu_s(void) {

@@ -524,20 +524,6 @@ static int set_and_stop_body(mpmp_ctx_t *ctx) {
 }
 MPMP_TASK(set_and_stop_body);
 
-/* 'T' once process pid is stopped (/proc), 0 when it is gone. */
-static char proc_state(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *p = strrchr(buf, ')');
-  return p && p[1] == ' ' ? p[2] : 0;
-}
-
 typedef struct items_call {
   mpmp_dict_t d;
   int rc;
@@ -585,7 +571,7 @@ static void manager_local_stopped_client_does_not_stop_the_server(
   for (int i = 0; i < 1000 && st != 'T'; i++) { /* 10 s */
     if (pid == 0 && mpmp_dict_get(d, "pid", &pid, sizeof pid, &n) != 0)
       pid = 0;
-    if (pid != 0 && (st = proc_state((pid_t)pid)) == 0)
+    if (pid != 0 && (st = test_proc_state((int)pid)) == 0)
       break; /* gone: its set went through the server (another node) */
     test_sleep(0.01);
   }

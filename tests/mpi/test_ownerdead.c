@@ -506,7 +506,7 @@ static void ownerdead_lock_left_by_a_task_of_another_node(void **state) {
       host_start_on(&h, notify_and_die, &j, 0, 0);
       t0 = test_now();
       RC(mpmp_cond_wait(j.cv, 10), MPMP_EOWNERDEAD);
-      IN(test_now() - t0, 0, 5);
+      IN(test_now() - t0, 0, 9); /* (before the timeout) */
       host_dead(&h, sig);
     } else if (blocked) { /* waiting already when the host dies */
       host_start_on(&h, hold_and_die, &j, 0, 0);
@@ -544,7 +544,8 @@ static void ownerdead_condition_wait_takes_the_lock_back(void **state) {
   host_start(&h, notify_and_die, &j, 0);
   double t0 = test_now();
   RC(mpmp_cond_wait(j.cv, 10), MPMP_EOWNERDEAD);
-  IN(test_now() - t0, 0, 5);
+  IN(test_now() - t0, 0, 9); /* before the timeout (5 s: missed by 17 ms
+                                at a load average of 10) */
   HAS_MSG("died holding it");
   EQ(mpmp_lock_is_mine(j.l), 1);
   OK(mpmp_lock_release(j.l));
