@@ -246,6 +246,9 @@ typedef struct mpmp__env {
 /* Parse every MPMP_* variable; 0 or MPMP_EENV naming the variable and
  * the values it takes. */
 int mpmp__env_load(mpmp__env_t *env);
+/* A duration as MPMP_WALLTIME, Slurm's --time and PBS's walltime write it
+ * ("S[.F]", "MM:SS", "HH:MM:SS", "D-HH[:MM[:SS]]"): seconds, or -1. */
+double mpmp__env_duration(const char *s);
 void mpmp__env_print(const mpmp__env_t *env, FILE *out);
 /* What setting `name` (without MPMP_) takes, as the listing and README
  * say it, e.g. "0 to 1000000 microseconds"; "" for an unknown name. */

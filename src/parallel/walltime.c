@@ -59,69 +59,6 @@ static struct {
   int main_handlers, worker_usr1;
 } wt = {.stop_at = INFINITY, .wall_grace = INFINITY};
 
-/* A field of whole digits: its value, or -1 (none, or too long). */
-static double digits(const char *s, const char **end) {
-  const char *p = s;
-  double v = 0;
-  while (isdigit((unsigned char)*p) && p - s < 18)
-    v = v * 10 + (*p++ - '0');
-  *end = p;
-  return p == s || isdigit((unsigned char)*p) ? -1 : v;
-}
-
-/* "S" (seconds, a plain decimal: digits, then a fraction), "MM:SS",
- * "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS" (Slurm's --time and
- * squeue's %L, PBS's walltime): the seconds, or -1 for anything else
- * (spaces, signs, exponents, hex, a minute or second field past 59, an
- * hour past 23 after a day). The documented forms only, as every other
- * setting: "1e3" or "0x10" would have been read as numbers strtod
- * knows, and any '-' (an exponent's) taken for the day's. */
-static double parse_duration(const char *s) {
-  const char *p;
-  double f[4];
-  int n = 0, days = 0;
-  if ((f[0] = digits(s, &p)) < 0)
-    return -1;
-  if (*p == '.' || *p == '\0') { /* plain seconds */
-    double frac = 0, scale = 1;
-    if (*p == '.')
-      for (p++; isdigit((unsigned char)*p) && scale > 1e-12; p++)
-        frac += (*p - '0') * (scale /= 10);
-    while (isdigit((unsigned char)*p)) /* past what a double keeps */
-      p++;
-    return *p == '\0' ? f[0] + frac : -1;
-  }
-  n = 1;
-  if (*p == '-') { /* D-HH... */
-    days = 1;
-    if ((f[n++] = digits(p + 1, &p)) < 0)
-      return -1;
-  }
-  while (*p == ':' && n < 4)
-    if ((f[n++] = digits(p + 1, &p)) < 0)
-      return -1;
-  if (*p != '\0' || n < 2)
-    return -1;
-  double secs;
-  if (days) { /* D-HH[:MM[:SS]] */
-    if (f[1] > 23 || (n > 2 && f[2] > 59) || (n > 3 && f[3] > 59))
-      return -1;
-    secs = f[0] * 86400 + f[1] * 3600 + (n > 2 ? f[2] * 60 : 0) +
-           (n > 3 ? f[3] : 0);
-  } else if (n == 2) { /* MM:SS (minutes may pass 59) */
-    if (f[1] > 59)
-      return -1;
-    secs = f[0] * 60 + f[1];
-  } else if (n == 3) { /* HH:MM:SS (hours may pass 23) */
-    if (f[1] > 59 || f[2] > 59)
-      return -1;
-    secs = f[0] * 3600 + f[1] * 60 + f[2];
-  } else {
-    return -1;
-  }
-  return secs;
-}
-
 /* The same, of a scheduler's output: around it, spaces and a newline. */
 static double parse_output(const char *s) {
   char buf[64];
@@ -134,7 +71,7 @@ static double parse_output(const char *s) {
     return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
-  return parse_duration(buf);
+  return mpmp__env_duration(buf);
 }
 
 /* A job id safe to put on a command line. */
@@ -188,7 +125,7 @@ static double time_left(const char **source) {
   const char *v;
   if (rt->env.WALLTIME[0]) {
     *source = "MPMP_WALLTIME";
-    return parse_duration(rt->env.WALLTIME);
+    return mpmp__env_duration(rt->env.WALLTIME);
   }
   if ((v = getenv("SLURM_JOB_END_TIME")) != NULL && isdigit((unsigned char)*v)) {
     *source = "Slurm (SLURM_JOB_END_TIME)";
@@ -213,7 +150,7 @@ static double time_left(const char **source) {
 
 int mpmp__walltime_init(void) {
   mpmp__rt_t *rt = &mpmp__rt;
-  if (rt->env.WALLTIME[0] && parse_duration(rt->env.WALLTIME) < 0)
+  if (rt->env.WALLTIME[0] && mpmp__env_duration(rt->env.WALLTIME) < 0)
     return mpmp__err(MPMP_EENV, "MPMP_WALLTIME='%s' is not a valid value: "
                      "use seconds (e.g. 3600) or [D-]HH:MM:SS as in Slurm's "
                      "--time (e.g. 01:00:00)", rt->env.WALLTIME);

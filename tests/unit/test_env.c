@@ -103,6 +103,12 @@ static const bad_t bad[] = {
     {"MPMP_REPORT_BINDINGS", "maybe", "MPMP_REPORT_BINDINGS='maybe' is not "
      "a boolean: use 1 or 0"},
     {"MPMP_INFO", "2", "is not a boolean"},
+    /* free text to the table, but only the documented forms (walltime.c
+     * refused them at init, while mpmp_print_settings() took them) */
+    {"MPMP_WALLTIME", "-1", "MPMP_WALLTIME='-1' is not a valid value: use "
+     "seconds (e.g. 3600) or [D-]HH:MM:SS"},
+    {"MPMP_WALLTIME", "1:60", "MPMP_WALLTIME='1:60' is not a valid value"},
+    {"MPMP_WALLTIME", "1e3", "MPMP_WALLTIME='1e3' is not a valid value"},
 };
 
 static void env_out_of_range_is_refused_naming_variable_and_range(void **s) {
@@ -292,6 +298,12 @@ static void env_print_settings_before_init(void **s) {
   setenv("MPMP_SPIN_US", "inf", 1);
   assert_int_equal(mpmp_print_settings(NULL), MPMP_EENV);
   assert_non_null(strstr(mpmp_errmsg(), "MPMP_SPIN_US='inf'"));
+  clear_env();
+  setenv("MPMP_WALLTIME", "1-25:00", 1); /* init refuses it: so does this */
+  assert_int_equal(mpmp_print_settings(NULL), MPMP_EENV);
+  assert_non_null(strstr(mpmp_errmsg(), "MPMP_WALLTIME='1-25:00'"));
+  setenv("MPMP_WALLTIME", "1-23:59:59", 1);
+  assert_int_equal(mpmp_print_settings(NULL), 0);
   clear_env();
 }
 
