@@ -2192,8 +2192,10 @@ static void serve_until_stopped(smgr_t *m, mpmp_ctx_t *ctx) {
   mpmp__driver_enter();
   while (!atomic_load(&m->stop) && !mpmp_should_stop(ctx)) {
     w.seen = atomic_load_explicit(&M.served, memory_order_acquire);
-    mpmp__wait_until(srv_wake, &w,
-                     parked ? mpmp__now() + PARK_RETRY_S : INFINITY);
+    int rc = mpmp__wait_until(srv_wake, &w,
+                              parked ? mpmp__now() + PARK_RETRY_S : INFINITY);
+    if (rc < 0 && rc != MPMP_ETIMEDOUT)
+      break; /* this rank's teardown began */
     parked = atomic_load(&M.nparked) > 0 && retry_parked(0);
   }
   mpmp__driver_leave();
@@ -2348,9 +2350,14 @@ static int stop_server(mrec_t *r, const char *fn) {
   if (jrc == 0) {
     mpmp_process_destroy(r->proc);
     r->proc = NULL;
-  } else if (rc == 0) {
+  } else if (rc == 0 && jrc == MPMP_ETIMEDOUT) {
     rc = mpmp__err(jrc, "%s: the Manager's server (rank %d) did not end "
                    "within %g s", fn, r->rank, MPMP_MANAGER_TIMEOUT);
+  } else if (rc == 0) { /* the join's own reason (mpmp_finalize meanwhile) */
+    char why[256];
+    snprintf(why, sizeof why, "%s", mpmp_errmsg());
+    rc = mpmp__err(jrc, "%s: waiting for the Manager's server (rank %d) to "
+                   "end: %s", fn, r->rank, why);
   }
   r->alive = 0;
   return rc;

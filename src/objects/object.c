@@ -1184,8 +1184,13 @@ static int remote_call(const mpmp_ref_t *ref, int op, mpmp__oparg_t *a,
     return rc;
   /* The home node always answers (a blocked operation with the caller's
    * timeout), so this wait ends; only a dead node could keep it, and that
-   * ends the job. */
-  mpmp__wait_until(call_done, &c, INFINITY);
+   * ends the job; or a finalize in another thread of this rank, which
+   * ends the wait (MPMP_ENOTINIT: the answer may never come now). */
+  if ((rc = mpmp__wait_until(call_done, &c, INFINITY)) < 0) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", mpmp_errmsg());
+    return mpmp__err(rc, "%s: %s", fn, why);
+  }
   if (c.rc < 0)
     return mpmp__err(c.rc, "%s: %s", fn, c.msg[0] ? c.msg
                                                     : mpmp_strerror(c.rc));

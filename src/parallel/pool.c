@@ -2145,6 +2145,8 @@ int mpmp__wait_job(mpmp__pred_fn pred, void *arg, double deadline) {
       return 0;
     if (rc == MPMP_ETIMEDOUT && !(next < deadline))
       return rc;
+    if (rc < 0 && rc != MPMP_ETIMEDOUT) /* finalized meanwhile */
+      return rc;
   }
 }
 

@@ -757,6 +757,10 @@ static void barrier_asleep(MPI_Comm comm) {
 /* Release everything init made, in reverse order (safe on partial init). */
 static void teardown(void) {
   mpmp__rt_t *rt = &mpmp__rt;
+  /* Calls of this rank's other threads that wait for an answer (a
+   * Manager's, an object's on another node: it may never come now) end
+   * with MPMP_ENOTINIT before anything they use goes. */
+  int drivers = mpmp__drivers_end(2.0);
   mpmp__agent_stop();
   for (int i = nmods - 1; i >= 0; i--)
     if (mods[i].fini != NULL)
@@ -774,7 +778,7 @@ static void teardown(void) {
    * for it), keeps it mapped until the process ends. MPI_Win_free is
    * collective over the node: its ranks decide together, or one that
    * skipped it would leave the others waiting there for ever. */
-  int proxies = atomic_load(&rt->nproxies), left = rt->waits_left;
+  int proxies = atomic_load(&rt->nproxies), left = rt->waits_left + drivers;
   int busy = proxies > 0 || left > 0, any_busy = busy;
   if (rt->node_win != MPI_WIN_NULL &&
       MPI_Allreduce(&busy, &any_busy, 1, MPI_INT, MPI_MAX, rt->node_comm) !=

@@ -44,6 +44,7 @@ mpmp__net_t mpmp__net = {
 };
 
 void mpmp__net_reset(void) {
+  atomic_store(&mpmp__net.closing, 0);
   atomic_store(&mpmp__net.progress_req, 0);
   atomic_store(&mpmp__net.agent_deep, 0);
   atomic_store_explicit(&mpmp__net.mpi_taken, 0, memory_order_relaxed);
@@ -512,7 +513,9 @@ int mpmp__progress_before_sleep(int sleeping) {
   while (pthread_mutex_trylock(&net->progress_lock) == 0) {
     atomic_store(&net->progress_req, 0); /* before we look (seq_cst) */
     uint32_t rung = atomic_load(bell);
-    for (;;) {
+    /* Teardown began (mpmp__drivers_end): no answer goes to a caller that
+     * has left its wait (its call's record was on its stack) */
+    for (; !atomic_load(&net->closing);) {
       int flag = 0, n = mbox_poll();
       MPI_Message msg;
       MPI_Status st;

@@ -78,6 +78,11 @@ void mpmp__driver_leave(void);
 /* The progress thread ("agent") of every rank; see wait.c. */
 int mpmp__agent_start(void);
 void mpmp__agent_stop(void);
+/* Teardown's first step: the waits of this rank's other threads in
+ * mpmp__wait_until end with MPMP_ENOTINIT and progress dispatches no more
+ * messages; waits up to max_s seconds for those threads to leave. Returns
+ * how many are still inside. */
+int mpmp__drivers_end(double max_s);
 
 /* ---- transport: messages on the private communicator ------------------- */
 
@@ -241,6 +246,8 @@ typedef struct mpmp__net {
   _Atomic int npending, npending_remote;
   mpmp__handler_fn handlers[MPMP__TAG_MAX];
   _Atomic uint32_t drivers; /* threads of this rank waiting in mpmp__wait_until */
+  _Atomic int closing;      /* teardown began: waits of other threads end
+                               (MPMP_ENOTINIT), progress dispatches nothing */
   pthread_t agent;
   int agent_running;
   _Atomic int agent_stop;

@@ -210,6 +210,16 @@ void mpmp__poll_yield(void) {
  */
 enum { W_CALLER, W_AGENT, W_QUIET };
 
+/* The wait of a thread that is not finalizing ends at teardown (see
+ * mpmp__drivers_end). Once the progress lock was free, no thread is still
+ * dispatching a message that could be this call's answer, nor will one. */
+static int closed(void) {
+  pthread_mutex_lock(&mpmp__net.progress_lock);
+  pthread_mutex_unlock(&mpmp__net.progress_lock);
+  return mpmp__err(MPMP_ENOTINIT, "mpmp was finalized (mpmp_finalize() in "
+                   "another thread of this rank) while this call waited");
+}
+
 static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
                      int agent) {
   int remote = mpmp__net.nnodes > 1;
@@ -219,6 +229,8 @@ static int wait_loop(mpmp__pred_fn pred, void *arg, double deadline,
   unsigned i = 0, polls = 0;
   double now = 0;
   for (;;) {
+    if (agent != W_AGENT && atomic_load(&mpmp__net.closing))
+      return pred(arg) ? 0 : closed();
     int handled = mpmp__progress();
     if (pred(arg))
       return 0;
@@ -324,6 +336,22 @@ static void *agent_main(void *unused) {
     }
   }
   return NULL;
+}
+
+int mpmp__drivers_end(double max_s) {
+  mpmp__net_t *net = &mpmp__net;
+  atomic_store(&net->closing, 1); /* seq_cst: before drivers is read */
+  if (net->bells == NULL)         /* a partial init: nobody waits */
+    return (int)atomic_load(&net->drivers);
+  double end = mpmp__now() + max_s;
+  for (;;) {
+    int n = (int)atomic_load(&net->drivers);
+    if (n == 0 || mpmp__now() >= end)
+      return n;
+    mpmp__bell_ring(my_bell()); /* sleepers look at `closing` */
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
 }
 
 int mpmp__agent_start(void) {
