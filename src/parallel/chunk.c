@@ -247,8 +247,14 @@ __attribute__((noinline)) static void fixed_rare(const mpmp__chunk_hdr_t *h,
       (rc < 0 || atomic_load_explicit(&mpmp__rt.stop_seq,
                                       memory_order_acquire) != seq0))
     mpmp__item_verdict(t, rc, ctx);
-  if (ctx->errmsg != NULL)
+  if (ctx->errmsg != NULL) {
     add_failure(f, h->first + i, MPMP_ETASK, ctx->errmsg);
+    /* a failed item's result reads as zeros (pool.h), also when its task
+     * wrote its slot before it failed or was cut short (the loop set
+     * ctx->slot to item i's slot) */
+    if (h->out_size > 0 && ctx->slot != NULL)
+      memset(ctx->slot, 0, h->out_size);
+  }
   if (ctx->out != NULL || ctx->errmsg != NULL)
     mpmp__ctx_fini(ctx);
   ctx->out_size = h->out_size;

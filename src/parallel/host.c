@@ -455,8 +455,12 @@ static void host_run(void) {
       if (ctx.errmsg == NULL) /* (a failed item's slot: zeros) */
         memcpy(H.base + in_end + i * c->out_size, own_slot, c->out_size);
     }
-    if (ctx.errmsg != NULL)
+    if (ctx.errmsg != NULL) {
+      if (c->out_size) /* a failed item's slot: zeros, also when its task
+                          wrote it before it failed or was cut short */
+        memset(H.base + in_end + i * c->out_size, 0, c->out_size);
       host_fail(c->first + i, MPMP_ETASK, ctx.errmsg);
+    }
     mpmp__ctx_fini(&ctx);
     /* the item's puts are in their queues before the worker may count it
      * done: were the host to die at a later item of the chunk, the worker

@@ -1015,10 +1015,14 @@ static mpmp_async_t *maybe_complete(mpmp_pool_t *pool, mpmp_async_t *j) {
            j->never[k].count * j->out_size);
   /* run_callback() clears it. A job without callbacks has none to run:
    * nobody needs it after this (a callback added from now on runs at once,
-   * as the job is ready), and its waiter may destroy it at once. */
-  atomic_store_explicit(&j->in_callback, j->cb != NULL || j->nmore > 0,
+   * as the job is ready), and its waiter may destroy it at once. One that
+   * its owner destroyed while it ran (orphan) goes through run_callback()
+   * all the same, which frees it: nobody else will (it leaked, with an
+   * apply's copy of its argument, at every fire-and-forget apply_async). */
+  int call = j->cb != NULL || j->nmore > 0 || j->orphan;
+  atomic_store_explicit(&j->in_callback, call,
                         memory_order_relaxed); /* (before `ready`) */
-  if (j->cb != NULL || j->nmore > 0)
+  if (call)
     cbs_owe();
   if (mpmp__rt.trace)
     mpmp__trace_add(MPMP__TRACE_JOB, j->task, j->id, (uint32_t)j->n, NULL,
@@ -2618,30 +2622,41 @@ static const char *never_msg(const mpmp_async_t *j) {
 /* Failure k in item order, of the recorded ones and the items that never
  * ran (both sorted; no item is in both): 0 with the record's number in
  * j->fails, or with the item's index and *never set when it never ran;
- * -1 past the last. */
+ * -1 past the last. Each range of items that never ran is placed among the
+ * records by a binary search, so that a caller who lists every failure
+ * (k = 0, 1, ...) takes time linear in their number: walking the records
+ * one by one from the first took 45 s for 160 000 failures. */
 static int nth_failure(const mpmp_async_t *j, size_t k, size_t *at,
                        int *never) {
-  int f = 0, r = 0;
-  for (;;) {
-    size_t fx = f < j->nfails ? j->fails[f].index : SIZE_MAX;
-    if (r < j->nnever && j->never[r].first < fx) {
-      if (k < j->never[r].count) {
-        *at = j->never[r].first + k;
-        *never = 1;
-        return 0;
-      }
-      k -= j->never[r++].count;
-    } else if (f < j->nfails) {
-      if (k == 0) {
-        *at = (size_t)f;
-        *never = 0;
-        return 0;
-      }
-      k--, f++;
-    } else {
-      return -1;
+  size_t nf = j->nfails > 0 ? (size_t)j->nfails : 0, passed = 0;
+  for (int r = 0; r < j->nnever; r++) {
+    /* the records before range r: those whose index is below its first */
+    size_t lo = 0, hi = nf;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (j->fails[mid].index < j->never[r].first)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
+    if (k < lo + passed) { /* a record before this range */
+      *at = k - passed;
+      *never = 0;
+      return 0;
+    }
+    if (k - (lo + passed) < j->never[r].count) {
+      *at = j->never[r].first + (k - (lo + passed));
+      *never = 1;
+      return 0;
+    }
+    passed += j->never[r].count;
   }
+  if (k - passed < nf) { /* a record after the last range */
+    *at = k - passed;
+    *never = 0;
+    return 0;
+  }
+  return -1;
 }
 
 size_t mpmp__async_resumed(const mpmp_async_t *j) { return j->resumed; }
