@@ -45,7 +45,8 @@
  * ::MPMP_EBADF, never a crash; a freed object is ::MPMP_EBADF; every call on
  * an object of a manager that was shut down is ::MPMP_EDEAD (answered at
  * once, by the rank that served it). No call waits for the server for more
- * than ::MPMP_MANAGER_TIMEOUT seconds (::MPMP_ETIMEDOUT).
+ * than ::MPMP_MANAGER_TIMEOUT seconds (::MPMP_ETIMEDOUT: the request was
+ * sent, so a change may still be made when the server gets to it).
  *
  * **Lifetime.**
  * - After an object's free call (mpmp_dict_free(), ...), every call with
@@ -72,7 +73,7 @@
  *
  * **Data.** Keys are C strings (at most ::MPMP_MANAGER_MAX_KEY bytes: a set
  * of a longer one is ::MPMP_EMSGSIZE, and to a lookup it is a key that is
- * not there: get and del ::MPMP_EINVAL, contains 0, get_or/pop_or the
+ * not there: get, size and del ::MPMP_EINVAL, contains 0, get_or/pop_or the
  * default); values
  * are byte strings of 0 to ::MPMP_MANAGER_MAX_VALUE bytes, copied (Python
  * pickles objects; here you choose the bytes). Getting a value into a buffer

@@ -208,7 +208,8 @@ MPMP_API const char *mpmp_process_node(const mpmp_process_t *p);
 /**
  * Free the process object (Python's close()); also after mpmp_finalize().
  * \param p  the process (NULL: nothing); invalid afterwards.
- * \return 0, ::MPMP_EPERM while it is still running (join it first).
+ * \return 0, ::MPMP_EPERM while it is still running (join it first), and
+ * for a Manager's server (mpmp_manager_shutdown() frees it).
  */
 MPMP_API int mpmp_process_destroy(mpmp_process_t *p);
 

@@ -393,9 +393,11 @@ static int call_send(const mreq_t *q, char *msg, size_t extra, mcall_t *c,
     int registered = call_unlink_locked(c);
     pthread_mutex_unlock(&M.calls_lock);
     if (registered) { /* no answer: a late one is dropped */
-      if (rc == MPMP_ETIMEDOUT)
+      if (rc == MPMP_ETIMEDOUT) /* the request is out: it may still run */
         return mpmp__err(rc, "%s: the Manager's server (rank %d) did not "
-                         "answer within %g s", fn, q->ref.rank,
+                         "answer within %g s (the call may still take "
+                         "effect when the server gets to it: check before "
+                         "repeating a change)", fn, q->ref.rank,
                          MPMP_MANAGER_TIMEOUT);
       char m[256];
       snprintf(m, sizeof m, "%s", mpmp_errmsg());
@@ -462,7 +464,7 @@ static int key_lookup(const char *key, int kind, int op, uint32_t flags,
   int rc = check_key(key, fn);
   if (rc != MPMP_EMSGSIZE ||
       (op != OP_D_GET && op != OP_D_POP && op != OP_D_DEL &&
-       op != OP_D_CONTAINS))
+       op != OP_D_SIZE && op != OP_D_CONTAINS))
     return rc;
   if (op == OP_D_CONTAINS || (flags & F_MISSING_OK))
     return 1; /* the caller answers 0: missing */
@@ -2326,6 +2328,8 @@ MPMP_API int mpmp_manager_start(mpmp_manager_t *m) {
   if (!call_done(&c))
     return start_failed(&c, p);
   int rank = mpmp_process_rank(p);
+  mpmp__process_keep(p, 1); /* the user's destroy would leave r->proc
+                               dangling for the shutdown's join */
   if ((rc = rec_add(id, p, rank)) < 0) {
     mrec_t r = {id, p, rank, 1};
     stop_server(&r, "mpmp_manager_start");
@@ -2348,6 +2352,7 @@ static int stop_server(mrec_t *r, const char *fn) {
     mpmp_process_terminate(r->proc); /* the body stops on its flag */
   int jrc = mpmp_process_join(r->proc, MPMP_MANAGER_TIMEOUT);
   if (jrc == 0) {
+    mpmp__process_keep(r->proc, 0);
     mpmp_process_destroy(r->proc);
     r->proc = NULL;
   } else if (rc == 0 && jrc == MPMP_ETIMEDOUT) {

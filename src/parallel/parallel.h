@@ -249,6 +249,10 @@ int mpmp__claim_worker(void);
  * 0 (it runs in the worker rank). */
 int mpmp__process_start_on(struct mpmp_process *p, int rank,
                            uint32_t pool_init);
+/* 1: p is a Manager's server, which only its Manager may destroy
+ * (mpmp_process_destroy() is MPMP_EPERM: the Manager would join and
+ * destroy it again at its shutdown); 0: an ordinary process again. */
+void mpmp__process_keep(struct mpmp_process *p, int kept);
 /* Future support on pool results (pool.c, used by executor.c). */
 int mpmp__async_cancel(mpmp_async_t *j);
 /* get/wait/ready with the public call's name in the messages. */

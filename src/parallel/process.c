@@ -28,6 +28,7 @@ struct mpmp_process {
   int daemon, state, rank;
   int isolate;              /* the body runs in a task host */
   int pool_owned; /* an initializer on a pool's worker: keep it claimed */
+  int kept;       /* a Manager's server: its Manager destroys it */
   uint32_t pool_init; /* of an isolated pool: its id (proto.h) */
   _Atomic int done;
   int exitcode;
@@ -469,6 +470,8 @@ static void free_process(mpmp_process_t *p) {
   mpmp__free(p);
 }
 
+void mpmp__process_keep(mpmp_process_t *p, int kept) { p->kept = kept; }
+
 MPMP_API int mpmp_process_destroy(mpmp_process_t *p) {
   if (p == NULL)
     return 0;
@@ -479,6 +482,9 @@ MPMP_API int mpmp_process_destroy(mpmp_process_t *p) {
   int rc = mpmp__check_main("mpmp_process_destroy");
   if (rc < 0)
     return rc;
+  if (p->kept)
+    return mpmp__err(MPMP_EPERM, "process '%s' is the server of a Manager: "
+                     "mpmp_manager_shutdown() ends and frees it", p->name);
   if (p->state == P_STARTED && !atomic_load(&p->done))
     return mpmp__err(MPMP_EPERM, "process '%s' is still running on rank %d: "
                      "join it before destroying it", p->name, p->rank);

@@ -315,6 +315,9 @@ static void manager_big_values_and_small_buffers(void **state) {
   assert_int_equal(n, 777);
   assert_int_equal(mpmp_dict_contains(d, key), 0);
   assert_int_equal(mpmp_dict_del(d, key), MPMP_EINVAL);
+  assert_int_equal(mpmp_dict_size(d, key, &n), MPMP_EINVAL); /* (it said
+                                                 MPMP_EMSGSIZE; helper 78) */
+  assert_non_null(strstr(mpmp_errmsg(), "KeyError"));
   assert_int_equal(mpmp_dict_get_or(d, key, small, sizeof small, &n, "z", 1),
                    0);
   assert_int_equal(n, 1);
@@ -429,6 +432,30 @@ static void manager_use_after_shutdown_is_edead(void **state) {
   assert_int_equal(mpmp_manager_shutdown(m2), 0);
 }
 
+/* The Manager's server is a Process that mpmp_active_children() lists:
+ * the user may terminate and join it, but not destroy it, since the
+ * Manager's shutdown joins and destroys it (it read freed memory there,
+ * and at finalize; helper 78). */
+static void manager_server_process_is_not_the_users_to_destroy(void **st) {
+  (void)st;
+  mpmp_manager_t m = started_manager();
+  mpmp_process_t *kids[16];
+  int n = mpmp_active_children(kids, 16), found = 0;
+  assert_true(n >= 1);
+  for (int k = 0; k < n && k < 16; k++) {
+    if (mpmp_process_rank(kids[k]) != mpmp_manager_rank(m))
+      continue;
+    found = 1;
+    assert_int_equal(mpmp_process_destroy(kids[k]), MPMP_EPERM);
+    assert_non_null(strstr(mpmp_errmsg(), "mpmp_manager_shutdown()"));
+    assert_int_equal(mpmp_process_terminate(kids[k]), 0);
+    assert_int_equal(mpmp_process_join(kids[k], 30), 0);
+    assert_int_equal(mpmp_process_destroy(kids[k]), MPMP_EPERM);
+  }
+  assert_true(found);
+  assert_int_equal(mpmp_manager_shutdown(m), 0);
+}
+
 static void manager_bad_handles(void **state) {
   (void)state;
   mpmp_manager_t m = started_manager();
@@ -509,6 +536,7 @@ static const struct CMUnitTest tests[] = {
     T(manager_no_free_worker),
     T(manager_use_after_shutdown_is_edead),
     T(manager_bad_handles),
+    T(manager_server_process_is_not_the_users_to_destroy),
     cmocka_unit_test(manager_left_for_finalize), /* last: no teardown */
 };
 
