@@ -627,6 +627,19 @@ MPMP_API int mpmp_imap_next(mpmp_imap_t *it, void *out, size_t *index,
   return rc;
 }
 
+/* next_result's messages name mpmp_imap_next, which most callers call:
+ * a reader of mpmp_imap_next_var gets its own call's name. */
+static int as_next_var(int rc) {
+  static const char next[] = "mpmp_imap_next:";
+  const char *m = mpmp_errmsg();
+  if (rc < 0 && strncmp(m, next, sizeof next - 1) == 0) {
+    char text[1024];
+    snprintf(text, sizeof text, "mpmp_imap_next_var:%s", m + sizeof next - 1);
+    mpmp__err(rc, "%s", text);
+  }
+  return rc;
+}
+
 MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
                                 size_t *size, size_t *index, double timeout) {
   int rc = mpmp__check_main("mpmp_imap_next_var");
@@ -643,7 +656,7 @@ MPMP_API int mpmp_imap_next_var(mpmp_imap_t *it, const void **data,
   rc = next_result(it, NULL, data, size, index, timeout);
   if (rc == 0)
     mpmp__err_restore(mark);
-  return rc;
+  return as_next_var(rc);
 }
 
 int mpmp__imap_fed_here(const mpmp_imap_t *it) {

@@ -173,10 +173,14 @@ static int start_mpi(int *argc, char ***argv) {
     rt->mpi_owned = 1;
   }
   if (provided < MPI_THREAD_MULTIPLE)
-    return mpmp__err(MPMP_EMPI, "MPI provides thread level %d, mpmp needs "
+    return mpmp__err(MPMP_EMPI, "MPI provides thread level %s, mpmp needs "
                      "MPI_THREAD_MULTIPLE: initialize MPI with "
                      "MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or let "
-                     "mpmp_init() do it", provided);
+                     "mpmp_init() do it",
+                     provided == MPI_THREAD_SINGLE       ? "MPI_THREAD_SINGLE"
+                     : provided == MPI_THREAD_FUNNELED   ? "MPI_THREAD_FUNNELED"
+                     : provided == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED"
+                                                         : "(unknown)");
   return check_launcher(1);
 }
 

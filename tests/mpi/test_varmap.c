@@ -354,6 +354,9 @@ static void varmap_imap_in_order_and_unordered(void **state) {
       }
       assert_int_equal(got, sizes[t]);
       assert_int_equal(mpmp_imap_next_var(it, &r, &size, &idx, 1), MPMP_EEOF);
+      /* its own name (it said mpmp_imap_next's; helper 80) */
+      assert_non_null(strstr(mpmp_errmsg(), "mpmp_imap_next_var: the "
+                                            "iteration is over"));
       free(seen);
       mpmp_imap_destroy(it);
     }
