@@ -269,7 +269,10 @@ static int not_a_task(mpmp_task_fn fn, const char *macro, const char *pre) {
                    sym ? sym : "fn");
 }
 
-int mpmp__task_id_kind(mpmp_task_fn fn, int kind, const char *call) {
+/* fn is NULL, of the other kind, or not registered: say so, the message
+ * starting with "call: " (NULL: without). */
+__attribute__((noinline, cold)) static int bad_task(
+    mpmp_task_fn fn, const mpmp__task_entry_t *e, int kind, const char *call) {
   int chunk = kind == MPMP__TASK_CHUNK;
   char pre[80] = "";
   if (call != NULL)
@@ -277,20 +280,24 @@ int mpmp__task_id_kind(mpmp_task_fn fn, int kind, const char *call) {
   if (fn == NULL)
     return mpmp__err(MPMP_EINVAL, "%sthe %stask function is NULL", pre,
                      chunk ? "chunk " : "");
-  const mpmp__task_entry_t *e = find_fn(fn);
-  if (e != NULL && e->kind != kind && e->kind == MPMP__TASK_CHUNK)
+  if (e != NULL && e->kind == MPMP__TASK_CHUNK)
     return mpmp__err(MPMP_ENOTASK, "%s'%s' is a chunk task (MPMP_CHUNK_TASK), "
                      "called once per chunk: run it with "
                      "mpmp_pool_map_chunks() or mpmp_pool_map_shm(); this "
                      "call takes a per-item task (MPMP_TASK)", pre, e->name);
-  if (e != NULL && e->kind != kind)
+  if (e != NULL)
     return mpmp__err(MPMP_ENOTASK, "%s'%s' is a per-item task (MPMP_TASK): a "
                      "chunk map calls an mpmp_chunk_fn registered with "
                      "MPMP_CHUNK_TASK (run this one with mpmp_pool_map())",
                      pre, e->name);
-  if (e != NULL)
-    return (int)(e - mpmp__rt.tasks);
   return not_a_task(fn, chunk ? "MPMP_CHUNK_TASK" : "MPMP_TASK", pre);
+}
+
+int mpmp__task_id_kind(mpmp_task_fn fn, int kind, const char *call) {
+  const mpmp__task_entry_t *e = fn != NULL ? find_fn(fn) : NULL;
+  if (__builtin_expect(e != NULL && e->kind == kind, 1))
+    return (int)(e - mpmp__rt.tasks);
+  return bad_task(fn, e, kind, call); /* (the message: off the hot path) */
 }
 
 int mpmp__task_id(mpmp_task_fn fn, const char *call) {
