@@ -617,7 +617,8 @@ typedef enum mpmp_sort_order {
   /** Every item a uint64_t (8 bytes): by value. */
   MPMP_SORT_U64 = 2,
   /** Every item a double (8 bytes): by value, -0.0 equal to 0.0; NaNs
-   * (which Python leaves in unspecified places) last, in their order. */
+   * (which Python leaves in unspecified places) last, in their order, and
+   * so first with MPMP_SORT_REVERSE, which reverses the whole order. */
   MPMP_SORT_F64 = 3,
   /** Flag: largest first (Python's reverse=True; equal items keep their
    * order, as in Python). */
