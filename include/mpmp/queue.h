@@ -297,7 +297,11 @@ MPMP_API int mpmp_queue_join(mpmp_queue_t q, double timeout);
  * Bytes buffered in each direction of a pipe, in its node heap (64 KiB, as
  * a Linux pipe: a duplex pipe takes 128 KiB of `MPMP_HEAP_SIZE`). A message
  * of any size up to ::MPMP_PIPE_MAX_MESSAGE goes through: a longer one
- * streams through this buffer while the receiver takes it.
+ * streams through this buffer while the receiver takes it. Each message
+ * takes 8 bytes more than its size rounded up to 8 (a 1-byte message takes
+ * 16): an empty pipe holds at most ::MPMP_PIPE_BUFFER - 8 bytes of one
+ * message at once, so a send with timeout 0 of a longer one is always
+ * ::MPMP_ETIMEDOUT, and 4096 one-byte messages fill it.
  */
 #define MPMP_PIPE_BUFFER (64u << 10)
 /** The largest message send() takes (1 GiB). */
