@@ -275,25 +275,7 @@ static int elem_call(const mpmp_ref_t *ref, int kind, int op, size_t i,
 }
 
 static int slice_too_long(const mpmp_ref_t *ref, int kind, size_t i,
-                          size_t n, size_t es, const char *fn);
-
-/* Whether slice [i, i + n) is out of range of a live Array: asked only
- * when the caller's buffer fails its check, so that a slice longer than
- * the Array says so, not that the buffer (sized for it) is short. Leaves
- * mpmp_errmsg() as it was. */
-static int info(const mpmp_ref_t *ref, int kind, int64_t *n, int64_t *flags,
-                const char *fn);
-static int out_of_range(const mpmp_ref_t *ref, int kind, size_t i, size_t n,
-                        int code, const char *fn) {
-  char kept[1024];
-  snprintf(kept, sizeof kept, "%s", mpmp_errmsg());
-  int64_t len = 0, flags = 0;
-  int out = info(ref, kind, &len, &flags, fn) >= 0 &&
-            (i >= (size_t)len || n > (size_t)len - i);
-  if (!out)
-    mpmp__err(code, "%s", kept);
-  return out;
-}
+                          size_t n, size_t es, int keep, const char *fn);
 
 static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
               void *out, const void *in, const char *fn) {
@@ -324,12 +306,11 @@ static int rw(const mpmp_ref_t *ref, int kind, int op, size_t i, size_t n,
    * too: an Array homed elsewhere is reached in slices under 2 GiB) */
   if (n > SIZE_MAX / es ||
       (!mpmp__ref_is_local(ref) && n * es > (size_t)INT32_MAX / 2))
-    return slice_too_long(ref, kind, i, n, es, fn);
+    return slice_too_long(ref, kind, i, n, es, 0, fn);
   if ((rc = mpmp__check_extent(out ? (const void *)out : in, n, es,
                                "the buffer", fn)) < 0)
-    return out_of_range(ref, kind, i, n, rc, fn)
-               ? slice_too_long(ref, kind, i, n, es, fn)
-               : rc;
+    return slice_too_long(ref, kind, i, n, es, rc, fn); /* (out of range:
+                                          the slice, not the buffer, is wrong) */
   /* a store of one element of another node does not wait (object.c,
    * "Pipelined puts"), once one went the ordinary way */
   int far = op == MPMP__OP_STORE && n == 1 && !mpmp__ref_is_local(ref);
@@ -578,13 +559,19 @@ MPMP_API int mpmp_array_free(mpmp_array_t a) {
  * one operation carries: the home node never saw it, so its length is
  * asked here to say what the home node says of a slice out of range
  * (mpmp__elem_bounds), and a slice within the Array is told that it is
- * too long for one operation, not "out of range". */
+ * too long for one operation, not "out of range". With `keep` (the code of
+ * a caller's buffer that failed its check), a slice within the Array gets
+ * that error and its message back: the slice, not the buffer sized for
+ * it, is what a slice past the end gets told. */
 static int slice_too_long(const mpmp_ref_t *ref, int kind, size_t i,
-                          size_t n, size_t es, const char *fn) {
+                          size_t n, size_t es, int keep, const char *fn) {
+  char kept[1024] = "";
+  if (keep) /* (the caller's error, said again if the slice is in range) */
+    snprintf(kept, sizeof kept, "%s", mpmp_errmsg());
   int64_t len = 0, flags = 0;
   int rc = info(ref, kind, &len, &flags, fn);
   if (rc < 0)
-    return rc;
+    return keep ? mpmp__err(keep, "%s", kept) : rc;
   size_t l = (size_t)len;
   if (i + n < i)
     return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements from index "
@@ -593,6 +580,8 @@ static int slice_too_long(const mpmp_ref_t *ref, int kind, size_t i,
   if (i >= l || n > l - i)
     return mpmp__err(MPMP_EINVAL, "%s: slice [%zu, %zu) is out of range "
                      "for an Array of %zu elements", fn, i, i + n, l);
+  if (keep)
+    return mpmp__err(keep, "%s", kept);
   return mpmp__err(MPMP_EINVAL, "%s: a slice of %zu elements (%zu bytes) "
                    "of an Array of another node is more than one operation "
                    "carries (%zu bytes): move it in parts", fn, n, n * es,
